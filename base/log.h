@@ -1,0 +1,28 @@
+// Logging with levels. Lines go to stderr, or to /dev/kmsg with a syslog
+// priority when keel is PID 1 (so they land in dmesg and on the console).
+#pragma once
+
+#include <string_view>
+
+namespace keel {
+
+/// Syslog priorities, most severe first.
+enum class LogLevel { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+
+/// Messages less severe than `level` are dropped. Default: Info.
+void set_log_level(LogLevel level);
+/// Parses "error|warning|notice|info|debug"; false when unknown.
+bool parse_log_level(std::string_view text, LogLevel& out);
+/// Routes log lines to /dev/kmsg (when it can be opened) instead of stderr.
+void log_to_kmsg();
+/// The tag before each line ("keel", or "keel[pid]" in children).
+void set_log_tag(std::string_view tag);
+
+void log(LogLevel level, std::string_view message);
+inline void log_error(std::string_view m) { log(LogLevel::Error, m); }
+inline void log_warning(std::string_view m) { log(LogLevel::Warning, m); }
+inline void log_notice(std::string_view m) { log(LogLevel::Notice, m); }
+inline void log_info(std::string_view m) { log(LogLevel::Info, m); }
+inline void log_debug(std::string_view m) { log(LogLevel::Debug, m); }
+
+} // namespace keel

@@ -1,0 +1,70 @@
+// Kernel module loading: dependency resolution from modules.dep, compressed
+// modules (decompressed in userspace: Debian's kernels lack in-kernel
+// decompression), finit_module/init_module. Shared by init's boot-time
+// loader and the live-patch loader.
+#pragma once
+
+#include "base/result.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel {
+
+/// A module as modules.dep lists it.
+struct ModuleEntry {
+    std::string name;                      // "ext4" (dashes become underscores)
+    std::string path;                      // relative to the module directory
+    std::vector<std::string> dependencies; // names, as listed
+};
+
+/// "ext4" from "kernel/fs/ext4/ext4.ko.xz"; dashes become underscores.
+std::string module_name_from_path(std::string_view path);
+
+class ModuleIndex {
+public:
+    /// Parses modules.dep and modules.builtin texts; `directory` is where
+    /// the paths are relative to. Errors name the file and line.
+    static Result<ModuleIndex> parse(std::string_view modules_dep, std::string_view modules_builtin,
+                                     std::string directory);
+    /// Reads /lib/modules/<release>/modules.dep (+ modules.builtin when present).
+    /// An empty `release` means the running kernel's.
+    static Result<ModuleIndex> load(std::string release = {});
+
+    const std::string& directory() const { return m_directory; }
+    const ModuleEntry* find(std::string_view name) const;
+    bool is_builtin(std::string_view name) const;
+    /// `name` and everything it needs, dependencies first. Unknown modules
+    /// and dependency cycles are errors.
+    Result<std::vector<const ModuleEntry*>> load_order(std::string_view name) const;
+
+private:
+    std::string m_directory;
+    std::map<std::string, ModuleEntry, std::less<>> m_modules;
+    std::map<std::string, bool, std::less<>> m_builtin;
+};
+
+enum class ModuleLoad {
+    Loaded,        // inserted now
+    AlreadyLoaded, // was live before
+    Builtin,       // part of the kernel image
+    NoDevice,      // the module refused with ENODEV: no hardware for it (not an error)
+};
+
+std::string_view describe(ModuleLoad outcome);
+
+/// Loads one module file (compressed or not) with `parameters`.
+Result<ModuleLoad> load_module_file(const std::string& path, const std::string& parameters,
+                                    std::string_view name);
+
+/// Loads `name` with its dependencies. `parameters_for` supplies each
+/// module's parameters (from the kernel command line). Returns what
+/// happened to each module, dependencies first.
+Result<std::vector<std::pair<std::string, ModuleLoad>>>
+load_module(const ModuleIndex& index, std::string_view name,
+            const std::function<std::string(std::string_view)>& parameters_for);
+
+} // namespace keel

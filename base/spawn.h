@@ -1,0 +1,66 @@
+// The one path that builds every child process keel starts: credentials,
+// environment, rlimits, standard fds, working directory, capability bounding
+// set, no_new_privs and a seccomp deny list. The container runtime extends
+// this same path with namespaces rather than adding a second one.
+#pragma once
+
+#include "base/result.h"
+
+#include <optional>
+#include <string>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <vector>
+
+namespace keel {
+
+/// How the capability bounding set is changed for the child.
+enum class CapabilityMode { Inherit, Keep, Drop };
+
+/// One resource limit (setrlimit resource id and its soft/hard values).
+struct ResourceLimit {
+    int resource = 0;
+    rlim_t soft = RLIM_INFINITY;
+    rlim_t hard = RLIM_INFINITY;
+};
+
+struct SpawnOptions {
+    /// argv; argv[0] is the program (a path, or a name searched in PATH).
+    std::vector<std::string> argv;
+    /// Full environment ("KEY=value"); empty means an empty environment.
+    std::vector<std::string> environment;
+    std::string working_directory; // empty: keep "/"
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
+    std::vector<gid_t> supplementary_groups;
+    std::vector<ResourceLimit> limits;
+    /// fds 0, 1, 2 for the child; -1 keeps the parent's.
+    int stdin_fd = -1;
+    int stdout_fd = -1;
+    int stderr_fd = -1;
+    /// Start a new session (setsid) so the child leads its own process group.
+    bool new_session = true;
+    /// Capability names ("CAP_NET_ADMIN") kept (Keep) or dropped (Drop)
+    /// from the bounding set.
+    CapabilityMode capability_mode = CapabilityMode::Inherit;
+    std::vector<std::string> capabilities;
+    bool no_new_privileges = false;
+    /// System calls that fail with EPERM in the child (seccomp). Setting
+    /// any implies no_new_privileges, as the kernel requires without
+    /// CAP_SYS_ADMIN.
+    std::vector<std::string> denied_syscalls;
+};
+
+/// Checks what can be checked before forking (capability and syscall names)
+/// so that bad configuration is reported without starting anything.
+Result<void> validate_spawn_options(const SpawnOptions& options);
+
+/// Starts the child. Returns its pid once it has exec'd; a failure in the
+/// child before exec (bad user, missing program) is returned as the error,
+/// and no child is left behind.
+Result<pid_t> spawn_process(const SpawnOptions& options);
+
+/// "exited with status 3" / "killed by signal 9 (SIGKILL)" for a wait status.
+std::string describe_wait_status(int status);
+
+} // namespace keel

@@ -1,0 +1,46 @@
+// String helpers.
+#include "base/strings.h"
+
+namespace keel {
+
+std::string_view trim(std::string_view text) {
+    constexpr std::string_view space = " \t\r\n";
+    size_t begin = text.find_first_not_of(space);
+    if (begin == std::string_view::npos)
+        return {};
+    size_t end = text.find_last_not_of(space);
+    return text.substr(begin, end - begin + 1);
+}
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> parts;
+    for (;;) {
+        size_t at = text.find(separator);
+        parts.push_back(text.substr(0, at));
+        if (at == std::string_view::npos)
+            return parts;
+        text.remove_prefix(at + 1);
+    }
+}
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+    return text.substr(0, prefix.size()) == prefix;
+}
+
+std::optional<uint64_t> parse_u64(std::string_view text) {
+    uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+std::string format_seconds(uint64_t microseconds) {
+    uint64_t hundredths = (microseconds + 5000) / 10000;
+    std::string fraction = cat(hundredths % 100);
+    if (fraction.size() < 2)
+        fraction.insert(0, "0");
+    return cat(hundredths / 100, ".", fraction);
+}
+
+} // namespace keel

@@ -1,0 +1,47 @@
+// Small string helpers (GCC 12 has no <format>).
+#pragma once
+
+#include <charconv>
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace keel {
+
+namespace detail {
+inline void append(std::string& out, std::string_view s) { out += s; }
+inline void append(std::string& out, char c) { out += c; }
+template <std::integral T>
+    requires(!std::same_as<T, char> && !std::same_as<T, bool>)
+void append(std::string& out, T value) {
+    char buffer[24];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out.append(buffer, end);
+}
+} // namespace detail
+
+/// Concatenates strings, characters and integers: cat("pid ", 42) == "pid 42".
+template <typename... Parts> std::string cat(const Parts&... parts) {
+    std::string out;
+    (detail::append(out, parts), ...);
+    return out;
+}
+
+/// Wraps a name in backquotes for messages: quoted("web") == "`web`".
+inline std::string quoted(std::string_view name) { return cat("`", name, "`"); }
+
+/// Removes leading and trailing spaces, tabs and newlines.
+std::string_view trim(std::string_view text);
+/// Splits on `separator`, keeping empty fields.
+std::vector<std::string_view> split(std::string_view text, char separator);
+bool starts_with(std::string_view text, std::string_view prefix);
+/// Parses a whole string as an unsigned decimal number.
+std::optional<uint64_t> parse_u64(std::string_view text);
+/// Milliseconds with two decimals as seconds: 1834 ms -> "1.83".
+std::string format_seconds(uint64_t microseconds);
+
+} // namespace keel

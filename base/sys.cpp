@@ -1,0 +1,188 @@
+// Syscall wrappers. Every error names the path or object involved.
+#include "base/sys.h"
+
+#include "base/strings.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace keel {
+
+Result<Fd> open_file(const std::string& path, int flags, mode_t mode) {
+    int fd;
+    do {
+        fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return errno_error(cat("open ", quoted(path)));
+    return Fd(fd);
+}
+
+Result<std::string> read_all(int fd) {
+    std::string out;
+    char buffer[16384];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno_error("read");
+        if (n == 0)
+            return out;
+        out.append(buffer, size_t(n));
+    }
+}
+
+Result<std::string> read_file(const std::string& path) {
+    Fd fd = TRY(open_file(path, O_RDONLY));
+    return TRY_CTX(read_all(fd.get()), cat("read ", quoted(path)));
+}
+
+Result<void> write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno_error("write");
+        data.remove_prefix(size_t(n));
+    }
+    return {};
+}
+
+Result<void> write_existing_file(const std::string& path, std::string_view data) {
+    Fd fd = TRY(open_file(path, O_WRONLY));
+    TRY_CTX(write_all(fd.get(), data), cat("write ", quoted(path)));
+    return {};
+}
+
+Result<void> write_new_file(const std::string& path, std::string_view data, mode_t mode) {
+    Fd fd = TRY(open_file(path, O_WRONLY | O_CREAT | O_TRUNC, mode));
+    TRY_CTX(write_all(fd.get(), data), cat("write ", quoted(path)));
+    return {};
+}
+
+Result<void> make_directories(const std::string& path, mode_t mode) {
+    std::string partial;
+    for (std::string_view part : split(path, '/')) {
+        if (part.empty())
+            continue;
+        partial += '/';
+        partial += part;
+        if (::mkdir(partial.c_str(), mode) < 0 && errno != EEXIST)
+            return errno_error(cat("create directory ", quoted(partial)));
+    }
+    return {};
+}
+
+bool path_exists(const std::string& path) {
+    struct stat st;
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<std::vector<std::string>> list_directory(const std::string& path) {
+    DIR* dir = ::opendir(path.c_str());
+    if (!dir)
+        return errno_error(cat("open directory ", quoted(path)));
+    std::vector<std::string> names;
+    while (struct dirent* entry = ::readdir(dir)) {
+        std::string_view name = entry->d_name;
+        if (name != "." && name != "..")
+            names.emplace_back(name);
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+Result<void> mount_filesystem(const std::string& source, const std::string& target,
+                              const std::string& type, unsigned long flags,
+                              const std::string& data) {
+    if (::mount(source.c_str(), target.c_str(), type.empty() ? nullptr : type.c_str(), flags,
+                data.empty() ? nullptr : data.c_str()) < 0)
+        return errno_error(cat("mount ", type.empty() ? source : type, " on ", quoted(target)));
+    return {};
+}
+
+Result<void> finit_module(int fd, const std::string& params, int flags) {
+    if (::syscall(SYS_finit_module, fd, params.c_str(), flags) < 0)
+        return errno_error("finit_module");
+    return {};
+}
+
+Result<void> init_module(std::string_view image, const std::string& params) {
+    if (::syscall(SYS_init_module, image.data(), image.size(), params.c_str()) < 0)
+        return errno_error("init_module");
+    return {};
+}
+
+namespace {
+
+Result<sockaddr_un> unix_address(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof address.sun_path)
+        return error(cat("socket path ", quoted(path), " is too long"));
+    std::memcpy(address.sun_path, path.data(), path.size());
+    return address;
+}
+
+} // namespace
+
+Result<Fd> unix_listen(const std::string& path, int type, mode_t mode) {
+    sockaddr_un address = TRY(unix_address(path));
+    Fd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+    if (!fd)
+        return errno_error("socket");
+    ::unlink(path.c_str());
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0)
+        return errno_error(cat("bind ", quoted(path)));
+    if (::chmod(path.c_str(), mode) < 0)
+        return errno_error(cat("chmod ", quoted(path)));
+    if (::listen(fd.get(), 64) < 0)
+        return errno_error(cat("listen on ", quoted(path)));
+    return fd;
+}
+
+Result<Fd> unix_connect(const std::string& path, int type) {
+    sockaddr_un address = TRY(unix_address(path));
+    Fd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+    if (!fd)
+        return errno_error("socket");
+    int rc;
+    do {
+        rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return errno_error(cat("connect to ", quoted(path)));
+    return fd;
+}
+
+Result<struct ucred> peer_credentials(int fd) {
+    struct ucred credentials{};
+    socklen_t length = sizeof credentials;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) < 0)
+        return errno_error("read peer credentials");
+    return credentials;
+}
+
+namespace {
+uint64_t clock_usec(clockid_t clock) {
+    struct timespec ts{};
+    ::clock_gettime(clock, &ts);
+    return uint64_t(ts.tv_sec) * 1000000u + uint64_t(ts.tv_nsec) / 1000u;
+}
+} // namespace
+
+uint64_t boottime_usec() { return clock_usec(CLOCK_BOOTTIME); }
+uint64_t monotonic_usec() { return clock_usec(CLOCK_MONOTONIC); }
+
+} // namespace keel

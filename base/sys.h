@@ -1,0 +1,59 @@
+// Thin wrappers over the syscalls keel uses: each returns Result and names
+// what it was doing in the error. Syscalls musl does not wrap are reached
+// through syscall(SYS_...) here and nowhere else.
+#pragma once
+
+#include "base/fd.h"
+#include "base/result.h"
+
+#include <fcntl.h>
+#include <string>
+#include <string_view>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <vector>
+
+namespace keel {
+
+/// open(2) with O_CLOEXEC added.
+Result<Fd> open_file(const std::string& path, int flags, mode_t mode = 0644);
+/// Reads a whole file (also /proc and /sys files, whose size is unknown).
+Result<std::string> read_file(const std::string& path);
+/// Writes `data` to an existing file (for /proc and /sys knobs).
+Result<void> write_existing_file(const std::string& path, std::string_view data);
+/// Creates or truncates `path` and writes `data` to it.
+Result<void> write_new_file(const std::string& path, std::string_view data, mode_t mode = 0644);
+/// Writes all of `data`, retrying short writes and EINTR.
+Result<void> write_all(int fd, std::string_view data);
+/// Reads all of fd until end of file.
+Result<std::string> read_all(int fd);
+/// mkdir -p; existing directories are fine.
+Result<void> make_directories(const std::string& path, mode_t mode = 0755);
+/// True when `path` exists (lstat succeeds).
+bool path_exists(const std::string& path);
+/// Names in a directory, without "." and "..", sorted.
+Result<std::vector<std::string>> list_directory(const std::string& path);
+
+/// mount(2); the error names the filesystem type and target.
+Result<void> mount_filesystem(const std::string& source, const std::string& target,
+                              const std::string& type, unsigned long flags,
+                              const std::string& data = {});
+
+/// finit_module(2): loads a module from an open file.
+Result<void> finit_module(int fd, const std::string& params, int flags = 0);
+/// init_module(2): loads a module image from memory.
+Result<void> init_module(std::string_view image, const std::string& params);
+
+/// A bound, listening AF_UNIX socket at `path` (an old socket file is replaced).
+Result<Fd> unix_listen(const std::string& path, int type, mode_t mode = 0600);
+/// A socket connected to the AF_UNIX socket at `path`.
+Result<Fd> unix_connect(const std::string& path, int type);
+/// SO_PEERCRED of a connected AF_UNIX socket.
+Result<struct ucred> peer_credentials(int fd);
+
+/// Seconds-with-fraction since the kernel started, in microseconds (CLOCK_BOOTTIME).
+uint64_t boottime_usec();
+/// CLOCK_MONOTONIC in microseconds.
+uint64_t monotonic_usec();
+
+} // namespace keel

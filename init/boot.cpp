@@ -1,0 +1,242 @@
+// Boot and final shutdown steps of a system PID 1.
+#include "init/boot.h"
+
+#include "base/log.h"
+#include "base/modules.h"
+#include "base/strings.h"
+#include "base/sys.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <csignal>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace keel {
+
+namespace {
+
+struct ApiMount {
+    const char* source;
+    const char* target;
+    const char* type;
+    unsigned long flags;
+    const char* data;
+    bool fatal;
+};
+
+constexpr unsigned long kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+// In dependency order: /proc first (to read mountinfo), /dev before /dev/pts.
+constexpr ApiMount kApiMounts[] = {
+    {"proc", "/proc", "proc", kNoSuidDevExec, "", true},
+    {"sysfs", "/sys", "sysfs", kNoSuidDevExec, "", true},
+    {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", true},
+    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
+     false},
+    {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", false},
+    {"mqueue", "/dev/mqueue", "mqueue", kNoSuidDevExec, "", false},
+    {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", false},
+    {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", false},
+    {"cgroup2", "/sys/fs/cgroup", "cgroup2", kNoSuidDevExec, "nsdelegate", false},
+};
+
+// Mount points from /proc/self/mountinfo (field 5), in mount order.
+std::vector<std::string> mount_points() {
+    std::vector<std::string> points;
+    auto text = read_file("/proc/self/mountinfo");
+    if (!text)
+        return points;
+    for (std::string_view line : split(*text, '\n')) {
+        std::vector<std::string_view> fields = split(line, ' ');
+        if (fields.size() > 4)
+            points.emplace_back(fields[4]); // octal escapes (\040) never occur in ours
+    }
+    return points;
+}
+
+bool is_mounted(const std::vector<std::string>& points, std::string_view target) {
+    for (const std::string& point : points)
+        if (point == target)
+            return true;
+    return false;
+}
+
+} // namespace
+
+Result<void> mount_api_filesystems() {
+    std::vector<std::string> points = mount_points(); // empty until /proc is up
+    for (const ApiMount& mount : kApiMounts) {
+        if (is_mounted(points, mount.target))
+            continue;
+        Result<void> made = make_directories(mount.target);
+        if (made)
+            made = mount_filesystem(mount.source, mount.target, mount.type, mount.flags, mount.data);
+        if (!made && made.error().code() == EBUSY)
+            continue; // mounted already (before /proc could tell us)
+        if (!made && mount.fatal)
+            return made;
+        if (!made)
+            log_warning(made.error().to_string());
+        if (std::string_view(mount.target) == "/proc")
+            points = mount_points();
+    }
+    // /dev/ptmx and the fd links that devtmpfs does not create.
+    struct Link {
+        const char* target;
+        const char* path;
+    };
+    for (Link link : {Link{"pts/ptmx", "/dev/ptmx"}, Link{"/proc/self/fd", "/dev/fd"},
+                      Link{"/proc/self/fd/0", "/dev/stdin"}, Link{"/proc/self/fd/1", "/dev/stdout"},
+                      Link{"/proc/self/fd/2", "/dev/stderr"}}) {
+        struct stat st;
+        bool ptmx_is_device = std::string_view(link.path) == "/dev/ptmx" &&
+                              ::lstat(link.path, &st) == 0 && S_ISCHR(st.st_mode);
+        if (!ptmx_is_device && !path_exists(link.path) && ::symlink(link.target, link.path) < 0)
+            log_warning(cat("symlink ", quoted(link.path), ": ", std::strerror(errno)));
+    }
+    // Mount events propagate to namespaces created later (containers).
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_SHARED, nullptr) < 0)
+        log_debug(cat("make / shared: ", std::strerror(errno)));
+    return {};
+}
+
+void attach_console() {
+    if (::fcntl(0, F_GETFD) >= 0 && ::fcntl(1, F_GETFD) >= 0 && ::fcntl(2, F_GETFD) >= 0)
+        return;
+    int fd = ::open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    for (int target = 0; target < 3; ++target)
+        if (::fcntl(target, F_GETFD) < 0)
+            ::dup2(fd, target); // dup2 clears O_CLOEXEC on the copy
+    if (fd > 2)
+        ::close(fd);
+}
+
+void setup_kernel_logging(const KernelCommandLine& cmdline) {
+    if (!cmdline.has("printk.devkmsg"))
+        (void)write_existing_file("/proc/sys/kernel/printk_devkmsg", "on\n");
+    log_to_kmsg();
+}
+
+Result<void> set_hostname(const KernelCommandLine& cmdline) {
+    std::string name = cmdline.get("keel.hostname").value_or("");
+    if (name.empty()) {
+        if (auto text = read_file("/etc/hostname"))
+            name = std::string(trim(split(*text, '\n').front()));
+    }
+    if (name.empty())
+        name = "keel";
+    if (name.size() > 64)
+        return error(cat("hostname ", quoted(name), " is longer than 64 characters"));
+    if (::sethostname(name.data(), name.size()) < 0)
+        return errno_error(cat("set hostname to ", quoted(name)));
+    return {};
+}
+
+void load_boot_modules(const KernelCommandLine& cmdline) {
+    std::vector<std::string> wanted;
+    for (const std::string& list : cmdline.get_all("keel.modules"))
+        for (std::string_view name : split(list, ','))
+            if (!trim(name).empty())
+                wanted.emplace_back(trim(name));
+    if (wanted.empty())
+        return;
+    auto index = ModuleIndex::load();
+    if (!index) {
+        log_error(cat("cannot load modules ", quoted(cmdline.get("keel.modules").value_or("")), ": ",
+                      index.error().to_string()));
+        return;
+    }
+    auto parameters = [&](std::string_view module) { return cmdline.module_parameters(module); };
+    for (const std::string& name : wanted) {
+        uint64_t start = monotonic_usec();
+        auto outcomes = load_module(*index, name, parameters);
+        if (!outcomes) {
+            log_error(cat("module ", quoted(name), ": ", outcomes.error().to_string()));
+            continue;
+        }
+        for (const auto& [module, outcome] : *outcomes)
+            log_info(cat("module ", quoted(module), ": ", describe(outcome)));
+        log_debug(cat("module ", quoted(name), " took ", (monotonic_usec() - start) / 1000, " ms"));
+    }
+}
+
+std::string_view describe(PowerAction action) {
+    switch (action) {
+    case PowerAction::Poweroff:
+        return "poweroff";
+    case PowerAction::Reboot:
+        return "reboot";
+    case PowerAction::Halt:
+        return "halt";
+    }
+    return "?";
+}
+
+namespace {
+
+// Reaps until no child is left or `deadline` (monotonic usec) passes.
+bool reap_until(uint64_t deadline) {
+    for (;;) {
+        pid_t pid;
+        while ((pid = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+        }
+        if (pid < 0 && errno == ECHILD)
+            return true;
+        if (monotonic_usec() >= deadline)
+            return false;
+        ::poll(nullptr, 0, 10);
+    }
+}
+
+} // namespace
+
+void terminate_all_processes(std::chrono::milliseconds grace) {
+    ::kill(-1, SIGTERM);
+    ::kill(-1, SIGCONT); // stopped processes must run to handle SIGTERM
+    uint64_t deadline = monotonic_usec() + uint64_t(grace.count()) * 1000;
+    if (reap_until(deadline))
+        return;
+    log_warning(cat("processes still running after ", grace.count(), " ms; sending SIGKILL"));
+    ::kill(-1, SIGKILL);
+    reap_until(monotonic_usec() + 5'000'000);
+}
+
+void end_system(PowerAction action) {
+    ::sync();
+    // API filesystems stay: the kernel does not care, and we still need /proc.
+    constexpr std::string_view keep[] = {"/",    "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm",
+                                         "/run", "/tmp",  "/sys/fs/cgroup", "/dev/mqueue"};
+    std::vector<std::string> points = mount_points();
+    for (auto it = points.rbegin(); it != points.rend(); ++it) {
+        if (std::find(std::begin(keep), std::end(keep), *it) != std::end(keep))
+            continue;
+        if (::umount2(it->c_str(), 0) == 0)
+            continue;
+        if (::mount(nullptr, it->c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) < 0)
+            log_warning(cat("unmount ", quoted(*it), ": ", std::strerror(errno)));
+    }
+    ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY, nullptr); // rootfs of an initramfs refuses
+    ::sync();
+    log_notice(cat("system ", describe(action)));
+    int command = action == PowerAction::Poweroff ? RB_POWER_OFF
+                  : action == PowerAction::Reboot ? RB_AUTOBOOT
+                                                  : RB_HALT_SYSTEM;
+    ::reboot(command);
+    // Only reached when reboot(2) failed; PID 1 must not exit.
+    log_error(cat("reboot(2) failed: ", std::strerror(errno)));
+    for (;;)
+        ::pause();
+}
+
+} // namespace keel

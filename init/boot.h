@@ -1,0 +1,48 @@
+// What PID 1 sets up before anything runs: API filesystems, the console,
+// kernel logging, the hostname, boot-time modules; and what it takes down
+// at the end: processes, mounts, then reboot(2).
+#pragma once
+
+#include "base/result.h"
+#include "init/cmdline.h"
+
+#include <chrono>
+#include <string>
+
+namespace keel {
+
+/// Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /dev/mqueue, /run, /tmp
+/// and cgroup2 at /sys/fs/cgroup, skipping what is already mounted, and
+/// makes / recursively shared. Returns the first fatal error (/proc, /sys,
+/// /dev are fatal; the others are logged).
+Result<void> mount_api_filesystems();
+
+/// Makes sure fds 0-2 are open, on /dev/console when the kernel could not
+/// give us one (an initramfs without a /dev/console node).
+void attach_console();
+
+/// Lifts the /dev/kmsg rate limit for PID 1's log unless the command line
+/// sets printk.devkmsg, and sends kernel log lines from keel there.
+void setup_kernel_logging(const KernelCommandLine& cmdline);
+
+/// Sets the hostname from keel.hostname=, /etc/hostname, or "keel".
+Result<void> set_hostname(const KernelCommandLine& cmdline);
+
+/// Loads the modules named in keel.modules= (comma separated, repeatable),
+/// with their dependencies and their `module.param=` values. Failures are
+/// logged per module; the boot goes on.
+void load_boot_modules(const KernelCommandLine& cmdline);
+
+/// How the system ends.
+enum class PowerAction { Poweroff, Reboot, Halt };
+std::string_view describe(PowerAction action);
+
+/// SIGTERM to every process, up to `grace` to exit (reaping), then SIGKILL.
+/// Only for a PID 1: kill(-1) reaches everything in the PID namespace.
+void terminate_all_processes(std::chrono::milliseconds grace);
+
+/// sync, unmount everything but the API filesystems in reverse order
+/// (remounting read-only what stays busy), remount / read-only, reboot(2).
+[[noreturn]] void end_system(PowerAction action);
+
+} // namespace keel

@@ -1,0 +1,32 @@
+// The init role: keel as PID 1 of the machine (system mode) or of a PID
+// namespace (container mode, like tini).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace keel {
+
+enum class InitMode {
+    System,    // the kernel's init: mounts, modules, hostname, reboot(2) at the end
+    Container, // PID 1 of a namespace: reaps, forwards signals, exits with the main command
+};
+
+struct InitOptions {
+    InitMode mode = InitMode::System;
+    std::string control_socket;
+    std::vector<std::string> unit_directories;
+    /// The main command (argv after `--`). In container mode init exits with
+    /// its status when it ends.
+    std::vector<std::string> command;
+};
+
+/// System mode when this is the kernel's first process (no /proc yet, or
+/// the initial PID namespace), container mode otherwise.
+InitMode detect_init_mode();
+
+/// Runs init. Returns the exit status in container mode; never returns in
+/// system mode.
+int run_init(const InitOptions& options);
+
+} // namespace keel

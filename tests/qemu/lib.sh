@@ -1,0 +1,169 @@
+# shellcheck shell=bash
+# tests/qemu/lib.sh: harness for the QEMU boot tests, built on tools/keel-qemu.
+#
+# A test is a bash script run as
+#     bash tests/qemu/NAME.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
+# (CTest passes all three, see CMakeLists.txt). It sources this file, calls
+# qt_init "$@", boots with qt_boot, checks the console with qt_expect /
+# qt_reject, and ends with qt_finish. The console of the run is kept in
+# WORK_DIR/logs/NAME.console.log and the runner's verdict in
+# WORK_DIR/logs/NAME.runner.log. Every failure prints the marker that was
+# missing, the whole console log and the runner's verdict, then exits 1.
+#
+# Environment:
+#   KEEL_QEMU_TIMEOUT   seconds before keel-qemu kills the guest (default 90)
+#   KEEL_QEMU_APPEND    extra kernel command line for every test (e.g. keel.log=debug)
+#   KEEL_QEMU_STANDIN   boot tests/qemu/standin/init.sh (a busybox sh imitation
+#                       of keel) instead of keel, to check the harness itself;
+#                       pass tests/qemu/standin/keel as KEEL_BINARY
+# A test exits 77 (CTest SKIP_RETURN_CODE) when QEMU or a kernel is missing.
+
+set -euo pipefail
+
+# Lines that end a test at once when they show up on the console ("" = none).
+QT_FATAL_RE='Kernel panic|Attempted to kill init|[A-Z_]+: FAIL'
+# The marker keel prints when boot is complete.
+# shellcheck disable=SC2034 # used by the tests that source this file
+QT_READY_RE='keel: ready in [0-9.]+ s'
+
+qt_init() {
+  if [ $# -lt 2 ]; then
+    echo "usage: $0 KEEL_BINARY SOURCE_DIR [WORK_DIR]" >&2
+    exit 2
+  fi
+  QT_NAME=$(basename -- "$0" .sh)
+  QT_KEEL=$1
+  QT_SRC=$(cd -- "$2" && pwd)
+  QT_WORK=${3:-$PWD}
+  QT_RUNNER=$QT_SRC/tools/keel-qemu
+  # shellcheck disable=SC2034 # used by the tests
+  QT_GUEST=$QT_SRC/tests/qemu/guest
+  QT_LOGDIR=$QT_WORK/logs
+  QT_LOG=$QT_LOGDIR/$QT_NAME.console.log
+  QT_RUNNER_LOG=$QT_LOGDIR/$QT_NAME.runner.log
+  QT_PID=""
+  QT_STATUS=""
+  mkdir -p -- "$QT_LOGDIR"
+  : >"$QT_LOG"
+  : >"$QT_RUNNER_LOG"
+
+  if ! command -v "${QEMU:-qemu-system-x86_64}" >/dev/null 2>&1; then
+    echo "SKIP: ${QEMU:-qemu-system-x86_64} not installed (tools/setup.sh installs it)"
+    exit 77
+  fi
+  if ! compgen -G '/boot/vmlinuz-*' >/dev/null; then
+    echo "SKIP: no /boot/vmlinuz-* (install linux-image-amd64)"
+    exit 77
+  fi
+  [ -x "$QT_KEEL" ] || qt_fail "keel binary $QT_KEEL does not exist or is not executable"
+  trap qt_cleanup EXIT
+}
+
+# shellcheck disable=SC2317 # EXIT trap
+qt_cleanup() {
+  if [ -n "${QT_PID:-}" ] && kill -0 "$QT_PID" 2>/dev/null; then
+    kill -TERM "$QT_PID" 2>/dev/null || true # keel-qemu kills QEMU on TERM
+    wait "$QT_PID" 2>/dev/null || true
+  fi
+}
+
+qt_now() {
+  local t=${EPOCHREALTIME//[.,]/}
+  echo "$((10#$t / 1000))"
+}
+
+# qt_boot [keel-qemu options...]: start the guest in the background.
+qt_boot() {
+  local args=(--timeout "${KEEL_QEMU_TIMEOUT:-90}" --keel "$QT_KEEL" --log "$QT_LOG")
+  if [ -n "${KEEL_QEMU_STANDIN:-}" ]; then
+    args+=(--init-script "$QT_SRC/tests/qemu/standin/init.sh" --busybox)
+  fi
+  if [ -n "${KEEL_QEMU_APPEND:-}" ]; then
+    args+=(--append "$KEEL_QEMU_APPEND")
+  fi
+  echo "$QT_NAME: booting: keel-qemu ${args[*]} $*"
+  QT_BOOT_MS=$(qt_now)
+  "$QT_RUNNER" "${args[@]}" "$@" >/dev/null 2>"$QT_RUNNER_LOG" &
+  QT_PID=$!
+}
+
+# qt_fail MESSAGE: report, show the console and the verdict, exit 1.
+qt_fail() {
+  {
+    echo "FAIL: $QT_NAME: $*"
+    if [ -s "${QT_LOG:-/dev/null}" ]; then
+      echo "----- console log ($QT_LOG) -----"
+      tr -d '\r' <"$QT_LOG"
+      echo "----- end of console log -----"
+    fi
+    if [ -s "${QT_RUNNER_LOG:-/dev/null}" ]; then
+      echo "----- keel-qemu ($QT_RUNNER_LOG) -----"
+      cat "$QT_RUNNER_LOG"
+    fi
+    echo "FAIL: $QT_NAME: $*"
+  } >&2
+  exit 1
+}
+
+qt_has() { tr -d '\r' <"$QT_LOG" | grep -Eq -- "$1"; }
+
+# qt_expect REGEX [SECONDS]: wait until the console shows REGEX (grep -E).
+# Fails early when the guest ends or a fatal line (QT_FATAL_RE) appears.
+qt_expect() {
+  local re=$1 secs=${2:-60} deadline
+  deadline=$(($(qt_now) + secs * 1000))
+  while :; do
+    qt_has "$re" && {
+      echo "$QT_NAME: seen /$re/ after $(qt_elapsed) s"
+      return 0
+    }
+    if [ -n "$QT_FATAL_RE" ] && qt_has "$QT_FATAL_RE"; then
+      sleep 1 # let the rest of the panic or the guest's report arrive
+      qt_fail "missing marker /$re/: the console shows a fatal line: $(tr -d '\r' <"$QT_LOG" | grep -Em1 -- "$QT_FATAL_RE")"
+    fi
+    if ! kill -0 "$QT_PID" 2>/dev/null; then
+      qt_has "$re" && return 0
+      qt_fail "missing marker /$re/: the guest ended without printing it ($(qt_verdict))"
+    fi
+    [ "$(qt_now)" -lt "$deadline" ] ||
+      qt_fail "missing marker /$re/: not seen within $secs s"
+    sleep 0.2
+  done
+}
+
+# qt_reject REGEX: fail if the console shows REGEX.
+qt_reject() {
+  if qt_has "$1"; then
+    qt_fail "unexpected line matching /$1/: $(tr -d '\r' <"$QT_LOG" | grep -Em1 -- "$1")"
+  fi
+}
+
+qt_elapsed() {
+  local ms=$(($(qt_now) - QT_BOOT_MS))
+  printf '%d.%d\n' "$((ms / 1000))" "$((ms / 100 % 10))"
+}
+
+qt_verdict() { tail -n 1 "$QT_RUNNER_LOG" 2>/dev/null || true; }
+
+# qt_wait_exit: wait for keel-qemu; its status goes to QT_STATUS.
+qt_wait_exit() {
+  QT_STATUS=0
+  wait "$QT_PID" || QT_STATUS=$?
+  QT_PID=""
+}
+
+# qt_finish [EXPECTED_STATUS]: wait for the guest to end, check keel-qemu's
+# status (default 0, a clean power-off) and that nothing fatal was printed.
+qt_finish() {
+  local want=${1:-0}
+  qt_wait_exit
+  [ "$QT_STATUS" -eq "$want" ] ||
+    qt_fail "keel-qemu exited $QT_STATUS, expected $want: $(qt_verdict)"
+  if [ "$want" -eq 0 ]; then
+    qt_has 'reboot: Power down' || qt_fail "missing marker /reboot: Power down/"
+    qt_reject 'Kernel panic'
+    qt_reject 'Attempted to kill init'
+  fi
+  echo "$QT_NAME: $(qt_verdict)"
+  echo "PASS: $QT_NAME"
+}

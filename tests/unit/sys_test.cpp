@@ -1,0 +1,197 @@
+// Tests for base/sys.h: files, directories and AF_UNIX sockets in a scratch
+// directory. Mounting and module loading need a VM and live in tests/qemu.
+#include "base/sys.h"
+
+#include "tests/unit/temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace keel;
+using keel::testing::TempDir;
+
+TEST_CASE("a file written with write_new_file reads back unchanged") {
+    TempDir dir;
+    std::string path = dir / "hostname";
+    std::string data("node-1\n\0binary", 14);
+    REQUIRE(write_new_file(path, data));
+    Result<std::string> read = read_file(path);
+    REQUIRE(read);
+    CHECK(*read == data);
+}
+
+TEST_CASE("write_new_file truncates an existing file") {
+    TempDir dir;
+    std::string path = dir / "config";
+    REQUIRE(write_new_file(path, "a much longer first version"));
+    REQUIRE(write_new_file(path, "short"));
+    CHECK(*read_file(path) == "short");
+}
+
+TEST_CASE("write_new_file creates a file with the requested mode") {
+    TempDir dir;
+    std::string path = dir / "secret";
+    REQUIRE(write_new_file(path, "key", 0600));
+    struct stat st{};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("a large file is read completely") {
+    TempDir dir;
+    std::string path = dir / "big";
+    std::string data(200000, 'x');
+    for (size_t i = 0; i < data.size(); i += 997)
+        data[i] = char('a' + i % 26);
+    REQUIRE(write_new_file(path, data));
+    CHECK(*read_file(path) == data);
+}
+
+TEST_CASE("reading a missing file names the path and carries ENOENT") {
+    TempDir dir;
+    std::string path = dir / "missing";
+    Result<std::string> read = read_file(path);
+    REQUIRE(!read);
+    CHECK(read.error().code() == ENOENT);
+    CHECK(read.error().to_string() ==
+          "open `" + path + "`: " + std::strerror(ENOENT));
+}
+
+TEST_CASE("write_existing_file refuses to create a file") {
+    TempDir dir;
+    std::string path = dir / "knob";
+    Result<void> written = write_existing_file(path, "1");
+    REQUIRE(!written);
+    CHECK(written.error().code() == ENOENT);
+    CHECK(!path_exists(path));
+
+    REQUIRE(write_new_file(path, "0"));
+    REQUIRE(write_existing_file(path, "1"));
+    CHECK(*read_file(path) == "1");
+}
+
+TEST_CASE("make_directories creates every missing level and accepts existing ones") {
+    TempDir dir;
+    std::string deep = dir / "a/b//c/";
+    REQUIRE(make_directories(deep));
+    struct stat st{};
+    REQUIRE(::stat((dir / "a/b/c").c_str(), &st) == 0);
+    CHECK(S_ISDIR(st.st_mode));
+    CHECK(make_directories(deep));
+}
+
+TEST_CASE("make_directories fails when a path component is a file") {
+    TempDir dir;
+    REQUIRE(write_new_file(dir / "file", ""));
+    Result<void> made = make_directories(dir / "file/sub");
+    REQUIRE(!made);
+    CHECK(made.error().code() == ENOTDIR);
+    CHECK(made.error().root() == "create directory `" + (dir / "file/sub") + "`");
+}
+
+TEST_CASE("path_exists sees files, directories and dangling symlinks") {
+    TempDir dir;
+    CHECK(path_exists(dir.path()));
+    CHECK(!path_exists(dir / "nothing"));
+    REQUIRE(::symlink("nowhere", (dir / "link").c_str()) == 0);
+    CHECK(path_exists(dir / "link"));
+}
+
+TEST_CASE("list_directory returns sorted names without dot entries") {
+    TempDir dir;
+    for (const char* name : {"zeta", "alpha", "mid"})
+        REQUIRE(write_new_file(dir / name, ""));
+    REQUIRE(make_directories(dir / "beta"));
+    Result<std::vector<std::string>> names = list_directory(dir.path());
+    REQUIRE(names);
+    CHECK(*names == std::vector<std::string>{"alpha", "beta", "mid", "zeta"});
+
+    Result<std::vector<std::string>> missing = list_directory(dir / "none");
+    REQUIRE(!missing);
+    CHECK(missing.error().code() == ENOENT);
+}
+
+TEST_CASE("write_all and read_all move data through a pipe") {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    Fd read_end(fds[0]);
+    Fd write_end(fds[1]);
+    REQUIRE(write_all(write_end.get(), "hello "));
+    REQUIRE(write_all(write_end.get(), "world"));
+    write_end.reset();
+    Result<std::string> all = read_all(read_end.get());
+    REQUIRE(all);
+    CHECK(*all == "hello world");
+}
+
+TEST_CASE("a unix socket client connects and the server sees its credentials") {
+    TempDir dir;
+    std::string path = dir / "control.sock";
+    Result<Fd> listener = unix_listen(path, SOCK_STREAM, 0660);
+    REQUIRE(listener);
+    struct stat st{};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK((st.st_mode & 0777) == 0660);
+
+    Result<Fd> client = unix_connect(path, SOCK_STREAM);
+    REQUIRE(client);
+    Fd server(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    REQUIRE(server.valid());
+
+    Result<struct ucred> credentials = peer_credentials(server.get());
+    REQUIRE(credentials);
+    CHECK(credentials->pid == ::getpid());
+    CHECK(credentials->uid == ::getuid());
+    CHECK(credentials->gid == ::getgid());
+
+    REQUIRE(write_all(client->get(), "ping"));
+    char buffer[4];
+    REQUIRE(::read(server.get(), buffer, 4) == 4);
+    CHECK(std::string(buffer, 4) == "ping");
+}
+
+TEST_CASE("unix_listen replaces a stale socket file left by a previous run") {
+    TempDir dir;
+    std::string path = dir / "stale.sock";
+    {
+        Result<Fd> first = unix_listen(path, SOCK_SEQPACKET);
+        REQUIRE(first);
+    }
+    CHECK(path_exists(path));
+    Result<Fd> second = unix_listen(path, SOCK_SEQPACKET);
+    REQUIRE(second);
+    CHECK(unix_connect(path, SOCK_SEQPACKET));
+}
+
+TEST_CASE("connecting to a path nobody listens on names the path") {
+    TempDir dir;
+    std::string path = dir / "absent.sock";
+    Result<Fd> client = unix_connect(path, SOCK_STREAM);
+    REQUIRE(!client);
+    CHECK(client.error().code() == ENOENT);
+    CHECK(client.error().root() == "connect to `" + path + "`");
+}
+
+TEST_CASE("a socket path longer than sun_path is refused with a message") {
+    std::string path = "/tmp/" + std::string(200, 'x');
+    Result<Fd> listener = unix_listen(path, SOCK_STREAM);
+    REQUIRE(!listener);
+    CHECK(listener.error().to_string() == "socket path `" + path + "` is too long");
+    CHECK(!unix_connect(path, SOCK_STREAM));
+}
+
+TEST_CASE("the clocks move forward") {
+    uint64_t mono = monotonic_usec();
+    uint64_t boot = boottime_usec();
+    ::usleep(2000);
+    CHECK(monotonic_usec() >= mono + 2000);
+    CHECK(boottime_usec() >= boot + 2000);
+    // Boot time includes suspend, so it is never behind monotonic time.
+    CHECK(boottime_usec() >= monotonic_usec());
+}
