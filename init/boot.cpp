@@ -11,6 +11,7 @@
 #include <cstring>
 #include <csignal>
 #include <fcntl.h>
+#include <map>
 #include <poll.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -143,8 +144,31 @@ Result<void> set_hostname(const KernelCommandLine& cmdline) {
     return {};
 }
 
+std::vector<std::string> configured_modules(const std::vector<std::string>& directories) {
+    std::map<std::string, std::string> files; // name -> path; later directories win
+    for (const std::string& directory : directories)
+        if (auto names = list_directory(directory))
+            for (const std::string& name : *names)
+                if (name.ends_with(".conf"))
+                    files[name] = cat(directory, "/", name);
+    std::vector<std::string> modules;
+    for (const auto& [name, path] : files) {
+        auto text = read_file(path);
+        if (!text) {
+            log_warning(text.error().to_string());
+            continue;
+        }
+        for (std::string_view line : split(*text, '\n')) {
+            line = trim(line);
+            if (!line.empty() && line.front() != '#' && line.front() != ';')
+                modules.emplace_back(line);
+        }
+    }
+    return modules;
+}
+
 void load_boot_modules(const KernelCommandLine& cmdline) {
-    std::vector<std::string> wanted;
+    std::vector<std::string> wanted = configured_modules(kModulesLoadDirectories);
     for (const std::string& list : cmdline.get_all("keel.modules"))
         for (std::string_view name : split(list, ','))
             if (!trim(name).empty())

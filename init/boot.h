@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace keel {
 
@@ -28,9 +29,18 @@ void setup_kernel_logging(const KernelCommandLine& cmdline);
 /// Sets the hostname from keel.hostname=, /etc/hostname, or "keel".
 Result<void> set_hostname(const KernelCommandLine& cmdline);
 
-/// Loads the modules named in keel.modules= (comma separated, repeatable),
-/// with their dependencies and their `module.param=` values. Failures are
-/// logged per module; the boot goes on.
+/// Where modules-load.d(5) files are read from, as systemd does (a later
+/// directory's file of the same name wins).
+inline const std::vector<std::string> kModulesLoadDirectories = {
+    "/usr/lib/modules-load.d", "/etc/modules-load.d", "/run/modules-load.d"};
+
+/// Module names listed in the `*.conf` files of `directories`: one per line,
+/// `#` and `;` start comments.
+std::vector<std::string> configured_modules(const std::vector<std::string>& directories);
+
+/// Loads the modules listed in modules-load.d and in keel.modules= (comma
+/// separated, repeatable), with their dependencies and their `module.param=`
+/// values. Failures are logged per module; the boot goes on.
 void load_boot_modules(const KernelCommandLine& cmdline);
 
 /// How the system ends.

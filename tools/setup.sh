@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # build
-  cmake ninja-build g++ pkg-config file
+  cmake ninja-build g++ pkg-config file clang-format git
   libseccomp-dev libcap-dev libprotobuf-dev protobuf-compiler libmbedtls-dev
   doctest-dev zlib1g-dev liblzma-dev libzstd-dev
   # fuzzing: clang 16 pairs with libc++ 16, which has std::expected

@@ -15,7 +15,7 @@ TEST_CASE("the SHA-256 of the empty string is the published value") {
     CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
-TEST_CASE("the SHA-256 of \"abc\" is the published value") {
+TEST_CASE("the SHA-256 of abc is the published value") {
     CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 

@@ -94,7 +94,7 @@ TEST_CASE("a value may contain `=` and may be empty") {
     CHECK(file.get("Service", "User") == "");
 }
 
-TEST_CASE("comment lines starting with # or ; are ignored, even indented") {
+TEST_CASE("comment lines starting with a hash or a semicolon are ignored, even indented") {
     UnitFile file = parse_ok("# top comment\n"
                              "; another\n"
                              "[Unit]\n"
