@@ -41,8 +41,8 @@ std::unexpected<Error> truncated_error(uint64_t have, uint64_t want) {
 }
 
 std::unexpected<Error> truncated_header_error(uint64_t have) {
-    return error(cat("truncated frame header: ", have, " of ", uint64_t(kFrameHeaderSize),
-                     " bytes"));
+    return error(
+        cat("truncated frame header: ", have, " of ", uint64_t(kFrameHeaderSize), " bytes"));
 }
 
 // Waits until fd is ready for `events`; lets the blocking calls work on

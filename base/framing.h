@@ -52,14 +52,16 @@ private:
 };
 
 /// Checks and strips the prefix of one seqpacket packet.
-Result<std::string> decode_packet(std::string_view packet, std::size_t max_frame = kDefaultMaxFrame);
+Result<std::string> decode_packet(std::string_view packet,
+                                  std::size_t max_frame = kDefaultMaxFrame);
 
 /// Writes one frame (blocking; retries EINTR and short writes).
 Result<void> write_frame(int fd, std::string_view payload, Transport transport,
                          std::size_t max_frame = kDefaultMaxFrame);
 /// Reads one frame (blocking). End of stream before a frame starts is an
 /// error with code 0 and the message "connection closed".
-Result<std::string> read_frame(int fd, Transport transport, std::size_t max_frame = kDefaultMaxFrame);
+Result<std::string> read_frame(int fd, Transport transport,
+                               std::size_t max_frame = kDefaultMaxFrame);
 
 /// Serializes a protobuf-lite message and writes it as one frame.
 template <typename Message>
@@ -73,7 +75,8 @@ Result<void> write_message(int fd, const Message& message, Transport transport,
 
 /// Reads one frame and parses it as `Message`.
 template <typename Message>
-Result<Message> read_message(int fd, Transport transport, std::size_t max_frame = kDefaultMaxFrame) {
+Result<Message> read_message(int fd, Transport transport,
+                             std::size_t max_frame = kDefaultMaxFrame) {
     std::string bytes = TRY(read_frame(fd, transport, max_frame));
     Message message;
     if (!message.ParseFromString(bytes))

@@ -40,8 +40,12 @@ constexpr uint64_t kValueMask = (uint64_t(1) << kSourceShift) - 1;
 uint64_t make_cookie(Source source, uint64_t value) {
     return (uint64_t(source) << kSourceShift) | (value & kValueMask);
 }
-Source cookie_source(uint64_t cookie) { return Source(cookie >> kSourceShift); }
-uint64_t cookie_value(uint64_t cookie) { return cookie & kValueMask; }
+Source cookie_source(uint64_t cookie) {
+    return Source(cookie >> kSourceShift);
+}
+uint64_t cookie_value(uint64_t cookie) {
+    return cookie & kValueMask;
+}
 
 int64_t monotonic_ns() {
     timespec now{};

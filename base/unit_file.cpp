@@ -21,8 +21,12 @@ namespace {
 
 constexpr std::string_view kWhitespace = " \t\r\n";
 
-bool is_space(char c) { return kWhitespace.find(c) != std::string_view::npos; }
-bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+bool is_space(char c) {
+    return kWhitespace.find(c) != std::string_view::npos;
+}
+bool is_control(unsigned char c) {
+    return c < 0x20 || c == 0x7f;
+}
 
 // Input echoed in an error message: shortened, with control bytes made visible.
 std::string excerpt(std::string_view text) {
@@ -130,7 +134,8 @@ private:
                                         ": keys contain no whitespace or control characters"));
         }
         if (m_current < 0)
-            return fail(number, cat("assignment to ", excerpt(key), " before any [Section] header"));
+            return fail(number,
+                        cat("assignment to ", excerpt(key), " before any [Section] header"));
         m_sections[size_t(m_current)].entries.push_back(
             UnitEntry{std::string(key), std::string(value), number});
         return {};
@@ -293,8 +298,8 @@ Result<char> decode_escape(std::string_view value, size_t& at) {
         return char(high * 16 + low);
     }
     default:
-        return error(cat("unknown escape ", excerpt(value.substr(at - 2, 2)), " in ",
-                         excerpt(value)));
+        return error(
+            cat("unknown escape ", excerpt(value.substr(at - 2, 2)), " in ", excerpt(value)));
     }
 }
 
@@ -333,8 +338,8 @@ Result<std::vector<std::string>> split_words(std::string_view value) {
         }
     }
     if (quote)
-        return error(cat("unterminated ", quote == '"' ? "double" : "single", " quote in ",
-                         excerpt(value)));
+        return error(
+            cat("unterminated ", quote == '"' ? "double" : "single", " quote in ", excerpt(value)));
     if (in_word)
         words.push_back(std::move(word));
     return words;
@@ -361,7 +366,8 @@ Result<bool> parse_boolean(std::string_view value) {
         if (equals(no))
             return false;
     }
-    return error(cat("invalid boolean ", excerpt(value), " (expected yes/no, true/false, on/off or 1/0)"));
+    return error(
+        cat("invalid boolean ", excerpt(value), " (expected yes/no, true/false, on/off or 1/0)"));
 }
 
 namespace {
@@ -409,10 +415,13 @@ constexpr std::array<TimeUnit, 29> kTimeUnits{{
     {"years", 31'557'600 * kSecond},
 }};
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 // Letters of a unit name; the bytes >= 0x80 admit "μs".
 bool is_unit_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || static_cast<unsigned char>(c) >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           static_cast<unsigned char>(c) >= 0x80;
 }
 
 } // namespace
@@ -454,8 +463,8 @@ Result<uint64_t> parse_timespan_usec(std::string_view value) {
                 ++at;
             fraction = text.substr(fraction_start, at - fraction_start);
             if (fraction.empty())
-                return invalid(cat("expected digits after `.` in ",
-                                   excerpt(text.substr(start, at - start))));
+                return invalid(
+                    cat("expected digits after `.` in ", excerpt(text.substr(start, at - start))));
         } else if (!has_whole) {
             return invalid(cat("expected a number at ", excerpt(text.substr(start))));
         }

@@ -47,6 +47,8 @@ Result<KernelCommandLine> KernelCommandLine::parse(std::string_view text) {
                              start));
         if (word == "--")
             break; // the rest belongs to init as argv, not to parameters
+        if (word.empty())
+            continue; // a lone `""`
         size_t equals = word.find('=');
         if (equals == std::string::npos)
             cmdline.m_parameters.push_back({word, std::nullopt});

@@ -15,6 +15,7 @@
 #include "init/units.h"
 
 #include <csignal>
+#include <exception>
 #include <optional>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -357,8 +358,14 @@ int Init::run() {
                               ::getpid(), ")"));
     start_workload();
     while (!m_shutdown) {
-        if (auto ran = m_reactor->run_once(); !ran)
-            log_error(cat("init loop: ", ran.error().to_string()));
+        // keel's own code does not throw, but a library might (bad_alloc);
+        // an exception escaping PID 1 would panic the kernel.
+        try {
+            if (auto ran = m_reactor->run_once(); !ran)
+                log_error(cat("init loop: ", ran.error().to_string()));
+        } catch (const std::exception& exception) {
+            log_error(cat("init loop: unexpected exception: ", exception.what()));
+        }
     }
     return finish();
 }

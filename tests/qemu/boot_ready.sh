@@ -2,6 +2,7 @@
 # boot_ready: keel boots as PID 1, reports ready, and a keel.run command
 # (`keel poweroff`, no shell involved) powers the guest off cleanly.
 # Usage: boot_ready.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 qt_init "$@"
 

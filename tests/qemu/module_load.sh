@@ -2,6 +2,7 @@
 # module_load: keel.modules=ext4,overlay loads ext4 with its dependencies
 # (jbd2, mbcache, crc16) and overlay, which is stored xz-compressed.
 # Usage: module_load.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 qt_init "$@"
 

@@ -3,6 +3,7 @@
 # ends in the kernel's "reboot: Power down", keel-qemu exit 0, and neither
 # "Kernel panic" nor "Attempted to kill init" on the console.
 # Usage: poweroff.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 qt_init "$@"
 

@@ -3,6 +3,7 @@
 # off: exit 124 after --timeout, a "timed out" verdict, no QEMU left behind.
 # Independent of keel: the guest's /init is a busybox script that sleeps.
 # Usage: runner_timeout.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 qt_init "$@"
 

@@ -3,6 +3,7 @@
 # panic because PID 1 exited (3) and a reboot (4). Independent of keel: /init
 # is a busybox script (guest/verdict_init.sh).
 # Usage: runner_verdicts.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 qt_init "$@"
 

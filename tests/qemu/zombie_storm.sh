@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # zombie_storm: 500 orphans reparented to PID 1 exit; none stays a zombie.
 # Usage: zombie_storm.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 qt_init "$@"
 

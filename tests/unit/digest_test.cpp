@@ -45,8 +45,7 @@ TEST_CASE("sha256_file hashes a file larger than its read buffer like the same b
     CHECK(*digest == sha256_hex(data));
 
     REQUIRE(write_new_file(path, "abc"));
-    CHECK(*sha256_file(path) ==
-          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(*sha256_file(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST_CASE("sha256_file of a missing file names the file") {

@@ -11,7 +11,9 @@ using namespace keel;
 
 namespace {
 
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
+bool is_open(int fd) {
+    return ::fcntl(fd, F_GETFD) >= 0;
+}
 
 // A fresh pipe; the write end is returned owned, the read end raw.
 int open_pipe(Fd& write_end) {

@@ -42,7 +42,9 @@ std::string sample_payload(size_t size) {
 
 TEST_CASE("a frame is a big-endian length followed by the payload") {
     CHECK(encode_frame("") == std::string("\0\0\0\0", 4));
-    CHECK(encode_frame("abc") == std::string("\0\0\0\x03" "abc", 7));
+    CHECK(encode_frame("abc") == std::string("\0\0\0\x03"
+                                             "abc",
+                                             7));
     std::string big(0x010203, 'z');
     CHECK(encode_frame(big).substr(0, 4) == std::string("\0\x01\x02\x03", 4));
 }
@@ -166,8 +168,7 @@ TEST_CASE("decode_packet rejects short, oversize, truncated and padded packets")
     CHECK(decode_packet("").error().to_string() == "truncated frame header: 0 of 4 bytes");
     CHECK(decode_packet(header(9) + "123456789", 8).error().to_string() ==
           "frame of 9 bytes exceeds the maximum of 8");
-    CHECK(decode_packet(header(5) + "abc").error().to_string() ==
-          "truncated frame: 3 of 5 bytes");
+    CHECK(decode_packet(header(5) + "abc").error().to_string() == "truncated frame: 3 of 5 bytes");
     CHECK(decode_packet(header(2) + "abcd").error().to_string() ==
           "frame of 2 bytes is followed by 2 stray bytes in its packet");
 }
@@ -190,7 +191,8 @@ TEST_CASE("frames round-trip over a stream socketpair, including large ones") {
 
 TEST_CASE("frames round-trip over a seqpacket socketpair, one packet each") {
     SocketPair pair(SOCK_SEQPACKET);
-    for (const std::string& payload : {std::string(), std::string("hello"), sample_payload(60000)}) {
+    for (const std::string& payload :
+         {std::string(), std::string("hello"), sample_payload(60000)}) {
         REQUIRE(write_frame(pair.a.get(), payload, Transport::Seqpacket));
         Result<std::string> read = read_frame(pair.b.get(), Transport::Seqpacket);
         REQUIRE(read);
@@ -263,7 +265,8 @@ TEST_CASE("a seqpacket whose size disagrees with its header is rejected") {
     REQUIRE(::send(pair.a.get(), lying.data(), lying.size(), 0) == ssize_t(lying.size()));
     Result<std::string> read = read_frame(pair.b.get(), Transport::Seqpacket, 64);
     REQUIRE(!read);
-    CHECK(read.error().to_string() == "frame of 3 bytes is followed by 5 stray bytes in its packet");
+    CHECK(read.error().to_string() ==
+          "frame of 3 bytes is followed by 5 stray bytes in its packet");
 
     std::string short_packet = header(50) + "abc";
     REQUIRE(::send(pair.a.get(), short_packet.data(), short_packet.size(), 0) ==

@@ -159,8 +159,8 @@ TEST_CASE("watching an fd twice or modifying an unwatched fd is an error") {
 
     Result<void> modified = reactor->modify_fd(pipe.write_end.get(), EPOLLOUT);
     REQUIRE(!modified);
-    CHECK(modified.error().to_string() == "modify fd " + std::to_string(pipe.write_end.get()) +
-                                              ": not watched");
+    CHECK(modified.error().to_string() ==
+          "modify fd " + std::to_string(pipe.write_end.get()) + ": not watched");
     reactor->remove_fd(12345); // unknown fds are ignored
 }
 
@@ -189,7 +189,8 @@ TEST_CASE("a zero delay timer fires on the next pass of the loop") {
     auto reactor = make_reactor();
     bool fired = false;
     REQUIRE(reactor->add_timer(0ns, [&] { fired = true; }));
-    run_until(*reactor, [&] { return fired; }, 1s);
+    run_until(
+        *reactor, [&] { return fired; }, 1s);
 }
 
 TEST_CASE("a cancelled timer never fires") {
@@ -202,7 +203,7 @@ TEST_CASE("a cancelled timer never fires") {
     reactor->cancel_timer(*id);
     run_until(*reactor, [&] { return marker_fired; });
     CHECK(!cancelled_fired);
-    reactor->cancel_timer(*id);     // already cancelled: ignored
+    reactor->cancel_timer(*id);    // already cancelled: ignored
     reactor->cancel_timer(999999); // unknown: ignored
 }
 
@@ -250,7 +251,7 @@ TEST_CASE("a one-shot timer's id is forgotten once it has fired") {
     run_until(*reactor, [&] { return fired == 1; });
     Result<Reactor::TimerId> second = reactor->add_timer(5ms, [&] { ++fired; });
     REQUIRE(second);
-    CHECK(*second != *first); // ids are never reused
+    CHECK(*second != *first);      // ids are never reused
     reactor->cancel_timer(*first); // must not touch the new timer
     run_until(*reactor, [&] { return fired == 2; });
 }
@@ -380,7 +381,8 @@ TEST_CASE("200 children exiting at once are all reaped and reported once each") 
             ++reported;
         });
     }
-    run_until(*reactor, [&] { return reported == 200; }, 30s);
+    run_until(
+        *reactor, [&] { return reported == 200; }, 30s);
     CHECK(pending.empty());
     CHECK(orphans == 0);
     errno = 0;

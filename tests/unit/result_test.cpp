@@ -28,14 +28,18 @@ Result<int> doubled_with_context(int value) {
     return checked * 2;
 }
 
-Result<void> open_missing() { return errno_error(ENOENT, "open `/etc/missing`"); }
+Result<void> open_missing() {
+    return errno_error(ENOENT, "open `/etc/missing`");
+}
 
 Result<void> start_unit() {
     TRY_CTX(open_missing(), "start unit `web`");
     return {};
 }
 
-Result<std::unique_ptr<int>> make_owned(int value) { return std::make_unique<int>(value); }
+Result<std::unique_ptr<int>> make_owned(int value) {
+    return std::make_unique<int>(value);
+}
 
 Result<int> unwrap_owned(int value) {
     std::unique_ptr<int> owned = TRY(make_owned(value));
@@ -62,8 +66,8 @@ TEST_CASE("wrapped context reads outermost first and keeps the innermost as root
     e.wrap("load unit").wrap("start `web`");
     CHECK(e.root() == "open `/run/x`");
     CHECK(e.code() == EACCES);
-    CHECK(e.to_string() == std::string("start `web`: load unit: open `/run/x`: ") +
-                               std::strerror(EACCES));
+    CHECK(e.to_string() ==
+          std::string("start `web`: load unit: open `/run/x`: ") + std::strerror(EACCES));
 }
 
 TEST_CASE("wrapping a temporary error yields the wrapped error") {

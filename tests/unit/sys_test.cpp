@@ -37,7 +37,7 @@ TEST_CASE("write_new_file creates a file with the requested mode") {
     TempDir dir;
     std::string path = dir / "secret";
     REQUIRE(write_new_file(path, "key", 0600));
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
 }
@@ -58,8 +58,7 @@ TEST_CASE("reading a missing file names the path and carries ENOENT") {
     Result<std::string> read = read_file(path);
     REQUIRE(!read);
     CHECK(read.error().code() == ENOENT);
-    CHECK(read.error().to_string() ==
-          "open `" + path + "`: " + std::strerror(ENOENT));
+    CHECK(read.error().to_string() == "open `" + path + "`: " + std::strerror(ENOENT));
 }
 
 TEST_CASE("write_existing_file refuses to create a file") {
@@ -79,7 +78,7 @@ TEST_CASE("make_directories creates every missing level and accepts existing one
     TempDir dir;
     std::string deep = dir / "a/b//c/";
     REQUIRE(make_directories(deep));
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat((dir / "a/b/c").c_str(), &st) == 0);
     CHECK(S_ISDIR(st.st_mode));
     CHECK(make_directories(deep));
@@ -134,7 +133,7 @@ TEST_CASE("a unix socket client connects and the server sees its credentials") {
     std::string path = dir / "control.sock";
     Result<Fd> listener = unix_listen(path, SOCK_STREAM, 0660);
     REQUIRE(listener);
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK(S_ISSOCK(st.st_mode));
     CHECK((st.st_mode & 0777) == 0660);

@@ -20,9 +20,7 @@ public:
         REQUIRE_MESSAGE(::mkdtemp(pattern.data()) != nullptr, "mkdtemp ", pattern);
         m_path = pattern;
     }
-    ~TempDir() {
-        ::nftw(m_path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
+    ~TempDir() { ::nftw(m_path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
 

@@ -20,8 +20,8 @@ constexpr std::string_view kPasswd = "root:x:0:0:root:/root:/bin/bash\n"
                                      "web:x:1000:100:Web Server,,,:/srv/web:\n";
 
 constexpr std::string_view kGroup = "root:x:0:\n"
-                                     "users:x:100:web,alice\n"
-                                     "keel:x:990:alice,,bob,\n";
+                                    "users:x:100:web,alice\n"
+                                    "keel:x:990:alice,,bob,\n";
 
 std::string passwd_error(std::string_view text) {
     Result<std::vector<PasswdEntry>> parsed = parse_passwd(text, "/etc/passwd");
@@ -166,8 +166,7 @@ TEST_CASE("find_user fails on a missing or malformed passwd file") {
     REQUIRE(write_new_file(path, "root:x:0:0::/root:/bin/sh\nbad line\n"));
     Result<PasswdEntry> malformed = find_user("root", path);
     REQUIRE(!malformed);
-    CHECK(malformed.error().to_string() ==
-          path + ":2: expected 7 colon-separated fields, found 1");
+    CHECK(malformed.error().to_string() == path + ":2: expected 7 colon-separated fields, found 1");
 }
 
 TEST_CASE("find_group looks groups up by name or numeric id") {

@@ -6,14 +6,15 @@
 # change to any of them builds a fresh prefix and a warm run is a no-op.
 #
 #   tools/musl/build-deps.sh                 build (or reuse) the prefix
-#   tools/musl/build-deps.sh --print-prefix  print the prefix path only
+#   tools/musl/build-deps.sh --print-paths   print "<prefix>;<zigcc dir>" only
+#                                            (cmake/musl-toolchain.cmake asks)
 #
 # All objects are compiled -fPIC so keel can link as a static PIE.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/env.sh"
 
-[ "${1:-}" = --print-prefix ] || "$here/setup.sh" # installs the packages we key on
+[ "${1:-}" = --print-paths ] || "$here/setup.sh" # installs the packages we key on
 
 # "srcpkg=version" of each installed package: what we build, and the key.
 installed=$(dpkg-query -W -f='${source:Package}=${source:Version}\n' "${KEEL_MUSL_DEP_PKGS[@]}")
@@ -21,7 +22,7 @@ key=$( { echo "$installed"; echo "zig=$KEEL_ZIG_VERSION"; cat "$here/env.sh" "${
        | sha256sum | cut -c1-16)
 prefix=$KEEL_CACHE/musl-deps-$key
 
-if [ "${1:-}" = --print-prefix ]; then echo "$prefix"; exit 0; fi
+if [ "${1:-}" = --print-paths ]; then echo "$prefix;$KEEL_ZIG_BIN"; exit 0; fi
 if [ -f "$prefix/.complete" ]; then
   echo "musl deps: up to date in $prefix" >&2
   exit 0
@@ -117,10 +118,12 @@ mbedtls() {
 
 protobuf() {
   fetch protobuf && cd protobuf
+  # Compiler checks don't link: a link would build yet another libc++ variant.
   # Only the lite runtime: protoc stays Debian's /usr/bin/protoc.
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_C_COMPILER=zigcc -DCMAKE_CXX_COMPILER=zigcxx \
     -DCMAKE_AR="$AR" -DCMAKE_RANLIB="$RANLIB" -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+    -DCMAKE_TRY_COMPILE_TARGET_TYPE=STATIC_LIBRARY \
     -Dprotobuf_BUILD_TESTS=OFF -Dprotobuf_BUILD_PROTOC_BINARIES=OFF \
     -Dprotobuf_BUILD_SHARED_LIBS=OFF -Dprotobuf_WITH_ZLIB=OFF
   ninja -C build -j"$jobs" libprotobuf-lite
@@ -160,13 +163,15 @@ doctest() {
 }
 
 warm_libcxx() {
-  # Zig builds libc++/libunwind for the target on first use (~1 min) and caches
-  # it; pay that here rather than in the first keel link.
+  # Zig builds libc++/libunwind/musl on first use (~90 s) and caches them per
+  # variant (optimization, debug info, PIE). Pay for the variant the musl
+  # preset links (RelWithDebInfo, PIE) here, not in the first keel build.
   printf '#include <thread>\nint main() { std::thread([] {}).join(); }\n' >warm.cpp
-  zigcxx -std=c++2b -O2 -fPIE -static-pie warm.cpp -o warm && ./warm
+  zigcxx -std=c++2b -fPIE -O2 -g warm.cpp -o warm && ./warm
 }
 
 t0=$SECONDS
+build libc++ warm_libcxx
 build zlib zlib
 build xz xz
 build zstd zstd
@@ -175,7 +180,10 @@ build libseccomp libseccomp
 build mbedtls mbedtls
 build protobuf protobuf
 build doctest doctest
-build libc++ warm_libcxx
+
+# Libtool archives are useless here; .pc and CMake files must name the final path.
+rm -f "$stage"/lib/*.la
+grep -rlF --include="*.pc" --include="*.cmake" "$stage" "$stage/lib" | xargs -r sed -i "s|$stage|$prefix|g"
 
 touch "$stage/.complete"
 rm -rf "$prefix" && mv "$stage" "$prefix"

@@ -15,7 +15,7 @@ count() {
   z=0
   s=0
   for f in /proc/[0-9]*/stat; do
-    read -r line <"$f" 2>/dev/null || continue
+    { read -r line <"$f"; } 2>/dev/null || continue # the process is gone
     rest=${line##*) }
     state=${rest%% *}
     [ "$state" = Z ] && z=$((z + 1))

@@ -3,8 +3,8 @@
 # A busybox sh imitation of keel's PID 1 contract, used only to check the QEMU
 # harness and tools/keel-qemu without keel (KEEL_QEMU_STANDIN=1, see lib.sh).
 # It mounts what keel mounts, loads keel.modules=, prints keel's ready line
-# to /dev/kmsg, runs keel.run= commands and powers off on SIGUSR2 (sent by
-# standin/keel, installed as /bin/keel).
+# to /dev/kmsg, runs keel.run= commands and the ExecStart= of units, and
+# powers off on SIGUSR2 (sent by standin/keel, installed as /bin/keel).
 /bin/busybox mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 export PATH=/bin:/sbin
@@ -39,6 +39,12 @@ for arg; do
       ${arg#keel.run=} &
       ;;
   esac
+done
+for unit in /etc/keel/units/*.service; do
+  [ -f "$unit" ] || continue
+  cmd=$(sed -n 's/^ExecStart=//p' "$unit")
+  # shellcheck disable=SC2086 # split like keel splits the command
+  $cmd &
 done
 while :; do
   wait

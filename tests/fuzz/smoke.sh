@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Fuzz smoke run: builds the `fuzz` preset and runs every libFuzzer target for
+# a bounded time, starting from its seed corpus in tests/fuzz/corpus/<target>/.
+# Exits non-zero if any target crashes, leaks, times out or fails to build,
+# naming the targets that failed and where their crashing inputs were saved.
+#
+# Environment:
+#   KEEL_FUZZ_SECONDS  time per target (default 20)
+#   KEEL_FUZZ_RUNS     input count per target, whichever limit comes first
+#                      (default 5000000)
+#   KEEL_JOBS          build parallelism (default 2)
+set -euo pipefail
+
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+seconds=${KEEL_FUZZ_SECONDS:-20}
+runs=${KEEL_FUZZ_RUNS:-5000000}
+jobs=${KEEL_JOBS:-2}
+
+cd "$source_dir"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+
+build_dir="$source_dir/build/fuzz"
+out_dir="$build_dir/smoke"
+rm -rf "$out_dir"
+mkdir -p "$out_dir"
+
+# Each tests/fuzz/<name>_fuzz.cpp is one target (a stale binary of a removed
+# target is not run; a source whose binary is missing fails).
+targets=()
+for source in "$source_dir"/tests/fuzz/*_fuzz.cpp; do
+    [ -e "$source" ] && targets+=("$(basename "$source" .cpp)")
+done
+if [ ${#targets[@]} -eq 0 ]; then
+    echo "fuzz smoke: no fuzz targets in $source_dir/tests/fuzz" >&2
+    exit 1
+fi
+
+failed=()
+for target in "${targets[@]}"; do
+    if [ ! -x "$build_dir/tests/fuzz/$target" ]; then
+        echo "fuzz smoke: FAILED $target: not built (is it in tests/fuzz/CMakeLists.txt?)" >&2
+        failed+=("$target")
+        continue
+    fi
+    # New inputs go to a scratch corpus so the checked-in seeds stay small.
+    work="$out_dir/$target"
+    mkdir -p "$work/corpus" "$work/artifacts"
+    seeds="$source_dir/tests/fuzz/corpus/$target"
+    corpora=("$work/corpus")
+    [ -d "$seeds" ] && corpora+=("$seeds")
+    log="$work/fuzz.log"
+
+    echo "fuzz smoke: $target (${seconds}s, at most $runs runs)"
+    status=0
+    "$build_dir/tests/fuzz/$target" \
+        -max_total_time="$seconds" -runs="$runs" \
+        -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
+        "${corpora[@]}" >"$log" 2>&1 || status=$?
+
+    runs_done=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
+    if [ "$status" -ne 0 ]; then
+        echo "fuzz smoke: FAILED $target (exit $status); log: $log" >&2
+        grep -E 'ERROR|invariant failed|SUMMARY|Test unit written' "$log" | head -20 >&2 || true
+        failed+=("$target")
+    else
+        echo "fuzz smoke: ok $target: ${runs_done:-?} runs, ${rate:-?} exec/s, ${coverage:-cov: ?}"
+    fi
+done
+
+if [ ${#failed[@]} -ne 0 ]; then
+    echo "fuzz smoke: ${#failed[@]} of ${#targets[@]} targets failed: ${failed[*]}" >&2
+    exit 1
+fi
+echo "fuzz smoke: all ${#targets[@]} targets passed"
