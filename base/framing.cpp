@@ -4,7 +4,9 @@
 // Sizes are checked against the maximum before anything is allocated for a
 // payload, so a peer cannot make keel buffer more than one maximal frame.
 // Writes use MSG_NOSIGNAL: a client that hangs up must not kill PID 1 with
-// SIGPIPE.
+// SIGPIPE. On a non-blocking descriptor EAGAIN is returned, never waited out:
+// PID 1 replies on non-blocking sockets and must not hang on a client that
+// stops reading.
 #include "base/framing.h"
 
 #include "base/strings.h"
@@ -12,7 +14,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <limits>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,17 +46,6 @@ std::unexpected<Error> truncated_header_error(uint64_t have) {
         cat("truncated frame header: ", have, " of ", uint64_t(kFrameHeaderSize), " bytes"));
 }
 
-// Waits until fd is ready for `events`; lets the blocking calls work on
-// descriptors the reactor put in non-blocking mode.
-Result<void> wait_ready(int fd, short events) {
-    pollfd entry{fd, events, 0};
-    while (::poll(&entry, 1, -1) < 0) {
-        if (errno != EINTR)
-            return errno_error("poll");
-    }
-    return {};
-}
-
 // Sends all of `data`; falls back to write(2) for pipes and other non-sockets.
 Result<void> send_all(int fd, std::string_view data) {
     bool socket = true;
@@ -68,10 +58,6 @@ Result<void> send_all(int fd, std::string_view data) {
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            TRY(wait_ready(fd, POLLOUT));
-            continue;
-        }
         if (n < 0)
             return errno_error("send frame");
         data.remove_prefix(size_t(n));
@@ -86,10 +72,6 @@ Result<size_t> read_exactly(int fd, char* buffer, size_t size) {
         ssize_t n = ::read(fd, buffer + have, size - have);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            TRY(wait_ready(fd, POLLIN));
-            continue;
-        }
         if (n < 0)
             return errno_error("receive frame");
         if (n == 0)
@@ -99,19 +81,14 @@ Result<size_t> read_exactly(int fd, char* buffer, size_t size) {
     return have;
 }
 
-// recv(2) retrying EINTR and waiting out EAGAIN.
+// recv(2) retrying EINTR.
 Result<size_t> receive(int fd, char* buffer, size_t size, int flags) {
     for (;;) {
         ssize_t n = ::recv(fd, buffer, size, flags);
         if (n >= 0)
             return size_t(n);
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            TRY(wait_ready(fd, POLLIN));
-            continue;
-        }
-        return errno_error("receive frame");
+        if (errno != EINTR)
+            return errno_error("receive frame");
     }
 }
 
@@ -246,10 +223,6 @@ Result<void> write_frame(int fd, std::string_view payload, Transport transport,
         ssize_t n = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            TRY(wait_ready(fd, POLLOUT));
-            continue;
-        }
         if (n < 0)
             return errno_error("send frame");
         // A seqpacket send is all or nothing; anything else is a kernel surprise.

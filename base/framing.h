@@ -55,11 +55,14 @@ private:
 Result<std::string> decode_packet(std::string_view packet,
                                   std::size_t max_frame = kDefaultMaxFrame);
 
-/// Writes one frame (blocking; retries EINTR and short writes).
+/// Writes one frame (blocking; retries EINTR and short writes). On a
+/// non-blocking fd a full socket fails with EAGAIN instead of waiting; on a
+/// stream part of the frame may then be sent, so drop the connection.
 Result<void> write_frame(int fd, std::string_view payload, Transport transport,
                          std::size_t max_frame = kDefaultMaxFrame);
 /// Reads one frame (blocking). End of stream before a frame starts is an
-/// error with code 0 and the message "connection closed".
+/// error with code 0 and the message "connection closed". On a non-blocking
+/// fd, no data fails with EAGAIN (on a stream, possibly mid-frame).
 Result<std::string> read_frame(int fd, Transport transport,
                                std::size_t max_frame = kDefaultMaxFrame);
 

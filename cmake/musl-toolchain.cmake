@@ -31,11 +31,15 @@ set(CMAKE_CXX_COMPILER "${_keel_zig_bin}/zigcxx")
 set(CMAKE_AR /usr/bin/ar CACHE FILEPATH "")
 set(CMAKE_RANLIB /usr/bin/ranlib CACHE FILEPATH "")
 
-# -fPIE on compile and link lines makes zig link a static PIE (it ignores
-# -static-pie, and a link with -fPIE or -pie is static-pie even with -static).
-# The deps prefix's headers and libraries come before anything else.
-set(CMAKE_C_FLAGS_INIT "-fPIE")
-set(CMAKE_CXX_FLAGS_INIT "-fPIE")
+# Position-independent code everywhere, and -fPIE -pie on executables' link
+# lines (policy CMP0083; the *_SUPPORTED variables stand for the result of
+# check_pie_supported(), known here). A PIE link makes zig produce a static
+# PIE: it ignores -static-pie, and -pie wins over -static. Unlike
+# CMAKE_CXX_FLAGS_INIT this survives a user's -DCMAKE_CXX_FLAGS=...
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+set(CMAKE_C_LINK_PIE_SUPPORTED ON)
+set(CMAKE_CXX_LINK_PIE_SUPPORTED ON)
+# The deps prefix's headers and libraries, searched before zig's own.
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-L${KEEL_MUSL_PREFIX}/lib")
 set(CMAKE_C_STANDARD_INCLUDE_DIRECTORIES "${KEEL_MUSL_PREFIX}/include")
 set(CMAKE_CXX_STANDARD_INCLUDE_DIRECTORIES "${KEEL_MUSL_PREFIX}/include")

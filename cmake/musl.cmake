@@ -10,6 +10,14 @@ foreach(dir IN LISTS CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES CMAKE_C_IMPLICIT_INC
     endif()
 endforeach()
 
+# Cached find results (doctest_DIR, ZLIB_LIBRARY...) name the deps prefix;
+# a new prefix (Debian update, recipe change) needs a fresh cache.
+if(DEFINED CACHE{KEEL_MUSL_PREFIX_USED} AND NOT KEEL_MUSL_PREFIX_USED STREQUAL KEEL_MUSL_PREFIX)
+    message(FATAL_ERROR "musl: the libraries moved from ${KEEL_MUSL_PREFIX_USED} to "
+                        "${KEEL_MUSL_PREFIX}; reconfigure with `cmake --preset musl --fresh`")
+endif()
+set(KEEL_MUSL_PREFIX_USED "${KEEL_MUSL_PREFIX}" CACHE INTERNAL "deps prefix this cache was made with")
+
 if(NOT TARGET keel)
     message(WARNING "musl: no `keel` target, nothing to strip or check")
     return()

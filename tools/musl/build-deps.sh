@@ -51,7 +51,7 @@ source_version() { # srcpkg installed-version
   local avail
   avail=$(apt-cache showsrc "$1" | awk -v p="$1" '/^Package: / { on = ($2 == p) } on && /^Version: / { print $2 }')
   if grep -qxF "$2" <<<"$avail"; then echo "$2"; return; fi
-  grep -F "${2%-*}-" <<<"$avail" | sort -V | tail -n1 | grep . \
+  awk -v u="${2%-*}-" 'index($0, u) == 1' <<<"$avail" | sort -V | tail -n1 | grep . \
     || { echo "musl deps: no source for $1 ${2%-*} in apt's deb-src lists" >&2; return 1; }
 }
 
@@ -59,9 +59,6 @@ fetch() { # srcpkg: downloads (once) and unpacks into $work/$srcpkg
   local want ver
   want=$(grep "^$1=" <<<"$installed")
   ver=$(source_version "$1" "${want#*=}")
-  if [ "$1" = protobuf ] && [ "$ver" != "${want#*=}" ]; then
-    echo "musl deps: protobuf $ver differs from installed protoc ${want#*=}" >&2 # generated code must match
-  fi
   local dsc=$srcdir/${1}_${ver#*:}.dsc # file names drop the epoch
   if [ ! -f "$dsc" ]; then
     local as_root=()
@@ -167,7 +164,7 @@ warm_libcxx() {
   # variant (optimization, debug info, PIE). Pay for the variant the musl
   # preset links (RelWithDebInfo, PIE) here, not in the first keel build.
   printf '#include <thread>\nint main() { std::thread([] {}).join(); }\n' >warm.cpp
-  zigcxx -std=c++2b -fPIE -O2 -g warm.cpp -o warm && ./warm
+  zigcxx -std=c++2b -O2 -g -fPIE -pie warm.cpp -o warm && ./warm
 }
 
 t0=$SECONDS
