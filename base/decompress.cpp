@@ -74,7 +74,8 @@ Result<std::string> unxz(std::string_view data, size_t max_output) {
         rc = lzma_code(&stream, stream.avail_in == 0 ? LZMA_FINISH : LZMA_RUN);
         if (rc != LZMA_OK && rc != LZMA_STREAM_END) {
             lzma_end(&stream);
-            return error(rc == LZMA_BUF_ERROR ? "xz: truncated data" : cat("xz: corrupt data (code ", int(rc), ")"));
+            return error(rc == LZMA_BUF_ERROR ? "xz: truncated data"
+                                              : cat("xz: corrupt data (code ", int(rc), ")"));
         }
     }
     out.resize(stream.total_out);
@@ -119,7 +120,9 @@ Result<std::string> unzstd(std::string_view data, size_t max_output) {
 Compression detect_compression(std::string_view data) {
     if (data.starts_with("\x1f\x8b"))
         return Compression::Gzip;
-    if (data.starts_with(std::string_view("\xfd" "7zXZ\0", 6)))
+    if (data.starts_with(std::string_view("\xfd"
+                                          "7zXZ\0",
+                                          6)))
         return Compression::Xz;
     if (data.starts_with("\x28\xb5\x2f\xfd"))
         return Compression::Zstd;

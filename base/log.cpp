@@ -32,11 +32,13 @@ constexpr std::string_view level_name(LogLevel level) {
 
 } // namespace
 
-void set_log_level(LogLevel level) { g_level = level; }
+void set_log_level(LogLevel level) {
+    g_level = level;
+}
 
 bool parse_log_level(std::string_view text, LogLevel& out) {
-    for (LogLevel level : {LogLevel::Error, LogLevel::Warning, LogLevel::Notice, LogLevel::Info,
-                           LogLevel::Debug}) {
+    for (LogLevel level :
+         {LogLevel::Error, LogLevel::Warning, LogLevel::Notice, LogLevel::Info, LogLevel::Debug}) {
         if (text == level_name(level)) {
             out = level;
             return true;
@@ -50,7 +52,9 @@ void log_to_kmsg() {
         g_kmsg = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 }
 
-void set_log_tag(std::string_view tag) { g_tag = tag; }
+void set_log_tag(std::string_view tag) {
+    g_tag = tag;
+}
 
 void log(LogLevel level, std::string_view message) {
     if (int(level) > int(g_level))

@@ -19,10 +19,20 @@ void log_to_kmsg();
 void set_log_tag(std::string_view tag);
 
 void log(LogLevel level, std::string_view message);
-inline void log_error(std::string_view m) { log(LogLevel::Error, m); }
-inline void log_warning(std::string_view m) { log(LogLevel::Warning, m); }
-inline void log_notice(std::string_view m) { log(LogLevel::Notice, m); }
-inline void log_info(std::string_view m) { log(LogLevel::Info, m); }
-inline void log_debug(std::string_view m) { log(LogLevel::Debug, m); }
+inline void log_error(std::string_view m) {
+    log(LogLevel::Error, m);
+}
+inline void log_warning(std::string_view m) {
+    log(LogLevel::Warning, m);
+}
+inline void log_notice(std::string_view m) {
+    log(LogLevel::Notice, m);
+}
+inline void log_info(std::string_view m) {
+    log(LogLevel::Info, m);
+}
+inline void log_debug(std::string_view m) {
+    log(LogLevel::Debug, m);
+}
 
 } // namespace keel

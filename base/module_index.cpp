@@ -24,7 +24,9 @@ std::string module_name_from_path(std::string_view path) {
 
 namespace {
 
-std::string normalize(std::string_view name) { return module_name_from_path(name); }
+std::string normalize(std::string_view name) {
+    return module_name_from_path(name);
+}
 
 bool valid_module_path(std::string_view path) {
     return !path.empty() && path.find(".ko") != std::string_view::npos && path.front() != '/' &&
@@ -33,8 +35,8 @@ bool valid_module_path(std::string_view path) {
 
 } // namespace
 
-Result<ModuleIndex> ModuleIndex::parse(std::string_view modules_dep, std::string_view modules_builtin,
-                                       std::string directory) {
+Result<ModuleIndex> ModuleIndex::parse(std::string_view modules_dep,
+                                       std::string_view modules_builtin, std::string directory) {
     ModuleIndex index;
     index.m_directory = std::move(directory);
     int line_number = 0;
@@ -54,8 +56,8 @@ Result<ModuleIndex> ModuleIndex::parse(std::string_view modules_dep, std::string
             if (dependency.empty())
                 continue;
             if (!valid_module_path(dependency))
-                return error(cat("modules.dep:", line_number, ": bad dependency path ",
-                                 quoted(dependency)));
+                return error(
+                    cat("modules.dep:", line_number, ": bad dependency path ", quoted(dependency)));
             entry.dependencies.push_back(module_name_from_path(dependency));
         }
         std::string name = entry.name;
@@ -71,7 +73,7 @@ Result<ModuleIndex> ModuleIndex::parse(std::string_view modules_dep, std::string
 
 Result<ModuleIndex> ModuleIndex::load(std::string release) {
     if (release.empty()) {
-        struct utsname name{};
+        struct utsname name {};
         ::uname(&name);
         release = name.release;
     }

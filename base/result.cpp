@@ -12,7 +12,9 @@ Error Error::from_errno(int code, std::string what) {
     return e;
 }
 
-Error Error::message(std::string what) { return from_errno(0, std::move(what)); }
+Error Error::message(std::string what) {
+    return from_errno(0, std::move(what));
+}
 
 Error& Error::wrap(std::string context) & {
     m_chain.push_back(std::move(context));

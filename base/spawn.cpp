@@ -23,7 +23,8 @@ namespace keel {
 
 namespace {
 
-constexpr std::string_view kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr std::string_view kDefaultPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // What the child writes to the parent when it fails before exec.
 struct ChildFailure {
@@ -88,7 +89,8 @@ private:
 };
 
 // Finds `program` in PATH (from the child's environment) unless it has a slash.
-std::string resolve_program(const std::string& program, const std::vector<std::string>& environment) {
+std::string resolve_program(const std::string& program,
+                            const std::vector<std::string>& environment) {
     if (program.find('/') != std::string::npos)
         return program;
     std::string_view path = kDefaultPath;
@@ -125,15 +127,19 @@ std::string resolve_program(const std::string& program, const std::vector<std::s
         child_fail(pipe_fd, "setsid");
     int std_fds[3] = {options.stdin_fd, options.stdout_fd, options.stderr_fd};
     for (int target = 0; target < 3; ++target) {
-        if (std_fds[target] >= 0 && std_fds[target] != target && ::dup2(std_fds[target], target) < 0)
+        if (std_fds[target] >= 0 && std_fds[target] != target &&
+            ::dup2(std_fds[target], target) < 0)
             child_fail(pipe_fd, "dup2 standard fd");
     }
     for (const ResourceLimit& limit : options.limits) {
-        struct rlimit value{limit.soft, limit.hard};
+        struct rlimit value {
+            limit.soft, limit.hard
+        };
         if (::setrlimit(limit.resource, &value) < 0)
             child_fail(pipe_fd, "setrlimit");
     }
-    const char* directory = options.working_directory.empty() ? "/" : options.working_directory.c_str();
+    const char* directory =
+        options.working_directory.empty() ? "/" : options.working_directory.c_str();
     if (::chdir(directory) < 0)
         child_fail(pipe_fd, "change to the working directory");
     for (cap_value_t value : drops) {
@@ -141,7 +147,8 @@ std::string resolve_program(const std::string& program, const std::vector<std::s
             child_fail(pipe_fd, "drop a capability from the bounding set");
     }
     if (options.gid) {
-        if (::setgroups(options.supplementary_groups.size(), options.supplementary_groups.data()) < 0)
+        if (::setgroups(options.supplementary_groups.size(), options.supplementary_groups.data()) <
+            0)
             child_fail(pipe_fd, "setgroups");
         if (::setresgid(*options.gid, *options.gid, *options.gid) < 0)
             child_fail(pipe_fd, "setresgid");
@@ -197,7 +204,8 @@ Result<pid_t> spawn_process(const SpawnOptions& options) {
     if (pid < 0)
         return errno_error(cat("fork for ", quoted(options.argv[0])));
     if (pid == 0)
-        child_main(options, write_end.get(), program, argv.data(), envp.data(), drops, filter.get());
+        child_main(options, write_end.get(), program, argv.data(), envp.data(), drops,
+                   filter.get());
 
     write_end.reset();
     ChildFailure failure{};

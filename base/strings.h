@@ -13,11 +13,14 @@
 namespace keel {
 
 namespace detail {
-inline void append(std::string& out, std::string_view s) { out += s; }
-inline void append(std::string& out, char c) { out += c; }
+inline void append(std::string& out, std::string_view s) {
+    out += s;
+}
+inline void append(std::string& out, char c) {
+    out += c;
+}
 template <std::integral T>
-    requires(!std::same_as<T, char> && !std::same_as<T, bool>)
-void append(std::string& out, T value) {
+requires(!std::same_as<T, char> && !std::same_as<T, bool>) void append(std::string& out, T value) {
     char buffer[24];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
     out.append(buffer, end);
@@ -32,7 +35,9 @@ template <typename... Parts> std::string cat(const Parts&... parts) {
 }
 
 /// Wraps a name in backquotes for messages: quoted("web") == "`web`".
-inline std::string quoted(std::string_view name) { return cat("`", name, "`"); }
+inline std::string quoted(std::string_view name) {
+    return cat("`", name, "`");
+}
 
 /// Removes leading and trailing spaces, tabs and newlines.
 std::string_view trim(std::string_view text);

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <ctime>
 #include <dirent.h>
-#include <sys/stat.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -167,7 +167,7 @@ Result<Fd> unix_connect(const std::string& path, int type) {
 }
 
 Result<struct ucred> peer_credentials(int fd) {
-    struct ucred credentials{};
+    struct ucred credentials {};
     socklen_t length = sizeof credentials;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) < 0)
         return errno_error("read peer credentials");
@@ -176,13 +176,17 @@ Result<struct ucred> peer_credentials(int fd) {
 
 namespace {
 uint64_t clock_usec(clockid_t clock) {
-    struct timespec ts{};
+    struct timespec ts {};
     ::clock_gettime(clock, &ts);
     return uint64_t(ts.tv_sec) * 1000000u + uint64_t(ts.tv_nsec) / 1000u;
 }
 } // namespace
 
-uint64_t boottime_usec() { return clock_usec(CLOCK_BOOTTIME); }
-uint64_t monotonic_usec() { return clock_usec(CLOCK_MONOTONIC); }
+uint64_t boottime_usec() {
+    return clock_usec(CLOCK_BOOTTIME);
+}
+uint64_t monotonic_usec() {
+    return clock_usec(CLOCK_MONOTONIC);
+}
 
 } // namespace keel

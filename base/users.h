@@ -32,7 +32,8 @@ Result<std::vector<PasswdEntry>> parse_passwd(std::string_view text, std::string
 Result<std::vector<GroupEntry>> parse_group(std::string_view text, std::string_view filename);
 
 /// Looks up a user by name or numeric id in `path` (default /etc/passwd).
-Result<PasswdEntry> find_user(std::string_view name_or_uid, const std::string& path = "/etc/passwd");
+Result<PasswdEntry> find_user(std::string_view name_or_uid,
+                              const std::string& path = "/etc/passwd");
 /// Looks up a group by name or numeric id in `path` (default /etc/group).
 Result<GroupEntry> find_group(std::string_view name_or_gid, const std::string& path = "/etc/group");
 

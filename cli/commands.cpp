@@ -45,7 +45,9 @@ std::string json_string(std::string_view text) {
     return out + "\"";
 }
 
-void print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+void print(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+}
 
 } // namespace
 
@@ -114,23 +116,23 @@ int command_status(std::span<char*> args) {
         return fail(response->error());
     const control::StatusResponse& status = response->status();
     if (json) {
-        std::string out = cat("{\"version\":", json_string(status.version()), ",\"pid\":", status.pid(),
-                              ",\"mode\":", json_string(status.mode()),
-                              ",\"ready_usec\":", status.ready_usec(),
-                              ",\"uptime_usec\":", status.uptime_usec(),
-                              ",\"reaped_orphans\":", status.reaped_orphans(), ",\"processes\":[");
+        std::string out =
+            cat("{\"version\":", json_string(status.version()), ",\"pid\":", status.pid(),
+                ",\"mode\":", json_string(status.mode()), ",\"ready_usec\":", status.ready_usec(),
+                ",\"uptime_usec\":", status.uptime_usec(),
+                ",\"reaped_orphans\":", status.reaped_orphans(), ",\"processes\":[");
         for (int i = 0; i < status.processes_size(); ++i) {
             const control::Process& process = status.processes(i);
-            out += cat(i ? "," : "", "{\"name\":", json_string(process.name()), ",\"pid\":",
-                       process.pid(), ",\"state\":", json_string(process.state()),
+            out += cat(i ? "," : "", "{\"name\":", json_string(process.name()),
+                       ",\"pid\":", process.pid(), ",\"state\":", json_string(process.state()),
                        ",\"exit_status\":", process.exit_status(), "}");
         }
         print(out + "]}\n");
         return 0;
     }
-    std::string out = cat("keel ", status.version(), ": ", status.mode(), " init, pid ", status.pid(),
-                          "\n  ready:          ", format_seconds(status.ready_usec()), " s",
-                          status.mode() == "system" ? " after kernel start" : " after start",
+    std::string out = cat("keel ", status.version(), ": ", status.mode(), " init, pid ",
+                          status.pid(), "\n  ready:          ", format_seconds(status.ready_usec()),
+                          " s", status.mode() == "system" ? " after kernel start" : " after start",
                           "\n  uptime:         ", format_seconds(status.uptime_usec()), " s",
                           "\n  orphans reaped: ", status.reaped_orphans(), "\n");
     if (status.processes_size() > 0) {
@@ -139,9 +141,10 @@ int command_status(std::span<char*> args) {
             std::string pid = process.pid() ? cat(process.pid()) : "-";
             std::string state = process.state();
             std::string code = process.state() == "running" ? "-" : cat(process.exit_status());
-            out += cat("  ", pid, std::string(9 - std::min<size_t>(8, pid.size()), ' '), state,
-                       std::string(10 - std::min<size_t>(9, state.size()), ' '), code,
-                       std::string(6 - std::min<size_t>(5, code.size()), ' '), process.name(), "\n");
+            out +=
+                cat("  ", pid, std::string(9 - std::min<size_t>(8, pid.size()), ' '), state,
+                    std::string(10 - std::min<size_t>(9, state.size()), ' '), code,
+                    std::string(6 - std::min<size_t>(5, code.size()), ' '), process.name(), "\n");
         }
     }
     print(out);

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <map>
 #include <poll.h>
@@ -78,7 +78,8 @@ Result<void> mount_api_filesystems() {
             continue;
         Result<void> made = make_directories(mount.target);
         if (made)
-            made = mount_filesystem(mount.source, mount.target, mount.type, mount.flags, mount.data);
+            made =
+                mount_filesystem(mount.source, mount.target, mount.type, mount.flags, mount.data);
         if (!made && made.error().code() == EBUSY)
             continue; // mounted already (before /proc could tell us)
         if (!made && mount.fatal)
@@ -177,8 +178,8 @@ void load_boot_modules(const KernelCommandLine& cmdline) {
         return;
     auto index = ModuleIndex::load();
     if (!index) {
-        log_error(cat("cannot load modules ", quoted(cmdline.get("keel.modules").value_or("")), ": ",
-                      index.error().to_string()));
+        log_error(cat("cannot load modules ", quoted(cmdline.get("keel.modules").value_or("")),
+                      ": ", index.error().to_string()));
         return;
     }
     auto parameters = [&](std::string_view module) { return cmdline.module_parameters(module); };
@@ -239,8 +240,9 @@ void terminate_all_processes(std::chrono::milliseconds grace) {
 void end_system(PowerAction action) {
     ::sync();
     // API filesystems stay: the kernel does not care, and we still need /proc.
-    constexpr std::string_view keep[] = {"/",    "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm",
-                                         "/run", "/tmp",  "/sys/fs/cgroup", "/dev/mqueue"};
+    constexpr std::string_view keep[] = {
+        "/",        "/proc", "/sys", "/dev",           "/dev/pts",
+        "/dev/shm", "/run",  "/tmp", "/sys/fs/cgroup", "/dev/mqueue"};
     std::vector<std::string> points = mount_points();
     for (auto it = points.rbegin(); it != points.rend(); ++it) {
         if (std::find(std::begin(keep), std::end(keep), *it) != std::end(keep))
@@ -250,7 +252,8 @@ void end_system(PowerAction action) {
         if (::mount(nullptr, it->c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) < 0)
             log_warning(cat("unmount ", quoted(*it), ": ", std::strerror(errno)));
     }
-    ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY, nullptr); // rootfs of an initramfs refuses
+    ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY,
+            nullptr); // rootfs of an initramfs refuses
     ::sync();
     log_notice(cat("system ", describe(action)));
     int command = action == PowerAction::Poweroff ? RB_POWER_OFF

@@ -3,14 +3,16 @@
 // "\"key=a b\"" both work); the quotes themselves are removed.
 #include "init/cmdline.h"
 
-#include "base/sys.h"
 #include "base/strings.h"
+#include "base/sys.h"
 
 namespace keel {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 // Module parameter keys treat '-' and '_' alike, as the kernel does.
 std::string normalize_module_name(std::string_view name) {
@@ -43,8 +45,8 @@ Result<KernelCommandLine> KernelCommandLine::parse(std::string_view text) {
                 word += text[i];
         }
         if (in_quote)
-            return error(cat("kernel command line: unterminated quote in word starting at offset ",
-                             start));
+            return error(
+                cat("kernel command line: unterminated quote in word starting at offset ", start));
         if (word == "--")
             break; // the rest belongs to init as argv, not to parameters
         if (word.empty())

@@ -27,9 +27,8 @@ std::string control_socket_path() {
     return path && *path ? path : kDefaultControlSocket;
 }
 
-Result<std::unique_ptr<ControlServer>> ControlServer::start(Reactor& reactor,
-                                                            const std::string& path,
-                                                            ControlHandler handler) {
+Result<std::unique_ptr<ControlServer>>
+ControlServer::start(Reactor& reactor, const std::string& path, ControlHandler handler) {
     std::unique_ptr<ControlServer> server(new ControlServer(reactor, std::move(handler)));
     size_t slash = path.rfind('/');
     if (slash != std::string::npos && slash > 0)
@@ -39,7 +38,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(Reactor& reactor,
     server->m_listener = TRY(unix_listen(path, SOCK_SEQPACKET | SOCK_NONBLOCK, 0666));
     server->m_path = path;
     ControlServer* self = server.get();
-    TRY(reactor.add_fd(server->m_listener.get(), EPOLLIN, [self](uint32_t) { self->accept_client(); }));
+    TRY(reactor.add_fd(server->m_listener.get(), EPOLLIN,
+                       [self](uint32_t) { self->accept_client(); }));
     return server;
 }
 

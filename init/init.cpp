@@ -121,11 +121,11 @@ Result<void> Init::start_loop() {
     for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPWR, kSignalHalt,
                       kSignalPoweroff, kSignalReboot})
         TRY(m_reactor->on_signal(signo, [this](const signalfd_siginfo& info) { on_signal(info); }));
-    m_control = TRY(ControlServer::start(
-        *m_reactor, m_options.control_socket,
-        [this](const control::Request& request, const struct ucred& peer) {
-            return handle(request, peer);
-        }));
+    m_control =
+        TRY(ControlServer::start(*m_reactor, m_options.control_socket,
+                                 [this](const control::Request& request, const struct ucred& peer) {
+                                     return handle(request, peer);
+                                 }));
     return {};
 }
 
@@ -151,7 +151,8 @@ void Init::start(std::string name, SpawnOptions spawn, bool main, bool ignore_fa
     }
     m_reactor->watch_child(*pid, [this](pid_t pid, int status) { on_child_exit(pid, status); });
     log_info(cat("started ", quoted(name), " as pid ", *pid));
-    m_processes.push_back({std::move(name), *pid, Supervised::State::Running, 0, main, ignore_failure});
+    m_processes.push_back(
+        {std::move(name), *pid, Supervised::State::Running, 0, main, ignore_failure});
 }
 
 void Init::start_workload() {
@@ -195,9 +196,10 @@ void Init::on_child_exit(pid_t pid, int status) {
             continue;
         process.exit_status = exit_code(status);
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        process.state = clean || process.ignore_failure ? Supervised::State::Exited
-                                                        : Supervised::State::Failed;
-        std::string line = cat(quoted(process.name), " (pid ", pid, ") ", describe_wait_status(status));
+        process.state =
+            clean || process.ignore_failure ? Supervised::State::Exited : Supervised::State::Failed;
+        std::string line =
+            cat(quoted(process.name), " (pid ", pid, ") ", describe_wait_status(status));
         clean ? log_info(line) : log_warning(line);
         if (process.main)
             request_shutdown(PowerAction::Poweroff, process.exit_status);

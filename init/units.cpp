@@ -14,10 +14,18 @@ namespace {
 
 // Keys of this first cut; anything else is warned about, not fatal.
 const std::set<std::string, std::less<>> kUnitKeys = {"Description", "Documentation"};
-const std::set<std::string, std::less<>> kServiceKeys = {
-    "Type",         "ExecStart",       "Environment",           "WorkingDirectory",
-    "User",         "Group",           "CapabilityBoundingSet", "NoNewPrivileges",
-    "SystemCallFilter", "LimitNOFILE", "LimitNPROC",            "LimitCORE"};
+const std::set<std::string, std::less<>> kServiceKeys = {"Type",
+                                                         "ExecStart",
+                                                         "Environment",
+                                                         "WorkingDirectory",
+                                                         "User",
+                                                         "Group",
+                                                         "CapabilityBoundingSet",
+                                                         "NoNewPrivileges",
+                                                         "SystemCallFilter",
+                                                         "LimitNOFILE",
+                                                         "LimitNPROC",
+                                                         "LimitCORE"};
 
 std::string where(const UnitFile& file, const UnitEntry& entry) {
     return cat(file.filename(), ":", entry.line);
@@ -110,18 +118,21 @@ Result<ServiceUnit> parse_service_unit(const UnitFile& file, std::string name,
             unit.spawn.capability_mode = CapabilityMode::Drop;
             list.remove_prefix(1);
         }
-        unit.spawn.capabilities = TRY_CTX(split_words(list), cat(file.filename(), ": CapabilityBoundingSet"));
+        unit.spawn.capabilities =
+            TRY_CTX(split_words(list), cat(file.filename(), ": CapabilityBoundingSet"));
     }
     if (auto value = file.get("Service", "NoNewPrivileges"))
-        unit.spawn.no_new_privileges = TRY_CTX(parse_boolean(*value), cat(file.filename(), ": NoNewPrivileges"));
+        unit.spawn.no_new_privileges =
+            TRY_CTX(parse_boolean(*value), cat(file.filename(), ": NoNewPrivileges"));
     for (const std::string& value : file.get_all("Service", "SystemCallFilter")) {
         // Only the deny-list form is supported so far; an allow list would be
         // silently weaker if accepted, so it is refused.
         if (!value.starts_with('~'))
-            return error(cat(file.filename(), ": SystemCallFilter: only the `~name ...` deny form is "
+            return error(cat(file.filename(),
+                             ": SystemCallFilter: only the `~name ...` deny form is "
                              "supported"));
-        for (const std::string& call :
-             TRY_CTX(split_words(std::string_view(value).substr(1)), cat(file.filename(), ": SystemCallFilter")))
+        for (const std::string& call : TRY_CTX(split_words(std::string_view(value).substr(1)),
+                                               cat(file.filename(), ": SystemCallFilter")))
             unit.spawn.denied_syscalls.push_back(call);
     }
     constexpr std::pair<std::string_view, int> kLimits[] = {

@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             continue;
         std::set<std::string> loaded;
         for (const keel::ModuleEntry* entry : *order) {
-            FUZZ_CHECK(entry->path.find("..") == std::string::npos && !entry->path.starts_with("/"));
+            FUZZ_CHECK(entry->path.find("..") == std::string::npos &&
+                       !entry->path.starts_with("/"));
             for (const std::string& dependency : entry->dependencies)
                 FUZZ_CHECK(loaded.contains(dependency) || index->is_builtin(dependency));
             loaded.insert(entry->name);

@@ -12,7 +12,8 @@ TEST_CASE("modules-load.d lists modules one per line, comments skipped, later di
     REQUIRE(keel::make_directories(lib));
     REQUIRE(keel::make_directories(etc));
     REQUIRE(keel::write_new_file(lib + "/a.conf", "overlay\n"));
-    REQUIRE(keel::write_new_file(etc + "/a.conf", "# replaces lib/a.conf\nbr_netfilter\n\n; also a comment\n  veth  \n"));
+    REQUIRE(keel::write_new_file(
+        etc + "/a.conf", "# replaces lib/a.conf\nbr_netfilter\n\n; also a comment\n  veth  \n"));
     REQUIRE(keel::write_new_file(etc + "/b.conf", "ext4\n"));
     REQUIRE(keel::write_new_file(etc + "/README", "not a conf file\n"));
     auto modules = keel::configured_modules({lib, etc, std::string(base) + "/missing"});

@@ -24,7 +24,8 @@ struct Server {
         path = std::string(dir) + "/sub/init.sock"; // the directory is created
         reactor = *keel::Reactor::create();
         auto started = keel::ControlServer::start(
-            *reactor, path, [this](const keel::control::Request& request, const struct ucred& peer) {
+            *reactor, path,
+            [this](const keel::control::Request& request, const struct ucred& peer) {
                 peers.push_back(peer.uid);
                 keel::control::Response response;
                 response.set_ok(request.has_status());
@@ -115,7 +116,8 @@ TEST_CASE("calling init where nothing listens says so") {
     request.mutable_status();
     auto response = keel::call_init(request, "/nonexistent/init.sock");
     REQUIRE_FALSE(response);
-    CHECK(response.error().to_string() ==
-          "reach init (is keel running as init?): connect to `/nonexistent/init.sock`: No such file "
-          "or directory");
+    CHECK(
+        response.error().to_string() ==
+        "reach init (is keel running as init?): connect to `/nonexistent/init.sock`: No such file "
+        "or directory");
 }

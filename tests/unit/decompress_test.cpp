@@ -49,8 +49,11 @@ TEST_CASE("gzip, xz and zstd data decompress to the original bytes") {
 }
 
 TEST_CASE("uncompressed data is passed through") {
-    CHECK(keel::detect_compression("\x7f" "ELF") == keel::Compression::None);
-    CHECK(*keel::decompress("\x7f" "ELF...") == "\x7f" "ELF...");
+    CHECK(keel::detect_compression("\x7f"
+                                   "ELF") == keel::Compression::None);
+    CHECK(*keel::decompress("\x7f"
+                            "ELF...") == "\x7f"
+                                         "ELF...");
 }
 
 TEST_CASE("truncated compressed data is an error, not a short result") {

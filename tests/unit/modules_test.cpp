@@ -7,7 +7,8 @@
 using keel::ModuleIndex;
 
 namespace {
-constexpr std::string_view kDep = R"(kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko
+constexpr std::string_view kDep =
+    R"(kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko
 kernel/lib/crc16.ko:
 kernel/fs/mbcache.ko:
 kernel/fs/jbd2/jbd2.ko:
@@ -72,7 +73,8 @@ TEST_CASE("an unknown module or missing dependency is named in the error") {
 }
 
 TEST_CASE("a dependency cycle is an error, not endless recursion") {
-    auto index = ModuleIndex::parse("kernel/a.ko: kernel/b.ko\nkernel/b.ko: kernel/a.ko\n", "", "/m");
+    auto index =
+        ModuleIndex::parse("kernel/a.ko: kernel/b.ko\nkernel/b.ko: kernel/a.ko\n", "", "/m");
     REQUIRE(index);
     auto order = index->load_order("a");
     REQUIRE_FALSE(order);

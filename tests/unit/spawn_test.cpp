@@ -89,7 +89,8 @@ TEST_CASE("denied system calls fail with EPERM in the child only") {
     Output out;
     char dir[] = "/tmp/keel-seccomp-XXXXXX";
     REQUIRE(mkdtemp(dir));
-    SpawnOptions options = shell(std::string("mkdir ") + dir + "/sub 2>/dev/null && echo made || echo denied");
+    SpawnOptions options =
+        shell(std::string("mkdir ") + dir + "/sub 2>/dev/null && echo made || echo denied");
     options.denied_syscalls = {"mkdir", "mkdirat"};
     options.stdout_fd = out.fd.get();
     run(options);

@@ -37,8 +37,9 @@ LimitNOFILE=4096
     CHECK(unit->ignore_failure);
     CHECK(unit->spawn.argv == std::vector<std::string>{"/usr/bin/web", "--port", "80 81"});
     CHECK(unit->spawn.environment ==
-          std::vector<std::string>{"A=3", "B=two words",
-                                   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
+          std::vector<std::string>{
+              "A=3", "B=two words",
+              "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
     CHECK(unit->spawn.working_directory == "/srv");
     CHECK(unit->spawn.capability_mode == keel::CapabilityMode::Keep);
     CHECK(unit->spawn.capabilities == std::vector<std::string>{"CAP_NET_BIND_SERVICE"});
@@ -50,11 +51,12 @@ LimitNOFILE=4096
 
 TEST_CASE("unknown keys and sections are warnings naming file and line") {
     std::vector<std::string> warnings;
-    auto unit = parse("[Service]\nExecStart=/bin/true\nFrobnicate=yes\n[X-Custom]\nA=b\n", warnings);
+    auto unit =
+        parse("[Service]\nExecStart=/bin/true\nFrobnicate=yes\n[X-Custom]\nA=b\n", warnings);
     REQUIRE(unit);
-    CHECK(warnings == std::vector<std::string>{
-                          "web.service:3: unknown key `Frobnicate` in [Service], ignored",
-                          "web.service:4: unknown section [X-Custom], ignored"});
+    CHECK(warnings ==
+          std::vector<std::string>{"web.service:3: unknown key `Frobnicate` in [Service], ignored",
+                                   "web.service:4: unknown section [X-Custom], ignored"});
 }
 
 TEST_CASE("malformed service settings are errors naming what was wrong") {
@@ -74,8 +76,7 @@ TEST_CASE("malformed service settings are errors naming what was wrong") {
 
     auto env = parse("[Service]\nExecStart=/bin/true\nEnvironment=JUSTAWORD\n", warnings);
     REQUIRE_FALSE(env);
-    CHECK(env.error().to_string() ==
-          "web.service: Environment: `JUSTAWORD` is not KEY=value");
+    CHECK(env.error().to_string() == "web.service: Environment: `JUSTAWORD` is not KEY=value");
 
     auto caps = parse("[Service]\nExecStart=/bin/true\nCapabilityBoundingSet=CAP_FLY\n", warnings);
     REQUIRE_FALSE(caps);
@@ -103,7 +104,8 @@ TEST_CASE("a later unit directory overrides an earlier one and a bad unit does n
     REQUIRE(keel::write_new_file(admin + "/c.service", "[Service]\nExecStart=/bin/c\n"));
     REQUIRE(keel::write_new_file(admin + "/notes.txt", "not a unit"));
     std::vector<std::string> errors, warnings;
-    auto units = keel::load_service_units({image, admin, std::string(base) + "/missing"}, errors, warnings);
+    auto units =
+        keel::load_service_units({image, admin, std::string(base) + "/missing"}, errors, warnings);
     REQUIRE(units.size() == 2);
     CHECK(units[0].name == "a.service");
     CHECK(units[0].spawn.argv[0] == "/bin/admin");
