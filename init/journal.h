@@ -29,11 +29,11 @@ struct LogEntry {
 };
 
 struct JournalOptions {
-    std::size_t lines_per_unit = 1000;      // in-memory ring size per unit
-    std::size_t max_line = 16 * 1024;       // longer lines are split
-    std::string directory;                  // empty: memory only (until set_directory)
-    std::size_t max_file_bytes = 8u << 20;  // rotate journal files at this size
-    std::size_t max_files = 4;              // journal.log, journal.log.1 ... .3
+    std::size_t lines_per_unit = 1000;     // in-memory ring size per unit
+    std::size_t max_line = 16 * 1024;      // longer lines are split
+    std::string directory;                 // empty: memory only (until set_directory)
+    std::size_t max_file_bytes = 8u << 20; // rotate journal files at this size
+    std::size_t max_files = 4;             // journal.log, journal.log.1 ... .3
 };
 
 class Journal {
