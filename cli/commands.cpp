@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <string>
+#include <unistd.h>
 
 namespace keel {
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, part two: the whole test suite. Installs what it needs, builds
 # every preset, then runs: formatting check, fuzz smoke run, unit tests under
-# ASan+UBSan, and unit, host-namespace and QEMU boot tests on the shipped build.
-# CI runs exactly this (.ci/run).
+# ASan+UBSan, unit and host-namespace tests on the glibc build, and unit,
+# host and QEMU boot tests on the shipped musl build. CI runs exactly this
+# (.ci/run).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -18,6 +19,11 @@ step "build: default (glibc, static)"
 cmake --preset default >/dev/null
 cmake --build --preset default
 
+step "build: musl (the shipped binary; dependencies cached in ~/.cache/keel)"
+tools/musl/build-deps.sh
+cmake --preset musl >/dev/null
+cmake --build --preset musl
+
 step "build: debug (ASan + UBSan)"
 cmake --preset debug >/dev/null
 cmake --build --preset debug --target keel_unit_tests
@@ -28,5 +34,8 @@ tests/fuzz/smoke.sh
 step "unit tests under ASan + UBSan"
 ctest --preset debug -L unit -j2 --output-on-failure
 
-step "unit, host and QEMU tests"
-ctest --preset default -j2 --output-on-failure
+step "unit and host tests on the glibc build"
+ctest --preset default -L 'unit|host' -j2 --output-on-failure
+
+step "unit, host and QEMU tests on the musl build"
+ctest --preset musl -j2 --output-on-failure

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # sourced; the scripts use these
 # Sourced by tools/musl/*.sh: where the musl toolchain and libraries live.
 # Everything is cached outside the build tree, so `rm -rf build` and fresh
 # clones reuse it.

@@ -20,10 +20,12 @@ packages=(
 )
 command -v npm >/dev/null || packages+=(npm)
 
+# One dpkg-query for all: this runs on every build-deps.sh call.
+installed=" $(dpkg-query -W -f='${db:Status-Abbrev}${Package} ' "${packages[@]}" 2>/dev/null \
+  | grep -o 'ii *[^ ]*' | awk '{ printf "%s ", $2 }')"
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$p")
+  [[ $installed == *" $p "* ]] || missing+=("$p")
 done
 
 # --- deb-src entry ---------------------------------------------------------
@@ -74,11 +76,10 @@ if [ ! -x "$KEEL_ZIG_BIN/zigcxx" ]; then
   tar -xzf "$tgz" -C "$tmp"
   mkdir -p "$tmp/package/bin"
   # CMake and autotools want a single compiler path, not "zig cc -target ...".
-  for w in "zigcc cc" "zigcxx c++"; do
-    set -- $w
-    printf '#!/bin/sh\nexec "%s/zig" %s -target x86_64-linux-musl "$@"\n' "$KEEL_ZIG_HOME" "$2" \
-      > "$tmp/package/bin/$1"
-    chmod +x "$tmp/package/bin/$1"
+  for pair in zigcc:cc zigcxx:c++; do
+    printf '#!/bin/sh\nexec "%s/zig" %s -target x86_64-linux-musl "$@"\n' \
+      "$KEEL_ZIG_HOME" "${pair#*:}" >"$tmp/package/bin/${pair%:*}"
+    chmod +x "$tmp/package/bin/${pair%:*}"
   done
   "$tmp/package/zig" version | grep -qx "$KEEL_ZIG_VERSION"
   rm -rf "$KEEL_ZIG_HOME"
