@@ -29,16 +29,22 @@ Result<ModuleLoad> load_module_file(const std::string& path, const std::string& 
     if (!name.empty() && path_exists(cat("/sys/module/", name, "/initstate")))
         return ModuleLoad::AlreadyLoaded;
     Fd fd = TRY(open_file(path, O_RDONLY));
+    return load_module_fd(fd.get(), parameters, path);
+}
+
+Result<ModuleLoad> load_module_fd(int fd, const std::string& parameters, const std::string& what) {
     char magic[6] = {};
-    ssize_t n = ::pread(fd.get(), magic, sizeof magic, 0);
+    ssize_t n = ::pread(fd, magic, sizeof magic, 0);
     if (n < 0)
-        return errno_error(cat("read ", quoted(path)));
+        return errno_error(cat("read ", quoted(what)));
     Result<void> inserted;
     if (detect_compression(std::string_view(magic, size_t(n))) == Compression::None) {
-        inserted = finit_module(fd.get(), parameters);
+        inserted = finit_module(fd, parameters);
     } else {
-        std::string compressed = TRY_CTX(read_all(fd.get()), cat("read ", quoted(path)));
-        std::string image = TRY_CTX(decompress(compressed), cat("decompress ", quoted(path)));
+        if (::lseek(fd, 0, SEEK_SET) < 0)
+            return errno_error(cat("read ", quoted(what)));
+        std::string compressed = TRY_CTX(read_all(fd), cat("read ", quoted(what)));
+        std::string image = TRY_CTX(decompress(compressed), cat("decompress ", quoted(what)));
         inserted = init_module(image, parameters);
     }
     if (!inserted) {
@@ -46,7 +52,7 @@ Result<ModuleLoad> load_module_file(const std::string& path, const std::string& 
             return ModuleLoad::AlreadyLoaded;
         if (inserted.error().code() == ENODEV)
             return ModuleLoad::NoDevice;
-        return std::unexpected(std::move(inserted.error()).wrap(cat("load module ", quoted(path))));
+        return std::unexpected(std::move(inserted.error()).wrap(cat("load module ", quoted(what))));
     }
     return ModuleLoad::Loaded;
 }

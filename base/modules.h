@@ -60,6 +60,11 @@ std::string_view describe(ModuleLoad outcome);
 Result<ModuleLoad> load_module_file(const std::string& path, const std::string& parameters,
                                     std::string_view name);
 
+/// Loads the module file open as `fd` (compressed or not: finit_module on
+/// the descriptor itself, or decompression and init_module), for callers that
+/// inspected the file first (the live-patch loader). `what` names it in errors.
+Result<ModuleLoad> load_module_fd(int fd, const std::string& parameters, const std::string& what);
+
 /// Loads `name` with its dependencies. `parameters_for` supplies each
 /// module's parameters (from the kernel command line). Returns what
 /// happened to each module, dependencies first.

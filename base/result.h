@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <expected>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -38,6 +39,23 @@ private:
 
 template <typename T> using Result = std::expected<T, Error>;
 
+namespace detail {
+// libc++ before 18 may keep std::expected's "has value" flag in the tail
+// padding of T (LLVM #70494); constructing T can then overwrite it, and a
+// success reads as a garbage error. The musl and fuzz builds use libc++ 16,
+// so every Result that goes through TRY is checked there: the flag must sit
+// outside T. (An alias cannot check: Result<T> is named while T is incomplete.)
+template <typename R> constexpr void check_result_layout() {
+#if defined(_LIBCPP_VERSION) && _LIBCPP_VERSION < 180000
+    using T = typename R::value_type;
+    if constexpr (!std::is_void_v<T>)
+        static_assert(sizeof(R) > (sizeof(T) > sizeof(Error) ? sizeof(T) : sizeof(Error)),
+                      "Result<T>: libc++ 16 keeps std::expected's flag in T's tail padding; give T "
+                      "an explicit trailing field or reorder its members");
+#endif
+}
+} // namespace detail
+
 /// An error result built from the current errno.
 inline std::unexpected<Error> errno_error(std::string what) {
     return std::unexpected(Error::from_errno(errno, std::move(what)));
@@ -58,6 +76,7 @@ inline std::unexpected<Error> error(std::string what) {
 #define TRY(expr)                                                                                  \
     ({                                                                                             \
         auto&& keel_try_result_ = (expr);                                                          \
+        keel::detail::check_result_layout<std::remove_cvref_t<decltype(keel_try_result_)>>();      \
         if (!keel_try_result_)                                                                     \
             return std::unexpected(std::move(keel_try_result_).error());                           \
         std::move(keel_try_result_).value();                                                       \
@@ -67,6 +86,7 @@ inline std::unexpected<Error> error(std::string what) {
 #define TRY_CTX(expr, context)                                                                     \
     ({                                                                                             \
         auto&& keel_try_result_ = (expr);                                                          \
+        keel::detail::check_result_layout<std::remove_cvref_t<decltype(keel_try_result_)>>();      \
         if (!keel_try_result_)                                                                     \
             return std::unexpected(std::move(keel_try_result_).error().wrap(context));             \
         std::move(keel_try_result_).value();                                                       \

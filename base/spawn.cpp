@@ -117,6 +117,14 @@ std::string resolve_program(const std::string& program,
 [[noreturn]] void child_main(const SpawnOptions& options, int pipe_fd, const std::string& program,
                              char* const* argv, char* const* envp,
                              const std::vector<cap_value_t>& drops, const SeccompFilter* filter) {
+    // Join the cgroup before anything else, so that even a failure below
+    // is accounted to (and killable with) the group.
+    if (options.cgroup_fd >= 0) {
+        int procs = ::openat(options.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        if (procs < 0 || ::write(procs, "0", 1) != 1)
+            child_fail(pipe_fd, "join cgroup");
+        ::close(procs);
+    }
     sigset_t all;
     sigemptyset(&all);
     ::sigprocmask(SIG_SETMASK, &all, nullptr); // init blocks signals for its signalfd

@@ -34,6 +34,11 @@ struct SpawnOptions {
     std::optional<gid_t> gid;
     std::vector<gid_t> supplementary_groups;
     std::vector<ResourceLimit> limits;
+    /// A cgroup v2 directory (open, O_DIRECTORY) the child joins first thing
+    /// after fork, before anything else runs in it, by writing "0" to its
+    /// cgroup.procs; -1 stays in the parent's group. Failing to join fails
+    /// the spawn ("join cgroup"): a service never runs outside its group.
+    int cgroup_fd = -1;
     /// fds 0, 1, 2 for the child; -1 keeps the parent's.
     int stdin_fd = -1;
     int stdout_fd = -1;

@@ -189,4 +189,10 @@ uint64_t monotonic_usec() {
     return clock_usec(CLOCK_MONOTONIC);
 }
 
+Result<void> delete_module(const std::string& name, int flags) {
+    if (::syscall(SYS_delete_module, name.c_str(), flags) < 0)
+        return errno_error(cat("remove module ", quoted(name)));
+    return {};
+}
+
 } // namespace keel

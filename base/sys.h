@@ -56,4 +56,8 @@ uint64_t boottime_usec();
 /// CLOCK_MONOTONIC in microseconds.
 uint64_t monotonic_usec();
 
+/// delete_module(2): removes a loaded module. `flags` O_NONBLOCK (the default)
+/// fails with EWOULDBLOCK instead of waiting while the module is in use.
+Result<void> delete_module(const std::string& name, int flags = O_NONBLOCK);
+
 } // namespace keel

@@ -27,9 +27,19 @@ struct CgroupLimits {
 /// Parses systemd's spellings: MemoryMax=512M|1G|infinity|50%? (percent of
 /// RAM is not supported), CPUQuota=150%, TasksMax=100|infinity. Errors name
 /// the key and the value.
+///
+/// MemoryMax: bytes, or a number with K, M, G, T, P or E (powers of 1024, as
+/// systemd; uppercase only), a decimal fraction allowed with a suffix
+/// ("1.5G" = 1610612736, rounded down to a byte); at least 1 byte.
+/// CPUQuota: a whole percentage of one CPU, 1% to 100000%. TasksMax: 1 to
+/// 4194304 (the kernel's PID_MAX_LIMIT). nullopt means no limit: "infinity"
+/// (MemoryMax, TasksMax) or an empty value (all three, systemd's "reset").
 Result<std::optional<uint64_t>> parse_memory_max(std::string_view value);
 Result<std::optional<uint32_t>> parse_cpu_quota(std::string_view value);
 Result<std::optional<uint64_t>> parse_tasks_max(std::string_view value);
+
+/// The period keel writes to cpu.max: quota = percent * 1000 of 100000 us.
+inline constexpr uint64_t kCpuPeriodUsec = 100000;
 
 struct CgroupStats {
     uint64_t memory_current = 0;
@@ -43,28 +53,62 @@ bool cgroup2_available(std::string_view root = kCgroupRoot);
 
 /// Enables the memory, cpu and pids controllers for children of `root`
 /// and creates keel.slice with them enabled too.
+///
+/// Idempotent. The root of the hierarchy may hold processes (PID 1 does);
+/// any other group may not both hold processes and enable controllers
+/// (cgroup v2's "no internal processes" rule): when `root` is such a group
+/// (keel as init of a container given a delegated subtree), its processes
+/// are moved to `root`/init.scope first, as systemd does. A controller the
+/// kernel lacks (cgroup_disable=memory) is skipped, not an error: groups
+/// still track and kill processes, and a limit that needs the missing
+/// controller fails in Cgroup::apply, naming it.
 Result<void> setup_cgroup_tree(std::string_view root = kCgroupRoot);
+
+/// Which of memory, cpu and pids `root` cannot offer (for a boot warning).
+Result<std::vector<std::string>> missing_cgroup_controllers(std::string_view root = kCgroupRoot);
+
+/// The group of units: `root`/keel.slice.
+inline constexpr std::string_view kKeelSlice = "keel.slice";
 
 class Cgroup {
 public:
     /// Creates (or reuses) `root`/`relative` (e.g. "keel.slice/web.service")
     /// and applies `limits`.
+    /// `relative` is one or more names joined by "/" (no "", ".", ".."); a
+    /// group that had to be created is removed again if the limits cannot
+    /// be applied.
     static Result<Cgroup> create(std::string relative, const CgroupLimits& limits,
                                  std::string_view root = kCgroupRoot);
+    /// An existing group, unchanged (for stats, kill, remove).
+    static Result<Cgroup> open(std::string relative, std::string_view root = kCgroupRoot);
     const std::string& path() const { return m_path; }
     /// The group's directory, for spawn (the child joins before exec).
     Result<Fd> open_directory() const;
     Result<void> add_process(pid_t pid) const;
     Result<std::vector<pid_t>> processes() const;
+    /// Counters of controllers that are not enabled for the group read 0.
     Result<CgroupStats> stats() const;
+    /// Sets memory.max, cpu.max and pids.max; a limit left unset is written
+    /// as "max" (so re-applying removes an old limit). A limit whose
+    /// controller is not enabled for the group is an error, found before
+    /// anything is written.
     Result<void> apply(const CgroupLimits& limits) const;
-    /// cgroup.kill (SIGKILL to every process in the group).
+    /// cgroup.kill (SIGKILL to every process in the group, kernel >= 5.14);
+    /// on older kernels SIGKILL to each pid in cgroup.procs until no new
+    /// one appears. Returns once all were signalled: they may still be
+    /// exiting, see populated().
     Result<void> kill() const;
+    /// Writes cgroup.freeze and waits (at most 1 s) until cgroup.events
+    /// says the group is (un)frozen.
     Result<void> freeze(bool frozen) const;
+    /// True while the group or a descendant has a live process
+    /// (cgroup.events "populated").
+    Result<bool> populated() const;
     /// Removes the (empty) group.
     Result<void> remove() const;
 
 private:
+    explicit Cgroup(std::string path) : m_path(std::move(path)) {}
     std::string m_path;
 };
 

@@ -4,6 +4,7 @@
 #include "base/digest.h"
 #include "base/modules.h"
 #include "base/strings.h"
+#include "cli/output.h"
 #include "init/cmdline.h"
 #include "init/control.h"
 #include "init/init.h"
@@ -19,35 +20,6 @@ namespace {
 int fail(std::string_view message, int status = 1) {
     std::fprintf(stderr, "keel: %.*s\n", int(message.size()), message.data());
     return status;
-}
-
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                static constexpr char hex[] = "0123456789abcdef";
-                out += cat("\\u00", hex[(c >> 4) & 15], hex[c & 15]);
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out + "\"";
-}
-
-void print(const std::string& text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
 } // namespace
@@ -121,7 +93,12 @@ int command_status(std::span<char*> args) {
             cat("{\"version\":", json_string(status.version()), ",\"pid\":", status.pid(),
                 ",\"mode\":", json_string(status.mode()), ",\"ready_usec\":", status.ready_usec(),
                 ",\"uptime_usec\":", status.uptime_usec(),
-                ",\"reaped_orphans\":", status.reaped_orphans(), ",\"processes\":[");
+                ",\"reaped_orphans\":", status.reaped_orphans(),
+                ",\"system_state\":", json_string(status.system_state()),
+                ",\"units_loaded\":", status.units_loaded(),
+                ",\"units_active\":", status.units_active(),
+                ",\"units_failed\":", status.units_failed(), ",\"jobs\":", status.jobs(),
+                ",\"processes\":[");
         for (int i = 0; i < status.processes_size(); ++i) {
             const control::Process& process = status.processes(i);
             out += cat(i ? "," : "", "{\"name\":", json_string(process.name()),
@@ -136,6 +113,10 @@ int command_status(std::span<char*> args) {
                           " s", status.mode() == "system" ? " after kernel start" : " after start",
                           "\n  uptime:         ", format_seconds(status.uptime_usec()), " s",
                           "\n  orphans reaped: ", status.reaped_orphans(), "\n");
+    if (!status.system_state().empty())
+        out += cat("  state:          ", status.system_state(), " (", status.units_active(),
+                   " units active, ", status.units_failed(), " failed, ", status.jobs(),
+                   " jobs queued)\n");
     if (status.processes_size() > 0) {
         out += "\n  PID      STATE     EXIT  NAME\n";
         for (const control::Process& process : status.processes()) {

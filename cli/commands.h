@@ -12,5 +12,6 @@ int command_power(std::string_view verb, std::span<char*> args);
 int command_status(std::span<char*> args);
 int command_sha256(std::span<char*> args);
 int command_modprobe(std::span<char*> args);
+int command_patch(std::span<char*> args); // cli/patch_commands.cpp
 
 } // namespace keel

@@ -1,6 +1,8 @@
 // keel's entry point: picks the role (PID 1 runs init whatever argv says)
 // or dispatches the subcommand.
+#include "cli/cgroup_commands.h"
 #include "cli/commands.h"
+#include "cli/unit_commands.h"
 
 #include <cstdio>
 #include <span>
@@ -14,9 +16,26 @@ constexpr std::string_view kUsage = R"(usage: keel <command> [options]
   init [--system|--container] [--control-socket PATH] [--units DIR]... [-- COMMAND...]
                       run as init (automatic when keel is PID 1)
   status [--json]     show init's state
+  status UNIT... [-n LINES] [--json]
+                      show units in detail with their latest log lines
+  list-units [--all] [--failed] [--json] [PATTERN...]
+                      list units (active, failed, queued or broken; --all: all)
+  start | stop | restart | reload UNIT... [--no-block]
+                      queue jobs and wait for them ("web" means web.service)
+  enable | disable UNIT... [--now]
+                      link units into the targets their [Install] names
+  daemon-reload       re-read unit files
+  logs [-f] [-n LINES] [--json] [UNIT]
+                      the journal: service output and unit events
+  notify [--ready] [--status=TEXT] [--pid[=PID]] [KEY=VALUE...]
+                      send sd_notify messages from a service (like systemd-notify)
   poweroff | reboot | halt
                       end the system (or the container init)
   modprobe MODULE...  load kernel modules with their dependencies
+  cgroup run|stats|kill|remove ...
+                      a cgroup of keel.slice by hand (see `keel cgroup help`)
+  patch load|unload|enable|disable|list|info|install|uninstall|sign ...
+                      kernel live patches (keel patch help)
   sha256 FILE...      print SHA-256 digests, as sha256sum does
   version             print the version
   help                print this help
@@ -56,12 +75,37 @@ int main(int argc, char** argv) {
         return keel::command_init(rest);
     if (command == "poweroff" || command == "reboot" || command == "halt")
         return keel::command_power(command, rest);
-    if (command == "status")
+    if (command == "status") {
+        // With unit names, the units; without, init itself.
+        for (size_t i = 0; i < rest.size(); ++i) {
+            std::string_view arg = rest[i];
+            if (arg == "-n" || arg == "--lines")
+                ++i;
+            else if (!arg.starts_with("-"))
+                return keel::command_unit_status(rest);
+        }
         return keel::command_status(rest);
+    }
+    if (command == "list-units")
+        return keel::command_list_units(rest);
+    if (command == "start" || command == "stop" || command == "restart" || command == "reload")
+        return keel::command_unit_job(command, rest);
+    if (command == "enable" || command == "disable")
+        return keel::command_enable(command, rest);
+    if (command == "daemon-reload")
+        return keel::command_daemon_reload(rest);
+    if (command == "logs")
+        return keel::command_logs(rest);
+    if (command == "notify")
+        return keel::command_notify(rest);
+    if (command == "cgroup")
+        return keel::command_cgroup(rest);
     if (command == "sha256")
         return keel::command_sha256(rest);
     if (command == "modprobe")
         return keel::command_modprobe(rest);
+    if (command == "patch")
+        return keel::command_patch(rest);
     std::fprintf(stderr, "keel: unknown command `%.*s` (see `keel help`)\n", int(command.size()),
                  command.data());
     return 2;

@@ -5,6 +5,7 @@
 #include "base/modules.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "rootfs/rootfs.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -174,6 +175,14 @@ void load_boot_modules(const KernelCommandLine& cmdline) {
         for (std::string_view name : split(list, ','))
             if (!trim(name).empty())
                 wanted.emplace_back(trim(name));
+    // Live already: after a switch root the initramfs loaded them, and the
+    // new root may have no modules directory at all.
+    std::erase_if(wanted, [](const std::string& name) {
+        bool live = path_exists(cat("/sys/module/", module_name_from_path(name), "/initstate"));
+        if (live)
+            log_debug(cat("module ", quoted(name), ": already loaded"));
+        return live;
+    });
     if (wanted.empty())
         return;
     auto index = ModuleIndex::load();
@@ -194,6 +203,19 @@ void load_boot_modules(const KernelCommandLine& cmdline) {
             log_info(cat("module ", quoted(module), ": ", describe(outcome)));
         log_debug(cat("module ", quoted(name), " took ", (monotonic_usec() - start) / 1000, " ms"));
     }
+}
+
+void boot_from_disk(const KernelCommandLine& cmdline) {
+    if (!running_from_initramfs())
+        return; // the second stage, or a root the kernel mounted itself
+    auto options = DiskBootOptions::from([&](std::string_view key) { return cmdline.get(key); });
+    Result<void> booted = options ? mount_root_and_switch(*options)
+                                  : Result<void>(std::unexpected(std::move(options).error()));
+    if (booted)
+        return; // no disk root: the initramfs is the system
+    log_error(cat("cannot boot from disk: ", booted.error().to_string(), "; powering off"));
+    terminate_all_processes(std::chrono::milliseconds(1000));
+    end_system(PowerAction::Poweroff);
 }
 
 std::string_view describe(PowerAction action) {

@@ -43,6 +43,13 @@ std::vector<std::string> configured_modules(const std::vector<std::string>& dire
 /// values. Failures are logged per module; the boot goes on.
 void load_boot_modules(const KernelCommandLine& cmdline);
 
+/// From an initramfs, boots the disk (rootfs/rootfs.h): keel.root= (default
+/// PARTLABEL=ROOT-A), keel.rootwait=, keel.state=wipe. Does not return when
+/// the root was switched (keel from the new root runs as PID 1); returns when
+/// / is not an initramfs or there is no disk root to boot. Powers off when a
+/// disk root was asked for or found but cannot be booted.
+void boot_from_disk(const KernelCommandLine& cmdline);
+
 /// How the system ends.
 enum class PowerAction { Poweroff, Reboot, Halt };
 std::string_view describe(PowerAction action);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <sys/epoll.h>
 #include <unistd.h>
+#include <vector>
 
 namespace keel {
 
@@ -20,6 +21,8 @@ namespace {
 constexpr auto kClientTimeout = std::chrono::seconds(5);
 // Requests are tiny; this bounds what a peer can make init allocate.
 constexpr std::size_t kMaxRequest = 64 * 1024;
+// Largest response frame (list-units of a few thousand units).
+constexpr std::size_t kMaxFrame = 1u << 20;
 } // namespace
 
 std::string control_socket_path() {
@@ -29,6 +32,15 @@ std::string control_socket_path() {
 
 Result<std::unique_ptr<ControlServer>>
 ControlServer::start(Reactor& reactor, const std::string& path, ControlHandler handler) {
+    return start(reactor, path,
+                 [handler = std::move(handler)](const control::Request& request,
+                                                const struct ucred& peer, ControlReplyPtr reply) {
+                     reply->finish(handler(request, peer));
+                 });
+}
+
+Result<std::unique_ptr<ControlServer>>
+ControlServer::start(Reactor& reactor, const std::string& path, AsyncControlHandler handler) {
     std::unique_ptr<ControlServer> server(new ControlServer(reactor, std::move(handler)));
     size_t slash = path.rfind('/');
     if (slash != std::string::npos && slash > 0)
@@ -44,10 +56,11 @@ ControlServer::start(Reactor& reactor, const std::string& path, ControlHandler h
 }
 
 ControlServer::~ControlServer() {
-    for (auto& [fd, client] : m_clients) {
-        m_reactor.remove_fd(fd);
-        m_reactor.cancel_timer(client.timeout);
-    }
+    std::vector<int> fds;
+    for (auto& [fd, client] : m_clients)
+        fds.push_back(fd);
+    for (int fd : fds)
+        drop_client(fd);
     if (m_listener) {
         m_reactor.remove_fd(m_listener.get());
         ::unlink(m_path.c_str());
@@ -62,15 +75,26 @@ void ControlServer::accept_client() {
                 log_warning(cat("control socket: accept: ", std::strerror(errno)));
             return;
         }
+        // Room for a large reply (list-units of many units) in one packet;
+        // FORCE works for root, the plain option is capped by wmem_max.
+        int size = int(kMaxFrame + kFrameHeaderSize);
+        if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+            ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
         auto timer = m_reactor.add_timer(kClientTimeout, [this, fd] { drop_client(fd); });
-        auto watched = m_reactor.add_fd(fd, EPOLLIN, [this, fd](uint32_t) { serve_client(fd); });
+        auto watched = m_reactor.add_fd(fd, EPOLLIN,
+                                        [this, fd](uint32_t events) { serve_client(fd, events); });
         if (!timer || !watched) {
             if (timer)
                 m_reactor.cancel_timer(*timer);
+            if (watched)
+                m_reactor.remove_fd(fd);
             ::close(fd);
             continue;
         }
-        m_clients.emplace(fd, Client{Fd(fd), *timer});
+        Client client;
+        client.fd = Fd(fd);
+        client.timeout = *timer;
+        m_clients.emplace(fd, std::move(client));
     }
 }
 
@@ -80,47 +104,167 @@ void ControlServer::drop_client(int fd) {
         return;
     m_reactor.remove_fd(fd);
     m_reactor.cancel_timer(it->second.timeout);
+    ControlReplyPtr reply = std::move(it->second.reply);
     m_clients.erase(it); // closes fd
+    if (reply) {
+        reply->m_server = nullptr;
+        if (auto on_close = std::move(reply->m_on_close))
+            on_close();
+    }
 }
 
-void ControlServer::serve_client(int fd) {
+void ControlServer::serve_client(int fd, uint32_t events) {
+    auto it = m_clients.find(fd);
+    if (it == m_clients.end())
+        return;
+    if (!it->second.requested) {
+        read_request(fd);
+        return;
+    }
+    if (events & EPOLLOUT)
+        flush(fd);
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        // After its request a client only ever hangs up; anything else it
+        // sends is ignored.
+        char byte[256];
+        ssize_t n = ::recv(fd, byte, sizeof byte, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || (events & EPOLLERR))
+            drop_client(fd);
+    }
+}
+
+void ControlServer::read_request(int fd) {
     std::string packet(kMaxRequest + kFrameHeaderSize + 1, '\0');
     ssize_t n = ::recv(fd, packet.data(), packet.size(), MSG_TRUNC);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-    control::Response response;
-    auto reply = [&] {
-        std::string bytes;
-        if (response.SerializeToString(&bytes))
-            (void)write_frame(fd, bytes, Transport::Seqpacket);
-        drop_client(fd);
-    };
     if (n <= 0) {
         drop_client(fd);
         return;
     }
+    Client& client = m_clients.at(fd);
+    client.requested = true;
+    m_reactor.cancel_timer(client.timeout);
+    client.timeout = 0;
+    auto reply = std::make_shared<ControlReply>();
+    reply->m_server = this;
+    reply->m_fd = fd;
+    client.reply = reply;
+
     packet.resize(std::min<size_t>(size_t(n), packet.size()));
     auto payload = size_t(n) > packet.size() ? Result<std::string>(error("request too large"))
                                              : decode_packet(packet, kMaxRequest);
     control::Request request;
     auto peer = peer_credentials(fd);
     if (!payload || !request.ParseFromString(*payload) || !peer) {
+        control::Response response;
         response.set_error(!payload ? payload.error().to_string()
                            : !peer  ? peer.error().to_string()
                                     : "malformed request");
         log_warning(cat("control socket: ", response.error()));
-        reply();
+        reply->finish(response);
         return;
     }
-    response = m_handler(request, *peer);
-    reply();
+    m_handler(request, *peer, reply);
+}
+
+bool ControlServer::queue(int fd, const control::Response& response) {
+    auto it = m_clients.find(fd);
+    if (it == m_clients.end() || it->second.closing)
+        return false;
+    Client& client = it->second;
+    std::string bytes;
+    if (!response.SerializeToString(&bytes) || bytes.size() > kMaxFrame) {
+        log_warning(cat("control socket: a response of ", uint64_t(bytes.size()),
+                        " bytes could not be sent"));
+        drop_client(fd);
+        return false;
+    }
+    client.queued += bytes.size() + kFrameHeaderSize;
+    client.queue.push_back(encode_frame(bytes));
+    if (client.queued > kMaxQueued) {
+        log_warning("control socket: dropping a client that does not read its replies");
+        drop_client(fd);
+        return false;
+    }
+    flush(fd);
+    return m_clients.contains(fd);
+}
+
+void ControlServer::flush(int fd) {
+    auto it = m_clients.find(fd);
+    if (it == m_clients.end())
+        return;
+    Client& client = it->second;
+    while (!client.queue.empty()) {
+        const std::string& frame = client.queue.front();
+        ssize_t n = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            (void)m_reactor.modify_fd(fd, EPOLLIN | EPOLLOUT);
+            return;
+        }
+        if (n < 0) {
+            drop_client(fd); // the client went away
+            return;
+        }
+        client.queued -= frame.size();
+        client.queue.pop_front();
+    }
+    (void)m_reactor.modify_fd(fd, EPOLLIN);
+    if (client.closing)
+        drop_client(fd);
+}
+
+void ControlServer::close_after_flush(int fd) {
+    auto it = m_clients.find(fd);
+    if (it == m_clients.end())
+        return;
+    it->second.closing = true;
+    if (it->second.queue.empty())
+        drop_client(fd);
+}
+
+bool ControlReply::send(const control::Response& response) {
+    return m_server && m_server->queue(m_fd, response);
+}
+
+void ControlReply::finish(const control::Response& response) {
+    if (!m_server)
+        return;
+    ControlServer* server = m_server;
+    if (server->queue(m_fd, response))
+        server->close_after_flush(m_fd);
+}
+
+void ControlReply::close() {
+    if (m_server)
+        m_server->close_after_flush(m_fd);
 }
 
 Result<control::Response> call_init(const control::Request& request, const std::string& path) {
     Fd fd = TRY_CTX(unix_connect(path, SOCK_SEQPACKET), "reach init (is keel running as init?)");
     TRY_CTX(write_message(fd.get(), request, Transport::Seqpacket), "send request to init");
-    return TRY_CTX(read_message<control::Response>(fd.get(), Transport::Seqpacket),
+    return TRY_CTX(read_message<control::Response>(fd.get(), Transport::Seqpacket, kMaxFrame),
                    "read init's response");
+}
+
+Result<void> call_init_stream(const control::Request& request,
+                              const std::function<bool(const control::Response&)>& on_response,
+                              const std::string& path) {
+    Fd fd = TRY_CTX(unix_connect(path, SOCK_SEQPACKET), "reach init (is keel running as init?)");
+    TRY_CTX(write_message(fd.get(), request, Transport::Seqpacket), "send request to init");
+    for (;;) {
+        auto response = read_message<control::Response>(fd.get(), Transport::Seqpacket, kMaxFrame);
+        if (!response) {
+            if (response.error().code() == 0 && response.error().root() == "connection closed")
+                return {};
+            return std::unexpected(std::move(response).error().wrap("read init's response"));
+        }
+        if (!on_response(*response))
+            return {};
+    }
 }
 
 bool may_read(const struct ucred& peer) {

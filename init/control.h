@@ -1,6 +1,9 @@
 // init's control socket: protobuf requests over SOCK_SEQPACKET at
-// /run/keel/init.sock, one request and one response per connection.
-// The server runs on init's reactor and never blocks it.
+// /run/keel/init.sock, one request per connection, answered by one response
+// or (for `keel logs -f`, or a start that waits for its job) by responses
+// sent later on the same connection. The server runs on init's reactor and
+// never blocks it: replies are queued per client, and a client that stops
+// reading while its queue grows past a bound is dropped, not waited for.
 #pragma once
 
 #include "base/fd.h"
@@ -8,7 +11,9 @@
 #include "base/result.h"
 #include "proto/control.pb.h"
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <sys/socket.h>
@@ -24,27 +29,71 @@ std::string control_socket_path();
 using ControlHandler =
     std::function<control::Response(const control::Request&, const struct ucred& peer)>;
 
+class ControlServer;
+
+/// The connection of one client whose request is being answered, for
+/// handlers that answer later or stream several responses.
+class ControlReply {
+public:
+    /// Queues one Response. False when the connection is gone: the client
+    /// hung up, or was dropped for not reading what was queued for it.
+    bool send(const control::Response& response);
+    /// Queues the last Response; the connection closes once it is written.
+    void finish(const control::Response& response);
+    /// Closes once what is queued is written (the end of a stream).
+    void close();
+    bool open() const { return m_server != nullptr; }
+    /// Runs once when the connection ends, for whatever reason.
+    void on_close(std::function<void()> callback) { m_on_close = std::move(callback); }
+
+private:
+    friend class ControlServer;
+    ControlServer* m_server = nullptr;
+    int m_fd = -1;
+    std::function<void()> m_on_close;
+};
+using ControlReplyPtr = std::shared_ptr<ControlReply>;
+
+/// Handles one request; answers through `reply`, now or later.
+using AsyncControlHandler =
+    std::function<void(const control::Request&, const struct ucred& peer, ControlReplyPtr reply)>;
+
 class ControlServer {
 public:
     /// Listens at `path` and serves requests on `reactor`.
     static Result<std::unique_ptr<ControlServer>> start(Reactor& reactor, const std::string& path,
                                                         ControlHandler handler);
+    static Result<std::unique_ptr<ControlServer>> start(Reactor& reactor, const std::string& path,
+                                                        AsyncControlHandler handler);
     ~ControlServer();
 
+    /// Bytes queued for one client before it counts as not reading.
+    static constexpr std::size_t kMaxQueued = 4u << 20;
+
 private:
-    ControlServer(Reactor& reactor, ControlHandler handler)
+    friend class ControlReply;
+    ControlServer(Reactor& reactor, AsyncControlHandler handler)
         : m_reactor(reactor), m_handler(std::move(handler)) {}
     void accept_client();
-    void serve_client(int fd);
+    void serve_client(int fd, uint32_t events);
+    void read_request(int fd);
+    bool queue(int fd, const control::Response& response);
+    void flush(int fd);
+    void close_after_flush(int fd);
     void drop_client(int fd);
 
     Reactor& m_reactor;
-    ControlHandler m_handler;
+    AsyncControlHandler m_handler;
     Fd m_listener;
     std::string m_path;
     struct Client {
         Fd fd;
-        Reactor::TimerId timeout;
+        Reactor::TimerId timeout = 0;
+        bool requested = false; // the request was read; only replies from now on
+        bool closing = false;   // close once the queue is written
+        std::deque<std::string> queue;
+        std::size_t queued = 0;
+        ControlReplyPtr reply;
     };
     std::map<int, Client> m_clients;
 };
@@ -52,6 +101,12 @@ private:
 /// Sends one request to init and returns its response.
 Result<control::Response> call_init(const control::Request& request,
                                     const std::string& path = control_socket_path());
+
+/// Sends one request and hands each response to `on_response` until init
+/// closes the connection or `on_response` returns false.
+Result<void> call_init_stream(const control::Request& request,
+                              const std::function<bool(const control::Response&)>& on_response,
+                              const std::string& path = control_socket_path());
 
 /// True when `peer` may use read-only verbs: root, or a member of the
 /// `keel` group (from /etc/group).

@@ -1,7 +1,11 @@
-// The init role. System mode: set up the machine, start what the command
-// line and the unit directories ask for, supervise, reap, end cleanly on
-// request or signal. Container mode: the same loop as PID 1 of a namespace,
-// forwarding signals to the main command and exiting with its status.
+// The init role. System mode: set up the machine, start the units the
+// default target pulls in and what the command line asks for, supervise,
+// reap, answer the control socket, end cleanly on request or signal.
+// Container mode: the same loop as PID 1 of a namespace, forwarding signals
+// to the main command and exiting with its status.
+//
+// PID 1 stays small: units are parsed and supervised here (init/manager.h
+// decides, init/executor.h acts), everything heavier runs as a unit.
 #include "init/init.h"
 
 #include "base/log.h"
@@ -9,10 +13,16 @@
 #include "base/spawn.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "cgroups/cgroups.h"
 #include "init/boot.h"
 #include "init/cmdline.h"
 #include "init/control.h"
-#include "init/units.h"
+#include "init/executor.h"
+#include "init/journal.h"
+#include "init/manager.h"
+#include "init/notify.h"
+#include "init/unit_model.h"
+#include "livepatch/livepatch.h"
 
 #include <csignal>
 #include <exception>
@@ -37,13 +47,19 @@ constexpr int kSignalReboot = 34 + 15;
 
 constexpr std::string_view kVersion = KEEL_VERSION;
 
+// Units get this long in total to stop at shutdown (each within its own
+// TimeoutStopSec=); a unit with TimeoutStopSec=infinity must not keep the
+// machine up forever.
+constexpr auto kUnitStopLimit = std::chrono::minutes(5);
+// Journal entries per control frame when replaying logs.
+constexpr int kEntriesPerFrame = 200;
+
 struct Supervised {
     std::string name;
     pid_t pid = 0;
     enum class State { Running, Exited, Failed } state = State::Running;
     int exit_status = 0;
     bool main = false;
-    bool ignore_failure = false;
 };
 
 std::string_view state_name(Supervised::State state) {
@@ -63,6 +79,67 @@ int exit_code(int status) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// "web" means web.service, as with systemctl.
+std::string unit_argument(const std::string& name) {
+    if (name.empty() || name.find('.') != std::string::npos || name == "kernel" || name == "keel")
+        return name;
+    return name + ".service";
+}
+
+// Why a start failed, in systemctl's words.
+std::string failure_reason(ServiceResult result) {
+    switch (result) {
+    case ServiceResult::ExitCode:
+        return "the process exited with an error code";
+    case ServiceResult::Signal:
+        return "a fatal signal was delivered to the process";
+    case ServiceResult::CoreDump:
+        return "the process dumped core";
+    case ServiceResult::Timeout:
+        return "a timeout was exceeded";
+    case ServiceResult::Watchdog:
+        return "the watchdog timed out";
+    case ServiceResult::StartLimitHit:
+        return "start of the service was attempted too often";
+    case ServiceResult::Resources:
+        return "of unavailable resources or another system error";
+    case ServiceResult::Protocol:
+        return "the service exited before it reported READY=1";
+    case ServiceResult::Assert:
+        return "an assertion failed";
+    case ServiceResult::Success:
+        break;
+    }
+    return "the control process exited with an error code";
+}
+
+std::string_view describe(UnitType type) {
+    return type == UnitType::Target ? "target" : "service";
+}
+
+std::string_view describe(ServiceType type) {
+    switch (type) {
+    case ServiceType::Simple:
+        return "simple";
+    case ServiceType::Exec:
+        return "exec";
+    case ServiceType::Notify:
+        return "notify";
+    case ServiceType::Oneshot:
+        return "oneshot";
+    }
+    return "?";
+}
+
+void fill(control::LogEntry* out, const LogEntry& entry) {
+    out->set_realtime_usec(entry.realtime_usec);
+    out->set_boottime_usec(entry.boottime_usec);
+    out->set_unit(entry.unit);
+    out->set_stream(entry.stream);
+    out->set_priority(entry.priority);
+    out->set_message(entry.message);
+}
+
 class Init {
 public:
     explicit Init(const InitOptions& options) : m_options(options) {}
@@ -72,12 +149,28 @@ private:
     bool system() const { return m_options.mode == InitMode::System; }
     void boot_system();
     Result<void> start_loop();
+    void start_services();
+    void load_units();
     void start_workload();
-    void start(std::string name, SpawnOptions spawn, bool main, bool ignore_failure = false);
+    void start(std::string name, SpawnOptions spawn, bool main);
     void on_child_exit(pid_t pid, int status);
     void on_signal(const signalfd_siginfo& info);
     void request_shutdown(PowerAction action, int exit_status = 0);
-    control::Response handle(const control::Request& request, const struct ucred& peer);
+    void handle(const control::Request& request, const struct ucred& peer, ControlReplyPtr reply);
+    control::Response handle_power(const control::Request& request, const struct ucred& peer);
+    control::Response handle_status(const struct ucred& peer);
+    void handle_unit(const control::UnitRequest& request, const struct ucred& peer,
+                     ControlReplyPtr reply);
+    control::Response handle_list_units(const struct ucred& peer);
+    control::Response handle_unit_status(const control::UnitStatusRequest& request,
+                                         const struct ucred& peer);
+    control::Response handle_daemon_reload(const struct ucred& peer);
+    void handle_logs(const control::LogsRequest& request, const struct ucred& peer,
+                     ControlReplyPtr reply);
+    bool shown_in_logs(const LogEntry& entry, const std::string& unit) const;
+    void fill_unit(control::Unit* out, const UnitInfo& unit) const;
+    std::string admin_directory() const;
+    std::string system_state() const;
     std::vector<std::string> base_environment() const;
     void stop_own_processes(std::chrono::milliseconds grace);
     int finish();
@@ -85,12 +178,18 @@ private:
     InitOptions m_options;
     KernelCommandLine m_cmdline;
     std::unique_ptr<Reactor> m_reactor;
-    std::unique_ptr<ControlServer> m_control;
+    std::unique_ptr<Journal> m_journal;
+    std::unique_ptr<Executor> m_executor;
+    std::unique_ptr<Manager> m_manager;
+    std::unique_ptr<NotifySocket> m_notify;
+    std::unique_ptr<ControlServer> m_control; // after the journal: its streams end first
     std::vector<Supervised> m_processes;
+    bool m_kernel_in_journal = false;
     uint64_t m_start_usec = monotonic_usec();
     uint64_t m_ready_usec = 0;
     uint64_t m_reaped_orphans = 0;
     std::optional<PowerAction> m_shutdown;
+    bool m_units_stopped = false;
     int m_exit_status = 0;
 };
 
@@ -111,6 +210,8 @@ void Init::boot_system() {
     if (auto named = set_hostname(m_cmdline); !named)
         log_warning(named.error().to_string());
     load_boot_modules(m_cmdline);
+    boot_from_disk(m_cmdline); // from an initramfs: switch to the disk root, exec its keel
+    livepatch::load_installed_patches(m_cmdline); // on the final root, before any unit
     // ctrl-alt-del becomes SIGINT to us instead of an immediate reboot.
     ::reboot(RB_DISABLE_CAD);
 }
@@ -121,11 +222,11 @@ Result<void> Init::start_loop() {
     for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPWR, kSignalHalt,
                       kSignalPoweroff, kSignalReboot})
         TRY(m_reactor->on_signal(signo, [this](const signalfd_siginfo& info) { on_signal(info); }));
-    m_control =
-        TRY(ControlServer::start(*m_reactor, m_options.control_socket,
-                                 [this](const control::Request& request, const struct ucred& peer) {
-                                     return handle(request, peer);
-                                 }));
+    m_control = TRY(ControlServer::start(
+        *m_reactor, m_options.control_socket,
+        [this](const control::Request& request, const struct ucred& peer, ControlReplyPtr reply) {
+            handle(request, peer, std::move(reply));
+        }));
     return {};
 }
 
@@ -140,7 +241,101 @@ std::vector<std::string> Init::base_environment() const {
             "TERM=linux", cat("KEEL_CONTROL_SOCKET=", m_options.control_socket)};
 }
 
-void Init::start(std::string name, SpawnOptions spawn, bool main, bool ignore_failure) {
+std::string Init::admin_directory() const {
+    // Where `keel enable` links go: /etc/keel/units, or with --units the last
+    // directory given (the one that overrides the others).
+    if (m_options.unit_directories == kDefaultUnitDirectories)
+        return "/etc/keel/units";
+    return m_options.unit_directories.back();
+}
+
+void Init::start_services() {
+    if (auto journal = Journal::create(*m_reactor, JournalOptions{})) {
+        m_journal = std::move(*journal);
+        if (system()) {
+            if (auto followed = m_journal->follow_kernel(); followed)
+                m_kernel_in_journal = true;
+            else
+                log_warning(cat("journal: ", followed.error().to_string()));
+            if (make_directories("/var/log/keel"))
+                if (auto stored = m_journal->set_directory("/var/log/keel"); !stored)
+                    log_info(cat("journal kept in memory only: ", stored.error().to_string()));
+        }
+    } else {
+        log_error(
+            cat("journal: ", journal.error().to_string(), "; service output goes to the console"));
+    }
+
+    ExecutorOptions options;
+    for (const std::string& entry : base_environment())
+        if (!entry.starts_with("PATH=") || !system())
+            options.base_environment.push_back(entry);
+    options.base_environment.push_back(cat("KEEL_CONTROL_SOCKET=", m_options.control_socket));
+    if (system() && cgroup2_available()) {
+        if (auto tree = setup_cgroup_tree(); tree)
+            options.use_cgroups = true;
+        else
+            log_warning(cat("cgroups: ", tree.error().to_string(),
+                            "; services are tracked by process group"));
+    }
+    std::string control = m_options.control_socket;
+    size_t slash = control.rfind('/');
+    std::string notify_path =
+        system() ? "/run/keel/notify"
+                 : (slash == std::string::npos ? std::string("notify")
+                                               : control.substr(0, slash + 1) + "notify");
+    m_notify = [&]() -> std::unique_ptr<NotifySocket> {
+        auto opened =
+            NotifySocket::open(*m_reactor, notify_path,
+                               [this](const struct ucred& sender, Result<NotifyMessage> message) {
+                                   if (!message) {
+                                       log_warning(cat("notify message from pid ", sender.pid,
+                                                       " refused: ", message.error().to_string()));
+                                       return;
+                                   }
+                                   if (m_manager)
+                                       m_manager->on_notify(sender, *message);
+                               });
+        if (!opened) {
+            log_error(cat("notify socket: ", opened.error().to_string()));
+            return nullptr;
+        }
+        return std::move(*opened);
+    }();
+    if (m_notify)
+        options.notify_socket = m_notify->path();
+
+    m_executor = std::make_unique<Executor>(*m_reactor, m_journal.get(), std::move(options));
+    m_manager = std::make_unique<Manager>(*m_executor);
+    m_executor->set_manager(m_manager.get());
+    m_executor->set_before_exit([this] {
+        if (m_notify)
+            m_notify->drain();
+    });
+    load_units();
+    std::string target = m_cmdline.get("keel.unit")
+                             .value_or(m_cmdline.get("systemd.unit").value_or("default.target"));
+    if (auto queued = m_manager->enqueue(JobType::Start, target,
+                                         [target](JobResult result) {
+                                             if (result != JobResult::Done)
+                                                 log_warning(cat("starting ", target, ": ",
+                                                                 describe(result)));
+                                         });
+        !queued)
+        log_error(cat("cannot start ", target, ": ", queued.error().to_string()));
+}
+
+void Init::load_units() {
+    m_manager->load(UnitCatalog::scan(m_options.unit_directories), SpecifierContext::from_system());
+    size_t errors = 0;
+    std::vector<UnitInfo> units = m_manager->units();
+    for (const UnitInfo& unit : units)
+        errors += unit.load_state == LoadState::Error;
+    log_info(
+        cat("loaded ", units.size(), " units", errors ? cat(", ", errors, " with errors") : ""));
+}
+
+void Init::start(std::string name, SpawnOptions spawn, bool main) {
     auto pid = spawn_process(spawn);
     if (!pid) {
         log_error(pid.error().to_string());
@@ -151,8 +346,7 @@ void Init::start(std::string name, SpawnOptions spawn, bool main, bool ignore_fa
     }
     m_reactor->watch_child(*pid, [this](pid_t pid, int status) { on_child_exit(pid, status); });
     log_info(cat("started ", quoted(name), " as pid ", *pid));
-    m_processes.push_back(
-        {std::move(name), *pid, Supervised::State::Running, 0, main, ignore_failure});
+    m_processes.push_back({std::move(name), *pid, Supervised::State::Running, 0, main});
 }
 
 void Init::start_workload() {
@@ -168,17 +362,6 @@ void Init::start_workload() {
         spawn.environment = base_environment();
         start(command, std::move(spawn), false);
     }
-    std::vector<std::string> errors, warnings;
-    for (ServiceUnit& unit : load_service_units(m_options.unit_directories, errors, warnings)) {
-        for (const std::string& entry : base_environment())
-            if (!entry.starts_with("PATH="))
-                unit.spawn.environment.push_back(entry);
-        start(unit.name, std::move(unit.spawn), false, unit.ignore_failure);
-    }
-    for (const std::string& warning : warnings)
-        log_warning(warning);
-    for (const std::string& problem : errors)
-        log_error(cat("unit not loaded: ", problem));
     if (!m_options.command.empty()) {
         SpawnOptions spawn;
         spawn.argv = m_options.command;
@@ -196,14 +379,20 @@ void Init::on_child_exit(pid_t pid, int status) {
             continue;
         process.exit_status = exit_code(status);
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        process.state =
-            clean || process.ignore_failure ? Supervised::State::Exited : Supervised::State::Failed;
+        process.state = clean ? Supervised::State::Exited : Supervised::State::Failed;
         std::string line =
             cat(quoted(process.name), " (pid ", pid, ") ", describe_wait_status(status));
         clean ? log_info(line) : log_warning(line);
         if (process.main)
             request_shutdown(PowerAction::Poweroff, process.exit_status);
         return;
+    }
+    // A service's main process named by MAINPID= may be an orphan of ours.
+    if (m_manager) {
+        if (m_notify)
+            m_notify->drain();
+        if (m_manager->on_process_exit(pid, status))
+            return;
     }
     ++m_reaped_orphans;
     log_debug(cat("reaped orphan ", pid, ": ", describe_wait_status(status)));
@@ -247,60 +436,367 @@ void Init::request_shutdown(PowerAction action, int exit_status) {
         return;
     m_shutdown = action;
     m_exit_status = exit_status;
-    m_reactor->stop();
+    if (!m_manager) {
+        m_units_stopped = true;
+        return;
+    }
+    log_notice(system() ? cat("stopping units for ", describe(action)) : "stopping units");
+    auto limit = m_reactor->add_timer(kUnitStopLimit, [this] {
+        if (m_units_stopped)
+            return;
+        log_warning(cat("units still stopping after ",
+                        std::chrono::duration_cast<std::chrono::seconds>(kUnitStopLimit).count(),
+                        " s; ending anyway"));
+        m_units_stopped = true;
+    });
+    if (!limit)
+        log_warning(limit.error().to_string());
+    m_manager->shutdown([this] { m_units_stopped = true; });
 }
 
-control::Response Init::handle(const control::Request& request, const struct ucred& peer) {
-    control::Response response;
+std::string Init::system_state() const {
+    if (m_shutdown)
+        return "stopping";
+    if (!m_manager)
+        return "running";
+    if (m_manager->jobs() > 0)
+        return "starting";
+    return m_manager->failed_units() ? "degraded" : "running";
+}
+
+void Init::handle(const control::Request& request, const struct ucred& peer,
+                  ControlReplyPtr reply) {
     if (request.has_power()) {
-        PowerAction action;
-        switch (request.power().action()) {
-        case control::POWER_ACTION_POWEROFF:
-            action = PowerAction::Poweroff;
-            break;
-        case control::POWER_ACTION_REBOOT:
-            action = PowerAction::Reboot;
-            break;
-        case control::POWER_ACTION_HALT:
-            action = PowerAction::Halt;
-            break;
-        default:
-            response.set_error("unknown power action");
-            return response;
-        }
-        if (peer.uid != 0) {
-            response.set_error(cat("permission denied: ", describe(action), " needs root"));
-            return response;
-        }
-        log_notice(cat(describe(action), " requested by pid ", peer.pid));
-        request_shutdown(action);
-        response.set_ok(true);
+        reply->finish(handle_power(request, peer));
+    } else if (request.has_status()) {
+        reply->finish(handle_status(peer));
+    } else if (request.has_unit()) {
+        handle_unit(request.unit(), peer, std::move(reply));
+    } else if (request.has_list_units()) {
+        reply->finish(handle_list_units(peer));
+    } else if (request.has_unit_status()) {
+        reply->finish(handle_unit_status(request.unit_status(), peer));
+    } else if (request.has_daemon_reload()) {
+        reply->finish(handle_daemon_reload(peer));
+    } else if (request.has_logs()) {
+        handle_logs(request.logs(), peer, std::move(reply));
+    } else {
+        control::Response response;
+        response.set_error("unknown request");
+        reply->finish(response);
+    }
+}
+
+control::Response Init::handle_power(const control::Request& request, const struct ucred& peer) {
+    control::Response response;
+    PowerAction action;
+    switch (request.power().action()) {
+    case control::POWER_ACTION_POWEROFF:
+        action = PowerAction::Poweroff;
+        break;
+    case control::POWER_ACTION_REBOOT:
+        action = PowerAction::Reboot;
+        break;
+    case control::POWER_ACTION_HALT:
+        action = PowerAction::Halt;
+        break;
+    default:
+        response.set_error("unknown power action");
         return response;
     }
-    if (request.has_status()) {
-        if (!may_read(peer)) {
-            response.set_error("permission denied: status needs root or the `keel` group");
-            return response;
-        }
-        control::StatusResponse* status = response.mutable_status();
-        status->set_version(std::string(kVersion));
-        status->set_pid(::getpid());
-        status->set_mode(system() ? "system" : "container");
-        status->set_ready_usec(m_ready_usec);
-        status->set_uptime_usec(system() ? boottime_usec() : monotonic_usec() - m_start_usec);
-        status->set_reaped_orphans(m_reaped_orphans);
-        for (const Supervised& process : m_processes) {
-            control::Process* entry = status->add_processes();
-            entry->set_name(process.name);
-            entry->set_pid(process.state == Supervised::State::Running ? process.pid : 0);
-            entry->set_state(std::string(state_name(process.state)));
-            entry->set_exit_status(process.exit_status);
-        }
-        response.set_ok(true);
+    if (peer.uid != 0) {
+        response.set_error(cat("permission denied: ", describe(action), " needs root"));
         return response;
     }
-    response.set_error("unknown request");
+    log_notice(cat(describe(action), " requested by pid ", peer.pid));
+    request_shutdown(action);
+    response.set_ok(true);
     return response;
+}
+
+control::Response Init::handle_status(const struct ucred& peer) {
+    control::Response response;
+    if (!may_read(peer)) {
+        response.set_error("permission denied: status needs root or the `keel` group");
+        return response;
+    }
+    control::StatusResponse* status = response.mutable_status();
+    status->set_version(std::string(kVersion));
+    status->set_pid(::getpid());
+    status->set_mode(system() ? "system" : "container");
+    status->set_ready_usec(m_ready_usec);
+    status->set_uptime_usec(system() ? boottime_usec() : monotonic_usec() - m_start_usec);
+    status->set_reaped_orphans(m_reaped_orphans);
+    for (const Supervised& process : m_processes) {
+        control::Process* entry = status->add_processes();
+        entry->set_name(process.name);
+        entry->set_pid(process.state == Supervised::State::Running ? process.pid : 0);
+        entry->set_state(std::string(state_name(process.state)));
+        entry->set_exit_status(process.exit_status);
+    }
+    status->set_system_state(system_state());
+    if (m_manager) {
+        uint32_t loaded = 0, active = 0;
+        for (const UnitInfo& unit : m_manager->units()) {
+            loaded += unit.load_state == LoadState::Loaded;
+            active += unit.active_state == ActiveState::Active;
+        }
+        status->set_units_loaded(loaded);
+        status->set_units_active(active);
+        status->set_units_failed(uint32_t(m_manager->failed_units()));
+        status->set_jobs(uint32_t(m_manager->jobs()));
+    }
+    response.set_ok(true);
+    return response;
+}
+
+void Init::fill_unit(control::Unit* out, const UnitInfo& unit) const {
+    out->set_name(unit.name);
+    out->set_description(unit.description);
+    out->set_load_state(std::string(describe(unit.load_state)));
+    out->set_load_error(unit.load_error);
+    out->set_active_state(std::string(describe(unit.active_state)));
+    out->set_sub_state(unit.sub_state);
+    out->set_enabled(std::string(describe(
+        unit.enable_state == EnableState::Builtin ? EnableState::Static : unit.enable_state)));
+    out->set_main_pid(unit.main_pid);
+    if (unit.main_pid)
+        if (auto comm = read_file(cat("/proc/", unit.main_pid, "/comm")))
+            out->set_main_command(std::string(trim(*comm)));
+    out->set_control_pid(unit.control_pid);
+    out->set_exit_status(unit.exit_status);
+    out->set_last_exit(unit.last_exit);
+    out->set_restarts(unit.restarts);
+    out->set_status_text(unit.status_text);
+    out->set_state_since_usec(unit.state_since_usec);
+    out->set_path(unit.path);
+    out->set_result(std::string(describe(unit.result)));
+    out->set_condition_failed(unit.condition_failed);
+    out->set_type(std::string(describe(unit.type)));
+    if (unit.type == UnitType::Service)
+        out->set_service_type(std::string(describe(unit.service_type)));
+    if (unit.job)
+        out->set_job(std::string(describe(*unit.job)));
+    for (const std::string& dropin : unit.dropins)
+        out->add_dropins(dropin);
+    if (m_executor)
+        if (auto stats = m_executor->stats(unit.name)) {
+            out->set_memory_current(stats->memory_current);
+            out->set_tasks_current(stats->tasks_current);
+        }
+}
+
+void Init::handle_unit(const control::UnitRequest& request, const struct ucred& peer,
+                       ControlReplyPtr reply) {
+    control::Response response;
+    std::string verb;
+    switch (request.verb()) {
+    case control::UnitRequest::VERB_START:
+        verb = "start";
+        break;
+    case control::UnitRequest::VERB_STOP:
+        verb = "stop";
+        break;
+    case control::UnitRequest::VERB_RESTART:
+        verb = "restart";
+        break;
+    case control::UnitRequest::VERB_RELOAD:
+        verb = "reload";
+        break;
+    case control::UnitRequest::VERB_ENABLE:
+        verb = "enable";
+        break;
+    case control::UnitRequest::VERB_DISABLE:
+        verb = "disable";
+        break;
+    default:
+        response.set_error("unknown unit verb");
+        reply->finish(response);
+        return;
+    }
+    if (peer.uid != 0) {
+        response.set_error(cat("permission denied: ", verb, " needs root"));
+        reply->finish(response);
+        return;
+    }
+    if (!m_manager) {
+        response.set_error("the service manager is not running");
+        reply->finish(response);
+        return;
+    }
+    std::string name = unit_argument(request.unit());
+    if (verb == "enable" || verb == "disable") {
+        std::shared_ptr<const Unit> unit = m_manager->config(name);
+        std::optional<UnitInfo> info = m_manager->unit(name);
+        if (!unit) {
+            response.set_error(info ? cat("unit ", quoted(name), " ", describe(info->load_state),
+                                          info->load_error.empty() ? "" : ": ", info->load_error)
+                                    : cat("invalid unit name ", quoted(name)));
+            reply->finish(response);
+            return;
+        }
+        std::vector<std::shared_ptr<const Unit>> units = {unit};
+        for (const std::string& also : unit->also)
+            if (auto other = m_manager->config(also))
+                units.push_back(other);
+        for (const auto& each : units) {
+            auto changes = verb == "enable" ? enable_unit(*each, admin_directory())
+                                            : disable_unit(*each, admin_directory());
+            if (!changes) {
+                response.set_error(changes.error().to_string());
+                reply->finish(response);
+                return;
+            }
+            for (const std::string& change : *changes)
+                response.add_changes(change);
+        }
+        log_notice(cat(verb, "d ", name, " (requested by pid ", peer.pid, ")"));
+        load_units(); // the new links take effect like after daemon-reload
+        response.set_ok(true);
+        reply->finish(response);
+        return;
+    }
+    JobType type = verb == "start"     ? JobType::Start
+                   : verb == "stop"    ? JobType::Stop
+                   : verb == "restart" ? JobType::Restart
+                                       : JobType::Reload;
+    Manager::JobCallback done;
+    if (!request.no_block())
+        done = [this, reply, name, type](JobResult result) {
+            control::Response finished;
+            if (result == JobResult::Done || result == JobResult::Skipped) {
+                finished.set_ok(true);
+            } else if (result == JobResult::Dependency) {
+                finished.set_error(
+                    cat("a dependency job for ", name, " failed. See `keel logs` for details."));
+            } else if (result == JobResult::Canceled) {
+                finished.set_error(cat("job for ", name, " canceled."));
+            } else {
+                std::optional<UnitInfo> info = m_manager->unit(name);
+                std::string reason = failure_reason(
+                    info && type != JobType::Reload ? info->result : ServiceResult::Success);
+                finished.set_error(cat("job for ", name, " failed because ", reason,
+                                       ".\nSee `keel status ", name, "` and `keel logs ", name,
+                                       "` for details."));
+            }
+            reply->finish(finished);
+        };
+    log_info(cat(verb, " ", name, " requested by pid ", peer.pid));
+    auto queued = m_manager->enqueue(type, name, std::move(done));
+    if (!queued) {
+        response.set_error(queued.error().to_string());
+        reply->finish(response);
+        return;
+    }
+    if (request.no_block()) {
+        response.set_ok(true);
+        reply->finish(response);
+    }
+}
+
+control::Response Init::handle_list_units(const struct ucred& peer) {
+    control::Response response;
+    if (!may_read(peer)) {
+        response.set_error("permission denied: list-units needs root or the `keel` group");
+        return response;
+    }
+    if (m_manager)
+        for (const UnitInfo& unit : m_manager->units())
+            fill_unit(response.add_units(), unit);
+    response.set_ok(true);
+    return response;
+}
+
+control::Response Init::handle_unit_status(const control::UnitStatusRequest& request,
+                                           const struct ucred& peer) {
+    control::Response response;
+    if (!may_read(peer)) {
+        response.set_error("permission denied: status needs root or the `keel` group");
+        return response;
+    }
+    std::string name = unit_argument(request.unit());
+    std::optional<UnitInfo> unit = m_manager ? m_manager->unit(name) : std::nullopt;
+    if (!unit) {
+        response.set_error(cat("unit ", quoted(name), " could not be found"));
+        return response;
+    }
+    fill_unit(response.add_units(), *unit);
+    if (m_journal)
+        for (const LogEntry& entry : m_journal->tail(name, request.log_lines()))
+            fill(response.add_entries(), entry);
+    response.set_ok(true);
+    return response;
+}
+
+control::Response Init::handle_daemon_reload(const struct ucred& peer) {
+    control::Response response;
+    if (peer.uid != 0) {
+        response.set_error("permission denied: daemon-reload needs root");
+        return response;
+    }
+    if (!m_manager) {
+        response.set_error("the service manager is not running");
+        return response;
+    }
+    log_notice(cat("reloading unit files (requested by pid ", peer.pid, ")"));
+    load_units();
+    response.set_ok(true);
+    return response;
+}
+
+// With kernel messages in the journal, keel's own lines about units are
+// there twice: under "keel" (read back from /dev/kmsg) and under the unit.
+// The view of everything shows them once; a unit's view shows its own.
+bool Init::shown_in_logs(const LogEntry& entry, const std::string& unit) const {
+    if (!unit.empty() || !m_kernel_in_journal)
+        return true;
+    return entry.stream != "keel" || entry.unit == "keel" || entry.unit == "kernel";
+}
+
+void Init::handle_logs(const control::LogsRequest& request, const struct ucred& peer,
+                       ControlReplyPtr reply) {
+    control::Response response;
+    if (!may_read(peer)) {
+        response.set_error("permission denied: logs needs root or the `keel` group");
+        reply->finish(response);
+        return;
+    }
+    if (!m_journal) {
+        response.set_error("the journal is not running");
+        reply->finish(response);
+        return;
+    }
+    std::string unit = unit_argument(request.unit());
+    size_t lines = request.lines() ? request.lines() : 50;
+    std::vector<LogEntry> entries = m_journal->tail(unit, lines * 2 + 16);
+    std::erase_if(entries, [&](const LogEntry& entry) { return !shown_in_logs(entry, unit); });
+    if (entries.size() > lines)
+        entries.erase(entries.begin(), entries.end() - long(lines));
+    response.set_ok(true);
+    for (const LogEntry& entry : entries) {
+        fill(response.add_entries(), entry);
+        if (response.entries_size() >= kEntriesPerFrame) {
+            if (!reply->send(response))
+                return;
+            response.clear_entries();
+        }
+    }
+    if (!reply->send(response))
+        return;
+    if (!request.follow()) {
+        reply->close();
+        return;
+    }
+    Journal* journal = m_journal.get();
+    uint64_t id = journal->subscribe(unit, [this, reply, unit](const LogEntry& entry) {
+        if (!shown_in_logs(entry, unit))
+            return;
+        control::Response next;
+        next.set_ok(true);
+        fill(next.add_entries(), entry);
+        reply->send(next); // a client that stopped reading is dropped, and unsubscribed
+    });
+    reply->on_close([journal, id] { journal->unsubscribe(id); });
 }
 
 // Not PID 1 of anything, kill(-1) would reach the caller's processes: only
@@ -328,7 +824,7 @@ int Init::finish() {
     PowerAction action = *m_shutdown;
     log_notice(system() ? cat("shutting down for ", describe(action))
                         : cat("stopping (exit status ", m_exit_status, ")"));
-    m_control.reset();
+    m_control.reset(); // ends `keel logs -f` streams while the journal is still there
     auto grace = std::chrono::milliseconds(10'000);
     if (auto text = m_cmdline.get("keel.stop_timeout"))
         if (auto seconds = parse_u64(*text))
@@ -358,8 +854,9 @@ int Init::run() {
     log_notice(system() ? cat("ready in ", format_seconds(m_ready_usec), " s since kernel start")
                         : cat("ready in ", format_seconds(m_ready_usec), " s (container init, pid ",
                               ::getpid(), ")"));
+    start_services();
     start_workload();
-    while (!m_shutdown) {
+    while (!m_shutdown || !m_units_stopped) {
         // keel's own code does not throw, but a library might (bad_alloc);
         // an exception escaping PID 1 would panic the kernel.
         try {

@@ -9,6 +9,7 @@
 #include "base/fd.h"
 #include "base/reactor.h"
 #include "base/result.h"
+#include "init/journal_format.h" // LogEntry
 
 #include <cstdint>
 #include <functional>
@@ -19,17 +20,9 @@
 
 namespace keel {
 
-struct LogEntry {
-    uint64_t realtime_usec = 0; // CLOCK_REALTIME
-    uint64_t boottime_usec = 0; // CLOCK_BOOTTIME, as the kernel's timestamps
-    std::string unit;           // "web.service", "kernel", "keel"
-    std::string stream;         // "stdout", "stderr", "kernel", "keel"
-    int priority = 6;           // syslog priority (6 = info)
-    std::string message;        // one line, without the newline
-};
-
 struct JournalOptions {
     std::size_t lines_per_unit = 1000;     // in-memory ring size per unit
+    std::size_t bytes_per_unit = 1u << 20; // and its bound in message bytes
     std::size_t max_line = 16 * 1024;      // longer lines are split
     std::string directory;                 // empty: memory only (until set_directory)
     std::size_t max_file_bytes = 8u << 20; // rotate journal files at this size
@@ -45,25 +38,54 @@ public:
     /// on the reactor and records each line under `unit` and `stream`. The
     /// returned write end is handed to the child (spawn) and then closed by
     /// the caller.
+    ///
+    /// Lines end at "\n" (a "\r" before it is dropped); a line longer than
+    /// max_line becomes several entries; a last line without "\n" is
+    /// recorded when the child closes the pipe. Bytes are kept as they are
+    /// (NULs included). Priority: 6 (info) for "stdout", 4 (warning) for
+    /// "stderr" and any other stream, unless the line starts with a
+    /// sd-daemon(3) prefix "<0>" ... "<7>", which sets it and is removed.
+    /// The read end is non-blocking; the write end blocks, so a service that
+    /// outruns PID 1 waits rather than losing lines.
     Result<Fd> open_stream(const std::string& unit, std::string_view stream);
 
     /// Records one entry (keel's own messages about a unit, e.g. "Started").
-    /// Timestamps left at 0 are filled in.
+    /// Timestamps left at 0 are filled in; a message longer than max_line is
+    /// cut there.
     void record(LogEntry entry);
 
-    /// Starts reading /dev/kmsg (kernel messages, from boot on).
-    Result<void> follow_kernel();
+    /// Starts reading /dev/kmsg (kernel messages, from boot on). keel's own
+    /// log lines ("keel: ..." written by base/log.h) are recorded under unit
+    /// and stream "keel" without the tag, everything else under "kernel";
+    /// records the kernel dropped before they were read are counted in a
+    /// "kernel" entry. `path` is for tests.
+    Result<void> follow_kernel(const std::string& path = "/dev/kmsg");
 
     /// Starts (or moves) the on-disk journal to `directory`, e.g. once /var is
     /// writable; entries recorded so far are written out first.
+    ///
+    /// Files: `directory`/journal.log, one line per entry in the format of
+    /// init/journal_format.h, appended with O_APPEND (no fsync: a crash may
+    /// lose the last lines, never corrupt older ones). When the next write
+    /// would pass max_file_bytes, journal.log becomes journal.log.1 (.1
+    /// becomes .2, ...; the oldest beyond max_files is deleted). A write
+    /// failure (disk full) is logged once and stops the disk journal until
+    /// set_directory is called again; memory keeps working.
     Result<void> set_directory(const std::string& directory);
 
     /// The last `lines` entries of `unit` (all units when empty), oldest first.
     std::vector<LogEntry> tail(std::string_view unit, std::size_t lines) const;
+    /// Units with entries in memory, sorted.
+    std::vector<std::string> units() const;
 
     using Subscriber = std::function<void(const LogEntry&)>;
-    /// Calls `subscriber` for every new entry of `unit` (all when empty).
+    /// Calls `subscriber` for every new entry of `unit` (all when empty),
+    /// synchronously on the reactor thread: it must not block (a follower
+    /// that cannot keep up is the caller's to drop). It may subscribe or
+    /// unsubscribe anything, itself included; a subscription made during a
+    /// callback sees the next entry, not the current one.
     uint64_t subscribe(std::string unit, Subscriber subscriber);
+    /// Unknown or already removed ids are ignored.
     void unsubscribe(uint64_t id);
 
 private:

@@ -13,18 +13,37 @@ packages=(
   clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
   # boot images and QEMU
   qemu-system-x86 linux-image-amd64 busybox-static cpio gzip xz-utils zstd kmod
+  # disk images (tools/mkimage): erofs root, GPT, ext4 STATE
+  erofs-utils gdisk e2fsprogs
+  # live patch tests: kbuild for Debian's kernel (modules built at test time), test keys
+  linux-headers-amd64 make gcc openssl
 )
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
 
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The live patch tests build against the headers of the kernel QEMU boots
+# (the newest /boot/vmlinuz-*). linux-headers-amd64 follows the newest kernel
+# in the archive; a machine whose kernel is older needs that kernel's own
+# headers, if the archive still has them (best effort: the tests skip without).
+kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
+if [ -n "$kernel" ] && ! installed "linux-headers-${kernel#vmlinuz-}"; then
+  echo "setup: installing linux-headers-${kernel#vmlinuz-}" >&2
+  $sudo apt-get install -y -qq --no-install-recommends "linux-headers-${kernel#vmlinuz-}" >/dev/null ||
+    echo "setup: linux-headers-${kernel#vmlinuz-} is not available: the live patch tests will skip" >&2
+fi

@@ -109,7 +109,12 @@ Description=runs with mkdir denied and CAP_NET_RAW dropped
 ExecStart=/bin/sh -c 'if mkdir $work/made; then echo mkdir=allowed; else echo mkdir=denied; fi > $work/result.mkdir; grep CapBnd /proc/self/status > $work/result.caps'
 SystemCallFilter=~mkdir mkdirat
 CapabilityBoundingSet=~CAP_NET_RAW
+[Install]
+WantedBy=multi-user.target
 UNIT
+  # Enabled, as `keel enable` would: the default target pulls it in at boot.
+  mkdir "$work/units/multi-user.target.wants"
+  ln -s ../sandboxed.service "$work/units/multi-user.target.wants/sandboxed.service"
   printf '[Service]\nExecStart=/bin/true\nthis line is not an assignment\n' > "$work/units/broken.service"
   set +e
   log=$(run_in_namespace --control-socket "$work/init.sock" --units "$work/units" -- \

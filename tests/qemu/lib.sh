@@ -72,9 +72,14 @@ qt_now() {
   echo "$((10#$t / 1000))"
 }
 
-# qt_boot [keel-qemu options...]: start the guest in the background.
+# qt_boot [keel-qemu options...]: start the guest in the background. With
+# --initrd (an image from qt_mkimage) keel is in that image: no --keel.
 qt_boot() {
-  local args=(--timeout "${KEEL_QEMU_TIMEOUT:-90}" --keel "$QT_KEEL" --log "$QT_LOG")
+  local args=(--timeout "${KEEL_QEMU_TIMEOUT:-90}" --log "$QT_LOG") a ready=0
+  for a in "$@"; do
+    [ "$a" != --initrd ] || ready=1
+  done
+  [ "$ready" -eq 1 ] || args+=(--keel "$QT_KEEL")
   if [ -n "${KEEL_QEMU_STANDIN:-}" ]; then
     args+=(--init-script "$QT_SRC/tests/qemu/standin/init.sh" --busybox)
   fi
@@ -85,6 +90,46 @@ qt_boot() {
   QT_BOOT_MS=$(qt_now)
   "$QT_RUNNER" "${args[@]}" "$@" >/dev/null 2>"$QT_RUNNER_LOG" &
   QT_PID=$!
+}
+
+# qt_mkimage [tools/mkimage options...]: build a disk image and its initramfs
+# with QT_KEEL into WORK_DIR/images/NAME/ (QT_DISK, QT_INITRD). Boot them with
+# qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK". Skips (77) without
+# erofs-utils, gdisk or e2fsprogs, and under KEEL_QEMU_STANDIN (the stand-in
+# does not boot disks).
+qt_mkimage() {
+  if [ -n "${KEEL_QEMU_STANDIN:-}" ]; then
+    echo "SKIP: $QT_NAME boots a disk image, which the stand-in init does not"
+    exit 77
+  fi
+  local tool
+  for tool in mkfs.erofs sgdisk mkfs.ext4; do
+    if ! PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1; then
+      echo "SKIP: $tool not installed (tools/setup.sh installs it)"
+      exit 77
+    fi
+  done
+  local dir=$QT_WORK/images/$QT_NAME
+  rm -rf -- "$dir"
+  "$QT_SRC/tools/mkimage" --keel "$QT_KEEL" --output "$dir" "$@" >>"$QT_RUNNER_LOG" 2>&1 ||
+    qt_fail "tools/mkimage failed (see $QT_RUNNER_LOG)"
+  # shellcheck disable=SC2034 # used by the tests
+  QT_DISK=$dir/disk.img
+  # shellcheck disable=SC2034
+  QT_INITRD=$dir/initramfs.img
+}
+
+# qt_log_restart: keep the console of the boot that just ended as
+# NAME.console.N.log and start an empty one for the next boot on the same disk.
+qt_log_restart() {
+  QT_BOOTS=$((${QT_BOOTS:-1} + 1))
+  cp -- "$QT_LOG" "$QT_LOGDIR/$QT_NAME.console.$((QT_BOOTS - 1)).log"
+  : >"$QT_LOG"
+}
+
+# qt_value KEY: the value of the last "KEY=value" line on the console.
+qt_value() {
+  tr -d '\r' <"$QT_LOG" | sed -n "s/^.*$1=\([^ ]*\).*$/\1/p" | tail -n 1
 }
 
 # qt_fail MESSAGE: report, show the console and the verdict, exit 1.

@@ -121,3 +121,120 @@ TEST_CASE("calling init where nothing listens says so") {
         "reach init (is keel running as init?): connect to `/nonexistent/init.sock`: No such file "
         "or directory");
 }
+
+namespace {
+
+// A server whose handler keeps the replies, to answer them later.
+struct AsyncServer {
+    std::string path;
+    std::unique_ptr<keel::Reactor> reactor;
+    std::unique_ptr<keel::ControlServer> server;
+    std::vector<keel::ControlReplyPtr> replies;
+    int closed = 0;
+
+    AsyncServer() {
+        char dir[] = "/tmp/keel-control-XXXXXX";
+        REQUIRE(mkdtemp(dir));
+        path = std::string(dir) + "/init.sock";
+        reactor = *keel::Reactor::create();
+        auto started =
+            keel::ControlServer::start(*reactor, path,
+                                       [this](const keel::control::Request&, const struct ucred&,
+                                              keel::ControlReplyPtr reply) {
+                                           reply->on_close([this] { ++closed; });
+                                           replies.push_back(std::move(reply));
+                                       });
+        REQUIRE(started);
+        server = std::move(*started);
+    }
+    ~AsyncServer() {
+        server.reset();
+        CHECK(system(("rm -rf " + path.substr(0, path.rfind('/'))).c_str()) == 0);
+    }
+    void spin(int rounds = 5) {
+        for (int i = 0; i < rounds; ++i)
+            REQUIRE(reactor->run_once(std::chrono::milliseconds(10)));
+    }
+};
+
+keel::control::Response text_response(const std::string& text) {
+    keel::control::Response response;
+    response.set_ok(true);
+    response.set_error(text);
+    return response;
+}
+
+} // namespace
+
+TEST_CASE("a handler may answer later, and the client waits for that answer") {
+    AsyncServer s;
+    keel::control::Request request;
+    request.mutable_list_units();
+    auto pending = std::async(std::launch::async, [&] { return keel::call_init(request, s.path); });
+    while (s.replies.empty())
+        s.spin(1);
+    s.spin();
+    CHECK(pending.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
+    s.replies[0]->finish(text_response("later"));
+    while (pending.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready)
+        s.spin(1);
+    auto response = pending.get();
+    REQUIRE(response);
+    CHECK(response->error() == "later");
+    s.spin();
+    CHECK(s.closed == 1);
+    CHECK_FALSE(s.replies[0]->open());
+}
+
+TEST_CASE("a streaming reply sends responses until the server closes the stream") {
+    AsyncServer s;
+    keel::control::Request request;
+    request.mutable_logs()->set_follow(true);
+    std::vector<std::string> seen;
+    auto client = std::async(std::launch::async, [&] {
+        return keel::call_init_stream(
+            request,
+            [&](const keel::control::Response& response) {
+                seen.push_back(response.error());
+                return true;
+            },
+            s.path);
+    });
+    while (s.replies.empty())
+        s.spin(1);
+    for (int i = 0; i < 3; ++i)
+        CHECK(s.replies[0]->send(text_response("line " + std::to_string(i))));
+    s.replies[0]->close();
+    while (client.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready)
+        s.spin(1);
+    REQUIRE(client.get());
+    CHECK(seen == std::vector<std::string>{"line 0", "line 1", "line 2"});
+}
+
+TEST_CASE("a client that hangs up ends its stream, and one that stops reading is dropped") {
+    AsyncServer s;
+    keel::control::Request request;
+    request.mutable_logs()->set_follow(true);
+    {
+        keel::Fd hangs_up = *keel::unix_connect(s.path, SOCK_SEQPACKET);
+        REQUIRE(keel::write_message(hangs_up.get(), request, keel::Transport::Seqpacket));
+        while (s.replies.empty())
+            s.spin(1);
+    }
+    s.spin();
+    CHECK(s.closed == 1);
+    CHECK_FALSE(s.replies[0]->send(text_response("nobody listens")));
+
+    keel::Fd silent = *keel::unix_connect(s.path, SOCK_SEQPACKET);
+    REQUIRE(keel::write_message(silent.get(), request, keel::Transport::Seqpacket));
+    while (s.replies.size() < 2)
+        s.spin(1);
+    std::string big(60000, 'x');
+    bool dropped = false;
+    // Never read: the queue grows past its bound and the server lets go,
+    // without ever blocking.
+    for (int i = 0; i < 200 && !dropped; ++i)
+        dropped = !s.replies[1]->send(text_response(big));
+    CHECK(dropped);
+    CHECK(s.closed == 2);
+}

@@ -1,0 +1,490 @@
+// cgroup v2 (see cgroups.h): parsing systemd's limit spellings, the
+// keel.slice tree, and a group's control files.
+//
+// Everything goes through paths under a root passed in by the caller, so the
+// file-level logic runs against a fake tree of plain files in unit tests.
+// Each control-file write is one write(2) of the whole value (cgroupfs takes
+// one value per write), opened with O_TRUNC so that plain files in a fake
+// tree hold exactly the last value written, as a control file reads back.
+#include "cgroups/cgroups.h"
+
+#include "base/strings.h"
+#include "base/sys.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <poll.h>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace keel {
+
+namespace {
+
+constexpr std::string_view kControllers[] = {"memory", "cpu", "pids"};
+// pids.max accepts up to the kernel's PID_MAX_LIMIT.
+constexpr uint64_t kMaxTasks = 4194304;
+constexpr uint64_t kMaxCpuPercent = 100000;
+constexpr std::chrono::milliseconds kFreezeTimeout{1000};
+// Rounds of the SIGKILL-each-pid fallback before giving up on a group that
+// keeps producing new processes faster than they are killed.
+constexpr int kKillRounds = 1000;
+
+std::string join_path(std::string_view root, std::string_view relative) {
+    std::string out(root);
+    while (out.size() > 1 && out.back() == '/')
+        out.pop_back();
+    return cat(out, "/", relative);
+}
+
+// Writes `value` to a control file with a single write(2).
+Result<void> write_control(const std::string& path, std::string_view value) {
+    Fd fd = TRY(open_file(path, O_WRONLY | O_TRUNC));
+    ssize_t n;
+    do {
+        n = ::write(fd.get(), value.data(), value.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno_error(cat("write ", quoted(value), " to ", quoted(path)));
+    if (size_t(n) != value.size())
+        return error(cat("write ", quoted(value), " to ", quoted(path), ": short write"));
+    return {};
+}
+
+// The value of `key` in a flat-keyed file ("usage_usec 123\n..."), or
+// nullopt when the key is absent.
+Result<std::optional<uint64_t>> keyed_value(std::string_view text, std::string_view key,
+                                            const std::string& path) {
+    for (std::string_view line : split(text, '\n')) {
+        std::vector<std::string_view> words = split(trim(line), ' ');
+        if (words.size() != 2 || words[0] != key)
+            continue;
+        auto value = parse_u64(words[1]);
+        if (!value)
+            return error(cat(quoted(path), ": ", key, " is not a number: ", quoted(words[1])));
+        return value;
+    }
+    return std::optional<uint64_t>();
+}
+
+// A single-number file (memory.current); 0 when the file does not exist,
+// i.e. the controller is not enabled for the group.
+Result<uint64_t> counter_file(const std::string& path) {
+    if (!path_exists(path))
+        return 0;
+    std::string text = TRY(read_file(path));
+    auto value = parse_u64(trim(text));
+    if (!value)
+        return error(cat(quoted(path), ": not a number: ", quoted(trim(text))));
+    return *value;
+}
+
+// Relative group paths: "keel.slice/web.service". Never absolute, never
+// climbing out of the root.
+Result<void> check_relative(std::string_view relative) {
+    if (relative.empty())
+        return error("cgroup name is empty");
+    for (std::string_view part : split(relative, '/')) {
+        if (part.empty() || part == "." || part == "..")
+            return error(cat("cgroup name ", quoted(relative),
+                             " must be names joined by `/`, without empty parts, `.` or `..`"));
+        for (char c : part)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+                return error(cat("cgroup name ", quoted(relative), " has a control character"));
+    }
+    return {};
+}
+
+bool is_directory(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+Result<std::vector<std::string>> available_controllers(const std::string& group) {
+    std::string text = TRY(read_file(join_path(group, "cgroup.controllers")));
+    std::vector<std::string> out;
+    for (std::string_view word : split(trim(text), ' '))
+        if (!word.empty())
+            out.emplace_back(word);
+    return out;
+}
+
+Result<std::vector<pid_t>> read_pids(const std::string& path) {
+    std::string text = TRY(read_file(path));
+    std::vector<pid_t> pids;
+    for (std::string_view line : split(text, '\n')) {
+        if (line.empty())
+            continue;
+        auto pid = parse_u64(line);
+        if (!pid || *pid == 0 || *pid > uint64_t(INT32_MAX))
+            return error(cat(quoted(path), ": not a pid: ", quoted(line)));
+        pids.push_back(pid_t(*pid));
+    }
+    return pids;
+}
+
+// Moves every process of `from` into the group `to` (created if needed).
+Result<void> move_processes(const std::string& from, const std::string& to) {
+    if (::mkdir(to.c_str(), 0755) < 0 && errno != EEXIST)
+        return errno_error(cat("create cgroup ", quoted(to)));
+    std::vector<pid_t> pids = TRY(read_pids(join_path(from, "cgroup.procs")));
+    for (pid_t pid : pids) {
+        auto moved = write_control(join_path(to, "cgroup.procs"), cat(pid));
+        // A process that exited meanwhile is not an error.
+        if (!moved && moved.error().code() != ESRCH)
+            return std::unexpected(std::move(moved).error());
+    }
+    return {};
+}
+
+Result<void> enable_controllers(const std::string& group, const std::vector<std::string>& names,
+                                bool move_own_processes) {
+    if (names.empty())
+        return {};
+    std::string request;
+    for (const std::string& name : names)
+        request += cat(request.empty() ? "" : " ", "+", name);
+    std::string control = join_path(group, "cgroup.subtree_control");
+    auto enabled = write_control(control, request);
+    if (!enabled && enabled.error().code() == EBUSY && move_own_processes) {
+        // "No internal processes": a non-root group with processes of its
+        // own cannot give controllers to children. Move them to a leaf.
+        TRY_CTX(move_processes(group, join_path(group, "init.scope")),
+                cat("move the processes of ", quoted(group), " to init.scope"));
+        enabled = write_control(control, request);
+    }
+    if (!enabled && enabled.error().code() == EBUSY)
+        return errno_error(EBUSY, cat("enable ", request, " in ", quoted(group),
+                                      ": the group has processes of its own and is not the "
+                                      "root (cgroup v2 allows controllers for children only "
+                                      "in groups without processes)"));
+    if (!enabled && enabled.error().code() == ENOENT)
+        return errno_error(ENOENT, cat("enable ", request, " in ", quoted(group),
+                                       ": not a cgroup v2 directory, or a controller is not "
+                                       "available to it"));
+    if (!enabled)
+        return std::unexpected(
+            std::move(enabled).error().wrap(cat("enable controllers in ", quoted(group))));
+    return {};
+}
+
+// Splits "1.5G" into its number and suffix and scales it (base 1024).
+Result<uint64_t> parse_size(std::string_view value, std::string_view key) {
+    auto bad = [&](std::string_view why) { return error(cat(key, "=", value, ": ", why)); };
+    size_t digits = 0;
+    while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9')
+        ++digits;
+    std::string_view integer = value.substr(0, digits);
+    std::string_view fraction;
+    std::string_view rest = value.substr(digits);
+    if (!rest.empty() && rest[0] == '.') {
+        size_t end = 1;
+        while (end < rest.size() && rest[end] >= '0' && rest[end] <= '9')
+            ++end;
+        fraction = rest.substr(1, end - 1);
+        if (fraction.empty())
+            return bad("not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
+                       "infinity)");
+        rest.remove_prefix(end);
+    }
+    if (integer.empty())
+        return bad("not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
+                   "infinity)");
+    constexpr std::string_view kSuffixes = "KMGTPE";
+    uint64_t multiplier = 1;
+    if (rest.size() > 1 ||
+        (rest.size() == 1 && rest != "B" && kSuffixes.find(rest[0]) == std::string_view::npos))
+        return bad(cat("unknown suffix ", quoted(rest), " (K, M, G, T, P or E: powers of 1024)"));
+    if (rest.size() == 1 && rest != "B")
+        multiplier = uint64_t(1) << (10 * (kSuffixes.find(rest[0]) + 1));
+    if (!fraction.empty() && multiplier == 1)
+        return bad(cat("a fraction needs a suffix (", integer, ".", fraction, "G)"));
+    if (fraction.size() > 9)
+        return bad("more than 9 decimals");
+
+    auto whole = parse_u64(integer);
+    if (!whole)
+        return bad("too large");
+    unsigned __int128 bytes = (unsigned __int128)*whole * multiplier;
+    if (!fraction.empty()) {
+        uint64_t scale = 1;
+        for (size_t i = 0; i < fraction.size(); ++i)
+            scale *= 10;
+        bytes += (unsigned __int128)*parse_u64(fraction) * multiplier / scale;
+    }
+    if (bytes > UINT64_MAX)
+        return bad("too large");
+    return uint64_t(bytes);
+}
+
+} // namespace
+
+Result<std::optional<uint64_t>> parse_memory_max(std::string_view value) {
+    if (value.empty() || value == "infinity")
+        return std::optional<uint64_t>();
+    if (value.back() == '%')
+        return error(cat("MemoryMax=", value,
+                         ": a percentage of RAM is not supported; give a size such as 512M"));
+    uint64_t bytes = TRY(parse_size(value, "MemoryMax"));
+    if (bytes == 0)
+        return error(cat("MemoryMax=", value, ": must be at least 1 byte"));
+    return bytes;
+}
+
+Result<std::optional<uint32_t>> parse_cpu_quota(std::string_view value) {
+    if (value.empty())
+        return std::optional<uint32_t>();
+    if (value.back() != '%')
+        return error(
+            cat("CPUQuota=", value, ": not a percentage (50% is half a CPU, 150% one and a half)"));
+    std::string_view number = value.substr(0, value.size() - 1);
+    auto percent = parse_u64(number);
+    if (!percent && number.find('.') != std::string_view::npos)
+        return error(cat("CPUQuota=", value, ": whole percentages only"));
+    if (!percent)
+        return error(
+            cat("CPUQuota=", value, ": not a percentage (50% is half a CPU, 150% one and a half)"));
+    if (*percent == 0)
+        return error(cat("CPUQuota=", value, ": must be at least 1%"));
+    if (*percent > kMaxCpuPercent)
+        return error(cat("CPUQuota=", value, ": too large (at most ", kMaxCpuPercent, "%)"));
+    return uint32_t(*percent);
+}
+
+Result<std::optional<uint64_t>> parse_tasks_max(std::string_view value) {
+    if (value.empty() || value == "infinity")
+        return std::optional<uint64_t>();
+    if (value.back() == '%')
+        return error(cat("TasksMax=", value,
+                         ": a percentage of the system's limit is not supported; give a number"));
+    auto tasks = parse_u64(value);
+    if (!tasks && !value.empty() && value.find_first_not_of("0123456789") == std::string_view::npos)
+        return error(cat("TasksMax=", value, ": too large (at most ", kMaxTasks, ")"));
+    if (!tasks)
+        return error(cat("TasksMax=", value, ": not a number of tasks (or infinity)"));
+    if (*tasks == 0)
+        return error(cat("TasksMax=", value, ": must be at least 1"));
+    if (*tasks > kMaxTasks)
+        return error(cat("TasksMax=", value, ": too large (at most ", kMaxTasks, ")"));
+    return *tasks;
+}
+
+bool cgroup2_available(std::string_view root) {
+    return path_exists(join_path(root, "cgroup.controllers"));
+}
+
+Result<std::vector<std::string>> missing_cgroup_controllers(std::string_view root) {
+    std::vector<std::string> available = TRY(available_controllers(std::string(root)));
+    std::vector<std::string> missing;
+    for (std::string_view name : kControllers)
+        if (std::find(available.begin(), available.end(), name) == available.end())
+            missing.emplace_back(name);
+    return missing;
+}
+
+Result<void> setup_cgroup_tree(std::string_view root_view) {
+    std::string root(root_view);
+    if (!cgroup2_available(root))
+        return error(cat("cgroup v2 is not mounted at ", quoted(root), " (no cgroup.controllers)"));
+    std::vector<std::string> available = TRY(available_controllers(root));
+    std::vector<std::string> wanted;
+    for (std::string_view name : kControllers)
+        if (std::find(available.begin(), available.end(), name) != available.end())
+            wanted.emplace_back(name);
+    // The hierarchy's root (the only group without cgroup.events) may hold
+    // processes; a delegated subtree's root may need its own moved away.
+    bool is_hierarchy_root = !path_exists(join_path(root, "cgroup.events"));
+    TRY(enable_controllers(root, wanted, !is_hierarchy_root));
+
+    std::string slice = join_path(root, kKeelSlice);
+    if (::mkdir(slice.c_str(), 0755) < 0 && errno != EEXIST)
+        return errno_error(cat("create cgroup ", quoted(slice)));
+    if (!is_directory(slice))
+        return error(cat(quoted(slice), " exists and is not a directory"));
+    TRY(enable_controllers(slice, wanted, false));
+    return {};
+}
+
+Result<Cgroup> Cgroup::create(std::string relative, const CgroupLimits& limits,
+                              std::string_view root) {
+    TRY(check_relative(relative));
+    std::string path = join_path(root, relative);
+    bool created = false;
+    std::string partial(root);
+    for (std::string_view part : split(relative, '/')) {
+        partial = join_path(partial, part);
+        if (::mkdir(partial.c_str(), 0755) == 0) {
+            created = true;
+        } else if (errno != EEXIST) {
+            return errno_error(cat("create cgroup ", quoted(partial)));
+        } else if (!is_directory(partial)) {
+            return error(cat("create cgroup ", quoted(partial), ": exists and is not a group"));
+        }
+    }
+    Cgroup group(path);
+    if (auto applied = group.apply(limits); !applied) {
+        if (created)
+            ::rmdir(path.c_str()); // the half-made group goes; parents may be shared
+        return std::unexpected(
+            std::move(applied).error().wrap(cat("create cgroup ", quoted(path))));
+    }
+    return group;
+}
+
+Result<Cgroup> Cgroup::open(std::string relative, std::string_view root) {
+    TRY(check_relative(relative));
+    std::string path = join_path(root, relative);
+    if (!is_directory(path))
+        return errno_error(ENOENT, cat("cgroup ", quoted(path)));
+    return Cgroup(path);
+}
+
+Result<Fd> Cgroup::open_directory() const {
+    return open_file(m_path, O_RDONLY | O_DIRECTORY);
+}
+
+Result<void> Cgroup::add_process(pid_t pid) const {
+    TRY_CTX(write_control(join_path(m_path, "cgroup.procs"), cat(pid)),
+            cat("move pid ", pid, " into cgroup ", quoted(m_path)));
+    return {};
+}
+
+Result<std::vector<pid_t>> Cgroup::processes() const {
+    return read_pids(join_path(m_path, "cgroup.procs"));
+}
+
+Result<CgroupStats> Cgroup::stats() const {
+    CgroupStats stats;
+    stats.memory_current = TRY(counter_file(join_path(m_path, "memory.current")));
+    stats.tasks_current = TRY(counter_file(join_path(m_path, "pids.current")));
+    std::string cpu_stat = join_path(m_path, "cpu.stat");
+    if (path_exists(cpu_stat)) {
+        std::string text = TRY(read_file(cpu_stat));
+        stats.cpu_usage_usec = TRY(keyed_value(text, "usage_usec", cpu_stat)).value_or(0);
+    }
+    std::string events = join_path(m_path, "memory.events");
+    if (path_exists(events)) {
+        std::string text = TRY(read_file(events));
+        stats.oom_kills = TRY(keyed_value(text, "oom_kill", events)).value_or(0);
+    }
+    return stats;
+}
+
+Result<void> Cgroup::apply(const CgroupLimits& limits) const {
+    struct Knob {
+        std::string_view file;
+        std::string_view controller;
+        bool limited;
+        std::string value;
+    };
+    Knob knobs[] = {
+        {"memory.max", "memory", limits.memory_max.has_value(),
+         limits.memory_max ? cat(*limits.memory_max) : "max"},
+        {"cpu.max", "cpu", limits.cpu_quota_percent.has_value(),
+         limits.cpu_quota_percent
+             ? cat(uint64_t(*limits.cpu_quota_percent) * (kCpuPeriodUsec / 100), " ",
+                   kCpuPeriodUsec)
+             : cat("max ", kCpuPeriodUsec)},
+        {"pids.max", "pids", limits.tasks_max.has_value(),
+         limits.tasks_max ? cat(*limits.tasks_max) : "max"},
+    };
+    // Check every knob before writing any, so a missing controller changes
+    // nothing.
+    for (const Knob& knob : knobs)
+        if (knob.limited && !path_exists(join_path(m_path, knob.file)))
+            return error(cat("set ", knob.file, " of ", quoted(m_path), ": the ", knob.controller,
+                             " controller is not enabled for this group"));
+    for (const Knob& knob : knobs) {
+        std::string file = join_path(m_path, knob.file);
+        if (!knob.limited && !path_exists(file))
+            continue; // no limit asked, no controller: nothing to reset
+        TRY_CTX(write_control(file, knob.value), cat("set ", knob.file, " of ", quoted(m_path)));
+    }
+    return {};
+}
+
+Result<void> Cgroup::kill() const {
+    std::string control = join_path(m_path, "cgroup.kill");
+    if (path_exists(control)) {
+        TRY_CTX(write_control(control, "1"), cat("kill cgroup ", quoted(m_path)));
+        return {};
+    }
+    // Before 5.14: signal each process; a fork racing with us adds new pids,
+    // so repeat until a pass finds nobody new.
+    std::set<pid_t> signalled;
+    for (int round = 0; round < kKillRounds; ++round) {
+        std::vector<pid_t> pids = TRY_CTX(processes(), cat("kill cgroup ", quoted(m_path)));
+        bool found_new = false;
+        for (pid_t pid : pids) {
+            if (!signalled.insert(pid).second)
+                continue;
+            found_new = true;
+            if (::kill(pid, SIGKILL) < 0 && errno != ESRCH)
+                return errno_error(cat("kill cgroup ", quoted(m_path), ": kill pid ", pid));
+        }
+        if (!found_new)
+            return {};
+    }
+    return error(cat("kill cgroup ", quoted(m_path), ": new processes keep appearing"));
+}
+
+Result<void> Cgroup::freeze(bool frozen) const {
+    std::string control = join_path(m_path, "cgroup.freeze");
+    if (!path_exists(control))
+        return error(cat("freeze cgroup ", quoted(m_path),
+                         ": no cgroup.freeze (the kernel is older than 5.2)"));
+    std::string_view verb = frozen ? "freeze" : "thaw";
+    TRY_CTX(write_control(control, frozen ? "1" : "0"), cat(verb, " cgroup ", quoted(m_path)));
+
+    // cgroup.events changes with a POLLPRI notification; poll in short
+    // slices anyway, so a plain file (tests) or a missed wakeup only costs
+    // a little time.
+    std::string events = join_path(m_path, "cgroup.events");
+    Fd fd = TRY_CTX(open_file(events, O_RDONLY), cat(verb, " cgroup ", quoted(m_path)));
+    auto deadline = std::chrono::steady_clock::now() + kFreezeTimeout;
+    for (;;) {
+        std::string text;
+        char buffer[512];
+        ssize_t n;
+        if (::lseek(fd.get(), 0, SEEK_SET) < 0)
+            return errno_error(cat(verb, " cgroup ", quoted(m_path), ": rewind cgroup.events"));
+        while ((n = ::read(fd.get(), buffer, sizeof buffer)) > 0)
+            text.append(buffer, size_t(n));
+        if (n < 0 && errno != EINTR)
+            return errno_error(cat(verb, " cgroup ", quoted(m_path), ": read cgroup.events"));
+        auto state = TRY(keyed_value(text, "frozen", events));
+        if (state && *state == (frozen ? 1u : 0u))
+            return {};
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline)
+            return errno_error(ETIMEDOUT, cat(verb, " cgroup ", quoted(m_path), ": not ",
+                                              frozen ? "frozen" : "thawed", " after ",
+                                              kFreezeTimeout.count(), " ms"));
+        pollfd wait{fd.get(), POLLPRI, 0};
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+        ::poll(&wait, 1, int(std::min<int64_t>(left.count() + 1, 100)));
+    }
+}
+
+Result<bool> Cgroup::populated() const {
+    std::string events = join_path(m_path, "cgroup.events");
+    std::string text = TRY(read_file(events));
+    auto value = TRY(keyed_value(text, "populated", events));
+    if (!value)
+        return error(cat(quoted(events), ": no `populated` line"));
+    return *value != 0;
+}
+
+Result<void> Cgroup::remove() const {
+    if (::rmdir(m_path.c_str()) == 0)
+        return {};
+    if (errno == EBUSY || errno == ENOTEMPTY)
+        return errno_error(
+            cat("remove cgroup ", quoted(m_path), ": it still has processes or child groups"));
+    return errno_error(cat("remove cgroup ", quoted(m_path)));
+}
+
+} // namespace keel

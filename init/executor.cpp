@@ -1,0 +1,327 @@
+// Executor: what the manager's decisions do on a real system. Runs on init's
+// reactor thread; each call is short (no waiting on children: their exits
+// arrive through the reactor's reaper).
+#include "init/executor.h"
+
+#include "base/log.h"
+#include "base/spawn.h"
+#include "base/strings.h"
+#include "base/sys.h"
+#include "base/users.h"
+
+#include <cerrno>
+#include <csignal>
+#include <unistd.h>
+
+namespace keel {
+
+namespace {
+
+constexpr std::string_view kDefaultPath =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+void put(std::map<std::string, std::string>& env, std::string_view assignment) {
+    size_t equals = assignment.find('=');
+    if (equals == std::string_view::npos || equals == 0)
+        return;
+    env[std::string(assignment.substr(0, equals))] = std::string(assignment.substr(equals + 1));
+}
+
+// Groups from /etc/group that list `user` as a member (what initgroups(3)
+// would find, without NSS).
+std::vector<gid_t> member_groups(const std::string& user) {
+    std::vector<gid_t> gids;
+    auto text = read_file("/etc/group");
+    if (!text)
+        return gids;
+    auto groups = parse_group(*text, "/etc/group");
+    if (!groups)
+        return gids;
+    for (const GroupEntry& group : *groups)
+        for (const std::string& member : group.members)
+            if (member == user)
+                gids.push_back(group.gid);
+    return gids;
+}
+
+bool alive_group(pid_t pgid) {
+    return ::kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+} // namespace
+
+Executor::Executor(Reactor& reactor, Journal* journal, ExecutorOptions options)
+    : m_reactor(reactor), m_journal(journal), m_options(std::move(options)) {
+    auto null = open_file("/dev/null", O_RDWR);
+    if (null)
+        m_dev_null = std::move(*null);
+    else
+        log_warning(cat("executor: ", null.error().to_string()));
+}
+
+Executor::~Executor() {
+    if (m_timer)
+        m_reactor.cancel_timer(*m_timer);
+}
+
+uint64_t Executor::now_usec() {
+    return boottime_usec();
+}
+
+void Executor::schedule_wakeup(uint64_t at_usec) {
+    if (m_timer) {
+        m_reactor.cancel_timer(*m_timer);
+        m_timer.reset();
+    }
+    if (!at_usec)
+        return;
+    uint64_t now = now_usec();
+    uint64_t delay = at_usec > now ? at_usec - now : 0;
+    auto timer = m_reactor.add_timer(std::chrono::microseconds(delay), [this] {
+        m_timer.reset();
+        if (m_manager)
+            m_manager->on_timer();
+    });
+    if (!timer) {
+        log_error(cat("service manager: ", timer.error().to_string()));
+        return;
+    }
+    m_timer = *timer;
+}
+
+Result<const Cgroup*> Executor::cgroup_of(const Unit& unit) {
+    auto it = m_cgroups.find(unit.name);
+    if (it != m_cgroups.end())
+        return &it->second;
+    Cgroup group = TRY(Cgroup::create(cat(kKeelSlice, "/", unit.name), unit.service.cgroup_limits,
+                                      m_options.cgroup_root));
+    return &m_cgroups.emplace(unit.name, std::move(group)).first->second;
+}
+
+Result<SpawnOptions> Executor::build(const Unit& unit, const ExecCommand& command,
+                                     const std::vector<std::string>& extra) {
+    const ServiceConfig& service = unit.service;
+    std::map<std::string, std::string> env;
+    put(env, kDefaultPath);
+    for (const std::string& entry : m_options.base_environment)
+        put(env, entry);
+
+    SpawnOptions options;
+    std::optional<PasswdEntry> user;
+    if (!service.user.empty()) {
+        user = TRY_CTX(find_user(service.user), cat("User=", service.user));
+        options.uid = user->uid;
+        options.gid = user->gid;
+        options.supplementary_groups = member_groups(user->name);
+        env["HOME"] = user->home;
+        env["USER"] = env["LOGNAME"] = user->name;
+        env["SHELL"] = user->shell;
+    }
+    if (!service.group.empty()) {
+        GroupEntry group = TRY_CTX(find_group(service.group), cat("Group=", service.group));
+        options.gid = group.gid;
+        if (!options.uid)
+            options.supplementary_groups.clear();
+    }
+    for (const std::string& name : service.supplementary_groups) {
+        GroupEntry group = TRY_CTX(find_group(name), cat("SupplementaryGroups=", name));
+        options.supplementary_groups.push_back(group.gid);
+        if (!options.gid)
+            options.gid = ::getgid(); // setgroups happens together with a gid
+    }
+
+    for (const auto& [key, value] : service.environment)
+        env[key] = value;
+    for (const EnvironmentFile& file : service.environment_files) {
+        auto text = read_file(file.path);
+        if (!text) {
+            if (file.optional && text.error().code() == ENOENT)
+                continue;
+            return std::unexpected(std::move(text).error().wrap("EnvironmentFile="));
+        }
+        for (auto& [key, value] : TRY(parse_environment_file(*text, file.path)))
+            env[key] = value;
+    }
+    for (const std::string& entry : extra)
+        put(env, entry);
+    if (service.notify_access != NotifyAccess::None && !m_options.notify_socket.empty())
+        env["NOTIFY_SOCKET"] = m_options.notify_socket;
+
+    options.argv = expand_command_variables(command.argv, env);
+    if (options.argv.empty() || options.argv[0].empty())
+        return error(cat(quoted(command.text()), " is empty once variables are expanded"));
+    for (const auto& [key, value] : env)
+        options.environment.push_back(cat(key, "=", value));
+
+    std::string directory = service.working_directory;
+    if (directory == "~")
+        directory = user ? user->home : "/root";
+    if (!directory.empty() && service.working_directory_optional && !path_exists(directory))
+        directory.clear();
+    options.working_directory = directory;
+    options.limits = service.limits;
+    options.capability_mode = service.capability_mode;
+    options.capabilities = service.capabilities;
+    options.no_new_privileges = service.no_new_privileges;
+    options.denied_syscalls = service.denied_syscalls;
+    return options;
+}
+
+Result<pid_t> Executor::start_process(const Unit& unit, const ExecCommand& command, ExecPhase phase,
+                                      const std::vector<std::string>& environment) {
+    SpawnOptions options = TRY(build(unit, command, environment));
+    const ServiceConfig& service = unit.service;
+    options.stdin_fd = m_dev_null.get();
+    // Journal pipes: the child gets the write ends; ours close after spawn.
+    Fd out, err;
+    auto route = [&](OutputTarget target, std::string_view stream, Fd& holder) -> int {
+        if (target == OutputTarget::Null)
+            return m_dev_null.get();
+        if (target == OutputTarget::Inherit || !m_journal)
+            return -1;
+        auto pipe = m_journal->open_stream(unit.name, stream);
+        if (!pipe) {
+            log_warning(cat(unit.name, ": ", pipe.error().to_string()));
+            return -1;
+        }
+        holder = std::move(*pipe);
+        return holder.get();
+    };
+    options.stdout_fd = route(service.standard_output, "stdout", out);
+    options.stderr_fd = route(service.standard_error, "stderr", err);
+    Fd cgroup_directory;
+    if (m_options.use_cgroups) {
+        const Cgroup* group = TRY_CTX(cgroup_of(unit), "cgroup");
+        cgroup_directory = TRY_CTX(group->open_directory(), "cgroup");
+        options.cgroup_fd = cgroup_directory.get();
+    }
+    (void)phase;
+    pid_t pid = TRY(spawn_process(options));
+    m_reactor.watch_child(pid, [this](pid_t child, int status) {
+        if (m_before_exit)
+            m_before_exit();
+        if (m_manager)
+            m_manager->on_process_exit(child, status);
+    });
+    if (!m_options.use_cgroups)
+        m_process_groups[unit.name].insert(options.new_session ? pid : ::getpgid(pid));
+    return pid;
+}
+
+void Executor::kill_processes(const Unit& unit, KillTarget target, int signo, pid_t main_pid,
+                              pid_t control_pid) {
+    auto signal = [&](pid_t pid) {
+        if (pid > 0 && ::kill(pid, signo) < 0 && errno != ESRCH)
+            log_warning(Error::from_errno(errno, cat(unit.name, ": signal pid ", pid)).to_string());
+    };
+    if (target == KillTarget::Main) {
+        signal(main_pid);
+        return;
+    }
+    if (target == KillTarget::Control) {
+        signal(control_pid);
+        return;
+    }
+    signal(main_pid);
+    signal(control_pid);
+    if (auto it = m_cgroups.find(unit.name); it != m_cgroups.end()) {
+        const Cgroup& group = it->second;
+        if (signo == SIGKILL) {
+            if (auto killed = group.kill(); !killed)
+                log_warning(cat(unit.name, ": ", killed.error().to_string()));
+            return;
+        }
+        if (auto pids = group.processes())
+            for (pid_t pid : *pids)
+                signal(pid);
+        return;
+    }
+    if (auto it = m_process_groups.find(unit.name); it != m_process_groups.end())
+        for (pid_t pgid : it->second)
+            if (pgid > 1)
+                ::kill(-pgid, signo);
+}
+
+bool Executor::has_processes(const Unit& unit) {
+    if (auto it = m_cgroups.find(unit.name); it != m_cgroups.end()) {
+        auto populated = it->second.populated();
+        return populated && *populated;
+    }
+    auto it = m_process_groups.find(unit.name);
+    if (it == m_process_groups.end())
+        return false;
+    std::erase_if(it->second, [](pid_t pgid) { return !alive_group(pgid); });
+    return !it->second.empty();
+}
+
+bool Executor::condition_holds(const Condition& condition) {
+    return keel::condition_holds(condition);
+}
+
+void Executor::unit_stopped(const Unit& unit) {
+    m_process_groups.erase(unit.name);
+    auto it = m_cgroups.find(unit.name);
+    if (it == m_cgroups.end())
+        return;
+    auto populated = it->second.populated();
+    if (populated && !*populated) {
+        if (auto removed = it->second.remove(); !removed)
+            log_debug(cat(unit.name, ": ", removed.error().to_string()));
+        m_cgroups.erase(it);
+    }
+}
+
+std::optional<std::string> Executor::unit_of_pid(pid_t pid) {
+    if (m_options.use_cgroups) {
+        auto text = read_file(cat("/proc/", pid, "/cgroup"));
+        if (!text)
+            return std::nullopt;
+        std::string prefix = cat("0::/", kKeelSlice, "/");
+        for (std::string_view line : split(*text, '\n')) {
+            if (!line.starts_with(prefix))
+                continue;
+            std::string_view rest = line.substr(prefix.size());
+            return std::string(rest.substr(0, rest.find('/')));
+        }
+        return std::nullopt;
+    }
+    pid_t pgid = ::getpgid(pid);
+    if (pgid < 0)
+        return std::nullopt;
+    for (const auto& [unit, groups] : m_process_groups)
+        if (groups.contains(pgid))
+            return unit;
+    return std::nullopt;
+}
+
+void Executor::record(const std::string& unit, int priority, const std::string& message) {
+    if (priority > 7)
+        priority = 7;
+    if (priority < 3)
+        priority = 3;
+    log(LogLevel(priority), message);
+    if (m_journal && priority <= 6) {
+        LogEntry entry;
+        entry.unit = unit;
+        entry.stream = "keel";
+        entry.priority = priority;
+        // Under the unit's name already: "web.service: exited" reads as "exited".
+        std::string_view text = message;
+        if (text.starts_with(unit) && text.substr(unit.size()).starts_with(": "))
+            text.remove_prefix(unit.size() + 2);
+        entry.message = std::string(text);
+        m_journal->record(std::move(entry));
+    }
+}
+
+std::optional<CgroupStats> Executor::stats(const std::string& unit) const {
+    auto it = m_cgroups.find(unit);
+    if (it == m_cgroups.end())
+        return std::nullopt;
+    auto stats = it->second.stats();
+    if (!stats)
+        return std::nullopt;
+    return *stats;
+}
+
+} // namespace keel

@@ -1,0 +1,501 @@
+// The journal (see journal.h): service output pipes and /dev/kmsg read on
+// the reactor, entries kept in a bounded ring per unit, appended to the
+// on-disk journal and handed to subscribers.
+//
+// Every path that adds entries from one event (a pipe read, a batch of
+// kernel records, record()) queues their lines and writes them with one
+// write(2) at the end, so a busy service costs one syscall per read rather
+// than one per line. Memory: at most lines_per_unit entries and about
+// bytes_per_unit bytes per unit, max_line per open stream, one kmsg record.
+#include "init/journal.h"
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "base/sys.h"
+#include "init/kmsg.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <sys/epoll.h>
+#include <sys/stat.h> // fstat
+#include <unistd.h>
+
+namespace keel {
+
+namespace {
+
+constexpr std::string_view kFileName = "journal.log";
+// Bounded work per wakeup, so one chatty pipe cannot starve the loop;
+// epoll is level-triggered and calls again for the rest.
+constexpr int kReadsPerWakeup = 16;
+constexpr size_t kReadSize = 16384;
+constexpr int kKmsgRecordsPerWakeup = 64;
+// What an entry costs besides its message, for bytes_per_unit.
+constexpr size_t kEntryOverhead = 64;
+
+uint64_t clock_usec(clockid_t clock) {
+    timespec ts{};
+    ::clock_gettime(clock, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000 + uint64_t(ts.tv_nsec) / 1000;
+}
+
+int default_priority(std::string_view stream) {
+    return stream == "stdout" ? 6 : 4;
+}
+
+} // namespace
+
+struct Journal::Impl {
+    Impl(Reactor& reactor, JournalOptions options)
+        : m_reactor(reactor), m_options(std::move(options)) {
+        m_options.max_line = std::max<size_t>(m_options.max_line, 1);
+        m_options.lines_per_unit = std::max<size_t>(m_options.lines_per_unit, 1);
+        m_options.max_files = std::max<size_t>(m_options.max_files, 1);
+    }
+    ~Impl();
+
+    struct Stored {
+        uint64_t sequence; // global order, for tail() over all units
+        LogEntry entry;
+    };
+    struct Ring {
+        std::deque<Stored> entries;
+        size_t bytes = 0;
+    };
+    struct Stream {
+        std::string unit;
+        std::string stream;
+        Fd fd;
+        std::string partial;    // bytes of the current line read so far
+        bool continued = false; // partial continues a line already split at max_line
+        int line_priority = 6;
+    };
+    struct Subscription {
+        std::string unit;
+        std::shared_ptr<Subscriber> callback;
+    };
+
+    void add(LogEntry entry);
+    void notify(const LogEntry& entry);
+    void on_stream_readable(int fd);
+    void consume(Stream& stream, std::string_view data);
+    void emit_line(Stream& stream, std::string_view line, bool complete);
+    void close_stream(int fd);
+    void on_kmsg_readable();
+    void add_kmsg_record(const KmsgRecord& record);
+    void queue_for_disk(const Stored& stored);
+    void flush_disk();
+    Result<void> rotate();
+    std::string file_path(size_t index) const;
+    void disk_failed(const Error& problem);
+
+    Reactor& m_reactor;
+    JournalOptions m_options;
+    std::map<std::string, Ring, std::less<>> m_rings;
+    uint64_t m_next_sequence = 1;
+    std::map<int, std::unique_ptr<Stream>> m_streams;
+
+    Fd m_kmsg;
+    std::string m_kmsg_buffer;
+    std::optional<uint64_t> m_kmsg_last_sequence;
+
+    std::string m_directory; // empty: no disk journal
+    Fd m_file;
+    uint64_t m_file_bytes = 0;
+    uint64_t m_disk_sequence = 0; // entries up to this one are on disk (or queued)
+    std::string m_disk_pending;
+
+    std::map<uint64_t, Subscription> m_subscribers;
+    uint64_t m_next_subscriber = 1;
+};
+
+Journal::Impl::~Impl() {
+    for (auto& [fd, stream] : m_streams)
+        m_reactor.remove_fd(fd);
+    if (m_kmsg)
+        m_reactor.remove_fd(m_kmsg.get());
+    flush_disk();
+}
+
+void Journal::Impl::add(LogEntry entry) {
+    if (entry.realtime_usec == 0)
+        entry.realtime_usec = clock_usec(CLOCK_REALTIME);
+    if (entry.boottime_usec == 0)
+        entry.boottime_usec = clock_usec(CLOCK_BOOTTIME);
+    auto ring_it = m_rings.find(entry.unit);
+    if (ring_it == m_rings.end())
+        ring_it = m_rings.emplace(entry.unit, Ring{}).first;
+    Ring& ring = ring_it->second;
+    size_t cost = entry.message.size() + kEntryOverhead;
+    ring.entries.push_back({m_next_sequence++, std::move(entry)});
+    ring.bytes += cost;
+    while (ring.entries.size() > 1 && (ring.entries.size() > m_options.lines_per_unit ||
+                                       ring.bytes > m_options.bytes_per_unit)) {
+        ring.bytes -= ring.entries.front().entry.message.size() + kEntryOverhead;
+        ring.entries.pop_front();
+    }
+    const Stored& stored = ring.entries.back();
+    if (m_file)
+        queue_for_disk(stored);
+    if (!m_subscribers.empty())
+        notify(LogEntry(stored.entry)); // a copy: a subscriber may record and evict it
+}
+
+void Journal::Impl::notify(const LogEntry& entry) {
+    // Snapshot first: callbacks may subscribe and unsubscribe.
+    std::vector<std::pair<uint64_t, std::shared_ptr<Subscriber>>> targets;
+    for (const auto& [id, subscription] : m_subscribers)
+        if (subscription.unit.empty() || subscription.unit == entry.unit)
+            targets.emplace_back(id, subscription.callback);
+    for (const auto& [id, callback] : targets) {
+        if (!m_subscribers.contains(id))
+            continue; // unsubscribed by an earlier callback for this entry
+        (*callback)(entry);
+    }
+}
+
+void Journal::Impl::on_stream_readable(int fd) {
+    char buffer[kReadSize];
+    for (int round = 0; round < kReadsPerWakeup; ++round) {
+        auto it = m_streams.find(fd);
+        if (it == m_streams.end())
+            break;
+        Stream& stream = *it->second;
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) { // end of file: every writer is gone (or a read error)
+            if (!stream.partial.empty())
+                emit_line(stream, stream.partial, true);
+            close_stream(fd);
+            break;
+        }
+        consume(stream, std::string_view(buffer, size_t(n)));
+    }
+    flush_disk();
+}
+
+void Journal::Impl::consume(Stream& stream, std::string_view data) {
+    while (!data.empty()) {
+        size_t newline = data.find('\n');
+        size_t take = newline == std::string_view::npos ? data.size() : newline;
+        size_t room = m_options.max_line - stream.partial.size();
+        if (take > room) {
+            // Too long for one entry: cut at max_line, the rest continues.
+            stream.partial.append(data.substr(0, room));
+            data.remove_prefix(room);
+            emit_line(stream, stream.partial, false);
+            continue;
+        }
+        stream.partial.append(data.substr(0, take));
+        if (newline == std::string_view::npos)
+            return;
+        data.remove_prefix(newline + 1);
+        emit_line(stream, stream.partial, true);
+    }
+}
+
+// Records `line` (which may be stream.partial itself) and resets the
+// partial line. `complete`: the line ended (newline or end of file) rather
+// than being cut at max_line.
+void Journal::Impl::emit_line(Stream& stream, std::string_view line, bool complete) {
+    if (!stream.continued) {
+        stream.line_priority = default_priority(stream.stream);
+        // sd-daemon(3) "<N>" prefix.
+        if (line.size() >= 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' &&
+            line[2] == '>') {
+            stream.line_priority = line[1] - '0';
+            line.remove_prefix(3);
+        }
+    }
+    if (complete && !line.empty() && line.back() == '\r')
+        line.remove_suffix(1);
+    LogEntry entry;
+    entry.unit = stream.unit;
+    entry.stream = stream.stream;
+    entry.priority = stream.line_priority;
+    entry.message = std::string(line);
+    stream.partial.clear();
+    stream.continued = !complete;
+    add(std::move(entry));
+}
+
+void Journal::Impl::close_stream(int fd) {
+    m_reactor.remove_fd(fd);
+    m_streams.erase(fd); // closes it
+}
+
+void Journal::Impl::on_kmsg_readable() {
+    for (int round = 0; round < kKmsgRecordsPerWakeup && m_kmsg; ++round) {
+        // One record per read; the buffer must hold the largest one.
+        ssize_t n = ::read(m_kmsg.get(), m_kmsg_buffer.data(), m_kmsg_buffer.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        // EPIPE: records were overwritten before we read them; the next read
+        // returns the oldest one left and the sequence gap counts the loss.
+        // EINVAL: a record larger than the buffer, skipped by the kernel
+        // (also counted by the gap).
+        if (n < 0 && (errno == EPIPE || errno == EINVAL))
+            continue;
+        if (n <= 0) {
+            Error problem = n < 0 ? Error::from_errno(errno, "read /dev/kmsg")
+                                  : Error::message("read /dev/kmsg: unexpected end of file");
+            // Not log_warning(): that writes to the kmsg being given up on.
+            LogEntry entry;
+            entry.unit = entry.stream = "keel";
+            entry.priority = 3;
+            entry.message =
+                cat("journal: stopped following kernel messages: ", problem.to_string());
+            m_reactor.remove_fd(m_kmsg.get());
+            m_kmsg.reset();
+            add(std::move(entry));
+            break;
+        }
+        std::string_view text(m_kmsg_buffer.data(), size_t(n));
+        auto record = parse_kmsg_record(text);
+        if (!record) {
+            LogEntry entry;
+            entry.unit = entry.stream = "kernel";
+            entry.priority = 4;
+            entry.message =
+                cat("keel: skipped a record of /dev/kmsg: ", record.error().to_string());
+            add(std::move(entry));
+            continue;
+        }
+        add_kmsg_record(*record);
+    }
+    flush_disk();
+}
+
+void Journal::Impl::add_kmsg_record(const KmsgRecord& record) {
+    if (m_kmsg_last_sequence && record.sequence > *m_kmsg_last_sequence + 1) {
+        LogEntry lost;
+        lost.unit = lost.stream = "kernel";
+        lost.priority = 4;
+        lost.message = cat("keel: ", record.sequence - *m_kmsg_last_sequence - 1,
+                           " kernel log records were lost (the kernel's buffer overran)");
+        add(std::move(lost));
+    }
+    m_kmsg_last_sequence = record.sequence;
+
+    LogEntry entry;
+    std::string_view keel_message;
+    if (strip_keel_tag(record, keel_message)) {
+        entry.unit = entry.stream = "keel";
+        entry.message = std::string(keel_message);
+    } else {
+        entry.unit = entry.stream = "kernel";
+        entry.message = record.message;
+    }
+    entry.priority = record.level;
+    // The kernel stamps records with its monotonic clock; the wall time is
+    // estimated from how long ago that was.
+    entry.boottime_usec = std::max<uint64_t>(record.timestamp_usec, 1);
+    uint64_t now_monotonic = clock_usec(CLOCK_MONOTONIC);
+    uint64_t now_realtime = clock_usec(CLOCK_REALTIME);
+    uint64_t age =
+        now_monotonic > record.timestamp_usec ? now_monotonic - record.timestamp_usec : 0;
+    entry.realtime_usec = now_realtime > age ? now_realtime - age : 1;
+    add(std::move(entry));
+}
+
+void Journal::Impl::queue_for_disk(const Stored& stored) {
+    std::string line = format_journal_line(stored.entry);
+    uint64_t size = m_file_bytes + m_disk_pending.size();
+    if (size > 0 && size + line.size() > m_options.max_file_bytes) {
+        flush_disk();
+        if (auto rotated = rotate(); !rotated) {
+            disk_failed(rotated.error());
+            return;
+        }
+    }
+    m_disk_pending += line;
+    m_disk_sequence = stored.sequence;
+}
+
+void Journal::Impl::flush_disk() {
+    if (m_disk_pending.empty())
+        return;
+    if (!m_file) {
+        m_disk_pending.clear();
+        return;
+    }
+    auto written = write_all(m_file.get(), m_disk_pending);
+    m_file_bytes += m_disk_pending.size();
+    m_disk_pending.clear();
+    if (!written)
+        disk_failed(written.error().wrap(cat("write ", quoted(file_path(0)))));
+}
+
+void Journal::Impl::disk_failed(const Error& problem) {
+    m_file.reset();
+    m_disk_pending.clear();
+    log_warning(cat("journal: ", problem.to_string(),
+                    "; journal entries are kept in memory only from now on"));
+}
+
+std::string Journal::Impl::file_path(size_t index) const {
+    return index == 0 ? cat(m_directory, "/", kFileName)
+                      : cat(m_directory, "/", kFileName, ".", index);
+}
+
+Result<void> Journal::Impl::rotate() {
+    m_file.reset();
+    if (m_options.max_files == 1) {
+        if (::unlink(file_path(0).c_str()) < 0 && errno != ENOENT)
+            return errno_error(cat("remove ", quoted(file_path(0))));
+    }
+    // rename() replaces the target, so the oldest file goes away by itself.
+    for (size_t index = m_options.max_files - 1; index >= 1; --index) {
+        std::string from = file_path(index - 1), to = file_path(index);
+        if (::rename(from.c_str(), to.c_str()) < 0 && errno != ENOENT)
+            return errno_error(cat("rename ", quoted(from), " to ", quoted(to)));
+    }
+    m_file = TRY(open_file(file_path(0), O_WRONLY | O_APPEND | O_CREAT, 0640));
+    m_file_bytes = 0;
+    return {};
+}
+
+Journal::Journal(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Journal::~Journal() = default;
+
+Result<std::unique_ptr<Journal>> Journal::create(Reactor& reactor, JournalOptions options) {
+    std::string directory = options.directory;
+    auto impl = std::make_unique<Impl>(reactor, std::move(options));
+    std::unique_ptr<Journal> journal(new Journal(std::move(impl)));
+    if (!directory.empty())
+        TRY(journal->set_directory(directory));
+    return journal;
+}
+
+Result<Fd> Journal::open_stream(const std::string& unit, std::string_view stream) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) < 0)
+        return errno_error(cat("create the ", stream, " pipe of ", quoted(unit)));
+    Fd read_end(fds[0]), write_end(fds[1]);
+    int flags = ::fcntl(read_end.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) < 0)
+        return errno_error(cat("make the ", stream, " pipe of ", quoted(unit), " non-blocking"));
+    auto entry = std::make_unique<Impl::Stream>();
+    entry->unit = unit;
+    entry->stream = std::string(stream);
+    int fd = read_end.get();
+    entry->fd = std::move(read_end);
+    Impl* impl = m_impl.get();
+    TRY_CTX(m_impl->m_reactor.add_fd(fd, EPOLLIN,
+                                     [impl, fd](uint32_t) { impl->on_stream_readable(fd); }),
+            cat("watch the ", stream, " pipe of ", quoted(unit)));
+    m_impl->m_streams.emplace(fd, std::move(entry));
+    return write_end;
+}
+
+void Journal::record(LogEntry entry) {
+    if (entry.message.size() > m_impl->m_options.max_line)
+        entry.message.resize(m_impl->m_options.max_line);
+    m_impl->add(std::move(entry));
+    m_impl->flush_disk();
+}
+
+Result<void> Journal::follow_kernel(const std::string& path) {
+    if (m_impl->m_kmsg)
+        return {};
+    Fd fd = TRY(open_file(path, O_RDONLY | O_NONBLOCK));
+    m_impl->m_kmsg_buffer.resize(kKmsgRecordMax + 1);
+    Impl* impl = m_impl.get();
+    TRY_CTX(
+        m_impl->m_reactor.add_fd(fd.get(), EPOLLIN, [impl](uint32_t) { impl->on_kmsg_readable(); }),
+        cat("follow ", quoted(path)));
+    m_impl->m_kmsg = std::move(fd);
+    return {};
+}
+
+Result<void> Journal::set_directory(const std::string& directory) {
+    TRY_CTX(make_directories(directory, 0755), "journal directory");
+    std::string path = cat(directory, "/", kFileName);
+    Fd file = TRY_CTX(open_file(path, O_WRONLY | O_APPEND | O_CREAT, 0640), "journal");
+    struct stat st {};
+    if (::fstat(file.get(), &st) < 0)
+        return errno_error(cat("journal: stat ", quoted(path)));
+
+    Impl& impl = *m_impl;
+    impl.flush_disk(); // anything queued belongs to the old directory
+    impl.m_directory = directory;
+    impl.m_file = std::move(file);
+    impl.m_file_bytes = uint64_t(st.st_size);
+
+    // Entries recorded while there was no disk journal, in their order.
+    std::vector<const Impl::Stored*> unwritten;
+    for (const auto& [unit, ring] : impl.m_rings)
+        for (const Impl::Stored& stored : ring.entries)
+            if (stored.sequence > impl.m_disk_sequence)
+                unwritten.push_back(&stored);
+    std::sort(unwritten.begin(), unwritten.end(), [](const Impl::Stored* a, const Impl::Stored* b) {
+        return a->sequence < b->sequence;
+    });
+    for (const Impl::Stored* stored : unwritten) {
+        if (!impl.m_file)
+            break; // rotation failed and was reported
+        impl.queue_for_disk(*stored);
+    }
+    impl.flush_disk();
+    return {};
+}
+
+std::vector<LogEntry> Journal::tail(std::string_view unit, std::size_t lines) const {
+    std::vector<LogEntry> out;
+    if (lines == 0)
+        return out;
+    if (!unit.empty()) {
+        auto it = m_impl->m_rings.find(unit);
+        if (it == m_impl->m_rings.end())
+            return out;
+        const auto& entries = it->second.entries;
+        size_t skip = entries.size() > lines ? entries.size() - lines : 0;
+        for (auto entry = entries.begin() + ptrdiff_t(skip); entry != entries.end(); ++entry)
+            out.push_back(entry->entry);
+        return out;
+    }
+    // All units: the newest `lines` of each ring, merged by sequence.
+    std::vector<const Impl::Stored*> candidates;
+    for (const auto& [name, ring] : m_impl->m_rings) {
+        size_t skip = ring.entries.size() > lines ? ring.entries.size() - lines : 0;
+        for (auto entry = ring.entries.begin() + ptrdiff_t(skip); entry != ring.entries.end();
+             ++entry)
+            candidates.push_back(&*entry);
+    }
+    std::sort(
+        candidates.begin(), candidates.end(),
+        [](const Impl::Stored* a, const Impl::Stored* b) { return a->sequence < b->sequence; });
+    size_t skip = candidates.size() > lines ? candidates.size() - lines : 0;
+    for (size_t i = skip; i < candidates.size(); ++i)
+        out.push_back(candidates[i]->entry);
+    return out;
+}
+
+std::vector<std::string> Journal::units() const {
+    std::vector<std::string> out;
+    for (const auto& [name, ring] : m_impl->m_rings)
+        out.push_back(name);
+    return out;
+}
+
+uint64_t Journal::subscribe(std::string unit, Subscriber subscriber) {
+    uint64_t id = m_impl->m_next_subscriber++;
+    m_impl->m_subscribers.emplace(
+        id,
+        Impl::Subscription{std::move(unit), std::make_shared<Subscriber>(std::move(subscriber))});
+    return id;
+}
+
+void Journal::unsubscribe(uint64_t id) {
+    m_impl->m_subscribers.erase(id);
+}
+
+} // namespace keel

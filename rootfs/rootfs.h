@@ -1,0 +1,242 @@
+// rootfs/: the mount plan of a keel disk and the switch from the initramfs
+// to it.
+//
+// A keel disk is GPT with partitions labelled ROOT-A and ROOT-B (read-only
+// root images, erofs or squashfs) and STATE (ext4, writable). Booted from an
+// initramfs, PID 1 finds the root partition (keel.root=, default
+// PARTLABEL=ROOT-A), mounts it read-only at /sysroot, mounts STATE (making
+// the filesystem when it is blank or keel.state=wipe asks for a factory
+// reset), lays /etc (overlay), /var, /home, /opt, /srv (binds from STATE),
+// /run and /tmp over it, makes /etc/machine-id once, then switches root and
+// execs /usr/bin/keel from the new root, still PID 1.
+//
+// The parsers here read outside input (GPT headers and superblocks from the
+// disk, keel.root= from the kernel command line); they live in gpt.cpp and
+// probe.cpp, which need nothing but keel_base, so the fuzz build takes them
+// alone.
+#pragma once
+
+#include "base/result.h"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel {
+
+// ---- GPT (gpt.cpp) ---------------------------------------------------------
+
+/// CRC-32 as GPT (and zlib, Ethernet) compute it: reflected 0xEDB88320,
+/// initial and final XOR 0xFFFFFFFF. `crc` continues an earlier value.
+uint32_t crc32_ieee(std::string_view data, uint32_t crc = 0);
+
+/// A GUID as GPT stores it: the first three fields little-endian.
+struct Guid {
+    std::array<uint8_t, 16> bytes{};
+
+    /// "c12a7328-f81f-11d2-ba4b-00a0c93ec93b" (lowercase, GPT byte order).
+    std::string to_string() const;
+    /// Parses the 36-character text form, either case.
+    static std::optional<Guid> parse(std::string_view text);
+    bool is_zero() const;
+    bool operator==(const Guid&) const = default;
+};
+
+/// A validated GPT header.
+///
+/// Result<T> types here have no tail padding: libc++ 16's std::expected
+/// (the fuzz and musl builds) keeps its has-value flag in a value's tail
+/// padding and can overwrite it, turning a value into a garbage error.
+struct GptHeader {
+    uint32_t revision = 0;
+    uint32_t header_size = 0;
+    uint64_t current_lba = 0;   // where this header is (1 for the primary)
+    uint64_t alternate_lba = 0; // where the other copy is
+    uint64_t first_usable_lba = 0;
+    uint64_t last_usable_lba = 0;
+    Guid disk_guid;
+    uint64_t entries_lba = 0;
+    uint32_t entry_count = 0;
+    uint32_t entry_size = 0;
+    uint32_t entries_crc = 0;
+    uint32_t reserved = 0; // offset 20, zero by the spec; not checked
+};
+
+/// One used entry of the partition array.
+struct GptPartition {
+    uint32_t number = 0; // 1-based index in the array: the kernel's PARTN (vda<number>)
+    Guid type;
+    Guid unique; // PARTUUID
+    uint64_t first_lba = 0;
+    uint64_t last_lba = 0; // inclusive
+    uint64_t attributes = 0;
+    std::string name; // UTF-8 (stored as UTF-16LE); PARTLABEL
+};
+
+struct GptTable {
+    GptHeader header;
+    std::vector<GptPartition> partitions; // used entries, in array order
+};
+
+/// Largest partition entry array accepted (count * size), 1 MiB: sane disks
+/// use 16 KiB; the limit keeps a hostile header from making us read gigabytes.
+constexpr uint64_t kMaxGptEntryArrayBytes = 1 << 20;
+
+/// Checks a header sector read from `lba`: signature, revision 1.x, header
+/// size, CRC, that it says it is at `lba`, usable range, entry array
+/// geometry (size a power of two from 128 to 4096, array outside the usable
+/// range and off the header). `disk_sectors` (0: unknown) bounds every LBA.
+Result<GptHeader> parse_gpt_header(std::string_view sector, uint64_t lba,
+                                   uint64_t disk_sectors = 0);
+
+/// Parses the partition entry array `header` describes from `entries`
+/// (at least entry_count * entry_size bytes): CRC checked, unused entries
+/// skipped, each used one inside the usable range.
+Result<std::vector<GptPartition>> parse_gpt_entries(const GptHeader& header,
+                                                    std::string_view entries);
+
+/// The primary GPT from the start of a disk image (sector 1 onwards must be
+/// there, up to the end of the entry array).
+Result<GptTable> parse_gpt(std::string_view disk_start, uint32_t sector_size = 512);
+
+/// Reads the GPT of a block device or disk image file; when the primary
+/// header or array is damaged, the backup at the end of the disk is used.
+Result<GptTable> read_gpt(const std::string& path);
+
+// ---- names, uevents, superblocks (probe.cpp) ----------------------------------
+
+/// What keel.root= names.
+struct RootSpec {
+    enum class Kind {
+        PartitionLabel,  // PARTLABEL=ROOT-A: the GPT partition name
+        PartitionUuid,   // PARTUUID=…: the GPT partition's unique GUID
+        FilesystemUuid,  // UUID=…: from the filesystem's superblock (ext4, erofs)
+        FilesystemLabel, // LABEL=…: from the superblock (ext4)
+        Path,            // /dev/vda1
+    };
+    Kind kind = Kind::PartitionLabel;
+    std::string value; // UUIDs lowercased
+
+    /// Parses "PARTLABEL=ROOT-A", "PARTUUID=<guid>", "UUID=<uuid>",
+    /// "LABEL=<label>" or "/dev/<name>". Errors say what was expected.
+    static Result<RootSpec> parse(std::string_view text);
+    /// Back to the keel.root= form.
+    std::string to_string() const;
+};
+
+/// A block device as /sys/class/block/<name>/uevent describes it.
+struct BlockDevice {
+    std::string name;            // DEVNAME: "vda1"
+    std::string path;            // "/dev/vda1"
+    std::string partition_label; // PARTNAME (GPT name as the kernel saw it)
+    std::string disk;            // the disk holding a partition ("vda"); from sysfs
+    bool is_partition = false;   // DEVTYPE=partition
+    bool has_hardware = false;   // a `device` link in sysfs (not ram, loop, zram)
+    uint32_t partition_number{}; // PARTN (0 for a disk)
+    unsigned major = 0, minor = 0;
+};
+
+/// Parses a uevent text (KEY=value lines). DEVNAME is required; a bad
+/// PARTN, MAJOR or MINOR is an error naming the line.
+Result<BlockDevice> parse_block_uevent(std::string_view text);
+
+enum class FilesystemType { Unknown, Ext4, Erofs, Squashfs };
+
+/// The name mount(2) takes ("ext4", "erofs", "squashfs"); "" for Unknown.
+std::string_view filesystem_name(FilesystemType type);
+
+struct FilesystemInfo {
+    FilesystemType type = FilesystemType::Unknown;
+    std::string uuid;  // "0b6a…" (lowercase), empty when the format has none
+    std::string label; // empty when none
+};
+
+/// Bytes of a device's start that probe_filesystem looks at.
+constexpr size_t kProbeBytes = 4096;
+
+/// Identifies ext2/3/4 (as Ext4: the ext4 driver mounts all three), erofs
+/// and squashfs from the first kProbeBytes of a device (fewer is fine: what
+/// is missing is not there). Anything else is Unknown: a blank partition.
+FilesystemInfo probe_filesystem(std::string_view start);
+
+// ---- block devices (devices.cpp) --------------------------------------------------
+
+/// The block devices in `sys_class_block` now (sorted by name), with `disk`
+/// and `has_hardware` filled from the sysfs links.
+Result<std::vector<BlockDevice>>
+list_block_devices(const std::string& sys_class_block = "/sys/class/block");
+
+/// Reads kProbeBytes of `path` and probes them.
+Result<FilesystemInfo> probe_device(const std::string& path);
+
+/// Devices among `devices` that match `spec`. PARTUUID reads the GPT of the
+/// disks involved; UUID and LABEL probe superblocks; errors reading one
+/// device only skip it.
+std::vector<BlockDevice> matching_devices(const RootSpec& spec,
+                                          const std::vector<BlockDevice>& devices);
+
+/// One line per device for messages: "vda1 (partition 1 of vda, PARTLABEL=ROOT-A)".
+std::string describe_block_devices(const std::vector<BlockDevice>& devices);
+
+/// Waits up to `timeout` for a device matching `spec` to show up, polling
+/// sysfs. The error names the spec and lists the devices that do exist.
+Result<BlockDevice> wait_for_block_device(const RootSpec& spec, std::chrono::milliseconds timeout,
+                                          const std::string& sys_class_block = "/sys/class/block");
+
+// ---- the disk boot (mount.cpp) ----------------------------------------------
+
+/// What keel.state= asks for.
+enum class StateMode {
+    Keep, // mount STATE as it is (making the filesystem if it is blank)
+    Wipe, // factory reset: a fresh filesystem on STATE
+};
+
+/// The disk boot settings from the kernel command line.
+struct DiskBootOptions {
+    /// keel.root=; nullopt means "PARTLABEL=ROOT-A if there is one".
+    std::optional<RootSpec> root;
+    StateMode state = StateMode::Keep;
+    /// keel.rootwait= (seconds): how long to wait for an explicit keel.root.
+    std::chrono::milliseconds root_wait = std::chrono::seconds(30);
+
+    /// Reads keel.root=, keel.rootwait=, keel.state= through `get` (a
+    /// command line lookup). Errors name the parameter.
+    static Result<DiskBootOptions>
+    from(const std::function<std::optional<std::string>(std::string_view)>& get);
+};
+
+/// The partition label a keel disk's first root slot has.
+constexpr std::string_view kDefaultRootLabel = "ROOT-A";
+/// The label of the writable partition.
+constexpr std::string_view kStateLabel = "STATE";
+/// How long to look for ROOT-A when keel.root= is not given and a disk is present.
+constexpr std::chrono::milliseconds kDefaultRootSettle{1500};
+/// Where the disk root is assembled before the switch.
+constexpr std::string_view kSysroot = "/sysroot";
+/// The init that runs from the new root; exec'd as `keel init --system`.
+constexpr std::string_view kRootInit = "/usr/bin/keel";
+
+/// True when / is the initramfs (the kernel's rootfs: ramfs or tmpfs).
+bool running_from_initramfs();
+
+/// A 128-bit random ID as /etc/machine-id holds it: 32 lowercase hex
+/// digits and a newline, version-4 UUID bits set as systemd does.
+Result<std::string> generate_machine_id();
+/// True when `text` is a usable machine-id (32 lowercase hex digits, not
+/// all zero, an optional newline).
+bool is_valid_machine_id(std::string_view text);
+
+/// The whole disk boot, run by PID 1 from the initramfs: find the root
+/// (waiting as `options` say), mount the plan at /sysroot, switch root, exec
+/// /usr/bin/keel. Returns success only when keel.root= was not given and
+/// no ROOT-A partition exists: the initramfs is then the system. An error
+/// means the disk could not be booted; the caller powers off (the
+/// initramfs may already be half torn down).
+Result<void> mount_root_and_switch(const DiskBootOptions& options);
+
+} // namespace keel

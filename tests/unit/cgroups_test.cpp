@@ -1,0 +1,437 @@
+// Tests for cgroups/cgroups.h: the limit parsers (systemd's spellings and
+// the messages for bad ones), and the control-file logic against a fake
+// cgroup tree of plain files in a temp dir (the API takes its root as a
+// parameter for this). Real controllers are exercised in QEMU
+// (tests/qemu/cgroups_limits.sh). Also: spawn_process joining a cgroup.
+#include "cgroups/cgroups.h"
+
+#include "base/spawn.h"
+#include "base/strings.h"
+#include "base/sys.h"
+#include "tests/unit/temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace keel;
+using keel::testing::TempDir;
+
+namespace {
+
+// (Generic over the result type: deducing T through the Result alias trips
+// up GCC 12 in some builds.)
+template <typename ParseResult> std::string parse_error(const ParseResult& parsed) {
+    REQUIRE_FALSE(parsed);
+    return parsed.error().to_string();
+}
+
+// A parsed limit as text: the number, or "none" for no limit.
+template <typename ParseResult> std::string parsed(const ParseResult& value) {
+    REQUIRE_MESSAGE(value, value.error().to_string());
+    return *value ? cat(**value) : std::string("none");
+}
+
+void put(const std::string& path, std::string_view text) {
+    REQUIRE(write_new_file(path, text));
+}
+
+std::string get(const std::string& path) {
+    auto text = read_file(path);
+    REQUIRE_MESSAGE(text, path);
+    return *text;
+}
+
+// The files a kernel shows in a group with the three controllers enabled.
+void make_fake_group(const std::string& path) {
+    REQUIRE(make_directories(path));
+    put(path + "/cgroup.controllers", "cpu memory pids\n");
+    put(path + "/cgroup.subtree_control", "");
+    put(path + "/cgroup.procs", "");
+    put(path + "/cgroup.events", "populated 0\nfrozen 0\n");
+    put(path + "/cgroup.freeze", "0\n");
+    put(path + "/memory.max", "max\n");
+    put(path + "/cpu.max", "max 100000\n");
+    put(path + "/pids.max", "max\n");
+}
+
+// A fake hierarchy root (no cgroup.events, as the real root) with keel.slice.
+void make_fake_root(const std::string& root, std::string_view controllers =
+                                                 "cpuset cpu io memory hugetlb pids rdma misc\n") {
+    put(root + "/cgroup.controllers", controllers);
+    put(root + "/cgroup.subtree_control", "");
+    put(root + "/cgroup.procs", "1\n");
+    make_fake_group(root + "/keel.slice");
+}
+
+} // namespace
+
+TEST_CASE("MemoryMax takes bytes, K/M/G/T/P/E as powers of 1024, fractions and infinity") {
+    CHECK(parsed(parse_memory_max("100")) == "100");
+    CHECK(parsed(parse_memory_max("100B")) == "100");
+    CHECK(parsed(parse_memory_max("64K")) == "65536");
+    CHECK(parsed(parse_memory_max("512M")) == "536870912");
+    CHECK(parsed(parse_memory_max("32M")) == "33554432");
+    CHECK(parsed(parse_memory_max("1G")) == "1073741824");
+    CHECK(parsed(parse_memory_max("1.5G")) == "1610612736");
+    CHECK(parsed(parse_memory_max("0.5K")) == "512");
+    CHECK(parsed(parse_memory_max("2T")) == "2199023255552");
+    CHECK(parsed(parse_memory_max("15E")) == "17293822569102704640");
+    CHECK(parsed(parse_memory_max("infinity")) == "none");
+    CHECK(parsed(parse_memory_max("")) == "none");
+}
+
+TEST_CASE("bad MemoryMax values are errors naming the key and the value") {
+    CHECK(parse_error(parse_memory_max("abc")) ==
+          "MemoryMax=abc: not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
+          "infinity)");
+    CHECK(parse_error(parse_memory_max("-1")) ==
+          "MemoryMax=-1: not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
+          "infinity)");
+    CHECK(parse_error(parse_memory_max("1.G")) ==
+          "MemoryMax=1.G: not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
+          "infinity)");
+    CHECK(parse_error(parse_memory_max("512m")) ==
+          "MemoryMax=512m: unknown suffix `m` (K, M, G, T, P or E: powers of 1024)");
+    CHECK(parse_error(parse_memory_max("1GB")) ==
+          "MemoryMax=1GB: unknown suffix `GB` (K, M, G, T, P or E: powers of 1024)");
+    CHECK(parse_error(parse_memory_max("1 G")) ==
+          "MemoryMax=1 G: unknown suffix ` G` (K, M, G, T, P or E: powers of 1024)");
+    CHECK(parse_error(parse_memory_max("50%")) ==
+          "MemoryMax=50%: a percentage of RAM is not supported; give a size such as 512M");
+    CHECK(parse_error(parse_memory_max("0")) == "MemoryMax=0: must be at least 1 byte");
+    CHECK(parse_error(parse_memory_max("0.0001K")) == "MemoryMax=0.0001K: must be at least 1 byte");
+    CHECK(parse_error(parse_memory_max("1.5")) ==
+          "MemoryMax=1.5: a fraction needs a suffix (1.5G)");
+    CHECK(parse_error(parse_memory_max("16E")) == "MemoryMax=16E: too large");
+    CHECK(parse_error(parse_memory_max("99999999999999999999")) ==
+          "MemoryMax=99999999999999999999: too large");
+    CHECK(parse_error(parse_memory_max("1.0000000001G")) ==
+          "MemoryMax=1.0000000001G: more than 9 decimals");
+}
+
+TEST_CASE("CPUQuota is a whole percentage of one CPU") {
+    CHECK(parsed(parse_cpu_quota("50%")) == "50");
+    CHECK(parsed(parse_cpu_quota("20%")) == "20");
+    CHECK(parsed(parse_cpu_quota("150%")) == "150");
+    CHECK(parsed(parse_cpu_quota("")) == "none");
+    CHECK(parse_error(parse_cpu_quota("50")) ==
+          "CPUQuota=50: not a percentage (50% is half a CPU, 150% one and a half)");
+    CHECK(parse_error(parse_cpu_quota("infinity")) ==
+          "CPUQuota=infinity: not a percentage (50% is half a CPU, 150% one and a half)");
+    CHECK(parse_error(parse_cpu_quota("%")) ==
+          "CPUQuota=%: not a percentage (50% is half a CPU, 150% one and a half)");
+    CHECK(parse_error(parse_cpu_quota("12.5%")) == "CPUQuota=12.5%: whole percentages only");
+    CHECK(parse_error(parse_cpu_quota("0%")) == "CPUQuota=0%: must be at least 1%");
+    CHECK(parse_error(parse_cpu_quota("100001%")) ==
+          "CPUQuota=100001%: too large (at most 100000%)");
+}
+
+TEST_CASE("TasksMax is a number of tasks or infinity") {
+    CHECK(parsed(parse_tasks_max("5")) == "5");
+    CHECK(parsed(parse_tasks_max("4194304")) == "4194304");
+    CHECK(parsed(parse_tasks_max("infinity")) == "none");
+    CHECK(parsed(parse_tasks_max("")) == "none");
+    CHECK(parse_error(parse_tasks_max("five")) ==
+          "TasksMax=five: not a number of tasks (or infinity)");
+    CHECK(parse_error(parse_tasks_max("-5")) == "TasksMax=-5: not a number of tasks (or infinity)");
+    CHECK(parse_error(parse_tasks_max("0")) == "TasksMax=0: must be at least 1");
+    CHECK(parse_error(parse_tasks_max("15%")) ==
+          "TasksMax=15%: a percentage of the system's limit is not supported; give a number");
+    CHECK(parse_error(parse_tasks_max("4194305")) ==
+          "TasksMax=4194305: too large (at most 4194304)");
+    CHECK(parse_error(parse_tasks_max("99999999999999999999")) ==
+          "TasksMax=99999999999999999999: too large (at most 4194304)");
+}
+
+TEST_CASE("setting up the tree enables memory, cpu and pids at the root and in keel.slice") {
+    TempDir root;
+    make_fake_root(root.path());
+    CHECK(cgroup2_available(root.path()));
+    REQUIRE(setup_cgroup_tree(root.path()));
+    CHECK(get(root / "cgroup.subtree_control") == "+memory +cpu +pids");
+    CHECK(get(root / "keel.slice/cgroup.subtree_control") == "+memory +cpu +pids");
+    CHECK(get(root / "cgroup.procs") == "1\n"); // PID 1 stays in the root
+    REQUIRE(setup_cgroup_tree(root.path()));    // again: nothing changes
+}
+
+TEST_CASE("a controller the kernel lacks is skipped, and named for a warning") {
+    TempDir root;
+    make_fake_root(root.path(), "cpu io pids\n");
+    REQUIRE(setup_cgroup_tree(root.path()));
+    CHECK(get(root / "cgroup.subtree_control") == "+cpu +pids");
+    CHECK(get(root / "keel.slice/cgroup.subtree_control") == "+cpu +pids");
+    auto missing = missing_cgroup_controllers(root.path());
+    REQUIRE(missing);
+    CHECK(*missing == std::vector<std::string>{"memory"});
+
+    TempDir full;
+    make_fake_root(full.path());
+    missing = missing_cgroup_controllers(full.path());
+    REQUIRE(missing);
+    CHECK(missing->empty());
+}
+
+TEST_CASE("without cgroup v2 at the root, setup says so and creates nothing") {
+    TempDir root;
+    CHECK_FALSE(cgroup2_available(root.path()));
+    auto setup = setup_cgroup_tree(root.path());
+    REQUIRE_FALSE(setup);
+    CHECK(setup.error().to_string() ==
+          cat("cgroup v2 is not mounted at ", quoted(root.path()), " (no cgroup.controllers)"));
+    CHECK_FALSE(path_exists(root / "keel.slice"));
+}
+
+TEST_CASE("create writes the limits in cgroup v2's terms") {
+    TempDir root;
+    make_fake_root(root.path());
+    make_fake_group(root / "keel.slice/web.service");
+    CgroupLimits limits;
+    limits.memory_max = 32u << 20;
+    limits.cpu_quota_percent = 20;
+    limits.tasks_max = 5;
+    auto group = Cgroup::create("keel.slice/web.service", limits, root.path());
+    REQUIRE(group);
+    CHECK(group->path() == root / "keel.slice/web.service");
+    CHECK(get(root / "keel.slice/web.service/memory.max") == "33554432");
+    CHECK(get(root / "keel.slice/web.service/cpu.max") == "20000 100000");
+    CHECK(get(root / "keel.slice/web.service/pids.max") == "5");
+
+    limits.cpu_quota_percent = 150;
+    REQUIRE(group->apply(limits));
+    CHECK(get(root / "keel.slice/web.service/cpu.max") == "150000 100000");
+    // Applying no limits removes the old ones.
+    REQUIRE(group->apply(CgroupLimits{}));
+    CHECK(get(root / "keel.slice/web.service/memory.max") == "max");
+    CHECK(get(root / "keel.slice/web.service/cpu.max") == "max 100000");
+    CHECK(get(root / "keel.slice/web.service/pids.max") == "max");
+}
+
+TEST_CASE("a limit whose controller is not enabled fails, writes nothing, leaves no group") {
+    TempDir root;
+    make_fake_root(root.path());
+    CgroupLimits limits;
+    limits.cpu_quota_percent = 50;
+    limits.memory_max = 1u << 30;
+    // A fresh directory of a fake tree has no control files at all, like a
+    // group whose parent did not enable any controller.
+    auto group = Cgroup::create("keel.slice/new.service", limits, root.path());
+    REQUIRE_FALSE(group);
+    std::string path = root / "keel.slice/new.service";
+    CHECK(group.error().to_string() ==
+          cat("create cgroup ", quoted(path), ": set memory.max of ", quoted(path),
+              ": the memory controller is not enabled for this group"));
+    CHECK_FALSE(path_exists(path));
+
+    // An existing group is kept, and its other knobs are untouched.
+    make_fake_group(root / "keel.slice/old.service");
+    REQUIRE(::unlink((root / "keel.slice/old.service/pids.max").c_str()) == 0);
+    limits = {};
+    limits.cpu_quota_percent = 50;
+    limits.tasks_max = 10;
+    auto old = Cgroup::create("keel.slice/old.service", limits, root.path());
+    REQUIRE_FALSE(old);
+    CHECK(old.error().to_string().ends_with(": the pids controller is not enabled for this group"));
+    CHECK(get(root / "keel.slice/old.service/cpu.max") == "max 100000\n");
+    CHECK(path_exists(root / "keel.slice/old.service"));
+}
+
+TEST_CASE("group names cannot be empty, absolute or climb out of the root") {
+    TempDir root;
+    make_fake_root(root.path());
+    for (std::string_view name : {"", "/etc", "../x", "keel.slice/../../x", "a//b", "a/", "./a"}) {
+        auto group = Cgroup::create(std::string(name), {}, root.path());
+        REQUIRE_FALSE(group);
+        CHECK(group.error().to_string().starts_with("cgroup name "));
+    }
+    put(root / "keel.slice/file", "");
+    auto file = Cgroup::create("keel.slice/file", {}, root.path());
+    REQUIRE_FALSE(file);
+    CHECK(file.error().to_string() ==
+          cat("create cgroup ", quoted(root / "keel.slice/file"), ": exists and is not a group"));
+    auto missing = Cgroup::open("keel.slice/missing", root.path());
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().code() == ENOENT);
+}
+
+TEST_CASE("stats reads memory, tasks, cpu time and OOM kills") {
+    TempDir root;
+    make_fake_root(root.path());
+    std::string path = root / "keel.slice/web.service";
+    make_fake_group(path);
+    put(path + "/memory.current", "1234\n");
+    put(path + "/pids.current", "3\n");
+    put(path + "/cpu.stat", "usage_usec 5678\nuser_usec 5000\nsystem_usec 678\n");
+    put(path + "/memory.events", "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n");
+    auto group = Cgroup::open("keel.slice/web.service", root.path());
+    REQUIRE(group);
+    auto stats = group->stats();
+    REQUIRE(stats);
+    CHECK(stats->memory_current == 1234);
+    CHECK(stats->tasks_current == 3);
+    CHECK(stats->cpu_usage_usec == 5678);
+    CHECK(stats->oom_kills == 1);
+
+    put(path + "/memory.current", "lots\n");
+    auto bad = group->stats();
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().to_string() ==
+          cat(quoted(path + "/memory.current"), ": not a number: `lots`"));
+}
+
+TEST_CASE("a group without controllers reads zero counters") {
+    TempDir root;
+    REQUIRE(make_directories(root / "keel.slice/bare"));
+    auto group = Cgroup::open("keel.slice/bare", root.path());
+    REQUIRE(group);
+    auto stats = group->stats();
+    REQUIRE(stats);
+    CHECK(stats->memory_current == 0);
+    CHECK(stats->tasks_current == 0);
+    CHECK(stats->cpu_usage_usec == 0);
+    CHECK(stats->oom_kills == 0);
+}
+
+TEST_CASE("processes come from cgroup.procs; add_process writes the pid there") {
+    TempDir root;
+    std::string path = root / "keel.slice/web.service";
+    make_fake_group(path);
+    auto group = Cgroup::open("keel.slice/web.service", root.path());
+    REQUIRE(group);
+    put(path + "/cgroup.procs", "12\n345\n");
+    auto listed = group->processes();
+    REQUIRE(listed);
+    CHECK(*listed == std::vector<pid_t>{12, 345});
+    REQUIRE(group->add_process(678));
+    CHECK(get(path + "/cgroup.procs") == "678");
+    put(path + "/cgroup.procs", "12\nx\n");
+    auto bad = group->processes();
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().to_string() == cat(quoted(path + "/cgroup.procs"), ": not a pid: `x`"));
+}
+
+TEST_CASE("kill uses cgroup.kill when the kernel has it") {
+    TempDir root;
+    std::string path = root / "keel.slice/web.service";
+    make_fake_group(path);
+    put(path + "/cgroup.kill", "");
+    auto group = Cgroup::open("keel.slice/web.service", root.path());
+    REQUIRE(group);
+    REQUIRE(group->kill());
+    CHECK(get(path + "/cgroup.kill") == "1");
+}
+
+TEST_CASE("without cgroup.kill, every process listed in cgroup.procs gets SIGKILL") {
+    TempDir root;
+    std::string path = root / "keel.slice/old-kernel.service";
+    make_fake_group(path);
+    pid_t children[2];
+    for (pid_t& child : children) {
+        child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            for (;;)
+                ::pause();
+        }
+    }
+    put(path + "/cgroup.procs", cat(children[0], "\n", children[1], "\n"));
+    auto group = Cgroup::open("keel.slice/old-kernel.service", root.path());
+    REQUIRE(group);
+    REQUIRE(group->kill());
+    for (pid_t child : children) {
+        int status = 0;
+        REQUIRE(::waitpid(child, &status, 0) == child);
+        CHECK(WIFSIGNALED(status));
+        CHECK(WTERMSIG(status) == SIGKILL);
+    }
+}
+
+TEST_CASE("freeze writes cgroup.freeze and waits until cgroup.events agrees") {
+    TempDir root;
+    std::string path = root / "keel.slice/web.service";
+    make_fake_group(path);
+    auto group = Cgroup::open("keel.slice/web.service", root.path());
+    REQUIRE(group);
+    put(path + "/cgroup.events", "populated 1\nfrozen 1\n");
+    REQUIRE(group->freeze(true));
+    CHECK(get(path + "/cgroup.freeze") == "1");
+
+    // The kernel never confirms: a bounded wait, then an error.
+    put(path + "/cgroup.events", "populated 1\nfrozen 1\n");
+    auto start = std::chrono::steady_clock::now();
+    auto thawed = group->freeze(false);
+    auto waited = std::chrono::steady_clock::now() - start;
+    REQUIRE_FALSE(thawed);
+    CHECK(thawed.error().code() == ETIMEDOUT);
+    CHECK(thawed.error().root() == cat("thaw cgroup ", quoted(path), ": not thawed after 1000 ms"));
+    CHECK(waited >= std::chrono::milliseconds(900));
+    CHECK(waited < std::chrono::milliseconds(3000));
+    CHECK(get(path + "/cgroup.freeze") == "0");
+
+    REQUIRE(::unlink((path + "/cgroup.freeze").c_str()) == 0);
+    auto old = group->freeze(true);
+    REQUIRE_FALSE(old);
+    CHECK(old.error().to_string() ==
+          cat("freeze cgroup ", quoted(path), ": no cgroup.freeze (the kernel is older than 5.2)"));
+}
+
+TEST_CASE("populated follows cgroup.events; remove takes only an empty group") {
+    TempDir root;
+    std::string path = root / "keel.slice/web.service";
+    make_fake_group(path);
+    auto group = Cgroup::open("keel.slice/web.service", root.path());
+    REQUIRE(group);
+    CHECK_FALSE(*group->populated());
+    put(path + "/cgroup.events", "populated 1\nfrozen 0\n");
+    CHECK(*group->populated());
+
+    // A fake group's files make rmdir fail as a busy group would.
+    auto busy = group->remove();
+    REQUIRE_FALSE(busy);
+    CHECK(busy.error().root() ==
+          cat("remove cgroup ", quoted(path), ": it still has processes or child groups"));
+    REQUIRE(make_directories(root / "keel.slice/empty"));
+    auto empty = Cgroup::open("keel.slice/empty", root.path());
+    REQUIRE(empty);
+    REQUIRE(empty->remove());
+    CHECK_FALSE(path_exists(root / "keel.slice/empty"));
+}
+
+TEST_CASE("a spawned process joins its cgroup before it runs anything") {
+    TempDir root;
+    std::string path = root / "keel.slice/job.service";
+    make_fake_group(path);
+    auto group = Cgroup::open("keel.slice/job.service", root.path());
+    REQUIRE(group);
+    auto directory = group->open_directory();
+    REQUIRE(directory);
+    SpawnOptions options;
+    // The program reads the file its own spawn wrote before exec.
+    options.argv = {"sh", "-c", cat("test \"$(cat ", path, "/cgroup.procs)\" = 0")};
+    options.environment = {"PATH=/usr/bin:/bin"};
+    options.cgroup_fd = directory->get();
+    auto pid = spawn_process(options);
+    REQUIRE(pid);
+    int status = 0;
+    REQUIRE(::waitpid(*pid, &status, 0) == *pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("a spawn whose cgroup cannot be joined fails and leaves no child") {
+    TempDir root;
+    REQUIRE(make_directories(root / "not-a-group"));
+    auto directory = open_file(root / "not-a-group", O_RDONLY | O_DIRECTORY);
+    REQUIRE(directory);
+    SpawnOptions options;
+    options.argv = {"/bin/true"};
+    options.cgroup_fd = directory->get();
+    auto pid = spawn_process(options);
+    REQUIRE_FALSE(pid);
+    CHECK(pid.error().code() == ENOENT);
+    CHECK(pid.error().to_string() == "start `/bin/true`: join cgroup: No such file or directory");
+}

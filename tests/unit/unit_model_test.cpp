@@ -1,0 +1,682 @@
+// The unit model: systemd's keys and defaults, malformed input with exact
+// messages, unit directories with drop-ins and .wants/, enable/disable.
+#include "init/unit_model.h"
+
+#include "base/sys.h"
+#include "tests/unit/temp_dir.h"
+
+#include <algorithm>
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+using keel::testing::TempDir;
+
+keel::SpecifierContext context() {
+    keel::SpecifierContext c;
+    c.hostname = "node1";
+    c.machine_id = "0123456789abcdef0123456789abcdef";
+    c.boot_id = "fedcba9876543210fedcba9876543210";
+    c.kernel_release = "6.1.0-test";
+    return c;
+}
+
+keel::Result<keel::Unit> parse(std::string_view text, std::vector<std::string>& warnings,
+                               std::string name = "web.service",
+                               std::vector<std::string_view> dropins = {}) {
+    auto file = keel::UnitFile::parse(text, name);
+    REQUIRE(file);
+    std::vector<keel::UnitFile> parsed;
+    int n = 0;
+    for (std::string_view dropin : dropins) {
+        auto d = keel::UnitFile::parse(dropin, "override" + std::to_string(++n) + ".conf");
+        REQUIRE(d);
+        parsed.push_back(std::move(*d));
+    }
+    return keel::parse_unit(name, *file, parsed, context(), warnings);
+}
+
+keel::Result<keel::Unit> parse(std::string_view text) {
+    std::vector<std::string> warnings;
+    return parse(text, warnings);
+}
+
+// The error of a [Service] section holding `body` after a working ExecStart.
+std::string service_error(std::string_view body) {
+    auto unit = parse(std::string("[Service]\nExecStart=/bin/true\n") + std::string(body));
+    REQUIRE_FALSE(unit);
+    return unit.error().to_string();
+}
+
+void write(const std::string& path, std::string_view text) {
+    REQUIRE(keel::make_directories(path.substr(0, path.rfind('/'))));
+    REQUIRE(keel::write_new_file(path, text));
+}
+
+} // namespace
+
+TEST_CASE("a service without settings gets systemd's defaults") {
+    auto unit = parse("[Service]\nExecStart=/usr/bin/web\n");
+    REQUIRE(unit);
+    const keel::ServiceConfig& s = unit->service;
+    CHECK(unit->description == "web.service");
+    CHECK(unit->type == keel::UnitType::Service);
+    CHECK(unit->default_dependencies);
+    CHECK(s.type == keel::ServiceType::Simple);
+    CHECK(s.restart == keel::RestartPolicy::No);
+    CHECK(s.restart_usec == 100'000);
+    CHECK(s.timeout_start_usec == 90'000'000);
+    CHECK(s.timeout_stop_usec == 90'000'000);
+    CHECK(unit->start_limit_interval_usec == 10'000'000);
+    CHECK(unit->start_limit_burst == 5);
+    CHECK(s.kill_mode == keel::KillMode::ControlGroup);
+    CHECK(s.kill_signal == SIGTERM);
+    CHECK(s.final_kill_signal == SIGKILL);
+    CHECK(s.watchdog_signal == SIGABRT);
+    CHECK(s.send_sigkill);
+    CHECK_FALSE(s.remain_after_exit);
+    CHECK(s.notify_access == keel::NotifyAccess::None);
+    CHECK(s.watchdog_usec == 0);
+    CHECK(s.standard_output == keel::OutputTarget::Journal);
+    CHECK(s.standard_error == keel::OutputTarget::Journal);
+}
+
+TEST_CASE("a service's command, environment and sandbox come from its unit file") {
+    std::vector<std::string> warnings;
+    auto unit = parse(R"([Unit]
+Description=The web server
+[Service]
+ExecStart=-/usr/bin/web --port "80 81"
+Environment=A=1 "B=two words"
+Environment=A=3
+EnvironmentFile=-/etc/default/web
+EnvironmentFile=/etc/web.env
+WorkingDirectory=/srv
+User=www
+Group=www-data
+SupplementaryGroups=video audio
+CapabilityBoundingSet=CAP_NET_BIND_SERVICE
+NoNewPrivileges=yes
+SystemCallFilter=~reboot kexec_load
+LimitNOFILE=4096
+LimitCORE=0:infinity
+LimitSTACK=8M
+LimitCPU=1h
+LimitNICE=-5
+)",
+                      warnings);
+    REQUIRE(unit);
+    CHECK(warnings.empty());
+    const keel::ServiceConfig& s = unit->service;
+    CHECK(unit->description == "The web server");
+    REQUIRE(s.exec_start.size() == 1);
+    CHECK(s.exec_start[0].ignore_failure);
+    CHECK(s.exec_start[0].argv == std::vector<std::string>{"/usr/bin/web", "--port", "80 81"});
+    CHECK(s.environment == keel::Environment{{"A", "1"}, {"B", "two words"}, {"A", "3"}});
+    REQUIRE(s.environment_files.size() == 2);
+    CHECK(s.environment_files[0].path == "/etc/default/web");
+    CHECK(s.environment_files[0].optional);
+    CHECK_FALSE(s.environment_files[1].optional);
+    CHECK(s.working_directory == "/srv");
+    CHECK(s.user == "www");
+    CHECK(s.group == "www-data");
+    CHECK(s.supplementary_groups == std::vector<std::string>{"video", "audio"});
+    CHECK(s.capability_mode == keel::CapabilityMode::Keep);
+    CHECK(s.capabilities == std::vector<std::string>{"CAP_NET_BIND_SERVICE"});
+    CHECK(s.no_new_privileges);
+    CHECK(s.denied_syscalls == std::vector<std::string>{"reboot", "kexec_load"});
+    REQUIRE(s.limits.size() == 5);
+    CHECK(s.limits[0].resource == RLIMIT_NOFILE);
+    CHECK(s.limits[0].soft == 4096);
+    CHECK(s.limits[1].resource == RLIMIT_CORE);
+    CHECK(s.limits[1].soft == 0);
+    CHECK(s.limits[1].hard == RLIM_INFINITY);
+    CHECK(s.limits[2].soft == 8u << 20);
+    CHECK(s.limits[3].soft == 3600);
+    CHECK(s.limits[4].soft == 25); // nice -5 is rlimit 20 - (-5)
+}
+
+TEST_CASE("[Service] timing, restart and kill settings are parsed with systemd's spellings") {
+    auto unit = parse(R"([Unit]
+StartLimitIntervalSec=30s
+StartLimitBurst=3
+[Service]
+Type=notify
+ExecStart=/usr/bin/web
+ExecStartPre=/bin/mkdir -p /run/web
+ExecStartPost=/bin/echo up
+ExecReload=/bin/kill -HUP $MAINPID
+ExecStop=/usr/bin/webctl stop
+ExecStopPost=/bin/rm -rf /run/web
+Restart=on-abnormal
+RestartSec=2.5s
+RestartSteps=4
+RestartMaxDelaySec=1min
+TimeoutStartSec=1min 30s
+TimeoutStopSec=infinity
+WatchdogSec=10
+KillMode=mixed
+KillSignal=SIGINT
+FinalKillSignal=QUIT
+SendSIGKILL=no
+RemainAfterExit=yes
+SuccessExitStatus=3 SIGUSR1
+StandardOutput=null
+StandardError=inherit
+)");
+    REQUIRE(unit);
+    const keel::ServiceConfig& s = unit->service;
+    CHECK(unit->start_limit_interval_usec == 30'000'000);
+    CHECK(unit->start_limit_burst == 3);
+    CHECK(s.type == keel::ServiceType::Notify);
+    CHECK(s.exec_start_pre.size() == 1);
+    CHECK(s.exec_start_post.size() == 1);
+    CHECK(s.exec_reload[0].argv == std::vector<std::string>{"/bin/kill", "-HUP", "$MAINPID"});
+    CHECK(s.exec_stop.size() == 1);
+    CHECK(s.exec_stop_post.size() == 1);
+    CHECK(s.restart == keel::RestartPolicy::OnAbnormal);
+    CHECK(s.restart_usec == 2'500'000);
+    CHECK(s.restart_steps == 4);
+    CHECK(s.restart_max_delay_usec == 60'000'000);
+    CHECK(s.timeout_start_usec == 90'000'000);
+    CHECK(s.timeout_stop_usec == UINT64_MAX);
+    CHECK(s.watchdog_usec == 10'000'000);
+    CHECK(s.kill_mode == keel::KillMode::Mixed);
+    CHECK(s.kill_signal == SIGINT);
+    CHECK(s.final_kill_signal == SIGQUIT);
+    CHECK_FALSE(s.send_sigkill);
+    CHECK(s.remain_after_exit);
+    CHECK(s.success_exit_status.codes == std::set<int>{3});
+    CHECK(s.success_exit_status.signals == std::set<int>{SIGUSR1});
+    CHECK(s.standard_output == keel::OutputTarget::Null);
+    CHECK(s.standard_error == keel::OutputTarget::Inherit);
+    CHECK(s.notify_access == keel::NotifyAccess::Main); // notify implies it
+}
+
+TEST_CASE("a oneshot service may have several ExecStart= and no start timeout") {
+    auto unit = parse("[Service]\nType=oneshot\nExecStart=/bin/a\nExecStart=/bin/b\n");
+    REQUIRE(unit);
+    CHECK(unit->service.exec_start.size() == 2);
+    CHECK(unit->service.timeout_start_usec == UINT64_MAX);
+    auto timed = parse("[Service]\nType=oneshot\nExecStart=/bin/a\nTimeoutStartSec=5\n");
+    REQUIRE(timed);
+    CHECK(timed->service.timeout_start_usec == 5'000'000);
+    auto zero = parse("[Service]\nExecStart=/bin/a\nTimeoutSec=0\n");
+    REQUIRE(zero);
+    CHECK(zero->service.timeout_start_usec == UINT64_MAX); // 0 disables, as in systemd
+    CHECK(zero->service.timeout_stop_usec == UINT64_MAX);
+}
+
+TEST_CASE("an empty assignment resets a list, as in systemd") {
+    auto unit = parse(R"([Unit]
+After=a.service b.service
+After=
+After=c.service
+[Service]
+Type=oneshot
+ExecStart=/bin/a
+ExecStart=
+ExecStart=/bin/b
+Environment=A=1
+Environment=
+Environment=B=2
+)");
+    REQUIRE(unit);
+    CHECK(unit->after == std::vector<std::string>{"c.service"});
+    REQUIRE(unit->service.exec_start.size() == 1);
+    CHECK(unit->service.exec_start[0].argv[0] == "/bin/b");
+    CHECK(unit->service.environment == keel::Environment{{"B", "2"}});
+}
+
+TEST_CASE("dependencies, conditions and [Install] are read from [Unit] and [Install]") {
+    auto unit = parse(R"([Unit]
+Requires=db.service
+Requisite=net.target
+Wants=cache.service metrics.service
+BindsTo=vpn.service
+PartOf=app.target
+After=db.service cache.service
+Before=multi-user.target
+Conflicts=old-web.service
+DefaultDependencies=no
+ConditionPathExists=/etc/web.conf
+ConditionPathIsDirectory=!/srv/disabled
+ConditionFileNotEmpty=|/etc/a
+AssertPathExists=/usr/bin/web
+ConditionKernelCommandLine=web.enable=1
+[Service]
+ExecStart=/usr/bin/web
+[Install]
+WantedBy=multi-user.target
+RequiredBy=app.target
+Alias=www.service
+Also=web-helper.service
+)");
+    REQUIRE(unit);
+    CHECK(unit->requirements == std::vector<std::string>{"db.service"});
+    CHECK(unit->requisite == std::vector<std::string>{"net.target"});
+    CHECK(unit->wants == std::vector<std::string>{"cache.service", "metrics.service"});
+    CHECK(unit->binds_to == std::vector<std::string>{"vpn.service"});
+    CHECK(unit->part_of == std::vector<std::string>{"app.target"});
+    CHECK(unit->after == std::vector<std::string>{"db.service", "cache.service"});
+    CHECK(unit->before == std::vector<std::string>{"multi-user.target"});
+    CHECK(unit->conflicts == std::vector<std::string>{"old-web.service"});
+    CHECK_FALSE(unit->default_dependencies);
+    REQUIRE(unit->conditions.size() == 5);
+    CHECK(unit->conditions[0].type == keel::ConditionType::PathExists);
+    CHECK(unit->conditions[1].negate);
+    CHECK(unit->conditions[1].text() == "ConditionPathIsDirectory=!/srv/disabled");
+    CHECK(unit->conditions[2].trigger);
+    CHECK(unit->conditions[3].assert);
+    CHECK(unit->conditions[4].type == keel::ConditionType::KernelCommandLine);
+    CHECK(unit->wanted_by == std::vector<std::string>{"multi-user.target"});
+    CHECK(unit->required_by == std::vector<std::string>{"app.target"});
+    CHECK(unit->alias == std::vector<std::string>{"www.service"});
+    CHECK(unit->also == std::vector<std::string>{"web-helper.service"});
+    CHECK(unit->installable());
+}
+
+TEST_CASE("unknown keys and sections are warnings naming file and line; X- ones are silent") {
+    std::vector<std::string> warnings;
+    auto unit = parse("[Service]\nExecStart=/bin/true\nFrobnicate=yes\nX-Mine=1\n[X-Fleet]\n"
+                      "MachineID=1\n[Custom]\nA=b\n[Unit]\nOnFailure=x.service\n",
+                      warnings);
+    REQUIRE(unit);
+    CHECK(warnings ==
+          std::vector<std::string>{"web.service:3: unknown key `Frobnicate` in [Service], ignored",
+                                   "web.service:7: unknown section [Custom], ignored",
+                                   "web.service:10: unknown key `OnFailure` in [Unit], ignored"});
+}
+
+TEST_CASE("malformed service settings are errors naming file, line and key") {
+    CHECK(parse("[Service]\nType=simple\n").error().to_string() ==
+          "web.service: [Service] has no ExecStart=, which only Type=oneshot services may leave "
+          "out");
+    CHECK(parse("[Service]\nExecStart=/bin/a\nExecStart=/bin/b\n").error().to_string() ==
+          "web.service: [Service] has more than one ExecStart=, which only Type=oneshot services "
+          "may have");
+    CHECK(parse("[Service]\nType=oneshot\n").error().to_string() ==
+          "web.service: [Service] has neither ExecStart= nor ExecStop=");
+    CHECK(
+        parse("[Service]\nType=oneshot\nExecStart=/bin/a\nRestart=always\n").error().to_string() ==
+        "web.service: Restart=always and Restart=on-success are not allowed for Type=oneshot "
+        "services");
+    CHECK(service_error("Restart=sometimes\n") ==
+          "web.service:3: Restart: unknown value `sometimes` (expected no, on-success, on-failure, "
+          "on-abnormal, on-watchdog, on-abort or always)");
+    CHECK(service_error("Type=forking\n") ==
+          "web.service:3: Type: Type=forking is not supported by keel (use simple, exec, notify or "
+          "oneshot; run a forking daemon in the foreground)");
+    CHECK(service_error("Type=fast\n") ==
+          "web.service:3: Type: unknown value `fast` (expected simple, exec, notify or oneshot)");
+    CHECK(service_error("RestartSec=soon\n") ==
+          "web.service:3: RestartSec: invalid time span `soon`: expected a number at `soon`");
+    CHECK(service_error("TimeoutStopSec=5 parsecs\n") ==
+          "web.service:3: TimeoutStopSec: invalid time span `5 parsecs`: unknown unit `parsecs`");
+    CHECK(service_error("KillMode=everything\n") ==
+          "web.service:3: KillMode: unknown value `everything` (expected control-group, mixed, "
+          "process or none)");
+    CHECK(service_error("KillSignal=SIGFOO\n") ==
+          "web.service:3: KillSignal: unknown signal `SIGFOO`");
+    CHECK(service_error("KillSignal=99\n") ==
+          "web.service:3: KillSignal: signal number `99` is outside 1..64");
+    CHECK(service_error("RemainAfterExit=perhaps\n") ==
+          "web.service:3: RemainAfterExit: invalid boolean `perhaps` (expected yes/no, "
+          "true/false, on/off or 1/0)");
+    CHECK(service_error("NotifyAccess=some\n") ==
+          "web.service:3: NotifyAccess: unknown value `some` (expected none, main, exec or all)");
+    CHECK(service_error("Environment=JUSTAWORD\n") ==
+          "web.service:3: Environment: `JUSTAWORD` is not KEY=value");
+    CHECK(service_error("Environment=1X=2\n") ==
+          "web.service:3: Environment: `1X` is not a valid variable name");
+    CHECK(service_error("EnvironmentFile=relative.env\n") ==
+          "web.service:3: EnvironmentFile: `relative.env` is not an absolute path");
+    CHECK(service_error("WorkingDirectory=srv\n") ==
+          "web.service:3: WorkingDirectory: `srv` is not an absolute path or `~`");
+    CHECK(service_error("User=a b\n") == "web.service:3: User: `a b` is not a valid user name");
+    CHECK(service_error("CapabilityBoundingSet=CAP_FLY\n") ==
+          "web.service:3: CapabilityBoundingSet: unknown capability `CAP_FLY`");
+    CHECK(service_error("SystemCallFilter=read write\n") ==
+          "web.service:3: SystemCallFilter: only the `~name ...` deny form is supported");
+    CHECK(service_error("SystemCallFilter=~fly\n") ==
+          "web.service:3: SystemCallFilter: unknown system call `fly`");
+    CHECK(service_error("LimitNOFILE=lots\n") ==
+          "web.service:3: LimitNOFILE: expected a number or `infinity`, got `lots`");
+    CHECK(service_error("LimitNOFILE=10:5\n") ==
+          "web.service:3: LimitNOFILE: soft limit is above the hard limit in `10:5`");
+    CHECK(service_error("LimitSTACK=8Q\n") ==
+          "web.service:3: LimitSTACK: expected a size (like 4096, 8M or infinity), got `8Q`");
+    CHECK(service_error("LimitNICE=-30\n") ==
+          "web.service:3: LimitNICE: nice level `-30` is outside -20..19");
+    CHECK(service_error("SuccessExitStatus=300\n") ==
+          "web.service:3: SuccessExitStatus: exit status `300` is above 255");
+    CHECK(service_error("StandardOutput=file:/x\n") ==
+          "web.service:3: StandardOutput: unknown value `file:/x` (expected journal, null, "
+          "inherit or tty)");
+    CHECK(service_error("StandardInput=tty\n") ==
+          "web.service:3: StandardInput: only `null` is supported, got `tty`");
+    CHECK(service_error("ExecStartPre=+/bin/setup\n") ==
+          "web.service:3: ExecStartPre: the `+` prefix is not supported by keel");
+    CHECK(service_error("ExecStop=bin/stop\n") ==
+          "web.service:3: ExecStop: `bin/stop` must be an absolute path or a plain program name");
+    CHECK(service_error("ExecReload=-\n") ==
+          "web.service:3: ExecReload: no command after the prefixes");
+    CHECK(service_error("ExecStop=/bin/echo \"open\n")
+              .starts_with("web.service:3: ExecStop: unterminated double quote in "));
+    CHECK(service_error("ExecStop=/bin/date +%s\n") ==
+          "web.service:3: ExecStop: unknown specifier `%s` in `/bin/date +%s` (write %% for a %)");
+    CHECK(service_error("TasksMax=lots\n").starts_with("web.service:3: TasksMax: "));
+    CHECK(service_error("MemoryMax=12Q\n").starts_with("web.service:3: MemoryMax: "));
+    CHECK(service_error("CPUQuota=fast\n").starts_with("web.service:3: CPUQuota: "));
+}
+
+TEST_CASE("malformed [Unit] and [Install] settings are errors naming file, line and key") {
+    CHECK(parse("[Unit]\nAfter=db\n[Service]\nExecStart=/bin/a\n").error().to_string() ==
+          "web.service:2: After: invalid unit name `db`: no type suffix such as .service");
+    CHECK(
+        parse("[Unit]\nRequires=db.database\n[Service]\nExecStart=/bin/a\n").error().to_string() ==
+        "web.service:2: Requires: invalid unit name `db.database`: unknown type `.database`");
+    CHECK(parse("[Unit]\nWants=we$b.service\n[Service]\nExecStart=/bin/a\n").error().to_string() ==
+          "web.service:2: Wants: invalid unit name `we$b.service`: character `$` is not allowed");
+    CHECK(parse("[Unit]\nWants=web@.service\n[Service]\nExecStart=/bin/a\n").error().to_string() ==
+          "web.service:2: Wants: `web@.service` is a template; name an instance "
+          "(web@NAME.service)");
+    CHECK(parse("[Unit]\nConditionPathExists=etc/x\n[Service]\nExecStart=/bin/a\n")
+              .error()
+              .to_string() ==
+          "web.service:2: ConditionPathExists: `etc/x` is not an absolute path");
+    CHECK(
+        parse("[Unit]\nConditionPathExists=|!\n[Service]\nExecStart=/bin/a\n")
+            .error()
+            .to_string() ==
+        "web.service:2: ConditionPathExists: expected an argument after the `|` and `!` prefixes");
+    CHECK(
+        parse("[Unit]\nStartLimitBurst=many\n[Service]\nExecStart=/bin/a\n").error().to_string() ==
+        "web.service:2: StartLimitBurst: expected a number, got `many`");
+    CHECK(parse("[Unit]\nDefaultDependencies=maybe\n[Service]\nExecStart=/bin/a\n")
+              .error()
+              .to_string()
+              .starts_with("web.service:2: DefaultDependencies: invalid boolean `maybe`"));
+    CHECK(
+        parse("[Service]\nExecStart=/bin/a\n[Install]\nWantedBy=multi-user\n")
+            .error()
+            .to_string() ==
+        "web.service:4: WantedBy: invalid unit name `multi-user`: no type suffix such as .service");
+}
+
+TEST_CASE("a drop-in overrides the unit file, and its errors name the drop-in") {
+    std::vector<std::string> warnings;
+    auto unit = parse("[Service]\nExecStart=/usr/bin/web\nRestart=no\nEnvironment=A=1\n", warnings,
+                      "web.service",
+                      {"[Service]\nRestart=always\n", "[Service]\nEnvironment=B=2\nExecStart=\n"
+                                                      "ExecStart=/usr/bin/web --debug\n"});
+    REQUIRE(unit);
+    CHECK(unit->service.restart == keel::RestartPolicy::Always);
+    CHECK(unit->service.environment == keel::Environment{{"A", "1"}, {"B", "2"}});
+    CHECK(unit->service.exec_start[0].argv.size() == 2);
+    CHECK(unit->dropins == std::vector<std::string>{"override1.conf", "override2.conf"});
+
+    auto bad = parse("[Service]\nExecStart=/usr/bin/web\n", warnings, "web.service",
+                     {"[Service]\n\nRestart=sometimes\n"});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().to_string().starts_with("override1.conf:3: Restart: unknown value"));
+}
+
+TEST_CASE("specifiers expand to the unit's name, instance and the machine's values") {
+    std::vector<std::string> warnings;
+    auto unit = parse("[Unit]\nDescription=%N on %H (%i/%I/%p)\n[Service]\nExecStart=/bin/run "
+                      "%n %f %t/%p %m 100%%\n",
+                      warnings, "web@srv-data.service");
+    REQUIRE(unit);
+    CHECK(unit->description == "web@srv-data on node1 (srv-data/srv/data/web)");
+    CHECK(unit->service.exec_start[0].argv ==
+          std::vector<std::string>{"/bin/run", "web@srv-data.service", "/srv/data", "/run/web",
+                                   "0123456789abcdef0123456789abcdef", "100%"});
+}
+
+TEST_CASE("a target file takes [Unit] and [Install]; a [Service] section there is a warning") {
+    std::vector<std::string> warnings;
+    auto unit = parse("[Unit]\nDescription=Apps\nWants=a.service\n[Service]\nExecStart=/x\n",
+                      warnings, "apps.target");
+    REQUIRE(unit);
+    CHECK(unit->type == keel::UnitType::Target);
+    CHECK(unit->wants == std::vector<std::string>{"a.service"});
+    CHECK(warnings ==
+          std::vector<std::string>{"apps.target:4: unknown section [Service], ignored"});
+    auto socket = keel::UnitFile::parse("[Socket]\nListenStream=80\n", "web.socket");
+    REQUIRE(socket);
+    std::vector<std::string> none;
+    auto refused = keel::parse_unit("web.socket", *socket, {}, context(), none);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().to_string() ==
+          "web.socket: unit type of `web.socket` is not supported by keel (only .service and "
+          ".target units)");
+}
+
+TEST_CASE("unit names are checked and templates recognised") {
+    auto name = keel::parse_unit_name("web@1.service");
+    REQUIRE(name);
+    CHECK(name->prefix == "web");
+    CHECK(*name->instance == "1");
+    CHECK(name->suffix == "service");
+    CHECK(keel::template_of("web@1.service") == "web@.service");
+    CHECK(keel::template_of("web.service").empty());
+    CHECK(keel::template_of("web@.service").empty());
+    CHECK(keel::parse_unit_name("").error().to_string() == "invalid unit name ``: empty");
+    CHECK(keel::parse_unit_name(".service").error().to_string() ==
+          "invalid unit name `.service`: no type suffix such as .service");
+    CHECK(keel::parse_unit_name("a b.service").error().to_string() ==
+          "invalid unit name `a b.service`: character ` ` is not allowed");
+    CHECK(keel::unit_type_of("a.target") == keel::UnitType::Target);
+    CHECK_FALSE(keel::unit_type_of("a.socket"));
+}
+
+TEST_CASE("signals are named and numbered like kill(1)") {
+    CHECK(*keel::parse_signal("SIGTERM") == SIGTERM);
+    CHECK(*keel::parse_signal("HUP") == SIGHUP);
+    CHECK(*keel::parse_signal("9") == 9);
+    CHECK(keel::signal_name(SIGABRT) == "SIGABRT");
+    CHECK(keel::signal_name(40) == "signal 40");
+}
+
+TEST_CASE("environment files: comments, quotes, continuations; errors name file:line") {
+    auto env = keel::parse_environment_file("# comment\n; also\nA=1\n  B = spaced value  \n"
+                                            "C=\"quoted \\\"x\\\" $HOME\"\nD='single # not a "
+                                            "comment'\nE=one\\\ntwo\nF=\n",
+                                            "/etc/web.env");
+    REQUIRE(env);
+    CHECK(*env == keel::Environment{{"A", "1"},
+                                    {"B", "spaced value"},
+                                    {"C", "quoted \"x\" $HOME"},
+                                    {"D", "single # not a comment"},
+                                    {"E", "onetwo"},
+                                    {"F", ""}});
+    CHECK(keel::parse_environment_file("A=1\nNOEQUALS\n", "/e").error().to_string() ==
+          "/e:2: expected KEY=value, got `NOEQUALS`");
+    CHECK(keel::parse_environment_file("\n\n1A=x\n", "/e").error().to_string() ==
+          "/e:3: `1A` is not a valid variable name");
+    CHECK(keel::parse_environment_file("A=\"open\n", "/e").error().to_string() ==
+          "/e:1: unterminated double quote in the value of `A`");
+}
+
+TEST_CASE("$NAME in a command becomes words and ${NAME} is replaced inline") {
+    std::map<std::string, std::string> env = {{"MAINPID", "42"}, {"OPTS", "-a  -b"}, {"E", ""}};
+    CHECK(keel::expand_command_variables({"/bin/kill", "-HUP", "$MAINPID"}, env) ==
+          std::vector<std::string>{"/bin/kill", "-HUP", "42"});
+    CHECK(keel::expand_command_variables(
+              {"/bin/web", "$OPTS", "$E", "--pid=${MAINPID}", "$$5", "${NOPE}x", "$1"}, env) ==
+          std::vector<std::string>{"/bin/web", "-a", "-b", "--pid=42", "$5", "x", "$1"});
+}
+
+TEST_CASE("conditions check the file system") {
+    TempDir dir;
+    write(dir / "full", "x");
+    write(dir / "empty", "");
+    auto check = [](keel::ConditionType type, const std::string& path, bool negate = false) {
+        keel::Condition condition;
+        condition.type = type;
+        condition.argument = path;
+        condition.negate = negate;
+        return keel::condition_holds(condition);
+    };
+    using T = keel::ConditionType;
+    CHECK(check(T::PathExists, dir / "full"));
+    CHECK_FALSE(check(T::PathExists, dir / "missing"));
+    CHECK(check(T::PathExists, dir / "missing", true));
+    CHECK(check(T::PathIsDirectory, dir.path()));
+    CHECK_FALSE(check(T::PathIsDirectory, dir / "full"));
+    CHECK(check(T::FileNotEmpty, dir / "full"));
+    CHECK_FALSE(check(T::FileNotEmpty, dir / "empty"));
+    CHECK(check(T::DirectoryNotEmpty, dir.path()));
+    CHECK(check(T::PathExistsGlob, dir / "f*"));
+    CHECK_FALSE(check(T::PathExistsGlob, dir / "z*"));
+    CHECK(check(T::PathIsMountPoint, "/proc"));
+    CHECK_FALSE(check(T::PathIsMountPoint, dir.path()));
+    CHECK(check(T::FileIsExecutable, "/bin/sh"));
+    CHECK_FALSE(check(T::FileIsExecutable, dir / "full"));
+    REQUIRE(symlink("full", (dir / "link").c_str()) == 0);
+    CHECK(check(T::PathIsSymbolicLink, dir / "link"));
+}
+
+TEST_CASE("a later unit directory overrides an earlier one and a bad unit does not stop the rest") {
+    TempDir dir;
+    std::string image = dir / "lib", admin = dir / "etc";
+    write(image + "/a.service", "[Service]\nExecStart=/bin/image\n");
+    write(admin + "/a.service", "[Service]\nExecStart=/bin/admin\n");
+    write(admin + "/b.service", "[Service]\nnot an assignment\n");
+    write(admin + "/c.service", "[Service]\nExecStart=/bin/c\n");
+    write(admin + "/notes.txt", "not a unit");
+    write(admin + "/web@.service", "[Service]\nExecStart=/bin/web %i\n");
+    auto catalog = keel::UnitCatalog::scan({image, admin, dir / "missing"});
+    CHECK(catalog.unit_names() == std::vector<std::string>{"a.service", "b.service", "c.service"});
+    std::vector<std::string> warnings;
+    bool not_found = false;
+    auto a = catalog.load("a.service", context(), warnings, not_found);
+    REQUIRE(a);
+    CHECK(a->service.exec_start[0].argv[0] == "/bin/admin");
+    CHECK(a->path == admin + "/a.service");
+    auto b = catalog.load("b.service", context(), warnings, not_found);
+    REQUIRE_FALSE(b);
+    CHECK_FALSE(not_found);
+    CHECK(b.error().to_string() ==
+          admin + "/b.service:2: expected Key=Value, got `not an assignment`");
+    auto c = catalog.load("c.service", context(), warnings, not_found);
+    CHECK(c);
+    auto instance = catalog.load("web@blue.service", context(), warnings, not_found);
+    REQUIRE(instance);
+    CHECK(instance->service.exec_start[0].argv == std::vector<std::string>{"/bin/web", "blue"});
+    auto missing = catalog.load("nope.service", context(), warnings, not_found);
+    REQUIRE_FALSE(missing);
+    CHECK(not_found);
+    CHECK(missing.error().to_string() == "unit `nope.service` not found");
+}
+
+TEST_CASE("drop-ins from every directory apply in file-name order; a later one replaces a "
+          "same-named one") {
+    TempDir dir;
+    std::string image = dir / "lib", admin = dir / "etc";
+    write(image + "/web.service", "[Service]\nExecStart=/bin/web\n");
+    write(image + "/web.service.d/10-restart.conf", "[Service]\nRestart=always\n");
+    write(image + "/web.service.d/20-env.conf", "[Service]\nEnvironment=FROM=image\n");
+    write(admin + "/web.service.d/20-env.conf", "[Service]\nEnvironment=FROM=admin\n");
+    write(admin + "/web.service.d/05-first.conf", "[Service]\nRestart=no\nRestartSec=1\n");
+    write(admin + "/web.service.d/ignored.txt", "[Service]\nRestartSec=9\n");
+    auto catalog = keel::UnitCatalog::scan({image, admin});
+    std::vector<std::string> warnings;
+    bool not_found;
+    auto unit = catalog.load("web.service", context(), warnings, not_found);
+    REQUIRE(unit);
+    CHECK(unit->service.restart == keel::RestartPolicy::Always); // 10 after 05
+    CHECK(unit->service.restart_usec == 1'000'000);
+    CHECK(unit->service.environment == keel::Environment{{"FROM", "admin"}});
+    CHECK(unit->dropins == std::vector<std::string>{admin + "/web.service.d/05-first.conf",
+                                                    image + "/web.service.d/10-restart.conf",
+                                                    admin + "/web.service.d/20-env.conf"});
+}
+
+TEST_CASE("built-in targets exist without files and default.target is multi-user.target") {
+    TempDir dir;
+    auto catalog = keel::UnitCatalog::scan({dir.path()});
+    CHECK(catalog.resolve_alias("default.target") == "multi-user.target");
+    std::vector<std::string> warnings;
+    bool not_found;
+    auto multi = catalog.load("default.target", context(), warnings, not_found);
+    REQUIRE(multi);
+    CHECK(multi->name == "multi-user.target");
+    CHECK(multi->requirements == std::vector<std::string>{"basic.target"});
+    CHECK(multi->after == std::vector<std::string>{"basic.target"});
+    CHECK(catalog.load("basic.target", context(), warnings, not_found));
+    CHECK(catalog.enable_state(*multi) == keel::EnableState::Builtin);
+
+    REQUIRE(symlink("/somewhere/rescue.target", (dir / "default.target").c_str()) == 0);
+    write(dir / "rescue.target", "[Unit]\nDescription=Rescue\n");
+    auto aliased = keel::UnitCatalog::scan({dir.path()});
+    CHECK(aliased.resolve_alias("default.target") == "rescue.target");
+}
+
+TEST_CASE("enable links a unit into its targets' .wants/ and disable removes the links") {
+    TempDir dir;
+    std::string units = dir / "units";
+    write(units + "/web.service",
+          "[Service]\nExecStart=/bin/web\n[Install]\nWantedBy=multi-user.target\n"
+          "RequiredBy=app.target\nAlias=www.service\n");
+    write(units + "/static.service", "[Service]\nExecStart=/bin/x\n");
+    auto catalog = keel::UnitCatalog::scan({units});
+    std::vector<std::string> warnings;
+    bool not_found;
+    auto web = catalog.load("web.service", context(), warnings, not_found);
+    REQUIRE(web);
+    CHECK(catalog.enable_state(*web) == keel::EnableState::Disabled);
+
+    auto changes = keel::enable_unit(*web, units);
+    REQUIRE(changes);
+    CHECK(*changes ==
+          std::vector<std::string>{
+              "Created symlink " + units + "/multi-user.target.wants/web.service \u2192 " + units +
+                  "/web.service.",
+              "Created symlink " + units + "/app.target.requires/web.service \u2192 " + units +
+                  "/web.service.",
+              "Created symlink " + units + "/www.service \u2192 " + units + "/web.service."});
+    auto again = keel::enable_unit(*web, units);
+    REQUIRE(again);
+    CHECK(again->empty()); // already enabled: nothing to change
+
+    auto enabled = keel::UnitCatalog::scan({units});
+    CHECK(enabled.enable_state(*web) == keel::EnableState::Enabled);
+    CHECK(enabled.resolve_alias("www.service") == "web.service");
+    auto target = enabled.load("multi-user.target", context(), warnings, not_found);
+    REQUIRE(target);
+    CHECK(std::find(target->wants.begin(), target->wants.end(), "web.service") !=
+          target->wants.end());
+    auto app = enabled.load("app.target", context(), warnings, not_found);
+    REQUIRE_FALSE(app); // no file and not built in: the .requires/ alone does not make a unit
+    CHECK(not_found);
+
+    auto removed = keel::disable_unit(*web, units);
+    REQUIRE(removed);
+    CHECK(removed->size() == 3);
+    CHECK((*removed)[0].starts_with("Removed \""));
+    CHECK(keel::UnitCatalog::scan({units}).enable_state(*web) == keel::EnableState::Disabled);
+
+    auto fixed = catalog.load("static.service", context(), warnings, not_found);
+    REQUIRE(fixed);
+    CHECK(catalog.enable_state(*fixed) == keel::EnableState::Static);
+    CHECK(keel::enable_unit(*fixed, units).error().to_string() ==
+          "`static.service` has no [Install] section with WantedBy=, RequiredBy= or Alias=, so "
+          "there is nothing to enable (start it, or make another unit want it)");
+}
+
+TEST_CASE("a unit linked to /dev/null is masked") {
+    TempDir dir;
+    write(dir / "lib/web.service", "[Service]\nExecStart=/bin/web\n");
+    REQUIRE(keel::make_directories(dir / "etc"));
+    REQUIRE(symlink("/dev/null", (dir / "etc/web.service").c_str()) == 0);
+    auto catalog = keel::UnitCatalog::scan({dir / "lib", dir / "etc"});
+    std::vector<std::string> warnings;
+    bool not_found;
+    auto web = catalog.load("web.service", context(), warnings, not_found);
+    REQUIRE_FALSE(web);
+    CHECK(web.error().to_string() == "unit `web.service` is masked (linked to /dev/null)");
+}
