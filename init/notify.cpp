@@ -27,7 +27,6 @@ cmsghdr* next_control_message(msghdr* header, cmsghdr* current) {
 #pragma GCC diagnostic pop
 }
 
-
 // A value echoed in an error: shortened, control bytes made visible.
 std::string shown(std::string_view text) {
     static constexpr char digits[] = "0123456789abcdef";
