@@ -315,12 +315,15 @@ void Init::start_services() {
     load_units();
     std::string target = m_cmdline.get("keel.unit")
                              .value_or(m_cmdline.get("systemd.unit").value_or("default.target"));
-    if (auto queued = m_manager->enqueue(JobType::Start, target,
-                                         [target](JobResult result) {
-                                             if (result != JobResult::Done)
-                                                 log_warning(cat("starting ", target, ": ",
-                                                                 describe(result)));
-                                         });
+    if (auto queued = m_manager->enqueue(
+            JobType::Start, target,
+            [target](JobResult result) {
+                if (result != JobResult::Done)
+                    log_warning(cat("starting ", target, ": ", describe(result)));
+                else // a marker for people and benchmarks
+                    log_notice(cat("startup finished: ", target, " reached in ",
+                                   format_seconds(boottime_usec()), " s since kernel start"));
+            });
         !queued)
         log_error(cat("cannot start ", target, ": ", queued.error().to_string()));
 }
