@@ -3,6 +3,7 @@
 
 #include "base/framing.h"
 #include "base/sys.h"
+#include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
 #include <future>
@@ -13,15 +14,14 @@
 namespace {
 
 struct Server {
+    keel::testing::TempDir dir;
     std::string path;
     std::unique_ptr<keel::Reactor> reactor;
     std::unique_ptr<keel::ControlServer> server;
     std::vector<uid_t> peers;
 
     Server() {
-        char dir[] = "/tmp/keel-control-XXXXXX";
-        REQUIRE(mkdtemp(dir));
-        path = std::string(dir) + "/sub/init.sock"; // the directory is created
+        path = dir / "sub/init.sock"; // the server creates the directory
         reactor = *keel::Reactor::create();
         auto started = keel::ControlServer::start(
             *reactor, path,
@@ -38,11 +38,7 @@ struct Server {
         REQUIRE(started);
         server = std::move(*started);
     }
-    ~Server() {
-        server.reset();
-        std::string dir = path.substr(0, path.rfind("/sub/"));
-        CHECK(system(("rm -rf " + dir).c_str()) == 0);
-    }
+    ~Server() { server.reset(); }
 
     // Runs the reactor until `client` finishes on another thread.
     template <typename T> T serve_while(std::function<T()> client) {
@@ -126,6 +122,7 @@ namespace {
 
 // A server whose handler keeps the replies, to answer them later.
 struct AsyncServer {
+    keel::testing::TempDir dir;
     std::string path;
     std::unique_ptr<keel::Reactor> reactor;
     std::unique_ptr<keel::ControlServer> server;
@@ -133,9 +130,7 @@ struct AsyncServer {
     int closed = 0;
 
     AsyncServer() {
-        char dir[] = "/tmp/keel-control-XXXXXX";
-        REQUIRE(mkdtemp(dir));
-        path = std::string(dir) + "/init.sock";
+        path = dir / "init.sock";
         reactor = *keel::Reactor::create();
         auto started =
             keel::ControlServer::start(*reactor, path,
@@ -147,10 +142,7 @@ struct AsyncServer {
         REQUIRE(started);
         server = std::move(*started);
     }
-    ~AsyncServer() {
-        server.reset();
-        CHECK(system(("rm -rf " + path.substr(0, path.rfind('/'))).c_str()) == 0);
-    }
+    ~AsyncServer() { server.reset(); }
     void spin(int rounds = 5) {
         for (int i = 0; i < rounds; ++i)
             REQUIRE(reactor->run_once(std::chrono::milliseconds(10)));
