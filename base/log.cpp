@@ -13,6 +13,8 @@ namespace {
 LogLevel g_level = LogLevel::Info;
 int g_kmsg = -1; // kept open for the life of the process
 std::string g_tag = "keel";
+LogSink g_sink;
+bool g_in_sink = false;
 
 constexpr std::string_view level_name(LogLevel level) {
     switch (level) {
@@ -56,7 +58,22 @@ void set_log_tag(std::string_view tag) {
     g_tag = tag;
 }
 
+void set_log_sink(LogSink sink) {
+    g_sink = std::move(sink);
+}
+
 void log(LogLevel level, std::string_view message) {
+    if (int(level) > int(g_level))
+        return;
+    log_unrecorded(level, message);
+    if (g_sink && !g_in_sink) {
+        g_in_sink = true;
+        g_sink(level, message);
+        g_in_sink = false;
+    }
+}
+
+void log_unrecorded(LogLevel level, std::string_view message) {
     if (int(level) > int(g_level))
         return;
     std::string line;

@@ -2,6 +2,7 @@
 // priority when keel is PID 1 (so they land in dmesg and on the console).
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 namespace keel {
@@ -19,6 +20,14 @@ void log_to_kmsg();
 void set_log_tag(std::string_view tag);
 
 void log(LogLevel level, std::string_view message);
+/// log() for a line the caller records in the journal itself: not handed
+/// to the sink.
+void log_unrecorded(LogLevel level, std::string_view message);
+
+/// PID 1's journal: every line logged (and not filtered by level) is also
+/// handed to `sink`, except lines logged while the sink runs. Empty: none.
+using LogSink = std::function<void(LogLevel level, std::string_view message)>;
+void set_log_sink(LogSink sink);
 inline void log_error(std::string_view m) {
     log(LogLevel::Error, m);
 }

@@ -237,7 +237,19 @@ void Reactor::reap() {
     }
 }
 
+void Reactor::defer(std::function<void()> callback) {
+    m_deferred.push_back(std::move(callback));
+}
+
 Result<void> Reactor::run_once(std::chrono::milliseconds timeout) {
+    // Deferred work may defer more; that waits for the next round.
+    std::vector<std::function<void()>> deferred;
+    deferred.swap(m_deferred);
+    for (auto& callback : deferred)
+        callback();
+    if (!m_deferred.empty())
+        timeout = std::chrono::milliseconds(0);
+
     constexpr int kMaxEvents = 64;
     epoll_event events[kMaxEvents];
     int timeout_ms = timeout.count() < 0 ? -1 : int(std::min<int64_t>(timeout.count(), INT32_MAX));

@@ -20,6 +20,7 @@
 #include <memory>
 #include <sys/signalfd.h>
 #include <sys/types.h>
+#include <vector>
 
 namespace keel {
 
@@ -68,7 +69,12 @@ public:
     /// Reaps everything that has exited now (also runs on each SIGCHLD).
     void reap();
 
-    /// Waits up to `timeout` (negative: forever) and dispatches what is ready.
+    /// Runs `callback` once, before the loop next waits for events: work that
+    /// batches whatever one dispatch produced (a journal's disk write).
+    void defer(std::function<void()> callback);
+
+    /// Runs deferred work, then waits up to `timeout` (negative: forever)
+    /// and dispatches what is ready.
     Result<void> run_once(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
     /// Dispatches until stop() is called.
     Result<void> run();
@@ -88,6 +94,7 @@ private:
     std::map<int, SignalCallback> m_signals;
     std::map<pid_t, ExitCallback> m_children;
     ExitCallback m_orphan;
+    std::vector<std::function<void()>> m_deferred;
     bool m_stopped = false;
 };
 

@@ -312,20 +312,25 @@ Result<Cgroup> Cgroup::create(std::string relative, const CgroupLimits& limits,
                               std::string_view root) {
     TRY(check_relative(relative));
     std::string path = join_path(root, relative);
-    bool created = false;
-    std::string partial(root);
-    for (std::string_view part : split(relative, '/')) {
-        partial = join_path(partial, part);
-        if (::mkdir(partial.c_str(), 0755) == 0) {
-            created = true;
-        } else if (errno != EEXIST) {
-            return errno_error(cat("create cgroup ", quoted(partial)));
-        } else if (!is_directory(partial)) {
-            return error(cat("create cgroup ", quoted(partial), ": exists and is not a group"));
+    // The leaf first: its parents exist but for the first group below them.
+    bool created = ::mkdir(path.c_str(), 0755) == 0;
+    if (!created && errno == ENOENT) {
+        std::string partial(root);
+        for (std::string_view part : split(relative, '/')) {
+            partial = join_path(partial, part);
+            created = ::mkdir(partial.c_str(), 0755) == 0;
+            if (!created && errno != EEXIST)
+                return errno_error(cat("create cgroup ", quoted(partial)));
+            if (!created && !is_directory(partial))
+                return error(cat("create cgroup ", quoted(partial), ": exists and is not a group"));
         }
+    } else if (!created && errno != EEXIST) {
+        return errno_error(cat("create cgroup ", quoted(path)));
+    } else if (!created && !is_directory(path)) {
+        return error(cat("create cgroup ", quoted(path), ": exists and is not a group"));
     }
     Cgroup group(path);
-    if (auto applied = group.apply(limits); !applied) {
+    if (auto applied = group.apply(limits, created); !applied) {
         if (created)
             ::rmdir(path.c_str()); // the half-made group goes; parents may be shared
         return std::unexpected(
@@ -373,7 +378,7 @@ Result<CgroupStats> Cgroup::stats() const {
     return stats;
 }
 
-Result<void> Cgroup::apply(const CgroupLimits& limits) const {
+Result<void> Cgroup::apply(const CgroupLimits& limits, bool fresh) const {
     struct Knob {
         std::string_view file;
         std::string_view controller;
@@ -398,6 +403,8 @@ Result<void> Cgroup::apply(const CgroupLimits& limits) const {
             return error(cat("set ", knob.file, " of ", quoted(m_path), ": the ", knob.controller,
                              " controller is not enabled for this group"));
     for (const Knob& knob : knobs) {
+        if (!knob.limited && fresh)
+            continue; // a new group's knobs read "max" already
         std::string file = join_path(m_path, knob.file);
         if (!knob.limited && !path_exists(file))
             continue; // no limit asked, no controller: nothing to reset

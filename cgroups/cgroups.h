@@ -89,10 +89,11 @@ public:
     /// Counters of controllers that are not enabled for the group read 0.
     Result<CgroupStats> stats() const;
     /// Sets memory.max, cpu.max and pids.max; a limit left unset is written
-    /// as "max" (so re-applying removes an old limit). A limit whose
+    /// as "max" (so re-applying removes an old limit) unless the group is
+    /// `fresh` (just made, so every knob already reads "max"). A limit whose
     /// controller is not enabled for the group is an error, found before
     /// anything is written.
-    Result<void> apply(const CgroupLimits& limits) const;
+    Result<void> apply(const CgroupLimits& limits, bool fresh = false) const;
     /// cgroup.kill (SIGKILL to every process in the group, kernel >= 5.14);
     /// on older kernels SIGKILL to each pid in cgroup.procs until no new
     /// one appears. Returns once all were signalled: they may still be

@@ -299,8 +299,12 @@ void Executor::record(const std::string& unit, int priority, const std::string& 
         priority = 7;
     if (priority < 3)
         priority = 3;
-    log(LogLevel(priority), message);
-    if (m_journal && priority <= 6) {
+    if (!m_journal) {
+        log(LogLevel(priority), message);
+        return;
+    }
+    log_unrecorded(LogLevel(priority), message); // the journal gets it under the unit
+    if (priority <= 6) {
         LogEntry entry;
         entry.unit = unit;
         entry.stream = "keel";

@@ -261,6 +261,7 @@ void Init::start_services() {
                 if (auto stored = m_journal->set_directory("/var/log/keel"); !stored)
                     log_info(cat("journal kept in memory only: ", stored.error().to_string()));
         }
+        m_journal->capture_log();
     } else {
         log_error(
             cat("journal: ", journal.error().to_string(), "; service output goes to the console"));
@@ -837,6 +838,8 @@ int Init::finish() {
     } else {
         stop_own_processes(grace);
     }
+    if (m_journal)
+        m_journal->flush(); // the loop that would have written it is done
     if (system())
         end_system(action);
     return m_exit_status;

@@ -107,12 +107,17 @@ struct Journal::Impl {
     uint64_t m_file_bytes = 0;
     uint64_t m_disk_sequence = 0; // entries up to this one are on disk (or queued)
     std::string m_disk_pending;
+    bool m_flush_deferred = false;
+    bool m_captured_log = false; // keel's lines come from the logger
+    std::shared_ptr<Impl*> m_self = std::make_shared<Impl*>(this); // for deferred work
 
     std::map<uint64_t, Subscription> m_subscribers;
     uint64_t m_next_subscriber = 1;
 };
 
 Journal::Impl::~Impl() {
+    if (m_captured_log)
+        set_log_sink(nullptr);
     for (auto& [fd, stream] : m_streams)
         m_reactor.remove_fd(fd);
     if (m_kmsg)
@@ -287,6 +292,8 @@ void Journal::Impl::add_kmsg_record(const KmsgRecord& record) {
 
     LogEntry entry;
     std::string_view keel_message;
+    if (m_captured_log && record.facility != 0 && starts_with(record.message, "keel: "))
+        return; // recorded from the logger already
     if (strip_keel_tag(record, keel_message)) {
         entry.unit = entry.stream = "keel";
         entry.message = std::string(keel_message);
@@ -380,8 +387,8 @@ Result<Fd> Journal::open_stream(const std::string& unit, std::string_view stream
     if (::pipe2(fds, O_CLOEXEC) < 0)
         return errno_error(cat("create the ", stream, " pipe of ", quoted(unit)));
     Fd read_end(fds[0]), write_end(fds[1]);
-    int flags = ::fcntl(read_end.get(), F_GETFL);
-    if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) < 0)
+    // A new pipe's read end has no other status flags to keep.
+    if (::fcntl(read_end.get(), F_SETFL, O_NONBLOCK) < 0)
         return errno_error(cat("make the ", stream, " pipe of ", quoted(unit), " non-blocking"));
     auto entry = std::make_unique<Impl::Stream>();
     entry->unit = unit;
@@ -400,7 +407,35 @@ void Journal::record(LogEntry entry) {
     if (entry.message.size() > m_impl->m_options.max_line)
         entry.message.resize(m_impl->m_options.max_line);
     m_impl->add(std::move(entry));
+    if (m_impl->m_flush_deferred || m_impl->m_disk_pending.empty())
+        return;
+    m_impl->m_flush_deferred = true;
+    m_impl->m_reactor.defer([self = std::weak_ptr<Impl*>(m_impl->m_self)] {
+        if (auto impl = self.lock()) {
+            (*impl)->m_flush_deferred = false;
+            (*impl)->flush_disk();
+        }
+    });
+}
+
+void Journal::flush() {
     m_impl->flush_disk();
+}
+
+void Journal::capture_log() {
+    Impl* impl = m_impl.get();
+    if (impl->m_captured_log)
+        return;
+    if (impl->m_kmsg)
+        impl->on_kmsg_readable(); // what is there now predates the capture
+    impl->m_captured_log = true;
+    set_log_sink([this](LogLevel level, std::string_view message) {
+        LogEntry entry;
+        entry.unit = entry.stream = "keel";
+        entry.priority = int(level);
+        entry.message = std::string(message);
+        record(std::move(entry));
+    });
 }
 
 Result<void> Journal::follow_kernel(const std::string& path) {

@@ -51,8 +51,11 @@ public:
 
     /// Records one entry (keel's own messages about a unit, e.g. "Started").
     /// Timestamps left at 0 are filled in; a message longer than max_line is
-    /// cut there.
+    /// cut there. The disk write happens before the reactor next waits, for
+    /// all entries recorded until then.
     void record(LogEntry entry);
+    /// Writes what record() queued for the disk now (before the system ends).
+    void flush();
 
     /// Starts reading /dev/kmsg (kernel messages, from boot on). keel's own
     /// log lines ("keel: ..." written by base/log.h) are recorded under unit
@@ -60,6 +63,13 @@ public:
     /// records the kernel dropped before they were read are counted in a
     /// "kernel" entry. `path` is for tests.
     Result<void> follow_kernel(const std::string& path = "/dev/kmsg");
+
+    /// Takes keel's own log lines (base/log.h) straight from the logger, under
+    /// unit and stream "keel", instead of back from /dev/kmsg: the kernel log
+    /// read so far is recorded first, later "keel: " lines there are skipped
+    /// (lines of keel's children, "keel[pid]: ", are not). Call after
+    /// follow_kernel; undone when the journal goes.
+    void capture_log();
 
     /// Starts (or moves) the on-disk journal to `directory`, e.g. once /var is
     /// writable; entries recorded so far are written out first.

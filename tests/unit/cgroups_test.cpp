@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +67,15 @@ void make_fake_root(const std::string& root, std::string_view controllers =
     put(root + "/cgroup.subtree_control", "");
     put(root + "/cgroup.procs", "1\n");
     make_fake_group(root + "/keel.slice");
+}
+
+// Spawns, waits, and returns the exit code (-1 when killed by a signal).
+int exit_code_of(const SpawnOptions& options) {
+    auto pid = spawn_process(options);
+    REQUIRE(pid);
+    int status = 0;
+    REQUIRE(::waitpid(*pid, &status, 0) == *pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 } // namespace
@@ -414,12 +424,41 @@ TEST_CASE("a spawned process joins its cgroup before it runs anything") {
     options.argv = {"sh", "-c", cat("test \"$(cat ", path, "/cgroup.procs)\" = 0")};
     options.environment = {"PATH=/usr/bin:/bin"};
     options.cgroup_fd = directory->get();
-    auto pid = spawn_process(options);
-    REQUIRE(pid);
-    int status = 0;
-    REQUIRE(::waitpid(*pid, &status, 0) == *pid);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(exit_code_of(options) == 0);
+}
+
+// Where a cgroup v2 hierarchy is mounted (from mountinfo), or "".
+std::string cgroup2_mount() {
+    auto text = read_file("/proc/self/mountinfo");
+    if (!text)
+        return {};
+    for (std::string_view line : split(*text, '\n')) {
+        size_t dash = line.find(" - ");
+        std::vector<std::string_view> fields = split(line, ' ');
+        if (dash != std::string_view::npos && fields.size() > 4 &&
+            line.substr(dash + 3).starts_with("cgroup2 "))
+            return std::string(fields[4]);
+    }
+    return {};
+}
+
+TEST_CASE("a spawn into a real cgroup v2 group starts the child there (CLONE_INTO_CGROUP)") {
+    std::string mount = cgroup2_mount();
+    std::string relative = cat("keel-spawn-test-", ::getpid());
+    std::string path = mount + "/" + relative;
+    if (mount.empty() || ::geteuid() != 0 || ::mkdir(path.c_str(), 0755) < 0) {
+        MESSAGE("SKIPPED: needs root and a writable cgroup v2 hierarchy (" << mount << ")");
+        return;
+    }
+    auto directory = open_file(path, O_RDONLY | O_DIRECTORY);
+    REQUIRE(directory);
+    SpawnOptions options;
+    // Its own /proc/self/cgroup, read by the program itself.
+    options.argv = {"sh", "-c", cat("grep -qx '0::/.*", relative, "' /proc/self/cgroup")};
+    options.environment = {"PATH=/usr/bin:/bin"};
+    options.cgroup_fd = directory->get();
+    CHECK(exit_code_of(options) == 0);
+    CHECK(::rmdir(path.c_str()) == 0);
 }
 
 TEST_CASE("a spawn whose cgroup cannot be joined fails and leaves no child") {

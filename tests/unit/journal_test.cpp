@@ -4,6 +4,7 @@
 // and the real /dev/kmsg when the test may use it).
 #include "init/journal.h"
 
+#include "base/log.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "init/journal_format.h"
@@ -56,6 +57,20 @@ void drain(Reactor& reactor) {
 void write_to(const Fd& fd, std::string_view data) {
     REQUIRE(::write(fd.get(), data.data(), data.size()) == ssize_t(data.size()));
 }
+
+// A FIFO standing in for /dev/kmsg; the writer opens once the journal reads.
+struct KernelLog {
+    TempDir dir;
+    std::string path = dir / "kmsg";
+    Fd writer;
+    KernelLog() { REQUIRE(::mkfifo(path.c_str(), 0600) == 0); }
+    Fd& open_writer() {
+        auto opened = open_file(path, O_WRONLY);
+        REQUIRE(opened);
+        writer = std::move(*opened);
+        return writer;
+    }
+};
 
 std::vector<std::string> messages(const std::vector<LogEntry>& entries) {
     std::vector<std::string> out;
@@ -327,6 +342,7 @@ TEST_CASE("set_directory writes what was recorded before, then appends one line 
     auto again = make_journal(*reactor);
     REQUIRE(again->set_directory(directory));
     again->record(entry_for("later", "appended"));
+    REQUIRE(reactor->run_once(0ms));
     CHECK(file_lines(directory + "/journal.log").size() == 3);
 }
 
@@ -337,7 +353,14 @@ TEST_CASE("a directory given in the options starts the disk journal at once") {
     options.directory = dir / "journal";
     auto journal = make_journal(*reactor, options);
     journal->record(entry_for("x", "hello"));
+    // Records reach the disk before the loop next waits, in one write.
+    CHECK(file_lines(dir / "journal/journal.log").empty());
+    REQUIRE(reactor->run_once(0ms));
     CHECK(file_lines(dir / "journal/journal.log").size() == 1);
+    // flush() writes without the loop (the end of the system).
+    journal->record(entry_for("x", "goodbye"));
+    journal->flush();
+    CHECK(file_lines(dir / "journal/journal.log").size() == 2);
 }
 
 TEST_CASE("journal files rotate by size, newest in journal.log, at most max_files kept") {
@@ -350,6 +373,7 @@ TEST_CASE("journal files rotate by size, newest in journal.log, at most max_file
     REQUIRE(journal->set_directory(dir.path()));
     for (int i = 0; i < 40; ++i)
         journal->record(entry_for("rot.service", cat("entry ", i)));
+    REQUIRE(reactor->run_once(0ms));
 
     CHECK(path_exists(dir / "journal.log"));
     CHECK(path_exists(dir / "journal.log.1"));
@@ -384,6 +408,7 @@ TEST_CASE("with max_files 1 the journal starts over instead of keeping old files
     REQUIRE(journal->set_directory(dir.path()));
     for (int i = 0; i < 20; ++i)
         journal->record(entry_for("x", cat("entry ", i)));
+    REQUIRE(reactor->run_once(0ms));
     CHECK_FALSE(path_exists(dir / "journal.log.1"));
     CHECK(parse_journal_line(file_lines(dir / "journal.log").back())->message == "entry 19");
 }
@@ -401,17 +426,14 @@ TEST_CASE("a journal directory that cannot be created is an error naming it") {
 }
 
 TEST_CASE("kernel records are followed, keel's own lines get unit keel, losses are counted") {
-    TempDir dir;
-    std::string fifo = dir / "kmsg";
-    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    KernelLog kernel_log;
     auto reactor = make_reactor();
     auto journal = make_journal(*reactor);
-    REQUIRE(journal->follow_kernel(fifo));
-    auto writer = open_file(fifo, O_WRONLY);
-    REQUIRE(writer);
+    REQUIRE(journal->follow_kernel(kernel_log.path));
+    Fd& writer = kernel_log.open_writer();
     // /dev/kmsg returns one record per read: hand them over one at a time.
     auto send = [&](std::string_view record, std::string_view unit, size_t count) {
-        write_to(*writer, record);
+        write_to(writer, record);
         run_until(*reactor, [&] { return journal->tail(unit, 100).size() == count; });
     };
     send("6,10,1500000,-;virtio_blk virtio1: [vda] 41943040 512-byte logical blocks\n", "kernel",
@@ -439,10 +461,59 @@ TEST_CASE("kernel records are followed, keel's own lines get unit keel, losses a
     CHECK(keel[1].message == "role kv: started");
     CHECK(keel[1].priority == 4);
 
-    writer->reset(); // the end of the "kernel log": reported, not fatal
+    writer.reset(); // the end of the "kernel log": reported, not fatal
     run_until(*reactor, [&] { return journal->tail("keel", 100).size() == 3; });
     CHECK(journal->tail("keel", 1)[0].message ==
           "journal: stopped following kernel messages: read /dev/kmsg: unexpected end of file");
+}
+
+TEST_CASE("captured, keel's own lines come from the logger and not back from the kernel log") {
+    KernelLog kernel_log;
+    auto reactor = make_reactor();
+    auto journal = make_journal(*reactor);
+    REQUIRE(journal->follow_kernel(kernel_log.path));
+    Fd& writer = kernel_log.open_writer();
+    // Written before the capture: recorded from the kernel log.
+    write_to(writer, "14,1,1000000,-;keel: mounted the root\n");
+    journal->capture_log();
+    CHECK(messages(journal->tail("keel", 10)) == Strings{"mounted the root"});
+
+    log_notice("journal capture test: straight from the logger");
+    std::vector<LogEntry> keel = journal->tail("keel", 10);
+    REQUIRE(keel.size() == 2);
+    CHECK(keel[1].message == "journal capture test: straight from the logger");
+    CHECK(keel[1].priority == 5);
+    // The same line coming back from the kernel log is not recorded twice;
+    // a line of one of keel's children and the kernel's own are.
+    auto send = [&](std::string_view record) {
+        write_to(writer, record);
+        drain(*reactor);
+    };
+    send("13,2,2000000,-;keel: journal capture test: straight from the logger\n");
+    send("12,3,2100000,-;keel[42]: role kv: started\n");
+    send("6,4,2200000,-;virtio_net virtio0 ens3: renamed from eth0\n");
+    CHECK(messages(journal->tail("keel", 10)) ==
+          Strings{"mounted the root", "journal capture test: straight from the logger",
+                  "role kv: started"});
+    CHECK(messages(journal->tail("kernel", 10)) ==
+          Strings{"virtio_net virtio0 ens3: renamed from eth0"});
+
+    journal.reset(); // the logger lets go of the journal
+    log_notice("journal capture test: after the journal");
+}
+
+TEST_CASE("a journal that goes before its deferred disk write still writes what it recorded") {
+    TempDir dir;
+    auto reactor = make_reactor();
+    JournalOptions options;
+    options.directory = dir.path();
+    auto journal = make_journal(*reactor, options);
+    journal->record(entry_for("x", "last words"));
+    journal.reset();
+    REQUIRE(reactor->run_once(0ms)); // the deferred write finds no journal
+    Strings lines = file_lines(dir / "journal.log");
+    REQUIRE(lines.size() == 1);
+    CHECK(parse_journal_line(lines[0])->message == "last words");
 }
 
 TEST_CASE("the real /dev/kmsg is followed from boot on (when this test may read and write it)") {

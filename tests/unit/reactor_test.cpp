@@ -193,6 +193,23 @@ TEST_CASE("a zero delay timer fires on the next pass of the loop") {
         *reactor, [&] { return fired; }, 1s);
 }
 
+TEST_CASE("deferred work runs before the loop waits, and work it defers runs a round later") {
+    auto reactor = make_reactor();
+    std::vector<std::string> order;
+    reactor->defer([&] {
+        order.push_back("first");
+        reactor->defer([&] { order.push_back("second"); });
+    });
+    CHECK(order.empty()); // nothing runs at defer() time
+    auto started = std::chrono::steady_clock::now();
+    // A long timeout: pending deferred work must keep the wait from blocking.
+    REQUIRE(reactor->run_once(10s));
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    CHECK(order == std::vector<std::string>{"first"});
+    REQUIRE(reactor->run_once(0ms));
+    CHECK(order == std::vector<std::string>{"first", "second"});
+}
+
 TEST_CASE("a cancelled timer never fires") {
     auto reactor = make_reactor();
     bool cancelled_fired = false;

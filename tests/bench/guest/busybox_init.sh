@@ -3,6 +3,7 @@
 # as keel's 50 services, started by busybox init from an inittab, then the
 # report (after the 50 in inittab order, so all of them have been started).
 /bin/busybox mount -t proc proc /proc
+/bin/busybox mknod /dev/kmsg c 1 11 # for report.sh's marker
 /bin/busybox mkdir -p /etc
 {
   i=1
