@@ -9,6 +9,7 @@
 #include "base/sys.h"
 #include "base/users.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <unistd.h>
@@ -60,6 +61,7 @@ Executor::Executor(Reactor& reactor, Journal* journal, ExecutorOptions options)
 }
 
 Executor::~Executor() {
+    print_progress();
     if (m_timer)
         m_reactor.cancel_timer(*m_timer);
 }
@@ -294,28 +296,59 @@ std::optional<std::string> Executor::unit_of_pid(pid_t pid) {
     return std::nullopt;
 }
 
+namespace {
+int clamp_priority(int priority) {
+    return std::clamp(priority, 3, 7);
+}
+} // namespace
+
 void Executor::record(const std::string& unit, int priority, const std::string& message) {
-    if (priority > 7)
-        priority = 7;
-    if (priority < 3)
-        priority = 3;
+    priority = clamp_priority(priority);
     if (!m_journal) {
         log(LogLevel(priority), message);
         return;
     }
+    print_progress(unit);
     log_unrecorded(LogLevel(priority), message); // the journal gets it under the unit
-    if (priority <= 6) {
-        LogEntry entry;
-        entry.unit = unit;
-        entry.stream = "keel";
-        entry.priority = priority;
-        // Under the unit's name already: "web.service: exited" reads as "exited".
-        std::string_view text = message;
-        if (text.starts_with(unit) && text.substr(unit.size()).starts_with(": "))
-            text.remove_prefix(unit.size() + 2);
-        entry.message = std::string(text);
-        m_journal->record(std::move(entry));
+    journal(unit, priority, message);
+}
+
+void Executor::record_progress(const std::string& unit, int priority, const std::string& message) {
+    priority = clamp_priority(priority);
+    if (!m_journal) {
+        log(LogLevel(priority), message);
+        return;
     }
+    print_progress(unit);
+    journal(unit, priority, message);
+    if (m_progress.empty())
+        m_reactor.defer([self = std::weak_ptr<Executor*>(m_self)] {
+            if (auto executor = self.lock())
+                (*executor)->print_progress();
+        });
+    m_progress.push_back({unit, priority, message});
+}
+
+void Executor::print_progress(const std::string& except_unit) {
+    for (const Progress& line : m_progress)
+        if (except_unit.empty() || line.unit != except_unit)
+            log_unrecorded(LogLevel(line.priority), line.message);
+    m_progress.clear();
+}
+
+void Executor::journal(const std::string& unit, int priority, const std::string& message) {
+    if (priority > 6)
+        return;
+    LogEntry entry;
+    entry.unit = unit;
+    entry.stream = "keel";
+    entry.priority = priority;
+    // Under the unit's name already: "web.service: exited" reads as "exited".
+    std::string_view text = message;
+    if (text.starts_with(unit) && text.substr(unit.size()).starts_with(": "))
+        text.remove_prefix(unit.size() + 2);
+    entry.message = std::string(text);
+    m_journal->record(std::move(entry));
 }
 
 std::optional<CgroupStats> Executor::stats(const std::string& unit) const {

@@ -55,11 +55,18 @@ public:
     void unit_stopped(const Unit& unit) override;
     std::optional<std::string> unit_of_pid(pid_t pid) override;
     void record(const std::string& unit, int priority, const std::string& message) override;
+    void record_progress(const std::string& unit, int priority,
+                         const std::string& message) override;
 
 private:
     Result<SpawnOptions> build(const Unit& unit, const ExecCommand& command,
                                const std::vector<std::string>& extra);
     Result<const Cgroup*> cgroup_of(const Unit& unit);
+    void journal(const std::string& unit, int priority, const std::string& message);
+    // Progress lines not yet on the console; a line of another unit (or the
+    // end of the loop turn) prints them first, a line of their own unit
+    // drops them.
+    void print_progress(const std::string& except_unit = {});
 
     Reactor& m_reactor;
     Journal* m_journal;
@@ -70,6 +77,13 @@ private:
     Fd m_dev_null;
     std::map<std::string, Cgroup> m_cgroups;                 // unit -> its group
     std::map<std::string, std::set<pid_t>> m_process_groups; // unit -> pgids, without cgroups
+    struct Progress {
+        std::string unit;
+        int priority;
+        std::string message;
+    };
+    std::vector<Progress> m_progress;
+    std::shared_ptr<Executor*> m_self = std::make_shared<Executor*>(this); // for deferred work
 };
 
 } // namespace keel

@@ -989,7 +989,7 @@ void Manager::begin_start(Record& record) {
     record.stop_requested = false;
     record.status_text.clear();
     record.watchdog_usec = service.watchdog_usec;
-    note(record, kInfo, cat("Starting ", title(unit), "..."));
+    m_host.record_progress(record.name, kInfo, cat("Starting ", title(unit), "..."));
     if (!service.exec_start_pre.empty()) {
         set_state(record, ServiceState::StartPre);
         if (!run_command(record, ExecPhase::StartPre, 0))
@@ -1098,7 +1098,7 @@ void Manager::begin_stop(Record& record) {
         enter_dead(record);
         return;
     }
-    note(record, kInfo, cat("Stopping ", title(unit), "..."));
+    m_host.record_progress(record.name, kInfo, cat("Stopping ", title(unit), "..."));
     if (is_starting(record.state))
         enter_signal(record, ServiceState::StopSigterm);
     else
@@ -1106,7 +1106,7 @@ void Manager::begin_stop(Record& record) {
 }
 
 void Manager::begin_reload(Record& record) {
-    note(record, kInfo, cat("Reloading ", title(*record.config), "..."));
+    m_host.record_progress(record.name, kInfo, cat("Reloading ", title(*record.config), "..."));
     set_state(record, ServiceState::Reload);
     if (!run_command(record, ExecPhase::Reload, 0)) {
         record.result = ServiceResult::Success; // a failed reload does not fail the service

@@ -116,6 +116,14 @@ public:
     virtual std::optional<std::string> unit_of_pid(pid_t pid) = 0;
     /// A message about a unit for the journal and the log. priority: syslog (3 error ... 7 debug).
     virtual void record(const std::string& unit, int priority, const std::string& message) = 0;
+    /// A line that announces a step ("Starting web.service..."). The host may
+    /// keep it off the console when the unit's next line comes in the same
+    /// turn of the loop (the step is done: "Started ..." says enough); the
+    /// journal gets it either way.
+    virtual void record_progress(const std::string& unit, int priority,
+                                 const std::string& message) {
+        record(unit, priority, message);
+    }
 };
 
 /// A snapshot of one unit, for list-units and status.
