@@ -52,7 +52,8 @@ private:
 
 } // namespace
 
-TEST_CASE("a progress line stays off the console when its unit's next line comes in the same turn") {
+TEST_CASE(
+    "a progress line stays off the console when its unit's next line comes in the same turn") {
     auto reactor = Reactor::create();
     REQUIRE(reactor);
     auto journal = Journal::create(**reactor, {});
@@ -61,11 +62,11 @@ TEST_CASE("a progress line stays off the console when its unit's next line comes
     {
         Executor executor(**reactor, journal->get(), {});
         executor.record_progress("a.service", 6, "Starting a...");
-        executor.record("a.service", 6, "Started a.");   // done at once: no "Starting a..."
+        executor.record("a.service", 6, "Started a."); // done at once: no "Starting a..."
         executor.record_progress("b.service", 6, "Starting b...");
-        executor.record("c.service", 6, "Started c.");   // another unit: b's line comes first
+        executor.record("c.service", 6, "Started c."); // another unit: b's line comes first
         executor.record_progress("d.service", 6, "Starting d...");
-        REQUIRE((*reactor)->run_once(0ms));                 // the turn ends: d's line is printed
+        REQUIRE((*reactor)->run_once(0ms)); // the turn ends: d's line is printed
         executor.record_progress("e.service", 6, "Stopping e..."); // printed when the executor goes
     }
     CHECK(captured.take() == "keel: Started a.\nkeel: Starting b...\nkeel: Started c.\n"
