@@ -88,6 +88,11 @@ bool path_exists(const std::string& path) {
     return ::lstat(path.c_str(), &st) == 0;
 }
 
+bool is_directory(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 Result<std::vector<std::string>> list_directory(const std::string& path) {
     DIR* dir = ::opendir(path.c_str());
     if (!dir)

@@ -31,6 +31,8 @@ Result<std::string> read_all(int fd);
 Result<void> make_directories(const std::string& path, mode_t mode = 0755);
 /// True when `path` exists (lstat succeeds).
 bool path_exists(const std::string& path);
+/// True when `path` is a directory (following links).
+bool is_directory(const std::string& path);
 /// Names in a directory, without "." and "..", sorted.
 Result<std::vector<std::string>> list_directory(const std::string& path);
 

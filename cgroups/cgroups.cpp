@@ -98,11 +98,6 @@ Result<void> check_relative(std::string_view relative) {
     return {};
 }
 
-bool is_directory(const std::string& path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 Result<std::vector<std::string>> available_controllers(const std::string& group) {
     std::string text = TRY(read_file(join_path(group, "cgroup.controllers")));
     std::vector<std::string> out;
@@ -312,23 +307,27 @@ Result<Cgroup> Cgroup::create(std::string relative, const CgroupLimits& limits,
                               std::string_view root) {
     TRY(check_relative(relative));
     std::string path = join_path(root, relative);
+    // mkdir that takes an existing group as it is; true when it made one.
+    auto make = [](const std::string& directory) -> Result<bool> {
+        if (::mkdir(directory.c_str(), 0755) == 0)
+            return true;
+        if (errno != EEXIST)
+            return errno_error(cat("create cgroup ", quoted(directory)));
+        if (!is_directory(directory))
+            return error(cat("create cgroup ", quoted(directory), ": exists and is not a group"));
+        return false;
+    };
     // The leaf first: its parents exist but for the first group below them.
-    bool created = ::mkdir(path.c_str(), 0755) == 0;
-    if (!created && errno == ENOENT) {
+    Result<bool> made = make(path);
+    if (!made && made.error().code() == ENOENT) {
         std::string partial(root);
         for (std::string_view part : split(relative, '/')) {
             partial = join_path(partial, part);
-            created = ::mkdir(partial.c_str(), 0755) == 0;
-            if (!created && errno != EEXIST)
-                return errno_error(cat("create cgroup ", quoted(partial)));
-            if (!created && !is_directory(partial))
-                return error(cat("create cgroup ", quoted(partial), ": exists and is not a group"));
+            if (!(made = make(partial)))
+                break;
         }
-    } else if (!created && errno != EEXIST) {
-        return errno_error(cat("create cgroup ", quoted(path)));
-    } else if (!created && !is_directory(path)) {
-        return error(cat("create cgroup ", quoted(path), ": exists and is not a group"));
     }
+    bool created = TRY(std::move(made));
     Cgroup group(path);
     if (auto applied = group.apply(limits, created); !applied) {
         if (created)

@@ -314,11 +314,11 @@ void Executor::record(const std::string& unit, int priority, const std::string& 
 }
 
 void Executor::record_progress(const std::string& unit, int priority, const std::string& message) {
-    priority = clamp_priority(priority);
     if (!m_journal) {
-        log(LogLevel(priority), message);
+        record(unit, priority, message); // the log is the only copy: at once
         return;
     }
+    priority = clamp_priority(priority);
     print_progress(unit);
     journal(unit, priority, message);
     if (m_progress.empty())

@@ -58,11 +58,6 @@ std::string took(uint64_t start) {
     return cat(format_seconds(monotonic_usec() - start), " s");
 }
 
-bool is_directory(const std::string& path) {
-    struct stat st;
-    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 // Mount points from a mountinfo file, in mount order, with the kernel's
 // octal escapes (\040 for a space) decoded.
 std::vector<std::string> mount_points(const std::string& mountinfo = "/proc/self/mountinfo") {

@@ -263,6 +263,15 @@ TEST_CASE("group names cannot be empty, absolute or climb out of the root") {
     REQUIRE_FALSE(file);
     CHECK(file.error().to_string() ==
           cat("create cgroup ", quoted(root / "keel.slice/file"), ": exists and is not a group"));
+    // Missing parents are made; a file in the way is an error naming the group.
+    auto nested = Cgroup::create("keel.slice/a.slice/b.service", {}, root.path());
+    REQUIRE(nested);
+    CHECK(is_directory(root / "keel.slice/a.slice/b.service"));
+    auto under_file = Cgroup::create("keel.slice/file/c.service", {}, root.path());
+    REQUIRE_FALSE(under_file);
+    CHECK(under_file.error().code() == ENOTDIR);
+    CHECK(under_file.error().to_string() ==
+          cat("create cgroup ", quoted(root / "keel.slice/file/c.service"), ": Not a directory"));
     auto missing = Cgroup::open("keel.slice/missing", root.path());
     REQUIRE_FALSE(missing);
     CHECK(missing.error().code() == ENOENT);
