@@ -20,9 +20,11 @@ packages=(
 )
 command -v npm >/dev/null || packages+=(npm)
 
-# One dpkg-query for all: this runs on every build-deps.sh call.
-installed=" $(dpkg-query -W -f='${db:Status-Abbrev}${Package} ' "${packages[@]}" 2>/dev/null \
-  | grep -o 'ii *[^ ]*' | awk '{ printf "%s ", $2 }')"
+# One dpkg-query for all: this runs on every build-deps.sh call. It exits 1
+# when dpkg has never heard of one of the packages (a fresh machine), which
+# is an answer here, not an error.
+installed=" $({ dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' "${packages[@]}" 2>/dev/null || true; } \
+  | awk '$1 == "ii" { printf "%s ", $2 }')"
 missing=()
 for p in "${packages[@]}"; do
   [[ $installed == *" $p "* ]] || missing+=("$p")
