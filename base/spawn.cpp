@@ -1,19 +1,23 @@
-// spawn_process: start a child with clone3(CLONE_VM | CLONE_VFORK), set it
-// up, exec. Everything that can be prepared or validated happens before the
-// clone, in the parent; the child only makes system calls. Sharing the
-// parent's memory instead of copying it (fork) matters for PID 1: copying
-// its page tables and taking copy-on-write faults afterwards was most of
-// the cost of starting a service. The parent sleeps until the child has
-// exec'd or exited, so the child writes a failure straight into the
-// parent's memory and the parent learns whether exec happened. A child
-// bound for a cgroup is born in it (CLONE_INTO_CGROUP) rather than moved
-// there, which spares a migration per service (the first one waits for an
-// RCU grace period).
+// spawn_process: start a child with clone3(CLONE_VM), set it up, exec.
+// Everything that can be prepared or validated happens before the clone, in
+// the parent; the child only makes system calls. Sharing the parent's
+// memory instead of copying it (fork) matters for PID 1: copying its page
+// tables and taking copy-on-write faults afterwards was most of the cost of
+// starting a service. The child runs on a stack of its own (guarded, kept
+// for reuse) and reads a copy of the options, so the parent may either
+// sleep until the child has exec'd or exited (CLONE_VFORK: a failure is
+// the call's error) or go on at once (the exec then overlaps with the
+// parent's next steps; the kernel clears a word when the child is off its
+// stack, and a failure is kept for take_spawn_failure). A child bound for a
+// cgroup is born in it (CLONE_INTO_CGROUP) rather than moved there, which
+// spares a migration per service (the first one waits for an RCU grace
+// period).
 #include "base/spawn.h"
 
 #include "base/fd.h"
 #include "base/strings.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -24,6 +28,7 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <memory>
+#include <mutex>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/capability.h>
@@ -179,90 +184,205 @@ std::string resolve_program(const std::string& program,
     return program; // execve will report ENOENT with the name
 }
 
-// Everything the child needs, prepared by the parent.
-struct ChildPlan {
-    const SpawnOptions* options;
-    bool join_cgroup;            // not born in options->cgroup_fd: move there first
-    bool born_in_cgroup = false; // clone3 put it there
-    const char* program;
-    char* const* argv;
-    char* const* envp;
-    const std::vector<cap_value_t>* drops;
-    const sock_fprog* seccomp; // null: no filter
-    ChildFailure* failure;     // in the parent's memory
-};
-
-[[noreturn]] void child_fail(ChildFailure* failure, const char* what) {
-    failure->code = errno ? errno : EINVAL;
-    failure->what = what;
-    ::_exit(127);
+// System calls for the child. It runs on the parent's memory, and when the
+// parent does not wait for its exec, at the same time as the parent: it
+// must not write errno (the parent thread's) or take any of libc's locks,
+// so it talks to the kernel itself. Returns -errno on failure.
+long child_syscall(long number, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) {
+#if defined(__x86_64__)
+    long result;
+    register long r10 asm("r10") = d;
+    register long r8 asm("r8") = e;
+    asm volatile("syscall"
+                 : "=a"(result)
+                 : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+                 : "rcx", "r11", "memory");
+    return result;
+#else
+    // Other architectures always start children with CLONE_VFORK: the
+    // parent sleeps meanwhile, so errno is the child's to use.
+    long result = ::syscall(number, a, b, c, d, e);
+    return result < 0 ? -errno : result;
+#endif
 }
 
-// Runs in the child between clone and exec, on a stack inside the parent's
-// frame and in the parent's memory: system calls only, no allocation, no
-// locks, nothing that touches libc state (credentials through raw system
-// calls, so libc does not try to apply them to the parent's threads).
+// A child's stack: 64 KiB mapped with a guard page below it, so that an
+// overflow faults instead of writing into the parent's memory. Kept for the
+// next child (mapping and unmapping is the slow part under emulation).
+class ChildStack {
+public:
+    static constexpr size_t kSize = 64 * 1024;
+    static constexpr size_t kGuard = 4096;
+
+    static Result<ChildStack> allocate() {
+        void* base = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (base == MAP_FAILED)
+            return errno_error("map a stack for the child");
+        ChildStack stack(static_cast<char*>(base));
+        if (::mprotect(base, kGuard, PROT_NONE) < 0)
+            return errno_error("guard the child's stack");
+        return stack;
+    }
+    ChildStack(ChildStack&& other) noexcept : m_base(std::exchange(other.m_base, nullptr)) {}
+    ChildStack& operator=(ChildStack&& other) noexcept {
+        std::swap(m_base, other.m_base);
+        return *this;
+    }
+    ~ChildStack() {
+        if (m_base)
+            ::munmap(m_base, kSize);
+    }
+    char* bottom() const { return m_base + kGuard; }
+    size_t size() const { return kSize - kGuard; }
+
+private:
+    explicit ChildStack(char* base) : m_base(base) {}
+    char* m_base = nullptr;
+};
+
+// Everything the child reads, owned here rather than by the caller: a child
+// the caller does not wait for may still be reading it after spawn_process
+// returned.
+struct Child {
+    SpawnOptions options;
+    std::string program;
+    std::vector<char*> argv, envp; // into options
+    std::vector<cap_value_t> drops;
+    std::optional<SeccompProgram> seccomp;
+    bool join_cgroup = false;    // not born in options.cgroup_fd: move there first
+    bool born_in_cgroup = false; // clone3 put it there
+    ChildFailure failure;
+    // 1 until the child has exec'd or exited: the kernel clears it then
+    // (CLONE_CHILD_CLEARTID) and the stack may serve another child.
+    alignas(4) std::atomic<int> on_stack{1};
+    pid_t pid = 0;
+    std::optional<ChildStack> stack;
+};
+
+// Children started without waiting for their exec, until they have exec'd
+// (or, after a failure, until take_spawn_failure), and stacks to reuse.
+struct PendingChildren {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<Child>> children;
+    std::vector<ChildStack> spare_stacks;
+};
+PendingChildren& pending_children() {
+    static PendingChildren* pending = new PendingChildren; // never destroyed: children outlive exit
+    return *pending;
+}
+constexpr size_t kSpareStacks = 4;
+
+void release_stack(PendingChildren& pending, Child& child) {
+    if (child.stack && pending.spare_stacks.size() < kSpareStacks)
+        pending.spare_stacks.push_back(std::move(*child.stack));
+    child.stack.reset();
+}
+
+// Drops the children that have exec'd; keeps failed ones for their report.
+void sweep(PendingChildren& pending) {
+    std::erase_if(pending.children, [&](const std::unique_ptr<Child>& child) {
+        if (child->on_stack.load(std::memory_order_acquire) != 0 || child->failure.what)
+            return false;
+        release_stack(pending, *child);
+        return true;
+    });
+}
+
+Result<ChildStack> take_stack(PendingChildren& pending) {
+    if (pending.spare_stacks.empty())
+        return ChildStack::allocate();
+    ChildStack stack = std::move(pending.spare_stacks.back());
+    pending.spare_stacks.pop_back();
+    return stack;
+}
+
+[[noreturn]] void child_fail(ChildFailure* failure, long result, const char* what) {
+    failure->code = result < 0 ? int(-result) : EINVAL;
+    failure->what = what;
+    child_syscall(SYS_exit_group, 127);
+    __builtin_unreachable();
+}
+
+// The kernel's struct sigaction for rt_sigaction (not libc's).
+struct KernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    unsigned long mask;
+};
+
+// Runs in the child between clone and exec, on its own stack in the
+// parent's memory: system calls only (child_syscall), no allocation, no
+// locks, nothing that touches libc state.
 [[noreturn]] int child_main(void* argument) {
-    const ChildPlan& plan = *static_cast<const ChildPlan*>(argument);
-    const SpawnOptions& options = *plan.options;
-    ChildFailure* failure = plan.failure;
+    const Child& child = *static_cast<const Child*>(argument);
+    const SpawnOptions& options = child.options;
+    ChildFailure* failure = const_cast<ChildFailure*>(&child.failure);
+    long rc;
     // Join the cgroup (unless born in it) before anything else, so that
     // even a failure below is accounted to (and killable with) the group.
-    if (plan.join_cgroup) {
-        int procs = ::openat(options.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-        if (procs < 0 || ::write(procs, "0", 1) != 1)
-            child_fail(failure, "join cgroup");
-        ::close(procs);
+    if (child.join_cgroup) {
+        long procs = child_syscall(SYS_openat, options.cgroup_fd, long("cgroup.procs"),
+                                   O_WRONLY | O_CLOEXEC);
+        if (procs < 0)
+            child_fail(failure, procs, "join cgroup");
+        if ((rc = child_syscall(SYS_write, procs, long("0"), 1)) != 1)
+            child_fail(failure, rc, "join cgroup");
+        child_syscall(SYS_close, procs);
     }
     // The parent blocked every signal around clone; handlers go back to
-    // their defaults before the mask opens (init blocks signals for its
-    // signalfd, and a handler must never run on the parent's memory).
-    struct sigaction default_action {};
-    default_action.sa_handler = SIG_DFL;
-    for (int signo = 1; signo < NSIG; ++signo)
-        ::sigaction(signo, &default_action, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // their defaults before the mask opens (a handler must never run on
+    // the parent's memory).
+    KernelSigaction default_action{};
+    for (long signo = 1; signo < NSIG; ++signo)
+        child_syscall(SYS_rt_sigaction, signo, long(&default_action), 0, sizeof(unsigned long));
+    unsigned long none = 0;
+    child_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&none), 0, sizeof none);
 
-    if (options.new_session && ::setsid() < 0)
-        child_fail(failure, "setsid");
+    if (options.new_session && (rc = child_syscall(SYS_setsid)) < 0)
+        child_fail(failure, rc, "setsid");
     int std_fds[3] = {options.stdin_fd, options.stdout_fd, options.stderr_fd};
     for (int target = 0; target < 3; ++target) {
         if (std_fds[target] >= 0 && std_fds[target] != target &&
-            ::dup2(std_fds[target], target) < 0)
-            child_fail(failure, "dup2 standard fd");
+            (rc = child_syscall(SYS_dup3, std_fds[target], target, 0)) < 0)
+            child_fail(failure, rc, "dup2 standard fd");
     }
     for (const ResourceLimit& limit : options.limits) {
         struct rlimit value {
             limit.soft, limit.hard
         };
-        if (::setrlimit(limit.resource, &value) < 0)
-            child_fail(failure, "setrlimit");
+        if ((rc = child_syscall(SYS_prlimit64, 0, limit.resource, long(&value), 0)) < 0)
+            child_fail(failure, rc, "setrlimit");
     }
     const char* directory =
         options.working_directory.empty() ? "/" : options.working_directory.c_str();
-    if (::chdir(directory) < 0)
-        child_fail(failure, "change to the working directory");
-    for (cap_value_t value : *plan.drops) {
-        if (::prctl(PR_CAPBSET_DROP, value, 0, 0, 0) < 0 && errno != EINVAL)
-            child_fail(failure, "drop a capability from the bounding set");
+    if ((rc = child_syscall(SYS_chdir, long(directory))) < 0)
+        child_fail(failure, rc, "change to the working directory");
+    for (cap_value_t value : child.drops) {
+        rc = child_syscall(SYS_prctl, PR_CAPBSET_DROP, value);
+        if (rc < 0 && rc != -EINVAL)
+            child_fail(failure, rc, "drop a capability from the bounding set");
     }
     if (options.gid) {
-        if (::syscall(SYS_setgroups, options.supplementary_groups.size(),
-                      options.supplementary_groups.data()) < 0)
-            child_fail(failure, "setgroups");
-        if (::syscall(SYS_setresgid, *options.gid, *options.gid, *options.gid) < 0)
-            child_fail(failure, "setresgid");
+        if ((rc = child_syscall(SYS_setgroups, long(options.supplementary_groups.size()),
+                                long(options.supplementary_groups.data()))) < 0)
+            child_fail(failure, rc, "setgroups");
+        if ((rc = child_syscall(SYS_setresgid, *options.gid, *options.gid, *options.gid)) < 0)
+            child_fail(failure, rc, "setresgid");
     }
-    if (options.uid && ::syscall(SYS_setresuid, *options.uid, *options.uid, *options.uid) < 0)
-        child_fail(failure, "setresuid");
-    if ((options.no_new_privileges || plan.seccomp) && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        child_fail(failure, "set no_new_privs");
-    if (plan.seccomp && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, plan.seccomp, 0, 0) < 0)
-        child_fail(failure, "load the seccomp filter");
-    ::execve(plan.program, plan.argv, plan.envp);
-    child_fail(failure, "exec");
+    if (options.uid &&
+        (rc = child_syscall(SYS_setresuid, *options.uid, *options.uid, *options.uid)) < 0)
+        child_fail(failure, rc, "setresuid");
+    if ((options.no_new_privileges || child.seccomp) &&
+        (rc = child_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0)
+        child_fail(failure, rc, "set no_new_privs");
+    if (child.seccomp && (rc = child_syscall(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+                                             long(child.seccomp->program()))) < 0)
+        child_fail(failure, rc, "load the seccomp filter");
+    rc = child_syscall(SYS_execve, long(child.program.c_str()), long(child.argv.data()),
+                       long(child.envp.data()));
+    child_fail(failure, rc, "exec");
 }
 
 // Whether `fd` is a directory of the cgroup v2 hierarchy (what
@@ -272,25 +392,44 @@ bool is_cgroup2(int fd) {
     return ::fstatfs(fd, &info) == 0 && info.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-// Starts child_main(plan) on `stack` and returns once it has exec'd or
-// exited: clone3 into its cgroup where the kernel can, clone(2) otherwise
-// (kernels before 5.7, other architectures, a group outside cgroup2).
-pid_t start_child(ChildPlan& plan, char* stack, size_t size) {
+#if defined(__SANITIZE_ADDRESS__)
+// ASan keeps per-thread state that a child running beside its parent would
+// share; instrumented builds always wait for the exec.
+constexpr bool kCanSkipExecWait = false;
+#elif defined(__x86_64__)
+constexpr bool kCanSkipExecWait = true;
+#else
+constexpr bool kCanSkipExecWait = false;
+#endif
+
+// Starts child_main(child) on its stack: clone3 into its cgroup where the
+// kernel can, clone(2) otherwise (kernels before 5.7, other architectures,
+// a group outside cgroup2). With `wait`, returns once the child has exec'd
+// or exited (CLONE_VFORK); without, at once, unless only clone(2) is there:
+// then `wait` becomes true.
+pid_t start_child(Child& child, bool& wait) {
+    char* stack = child.stack->bottom();
+    size_t size = child.stack->size();
+#if defined(__SANITIZE_ADDRESS__)
+    // An earlier child's frames may have left parts of the stack poisoned.
+    __asan_unpoison_memory_region(stack, size);
+#endif
 #if defined(__x86_64__)
     static std::atomic<bool> have_clone3{true};
     if (have_clone3.load(std::memory_order_relaxed)) {
         clone_args args{};
-        args.flags = CLONE_VM | CLONE_VFORK;
+        args.flags = CLONE_VM | (wait ? CLONE_VFORK : CLONE_CHILD_CLEARTID);
+        args.child_tid = reinterpret_cast<uintptr_t>(&child.on_stack);
         args.exit_signal = SIGCHLD;
         args.stack = reinterpret_cast<uintptr_t>(stack);
         args.stack_size = size;
-        if (plan.join_cgroup && is_cgroup2(plan.options->cgroup_fd)) {
+        if (child.join_cgroup && is_cgroup2(child.options.cgroup_fd)) {
             args.flags |= CLONE_INTO_CGROUP;
-            args.cgroup = static_cast<uint64_t>(plan.options->cgroup_fd);
-            plan.join_cgroup = false;
-            plan.born_in_cgroup = true;
+            args.cgroup = static_cast<uint64_t>(child.options.cgroup_fd);
+            child.join_cgroup = false;
+            child.born_in_cgroup = true;
         }
-        long rc = keel_clone3_call(&args, sizeof args, child_main, &plan);
+        long rc = keel_clone3_call(&args, sizeof args, child_main, &child);
         if (rc >= 0)
             return static_cast<pid_t>(rc);
         // ENOSYS: no clone3 (before 5.3); E2BIG: no cgroup field (before 5.7).
@@ -299,11 +438,12 @@ pid_t start_child(ChildPlan& plan, char* stack, size_t size) {
             return -1;
         }
         have_clone3.store(false, std::memory_order_relaxed);
-        plan.join_cgroup = plan.options->cgroup_fd >= 0;
-        plan.born_in_cgroup = false;
+        child.join_cgroup = child.options.cgroup_fd >= 0;
+        child.born_in_cgroup = false;
     }
 #endif
-    return ::clone(child_main, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+    wait = true;
+    return ::clone(child_main, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &child);
 }
 
 } // namespace
@@ -320,54 +460,71 @@ Result<void> validate_spawn_options(const SpawnOptions& options) {
 Result<pid_t> spawn_process(const SpawnOptions& options) {
     if (options.argv.empty() || options.argv[0].empty())
         return error("no command to run");
-    std::vector<cap_value_t> drops = TRY(bounding_drops(options));
-    std::optional<SeccompProgram> seccomp;
+    auto child = std::make_unique<Child>();
+    child->drops = TRY(bounding_drops(options));
     if (!options.denied_syscalls.empty())
-        seccomp = TRY(SeccompProgram::build(options.denied_syscalls));
+        child->seccomp = TRY(SeccompProgram::build(options.denied_syscalls));
+    child->options = options;
+    child->program = resolve_program(options.argv[0], options.environment);
+    for (std::string& arg : child->options.argv)
+        child->argv.push_back(arg.data());
+    child->argv.push_back(nullptr);
+    for (std::string& entry : child->options.environment)
+        child->envp.push_back(entry.data());
+    child->envp.push_back(nullptr);
+    child->join_cgroup = options.cgroup_fd >= 0;
+    // The clone3 path is the only one that can leave the exec to the child.
+    bool wait = options.wait_for_exec || !kCanSkipExecWait;
 
-    std::string program = resolve_program(options.argv[0], options.environment);
-    std::vector<char*> argv, envp;
-    for (const std::string& arg : options.argv)
-        argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    for (const std::string& entry : options.environment)
-        envp.push_back(const_cast<char*>(entry.c_str()));
-    envp.push_back(nullptr);
-
-    ChildFailure failure;
-    ChildPlan plan{.options = &options,
-                   .join_cgroup = options.cgroup_fd >= 0,
-                   .program = program.c_str(),
-                   .argv = argv.data(),
-                   .envp = envp.data(),
-                   .drops = &drops,
-                   .seccomp = seccomp ? seccomp->program() : nullptr,
-                   .failure = &failure};
-    // The child's stack: part of this frame, unused by us while we sleep.
-    alignas(64) char stack[32 * 1024];
+    PendingChildren& pending = pending_children();
+    std::unique_lock lock(pending.mutex);
+    sweep(pending);
+    child->stack = TRY(take_stack(pending));
 
     sigset_t all, previous;
     sigfillset(&all);
     ::sigprocmask(SIG_SETMASK, &all, &previous);
     int saved_errno = errno;
-    pid_t pid = start_child(plan, stack, sizeof stack);
+    pid_t pid = start_child(*child, wait);
     int clone_errno = errno;
     errno = saved_errno;
     ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-#if defined(__SANITIZE_ADDRESS__)
-    // The child's frames poisoned parts of `stack` and never returned.
-    __asan_unpoison_memory_region(stack, sizeof stack);
-#endif
-    if (pid < 0)
+    if (pid < 0) {
+        release_stack(pending, *child);
         return errno_error(clone_errno,
                            cat("start ", quoted(options.argv[0]), ": ",
-                               plan.born_in_cgroup ? "clone into the cgroup" : "clone"));
-    if (!failure.what)
+                               child->born_in_cgroup ? "clone into the cgroup" : "clone"));
+    }
+    child->pid = pid;
+    if (!wait) {
+        pending.children.push_back(std::move(child));
+        return pid;
+    }
+    release_stack(pending, *child);
+    if (!child->failure.what)
         return pid; // the child exec'd: the program runs
+    lock.unlock();
     int status;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return errno_error(failure.code, cat("start ", quoted(options.argv[0]), ": ", failure.what));
+    return errno_error(child->failure.code,
+                       cat("start ", quoted(options.argv[0]), ": ", child->failure.what));
+}
+
+std::optional<Error> take_spawn_failure(pid_t pid) {
+    PendingChildren& pending = pending_children();
+    std::lock_guard lock(pending.mutex);
+    auto it = std::find_if(pending.children.begin(), pending.children.end(),
+                           [&](const std::unique_ptr<Child>& child) { return child->pid == pid; });
+    if (it == pending.children.end())
+        return std::nullopt;
+    std::unique_ptr<Child> child = std::move(*it);
+    pending.children.erase(it);
+    release_stack(pending, *child); // reaped: it is off the stack, whatever on_stack says
+    if (!child->failure.what)
+        return std::nullopt;
+    return Error::from_errno(child->failure.code, cat("start ", quoted(child->options.argv[0]),
+                                                      ": ", child->failure.what));
 }
 
 std::string describe_wait_status(int status) {

@@ -45,6 +45,13 @@ struct SpawnOptions {
     int stderr_fd = -1;
     /// Start a new session (setsid) so the child leads its own process group.
     bool new_session = true;
+    /// false: spawn_process returns as soon as the child exists, and the
+    /// child execs while the caller goes on (on another CPU, if there is
+    /// one). A failure before exec then shows as the child exiting with
+    /// status 127, and take_spawn_failure() tells what it was. Only where
+    /// clone3 runs the child (x86-64, Linux >= 5.3, not under ASan);
+    /// elsewhere the call waits anyway.
+    bool wait_for_exec = true;
     /// Capability names ("CAP_NET_ADMIN") kept (Keep) or dropped (Drop)
     /// from the bounding set.
     CapabilityMode capability_mode = CapabilityMode::Inherit;
@@ -62,8 +69,14 @@ Result<void> validate_spawn_options(const SpawnOptions& options);
 
 /// Starts the child. Returns its pid once it has exec'd; a failure in the
 /// child before exec (bad user, missing program) is returned as the error,
-/// and no child is left behind.
+/// and no child is left behind. With wait_for_exec = false, see there.
 Result<pid_t> spawn_process(const SpawnOptions& options);
+
+/// For a reaped child that spawn_process did not wait for: why it exited
+/// before its program ran ("start `x`: exec: No such file or directory"),
+/// or nullopt when it did run (or is not such a child). Call it once for
+/// each such child after reaping it: it also frees what was kept for it.
+std::optional<Error> take_spawn_failure(pid_t pid);
 
 /// "exited with status 3" / "killed by signal 9 (SIGKILL)" for a wait status.
 std::string describe_wait_status(int status);

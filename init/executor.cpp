@@ -95,9 +95,23 @@ Result<const Cgroup*> Executor::cgroup_of(const Unit& unit) {
     auto it = m_cgroups.find(unit.name);
     if (it != m_cgroups.end())
         return &it->second;
-    Cgroup group = TRY(Cgroup::create(cat(kKeelSlice, "/", unit.name), unit.service.cgroup_limits,
-                                      m_options.cgroup_root));
+    std::string relative = cat(kKeelSlice, "/", unit.name);
+    std::optional<Result<Cgroup>> made = m_prefetch.take(relative);
+    Cgroup group =
+        made ? TRY(std::move(*made))
+             : TRY(Cgroup::create(relative, unit.service.cgroup_limits, m_options.cgroup_root));
     return &m_cgroups.emplace(unit.name, std::move(group)).first->second;
+}
+
+void Executor::prepare_starts(const std::vector<const Unit*>& units) {
+    if (!m_options.use_cgroups)
+        return;
+    std::vector<CgroupPrefetch::Request> requests;
+    for (const Unit* unit : units)
+        if (!m_cgroups.contains(unit->name))
+            requests.push_back({cat(kKeelSlice, "/", unit->name), unit->service.cgroup_limits});
+    if (requests.size() > 1)
+        m_prefetch.make(std::move(requests));
 }
 
 Result<SpawnOptions> Executor::build(const Unit& unit, const ExecCommand& command,
@@ -197,13 +211,23 @@ Result<pid_t> Executor::start_process(const Unit& unit, const ExecCommand& comma
         cgroup_directory = TRY_CTX(group->open_directory(), "cgroup");
         options.cgroup_fd = cgroup_directory.get();
     }
-    (void)phase;
+    // The exec need not hold up the next start (it runs on another CPU
+    // meanwhile): a failure comes back with the exit, as systemd reports
+    // one for Type=simple. Type=exec means waiting for it; a child outside
+    // a cgroup is waited for too, so that a stop right away finds it in its
+    // own process group.
+    options.wait_for_exec =
+        !m_options.use_cgroups || (phase == ExecPhase::Start && service.type == ServiceType::Exec);
     pid_t pid = TRY(spawn_process(options));
     m_reactor.watch_child(pid, [this](pid_t child, int status) {
+        std::optional<Error> failure = take_spawn_failure(child);
         if (m_before_exit)
             m_before_exit();
-        if (m_manager)
-            m_manager->on_process_exit(child, status);
+        if (!m_manager)
+            return;
+        if (failure)
+            m_manager->on_start_failure(child, *failure);
+        m_manager->on_process_exit(child, status);
     });
     if (!m_options.use_cgroups)
         m_process_groups[unit.name].insert(options.new_session ? pid : ::getpgid(pid));
@@ -262,6 +286,9 @@ bool Executor::condition_holds(const Condition& condition) {
 
 void Executor::unit_stopped(const Unit& unit) {
     m_process_groups.erase(unit.name);
+    // A group made ahead for a start that did not happen goes like any other.
+    if (auto made = m_prefetch.take(cat(kKeelSlice, "/", unit.name)); made && *made)
+        m_cgroups.emplace(unit.name, std::move(**made));
     auto it = m_cgroups.find(unit.name);
     if (it == m_cgroups.end())
         return;

@@ -7,6 +7,7 @@
 #include "base/fd.h"
 #include "base/reactor.h"
 #include "cgroups/cgroups.h"
+#include "cgroups/prefetch.h"
 #include "init/journal.h"
 #include "init/manager.h"
 
@@ -57,6 +58,9 @@ public:
     void record(const std::string& unit, int priority, const std::string& message) override;
     void record_progress(const std::string& unit, int priority,
                          const std::string& message) override;
+    /// Makes the services' cgroups on a second thread meanwhile (when there
+    /// are several: one is made as fast where it is needed).
+    void prepare_starts(const std::vector<const Unit*>& units) override;
 
 private:
     Result<SpawnOptions> build(const Unit& unit, const ExecCommand& command,
@@ -76,6 +80,7 @@ private:
     std::optional<Reactor::TimerId> m_timer;
     Fd m_dev_null;
     std::map<std::string, Cgroup> m_cgroups;                 // unit -> its group
+    CgroupPrefetch m_prefetch{m_options.cgroup_root};        // groups made ahead
     std::map<std::string, std::set<pid_t>> m_process_groups; // unit -> pgids, without cgroups
     struct Progress {
         std::string unit;

@@ -26,6 +26,7 @@
 
 #include <csignal>
 #include <exception>
+#include <future>
 #include <optional>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -150,7 +151,9 @@ private:
     void boot_system();
     Result<void> start_loop();
     void start_services();
+    void scan_units_in_background();
     void load_units();
+    void load_units(UnitCatalog catalog);
     void start_workload();
     void start(std::string name, SpawnOptions spawn, bool main);
     void on_child_exit(pid_t pid, int status);
@@ -183,6 +186,7 @@ private:
     std::unique_ptr<Manager> m_manager;
     std::unique_ptr<NotifySocket> m_notify;
     std::unique_ptr<ControlServer> m_control; // after the journal: its streams end first
+    std::future<UnitCatalog> m_scanned_units; // scan_units_in_background()
     std::vector<Supervised> m_processes;
     bool m_kernel_in_journal = false;
     uint64_t m_start_usec = monotonic_usec();
@@ -329,8 +333,41 @@ void Init::start_services() {
         log_error(cat("cannot start ", target, ": ", queued.error().to_string()));
 }
 
+// Reading and parsing the unit files is the longest step before the first
+// service starts, and it needs nothing that the loop, the journal and the
+// cgroup tree set up: a second thread does it meanwhile (on a machine with
+// more than one CPU), then ends. Its signals stay blocked, so that they wait
+// for the loop's signalfd like the main thread's.
+void Init::scan_units_in_background() {
+    sigset_t all, previous;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+    try {
+        m_scanned_units =
+            std::async(std::launch::async, [directories = m_options.unit_directories] {
+                UnitCatalog catalog = UnitCatalog::scan(directories);
+                catalog.preload(SpecifierContext::from_system());
+                return catalog;
+            });
+    } catch (const std::exception& exception) { // no thread: load_units() scans itself
+        log_debug(cat("unit files are read on the main thread: ", exception.what()));
+    }
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
 void Init::load_units() {
-    m_manager->load(UnitCatalog::scan(m_options.unit_directories), SpecifierContext::from_system());
+    if (m_scanned_units.valid()) {
+        try {
+            return load_units(m_scanned_units.get());
+        } catch (const std::exception& exception) {
+            log_warning(cat("reading unit files on a second thread failed: ", exception.what()));
+        }
+    }
+    load_units(UnitCatalog::scan(m_options.unit_directories));
+}
+
+void Init::load_units(UnitCatalog catalog) {
+    m_manager->load(std::move(catalog), SpecifierContext::from_system());
     size_t errors = 0;
     std::vector<UnitInfo> units = m_manager->units();
     for (const UnitInfo& unit : units)
@@ -848,6 +885,7 @@ int Init::finish() {
 int Init::run() {
     if (system())
         boot_system();
+    scan_units_in_background();
     if (auto started = start_loop(); !started) {
         log_error(cat("init: ", started.error().to_string()));
         if (!system())

@@ -79,6 +79,8 @@ struct Journal::Impl {
     };
 
     void add(LogEntry entry);
+    void record(LogEntry entry);
+    void start_capture();
     void notify(const LogEntry& entry);
     void on_stream_readable(int fd);
     void consume(Stream& stream, std::string_view data);
@@ -108,7 +110,8 @@ struct Journal::Impl {
     uint64_t m_disk_sequence = 0; // entries up to this one are on disk (or queued)
     std::string m_disk_pending;
     bool m_flush_deferred = false;
-    bool m_captured_log = false; // keel's lines come from the logger
+    bool m_captured_log = false;    // keel's lines come from the logger
+    bool m_capture_pending = false; // they will once the kernel log is read up
     std::shared_ptr<Impl*> m_self = std::make_shared<Impl*>(this); // for deferred work
 
     std::map<uint64_t, Subscription> m_subscribers;
@@ -241,8 +244,11 @@ void Journal::Impl::on_kmsg_readable() {
         ssize_t n = ::read(m_kmsg.get(), m_kmsg_buffer.data(), m_kmsg_buffer.size());
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (m_capture_pending)
+                start_capture(); // everything keel logged until now was read back
             break;
+        }
         // EPIPE: records were overwritten before we read them; the next read
         // returns the oldest one left and the sequence gap counts the loss.
         // EINVAL: a record larger than the buffer, skipped by the kernel
@@ -261,6 +267,8 @@ void Journal::Impl::on_kmsg_readable() {
             m_reactor.remove_fd(m_kmsg.get());
             m_kmsg.reset();
             add(std::move(entry));
+            if (m_capture_pending)
+                start_capture();
             break;
         }
         std::string_view text(m_kmsg_buffer.data(), size_t(n));
@@ -404,13 +412,17 @@ Result<Fd> Journal::open_stream(const std::string& unit, std::string_view stream
 }
 
 void Journal::record(LogEntry entry) {
-    if (entry.message.size() > m_impl->m_options.max_line)
-        entry.message.resize(m_impl->m_options.max_line);
-    m_impl->add(std::move(entry));
-    if (m_impl->m_flush_deferred || m_impl->m_disk_pending.empty())
+    m_impl->record(std::move(entry));
+}
+
+void Journal::Impl::record(LogEntry entry) {
+    if (entry.message.size() > m_options.max_line)
+        entry.message.resize(m_options.max_line);
+    add(std::move(entry));
+    if (m_flush_deferred || m_disk_pending.empty())
         return;
-    m_impl->m_flush_deferred = true;
-    m_impl->m_reactor.defer([self = std::weak_ptr<Impl*>(m_impl->m_self)] {
+    m_flush_deferred = true;
+    m_reactor.defer([self = std::weak_ptr<Impl*>(m_self)] {
         if (auto impl = self.lock()) {
             (*impl)->m_flush_deferred = false;
             (*impl)->flush_disk();
@@ -423,12 +435,21 @@ void Journal::flush() {
 }
 
 void Journal::capture_log() {
-    Impl* impl = m_impl.get();
-    if (impl->m_captured_log)
+    Impl& impl = *m_impl;
+    if (impl.m_captured_log)
         return;
-    if (impl->m_kmsg)
-        impl->on_kmsg_readable(); // what is there now predates the capture
-    impl->m_captured_log = true;
+    // The kernel log at boot is a few hundred records: read on the loop,
+    // not before the first service starts. Until then keel's lines keep
+    // coming back from it, in order with the kernel's.
+    if (impl.m_kmsg)
+        impl.m_capture_pending = true;
+    else
+        impl.start_capture();
+}
+
+void Journal::Impl::start_capture() {
+    m_capture_pending = false;
+    m_captured_log = true;
     set_log_sink([this](LogLevel level, std::string_view message) {
         LogEntry entry;
         entry.unit = entry.stream = "keel";

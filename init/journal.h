@@ -65,10 +65,13 @@ public:
     Result<void> follow_kernel(const std::string& path = "/dev/kmsg");
 
     /// Takes keel's own log lines (base/log.h) straight from the logger, under
-    /// unit and stream "keel", instead of back from /dev/kmsg: the kernel log
-    /// read so far is recorded first, later "keel: " lines there are skipped
-    /// (lines of keel's children, "keel[pid]: ", are not). Call after
-    /// follow_kernel; undone when the journal goes.
+    /// unit and stream "keel", instead of back from /dev/kmsg, from the
+    /// moment the kernel log has been read up to its end (on the reactor,
+    /// so that a boot's backlog of kernel records does not delay the first
+    /// service): "keel: " lines written before are recorded from the kernel
+    /// log, in order with the kernel's, later ones there are skipped (lines
+    /// of keel's children, "keel[pid]: ", are not). Without follow_kernel,
+    /// at once. Undone when the journal goes.
     void capture_log();
 
     /// Starts (or moves) the on-disk journal to `directory`, e.g. once /var is

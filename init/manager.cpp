@@ -546,6 +546,16 @@ Result<void> Manager::enqueue(JobType type, std::string_view requested, JobCallb
     }
     if (m_graph_dirty)
         rebuild_graph();
+    if (type == JobType::Start || type == JobType::Restart) {
+        std::vector<const Unit*> starting;
+        for (const auto& [name, queued] : m_units)
+            if (queued.job && !queued.job->running && queued.job->type != JobType::Stop &&
+                queued.config && queued.config->type == UnitType::Service &&
+                is_inactive(queued.state))
+                starting.push_back(queued.config.get());
+        if (!starting.empty())
+            m_host.prepare_starts(starting);
+    }
     settle();
     return {};
 }
@@ -754,6 +764,11 @@ void Manager::finish_job(Record& record, JobResult result) {
     record.job.reset();
     for (JobCallback& waiter : job.waiters)
         m_finished.emplace_back(std::move(waiter), result);
+    // A start that ended before anything ran (condition not met, dependency
+    // failed, canceled): the host may have prepared for it.
+    if (record.config && record.config->type == UnitType::Service && is_inactive(record.state) &&
+        !record.main_pid && !record.control_pid)
+        m_host.unit_stopped(*record.config);
     if (job.type != JobType::Start ||
         (result != JobResult::Failed && result != JobResult::Dependency))
         return;
@@ -1374,6 +1389,21 @@ void Manager::on_deadline(Record& record) {
     default:
         break;
     }
+}
+
+void Manager::on_start_failure(pid_t pid, const Error& error) {
+    auto it = m_pids.find(pid);
+    Record* record = it == m_pids.end() ? nullptr : find(it->second);
+    if (!record || !record->config)
+        return;
+    bool main = pid == record->main_pid;
+    ExecPhase phase = main ? ExecPhase::Start : record->control_phase;
+    const std::vector<ExecCommand>& commands = commands_of(record->config->service, phase);
+    std::string command =
+        record->command_index < commands.size() ? commands[record->command_index].text() : "";
+    std::string what = cat(describe(phase), "=", command, ": ", error.to_string());
+    note(*record, kError, cat(record->name, ": ", what));
+    set_result(*record, ServiceResult::Resources, what);
 }
 
 bool Manager::on_process_exit(pid_t pid, int status) {

@@ -124,6 +124,10 @@ public:
                                  const std::string& message) {
         record(unit, priority, message);
     }
+    /// Start jobs were queued for these services (in the order their names
+    /// sort): the host may get ready for them ahead of time. Each one later
+    /// either starts (start_process) or is done with (unit_stopped).
+    virtual void prepare_starts(const std::vector<const Unit*>& units) { (void)units; }
 };
 
 /// A snapshot of one unit, for list-units and status.
@@ -175,6 +179,10 @@ public:
 
     /// A child exited. False when the pid is none of the units'.
     bool on_process_exit(pid_t pid, int status);
+    /// The command that `pid` was to run could not be started (the host did
+    /// not wait for its exec, and tells before reporting the exit): noted and
+    /// counted as when start_process fails at once.
+    void on_start_failure(pid_t pid, const Error& error);
     /// A datagram arrived on the notify socket.
     void on_notify(const struct ucred& sender, const NotifyMessage& message);
     /// The wakeup asked for through ManagerHost::schedule_wakeup() is due.

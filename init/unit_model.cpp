@@ -1261,10 +1261,29 @@ std::string UnitCatalog::resolve_alias(std::string_view name) const {
     return current;
 }
 
+void UnitCatalog::preload(const SpecifierContext& context) {
+    m_preloaded.clear();
+    for (const std::string& name : unit_names()) {
+        Preloaded entry{.unit = Unit{}};
+        entry.unit = load(name, context, entry.warnings, entry.not_found);
+        m_preloaded.emplace(resolve_alias(name), std::move(entry));
+    }
+    m_preload_context = context;
+}
+
 Result<Unit> UnitCatalog::load(std::string_view requested, const SpecifierContext& context,
                                std::vector<std::string>& warnings, bool& not_found) const {
     not_found = false;
     std::string name = resolve_alias(requested);
+    if (auto it = m_preloaded.find(name); it != m_preloaded.end()) {
+        Preloaded entry = std::move(it->second);
+        m_preloaded.erase(it);
+        if (context == m_preload_context) {
+            warnings.insert(warnings.end(), entry.warnings.begin(), entry.warnings.end());
+            not_found = entry.not_found;
+            return std::move(entry.unit);
+        }
+    }
     UnitName parts = TRY(parse_unit_name(name));
     if (parts.instance && parts.instance->empty())
         return error(cat(quoted(name), " is a template; start an instance such as ", parts.prefix,

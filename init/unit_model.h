@@ -181,6 +181,7 @@ struct SpecifierContext {
     std::string kernel_release;
     /// Reads them from the running system (missing ones stay empty).
     static SpecifierContext from_system();
+    bool operator==(const SpecifierContext&) const = default;
 };
 
 /// A unit name's parts: "web@1.service" -> prefix "web", instance "1",
@@ -254,6 +255,11 @@ public:
     /// not_found is set when there is no file for the name.
     Result<Unit> load(std::string_view name, const SpecifierContext& context,
                       std::vector<std::string>& warnings, bool& not_found) const;
+    /// Loads every unit unit_names() lists and keeps the results: a later
+    /// load() of one of them with the same context hands its result over
+    /// (once) instead of reading the files again. This lets another thread
+    /// read and parse the files while the one that uses them does other work.
+    void preload(const SpecifierContext& context);
     /// enabled: some .wants/ or .requires/ entry names the unit (or it is
     /// an alias's target); static: no [Install]; otherwise disabled.
     EnableState enable_state(const Unit& unit) const;
@@ -264,6 +270,14 @@ private:
     std::map<std::string, std::map<std::string, std::string>> m_dropins; // name -> conf -> path
     std::map<std::string, std::set<std::string>> m_wants, m_requires;    // target -> names
     std::map<std::string, std::string> m_aliases;                        // alias -> unit
+
+    struct Preloaded {
+        Result<Unit> unit;
+        std::vector<std::string> warnings;
+        bool not_found = false;
+    };
+    SpecifierContext m_preload_context;
+    mutable std::map<std::string, Preloaded, std::less<>> m_preloaded; // taken by load()
 };
 
 /// Creates the links `keel enable` makes for `unit` in `directory` (the

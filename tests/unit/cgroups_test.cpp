@@ -4,6 +4,7 @@
 // parameter for this). Real controllers are exercised in QEMU
 // (tests/qemu/cgroups_limits.sh). Also: spawn_process joining a cgroup.
 #include "cgroups/cgroups.h"
+#include "cgroups/prefetch.h"
 
 #include "base/spawn.h"
 #include "base/strings.h"
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace keel;
@@ -482,4 +484,54 @@ TEST_CASE("a spawn whose cgroup cannot be joined fails and leaves no child") {
     REQUIRE_FALSE(pid);
     CHECK(pid.error().code() == ENOENT);
     CHECK(pid.error().to_string() == "start `/bin/true`: join cgroup: No such file or directory");
+}
+
+TEST_CASE("groups made ahead on a second thread are handed over once, errors included") {
+    TempDir root;
+    REQUIRE(make_directories(root / "keel.slice"));
+    REQUIRE(write_new_file(root / "keel.slice/blocked.service", "a file where the group would go"));
+    std::vector<keel::CgroupPrefetch::Request> requests;
+    for (int i = 0; i < 20; ++i)
+        requests.push_back({cat("keel.slice/svc", i, ".service"), {}});
+    requests.push_back({"keel.slice/blocked.service", {}});
+    requests.push_back({"keel.slice/svc0.service", {}}); // queued once
+    keel::CgroupPrefetch prefetch(root.path());
+    prefetch.make(requests);
+    CHECK_FALSE(prefetch.take("keel.slice/never-queued.service"));
+    for (int i = 0; i < 20; ++i) {
+        std::string relative = cat("keel.slice/svc", i, ".service");
+        auto made = prefetch.take(relative);
+        // Either the thread made it, or it had not come to it: then it never will.
+        if (made) {
+            REQUIRE(*made);
+            CHECK((*made)->path() == root / relative);
+            CHECK(is_directory(root / relative));
+        } else {
+            CHECK_FALSE(path_exists(root / relative));
+        }
+        CHECK_FALSE(prefetch.take(relative)); // handed over already
+    }
+    auto blocked = prefetch.take("keel.slice/blocked.service");
+    if (blocked) {
+        REQUIRE_FALSE(*blocked);
+        CHECK(blocked->error().to_string() == cat("create cgroup `",
+                                                  root / "keel.slice/blocked.service",
+                                                  "`: exists and is not a group"));
+    }
+    CHECK(prefetch.pending() == 0);
+}
+
+TEST_CASE("a prefetch that goes away with work queued leaves the rest unmade") {
+    TempDir root;
+    {
+        keel::CgroupPrefetch prefetch(root.path());
+        std::vector<keel::CgroupPrefetch::Request> requests;
+        for (int i = 0; i < 200; ++i)
+            requests.push_back({cat("g", i), {}});
+        prefetch.make(requests);
+    } // stops after the group it is making, and joins the thread
+    auto made = list_directory(root.path());
+    REQUIRE(made);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(list_directory(root.path())->size() == made->size()); // nothing after the end
 }

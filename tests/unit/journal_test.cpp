@@ -473,9 +473,15 @@ TEST_CASE("captured, keel's own lines come from the logger and not back from the
     auto journal = make_journal(*reactor);
     REQUIRE(journal->follow_kernel(kernel_log.path));
     Fd& writer = kernel_log.open_writer();
-    // Written before the capture: recorded from the kernel log.
+    // Written before the capture: recorded from the kernel log, which is
+    // read on the loop, not in capture_log().
     write_to(writer, "14,1,1000000,-;keel: mounted the root\n");
     journal->capture_log();
+    CHECK(journal->tail("keel", 10).empty());
+    // Until the kernel log is read up, keel's lines go there only.
+    log_notice("journal capture test: before the kernel log was read");
+    CHECK(journal->tail("keel", 10).empty());
+    drain(*reactor);
     CHECK(messages(journal->tail("keel", 10)) == Strings{"mounted the root"});
 
     log_notice("journal capture test: straight from the logger");
@@ -500,6 +506,34 @@ TEST_CASE("captured, keel's own lines come from the logger and not back from the
 
     journal.reset(); // the logger lets go of the journal
     log_notice("journal capture test: after the journal");
+}
+
+TEST_CASE("a long kernel log is read up before keel's lines are captured, none of them lost") {
+    KernelLog kernel_log;
+    auto reactor = make_reactor();
+    auto journal = make_journal(*reactor);
+    REQUIRE(journal->follow_kernel(kernel_log.path));
+    Fd& writer = kernel_log.open_writer();
+    // Packet mode keeps each write one read, as /dev/kmsg does; room for
+    // more records than the journal reads in one wakeup.
+    REQUIRE(::fcntl(writer.get(), F_SETPIPE_SZ, 1 << 20) >= 0);
+    REQUIRE(::fcntl(writer.get(), F_SETFL, O_DIRECT) == 0);
+    constexpr int kRecords = 150;
+    for (int i = 1; i <= kRecords; ++i)
+        write_to(writer, i == 5 || i == 140
+                             ? cat("14,", i, ",", i * 1000, ",-;keel: line ", i, "\n")
+                             : cat("6,", i, ",", i * 1000, ",-;kernel line ", i, "\n"));
+    journal->capture_log();
+    run_until(*reactor, [&] { return journal->tail("kernel", 1000).size() == kRecords - 2; });
+    // The 140th record came after the first wakeup's reads and before the
+    // capture began: it is keel's only copy of that line.
+    CHECK(messages(journal->tail("keel", 10)) == Strings{"line 5", "line 140"});
+    log_notice("journal backlog test: captured");
+    CHECK(journal->tail("keel", 1)[0].message == "journal backlog test: captured");
+    write_to(writer, "13,151,200000,-;keel: journal backlog test: captured\n");
+    write_to(writer, "6,152,200100,-;kernel line 152\n");
+    run_until(*reactor, [&] { return journal->tail("kernel", 1)[0].message == "kernel line 152"; });
+    CHECK(journal->tail("keel", 10).size() == 3);
 }
 
 TEST_CASE("a journal that goes before its deferred disk write still writes what it recorded") {

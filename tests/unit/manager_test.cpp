@@ -108,6 +108,12 @@ public:
         return !unmet.contains(condition.argument) != condition.negate;
     }
     void unit_stopped(const keel::Unit& unit) override { events.push_back("stopped " + unit.name); }
+    void prepare_starts(const std::vector<const keel::Unit*>& units) override {
+        std::string event = "prepare";
+        for (const keel::Unit* unit : units)
+            event += " " + unit->name;
+        events.push_back(event);
+    }
     std::optional<std::string> unit_of_pid(pid_t pid) override {
         auto it = processes.find(pid);
         if (it == processes.end())
@@ -677,6 +683,10 @@ TEST_CASE("a failed condition skips the unit without failing it, and dependents 
         f.host.said("opt.service: skipped, condition not met: ConditionPathExists=/etc/opt.conf"));
     CHECK(f.state("web.service") == ActiveState::Active);
     CHECK(f.results["web.service"] == JobResult::Done);
+    // Both were announced before either started; the skipped one is done with.
+    CHECK(f.host.events.front() == "prepare opt.service web.service");
+    CHECK(f.host.happened("stopped opt.service"));
+    CHECK_FALSE(f.host.happened("stopped web.service"));
 }
 
 TEST_CASE("triggering conditions need one to hold; a failed assertion fails the start") {
@@ -827,6 +837,33 @@ TEST_CASE("a program that cannot be started fails the unit with result resources
     CHECK(f.info("a.service").result == keel::ServiceResult::Resources);
     CHECK(f.host.said(
         "a.service: ExecStart=/bin/missing: start `/bin/missing`: No such file or directory"));
+}
+
+TEST_CASE("a program found missing after its start (exec not waited for) fails the same way") {
+    Fixture f;
+    f.unit("a.service", "[Service]\nExecStart=/bin/missing\nRestart=no\n");
+    f.load();
+    f.start("a.service");
+    pid_t pid = f.main("a.service");
+    REQUIRE(pid != 0);
+    f.manager.on_start_failure(pid, keel::Error::from_errno(ENOENT, "start `/bin/missing`: exec"));
+    f.host.exit(pid, exited(127));
+    CHECK(f.state("a.service") == ActiveState::Failed);
+    CHECK(f.info("a.service").result == keel::ServiceResult::Resources);
+    CHECK(f.host.said("a.service: ExecStart=/bin/missing: start `/bin/missing`: exec: No such file "
+                      "or directory"));
+    // A control command's failure names its phase.
+    f.unit("b.service", "[Service]\nExecStartPre=/bin/gone\nExecStart=/bin/b\n");
+    f.load();
+    f.start("b.service");
+    pid_t control = f.control("b.service");
+    REQUIRE(control != 0);
+    f.manager.on_start_failure(control, keel::Error::from_errno(ENOENT, "start `/bin/gone`: exec"));
+    f.host.exit(control, exited(127));
+    CHECK(f.state("b.service") == ActiveState::Failed);
+    CHECK(f.host.said(
+        "b.service: ExecStartPre=/bin/gone: start `/bin/gone`: exec: No such file or directory"));
+    CHECK_FALSE(f.host.happened("start b.service ExecStart /bin/b"));
 }
 
 TEST_CASE("a oneshot service runs its commands in order; dependents wait for the last") {

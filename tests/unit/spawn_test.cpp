@@ -1,6 +1,7 @@
 // spawn_process: the one path that starts children.
 #include "base/spawn.h"
 
+#include "base/strings.h"
 #include "base/sys.h"
 
 #include <doctest/doctest.h>
@@ -130,4 +131,74 @@ TEST_CASE("unknown capability and system call names are refused before forking")
 TEST_CASE("wait statuses are described for people") {
     CHECK(keel::describe_wait_status(3 << 8) == "exited with status 3");
     CHECK(keel::describe_wait_status(SIGKILL) == "killed by signal 9 (SIGKILL)");
+}
+
+TEST_CASE("without waiting for exec, the child runs from its own copy of the options") {
+    Output out;
+    pid_t pid;
+    {
+        SpawnOptions options = shell("echo \"$1 $GREETING $(pwd) $(ulimit -n)\"; exit 7");
+        options.argv.push_back("zero");
+        options.argv.push_back("one");
+        options.environment.push_back("GREETING=hello");
+        options.working_directory = "/tmp";
+        options.stdout_fd = out.fd.get();
+        options.limits.push_back({RLIMIT_NOFILE, 123, 123});
+        options.wait_for_exec = false;
+        auto started = keel::spawn_process(options);
+        REQUIRE(started);
+        pid = *started;
+        // The caller's options go at once, the child may not have read them yet.
+        options.argv.assign(3, std::string(64, 'x'));
+        options.environment.clear();
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(!keel::take_spawn_failure(pid));
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 7);
+    CHECK(out.text() == "one hello /tmp 123\n");
+}
+
+TEST_CASE(
+    "without waiting for exec, a failure shows as status 127 and take_spawn_failure says why") {
+    SpawnOptions options;
+    options.argv = {"/nonexistent/program"};
+    options.wait_for_exec = false;
+    auto pid = keel::spawn_process(options);
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+    REQUIRE(pid);
+    int status = 0;
+    REQUIRE(waitpid(*pid, &status, 0) == *pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 127);
+    auto failure = keel::take_spawn_failure(*pid);
+    REQUIRE(failure);
+    CHECK(failure->to_string() == "start `/nonexistent/program`: exec: No such file or directory");
+    CHECK(!keel::take_spawn_failure(*pid)); // told once
+#else
+    MESSAGE("this build always waits for exec: the failure comes from spawn_process");
+    REQUIRE(!pid);
+    CHECK(pid.error().to_string() ==
+          "start `/nonexistent/program`: exec: No such file or directory");
+#endif
+}
+
+TEST_CASE("many children started without waiting share a few stacks and all run") {
+    constexpr int kChildren = 40;
+    std::vector<pid_t> pids;
+    for (int i = 0; i < kChildren; ++i) {
+        SpawnOptions options = shell(keel::cat("exit ", i));
+        options.wait_for_exec = false;
+        auto pid = keel::spawn_process(options);
+        REQUIRE(pid);
+        pids.push_back(*pid);
+    }
+    for (int i = 0; i < kChildren; ++i) {
+        int status = 0;
+        REQUIRE(waitpid(pids[size_t(i)], &status, 0) == pids[size_t(i)]);
+        CHECK(!keel::take_spawn_failure(pids[size_t(i)]));
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == i);
+    }
 }

@@ -616,6 +616,44 @@ TEST_CASE("built-in targets exist without files and default.target is multi-user
     CHECK(aliased.resolve_alias("default.target") == "rescue.target");
 }
 
+TEST_CASE("preloaded units are handed over once, with their warnings, for the same context") {
+    TempDir dir;
+    write(dir / "web.service", "[Service]\nExecStart=/bin/web %H\nBogus=1\n");
+    write(dir / "bad.service", "[Service]\nRestart=sometimes\n");
+    auto catalog = keel::UnitCatalog::scan({dir.path()});
+    catalog.preload(context());
+    // The files change after the preload: the first load sees what was read.
+    write(dir / "web.service", "[Service]\nExecStart=/bin/changed\n");
+    std::vector<std::string> warnings;
+    bool not_found = true;
+    auto web = catalog.load("web.service", context(), warnings, not_found);
+    REQUIRE(web);
+    CHECK_FALSE(not_found);
+    CHECK(web->service.exec_start[0].argv == std::vector<std::string>{"/bin/web", "node1"});
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find("unknown key `Bogus`") != std::string::npos);
+    auto bad = catalog.load("bad.service", context(), warnings, not_found);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().to_string() ==
+          dir / "bad.service" + ":2: Restart: unknown value `sometimes` (expected no, on-success, "
+                                "on-failure, on-abnormal, on-watchdog, on-abort or always)");
+    // Handed over once: the next load reads the file again.
+    warnings.clear();
+    web = catalog.load("web.service", context(), warnings, not_found);
+    REQUIRE(web);
+    CHECK(web->service.exec_start[0].argv == std::vector<std::string>{"/bin/changed"});
+    CHECK(warnings.empty());
+
+    // Another context: what was preloaded does not apply.
+    write(dir / "web.service", "[Service]\nExecStart=/bin/web %H\n");
+    catalog.preload(context());
+    keel::SpecifierContext other = context();
+    other.hostname = "elsewhere";
+    web = catalog.load("web.service", other, warnings, not_found);
+    REQUIRE(web);
+    CHECK(web->service.exec_start[0].argv == std::vector<std::string>{"/bin/web", "elsewhere"});
+}
+
 TEST_CASE("enable links a unit into its targets' .wants/ and disable removes the links") {
     TempDir dir;
     std::string units = dir / "units";

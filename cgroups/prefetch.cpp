@@ -1,0 +1,102 @@
+// CgroupPrefetch (see prefetch.h). The thread only calls Cgroup::create,
+// which makes system calls and allocates; it never logs, and every signal is
+// blocked in it, so that they stay pending for init's signalfd.
+#include "cgroups/prefetch.h"
+
+#include <algorithm>
+#include <csignal>
+#include <pthread.h>
+#include <system_error>
+
+namespace keel {
+
+CgroupPrefetch::CgroupPrefetch(std::string root) : m_root(std::move(root)) {}
+
+CgroupPrefetch::~CgroupPrefetch() {
+    {
+        std::lock_guard lock(m_mutex);
+        // What is queued stays unmade: the thread ends after its current group.
+        std::erase_if(m_slots, [](const Slot& slot) { return slot.state == State::Queued; });
+    }
+    if (m_thread.joinable())
+        m_thread.join();
+}
+
+void CgroupPrefetch::make(std::vector<Request> requests) {
+    std::unique_lock lock(m_mutex);
+    for (Request& request : requests) {
+        bool queued = std::any_of(m_slots.begin(), m_slots.end(), [&](const Slot& slot) {
+            return slot.request.relative == request.relative;
+        });
+        if (!queued)
+            m_slots.push_back(Slot{std::move(request)});
+    }
+    if (m_running || m_slots.empty())
+        return;
+    if (m_thread.joinable()) { // a thread that found the queue empty and ended
+        lock.unlock();
+        m_thread.join();
+        lock.lock();
+    }
+    sigset_t all, previous;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+    try {
+        m_thread = std::thread([this] { run(); });
+        m_running = true;
+    } catch (const std::system_error&) {
+        std::erase_if(m_slots, [](const Slot& slot) { return slot.state == State::Queued; });
+    }
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+void CgroupPrefetch::run() {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+        auto next = std::find_if(m_slots.begin(), m_slots.end(),
+                                 [](const Slot& slot) { return slot.state == State::Queued; });
+        if (next == m_slots.end()) {
+            m_running = false;
+            return;
+        }
+        next->state = State::Making;
+        Request request = next->request;
+        lock.unlock();
+        Result<Cgroup> made = Cgroup::create(request.relative, request.limits, m_root);
+        lock.lock();
+        // The slot may have moved (others taken), never gone: take() waits.
+        auto slot = std::find_if(m_slots.begin(), m_slots.end(), [&](const Slot& each) {
+            return each.request.relative == request.relative;
+        });
+        slot->made = std::move(made);
+        slot->state = State::Made;
+        m_made.notify_all();
+    }
+}
+
+std::optional<Result<Cgroup>> CgroupPrefetch::take(std::string_view relative) {
+    std::unique_lock lock(m_mutex);
+    auto find = [&] {
+        return std::find_if(m_slots.begin(), m_slots.end(),
+                            [&](const Slot& slot) { return slot.request.relative == relative; });
+    };
+    auto slot = find();
+    if (slot == m_slots.end())
+        return std::nullopt;
+    if (slot->state == State::Queued) {
+        m_slots.erase(slot);
+        return std::nullopt;
+    }
+    m_made.wait(lock, [&] { return find()->state == State::Made; });
+    slot = find();
+    std::optional<Result<Cgroup>> made = std::move(slot->made);
+    m_slots.erase(slot);
+    return made;
+}
+
+size_t CgroupPrefetch::pending() const {
+    std::lock_guard lock(m_mutex);
+    return m_slots.size();
+}
+
+} // namespace keel
