@@ -50,6 +50,12 @@ void CgroupPrefetch::make(std::vector<Request> requests) {
     ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
+Result<CgroupPrefetch::Made> CgroupPrefetch::make_one(const Request& request) const {
+    Cgroup group = TRY(Cgroup::create(request.relative, request.limits, m_root));
+    auto directory = group.open_directory(); // the caller opens it again if this failed
+    return Made{directory ? std::move(*directory) : Fd(), std::move(group)};
+}
+
 void CgroupPrefetch::run() {
     std::unique_lock lock(m_mutex);
     for (;;) {
@@ -62,7 +68,7 @@ void CgroupPrefetch::run() {
         next->state = State::Making;
         Request request = next->request;
         lock.unlock();
-        Result<Cgroup> made = Cgroup::create(request.relative, request.limits, m_root);
+        Result<Made> made = make_one(request);
         lock.lock();
         // The slot may have moved (others taken), never gone: take() waits.
         auto slot = std::find_if(m_slots.begin(), m_slots.end(), [&](const Slot& each) {
@@ -74,7 +80,7 @@ void CgroupPrefetch::run() {
     }
 }
 
-std::optional<Result<Cgroup>> CgroupPrefetch::take(std::string_view relative) {
+std::optional<Result<CgroupPrefetch::Made>> CgroupPrefetch::take(std::string_view relative) {
     std::unique_lock lock(m_mutex);
     auto find = [&] {
         return std::find_if(m_slots.begin(), m_slots.end(),
@@ -89,7 +95,7 @@ std::optional<Result<Cgroup>> CgroupPrefetch::take(std::string_view relative) {
     }
     m_made.wait(lock, [&] { return find()->state == State::Made; });
     slot = find();
-    std::optional<Result<Cgroup>> made = std::move(slot->made);
+    std::optional<Result<Made>> made = std::move(slot->made);
     m_slots.erase(slot);
     return made;
 }

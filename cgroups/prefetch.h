@@ -5,6 +5,7 @@
 // controller several): PID 1 would spend that between two starts.
 #pragma once
 
+#include "base/fd.h"
 #include "base/result.h"
 #include "cgroups/cgroups.h"
 
@@ -30,16 +31,20 @@ public:
         std::string relative; // as Cgroup::create takes it
         CgroupLimits limits;
     };
+    struct Made {
+        Fd directory; // the group opened for spawn (closed if it would not open)
+        Cgroup group;
+    };
     /// Queues groups to make with Cgroup::create, in this order, and starts
     /// the thread unless it runs. A group queued already is not queued twice.
     /// Without a thread (the system has none to give) nothing is queued.
     void make(std::vector<Request> requests);
 
-    /// Hands over what Cgroup::create gave for a queued group, waiting while
-    /// the thread is making it. nullopt when `relative` is not queued, or
-    /// the thread has not come to it: it is taken off the queue then, for
-    /// the caller to make itself.
-    std::optional<Result<Cgroup>> take(std::string_view relative);
+    /// Hands over what Cgroup::create gave for a queued group (with the
+    /// group's directory open), waiting while the thread is making it.
+    /// nullopt when `relative` is not queued, or the thread has not come to
+    /// it: it is taken off the queue then, for the caller to make itself.
+    std::optional<Result<Made>> take(std::string_view relative);
 
     /// Groups queued or made and not taken.
     size_t pending() const;
@@ -49,9 +54,10 @@ private:
     struct Slot {
         Request request;
         State state = State::Queued;
-        std::optional<Result<Cgroup>> made;
+        std::optional<Result<Made>> made;
     };
     void run();
+    Result<Made> make_one(const Request& request) const;
 
     std::string m_root;
     mutable std::mutex m_mutex;

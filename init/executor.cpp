@@ -91,15 +91,17 @@ void Executor::schedule_wakeup(uint64_t at_usec) {
     m_timer = *timer;
 }
 
-Result<const Cgroup*> Executor::cgroup_of(const Unit& unit) {
+Result<const Cgroup*> Executor::cgroup_of(const Unit& unit, Fd& directory) {
     auto it = m_cgroups.find(unit.name);
     if (it != m_cgroups.end())
         return &it->second;
     std::string relative = cat(kKeelSlice, "/", unit.name);
-    std::optional<Result<Cgroup>> made = m_prefetch.take(relative);
-    Cgroup group =
-        made ? TRY(std::move(*made))
-             : TRY(Cgroup::create(relative, unit.service.cgroup_limits, m_options.cgroup_root));
+    if (auto made = m_prefetch.take(relative)) {
+        CgroupPrefetch::Made group = TRY(std::move(*made));
+        directory = std::move(group.directory);
+        return &m_cgroups.emplace(unit.name, std::move(group.group)).first->second;
+    }
+    Cgroup group = TRY(Cgroup::create(relative, unit.service.cgroup_limits, m_options.cgroup_root));
     return &m_cgroups.emplace(unit.name, std::move(group)).first->second;
 }
 
@@ -207,8 +209,9 @@ Result<pid_t> Executor::start_process(const Unit& unit, const ExecCommand& comma
     options.stderr_fd = route(service.standard_error, "stderr", err);
     Fd cgroup_directory;
     if (m_options.use_cgroups) {
-        const Cgroup* group = TRY_CTX(cgroup_of(unit), "cgroup");
-        cgroup_directory = TRY_CTX(group->open_directory(), "cgroup");
+        const Cgroup* group = TRY_CTX(cgroup_of(unit, cgroup_directory), "cgroup");
+        if (!cgroup_directory)
+            cgroup_directory = TRY_CTX(group->open_directory(), "cgroup");
         options.cgroup_fd = cgroup_directory.get();
     }
     // The exec need not hold up the next start (it runs on another CPU
@@ -288,7 +291,7 @@ void Executor::unit_stopped(const Unit& unit) {
     m_process_groups.erase(unit.name);
     // A group made ahead for a start that did not happen goes like any other.
     if (auto made = m_prefetch.take(cat(kKeelSlice, "/", unit.name)); made && *made)
-        m_cgroups.emplace(unit.name, std::move(**made));
+        m_cgroups.emplace(unit.name, std::move((*made)->group));
     auto it = m_cgroups.find(unit.name);
     if (it == m_cgroups.end())
         return;

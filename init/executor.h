@@ -65,7 +65,9 @@ public:
 private:
     Result<SpawnOptions> build(const Unit& unit, const ExecCommand& command,
                                const std::vector<std::string>& extra);
-    Result<const Cgroup*> cgroup_of(const Unit& unit);
+    /// The unit's group, made if need be; `directory` gets it opened when it
+    /// was made ahead (otherwise it stays closed).
+    Result<const Cgroup*> cgroup_of(const Unit& unit, Fd& directory);
     void journal(const std::string& unit, int priority, const std::string& message);
     // Progress lines not yet on the console; a line of another unit (or the
     // end of the loop turn) prints them first, a line of their own unit

@@ -368,12 +368,9 @@ void Init::load_units() {
 
 void Init::load_units(UnitCatalog catalog) {
     m_manager->load(std::move(catalog), SpecifierContext::from_system());
-    size_t errors = 0;
-    std::vector<UnitInfo> units = m_manager->units();
-    for (const UnitInfo& unit : units)
-        errors += unit.load_state == LoadState::Error;
-    log_info(
-        cat("loaded ", units.size(), " units", errors ? cat(", ", errors, " with errors") : ""));
+    size_t errors = m_manager->units_with_load_errors();
+    log_info(cat("loaded ", m_manager->unit_count(), " units",
+                 errors ? cat(", ", errors, " with errors") : ""));
 }
 
 void Init::start(std::string name, SpawnOptions spawn, bool main) {

@@ -1670,6 +1670,12 @@ size_t Manager::jobs() const {
                                 [](const auto& entry) { return entry.second.job.has_value(); }));
 }
 
+size_t Manager::units_with_load_errors() const {
+    return size_t(std::count_if(m_units.begin(), m_units.end(), [](const auto& entry) {
+        return entry.second.load_state == LoadState::Error;
+    }));
+}
+
 size_t Manager::failed_units() const {
     return size_t(std::count_if(m_units.begin(), m_units.end(), [](const auto& entry) {
         return entry.second.state == ServiceState::Failed;

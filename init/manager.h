@@ -203,6 +203,9 @@ public:
     size_t jobs() const;
     /// The units that are failed now.
     size_t failed_units() const;
+    /// Units known, and those of them whose files did not load (bad syntax).
+    size_t unit_count() const { return m_units.size(); }
+    size_t units_with_load_errors() const;
     /// Ordering edges ignored to break cycles at the last load, as
     /// "a.service After=b.service".
     const std::vector<std::string>& broken_cycles() const { return m_broken_cycles; }

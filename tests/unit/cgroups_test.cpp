@@ -504,8 +504,12 @@ TEST_CASE("groups made ahead on a second thread are handed over once, errors inc
         // Either the thread made it, or it had not come to it: then it never will.
         if (made) {
             REQUIRE(*made);
-            CHECK((*made)->path() == root / relative);
+            CHECK((*made)->group.path() == root / relative);
             CHECK(is_directory(root / relative));
+            struct stat opened, there;
+            REQUIRE(::fstat((*made)->directory.get(), &opened) == 0);
+            REQUIRE(::stat((root / relative).c_str(), &there) == 0);
+            CHECK(opened.st_ino == there.st_ino);
         } else {
             CHECK_FALSE(path_exists(root / relative));
         }

@@ -72,6 +72,19 @@ struct KernelLog {
     }
 };
 
+// A journal following a KernelLog, whose writer is open.
+struct KernelJournal {
+    KernelLog kernel_log;
+    std::unique_ptr<Reactor> reactor = make_reactor();
+    std::unique_ptr<Journal> journal = make_journal(*reactor);
+    Fd& writer = follow(*this);
+
+    static Fd& follow(KernelJournal& self) {
+        REQUIRE(self.journal->follow_kernel(self.kernel_log.path));
+        return self.kernel_log.open_writer();
+    }
+};
+
 std::vector<std::string> messages(const std::vector<LogEntry>& entries) {
     std::vector<std::string> out;
     for (const LogEntry& entry : entries)
@@ -426,11 +439,8 @@ TEST_CASE("a journal directory that cannot be created is an error naming it") {
 }
 
 TEST_CASE("kernel records are followed, keel's own lines get unit keel, losses are counted") {
-    KernelLog kernel_log;
-    auto reactor = make_reactor();
-    auto journal = make_journal(*reactor);
-    REQUIRE(journal->follow_kernel(kernel_log.path));
-    Fd& writer = kernel_log.open_writer();
+    KernelJournal following;
+    auto& [kernel_log, reactor, journal, writer] = following;
     // /dev/kmsg returns one record per read: hand them over one at a time.
     auto send = [&](std::string_view record, std::string_view unit, size_t count) {
         write_to(writer, record);
@@ -468,11 +478,8 @@ TEST_CASE("kernel records are followed, keel's own lines get unit keel, losses a
 }
 
 TEST_CASE("captured, keel's own lines come from the logger and not back from the kernel log") {
-    KernelLog kernel_log;
-    auto reactor = make_reactor();
-    auto journal = make_journal(*reactor);
-    REQUIRE(journal->follow_kernel(kernel_log.path));
-    Fd& writer = kernel_log.open_writer();
+    KernelJournal following;
+    auto& [kernel_log, reactor, journal, writer] = following;
     // Written before the capture: recorded from the kernel log, which is
     // read on the loop, not in capture_log().
     write_to(writer, "14,1,1000000,-;keel: mounted the root\n");
@@ -509,11 +516,8 @@ TEST_CASE("captured, keel's own lines come from the logger and not back from the
 }
 
 TEST_CASE("a long kernel log is read up before keel's lines are captured, none of them lost") {
-    KernelLog kernel_log;
-    auto reactor = make_reactor();
-    auto journal = make_journal(*reactor);
-    REQUIRE(journal->follow_kernel(kernel_log.path));
-    Fd& writer = kernel_log.open_writer();
+    KernelJournal following;
+    auto& [kernel_log, reactor, journal, writer] = following;
     // Packet mode keeps each write one read, as /dev/kmsg does; room for
     // more records than the journal reads in one wakeup.
     REQUIRE(::fcntl(writer.get(), F_SETPIPE_SZ, 1 << 20) >= 0);

@@ -841,25 +841,25 @@ TEST_CASE("a program that cannot be started fails the unit with result resources
 
 TEST_CASE("a program found missing after its start (exec not waited for) fails the same way") {
     Fixture f;
+    // What the executor does for a child that exits before its exec.
+    auto missing = [&](pid_t pid, std::string_view program) {
+        REQUIRE(pid != 0);
+        f.manager.on_start_failure(
+            pid, keel::Error::from_errno(ENOENT, keel::cat("start `", program, "`: exec")));
+        f.host.exit(pid, exited(127));
+    };
     f.unit("a.service", "[Service]\nExecStart=/bin/missing\nRestart=no\n");
+    f.unit("b.service", "[Service]\nExecStartPre=/bin/gone\nExecStart=/bin/b\n");
     f.load();
     f.start("a.service");
-    pid_t pid = f.main("a.service");
-    REQUIRE(pid != 0);
-    f.manager.on_start_failure(pid, keel::Error::from_errno(ENOENT, "start `/bin/missing`: exec"));
-    f.host.exit(pid, exited(127));
+    missing(f.main("a.service"), "/bin/missing");
     CHECK(f.state("a.service") == ActiveState::Failed);
     CHECK(f.info("a.service").result == keel::ServiceResult::Resources);
     CHECK(f.host.said("a.service: ExecStart=/bin/missing: start `/bin/missing`: exec: No such file "
                       "or directory"));
     // A control command's failure names its phase.
-    f.unit("b.service", "[Service]\nExecStartPre=/bin/gone\nExecStart=/bin/b\n");
-    f.load();
     f.start("b.service");
-    pid_t control = f.control("b.service");
-    REQUIRE(control != 0);
-    f.manager.on_start_failure(control, keel::Error::from_errno(ENOENT, "start `/bin/gone`: exec"));
-    f.host.exit(control, exited(127));
+    missing(f.control("b.service"), "/bin/gone");
     CHECK(f.state("b.service") == ActiveState::Failed);
     CHECK(f.host.said(
         "b.service: ExecStartPre=/bin/gone: start `/bin/gone`: exec: No such file or directory"));

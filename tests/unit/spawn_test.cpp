@@ -41,20 +41,29 @@ SpawnOptions shell(std::string script) {
     return options;
 }
 
-} // namespace
-
-TEST_CASE("a child gets its argv, environment, working directory and stdout") {
-    Output out;
-    SpawnOptions options = shell("echo \"$1 $GREETING $(pwd)\"");
+// A child that prints "one hello /tmp 123" to `out` (its argument, its
+// environment, its working directory and its open file limit), then exits
+// with `status`.
+SpawnOptions greeting(const Output& out, int status) {
+    SpawnOptions options =
+        shell(keel::cat("echo \"$1 $GREETING $(pwd) $(ulimit -n)\"; exit ", status));
     options.argv.push_back("zero");
     options.argv.push_back("one");
     options.environment.push_back("GREETING=hello");
     options.working_directory = "/tmp";
+    options.limits.push_back({RLIMIT_NOFILE, 123, 123});
     options.stdout_fd = out.fd.get();
-    int status = run(options);
+    return options;
+}
+
+} // namespace
+
+TEST_CASE("a child gets its argv, environment, working directory and stdout") {
+    Output out;
+    int status = run(greeting(out, 0));
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
-    CHECK(out.text() == "one hello /tmp\n");
+    CHECK(out.text() == "one hello /tmp 123\n");
 }
 
 TEST_CASE("a missing program is an error from spawn, and no child is left") {
@@ -137,13 +146,7 @@ TEST_CASE("without waiting for exec, the child runs from its own copy of the opt
     Output out;
     pid_t pid;
     {
-        SpawnOptions options = shell("echo \"$1 $GREETING $(pwd) $(ulimit -n)\"; exit 7");
-        options.argv.push_back("zero");
-        options.argv.push_back("one");
-        options.environment.push_back("GREETING=hello");
-        options.working_directory = "/tmp";
-        options.stdout_fd = out.fd.get();
-        options.limits.push_back({RLIMIT_NOFILE, 123, 123});
+        SpawnOptions options = greeting(out, 7);
         options.wait_for_exec = false;
         auto started = keel::spawn_process(options);
         REQUIRE(started);
