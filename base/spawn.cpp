@@ -497,6 +497,14 @@ Result<pid_t> spawn_process(const SpawnOptions& options) {
     }
     child->pid = pid;
     if (!wait) {
+        // An entry for the same pid is an earlier child nobody asked about:
+        // the kernel reused its pid, so it was reaped long ago.
+        std::erase_if(pending.children, [&](const std::unique_ptr<Child>& earlier) {
+            if (earlier->pid != pid)
+                return false;
+            release_stack(pending, *earlier);
+            return true;
+        });
         pending.children.push_back(std::move(child));
         return pid;
     }

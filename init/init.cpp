@@ -151,6 +151,7 @@ private:
     void boot_system();
     Result<void> start_loop();
     void start_services();
+    void setup_cgroups();
     void scan_units_in_background();
     void load_units();
     void load_units(UnitCatalog catalog);
@@ -189,6 +190,7 @@ private:
     std::future<UnitCatalog> m_scanned_units; // scan_units_in_background()
     std::vector<Supervised> m_processes;
     bool m_kernel_in_journal = false;
+    bool m_cgroup_tree = false; // keel.slice is ready: a cgroup per service
     uint64_t m_start_usec = monotonic_usec();
     uint64_t m_ready_usec = 0;
     uint64_t m_reaped_orphans = 0;
@@ -276,13 +278,7 @@ void Init::start_services() {
         if (!entry.starts_with("PATH=") || !system())
             options.base_environment.push_back(entry);
     options.base_environment.push_back(cat("KEEL_CONTROL_SOCKET=", m_options.control_socket));
-    if (system() && cgroup2_available()) {
-        if (auto tree = setup_cgroup_tree(); tree)
-            options.use_cgroups = true;
-        else
-            log_warning(cat("cgroups: ", tree.error().to_string(),
-                            "; services are tracked by process group"));
-    }
+    options.use_cgroups = m_cgroup_tree;
     std::string control = m_options.control_socket;
     size_t slash = control.rfind('/');
     std::string notify_path =
@@ -333,9 +329,25 @@ void Init::start_services() {
         log_error(cat("cannot start ", target, ": ", queued.error().to_string()));
 }
 
+// keel.slice, with the controllers enabled down to it. Before any second
+// thread starts: the first memory cgroup switches on a static key in the
+// kernel's slab allocator, which the kernel patches into its own code while
+// other CPUs may be running that code. Under QEMU's TCG that has hung the
+// guest (both CPUs stuck in kmem_cache_alloc) when our unit-reading thread
+// was in the kernel at the same moment.
+void Init::setup_cgroups() {
+    if (!system() || !cgroup2_available())
+        return;
+    if (auto tree = setup_cgroup_tree(); tree)
+        m_cgroup_tree = true;
+    else
+        log_warning(
+            cat("cgroups: ", tree.error().to_string(), "; services are tracked by process group"));
+}
+
 // Reading and parsing the unit files is the longest step before the first
 // service starts, and it needs nothing that the loop, the journal and the
-// cgroup tree set up: a second thread does it meanwhile (on a machine with
+// notify socket set up: a second thread does it meanwhile (on a machine with
 // more than one CPU), then ends. Its signals stay blocked, so that they wait
 // for the loop's signalfd like the main thread's.
 void Init::scan_units_in_background() {
@@ -882,6 +894,7 @@ int Init::finish() {
 int Init::run() {
     if (system())
         boot_system();
+    setup_cgroups();
     scan_units_in_background();
     if (auto started = start_loop(); !started) {
         log_error(cat("init: ", started.error().to_string()));
