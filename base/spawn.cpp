@@ -16,6 +16,7 @@
 
 #include "base/fd.h"
 #include "base/strings.h"
+#include "base/sys.h"
 
 #include <algorithm>
 #include <atomic>
@@ -297,6 +298,12 @@ Result<ChildStack> take_stack(PendingChildren& pending) {
     return stack;
 }
 
+// What a child that failed before exec reports, as the parent says it.
+Error failure_of(const Child& child) {
+    return Error::from_errno(
+        child.failure.code, cat("start ", quoted(child.options.argv[0]), ": ", child.failure.what));
+}
+
 [[noreturn]] void child_fail(ChildFailure* failure, long result, const char* what) {
     failure->code = result < 0 ? int(-result) : EINVAL;
     failure->what = what;
@@ -481,14 +488,15 @@ Result<pid_t> spawn_process(const SpawnOptions& options) {
     sweep(pending);
     child->stack = TRY(take_stack(pending));
 
-    sigset_t all, previous;
-    sigfillset(&all);
-    ::sigprocmask(SIG_SETMASK, &all, &previous);
-    int saved_errno = errno;
-    pid_t pid = start_child(*child, wait);
-    int clone_errno = errno;
-    errno = saved_errno;
-    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+    pid_t pid;
+    int clone_errno;
+    {
+        AllSignalsBlocked blocked;
+        int saved_errno = errno;
+        pid = start_child(*child, wait);
+        clone_errno = errno;
+        errno = saved_errno;
+    }
     if (pid < 0) {
         release_stack(pending, *child);
         return errno_error(clone_errno,
@@ -515,8 +523,7 @@ Result<pid_t> spawn_process(const SpawnOptions& options) {
     int status;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return errno_error(child->failure.code,
-                       cat("start ", quoted(options.argv[0]), ": ", child->failure.what));
+    return std::unexpected(failure_of(*child));
 }
 
 std::optional<Error> take_spawn_failure(pid_t pid) {
@@ -531,8 +538,7 @@ std::optional<Error> take_spawn_failure(pid_t pid) {
     release_stack(pending, *child); // reaped: it is off the stack, whatever on_stack says
     if (!child->failure.what)
         return std::nullopt;
-    return Error::from_errno(child->failure.code, cat("start ", quoted(child->options.argv[0]),
-                                                      ": ", child->failure.what));
+    return failure_of(*child);
 }
 
 std::string describe_wait_status(int status) {

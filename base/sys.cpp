@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -86,6 +87,16 @@ Result<void> make_directories(const std::string& path, mode_t mode) {
 bool path_exists(const std::string& path) {
     struct stat st;
     return ::lstat(path.c_str(), &st) == 0;
+}
+
+AllSignalsBlocked::AllSignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &m_previous);
+}
+
+AllSignalsBlocked::~AllSignalsBlocked() {
+    ::pthread_sigmask(SIG_SETMASK, &m_previous, nullptr);
 }
 
 bool is_directory(const std::string& path) {

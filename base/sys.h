@@ -6,6 +6,7 @@
 #include "base/fd.h"
 #include "base/result.h"
 
+#include <csignal>
 #include <fcntl.h>
 #include <string>
 #include <string_view>
@@ -14,6 +15,22 @@
 #include <vector>
 
 namespace keel {
+
+/// Blocks every signal in the calling thread while it lives, then restores
+/// the mask: around a clone, so that no handler runs in a child on the
+/// parent's memory, and around starting a thread, which inherits the mask
+/// (init's signals then wait for its signalfd instead of going to the
+/// thread).
+class AllSignalsBlocked {
+public:
+    AllSignalsBlocked();
+    ~AllSignalsBlocked();
+    AllSignalsBlocked(const AllSignalsBlocked&) = delete;
+    AllSignalsBlocked& operator=(const AllSignalsBlocked&) = delete;
+
+private:
+    sigset_t m_previous;
+};
 
 /// open(2) with O_CLOEXEC added.
 Result<Fd> open_file(const std::string& path, int flags, mode_t mode = 0644);

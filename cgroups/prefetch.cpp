@@ -3,9 +3,9 @@
 // blocked in it, so that they stay pending for init's signalfd.
 #include "cgroups/prefetch.h"
 
+#include "base/sys.h"
+
 #include <algorithm>
-#include <csignal>
-#include <pthread.h>
 #include <system_error>
 
 namespace keel {
@@ -15,8 +15,7 @@ CgroupPrefetch::CgroupPrefetch(std::string root) : m_root(std::move(root)) {}
 CgroupPrefetch::~CgroupPrefetch() {
     {
         std::lock_guard lock(m_mutex);
-        // What is queued stays unmade: the thread ends after its current group.
-        std::erase_if(m_slots, [](const Slot& slot) { return slot.state == State::Queued; });
+        drop_queued(); // the thread ends after its current group
     }
     if (m_thread.joinable())
         m_thread.join();
@@ -38,16 +37,17 @@ void CgroupPrefetch::make(std::vector<Request> requests) {
         m_thread.join();
         lock.lock();
     }
-    sigset_t all, previous;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+    AllSignalsBlocked blocked;
     try {
         m_thread = std::thread([this] { run(); });
         m_running = true;
     } catch (const std::system_error&) {
-        std::erase_if(m_slots, [](const Slot& slot) { return slot.state == State::Queued; });
+        drop_queued(); // no thread: the callers make their groups
     }
-    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+void CgroupPrefetch::drop_queued() {
+    std::erase_if(m_slots, [](const Slot& slot) { return slot.state == State::Queued; });
 }
 
 Result<CgroupPrefetch::Made> CgroupPrefetch::make_one(const Request& request) const {

@@ -57,6 +57,7 @@ private:
         std::optional<Result<Made>> made;
     };
     void run();
+    void drop_queued(); // with m_mutex held
     Result<Made> make_one(const Request& request) const;
 
     std::string m_root;

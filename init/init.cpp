@@ -351,9 +351,7 @@ void Init::setup_cgroups() {
 // more than one CPU), then ends. Its signals stay blocked, so that they wait
 // for the loop's signalfd like the main thread's.
 void Init::scan_units_in_background() {
-    sigset_t all, previous;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+    AllSignalsBlocked blocked;
     try {
         m_scanned_units =
             std::async(std::launch::async, [directories = m_options.unit_directories] {
@@ -364,7 +362,6 @@ void Init::scan_units_in_background() {
     } catch (const std::exception& exception) { // no thread: load_units() scans itself
         log_debug(cat("unit files are read on the main thread: ", exception.what()));
     }
-    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 void Init::load_units() {

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -193,4 +194,23 @@ TEST_CASE("the clocks move forward") {
     CHECK(boottime_usec() >= boot + 2000);
     // Boot time includes suspend, so it is never behind monotonic time.
     CHECK(boottime_usec() >= monotonic_usec());
+}
+
+TEST_CASE("AllSignalsBlocked blocks every signal for its scope and restores the mask after") {
+    sigset_t original, before, during, after;
+    // A known mask to start from: SIGUSR1 blocked, the rest open.
+    sigemptyset(&before);
+    sigaddset(&before, SIGUSR1);
+    REQUIRE(pthread_sigmask(SIG_SETMASK, &before, &original) == 0);
+    {
+        keel::AllSignalsBlocked blocked;
+        REQUIRE(pthread_sigmask(SIG_SETMASK, nullptr, &during) == 0);
+        CHECK(sigismember(&during, SIGUSR2) == 1);
+        CHECK(sigismember(&during, SIGTERM) == 1);
+        CHECK(sigismember(&during, SIGCHLD) == 1);
+    }
+    REQUIRE(pthread_sigmask(SIG_SETMASK, nullptr, &after) == 0);
+    for (int signo = 1; signo < NSIG; ++signo)
+        CHECK(sigismember(&after, signo) == sigismember(&before, signo));
+    REQUIRE(pthread_sigmask(SIG_SETMASK, &original, nullptr) == 0);
 }
