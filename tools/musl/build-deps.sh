@@ -44,28 +44,35 @@ stage=$prefix.partial # renamed to $prefix only when everything built
 rm -rf "$work" "$stage"
 mkdir -p "$srcdir" "$work/logs" "$stage/include" "$stage/lib"
 
-# The source version to build: the installed one if the archive still has it,
-# else the newest Debian revision of the same upstream version (a point or
-# security release replaced it; headers and ABI are the same).
-source_version() { # srcpkg installed-version
+# The source versions to try, best first: the installed one if apt's lists
+# have it, then the other Debian revisions of the same upstream version,
+# newest first (a point or security release replaced it; headers and ABI are
+# the same). More than one, because a listed version can still be missing
+# from the mirror (a security update's source seen 404 on a fresh machine).
+source_versions() { # srcpkg installed-version
   local avail
   avail=$(apt-cache showsrc "$1" | awk -v p="$1" '/^Package: / { on = ($2 == p) } on && /^Version: / { print $2 }')
-  if grep -qxF "$2" <<<"$avail"; then echo "$2"; return; fi
-  awk -v u="${2%-*}-" 'index($0, u) == 1' <<<"$avail" | sort -V | tail -n1 | grep . \
+  { grep -xF "$2" <<<"$avail"
+    awk -v u="${2%-*}-" -v v="$2" 'index($0, u) == 1 && $0 != v' <<<"$avail" | sort -Vru; } | grep . \
     || { echo "musl deps: no source for $1 ${2%-*} in apt's deb-src lists" >&2; return 1; }
 }
 
 fetch() { # srcpkg: downloads (once) and unpacks into $work/$srcpkg
-  local want ver
+  local want ver versions dsc=
   want=$(grep "^$1=" <<<"$installed")
-  ver=$(source_version "$1" "${want#*=}")
-  local dsc=$srcdir/${1}_${ver#*:}.dsc # file names drop the epoch
-  if [ ! -f "$dsc" ]; then
-    local as_root=()
-    [ "$(id -u)" -ne 0 ] || as_root=(-o APT::Sandbox::User=root) # _apt can't write our cache
-    (cd "$srcdir" && apt-get source -qq --only-source --download-only "${as_root[@]}" "$1=$ver")
-  fi
-  dpkg-source -q -x "$dsc" "$work/$1" >/dev/null
+  versions=$(source_versions "$1" "${want#*=}") || return 1
+  local as_root=()
+  [ "$(id -u)" -ne 0 ] || as_root=(-o APT::Sandbox::User=root) # _apt can't write our cache
+  for ver in $versions; do
+    dsc=$srcdir/${1}_${ver#*:}.dsc # file names drop the epoch
+    [ -f "$dsc" ] && break
+    (cd "$srcdir" && apt-get source -qq --only-source --download-only "${as_root[@]}" "$1=$ver") \
+      && [ -f "$dsc" ] && break
+    echo "musl deps: $1=$ver could not be downloaded; trying the next revision" >&2
+    dsc=
+  done
+  [ -n "$dsc" ] || { echo "musl deps: no source of $1 could be downloaded (tried: $(echo $versions))" >&2; return 1; }
+  dpkg-source -q -x "$dsc" "$work/$1" >/dev/null || return 1
   echo "$1=$ver" >>"$stage/VERSIONS"
 }
 
@@ -88,7 +95,7 @@ build() { # name function: runs one library's recipe, output to a log
 autotools_host=(--host=x86_64-linux-musl --prefix="$stage" --enable-static --disable-shared)
 
 libseccomp() {
-  fetch libseccomp && cd libseccomp
+  fetch libseccomp; cd libseccomp
   ./configure "${autotools_host[@]}"
   make -j"$jobs" -C src libseccomp.la
   make -C src install-libLTLIBRARIES
@@ -96,7 +103,7 @@ libseccomp() {
 }
 
 libcap() {
-  fetch libcap2 && cd libcap2
+  fetch libcap2; cd libcap2
   # BUILD_CC compiles the host-side generator of cap_names.h.
   make -C libcap CC=zigcc BUILD_CC=gcc AR="$AR" RANLIB="$RANLIB" SHARED=no libcap.a
   install -Dm644 libcap/libcap.a "$stage/lib/libcap.a"
@@ -104,7 +111,7 @@ libcap() {
 }
 
 mbedtls() {
-  fetch mbedtls && cd mbedtls
+  fetch mbedtls; cd mbedtls
   # Debian enables extra options (threading, CMAC, ...) in config.h at build
   # time; take its installed header so both builds see the same configuration.
   cp /usr/include/mbedtls/config.h include/mbedtls/config.h
@@ -114,7 +121,7 @@ mbedtls() {
 }
 
 protobuf() {
-  fetch protobuf && cd protobuf
+  fetch protobuf; cd protobuf
   # Compiler checks don't link: a link would build yet another libc++ variant.
   # Only the lite runtime: protoc stays Debian's /usr/bin/protoc.
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -130,14 +137,14 @@ protobuf() {
 }
 
 zlib() {
-  fetch zlib && cd zlib
+  fetch zlib; cd zlib
   ./configure --static --prefix="$stage"
   make -j"$jobs" libz.a
   cp libz.a "$stage/lib/" && cp zlib.h zconf.h "$stage/include/"
 }
 
 xz() {
-  fetch xz-utils && cd xz-utils
+  fetch xz-utils; cd xz-utils
   ./configure "${autotools_host[@]}" --disable-xz --disable-xzdec --disable-lzmadec \
     --disable-lzmainfo --disable-lzma-links --disable-scripts --disable-doc --disable-nls
   make -j"$jobs" -C src/liblzma
@@ -145,14 +152,14 @@ xz() {
 }
 
 zstd() {
-  fetch libzstd && cd libzstd
+  fetch libzstd; cd libzstd
   # keel only reads current .zst files: no legacy format decoders.
   make -j"$jobs" -C lib CC=zigcc AR="$AR" ZSTD_LEGACY_SUPPORT=0 libzstd.a
   make -C lib PREFIX="$stage" install-static install-includes
 }
 
 doctest() {
-  fetch doctest && cd doctest
+  fetch doctest; cd doctest
   # Header-only; installed here (with its CMake package) so the musl build
   # finds it without looking into the host's /usr. Nothing is compiled, so
   # the compiler checks need not link (a link = one more libc++ variant).
