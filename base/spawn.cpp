@@ -504,15 +504,16 @@ Result<pid_t> spawn_process(const SpawnOptions& options) {
                                child->born_in_cgroup ? "clone into the cgroup" : "clone"));
     }
     child->pid = pid;
+    // An entry for the same pid is an earlier child nobody asked about: the
+    // kernel reused its pid, so it was reaped long ago, and its failure must
+    // not be taken for this child's.
+    std::erase_if(pending.children, [&](const std::unique_ptr<Child>& earlier) {
+        if (earlier->pid != pid)
+            return false;
+        release_stack(pending, *earlier);
+        return true;
+    });
     if (!wait) {
-        // An entry for the same pid is an earlier child nobody asked about:
-        // the kernel reused its pid, so it was reaped long ago.
-        std::erase_if(pending.children, [&](const std::unique_ptr<Child>& earlier) {
-            if (earlier->pid != pid)
-                return false;
-            release_stack(pending, *earlier);
-            return true;
-        });
         pending.children.push_back(std::move(child));
         return pid;
     }

@@ -28,7 +28,7 @@ void CgroupPrefetch::make(std::vector<Request> requests) {
             return slot.request.relative == request.relative;
         });
         if (!queued)
-            m_slots.push_back(Slot{std::move(request)});
+            m_slots.push_back(Slot{m_next_id++, std::move(request)});
     }
     if (m_running || m_slots.empty())
         return;
@@ -53,7 +53,7 @@ void CgroupPrefetch::drop_queued() {
 Result<CgroupPrefetch::Made> CgroupPrefetch::make_one(const Request& request) const {
     Cgroup group = TRY(Cgroup::create(request.relative, request.limits, m_root));
     auto directory = group.open_directory(); // the caller opens it again if this failed
-    return Made{directory ? std::move(*directory) : Fd(), std::move(group)};
+    return Made{directory ? std::move(*directory) : Fd(), std::move(group), request.limits};
 }
 
 void CgroupPrefetch::run() {
@@ -63,17 +63,25 @@ void CgroupPrefetch::run() {
                                  [](const Slot& slot) { return slot.state == State::Queued; });
         if (next == m_slots.end()) {
             m_running = false;
+            m_made.notify_all();
             return;
         }
         next->state = State::Making;
-        Request request = next->request;
-        lock.unlock();
-        Result<Made> made = make_one(request);
-        lock.lock();
+        uint64_t id = next->id;
+        // An exception must not end PID 1 (std::terminate): out of memory,
+        // the slot is handed over empty and the caller makes the group.
+        std::optional<Result<Made>> made;
+        try {
+            Request request = next->request; // the slot may move while unlocked
+            lock.unlock();
+            made = make_one(request);
+        } catch (...) {
+        }
+        if (!lock.owns_lock())
+            lock.lock();
         // The slot may have moved (others taken), never gone: take() waits.
-        auto slot = std::find_if(m_slots.begin(), m_slots.end(), [&](const Slot& each) {
-            return each.request.relative == request.relative;
-        });
+        auto slot = std::find_if(m_slots.begin(), m_slots.end(),
+                                 [&](const Slot& each) { return each.id == id; });
         slot->made = std::move(made);
         slot->state = State::Made;
         m_made.notify_all();
@@ -98,6 +106,11 @@ std::optional<Result<CgroupPrefetch::Made>> CgroupPrefetch::take(std::string_vie
     std::optional<Result<Made>> made = std::move(slot->made);
     m_slots.erase(slot);
     return made;
+}
+
+void CgroupPrefetch::wait_until_made() const {
+    std::unique_lock lock(m_mutex);
+    m_made.wait(lock, [&] { return !m_running; });
 }
 
 size_t CgroupPrefetch::pending() const {

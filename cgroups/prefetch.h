@@ -34,6 +34,7 @@ public:
     struct Made {
         Fd directory; // the group opened for spawn (closed if it would not open)
         Cgroup group;
+        CgroupLimits limits; // as requested: a daemon-reload may have changed the unit's since
     };
     /// Queues groups to make with Cgroup::create, in this order, and starts
     /// the thread unless it runs. A group queued already is not queued twice.
@@ -42,16 +43,21 @@ public:
 
     /// Hands over what Cgroup::create gave for a queued group (with the
     /// group's directory open), waiting while the thread is making it.
-    /// nullopt when `relative` is not queued, or the thread has not come to
-    /// it: it is taken off the queue then, for the caller to make itself.
+    /// nullopt when `relative` is not queued, the thread has not come to it
+    /// (it is taken off the queue then) or could not make it (out of
+    /// memory): the caller makes it itself.
     std::optional<Result<Made>> take(std::string_view relative);
 
     /// Groups queued or made and not taken.
     size_t pending() const;
 
+    /// Waits until the thread has made every queued group (or has ended).
+    void wait_until_made() const;
+
 private:
     enum class State { Queued, Making, Made };
     struct Slot {
+        uint64_t id; // finds the slot again without allocating
         Request request;
         State state = State::Queued;
         std::optional<Result<Made>> made;
@@ -62,9 +68,10 @@ private:
 
     std::string m_root;
     mutable std::mutex m_mutex;
-    std::condition_variable m_made;
-    std::vector<Slot> m_slots; // in queue order; taken ones leave
-    bool m_running = false;    // the thread works on m_slots
+    mutable std::condition_variable m_made; // a slot made, or the thread done
+    std::vector<Slot> m_slots;              // in queue order; taken ones leave
+    uint64_t m_next_id = 0;
+    bool m_running = false; // the thread works on m_slots
     std::thread m_thread;
 };
 

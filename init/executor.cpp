@@ -98,6 +98,8 @@ Result<const Cgroup*> Executor::cgroup_of(const Unit& unit, Fd& directory) {
     std::string relative = cat(kKeelSlice, "/", unit.name);
     if (auto made = m_prefetch.take(relative)) {
         CgroupPrefetch::Made group = TRY(std::move(*made));
+        if (group.limits != unit.service.cgroup_limits) // reloaded since the request
+            TRY(group.group.apply(unit.service.cgroup_limits));
         directory = std::move(group.directory);
         return &m_cgroups.emplace(unit.name, std::move(group.group)).first->second;
     }

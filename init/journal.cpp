@@ -110,8 +110,9 @@ struct Journal::Impl {
     uint64_t m_disk_sequence = 0; // entries up to this one are on disk (or queued)
     std::string m_disk_pending;
     bool m_flush_deferred = false;
-    bool m_captured_log = false;    // keel's lines come from the logger
-    bool m_capture_pending = false; // they will once the kernel log is read up
+    bool m_captured_log = false;             // keel's lines come from the logger
+    bool m_capture_pending = false;          // they will once the kernel log is read up
+    std::optional<uint64_t> m_capture_began; // CLOCK_BOOTTIME usec
     std::shared_ptr<Impl*> m_self = std::make_shared<Impl*>(this); // for deferred work
 
     std::map<uint64_t, Subscription> m_subscribers;
@@ -450,6 +451,7 @@ void Journal::capture_log() {
 void Journal::Impl::start_capture() {
     m_capture_pending = false;
     m_captured_log = true;
+    m_capture_began = clock_usec(CLOCK_BOOTTIME);
     set_log_sink([this](LogLevel level, std::string_view message) {
         LogEntry entry;
         entry.unit = entry.stream = "keel";
@@ -457,6 +459,10 @@ void Journal::Impl::start_capture() {
         entry.message = std::string(message);
         record(std::move(entry));
     });
+}
+
+std::optional<uint64_t> Journal::capture_began_usec() const {
+    return m_impl->m_capture_began;
 }
 
 Result<void> Journal::follow_kernel(const std::string& path) {

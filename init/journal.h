@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,10 @@ public:
     /// of keel's children, "keel[pid]: ", are not). Without follow_kernel,
     /// at once. Undone when the journal goes.
     void capture_log();
+    /// When capture_log took effect (CLOCK_BOOTTIME microseconds), nullopt
+    /// before. keel's lines about a unit recorded before then are in the
+    /// journal twice: under the unit, and read back from the kernel log.
+    std::optional<uint64_t> capture_began_usec() const;
 
     /// Starts (or moves) the on-disk journal to `directory`, e.g. once /var is
     /// writable; entries recorded so far are written out first.

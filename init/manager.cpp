@@ -1029,7 +1029,7 @@ bool Manager::run_command(Record& record, ExecPhase phase, size_t index) {
     }
     record.control_pid = *pid;
     record.control_phase = phase;
-    record.command_index = index;
+    record.control_index = index;
     m_pids[*pid] = record.name;
     return true;
 }
@@ -1053,7 +1053,7 @@ void Manager::run_start_commands(Record& record, size_t index) {
         return;
     }
     record.main_pid = *pid;
-    record.command_index = index;
+    record.main_index = index;
     m_pids[*pid] = record.name;
     arm_watchdog(record);
     if (service.type == ServiceType::Simple || service.type == ServiceType::Exec)
@@ -1399,8 +1399,8 @@ void Manager::on_start_failure(pid_t pid, const Error& error) {
     bool main = pid == record->main_pid;
     ExecPhase phase = main ? ExecPhase::Start : record->control_phase;
     const std::vector<ExecCommand>& commands = commands_of(record->config->service, phase);
-    std::string command =
-        record->command_index < commands.size() ? commands[record->command_index].text() : "";
+    size_t index = main ? record->main_index : record->control_index;
+    std::string command = index < commands.size() ? commands[index].text() : "";
     std::string what = cat(describe(phase), "=", command, ": ", error.to_string());
     note(*record, kError, cat(record->name, ": ", what));
     set_result(*record, ServiceResult::Resources, what);
@@ -1431,8 +1431,8 @@ void Manager::main_exited(Record& record, int status) {
     const ServiceConfig& service = record.config->service;
     bool oneshot = service.type == ServiceType::Oneshot;
     bool clean = clean_exit(status, service, !oneshot);
-    if (!clean && record.command_index < service.exec_start.size() &&
-        service.exec_start[record.command_index].ignore_failure)
+    if (!clean && record.main_index < service.exec_start.size() &&
+        service.exec_start[record.main_index].ignore_failure)
         clean = true; // ExecStart=-...
     bool stopping = is_stopping(record.state);
     note(record, clean || stopping ? kInfo : kWarning,
@@ -1443,8 +1443,8 @@ void Manager::main_exited(Record& record, int status) {
             if (!clean) {
                 set_result(record, result_of(status), record.last_exit);
                 enter_signal(record, ServiceState::StopSigterm);
-            } else if (record.command_index + 1 < service.exec_start.size()) {
-                run_start_commands(record, record.command_index + 1);
+            } else if (record.main_index + 1 < service.exec_start.size()) {
+                run_start_commands(record, record.main_index + 1);
             } else {
                 after_start(record);
             }
@@ -1482,7 +1482,7 @@ void Manager::control_exited(Record& record, int status) {
     const ServiceConfig& service = record.config->service;
     ExecPhase phase = record.control_phase;
     const std::vector<ExecCommand>& commands = commands_of(service, phase);
-    size_t index = record.command_index;
+    size_t index = record.control_index;
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!clean && index < commands.size() && commands[index].ignore_failure)
         clean = true;

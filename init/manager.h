@@ -227,7 +227,8 @@ private:
         pid_t main_pid = 0;
         pid_t control_pid = 0;
         ExecPhase control_phase = ExecPhase::StartPre;
-        size_t command_index = 0;
+        size_t control_index = 0;     // which of control_phase's commands control_pid runs
+        size_t main_index = 0;        // which ExecStart= main_pid runs (oneshot: several)
         bool reached_running = false; // ExecStop= runs only after a successful start
         bool stop_requested = false;  // a stop job, not a crash: no restart
         int exit_status = 0;

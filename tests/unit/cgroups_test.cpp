@@ -497,35 +497,55 @@ TEST_CASE("groups made ahead on a second thread are handed over once, errors inc
     requests.push_back({"keel.slice/svc0.service", {}}); // queued once
     keel::CgroupPrefetch prefetch(root.path());
     prefetch.make(requests);
+    prefetch.wait_until_made();
+    CHECK(prefetch.pending() == 21);
     CHECK_FALSE(prefetch.take("keel.slice/never-queued.service"));
     for (int i = 0; i < 20; ++i) {
         std::string relative = cat("keel.slice/svc", i, ".service");
         auto made = prefetch.take(relative);
-        // Either the thread made it, or it had not come to it: then it never will.
-        if (made) {
-            REQUIRE(*made);
-            CHECK((*made)->group.path() == root / relative);
-            CHECK(is_directory(root / relative));
-            struct stat opened, there;
-            REQUIRE(::fstat((*made)->directory.get(), &opened) == 0);
-            REQUIRE(::stat((root / relative).c_str(), &there) == 0);
-            CHECK(opened.st_ino == there.st_ino);
-        } else {
-            CHECK_FALSE(path_exists(root / relative));
-        }
+        REQUIRE(made);
+        REQUIRE(*made);
+        CHECK((*made)->group.path() == root / relative);
+        CHECK(is_directory(root / relative));
+        struct stat opened, there;
+        REQUIRE(::fstat((*made)->directory.get(), &opened) == 0);
+        REQUIRE(::stat((root / relative).c_str(), &there) == 0);
+        CHECK(opened.st_ino == there.st_ino);
         CHECK_FALSE(prefetch.take(relative)); // handed over already
     }
     auto blocked = prefetch.take("keel.slice/blocked.service");
-    if (blocked) {
-        REQUIRE_FALSE(*blocked);
-        CHECK(blocked->error().to_string() == cat("create cgroup `",
-                                                  root / "keel.slice/blocked.service",
-                                                  "`: exists and is not a group"));
-    }
+    REQUIRE(blocked);
+    REQUIRE_FALSE(*blocked);
+    CHECK(blocked->error().to_string() == cat("create cgroup `",
+                                              root / "keel.slice/blocked.service",
+                                              "`: exists and is not a group"));
     CHECK(prefetch.pending() == 0);
 }
 
-TEST_CASE("a prefetch that goes away with work queued leaves the rest unmade") {
+TEST_CASE("a group taken before the thread comes to it is left to the caller") {
+    TempDir root;
+    keel::CgroupPrefetch prefetch(root.path());
+    std::vector<keel::CgroupPrefetch::Request> requests;
+    for (int i = 0; i < 200; ++i)
+        requests.push_back({cat("g", i), {}});
+    prefetch.make(requests);
+    // Taken from the back while the thread works from the front: each is
+    // either handed over made, or dropped from the queue and never made.
+    std::vector<bool> handed_over(200);
+    for (int i = 199; i >= 0; --i) {
+        auto made = prefetch.take(cat("g", i));
+        handed_over[i] = made.has_value();
+        if (made)
+            CHECK(is_directory(root / cat("g", i)));
+    }
+    prefetch.wait_until_made();
+    for (int i = 0; i < 200; ++i)
+        if (!handed_over[i])
+            CHECK_FALSE(path_exists(root / cat("g", i)));
+    CHECK(prefetch.pending() == 0);
+}
+
+TEST_CASE("a prefetch that goes away joins its thread: nothing is made after") {
     TempDir root;
     {
         keel::CgroupPrefetch prefetch(root.path());

@@ -488,8 +488,15 @@ TEST_CASE("captured, keel's own lines come from the logger and not back from the
     // Until the kernel log is read up, keel's lines go there only.
     log_notice("journal capture test: before the kernel log was read");
     CHECK(journal->tail("keel", 10).empty());
+    CHECK_FALSE(journal->capture_began_usec());
+    journal->record(entry_for("web.service", "Started web.service."));
+    uint64_t before = keel::boottime_usec();
     drain(*reactor);
     CHECK(messages(journal->tail("keel", 10)) == Strings{"mounted the root"});
+    // Lines about units recorded from now on are not in the kernel log's copy.
+    REQUIRE(journal->capture_began_usec());
+    CHECK(*journal->capture_began_usec() >= before);
+    CHECK(*journal->capture_began_usec() > journal->tail("web.service", 1)[0].boottime_usec);
 
     log_notice("journal capture test: straight from the logger");
     std::vector<LogEntry> keel = journal->tail("keel", 10);

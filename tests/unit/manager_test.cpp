@@ -866,6 +866,33 @@ TEST_CASE("a program found missing after its start (exec not waited for) fails t
     CHECK_FALSE(f.host.happened("start b.service ExecStart /bin/b"));
 }
 
+TEST_CASE(
+    "the main process is judged by its own ExecStart= line while a later ExecStartPost= runs") {
+    Fixture f;
+    f.unit("a.service", "[Service]\nExecStart=-/bin/a\nExecStartPost=/bin/p1\n"
+                        "ExecStartPost=/bin/p2\nRestart=on-failure\n");
+    f.unit("b.service", "[Service]\nExecStart=/bin/b\nExecStartPost=/bin/q1\n"
+                        "ExecStartPost=/bin/q2\n");
+    f.load();
+    f.start("a.service");
+    f.host.exit(f.control("a.service"), exited(0));
+    REQUIRE(f.host.happened("start a.service ExecStartPost /bin/p2"));
+    // ExecStart=-: a failing exit is clean, whichever post command runs.
+    f.host.exit(f.main("a.service"), exited(7));
+    f.host.exit(f.control("a.service"), exited(0));
+    CHECK(f.state("a.service") == ActiveState::Inactive);
+    CHECK(f.info("a.service").result == keel::ServiceResult::Success);
+
+    f.start("b.service");
+    f.host.exit(f.control("b.service"), exited(0));
+    REQUIRE(f.host.happened("start b.service ExecStartPost /bin/q2"));
+    pid_t main = f.main("b.service");
+    f.manager.on_start_failure(main, keel::Error::from_errno(ENOENT, "start `/bin/b`: exec"));
+    f.host.exit(main, exited(127));
+    CHECK(f.host.said(
+        "b.service: ExecStart=/bin/b: start `/bin/b`: exec: No such file or directory"));
+}
+
 TEST_CASE("a oneshot service runs its commands in order; dependents wait for the last") {
     Fixture f;
     f.unit("setup.service", "[Service]\nType=oneshot\nExecStart=/bin/one\nExecStart=/bin/two\n"
