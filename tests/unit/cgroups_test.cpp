@@ -486,6 +486,16 @@ TEST_CASE("a spawn whose cgroup cannot be joined fails and leaves no child") {
     CHECK(pid.error().to_string() == "start `/bin/true`: join cgroup: No such file or directory");
 }
 
+namespace {
+// Requests for groups g0, g1, ... with no limits.
+std::vector<keel::CgroupPrefetch::Request> numbered_requests(int count) {
+    std::vector<keel::CgroupPrefetch::Request> requests;
+    for (int i = 0; i < count; ++i)
+        requests.push_back({cat("g", i), {}});
+    return requests;
+}
+} // namespace
+
 TEST_CASE("groups made ahead on a second thread are handed over once, errors included") {
     TempDir root;
     REQUIRE(make_directories(root / "keel.slice"));
@@ -525,10 +535,7 @@ TEST_CASE("groups made ahead on a second thread are handed over once, errors inc
 TEST_CASE("a group taken before the thread comes to it is left to the caller") {
     TempDir root;
     keel::CgroupPrefetch prefetch(root.path());
-    std::vector<keel::CgroupPrefetch::Request> requests;
-    for (int i = 0; i < 200; ++i)
-        requests.push_back({cat("g", i), {}});
-    prefetch.make(requests);
+    prefetch.make(numbered_requests(200));
     // Taken from the back while the thread works from the front: each is
     // either handed over made, or dropped from the queue and never made.
     std::vector<bool> handed_over(200);
@@ -549,10 +556,7 @@ TEST_CASE("a prefetch that goes away joins its thread: nothing is made after") {
     TempDir root;
     {
         keel::CgroupPrefetch prefetch(root.path());
-        std::vector<keel::CgroupPrefetch::Request> requests;
-        for (int i = 0; i < 200; ++i)
-            requests.push_back({cat("g", i), {}});
-        prefetch.make(requests);
+        prefetch.make(numbered_requests(200));
     } // stops after the group it is making, and joins the thread
     auto made = list_directory(root.path());
     REQUIRE(made);
