@@ -323,9 +323,9 @@ struct KernelSigaction {
 // parent's memory: system calls only (child_syscall), no allocation, no
 // locks, nothing that touches libc state.
 [[noreturn]] int child_main(void* argument) {
-    const Child& child = *static_cast<const Child*>(argument);
+    Child& child = *static_cast<Child*>(argument); // writes only child.failure
     const SpawnOptions& options = child.options;
-    ChildFailure* failure = const_cast<ChildFailure*>(&child.failure);
+    ChildFailure* failure = &child.failure;
     long rc;
     // Join the cgroup (unless born in it) before anything else, so that
     // even a failure below is accounted to (and killable with) the group.
