@@ -91,31 +91,13 @@ void Executor::schedule_wakeup(uint64_t at_usec) {
     m_timer = *timer;
 }
 
-Result<const Cgroup*> Executor::cgroup_of(const Unit& unit, Fd& directory) {
+Result<const Cgroup*> Executor::cgroup_of(const Unit& unit) {
     auto it = m_cgroups.find(unit.name);
     if (it != m_cgroups.end())
         return &it->second;
-    std::string relative = cat(kKeelSlice, "/", unit.name);
-    if (auto made = m_prefetch.take(relative)) {
-        CgroupPrefetch::Made group = TRY(std::move(*made));
-        if (group.limits != unit.service.cgroup_limits) // reloaded since the request
-            TRY(group.group.apply(unit.service.cgroup_limits));
-        directory = std::move(group.directory);
-        return &m_cgroups.emplace(unit.name, std::move(group.group)).first->second;
-    }
-    Cgroup group = TRY(Cgroup::create(relative, unit.service.cgroup_limits, m_options.cgroup_root));
+    Cgroup group = TRY(Cgroup::create(cat(kKeelSlice, "/", unit.name), unit.service.cgroup_limits,
+                                      m_options.cgroup_root));
     return &m_cgroups.emplace(unit.name, std::move(group)).first->second;
-}
-
-void Executor::prepare_starts(const std::vector<const Unit*>& units) {
-    if (!m_options.use_cgroups)
-        return;
-    std::vector<CgroupPrefetch::Request> requests;
-    for (const Unit* unit : units)
-        if (!m_cgroups.contains(unit->name))
-            requests.push_back({cat(kKeelSlice, "/", unit->name), unit->service.cgroup_limits});
-    if (requests.size() > 1)
-        m_prefetch.make(std::move(requests));
 }
 
 Result<SpawnOptions> Executor::build(const Unit& unit, const ExecCommand& command,
@@ -211,9 +193,8 @@ Result<pid_t> Executor::start_process(const Unit& unit, const ExecCommand& comma
     options.stderr_fd = route(service.standard_error, "stderr", err);
     Fd cgroup_directory;
     if (m_options.use_cgroups) {
-        const Cgroup* group = TRY_CTX(cgroup_of(unit, cgroup_directory), "cgroup");
-        if (!cgroup_directory)
-            cgroup_directory = TRY_CTX(group->open_directory(), "cgroup");
+        const Cgroup* group = TRY_CTX(cgroup_of(unit), "cgroup");
+        cgroup_directory = TRY_CTX(group->open_directory(), "cgroup");
         options.cgroup_fd = cgroup_directory.get();
     }
     // The exec need not hold up the next start (it runs on another CPU
@@ -291,9 +272,6 @@ bool Executor::condition_holds(const Condition& condition) {
 
 void Executor::unit_stopped(const Unit& unit) {
     m_process_groups.erase(unit.name);
-    // A group made ahead for a start that did not happen goes like any other.
-    if (auto made = m_prefetch.take(cat(kKeelSlice, "/", unit.name)); made && *made)
-        m_cgroups.emplace(unit.name, std::move((*made)->group));
     auto it = m_cgroups.find(unit.name);
     if (it == m_cgroups.end())
         return;

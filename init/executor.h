@@ -7,7 +7,6 @@
 #include "base/fd.h"
 #include "base/reactor.h"
 #include "cgroups/cgroups.h"
-#include "cgroups/prefetch.h"
 #include "init/journal.h"
 #include "init/manager.h"
 
@@ -58,16 +57,12 @@ public:
     void record(const std::string& unit, int priority, const std::string& message) override;
     void record_progress(const std::string& unit, int priority,
                          const std::string& message) override;
-    /// Makes the services' cgroups on a second thread meanwhile (when there
-    /// are several: one is made as fast where it is needed).
-    void prepare_starts(const std::vector<const Unit*>& units) override;
 
 private:
     Result<SpawnOptions> build(const Unit& unit, const ExecCommand& command,
                                const std::vector<std::string>& extra);
-    /// The unit's group, made if need be; `directory` gets it opened when it
-    /// was made ahead (otherwise it stays closed).
-    Result<const Cgroup*> cgroup_of(const Unit& unit, Fd& directory);
+    /// The unit's group, made if need be.
+    Result<const Cgroup*> cgroup_of(const Unit& unit);
     void journal(const std::string& unit, int priority, const std::string& message);
     // Progress lines not yet on the console; a line of another unit (or the
     // end of the loop turn) prints them first, a line of their own unit
@@ -82,7 +77,6 @@ private:
     std::optional<Reactor::TimerId> m_timer;
     Fd m_dev_null;
     std::map<std::string, Cgroup> m_cgroups;                 // unit -> its group
-    CgroupPrefetch m_prefetch{m_options.cgroup_root};        // groups made ahead
     std::map<std::string, std::set<pid_t>> m_process_groups; // unit -> pgids, without cgroups
     struct Progress {
         std::string unit;

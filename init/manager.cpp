@@ -546,16 +546,6 @@ Result<void> Manager::enqueue(JobType type, std::string_view requested, JobCallb
     }
     if (m_graph_dirty)
         rebuild_graph();
-    if (type == JobType::Start || type == JobType::Restart) {
-        std::vector<const Unit*> starting;
-        for (const auto& [name, queued] : m_units)
-            if (queued.job && !queued.job->running && queued.job->type != JobType::Stop &&
-                queued.config && queued.config->type == UnitType::Service &&
-                is_inactive(queued.state))
-                starting.push_back(queued.config.get());
-        if (!starting.empty())
-            m_host.prepare_starts(starting);
-    }
     settle();
     return {};
 }
@@ -764,11 +754,6 @@ void Manager::finish_job(Record& record, JobResult result) {
     record.job.reset();
     for (JobCallback& waiter : job.waiters)
         m_finished.emplace_back(std::move(waiter), result);
-    // A start that ended before anything ran (condition not met, dependency
-    // failed, canceled): the host may have prepared for it.
-    if (record.config && record.config->type == UnitType::Service && is_inactive(record.state) &&
-        !record.main_pid && !record.control_pid)
-        m_host.unit_stopped(*record.config);
     if (job.type != JobType::Start ||
         (result != JobResult::Failed && result != JobResult::Dependency))
         return;

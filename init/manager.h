@@ -124,10 +124,6 @@ public:
                                  const std::string& message) {
         record(unit, priority, message);
     }
-    /// Start jobs were queued for these services (in the order their names
-    /// sort): the host may get ready for them ahead of time. Each one later
-    /// either starts (start_process) or is done with (unit_stopped).
-    virtual void prepare_starts(const std::vector<const Unit*>& units) { (void)units; }
 };
 
 /// A snapshot of one unit, for list-units and status.

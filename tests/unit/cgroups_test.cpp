@@ -4,7 +4,6 @@
 // parameter for this). Real controllers are exercised in QEMU
 // (tests/qemu/cgroups_limits.sh). Also: spawn_process joining a cgroup.
 #include "cgroups/cgroups.h"
-#include "cgroups/prefetch.h"
 
 #include "base/spawn.h"
 #include "base/strings.h"
@@ -484,82 +483,4 @@ TEST_CASE("a spawn whose cgroup cannot be joined fails and leaves no child") {
     REQUIRE_FALSE(pid);
     CHECK(pid.error().code() == ENOENT);
     CHECK(pid.error().to_string() == "start `/bin/true`: join cgroup: No such file or directory");
-}
-
-namespace {
-// Requests for groups g0, g1, ... with no limits.
-std::vector<keel::CgroupPrefetch::Request> numbered_requests(int count) {
-    std::vector<keel::CgroupPrefetch::Request> requests;
-    for (int i = 0; i < count; ++i)
-        requests.push_back({cat("g", i), {}});
-    return requests;
-}
-} // namespace
-
-TEST_CASE("groups made ahead on a second thread are handed over once, errors included") {
-    TempDir root;
-    REQUIRE(make_directories(root / "keel.slice"));
-    REQUIRE(write_new_file(root / "keel.slice/blocked.service", "a file where the group would go"));
-    std::vector<keel::CgroupPrefetch::Request> requests;
-    for (int i = 0; i < 20; ++i)
-        requests.push_back({cat("keel.slice/svc", i, ".service"), {}});
-    requests.push_back({"keel.slice/blocked.service", {}});
-    requests.push_back({"keel.slice/svc0.service", {}}); // queued once
-    keel::CgroupPrefetch prefetch(root.path());
-    prefetch.make(requests);
-    prefetch.wait_until_made();
-    CHECK(prefetch.pending() == 21);
-    CHECK_FALSE(prefetch.take("keel.slice/never-queued.service"));
-    for (int i = 0; i < 20; ++i) {
-        std::string relative = cat("keel.slice/svc", i, ".service");
-        auto made = prefetch.take(relative);
-        REQUIRE(made);
-        REQUIRE(*made);
-        CHECK((*made)->group.path() == root / relative);
-        CHECK(is_directory(root / relative));
-        struct stat opened, there;
-        REQUIRE(::fstat((*made)->directory.get(), &opened) == 0);
-        REQUIRE(::stat((root / relative).c_str(), &there) == 0);
-        CHECK(opened.st_ino == there.st_ino);
-        CHECK_FALSE(prefetch.take(relative)); // handed over already
-    }
-    auto blocked = prefetch.take("keel.slice/blocked.service");
-    REQUIRE(blocked);
-    REQUIRE_FALSE(*blocked);
-    CHECK(blocked->error().to_string() == cat("create cgroup `",
-                                              root / "keel.slice/blocked.service",
-                                              "`: exists and is not a group"));
-    CHECK(prefetch.pending() == 0);
-}
-
-TEST_CASE("a group taken before the thread comes to it is left to the caller") {
-    TempDir root;
-    keel::CgroupPrefetch prefetch(root.path());
-    prefetch.make(numbered_requests(200));
-    // Taken from the back while the thread works from the front: each is
-    // either handed over made, or dropped from the queue and never made.
-    std::vector<bool> handed_over(200);
-    for (int i = 199; i >= 0; --i) {
-        auto made = prefetch.take(cat("g", i));
-        handed_over[i] = made.has_value();
-        if (made)
-            CHECK(is_directory(root / cat("g", i)));
-    }
-    prefetch.wait_until_made();
-    for (int i = 0; i < 200; ++i)
-        if (!handed_over[i])
-            CHECK_FALSE(path_exists(root / cat("g", i)));
-    CHECK(prefetch.pending() == 0);
-}
-
-TEST_CASE("a prefetch that goes away joins its thread: nothing is made after") {
-    TempDir root;
-    {
-        keel::CgroupPrefetch prefetch(root.path());
-        prefetch.make(numbered_requests(200));
-    } // stops after the group it is making, and joins the thread
-    auto made = list_directory(root.path());
-    REQUIRE(made);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    CHECK(list_directory(root.path())->size() == made->size()); // nothing after the end
 }
