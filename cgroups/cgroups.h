@@ -22,7 +22,6 @@ struct CgroupLimits {
     std::optional<uint64_t> memory_max;        // bytes (memory.max)
     std::optional<uint32_t> cpu_quota_percent; // CPUQuota=50% -> cpu.max "50000 100000"
     std::optional<uint64_t> tasks_max;         // pids.max
-    bool operator==(const CgroupLimits&) const = default;
 };
 
 /// Parses systemd's spellings: MemoryMax=512M|1G|infinity|50%? (percent of

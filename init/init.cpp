@@ -52,9 +52,6 @@ constexpr std::string_view kVersion = KEEL_VERSION;
 // TimeoutStopSec=); a unit with TimeoutStopSec=infinity must not keep the
 // machine up forever.
 constexpr auto kUnitStopLimit = std::chrono::minutes(5);
-// How long the kernel log may wait before the journal reads it, when the
-// boot job takes longer (see start_services).
-constexpr auto kKernelLogDelay = std::chrono::seconds(1);
 // Journal entries per control frame when replaying logs.
 constexpr int kEntriesPerFrame = 200;
 
@@ -154,7 +151,6 @@ private:
     void boot_system();
     Result<void> start_loop();
     void start_services();
-    void follow_kernel_log();
     void setup_cgroups();
     void scan_units_in_background();
     void load_units();
@@ -194,9 +190,7 @@ private:
     std::future<UnitCatalog> m_scanned_units; // scan_units_in_background()
     std::vector<Supervised> m_processes;
     bool m_kernel_in_journal = false;
-    bool m_kernel_log_followed = false;                 // follow_kernel_log() ran
-    std::optional<Reactor::TimerId> m_kernel_log_timer; // follow_kernel_log() at the latest
-    bool m_cgroup_tree = false;                         // keel.slice is ready: a cgroup per service
+    bool m_cgroup_tree = false; // keel.slice is ready: a cgroup per service
     uint64_t m_start_usec = monotonic_usec();
     uint64_t m_ready_usec = 0;
     uint64_t m_reaped_orphans = 0;
@@ -265,25 +259,15 @@ void Init::start_services() {
     if (auto journal = Journal::create(*m_reactor, JournalOptions{})) {
         m_journal = std::move(*journal);
         if (system()) {
+            if (auto followed = m_journal->follow_kernel(); followed)
+                m_kernel_in_journal = true;
+            else
+                log_warning(cat("journal: ", followed.error().to_string()));
             if (make_directories("/var/log/keel"))
                 if (auto stored = m_journal->set_directory("/var/log/keel"); !stored)
                     log_info(cat("journal kept in memory only: ", stored.error().to_string()));
-            // The kernel log holds a few hundred records at boot. Read on the
-            // loop between the boot's service starts, they held those up by
-            // tens of milliseconds under emulation: they are read once the
-            // boot job is done, or after kKernelLogDelay at the latest. Until
-            // then keel's own lines wait in the kernel log with the rest.
-            auto timer = m_reactor->add_timer(kKernelLogDelay, [this] {
-                m_kernel_log_timer.reset();
-                follow_kernel_log();
-            });
-            if (timer)
-                m_kernel_log_timer = *timer;
-            else
-                follow_kernel_log();
-        } else {
-            m_journal->capture_log();
         }
+        m_journal->capture_log();
     } else {
         log_error(
             cat("journal: ", journal.error().to_string(), "; service output goes to the console"));
@@ -334,29 +318,15 @@ void Init::start_services() {
                              .value_or(m_cmdline.get("systemd.unit").value_or("default.target"));
     if (auto queued = m_manager->enqueue(
             JobType::Start, target,
-            [this, target](JobResult result) {
+            [target](JobResult result) {
                 if (result != JobResult::Done)
                     log_warning(cat("starting ", target, ": ", describe(result)));
                 else // a marker for people and benchmarks
                     log_notice(cat("startup finished: ", target, " reached in ",
                                    format_seconds(boottime_usec()), " s since kernel start"));
-                follow_kernel_log();
             });
         !queued)
         log_error(cat("cannot start ", target, ": ", queued.error().to_string()));
-}
-
-void Init::follow_kernel_log() {
-    if (!m_journal || m_kernel_log_followed)
-        return;
-    m_kernel_log_followed = true;
-    if (m_kernel_log_timer)
-        m_reactor->cancel_timer(*std::exchange(m_kernel_log_timer, std::nullopt));
-    if (auto followed = m_journal->follow_kernel(); followed)
-        m_kernel_in_journal = true;
-    else
-        log_warning(cat("journal: ", followed.error().to_string()));
-    m_journal->capture_log();
 }
 
 // keel.slice, with the controllers enabled down to it. Before any second
@@ -514,7 +484,6 @@ void Init::request_shutdown(PowerAction action, int exit_status) {
         return;
     m_shutdown = action;
     m_exit_status = exit_status;
-    follow_kernel_log(); // so that the journal on disk has the boot's kernel lines
     if (!m_manager) {
         m_units_stopped = true;
         return;

@@ -19,7 +19,7 @@ main=$(keel status order_c --json | sed -n 's/.*"main_pid":\([0-9]*\).*/\1/p')
 grep -qx "$main" $group/cgroup.procs || fail "main pid $main is not in $group"
 keel status order_c | grep -q 'Tasks: 1' || fail "status shows no tasks: $(keel status order_c)"
 keel status order_c
-# The journal has the kernel's boot lines (read once the boot job was done)
+# The journal has the kernel's boot lines
 # and keel's lines from before it existed, each once in the view of all.
 wait_for 10 sh -c 'keel logs -n 100000 | grep -q "Run /init as init process"' ||
   fail "the kernel's boot lines are not in the journal"
