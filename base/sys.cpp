@@ -205,6 +205,25 @@ uint64_t monotonic_usec() {
     return clock_usec(CLOCK_MONOTONIC);
 }
 
+Result<ThreadScheduling> thread_scheduling() {
+    long policy = ::syscall(SYS_sched_getscheduler, 0);
+    if (policy < 0)
+        return errno_error("read the scheduling policy");
+    struct sched_param param {};
+    if (::syscall(SYS_sched_getparam, 0, &param) < 0)
+        return errno_error("read the scheduling priority");
+    return ThreadScheduling{int(policy), param.sched_priority};
+}
+
+Result<void> set_thread_scheduling(ThreadScheduling scheduling) {
+    struct sched_param param {};
+    param.sched_priority = scheduling.priority;
+    if (::syscall(SYS_sched_setscheduler, 0, scheduling.policy, &param) < 0)
+        return errno_error(
+            cat("set scheduling policy ", scheduling.policy, " priority ", scheduling.priority));
+    return {};
+}
+
 Result<void> delete_module(const std::string& name, int flags) {
     if (::syscall(SYS_delete_module, name.c_str(), flags) < 0)
         return errno_error(cat("remove module ", quoted(name)));

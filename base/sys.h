@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <fcntl.h>
+#include <sched.h>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
@@ -74,6 +75,18 @@ Result<struct ucred> peer_credentials(int fd);
 uint64_t boottime_usec();
 /// CLOCK_MONOTONIC in microseconds.
 uint64_t monotonic_usec();
+
+/// A scheduling policy (SCHED_OTHER, SCHED_FIFO, ..., with
+/// SCHED_RESET_ON_FORK or'd in when set) and its real-time priority.
+struct ThreadScheduling {
+    int policy = SCHED_OTHER;
+    int priority = 0;
+};
+/// The calling thread's scheduling, read and set through the kernel
+/// directly (musl's sched_getscheduler and sched_setscheduler are stubs
+/// that fail).
+Result<ThreadScheduling> thread_scheduling();
+Result<void> set_thread_scheduling(ThreadScheduling scheduling);
 
 /// delete_module(2): removes a loaded module. `flags` O_NONBLOCK (the default)
 /// fails with EWOULDBLOCK instead of waiting while the module is in use.

@@ -62,6 +62,7 @@ Executor::Executor(Reactor& reactor, Journal* journal, ExecutorOptions options)
 
 Executor::~Executor() {
     print_progress();
+    release_cpu();
     if (m_timer)
         m_reactor.cancel_timer(*m_timer);
 }
@@ -204,6 +205,7 @@ Result<pid_t> Executor::start_process(const Unit& unit, const ExecCommand& comma
     // own process group.
     options.wait_for_exec =
         !m_options.use_cgroups || (phase == ExecPhase::Start && service.type == ServiceType::Exec);
+    hold_cpu();
     pid_t pid = TRY(spawn_process(options));
     m_reactor.watch_child(pid, [this](pid_t child, int status) {
         std::optional<Error> failure = take_spawn_failure(child);
@@ -344,6 +346,49 @@ void Executor::print_progress(const std::string& except_unit) {
         if (except_unit.empty() || line.unit != except_unit)
             log_unrecorded(LogLevel(line.priority), line.message);
     m_progress.clear();
+}
+
+// Under SCHED_OTHER each process PID 1 starts soon preempts it on its own
+// CPU (new tasks share the CPU fairly), and PID 1 loses its CPU to the
+// child until its exec is done before it starts the next service: a batch
+// of starts (a boot, a target) takes the sum of every exec on one CPU.
+// SCHED_FIFO keeps the CPU with PID 1 until the batch is dispatched; the
+// children run meanwhile on the other CPUs, and on this one once the
+// policy goes back, from deferred work as the loop's next turn begins
+// (before it waits). SCHED_RESET_ON_FORK keeps them off the real-time class.
+// A kernel that refuses (no CAP_SYS_NICE, no real-time budget in the
+// cgroup) leaves the policy as it is: starts still work, one CPU at a time.
+void Executor::hold_cpu() {
+    if (!m_options.hold_cpu_while_starting || m_held_from)
+        return;
+    auto current = thread_scheduling();
+    if (!current || (current->policy & ~SCHED_RESET_ON_FORK) != SCHED_OTHER) {
+        m_options.hold_cpu_while_starting = false; // real-time already, or unknown: leave it be
+        return;
+    }
+    if (auto raised = set_thread_scheduling({SCHED_FIFO | SCHED_RESET_ON_FORK, 1}); !raised) {
+        log_debug(cat("service starts share the CPU: ", raised.error().to_string()));
+        m_options.hold_cpu_while_starting = false;
+        return;
+    }
+    m_held_from = *current;
+    m_reactor.defer([self = std::weak_ptr<Executor*>(m_self)] {
+        if (auto executor = self.lock())
+            (*executor)->release_cpu();
+    });
+}
+
+void Executor::release_cpu() {
+    if (!m_held_from)
+        return;
+    ThreadScheduling previous = *m_held_from;
+    m_held_from.reset();
+    if (auto restored = set_thread_scheduling(previous); !restored) {
+        // Never stay real-time: the normal class is always allowed.
+        log_error(cat("service manager: ", restored.error().to_string()));
+        (void)set_thread_scheduling({SCHED_OTHER, 0});
+        m_options.hold_cpu_while_starting = false;
+    }
 }
 
 void Executor::journal(const std::string& unit, int priority, const std::string& message) {

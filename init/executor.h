@@ -6,6 +6,7 @@
 
 #include "base/fd.h"
 #include "base/reactor.h"
+#include "base/sys.h"
 #include "cgroups/cgroups.h"
 #include "init/journal.h"
 #include "init/manager.h"
@@ -28,6 +29,9 @@ struct ExecutorOptions {
     /// A cgroup per service under keel.slice (system mode with cgroup v2).
     bool use_cgroups = false;
     std::string cgroup_root = std::string(kCgroupRoot);
+    /// Starts run SCHED_FIFO until the end of the loop's turn (see
+    /// Executor::hold_cpu); for PID 1 of a machine.
+    bool hold_cpu_while_starting = false;
 };
 
 class Executor final : public ManagerHost {
@@ -41,6 +45,9 @@ public:
     /// Runs before a child's exit is handed to the manager (init drains the
     /// notify socket there, so a READY=1 sent just before exiting counts).
     void set_before_exit(std::function<void()> hook) { m_before_exit = std::move(hook); }
+    /// Puts back the scheduling policy that starts raised (hold_cpu), now
+    /// rather than at the end of the loop's turn: before a loop that ends.
+    void release_cpu();
     /// Memory and task counts of a service's cgroup, when it has one.
     std::optional<CgroupStats> stats(const std::string& unit) const;
 
@@ -68,6 +75,10 @@ private:
     // end of the loop turn) prints them first, a line of their own unit
     // drops them.
     void print_progress(const std::string& except_unit = {});
+    // Runs this thread SCHED_FIFO until the loop's turn ends, so that the
+    // processes it starts do not take its CPU before it has started the
+    // rest of them.
+    void hold_cpu();
 
     Reactor& m_reactor;
     Journal* m_journal;
@@ -84,6 +95,7 @@ private:
         std::string message;
     };
     std::vector<Progress> m_progress;
+    std::optional<ThreadScheduling> m_held_from; // the policy to go back to
     std::shared_ptr<Executor*> m_self = std::make_shared<Executor*>(this); // for deferred work
 };
 

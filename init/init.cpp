@@ -279,6 +279,7 @@ void Init::start_services() {
             options.base_environment.push_back(entry);
     options.base_environment.push_back(cat("KEEL_CONTROL_SOCKET=", m_options.control_socket));
     options.use_cgroups = m_cgroup_tree;
+    options.hold_cpu_while_starting = system();
     std::string control = m_options.control_socket;
     size_t slash = control.rfind('/');
     std::string notify_path =
@@ -922,6 +923,8 @@ int Init::run() {
             log_error(cat("init loop: unexpected exception: ", exception.what()));
         }
     }
+    if (m_executor)
+        m_executor->release_cpu(); // the last turn may have started a process
     return finish();
 }
 

@@ -7,9 +7,13 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
 #include <fcntl.h>
 #include <string>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace keel;
 using namespace std::chrono_literals;
@@ -77,4 +81,61 @@ TEST_CASE(
     CHECK(a[0].message == "Starting a...");
     CHECK(a[1].message == "Started a.");
     CHECK((*journal)->tail("e.service", 10).size() == 1);
+}
+
+TEST_CASE(
+    "starts hold the CPU real-time until the loop's next turn; the processes started do not") {
+    auto before = thread_scheduling();
+    REQUIRE(before);
+    if ((before->policy & ~SCHED_RESET_ON_FORK) != SCHED_OTHER) {
+        MESSAGE("skipped: the tests run with a scheduling policy other than SCHED_OTHER");
+        return;
+    }
+    if (auto allowed = set_thread_scheduling({SCHED_FIFO | SCHED_RESET_ON_FORK, 1}); !allowed) {
+        MESSAGE("skipped: ", allowed.error().to_string());
+        return;
+    }
+    REQUIRE(set_thread_scheduling(*before));
+    auto reactor = Reactor::create();
+    REQUIRE(reactor);
+    struct Children { // killed and reaped whatever fails below
+        std::vector<pid_t> pids;
+        ~Children() {
+            for (pid_t pid : pids) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+            }
+        }
+    } children;
+    ExecutorOptions options;
+    options.hold_cpu_while_starting = true;
+    Executor executor(**reactor, nullptr, options); // its end restores the policy too
+    Unit unit;
+    unit.name = "hold.service";
+    unit.service.type = ServiceType::Exec; // returns once the program runs
+    auto start = [&] {
+        auto started = executor.start_process(unit, ExecCommand{{"/bin/sleep", "30"}, false},
+                                              ExecPhase::Start, {});
+        REQUIRE(started);
+        children.pids.push_back(*started);
+    };
+    auto held = [] {
+        auto now = thread_scheduling();
+        REQUIRE(now);
+        return now->policy == (SCHED_FIFO | SCHED_RESET_ON_FORK) && now->priority == 1;
+    };
+    start();
+    start();
+    CHECK(held());
+    for (pid_t pid : children.pids)
+        CHECK(::syscall(SYS_sched_getscheduler, pid) == SCHED_OTHER);
+    REQUIRE((*reactor)->run_once(0ms)); // the next turn begins
+    auto after = thread_scheduling();
+    REQUIRE(after);
+    CHECK(after->policy == before->policy);
+    CHECK(after->priority == before->priority);
+    start(); // a later turn holds again
+    CHECK(held());
+    executor.release_cpu();
+    CHECK(!held());
 }

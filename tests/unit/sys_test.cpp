@@ -217,3 +217,36 @@ TEST_CASE("AllSignalsBlocked blocks every signal for its scope and restores the 
         CHECK(sigismember(&after, signo) == sigismember(&before, signo));
     REQUIRE(pthread_sigmask(SIG_SETMASK, &original, nullptr) == 0);
 }
+
+TEST_CASE("a real-time policy set with SCHED_RESET_ON_FORK reads back and is not inherited") {
+    auto before = thread_scheduling();
+    REQUIRE(before);
+    if (auto raised = set_thread_scheduling({SCHED_FIFO | SCHED_RESET_ON_FORK, 1}); !raised) {
+        // Needs CAP_SYS_NICE and a real-time budget in this process's cgroup.
+        MESSAGE("skipped: ", raised.error().to_string());
+        CHECK(raised.error().to_string().find("set scheduling policy") != std::string::npos);
+        return;
+    }
+    struct Restore { // whatever fails below, the rest of the tests run as before
+        ThreadScheduling previous;
+        ~Restore() { (void)set_thread_scheduling(previous); }
+    } restore{*before};
+    auto during = thread_scheduling();
+    REQUIRE(during);
+    CHECK(during->policy == (SCHED_FIFO | SCHED_RESET_ON_FORK));
+    CHECK(during->priority == 1);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        auto own = thread_scheduling();
+        ::_exit(own && own->policy == SCHED_OTHER && own->priority == 0 ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    REQUIRE(set_thread_scheduling(*before));
+    auto after = thread_scheduling();
+    REQUIRE(after);
+    CHECK(after->policy == before->policy);
+    CHECK(after->priority == before->priority);
+}
