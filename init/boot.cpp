@@ -278,6 +278,7 @@ void end_system(PowerAction action) {
             nullptr); // rootfs of an initramfs refuses
     ::sync();
     log_notice(cat("system ", describe(action)));
+    log_in_background(false); // every line out before the machine goes
     int command = action == PowerAction::Poweroff ? RB_POWER_OFF
                   : action == PowerAction::Reboot ? RB_AUTOBOOT
                                                   : RB_HALT_SYSTEM;

@@ -898,6 +898,10 @@ int Init::run() {
     if (system())
         boot_system();
     setup_cgroups();
+    if (system()) { // after the cgroup tree, like every second thread
+        AllSignalsBlocked blocked;
+        log_in_background(true);
+    }
     scan_units_in_background();
     if (auto started = start_loop(); !started) {
         log_error(cat("init: ", started.error().to_string()));

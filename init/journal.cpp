@@ -112,6 +112,7 @@ struct Journal::Impl {
     bool m_flush_deferred = false;
     bool m_captured_log = false;             // keel's lines come from the logger
     bool m_capture_pending = false;          // they will once the kernel log is read up
+    bool m_log_flushed = false;              // no record read since the log writer was drained
     std::optional<uint64_t> m_capture_began; // CLOCK_BOOTTIME usec
     std::shared_ptr<Impl*> m_self = std::make_shared<Impl*>(this); // for deferred work
 
@@ -246,6 +247,13 @@ void Journal::Impl::on_kmsg_readable() {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (m_capture_pending && !m_log_flushed) {
+                // Lines keel logged may still be with the log writer (or
+                // just written): drain it, and read up once more.
+                flush_log();
+                m_log_flushed = true;
+                continue;
+            }
             if (m_capture_pending)
                 start_capture(); // everything keel logged until now was read back
             break;
@@ -272,6 +280,7 @@ void Journal::Impl::on_kmsg_readable() {
                 start_capture();
             break;
         }
+        m_log_flushed = false;
         std::string_view text(m_kmsg_buffer.data(), size_t(n));
         auto record = parse_kmsg_record(text);
         if (!record) {

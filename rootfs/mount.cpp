@@ -429,6 +429,7 @@ Result<void> switch_root() {
     log_notice(cat("switched root; starting ", init, " in ", format_seconds(boottime_usec()),
                    " s since kernel start"));
     char* argv[] = {init.data(), const_cast<char*>("init"), const_cast<char*>("--system"), nullptr};
+    log_in_background(false);
     ::execve(init.c_str(), argv, environ);
     return errno_error(cat("exec ", quoted(init), " in the new root"));
 }
