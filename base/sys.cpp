@@ -205,13 +205,13 @@ uint64_t monotonic_usec() {
     return clock_usec(CLOCK_MONOTONIC);
 }
 
-Result<ThreadScheduling> thread_scheduling() {
-    long policy = ::syscall(SYS_sched_getscheduler, 0);
+Result<ThreadScheduling> thread_scheduling(pid_t thread) {
+    long policy = ::syscall(SYS_sched_getscheduler, thread);
     if (policy < 0)
-        return errno_error("read the scheduling policy");
+        return errno_error(cat("read the scheduling policy of thread ", thread));
     struct sched_param param {};
-    if (::syscall(SYS_sched_getparam, 0, &param) < 0)
-        return errno_error("read the scheduling priority");
+    if (::syscall(SYS_sched_getparam, thread, &param) < 0)
+        return errno_error(cat("read the scheduling priority of thread ", thread));
     return ThreadScheduling{int(policy), param.sched_priority};
 }
 

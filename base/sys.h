@@ -82,10 +82,10 @@ struct ThreadScheduling {
     int policy = SCHED_OTHER;
     int priority = 0;
 };
-/// The calling thread's scheduling, read and set through the kernel
-/// directly (musl's sched_getscheduler and sched_setscheduler are stubs
-/// that fail).
-Result<ThreadScheduling> thread_scheduling();
+/// A thread's scheduling (0: the calling thread's), and setting the
+/// calling thread's. Through the kernel directly: musl's
+/// sched_getscheduler and sched_setscheduler only return ENOSYS.
+Result<ThreadScheduling> thread_scheduling(pid_t thread = 0);
 Result<void> set_thread_scheduling(ThreadScheduling scheduling);
 
 /// delete_module(2): removes a loaded module. `flags` O_NONBLOCK (the default)

@@ -10,7 +10,6 @@
 #include <csignal>
 #include <fcntl.h>
 #include <string>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -127,8 +126,12 @@ TEST_CASE(
     start();
     start();
     CHECK(held());
-    for (pid_t pid : children.pids)
-        CHECK(::syscall(SYS_sched_getscheduler, pid) == SCHED_OTHER);
+    for (pid_t pid : children.pids) {
+        auto child = thread_scheduling(pid);
+        REQUIRE(child);
+        CHECK(child->policy == SCHED_OTHER);
+        CHECK(child->priority == 0);
+    }
     REQUIRE((*reactor)->run_once(0ms)); // the next turn begins
     auto after = thread_scheduling();
     REQUIRE(after);

@@ -2,6 +2,7 @@
 // directory. Mounting and module loading need a VM and live in tests/qemu.
 #include "base/sys.h"
 
+#include "base/strings.h"
 #include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
@@ -244,6 +245,10 @@ TEST_CASE("a real-time policy set with SCHED_RESET_ON_FORK reads back and is not
     int status = 0;
     REQUIRE(::waitpid(child, &status, 0) == child);
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    auto gone = thread_scheduling(child); // reaped: no such thread
+    REQUIRE_FALSE(gone);
+    CHECK(gone.error().code() == ESRCH);
+    CHECK(gone.error().to_string().find(cat("thread ", child)) != std::string::npos);
     REQUIRE(set_thread_scheduling(*before));
     auto after = thread_scheduling();
     REQUIRE(after);
