@@ -72,7 +72,8 @@ TEST_CASE("logging in the background does not wait for a stalled output, and eve
     write_end.reset(); // the reader sees the end
     reader.join();
     CHECK_FALSE(rescued);
-    // "<tag>: line N xxx...", the tag whatever this process has.
+    // Each line is "<tag>: <message>"; the tag is whatever this test
+    // process was given, so compare from the ": " on.
     std::string stripped;
     for (std::string_view line : split(text, '\n'))
         if (!line.empty())
