@@ -27,6 +27,13 @@ bool starts_with(std::string_view text, std::string_view prefix) {
     return text.substr(0, prefix.size()) == prefix;
 }
 
+bool path_is_under(std::string_view path, std::string_view directory) {
+    if (directory == "/")
+        return starts_with(path, "/");
+    return starts_with(path, directory) &&
+           (path.size() == directory.size() || path[directory.size()] == '/');
+}
+
 std::optional<uint64_t> parse_u64(std::string_view text) {
     uint64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

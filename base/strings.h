@@ -44,6 +44,9 @@ std::string_view trim(std::string_view text);
 /// Splits on `separator`, keeping empty fields.
 std::vector<std::string_view> split(std::string_view text, char separator);
 bool starts_with(std::string_view text, std::string_view prefix);
+/// True when `path` is `directory` or inside it, by name ("/var/log" is
+/// under "/var", "/variable" is not; everything absolute is under "/").
+bool path_is_under(std::string_view path, std::string_view directory);
 /// Parses a whole string as an unsigned decimal number.
 std::optional<uint64_t> parse_u64(std::string_view text);
 /// Milliseconds with two decimals as seconds: 1834 ms -> "1.83".

@@ -1,10 +1,11 @@
-// Boot and final shutdown steps of a system PID 1.
+// Boot steps of a system PID 1.
 #include "init/boot.h"
 
 #include "base/log.h"
 #include "base/modules.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "init/shutdown.h"
 #include "rootfs/rootfs.h"
 
 #include <algorithm>
@@ -49,25 +50,17 @@ constexpr ApiMount kApiMounts[] = {
     {"cgroup2", "/sys/fs/cgroup", "cgroup2", kNoSuidDevExec, "nsdelegate", false},
 };
 
-// Mount points from /proc/self/mountinfo (field 5), in mount order.
+// Mount points now, in mount order; none until /proc is mounted.
 std::vector<std::string> mount_points() {
     std::vector<std::string> points;
-    auto text = read_file("/proc/self/mountinfo");
-    if (!text)
-        return points;
-    for (std::string_view line : split(*text, '\n')) {
-        std::vector<std::string_view> fields = split(line, ' ');
-        if (fields.size() > 4)
-            points.emplace_back(fields[4]); // octal escapes (\040) never occur in ours
-    }
+    if (auto mounts = read_mountinfo())
+        for (MountEntry& mount : *mounts)
+            points.push_back(std::move(mount.point));
     return points;
 }
 
 bool is_mounted(const std::vector<std::string>& points, std::string_view target) {
-    for (const std::string& point : points)
-        if (point == target)
-            return true;
-    return false;
+    return std::find(points.begin(), points.end(), target) != points.end();
 }
 
 } // namespace
@@ -216,77 +209,6 @@ void boot_from_disk(const KernelCommandLine& cmdline) {
     log_error(cat("cannot boot from disk: ", booted.error().to_string(), "; powering off"));
     terminate_all_processes(std::chrono::milliseconds(1000));
     end_system(PowerAction::Poweroff);
-}
-
-std::string_view describe(PowerAction action) {
-    switch (action) {
-    case PowerAction::Poweroff:
-        return "poweroff";
-    case PowerAction::Reboot:
-        return "reboot";
-    case PowerAction::Halt:
-        return "halt";
-    }
-    return "?";
-}
-
-namespace {
-
-// Reaps until no child is left or `deadline` (monotonic usec) passes.
-bool reap_until(uint64_t deadline) {
-    for (;;) {
-        pid_t pid;
-        while ((pid = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
-        }
-        if (pid < 0 && errno == ECHILD)
-            return true;
-        if (monotonic_usec() >= deadline)
-            return false;
-        ::poll(nullptr, 0, 10);
-    }
-}
-
-} // namespace
-
-void terminate_all_processes(std::chrono::milliseconds grace) {
-    ::kill(-1, SIGTERM);
-    ::kill(-1, SIGCONT); // stopped processes must run to handle SIGTERM
-    uint64_t deadline = monotonic_usec() + uint64_t(grace.count()) * 1000;
-    if (reap_until(deadline))
-        return;
-    log_warning(cat("processes still running after ", grace.count(), " ms; sending SIGKILL"));
-    ::kill(-1, SIGKILL);
-    reap_until(monotonic_usec() + 5'000'000);
-}
-
-void end_system(PowerAction action) {
-    ::sync();
-    // API filesystems stay: the kernel does not care, and we still need /proc.
-    constexpr std::string_view keep[] = {
-        "/",        "/proc", "/sys", "/dev",           "/dev/pts",
-        "/dev/shm", "/run",  "/tmp", "/sys/fs/cgroup", "/dev/mqueue"};
-    std::vector<std::string> points = mount_points();
-    for (auto it = points.rbegin(); it != points.rend(); ++it) {
-        if (std::find(std::begin(keep), std::end(keep), *it) != std::end(keep))
-            continue;
-        if (::umount2(it->c_str(), 0) == 0)
-            continue;
-        if (::mount(nullptr, it->c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) < 0)
-            log_warning(cat("unmount ", quoted(*it), ": ", std::strerror(errno)));
-    }
-    ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY,
-            nullptr); // rootfs of an initramfs refuses
-    ::sync();
-    log_notice(cat("system ", describe(action)));
-    log_in_background(false); // every line out before the machine goes
-    int command = action == PowerAction::Poweroff ? RB_POWER_OFF
-                  : action == PowerAction::Reboot ? RB_AUTOBOOT
-                                                  : RB_HALT_SYSTEM;
-    ::reboot(command);
-    // Only reached when reboot(2) failed; PID 1 must not exit.
-    log_error(cat("reboot(2) failed: ", std::strerror(errno)));
-    for (;;)
-        ::pause();
 }
 
 } // namespace keel

@@ -1,6 +1,6 @@
 // What PID 1 sets up before anything runs: API filesystems, the console,
-// kernel logging, the hostname, boot-time modules; and what it takes down
-// at the end: processes, mounts, then reboot(2).
+// kernel logging, the hostname, boot-time modules, the switch to a disk
+// root. The end of the system is init/shutdown.h.
 #pragma once
 
 #include "base/result.h"
@@ -49,17 +49,5 @@ void load_boot_modules(const KernelCommandLine& cmdline);
 /// / is not an initramfs or there is no disk root to boot. Powers off when a
 /// disk root was asked for or found but cannot be booted.
 void boot_from_disk(const KernelCommandLine& cmdline);
-
-/// How the system ends.
-enum class PowerAction { Poweroff, Reboot, Halt };
-std::string_view describe(PowerAction action);
-
-/// SIGTERM to every process, up to `grace` to exit (reaping), then SIGKILL.
-/// Only for a PID 1: kill(-1) reaches everything in the PID namespace.
-void terminate_all_processes(std::chrono::milliseconds grace);
-
-/// sync, unmount everything but the API filesystems in reverse order
-/// (remounting read-only what stays busy), remount / read-only, reboot(2).
-[[noreturn]] void end_system(PowerAction action);
 
 } // namespace keel

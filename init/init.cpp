@@ -21,6 +21,7 @@
 #include "init/journal.h"
 #include "init/manager.h"
 #include "init/notify.h"
+#include "init/shutdown.h"
 #include "init/unit_model.h"
 #include "livepatch/livepatch.h"
 
@@ -887,8 +888,13 @@ int Init::finish() {
     } else {
         stop_own_processes(grace);
     }
-    if (m_journal)
-        m_journal->flush(); // the loop that would have written it is done
+    // The journal's file is the last of PID 1's on /var: closed now, with
+    // every line until here in it, so that /var can be unmounted.
+    if (m_journal) {
+        if (system())
+            log_info(cat("closing the journal for ", describe(action)));
+        m_journal->close_disk();
+    }
     if (system())
         end_system(action);
     return m_exit_status;

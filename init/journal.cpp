@@ -83,9 +83,12 @@ struct Journal::Impl {
     void start_capture();
     void notify(const LogEntry& entry);
     void on_stream_readable(int fd);
+    // Reads up to `reads` times; true when it stopped with more to read.
+    bool read_stream(int fd, int reads);
     void consume(Stream& stream, std::string_view data);
     void emit_line(Stream& stream, std::string_view line, bool complete);
-    void close_stream(int fd);
+    // Records a last line without its newline and closes the pipe.
+    void end_stream(int fd);
     void on_kmsg_readable();
     void add_kmsg_record(const KmsgRecord& record);
     void queue_for_disk(const Stored& stored);
@@ -168,26 +171,29 @@ void Journal::Impl::notify(const LogEntry& entry) {
 }
 
 void Journal::Impl::on_stream_readable(int fd) {
+    read_stream(fd, kReadsPerWakeup);
+    flush_disk();
+}
+
+bool Journal::Impl::read_stream(int fd, int reads) {
     char buffer[kReadSize];
-    for (int round = 0; round < kReadsPerWakeup; ++round) {
+    for (int round = 0; round < reads; ++round) {
         auto it = m_streams.find(fd);
         if (it == m_streams.end())
-            break;
+            return false;
         Stream& stream = *it->second;
         ssize_t n = ::read(fd, buffer, sizeof buffer);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
+            return false;
         if (n <= 0) { // end of file: every writer is gone (or a read error)
-            if (!stream.partial.empty())
-                emit_line(stream, stream.partial, true);
-            close_stream(fd);
-            break;
+            end_stream(fd);
+            return false;
         }
         consume(stream, std::string_view(buffer, size_t(n)));
     }
-    flush_disk();
+    return true;
 }
 
 void Journal::Impl::consume(Stream& stream, std::string_view data) {
@@ -235,9 +241,14 @@ void Journal::Impl::emit_line(Stream& stream, std::string_view line, bool comple
     add(std::move(entry));
 }
 
-void Journal::Impl::close_stream(int fd) {
+void Journal::Impl::end_stream(int fd) {
+    auto it = m_streams.find(fd);
+    if (it == m_streams.end())
+        return;
+    if (!it->second->partial.empty())
+        emit_line(*it->second, it->second->partial, true);
     m_reactor.remove_fd(fd);
-    m_streams.erase(fd); // closes it
+    m_streams.erase(it); // closes it
 }
 
 void Journal::Impl::on_kmsg_readable() {
@@ -442,6 +453,23 @@ void Journal::Impl::record(LogEntry entry) {
 
 void Journal::flush() {
     m_impl->flush_disk();
+}
+
+void Journal::close_disk() {
+    Impl& impl = *m_impl;
+    // What is in a pipe now is all there is: its writers have exited (or,
+    // in a container init, are not ours to wait for).
+    while (!impl.m_streams.empty()) {
+        int fd = impl.m_streams.begin()->first;
+        while (impl.read_stream(fd, kReadsPerWakeup)) {
+        }
+        impl.end_stream(fd);
+    }
+    if (impl.m_kmsg)
+        impl.on_kmsg_readable();
+    impl.flush_disk();
+    impl.m_file.reset();
+    impl.m_directory.clear();
 }
 
 void Journal::capture_log() {

@@ -55,8 +55,14 @@ public:
     /// cut there. The disk write happens before the reactor next waits, for
     /// all entries recorded until then.
     void record(LogEntry entry);
-    /// Writes what record() queued for the disk now (before the system ends).
+    /// Writes what record() queued for the disk now.
     void flush();
+    /// The end of the system, once every process is gone: records what is
+    /// still unread in the services' pipes and the kernel log, writes every
+    /// queued entry and closes the journal file, the last of PID 1's files
+    /// on /var, so that the filesystem can be unmounted. Later entries stay
+    /// in memory.
+    void close_disk();
 
     /// Starts reading /dev/kmsg (kernel messages, from boot on). keel's own
     /// log lines ("keel: ..." written by base/log.h) are recorded under unit

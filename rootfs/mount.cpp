@@ -58,38 +58,6 @@ std::string took(uint64_t start) {
     return cat(format_seconds(monotonic_usec() - start), " s");
 }
 
-// Mount points from a mountinfo file, in mount order, with the kernel's
-// octal escapes (\040 for a space) decoded.
-std::vector<std::string> mount_points(const std::string& mountinfo = "/proc/self/mountinfo") {
-    std::vector<std::string> points;
-    auto text = read_file(mountinfo);
-    if (!text)
-        return points;
-    for (std::string_view line : split(*text, '\n')) {
-        std::vector<std::string_view> fields = split(line, ' ');
-        if (fields.size() <= 4)
-            continue;
-        std::string point;
-        std::string_view raw = fields[4];
-        for (size_t i = 0; i < raw.size(); ++i) {
-            if (raw[i] == '\\' && i + 3 < raw.size()) {
-                point +=
-                    char((raw[i + 1] - '0') * 64 + (raw[i + 2] - '0') * 8 + (raw[i + 3] - '0'));
-                i += 3;
-            } else {
-                point += raw[i];
-            }
-        }
-        points.push_back(std::move(point));
-    }
-    return points;
-}
-
-bool is_under(std::string_view path, std::string_view directory) {
-    return path == directory || (starts_with(path, directory) && path.size() > directory.size() &&
-                                 path[directory.size()] == '/');
-}
-
 // ---- filesystem modules -----------------------------------------------------
 
 bool filesystem_known(std::string_view name) {
@@ -392,13 +360,13 @@ Result<void> switch_root() {
     std::string sysroot(kSysroot);
     // Other initramfs mounts (its /tmp, STATE's own mount point) go away; the
     // overlay and binds hold STATE.
-    std::vector<std::string> points = mount_points();
-    for (auto it = points.rbegin(); it != points.rend(); ++it) {
-        bool keep = *it == "/" || is_under(*it, sysroot);
+    std::vector<MountEntry> mounts = TRY(read_mountinfo());
+    for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) {
+        bool keep = it->point == "/" || path_is_under(it->point, sysroot);
         for (std::string_view moved : kMovedMounts)
-            keep = keep || is_under(*it, moved);
-        if (!keep && ::umount2(it->c_str(), MNT_DETACH) < 0)
-            log_warning(cat("detach ", quoted(*it), ": ", std::strerror(errno)));
+            keep = keep || path_is_under(it->point, moved);
+        if (!keep && ::umount2(it->point.c_str(), MNT_DETACH) < 0)
+            log_warning(cat("detach ", quoted(it->point), ": ", std::strerror(errno)));
     }
     for (std::string_view moved : kMovedMounts) {
         std::string source(moved), target = sysroot_path(moved);

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 namespace keel {
@@ -187,6 +188,80 @@ std::string describe_block_devices(const std::vector<BlockDevice>& devices);
 /// sysfs. The error names the spec and lists the devices that do exist.
 Result<BlockDevice> wait_for_block_device(const RootSpec& spec, std::chrono::milliseconds timeout,
                                           const std::string& sys_class_block = "/sys/class/block");
+
+// ---- the mount table (mountinfo.cpp) ------------------------------------------
+
+/// One line of /proc/<pid>/mountinfo (proc(5)), names unescaped.
+struct MountEntry {
+    uint32_t id = 0;
+    uint32_t parent_id = 0;
+    uint32_t major = 0, minor = 0; // the filesystem's device (st_dev); major 0: no block device
+    std::string root;              // the directory of the filesystem mounted here
+    std::string point;             // where, as the reading process sees it
+    std::string options;           // per mount: "rw,noatime"
+    std::string type;              // "ext4", "overlay"
+    std::string source;            // "/dev/vda3", "tmpfs"
+    std::string super_options;     // the filesystem's: "rw,errors=remount-ro"
+
+    bool read_only() const;            // this mount
+    bool superblock_read_only() const; // the filesystem under every mount of it
+};
+
+/// Parses mountinfo text, in mount order. Errors name the line.
+Result<std::vector<MountEntry>> parse_mountinfo(std::string_view text);
+/// Reads and parses a mountinfo file.
+Result<std::vector<MountEntry>> read_mountinfo(const std::string& path = "/proc/self/mountinfo");
+
+// ---- the end of the system (unmount.cpp) ---------------------------------------
+
+/// Something that keeps a filesystem busy.
+struct MountHolder {
+    enum class Use { OpenFile, WorkingDirectory, Root, Executable, Mapping, LoopDevice };
+    Use use = Use::OpenFile;
+    pid_t pid = 0;       // 0 for a loop device
+    int fd = -1;         // for OpenFile
+    std::string command; // /proc/<pid>/comm, or the loop device ("loop0")
+    std::string path;    // the file, as the process sees it
+};
+
+/// "pid 212 (sleep) has /var/log/x open (fd 3)", "loop0 is backed by /etc/img".
+std::string describe(const MountHolder& holder);
+
+/// Processes (from `proc`) and loop devices (from `sys_block`) that use a
+/// file of the filesystem on `device` (st_dev), or a path under `point`.
+std::vector<MountHolder> find_mount_holders(dev_t device, const std::string& point,
+                                            const std::string& proc = "/proc",
+                                            const std::string& sys_block = "/sys/block");
+
+struct UnmountOptions {
+    /// Mount points left as they are (the API filesystems PID 1 still uses).
+    std::vector<std::string> keep;
+    /// Only mounts at or below this directory are touched.
+    std::string under = "/";
+    /// A directory on a filesystem that stays (empty: none) where each
+    /// writable block-device filesystem is bound while its mounts go, so
+    /// that it can be remounted read-only even when the mount that still
+    /// uses it (an overlay's upper layer) cannot be unmounted.
+    std::string pin_directory;
+    std::string mountinfo = "/proc/self/mountinfo";
+    std::string proc = "/proc";
+    std::string sys_block = "/sys/block";
+};
+
+struct UnmountReport {
+    std::size_t unmounted = 0;
+    std::vector<std::string> busy;      // mount points that stayed mounted
+    std::vector<std::string> read_only; // of those, the ones remounted read-only
+    std::vector<std::string> writable;  // pinned filesystems that could not be made read-only
+};
+
+/// The last step before reboot(2), as systemd-shutdown does it: unmounts
+/// every mount `options` select, newest first, round after round while a
+/// round frees something; remounts read-only what stays, naming on the log
+/// what keeps it busy; finally makes every pinned filesystem read-only and
+/// lets it go. A clean filesystem is one whose last mount went, or that was
+/// made read-only.
+UnmountReport unmount_all(const UnmountOptions& options);
 
 // ---- the disk boot (mount.cpp) ----------------------------------------------
 

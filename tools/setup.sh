@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
-# Installs every Debian package that building and testing keel needs.
-# Idempotent: packages already present are skipped, apt runs only when
-# something is missing. Safe to call from every entry point.
+# Installs the Debian packages keel needs. Idempotent: packages already
+# present are skipped, apt runs only when something is missing. Safe to call
+# from every entry point.
+#
+#   tools/setup.sh demo   what tools/demo.sh needs: the glibc build and QEMU
+#   tools/setup.sh        everything the test suite needs (the default)
 set -euo pipefail
 
+profile=${1:-all}
+case "$profile" in
+  demo | all) ;;
+  *) echo "usage: tools/setup.sh [demo|all]" >&2; exit 2 ;;
+esac
+
 packages=(
-  # build
-  cmake ninja-build g++ pkg-config file clang-format git
+  # build (the glibc preset)
+  cmake ninja-build g++ pkg-config file
   libseccomp-dev libcap-dev libprotobuf-dev protobuf-compiler libmbedtls-dev
   doctest-dev zlib1g-dev liblzma-dev libzstd-dev
-  # fuzzing: clang 16 pairs with libc++ 16, which has std::expected
-  clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
   # boot images and QEMU
   qemu-system-x86 linux-image-amd64 busybox-static cpio gzip xz-utils zstd kmod
-  # disk images (tools/mkimage): erofs root, GPT, ext4 STATE
-  erofs-utils gdisk e2fsprogs
-  # live patch tests: kbuild for Debian's kernel (modules built at test time), test keys
-  linux-headers-amd64 make gcc openssl
 )
+if [ "$profile" = all ]; then
+  packages+=(
+    clang-format git
+    # fuzzing: clang 16 pairs with libc++ 16, which has std::expected
+    clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
+    # disk images (tools/mkimage): erofs root, GPT, ext4 STATE
+    erofs-utils gdisk e2fsprogs
+    # live patch tests: kbuild for Debian's kernel (modules built at test time), test keys
+    linux-headers-amd64 make gcc openssl
+  )
+fi
 
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -36,6 +50,7 @@ if [ ${#missing[@]} -ne 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ "$profile" = all ] || exit 0
 
 # The live patch tests build against the headers of the kernel QEMU boots
 # (the newest /boot/vmlinuz-*). linux-headers-amd64 follows the newest kernel

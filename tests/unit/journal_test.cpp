@@ -359,6 +359,39 @@ TEST_CASE("set_directory writes what was recorded before, then appends one line 
     CHECK(file_lines(directory + "/journal.log").size() == 3);
 }
 
+TEST_CASE("close_disk records what is left in the pipes, writes it all and closes the file") {
+    TempDir dir;
+    auto reactor = make_reactor();
+    auto journal = make_journal(*reactor);
+    std::string directory = dir / "var/log/keel";
+    REQUIRE(journal->set_directory(directory));
+    auto pipe = journal->open_stream("last.service", "stdout");
+    REQUIRE(pipe);
+    // Written, never read by the loop: the writer is gone when the system ends.
+    write_to(*pipe, "stopping\nbye without a newline");
+    pipe->reset();
+    journal->record(entry_for("keel", "closing the journal"));
+    journal->close_disk();
+
+    Strings lines = file_lines(directory + "/journal.log");
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0].ends_with(" keel keel 6 closing the journal"));
+    CHECK(lines[1].ends_with(" last.service stdout 6 stopping"));
+    CHECK(lines[2].ends_with(" last.service stdout 6 bye without a newline"));
+    // Nothing on /var stays open: later entries are in memory only.
+    auto open_files = list_directory("/proc/self/fd");
+    REQUIRE(open_files);
+    for (const std::string& fd : *open_files) {
+        char target[4096] = {};
+        (void)::readlink(cat("/proc/self/fd/", fd).c_str(), target, sizeof target - 1);
+        CHECK_MESSAGE(!std::string_view(target).starts_with(dir.path()), "fd ", fd, " is ", target);
+    }
+    journal->record(entry_for("keel", "after the end"));
+    REQUIRE(reactor->run_once(0ms));
+    CHECK(file_lines(directory + "/journal.log").size() == 3);
+    CHECK(journal->tail("keel", 1)[0].message == "after the end");
+}
+
 TEST_CASE("a directory given in the options starts the disk journal at once") {
     TempDir dir;
     auto reactor = make_reactor();

@@ -45,6 +45,15 @@ TEST_CASE("starts_with compares a prefix") {
     CHECK(starts_with("anything", ""));
 }
 
+TEST_CASE("path_is_under compares whole path components") {
+    CHECK(path_is_under("/var", "/var"));
+    CHECK(path_is_under("/var/log/keel", "/var"));
+    CHECK_FALSE(path_is_under("/variable", "/var"));
+    CHECK_FALSE(path_is_under("/va", "/var"));
+    CHECK(path_is_under("/anything", "/"));
+    CHECK_FALSE(path_is_under("relative", "/"));
+}
+
 TEST_CASE("parse_u64 accepts only a whole unsigned decimal number") {
     CHECK(parse_u64("0") == 0u);
     CHECK(parse_u64("18446744073709551615") == std::numeric_limits<uint64_t>::max());
