@@ -1,13 +1,28 @@
 #!/bin/sh
-# Runs inside the demo VM, started by keel (keel.run=): shows keel at work,
-# then powers the VM off through keel's control socket.
-echo "demo: hostname $(hostname), kernel $(uname -r)"
-echo "demo: mounts set up by keel:"
+# Runs inside the demo VM, started by keel (keel.run=): shows keel at work
+# as PID 1 and service manager, then powers the VM off through keel's
+# control socket.
+step() { printf '\n== demo: %s\n' "$*"; }
+
+step "hostname $(hostname), kernel $(uname -r); mounts set up by keel:"
 awk '{print "  " $2 " (" $3 ")"}' /proc/mounts
-echo "demo: orphaning 100 processes; keel reaps them"
+
+step "orphaning 100 processes; keel reaps them"
 for i in $(seq 100); do (sleep 0.1 &); done
-sleep 1
-echo "demo: zombies left: $(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z"' | wc -l)"
+sleep 3
+echo "zombies left: $(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z"' | wc -l)"
+
+step "keel status: init's state"
 keel status
-echo "demo: keel poweroff"
+
+step "keel list-units: clock runs; flaky crashed, was restarted, hit its start limit"
+keel list-units
+
+step "keel status clock: its main process, tasks and memory (its cgroup), last lines"
+keel status clock -n 3
+
+step "keel logs flaky: what it printed and what keel did"
+keel logs -n 12 flaky
+
+step "keel poweroff: units stopped, processes ended, filesystems unmounted"
 keel poweroff
