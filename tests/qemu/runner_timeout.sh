@@ -14,7 +14,9 @@ took=$(($(qt_now) - started))
 [ "$QT_STATUS" -eq 124 ] || qt_fail "keel-qemu exited $QT_STATUS, expected 124: $(qt_verdict)"
 grep -q 'keel-qemu: timed out after 6 s' "$QT_RUNNER_LOG" ||
   qt_fail "verdict line 'keel-qemu: timed out after 6 s' missing: $(qt_verdict)"
-[ "$took" -lt 15000 ] || qt_fail "keel-qemu took $took ms to give up after a 6 s timeout"
+# Only a guard against a runner that never gives up: the time includes
+# building the image, which a loaded machine stretches a lot.
+[ "$took" -lt 90000 ] || qt_fail "keel-qemu took $took ms to give up after a 6 s timeout"
 # QEMU's command line holds the console log path: no process may still have it.
 for f in /proc/[0-9]*/cmdline; do
   if { tr "\0" " " <"$f"; } 2>/dev/null | grep -qF -- "logfile=$QT_LOG"; then
