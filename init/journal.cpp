@@ -5,8 +5,10 @@
 // Every path that adds entries from one event (a pipe read, a batch of
 // kernel records, record()) queues their lines and writes them with one
 // write(2) at the end, so a busy service costs one syscall per read rather
-// than one per line. Memory: at most lines_per_unit entries and about
-// bytes_per_unit bytes per unit, max_line per open stream, one kmsg record.
+// than one per line. The journal files are reached through a Storage
+// (base/storage.h), so that tests can fail or cut short any call. Memory:
+// at most lines_per_unit entries and about bytes_per_unit bytes per unit,
+// max_line per open stream, one kmsg record.
 #include "init/journal.h"
 
 #include "base/log.h"
@@ -20,7 +22,6 @@
 #include <deque>
 #include <map>
 #include <sys/epoll.h>
-#include <sys/stat.h> // fstat
 #include <unistd.h>
 
 namespace keel {
@@ -50,7 +51,7 @@ int default_priority(std::string_view stream) {
 
 struct Journal::Impl {
     Impl(Reactor& reactor, JournalOptions options)
-        : m_reactor(reactor), m_options(std::move(options)) {
+        : m_reactor(reactor), m_options(std::move(options)), m_storage(*m_options.storage) {
         m_options.max_line = std::max<size_t>(m_options.max_line, 1);
         m_options.lines_per_unit = std::max<size_t>(m_options.lines_per_unit, 1);
         m_options.max_files = std::max<size_t>(m_options.max_files, 1);
@@ -94,11 +95,13 @@ struct Journal::Impl {
     void queue_for_disk(const Stored& stored);
     void flush_disk();
     Result<void> rotate();
+    Result<void> open_file_in(const std::string& directory);
     std::string file_path(size_t index) const;
     void disk_failed(const Error& problem);
 
     Reactor& m_reactor;
     JournalOptions m_options;
+    Storage& m_storage;
     std::map<std::string, Ring, std::less<>> m_rings;
     uint64_t m_next_sequence = 1;
     std::map<int, std::unique_ptr<Stream>> m_streams;
@@ -108,7 +111,7 @@ struct Journal::Impl {
     std::optional<uint64_t> m_kmsg_last_sequence;
 
     std::string m_directory; // empty: no disk journal
-    Fd m_file;
+    File m_file;
     uint64_t m_file_bytes = 0;
     uint64_t m_disk_sequence = 0; // entries up to this one are on disk (or queued)
     std::string m_disk_pending;
@@ -363,15 +366,15 @@ void Journal::Impl::flush_disk() {
         m_disk_pending.clear();
         return;
     }
-    auto written = write_all(m_file.get(), m_disk_pending);
+    auto written = m_storage.write_all(m_file, m_disk_pending);
     m_file_bytes += m_disk_pending.size();
     m_disk_pending.clear();
     if (!written)
-        disk_failed(written.error().wrap(cat("write ", quoted(file_path(0)))));
+        disk_failed(written.error());
 }
 
 void Journal::Impl::disk_failed(const Error& problem) {
-    m_file.reset();
+    m_file.close();
     m_disk_pending.clear();
     log_warning(cat("journal: ", problem.to_string(),
                     "; journal entries are kept in memory only from now on"));
@@ -383,19 +386,43 @@ std::string Journal::Impl::file_path(size_t index) const {
 }
 
 Result<void> Journal::Impl::rotate() {
-    m_file.reset();
+    m_file.close();
     if (m_options.max_files == 1) {
-        if (::unlink(file_path(0).c_str()) < 0 && errno != ENOENT)
-            return errno_error(cat("remove ", quoted(file_path(0))));
+        auto removed = m_storage.unlink(file_path(0));
+        if (!removed && removed.error().code() != ENOENT)
+            return removed;
     }
     // rename() replaces the target, so the oldest file goes away by itself.
     for (size_t index = m_options.max_files - 1; index >= 1; --index) {
-        std::string from = file_path(index - 1), to = file_path(index);
-        if (::rename(from.c_str(), to.c_str()) < 0 && errno != ENOENT)
-            return errno_error(cat("rename ", quoted(from), " to ", quoted(to)));
+        auto renamed = m_storage.rename(file_path(index - 1), file_path(index));
+        if (!renamed && renamed.error().code() != ENOENT)
+            return renamed;
     }
-    m_file = TRY(open_file(file_path(0), O_WRONLY | O_APPEND | O_CREAT, 0640));
-    m_file_bytes = 0;
+    return open_file_in(m_directory);
+}
+
+// Opens `directory`/journal.log for appending and makes it the journal's
+// file. A last line without its newline is what a write cut short (the disk
+// filled up) or a crash during one leaves: the newline is queued first, so
+// that the next entry starts on a line of its own and stays readable. This
+// holds whoever left the half line, this journal or an earlier boot's,
+// which truncating back after a failed write could not promise, and costs
+// a read when the file is opened rather than anything per write.
+Result<void> Journal::Impl::open_file_in(const std::string& directory) {
+    std::string path = cat(directory, "/", kFileName);
+    // Read and write: the last byte is read back.
+    File file = TRY(m_storage.open(path, O_RDWR | O_APPEND | O_CREAT, 0640));
+    uint64_t size = TRY(m_storage.file_size(file));
+    bool ends_mid_line = false;
+    if (size > 0) {
+        std::string last = TRY(m_storage.pread_all(file, 1, size - 1));
+        ends_mid_line = !last.ends_with('\n');
+    }
+    m_directory = directory;
+    m_file = std::move(file);
+    m_file_bytes = size;
+    if (ends_mid_line)
+        m_disk_pending.insert(0, 1, '\n');
     return {};
 }
 
@@ -468,7 +495,7 @@ void Journal::close_disk() {
     if (impl.m_kmsg)
         impl.on_kmsg_readable();
     impl.flush_disk();
-    impl.m_file.reset();
+    impl.m_file.close();
     impl.m_directory.clear();
 }
 
@@ -516,18 +543,10 @@ Result<void> Journal::follow_kernel(const std::string& path) {
 }
 
 Result<void> Journal::set_directory(const std::string& directory) {
-    TRY_CTX(make_directories(directory, 0755), "journal directory");
-    std::string path = cat(directory, "/", kFileName);
-    Fd file = TRY_CTX(open_file(path, O_WRONLY | O_APPEND | O_CREAT, 0640), "journal");
-    struct stat st {};
-    if (::fstat(file.get(), &st) < 0)
-        return errno_error(cat("journal: stat ", quoted(path)));
-
     Impl& impl = *m_impl;
+    TRY_CTX(impl.m_storage.make_directories(directory, 0755), "journal directory");
     impl.flush_disk(); // anything queued belongs to the old directory
-    impl.m_directory = directory;
-    impl.m_file = std::move(file);
-    impl.m_file_bytes = uint64_t(st.st_size);
+    TRY_CTX(impl.open_file_in(directory), "journal");
 
     // Entries recorded while there was no disk journal, in their order.
     std::vector<const Impl::Stored*> unwritten;

@@ -9,6 +9,7 @@
 #include "base/fd.h"
 #include "base/reactor.h"
 #include "base/result.h"
+#include "base/storage.h"
 #include "init/journal_format.h" // LogEntry
 
 #include <cstdint>
@@ -28,6 +29,9 @@ struct JournalOptions {
     std::string directory;                 // empty: memory only (until set_directory)
     std::size_t max_file_bytes = 8u << 20; // rotate journal files at this size
     std::size_t max_files = 4;             // journal.log, journal.log.1 ... .3
+    /// The journal files are opened, written, renamed and removed through
+    /// this (tests pass a fake); it must outlive the journal.
+    Storage* storage = &system_storage();
 };
 
 class Journal {
@@ -90,10 +94,13 @@ public:
     ///
     /// Files: `directory`/journal.log, one line per entry in the format of
     /// init/journal_format.h, appended with O_APPEND (no fsync: a crash may
-    /// lose the last lines, never corrupt older ones). When the next write
-    /// would pass max_file_bytes, journal.log becomes journal.log.1 (.1
-    /// becomes .2, ...; the oldest beyond max_files is deleted). A write
-    /// failure (disk full) is logged once and stops the disk journal until
+    /// lose the last lines, never corrupt older ones). A last line left
+    /// without its newline (a write cut short by a full disk, a crash
+    /// during one) is ended before the next entry, so that entries are
+    /// never glued to it. When the next write would pass max_file_bytes,
+    /// journal.log becomes journal.log.1 (.1 becomes .2, ...; the oldest
+    /// beyond max_files is deleted). A write, rename or open that fails
+    /// (disk full) is logged once and stops the disk journal until
     /// set_directory is called again; memory keeps working.
     Result<void> set_directory(const std::string& directory);
 

@@ -1,7 +1,8 @@
 // Tests for init/journal.h, init/journal_format.h and init/kmsg.h: service
 // output read from real pipes on a real Reactor, the rings, subscribers,
-// the on-disk journal and its rotation, /dev/kmsg records (through a FIFO,
-// and the real /dev/kmsg when the test may use it).
+// the on-disk journal and its rotation (and, through a fake storage, a full
+// disk, a write cut short, a failed rename and crash points), /dev/kmsg
+// records (through a FIFO, and the real /dev/kmsg when the test may use it).
 #include "init/journal.h"
 
 #include "base/log.h"
@@ -9,11 +10,15 @@
 #include "base/sys.h"
 #include "init/journal_format.h"
 #include "init/kmsg.h"
+#include "tests/unit/fake_storage.h"
 #include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fcntl.h>
 #include <functional>
 #include <sys/stat.h>
@@ -22,6 +27,9 @@
 
 using namespace keel;
 using namespace std::chrono_literals;
+using keel::testing::CutWrite;
+using keel::testing::FakeStorage;
+using keel::testing::StorageCall;
 using keel::testing::TempDir;
 
 namespace {
@@ -100,6 +108,17 @@ std::vector<std::string> file_lines(const std::string& path) {
         if (!line.empty())
             lines.emplace_back(line);
     return lines;
+}
+
+// The messages of the entries in a journal file; every line must be one.
+std::vector<std::string> journal_messages(const std::string& path) {
+    std::vector<std::string> out;
+    for (const std::string& line : file_lines(path)) {
+        auto entry = parse_journal_line(line);
+        REQUIRE_MESSAGE(entry, line);
+        out.push_back(entry->message);
+    }
+    return out;
 }
 
 LogEntry entry_for(std::string unit, std::string message) {
@@ -469,6 +488,220 @@ TEST_CASE("a journal directory that cannot be created is an error naming it") {
     CHECK(set.error().to_string().find("journal directory") != std::string::npos);
     journal->record(entry_for("x", "memory still works"));
     CHECK(journal->tail("x", 1).size() == 1);
+}
+
+TEST_CASE("a full disk while appending is reported once, and the journal goes on in memory") {
+    TempDir dir;
+    FakeStorage storage;
+    auto reactor = make_reactor();
+    JournalOptions options;
+    options.directory = dir.path();
+    options.storage = &storage;
+    auto journal = make_journal(*reactor, options);
+    journal->capture_log(); // the warning is recorded under "keel" as well
+    journal->record(entry_for("web.service", "on disk"));
+    journal->flush();
+    storage.fail_next(StorageCall::Write, ENOSPC);
+    journal->record(entry_for("web.service", "when the disk filled up"));
+    journal->flush();
+    int writes = storage.calls(StorageCall::Write);
+    for (int i = 0; i < 3; ++i) {
+        journal->record(entry_for("web.service", cat("in memory ", i)));
+        REQUIRE(reactor->run_once(0ms));
+    }
+
+    CHECK(messages(journal->tail("keel", 10)) ==
+          Strings{cat("journal: write ", quoted(dir / "journal.log"), ": ", std::strerror(ENOSPC),
+                      "; journal entries are kept in memory only from now on")});
+    CHECK(storage.calls(StorageCall::Write) == writes); // the disk is left alone
+    CHECK(
+        messages(journal->tail("web.service", 10)) ==
+        Strings{"on disk", "when the disk filled up", "in memory 0", "in memory 1", "in memory 2"});
+    CHECK(journal_messages(dir / "journal.log") == Strings{"on disk"});
+}
+
+TEST_CASE("a half line left by a write cut short is ended before the next entry is appended") {
+    TempDir dir;
+    FakeStorage storage;
+    auto reactor = make_reactor();
+    JournalOptions options;
+    options.directory = dir.path();
+    options.storage = &storage;
+    auto journal = make_journal(*reactor, options);
+    journal->record(entry_for("x", "first"));
+    journal->flush();
+    // The disk fills up in the middle of the next line: write(2) takes half
+    // of it, the retry of the rest fails.
+    journal->record(entry_for("x", "second, cut short by the full disk"));
+    std::string second = format_journal_line(journal->tail("x", 1)[0]);
+    std::string half = second.substr(0, second.size() / 2);
+    int next = storage.calls(StorageCall::Write) + 1;
+    storage.cut_write(StorageCall::Write, next, half.size(), CutWrite::ReturnShort);
+    storage.fail(StorageCall::Write, next + 1, ENOSPC);
+    journal->flush();
+    REQUIRE(read_file(dir / "journal.log")->ends_with(half));
+    journal->record(entry_for("x", "while the disk was full"));
+
+    SUBCASE("by this journal, once there is room again") {
+        REQUIRE(journal->set_directory(dir.path()));
+        journal->record(entry_for("x", "after"));
+        journal->flush();
+        Strings lines = file_lines(dir / "journal.log");
+        REQUIRE(lines.size() == 4);
+        CHECK(parse_journal_line(lines[0])->message == "first");
+        CHECK(lines[1] == half); // a line of its own
+        CHECK(parse_journal_line(lines[2])->message == "while the disk was full");
+        CHECK(parse_journal_line(lines[3])->message == "after");
+    }
+    SUBCASE("by the next boot's journal") {
+        journal.reset();
+        JournalOptions next_boot;
+        next_boot.directory = dir.path();
+        auto again = make_journal(*reactor, next_boot);
+        again->record(entry_for("x", "next boot"));
+        again->flush();
+        Strings lines = file_lines(dir / "journal.log");
+        REQUIRE(lines.size() == 3);
+        CHECK(parse_journal_line(lines[0])->message == "first");
+        CHECK(lines[1] == half);
+        CHECK(parse_journal_line(lines[2])->message == "next boot");
+    }
+}
+
+TEST_CASE("a rename that fails during rotation is reported, and the journal goes on in memory") {
+    for (int code : {EXDEV, EACCES}) {
+        CAPTURE(code);
+        TempDir dir;
+        FakeStorage storage;
+        auto reactor = make_reactor();
+        JournalOptions options;
+        options.directory = dir.path();
+        options.storage = &storage;
+        options.max_file_bytes = 400;
+        options.max_files = 2; // one rename per rotation: journal.log to journal.log.1
+        auto journal = make_journal(*reactor, options);
+        journal->capture_log();
+        storage.fail(StorageCall::Rename, 1, code);
+        for (int i = 0; i < 20; ++i) {
+            journal->record(entry_for("rot.service", cat("entry ", i)));
+            REQUIRE(reactor->run_once(0ms));
+        }
+
+        CHECK(messages(journal->tail("keel", 10)) ==
+              Strings{cat("journal: rename ", quoted(dir / "journal.log"), " to ",
+                          quoted(dir / "journal.log.1"), ": ", std::strerror(code),
+                          "; journal entries are kept in memory only from now on")});
+        CHECK(storage.calls(StorageCall::Rename) == 1);
+        CHECK(journal->tail("rot.service", 100).size() == 20);
+        // journal.log holds what came before the rotation, whole.
+        Strings on_disk = journal_messages(dir / "journal.log");
+        REQUIRE_FALSE(on_disk.empty());
+        CHECK(on_disk.size() < 20);
+        for (size_t i = 0; i < on_disk.size(); ++i)
+            CHECK(on_disk[i] == cat("entry ", i));
+        CHECK_FALSE(path_exists(dir / "journal.log.1"));
+    }
+}
+
+TEST_CASE("wherever the machine stops, the journal files hold whole entries in order, and the "
+          "next boot appends after them") {
+    static constexpr int kEntries = 24;
+    // Records entries, writing every third, through rotations (about five
+    // lines fit a file), and closes the disk as at the end of the system.
+    auto run = [](FakeStorage& storage, const std::string& directory) {
+        auto reactor = make_reactor();
+        JournalOptions options;
+        options.storage = &storage;
+        options.max_file_bytes = 300;
+        options.max_files = 3;
+        auto journal = make_journal(*reactor, options);
+        if (auto set = journal->set_directory(directory); !set)
+            CHECK_MESSAGE(storage.crashed(), set.error().to_string());
+        for (int i = 0; i < kEntries; ++i) {
+            journal->record(entry_for("x", cat("entry ", i)));
+            if (i % 3 == 2)
+                journal->flush();
+        }
+        journal->close_disk();
+        CHECK(journal->tail("x", 100).size() == kEntries); // memory has them all
+    };
+    // The entry numbers in the files, oldest file first; a line that is not
+    // a whole entry is -1.
+    auto numbers_on_disk = [](const TempDir& dir) {
+        std::vector<int> numbers;
+        for (std::string name : {"journal.log.2", "journal.log.1", "journal.log"}) {
+            if (!path_exists(dir / name))
+                continue;
+            for (const std::string& line : file_lines(dir / name)) {
+                auto entry = parse_journal_line(line);
+                numbers.push_back(entry && entry->message.starts_with("entry ")
+                                      ? std::stoi(entry->message.substr(6))
+                                      : -1);
+            }
+        }
+        return numbers;
+    };
+    auto consecutive = [](const std::vector<int>& numbers) {
+        for (size_t i = 1; i < numbers.size(); ++i)
+            if (numbers[i] != numbers[i - 1] + 1)
+                return false;
+        return true;
+    };
+    // After the crash, the next boot: its first entry is whole.
+    auto check_next_boot = [](const TempDir& dir) {
+        auto reactor = make_reactor();
+        JournalOptions options;
+        options.directory = dir.path();
+        auto journal = make_journal(*reactor, options);
+        journal->record(entry_for("x", "next boot"));
+        journal->flush();
+        auto last = parse_journal_line(file_lines(dir / "journal.log").back());
+        REQUIRE(last);
+        CHECK(last->message == "next boot");
+    };
+
+    int calls = 0, writes = 0;
+    {
+        TempDir dir;
+        FakeStorage storage;
+        run(storage, dir.path());
+        calls = storage.total_calls();
+        writes = storage.calls(StorageCall::Write);
+        CHECK_FALSE(storage.crashed());
+        std::vector<int> numbers = numbers_on_disk(dir);
+        CHECK(consecutive(numbers));
+        CHECK(numbers.back() == kEntries - 1);
+        CHECK(path_exists(dir / "journal.log.2")); // it did rotate
+    }
+    REQUIRE(writes > 3);
+
+    for (int crash = 1; crash <= calls; ++crash) {
+        CAPTURE(crash);
+        TempDir dir;
+        FakeStorage storage;
+        storage.crash_at_call(crash);
+        run(storage, dir.path());
+        CHECK(storage.crashed());
+        std::vector<int> numbers = numbers_on_disk(dir);
+        CHECK(consecutive(numbers));
+        CHECK(std::count(numbers.begin(), numbers.end(), -1) == 0);
+        check_next_boot(dir);
+    }
+    // The machine stops in the middle of a write: part of it is on disk.
+    for (int write = 1; write <= writes; ++write) {
+        CAPTURE(write);
+        TempDir dir;
+        FakeStorage storage;
+        storage.cut_write(StorageCall::Write, write, 25, CutWrite::Fail, EIO);
+        storage.crash_at(StorageCall::Write, write + 1);
+        run(storage, dir.path());
+        std::vector<int> numbers = numbers_on_disk(dir);
+        REQUIRE_FALSE(numbers.empty());
+        CHECK(numbers.back() == -1); // the half line, last
+        numbers.pop_back();
+        CHECK(consecutive(numbers));
+        check_next_boot(dir);
+    }
 }
 
 TEST_CASE("kernel records are followed, keel's own lines get unit keel, losses are counted") {
