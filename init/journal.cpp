@@ -153,11 +153,13 @@ void Journal::Impl::add(LogEntry entry) {
         ring.bytes -= ring.entries.front().entry.message.size() + kEntryOverhead;
         ring.entries.pop_front();
     }
-    const Stored& stored = ring.entries.back();
+    // A copy: writing it out may log a disk failure, and a subscriber may
+    // record; either can add to this ring and evict the entry.
+    Stored stored = ring.entries.back();
     if (m_file)
         queue_for_disk(stored);
     if (!m_subscribers.empty())
-        notify(LogEntry(stored.entry)); // a copy: a subscriber may record and evict it
+        notify(stored.entry);
 }
 
 void Journal::Impl::notify(const LogEntry& entry) {
