@@ -1,11 +1,11 @@
 // Subcommands: argument parsing and output for people (and --json for scripts).
 #include "cli/commands.h"
 
+#include "base/cmdline.h"
 #include "base/digest.h"
 #include "base/modules.h"
 #include "base/strings.h"
 #include "cli/output.h"
-#include "init/cmdline.h"
 #include "init/control.h"
 #include "init/init.h"
 

@@ -4,9 +4,9 @@
 // transition never keeps init waiting.
 #include "cli/commands.h"
 
+#include "base/cmdline.h"
 #include "base/strings.h"
 #include "base/sys.h"
-#include "init/cmdline.h"
 #include "livepatch/livepatch.h"
 
 #include <cstdio>

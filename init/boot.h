@@ -3,8 +3,8 @@
 // root. The end of the system is init/shutdown.h.
 #pragma once
 
+#include "base/cmdline.h"
 #include "base/result.h"
-#include "init/cmdline.h"
 
 #include <chrono>
 #include <string>

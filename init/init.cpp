@@ -8,6 +8,7 @@
 // decides, init/executor.h acts), everything heavier runs as a unit.
 #include "init/init.h"
 
+#include "base/cmdline.h"
 #include "base/log.h"
 #include "base/reactor.h"
 #include "base/spawn.h"
@@ -15,7 +16,6 @@
 #include "base/sys.h"
 #include "cgroups/cgroups.h"
 #include "init/boot.h"
-#include "init/cmdline.h"
 #include "init/control.h"
 #include "init/executor.h"
 #include "init/journal.h"

@@ -7,9 +7,9 @@
 // `Key=` with an empty value resets a list the way systemd does.
 #include "init/unit_model.h"
 
+#include "base/cmdline.h"
 #include "base/strings.h"
 #include "base/sys.h"
-#include "init/cmdline.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -3,10 +3,10 @@
 // happened (kmsg, so the journal has it), and never wait for a transition.
 #include "livepatch/livepatch.h"
 
+#include "base/cmdline.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/sys.h"
-#include "init/cmdline.h"
 
 namespace keel::livepatch {
 

@@ -1,8 +1,8 @@
-// Fuzz target for init/cmdline.h: the kernel command line, read by PID 1
+// Fuzz target for base/cmdline.h: the kernel command line, read by PID 1
 // before anything else runs. Besides "does not crash": every parameter can
 // be looked up again, and a `module.param` word always shows up in that
 // module's parameters.
-#include "init/cmdline.h"
+#include "base/cmdline.h"
 #include "tests/fuzz/fuzz_check.h"
 
 #include <cstdint>

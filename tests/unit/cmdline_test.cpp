@@ -1,5 +1,5 @@
 // Kernel command line parsing.
-#include "init/cmdline.h"
+#include "base/cmdline.h"
 
 #include <doctest/doctest.h>
 

@@ -5,9 +5,9 @@
 // patch). Real modules and the real kernel are exercised in the QEMU tests.
 #include "livepatch/livepatch.h"
 
+#include "base/cmdline.h"
 #include "base/strings.h"
 #include "base/sys.h"
-#include "init/cmdline.h"
 #include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>

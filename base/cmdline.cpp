@@ -1,7 +1,7 @@
 // Kernel command line parsing. The kernel splits on spaces outside double
 // quotes and lets a quote open anywhere in the word ("key=\"a b\"" and
 // "\"key=a b\"" both work); the quotes themselves are removed.
-#include "init/cmdline.h"
+#include "base/cmdline.h"
 
 #include "base/strings.h"
 #include "base/sys.h"
