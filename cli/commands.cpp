@@ -3,11 +3,11 @@
 
 #include "base/cmdline.h"
 #include "base/digest.h"
-#include "base/modules.h"
 #include "base/strings.h"
 #include "cli/output.h"
 #include "init/control.h"
 #include "init/init.h"
+#include "kmod/kmod.h"
 
 #include <cstdio>
 #include <string>

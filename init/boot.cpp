@@ -2,10 +2,10 @@
 #include "init/boot.h"
 
 #include "base/log.h"
-#include "base/modules.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "init/shutdown.h"
+#include "kmod/kmod.h"
 #include "rootfs/rootfs.h"
 
 #include <algorithm>

@@ -4,9 +4,9 @@
 // /proc/sys/kernel/tainted. Reading only; the operations are in patches.cpp.
 #include "livepatch/livepatch.h"
 
-#include "base/modules.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "kmod/kmod.h"
 
 #include <algorithm>
 #include <poll.h>

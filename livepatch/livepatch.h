@@ -141,7 +141,7 @@ struct Kernel {
     /// The running kernel's release; empty means uname(2)'s.
     std::string release;
     /// Inserts the module open as `fd` (finit_module; compressed ones are
-    /// decompressed first) with `parameters`. Default: base/modules.h.
+    /// decompressed first) with `parameters`. Default: kmod/kmod.h.
     std::function<Result<void>(int fd, const std::string& parameters, const std::string& what)>
         insert;
     /// delete_module(2) with O_NONBLOCK.

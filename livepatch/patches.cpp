@@ -5,11 +5,10 @@
 // unit tests can play it.
 #include "livepatch/livepatch.h"
 
-#include "base/decompress.h"
 #include "base/digest.h"
-#include "base/modules.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "kmod/kmod.h"
 
 #include <cerrno>
 #include <sys/stat.h>
@@ -223,7 +222,7 @@ bool module_loaded(const Kernel& kernel, std::string_view name) {
 }
 
 // The module's depends=, loaded from the running kernel's modules.dep with
-// base/modules.h's ordering (and decompression) through the kernel seam.
+// kmod/kmod.h's ordering (and decompression) through the kernel seam.
 Result<void> load_dependencies(const ModuleImage& image, const Options& options) {
     if (image.depends.empty())
         return {};

@@ -5,10 +5,10 @@
 #include "rootfs/rootfs.h"
 
 #include "base/log.h"
-#include "base/modules.h"
 #include "base/spawn.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "kmod/kmod.h"
 
 #include <cerrno>
 #include <climits>

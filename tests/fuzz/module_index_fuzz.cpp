@@ -1,8 +1,8 @@
-// Fuzz target for the module index (base/modules.h): modules.dep and
+// Fuzz target for the module index (kmod/kmod.h): modules.dep and
 // modules.builtin as they come from a disk image. Besides "does not crash":
 // errors name modules.dep and a line, no path escapes the module directory,
 // and a load order lists every module after its dependencies.
-#include "base/modules.h"
+#include "kmod/kmod.h"
 #include "tests/fuzz/fuzz_check.h"
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Decompression of gzip, xz and zstd, as used for compressed modules.
-#include "base/decompress.h"
+#include "kmod/kmod.h"
 
 #include <cstdio>
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 // Module index parsing and dependency order (the loading itself runs in the
 // QEMU tests against Debian's kernel).
-#include "base/modules.h"
+#include "kmod/kmod.h"
 
 #include <doctest/doctest.h>
 

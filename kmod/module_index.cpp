@@ -1,7 +1,7 @@
 // The module index: modules.dep and modules.builtin parsed into names,
 // paths and dependencies, and the load order of a module. Pure parsing (no
 // syscalls beyond reading the files), fuzzed as outside input.
-#include "base/modules.h"
+#include "kmod/kmod.h"
 
 #include "base/strings.h"
 #include "base/sys.h"

@@ -1,8 +1,7 @@
 // Module loading: one file (decompressed in userspace when compressed), or
 // a module with its dependencies in index order.
-#include "base/modules.h"
+#include "kmod/kmod.h"
 
-#include "base/decompress.h"
 #include "base/strings.h"
 #include "base/sys.h"
 

@@ -1,11 +1,14 @@
-// Kernel module loading: dependency resolution from modules.dep, compressed
-// modules (decompressed in userspace: Debian's kernels lack in-kernel
-// decompression), finit_module/init_module. Shared by init's boot-time
-// loader and the live-patch loader.
+// Kernel modules: the module index (modules.dep and modules.builtin),
+// dependency resolution, loading with finit_module/init_module, and the
+// decompression of compressed modules (in userspace: Debian's kernels lack
+// in-kernel decompression). Shared by init's boot-time loader, the disk
+// boot, `keel modprobe` and the live-patch loader. The one header other
+// folders include.
 #pragma once
 
 #include "base/result.h"
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <string>
@@ -13,6 +16,16 @@
 #include <vector>
 
 namespace keel {
+
+enum class Compression { None, Gzip, Xz, Zstd };
+
+/// Recognises the format from the first bytes of `data` (gzip, xz and zstd
+/// data, as in .ko.gz/.ko.xz/.ko.zst).
+Compression detect_compression(std::string_view data);
+
+/// Decompresses `data` in the detected format (None returns it as is).
+/// Output larger than `max_output` is refused.
+Result<std::string> decompress(std::string_view data, size_t max_output = size_t(1) << 30);
 
 /// A module as modules.dep lists it.
 struct ModuleEntry {

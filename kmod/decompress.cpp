@@ -1,6 +1,6 @@
 // Decompression through zlib, liblzma and libzstd, each in streaming mode
 // so the output size need not be known in advance.
-#include "base/decompress.h"
+#include "kmod/kmod.h"
 
 #include "base/strings.h"
 
