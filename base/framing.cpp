@@ -37,6 +37,10 @@ std::unexpected<Error> oversize_error(uint64_t size, std::size_t max) {
     return error(cat("frame of ", size, " bytes exceeds the maximum of ", uint64_t(max)));
 }
 
+std::unexpected<Error> connection_closed_error() {
+    return std::unexpected(Error::from_code(ErrorCode::ConnectionClosed, "connection closed"));
+}
+
 std::unexpected<Error> truncated_error(uint64_t have, uint64_t want) {
     return error(cat("truncated frame: ", have, " of ", want, " bytes"));
 }
@@ -96,7 +100,7 @@ Result<std::string> read_stream_frame(int fd, std::size_t max_frame) {
     char header[kFrameHeaderSize];
     size_t have = TRY(read_exactly(fd, header, sizeof header));
     if (have == 0)
-        return error("connection closed");
+        return connection_closed_error();
     if (have < sizeof header)
         return truncated_header_error(have);
     uint32_t length = get_be32(header);
@@ -114,7 +118,7 @@ Result<std::string> read_seqpacket_frame(int fd, std::size_t max_frame) {
     char header[kFrameHeaderSize] = {};
     size_t packet_size = TRY(receive(fd, header, sizeof header, MSG_PEEK | MSG_TRUNC));
     if (packet_size == 0)
-        return error("connection closed");
+        return connection_closed_error();
     if (packet_size - std::min(packet_size, kFrameHeaderSize) > max_frame) {
         // Reading part of a packet discards the rest of it.
         TRY(receive(fd, header, sizeof header, 0));

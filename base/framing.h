@@ -61,10 +61,21 @@ Result<std::string> decode_packet(std::string_view packet,
 Result<void> write_frame(int fd, std::string_view payload, Transport transport,
                          std::size_t max_frame = kDefaultMaxFrame);
 /// Reads one frame (blocking). End of stream before a frame starts is an
-/// error with code 0 and the message "connection closed". On a non-blocking
-/// fd, no data fails with EAGAIN (on a stream, possibly mid-frame).
+/// error for which is_connection_closed() holds ("connection closed"). On a
+/// non-blocking fd, no data fails with EAGAIN (on a stream, possibly
+/// mid-frame).
 Result<std::string> read_frame(int fd, Transport transport,
                                std::size_t max_frame = kDefaultMaxFrame);
+
+/// True when `error` is read_frame's (or read_message's) "the peer closed
+/// the connection cleanly, between frames": the ordinary end of a stream of
+/// messages, not a failure. Its code is ErrorCode::ConnectionClosed, not an
+/// errno (a reset connection fails with ECONNRESET, a stream cut inside a
+/// frame as a truncated frame), and it holds through any context wrapped
+/// around the error.
+inline bool is_connection_closed(const Error& error) {
+    return error.code() == int(ErrorCode::ConnectionClosed);
+}
 
 /// Serializes a protobuf-lite message and writes it as one frame.
 template <typename Message>

@@ -1,4 +1,4 @@
-// Error: errno plus a chain of context.
+// Error: errno (or keel's own code) plus a chain of context.
 #include "base/result.h"
 
 #include <cstring>
@@ -14,6 +14,10 @@ Error Error::from_errno(int code, std::string what) {
 
 Error Error::message(std::string what) {
     return from_errno(0, std::move(what));
+}
+
+Error Error::from_code(ErrorCode code, std::string what) {
+    return from_errno(int(code), std::move(what));
 }
 
 Error& Error::wrap(std::string context) & {
@@ -33,7 +37,7 @@ std::string Error::to_string() const {
             out += ": ";
         out += *it;
     }
-    if (m_code != 0) {
+    if (m_code > 0) {
         out += ": ";
         out += std::strerror(m_code);
     }

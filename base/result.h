@@ -1,8 +1,9 @@
 // Errors and results: every fallible call in keel returns Result<T>.
 //
-// An Error carries the errno that caused it (0 when none) and a chain of
-// context, innermost first. Callers wrap it on the way up, so a failure reads
-// like "start unit `web`: mount `/proc`: Permission denied".
+// An Error carries the errno that caused it (0 when none), or one of keel's
+// own ErrorCodes, and a chain of context, innermost first. Callers wrap it on
+// the way up, so a failure reads like "start unit `web`: mount `/proc`:
+// Permission denied", and tell errors apart by code, never by that text.
 #pragma once
 
 #include <cerrno>
@@ -14,6 +15,15 @@
 
 namespace keel {
 
+/// keel's own error codes: conditions that are no failed syscall but that
+/// callers must tell apart from other errors. Negative, so none is ever
+/// taken for an errno value; kept in this one list, so no two share a value.
+enum class ErrorCode : int {
+    /// The peer closed the connection cleanly (base/framing.h's
+    /// is_connection_closed()).
+    ConnectionClosed = -1,
+};
+
 class Error {
 public:
     /// An error caused by a failed syscall: `code` is the errno, `what` says
@@ -21,15 +31,19 @@ public:
     static Error from_errno(int code, std::string what);
     /// An error with no errno behind it (bad input, a broken invariant).
     static Error message(std::string what);
+    /// An error that is one of keel's own conditions: code() returns `code`
+    /// (negative), and to_string() shows `what` with no errno text.
+    static Error from_code(ErrorCode code, std::string what);
 
-    /// The errno behind this error, or 0.
+    /// The errno behind this error, a (negative) ErrorCode, or 0. Wrapping
+    /// keeps it.
     int code() const { return m_code; }
     /// Adds an outer layer of context.
     Error& wrap(std::string context) &;
     Error&& wrap(std::string context) &&;
     /// The innermost message, without context or errno text.
     const std::string& root() const { return m_chain.front(); }
-    /// "outer: inner: strerror(code)".
+    /// "outer: inner: strerror(code)" (no strerror for 0 or an ErrorCode).
     std::string to_string() const;
 
 private:

@@ -5,7 +5,7 @@
 #include "base/digest.h"
 #include "base/strings.h"
 #include "cli/output.h"
-#include "init/control.h"
+#include "control/control.h"
 #include "init/init.h"
 #include "kmod/kmod.h"
 

@@ -3,11 +3,10 @@
 // (or as JSON with --json), and `keel notify` straight to $NOTIFY_SOCKET.
 #include "cli/unit_commands.h"
 
-#include "base/framing.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "cli/output.h"
-#include "init/control.h"
+#include "control/control.h"
 #include "init/notify.h"
 
 #include <algorithm>
@@ -32,19 +31,6 @@ std::string unit_argument(std::string_view name) {
     if (name.find('.') != std::string_view::npos || name.empty())
         return std::string(name);
     return cat(name, ".service");
-}
-
-// A request on its own connection, so several can be in flight at once.
-Result<Fd> send_request(const control::Request& request) {
-    std::string path = control_socket_path();
-    Fd fd = TRY_CTX(unix_connect(path, SOCK_SEQPACKET), "reach init (is keel running as init?)");
-    TRY_CTX(write_message(fd.get(), request, Transport::Seqpacket), "send request to init");
-    return fd;
-}
-
-Result<control::Response> read_response(const Fd& fd) {
-    return TRY_CTX(read_message<control::Response>(fd.get(), Transport::Seqpacket, 1u << 20),
-                   "read init's response");
 }
 
 // The answer to one request, or the exit status to return after an error.
@@ -370,15 +356,15 @@ int command_unit_job(std::string_view verb, std::span<char*> args) {
                                       : verb == "stop"    ? control::UnitRequest::VERB_STOP
                                       : verb == "restart" ? control::UnitRequest::VERB_RESTART
                                                           : control::UnitRequest::VERB_RELOAD;
-    // All jobs are queued at once (they run in parallel where ordering
-    // allows), then each answer is waited for.
-    std::vector<Result<Fd>> connections;
+    // All jobs are queued at once, each request on its own connection (they
+    // run in parallel where ordering allows), then each answer is waited for.
+    std::vector<Result<ControlConnection>> connections;
     for (const std::string& name : names) {
         control::Request request;
         request.mutable_unit()->set_verb(code);
         request.mutable_unit()->set_unit(name);
         request.mutable_unit()->set_no_block(no_block);
-        connections.push_back(send_request(request));
+        connections.push_back(ControlConnection::send(request));
     }
     int status = 0;
     for (auto& connection : connections) {
@@ -386,7 +372,7 @@ int command_unit_job(std::string_view verb, std::span<char*> args) {
             status = fail(connection.error().to_string());
             continue;
         }
-        auto response = read_response(*connection);
+        auto response = connection->receive();
         if (!response)
             status = fail(response.error().to_string());
         else if (!response->ok())

@@ -1,110 +1,161 @@
-// The control socket: requests and responses between the CLI and init.
-#include "init/control.h"
+// The control socket client: the socket path, requests in flight side by
+// side, one-shot calls and streams, against a stand-in for init that the
+// test answers by hand.
+#include "control/control.h"
 
 #include "base/framing.h"
 #include "base/sys.h"
 #include "tests/unit/temp_dir.h"
 
+#include <cstdlib>
 #include <doctest/doctest.h>
-#include <future>
 #include <sys/socket.h>
 #include <thread>
-#include <unistd.h>
+#include <vector>
 
 namespace {
 
-struct Server {
+// Listens where init would; each connection is accepted and answered by the
+// test itself, so nothing runs concurrently unless a test says so.
+struct FakeInit {
     keel::testing::TempDir dir;
     std::string path;
-    std::unique_ptr<keel::Reactor> reactor;
-    std::unique_ptr<keel::ControlServer> server;
-    std::vector<uid_t> peers;
+    keel::Fd listener;
 
-    Server() {
-        path = dir / "sub/init.sock"; // the server creates the directory
-        reactor = *keel::Reactor::create();
-        auto started = keel::ControlServer::start(
-            *reactor, path,
-            [this](const keel::control::Request& request, const struct ucred& peer) {
-                peers.push_back(peer.uid);
-                keel::control::Response response;
-                response.set_ok(request.has_status());
-                if (request.has_status())
-                    response.mutable_status()->set_mode("test");
-                else
-                    response.set_error("only status here");
-                return response;
-            });
-        REQUIRE(started);
-        server = std::move(*started);
+    FakeInit() {
+        path = dir / "init.sock";
+        auto listening = keel::unix_listen(path, SOCK_SEQPACKET);
+        REQUIRE(listening);
+        listener = std::move(*listening);
     }
-    ~Server() { server.reset(); }
 
-    // Runs the reactor until `client` finishes on another thread.
-    template <typename T> T serve_while(std::function<T()> client) {
-        auto result = std::async(std::launch::async, client);
-        while (result.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready)
-            REQUIRE(reactor->run_once(std::chrono::milliseconds(10)));
-        return result.get();
+    // The next client's connection and the request it sent. Checks, never
+    // REQUIREs: it also runs on a thread of its own.
+    std::pair<keel::Fd, keel::control::Request> accept() {
+        keel::Fd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        CHECK(fd);
+        auto request =
+            keel::read_message<keel::control::Request>(fd.get(), keel::Transport::Seqpacket);
+        CHECK(request);
+        return {std::move(fd), request ? *request : keel::control::Request()};
     }
 };
 
+keel::control::Request status_request() {
+    keel::control::Request request;
+    request.mutable_status();
+    return request;
+}
+
+keel::control::Request unit_request(const std::string& unit) {
+    keel::control::Request request;
+    request.mutable_unit()->set_verb(keel::control::UnitRequest::VERB_START);
+    request.mutable_unit()->set_unit(unit);
+    return request;
+}
+
+keel::control::Response text_response(const std::string& text) {
+    keel::control::Response response;
+    response.set_ok(true);
+    response.set_error(text);
+    return response;
+}
+
+void answer(const keel::Fd& fd, const std::string& text) {
+    CHECK(keel::write_message(fd.get(), text_response(text), keel::Transport::Seqpacket));
+}
+
 } // namespace
 
-TEST_CASE("a status request gets the handler's response and the peer's credentials") {
-    Server s;
-    keel::control::Request request;
-    request.mutable_status();
-    auto response = s.serve_while<keel::Result<keel::control::Response>>(
-        [&] { return keel::call_init(request, s.path); });
-    REQUIRE(response);
-    CHECK(response->ok());
-    CHECK(response->status().mode() == "test");
-    REQUIRE(s.peers.size() == 1);
-    CHECK(s.peers[0] == getuid());
+TEST_CASE("the socket path is $KEEL_CONTROL_SOCKET when set, else /run/keel/init.sock") {
+    ::unsetenv("KEEL_CONTROL_SOCKET");
+    CHECK(keel::control_socket_path() == "/run/keel/init.sock");
+    ::setenv("KEEL_CONTROL_SOCKET", "", 1);
+    CHECK(keel::control_socket_path() == "/run/keel/init.sock");
+    ::setenv("KEEL_CONTROL_SOCKET", "/tmp/other.sock", 1);
+    CHECK(keel::control_socket_path() == "/tmp/other.sock");
+    ::unsetenv("KEEL_CONTROL_SOCKET");
 }
 
-TEST_CASE("a malformed request gets an error response, and the server keeps serving") {
-    Server s;
-    auto garbage = s.serve_while<keel::Result<std::string>>([&]() -> keel::Result<std::string> {
-        keel::Fd fd = TRY(keel::unix_connect(s.path, SOCK_SEQPACKET));
-        TRY(keel::write_frame(fd.get(), "\xff\xff\xff not protobuf", keel::Transport::Seqpacket));
-        return keel::read_frame(fd.get(), keel::Transport::Seqpacket);
-    });
-    REQUIRE(garbage);
-    keel::control::Response response;
-    REQUIRE(response.ParseFromString(*garbage));
-    CHECK_FALSE(response.ok());
-    CHECK(response.error() == "malformed request");
-
-    auto unframed = s.serve_while<keel::Result<std::string>>([&]() -> keel::Result<std::string> {
-        keel::Fd fd = TRY(keel::unix_connect(s.path, SOCK_SEQPACKET));
-        REQUIRE(send(fd.get(), "\0\0\0\x09short", 9, 0) == 9); // says 9 bytes, carries 5
-        return keel::read_frame(fd.get(), keel::Transport::Seqpacket);
-    });
-    REQUIRE(unframed);
-    REQUIRE(response.ParseFromString(*unframed));
-    CHECK_FALSE(response.ok());
-    CHECK(response.error().find("frame") != std::string::npos);
-
-    keel::control::Request request;
-    request.mutable_status();
-    auto good = s.serve_while<keel::Result<keel::control::Response>>(
-        [&] { return keel::call_init(request, s.path); });
-    REQUIRE(good);
-    CHECK(good->ok());
+TEST_CASE("requests sent side by side are all in flight before any answer, and each gets its "
+          "own") {
+    FakeInit init;
+    std::vector<keel::ControlConnection> connections;
+    for (const char* unit : {"a.service", "b.service", "c.service"}) {
+        auto sent = keel::ControlConnection::send(unit_request(unit), init.path);
+        REQUIRE(sent);
+        connections.push_back(std::move(*sent));
+    }
+    // Init sees all three requests before it answers any, and answers them
+    // in reverse order.
+    std::vector<std::pair<keel::Fd, keel::control::Request>> received;
+    for (int i = 0; i < 3; ++i)
+        received.push_back(init.accept());
+    for (auto it = received.rbegin(); it != received.rend(); ++it)
+        answer(it->first, "done " + it->second.unit().unit());
+    std::vector<std::string> answers;
+    for (keel::ControlConnection& connection : connections) {
+        auto response = connection.receive();
+        REQUIRE(response);
+        answers.push_back(response->error());
+    }
+    CHECK(answers ==
+          std::vector<std::string>{"done a.service", "done b.service", "done c.service"});
 }
 
-TEST_CASE("a client that connects and sends nothing does not block other clients") {
-    Server s;
-    keel::Fd silent = *keel::unix_connect(s.path, SOCK_SEQPACKET);
-    keel::control::Request request;
-    request.mutable_power()->set_action(keel::control::POWER_ACTION_POWEROFF);
-    auto response = s.serve_while<keel::Result<keel::control::Response>>(
-        [&] { return keel::call_init(request, s.path); });
-    REQUIRE(response);
-    CHECK_FALSE(response->ok());
-    CHECK(response->error() == "only status here");
+TEST_CASE("a stream of responses ends when init closes the connection") {
+    FakeInit init;
+    std::thread server([&] {
+        auto [fd, request] = init.accept();
+        CHECK(request.has_status());
+        for (int i = 0; i < 3; ++i)
+            answer(fd, "line " + std::to_string(i));
+    }); // closes the connection
+    std::vector<std::string> seen;
+    auto streamed = keel::call_init_stream(
+        status_request(),
+        [&](const keel::control::Response& response) {
+            seen.push_back(response.error());
+            return true;
+        },
+        init.path);
+    server.join();
+    REQUIRE(streamed);
+    CHECK(seen == std::vector<std::string>{"line 0", "line 1", "line 2"});
+}
+
+TEST_CASE("a stream with a malformed response fails instead of ending quietly") {
+    FakeInit init;
+    std::thread server([&] {
+        auto [fd, request] = init.accept();
+        answer(fd, "line 0");
+        CHECK(keel::write_frame(fd.get(), "\xff\xff\xff not protobuf", keel::Transport::Seqpacket));
+    });
+    int seen = 0;
+    auto streamed = keel::call_init_stream(
+        status_request(),
+        [&](const keel::control::Response&) {
+            ++seen;
+            return true;
+        },
+        init.path);
+    server.join();
+    CHECK(seen == 1);
+    REQUIRE_FALSE(streamed);
+    CHECK_FALSE(keel::is_connection_closed(streamed.error()));
+    CHECK(streamed.error().to_string() ==
+          "read init's response: malformed keel.control.Response message");
+}
+
+TEST_CASE("init closing the connection without an answer fails the call, as a closed "
+          "connection") {
+    FakeInit init;
+    std::thread server([&] { init.accept(); }); // hangs up at once
+    auto response = keel::call_init(status_request(), init.path);
+    server.join();
+    REQUIRE_FALSE(response);
+    CHECK(keel::is_connection_closed(response.error()));
+    CHECK(response.error().to_string() == "read init's response: connection closed");
 }
 
 TEST_CASE("calling init where nothing listens says so") {
@@ -116,117 +167,4 @@ TEST_CASE("calling init where nothing listens says so") {
         response.error().to_string() ==
         "reach init (is keel running as init?): connect to `/nonexistent/init.sock`: No such file "
         "or directory");
-}
-
-namespace {
-
-// A server whose handler keeps the replies, to answer them later.
-struct AsyncServer {
-    keel::testing::TempDir dir;
-    std::string path;
-    std::unique_ptr<keel::Reactor> reactor;
-    std::unique_ptr<keel::ControlServer> server;
-    std::vector<keel::ControlReplyPtr> replies;
-    int closed = 0;
-
-    AsyncServer() {
-        path = dir / "init.sock";
-        reactor = *keel::Reactor::create();
-        auto started =
-            keel::ControlServer::start(*reactor, path,
-                                       [this](const keel::control::Request&, const struct ucred&,
-                                              keel::ControlReplyPtr reply) {
-                                           reply->on_close([this] { ++closed; });
-                                           replies.push_back(std::move(reply));
-                                       });
-        REQUIRE(started);
-        server = std::move(*started);
-    }
-    ~AsyncServer() { server.reset(); }
-    void spin(int rounds = 5) {
-        for (int i = 0; i < rounds; ++i)
-            REQUIRE(reactor->run_once(std::chrono::milliseconds(10)));
-    }
-};
-
-keel::control::Response text_response(const std::string& text) {
-    keel::control::Response response;
-    response.set_ok(true);
-    response.set_error(text);
-    return response;
-}
-
-} // namespace
-
-TEST_CASE("a handler may answer later, and the client waits for that answer") {
-    AsyncServer s;
-    keel::control::Request request;
-    request.mutable_list_units();
-    auto pending = std::async(std::launch::async, [&] { return keel::call_init(request, s.path); });
-    while (s.replies.empty())
-        s.spin(1);
-    s.spin();
-    CHECK(pending.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
-    s.replies[0]->finish(text_response("later"));
-    while (pending.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready)
-        s.spin(1);
-    auto response = pending.get();
-    REQUIRE(response);
-    CHECK(response->error() == "later");
-    s.spin();
-    CHECK(s.closed == 1);
-    CHECK_FALSE(s.replies[0]->open());
-}
-
-TEST_CASE("a streaming reply sends responses until the server closes the stream") {
-    AsyncServer s;
-    keel::control::Request request;
-    request.mutable_logs()->set_follow(true);
-    std::vector<std::string> seen;
-    auto client = std::async(std::launch::async, [&] {
-        return keel::call_init_stream(
-            request,
-            [&](const keel::control::Response& response) {
-                seen.push_back(response.error());
-                return true;
-            },
-            s.path);
-    });
-    while (s.replies.empty())
-        s.spin(1);
-    for (int i = 0; i < 3; ++i)
-        CHECK(s.replies[0]->send(text_response("line " + std::to_string(i))));
-    s.replies[0]->close();
-    while (client.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready)
-        s.spin(1);
-    REQUIRE(client.get());
-    CHECK(seen == std::vector<std::string>{"line 0", "line 1", "line 2"});
-}
-
-TEST_CASE("a client that hangs up ends its stream, and one that stops reading is dropped") {
-    AsyncServer s;
-    keel::control::Request request;
-    request.mutable_logs()->set_follow(true);
-    {
-        keel::Fd hangs_up = *keel::unix_connect(s.path, SOCK_SEQPACKET);
-        REQUIRE(keel::write_message(hangs_up.get(), request, keel::Transport::Seqpacket));
-        while (s.replies.empty())
-            s.spin(1);
-    }
-    s.spin();
-    CHECK(s.closed == 1);
-    CHECK_FALSE(s.replies[0]->send(text_response("nobody listens")));
-
-    keel::Fd silent = *keel::unix_connect(s.path, SOCK_SEQPACKET);
-    REQUIRE(keel::write_message(silent.get(), request, keel::Transport::Seqpacket));
-    while (s.replies.size() < 2)
-        s.spin(1);
-    std::string big(60000, 'x');
-    bool dropped = false;
-    // Never read: the queue grows past its bound and the server lets go,
-    // without ever blocking.
-    for (int i = 0; i < 200 && !dropped; ++i)
-        dropped = !s.replies[1]->send(text_response(big));
-    CHECK(dropped);
-    CHECK(s.closed == 2);
 }

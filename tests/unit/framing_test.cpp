@@ -207,15 +207,17 @@ TEST_CASE("a clean end of stream between frames reads as connection closed") {
     CHECK(*read_frame(stream.b.get(), Transport::Stream) == "last");
     Result<std::string> closed = read_frame(stream.b.get(), Transport::Stream);
     REQUIRE(!closed);
-    CHECK(closed.error().code() == 0);
+    CHECK(is_connection_closed(closed.error()));
     CHECK(closed.error().to_string() == "connection closed");
 
     SocketPair packets(SOCK_SEQPACKET);
     packets.a.reset();
     closed = read_frame(packets.b.get(), Transport::Seqpacket);
     REQUIRE(!closed);
-    CHECK(closed.error().code() == 0);
+    CHECK(is_connection_closed(closed.error()));
     CHECK(closed.error().to_string() == "connection closed");
+    // Still told apart under the context callers add on the way up.
+    CHECK(is_connection_closed(std::move(closed).error().wrap("read the reply")));
 }
 
 TEST_CASE("a stream that ends inside a frame reads as truncated") {
@@ -226,6 +228,7 @@ TEST_CASE("a stream that ends inside a frame reads as truncated") {
     Result<std::string> read = read_frame(pair.b.get(), Transport::Stream);
     REQUIRE(!read);
     CHECK(read.error().to_string() == "truncated frame: 4 of 10 bytes");
+    CHECK_FALSE(is_connection_closed(read.error()));
 
     SocketPair header_only(SOCK_STREAM);
     REQUIRE(::write(header_only.a.get(), "\0\0", 2) == 2);

@@ -70,6 +70,14 @@ TEST_CASE("wrapped context reads outermost first and keeps the innermost as root
           std::string("start `web`: load unit: open `/run/x`: ") + std::strerror(EACCES));
 }
 
+TEST_CASE("one of keel's own error codes survives wrapping and prints no errno text") {
+    Error e = Error::from_code(ErrorCode::ConnectionClosed, "connection closed");
+    e.wrap("read the reply");
+    CHECK(e.code() == int(ErrorCode::ConnectionClosed));
+    CHECK(e.code() < 0); // never an errno value
+    CHECK(e.to_string() == "read the reply: connection closed");
+}
+
 TEST_CASE("wrapping a temporary error yields the wrapped error") {
     Error e = Error::message("inner").wrap("outer");
     CHECK(e.to_string() == "outer: inner");

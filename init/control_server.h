@@ -1,9 +1,10 @@
-// init's control socket: protobuf requests over SOCK_SEQPACKET at
-// /run/keel/init.sock, one request per connection, answered by one response
-// or (for `keel logs -f`, or a start that waits for its job) by responses
-// sent later on the same connection. The server runs on init's reactor and
-// never blocks it: replies are queued per client, and a client that stops
-// reading while its queue grows past a bound is dropped, not waited for.
+// init's control socket, the server side: protobuf requests over
+// SOCK_SEQPACKET at /run/keel/init.sock, one request per connection, answered
+// by one response or (for `keel logs -f`, or a start that waits for its job)
+// by responses sent later on the same connection. The server runs on init's
+// reactor and never blocks it: replies are queued per client, and a client
+// that stops reading while its queue grows past a bound is dropped, not
+// waited for. The client is control/control.h.
 #pragma once
 
 #include "base/fd.h"
@@ -19,11 +20,6 @@
 #include <sys/socket.h>
 
 namespace keel {
-
-inline constexpr const char* kDefaultControlSocket = "/run/keel/init.sock";
-
-/// The socket path: $KEEL_CONTROL_SOCKET, else the default.
-std::string control_socket_path();
 
 /// Handles one request from a peer with the given credentials.
 using ControlHandler =
@@ -97,16 +93,6 @@ private:
     };
     std::map<int, Client> m_clients;
 };
-
-/// Sends one request to init and returns its response.
-Result<control::Response> call_init(const control::Request& request,
-                                    const std::string& path = control_socket_path());
-
-/// Sends one request and hands each response to `on_response` until init
-/// closes the connection or `on_response` returns false.
-Result<void> call_init_stream(const control::Request& request,
-                              const std::function<bool(const control::Response&)>& on_response,
-                              const std::string& path = control_socket_path());
 
 /// True when `peer` may use read-only verbs: root, or a member of the
 /// `keel` group (from /etc/group).

@@ -1,14 +1,15 @@
-// Control socket server and client.
-#include "init/control.h"
+// The control socket server: accepting clients, reading their requests,
+// queueing and flushing their replies without blocking, and who may read.
+#include "init/control_server.h"
 
 #include "base/framing.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "base/users.h"
+#include "control/control.h"
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -19,16 +20,10 @@ namespace keel {
 namespace {
 // A client that connects and says nothing is dropped after this long.
 constexpr auto kClientTimeout = std::chrono::seconds(5);
-// Requests are tiny; this bounds what a peer can make init allocate.
+// Requests are tiny; this bounds what a peer can make init allocate, well
+// below the frame limit the protocol allows (kMaxControlFrame).
 constexpr std::size_t kMaxRequest = 64 * 1024;
-// Largest response frame (list-units of a few thousand units).
-constexpr std::size_t kMaxFrame = 1u << 20;
 } // namespace
-
-std::string control_socket_path() {
-    const char* path = std::getenv("KEEL_CONTROL_SOCKET");
-    return path && *path ? path : kDefaultControlSocket;
-}
 
 Result<std::unique_ptr<ControlServer>>
 ControlServer::start(Reactor& reactor, const std::string& path, ControlHandler handler) {
@@ -77,7 +72,7 @@ void ControlServer::accept_client() {
         }
         // Room for a large reply (list-units of many units) in one packet;
         // FORCE works for root, the plain option is capped by wmem_max.
-        int size = int(kMaxFrame + kFrameHeaderSize);
+        int size = int(kMaxControlFrame + kFrameHeaderSize);
         if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
             ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
         auto timer = m_reactor.add_timer(kClientTimeout, [this, fd] { drop_client(fd); });
@@ -174,7 +169,7 @@ bool ControlServer::queue(int fd, const control::Response& response) {
         return false;
     Client& client = it->second;
     std::string bytes;
-    if (!response.SerializeToString(&bytes) || bytes.size() > kMaxFrame) {
+    if (!response.SerializeToString(&bytes) || bytes.size() > kMaxControlFrame) {
         log_warning(cat("control socket: a response of ", uint64_t(bytes.size()),
                         " bytes could not be sent"));
         drop_client(fd);
@@ -241,30 +236,6 @@ void ControlReply::finish(const control::Response& response) {
 void ControlReply::close() {
     if (m_server)
         m_server->close_after_flush(m_fd);
-}
-
-Result<control::Response> call_init(const control::Request& request, const std::string& path) {
-    Fd fd = TRY_CTX(unix_connect(path, SOCK_SEQPACKET), "reach init (is keel running as init?)");
-    TRY_CTX(write_message(fd.get(), request, Transport::Seqpacket), "send request to init");
-    return TRY_CTX(read_message<control::Response>(fd.get(), Transport::Seqpacket, kMaxFrame),
-                   "read init's response");
-}
-
-Result<void> call_init_stream(const control::Request& request,
-                              const std::function<bool(const control::Response&)>& on_response,
-                              const std::string& path) {
-    Fd fd = TRY_CTX(unix_connect(path, SOCK_SEQPACKET), "reach init (is keel running as init?)");
-    TRY_CTX(write_message(fd.get(), request, Transport::Seqpacket), "send request to init");
-    for (;;) {
-        auto response = read_message<control::Response>(fd.get(), Transport::Seqpacket, kMaxFrame);
-        if (!response) {
-            if (response.error().code() == 0 && response.error().root() == "connection closed")
-                return {};
-            return std::unexpected(std::move(response).error().wrap("read init's response"));
-        }
-        if (!on_response(*response))
-            return {};
-    }
 }
 
 bool may_read(const struct ucred& peer) {
