@@ -3,11 +3,11 @@
 // (or as JSON with --json), and `keel notify` straight to $NOTIFY_SOCKET.
 #include "cli/unit_commands.h"
 
+#include "base/notify.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "cli/output.h"
 #include "control/control.h"
-#include "init/notify.h"
 
 #include <algorithm>
 #include <cstdio>

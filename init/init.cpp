@@ -21,7 +21,7 @@
 #include "init/executor.h"
 #include "init/journal.h"
 #include "init/manager.h"
-#include "init/notify.h"
+#include "init/notify_socket.h"
 #include "init/shutdown.h"
 #include "init/unit_model.h"
 #include "livepatch/livepatch.h"

@@ -14,7 +14,7 @@
 // cycles are broken at load by dropping one After/Before edge, and reported.
 #pragma once
 
-#include "init/notify.h"
+#include "base/notify.h"
 #include "init/unit_model.h"
 
 #include <functional>

@@ -1,9 +1,9 @@
-// Fuzz target for init/notify.h: sd_notify datagrams, which any process of a
+// Fuzz target for base/notify.h: sd_notify datagrams, which any process of a
 // service can send to PID 1. Besides "does not crash": an accepted message
 // stays within the size limit, its values are the ones validated (a pid
 // above 0, watchdog and timeout values above 0), and a refusal names the
 // line or the whole message.
-#include "init/notify.h"
+#include "base/notify.h"
 #include "tests/fuzz/fuzz_check.h"
 
 #include <cstdint>

@@ -1,9 +1,11 @@
-// sd_notify: the strict datagram parser, and the socket with the sender's
-// credentials.
-#include "init/notify.h"
+// sd_notify: the strict datagram parser, socket addresses, and sending as
+// `keel notify` does, to a plain datagram socket standing in for the receiver.
+#include "base/notify.h"
 
+#include "base/fd.h"
 #include "tests/unit/temp_dir.h"
 
+#include <cstring>
 #include <doctest/doctest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,6 +17,39 @@ std::string parse_error(std::string_view text) {
     auto message = keel::parse_notify_message(text);
     REQUIRE_FALSE(message);
     return message.error().to_string();
+}
+
+// A datagram socket bound at `name` that receives with the sender's
+// credentials, as init's notify socket does.
+keel::Fd receiver(const std::string& name) {
+    keel::Fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    REQUIRE(fd);
+    int on = 1;
+    REQUIRE(::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == 0);
+    auto address = keel::notify_socket_address(name);
+    REQUIRE(address);
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address->address), address->length) == 0);
+    return fd;
+}
+
+// The next datagram on `fd` and the pid the kernel says sent it.
+std::pair<std::string, pid_t> receive(const keel::Fd& fd) {
+    char buffer[keel::kMaxNotifyMessage];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(struct ucred))];
+    iovec vector{buffer, sizeof buffer};
+    msghdr header{};
+    header.msg_iov = &vector;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd.get(), &header, 0);
+    REQUIRE(n >= 0);
+    cmsghdr* c = CMSG_FIRSTHDR(&header);
+    REQUIRE(c);
+    REQUIRE(c->cmsg_type == SCM_CREDENTIALS);
+    struct ucred sender;
+    std::memcpy(&sender, CMSG_DATA(c), sizeof sender);
+    return {std::string(buffer, size_t(n)), sender.pid};
 }
 
 } // namespace
@@ -69,48 +104,31 @@ TEST_CASE("malformed notify messages are refused with the line and what was wron
           "message of 4097 bytes exceeds the maximum of 4096");
 }
 
-TEST_CASE("the notify socket hands each datagram over with the sender's pid") {
+TEST_CASE("a notification is sent as one datagram to a path or an abstract name") {
     keel::testing::TempDir dir;
-    auto reactor = keel::Reactor::create();
-    REQUIRE(reactor);
-    std::vector<std::pair<pid_t, std::string>> received;
-    auto socket = keel::NotifySocket::open(
-        **reactor, dir / "run/notify",
-        [&](const struct ucred& sender, keel::Result<keel::NotifyMessage> message) {
-            received.emplace_back(sender.pid, message ? (message->ready ? "ready" : "other")
-                                                      : message.error().to_string());
-        });
-    REQUIRE(socket);
-    CHECK((*socket)->path() == dir / "run/notify");
+    keel::Fd at_path = receiver(dir / "notify");
+    REQUIRE(keel::send_notify(dir / "notify", "READY=1\nSTATUS=up"));
+    CHECK(receive(at_path) == std::pair<std::string, pid_t>{"READY=1\nSTATUS=up", getpid()});
 
-    REQUIRE(keel::send_notify(dir / "run/notify", "READY=1\nSTATUS=up"));
-    REQUIRE(keel::send_notify(dir / "run/notify", "READY=maybe"));
-    // As root, a message can speak for another pid (our parent), as
-    // systemd-notify does for the shell script that runs it.
-    REQUIRE(keel::send_notify(dir / "run/notify", "STATUS=x", getppid()));
-    for (int i = 0; i < 20 && received.size() < 3; ++i)
-        REQUIRE((*reactor)->run_once(std::chrono::milliseconds(50)));
-    REQUIRE(received.size() == 3);
-    CHECK(received[0] == std::pair<pid_t, std::string>{getpid(), "ready"});
-    CHECK(received[1] ==
-          std::pair<pid_t, std::string>{getpid(), "line 1: READY: `maybe` is not `1`"});
-    CHECK(received[2].first == (getuid() == 0 ? getppid() : getpid()));
+    std::string name = "@keel-test-send-" + std::to_string(getpid());
+    keel::Fd abstract = receiver(name);
+    REQUIRE(keel::send_notify(name, "WATCHDOG=1"));
+    CHECK(receive(abstract) == std::pair<std::string, pid_t>{"WATCHDOG=1", getpid()});
 }
 
-TEST_CASE("an abstract notify socket name starts with @") {
-    auto reactor = keel::Reactor::create();
-    REQUIRE(reactor);
-    std::string name = "@keel-test-notify-" + std::to_string(getpid());
-    int count = 0;
-    auto socket = keel::NotifySocket::open(
-        **reactor, name, [&](const struct ucred&, keel::Result<keel::NotifyMessage> message) {
-            count += message && message->watchdog;
-        });
-    REQUIRE(socket);
-    REQUIRE(keel::send_notify(name, "WATCHDOG=1"));
-    for (int i = 0; i < 20 && count == 0; ++i)
-        REQUIRE((*reactor)->run_once(std::chrono::milliseconds(50)));
-    CHECK(count == 1);
+TEST_CASE("a notification speaks for another pid only where the sender may, else for itself") {
+    keel::testing::TempDir dir;
+    keel::Fd socket = receiver(dir / "notify");
+    // As root, a message can speak for another pid (our parent), as
+    // systemd-notify does for the shell script that runs it.
+    REQUIRE(keel::send_notify(dir / "notify", "STATUS=x", getppid()));
+    CHECK(receive(socket).second == (getuid() == 0 ? getppid() : getpid()));
+}
+
+TEST_CASE("sending where no socket is, or to a name that cannot be one, says which") {
     CHECK(keel::send_notify("/nonexistent/notify", "READY=1").error().to_string() ==
           "send to `/nonexistent/notify`: No such file or directory");
+    CHECK(keel::send_notify("", "READY=1").error().to_string() ==
+          "notify socket path `` is empty or too long");
+    CHECK_FALSE(keel::notify_socket_address(std::string(200, 'x')));
 }

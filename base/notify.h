@@ -1,25 +1,25 @@
-// The sd_notify protocol: services report readiness, status, their main
-// pid and watchdog keep-alives as datagrams of newline-separated KEY=value
-// lines on the AF_UNIX socket named by $NOTIFY_SOCKET, and the kernel
-// attaches the sender's credentials (SO_PASSCRED) so init knows who spoke.
+// The sd_notify protocol, as both ends share it: services report readiness,
+// status, their main pid and watchdog keep-alives as datagrams of
+// newline-separated KEY=value lines on the AF_UNIX socket named by
+// $NOTIFY_SOCKET (a path, or `@name` for an abstract socket). Here are the
+// message parser and the sending side (`keel notify`, which also works under
+// another service manager); init's receiving socket is init/notify_socket.h.
 //
 // The parser is strict (a datagram from a service is outside input to
-// PID 1) and depends on base/ only, so the fuzz build compiles this file
-// directly.
+// PID 1) and needs no system library, so the fuzz build takes it with the
+// rest of base/.
 #pragma once
 
-#include "base/fd.h"
-#include "base/reactor.h"
 #include "base/result.h"
 
+#include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <vector>
 
 namespace keel {
@@ -48,34 +48,15 @@ struct NotifyMessage {
 /// `abc` is not a pid"). Unknown keys are listed in `ignored`.
 Result<NotifyMessage> parse_notify_message(std::string_view datagram);
 
-/// The receiving socket, served on the reactor.
-class NotifySocket {
-public:
-    /// `message` is the parsed datagram or why it was refused.
-    using Handler = std::function<void(const struct ucred& sender, Result<NotifyMessage> message)>;
-
-    /// Binds a datagram socket at `path` (mode 0666: services running as
-    /// any user may report; the sender's pid decides what counts).
-    static Result<std::unique_ptr<NotifySocket>> open(Reactor& reactor, const std::string& path,
-                                                      Handler handler);
-    ~NotifySocket();
-    NotifySocket(const NotifySocket&) = delete;
-    NotifySocket& operator=(const NotifySocket&) = delete;
-
-    const std::string& path() const { return m_path; }
-    /// Handles what is queued now. Init calls it before acting on a child's
-    /// exit, so a READY=1 sent just before exiting is not lost to the race.
-    void drain();
-
-private:
-    NotifySocket(Reactor& reactor, Handler handler)
-        : m_reactor(reactor), m_handler(std::move(handler)) {}
-
-    Reactor& m_reactor;
-    Handler m_handler;
-    Fd m_fd;
-    std::string m_path;
+/// A notify socket's address, ready for bind(2) or sendmsg(2).
+struct NotifySocketAddress {
+    sockaddr_un address;
+    socklen_t length; // of the path, or of the name of an abstract socket
 };
+
+/// The address of the notify socket `socket`: a path, or `@name` for an
+/// abstract socket. Empty and too long names are errors.
+Result<NotifySocketAddress> notify_socket_address(const std::string& socket);
 
 /// Sends `message` to the notify socket `socket` (a path, or `@name` for an
 /// abstract socket) like sd_pid_notify: with `as_pid`'s credentials when
