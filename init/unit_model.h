@@ -8,6 +8,13 @@
 // creates. Parsing applies assignments in order (so `Key=` resets a list,
 // as in systemd) and names file:line in every error and warning. Nothing
 // here runs processes; init/manager.h does, through a seam.
+//
+// The implementation is split by concern: unit_model.cpp parses a unit,
+// unit_name.cpp checks unit names, specifiers.cpp expands %-specifiers,
+// signal_names.cpp names signals, environment.cpp reads environment files
+// and expands $NAME, conditions.cpp checks Condition*=, unit_catalog.cpp
+// scans the unit directories and loads units, and unit_links.cpp enables
+// and disables them.
 #pragma once
 
 #include "base/result.h"

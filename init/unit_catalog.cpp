@@ -1,0 +1,237 @@
+// The unit catalog: scanning the unit directories (unit files, masks,
+// aliases, drop-in directories, .wants/ and .requires/ entries), the
+// built-in targets, loading one unit with its drop-ins and links, and how
+// a unit is enabled.
+#include "init/unit_model.h"
+
+#include "base/strings.h"
+#include "base/sys.h"
+#include "init/unit_model_internal.h"
+
+#include <algorithm>
+#include <map>
+
+namespace keel {
+
+using namespace unit_model_internal;
+
+namespace {
+
+std::string basename_of(std::string_view path) {
+    size_t slash = path.rfind('/');
+    return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+} // namespace
+
+std::optional<Unit> builtin_unit(std::string_view name) {
+    Unit unit;
+    unit.name = std::string(name);
+    unit.type = UnitType::Target;
+    if (name == "sysinit.target") {
+        unit.description = "System Initialization";
+    } else if (name == "basic.target") {
+        unit.description = "Basic System";
+        unit.requirements = {"sysinit.target"};
+        unit.after = {"sysinit.target"};
+    } else if (name == "multi-user.target") {
+        unit.description = "Multi-User System";
+        unit.requirements = {"basic.target"};
+        unit.after = {"basic.target"};
+    } else if (name == "network.target") {
+        unit.description = "Network";
+    } else if (name == "network-online.target") {
+        unit.description = "Network is Online";
+        unit.after = {"network.target"};
+    } else {
+        return std::nullopt;
+    }
+    return unit;
+}
+
+std::string_view describe(EnableState state) {
+    switch (state) {
+    case EnableState::Enabled:
+        return "enabled";
+    case EnableState::Disabled:
+        return "disabled";
+    case EnableState::Static:
+        return "static";
+    case EnableState::Builtin:
+        return "builtin";
+    }
+    return "?";
+}
+
+UnitCatalog UnitCatalog::scan(const std::vector<std::string>& directories) {
+    UnitCatalog catalog;
+    catalog.m_directories = directories;
+    for (const std::string& directory : directories) {
+        auto names = list_directory(directory);
+        if (!names)
+            continue; // a missing unit directory is normal
+        for (const std::string& name : *names) {
+            std::string path = cat(directory, "/", name);
+            FileKind kind = file_kind(path);
+            if (kind.directory) {
+                auto entries = list_directory(path);
+                if (!entries)
+                    continue;
+                std::string_view stem = name;
+                if (name.ends_with(".d") && parse_unit_name(stem.substr(0, stem.size() - 2))) {
+                    std::string unit(stem.substr(0, stem.size() - 2));
+                    for (const std::string& conf : *entries)
+                        if (conf.ends_with(".conf"))
+                            catalog.m_dropins[unit][conf] = cat(path, "/", conf);
+                    continue;
+                }
+                for (std::string_view kind_suffix : {".wants", ".requires"}) {
+                    if (!name.ends_with(kind_suffix))
+                        continue;
+                    std::string unit(stem.substr(0, stem.size() - kind_suffix.size()));
+                    if (!parse_unit_name(unit))
+                        continue;
+                    auto& set =
+                        kind_suffix == ".wants" ? catalog.m_wants[unit] : catalog.m_requires[unit];
+                    for (const std::string& entry : *entries)
+                        if (parse_unit_name(entry))
+                            set.insert(entry);
+                }
+                continue;
+            }
+            if (!parse_unit_name(name))
+                continue; // notes, backups: not units
+            if (kind.symlink) {
+                auto target = read_link(path);
+                if (target && *target == "/dev/null") {
+                    catalog.m_files[name] = "/dev/null"; // masked
+                    catalog.m_aliases.erase(name);
+                    continue;
+                }
+                std::string target_name = target ? basename_of(*target) : std::string();
+                if (target && target_name != name && parse_unit_name(target_name) &&
+                    unit_type_of(target_name) == unit_type_of(name)) {
+                    catalog.m_aliases[name] = target_name;
+                    catalog.m_files.erase(name);
+                    continue;
+                }
+            }
+            catalog.m_files[name] = path;
+            catalog.m_aliases.erase(name);
+        }
+    }
+    return catalog;
+}
+
+std::vector<std::string> UnitCatalog::unit_names() const {
+    std::vector<std::string> names;
+    for (const auto& [name, path] : m_files) {
+        auto parts = parse_unit_name(name);
+        if (parts && parts->instance && parts->instance->empty())
+            continue; // a template
+        names.push_back(name);
+    }
+    return names;
+}
+
+std::string UnitCatalog::resolve_alias(std::string_view name) const {
+    std::string current(name);
+    for (int hops = 0; hops < 8; ++hops) { // aliases of aliases, without looping forever
+        auto it = m_aliases.find(current);
+        if (it == m_aliases.end())
+            break;
+        current = it->second;
+    }
+    if (current == "default.target" && !m_files.contains(current))
+        return "multi-user.target";
+    return current;
+}
+
+void UnitCatalog::preload(const SpecifierContext& context) {
+    m_preloaded.clear();
+    for (const std::string& name : unit_names()) {
+        Preloaded entry{.unit = Unit{}};
+        entry.unit = load(name, context, entry.warnings, entry.not_found);
+        m_preloaded.emplace(resolve_alias(name), std::move(entry));
+    }
+    m_preload_context = context;
+}
+
+Result<Unit> UnitCatalog::load(std::string_view requested, const SpecifierContext& context,
+                               std::vector<std::string>& warnings, bool& not_found) const {
+    not_found = false;
+    std::string name = resolve_alias(requested);
+    if (auto it = m_preloaded.find(name); it != m_preloaded.end()) {
+        Preloaded entry = std::move(it->second);
+        m_preloaded.erase(it);
+        if (context == m_preload_context) {
+            warnings.insert(warnings.end(), entry.warnings.begin(), entry.warnings.end());
+            not_found = entry.not_found;
+            return std::move(entry.unit);
+        }
+    }
+    UnitName parts = TRY(parse_unit_name(name));
+    if (parts.instance && parts.instance->empty())
+        return error(cat(quoted(name), " is a template; start an instance such as ", parts.prefix,
+                         "@NAME.", parts.suffix));
+    std::string templ = template_of(name);
+    std::string path;
+    if (auto it = m_files.find(name); it != m_files.end())
+        path = it->second;
+    else if (auto it = m_files.find(templ); !templ.empty() && it != m_files.end())
+        path = it->second;
+    if (path == "/dev/null")
+        return error(cat("unit ", quoted(name), " is masked (linked to /dev/null)"));
+
+    auto add_links = [&](Unit& unit) {
+        for (const auto* links : {&m_wants, &m_requires}) {
+            auto it = links->find(name);
+            if (it == links->end())
+                continue;
+            auto& list = links == &m_wants ? unit.wants : unit.requirements;
+            for (const std::string& linked : it->second)
+                if (std::find(list.begin(), list.end(), linked) == list.end())
+                    list.push_back(linked);
+        }
+    };
+    if (path.empty()) {
+        std::optional<Unit> builtin = builtin_unit(name);
+        if (!builtin) {
+            not_found = true;
+            return error(cat("unit ", quoted(name), " not found"));
+        }
+        add_links(*builtin);
+        return *builtin;
+    }
+    UnitFile file = TRY(UnitFile::load(path));
+    // Drop-ins of the template first, then the instance's; a file of the
+    // same name in the instance's directory replaces the template's.
+    std::map<std::string, std::string> confs;
+    for (const std::string& key : {templ, name}) {
+        auto it = m_dropins.find(key);
+        if (!key.empty() && it != m_dropins.end())
+            for (const auto& [conf, conf_path] : it->second)
+                confs[conf] = conf_path;
+    }
+    std::vector<UnitFile> dropins;
+    for (const auto& [conf, conf_path] : confs)
+        dropins.push_back(TRY(UnitFile::load(conf_path)));
+    Unit unit = TRY(parse_unit(name, file, dropins, context, warnings));
+    add_links(unit);
+    return unit;
+}
+
+EnableState UnitCatalog::enable_state(const Unit& unit) const {
+    if (unit.path.empty())
+        return EnableState::Builtin;
+    for (const auto* links : {&m_wants, &m_requires})
+        for (const auto& [target, names] : *links)
+            if (names.contains(unit.name))
+                return EnableState::Enabled;
+    for (const auto& [alias, target] : m_aliases)
+        if (target == unit.name && alias != "default.target")
+            return EnableState::Enabled;
+    return unit.installable() ? EnableState::Disabled : EnableState::Static;
+}
+
+} // namespace keel
