@@ -99,6 +99,10 @@ void Manager::set_job(Record& record, JobType type, JobCallback done) {
                 job.running = false;
         } else if (type == JobType::Restart) {
             job.type = JobType::Restart;
+            // A start or reload under way is interrupted too: the restart
+            // runs from its stop half, like a stop would.
+            if (existing == JobType::Start || existing == JobType::Reload)
+                job.running = false;
         }
     }
     if (done)

@@ -106,6 +106,40 @@ TEST_CASE("stopping a unit stops the units that require it, and restart restarts
     CHECK(f.state("db.service") == ActiveState::Inactive);
 }
 
+TEST_CASE("a restart asked for while the unit is starting stops it and starts it again") {
+    Fixture f;
+    f.unit("slow.service", "[Service]\nType=notify\nExecStart=/bin/slow\n");
+    f.load();
+    auto started = f.manager.enqueue(JobType::Start, "slow.service",
+                                     [&](JobResult result) { f.results["start"] = result; });
+    REQUIRE(started);
+    pid_t first = f.main("slow.service");
+    CHECK(f.state("slow.service") == ActiveState::Activating);
+    f.enqueue(JobType::Restart, "slow.service");
+    CHECK(f.host.happened("kill slow.service all SIGTERM"));
+    f.host.deliver();
+    CHECK(f.host.count("start slow.service ExecStart /bin/slow") == 2);
+    pid_t second = f.main("slow.service");
+    CHECK(second != first);
+    f.host.notify(second, "READY=1");
+    CHECK(f.state("slow.service") == ActiveState::Active);
+    CHECK(f.results["slow.service"] == JobResult::Done);
+    CHECK(f.results["start"] == JobResult::Done); // merged into the restart, which did start it
+}
+
+TEST_CASE("shutdown ends even when a restart was merged into a start under way") {
+    Fixture f;
+    f.unit("slow.service", "[Service]\nType=notify\nExecStart=/bin/slow\n");
+    f.load();
+    f.start("slow.service");
+    f.enqueue(JobType::Restart, "slow.service");
+    bool done = false;
+    f.manager.shutdown([&] { done = true; });
+    f.host.deliver();
+    CHECK(f.state("slow.service") == ActiveState::Inactive);
+    CHECK(done);
+}
+
 TEST_CASE("Conflicts= stops the other unit when this one starts") {
     Fixture f;
     f.unit("old.service", "[Service]\nExecStart=/bin/old\n");
