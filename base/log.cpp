@@ -46,37 +46,10 @@ Background* g_background = nullptr;
 // logging), lines are counted instead of kept.
 constexpr size_t kMaxQueuedLines = 4096;
 
-constexpr std::string_view level_name(LogLevel level) {
-    switch (level) {
-    case LogLevel::Error:
-        return "error";
-    case LogLevel::Warning:
-        return "warning";
-    case LogLevel::Notice:
-        return "notice";
-    case LogLevel::Info:
-        return "info";
-    case LogLevel::Debug:
-        return "debug";
-    }
-    return "info";
-}
-
 } // namespace
 
 void set_log_level(LogLevel level) {
     g_level = level;
-}
-
-bool parse_log_level(std::string_view text, LogLevel& out) {
-    for (LogLevel level :
-         {LogLevel::Error, LogLevel::Warning, LogLevel::Notice, LogLevel::Info, LogLevel::Debug}) {
-        if (text == level_name(level)) {
-            out = level;
-            return true;
-        }
-    }
-    return false;
 }
 
 void log_to_kmsg() {
@@ -99,7 +72,7 @@ void write_line(LogLevel level, std::string_view tag, std::string_view message) 
             return;
     }
     if (level <= LogLevel::Warning)
-        line = cat(tag, ": ", level_name(level), ": ", message, "\n");
+        line = cat(tag, ": ", kLogLevelNames.name(level), ": ", message, "\n");
     else
         line = cat(tag, ": ", message, "\n");
     [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());

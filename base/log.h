@@ -2,6 +2,8 @@
 // priority when keel is PID 1 (so they land in dmesg and on the console).
 #pragma once
 
+#include "base/names.h"
+
 #include <functional>
 #include <string_view>
 
@@ -9,11 +11,17 @@ namespace keel {
 
 /// Syslog priorities, most severe first.
 enum class LogLevel { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+/// Their names, as keel.log= takes them.
+inline constexpr auto kLogLevelNames = name_table<LogLevel>({
+    {LogLevel::Error, "error"},
+    {LogLevel::Warning, "warning"},
+    {LogLevel::Notice, "notice"},
+    {LogLevel::Info, "info"},
+    {LogLevel::Debug, "debug"},
+});
 
 /// Messages less severe than `level` are dropped. Default: Info.
 void set_log_level(LogLevel level);
-/// Parses "error|warning|notice|info|debug"; false when unknown.
-bool parse_log_level(std::string_view text, LogLevel& out);
 /// Routes log lines to /dev/kmsg (when it can be opened) instead of stderr.
 void log_to_kmsg();
 /// The tag before each line ("keel", or "keel[pid]" in children).

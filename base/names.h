@@ -12,6 +12,9 @@
 //     kColorNames.parse("blue")       == std::nullopt
 #pragma once
 
+#include "base/result.h"
+#include "base/strings.h"
+
 #include <array>
 #include <cstddef>
 #include <optional>
@@ -45,14 +48,15 @@ public:
                 return entry.value;
         return std::nullopt;
     }
-    /// The names in table order, joined by `separator`: for messages that
-    /// list what would have been accepted ("simple, exec, notify, oneshot").
-    std::string names(std::string_view separator = ", ") const {
+    /// The names in table order, joined by `separator` (`last` before the
+    /// last one): for messages that list what would have been accepted,
+    /// names(", ", " or ") == "simple, exec, notify or oneshot".
+    std::string names(std::string_view separator = ", ", std::string_view last = ", ") const {
         std::string out;
-        for (const NameEntry<Enum>& entry : m_entries) {
-            if (!out.empty())
-                out += separator;
-            out += entry.name;
+        for (std::size_t i = 0; i < N; ++i) {
+            if (i > 0)
+                out += i + 1 == N ? last : separator;
+            out += m_entries[i].name;
         }
         return out;
     }
@@ -69,6 +73,16 @@ constexpr NameTable<Enum, N> name_table(const NameEntry<Enum> (&entries)[N]) {
     for (std::size_t i = 0; i < N; ++i)
         copy[i] = entries[i];
     return NameTable<Enum, N>(copy);
+}
+
+/// The value `table` names `text`, or an error that lists the names:
+/// "unknown value `forever` (expected no, on-failure or always)".
+template <typename Enum, std::size_t N>
+Result<Enum> parse_choice(const NameTable<Enum, N>& table, std::string_view text) {
+    if (std::optional<Enum> value = table.parse(text))
+        return *value;
+    return error(
+        cat("unknown value ", quoted(text), " (expected ", table.names(", ", " or "), ")"));
 }
 
 } // namespace keel

@@ -25,6 +25,37 @@ constexpr auto kClientTimeout = std::chrono::seconds(5);
 constexpr std::size_t kMaxRequest = 64 * 1024;
 } // namespace
 
+class ControlServer::Connection final : public ControlReply {
+public:
+    Connection(ControlServer& server, int fd) : m_server(&server), m_fd(fd) {}
+
+    bool send(const control::Response& response) override {
+        return m_server && m_server->queue(m_fd, response);
+    }
+    void finish(const control::Response& response) override {
+        if (m_server && m_server->queue(m_fd, response))
+            m_server->close_after_flush(m_fd);
+    }
+    void close() override {
+        if (m_server)
+            m_server->close_after_flush(m_fd);
+    }
+    bool open() const override { return m_server != nullptr; }
+    void on_close(std::function<void()> callback) override { m_on_close = std::move(callback); }
+
+    /// The server dropped the client: nothing more can be sent.
+    void ended() {
+        m_server = nullptr;
+        if (auto callback = std::move(m_on_close))
+            callback();
+    }
+
+private:
+    ControlServer* m_server;
+    int m_fd;
+    std::function<void()> m_on_close;
+};
+
 Result<std::unique_ptr<ControlServer>>
 ControlServer::start(Reactor& reactor, const std::string& path, ControlHandler handler) {
     return start(reactor, path,
@@ -99,13 +130,10 @@ void ControlServer::drop_client(int fd) {
         return;
     m_reactor.remove_fd(fd);
     m_reactor.cancel_timer(it->second.timeout);
-    ControlReplyPtr reply = std::move(it->second.reply);
+    std::shared_ptr<Connection> reply = std::move(it->second.reply);
     m_clients.erase(it); // closes fd
-    if (reply) {
-        reply->m_server = nullptr;
-        if (auto on_close = std::move(reply->m_on_close))
-            on_close();
-    }
+    if (reply)
+        reply->ended();
 }
 
 void ControlServer::serve_client(int fd, uint32_t events) {
@@ -141,9 +169,7 @@ void ControlServer::read_request(int fd) {
     client.requested = true;
     m_reactor.cancel_timer(client.timeout);
     client.timeout = 0;
-    auto reply = std::make_shared<ControlReply>();
-    reply->m_server = this;
-    reply->m_fd = fd;
+    auto reply = std::make_shared<Connection>(*this, fd);
     client.reply = reply;
 
     packet.resize(std::min<size_t>(size_t(n), packet.size()));
@@ -219,23 +245,6 @@ void ControlServer::close_after_flush(int fd) {
     it->second.closing = true;
     if (it->second.queue.empty())
         drop_client(fd);
-}
-
-bool ControlReply::send(const control::Response& response) {
-    return m_server && m_server->queue(m_fd, response);
-}
-
-void ControlReply::finish(const control::Response& response) {
-    if (!m_server)
-        return;
-    ControlServer* server = m_server;
-    if (server->queue(m_fd, response))
-        server->close_after_flush(m_fd);
-}
-
-void ControlReply::close() {
-    if (m_server)
-        m_server->close_after_flush(m_fd);
 }
 
 bool may_read(const struct ucred& peer) {

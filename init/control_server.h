@@ -25,28 +25,23 @@ namespace keel {
 using ControlHandler =
     std::function<control::Response(const control::Request&, const struct ucred& peer)>;
 
-class ControlServer;
-
 /// The connection of one client whose request is being answered, for
-/// handlers that answer later or stream several responses.
+/// handlers that answer later or stream several responses. The server's
+/// connections implement it; tests of the handlers record what is sent.
 class ControlReply {
 public:
+    virtual ~ControlReply() = default;
     /// Queues one Response. False when the connection is gone: the client
     /// hung up, or was dropped for not reading what was queued for it.
-    bool send(const control::Response& response);
+    virtual bool send(const control::Response& response) = 0;
     /// Queues the last Response; the connection closes once it is written.
-    void finish(const control::Response& response);
+    virtual void finish(const control::Response& response) = 0;
     /// Closes once what is queued is written (the end of a stream).
-    void close();
-    bool open() const { return m_server != nullptr; }
+    virtual void close() = 0;
+    /// False once the connection has ended.
+    virtual bool open() const = 0;
     /// Runs once when the connection ends, for whatever reason.
-    void on_close(std::function<void()> callback) { m_on_close = std::move(callback); }
-
-private:
-    friend class ControlServer;
-    ControlServer* m_server = nullptr;
-    int m_fd = -1;
-    std::function<void()> m_on_close;
+    virtual void on_close(std::function<void()> callback) = 0;
 };
 using ControlReplyPtr = std::shared_ptr<ControlReply>;
 
@@ -67,7 +62,7 @@ public:
     static constexpr std::size_t kMaxQueued = 4u << 20;
 
 private:
-    friend class ControlReply;
+    class Connection; // a client's ControlReply
     ControlServer(Reactor& reactor, AsyncControlHandler handler)
         : m_reactor(reactor), m_handler(std::move(handler)) {}
     void accept_client();
@@ -89,7 +84,7 @@ private:
         bool closing = false;   // close once the queue is written
         std::deque<std::string> queue;
         std::size_t queued = 0;
-        ControlReplyPtr reply;
+        std::shared_ptr<Connection> reply;
     };
     std::map<int, Client> m_clients;
 };

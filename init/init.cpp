@@ -18,6 +18,7 @@
 #include "control/control.h"
 #include "init/boot.h"
 #include "init/control_server.h"
+#include "init/control_service.h"
 #include "init/executor.h"
 #include "init/journal.h"
 #include "init/manager.h"
@@ -48,105 +49,39 @@ constexpr int kSignalHalt = 34 + 13;
 constexpr int kSignalPoweroff = 34 + 14;
 constexpr int kSignalReboot = 34 + 15;
 
-constexpr std::string_view kVersion = KEEL_VERSION;
-
 // Units get this long in total to stop at shutdown (each within its own
 // TimeoutStopSec=); a unit with TimeoutStopSec=infinity must not keep the
 // machine up forever.
 constexpr auto kUnitStopLimit = std::chrono::minutes(5);
-// Journal entries per control frame when replaying logs.
-constexpr int kEntriesPerFrame = 200;
 
+// A command init started, and whether it is the main one (a container
+// init's command, whose end ends init).
 struct Supervised {
-    std::string name;
-    pid_t pid = 0;
-    enum class State { Running, Exited, Failed } state = State::Running;
-    int exit_status = 0;
+    InitProcess process;
     bool main = false;
 };
-
-std::string_view state_name(Supervised::State state) {
-    switch (state) {
-    case Supervised::State::Running:
-        return "running";
-    case Supervised::State::Exited:
-        return "exited";
-    case Supervised::State::Failed:
-        return "failed";
-    }
-    return "?";
-}
 
 // Shell-style exit code of a wait status: the code, or 128 + signal.
 int exit_code(int status) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// "web" means web.service, as with systemctl.
-std::string unit_argument(const std::string& name) {
-    if (name.empty() || name.find('.') != std::string::npos || name == "kernel" || name == "keel")
-        return name;
-    return name + ".service";
-}
-
-// Why a start failed, in systemctl's words.
-std::string failure_reason(ServiceResult result) {
-    switch (result) {
-    case ServiceResult::ExitCode:
-        return "the process exited with an error code";
-    case ServiceResult::Signal:
-        return "a fatal signal was delivered to the process";
-    case ServiceResult::CoreDump:
-        return "the process dumped core";
-    case ServiceResult::Timeout:
-        return "a timeout was exceeded";
-    case ServiceResult::Watchdog:
-        return "the watchdog timed out";
-    case ServiceResult::StartLimitHit:
-        return "start of the service was attempted too often";
-    case ServiceResult::Resources:
-        return "of unavailable resources or another system error";
-    case ServiceResult::Protocol:
-        return "the service exited before it reported READY=1";
-    case ServiceResult::Assert:
-        return "an assertion failed";
-    case ServiceResult::Success:
-        break;
-    }
-    return "the control process exited with an error code";
-}
-
-std::string_view describe(UnitType type) {
-    return type == UnitType::Target ? "target" : "service";
-}
-
-std::string_view describe(ServiceType type) {
-    switch (type) {
-    case ServiceType::Simple:
-        return "simple";
-    case ServiceType::Exec:
-        return "exec";
-    case ServiceType::Notify:
-        return "notify";
-    case ServiceType::Oneshot:
-        return "oneshot";
-    }
-    return "?";
-}
-
-void fill(control::LogEntry* out, const LogEntry& entry) {
-    out->set_realtime_usec(entry.realtime_usec);
-    out->set_boottime_usec(entry.boottime_usec);
-    out->set_unit(entry.unit);
-    out->set_stream(entry.stream);
-    out->set_priority(entry.priority);
-    out->set_message(entry.message);
-}
-
-class Init {
+class Init final : public ControlHost {
 public:
-    explicit Init(const InitOptions& options) : m_options(options) {}
+    explicit Init(const InitOptions& options)
+        : m_options(options), m_control_service(*this, admin_directory()) {}
     int run();
+
+    // ControlHost
+    InitStatus init_status() const override;
+    Manager* manager() override { return m_manager.get(); }
+    Journal* journal() override { return m_journal.get(); }
+    bool kernel_log_in_journal() const override { return m_kernel_in_journal; }
+    std::optional<CgroupStats> unit_stats(const std::string& unit) const override {
+        return m_executor ? m_executor->stats(unit) : std::nullopt;
+    }
+    void request_shutdown(PowerAction action) override { end(action); }
+    void reload_units() override { load_units(); }
 
 private:
     bool system() const { return m_options.mode == InitMode::System; }
@@ -161,22 +96,9 @@ private:
     void start(std::string name, SpawnOptions spawn, bool main);
     void on_child_exit(pid_t pid, int status);
     void on_signal(const signalfd_siginfo& info);
-    void request_shutdown(PowerAction action, int exit_status = 0);
-    void handle(const control::Request& request, const struct ucred& peer, ControlReplyPtr reply);
-    control::Response handle_power(const control::Request& request, const struct ucred& peer);
-    control::Response handle_status(const struct ucred& peer);
-    void handle_unit(const control::UnitRequest& request, const struct ucred& peer,
-                     ControlReplyPtr reply);
-    control::Response handle_list_units(const struct ucred& peer);
-    control::Response handle_unit_status(const control::UnitStatusRequest& request,
-                                         const struct ucred& peer);
-    control::Response handle_daemon_reload(const struct ucred& peer);
-    void handle_logs(const control::LogsRequest& request, const struct ucred& peer,
-                     ControlReplyPtr reply);
-    bool shown_in_logs(const LogEntry& entry, const std::string& unit) const;
-    void fill_unit(control::Unit* out, const UnitInfo& unit) const;
+    // Begins the end: units stop, then finish() ends the rest.
+    void end(PowerAction action, int exit_status = 0);
     std::string admin_directory() const;
-    std::string system_state() const;
     std::vector<std::string> base_environment() const;
     void stop_own_processes(std::chrono::milliseconds grace);
     int finish();
@@ -188,6 +110,7 @@ private:
     std::unique_ptr<Executor> m_executor;
     std::unique_ptr<Manager> m_manager;
     std::unique_ptr<NotifySocket> m_notify;
+    ControlService m_control_service;
     std::unique_ptr<ControlServer> m_control; // after the journal: its streams end first
     std::future<UnitCatalog> m_scanned_units; // scan_units_in_background()
     std::vector<Supervised> m_processes;
@@ -212,9 +135,9 @@ void Init::boot_system() {
     else
         log_error(cmdline.error().to_string()); // boot on with defaults
     setup_kernel_logging(m_cmdline);
-    LogLevel level;
-    if (auto text = m_cmdline.get("keel.log"); text && parse_log_level(*text, level))
-        set_log_level(level);
+    if (auto text = m_cmdline.get("keel.log"))
+        if (auto level = kLogLevelNames.parse(*text))
+            set_log_level(*level);
     if (auto named = set_hostname(m_cmdline); !named)
         log_warning(named.error().to_string());
     load_boot_modules(m_cmdline);
@@ -233,7 +156,7 @@ Result<void> Init::start_loop() {
     m_control = TRY(ControlServer::start(
         *m_reactor, m_options.control_socket,
         [this](const control::Request& request, const struct ucred& peer, ControlReplyPtr reply) {
-            handle(request, peer, std::move(reply));
+            m_control_service.handle(request, peer, reply);
         }));
     return {};
 }
@@ -390,14 +313,14 @@ void Init::start(std::string name, SpawnOptions spawn, bool main) {
     auto pid = spawn_process(spawn);
     if (!pid) {
         log_error(pid.error().to_string());
-        m_processes.push_back({std::move(name), 0, Supervised::State::Failed, 127, main});
+        m_processes.push_back({{std::move(name), 0, ProcessState::Failed, 127}, main});
         if (main)
-            request_shutdown(PowerAction::Poweroff, 127);
+            end(PowerAction::Poweroff, 127);
         return;
     }
     m_reactor->watch_child(*pid, [this](pid_t pid, int status) { on_child_exit(pid, status); });
     log_info(cat("started ", quoted(name), " as pid ", *pid));
-    m_processes.push_back({std::move(name), *pid, Supervised::State::Running, 0, main});
+    m_processes.push_back({{std::move(name), *pid, ProcessState::Running, 0}, main});
 }
 
 void Init::start_workload() {
@@ -425,17 +348,18 @@ void Init::start_workload() {
 }
 
 void Init::on_child_exit(pid_t pid, int status) {
-    for (Supervised& process : m_processes) {
-        if (process.pid != pid || process.state != Supervised::State::Running)
+    for (Supervised& supervised : m_processes) {
+        InitProcess& process = supervised.process;
+        if (process.pid != pid || process.state != ProcessState::Running)
             continue;
         process.exit_status = exit_code(status);
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        process.state = clean ? Supervised::State::Exited : Supervised::State::Failed;
+        process.state = clean ? ProcessState::Exited : ProcessState::Failed;
         std::string line =
             cat(quoted(process.name), " (pid ", pid, ") ", describe_wait_status(status));
         clean ? log_info(line) : log_warning(line);
-        if (process.main)
-            request_shutdown(PowerAction::Poweroff, process.exit_status);
+        if (supervised.main)
+            end(PowerAction::Poweroff, process.exit_status);
         return;
     }
     // A service's main process named by MAINPID= may be an orphan of ours.
@@ -453,36 +377,36 @@ void Init::on_signal(const signalfd_siginfo& info) {
     int signo = int(info.ssi_signo);
     if (!system()) {
         // Like tini: the main command decides what a signal means.
-        for (const Supervised& process : m_processes)
-            if (process.main && process.state == Supervised::State::Running) {
-                ::kill(process.pid, signo);
+        for (const Supervised& supervised : m_processes)
+            if (supervised.main && supervised.process.state == ProcessState::Running) {
+                ::kill(supervised.process.pid, signo);
                 return;
             }
         if (signo == SIGTERM || signo == SIGINT)
-            request_shutdown(PowerAction::Poweroff, 128 + signo);
+            end(PowerAction::Poweroff, 128 + signo);
         return;
     }
     switch (signo) {
     case SIGINT: // ctrl-alt-del
     case SIGTERM:
     case kSignalReboot:
-        request_shutdown(PowerAction::Reboot);
+        end(PowerAction::Reboot);
         break;
     case SIGPWR:
     case SIGUSR2:
     case kSignalPoweroff:
-        request_shutdown(PowerAction::Poweroff);
+        end(PowerAction::Poweroff);
         break;
     case SIGUSR1:
     case kSignalHalt:
-        request_shutdown(PowerAction::Halt);
+        end(PowerAction::Halt);
         break;
     default:
         log_debug(cat("ignoring signal ", signo, " from pid ", info.ssi_pid));
     }
 }
 
-void Init::request_shutdown(PowerAction action, int exit_status) {
+void Init::end(PowerAction action, int exit_status) {
     if (m_shutdown)
         return;
     m_shutdown = action;
@@ -505,353 +429,16 @@ void Init::request_shutdown(PowerAction action, int exit_status) {
     m_manager->shutdown([this] { m_units_stopped = true; });
 }
 
-std::string Init::system_state() const {
-    if (m_shutdown)
-        return "stopping";
-    if (!m_manager)
-        return "running";
-    if (m_manager->jobs() > 0)
-        return "starting";
-    return m_manager->failed_units() ? "degraded" : "running";
-}
-
-void Init::handle(const control::Request& request, const struct ucred& peer,
-                  ControlReplyPtr reply) {
-    if (request.has_power()) {
-        reply->finish(handle_power(request, peer));
-    } else if (request.has_status()) {
-        reply->finish(handle_status(peer));
-    } else if (request.has_unit()) {
-        handle_unit(request.unit(), peer, std::move(reply));
-    } else if (request.has_list_units()) {
-        reply->finish(handle_list_units(peer));
-    } else if (request.has_unit_status()) {
-        reply->finish(handle_unit_status(request.unit_status(), peer));
-    } else if (request.has_daemon_reload()) {
-        reply->finish(handle_daemon_reload(peer));
-    } else if (request.has_logs()) {
-        handle_logs(request.logs(), peer, std::move(reply));
-    } else {
-        control::Response response;
-        response.set_error("unknown request");
-        reply->finish(response);
-    }
-}
-
-control::Response Init::handle_power(const control::Request& request, const struct ucred& peer) {
-    control::Response response;
-    PowerAction action;
-    switch (request.power().action()) {
-    case control::POWER_ACTION_POWEROFF:
-        action = PowerAction::Poweroff;
-        break;
-    case control::POWER_ACTION_REBOOT:
-        action = PowerAction::Reboot;
-        break;
-    case control::POWER_ACTION_HALT:
-        action = PowerAction::Halt;
-        break;
-    default:
-        response.set_error("unknown power action");
-        return response;
-    }
-    if (peer.uid != 0) {
-        response.set_error(cat("permission denied: ", describe(action), " needs root"));
-        return response;
-    }
-    log_notice(cat(describe(action), " requested by pid ", peer.pid));
-    request_shutdown(action);
-    response.set_ok(true);
-    return response;
-}
-
-control::Response Init::handle_status(const struct ucred& peer) {
-    control::Response response;
-    if (!may_read(peer)) {
-        response.set_error("permission denied: status needs root or the `keel` group");
-        return response;
-    }
-    control::StatusResponse* status = response.mutable_status();
-    status->set_version(std::string(kVersion));
-    status->set_pid(::getpid());
-    status->set_mode(system() ? "system" : "container");
-    status->set_ready_usec(m_ready_usec);
-    status->set_uptime_usec(system() ? boottime_usec() : monotonic_usec() - m_start_usec);
-    status->set_reaped_orphans(m_reaped_orphans);
-    for (const Supervised& process : m_processes) {
-        control::Process* entry = status->add_processes();
-        entry->set_name(process.name);
-        entry->set_pid(process.state == Supervised::State::Running ? process.pid : 0);
-        entry->set_state(std::string(state_name(process.state)));
-        entry->set_exit_status(process.exit_status);
-    }
-    status->set_system_state(system_state());
-    if (m_manager) {
-        uint32_t loaded = 0, active = 0;
-        for (const UnitInfo& unit : m_manager->units()) {
-            loaded += unit.load_state == LoadState::Loaded;
-            active += unit.active_state == ActiveState::Active;
-        }
-        status->set_units_loaded(loaded);
-        status->set_units_active(active);
-        status->set_units_failed(uint32_t(m_manager->failed_units()));
-        status->set_jobs(uint32_t(m_manager->jobs()));
-    }
-    response.set_ok(true);
-    return response;
-}
-
-void Init::fill_unit(control::Unit* out, const UnitInfo& unit) const {
-    out->set_name(unit.name);
-    out->set_description(unit.description);
-    out->set_load_state(std::string(describe(unit.load_state)));
-    out->set_load_error(unit.load_error);
-    out->set_active_state(std::string(describe(unit.active_state)));
-    out->set_sub_state(unit.sub_state);
-    out->set_enabled(std::string(describe(
-        unit.enable_state == EnableState::Builtin ? EnableState::Static : unit.enable_state)));
-    out->set_main_pid(unit.main_pid);
-    if (unit.main_pid)
-        if (auto comm = read_file(cat("/proc/", unit.main_pid, "/comm")))
-            out->set_main_command(std::string(trim(*comm)));
-    out->set_control_pid(unit.control_pid);
-    out->set_exit_status(unit.exit_status);
-    out->set_last_exit(unit.last_exit);
-    out->set_restarts(unit.restarts);
-    out->set_status_text(unit.status_text);
-    out->set_state_since_usec(unit.state_since_usec);
-    out->set_path(unit.path);
-    out->set_result(std::string(describe(unit.result)));
-    out->set_condition_failed(unit.condition_failed);
-    out->set_type(std::string(describe(unit.type)));
-    if (unit.type == UnitType::Service)
-        out->set_service_type(std::string(describe(unit.service_type)));
-    if (unit.job)
-        out->set_job(std::string(describe(*unit.job)));
-    for (const std::string& dropin : unit.dropins)
-        out->add_dropins(dropin);
-    if (m_executor)
-        if (auto stats = m_executor->stats(unit.name)) {
-            out->set_memory_current(stats->memory_current);
-            out->set_tasks_current(stats->tasks_current);
-        }
-}
-
-void Init::handle_unit(const control::UnitRequest& request, const struct ucred& peer,
-                       ControlReplyPtr reply) {
-    control::Response response;
-    std::string verb;
-    switch (request.verb()) {
-    case control::UnitRequest::VERB_START:
-        verb = "start";
-        break;
-    case control::UnitRequest::VERB_STOP:
-        verb = "stop";
-        break;
-    case control::UnitRequest::VERB_RESTART:
-        verb = "restart";
-        break;
-    case control::UnitRequest::VERB_RELOAD:
-        verb = "reload";
-        break;
-    case control::UnitRequest::VERB_ENABLE:
-        verb = "enable";
-        break;
-    case control::UnitRequest::VERB_DISABLE:
-        verb = "disable";
-        break;
-    default:
-        response.set_error("unknown unit verb");
-        reply->finish(response);
-        return;
-    }
-    if (peer.uid != 0) {
-        response.set_error(cat("permission denied: ", verb, " needs root"));
-        reply->finish(response);
-        return;
-    }
-    if (!m_manager) {
-        response.set_error("the service manager is not running");
-        reply->finish(response);
-        return;
-    }
-    std::string name = unit_argument(request.unit());
-    if (verb == "enable" || verb == "disable") {
-        std::shared_ptr<const Unit> unit = m_manager->config(name);
-        std::optional<UnitInfo> info = m_manager->unit(name);
-        if (!unit) {
-            response.set_error(info ? cat("unit ", quoted(name), " ", describe(info->load_state),
-                                          info->load_error.empty() ? "" : ": ", info->load_error)
-                                    : cat("invalid unit name ", quoted(name)));
-            reply->finish(response);
-            return;
-        }
-        std::vector<std::shared_ptr<const Unit>> units = {unit};
-        for (const std::string& also : unit->also)
-            if (auto other = m_manager->config(also))
-                units.push_back(other);
-        for (const auto& each : units) {
-            auto changes = verb == "enable" ? enable_unit(*each, admin_directory())
-                                            : disable_unit(*each, admin_directory());
-            if (!changes) {
-                response.set_error(changes.error().to_string());
-                reply->finish(response);
-                return;
-            }
-            for (const std::string& change : *changes)
-                response.add_changes(change);
-        }
-        log_notice(cat(verb, "d ", name, " (requested by pid ", peer.pid, ")"));
-        load_units(); // the new links take effect like after daemon-reload
-        response.set_ok(true);
-        reply->finish(response);
-        return;
-    }
-    JobType type = verb == "start"     ? JobType::Start
-                   : verb == "stop"    ? JobType::Stop
-                   : verb == "restart" ? JobType::Restart
-                                       : JobType::Reload;
-    Manager::JobCallback done;
-    if (!request.no_block())
-        done = [this, reply, name, type](JobResult result) {
-            control::Response finished;
-            if (result == JobResult::Done || result == JobResult::Skipped) {
-                finished.set_ok(true);
-            } else if (result == JobResult::Dependency) {
-                finished.set_error(
-                    cat("a dependency job for ", name, " failed. See `keel logs` for details."));
-            } else if (result == JobResult::Canceled) {
-                finished.set_error(cat("job for ", name, " canceled."));
-            } else {
-                std::optional<UnitInfo> info = m_manager->unit(name);
-                std::string reason = failure_reason(
-                    info && type != JobType::Reload ? info->result : ServiceResult::Success);
-                finished.set_error(cat("job for ", name, " failed because ", reason,
-                                       ".\nSee `keel status ", name, "` and `keel logs ", name,
-                                       "` for details."));
-            }
-            reply->finish(finished);
-        };
-    log_info(cat(verb, " ", name, " requested by pid ", peer.pid));
-    auto queued = m_manager->enqueue(type, name, std::move(done));
-    if (!queued) {
-        response.set_error(queued.error().to_string());
-        reply->finish(response);
-        return;
-    }
-    if (request.no_block()) {
-        response.set_ok(true);
-        reply->finish(response);
-    }
-}
-
-control::Response Init::handle_list_units(const struct ucred& peer) {
-    control::Response response;
-    if (!may_read(peer)) {
-        response.set_error("permission denied: list-units needs root or the `keel` group");
-        return response;
-    }
-    if (m_manager)
-        for (const UnitInfo& unit : m_manager->units())
-            fill_unit(response.add_units(), unit);
-    response.set_ok(true);
-    return response;
-}
-
-control::Response Init::handle_unit_status(const control::UnitStatusRequest& request,
-                                           const struct ucred& peer) {
-    control::Response response;
-    if (!may_read(peer)) {
-        response.set_error("permission denied: status needs root or the `keel` group");
-        return response;
-    }
-    std::string name = unit_argument(request.unit());
-    std::optional<UnitInfo> unit = m_manager ? m_manager->unit(name) : std::nullopt;
-    if (!unit) {
-        response.set_error(cat("unit ", quoted(name), " could not be found"));
-        return response;
-    }
-    fill_unit(response.add_units(), *unit);
-    if (m_journal)
-        for (const LogEntry& entry : m_journal->tail(name, request.log_lines()))
-            fill(response.add_entries(), entry);
-    response.set_ok(true);
-    return response;
-}
-
-control::Response Init::handle_daemon_reload(const struct ucred& peer) {
-    control::Response response;
-    if (peer.uid != 0) {
-        response.set_error("permission denied: daemon-reload needs root");
-        return response;
-    }
-    if (!m_manager) {
-        response.set_error("the service manager is not running");
-        return response;
-    }
-    log_notice(cat("reloading unit files (requested by pid ", peer.pid, ")"));
-    load_units();
-    response.set_ok(true);
-    return response;
-}
-
-// With kernel messages in the journal, keel's lines about units from before
-// the journal took keel's lines from the logger are there twice: under
-// "keel" (read back from /dev/kmsg) and under the unit. The view of
-// everything shows them once; a unit's view shows its own.
-bool Init::shown_in_logs(const LogEntry& entry, const std::string& unit) const {
-    if (!unit.empty() || !m_kernel_in_journal)
-        return true;
-    if (entry.stream != "keel" || entry.unit == "keel" || entry.unit == "kernel")
-        return true;
-    std::optional<uint64_t> captured = m_journal->capture_began_usec();
-    return captured && entry.boottime_usec >= *captured;
-}
-
-void Init::handle_logs(const control::LogsRequest& request, const struct ucred& peer,
-                       ControlReplyPtr reply) {
-    control::Response response;
-    if (!may_read(peer)) {
-        response.set_error("permission denied: logs needs root or the `keel` group");
-        reply->finish(response);
-        return;
-    }
-    if (!m_journal) {
-        response.set_error("the journal is not running");
-        reply->finish(response);
-        return;
-    }
-    std::string unit = unit_argument(request.unit());
-    size_t lines = request.lines() ? request.lines() : 50;
-    std::vector<LogEntry> entries = m_journal->tail(unit, lines * 2 + 16);
-    std::erase_if(entries, [&](const LogEntry& entry) { return !shown_in_logs(entry, unit); });
-    if (entries.size() > lines)
-        entries.erase(entries.begin(), entries.end() - long(lines));
-    response.set_ok(true);
-    for (const LogEntry& entry : entries) {
-        fill(response.add_entries(), entry);
-        if (response.entries_size() >= kEntriesPerFrame) {
-            if (!reply->send(response))
-                return;
-            response.clear_entries();
-        }
-    }
-    if (!reply->send(response))
-        return;
-    if (!request.follow()) {
-        reply->close();
-        return;
-    }
-    Journal* journal = m_journal.get();
-    uint64_t id = journal->subscribe(unit, [this, reply, unit](const LogEntry& entry) {
-        if (!shown_in_logs(entry, unit))
-            return;
-        control::Response next;
-        next.set_ok(true);
-        fill(next.add_entries(), entry);
-        reply->send(next); // a client that stopped reading is dropped, and unsubscribed
-    });
-    reply->on_close([journal, id] { journal->unsubscribe(id); });
+InitStatus Init::init_status() const {
+    InitStatus status;
+    status.mode = m_options.mode;
+    status.ready_usec = m_ready_usec;
+    status.uptime_usec = system() ? boottime_usec() : monotonic_usec() - m_start_usec;
+    status.reaped_orphans = m_reaped_orphans;
+    status.stopping = m_shutdown.has_value();
+    for (const Supervised& supervised : m_processes)
+        status.processes.push_back(supervised.process);
+    return status;
 }
 
 // Not PID 1 of anything, kill(-1) would reach the caller's processes: only
@@ -859,9 +446,9 @@ void Init::handle_logs(const control::LogsRequest& request, const struct ucred& 
 void Init::stop_own_processes(std::chrono::milliseconds grace) {
     auto running = [this] {
         std::vector<pid_t> pids;
-        for (const Supervised& process : m_processes)
-            if (process.state == Supervised::State::Running)
-                pids.push_back(process.pid);
+        for (const Supervised& supervised : m_processes)
+            if (supervised.process.state == ProcessState::Running)
+                pids.push_back(supervised.process.pid);
         return pids;
     };
     for (pid_t pid : running())

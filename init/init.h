@@ -2,15 +2,12 @@
 // namespace (container mode, like tini).
 #pragma once
 
+#include "control/types.h" // InitMode
+
 #include <string>
 #include <vector>
 
 namespace keel {
-
-enum class InitMode {
-    System,    // the kernel's init: mounts, modules, hostname, reboot(2) at the end
-    Container, // PID 1 of a namespace: reaps, forwards signals, exits with the main command
-};
 
 struct InitOptions {
     InitMode mode = InitMode::System;

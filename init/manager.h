@@ -27,13 +27,6 @@
 
 namespace keel {
 
-/// systemd's high-level unit states.
-enum class ActiveState { Inactive, Activating, Active, Reloading, Deactivating, Failed };
-std::string_view describe(ActiveState state);
-
-enum class LoadState { Loaded, NotFound, Error };
-std::string_view describe(LoadState state);
-
 /// A service's detailed state (systemd's sub-states); targets use Dead and
 /// Running ("active").
 ///
@@ -111,37 +104,39 @@ enum class ServiceState {
     Failed,
     AutoRestart,
 };
-
-/// Why a service last stopped or failed (systemd's Result=).
-enum class ServiceResult {
-    Success,
-    Resources,     // a process could not be started (missing program, bad user)
-    Protocol,      // a notify service exited before READY=1
-    Timeout,       // a start or stop timeout passed
-    ExitCode,      // a process exited non-zero
-    Signal,        // a process was killed by a signal
-    CoreDump,      // ... and dumped core
-    Watchdog,      // WatchdogSec= passed without WATCHDOG=1
-    StartLimitHit, // more than StartLimitBurst= starts in StartLimitIntervalSec=
-    Assert,        // an Assert*= failed
-};
-std::string_view describe(ServiceResult result);
-
-enum class JobType { Start, Stop, Restart, Reload };
-std::string_view describe(JobType type);
-
-enum class JobResult {
-    Done,       // the unit reached the state asked for
-    Skipped,    // a Condition*= did not hold; the unit stays inactive (not an error)
-    Failed,     // the unit failed (its ServiceResult says how)
-    Dependency, // a unit it requires failed to start
-    Canceled,   // replaced by a conflicting job (stop instead of start...)
-};
-std::string_view describe(JobResult result);
+/// A service's sub-state names, as `keel status` shows them (a target's
+/// are "active" and "dead").
+inline constexpr auto kServiceStateNames = name_table<ServiceState>({
+    {ServiceState::Dead, "dead"},
+    {ServiceState::StartPre, "start-pre"},
+    {ServiceState::Start, "start"},
+    {ServiceState::StartPost, "start-post"},
+    {ServiceState::Running, "running"},
+    {ServiceState::Exited, "exited"},
+    {ServiceState::Reload, "reload"},
+    {ServiceState::Stop, "stop"},
+    {ServiceState::StopWatchdog, "stop-watchdog"},
+    {ServiceState::StopSigterm, "stop-sigterm"},
+    {ServiceState::StopSigkill, "stop-sigkill"},
+    {ServiceState::StopPost, "stop-post"},
+    {ServiceState::Failed, "failed"},
+    {ServiceState::AutoRestart, "auto-restart"},
+});
 
 /// Which command of a service is being run.
 enum class ExecPhase { StartPre, Start, StartPost, Reload, Stop, StopPost };
-std::string_view describe(ExecPhase phase); // "ExecStartPre", ...
+/// Named after the key that lists its commands.
+inline constexpr auto kExecPhaseNames = name_table<ExecPhase>({
+    {ExecPhase::StartPre, "ExecStartPre"},
+    {ExecPhase::Start, "ExecStart"},
+    {ExecPhase::StartPost, "ExecStartPost"},
+    {ExecPhase::Reload, "ExecReload"},
+    {ExecPhase::Stop, "ExecStop"},
+    {ExecPhase::StopPost, "ExecStopPost"},
+});
+inline std::string_view describe(ExecPhase phase) {
+    return kExecPhaseNames.name(phase);
+}
 
 /// Which of a unit's processes a signal goes to.
 enum class KillTarget { Main, Control, All };

@@ -36,18 +36,6 @@ bool reap_until(uint64_t deadline) {
 
 } // namespace
 
-std::string_view describe(PowerAction action) {
-    switch (action) {
-    case PowerAction::Poweroff:
-        return "poweroff";
-    case PowerAction::Reboot:
-        return "reboot";
-    case PowerAction::Halt:
-        return "halt";
-    }
-    return "?";
-}
-
 void terminate_all_processes(std::chrono::milliseconds grace) {
     ::kill(-1, SIGTERM);
     ::kill(-1, SIGCONT); // stopped processes must run to handle SIGTERM

@@ -2,14 +2,12 @@
 // clean, reboot(2).
 #pragma once
 
+#include "control/types.h"
+
 #include <chrono>
 #include <string_view>
 
 namespace keel {
-
-/// How the system ends.
-enum class PowerAction { Poweroff, Reboot, Halt };
-std::string_view describe(PowerAction action);
 
 /// SIGTERM to every process, up to `grace` to exit (reaping), then SIGKILL.
 /// Only for a PID 1: kill(-1) reaches everything in the PID namespace.

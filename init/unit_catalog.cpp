@@ -49,20 +49,6 @@ std::optional<Unit> builtin_unit(std::string_view name) {
     return unit;
 }
 
-std::string_view describe(EnableState state) {
-    switch (state) {
-    case EnableState::Enabled:
-        return "enabled";
-    case EnableState::Disabled:
-        return "disabled";
-    case EnableState::Static:
-        return "static";
-    case EnableState::Builtin:
-        return "builtin";
-    }
-    return "?";
-}
-
 UnitCatalog UnitCatalog::scan(const std::vector<std::string>& directories) {
     UnitCatalog catalog;
     catalog.m_directories = directories;

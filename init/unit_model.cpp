@@ -366,21 +366,12 @@ private:
     Result<bool> service_key(const std::string& key, const std::string& value) {
         ServiceConfig& s = m_unit.service;
         if (key == "Type") {
-            if (value == "simple" || value == "idle")
-                s.type = ServiceType::Simple;
-            else if (value == "exec")
-                s.type = ServiceType::Exec;
-            else if (value == "notify")
-                s.type = ServiceType::Notify;
-            else if (value == "oneshot")
-                s.type = ServiceType::Oneshot;
-            else if (value == "forking" || value == "dbus" || value == "notify-reload")
-                return error(cat("Type=", value,
-                                 " is not supported by keel (use simple, exec, notify or oneshot; "
-                                 "run a forking daemon in the foreground)"));
-            else
-                return error(cat("unknown value ", quoted(value),
-                                 " (expected simple, exec, notify or oneshot)"));
+            if (value == "forking" || value == "dbus" || value == "notify-reload")
+                return error(cat("Type=", value, " is not supported by keel (use ",
+                                 kServiceTypeNames.names(", ", " or "),
+                                 "; run a forking daemon in the foreground)"));
+            s.type =
+                value == "idle" ? ServiceType::Simple : TRY(parse_choice(kServiceTypeNames, value));
         } else if (key == "ExecStartPre") {
             TRY(parse_exec(s.exec_start_pre, value));
         } else if (key == "ExecStart") {
@@ -394,24 +385,7 @@ private:
         } else if (key == "ExecReload") {
             TRY(parse_exec(s.exec_reload, value));
         } else if (key == "Restart") {
-            constexpr std::pair<std::string_view, RestartPolicy> policies[] = {
-                {"no", RestartPolicy::No},
-                {"on-success", RestartPolicy::OnSuccess},
-                {"on-failure", RestartPolicy::OnFailure},
-                {"on-abnormal", RestartPolicy::OnAbnormal},
-                {"on-watchdog", RestartPolicy::OnWatchdog},
-                {"on-abort", RestartPolicy::OnAbort},
-                {"always", RestartPolicy::Always}};
-            bool matched = false;
-            for (auto [name, policy] : policies)
-                if (value == name) {
-                    s.restart = policy;
-                    matched = true;
-                }
-            if (!matched)
-                return error(cat("unknown value ", quoted(value),
-                                 " (expected no, on-success, on-failure, on-abnormal, "
-                                 "on-watchdog, on-abort or always)"));
+            s.restart = TRY(parse_choice(kRestartPolicyNames, value));
         } else if (key == "RestartSec") {
             s.restart_usec = TRY(parse_timespan_usec(value));
         } else if (key == "RestartSteps") {
@@ -433,17 +407,7 @@ private:
                    key == "StartLimitBurst") {
             return unit_key(key, value); // systemd still accepts these in [Service]
         } else if (key == "KillMode") {
-            if (value == "control-group")
-                s.kill_mode = KillMode::ControlGroup;
-            else if (value == "mixed")
-                s.kill_mode = KillMode::Mixed;
-            else if (value == "process")
-                s.kill_mode = KillMode::Process;
-            else if (value == "none")
-                s.kill_mode = KillMode::None;
-            else
-                return error(cat("unknown value ", quoted(value),
-                                 " (expected control-group, mixed, process or none)"));
+            s.kill_mode = TRY(parse_choice(kKillModeNames, value));
         } else if (key == "KillSignal") {
             s.kill_signal = TRY(parse_signal(value));
         } else if (key == "FinalKillSignal") {
@@ -455,20 +419,7 @@ private:
         } else if (key == "RemainAfterExit") {
             s.remain_after_exit = TRY(parse_boolean(value));
         } else if (key == "NotifyAccess") {
-            constexpr std::pair<std::string_view, NotifyAccess> modes[] = {
-                {"none", NotifyAccess::None},
-                {"main", NotifyAccess::Main},
-                {"exec", NotifyAccess::Exec},
-                {"all", NotifyAccess::All}};
-            bool matched = false;
-            for (auto [name, mode] : modes)
-                if (value == name) {
-                    s.notify_access = mode;
-                    matched = true;
-                }
-            if (!matched)
-                return error(
-                    cat("unknown value ", quoted(value), " (expected none, main, exec or all)"));
+            s.notify_access = TRY(parse_choice(kNotifyAccessNames, value));
             m_notify_access_set = true;
         } else if (key == "SuccessExitStatus") {
             if (value.empty())

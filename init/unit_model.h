@@ -21,6 +21,7 @@
 #include "base/spawn.h"
 #include "base/unit_file.h"
 #include "cgroups/cgroups.h"
+#include "control/types.h"
 
 #include <csignal>
 #include <cstdint>
@@ -38,19 +39,17 @@ namespace keel {
 inline const std::vector<std::string> kDefaultUnitDirectories = {
     "/usr/lib/keel/units", "/etc/keel/units", "/run/keel/units"};
 
-/// The kinds of unit keel runs.
-enum class UnitType { Service, Target };
-
-/// How a service tells that it has started (systemd's Type=).
-enum class ServiceType {
-    Simple,  // started once forked and exec'd
-    Exec,    // the same in keel: spawn returns after exec
-    Notify,  // started when it sends READY=1 on $NOTIFY_SOCKET
-    Oneshot, // started when its ExecStart= commands have all exited successfully
-};
-
 /// When a service is started again after it ended (systemd's Restart=).
 enum class RestartPolicy { No, OnSuccess, OnFailure, OnAbnormal, OnWatchdog, OnAbort, Always };
+inline constexpr auto kRestartPolicyNames = name_table<RestartPolicy>({
+    {RestartPolicy::No, "no"},
+    {RestartPolicy::OnSuccess, "on-success"},
+    {RestartPolicy::OnFailure, "on-failure"},
+    {RestartPolicy::OnAbnormal, "on-abnormal"},
+    {RestartPolicy::OnWatchdog, "on-watchdog"},
+    {RestartPolicy::OnAbort, "on-abort"},
+    {RestartPolicy::Always, "always"},
+});
 
 /// Which processes a stop signals (systemd's KillMode=).
 enum class KillMode {
@@ -59,9 +58,21 @@ enum class KillMode {
     Process,      // the main process only
     None,         // no signal: only ExecStop= runs
 };
+inline constexpr auto kKillModeNames = name_table<KillMode>({
+    {KillMode::ControlGroup, "control-group"},
+    {KillMode::Mixed, "mixed"},
+    {KillMode::Process, "process"},
+    {KillMode::None, "none"},
+});
 
 /// Whose sd_notify messages count (systemd's NotifyAccess=).
 enum class NotifyAccess { None, Main, Exec, All };
+inline constexpr auto kNotifyAccessNames = name_table<NotifyAccess>({
+    {NotifyAccess::None, "none"},
+    {NotifyAccess::Main, "main"},
+    {NotifyAccess::Exec, "exec"},
+    {NotifyAccess::All, "all"},
+});
 
 /// Where a service's stdout/stderr go.
 enum class OutputTarget { Journal, Null, Inherit };
@@ -239,10 +250,6 @@ std::vector<std::string> expand_command_variables(const std::vector<std::string>
 
 /// Checks one condition against the running system (paths, /proc/cmdline).
 bool condition_holds(const Condition& condition);
-
-/// How a unit is enabled, as `keel status` shows it.
-enum class EnableState { Enabled, Disabled, Static, Builtin };
-std::string_view describe(EnableState state);
 
 /// The unit files found in a list of directories (later ones win), with
 /// drop-ins, `.wants/` and `.requires/` entries and aliases.

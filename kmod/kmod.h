@@ -6,6 +6,7 @@
 // folders include.
 #pragma once
 
+#include "base/names.h"
 #include "base/result.h"
 
 #include <cstddef>
@@ -66,8 +67,16 @@ enum class ModuleLoad {
     Builtin,       // part of the kernel image
     NoDevice,      // the module refused with ENODEV: no hardware for it (not an error)
 };
+inline constexpr auto kModuleLoadNames = name_table<ModuleLoad>({
+    {ModuleLoad::Loaded, "loaded"},
+    {ModuleLoad::AlreadyLoaded, "already loaded"},
+    {ModuleLoad::Builtin, "built in"},
+    {ModuleLoad::NoDevice, "no device"},
+});
 
-std::string_view describe(ModuleLoad outcome);
+inline std::string_view describe(ModuleLoad outcome) {
+    return kModuleLoadNames.name(outcome);
+}
 
 /// Loads one module file (compressed or not) with `parameters`.
 Result<ModuleLoad> load_module_file(const std::string& path, const std::string& parameters,

@@ -9,20 +9,6 @@
 
 namespace keel {
 
-std::string_view describe(ModuleLoad outcome) {
-    switch (outcome) {
-    case ModuleLoad::Loaded:
-        return "loaded";
-    case ModuleLoad::AlreadyLoaded:
-        return "already loaded";
-    case ModuleLoad::Builtin:
-        return "built in";
-    case ModuleLoad::NoDevice:
-        return "no device";
-    }
-    return "?";
-}
-
 Result<ModuleLoad> load_module_file(const std::string& path, const std::string& parameters,
                                     std::string_view name) {
     if (!name.empty() && path_exists(cat("/sys/module/", name, "/initstate")))

@@ -74,22 +74,6 @@ std::string Kernel::patch_path(std::string_view name, std::string_view file) con
                         : cat(livepatch_directory, "/", name, "/", file);
 }
 
-std::string_view describe(PatchState state) {
-    switch (state) {
-    case PatchState::Enabled:
-        return "enabled";
-    case PatchState::Patching:
-        return "patching";
-    case PatchState::Unpatching:
-        return "unpatching";
-    case PatchState::Disabled:
-        return "disabled";
-    case PatchState::NotLoaded:
-        return "not loaded";
-    }
-    return "?";
-}
-
 std::vector<BlockingTask> blocking_tasks(const Kernel& kernel, int target_state, size_t* total) {
     std::vector<BlockingTask> blocking;
     size_t seen = 0;

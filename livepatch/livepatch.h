@@ -16,6 +16,7 @@
 // call (patches.cpp, boot.cpp).
 #pragma once
 
+#include "base/names.h"
 #include "base/result.h"
 
 #include <chrono>
@@ -179,7 +180,16 @@ enum class PatchState {
     Disabled,   // module loaded, patch no longer active (the kernel cannot re-enable it)
     NotLoaded,  // only installed
 };
-std::string_view describe(PatchState state);
+inline constexpr auto kPatchStateNames = name_table<PatchState>({
+    {PatchState::Enabled, "enabled"},
+    {PatchState::Patching, "patching"},
+    {PatchState::Unpatching, "unpatching"},
+    {PatchState::Disabled, "disabled"},
+    {PatchState::NotLoaded, "not loaded"},
+});
+inline std::string_view describe(PatchState state) {
+    return kPatchStateNames.name(state);
+}
 
 /// A live patch the kernel knows of (loaded module with the K taint, with or
 /// without its /sys/kernel/livepatch entry).

@@ -207,20 +207,6 @@ Result<BlockDevice> parse_block_uevent(std::string_view text) {
     return device;
 }
 
-std::string_view filesystem_name(FilesystemType type) {
-    switch (type) {
-    case FilesystemType::Ext4:
-        return "ext4";
-    case FilesystemType::Erofs:
-        return "erofs";
-    case FilesystemType::Squashfs:
-        return "squashfs";
-    case FilesystemType::Unknown:
-        return "";
-    }
-    return "";
-}
-
 FilesystemInfo probe_filesystem(std::string_view start) {
     FilesystemInfo info;
     if (start.size() >= 4 && le32(start, 0) == kSquashfsMagic) {

@@ -16,6 +16,7 @@
 // alone.
 #pragma once
 
+#include "base/names.h"
 #include "base/result.h"
 
 #include <array>
@@ -147,9 +148,16 @@ struct BlockDevice {
 Result<BlockDevice> parse_block_uevent(std::string_view text);
 
 enum class FilesystemType { Unknown, Ext4, Erofs, Squashfs };
+inline constexpr auto kFilesystemNames = name_table<FilesystemType>({
+    {FilesystemType::Ext4, "ext4"},
+    {FilesystemType::Erofs, "erofs"},
+    {FilesystemType::Squashfs, "squashfs"},
+});
 
 /// The name mount(2) takes ("ext4", "erofs", "squashfs"); "" for Unknown.
-std::string_view filesystem_name(FilesystemType type);
+inline std::string_view filesystem_name(FilesystemType type) {
+    return type == FilesystemType::Unknown ? "" : kFilesystemNames.name(type);
+}
 
 struct FilesystemInfo {
     FilesystemType type = FilesystemType::Unknown;

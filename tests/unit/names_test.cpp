@@ -24,7 +24,8 @@ TEST_CASE("a name table names each value and parses each name back") {
         CHECK(kFruitNames.parse(entry.name) == entry.value);
     }
     CHECK(kFruitNames.names() == "apple, pear");
-    CHECK(kFruitNames.names("|") == "apple|pear");
+    CHECK(kFruitNames.names("|", "|") == "apple|pear");
+    CHECK(kFruitNames.names(", ", " or ") == "apple or pear");
 }
 
 TEST_CASE("a value the table does not list is named ?, an unknown name parses to nothing") {
@@ -33,4 +34,11 @@ TEST_CASE("a value the table does not list is named ?, an unknown name parses to
     CHECK_FALSE(kFruitNames.parse("quince"));
     CHECK_FALSE(kFruitNames.parse("Apple")); // exact, as systemd's words are
     CHECK_FALSE(kFruitNames.parse(""));
+}
+
+TEST_CASE("parse_choice names what it would have accepted") {
+    CHECK(*keel::parse_choice(kFruitNames, "pear") == Fruit::Pear);
+    auto wrong = keel::parse_choice(kFruitNames, "plum");
+    REQUIRE_FALSE(wrong);
+    CHECK(wrong.error().to_string() == "unknown value `plum` (expected apple or pear)");
 }
