@@ -1,5 +1,5 @@
-// The control socket client: the socket path, one connection per request,
-// and the one-shot and streaming calls built on it.
+// The control socket client: the socket path, the unit-name rule, one
+// connection per request, and the one-shot and streaming calls built on it.
 #include "control/control.h"
 
 #include "base/framing.h"
@@ -13,6 +13,13 @@ namespace keel {
 std::string control_socket_path() {
     const char* path = std::getenv("KEEL_CONTROL_SOCKET");
     return path && *path ? path : kDefaultControlSocket;
+}
+
+std::string unit_name_argument(std::string_view name) {
+    if (name.empty() || name.find('.') != std::string_view::npos || name == "kernel" ||
+        name == "keel")
+        return std::string(name);
+    return std::string(name) + ".service";
 }
 
 Result<ControlConnection> ControlConnection::send(const control::Request& request,

@@ -2,7 +2,8 @@
 // at /run/keel/init.sock, one request per connection, answered by one
 // response or by a stream of them that ends when init closes the connection.
 // The CLI reaches init only through this; the server is init's
-// (init/control_server.h).
+// (init/control_server.h). Also the rule both sides share for what a unit
+// name on the command line means.
 #pragma once
 
 #include "base/fd.h"
@@ -12,6 +13,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace keel {
 
@@ -24,6 +26,12 @@ inline constexpr std::size_t kMaxControlFrame = 1u << 20;
 
 /// The socket path: $KEEL_CONTROL_SOCKET, else the default.
 std::string control_socket_path();
+
+/// The unit a name on the command line means, as systemctl reads it: "web"
+/// is web.service; a name with a dot ("web.service", "multi-user.target")
+/// is kept as it is, and so are "kernel" and "keel", the journal's names
+/// for the kernel's and init's own lines; an empty name stays empty.
+std::string unit_name_argument(std::string_view name);
 
 /// One request on its own connection to init: sent when the connection is
 /// made, its response (or responses, for a stream) read later, so several

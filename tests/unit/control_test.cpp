@@ -1,6 +1,6 @@
-// The control socket client: the socket path, requests in flight side by
-// side, one-shot calls and streams, against a stand-in for init that the
-// test answers by hand.
+// The control socket client: the socket path, the unit-name rule, requests
+// in flight side by side, one-shot calls and streams, against a stand-in for
+// init that the test answers by hand.
 #include "control/control.h"
 
 #include "base/framing.h"
@@ -75,6 +75,20 @@ TEST_CASE("the socket path is $KEEL_CONTROL_SOCKET when set, else /run/keel/init
     ::setenv("KEEL_CONTROL_SOCKET", "/tmp/other.sock", 1);
     CHECK(keel::control_socket_path() == "/tmp/other.sock");
     ::unsetenv("KEEL_CONTROL_SOCKET");
+}
+
+TEST_CASE("a unit name without a dot means the service of that name, as with systemctl") {
+    CHECK(keel::unit_name_argument("web") == "web.service");
+    CHECK(keel::unit_name_argument("web.service") == "web.service");
+    CHECK(keel::unit_name_argument("multi-user.target") == "multi-user.target");
+    CHECK(keel::unit_name_argument("web@1.service") == "web@1.service");
+}
+
+TEST_CASE("the journal's own names and an empty name are kept as they are") {
+    CHECK(keel::unit_name_argument("kernel") == "kernel");
+    CHECK(keel::unit_name_argument("keel") == "keel");
+    CHECK(keel::unit_name_argument("").empty());
+    CHECK(keel::unit_name_argument("keel-agent") == "keel-agent.service");
 }
 
 TEST_CASE("requests sent side by side are all in flight before any answer, and each gets its "
