@@ -11,101 +11,59 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <optional>
 #include <string>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
-namespace keel {
+namespace keel::cli {
 
 namespace {
 
-constexpr std::string_view kUsage = R"(usage: keel cgroup <command> [options]
-
-  run [--memory-max SIZE] [--cpu-quota PERCENT] [--tasks-max N] NAME -- COMMAND...
-              run COMMAND in keel.slice/NAME with MemoryMax=, CPUQuota= and
-              TasksMax= (systemd's spellings: 512M, 1.5G, infinity; 20%; 64),
-              wait for it and print the group's counters; exits as COMMAND did
-  stats NAME  print the counters and limits of keel.slice/NAME
-  kill NAME   SIGKILL every process in keel.slice/NAME and wait until it is empty
-  remove NAME remove the (empty) group keel.slice/NAME
-
-Every command takes --root DIR: where cgroup2 is mounted (default /sys/fs/cgroup).
-)";
-
-// How long `kill` waits for the killed processes to be gone.
+// How long `kill` waits for the killed processes to be gone, and how often
+// it looks.
 constexpr auto kKillWait = std::chrono::seconds(5);
+constexpr auto kKillPoll = std::chrono::milliseconds(20);
 
-int fail(std::string_view message, int status = 1) {
-    std::fprintf(stderr, "keel: cgroup: %.*s\n", int(message.size()), message.data());
-    return status;
-}
+// A shell's exit status for a process killed by a signal: 128 + the signal.
+constexpr int kSignalExitBase = 128;
 
-void print(FILE* out, const std::string& text) {
-    std::fwrite(text.data(), 1, text.size(), out);
-}
-
-struct Arguments {
-    std::string root = std::string(kCgroupRoot);
-    std::string name;
-    CgroupLimits limits;
-    std::vector<std::string> command;
+const Option kRootOption{
+    .name = "--root",
+    .value_name = "DIR",
+    .type = ValueType::Text,
+    .shown = Shown::InOptionList,
+    .help = "where cgroup2 is mounted (default /sys/fs/cgroup)",
 };
 
-// Parses [options] NAME [-- COMMAND...]; `limits` and `command` only for run.
-Result<Arguments> parse_arguments(std::string_view verb, std::span<char*> args) {
-    Arguments out;
-    bool run = verb == "run";
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string_view arg = args[i];
-        if (arg == "--") {
-            if (!run)
-                return error(cat(verb, " takes no command"));
-            for (++i; i < args.size(); ++i)
-                out.command.emplace_back(args[i]);
-            break;
-        }
-        if (starts_with(arg, "--")) {
-            if (i + 1 >= args.size())
-                return error(cat(arg, " needs a value"));
-            std::string_view value = args[++i];
-            if (arg == "--root") {
-                out.root = value;
-            } else if (run && arg == "--memory-max") {
-                out.limits.memory_max = TRY(parse_memory_max(value));
-            } else if (run && arg == "--cpu-quota") {
-                out.limits.cpu_quota_percent = TRY(parse_cpu_quota(value));
-            } else if (run && arg == "--tasks-max") {
-                out.limits.tasks_max = TRY(parse_tasks_max(value));
-            } else {
-                return error(
-                    cat(verb, ": unknown option ", quoted(arg), " (see `keel cgroup help`)"));
-            }
-            continue;
-        }
-        if (!out.name.empty())
-            return error(cat(verb, ": more than one group name (", quoted(out.name), ", ",
-                             quoted(arg), ")", run ? "; put the command after --" : ""));
-        out.name = arg;
-    }
-    if (out.name.empty())
-        return error(cat(verb, ": no group name given"));
-    if (out.name.find('/') != std::string::npos)
-        return error(cat(verb, ": group name ", quoted(out.name), " must not contain `/`"));
-    if (run && out.command.empty())
-        return error("run: no command given (keel cgroup run NAME -- COMMAND...)");
-    return out;
+const Positional kNameArgument{.name = "NAME", .noun = "group name"};
+
+// The group a command is about: keel.slice/NAME under --root.
+struct Target {
+    std::string root;
+    std::string name;
+
+    std::string relative_path() const { return cat(kKeelSlice, "/", name); }
+};
+
+std::expected<Target, Failure> target_of(const ParsedArgs& args) {
+    Target target{std::string(args.value("--root").value_or(kCgroupRoot)),
+                  std::string(*args.positional("NAME"))};
+    if (target.name.find('/') != std::string::npos)
+        return usage_error(args, cat("group name ", quoted(target.name), " must not contain `/`"));
+    return target;
 }
 
-std::string relative_path(const Arguments& arguments) {
-    return cat(kKeelSlice, "/", arguments.name);
+// A limit's value as the cgroups module reads it; a bad one is a usage error.
+template <typename T> std::expected<T, Failure> limit_value(Result<T> parsed) {
+    if (!parsed)
+        return std::unexpected(Failure(std::move(parsed).error(), kExitUsage));
+    return std::move(parsed).value();
 }
 
 // Shell-style exit code of a wait status: the code, or 128 + signal.
 int exit_code(int status) {
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : kSignalExitBase + WTERMSIG(status);
 }
 
 std::string control_value(const Cgroup& group, std::string_view file) {
@@ -123,107 +81,131 @@ Result<std::string> describe_group(const Cgroup& group) {
                "\n");
 }
 
-int run(const Arguments& arguments) {
+CommandResult command_run(const ParsedArgs& args) {
+    Target target = TRY(target_of(args));
+    CgroupLimits limits;
+    if (auto value = args.value("--memory-max"))
+        limits.memory_max = TRY(limit_value(parse_memory_max(*value)));
+    if (auto value = args.value("--cpu-quota"))
+        limits.cpu_quota_percent = TRY(limit_value(parse_cpu_quota(*value)));
+    if (auto value = args.value("--tasks-max"))
+        limits.tasks_max = TRY(limit_value(parse_tasks_max(*value)));
+    const std::vector<std::string>& command = args.passed_through();
+
     // The tree is set up by init at boot; doing it again is harmless, and
     // makes the command work on a system where it was not. A missing
     // controller only matters if a limit needs it (apply says so).
-    if (auto tree = setup_cgroup_tree(arguments.root); !tree)
-        return fail(tree.error().to_string());
-    auto group = Cgroup::create(relative_path(arguments), arguments.limits, arguments.root);
-    if (!group)
-        return fail(group.error().to_string());
-    auto directory = group->open_directory();
-    if (!directory)
-        return fail(directory.error().to_string());
+    TRY(setup_cgroup_tree(target.root));
+    Cgroup group = TRY(Cgroup::create(target.relative_path(), limits, target.root));
+    Fd directory = TRY(group.open_directory());
 
     SpawnOptions spawn;
-    spawn.argv = arguments.command;
+    spawn.argv = command;
     for (char** entry = environ; *entry; ++entry)
         spawn.environment.emplace_back(*entry);
     spawn.new_session = false; // stay in the terminal's session: Ctrl-C reaches it
-    spawn.cgroup_fd = directory->get();
-    auto pid = spawn_process(spawn);
-    if (!pid)
-        return fail(pid.error().to_string());
-    directory->reset();
+    spawn.cgroup_fd = directory.get();
+    pid_t pid = TRY(spawn_process(spawn));
+    directory.reset();
 
     int status = 0;
-    while (::waitpid(*pid, &status, 0) < 0) {
+    while (::waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
-            return fail(Error::from_errno(errno, cat("wait for pid ", *pid)).to_string());
+            return errno_error(cat("wait for pid ", pid));
     }
-    std::string report = cat("keel: cgroup ", arguments.name, ": ", quoted(arguments.command[0]),
-                             " (pid ", *pid, ") ", describe_wait_status(status), "\n");
-    if (auto described = describe_group(*group))
+    std::string report = cat("keel: cgroup ", target.name, ": ", quoted(command[0]), " (pid ", pid,
+                             ") ", describe_wait_status(status), "\n");
+    if (auto described = describe_group(group))
         report += *described;
     else
         report += cat("keel: cgroup: ", described.error().to_string(), "\n");
-    print(stderr, report);
+    print_error(report);
     return exit_code(status);
 }
 
-int stats(const Arguments& arguments) {
-    auto group = Cgroup::open(relative_path(arguments), arguments.root);
-    if (!group)
-        return fail(group.error().to_string());
-    auto described = describe_group(*group);
-    if (!described)
-        return fail(described.error().to_string());
-    print(stdout, *described);
-    return 0;
+CommandResult command_stats(const ParsedArgs& args) {
+    Target target = TRY(target_of(args));
+    Cgroup group = TRY(Cgroup::open(target.relative_path(), target.root));
+    print(TRY(describe_group(group)));
+    return kExitSuccess;
 }
 
-int kill(const Arguments& arguments) {
-    auto group = Cgroup::open(relative_path(arguments), arguments.root);
-    if (!group)
-        return fail(group.error().to_string());
-    if (auto killed = group->kill(); !killed)
-        return fail(killed.error().to_string());
+CommandResult command_kill(const ParsedArgs& args) {
+    Target target = TRY(target_of(args));
+    Cgroup group = TRY(Cgroup::open(target.relative_path(), target.root));
+    TRY(group.kill());
     auto deadline = std::chrono::steady_clock::now() + kKillWait;
-    for (;;) {
-        auto populated = group->populated();
-        if (!populated)
-            return fail(populated.error().to_string());
-        if (!*populated)
-            break;
+    while (TRY(group.populated())) {
         if (std::chrono::steady_clock::now() >= deadline)
-            return fail(cat(quoted(group->path()), " still has processes ",
-                            std::chrono::seconds(kKillWait).count(), " s after SIGKILL"));
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            return error(cat(quoted(group.path()), " still has processes ",
+                             std::chrono::seconds(kKillWait).count(), " s after SIGKILL"));
+        std::this_thread::sleep_for(kKillPoll);
     }
-    print(stdout, cat("killed every process in ", group->path(), "\n"));
-    return 0;
+    print(cat("killed every process in ", group.path(), "\n"));
+    return kExitSuccess;
 }
 
-int remove(const Arguments& arguments) {
-    auto group = Cgroup::open(relative_path(arguments), arguments.root);
-    if (!group)
-        return fail(group.error().to_string());
-    if (auto removed = group->remove(); !removed)
-        return fail(removed.error().to_string());
-    return 0;
+CommandResult command_remove(const ParsedArgs& args) {
+    Target target = TRY(target_of(args));
+    Cgroup group = TRY(Cgroup::open(target.relative_path(), target.root));
+    TRY(group.remove());
+    return kExitSuccess;
 }
+
+const Command kRun{
+    .names = {"run"},
+    .summary = "run COMMAND in keel.slice/NAME with MemoryMax=, CPUQuota= and TasksMax= "
+               "(systemd's spellings: 512M, 1.5G, infinity; 20%; 64), wait for it and print the "
+               "group's counters; exits as COMMAND did",
+    .options = {{.name = "--memory-max",
+                 .value_name = "SIZE",
+                 .type = ValueType::Text,
+                 .help = "MemoryMax=: 512M, 1.5G, infinity"},
+                {.name = "--cpu-quota",
+                 .value_name = "PERCENT",
+                 .type = ValueType::Text,
+                 .help = "CPUQuota=: 20% is a fifth of one CPU"},
+                {.name = "--tasks-max",
+                 .value_name = "N",
+                 .type = ValueType::Text,
+                 .help = "TasksMax=: 64, infinity"},
+                kRootOption},
+    .positionals = {kNameArgument},
+    .after_dashes = Positional{.name = "COMMAND", .count = Count::OneOrMore, .noun = "command"},
+    .run = command_run,
+};
+
+const Command kStats{
+    .names = {"stats"},
+    .summary = "print the counters and limits of keel.slice/NAME",
+    .options = {kRootOption},
+    .positionals = {kNameArgument},
+    .run = command_stats,
+};
+
+const Command kKill{
+    .names = {"kill"},
+    .summary = "SIGKILL every process in keel.slice/NAME and wait until it is empty",
+    .options = {kRootOption},
+    .positionals = {kNameArgument},
+    .run = command_kill,
+};
+
+const Command kRemove{
+    .names = {"remove"},
+    .summary = "remove the (empty) group keel.slice/NAME",
+    .options = {kRootOption},
+    .positionals = {kNameArgument},
+    .run = command_remove,
+};
 
 } // namespace
 
-int command_cgroup(std::span<char*> args) {
-    std::string_view verb = args.empty() ? std::string_view() : std::string_view(args[0]);
-    if (verb.empty() || verb == "help" || verb == "--help" || verb == "-h") {
-        print(verb.empty() ? stderr : stdout, std::string(kUsage));
-        return verb.empty() ? 2 : 0;
-    }
-    if (verb != "run" && verb != "stats" && verb != "kill" && verb != "remove")
-        return fail(cat("unknown command ", quoted(verb), " (see `keel cgroup help`)"), 2);
-    auto arguments = parse_arguments(verb, args.subspan(1));
-    if (!arguments)
-        return fail(arguments.error().to_string(), 2);
-    if (verb == "run")
-        return run(*arguments);
-    if (verb == "stats")
-        return stats(*arguments);
-    if (verb == "kill")
-        return kill(*arguments);
-    return remove(*arguments);
-}
+const Command kCgroupCommand{
+    .names = {"cgroup"},
+    .summary = "a cgroup of keel.slice by hand (see `keel cgroup help`)",
+    .notes = "Every command takes --root DIR: where cgroup2 is mounted (default /sys/fs/cgroup).\n",
+    .subcommands = {&kRun, &kStats, &kKill, &kRemove},
+};
 
-} // namespace keel
+} // namespace keel::cli

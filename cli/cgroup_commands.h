@@ -3,11 +3,11 @@
 // need a limit applied without a unit file.
 #pragma once
 
-#include <span>
+#include "cli/args.h"
 
-namespace keel {
+namespace keel::cli {
 
-/// Takes the arguments after `cgroup` and returns the exit status.
-int command_cgroup(std::span<char*> args);
+/// The `cgroup` group: run, stats, kill, remove.
+extern const Command kCgroupCommand;
 
-} // namespace keel
+} // namespace keel::cli

@@ -1,146 +1,59 @@
-// Subcommands: argument parsing and output for people (and --json for scripts).
+// init, poweroff/reboot/halt, modprobe and sha256 on the command line: their
+// declarations and what runs them.
 #include "cli/commands.h"
 
 #include "base/cmdline.h"
 #include "base/digest.h"
 #include "base/strings.h"
-#include "cli/output.h"
 #include "control/control.h"
 #include "init/init.h"
 #include "kmod/kmod.h"
 
-#include <cstdio>
-#include <string>
 #include <unistd.h>
 
-namespace keel {
+namespace keel::cli {
 
 namespace {
 
-int fail(std::string_view message, int status = 1) {
-    std::fprintf(stderr, "keel: %.*s\n", int(message.size()), message.data());
-    return status;
-}
-
-} // namespace
-
-int command_init(std::span<char*> args) {
+CommandResult command_init(const ParsedArgs& args) {
     InitOptions options;
     options.mode = detect_init_mode();
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string_view arg = args[i];
-        auto value = [&]() -> std::optional<std::string> {
-            if (i + 1 >= args.size())
-                return std::nullopt;
-            return std::string(args[++i]);
-        };
-        if (arg == "--system") {
+    // Given both, the last one counts.
+    for (const ParsedItem& item : args.items()) {
+        if (item.option && item.option->name == "--system")
             options.mode = InitMode::System;
-        } else if (arg == "--container") {
+        else if (item.option && item.option->name == "--container")
             options.mode = InitMode::Container;
-        } else if (arg == "--control-socket" || arg == "--units") {
-            auto given = value();
-            if (!given)
-                return fail(cat(arg, " needs a value"), 2);
-            if (arg == "--units")
-                options.unit_directories.push_back(*given);
-            else
-                options.control_socket = *given;
-        } else if (arg == "--") {
-            for (++i; i < args.size(); ++i)
-                options.command.emplace_back(args[i]);
-        } else {
-            return fail(cat("init: unknown option ", quoted(arg), " (see `keel help`)"), 2);
-        }
     }
+    if (auto socket = args.value("--control-socket"))
+        options.control_socket = *socket;
+    for (std::string_view directory : args.values("--units"))
+        options.unit_directories.emplace_back(directory);
+    options.command = args.passed_through();
     if (options.mode == InitMode::System && ::getpid() != 1)
-        return fail("init --system must run as PID 1", 2);
+        return usage_error("init --system must run as PID 1");
     return run_init(options);
 }
 
-int command_power(std::string_view verb, std::span<char*> args) {
-    if (!args.empty())
-        return fail(cat(verb, " takes no arguments"), 2);
+CommandResult command_power(const ParsedArgs& args) {
+    std::string_view verb = args.verb();
     control::Request request;
     request.mutable_power()->set_action(verb == "poweroff" ? control::POWER_ACTION_POWEROFF
                                         : verb == "reboot" ? control::POWER_ACTION_REBOOT
                                                            : control::POWER_ACTION_HALT);
-    auto response = call_init(request);
-    if (!response)
-        return fail(response.error().to_string());
-    if (!response->ok())
-        return fail(response->error());
-    return 0;
+    control::Response response = TRY(call_init(request));
+    if (!response.ok())
+        return std::unexpected(Error::message(response.error()));
+    return kExitSuccess;
 }
 
-int command_status(std::span<char*> args) {
-    bool json = false;
-    for (std::string_view arg : args) {
-        if (arg != "--json")
-            return fail(cat("status: unknown option ", quoted(arg)), 2);
-        json = true;
-    }
-    control::Request request;
-    request.mutable_status();
-    auto response = call_init(request);
-    if (!response)
-        return fail(response.error().to_string());
-    if (!response->ok())
-        return fail(response->error());
-    const control::StatusResponse& status = response->status();
-    if (json) {
-        std::string out =
-            cat("{\"version\":", json_string(status.version()), ",\"pid\":", status.pid(),
-                ",\"mode\":", json_string(status.mode()), ",\"ready_usec\":", status.ready_usec(),
-                ",\"uptime_usec\":", status.uptime_usec(),
-                ",\"reaped_orphans\":", status.reaped_orphans(),
-                ",\"system_state\":", json_string(status.system_state()),
-                ",\"units_loaded\":", status.units_loaded(),
-                ",\"units_active\":", status.units_active(),
-                ",\"units_failed\":", status.units_failed(), ",\"jobs\":", status.jobs(),
-                ",\"processes\":[");
-        for (int i = 0; i < status.processes_size(); ++i) {
-            const control::Process& process = status.processes(i);
-            out += cat(i ? "," : "", "{\"name\":", json_string(process.name()),
-                       ",\"pid\":", process.pid(), ",\"state\":", json_string(process.state()),
-                       ",\"exit_status\":", process.exit_status(), "}");
-        }
-        print(out + "]}\n");
-        return 0;
-    }
-    std::string out = cat("keel ", status.version(), ": ", status.mode(), " init, pid ",
-                          status.pid(), "\n  ready:          ", format_seconds(status.ready_usec()),
-                          " s", status.mode() == "system" ? " after kernel start" : " after start",
-                          "\n  uptime:         ", format_seconds(status.uptime_usec()), " s",
-                          "\n  orphans reaped: ", status.reaped_orphans(), "\n");
-    if (!status.system_state().empty())
-        out += cat("  state:          ", status.system_state(), " (", status.units_active(),
-                   " units active, ", status.units_failed(), " failed, ", status.jobs(),
-                   " jobs queued)\n");
-    if (status.processes_size() > 0) {
-        out += "\n  PID      STATE     EXIT  NAME\n";
-        for (const control::Process& process : status.processes()) {
-            std::string pid = process.pid() ? cat(process.pid()) : "-";
-            std::string state = process.state();
-            std::string code = process.state() == "running" ? "-" : cat(process.exit_status());
-            out +=
-                cat("  ", pid, std::string(9 - std::min<size_t>(8, pid.size()), ' '), state,
-                    std::string(10 - std::min<size_t>(9, state.size()), ' '), code,
-                    std::string(6 - std::min<size_t>(5, code.size()), ' '), process.name(), "\n");
-        }
-    }
-    print(out);
-    return 0;
-}
-
-int command_sha256(std::span<char*> args) {
-    if (args.empty())
-        return fail("sha256: no files given", 2);
-    int status = 0;
-    for (const char* path : args) {
-        auto digest = sha256_file(path);
+CommandResult command_sha256(const ParsedArgs& args) {
+    int status = kExitSuccess;
+    for (std::string_view path : args.positionals("FILE")) {
+        auto digest = sha256_file(std::string(path));
         if (!digest) {
-            status = fail(digest.error().to_string());
+            report(digest.error());
+            status = kExitFailure;
             continue;
         }
         print(cat(*digest, "  ", path, "\n"));
@@ -148,21 +61,18 @@ int command_sha256(std::span<char*> args) {
     return status;
 }
 
-int command_modprobe(std::span<char*> args) {
-    if (args.empty())
-        return fail("modprobe: no modules given", 2);
-    auto index = ModuleIndex::load();
-    if (!index)
-        return fail(index.error().to_string());
+CommandResult command_modprobe(const ParsedArgs& args) {
+    ModuleIndex index = TRY(ModuleIndex::load());
     auto cmdline = KernelCommandLine::read();
     auto parameters = [&](std::string_view module) {
         return cmdline ? cmdline->module_parameters(module) : std::string();
     };
-    int status = 0;
-    for (const char* name : args) {
-        auto outcomes = load_module(*index, name, parameters);
+    int status = kExitSuccess;
+    for (std::string_view name : args.positionals("MODULE")) {
+        auto outcomes = load_module(index, name, parameters);
         if (!outcomes) {
-            status = fail(cat("modprobe ", quoted(name), ": ", outcomes.error().to_string()));
+            report(std::move(outcomes).error().wrap(cat("modprobe ", quoted(name))));
+            status = kExitFailure;
             continue;
         }
         for (const auto& [module, outcome] : *outcomes)
@@ -171,4 +81,51 @@ int command_modprobe(std::span<char*> args) {
     return status;
 }
 
-} // namespace keel
+} // namespace
+
+const Command kInitCommand{
+    .names = {"init"},
+    .summary = "run as init (automatic when keel is PID 1)",
+    .options =
+        {
+            {.name = "--system", .help = "the machine's init: must be PID 1 (the default there)"},
+            {.name = "--container",
+             .help = "a container's init, like tini: reaps, forwards signals to COMMAND and "
+                     "exits with its status (the default in a PID namespace)"},
+            {.name = "--control-socket",
+             .value_name = "PATH",
+             .type = ValueType::Text,
+             .help = "listen for keel's commands at PATH (default $KEEL_CONTROL_SOCKET or "
+                     "/run/keel/init.sock)"},
+            {.name = "--units",
+             .value_name = "DIR",
+             .type = ValueType::Text,
+             .repeat = Repeat::Collect,
+             .help = "read unit files from DIR instead of the usual directories; a later "
+                     "DIR overrides an earlier one"},
+        },
+    .after_dashes = Positional{.name = "COMMAND", .count = Count::Any, .noun = "command"},
+    .run = command_init,
+};
+
+const Command kPowerCommand{
+    .names = {"poweroff", "reboot", "halt"},
+    .summary = "end the system (or the container init)",
+    .run = command_power,
+};
+
+const Command kModprobeCommand{
+    .names = {"modprobe"},
+    .summary = "load kernel modules with their dependencies",
+    .positionals = {{.name = "MODULE", .count = Count::OneOrMore, .noun = "modules"}},
+    .run = command_modprobe,
+};
+
+const Command kSha256Command{
+    .names = {"sha256"},
+    .summary = "print SHA-256 digests, as sha256sum does",
+    .positionals = {{.name = "FILE", .count = Count::OneOrMore, .noun = "files"}},
+    .run = command_sha256,
+};
+
+} // namespace keel::cli

@@ -1,17 +1,21 @@
-// The subcommands of `keel`.
+// The commands of `keel` that are neither the service manager's verbs
+// (unit_commands.h), cgroups (cgroup_commands.h) nor live patches
+// (patch_commands.h): init itself, ending the system, kernel modules and
+// SHA-256 digests.
 #pragma once
 
-#include <span>
-#include <string_view>
+#include "cli/args.h"
 
-namespace keel {
+namespace keel::cli {
 
-/// Each takes the arguments after the subcommand name and returns the exit status.
-int command_init(std::span<char*> args);
-int command_power(std::string_view verb, std::span<char*> args);
-int command_status(std::span<char*> args);
-int command_sha256(std::span<char*> args);
-int command_modprobe(std::span<char*> args);
-int command_patch(std::span<char*> args); // cli/patch_commands.cpp
+/// `keel init [--system|--container] [--control-socket PATH] [--units DIR]...
+/// [-- COMMAND...]`: runs init; what keel runs as PID 1 whatever argv says.
+extern const Command kInitCommand;
+/// `keel poweroff | reboot | halt`: asks init to end the system.
+extern const Command kPowerCommand;
+/// `keel modprobe MODULE...`: loads modules with their dependencies.
+extern const Command kModprobeCommand;
+/// `keel sha256 FILE...`: digests as sha256sum prints them.
+extern const Command kSha256Command;
 
-} // namespace keel
+} // namespace keel::cli

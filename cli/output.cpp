@@ -1,4 +1,4 @@
-// Output helpers (see output.h).
+// Output, failures and exit statuses, colours and times (see output.h).
 #include "cli/output.h"
 
 #include "base/strings.h"
@@ -8,59 +8,89 @@
 #include <ctime>
 #include <unistd.h>
 
-namespace keel {
-
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                static constexpr char hex[] = "0123456789abcdef";
-                out += cat("\\u00", hex[(c >> 4) & 15], hex[c & 15]);
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out + "\"";
-}
-
-void print(const std::string& text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-}
-
-bool use_color() {
-    const char* term = std::getenv("TERM");
-    return ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR") &&
-           !(term && std::string_view(term) == "dumb");
-}
-
-std::string colored(std::string_view text, int color, bool enabled) {
-    if (!enabled)
-        return std::string(text);
-    return cat("\x1b[", color, "m", text, "\x1b[0m");
-}
+namespace keel::cli {
 
 namespace {
+
+// The SGR parameter of each colour, and the one that resets them.
+constexpr int ansi_code(Color color) {
+    switch (color) {
+    case Color::Red:
+        return 31;
+    case Color::Green:
+        return 32;
+    case Color::Yellow:
+        return 33;
+    }
+    return 0;
+}
+constexpr int kAnsiReset = 0;
+
+constexpr uint64_t kUsecPerMsec = 1000;
+constexpr uint64_t kUsecPerSecond = 1'000'000;
+constexpr uint64_t kNsecPerUsec = 1000;
+constexpr uint64_t kSecondsPerMinute = 60;
+constexpr uint64_t kSecondsPerHour = 3600;
+constexpr uint64_t kSecondsPerDay = 86400;
+
 std::string format_time(uint64_t realtime_usec, const char* format) {
-    time_t seconds = time_t(realtime_usec / 1'000'000);
+    time_t seconds = time_t(realtime_usec / kUsecPerSecond);
     struct tm local {};
     ::localtime_r(&seconds, &local);
     char buffer[64];
     size_t n = std::strftime(buffer, sizeof buffer, format, &local);
     return std::string(buffer, n);
 }
+
 } // namespace
+
+std::unexpected<Failure> usage_error(std::string message) {
+    return std::unexpected(Failure(Error::message(std::move(message)), kExitUsage));
+}
+
+void print(std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+}
+
+void print_error(std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+void report(const Error& error) {
+    print_error(cat("keel: ", error.to_string(), "\n"));
+}
+
+int finish(const CommandResult& result) {
+    if (result)
+        return *result;
+    report(result.error().error);
+    return result.error().status;
+}
+
+std::string pad(std::string_view text, size_t width) {
+    std::string out(text);
+    if (out.size() < width)
+        out.append(width - out.size(), ' ');
+    return out;
+}
+
+std::string cell(std::string_view text, size_t width) {
+    return pad(text, width) + " ";
+}
+
+Coloring terminal_coloring() {
+    const char* term = std::getenv("TERM");
+    bool takes_color = ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR") &&
+                       !(term && std::string_view(term) == "dumb");
+    return takes_color ? Coloring::On : Coloring::Off;
+}
+
+std::string colored(std::string_view text, Color color, Coloring coloring) {
+    if (coloring == Coloring::Off)
+        return std::string(text);
+    return cat("\x1b[", ansi_code(color), "m", text, "\x1b[", kAnsiReset, "m");
+}
 
 std::string short_time(uint64_t realtime_usec) {
     return format_time(realtime_usec, "%b %d %H:%M:%S");
@@ -71,23 +101,26 @@ std::string long_time(uint64_t realtime_usec) {
 }
 
 std::string time_span(uint64_t usec) {
-    uint64_t seconds = usec / 1'000'000;
+    uint64_t seconds = usec / kUsecPerSecond;
     if (seconds < 1)
-        return cat(usec / 1000, "ms");
-    if (seconds < 60)
+        return cat(usec / kUsecPerMsec, "ms");
+    if (seconds < kSecondsPerMinute)
         return cat(seconds, "s");
-    if (seconds < 3600)
-        return seconds % 60 ? cat(seconds / 60, "min ", seconds % 60, "s")
-                            : cat(seconds / 60, "min");
-    if (seconds < 86400)
-        return cat(seconds / 3600, "h ", seconds / 60 % 60, "min");
-    return cat(seconds / 86400, seconds / 86400 == 1 ? " day" : " days");
+    if (seconds < kSecondsPerHour)
+        return seconds % kSecondsPerMinute
+                   ? cat(seconds / kSecondsPerMinute, "min ", seconds % kSecondsPerMinute, "s")
+                   : cat(seconds / kSecondsPerMinute, "min");
+    if (seconds < kSecondsPerDay)
+        return cat(seconds / kSecondsPerHour, "h ", seconds / kSecondsPerMinute % kSecondsPerMinute,
+                   "min");
+    uint64_t days = seconds / kSecondsPerDay;
+    return cat(days, days == 1 ? " day" : " days");
 }
 
 uint64_t realtime_usec() {
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
-    return uint64_t(now.tv_sec) * 1'000'000 + uint64_t(now.tv_nsec) / 1000;
+    return uint64_t(now.tv_sec) * kUsecPerSecond + uint64_t(now.tv_nsec) / kNsecPerUsec;
 }
 
-} // namespace keel
+} // namespace keel::cli

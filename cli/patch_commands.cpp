@@ -1,176 +1,94 @@
-// `keel patch ...`: kernel live patches (livepatch/livepatch.h). Argument
-// parsing and output: for people, and --json for scripts on list and info.
+// `keel patch ...`: kernel live patches (livepatch/livepatch.h). Declarations
+// and output: for people, and --json for scripts on list and info.
 // Everything runs in the CLI process; PID 1 is not involved, so a slow
 // transition never keeps init waiting.
-#include "cli/commands.h"
+#include "cli/patch_commands.h"
 
 #include "base/cmdline.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "cli/json.h"
 #include "livepatch/livepatch.h"
 
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace keel {
+namespace keel::cli {
 
 namespace {
 
 namespace lp = livepatch;
 
-constexpr std::string_view kUsage = R"(usage: keel patch <command> [options]
+// The longest --timeout: a day.
+constexpr uint64_t kMaxTimeoutSeconds = 86400;
+// Signatures are written readable by all, as the module is.
+constexpr mode_t kSignatureMode = 0644;
 
-  load FILE.ko [PARAM=VALUE...] [--replace] [--timeout SECONDS] [--force]
-        check the module, load it and follow the transition; on timeout the
-        transition is reversed and the module unloaded. --replace then
-        disables and unloads every other live patch. --force forces a
-        transition that does not complete instead (the module can then never
-        be removed; never the default)
-  unload NAME [--timeout SECONDS] [--force]
-        disable (following the transition back) and remove the module
-  disable NAME [--timeout SECONDS] [--force]
-  enable NAME [--timeout SECONDS]
-        a disabled patch is reloaded from the copy kept at load time or from
-        the installed set (the kernel cannot re-enable it)
-  list [--json]        loaded and installed patches: state, transition
-                       progress, objects patched, taint
-  info FILE.ko [--json]
-                       what the module says and every check load makes
-  install FILE.ko      add to the set loaded at boot for the kernel the
-                       module is built for
-  uninstall NAME [--kernel-release RELEASE]
-  sign --key PRIVATE.pem [--output FILE.sig] FILE.ko
-                       write the detached signature (default FILE.ko.sig)
+// Columns of `keel patch list` (each followed by a space).
+constexpr size_t kNameWidth = 19;
+constexpr size_t kStateWidth = 11;
+constexpr size_t kTransitionWidth = 13;
+constexpr size_t kObjectsWidth = 23;
+constexpr size_t kTaintWidth = 6;
+// `keel patch info` names its checks in a column this wide.
+constexpr size_t kCheckNameWidth = 13;
 
-Options: --trusted-keys DIR (default /etc/keel/trusted.d), --root DIR (the
-installed set, default /var/lib/keel/patches), --run-dir DIR (default
-/run/keel/patches). The default --timeout is 60 seconds.
+// Options every patch command takes (the group's notes describe them).
+const Option kTrustedKeysOption{.name = "--trusted-keys",
+                                .value_name = "DIR",
+                                .type = ValueType::Text,
+                                .shown = Shown::InOptionList,
+                                .help = "the trusted signers' public keys (default "
+                                        "/etc/keel/trusted.d)"};
+const Option kRootOption{.name = "--root",
+                         .value_name = "DIR",
+                         .type = ValueType::Text,
+                         .shown = Shown::InOptionList,
+                         .help = "the installed set (default /var/lib/keel/patches)"};
+const Option kRunDirOption{.name = "--run-dir",
+                           .value_name = "DIR",
+                           .type = ValueType::Text,
+                           .shown = Shown::InOptionList,
+                           .help = "the copies kept of loaded modules (default /run/keel/patches)"};
+const Option kTimeoutOption{.name = "--timeout",
+                            .value_name = "SECONDS",
+                            .type = ValueType::Seconds,
+                            .max = kMaxTimeoutSeconds,
+                            .help = "how long the transition may take (default 60)"};
+const Option kForceOption{.name = "--force",
+                          .help = "force a transition that does not complete in time instead of "
+                                  "reversing it (the module can then never be removed)"};
+const Option kKernelReleaseOption{.name = "--kernel-release",
+                                  .value_name = "RELEASE",
+                                  .type = ValueType::Text,
+                                  .help = "the installed set of kernel RELEASE (default: the "
+                                          "running kernel's)"};
 
-Signing is configured when the trusted-keys directory holds a *.pem public
-key, or with keel.patch_signing=required on the kernel command line; then
-every module needs FILE.ko.sig from one of the keys (RSA or ECDSA over
-SHA-256 of the file; `openssl dgst -sha256 -sign key.pem -out FILE.ko.sig
-FILE.ko` makes one too).
-)";
+const Positional kModuleFile{.name = "FILE.ko", .noun = "module file"};
+const Positional kPatchName{.name = "NAME", .noun = "patch name"};
 
-int fail(std::string_view message, int status = 1) {
-    std::fprintf(stderr, "keel: patch: %.*s\n", int(message.size()), message.data());
-    return status;
-}
-
-void print(const std::string& text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-}
-
-std::string json_string(std::string_view text) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out = "\"";
-    for (char c : text) {
-        auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\')
-            out += cat('\\', c);
-        else if (byte < 0x20 || byte >= 0x7f) // modinfo is outside input: keep JSON ASCII
-            out += cat("\\u00", hex[byte >> 4], hex[byte & 15]);
-        else
-            out += c;
-    }
-    return out + "\"";
-}
-
-const char* json_bool(bool value) {
-    return value ? "true" : "false";
-}
-
-// "60", "0.5" -> milliseconds.
-std::optional<std::chrono::milliseconds> parse_seconds(std::string_view text) {
-    size_t dot = text.find('.');
-    auto whole = parse_u64(text.substr(0, dot));
-    if (!whole || *whole > 86400)
-        return std::nullopt;
-    uint64_t ms = *whole * 1000;
-    if (dot != std::string_view::npos) {
-        std::string_view fraction = text.substr(dot + 1);
-        if (fraction.empty() || fraction.size() > 3 || !parse_u64(fraction))
-            return std::nullopt;
-        uint64_t value = *parse_u64(fraction);
-        for (size_t i = fraction.size(); i < 3; ++i)
-            value *= 10;
-        ms += value;
-    }
-    return std::chrono::milliseconds(ms);
-}
-
-struct Arguments {
-    std::vector<std::string> positional;
-    bool json = false;
-    bool replace = false;
-    bool force = false;
-    std::optional<std::string> key;
-    std::optional<std::string> output;
-    std::optional<std::string> kernel_release;
+// What every patch command passes to livepatch/.
+lp::Options patch_options(const ParsedArgs& args) {
     lp::Options options;
-};
-
-// Parses the options every verb shares; returns an error message, or "".
-std::string parse_arguments(std::span<char*> args, Arguments& out) {
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string_view arg = args[i];
-        auto value = [&]() -> std::optional<std::string> {
-            if (i + 1 >= args.size())
-                return std::nullopt;
-            return std::string(args[++i]);
-        };
-        if (arg == "--json") {
-            out.json = true;
-        } else if (arg == "--replace") {
-            out.replace = true;
-        } else if (arg == "--force") {
-            out.force = true;
-        } else if (arg == "--timeout" || arg == "--trusted-keys" || arg == "--root" ||
-                   arg == "--run-dir" || arg == "--key" || arg == "--output" ||
-                   arg == "--kernel-release") {
-            auto given = value();
-            if (!given)
-                return cat(arg, " needs a value");
-            if (arg == "--timeout") {
-                auto timeout = parse_seconds(*given);
-                if (!timeout)
-                    return cat("--timeout ", quoted(*given), ": expected seconds, like 60 or 0.5");
-                out.options.timeout = *timeout;
-            } else if (arg == "--trusted-keys") {
-                out.options.signing.trusted_keys_directory = *given;
-            } else if (arg == "--root") {
-                out.options.install_root = *given;
-            } else if (arg == "--run-dir") {
-                out.options.run_directory = *given;
-            } else if (arg == "--key") {
-                out.key = *given;
-            } else if (arg == "--output") {
-                out.output = *given;
-            } else {
-                out.kernel_release = *given;
-            }
-        } else if (arg.starts_with("--")) {
-            return cat("unknown option ", quoted(arg), " (see `keel patch help`)");
-        } else {
-            out.positional.emplace_back(arg);
-        }
-    }
-    out.options.force = out.force;
-    out.options.report = [](std::string_view line) {
-        std::fprintf(stderr, "keel: patch: %.*s\n", int(line.size()), line.data());
-    };
+    if (auto timeout = args.seconds("--timeout"))
+        options.timeout = *timeout;
+    if (auto directory = args.value("--trusted-keys"))
+        options.signing.trusted_keys_directory = *directory;
+    if (auto root = args.value("--root"))
+        options.install_root = *root;
+    if (auto directory = args.value("--run-dir"))
+        options.run_directory = *directory;
+    options.force = args.flag("--force");
+    options.report = [](std::string_view line) { print_error(cat("keel: patch: ", line, "\n")); };
     if (auto cmdline = KernelCommandLine::read())
-        out.options.signing.required = cmdline->get("keel.patch_signing") == "required";
-    return {};
+        options.signing.required = cmdline->get("keel.patch_signing") == "required";
+    return options;
 }
 
-int usage_error(std::string_view verb, std::string_view message) {
-    return fail(cat(verb, ": ", message, " (see `keel patch help`)"), 2);
+std::string kernel_release(const ParsedArgs& args) {
+    return std::string(args.value("--kernel-release").value_or(""));
 }
 
 std::string objects_text(const lp::PatchStatus& patch) {
@@ -180,28 +98,20 @@ std::string objects_text(const lp::PatchStatus& patch) {
     return out.empty() ? "-" : out;
 }
 
+bool in_transition(const lp::PatchStatus& patch) {
+    return patch.state == lp::PatchState::Patching || patch.state == lp::PatchState::Unpatching;
+}
+
 std::string transition_text(const lp::PatchStatus& patch) {
-    if (patch.state != lp::PatchState::Patching && patch.state != lp::PatchState::Unpatching)
+    if (!in_transition(patch))
         return "-";
     return cat(patch.tasks_transitioned, "/", patch.tasks_total, " tasks");
 }
 
-std::string pad(std::string text, size_t width) {
-    if (text.size() < width)
-        text.append(width - text.size(), ' ');
-    return text;
-}
-
-int patch_list(Arguments& args) {
-    if (!args.positional.empty())
-        return usage_error("list", "takes no arguments");
-    const lp::Options& options = args.options;
-    auto loaded = lp::loaded_patches(options.kernel);
-    if (!loaded)
-        return fail(cat("list: ", loaded.error().to_string()));
-    auto installed = lp::installed_patches(options, args.kernel_release.value_or(""));
-    if (!installed)
-        return fail(cat("list: ", installed.error().to_string()));
+CommandResult patch_list(const ParsedArgs& args) {
+    lp::Options options = patch_options(args);
+    auto loaded = TRY_CTX(lp::loaded_patches(options.kernel), "list");
+    auto installed = TRY_CTX(lp::installed_patches(options, kernel_release(args)), "list");
     auto taint = lp::kernel_taint(options.kernel);
 
     struct Row {
@@ -209,62 +119,69 @@ int patch_list(Arguments& args) {
         const lp::InstalledPatch* installed = nullptr;
     };
     std::map<std::string, Row> rows;
-    for (lp::PatchStatus& status : *loaded)
+    for (lp::PatchStatus& status : loaded)
         rows[status.name].status = std::move(status);
-    for (const lp::InstalledPatch& patch : *installed) {
+    for (const lp::InstalledPatch& patch : installed) {
         Row& row = rows[patch.name];
         row.status.name = patch.name;
         row.installed = &patch;
     }
 
-    if (args.json) {
-        std::string out =
-            cat("{\"kernel_release\":", json_string(options.kernel.running_release()),
-                ",\"kernel_taint\":", taint ? std::to_string(*taint) : "null",
-                ",\"kernel_taint_flags\":", json_string(taint ? lp::taint_letters(*taint) : ""),
-                ",\"patches\":[");
-        bool first = true;
+    if (args.flag("--json")) {
+        JsonWriter json;
+        json.begin_object().field("kernel_release", options.kernel.running_release());
+        if (taint)
+            json.field("kernel_taint", *taint);
+        else
+            json.key("kernel_taint").null();
+        json.field("kernel_taint_flags", taint ? lp::taint_letters(*taint) : "");
+        json.key("patches").begin_array();
         for (const auto& [name, row] : rows) {
             const lp::PatchStatus& status = row.status;
-            out += cat(first ? "" : ",", "{\"name\":", json_string(name),
-                       ",\"state\":", json_string(lp::describe(status.state)), ",\"enabled\":",
-                       json_bool(status.state == lp::PatchState::Enabled ||
-                                 status.state == lp::PatchState::Patching),
-                       ",\"transition\":");
-            if (transition_text(status) == "-")
-                out += "null";
+            json.begin_object()
+                .field("name", name)
+                .field("state", lp::describe(status.state))
+                .field("enabled", status.state == lp::PatchState::Enabled ||
+                                      status.state == lp::PatchState::Patching)
+                .key("transition");
+            if (in_transition(status))
+                json.begin_object()
+                    .field("tasks_total", status.tasks_total)
+                    .field("tasks_transitioned", status.tasks_transitioned)
+                    .end_object();
             else
-                out += cat("{\"tasks_total\":", status.tasks_total,
-                           ",\"tasks_transitioned\":", status.tasks_transitioned, "}");
-            out += ",\"objects\":[";
-            for (size_t i = 0; i < status.objects.size(); ++i)
-                out += cat(i ? "," : "", "{\"name\":", json_string(status.objects[i].name),
-                           ",\"patched\":", json_bool(status.objects[i].patched), "}");
-            out += cat("],\"taint\":", json_string(status.taint),
-                       ",\"installed\":", json_bool(row.installed != nullptr));
-            if (row.installed) {
-                out += cat(",\"installed_path\":", json_string(row.installed->path));
-                out += cat(",\"boot\":", row.installed->boot_result
-                                             ? json_string(*row.installed->boot_result)
-                                             : "null");
-            }
-            out += "}";
-            first = false;
+                json.null();
+            json.key("objects").begin_array();
+            for (const lp::PatchedObject& object : status.objects)
+                json.begin_object()
+                    .field("name", object.name)
+                    .field("patched", object.patched)
+                    .end_object();
+            json.end_array()
+                .field("taint", status.taint)
+                .field("installed", row.installed != nullptr);
+            if (row.installed)
+                json.field("installed_path", row.installed->path)
+                    .field("boot", row.installed->boot_result);
+            json.end_object();
         }
-        print(out + "]}\n");
-        return 0;
+        json.end_array().end_object();
+        print(json.text() + "\n");
+        return kExitSuccess;
     }
 
     if (rows.empty()) {
         print("no live patches loaded or installed\n");
     } else {
-        print(cat(pad("NAME", 20), pad("STATE", 12), pad("TRANSITION", 14), pad("OBJECTS", 24),
-                  pad("TAINT", 7), "INSTALLED\n"));
+        print(cat(cell("NAME", kNameWidth), cell("STATE", kStateWidth),
+                  cell("TRANSITION", kTransitionWidth), cell("OBJECTS", kObjectsWidth),
+                  cell("TAINT", kTaintWidth), "INSTALLED\n"));
         for (const auto& [name, row] : rows) {
             const lp::PatchStatus& status = row.status;
-            print(cat(pad(name, 19), " ", pad(std::string(lp::describe(status.state)), 11), " ",
-                      pad(transition_text(status), 13), " ", pad(objects_text(status), 23), " ",
-                      pad(status.taint.empty() ? "-" : status.taint, 6), " ",
+            print(cat(cell(name, kNameWidth), cell(lp::describe(status.state), kStateWidth),
+                      cell(transition_text(status), kTransitionWidth),
+                      cell(objects_text(status), kObjectsWidth),
+                      cell(status.taint.empty() ? "-" : status.taint, kTaintWidth),
                       row.installed ? "yes" : "no", "\n"));
         }
         for (const auto& [name, row] : rows)
@@ -275,42 +192,46 @@ int patch_list(Arguments& args) {
         print(cat("kernel ", options.kernel.running_release(), ": taint ", *taint,
                   *taint ? cat(" (", lp::taint_letters(*taint), ")") : std::string(),
                   (*taint & lp::kTaintLivepatch) ? ", live patched" : "", "\n"));
-    return 0;
+    return kExitSuccess;
 }
 
-int patch_info(Arguments& args) {
-    if (args.positional.size() != 1)
-        return usage_error("info", "needs one module file");
-    lp::Inspection inspection = lp::inspect_module(args.positional[0], args.options);
+CommandResult patch_info(const ParsedArgs& args) {
+    lp::Inspection inspection =
+        lp::inspect_module(std::string(*args.positional("FILE.ko")), patch_options(args));
     const std::optional<lp::ModuleImage>& image = inspection.image;
     bool loadable = inspection.first_failure() == nullptr;
-    if (args.json) {
-        std::string out =
-            cat("{\"path\":", json_string(inspection.path), ",\"size\":", inspection.file_size,
-                ",\"sha256\":", json_string(inspection.sha256),
-                ",\"compressed\":", json_bool(inspection.compressed));
+    int status = loadable ? kExitSuccess : kExitFailure;
+    if (args.flag("--json")) {
+        JsonWriter json;
+        json.begin_object()
+            .field("path", inspection.path)
+            .field("size", inspection.file_size)
+            .field("sha256", inspection.sha256)
+            .field("compressed", inspection.compressed);
         if (image) {
-            out += cat(",\"name\":", json_string(image->name),
-                       ",\"vermagic\":", json_string(image->vermagic),
-                       ",\"livepatch\":", json_bool(image->is_livepatch()),
-                       ",\"machine\":", json_string(lp::machine_name(image->machine)),
-                       ",\"kernel_signature\":", json_bool(image->kernel_signature.has_value()),
-                       ",\"depends\":[");
-            for (size_t i = 0; i < image->depends.size(); ++i)
-                out += cat(i ? "," : "", json_string(image->depends[i]));
-            out += "],\"modinfo\":[";
-            for (size_t i = 0; i < image->modinfo.size(); ++i)
-                out += cat(i ? "," : "", "[", json_string(image->modinfo[i].key), ",",
-                           json_string(image->modinfo[i].value), "]");
-            out += "]";
+            json.field("name", image->name)
+                .field("vermagic", image->vermagic)
+                .field("livepatch", image->is_livepatch())
+                .field("machine", lp::machine_name(image->machine))
+                .field("kernel_signature", image->kernel_signature.has_value());
+            json.key("depends").begin_array();
+            for (const std::string& dependency : image->depends)
+                json.value(dependency);
+            json.end_array().key("modinfo").begin_array();
+            for (const lp::ModinfoField& field : image->modinfo)
+                json.begin_array().value(field.key).value(field.value).end_array();
+            json.end_array();
         }
-        out += ",\"checks\":[";
-        for (size_t i = 0; i < inspection.checks.size(); ++i)
-            out += cat(i ? "," : "", "{\"name\":", json_string(inspection.checks[i].name),
-                       ",\"passed\":", json_bool(inspection.checks[i].passed),
-                       ",\"detail\":", json_string(inspection.checks[i].detail), "}");
-        print(out + cat("],\"loadable\":", json_bool(loadable), "}\n"));
-        return loadable ? 0 : 1;
+        json.key("checks").begin_array();
+        for (const lp::Check& check : inspection.checks)
+            json.begin_object()
+                .field("name", check.name)
+                .field("passed", check.passed)
+                .field("detail", check.detail)
+                .end_object();
+        json.end_array().field("loadable", loadable).end_object();
+        print(json.text() + "\n");
+        return status;
     }
     print(cat("file:      ", inspection.path, "\n"));
     if (inspection.file_size)
@@ -327,118 +248,202 @@ int patch_info(Arguments& args) {
                 print(cat("modinfo:   ", field.key, "=", field.value, "\n"));
     }
     for (const lp::Check& check : inspection.checks)
-        print(cat("check ", pad(check.name, 13), check.passed ? "ok      " : "FAILED  ",
-                  check.detail, "\n"));
+        print(cat("check ", pad(check.name, kCheckNameWidth),
+                  check.passed ? "ok      " : "FAILED  ", check.detail, "\n"));
     print(loadable ? "loadable: yes\n"
                    : cat("loadable: no (", inspection.first_failure()->name, " check failed)\n"));
-    return loadable ? 0 : 1;
+    return status;
 }
 
-int patch_load(Arguments& args) {
-    if (args.positional.empty())
-        return usage_error("load", "needs a module file");
+CommandResult patch_load(const ParsedArgs& args) {
     lp::LoadRequest request;
-    request.path = args.positional[0];
-    for (size_t i = 1; i < args.positional.size(); ++i) {
-        if (args.positional[i].find('=') == std::string::npos)
-            return usage_error(
-                "load", cat("module parameters are PARAM=VALUE, not ", quoted(args.positional[i])));
-        request.parameters += cat(request.parameters.empty() ? "" : " ", args.positional[i]);
+    request.path = *args.positional("FILE.ko");
+    for (std::string_view parameter : args.positionals("PARAM=VALUE")) {
+        if (parameter.find('=') == std::string_view::npos)
+            return usage_error(args,
+                               cat("module parameters are PARAM=VALUE, not ", quoted(parameter)));
+        request.parameters += cat(request.parameters.empty() ? "" : " ", parameter);
     }
-    request.replace = args.replace;
-    if (args.force)
-        args.options.report("warning: --force: a transition that does not complete in time is "
-                            "forced; the module can then never be removed");
-    auto outcome = lp::load_patch(request, args.options);
-    if (!outcome)
-        return fail(cat("load: ", outcome.error().to_string()));
-    print(cat(outcome->name, ": enabled", outcome->forced ? " (forced)" : "", ", transition took ",
-              format_seconds(outcome->transition_usec), " s\n"));
-    for (const std::string& replaced : outcome->replaced)
+    request.replace = args.flag("--replace");
+    lp::Options options = patch_options(args);
+    if (options.force)
+        options.report("warning: --force: a transition that does not complete in time is "
+                       "forced; the module can then never be removed");
+    lp::LoadOutcome outcome = TRY_CTX(lp::load_patch(request, options), "load");
+    print(cat(outcome.name, ": enabled", outcome.forced ? " (forced)" : "", ", transition took ",
+              format_seconds(outcome.transition_usec), " s\n"));
+    for (const std::string& replaced : outcome.replaced)
         print(cat(replaced, ": replaced and unloaded\n"));
-    return 0;
+    return kExitSuccess;
 }
 
-int patch_name_verb(std::string_view verb, Arguments& args) {
-    if (args.positional.size() != 1)
-        return usage_error(verb, "needs one patch name");
-    const std::string& name = args.positional[0];
-    if (verb == "unload") {
-        if (auto unloaded = lp::unload_patch(name, args.options); !unloaded)
-            return fail(unloaded.error().to_string());
-        print(cat(name, ": unloaded\n"));
-    } else if (verb == "disable") {
-        if (auto disabled = lp::disable_patch(name, args.options); !disabled)
-            return fail(cat("disable ", quoted(name), ": ", disabled.error().to_string()));
-        print(cat(name, ": disabled\n"));
-    } else if (verb == "enable") {
-        auto enabled = lp::enable_patch(name, args.options);
-        if (!enabled)
-            return fail(cat("enable ", quoted(name), ": ", enabled.error().to_string()));
-        print(cat(name, ": enabled\n"));
-    } else if (verb == "uninstall") {
-        auto removed = lp::uninstall_patch(name, args.kernel_release.value_or(""), args.options);
-        if (!removed)
-            return fail(cat("uninstall: ", removed.error().to_string()));
-        print(cat(name, ": uninstalled (still loaded if it was: keel patch unload ", name, ")\n"));
-    }
-    return 0;
+CommandResult patch_unload(const ParsedArgs& args) {
+    std::string_view name = *args.positional("NAME");
+    TRY(lp::unload_patch(name, patch_options(args)));
+    print(cat(name, ": unloaded\n"));
+    return kExitSuccess;
 }
 
-int patch_install(Arguments& args) {
-    if (args.positional.size() != 1)
-        return usage_error("install", "needs one module file");
-    auto installed = lp::install_patch(args.positional[0], args.options);
-    if (!installed)
-        return fail(cat("install: ", installed.error().to_string()));
-    print(cat("installed ", *installed, "\n"));
-    return 0;
+CommandResult patch_disable(const ParsedArgs& args) {
+    std::string_view name = *args.positional("NAME");
+    TRY_CTX(lp::disable_patch(name, patch_options(args)), cat("disable ", quoted(name)));
+    print(cat(name, ": disabled\n"));
+    return kExitSuccess;
 }
 
-int patch_sign(Arguments& args) {
-    if (args.positional.size() != 1 || !args.key)
-        return usage_error("sign", "needs --key PRIVATE.pem and one module file");
-    const std::string& path = args.positional[0];
-    auto bytes = read_file(path);
-    if (!bytes)
-        return fail(cat("sign: ", bytes.error().to_string()));
-    auto signature = lp::sign_module(*bytes, *args.key);
-    if (!signature)
-        return fail(cat("sign: ", signature.error().to_string()));
-    std::string output = args.output.value_or(path + std::string(lp::kSignatureSuffix));
-    if (auto written = write_new_file(output, *signature, 0644); !written)
-        return fail(cat("sign: ", written.error().to_string()));
-    auto id = lp::key_id_of(*args.key);
+CommandResult patch_enable(const ParsedArgs& args) {
+    std::string_view name = *args.positional("NAME");
+    TRY_CTX(lp::enable_patch(name, patch_options(args)), cat("enable ", quoted(name)));
+    print(cat(name, ": enabled\n"));
+    return kExitSuccess;
+}
+
+CommandResult patch_uninstall(const ParsedArgs& args) {
+    std::string_view name = *args.positional("NAME");
+    TRY_CTX(lp::uninstall_patch(name, kernel_release(args), patch_options(args)), "uninstall");
+    print(cat(name, ": uninstalled (still loaded if it was: keel patch unload ", name, ")\n"));
+    return kExitSuccess;
+}
+
+CommandResult patch_install(const ParsedArgs& args) {
+    std::string installed =
+        TRY_CTX(lp::install_patch(std::string(*args.positional("FILE.ko")), patch_options(args)),
+                "install");
+    print(cat("installed ", installed, "\n"));
+    return kExitSuccess;
+}
+
+CommandResult patch_sign(const ParsedArgs& args) {
+    std::string key_path(*args.value("--key"));
+    std::string path(*args.positional("FILE.ko"));
+    std::string bytes = TRY_CTX(read_file(path), "sign");
+    std::string signature = TRY_CTX(lp::sign_module(bytes, key_path), "sign");
+    auto given_output = args.value("--output");
+    std::string output =
+        given_output ? std::string(*given_output) : cat(path, lp::kSignatureSuffix);
+    TRY_CTX(write_new_file(output, signature, kSignatureMode), "sign");
+    auto id = lp::key_id_of(key_path);
     print(cat("signed ", path, " with key ", id ? *id : "?", ": ", output, "\n"));
-    return 0;
+    return kExitSuccess;
 }
+
+const Command kLoad{
+    .names = {"load"},
+    .summary = "check the module, load it and follow the transition; on timeout the transition "
+               "is reversed and the module unloaded. --replace then disables and unloads every "
+               "other live patch. --force forces a transition that does not complete instead "
+               "(the module can then never be removed; never the default)",
+    .options = {{.name = "--replace", .help = "then disable and unload every other live patch"},
+                kTimeoutOption,
+                kForceOption,
+                kTrustedKeysOption,
+                kRootOption,
+                kRunDirOption},
+    .positionals = {kModuleFile,
+                    {.name = "PARAM=VALUE", .count = Count::Any, .noun = "module parameter"}},
+    .run = patch_load,
+};
+
+const Command kUnload{
+    .names = {"unload"},
+    .summary = "disable (following the transition back) and remove the module",
+    .options = {kTimeoutOption, kForceOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .positionals = {kPatchName},
+    .run = patch_unload,
+};
+
+const Command kEnable{
+    .names = {"enable"},
+    .summary = "enable a disabled patch again: it is reloaded from the copy kept at load time or "
+               "from the installed set (the kernel cannot re-enable it)",
+    .options = {kTimeoutOption, kForceOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .positionals = {kPatchName},
+    .run = patch_enable,
+};
+
+const Command kDisable{
+    .names = {"disable"},
+    .summary = "disable the patch, following the transition back; the module stays loaded",
+    .options = {kTimeoutOption, kForceOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .positionals = {kPatchName},
+    .run = patch_disable,
+};
+
+const Command kList{
+    .names = {"list"},
+    .summary = "loaded and installed patches: state, transition progress, objects patched, taint",
+    .options = {kJsonOption,
+                {.name = "--kernel-release",
+                 .value_name = "RELEASE",
+                 .type = ValueType::Text,
+                 .shown = Shown::InOptionList,
+                 .help = "the installed set of kernel RELEASE (default: the running kernel's)"},
+                kTrustedKeysOption,
+                kRootOption,
+                kRunDirOption},
+    .run = patch_list,
+};
+
+const Command kInfo{
+    .names = {"info"},
+    .summary = "what the module says and every check load makes",
+    .options = {kJsonOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .positionals = {kModuleFile},
+    .run = patch_info,
+};
+
+const Command kInstall{
+    .names = {"install"},
+    .summary = "add to the set loaded at boot for the kernel the module is built for",
+    .options = {kTrustedKeysOption, kRootOption, kRunDirOption},
+    .positionals = {kModuleFile},
+    .run = patch_install,
+};
+
+const Command kUninstall{
+    .names = {"uninstall"},
+    .summary = "remove from the set loaded at boot",
+    .options = {kKernelReleaseOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .positionals = {kPatchName},
+    .run = patch_uninstall,
+};
+
+const Command kSign{
+    .names = {"sign"},
+    .summary = "write the detached signature (default FILE.ko.sig)",
+    .options = {{.name = "--key",
+                 .value_name = "PRIVATE.pem",
+                 .type = ValueType::Text,
+                 .presence = Presence::Required,
+                 .help = "the signer's private key"},
+                {.name = "--output",
+                 .value_name = "FILE.sig",
+                 .type = ValueType::Text,
+                 .help = "where to write the signature (default FILE.ko.sig)"},
+                kTrustedKeysOption,
+                kRootOption,
+                kRunDirOption},
+    .positionals = {kModuleFile},
+    .run = patch_sign,
+};
 
 } // namespace
 
-int command_patch(std::span<char*> args) {
-    if (args.empty())
-        return fail("a command is needed (see `keel patch help`)", 2);
-    std::string_view verb = args[0];
-    if (verb == "help" || verb == "--help" || verb == "-h") {
-        print(std::string(kUsage));
-        return 0;
-    }
-    Arguments arguments;
-    if (std::string problem = parse_arguments(args.subspan(1), arguments); !problem.empty())
-        return usage_error(verb, problem);
-    if (verb == "list")
-        return patch_list(arguments);
-    if (verb == "info")
-        return patch_info(arguments);
-    if (verb == "load")
-        return patch_load(arguments);
-    if (verb == "install")
-        return patch_install(arguments);
-    if (verb == "sign")
-        return patch_sign(arguments);
-    if (verb == "unload" || verb == "enable" || verb == "disable" || verb == "uninstall")
-        return patch_name_verb(verb, arguments);
-    return fail(cat("unknown command ", quoted(verb), " (see `keel patch help`)"), 2);
-}
+const Command kPatchCommand{
+    .names = {"patch"},
+    .summary = "kernel live patches (keel patch help)",
+    .notes = R"(Options: --trusted-keys DIR (default /etc/keel/trusted.d), --root DIR (the
+installed set, default /var/lib/keel/patches), --run-dir DIR (default
+/run/keel/patches). The default --timeout is 60 seconds.
 
-} // namespace keel
+Signing is configured when the trusted-keys directory holds a *.pem public
+key, or with keel.patch_signing=required on the kernel command line; then
+every module needs FILE.ko.sig from one of the keys (RSA or ECDSA over
+SHA-256 of the file; `openssl dgst -sha256 -sign key.pem -out FILE.ko.sig
+FILE.ko` makes one too).
+)",
+    .subcommands = {&kLoad, &kUnload, &kEnable, &kDisable, &kList, &kInfo, &kInstall, &kUninstall,
+                    &kSign},
+};
+
+} // namespace keel::cli

@@ -6,103 +6,114 @@
 #include "base/notify.h"
 #include "base/strings.h"
 #include "base/sys.h"
-#include "cli/output.h"
+#include "cli/json.h"
 #include "control/control.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <cstdlib>
 #include <fnmatch.h>
 #include <optional>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
-namespace keel {
+namespace keel::cli {
 
 namespace {
 
-int fail(std::string_view message, int status = 1) {
-    std::fprintf(stderr, "keel: %.*s\n", int(message.size()), message.data());
-    return status;
-}
+// `keel status UNIT...` exits as `systemctl status` does: 3 when a unit is
+// not running, 4 when one is unknown.
+constexpr int kExitUnitNotActive = 3;
+constexpr int kExitUnitUnknown = 4;
 
-// "web" means web.service, as with systemctl.
-std::string unit_argument(std::string_view name) {
-    if (name.find('.') != std::string_view::npos || name.empty())
-        return std::string(name);
-    return cat(name, ".service");
-}
+// Log lines `keel status UNIT` shows unless -n says otherwise.
+constexpr uint32_t kStatusLogLines = 10;
+// The most log lines -n asks for.
+constexpr uint64_t kMaxLogLines = 100000;
 
-// The answer to one request, or the exit status to return after an error.
-std::optional<control::Response> ask(const control::Request& request, int& status) {
-    auto response = call_init(request);
-    if (!response) {
-        status = fail(response.error().to_string());
-        return std::nullopt;
-    }
-    if (!response->ok()) {
-        status = fail(response->error());
-        return std::nullopt;
-    }
-    return *response;
+// Columns of init's process table (each followed by a space).
+constexpr size_t kPidWidth = 8;
+constexpr size_t kStateWidth = 9;
+constexpr size_t kExitWidth = 5;
+// `keel status UNIT` right-aligns its field names ("Main PID: ...") to this.
+constexpr size_t kFieldNameWidth = 11;
+// list-units' columns are at least as wide as their headings.
+constexpr std::string_view kUnitHeading = "UNIT";
+constexpr std::string_view kLoadHeading = "LOAD";
+constexpr std::string_view kActiveHeading = "ACTIVE";
+constexpr std::string_view kSubHeading = "SUB";
+
+constexpr std::string_view kBullet = "\u25cf";
+constexpr std::string_view kHollowBullet = "\u25cb";
+
+// The answer to one request; init's refusal is an error too.
+Result<control::Response> ask(const control::Request& request) {
+    control::Response response = TRY(call_init(request));
+    if (!response.ok())
+        return error(response.error());
+    return response;
 }
 
 std::string log_line(const control::LogEntry& entry) {
     return cat(short_time(entry.realtime_usec()), " ", entry.unit(), ": ", entry.message(), "\n");
 }
 
-std::string log_json(const control::LogEntry& entry) {
-    return cat(
-        "{\"realtime_usec\":", entry.realtime_usec(), ",\"boottime_usec\":", entry.boottime_usec(),
-        ",\"unit\":", json_string(entry.unit()), ",\"stream\":", json_string(entry.stream()),
-        ",\"priority\":", entry.priority(), ",\"message\":", json_string(entry.message()), "}");
+void write_log(JsonWriter& json, const control::LogEntry& entry) {
+    json.begin_object()
+        .field("realtime_usec", entry.realtime_usec())
+        .field("boottime_usec", entry.boottime_usec())
+        .field("unit", entry.unit())
+        .field("stream", entry.stream())
+        .field("priority", entry.priority())
+        .field("message", entry.message())
+        .end_object();
 }
 
-std::string unit_json(const control::Unit& unit) {
-    std::string dropins;
+void write_unit(JsonWriter& json, const control::Unit& unit) {
+    json.begin_object()
+        .field("name", unit.name())
+        .field("description", unit.description())
+        .field("type", unit.type())
+        .field("service_type", unit.service_type())
+        .field("load_state", unit.load_state())
+        .field("load_error", unit.load_error())
+        .field("active_state", unit.active_state())
+        .field("sub_state", unit.sub_state())
+        .field("enabled", unit.enabled())
+        .field("job", unit.job())
+        .field("main_pid", unit.main_pid())
+        .field("main_command", unit.main_command())
+        .field("control_pid", unit.control_pid())
+        .field("exit_status", unit.exit_status())
+        .field("last_exit", unit.last_exit())
+        .field("result", unit.result())
+        .field("restarts", unit.restarts())
+        .field("status_text", unit.status_text())
+        .field("condition_failed", unit.condition_failed())
+        .field("state_since_usec", unit.state_since_usec())
+        .field("memory_current", unit.memory_current())
+        .field("tasks_current", unit.tasks_current())
+        .field("path", unit.path());
+    json.key("dropins").begin_array();
     for (const std::string& dropin : unit.dropins())
-        dropins += cat(dropins.empty() ? "" : ",", json_string(dropin));
-    return cat(
-        "{\"name\":", json_string(unit.name()),
-        ",\"description\":", json_string(unit.description()),
-        ",\"type\":", json_string(unit.type()),
-        ",\"service_type\":", json_string(unit.service_type()),
-        ",\"load_state\":", json_string(unit.load_state()),
-        ",\"load_error\":", json_string(unit.load_error()),
-        ",\"active_state\":", json_string(unit.active_state()),
-        ",\"sub_state\":", json_string(unit.sub_state()),
-        ",\"enabled\":", json_string(unit.enabled()), ",\"job\":", json_string(unit.job()),
-        ",\"main_pid\":", unit.main_pid(), ",\"main_command\":", json_string(unit.main_command()),
-        ",\"control_pid\":", unit.control_pid(), ",\"exit_status\":", unit.exit_status(),
-        ",\"last_exit\":", json_string(unit.last_exit()),
-        ",\"result\":", json_string(unit.result()), ",\"restarts\":", unit.restarts(),
-        ",\"status_text\":", json_string(unit.status_text()),
-        ",\"condition_failed\":", json_string(unit.condition_failed()),
-        ",\"state_since_usec\":", unit.state_since_usec(),
-        ",\"memory_current\":", unit.memory_current(), ",\"tasks_current\":", unit.tasks_current(),
-        ",\"path\":", json_string(unit.path()), ",\"dropins\":[", dropins, "]}");
-}
-
-std::string pad(std::string_view text, size_t width) {
-    std::string out(text);
-    if (out.size() < width)
-        out.append(width - out.size(), ' ');
-    return out;
+        json.value(dropin);
+    json.end_array().end_object();
 }
 
 // "1.2M" for memory sizes.
 std::string human_bytes(uint64_t bytes) {
-    constexpr std::string_view units = "BKMGTPE";
+    constexpr std::string_view kUnits = "BKMGTPE";
+    constexpr double kStep = 1024;
     double value = double(bytes);
     size_t unit = 0;
-    while (value >= 1024 && unit + 1 < units.size()) {
-        value /= 1024;
+    while (value >= kStep && unit + 1 < kUnits.size()) {
+        value /= kStep;
         ++unit;
     }
     if (unit == 0)
         return cat(bytes, "B");
     uint64_t tenths = uint64_t(value * 10 + 0.5);
-    return cat(tenths / 10, tenths % 10 ? cat(".", tenths % 10) : std::string(), units[unit]);
+    return cat(tenths / 10, tenths % 10 ? cat(".", tenths % 10) : std::string(), kUnits[unit]);
 }
 
 // A unit's state change in CLOCK_REALTIME (init reports CLOCK_BOOTTIME).
@@ -115,24 +126,28 @@ uint64_t since_realtime(uint64_t since_boottime) {
 }
 
 // The bullet systemctl puts before a unit: red for failed, green for active.
-std::string bullet(const control::Unit& unit, bool color) {
+std::string bullet(const control::Unit& unit, Coloring coloring) {
     if (unit.active_state() == "failed" || unit.load_state() != "loaded")
-        return colored("\u25cf", 31, color);
+        return colored(kBullet, Color::Red, coloring);
     if (unit.active_state() == "active" || unit.active_state() == "reloading")
-        return colored("\u25cf", 32, color);
+        return colored(kBullet, Color::Green, coloring);
     if (unit.active_state() == "inactive")
-        return "\u25cb";
-    return "\u25cf";
+        return std::string(kHollowBullet);
+    return std::string(kBullet);
 }
 
-std::string status_text(const control::Unit& unit, const control::Response& response, bool color) {
-    std::string out = cat(bullet(unit, color), " ", unit.name());
+std::string status_text(const control::Unit& unit, const control::Response& response,
+                        Coloring coloring) {
+    std::string out = cat(bullet(unit, coloring), " ", unit.name());
     if (unit.description() != unit.name())
         out += cat(" - ", unit.description());
     out += "\n";
+    auto label = [](std::string_view name) {
+        return cat(std::string(kFieldNameWidth - std::min(kFieldNameWidth, name.size()), ' '), name,
+                   ": ");
+    };
     auto field = [&](std::string_view name, const std::string& value) {
-        out +=
-            cat(std::string(11 - std::min<size_t>(11, name.size()), ' '), name, ": ", value, "\n");
+        out += cat(label(name), value, "\n");
     };
     if (unit.load_state() == "loaded")
         field("Loaded", cat("loaded (", unit.path().empty() ? "built in" : unit.path(), "; ",
@@ -140,7 +155,8 @@ std::string status_text(const control::Unit& unit, const control::Response& resp
     else
         field("Loaded", cat(unit.load_state(), " (Reason: ", unit.load_error(), ")"));
     for (int i = 0; i < unit.dropins_size(); ++i)
-        out += cat(i == 0 ? "    Drop-In: " : "             ", unit.dropins(i), "\n");
+        out += cat(i == 0 ? label("Drop-In") : std::string(label("").size(), ' '), unit.dropins(i),
+                   "\n");
     std::string active = unit.sub_state() == unit.active_state() || unit.sub_state() == "dead"
                              ? unit.active_state()
                              : cat(unit.active_state(), " (", unit.sub_state(), ")");
@@ -148,10 +164,12 @@ std::string status_text(const control::Unit& unit, const control::Response& resp
         active = "inactive (dead)";
     if (unit.active_state() == "active" || unit.active_state() == "reloading" ||
         unit.active_state() == "activating" || unit.active_state() == "deactivating")
-        active = colored(active, unit.active_state() == "active" ? 32 : 33, color);
+        active = colored(active, unit.active_state() == "active" ? Color::Green : Color::Yellow,
+                         coloring);
     if (unit.result() != "success" && !unit.result().empty() && unit.active_state() != "active")
-        active = cat(unit.active_state() == "failed" ? colored(active, 31, color) : active,
-                     " (Result: ", unit.result(), ")");
+        active =
+            cat(unit.active_state() == "failed" ? colored(active, Color::Red, coloring) : active,
+                " (Result: ", unit.result(), ")");
     if (uint64_t since = since_realtime(unit.state_since_usec()))
         active +=
             cat(" since ", long_time(since), "; ", time_span(realtime_usec() - since), " ago");
@@ -191,97 +209,154 @@ bool listed_by_default(const control::Unit& unit) {
            unit.load_state() != "loaded";
 }
 
-struct LinesOption {
-    uint32_t lines = 0;
-    bool given = false;
-};
-
-// Parses -n N / --lines N / --lines=N at args[i]; false when args[i] is not it.
-std::optional<std::string> lines_option(std::span<char*> args, size_t& i, LinesOption& out) {
-    std::string_view arg = args[i];
-    std::string_view value;
-    if (arg == "-n" || arg == "--lines") {
-        if (i + 1 >= args.size())
-            return cat(arg, " needs a number");
-        value = args[++i];
-    } else if (arg.starts_with("--lines=")) {
-        value = arg.substr(8);
-    } else if (arg.starts_with("-n") && arg.size() > 2) {
-        value = arg.substr(2);
-    } else {
-        return std::string();
+// `keel status` without units: init itself.
+CommandResult show_init_status(const ParsedArgs& args) {
+    control::Request request;
+    request.mutable_status();
+    control::Response response = TRY(ask(request));
+    const control::StatusResponse& status = response.status();
+    if (args.flag("--json")) {
+        JsonWriter json;
+        json.begin_object()
+            .field("version", status.version())
+            .field("pid", status.pid())
+            .field("mode", status.mode())
+            .field("ready_usec", status.ready_usec())
+            .field("uptime_usec", status.uptime_usec())
+            .field("reaped_orphans", status.reaped_orphans())
+            .field("system_state", status.system_state())
+            .field("units_loaded", status.units_loaded())
+            .field("units_active", status.units_active())
+            .field("units_failed", status.units_failed())
+            .field("jobs", status.jobs());
+        json.key("processes").begin_array();
+        for (const control::Process& process : status.processes())
+            json.begin_object()
+                .field("name", process.name())
+                .field("pid", process.pid())
+                .field("state", process.state())
+                .field("exit_status", process.exit_status())
+                .end_object();
+        json.end_array().end_object();
+        print(json.text() + "\n");
+        return kExitSuccess;
     }
-    auto number = parse_u64(value);
-    if (!number || *number > 100000)
-        return cat("invalid number of lines ", quoted(value));
-    out.lines = uint32_t(*number);
-    out.given = true;
-    return std::nullopt;
+    std::string out = cat("keel ", status.version(), ": ", status.mode(), " init, pid ",
+                          status.pid(), "\n  ready:          ", format_seconds(status.ready_usec()),
+                          " s", status.mode() == "system" ? " after kernel start" : " after start",
+                          "\n  uptime:         ", format_seconds(status.uptime_usec()), " s",
+                          "\n  orphans reaped: ", status.reaped_orphans(), "\n");
+    if (!status.system_state().empty())
+        out += cat("  state:          ", status.system_state(), " (", status.units_active(),
+                   " units active, ", status.units_failed(), " failed, ", status.jobs(),
+                   " jobs queued)\n");
+    if (status.processes_size() > 0) {
+        out += cat("\n  ", cell("PID", kPidWidth), cell("STATE", kStateWidth),
+                   cell("EXIT", kExitWidth), "NAME\n");
+        for (const control::Process& process : status.processes()) {
+            std::string pid = process.pid() ? cat(process.pid()) : "-";
+            std::string code = process.state() == "running" ? "-" : cat(process.exit_status());
+            out += cat("  ", cell(pid, kPidWidth), cell(process.state(), kStateWidth),
+                       cell(code, kExitWidth), process.name(), "\n");
+        }
+    }
+    print(out);
+    return kExitSuccess;
 }
 
-} // namespace
-
-int command_list_units(std::span<char*> args) {
-    bool json = false, all = false, failed = false;
-    std::vector<std::string> patterns;
-    for (std::string_view arg : args) {
-        if (arg == "--json")
-            json = true;
-        else if (arg == "--all" || arg == "-a")
-            all = true;
-        else if (arg == "--failed")
-            failed = true;
-        else if (arg.starts_with("-"))
-            return fail(cat("list-units: unknown option ", quoted(arg)), 2);
-        else
-            patterns.emplace_back(arg);
+// `keel status UNIT...`.
+CommandResult show_unit_status(const ParsedArgs& args) {
+    bool json = args.flag("--json");
+    auto lines = args.number("--lines");
+    Coloring coloring = terminal_coloring();
+    int status = kExitSuccess;
+    std::vector<std::string_view> names = args.positionals("UNIT");
+    for (size_t i = 0; i < names.size(); ++i) {
+        control::Request request;
+        request.mutable_unit_status()->set_unit(unit_name_argument(names[i]));
+        request.mutable_unit_status()->set_log_lines(lines ? uint32_t(*lines) : kStatusLogLines);
+        control::Response response = TRY(call_init(request));
+        if (!response.ok() || response.units_size() == 0) {
+            report(Error::message(response.error()));
+            status = kExitUnitUnknown;
+            continue;
+        }
+        const control::Unit& unit = response.units(0);
+        if (json) {
+            JsonWriter out;
+            out.begin_object().key("unit");
+            write_unit(out, unit);
+            out.key("logs").begin_array();
+            for (const control::LogEntry& entry : response.entries())
+                write_log(out, entry);
+            out.end_array().end_object();
+            print(out.text() + "\n");
+        } else {
+            print(cat(i ? "\n" : "", status_text(unit, response, coloring)));
+        }
+        if (unit.active_state() != "active" && unit.active_state() != "reloading" &&
+            status == kExitSuccess)
+            status = kExitUnitNotActive;
     }
+    return status;
+}
+
+CommandResult command_status(const ParsedArgs& args) {
+    if (!args.positional("UNIT"))
+        return args.flag("--lines") ? usage_error(args, "-n/--lines is for units' log lines")
+                                    : show_init_status(args);
+    return show_unit_status(args);
+}
+
+CommandResult command_list_units(const ParsedArgs& args) {
+    bool all = args.flag("--all");
+    bool failed = args.flag("--failed");
+    std::vector<std::string_view> patterns = args.positionals("PATTERN");
     control::Request request;
     request.mutable_list_units();
-    int status = 0;
-    auto response = ask(request, status);
-    if (!response)
-        return status;
+    control::Response response = TRY(ask(request));
     std::vector<const control::Unit*> units;
-    for (const control::Unit& unit : response->units()) {
+    for (const control::Unit& unit : response.units()) {
         if (failed && unit.active_state() != "failed")
             continue;
         if (!all && !failed && patterns.empty() && !listed_by_default(unit))
             continue;
         if (!patterns.empty() &&
-            std::none_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
-                return ::fnmatch(pattern.c_str(), unit.name().c_str(), 0) == 0 ||
-                       ::fnmatch(unit_argument(pattern).c_str(), unit.name().c_str(), 0) == 0;
+            std::none_of(patterns.begin(), patterns.end(), [&](std::string_view pattern) {
+                return ::fnmatch(std::string(pattern).c_str(), unit.name().c_str(), 0) == 0 ||
+                       ::fnmatch(unit_name_argument(pattern).c_str(), unit.name().c_str(), 0) == 0;
             }))
             continue;
         units.push_back(&unit);
     }
-    if (json) {
-        std::string out = "[";
-        for (size_t i = 0; i < units.size(); ++i)
-            out += cat(i ? "," : "", unit_json(*units[i]));
-        print(out + "]\n");
-        return 0;
+    if (args.flag("--json")) {
+        JsonWriter json;
+        json.begin_array();
+        for (const control::Unit* unit : units)
+            write_unit(json, *unit);
+        json.end_array();
+        print(json.text() + "\n");
+        return kExitSuccess;
     }
-    size_t name_width = 4, load_width = 4, active_width = 6, sub_width = 3;
+    size_t name_width = kUnitHeading.size(), load_width = kLoadHeading.size(),
+           active_width = kActiveHeading.size(), sub_width = kSubHeading.size();
     for (const control::Unit* unit : units) {
         name_width = std::max(name_width, unit->name().size());
         load_width = std::max(load_width, unit->load_state().size());
         active_width = std::max(active_width, unit->active_state().size());
         sub_width = std::max(sub_width, unit->sub_state().size());
     }
-    bool color = use_color();
+    Coloring coloring = terminal_coloring();
     std::string out =
-        cat("  ", pad("UNIT", name_width), " ", pad("LOAD", load_width), " ",
-            pad("ACTIVE", active_width), " ", pad("SUB", sub_width), " DESCRIPTION\n");
+        cat("  ", cell(kUnitHeading, name_width), cell(kLoadHeading, load_width),
+            cell(kActiveHeading, active_width), cell(kSubHeading, sub_width), "DESCRIPTION\n");
     for (const control::Unit* unit : units) {
         bool bad = unit->active_state() == "failed" || unit->load_state() != "loaded";
-        std::string mark = bad ? colored("\u25cf", 31, color) + " " : "  ";
-        std::string line =
-            cat(pad(unit->name(), name_width), " ", pad(unit->load_state(), load_width), " ",
-                pad(unit->active_state(), active_width), " ", pad(unit->sub_state(), sub_width),
-                " ", unit->description());
-        out += cat(mark, bad ? colored(line, 31, color) : line, "\n");
+        std::string mark = bad ? colored(kBullet, Color::Red, coloring) + " " : "  ";
+        std::string line = cat(cell(unit->name(), name_width), cell(unit->load_state(), load_width),
+                               cell(unit->active_state(), active_width),
+                               cell(unit->sub_state(), sub_width), unit->description());
+        out += cat(mark, bad ? colored(line, Color::Red, coloring) : line, "\n");
     }
     out += cat("\nLOAD   = Whether the unit file was loaded (error: see `keel status UNIT`).\n"
                "ACTIVE = The high-level activation state.\n"
@@ -289,234 +364,276 @@ int command_list_units(std::span<char*> args) {
                units.size(), " units listed.",
                all || failed ? "" : " Pass --all to see loaded but inactive units, too.", "\n");
     print(out);
-    return 0;
+    return kExitSuccess;
 }
 
-int command_unit_status(std::span<char*> args) {
-    bool json = false;
-    LinesOption lines;
-    std::vector<std::string> names;
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string_view arg = args[i];
-        if (auto problem = lines_option(args, i, lines); !problem || !problem->empty()) {
-            if (problem)
-                return fail(cat("status: ", *problem), 2);
-            continue;
-        }
-        if (arg == "--json")
-            json = true;
-        else if (arg.starts_with("-"))
-            return fail(cat("status: unknown option ", quoted(arg)), 2);
-        else
-            names.push_back(unit_argument(arg));
-    }
-    bool color = use_color();
-    int status = 0;
-    for (size_t i = 0; i < names.size(); ++i) {
-        control::Request request;
-        request.mutable_unit_status()->set_unit(names[i]);
-        request.mutable_unit_status()->set_log_lines(lines.given ? lines.lines : 10);
-        auto response = call_init(request);
-        if (!response)
-            return fail(response.error().to_string());
-        if (!response->ok() || response->units_size() == 0) {
-            fail(response->error());
-            status = 4;
-            continue;
-        }
-        const control::Unit& unit = response->units(0);
-        if (json) {
-            std::string logs;
-            for (const control::LogEntry& entry : response->entries())
-                logs += cat(logs.empty() ? "" : ",", log_json(entry));
-            print(cat("{\"unit\":", unit_json(unit), ",\"logs\":[", logs, "]}\n"));
-        } else {
-            print(cat(i ? "\n" : "", status_text(unit, *response, color)));
-        }
-        if (unit.active_state() != "active" && unit.active_state() != "reloading" && status == 0)
-            status = 3; // systemctl's "not running"
-    }
-    return status;
-}
+// When a job request is answered.
+enum class Wait {
+    UntilDone,   ///< when the job has finished
+    UntilQueued, ///< as soon as it is queued (--no-block)
+};
 
-int command_unit_job(std::string_view verb, std::span<char*> args) {
-    bool no_block = false;
-    std::vector<std::string> names;
-    for (std::string_view arg : args) {
-        if (arg == "--no-block")
-            no_block = true;
-        else if (arg.starts_with("-"))
-            return fail(cat(verb, ": unknown option ", quoted(arg)), 2);
-        else
-            names.push_back(unit_argument(arg));
-    }
-    if (names.empty())
-        return fail(cat(verb, ": no unit given"), 2);
-    control::UnitRequest::Verb code = verb == "start"     ? control::UnitRequest::VERB_START
-                                      : verb == "stop"    ? control::UnitRequest::VERB_STOP
-                                      : verb == "restart" ? control::UnitRequest::VERB_RESTART
-                                                          : control::UnitRequest::VERB_RELOAD;
+// Queues one job per unit and waits for every answer; returns the exit status.
+int run_jobs(control::UnitRequest::Verb verb, const std::vector<std::string>& names, Wait wait) {
     // All jobs are queued at once, each request on its own connection (they
     // run in parallel where ordering allows), then each answer is waited for.
     std::vector<Result<ControlConnection>> connections;
     for (const std::string& name : names) {
         control::Request request;
-        request.mutable_unit()->set_verb(code);
+        request.mutable_unit()->set_verb(verb);
         request.mutable_unit()->set_unit(name);
-        request.mutable_unit()->set_no_block(no_block);
+        request.mutable_unit()->set_no_block(wait == Wait::UntilQueued);
         connections.push_back(ControlConnection::send(request));
     }
-    int status = 0;
+    int status = kExitSuccess;
     for (auto& connection : connections) {
         if (!connection) {
-            status = fail(connection.error().to_string());
+            report(connection.error());
+            status = kExitFailure;
             continue;
         }
         auto response = connection->receive();
-        if (!response)
-            status = fail(response.error().to_string());
-        else if (!response->ok())
-            status = fail(response->error());
+        if (!response) {
+            report(response.error());
+            status = kExitFailure;
+        } else if (!response->ok()) {
+            report(Error::message(response->error()));
+            status = kExitFailure;
+        }
     }
     return status;
 }
 
-int command_enable(std::string_view verb, std::span<char*> args) {
-    bool now = false;
+std::vector<std::string> unit_names(const ParsedArgs& args) {
     std::vector<std::string> names;
-    for (std::string_view arg : args) {
-        if (arg == "--now")
-            now = true;
-        else if (arg.starts_with("-"))
-            return fail(cat(verb, ": unknown option ", quoted(arg)), 2);
-        else
-            names.push_back(unit_argument(arg));
-    }
-    if (names.empty())
-        return fail(cat(verb, ": no unit given"), 2);
-    int status = 0;
+    for (std::string_view name : args.positionals("UNIT"))
+        names.push_back(unit_name_argument(name));
+    return names;
+}
+
+CommandResult command_unit_job(const ParsedArgs& args) {
+    std::string_view verb = args.verb();
+    control::UnitRequest::Verb code = verb == "start"     ? control::UnitRequest::VERB_START
+                                      : verb == "stop"    ? control::UnitRequest::VERB_STOP
+                                      : verb == "restart" ? control::UnitRequest::VERB_RESTART
+                                                          : control::UnitRequest::VERB_RELOAD;
+    return run_jobs(code, unit_names(args),
+                    args.flag("--no-block") ? Wait::UntilQueued : Wait::UntilDone);
+}
+
+CommandResult command_enable(const ParsedArgs& args) {
+    bool enable = args.verb() == "enable";
+    std::vector<std::string> names = unit_names(args);
+    int status = kExitSuccess;
     for (const std::string& name : names) {
         control::Request request;
-        request.mutable_unit()->set_verb(verb == "enable" ? control::UnitRequest::VERB_ENABLE
-                                                          : control::UnitRequest::VERB_DISABLE);
+        request.mutable_unit()->set_verb(enable ? control::UnitRequest::VERB_ENABLE
+                                                : control::UnitRequest::VERB_DISABLE);
         request.mutable_unit()->set_unit(name);
-        auto response = ask(request, status);
-        if (!response)
+        auto response = ask(request);
+        if (!response) {
+            report(response.error());
+            status = kExitFailure;
             continue;
+        }
         for (const std::string& change : response->changes())
             print(change + "\n");
     }
-    if (now && status == 0) {
-        std::vector<char*> rest;
-        for (std::string& name : names)
-            rest.push_back(name.data());
-        return command_unit_job(verb == "enable" ? "start" : "stop", rest);
-    }
+    if (args.flag("--now") && status == kExitSuccess)
+        return run_jobs(enable ? control::UnitRequest::VERB_START : control::UnitRequest::VERB_STOP,
+                        names, Wait::UntilDone);
     return status;
 }
 
-int command_daemon_reload(std::span<char*> args) {
-    if (!args.empty())
-        return fail("daemon-reload takes no arguments", 2);
+CommandResult command_daemon_reload(const ParsedArgs&) {
     control::Request request;
     request.mutable_daemon_reload();
-    int status = 0;
-    return ask(request, status) ? 0 : status;
+    TRY(ask(request));
+    return kExitSuccess;
 }
 
-int command_logs(std::span<char*> args) {
-    bool json = false, follow = false;
-    LinesOption lines;
+CommandResult command_logs(const ParsedArgs& args) {
+    // A unit named twice is refused, except that -u after UNIT replaces it.
     std::string unit;
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string_view arg = args[i];
-        if (auto problem = lines_option(args, i, lines); !problem || !problem->empty()) {
-            if (problem)
-                return fail(cat("logs: ", *problem), 2);
-            continue;
-        }
-        if (arg == "--json") {
-            json = true;
-        } else if (arg == "-f" || arg == "--follow") {
-            follow = true;
-        } else if (arg == "-u" || arg == "--unit") {
-            if (i + 1 >= args.size())
-                return fail(cat("logs: ", arg, " needs a unit"), 2);
-            unit = unit_argument(args[++i]);
-        } else if (arg.starts_with("-")) {
-            return fail(cat("logs: unknown option ", quoted(arg)), 2);
-        } else if (unit.empty()) {
-            unit = arg == "kernel" || arg == "keel" ? std::string(arg) : unit_argument(arg);
-        } else {
-            return fail("logs: one unit at a time", 2);
+    for (const ParsedItem& item : args.items()) {
+        if (item.option && item.option->name == "--unit") {
+            unit = unit_name_argument(*item.value);
+        } else if (item.positional) {
+            if (!unit.empty())
+                return usage_error(args, "one unit at a time");
+            unit = unit_name_argument(*item.value);
         }
     }
+    bool json = args.flag("--json");
+    auto lines = args.number("--lines");
     control::Request request;
     request.mutable_logs()->set_unit(unit);
-    request.mutable_logs()->set_lines(lines.given ? std::max<uint32_t>(lines.lines, 1) : 0);
-    request.mutable_logs()->set_follow(follow);
+    request.mutable_logs()->set_lines(lines ? std::max<uint32_t>(uint32_t(*lines), 1) : 0);
+    request.mutable_logs()->set_follow(args.flag("--follow"));
     std::optional<std::string> refused;
-    auto streamed = call_init_stream(request, [&](const control::Response& response) {
+    TRY(call_init_stream(request, [&](const control::Response& response) {
         if (!response.ok()) {
             refused = response.error();
             return false;
         }
         std::string out;
-        for (const control::LogEntry& entry : response.entries())
-            out += json ? log_json(entry) + "\n" : log_line(entry);
+        for (const control::LogEntry& entry : response.entries()) {
+            if (json) {
+                JsonWriter line;
+                write_log(line, entry);
+                out += line.text() + "\n";
+            } else {
+                out += log_line(entry);
+            }
+        }
         print(out);
-        std::fflush(stdout);
         return true;
-    });
-    if (!streamed)
-        return fail(streamed.error().to_string());
+    }));
     if (refused)
-        return fail(*refused);
-    return 0;
+        return std::unexpected(Error::message(*refused));
+    return kExitSuccess;
 }
 
-int command_notify(std::span<char*> args) {
+CommandResult command_notify(const ParsedArgs& args) {
     std::string message;
     std::string socket;
     pid_t as_pid = ::getppid(); // the service's script, as systemd-notify does
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string_view arg = args[i];
-        if (arg == "--ready") {
+    for (const ParsedItem& item : args.items()) {
+        std::string_view option = item.option ? item.option->name : std::string_view();
+        if (option == "--ready") {
             message += "READY=1\n";
-        } else if (arg.starts_with("--status=")) {
-            message += cat("STATUS=", arg.substr(9), "\n");
-        } else if (arg == "--pid") {
-            message += cat("MAINPID=", ::getppid(), "\n");
-        } else if (arg.starts_with("--pid=")) {
-            message += cat("MAINPID=", arg.substr(6), "\n");
-        } else if (arg == "--self") {
+        } else if (option == "--status") {
+            message += cat("STATUS=", *item.value, "\n");
+        } else if (option == "--pid") {
+            message += item.value ? cat("MAINPID=", *item.value, "\n")
+                                  : cat("MAINPID=", ::getppid(), "\n");
+        } else if (option == "--self") {
             as_pid = ::getpid();
-        } else if (arg == "--socket") {
-            if (i + 1 >= args.size())
-                return fail("notify: --socket needs a path", 2);
-            socket = args[++i];
-        } else if (arg.starts_with("-")) {
-            return fail(cat("notify: unknown option ", quoted(arg)), 2);
-        } else if (arg.find('=') == std::string_view::npos) {
-            return fail(cat("notify: ", quoted(arg), " is not KEY=VALUE"), 2);
-        } else {
-            message += cat(arg, "\n");
+        } else if (option == "--socket") {
+            socket = *item.value;
+        } else if (item.positional) {
+            if (item.value->find('=') == std::string::npos)
+                return usage_error(args, cat(quoted(*item.value), " is not KEY=VALUE"));
+            message += cat(*item.value, "\n");
         }
     }
     if (message.empty())
-        return fail("notify: nothing to send (try --ready or READY=1)", 2);
+        return usage_error("notify: nothing to send (try --ready or READY=1)");
     if (auto parsed = parse_notify_message(message); !parsed)
-        return fail(cat("notify: ", parsed.error().to_string()), 2);
+        return usage_error(cat("notify: ", parsed.error().to_string()));
     if (socket.empty()) {
         const char* variable = std::getenv("NOTIFY_SOCKET");
         if (!variable || !*variable)
-            return fail("notify: $NOTIFY_SOCKET is not set (is this running in a unit with "
-                        "Type=notify or NotifyAccess=?)");
+            return std::unexpected(
+                Error::message("notify: $NOTIFY_SOCKET is not set (is this running in a unit "
+                               "with Type=notify or NotifyAccess=?)"));
         socket = variable;
     }
-    if (auto sent = send_notify(socket, message, as_pid); !sent)
-        return fail(cat("notify: ", sent.error().to_string()));
-    return 0;
+    TRY_CTX(send_notify(socket, message, as_pid), "notify");
+    return kExitSuccess;
 }
 
-} // namespace keel
+} // namespace
+
+const Command kStatusCommand{
+    .names = {"status"},
+    .summary = "show init's state; with units, show them in detail with their latest log lines",
+    .options = {kJsonOption,
+                {.name = "--lines",
+                 .short_name = 'n',
+                 .value_name = "N",
+                 .type = ValueType::Number,
+                 .max = kMaxLogLines,
+                 .expected = "a number of lines",
+                 .help = "show each unit's last N log lines (default 10)"}},
+    .positionals = {{.name = "UNIT", .count = Count::Any, .noun = "unit"}},
+    .notes = "\"web\" means web.service. Exits 3 when a unit is not active, 4 when one is "
+             "unknown.\n",
+    .run = command_status,
+};
+
+const Command kListUnitsCommand{
+    .names = {"list-units"},
+    .summary = "list units (active, failed, queued or broken; --all: all)",
+    .options = {{.name = "--all", .short_name = 'a', .help = "every loaded unit, inactive too"},
+                {.name = "--failed", .help = "only failed units"},
+                kJsonOption},
+    .positionals = {{.name = "PATTERN", .count = Count::Any, .noun = "pattern"}},
+    .notes = "A PATTERN is a shell glob (\"web*\"); without a dot it also matches services.\n",
+    .run = command_list_units,
+};
+
+const Command kUnitJobCommand{
+    .names = {"start", "stop", "restart", "reload"},
+    .summary = "queue jobs and wait for them (\"web\" means web.service)",
+    .options = {{.name = "--no-block", .help = "return once the jobs are queued"}},
+    .positionals = {{.name = "UNIT", .count = Count::OneOrMore, .noun = "unit"}},
+    .run = command_unit_job,
+};
+
+const Command kEnableCommand{
+    .names = {"enable", "disable"},
+    .summary = "link units into the targets their [Install] names",
+    .options = {{.name = "--now", .help = "start (or stop) them too"}},
+    .positionals = {{.name = "UNIT", .count = Count::OneOrMore, .noun = "unit"}},
+    .run = command_enable,
+};
+
+const Command kDaemonReloadCommand{
+    .names = {"daemon-reload"},
+    .summary = "re-read unit files",
+    .run = command_daemon_reload,
+};
+
+const Command kLogsCommand{
+    .names = {"logs"},
+    .summary = "the journal: service output and unit events",
+    .options = {{.name = "--follow",
+                 .short_name = 'f',
+                 .help = "keep printing new lines as they come"},
+                {.name = "--lines",
+                 .short_name = 'n',
+                 .value_name = "N",
+                 .type = ValueType::Number,
+                 .max = kMaxLogLines,
+                 .expected = "a number of lines",
+                 .help = "the last N lines first (default 50)"},
+                kJsonOption,
+                {.name = "--unit",
+                 .short_name = 'u',
+                 .value_name = "UNIT",
+                 .type = ValueType::Text,
+                 .shown = Shown::InOptionList,
+                 .help = "the unit's lines only, as UNIT does"}},
+    .positionals = {{.name = "UNIT", .count = Count::Optional, .noun = "unit"}},
+    .notes = "UNIT is a unit (\"web\" means web.service), or kernel, or keel for init's own "
+             "lines.\n",
+    .run = command_logs,
+};
+
+const Command kNotifyCommand{
+    .names = {"notify"},
+    .summary = "send sd_notify messages from a service (like systemd-notify)",
+    .options = {{.name = "--ready", .help = "READY=1: the service is up"},
+                {.name = "--status",
+                 .value_name = "TEXT",
+                 .type = ValueType::Text,
+                 .help = "STATUS=TEXT: what `keel status` shows"},
+                {.name = "--pid",
+                 .value_name = "PID",
+                 .type = ValueType::Text,
+                 .need = ValueNeed::Optional,
+                 .help = "MAINPID=PID: the service's main process (default: the caller)"},
+                {.name = "--self",
+                 .shown = Shown::InOptionList,
+                 .help = "send as this process, not as the calling script"},
+                {.name = "--socket",
+                 .value_name = "PATH",
+                 .type = ValueType::Text,
+                 .shown = Shown::InOptionList,
+                 .help = "send to PATH instead of $NOTIFY_SOCKET"}},
+    .positionals = {{.name = "KEY=VALUE", .count = Count::Any, .noun = "assignment"}},
+    .run = command_notify,
+};
+
+} // namespace keel::cli

@@ -1,24 +1,27 @@
-// The service manager's verbs: list-units, status UNIT, start/stop/restart/
+// The service manager's verbs: status, list-units, start/stop/restart/
 // reload, enable/disable, daemon-reload, logs, and notify (systemd-notify's
 // counterpart, for shell-script services). Output for people, --json for
 // scripts.
 #pragma once
 
-#include <span>
-#include <string_view>
+#include "cli/args.h"
 
-namespace keel {
+namespace keel::cli {
 
-/// Each takes the arguments after the verb and returns the exit status.
-int command_list_units(std::span<char*> args);
-/// `keel status UNIT...`; exits 3 when a unit is not active, 4 when unknown.
-int command_unit_status(std::span<char*> args);
-/// start | stop | restart | reload.
-int command_unit_job(std::string_view verb, std::span<char*> args);
-/// enable | disable [--now].
-int command_enable(std::string_view verb, std::span<char*> args);
-int command_daemon_reload(std::span<char*> args);
-int command_logs(std::span<char*> args);
-int command_notify(std::span<char*> args);
+/// `keel status [UNIT...]`: init's state, or units in detail; exits 3 when
+/// a unit is not active, 4 when one is unknown.
+extern const Command kStatusCommand;
+/// `keel list-units [PATTERN...]`.
+extern const Command kListUnitsCommand;
+/// `keel start | stop | restart | reload UNIT...`.
+extern const Command kUnitJobCommand;
+/// `keel enable | disable UNIT... [--now]`.
+extern const Command kEnableCommand;
+/// `keel daemon-reload`.
+extern const Command kDaemonReloadCommand;
+/// `keel logs [UNIT]`.
+extern const Command kLogsCommand;
+/// `keel notify [KEY=VALUE...]`.
+extern const Command kNotifyCommand;
 
-} // namespace keel
+} // namespace keel::cli
