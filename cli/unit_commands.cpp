@@ -8,6 +8,7 @@
 #include "base/sys.h"
 #include "cli/json.h"
 #include "control/control.h"
+#include "control/types.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -69,24 +70,30 @@ void write_log(JsonWriter& json, const control::LogEntry& entry) {
         .end_object();
 }
 
+// A protocol enum's name for JSON: "" when not given (a target's
+// service_type, no job), "?" for a value this keel does not know.
+template <typename Enum> std::string_view json_name(int number) {
+    return number == 0 ? std::string_view() : describe_wire<Enum>(number);
+}
+
 void write_unit(JsonWriter& json, const control::Unit& unit) {
     json.begin_object()
         .field("name", unit.name())
         .field("description", unit.description())
-        .field("type", unit.type())
-        .field("service_type", unit.service_type())
-        .field("load_state", unit.load_state())
+        .field("type", json_name<UnitType>(unit.type()))
+        .field("service_type", json_name<ServiceType>(unit.service_type()))
+        .field("load_state", json_name<LoadState>(unit.load_state()))
         .field("load_error", unit.load_error())
-        .field("active_state", unit.active_state())
+        .field("active_state", json_name<ActiveState>(unit.active_state()))
         .field("sub_state", unit.sub_state())
-        .field("enabled", unit.enabled())
-        .field("job", unit.job())
+        .field("enabled", json_name<EnableState>(unit.enabled()))
+        .field("job", json_name<JobType>(unit.job()))
         .field("main_pid", unit.main_pid())
         .field("main_command", unit.main_command())
         .field("control_pid", unit.control_pid())
         .field("exit_status", unit.exit_status())
         .field("last_exit", unit.last_exit())
-        .field("result", unit.result())
+        .field("result", json_name<ServiceResult>(unit.result()))
         .field("restarts", unit.restarts())
         .field("status_text", unit.status_text())
         .field("condition_failed", unit.condition_failed())
@@ -125,13 +132,32 @@ uint64_t since_realtime(uint64_t since_boottime) {
     return real_now - (boot_now - since_boottime);
 }
 
+// A unit's states from the wire (nullopt for a value this keel does not
+// know), and their names.
+std::optional<ActiveState> active_state(const control::Unit& unit) {
+    return from_wire<ActiveState>(unit.active_state());
+}
+bool loaded(const control::Unit& unit) {
+    return from_wire<LoadState>(unit.load_state()) == LoadState::Loaded;
+}
+std::string active_name(const control::Unit& unit) {
+    return std::string(describe_wire<ActiveState>(unit.active_state()));
+}
+std::string load_name(const control::Unit& unit) {
+    return std::string(describe_wire<LoadState>(unit.load_state()));
+}
+bool has_job(const control::Unit& unit) {
+    return from_wire<JobType>(unit.job()).has_value();
+}
+
 // The bullet systemctl puts before a unit: red for failed, green for active.
 std::string bullet(const control::Unit& unit, Coloring coloring) {
-    if (unit.active_state() == "failed" || unit.load_state() != "loaded")
+    std::optional<ActiveState> state = active_state(unit);
+    if (state == ActiveState::Failed || !loaded(unit))
         return colored(kBullet, Color::Red, coloring);
-    if (unit.active_state() == "active" || unit.active_state() == "reloading")
+    if (state == ActiveState::Active || state == ActiveState::Reloading)
         return colored(kBullet, Color::Green, coloring);
-    if (unit.active_state() == "inactive")
+    if (state == ActiveState::Inactive)
         return std::string(kHollowBullet);
     return std::string(kBullet);
 }
@@ -149,33 +175,34 @@ std::string status_text(const control::Unit& unit, const control::Response& resp
     auto field = [&](std::string_view name, const std::string& value) {
         out += cat(label(name), value, "\n");
     };
-    if (unit.load_state() == "loaded")
+    if (loaded(unit))
         field("Loaded", cat("loaded (", unit.path().empty() ? "built in" : unit.path(), "; ",
-                            unit.enabled(), ")"));
+                            describe_wire<EnableState>(unit.enabled()), ")"));
     else
-        field("Loaded", cat(unit.load_state(), " (Reason: ", unit.load_error(), ")"));
+        field("Loaded", cat(load_name(unit), " (Reason: ", unit.load_error(), ")"));
     for (int i = 0; i < unit.dropins_size(); ++i)
         out += cat(i == 0 ? label("Drop-In") : std::string(label("").size(), ' '), unit.dropins(i),
                    "\n");
-    std::string active = unit.sub_state() == unit.active_state() || unit.sub_state() == "dead"
-                             ? unit.active_state()
-                             : cat(unit.active_state(), " (", unit.sub_state(), ")");
-    if (unit.active_state() == "inactive")
+    std::optional<ActiveState> state = active_state(unit);
+    std::string active = unit.sub_state() == active_name(unit) || unit.sub_state() == "dead"
+                             ? active_name(unit)
+                             : cat(active_name(unit), " (", unit.sub_state(), ")");
+    if (state == ActiveState::Inactive)
         active = "inactive (dead)";
-    if (unit.active_state() == "active" || unit.active_state() == "reloading" ||
-        unit.active_state() == "activating" || unit.active_state() == "deactivating")
-        active = colored(active, unit.active_state() == "active" ? Color::Green : Color::Yellow,
-                         coloring);
-    if (unit.result() != "success" && !unit.result().empty() && unit.active_state() != "active")
+    if (state == ActiveState::Active || state == ActiveState::Reloading ||
+        state == ActiveState::Activating || state == ActiveState::Deactivating)
         active =
-            cat(unit.active_state() == "failed" ? colored(active, Color::Red, coloring) : active,
-                " (Result: ", unit.result(), ")");
+            colored(active, state == ActiveState::Active ? Color::Green : Color::Yellow, coloring);
+    std::optional<ServiceResult> result = from_wire<ServiceResult>(unit.result());
+    if (result && result != ServiceResult::Success && state != ActiveState::Active)
+        active = cat(state == ActiveState::Failed ? colored(active, Color::Red, coloring) : active,
+                     " (Result: ", describe(*result), ")");
     if (uint64_t since = since_realtime(unit.state_since_usec()))
         active +=
             cat(" since ", long_time(since), "; ", time_span(realtime_usec() - since), " ago");
     field("Active", active);
-    if (!unit.job().empty())
-        field("Job", unit.job());
+    if (has_job(unit))
+        field("Job", std::string(describe_wire<JobType>(unit.job())));
     if (!unit.condition_failed().empty())
         field("Condition", cat("start condition unmet: ", unit.condition_failed()));
     if (unit.main_pid()) {
@@ -205,8 +232,7 @@ std::string status_text(const control::Unit& unit, const control::Response& resp
 // Whether list-units shows a unit without --all: systemctl shows what is
 // active, failed, has a job, or did not load.
 bool listed_by_default(const control::Unit& unit) {
-    return unit.active_state() != "inactive" || !unit.job().empty() ||
-           unit.load_state() != "loaded";
+    return active_state(unit) != ActiveState::Inactive || has_job(unit) || !loaded(unit);
 }
 
 // `keel status` without units: init itself.
@@ -220,11 +246,11 @@ CommandResult show_init_status(const ParsedArgs& args) {
         json.begin_object()
             .field("version", status.version())
             .field("pid", status.pid())
-            .field("mode", status.mode())
+            .field("mode", describe_wire<InitMode>(status.mode()))
             .field("ready_usec", status.ready_usec())
             .field("uptime_usec", status.uptime_usec())
             .field("reaped_orphans", status.reaped_orphans())
-            .field("system_state", status.system_state())
+            .field("system_state", describe_wire<SystemState>(status.system_state()))
             .field("units_loaded", status.units_loaded())
             .field("units_active", status.units_active())
             .field("units_failed", status.units_failed())
@@ -234,29 +260,33 @@ CommandResult show_init_status(const ParsedArgs& args) {
             json.begin_object()
                 .field("name", process.name())
                 .field("pid", process.pid())
-                .field("state", process.state())
+                .field("state", describe_wire<ProcessState>(process.state()))
                 .field("exit_status", process.exit_status())
                 .end_object();
         json.end_array().end_object();
         print(json.text() + "\n");
         return kExitSuccess;
     }
-    std::string out = cat("keel ", status.version(), ": ", status.mode(), " init, pid ",
-                          status.pid(), "\n  ready:          ", format_seconds(status.ready_usec()),
-                          " s", status.mode() == "system" ? " after kernel start" : " after start",
-                          "\n  uptime:         ", format_seconds(status.uptime_usec()), " s",
-                          "\n  orphans reaped: ", status.reaped_orphans(), "\n");
-    if (!status.system_state().empty())
-        out += cat("  state:          ", status.system_state(), " (", status.units_active(),
-                   " units active, ", status.units_failed(), " failed, ", status.jobs(),
-                   " jobs queued)\n");
+    std::optional<InitMode> mode = from_wire<InitMode>(status.mode());
+    std::string out =
+        cat("keel ", status.version(), ": ", describe_wire<InitMode>(status.mode()), " init, pid ",
+            status.pid(), "\n  ready:          ", format_seconds(status.ready_usec()), " s",
+            mode == InitMode::System ? " after kernel start" : " after start",
+            "\n  uptime:         ", format_seconds(status.uptime_usec()), " s",
+            "\n  orphans reaped: ", status.reaped_orphans(), "\n");
+    if (from_wire<SystemState>(status.system_state()))
+        out += cat("  state:          ", describe_wire<SystemState>(status.system_state()), " (",
+                   status.units_active(), " units active, ", status.units_failed(), " failed, ",
+                   status.jobs(), " jobs queued)\n");
     if (status.processes_size() > 0) {
         out += cat("\n  ", cell("PID", kPidWidth), cell("STATE", kStateWidth),
                    cell("EXIT", kExitWidth), "NAME\n");
         for (const control::Process& process : status.processes()) {
             std::string pid = process.pid() ? cat(process.pid()) : "-";
-            std::string code = process.state() == "running" ? "-" : cat(process.exit_status());
-            out += cat("  ", cell(pid, kPidWidth), cell(process.state(), kStateWidth),
+            std::optional<ProcessState> state = from_wire<ProcessState>(process.state());
+            std::string code = state == ProcessState::Running ? "-" : cat(process.exit_status());
+            out += cat("  ", cell(pid, kPidWidth),
+                       cell(describe_wire<ProcessState>(process.state()), kStateWidth),
                        cell(code, kExitWidth), process.name(), "\n");
         }
     }
@@ -294,8 +324,8 @@ CommandResult show_unit_status(const ParsedArgs& args) {
         } else {
             print(cat(i ? "\n" : "", status_text(unit, response, coloring)));
         }
-        if (unit.active_state() != "active" && unit.active_state() != "reloading" &&
-            status == kExitSuccess)
+        if (active_state(unit) != ActiveState::Active &&
+            active_state(unit) != ActiveState::Reloading && status == kExitSuccess)
             status = kExitUnitNotActive;
     }
     return status;
@@ -317,7 +347,7 @@ CommandResult command_list_units(const ParsedArgs& args) {
     control::Response response = TRY(ask(request));
     std::vector<const control::Unit*> units;
     for (const control::Unit& unit : response.units()) {
-        if (failed && unit.active_state() != "failed")
+        if (failed && active_state(unit) != ActiveState::Failed)
             continue;
         if (!all && !failed && patterns.empty() && !listed_by_default(unit))
             continue;
@@ -342,8 +372,8 @@ CommandResult command_list_units(const ParsedArgs& args) {
            active_width = kActiveHeading.size(), sub_width = kSubHeading.size();
     for (const control::Unit* unit : units) {
         name_width = std::max(name_width, unit->name().size());
-        load_width = std::max(load_width, unit->load_state().size());
-        active_width = std::max(active_width, unit->active_state().size());
+        load_width = std::max(load_width, load_name(*unit).size());
+        active_width = std::max(active_width, active_name(*unit).size());
         sub_width = std::max(sub_width, unit->sub_state().size());
     }
     Coloring coloring = terminal_coloring();
@@ -351,10 +381,10 @@ CommandResult command_list_units(const ParsedArgs& args) {
         cat("  ", cell(kUnitHeading, name_width), cell(kLoadHeading, load_width),
             cell(kActiveHeading, active_width), cell(kSubHeading, sub_width), "DESCRIPTION\n");
     for (const control::Unit* unit : units) {
-        bool bad = unit->active_state() == "failed" || unit->load_state() != "loaded";
+        bool bad = active_state(*unit) == ActiveState::Failed || !loaded(*unit);
         std::string mark = bad ? colored(kBullet, Color::Red, coloring) + " " : "  ";
-        std::string line = cat(cell(unit->name(), name_width), cell(unit->load_state(), load_width),
-                               cell(unit->active_state(), active_width),
+        std::string line = cat(cell(unit->name(), name_width), cell(load_name(*unit), load_width),
+                               cell(active_name(*unit), active_width),
                                cell(unit->sub_state(), sub_width), unit->description());
         out += cat(mark, bad ? colored(line, Color::Red, coloring) : line, "\n");
     }
@@ -374,13 +404,13 @@ enum class Wait {
 };
 
 // Queues one job per unit and waits for every answer; returns the exit status.
-int run_jobs(control::UnitRequest::Verb verb, const std::vector<std::string>& names, Wait wait) {
+int run_jobs(JobType type, const std::vector<std::string>& names, Wait wait) {
     // All jobs are queued at once, each request on its own connection (they
     // run in parallel where ordering allows), then each answer is waited for.
     std::vector<Result<ControlConnection>> connections;
     for (const std::string& name : names) {
         control::Request request;
-        request.mutable_unit()->set_verb(verb);
+        request.mutable_unit()->set_job(control::JobType(to_wire(type)));
         request.mutable_unit()->set_unit(name);
         request.mutable_unit()->set_no_block(wait == Wait::UntilQueued);
         connections.push_back(ControlConnection::send(request));
@@ -412,24 +442,23 @@ std::vector<std::string> unit_names(const ParsedArgs& args) {
 }
 
 CommandResult command_unit_job(const ParsedArgs& args) {
-    std::string_view verb = args.verb();
-    control::UnitRequest::Verb code = verb == "start"     ? control::UnitRequest::VERB_START
-                                      : verb == "stop"    ? control::UnitRequest::VERB_STOP
-                                      : verb == "restart" ? control::UnitRequest::VERB_RESTART
-                                                          : control::UnitRequest::VERB_RELOAD;
-    return run_jobs(code, unit_names(args),
+    std::optional<JobType> type = kJobTypeNames.parse(args.verb());
+    if (!type) // the command table routes only the four job verbs here
+        return error(cat("not a job: ", quoted(args.verb())));
+    return run_jobs(*type, unit_names(args),
                     args.flag("--no-block") ? Wait::UntilQueued : Wait::UntilDone);
 }
 
 CommandResult command_enable(const ParsedArgs& args) {
-    bool enable = args.verb() == "enable";
+    std::optional<EnableAction> action = kEnableActionNames.parse(args.verb());
+    if (!action) // the command table routes only enable and disable here
+        return error(cat("not enable or disable: ", quoted(args.verb())));
     std::vector<std::string> names = unit_names(args);
     int status = kExitSuccess;
     for (const std::string& name : names) {
         control::Request request;
-        request.mutable_unit()->set_verb(enable ? control::UnitRequest::VERB_ENABLE
-                                                : control::UnitRequest::VERB_DISABLE);
-        request.mutable_unit()->set_unit(name);
+        request.mutable_enable()->set_action(control::EnableAction(to_wire(*action)));
+        request.mutable_enable()->set_unit(name);
         auto response = ask(request);
         if (!response) {
             report(response.error());
@@ -440,8 +469,8 @@ CommandResult command_enable(const ParsedArgs& args) {
             print(change + "\n");
     }
     if (args.flag("--now") && status == kExitSuccess)
-        return run_jobs(enable ? control::UnitRequest::VERB_START : control::UnitRequest::VERB_STOP,
-                        names, Wait::UntilDone);
+        return run_jobs(*action == EnableAction::Enable ? JobType::Start : JobType::Stop, names,
+                        Wait::UntilDone);
     return status;
 }
 

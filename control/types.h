@@ -2,12 +2,15 @@
 // clients: unit states, job types and results, how a service ended, what a
 // process init started is doing, how the system ends. Each enum has one
 // name table beside it; its names are the words systemd uses, and the
-// protocol carries the enum (proto/control.proto numbers its values the
-// same way, checked in control/control.cpp).
+// protocol carries the enum: proto/control.proto numbers each value by its
+// place in the table plus one (to_wire, from_wire), and names it the same
+// way (checked by tests/unit/types_test.cpp).
 #pragma once
 
 #include "base/names.h"
 
+#include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace keel {
@@ -155,45 +158,91 @@ inline constexpr auto kPowerActionNames = name_table<PowerAction>({
     {PowerAction::Halt, "halt"},
 });
 
-/// The name of any of these, for messages: describe(ActiveState::Failed) == "failed".
-inline std::string_view describe(ActiveState value) {
-    return kActiveStateNames.name(value);
+/// The table of each enum here, for the templates below.
+constexpr const auto& names_of(ActiveState) {
+    return kActiveStateNames;
 }
-inline std::string_view describe(LoadState value) {
-    return kLoadStateNames.name(value);
+constexpr const auto& names_of(LoadState) {
+    return kLoadStateNames;
 }
-inline std::string_view describe(EnableState value) {
-    return kEnableStateNames.name(value);
+constexpr const auto& names_of(EnableState) {
+    return kEnableStateNames;
 }
-inline std::string_view describe(UnitType value) {
-    return kUnitTypeNames.name(value);
+constexpr const auto& names_of(UnitType) {
+    return kUnitTypeNames;
 }
-inline std::string_view describe(ServiceType value) {
-    return kServiceTypeNames.name(value);
+constexpr const auto& names_of(ServiceType) {
+    return kServiceTypeNames;
 }
-inline std::string_view describe(ServiceResult value) {
-    return kServiceResultNames.name(value);
+constexpr const auto& names_of(ServiceResult) {
+    return kServiceResultNames;
 }
-inline std::string_view describe(JobType value) {
-    return kJobTypeNames.name(value);
+constexpr const auto& names_of(JobType) {
+    return kJobTypeNames;
 }
-inline std::string_view describe(JobResult value) {
-    return kJobResultNames.name(value);
+constexpr const auto& names_of(JobResult) {
+    return kJobResultNames;
 }
-inline std::string_view describe(EnableAction value) {
-    return kEnableActionNames.name(value);
+constexpr const auto& names_of(EnableAction) {
+    return kEnableActionNames;
 }
-inline std::string_view describe(ProcessState value) {
-    return kProcessStateNames.name(value);
+constexpr const auto& names_of(ProcessState) {
+    return kProcessStateNames;
 }
-inline std::string_view describe(SystemState value) {
-    return kSystemStateNames.name(value);
+constexpr const auto& names_of(SystemState) {
+    return kSystemStateNames;
 }
-inline std::string_view describe(InitMode value) {
-    return kInitModeNames.name(value);
+constexpr const auto& names_of(InitMode) {
+    return kInitModeNames;
 }
-inline std::string_view describe(PowerAction value) {
-    return kPowerActionNames.name(value);
+constexpr const auto& names_of(PowerAction) {
+    return kPowerActionNames;
 }
+
+/// The name of any of these, for people: describe(ActiveState::Failed) == "failed".
+template <typename Enum> constexpr std::string_view describe(Enum value) requires requires {
+    names_of(value);
+}
+{ return names_of(value).name(value); }
+
+/// The number proto/control.proto gives `value`: its place in the table,
+/// plus one (0 is "not given" on the wire).
+template <typename Enum> constexpr int to_wire(Enum value) requires requires {
+    names_of(value);
+}
+{ return int(value) + 1; }
+
+/// The enum a number from the wire stands for; nullopt for 0 (not given)
+/// and for numbers this side does not know (a newer peer's).
+template <typename Enum> constexpr std::optional<Enum> from_wire(int number) {
+    constexpr auto& table = names_of(Enum{});
+    if (number < 1 || std::size_t(number) > table.entries().size())
+        return std::nullopt;
+    return Enum(number - 1);
+}
+
+/// The name of a number from the wire: "?" when from_wire does not know it.
+template <typename Enum> constexpr std::string_view describe_wire(int number) {
+    std::optional<Enum> value = from_wire<Enum>(number);
+    return value ? describe(*value) : "?";
+}
+
+namespace detail {
+// The wire numbers are the tables' places: every table lists its enum's
+// values in order, from 0, none left out.
+template <typename Enum, std::size_t N> constexpr bool in_order(const NameTable<Enum, N>& table) {
+    for (std::size_t i = 0; i < N; ++i)
+        if (table.entries()[i].value != Enum(i))
+            return false;
+    return true;
+}
+static_assert(in_order(kActiveStateNames) && in_order(kLoadStateNames) &&
+              in_order(kEnableStateNames) && in_order(kUnitTypeNames) &&
+              in_order(kServiceTypeNames) && in_order(kServiceResultNames) &&
+              in_order(kJobTypeNames) && in_order(kJobResultNames) &&
+              in_order(kEnableActionNames) && in_order(kProcessStateNames) &&
+              in_order(kSystemStateNames) && in_order(kInitModeNames) &&
+              in_order(kPowerActionNames));
+} // namespace detail
 
 } // namespace keel

@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "control/control.h"
 #include "init/journal.h"
 #include "init/manager.h"
 #include "init/unit_model.h"
@@ -20,13 +21,6 @@ constexpr std::string_view kVersion = KEEL_VERSION;
 constexpr int kEntriesPerFrame = 200;
 // Past lines `keel logs` shows when the request does not say.
 constexpr size_t kDefaultLogLines = 50;
-
-// "web" means web.service, as with systemctl.
-std::string unit_argument(const std::string& name) {
-    if (name.empty() || name.find('.') != std::string::npos || name == "kernel" || name == "keel")
-        return name;
-    return name + ".service";
-}
 
 // Why a job failed, in systemctl's words ("failed because ...").
 std::string_view failure_reason(ServiceResult result) {
@@ -81,6 +75,11 @@ std::optional<control::Response> check_root(const struct ucred& peer, std::strin
     return refused(cat("permission denied: ", what, " needs root"));
 }
 
+// A value of control/types.h as its protocol enum.
+template <typename Wire, typename Enum> Wire wire(Enum value) {
+    return Wire(to_wire(value));
+}
+
 void fill(control::LogEntry* out, const LogEntry& entry) {
     out->set_realtime_usec(entry.realtime_usec);
     out->set_boottime_usec(entry.boottime_usec);
@@ -109,6 +108,8 @@ void ControlService::handle(const control::Request& request, const struct ucred&
         return reply->finish(daemon_reload(peer));
     case control::Request::kLogs:
         return logs(request.logs(), peer, reply);
+    case control::Request::kEnable:
+        return enable(request.enable(), peer, reply);
     case control::Request::VERB_NOT_SET:
         break;
     }
@@ -117,24 +118,13 @@ void ControlService::handle(const control::Request& request, const struct ucred&
 
 control::Response ControlService::power(const control::PowerRequest& request,
                                         const struct ucred& peer) {
-    PowerAction action;
-    switch (request.action()) {
-    case control::POWER_ACTION_POWEROFF:
-        action = PowerAction::Poweroff;
-        break;
-    case control::POWER_ACTION_REBOOT:
-        action = PowerAction::Reboot;
-        break;
-    case control::POWER_ACTION_HALT:
-        action = PowerAction::Halt;
-        break;
-    default:
+    std::optional<PowerAction> action = from_wire<PowerAction>(request.action());
+    if (!action)
         return refused("unknown power action");
-    }
-    if (auto denied = check_root(peer, describe(action)))
+    if (auto denied = check_root(peer, describe(*action)))
         return *denied;
-    log_notice(cat(describe(action), " requested by pid ", peer.pid));
-    m_host.request_shutdown(action);
+    log_notice(cat(describe(*action), " requested by pid ", peer.pid));
+    m_host.request_shutdown(*action);
     return done();
 }
 
@@ -157,7 +147,7 @@ control::Response ControlService::status(const struct ucred& peer) {
     control::StatusResponse* status = response.mutable_status();
     status->set_version(std::string(kVersion));
     status->set_pid(::getpid());
-    status->set_mode(std::string(describe(init.mode)));
+    status->set_mode(wire<control::InitMode>(init.mode));
     status->set_ready_usec(init.ready_usec);
     status->set_uptime_usec(init.uptime_usec);
     status->set_reaped_orphans(init.reaped_orphans);
@@ -165,10 +155,10 @@ control::Response ControlService::status(const struct ucred& peer) {
         control::Process* entry = status->add_processes();
         entry->set_name(process.name);
         entry->set_pid(process.state == ProcessState::Running ? process.pid : 0);
-        entry->set_state(std::string(describe(process.state)));
+        entry->set_state(wire<control::ProcessState>(process.state));
         entry->set_exit_status(process.exit_status);
     }
-    status->set_system_state(std::string(describe(system_state(init.stopping))));
+    status->set_system_state(wire<control::SystemState>(system_state(init.stopping)));
     if (Manager* manager = m_host.manager()) {
         uint32_t loaded = 0, active = 0;
         for (const UnitInfo& unit : manager->units()) {
@@ -186,12 +176,12 @@ control::Response ControlService::status(const struct ucred& peer) {
 void ControlService::fill_unit(control::Unit* out, const UnitInfo& unit) const {
     out->set_name(unit.name);
     out->set_description(unit.description);
-    out->set_load_state(std::string(describe(unit.load_state)));
+    out->set_load_state(wire<control::LoadState>(unit.load_state));
     out->set_load_error(unit.load_error);
-    out->set_active_state(std::string(describe(unit.active_state)));
+    out->set_active_state(wire<control::ActiveState>(unit.active_state));
     out->set_sub_state(unit.sub_state);
-    out->set_enabled(std::string(describe(
-        unit.enable_state == EnableState::Builtin ? EnableState::Static : unit.enable_state)));
+    out->set_enabled(wire<control::EnableState>(
+        unit.enable_state == EnableState::Builtin ? EnableState::Static : unit.enable_state));
     out->set_main_pid(unit.main_pid);
     if (unit.main_pid)
         if (auto comm = read_file(cat("/proc/", unit.main_pid, "/comm")))
@@ -203,13 +193,13 @@ void ControlService::fill_unit(control::Unit* out, const UnitInfo& unit) const {
     out->set_status_text(unit.status_text);
     out->set_state_since_usec(unit.state_since_usec);
     out->set_path(unit.path);
-    out->set_result(std::string(describe(unit.result)));
+    out->set_result(wire<control::ServiceResult>(unit.result));
     out->set_condition_failed(unit.condition_failed);
-    out->set_type(std::string(describe(unit.type)));
+    out->set_type(wire<control::UnitType>(unit.type));
     if (unit.type == UnitType::Service)
-        out->set_service_type(std::string(describe(unit.service_type)));
+        out->set_service_type(wire<control::ServiceType>(unit.service_type));
     if (unit.job)
-        out->set_job(std::string(describe(*unit.job)));
+        out->set_job(wire<control::JobType>(*unit.job));
     for (const std::string& dropin : unit.dropins)
         out->add_dropins(dropin);
     if (auto stats = m_host.unit_stats(unit.name)) {
@@ -220,39 +210,16 @@ void ControlService::fill_unit(control::Unit* out, const UnitInfo& unit) const {
 
 void ControlService::unit(const control::UnitRequest& request, const struct ucred& peer,
                           const ControlReplyPtr& reply) {
-    std::optional<JobType> type;
-    std::optional<EnableAction> action;
-    switch (request.verb()) {
-    case control::UnitRequest::VERB_START:
-        type = JobType::Start;
-        break;
-    case control::UnitRequest::VERB_STOP:
-        type = JobType::Stop;
-        break;
-    case control::UnitRequest::VERB_RESTART:
-        type = JobType::Restart;
-        break;
-    case control::UnitRequest::VERB_RELOAD:
-        type = JobType::Reload;
-        break;
-    case control::UnitRequest::VERB_ENABLE:
-        action = EnableAction::Enable;
-        break;
-    case control::UnitRequest::VERB_DISABLE:
-        action = EnableAction::Disable;
-        break;
-    default:
-        return reply->finish(refused("unknown unit verb"));
-    }
-    std::string_view verb = type ? describe(*type) : describe(*action);
+    std::optional<JobType> type = from_wire<JobType>(request.job());
+    if (!type)
+        return reply->finish(refused("unknown job type"));
+    std::string_view verb = describe(*type);
     if (auto denied = check_root(peer, verb))
         return reply->finish(*denied);
     Manager* manager = m_host.manager();
     if (!manager)
         return reply->finish(refused("the service manager is not running"));
-    std::string name = unit_argument(request.unit());
-    if (action)
-        return enable(*action, name, peer, reply);
+    std::string name = unit_name_argument(request.unit());
 
     Manager::JobCallback finished;
     if (!request.no_block())
@@ -278,9 +245,17 @@ void ControlService::unit(const control::UnitRequest& request, const struct ucre
         reply->finish(done());
 }
 
-void ControlService::enable(EnableAction action, const std::string& name, const struct ucred& peer,
+void ControlService::enable(const control::EnableRequest& request, const struct ucred& peer,
                             const ControlReplyPtr& reply) {
+    std::optional<EnableAction> action = from_wire<EnableAction>(request.action());
+    if (!action)
+        return reply->finish(refused("unknown enable action"));
+    if (auto denied = check_root(peer, describe(*action)))
+        return reply->finish(*denied);
+    if (!m_host.manager())
+        return reply->finish(refused("the service manager is not running"));
     Manager& manager = *m_host.manager();
+    std::string name = unit_name_argument(request.unit());
     std::shared_ptr<const Unit> unit = manager.config(name);
     if (!unit) {
         std::optional<UnitInfo> info = manager.unit(name);
@@ -297,14 +272,14 @@ void ControlService::enable(EnableAction action, const std::string& name, const 
             units.push_back(other);
     control::Response response = done();
     for (const auto& each : units) {
-        auto changes = action == EnableAction::Enable ? enable_unit(*each, m_admin_directory)
-                                                      : disable_unit(*each, m_admin_directory);
+        auto changes = *action == EnableAction::Enable ? enable_unit(*each, m_admin_directory)
+                                                       : disable_unit(*each, m_admin_directory);
         if (!changes)
             return reply->finish(refused(changes.error().to_string()));
         for (const std::string& change : *changes)
             response.add_changes(change);
     }
-    log_notice(cat(describe(action), "d ", name, " (requested by pid ", peer.pid, ")"));
+    log_notice(cat(describe(*action), "d ", name, " (requested by pid ", peer.pid, ")"));
     m_host.reload_units(); // the new links take effect like after daemon-reload
     reply->finish(response);
 }
@@ -323,7 +298,7 @@ control::Response ControlService::unit_status(const control::UnitStatusRequest& 
                                               const struct ucred& peer) {
     if (auto denied = check_read(peer, "status"))
         return *denied;
-    std::string name = unit_argument(request.unit());
+    std::string name = unit_name_argument(request.unit());
     Manager* manager = m_host.manager();
     std::optional<UnitInfo> unit = manager ? manager->unit(name) : std::nullopt;
     if (!unit)
@@ -366,7 +341,7 @@ void ControlService::logs(const control::LogsRequest& request, const struct ucre
     Journal* journal = m_host.journal();
     if (!journal)
         return reply->finish(refused("the journal is not running"));
-    std::string unit = unit_argument(request.unit());
+    std::string unit = unit_name_argument(request.unit());
     size_t lines = request.lines() ? request.lines() : kDefaultLogLines;
     std::vector<LogEntry> entries = journal->tail(unit, lines * 2 + 16);
     std::erase_if(entries, [&](const LogEntry& entry) { return !shown_in_logs(entry, unit); });

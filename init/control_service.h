@@ -76,10 +76,14 @@ public:
     control::Response power(const control::PowerRequest& request, const struct ucred& peer);
     /// init's state and the service manager's summary.
     control::Response status(const struct ucred& peer);
-    /// start | stop | restart | reload | enable | disable; root only. A job
-    /// is answered when it ends, unless the request says no_block.
+    /// start | stop | restart | reload; root only. Answered when the job
+    /// ends, unless the request says no_block.
     void unit(const control::UnitRequest& request, const struct ucred& peer,
               const ControlReplyPtr& reply);
+    /// enable | disable: the links of the unit's [Install] section, then a
+    /// reload; root only.
+    void enable(const control::EnableRequest& request, const struct ucred& peer,
+                const ControlReplyPtr& reply);
     /// Every loaded unit.
     control::Response list_units(const struct ucred& peer);
     /// One unit in detail, with its latest log lines.
@@ -92,8 +96,6 @@ public:
               const ControlReplyPtr& reply);
 
 private:
-    void enable(EnableAction action, const std::string& name, const struct ucred& peer,
-                const ControlReplyPtr& reply);
     void fill_unit(control::Unit* out, const UnitInfo& unit) const;
     bool shown_in_logs(const LogEntry& entry, const std::string& unit) const;
     SystemState system_state(bool stopping);

@@ -33,7 +33,7 @@ struct Server {
                 keel::control::Response response;
                 response.set_ok(request.has_status());
                 if (request.has_status())
-                    response.mutable_status()->set_mode("test");
+                    response.mutable_status()->set_version("test");
                 else
                     response.set_error("only status here");
                 return response;
@@ -62,7 +62,7 @@ TEST_CASE("a status request gets the handler's response and the peer's credentia
         [&] { return keel::call_init(request, s.path); });
     REQUIRE(response);
     CHECK(response->ok());
-    CHECK(response->status().mode() == "test");
+    CHECK(response->status().version() == "test");
     REQUIRE(s.peers.size() == 1);
     CHECK(s.peers[0] == getuid());
 }

@@ -82,9 +82,15 @@ struct ServiceFixture {
 
     ServiceFixture() { init.current_manager = &units.manager; }
 
-    control::UnitRequest unit_request(control::UnitRequest::Verb verb, std::string unit) {
+    control::UnitRequest unit_request(control::JobType job, std::string unit) {
         control::UnitRequest request;
-        request.set_verb(verb);
+        request.set_job(job);
+        request.set_unit(std::move(unit));
+        return request;
+    }
+    control::EnableRequest enable_request(control::EnableAction action, std::string unit) {
+        control::EnableRequest request;
+        request.set_action(action);
         request.set_unit(std::move(unit));
         return request;
     }
@@ -109,21 +115,21 @@ TEST_CASE("status: init's state and the manager's summary, for root or the keel 
     control::Response response = f.service.status(kRoot);
     REQUIRE(response.ok());
     const control::StatusResponse& status = response.status();
-    CHECK(status.mode() == "container");
+    CHECK(status.mode() == control::INIT_MODE_CONTAINER);
     CHECK(status.ready_usec() == 1500);
     CHECK(status.reaped_orphans() == 7);
     REQUIRE(status.processes_size() == 2);
     CHECK(status.processes(0).pid() == 88);
-    CHECK(status.processes(0).state() == "running");
+    CHECK(status.processes(0).state() == control::PROCESS_STATE_RUNNING);
     CHECK(status.processes(1).pid() == 0); // no pid once it has ended
-    CHECK(status.processes(1).state() == "failed");
+    CHECK(status.processes(1).state() == control::PROCESS_STATE_FAILED);
     CHECK(status.processes(1).exit_status() == 1);
-    CHECK(status.system_state() == "degraded");
+    CHECK(status.system_state() == control::SYSTEM_STATE_DEGRADED);
     CHECK(status.units_failed() == 1);
     CHECK(status.units_active() == 1);
 
     f.init.status.stopping = true;
-    CHECK(f.service.status(kRoot).status().system_state() == "stopping");
+    CHECK(f.service.status(kRoot).status().system_state() == control::SYSTEM_STATE_STOPPING);
 
     control::Response denied = f.service.status(kUser);
     CHECK_FALSE(denied.ok());
@@ -134,7 +140,7 @@ TEST_CASE("a start is answered when its job ends; with no_block, once it is queu
     ServiceFixture f;
     f.units.unit("web.service", "[Service]\nType=notify\nExecStart=/bin/web\n");
     f.units.load();
-    f.service.unit(f.unit_request(control::UnitRequest::VERB_START, "web"), kRoot, f.reply);
+    f.service.unit(f.unit_request(control::JOB_TYPE_START, "web"), kRoot, f.reply);
     CHECK(f.units.host.happened("start web.service ExecStart /bin/web")); // "web" = web.service
     CHECK(f.reply->sent.empty());                                         // not up yet
     f.units.host.notify(f.units.main("web.service"), "READY=1");
@@ -142,7 +148,7 @@ TEST_CASE("a start is answered when its job ends; with no_block, once it is queu
     CHECK(f.reply->last().ok());
 
     auto quick = std::make_shared<RecordingReply>();
-    control::UnitRequest stop = f.unit_request(control::UnitRequest::VERB_STOP, "web.service");
+    control::UnitRequest stop = f.unit_request(control::JOB_TYPE_STOP, "web.service");
     stop.set_no_block(true);
     f.service.unit(stop, kRoot, quick);
     REQUIRE(quick->finished);
@@ -155,18 +161,18 @@ TEST_CASE("a failed job says why, in systemctl's words; changes need root") {
     f.units.unit("web.service", "[Service]\nExecStart=/bin/missing\n");
     f.units.load();
     f.units.host.failing_programs.insert("/bin/missing");
-    f.service.unit(f.unit_request(control::UnitRequest::VERB_START, "web"), kRoot, f.reply);
+    f.service.unit(f.unit_request(control::JOB_TYPE_START, "web"), kRoot, f.reply);
     REQUIRE(f.reply->finished);
     CHECK(f.reply->last().error() ==
           "job for web.service failed because of unavailable resources or another system "
           "error.\nSee `keel status web.service` and `keel logs web.service` for details.");
 
     auto denied = std::make_shared<RecordingReply>();
-    f.service.unit(f.unit_request(control::UnitRequest::VERB_RESTART, "web"), kUser, denied);
+    f.service.unit(f.unit_request(control::JOB_TYPE_RESTART, "web"), kUser, denied);
     CHECK(denied->last().error() == "permission denied: restart needs root");
     auto unknown = std::make_shared<RecordingReply>();
-    f.service.unit(f.unit_request(control::UnitRequest::VERB_UNSPECIFIED, "web"), kRoot, unknown);
-    CHECK(unknown->last().error() == "unknown unit verb");
+    f.service.unit(f.unit_request(control::JOB_TYPE_UNSPECIFIED, "web"), kRoot, unknown);
+    CHECK(unknown->last().error() == "unknown job type");
 }
 
 TEST_CASE("enable links a unit into its targets and reloads; a unit that is not there is named") {
@@ -174,7 +180,7 @@ TEST_CASE("enable links a unit into its targets and reloads; a unit that is not 
     f.units.unit("web.service",
                  "[Service]\nExecStart=/bin/web\n[Install]\nWantedBy=multi-user.target\n");
     f.units.load();
-    f.service.unit(f.unit_request(control::UnitRequest::VERB_ENABLE, "web"), kRoot, f.reply);
+    f.service.enable(f.enable_request(control::ENABLE_ACTION_ENABLE, "web"), kRoot, f.reply);
     REQUIRE(f.reply->finished);
     REQUIRE(f.reply->last().ok());
     REQUIRE(f.reply->last().changes_size() == 1);
@@ -183,7 +189,7 @@ TEST_CASE("enable links a unit into its targets and reloads; a unit that is not 
     CHECK(f.init.reloads == 1);
 
     auto missing = std::make_shared<RecordingReply>();
-    f.service.unit(f.unit_request(control::UnitRequest::VERB_DISABLE, "db"), kRoot, missing);
+    f.service.enable(f.enable_request(control::ENABLE_ACTION_DISABLE, "db"), kRoot, missing);
     CHECK(missing->last().error() == "unit `db.service` not found");
     CHECK(f.init.reloads == 1);
 }
@@ -201,12 +207,12 @@ TEST_CASE("list-units and a unit's status carry its states; an unknown unit is a
             web = &unit;
     REQUIRE(web);
     CHECK(web->description() == "Web");
-    CHECK(web->load_state() == "loaded");
-    CHECK(web->active_state() == "active");
+    CHECK(web->load_state() == control::LOAD_STATE_LOADED);
+    CHECK(web->active_state() == control::ACTIVE_STATE_ACTIVE);
     CHECK(web->sub_state() == "running");
-    CHECK(web->type() == "service");
-    CHECK(web->service_type() == "simple");
-    CHECK(web->result() == "success");
+    CHECK(web->type() == control::UNIT_TYPE_SERVICE);
+    CHECK(web->service_type() == control::SERVICE_TYPE_SIMPLE);
+    CHECK(web->result() == control::SERVICE_RESULT_SUCCESS);
 
     control::UnitStatusRequest request;
     request.set_unit("web");

@@ -49,7 +49,7 @@ keel::control::Request status_request() {
 
 keel::control::Request unit_request(const std::string& unit) {
     keel::control::Request request;
-    request.mutable_unit()->set_verb(keel::control::UnitRequest::VERB_START);
+    request.mutable_unit()->set_job(keel::control::JOB_TYPE_START);
     request.mutable_unit()->set_unit(unit);
     return request;
 }
