@@ -1,5 +1,5 @@
 // Logging: one line per message, to stderr or /dev/kmsg, written by the
-// caller or by a writer thread (log_in_background).
+// caller or by a writer thread (set_log_writer).
 #include "base/log.h"
 
 #include "base/strings.h"
@@ -106,10 +106,10 @@ void write_in_background(Background& background) {
 
 } // namespace
 
-void log_in_background(bool on) {
-    if (on == (g_background != nullptr))
+void set_log_writer(LogWriter writer) {
+    if ((writer == LogWriter::Thread) == (g_background != nullptr))
         return;
-    if (on) {
+    if (writer == LogWriter::Thread) {
         auto background = std::make_unique<Background>();
         try {
             background->writer = std::thread(write_in_background, std::ref(*background));

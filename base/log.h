@@ -26,14 +26,21 @@ void set_log_level(LogLevel level);
 void log_to_kmsg();
 /// The tag before each line ("keel", or "keel[pid]" in children).
 void set_log_tag(std::string_view tag);
-/// With `on`, lines are written by a thread of their own from now on, in
-/// the order they were logged: a record written to /dev/kmsg is printed on
-/// the console in the writer's time (on a serial console, at the UART's
-/// pace), and PID 1 must not wait for that. Off: waits for every line
-/// handed over, then writes lines itself again (before reboot(2), exec or
-/// exit). Call from one thread; its signals should be blocked meanwhile
-/// (AllSignalsBlocked), which the writer inherits.
-void log_in_background(bool on);
+/// Who writes a log line out.
+enum class LogWriter {
+    /// Whoever logs it, before log() returns (the default).
+    Caller,
+    /// A thread of keel's own, in the order lines were logged: a record
+    /// written to /dev/kmsg is printed on the console in the writer's time
+    /// (on a serial console, at the UART's pace), and PID 1 must not wait
+    /// for that.
+    Thread,
+};
+/// Switches who writes lines from now on. Back to Caller waits for every
+/// line handed to the thread first (before reboot(2), exec or exit). Call
+/// from one thread; its signals should be blocked while the thread starts
+/// (AllSignalsBlocked), as the writer inherits them.
+void set_log_writer(LogWriter writer);
 /// Waits until the writer thread has written every line logged so far;
 /// false at once when nothing was waiting to be written.
 bool flush_log();

@@ -329,7 +329,7 @@ Result<Cgroup> Cgroup::create(std::string relative, const CgroupLimits& limits,
     }
     bool created = TRY(std::move(made));
     Cgroup group(path);
-    if (auto applied = group.apply(limits, created); !applied) {
+    if (auto applied = group.apply(limits, created ? Knobs::Fresh : Knobs::AsFound); !applied) {
         if (created)
             ::rmdir(path.c_str()); // the half-made group goes; parents may be shared
         return std::unexpected(
@@ -377,14 +377,14 @@ Result<CgroupStats> Cgroup::stats() const {
     return stats;
 }
 
-Result<void> Cgroup::apply(const CgroupLimits& limits, bool fresh) const {
+Result<void> Cgroup::apply(const CgroupLimits& limits, Knobs state) const {
     struct Knob {
         std::string_view file;
         std::string_view controller;
         bool limited;
         std::string value;
     };
-    Knob knobs[] = {
+    Knob settings[] = {
         {"memory.max", "memory", limits.memory_max.has_value(),
          limits.memory_max ? cat(*limits.memory_max) : "max"},
         {"cpu.max", "cpu", limits.cpu_quota_percent.has_value(),
@@ -397,12 +397,12 @@ Result<void> Cgroup::apply(const CgroupLimits& limits, bool fresh) const {
     };
     // Check every knob before writing any, so a missing controller changes
     // nothing.
-    for (const Knob& knob : knobs)
+    for (const Knob& knob : settings)
         if (knob.limited && !path_exists(join_path(m_path, knob.file)))
             return error(cat("set ", knob.file, " of ", quoted(m_path), ": the ", knob.controller,
                              " controller is not enabled for this group"));
-    for (const Knob& knob : knobs) {
-        if (!knob.limited && fresh)
+    for (const Knob& knob : settings) {
+        if (!knob.limited && state == Knobs::Fresh)
             continue; // a new group's knobs read "max" already
         std::string file = join_path(m_path, knob.file);
         if (!knob.limited && !path_exists(file))
@@ -437,7 +437,16 @@ Result<void> Cgroup::kill() const {
     return error(cat("kill cgroup ", quoted(m_path), ": new processes keep appearing"));
 }
 
-Result<void> Cgroup::freeze(bool frozen) const {
+Result<void> Cgroup::freeze() const {
+    return set_freezer(Freezer::Frozen);
+}
+
+Result<void> Cgroup::thaw() const {
+    return set_freezer(Freezer::Thawed);
+}
+
+Result<void> Cgroup::set_freezer(Freezer state) const {
+    bool frozen = state == Freezer::Frozen;
     std::string control = join_path(m_path, "cgroup.freeze");
     if (!path_exists(control))
         return error(cat("freeze cgroup ", quoted(m_path),

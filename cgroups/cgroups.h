@@ -88,20 +88,26 @@ public:
     Result<std::vector<pid_t>> processes() const;
     /// Counters of controllers that are not enabled for the group read 0.
     Result<CgroupStats> stats() const;
+    /// How far a group's knobs can be trusted to read "max".
+    enum class Knobs {
+        AsFound, // a group that was there: any knob may hold an old limit
+        Fresh,   // a group just made: every knob reads "max"
+    };
     /// Sets memory.max, cpu.max and pids.max; a limit left unset is written
-    /// as "max" (so re-applying removes an old limit) unless the group is
-    /// `fresh` (just made, so every knob already reads "max"). A limit whose
-    /// controller is not enabled for the group is an error, found before
-    /// anything is written.
-    Result<void> apply(const CgroupLimits& limits, bool fresh = false) const;
+    /// as "max" (so re-applying removes an old limit), except into Fresh
+    /// knobs. A limit whose controller is not enabled for the group is an
+    /// error, found before anything is written.
+    Result<void> apply(const CgroupLimits& limits, Knobs knobs = Knobs::AsFound) const;
     /// cgroup.kill (SIGKILL to every process in the group, kernel >= 5.14);
     /// on older kernels SIGKILL to each pid in cgroup.procs until no new
     /// one appears. Returns once all were signalled: they may still be
     /// exiting, see populated().
     Result<void> kill() const;
     /// Writes cgroup.freeze and waits (at most 1 s) until cgroup.events
-    /// says the group is (un)frozen.
-    Result<void> freeze(bool frozen) const;
+    /// says the group is frozen: its processes stop where they are.
+    Result<void> freeze() const;
+    /// The same back: the group's processes run again.
+    Result<void> thaw() const;
     /// True while the group or a descendant has a live process
     /// (cgroup.events "populated").
     Result<bool> populated() const;
@@ -110,6 +116,8 @@ public:
 
 private:
     explicit Cgroup(std::string path) : m_path(std::move(path)) {}
+    enum class Freezer { Frozen, Thawed };
+    Result<void> set_freezer(Freezer state) const;
     std::string m_path;
 };
 

@@ -128,9 +128,9 @@ control::Response ControlService::power(const control::PowerRequest& request,
     return done();
 }
 
-SystemState ControlService::system_state(bool stopping) {
+SystemState ControlService::system_state(const InitStatus& init) {
     Manager* manager = m_host.manager();
-    if (stopping)
+    if (init.stopping)
         return SystemState::Stopping;
     if (!manager)
         return SystemState::Running;
@@ -158,7 +158,7 @@ control::Response ControlService::status(const struct ucred& peer) {
         entry->set_state(wire<control::ProcessState>(process.state));
         entry->set_exit_status(process.exit_status);
     }
-    status->set_system_state(wire<control::SystemState>(system_state(init.stopping)));
+    status->set_system_state(wire<control::SystemState>(system_state(init)));
     if (Manager* manager = m_host.manager()) {
         uint32_t loaded = 0, active = 0;
         for (const UnitInfo& unit : manager->units()) {

@@ -98,7 +98,7 @@ public:
 private:
     void fill_unit(control::Unit* out, const UnitInfo& unit) const;
     bool shown_in_logs(const LogEntry& entry, const std::string& unit) const;
-    SystemState system_state(bool stopping);
+    SystemState system_state(const InitStatus& init);
 
     ControlHost& m_host;
     std::string m_admin_directory;

@@ -54,11 +54,15 @@ constexpr int kSignalReboot = 34 + 15;
 // machine up forever.
 constexpr auto kUnitStopLimit = std::chrono::minutes(5);
 
-// A command init started, and whether it is the main one (a container
-// init's command, whose end ends init).
+// What a command init starts is to it.
+enum class CommandRole {
+    Extra, // keel.run=: its end is logged
+    Main,  // a container init's command: its end ends init, with its status
+};
+
 struct Supervised {
     InitProcess process;
-    bool main = false;
+    CommandRole role = CommandRole::Extra;
 };
 
 // Shell-style exit code of a wait status: the code, or 128 + signal.
@@ -93,7 +97,7 @@ private:
     void load_units();
     void load_units(UnitCatalog catalog);
     void start_workload();
-    void start(std::string name, SpawnOptions spawn, bool main);
+    void start(std::string name, SpawnOptions spawn, CommandRole role);
     void on_child_exit(pid_t pid, int status);
     void on_signal(const signalfd_siginfo& info);
     // Begins the end: units stop, then finish() ends the rest.
@@ -309,18 +313,18 @@ void Init::load_units(UnitCatalog catalog) {
                  errors ? cat(", ", errors, " with errors") : ""));
 }
 
-void Init::start(std::string name, SpawnOptions spawn, bool main) {
+void Init::start(std::string name, SpawnOptions spawn, CommandRole role) {
     auto pid = spawn_process(spawn);
     if (!pid) {
         log_error(pid.error().to_string());
-        m_processes.push_back({{std::move(name), 0, ProcessState::Failed, 127}, main});
-        if (main)
+        m_processes.push_back({{std::move(name), 0, ProcessState::Failed, 127}, role});
+        if (role == CommandRole::Main)
             end(PowerAction::Poweroff, 127);
         return;
     }
     m_reactor->watch_child(*pid, [this](pid_t pid, int status) { on_child_exit(pid, status); });
     log_info(cat("started ", quoted(name), " as pid ", *pid));
-    m_processes.push_back({{std::move(name), *pid, ProcessState::Running, 0}, main});
+    m_processes.push_back({{std::move(name), *pid, ProcessState::Running, 0}, role});
 }
 
 void Init::start_workload() {
@@ -334,7 +338,7 @@ void Init::start_workload() {
         SpawnOptions spawn;
         spawn.argv = std::move(*argv);
         spawn.environment = base_environment();
-        start(command, std::move(spawn), false);
+        start(command, std::move(spawn), CommandRole::Extra);
     }
     if (!m_options.command.empty()) {
         SpawnOptions spawn;
@@ -343,7 +347,7 @@ void Init::start_workload() {
         // A container's main command keeps init's session so that it can
         // read from the terminal it was given.
         spawn.new_session = system();
-        start(m_options.command[0], std::move(spawn), true);
+        start(m_options.command[0], std::move(spawn), CommandRole::Main);
     }
 }
 
@@ -358,7 +362,7 @@ void Init::on_child_exit(pid_t pid, int status) {
         std::string line =
             cat(quoted(process.name), " (pid ", pid, ") ", describe_wait_status(status));
         clean ? log_info(line) : log_warning(line);
-        if (supervised.main)
+        if (supervised.role == CommandRole::Main)
             end(PowerAction::Poweroff, process.exit_status);
         return;
     }
@@ -378,7 +382,8 @@ void Init::on_signal(const signalfd_siginfo& info) {
     if (!system()) {
         // Like tini: the main command decides what a signal means.
         for (const Supervised& supervised : m_processes)
-            if (supervised.main && supervised.process.state == ProcessState::Running) {
+            if (supervised.role == CommandRole::Main &&
+                supervised.process.state == ProcessState::Running) {
                 ::kill(supervised.process.pid, signo);
                 return;
             }
@@ -494,7 +499,7 @@ int Init::run() {
     setup_cgroups();
     if (system()) { // after the cgroup tree, like every second thread
         AllSignalsBlocked blocked;
-        log_in_background(true);
+        set_log_writer(LogWriter::Thread);
     }
     scan_units_in_background();
     if (auto started = start_loop(); !started) {

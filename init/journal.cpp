@@ -87,7 +87,12 @@ struct Journal::Impl {
     // Reads up to `reads` times; true when it stopped with more to read.
     bool read_stream(int fd, int reads);
     void consume(Stream& stream, std::string_view data);
-    void emit_line(Stream& stream, std::string_view line, bool complete);
+    // How a line given to emit_line ended.
+    enum class LineEnd {
+        Complete, // a newline, or the end of the stream
+        Cut,      // max_line: the next entry continues it
+    };
+    void emit_line(Stream& stream, std::string_view line, LineEnd end);
     // Records a last line without its newline and closes the pipe.
     void end_stream(int fd);
     void on_kmsg_readable();
@@ -210,21 +215,21 @@ void Journal::Impl::consume(Stream& stream, std::string_view data) {
             // Too long for one entry: cut at max_line, the rest continues.
             stream.partial.append(data.substr(0, room));
             data.remove_prefix(room);
-            emit_line(stream, stream.partial, false);
+            emit_line(stream, stream.partial, LineEnd::Cut);
             continue;
         }
         stream.partial.append(data.substr(0, take));
         if (newline == std::string_view::npos)
             return;
         data.remove_prefix(newline + 1);
-        emit_line(stream, stream.partial, true);
+        emit_line(stream, stream.partial, LineEnd::Complete);
     }
 }
 
 // Records `line` (which may be stream.partial itself) and resets the
-// partial line. `complete`: the line ended (newline or end of file) rather
-// than being cut at max_line.
-void Journal::Impl::emit_line(Stream& stream, std::string_view line, bool complete) {
+// partial line.
+void Journal::Impl::emit_line(Stream& stream, std::string_view line, LineEnd end) {
+    bool complete = end == LineEnd::Complete;
     if (!stream.continued) {
         stream.line_priority = default_priority(stream.stream);
         // sd-daemon(3) "<N>" prefix.
@@ -251,7 +256,7 @@ void Journal::Impl::end_stream(int fd) {
     if (it == m_streams.end())
         return;
     if (!it->second->partial.empty())
-        emit_line(*it->second, it->second->partial, true);
+        emit_line(*it->second, it->second->partial, LineEnd::Complete);
     m_reactor.remove_fd(fd);
     m_streams.erase(it); // closes it
 }

@@ -354,11 +354,16 @@ private:
     /// inactive unit without a job gets no job (`done` gets Done at once).
     /// Called by enqueue(), add_start() (Conflicts=) and shutdown().
     void add_stop(Record& record, JobCallback done, std::set<std::string>& seen);
+    /// What a restart does to a unit that is not running.
+    enum class IfInactive {
+        Start, // the unit asked for: a restart of a stopped unit starts it
+        Leave, // a unit that requires a restarted one: only restarted if it runs
+    };
     /// Queues a restart of `record`, a start of what it pulls in, and a
-    /// restart of the units that require it. An inactive unit without a job
-    /// is started instead, or left alone when `only_if_active` (the units
-    /// that require a restarted one). Called by enqueue() and recursively.
-    void add_restart(Record& record, bool only_if_active, JobCallback done,
+    /// restart of the units that require it (with IfInactive::Leave). An
+    /// inactive unit without a job is treated as `if_inactive` says. Called
+    /// by enqueue() and recursively.
+    void add_restart(Record& record, IfInactive if_inactive, JobCallback done,
                      std::set<std::string>& seen);
     /// Merges a job of `type` into the record's job, as systemd merges jobs:
     /// a start meets a stop: a stop under way becomes a restart, one not yet

@@ -22,9 +22,13 @@ int exit_code(int status) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// Whose exit is judged: a daemon's main process may also end by the
+// signals a polite stop uses.
+enum class Exiting { Daemon, Command };
+
 // systemd's notion of a clean exit: 0 or SuccessExitStatus=, and for a
-// daemon's main process also the signals a polite stop uses.
-bool clean_exit(int status, const ServiceConfig& service, bool daemon) {
+// daemon also SIGHUP, SIGINT, SIGTERM and SIGPIPE.
+bool clean_exit(int status, const ServiceConfig& service, Exiting who) {
     if (WIFEXITED(status))
         return WEXITSTATUS(status) == 0 ||
                service.success_exit_status.codes.contains(WEXITSTATUS(status));
@@ -33,7 +37,8 @@ bool clean_exit(int status, const ServiceConfig& service, bool daemon) {
     int signo = WTERMSIG(status);
     if (service.success_exit_status.signals.contains(signo))
         return true;
-    return daemon && (signo == SIGHUP || signo == SIGINT || signo == SIGTERM || signo == SIGPIPE);
+    return who == Exiting::Daemon &&
+           (signo == SIGHUP || signo == SIGINT || signo == SIGTERM || signo == SIGPIPE);
 }
 
 ServiceResult result_of(int status) {
@@ -83,7 +88,7 @@ bool Manager::on_process_exit(pid_t pid, int status) {
 void Manager::main_exited(Record& record, int status) {
     const ServiceConfig& service = record.config->service;
     bool oneshot = service.type == ServiceType::Oneshot;
-    bool clean = clean_exit(status, service, !oneshot);
+    bool clean = clean_exit(status, service, oneshot ? Exiting::Command : Exiting::Daemon);
     if (!clean && record.main_index < service.exec_start.size() &&
         service.exec_start[record.main_index].ignore_failure)
         clean = true; // ExecStart=-...

@@ -47,7 +47,7 @@ Result<void> Manager::enqueue(JobType type, std::string_view requested, JobCallb
     case JobType::Restart:
         record.start_times.clear();
         record.restarts = 0;
-        add_restart(record, false, std::move(done), seen);
+        add_restart(record, IfInactive::Start, std::move(done), seen);
         break;
     case JobType::Reload:
         if (record.config->type != UnitType::Service || record.config->service.exec_reload.empty())
@@ -152,12 +152,12 @@ void Manager::add_stop(Record& record, JobCallback done, std::set<std::string>& 
             add_stop(*dependent, {}, seen);
 }
 
-void Manager::add_restart(Record& record, bool only_if_active, JobCallback done,
+void Manager::add_restart(Record& record, IfInactive if_inactive, JobCallback done,
                           std::set<std::string>& seen) {
     if (record.load_state != LoadState::Loaded)
         return;
     if (is_inactive(record.state) && !record.job) {
-        if (only_if_active)
+        if (if_inactive == IfInactive::Leave)
             return;
         add_start(record, std::move(done), seen);
         return;
@@ -170,7 +170,7 @@ void Manager::add_restart(Record& record, bool only_if_active, JobCallback done,
             add_start(ensure(dependency), {}, seen);
     for (const std::string& other : record.required_by)
         if (Record* dependent = find(other))
-            add_restart(*dependent, true, {}, seen);
+            add_restart(*dependent, IfInactive::Leave, {}, seen);
 }
 
 bool Manager::runnable(const Record& record) const {

@@ -59,7 +59,7 @@ void end_system(PowerAction action) {
     log_info(cat("unmounted ", report.unmounted, " filesystems",
                  report.busy.empty() ? "" : cat(", ", report.busy.size(), " stayed busy")));
     log_notice(cat("system ", describe(action)));
-    log_in_background(false); // every line out before the machine goes
+    set_log_writer(LogWriter::Caller); // every line out before the machine goes
     int command = action == PowerAction::Poweroff ? RB_POWER_OFF
                   : action == PowerAction::Reboot ? RB_AUTOBOOT
                                                   : RB_HALT_SYSTEM;

@@ -111,11 +111,14 @@ Result<std::array<uint8_t, 16>> random_uuid_bytes() {
     return bytes;
 }
 
-std::string hex(const std::array<uint8_t, 16>& bytes, bool dashes) {
+// How a UUID is written: a machine-id has no dashes, mke2fs -U wants them.
+enum class UuidText { Plain, Dashed };
+
+std::string hex(const std::array<uint8_t, 16>& bytes, UuidText form) {
     constexpr char kHex[] = "0123456789abcdef";
     std::string out;
     for (size_t i = 0; i < bytes.size(); ++i) {
-        if (dashes && (i == 4 || i == 6 || i == 8 || i == 10))
+        if (form == UuidText::Dashed && (i == 4 || i == 6 || i == 8 || i == 10))
             out += '-';
         out += kHex[bytes[i] >> 4];
         out += kHex[bytes[i] & 0xF];
@@ -192,8 +195,8 @@ std::string find_mke2fs() {
 // time-based UUIDs, which costs mke2fs seconds under QEMU.
 Result<void> make_state_filesystem(const BlockDevice& device, const std::string& mke2fs) {
     uint64_t start = monotonic_usec();
-    std::string uuid = hex(TRY(random_uuid_bytes()), true);
-    std::string hash_seed = hex(TRY(random_uuid_bytes()), true);
+    std::string uuid = hex(TRY(random_uuid_bytes()), UuidText::Dashed);
+    std::string hash_seed = hex(TRY(random_uuid_bytes()), UuidText::Dashed);
     SpawnOptions spawn;
     spawn.argv = {mke2fs,
                   "-t",
@@ -300,7 +303,13 @@ Result<void> mount_root_filesystem(const BlockDevice& device) {
     return {};
 }
 
-Result<void> mount_state_views(bool persistent) {
+// What /etc, /var and the other views of STATE are laid on.
+enum class StateBacking {
+    Partition, // the STATE partition: changes persist
+    Tmpfs,     // STATE could not be mounted: changes last until the reboot
+};
+
+Result<void> mount_state_views(StateBacking backing) {
     std::string state(kStateMount);
     for (std::string_view directory : {kEtcUpper, kEtcWork})
         TRY(make_directories(cat(state, "/", directory)));
@@ -329,7 +338,8 @@ Result<void> mount_state_views(bool persistent) {
     TRY(mount_filesystem("tmpfs", sysroot_path("/tmp"), "tmpfs", MS_NOSUID | MS_NODEV,
                          "mode=1777"));
     log_info(cat("/etc overlay, /var /home /opt /srv binds from ",
-                 persistent ? "STATE" : "a tmpfs (not persistent)", ", /tmp tmpfs mounted"));
+                 backing == StateBacking::Partition ? "STATE" : "a tmpfs (not persistent)",
+                 ", /tmp tmpfs mounted"));
     return {};
 }
 
@@ -397,7 +407,7 @@ Result<void> switch_root() {
     log_notice(cat("switched root; starting ", init, " in ", format_seconds(boottime_usec()),
                    " s since kernel start"));
     char* argv[] = {init.data(), const_cast<char*>("init"), const_cast<char*>("--system"), nullptr};
-    log_in_background(false);
+    set_log_writer(LogWriter::Caller);
     ::execve(init.c_str(), argv, environ);
     return errno_error(cat("exec ", quoted(init), " in the new root"));
 }
@@ -433,7 +443,7 @@ bool running_from_initramfs() {
 }
 
 Result<std::string> generate_machine_id() {
-    return cat(hex(TRY(random_uuid_bytes()), false), "\n");
+    return cat(hex(TRY(random_uuid_bytes()), UuidText::Plain), "\n");
 }
 
 bool is_valid_machine_id(std::string_view text) {
@@ -485,7 +495,7 @@ Result<void> mount_root_and_switch(const DiskBootOptions& options) {
         return errno_error("make / private");
     TRY_CTX(mount_root_filesystem(root), "mount the root");
 
-    bool persistent = true;
+    StateBacking backing = StateBacking::Partition;
     std::optional<BlockDevice> state = find_state_partition(root);
     Result<void> state_mounted =
         state ? mount_state(*state, options.state)
@@ -495,12 +505,12 @@ Result<void> mount_root_and_switch(const DiskBootOptions& options) {
         // keel.state=wipe repairs a STATE that does not mount.
         log_error(cat("STATE: ", state_mounted.error().to_string(),
                       "; changes to /etc, /var, /home, /opt and /srv will not survive a reboot"));
-        persistent = false;
+        backing = StateBacking::Tmpfs;
         TRY(make_directories(std::string(kStateMount)));
         TRY(mount_filesystem("tmpfs", std::string(kStateMount), "tmpfs", MS_NOSUID | MS_NODEV,
                              "mode=0755"));
     }
-    TRY_CTX(mount_state_views(persistent), "lay out /etc, /var, /home, /opt, /srv, /tmp");
+    TRY_CTX(mount_state_views(backing), "lay out /etc, /var, /home, /opt, /srv, /tmp");
     TRY_CTX(ensure_machine_id(), "machine-id");
     if (!is_directory(sysroot_path("/usr/bin")) ||
         ::access(sysroot_path(kRootInit).c_str(), X_OK) < 0)

@@ -377,13 +377,13 @@ TEST_CASE("freeze writes cgroup.freeze and waits until cgroup.events agrees") {
     auto group = Cgroup::open("keel.slice/web.service", root.path());
     REQUIRE(group);
     put(path + "/cgroup.events", "populated 1\nfrozen 1\n");
-    REQUIRE(group->freeze(true));
+    REQUIRE(group->freeze());
     CHECK(get(path + "/cgroup.freeze") == "1");
 
     // The kernel never confirms: a bounded wait, then an error.
     put(path + "/cgroup.events", "populated 1\nfrozen 1\n");
     auto start = std::chrono::steady_clock::now();
-    auto thawed = group->freeze(false);
+    auto thawed = group->thaw();
     auto waited = std::chrono::steady_clock::now() - start;
     REQUIRE_FALSE(thawed);
     CHECK(thawed.error().code() == ETIMEDOUT);
@@ -393,7 +393,7 @@ TEST_CASE("freeze writes cgroup.freeze and waits until cgroup.events agrees") {
     CHECK(get(path + "/cgroup.freeze") == "0");
 
     REQUIRE(::unlink((path + "/cgroup.freeze").c_str()) == 0);
-    auto old = group->freeze(true);
+    auto old = group->freeze();
     REQUIRE_FALSE(old);
     CHECK(old.error().to_string() ==
           cat("freeze cgroup ", quoted(path), ": no cgroup.freeze (the kernel is older than 5.2)"));

@@ -1,4 +1,4 @@
-// base/log.h: lines written by a thread of their own (log_in_background).
+// base/log.h: lines written by a thread of their own (set_log_writer).
 #include "base/log.h"
 
 #include "base/fd.h"
@@ -24,7 +24,7 @@ public:
         REQUIRE(::dup2(fd, STDERR_FILENO) == STDERR_FILENO);
     }
     ~RedirectedStderr() {
-        log_in_background(false);
+        set_log_writer(LogWriter::Caller);
         ::dup2(m_saved.get(), STDERR_FILENO);
     }
 
@@ -57,7 +57,7 @@ TEST_CASE("logging in the background does not wait for a stalled output, and eve
     });
     {
         RedirectedStderr redirected(write_end.get());
-        log_in_background(true);
+        set_log_writer(LogWriter::Thread);
         // 9 KB into a 4 KB pipe that nobody reads yet: the writer waits for
         // it, the caller must not.
         for (int i = 0; i < 100; ++i) {
