@@ -11,13 +11,14 @@
 //
 // The implementation is split by concern: unit_model.cpp parses a unit,
 // unit_name.cpp checks unit names, specifiers.cpp expands %-specifiers,
-// signal_names.cpp names signals, environment.cpp reads environment files
-// and expands $NAME, conditions.cpp checks Condition*=, unit_catalog.cpp
-// scans the unit directories and loads units, and unit_links.cpp enables
-// and disables them.
+// environment.cpp reads environment files and expands $NAME,
+// conditions.cpp checks Condition*=, unit_catalog.cpp scans the unit
+// directories and loads units, and unit_links.cpp enables and disables
+// them (signal names are base/signal_names.h's).
 #pragma once
 
 #include "base/result.h"
+#include "base/signal_names.h"
 #include "base/spawn.h"
 #include "base/unit_file.h"
 #include "cgroups/cgroups.h"
@@ -221,11 +222,6 @@ std::string template_of(std::string_view name);
 /// %G and %% in `value`; an unknown specifier is an error.
 Result<std::string> expand_specifiers(std::string_view value, std::string_view unit_name,
                                       const SpecifierContext& context);
-
-/// Parses a signal name or number: "SIGTERM", "TERM", "15".
-Result<int> parse_signal(std::string_view text);
-/// "SIGTERM" for 15, "signal 40" for one without a name.
-std::string signal_name(int signo);
 
 /// Builds a unit from its file and drop-ins (applied in order). Unknown keys
 /// and sections are warnings ("file:line: unknown key `X` in [Service],

@@ -1,5 +1,5 @@
 // Signal names and numbers, as kill(1) spells them.
-#include "init/unit_model.h"
+#include "base/signal_names.h"
 
 #include <csignal>
 #include <doctest/doctest.h>

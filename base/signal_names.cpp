@@ -1,6 +1,6 @@
 // Signal names and numbers as kill(1) spells them ("SIGTERM", "TERM",
-// "15"), for KillSignal= and the like and for messages.
-#include "init/unit_model.h"
+// "15").
+#include "base/signal_names.h"
 
 #include "base/strings.h"
 
