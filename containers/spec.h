@@ -296,7 +296,15 @@ inline constexpr auto kSeccompActionNames = name_table<SeccompAction>({
 });
 
 /// linux.seccomp.syscalls[].args[].op.
-enum class SeccompOperator { NotEqual, LessThan, LessOrEqual, Equal, GreaterOrEqual, GreaterThan, MaskedEqual };
+enum class SeccompOperator {
+    NotEqual,
+    LessThan,
+    LessOrEqual,
+    Equal,
+    GreaterOrEqual,
+    GreaterThan,
+    MaskedEqual
+};
 
 inline constexpr auto kSeccompOperatorNames = name_table<SeccompOperator>({
     {SeccompOperator::NotEqual, "SCMP_CMP_NE"},
