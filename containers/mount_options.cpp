@@ -184,7 +184,7 @@ bool apply_mount_option(MountOptions& out, std::string_view name) {
 MountOptions parse_mount_options(const std::vector<std::string>& options) {
     MountOptions out;
     for (const std::string& option : options) {
-        if (apply_mount_option(out, option))
+        if (option.empty() || apply_mount_option(out, option))
             continue;
         if (!out.data.empty())
             out.data += ',';

@@ -131,7 +131,7 @@ struct MountOptions {
 /// Splits mount options: MS_* flags ("ro", "nosuid", "rbind", ...),
 /// recursive attributes ("rro", "rnosuid", ...), a propagation ("rslave"),
 /// "tmpcopyup" and "idmap"/"ridmap"; all others go into `data`. Later
-/// options win over earlier ones, as with mount(8).
+/// options win over earlier ones, as with mount(8); empty ones are skipped.
 MountOptions parse_mount_options(const std::vector<std::string>& options);
 
 /// A propagation as a mount option or rootfsPropagation names it.
