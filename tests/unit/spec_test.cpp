@@ -829,7 +829,8 @@ TEST_CASE("linux: cgroups path, sysctl, propagation, masks, personality and time
     CHECK(linux_config.masked_paths == std::vector<std::string>{"/proc/kcore"});
     CHECK(linux_config.readonly_paths == std::vector<std::string>{"/proc/sys"});
     REQUIRE(linux_config.personality);
-    CHECK(linux_config.personality->domain == (unsigned long)(PER_LINUX32) + ADDR_NO_RANDOMIZE);
+    CHECK(linux_config.personality->domain ==
+          (static_cast<unsigned long>(PER_LINUX32) | ADDR_NO_RANDOMIZE));
     REQUIRE(linux_config.monotonic_offset);
     CHECK(linux_config.monotonic_offset->secs == -86400);
     CHECK(linux_config.monotonic_offset->nanosecs == 5);
