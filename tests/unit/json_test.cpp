@@ -1,6 +1,6 @@
-// cli/json.h: string escaping as RFC 8259 asks, and documents built by the
+// base/json.h: string escaping as RFC 8259 asks, and documents built by the
 // writer (commas, keys, nesting, numbers, booleans, null).
-#include "cli/json.h"
+#include "base/json.h"
 
 #include <cstdint>
 #include <doctest/doctest.h>
@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-using keel::cli::json_string;
-using keel::cli::JsonWriter;
+using keel::json_string;
+using keel::JsonWriter;
 
 TEST_CASE("quotes and backslashes are escaped, plain text is kept") {
     CHECK(json_string("") == R"("")");
