@@ -232,6 +232,11 @@ private:
         else
             static_assert(kUnsupported<T>, "JsonCursor reads strings, booleans and numbers");
     }
+    // Nothing when the value is there and of `kind`; else "PATH: missing"
+    // or "PATH: expected WHAT, got a number".
+    Result<void> require(JsonValue::Kind kind, std::string_view what) const;
+    // An error about this value: "PATH: what" ("what" alone at the root).
+    std::unexpected<Error> fail(std::string_view what) const;
     Result<std::int64_t> signed_integer(std::int64_t min, std::int64_t max) const;
     Result<std::uint64_t> unsigned_integer(std::uint64_t min, std::uint64_t max) const;
 
