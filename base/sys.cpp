@@ -197,9 +197,10 @@ Result<Fd> open_resolved(int directory, const std::string& path, int flags, uint
                          mode_t mode) {
     OpenHow how{uint64_t(flags | O_CLOEXEC), mode, resolve};
     long fd;
+    int races = 0;
     do {
         fd = ::syscall(SYS_openat2, directory, path.c_str(), &how, sizeof how);
-    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    } while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++races < 64)));
     if (fd < 0)
         return errno_error(cat("open ", quoted(path)));
     return Fd(int(fd));

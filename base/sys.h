@@ -75,7 +75,7 @@ inline constexpr uint64_t kResolveInRoot = 0x10;
 /// openat2(2): opens `path` relative to the directory `directory`, resolved
 /// as `resolve` (kResolve* bits) says; O_CLOEXEC is added. With
 /// kResolveInRoot, `directory` acts as "/" for the lookup: ".." and absolute
-/// symlinks cannot leave it. Retried when the kernel answers EAGAIN (a rename
+/// symlinks cannot leave it. Retried (a few dozen times) on EAGAIN (a rename
 /// or mount raced the lookup).
 Result<Fd> open_resolved(int directory, const std::string& path, int flags, uint64_t resolve,
                          mode_t mode = 0);
