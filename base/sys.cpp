@@ -129,6 +129,149 @@ Result<void> mount_filesystem(const std::string& source, const std::string& targ
     return {};
 }
 
+namespace {
+
+// Syscall numbers from Linux 5.1 on are the same on every architecture.
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+// struct open_how and struct mount_attr of <linux/openat2.h> and
+// <linux/mount.h>, and the flags of the calls below.
+struct OpenHow {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+struct MountAttr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+constexpr unsigned kAtEmptyPath = 0x1000;
+constexpr unsigned kAtRecursive = 0x8000;
+constexpr unsigned kOpenTreeClone = 1;
+constexpr unsigned kMoveMountFromEmptyPath = 0x04;
+constexpr unsigned kMoveMountToEmptyPath = 0x40;
+constexpr unsigned kFsopenCloexec = 1;
+constexpr unsigned kFsconfigSetFlag = 0;
+constexpr unsigned kFsconfigSetString = 1;
+constexpr unsigned kFsconfigCreate = 6;
+constexpr unsigned kFsmountCloexec = 1;
+
+unsigned recursion_flag(Submounts submounts) {
+    return submounts == Submounts::Included ? kAtRecursive : 0;
+}
+
+// The kernel's own words on why an fsconfig step failed ("e tmpfs: Bad
+// value for 'mode'"), read from the filesystem context, or "".
+std::string filesystem_context_message(int context) {
+    char buffer[512];
+    ssize_t n = ::read(context, buffer, sizeof buffer - 1);
+    if (n <= 2 || buffer[0] != 'e' || buffer[1] != ' ')
+        return {};
+    return std::string(buffer + 2, size_t(n - 2));
+}
+
+} // namespace
+
+Result<Fd> open_resolved(int directory, const std::string& path, int flags, uint64_t resolve,
+                         mode_t mode) {
+    OpenHow how{uint64_t(flags | O_CLOEXEC), mode, resolve};
+    long fd;
+    int races = 0;
+    do {
+        fd = ::syscall(SYS_openat2, directory, path.c_str(), &how, sizeof how);
+    } while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++races < 64)));
+    if (fd < 0)
+        return errno_error(cat("open ", quoted(path)));
+    return Fd(int(fd));
+}
+
+Result<void> set_mount_attributes(int mount_root, const MountAttributes& attributes,
+                                  Submounts submounts) {
+    MountAttr attr{attributes.set, attributes.clear, attributes.propagation, 0};
+    if (::syscall(SYS_mount_setattr, mount_root, "", kAtEmptyPath | recursion_flag(submounts),
+                  &attr, sizeof attr) < 0)
+        return errno_error("set mount attributes");
+    return {};
+}
+
+Result<Fd> clone_mount(int fd, Submounts submounts) {
+    long tree = ::syscall(SYS_open_tree, fd, "",
+                          kOpenTreeClone | O_CLOEXEC | kAtEmptyPath | recursion_flag(submounts));
+    if (tree < 0)
+        return errno_error("clone mount");
+    return Fd(int(tree));
+}
+
+Result<void> move_mount(int from, int to) {
+    if (::syscall(SYS_move_mount, from, "", to, "",
+                  kMoveMountFromEmptyPath | kMoveMountToEmptyPath) < 0)
+        return errno_error("move mount");
+    return {};
+}
+
+Result<Fd> new_detached_filesystem(const std::string& type, std::string_view options,
+                                   uint64_t attributes) {
+    Fd context(int(::syscall(SYS_fsopen, type.c_str(), kFsopenCloexec)));
+    if (!context)
+        return errno_error(cat("open a ", type, " filesystem context"));
+    for (std::string_view option : split(options, ',')) {
+        if (option.empty())
+            continue;
+        size_t equals = option.find('=');
+        std::string key(option.substr(0, equals));
+        std::string value(equals == option.npos ? "" : option.substr(equals + 1));
+        long done =
+            equals == option.npos
+                ? ::syscall(SYS_fsconfig, context.get(), kFsconfigSetFlag, key.c_str(), nullptr, 0)
+                : ::syscall(SYS_fsconfig, context.get(), kFsconfigSetString, key.c_str(),
+                            value.c_str(), 0);
+        if (done < 0) {
+            int code = errno;
+            std::string said = filesystem_context_message(context.get());
+            return errno_error(code, cat(type, " option ", quoted(option), said.empty() ? "" : " (",
+                                         said, said.empty() ? "" : ")"));
+        }
+    }
+    if (::syscall(SYS_fsconfig, context.get(), kFsconfigCreate, nullptr, nullptr, 0) < 0) {
+        int code = errno;
+        std::string said = filesystem_context_message(context.get());
+        return errno_error(code, cat("create a ", type, " filesystem", said.empty() ? "" : " (",
+                                     said, said.empty() ? "" : ")"));
+    }
+    long mount = ::syscall(SYS_fsmount, context.get(), kFsmountCloexec, attributes);
+    if (mount < 0)
+        return errno_error(cat("mount a ", type, " filesystem"));
+    return Fd(int(mount));
+}
+
+Result<void> pivot_root(const std::string& new_root, const std::string& put_old) {
+    if (::syscall(SYS_pivot_root, new_root.c_str(), put_old.c_str()) < 0)
+        return errno_error(cat("pivot_root to ", quoted(new_root)));
+    return {};
+}
+
 Result<void> finit_module(int fd, const std::string& params, int flags) {
     if (::syscall(SYS_finit_module, fd, params.c_str(), flags) < 0)
         return errno_error("finit_module");

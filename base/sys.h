@@ -7,6 +7,7 @@
 #include "base/result.h"
 
 #include <csignal>
+#include <cstdint>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <sched.h>
@@ -59,6 +60,69 @@ Result<std::vector<std::string>> list_directory(const std::string& path);
 Result<void> mount_filesystem(const std::string& source, const std::string& target,
                               const std::string& type, unsigned long flags,
                               const std::string& data = {});
+
+// ---- paths resolved inside a directory, and the new mount API -------------
+// (openat2 is Linux 5.6, mount_setattr 5.12.) The constants are spelled out
+// here because musl's headers lack them and <linux/mount.h> clashes with
+// glibc's <sys/mount.h>; the values are the kernel's ABI.
+
+/// openat2(2)'s RESOLVE_* bits.
+inline constexpr uint64_t kResolveNoXdev = 0x01;
+inline constexpr uint64_t kResolveNoMagicLinks = 0x02;
+inline constexpr uint64_t kResolveNoSymlinks = 0x04;
+inline constexpr uint64_t kResolveBeneath = 0x08;
+inline constexpr uint64_t kResolveInRoot = 0x10;
+
+/// openat2(2): opens `path` relative to the directory `directory`, resolved
+/// as `resolve` (kResolve* bits) says; O_CLOEXEC is added. With
+/// kResolveInRoot, `directory` acts as "/" for the lookup: ".." and absolute
+/// symlinks cannot leave it. Retried (a few dozen times) on EAGAIN (a rename
+/// or mount raced the lookup).
+Result<Fd> open_resolved(int directory, const std::string& path, int flags, uint64_t resolve,
+                         mode_t mode = 0);
+
+/// mount_setattr(2)'s MOUNT_ATTR_* bits (and fsmount(2)'s attributes).
+inline constexpr uint64_t kMountAttrReadOnly = 0x01;
+inline constexpr uint64_t kMountAttrNoSuid = 0x02;
+inline constexpr uint64_t kMountAttrNoDev = 0x04;
+inline constexpr uint64_t kMountAttrNoExec = 0x08;
+/// The access-time field: one of the three values below (relatime is 0).
+inline constexpr uint64_t kMountAttrAtimeMask = 0x70;
+inline constexpr uint64_t kMountAttrRelatime = 0x00;
+inline constexpr uint64_t kMountAttrNoAtime = 0x10;
+inline constexpr uint64_t kMountAttrStrictAtime = 0x20;
+inline constexpr uint64_t kMountAttrNoDirAtime = 0x80;
+inline constexpr uint64_t kMountAttrNoSymlinkFollow = 0x200000;
+
+/// Whether a mount operation reaches the mounts below the one named too.
+enum class Submounts { Excluded, Included };
+
+/// What mount_setattr(2) changes: attribute bits to set and to clear, and
+/// the propagation (MS_PRIVATE, MS_SHARED, MS_SLAVE, MS_UNBINDABLE; 0 keeps it).
+struct MountAttributes {
+    uint64_t set = 0;
+    uint64_t clear = 0;
+    unsigned long propagation = 0;
+};
+
+/// mount_setattr(2) on the mount whose root `mount_root` is (an fd, attached
+/// or detached).
+Result<void> set_mount_attributes(int mount_root, const MountAttributes& attributes,
+                                  Submounts submounts);
+/// open_tree(2) with OPEN_TREE_CLONE: a detached bind mount of what `fd`
+/// names (a file or a directory), not visible anywhere until move_mount().
+Result<Fd> clone_mount(int fd, Submounts submounts);
+/// move_mount(2): attaches the detached mount `from` (or moves an attached
+/// one) onto the file or directory `to`.
+Result<void> move_mount(int from, int to);
+/// fsopen(2), fsconfig(2) and fsmount(2): a new, detached `type` filesystem.
+/// `options` is mount(2)'s data form ("mode=755,size=64k"; a word with no
+/// '=' is a flag); `attributes` are kMountAttr* bits of the mount.
+Result<Fd> new_detached_filesystem(const std::string& type, std::string_view options,
+                                   uint64_t attributes);
+
+/// pivot_root(2).
+Result<void> pivot_root(const std::string& new_root, const std::string& put_old);
 
 /// finit_module(2): loads a module from an open file.
 Result<void> finit_module(int fd, const std::string& params, int flags = 0);

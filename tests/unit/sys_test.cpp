@@ -255,3 +255,33 @@ TEST_CASE("a real-time policy set with SCHED_RESET_ON_FORK reads back and is not
     CHECK(after->policy == before->policy);
     CHECK(after->priority == before->priority);
 }
+
+TEST_CASE("open_resolved in a root keeps .. and absolute symlinks inside that root") {
+    TempDir dir;
+    std::string root = dir / "root";
+    REQUIRE(make_directories(root + "/etc"));
+    REQUIRE(write_new_file(root + "/etc/hostname", "inside"));
+    REQUIRE(::symlink("/etc", (root + "/abs").c_str()) == 0);
+    REQUIRE(::symlink("../../../../..", (root + "/etc/up").c_str()) == 0);
+    auto root_fd = open_file(root, O_PATH | O_DIRECTORY);
+    REQUIRE(root_fd);
+    auto read_in_root = [&](const std::string& path, uint64_t resolve) {
+        auto fd = open_resolved(root_fd->get(), path, O_RDONLY, resolve);
+        if (!fd)
+            return std::string(std::strerror(fd.error().code()));
+        auto text = read_all(fd->get());
+        return text ? *text : std::string("unreadable");
+    };
+    CHECK(read_in_root("abs/hostname", kResolveInRoot) == "inside");
+    CHECK(read_in_root("etc/up/etc/hostname", kResolveInRoot) == "inside");
+    CHECK(read_in_root("../../../../etc/hostname", kResolveInRoot) == "inside");
+    CHECK(read_in_root("/etc/hostname", kResolveInRoot) == "inside");
+    // Without a root, the same names leave the directory or are refused.
+    CHECK(read_in_root("abs/hostname", kResolveBeneath) == std::strerror(EXDEV));
+    CHECK(read_in_root("abs/hostname", kResolveInRoot | kResolveNoSymlinks) ==
+          std::strerror(ELOOP));
+    auto missing = open_resolved(root_fd->get(), "nothing", O_RDONLY, kResolveInRoot);
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().code() == ENOENT);
+    CHECK(missing.error().to_string() == cat("open `nothing`: ", std::strerror(ENOENT)));
+}

@@ -1,0 +1,564 @@
+// containers/rootfs_setup.cpp on real mounts: each case builds a small
+// rootfs in a TempDir, and a child in a mount namespace of its own (made
+// private first, so nothing reaches the host) prepares, enters and finishes
+// it, then looks around from inside and reports what it saw through a pipe.
+// Needs root (CAP_SYS_ADMIN); skips with a message without it.
+#include "containers/rootfs_setup.h"
+
+#include "base/strings.h"
+#include "base/sys.h"
+#include "rootfs/rootfs.h"
+#include "tests/unit/temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <functional>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace keel;
+using namespace keel::oci;
+using keel::testing::TempDir;
+
+namespace {
+
+constexpr long kTmpfsMagic = 0x01021994;
+constexpr long kDevptsMagic = 0x1cd1;
+constexpr long kProcMagic = 0x9fa0;
+
+// Runs `body` in a child that unshared `namespaces` (a new mount namespace
+// at least, its "/" made private); returns what it returned, "skip: ..."
+// when the namespaces could not be made.
+std::string in_child(int namespaces, const std::function<std::string()>& body) {
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::close(out[0]);
+        std::string said;
+        if (::unshare(CLONE_NEWNS | namespaces) < 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+            said = cat("skip: no namespaces of our own: ", std::strerror(errno));
+        else
+            said = body();
+        (void)write_all(out[1], said);
+        ::_exit(0);
+    }
+    ::close(out[1]);
+    Fd reader(out[0]);
+    auto said = read_all(reader.get());
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    REQUIRE(said);
+    return *said;
+}
+
+bool skipped(const std::string& said) {
+    if (!said.starts_with("skip: "))
+        return false;
+    MESSAGE(said);
+    return true;
+}
+
+std::string describe(const Error& error) {
+    return error.to_string();
+}
+
+// prepare, enter (pivot_root) and finish; "" when all went well.
+std::string set_up(const Spec& spec, const std::string& rootfs, const std::string& bundle,
+                   RootEntry entry = RootEntry::PivotRoot) {
+    if (auto prepared = prepare_rootfs(spec, rootfs, bundle); !prepared)
+        return "prepare: " + describe(prepared.error());
+    std::string path = rootfs.starts_with('/') ? rootfs : bundle + "/" + rootfs;
+    if (auto entered = enter_rootfs(path, entry); !entered)
+        return "enter: " + describe(entered.error());
+    if (auto finished = finish_rootfs(spec); !finished)
+        return "finish: " + describe(finished.error());
+    return "";
+}
+
+Mount mount(std::string destination, std::string type, std::string source, unsigned long flags = 0,
+            std::string data = {}) {
+    Mount entry;
+    entry.destination = std::move(destination);
+    entry.type = std::move(type);
+    entry.source = std::move(source);
+    entry.parsed.flags = flags;
+    entry.parsed.data = std::move(data);
+    return entry;
+}
+
+Mount bind(std::string destination, std::string source, unsigned long flags = 0) {
+    return mount(std::move(destination), "bind", std::move(source), MS_BIND | flags);
+}
+
+// "c 1:3 666", "dir", "file", "link -> target" or the errno's text.
+std::string node(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) < 0)
+        return std::strerror(errno);
+    if (S_ISCHR(st.st_mode))
+        return cat("c ", major(st.st_rdev), ":", minor(st.st_rdev), " ",
+                   cat((st.st_mode >> 6) & 7, (st.st_mode >> 3) & 7, st.st_mode & 7));
+    if (S_ISDIR(st.st_mode))
+        return "dir";
+    if (S_ISLNK(st.st_mode)) {
+        char target[256] = {};
+        ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+        return cat("link -> ", std::string_view(target, n > 0 ? size_t(n) : 0));
+    }
+    return "file";
+}
+
+std::string filesystem(const std::string& path) {
+    struct statfs st {};
+    if (::statfs(path.c_str(), &st) < 0)
+        return std::strerror(errno);
+    switch (st.f_type) {
+    case kTmpfsMagic:
+        return "tmpfs";
+    case kDevptsMagic:
+        return "devpts";
+    case kProcMagic:
+        return "proc";
+    default:
+        return "other";
+    }
+}
+
+// The file's text, or the errno's when it cannot be read.
+std::string contents(const std::string& path) {
+    auto text = read_file(path);
+    return text ? *text : std::string(std::strerror(text.error().code()));
+}
+
+// What creating `path` says: "ok" or the errno's text.
+std::string create(const std::string& path) {
+    auto written = write_new_file(path, "x");
+    return written ? "ok" : std::strerror(written.error().code());
+}
+
+// A rootfs with /etc/marker, and the bundle directory around it.
+struct Bundle {
+    TempDir dir;
+    std::string rootfs = dir / "rootfs";
+
+    Bundle() {
+        REQUIRE(make_directories(rootfs + "/etc"));
+        REQUIRE(write_new_file(rootfs + "/etc/marker", "inside"));
+    }
+    std::string in_rootfs(const std::string& path) const { return rootfs + "/" + path; }
+};
+
+} // namespace
+
+TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.dir / "data"));
+    REQUIRE(write_new_file(bundle.dir / "data/hello", "hi"));
+    REQUIRE(write_new_file(bundle.dir / "hosts", "127.0.0.1 localhost\n"));
+    Spec spec;
+    spec.mounts = {
+        mount("/proc", "proc", "proc"),
+        mount("/tmp", "tmpfs", "tmpfs", MS_NOSUID, "size=1m"),
+        bind("/srv/data", "data", MS_RDONLY), // relative to the bundle
+        bind("/etc/hosts", bundle.dir / "hosts"),
+        mount("/sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV),
+    };
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, "rootfs", bundle.dir.path()); !failed.empty())
+            return failed;
+        std::string points;
+        auto mounts = read_mountinfo();
+        if (!mounts)
+            return describe(mounts.error());
+        std::vector<std::string> sorted;
+        for (const MountEntry& entry : *mounts)
+            sorted.push_back(
+                entry.point == "/"
+                    ? cat("/ from ...", entry.root.ends_with("/rootfs") ? "/rootfs" : entry.root)
+                    : entry.point);
+        std::sort(sorted.begin(), sorted.end());
+        for (const std::string& point : sorted)
+            points += point + " ";
+        return cat("marker ", contents("/etc/marker"), "\n",                           //
+                   "null ", node("/dev/null"), ", zero ", node("/dev/zero"),           //
+                   ", full ", node("/dev/full"), ", random ", node("/dev/random"),     //
+                   ", urandom ", node("/dev/urandom"), ", tty ", node("/dev/tty"),     //
+                   "\nfd ", node("/dev/fd"), ", stdin ", node("/dev/stdin"),           //
+                   ", stdout ", node("/dev/stdout"), ", stderr ", node("/dev/stderr"), //
+                   ", ptmx ", node("/dev/ptmx"), "\n",                                 //
+                   "/dev ", filesystem("/dev"), ", /dev/pts ", filesystem("/dev/pts"),
+                   ", /dev/shm ", filesystem("/dev/shm"), ", /tmp ", filesystem("/tmp"), ", /proc ",
+                   filesystem("/proc"), "\n", //
+                   "data ", contents("/srv/data/hello"), ", write: ", create("/srv/data/new"),
+                   "\nhosts ", contents("/etc/hosts"), //
+                   "mounts ", points);
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "marker inside\n"
+                  "null c 1:3 666, zero c 1:5 666, full c 1:7 666, random c 1:8 666, "
+                  "urandom c 1:9 666, tty c 5:0 666\n"
+                  "fd link -> /proc/self/fd, stdin link -> /proc/self/fd/0, "
+                  "stdout link -> /proc/self/fd/1, stderr link -> /proc/self/fd/2, "
+                  "ptmx link -> pts/ptmx\n"
+                  "/dev tmpfs, /dev/pts devpts, /dev/shm tmpfs, /tmp tmpfs, /proc proc\n"
+                  "data hi, write: Read-only file system\n"
+                  "hosts 127.0.0.1 localhost\n"
+                  "mounts / from .../rootfs /dev /dev/pts /dev/shm /etc/hosts /proc /srv/data "
+                  "/sys /tmp ");
+    // The targets were made in the rootfs, the bundle's files left alone.
+    CHECK(node(bundle.in_rootfs("srv/data")) == "dir");
+    CHECK(node(bundle.in_rootfs("etc/hosts")) == "file");
+    CHECK(contents(bundle.in_rootfs("etc/hosts")).empty());
+    CHECK(node(bundle.dir / "data/new") == "No such file or directory");
+}
+
+TEST_CASE("mount destinations through symlinks to /.., /etc or ../.. stay inside the rootfs") {
+    Bundle bundle;
+    std::string name = "keel-escape-" + bundle.dir.path().substr(bundle.dir.path().rfind('-') + 1);
+    REQUIRE(::symlink("/..", bundle.in_rootfs("up").c_str()) == 0);
+    REQUIRE(::symlink("/etc", bundle.in_rootfs("etc-link").c_str()) == 0);
+    REQUIRE(::symlink("../../../../../../..", bundle.in_rootfs("etc/dotdot").c_str()) == 0);
+    REQUIRE(write_new_file(bundle.dir / "file", "bound"));
+    std::vector<std::string> host_root_before = *list_directory("/");
+    std::vector<std::string> host_etc_before = *list_directory("/etc");
+    Spec spec;
+    spec.mounts = {
+        mount("/up/" + name, "tmpfs", "tmpfs"),
+        mount("/etc-link/" + name + "/deeper", "tmpfs", "tmpfs"),
+        mount("/etc/dotdot/etc/" + name + "-dotdot", "tmpfs", "tmpfs"),
+        bind("/up/../etc-link/" + name + "-file", bundle.dir / "file"),
+    };
+    std::string said = in_child(0, [&] {
+        if (auto prepared = prepare_rootfs(spec, bundle.rootfs, ""); !prepared)
+            return describe(prepared.error());
+        return cat(filesystem(bundle.in_rootfs(name)), " ",
+                   filesystem(bundle.in_rootfs("etc/" + name + "/deeper")), " ",
+                   filesystem(bundle.in_rootfs("etc/" + name + "-dotdot")), " ",
+                   contents(bundle.in_rootfs("etc/" + name + "-file")),
+                   ", host: ", node("/" + name), ", ", node("/etc/" + name), ", ",
+                   node("/etc/" + name + "-file"));
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "tmpfs tmpfs tmpfs bound, host: No such file or directory, No such file or "
+                  "directory, No such file or directory");
+    CHECK(*list_directory("/") == host_root_before);
+    CHECK(*list_directory("/etc") == host_etc_before);
+    CHECK(node(bundle.in_rootfs("etc/" + name)) == "dir");
+}
+
+TEST_CASE("a mount through a symlink to nothing is refused and makes nothing on the host") {
+    Bundle bundle;
+    std::string name =
+        "keel-dangling-" + bundle.dir.path().substr(bundle.dir.path().rfind('-') + 1);
+    REQUIRE(::symlink(("/" + name).c_str(), bundle.in_rootfs("dangling").c_str()) == 0);
+    Spec spec;
+    spec.mounts = {mount("/dangling/sub", "tmpfs", "tmpfs")};
+    std::string said = in_child(0, [&] {
+        auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
+        return prepared ? "prepared" : describe(prepared.error());
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "mounts[0] (/dangling/sub): create `/dangling`: a symlink to nothing is there");
+    CHECK(!path_exists("/" + name));
+    CHECK(!path_exists(bundle.in_rootfs(name)));
+}
+
+TEST_CASE("proc is not mounted where the image put a symlink") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.in_rootfs("elsewhere")));
+    REQUIRE(::symlink("/elsewhere", bundle.in_rootfs("proc").c_str()) == 0);
+    Spec spec;
+    spec.mounts = {mount("/proc", "proc", "proc")};
+    std::string said = in_child(0, [&] {
+        auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
+        if (prepared)
+            return cat("prepared, /elsewhere is ", filesystem(bundle.in_rootfs("elsewhere")));
+        return cat(prepared.error().code() == ELOOP ? "ELOOP: " : "other: ",
+                   describe(prepared.error()));
+    });
+    if (skipped(said))
+        return;
+    CHECK(said.starts_with("ELOOP: mounts[0] (/proc): open `proc`"));
+}
+
+TEST_CASE("a failed mount is named by its place in the spec, its destination and its type") {
+    Bundle bundle;
+    Spec spec;
+    spec.mounts = {mount("/tmp", "tmpfs", "tmpfs"), mount("/x", "keelnosuchfs", "none")};
+    std::string said = in_child(0, [&] {
+        auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
+        return prepared ? "prepared"
+                        : cat(prepared.error().code(), " ", describe(prepared.error()));
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == cat(ENODEV, " mounts[1] (/x): mount keelnosuchfs: ", std::strerror(ENODEV)));
+}
+
+TEST_CASE("masked paths read empty, read-only paths and a read-only root refuse writes") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.in_rootfs("secret/dir")));
+    REQUIRE(write_new_file(bundle.in_rootfs("secret/file"), "password"));
+    REQUIRE(write_new_file(bundle.in_rootfs("secret/dir/inner"), "x"));
+    REQUIRE(make_directories(bundle.in_rootfs("ro")));
+    REQUIRE(write_new_file(bundle.in_rootfs("ro/file"), "data"));
+    Spec spec;
+    spec.root.readonly = true;
+    spec.mounts = {mount("/proc", "proc", "proc"), mount("/run", "tmpfs", "tmpfs")};
+    spec.linux_config.masked_paths = {"/secret/file", "/secret/dir", "/missing/path"};
+    spec.linux_config.readonly_paths = {"/ro", "/missing-too"};
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        auto listed = list_directory("/secret/dir");
+        return cat("file `", contents("/secret/file"), "`, dir ",
+                   listed ? cat(listed->size(), " entries") : "unreadable",
+                   ", write in it: ", create("/secret/dir/new"), "\nro/file ", contents("/ro/file"),
+                   ", write: ", create("/ro/file"), ", new: ", create("/ro/new"),
+                   "\nroot: ", create("/new"), ", /run: ", create("/run/new"),
+                   ", /dev/shm: ", create("/dev/shm/new"));
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "file ``, dir 0 entries, write in it: Read-only file system\n"
+                  "ro/file data, write: Read-only file system, new: Read-only file system\n"
+                  "root: Read-only file system, /run: ok, /dev/shm: ok");
+    CHECK(contents(bundle.in_rootfs("secret/file")) == "password");
+    CHECK(!path_exists(bundle.in_rootfs("missing")));
+}
+
+namespace {
+
+// What masking a file says when the spec binds /dev from `dev` (a directory
+// of the bundle the test filled), and what the masked file reads after.
+std::string mask_with_dev_from(Bundle& bundle) {
+    REQUIRE(write_new_file(bundle.in_rootfs("etc/shadow"), "secret"));
+    Spec spec;
+    spec.mounts = {bind("/dev", "dev", MS_REC)};
+    spec.linux_config.masked_paths = {"/etc/shadow"};
+    std::string said = in_child(0, [&] {
+        std::string failed = set_up(spec, bundle.rootfs, bundle.dir.path());
+        return cat(failed.empty() ? "masked" : failed, "; shadow: ", contents("/etc/shadow"));
+    });
+    return said;
+}
+
+} // namespace
+
+TEST_CASE("a regular file at /dev/null is refused for masks") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.dir / "dev"));
+    REQUIRE(write_new_file(bundle.dir / "dev/null", "not null"));
+    std::string said = mask_with_dev_from(bundle);
+    if (skipped(said))
+        return;
+    CHECK(said == "finish: linux.maskedPaths[0] (/etc/shadow): /dev/null is not the null device "
+                  "(1:3), refusing to mask with it; shadow: secret");
+}
+
+TEST_CASE("a symlink at /dev/null is refused for masks, even to the real device") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.dir / "dev"));
+    REQUIRE(make_directories(bundle.in_rootfs("real")));
+    REQUIRE(::mknod(bundle.in_rootfs("real/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+    REQUIRE(::symlink("/real/null", (bundle.dir / "dev/null").c_str()) == 0);
+    std::string said = mask_with_dev_from(bundle);
+    if (skipped(said))
+        return;
+    CHECK(said.starts_with("finish: linux.maskedPaths[0] (/etc/shadow): /dev/null is not the null "
+                           "device, refusing to mask: open `dev/null`: "));
+    CHECK(said.ends_with("; shadow: secret"));
+}
+
+TEST_CASE("another device at /dev/null is refused for masks") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.dir / "dev"));
+    REQUIRE(::mknod((bundle.dir / "dev/null").c_str(), S_IFCHR | 0666, makedev(1, 5)) == 0);
+    std::string said = mask_with_dev_from(bundle);
+    if (skipped(said))
+        return;
+    CHECK(said == "finish: linux.maskedPaths[0] (/etc/shadow): /dev/null is not the null device "
+                  "(1:3), refusing to mask with it; shadow: secret");
+}
+
+TEST_CASE("a /dev bound from the bundle is left as it is, and a real null device there masks") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.dir / "dev"));
+    REQUIRE(::mknod((bundle.dir / "dev/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+    std::string said = mask_with_dev_from(bundle);
+    if (skipped(said))
+        return;
+    CHECK(said == "masked; shadow: ");
+    // Nothing was added to the bound directory.
+    CHECK(*list_directory(bundle.dir / "dev") == std::vector<std::string>{"null"});
+}
+
+TEST_CASE("sysctls are written into the container's own namespaces") {
+    Bundle bundle;
+    std::string host_ttl = contents("/proc/sys/net/ipv4/ip_default_ttl");
+    std::string wanted = host_ttl == "99\n" ? "98" : "99";
+    Spec spec;
+    spec.mounts = {mount("/proc", "proc", "proc")};
+    spec.linux_config.namespaces = {{NamespaceType::Network, ""}};
+    spec.linux_config.sysctl = {{"net.ipv4.ip_default_ttl", wanted}};
+    REQUIRE(check_sysctls(spec));
+    std::string said = in_child(CLONE_NEWNET, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        return contents("/proc/sys/net/ipv4/ip_default_ttl");
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == wanted + "\n");
+    CHECK(contents("/proc/sys/net/ipv4/ip_default_ttl") == host_ttl);
+}
+
+TEST_CASE("sysctls are refused when /proc/sys is the image's, not a proc filesystem") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.in_rootfs("proc/sys/net/ipv4")));
+    REQUIRE(write_new_file(bundle.in_rootfs("proc/sys/net/ipv4/ip_forward"), "0\n"));
+    Spec spec;
+    spec.linux_config.namespaces = {{NamespaceType::Network, ""}};
+    spec.linux_config.sysctl = {{"net.ipv4.ip_forward", "1"}};
+    std::string said = in_child(CLONE_NEWNET, [&] { return set_up(spec, bundle.rootfs, ""); });
+    if (skipped(said))
+        return;
+    CHECK(said == "finish: linux.sysctl: /proc/sys is not a proc filesystem (no proc mount in the "
+                  "spec?)");
+    CHECK(contents(bundle.in_rootfs("proc/sys/net/ipv4/ip_forward")) == "0\n");
+}
+
+TEST_CASE("sysctls are allowed only for the namespaces the container has of its own") {
+    auto check = [](std::vector<Namespace> namespaces, std::string key, std::string hostname = {}) {
+        Spec spec;
+        spec.hostname = std::move(hostname);
+        spec.linux_config.namespaces = std::move(namespaces);
+        spec.linux_config.sysctl = {{key, "1"}};
+        auto checked = check_sysctls(spec);
+        return checked ? std::string("ok") : checked.error().to_string();
+    };
+    Namespace ipc{NamespaceType::Ipc, ""};
+    Namespace net{NamespaceType::Network, ""};
+    Namespace uts{NamespaceType::Uts, ""};
+    CHECK(check({ipc}, "kernel.shmmax") == "ok");
+    CHECK(check({ipc}, "kernel.shm_rmid_forced") == "ok");
+    CHECK(check({ipc}, "kernel.msgmnb") == "ok");
+    CHECK(check({ipc}, "kernel.sem") == "ok");
+    CHECK(check({ipc}, "fs.mqueue.msg_max") == "ok");
+    CHECK(check({net}, "kernel.shmmax") ==
+          "linux.sysctl `kernel.shmmax`: needs an ipc namespace of the container's own");
+    CHECK(check({}, "fs.mqueue.queues_max") ==
+          "linux.sysctl `fs.mqueue.queues_max`: needs an ipc namespace of the container's own");
+    CHECK(check({net}, "net.ipv4.ip_forward") == "ok");
+    CHECK(check({ipc, uts}, "net.core.somaxconn") ==
+          "linux.sysctl `net.core.somaxconn`: needs a network namespace of the container's own");
+    CHECK(check({uts}, "kernel.domainname") == "ok");
+    CHECK(check({uts}, "kernel.hostname") == "ok");
+    CHECK(check({uts}, "kernel.hostname", "web") ==
+          "linux.sysctl `kernel.hostname`: conflicts with `hostname`, which sets it too");
+    CHECK(check({net}, "kernel.domainname") ==
+          "linux.sysctl `kernel.domainname`: needs a uts namespace of the container's own");
+    CHECK(check({ipc, net, uts}, "kernel.pid_max") ==
+          "linux.sysctl `kernel.pid_max`: not isolated by any namespace, so it would change the "
+          "host");
+    CHECK(check({ipc, net, uts}, "vm.overcommit_memory") ==
+          "linux.sysctl `vm.overcommit_memory`: not isolated by any namespace, so it would change "
+          "the host");
+    CHECK(check({ipc}, "kernel.shmmax/../../vm/drop_caches") ==
+          "linux.sysctl `kernel.shmmax/../../vm/drop_caches`: not a sysctl name");
+    // Joining the runtime's own namespace by path isolates nothing.
+    CHECK(check({{NamespaceType::Network, "/proc/self/ns/net"}}, "net.ipv4.ip_forward") ==
+          "linux.sysctl `net.ipv4.ip_forward`: needs a network namespace of the container's own");
+    CHECK(check({}, "kernel.shmmax") != "ok");
+}
+
+TEST_CASE("moving the rootfs onto / and chrooting also enters it") {
+    Bundle bundle;
+    Spec spec;
+    spec.mounts = {mount("/proc", "proc", "proc")};
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, "", RootEntry::MoveAndChroot);
+            !failed.empty())
+            return failed;
+        char cwd[256] = {};
+        return cat(contents("/etc/marker"), " in ", ::getcwd(cwd, sizeof cwd) ? cwd : "?",
+                   ", null ", node("/dev/null"), ", host's tmp: ", node(bundle.dir.path()));
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "inside in /, null c 1:3 666, host's tmp: No such file or directory");
+}
+
+TEST_CASE("a shared rootfs propagation still lets pivot_root enter the rootfs") {
+    Bundle bundle;
+    Spec spec;
+    spec.linux_config.rootfs_propagation = Propagation::Shared;
+    spec.linux_config.rootfs_propagation_recursive = true;
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        return contents("/etc/marker");
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "inside");
+}
+
+TEST_CASE("tmpcopyup fills a tmpfs with what was below it") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.in_rootfs("opt/sub")));
+    REQUIRE(write_new_file(bundle.in_rootfs("opt/sub/kept"), "kept", 0640));
+    REQUIRE(::symlink("sub/kept", bundle.in_rootfs("opt/link").c_str()) == 0);
+    REQUIRE(::chmod(bundle.in_rootfs("opt").c_str(), 0710) == 0);
+    Mount copied = mount("/opt", "tmpfs", "tmpfs");
+    copied.parsed.copy_up = true;
+    Spec spec;
+    spec.mounts = {copied};
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        struct stat file {};
+        struct stat top {};
+        ::stat("/opt/sub/kept", &file);
+        ::stat("/opt", &top);
+        return cat(filesystem("/opt"), " ", contents("/opt/link"), " ", node("/opt/link"), " ",
+                   file.st_mode & 0777, " ", top.st_mode & 0777);
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == cat("tmpfs kept link -> sub/kept ", 0640, " ", 0710));
+}
+
+TEST_CASE("in a user namespace, where mknod is refused, /dev's devices are bound from the host") {
+    Bundle bundle;
+    std::string said = in_child(CLONE_NEWUSER, [&] {
+        for (auto [file, text] :
+             {std::pair{"/proc/self/setgroups", "deny"}, std::pair{"/proc/self/uid_map", "0 0 1"},
+              std::pair{"/proc/self/gid_map", "0 0 1"}})
+            if (auto written = write_existing_file(file, text); !written)
+                return "skip: " + describe(written.error());
+        if (auto prepared = prepare_rootfs(Spec{}, bundle.rootfs, ""); !prepared)
+            return "prepare: " + describe(prepared.error());
+        return cat(node(bundle.in_rootfs("dev/null")), ", ", node(bundle.in_rootfs("dev/tty")),
+                   ", ", filesystem(bundle.in_rootfs("dev/pts")));
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "c 1:3 666, c 5:0 666, devpts");
+}
