@@ -147,6 +147,11 @@ std::string shown(std::string_view text) {
     return quoted(out);
 }
 
+// A member that is there and not null: optional members are read only then.
+bool present(const JsonCursor& at) {
+    return !at.missing() && !at.null();
+}
+
 std::unexpected<Error> fail(const JsonCursor& at, std::string_view what) {
     return error(at.path().empty() ? std::string(what) : cat(at.path(), ": ", what));
 }
@@ -160,7 +165,7 @@ Result<std::string> text(const JsonCursor& at) {
 }
 
 Result<std::string> text_or_empty(const JsonCursor& at) {
-    if (at.missing() || at.null())
+    if (!present(at))
         return std::string();
     return text(at);
 }
@@ -200,7 +205,7 @@ template <std::integral T>
 Result<std::optional<T>> optional_integer(const JsonCursor& at,
                                           T min = std::numeric_limits<T>::min(),
                                           T max = std::numeric_limits<T>::max()) {
-    if (at.missing() || at.null())
+    if (!present(at))
         return std::nullopt;
     return TRY(at.integer<T>(min, max));
 }
@@ -213,18 +218,13 @@ Result<T> integer_or(const JsonCursor& at, T fallback, T min = std::numeric_limi
 }
 
 Result<std::optional<bool>> optional_boolean(const JsonCursor& at) {
-    if (at.missing() || at.null())
+    if (!present(at))
         return std::nullopt;
     return TRY(at.boolean());
 }
 
 Result<uint32_t> id(const JsonCursor& at) {
     return integer_or<uint32_t>(at, 0, 0, kMaxId);
-}
-
-// A member that is there and not null: optional sections are read only then.
-bool present(const JsonCursor& at) {
-    return !at.missing() && !at.null();
 }
 
 // 1.0.0 up to 1.2.x, with any pre-release or build suffix ("1.0.2-dev",
