@@ -147,6 +147,11 @@ std::string shown(std::string_view text) {
     return quoted(out);
 }
 
+// A member that is there and not null: optional members are read only then.
+bool present(const JsonCursor& at) {
+    return !at.missing() && !at.null();
+}
+
 std::unexpected<Error> fail(const JsonCursor& at, std::string_view what) {
     return error(at.path().empty() ? std::string(what) : cat(at.path(), ": ", what));
 }
@@ -160,7 +165,7 @@ Result<std::string> text(const JsonCursor& at) {
 }
 
 Result<std::string> text_or_empty(const JsonCursor& at) {
-    if (at.missing() || at.null())
+    if (!present(at))
         return std::string();
     return text(at);
 }
@@ -200,7 +205,7 @@ template <std::integral T>
 Result<std::optional<T>> optional_integer(const JsonCursor& at,
                                           T min = std::numeric_limits<T>::min(),
                                           T max = std::numeric_limits<T>::max()) {
-    if (at.missing() || at.null())
+    if (!present(at))
         return std::nullopt;
     return TRY(at.integer<T>(min, max));
 }
@@ -213,20 +218,13 @@ Result<T> integer_or(const JsonCursor& at, T fallback, T min = std::numeric_limi
 }
 
 Result<std::optional<bool>> optional_boolean(const JsonCursor& at) {
-    if (at.missing() || at.null())
+    if (!present(at))
         return std::nullopt;
     return TRY(at.boolean());
 }
 
 Result<uint32_t> id(const JsonCursor& at) {
     return integer_or<uint32_t>(at, 0, 0, kMaxId);
-}
-
-// The object at `at`, or nullopt when it is missing or null.
-Result<std::optional<JsonObjectCursor>> optional_object(const JsonCursor& at) {
-    if (at.missing() || at.null())
-        return std::nullopt;
-    return TRY(at.object());
 }
 
 // 1.0.0 up to 1.2.x, with any pre-release or build suffix ("1.0.2-dev",
@@ -259,7 +257,8 @@ Result<CapabilityMask> capability_set(const JsonCursor& at) {
     return mask;
 }
 
-Result<Capabilities> read_capabilities(const JsonObjectCursor& object) {
+Result<Capabilities> read_capabilities(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     Capabilities out;
     out.bounding = TRY(capability_set(object["bounding"]));
     out.effective = TRY(capability_set(object["effective"]));
@@ -291,7 +290,8 @@ Result<std::vector<Rlimit>> read_rlimits(const JsonCursor& at) {
     return out;
 }
 
-Result<User> read_user(const JsonObjectCursor& object) {
+Result<User> read_user(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     User out;
     out.uid = TRY(id(object["uid"]));
     out.gid = TRY(id(object["gid"]));
@@ -301,17 +301,19 @@ Result<User> read_user(const JsonObjectCursor& object) {
     return out;
 }
 
-Result<Process> read_process(const JsonObjectCursor& object) {
+Result<Process> read_process(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     Process out;
     out.terminal = TRY(object["terminal"].value_or(false));
-    if (auto size = TRY(optional_object(object["consoleSize"]))) {
+    if (JsonCursor size = object["consoleSize"]; present(size)) {
+        JsonObjectCursor members = TRY(size.object());
         ConsoleSize console;
-        console.height = TRY(integer_or<uint32_t>((*size)["height"], 0));
-        console.width = TRY(integer_or<uint32_t>((*size)["width"], 0));
+        console.height = TRY(integer_or<uint32_t>(members["height"], 0));
+        console.width = TRY(integer_or<uint32_t>(members["width"], 0));
         out.console_size = console;
     }
-    if (auto user = TRY(optional_object(object["user"])))
-        out.user = TRY(read_user(*user));
+    if (JsonCursor user = object["user"]; present(user))
+        out.user = TRY(read_user(user));
 
     JsonCursor args = object["args"];
     if (args.missing())
@@ -322,8 +324,8 @@ Result<Process> read_process(const JsonObjectCursor& object) {
     out.env = TRY(texts(object["env"]));
     out.cwd = TRY(absolute_path(object["cwd"]));
 
-    if (auto capabilities = TRY(optional_object(object["capabilities"])))
-        out.capabilities = TRY(read_capabilities(*capabilities));
+    if (JsonCursor capabilities = object["capabilities"]; present(capabilities))
+        out.capabilities = TRY(read_capabilities(capabilities));
     out.rlimits = TRY(read_rlimits(object["rlimits"]));
     out.no_new_privileges = TRY(object["noNewPrivileges"].value_or(false));
     out.oom_score_adj = TRY(optional_integer<int>(object["oomScoreAdj"], -1000, 1000));
@@ -387,7 +389,8 @@ Result<std::vector<Hook>> read_hook_list(const JsonCursor& at) {
     return out;
 }
 
-Result<Hooks> read_hooks(const JsonObjectCursor& object) {
+Result<Hooks> read_hooks(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     Hooks out;
     out.prestart = TRY(read_hook_list(object["prestart"]));
     out.create_runtime = TRY(read_hook_list(object["createRuntime"]));
@@ -484,8 +487,10 @@ Result<std::optional<int64_t>> memory_size(const JsonCursor& at) {
     return optional_integer<int64_t>(at, -1);
 }
 
-Result<MemoryResources> read_memory(const JsonObjectCursor& object) {
-    MemoryResources out;
+// Fills `out`: libc++ 16 would keep a Result<MemoryResources>'s flag in the
+// struct's tail padding (see base/result.h).
+Result<void> read_memory(const JsonCursor& at, MemoryResources& out) {
+    JsonObjectCursor object = TRY(at.object());
     out.limit = TRY(memory_size(object["limit"]));
     out.reservation = TRY(memory_size(object["reservation"]));
     out.swap = TRY(memory_size(object["swap"]));
@@ -493,10 +498,11 @@ Result<MemoryResources> read_memory(const JsonObjectCursor& object) {
     out.disable_oom_killer = TRY(object["disableOOMKiller"].value_or(false));
     out.use_hierarchy = TRY(optional_boolean(object["useHierarchy"]));
     out.check_before_update = TRY(optional_boolean(object["checkBeforeUpdate"]));
-    return out;
+    return {};
 }
 
-Result<CpuResources> read_cpu(const JsonObjectCursor& object) {
+Result<CpuResources> read_cpu(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     CpuResources out;
     out.shares = TRY(optional_integer<uint64_t>(object["shares"]));
     out.quota = TRY(optional_integer<int64_t>(object["quota"], -1));
@@ -523,7 +529,8 @@ Result<std::vector<ThrottleDevice>> read_throttle_devices(const JsonCursor& at) 
     return out;
 }
 
-Result<BlockIoResources> read_block_io(const JsonObjectCursor& object) {
+Result<BlockIoResources> read_block_io(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     BlockIoResources out;
     out.weight = TRY(optional_integer<uint16_t>(object["weight"]));
     out.leaf_weight = TRY(optional_integer<uint16_t>(object["leafWeight"]));
@@ -543,17 +550,20 @@ Result<BlockIoResources> read_block_io(const JsonObjectCursor& object) {
     return out;
 }
 
-Result<Resources> read_resources(const JsonObjectCursor& object) {
+Result<Resources> read_resources(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     Resources out;
     out.devices = TRY(read_device_rules(object["devices"]));
-    if (auto memory = TRY(optional_object(object["memory"])))
-        out.memory = TRY(read_memory(*memory));
-    if (auto cpu = TRY(optional_object(object["cpu"])))
-        out.cpu = TRY(read_cpu(*cpu));
-    if (auto pids = TRY(optional_object(object["pids"])))
-        out.pids_limit = TRY((*pids)["limit"].integer<int64_t>());
-    if (auto block_io = TRY(optional_object(object["blockIO"])))
-        out.block_io = TRY(read_block_io(*block_io));
+    if (JsonCursor memory = object["memory"]; present(memory))
+        TRY(read_memory(memory, out.memory.emplace()));
+    if (JsonCursor cpu = object["cpu"]; present(cpu))
+        out.cpu = TRY(read_cpu(cpu));
+    if (JsonCursor pids = object["pids"]; present(pids)) {
+        JsonObjectCursor members = TRY(pids.object());
+        out.pids_limit = TRY(members["limit"].integer<int64_t>());
+    }
+    if (JsonCursor block_io = object["blockIO"]; present(block_io))
+        out.block_io = TRY(read_block_io(block_io));
     for (const JsonCursor& element : TRY(object["hugepageLimits"].array())) {
         JsonObjectCursor limit = TRY(element.object());
         HugepageLimit entry;
@@ -596,7 +606,8 @@ Result<std::vector<SeccompArgument>> read_seccomp_arguments(const JsonCursor& at
     return out;
 }
 
-Result<Seccomp> read_seccomp(const JsonObjectCursor& object) {
+Result<Seccomp> read_seccomp(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     Seccomp out;
     JsonCursor default_action = object["defaultAction"];
     out.default_action = TRY(seccomp_action(default_action));
@@ -640,7 +651,8 @@ Result<Seccomp> read_seccomp(const JsonObjectCursor& object) {
     return out;
 }
 
-Result<Personality> read_personality(const JsonObjectCursor& object) {
+Result<Personality> read_personality(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     Personality out;
     JsonCursor domain = object["domain"];
     std::string name = TRY(domain.string());
@@ -684,28 +696,30 @@ Result<PropagationSetting> rootfs_propagation(const JsonCursor& at) {
     return *setting;
 }
 
-Result<LinuxConfig> read_linux(const JsonObjectCursor& object) {
+Result<LinuxConfig> read_linux(const JsonCursor& at) {
+    JsonObjectCursor object = TRY(at.object());
     LinuxConfig out;
     out.namespaces = TRY(read_namespaces(object["namespaces"]));
     out.uid_mappings = TRY(read_id_mappings(object["uidMappings"]));
     out.gid_mappings = TRY(read_id_mappings(object["gidMappings"]));
     out.devices = TRY(read_devices(object["devices"]));
     out.cgroups_path = TRY(text_or_empty(object["cgroupsPath"]));
-    if (auto resources = TRY(optional_object(object["resources"])))
-        out.resources = TRY(read_resources(*resources));
+    if (JsonCursor resources = object["resources"]; present(resources))
+        out.resources = TRY(read_resources(resources));
     out.sysctl = TRY(text_map(object["sysctl"]));
-    if (auto seccomp = TRY(optional_object(object["seccomp"])))
-        out.seccomp = TRY(read_seccomp(*seccomp));
+    if (JsonCursor seccomp = object["seccomp"]; present(seccomp))
+        out.seccomp = TRY(read_seccomp(seccomp));
     PropagationSetting propagation = TRY(rootfs_propagation(object["rootfsPropagation"]));
     out.rootfs_propagation = propagation.propagation;
     out.rootfs_propagation_recursive = propagation.recursive;
     out.masked_paths = TRY(absolute_paths(object["maskedPaths"]));
     out.readonly_paths = TRY(absolute_paths(object["readonlyPaths"]));
     out.mount_label = TRY(object["mountLabel"].value_or(""));
-    if (auto personality = TRY(optional_object(object["personality"])))
-        out.personality = TRY(read_personality(*personality));
-    if (auto offsets = TRY(optional_object(object["timeOffsets"]))) {
-        for (const auto& [clock, offset] : offsets->members()) {
+    if (JsonCursor personality = object["personality"]; present(personality))
+        out.personality = TRY(read_personality(personality));
+    if (JsonCursor offsets = object["timeOffsets"]; present(offsets)) {
+        JsonObjectCursor clocks = TRY(offsets.object());
+        for (const auto& [clock, offset] : clocks.members()) {
             if (clock == "monotonic")
                 out.monotonic_offset = TRY(read_time_offset(offset));
             else if (clock == "boottime")
@@ -791,18 +805,18 @@ Result<Spec> parse_spec(std::string_view json_text) {
         return fail(version, cat("unsupported version ", shown(spec.oci_version),
                                  " (keel reads 1.0.0 to 1.2.x)"));
 
-    if (auto process = TRY(optional_object(root["process"])))
-        spec.process = TRY(read_process(*process));
+    if (JsonCursor process = root["process"]; present(process))
+        spec.process = TRY(read_process(process));
     // The spec lets other platforms leave root out; on Linux it is required.
     spec.root = TRY(read_root(root["root"]));
     spec.mounts = TRY(read_mounts(root["mounts"]));
     spec.hostname = TRY(text_or_empty(root["hostname"]));
     spec.domainname = TRY(text_or_empty(root["domainname"]));
-    if (auto hooks = TRY(optional_object(root["hooks"])))
-        spec.hooks = TRY(read_hooks(*hooks));
+    if (JsonCursor hooks = root["hooks"]; present(hooks))
+        spec.hooks = TRY(read_hooks(hooks));
     spec.annotations = TRY(root["annotations"].map<std::string>());
-    if (auto linux_config = TRY(optional_object(root["linux"])))
-        spec.linux_config = TRY(read_linux(*linux_config));
+    if (JsonCursor linux_config = root["linux"]; present(linux_config))
+        spec.linux_config = TRY(read_linux(linux_config));
     return spec;
 }
 
