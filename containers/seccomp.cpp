@@ -28,7 +28,6 @@
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include <unordered_map>
 #include <variant>
