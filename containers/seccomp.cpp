@@ -28,7 +28,6 @@
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include <unordered_map>
 #include <variant>
@@ -299,9 +298,10 @@ Result<void> check_directory(const std::string& directory) {
     return {};
 }
 
-// The cached filter at `path`, or nullopt when there is none to trust.
-Result<std::optional<SeccompFilter>> read_cache_file(Storage& storage, const std::string& path,
-                                                     const std::string& key) {
+// The cached filter at `path`, or nullopt when there is none to trust
+// (whatever went wrong reading it: the caller compiles instead).
+std::optional<SeccompFilter> read_cache_file(Storage& storage, const std::string& path,
+                                             const std::string& key) {
     auto opened = storage.open(path, O_RDONLY | O_NOFOLLOW, 0);
     if (!opened) {
         if (opened.error().code() == ENOENT)
@@ -312,10 +312,10 @@ Result<std::optional<SeccompFilter>> read_cache_file(Storage& storage, const std
     }
     File file = std::move(*opened);
     struct stat info;
-    if (::fstat(file.fd(), &info) < 0)
-        return errno_error(cat("stat ", quoted(path)));
     std::string problem;
-    if (!S_ISREG(info.st_mode) || info.st_uid != ::geteuid() || (info.st_mode & 0077) != 0)
+    if (::fstat(file.fd(), &info) < 0)
+        problem = cat("stat: ", std::strerror(errno));
+    else if (!S_ISREG(info.st_mode) || info.st_uid != ::geteuid() || (info.st_mode & 0077) != 0)
         problem = cat("not a file of uid ", ::geteuid(), " with mode 0600");
     else if (size_t(info.st_size) > sizeof(CacheHeader) + BPF_MAXINSNS * sizeof(sock_filter))
         problem = cat("too long: ", info.st_size, " bytes");
@@ -473,7 +473,7 @@ cached_seccomp(const Seccomp& profile, const std::string& directory, Storage& st
     TRY_CTX(storage.make_directories(directory, 0700), "seccomp cache");
     TRY_CTX(check_directory(directory), "seccomp cache");
     std::string path = cat(directory, "/", key, ".bpf");
-    if (std::optional<SeccompFilter> found = TRY(read_cache_file(storage, path, key))) {
+    if (std::optional<SeccompFilter> found = read_cache_file(storage, path, key)) {
         ++g_file_hits;
         return remember(key, std::make_shared<const SeccompFilter>(std::move(*found)));
     }

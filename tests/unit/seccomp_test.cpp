@@ -5,6 +5,7 @@
 // by seccomp_cache_stats() rather than by timing.
 #include "containers/seccomp.h"
 
+#include "base/log.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "tests/unit/fake_storage.h"
@@ -244,13 +245,23 @@ std::string cache_file(const std::string& directory, const Seccomp& profile) {
     return cat(directory, "/", seccomp_cache_key(profile), ".bpf");
 }
 
-// Overwrites `length` bytes of `path` at `offset` (negative: from the end).
+// Writes `bytes` into `path` at `offset`.
 void overwrite(const std::string& path, long offset, std::string_view bytes) {
     Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     REQUIRE(fd);
+    REQUIRE(::pwrite(fd.get(), bytes.data(), bytes.size(), offset) == long(bytes.size()));
+}
+
+// Inverts the byte of `path` at `offset` (negative: from the end).
+void flip_byte(const std::string& path, long offset) {
+    Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    REQUIRE(fd);
     if (offset < 0)
         offset += long(stat_of(path).st_size);
-    REQUIRE(::pwrite(fd.get(), bytes.data(), bytes.size(), offset) == long(bytes.size()));
+    unsigned char byte = 0;
+    REQUIRE(::pread(fd.get(), &byte, 1, offset) == 1);
+    byte = static_cast<unsigned char>(~byte);
+    REQUIRE(::pwrite(fd.get(), &byte, 1, offset) == 1);
 }
 
 } // namespace
@@ -522,25 +533,32 @@ TEST_CASE("a cache file that is damaged, foreign or not private is compiled agai
     clear_seccomp_memory_cache();
     SeccompFilter good = *cached(profile, dir.path());
     const off_t good_size = stat_of(path).st_size;
+    std::string reason; // what the warning says is wrong with the file
 
     SUBCASE("a flipped bit in the program") {
-        overwrite(path, -3, "\x55");
+        flip_byte(path, -3);
+        reason = "checksum mismatch";
     }
     SUBCASE("a flipped bit in the header's flags") {
-        overwrite(path, 8, "\x01");
+        flip_byte(path, 8);
+        reason = "checksum mismatch";
     }
     SUBCASE("cut short at an instruction boundary") {
         REQUIRE(::truncate(path.c_str(), good_size - off_t(sizeof(sock_filter))) == 0);
+        reason = "instructions in the header";
     }
     SUBCASE("cut short in the middle of an instruction") {
         REQUIRE(::truncate(path.c_str(), good_size - 3) == 0);
+        reason = "instructions in the header";
     }
     SUBCASE("an instruction appended") {
         std::string extra(sizeof(sock_filter), '\0');
         overwrite(path, good_size, extra);
+        reason = "instructions in the header";
     }
     SUBCASE("empty") {
         REQUIRE(::truncate(path.c_str(), 0) == 0);
+        reason = "short: 0 bytes";
     }
     SUBCASE("the file of another profile under this one's name") {
         Seccomp other = deny_mkdir();
@@ -548,18 +566,30 @@ TEST_CASE("a cache file that is damaged, foreign or not private is compiled agai
         clear_seccomp_memory_cache();
         cached(other, dir.path());
         REQUIRE(::rename(cache_file(dir.path(), other).c_str(), path.c_str()) == 0);
+        reason = "written for another profile";
     }
     SUBCASE("readable by others") {
         REQUIRE(::chmod(path.c_str(), 0644) == 0);
+        reason = "with mode 0600";
     }
     SUBCASE("a symbolic link to a good file") {
         std::string elsewhere = dir / "elsewhere";
         REQUIRE(::rename(path.c_str(), elsewhere.c_str()) == 0);
         REQUIRE(::symlink(elsewhere.c_str(), path.c_str()) == 0);
+        reason = cat("open ", quoted(path)); // refused: O_NOFOLLOW (ELOOP)
     }
 
     clear_seccomp_memory_cache();
+    std::vector<std::string> warnings;
+    set_log_sink([&](LogLevel level, std::string_view line) {
+        if (level == LogLevel::Warning)
+            warnings.emplace_back(line);
+    });
     auto again = cached(profile, dir.path());
+    set_log_sink({});
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find(path) != std::string::npos);
+    CHECK_MESSAGE(warnings[0].find(reason) != std::string::npos, warnings[0]);
     SeccompCacheStats stats = seccomp_cache_stats();
     CHECK(stats.rejected_files == 1);
     CHECK(stats.compiles == 1);
