@@ -598,11 +598,6 @@ void set_capabilities(const Child& child) {
     unsigned long none = 0;
     child_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&none), 0, sizeof none);
 
-    // A cgroup namespace made by clone would be rooted at the cgroup of the
-    // process that cloned, not at the one the child was born into.
-    if ((options.new_namespaces & CLONE_NEWCGROUP) &&
-        (rc = child_syscall(SYS_unshare, CLONE_NEWCGROUP)) < 0)
-        child_fail(failure, rc, "enter a new cgroup namespace");
     if (options.new_session && (rc = child_syscall(SYS_setsid)) < 0)
         child_fail(failure, rc, "setsid");
     if (options.oom_score_adj && !child.fork_mode) // fork mode: set before the clone
@@ -744,7 +739,10 @@ pid_t start_child(Child& child, bool& wait) {
     ForkReport& report = **child.report;
     if (options.oom_score_adj)
         write_oom_score_adj(child);
-    uint64_t flags = CLONE_PARENT | (options.new_namespaces & ~uint64_t(CLONE_NEWCGROUP));
+    // A new cgroup namespace is rooted where the child is born: the kernel
+    // sees to that with CLONE_INTO_CGROUP, and without it this process
+    // joins the group first.
+    uint64_t flags = CLONE_PARENT | options.new_namespaces;
     long pid = -ENOSYS;
     if (options.cgroup_fd >= 0 && is_cgroup2(options.cgroup_fd)) {
         clone_args args{};

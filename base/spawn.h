@@ -81,9 +81,9 @@ struct SpawnOptions {
     /// CAP_SYS_ADMIN.
     std::vector<std::string> denied_syscalls;
 
-    /// CLONE_NEW* flags: the child is born in new namespaces (one clone3;
-    /// a new cgroup namespace is entered right after birth instead, so that
-    /// its root is the child's own cgroup rather than the caller's).
+    /// CLONE_NEW* flags: the child is born in new namespaces, in the same
+    /// clone3 that puts it in its cgroup (so a new cgroup namespace is
+    /// rooted at the child's own group).
     uint64_t new_namespaces = 0;
     /// Runs in the child after it joined its cgroup and namespaces and
     /// after setsid, before credentials, limits, fds and working directory
