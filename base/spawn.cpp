@@ -462,6 +462,7 @@ void run_callback(Child& child, const std::function<Result<void>()>& callback) {
     report->code = failure.code(); // may be 0 or one of keel's own (negative) codes
     report->what = kCallbackFailed;
     child_syscall(SYS_exit_group, 127);
+    __builtin_unreachable();
 }
 
 // The kernel's struct sigaction for rt_sigaction (not libc's).
@@ -912,7 +913,8 @@ Result<std::unique_ptr<Child>> prepare_child(const SpawnOptions& options) {
         ::getrlimit(RLIMIT_NOFILE, &files);
         child->fd_limit = int(std::min<rlim_t>(files.rlim_cur, 1 << 20));
     }
-    child->program = resolve_program(options.argv[0], options.environment);
+    if (!child->fork_mode) // fork mode looks in the child, from its final root
+        child->program = resolve_program(options.argv[0], options.environment);
     for (std::string& arg : child->options.argv)
         child->argv.push_back(arg.data());
     child->argv.push_back(nullptr);
