@@ -7,12 +7,15 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstddef>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <sched.h>
 #include <stdexcept>
 #include <sys/mount.h>
@@ -20,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using keel::Result;
@@ -676,4 +680,45 @@ TEST_CASE("capability bits beyond the last, unknown namespace flags and bad rang
     std::vector<sock_filter> empty;
     options.seccomp_program = &empty;
     CHECK(refused(options) == "a seccomp program of 0 instructions (1 to 4096 are possible)");
+}
+
+TEST_CASE("callbacks may allocate while another thread of the caller allocates") {
+    // One malloc arena, and blocks too big for the thread's cache: the other
+    // thread holds the lock the child's allocations take much of the time.
+    // A copy of the caller made while it did would keep it held for good
+    // (as a bare clone makes it; fork() takes the lock around the copy).
+    ::mallopt(M_ARENA_MAX, 1);
+    std::atomic<bool> stop{false};
+    std::thread churn([&] {
+        while (!stop.load())
+            std::string(5000, 'x');
+    });
+    for (int i = 0; i < 20; ++i) {
+        SpawnOptions options = shell("exit 0");
+        options.wait_for_exec = false;
+        options.child_setup = []() -> Result<void> {
+            std::vector<std::string> strings(1000, std::string(1000, 'y'));
+            return strings.back().size() == 1000 ? Result<void>{} : keel::error("lost memory");
+        };
+        auto pid = keel::spawn_process(options);
+        REQUIRE(pid);
+        // A child stuck on a lock that the other thread held when the caller
+        // was copied would never exit: give it 10 s.
+        int status = 0;
+        bool exited = false;
+        for (int tries = 0; tries < 1000 && !exited; ++tries) {
+            exited = waitpid(*pid, &status, WNOHANG) == *pid;
+            if (!exited)
+                ::usleep(10000);
+        }
+        if (!exited) {
+            ::kill(*pid, SIGKILL);
+            waitpid(*pid, &status, 0);
+        }
+        CHECK(exited);
+        CHECK(!keel::take_spawn_failure(*pid));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+    stop = true;
+    churn.join();
 }
