@@ -15,7 +15,6 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <malloc.h>
 #include <sched.h>
 #include <stdexcept>
 #include <sys/mount.h>
@@ -25,6 +24,10 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 using keel::Result;
 using keel::SpawnOptions;
@@ -683,11 +686,14 @@ TEST_CASE("capability bits beyond the last, unknown namespace flags and bad rang
 }
 
 TEST_CASE("callbacks may allocate while another thread of the caller allocates") {
-    // One malloc arena, and blocks too big for the thread's cache: the other
-    // thread holds the lock the child's allocations take much of the time.
-    // A copy of the caller made while it did would keep it held for good
-    // (as a bare clone makes it; fork() takes the lock around the copy).
+    // One malloc arena (musl has one lock anyway), and blocks too big for
+    // the thread's cache: the other thread holds the lock the child's
+    // allocations take much of the time. A copy of the caller made while it
+    // did would keep it held for good (as a bare clone makes it; fork()
+    // takes the lock around the copy).
+#if defined(__GLIBC__)
     ::mallopt(M_ARENA_MAX, 1);
+#endif
     std::atomic<bool> stop{false};
     std::thread churn([&] {
         while (!stop.load())
