@@ -66,10 +66,11 @@ struct SpawnOptions {
     /// false: spawn_process returns as soon as the child exists, and the
     /// child execs while the caller goes on (on another CPU, if there is
     /// one). A failure before exec then shows as the child exiting with
-    /// status 127, and take_spawn_failure() tells what it was. Always so in
-    /// fork mode (a child_setup that waits for the caller needs it); else
-    /// only where clone3 runs the child (x86-64, Linux >= 5.3, not under
-    /// ASan), and elsewhere the call waits anyway.
+    /// status 127, and take_spawn_failure() tells what it was. Always
+    /// honoured in fork mode (a child_setup that waits for the caller needs
+    /// false: with true the caller sleeps until the exec); otherwise only
+    /// where clone3 runs the child (x86-64, Linux >= 5.3, not under ASan),
+    /// and elsewhere the call waits anyway.
     bool wait_for_exec = true;
     /// Capability names ("CAP_NET_ADMIN") kept (Keep) or dropped (Drop)
     /// from the bounding set.
