@@ -745,7 +745,8 @@ pid_t start_child(Child& child, bool& wait) {
     // joins the group first.
     uint64_t flags = CLONE_PARENT | options.new_namespaces;
     long pid = -ENOSYS;
-    if (options.cgroup_fd >= 0 && is_cgroup2(options.cgroup_fd)) {
+    bool into_cgroup = options.cgroup_fd >= 0 && is_cgroup2(options.cgroup_fd);
+    if (into_cgroup) {
         clone_args args{};
         args.flags = flags | CLONE_INTO_CGROUP;
         args.cgroup = static_cast<uint64_t>(options.cgroup_fd);
@@ -754,6 +755,7 @@ pid_t start_child(Child& child, bool& wait) {
     // ENOSYS: no clone3 (before 5.3); E2BIG: no cgroup field (before 5.7).
     // Then this process joins the group, and the child is born in it.
     if (pid == -ENOSYS || pid == -E2BIG) {
+        into_cgroup = false;
         if (options.cgroup_fd >= 0)
             join_cgroup(options.cgroup_fd, &report.failure);
         clone_args args{};
@@ -765,6 +767,8 @@ pid_t start_child(Child& child, bool& wait) {
     }
     if (pid == 0)
         child_main(&child);
+    if (pid < 0 && into_cgroup)
+        child_fail(&report.failure, pid, "clone into the cgroup");
     if (pid < 0)
         child_fail(&report.failure, pid,
                    options.new_namespaces ? "clone into new namespaces" : "clone");
