@@ -767,11 +767,12 @@ pid_t start_child(Child& child, bool& wait) {
     }
     if (pid == 0)
         child_main(&child);
-    if (pid < 0 && into_cgroup)
-        child_fail(&report.failure, pid, "clone into the cgroup");
-    if (pid < 0)
-        child_fail(&report.failure, pid,
-                   options.new_namespaces ? "clone into new namespaces" : "clone");
+    if (pid < 0) {
+        const char* what[2][2] = {
+            {"clone", "clone into new namespaces"},
+            {"clone into the cgroup", "clone into the cgroup and new namespaces"}};
+        child_fail(&report.failure, pid, what[into_cgroup][options.new_namespaces != 0]);
+    }
     report.pid = pid_t(pid);
     child_syscall(SYS_exit_group, 0);
     __builtin_unreachable();
