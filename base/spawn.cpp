@@ -462,6 +462,7 @@ void run_callback(Child& child, const std::function<Result<void>()>& callback) {
     report->code = failure.code(); // may be 0 or one of keel's own (negative) codes
     report->what = kCallbackFailed;
     child_syscall(SYS_exit_group, 127);
+    __builtin_unreachable();
 }
 
 // The kernel's struct sigaction for rt_sigaction (not libc's).
@@ -598,11 +599,6 @@ void set_capabilities(const Child& child) {
     unsigned long none = 0;
     child_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&none), 0, sizeof none);
 
-    // A cgroup namespace made by clone would be rooted at the cgroup of the
-    // process that cloned, not at the one the child was born into.
-    if ((options.new_namespaces & CLONE_NEWCGROUP) &&
-        (rc = child_syscall(SYS_unshare, CLONE_NEWCGROUP)) < 0)
-        child_fail(failure, rc, "enter a new cgroup namespace");
     if (options.new_session && (rc = child_syscall(SYS_setsid)) < 0)
         child_fail(failure, rc, "setsid");
     if (options.oom_score_adj && !child.fork_mode) // fork mode: set before the clone
@@ -744,9 +740,13 @@ pid_t start_child(Child& child, bool& wait) {
     ForkReport& report = **child.report;
     if (options.oom_score_adj)
         write_oom_score_adj(child);
-    uint64_t flags = CLONE_PARENT | (options.new_namespaces & ~uint64_t(CLONE_NEWCGROUP));
+    // A new cgroup namespace is rooted where the child is born: the kernel
+    // sees to that with CLONE_INTO_CGROUP, and without it this process
+    // joins the group first.
+    uint64_t flags = CLONE_PARENT | options.new_namespaces;
     long pid = -ENOSYS;
-    if (options.cgroup_fd >= 0 && is_cgroup2(options.cgroup_fd)) {
+    bool into_cgroup = options.cgroup_fd >= 0 && is_cgroup2(options.cgroup_fd);
+    if (into_cgroup) {
         clone_args args{};
         args.flags = flags | CLONE_INTO_CGROUP;
         args.cgroup = static_cast<uint64_t>(options.cgroup_fd);
@@ -755,6 +755,7 @@ pid_t start_child(Child& child, bool& wait) {
     // ENOSYS: no clone3 (before 5.3); E2BIG: no cgroup field (before 5.7).
     // Then this process joins the group, and the child is born in it.
     if (pid == -ENOSYS || pid == -E2BIG) {
+        into_cgroup = false;
         if (options.cgroup_fd >= 0)
             join_cgroup(options.cgroup_fd, &report.failure);
         clone_args args{};
@@ -766,9 +767,12 @@ pid_t start_child(Child& child, bool& wait) {
     }
     if (pid == 0)
         child_main(&child);
-    if (pid < 0)
-        child_fail(&report.failure, pid,
-                   options.new_namespaces ? "clone into new namespaces" : "clone");
+    if (pid < 0) {
+        const char* what[2][2] = {
+            {"clone", "clone into new namespaces"},
+            {"clone into the cgroup", "clone into the cgroup and new namespaces"}};
+        child_fail(&report.failure, pid, what[into_cgroup][options.new_namespaces != 0]);
+    }
     report.pid = pid_t(pid);
     child_syscall(SYS_exit_group, 0);
     __builtin_unreachable();
@@ -914,7 +918,8 @@ Result<std::unique_ptr<Child>> prepare_child(const SpawnOptions& options) {
         ::getrlimit(RLIMIT_NOFILE, &files);
         child->fd_limit = int(std::min<rlim_t>(files.rlim_cur, 1 << 20));
     }
-    child->program = resolve_program(options.argv[0], options.environment);
+    if (!child->fork_mode) // fork mode looks in the child, from its final root
+        child->program = resolve_program(options.argv[0], options.environment);
     for (std::string& arg : child->options.argv)
         child->argv.push_back(arg.data());
     child->argv.push_back(nullptr);

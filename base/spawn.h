@@ -66,10 +66,11 @@ struct SpawnOptions {
     /// false: spawn_process returns as soon as the child exists, and the
     /// child execs while the caller goes on (on another CPU, if there is
     /// one). A failure before exec then shows as the child exiting with
-    /// status 127, and take_spawn_failure() tells what it was. Always so in
-    /// fork mode (a child_setup that waits for the caller needs it); else
-    /// only where clone3 runs the child (x86-64, Linux >= 5.3, not under
-    /// ASan), and elsewhere the call waits anyway.
+    /// status 127, and take_spawn_failure() tells what it was. Always
+    /// honoured in fork mode (a child_setup that waits for the caller needs
+    /// false: with true the caller sleeps until the exec); otherwise only
+    /// where clone3 runs the child (x86-64, Linux >= 5.3, not under ASan),
+    /// and elsewhere the call waits anyway.
     bool wait_for_exec = true;
     /// Capability names ("CAP_NET_ADMIN") kept (Keep) or dropped (Drop)
     /// from the bounding set.
@@ -81,9 +82,9 @@ struct SpawnOptions {
     /// CAP_SYS_ADMIN.
     std::vector<std::string> denied_syscalls;
 
-    /// CLONE_NEW* flags: the child is born in new namespaces (one clone3;
-    /// a new cgroup namespace is entered right after birth instead, so that
-    /// its root is the child's own cgroup rather than the caller's).
+    /// CLONE_NEW* flags: the child is born in new namespaces, in the same
+    /// clone3 that puts it in its cgroup (so a new cgroup namespace is
+    /// rooted at the child's own group).
     uint64_t new_namespaces = 0;
     /// Runs in the child after it joined its cgroup and namespaces and
     /// after setsid, before credentials, limits, fds and working directory

@@ -3,11 +3,33 @@
 
 #include "base/strings.h"
 #include "base/sys.h"
+#include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstddef>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stdexcept>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+using keel::Result;
 using keel::SpawnOptions;
 
 namespace {
@@ -204,4 +226,505 @@ TEST_CASE("many children started without waiting share a few stacks and all run"
         CHECK(WIFEXITED(status));
         CHECK(WEXITSTATUS(status) == i);
     }
+}
+
+// Fork mode: namespaces, setup callbacks, exact capability sets, a compiled
+// seccomp program, the fds a container keeps. These need root.
+
+namespace {
+
+// A pipe whose read end the test keeps and whose write end a child gets.
+struct Pipe {
+    keel::Fd read, write;
+    Pipe() {
+        int ends[2];
+        REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
+        read = keel::Fd(ends[0]);
+        write = keel::Fd(ends[1]);
+    }
+    // What was written, once every write end is closed.
+    std::string text() {
+        write.reset();
+        auto all = keel::read_all(read.get());
+        REQUIRE(all);
+        return *all;
+    }
+};
+
+// Writes `text` to `fd` from inside a callback.
+Result<void> put(int fd, const std::string& text) {
+    return keel::write_all(fd, text);
+}
+
+// For the length of a test, `fd` also sits at `target` in this process
+// (close-on-exec or not, as asked); whatever was there comes back after.
+class FdAt {
+public:
+    FdAt(int fd, int target, int flags) : m_target(target) {
+        m_saved = ::fcntl(target, F_DUPFD_CLOEXEC, 100);
+        REQUIRE(::dup3(fd, target, flags) == target);
+    }
+    ~FdAt() {
+        if (m_saved >= 0) {
+            ::dup3(m_saved, m_target, 0);
+            ::close(m_saved);
+        } else {
+            ::close(m_target);
+        }
+    }
+    FdAt(const FdAt&) = delete;
+    FdAt& operator=(const FdAt&) = delete;
+
+private:
+    int m_target;
+    int m_saved;
+};
+
+// The status line `name` ("CapEff") of /proc/self/status text, as a number.
+uint64_t capability_line(const std::string& status, std::string_view name) {
+    for (std::string_view line : keel::split(status, '\n'))
+        if (line.starts_with(name) && line.size() > name.size() && line[name.size()] == ':')
+            return std::stoull(std::string(keel::trim(line.substr(name.size() + 1))), nullptr, 16);
+    FAIL("no ", name, " in /proc/self/status");
+    return 0;
+}
+
+constexpr uint64_t bit(int capability) {
+    return uint64_t(1) << capability;
+}
+
+// Where a cgroup v2 hierarchy is mounted (from mountinfo), or "".
+std::string cgroup2_mount() {
+    auto text = keel::read_file("/proc/self/mountinfo");
+    if (!text)
+        return {};
+    for (std::string_view line : keel::split(*text, '\n')) {
+        size_t dash = line.find(" - ");
+        std::vector<std::string_view> fields = keel::split(line, ' ');
+        if (dash != std::string_view::npos && fields.size() > 4 &&
+            line.substr(dash + 3).starts_with("cgroup2 "))
+            return std::string(fields[4]);
+    }
+    return {};
+}
+
+} // namespace
+
+TEST_CASE("a child born in new pid, uts and mount namespaces is pid 1 there") {
+    Output out;
+    SpawnOptions options = shell("echo $$");
+    options.new_namespaces = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS;
+    options.stdout_fd = out.fd.get();
+    int status = run(options);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(out.text() == "1\n");
+}
+
+TEST_CASE("child_setup runs in the child's namespaces: the hostname it sets is the program's") {
+    char before[256] = {};
+    REQUIRE(::gethostname(before, sizeof before) == 0);
+    Output out;
+    SpawnOptions options = shell("uname -n");
+    options.new_namespaces = CLONE_NEWUTS;
+    options.child_setup = []() -> Result<void> {
+        if (::sethostname("keel-spawn-test", 15) < 0)
+            return keel::errno_error("sethostname");
+        return {};
+    };
+    options.stdout_fd = out.fd.get();
+    run(options);
+    CHECK(out.text() == "keel-spawn-test\n");
+    char after[256] = {};
+    REQUIRE(::gethostname(after, sizeof after) == 0);
+    CHECK(std::string(after) == before);
+}
+
+TEST_CASE("a child_setup error is the spawn's error, with its message and code") {
+    SpawnOptions options = shell("echo ran");
+    options.child_setup = []() -> Result<void> {
+        return keel::errno_error(EACCES, "mount the container's root");
+    };
+    auto failed = keel::spawn_process(options);
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().code() == EACCES);
+    CHECK(failed.error().to_string() ==
+          "start `sh`: mount the container's root: Permission denied");
+    CHECK(waitpid(-1, nullptr, WNOHANG) == -1); // ECHILD: nothing to reap
+
+    options.child_setup = []() -> Result<void> { return keel::error("the runtime hung up"); };
+    auto plain = keel::spawn_process(options);
+    REQUIRE_FALSE(plain);
+    CHECK(plain.error().code() == 0);
+    CHECK(plain.error().to_string() == "start `sh`: the runtime hung up");
+
+    options.child_setup = nullptr;
+    options.before_exec = []() -> Result<void> { throw std::runtime_error("boom"); };
+    auto thrown = keel::spawn_process(options);
+    REQUIRE_FALSE(thrown);
+    CHECK(thrown.error().to_string() == "start `sh`: exception: boom");
+}
+
+TEST_CASE("before_exec runs with the target credentials, and keep_fds close at exec") {
+    Pipe seen;
+    Output out;
+    int kept = seen.write.get();
+    REQUIRE(::fcntl(kept, F_SETFD, 0) == 0); // as an fd the caller left open by mistake
+    SpawnOptions options =
+        shell(keel::cat("test -e /proc/self/fd/", kept, " && echo open || echo closed"));
+    options.uid = 1000;
+    options.gid = 1000;
+    options.keep_fds = {kept};
+    options.before_exec = [kept]() -> Result<void> {
+        return put(kept, keel::cat(::geteuid(), " ", ::getegid(), " ", ::getuid()));
+    };
+    options.stdout_fd = out.fd.get();
+    int status = run(options);
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(seen.text() == "1000 1000 1000");
+    CHECK(out.text() == "closed\n");
+}
+
+TEST_CASE("in fork mode without waiting for exec, a failure shows as 127 and take_spawn_failure "
+          "says why") {
+    SpawnOptions options = shell("exit 3");
+    options.wait_for_exec = false;
+    options.new_namespaces = CLONE_NEWUTS;
+    auto fine = keel::spawn_process(options);
+    REQUIRE(fine);
+    int status = 0;
+    REQUIRE(waitpid(*fine, &status, 0) == *fine);
+    CHECK(WEXITSTATUS(status) == 3);
+    CHECK(!keel::take_spawn_failure(*fine));
+
+    options.child_setup = []() -> Result<void> {
+        return keel::errno_error(ENOENT, "pivot_root to `/rootfs`");
+    };
+    auto pid = keel::spawn_process(options);
+    REQUIRE(pid);
+    REQUIRE(waitpid(*pid, &status, 0) == *pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 127);
+    auto failure = keel::take_spawn_failure(*pid);
+    REQUIRE(failure);
+    CHECK(failure->code() == ENOENT);
+    CHECK(failure->to_string() == "start `sh`: pivot_root to `/rootfs`: No such file or directory");
+    CHECK(!keel::take_spawn_failure(*pid)); // told once
+}
+
+TEST_CASE("the child is not dumpable while child_setup runs") {
+    Pipe seen;
+    int kept = seen.write.get();
+    SpawnOptions options = shell("true");
+    options.keep_fds = {kept};
+    options.child_setup = [kept]() -> Result<void> {
+        return put(kept, keel::cat(::prctl(PR_GET_DUMPABLE)));
+    };
+    run(options);
+    CHECK(seen.text() == "0");
+}
+
+TEST_CASE("capability sets are set exactly, and ambient ones reach a non-root program") {
+    keel::CapabilitySets sets;
+    sets.bounding = bit(CAP_CHOWN) | bit(CAP_KILL) | bit(CAP_NET_BIND_SERVICE);
+    sets.permitted = sets.bounding;
+    sets.effective = bit(CAP_CHOWN) | bit(CAP_NET_BIND_SERVICE);
+    sets.inheritable = bit(CAP_KILL) | bit(CAP_NET_BIND_SERVICE);
+    sets.ambient = bit(CAP_NET_BIND_SERVICE);
+    bool fork_mode = false;
+    SUBCASE("in fork mode") {
+        fork_mode = true;
+    }
+    SUBCASE("sharing the caller's memory") {}
+    Pipe before;
+    int kept = before.write.get();
+    Output out;
+    SpawnOptions options;
+    options.argv = {"/bin/cat", "/proc/self/status"};
+    options.uid = 1000;
+    options.gid = 1000;
+    options.capability_sets = sets;
+    options.capability_mode = keel::CapabilityMode::Drop; // overridden by the sets
+    options.capabilities = {"CAP_NET_BIND_SERVICE"};
+    options.stdout_fd = out.fd.get();
+    if (fork_mode) {
+        options.keep_fds = {kept};
+        options.before_exec = [kept]() -> Result<void> {
+            return put(kept, TRY(keel::read_file("/proc/self/status")));
+        };
+    }
+    int status = run(options);
+    CHECK(WEXITSTATUS(status) == 0);
+    std::string after = out.text();
+    CHECK(capability_line(after, "CapBnd") == sets.bounding);
+    CHECK(capability_line(after, "CapInh") == sets.inheritable);
+    // A non-root program without file capabilities gets the ambient ones.
+    CHECK(capability_line(after, "CapPrm") == sets.ambient);
+    CHECK(capability_line(after, "CapEff") == sets.ambient);
+    CHECK(capability_line(after, "CapAmb") == sets.ambient);
+    if (fork_mode) {
+        std::string setup = before.text();
+        CHECK(capability_line(setup, "CapBnd") == sets.bounding);
+        CHECK(capability_line(setup, "CapPrm") == sets.permitted);
+        CHECK(capability_line(setup, "CapEff") == sets.effective);
+        CHECK(capability_line(setup, "CapInh") == sets.inheritable);
+        CHECK(capability_line(setup, "CapAmb") == sets.ambient);
+    }
+}
+
+TEST_CASE("a compiled seccomp program fails its system calls with EPERM, loaded after "
+          "before_exec") {
+#if defined(__x86_64__)
+    constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+    constexpr uint32_t kArch = AUDIT_ARCH_AARCH64;
+#endif
+    // Same architecture? Then mkdir and mkdirat return EPERM, all else runs.
+    std::vector<sock_filter> program = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+#if defined(__NR_mkdir)
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdir, 2, 0),
+#else
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdirat, 2, 0),
+#endif
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdirat, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    };
+    keel::testing::TempDir dir;
+    bool fork_mode = false;
+    SUBCASE("in fork mode") {
+        fork_mode = true;
+    }
+    SUBCASE("sharing the caller's memory") {}
+    Output out;
+    SpawnOptions options =
+        shell(keel::cat("mkdir ", dir / "sub", " 2>/dev/null && echo made || echo denied"));
+    options.seccomp_program = &program;
+    options.stdout_fd = out.fd.get();
+    if (fork_mode) {
+        std::string early = dir / "early";
+        options.before_exec = [early]() -> Result<void> {
+            if (::mkdir(early.c_str(), 0755) < 0)
+                return keel::errno_error("mkdir before exec");
+            return {};
+        };
+    }
+    // The vector is read by spawn_process only.
+    std::vector<sock_filter> copy = program;
+    options.seccomp_program = &copy;
+    auto pid = keel::spawn_process(options);
+    copy.assign(copy.size(), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+    REQUIRE(pid);
+    int status = 0;
+    REQUIRE(waitpid(*pid, &status, 0) == *pid);
+    CHECK(WIFEXITED(status));
+    CHECK(out.text() == "denied\n");
+    CHECK_FALSE(keel::path_exists(dir / "sub"));
+    CHECK(keel::path_exists(dir / "early") == fork_mode);
+}
+
+TEST_CASE("preserve_fds keeps fd 3 across exec and closes fd 4") {
+    bool fork_mode = false;
+    SUBCASE("in fork mode") {
+        fork_mode = true;
+    }
+    SUBCASE("sharing the caller's memory") {}
+    Pipe preserved;
+    Output out;
+    {
+        // fd 3 close-on-exec as PID 1's fds are: preserving clears that.
+        FdAt three(preserved.write.get(), 3, O_CLOEXEC);
+        FdAt four(out.fd.get(), 4, 0);
+        SpawnOptions options = shell("echo kept >&3; test -e /proc/self/fd/4 && echo 4 open || "
+                                     "echo 4 closed");
+        options.preserve_fds = 1;
+        options.stdout_fd = out.fd.get();
+        if (fork_mode)
+            options.new_namespaces = CLONE_NEWUTS;
+        run(options);
+    }
+    CHECK(preserved.text() == "kept\n");
+    CHECK(out.text() == "4 closed\n");
+}
+
+TEST_CASE("a working directory through /proc/self/fd of an fd that is not kept fails "
+          "(CVE-2024-21626)") {
+    // A directory fd left open without O_CLOEXEC, as runc leaked one.
+    keel::Fd leaked(::open("/tmp", O_RDONLY | O_DIRECTORY));
+    REQUIRE(leaked);
+    SpawnOptions options = shell("pwd");
+    options.working_directory = keel::cat("/proc/self/fd/", leaked.get());
+    options.new_namespaces = CLONE_NEWNS;
+    auto pid = keel::spawn_process(options);
+    REQUIRE_FALSE(pid);
+    CHECK(pid.error().to_string() ==
+          "start `sh`: change to the working directory: No such file or directory");
+}
+
+TEST_CASE("a working directory outside the container's root is refused") {
+    keel::testing::TempDir root;
+    REQUIRE(keel::make_directories(root / "proc"));
+    keel::Fd outside(::open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(outside);
+    SpawnOptions options;
+    options.argv = {"/bin/true"};
+    options.working_directory = keel::cat("/proc/self/fd/", outside.get());
+    options.keep_fds = {outside.get()};
+    options.new_namespaces = CLONE_NEWNS;
+    std::string path = root.path();
+    // The mounts live in the child's own mount namespace, made private first.
+    options.child_setup = [path]() -> Result<void> {
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+            return keel::errno_error("make mounts private");
+        TRY(keel::mount_filesystem("proc", path + "/proc", "proc", 0));
+        if (::chroot(path.c_str()) < 0 || ::chdir("/") < 0)
+            return keel::errno_error("chroot");
+        return {};
+    };
+    auto pid = keel::spawn_process(options);
+    REQUIRE_FALSE(pid);
+    CHECK(pid.error().to_string() ==
+          keel::cat("start `/bin/true`: working directory `/proc/self/fd/", outside.get(),
+                    "`: outside the container's root"));
+}
+
+TEST_CASE("oom_score_adj and umask are applied to the child") {
+    bool fork_mode = false;
+    SUBCASE("in fork mode") {
+        fork_mode = true;
+    }
+    SUBCASE("sharing the caller's memory") {}
+    Output out;
+    SpawnOptions options = shell("cat /proc/self/oom_score_adj; umask");
+    options.oom_score_adj = 500;
+    options.umask = 027;
+    options.stdout_fd = out.fd.get();
+    if (fork_mode)
+        options.new_namespaces = CLONE_NEWUSER; // still set: it is written before the clone
+    run(options);
+    CHECK(out.text() == "500\n0027\n");
+    auto own = keel::read_file("/proc/self/oom_score_adj");
+    REQUIRE(own);
+    CHECK(*own != "500\n");
+}
+
+TEST_CASE("a new cgroup namespace is rooted at the cgroup the child was born in") {
+    std::string mount = cgroup2_mount();
+    std::string relative = keel::cat("keel-spawn-ns-test-", ::getpid());
+    std::string path = mount + "/" + relative;
+    if (mount.empty() || ::mkdir(path.c_str(), 0755) < 0) {
+        MESSAGE("SKIPPED: needs root and a writable cgroup v2 hierarchy (" << mount << ")");
+        return;
+    }
+    {
+        auto directory = keel::open_file(path, O_RDONLY | O_DIRECTORY);
+        REQUIRE(directory);
+        Output inside, outside;
+        SpawnOptions options = shell("cat /proc/self/cgroup");
+        options.cgroup_fd = directory->get();
+        options.new_namespaces = CLONE_NEWCGROUP;
+        options.stdout_fd = inside.fd.get();
+        run(options);
+        CHECK(inside.text().find("0::/\n") != std::string::npos);
+        options.new_namespaces = CLONE_NEWUTS; // fork mode, same group, the host's view
+        options.stdout_fd = outside.fd.get();
+        run(options);
+        CHECK(outside.text().find(keel::cat("0::/", relative, "\n")) != std::string::npos);
+    }
+    CHECK(::rmdir(path.c_str()) == 0);
+}
+
+TEST_CASE("in fork mode, a cgroup that cannot be joined fails the spawn") {
+    keel::testing::TempDir root;
+    auto directory = keel::open_file(root.path(), O_RDONLY | O_DIRECTORY);
+    REQUIRE(directory);
+    SpawnOptions options;
+    options.argv = {"/bin/true"};
+    options.cgroup_fd = directory->get();
+    options.new_namespaces = CLONE_NEWUTS;
+    auto pid = keel::spawn_process(options);
+    REQUIRE_FALSE(pid);
+    CHECK(pid.error().code() == ENOENT);
+    CHECK(pid.error().to_string() == "start `/bin/true`: join cgroup: No such file or directory");
+    CHECK(waitpid(-1, nullptr, WNOHANG) == -1);
+}
+
+TEST_CASE("capability bits beyond the last, unknown namespace flags and bad ranges are refused "
+          "before forking") {
+    auto refused = [](const SpawnOptions& options) {
+        auto checked = keel::validate_spawn_options(options);
+        REQUIRE_FALSE(checked);
+        auto spawned = keel::spawn_process(options);
+        REQUIRE_FALSE(spawned);
+        CHECK(spawned.error().to_string() == checked.error().to_string());
+        return checked.error().to_string();
+    };
+    SpawnOptions options = shell("true");
+    options.capability_sets = keel::CapabilitySets{};
+    options.capability_sets->ambient = bit(41) | bit(50);
+    CHECK(refused(options) ==
+          "ambient capability set: capability 41 does not exist (the last is 40)");
+    options.capability_sets->ambient = bit(40);
+    CHECK(keel::validate_spawn_options(options));
+
+    options = shell("true");
+    options.new_namespaces = CLONE_NEWNET | CLONE_VM;
+    CHECK(refused(options) == "new_namespaces: flag 0x100 is no CLONE_NEW* flag");
+
+    options = shell("true");
+    options.oom_score_adj = 1001;
+    CHECK(refused(options) == "oom_score_adj 1001 is outside -1000..1000");
+
+    options = shell("true");
+    std::vector<sock_filter> empty;
+    options.seccomp_program = &empty;
+    CHECK(refused(options) == "a seccomp program of 0 instructions (1 to 4096 are possible)");
+}
+
+TEST_CASE("callbacks may allocate while another thread of the caller allocates") {
+    // One malloc arena (musl has one lock anyway), and blocks too big for
+    // the thread's cache: the other thread holds the lock the child's
+    // allocations take much of the time. A copy of the caller made while it
+    // did would keep it held for good (as a bare clone makes it; fork()
+    // takes the lock around the copy).
+#if defined(__GLIBC__)
+    ::mallopt(M_ARENA_MAX, 1);
+#endif
+    std::atomic<bool> stop{false};
+    std::thread churn([&] {
+        while (!stop.load())
+            std::string(5000, 'x');
+    });
+    for (int i = 0; i < 20; ++i) {
+        SpawnOptions options = shell("exit 0");
+        options.wait_for_exec = false;
+        options.child_setup = []() -> Result<void> {
+            std::vector<std::string> strings(1000, std::string(1000, 'y'));
+            return strings.back().size() == 1000 ? Result<void>{} : keel::error("lost memory");
+        };
+        auto pid = keel::spawn_process(options);
+        REQUIRE(pid);
+        // A child stuck on a lock that the other thread held when the caller
+        // was copied would never exit: give it 10 s.
+        int status = 0;
+        bool exited = false;
+        for (int tries = 0; tries < 1000 && !exited; ++tries) {
+            exited = waitpid(*pid, &status, WNOHANG) == *pid;
+            if (!exited)
+                ::usleep(10000);
+        }
+        if (!exited) {
+            ::kill(*pid, SIGKILL);
+            waitpid(*pid, &status, 0);
+        }
+        CHECK(exited);
+        CHECK(!keel::take_spawn_failure(*pid));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+    stop = true;
+    churn.join();
 }
