@@ -88,8 +88,8 @@ std::string set_up(const Spec& spec, const std::string& rootfs, const std::strin
     return "";
 }
 
-Mount mount(std::string destination, std::string type, std::string source, unsigned long flags = 0,
-            std::string data = {}) {
+Mount spec_mount(std::string destination, std::string type, std::string source,
+                 unsigned long flags = 0, std::string data = {}) {
     Mount entry;
     entry.destination = std::move(destination);
     entry.type = std::move(type);
@@ -99,8 +99,8 @@ Mount mount(std::string destination, std::string type, std::string source, unsig
     return entry;
 }
 
-Mount bind(std::string destination, std::string source, unsigned long flags = 0) {
-    return mount(std::move(destination), "bind", std::move(source), MS_BIND | flags);
+Mount spec_bind(std::string destination, std::string source, unsigned long flags = 0) {
+    return spec_mount(std::move(destination), "bind", std::move(source), MS_BIND | flags);
 }
 
 // "c 1:3 666", "dir", "file", "link -> target" or the errno's text.
@@ -170,11 +170,11 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
     REQUIRE(write_new_file(bundle.dir / "hosts", "127.0.0.1 localhost\n"));
     Spec spec;
     spec.mounts = {
-        mount("/proc", "proc", "proc"),
-        mount("/tmp", "tmpfs", "tmpfs", MS_NOSUID, "size=1m"),
-        bind("/srv/data", "data", MS_RDONLY), // relative to the bundle
-        bind("/etc/hosts", bundle.dir / "hosts"),
-        mount("/sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV),
+        spec_mount("/proc", "proc", "proc"),
+        spec_mount("/tmp", "tmpfs", "tmpfs", MS_NOSUID, "size=1m"),
+        spec_bind("/srv/data", "data", MS_RDONLY), // relative to the bundle
+        spec_bind("/etc/hosts", bundle.dir / "hosts"),
+        spec_mount("/sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV),
     };
     std::string said = in_child(0, [&] {
         if (std::string failed = set_up(spec, "rootfs", bundle.dir.path()); !failed.empty())
@@ -237,10 +237,10 @@ TEST_CASE("mount destinations through symlinks to /.., /etc or ../.. stay inside
     std::vector<std::string> host_etc_before = *list_directory("/etc");
     Spec spec;
     spec.mounts = {
-        mount("/up/" + name, "tmpfs", "tmpfs"),
-        mount("/etc-link/" + name + "/deeper", "tmpfs", "tmpfs"),
-        mount("/etc/dotdot/etc/" + name + "-dotdot", "tmpfs", "tmpfs"),
-        bind("/up/../etc-link/" + name + "-file", bundle.dir / "file"),
+        spec_mount("/up/" + name, "tmpfs", "tmpfs"),
+        spec_mount("/etc-link/" + name + "/deeper", "tmpfs", "tmpfs"),
+        spec_mount("/etc/dotdot/etc/" + name + "-dotdot", "tmpfs", "tmpfs"),
+        spec_bind("/up/../etc-link/" + name + "-file", bundle.dir / "file"),
     };
     std::string said = in_child(0, [&] {
         if (auto prepared = prepare_rootfs(spec, bundle.rootfs, ""); !prepared)
@@ -267,7 +267,7 @@ TEST_CASE("a mount through a symlink to nothing is refused and makes nothing on 
         "keel-dangling-" + bundle.dir.path().substr(bundle.dir.path().rfind('-') + 1);
     REQUIRE(::symlink(("/" + name).c_str(), bundle.in_rootfs("dangling").c_str()) == 0);
     Spec spec;
-    spec.mounts = {mount("/dangling/sub", "tmpfs", "tmpfs")};
+    spec.mounts = {spec_mount("/dangling/sub", "tmpfs", "tmpfs")};
     std::string said = in_child(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         return prepared ? "prepared" : describe(prepared.error());
@@ -284,7 +284,7 @@ TEST_CASE("proc is not mounted where the image put a symlink") {
     REQUIRE(make_directories(bundle.in_rootfs("elsewhere")));
     REQUIRE(::symlink("/elsewhere", bundle.in_rootfs("proc").c_str()) == 0);
     Spec spec;
-    spec.mounts = {mount("/proc", "proc", "proc")};
+    spec.mounts = {spec_mount("/proc", "proc", "proc")};
     std::string said = in_child(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         if (prepared)
@@ -300,7 +300,7 @@ TEST_CASE("proc is not mounted where the image put a symlink") {
 TEST_CASE("a failed mount is named by its place in the spec, its destination and its type") {
     Bundle bundle;
     Spec spec;
-    spec.mounts = {mount("/tmp", "tmpfs", "tmpfs"), mount("/x", "keelnosuchfs", "none")};
+    spec.mounts = {spec_mount("/tmp", "tmpfs", "tmpfs"), spec_mount("/x", "keelnosuchfs", "none")};
     std::string said = in_child(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         return prepared ? "prepared"
@@ -320,7 +320,7 @@ TEST_CASE("masked paths read empty, read-only paths and a read-only root refuse 
     REQUIRE(write_new_file(bundle.in_rootfs("ro/file"), "data"));
     Spec spec;
     spec.root.readonly = true;
-    spec.mounts = {mount("/proc", "proc", "proc"), mount("/run", "tmpfs", "tmpfs")};
+    spec.mounts = {spec_mount("/proc", "proc", "proc"), spec_mount("/run", "tmpfs", "tmpfs")};
     spec.linux_config.masked_paths = {"/secret/file", "/secret/dir", "/missing/path"};
     spec.linux_config.readonly_paths = {"/ro", "/missing-too"};
     std::string said = in_child(0, [&] {
@@ -350,7 +350,7 @@ namespace {
 std::string mask_with_dev_from(Bundle& bundle) {
     REQUIRE(write_new_file(bundle.in_rootfs("etc/shadow"), "secret"));
     Spec spec;
-    spec.mounts = {bind("/dev", "dev", MS_REC)};
+    spec.mounts = {spec_bind("/dev", "dev", MS_REC)};
     spec.linux_config.masked_paths = {"/etc/shadow"};
     std::string said = in_child(0, [&] {
         std::string failed = set_up(spec, bundle.rootfs, bundle.dir.path());
@@ -414,7 +414,7 @@ TEST_CASE("sysctls are written into the container's own namespaces") {
     std::string host_ttl = contents("/proc/sys/net/ipv4/ip_default_ttl");
     std::string wanted = host_ttl == "99\n" ? "98" : "99";
     Spec spec;
-    spec.mounts = {mount("/proc", "proc", "proc")};
+    spec.mounts = {spec_mount("/proc", "proc", "proc")};
     spec.linux_config.namespaces = {{NamespaceType::Network, ""}};
     spec.linux_config.sysctl = {{"net.ipv4.ip_default_ttl", wanted}};
     REQUIRE(check_sysctls(spec));
@@ -491,7 +491,7 @@ TEST_CASE("sysctls are allowed only for the namespaces the container has of its 
 TEST_CASE("moving the rootfs onto / and chrooting also enters it") {
     Bundle bundle;
     Spec spec;
-    spec.mounts = {mount("/proc", "proc", "proc")};
+    spec.mounts = {spec_mount("/proc", "proc", "proc")};
     std::string said = in_child(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, "", RootEntry::MoveAndChroot);
             !failed.empty())
@@ -526,7 +526,7 @@ TEST_CASE("tmpcopyup fills a tmpfs with what was below it") {
     REQUIRE(write_new_file(bundle.in_rootfs("opt/sub/kept"), "kept", 0640));
     REQUIRE(::symlink("sub/kept", bundle.in_rootfs("opt/link").c_str()) == 0);
     REQUIRE(::chmod(bundle.in_rootfs("opt").c_str(), 0710) == 0);
-    Mount copied = mount("/opt", "tmpfs", "tmpfs");
+    Mount copied = spec_mount("/opt", "tmpfs", "tmpfs");
     copied.parsed.copy_up = true;
     Spec spec;
     spec.mounts = {copied};
