@@ -103,7 +103,7 @@ Mount spec_bind(std::string destination, std::string source, unsigned long flags
     return spec_mount(std::move(destination), "bind", std::move(source), MS_BIND | flags);
 }
 
-// "c 1:3 666", "dir", "file", "link -> target" or the errno's text.
+// "c 1:3 666", "dir", "fifo", "file", "link -> target" or the errno's text.
 std::string node(const std::string& path) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) < 0)
@@ -113,6 +113,8 @@ std::string node(const std::string& path) {
                    cat((st.st_mode >> 6) & 7, (st.st_mode >> 3) & 7, st.st_mode & 7));
     if (S_ISDIR(st.st_mode))
         return "dir";
+    if (S_ISFIFO(st.st_mode))
+        return "fifo";
     if (S_ISLNK(st.st_mode)) {
         char target[256] = {};
         ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
@@ -168,11 +170,13 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
     REQUIRE(make_directories(bundle.dir / "data"));
     REQUIRE(write_new_file(bundle.dir / "data/hello", "hi"));
     REQUIRE(write_new_file(bundle.dir / "hosts", "127.0.0.1 localhost\n"));
+    Mount tmp = spec_mount("/tmp", "tmpfs", "tmpfs", MS_NOSUID, "size=1m");
+    tmp.parsed.propagation = Propagation::Shared;
     Spec spec;
     spec.mounts = {
         spec_mount("/proc", "proc", "proc"),
-        spec_mount("/tmp", "tmpfs", "tmpfs", MS_NOSUID, "size=1m"),
-        spec_bind("/srv/data", "data", MS_RDONLY), // relative to the bundle
+        tmp,
+        spec_bind("/srv/data", "data", MS_RDONLY | MS_NOEXEC), // relative to the bundle
         spec_bind("/etc/hosts", bundle.dir / "hosts"),
         spec_mount("/sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV),
     };
@@ -184,11 +188,21 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
         if (!mounts)
             return describe(mounts.error());
         std::vector<std::string> sorted;
-        for (const MountEntry& entry : *mounts)
+        std::string options;
+        for (const MountEntry& entry : *mounts) {
+            if (entry.point == "/srv/data" || entry.point == "/sys" || entry.point == "/tmp")
+                options += cat(entry.point, " ", entry.options, ", ");
             sorted.push_back(
                 entry.point == "/"
                     ? cat("/ from ...", entry.root.ends_with("/rootfs") ? "/rootfs" : entry.root)
                     : entry.point);
+        }
+        std::string table = contents("/proc/self/mountinfo");
+        size_t tmp_line = table.find(" / /tmp ");
+        bool tmp_shared =
+            tmp_line != table.npos &&
+            table.substr(tmp_line, table.find(" - ", tmp_line) - tmp_line).find(" shared:") !=
+                std::string::npos;
         std::sort(sorted.begin(), sorted.end());
         for (const std::string& point : sorted)
             points += point + " ";
@@ -203,7 +217,8 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
                    ", /dev/shm ", filesystem("/dev/shm"), ", /tmp ", filesystem("/tmp"), ", /proc ",
                    filesystem("/proc"), "\n", //
                    "data ", contents("/srv/data/hello"), ", write: ", create("/srv/data/new"),
-                   "\nhosts ", contents("/etc/hosts"), //
+                   "\nhosts ", contents("/etc/hosts"),                        //
+                   options, "/tmp shared: ", tmp_shared ? "yes" : "no", "\n", //
                    "mounts ", points);
     });
     if (skipped(said))
@@ -217,6 +232,8 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
                   "/dev tmpfs, /dev/pts devpts, /dev/shm tmpfs, /tmp tmpfs, /proc proc\n"
                   "data hi, write: Read-only file system\n"
                   "hosts 127.0.0.1 localhost\n"
+                  "/tmp rw,nosuid,relatime, /srv/data ro,noexec,relatime, "
+                  "/sys ro,nosuid,nodev,noexec,relatime, /tmp shared: yes\n"
                   "mounts / from .../rootfs /dev /dev/pts /dev/shm /etc/hosts /proc /srv/data "
                   "/sys /tmp ");
     // The targets were made in the rootfs, the bundle's files left alone.
@@ -224,6 +241,42 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
     CHECK(node(bundle.in_rootfs("etc/hosts")) == "file");
     CHECK(contents(bundle.in_rootfs("etc/hosts")).empty());
     CHECK(node(bundle.dir / "data/new") == "No such file or directory");
+}
+
+TEST_CASE("a /dev and /dev/pts from the spec are used as they are and get the devices") {
+    Bundle bundle;
+    Spec spec;
+    spec.mounts = {
+        spec_mount("/proc", "proc", "proc"),
+        spec_mount("/dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=711,size=64k"),
+        spec_mount("/dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+                   "newinstance,ptmxmode=0666,mode=0620"),
+    };
+    spec.linux_config.devices = {
+        {'c', "/dev/net/tun", 10, 200, 0600, 1000, 1000},
+        {'p', "/dev/pipe", 0, 0, std::nullopt, std::nullopt, std::nullopt},
+    };
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        auto mounts = read_mountinfo();
+        if (!mounts)
+            return describe(mounts.error());
+        std::string dev;
+        for (const MountEntry& entry : *mounts)
+            if (entry.point.starts_with("/dev"))
+                dev += cat(entry.point, " ", entry.type, ", ");
+        struct stat st {};
+        ::stat("/dev", &st);
+        struct stat tun {};
+        ::stat("/dev/net/tun", &tun);
+        return cat(dev, "/dev mode ", st.st_mode & 0777, ", null ", node("/dev/null"), ", tun ",
+                   node("/dev/net/tun"), " owner ", tun.st_uid, ", pipe ", node("/dev/pipe"));
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == cat("/dev tmpfs, /dev/pts devpts, /dev/shm tmpfs, /dev mode ", 0711,
+                      ", null c 1:3 666, tun c 10:200 600 owner 1000, pipe fifo"));
 }
 
 TEST_CASE("mount destinations through symlinks to /.., /etc or ../.. stay inside the rootfs") {
