@@ -279,6 +279,42 @@ TEST_CASE("a /dev and /dev/pts from the spec are used as they are and get the de
                       ", null c 1:3 666, tun c 10:200 600 owner 1000, pipe fifo"));
 }
 
+TEST_CASE("a read-only cgroup mount shows the host's kind of hierarchy, read-only throughout") {
+    Bundle bundle;
+    struct statfs host {};
+    REQUIRE(::statfs("/sys/fs/cgroup", &host) == 0);
+    Spec spec;
+    spec.mounts = {
+        spec_mount("/sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV),
+        spec_mount("/sys/fs/cgroup", "cgroup", "cgroup",
+                   MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RELATIME),
+        spec_mount("/proc", "proc", "proc"),
+    };
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        struct statfs inside {};
+        if (::statfs("/sys/fs/cgroup", &inside) < 0)
+            return std::string(std::strerror(errno));
+        auto mounts = read_mountinfo();
+        if (!mounts)
+            return describe(mounts.error());
+        size_t count = 0;
+        size_t writable = 0;
+        for (const MountEntry& entry : *mounts) {
+            if (!path_is_under(entry.point, "/sys/fs/cgroup"))
+                continue;
+            ++count;
+            writable += !entry.read_only();
+        }
+        return cat(inside.f_type == host.f_type ? "same kind" : "another kind", ", ",
+                   count > 0 ? "mounted" : "not mounted", ", writable ", writable);
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "same kind, mounted, writable 0");
+}
+
 TEST_CASE("mount destinations through symlinks to /.., /etc or ../.. stay inside the rootfs") {
     Bundle bundle;
     std::string name = "keel-escape-" + bundle.dir.path().substr(bundle.dir.path().rfind('-') + 1);
