@@ -213,8 +213,6 @@ Result<Fd> open_or_make(int root, const std::string& relative, TargetKind kind, 
     return open_resolved(root, relative, O_PATH, resolve);
 }
 
-// ---- tmpcopyup ----------------------------------------------------------
-
 Result<void> copy_tree(int from, int to);
 
 // Owner and mode of `from` onto `to`'s entry `name`.
@@ -224,6 +222,21 @@ Result<void> copy_owner_and_mode(int to, const char* name, const struct stat& st
     if (!S_ISLNK(st.st_mode) && ::fchmodat(to, name, st.st_mode & 07777, 0) < 0)
         return errno_error(cat("chmod ", quoted(name)));
     return {};
+}
+
+// The rest of `from`'s data onto `to`, a piece at a time.
+Result<void> copy_data(int from, int to) {
+    std::string buffer(65536, '\0');
+    for (;;) {
+        ssize_t n = ::read(from, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno_error("read");
+        if (n == 0)
+            return {};
+        TRY(write_all(to, std::string_view(buffer.data(), size_t(n))));
+    }
 }
 
 Result<void> copy_entry(int from, int to, const char* name) {
@@ -245,8 +258,7 @@ Result<void> copy_entry(int from, int to, const char* name) {
         Fd copy(::openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!copy)
             return errno_error(cat("create ", quoted(name)));
-        std::string data = TRY_CTX(read_all(source.get()), cat("read ", quoted(name)));
-        TRY_CTX(write_all(copy.get(), data), cat("write ", quoted(name)));
+        TRY_CTX(copy_data(source.get(), copy.get()), cat("copy ", quoted(name)));
     } else if (S_ISLNK(st.st_mode)) {
         std::string target(size_t(st.st_size) + 1, '\0');
         ssize_t n = ::readlinkat(from, name, target.data(), target.size());
@@ -284,8 +296,6 @@ Result<void> copy_tree(int from, int to) {
     ::closedir(directory);
     return copied;
 }
-
-// ---- mounts -------------------------------------------------------------
 
 bool host_has_cgroup2() {
     struct statfs st {};
@@ -402,8 +412,6 @@ Result<void> mount_entry(int root, const Mount& mount, const std::string& bundle
     return {};
 }
 
-// ---- /dev ---------------------------------------------------------------
-
 // A device node at `relative` under `root`, replacing what is there. When
 // mknod is not allowed (a user namespace), the host's node at `host_path`
 // is bound onto an empty file instead.
@@ -507,8 +515,6 @@ Result<void> make_holding_mount_private(const std::string& path) {
         at = slash == 0 || slash == at.npos ? "/" : at.substr(0, slash);
     }
 }
-
-// ---- inside -------------------------------------------------------------
 
 Result<void> write_sysctls(int root, const Spec& spec) {
     if (spec.linux_config.sysctl.empty())
