@@ -651,3 +651,40 @@ TEST_CASE("in a user namespace, where mknod is refused, /dev's devices are bound
         return;
     CHECK(said == "c 1:3 666, c 5:0 666, devpts");
 }
+
+TEST_CASE("a static busybox copied into the rootfs runs in it and sees the container's /dev") {
+    Bundle bundle;
+    auto busybox = read_file("/bin/busybox");
+    if (!busybox) {
+        MESSAGE("no /bin/busybox: ", busybox.error().to_string());
+        return;
+    }
+    REQUIRE(make_directories(bundle.in_rootfs("bin")));
+    REQUIRE(write_new_file(bundle.in_rootfs("bin/busybox"), *busybox, 0755));
+    Spec spec;
+    spec.mounts = {spec_mount("/proc", "proc", "proc")};
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        int out[2];
+        if (::pipe(out) < 0)
+            return std::string("pipe");
+        pid_t shell = ::fork();
+        if (shell == 0) {
+            ::dup2(out[1], 1);
+            ::execl("/bin/busybox", "sh", "-c", "cat /etc/marker; echo; ls /dev | tr '\\n' ' '",
+                    nullptr);
+            ::_exit(127);
+        }
+        ::close(out[1]);
+        Fd reader(out[0]);
+        auto output = read_all(reader.get());
+        int status = 0;
+        ::waitpid(shell, &status, 0);
+        return cat(output ? *output : "unreadable", "status ", status);
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "inside\nfd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
+                  "status 0");
+}
