@@ -1,11 +1,15 @@
 // The one path that builds every child process keel starts: credentials,
-// environment, rlimits, standard fds, working directory, capability bounding
-// set, no_new_privs and a seccomp deny list. The container runtime extends
-// this same path with namespaces rather than adding a second one.
+// environment, rlimits, standard fds, working directory, capability sets,
+// no_new_privs and seccomp. The container runtime extends this same path
+// with namespaces and setup callbacks ("fork mode") rather than adding a
+// second one.
 #pragma once
 
 #include "base/result.h"
 
+#include <cstdint>
+#include <functional>
+#include <linux/filter.h>
 #include <optional>
 #include <string>
 #include <sys/resource.h>
@@ -24,6 +28,20 @@ struct ResourceLimit {
     rlim_t hard = RLIM_INFINITY;
 };
 
+/// Exact capability sets for the child: bit N is capability number N
+/// (CAP_CHOWN = 0 ... CAP_CHECKPOINT_RESTORE = 40).
+struct CapabilitySets {
+    uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+};
+
+/// What the child is made of. Setting new_namespaces, child_setup or
+/// before_exec selects fork mode: the child then runs on its own copy of
+/// the caller's memory (the callbacks run arbitrary code: they allocate,
+/// talk over sockets), is born in its new namespaces and its cgroup in one
+/// clone3, and has every fd but 0-2, the preserved ones and keep_fds closed
+/// before it changes to its working directory. Without them, the child
+/// shares the caller's memory until it execs (see spawn.cpp), which is
+/// what makes starting a service cheap.
 struct SpawnOptions {
     /// argv; argv[0] is the program (a path, or a name searched in PATH).
     std::vector<std::string> argv;
@@ -48,9 +66,10 @@ struct SpawnOptions {
     /// false: spawn_process returns as soon as the child exists, and the
     /// child execs while the caller goes on (on another CPU, if there is
     /// one). A failure before exec then shows as the child exiting with
-    /// status 127, and take_spawn_failure() tells what it was. Only where
-    /// clone3 runs the child (x86-64, Linux >= 5.3, not under ASan);
-    /// elsewhere the call waits anyway.
+    /// status 127, and take_spawn_failure() tells what it was. Always so in
+    /// fork mode (a child_setup that waits for the caller needs it); else
+    /// only where clone3 runs the child (x86-64, Linux >= 5.3, not under
+    /// ASan), and elsewhere the call waits anyway.
     bool wait_for_exec = true;
     /// Capability names ("CAP_NET_ADMIN") kept (Keep) or dropped (Drop)
     /// from the bounding set.
@@ -61,15 +80,53 @@ struct SpawnOptions {
     /// any implies no_new_privileges, as the kernel requires without
     /// CAP_SYS_ADMIN.
     std::vector<std::string> denied_syscalls;
+
+    /// CLONE_NEW* flags: the child is born in new namespaces (one clone3;
+    /// a new cgroup namespace is entered right after birth instead, so that
+    /// its root is the child's own cgroup rather than the caller's).
+    uint64_t new_namespaces = 0;
+    /// Runs in the child after it joined its cgroup and namespaces and
+    /// after setsid, before credentials, limits, fds and working directory
+    /// (the container runtime syncs with its parent here, mounts the root
+    /// and pivots into it). An error fails the spawn like any other, with
+    /// the callback's own message after "start `program`: ".
+    std::function<Result<void>()> child_setup;
+    /// Runs in the child after credentials, capabilities, limits, umask,
+    /// oom_score_adj and working directory, just before the remaining fds
+    /// are closed, seccomp is loaded and the program is exec'd.
+    std::function<Result<void>()> before_exec;
+    /// Exact capability sets: the bounding set is cut down to `bounding`,
+    /// permitted capabilities are kept across the uid change, then
+    /// effective, permitted and inheritable are set (capset) and the ambient
+    /// ones raised. Overrides capability_mode and capabilities when set.
+    std::optional<CapabilitySets> capability_sets;
+    /// A compiled seccomp BPF program, loaded last before exec with
+    /// seccomp(SECCOMP_SET_MODE_FILTER, seccomp_flags). Does not imply
+    /// no_new_privileges: without it the child needs CAP_SYS_ADMIN at that
+    /// point, as the kernel says. Read during spawn_process only.
+    const std::vector<sock_filter>* seccomp_program = nullptr;
+    unsigned seccomp_flags = 0; // SECCOMP_FILTER_FLAG_*
+    /// Written to /proc/self/oom_score_adj before credentials change (and
+    /// before any new user namespace, so lowering it keeps working).
+    std::optional<int> oom_score_adj;
+    std::optional<mode_t> umask;
+    /// fds 3 .. 3+N-1 stay open across exec (runc --preserve-fds). When set,
+    /// and always in fork mode, every other fd above 2 is closed.
+    int preserve_fds = 0;
+    /// fds that stay open through child_setup and before_exec (fork mode)
+    /// but are closed at exec.
+    std::vector<int> keep_fds;
 };
 
-/// Checks what can be checked before forking (capability and syscall names)
-/// so that bad configuration is reported without starting anything.
+/// Checks what can be checked before forking (capability and syscall
+/// names, capability bits, namespace flags, ranges) so that bad
+/// configuration is reported without starting anything.
 Result<void> validate_spawn_options(const SpawnOptions& options);
 
 /// Starts the child. Returns its pid once it has exec'd; a failure in the
-/// child before exec (bad user, missing program) is returned as the error,
-/// and no child is left behind. With wait_for_exec = false, see there.
+/// child before exec (bad user, missing program, a callback's error) is
+/// returned as the error, and no child is left behind. With wait_for_exec
+/// = false, see there.
 Result<pid_t> spawn_process(const SpawnOptions& options);
 
 /// For a reaped child that spawn_process did not wait for: why it exited

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <dirent.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -371,6 +372,26 @@ Result<void> delete_module(const std::string& name, int flags) {
     if (::syscall(SYS_delete_module, name.c_str(), flags) < 0)
         return errno_error(cat("remove module ", quoted(name)));
     return {};
+}
+
+Result<Fd> install_seccomp_filter(const std::vector<sock_filter>& program, unsigned flags) {
+    if (program.empty() || program.size() > BPF_MAXINSNS)
+        return errno_error(EINVAL, cat("install a seccomp filter of ", program.size(),
+                                       " instructions (1 to ", BPF_MAXINSNS, " fit)"));
+    sock_fprog fprog{static_cast<unsigned short>(program.size()),
+                     const_cast<sock_filter*>(program.data())};
+    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
+    if (rc < 0)
+        return errno_error("install the seccomp filter");
+    // With TSYNC (and no TSYNC_ESRCH), a positive result is the id of a
+    // thread that could not take the filter, and nothing was installed.
+    if (rc > 0 && (flags & SECCOMP_FILTER_FLAG_TSYNC) &&
+        !(flags & (SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC_ESRCH)))
+        return errno_error(
+            EBUSY, cat("install the seccomp filter: thread ", rc, " cannot take it (TSYNC)"));
+    if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        return Fd(int(rc));
+    return Fd();
 }
 
 } // namespace keel

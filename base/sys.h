@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdint>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <sched.h>
 #include <string>
 #include <string_view>
@@ -155,5 +156,12 @@ Result<void> set_thread_scheduling(ThreadScheduling scheduling);
 /// delete_module(2): removes a loaded module. `flags` O_NONBLOCK (the default)
 /// fails with EWOULDBLOCK instead of waiting while the module is in use.
 Result<void> delete_module(const std::string& name, int flags = O_NONBLOCK);
+
+/// seccomp(2) SECCOMP_SET_MODE_FILTER: installs `program` (classic BPF) on
+/// the calling thread, or on all of the process's threads with
+/// SECCOMP_FILTER_FLAG_TSYNC. `flags` are SECCOMP_FILTER_FLAG_*. The caller
+/// needs no_new_privs or CAP_SYS_ADMIN. With SECCOMP_FILTER_FLAG_NEW_LISTENER
+/// the result is the notification listener; otherwise no fd.
+Result<Fd> install_seccomp_filter(const std::vector<sock_filter>& program, unsigned flags);
 
 } // namespace keel

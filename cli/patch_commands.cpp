@@ -5,9 +5,9 @@
 #include "cli/patch_commands.h"
 
 #include "base/cmdline.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "base/sys.h"
-#include "cli/json.h"
 #include "livepatch/livepatch.h"
 
 #include <map>

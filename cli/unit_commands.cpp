@@ -3,10 +3,10 @@
 // (or as JSON with --json), and `keel notify` straight to $NOTIFY_SOCKET.
 #include "cli/unit_commands.h"
 
+#include "base/json.h"
 #include "base/notify.h"
 #include "base/strings.h"
 #include "base/sys.h"
-#include "cli/json.h"
 #include "control/control.h"
 #include "control/types.h"
 

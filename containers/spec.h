@@ -121,8 +121,29 @@ struct MountOptions {
     uint64_t recursive_clear = 0;
     /// "tmpcopyup": a tmpfs gets a copy of what was below it.
     bool copy_up = false;
+    /// "idmap" or "ridmap" (recursive): an idmapped bind mount, with the
+    /// mount's own uid/gid mappings or, without them, the container's.
+    bool idmap = false;
+    bool idmap_recursive = false;
     std::string data;
 };
+
+/// Splits mount options: MS_* flags ("ro", "nosuid", "rbind", ...),
+/// recursive attributes ("rro", "rnosuid", ...), a propagation ("rslave"),
+/// "tmpcopyup" and "idmap"/"ridmap"; all others go into `data`. Later
+/// options win over earlier ones, as with mount(8); empty ones are skipped.
+MountOptions parse_mount_options(const std::vector<std::string>& options);
+
+/// A propagation as a mount option or rootfsPropagation names it.
+struct PropagationSetting {
+    Propagation propagation = Propagation::Unchanged;
+    /// "rprivate", "rslave", ...: the whole tree below too.
+    bool recursive = false;
+};
+
+/// "private", "rprivate", "shared", "rshared", "slave", "rslave",
+/// "unbindable" or "runbindable", or nullopt for any other name.
+std::optional<PropagationSetting> parse_propagation(std::string_view name);
 
 /// An id mapping of a user namespace or an idmapped mount.
 struct IdMapping {
@@ -353,7 +374,8 @@ struct Seccomp {
 
 /// linux.personality.
 struct Personality {
-    /// PER_LINUX or PER_LINUX32.
+    /// PER_LINUX or PER_LINUX32, with the flags (ADDR_NO_RANDOMIZE, ...)
+    /// or'd in: the value personality(2) takes.
     unsigned long domain = 0;
 };
 

@@ -1,6 +1,7 @@
-// cli/json.h: string escaping as RFC 8259 asks, and documents built by the
-// writer (commas, keys, nesting, numbers, booleans, null).
-#include "cli/json.h"
+// base/json.cpp: string escaping as RFC 8259 asks, documents built by the
+// writer (commas, keys, nesting, numbers, booleans, null), and values built
+// or parsed, written back.
+#include "base/json.h"
 
 #include <cstdint>
 #include <doctest/doctest.h>
@@ -8,8 +9,9 @@
 #include <optional>
 #include <string>
 
-using keel::cli::json_string;
-using keel::cli::JsonWriter;
+using keel::json_string;
+using keel::JsonValue;
+using keel::JsonWriter;
 
 TEST_CASE("quotes and backslashes are escaped, plain text is kept") {
     CHECK(json_string("") == R"("")");
@@ -96,4 +98,58 @@ TEST_CASE("strings of every kind are written as strings, not as numbers or boole
     JsonWriter json;
     json.begin_array().value("literal").value(owned).value(view).value(true).end_array();
     CHECK(json.text() == R"(["literal","owned","view",true])");
+}
+
+TEST_CASE("a parsed value is written back compact, members in order, numbers as written") {
+    auto parsed = keel::parse_json(R"( {
+        "ociVersion": "1.2.0",
+        "process": {"args": ["sh", "-c", "echo \"hi\""], "terminal": false, "umask": 18},
+        "big": 18446744073709551616, "float": -1.50e+3, "zero": -0,
+        "dup": 1, "dup": 2, "empty": {}, "none": [], "n": null
+    } )");
+    REQUIRE_MESSAGE(parsed, parsed.error().to_string());
+    JsonWriter json;
+    json.value(*parsed);
+    CHECK(json.text() ==
+          R"({"ociVersion":"1.2.0","process":{"args":["sh","-c","echo \"hi\""],)"
+          R"("terminal":false,"umask":18},"big":18446744073709551616,"float":-1.50e+3,)"
+          R"("zero":-0,"dup":1,"dup":2,"empty":{},"none":[],"n":null})");
+}
+
+TEST_CASE("decoded strings are escaped again when written, and parse back equal") {
+    auto parsed = keel::parse_json(R"(["tab\there", "nul\u0000", "\u00e9\ud83d\ude00", "a\/b",
+                                       {"k\ney": "\u001f"}])");
+    REQUIRE_MESSAGE(parsed, parsed.error().to_string());
+    JsonWriter json;
+    json.value(*parsed);
+    CHECK(json.text() == "[\"tab\\u0009here\",\"nul\\u0000\",\"\xc3\xa9\xf0\x9f\x98\x80\","
+                         "\"a/b\",{\"k\\ney\":\"\\u001f\"}]");
+    auto again = keel::parse_json(json.text());
+    REQUIRE(again);
+    CHECK(*again == *parsed);
+}
+
+TEST_CASE("built values are written like parsed ones") {
+    JsonValue config = JsonValue::make_object({
+        {"name", JsonValue::make_string("web")},
+        {"pids", JsonValue::make_array({JsonValue::make_integer(1), JsonValue::make_integer(-2)})},
+        {"ok", JsonValue::make_bool(true)},
+        {"ratio", JsonValue::make_number("0.5")},
+        {"none", JsonValue()},
+    });
+    JsonWriter json;
+    json.begin_object().field("config", config).field("after", 1).end_object();
+    CHECK(json.text() ==
+          R"({"config":{"name":"web","pids":[1,-2],"ok":true,"ratio":0.5,"none":null},"after":1})");
+    CHECK(*keel::parse_json(json.text())->find("config") == config);
+}
+
+TEST_CASE("values are equal when kind and contents are, numbers by their text") {
+    CHECK(JsonValue() == JsonValue());
+    CHECK(JsonValue::make_number("1") == JsonValue::make_integer(1));
+    CHECK_FALSE(JsonValue::make_number("1.0") == JsonValue::make_number("1"));
+    CHECK_FALSE(JsonValue::make_string("1") == JsonValue::make_number("1"));
+    CHECK_FALSE(JsonValue::make_bool(false) == JsonValue());
+    CHECK_FALSE(*keel::parse_json(R"({"a":1,"b":2})") == *keel::parse_json(R"({"b":2,"a":1})"));
+    CHECK_FALSE(*keel::parse_json("[1,[2]]") == *keel::parse_json("[1,[3]]"));
 }

@@ -1,0 +1,388 @@
+// linux.resources to cgroup v2 files (see cgroup_resources.h). The
+// conversions follow runc's libcontainer/cgroups/fs2 and crun's
+// cgroup-resources.c, including reading 0 as "unset" where their v1-era
+// structures did; the bounds are the kernel's, so that a value it would
+// refuse is reported against the config's field before anything is
+// written.
+#include "containers/cgroup_resources.h"
+
+#include "base/fd.h"
+#include "base/strings.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace keel::oci {
+
+namespace {
+
+constexpr std::string_view kField = "linux.resources";
+
+// cpu.max: the kernel's min_cfs_quota_period and max_cfs_quota_period (us).
+constexpr uint64_t kMinCpuPeriod = 1000;
+constexpr uint64_t kMaxCpuPeriod = 1000000;
+constexpr int64_t kMinCpuQuota = 1000;
+// cpu.shares of cgroup v1 (MIN_SHARES, MAX_SHARES) and cpu.weight of v2.
+constexpr uint64_t kMinShares = 2;
+constexpr uint64_t kMaxShares = 262144;
+constexpr uint64_t kMaxWeight = 10000;
+// blkio.weight of v1; io.bfq.weight takes the same range.
+constexpr uint16_t kMinBlockWeight = 10;
+constexpr uint16_t kMaxBlockWeight = 1000;
+
+std::string field_name(std::string_view path) {
+    return cat(kField, ".", path);
+}
+
+// A byte count where -1 means no limit.
+Result<std::string> limit_value(int64_t value, std::string_view path) {
+    if (value == -1)
+        return std::string("max");
+    if (value < 0)
+        return error(cat(field_name(path), ": ", value, " is negative (only -1, unlimited, is)"));
+    return cat(value);
+}
+
+// "0-3,7": what cpuset.cpus and cpuset.mems take.
+bool is_id_list(std::string_view text) {
+    for (std::string_view range : split(text, ',')) {
+        std::vector<std::string_view> ends = split(range, '-');
+        if (ends.size() > 2)
+            return false;
+        for (std::string_view end : ends)
+            if (!parse_u64(end))
+                return false;
+    }
+    return true;
+}
+
+Result<void> memory_writes(const MemoryResources& memory, std::vector<CgroupWrite>& out) {
+    int64_t limit = memory.limit.value_or(0);
+    if (memory.reservation && *memory.reservation != 0)
+        out.push_back({"memory.low", TRY(limit_value(*memory.reservation, "memory.reservation"))});
+    if (limit != 0)
+        out.push_back({"memory.max", TRY(limit_value(limit, "memory.limit"))});
+    if (memory.swap) {
+        int64_t swap = *memory.swap;
+        std::string field = field_name("memory.swap");
+        // As runc: an unlimited memory with swap unset makes swap unlimited
+        // too ("memory and swap unlimited" in v1's terms), -1 is unlimited,
+        // 0 unset; otherwise v2's swap is the spec's memory+swap less memory.
+        if (swap == -1 || (swap == 0 && limit == -1)) {
+            out.push_back({"memory.swap.max", "max"});
+        } else if (swap < -1) {
+            return error(cat(field, ": ", swap, " is negative (only -1, unlimited, is)"));
+        } else if (swap > 0) {
+            if (limit <= 0)
+                return error(cat(field, ": needs a memory.limit (swap counts memory and swap)"));
+            if (swap < limit)
+                return error(cat(field, ": less than memory.limit"));
+            out.push_back({"memory.swap.max", cat(swap - limit)});
+        }
+    }
+    if (memory.swappiness)
+        return error(field_name("memory.swappiness: cgroup v2 has no per-group swappiness"));
+    if (memory.disable_oom_killer)
+        return error(
+            field_name("memory.disableOOMKiller: cgroup v2 cannot turn the OOM killer off"));
+    // useHierarchy is always on in v2; checkBeforeUpdate concerns updates.
+    return {};
+}
+
+Result<void> cpu_writes(const CpuResources& cpu, std::vector<CgroupWrite>& out) {
+    if (cpu.shares && *cpu.shares != 0) {
+        // v1 clamped shares to its range; the formula maps that range onto
+        // cpu.weight's 1 to 10000.
+        uint64_t shares = std::clamp(*cpu.shares, kMinShares, kMaxShares);
+        uint64_t weight =
+            1 + ((shares - kMinShares) * (kMaxWeight - 1)) / (kMaxShares - kMinShares);
+        out.push_back({"cpu.weight", cat(weight)});
+    }
+    int64_t quota = cpu.quota.value_or(0);
+    uint64_t period = cpu.period.value_or(0);
+    if (quota < -1)
+        return error(
+            cat(field_name("cpu.quota"), ": ", quota, " is negative (only -1, unlimited, is)"));
+    if (quota > 0 && quota < kMinCpuQuota)
+        return error(
+            cat(field_name("cpu.quota"), ": ", quota, " is below ", kMinCpuQuota, " microseconds"));
+    if (period != 0 && (period < kMinCpuPeriod || period > kMaxCpuPeriod))
+        return error(cat(field_name("cpu.period"), ": ", period, " is not ", kMinCpuPeriod, " to ",
+                         kMaxCpuPeriod, " microseconds"));
+    if (quota != 0 || period != 0) {
+        // "max" alone, or a quota alone, leaves the period as it was.
+        std::string value = quota > 0 ? cat(quota) : std::string("max");
+        if (period != 0)
+            value += cat(" ", period);
+        out.push_back({"cpu.max", value});
+    }
+    if (cpu.burst) {
+        if (quota > 0 && *cpu.burst > uint64_t(quota))
+            return error(cat(field_name("cpu.burst"), ": ", *cpu.burst, " is above cpu.quota"));
+        out.push_back({"cpu.max.burst", cat(*cpu.burst)});
+    }
+    if (cpu.idle) {
+        if (*cpu.idle != 0 && *cpu.idle != 1)
+            return error(cat(field_name("cpu.idle"), ": ", *cpu.idle, " is not 0 or 1"));
+        out.push_back({"cpu.idle", cat(*cpu.idle)});
+    }
+    if (cpu.realtime_runtime.value_or(0) != 0 || cpu.realtime_period.value_or(0) != 0)
+        return error(field_name("cpu.realtimeRuntime: cgroup v2 has no real-time groups"));
+    return {};
+}
+
+Result<void> cpuset_writes(const CpuResources& cpu, std::vector<CgroupWrite>& out) {
+    if (!cpu.cpus.empty()) {
+        if (!is_id_list(cpu.cpus))
+            return error(cat(field_name("cpu.cpus"), ": ", quoted(cpu.cpus),
+                             " is not a CPU list like `0-3,7`"));
+        out.push_back({"cpuset.cpus", cpu.cpus});
+    }
+    if (!cpu.mems.empty()) {
+        if (!is_id_list(cpu.mems))
+            return error(cat(field_name("cpu.mems"), ": ", quoted(cpu.mems),
+                             " is not a memory node list like `0-1`"));
+        out.push_back({"cpuset.mems", cpu.mems});
+    }
+    return {};
+}
+
+Result<std::string> device_number(int64_t major, int64_t minor, std::string_view path) {
+    if (major < 0 || minor < 0 || major > 0xfff || minor > 0xfffff)
+        return error(cat(field_name(path), ": no device ", major, ":", minor));
+    return cat(major, ":", minor);
+}
+
+Result<uint16_t> block_weight(uint16_t weight, std::string_view path) {
+    if (weight < kMinBlockWeight || weight > kMaxBlockWeight)
+        return error(cat(field_name(path), ": ", weight, " is not ", kMinBlockWeight, " to ",
+                         kMaxBlockWeight));
+    return weight;
+}
+
+// blkio.weight's 10 to 1000 onto io.weight's 1 to 10000 (runc's formula).
+uint64_t io_weight(uint16_t weight) {
+    return 1 + (uint64_t(weight) - kMinBlockWeight) * (kMaxWeight - 1) /
+                   (kMaxBlockWeight - kMinBlockWeight);
+}
+
+// One io.max line per device, its keys in the order they were first set.
+struct IoMaxLine {
+    std::string device;
+    std::vector<std::pair<std::string_view, std::string>> limits;
+};
+
+Result<void> add_throttles(const std::vector<ThrottleDevice>& devices, std::string_view key,
+                           std::string_view path, std::vector<IoMaxLine>& lines) {
+    for (size_t i = 0; i < devices.size(); ++i) {
+        const ThrottleDevice& device = devices[i];
+        std::string number = TRY(device_number(device.major, device.minor, cat(path, "[", i, "]")));
+        auto line = std::find_if(lines.begin(), lines.end(),
+                                 [&](const IoMaxLine& l) { return l.device == number; });
+        if (line == lines.end())
+            line = lines.insert(lines.end(), IoMaxLine{number, {}});
+        // v1 took 0 as "no limit"; io.max refuses 0 and says "max".
+        std::string value = device.rate == 0 ? std::string("max") : cat(device.rate);
+        auto limit = std::find_if(line->limits.begin(), line->limits.end(),
+                                  [&](const auto& l) { return l.first == key; });
+        if (limit != line->limits.end())
+            limit->second = value;
+        else
+            line->limits.emplace_back(key, value);
+    }
+    return {};
+}
+
+Result<void> io_writes(const BlockIoResources& io, std::vector<CgroupWrite>& out) {
+    // BFQ takes v1's weights as they are; without it io.weight (the io
+    // cost model) takes them scaled.
+    if (io.weight && *io.weight != 0) {
+        uint16_t weight = TRY(block_weight(*io.weight, "blockIO.weight"));
+        out.push_back({"io.bfq.weight", cat(weight), IfMissing::UseFallback, "io.weight",
+                       cat(io_weight(weight))});
+    }
+    if (io.leaf_weight.value_or(0) != 0)
+        return error(field_name("blockIO.leafWeight: cgroup v2 has no leaf weights"));
+    for (size_t i = 0; i < io.weight_devices.size(); ++i) {
+        const WeightDevice& device = io.weight_devices[i];
+        std::string path = cat("blockIO.weightDevice[", i, "]");
+        std::string number = TRY(device_number(device.major, device.minor, path));
+        if (device.leaf_weight.value_or(0) != 0)
+            return error(cat(field_name(path), ".leafWeight: cgroup v2 has no leaf weights"));
+        if (device.weight.value_or(0) == 0)
+            continue;
+        uint16_t weight = TRY(block_weight(*device.weight, cat(path, ".weight")));
+        out.push_back({"io.bfq.weight", cat(number, " ", weight), IfMissing::UseFallback,
+                       "io.weight", cat(number, " ", io_weight(weight))});
+    }
+    std::vector<IoMaxLine> lines;
+    TRY(add_throttles(io.throttle_read_bps, "rbps", "blockIO.throttleReadBpsDevice", lines));
+    TRY(add_throttles(io.throttle_write_bps, "wbps", "blockIO.throttleWriteBpsDevice", lines));
+    TRY(add_throttles(io.throttle_read_iops, "riops", "blockIO.throttleReadIOPSDevice", lines));
+    TRY(add_throttles(io.throttle_write_iops, "wiops", "blockIO.throttleWriteIOPSDevice", lines));
+    for (const IoMaxLine& line : lines) {
+        std::string value = line.device;
+        for (const auto& [key, limit] : line.limits)
+            value += cat(" ", key, "=", limit);
+        out.push_back({"io.max", value});
+    }
+    return {};
+}
+
+// "2MB", "1GB", "64KB": how the kernel names hugetlb page sizes.
+bool is_page_size(std::string_view size) {
+    if (size.size() < 3 || !size.ends_with("B"))
+        return false;
+    char unit = size[size.size() - 2];
+    if (unit != 'K' && unit != 'M' && unit != 'G')
+        return false;
+    auto number = parse_u64(size.substr(0, size.size() - 2));
+    return number && *number > 0;
+}
+
+Result<void> hugetlb_writes(const std::vector<HugepageLimit>& limits,
+                            std::vector<CgroupWrite>& out) {
+    for (size_t i = 0; i < limits.size(); ++i) {
+        const HugepageLimit& limit = limits[i];
+        if (!is_page_size(limit.page_size))
+            return error(cat(field_name(cat("hugepageLimits[", i, "].pageSize")), ": ",
+                             quoted(limit.page_size), " is not a page size like `2MB`"));
+        std::string prefix = cat("hugetlb.", limit.page_size);
+        out.push_back({cat(prefix, ".max"), cat(limit.limit)});
+        // Reservations (Linux 5.7) count what mmap reserved, not only what
+        // faulted in; limit both as runc does.
+        out.push_back({cat(prefix, ".rsvd.max"), cat(limit.limit), IfMissing::Skip});
+    }
+    return {};
+}
+
+Result<void> unified_writes(const std::map<std::string, std::string>& unified,
+                            std::vector<CgroupWrite>& out) {
+    for (const auto& [key, value] : unified) {
+        std::string field = cat(field_name("unified"), "[", quoted(key), "]");
+        size_t dot = key.find('.');
+        if (key.find('/') != std::string::npos || key.find("..") != std::string::npos || dot == 0 ||
+            dot == std::string::npos || key.back() == '.')
+            return error(cat(field, ": not a file name like `memory.high`"));
+        for (char c : key)
+            if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+                return error(cat(field, ": not a file name like `memory.high`"));
+        if (key == "cgroup.procs" || key == "cgroup.threads")
+            return error(cat(field, ": moves processes, sets no limit"));
+        out.push_back({key, value});
+    }
+    return {};
+}
+
+std::string_view controller_of(std::string_view file) {
+    return file.substr(0, file.find('.'));
+}
+
+// What a missing file most likely means, for the error.
+std::string missing_reason(std::string_view file) {
+    std::string_view controller = controller_of(file);
+    if (controller == "cgroup")
+        return "no such file in this cgroup";
+    std::string reason =
+        cat("no such limit in this cgroup (controller ", controller, " not enabled");
+    if (controller == "hugetlb")
+        reason += " or size unsupported";
+    else if (starts_with(file, "memory.swap."))
+        reason += " or swap accounting off";
+    else if (file == "cpu.max.burst")
+        reason += " or kernel before 5.14";
+    else if (file == "cpu.idle")
+        reason += " or kernel before 5.15";
+    else if (file == "io.weight")
+        reason += " or no io cost model in the kernel";
+    return cat(reason, ")");
+}
+
+Result<bool> file_exists(int directory, const std::string& file) {
+    struct stat info;
+    if (::fstatat(directory, file.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0)
+        return true;
+    if (errno == ENOENT)
+        return false;
+    return errno_error(cat("stat ", quoted(file)));
+}
+
+Result<void> write_control(int directory, const std::string& file, const std::string& value) {
+    int fd;
+    do {
+        fd = ::openat(directory, file.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return errno_error(cat("open ", quoted(file)));
+    keel::Fd owned(fd);
+    // cgroupfs takes one value per write(2): never split it.
+    ssize_t n;
+    do {
+        n = ::write(fd, value.data(), value.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno_error(cat(file, " = ", value));
+    if (size_t(n) != value.size())
+        return errno_error(EIO, cat(file, " = ", value, ": short write"));
+    return {};
+}
+
+} // namespace
+
+Result<std::vector<CgroupWrite>> cgroup_v2_writes(const Resources& resources) {
+    std::vector<CgroupWrite> out;
+    if (resources.cpu)
+        TRY(cpuset_writes(*resources.cpu, out));
+    if (resources.memory)
+        TRY(memory_writes(*resources.memory, out));
+    if (resources.cpu)
+        TRY(cpu_writes(*resources.cpu, out));
+    if (resources.pids_limit)
+        out.push_back({"pids.max", *resources.pids_limit > 0 ? cat(*resources.pids_limit)
+                                                             : std::string("max")});
+    if (resources.block_io)
+        TRY(io_writes(*resources.block_io, out));
+    TRY(hugetlb_writes(resources.hugepage_limits, out));
+    TRY(unified_writes(resources.unified, out));
+    return out;
+}
+
+std::vector<std::string> controllers_needed(const std::vector<CgroupWrite>& writes) {
+    std::vector<std::string> out;
+    for (const CgroupWrite& write : writes) {
+        std::string controller(controller_of(write.file));
+        if (controller != "cgroup" && std::find(out.begin(), out.end(), controller) == out.end())
+            out.push_back(controller);
+    }
+    return out;
+}
+
+Result<void> apply_cgroup_writes(int cgroup_directory_fd, const std::vector<CgroupWrite>& writes) {
+    // First where each value goes, so that a controller that is not there
+    // fails the whole set before any of it is written.
+    std::vector<std::pair<const std::string*, const std::string*>> targets;
+    for (const CgroupWrite& write : writes) {
+        if (TRY(file_exists(cgroup_directory_fd, write.file))) {
+            targets.emplace_back(&write.file, &write.value);
+            continue;
+        }
+        if (write.if_missing == IfMissing::Skip)
+            continue;
+        if (write.if_missing == IfMissing::UseFallback &&
+            TRY(file_exists(cgroup_directory_fd, write.fallback_file))) {
+            targets.emplace_back(&write.fallback_file, &write.fallback_value);
+            continue;
+        }
+        const std::string& file =
+            write.if_missing == IfMissing::UseFallback ? write.fallback_file : write.file;
+        return errno_error(ENOENT, cat(file, ": ", missing_reason(file)));
+    }
+    for (const auto& [file, value] : targets)
+        TRY(write_control(cgroup_directory_fd, *file, *value));
+    return {};
+}
+
+} // namespace keel::oci

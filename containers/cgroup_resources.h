@@ -1,0 +1,78 @@
+// linux.resources as cgroup v2 control files: the spec's (cgroup v1
+// shaped) values converted the way runc and crun convert them, then
+// written into the container's group. The conversion is pure, so every
+// rule is tested without a cgroup; applying is only opening and writing
+// files relative to a directory fd.
+//
+// linux.resources.devices is not a file in cgroup v2 (the kernel takes a
+// BPF program instead) and is not handled here.
+#pragma once
+
+#include "base/result.h"
+#include "containers/spec.h"
+
+#include <string>
+#include <vector>
+
+namespace keel::oci {
+
+/// What apply_cgroup_writes() does when a write's file does not exist.
+enum class IfMissing {
+    Fail,        // the controller is not enabled (or the kernel lacks the file): an error
+    Skip,        // a refinement newer kernels offer (hugetlb.2MB.rsvd.max): left out
+    UseFallback, // the fallback write is made instead (io.bfq.weight -> io.weight)
+};
+
+/// One value for one control file of the group: {"memory.max", "536870912"}.
+struct CgroupWrite {
+    std::string file;
+    std::string value;
+    IfMissing if_missing = IfMissing::Fail;
+    /// For IfMissing::UseFallback: the file and value written instead; a
+    /// missing fallback file fails.
+    std::string fallback_file;
+    std::string fallback_value;
+
+    bool operator==(const CgroupWrite&) const = default;
+};
+
+/// linux.resources as the writes that set it, in the order they are made:
+///   cpuset.cpus, cpuset.mems (cpus, mems; lists like "0-3,7");
+///   memory.low (reservation), memory.max (limit), memory.swap.max (swap
+///     minus limit: the spec's swap counts memory and swap together, v2's
+///     only swap); -1 is "max", 0 (reservation, limit, swap) is unset, as
+///     runc reads them; a swap with no limit, or below the limit, is an error;
+///   cpu.weight (shares, 2 to 262144, as 1 + (shares - 2) * 9999 / 262142),
+///     cpu.max ("quota period", quota -1 or 0 is "max", an absent period
+///     leaves the kernel's), cpu.max.burst, cpu.idle;
+///   pids.max (limit, 0 or below is "max");
+///   io.bfq.weight (blockIO weight, 10 to 1000, and per-device weights),
+///     falling back to io.weight with the weight scaled to 1 to 10000 where
+///     BFQ is not the disk's scheduler; io.max, one line per device
+///     ("8:0 rbps=1048576 wiops=max"; a rate of 0 is "max", as v1 read it);
+///   hugetlb.<size>.max and hugetlb.<size>.rsvd.max (the latter where the
+///     kernel has it);
+///   unified, verbatim and last, so that it overrides the conversions.
+/// v1-only settings that cgroup v2 cannot honour (memory.swappiness,
+/// disableOOMKiller, realtime cpu, leaf weights) are errors rather than
+/// quietly dropped, as are values the kernel would refuse; each names its
+/// field: "linux.resources.memory.swap: less than memory.limit".
+/// unified keys must be "<controller>.<file>" with no "/" or "..", and may
+/// not move processes (cgroup.procs, cgroup.threads).
+Result<std::vector<CgroupWrite>> cgroup_v2_writes(const Resources& resources);
+
+/// The controllers the writes need, each once, in the order first needed:
+/// "memory", "cpu", "pids", "io", "cpuset", "hugetlb", or another prefix
+/// of a unified key ("misc"). cgroup.* core files need none.
+std::vector<std::string> controllers_needed(const std::vector<CgroupWrite>& writes);
+
+/// Writes each value with one write(2) into the group open at
+/// `cgroup_directory_fd`. Every file is looked up before anything is
+/// written, so a controller that is not enabled is reported with nothing
+/// changed: "hugetlb.3MB.max: no such limit in this cgroup (controller
+/// hugetlb not enabled or size unsupported)" (errno ENOENT). A value the
+/// kernel refuses stops there, naming file and value: "memory.max = 12:
+/// Invalid argument"; the writes before it stay made.
+Result<void> apply_cgroup_writes(int cgroup_directory_fd, const std::vector<CgroupWrite>& writes);
+
+} // namespace keel::oci
