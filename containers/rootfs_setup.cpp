@@ -109,17 +109,6 @@ std::string in_bundle(const std::string& bundle, const std::string& path) {
     return cat(bundle, "/", path);
 }
 
-bool is_bind_mount(const Mount& mount) {
-    return (mount.parsed.flags & MS_BIND) != 0 || mount.type == "bind";
-}
-
-const Namespace* find_namespace_entry(const Spec& spec, NamespaceType type) {
-    for (const Namespace& entry : spec.linux_config.namespaces)
-        if (entry.type == type)
-            return &entry;
-    return nullptr;
-}
-
 unsigned long propagation_flag(Propagation propagation) {
     switch (propagation) {
     case Propagation::Private:
@@ -325,7 +314,11 @@ Result<void> mount_entry(int root, const Mount& mount, const std::string& bundle
     if (relative.empty())
         return error("a mount over the container's root is not allowed");
     const MountOptions& options = mount.parsed;
-    bool bind = is_bind_mount(mount);
+    // An idmapped mount needs a user namespace holding its mapping, made
+    // for it; until keel makes one, refusing beats showing wrong owners.
+    if (options.idmap)
+        return error("idmapped mounts (idmap, ridmap) are not supported yet");
+    bool bind = mount.is_bind();
     std::string source = bind ? in_bundle(bundle, mount.source) : mount.source;
     std::string type = mount.type;
     // "cgroup" is the v2 hierarchy where the host has it; on a v1 (or hybrid)
@@ -601,7 +594,7 @@ bool is_own_namespace(const std::string& path, std::string_view kind) {
 }
 
 bool has_new_namespace(const Spec& spec, NamespaceType type, std::string_view kind) {
-    const Namespace* entry = find_namespace_entry(spec, type);
+    const Namespace* entry = spec.linux_config.find_namespace(type);
     return entry && (entry->path.empty() || !is_own_namespace(entry->path, kind));
 }
 
@@ -649,7 +642,7 @@ Result<void> prepare_rootfs(const Spec& spec, const std::string& rootfs,
                 cat("mounts[", i, "] (", spec.mounts[i].destination, ")"));
 
     // A /dev bound from elsewhere comes as it is, as in runc.
-    if (!dev_mount || !is_bind_mount(spec.mounts[*dev_mount]))
+    if (!dev_mount || !spec.mounts[*dev_mount].is_bind())
         TRY(populate_dev(root.get(), spec));
     return {};
 }
@@ -695,7 +688,7 @@ Result<void> finish_rootfs(const Spec& spec) {
         const MountOptions& options = mount.parsed;
         bool read_only = options.flags & MS_RDONLY;
         bool read_only_below = options.recursive_set & kMountAttrReadOnly;
-        if (!is_bind_mount(mount) || (!read_only && !read_only_below))
+        if (!mount.is_bind() || (!read_only && !read_only_below))
             continue;
         std::string context = cat("mounts[", i, "] (", mount.destination, "): make read-only");
         Fd target =
