@@ -61,10 +61,10 @@ Result<void> mount_filesystem(const std::string& source, const std::string& targ
                               const std::string& type, unsigned long flags,
                               const std::string& data = {});
 
-// ---- paths resolved inside a directory, and the new mount API -------------
-// (openat2 is Linux 5.6, mount_setattr 5.12.) The constants are spelled out
-// here because musl's headers lack them and <linux/mount.h> clashes with
-// glibc's <sys/mount.h>; the values are the kernel's ABI.
+// Paths resolved inside a directory (openat2, Linux 5.6) and the new mount
+// API (mount_setattr, Linux 5.12). Their constants are spelled out here:
+// musl's headers lack them and <linux/mount.h> clashes with glibc's
+// <sys/mount.h>; the values are the kernel's ABI.
 
 /// openat2(2)'s RESOLVE_* bits.
 inline constexpr uint64_t kResolveNoXdev = 0x01;

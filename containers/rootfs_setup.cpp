@@ -109,17 +109,6 @@ std::string in_bundle(const std::string& bundle, const std::string& path) {
     return cat(bundle, "/", path);
 }
 
-bool is_bind_mount(const Mount& mount) {
-    return (mount.parsed.flags & MS_BIND) != 0 || mount.type == "bind";
-}
-
-const Namespace* find_namespace_entry(const Spec& spec, NamespaceType type) {
-    for (const Namespace& entry : spec.linux_config.namespaces)
-        if (entry.type == type)
-            return &entry;
-    return nullptr;
-}
-
 unsigned long propagation_flag(Propagation propagation) {
     switch (propagation) {
     case Propagation::Private:
@@ -213,8 +202,6 @@ Result<Fd> open_or_make(int root, const std::string& relative, TargetKind kind, 
     return open_resolved(root, relative, O_PATH, resolve);
 }
 
-// ---- tmpcopyup ----------------------------------------------------------
-
 Result<void> copy_tree(int from, int to);
 
 // Owner and mode of `from` onto `to`'s entry `name`.
@@ -224,6 +211,21 @@ Result<void> copy_owner_and_mode(int to, const char* name, const struct stat& st
     if (!S_ISLNK(st.st_mode) && ::fchmodat(to, name, st.st_mode & 07777, 0) < 0)
         return errno_error(cat("chmod ", quoted(name)));
     return {};
+}
+
+// The rest of `from`'s data onto `to`, a piece at a time.
+Result<void> copy_data(int from, int to) {
+    std::string buffer(65536, '\0');
+    for (;;) {
+        ssize_t n = ::read(from, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno_error("read");
+        if (n == 0)
+            return {};
+        TRY(write_all(to, std::string_view(buffer.data(), size_t(n))));
+    }
 }
 
 Result<void> copy_entry(int from, int to, const char* name) {
@@ -245,8 +247,7 @@ Result<void> copy_entry(int from, int to, const char* name) {
         Fd copy(::openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!copy)
             return errno_error(cat("create ", quoted(name)));
-        std::string data = TRY_CTX(read_all(source.get()), cat("read ", quoted(name)));
-        TRY_CTX(write_all(copy.get(), data), cat("write ", quoted(name)));
+        TRY_CTX(copy_data(source.get(), copy.get()), cat("copy ", quoted(name)));
     } else if (S_ISLNK(st.st_mode)) {
         std::string target(size_t(st.st_size) + 1, '\0');
         ssize_t n = ::readlinkat(from, name, target.data(), target.size());
@@ -285,8 +286,6 @@ Result<void> copy_tree(int from, int to) {
     return copied;
 }
 
-// ---- mounts -------------------------------------------------------------
-
 bool host_has_cgroup2() {
     struct statfs st {};
     return ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == kCgroup2SuperMagic;
@@ -315,7 +314,11 @@ Result<void> mount_entry(int root, const Mount& mount, const std::string& bundle
     if (relative.empty())
         return error("a mount over the container's root is not allowed");
     const MountOptions& options = mount.parsed;
-    bool bind = is_bind_mount(mount);
+    // An idmapped mount needs a user namespace holding its mapping, made
+    // for it; until keel makes one, refusing beats showing wrong owners.
+    if (options.idmap)
+        return error("idmapped mounts (idmap, ridmap) are not supported yet");
+    bool bind = mount.is_bind();
     std::string source = bind ? in_bundle(bundle, mount.source) : mount.source;
     std::string type = mount.type;
     // "cgroup" is the v2 hierarchy where the host has it; on a v1 (or hybrid)
@@ -401,8 +404,6 @@ Result<void> mount_entry(int root, const Mount& mount, const std::string& bundle
     }
     return {};
 }
-
-// ---- /dev ---------------------------------------------------------------
 
 // A device node at `relative` under `root`, replacing what is there. When
 // mknod is not allowed (a user namespace), the host's node at `host_path`
@@ -508,8 +509,6 @@ Result<void> make_holding_mount_private(const std::string& path) {
     }
 }
 
-// ---- inside -------------------------------------------------------------
-
 Result<void> write_sysctls(int root, const Spec& spec) {
     if (spec.linux_config.sysctl.empty())
         return {};
@@ -595,7 +594,7 @@ bool is_own_namespace(const std::string& path, std::string_view kind) {
 }
 
 bool has_new_namespace(const Spec& spec, NamespaceType type, std::string_view kind) {
-    const Namespace* entry = find_namespace_entry(spec, type);
+    const Namespace* entry = spec.linux_config.find_namespace(type);
     return entry && (entry->path.empty() || !is_own_namespace(entry->path, kind));
 }
 
@@ -643,7 +642,7 @@ Result<void> prepare_rootfs(const Spec& spec, const std::string& rootfs,
                 cat("mounts[", i, "] (", spec.mounts[i].destination, ")"));
 
     // A /dev bound from elsewhere comes as it is, as in runc.
-    if (!dev_mount || !is_bind_mount(spec.mounts[*dev_mount]))
+    if (!dev_mount || !spec.mounts[*dev_mount].is_bind())
         TRY(populate_dev(root.get(), spec));
     return {};
 }
@@ -689,7 +688,7 @@ Result<void> finish_rootfs(const Spec& spec) {
         const MountOptions& options = mount.parsed;
         bool read_only = options.flags & MS_RDONLY;
         bool read_only_below = options.recursive_set & kMountAttrReadOnly;
-        if (!is_bind_mount(mount) || (!read_only && !read_only_below))
+        if (!mount.is_bind() || (!read_only && !read_only_below))
             continue;
         std::string context = cat("mounts[", i, "] (", mount.destination, "): make read-only");
         Fd target =

@@ -44,7 +44,8 @@ enum class RootEntry {
 ///   host's /sys/fs/cgroup. Missing targets are made (a file for a bind of a
 ///   file); proc and sysfs are never mounted over a symlink. Read-only on a
 ///   bind mount waits for finish_rootfs(), so later mounts can still make
-///   their targets under it;
+///   their targets under it. Idmapped mounts ("idmap", "ridmap") are
+///   refused for now;
 /// - unless /dev is a spec bind mount: the default devices (null, zero,
 ///   full, random, urandom, tty; bound from the host's when mknod is not
 ///   allowed, as in a user namespace), linux.devices, /dev/pts (devpts

@@ -88,22 +88,19 @@ std::string set_up(const Spec& spec, const std::string& rootfs, const std::strin
     return "";
 }
 
-Mount mount(std::string destination, std::string type, std::string source, unsigned long flags = 0,
-            std::string data = {}) {
+// mounts[] as config.json writes them, options read by the spec's parser.
+Mount spec_mount(std::string destination, std::string type, std::string source,
+                 std::vector<std::string> options = {}) {
     Mount entry;
     entry.destination = std::move(destination);
     entry.type = std::move(type);
     entry.source = std::move(source);
-    entry.parsed.flags = flags;
-    entry.parsed.data = std::move(data);
+    entry.parsed = parse_mount_options(options);
+    entry.options = std::move(options);
     return entry;
 }
 
-Mount bind(std::string destination, std::string source, unsigned long flags = 0) {
-    return mount(std::move(destination), "bind", std::move(source), MS_BIND | flags);
-}
-
-// "c 1:3 666", "dir", "file", "link -> target" or the errno's text.
+// "c 1:3 666", "dir", "fifo", "file", "link -> target" or the errno's text.
 std::string node(const std::string& path) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) < 0)
@@ -113,6 +110,8 @@ std::string node(const std::string& path) {
                    cat((st.st_mode >> 6) & 7, (st.st_mode >> 3) & 7, st.st_mode & 7));
     if (S_ISDIR(st.st_mode))
         return "dir";
+    if (S_ISFIFO(st.st_mode))
+        return "fifo";
     if (S_ISLNK(st.st_mode)) {
         char target[256] = {};
         ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
@@ -170,11 +169,11 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
     REQUIRE(write_new_file(bundle.dir / "hosts", "127.0.0.1 localhost\n"));
     Spec spec;
     spec.mounts = {
-        mount("/proc", "proc", "proc"),
-        mount("/tmp", "tmpfs", "tmpfs", MS_NOSUID, "size=1m"),
-        bind("/srv/data", "data", MS_RDONLY), // relative to the bundle
-        bind("/etc/hosts", bundle.dir / "hosts"),
-        mount("/sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV),
+        spec_mount("/proc", "proc", "proc"),
+        spec_mount("/tmp", "tmpfs", "tmpfs", {"nosuid", "size=1m", "shared"}),
+        spec_mount("/srv/data", "bind", "data", {"bind", "ro", "noexec"}), // relative to the bundle
+        spec_mount("/etc/hosts", "bind", bundle.dir / "hosts", {"bind"}),
+        spec_mount("/sys", "sysfs", "sysfs", {"ro", "nosuid", "noexec", "nodev"}),
     };
     std::string said = in_child(0, [&] {
         if (std::string failed = set_up(spec, "rootfs", bundle.dir.path()); !failed.empty())
@@ -184,11 +183,21 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
         if (!mounts)
             return describe(mounts.error());
         std::vector<std::string> sorted;
-        for (const MountEntry& entry : *mounts)
+        std::string options;
+        for (const MountEntry& entry : *mounts) {
+            if (entry.point == "/srv/data" || entry.point == "/sys" || entry.point == "/tmp")
+                options += cat(entry.point, " ", entry.options, ", ");
             sorted.push_back(
                 entry.point == "/"
                     ? cat("/ from ...", entry.root.ends_with("/rootfs") ? "/rootfs" : entry.root)
                     : entry.point);
+        }
+        std::string table = contents("/proc/self/mountinfo");
+        size_t tmp_line = table.find(" / /tmp ");
+        bool tmp_shared =
+            tmp_line != table.npos &&
+            table.substr(tmp_line, table.find(" - ", tmp_line) - tmp_line).find(" shared:") !=
+                std::string::npos;
         std::sort(sorted.begin(), sorted.end());
         for (const std::string& point : sorted)
             points += point + " ";
@@ -203,7 +212,8 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
                    ", /dev/shm ", filesystem("/dev/shm"), ", /tmp ", filesystem("/tmp"), ", /proc ",
                    filesystem("/proc"), "\n", //
                    "data ", contents("/srv/data/hello"), ", write: ", create("/srv/data/new"),
-                   "\nhosts ", contents("/etc/hosts"), //
+                   "\nhosts ", contents("/etc/hosts"),                        //
+                   options, "/tmp shared: ", tmp_shared ? "yes" : "no", "\n", //
                    "mounts ", points);
     });
     if (skipped(said))
@@ -217,6 +227,8 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
                   "/dev tmpfs, /dev/pts devpts, /dev/shm tmpfs, /tmp tmpfs, /proc proc\n"
                   "data hi, write: Read-only file system\n"
                   "hosts 127.0.0.1 localhost\n"
+                  "/tmp rw,nosuid,relatime, /srv/data ro,noexec,relatime, "
+                  "/sys ro,nosuid,nodev,noexec,relatime, /tmp shared: yes\n"
                   "mounts / from .../rootfs /dev /dev/pts /dev/shm /etc/hosts /proc /srv/data "
                   "/sys /tmp ");
     // The targets were made in the rootfs, the bundle's files left alone.
@@ -224,6 +236,78 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
     CHECK(node(bundle.in_rootfs("etc/hosts")) == "file");
     CHECK(contents(bundle.in_rootfs("etc/hosts")).empty());
     CHECK(node(bundle.dir / "data/new") == "No such file or directory");
+}
+
+TEST_CASE("a /dev and /dev/pts from the spec are used as they are and get the devices") {
+    Bundle bundle;
+    Spec spec;
+    spec.mounts = {
+        spec_mount("/proc", "proc", "proc"),
+        spec_mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=711", "size=64k"}),
+        spec_mount("/dev/pts", "devpts", "devpts",
+                   {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}),
+    };
+    spec.linux_config.devices = {
+        {'c', "/dev/net/tun", 10, 200, 0600, 1000, 1000},
+        {'p', "/dev/pipe", 0, 0, std::nullopt, std::nullopt, std::nullopt},
+    };
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        auto mounts = read_mountinfo();
+        if (!mounts)
+            return describe(mounts.error());
+        std::string dev;
+        for (const MountEntry& entry : *mounts)
+            if (entry.point.starts_with("/dev"))
+                dev += cat(entry.point, " ", entry.type, ", ");
+        struct stat st {};
+        ::stat("/dev", &st);
+        struct stat tun {};
+        ::stat("/dev/net/tun", &tun);
+        return cat(dev, "/dev mode ", st.st_mode & 0777, ", null ", node("/dev/null"), ", tun ",
+                   node("/dev/net/tun"), " owner ", tun.st_uid, ", pipe ", node("/dev/pipe"));
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == cat("/dev tmpfs, /dev/pts devpts, /dev/shm tmpfs, /dev mode ", 0711,
+                      ", null c 1:3 666, tun c 10:200 600 owner 1000, pipe fifo"));
+}
+
+TEST_CASE("a read-only cgroup mount shows the host's kind of hierarchy, read-only throughout") {
+    Bundle bundle;
+    struct statfs host {};
+    REQUIRE(::statfs("/sys/fs/cgroup", &host) == 0);
+    Spec spec;
+    spec.mounts = {
+        spec_mount("/sys", "sysfs", "sysfs", {"ro", "nosuid", "noexec", "nodev"}),
+        spec_mount("/sys/fs/cgroup", "cgroup", "cgroup",
+                   {"ro", "nosuid", "noexec", "nodev", "relatime"}),
+        spec_mount("/proc", "proc", "proc"),
+    };
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        struct statfs inside {};
+        if (::statfs("/sys/fs/cgroup", &inside) < 0)
+            return std::string(std::strerror(errno));
+        auto mounts = read_mountinfo();
+        if (!mounts)
+            return describe(mounts.error());
+        size_t count = 0;
+        size_t writable = 0;
+        for (const MountEntry& entry : *mounts) {
+            if (!path_is_under(entry.point, "/sys/fs/cgroup"))
+                continue;
+            ++count;
+            writable += !entry.read_only();
+        }
+        return cat(inside.f_type == host.f_type ? "same kind" : "another kind", ", ",
+                   count > 0 ? "mounted" : "not mounted", ", writable ", writable);
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "same kind, mounted, writable 0");
 }
 
 TEST_CASE("mount destinations through symlinks to /.., /etc or ../.. stay inside the rootfs") {
@@ -237,10 +321,10 @@ TEST_CASE("mount destinations through symlinks to /.., /etc or ../.. stay inside
     std::vector<std::string> host_etc_before = *list_directory("/etc");
     Spec spec;
     spec.mounts = {
-        mount("/up/" + name, "tmpfs", "tmpfs"),
-        mount("/etc-link/" + name + "/deeper", "tmpfs", "tmpfs"),
-        mount("/etc/dotdot/etc/" + name + "-dotdot", "tmpfs", "tmpfs"),
-        bind("/up/../etc-link/" + name + "-file", bundle.dir / "file"),
+        spec_mount("/up/" + name, "tmpfs", "tmpfs"),
+        spec_mount("/etc-link/" + name + "/deeper", "tmpfs", "tmpfs"),
+        spec_mount("/etc/dotdot/etc/" + name + "-dotdot", "tmpfs", "tmpfs"),
+        spec_mount("/up/../etc-link/" + name + "-file", "", bundle.dir / "file", {"rbind"}),
     };
     std::string said = in_child(0, [&] {
         if (auto prepared = prepare_rootfs(spec, bundle.rootfs, ""); !prepared)
@@ -267,7 +351,7 @@ TEST_CASE("a mount through a symlink to nothing is refused and makes nothing on 
         "keel-dangling-" + bundle.dir.path().substr(bundle.dir.path().rfind('-') + 1);
     REQUIRE(::symlink(("/" + name).c_str(), bundle.in_rootfs("dangling").c_str()) == 0);
     Spec spec;
-    spec.mounts = {mount("/dangling/sub", "tmpfs", "tmpfs")};
+    spec.mounts = {spec_mount("/dangling/sub", "tmpfs", "tmpfs")};
     std::string said = in_child(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         return prepared ? "prepared" : describe(prepared.error());
@@ -284,7 +368,7 @@ TEST_CASE("proc is not mounted where the image put a symlink") {
     REQUIRE(make_directories(bundle.in_rootfs("elsewhere")));
     REQUIRE(::symlink("/elsewhere", bundle.in_rootfs("proc").c_str()) == 0);
     Spec spec;
-    spec.mounts = {mount("/proc", "proc", "proc")};
+    spec.mounts = {spec_mount("/proc", "proc", "proc")};
     std::string said = in_child(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         if (prepared)
@@ -300,7 +384,7 @@ TEST_CASE("proc is not mounted where the image put a symlink") {
 TEST_CASE("a failed mount is named by its place in the spec, its destination and its type") {
     Bundle bundle;
     Spec spec;
-    spec.mounts = {mount("/tmp", "tmpfs", "tmpfs"), mount("/x", "keelnosuchfs", "none")};
+    spec.mounts = {spec_mount("/tmp", "tmpfs", "tmpfs"), spec_mount("/x", "keelnosuchfs", "none")};
     std::string said = in_child(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         return prepared ? "prepared"
@@ -309,6 +393,20 @@ TEST_CASE("a failed mount is named by its place in the spec, its destination and
     if (skipped(said))
         return;
     CHECK(said == cat(ENODEV, " mounts[1] (/x): mount keelnosuchfs: ", std::strerror(ENODEV)));
+}
+
+TEST_CASE("an idmapped mount is refused rather than mounted with the wrong owners") {
+    Bundle bundle;
+    REQUIRE(make_directories(bundle.dir / "data"));
+    Spec spec;
+    spec.mounts = {spec_mount("/data", "bind", bundle.dir / "data", {"rbind", "idmap"})};
+    std::string said = in_child(0, [&] {
+        auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
+        return prepared ? "prepared" : describe(prepared.error());
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "mounts[0] (/data): idmapped mounts (idmap, ridmap) are not supported yet");
 }
 
 TEST_CASE("masked paths read empty, read-only paths and a read-only root refuse writes") {
@@ -320,7 +418,7 @@ TEST_CASE("masked paths read empty, read-only paths and a read-only root refuse 
     REQUIRE(write_new_file(bundle.in_rootfs("ro/file"), "data"));
     Spec spec;
     spec.root.readonly = true;
-    spec.mounts = {mount("/proc", "proc", "proc"), mount("/run", "tmpfs", "tmpfs")};
+    spec.mounts = {spec_mount("/proc", "proc", "proc"), spec_mount("/run", "tmpfs", "tmpfs")};
     spec.linux_config.masked_paths = {"/secret/file", "/secret/dir", "/missing/path"};
     spec.linux_config.readonly_paths = {"/ro", "/missing-too"};
     std::string said = in_child(0, [&] {
@@ -350,7 +448,7 @@ namespace {
 std::string mask_with_dev_from(Bundle& bundle) {
     REQUIRE(write_new_file(bundle.in_rootfs("etc/shadow"), "secret"));
     Spec spec;
-    spec.mounts = {bind("/dev", "dev", MS_REC)};
+    spec.mounts = {spec_mount("/dev", "bind", "dev", {"rbind"})};
     spec.linux_config.masked_paths = {"/etc/shadow"};
     std::string said = in_child(0, [&] {
         std::string failed = set_up(spec, bundle.rootfs, bundle.dir.path());
@@ -414,7 +512,7 @@ TEST_CASE("sysctls are written into the container's own namespaces") {
     std::string host_ttl = contents("/proc/sys/net/ipv4/ip_default_ttl");
     std::string wanted = host_ttl == "99\n" ? "98" : "99";
     Spec spec;
-    spec.mounts = {mount("/proc", "proc", "proc")};
+    spec.mounts = {spec_mount("/proc", "proc", "proc")};
     spec.linux_config.namespaces = {{NamespaceType::Network, ""}};
     spec.linux_config.sysctl = {{"net.ipv4.ip_default_ttl", wanted}};
     REQUIRE(check_sysctls(spec));
@@ -491,7 +589,7 @@ TEST_CASE("sysctls are allowed only for the namespaces the container has of its 
 TEST_CASE("moving the rootfs onto / and chrooting also enters it") {
     Bundle bundle;
     Spec spec;
-    spec.mounts = {mount("/proc", "proc", "proc")};
+    spec.mounts = {spec_mount("/proc", "proc", "proc")};
     std::string said = in_child(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, "", RootEntry::MoveAndChroot);
             !failed.empty())
@@ -526,10 +624,8 @@ TEST_CASE("tmpcopyup fills a tmpfs with what was below it") {
     REQUIRE(write_new_file(bundle.in_rootfs("opt/sub/kept"), "kept", 0640));
     REQUIRE(::symlink("sub/kept", bundle.in_rootfs("opt/link").c_str()) == 0);
     REQUIRE(::chmod(bundle.in_rootfs("opt").c_str(), 0710) == 0);
-    Mount copied = mount("/opt", "tmpfs", "tmpfs");
-    copied.parsed.copy_up = true;
     Spec spec;
-    spec.mounts = {copied};
+    spec.mounts = {spec_mount("/opt", "tmpfs", "tmpfs", {"tmpcopyup"})};
     std::string said = in_child(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
@@ -561,4 +657,41 @@ TEST_CASE("in a user namespace, where mknod is refused, /dev's devices are bound
     if (skipped(said))
         return;
     CHECK(said == "c 1:3 666, c 5:0 666, devpts");
+}
+
+TEST_CASE("a static busybox copied into the rootfs runs in it and sees the container's /dev") {
+    Bundle bundle;
+    auto busybox = read_file("/bin/busybox");
+    if (!busybox) {
+        MESSAGE("no /bin/busybox: ", busybox.error().to_string());
+        return;
+    }
+    REQUIRE(make_directories(bundle.in_rootfs("bin")));
+    REQUIRE(write_new_file(bundle.in_rootfs("bin/busybox"), *busybox, 0755));
+    Spec spec;
+    spec.mounts = {spec_mount("/proc", "proc", "proc")};
+    std::string said = in_child(0, [&] {
+        if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
+            return failed;
+        int out[2];
+        if (::pipe(out) < 0)
+            return std::string("pipe");
+        pid_t shell = ::fork();
+        if (shell == 0) {
+            ::dup2(out[1], 1);
+            ::execl("/bin/busybox", "sh", "-c", "cat /etc/marker; echo; ls /dev | tr '\\n' ' '",
+                    nullptr);
+            ::_exit(127);
+        }
+        ::close(out[1]);
+        Fd reader(out[0]);
+        auto output = read_all(reader.get());
+        int status = 0;
+        ::waitpid(shell, &status, 0);
+        return cat(output ? *output : "unreadable", "status ", status);
+    });
+    if (skipped(said))
+        return;
+    CHECK(said == "inside\nfd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
+                  "status 0");
 }
