@@ -552,6 +552,14 @@ void enter_working_directory(const Child& child) {
         child_fail(child.failure, 0, kOutsideRoot);
 }
 
+// options.seccomp_program.
+void load_seccomp_program(const Child& child) {
+    long rc = child_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, child.options.seccomp_flags,
+                            long(child.seccomp_program->program()));
+    if (rc < 0)
+        child_fail(child.failure, rc, "load the seccomp program");
+}
+
 // capability_sets after the uid change: effective, permitted and
 // inheritable at once, then the ambient set from scratch.
 void set_capabilities(const Child& child) {
@@ -559,7 +567,11 @@ void set_capabilities(const Child& child) {
     long rc = child_syscall(SYS_capset, long(&header), long(child.capability_data));
     if (rc < 0)
         child_fail(child.failure, rc, "set the capability sets");
-    uint64_t ambient = child.options.capability_sets->ambient;
+    // The kernel raises an ambient capability only when it is permitted and
+    // inheritable; others are left out, as runc and crun do (runc's
+    // default spec asks for ambient ones without an inheritable set).
+    const CapabilitySets& sets = *child.options.capability_sets;
+    uint64_t ambient = sets.ambient & sets.permitted & sets.inheritable;
     rc = child_syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     if (rc < 0 && (rc != -EINVAL || ambient != 0)) // EINVAL: no ambient set before Linux 4.3
         child_fail(child.failure, rc, "clear the ambient capabilities");
@@ -621,6 +633,12 @@ void set_capabilities(const Child& child) {
     if (child.closes_fds)
         close_inherited_fds(child);
     enter_working_directory(child);
+    // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN, which the
+    // uid and capability changes below may take away: load it now, as runc
+    // does (what follows must then be allowed by it).
+    bool program_first = child.seccomp_program && !options.no_new_privileges;
+    if (program_first)
+        load_seccomp_program(child);
     for (cap_value_t value : child.drops) {
         rc = child_syscall(SYS_prctl, PR_CAPBSET_DROP, value);
         if (rc < 0 && rc != -EINVAL)
@@ -660,10 +678,8 @@ void set_capabilities(const Child& child) {
     if (child.seccomp && (rc = child_syscall(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
                                              long(child.seccomp->program()))) < 0)
         child_fail(failure, rc, "load the seccomp filter");
-    if (child.seccomp_program &&
-        (rc = child_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, options.seccomp_flags,
-                            long(child.seccomp_program->program()))) < 0)
-        child_fail(failure, rc, "load the seccomp program");
+    if (child.seccomp_program && !program_first)
+        load_seccomp_program(child);
     rc = child_syscall(SYS_execve, long(child.program.c_str()), long(child.argv.data()),
                        long(child.envp.data()));
     child_fail(failure, rc, "exec");

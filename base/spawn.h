@@ -82,10 +82,6 @@ struct SpawnOptions {
     /// CAP_SYS_ADMIN.
     std::vector<std::string> denied_syscalls;
 
-    /// CLONE_NEW* flags: the child is born in new namespaces, in the same
-    /// clone3 that puts it in its cgroup (so a new cgroup namespace is
-    /// rooted at the child's own group).
-    uint64_t new_namespaces = 0;
     /// Runs in the child after it joined its cgroup and namespaces and
     /// after setsid, before credentials, limits, fds and working directory
     /// (the container runtime syncs with its parent here, mounts the root
@@ -99,24 +95,34 @@ struct SpawnOptions {
     /// Exact capability sets: the bounding set is cut down to `bounding`,
     /// permitted capabilities are kept across the uid change, then
     /// effective, permitted and inheritable are set (capset) and the ambient
-    /// ones raised. Overrides capability_mode and capabilities when set.
+    /// ones raised (those also permitted and inheritable: the kernel refuses
+    /// the others, which are left out). Overrides capability_mode and
+    /// capabilities when set.
     std::optional<CapabilitySets> capability_sets;
-    /// A compiled seccomp BPF program, loaded last before exec with
-    /// seccomp(SECCOMP_SET_MODE_FILTER, seccomp_flags). Does not imply
-    /// no_new_privileges: without it the child needs CAP_SYS_ADMIN at that
-    /// point, as the kernel says. Read during spawn_process only.
+    /// A compiled seccomp BPF program, loaded with
+    /// seccomp(SECCOMP_SET_MODE_FILTER, seccomp_flags): last before exec
+    /// with no_new_privileges; without it (which takes CAP_SYS_ADMIN to
+    /// load) before the uid and capabilities change, as runc does, so that
+    /// it also filters what follows, before_exec included. Read during
+    /// spawn_process only.
     const std::vector<sock_filter>* seccomp_program = nullptr;
-    unsigned seccomp_flags = 0; // SECCOMP_FILTER_FLAG_*
     /// Written to /proc/self/oom_score_adj before credentials change (and
     /// before any new user namespace, so lowering it keeps working).
     std::optional<int> oom_score_adj;
     std::optional<mode_t> umask;
-    /// fds 3 .. 3+N-1 stay open across exec (runc --preserve-fds). When set,
-    /// and always in fork mode, every other fd above 2 is closed.
-    int preserve_fds = 0;
     /// fds that stay open through child_setup and before_exec (fork mode)
     /// but are closed at exec.
     std::vector<int> keep_fds;
+    /// fds 3 .. 3+N-1 stay open across exec (runc --preserve-fds). When set,
+    /// and always in fork mode, every other fd above 2 is closed.
+    int preserve_fds = 0;
+    unsigned seccomp_flags = 0; // SECCOMP_FILTER_FLAG_* for seccomp_program
+    /// CLONE_NEW* flags: the child is born in new namespaces, in the same
+    /// clone3 that puts it in its cgroup (so a new cgroup namespace is
+    /// rooted at the child's own group).
+    uint64_t new_namespaces = 0;
+    // (The last three fill the struct, 16-byte aligned for libc++'s
+    // std::function, to its end: no tail padding, as base/result.h needs.)
 };
 
 /// Checks what can be checked before forking (capability and syscall

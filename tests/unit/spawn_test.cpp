@@ -472,28 +472,80 @@ TEST_CASE("capability sets are set exactly, and ambient ones reach a non-root pr
     }
 }
 
-TEST_CASE("a compiled seccomp program fails its system calls with EPERM, loaded after "
-          "before_exec") {
+TEST_CASE("ambient capabilities that are not also inheritable are left out, not an error") {
+    // runc's default spec asks for ambient capabilities with no inheritable
+    // set; the kernel refuses to raise those, and runtimes skip them.
+    keel::CapabilitySets sets;
+    sets.bounding = bit(CAP_KILL) | bit(CAP_NET_BIND_SERVICE);
+    sets.permitted = sets.bounding;
+    sets.effective = sets.bounding;
+    sets.inheritable = bit(CAP_KILL);
+    sets.ambient = bit(CAP_KILL) | bit(CAP_NET_BIND_SERVICE);
+    Output out;
+    SpawnOptions options;
+    options.argv = {"/bin/cat", "/proc/self/status"};
+    options.capability_sets = sets;
+    options.stdout_fd = out.fd.get();
+    int status = run(options);
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(capability_line(out.text(), "CapAmb") == bit(CAP_KILL));
+}
+
+namespace {
+// A seccomp program for this architecture: mkdir and mkdirat fail with
+// EPERM, all else runs.
+std::vector<sock_filter> mkdir_denied_program() {
 #if defined(__x86_64__)
     constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
 #elif defined(__aarch64__)
     constexpr uint32_t kArch = AUDIT_ARCH_AARCH64;
 #endif
-    // Same architecture? Then mkdir and mkdirat return EPERM, all else runs.
-    std::vector<sock_filter> program = {
+    return {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
 #if defined(__NR_mkdir)
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdir, 2, 0),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdir, 2, 0),
 #else
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdirat, 2, 0),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdirat, 2, 0),
 #endif
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdirat, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdirat, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
     };
+}
+} // namespace
+
+TEST_CASE("without no_new_privs, a seccomp program is loaded before the uid and capabilities "
+          "change, which would take away the right to load it") {
+    std::vector<sock_filter> program = mkdir_denied_program();
+    keel::testing::TempDir dir; // root's, mode 0700: uid 1000 gets EACCES there
+    Output out;
+    SpawnOptions options =
+        shell(keel::cat("mkdir ", dir / "sub", " 2>/dev/null && echo made || echo denied"));
+    options.uid = 1000;
+    options.gid = 1000;
+    options.capability_sets = keel::CapabilitySets{};
+    options.seccomp_program = &program;
+    options.stdout_fd = out.fd.get();
+    std::string early = dir / "early";
+    // Under the filter already: EPERM from seccomp, not EACCES from the
+    // directory's mode.
+    options.before_exec = [early]() -> Result<void> {
+        if (::mkdir(early.c_str(), 0755) == 0 || errno != EPERM)
+            return keel::errno_error("mkdir before exec was not filtered");
+        return {};
+    };
+    int status = run(options);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(out.text() == "denied\n");
+}
+
+TEST_CASE("a compiled seccomp program fails its system calls with EPERM, loaded after "
+          "before_exec with no_new_privs") {
+    std::vector<sock_filter> program = mkdir_denied_program();
     keel::testing::TempDir dir;
     bool fork_mode = false;
     SUBCASE("in fork mode") {
@@ -504,6 +556,7 @@ TEST_CASE("a compiled seccomp program fails its system calls with EPERM, loaded 
     SpawnOptions options =
         shell(keel::cat("mkdir ", dir / "sub", " 2>/dev/null && echo made || echo denied"));
     options.seccomp_program = &program;
+    options.no_new_privileges = true;
     options.stdout_fd = out.fd.get();
     if (fork_mode) {
         std::string early = dir / "early";
