@@ -334,6 +334,19 @@ Result<struct ucred> peer_credentials(int fd) {
     return credentials;
 }
 
+Result<Fd> pidfd_open(pid_t pid) {
+    long fd = ::syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno_error(cat("pidfd_open ", pid));
+    return Fd(int(fd));
+}
+
+Result<void> pidfd_send_signal(int pidfd, int signal) {
+    if (::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0) != 0)
+        return errno_error(cat("pidfd_send_signal ", signal));
+    return {};
+}
+
 namespace {
 uint64_t clock_usec(clockid_t clock) {
     struct timespec ts {};

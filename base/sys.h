@@ -136,6 +136,13 @@ Result<Fd> unix_connect(const std::string& path, int type);
 /// SO_PEERCRED of a connected AF_UNIX socket.
 Result<struct ucred> peer_credentials(int fd);
 
+/// pidfd_open(2): a descriptor that names process `pid` for as long as it
+/// is open (a later process given the same number is another); readable
+/// once the process has exited. ESRCH: there is no such process.
+Result<Fd> pidfd_open(pid_t pid);
+/// pidfd_send_signal(2).
+Result<void> pidfd_send_signal(int pidfd, int signal);
+
 /// Seconds-with-fraction since the kernel started, in microseconds (CLOCK_BOOTTIME).
 uint64_t boottime_usec();
 /// CLOCK_MONOTONIC in microseconds.

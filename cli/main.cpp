@@ -3,6 +3,7 @@
 #include "base/strings.h"
 #include "cli/cgroup_commands.h"
 #include "cli/commands.h"
+#include "cli/oci_commands.h"
 #include "cli/patch_commands.h"
 #include "cli/unit_commands.h"
 
@@ -31,8 +32,8 @@ const Command kKeel{
     .notes = "The control socket is $KEEL_CONTROL_SOCKET or /run/keel/init.sock.\n",
     .subcommands = {&kInitCommand, &kStatusCommand, &kListUnitsCommand, &kUnitJobCommand,
                     &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand, &kNotifyCommand,
-                    &kPowerCommand, &kModprobeCommand, &kCgroupCommand, &kPatchCommand,
-                    &kSha256Command, &kVersionCommand},
+                    &kPowerCommand, &kModprobeCommand, &kCgroupCommand, &kOciCommand,
+                    &kPatchCommand, &kSha256Command, &kVersionCommand},
 };
 
 std::string_view basename_of(std::string_view path) {
@@ -58,6 +59,11 @@ int main(int argc, char** argv) {
     if (name == "init" && command != "init")
         return finish(dispatch(kInitCommand, "init", args));
 
+    // runc's callers run the runtime binary with runc's command line.
+    if (name == "keel-oci")
+        return finish(run_oci(args, argv));
+    if (command == "oci")
+        return finish(run_oci(std::span(args).subspan(1), argv));
     if (command == "--version")
         args[0] = "version";
     return finish(dispatch(kKeel, "", args));

@@ -13,22 +13,16 @@
 #pragma once
 
 #include "base/result.h"
+#include "containers/containers.h"
 #include "containers/spec.h"
 
 #include <string>
 
 namespace keel::oci {
 
-/// How enter_rootfs() makes the rootfs "/".
-enum class RootEntry {
-    /// pivot_root(2), then the old root is detached: nothing of the host
-    /// stays reachable.
-    PivotRoot,
-    /// MS_MOVE of the rootfs onto "/" and chroot (runc --no-pivot): for a
-    /// runtime whose "/" is an initramfs, where pivot_root fails with
-    /// EINVAL. The host's mounts stay in the namespace, out of sight.
-    MoveAndChroot,
-};
+/// How enter_rootfs() makes the rootfs "/" (containers.h, as `create`
+/// takes it).
+using RootEntry = containers::RootEntry;
 
 /// In the child, in its new mount namespace, before the rootfs is entered:
 /// - makes "/" as linux.rootfsPropagation says (default rslave, as runc: the

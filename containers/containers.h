@@ -1,0 +1,165 @@
+// containers/: the one header other folders include. The OCI runtime
+// (`keel oci ...`, runc's verbs and command-line shape): a container is
+// made from a bundle (a directory with config.json and a root filesystem),
+// kept as a record under the runtime's root directory, and driven through
+// create, start, state, kill and delete.
+//
+// A container's first process is a child of the runtime started through
+// base/spawn's fork mode: one clone3 into its new namespaces (and cgroup),
+// which sets up its root (mounts, /dev, pivot_root, masks), then waits on
+// the container's exec FIFO until `start`, and only then execs the
+// configured program. A create that fails leaves nothing behind: no record,
+// no cgroup, no process (its mounts lived in its own mount namespace).
+#pragma once
+
+#include "base/result.h"
+#include "containers/spec.h"
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace keel::containers {
+
+/// Where containers are recorded unless told otherwise (runc: /run/runc).
+inline constexpr std::string_view kDefaultRuntimeRoot = "/run/keel/oci";
+
+/// Options every runtime verb takes.
+struct RuntimeOptions {
+    /// The directory of container records: ROOT/ID/state.json.
+    std::string root = std::string(kDefaultRuntimeRoot);
+};
+
+/// The OCI status of a container.
+enum class Status { Creating, Created, Running, Stopped, Paused };
+
+inline constexpr auto kStatusNames = name_table<Status>({
+    {Status::Creating, "creating"},
+    {Status::Created, "created"},
+    {Status::Running, "running"},
+    {Status::Stopped, "stopped"},
+    {Status::Paused, "paused"},
+});
+
+/// What `state` reports: the OCI state (ociVersion, id, status, pid, bundle,
+/// annotations) and what runc adds (rootfs, created, owner).
+struct ContainerState {
+    std::string id;
+    Status status = Status::Stopped;
+    /// The container's first process as the runtime's pid namespace sees
+    /// it; 0 once it is stopped.
+    pid_t pid = 0;
+    /// Absolute.
+    std::string bundle;
+    std::string rootfs;
+    /// RFC 3339 with nanoseconds, UTC, as runc writes it.
+    std::string created;
+    std::string owner;
+    std::map<std::string, std::string> annotations;
+};
+
+/// The state as the OCI runtime spec's JSON (what `keel oci state` prints
+/// and hooks read on their stdin).
+std::string state_json(const ContainerState& state);
+
+/// How the container's root is entered.
+enum class RootEntry {
+    /// pivot_root(2), then the old root is detached: nothing of the host
+    /// stays reachable. The default.
+    PivotRoot,
+    /// MS_MOVE of the rootfs onto "/" and chroot (runc --no-pivot): for a
+    /// runtime whose "/" is an initramfs, where pivot_root fails with
+    /// EINVAL. The host's mounts stay in the namespace, out of sight.
+    MoveAndChroot,
+};
+
+/// `create`'s options beyond the bundle.
+struct CreateOptions {
+    std::string id;
+    /// The bundle directory (config.json, rootfs); relative to the cwd.
+    std::string bundle = ".";
+    /// Where to write the container's pid (written atomically).
+    std::string pid_file;
+    /// An AF_UNIX socket that receives the pty's master end (SCM_RIGHTS)
+    /// when process.terminal is true.
+    std::string console_socket;
+    /// fds 3 .. 3+N-1 of the runtime are passed to the container (runc's
+    /// --preserve-fds); every other fd is closed before exec.
+    int preserve_fds = 0;
+    RootEntry root_entry = RootEntry::PivotRoot;
+};
+
+/// Makes the container and leaves its process waiting for start().
+/// Returns its pid.
+Result<pid_t> create(const RuntimeOptions& runtime, const CreateOptions& options);
+
+/// Lets a created container's process exec its program and runs the
+/// poststart hooks.
+Result<void> start(const RuntimeOptions& runtime, std::string_view id);
+
+/// The container's state now.
+Result<ContainerState> state(const RuntimeOptions& runtime, std::string_view id);
+
+/// Every container recorded under the runtime's root, by id.
+Result<std::vector<ContainerState>> list(const RuntimeOptions& runtime);
+
+/// Which processes a kill reaches.
+enum class KillScope {
+    Init, ///< the container's first process
+    All,  ///< every process of the container (its cgroup, or its pid namespace)
+};
+
+/// Sends `signal` to a created, running or paused container.
+Result<void> kill(const RuntimeOptions& runtime, std::string_view id, int signal,
+                  KillScope scope = KillScope::Init);
+
+/// Whether delete may stop a container that still runs.
+enum class DeleteMode {
+    Stopped, ///< only a stopped (or created, never started) container
+    Force,   ///< SIGKILL a running one first
+};
+
+/// Removes a container: its processes (created or forced), its cgroup, its
+/// record; runs the poststop hooks.
+Result<void> remove(const RuntimeOptions& runtime, std::string_view id,
+                    DeleteMode mode = DeleteMode::Stopped);
+
+/// `run`: create, start and, unless `detach`, wait for the container's
+/// process, passing on the signals the runtime gets, then delete it.
+/// Returns the exit status as a shell shows it (128 + signal when killed).
+enum class RunMode { Foreground, Detach };
+Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode);
+
+/// The pids of the container's processes, as the runtime's pid namespace
+/// sees them.
+Result<std::vector<pid_t>> processes(const RuntimeOptions& runtime, std::string_view id);
+
+/// Freezes (pause) or thaws (resume) every process of the container
+/// (cgroup v2 freezer).
+Result<void> pause(const RuntimeOptions& runtime, std::string_view id);
+Result<void> resume(const RuntimeOptions& runtime, std::string_view id);
+
+/// Checks a container id: 1 to 1024 characters of [A-Za-z0-9_+.-], not "."
+/// or ".." (it names a directory).
+Result<void> check_id(std::string_view id);
+
+/// Makes sure the running binary cannot be opened for writing from a
+/// container. A container's process is a fork of the runtime until it
+/// execs, and an exec resolves /proc/self/exe (as the program, or as a
+/// script's `#!` interpreter) to the runtime's binary; a process that got
+/// hold of that file could reopen it for writing once the runtime has
+/// exited and replace the host's binary (CVE-2019-5736). Returns when the
+/// binary is on a read-only mount (a keel disk's root is); otherwise
+/// re-executes it, same argv and environment, from a read-only bind mount
+/// of the binary attached nowhere (open_tree + mount_setattr), where every
+/// path to the file, /proc/PID/exe included, is EROFS for writing, and does
+/// not return. An error when the kernel cannot make that mount (before
+/// Linux 5.12): `create` and `run` call this first and refuse to run a
+/// container unprotected.
+Result<void> ensure_sealed_binary(char** argv);
+
+} // namespace keel::containers

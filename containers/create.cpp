@@ -1,0 +1,584 @@
+// `create`: from a bundle to a container whose process waits for `start`.
+//
+// The runtime (parent) and the container's first process (child) take turns,
+// talking over a socket pair in short tagged messages:
+//
+//   parent                                  child (fork of the runtime)
+//   record dir, config copy, cgroup,
+//   seccomp program, exec FIFO
+//   spawn_process (fork mode) ─────────────► born in its namespaces + cgroup
+//                                            joins namespaces given by path
+//                          ◄──────────────── 'N' namespaces made
+//   uid/gid maps, prestart and
+//   createRuntime hooks
+//   'G' + state JSON ──────────────────────►
+//                                            mounts, createContainer hooks,
+//                                            pivot_root, masks, console;
+//                                            (spawn:) user, limits, fds,
+//                                            cwd, capabilities
+//                          ◄──────────────── 'R' ready (program found)
+//   state.json, pid file; exit               blocks reading the exec FIFO
+//
+// `start` writes a byte into the FIFO; the child runs the startContainer
+// hooks, loads seccomp and execs. The child holds the FIFO open read-write,
+// so start's non-blocking open for writing succeeds exactly while a
+// container waits on it (ENXIO otherwise), and the child never blocks in
+// open(2) on a path that pivot_root has taken out of its sight.
+//
+// Any failure on either side ends the child (the parent kills it; the
+// child's own failures end it before exec) and the parent undoes what it
+// made, newest first: nothing of the container is left.
+#include "containers/containers.h"
+
+#include "base/json.h"
+#include "base/spawn.h"
+#include "base/strings.h"
+#include "base/sys.h"
+#include "cgroups/cgroups.h"
+#include "containers/cgroup_resources.h"
+#include "containers/hooks.h"
+#include "containers/record.h"
+#include "containers/rootfs_setup.h"
+#include "containers/seccomp.h"
+#include "rootfs/rootfs.h"
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+namespace keel::containers {
+
+namespace {
+
+// Messages between the runtime and the container's first process.
+enum class Step : char {
+    NamespacesMade = 'N', // child: its namespaces exist (maps may be written)
+    GoOn = 'G',           // parent: maps written, runtime hooks done; state JSON follows
+    Ready = 'R',          // child: set up, waiting for start
+};
+
+// The largest message: a state JSON with its annotations.
+constexpr size_t kMaxMessage = 1 << 16;
+// Where compiled seccomp programs are kept, under the runtime's root (ids
+// cannot start with a dot, so it is never taken for a container).
+constexpr std::string_view kSeccompCache = ".seccomp-cache";
+// The PATH searched for process.args[0] when process.env sets none.
+constexpr std::string_view kDefaultPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+Result<void> send_step(int socket, Step step, std::string_view payload = {}) {
+    std::string message(1, char(step));
+    message += payload;
+    if (::send(socket, message.data(), message.size(), MSG_NOSIGNAL) < 0)
+        return errno_error("tell the other side of the container's setup");
+    return {};
+}
+
+// The next message, which must be `wanted`; its payload. ConnectionClosed
+// when the other side has gone.
+Result<std::string> expect_step(int socket, Step wanted) {
+    std::string buffer(kMaxMessage, '\0');
+    ssize_t got;
+    do
+        got = ::recv(socket, buffer.data(), buffer.size(), 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return errno_error("hear from the other side of the container's setup");
+    if (got == 0)
+        return std::unexpected(
+            Error::from_code(ErrorCode::ConnectionClosed, "the other side ended"));
+    if (Step(buffer[0]) != wanted)
+        return error(cat("unexpected setup message ", quoted(std::string(1, buffer[0]))));
+    buffer.resize(size_t(got));
+    return buffer.substr(1);
+}
+
+int clone_flag(oci::NamespaceType type) {
+    switch (type) {
+    case oci::NamespaceType::Pid:
+        return CLONE_NEWPID;
+    case oci::NamespaceType::Network:
+        return CLONE_NEWNET;
+    case oci::NamespaceType::Mount:
+        return CLONE_NEWNS;
+    case oci::NamespaceType::Ipc:
+        return CLONE_NEWIPC;
+    case oci::NamespaceType::Uts:
+        return CLONE_NEWUTS;
+    case oci::NamespaceType::User:
+        return CLONE_NEWUSER;
+    case oci::NamespaceType::Cgroup:
+        return CLONE_NEWCGROUP;
+    case oci::NamespaceType::Time:
+        return CLONE_NEWTIME;
+    }
+    return 0;
+}
+
+// What the spec asks that keel cannot do, found before anything is made.
+Result<void> check_spec(const oci::Spec& spec) {
+    if (!spec.process)
+        return error("process: missing (a container needs a process to create)");
+    const oci::LinuxConfig& linux_config = spec.linux_config;
+    if (!linux_config.find_namespace(oci::NamespaceType::Mount))
+        return error("linux.namespaces: keel needs a mount namespace for the container");
+    if (!spec.hostname.empty() && !linux_config.find_namespace(oci::NamespaceType::Uts))
+        return error("hostname: set without a uts namespace of the container's own");
+    if (!spec.domainname.empty() && !linux_config.find_namespace(oci::NamespaceType::Uts))
+        return error("domainname: set without a uts namespace of the container's own");
+    const oci::Namespace* user = linux_config.find_namespace(oci::NamespaceType::User);
+    if (user && user->path.empty() &&
+        (linux_config.uid_mappings.empty() || linux_config.gid_mappings.empty()))
+        return error("linux.uidMappings, linux.gidMappings: a new user namespace needs both");
+    if (linux_config.monotonic_offset || linux_config.boottime_offset)
+        return error("linux.timeOffsets: not supported yet");
+    if (spec.process->terminal && !spec.linux_config.find_namespace(oci::NamespaceType::Mount))
+        return error("process.terminal: needs a mount namespace for /dev/console");
+    return {};
+}
+
+// The path of `program` in the container (already its root), found as
+// execvp would, so that a create whose program is missing fails at once.
+Result<void> check_program(const oci::Process& process) {
+    const std::string& program = process.args[0];
+    if (program.find('/') != std::string::npos) {
+        if (::access(program.c_str(), X_OK) != 0)
+            return errno_error(cat("process.args[0] ", quoted(program)));
+        return {};
+    }
+    std::string_view path = kDefaultPath;
+    for (const std::string& entry : process.env)
+        if (entry.starts_with("PATH="))
+            path = std::string_view(entry).substr(5);
+    for (std::string_view directory : split(path, ':')) {
+        std::string candidate = cat(directory.empty() ? "." : directory, "/", program);
+        if (::access(candidate.c_str(), X_OK) == 0)
+            return {};
+    }
+    return error(cat("process.args[0] ", quoted(program), ": not found in $PATH (", path, ")"));
+}
+
+Result<void> write_id_map(pid_t pid, std::string_view file,
+                          const std::vector<oci::IdMapping>& map) {
+    std::string text;
+    for (const oci::IdMapping& entry : map)
+        text += cat(entry.container_id, " ", entry.host_id, " ", entry.size, "\n");
+    return write_existing_file(cat("/proc/", pid, "/", file), text);
+}
+
+// A pty for the container: the master goes to the console socket, the
+// slave becomes the process's stdin, stdout, stderr and /dev/console.
+Result<void> set_up_terminal(const oci::Process& process, int console_socket) {
+    Fd master = TRY(open_file("/dev/ptmx", O_RDWR | O_NOCTTY));
+    int unlock = 0;
+    if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0)
+        return errno_error("unlock the pty");
+    int number = 0;
+    if (::ioctl(master.get(), TIOCGPTN, &number) != 0)
+        return errno_error("name the pty");
+    std::string slave_path = cat("/dev/pts/", number);
+    Fd slave = TRY(open_file(slave_path, O_RDWR | O_NOCTTY));
+    if (process.console_size) {
+        winsize size{.ws_row = uint16_t(process.console_size->height),
+                     .ws_col = uint16_t(process.console_size->width),
+                     .ws_xpixel = 0,
+                     .ws_ypixel = 0};
+        if (::ioctl(slave.get(), TIOCSWINSZ, &size) != 0)
+            return errno_error("set the console size");
+    }
+    // /dev/console is the pty, as the spec asks when process.terminal is set.
+    if (!path_exists("/dev/console"))
+        TRY(write_new_file("/dev/console", "", 0600));
+    TRY(mount_filesystem(slave_path, "/dev/console", "", MS_BIND));
+
+    // SCM_RIGHTS with the pty's name as the data, as runc sends it.
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    std::string name = slave_path;
+    iovec data{.iov_base = name.data(), .iov_len = name.size()};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    int master_fd = master.get();
+    std::memcpy(CMSG_DATA(header), &master_fd, sizeof master_fd);
+    if (::sendmsg(console_socket, &message, MSG_NOSIGNAL) < 0)
+        return errno_error("send the pty to the console socket");
+
+    for (int target = 0; target <= 2; ++target)
+        if (::dup2(slave.get(), target) < 0)
+            return errno_error("make the pty the process's stdio");
+    return {};
+}
+
+// Enables `controllers` for the children of every group from the cgroup
+// root down to `relative`'s parent (cgroup.subtree_control), so the group
+// itself has them.
+Result<void> enable_controllers(std::string_view relative,
+                                const std::vector<std::string>& controllers) {
+    if (controllers.empty())
+        return {};
+    std::string request;
+    for (const std::string& controller : controllers)
+        request += cat(request.empty() ? "" : " ", "+", controller);
+    std::string directory(kCgroupRoot);
+    std::vector<std::string_view> parts = split(relative, '/');
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        TRY(write_existing_file(directory + "/cgroup.subtree_control", request));
+        directory = cat(directory, "/", parts[i]);
+        // A parent group (keel.oci) is shared by containers and stays.
+        if (::mkdir(directory.c_str(), 0755) != 0 && errno != EEXIST)
+            return errno_error(cat("create ", quoted(directory)));
+    }
+    return write_existing_file(directory + "/cgroup.subtree_control", request);
+}
+
+// The container's group relative to the cgroup root: cgroupsPath (absolute
+// paths are taken from the root; relative ones too, as keel has no parent
+// group of its own for containers), or keel.oci/ID.
+Result<std::string> cgroup_relative_path(const oci::Spec& spec, std::string_view id) {
+    std::string_view path = spec.linux_config.cgroups_path;
+    if (path.empty())
+        return cat("keel.oci/", id);
+    if (path.find(':') != std::string_view::npos)
+        return error(cat("linux.cgroupsPath ", quoted(path),
+                         ": systemd's slice:prefix:name form is not supported (keel is the "
+                         "service manager)"));
+    while (path.starts_with('/'))
+        path.remove_prefix(1);
+    if (path.empty())
+        return error("linux.cgroupsPath: the cgroup root itself cannot be a container's group");
+    return std::string(path);
+}
+
+// Whether "/" is the initramfs's rootfs, the root of every mount, which
+// pivot_root cannot move (EINVAL): there the container's root is entered
+// as with --no-pivot, the only way there. It is weaker: the initramfs stays
+// in the container's mount namespace beneath its chroot.
+Result<bool> root_is_initramfs() {
+    std::vector<MountEntry> mounts = TRY(read_mountinfo());
+    const MountEntry* root = nullptr;
+    for (const MountEntry& mount : mounts)
+        if (mount.point == "/")
+            root = &mount; // the last mounted on "/" is the one seen
+    return root && root->type == "rootfs";
+}
+
+// What create has made so far, undone (newest first) unless dismissed.
+struct Undo {
+    pid_t child = 0;
+    std::optional<Cgroup> cgroup;
+    std::string record_directory;
+    RecordPaths paths;
+    bool dismissed = false;
+
+    ~Undo() {
+        if (dismissed)
+            return;
+        if (child > 0) {
+            ::kill(child, SIGKILL);
+            int status;
+            while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+            }
+            (void)take_spawn_failure(child);
+        }
+        if (cgroup) {
+            (void)cgroup->kill();
+            for (int tries = 0; tries < 100 && cgroup->populated().value_or(false); ++tries)
+                ::usleep(10000);
+            (void)cgroup->remove();
+        }
+        if (!record_directory.empty())
+            (void)remove_record(paths);
+    }
+};
+
+ContainerState creating_state(const Record& record) {
+    ContainerState state;
+    state.id = record.id;
+    state.status = Status::Creating;
+    state.pid = record.pid;
+    state.bundle = record.bundle;
+    state.rootfs = record.rootfs;
+    state.created = record.created;
+    state.annotations = record.annotations;
+    return state;
+}
+
+Result<std::string> absolute_path(const std::string& path) {
+    char resolved[PATH_MAX];
+    if (!::realpath(path.c_str(), resolved))
+        return errno_error(cat("resolve ", quoted(path)));
+    return std::string(resolved);
+}
+
+Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOptions& options,
+                               Undo& undo) {
+    TRY(check_id(options.id));
+    std::string bundle = TRY(absolute_path(options.bundle));
+    std::string config_text = TRY(read_file(bundle + "/config.json"));
+    oci::Spec spec = TRY(oci::read_spec(bundle));
+    TRY_CTX(check_spec(spec), cat(bundle, "/config.json"));
+    const oci::Process& process = *spec.process;
+    std::string rootfs =
+        TRY_CTX(absolute_path(spec.root.path.starts_with('/') ? spec.root.path
+                                                              : cat(bundle, "/", spec.root.path)),
+                "root.path");
+    if (process.terminal && options.console_socket.empty())
+        return error("process.terminal is true: --console-socket is needed to receive the pty");
+
+    // The record first: its directory is what makes the id taken.
+    TRY(make_directories(runtime.root, 0711));
+    RecordPaths paths = record_paths(runtime, options.id);
+    if (::mkdir(paths.directory.c_str(), 0711) != 0) {
+        if (errno == EEXIST)
+            return error(cat("container ", quoted(options.id), " exists already"));
+        return errno_error(cat("create ", quoted(paths.directory)));
+    }
+    undo.paths = paths;
+    undo.record_directory = paths.directory;
+    TRY(write_new_file(paths.config, config_text, 0600));
+
+    // The cgroup, with its limits, before the process that is born in it.
+    std::vector<oci::CgroupWrite> writes;
+    if (spec.linux_config.resources)
+        writes = TRY_CTX(oci::cgroup_v2_writes(*spec.linux_config.resources), "linux.resources");
+    std::string cgroup_path;
+    Fd cgroup_directory;
+    if (cgroup2_available()) {
+        cgroup_path = TRY(cgroup_relative_path(spec, options.id));
+        if (is_directory(cat(kCgroupRoot, "/", cgroup_path)))
+            return error(cat("cgroup ", quoted(cgroup_path), " exists already"));
+        TRY_CTX(enable_controllers(cgroup_path, oci::controllers_needed(writes)),
+                cat("enable the controllers for ", quoted(cgroup_path)));
+        undo.cgroup = TRY(Cgroup::create(cgroup_path, CgroupLimits{}));
+        cgroup_directory = TRY(undo.cgroup->open_directory());
+        TRY_CTX(oci::apply_cgroup_writes(cgroup_directory.get(), writes), "linux.resources");
+    } else if (!writes.empty()) {
+        return error(cat("linux.resources: cgroup v2 is not mounted at ", kCgroupRoot,
+                         ", so the container's limits cannot be applied"));
+    }
+
+    std::shared_ptr<const oci::SeccompFilter> seccomp;
+    if (spec.linux_config.seccomp)
+        seccomp = TRY_CTX(
+            oci::cached_seccomp(*spec.linux_config.seccomp, cat(runtime.root, "/", kSeccompCache)),
+            "linux.seccomp");
+
+    if (::mkfifo(paths.fifo.c_str(), 0600) != 0)
+        return errno_error(cat("make the exec FIFO ", quoted(paths.fifo)));
+    Fd fifo = TRY(open_file(paths.fifo, O_RDWR));
+
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+        return errno_error("socketpair");
+    Fd parent_end(pair[0]);
+    Fd child_end(pair[1]);
+
+    Fd console;
+    if (process.terminal)
+        console = TRY_CTX(unix_connect(options.console_socket, SOCK_STREAM),
+                          cat("--console-socket ", quoted(options.console_socket)));
+
+    // Namespaces with a path are joined; pid (and time) ones by the runtime
+    // itself, as only its children enter them, the rest by the child.
+    uint64_t new_namespaces = 0;
+    std::vector<std::pair<int, std::string>> joins;
+    bool own_pid_namespace = false;
+    for (const oci::Namespace& ns : spec.linux_config.namespaces) {
+        int flag = clone_flag(ns.type);
+        if (ns.path.empty()) {
+            new_namespaces |= uint64_t(flag);
+            own_pid_namespace |= ns.type == oci::NamespaceType::Pid;
+            continue;
+        }
+        Fd target = TRY_CTX(open_file(ns.path, O_RDONLY),
+                            cat("linux.namespaces: ", oci::kNamespaceTypeNames.name(ns.type)));
+        if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME) {
+            if (::setns(target.get(), flag) != 0)
+                return errno_error(cat("join the namespace ", quoted(ns.path)));
+            continue;
+        }
+        // The user namespace first: the others are joined with its rights.
+        auto at = flag == CLONE_NEWUSER ? joins.begin() : joins.end();
+        joins.insert(at, {flag, ns.path});
+    }
+
+    SpawnOptions spawn;
+    spawn.argv = process.args;
+    spawn.environment = process.env;
+    spawn.working_directory = process.cwd;
+    spawn.uid = process.user.uid;
+    spawn.gid = process.user.gid;
+    spawn.supplementary_groups.assign(process.user.additional_gids.begin(),
+                                      process.user.additional_gids.end());
+    for (const oci::Rlimit& limit : process.rlimits)
+        spawn.limits.push_back({limit.resource, rlim_t(limit.soft), rlim_t(limit.hard)});
+    spawn.umask =
+        process.user.umask ? std::optional<mode_t>(mode_t(*process.user.umask)) : std::nullopt;
+    spawn.oom_score_adj = process.oom_score_adj;
+    spawn.no_new_privileges = process.no_new_privileges;
+    oci::Capabilities capabilities = process.capabilities.value_or(oci::Capabilities{});
+    spawn.capability_sets = CapabilitySets{.bounding = capabilities.bounding,
+                                           .effective = capabilities.effective,
+                                           .permitted = capabilities.permitted,
+                                           .inheritable = capabilities.inheritable,
+                                           .ambient = capabilities.ambient};
+    if (seccomp) {
+        spawn.seccomp_program = &seccomp->program;
+        spawn.seccomp_flags = seccomp->flags;
+    }
+    spawn.cgroup_fd = cgroup_directory ? cgroup_directory.get() : -1;
+    spawn.new_session = true;
+    spawn.wait_for_exec = false;
+    spawn.new_namespaces = new_namespaces;
+    spawn.preserve_fds = options.preserve_fds;
+    spawn.keep_fds = {child_end.get(), fifo.get()};
+    if (console)
+        spawn.keep_fds.push_back(console.get());
+
+    RootEntry entry = options.root_entry;
+    if (entry == RootEntry::PivotRoot && TRY(root_is_initramfs()))
+        entry = RootEntry::MoveAndChroot;
+    int child_socket = child_end.get();
+    int fifo_fd = fifo.get();
+    int console_fd = console ? console.get() : -1;
+    std::string running_json; // the child's, from the parent's go-ahead
+
+    spawn.child_setup = [&]() -> Result<void> {
+        for (const auto& [flag, path] : joins) {
+            Fd target = TRY(open_file(path, O_RDONLY));
+            if (::setns(target.get(), flag) != 0)
+                return errno_error(cat("join the namespace ", quoted(path)));
+        }
+        TRY(send_step(child_socket, Step::NamespacesMade));
+        // The state as createContainer and startContainer hooks see it.
+        std::string states = TRY(expect_step(child_socket, Step::GoOn));
+        size_t newline = states.find('\n');
+        std::string creating_json = states.substr(0, newline);
+        running_json = newline == std::string::npos ? creating_json : states.substr(newline + 1);
+        // In a new user namespace the child is nobody until the maps exist;
+        // now it becomes the namespace's root (mapped, so its files and
+        // mounts have an owner), with the namespace's full capabilities.
+        if ((new_namespaces & CLONE_NEWUSER) &&
+            (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0))
+            return errno_error("become root of the container's user namespace");
+        if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()))
+            return errno_error("hostname");
+        if (!spec.domainname.empty() &&
+            ::setdomainname(spec.domainname.data(), spec.domainname.size()))
+            return errno_error("domainname");
+        if (spec.linux_config.personality &&
+            ::personality(spec.linux_config.personality->domain) < 0)
+            return errno_error("linux.personality");
+        TRY(oci::prepare_rootfs(spec, rootfs, bundle));
+        TRY(run_hooks("createContainer", spec.hooks.create_container, creating_json));
+        TRY(oci::enter_rootfs(rootfs, entry));
+        TRY(oci::finish_rootfs(spec));
+        if (process.terminal)
+            TRY(set_up_terminal(process, console_fd));
+        return {};
+    };
+    spawn.before_exec = [&]() -> Result<void> {
+        if (process.terminal && ::ioctl(0, TIOCSCTTY, 0) != 0)
+            return errno_error("make the pty the controlling terminal");
+        TRY(check_program(process));
+        TRY(send_step(child_socket, Step::Ready));
+        char byte;
+        ssize_t got;
+        do
+            got = ::read(fifo_fd, &byte, 1);
+        while (got < 0 && errno == EINTR);
+        if (got != 1)
+            return errno_error("wait for start on the exec FIFO");
+        return run_hooks("startContainer", spec.hooks.start_container, running_json);
+    };
+
+    undo.child = TRY_CTX(spawn_process(spawn), "start the container's process");
+    pid_t pid = undo.child;
+    child_end.reset();
+
+    // The child's failure, once it has ended early.
+    auto child_failure = [&]() -> Error {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        undo.child = 0;
+        if (std::optional<Error> failure = take_spawn_failure(pid))
+            return *failure;
+        return Error::message(
+            cat("the container's process ", describe_wait_status(status), " while being set up"));
+    };
+    auto expect = [&](Step step) -> Result<std::string> {
+        auto message = expect_step(parent_end.get(), step);
+        if (!message) {
+            if (message.error().code() == int(ErrorCode::ConnectionClosed))
+                return std::unexpected(child_failure());
+            return std::unexpected(std::move(message).error());
+        }
+        return std::move(*message);
+    };
+
+    TRY(expect(Step::NamespacesMade));
+    if (new_namespaces & CLONE_NEWUSER) {
+        TRY_CTX(write_id_map(pid, "uid_map", spec.linux_config.uid_mappings), "linux.uidMappings");
+        TRY_CTX(write_id_map(pid, "gid_map", spec.linux_config.gid_mappings), "linux.gidMappings");
+    }
+
+    Record record;
+    record.id = options.id;
+    record.bundle = bundle;
+    record.rootfs = rootfs;
+    record.pid = pid;
+    std::optional<ProcessStat> stat = TRY(read_process_stat(pid));
+    if (!stat)
+        return std::unexpected(child_failure());
+    record.pid_start = stat->start_time;
+    record.created = rfc3339_now();
+    record.cgroup = cgroup_path;
+    record.own_pid_namespace = own_pid_namespace;
+    record.annotations = spec.annotations;
+
+    ContainerState state = creating_state(record);
+    std::string creating = state_json(state);
+    TRY(run_hooks("prestart", spec.hooks.prestart, creating));
+    TRY(run_hooks("createRuntime", spec.hooks.create_runtime, creating));
+    state.status = Status::Running;
+    TRY(send_step(parent_end.get(), Step::GoOn, cat(creating, "\n", state_json(state))));
+    TRY(expect(Step::Ready));
+
+    TRY(write_record(paths, record));
+    if (!options.pid_file.empty()) {
+        std::string temporary = options.pid_file + ".keel-new";
+        TRY_CTX(write_new_file(temporary, cat(pid), 0644), "--pid-file");
+        if (::rename(temporary.c_str(), options.pid_file.c_str()) != 0)
+            return errno_error(cat("--pid-file: rename to ", quoted(options.pid_file)));
+    }
+    return pid;
+}
+
+} // namespace
+
+Result<pid_t> create(const RuntimeOptions& runtime, const CreateOptions& options) {
+    Undo undo;
+    pid_t pid = TRY_CTX(create_container(runtime, options, undo),
+                        cat("create container ", quoted(options.id)));
+    undo.dismissed = true;
+    return pid;
+}
+
+} // namespace keel::containers

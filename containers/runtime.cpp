@@ -1,0 +1,392 @@
+// The runtime's verbs after create: start, state, list, kill, delete, run,
+// ps, pause and resume, each on the container's record (record.h); create
+// itself is create.cpp.
+#include "containers/containers.h"
+
+#include "base/json.h"
+#include "base/spawn.h"
+#include "base/strings.h"
+#include "base/sys.h"
+#include "cgroups/cgroups.h"
+#include "containers/hooks.h"
+#include "containers/record.h"
+
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <map>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace keel::containers {
+
+namespace {
+
+// How long delete waits for a killed container's processes to be gone.
+constexpr int kStopWaitMilliseconds = 10000;
+// The longest container id (runc has no limit; a path component has 255).
+constexpr size_t kMaxIdLength = 255;
+// A shell's status for a process killed by a signal: 128 + the signal.
+constexpr int kSignalStatusBase = 128;
+
+ContainerState state_of(const Record& record, Status status) {
+    ContainerState state;
+    state.id = record.id;
+    state.status = status;
+    state.pid = status == Status::Stopped ? 0 : record.pid;
+    state.bundle = record.bundle;
+    state.rootfs = record.rootfs;
+    state.created = record.created;
+    state.owner = record.owner;
+    state.annotations = record.annotations;
+    return state;
+}
+
+// The status, given the record's paths (the FIFO is there until start).
+Result<Status> status_at(const RecordPaths& paths, const Record& record) {
+    if (!TRY(record_process_alive(record)))
+        return Status::Stopped;
+    if (path_exists(paths.fifo))
+        return Status::Created;
+    if (!record.cgroup.empty()) {
+        auto frozen = read_file(cat(kCgroupRoot, "/", record.cgroup, "/cgroup.freeze"));
+        if (frozen && trim(*frozen) == "1")
+            return Status::Paused;
+    }
+    return Status::Running;
+}
+
+// Waits until the process behind `pidfd` has exited, at most `milliseconds`.
+Result<bool> wait_for_exit(int pidfd, int milliseconds) {
+    pollfd ready{.fd = pidfd, .events = POLLIN, .revents = 0};
+    int rc;
+    do
+        rc = ::poll(&ready, 1, milliseconds);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return errno_error("poll");
+    return rc > 0;
+}
+
+// The pid namespace of `pid` (its /proc/PID/ns/pid inode), if it still runs.
+std::optional<ino_t> pid_namespace_of(pid_t pid) {
+    struct stat info {};
+    if (::stat(cat("/proc/", pid, "/ns/pid").c_str(), &info) != 0)
+        return std::nullopt;
+    return info.st_ino;
+}
+
+// Every live process of the container, without a cgroup: those in its pid
+// namespace when it has its own, otherwise its first process and that
+// process's descendants.
+Result<std::vector<pid_t>> processes_without_cgroup(const Record& record) {
+    std::vector<pid_t> found;
+    if (!TRY(record_process_alive(record)))
+        return found;
+    std::optional<ino_t> container_ns =
+        record.own_pid_namespace ? pid_namespace_of(record.pid) : std::nullopt;
+    std::map<pid_t, pid_t> parents;
+    for (const std::string& name : TRY(list_directory("/proc"))) {
+        auto number = parse_u64(name);
+        if (!number)
+            continue;
+        pid_t pid = pid_t(*number);
+        auto stat = read_process_stat(pid);
+        if (!stat || !*stat || (*stat)->state == 'Z')
+            continue;
+        if (container_ns) {
+            if (pid_namespace_of(pid) == container_ns)
+                found.push_back(pid);
+        } else {
+            parents[pid] = (*stat)->parent;
+        }
+    }
+    if (container_ns)
+        return found;
+    // Descendants: a pid belongs when a chain of parents leads to the first process.
+    for (const auto& [pid, parent] : parents) {
+        pid_t step = pid;
+        for (size_t depth = 0; step > 1 && depth < parents.size(); ++depth) {
+            if (step == record.pid) {
+                found.push_back(pid);
+                break;
+            }
+            auto next = parents.find(step);
+            if (next == parents.end())
+                break;
+            step = next->second;
+        }
+    }
+    return found;
+}
+
+Result<std::vector<pid_t>> processes_of(const Record& record) {
+    if (record.cgroup.empty())
+        return processes_without_cgroup(record);
+    auto group = Cgroup::open(record.cgroup);
+    if (!group)
+        return std::vector<pid_t>{};
+    return group->processes();
+}
+
+Result<Cgroup> cgroup_of(const Record& record, std::string_view verb) {
+    if (record.cgroup.empty())
+        return error(
+            cat(verb, " needs the container in a cgroup v2 group; this host mounts no cgroup2 at ",
+                kCgroupRoot));
+    return Cgroup::open(record.cgroup);
+}
+
+Result<void> signal_all(const Record& record, int signal) {
+    for (pid_t pid : TRY(processes_of(record)))
+        if (::kill(pid, signal) != 0 && errno != ESRCH)
+            return errno_error(cat("signal ", pid));
+    return {};
+}
+
+// Kills what is left of a container and waits until it is gone.
+Result<void> stop_everything(const Record& record) {
+    if (std::optional<Fd> pidfd = TRY(open_record_process(record))) {
+        if (record.cgroup.empty() && !record.own_pid_namespace)
+            TRY(signal_all(record, SIGKILL));
+        TRY(pidfd_send_signal(pidfd->get(), SIGKILL));
+        if (!TRY(wait_for_exit(pidfd->get(), kStopWaitMilliseconds)))
+            return error("the container's process did not end after SIGKILL");
+    }
+    if (!record.cgroup.empty()) {
+        auto group = Cgroup::open(record.cgroup);
+        if (group) {
+            TRY(group->kill());
+            for (int waited = 0; TRY(group->populated()); waited += 10) {
+                if (waited >= kStopWaitMilliseconds)
+                    return error(cat("cgroup ", quoted(record.cgroup),
+                                     " still has processes after SIGKILL"));
+                ::usleep(10000);
+            }
+        }
+    }
+    return {};
+}
+
+// Signals that `run` in the foreground passes on to the container.
+constexpr int kForwardedSignals[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+
+// Waits for the container's process (a child of this runtime), passing on
+// the signals above; returns its wait status.
+Result<int> wait_forwarding_signals(pid_t pid) {
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
+    for (int signal : kForwardedSignals)
+        sigaddset(&forwarded, signal);
+    sigset_t previous;
+    if (::sigprocmask(SIG_BLOCK, &forwarded, &previous) != 0)
+        return errno_error("block signals");
+    Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
+    Fd pidfd = TRY(pidfd_open(pid));
+    for (;;) {
+        pollfd ready[2] = {{.fd = pidfd.get(), .events = POLLIN, .revents = 0},
+                           {.fd = signals.get(), .events = POLLIN, .revents = 0}};
+        if (::poll(ready, 2, -1) < 0 && errno != EINTR)
+            return errno_error("poll");
+        if (ready[1].revents & POLLIN) {
+            signalfd_siginfo info{};
+            while (::read(signals.get(), &info, sizeof info) == ssize_t(sizeof info))
+                (void)pidfd_send_signal(pidfd.get(), int(info.ssi_signo));
+        }
+        if (ready[0].revents & POLLIN)
+            break;
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return errno_error(cat("wait for ", pid));
+    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+    return status;
+}
+
+} // namespace
+
+Result<void> check_id(std::string_view id) {
+    if (id.empty())
+        return error("no container id given");
+    if (id.size() > kMaxIdLength)
+        return error(cat("container id is longer than ", kMaxIdLength, " characters"));
+    if (id == "." || id == "..")
+        return error(cat("container id ", quoted(id), " names a directory"));
+    for (char c : id)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '-' ||
+              c == '.'))
+            return error(
+                cat("container id ", quoted(id), ": only letters, digits and _ + - . are allowed"));
+    if (id.starts_with('.'))
+        return error(cat("container id ", quoted(id), " starts with a dot"));
+    return {};
+}
+
+std::string state_json(const ContainerState& state) {
+    JsonWriter json;
+    json.begin_object()
+        .field("ociVersion", oci::kOciVersion)
+        .field("id", state.id)
+        .field("status", kStatusNames.name(state.status))
+        .field("pid", int64_t(state.pid))
+        .field("bundle", state.bundle)
+        .field("rootfs", state.rootfs)
+        .field("created", state.created)
+        .field("owner", state.owner);
+    json.key("annotations").begin_object();
+    for (const auto& [key, value] : state.annotations)
+        json.field(key, value);
+    json.end_object().end_object();
+    return json.text();
+}
+
+Result<void> start(const RuntimeOptions& runtime, std::string_view id) {
+    auto run_start = [&]() -> Result<void> {
+        Record record = TRY(read_record(runtime, id));
+        RecordPaths paths = record_paths(runtime, id);
+        Fd lock = TRY(lock_record(paths));
+        Status status = TRY(status_at(paths, record));
+        if (status != Status::Created)
+            return error(cat("the container is ", kStatusNames.name(status), ", not created"));
+        // Opening for writing without blocking succeeds only while the
+        // container's process holds the FIFO open, waiting.
+        Fd fifo(::open(paths.fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!fifo) {
+            if (errno == ENXIO)
+                return error("the container's process no longer waits to be started");
+            return errno_error(cat("open ", quoted(paths.fifo)));
+        }
+        TRY(write_all(fifo.get(), "0"));
+        fifo.reset();
+        if (::unlink(paths.fifo.c_str()) != 0)
+            return errno_error(cat("remove ", quoted(paths.fifo)));
+
+        // poststart hooks: a failure is reported, the container runs on.
+        auto spec = oci::read_spec(paths.directory);
+        if (!spec)
+            return std::unexpected(std::move(spec).error());
+        TRY(run_hooks("poststart", spec->hooks.poststart,
+                      state_json(state_of(record, Status::Running))));
+        return {};
+    };
+    TRY_CTX(run_start(), cat("start container ", quoted(id)));
+    return {};
+}
+
+Result<ContainerState> state(const RuntimeOptions& runtime, std::string_view id) {
+    Record record = TRY(read_record(runtime, id));
+    Status status = TRY(status_at(record_paths(runtime, id), record));
+    return state_of(record, status);
+}
+
+Result<std::vector<ContainerState>> list(const RuntimeOptions& runtime) {
+    std::vector<ContainerState> states;
+    if (!is_directory(runtime.root))
+        return states;
+    for (const std::string& name : TRY(list_directory(runtime.root))) {
+        if (name.starts_with('.') || !check_id(name))
+            continue;
+        auto found = state(runtime, name);
+        // A record half-written or removed while listing is not listed.
+        if (found)
+            states.push_back(std::move(*found));
+    }
+    return states;
+}
+
+Result<void> kill(const RuntimeOptions& runtime, std::string_view id, int signal, KillScope scope) {
+    auto run_kill = [&]() -> Result<void> {
+        Record record = TRY(read_record(runtime, id));
+        std::optional<Fd> pidfd = TRY(open_record_process(record));
+        if (!pidfd)
+            return error("the container is not running");
+        if (scope == KillScope::All)
+            return signal_all(record, signal);
+        return pidfd_send_signal(pidfd->get(), signal);
+    };
+    TRY_CTX(run_kill(), cat("kill container ", quoted(id)));
+    return {};
+}
+
+Result<void> remove(const RuntimeOptions& runtime, std::string_view id, DeleteMode mode) {
+    auto run_remove = [&]() -> Result<void> {
+        Record record = TRY(read_record(runtime, id));
+        RecordPaths paths = record_paths(runtime, id);
+        Fd lock = TRY(lock_record(paths));
+        Status status = TRY(status_at(paths, record));
+        if ((status == Status::Running || status == Status::Paused) && mode != DeleteMode::Force)
+            return error(cat("the container is ", kStatusNames.name(status),
+                             ": stop it first, or delete with --force"));
+        if (status == Status::Paused && !record.cgroup.empty())
+            TRY(Cgroup::open(record.cgroup)->thaw());
+        TRY(stop_everything(record));
+        if (!record.cgroup.empty())
+            if (auto group = Cgroup::open(record.cgroup))
+                TRY(group->remove());
+        // poststop hooks: reported, and the container is gone regardless.
+        Result<void> hooks;
+        if (auto spec = oci::read_spec(paths.directory))
+            hooks = run_hooks("poststop", spec->hooks.poststop,
+                              state_json(state_of(record, Status::Stopped)));
+        TRY(remove_record(paths));
+        return hooks;
+    };
+    TRY_CTX(run_remove(), cat("delete container ", quoted(id)));
+    return {};
+}
+
+Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode) {
+    pid_t pid = TRY(create(runtime, options));
+    if (auto started = start(runtime, options.id); !started) {
+        (void)remove(runtime, options.id, DeleteMode::Force);
+        return std::unexpected(std::move(started).error());
+    }
+    if (mode == RunMode::Detach)
+        return 0;
+    int status = TRY(wait_forwarding_signals(pid));
+    std::optional<Error> failure = take_spawn_failure(pid);
+    TRY(remove(runtime, options.id, DeleteMode::Force));
+    if (failure)
+        return std::unexpected(std::move(*failure).wrap(cat("run container ", quoted(options.id))));
+    if (WIFSIGNALED(status))
+        return kSignalStatusBase + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+Result<std::vector<pid_t>> processes(const RuntimeOptions& runtime, std::string_view id) {
+    Record record = TRY(read_record(runtime, id));
+    return processes_of(record);
+}
+
+Result<void> pause(const RuntimeOptions& runtime, std::string_view id) {
+    auto run_pause = [&]() -> Result<void> {
+        Record record = TRY(read_record(runtime, id));
+        Status status = TRY(status_at(record_paths(runtime, id), record));
+        if (status != Status::Running)
+            return error(cat("the container is ", kStatusNames.name(status), ", not running"));
+        Cgroup group = TRY(cgroup_of(record, "pause"));
+        return group.freeze();
+    };
+    TRY_CTX(run_pause(), cat("pause container ", quoted(id)));
+    return {};
+}
+
+Result<void> resume(const RuntimeOptions& runtime, std::string_view id) {
+    auto run_resume = [&]() -> Result<void> {
+        Record record = TRY(read_record(runtime, id));
+        Status status = TRY(status_at(record_paths(runtime, id), record));
+        if (status != Status::Paused)
+            return error(cat("the container is ", kStatusNames.name(status), ", not paused"));
+        Cgroup group = TRY(cgroup_of(record, "resume"));
+        return group.thaw();
+    };
+    TRY_CTX(run_resume(), cat("resume container ", quoted(id)));
+    return {};
+}
+
+} // namespace keel::containers

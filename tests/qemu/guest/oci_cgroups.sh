@@ -1,0 +1,107 @@
+#!/bin/sh
+# Guest side of oci_cgroups: a busybox bundle with memory, pids and cpu
+# limits run by `keel oci`, checked through /sys/fs/cgroup and the kernel's
+# enforcement.
+exec >/dev/console 2>&1
+G=/sys/fs/cgroup
+C=$G/keel.oci/box
+B=/tmp/bundle
+
+fail() {
+  echo "OCI_CGROUPS: FAIL: $*"
+  for f in cgroup.procs memory.max memory.events pids.max cpu.max cgroup.events; do
+    [ -e "$C/$f" ] && echo "--- $C/$f:" && cat "$C/$f"
+  done
+  keel poweroff
+  exit 1
+}
+
+# Waits up to $1 tenths of a second for the command in $2 to succeed.
+wait_for() {
+  n=0
+  while ! eval "$2"; do
+    n=$((n + 1))
+    [ "$n" -le "$1" ] || return 1
+    sleep 0.1
+  done
+}
+
+# bundle ARGS_JSON: the bundle's config with the limits.
+bundle() {
+  cat >$B/config.json <<JSON
+{
+  "ociVersion": "1.1.0",
+  "process": {"args": $1, "env": ["PATH=/bin"], "cwd": "/",
+              "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
+                               "permitted": ["CAP_KILL"]}},
+  "root": {"path": "rootfs"},
+  "hostname": "box",
+  "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+  "linux": {
+    "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
+                   {"type": "cgroup"}],
+    "resources": {"memory": {"limit": 33554432}, "pids": {"limit": 16},
+                  "cpu": {"quota": 50000, "period": 100000}}
+  }
+}
+JSON
+}
+
+mkdir -p $B/rootfs/bin $B/rootfs/proc $B/rootfs/dev $B/rootfs/tmp
+cp /bin/busybox $B/rootfs/bin/busybox
+for applet in sh sleep cat dd echo insmod; do ln -s busybox $B/rootfs/bin/$applet; done
+grep -q . $G/cgroup.controllers || fail "cgroup2 is not mounted at $G"
+
+# 0. No module loading without CAP_SYS_MODULE (with it, the kernel would
+# refuse busybox for its format, not for the capability).
+bundle '["sh", "-c", "insmod /bin/busybox 2>&1; exit 0"]'
+out=$(keel oci run --bundle $B mod 2>&1)
+echo "$out" | grep -q "Operation not permitted" || fail "insmod in the container: $out"
+echo "OCI_CGROUPS: module loading refused"
+
+# 1. The limits are the group's files, the process is born in the group.
+bundle '["sh", "-c", "cat /proc/self/cgroup; sleep 600 & sleep 600"]'
+keel oci create --bundle $B box || fail "create"
+[ "$(cat $C/memory.max)" = 33554432 ] || fail "memory.max is $(cat $C/memory.max)"
+[ "$(cat $C/pids.max)" = 16 ] || fail "pids.max is $(cat $C/pids.max)"
+[ "$(cat $C/cpu.max)" = "50000 100000" ] || fail "cpu.max is '$(cat $C/cpu.max)'"
+pid=$(keel oci state box | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+grep -qx "$pid" $C/cgroup.procs || fail "the container's process $pid is not in $C"
+keel oci start box || fail "start"
+wait_for 50 '[ "$(keel oci ps --format json box)" != "[$pid]" ]' || fail "ps never showed the sleepers"
+count=$(keel oci ps box | grep -c sleep)
+[ "$count" = 2 ] || fail "ps shows $count sleeps: $(keel oci ps box)"
+echo "OCI_CGROUPS: limits written, $(keel oci ps --format json box) in the group"
+
+# 2. pause freezes every process of the container, resume thaws them.
+keel oci pause box || fail "pause"
+keel oci state box | grep -q '"status":"paused"' || fail "not paused: $(keel oci state box)"
+grep -qx 'frozen 1' $C/cgroup.events || fail "cgroup.events does not say frozen"
+keel oci resume box || fail "resume"
+keel oci state box | grep -q '"status":"running"' || fail "not running: $(keel oci state box)"
+echo "OCI_CGROUPS: paused and resumed"
+
+# 3. kill --all reaches every process; delete removes the group.
+keel oci kill --all box KILL || fail "kill --all"
+wait_for 50 'keel oci state box | grep -q "\"status\":\"stopped\""' || fail "not stopped after kill --all"
+keel oci delete box || fail "delete"
+[ ! -e $C ] || fail "$C is left after delete"
+echo "OCI_CGROUPS: kill --all and delete left no group"
+
+# 4. memory.limit is enforced: a 64 MiB buffer is OOM-killed (137).
+bundle '["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]'
+keel oci run --bundle $B hog
+status=$?
+[ "$status" = 137 ] || fail "the memory hog exited with $status, expected 137"
+echo "OCI_CGROUPS: memory hog OOM-killed"
+
+# 5. Limits a host without the controllers cannot apply are refused, and
+# nothing is left.
+sed -i 's/"pids": {"limit": 16}/"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]/' $B/config.json
+keel oci create --bundle $B bad 2>/tmp/err && fail "an impossible limit was accepted"
+echo "OCI_CGROUPS: refused: $(cat /tmp/err)"
+[ ! -e $G/keel.oci/bad ] || fail "a refused create left its group"
+[ ! -e /run/keel/oci/bad ] || fail "a refused create left its record"
+
+echo "OCI_CGROUPS: PASS"
+keel poweroff
