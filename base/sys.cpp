@@ -272,6 +272,11 @@ Result<void> pivot_root(const std::string& new_root, const std::string& put_old)
     return {};
 }
 
+Result<void> exec_file(int fd, char* const* argv, char* const* envp) {
+    ::syscall(SYS_execveat, fd, "", argv, envp, kAtEmptyPath);
+    return errno_error("execveat");
+}
+
 Result<void> finit_module(int fd, const std::string& params, int flags) {
     if (::syscall(SYS_finit_module, fd, params.c_str(), flags) < 0)
         return errno_error("finit_module");

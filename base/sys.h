@@ -123,6 +123,9 @@ Result<Fd> new_detached_filesystem(const std::string& type, std::string_view opt
 
 /// pivot_root(2).
 Result<void> pivot_root(const std::string& new_root, const std::string& put_old);
+/// execveat(2) of the file `fd` names (AT_EMPTY_PATH): returns only on
+/// failure. `argv` and `envp` end with a null pointer.
+Result<void> exec_file(int fd, char* const* argv, char* const* envp);
 
 /// finit_module(2): loads a module from an open file.
 Result<void> finit_module(int fd, const std::string& params, int flags = 0);

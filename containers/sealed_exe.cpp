@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -27,8 +26,10 @@ Result<void> ensure_sealed_binary(char** argv) {
         TRY_CTX(clone_mount(exe.get(), Submounts::Excluded), "bind the runtime's binary read-only");
     TRY_CTX(set_mount_attributes(binary.get(), {.set = kMountAttrReadOnly}, Submounts::Excluded),
             "make the runtime's binary read-only");
-    ::syscall(SYS_execveat, binary.get(), "", argv, environ, AT_EMPTY_PATH);
-    return errno_error("run the runtime from its read-only binding (execveat)");
+    // Returns only on failure.
+    return std::unexpected(exec_file(binary.get(), argv, environ)
+                               .error()
+                               .wrap("run the runtime from its read-only binding"));
 }
 
 } // namespace keel::containers
