@@ -47,7 +47,7 @@ profile=/usr/share/containers/seccomp.json
 busybox=/bin/busybox
 file -L "$busybox" | grep -q 'statically linked' || { echo "$busybox is not static (apt-get install busybox-static)" >&2; exit 1; }
 work=$(mktemp -d /tmp/keel-bench-qemu.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 # The benchmark's bundle: runc spec's default with terminal off, /bin/true,
 # Docker's seccomp profile and a 128 MiB memory limit.
