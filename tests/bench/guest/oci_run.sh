@@ -18,10 +18,16 @@ rounds=$1
 runs=$2
 entry=$3
 
+# The end: in the tmpfs root (BENCH_SWITCHED), the script that made it
+# powers off once this one has returned.
+finish() {
+  [ -n "$BENCH_SWITCHED" ] || keel poweroff
+  exit "$1"
+}
+
 fail() {
-  echo "BENCH: FAIL: $*"
-  keel poweroff
-  exit 1
+  echo "BENCH: FAIL: $*" >&2
+  finish 1
 }
 
 if [ "$entry" = pivot ] && [ -z "$BENCH_SWITCHED" ]; then
@@ -29,6 +35,7 @@ if [ "$entry" = pivot ] && [ -z "$BENCH_SWITCHED" ]; then
   # bundles copied (so they live on the tmpfs), fresh /run and /tmp, and the
   # API filesystems (cgroup2 under /sys) bound from PID 1's namespace.
   export BENCH_SWITCHED=1
+  # shellcheck disable=SC2016 # expanded by the inner shell
   unshare -m /bin/sh -c '
     set -e
     mkdir -p /newroot
@@ -43,7 +50,8 @@ if [ "$entry" = pivot ] && [ -z "$BENCH_SWITCHED" ]; then
     cd /newroot
     mount --move . /
     exec chroot . /bin/sh /bench.sh "$@"
-  ' sh "$@" || fail "the tmpfs root could not be made, or the benchmark in it failed"
+  ' sh "$@" || echo "BENCH: FAIL: the tmpfs root could not be made, or the benchmark in it failed"
+  keel poweroff
   exit 0
 fi
 
@@ -73,26 +81,30 @@ for name in keel crun runc; do
   echo "BENCH: $name: $out"
   group=$(echo "$out" | sed -n 's/^GROUP \([^ ]*\) .*/\1/p')
   limit=$(echo "$out" | sed -n 's/^GROUP [^ ]* //p')
-  [ -n "$group" ] && [ "$group" != / ] || fail "$name ran the container in no cgroup of its own: $out"
+  if [ -z "$group" ] || [ "$group" = / ]; then
+    fail "$name ran the container in no cgroup of its own: $out"
+  fi
   [ "$limit" = "$(cat /check/limit)" ] || fail "$name's group $group has memory.max $limit"
 done
 
 now_cs() { read -r up _ </proc/uptime && echo "${up%.*}${up#*.}"; }
 
-# round NAME: RUNS containers in a row; prints ms per container.
+# round NAME [N]: N (default RUNS) containers in a row; prints ms per
+# container.
 round() {
+  n=${2:-$runs}
   start=$(now_cs)
   i=0
-  while [ $i -lt "$runs" ]; do
+  while [ $i -lt "$n" ]; do
     i=$((i + 1))
     rt "$1" --bundle /bundle "bench-$i" >/dev/null || fail "$1 run failed"
   done
   end=$(now_cs)
-  awk -v cs=$((end - start)) -v n="$runs" 'BEGIN { printf "%.1f\n", cs * 10 / n }'
+  awk -v cs=$((end - start)) -v n="$n" 'BEGIN { printf "%.1f\n", cs * 10 / n }'
 }
 
-# One warm-up round each (page cache, first seccomp compilation).
-for name in keel crun runc; do round $name >/dev/null; done
+# A few warm-up runs each (page cache, first use of each binary).
+for name in keel crun runc; do round "$name" 3 >/dev/null || finish 1; done
 r=1
 while [ $r -le "$rounds" ]; do
   # Each runtime goes first, second and third in turn.
@@ -102,7 +114,8 @@ while [ $r -le "$rounds" ]; do
     0) order="runc keel crun" ;;
   esac
   for name in $order; do
-    echo "BENCH: $name $r $(round $name)"
+    ms=$(round "$name") || finish 1
+    echo "BENCH: $name $r $ms"
   done
   r=$((r + 1))
 done
@@ -116,4 +129,4 @@ for name in keel crun runc; do
   echo "BENCH_RSS: $name $(cat /tmp/rss)"
 done
 echo "BENCH: DONE"
-keel poweroff
+finish 0
