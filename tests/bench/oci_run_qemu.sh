@@ -27,7 +27,8 @@
 # golang-github-containers-common, GNU time (apt-get install time),
 # busybox-static and what tools/keel-qemu needs (docs/qemu.md).
 # usage: tests/bench/oci_run_qemu.sh [KEEL_BINARY] [ROUNDS] [RUNS]
-#   (default build/musl/keel, 5, 20; ENTRY=pivot|no-pivot, default pivot)
+#   (default build/musl/keel, 5, 20; ENTRY=pivot|no-pivot, default pivot;
+#   KEEP=1 keeps the work directory with the console log)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 keel=$(realpath "${1:-$repo/build/musl/keel}")
@@ -119,7 +120,7 @@ if [ "$status" -ne 0 ] || ! grep -q '^BENCH: DONE' "$work/console"; then
   tail -3 "$work/runner.log" >&2
   exit 1
 fi
-grep '^BENCH: [a-z]*: ' "$work/console" | sed 's/^BENCH: /  check: /'
+grep -E '^BENCH: ([a-z]*: |root filesystem)' "$work/console" | sed 's/^BENCH: /  guest: /'
 
 median() {
   awk -v rt="$1" '$1 == "BENCH:" && $2 == rt && $3 ~ /^[0-9]+$/ {print $4}' "$work/console" |
