@@ -407,6 +407,9 @@ Result<void> Applier::apply(TarReader& reader, const TarEntry& entry) {
         return {};
     }
     const std::string& name = parts.back();
+    for (size_t i = 0; i + 1 < parts.size(); ++i)
+        if (parts[i].starts_with(kWhiteoutMetaPrefix))
+            return {}; // inside aufs's metadata directories
     if (name.starts_with(kWhiteoutPrefix)) {
         if (name == kOpaqueMarker)
             return opaque(parts);
