@@ -340,9 +340,9 @@ Result<size_t> TarReader::read_data(std::span<char> buffer) {
     return *n;
 }
 
-Result<std::optional<TarEntry>> TarReader::next() {
+Result<const TarEntry*> TarReader::next() {
     if (m_ended)
-        return std::nullopt;
+        return nullptr;
     TRY(finish_entry());
     ++m_index;
     m_entry_offset = m_offset;
@@ -375,7 +375,7 @@ Result<std::optional<TarEntry>> TarReader::next() {
             // The end: a second zero block and the record's padding may
             // follow, and are left unread.
             m_ended = true;
-            return std::nullopt;
+            return nullptr;
         }
         if (m_entry_name.empty())
             m_entry_name = std::string(field(block, kName));
@@ -530,7 +530,8 @@ Result<std::optional<TarEntry>> TarReader::next() {
         entry.offset = m_entry_offset;
         m_data_left = size;
         m_padding = padding;
-        return entry;
+        m_entry = std::move(entry);
+        return &m_entry;
     }
 }
 

@@ -124,10 +124,12 @@ class TarReader {
 public:
     explicit TarReader(ByteSource& source, TarLimits limits = {});
 
-    /// The next entry; std::nullopt at the archive's end marker (a zero
-    /// block). What the caller left unread of the previous entry's data is
-    /// skipped. An archive that ends without its end marker is an error.
-    Result<std::optional<TarEntry>> next();
+    /// The next entry, kept by the reader until the next call; nullptr at
+    /// the archive's end marker (a zero block). What the caller left unread
+    /// of the previous entry's data is skipped. An archive that ends
+    /// without its end marker is an error. (A pointer, not an optional:
+    /// libc++ 16's expected cannot hold an optional of a struct.)
+    Result<const TarEntry*> next();
 
     /// Reads the current entry's data into `buffer`; 0 once all of it was
     /// read. A stream that ends inside the data is an error.
@@ -155,6 +157,7 @@ private:
     uint64_t m_index = 0;
     uint64_t m_entry_offset = 0;
     std::string m_entry_name;
+    TarEntry m_entry;
     bool m_ended = false;
 };
 
