@@ -266,6 +266,15 @@ Result<Fd> new_detached_filesystem(const std::string& type, std::string_view opt
     return Fd(int(mount));
 }
 
+Result<void> rename_no_replace(int from_directory, const std::string& from, int to_directory,
+                               const std::string& to) {
+    constexpr unsigned kRenameNoReplace = 1; // RENAME_NOREPLACE, absent from musl's headers
+    if (::syscall(SYS_renameat2, from_directory, from.c_str(), to_directory, to.c_str(),
+                  kRenameNoReplace) < 0)
+        return errno_error(cat("rename ", quoted(from), " to ", quoted(to)));
+    return {};
+}
+
 Result<void> pivot_root(const std::string& new_root, const std::string& put_old) {
     if (::syscall(SYS_pivot_root, new_root.c_str(), put_old.c_str()) < 0)
         return errno_error(cat("pivot_root to ", quoted(new_root)));

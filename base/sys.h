@@ -121,6 +121,10 @@ Result<void> move_mount(int from, int to);
 Result<Fd> new_detached_filesystem(const std::string& type, std::string_view options,
                                    uint64_t attributes);
 
+/// renameat2(2) with RENAME_NOREPLACE: EEXIST instead of replacing `to`.
+Result<void> rename_no_replace(int from_directory, const std::string& from, int to_directory,
+                               const std::string& to);
+
 /// pivot_root(2).
 Result<void> pivot_root(const std::string& new_root, const std::string& put_old);
 /// execveat(2) of the file `fd` names (AT_EMPTY_PATH): returns only on

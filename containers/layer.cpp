@@ -1,0 +1,549 @@
+// Applying a layer: each tar entry made under its parent, which is opened
+// inside the target with RESOLVE_IN_ROOT; whiteouts in either form; the
+// directories' modes and mtimes set once everything is in; and unpacking
+// into a store through a temporary directory renamed into place.
+#include "containers/layer.h"
+
+#include "base/strings.h"
+#include "base/sys.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <unordered_set>
+#include <vector>
+
+namespace keel::oci {
+
+namespace {
+
+constexpr uint64_t kInRoot = kResolveInRoot | kResolveNoMagicLinks;
+constexpr std::string_view kWhiteoutPrefix = ".wh.";
+constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
+// aufs's own metadata (".wh..wh.plnk", ".wh..wh.aufs"): skipped, as
+// Docker and containerd skip it.
+constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
+constexpr size_t kCopyBuffer = 256 * 1024;
+
+// The components of `path` inside a root: empty ones and "." dropped, ".."
+// taking one back but never above the root (so "/a/../../b" is "b").
+std::vector<std::string> normalise(std::string_view path) {
+    std::vector<std::string> parts;
+    for (std::string_view part : split(path, '/')) {
+        if (part.empty() || part == ".")
+            continue;
+        if (part == "..") {
+            if (!parts.empty())
+                parts.pop_back();
+            continue;
+        }
+        parts.emplace_back(part);
+    }
+    return parts;
+}
+
+// The first `count` components joined with "/"; "." for none (openat2's
+// name for the root itself).
+std::string join(const std::vector<std::string>& parts, size_t count) {
+    if (count == 0)
+        return ".";
+    std::string out = parts[0];
+    for (size_t i = 1; i < count; ++i)
+        out += "/" + parts[i];
+    return out;
+}
+
+std::string child_path(const std::string& parent, std::string_view name) {
+    return parent == "." ? std::string(name) : cat(parent, "/", name);
+}
+
+// The names in a directory (an fd that can be read), without "." and "..".
+Result<std::vector<std::string>> names_in(int directory) {
+    int copy = ::fcntl(directory, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0)
+        return errno_error("dup");
+    DIR* stream = ::fdopendir(copy);
+    if (!stream) {
+        int saved = errno;
+        ::close(copy);
+        return errno_error(saved, "read directory");
+    }
+    ::rewinddir(stream);
+    std::vector<std::string> names;
+    errno = 0;
+    while (struct dirent* entry = ::readdir(stream)) {
+        std::string_view name = entry->d_name;
+        if (name != "." && name != "..")
+            names.emplace_back(name);
+    }
+    int saved = errno;
+    ::closedir(stream);
+    if (saved)
+        return errno_error(saved, "read directory");
+    return names;
+}
+
+struct timespec entry_time(const TarEntry& entry) {
+    return {time_t(entry.mtime), long(entry.mtime_nsec)};
+}
+
+// Which lower content a removal spares.
+enum class Spare { Nothing, SameLayer };
+
+class Applier {
+public:
+    Applier(int root, const LayerOptions& options)
+        : m_root(root), m_options(options),
+          m_chown(options.ownership == Ownership::Archive && ::geteuid() == 0),
+          m_buffer(new char[kCopyBuffer]) {}
+
+    Result<void> apply(TarReader& reader, const TarEntry& entry);
+    Result<void> finish();
+
+private:
+    Result<Fd> open_directory(const std::vector<std::string>& parts, size_t count);
+    Result<bool> make_room(int parent, const std::string& name, bool directory);
+    Result<bool> remove_tree(int parent, const std::string& name, const std::string& path,
+                             Spare spare);
+    Result<void> whiteout(const std::vector<std::string>& parts, std::string_view target);
+    Result<void> opaque(const std::vector<std::string>& parts);
+    Result<void> regular_file(TarReader& reader, const TarEntry& entry, int parent,
+                              const std::string& name);
+    Result<void> directory(const TarEntry& entry, int parent, const std::string& name,
+                           const std::string& path);
+    Result<void> hard_link(const TarEntry& entry, int parent, const std::string& name,
+                           const std::string& path);
+    Result<void> special_file(const TarEntry& entry, int parent, const std::string& name);
+    Result<void> set_xattrs(int fd, const TarEntry& entry);
+    uint32_t mode_of(const TarEntry& entry) const;
+
+    // A directory whose mode and mtime are set at the end: the entries
+    // made in it later would change its mtime, a read-only mode could stop
+    // them. Its inode tells it from a later entry of the same name.
+    struct DeferredDirectory {
+        std::string path;
+        dev_t device;
+        ino_t inode;
+        uint32_t mode;
+        struct timespec mtime;
+    };
+
+    int m_root;
+    LayerOptions m_options;
+    bool m_chown;
+    std::unique_ptr<char[]> m_buffer;
+    // Paths (normalised) this layer made: whiteouts never remove them.
+    std::unordered_set<std::string> m_written;
+    std::vector<DeferredDirectory> m_directories;
+};
+
+uint32_t Applier::mode_of(const TarEntry& entry) const {
+    uint32_t mode = entry.mode & 07777;
+    if (!m_options.keep_setid)
+        mode &= entry.type == TarEntryType::Directory ? ~uint32_t(S_ISUID)
+                                                      : ~uint32_t(S_ISUID | S_ISGID);
+    return mode;
+}
+
+// Opens (O_PATH) the directory made of the first `count` components,
+// making what is missing on the way. Each new directory is made by name
+// under its opened parent; a name taken by a symlink to nothing is refused
+// rather than followed.
+Result<Fd> Applier::open_directory(const std::vector<std::string>& parts, size_t count) {
+    std::string path = join(parts, count);
+    if (auto opened = open_resolved(m_root, path, O_PATH | O_DIRECTORY, kInRoot);
+        opened || opened.error().code() != ENOENT)
+        return opened;
+    for (size_t i = 1; i <= count; ++i) {
+        std::string prefix = join(parts, i);
+        auto opened = open_resolved(m_root, prefix, O_PATH | O_DIRECTORY, kInRoot);
+        if (opened)
+            continue;
+        if (opened.error().code() != ENOENT)
+            return std::unexpected(std::move(opened).error());
+        Fd parent = TRY(open_resolved(m_root, join(parts, i - 1), O_PATH | O_DIRECTORY, kInRoot));
+        if (::mkdirat(parent.get(), parts[i - 1].c_str(), 0755) < 0) {
+            if (errno == EEXIST)
+                return error(
+                    cat("create directory ", quoted(prefix), ": a symlink to nothing is there"));
+            return errno_error(cat("create directory ", quoted(prefix)));
+        }
+        m_written.insert(prefix);
+    }
+    return open_resolved(m_root, path, O_PATH | O_DIRECTORY, kInRoot);
+}
+
+// Makes room for a new entry `name` under `parent`: what is there is
+// removed, unless both it and the new entry are directories (then they
+// merge). Returns whether a directory stays.
+Result<bool> Applier::make_room(int parent, const std::string& name, bool directory) {
+    struct stat st;
+    if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            return false;
+        return errno_error(cat("stat ", quoted(name)));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (directory)
+            return true;
+        TRY(remove_tree(parent, name, name, Spare::Nothing));
+        return false;
+    }
+    if (::unlinkat(parent, name.c_str(), 0) < 0)
+        return errno_error(cat("remove ", quoted(name)));
+    return false;
+}
+
+// Removes `name` under `parent` (at `path` in the layer) and everything
+// below it, never following a symlink. With Spare::SameLayer what this
+// layer made stays, and so does each directory above it. Returns whether
+// anything stayed.
+Result<bool> Applier::remove_tree(int parent, const std::string& name, const std::string& path,
+                                  Spare spare) {
+    if (spare == Spare::SameLayer && m_written.contains(path))
+        return true;
+    struct stat st;
+    if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            return false;
+        return errno_error(cat("stat ", quoted(path)));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (::unlinkat(parent, name.c_str(), 0) < 0 && errno != ENOENT)
+            return errno_error(cat("remove ", quoted(path)));
+        return false;
+    }
+    int opened = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (opened < 0)
+        return errno_error(cat("open ", quoted(path)));
+    Fd directory(opened);
+    bool kept = false;
+    for (const std::string& child : TRY_CTX(names_in(directory.get()), quoted(path)))
+        kept |= TRY(remove_tree(directory.get(), child, child_path(path, child), spare));
+    if (!kept && ::unlinkat(parent, name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return errno_error(cat("remove ", quoted(path)));
+    return kept;
+}
+
+// ".wh.NAME": NAME of the lower layers goes (Apply) or is hidden by a
+// 0:0 character device (Overlay).
+Result<void> Applier::whiteout(const std::vector<std::string>& parts, std::string_view target) {
+    if (target.empty() || target == "." || target == "..")
+        return error(cat("whiteout of ", quoted(target), " names no entry"));
+    std::string name(target);
+    std::string path = child_path(join(parts, parts.size() - 1), name);
+    if (m_options.whiteouts == Whiteouts::Apply) {
+        auto parent =
+            open_resolved(m_root, join(parts, parts.size() - 1), O_PATH | O_DIRECTORY, kInRoot);
+        if (!parent && (parent.error().code() == ENOENT || parent.error().code() == ENOTDIR))
+            return {}; // nothing below to hide
+        TRY(remove_tree(TRY(std::move(parent)).get(), name, path, Spare::SameLayer));
+        return {};
+    }
+    if (m_written.contains(path))
+        return {}; // the layer's own entry of that name stays visible
+    Fd parent = TRY(open_directory(parts, parts.size() - 1));
+    TRY(make_room(parent.get(), name, false));
+    if (::mknodat(parent.get(), name.c_str(), S_IFCHR | 0, ::makedev(0, 0)) < 0)
+        return errno_error(cat("make whiteout device ", quoted(path)));
+    return {};
+}
+
+// ".wh..wh..opq": the directory's lower content goes (Apply) or is hidden
+// by trusted.overlay.opaque=y (Overlay).
+Result<void> Applier::opaque(const std::vector<std::string>& parts) {
+    std::string path = join(parts, parts.size() - 1);
+    if (m_options.whiteouts == Whiteouts::Apply) {
+        auto directory = open_resolved(m_root, path, O_RDONLY | O_DIRECTORY, kInRoot);
+        if (!directory &&
+            (directory.error().code() == ENOENT || directory.error().code() == ENOTDIR))
+            return {};
+        Fd opened = TRY(std::move(directory));
+        for (const std::string& child : TRY(names_in(opened.get())))
+            TRY(remove_tree(opened.get(), child, child_path(path, child), Spare::SameLayer));
+        return {};
+    }
+    TRY(open_directory(parts, parts.size() - 1));
+    Fd directory = TRY(open_resolved(m_root, path, O_RDONLY | O_DIRECTORY, kInRoot));
+    if (::fsetxattr(directory.get(), "trusted.overlay.opaque", "y", 1, 0) < 0)
+        return errno_error(cat("mark ", quoted(path), " opaque"));
+    return {};
+}
+
+Result<void> Applier::set_xattrs(int fd, const TarEntry& entry) {
+    for (const auto& [name, value] : entry.xattrs) {
+        // trusted.* and security.* other than file capabilities could forge
+        // overlayfs or LSM state; capabilities are privilege, like setuid.
+        bool wanted =
+            name.starts_with("user.") || (name == "security.capability" && m_options.keep_setid);
+        if (!wanted)
+            continue;
+        if (::fsetxattr(fd, name.c_str(), value.data(), value.size(), 0) < 0 && errno != ENOTSUP)
+            return errno_error(cat("set xattr ", quoted(name)));
+    }
+    return {};
+}
+
+Result<void> Applier::regular_file(TarReader& reader, const TarEntry& entry, int parent,
+                                   const std::string& name) {
+    TRY(make_room(parent, name, false));
+    int opened =
+        ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (opened < 0)
+        return errno_error("create");
+    Fd file(opened);
+    while (size_t n = TRY(reader.read_data({m_buffer.get(), kCopyBuffer})))
+        TRY_CTX(write_all(file.get(), {m_buffer.get(), n}), "write");
+    // chown first: it clears setuid and setgid bits.
+    if (m_chown && ::fchown(file.get(), uid_t(entry.uid), gid_t(entry.gid)) < 0)
+        return errno_error("chown");
+    if (::fchmod(file.get(), mode_of(entry)) < 0)
+        return errno_error("chmod");
+    TRY(set_xattrs(file.get(), entry));
+    struct timespec times[2] = {entry_time(entry), entry_time(entry)};
+    if (::futimens(file.get(), times) < 0)
+        return errno_error("set mtime");
+    return {};
+}
+
+Result<void> Applier::directory(const TarEntry& entry, int parent, const std::string& name,
+                                const std::string& path) {
+    bool kept = TRY(make_room(parent, name, true));
+    if (!kept && ::mkdirat(parent, name.c_str(), 0700) < 0)
+        return errno_error("create directory");
+    int opened = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (opened < 0)
+        return errno_error("open directory");
+    Fd directory(opened);
+    if (m_chown && ::fchown(directory.get(), uid_t(entry.uid), gid_t(entry.gid)) < 0)
+        return errno_error("chown");
+    TRY(set_xattrs(directory.get(), entry));
+    struct stat st;
+    if (::fstat(directory.get(), &st) < 0)
+        return errno_error("stat");
+    m_directories.push_back({path, st.st_dev, st.st_ino, mode_of(entry), entry_time(entry)});
+    return {};
+}
+
+Result<void> Applier::hard_link(const TarEntry& entry, int parent, const std::string& name,
+                                const std::string& path) {
+    std::vector<std::string> target = normalise(entry.link_target);
+    if (target.empty())
+        return error("hard link to the root directory");
+    std::string target_path = join(target, target.size());
+    if (target_path == path)
+        return {}; // a link to itself: the file is already there
+    Fd target_parent = TRY_CTX(
+        open_resolved(m_root, join(target, target.size() - 1), O_PATH | O_DIRECTORY, kInRoot),
+        cat("hard link target ", quoted(target_path)));
+    struct stat st;
+    if (::fstatat(target_parent.get(), target.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno_error(cat("hard link target ", quoted(target_path)));
+    if (S_ISDIR(st.st_mode))
+        return error(cat("hard link target ", quoted(target_path), " is a directory"));
+    TRY(make_room(parent, name, false));
+    // No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
+    if (::linkat(target_parent.get(), target.back().c_str(), parent, name.c_str(), 0) < 0)
+        return errno_error(cat("link to ", quoted(target_path)));
+    return {};
+}
+
+// Symlinks, devices and fifos: made by name, set by name without following.
+Result<void> Applier::special_file(const TarEntry& entry, int parent, const std::string& name) {
+    TRY(make_room(parent, name, false));
+    const char* c_name = name.c_str();
+    switch (entry.type) {
+    case TarEntryType::Symlink:
+        if (::symlinkat(entry.link_target.c_str(), parent, c_name) < 0)
+            return errno_error("create symlink");
+        break;
+    case TarEntryType::CharDevice:
+    case TarEntryType::BlockDevice: {
+        mode_t kind = entry.type == TarEntryType::CharDevice ? S_IFCHR : S_IFBLK;
+        if (::mknodat(parent, c_name, kind | 0600,
+                      ::makedev(entry.device_major, entry.device_minor)) < 0)
+            return errno_error("create device node");
+        break;
+    }
+    case TarEntryType::Fifo:
+        if (::mknodat(parent, c_name, S_IFIFO | 0600, 0) < 0)
+            return errno_error("create fifo");
+        break;
+    default:
+        return error("not a special file");
+    }
+    if (m_chown &&
+        ::fchownat(parent, c_name, uid_t(entry.uid), gid_t(entry.gid), AT_SYMLINK_NOFOLLOW) < 0)
+        return errno_error("chown");
+    // Just made by this name, so not a symlink here: chmod may follow.
+    if (entry.type != TarEntryType::Symlink && ::fchmodat(parent, c_name, mode_of(entry), 0) < 0)
+        return errno_error("chmod");
+    struct timespec times[2] = {entry_time(entry), entry_time(entry)};
+    if (::utimensat(parent, c_name, times, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno_error("set mtime");
+    return {};
+}
+
+Result<void> Applier::apply(TarReader& reader, const TarEntry& entry) {
+    std::vector<std::string> parts = normalise(entry.path);
+    if (parts.empty()) {
+        // "./": the root's own metadata.
+        if (entry.type != TarEntryType::Directory)
+            return error(cat("a ", kTarEntryTypeNames.name(entry.type), " cannot be the root"));
+        struct stat st;
+        if (::fstat(m_root, &st) < 0)
+            return errno_error("stat the root");
+        if (m_chown) {
+            Fd root = TRY(open_resolved(m_root, ".", O_RDONLY | O_DIRECTORY, kInRoot));
+            if (::fchown(root.get(), uid_t(entry.uid), gid_t(entry.gid)) < 0)
+                return errno_error("chown the root");
+        }
+        m_directories.push_back({".", st.st_dev, st.st_ino, mode_of(entry), entry_time(entry)});
+        return {};
+    }
+    const std::string& name = parts.back();
+    for (size_t i = 0; i + 1 < parts.size(); ++i)
+        if (parts[i].starts_with(kWhiteoutMetaPrefix))
+            return {}; // inside aufs's metadata directories
+    if (name.starts_with(kWhiteoutPrefix)) {
+        if (name == kOpaqueMarker)
+            return opaque(parts);
+        if (name.starts_with(kWhiteoutMetaPrefix))
+            return {};
+        return whiteout(parts, std::string_view(name).substr(kWhiteoutPrefix.size()));
+    }
+    if ((entry.type == TarEntryType::CharDevice || entry.type == TarEntryType::BlockDevice) &&
+        !m_options.allow_devices)
+        return error("device nodes are refused (LayerOptions::allow_devices is off)");
+
+    std::string path = join(parts, parts.size());
+    Fd parent = TRY_CTX(open_directory(parts, parts.size() - 1), "parent directory");
+    switch (entry.type) {
+    case TarEntryType::Regular:
+        TRY(regular_file(reader, entry, parent.get(), name));
+        break;
+    case TarEntryType::Directory:
+        TRY(directory(entry, parent.get(), name, path));
+        break;
+    case TarEntryType::HardLink:
+        TRY(hard_link(entry, parent.get(), name, path));
+        break;
+    case TarEntryType::Symlink:
+    case TarEntryType::CharDevice:
+    case TarEntryType::BlockDevice:
+    case TarEntryType::Fifo:
+        TRY(special_file(entry, parent.get(), name));
+        break;
+    }
+    m_written.insert(path);
+    return {};
+}
+
+Result<void> Applier::finish() {
+    // Deepest last made first, so no mode set on a directory stops the
+    // next from being opened.
+    for (auto it = m_directories.rbegin(); it != m_directories.rend(); ++it) {
+        auto opened = open_resolved(m_root, it->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, kInRoot);
+        if (!opened)
+            continue; // removed or replaced later in the layer
+        struct stat st;
+        if (::fstat(opened->get(), &st) < 0)
+            return errno_error(cat("stat ", quoted(it->path)));
+        if (st.st_dev != it->device || st.st_ino != it->inode)
+            continue;
+        if (::fchmod(opened->get(), it->mode) < 0)
+            return errno_error(cat("chmod ", quoted(it->path)));
+        struct timespec times[2] = {it->mtime, it->mtime};
+        if (::futimens(opened->get(), times) < 0)
+            return errno_error(cat("set mtime of ", quoted(it->path)));
+    }
+    return {};
+}
+
+// A source borrowed by decompressed(), which wants one it owns.
+class BorrowedSource final : public ByteSource {
+public:
+    explicit BorrowedSource(ByteSource& source) : m_source(source) {}
+    Result<size_t> read(std::span<char> buffer) override { return m_source.read(buffer); }
+
+private:
+    ByteSource& m_source;
+};
+
+// Removes a directory tree by path, not following symlinks (best effort:
+// for cleaning up after a failure).
+void remove_directory_tree(int parent, const std::string& name) {
+    int opened = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (opened >= 0) {
+        Fd directory(opened);
+        if (auto names = names_in(directory.get())) {
+            for (const std::string& child : *names) {
+                if (::unlinkat(directory.get(), child.c_str(), 0) < 0 &&
+                    (errno == EISDIR || errno == EPERM))
+                    remove_directory_tree(directory.get(), child);
+            }
+        }
+    }
+    ::unlinkat(parent, name.c_str(), AT_REMOVEDIR);
+}
+
+} // namespace
+
+Result<LayerSummary> apply_layer(ByteSource& layer, int target_directory,
+                                 const LayerOptions& options) {
+    TarReader reader(layer);
+    Applier applier(target_directory, options);
+    LayerSummary summary;
+    while (auto entry = TRY(reader.next())) {
+        auto applied = applier.apply(reader, *entry);
+        if (!applied)
+            return std::unexpected(std::move(applied).error().wrap(describe_entry(*entry)));
+        ++summary.entries;
+        summary.bytes += entry->size;
+    }
+    TRY(applier.finish());
+    return summary;
+}
+
+Result<LayerSummary> unpack_layer(ByteSource& layer, const std::string& store_directory,
+                                  std::string_view name, const LayerOptions& options) {
+    std::string context = cat("unpack layer ", quoted(name));
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+        name.find('\0') != std::string_view::npos)
+        return error(cat(context, ": not a plain name"));
+    Fd store = TRY_CTX(open_file(store_directory, O_PATH | O_DIRECTORY), context);
+    struct stat st;
+    if (::fstatat(store.get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return errno_error(EEXIST, context);
+    std::string temporary = cat(store_directory, "/.", name, "-XXXXXX");
+    if (!::mkdtemp(temporary.data()))
+        return errno_error(cat(context, ": create a temporary directory"));
+    std::string temporary_name = temporary.substr(temporary.rfind('/') + 1);
+
+    auto unpacked = [&]() -> Result<LayerSummary> {
+        Fd directory = TRY(open_file(temporary, O_RDONLY | O_DIRECTORY));
+        // mkdtemp's 0700 would make a root only root can enter, unless the
+        // layer has a "./" entry of its own.
+        if (::fchmod(directory.get(), 0755) < 0)
+            return errno_error("chmod");
+        auto source = TRY(decompressed(std::make_unique<BorrowedSource>(layer)));
+        LayerSummary summary = TRY(apply_layer(*source, directory.get(), options));
+        // Written through before the name says the layer is complete.
+        if (::syncfs(directory.get()) < 0)
+            return errno_error("sync");
+        TRY(rename_no_replace(store.get(), temporary_name, store.get(), std::string(name)));
+        return summary;
+    }();
+    if (!unpacked) {
+        remove_directory_tree(store.get(), temporary_name);
+        return std::unexpected(std::move(unpacked).error().wrap(context));
+    }
+    return unpacked;
+}
+
+} // namespace keel::oci
