@@ -143,7 +143,7 @@ Result<std::vector<pid_t>> processes(const RuntimeOptions& runtime, std::string_
 Result<void> pause(const RuntimeOptions& runtime, std::string_view id);
 Result<void> resume(const RuntimeOptions& runtime, std::string_view id);
 
-/// Checks a container id: 1 to 1024 characters of [A-Za-z0-9_+.-], not "."
+/// Checks a container id: 1 to 255 characters of [A-Za-z0-9_+.-], not "."
 /// or ".." (it names a directory).
 Result<void> check_id(std::string_view id);
 

@@ -44,12 +44,15 @@
 
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -90,10 +93,12 @@ Result<std::string> expect_step(int socket, Step wanted) {
     std::string buffer(kMaxMessage, '\0');
     ssize_t got;
     do
-        got = ::recv(socket, buffer.data(), buffer.size(), 0);
+        got = ::recv(socket, buffer.data(), buffer.size(), MSG_TRUNC);
     while (got < 0 && errno == EINTR);
     if (got < 0)
         return errno_error("hear from the other side of the container's setup");
+    if (size_t(got) > buffer.size())
+        return error(cat("a setup message of ", got, " bytes (at most ", kMaxMessage, ")"));
     if (got == 0)
         return std::unexpected(
             Error::from_code(ErrorCode::ConnectionClosed, "the other side ended"));
@@ -142,8 +147,6 @@ Result<void> check_spec(const oci::Spec& spec) {
         return error("linux.uidMappings, linux.gidMappings: a new user namespace needs both");
     if (linux_config.monotonic_offset || linux_config.boottime_offset)
         return error("linux.timeOffsets: not supported yet");
-    if (spec.process->terminal && !spec.linux_config.find_namespace(oci::NamespaceType::Mount))
-        return error("process.terminal: needs a mount namespace for /dev/console");
     return {};
 }
 
@@ -338,6 +341,11 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         TRY_CTX(absolute_path(spec.root.path.starts_with('/') ? spec.root.path
                                                               : cat(bundle, "/", spec.root.path)),
                 "root.path");
+    // fds 3 .. 3+N-1 must be the caller's: a gap would be filled by the
+    // runtime's own fds, which would then reach the container.
+    for (int fd = 3; fd < 3 + options.preserve_fds; ++fd)
+        if (::fcntl(fd, F_GETFD) < 0)
+            return error(cat("--preserve-fds ", options.preserve_fds, ": fd ", fd, " is not open"));
     if (process.terminal && options.console_socket.empty())
         return error("process.terminal is true: --console-socket is needed to receive the pty");
 
@@ -351,6 +359,8 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     }
     undo.paths = paths;
     undo.record_directory = paths.directory;
+    // Held until state.json is written: other verbs wait for it.
+    Fd record_lock = TRY(lock_directory(paths.directory));
     TRY(write_new_file(paths.config, config_text, 0600));
 
     // The cgroup, with its limits, before the process that is born in it.
@@ -361,10 +371,15 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     Fd cgroup_directory;
     if (cgroup2_available()) {
         cgroup_path = TRY(cgroup_relative_path(spec, options.id));
-        if (is_directory(cat(kCgroupRoot, "/", cgroup_path)))
-            return error(cat("cgroup ", quoted(cgroup_path), " exists already"));
         TRY_CTX(enable_controllers(cgroup_path, oci::controllers_needed(writes)),
                 cat("enable the controllers for ", quoted(cgroup_path)));
+        // Claimed by its mkdir: an existing group is another container's.
+        std::string group_directory = cat(kCgroupRoot, "/", cgroup_path);
+        if (::mkdir(group_directory.c_str(), 0755) != 0) {
+            if (errno == EEXIST)
+                return error(cat("cgroup ", quoted(cgroup_path), " exists already"));
+            return errno_error(cat("create cgroup ", quoted(group_directory)));
+        }
         undo.cgroup = TRY(Cgroup::create(cgroup_path, CgroupLimits{}));
         cgroup_directory = TRY(undo.cgroup->open_directory());
         TRY_CTX(oci::apply_cgroup_writes(cgroup_directory.get(), writes), "linux.resources");
@@ -378,6 +393,9 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         seccomp = TRY_CTX(
             oci::cached_seccomp(*spec.linux_config.seccomp, cat(runtime.root, "/", kSeccompCache)),
             "linux.seccomp");
+    if (seccomp && (seccomp->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+        return error("linux.seccomp: SCMP_ACT_NOTIFY needs a seccomp agent at listenerPath, "
+                     "which keel does not hand the listener to yet");
 
     if (::mkfifo(paths.fifo.c_str(), 0600) != 0)
         return errno_error(cat("make the exec FIFO ", quoted(paths.fifo)));
@@ -459,7 +477,14 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     int console_fd = console ? console.get() : -1;
     std::string running_json; // the child's, from the parent's go-ahead
 
+    int parent_socket = parent_end.get();
     spawn.child_setup = [&]() -> Result<void> {
+        // The runtime's end goes, so that the runtime's death reads as the
+        // end of the conversation instead of a wait for ever; until the
+        // child reports ready, that death also kills it.
+        ::close(parent_socket);
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+            return errno_error("PR_SET_PDEATHSIG");
         for (const auto& [flag, path] : joins) {
             Fd target = TRY(open_file(path, O_RDONLY));
             if (::setns(target.get(), flag) != 0)
@@ -497,6 +522,16 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         if (process.terminal && ::ioctl(0, TIOCSCTTY, 0) != 0)
             return errno_error("make the pty the controlling terminal");
         TRY(check_program(process));
+        // Waiting for start, the process dies of the signals a runtime's
+        // init dies of (as pid 1 of its namespace, with no handler, it
+        // would ignore them): `kill` of a created container ends it. The
+        // handlers go at exec.
+        struct sigaction dies {};
+        dies.sa_handler = [](int signal) { ::_exit(kSignalStatusBase + signal); };
+        for (int signal : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2})
+            ::sigaction(signal, &dies, nullptr);
+        if (::prctl(PR_SET_PDEATHSIG, 0) != 0)
+            return errno_error("PR_SET_PDEATHSIG");
         TRY(send_step(child_socket, Step::Ready));
         char byte;
         ssize_t got;
@@ -558,15 +593,22 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     TRY(run_hooks("prestart", spec.hooks.prestart, creating));
     TRY(run_hooks("createRuntime", spec.hooks.create_runtime, creating));
     state.status = Status::Running;
-    TRY(send_step(parent_end.get(), Step::GoOn, cat(creating, "\n", state_json(state))));
+    std::string states = cat(creating, "\n", state_json(state));
+    if (states.size() >= kMaxMessage)
+        return error(cat("annotations: the container's state would be ", states.size(),
+                         " bytes, more than keel passes to its hooks (", kMaxMessage, ")"));
+    TRY(send_step(parent_end.get(), Step::GoOn, states));
     TRY(expect(Step::Ready));
 
     TRY(write_record(paths, record));
     if (!options.pid_file.empty()) {
         std::string temporary = options.pid_file + ".keel-new";
         TRY_CTX(write_new_file(temporary, cat(pid), 0644), "--pid-file");
-        if (::rename(temporary.c_str(), options.pid_file.c_str()) != 0)
-            return errno_error(cat("--pid-file: rename to ", quoted(options.pid_file)));
+        if (::rename(temporary.c_str(), options.pid_file.c_str()) != 0) {
+            int code = errno;
+            ::unlink(temporary.c_str());
+            return errno_error(code, cat("--pid-file: rename to ", quoted(options.pid_file)));
+        }
     }
     return pid;
 }

@@ -5,6 +5,7 @@
 #include "containers/hooks.h"
 
 #include "base/fd.h"
+#include "base/log.h"
 #include "base/spawn.h"
 #include "base/strings.h"
 #include "base/sys.h"
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <limits>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,13 +49,16 @@ Result<std::optional<int>> wait_with_timeout(pid_t pid, std::optional<uint32_t> 
 }
 
 Result<void> run_hook(const oci::Hook& hook, std::string_view state_json) {
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
-        return errno_error("pipe");
-    Fd read_end(pipe_fds[0]);
-    Fd write_end(pipe_fds[1]);
-    TRY_CTX(write_all(write_end.get(), state_json), "write the state to the hook's stdin");
-    write_end.reset();
+    // The state comes from a memory file, not a pipe: a pipe would block
+    // the runtime once the state (annotations and all) outgrew its buffer
+    // before the hook read it, or if the hook never reads.
+    int memory_file = ::memfd_create("keel-hook-state", MFD_CLOEXEC);
+    if (memory_file < 0)
+        return errno_error("memfd_create for the hook's stdin");
+    Fd read_end(memory_file);
+    TRY_CTX(write_all(read_end.get(), state_json), "write the state to the hook's stdin");
+    if (::lseek(read_end.get(), 0, SEEK_SET) != 0)
+        return errno_error("rewind the hook's stdin");
 
     SpawnOptions options;
     // The spec runs `path` with `args` as its argv; spawn execs argv[0].
@@ -79,9 +84,16 @@ Result<void> run_hook(const oci::Hook& hook, std::string_view state_json) {
 } // namespace
 
 Result<void> run_hooks(std::string_view stage, const std::vector<oci::Hook>& hooks,
-                       std::string_view state_json) {
-    for (const oci::Hook& hook : hooks)
-        TRY_CTX(run_hook(hook, state_json), cat(stage, " hook ", quoted(hook.path)));
+                       std::string_view state_json, HookFailure on_failure) {
+    for (const oci::Hook& hook : hooks) {
+        auto ran = run_hook(hook, state_json);
+        if (ran)
+            continue;
+        Error failure = std::move(ran).error().wrap(cat(stage, " hook ", quoted(hook.path)));
+        if (on_failure == HookFailure::Fails)
+            return std::unexpected(std::move(failure));
+        log_warning(failure.to_string());
+    }
     return {};
 }
 

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -114,11 +115,34 @@ Result<Record> read_record(const RuntimeOptions& runtime, std::string_view id) {
     return record;
 }
 
-Result<Fd> lock_record(const RecordPaths& paths) {
-    Fd directory = TRY(open_file(paths.directory, O_RDONLY | O_DIRECTORY));
-    if (::flock(directory.get(), LOCK_EX) != 0)
-        return errno_error(cat("lock ", quoted(paths.directory)));
-    return directory;
+Result<Fd> lock_directory(const std::string& directory) {
+    Fd fd = TRY(open_file(directory, O_RDONLY | O_DIRECTORY));
+    int rc;
+    do
+        rc = ::flock(fd.get(), LOCK_EX);
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0)
+        return errno_error(cat("lock ", quoted(directory)));
+    return fd;
+}
+
+Result<Fd> lock_record(const RuntimeOptions& runtime, std::string_view id) {
+    RecordPaths paths = record_paths(runtime, id);
+    auto missing = [&] { return error(cat("container ", quoted(id), " does not exist")); };
+    auto locked = lock_directory(paths.directory);
+    if (!locked) {
+        if (locked.error().code() == ENOENT)
+            return missing();
+        return std::unexpected(std::move(locked).error());
+    }
+    struct stat held {};
+    struct stat now {};
+    if (::fstat(locked->get(), &held) != 0)
+        return errno_error(cat("stat ", quoted(paths.directory)));
+    if (::stat(paths.directory.c_str(), &now) != 0 || now.st_dev != held.st_dev ||
+        now.st_ino != held.st_ino)
+        return missing();
+    return std::move(*locked);
 }
 
 Result<void> remove_record(const RecordPaths& paths) {

@@ -48,14 +48,24 @@ struct RecordPaths {
 
 RecordPaths record_paths(const RuntimeOptions& runtime, std::string_view id);
 
+/// A process ended by signal N shows as status 128 + N, as shells show it.
+inline constexpr int kSignalStatusBase = 128;
+
 /// Writes state.json (atomically: a temporary file renamed over it).
 Result<void> write_record(const RecordPaths& paths, const Record& record);
 /// Reads state.json; a missing record says "container `x` does not exist".
 Result<Record> read_record(const RuntimeOptions& runtime, std::string_view id);
 
-/// An exclusive lock on the record's directory while a verb changes it
-/// (flock; released when the Fd closes).
-Result<Fd> lock_record(const RecordPaths& paths);
+/// An exclusive lock on the record's directory while a verb reads and
+/// changes it (flock; released when the Fd closes); `create` holds it from
+/// making the directory until state.json is written. Taken before the
+/// record is read, and checked to still be the directory at its path once
+/// held: a verb that waited while the container was deleted (and perhaps
+/// made anew under the same id) says it does not exist rather than act on
+/// what it read before.
+Result<Fd> lock_record(const RuntimeOptions& runtime, std::string_view id);
+/// The lock on a directory just made (create).
+Result<Fd> lock_directory(const std::string& directory);
 
 /// Removes ROOT/ID and everything in it.
 Result<void> remove_record(const RecordPaths& paths);

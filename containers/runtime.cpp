@@ -4,6 +4,7 @@
 #include "containers/containers.h"
 
 #include "base/json.h"
+#include "base/log.h"
 #include "base/spawn.h"
 #include "base/strings.h"
 #include "base/sys.h"
@@ -30,8 +31,6 @@ namespace {
 constexpr int kStopWaitMilliseconds = 10000;
 // The longest container id (runc has no limit; a path component has 255).
 constexpr size_t kMaxIdLength = 255;
-// A shell's status for a process killed by a signal: 128 + the signal.
-constexpr int kSignalStatusBase = 128;
 
 ContainerState state_of(const Record& record, Status status) {
     ContainerState state;
@@ -175,17 +174,40 @@ Result<void> stop_everything(const Record& record) {
 // Signals that `run` in the foreground passes on to the container.
 constexpr int kForwardedSignals[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 
-// Waits for the container's process (a child of this runtime), passing on
-// the signals above; returns its wait status.
-Result<int> wait_forwarding_signals(pid_t pid) {
-    sigset_t forwarded;
-    sigemptyset(&forwarded);
+sigset_t forwarded_signals() {
+    sigset_t set;
+    sigemptyset(&set);
     for (int signal : kForwardedSignals)
-        sigaddset(&forwarded, signal);
-    sigset_t previous;
-    if (::sigprocmask(SIG_BLOCK, &forwarded, &previous) != 0)
-        return errno_error("block signals");
+        sigaddset(&set, signal);
+    return set;
+}
+
+// Holds the forwarded signals blocked while it lives (then restores the
+// mask): one that arrives while the container is made stays pending, to
+// be passed on once it runs, instead of ending the runtime halfway and
+// leaving the container behind.
+class ForwardedSignalsHeld {
+public:
+    ForwardedSignalsHeld() {
+        sigset_t set = forwarded_signals();
+        ::sigprocmask(SIG_BLOCK, &set, &m_previous);
+    }
+    ~ForwardedSignalsHeld() { ::sigprocmask(SIG_SETMASK, &m_previous, nullptr); }
+    ForwardedSignalsHeld(const ForwardedSignalsHeld&) = delete;
+    ForwardedSignalsHeld& operator=(const ForwardedSignalsHeld&) = delete;
+
+private:
+    sigset_t m_previous;
+};
+
+// Waits for the container's process (a child of this runtime), passing on
+// the signals above, which the caller holds blocked; returns its wait
+// status.
+Result<int> wait_forwarding_signals(pid_t pid) {
+    sigset_t forwarded = forwarded_signals();
     Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signals)
+        return errno_error("signalfd");
     Fd pidfd = TRY(pidfd_open(pid));
     for (;;) {
         pollfd ready[2] = {{.fd = pidfd.get(), .events = POLLIN, .revents = 0},
@@ -204,7 +226,6 @@ Result<int> wait_forwarding_signals(pid_t pid) {
     while (::waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return errno_error(cat("wait for ", pid));
-    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
     return status;
 }
 
@@ -247,9 +268,9 @@ std::string state_json(const ContainerState& state) {
 
 Result<void> start(const RuntimeOptions& runtime, std::string_view id) {
     auto run_start = [&]() -> Result<void> {
-        Record record = TRY(read_record(runtime, id));
         RecordPaths paths = record_paths(runtime, id);
-        Fd lock = TRY(lock_record(paths));
+        Fd lock = TRY(lock_record(runtime, id));
+        Record record = TRY(read_record(runtime, id));
         Status status = TRY(status_at(paths, record));
         if (status != Status::Created)
             return error(cat("the container is ", kStatusNames.name(status), ", not created"));
@@ -266,12 +287,14 @@ Result<void> start(const RuntimeOptions& runtime, std::string_view id) {
         if (::unlink(paths.fifo.c_str()) != 0)
             return errno_error(cat("remove ", quoted(paths.fifo)));
 
-        // poststart hooks: a failure is reported, the container runs on.
+        // poststart hooks: a failure is a warning, the container runs on.
         auto spec = oci::read_spec(paths.directory);
-        if (!spec)
-            return std::unexpected(std::move(spec).error());
+        if (!spec) {
+            log_warning(spec.error().wrap("poststart hooks not run").to_string());
+            return {};
+        }
         TRY(run_hooks("poststart", spec->hooks.poststart,
-                      state_json(state_of(record, Status::Running))));
+                      state_json(state_of(record, Status::Running)), HookFailure::Warns));
         return {};
     };
     TRY_CTX(run_start(), cat("start container ", quoted(id)));
@@ -315,32 +338,45 @@ Result<void> kill(const RuntimeOptions& runtime, std::string_view id, int signal
 
 Result<void> remove(const RuntimeOptions& runtime, std::string_view id, DeleteMode mode) {
     auto run_remove = [&]() -> Result<void> {
-        Record record = TRY(read_record(runtime, id));
         RecordPaths paths = record_paths(runtime, id);
-        Fd lock = TRY(lock_record(paths));
+        Fd lock = TRY(lock_record(runtime, id));
+        // A create that was killed before it wrote state.json leaves just
+        // the directory (its process, if it got that far, ended with it):
+        // the id would stay taken, so delete takes that away too.
+        if (!path_exists(paths.state))
+            return remove_record(paths);
+        Record record = TRY(read_record(runtime, id));
         Status status = TRY(status_at(paths, record));
         if ((status == Status::Running || status == Status::Paused) && mode != DeleteMode::Force)
             return error(cat("the container is ", kStatusNames.name(status),
                              ": stop it first, or delete with --force"));
-        if (status == Status::Paused && !record.cgroup.empty())
-            TRY(Cgroup::open(record.cgroup)->thaw());
+        // cgroup.kill reaches frozen processes too; thawed afterwards, the
+        // container never runs again.
         TRY(stop_everything(record));
-        if (!record.cgroup.empty())
-            if (auto group = Cgroup::open(record.cgroup))
+        if (!record.cgroup.empty()) {
+            if (auto group = Cgroup::open(record.cgroup)) {
+                if (status == Status::Paused)
+                    TRY(group->thaw());
                 TRY(group->remove());
-        // poststop hooks: reported, and the container is gone regardless.
-        Result<void> hooks;
-        if (auto spec = oci::read_spec(paths.directory))
-            hooks = run_hooks("poststop", spec->hooks.poststop,
-                              state_json(state_of(record, Status::Stopped)));
-        TRY(remove_record(paths));
-        return hooks;
+            }
+        }
+        // poststop hooks: a failure is a warning; the container is gone.
+        auto spec = oci::read_spec(paths.directory);
+        if (spec)
+            TRY(run_hooks("poststop", spec->hooks.poststop,
+                          state_json(state_of(record, Status::Stopped)), HookFailure::Warns));
+        else
+            log_warning(spec.error().wrap("poststop hooks not run").to_string());
+        return remove_record(paths);
     };
     TRY_CTX(run_remove(), cat("delete container ", quoted(id)));
     return {};
 }
 
 Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode) {
+    std::optional<ForwardedSignalsHeld> held;
+    if (mode == RunMode::Foreground)
+        held.emplace();
     pid_t pid = TRY(create(runtime, options));
     if (auto started = start(runtime, options.id); !started) {
         (void)remove(runtime, options.id, DeleteMode::Force);

@@ -100,6 +100,8 @@ JSON
 
 # The "status" of `keel oci state ID`.
 status_of() { oci state "$1" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'; }
+# Whether no process's command line matches $1.
+no_process_matching() { ! pgrep -f "$1" >/dev/null; }
 # Whether container $1 has status $2 (for wait_for, which runs it anew).
 has_status() { [ "$(status_of "$1" 2>/dev/null)" = "$2" ]; }
 
@@ -135,6 +137,12 @@ lifecycle)
   oci kill web TERM || fail "kill"
   wait_for 50 test -e "$b/out/term" || fail "SIGTERM did not reach the container's process"
   wait_for 50 has_status web stopped || fail "after kill: $(oci state web)"
+  # A created container (waiting for start, pid 1 of its namespace) ends
+  # on SIGTERM too, as runc's does.
+  oci create --bundle "$b" waiting || fail "create waiting"
+  oci kill waiting TERM || fail "kill of a created container"
+  wait_for 50 has_status waiting stopped || fail "a created container ignored SIGTERM: $(oci state waiting)"
+  oci delete waiting || fail "delete waiting"
   oci state web | grep -q '"pid":0' || fail "a stopped container shows a pid: $(oci state web)"
   oci delete web || fail "delete"
   if (: >>/proc/self/fd/8) 2>"$work/err"; then fail "the runtime's binary could be opened for writing through /proc/$pid/exe"; fi
@@ -192,7 +200,7 @@ failed_create)
   oci create --bundle "$b" missing 2>"$work/err" && fail "a missing program was accepted"
   grep -q 'no-such-program.*not found' "$work/err" || fail "missing program: $(cat "$work/err")"
   [ ! -e "$root/missing" ] || fail "a record is left after a failed create"
-  pgrep -f 'keel oci' >/dev/null && fail "a process of the failed create is left: $(pgrep -af 'keel oci')"
+  pgrep -f "oci --root $root" >/dev/null && fail "a process of the failed create is left: $(pgrep -af "oci --root $root")"
   # A taken id.
   make_bundle "$b" '["sleep", "5"]'
   oci create --bundle "$b" twice || fail "create"
@@ -234,6 +242,24 @@ hooks)
   oci create --bundle "$b" badhook 2>"$work/err" && fail "a failing hook did not fail create"
   grep -q 'createRuntime hook `/bin/false`: exited with status 1' "$work/err" || fail "hook message: $(cat "$work/err")"
   [ ! -e "$root/badhook" ] || fail "a record is left after a failed hook"
+  # A failing poststop hook is a warning: the next one runs, and run keeps
+  # the container's exit status.
+  make_bundle "$b" '["sh", "-c", "exit 7"]' "\"hooks\": {\"poststop\": [{\"path\": \"/bin/false\"}, $(hook second)]},"
+  set +e; oci run --bundle "$b" post 2>"$work/err"; rc=$?; set -e
+  [ "$rc" -eq 7 ] || fail "a failing poststop hook changed run's status to $rc: $(cat "$work/err")"
+  [ -e "$work/hook.second" ] || fail "the poststop hook after a failing one did not run"
+  grep -q 'poststop hook `/bin/false`: exited with status 1' "$work/err" || fail "no warning for the failing poststop hook: $(cat "$work/err")"
+  # A create killed while a hook runs: its container process does not
+  # linger, and delete takes the half-made record away.
+  make_bundle "$b" '["true"]' "\"hooks\": {\"createRuntime\": [{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"touch $work/hook.slow; sleep 5\"]}]},"
+  "$keel" oci --root "$root" create --bundle "$b" killed-create >/dev/null 2>&1 &
+  creator=$!
+  wait_for 50 test -e "$work/hook.slow" || fail "the slow hook did not start"
+  kill -KILL "$creator"
+  wait "$creator" 2>/dev/null || true
+  wait_for 50 no_process_matching "oci --root $root create" || fail "the container's process outlived its runtime: $(pgrep -af "oci --root $root create")"
+  oci delete killed-create || fail "delete of a half-made container"
+  [ ! -e "$root/killed-create" ] || fail "delete left the half-made record"
   pass ;;
 
 security)
