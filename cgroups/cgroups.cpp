@@ -502,4 +502,25 @@ Result<void> Cgroup::remove() const {
     return errno_error(cat("remove cgroup ", quoted(m_path)));
 }
 
+namespace {
+// rmdir of every group below `path`, deepest first (a group's interface
+// files go with its rmdir; only directories are groups).
+Result<void> remove_child_groups(const std::string& path) {
+    for (const std::string& name : TRY(list_directory(path))) {
+        std::string child = cat(path, "/", name);
+        if (!is_directory(child))
+            continue;
+        TRY(remove_child_groups(child));
+        if (::rmdir(child.c_str()) != 0)
+            return errno_error(cat("remove cgroup ", quoted(child)));
+    }
+    return {};
+}
+} // namespace
+
+Result<void> Cgroup::remove_tree() const {
+    TRY(remove_child_groups(m_path));
+    return remove();
+}
+
 } // namespace keel

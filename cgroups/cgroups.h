@@ -113,6 +113,10 @@ public:
     Result<bool> populated() const;
     /// Removes the (empty) group.
     Result<void> remove() const;
+    /// Removes the group's child groups, deepest first, then the group:
+    /// what a container with a cgroup namespace of its own made inside
+    /// its group (every group in the tree must be empty of processes).
+    Result<void> remove_tree() const;
 
 private:
     explicit Cgroup(std::string path) : m_path(std::move(path)) {}

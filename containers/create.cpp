@@ -303,7 +303,7 @@ struct Undo {
             (void)cgroup->kill();
             for (int tries = 0; tries < 100 && cgroup->populated().value_or(false); ++tries)
                 ::usleep(10000);
-            (void)cgroup->remove();
+            (void)cgroup->remove_tree();
         }
         if (!record_directory.empty())
             (void)remove_record(paths);

@@ -357,7 +357,7 @@ Result<void> remove(const RuntimeOptions& runtime, std::string_view id, DeleteMo
             if (auto group = Cgroup::open(record.cgroup)) {
                 if (status == Status::Paused)
                     TRY(group->thaw());
-                TRY(group->remove());
+                TRY(group->remove_tree());
             }
         }
         // poststop hooks: a failure is a warning; the container is gone.

@@ -303,6 +303,17 @@ TEST_CASE("stats reads memory, tasks, cpu time and OOM kills") {
           cat(quoted(path + "/memory.current"), ": not a number: `lots`"));
 }
 
+TEST_CASE("remove_tree removes the child groups deepest first, then the group") {
+    TempDir root;
+    REQUIRE(make_directories(root / "keel.oci/box/init.scope"));
+    REQUIRE(make_directories(root / "keel.oci/box/system.slice/a.service"));
+    auto group = Cgroup::open("keel.oci/box", root.path());
+    REQUIRE(group);
+    REQUIRE(group->remove_tree());
+    CHECK_FALSE(path_exists(root / "keel.oci/box"));
+    CHECK(path_exists(root / "keel.oci"));
+}
+
 TEST_CASE("a group without controllers reads zero counters") {
     TempDir root;
     REQUIRE(make_directories(root / "keel.slice/bare"));
