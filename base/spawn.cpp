@@ -24,6 +24,7 @@
 #include "base/spawn.h"
 
 #include "base/fd.h"
+#include "base/seccomp_bpf.h"
 #include "base/strings.h"
 #include "base/sys.h"
 
@@ -210,20 +211,7 @@ public:
             if (rc < 0)
                 return errno_error(-rc, cat("seccomp rule for ", quoted(name)));
         }
-        // libseccomp 2.5 exports to an fd only.
-        Fd memory(::memfd_create("keel-seccomp", MFD_CLOEXEC));
-        if (!memory)
-            return errno_error("memfd_create for the seccomp program");
-        if (int rc = seccomp_export_bpf(context, memory.get()); rc < 0)
-            return errno_error(-rc, "export the seccomp program");
-        struct stat info;
-        if (::fstat(memory.get(), &info) < 0)
-            return errno_error("stat the seccomp program");
-        if (info.st_size == 0 || info.st_size % sizeof(sock_filter) != 0)
-            return error(cat("seccomp program of ", info.st_size, " bytes"));
-        std::vector<sock_filter> instructions(info.st_size / sizeof(sock_filter));
-        if (::pread(memory.get(), instructions.data(), info.st_size, 0) != info.st_size)
-            return errno_error("read the seccomp program");
+        std::vector<sock_filter> instructions = TRY(export_seccomp_program(context));
         return SeccompProgram(std::move(instructions));
     }
     explicit SeccompProgram(std::vector<sock_filter> instructions)

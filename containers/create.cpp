@@ -310,18 +310,6 @@ struct Undo {
     }
 };
 
-ContainerState creating_state(const Record& record) {
-    ContainerState state;
-    state.id = record.id;
-    state.status = Status::Creating;
-    state.pid = record.pid;
-    state.bundle = record.bundle;
-    state.rootfs = record.rootfs;
-    state.created = record.created;
-    state.annotations = record.annotations;
-    return state;
-}
-
 Result<std::string> absolute_path(const std::string& path) {
     char resolved[PATH_MAX];
     if (!::realpath(path.c_str(), resolved))
@@ -588,7 +576,7 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     record.own_pid_namespace = own_pid_namespace;
     record.annotations = spec.annotations;
 
-    ContainerState state = creating_state(record);
+    ContainerState state = state_of(record, Status::Creating);
     std::string creating = state_json(state);
     TRY(run_hooks("prestart", spec.hooks.prestart, creating));
     TRY(run_hooks("createRuntime", spec.hooks.create_runtime, creating));

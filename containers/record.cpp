@@ -57,6 +57,19 @@ RecordPaths record_paths(const RuntimeOptions& runtime, std::string_view id) {
     };
 }
 
+ContainerState state_of(const Record& record, Status status) {
+    ContainerState state;
+    state.id = record.id;
+    state.status = status;
+    state.pid = status == Status::Stopped ? 0 : record.pid;
+    state.bundle = record.bundle;
+    state.rootfs = record.rootfs;
+    state.created = record.created;
+    state.owner = record.owner;
+    state.annotations = record.annotations;
+    return state;
+}
+
 Result<void> write_record(const RecordPaths& paths, const Record& record) {
     JsonWriter json;
     json.begin_object()

@@ -51,6 +51,9 @@ RecordPaths record_paths(const RuntimeOptions& runtime, std::string_view id);
 /// A process ended by signal N shows as status 128 + N, as shells show it.
 inline constexpr int kSignalStatusBase = 128;
 
+/// The record as the OCI state in `status` (a stopped container has no pid).
+ContainerState state_of(const Record& record, Status status);
+
 /// Writes state.json (atomically: a temporary file renamed over it).
 Result<void> write_record(const RecordPaths& paths, const Record& record);
 /// Reads state.json; a missing record says "container `x` does not exist".

@@ -32,19 +32,6 @@ constexpr int kStopWaitMilliseconds = 10000;
 // The longest container id (runc has no limit; a path component has 255).
 constexpr size_t kMaxIdLength = 255;
 
-ContainerState state_of(const Record& record, Status status) {
-    ContainerState state;
-    state.id = record.id;
-    state.status = status;
-    state.pid = status == Status::Stopped ? 0 : record.pid;
-    state.bundle = record.bundle;
-    state.rootfs = record.rootfs;
-    state.created = record.created;
-    state.owner = record.owner;
-    state.annotations = record.annotations;
-    return state;
-}
-
 // The status, given the record's paths (the FIFO is there until start).
 Result<Status> status_at(const RecordPaths& paths, const Record& record) {
     if (!TRY(record_process_alive(record)))

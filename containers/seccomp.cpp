@@ -13,6 +13,7 @@
 
 #include "base/digest.h"
 #include "base/log.h"
+#include "base/seccomp_bpf.h"
 #include "base/strings.h"
 
 #include <algorithm>
@@ -176,28 +177,6 @@ Result<void> add_rule(scmp_filter_ctx context, const SeccompRule& rule, uint32_t
         }
     }
     return {};
-}
-
-// libseccomp (2.5) exports only to an fd: a memfd, read back.
-Result<std::vector<sock_filter>> export_program(scmp_filter_ctx context) {
-    Fd memory(::memfd_create("keel-seccomp", MFD_CLOEXEC));
-    if (!memory)
-        return errno_error("memfd_create for the seccomp program");
-    if (int rc = seccomp_export_bpf(context, memory.get()); rc < 0)
-        return errno_error(-rc, "export the seccomp program");
-    struct stat info;
-    if (::fstat(memory.get(), &info) < 0)
-        return errno_error("stat the seccomp program");
-    if (info.st_size == 0 || info.st_size % sizeof(sock_filter) != 0)
-        return error(cat("exported seccomp program of ", info.st_size, " bytes"));
-    size_t count = size_t(info.st_size) / sizeof(sock_filter);
-    if (count > BPF_MAXINSNS)
-        return error(cat("the seccomp program has ", count,
-                         " instructions; the kernel loads at most ", BPF_MAXINSNS));
-    std::vector<sock_filter> program(count);
-    if (::pread(memory.get(), program.data(), info.st_size, 0) != info.st_size)
-        return errno_error("read the seccomp program");
-    return program;
 }
 
 // Appends `text` so that no two sequences of fields serialise alike.
@@ -424,7 +403,7 @@ Result<SeccompFilter> compile_seccomp(const Seccomp& profile) {
         if (rule.action == SeccompAction::Notify)
             filter.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
     }
-    filter.program = TRY_CTX(export_program(raw), std::string(kField));
+    filter.program = TRY_CTX(export_seccomp_program(raw), std::string(kField));
     return filter;
 }
 
