@@ -744,6 +744,9 @@ pid_t start_child(Child& child, bool& wait) {
     ForkReport& report = **child.report;
     if (options.oom_score_adj)
         write_oom_score_adj(child);
+    for (const NamespaceJoin& join : options.join_namespaces)
+        if (long rc = child_syscall(SYS_setns, join.fd, join.type); rc < 0)
+            child_fail(&report.failure, rc, join.name);
     // A new cgroup namespace is rooted where the child is born: the kernel
     // sees to that with CLONE_INTO_CGROUP, and without it this process
     // joins the group first.
@@ -856,6 +859,11 @@ Result<void> check_options(const SpawnOptions& options) {
         return error(
             cat("new_namespaces: flag 0x", std::string_view(hex, end), " is no CLONE_NEW* flag"));
     }
+    for (const NamespaceJoin& join : options.join_namespaces)
+        if (join.fd < 0 || std::popcount(uint64_t(join.type)) != 1 ||
+            (uint64_t(join.type) & ~kNamespaceFlags) || !join.name)
+            return error(cat("join_namespaces: `", join.name ? join.name : "",
+                             "` needs an open fd and one CLONE_NEW* flag"));
     if (options.capability_sets) {
         const CapabilitySets& sets = *options.capability_sets;
         std::pair<std::string_view, uint64_t> named[] = {{"bounding", sets.bounding},
@@ -907,7 +915,8 @@ Result<std::unique_ptr<Child>> prepare_child(const SpawnOptions& options) {
     }
     if (options.oom_score_adj)
         child->oom_score_adj = cat(*options.oom_score_adj);
-    child->fork_mode = options.new_namespaces || options.child_setup || options.before_exec;
+    child->fork_mode = options.new_namespaces || options.child_setup || options.before_exec ||
+                       !options.join_namespaces.empty();
     child->closes_fds = child->fork_mode || options.preserve_fds > 0;
     if (child->closes_fds) {
         for (int fd = 3; fd < 3 + options.preserve_fds; ++fd)

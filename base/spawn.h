@@ -28,6 +28,15 @@ struct ResourceLimit {
     rlim_t hard = RLIM_INFINITY;
 };
 
+/// A namespace the child joins rather than gets anew: `fd` is open on it
+/// (/proc/PID/ns/net, a bind-mounted netns file), `type` its CLONE_NEW*
+/// flag, `name` says which in errors and must outlive spawn_process.
+struct NamespaceJoin {
+    int fd = -1;
+    int type = 0;
+    const char* name = "";
+};
+
 /// Exact capability sets for the child: bit N is capability number N
 /// (CAP_CHOWN = 0 ... CAP_CHECKPOINT_RESTORE = 40).
 struct CapabilitySets {
@@ -82,16 +91,6 @@ struct SpawnOptions {
     /// CAP_SYS_ADMIN.
     std::vector<std::string> denied_syscalls;
 
-    /// Runs in the child after it joined its cgroup and namespaces and
-    /// after setsid, before credentials, limits, fds and working directory
-    /// (the container runtime syncs with its parent here, mounts the root
-    /// and pivots into it). An error fails the spawn like any other, with
-    /// the callback's own message after "start `program`: ".
-    std::function<Result<void>()> child_setup;
-    /// Runs in the child after credentials, capabilities, limits, umask,
-    /// oom_score_adj and working directory, just before the remaining fds
-    /// are closed, seccomp is loaded and the program is exec'd.
-    std::function<Result<void>()> before_exec;
     /// Exact capability sets: the bounding set is cut down to `bounding`,
     /// permitted capabilities are kept across the uid change, then
     /// effective, permitted and inheritable are set (capset) and the ambient
@@ -113,6 +112,12 @@ struct SpawnOptions {
     /// fds that stay open through child_setup and before_exec (fork mode)
     /// but are closed at exec.
     std::vector<int> keep_fds;
+    /// Namespaces joined, in this order (a user namespace first: the others
+    /// are joined with its rights), by fork mode's intermediate process
+    /// before it makes the child: the new_namespaces are then owned by a
+    /// joined user namespace, and a joined pid or time namespace is the
+    /// child's. Setting any implies fork mode.
+    std::vector<NamespaceJoin> join_namespaces;
     /// fds 3 .. 3+N-1 stay open across exec (runc --preserve-fds). When set,
     /// and always in fork mode, every other fd above 2 is closed.
     int preserve_fds = 0;
@@ -121,8 +126,19 @@ struct SpawnOptions {
     /// clone3 that puts it in its cgroup (so a new cgroup namespace is
     /// rooted at the child's own group).
     uint64_t new_namespaces = 0;
-    // (The last three fill the struct, 16-byte aligned for libc++'s
-    // std::function, to its end: no tail padding, as base/result.h needs.)
+    /// Runs in the child after it joined its cgroup and namespaces and
+    /// after setsid, before credentials, limits, fds and working directory
+    /// (the container runtime syncs with its parent here, mounts the root
+    /// and pivots into it). An error fails the spawn like any other, with
+    /// the callback's own message after "start `program`: ".
+    std::function<Result<void>()> child_setup;
+    /// Runs in the child after credentials, capabilities, limits, umask,
+    /// oom_score_adj and working directory, just before the remaining fds
+    /// are closed, seccomp is loaded and the program is exec'd.
+    std::function<Result<void>()> before_exec;
+    // (The callbacks come last: 16-byte aligned in libc++ and a multiple of
+    // 16 long, they end the struct with no tail padding, which
+    // Result<SpawnOptions> needs there: base/result.h.)
 };
 
 /// Checks what can be checked before forking (capability and syscall

@@ -7,7 +7,8 @@
 //   record dir, config copy, cgroup,
 //   seccomp program, exec FIFO
 //   spawn_process (fork mode) ─────────────► born in its namespaces + cgroup
-//                                            joins namespaces given by path
+//                                            (after spawn joined those
+//                                            given by path)
 //                          ◄──────────────── 'N' namespaces made
 //   uid/gid maps, prestart and
 //   createRuntime hooks
@@ -400,11 +401,16 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         console = TRY_CTX(unix_connect(options.console_socket, SOCK_STREAM),
                           cat("--console-socket ", quoted(options.console_socket)));
 
-    // Namespaces with a path are joined; pid (and time) ones by the runtime
-    // itself, as only its children enter them, the rest by the child.
+    // Namespaces with a path are joined before the new ones are made (by
+    // spawn's intermediate process, so the runtime and its hooks stay where
+    // they are): the new ones then belong to a joined user namespace, and a
+    // joined pid namespace is the process's own.
     uint64_t new_namespaces = 0;
-    std::vector<std::pair<int, std::string>> joins;
+    std::vector<Fd> join_fds;
+    std::vector<std::string> join_names;
+    std::vector<NamespaceJoin> joins;
     bool own_pid_namespace = false;
+    join_names.reserve(spec.linux_config.namespaces.size()); // names are pointed into
     for (const oci::Namespace& ns : spec.linux_config.namespaces) {
         int flag = clone_flag(ns.type);
         if (ns.path.empty()) {
@@ -412,16 +418,15 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
             own_pid_namespace |= ns.type == oci::NamespaceType::Pid;
             continue;
         }
-        Fd target = TRY_CTX(open_file(ns.path, O_RDONLY),
-                            cat("linux.namespaces: ", oci::kNamespaceTypeNames.name(ns.type)));
-        if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME) {
-            if (::setns(target.get(), flag) != 0)
-                return errno_error(cat("join the namespace ", quoted(ns.path)));
-            continue;
-        }
+        std::string name =
+            cat("linux.namespaces: join the ", oci::kNamespaceTypeNames.name(ns.type),
+                " namespace ", quoted(ns.path));
+        join_fds.push_back(TRY_CTX(open_file(ns.path, O_RDONLY), name));
+        join_names.push_back(std::move(name));
+        NamespaceJoin join{
+            .fd = join_fds.back().get(), .type = flag, .name = join_names.back().c_str()};
         // The user namespace first: the others are joined with its rights.
-        auto at = flag == CLONE_NEWUSER ? joins.begin() : joins.end();
-        joins.insert(at, {flag, ns.path});
+        joins.insert(flag == CLONE_NEWUSER ? joins.begin() : joins.end(), join);
     }
 
     SpawnOptions spawn;
@@ -452,6 +457,7 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     spawn.new_session = true;
     spawn.wait_for_exec = false;
     spawn.new_namespaces = new_namespaces;
+    spawn.join_namespaces = joins;
     spawn.preserve_fds = options.preserve_fds;
     spawn.keep_fds = {child_end.get(), fifo.get()};
     if (console)
@@ -473,11 +479,6 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         ::close(parent_socket);
         if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
             return errno_error("PR_SET_PDEATHSIG");
-        for (const auto& [flag, path] : joins) {
-            Fd target = TRY(open_file(path, O_RDONLY));
-            if (::setns(target.get(), flag) != 0)
-                return errno_error(cat("join the namespace ", quoted(path)));
-        }
         TRY(send_step(child_socket, Step::NamespacesMade));
         // The state as createContainer and startContainer hooks see it.
         std::string states = TRY(expect_step(child_socket, Step::GoOn));

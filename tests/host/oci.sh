@@ -302,6 +302,29 @@ userns)
   oci delete --force user || fail "delete --force"
   pass ;;
 
+join_namespaces)
+  # A container joins another's network namespace by path while it gets a
+  # user namespace of its own (the joins come before the new namespaces,
+  # as runc does them): it sees the same network namespace.
+  b=$work/b
+  make_bundle "$b" '["sleep", "30"]'
+  oci run --detach --bundle "$b" --pid-file "$work/pid" holder >/dev/null || fail "run holder"
+  holder=$(cat "$work/pid")
+  c=$work/c
+  user_namespace=', {"type": "user"}' make_bundle "$c" '["sh", "-c", "readlink /proc/self/ns/net > /out/net"]' '' \
+    '"uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}], "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],'
+  sed -i "s|{\"type\": \"network\"}|{\"type\": \"network\", \"path\": \"/proc/$holder/ns/net\"}|" "$c/config.json"
+  grep -q "/proc/$holder/ns/net" "$c/config.json" || fail "could not point the bundle at the holder's namespace"
+  # sysfs cannot be mounted from a user namespace that does not own the
+  # network namespace: the joiner goes without /sys.
+  sed -i '/"destination": "\/sys"/,+1d' "$c/config.json"
+  chmod 755 "$work"
+  chmod 777 "$c/out"
+  oci run --bundle "$c" joiner >"$work/out" 2>&1 || fail "run joiner: $(cat "$work/out")"
+  [ "$(cat "$c/out/net")" = "$(readlink "/proc/$holder/ns/net")" ] || fail "joined $(cat "$c/out/net"), the holder has $(readlink "/proc/$holder/ns/net")"
+  oci delete --force holder || fail "delete holder"
+  pass ;;
+
 *)
   echo "unknown case $case_name" >&2
   exit 2 ;;
