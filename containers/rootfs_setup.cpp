@@ -378,8 +378,21 @@ Result<void> mount_entry(int root, const Mount& mount, const std::string& bundle
         }
     } else {
         unsigned long flags = options.flags & ~(MS_BIND | MS_REC | kPropagationFlags);
-        TRY(mount_at(source.empty() ? type : source, target.get(), type.c_str(), flags,
-                     options.data, cat("mount ", type)));
+        auto made = mount_at(source.empty() ? type : source, target.get(), type.c_str(), flags,
+                             options.data, cat("mount ", type));
+        if (!made && type == "sysfs" && made.error().code() == EPERM) {
+            // A user namespace that does not own the network namespace
+            // (one joined by path) may not mount sysfs: the host's /sys is
+            // bound instead, as runc does, with the mount's flags (ro) on
+            // the whole tree.
+            TRY(mount_at("/sys", target.get(), nullptr, MS_BIND | MS_REC, {},
+                         "bind-mount `/sys` (a new sysfs was refused)"));
+            MountAttributes asked = attributes_of(options.flags, options.cleared);
+            recursive.set |= asked.set;
+            recursive.clear |= asked.clear;
+        } else if (!made) {
+            return std::unexpected(std::move(made).error());
+        }
     }
     now.propagation = options.propagation_recursive ? 0 : propagation_flag(options.propagation);
     recursive.propagation =
