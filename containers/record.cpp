@@ -56,6 +56,10 @@ RecordPaths record_paths(const RuntimeOptions& runtime, std::string_view id) {
     };
 }
 
+std::string seccomp_cache_directory(const RuntimeOptions& runtime) {
+    return cat(runtime.root, "/.seccomp-cache");
+}
+
 Result<void> write_record(const RecordPaths& paths, const Record& record) {
     JsonWriter json;
     json.begin_object()

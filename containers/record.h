@@ -48,6 +48,11 @@ struct RecordPaths {
 
 RecordPaths record_paths(const RuntimeOptions& runtime, std::string_view id);
 
+/// Where compiled seccomp programs are kept (create and exec share it):
+/// ROOT/.seccomp-cache (ids cannot start with a dot, so it is never taken
+/// for a container).
+std::string seccomp_cache_directory(const RuntimeOptions& runtime);
+
 /// Writes state.json (atomically: a temporary file renamed over it).
 Result<void> write_record(const RecordPaths& paths, const Record& record);
 /// Reads state.json; a missing record says "container `x` does not exist".
