@@ -261,13 +261,13 @@ const Command kExec{
                  .help = "write the process's pid to FILE"},
                 kPreserveFdsOption},
     .positionals = {kId, {.name = "COMMAND", .count = Count::Any, .noun = "command"}},
+    .options_end = OptionsEnd::AtLastPositional,
     .notes = "The process joins the container's namespaces, cgroup and root, with the "
              "container's process settings (user, env, cwd, capabilities, rlimits, "
              "noNewPrivileges, seccomp) unless --process or the options change them. Options "
              "end at COMMAND: what follows it are its arguments. In the foreground the exit "
              "status is the process's (128 + N when signal N ended it), and the signals `run` "
              "passes on are passed on to it.\n",
-    .options_end = OptionsEnd::AtLastPositional,
     .run = oci_exec,
 };
 

@@ -48,10 +48,6 @@ constexpr NamespaceKind kJoinOrder[] = {
     {oci::NamespaceType::Time, CLONE_NEWTIME, "time"},
 };
 
-bool joined_by_runtime(int flag) {
-    return flag == CLONE_NEWPID || flag == CLONE_NEWTIME;
-}
-
 // One namespace of the container's first process, opened by path for
 // kernels whose setns takes no pidfd.
 struct NamespaceFile {
