@@ -802,6 +802,43 @@ int reap(pid_t pid) {
     return status;
 }
 
+// Whether this process's children are born in another pid namespace than
+// its own (it entered one with setns for them, as `keel oci exec` does).
+bool children_in_other_pid_namespace() {
+    struct stat own {
+    }, children{};
+    if (::stat("/proc/self/ns/pid", &own) != 0 ||
+        ::stat("/proc/self/ns/pid_for_children", &children) != 0)
+        return false;
+    return own.st_ino != children.st_ino;
+}
+
+// Our child whose number in its own (innermost) pid namespace is
+// `inner_pid`, as our pid namespace numbers it: the intermediate reports
+// the child's pid as its namespace sees it, which is not ours when the
+// intermediate was born in another one.
+Result<pid_t> own_child_by_inner_pid(pid_t inner_pid) {
+    std::string self = cat(::getpid());
+    for (const std::string& name : TRY(list_directory("/proc"))) {
+        auto number = parse_u64(name);
+        if (!number)
+            continue;
+        auto status = read_file(cat("/proc/", name, "/status"));
+        if (!status)
+            continue;
+        std::string_view parent, inner;
+        for (std::string_view line : split(*status, '\n')) {
+            if (line.starts_with("PPid:"))
+                parent = trim(line.substr(5));
+            else if (line.starts_with("NSpid:"))
+                inner = trim(line.substr(line.find_last_of(" \t") + 1));
+        }
+        if (parent == self && inner == cat(inner_pid))
+            return pid_t(*number);
+    }
+    return error(cat("find the child numbered ", inner_pid, " in its pid namespace"));
+}
+
 // Fork mode, in the parent: forks the intermediate process and waits for
 // it (it only clones), then, with wait_for_exec, for the child's exec.
 Result<pid_t> spawn_forked(std::unique_ptr<Child> child) {
@@ -838,6 +875,8 @@ Result<pid_t> spawn_forked(std::unique_ptr<Child> child) {
                 cat(start, ": the process that clones the child ", describe_wait_status(status)));
         return std::unexpected(failure_of(*child));
     }
+    if (children_in_other_pid_namespace())
+        pid = TRY_CTX(own_child_by_inner_pid(pid), start);
     child->pid = pid;
     if (!options.wait_for_exec) {
         PendingChildren& pending = pending_children();

@@ -76,6 +76,32 @@ Result<void> join_namespaces(int pidfd, int flags, std::span<const NamespaceFile
     return {};
 }
 
+// The runtime's own pid and time namespaces for its children, set back
+// when this goes out of scope.
+class ChildNamespacesRestored {
+public:
+    static Result<ChildNamespacesRestored> save() {
+        ChildNamespacesRestored saved;
+        saved.m_pid = TRY(open_file("/proc/self/ns/pid_for_children", O_RDONLY));
+        // No time namespaces before Linux 5.6: nothing to set back there.
+        if (auto time = open_file("/proc/self/ns/time_for_children", O_RDONLY))
+            saved.m_time = std::move(*time);
+        return saved;
+    }
+    ChildNamespacesRestored(ChildNamespacesRestored&&) = default;
+    ~ChildNamespacesRestored() {
+        if (m_pid)
+            (void)::setns(m_pid.get(), CLONE_NEWPID);
+        if (m_time)
+            (void)::setns(m_time.get(), CLONE_NEWTIME);
+    }
+
+private:
+    ChildNamespacesRestored() = default;
+    Fd m_pid;
+    Fd m_time;
+};
+
 Result<void> write_pid_file(const std::string& path, pid_t pid) {
     std::string temporary = path + ".keel-new";
     TRY_CTX(write_new_file(temporary, cat(pid), 0644), "--pid-file");
@@ -182,7 +208,10 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
     if (!TRY(record_process_alive(record)))
         return error(cat("container ", quoted(options.id), " is stopped, not running"));
 
-    // Only the runtime's children enter its pid namespace for children.
+    // Only the runtime's children enter its pid (and time) namespace for
+    // children; the runtime's are set back after the spawn, so that nothing
+    // it forks later (the sanitizers' helpers) lands in the container.
+    ChildNamespacesRestored restored = TRY(ChildNamespacesRestored::save());
     for (const std::optional<NamespaceFile>* ns : {&pid_namespace, &time_namespace})
         if (*ns)
             TRY(join_namespaces(pidfd->get(), (*ns)->flag, std::span(&**ns, 1)));

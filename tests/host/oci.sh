@@ -281,7 +281,7 @@ exec)
   # settings; its status passes through; a stopped container is refused.
   b=$work/b
   touch "$work/host-only-marker"
-  make_bundle "$b" '["sh", "-c", "echo ready > /out/ready; while :; do sleep 0.1; done"]'
+  make_bundle "$b" '["sh", "-c", "echo ready > /out/ready; exec sleep 600"]'
   ln -sf busybox "$b/rootfs/bin/ps"
   ln -sf busybox "$b/rootfs/bin/pwd"
   oci run --detach --bundle "$b" box >"$work/out" 2>&1 || fail "run: $(cat "$work/out")"
@@ -290,7 +290,7 @@ exec)
   out=$(oci exec box sh -c 'echo pid=$$; cat /proc/1/cmdline | tr "\0" " "; echo; ls /') || fail "exec: $out"
   echo "$out" | grep -qx 'pid=1' && fail "the exec'd process is pid 1: $out"
   echo "$out" | grep -q '^pid=[0-9]' || fail "no pid: $out"
-  echo "$out" | grep -q '^sh -c echo ready' || fail "/proc/1 is not the container's process: $out"
+  echo "$out" | grep -q '^sleep 600' || fail "/proc/1 is not the container's process: $out"
   echo "$out" | grep -qx out || fail "not the container's root: $out"
   echo "$out" | grep -q 'host-only-marker\|keel-oci' && fail "the host's tree is visible: $out"
   oci exec box ps | grep -q 'sleep' || fail "ps does not show the container's processes: $(oci exec box ps 2>&1)"
