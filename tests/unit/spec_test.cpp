@@ -1034,7 +1034,8 @@ TEST_CASE("a bad process.json is refused naming the field from process. on") {
     auto relative = parse_process(R"({"args": ["sh"], "cwd": "tmp"})");
     REQUIRE(!relative);
     CHECK(relative.error().to_string().starts_with("process.cwd: "));
-    auto bad_rlimit = parse_process(R"({"args": ["sh"], "rlimits": [{"type": "RLIMIT_FOO"}]})");
+    auto bad_rlimit = parse_process(
+        R"({"args": ["sh"], "cwd": "/", "rlimits": [{"type": "RLIMIT_FOO", "soft": 1, "hard": 1}]})");
     REQUIRE(!bad_rlimit);
     CHECK(bad_rlimit.error().to_string().starts_with("process.rlimits[0].type: "));
     CHECK(!parse_process("[]"));
