@@ -301,6 +301,12 @@ Result<ParsedArgs> parse(const Command& command, std::string_view invoked,
         }
         if (arg.size() < 2 || arg[0] != '-') {
             add_argument(arg); // "-" alone too: by custom, stdin
+            if (command.options_end == OptionsEnd::AtLastPositional &&
+                arguments.size() >= command.positionals.size()) {
+                for (std::string_view rest : args.subspan(i + 1))
+                    add_argument(rest);
+                break;
+            }
             continue;
         }
         bool is_long = arg.starts_with("--");

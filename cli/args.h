@@ -106,6 +106,16 @@ struct Positional {
     std::string_view noun = {};
 };
 
+/// Where a command's options may appear.
+enum class OptionsEnd {
+    /// Anywhere, up to `--`.
+    AtDashes,
+    /// Up to the argument that starts the last positional (a command to
+    /// run: `exec ID COMMAND ARGS...`); it and all that follow are taken
+    /// as they are, dashes and all, as for `-- COMMAND...`.
+    AtLastPositional,
+};
+
 class ParsedArgs;
 
 /// What runs a command once its arguments are parsed.
@@ -124,6 +134,7 @@ struct Command {
     /// What `--` passes through as it is (`-- COMMAND...`). Without it, `--`
     /// only ends the options: what follows are positional arguments.
     std::optional<Positional> after_dashes = {};
+    OptionsEnd options_end = OptionsEnd::AtDashes;
     /// Paragraphs printed (wrapped) at the end of the help, separated by
     /// blank lines.
     std::string_view notes = {};

@@ -8,7 +8,9 @@
 #include "base/sys.h"
 #include "containers/containers.h"
 
+#include <climits>
 #include <csignal>
+#include <cstdint>
 #include <fcntl.h>
 #include <string>
 #include <unistd.h>
@@ -19,6 +21,7 @@ namespace keel::cli {
 namespace {
 
 namespace ct = containers;
+namespace oci = keel::oci;
 
 // runc's global options, taken before the verb.
 struct Globals {
@@ -129,6 +132,238 @@ const Command kRun{
              "ended it), and the runtime passes SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, "
              "SIGUSR2 and SIGWINCH on to it.\n",
     .run = oci_run,
+};
+
+// A number, or -1 for "no limit" where `signed_allowed`: the --memory,
+// --cpu-quota, --pids-limit values of runc's update.
+std::optional<int64_t> parse_limit(std::string_view text) {
+    if (text == "-1")
+        return -1;
+    auto number = parse_u64(text);
+    if (!number || *number > uint64_t(INT64_MAX))
+        return std::nullopt;
+    return int64_t(*number);
+}
+
+// "UID" or "UID:GID", numbers only (a name would need the container's
+// /etc/passwd, which runc's exec does not read either).
+std::optional<std::pair<uint32_t, std::optional<uint32_t>>> parse_user(std::string_view text) {
+    std::string_view uid_text = text.substr(0, text.find(':'));
+    auto uid = parse_u64(uid_text);
+    if (!uid || *uid >= UINT32_MAX)
+        return std::nullopt;
+    if (uid_text.size() == text.size())
+        return std::pair{uint32_t(*uid), std::optional<uint32_t>()};
+    auto gid = parse_u64(text.substr(uid_text.size() + 1));
+    if (!gid || *gid >= UINT32_MAX)
+        return std::nullopt;
+    return std::pair{uint32_t(*uid), std::optional<uint32_t>(uint32_t(*gid))};
+}
+
+std::expected<ct::ExecOptions, Failure> exec_options(const ParsedArgs& args) {
+    ct::ExecOptions options;
+    options.id = std::string(*args.positional("ID"));
+    if (auto file = args.value("--process")) {
+        std::string text = TRY_CTX(read_file(std::string(*file)), "--process");
+        options.process = TRY_CTX(oci::parse_process(text), cat("--process ", quoted(*file)));
+    }
+    for (std::string_view word : args.positionals("COMMAND"))
+        options.args.emplace_back(word);
+    if (options.args.empty() && !options.process)
+        return usage_error(args, "no command given (COMMAND or --process FILE)");
+    for (std::string_view entry : args.values("--env")) {
+        if (entry.find('=') == std::string_view::npos || entry.starts_with('='))
+            return usage_error(args, cat("--env: expected KEY=VALUE, got ", quoted(entry)));
+        options.env.emplace_back(entry);
+    }
+    options.cwd = std::string(args.value("--cwd").value_or(""));
+    if (auto user = args.value("--user")) {
+        auto ids = parse_user(*user);
+        if (!ids)
+            return usage_error(args,
+                               cat("--user: expected UID[:GID] (numbers), got ", quoted(*user)));
+        options.uid = ids->first;
+        options.gid = ids->second;
+    }
+    for (std::string_view gid : args.values("--additional-gids")) {
+        auto number = parse_u64(gid);
+        if (!number || *number >= UINT32_MAX)
+            return usage_error(args, cat("--additional-gids: expected a gid, got ", quoted(gid)));
+        options.additional_gids.push_back(uint32_t(*number));
+    }
+    for (std::string_view name : args.values("--cap")) {
+        auto number = oci::capability_number(name);
+        if (!number)
+            return usage_error(args, cat("--cap: unknown capability ", quoted(name)));
+        options.added_capabilities.push_back(*number);
+    }
+    options.no_new_privileges = args.flag("--no-new-privs");
+    options.pid_file = std::string(args.value("--pid-file").value_or(""));
+    options.preserve_fds = int(args.number("--preserve-fds").value_or(0));
+    if (args.flag("--tty") || (options.process && options.process->terminal))
+        return usage_error(args, "--tty: a terminal for exec is not supported yet");
+    return options;
+}
+
+CommandResult oci_exec(const ParsedArgs& args) {
+    ct::ExecOptions options = TRY(exec_options(args));
+    TRY(ct::ensure_sealed_binary(g_globals.argv));
+    pid_t pid = TRY(ct::exec(g_globals.runtime, options));
+    if (args.flag("--detach"))
+        return kExitSuccess;
+    return TRY(ct::wait_for_exec_process(pid));
+}
+
+const Command kExec{
+    .names = {"exec"},
+    .summary = "run a new process in a running container",
+    .options = {{.name = "--process",
+                 .short_name = 'p',
+                 .value_name = "FILE",
+                 .type = ValueType::Text,
+                 .help = "the process as process.json (config.json's `process`) says, not the "
+                         "container's"},
+                {.name = "--tty", .short_name = 't', .help = "a pty for the process (not yet)"},
+                kConsoleSocketOption,
+                {.name = "--cwd",
+                 .value_name = "DIR",
+                 .type = ValueType::Text,
+                 .help = "the working directory in the container"},
+                {.name = "--env",
+                 .short_name = 'e',
+                 .value_name = "KEY=VALUE",
+                 .type = ValueType::Text,
+                 .repeat = Repeat::Collect,
+                 .help = "set an environment variable (again for more)"},
+                {.name = "--user",
+                 .short_name = 'u',
+                 .value_name = "UID[:GID]",
+                 .type = ValueType::Text,
+                 .help = "run as this user (and group), numbers in the container"},
+                {.name = "--additional-gids",
+                 .short_name = 'g',
+                 .value_name = "GID",
+                 .type = ValueType::Text,
+                 .repeat = Repeat::Collect,
+                 .help = "a supplementary group more (again for more)"},
+                {.name = "--cap",
+                 .short_name = 'c',
+                 .value_name = "CAP",
+                 .type = ValueType::Text,
+                 .repeat = Repeat::Collect,
+                 .help = "add a capability (CAP_NET_ADMIN) to the bounding, effective and "
+                         "permitted sets"},
+                {.name = "--no-new-privs", .help = "set no_new_privs for the process"},
+                {.name = "--detach", .short_name = 'd', .help = "return once it has started"},
+                {.name = "--pid-file",
+                 .value_name = "FILE",
+                 .type = ValueType::Text,
+                 .help = "write the process's pid to FILE"},
+                kPreserveFdsOption},
+    .positionals = {kId, {.name = "COMMAND", .count = Count::Any, .noun = "command"}},
+    .options_end = OptionsEnd::AtLastPositional,
+    .notes = "The process joins the container's namespaces, cgroup and root, with the "
+             "container's process settings (user, env, cwd, capabilities, rlimits, "
+             "noNewPrivileges, seccomp) unless --process or the options change them. Options "
+             "end at COMMAND: what follows it are its arguments. In the foreground the exit "
+             "status is the process's (128 + N when signal N ended it), and the signals `run` "
+             "passes on are passed on to it.\n",
+    .run = oci_exec,
+};
+
+// update's flags over `resources`: each one given sets its field.
+std::expected<void, Failure> apply_update_flags(const ParsedArgs& args, oci::Resources& resources) {
+    auto limit = [&](std::string_view name) -> std::expected<std::optional<int64_t>, Failure> {
+        auto text = args.value(name);
+        if (!text)
+            return std::nullopt;
+        auto value = parse_limit(*text);
+        if (!value)
+            return usage_error(args, cat(name, ": expected a number or -1, got ", quoted(*text)));
+        return value;
+    };
+    auto memory = [&]() -> oci::MemoryResources& {
+        return resources.memory ? *resources.memory : resources.memory.emplace();
+    };
+    auto cpu = [&]() -> oci::CpuResources& {
+        return resources.cpu ? *resources.cpu : resources.cpu.emplace();
+    };
+    if (auto value = TRY(limit("--memory")))
+        memory().limit = *value;
+    if (auto value = TRY(limit("--memory-reservation")))
+        memory().reservation = *value;
+    if (auto value = TRY(limit("--memory-swap")))
+        memory().swap = *value;
+    if (auto value = TRY(limit("--cpu-quota")))
+        cpu().quota = *value;
+    if (auto value = args.number("--cpu-period"))
+        cpu().period = *value;
+    if (auto value = args.number("--cpu-shares"))
+        cpu().shares = *value;
+    if (auto value = args.value("--cpuset-cpus"))
+        cpu().cpus = std::string(*value);
+    if (auto value = args.value("--cpuset-mems"))
+        cpu().mems = std::string(*value);
+    if (auto value = TRY(limit("--pids-limit")))
+        resources.pids_limit = *value;
+    if (auto value = args.number("--blkio-weight")) {
+        if (!resources.block_io)
+            resources.block_io.emplace();
+        resources.block_io->weight = uint16_t(*value);
+    }
+    return {};
+}
+
+CommandResult oci_update(const ParsedArgs& args) {
+    oci::Resources resources;
+    if (auto file = args.value("--resources")) {
+        std::string text = *file == "-" ? TRY_CTX(read_all(STDIN_FILENO), "--resources -")
+                                        : TRY_CTX(read_file(std::string(*file)), "--resources");
+        resources = TRY_CTX(oci::parse_resources(text), cat("--resources ", quoted(*file)));
+    }
+    TRY(apply_update_flags(args, resources));
+    TRY(ct::update(g_globals.runtime, *args.positional("ID"), resources));
+    return kExitSuccess;
+}
+
+Option update_limit(std::string_view name, std::string_view help) {
+    return {.name = name, .value_name = "N", .type = ValueType::Text, .help = help};
+}
+
+Option update_number(std::string_view name, uint64_t max, std::string_view help) {
+    return {.name = name, .value_name = "N", .type = ValueType::Number, .max = max, .help = help};
+}
+
+const Command kUpdate{
+    .names = {"update"},
+    .summary = "change a container's cgroup limits",
+    .options = {{.name = "--resources",
+                 .short_name = 'r',
+                 .value_name = "FILE|-",
+                 .type = ValueType::Text,
+                 .help = "linux.resources as config.json writes it, from FILE or stdin"},
+                update_limit("--memory", "memory.limit in bytes (-1: none)"),
+                update_limit("--memory-reservation", "memory.reservation in bytes (-1: none)"),
+                update_limit("--memory-swap", "memory plus swap in bytes (-1: none)"),
+                update_limit("--cpu-quota", "CPU time per period in microseconds (-1: none)"),
+                update_number("--cpu-period", 1000000, "the CPU period in microseconds"),
+                update_number("--cpu-shares", 262144, "CPU shares (cgroup v1's scale)"),
+                {.name = "--cpuset-cpus",
+                 .value_name = "LIST",
+                 .type = ValueType::Text,
+                 .help = "the CPUs allowed (0-3,7)"},
+                {.name = "--cpuset-mems",
+                 .value_name = "LIST",
+                 .type = ValueType::Text,
+                 .help = "the memory nodes allowed"},
+                update_limit("--pids-limit", "the most processes (-1: none)"),
+                update_number("--blkio-weight", 1000, "the block IO weight (10 to 1000)")},
+    .positionals = {kId},
+    .notes = "The flags override what --resources sets. Only what is given changes; a value "
+             "the kernel refuses leaves every limit as it was. The container's record keeps "
+             "the config.json it was created with: the cgroup's files show what is in "
+             "force.\n",
+    .run = oci_update,
 };
 
 CommandResult oci_start(const ParsedArgs& args) {
@@ -356,7 +591,8 @@ text|json (where a failure is also written, for runc's callers), --debug.
 Linked or installed as `keel-oci`, keel takes the same command line without
 the word `oci`.
 )",
-    .subcommands = {&kCreate, &kStart, &kState, &kKill, &kDelete, &kRun, &kList, &kPs, &kPause},
+    .subcommands = {&kCreate, &kStart, &kState, &kKill, &kDelete, &kRun, &kExec, &kUpdate, &kList,
+                    &kPs, &kPause},
 };
 
 CommandResult run_oci(std::span<const std::string_view> args, char** argv) {

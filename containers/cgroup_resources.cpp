@@ -8,6 +8,8 @@
 
 #include "base/fd.h"
 #include "base/strings.h"
+#include "base/sys.h"
+#include "cgroups/cgroups.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -358,6 +360,25 @@ std::vector<std::string> controllers_needed(const std::vector<CgroupWrite>& writ
             out.push_back(controller);
     }
     return out;
+}
+
+Result<void> enable_controllers(std::string_view relative,
+                                const std::vector<std::string>& controllers) {
+    if (controllers.empty())
+        return {};
+    std::string request;
+    for (const std::string& controller : controllers)
+        request += cat(request.empty() ? "" : " ", "+", controller);
+    std::string directory(kCgroupRoot);
+    std::vector<std::string_view> parts = split(relative, '/');
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        TRY(write_existing_file(directory + "/cgroup.subtree_control", request));
+        directory = cat(directory, "/", parts[i]);
+        // A parent group (keel.oci) is shared by containers and stays.
+        if (::mkdir(directory.c_str(), 0755) != 0 && errno != EEXIST)
+            return errno_error(cat("create ", quoted(directory)));
+    }
+    return write_existing_file(directory + "/cgroup.subtree_control", request);
 }
 
 Result<void> apply_cgroup_writes(int cgroup_directory_fd, const std::vector<CgroupWrite>& writes) {

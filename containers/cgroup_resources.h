@@ -12,6 +12,7 @@
 #include "containers/spec.h"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace keel::oci {
@@ -65,6 +66,13 @@ Result<std::vector<CgroupWrite>> cgroup_v2_writes(const Resources& resources);
 /// "memory", "cpu", "pids", "io", "cpuset", "hugetlb", or another prefix
 /// of a unified key ("misc"). cgroup.* core files need none.
 std::vector<std::string> controllers_needed(const std::vector<CgroupWrite>& writes);
+
+/// Enables `controllers` for the children of every group from the cgroup
+/// root down to the parent of the group `relative` (to the cgroup root),
+/// creating the parents that are missing, so that the group itself has
+/// them (create and update call it before applying writes).
+Result<void> enable_controllers(std::string_view relative,
+                                const std::vector<std::string>& controllers);
 
 /// Writes each value with one write(2) into the group open at
 /// `cgroup_directory_fd`. Every file is looked up before anything is

@@ -134,6 +134,56 @@ Result<void> remove(const RuntimeOptions& runtime, std::string_view id,
 enum class RunMode { Foreground, Detach };
 Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode);
 
+/// `exec`'s options: the process to run in a running container. It starts
+/// from the container's own process settings (config.json's `process` as
+/// create saw it) or from `process` when given; the fields set below
+/// override either.
+struct ExecOptions {
+    std::string id;
+    /// A process.json's settings, in place of the container's.
+    std::optional<oci::Process> process;
+    /// The program and its arguments; empty: the process's args.
+    std::vector<std::string> args;
+    /// "KEY=VALUE" entries, each replacing the same KEY or added.
+    std::vector<std::string> env;
+    std::string cwd;
+    std::optional<uint32_t> uid;
+    std::optional<uint32_t> gid;
+    /// Added to the process's additional gids.
+    std::vector<uint32_t> additional_gids;
+    /// Capabilities (numbers) added to the bounding, effective and
+    /// permitted sets, as runc's --cap.
+    std::vector<int> added_capabilities;
+    bool no_new_privileges = false;
+    /// Where to write the process's pid (atomically).
+    std::string pid_file;
+    /// fds 3 .. 3+N-1 of the runtime are passed to the process.
+    int preserve_fds = 0;
+};
+
+/// Runs a new process in a running container: in all of its namespaces
+/// (the user namespace first; the pid namespace entered by the runtime so
+/// the process is born in it), its cgroup and its root, with the
+/// container's capabilities, limits, seccomp filter and no_new_privs
+/// unless overridden. A container that is not running (created, paused,
+/// stopped) is refused. Returns the process's pid once it has exec'd; an
+/// exec that fails (no such program, bad user or cwd) leaves no process.
+Result<pid_t> exec(const RuntimeOptions& runtime, const ExecOptions& options);
+
+/// Waits for a process exec() started, passing on the signals the runtime
+/// gets (as `run` does); returns its exit status as a shell shows it
+/// (128 + signal when killed).
+Result<int> wait_for_exec_process(pid_t pid);
+
+/// Applies new limits (linux.resources, as config.json holds them) to the
+/// container's cgroup: only what `resources` sets is written. A value the
+/// kernel refuses leaves every limit as it was before the update. The
+/// record's copy of config.json is not changed: it keeps what the
+/// container was created with (runc's state does not keep it either for
+/// cgroup v2); the cgroup's files are what is in force.
+Result<void> update(const RuntimeOptions& runtime, std::string_view id,
+                    const oci::Resources& resources);
+
 /// The pids of the container's processes, as the runtime's pid namespace
 /// sees them.
 Result<std::vector<pid_t>> processes(const RuntimeOptions& runtime, std::string_view id);

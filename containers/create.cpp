@@ -73,9 +73,6 @@ enum class Step : char {
 
 // The largest message: a state JSON with its annotations.
 constexpr size_t kMaxMessage = 1 << 16;
-// Where compiled seccomp programs are kept, under the runtime's root (ids
-// cannot start with a dot, so it is never taken for a container).
-constexpr std::string_view kSeccompCache = ".seccomp-cache";
 // The PATH searched for process.args[0] when process.env sets none.
 constexpr std::string_view kDefaultPath =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -229,28 +226,6 @@ Result<void> set_up_terminal(const oci::Process& process, int console_socket) {
     return {};
 }
 
-// Enables `controllers` for the children of every group from the cgroup
-// root down to `relative`'s parent (cgroup.subtree_control), so the group
-// itself has them.
-Result<void> enable_controllers(std::string_view relative,
-                                const std::vector<std::string>& controllers) {
-    if (controllers.empty())
-        return {};
-    std::string request;
-    for (const std::string& controller : controllers)
-        request += cat(request.empty() ? "" : " ", "+", controller);
-    std::string directory(kCgroupRoot);
-    std::vector<std::string_view> parts = split(relative, '/');
-    for (size_t i = 0; i + 1 < parts.size(); ++i) {
-        TRY(write_existing_file(directory + "/cgroup.subtree_control", request));
-        directory = cat(directory, "/", parts[i]);
-        // A parent group (keel.oci) is shared by containers and stays.
-        if (::mkdir(directory.c_str(), 0755) != 0 && errno != EEXIST)
-            return errno_error(cat("create ", quoted(directory)));
-    }
-    return write_existing_file(directory + "/cgroup.subtree_control", request);
-}
-
 // The container's group relative to the cgroup root: cgroupsPath (absolute
 // paths are taken from the root; relative ones too, as keel has no parent
 // group of its own for containers), or keel.oci/ID.
@@ -360,7 +335,7 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     Fd cgroup_directory;
     if (cgroup2_available()) {
         cgroup_path = TRY(cgroup_relative_path(spec, options.id));
-        TRY_CTX(enable_controllers(cgroup_path, oci::controllers_needed(writes)),
+        TRY_CTX(oci::enable_controllers(cgroup_path, oci::controllers_needed(writes)),
                 cat("enable the controllers for ", quoted(cgroup_path)));
         // Claimed by its mkdir: an existing group is another container's.
         std::string group_directory = cat(kCgroupRoot, "/", cgroup_path);
@@ -380,7 +355,7 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     std::shared_ptr<const oci::SeccompFilter> seccomp;
     if (spec.linux_config.seccomp)
         seccomp = TRY_CTX(
-            oci::cached_seccomp(*spec.linux_config.seccomp, cat(runtime.root, "/", kSeccompCache)),
+            oci::cached_seccomp(*spec.linux_config.seccomp, seccomp_cache_directory(runtime)),
             "linux.seccomp");
     if (seccomp && (seccomp->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
         return error("linux.seccomp: SCMP_ACT_NOTIFY needs a seccomp agent at listenerPath, "

@@ -70,6 +70,10 @@ ContainerState state_of(const Record& record, Status status) {
     return state;
 }
 
+std::string seccomp_cache_directory(const RuntimeOptions& runtime) {
+    return cat(runtime.root, "/.seccomp-cache");
+}
+
 Result<void> write_record(const RecordPaths& paths, const Record& record) {
     JsonWriter json;
     json.begin_object()

@@ -54,6 +54,11 @@ inline constexpr int kSignalStatusBase = 128;
 /// The record as the OCI state in `status` (a stopped container has no pid).
 ContainerState state_of(const Record& record, Status status);
 
+/// Where compiled seccomp programs are kept (create and exec share it):
+/// ROOT/.seccomp-cache (ids cannot start with a dot, so it is never taken
+/// for a container).
+std::string seccomp_cache_directory(const RuntimeOptions& runtime);
+
 /// Writes state.json (atomically: a temporary file renamed over it).
 Result<void> write_record(const RecordPaths& paths, const Record& record);
 /// Reads state.json; a missing record says "container `x` does not exist".

@@ -381,6 +381,13 @@ Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, Run
     return WEXITSTATUS(status);
 }
 
+Result<int> wait_for_exec_process(pid_t pid) {
+    int status = TRY(wait_forwarding_signals(pid));
+    if (WIFSIGNALED(status))
+        return kSignalStatusBase + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
 Result<std::vector<pid_t>> processes(const RuntimeOptions& runtime, std::string_view id) {
     Record record = TRY(read_record(runtime, id));
     return processes_of(record);

@@ -820,6 +820,16 @@ Result<Spec> parse_spec(std::string_view json_text) {
     return spec;
 }
 
+Result<Process> parse_process(std::string_view json_text) {
+    JsonValue document = TRY(parse_json(json_text));
+    return read_process(JsonCursor(document, "process"));
+}
+
+Result<Resources> parse_resources(std::string_view json_text) {
+    JsonValue document = TRY(parse_json(json_text));
+    return read_resources(JsonCursor(document, "linux.resources"));
+}
+
 Result<Spec> read_spec(const std::string& bundle) {
     std::string path = bundle.ends_with('/') ? bundle + "config.json" : bundle + "/config.json";
     std::string text = TRY(read_config_file(path));

@@ -432,6 +432,15 @@ struct Spec {
 /// path: "process.rlimits[2].type: unknown rlimit `RLIMIT_FOO`".
 Result<Spec> parse_spec(std::string_view json_text);
 
+/// Reads a process.json (`keel oci exec --process`): the spec's `process`
+/// object alone, checked as parse_spec() checks config.json's, its errors
+/// naming fields from "process." on.
+Result<Process> parse_process(std::string_view json_text);
+
+/// Reads the spec's `linux.resources` object alone (`keel oci update -r`),
+/// checked as parse_spec() checks it, errors naming "linux.resources." fields.
+Result<Resources> parse_resources(std::string_view json_text);
+
 /// Reads BUNDLE/config.json (at most 16 MiB) and parses it; errors start
 /// with the file's path.
 Result<Spec> read_spec(const std::string& bundle);

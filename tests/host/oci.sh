@@ -325,6 +325,70 @@ join_namespaces)
   oci delete --force holder || fail "delete holder"
   pass ;;
 
+exec)
+  # A process run in a running container shares its namespaces, root and
+  # settings; its status passes through; a stopped container is refused.
+  b=$work/b
+  touch "$work/host-only-marker"
+  make_bundle "$b" '["sh", "-c", "echo ready > /out/ready; exec sleep 600"]'
+  ln -sf busybox "$b/rootfs/bin/ps"
+  ln -sf busybox "$b/rootfs/bin/pwd"
+  oci run --detach --bundle "$b" box >"$work/out" 2>&1 || fail "run: $(cat "$work/out")"
+  wait_for 50 test -e "$b/out/ready" || fail "the container did not start"
+  [ "$(oci exec box hostname)" = keel-test ] || fail "hostname: $(oci exec box hostname 2>&1)"
+  out=$(oci exec box sh -c 'echo pid=$$; cat /proc/1/cmdline | tr "\0" " "; echo; ls /') || fail "exec: $out"
+  echo "$out" | grep -qx 'pid=1' && fail "the exec'd process is pid 1: $out"
+  echo "$out" | grep -q '^pid=[0-9]' || fail "no pid: $out"
+  echo "$out" | grep -q '^sleep 600' || fail "/proc/1 is not the container's process: $out"
+  echo "$out" | grep -qx out || fail "not the container's root: $out"
+  echo "$out" | grep -q 'host-only-marker\|keel-oci' && fail "the host's tree is visible: $out"
+  oci exec box ps | grep -q 'sleep' || fail "ps does not show the container's processes: $(oci exec box ps 2>&1)"
+  set +e; oci exec box sh -c 'exit 5'; rc=$?; set -e
+  [ "$rc" -eq 5 ] || fail "exit status 5 came back as $rc"
+  out=$(oci exec -e FOO=bar --env TERM=dumb box sh -c 'echo $FOO $TERM $PATH') || fail "exec env: $out"
+  [ "$out" = "bar dumb /bin" ] || fail "env: $out"
+  [ "$(oci exec --cwd /tmp box pwd)" = /tmp ] || fail "cwd: $(oci exec --cwd /tmp box pwd 2>&1)"
+  out=$(oci exec -u 1000:1001 box id) || fail "exec -u: $out"
+  echo "$out" | grep -q '^uid=1000 gid=1001' || fail "user: $out"
+  oci exec -u nobody box id 2>"$work/err" && fail "a user by name was accepted"
+  grep -q 'expected UID\[:GID\]' "$work/err" || fail "bad user: $(cat "$work/err")"
+  oci exec box 2>"$work/err" && fail "an exec without a command succeeded"
+  grep -q 'no command given' "$work/err" || fail "no command: $(cat "$work/err")"
+  exec 7<"$work"
+  out=$(oci exec box ls /proc/self/fd) || fail "exec ls: $out"
+  echo "$out" | grep -qx 7 && fail "fd 7 leaked into the exec'd process: $out"
+  exec 7<&-
+  before=$(oci ps --format json box)
+  oci exec box no-such-program 2>"$work/err" && fail "a missing program was run"
+  grep -q 'no-such-program' "$work/err" || fail "missing program: $(cat "$work/err")"
+  [ "$(oci ps --format json box)" = "$before" ] || fail "a failed exec left a process: $(oci ps box)"
+  # --process: the process.json's settings instead of the container's.
+  echo '{"args": ["sh", "-c", "echo $X; pwd"], "env": ["X=from-json"], "cwd": "/out"}' >"$work/process.json"
+  out=$(oci exec --process "$work/process.json" box) || fail "exec --process: $out"
+  [ "$out" = "from-json
+/out" ] || fail "--process: $out"
+  oci kill box KILL
+  wait_for 50 has_status box stopped || fail "did not stop: $(oci state box)"
+  oci exec box true 2>"$work/err" && fail "exec into a stopped container succeeded"
+  grep -q 'container `box` is stopped, not running' "$work/err" || fail "stopped: $(cat "$work/err")"
+  oci delete box || fail "delete"
+  pass ;;
+
+exec_detach)
+  # --detach returns once the process runs; it shows in ps, writes its pid.
+  b=$work/b
+  make_bundle "$b" '["sleep", "60"]'
+  oci run --detach --bundle "$b" box >"$work/out" 2>&1 || fail "run: $(cat "$work/out")"
+  oci exec --detach --pid-file "$work/pid" box sh -c 'echo $$ > /out/inner; exec sleep 60' || fail "exec --detach"
+  pid=$(cat "$work/pid")
+  wait_for 50 test -s "$b/out/inner" || fail "the detached process did not run"
+  [ "$(cat "$b/out/inner")" != 1 ] || fail "the detached process is pid 1 inside"
+  oci ps --format json box | grep -q "$pid" || fail "ps does not list $pid: $(oci ps --format json box)"
+  grep -q sleep "/proc/$pid/cmdline" || fail "$pid is not the exec'd sleep"
+  oci delete --force box || fail "delete --force"
+  ! kill -0 "$pid" 2>/dev/null || fail "the exec'd process outlived delete --force"
+  pass ;;
+
 *)
   echo "unknown case $case_name" >&2
   exit 2 ;;

@@ -415,3 +415,34 @@ TEST_CASE("dispatch runs the command a group's first argument names") {
     CHECK(result.error().error.to_string() == "unknown command `frobnicate` (see `keel help`)");
     CHECK(g_ran.size() == 1);
 }
+
+TEST_CASE("options end where a command to run starts: its own options are its arguments") {
+    const Command exec{
+        .names = {"exec"},
+        .summary = "run a command",
+        .options = {{.name = "--env",
+                     .short_name = 'e',
+                     .value_name = "KEY=VALUE",
+                     .type = ValueType::Text,
+                     .repeat = Repeat::Collect}},
+        .positionals = {{.name = "ID"}, {.name = "COMMAND", .count = Count::Any}},
+        .options_end = keel::cli::OptionsEnd::AtLastPositional,
+    };
+    auto parsed = parse(exec, "exec", {"-e", "A=1", "box", "-e", "B=2", "ls", "-l", "--", "x"});
+    REQUIRE(parsed);
+    CHECK(strings(parsed->values("--env")) == std::vector<std::string>{"A=1", "B=2"});
+    CHECK(parsed->positional("ID") == "box");
+    CHECK(strings(parsed->positionals("COMMAND")) ==
+          std::vector<std::string>{"ls", "-l", "--", "x"});
+
+    auto no_command = parse(exec, "exec", {"box", "-e", "A=1"});
+    REQUIRE(no_command);
+    CHECK(no_command->positionals("COMMAND").empty());
+    CHECK(strings(no_command->values("--env")) == std::vector<std::string>{"A=1"});
+
+    // Without it, a dash after the command is still an option.
+    Command anywhere = exec;
+    anywhere.options_end = keel::cli::OptionsEnd::AtDashes;
+    CHECK(parse_error(anywhere, "exec", {"box", "ls", "-l"}) ==
+          "exec: unknown option `-l` (see `keel exec --help`)");
+}

@@ -1006,3 +1006,52 @@ TEST_CASE("read_spec refuses a config.json larger than 16 MiB without parsing it
     REQUIRE(write_new_file(path, text));
     CHECK(read_spec(bundle.path()));
 }
+
+TEST_CASE("a process.json is read with the parser of config.json's process") {
+    auto process = parse_process(R"({"args": ["ps", "-ef"], "env": ["A=1"], "cwd": "/tmp",
+        "user": {"uid": 1000, "gid": 100, "additionalGids": [5]}, "noNewPrivileges": true,
+        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"]},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 64, "hard": 128}]})");
+    REQUIRE(process);
+    CHECK(process->args == std::vector<std::string>{"ps", "-ef"});
+    CHECK(process->env == std::vector<std::string>{"A=1"});
+    CHECK(process->cwd == "/tmp");
+    CHECK(process->user.uid == 1000);
+    CHECK(process->user.gid == 100);
+    CHECK(process->user.additional_gids == std::vector<uint32_t>{5});
+    CHECK(process->no_new_privileges);
+    REQUIRE(process->capabilities);
+    CHECK(process->capabilities->bounding == (1ull << CAP_KILL));
+    REQUIRE(process->rlimits.size() == 1);
+    CHECK(process->rlimits[0].resource == RLIMIT_NOFILE);
+    CHECK(process->rlimits[0].hard == 128);
+}
+
+TEST_CASE("a bad process.json is refused naming the field from process. on") {
+    auto no_args = parse_process(R"({"cwd": "/"})");
+    REQUIRE(!no_args);
+    CHECK(no_args.error().to_string() == "process.args: missing");
+    auto relative = parse_process(R"({"args": ["sh"], "cwd": "tmp"})");
+    REQUIRE(!relative);
+    CHECK(relative.error().to_string().starts_with("process.cwd: "));
+    auto bad_rlimit = parse_process(
+        R"({"args": ["sh"], "cwd": "/", "rlimits": [{"type": "RLIMIT_FOO", "soft": 1, "hard": 1}]})");
+    REQUIRE(!bad_rlimit);
+    CHECK(bad_rlimit.error().to_string().starts_with("process.rlimits[0].type: "));
+    CHECK(!parse_process("[]"));
+    CHECK(!parse_process("{\"args\": "));
+}
+
+TEST_CASE("linux.resources is read alone, as `update -r` takes it") {
+    auto resources = parse_resources(
+        R"({"memory": {"limit": 268435456}, "pids": {"limit": 50}, "cpu": {"cpus": "0"}})");
+    REQUIRE(resources);
+    REQUIRE(resources->memory);
+    CHECK(resources->memory->limit == 268435456);
+    CHECK(resources->pids_limit == 50);
+    REQUIRE(resources->cpu);
+    CHECK(resources->cpu->cpus == "0");
+    auto bad = parse_resources(R"({"pids": {"limit": "many"}})");
+    REQUIRE(!bad);
+    CHECK(bad.error().to_string().starts_with("linux.resources.pids.limit: "));
+}

@@ -73,6 +73,18 @@ count=$(keel oci ps box | grep -c sleep)
 [ "$count" = 2 ] || fail "ps shows $count sleeps: $(keel oci ps box)"
 echo "OCI_CGROUPS: limits written, $(keel oci ps --format json box) in the group"
 
+# 1b. update changes the limits in force; a value the kernel refuses
+# (unified is written last, after memory.max) leaves every limit as it was.
+keel oci update --memory 67108864 --pids-limit 32 box || fail "update"
+[ "$(cat $C/memory.max)" = 67108864 ] || fail "memory.max after update is $(cat $C/memory.max)"
+[ "$(cat $C/pids.max)" = 32 ] || fail "pids.max after update is $(cat $C/pids.max)"
+echo '{"memory": {"limit": 50331648}, "unified": {"pids.max": "bogus"}}' |
+  keel oci update -r - box 2>/tmp/err && fail "pids.max = bogus was accepted"
+echo "OCI_CGROUPS: update refused: $(cat /tmp/err)"
+[ "$(cat $C/memory.max)" = 67108864 ] || fail "a refused update changed memory.max to $(cat $C/memory.max)"
+[ "$(cat $C/pids.max)" = 32 ] || fail "a refused update changed pids.max to $(cat $C/pids.max)"
+echo "OCI_CGROUPS: update applied, a refused one left the limits"
+
 # 2. pause freezes every process of the container, resume thaws them.
 keel oci pause box || fail "pause"
 keel oci state box | grep -q '"status":"paused"' || fail "not paused: $(keel oci state box)"

@@ -1,0 +1,274 @@
+// `exec`: a new process in a running container, through the same fork-mode
+// spawn as the container's first process. The runtime enters the
+// container's pid (and time) namespace for its children; the child, born
+// in the container's cgroup, joins the other namespaces of the container's
+// first process (setns with its pidfd: all at once, the user namespace
+// first; /proc/PID/ns/* on kernels before 5.8), then its root (a chroot to
+// /proc/PID/root, which is right whether create pivoted or chrooted), and
+// spawn does the rest as for create: user, limits, capabilities, cwd,
+// no_new_privs, seccomp, fds. Nothing is made but the process, so a failed
+// exec leaves nothing.
+#include "containers/containers.h"
+
+#include "base/spawn.h"
+#include "base/strings.h"
+#include "base/sys.h"
+#include "cgroups/cgroups.h"
+#include "containers/record.h"
+#include "containers/seccomp.h"
+
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <sched.h>
+#include <span>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace keel::containers {
+
+namespace {
+
+// The namespaces an exec'd process joins, as /proc/PID/ns/ names them; the
+// user namespace first, so that the others are joined with its rights.
+struct NamespaceKind {
+    oci::NamespaceType type;
+    int flag;
+    std::string_view proc_name;
+};
+constexpr NamespaceKind kJoinOrder[] = {
+    {oci::NamespaceType::User, CLONE_NEWUSER, "user"},
+    {oci::NamespaceType::Mount, CLONE_NEWNS, "mnt"},
+    {oci::NamespaceType::Network, CLONE_NEWNET, "net"},
+    {oci::NamespaceType::Ipc, CLONE_NEWIPC, "ipc"},
+    {oci::NamespaceType::Uts, CLONE_NEWUTS, "uts"},
+    {oci::NamespaceType::Cgroup, CLONE_NEWCGROUP, "cgroup"},
+    {oci::NamespaceType::Pid, CLONE_NEWPID, "pid"},
+    {oci::NamespaceType::Time, CLONE_NEWTIME, "time"},
+};
+
+// One namespace of the container's first process, opened by path for
+// kernels whose setns takes no pidfd.
+struct NamespaceFile {
+    int flag = 0;
+    Fd file;
+};
+
+std::optional<ino_t> inode_of(const std::string& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0)
+        return std::nullopt;
+    return info.st_ino;
+}
+
+// setns with the pidfd for `flags` (Linux 5.8), else the files one by one.
+Result<void> join_namespaces(int pidfd, int flags, std::span<const NamespaceFile> files) {
+    if (flags == 0)
+        return {};
+    if (::setns(pidfd, flags) == 0)
+        return {};
+    if (errno != EINVAL)
+        return errno_error("join the container's namespaces");
+    for (const NamespaceFile& entry : files)
+        if ((flags & entry.flag) && ::setns(entry.file.get(), entry.flag) != 0)
+            return errno_error("join the container's namespaces");
+    return {};
+}
+
+Result<void> write_pid_file(const std::string& path, pid_t pid) {
+    std::string temporary = path + ".keel-new";
+    TRY_CTX(write_new_file(temporary, cat(pid), 0644), "--pid-file");
+    if (::rename(temporary.c_str(), path.c_str()) != 0)
+        return errno_error(cat("--pid-file: rename to ", quoted(path)));
+    return {};
+}
+
+// "KEY=VALUE" replacing an entry with the same KEY, or added.
+void set_variable(std::vector<std::string>& env, const std::string& entry) {
+    std::string_view key = std::string_view(entry).substr(0, entry.find('=') + 1);
+    for (std::string& existing : env)
+        if (existing.starts_with(key)) {
+            existing = entry;
+            return;
+        }
+    env.push_back(entry);
+}
+
+// The container's process settings with the options' overrides.
+Result<oci::Process> exec_process(const oci::Spec& spec, const ExecOptions& options) {
+    oci::Process process;
+    if (options.process)
+        process = *options.process;
+    else if (spec.process)
+        process = *spec.process;
+    if (!options.args.empty())
+        process.args = options.args;
+    else if (!options.process)
+        process.args.clear(); // the container's own command is not a default
+    if (process.args.empty())
+        return error("no command given to run in the container");
+    for (const std::string& entry : options.env) {
+        if (entry.find('=') == std::string::npos || entry.starts_with('='))
+            return error(cat("--env ", quoted(entry), ": expected KEY=VALUE"));
+        set_variable(process.env, entry);
+    }
+    if (!options.cwd.empty()) {
+        if (!options.cwd.starts_with('/'))
+            return error(cat("--cwd ", quoted(options.cwd), ": must be an absolute path"));
+        process.cwd = options.cwd;
+    }
+    if (options.uid)
+        process.user.uid = *options.uid;
+    if (options.gid)
+        process.user.gid = *options.gid;
+    for (uint32_t gid : options.additional_gids)
+        process.user.additional_gids.push_back(gid);
+    if (!options.added_capabilities.empty()) {
+        oci::Capabilities sets = process.capabilities.value_or(oci::Capabilities{});
+        for (int number : options.added_capabilities) {
+            oci::CapabilityMask bit = oci::CapabilityMask(1) << number;
+            sets.bounding |= bit;
+            sets.effective |= bit;
+            sets.permitted |= bit;
+        }
+        process.capabilities = sets;
+    }
+    process.no_new_privileges |= options.no_new_privileges;
+    if (process.terminal)
+        return error("process.terminal: a terminal for exec is not supported yet");
+    return process;
+}
+
+Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options) {
+    RecordPaths paths = record_paths(runtime, options.id);
+    Fd lock = TRY(lock_record(runtime, options.id));
+    Record record = TRY(read_record(runtime, options.id));
+    std::optional<Fd> pidfd = TRY(open_record_process(record));
+    ContainerState now = TRY(state(runtime, options.id));
+    if (!pidfd || now.status != Status::Running)
+        return error(cat("container ", quoted(options.id), " is ",
+                         kStatusNames.name(pidfd ? now.status : Status::Stopped), ", not running"));
+
+    oci::Spec spec = TRY(oci::read_spec(paths.directory));
+    oci::Process process = TRY(exec_process(spec, options));
+
+    // The container's namespaces: those config.json lists (made or joined
+    // by create), as its first process has them now.
+    std::string proc = cat("/proc/", record.pid);
+    int child_flags = 0;
+    std::vector<NamespaceFile> files;
+    std::optional<NamespaceFile> pid_namespace, time_namespace;
+    for (const NamespaceKind& kind : kJoinOrder) {
+        if (!spec.linux_config.find_namespace(kind.type))
+            continue;
+        std::string path = cat(proc, "/ns/", kind.proc_name);
+        // Joining the user namespace one is in already is EINVAL.
+        if (kind.flag == CLONE_NEWUSER && inode_of(path) == inode_of("/proc/self/ns/user"))
+            continue;
+        NamespaceFile file{kind.flag, TRY(open_file(path, O_RDONLY))};
+        if (kind.flag == CLONE_NEWPID)
+            pid_namespace = std::move(file);
+        else if (kind.flag == CLONE_NEWTIME)
+            time_namespace = std::move(file);
+        else {
+            child_flags |= kind.flag;
+            files.push_back(std::move(file));
+        }
+    }
+    Fd root = TRY(open_file(cat(proc, "/root"), O_PATH | O_DIRECTORY));
+    // Opened through a pid that may have been reused in the meantime: the
+    // pidfd still names the container's process only if it is alive now.
+    if (!TRY(record_process_alive(record)))
+        return error(cat("container ", quoted(options.id), " is stopped, not running"));
+
+    // The pid and time namespaces only a new process can enter: spawn's
+    // intermediate process joins them before it makes the child, so the
+    // runtime stays in its own.
+    std::vector<NamespaceJoin> joins;
+    if (pid_namespace)
+        joins.push_back({.fd = pid_namespace->file.get(),
+                         .type = CLONE_NEWPID,
+                         .name = "join the container's pid namespace"});
+    if (time_namespace)
+        joins.push_back({.fd = time_namespace->file.get(),
+                         .type = CLONE_NEWTIME,
+                         .name = "join the container's time namespace"});
+
+    std::optional<Cgroup> cgroup;
+    Fd cgroup_directory;
+    if (!record.cgroup.empty()) {
+        cgroup = TRY(Cgroup::open(record.cgroup));
+        cgroup_directory = TRY(cgroup->open_directory());
+    }
+    std::shared_ptr<const oci::SeccompFilter> seccomp;
+    if (spec.linux_config.seccomp)
+        seccomp = TRY_CTX(
+            oci::cached_seccomp(*spec.linux_config.seccomp, seccomp_cache_directory(runtime)),
+            "linux.seccomp");
+
+    SpawnOptions spawn;
+    spawn.argv = process.args;
+    spawn.environment = process.env;
+    spawn.working_directory = process.cwd;
+    spawn.uid = process.user.uid;
+    spawn.gid = process.user.gid;
+    spawn.supplementary_groups.assign(process.user.additional_gids.begin(),
+                                      process.user.additional_gids.end());
+    for (const oci::Rlimit& limit : process.rlimits)
+        spawn.limits.push_back({limit.resource, rlim_t(limit.soft), rlim_t(limit.hard)});
+    spawn.umask =
+        process.user.umask ? std::optional<mode_t>(mode_t(*process.user.umask)) : std::nullopt;
+    spawn.oom_score_adj = process.oom_score_adj;
+    spawn.no_new_privileges = process.no_new_privileges;
+    oci::Capabilities capabilities = process.capabilities.value_or(oci::Capabilities{});
+    spawn.capability_sets = CapabilitySets{.bounding = capabilities.bounding,
+                                           .effective = capabilities.effective,
+                                           .permitted = capabilities.permitted,
+                                           .inheritable = capabilities.inheritable,
+                                           .ambient = capabilities.ambient};
+    if (seccomp) {
+        spawn.seccomp_program = &seccomp->program;
+        spawn.seccomp_flags = seccomp->flags;
+    }
+    spawn.cgroup_fd = cgroup_directory ? cgroup_directory.get() : -1;
+    spawn.new_session = true;
+    spawn.join_namespaces = joins;
+    // The caller learns of a missing program or a bad user from the spawn
+    // itself, and no child is left behind.
+    spawn.wait_for_exec = true;
+    spawn.preserve_fds = options.preserve_fds;
+    spawn.keep_fds = {pidfd->get(), root.get()};
+    for (const NamespaceFile& file : files)
+        spawn.keep_fds.push_back(file.file.get());
+
+    int container_pidfd = pidfd->get();
+    int root_fd = root.get();
+    spawn.child_setup = [&]() -> Result<void> {
+        TRY(join_namespaces(container_pidfd, child_flags, files));
+        if (::fchdir(root_fd) != 0 || ::chroot(".") != 0 || ::chdir("/") != 0)
+            return errno_error("enter the container's root");
+        return {};
+    };
+
+    pid_t pid = TRY_CTX(spawn_process(spawn), "start the process");
+    if (!options.pid_file.empty()) {
+        auto written = write_pid_file(options.pid_file, pid);
+        if (!written) {
+            // Nothing is left of a failed exec: not the process either.
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+            return std::unexpected(std::move(written).error());
+        }
+    }
+    return pid;
+}
+
+} // namespace
+
+Result<pid_t> exec(const RuntimeOptions& runtime, const ExecOptions& options) {
+    return TRY_CTX(exec_in(runtime, options), cat("exec in container ", quoted(options.id)));
+}
+
+} // namespace keel::containers
