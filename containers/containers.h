@@ -155,10 +155,11 @@ struct ExecOptions {
     /// permitted sets, as runc's --cap.
     std::vector<int> added_capabilities;
     bool no_new_privileges = false;
-    /// Where to write the process's pid (atomically).
-    std::string pid_file;
     /// fds 3 .. 3+N-1 of the runtime are passed to the process.
     int preserve_fds = 0;
+    /// Where to write the process's pid (atomically). (Last: a struct that
+    /// ends in padding cannot be a Result's value with libc++ 16.)
+    std::string pid_file;
 };
 
 /// Runs a new process in a running container: in all of its namespaces

@@ -249,7 +249,7 @@ Result<void> Applier::whiteout(const std::vector<std::string>& parts, std::strin
         return {}; // the layer's own entry of that name stays visible
     Fd parent = TRY(open_directory(parts, parts.size() - 1));
     TRY(make_room(parent.get(), name, false));
-    if (::mknodat(parent.get(), name.c_str(), S_IFCHR | 0, ::makedev(0, 0)) < 0)
+    if (::mknodat(parent.get(), name.c_str(), S_IFCHR | 0, makedev(0, 0)) < 0)
         return errno_error(cat("make whiteout device ", quoted(path)));
     return {};
 }
@@ -366,7 +366,7 @@ Result<void> Applier::special_file(const TarEntry& entry, int parent, const std:
     case TarEntryType::BlockDevice: {
         mode_t kind = entry.type == TarEntryType::CharDevice ? S_IFCHR : S_IFBLK;
         if (::mknodat(parent, c_name, kind | 0600,
-                      ::makedev(entry.device_major, entry.device_minor)) < 0)
+                      makedev(entry.device_major, entry.device_minor)) < 0)
             return errno_error("create device node");
         break;
     }

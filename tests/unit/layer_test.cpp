@@ -200,7 +200,7 @@ TEST_CASE("device nodes are refused unless allowed") {
     REQUIRE(target.apply(tar.finish(), {.allow_devices = true}).has_value());
     struct stat st = lstat_of(target.at("dev/null"));
     CHECK(S_ISCHR(st.st_mode));
-    CHECK(st.st_rdev == ::makedev(1, 3));
+    CHECK(st.st_rdev == makedev(1, 3));
     CHECK((st.st_mode & 07777) == 0666);
 }
 
@@ -316,7 +316,7 @@ TEST_CASE("whiteouts in overlay form become 0:0 devices and an opaque xattr") {
     REQUIRE(target.apply(tar.finish(), {.whiteouts = Whiteouts::Overlay}).has_value());
     struct stat gone = lstat_of(target.at("a/gone"));
     CHECK(S_ISCHR(gone.st_mode));
-    CHECK(gone.st_rdev == ::makedev(0, 0));
+    CHECK(gone.st_rdev == makedev(0, 0));
     CHECK(S_ISCHR(lstat_of(target.at("top")).st_mode));
     char value[8] = {};
     CHECK(::lgetxattr(target.at("o").c_str(), "trusted.overlay.opaque", value, sizeof value) == 1);

@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <sys/mount.h>
+#ifndef MOUNT_ATTR_RDONLY
+#include <linux/mount.h> // musl's <sys/mount.h> lacks mount_setattr(2)'s names
+#endif
 
 using namespace keel::oci;
 

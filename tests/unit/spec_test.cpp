@@ -11,6 +11,9 @@
 
 #include <linux/capability.h>
 #include <sys/mount.h>
+#ifndef MOUNT_ATTR_RDONLY
+#include <linux/mount.h> // musl's <sys/mount.h> lacks mount_setattr(2)'s names
+#endif
 #include <sys/personality.h>
 #include <sys/resource.h>
 
