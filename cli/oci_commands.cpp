@@ -145,19 +145,22 @@ std::optional<int64_t> parse_limit(std::string_view text) {
     return int64_t(*number);
 }
 
-// "UID" or "UID:GID", numbers only (a name would need the container's
-// /etc/passwd, which runc's exec does not read either).
-std::optional<std::pair<uint32_t, std::optional<uint32_t>>> parse_user(std::string_view text) {
+// --user: "UID" or "UID:GID", numbers only (a name would need the
+// container's /etc/passwd, which runc's exec does not read either), into
+// `options`; false when `text` is neither.
+bool parse_user(std::string_view text, ct::ExecOptions& options) {
     std::string_view uid_text = text.substr(0, text.find(':'));
     auto uid = parse_u64(uid_text);
     if (!uid || *uid >= UINT32_MAX)
-        return std::nullopt;
-    if (uid_text.size() == text.size())
-        return std::pair{uint32_t(*uid), std::optional<uint32_t>()};
-    auto gid = parse_u64(text.substr(uid_text.size() + 1));
-    if (!gid || *gid >= UINT32_MAX)
-        return std::nullopt;
-    return std::pair{uint32_t(*uid), std::optional<uint32_t>(uint32_t(*gid))};
+        return false;
+    if (uid_text.size() < text.size()) {
+        auto gid = parse_u64(text.substr(uid_text.size() + 1));
+        if (!gid || *gid >= UINT32_MAX)
+            return false;
+        options.gid = uint32_t(*gid);
+    }
+    options.uid = uint32_t(*uid);
+    return true;
 }
 
 std::expected<ct::ExecOptions, Failure> exec_options(const ParsedArgs& args) {
@@ -178,12 +181,9 @@ std::expected<ct::ExecOptions, Failure> exec_options(const ParsedArgs& args) {
     }
     options.cwd = std::string(args.value("--cwd").value_or(""));
     if (auto user = args.value("--user")) {
-        auto ids = parse_user(*user);
-        if (!ids)
+        if (!parse_user(*user, options))
             return usage_error(args,
                                cat("--user: expected UID[:GID] (numbers), got ", quoted(*user)));
-        options.uid = ids->first;
-        options.gid = ids->second;
     }
     for (std::string_view gid : args.values("--additional-gids")) {
         auto number = parse_u64(gid);

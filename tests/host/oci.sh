@@ -201,6 +201,13 @@ failed_create)
   grep -q 'no-such-program.*not found' "$work/err" || fail "missing program: $(cat "$work/err")"
   [ ! -e "$root/missing" ] || fail "a record is left after a failed create"
   pgrep -f "oci --root $root" >/dev/null && fail "a process of the failed create is left: $(pgrep -af "oci --root $root")"
+  # CAP_MKNOD without a user namespace: refused while device rules are not
+  # enforced, naming why.
+  make_bundle "$b" '["true"]'
+  sed -i 's/"bounding": \["CAP_AUDIT_WRITE"/"bounding": ["CAP_MKNOD", "CAP_AUDIT_WRITE"/' "$b/config.json"
+  oci create --bundle "$b" mknod 2>"$work/err" && fail "CAP_MKNOD was accepted"
+  grep -q 'CAP_MKNOD is refused until keel enforces linux.resources.devices' "$work/err" || fail "CAP_MKNOD: $(cat "$work/err")"
+  [ ! -e "$root/mknod" ] || fail "a record is left after refusing CAP_MKNOD"
   # A taken id.
   make_bundle "$b" '["sleep", "5"]'
   oci create --bundle "$b" twice || fail "create"
