@@ -49,7 +49,7 @@ JSON
 
 mkdir -p $B/rootfs/bin $B/rootfs/proc $B/rootfs/dev $B/rootfs/tmp
 cp /bin/busybox $B/rootfs/bin/busybox
-for applet in sh sleep cat dd echo insmod; do ln -s busybox $B/rootfs/bin/$applet; done
+for applet in sh sleep cat dd echo insmod timeout; do ln -s busybox $B/rootfs/bin/$applet; done
 grep -q . $G/cgroup.controllers || fail "cgroup2 is not mounted at $G"
 
 # 0. No module loading without CAP_SYS_MODULE (with it, the kernel would
@@ -99,6 +99,34 @@ wait_for 50 'keel oci state box | grep -q "\"status\":\"stopped\""' || fail "not
 keel oci delete box || fail "delete"
 [ ! -e $C ] || fail "$C is left after delete"
 echo "OCI_CGROUPS: kill --all and delete left no group"
+
+# 3b. cpu quota 50%: a busy loop is throttled; pids.limit 16: a loop that
+# forks 50 sleepers stops at 16 tasks.
+# (timeout is not the container's pid 1: signals from inside its
+# namespace do not reach a pid 1 that has no handler.)
+bundle '["sh", "-c", "timeout 2 sh -c \"while :; do :; done\"; exit 0"]'
+keel oci run --detach --bundle $B busy || fail "run busy"
+wait_for 100 'keel oci state busy | grep -q "\"status\":\"stopped\""' || fail "the busy loop did not end"
+throttled=$(sed -n 's/^nr_throttled //p' $G/keel.oci/busy/cpu.stat)
+[ "${throttled:-0}" -gt 0 ] || fail "a busy loop under a 50% quota was never throttled"
+keel oci delete busy || fail "delete busy"
+echo "OCI_CGROUPS: busy loop throttled $throttled times"
+# shellcheck disable=SC2016 # expanded by the container's shell
+# (The loop's shell is not pid 1, which stays to hold the sleepers when a
+# failed fork ends the loop.)
+bundle '["sh", "-c", "sh -c \"i=0; while [ \\$i -lt 50 ]; do sleep 600 & i=\\$((i + 1)); done; wait\"; exec sleep 600"]'
+keel oci run --detach --bundle $B bomb || fail "run bomb"
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for 100 '[ "$(sed -n "s/^max //p" $G/keel.oci/bomb/pids.events)" -gt 0 ] 2>/dev/null' ||
+  fail "the fork loop never hit pids.max"
+sleep 1
+tasks=$(cat $G/keel.oci/bomb/pids.current)
+if [ "$tasks" -lt 14 ] || [ "$tasks" -gt 16 ]; then
+  fail "pids.current is $tasks, expected 14 to 16 (pids.max 16)"
+fi
+keel oci delete --force bomb || fail "delete --force bomb"
+[ ! -e $G/keel.oci/bomb ] || fail "the fork loop's group is left"
+echo "OCI_CGROUPS: fork loop stopped at $tasks tasks"
 
 # 4. memory.limit is enforced: a 64 MiB buffer is OOM-killed (137).
 bundle '["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]'
