@@ -30,6 +30,8 @@ if [ "$profile" = all ]; then
     erofs-utils gdisk e2fsprogs
     # live patch tests: kbuild for Debian's kernel (modules built at test time), test keys
     linux-headers-amd64 make gcc openssl
+    # host tests of the container runtime (pgrep)
+    procps
   )
 fi
 
