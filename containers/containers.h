@@ -189,7 +189,8 @@ Result<void> update(const RuntimeOptions& runtime, std::string_view id,
 /// sees them.
 Result<std::vector<pid_t>> processes(const RuntimeOptions& runtime, std::string_view id);
 
-/// Freezes (pause) or thaws (resume) every process of the container
+/// Freezes (pause) every process of a running or created container, or
+/// thaws (resume) a paused one, which is then running or created as before
 /// (cgroup v2 freezer).
 Result<void> pause(const RuntimeOptions& runtime, std::string_view id);
 Result<void> resume(const RuntimeOptions& runtime, std::string_view id);

@@ -36,13 +36,15 @@ constexpr size_t kMaxIdLength = 255;
 Result<Status> status_at(const RecordPaths& paths, const Record& record) {
     if (!TRY(record_process_alive(record)))
         return Status::Stopped;
-    if (path_exists(paths.fifo))
-        return Status::Created;
+    // Paused first: a created container may be paused too (and is created
+    // again once resumed).
     if (!record.cgroup.empty()) {
         auto frozen = read_file(cat(kCgroupRoot, "/", record.cgroup, "/cgroup.freeze"));
         if (frozen && trim(*frozen) == "1")
             return Status::Paused;
     }
+    if (path_exists(paths.fifo))
+        return Status::Created;
     return Status::Running;
 }
 
@@ -397,8 +399,9 @@ Result<void> pause(const RuntimeOptions& runtime, std::string_view id) {
     auto run_pause = [&]() -> Result<void> {
         Record record = TRY(read_record(runtime, id));
         Status status = TRY(status_at(record_paths(runtime, id), record));
-        if (status != Status::Running)
-            return error(cat("the container is ", kStatusNames.name(status), ", not running"));
+        if (status != Status::Running && status != Status::Created)
+            return error(
+                cat("the container is ", kStatusNames.name(status), ", not running or created"));
         Cgroup group = TRY(cgroup_of(record, "pause"));
         return group.freeze();
     };

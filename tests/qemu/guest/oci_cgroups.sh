@@ -67,6 +67,12 @@ keel oci create --bundle $B box || fail "create"
 [ "$(cat $C/cpu.max)" = "50000 100000" ] || fail "cpu.max is '$(cat $C/cpu.max)'"
 pid=$(keel oci state box | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
 grep -qx "$pid" $C/cgroup.procs || fail "the container's process $pid is not in $C"
+# A created container can be paused, and is created again once resumed.
+keel oci pause box || fail "pause of a created container"
+keel oci state box | grep -q '"status":"paused"' || fail "created, then paused: $(keel oci state box)"
+keel oci start box 2>/dev/null && fail "a paused container was started"
+keel oci resume box || fail "resume of a created container"
+keel oci state box | grep -q '"status":"created"' || fail "resumed before start: $(keel oci state box)"
 keel oci start box || fail "start"
 wait_for 50 '[ "$(keel oci ps --format json box)" != "[$pid]" ]' || fail "ps never showed the sleepers"
 count=$(keel oci ps box | grep -c sleep)
