@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <dirent.h>
+#include <linux/bpf.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <sys/mount.h>
@@ -272,6 +273,43 @@ Result<void> rename_no_replace(int from_directory, const std::string& from, int 
     if (::syscall(SYS_renameat2, from_directory, from.c_str(), to_directory, to.c_str(),
                   kRenameNoReplace) < 0)
         return errno_error(cat("rename ", quoted(from), " to ", quoted(to)));
+    return {};
+}
+
+Result<Fd> load_bpf_program(uint32_t type, const void* instructions, size_t count,
+                            std::string& log) {
+    static const char kLicense[] = "Apache-2.0";
+    auto load = [&](char* buffer, uint32_t size) {
+        bpf_attr attr{};
+        attr.prog_type = type;
+        attr.insns = uint64_t(uintptr_t(instructions));
+        attr.insn_cnt = uint32_t(count);
+        attr.license = uint64_t(uintptr_t(kLicense));
+        attr.log_buf = uint64_t(uintptr_t(buffer));
+        attr.log_size = size;
+        attr.log_level = buffer ? 1 : 0;
+        return ::syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+    };
+    long fd = load(nullptr, 0);
+    if (fd >= 0)
+        return Fd(int(fd));
+    int code = errno;
+    // Refused: once more with the verifier's log, to say why.
+    std::vector<char> buffer(64 * 1024);
+    if (load(buffer.data(), uint32_t(buffer.size())) < 0)
+        log = std::string(
+            trim(std::string_view(buffer.data(), ::strnlen(buffer.data(), buffer.size()))));
+    return errno_error(code, "bpf(BPF_PROG_LOAD)");
+}
+
+Result<void> attach_bpf_program(int target, int program, uint32_t attach_type, uint32_t flags) {
+    bpf_attr attr{};
+    attr.target_fd = uint32_t(target);
+    attr.attach_bpf_fd = uint32_t(program);
+    attr.attach_type = attach_type;
+    attr.attach_flags = flags;
+    if (::syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr) != 0)
+        return errno_error("bpf(BPF_PROG_ATTACH)");
     return {};
 }
 

@@ -125,6 +125,14 @@ Result<Fd> new_detached_filesystem(const std::string& type, std::string_view opt
 Result<void> rename_no_replace(int from_directory, const std::string& from, int to_directory,
                                const std::string& to);
 
+/// bpf(BPF_PROG_LOAD) of `count` instructions (struct bpf_insn) as a
+/// program of `type` (BPF_PROG_TYPE_*); the verifier's complaint, if any,
+/// goes into `log`.
+Result<Fd> load_bpf_program(uint32_t type, const void* instructions, size_t count,
+                            std::string& log);
+/// bpf(BPF_PROG_ATTACH): `program` attached to `target` (a cgroup's
+/// directory) as `attach_type` (BPF_CGROUP_*) with `flags` (BPF_F_*).
+Result<void> attach_bpf_program(int target, int program, uint32_t attach_type, uint32_t flags);
 /// pivot_root(2).
 Result<void> pivot_root(const std::string& new_root, const std::string& put_old);
 /// execveat(2) of the file `fd` names (AT_EMPTY_PATH): returns only on

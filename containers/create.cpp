@@ -37,6 +37,7 @@
 #include "base/sys.h"
 #include "cgroups/cgroups.h"
 #include "containers/cgroup_resources.h"
+#include "containers/device_filter.h"
 #include "containers/hooks.h"
 #include "containers/record.h"
 #include "containers/rootfs_setup.h"
@@ -147,15 +148,18 @@ Result<void> check_spec(const oci::Spec& spec) {
     if (linux_config.monotonic_offset || linux_config.boottime_offset)
         return error("linux.timeOffsets: not supported yet");
     // Which devices a container may open is the device cgroup's to say
-    // (linux.resources.devices), and keel does not load cgroup v2's device
-    // filter (an eBPF program) yet: a container that could make device
-    // nodes (CAP_MKNOD outside a user namespace of its own) could open the
-    // host's disks. Refused until the filter exists.
+    // (linux.resources.devices), which cgroup v2 enforces with a filter
+    // program on the container's group. Without cgroup v2 there is none,
+    // and a container that could make device nodes (CAP_MKNOD outside a
+    // user namespace of its own) could open the host's disks.
     bool mknod =
         spec.process->capabilities && (spec.process->capabilities->bounding >> CAP_MKNOD & 1);
-    if (mknod && !user)
-        return error("process.capabilities: CAP_MKNOD is refused until keel enforces "
-                     "linux.resources.devices (the cgroup v2 device filter is not there yet)");
+    if (mknod && !user && !cgroup2_available())
+        return error(cat("process.capabilities: CAP_MKNOD is refused where cgroup v2 is not "
+                         "mounted at ",
+                         kCgroupRoot,
+                         ": linux.resources.devices could not be "
+                         "enforced"));
     return {};
 }
 
@@ -358,6 +362,12 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         undo.cgroup = TRY(Cgroup::create(cgroup_path, CgroupLimits{}));
         cgroup_directory = TRY(undo.cgroup->open_directory());
         TRY_CTX(oci::apply_cgroup_writes(cgroup_directory.get(), writes), "linux.resources");
+        // The device rules, before any process is in the group.
+        Fd filter = TRY_CTX(
+            oci::load_device_filter(oci::compile_device_filter(oci::effective_device_rules(spec))),
+            "linux.resources.devices");
+        TRY_CTX(oci::attach_device_filter(cgroup_directory.get(), filter.get()),
+                "linux.resources.devices");
     } else if (!writes.empty()) {
         return error(cat("linux.resources: cgroup v2 is not mounted at ", kCgroupRoot,
                          ", so the container's limits cannot be applied"));

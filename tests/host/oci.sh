@@ -206,7 +206,7 @@ failed_create)
   make_bundle "$b" '["true"]'
   sed -i 's/"bounding": \["CAP_AUDIT_WRITE"/"bounding": ["CAP_MKNOD", "CAP_AUDIT_WRITE"/' "$b/config.json"
   oci create --bundle "$b" mknod 2>"$work/err" && fail "CAP_MKNOD was accepted"
-  grep -q 'CAP_MKNOD is refused until keel enforces linux.resources.devices' "$work/err" || fail "CAP_MKNOD: $(cat "$work/err")"
+  grep -q 'CAP_MKNOD is refused where cgroup v2 is not mounted' "$work/err" || fail "CAP_MKNOD: $(cat "$work/err")"
   [ ! -e "$root/mknod" ] || fail "a record is left after refusing CAP_MKNOD"
   # A taken id.
   make_bundle "$b" '["sleep", "5"]'

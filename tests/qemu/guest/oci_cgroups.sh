@@ -49,7 +49,7 @@ JSON
 
 mkdir -p $B/rootfs/bin $B/rootfs/proc $B/rootfs/dev $B/rootfs/tmp
 cp /bin/busybox $B/rootfs/bin/busybox
-for applet in sh sleep cat dd echo insmod timeout; do ln -s busybox $B/rootfs/bin/$applet; done
+for applet in sh sleep cat dd echo insmod timeout mknod; do ln -s busybox $B/rootfs/bin/$applet; done
 grep -q . $G/cgroup.controllers || fail "cgroup2 is not mounted at $G"
 
 # 0. No module loading without CAP_SYS_MODULE (with it, the kernel would
@@ -58,6 +58,17 @@ bundle '["sh", "-c", "insmod /bin/busybox 2>&1; exit 0"]'
 out=$(keel oci run --bundle $B mod 2>&1)
 echo "$out" | grep -q "Operation not permitted" || fail "insmod in the container: $out"
 echo "OCI_CGROUPS: module loading refused"
+
+# 0b. The device rules are enforced (cgroup v2's device filter): with
+# CAP_MKNOD a container may make a node for the host's loop0, but not open
+# it; /dev/null it may.
+bundle '["sh", "-c", "mknod /dev/loopx b 7 0 && cat /dev/loopx 2>&1; cat /dev/null && echo null-ok; exit 0"]'
+sed -i 's/"CAP_KILL"\]/"CAP_KILL", "CAP_MKNOD"]/g' $B/config.json
+grep -q CAP_MKNOD $B/config.json || fail "could not add CAP_MKNOD to the config"
+out=$(keel oci run --bundle $B dev 2>&1)
+echo "$out" | grep -q "/dev/loopx.: Operation not permitted" || fail "a device outside the rules was opened: $out"
+echo "$out" | grep -q null-ok || fail "/dev/null was not usable: $out"
+echo "OCI_CGROUPS: device rules enforced"
 
 # 1. The limits are the group's files, the process is born in the group.
 bundle '["sh", "-c", "cat /proc/self/cgroup; sleep 600 & sleep 600"]'

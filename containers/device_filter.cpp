@@ -1,0 +1,153 @@
+#include "containers/device_filter.h"
+
+#include "base/strings.h"
+#include "base/sys.h"
+
+#include <cstddef>
+
+namespace keel::oci {
+
+namespace {
+
+// Registers: r1 holds the context on entry, r0 the verdict on exit.
+constexpr uint8_t kType = 2;   // BPF_DEVCG_DEV_*
+constexpr uint8_t kAccess = 3; // BPF_DEVCG_ACC_*
+constexpr uint8_t kMajor = 4;
+constexpr uint8_t kMinor = 5;
+constexpr uint8_t kScratch = 1; // the context is read first, then free
+
+bpf_insn instruction(uint8_t code, uint8_t dst, uint8_t src, int16_t offset, int32_t imm) {
+    bpf_insn insn{};
+    insn.code = code;
+    insn.dst_reg = dst & 0xf;
+    insn.src_reg = src & 0xf;
+    insn.off = offset;
+    insn.imm = imm;
+    return insn;
+}
+
+bpf_insn load_word(uint8_t dst, int16_t offset) {
+    return instruction(BPF_LDX | BPF_MEM | BPF_W, dst, 1, offset, 0);
+}
+bpf_insn alu(uint8_t op, uint8_t dst, int32_t imm) {
+    return instruction(BPF_ALU | op | BPF_K, dst, 0, 0, imm);
+}
+bpf_insn move_register(uint8_t dst, uint8_t src) {
+    return instruction(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0);
+}
+// Jumps `offset` instructions ahead when `reg` != imm (32-bit compare).
+bpf_insn jump_if_not(uint8_t reg, int32_t imm, int16_t offset) {
+    return instruction(BPF_JMP32 | BPF_JNE | BPF_K, reg, 0, offset, imm);
+}
+// r0 = verdict; exit.
+void append_return(std::vector<bpf_insn>& out, int32_t verdict) {
+    out.push_back(instruction(BPF_ALU | BPF_MOV | BPF_K, 0, 0, 0, verdict));
+    out.push_back(instruction(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+}
+
+uint32_t access_bits(std::string_view access) {
+    if (access.empty())
+        access = "rwm";
+    uint32_t bits = 0;
+    for (char c : access)
+        bits |= c == 'r'   ? BPF_DEVCG_ACC_READ
+                : c == 'w' ? BPF_DEVCG_ACC_WRITE
+                           : BPF_DEVCG_ACC_MKNOD;
+    return bits;
+}
+
+DeviceRule allow(char type, std::optional<int64_t> major, std::optional<int64_t> minor,
+                 std::string access = "rwm") {
+    return DeviceRule{
+        .allow = true, .type = type, .major = major, .minor = minor, .access = std::move(access)};
+}
+
+} // namespace
+
+std::vector<DeviceRule> effective_device_rules(const Spec& spec) {
+    std::vector<DeviceRule> rules;
+    if (spec.linux_config.resources)
+        rules = spec.linux_config.resources->devices;
+    for (DeviceRule rule : {
+             allow('c', std::nullopt, std::nullopt, "m"),
+             allow('b', std::nullopt, std::nullopt, "m"), allow('c', 1, 3), // null
+             allow('c', 1, 5),                                              // zero
+             allow('c', 1, 7),                                              // full
+             allow('c', 1, 8),                                              // random
+             allow('c', 1, 9),                                              // urandom
+             allow('c', 5, 0),                                              // tty
+             allow('c', 5, 2),                                              // ptmx
+             allow('c', 136, std::nullopt),                                 // the pts
+             allow('c', 10, 200),                                           // tun
+         })
+        rules.push_back(std::move(rule));
+    for (const Device& device : spec.linux_config.devices)
+        if (device.type != 'p') // a fifo is no device
+            rules.push_back(allow(device.type == 'b' ? 'b' : 'c', device.major, device.minor));
+    return rules;
+}
+
+std::vector<bpf_insn> compile_device_filter(const std::vector<DeviceRule>& rules) {
+    std::vector<bpf_insn> program = {
+        load_word(kType, offsetof(bpf_cgroup_dev_ctx, access_type)),
+        alu(BPF_AND, kType, 0xffff),
+        load_word(kAccess, offsetof(bpf_cgroup_dev_ctx, access_type)),
+        alu(BPF_RSH, kAccess, 16),
+        load_word(kMajor, offsetof(bpf_cgroup_dev_ctx, major)),
+        load_word(kMinor, offsetof(bpf_cgroup_dev_ctx, minor)),
+    };
+    // The last rule decides: tried from the last to the first, the first
+    // match returns. Each block's jumps skip to the end of the block.
+    for (auto rule = rules.rbegin(); rule != rules.rend(); ++rule) {
+        std::vector<bpf_insn> block;
+        std::vector<size_t> skips; // jumps to the end of this block
+        if (rule->type == 'c' || rule->type == 'b') {
+            skips.push_back(block.size());
+            block.push_back(jump_if_not(
+                kType, rule->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0));
+        }
+        uint32_t bits = access_bits(rule->access);
+        if (bits != (BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD)) {
+            // Every bit asked for must be one the rule names.
+            block.push_back(move_register(kScratch, kAccess));
+            block.push_back(alu(BPF_AND, kScratch, int32_t(~bits)));
+            skips.push_back(block.size());
+            block.push_back(jump_if_not(kScratch, 0, 0));
+        }
+        if (rule->major && *rule->major >= 0) {
+            skips.push_back(block.size());
+            block.push_back(jump_if_not(kMajor, int32_t(*rule->major), 0));
+        }
+        if (rule->minor && *rule->minor >= 0) {
+            skips.push_back(block.size());
+            block.push_back(jump_if_not(kMinor, int32_t(*rule->minor), 0));
+        }
+        append_return(block, rule->allow ? 1 : 0);
+        for (size_t at : skips)
+            block[at].off = int16_t(block.size() - at - 1);
+        program.insert(program.end(), block.begin(), block.end());
+        // A rule for every device and access decides alone: nothing after
+        // it could run (and the verifier refuses code that cannot).
+        if (skips.empty())
+            return program;
+    }
+    append_return(program, 0);
+    return program;
+}
+
+Result<Fd> load_device_filter(const std::vector<bpf_insn>& program) {
+    std::string log;
+    auto loaded =
+        load_bpf_program(BPF_PROG_TYPE_CGROUP_DEVICE, program.data(), program.size(), log);
+    if (!loaded)
+        return std::unexpected(std::move(loaded).error().wrap(
+            log.empty() ? std::string("load the device filter")
+                        : cat("load the device filter (", log, ")")));
+    return loaded;
+}
+
+Result<void> attach_device_filter(int cgroup_directory, int program) {
+    return attach_bpf_program(cgroup_directory, program, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI);
+}
+
+} // namespace keel::oci

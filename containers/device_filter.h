@@ -1,0 +1,34 @@
+// Which devices a container may make and open: its device cgroup rules
+// (linux.resources.devices), which cgroup v2 enforces with an eBPF program
+// (BPF_PROG_TYPE_CGROUP_DEVICE) attached to the container's group.
+#pragma once
+
+#include "base/fd.h"
+#include "base/result.h"
+#include "containers/spec.h"
+
+#include <linux/bpf.h>
+#include <vector>
+
+namespace keel::oci {
+
+/// The rules a container gets, in order (a later rule overrides an earlier
+/// one): the spec's linux.resources.devices, then, allowed, what every
+/// container needs as runc gives it (mknod of any node; read, write and
+/// mknod of null, zero, full, random, urandom, tty, ptmx, the pts and
+/// tun), then the spec's linux.devices.
+std::vector<DeviceRule> effective_device_rules(const Spec& spec);
+
+/// The rules as a program: for a device access, the last rule that
+/// matches its type, major, minor and every bit of its access decides;
+/// none: denied.
+std::vector<bpf_insn> compile_device_filter(const std::vector<DeviceRule>& rules);
+
+/// Loads the program (the kernel's verifier checks it); its fd.
+Result<Fd> load_device_filter(const std::vector<bpf_insn>& program);
+
+/// Attaches a loaded program to the cgroup (allowing more below it); it
+/// stays with the group when the fds are closed.
+Result<void> attach_device_filter(int cgroup_directory, int program);
+
+} // namespace keel::oci
