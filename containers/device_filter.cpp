@@ -16,31 +16,28 @@ constexpr uint8_t kMajor = 4;
 constexpr uint8_t kMinor = 5;
 constexpr uint8_t kScratch = 1; // the context is read first, then free
 
-bpf_insn instruction(uint8_t code, uint8_t dst, uint8_t src, int16_t offset, int32_t imm) {
-    bpf_insn insn{};
-    insn.code = code;
-    insn.dst_reg = dst & 0xf;
-    insn.src_reg = src & 0xf;
-    insn.off = offset;
-    insn.imm = imm;
-    return insn;
+BpfInstruction instruction(uint8_t code, uint8_t dst, uint8_t src, int16_t offset, int32_t imm) {
+    return BpfInstruction{.code = code,
+                          .registers = uint8_t((dst & 0xf) | (src & 0xf) << 4),
+                          .off = offset,
+                          .imm = imm};
 }
 
-bpf_insn load_word(uint8_t dst, int16_t offset) {
+BpfInstruction load_word(uint8_t dst, int16_t offset) {
     return instruction(BPF_LDX | BPF_MEM | BPF_W, dst, 1, offset, 0);
 }
-bpf_insn alu(uint8_t op, uint8_t dst, int32_t imm) {
+BpfInstruction alu(uint8_t op, uint8_t dst, int32_t imm) {
     return instruction(BPF_ALU | op | BPF_K, dst, 0, 0, imm);
 }
-bpf_insn move_register(uint8_t dst, uint8_t src) {
+BpfInstruction move_register(uint8_t dst, uint8_t src) {
     return instruction(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0);
 }
 // Jumps `offset` instructions ahead when `reg` != imm (32-bit compare).
-bpf_insn jump_if_not(uint8_t reg, int32_t imm, int16_t offset) {
+BpfInstruction jump_if_not(uint8_t reg, int32_t imm, int16_t offset) {
     return instruction(BPF_JMP32 | BPF_JNE | BPF_K, reg, 0, offset, imm);
 }
 // r0 = verdict; exit.
-void append_return(std::vector<bpf_insn>& out, int32_t verdict) {
+void append_return(std::vector<BpfInstruction>& out, int32_t verdict) {
     out.push_back(instruction(BPF_ALU | BPF_MOV | BPF_K, 0, 0, 0, verdict));
     out.push_back(instruction(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
 }
@@ -87,8 +84,8 @@ std::vector<DeviceRule> effective_device_rules(const Spec& spec) {
     return rules;
 }
 
-std::vector<bpf_insn> compile_device_filter(const std::vector<DeviceRule>& rules) {
-    std::vector<bpf_insn> program = {
+std::vector<BpfInstruction> compile_device_filter(const std::vector<DeviceRule>& rules) {
+    std::vector<BpfInstruction> program = {
         load_word(kType, offsetof(bpf_cgroup_dev_ctx, access_type)),
         alu(BPF_AND, kType, 0xffff),
         load_word(kAccess, offsetof(bpf_cgroup_dev_ctx, access_type)),
@@ -99,7 +96,7 @@ std::vector<bpf_insn> compile_device_filter(const std::vector<DeviceRule>& rules
     // The last rule decides: tried from the last to the first, the first
     // match returns. Each block's jumps skip to the end of the block.
     for (auto rule = rules.rbegin(); rule != rules.rend(); ++rule) {
-        std::vector<bpf_insn> block;
+        std::vector<BpfInstruction> block;
         std::vector<size_t> skips; // jumps to the end of this block
         if (rule->type == 'c' || rule->type == 'b') {
             skips.push_back(block.size());
@@ -135,7 +132,7 @@ std::vector<bpf_insn> compile_device_filter(const std::vector<DeviceRule>& rules
     return program;
 }
 
-Result<Fd> load_device_filter(const std::vector<bpf_insn>& program) {
+Result<Fd> load_device_filter(const std::vector<BpfInstruction>& program) {
     std::string log;
     auto loaded =
         load_bpf_program(BPF_PROG_TYPE_CGROUP_DEVICE, program.data(), program.size(), log);

@@ -12,6 +12,17 @@
 
 namespace keel::oci {
 
+/// One eBPF instruction, laid out as struct bpf_insn (x86-64, little
+/// endian: dst_reg in the low nibble of `registers`) without its bit
+/// fields, which GCC 12's -O2 misjudges in a std::vector.
+struct BpfInstruction {
+    uint8_t code = 0;
+    uint8_t registers = 0; // dst | src << 4
+    int16_t off = 0;
+    int32_t imm = 0;
+};
+static_assert(sizeof(BpfInstruction) == sizeof(bpf_insn));
+
 /// The rules a container gets, in order (a later rule overrides an earlier
 /// one): the spec's linux.resources.devices, then, allowed, what every
 /// container needs as runc gives it (mknod of any node; read, write and
@@ -22,10 +33,10 @@ std::vector<DeviceRule> effective_device_rules(const Spec& spec);
 /// The rules as a program: for a device access, the last rule that
 /// matches its type, major, minor and every bit of its access decides;
 /// none: denied.
-std::vector<bpf_insn> compile_device_filter(const std::vector<DeviceRule>& rules);
+std::vector<BpfInstruction> compile_device_filter(const std::vector<DeviceRule>& rules);
 
 /// Loads the program (the kernel's verifier checks it); its fd.
-Result<Fd> load_device_filter(const std::vector<bpf_insn>& program);
+Result<Fd> load_device_filter(const std::vector<BpfInstruction>& program);
 
 /// Attaches a loaded program to the cgroup (allowing more below it); it
 /// stays with the group when the fds are closed.

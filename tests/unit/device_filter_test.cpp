@@ -30,7 +30,7 @@ TEST_CASE("the device rules are the spec's, then the ones every container needs,
 TEST_CASE("a rule's checks skip to the next rule, and no match denies") {
     // One rule: allow c 1:3 rw. Six loads, type, access (3), major, minor,
     // verdict (2), then the final deny (2).
-    std::vector<bpf_insn> program = compile_device_filter(
+    std::vector<BpfInstruction> program = compile_device_filter(
         {DeviceRule{.allow = true, .type = 'c', .major = 1, .minor = 3, .access = "rw"}});
     REQUIRE(program.size() == 6 + 1 + 3 + 1 + 1 + 2 + 2);
     // Every conditional jump lands on the final deny, just past the rule.
@@ -56,7 +56,7 @@ TEST_CASE("the kernel's verifier takes the filter of a runc-like config") {
 }
 
 TEST_CASE("a rule for every device ends the program: the rules before it cannot matter") {
-    std::vector<bpf_insn> program =
+    std::vector<BpfInstruction> program =
         compile_device_filter({DeviceRule{.allow = true, .type = 'c', .major = 1, .minor = 3},
                                DeviceRule{.allow = false, .access = "rwm"}});
     // Six loads, then the deny-all rule's verdict and nothing more.
