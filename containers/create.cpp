@@ -39,6 +39,7 @@
 #include "containers/cgroup_resources.h"
 #include "containers/device_filter.h"
 #include "containers/hooks.h"
+#include "containers/process_spawn.h"
 #include "containers/record.h"
 #include "containers/rootfs_setup.h"
 #include "containers/seccomp.h"
@@ -425,32 +426,8 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         joins.insert(flag == CLONE_NEWUSER ? joins.begin() : joins.end(), join);
     }
 
-    SpawnOptions spawn;
-    spawn.argv = process.args;
-    spawn.environment = process.env;
-    spawn.working_directory = process.cwd;
-    spawn.uid = process.user.uid;
-    spawn.gid = process.user.gid;
-    spawn.supplementary_groups.assign(process.user.additional_gids.begin(),
-                                      process.user.additional_gids.end());
-    for (const oci::Rlimit& limit : process.rlimits)
-        spawn.limits.push_back({limit.resource, rlim_t(limit.soft), rlim_t(limit.hard)});
-    spawn.umask =
-        process.user.umask ? std::optional<mode_t>(mode_t(*process.user.umask)) : std::nullopt;
-    spawn.oom_score_adj = process.oom_score_adj;
-    spawn.no_new_privileges = process.no_new_privileges;
-    oci::Capabilities capabilities = process.capabilities.value_or(oci::Capabilities{});
-    spawn.capability_sets = CapabilitySets{.bounding = capabilities.bounding,
-                                           .effective = capabilities.effective,
-                                           .permitted = capabilities.permitted,
-                                           .inheritable = capabilities.inheritable,
-                                           .ambient = capabilities.ambient};
-    if (seccomp) {
-        spawn.seccomp_program = &seccomp->program;
-        spawn.seccomp_flags = seccomp->flags;
-    }
+    SpawnOptions spawn = process_spawn_options(process, seccomp.get());
     spawn.cgroup_fd = cgroup_directory ? cgroup_directory.get() : -1;
-    spawn.new_session = true;
     spawn.wait_for_exec = false;
     spawn.new_namespaces = new_namespaces;
     spawn.join_namespaces = joins;
@@ -586,15 +563,8 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     TRY(expect(Step::Ready));
 
     TRY(write_record(paths, record));
-    if (!options.pid_file.empty()) {
-        std::string temporary = options.pid_file + ".keel-new";
-        TRY_CTX(write_new_file(temporary, cat(pid), 0644), "--pid-file");
-        if (::rename(temporary.c_str(), options.pid_file.c_str()) != 0) {
-            int code = errno;
-            ::unlink(temporary.c_str());
-            return errno_error(code, cat("--pid-file: rename to ", quoted(options.pid_file)));
-        }
-    }
+    if (!options.pid_file.empty())
+        TRY(write_pid_file(options.pid_file, pid));
     return pid;
 }
 

@@ -14,6 +14,7 @@
 #include "base/strings.h"
 #include "base/sys.h"
 #include "cgroups/cgroups.h"
+#include "containers/process_spawn.h"
 #include "containers/record.h"
 #include "containers/seccomp.h"
 
@@ -73,14 +74,6 @@ Result<void> join_namespaces(int pidfd, int flags, std::span<const NamespaceFile
     for (const NamespaceFile& entry : files)
         if ((flags & entry.flag) && ::setns(entry.file.get(), entry.flag) != 0)
             return errno_error("join the container's namespaces");
-    return {};
-}
-
-Result<void> write_pid_file(const std::string& path, pid_t pid) {
-    std::string temporary = path + ".keel-new";
-    TRY_CTX(write_new_file(temporary, cat(pid), 0644), "--pid-file");
-    if (::rename(temporary.c_str(), path.c_str()) != 0)
-        return errno_error(cat("--pid-file: rename to ", quoted(path)));
     return {};
 }
 
@@ -207,32 +200,8 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
             oci::cached_seccomp(*spec.linux_config.seccomp, seccomp_cache_directory(runtime)),
             "linux.seccomp");
 
-    SpawnOptions spawn;
-    spawn.argv = process.args;
-    spawn.environment = process.env;
-    spawn.working_directory = process.cwd;
-    spawn.uid = process.user.uid;
-    spawn.gid = process.user.gid;
-    spawn.supplementary_groups.assign(process.user.additional_gids.begin(),
-                                      process.user.additional_gids.end());
-    for (const oci::Rlimit& limit : process.rlimits)
-        spawn.limits.push_back({limit.resource, rlim_t(limit.soft), rlim_t(limit.hard)});
-    spawn.umask =
-        process.user.umask ? std::optional<mode_t>(mode_t(*process.user.umask)) : std::nullopt;
-    spawn.oom_score_adj = process.oom_score_adj;
-    spawn.no_new_privileges = process.no_new_privileges;
-    oci::Capabilities capabilities = process.capabilities.value_or(oci::Capabilities{});
-    spawn.capability_sets = CapabilitySets{.bounding = capabilities.bounding,
-                                           .effective = capabilities.effective,
-                                           .permitted = capabilities.permitted,
-                                           .inheritable = capabilities.inheritable,
-                                           .ambient = capabilities.ambient};
-    if (seccomp) {
-        spawn.seccomp_program = &seccomp->program;
-        spawn.seccomp_flags = seccomp->flags;
-    }
+    SpawnOptions spawn = process_spawn_options(process, seccomp.get());
     spawn.cgroup_fd = cgroup_directory ? cgroup_directory.get() : -1;
-    spawn.new_session = true;
     spawn.join_namespaces = joins;
     // The caller learns of a missing program or a bad user from the spawn
     // itself, and no child is left behind.
