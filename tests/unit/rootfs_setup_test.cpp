@@ -8,6 +8,7 @@
 #include "base/strings.h"
 #include "base/sys.h"
 #include "rootfs/rootfs.h"
+#include "tests/unit/namespace_child.h"
 #include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
@@ -27,6 +28,8 @@
 
 using namespace keel;
 using namespace keel::oci;
+using keel::testing::in_namespaces;
+using keel::testing::skipped;
 using keel::testing::TempDir;
 
 namespace {
@@ -34,42 +37,6 @@ namespace {
 constexpr long kTmpfsMagic = 0x01021994;
 constexpr long kDevptsMagic = 0x1cd1;
 constexpr long kProcMagic = 0x9fa0;
-
-// Runs `body` in a child that unshared `namespaces` (a new mount namespace
-// at least, its "/" made private); returns what it returned, "skip: ..."
-// when the namespaces could not be made.
-std::string in_child(int namespaces, const std::function<std::string()>& body) {
-    int out[2];
-    REQUIRE(::pipe(out) == 0);
-    pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        ::close(out[0]);
-        std::string said;
-        if (::unshare(CLONE_NEWNS | namespaces) < 0 ||
-            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
-            said = cat("skip: no namespaces of our own: ", std::strerror(errno));
-        else
-            said = body();
-        (void)write_all(out[1], said);
-        ::_exit(0);
-    }
-    ::close(out[1]);
-    Fd reader(out[0]);
-    auto said = read_all(reader.get());
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
-    REQUIRE(said);
-    return *said;
-}
-
-bool skipped(const std::string& said) {
-    if (!said.starts_with("skip: "))
-        return false;
-    MESSAGE(said);
-    return true;
-}
 
 std::string describe(const Error& error) {
     return error.to_string();
@@ -175,7 +142,7 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
         spec_mount("/etc/hosts", "bind", bundle.dir / "hosts", {"bind"}),
         spec_mount("/sys", "sysfs", "sysfs", {"ro", "nosuid", "noexec", "nodev"}),
     };
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string failed = set_up(spec, "rootfs", bundle.dir.path()); !failed.empty())
             return failed;
         std::string points;
@@ -251,7 +218,7 @@ TEST_CASE("a /dev and /dev/pts from the spec are used as they are and get the de
         {'c', "/dev/net/tun", 10, 200, 0600, 1000, 1000},
         {'p', "/dev/pipe", 0, 0, std::nullopt, std::nullopt, std::nullopt},
     };
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
         auto mounts = read_mountinfo();
@@ -285,7 +252,7 @@ TEST_CASE("a read-only cgroup mount shows the host's kind of hierarchy, read-onl
                    {"ro", "nosuid", "noexec", "nodev", "relatime"}),
         spec_mount("/proc", "proc", "proc"),
     };
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
         struct statfs inside {};
@@ -326,7 +293,7 @@ TEST_CASE("mount destinations through symlinks to /.., /etc or ../.. stay inside
         spec_mount("/etc/dotdot/etc/" + name + "-dotdot", "tmpfs", "tmpfs"),
         spec_mount("/up/../etc-link/" + name + "-file", "", bundle.dir / "file", {"rbind"}),
     };
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         if (auto prepared = prepare_rootfs(spec, bundle.rootfs, ""); !prepared)
             return describe(prepared.error());
         return cat(filesystem(bundle.in_rootfs(name)), " ",
@@ -352,7 +319,7 @@ TEST_CASE("a mount through a symlink to nothing is refused and makes nothing on 
     REQUIRE(::symlink(("/" + name).c_str(), bundle.in_rootfs("dangling").c_str()) == 0);
     Spec spec;
     spec.mounts = {spec_mount("/dangling/sub", "tmpfs", "tmpfs")};
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         return prepared ? "prepared" : describe(prepared.error());
     });
@@ -369,7 +336,7 @@ TEST_CASE("proc is not mounted where the image put a symlink") {
     REQUIRE(::symlink("/elsewhere", bundle.in_rootfs("proc").c_str()) == 0);
     Spec spec;
     spec.mounts = {spec_mount("/proc", "proc", "proc")};
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         if (prepared)
             return cat("prepared, /elsewhere is ", filesystem(bundle.in_rootfs("elsewhere")));
@@ -385,7 +352,7 @@ TEST_CASE("a failed mount is named by its place in the spec, its destination and
     Bundle bundle;
     Spec spec;
     spec.mounts = {spec_mount("/tmp", "tmpfs", "tmpfs"), spec_mount("/x", "keelnosuchfs", "none")};
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         return prepared ? "prepared"
                         : cat(prepared.error().code(), " ", describe(prepared.error()));
@@ -400,7 +367,7 @@ TEST_CASE("an idmapped mount is refused rather than mounted with the wrong owner
     REQUIRE(make_directories(bundle.dir / "data"));
     Spec spec;
     spec.mounts = {spec_mount("/data", "bind", bundle.dir / "data", {"rbind", "idmap"})};
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         return prepared ? "prepared" : describe(prepared.error());
     });
@@ -421,7 +388,7 @@ TEST_CASE("masked paths read empty, read-only paths and a read-only root refuse 
     spec.mounts = {spec_mount("/proc", "proc", "proc"), spec_mount("/run", "tmpfs", "tmpfs")};
     spec.linux_config.masked_paths = {"/secret/file", "/secret/dir", "/missing/path"};
     spec.linux_config.readonly_paths = {"/ro", "/missing-too"};
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
         auto listed = list_directory("/secret/dir");
@@ -450,7 +417,7 @@ std::string mask_with_dev_from(Bundle& bundle) {
     Spec spec;
     spec.mounts = {spec_mount("/dev", "bind", "dev", {"rbind"})};
     spec.linux_config.masked_paths = {"/etc/shadow"};
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         std::string failed = set_up(spec, bundle.rootfs, bundle.dir.path());
         return cat(failed.empty() ? "masked" : failed, "; shadow: ", contents("/etc/shadow"));
     });
@@ -516,7 +483,7 @@ TEST_CASE("sysctls are written into the container's own namespaces") {
     spec.linux_config.namespaces = {{NamespaceType::Network, ""}};
     spec.linux_config.sysctl = {{"net.ipv4.ip_default_ttl", wanted}};
     REQUIRE(check_sysctls(spec));
-    std::string said = in_child(CLONE_NEWNET, [&] {
+    std::string said = in_namespaces(CLONE_NEWNET, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
         return contents("/proc/sys/net/ipv4/ip_default_ttl");
@@ -534,7 +501,7 @@ TEST_CASE("sysctls are refused when /proc/sys is the image's, not a proc filesys
     Spec spec;
     spec.linux_config.namespaces = {{NamespaceType::Network, ""}};
     spec.linux_config.sysctl = {{"net.ipv4.ip_forward", "1"}};
-    std::string said = in_child(CLONE_NEWNET, [&] { return set_up(spec, bundle.rootfs, ""); });
+    std::string said = in_namespaces(CLONE_NEWNET, [&] { return set_up(spec, bundle.rootfs, ""); });
     if (skipped(said))
         return;
     CHECK(said == "finish: linux.sysctl: /proc/sys is not a proc filesystem (no proc mount in the "
@@ -590,7 +557,7 @@ TEST_CASE("moving the rootfs onto / and chrooting also enters it") {
     Bundle bundle;
     Spec spec;
     spec.mounts = {spec_mount("/proc", "proc", "proc")};
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, "", RootEntry::MoveAndChroot);
             !failed.empty())
             return failed;
@@ -608,7 +575,7 @@ TEST_CASE("a shared rootfs propagation still lets pivot_root enter the rootfs") 
     Spec spec;
     spec.linux_config.rootfs_propagation = Propagation::Shared;
     spec.linux_config.rootfs_propagation_recursive = true;
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
         return contents("/etc/marker");
@@ -626,7 +593,7 @@ TEST_CASE("tmpcopyup fills a tmpfs with what was below it") {
     REQUIRE(::chmod(bundle.in_rootfs("opt").c_str(), 0710) == 0);
     Spec spec;
     spec.mounts = {spec_mount("/opt", "tmpfs", "tmpfs", {"tmpcopyup"})};
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
         struct stat file {};
@@ -643,7 +610,7 @@ TEST_CASE("tmpcopyup fills a tmpfs with what was below it") {
 
 TEST_CASE("in a user namespace, where mknod is refused, /dev's devices are bound from the host") {
     Bundle bundle;
-    std::string said = in_child(CLONE_NEWUSER, [&] {
+    std::string said = in_namespaces(CLONE_NEWUSER, [&] {
         for (auto [file, text] :
              {std::pair{"/proc/self/setgroups", "deny"}, std::pair{"/proc/self/uid_map", "0 0 1"},
               std::pair{"/proc/self/gid_map", "0 0 1"}})
@@ -670,7 +637,7 @@ TEST_CASE("a static busybox copied into the rootfs runs in it and sees the conta
     REQUIRE(write_new_file(bundle.in_rootfs("bin/busybox"), *busybox, 0755));
     Spec spec;
     spec.mounts = {spec_mount("/proc", "proc", "proc")};
-    std::string said = in_child(0, [&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
         int out[2];

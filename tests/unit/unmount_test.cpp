@@ -7,6 +7,7 @@
 
 #include "base/strings.h"
 #include "base/sys.h"
+#include "tests/unit/namespace_child.h"
 #include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
@@ -22,44 +23,11 @@
 #include <unistd.h>
 
 using namespace keel;
+using keel::testing::in_namespaces;
+using keel::testing::skipped;
 using keel::testing::TempDir;
 
 namespace {
-
-// Runs `body` in a child in a private mount namespace; returns what it
-// returned, "skip: ..." when the namespace could not be made.
-std::string in_mount_namespace(const std::function<std::string()>& body) {
-    int out[2];
-    REQUIRE(::pipe(out) == 0);
-    pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        ::close(out[0]);
-        std::string said;
-        if (::unshare(CLONE_NEWNS) < 0 ||
-            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
-            said = cat("skip: no mount namespace of our own: ", std::strerror(errno));
-        else
-            said = body();
-        (void)write_all(out[1], said);
-        ::_exit(0);
-    }
-    ::close(out[1]);
-    Fd reader(out[0]);
-    auto said = read_all(reader.get());
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
-    REQUIRE(said);
-    return *said;
-}
-
-bool skipped(const std::string& said) {
-    if (!said.starts_with("skip: "))
-        return false;
-    MESSAGE(said);
-    return true;
-}
 
 std::string tmpfs(const std::string& path) {
     auto made = make_directories(path);
@@ -78,7 +46,7 @@ UnmountOptions under(const std::string& directory) {
 
 TEST_CASE("nested, stacked and bound mounts under a directory all go, newest first") {
     TempDir dir;
-    std::string said = in_mount_namespace([&] {
+    std::string said = in_namespaces(0, [&] {
         std::string problem;
         for (const char* path : {"a", "a/b", "a/b"}) // a/b twice: stacked
             problem += tmpfs(dir / path);
@@ -103,7 +71,7 @@ TEST_CASE("nested, stacked and bound mounts under a directory all go, newest fir
 
 TEST_CASE("a mount kept busy by a file open for reading stays, read-only, its holder named") {
     TempDir dir;
-    std::string said = in_mount_namespace([&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string problem = tmpfs(dir / "a"); !problem.empty())
             return problem;
         if (!write_new_file(dir / "a/held", "x"))
@@ -133,7 +101,7 @@ TEST_CASE("a mount kept busy by a file open for reading stays, read-only, its ho
 
 TEST_CASE("a mount with a file open for writing stays writable and is reported busy") {
     TempDir dir;
-    std::string said = in_mount_namespace([&] {
+    std::string said = in_namespaces(0, [&] {
         if (std::string problem = tmpfs(dir / "a"); !problem.empty())
             return problem;
         auto held = open_file(dir / "a/log", O_WRONLY | O_CREAT);
@@ -149,7 +117,7 @@ TEST_CASE("a mount with a file open for writing stays writable and is reported b
 
 TEST_CASE("kept mount points are left as they are") {
     TempDir dir;
-    std::string said = in_mount_namespace([&] {
+    std::string said = in_namespaces(0, [&] {
         std::string problem = tmpfs(dir / "keep");
         problem += tmpfs(dir / "go");
         if (!problem.empty())
