@@ -35,16 +35,6 @@ bool is_whitespace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // The length of the well-formed UTF-8 sequence at the start of `text`
 // (Unicode's table 3-7: no overlong forms, no surrogates, nothing above
 // U+10FFFF), or 0 when it is not one.
@@ -281,7 +271,7 @@ private:
     Result<char32_t> hex4() {
         char32_t code_point = 0;
         for (int i = 0; i < 4; ++i) {
-            int digit = at_end() ? -1 : hex_digit(m_text[m_pos]);
+            int digit = at_end() ? -1 : hex_digit_value(m_text[m_pos]);
             if (digit < 0)
                 return expected("four hex digits after `\\u`");
             code_point = code_point << 4 | static_cast<char32_t>(digit);

@@ -52,4 +52,15 @@ std::optional<uint64_t> parse_u64(std::string_view text);
 /// Milliseconds with two decimals as seconds: 1834 ms -> "1.83".
 std::string format_seconds(uint64_t microseconds);
 
+/// The value of the hex digit `c` (0-9, a-f, A-F), or -1 when it is none.
+constexpr int hex_digit_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 } // namespace keel

@@ -247,16 +247,6 @@ void UnitFile::merge(const UnitFile& other) {
 
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // Decodes the escape starting at value[at] (a backslash); returns the byte and
 // advances `at` past the escape.
 Result<char> decode_escape(std::string_view value, size_t& at) {
@@ -287,8 +277,8 @@ Result<char> decode_escape(std::string_view value, size_t& at) {
     case '\'':
         return c;
     case 'x': {
-        int high = at < value.size() ? hex_value(value[at]) : -1;
-        int low = at + 1 < value.size() ? hex_value(value[at + 1]) : -1;
+        int high = at < value.size() ? hex_digit_value(value[at]) : -1;
+        int low = at + 1 < value.size() ? hex_digit_value(value[at + 1]) : -1;
         if (high < 0 || low < 0)
             return error(cat("invalid escape ", excerpt(value.substr(at - 2, 4)), " in ",
                              excerpt(value), ": expected two hex digits after `\\x`"));

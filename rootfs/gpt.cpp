@@ -139,15 +139,6 @@ std::optional<Guid> Guid::parse(std::string_view text) {
     constexpr int kOrder[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
     if (text.size() != 36)
         return std::nullopt;
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        return -1;
-    };
     Guid guid;
     size_t at = 0;
     for (int i = 0; i < 16; ++i) {
@@ -156,7 +147,7 @@ std::optional<Guid> Guid::parse(std::string_view text) {
                 return std::nullopt;
             ++at;
         }
-        int high = nibble(text[at]), low = nibble(text[at + 1]);
+        int high = hex_digit_value(text[at]), low = hex_digit_value(text[at + 1]);
         if (high < 0 || low < 0)
             return std::nullopt;
         guid.bytes[size_t(kOrder[i])] = uint8_t(high << 4 | low);
