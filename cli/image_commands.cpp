@@ -215,6 +215,37 @@ CommandResult command_prune(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
+CommandResult command_mount(const ParsedArgs& args) {
+    ct::RootMode mode = args.flag("--read-only") ? ct::RootMode::ReadOnly : ct::RootMode::Writable;
+    ct::ContainerRoot root = TRY(ct::mount_container_root(store_of(args), *args.positional("REF"),
+                                                          *args.positional("ID"), mode));
+    print(root.rootfs + "\n");
+    return kExitSuccess;
+}
+
+CommandResult command_unmount(const ParsedArgs& args) {
+    TRY(ct::remove_container_root(store_of(args), *args.positional("ID")));
+    return kExitSuccess;
+}
+
+const Command kMount{
+    .names = {"mount"},
+    .summary = "mount a container root from an image (prints its path)",
+    .options = {{.name = "--read-only", .help = "the layers alone, no upper directory"},
+                kStoreOption},
+    .positionals = {{.name = "REF", .noun = "image name or id"},
+                    {.name = "ID", .noun = "container id"}},
+    .run = command_mount,
+};
+
+const Command kUnmount{
+    .names = {"umount", "unmount"},
+    .summary = "unmount a container root and delete what it wrote",
+    .options = {kStoreOption},
+    .positionals = {{.name = "ID", .noun = "container id"}},
+    .run = command_unmount,
+};
+
 const Command kLoad{
     .names = {"load"},
     .summary = "load images from an OCI layout (directory or tar) or a `docker save` tar",
@@ -283,7 +314,7 @@ const Command kImageCommand{
     .summary = "the image store: load, import, ls, inspect, rm, prune (see `keel image help`)",
     .notes = "Every command takes --store DIR (default $KEEL_IMAGE_STORE or /var/lib/keel).\n",
     // `pull` (the registry client) goes here, before load.
-    .subcommands = {&kLoad, &kImport, &kList, &kInspect, &kRemove, &kPrune},
+    .subcommands = {&kLoad, &kImport, &kList, &kInspect, &kRemove, &kPrune, &kMount, &kUnmount},
 };
 
 } // namespace keel::cli
