@@ -66,6 +66,30 @@ Result<std::string> member_path(const TarEntry& entry, std::string_view name) {
     return out;
 }
 
+// A symlink's target as a member path: relative to the link's directory,
+// ".." taking a component back but never out of the archive.
+Result<std::string> link_target_path(const TarEntry& entry, const std::string& path) {
+    if (entry.link_target.starts_with('/'))
+        return error(cat(describe_entry(entry), ": absolute link targets are refused"));
+    std::vector<std::string_view> parts = split(path, '/');
+    parts.pop_back();
+    for (std::string_view part : split(entry.link_target, '/')) {
+        if (part.empty() || part == ".")
+            continue;
+        if (part == "..") {
+            if (parts.empty())
+                return error(cat(describe_entry(entry), ": link leaves the archive"));
+            parts.pop_back();
+            continue;
+        }
+        parts.push_back(part);
+    }
+    std::string out;
+    for (std::string_view part : parts)
+        out += out.empty() ? std::string(part) : cat("/", part);
+    return out;
+}
+
 std::string parent_of(const std::string& path) {
     size_t slash = path.rfind('/');
     return slash == std::string::npos ? std::string() : path.substr(0, slash);
@@ -109,16 +133,17 @@ Result<std::map<std::string, std::string>> extract_archive(ByteSource& input,
             break;
         }
         case TarEntryType::Symlink: {
-            // `docker save` links a layer it wrote already: relative to the link.
-            std::string joined = entry->link_target.starts_with('/')
-                                     ? entry->link_target
-                                     : cat(parent_of(path), "/", entry->link_target);
-            links.push_back({path, TRY(member_path(*entry, joined)), *entry});
+            // `docker save` links a layer it wrote already, relative to the
+            // link ("../HEX/layer.tar"): resolved by name, inside the archive.
+            std::string target = TRY(link_target_path(*entry, path));
+            links.push_back({path, std::move(target), *entry});
             break;
         }
-        case TarEntryType::HardLink:
-            links.push_back({path, TRY(member_path(*entry, entry->link_target)), *entry});
+        case TarEntryType::HardLink: {
+            std::string target = TRY(member_path(*entry, entry->link_target));
+            links.push_back({path, std::move(target), *entry});
             break;
+        }
         default:
             return error(cat(describe_entry(*entry), ": a ", kTarEntryTypeNames.name(entry->type),
                              " has no place in an image archive"));
@@ -394,7 +419,10 @@ Result<std::vector<ImageSummary>> load_images(const ImageStoreOptions& options,
             return errno_error(cat(context, ": create a temporary directory"));
         auto loaded = [&]() -> Result<std::vector<ImageRecord>> {
             FdSource source(path == "-" ? STDIN_FILENO : input.get());
-            LoadSource layout{extracted, Transfer::Move, TRY(extract_archive(source, extracted))};
+            // (Not inside the braces: GCC leaks what a TRY in an aggregate
+            // initialiser leaves half-built.)
+            auto hashes = TRY(extract_archive(source, extracted));
+            LoadSource layout{extracted, Transfer::Move, std::move(hashes)};
             return load_directory(store, changes, layout, name);
         }();
         (void)remove_tree(extracted);
