@@ -35,6 +35,8 @@ bool alnum(char c) {
 Result<void> check_path_component(std::string_view component) {
     if (component.empty())
         return error("empty path component");
+    if (std::ranges::any_of(component, [](char c) { return c >= 'A' && c <= 'Z'; }))
+        return error(cat("repository name ", quoted(component), " must be lower-case"));
     if (!lower_alnum(component.front()) || !lower_alnum(component.back()))
         return error(cat("path component ", quoted(component),
                          " must start and end with a lower-case letter or digit"));
@@ -44,8 +46,6 @@ Result<void> check_path_component(std::string_view component) {
             ++i;
             continue;
         }
-        if (c >= 'A' && c <= 'Z')
-            return error(cat("repository name ", quoted(component), " must be lower-case"));
         // A separator: ".", "_", "__" or a run of "-".
         size_t end = i;
         if (c == '.')
