@@ -147,8 +147,6 @@ Result<ImageReference> parse(std::string_view text) {
     }
     if (rest.empty())
         return error("empty name");
-    if (rest.size() > kMaxNameLength)
-        return error(cat("name longer than ", kMaxNameLength, " characters"));
 
     std::string_view path = rest;
     size_t first_slash = rest.find('/');
@@ -172,6 +170,10 @@ Result<ImageReference> parse(std::string_view text) {
     reference.repository = std::string(path);
     if (reference.registry == kDefaultRegistry && path.find('/') == std::string_view::npos)
         reference.repository = cat("library/", path);
+    // As the distribution project counts it: the normalised name, registry
+    // included.
+    if (reference.registry.size() + 1 + reference.repository.size() > kMaxNameLength)
+        return error(cat("name longer than ", kMaxNameLength, " characters"));
     if (reference.tag.empty() && !reference.digest)
         reference.tag = "latest";
     return reference;
@@ -190,7 +192,11 @@ std::string ImageReference::str() const {
 
 std::string ImageReference::familiar() const {
     std::string out;
-    if (registry == kDefaultRegistry) {
+    std::string_view first = std::string_view(repository).substr(0, repository.find('/'));
+    // docker.io is left out unless the name's first component would then
+    // read as a registry ("docker.io/a.b/c").
+    if (registry == kDefaultRegistry &&
+        (repository.find('/') == std::string::npos || !is_registry(first))) {
         std::string_view name = repository;
         if (name.starts_with("library/") && name.find('/', 8) == std::string_view::npos)
             name.remove_prefix(8);

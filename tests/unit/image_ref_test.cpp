@@ -49,6 +49,8 @@ TEST_CASE("index.docker.io and docker.io names are the same image") {
     CHECK(normalised("docker.io/busybox") == "docker.io/library/busybox:latest");
     CHECK(familiar("docker.io/library/busybox:1") == "busybox:1");
     CHECK(familiar("docker.io/tools/web") == "tools/web:latest");
+    // Shown without docker.io, "a.b/c" would name the registry a.b.
+    CHECK(familiar("docker.io/a.b/c") == "docker.io/a.b/c:latest");
 }
 
 TEST_CASE("a digest pins the reference, with or without a tag") {
