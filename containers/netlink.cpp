@@ -407,7 +407,8 @@ Result<void> create_veth_pair(NetlinkSocket& socket, std::string_view host_name,
     message.end_nested(peer);
     message.end_nested(data);
     message.end_nested(info);
-    TRY(socket.request(std::move(message), cat("add veth ", host_name)));
+    TRY(socket.request(std::move(message),
+                       cat("add veth ", host_name, " (peer ", peer_name, " in the container)")));
     return {};
 }
 
