@@ -61,8 +61,8 @@ CommandResult network_attach(const ParsedArgs& args) {
     }
     std::string netns_path(*args.positional("NETNS-PATH"));
     Fd netns = TRY(open_file(netns_path, O_RDONLY));
-    ct::NetworkAttachment attachment = TRY(ct::attach_bridge(
-        config_of(args), *args.positional("ID"), netns.get(), ports));
+    ct::NetworkAttachment attachment =
+        TRY(ct::attach_bridge(config_of(args), *args.positional("ID"), netns.get(), ports));
     print(cat(attachment.address, "\n"));
     return kExitSuccess;
 }
@@ -127,9 +127,9 @@ CommandResult network_ls(const ParsedArgs& args) {
         print(json.text() + "\n");
         return kExitSuccess;
     }
-    std::string out = cat(cell("ID", kIdWidth), cell("ADDRESS", kAddressWidth),
-                          cell("BRIDGE", kBridgeWidth), cell("INTERFACE", kInterfaceWidth),
-                          "PORTS\n");
+    std::string out =
+        cat(cell("ID", kIdWidth), cell("ADDRESS", kAddressWidth), cell("BRIDGE", kBridgeWidth),
+            cell("INTERFACE", kInterfaceWidth), "PORTS\n");
     for (const ct::NetworkAttachment& a : attachments)
         out += cat(cell(a.container_id, kIdWidth), cell(a.address, kAddressWidth),
                    cell(a.bridge, kBridgeWidth), cell(a.host_interface, kInterfaceWidth),

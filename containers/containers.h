@@ -299,9 +299,8 @@ struct NetworkAttachment {
 /// rebuilds the nftables rules (masquerade, `ports` published). Fails with
 /// EEXIST when the container is attached already. A failure leaves no veth,
 /// lease or rule behind.
-Result<NetworkAttachment> attach_bridge(const BridgeConfig& config,
-                                        std::string_view container_id, int netns_fd,
-                                        std::span<const PortMapping> ports);
+Result<NetworkAttachment> attach_bridge(const BridgeConfig& config, std::string_view container_id,
+                                        int netns_fd, std::span<const PortMapping> ports);
 
 /// Detaches a container: deletes its veth pair (already gone with its
 /// namespace is fine), releases its lease and removes its port rules.

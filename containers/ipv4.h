@@ -36,12 +36,8 @@ struct Ipv4Subnet {
     int prefix_length = 0;
 
     /// The netmask as a number (0xffff0000 for /16).
-    uint32_t mask() const {
-        return prefix_length == 0 ? 0 : ~uint32_t(0) << (32 - prefix_length);
-    }
-    bool contains(Ipv4Address address) const {
-        return (address.value & mask()) == network.value;
-    }
+    uint32_t mask() const { return prefix_length == 0 ? 0 : ~uint32_t(0) << (32 - prefix_length); }
+    bool contains(Ipv4Address address) const { return (address.value & mask()) == network.value; }
     /// The broadcast address (the last of the block).
     Ipv4Address broadcast() const { return {network.value | ~mask()}; }
     /// The first host address: the gateway's.

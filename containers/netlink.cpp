@@ -7,12 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <optional>
 #include <linux/if_link.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <optional>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -33,7 +33,9 @@ constexpr size_t kReceiveBufferSize = 64 * 1024;
 constexpr time_t kReceiveTimeoutSeconds = 5;
 constexpr unsigned kInterfaceUp = 0x1; // IFF_UP (<net/if.h> clashes with <linux/if.h>)
 
-constexpr size_t align4(size_t n) { return (n + 3) & ~size_t(3); }
+constexpr size_t align4(size_t n) {
+    return (n + 3) & ~size_t(3);
+}
 
 uint32_t read_u32(std::span<const uint8_t> data, size_t offset) {
     uint32_t value = 0;
@@ -119,7 +121,9 @@ void NetlinkMessage::add_flags(uint16_t flags) {
     std::memcpy(m_bytes.data() + offsetof(nlmsghdr, nlmsg_flags), &current, sizeof current);
 }
 
-uint16_t NetlinkMessage::type() const { return read_u16(m_bytes, offsetof(nlmsghdr, nlmsg_type)); }
+uint16_t NetlinkMessage::type() const {
+    return read_u16(m_bytes, offsetof(nlmsghdr, nlmsg_type));
+}
 
 Result<std::vector<NetlinkAttribute>> parse_attributes(std::span<const uint8_t> data) {
     std::vector<NetlinkAttribute> attributes;
@@ -134,9 +138,9 @@ Result<std::vector<NetlinkAttribute>> parse_attributes(std::span<const uint8_t> 
         if (length < kAttributeHeaderSize || length > left)
             return error(cat("netlink attribute at byte ", offset, ": length ", length,
                              " does not fit in the ", left, " bytes left"));
-        attributes.push_back({uint16_t(type & NLA_TYPE_MASK),
-                              data.subspan(offset + kAttributeHeaderSize,
-                                           length - kAttributeHeaderSize)});
+        attributes.push_back(
+            {uint16_t(type & NLA_TYPE_MASK),
+             data.subspan(offset + kAttributeHeaderSize, length - kAttributeHeaderSize)});
         offset += std::min(align4(length), left);
     }
     return attributes;
@@ -393,8 +397,8 @@ Result<void> create_bridge(NetlinkSocket& socket, std::string_view name) {
     return {};
 }
 
-Result<void> create_veth_pair(NetlinkSocket& socket, std::string_view host_name,
-                              int peer_netns_fd, std::string_view peer_name) {
+Result<void> create_veth_pair(NetlinkSocket& socket, std::string_view host_name, int peer_netns_fd,
+                              std::string_view peer_name) {
     NetlinkMessage message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     message.family_header(link_header()).attribute_string(IFLA_IFNAME, host_name);
     size_t info = message.begin_nested(IFLA_LINKINFO);

@@ -82,8 +82,7 @@ struct NetlinkAttribute {
 Result<std::vector<NetlinkAttribute>> parse_attributes(std::span<const uint8_t> data);
 
 /// The first attribute of `type`, or nullptr.
-const NetlinkAttribute* find_attribute(std::span<const NetlinkAttribute> attributes,
-                                       uint16_t type);
+const NetlinkAttribute* find_attribute(std::span<const NetlinkAttribute> attributes, uint16_t type);
 
 /// One message of a kernel reply: header fields and payload (a view).
 struct NetlinkReply {
@@ -165,8 +164,8 @@ Result<int> link_index(NetlinkSocket& socket, std::string_view name);
 Result<void> create_bridge(NetlinkSocket& socket, std::string_view name);
 /// Creates a veth pair: `host_name` in the socket's namespace and its peer
 /// created straight in the namespace `peer_netns_fd` as `peer_name`.
-Result<void> create_veth_pair(NetlinkSocket& socket, std::string_view host_name,
-                              int peer_netns_fd, std::string_view peer_name);
+Result<void> create_veth_pair(NetlinkSocket& socket, std::string_view host_name, int peer_netns_fd,
+                              std::string_view peer_name);
 /// Enslaves `name` to the bridge whose index is `master_index`.
 Result<void> set_link_master(NetlinkSocket& socket, std::string_view name, int master_index);
 /// Sets `name` up.

@@ -66,9 +66,8 @@ Result<NetworkAttachment> LeaseStore::lease(std::string_view bridge, const Ipv4S
                                             std::string_view container_id,
                                             std::span<const PortMapping> ports) {
     if (auto existing = TRY(find(container_id)))
-        return errno_error(EEXIST, cat("container ", quoted(container_id),
-                                       " is attached already (", existing->address, " on ",
-                                       existing->bridge, ")"));
+        return errno_error(EEXIST, cat("container ", quoted(container_id), " is attached already (",
+                                       existing->address, " on ", existing->bridge, ")"));
     std::vector<Ipv4Address> taken;
     for (const NetworkAttachment& other : TRY(list())) {
         if (other.bridge == bridge)
@@ -115,8 +114,8 @@ Result<int> ensure_bridge(NetlinkSocket& host, const std::string& bridge,
     }
     if (!index)
         return std::unexpected(std::move(index).error());
-    Result<void> address = add_ipv4_address(host, *index, subnet.first_host(),
-                                            subnet.prefix_length);
+    Result<void> address =
+        add_ipv4_address(host, *index, subnet.first_host(), subnet.prefix_length);
     if (!address && address.error().code() != EEXIST)
         return std::unexpected(std::move(address).error());
     TRY(set_link_up(host, bridge));
@@ -153,8 +152,9 @@ Result<void> check_bridge_name(std::string_view bridge) {
     if (bridge.empty() || bridge.size() > kInterfaceNameMax ||
         bridge.find_first_of("/ \t\n:") != std::string_view::npos || bridge == "." ||
         bridge == "..")
-        return error(cat("bridge name ", quoted(bridge), ": 1 to 15 characters, no `/`, `:` or "
-                                                         "spaces"));
+        return error(cat("bridge name ", quoted(bridge),
+                         ": 1 to 15 characters, no `/`, `:` or "
+                         "spaces"));
     return {};
 }
 
@@ -185,9 +185,8 @@ Result<NetworkAttachment> attach(const BridgeConfig& config, std::string_view co
 
 } // namespace
 
-Result<NetworkAttachment> attach_bridge(const BridgeConfig& config,
-                                        std::string_view container_id, int netns_fd,
-                                        std::span<const PortMapping> ports) {
+Result<NetworkAttachment> attach_bridge(const BridgeConfig& config, std::string_view container_id,
+                                        int netns_fd, std::span<const PortMapping> ports) {
     Result<NetworkAttachment> attached = attach(config, container_id, netns_fd, ports);
     if (!attached)
         return std::unexpected(std::move(attached).error().wrap(

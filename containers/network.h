@@ -21,8 +21,7 @@ namespace keel::containers {
 /// The lowest address of `subnet` after its gateway (the first host
 /// address) that is not in `taken`, short of the broadcast address. ENOSPC
 /// when every one is taken.
-Result<Ipv4Address> allocate_address(const Ipv4Subnet& subnet,
-                                     std::span<const Ipv4Address> taken);
+Result<Ipv4Address> allocate_address(const Ipv4Subnet& subnet, std::span<const Ipv4Address> taken);
 
 /// The host end of a container's veth pair: "keel" and the container's
 /// address in hex ("keel0a580002"), unique as long as addresses are, and
@@ -62,7 +61,8 @@ public:
     Result<void> release(std::string_view container_id);
 
 private:
-    LeaseStore(std::string directory, Fd lock) : m_directory(std::move(directory)), m_lock(std::move(lock)) {}
+    LeaseStore(std::string directory, Fd lock)
+        : m_directory(std::move(directory)), m_lock(std::move(lock)) {}
     std::string lease_path(std::string_view container_id) const;
 
     std::string m_directory;

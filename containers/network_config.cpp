@@ -70,8 +70,8 @@ std::string container_resolv_conf(std::string_view host_resolv_conf) {
             (text[10] == ' ' || text[10] == '\t')) {
             std::string_view address = trim(text.substr(10));
             address = address.substr(0, address.find_first_of(" \t#;"));
-            bool loopback = address.starts_with("127.") || address == "::1" ||
-                            address == "0:0:0:0:0:0:0:1";
+            bool loopback =
+                address.starts_with("127.") || address == "::1" || address == "0:0:0:0:0:0:0:1";
             if (loopback || address.empty())
                 continue;
             nameserver_kept = true;
@@ -89,8 +89,7 @@ std::string container_resolv_conf(std::string_view host_resolv_conf) {
     return out;
 }
 
-Result<Ipv4Address> allocate_address(const Ipv4Subnet& subnet,
-                                     std::span<const Ipv4Address> taken) {
+Result<Ipv4Address> allocate_address(const Ipv4Subnet& subnet, std::span<const Ipv4Address> taken) {
     std::vector<Ipv4Address> sorted(taken.begin(), taken.end());
     std::sort(sorted.begin(), sorted.end());
     Ipv4Address candidate{subnet.first_host().value + 1};

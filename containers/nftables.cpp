@@ -63,7 +63,9 @@ std::array<uint8_t, kInterfaceNameSize> interface_name_bytes(std::string_view na
     return bytes;
 }
 
-std::array<uint8_t, 2> port_bytes(uint16_t port) { return {uint8_t(port >> 8), uint8_t(port)}; }
+std::array<uint8_t, 2> port_bytes(uint16_t port) {
+    return {uint8_t(port >> 8), uint8_t(port)};
+}
 
 // A rule's expressions, appended to its message in order.
 class Rule {
@@ -266,16 +268,15 @@ std::vector<BatchRequest> nftables_ruleset_batch(const NatRuleset& ruleset) {
         for (const NatBridge& bridge : ruleset.bridges) {
             auto name = interface_name_bytes(bridge.name);
             std::string comment = cat("bridge ", bridge.name);
-            batch.push_back(
-                {Rule("postrouting", comment)
-                     .payload(NFT_PAYLOAD_NETWORK_HEADER, kSourceOffset, 4)
-                     .mask(bridge.subnet.mask())
-                     .compare(NFT_CMP_EQ, bridge.subnet.network.bytes())
-                     .meta(NFT_META_OIFNAME)
-                     .compare(NFT_CMP_NEQ, name)
-                     .masquerade()
-                     .finish(),
-                 cat("add masquerade rule for ", format_subnet(bridge.subnet))});
+            batch.push_back({Rule("postrouting", comment)
+                                 .payload(NFT_PAYLOAD_NETWORK_HEADER, kSourceOffset, 4)
+                                 .mask(bridge.subnet.mask())
+                                 .compare(NFT_CMP_EQ, bridge.subnet.network.bytes())
+                                 .meta(NFT_META_OIFNAME)
+                                 .compare(NFT_CMP_NEQ, name)
+                                 .masquerade()
+                                 .finish(),
+                             cat("add masquerade rule for ", format_subnet(bridge.subnet))});
             batch.push_back({Rule("postrouting", comment)
                                  .meta(NFT_META_OIFNAME)
                                  .compare(NFT_CMP_EQ, name)
