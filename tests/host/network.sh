@@ -42,6 +42,10 @@ done
 host_links_before=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort)
 host_rules_before=$(nft list tables 2>/dev/null || true)
 
+# Like grep -q, but reads all its input: under pipefail, grep -q leaving
+# early would fail the writer with SIGPIPE.
+contains() { grep "$@" >/dev/null; }
+
 # Waits (bounded) until the command succeeds.
 wait_for() {
   local tries=$1; shift
@@ -115,14 +119,14 @@ connectivity)
   addr_a=$(knet attach a "/proc/$a/ns/net") || fail "attach a: $addr_a"
   addr_b=$(knet attach b "/proc/$b/ns/net") || fail "attach b: $addr_b"
   [ "$addr_a" != "$addr_b" ] || fail "both containers got $addr_a"
-  in_container "$a" ip -br addr show eth0 | grep -q "$addr_a/16" || fail "a's eth0: $(in_container "$a" ip -br addr)"
-  in_container "$a" ip route | grep -q 'default via 10.88.0.1' || fail "a's routes: $(in_container "$a" ip route)"
+  in_container "$a" ip -br addr show eth0 | contains "$addr_a/16" || fail "a's eth0: $(in_container "$a" ip -br addr)"
+  in_container "$a" ip route | contains 'default via 10.88.0.1' || fail "a's routes: $(in_container "$a" ip route)"
   in_container "$a" busybox ping -c1 -W2 "$addr_b" >/dev/null || fail "a cannot ping b at $addr_b"
   in_container "$b" busybox ping -c1 -W2 "$addr_a" >/dev/null || fail "b cannot ping a at $addr_a"
   serve "$b" 80 hello-b
   got=$(in_container "$a" timeout 5 busybox nc "$addr_b" 80 </dev/null) || true
   [ "$got" = hello-b ] || fail "a -> b:80 got '$got'"
-  knet ls | grep -q "^a  *$addr_a" || fail "ls: $(knet ls)"
+  knet ls | contains "^a  *$addr_a" || fail "ls: $(knet ls)"
   # A second attach of the same id is refused, and leaves nothing behind.
   knet attach a "/proc/$b/ns/net" 2>"$work/err" && fail "a attached twice"
   grep -q 'attached already' "$work/err" || fail "twice: $(cat "$work/err")"
@@ -199,14 +203,14 @@ detach)
   veth_a=$(knet ls --json | sed 's/},{/}\n{/g' | grep '"id":"a"' | sed 's/.*"interface":"\([^"]*\)".*/\1/')
   [ -n "$veth_a" ] || fail "no interface for a: $(knet ls --json)"
   in_host ip link show "$veth_a" >/dev/null || fail "no $veth_a"
-  in_host nft list ruleset | grep -q 'dport 8080' || fail "no rule for 8080: $(in_host nft list ruleset)"
+  in_host nft list ruleset | contains 'dport 8080' || fail "no rule for 8080: $(in_host nft list ruleset)"
   knet detach a || fail "detach a"
   ! in_host ip link show "$veth_a" >/dev/null 2>&1 || fail "$veth_a is still there"
   ! in_container "$a" ip link show eth0 >/dev/null 2>&1 || fail "a still has eth0"
-  ! in_host nft list ruleset | grep -q 'dport 8080' || fail "8080's rules stayed: $(in_host nft list ruleset)"
-  in_host nft list ruleset | grep -q 'dport 9090' || fail "b's rules went too: $(in_host nft list ruleset)"
+  ! in_host nft list ruleset | contains 'dport 8080' || fail "8080's rules stayed: $(in_host nft list ruleset)"
+  in_host nft list ruleset | contains 'dport 9090' || fail "b's rules went too: $(in_host nft list ruleset)"
   [ ! -e "$state/a.json" ] || fail "a's lease stayed"
-  knet ls | grep -q '^a ' && fail "ls still lists a: $(knet ls)"
+  knet ls | contains '^a ' && fail "ls still lists a: $(knet ls)"
   knet detach a 2>"$work/err" && fail "a detached twice"
   grep -q 'not attached' "$work/err" || fail "twice: $(cat "$work/err")"
   # The lease is free again: a newcomer gets the lowest address.
@@ -217,7 +221,7 @@ detach)
   knet detach b || fail "detach b"
   kill "$c"; wait "$c" 2>/dev/null || true
   knet detach c || fail "detach c after its namespace went"
-  ! in_host nft list tables | grep -q 'ip keel' || fail "table ip keel stayed: $(in_host nft list ruleset)"
+  ! in_host nft list tables | contains 'ip keel' || fail "table ip keel stayed: $(in_host nft list ruleset)"
   check_host_untouched
   pass ;;
 
