@@ -54,20 +54,23 @@ Result<std::vector<NetworkAttachment>> LeaseStore::list() const {
     return leases;
 }
 
-Result<std::optional<NetworkAttachment>> LeaseStore::find(std::string_view container_id) const {
+Result<NetworkAttachment> LeaseStore::find(std::string_view container_id) const {
     std::string path = lease_path(container_id);
     if (!path_exists(path))
-        return std::optional<NetworkAttachment>();
+        return errno_error(ENOENT, cat("container ", quoted(container_id), " is not attached"));
     std::string text = TRY(read_file(path));
-    return std::optional(TRY_CTX(parse_attachment_json(text), cat("lease ", quoted(path))));
+    return TRY_CTX(parse_attachment_json(text), cat("lease ", quoted(path)));
 }
 
 Result<NetworkAttachment> LeaseStore::lease(std::string_view bridge, const Ipv4Subnet& subnet,
                                             std::string_view container_id,
                                             std::span<const PortMapping> ports) {
-    if (auto existing = TRY(find(container_id)))
+    Result<NetworkAttachment> existing = find(container_id);
+    if (existing)
         return errno_error(EEXIST, cat("container ", quoted(container_id), " is attached already (",
                                        existing->address, " on ", existing->bridge, ")"));
+    if (existing.error().code() != ENOENT)
+        return std::unexpected(std::move(existing).error());
     std::vector<Ipv4Address> taken;
     for (const NetworkAttachment& other : TRY(list())) {
         if (other.bridge == bridge)
@@ -198,12 +201,10 @@ Result<void> detach_bridge(const BridgeConfig& config, std::string_view containe
     std::string context = cat("detach container ", quoted(container_id));
     TRY_CTX(check_id(container_id), context);
     LeaseStore store = TRY_CTX(LeaseStore::open(config.state_directory), context);
-    std::optional<NetworkAttachment> attachment = TRY_CTX(store.find(container_id), context);
-    if (!attachment)
-        return errno_error(ENOENT, cat(context, ": it is not attached"));
+    NetworkAttachment attachment = TRY_CTX(store.find(container_id), context);
     NetlinkSocket host = TRY_CTX(NetlinkSocket::open(NETLINK_ROUTE), context);
     // Gone already when the container's namespace went away.
-    Result<void> deleted = delete_link(host, attachment->host_interface);
+    Result<void> deleted = delete_link(host, attachment.host_interface);
     if (!deleted && deleted.error().code() != ENODEV)
         return std::unexpected(std::move(deleted).error().wrap(context));
     // The rules first: if they cannot be rebuilt the lease stays, and

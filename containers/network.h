@@ -48,8 +48,8 @@ public:
 
     /// Every lease, by container id.
     Result<std::vector<NetworkAttachment>> list() const;
-    /// The lease of `container_id`, if any.
-    Result<std::optional<NetworkAttachment>> find(std::string_view container_id) const;
+    /// The lease of `container_id`; ENOENT when it has none.
+    Result<NetworkAttachment> find(std::string_view container_id) const;
     /// Leases the lowest free address of `subnet` on `bridge` to
     /// `container_id` and records it (with `ports`); EEXIST when that
     /// container holds a lease already. Addresses leased on other bridges
@@ -62,11 +62,12 @@ public:
 
 private:
     LeaseStore(std::string directory, Fd lock)
-        : m_directory(std::move(directory)), m_lock(std::move(lock)) {}
+        : m_lock(std::move(lock)), m_directory(std::move(directory)) {}
     std::string lease_path(std::string_view container_id) const;
 
-    std::string m_directory;
+    // The lock first: no tail padding for std::expected's flag (base/result.h).
     Fd m_lock;
+    std::string m_directory;
 };
 
 } // namespace keel::containers

@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <cstring>
-#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
@@ -20,6 +19,14 @@ namespace keel::containers {
 namespace {
 
 constexpr size_t kInterfaceNameSize = 16; // IFNAMSIZ
+// <linux/netfilter.h>'s values, spelled out: that header pulls in
+// <linux/in.h>, which clashes with musl's <netinet/in.h>.
+constexpr uint32_t kVerdictAccept = 1;   // NF_ACCEPT
+constexpr uint8_t kFamilyIpv4 = 2;       // NFPROTO_IPV4
+constexpr uint32_t kHookPreRouting = 0;  // NF_INET_PRE_ROUTING
+constexpr uint32_t kHookForward = 2;     // NF_INET_FORWARD
+constexpr uint32_t kHookLocalOut = 3;    // NF_INET_LOCAL_OUT
+constexpr uint32_t kHookPostRouting = 4; // NF_INET_POST_ROUTING
 // The hook priorities `nft` calls dstnat, srcnat and filter.
 constexpr int32_t kDestinationNatPriority = -100;
 constexpr int32_t kSourceNatPriority = 100;
@@ -37,7 +44,7 @@ constexpr uint16_t nft_message_type(int message) {
     return uint16_t((NFNL_SUBSYS_NFTABLES << 8) | message);
 }
 
-NetlinkMessage nft_message(int message, uint16_t flags, int family = NFPROTO_IPV4) {
+NetlinkMessage nft_message(int message, uint16_t flags, int family = kFamilyIpv4) {
     NetlinkMessage m(nft_message_type(message), flags);
     nfgenmsg header{};
     header.nfgen_family = uint8_t(family);
@@ -130,7 +137,7 @@ public:
     Rule& destination_nat() {
         size_t data = begin("nat");
         m_message.attribute_be32(NFTA_NAT_TYPE, NFT_NAT_DNAT);
-        m_message.attribute_be32(NFTA_NAT_FAMILY, NFPROTO_IPV4);
+        m_message.attribute_be32(NFTA_NAT_FAMILY, kFamilyIpv4);
         m_message.attribute_be32(NFTA_NAT_REG_ADDR_MIN, NFT_REG_1);
         m_message.attribute_be32(NFTA_NAT_REG_PROTO_MIN, NFT_REG_2);
         return end(data);
@@ -146,7 +153,7 @@ public:
         m_message.attribute_be32(NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
         size_t immediate = m_message.begin_nested(NFTA_IMMEDIATE_DATA);
         size_t verdict = m_message.begin_nested(NFTA_DATA_VERDICT);
-        m_message.attribute_be32(NFTA_VERDICT_CODE, NF_ACCEPT);
+        m_message.attribute_be32(NFTA_VERDICT_CODE, kVerdictAccept);
         m_message.end_nested(verdict);
         m_message.end_nested(immediate);
         return end(data);
@@ -194,10 +201,10 @@ struct ChainSpec {
 };
 
 constexpr ChainSpec kChains[] = {
-    {"prerouting", "nat", NF_INET_PRE_ROUTING, kDestinationNatPriority},
-    {"output", "nat", NF_INET_LOCAL_OUT, kDestinationNatPriority},
-    {"postrouting", "nat", NF_INET_POST_ROUTING, kSourceNatPriority},
-    {"forward", "filter", NF_INET_FORWARD, kFilterPriority},
+    {"prerouting", "nat", kHookPreRouting, kDestinationNatPriority},
+    {"output", "nat", kHookLocalOut, kDestinationNatPriority},
+    {"postrouting", "nat", kHookPostRouting, kSourceNatPriority},
+    {"forward", "filter", kHookForward, kFilterPriority},
 };
 
 NetlinkMessage chain_message(const ChainSpec& chain) {
@@ -208,7 +215,7 @@ NetlinkMessage chain_message(const ChainSpec& chain) {
     m.attribute_be32(NFTA_HOOK_HOOKNUM, chain.hook);
     m.attribute_be32(NFTA_HOOK_PRIORITY, uint32_t(chain.priority));
     m.end_nested(hook);
-    m.attribute_be32(NFTA_CHAIN_POLICY, NF_ACCEPT);
+    m.attribute_be32(NFTA_CHAIN_POLICY, kVerdictAccept);
     m.attribute_string(NFTA_CHAIN_TYPE, chain.type);
     return m;
 }
