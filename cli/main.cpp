@@ -4,6 +4,7 @@
 #include "cli/cgroup_commands.h"
 #include "cli/commands.h"
 #include "cli/image_commands.h"
+#include "cli/network_commands.h"
 #include "cli/oci_commands.h"
 #include "cli/patch_commands.h"
 #include "cli/unit_commands.h"
@@ -34,7 +35,8 @@ const Command kKeel{
     .subcommands = {&kInitCommand, &kStatusCommand, &kListUnitsCommand, &kUnitJobCommand,
                     &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand, &kNotifyCommand,
                     &kPowerCommand, &kModprobeCommand, &kCgroupCommand, &kOciCommand,
-                    &kImageCommand, &kPatchCommand, &kSha256Command, &kVersionCommand},
+                    &kImageCommand, &kNetworkCommand, &kPatchCommand, &kSha256Command,
+                    &kVersionCommand},
 };
 
 std::string_view basename_of(std::string_view path) {

@@ -23,8 +23,10 @@
 #include "containers/spec.h"
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -366,5 +368,105 @@ Result<ContainerRoot> mount_container_root(const ImageStoreOptions& store,
 
 /// Unmounts the root of container `id` and deletes what it wrote.
 Result<void> remove_container_root(const ImageStoreOptions& store, std::string_view id);
+// ---- Networking ----------------------------------------------------------
+//
+// Bridge networking for containers: a bridge (keel0) with the gateway
+// address of a subnet (10.88.0.0/16), a veth pair per container whose peer
+// is the container's eth0, an address leased per container id, outbound
+// NAT and published ports as nftables rules in table `ip keel`, and the
+// container's resolv.conf made from the host's.
+
+/// How a container is networked (`keel run --network`).
+enum class NetworkMode {
+    None,   ///< its own network namespace with only loopback
+    Host,   ///< the host's network namespace
+    Bridge, ///< its own namespace, attached to the bridge (attach_bridge)
+};
+
+inline constexpr auto kNetworkModeNames = name_table<NetworkMode>({
+    {NetworkMode::None, "none"},
+    {NetworkMode::Host, "host"},
+    {NetworkMode::Bridge, "bridge"},
+});
+
+/// A published port's transport protocol.
+enum class Protocol { Tcp, Udp };
+
+inline constexpr auto kProtocolNames = name_table<Protocol>({
+    {Protocol::Tcp, "tcp"},
+    {Protocol::Udp, "udp"},
+});
+
+/// A published port: connections to the host's `host_port` (on `host_ip`
+/// only, or on every address of the host when empty) go to the
+/// container's `container_port`.
+struct PortMapping {
+    uint16_t host_port = 0;
+    uint16_t container_port = 0;
+    Protocol protocol = Protocol::Tcp;
+    /// An IPv4 address of the host, or empty for all.
+    std::string host_ip;
+};
+
+/// Reads Docker's `-p` spelling: "[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]"
+/// ("8080:80", "127.0.0.1:8080:80/udp"); ports 1 to 65535, IP an IPv4
+/// address (0.0.0.0 means all). Errors quote the spec and name the part
+/// that is wrong.
+Result<PortMapping> parse_port_mapping(std::string_view spec);
+/// The mapping as parse_port_mapping() reads it, protocol always written.
+std::string format_port_mapping(const PortMapping& mapping);
+
+/// The bridge network's settings.
+struct BridgeConfig {
+    /// The bridge's name (at most 15 characters).
+    std::string bridge = "keel0";
+    /// The network: its first host address is the gateway (the bridge's
+    /// own), the others are leased to containers.
+    std::string subnet = "10.88.0.0/16";
+    /// Where leases live (one file per container id) and the lock that
+    /// serialises attach and detach.
+    std::string state_directory = "/run/keel/network";
+};
+
+/// A container attached to a bridge: what attach_bridge() leased and made.
+struct NetworkAttachment {
+    std::string container_id;
+    std::string bridge;
+    /// "10.88.0.0/16".
+    std::string subnet;
+    /// The container's address on eth0, "10.88.0.2".
+    std::string address;
+    /// The bridge's address, the container's default route.
+    std::string gateway;
+    /// The host's end of the veth pair.
+    std::string host_interface;
+    std::vector<PortMapping> ports;
+};
+
+/// Attaches the network namespace `netns_fd` (the container's) to the
+/// bridge: makes the bridge on first use (with the gateway address,
+/// ip_forward and route_localnet on), leases an address, creates a veth
+/// pair whose peer is eth0 in the namespace, sets the namespace's loopback
+/// and eth0 up with the address and a default route via the gateway, and
+/// rebuilds the nftables rules (masquerade, `ports` published). Fails with
+/// EEXIST when the container is attached already. A failure leaves no veth,
+/// lease or rule behind.
+Result<NetworkAttachment> attach_bridge(const BridgeConfig& config, std::string_view container_id,
+                                        int netns_fd, std::span<const PortMapping> ports);
+
+/// Detaches a container: deletes its veth pair (already gone with its
+/// namespace is fine), releases its lease and removes its port rules.
+/// ENOENT when it is not attached. Only `config.state_directory` is used:
+/// the lease says which bridge.
+Result<void> detach_bridge(const BridgeConfig& config, std::string_view container_id);
+
+/// Every attachment under `config.state_directory`, by container id.
+Result<std::vector<NetworkAttachment>> list_attachments(const BridgeConfig& config);
+
+/// The resolv.conf for a container from the host's: nameservers on
+/// loopback (127.0.0.0/8, ::1; a local stub resolver the container cannot
+/// reach) are dropped, search, domain and options lines are kept; when no
+/// nameserver is left, Docker's fallback (8.8.8.8, 8.8.4.4) is used.
+std::string container_resolv_conf(std::string_view host_resolv_conf);
 
 } // namespace keel::containers
