@@ -1,4 +1,4 @@
-// SHA-256 through mbedTLS.
+// SHA-256 through mbedTLS, of buffers, files and streams.
 #include "base/digest.h"
 
 #include "base/strings.h"
@@ -49,6 +49,23 @@ struct Sha256 {
 };
 
 } // namespace
+
+struct Sha256Hasher::State {
+    Sha256 sha;
+};
+
+Sha256Hasher::Sha256Hasher() : m_state(std::make_unique<State>()) {}
+Sha256Hasher::~Sha256Hasher() = default;
+Sha256Hasher::Sha256Hasher(Sha256Hasher&&) noexcept = default;
+Sha256Hasher& Sha256Hasher::operator=(Sha256Hasher&&) noexcept = default;
+
+void Sha256Hasher::update(std::string_view data) {
+    m_state->sha.update(data.data(), data.size());
+}
+
+std::string Sha256Hasher::finish_hex() {
+    return m_state->sha.finish();
+}
 
 std::string sha256_hex(std::string_view data) {
     Sha256 sha;

@@ -55,3 +55,13 @@ TEST_CASE("sha256_file of a missing file names the file") {
     CHECK(digest.error().code() == ENOENT);
     CHECK(digest.error().root() == "open `" + (dir / "missing") + "`");
 }
+
+TEST_CASE("Sha256Hasher fed in pieces gives the digest of the whole") {
+    std::string data(100000, '\0');
+    for (size_t i = 0; i < data.size(); ++i)
+        data[i] = char(i * 31);
+    Sha256Hasher hasher;
+    for (size_t i = 0; i < data.size(); i += 777)
+        hasher.update(std::string_view(data).substr(i, 777));
+    CHECK(hasher.finish_hex() == sha256_hex(data));
+}
