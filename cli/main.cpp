@@ -3,6 +3,7 @@
 #include "base/strings.h"
 #include "cli/cgroup_commands.h"
 #include "cli/commands.h"
+#include "cli/image_commands.h"
 #include "cli/oci_commands.h"
 #include "cli/patch_commands.h"
 #include "cli/unit_commands.h"
@@ -33,7 +34,7 @@ const Command kKeel{
     .subcommands = {&kInitCommand, &kStatusCommand, &kListUnitsCommand, &kUnitJobCommand,
                     &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand, &kNotifyCommand,
                     &kPowerCommand, &kModprobeCommand, &kCgroupCommand, &kOciCommand,
-                    &kPatchCommand, &kSha256Command, &kVersionCommand},
+                    &kImageCommand, &kPatchCommand, &kSha256Command, &kVersionCommand},
 };
 
 std::string_view basename_of(std::string_view path) {

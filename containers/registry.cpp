@@ -290,7 +290,7 @@ Result<uint64_t> fetch_blob(RegistrySession& session, const oci::Descriptor& des
     std::string partial = path + ".partial";
     RemoveUnlessKept cleanup(partial);
     Fd file = TRY(open_file(partial, O_WRONLY | O_CREAT | O_TRUNC, 0644));
-    Sha256Hasher hasher;
+    Hasher hasher;
     uint64_t total = 0;
     uint64_t next_report = 16 * 1024 * 1024;
     std::string buffer(256 * 1024, '\0');
