@@ -7,11 +7,13 @@
 #include "base/json.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "containers/image_store.h"
 #include "net/http_auth.h"
 #include "net/http_client.h"
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstdio>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -102,7 +104,6 @@ public:
                                : reference.registry;
         m_base_text = cat(insecure ? "http" : "https", "://", host);
         m_client.tls.ca_file = options.ca_file;
-        m_client.resolver = options.resolver;
     }
 
     // GET /v2/: learns whether and how to authenticate, and does.
@@ -452,6 +453,32 @@ Result<PulledImage> pull_to_layout(const oci::ImageReference& reference,
     pulled.manifest_digest = document.digest;
     pulled.reference = name;
     return pulled;
+}
+
+} // namespace keel::containers
+
+namespace keel::containers {
+
+Result<ImageSummary> pull_image(const ImageStoreOptions& store, std::string_view reference,
+                                const PullOptions& options) {
+    oci::ImageReference parsed = TRY(oci::parse_image_reference(reference));
+    std::string tmp = cat(store.root, "/tmp");
+    TRY(make_directories(tmp, 0700));
+    std::string directory = cat(tmp, "/pull-XXXXXX");
+    if (!::mkdtemp(directory.data()))
+        return errno_error(cat("create a directory in ", quoted(tmp)));
+    // The download goes either way: loaded (its blobs moved into the
+    // store) or refused.
+    struct RemoveDirectory {
+        std::string path;
+        ~RemoveDirectory() { (void)oci::remove_tree(path); }
+    } cleanup{directory};
+    TRY(pull_to_layout(parsed, options, directory));
+    std::vector<ImageSummary> loaded =
+        TRY_CTX(load_images(store, directory), cat("pull ", parsed.str()));
+    if (loaded.size() != 1)
+        return error(cat("pull ", parsed.str(), ": loaded ", loaded.size(), " images, not one"));
+    return loaded.front();
 }
 
 } // namespace keel::containers

@@ -16,11 +16,10 @@
 #pragma once
 
 #include "base/result.h"
+#include "containers/containers.h"
 #include "containers/image_manifest.h"
 #include "containers/image_ref.h"
-#include "net/resolver.h"
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,31 +29,6 @@ namespace keel::containers {
 
 /// The host docker.io's API lives on.
 inline constexpr std::string_view kDockerHubApiHost = "registry-1.docker.io";
-
-/// A user name and password for a registry (or its token realm).
-struct RegistryCredentials {
-    std::string username;
-    /// (Last: see base/result.h.)
-    std::string password;
-};
-
-/// How to pull.
-struct PullOptions {
-    /// The platform to take from an index; the host's when empty.
-    std::optional<oci::Platform> platform;
-    /// Registries (host[:port], as in references) spoken to over plain
-    /// HTTP.
-    std::vector<std::string> insecure_registries;
-    /// Credentials; when empty, find_credentials() looks for some.
-    std::optional<RegistryCredentials> credentials;
-    /// A PEM file of CAs trusted besides the system's.
-    std::string ca_file;
-    /// Lines saying what is happening ("blob sha256:ab12…: 3.1 MB"); none
-    /// when empty.
-    std::function<void(std::string_view)> progress;
-    /// Name resolution (tests point it at their own files).
-    net::ResolverOptions resolver;
-};
 
 /// What a pull wrote.
 struct PulledImage {
