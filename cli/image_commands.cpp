@@ -363,9 +363,11 @@ const Command kPrune{
 
 const Command kImageCommand{
     .names = {"image"},
-    .summary = "the image store: pull, load, import, ls, inspect, rm, prune (see `keel image help`)",
+    .summary =
+        "the image store: pull, load, import, ls, inspect, rm, prune (see `keel image help`)",
     .notes = "Every command takes --store DIR (default $KEEL_IMAGE_STORE or /var/lib/keel).\n",
-    .subcommands = {&kPull, &kLoad, &kImport, &kList, &kInspect, &kRemove, &kPrune, &kMount, &kUnmount},
+    .subcommands = {&kPull, &kLoad, &kImport, &kList, &kInspect, &kRemove, &kPrune, &kMount,
+                    &kUnmount},
 };
 
 } // namespace keel::cli

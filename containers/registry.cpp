@@ -12,8 +12,8 @@
 #include "net/http_client.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -46,7 +46,8 @@ std::string describe_failure(net::Response& response) {
     Result<JsonValue> json = parse_json(*body);
     if (!json)
         return what;
-    const JsonValue* errors = json->kind() == JsonValue::Kind::Object ? json->find("errors") : nullptr;
+    const JsonValue* errors =
+        json->kind() == JsonValue::Kind::Object ? json->find("errors") : nullptr;
     if (!errors || errors->kind() != JsonValue::Kind::Array || errors->array().empty())
         return what;
     const JsonValue& first = errors->array().front();
@@ -96,9 +97,9 @@ public:
     RegistrySession(const oci::ImageReference& reference, const PullOptions& options,
                     std::optional<RegistryCredentials> credentials)
         : m_repository(reference.repository), m_credentials(std::move(credentials)) {
-        bool insecure = std::find(options.insecure_registries.begin(),
-                                  options.insecure_registries.end(),
-                                  reference.registry) != options.insecure_registries.end();
+        bool insecure =
+            std::find(options.insecure_registries.begin(), options.insecure_registries.end(),
+                      reference.registry) != options.insecure_registries.end();
         std::string host = reference.registry == oci::kDefaultRegistry
                                ? std::string(kDockerHubApiHost)
                                : reference.registry;
@@ -130,8 +131,8 @@ public:
                 net::basic_authorization(m_credentials->username, m_credentials->password);
             return {};
         }
-        return error(cat(url.host, " asks for an authentication scheme keel does not know: ",
-                         quoted(*header)));
+        return error(cat(
+            url.host, " asks for an authentication scheme keel does not know: ", quoted(*header)));
     }
 
     // GET of `target` (below the registry's origin), with Authorization;
@@ -143,8 +144,7 @@ public:
             request.headers.add("Accept", std::string(accept));
         if (!m_authorization.empty())
             request.headers.add("Authorization", m_authorization);
-        return TRY_CTX(net::fetch(std::move(request), m_client),
-                       cat("GET ", m_base_text, target));
+        return TRY_CTX(net::fetch(std::move(request), m_client), cat("GET ", m_base_text, target));
     }
 
     const std::string& repository() const { return m_repository; }
@@ -161,16 +161,15 @@ private:
         std::string query;
         if (auto service = challenge.params.find("service"); service != challenge.params.end())
             query += cat("service=", net::percent_encode(service->second));
-        query += cat(query.empty() ? "" : "&", "scope=",
-                     net::percent_encode(cat("repository:", m_repository, ":pull")));
+        query += cat(query.empty() ? "" : "&",
+                     "scope=", net::percent_encode(cat("repository:", m_repository, ":pull")));
         url.target += cat(url.target.find('?') == std::string::npos ? "?" : "&", query);
 
         net::Request request;
         request.url = url;
         if (m_credentials)
-            request.headers.add("Authorization", net::basic_authorization(
-                                                     m_credentials->username,
-                                                     m_credentials->password));
+            request.headers.add("Authorization", net::basic_authorization(m_credentials->username,
+                                                                          m_credentials->password));
         std::string context = cat("get a token from ", url.str());
         net::Response response = TRY_CTX(net::fetch(request, m_client), context);
         if (response.status() != 200)
@@ -233,8 +232,8 @@ Result<Document> fetch_document(RegistrySession& session, const std::string& ref
     std::string context = cat("manifest ", session.repository(), ":", reference);
     net::Response response = TRY(session.get(target, manifest_accept()));
     if (response.status() == 404)
-        return error(cat(context, ": not found in ", session.base(), " (",
-                         describe_failure(response), ")"));
+        return error(
+            cat(context, ": not found in ", session.base(), " (", describe_failure(response), ")"));
     if (response.status() != 200)
         return error(cat(context, ": ", describe_failure(response)));
     Document document;
@@ -249,15 +248,15 @@ Result<Document> fetch_document(RegistrySession& session, const std::string& ref
                              document.digest.str()));
     } else if (std::optional<std::string_view> header =
                    response.headers().get("Docker-Content-Digest")) {
-        oci::Digest told = TRY_CTX(oci::parse_digest(*header),
-                                   cat(context, ": Docker-Content-Digest"));
+        oci::Digest told =
+            TRY_CTX(oci::parse_digest(*header), cat(context, ": Docker-Content-Digest"));
         if (told.algorithm == oci::DigestAlgorithm::Sha256 && told != document.digest)
             return error(cat(context, ": digest mismatch: the registry says ", told.str(),
                              ", the bytes are ", document.digest.str()));
     }
     if (expected_size && *expected_size != document.bytes.size())
-        return error(cat(context, ": ", document.bytes.size(), " bytes, the index says ",
-                         *expected_size));
+        return error(
+            cat(context, ": ", document.bytes.size(), " bytes, the index says ", *expected_size));
     if (std::optional<oci::DocumentKind> kind = oci::document_kind(document.media_type))
         document.kind = *kind;
     else
@@ -301,8 +300,8 @@ Result<uint64_t> fetch_blob(RegistrySession& session, const oci::Descriptor& des
             break;
         total += n;
         if (total > descriptor.size)
-            return error(cat(context, ": more than the ", descriptor.size,
-                             " bytes the manifest says"));
+            return error(
+                cat(context, ": more than the ", descriptor.size, " bytes the manifest says"));
         std::string_view piece(buffer.data(), n);
         hasher.update(piece);
         TRY_CTX(write_all(file.get(), piece), cat("write ", quoted(partial)));
@@ -366,8 +365,7 @@ Result<std::optional<RegistryCredentials>> find_credentials(std::string_view reg
         return std::optional<RegistryCredentials>();
     std::string text = TRY(read_file(path));
     JsonValue json = TRY_CTX(parse_json(text), quoted(path));
-    const JsonValue* auths =
-        json.kind() == JsonValue::Kind::Object ? json.find("auths") : nullptr;
+    const JsonValue* auths = json.kind() == JsonValue::Kind::Object ? json.find("auths") : nullptr;
     if (!auths || auths->kind() != JsonValue::Kind::Object)
         return std::optional<RegistryCredentials>();
     std::vector<std::string> keys{std::string(registry), cat("https://", registry),
@@ -390,8 +388,7 @@ Result<std::optional<RegistryCredentials>> find_credentials(std::string_view reg
     return std::optional<RegistryCredentials>();
 }
 
-Result<PulledImage> pull_to_layout(const oci::ImageReference& reference,
-                                   const PullOptions& options,
+Result<PulledImage> pull_to_layout(const oci::ImageReference& reference, const PullOptions& options,
                                    const std::string& layout_directory) {
     std::string name = reference.str();
     auto progress = [&](std::string_view line) {
@@ -413,8 +410,7 @@ Result<PulledImage> pull_to_layout(const oci::ImageReference& reference,
     if (document.kind == oci::DocumentKind::Index) {
         oci::Index index = TRY_CTX(oci::parse_index(document.bytes), cat("pull ", name, ": index"));
         oci::Platform platform = options.platform.value_or(oci::host_platform());
-        oci::Descriptor chosen =
-            TRY_CTX(oci::select_manifest(index, platform), cat("pull ", name));
+        oci::Descriptor chosen = TRY_CTX(oci::select_manifest(index, platform), cat("pull ", name));
         progress(cat("platform ", platform.str(), ": manifest ", chosen.digest.str()));
         document = TRY_CTX(fetch_document(session, chosen.digest.str(), chosen.digest, chosen.size),
                            cat("pull ", name));
@@ -440,10 +436,11 @@ Result<PulledImage> pull_to_layout(const oci::ImageReference& reference,
 
     TRY(write_file_atomically(cat(blobs, "/", document.digest.hex), document.bytes));
     oci::Descriptor descriptor;
-    descriptor.media_type = document.media_type.empty() || !oci::document_kind(document.media_type)
-                                ? (manifest.media_type.empty() ? std::string(oci::kMediaTypeOciManifest)
-                                                               : manifest.media_type)
-                                : document.media_type;
+    descriptor.media_type =
+        document.media_type.empty() || !oci::document_kind(document.media_type)
+            ? (manifest.media_type.empty() ? std::string(oci::kMediaTypeOciManifest)
+                                           : manifest.media_type)
+            : document.media_type;
     descriptor.digest = document.digest;
     descriptor.size = document.bytes.size();
     TRY(write_file_atomically(cat(layout_directory, "/oci-layout"),

@@ -45,8 +45,7 @@ struct PulledImage {
 /// oci-layout file, blobs/sha256/*, and index.json with one descriptor for
 /// the manifest, annotated org.opencontainers.image.ref.name =
 /// reference.str(). Blobs already present with the right digest are kept.
-Result<PulledImage> pull_to_layout(const oci::ImageReference& reference,
-                                   const PullOptions& options,
+Result<PulledImage> pull_to_layout(const oci::ImageReference& reference, const PullOptions& options,
                                    const std::string& layout_directory);
 
 /// Credentials for `registry`, looked up in order: $KEEL_REGISTRY_AUTH

@@ -7,9 +7,10 @@ using namespace keel;
 using namespace keel::net;
 
 TEST_CASE("a registry's Bearer challenge gives realm, service and scope") {
-    auto challenges = parse_www_authenticate(
-                          R"(Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull")")
-                          .value();
+    auto challenges =
+        parse_www_authenticate(
+            R"(Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull")")
+            .value();
     REQUIRE(challenges.size() == 1);
     CHECK(challenges[0].scheme == "bearer");
     CHECK(challenges[0].params.at("realm") == "https://auth.docker.io/token");
@@ -33,7 +34,8 @@ TEST_CASE("several challenges in one header are told apart") {
 }
 
 TEST_CASE("token68 challenges, bare schemes and odd spacing parse") {
-    auto challenges = parse_www_authenticate("Negotiate abc+/==, Basic ,  Bearer  realm = x").value();
+    auto challenges =
+        parse_www_authenticate("Negotiate abc+/==, Basic ,  Bearer  realm = x").value();
     REQUIRE(challenges.size() == 3);
     CHECK(challenges[0].token68 == "abc+/==");
     CHECK(challenges[1].scheme == "basic");

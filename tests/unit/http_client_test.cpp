@@ -231,7 +231,8 @@ TEST_CASE("a server that stops sending times out, and a closed port is refused")
         LoopbackServer gone({});
         closed_port = gone.port();
     }
-    Result<Response> refused = send_request(get(cat("http://127.0.0.1:", closed_port, "/")), options);
+    Result<Response> refused =
+        send_request(get(cat("http://127.0.0.1:", closed_port, "/")), options);
     REQUIRE(!refused);
     CHECK(refused.error().code() == ECONNREFUSED);
 }

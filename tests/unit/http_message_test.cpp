@@ -63,10 +63,9 @@ TEST_CASE("malformed response heads are refused") {
 TEST_CASE("the body's framing follows RFC 9112") {
     auto framing = [](std::string_view headers, int status = 200,
                       RequestKind kind = RequestKind::Other) {
-        ResponseHead head =
-            parse_response_head(std::string("HTTP/1.1 ") + std::to_string(status) + " X\r\n" +
-                                std::string(headers) + "\r\n")
-                .value();
+        ResponseHead head = parse_response_head(std::string("HTTP/1.1 ") + std::to_string(status) +
+                                                " X\r\n" + std::string(headers) + "\r\n")
+                                .value();
         return body_length(head, kind);
     };
     CHECK(framing("Content-Length: 12\r\n")->framing == BodyFraming::ContentLength);

@@ -131,7 +131,9 @@ private:
                 char buffer[512];
                 ssize_t n = -1;
                 if (::recv(client.get(), length, 2, MSG_WAITALL) == 2)
-                    n = ::recv(client.get(), buffer, std::min<size_t>(sizeof buffer, size_t(length[0] << 8 | length[1])), MSG_WAITALL);
+                    n = ::recv(client.get(), buffer,
+                               std::min<size_t>(sizeof buffer, size_t(length[0] << 8 | length[1])),
+                               MSG_WAITALL);
                 if (n > 12) {
                     ++m_tcp_queries;
                     std::string reply = answer({buffer, size_t(n)}, false);
@@ -218,10 +220,9 @@ TEST_CASE("a DNS answer with a CNAME chain gives the addresses at its end") {
     put16(records, 60);
     put16(records, 4);
     records += std::string("\x0a\x00\x00\x01", 4);
-    DnsAnswer answer =
-        parse_dns_response(response_to(query, 0x8180, 3, records), 0x1234, "registry.test",
-                           kDnsTypeA)
-            .value();
+    DnsAnswer answer = parse_dns_response(response_to(query, 0x8180, 3, records), 0x1234,
+                                          "registry.test", kDnsTypeA)
+                           .value();
     REQUIRE(answer.addresses.size() == 1);
     CHECK(answer.addresses[0].str() == "192.0.2.9");
 }
@@ -233,11 +234,11 @@ TEST_CASE("malformed DNS responses are refused") {
     auto refused = [](std::string_view packet) {
         return !parse_dns_response(packet, 7, "registry.test", kDnsTypeA);
     };
-    CHECK(refused(good.substr(0, 11)));                  // shorter than a header
-    CHECK(refused(good.substr(0, good.size() - 2)));     // record data cut
-    CHECK(refused(good.substr(0, query.size() + 5)));    // record header cut
+    CHECK(refused(good.substr(0, 11)));                              // shorter than a header
+    CHECK(refused(good.substr(0, good.size() - 2)));                 // record data cut
+    CHECK(refused(good.substr(0, query.size() + 5)));                // record header cut
     CHECK(!parse_dns_response(good, 8, "registry.test", kDnsTypeA)); // other id
-    CHECK(!parse_dns_response(good, 7, "other.test", kDnsTypeA));     // other question
+    CHECK(!parse_dns_response(good, 7, "other.test", kDnsTypeA));    // other question
     std::string not_response = good;
     not_response[2] = 0x01;
     CHECK(refused(not_response));

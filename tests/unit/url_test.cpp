@@ -61,7 +61,6 @@ TEST_CASE("a Location reference resolves against the URL it came from") {
 }
 
 TEST_CASE("query values are percent-encoded except unreserved characters") {
-    CHECK(percent_encode("repository:tools/busybox:pull") ==
-          "repository%3Atools%2Fbusybox%3Apull");
+    CHECK(percent_encode("repository:tools/busybox:pull") == "repository%3Atools%2Fbusybox%3Apull");
     CHECK(percent_encode("a-b_c.d~e") == "a-b_c.d~e");
 }
