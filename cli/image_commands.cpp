@@ -1,4 +1,4 @@
-// `keel image load|import|ls|inspect|rm|prune` (see image_commands.h), on
+// `keel image pull|load|import|ls|inspect|rm|prune` (see image_commands.h), on
 // containers/containers.h's image verbs.
 #include "cli/image_commands.h"
 
@@ -115,6 +115,30 @@ CommandResult command_load(const ParsedArgs& args) {
     std::string input(args.value("--input").value_or("-"));
     std::string name(args.value("--name").value_or(""));
     print_loaded(TRY(ct::load_images(store_of(args), input, name)));
+    return kExitSuccess;
+}
+
+CommandResult command_pull(const ParsedArgs& args) {
+    ct::PullOptions options;
+    if (auto platform = args.value("--platform"))
+        options.platform = TRY_CTX(oci::parse_platform(*platform), "--platform");
+    for (std::string_view registry : args.values("--insecure-registry"))
+        options.insecure_registries.emplace_back(registry);
+    if (auto ca_file = args.value("--ca-file"))
+        options.ca_file = std::string(*ca_file);
+    if (auto credentials = args.value("--creds")) {
+        size_t colon = credentials->find(':');
+        if (colon == std::string_view::npos || colon == 0)
+            return error("--creds: expected USER:PASSWORD");
+        options.credentials = ct::RegistryCredentials{std::string(credentials->substr(0, colon)),
+                                                      std::string(credentials->substr(colon + 1))};
+    }
+    if (!args.flag("--quiet"))
+        options.progress = [](std::string_view line) { print_error(cat(line, "\n")); };
+    std::string_view reference = *args.positional("REF");
+    ct::ImageSummary image = TRY(ct::pull_image(store_of(args), reference, options));
+    print(cat("Pulled image: ", image.reference.empty() ? std::string(reference) : image.reference,
+              " (", image.manifest_digest, ")\n"));
     return kExitSuccess;
 }
 
@@ -265,6 +289,34 @@ const Command kLoad{
     .run = command_load,
 };
 
+const Command kPull{
+    .names = {"pull"},
+    .summary = "pull an image from a registry into the store",
+    .options = {{.name = "--platform",
+                 .value_name = "OS/ARCH[/VARIANT]",
+                 .type = ValueType::Text,
+                 .help = "the platform to take from a multi-platform image (default: this host's)"},
+                {.name = "--insecure-registry",
+                 .value_name = "HOST[:PORT]",
+                 .type = ValueType::Text,
+                 .repeat = Repeat::Collect,
+                 .help = "speak plain HTTP to this registry (repeatable)"},
+                {.name = "--ca-file",
+                 .value_name = "FILE",
+                 .type = ValueType::Text,
+                 .help = "trust the CA certificates in FILE (PEM) besides the system's"},
+                {.name = "--creds",
+                 .value_name = "USER:PASSWORD",
+                 .type = ValueType::Text,
+                 .help = "credentials (default $KEEL_REGISTRY_AUTH, or ~/.docker/config.json)"},
+                {.name = "--quiet", .short_name = 'q', .help = "no progress lines on stderr"},
+                kStoreOption},
+    .positionals = {{.name = "REF", .noun = "image reference"}},
+    .notes = "Every manifest and blob is checked against its digest and size; the image is "
+             "loaded only when all of it arrived intact.\n",
+    .run = command_pull,
+};
+
 const Command kImport{
     .names = {"import"},
     .summary = "make an image of one layer from a root filesystem tar",
@@ -311,10 +363,11 @@ const Command kPrune{
 
 const Command kImageCommand{
     .names = {"image"},
-    .summary = "the image store: load, import, ls, inspect, rm, prune (see `keel image help`)",
+    .summary =
+        "the image store: pull, load, import, ls, inspect, rm, prune (see `keel image help`)",
     .notes = "Every command takes --store DIR (default $KEEL_IMAGE_STORE or /var/lib/keel).\n",
-    // `pull` (the registry client) goes here, before load.
-    .subcommands = {&kLoad, &kImport, &kList, &kInspect, &kRemove, &kPrune, &kMount, &kUnmount},
+    .subcommands = {&kPull, &kLoad, &kImport, &kList, &kInspect, &kRemove, &kPrune, &kMount,
+                    &kUnmount},
 };
 
 } // namespace keel::cli

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -336,6 +337,39 @@ Result<RemovalSummary> remove_image(const ImageStoreOptions& store, std::string_
 /// Deletes untagged images no container root uses, and every blob, layer
 /// and leftover temporary file nothing refers to.
 Result<RemovalSummary> prune_images(const ImageStoreOptions& store);
+
+/// A user name and password for a registry (or its token realm).
+struct RegistryCredentials {
+    std::string username;
+    /// (Last: see base/result.h.)
+    std::string password;
+};
+
+/// How `keel image pull` reaches a registry.
+struct PullOptions {
+    /// The platform to take from an index; the host's when empty.
+    std::optional<oci::Platform> platform;
+    /// Registries (host[:port], as references spell them) spoken to over
+    /// plain HTTP; every other registry over HTTPS.
+    std::vector<std::string> insecure_registries;
+    /// Credentials; when empty, $KEEL_REGISTRY_AUTH ("user:password") or
+    /// the registry's auths entry in $DOCKER_CONFIG/config.json or
+    /// ~/.docker/config.json, when there is one.
+    std::optional<RegistryCredentials> credentials;
+    /// A PEM file of CAs trusted besides the system's bundle.
+    std::string ca_file;
+    /// Called with a line about each step ("layer sha256:…: 2.1 MB"); none
+    /// when empty.
+    std::function<void(std::string_view)> progress;
+};
+
+/// `docker pull`: fetches `reference` ("busybox", "127.0.0.1:5000/web:1",
+/// "…@sha256:…") from its registry (docker.io's through
+/// registry-1.docker.io) into STORE/tmp, checking every document's and
+/// blob's digest and size, then loads it into the store under that name.
+/// A failure leaves the store as it was.
+Result<ImageSummary> pull_image(const ImageStoreOptions& store, std::string_view reference,
+                                const PullOptions& options);
 
 /// Whether a container's root can be written.
 enum class RootMode { Writable, ReadOnly };

@@ -35,6 +35,9 @@ if [ "$profile" = all ]; then
     # host tests of the image store (tests/host/images.sh): images made by
     # umoci, copied to docker-archive and oci-archive by skopeo
     umoci skopeo python3
+    # host tests of `keel image pull` (tests/host/registry.sh): Debian's
+    # registry to pull from; openssl (above) makes the HTTPS test's CA
+    docker-registry
   )
 fi
 

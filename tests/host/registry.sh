@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Host integration tests of `keel image pull` against registries on
+# 127.0.0.1: Debian's real registry (docker-registry, fed by skopeo from an
+# OCI image umoci built of a busybox root, one platform and a multi-platform
+# index), and fake_registry.py for what the real one cannot be made to do
+# here: token auth with credentials, blobs redirected to another origin
+# (which must not see the token), a tampered blob, and HTTPS with a
+# self-signed CA.
+# usage: registry.sh KEEL_BINARY CASE
+set -euo pipefail
+
+keel=$(realpath "$1")
+case_name=$2
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+work=$(mktemp -d /tmp/keel-registry.XXXXXX)
+store=$work/store
+servers=()
+cleanup() {
+  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $case_name: $*" >&2; exit 1; }
+pass() { echo "PASS: $case_name"; }
+image() { local verb=$1; shift; "$keel" image "$verb" --store "$store" "$@"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: loading pulled images unpacks layers with their owners, which needs root"
+  exit 77
+fi
+for tool in umoci skopeo python3 openssl docker-registry; do
+  command -v "$tool" >/dev/null || { echo "SKIP: no $tool (tools/setup.sh all installs it)"; exit 77; }
+done
+busybox=$(command -v busybox || true)
+if [ -z "$busybox" ] || ! file -L "$busybox" | grep -q 'statically linked'; then
+  echo "SKIP: no statically linked busybox (tools/setup.sh installs busybox-static)"
+  exit 77
+fi
+
+# An OCI layout $work/oci: tag `1`, a busybox root made by umoci for this
+# host's platform; tag `multi`, an index of it and an arm64 twin (the same
+# layer, another config), whose manifest digests land in
+# $work/{host,arm64}.digest.
+make_oci_image() {
+  umoci init --layout "$work/oci"
+  umoci new --image "$work/oci:1"
+  umoci unpack --image "$work/oci:1" "$work/bundle" >/dev/null
+  mkdir -p "$work/bundle/rootfs/bin"
+  cp "$busybox" "$work/bundle/rootfs/bin/busybox"
+  for applet in sh true echo cat ls; do ln -sf busybox "$work/bundle/rootfs/bin/$applet"; done
+  umoci repack --image "$work/oci:1" "$work/bundle" >/dev/null
+  umoci config --image "$work/oci:1" --config.cmd /bin/sh --config.env PATH=/bin
+  python3 - "$work/oci" "$work" <<'PY'
+import hashlib, json, os, sys
+layout, work = sys.argv[1], sys.argv[2]
+def put(document):
+    data = json.dumps(document).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+        f.write(data)
+    return "sha256:" + digest, len(data)
+def get(digest):
+    with open(os.path.join(layout, "blobs", "sha256", digest.split(":")[1])) as f:
+        return json.load(f)
+index_path = os.path.join(layout, "index.json")
+index = json.load(open(index_path))
+host = next(m for m in index["manifests"]
+            if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "1")
+manifest = get(host["digest"])
+config = get(manifest["config"]["digest"])
+host_architecture = config["architecture"]
+config["architecture"], config["variant"] = "arm64", "v8"
+digest, size = put(config)
+manifest["config"] = dict(manifest["config"], digest=digest, size=size)
+arm64_digest, arm64_size = put(manifest)
+oci_manifest = "application/vnd.oci.image.manifest.v1+json"
+listing = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+    {"mediaType": oci_manifest, "digest": arm64_digest, "size": arm64_size,
+     "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+    {"mediaType": oci_manifest, "digest": host["digest"], "size": host["size"],
+     "platform": {"os": "linux", "architecture": host_architecture}},
+]}
+digest, size = put(listing)
+index["manifests"].append({"mediaType": listing["mediaType"], "digest": digest, "size": size,
+                           "annotations": {"org.opencontainers.image.ref.name": "multi"}})
+json.dump(index, open(index_path, "w"))
+open(os.path.join(work, "host.digest"), "w").write(host["digest"])
+open(os.path.join(work, "arm64.digest"), "w").write(arm64_digest)
+PY
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Waits until $1 (a URL) answers at all.
+wait_for_url() {
+  python3 - "$1" "${2:-}" <<'PY' || fail "nothing answers at $1"
+import ssl, sys, time, urllib.request, urllib.error
+context = ssl.create_default_context(cafile=sys.argv[2]) if sys.argv[2] else None
+for _ in range(100):
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=1, context=context)
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+# Starts fake_registry.py serving $work/oci with the given options; sets $port.
+start_fake() {
+  rm -f "$work/port"
+  python3 "$here/fake_registry.py" --layout "$work/oci" --port-file "$work/port" \
+    --violations "$work/violations" "$@" 2>"$work/fake.log" &
+  servers+=($!)
+  for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+  [ -s "$work/port" ] || fail "fake registry did not start: $(cat "$work/fake.log")"
+  port=$(cat "$work/port")
+}
+
+# The manifest digest the store has for $1.
+stored_digest() {
+  image inspect "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])'
+}
+
+# The image $1 is in the store with manifest $2, its layers are the
+# manifest's, and no download is left in STORE/tmp.
+check_pulled() {
+  local ref=$1 digest=$2
+  image ls >"$work/ls" || fail "ls"
+  grep -q "${ref%:*} " "$work/ls" || fail "$ref not listed: $(cat "$work/ls")"
+  [ "$(stored_digest "$ref")" = "$digest" ] || fail "$ref: digest $(stored_digest "$ref"), not $digest"
+  image inspect "$ref" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert [l["digest"] for l in d["layers"]] == [l["digest"] for l in d["manifest"]["layers"]], d
+assert len(d["layers"]) >= 1' || fail "$ref: layers"
+  [ -z "$(ls -A "$store/tmp" 2>/dev/null | grep -v '^\.keel-' || true)" ] ||
+    fail "download left in $store/tmp: $(ls -A "$store/tmp")"
+}
+
+case "$case_name" in
+real_registry)
+  make_oci_image
+  rport=$(free_port)
+  cat >"$work/registry.yml" <<EOF2
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: 127.0.0.1:$rport
+EOF2
+  docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+  servers+=($!)
+  wait_for_url "http://127.0.0.1:$rport/v2/"
+  ref=127.0.0.1:$rport/tools/busybox
+  skopeo copy -q --dest-tls-verify=false "oci:$work/oci:1" "docker://$ref:1" ||
+    fail "skopeo push"
+  skopeo copy -q --all --dest-tls-verify=false "oci:$work/oci:multi" "docker://$ref:multi" ||
+    fail "skopeo push --all"
+  want=$(skopeo inspect --raw --tls-verify=false "docker://$ref:1" | sha256sum | cut -d' ' -f1)
+
+  # Without --insecure-registry keel speaks TLS, which this registry does not.
+  if image pull -q "$ref:1" >"$work/out" 2>&1; then fail "pulled over https from a plain-http registry"; fi
+  image pull --insecure-registry "127.0.0.1:$rport" "$ref:1" >"$work/out" 2>&1 ||
+    fail "pull: $(cat "$work/out")"
+  check_pulled "$ref:1" "sha256:$want"
+  # Again: the store already has it; the same digest comes back.
+  image pull -q --insecure-registry "127.0.0.1:$rport" "$ref:1" >/dev/null || fail "second pull"
+  # By digest.
+  image pull -q --insecure-registry "127.0.0.1:$rport" "$ref@sha256:$want" >"$work/out" 2>&1 ||
+    fail "pull by digest: $(cat "$work/out")"
+
+  # The index: this host's manifest by default, arm64 when asked.
+  image pull -q --insecure-registry "127.0.0.1:$rport" "$ref:multi" >/dev/null || fail "pull multi"
+  check_pulled "$ref:multi" "$(cat "$work/host.digest")"
+  image pull -q --platform linux/arm64 --insecure-registry "127.0.0.1:$rport" "$ref:multi" \
+    >/dev/null || fail "pull multi arm64"
+  check_pulled "$ref:multi" "$(cat "$work/arm64.digest")"
+  if image pull -q --platform linux/s390x --insecure-registry "127.0.0.1:$rport" "$ref:multi" \
+    >"$work/out" 2>&1; then fail "pulled a platform the index does not have"; fi
+  grep -q "arm64" "$work/out" || fail "the platform error does not list the index's: $(cat "$work/out")"
+  if image pull -q --insecure-registry "127.0.0.1:$rport" "$ref:missing" >"$work/out" 2>&1; then
+    fail "pulled a tag that does not exist"
+  fi
+  grep -q "MANIFEST_UNKNOWN" "$work/out" || fail "missing tag: $(cat "$work/out")"
+  pass
+  ;;
+token_redirect)
+  make_oci_image
+  start_fake --token --user alice --password 's3cret:x' --redirect-blobs
+  ref=127.0.0.1:$port/tools/busybox:1
+  if image pull -q --insecure-registry "127.0.0.1:$port" "$ref" >"$work/out" 2>&1; then
+    fail "pulled without credentials"
+  fi
+  grep -q "bad credentials" "$work/out" || fail "no credentials: $(cat "$work/out")"
+  KEEL_REGISTRY_AUTH='alice:s3cret:x' image pull --insecure-registry "127.0.0.1:$port" "$ref" \
+    >"$work/out" 2>&1 || fail "pull: $(cat "$work/out")"
+  [ ! -e "$work/violations" ] || fail "$(cat "$work/violations")"
+  check_pulled "$ref" "$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m.get("annotations",{}).get("org.opencontainers.image.ref.name")=="1"][0])' "$work/oci/index.json")"
+  # Credentials from a docker config.json's auths entry.
+  image rm "$ref" >/dev/null
+  mkdir -p "$work/docker"
+  printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$port" "$(printf 'alice:s3cret:x' | base64)" \
+    >"$work/docker/config.json"
+  DOCKER_CONFIG=$work/docker image pull -q --insecure-registry "127.0.0.1:$port" "$ref" \
+    >"$work/out" 2>&1 || fail "pull with config.json: $(cat "$work/out")"
+  [ ! -e "$work/violations" ] || fail "$(cat "$work/violations")"
+  pass
+  ;;
+tampered_blob)
+  make_oci_image
+  layer=$(python3 -c '
+import json, sys
+layout = sys.argv[1]
+index = json.load(open(layout + "/index.json"))
+entry = [m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "1"][0]
+print(json.load(open(layout + "/blobs/sha256/" + entry["digest"][7:]))["layers"][0]["digest"])' "$work/oci")
+  start_fake --tamper "$layer"
+  ref=127.0.0.1:$port/tools/busybox:1
+  if image pull -q --insecure-registry "127.0.0.1:$port" "$ref" >"$work/out" 2>&1; then
+    fail "pulled a tampered layer"
+  fi
+  grep -q "digest mismatch" "$work/out" || fail "tampered: $(cat "$work/out")"
+  image ls >"$work/ls"
+  if grep -q busybox "$work/ls"; then fail "tampered image listed: $(cat "$work/ls")"; fi
+  [ -z "$(ls -A "$store/tmp" 2>/dev/null || true)" ] || fail "left in tmp: $(ls -A "$store/tmp")"
+  [ -z "$(ls -A "$store/blobs/sha256" 2>/dev/null || true)" ] ||
+    fail "blobs left: $(ls -A "$store/blobs/sha256")"
+  pass
+  ;;
+https)
+  make_oci_image
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" \
+    2>/dev/null || fail "openssl"
+  start_fake --token --cert "$work/cert.pem" --key "$work/key.pem" --redirect-blobs
+  ref=localhost:$port/tools/busybox:1
+  if image pull -q "$ref" >"$work/out" 2>&1; then fail "trusted a self-signed certificate"; fi
+  grep -q "TLS handshake with localhost: certificate not trusted" "$work/out" ||
+    fail "untrusted: $(cat "$work/out")"
+  image pull --ca-file "$work/cert.pem" "$ref" >"$work/out" 2>&1 || fail "pull: $(cat "$work/out")"
+  [ ! -e "$work/violations" ] || fail "$(cat "$work/violations")"
+  image ls | grep -q "localhost:$port/tools/busybox" || fail "not listed"
+  pass
+  ;;
+*)
+  echo "unknown case $case_name" >&2
+  exit 2
+  ;;
+esac
