@@ -13,7 +13,8 @@
 // unit_name.cpp checks unit names, specifiers.cpp expands %-specifiers,
 // environment.cpp reads environment files and expands $NAME,
 // conditions.cpp checks Condition*=, unit_catalog.cpp scans the unit
-// directories and loads units, and unit_links.cpp enables and disables
+// directories and loads units (a `.container` file through
+// init/quadlet.h's translation), and unit_links.cpp enables and disables
 // them (signal names are base/signal_names.h's).
 #pragma once
 
