@@ -13,6 +13,7 @@
 #include "base/strings.h"
 
 #include <climits>
+#include <cstdint>
 #include <map>
 #include <unistd.h>
 
