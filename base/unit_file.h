@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace keel {
@@ -33,6 +34,13 @@ struct UnitSection {
 /// as systemd does (so drop-ins can be parsed and appended with merge()).
 class UnitFile {
 public:
+    UnitFile() = default;
+    /// A file made by a program rather than read (a generator's output, such
+    /// as the service a `.container` file stands for); `filename` names the
+    /// source the entries' lines refer to.
+    UnitFile(std::string filename, std::vector<UnitSection> sections)
+        : m_filename(std::move(filename)), m_sections(std::move(sections)) {}
+
     /// Parses `text`; `filename` only names the source in error messages
     /// ("web.service:12: expected Key=Value").
     static Result<UnitFile> parse(std::string_view text, std::string filename);

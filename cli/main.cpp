@@ -3,6 +3,7 @@
 #include "base/strings.h"
 #include "cli/cgroup_commands.h"
 #include "cli/commands.h"
+#include "cli/docker_commands.h"
 #include "cli/image_commands.h"
 #include "cli/network_commands.h"
 #include "cli/oci_commands.h"
@@ -62,6 +63,13 @@ int main(int argc, char** argv) {
     if (name == "init" && command != "init")
         return finish(dispatch(kInitCommand, "init", args));
 
+    // Unit files and scripts written for Docker run /usr/bin/docker; the
+    // service manager's `stop` and `logs` act on units, so `docker stop`
+    // and `docker logs` must not reach them.
+    if (name == "docker") {
+        const Command* unit_verbs[] = {&kUnitJobCommand, &kLogsCommand};
+        return finish(run_docker(args, kKeel, unit_verbs));
+    }
     // runc's callers run the runtime binary with runc's command line.
     if (name == "keel-oci")
         return finish(run_oci(args, argv));

@@ -1,14 +1,16 @@
-// The unit catalog: scanning the unit directories (unit files, masks,
-// aliases, drop-in directories, .wants/ and .requires/ entries), the
-// built-in targets, loading one unit with its drop-ins and links, and how
-// a unit is enabled.
+// The unit catalog: scanning the unit directories (unit files, container
+// units, masks, aliases, drop-in directories, .wants/ and .requires/
+// entries), the built-in targets, loading one unit with its drop-ins and
+// links, and how a unit is enabled.
 #include "init/unit_model.h"
 
 #include "base/strings.h"
 #include "base/sys.h"
+#include "init/quadlet.h"
 #include "init/unit_model_internal.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 
 namespace keel {
@@ -64,6 +66,14 @@ UnitCatalog UnitCatalog::scan(const std::vector<std::string>& directories) {
                 if (!entries)
                     continue;
                 std::string_view stem = name;
+                if (name.ends_with(".d")) {
+                    if (auto service = container_service_name(stem.substr(0, stem.size() - 2))) {
+                        for (const std::string& conf : *entries)
+                            if (conf.ends_with(".conf"))
+                                catalog.m_container_dropins[*service][conf] = cat(path, "/", conf);
+                        continue;
+                    }
+                }
                 if (name.ends_with(".d") && parse_unit_name(stem.substr(0, stem.size() - 2))) {
                     std::string unit(stem.substr(0, stem.size() - 2));
                     for (const std::string& conf : *entries)
@@ -85,25 +95,41 @@ UnitCatalog UnitCatalog::scan(const std::vector<std::string>& directories) {
                 }
                 continue;
             }
-            if (!parse_unit_name(name))
+            std::string unit_name = name;
+            if (auto service = container_service_name(name)) {
+                // Quadlet's naming: web.container is web.service, unless a
+                // web.service beside it says otherwise.
+                if (file_kind(cat(directory, "/", *service)).exists) {
+                    catalog.m_hidden_containers[*service] =
+                        cat(path, ": ignored, since ", directory, "/", *service, " is beside it");
+                    continue;
+                }
+                catalog.m_hidden_containers.erase(*service);
+                unit_name = *service;
+            } else if (!parse_unit_name(name)) {
                 continue; // notes, backups: not units
+            }
             if (kind.symlink) {
                 auto target = read_link(path);
                 if (target && *target == "/dev/null") {
-                    catalog.m_files[name] = "/dev/null"; // masked
-                    catalog.m_aliases.erase(name);
+                    catalog.m_files[unit_name] = "/dev/null"; // masked
+                    catalog.m_aliases.erase(unit_name);
                     continue;
                 }
                 std::string target_name = target ? basename_of(*target) : std::string();
-                if (target && target_name != name && parse_unit_name(target_name) &&
-                    unit_type_of(target_name) == unit_type_of(name)) {
-                    catalog.m_aliases[name] = target_name;
-                    catalog.m_files.erase(name);
+                // An alias `keel enable` made for a container unit links
+                // to the .container file.
+                if (auto service = container_service_name(target_name))
+                    target_name = *service;
+                if (target && target_name != unit_name && parse_unit_name(target_name) &&
+                    unit_type_of(target_name) == unit_type_of(unit_name)) {
+                    catalog.m_aliases[unit_name] = target_name;
+                    catalog.m_files.erase(unit_name);
                     continue;
                 }
             }
-            catalog.m_files[name] = path;
-            catalog.m_aliases.erase(name);
+            catalog.m_files[unit_name] = path;
+            catalog.m_aliases.erase(unit_name);
         }
     }
     return catalog;
@@ -189,19 +215,35 @@ Result<Unit> UnitCatalog::load(std::string_view requested, const SpecifierContex
         add_links(*builtin);
         return *builtin;
     }
+    if (auto it = m_hidden_containers.find(name); it != m_hidden_containers.end())
+        warnings.push_back(it->second);
     UnitFile file = TRY(UnitFile::load(path));
     // Drop-ins of the template first, then the instance's; a file of the
     // same name in the instance's directory replaces the template's.
-    std::map<std::string, std::string> confs;
-    for (const std::string& key : {templ, name}) {
-        auto it = m_dropins.find(key);
-        if (!key.empty() && it != m_dropins.end())
-            for (const auto& [conf, conf_path] : it->second)
-                confs[conf] = conf_path;
+    auto load_dropins = [&](const auto& by_unit) -> Result<std::vector<UnitFile>> {
+        std::map<std::string, std::string> confs;
+        for (const std::string& key : {templ, name}) {
+            auto it = by_unit.find(key);
+            if (!key.empty() && it != by_unit.end())
+                for (const auto& [conf, conf_path] : it->second)
+                    confs[conf] = conf_path;
+        }
+        std::vector<UnitFile> dropins;
+        for (const auto& [conf, conf_path] : confs)
+            dropins.push_back(TRY(UnitFile::load(conf_path)));
+        return dropins;
+    };
+    std::vector<UnitFile> dropins = TRY(load_dropins(m_dropins));
+    if (is_container_unit_path(path)) {
+        // The container's own drop-ins may set [Container] keys; they apply
+        // before the service's.
+        std::vector<UnitFile> container_dropins = TRY(load_dropins(m_container_dropins));
+        ContainerService service = TRY(translate_container(name, file, container_dropins, context,
+                                                           keel_binary_path(), warnings));
+        file = std::move(service.service);
+        dropins.insert(dropins.begin(), std::make_move_iterator(service.dropins.begin()),
+                       std::make_move_iterator(service.dropins.end()));
     }
-    std::vector<UnitFile> dropins;
-    for (const auto& [conf, conf_path] : confs)
-        dropins.push_back(TRY(UnitFile::load(conf_path)));
     Unit unit = TRY(parse_unit(name, file, dropins, context, warnings));
     add_links(unit);
     return unit;

@@ -148,7 +148,10 @@ constexpr ConditionName kConditions[] = {
 // Keys systemd has that keel accepts without acting on them (documentation,
 // or behaviour keel already has); no warning, since the unit works as meant.
 const std::set<std::string, std::less<>> kQuietUnitKeys = {"Documentation", "SourcePath"};
-const std::set<std::string, std::less<>> kQuietServiceKeys = {"GuessMainPID", "SyslogIdentifier"};
+// Delegate=: a service may make cgroups below its own, and keel leaves them
+// to it (only a stop kills them all), which is what delegation asks for.
+const std::set<std::string, std::less<>> kQuietServiceKeys = {"Delegate", "GuessMainPID",
+                                                              "SyslogIdentifier"};
 
 // Applies the assignments of unit files (main file, then drop-ins) to a Unit.
 class UnitParser {

@@ -13,7 +13,8 @@
 // unit_name.cpp checks unit names, specifiers.cpp expands %-specifiers,
 // environment.cpp reads environment files and expands $NAME,
 // conditions.cpp checks Condition*=, unit_catalog.cpp scans the unit
-// directories and loads units, and unit_links.cpp enables and disables
+// directories and loads units (a `.container` file through
+// init/quadlet.h's translation), and unit_links.cpp enables and disables
 // them (signal names are base/signal_names.h's).
 #pragma once
 
@@ -248,7 +249,10 @@ std::vector<std::string> expand_command_variables(const std::vector<std::string>
 bool condition_holds(const Condition& condition);
 
 /// The unit files found in a list of directories (later ones win), with
-/// drop-ins, `.wants/` and `.requires/` entries and aliases.
+/// drop-ins, `.wants/` and `.requires/` entries and aliases. A container
+/// unit `NAME.container` (init/quadlet.h) is the unit `NAME.service`, with
+/// drop-ins from `NAME.container.d/` and `NAME.service.d/`; a
+/// `NAME.service` file in the same directory wins over it, with a warning.
 class UnitCatalog {
 public:
     /// Scans `directories`; missing directories are normal.
@@ -280,6 +284,10 @@ private:
     std::map<std::string, std::map<std::string, std::string>> m_dropins; // name -> conf -> path
     std::map<std::string, std::set<std::string>> m_wants, m_requires;    // target -> names
     std::map<std::string, std::string> m_aliases;                        // alias -> unit
+    // NAME.container.d/ drop-ins, by the service name: name -> conf -> path.
+    std::map<std::string, std::map<std::string, std::string>> m_container_dropins;
+    // Container files a NAME.service beside them hides: name -> warning.
+    std::map<std::string, std::string> m_hidden_containers;
 
     struct Preloaded {
         Result<Unit> unit;

@@ -7,6 +7,7 @@ set -euo pipefail
 
 keel=$(realpath "$1")
 case_name=$2
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d /tmp/keel-services.XXXXXX)
 units=$work/units
 mkdir -p "$units/multi-user.target.wants"
@@ -301,6 +302,47 @@ UNIT
   status_of broken | grep -q 'Loaded: error (Reason: .*broken.service:3: expected Key=Value' ||
     fail "status: $(status_of broken)"
   in_state multi-user.target active/active || fail "multi-user.target: $(state_of multi-user.target)"
+  poweroff
+  pass ;;
+
+container_units)
+  # A .container file is the unit NAME.service (status, list-units, enable);
+  # one without Image= fails to load, naming its file; docker.service from
+  # units/ is active once the runtime answers, so a unit written for Docker
+  # (Requires=docker.service) starts.
+  cat >"$units/web.container" <<UNIT
+[Unit]
+Description=Web in a container
+[Container]
+Image=docker.io/library/nginx:1.27
+PublishPort=8080:80
+Frobnicate=1
+[Install]
+WantedBy=multi-user.target
+UNIT
+  printf '[Container]\nExec=sleep 1\n' >"$units/noimage.container"
+  ln -s ../noimage.container "$units/multi-user.target.wants/noimage.service"
+  sed "s|/usr/bin/keel|$keel|" "$source_dir/units/docker.service" >"$units/docker.service"
+  unit app.service <<UNIT
+[Unit]
+After=docker.service
+Requires=docker.service
+[Service]
+ExecStart=/bin/sh -c 'touch $work/app; exec sleep 3600'
+UNIT
+  boot
+  wait_for 50 test -e "$work/app" || fail "app.service did not start"
+  in_state docker.service active/exited || fail "docker.service: $(state_of docker.service)"
+  grep -q "web.container:6: unknown key \`Frobnicate\` in \[Container\], ignored" "$work/init.log" ||
+    fail "the unknown key was not reported with file:line"
+  status_of web | grep -q "Loaded: loaded ($units/web.container; disabled" || fail "status: $(status_of web)"
+  "$keel" list-units --all | grep -Eq '^  web\.service +loaded inactive' || fail "list-units: $("$keel" list-units --all)"
+  "$keel" list-units | grep -q '● noimage.service *error' || fail "list-units: $("$keel" list-units)"
+  status_of noimage | grep -q "noimage.container: \[Container\] has no Image=" || fail "status: $(status_of noimage)"
+  "$keel" enable web | grep -q "multi-user.target.wants/web.service → $units/web.container" ||
+    fail "enable did not link web.container"
+  "$keel" daemon-reload || fail "daemon-reload refused"
+  status_of web | grep -q "Loaded: loaded ($units/web.container; enabled" || fail "status after enable: $(status_of web)"
   poweroff
   pass ;;
 
