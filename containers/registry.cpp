@@ -352,9 +352,10 @@ Result<RegistryCredentials> parse_credentials(std::string_view text) {
                                std::string(text.substr(colon + 1))};
 }
 
-Result<std::optional<RegistryCredentials>> find_credentials(std::string_view registry) {
+Result<FoundCredentials> find_credentials(std::string_view registry) {
     if (const char* auth = std::getenv("KEEL_REGISTRY_AUTH"); auth && *auth)
-        return TRY_CTX(parse_credentials(auth), "$KEEL_REGISTRY_AUTH");
+        return FoundCredentials{TRY_CTX(parse_credentials(auth), "$KEEL_REGISTRY_AUTH"),
+                                "$KEEL_REGISTRY_AUTH"};
 
     std::string path;
     if (const char* directory = std::getenv("DOCKER_CONFIG"); directory && *directory)
@@ -362,12 +363,12 @@ Result<std::optional<RegistryCredentials>> find_credentials(std::string_view reg
     else if (const char* home = std::getenv("HOME"); home && *home)
         path = cat(home, "/.docker/config.json");
     if (path.empty() || !path_exists(path))
-        return std::optional<RegistryCredentials>();
+        return FoundCredentials{};
     std::string text = TRY(read_file(path));
     JsonValue json = TRY_CTX(parse_json(text), quoted(path));
     const JsonValue* auths = json.kind() == JsonValue::Kind::Object ? json.find("auths") : nullptr;
     if (!auths || auths->kind() != JsonValue::Kind::Object)
-        return std::optional<RegistryCredentials>();
+        return FoundCredentials{};
     std::vector<std::string> keys{std::string(registry), cat("https://", registry),
                                   cat("http://", registry), cat("https://", registry, "/v1/")};
     if (registry == oci::kDefaultRegistry)
@@ -383,9 +384,10 @@ Result<std::optional<RegistryCredentials>> find_credentials(std::string_view reg
         std::optional<std::string> decoded = net::base64_decode(auth->string());
         if (!decoded)
             return error(cat(quoted(path), ": auths.", key, ".auth is not base64"));
-        return TRY_CTX(parse_credentials(*decoded), cat(quoted(path), ": auths.", key, ".auth"));
+        return FoundCredentials{
+            TRY_CTX(parse_credentials(*decoded), cat(quoted(path), ": auths.", key, ".auth")), path};
     }
-    return std::optional<RegistryCredentials>();
+    return FoundCredentials{};
 }
 
 Result<PulledImage> pull_to_layout(const oci::ImageReference& reference, const PullOptions& options,
@@ -397,7 +399,7 @@ Result<PulledImage> pull_to_layout(const oci::ImageReference& reference, const P
     };
     std::optional<RegistryCredentials> credentials = options.credentials;
     if (!credentials)
-        credentials = TRY_CTX(find_credentials(reference.registry), cat("pull ", name));
+        credentials = TRY_CTX(find_credentials(reference.registry), cat("pull ", name)).credentials;
 
     RegistrySession session(reference, options, std::move(credentials));
     TRY_CTX(session.authenticate(), cat("pull ", name));

@@ -53,7 +53,14 @@ Result<PulledImage> pull_to_layout(const oci::ImageReference& reference, const P
 /// registry in $DOCKER_CONFIG/config.json or ~/.docker/config.json (its
 /// base64 "auth" field; docker.io's key is "https://index.docker.io/v1/").
 /// Nothing found is not an error.
-Result<std::optional<RegistryCredentials>> find_credentials(std::string_view registry);
+struct FoundCredentials {
+    std::optional<RegistryCredentials> credentials;
+    /// Where they came from ("$KEEL_REGISTRY_AUTH" or the config file's
+    /// path); empty when none were found. (Last, a string: a Result's value
+    /// must not end in padding with libc++ 16.)
+    std::string source;
+};
+Result<FoundCredentials> find_credentials(std::string_view registry);
 
 /// Parses "user:password" (the password may hold ':').
 Result<RegistryCredentials> parse_credentials(std::string_view text);

@@ -56,14 +56,14 @@ TEST_CASE("credentials come from KEEL_REGISTRY_AUTH, else docker's config.json a
     ScopedEnv config("DOCKER_CONFIG", dir.path().c_str());
     {
         ScopedEnv auth("KEEL_REGISTRY_AUTH", "alice:pw");
-        CHECK(find_credentials("127.0.0.1:5000").value()->username == "alice");
+        CHECK(find_credentials("127.0.0.1:5000").value().credentials->username == "alice");
     }
     ScopedEnv no_auth("KEEL_REGISTRY_AUTH", nullptr);
-    auto local = find_credentials("127.0.0.1:5000").value();
+    auto local = find_credentials("127.0.0.1:5000").value().credentials;
     REQUIRE(local);
     CHECK(local->username == "bob");
     CHECK(local->password == "hunter2");
-    CHECK(find_credentials("docker.io").value()->username == "hub");
-    CHECK(!find_credentials("other.example").value());
+    CHECK(find_credentials("docker.io").value().credentials->username == "hub");
+    CHECK(!find_credentials("other.example").value().credentials);
     CHECK(!find_credentials("bad.example"));
 }
