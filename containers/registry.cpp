@@ -385,7 +385,8 @@ Result<FoundCredentials> find_credentials(std::string_view registry) {
         if (!decoded)
             return error(cat(quoted(path), ": auths.", key, ".auth is not base64"));
         return FoundCredentials{
-            TRY_CTX(parse_credentials(*decoded), cat(quoted(path), ": auths.", key, ".auth")), path};
+            TRY_CTX(parse_credentials(*decoded), cat(quoted(path), ": auths.", key, ".auth")),
+            path};
     }
     return FoundCredentials{};
 }
