@@ -24,6 +24,14 @@ namespace {
 constexpr size_t kMaxNameLength = 255;
 constexpr size_t kMaxTagLength = 128;
 
+/// 64 lower-case hex digits: what Docker reads as an image id, never as
+/// a repository.
+bool is_image_id(std::string_view name) {
+    return name.size() == 64 && std::ranges::all_of(name, [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
 bool lower_alnum(char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
@@ -157,9 +165,7 @@ Result<ImageReference> parse(std::string_view text) {
         path = rest.substr(first_slash + 1);
     } else {
         // Docker refuses a bare 64-hex name: it would read as an image id.
-        if (rest.size() == 64 && std::ranges::all_of(rest, [](char c) {
-                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-            }))
+        if (is_image_id(rest))
             return error("a 64-digit hex name is an image id, not a repository");
         reference.registry = std::string(kDefaultRegistry);
     }
@@ -198,7 +204,9 @@ std::string ImageReference::familiar() const {
     if (registry == kDefaultRegistry &&
         (repository.find('/') == std::string::npos || !is_registry(first))) {
         std::string_view name = repository;
-        if (name.starts_with("library/") && name.find('/', 8) == std::string_view::npos)
+        // "library/" goes too, unless what is left would read as an image id.
+        if (name.starts_with("library/") && name.find('/', 8) == std::string_view::npos &&
+            !is_image_id(name.substr(8)))
             name.remove_prefix(8);
         out = std::string(name);
     } else {

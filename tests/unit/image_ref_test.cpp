@@ -94,3 +94,13 @@ TEST_CASE("malformed references are refused saying what part is wrong") {
     CHECK(normalised(std::string(256, 'a')).starts_with("error: "));
     CHECK(normalised("web?x").starts_with("error: "));
 }
+
+TEST_CASE("a library image whose name is 64 hex digits is shown with library/, not as an id") {
+    std::string hex_name(64, 'b');
+    auto reference = parse_image_reference("library/" + hex_name);
+    REQUIRE(reference);
+    CHECK(reference->familiar() == "library/" + hex_name + ":latest");
+    auto again = parse_image_reference(reference->familiar());
+    REQUIRE(again);
+    CHECK(again->str() == reference->str());
+}
