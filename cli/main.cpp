@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/oci_commands.h"
 #include "cli/patch_commands.h"
+#include "cli/run_commands.h"
 #include "cli/unit_commands.h"
 
 #include <string_view>
@@ -32,7 +33,7 @@ const Command kKeel{
     .notes = "The control socket is $KEEL_CONTROL_SOCKET or /run/keel/init.sock.\n",
     .subcommands = {&kInitCommand, &kStatusCommand, &kListUnitsCommand, &kUnitJobCommand,
                     &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand, &kNotifyCommand,
-                    &kPowerCommand, &kModprobeCommand, &kCgroupCommand, &kOciCommand,
+                    &kPowerCommand, &kModprobeCommand, &kCgroupCommand, &kOciCommand, &kRunCommand,
                     &kPatchCommand, &kSha256Command, &kVersionCommand},
 };
 
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
         return finish(run_oci(args, argv));
     if (command == "oci")
         return finish(run_oci(std::span(args).subspan(1), argv));
+    if (command == "run")
+        return finish(run_run(std::span(args).subspan(1), argv));
     if (command == "--version")
         args[0] = "version";
     return finish(dispatch(kKeel, "", args));
