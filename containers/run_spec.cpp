@@ -295,12 +295,6 @@ std::vector<oci::Rlimit> process_rlimits(const RunOptions& options, const Contai
     return out;
 }
 
-// The seccomp profile read from --security-opt seccomp=FILE: the runtime
-// spec's linux.seccomp, or Docker's format, whose rules apply by the
-// container's capabilities and the machine's architecture (includes and
-// excludes) and whose archMap lists the architectures.
-Result<oci::Seccomp> seccomp_from_file(std::string_view text, oci::CapabilityMask capabilities);
-
 } // namespace
 
 oci::CapabilityMask default_capabilities() {
@@ -440,8 +434,8 @@ Result<std::string> make_spec(const RunOptions& options, const oci::ImageConfig&
         struct stat st {};
         if (!absolute_path(place.init_binary) || ::stat(place.init_binary.c_str(), &st) != 0 ||
             !S_ISREG(st.st_mode))
-            return error(cat("--init: keel's binary ", quoted(place.init_binary),
-                             " is not a regular file"));
+            return error(
+                cat("--init: keel's binary ", quoted(place.init_binary), " is not a regular file"));
         args.insert(args.begin(), {std::string(kInitPath), "init", "--container", "--"});
     }
     std::string user_spec = options.user.empty() ? image.user : options.user;
@@ -540,7 +534,7 @@ Result<std::string> make_spec(const RunOptions& options, const oci::ImageConfig&
         write_seccomp(json, default_seccomp(caps));
         break;
     case SeccompChoice::File:
-        write_seccomp(json, TRY_CTX(seccomp_from_file(options.seccomp_profile, caps),
+        write_seccomp(json, TRY_CTX(read_seccomp_profile(options.seccomp_profile, caps),
                                     "--security-opt seccomp"));
         break;
     case SeccompChoice::Unconfined:
@@ -904,7 +898,9 @@ template <typename Holds> Result<bool> any_of_names(const JsonCursor& at, Holds 
     return false;
 }
 
-Result<oci::Seccomp> seccomp_from_file(std::string_view text, oci::CapabilityMask capabilities) {
+} // namespace
+
+Result<oci::Seccomp> read_seccomp_profile(std::string_view text, oci::CapabilityMask capabilities) {
     JsonValue document = TRY(parse_json(text));
     JsonObjectCursor profile = TRY(JsonCursor(document).object());
     auto has_cap = [&](const std::string& name) {
@@ -970,7 +966,5 @@ Result<oci::Seccomp> seccomp_from_file(std::string_view text, oci::CapabilityMas
     oci::Spec spec = TRY(oci::parse_spec(json.text()));
     return std::move(*spec.linux_config.seccomp);
 }
-
-} // namespace
 
 } // namespace keel::containers

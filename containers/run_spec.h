@@ -257,6 +257,13 @@ oci::Seccomp default_seccomp(oci::CapabilityMask capabilities);
 /// (with or without conditions on their arguments), sorted.
 std::vector<std::string> default_seccomp_allowed_syscalls();
 
+/// A seccomp profile file (--security-opt seccomp=FILE) for a container
+/// with `capabilities`: the runtime spec's linux.seccomp, or Docker's
+/// format, whose rules apply by capability and architecture (includes,
+/// excludes) and whose archMap names the architectures. Errors name the
+/// field as the runtime spec's parser does.
+Result<oci::Seccomp> read_seccomp_profile(std::string_view text, oci::CapabilityMask capabilities);
+
 /// The container's config.json, written from `options`, the image's
 /// config and `place`. Errors name the option: "--user: no user `bob` in
 /// ROOT/etc/passwd".
