@@ -40,18 +40,23 @@ char** g_argv = nullptr;
 // init --init binds into the container.
 constexpr std::string_view kBinaryVariable = "KEEL_RUN_BINARY";
 
+// The usage line shows only the common options (docker's dozens would
+// fill a screen); --help lists them all.
 Option text_option(std::string_view name, char short_name, std::string_view value_name,
-                   std::string_view help, Repeat repeat = Repeat::LastWins) {
+                   std::string_view help, Repeat repeat = Repeat::LastWins,
+                   Shown shown = Shown::InOptionList) {
     return {.name = name,
             .short_name = short_name,
             .value_name = value_name,
             .type = ValueType::Text,
             .repeat = repeat,
+            .shown = shown,
             .help = help};
 }
 
-Option flag_option(std::string_view name, char short_name, std::string_view help) {
-    return {.name = name, .short_name = short_name, .help = help};
+Option flag_option(std::string_view name, char short_name, std::string_view help,
+                   Shown shown = Shown::InOptionList) {
+    return {.name = name, .short_name = short_name, .shown = shown, .help = help};
 }
 
 CommandResult command_run(const ParsedArgs& args);
@@ -137,20 +142,23 @@ const Command kRunCommand{
     .summary = "run a command in a new container, with docker's defaults and flags",
     .options =
         {
-            flag_option("--detach", 'd', "run in the background and print the container's id"),
-            flag_option("--rm", '\0', "remove the container when it exits"),
-            text_option("--name", '\0', "NAME", "the container's name (default: made up)"),
+            flag_option("--detach", 'd', "run in the background and print the container's id",
+                        Shown::InSynopsis),
+            flag_option("--rm", '\0', "remove the container when it exits", Shown::InSynopsis),
+            text_option("--name", '\0', "NAME", "the container's name (default: made up)",
+                        Repeat::LastWins, Shown::InSynopsis),
             flag_option("--replace", '\0', "remove an existing container of the same name first"),
             text_option("--root", '\0', "DIR", "where containers are kept (default /run/keel)"),
             flag_option("--rootfs", '\0',
-                        "IMAGE is a directory holding the root filesystem (as podman's)"),
+                        "IMAGE is a directory holding the root filesystem (as podman's)",
+                        Shown::InSynopsis),
             text_option("--env", 'e', "KEY[=VALUE]",
-                        "set a variable (KEY alone: keel's value); again for more",
-                        Repeat::Collect),
+                        "set a variable (KEY alone: keel's value); again for more", Repeat::Collect,
+                        Shown::InSynopsis),
             text_option("--env-file", '\0', "FILE", "read KEY=VALUE lines from FILE",
                         Repeat::Collect),
-            text_option("--volume", 'v', "HOST:CTR[:ro]", "bind-mount a host path",
-                        Repeat::Collect),
+            text_option("--volume", 'v', "HOST:CTR[:ro]", "bind-mount a host path", Repeat::Collect,
+                        Shown::InSynopsis),
             text_option("--tmpfs", '\0', "PATH[:OPTS]", "mount a tmpfs at PATH", Repeat::Collect),
             text_option("--publish", 'p', "[IP:]HOST:CTR[/udp]", "publish a port", Repeat::Collect),
             text_option("--workdir", 'w', "DIR", "the process's working directory"),
@@ -193,7 +201,8 @@ const Command kRunCommand{
                     {.name = "COMMAND", .count = Count::Any, .noun = "command"}},
     .options_end = OptionsEnd::AtFirstPositional,
     .short_options = ShortOptions::Combinable,
-    .notes = "Docker's defaults: 14 capabilities, its default seccomp profile, masked and "
+    .notes = "Options not in the usage line are listed above. Docker's defaults: 14 capabilities, "
+             "its default seccomp profile, masked and "
              "read-only /proc and /sys paths, its own pid, mount, uts, ipc, cgroup and network "
              "namespaces. The options end at IMAGE: what follows is the command.",
     .run = command_run,
