@@ -3,6 +3,7 @@
 #include "base/strings.h"
 #include "cli/cgroup_commands.h"
 #include "cli/commands.h"
+#include "cli/image_commands.h"
 #include "cli/oci_commands.h"
 #include "cli/patch_commands.h"
 #include "cli/run_commands.h"
@@ -31,10 +32,12 @@ const Command kKeel{
     .names = {"keel"},
     .summary = "keel's commands",
     .notes = "The control socket is $KEEL_CONTROL_SOCKET or /run/keel/init.sock.\n",
-    .subcommands = {&kInitCommand, &kStatusCommand, &kListUnitsCommand, &kUnitJobCommand,
-                    &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand, &kNotifyCommand,
-                    &kPowerCommand, &kModprobeCommand, &kCgroupCommand, &kOciCommand, &kRunCommand,
-                    &kPatchCommand, &kSha256Command, &kVersionCommand},
+    .subcommands = {&kInitCommand,   &kStatusCommand,       &kListUnitsCommand, &kUnitJobCommand,
+                    &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand,      &kNotifyCommand,
+                    &kPowerCommand,  &kModprobeCommand,     &kCgroupCommand,    &kOciCommand,
+                    &kImageCommand,  &kRunCommand,          &kContainerCommand, &kPsCommand,
+                    &kRmCommand,     &kInspectCommand,      &kPatchCommand,     &kSha256Command,
+                    &kVersionCommand},
 };
 
 std::string_view basename_of(std::string_view path) {

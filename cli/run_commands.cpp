@@ -9,8 +9,11 @@
 #include "base/strings.h"
 #include "base/sys.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <sys/resource.h>
@@ -148,6 +151,8 @@ const Command kRunCommand{
             text_option("--name", '\0', "NAME", "the container's name (default: made up)",
                         Repeat::LastWins, Shown::InSynopsis),
             flag_option("--replace", '\0', "remove an existing container of the same name first"),
+            text_option("--store", '\0', "DIR",
+                        "the image store (default $KEEL_IMAGE_STORE or /var/lib/keel)"),
             text_option("--root", '\0', "DIR", "where containers are kept (default /run/keel)"),
             flag_option("--rootfs", '\0',
                         "IMAGE is a directory holding the root filesystem (as podman's)",
@@ -215,6 +220,8 @@ Result<ct::RunOptions> run_options(const ParsedArgs& args) {
         options.command.emplace_back(word);
     if (auto root = args.value("--root"))
         options.state_root = std::string(*root);
+    if (auto store = args.value("--store"))
+        options.image_store = std::string(*store);
     if (args.flag("--rootfs"))
         options.image_source = ct::ImageSource::Rootfs;
     if (args.flag("--detach"))
@@ -362,18 +369,23 @@ std::string now_rfc3339() {
     return text;
 }
 
-// What `keel run` was told, kept beside the bundle for ps and inspect.
+// What `keel run` was told, kept beside the bundle for ps, stop, rm and
+// inspect.
 std::string container_metadata(const ct::RunOptions& options, std::string_view id,
-                               std::string_view name) {
+                               std::string_view name, const std::string& store) {
     JsonWriter json;
     json.begin_object()
         .field("id", id)
         .field("name", name)
         .field("image", options.image)
+        .field("source", options.image_source == ct::ImageSource::Store ? "store" : "rootfs")
+        .field("store", store)
         .field("created", now_rfc3339())
         .field("removal", options.removal == ct::Removal::OnExit ? "on-exit" : "keep")
         .field("restart", ct::kRestartPolicyNames.name(options.restart))
-        .field("network", ct::kNetworkModeNames.name(options.network));
+        .field("network", ct::kNetworkModeNames.name(options.network))
+        .field("stop_signal", options.stop_signal.value_or(SIGTERM))
+        .field("stop_timeout", options.stop_timeout_seconds);
     json.key("command").begin_array();
     for (const std::string& word : options.command)
         json.value(word);
@@ -389,9 +401,9 @@ Result<ct::ContainerPlace> container_place(std::string id, const std::string& bu
         place.nofile_hard_limit = nofile.rlim_max;
     char resolved[PATH_MAX] = {};
     if (!::realpath(rootfs_dir.c_str(), resolved))
-        return errno_error(cat("--rootfs ", quoted(rootfs_dir)));
+        return errno_error(cat("root ", quoted(rootfs_dir)));
     if (!is_directory(resolved))
-        return error(cat("--rootfs: ", quoted(rootfs_dir), " is not a directory"));
+        return error(cat("root ", quoted(rootfs_dir), " is not a directory"));
     place.rootfs = resolved;
     struct utsname names {};
     if (::uname(&names) == 0)
@@ -413,14 +425,138 @@ void remove_bundle(const std::string& bundle) {
     ::rmdir(bundle.c_str());
 }
 
+std::string state_root_of(const std::string& given) {
+    return given.empty() ? std::string(kDefaultRoot) : given;
+}
+
+ct::ImageStoreOptions store_of(const std::string& given) {
+    ct::ImageStoreOptions store;
+    if (!given.empty())
+        store.root = given;
+    else if (const char* env = std::getenv("KEEL_IMAGE_STORE"); env && *env)
+        store.root = env;
+    return store;
+}
+
+// A container made by `keel run`, as its container.json says.
+struct RunContainer {
+    uint32_t stop_timeout = 10;
+    int stop_signal = SIGTERM;
+    std::string id;
+    std::string name;
+    std::string image;
+    std::string source;
+    std::string store;
+    std::string created;
+    std::string removal;
+    std::vector<std::string> command;
+    /// The file's text, for inspect.
+    std::string json;
+};
+
+Result<RunContainer> read_container(const std::string& state_root, const std::string& id) {
+    std::string path = cat(state_root, "/containers/", id, "/container.json");
+    RunContainer out;
+    out.json = TRY(read_file(path));
+    auto parsed = [&]() -> Result<void> {
+        JsonValue document = TRY(parse_json(out.json));
+        JsonObjectCursor object = TRY(JsonCursor(document).object());
+        out.id = TRY(object["id"].string());
+        out.name = TRY(object["name"].string());
+        out.image = TRY(object["image"].string());
+        out.source = TRY(object["source"].value_or("rootfs"));
+        out.store = TRY(object["store"].value_or(""));
+        out.created = TRY(object["created"].value_or(""));
+        out.removal = TRY(object["removal"].value_or("keep"));
+        out.stop_signal = TRY(object["stop_signal"].value_or<int>(SIGTERM));
+        out.stop_timeout = TRY(object["stop_timeout"].value_or<uint32_t>(10));
+        for (const JsonCursor& word : TRY(object["command"].array()))
+            out.command.push_back(TRY(word.string()));
+        return {};
+    }();
+    if (!parsed)
+        return std::unexpected(std::move(parsed).error().wrap(path));
+    return out;
+}
+
+// Every container under `state_root`, oldest first.
+Result<std::vector<RunContainer>> all_containers(const std::string& state_root) {
+    std::vector<RunContainer> out;
+    std::string directory = cat(state_root, "/containers");
+    if (!path_exists(directory))
+        return out;
+    for (const std::string& id : TRY(list_directory(directory))) {
+        Result<RunContainer> container = read_container(state_root, id);
+        if (container)
+            out.push_back(std::move(*container));
+    }
+    std::ranges::sort(out, {}, &RunContainer::created);
+    return out;
+}
+
+// The container `reference` names: its name, its id, or a unique prefix of
+// the id.
+Result<RunContainer> find_container(const std::string& state_root, std::string_view reference) {
+    std::vector<RunContainer> matches;
+    for (RunContainer& container : TRY(all_containers(state_root))) {
+        if (container.name == reference || container.id == reference)
+            return std::move(container);
+        if (!reference.empty() && container.id.starts_with(reference))
+            matches.push_back(std::move(container));
+    }
+    if (matches.size() == 1)
+        return std::move(matches.front());
+    if (matches.empty())
+        return errno_error(ENOENT, cat("no container ", quoted(reference)));
+    return error(cat("more than one container's id starts with ", quoted(reference)));
+}
+
+ct::RuntimeOptions runtime_of(const std::string& state_root) {
+    return {.root = cat(state_root, "/run")};
+}
+
+// "running", "created", "paused" or "exited".
+std::string status_of(const std::string& state_root, const RunContainer& container) {
+    Result<ct::ContainerState> state = ct::state(runtime_of(state_root), container.id);
+    if (!state || state->status == ct::Status::Stopped)
+        return "exited";
+    return std::string(ct::kStatusNames.name(state->status));
+}
+
+// Takes the container away: its process (killed with `mode` Force), the
+// runtime's record, its root (unmounted from the image store) and its
+// directory.
+Result<void> remove_container(const std::string& state_root, const RunContainer& container,
+                              ct::DeleteMode mode) {
+    ct::RuntimeOptions runtime = runtime_of(state_root);
+    if (ct::state(runtime, container.id))
+        TRY(ct::remove(runtime, container.id, mode));
+    if (container.source == "store") {
+        Result<void> removed = ct::remove_container_root(store_of(container.store), container.id);
+        if (!removed && removed.error().code() != ENOENT)
+            return std::unexpected(std::move(removed).error());
+    }
+    remove_bundle(cat(state_root, "/containers/", container.id));
+    return {};
+}
+
 Result<int> run_container(const ct::RunOptions& options) {
-    if (options.image_source == ct::ImageSource::Store)
-        return error("images need keel's image store, which is not there yet; run a root "
-                     "filesystem directory with --rootfs DIR");
     if (options.terminal == ct::Terminal::Allocate)
         return error("--tty: terminals are not supported by keel run yet");
     if (!options.ports.empty())
         return error("--publish: port publishing needs keel's bridge network, not there yet");
+    if (options.mode == ct::RunMode::Detach && options.removal == ct::Removal::OnExit)
+        return error("--rm: a detached container is not removed on exit yet (no supervisor); "
+                     "remove it with `keel rm`");
+    std::string state_root = state_root_of(options.state_root);
+    std::string name = options.name.empty() ? TRY(ct::generate_name()) : options.name;
+    if (Result<RunContainer> same = find_container(state_root, name); same && same->name == name) {
+        if (options.name_clash == ct::NameClash::Refuse)
+            return errno_error(EEXIST,
+                               cat("a container named ", quoted(name), " exists (",
+                                   same->id.substr(0, 12), "); remove it or give --replace"));
+        TRY_CTX(remove_container(state_root, *same, ct::DeleteMode::Force), "--replace");
+    }
     // The binary's path, for --init, before ensure_sealed_binary()
     // re-executes it from a binding attached nowhere (whose path is "/").
     if (!std::getenv(kBinaryVariable.data())) {
@@ -433,33 +569,44 @@ Result<int> run_container(const ct::RunOptions& options) {
     TRY(ct::ensure_sealed_binary(g_argv));
 
     std::string id = TRY(ct::generate_container_id());
-    std::string name = options.name.empty() ? TRY(ct::generate_name()) : options.name;
-    std::string state_root =
-        options.state_root.empty() ? std::string(kDefaultRoot) : options.state_root;
     std::string bundle = cat(state_root, "/containers/", id);
-    ct::ContainerPlace place = TRY(container_place(id, bundle, options.image));
-    TRY(make_directories(bundle, 0700));
+    ct::ImageStoreOptions store = store_of(options.image_store);
+    oci::ImageConfig image;
+    std::string rootfs = options.image;
+    bool store_root = options.image_source == ct::ImageSource::Store;
+    if (store_root) {
+        ct::ContainerRoot root = TRY(ct::mount_container_root(store, options.image, id));
+        rootfs = root.rootfs;
+        image = std::move(root.config);
+    }
     auto written = [&]() -> Result<void> {
+        TRY(make_directories(bundle, 0700));
+        ct::ContainerPlace place = TRY(container_place(id, bundle, rootfs));
         std::string hostname = ct::container_hostname(options, place);
         TRY(ct::write_etc_files(place, hostname, options.network));
-        std::string config = TRY(ct::make_spec(options, oci::ImageConfig{}, place));
+        std::string config = TRY(ct::make_spec(options, image, place));
         TRY(write_new_file(bundle + "/config.json", config, 0600));
-        TRY(write_new_file(bundle + "/container.json", container_metadata(options, id, name),
+        TRY(write_new_file(bundle + "/container.json",
+                           container_metadata(options, id, name, store_root ? store.root : ""),
                            0600));
         return {};
     }();
-    if (!written) {
+    auto discard = [&] {
+        if (store_root)
+            (void)ct::remove_container_root(store, id);
         remove_bundle(bundle);
+    };
+    if (!written) {
+        discard();
         return std::unexpected(std::move(written).error());
     }
-    ct::RuntimeOptions runtime{.root = cat(state_root, "/run")};
     ct::CreateOptions create{.id = id, .bundle = bundle};
-    Result<int> status = ct::run(runtime, create, options.mode);
+    Result<int> status = ct::run(runtime_of(state_root), create, options.mode);
     if (options.mode == ct::RunMode::Detach && status)
         print(cat(id, "\n"));
     if (!status ||
         (options.mode == ct::RunMode::Foreground && options.removal == ct::Removal::OnExit))
-        remove_bundle(bundle);
+        discard();
     return status;
 }
 
@@ -473,7 +620,197 @@ CommandResult command_run(const ParsedArgs& args) {
     return *status;
 }
 
+const Option kRootOption{.name = "--root",
+                         .value_name = "DIR",
+                         .type = ValueType::Text,
+                         .shown = Shown::InOptionList,
+                         .help = "where containers are kept (default /run/keel)"};
+
+std::string root_option(const ParsedArgs& args) {
+    auto root = args.value("--root");
+    return state_root_of(root ? std::string(*root) : std::string());
+}
+
+CommandResult failed(Result<void> result) {
+    if (!result)
+        return std::unexpected(Failure(std::move(result).error()));
+    return kExitSuccess;
+}
+
+// "CONTAINER ID  IMAGE  COMMAND  CREATED  STATUS  NAMES", as docker ps.
+CommandResult command_ps(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    Result<std::vector<RunContainer>> containers = all_containers(state_root);
+    if (!containers)
+        return std::unexpected(Failure(std::move(containers).error()));
+    bool all = args.flag("--all");
+    bool quiet = args.flag("--quiet");
+    std::string out;
+    if (!quiet)
+        out = cat(pad("CONTAINER ID", 14), pad("IMAGE", 24), pad("COMMAND", 24), pad("CREATED", 22),
+                  pad("STATUS", 10), "NAMES\n");
+    for (const RunContainer& container : *containers) {
+        std::string status = status_of(state_root, container);
+        if (!all && status == "exited")
+            continue;
+        std::string command;
+        for (const std::string& word : container.command)
+            command += cat(command.empty() ? "" : " ", word);
+        if (quiet)
+            out += cat(container.id.substr(0, 12), "\n");
+        else
+            out += cat(pad(container.id.substr(0, 12), 14), pad(container.image, 24),
+                       pad(quoted(command.substr(0, 20)), 24), pad(container.created, 22),
+                       pad(status, 10), container.name, "\n");
+    }
+    print(out);
+    return kExitSuccess;
+}
+
+CommandResult command_rm(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    return failed([&]() -> Result<void> {
+        for (std::string_view reference : args.positionals("CONTAINER")) {
+            RunContainer container = TRY(find_container(state_root, reference));
+            std::string status = status_of(state_root, container);
+            if (status != "exited" && !args.flag("--force"))
+                return errno_error(EBUSY, cat("container ", quoted(reference), " is ", status,
+                                              "; stop it first or give --force"));
+            TRY_CTX(remove_container(state_root, container,
+                                     args.flag("--force") ? ct::DeleteMode::Force
+                                                          : ct::DeleteMode::Stopped),
+                    cat("remove ", quoted(reference)));
+            print(cat(reference, "\n"));
+        }
+        return {};
+    }());
+}
+
+// Whether the container's first process is gone (or never was).
+bool stopped(const std::string& state_root, const RunContainer& container) {
+    return status_of(state_root, container) == "exited";
+}
+
+CommandResult command_stop(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    ct::RuntimeOptions runtime = runtime_of(state_root);
+    return failed([&]() -> Result<void> {
+        for (std::string_view reference : args.positionals("CONTAINER")) {
+            RunContainer container = TRY(find_container(state_root, reference));
+            uint64_t timeout = args.number("--time").value_or(container.stop_timeout);
+            if (!stopped(state_root, container)) {
+                TRY(ct::kill(runtime, container.id, container.stop_signal));
+                for (uint64_t waited = 0; waited < timeout * 10 && !stopped(state_root, container);
+                     ++waited)
+                    ::usleep(100000);
+                if (!stopped(state_root, container))
+                    (void)ct::kill(runtime, container.id, SIGKILL, ct::KillScope::All);
+            }
+            print(cat(reference, "\n"));
+        }
+        return {};
+    }());
+}
+
+CommandResult command_kill(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    return failed([&]() -> Result<void> {
+        int signal = SIGKILL;
+        if (auto text = args.value("--signal"))
+            signal = TRY_CTX(parse_signal(*text), "--signal");
+        for (std::string_view reference : args.positionals("CONTAINER")) {
+            RunContainer container = TRY(find_container(state_root, reference));
+            TRY(ct::kill(runtime_of(state_root), container.id, signal));
+            print(cat(reference, "\n"));
+        }
+        return {};
+    }());
+}
+
+CommandResult command_inspect(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    return failed([&]() -> Result<void> {
+        JsonWriter json;
+        json.begin_array();
+        for (std::string_view reference : args.positionals("CONTAINER")) {
+            RunContainer container = TRY(find_container(state_root, reference));
+            JsonValue metadata = TRY(parse_json(container.json));
+            json.begin_object().field("Status", status_of(state_root, container));
+            json.key("Container").value(metadata);
+            std::string config_path = cat(state_root, "/containers/", container.id, "/config.json");
+            if (Result<std::string> config = read_file(config_path))
+                if (Result<JsonValue> parsed = parse_json(*config))
+                    json.key("Config").value(*parsed);
+            json.end_object();
+        }
+        json.end_array();
+        print(cat(json.text(), "\n"));
+        return {};
+    }());
+}
+
 } // namespace
+
+const Command kPsCommand{
+    .names = {"ps", "ls"},
+    .summary = "list the containers keel run made",
+    .options = {kRootOption,
+                {.name = "--all", .short_name = 'a', .help = "the exited ones too"},
+                {.name = "--quiet", .short_name = 'q', .help = "only the ids"}},
+    .run = command_ps,
+};
+
+const Command kRmCommand{
+    .names = {"rm"},
+    .summary = "remove containers (their root and record)",
+    .options = {kRootOption,
+                {.name = "--force", .short_name = 'f', .help = "kill a running one first"}},
+    .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
+    .run = command_rm,
+};
+
+const Command kStopCommand{
+    .names = {"stop"},
+    .summary = "stop containers: their stop signal, then SIGKILL after the timeout",
+    .options = {kRootOption,
+                {.name = "--time",
+                 .short_name = 't',
+                 .value_name = "SECONDS",
+                 .type = ValueType::Number,
+                 .max = 24 * 3600,
+                 .help = "seconds before SIGKILL (default: the container's --stop-timeout)"}},
+    .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
+    .run = command_stop,
+};
+
+const Command kKillCommand{
+    .names = {"kill"},
+    .summary = "send a signal to containers' first process",
+    .options = {kRootOption,
+                {.name = "--signal",
+                 .short_name = 's',
+                 .value_name = "SIGNAL",
+                 .type = ValueType::Text,
+                 .help = "the signal (default SIGKILL)"}},
+    .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
+    .run = command_kill,
+};
+
+const Command kInspectCommand{
+    .names = {"inspect"},
+    .summary = "show containers: what keel run was told, their status and config.json",
+    .options = {kRootOption},
+    .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
+    .run = command_inspect,
+};
+
+const Command kContainerCommand{
+    .names = {"container"},
+    .summary = "the containers keel run made: ps, stop, kill, rm, inspect",
+    .notes = "`keel stop` and `keel kill` are the service manager's, so a container is "
+             "stopped with `keel container stop`; ps, rm and inspect are also top-level.",
+    .subcommands = {&kPsCommand, &kStopCommand, &kKillCommand, &kRmCommand, &kInspectCommand},
+};
 
 CommandResult run_run(std::span<const std::string_view> args, char** argv) {
     g_argv = argv;

@@ -17,6 +17,18 @@ namespace keel::cli {
 /// `keel run`.
 extern const Command kRunCommand;
 
+/// `keel ps [-a]`, `keel rm [-f]`, `keel stop`, `keel kill`, `keel inspect`:
+/// over the containers `keel run` made (ROOT/containers/ID/container.json),
+/// by name, id or a unique id prefix.
+extern const Command kPsCommand;
+extern const Command kRmCommand;
+extern const Command kStopCommand;
+extern const Command kKillCommand;
+extern const Command kInspectCommand;
+/// `keel container ps|stop|kill|rm|inspect` (top-level `keel stop` and
+/// `keel kill` are the service manager's).
+extern const Command kContainerCommand;
+
 /// The options `args` (what follows `run`) give; errors name the flag:
 /// "run: --memory: bad size `12x` (...)". Variables `-e KEY` and an
 /// --env-file name without a value are taken from keel's environment.

@@ -10,9 +10,16 @@
 // the container's exec FIFO until `start`, and only then execs the
 // configured program. A create that fails leaves nothing behind: no record,
 // no cgroup, no process (its mounts lived in its own mount namespace).
+//
+// Images (`keel image ...`): a content-addressed store under one directory
+// (STORE/blobs, STORE/layers, STORE/images.json) that loads OCI layouts
+// and `docker save` archives, verifying every digest and size, unpacks
+// each layer once, and gives a container a root: an overlay of the image's
+// layers under a fresh upper directory.
 #pragma once
 
 #include "base/result.h"
+#include "containers/image_manifest.h"
 #include "containers/run_spec.h"
 #include "containers/spec.h"
 
@@ -214,5 +221,151 @@ Result<void> check_id(std::string_view id);
 /// Linux 5.12): `create` and `run` call this first and refuse to run a
 /// container unprotected.
 Result<void> ensure_sealed_binary(char** argv);
+
+// ---- Images --------------------------------------------------------------
+
+/// Where images are stored unless told otherwise.
+inline constexpr std::string_view kDefaultImageStore = "/var/lib/keel";
+
+/// Options every image verb takes.
+struct ImageStoreOptions {
+    /// The store's directory: blobs/, layers/, images.json, containers/, tmp/.
+    std::string root = std::string(kDefaultImageStore);
+};
+
+/// One image of the store, as `keel image ls` shows it.
+struct ImageSummary {
+    /// Every name the image has, normalised ("docker.io/library/busybox:latest");
+    /// empty for an untagged image.
+    std::vector<std::string> names;
+    /// "sha256:…" of the manifest: the image's identity in the store.
+    std::string manifest_digest;
+    /// "sha256:…" of the config: Docker's image id.
+    std::string config_digest;
+    /// The config's `created` (RFC 3339), or empty.
+    std::string created;
+    /// "linux/amd64".
+    std::string platform;
+    /// Bytes of the image's blobs (its config and compressed layers).
+    uint64_t size = 0;
+    /// Layers the image has.
+    uint64_t layer_count = 0;
+    /// The first of `names`, or empty. (Last, a string: a Result's value
+    /// must not end in padding with libc++ 16.)
+    std::string reference;
+};
+
+/// Loads the images in `path` into the store: an OCI image layout
+/// directory (index.json: each manifest, or for a nested index the host
+/// platform's), an OCI layout tar (`skopeo copy ... oci-archive:`), or a
+/// `docker save` tar (manifest.json; gzip or zstd compressed too); "-"
+/// reads a tar from stdin. Names come from the layout's
+/// io.containerd.image.name or org.opencontainers.image.ref.name
+/// annotations or the archive's RepoTags; `name`, when given, names the
+/// (only) image instead (a bare repository takes the annotation's tag).
+/// Every blob's digest and size, and every layer's diff id, is verified;
+/// layers with names that escape (absolute, "..", through a symlink) or
+/// device nodes are refused. A failure leaves the store as it was. A layout
+/// directory inside STORE/tmp is consumed: its blobs are moved in, not
+/// copied.
+Result<std::vector<ImageSummary>> load_images(const ImageStoreOptions& store,
+                                              const std::string& path, std::string_view name = {});
+
+/// `docker import`: makes an image of one layer, the (optionally
+/// compressed) root filesystem tar at `path` ("-": stdin), with a minimal
+/// config for the host platform, named `name`.
+Result<ImageSummary> import_rootfs(const ImageStoreOptions& store, const std::string& path,
+                                   std::string_view name);
+
+/// Every image in the store, by name (untagged images last).
+Result<std::vector<ImageSummary>> list_images(const ImageStoreOptions& store);
+
+/// One layer of an image, as inspect shows it.
+struct ImageLayer {
+    oci::Descriptor blob;
+    /// The digest of the uncompressed layer (from the config).
+    oci::Digest diff_id;
+};
+
+/// What `keel image inspect` shows.
+struct ImageDetails {
+    ImageSummary summary;
+    oci::Manifest manifest;
+    oci::ImageConfig config;
+    std::vector<ImageLayer> layers;
+    /// The documents as stored, byte for byte.
+    std::string manifest_json;
+    std::string config_json;
+};
+
+/// The image `reference` names: a name ("busybox", "busybox:1.36",
+/// "docker.io/library/busybox:latest"), a manifest or config digest
+/// ("sha256:…"), or a unique prefix of at least 4 hex digits of either.
+Result<ImageDetails> inspect_image(const ImageStoreOptions& store, std::string_view reference);
+
+/// Whether an image a container root still uses may be removed.
+enum class ImageRemoval {
+    Unused, ///< refused (EBUSY) while a container root uses it
+    Force,  ///< removed anyway; the container's layers stay until it goes
+};
+
+inline constexpr auto kImageRemovalNames = name_table<ImageRemoval>({
+    {ImageRemoval::Unused, "unused"},
+    {ImageRemoval::Force, "force"},
+});
+
+/// What a removal or prune did.
+struct RemovalSummary {
+    /// Names taken off images.
+    std::vector<std::string> untagged;
+    /// Manifest digests of images deleted.
+    std::vector<std::string> deleted;
+    uint64_t blobs_removed = 0;
+    uint64_t layers_removed = 0;
+    /// (Last, a string: see ImageSummary.)
+    std::string note;
+};
+
+/// `rmi`: by a name that is one of several of the image's, takes only that
+/// name off; otherwise (the last name, a digest) deletes the image and the
+/// blobs and layers no other image or container root uses.
+Result<RemovalSummary> remove_image(const ImageStoreOptions& store, std::string_view reference,
+                                    ImageRemoval mode = ImageRemoval::Unused);
+
+/// Deletes untagged images no container root uses, and every blob, layer
+/// and leftover temporary file nothing refers to.
+Result<RemovalSummary> prune_images(const ImageStoreOptions& store);
+
+/// Whether a container's root can be written.
+enum class RootMode { Writable, ReadOnly };
+
+inline constexpr auto kRootModeNames = name_table<RootMode>({
+    {RootMode::Writable, "writable"},
+    {RootMode::ReadOnly, "read-only"},
+});
+
+/// A container's root made from an image.
+struct ContainerRoot {
+    /// The mounted root: STORE/containers/ID/merged.
+    std::string rootfs;
+    /// The image's manifest digest.
+    std::string image;
+    /// How to run the image (its config's process defaults).
+    oci::ImageConfig config;
+    /// STORE/containers/ID. (Last, a string: see ImageSummary.)
+    std::string directory;
+};
+
+/// Mounts the root of container `id` from the image `reference`: an
+/// overlay of the image's unpacked layers with a fresh upper and work
+/// directory under STORE/containers/ID (Writable), or of the layers alone
+/// (ReadOnly). EEXIST when the container already has a root. The image is
+/// then in use until remove_container_root().
+Result<ContainerRoot> mount_container_root(const ImageStoreOptions& store,
+                                           std::string_view reference, std::string_view id,
+                                           RootMode mode = RootMode::Writable);
+
+/// Unmounts the root of container `id` and deletes what it wrote.
+Result<void> remove_container_root(const ImageStoreOptions& store, std::string_view id);
 
 } // namespace keel::containers

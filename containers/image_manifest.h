@@ -156,6 +156,23 @@ Result<Index> parse_index(std::string_view json);
 Result<Manifest> parse_manifest(std::string_view json);
 Result<ImageConfig> parse_image_config(std::string_view json);
 
+/// One image of a `docker save` archive's manifest.json.
+struct DockerArchiveImage {
+    /// The config's path inside the archive ("HEX.json", or
+    /// "blobs/sha256/HEX" from Docker 25 on).
+    std::string config;
+    /// "busybox:latest", as `docker save` was given them; may be empty.
+    std::vector<std::string> repo_tags;
+    /// The layers' paths inside the archive, lowest first ("HEX/layer.tar").
+    /// (Last, a vector: see Digest.)
+    std::vector<std::string> layers;
+};
+
+/// Parses a `docker save` manifest.json: an array of {Config, RepoTags,
+/// Layers}. Paths must be relative and stay inside the archive (no ".."
+/// component), or the error names the path's JSON path.
+Result<std::vector<DockerArchiveImage>> parse_docker_archive_manifest(std::string_view json);
+
 /// The index's manifest for `platform` (os and architecture equal; the
 /// variant too when `platform` names one); the error lists the platforms
 /// the index offers.

@@ -100,6 +100,8 @@ public:
     Applier(int root, const LayerOptions& options)
         : m_root(root), m_options(options),
           m_chown(options.ownership == Ownership::Archive && ::geteuid() == 0),
+          m_resolve(options.escaping == EscapingNames::Refuse ? kInRoot | kResolveNoSymlinks
+                                                              : kInRoot),
           m_buffer(new char[kCopyBuffer]) {}
 
     Result<void> apply(TarReader& reader, const TarEntry& entry);
@@ -136,6 +138,9 @@ private:
     int m_root;
     LayerOptions m_options;
     bool m_chown;
+    // How parent directories are resolved: with EscapingNames::Refuse, not
+    // through symlinks.
+    uint64_t m_resolve;
     std::unique_ptr<char[]> m_buffer;
     // Paths (normalised) this layer made: whiteouts never remove them.
     std::unordered_set<std::string> m_written;
@@ -156,17 +161,17 @@ uint32_t Applier::mode_of(const TarEntry& entry) const {
 // rather than followed.
 Result<Fd> Applier::open_directory(const std::vector<std::string>& parts, size_t count) {
     std::string path = join(parts, count);
-    if (auto opened = open_resolved(m_root, path, O_PATH | O_DIRECTORY, kInRoot);
+    if (auto opened = open_resolved(m_root, path, O_PATH | O_DIRECTORY, m_resolve);
         opened || opened.error().code() != ENOENT)
         return opened;
     for (size_t i = 1; i <= count; ++i) {
         std::string prefix = join(parts, i);
-        auto opened = open_resolved(m_root, prefix, O_PATH | O_DIRECTORY, kInRoot);
+        auto opened = open_resolved(m_root, prefix, O_PATH | O_DIRECTORY, m_resolve);
         if (opened)
             continue;
         if (opened.error().code() != ENOENT)
             return std::unexpected(std::move(opened).error());
-        Fd parent = TRY(open_resolved(m_root, join(parts, i - 1), O_PATH | O_DIRECTORY, kInRoot));
+        Fd parent = TRY(open_resolved(m_root, join(parts, i - 1), O_PATH | O_DIRECTORY, m_resolve));
         if (::mkdirat(parent.get(), parts[i - 1].c_str(), 0755) < 0) {
             if (errno == EEXIST)
                 return error(
@@ -175,7 +180,7 @@ Result<Fd> Applier::open_directory(const std::vector<std::string>& parts, size_t
         }
         m_written.insert(prefix);
     }
-    return open_resolved(m_root, path, O_PATH | O_DIRECTORY, kInRoot);
+    return open_resolved(m_root, path, O_PATH | O_DIRECTORY, m_resolve);
 }
 
 // Makes room for a new entry `name` under `parent`: what is there is
@@ -339,7 +344,7 @@ Result<void> Applier::hard_link(const TarEntry& entry, int parent, const std::st
     if (target_path == path)
         return {}; // a link to itself: the file is already there
     Fd target_parent = TRY_CTX(
-        open_resolved(m_root, join(target, target.size() - 1), O_PATH | O_DIRECTORY, kInRoot),
+        open_resolved(m_root, join(target, target.size() - 1), O_PATH | O_DIRECTORY, m_resolve),
         cat("hard link target ", quoted(target_path)));
     struct stat st;
     if (::fstatat(target_parent.get(), target.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -389,7 +394,25 @@ Result<void> Applier::special_file(const TarEntry& entry, int parent, const std:
     return {};
 }
 
+// A name that would reach outside the target unless contained: absolute,
+// or with a ".." component.
+bool escaping_name(std::string_view path) {
+    if (path.starts_with('/'))
+        return true;
+    for (std::string_view part : split(path, '/'))
+        if (part == "..")
+            return true;
+    return false;
+}
+
 Result<void> Applier::apply(TarReader& reader, const TarEntry& entry) {
+    if (m_options.escaping == EscapingNames::Refuse) {
+        if (escaping_name(entry.path))
+            return error("an absolute name or one with `..` is refused");
+        if (entry.type == TarEntryType::HardLink && escaping_name(entry.link_target))
+            return error(cat("hard link target ", quoted(entry.link_target),
+                             ": an absolute name or one with `..` is refused"));
+    }
     std::vector<std::string> parts = normalise(entry.path);
     if (parts.empty()) {
         // "./": the root's own metadata.

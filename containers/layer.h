@@ -53,8 +53,25 @@ inline constexpr auto kOwnershipNames = name_table<Ownership>({
     {Ownership::Caller, "caller"},
 });
 
+/// What becomes of names that would reach outside the target.
+enum class EscapingNames {
+    /// Contained: ".." and absolute names are resolved inside the target,
+    /// as runtimes do, and symlinks are followed only to inside it.
+    Contain,
+    /// Refused: an entry whose name or hard-link target is absolute or has
+    /// a ".." component, or whose parent path goes through a symlink, fails
+    /// the layer (what an image store wants: no layer tool writes those).
+    Refuse,
+};
+
+inline constexpr auto kEscapingNamesNames = name_table<EscapingNames>({
+    {EscapingNames::Contain, "contain"},
+    {EscapingNames::Refuse, "refuse"},
+});
+
 struct LayerOptions {
     Whiteouts whiteouts = Whiteouts::Apply;
+    EscapingNames escaping = EscapingNames::Contain;
     Ownership ownership = Ownership::Archive;
     /// Character and block devices are made only when set; otherwise a
     /// layer that holds one fails (fifos are always made).

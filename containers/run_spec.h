@@ -212,6 +212,8 @@ struct RunOptions {
     HealthCheck health;
     /// --root: where containers are kept; empty: /run/keel.
     std::string state_root;
+    /// --store: the image store; empty: $KEEL_IMAGE_STORE or /var/lib/keel.
+    std::string image_store;
 };
 
 /// Where a container lives and what the host decides for it.

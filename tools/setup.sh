@@ -32,6 +32,9 @@ if [ "$profile" = all ]; then
     linux-headers-amd64 make gcc openssl
     # host tests of the container runtime (pgrep)
     procps
+    # host tests of the image store (tests/host/images.sh): images made by
+    # umoci, copied to docker-archive and oci-archive by skopeo
+    umoci skopeo python3
   )
 fi
 

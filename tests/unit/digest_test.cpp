@@ -55,3 +55,22 @@ TEST_CASE("sha256_file of a missing file names the file") {
     CHECK(digest.error().code() == ENOENT);
     CHECK(digest.error().root() == "open `" + (dir / "missing") + "`");
 }
+
+TEST_CASE("the SHA-512 of abc is the published value") {
+    CHECK(sha512_hex("abc") == "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+                               "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+}
+
+TEST_CASE("a hasher fed in pieces gives the digest of the whole, then starts over") {
+    Hasher hasher;
+    hasher.update("ab");
+    hasher.update("");
+    hasher.update("c");
+    CHECK(hasher.finish_hex() == sha256_hex("abc"));
+    hasher.update("abc");
+    CHECK(hasher.finish_hex() == sha256_hex("abc"));
+    Hasher sha512(HashFunction::Sha512);
+    sha512.update("a");
+    sha512.update("bc");
+    CHECK(sha512.finish_hex() == sha512_hex("abc"));
+}

@@ -390,3 +390,36 @@ TEST_CASE("unpack_layer renames a complete layer into place and leaves nothing o
     MemorySource any(good);
     CHECK_FALSE(unpack_layer(any, store.path(), "../escape", {}).has_value());
 }
+
+TEST_CASE(
+    "with escaping names refused, '..', absolute names and symlinked parents fail the layer") {
+    LayerOptions strict{.escaping = EscapingNames::Refuse};
+    auto refused = [&](const std::vector<TestEntry>& entries) {
+        Target target;
+        TarWriter tar;
+        for (const TestEntry& entry : entries)
+            tar.add(entry);
+        std::string message = error_of(target.apply(tar.finish(), strict));
+        target.check_contained();
+        return message;
+    };
+    CHECK(refused({{.name = "a/../../x", .data = "up"}}).starts_with("entry 1 (`a/../../x`)"));
+    CHECK(refused({{.name = "/etc/x", .data = "abs"}}).starts_with("entry 1 (`/etc/x`)"));
+    CHECK(refused({{.name = "f", .data = "x"}, {.name = "l", .type = '1', .link = "/etc/passwd"}})
+              .starts_with("entry 2 (`l`)"));
+    CHECK(refused({{.name = "etc/", .type = '5', .mode = 0755},
+                   {.name = "a", .type = '2', .link = "/etc"},
+                   {.name = "a/passwd", .data = "x"}})
+              .starts_with("entry 3 (`a/passwd`)"));
+
+    // What layer tools write still applies: absolute symlink targets,
+    // relative hard links, "./" prefixes.
+    Target target;
+    TarWriter tar;
+    tar.add({.name = "./bin/", .type = '5', .mode = 0755});
+    tar.add({.name = "./bin/busybox", .data = "elf"});
+    tar.add({.name = "./bin/sh", .type = '2', .link = "/bin/busybox"});
+    tar.add({.name = "./bin/ls", .type = '1', .link = "./bin/busybox"});
+    REQUIRE(target.apply(tar.finish(), strict).has_value());
+    CHECK(read_file(target.at("bin/ls")).value() == "elf");
+}

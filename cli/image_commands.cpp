@@ -1,0 +1,320 @@
+// `keel image load|import|ls|inspect|rm|prune` (see image_commands.h), on
+// containers/containers.h's image verbs.
+#include "cli/image_commands.h"
+
+#include "base/json.h"
+#include "base/strings.h"
+#include "containers/containers.h"
+#include "containers/image_ref.h"
+
+#include <cstdlib>
+#include <ctime>
+#include <string>
+
+namespace keel::cli {
+
+namespace {
+
+namespace ct = containers;
+
+// `ls`'s columns (each followed by a space).
+constexpr size_t kRepositoryWidth = 40;
+constexpr size_t kTagWidth = 12;
+constexpr size_t kIdWidth = 14;
+constexpr size_t kCreatedWidth = 18;
+// Docker's image ids: the config digest's first 12 hex digits.
+constexpr size_t kShortId = 12;
+
+const Option kStoreOption{
+    .name = "--store",
+    .value_name = "DIR",
+    .type = ValueType::Text,
+    .shown = Shown::InOptionList,
+    .help = "the image store (default $KEEL_IMAGE_STORE or /var/lib/keel)",
+};
+
+ct::ImageStoreOptions store_of(const ParsedArgs& args) {
+    ct::ImageStoreOptions options;
+    if (auto store = args.value("--store"))
+        options.root = std::string(*store);
+    else if (const char* env = std::getenv("KEEL_IMAGE_STORE"); env && *env)
+        options.root = env;
+    return options;
+}
+
+std::string short_id(const std::string& digest) {
+    size_t colon = digest.find(':');
+    return digest.substr(colon + 1, kShortId);
+}
+
+// "4.26MB", as Docker shows sizes (powers of 1000).
+std::string human_size(uint64_t bytes) {
+    static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB"};
+    double value = double(bytes);
+    size_t unit = 0;
+    while (value >= 1000 && unit + 1 < std::size(kUnits)) {
+        value /= 1000;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, unit == 0 ? "%.0f%s" : "%.3g%s", value, kUnits[unit]);
+    return text;
+}
+
+// "3 days ago" from an RFC 3339 time; the text as it is when unparsable.
+std::string created_ago(const std::string& created) {
+    if (created.empty())
+        return "N/A";
+    struct tm parts {};
+    const char* end = ::strptime(created.c_str(), "%Y-%m-%dT%H:%M:%S", &parts);
+    if (!end)
+        return created;
+    time_t then = ::timegm(&parts);
+    uint64_t now = realtime_usec();
+    uint64_t then_usec = then > 0 ? uint64_t(then) * 1000000 : 0;
+    if (then_usec > now)
+        return "just now";
+    return time_span(now - then_usec) + " ago";
+}
+
+// REPOSITORY and TAG as `docker images` shows them.
+std::pair<std::string, std::string> repository_and_tag(const std::string& name) {
+    auto reference = oci::parse_image_reference(name);
+    if (!reference)
+        return {name, "<none>"};
+    std::string tag = reference->tag.empty() ? "<none>" : reference->tag;
+    oci::ImageReference bare = *reference;
+    bare.tag.clear();
+    bare.digest.reset();
+    return {bare.familiar(), tag};
+}
+
+void write_summary(JsonWriter& json, const ct::ImageSummary& image) {
+    json.begin_object().field("id", image.config_digest).field("digest", image.manifest_digest);
+    json.key("names").begin_array();
+    for (const std::string& name : image.names)
+        json.value(name);
+    json.end_array()
+        .field("created", image.created)
+        .field("platform", image.platform)
+        .field("size", image.size)
+        .field("layers", image.layer_count)
+        .end_object();
+}
+
+void print_loaded(const std::vector<ct::ImageSummary>& images) {
+    for (const ct::ImageSummary& image : images) {
+        if (image.names.empty())
+            print(cat("Loaded image ID: ", image.config_digest, " (untagged)\n"));
+        for (const std::string& name : image.names)
+            print(cat("Loaded image: ", name, "\n"));
+    }
+}
+
+CommandResult command_load(const ParsedArgs& args) {
+    std::string input(args.value("--input").value_or("-"));
+    std::string name(args.value("--name").value_or(""));
+    print_loaded(TRY(ct::load_images(store_of(args), input, name)));
+    return kExitSuccess;
+}
+
+CommandResult command_import(const ParsedArgs& args) {
+    ct::ImageSummary image = TRY(ct::import_rootfs(
+        store_of(args), std::string(*args.positional("FILE")), *args.positional("NAME")));
+    print(cat(image.config_digest, "\n"));
+    return kExitSuccess;
+}
+
+CommandResult command_list(const ParsedArgs& args) {
+    std::vector<ct::ImageSummary> images = TRY(ct::list_images(store_of(args)));
+    if (args.flag("--json")) {
+        JsonWriter json;
+        json.begin_array();
+        for (const ct::ImageSummary& image : images)
+            write_summary(json, image);
+        json.end_array();
+        print(json.text() + "\n");
+        return kExitSuccess;
+    }
+    std::string out = cat(cell("REPOSITORY", kRepositoryWidth), cell("TAG", kTagWidth),
+                          cell("IMAGE ID", kIdWidth), cell("CREATED", kCreatedWidth), "SIZE\n");
+    for (const ct::ImageSummary& image : images) {
+        std::vector<std::string> names = image.names;
+        if (names.empty())
+            names.push_back("");
+        for (const std::string& name : names) {
+            auto [repository, tag] = name.empty()
+                                         ? std::pair<std::string, std::string>{"<none>", "<none>"}
+                                         : repository_and_tag(name);
+            out +=
+                cat(cell(repository, kRepositoryWidth), cell(tag, kTagWidth),
+                    cell(short_id(image.config_digest), kIdWidth),
+                    cell(created_ago(image.created), kCreatedWidth), human_size(image.size), "\n");
+        }
+    }
+    print(out);
+    return kExitSuccess;
+}
+
+CommandResult command_inspect(const ParsedArgs& args) {
+    ct::ImageDetails details = TRY(ct::inspect_image(store_of(args), *args.positional("REF")));
+    JsonWriter json;
+    json.begin_object()
+        .field("id", details.summary.config_digest)
+        .field("digest", details.summary.manifest_digest);
+    json.key("names").begin_array();
+    for (const std::string& name : details.summary.names)
+        json.value(name);
+    json.end_array()
+        .field("created", details.summary.created)
+        .field("platform", details.summary.platform)
+        .field("size", details.summary.size);
+    json.key("layers").begin_array();
+    for (const ct::ImageLayer& layer : details.layers)
+        json.begin_object()
+            .field("digest", layer.blob.digest.str())
+            .field("mediaType", layer.blob.media_type)
+            .field("size", layer.blob.size)
+            .field("diffId", layer.diff_id.str())
+            .end_object();
+    json.end_array();
+    if (auto manifest = parse_json(details.manifest_json))
+        json.key("manifest").value(*manifest);
+    if (auto config = parse_json(details.config_json))
+        json.key("config").value(*config);
+    json.end_object();
+    print(json.text() + "\n");
+    return kExitSuccess;
+}
+
+CommandResult command_remove(const ParsedArgs& args) {
+    ct::ImageRemoval mode =
+        args.flag("--force") ? ct::ImageRemoval::Force : ct::ImageRemoval::Unused;
+    int status = kExitSuccess;
+    for (std::string_view reference : args.positionals("REF")) {
+        auto removed = ct::remove_image(store_of(args), reference, mode);
+        if (!removed) {
+            report(removed.error());
+            status = kExitFailure;
+            continue;
+        }
+        for (const std::string& name : removed->untagged)
+            print(cat("Untagged: ", name, "\n"));
+        for (const std::string& digest : removed->deleted)
+            print(cat("Deleted: ", digest, "\n"));
+    }
+    return status;
+}
+
+CommandResult command_prune(const ParsedArgs& args) {
+    ct::RemovalSummary summary = TRY(ct::prune_images(store_of(args)));
+    for (const std::string& digest : summary.deleted)
+        print(cat("Deleted: ", digest, "\n"));
+    print(cat("Removed ", summary.blobs_removed, " blobs and ", summary.layers_removed,
+              " unpacked layers\n"));
+    return kExitSuccess;
+}
+
+CommandResult command_mount(const ParsedArgs& args) {
+    ct::RootMode mode = args.flag("--read-only") ? ct::RootMode::ReadOnly : ct::RootMode::Writable;
+    ct::ContainerRoot root = TRY(ct::mount_container_root(store_of(args), *args.positional("REF"),
+                                                          *args.positional("ID"), mode));
+    print(root.rootfs + "\n");
+    return kExitSuccess;
+}
+
+CommandResult command_unmount(const ParsedArgs& args) {
+    TRY(ct::remove_container_root(store_of(args), *args.positional("ID")));
+    return kExitSuccess;
+}
+
+const Command kMount{
+    .names = {"mount"},
+    .summary = "mount a container root from an image (prints its path)",
+    .options = {{.name = "--read-only", .help = "the layers alone, no upper directory"},
+                kStoreOption},
+    .positionals = {{.name = "REF", .noun = "image name or id"},
+                    {.name = "ID", .noun = "container id"}},
+    .run = command_mount,
+};
+
+const Command kUnmount{
+    .names = {"umount", "unmount"},
+    .summary = "unmount a container root and delete what it wrote",
+    .options = {kStoreOption},
+    .positionals = {{.name = "ID", .noun = "container id"}},
+    .run = command_unmount,
+};
+
+const Command kLoad{
+    .names = {"load"},
+    .summary = "load images from an OCI layout (directory or tar) or a `docker save` tar",
+    .options = {{.name = "--input",
+                 .short_name = 'i',
+                 .value_name = "FILE",
+                 .type = ValueType::Text,
+                 .help = "the directory or tar to load (default: a tar on stdin)"},
+                {.name = "--name",
+                 .value_name = "NAME",
+                 .type = ValueType::Text,
+                 .help = "name the (only) image NAME instead of what the archive says"},
+                kStoreOption},
+    .notes = "Every blob's digest and size and every layer's diff id are verified; layers "
+             "with absolute names, `..`, writes through symlinks or device nodes are refused. "
+             "A failed load leaves the store as it was.\n",
+    .run = command_load,
+};
+
+const Command kImport{
+    .names = {"import"},
+    .summary = "make an image of one layer from a root filesystem tar",
+    .options = {kStoreOption},
+    .positionals = {{.name = "FILE", .noun = "tar file (or - for stdin)"},
+                    {.name = "NAME", .noun = "image name"}},
+    .run = command_import,
+};
+
+const Command kList{
+    .names = {"ls", "list"},
+    .summary = "list the images: REPOSITORY TAG IMAGE ID CREATED SIZE",
+    .options = {kJsonOption, kStoreOption},
+    .run = command_list,
+};
+
+const Command kInspect{
+    .names = {"inspect"},
+    .summary = "an image's manifest, config and layers as JSON",
+    .options = {kStoreOption},
+    .positionals = {{.name = "REF", .noun = "image name or id"}},
+    .run = command_inspect,
+};
+
+const Command kRemove{
+    .names = {"rm", "rmi"},
+    .summary = "untag or remove images (and the blobs and layers only they used)",
+    .options = {{.name = "--force",
+                 .short_name = 'f',
+                 .help = "remove an image even while a container root uses it"},
+                kStoreOption},
+    .positionals = {{.name = "REF", .count = Count::OneOrMore, .noun = "image name or id"}},
+    .run = command_remove,
+};
+
+const Command kPrune{
+    .names = {"prune"},
+    .summary = "remove untagged images and every blob and layer no image uses",
+    .options = {kStoreOption},
+    .run = command_prune,
+};
+
+} // namespace
+
+const Command kImageCommand{
+    .names = {"image"},
+    .summary = "the image store: load, import, ls, inspect, rm, prune (see `keel image help`)",
+    .notes = "Every command takes --store DIR (default $KEEL_IMAGE_STORE or /var/lib/keel).\n",
+    // `pull` (the registry client) goes here, before load.
+    .subcommands = {&kLoad, &kImport, &kList, &kInspect, &kRemove, &kPrune, &kMount, &kUnmount},
+};
+
+} // namespace keel::cli
