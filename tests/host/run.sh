@@ -135,8 +135,15 @@ lifecycle)
   irun -d --name web --replace example.com/box:1 sleep 60 >"$work/id" || fail "--replace"
   [ "$(containers | wc -l)" = 1 ] || fail "--replace left $(containers)"
   "$keel" rm --root "$state" web 2>/dev/null && fail "rm of a running container succeeded"
+  "$keel" container kill --root "$state" web >/dev/null || fail "kill"
+  exited() { "$keel" ps -a --root "$state" | grep -q 'exited  *web$'; }
+  for _ in $(seq 50); do exited && break; sleep 0.1; done
+  exited || fail "kill: $("$keel" ps -a --root "$state")"
+  "$keel" rm --root "$state" web >/dev/null || fail "rm after kill"
+  irun -d --name web example.com/box:1 sleep 60 >"$work/id" || fail "run -d a third time"
   "$keel" rm --root "$state" -f web >/dev/null || fail "rm -f"
   [ -z "$(containers)" ] || fail "rm -f left $(containers)"
+  [ -z "$(ls -A "$store/containers")" ] || fail "rm -f left a root"
   pass ;;
 
 
