@@ -20,6 +20,7 @@
 
 #include "base/result.h"
 #include "containers/image_manifest.h"
+#include "containers/run_spec.h"
 #include "containers/spec.h"
 
 #include <chrono>
@@ -141,7 +142,7 @@ Result<void> remove(const RuntimeOptions& runtime, std::string_view id,
 /// `run`: create, start and, unless `detach`, wait for the container's
 /// process, passing on the signals the runtime gets, then delete it.
 /// Returns the exit status as a shell shows it (128 + signal when killed).
-enum class RunMode { Foreground, Detach };
+/// (RunMode is declared in run_spec.h.)
 Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode);
 
 /// `exec`'s options: the process to run in a running container. It starts
@@ -410,45 +411,8 @@ Result<void> remove_container_root(const ImageStoreOptions& store, std::string_v
 // NAT and published ports as nftables rules in table `ip keel`, and the
 // container's resolv.conf made from the host's.
 
-/// How a container is networked (`keel run --network`).
-enum class NetworkMode {
-    None,   ///< its own network namespace with only loopback
-    Host,   ///< the host's network namespace
-    Bridge, ///< its own namespace, attached to the bridge (attach_bridge)
-};
-
-inline constexpr auto kNetworkModeNames = name_table<NetworkMode>({
-    {NetworkMode::None, "none"},
-    {NetworkMode::Host, "host"},
-    {NetworkMode::Bridge, "bridge"},
-});
-
-/// A published port's transport protocol.
-enum class Protocol { Tcp, Udp };
-
-inline constexpr auto kProtocolNames = name_table<Protocol>({
-    {Protocol::Tcp, "tcp"},
-    {Protocol::Udp, "udp"},
-});
-
-/// A published port: connections to the host's `host_port` (on `host_ip`
-/// only, or on every address of the host when empty) go to the
-/// container's `container_port`.
-struct PortMapping {
-    uint16_t host_port = 0;
-    uint16_t container_port = 0;
-    Protocol protocol = Protocol::Tcp;
-    /// An IPv4 address of the host, or empty for all.
-    std::string host_ip;
-};
-
-/// Reads Docker's `-p` spelling: "[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]"
-/// ("8080:80", "127.0.0.1:8080:80/udp"); ports 1 to 65535, IP an IPv4
-/// address (0.0.0.0 means all). Errors quote the spec and name the part
-/// that is wrong.
-Result<PortMapping> parse_port_mapping(std::string_view spec);
-/// The mapping as parse_port_mapping() reads it, protocol always written.
-std::string format_port_mapping(const PortMapping& mapping);
+// NetworkMode, Protocol, PortMapping and parse_port_mapping() are in
+// run_spec.h (they are `keel run` options too).
 
 /// The bridge network's settings.
 struct BridgeConfig {

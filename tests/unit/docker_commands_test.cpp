@@ -35,14 +35,19 @@ Command leaf(std::string_view name) {
                    .run = record};
 }
 
-// A keel with `run`, `ps`, `image ls`, and the service manager's `stop`.
+// A keel with `run`, `ps`, `image ls`, `container stop`, and the service
+// manager's `stop`.
 const Command kRun = leaf("run");
 const Command kPs = leaf("ps");
 const Command kImageLs = leaf("ls");
 const Command kImage{.names = {"image"}, .summary = "fake", .subcommands = {&kImageLs}};
+const Command kContainerStop = leaf("stop");
+const Command kContainer{
+    .names = {"container"}, .summary = "fake", .subcommands = {&kContainerStop}};
 const Command kUnitStop = leaf("stop");
-const Command kKeel{
-    .names = {"keel"}, .summary = "fake", .subcommands = {&kRun, &kPs, &kImage, &kUnitStop}};
+const Command kKeel{.names = {"keel"},
+                    .summary = "fake",
+                    .subcommands = {&kRun, &kPs, &kImage, &kContainer, &kUnitStop}};
 const Command* const kRefused[] = {&kUnitStop};
 
 CommandResult docker(std::vector<std::string_view> args) {
@@ -82,8 +87,17 @@ TEST_CASE("a Docker verb keel has no command for fails with status 125 and says 
     CHECK(none.error().status == 125);
 }
 
-TEST_CASE("docker stop never stops a service: the service manager's verbs are refused") {
+TEST_CASE("docker stop stops the container, never a service of the same name") {
     auto result = docker({"stop", "web"});
+    REQUIRE(result);
+    CHECK(g_ran == std::vector<std::string>{"container stop", "web"});
+}
+
+TEST_CASE("a Docker verb that would reach a service manager verb is refused with 125") {
+    const Command* const refused[] = {&kContainerStop};
+    g_ran.clear();
+    auto result =
+        keel::cli::run_docker(std::vector<std::string_view>{"stop", "web"}, kKeel, refused);
     REQUIRE_FALSE(result);
     CHECK(result.error().status == 125);
     CHECK(result.error().error.to_string() == "docker stop: not supported by keel yet");
