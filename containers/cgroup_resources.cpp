@@ -364,21 +364,26 @@ std::vector<std::string> controllers_needed(const std::vector<CgroupWrite>& writ
 
 Result<void> enable_controllers(std::string_view relative,
                                 const std::vector<std::string>& controllers) {
-    if (controllers.empty())
-        return {};
     std::string request;
     for (const std::string& controller : controllers)
         request += cat(request.empty() ? "" : " ", "+", controller);
+    // With no controller to enable, the parents are still made: a group
+    // cannot be created under one that does not exist.
+    auto enable = [&](const std::string& group) -> Result<void> {
+        if (request.empty())
+            return {};
+        return write_existing_file(group + "/cgroup.subtree_control", request);
+    };
     std::string directory(kCgroupRoot);
     std::vector<std::string_view> parts = split(relative, '/');
     for (size_t i = 0; i + 1 < parts.size(); ++i) {
-        TRY(write_existing_file(directory + "/cgroup.subtree_control", request));
+        TRY(enable(directory));
         directory = cat(directory, "/", parts[i]);
         // A parent group (keel.oci) is shared by containers and stays.
         if (::mkdir(directory.c_str(), 0755) != 0 && errno != EEXIST)
             return errno_error(cat("create ", quoted(directory)));
     }
-    return write_existing_file(directory + "/cgroup.subtree_control", request);
+    return enable(directory);
 }
 
 Result<void> apply_cgroup_writes(int cgroup_directory_fd, const std::vector<CgroupWrite>& writes) {

@@ -69,8 +69,9 @@ std::vector<std::string> controllers_needed(const std::vector<CgroupWrite>& writ
 
 /// Enables `controllers` for the children of every group from the cgroup
 /// root down to the parent of the group `relative` (to the cgroup root),
-/// creating the parents that are missing, so that the group itself has
-/// them (create and update call it before applying writes).
+/// creating the parents that are missing (also when `controllers` is
+/// empty), so that the group itself has them and can be made (create and
+/// update call it before applying writes).
 Result<void> enable_controllers(std::string_view relative,
                                 const std::vector<std::string>& controllers);
 
