@@ -295,14 +295,15 @@ Result<ParsedArgs> parse(const Command& command, std::string_view invoked,
             }
             break;
         }
-        if (is_help(arg)) {
+        if (is_help(arg) && !(arg == "-h" && find_short(command, 'h'))) {
             out.m_help = true;
             continue;
         }
         if (arg.size() < 2 || arg[0] != '-') {
             add_argument(arg); // "-" alone too: by custom, stdin
-            if (command.options_end == OptionsEnd::AtLastPositional &&
-                arguments.size() >= command.positionals.size()) {
+            if ((command.options_end == OptionsEnd::AtLastPositional &&
+                 arguments.size() >= command.positionals.size()) ||
+                command.options_end == OptionsEnd::AtFirstPositional) {
                 for (std::string_view rest : args.subspan(i + 1))
                     add_argument(rest);
                 break;
@@ -310,6 +311,7 @@ Result<ParsedArgs> parse(const Command& command, std::string_view invoked,
             continue;
         }
         bool is_long = arg.starts_with("--");
+        std::string combined; // the rest of a group of short flags
         std::string_view spelled;
         std::optional<std::string_view> attached;
         const Option* option = nullptr;
@@ -320,6 +322,15 @@ Result<ParsedArgs> parse(const Command& command, std::string_view invoked,
                 attached = arg.substr(equals + 1);
             option = find_long(command, spelled);
         } else {
+            // `-it`: every flag but the last of a group is taken here.
+            while (command.short_options == ShortOptions::Combinable && arg.size() > 2) {
+                const Option* flag = find_short(command, arg[1]);
+                if (!flag || flag->type != ValueType::None)
+                    break;
+                out.m_items.push_back({.option = flag});
+                combined = std::string("-") + std::string(arg.substr(2));
+                arg = combined;
+            }
             spelled = arg.substr(0, 2);
             if (arg.size() > 2)
                 attached = arg.substr(2);
@@ -404,7 +415,7 @@ std::string help_text(const Command& command, std::string_view invoked) {
     std::vector<std::pair<std::string, std::string_view>> rows;
     for (const Option& option : command.options)
         rows.emplace_back(option_spelling(option), option.help);
-    rows.emplace_back("-h, --help", "print this help");
+    rows.emplace_back(find_short(command, 'h') ? "    --help" : "-h, --help", "print this help");
     size_t width = 0;
     for (const auto& [spelling, help] : rows)
         width = std::max(width, spelling.size());

@@ -114,6 +114,19 @@ enum class OptionsEnd {
     /// run: `exec ID COMMAND ARGS...`); it and all that follow are taken
     /// as they are, dashes and all, as for `-- COMMAND...`.
     AtLastPositional,
+    /// Up to the first positional argument (an image, then its command:
+    /// `run [OPTIONS] IMAGE [COMMAND ARGS...]`, as docker has it); it and all
+    /// that follow are taken as they are.
+    AtFirstPositional,
+};
+
+/// Whether one-letter options may share a dash.
+enum class ShortOptions {
+    /// `-f -n 5`; `-fn` is an unknown option.
+    Separate,
+    /// `-it` is `-i -t`; the last may take a value, attached or next
+    /// (`-de K=V`, `-deK=V`), as docker and getopt read them.
+    Combinable,
 };
 
 class ParsedArgs;
@@ -135,6 +148,7 @@ struct Command {
     /// only ends the options: what follows are positional arguments.
     std::optional<Positional> after_dashes = {};
     OptionsEnd options_end = OptionsEnd::AtDashes;
+    ShortOptions short_options = ShortOptions::Separate;
     /// Paragraphs printed (wrapped) at the end of the help, separated by
     /// blank lines.
     std::string_view notes = {};

@@ -12,8 +12,8 @@ namespace keel::cli {
 const std::vector<DockerVerb> kDockerVerbs = {
     {"run", {"run"}},
     {"ps", {"ps"}},
-    {"stop", {"stop"}},
-    {"kill", {"kill"}},
+    {"stop", {"container", "stop"}},
+    {"kill", {"container", "kill"}},
     {"rm", {"rm"}},
     {"logs", {"logs"}},
     {"exec", {"exec"}},

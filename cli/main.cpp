@@ -8,6 +8,7 @@
 #include "cli/network_commands.h"
 #include "cli/oci_commands.h"
 #include "cli/patch_commands.h"
+#include "cli/run_commands.h"
 #include "cli/unit_commands.h"
 
 #include <string_view>
@@ -33,11 +34,12 @@ const Command kKeel{
     .names = {"keel"},
     .summary = "keel's commands",
     .notes = "The control socket is $KEEL_CONTROL_SOCKET or /run/keel/init.sock.\n",
-    .subcommands = {&kInitCommand, &kStatusCommand, &kListUnitsCommand, &kUnitJobCommand,
-                    &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand, &kNotifyCommand,
-                    &kPowerCommand, &kModprobeCommand, &kCgroupCommand, &kOciCommand,
-                    &kImageCommand, &kNetworkCommand, &kPatchCommand, &kSha256Command,
-                    &kVersionCommand},
+    .subcommands = {&kInitCommand,   &kStatusCommand,       &kListUnitsCommand, &kUnitJobCommand,
+                    &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand,      &kNotifyCommand,
+                    &kPowerCommand,  &kModprobeCommand,     &kCgroupCommand,    &kOciCommand,
+                    &kImageCommand,  &kNetworkCommand,      &kRunCommand,       &kContainerCommand,
+                    &kPsCommand,     &kRmCommand,           &kInspectCommand,   &kPatchCommand,
+                    &kSha256Command, &kVersionCommand},
 };
 
 std::string_view basename_of(std::string_view path) {
@@ -67,6 +69,10 @@ int main(int argc, char** argv) {
     // service manager's `stop` and `logs` act on units, so `docker stop`
     // and `docker logs` must not reach them.
     if (name == "docker") {
+        // run re-executes keel from a read-only binding of its binary: it
+        // needs the process's own argv, as `keel run` below.
+        if (command == "run")
+            return finish(run_run(std::span(args).subspan(1), argv));
         const Command* unit_verbs[] = {&kUnitJobCommand, &kLogsCommand};
         return finish(run_docker(args, kKeel, unit_verbs));
     }
@@ -75,6 +81,8 @@ int main(int argc, char** argv) {
         return finish(run_oci(args, argv));
     if (command == "oci")
         return finish(run_oci(std::span(args).subspan(1), argv));
+    if (command == "run")
+        return finish(run_run(std::span(args).subspan(1), argv));
     if (command == "--version")
         args[0] = "version";
     return finish(dispatch(kKeel, "", args));

@@ -20,6 +20,7 @@
 
 #include "base/result.h"
 #include "containers/image_manifest.h"
+#include "containers/run_spec.h"
 #include "containers/spec.h"
 
 #include <chrono>
@@ -141,7 +142,7 @@ Result<void> remove(const RuntimeOptions& runtime, std::string_view id,
 /// `run`: create, start and, unless `detach`, wait for the container's
 /// process, passing on the signals the runtime gets, then delete it.
 /// Returns the exit status as a shell shows it (128 + signal when killed).
-enum class RunMode { Foreground, Detach };
+/// (RunMode is declared in run_spec.h.)
 Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode);
 
 /// `exec`'s options: the process to run in a running container. It starts

@@ -446,3 +446,60 @@ TEST_CASE("options end where a command to run starts: its own options are its ar
     CHECK(parse_error(anywhere, "exec", {"box", "ls", "-l"}) ==
           "exec: unknown option `-l` (see `keel exec --help`)");
 }
+
+TEST_CASE("a command may end its options at its first positional, as docker run does") {
+    const Command run{
+        .names = {"run"},
+        .summary = "run an image",
+        .options = {{.name = "--rm"}},
+        .positionals = {{.name = "IMAGE"}, {.name = "COMMAND", .count = Count::Any}},
+        .options_end = keel::cli::OptionsEnd::AtFirstPositional,
+    };
+    auto parsed = parse(run, "run", {"--rm", "busybox", "-l", "--rm"});
+    REQUIRE(parsed);
+    CHECK(parsed->flag("--rm"));
+    CHECK(parsed->positional("IMAGE") == "busybox");
+    CHECK(strings(parsed->positionals("COMMAND")) == std::vector<std::string>{"-l", "--rm"});
+    // Only the one --rm before the image counts.
+    int given = 0;
+    for (const auto& item : parsed->items())
+        given += item.option != nullptr;
+    CHECK(given == 1);
+}
+
+TEST_CASE("short flags combine only where the command says so, the last one taking a value") {
+    Command run{
+        .names = {"run"},
+        .summary = "run an image",
+        .options = {{.name = "--interactive", .short_name = 'i'},
+                    {.name = "--tty", .short_name = 't'},
+                    {.name = "--env",
+                     .short_name = 'e',
+                     .value_name = "KEY=VALUE",
+                     .type = ValueType::Text,
+                     .repeat = Repeat::Collect},
+                    {.name = "--hostname",
+                     .short_name = 'h',
+                     .value_name = "NAME",
+                     .type = ValueType::Text}},
+        .positionals = {{.name = "IMAGE", .count = Count::Optional}},
+        .short_options = keel::cli::ShortOptions::Combinable,
+    };
+    auto parsed = parse(run, "run", {"-it", "-ie", "A=1", "-teB=2", "img"});
+    REQUIRE(parsed);
+    CHECK(parsed->flag("--interactive"));
+    CHECK(parsed->flag("--tty"));
+    CHECK(strings(parsed->values("--env")) == std::vector<std::string>{"A=1", "B=2"});
+    CHECK(parse_error(run, "run", {"-ix"}) == "run: unknown option `-x` (see `keel run --help`)");
+    CHECK(parse_error(run, "run", {"-ie"}) == "run: -e needs a value (see `keel run --help`)");
+    // -h is the command's own option when it declares one; --help stays help.
+    auto host = parse(run, "run", {"-h", "web"});
+    REQUIRE(host);
+    CHECK(host->value("--hostname") == "web");
+    CHECK_FALSE(host->help_requested());
+    CHECK(parse(run, "run", {"--help"})->help_requested());
+    CHECK(keel::cli::help_text(run, "run").find("    --help") != std::string::npos);
+
+    run.short_options = keel::cli::ShortOptions::Separate;
+    CHECK(parse_error(run, "run", {"-it"}) == "run: unknown option `-it` (see `keel run --help`)");
+}

@@ -35,14 +35,19 @@ Command leaf(std::string_view name) {
                    .run = record};
 }
 
-// A keel with `run`, `ps`, `image ls`, and the service manager's `stop`.
+// A keel with `run`, `ps`, `image ls`, `container stop`, and the service
+// manager's `stop`.
 const Command kRun = leaf("run");
 const Command kPs = leaf("ps");
 const Command kImageLs = leaf("ls");
 const Command kImage{.names = {"image"}, .summary = "fake", .subcommands = {&kImageLs}};
+const Command kContainerStop = leaf("stop");
+const Command kContainer{
+    .names = {"container"}, .summary = "fake", .subcommands = {&kContainerStop}};
 const Command kUnitStop = leaf("stop");
-const Command kKeel{
-    .names = {"keel"}, .summary = "fake", .subcommands = {&kRun, &kPs, &kImage, &kUnitStop}};
+const Command kKeel{.names = {"keel"},
+                    .summary = "fake",
+                    .subcommands = {&kRun, &kPs, &kImage, &kContainer, &kUnitStop}};
 const Command* const kRefused[] = {&kUnitStop};
 
 CommandResult docker(std::vector<std::string_view> args) {
@@ -82,11 +87,19 @@ TEST_CASE("a Docker verb keel has no command for fails with status 125 and says 
     CHECK(none.error().status == 125);
 }
 
-TEST_CASE("docker stop never stops a service: the service manager's verbs are refused") {
+TEST_CASE("docker stop stops a container, never a service") {
     auto result = docker({"stop", "web"});
-    REQUIRE_FALSE(result);
-    CHECK(result.error().status == 125);
-    CHECK(result.error().error.to_string() == "docker stop: not supported by keel yet");
+    REQUIRE(result);
+    CHECK(g_ran == std::vector<std::string>{"container stop", "web"});
+
+    // A keel whose only `stop` is the service manager's refuses it.
+    const Command keel{.names = {"keel"}, .summary = "fake", .subcommands = {&kUnitStop}};
+    g_ran.clear();
+    auto refused =
+        keel::cli::run_docker(std::vector<std::string_view>{"stop", "web"}, keel, kRefused);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().status == 125);
+    CHECK(refused.error().error.to_string() == "docker stop: not supported by keel yet");
     CHECK(g_ran.empty());
 }
 

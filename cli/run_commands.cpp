@@ -1,0 +1,820 @@
+// `keel run` (see run_commands.h): docker's flags declared for cli/args,
+// turned into containers::RunOptions, and the foreground path: the
+// container's bundle written under /run/keel/containers/ID and run by the
+// OCI runtime, its exit status passed on.
+#include "cli/run_commands.h"
+
+#include "base/json.h"
+#include "base/signal_names.h"
+#include "base/strings.h"
+#include "base/sys.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace keel::cli {
+
+namespace {
+
+namespace ct = containers;
+
+// Where `keel run` keeps its containers unless --root says otherwise:
+// ROOT/containers/ID/ holds config.json, etc/ (the files bind-mounted to
+// /etc) and container.json (what `keel run` was told); the runtime's
+// records are under ROOT/run.
+constexpr std::string_view kDefaultRoot = "/run/keel";
+
+// Docker's floor for --memory.
+constexpr int64_t kMinimumMemory = 6 << 20;
+constexpr uint64_t kMaxRetries = 1 << 20;
+constexpr uint64_t kMaxStopTimeout = 24 * 3600;
+
+char** g_argv = nullptr;
+
+// Where keel's binary is, as found before it was re-executed sealed: the
+// init --init binds into the container.
+constexpr std::string_view kBinaryVariable = "KEEL_RUN_BINARY";
+
+// The usage line shows only the common options (docker's dozens would
+// fill a screen); --help lists them all.
+Option text_option(std::string_view name, char short_name, std::string_view value_name,
+                   std::string_view help, Repeat repeat = Repeat::LastWins,
+                   Shown shown = Shown::InOptionList) {
+    return {.name = name,
+            .short_name = short_name,
+            .value_name = value_name,
+            .type = ValueType::Text,
+            .repeat = repeat,
+            .shown = shown,
+            .help = help};
+}
+
+Option flag_option(std::string_view name, char short_name, std::string_view help,
+                   Shown shown = Shown::InOptionList) {
+    return {.name = name, .short_name = short_name, .shown = shown, .help = help};
+}
+
+CommandResult command_run(const ParsedArgs& args);
+
+std::optional<std::string> from_environment(std::string_view key) {
+    const char* value = std::getenv(std::string(key).c_str());
+    if (!value)
+        return std::nullopt;
+    return std::string(value);
+}
+
+// Wraps a value parser's error in the flag's name.
+template <typename T> Result<T> for_flag(std::string_view flag, Result<T> result) {
+    if (!result)
+        return std::unexpected(std::move(result).error().wrap(std::string(flag)));
+    return result;
+}
+
+Result<std::chrono::milliseconds> duration_flag(const ParsedArgs& args, std::string_view flag,
+                                                std::chrono::milliseconds fallback) {
+    std::optional<std::string_view> text = args.value(flag);
+    if (!text)
+        return fallback;
+    return for_flag(flag, ct::parse_duration(*text));
+}
+
+Result<uint64_t> number_flag(std::string_view flag, std::string_view text, uint64_t max) {
+    std::optional<uint64_t> n = parse_u64(text);
+    if (!n || *n > max)
+        return error(cat(flag, ": expected a number up to ", max, ", got ", quoted(text)));
+    return *n;
+}
+
+// --security-opt: seccomp=unconfined|FILE, no-new-privileges[:true|false]
+// (also with = as docker's newer spelling).
+Result<void> apply_security_option(ct::RunOptions& options, std::string_view text) {
+    if (text == "no-new-privileges" || text == "no-new-privileges:true" ||
+        text == "no-new-privileges=true") {
+        options.new_privileges = ct::NewPrivileges::Denied;
+        return {};
+    }
+    if (text == "no-new-privileges:false" || text == "no-new-privileges=false") {
+        options.new_privileges = ct::NewPrivileges::Allowed;
+        return {};
+    }
+    if (text.starts_with("seccomp=") || text.starts_with("seccomp:")) {
+        std::string_view value = text.substr(8);
+        if (value == "unconfined") {
+            options.seccomp = ct::SeccompChoice::Unconfined;
+            return {};
+        }
+        if (value.empty())
+            return error("--security-opt: seccomp= needs unconfined or a file");
+        Result<std::string> profile = read_file(std::string(value));
+        if (!profile)
+            return std::unexpected(std::move(profile).error().wrap("--security-opt seccomp"));
+        options.seccomp = ct::SeccompChoice::File;
+        options.seccomp_profile = std::move(*profile);
+        return {};
+    }
+    return error(cat("--security-opt: unknown option ", quoted(text),
+                     " (expected seccomp=unconfined|FILE or no-new-privileges)"));
+}
+
+// --restart no|on-failure[:N]|always|unless-stopped.
+Result<void> apply_restart(ct::RunOptions& options, std::string_view text) {
+    size_t colon = text.find(':');
+    options.restart =
+        TRY_CTX(parse_choice(ct::kRestartPolicyNames, text.substr(0, colon)), "--restart");
+    if (colon != std::string_view::npos) {
+        if (options.restart != ct::RestartPolicy::OnFailure)
+            return error(cat("--restart: only on-failure takes a count, got ", quoted(text)));
+        options.restart_retries =
+            uint32_t(TRY(number_flag("--restart", text.substr(colon + 1), kMaxRetries)));
+    }
+    return {};
+}
+
+} // namespace
+
+const Command kRunCommand{
+    .names = {"run"},
+    .summary = "run a command in a new container, with docker's defaults and flags",
+    .options =
+        {
+            flag_option("--detach", 'd', "run in the background and print the container's id",
+                        Shown::InSynopsis),
+            flag_option("--rm", '\0', "remove the container when it exits", Shown::InSynopsis),
+            text_option("--name", '\0', "NAME", "the container's name (default: made up)",
+                        Repeat::LastWins, Shown::InSynopsis),
+            flag_option("--replace", '\0', "remove an existing container of the same name first"),
+            text_option("--store", '\0', "DIR",
+                        "the image store (default $KEEL_IMAGE_STORE or /var/lib/keel)"),
+            text_option("--root", '\0', "DIR", "where containers are kept (default /run/keel)"),
+            flag_option("--rootfs", '\0',
+                        "IMAGE is a directory holding the root filesystem (as podman's)",
+                        Shown::InSynopsis),
+            text_option("--env", 'e', "KEY[=VALUE]",
+                        "set a variable (KEY alone: keel's value); again for more", Repeat::Collect,
+                        Shown::InSynopsis),
+            text_option("--env-file", '\0', "FILE", "read KEY=VALUE lines from FILE",
+                        Repeat::Collect),
+            text_option("--volume", 'v', "HOST:CTR[:ro]", "bind-mount a host path", Repeat::Collect,
+                        Shown::InSynopsis),
+            text_option("--tmpfs", '\0', "PATH[:OPTS]", "mount a tmpfs at PATH", Repeat::Collect),
+            text_option("--publish", 'p', "[IP:]HOST:CTR[/udp]", "publish a port", Repeat::Collect),
+            text_option("--workdir", 'w', "DIR", "the process's working directory"),
+            text_option("--user", 'u', "USER[:GROUP]", "run as USER (a name or uid)"),
+            text_option("--hostname", 'h', "NAME", "the container's hostname"),
+            text_option("--entrypoint", '\0', "CMD",
+                        "replace the image's entrypoint (and drop its Cmd)"),
+            text_option("--memory", 'm', "SIZE", "memory limit (b, k, m, g)"),
+            text_option("--cpus", '\0', "N", "CPU limit, like 1.5"),
+            text_option("--pids-limit", '\0', "N", "process limit (-1: none)"),
+            text_option("--cgroup-parent", '\0', "PATH",
+                        "the cgroup to make the container's under"),
+            text_option("--ulimit", '\0', "NAME=SOFT[:HARD]", "a resource limit", Repeat::Collect),
+            text_option("--network", '\0', "MODE", "bridge (default), host or none"),
+            text_option("--net", '\0', "MODE", "the same as --network"),
+            flag_option("--read-only", '\0', "mount the root filesystem read-only"),
+            text_option("--cap-add", '\0', "CAP", "add a capability (or ALL)", Repeat::Collect),
+            text_option("--cap-drop", '\0', "CAP", "drop a capability (or ALL)", Repeat::Collect),
+            text_option("--security-opt", '\0', "OPT",
+                        "seccomp=unconfined|FILE or no-new-privileges", Repeat::Collect),
+            text_option("--restart", '\0', "POLICY",
+                        "no, on-failure[:N], always or unless-stopped"),
+            flag_option("--init", '\0', "run the command under an init that reaps zombies"),
+            flag_option("--tty", 't', "give the process a terminal"),
+            flag_option("--interactive", 'i', "keep stdin open"),
+            text_option("--label", 'l', "KEY=VALUE", "a label", Repeat::Collect),
+            text_option("--health-cmd", '\0', "CMD", "a command that checks the container"),
+            text_option("--health-interval", '\0', "DURATION", "between checks (default 30s)"),
+            text_option("--health-timeout", '\0', "DURATION", "a check's limit (default 30s)"),
+            text_option("--health-start-period", '\0', "DURATION",
+                        "failures before this do not count (default 0s)"),
+            text_option("--health-retries", '\0', "N", "failures until unhealthy (default 3)"),
+            text_option("--sdnotify", '\0', "WHEN",
+                        "READY=1 at conmon (start), by the container, or when healthy"),
+            text_option("--stop-signal", '\0', "SIGNAL", "the signal that stops the container"),
+            text_option("--stop-timeout", '\0', "SECONDS",
+                        "how long stop waits before SIGKILL (default 10)"),
+        },
+    .positionals = {{.name = "IMAGE", .noun = "image"},
+                    {.name = "COMMAND", .count = Count::Any, .noun = "command"}},
+    .options_end = OptionsEnd::AtFirstPositional,
+    .short_options = ShortOptions::Combinable,
+    .notes = "Options not in the usage line are listed above. Docker's defaults: 14 capabilities, "
+             "its default seccomp profile, masked and "
+             "read-only /proc and /sys paths, its own pid, mount, uts, ipc, cgroup and network "
+             "namespaces. The options end at IMAGE: what follows is the command.",
+    .run = command_run,
+};
+
+Result<ct::RunOptions> run_options(const ParsedArgs& args) {
+    ct::RunOptions options;
+    options.image = std::string(*args.positional("IMAGE"));
+    for (std::string_view word : args.positionals("COMMAND"))
+        options.command.emplace_back(word);
+    if (auto root = args.value("--root"))
+        options.state_root = std::string(*root);
+    if (auto store = args.value("--store"))
+        options.image_store = std::string(*store);
+    if (args.flag("--rootfs"))
+        options.image_source = ct::ImageSource::Rootfs;
+    if (args.flag("--detach"))
+        options.mode = ct::RunMode::Detach;
+    if (args.flag("--rm"))
+        options.removal = ct::Removal::OnExit;
+    if (args.flag("--replace"))
+        options.name_clash = ct::NameClash::Replace;
+    if (args.flag("--tty"))
+        options.terminal = ct::Terminal::Allocate;
+    if (args.flag("--interactive"))
+        options.stdin_mode = ct::Stdin::Open;
+    if (args.flag("--read-only"))
+        options.root_access = ct::Access::ReadOnly;
+    if (args.flag("--init"))
+        options.init = ct::InitProcess::Keel;
+    if (auto name = args.value("--name")) {
+        TRY_CTX(ct::check_container_name(*name), "--name");
+        options.name = std::string(*name);
+    }
+
+    // -e and --env-file in the order given: a later one wins.
+    for (const ParsedItem& item : args.items()) {
+        if (!item.option || !item.value)
+            continue;
+        if (item.option->name == "--env") {
+            std::string_view entry = *item.value;
+            if (entry.empty() || entry.front() == '=')
+                return error(cat("--env: bad variable ", quoted(entry)));
+            if (entry.find('=') != std::string_view::npos)
+                options.env.emplace_back(entry);
+            else if (std::optional<std::string> value = from_environment(entry))
+                options.env.push_back(cat(entry, "=", *value));
+        } else if (item.option->name == "--env-file") {
+            std::string path(*item.value);
+            std::string text = TRY_CTX(read_file(path), "--env-file");
+            for (std::string& entry :
+                 TRY_CTX(ct::parse_env_file(text, path, from_environment), "--env-file"))
+                options.env.push_back(std::move(entry));
+        }
+    }
+    for (std::string_view text : args.values("--volume"))
+        options.volumes.push_back(TRY_CTX(ct::parse_volume(text), "--volume"));
+    for (std::string_view text : args.values("--tmpfs"))
+        options.tmpfs.push_back(TRY_CTX(ct::parse_tmpfs(text), "--tmpfs"));
+    for (std::string_view text : args.values("--publish"))
+        options.ports.push_back(TRY_CTX(ct::parse_port(text), "--publish"));
+    for (std::string_view text : args.values("--ulimit"))
+        options.ulimits.push_back(TRY_CTX(ct::parse_ulimit(text), "--ulimit"));
+    for (std::string_view text : args.values("--cap-add"))
+        options.cap_add.emplace_back(text);
+    for (std::string_view text : args.values("--cap-drop"))
+        options.cap_drop.emplace_back(text);
+    TRY(ct::effective_capabilities(options.cap_add, options.cap_drop));
+    for (std::string_view text : args.values("--security-opt"))
+        TRY(apply_security_option(options, text));
+    for (std::string_view text : args.values("--label")) {
+        size_t equals = text.find('=');
+        if (equals == 0)
+            return error(cat("--label: bad label ", quoted(text), " (expected KEY=VALUE)"));
+        options.labels[std::string(text.substr(0, equals))] =
+            equals == std::string_view::npos ? "" : std::string(text.substr(equals + 1));
+    }
+
+    if (auto text = args.value("--workdir")) {
+        if (!text->starts_with('/'))
+            return error(cat("--workdir: ", quoted(*text), " is not an absolute path"));
+        options.workdir = std::string(*text);
+    }
+    if (auto text = args.value("--user"))
+        options.user = std::string(*text);
+    if (auto text = args.value("--hostname"))
+        options.hostname = std::string(*text);
+    if (auto text = args.value("--entrypoint"))
+        options.entrypoint = std::string(*text);
+    if (auto text = args.value("--memory")) {
+        int64_t bytes = TRY_CTX(ct::parse_memory_size(*text), "--memory");
+        if (bytes < kMinimumMemory)
+            return error(cat("--memory: ", quoted(*text), " is below the minimum of 6m"));
+        options.memory_bytes = bytes;
+    }
+    if (auto text = args.value("--cpus"))
+        options.cpu_micros = TRY_CTX(ct::parse_cpus(*text), "--cpus");
+    if (auto text = args.value("--pids-limit")) {
+        if (*text == "-1")
+            options.pids_limit = -1;
+        else
+            options.pids_limit = int64_t(TRY(number_flag("--pids-limit", *text, INT64_MAX)));
+    }
+    if (auto text = args.value("--cgroup-parent"))
+        options.cgroup_parent = std::string(*text);
+    std::optional<std::string_view> network = args.value("--network");
+    if (auto net = args.value("--net"); net && !network)
+        network = net;
+    if (network)
+        options.network = TRY_CTX(parse_choice(ct::kNetworkModeNames, *network), "--network");
+    if (!options.ports.empty() && options.network != ct::NetworkMode::Bridge)
+        return error("--publish: ports are published only with --network bridge");
+    if (auto text = args.value("--restart"))
+        TRY(apply_restart(options, *text));
+    if (options.restart != ct::RestartPolicy::No && options.removal == ct::Removal::OnExit)
+        return error("--restart: a container removed on exit (--rm) cannot be restarted");
+    if (auto text = args.value("--sdnotify"))
+        options.notify = TRY_CTX(parse_choice(ct::kNotifyWhenNames, *text), "--sdnotify");
+    if (auto text = args.value("--stop-signal")) {
+        options.stop_signal = TRY_CTX(parse_signal(*text), "--stop-signal");
+    }
+    if (auto text = args.value("--stop-timeout"))
+        options.stop_timeout_seconds =
+            uint32_t(TRY(number_flag("--stop-timeout", *text, kMaxStopTimeout)));
+
+    if (auto text = args.value("--health-cmd"))
+        options.health.command = std::string(*text);
+    options.health.interval =
+        TRY(duration_flag(args, "--health-interval", options.health.interval));
+    options.health.timeout = TRY(duration_flag(args, "--health-timeout", options.health.timeout));
+    options.health.start_period =
+        TRY(duration_flag(args, "--health-start-period", options.health.start_period));
+    if (auto text = args.value("--health-retries"))
+        options.health.retries = uint32_t(TRY(number_flag("--health-retries", *text, kMaxRetries)));
+    if (options.notify == ct::NotifyWhen::Healthy && options.health.command.empty())
+        return error("--sdnotify: healthy needs a health check (--health-cmd)");
+    return options;
+}
+
+Result<ct::RunOptions> parse_run_args(std::span<const std::string_view> args) {
+    ParsedArgs parsed = TRY(parse(kRunCommand, "run", args));
+    if (parsed.help_requested())
+        return error("run: --help given");
+    Result<ct::RunOptions> options = run_options(parsed);
+    if (!options)
+        return std::unexpected(std::move(options).error().wrap("run"));
+    return options;
+}
+
+namespace {
+
+// "2026-01-02T03:04:05Z".
+std::string now_rfc3339() {
+    std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    ::gmtime_r(&now, &utc);
+    char text[32] = {};
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+// What `keel run` was told, kept beside the bundle for ps, stop, rm and
+// inspect.
+std::string container_metadata(const ct::RunOptions& options, std::string_view id,
+                               std::string_view name, const std::string& store) {
+    JsonWriter json;
+    json.begin_object()
+        .field("id", id)
+        .field("name", name)
+        .field("image", options.image)
+        .field("source", options.image_source == ct::ImageSource::Store ? "store" : "rootfs")
+        .field("store", store)
+        .field("created", now_rfc3339())
+        .field("removal", options.removal == ct::Removal::OnExit ? "on-exit" : "keep")
+        .field("restart", ct::kRestartPolicyNames.name(options.restart))
+        .field("network", ct::kNetworkModeNames.name(options.network))
+        .field("stop_signal", options.stop_signal.value_or(SIGTERM))
+        .field("stop_timeout", options.stop_timeout_seconds);
+    json.key("command").begin_array();
+    for (const std::string& word : options.command)
+        json.value(word);
+    json.end_array().end_object();
+    return json.text();
+}
+
+Result<ct::ContainerPlace> container_place(std::string id, const std::string& bundle,
+                                           const std::string& rootfs_dir) {
+    ct::ContainerPlace place;
+    struct rlimit nofile {};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
+        place.nofile_hard_limit = nofile.rlim_max;
+    char resolved[PATH_MAX] = {};
+    if (!::realpath(rootfs_dir.c_str(), resolved))
+        return errno_error(cat("root ", quoted(rootfs_dir)));
+    if (!is_directory(resolved))
+        return error(cat("root ", quoted(rootfs_dir), " is not a directory"));
+    place.rootfs = resolved;
+    struct utsname names {};
+    if (::uname(&names) == 0)
+        place.host_hostname = names.nodename;
+    if (const char* binary = std::getenv(kBinaryVariable.data()))
+        place.init_binary = binary;
+    place.id = std::move(id);
+    place.files_dir = bundle + "/etc";
+    return place;
+}
+
+// Removes the bundle directory (config.json, etc/, container.json).
+void remove_bundle(const std::string& bundle) {
+    for (std::string_view file : {"etc/hostname", "etc/hosts", "etc/resolv.conf"})
+        ::unlink(cat(bundle, "/", file).c_str());
+    ::rmdir(cat(bundle, "/etc").c_str());
+    ::unlink(cat(bundle, "/config.json").c_str());
+    ::unlink(cat(bundle, "/container.json").c_str());
+    ::rmdir(bundle.c_str());
+}
+
+std::string state_root_of(const std::string& given) {
+    return given.empty() ? std::string(kDefaultRoot) : given;
+}
+
+ct::ImageStoreOptions store_of(const std::string& given) {
+    ct::ImageStoreOptions store;
+    if (!given.empty())
+        store.root = given;
+    else if (const char* env = std::getenv("KEEL_IMAGE_STORE"); env && *env)
+        store.root = env;
+    return store;
+}
+
+// A container made by `keel run`, as its container.json says.
+struct RunContainer {
+    uint32_t stop_timeout = 10;
+    int stop_signal = SIGTERM;
+    std::string id;
+    std::string name;
+    std::string image;
+    std::string source;
+    std::string store;
+    std::string created;
+    std::string removal;
+    std::vector<std::string> command;
+    /// The file's text, for inspect.
+    std::string json;
+};
+
+Result<RunContainer> read_container(const std::string& state_root, const std::string& id) {
+    std::string path = cat(state_root, "/containers/", id, "/container.json");
+    RunContainer out;
+    out.json = TRY(read_file(path));
+    auto parsed = [&]() -> Result<void> {
+        JsonValue document = TRY(parse_json(out.json));
+        JsonObjectCursor object = TRY(JsonCursor(document).object());
+        out.id = TRY(object["id"].string());
+        out.name = TRY(object["name"].string());
+        out.image = TRY(object["image"].string());
+        out.source = TRY(object["source"].value_or("rootfs"));
+        out.store = TRY(object["store"].value_or(""));
+        out.created = TRY(object["created"].value_or(""));
+        out.removal = TRY(object["removal"].value_or("keep"));
+        out.stop_signal = TRY(object["stop_signal"].value_or<int>(SIGTERM));
+        out.stop_timeout = TRY(object["stop_timeout"].value_or<uint32_t>(10));
+        for (const JsonCursor& word : TRY(object["command"].array()))
+            out.command.push_back(TRY(word.string()));
+        return {};
+    }();
+    if (!parsed)
+        return std::unexpected(std::move(parsed).error().wrap(path));
+    return out;
+}
+
+// Every container under `state_root`, oldest first.
+Result<std::vector<RunContainer>> all_containers(const std::string& state_root) {
+    std::vector<RunContainer> out;
+    std::string directory = cat(state_root, "/containers");
+    if (!path_exists(directory))
+        return out;
+    for (const std::string& id : TRY(list_directory(directory))) {
+        Result<RunContainer> container = read_container(state_root, id);
+        if (container)
+            out.push_back(std::move(*container));
+    }
+    std::ranges::sort(out, {}, &RunContainer::created);
+    return out;
+}
+
+// The container `reference` names: its name, its id, or a unique prefix of
+// the id.
+Result<RunContainer> find_container(const std::string& state_root, std::string_view reference) {
+    std::vector<RunContainer> matches;
+    for (RunContainer& container : TRY(all_containers(state_root))) {
+        if (container.name == reference || container.id == reference)
+            return std::move(container);
+        if (!reference.empty() && container.id.starts_with(reference))
+            matches.push_back(std::move(container));
+    }
+    if (matches.size() == 1)
+        return std::move(matches.front());
+    if (matches.empty())
+        return errno_error(ENOENT, cat("no container ", quoted(reference)));
+    return error(cat("more than one container's id starts with ", quoted(reference)));
+}
+
+ct::RuntimeOptions runtime_of(const std::string& state_root) {
+    return {.root = cat(state_root, "/run")};
+}
+
+// "running", "created", "paused" or "exited".
+std::string status_of(const std::string& state_root, const RunContainer& container) {
+    Result<ct::ContainerState> state = ct::state(runtime_of(state_root), container.id);
+    if (!state || state->status == ct::Status::Stopped)
+        return "exited";
+    return std::string(ct::kStatusNames.name(state->status));
+}
+
+// Takes the container away: its process (killed with `mode` Force), the
+// runtime's record, its root (unmounted from the image store) and its
+// directory.
+Result<void> remove_container(const std::string& state_root, const RunContainer& container,
+                              ct::DeleteMode mode) {
+    ct::RuntimeOptions runtime = runtime_of(state_root);
+    if (ct::state(runtime, container.id))
+        TRY(ct::remove(runtime, container.id, mode));
+    if (container.source == "store") {
+        Result<void> removed = ct::remove_container_root(store_of(container.store), container.id);
+        if (!removed && removed.error().code() != ENOENT)
+            return std::unexpected(std::move(removed).error());
+    }
+    remove_bundle(cat(state_root, "/containers/", container.id));
+    return {};
+}
+
+Result<int> run_container(const ct::RunOptions& options) {
+    if (options.terminal == ct::Terminal::Allocate)
+        return error("--tty: terminals are not supported by keel run yet");
+    if (!options.ports.empty())
+        return error("--publish: port publishing needs keel's bridge network, not there yet");
+    if (options.mode == ct::RunMode::Detach && options.removal == ct::Removal::OnExit)
+        return error("--rm: a detached container is not removed on exit yet (no supervisor); "
+                     "remove it with `keel rm`");
+    std::string state_root = state_root_of(options.state_root);
+    std::string name = options.name.empty() ? TRY(ct::generate_name()) : options.name;
+    if (Result<RunContainer> same = find_container(state_root, name); same && same->name == name) {
+        if (options.name_clash == ct::NameClash::Refuse)
+            return errno_error(EEXIST,
+                               cat("a container named ", quoted(name), " exists (",
+                                   same->id.substr(0, 12), "); remove it or give --replace"));
+        TRY_CTX(remove_container(state_root, *same, ct::DeleteMode::Force), "--replace");
+    }
+    // The binary's path, for --init, before ensure_sealed_binary()
+    // re-executes it from a binding attached nowhere (whose path is "/").
+    if (!std::getenv(kBinaryVariable.data())) {
+        char exe[PATH_MAX] = {};
+        ssize_t length = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (length <= 0)
+            return errno_error("readlink /proc/self/exe");
+        ::setenv(kBinaryVariable.data(), exe, 1);
+    }
+    TRY(ct::ensure_sealed_binary(g_argv));
+
+    std::string id = TRY(ct::generate_container_id());
+    std::string bundle = cat(state_root, "/containers/", id);
+    ct::ImageStoreOptions store = store_of(options.image_store);
+    oci::ImageConfig image;
+    std::string rootfs = options.image;
+    bool store_root = options.image_source == ct::ImageSource::Store;
+    if (store_root) {
+        ct::ContainerRoot root = TRY(ct::mount_container_root(store, options.image, id));
+        rootfs = root.rootfs;
+        image = std::move(root.config);
+    }
+    auto written = [&]() -> Result<void> {
+        TRY(make_directories(bundle, 0700));
+        ct::ContainerPlace place = TRY(container_place(id, bundle, rootfs));
+        std::string hostname = ct::container_hostname(options, place);
+        TRY(ct::write_etc_files(place, hostname, options.network));
+        std::string config = TRY(ct::make_spec(options, image, place));
+        TRY(write_new_file(bundle + "/config.json", config, 0600));
+        TRY(write_new_file(bundle + "/container.json",
+                           container_metadata(options, id, name, store_root ? store.root : ""),
+                           0600));
+        return {};
+    }();
+    auto discard = [&] {
+        if (store_root)
+            (void)ct::remove_container_root(store, id);
+        remove_bundle(bundle);
+    };
+    if (!written) {
+        discard();
+        return std::unexpected(std::move(written).error());
+    }
+    ct::CreateOptions create{.id = id, .bundle = bundle};
+    Result<int> status = ct::run(runtime_of(state_root), create, options.mode);
+    if (options.mode == ct::RunMode::Detach && status)
+        print(cat(id, "\n"));
+    if (!status ||
+        (options.mode == ct::RunMode::Foreground && options.removal == ct::Removal::OnExit))
+        discard();
+    return status;
+}
+
+CommandResult command_run(const ParsedArgs& args) {
+    Result<ct::RunOptions> options = run_options(args);
+    if (!options)
+        return usage_error(args, options.error().to_string());
+    Result<int> status = run_container(*options);
+    if (!status)
+        return std::unexpected(Failure(std::move(status).error()));
+    return *status;
+}
+
+const Option kRootOption{.name = "--root",
+                         .value_name = "DIR",
+                         .type = ValueType::Text,
+                         .shown = Shown::InOptionList,
+                         .help = "where containers are kept (default /run/keel)"};
+
+std::string root_option(const ParsedArgs& args) {
+    auto root = args.value("--root");
+    return state_root_of(root ? std::string(*root) : std::string());
+}
+
+CommandResult failed(Result<void> result) {
+    if (!result)
+        return std::unexpected(Failure(std::move(result).error()));
+    return kExitSuccess;
+}
+
+// "CONTAINER ID  IMAGE  COMMAND  CREATED  STATUS  NAMES", as docker ps.
+CommandResult command_ps(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    Result<std::vector<RunContainer>> containers = all_containers(state_root);
+    if (!containers)
+        return std::unexpected(Failure(std::move(containers).error()));
+    bool all = args.flag("--all");
+    bool quiet = args.flag("--quiet");
+    std::string out;
+    if (!quiet)
+        out = cat(pad("CONTAINER ID", 14), pad("IMAGE", 24), pad("COMMAND", 24), pad("CREATED", 22),
+                  pad("STATUS", 10), "NAMES\n");
+    for (const RunContainer& container : *containers) {
+        std::string status = status_of(state_root, container);
+        if (!all && status == "exited")
+            continue;
+        std::string command;
+        for (const std::string& word : container.command)
+            command += cat(command.empty() ? "" : " ", word);
+        if (quiet)
+            out += cat(container.id.substr(0, 12), "\n");
+        else
+            out += cat(pad(container.id.substr(0, 12), 14), pad(container.image, 24),
+                       pad(quoted(command.substr(0, 20)), 24), pad(container.created, 22),
+                       pad(status, 10), container.name, "\n");
+    }
+    print(out);
+    return kExitSuccess;
+}
+
+CommandResult command_rm(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    return failed([&]() -> Result<void> {
+        for (std::string_view reference : args.positionals("CONTAINER")) {
+            RunContainer container = TRY(find_container(state_root, reference));
+            std::string status = status_of(state_root, container);
+            if (status != "exited" && !args.flag("--force"))
+                return errno_error(EBUSY, cat("container ", quoted(reference), " is ", status,
+                                              "; stop it first or give --force"));
+            TRY_CTX(remove_container(state_root, container,
+                                     args.flag("--force") ? ct::DeleteMode::Force
+                                                          : ct::DeleteMode::Stopped),
+                    cat("remove ", quoted(reference)));
+            print(cat(reference, "\n"));
+        }
+        return {};
+    }());
+}
+
+// Whether the container's first process is gone (or never was).
+bool stopped(const std::string& state_root, const RunContainer& container) {
+    return status_of(state_root, container) == "exited";
+}
+
+CommandResult command_stop(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    ct::RuntimeOptions runtime = runtime_of(state_root);
+    return failed([&]() -> Result<void> {
+        for (std::string_view reference : args.positionals("CONTAINER")) {
+            RunContainer container = TRY(find_container(state_root, reference));
+            uint64_t timeout = args.number("--time").value_or(container.stop_timeout);
+            if (!stopped(state_root, container)) {
+                TRY(ct::kill(runtime, container.id, container.stop_signal));
+                for (uint64_t waited = 0; waited < timeout * 10 && !stopped(state_root, container);
+                     ++waited)
+                    ::usleep(100000);
+                if (!stopped(state_root, container))
+                    (void)ct::kill(runtime, container.id, SIGKILL, ct::KillScope::All);
+            }
+            print(cat(reference, "\n"));
+        }
+        return {};
+    }());
+}
+
+CommandResult command_kill(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    return failed([&]() -> Result<void> {
+        int signal = SIGKILL;
+        if (auto text = args.value("--signal"))
+            signal = TRY_CTX(parse_signal(*text), "--signal");
+        for (std::string_view reference : args.positionals("CONTAINER")) {
+            RunContainer container = TRY(find_container(state_root, reference));
+            TRY(ct::kill(runtime_of(state_root), container.id, signal));
+            print(cat(reference, "\n"));
+        }
+        return {};
+    }());
+}
+
+CommandResult command_inspect(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    return failed([&]() -> Result<void> {
+        JsonWriter json;
+        json.begin_array();
+        for (std::string_view reference : args.positionals("CONTAINER")) {
+            RunContainer container = TRY(find_container(state_root, reference));
+            JsonValue metadata = TRY(parse_json(container.json));
+            json.begin_object().field("Status", status_of(state_root, container));
+            json.key("Container").value(metadata);
+            std::string config_path = cat(state_root, "/containers/", container.id, "/config.json");
+            if (Result<std::string> config = read_file(config_path))
+                if (Result<JsonValue> parsed = parse_json(*config))
+                    json.key("Config").value(*parsed);
+            json.end_object();
+        }
+        json.end_array();
+        print(cat(json.text(), "\n"));
+        return {};
+    }());
+}
+
+} // namespace
+
+const Command kPsCommand{
+    .names = {"ps", "ls"},
+    .summary = "list the containers keel run made",
+    .options = {kRootOption,
+                {.name = "--all", .short_name = 'a', .help = "the exited ones too"},
+                {.name = "--quiet", .short_name = 'q', .help = "only the ids"}},
+    .run = command_ps,
+};
+
+const Command kRmCommand{
+    .names = {"rm"},
+    .summary = "remove containers (their root and record)",
+    .options = {kRootOption,
+                {.name = "--force", .short_name = 'f', .help = "kill a running one first"}},
+    .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
+    .run = command_rm,
+};
+
+const Command kStopCommand{
+    .names = {"stop"},
+    .summary = "stop containers: their stop signal, then SIGKILL after the timeout",
+    .options = {kRootOption,
+                {.name = "--time",
+                 .short_name = 't',
+                 .value_name = "SECONDS",
+                 .type = ValueType::Number,
+                 .max = 24 * 3600,
+                 .help = "seconds before SIGKILL (default: the container's --stop-timeout)"}},
+    .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
+    .run = command_stop,
+};
+
+const Command kKillCommand{
+    .names = {"kill"},
+    .summary = "send a signal to containers' first process",
+    .options = {kRootOption,
+                {.name = "--signal",
+                 .short_name = 's',
+                 .value_name = "SIGNAL",
+                 .type = ValueType::Text,
+                 .help = "the signal (default SIGKILL)"}},
+    .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
+    .run = command_kill,
+};
+
+const Command kInspectCommand{
+    .names = {"inspect"},
+    .summary = "show containers: what keel run was told, their status and config.json",
+    .options = {kRootOption},
+    .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
+    .run = command_inspect,
+};
+
+const Command kContainerCommand{
+    .names = {"container"},
+    .summary = "the containers keel run made: ps, stop, kill, rm, inspect",
+    .notes = "`keel stop` and `keel kill` are the service manager's, so a container is "
+             "stopped with `keel container stop`; ps, rm and inspect are also top-level.",
+    .subcommands = {&kPsCommand, &kStopCommand, &kKillCommand, &kRmCommand, &kInspectCommand},
+};
+
+CommandResult run_run(std::span<const std::string_view> args, char** argv) {
+    g_argv = argv;
+    return dispatch(kRunCommand, "run", args);
+}
+
+} // namespace keel::cli
