@@ -411,26 +411,8 @@ Result<void> remove_container_root(const ImageStoreOptions& store, std::string_v
 // NAT and published ports as nftables rules in table `ip keel`, and the
 // container's resolv.conf made from the host's.
 
-/// How a container is networked (`keel run --network`).
-enum class NetworkMode {
-    None,   ///< its own network namespace with only loopback
-    Host,   ///< the host's network namespace
-    Bridge, ///< its own namespace, attached to the bridge (attach_bridge)
-};
-
-inline constexpr auto kNetworkModeNames = name_table<NetworkMode>({
-    {NetworkMode::None, "none"},
-    {NetworkMode::Host, "host"},
-    {NetworkMode::Bridge, "bridge"},
-});
-
-/// A published port's transport protocol.
-enum class Protocol { Tcp, Udp };
-
-inline constexpr auto kProtocolNames = name_table<Protocol>({
-    {Protocol::Tcp, "tcp"},
-    {Protocol::Udp, "udp"},
-});
+// NetworkMode (`keel run --network`) and Protocol (a published port's) are
+// declared with keel run's options, in run_spec.h.
 
 /// A published port: connections to the host's `host_port` (on `host_ip`
 /// only, or on every address of the host when empty) go to the

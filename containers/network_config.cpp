@@ -195,7 +195,7 @@ Result<NatRuleset> ruleset_for(std::span<const NetworkAttachment> attachments) {
             ruleset.bridges.push_back({subnet, attachment.bridge});
         Ipv4Address address = TRY(parse_ipv4(attachment.address));
         for (const PortMapping& mapping : attachment.ports) {
-            PublishedPort port;
+            NatPort port;
             port.protocol = mapping.protocol;
             port.host_port = mapping.host_port;
             port.container_port = mapping.container_port;

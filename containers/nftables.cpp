@@ -228,7 +228,7 @@ NetlinkMessage table_message(int message) {
 }
 
 // The DNAT rule of `port` in `chain` (prerouting or output).
-NetlinkMessage published_port_rule(std::string_view chain, const PublishedPort& port) {
+NetlinkMessage published_port_rule(std::string_view chain, const NatPort& port) {
     std::string comment = cat("container ", port.container_id);
     Rule rule(chain, comment);
     if (port.host_address.value != 0) {
@@ -251,7 +251,7 @@ NetlinkMessage published_port_rule(std::string_view chain, const PublishedPort& 
     return std::move(rule).finish();
 }
 
-std::string describe_port(const PublishedPort& port) {
+std::string describe_port(const NatPort& port) {
     return cat(port.host_address.value ? format_ipv4(port.host_address) : std::string("*"), ":",
                port.host_port, "/", kProtocolNames.name(port.protocol), " -> ",
                format_ipv4(port.container_address), ":", port.container_port, " (container ",
@@ -306,7 +306,7 @@ std::vector<BatchRequest> nftables_ruleset_batch(const NatRuleset& ruleset) {
                                  .finish(),
                              cat("add forward rule to ", bridge.name)});
         }
-        for (const PublishedPort& port : ruleset.ports) {
+        for (const NatPort& port : ruleset.ports) {
             for (std::string_view chain : {"prerouting", "output"})
                 batch.push_back({published_port_rule(chain, port),
                                  cat("add ", chain, " rule ", describe_port(port))});

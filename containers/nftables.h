@@ -34,7 +34,7 @@ struct NatBridge {
 
 /// A published port: connections to `host_address` (any of the host's
 /// own addresses when 0) port `host_port` go to the container.
-struct PublishedPort {
+struct NatPort {
     Protocol protocol = Protocol::Tcp;
     uint16_t host_port = 0;
     uint16_t container_port = 0;
@@ -47,7 +47,7 @@ struct PublishedPort {
 /// Everything the table holds.
 struct NatRuleset {
     std::vector<NatBridge> bridges;
-    std::vector<PublishedPort> ports;
+    std::vector<NatPort> ports;
 };
 
 /// The batch that replaces table `ip keel` with `ruleset`: framed by

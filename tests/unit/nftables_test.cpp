@@ -35,7 +35,7 @@ std::string bytes_text(std::span<const uint8_t> bytes) {
 NatRuleset one_port() {
     NatRuleset ruleset;
     ruleset.bridges.push_back({*parse_subnet("10.88.0.0/16"), "keel0"});
-    PublishedPort port;
+    NatPort port;
     port.protocol = Protocol::Udp;
     port.host_port = 8080;
     port.container_port = 80;
