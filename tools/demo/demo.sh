@@ -53,18 +53,14 @@ sed -n '/^\[Container\]/,/^$/p' /etc/keel/units/web.container
 echo
 keel status web -n 0 | sed -n '1,4p'
 
-if ! keel help 2>/dev/null | grep -q '^  run '; then
-  step "keel run: not in this build yet"
-  echo "web.service's ExecStart is \`keel run ...\`, which this keel does not have yet,"
-  echo "so the container cannot start: that part of the demo is not there yet."
-  keel status web -n 3
-  end "NOT THERE YET: keel run (containers from images)"
-fi
-
 step "waiting for web.service: ready once the container's health check passes"
 if ! wait_active 90 web.service; then
   keel status web -n 15
-  end "FAILED: web.service is $(state web.service)"
+  why=$(keel logs web | grep -m 1 'web.service: keel: ' | sed 's/^.*web.service: //')
+  case "$why" in
+    *"not there yet"* | *"unknown command"*) end "NOT THERE YET: $why" ;;
+  esac
+  end "FAILED: web.service is $(state web.service): $why"
 fi
 keel list-units
 
