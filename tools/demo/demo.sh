@@ -56,7 +56,7 @@ keel status web -n 0 | sed -n '1,4p'
 step "waiting for web.service: ready once the container's health check passes"
 if ! wait_active 90 web.service; then
   keel status web -n 15
-  why=$(keel logs web | grep -m 1 'web.service: keel: ' | sed 's/^.*web.service: //')
+  why=$(keel logs web | grep 'web.service: keel: ' | grep -v -m 1 'no container' | sed 's/^.*web.service: //')
   case "$why" in
     *"not there yet"* | *"unknown command"*) end "NOT THERE YET: $why" ;;
   esac

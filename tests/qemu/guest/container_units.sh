@@ -148,7 +148,7 @@ fi
 # -- web answers over HTTP (Notify=healthy: active once a check passed).
 # If web never starts, the checks that need it say why at once.
 if ! wait_for 60 is_active web.service; then
-  why="web.service never became active ($(state web.service)): $(keel logs web | grep -m 1 'web.service: keel: ' | sed 's/^.*web.service: //')"
+  why="web.service never became active ($(state web.service)): $(keel logs web | grep 'web.service: keel: ' | grep -v -m 1 'no container' | sed 's/^.*web.service: //')"
   case "$why" in
     *"not there yet"*) verdict=not_yet ;;
     *) verdict=fail ;;
@@ -218,7 +218,7 @@ fi
 if wait_for 30 sh -c 'keel logs hello-docker | grep -q "hello from a docker-style unit"'; then
   pass DOCKER_UNIT "$(keel logs hello-docker | grep -o 'hello from a docker-style unit.*' | head -n 1)"
 else
-  fail DOCKER_UNIT "hello-docker.service is $(state hello-docker.service): $(keel logs hello-docker | grep -m 1 'hello-docker.service: keel: ' | sed 's/^.*hello-docker.service: //')"
+  fail DOCKER_UNIT "hello-docker.service is $(state hello-docker.service): $(keel logs hello-docker | grep 'hello-docker.service: keel: ' | grep -v -m 1 'no container' | sed 's/^.*hello-docker.service: //')"
 fi
 
 # -- keel stop web: the container is stopped and removed (--rm).
