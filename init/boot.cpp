@@ -14,9 +14,12 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <net/if.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -136,6 +139,22 @@ Result<void> set_hostname(const KernelCommandLine& cmdline) {
         return error(cat("hostname ", quoted(name), " is longer than 64 characters"));
     if (::sethostname(name.data(), name.size()) < 0)
         return errno_error(cat("set hostname to ", quoted(name)));
+    return {};
+}
+
+Result<void> bring_up_loopback() {
+    Fd socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!socket.valid())
+        return errno_error("bring up `lo`: socket");
+    ifreq request{};
+    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(socket.get(), SIOCGIFFLAGS, &request) < 0)
+        return errno_error("bring up `lo`: read its flags");
+    if (request.ifr_flags & IFF_UP)
+        return {};
+    request.ifr_flags = short(request.ifr_flags | IFF_UP);
+    if (::ioctl(socket.get(), SIOCSIFFLAGS, &request) < 0)
+        return errno_error("bring up `lo`");
     return {};
 }
 

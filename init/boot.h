@@ -29,6 +29,11 @@ void setup_kernel_logging(const KernelCommandLine& cmdline);
 /// Sets the hostname from keel.hostname=, /etc/hostname, or "keel".
 Result<void> set_hostname(const KernelCommandLine& cmdline);
 
+/// Brings the loopback interface up, as systemd's PID 1 does: the kernel
+/// gives it 127.0.0.1/8 and ::1 then. Services talking to localhost, and
+/// ports a container publishes on 127.0.0.1, need it.
+Result<void> bring_up_loopback();
+
 /// Where modules-load.d(5) files are read from, as systemd does (a later
 /// directory's file of the same name wins).
 inline const std::vector<std::string> kModulesLoadDirectories = {

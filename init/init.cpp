@@ -144,6 +144,8 @@ void Init::boot_system() {
             set_log_level(*level);
     if (auto named = set_hostname(m_cmdline); !named)
         log_warning(named.error().to_string());
+    if (auto loopback = bring_up_loopback(); !loopback)
+        log_warning(loopback.error().to_string());
     load_boot_modules(m_cmdline);
     boot_from_disk(m_cmdline); // from an initramfs: switch to the disk root, exec its keel
     livepatch::load_installed_patches(m_cmdline); // on the final root, before any unit

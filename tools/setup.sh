@@ -3,7 +3,7 @@
 # present are skipped, apt runs only when something is missing. Safe to call
 # from every entry point.
 #
-#   tools/setup.sh demo   what tools/demo.sh needs: the glibc build and QEMU
+#   tools/setup.sh demo   what tools/demo.sh needs: the glibc build, disk images and QEMU
 #   tools/setup.sh        everything the test suite needs (the default)
 set -euo pipefail
 
@@ -20,14 +20,14 @@ packages=(
   doctest-dev zlib1g-dev liblzma-dev libzstd-dev
   # boot images and QEMU
   qemu-system-x86 linux-image-amd64 busybox-static cpio gzip xz-utils zstd kmod
+  # disk images (tools/mkimage): erofs root, GPT, ext4 STATE
+  erofs-utils gdisk e2fsprogs
 )
 if [ "$profile" = all ]; then
   packages+=(
     clang-format git
     # fuzzing: clang 16 pairs with libc++ 16, which has std::expected
     clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
-    # disk images (tools/mkimage): erofs root, GPT, ext4 STATE
-    erofs-utils gdisk e2fsprogs
     # live patch tests: kbuild for Debian's kernel (modules built at test time), test keys
     linux-headers-amd64 make gcc openssl
     # host tests of the container runtime (pgrep)
