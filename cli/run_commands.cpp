@@ -5,6 +5,8 @@
 #include "cli/run_commands.h"
 
 #include "base/json.h"
+#include "base/log.h"
+#include "base/notify.h"
 #include "base/signal_names.h"
 #include "base/strings.h"
 #include "base/sys.h"
@@ -540,6 +542,8 @@ Result<void> remove_container(const std::string& state_root, const RunContainer&
     return {};
 }
 
+Result<int> run_with(const ct::RunOptions& options, const std::string& notify_socket);
+
 Result<int> run_container(const ct::RunOptions& options) {
     if (options.terminal == ct::Terminal::Allocate)
         return error("--tty: terminals are not supported by keel run yet");
@@ -548,6 +552,19 @@ Result<int> run_container(const ct::RunOptions& options) {
     if (options.mode == ct::RunMode::Detach && options.removal == ct::Removal::OnExit)
         return error("--rm: a detached container is not removed on exit yet (no supervisor); "
                      "remove it with `keel rm`");
+    // --sdnotify: Podman's meaning; without $NOTIFY_SOCKET nobody listens.
+    std::string notify_socket = from_environment("NOTIFY_SOCKET").value_or("");
+    ct::RunOptions adjusted;
+    const ct::RunOptions* given = &options;
+    if (!notify_socket.empty() && options.notify == ct::NotifyWhen::Container) {
+        adjusted = options;
+        TRY(ct::pass_notify_socket(adjusted, notify_socket));
+        given = &adjusted;
+    }
+    return run_with(*given, notify_socket);
+}
+
+Result<int> run_with(const ct::RunOptions& options, const std::string& notify_socket) {
     std::string state_root = state_root_of(options.state_root);
     std::string name = options.name.empty() ? TRY(ct::generate_name()) : options.name;
     if (Result<RunContainer> same = find_container(state_root, name); same && same->name == name) {
@@ -601,7 +618,15 @@ Result<int> run_container(const ct::RunOptions& options) {
         return std::unexpected(std::move(written).error());
     }
     ct::CreateOptions create{.id = id, .bundle = bundle};
-    Result<int> status = ct::run(runtime_of(state_root), create, options.mode);
+    ct::RunHooks hooks;
+    if (!notify_socket.empty() && options.notify == ct::NotifyWhen::Conmon)
+        hooks.started = [&](pid_t) {
+            if (Result<void> sent =
+                    send_notify(notify_socket, ct::conmon_ready_message(::getpid()));
+                !sent)
+                log_warning(cat("keel run: --sdnotify=conmon: ", sent.error().to_string()));
+        };
+    Result<int> status = ct::run(runtime_of(state_root), create, options.mode, hooks);
     if (options.mode == ct::RunMode::Detach && status)
         print(cat(id, "\n"));
     if (!status ||

@@ -139,11 +139,31 @@ enum class DeleteMode {
 Result<void> remove(const RuntimeOptions& runtime, std::string_view id,
                     DeleteMode mode = DeleteMode::Stopped);
 
+/// What a caller of run() does at each step of the container's life.
+/// Every hook is optional.
+struct RunHooks {
+    /// After create, before start: the container's process (its
+    /// namespaces made) waits for start. An error removes the container
+    /// and is run()'s.
+    std::function<Result<void>(pid_t pid)> created;
+    /// After start: the container's program runs.
+    std::function<void(pid_t pid)> started;
+    /// While run() waits (foreground): called once right after start and
+    /// again when the time it returns has passed (std::nullopt: never
+    /// again). Signals are passed on only between calls, so it should
+    /// return within a bounded time.
+    std::function<std::optional<std::chrono::milliseconds>()> tick;
+    /// After the container's process has exited (its wait status), before
+    /// the container is deleted: its cgroup is still there.
+    std::function<void(int wait_status)> exited;
+};
+
 /// `run`: create, start and, unless `detach`, wait for the container's
 /// process, passing on the signals the runtime gets, then delete it.
 /// Returns the exit status as a shell shows it (128 + signal when killed).
 /// (RunMode is declared in run_spec.h.)
-Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode);
+Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode,
+                const RunHooks& hooks = {});
 
 /// `exec`'s options: the process to run in a running container. It starts
 /// from the container's own process settings (config.json's `process` as

@@ -12,7 +12,9 @@ case_name=$2
 work=$(mktemp -d /tmp/keel-run.XXXXXX)
 state=$work/state
 store=$work/store
+listener=
 cleanup() {
+  [ -z "$listener" ] || kill "$listener" 2>/dev/null || true
   for id in $(ls "$state/containers" 2>/dev/null); do
     "$keel" rm --root "$state" --force "$id" >/dev/null 2>&1 || true
   done
@@ -233,6 +235,44 @@ refused)
   out=$("$keel" run --root "$state" -u ghost --rootfs "$rootfs" true 2>&1) && fail "unknown user ran"
   echo "$out" | grep -q 'no user `ghost`' || fail "message: $out"
   [ -z "$(ls -A "$state/containers" 2>/dev/null)" ] || fail "a refused run left a container"
+  pass ;;
+
+sdnotify)
+  # --sdnotify=conmon (the default under $NOTIFY_SOCKET): keel run says
+  # READY=1 with its own pid once the container's program runs;
+  # =container: the socket is the container's, keel says nothing.
+  command -v python3 >/dev/null || { echo "SKIP: no python3 to listen on a notify socket"; exit 77; }
+  listen() { # listen SOCKET OUT: datagrams to SOCKET, one a line, into OUT until killed
+    python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[2] + ".up", "w").close()
+with open(sys.argv[2], "a") as out:
+    while True:
+        out.write(s.recv(4096).decode().replace("\n", " ") + "\n")
+        out.flush()
+' "$1" "$2" &
+    listener=$!
+    for _ in $(seq 50); do [ -e "$2.up" ] && return 0; sleep 0.1; done
+    fail "the notify listener did not start"
+  }
+  listen "$work/notify.sock" "$work/said"
+  NOTIFY_SOCKET=$work/notify.sock krun "$rootfs" sh -c 'sleep 0.3; echo $NOTIFY_SOCKET' \
+    >"$work/out" & keel_pid=$!
+  wait "$keel_pid" || fail "run with NOTIFY_SOCKET"
+  [ "$(cat "$work/out")" = "" ] || fail "NOTIFY_SOCKET reached the container: $(cat "$work/out")"
+  for _ in $(seq 20); do grep -q READY=1 "$work/said" && break; sleep 0.1; done
+  grep -q "^READY=1 MAINPID=$keel_pid " "$work/said" || fail "conmon: $(cat "$work/said")"
+  : >"$work/said"
+  out=$(NOTIFY_SOCKET=$work/notify.sock krun --sdnotify container "$rootfs" \
+    sh -c 'echo $NOTIFY_SOCKET; test -S /run/notify/notify.sock && echo socket') ||
+    fail "run --sdnotify container: $out"
+  [ "$out" = "/run/notify/notify.sock
+socket" ] || fail "--sdnotify container: $out"
+  sleep 0.3
+  [ ! -s "$work/said" ] || fail "keel spoke for the container: $(cat "$work/said")"
+  kill "$listener"
   pass ;;
 
 *)
