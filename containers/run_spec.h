@@ -365,8 +365,9 @@ Result<std::string> generate_name();
 /// Checks a --name: Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]+.
 Result<void> check_container_name(std::string_view name);
 
-/// The container's /etc/hosts: localhost entries and the hostname.
-std::string hosts_file(std::string_view hostname);
+/// The container's /etc/hosts: localhost entries and the hostname, at
+/// `address` (its address on the bridge) or else at 127.0.1.1.
+std::string hosts_file(std::string_view hostname, std::string_view address = {});
 
 /// The container's /etc/resolv.conf from the host's: as it is with
 /// --network host; otherwise without loopback nameservers (unreachable
