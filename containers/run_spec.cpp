@@ -806,15 +806,14 @@ Result<void> check_container_name(std::string_view name) {
 }
 
 std::string hosts_file(std::string_view hostname, std::string_view address) {
+    std::string_view own = address.empty() ? std::string_view("127.0.1.1") : address;
     return cat("127.0.0.1\tlocalhost\n"
                "::1\tlocalhost ip6-localhost ip6-loopback\n"
                "fe00::0\tip6-localnet\n"
                "ff00::0\tip6-mcastprefix\n"
                "ff02::1\tip6-allnodes\n"
-               "ff02::2\tip6-allrouters\n" address.empty()
-                   ? std::string_view("127.0.1.1")
-                   : address,
-               "\t", hostname, "\n");
+               "ff02::2\tip6-allrouters\n",
+               own, "\t", hostname, "\n");
 }
 
 std::string resolv_conf_for(std::string_view host_resolv_conf, NetworkMode network) {
