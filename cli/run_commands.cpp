@@ -1,10 +1,12 @@
 // `keel run` (see run_commands.h): docker's flags declared for cli/args,
-// turned into containers::RunOptions, and the foreground path: the
-// container's bundle written under /run/keel/containers/ID and run by the
-// OCI runtime, its exit status passed on.
+// turned into containers::RunOptions and handed to containers'
+// run_container(); ps, rm, stop, kill and inspect print what containers/
+// says of its containers.
 #include "cli/run_commands.h"
 
 #include "base/json.h"
+#include "base/log.h"
+#include "base/notify.h"
 #include "base/signal_names.h"
 #include "base/strings.h"
 #include "base/sys.h"
@@ -26,22 +28,12 @@ namespace {
 
 namespace ct = containers;
 
-// Where `keel run` keeps its containers unless --root says otherwise:
-// ROOT/containers/ID/ holds config.json, etc/ (the files bind-mounted to
-// /etc) and container.json (what `keel run` was told); the runtime's
-// records are under ROOT/run.
-constexpr std::string_view kDefaultRoot = "/run/keel";
-
 // Docker's floor for --memory.
 constexpr int64_t kMinimumMemory = 6 << 20;
 constexpr uint64_t kMaxRetries = 1 << 20;
 constexpr uint64_t kMaxStopTimeout = 24 * 3600;
 
 char** g_argv = nullptr;
-
-// Where keel's binary is, as found before it was re-executed sealed: the
-// init --init binds into the container.
-constexpr std::string_view kBinaryVariable = "KEEL_RUN_BINARY";
 
 // The usage line shows only the common options (docker's dozens would
 // fill a screen); --help lists them all.
@@ -359,262 +351,11 @@ Result<ct::RunOptions> parse_run_args(std::span<const std::string_view> args) {
 
 namespace {
 
-// "2026-01-02T03:04:05Z".
-std::string now_rfc3339() {
-    std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    ::gmtime_r(&now, &utc);
-    char text[32] = {};
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
-
-// What `keel run` was told, kept beside the bundle for ps, stop, rm and
-// inspect.
-std::string container_metadata(const ct::RunOptions& options, std::string_view id,
-                               std::string_view name, const std::string& store) {
-    JsonWriter json;
-    json.begin_object()
-        .field("id", id)
-        .field("name", name)
-        .field("image", options.image)
-        .field("source", options.image_source == ct::ImageSource::Store ? "store" : "rootfs")
-        .field("store", store)
-        .field("created", now_rfc3339())
-        .field("removal", options.removal == ct::Removal::OnExit ? "on-exit" : "keep")
-        .field("restart", ct::kRestartPolicyNames.name(options.restart))
-        .field("network", ct::kNetworkModeNames.name(options.network))
-        .field("stop_signal", options.stop_signal.value_or(SIGTERM))
-        .field("stop_timeout", options.stop_timeout_seconds);
-    json.key("command").begin_array();
-    for (const std::string& word : options.command)
-        json.value(word);
-    json.end_array().end_object();
-    return json.text();
-}
-
-Result<ct::ContainerPlace> container_place(std::string id, const std::string& bundle,
-                                           const std::string& rootfs_dir) {
-    ct::ContainerPlace place;
-    struct rlimit nofile {};
-    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
-        place.nofile_hard_limit = nofile.rlim_max;
-    char resolved[PATH_MAX] = {};
-    if (!::realpath(rootfs_dir.c_str(), resolved))
-        return errno_error(cat("root ", quoted(rootfs_dir)));
-    if (!is_directory(resolved))
-        return error(cat("root ", quoted(rootfs_dir), " is not a directory"));
-    place.rootfs = resolved;
-    struct utsname names {};
-    if (::uname(&names) == 0)
-        place.host_hostname = names.nodename;
-    if (const char* binary = std::getenv(kBinaryVariable.data()))
-        place.init_binary = binary;
-    place.id = std::move(id);
-    place.files_dir = bundle + "/etc";
-    return place;
-}
-
-// Removes the bundle directory (config.json, etc/, container.json).
-void remove_bundle(const std::string& bundle) {
-    for (std::string_view file : {"etc/hostname", "etc/hosts", "etc/resolv.conf"})
-        ::unlink(cat(bundle, "/", file).c_str());
-    ::rmdir(cat(bundle, "/etc").c_str());
-    ::unlink(cat(bundle, "/config.json").c_str());
-    ::unlink(cat(bundle, "/container.json").c_str());
-    ::rmdir(bundle.c_str());
-}
-
-std::string state_root_of(const std::string& given) {
-    return given.empty() ? std::string(kDefaultRoot) : given;
-}
-
-ct::ImageStoreOptions store_of(const std::string& given) {
-    ct::ImageStoreOptions store;
-    if (!given.empty())
-        store.root = given;
-    else if (const char* env = std::getenv("KEEL_IMAGE_STORE"); env && *env)
-        store.root = env;
-    return store;
-}
-
-// A container made by `keel run`, as its container.json says.
-struct RunContainer {
-    uint32_t stop_timeout = 10;
-    int stop_signal = SIGTERM;
-    std::string id;
-    std::string name;
-    std::string image;
-    std::string source;
-    std::string store;
-    std::string created;
-    std::string removal;
-    std::vector<std::string> command;
-    /// The file's text, for inspect.
-    std::string json;
-};
-
-Result<RunContainer> read_container(const std::string& state_root, const std::string& id) {
-    std::string path = cat(state_root, "/containers/", id, "/container.json");
-    RunContainer out;
-    out.json = TRY(read_file(path));
-    auto parsed = [&]() -> Result<void> {
-        JsonValue document = TRY(parse_json(out.json));
-        JsonObjectCursor object = TRY(JsonCursor(document).object());
-        out.id = TRY(object["id"].string());
-        out.name = TRY(object["name"].string());
-        out.image = TRY(object["image"].string());
-        out.source = TRY(object["source"].value_or("rootfs"));
-        out.store = TRY(object["store"].value_or(""));
-        out.created = TRY(object["created"].value_or(""));
-        out.removal = TRY(object["removal"].value_or("keep"));
-        out.stop_signal = TRY(object["stop_signal"].value_or<int>(SIGTERM));
-        out.stop_timeout = TRY(object["stop_timeout"].value_or<uint32_t>(10));
-        for (const JsonCursor& word : TRY(object["command"].array()))
-            out.command.push_back(TRY(word.string()));
-        return {};
-    }();
-    if (!parsed)
-        return std::unexpected(std::move(parsed).error().wrap(path));
-    return out;
-}
-
-// Every container under `state_root`, oldest first.
-Result<std::vector<RunContainer>> all_containers(const std::string& state_root) {
-    std::vector<RunContainer> out;
-    std::string directory = cat(state_root, "/containers");
-    if (!path_exists(directory))
-        return out;
-    for (const std::string& id : TRY(list_directory(directory))) {
-        Result<RunContainer> container = read_container(state_root, id);
-        if (container)
-            out.push_back(std::move(*container));
-    }
-    std::ranges::sort(out, {}, &RunContainer::created);
-    return out;
-}
-
-// The container `reference` names: its name, its id, or a unique prefix of
-// the id.
-Result<RunContainer> find_container(const std::string& state_root, std::string_view reference) {
-    std::vector<RunContainer> matches;
-    for (RunContainer& container : TRY(all_containers(state_root))) {
-        if (container.name == reference || container.id == reference)
-            return std::move(container);
-        if (!reference.empty() && container.id.starts_with(reference))
-            matches.push_back(std::move(container));
-    }
-    if (matches.size() == 1)
-        return std::move(matches.front());
-    if (matches.empty())
-        return errno_error(ENOENT, cat("no container ", quoted(reference)));
-    return error(cat("more than one container's id starts with ", quoted(reference)));
-}
-
-ct::RuntimeOptions runtime_of(const std::string& state_root) {
-    return {.root = cat(state_root, "/run")};
-}
-
-// "running", "created", "paused" or "exited".
-std::string status_of(const std::string& state_root, const RunContainer& container) {
-    Result<ct::ContainerState> state = ct::state(runtime_of(state_root), container.id);
-    if (!state || state->status == ct::Status::Stopped)
-        return "exited";
-    return std::string(ct::kStatusNames.name(state->status));
-}
-
-// Takes the container away: its process (killed with `mode` Force), the
-// runtime's record, its root (unmounted from the image store) and its
-// directory.
-Result<void> remove_container(const std::string& state_root, const RunContainer& container,
-                              ct::DeleteMode mode) {
-    ct::RuntimeOptions runtime = runtime_of(state_root);
-    if (ct::state(runtime, container.id))
-        TRY(ct::remove(runtime, container.id, mode));
-    if (container.source == "store") {
-        Result<void> removed = ct::remove_container_root(store_of(container.store), container.id);
-        if (!removed && removed.error().code() != ENOENT)
-            return std::unexpected(std::move(removed).error());
-    }
-    remove_bundle(cat(state_root, "/containers/", container.id));
-    return {};
-}
-
-Result<int> run_container(const ct::RunOptions& options) {
-    if (options.terminal == ct::Terminal::Allocate)
-        return error("--tty: terminals are not supported by keel run yet");
-    if (!options.ports.empty())
-        return error("--publish: port publishing needs keel's bridge network, not there yet");
-    if (options.mode == ct::RunMode::Detach && options.removal == ct::Removal::OnExit)
-        return error("--rm: a detached container is not removed on exit yet (no supervisor); "
-                     "remove it with `keel rm`");
-    std::string state_root = state_root_of(options.state_root);
-    std::string name = options.name.empty() ? TRY(ct::generate_name()) : options.name;
-    if (Result<RunContainer> same = find_container(state_root, name); same && same->name == name) {
-        if (options.name_clash == ct::NameClash::Refuse)
-            return errno_error(EEXIST,
-                               cat("a container named ", quoted(name), " exists (",
-                                   same->id.substr(0, 12), "); remove it or give --replace"));
-        TRY_CTX(remove_container(state_root, *same, ct::DeleteMode::Force), "--replace");
-    }
-    // The binary's path, for --init, before ensure_sealed_binary()
-    // re-executes it from a binding attached nowhere (whose path is "/").
-    if (!std::getenv(kBinaryVariable.data())) {
-        char exe[PATH_MAX] = {};
-        ssize_t length = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (length <= 0)
-            return errno_error("readlink /proc/self/exe");
-        ::setenv(kBinaryVariable.data(), exe, 1);
-    }
-    TRY(ct::ensure_sealed_binary(g_argv));
-
-    std::string id = TRY(ct::generate_container_id());
-    std::string bundle = cat(state_root, "/containers/", id);
-    ct::ImageStoreOptions store = store_of(options.image_store);
-    oci::ImageConfig image;
-    std::string rootfs = options.image;
-    bool store_root = options.image_source == ct::ImageSource::Store;
-    if (store_root) {
-        ct::ContainerRoot root = TRY(ct::mount_container_root(store, options.image, id));
-        rootfs = root.rootfs;
-        image = std::move(root.config);
-    }
-    auto written = [&]() -> Result<void> {
-        TRY(make_directories(bundle, 0700));
-        ct::ContainerPlace place = TRY(container_place(id, bundle, rootfs));
-        std::string hostname = ct::container_hostname(options, place);
-        TRY(ct::write_etc_files(place, hostname, options.network));
-        std::string config = TRY(ct::make_spec(options, image, place));
-        TRY(write_new_file(bundle + "/config.json", config, 0600));
-        TRY(write_new_file(bundle + "/container.json",
-                           container_metadata(options, id, name, store_root ? store.root : ""),
-                           0600));
-        return {};
-    }();
-    auto discard = [&] {
-        if (store_root)
-            (void)ct::remove_container_root(store, id);
-        remove_bundle(bundle);
-    };
-    if (!written) {
-        discard();
-        return std::unexpected(std::move(written).error());
-    }
-    ct::CreateOptions create{.id = id, .bundle = bundle};
-    Result<int> status = ct::run(runtime_of(state_root), create, options.mode);
-    if (options.mode == ct::RunMode::Detach && status)
-        print(cat(id, "\n"));
-    if (!status ||
-        (options.mode == ct::RunMode::Foreground && options.removal == ct::Removal::OnExit))
-        discard();
-    return status;
-}
-
 CommandResult command_run(const ParsedArgs& args) {
     Result<ct::RunOptions> options = run_options(args);
     if (!options)
         return usage_error(args, options.error().to_string());
-    Result<int> status = run_container(*options);
+    Result<int> status = ct::run_container(*options, g_argv);
     if (!status)
         return std::unexpected(Failure(std::move(status).error()));
     return *status;
@@ -628,7 +369,7 @@ const Option kRootOption{.name = "--root",
 
 std::string root_option(const ParsedArgs& args) {
     auto root = args.value("--root");
-    return state_root_of(root ? std::string(*root) : std::string());
+    return ct::run_root(root ? std::string(*root) : std::string());
 }
 
 CommandResult failed(Result<void> result) {
@@ -640,7 +381,7 @@ CommandResult failed(Result<void> result) {
 // "CONTAINER ID  IMAGE  COMMAND  CREATED  STATUS  NAMES", as docker ps.
 CommandResult command_ps(const ParsedArgs& args) {
     std::string state_root = root_option(args);
-    Result<std::vector<RunContainer>> containers = all_containers(state_root);
+    Result<std::vector<ct::RunContainer>> containers = ct::list_containers(state_root);
     if (!containers)
         return std::unexpected(Failure(std::move(containers).error()));
     bool all = args.flag("--all");
@@ -648,10 +389,9 @@ CommandResult command_ps(const ParsedArgs& args) {
     std::string out;
     if (!quiet)
         out = cat(pad("CONTAINER ID", 14), pad("IMAGE", 24), pad("COMMAND", 24), pad("CREATED", 22),
-                  pad("STATUS", 10), "NAMES\n");
-    for (const RunContainer& container : *containers) {
-        std::string status = status_of(state_root, container);
-        if (!all && status == "exited")
+                  pad("STATUS", 34), "NAMES\n");
+    for (const ct::RunContainer& container : *containers) {
+        if (!all && ct::container_status(state_root, container) == "exited")
             continue;
         std::string command;
         for (const std::string& word : container.command)
@@ -661,7 +401,8 @@ CommandResult command_ps(const ParsedArgs& args) {
         else
             out += cat(pad(container.id.substr(0, 12), 14), pad(container.image, 24),
                        pad(quoted(command.substr(0, 20)), 24), pad(container.created, 22),
-                       pad(status, 10), container.name, "\n");
+                       pad(ct::container_status_text(state_root, container), 34), container.name,
+                       "\n");
     }
     print(out);
     return kExitSuccess;
@@ -671,14 +412,14 @@ CommandResult command_rm(const ParsedArgs& args) {
     std::string state_root = root_option(args);
     return failed([&]() -> Result<void> {
         for (std::string_view reference : args.positionals("CONTAINER")) {
-            RunContainer container = TRY(find_container(state_root, reference));
-            std::string status = status_of(state_root, container);
+            ct::RunContainer container = TRY(ct::find_container(state_root, reference));
+            std::string status = ct::container_status(state_root, container);
             if (status != "exited" && !args.flag("--force"))
                 return errno_error(EBUSY, cat("container ", quoted(reference), " is ", status,
                                               "; stop it first or give --force"));
-            TRY_CTX(remove_container(state_root, container,
-                                     args.flag("--force") ? ct::DeleteMode::Force
-                                                          : ct::DeleteMode::Stopped),
+            TRY_CTX(ct::remove_container(state_root, container,
+                                         args.flag("--force") ? ct::DeleteMode::Force
+                                                              : ct::DeleteMode::Stopped),
                     cat("remove ", quoted(reference)));
             print(cat(reference, "\n"));
         }
@@ -686,26 +427,13 @@ CommandResult command_rm(const ParsedArgs& args) {
     }());
 }
 
-// Whether the container's first process is gone (or never was).
-bool stopped(const std::string& state_root, const RunContainer& container) {
-    return status_of(state_root, container) == "exited";
-}
-
 CommandResult command_stop(const ParsedArgs& args) {
     std::string state_root = root_option(args);
-    ct::RuntimeOptions runtime = runtime_of(state_root);
     return failed([&]() -> Result<void> {
         for (std::string_view reference : args.positionals("CONTAINER")) {
-            RunContainer container = TRY(find_container(state_root, reference));
+            ct::RunContainer container = TRY(ct::find_container(state_root, reference));
             uint64_t timeout = args.number("--time").value_or(container.stop_timeout);
-            if (!stopped(state_root, container)) {
-                TRY(ct::kill(runtime, container.id, container.stop_signal));
-                for (uint64_t waited = 0; waited < timeout * 10 && !stopped(state_root, container);
-                     ++waited)
-                    ::usleep(100000);
-                if (!stopped(state_root, container))
-                    (void)ct::kill(runtime, container.id, SIGKILL, ct::KillScope::All);
-            }
+            TRY(ct::stop_container(state_root, container, std::chrono::seconds(timeout)));
             print(cat(reference, "\n"));
         }
         return {};
@@ -719,8 +447,8 @@ CommandResult command_kill(const ParsedArgs& args) {
         if (auto text = args.value("--signal"))
             signal = TRY_CTX(parse_signal(*text), "--signal");
         for (std::string_view reference : args.positionals("CONTAINER")) {
-            RunContainer container = TRY(find_container(state_root, reference));
-            TRY(ct::kill(runtime_of(state_root), container.id, signal));
+            ct::RunContainer container = TRY(ct::find_container(state_root, reference));
+            TRY(ct::kill_container(state_root, container, signal));
             print(cat(reference, "\n"));
         }
         return {};
@@ -730,21 +458,13 @@ CommandResult command_kill(const ParsedArgs& args) {
 CommandResult command_inspect(const ParsedArgs& args) {
     std::string state_root = root_option(args);
     return failed([&]() -> Result<void> {
-        JsonWriter json;
-        json.begin_array();
+        std::string out = "[";
         for (std::string_view reference : args.positionals("CONTAINER")) {
-            RunContainer container = TRY(find_container(state_root, reference));
-            JsonValue metadata = TRY(parse_json(container.json));
-            json.begin_object().field("Status", status_of(state_root, container));
-            json.key("Container").value(metadata);
-            std::string config_path = cat(state_root, "/containers/", container.id, "/config.json");
-            if (Result<std::string> config = read_file(config_path))
-                if (Result<JsonValue> parsed = parse_json(*config))
-                    json.key("Config").value(*parsed);
-            json.end_object();
+            ct::RunContainer container = TRY(ct::find_container(state_root, reference));
+            out +=
+                cat(out.size() > 1 ? "," : "", TRY(ct::inspect_container(state_root, container)));
         }
-        json.end_array();
-        print(cat(json.text(), "\n"));
+        print(cat(out, "]\n"));
         return {};
     }());
 }

@@ -139,11 +139,31 @@ enum class DeleteMode {
 Result<void> remove(const RuntimeOptions& runtime, std::string_view id,
                     DeleteMode mode = DeleteMode::Stopped);
 
+/// What a caller of run() does at each step of the container's life.
+/// Every hook is optional.
+struct RunHooks {
+    /// After create, before start: the container's process (its
+    /// namespaces made) waits for start. An error removes the container
+    /// and is run()'s.
+    std::function<Result<void>(pid_t pid)> created;
+    /// After start: the container's program runs.
+    std::function<void(pid_t pid)> started;
+    /// While run() waits (foreground): called once right after start and
+    /// again when the time it returns has passed (std::nullopt: never
+    /// again). Signals are passed on only between calls, so it should
+    /// return within a bounded time.
+    std::function<std::optional<std::chrono::milliseconds>()> tick;
+    /// After the container's process has exited (its wait status), before
+    /// the container is deleted: its cgroup is still there.
+    std::function<void(int wait_status)> exited;
+};
+
 /// `run`: create, start and, unless `detach`, wait for the container's
 /// process, passing on the signals the runtime gets, then delete it.
 /// Returns the exit status as a shell shows it (128 + signal when killed).
 /// (RunMode is declared in run_spec.h.)
-Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode);
+Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode,
+                const RunHooks& hooks = {});
 
 /// `exec`'s options: the process to run in a running container. It starts
 /// from the container's own process settings (config.json's `process` as
@@ -403,6 +423,154 @@ Result<ContainerRoot> mount_container_root(const ImageStoreOptions& store,
 
 /// Unmounts the root of container `id` and deletes what it wrote.
 Result<void> remove_container_root(const ImageStoreOptions& store, std::string_view id);
+// ---- keel run --------------------------------------------------------------
+//
+// `keel run`'s containers (run.cpp, container_records.cpp): a bundle per
+// container under ROOT/containers/ID (config.json, etc/, container.json:
+// what keel run was told; state.json: what it saw — start, health, exit,
+// OOM), run by the runtime above with its records under ROOT/run, the
+// root from the image store, the network from the bridge below.
+
+/// Where `keel run` keeps its containers unless --root says otherwise.
+inline constexpr std::string_view kDefaultRunRoot = "/run/keel";
+
+/// A container's health (Docker's State.Health.Status).
+enum class HealthStatus { None, Starting, Healthy, Unhealthy };
+
+inline constexpr auto kHealthStatusNames = name_table<HealthStatus>({
+    {HealthStatus::None, "none"},
+    {HealthStatus::Starting, "starting"},
+    {HealthStatus::Healthy, "healthy"},
+    {HealthStatus::Unhealthy, "unhealthy"},
+});
+
+/// One run of the health check (Docker's State.Health.Log entries).
+struct HealthProbe {
+    int exit_code = 0;
+    /// RFC 3339, UTC.
+    std::string start;
+    std::string end;
+    /// What the check printed (stdout and stderr), at most 4 KiB.
+    std::string output;
+};
+
+/// How many probes a container's state keeps (Docker keeps 5).
+inline constexpr size_t kHealthLogLength = 5;
+
+/// What keel run saw of a container while it ran (state.json).
+struct RunState {
+    HealthStatus health = HealthStatus::None;
+    /// Failed checks in a row.
+    uint32_t failing_streak = 0;
+    /// The container's process was killed by the OOM killer (its cgroup's
+    /// memory.events said oom_kill > 0 when it ended).
+    bool oom_killed = false;
+    /// Its exit status as a shell shows it, once it has ended.
+    std::optional<int> exit_code;
+    /// --memory, for the OOM message.
+    std::optional<int64_t> memory_limit;
+    /// The container's first process, as the host sees it, while it runs.
+    pid_t pid = 0;
+    /// The container's address on the bridge, when it has one.
+    std::string address;
+    /// RFC 3339, UTC; empty until it happened.
+    std::string started;
+    std::string finished;
+    /// The last kHealthLogLength probes, oldest first.
+    std::vector<HealthProbe> health_log;
+};
+
+/// Whether a failed probe counts (--health-start-period).
+enum class HealthPhase { StartPeriod, Counting };
+
+/// Records `probe` in `state` by Docker's rules: a pass makes it healthy
+/// and ends the failing streak; a failure in the start period changes
+/// nothing but the log; a counted failure lengthens the streak, and at
+/// `check.retries` makes it unhealthy. The log keeps the last
+/// kHealthLogLength probes.
+void record_probe(RunState& state, const HealthCheck& check, HealthProbe probe, HealthPhase phase);
+
+/// Parses state.json's text (outside input: a file anyone with root may
+/// edit); errors name the field.
+Result<RunState> parse_run_state(std::string_view text);
+/// state.json's text for `state`.
+std::string run_state_json(const RunState& state);
+
+/// A container made by `keel run`, as its container.json and state.json say.
+struct RunContainer {
+    uint32_t stop_timeout = 10;
+    int stop_signal = 15;
+    RunState state;
+    std::string id;
+    std::string name;
+    std::string image;
+    /// "store" or "rootfs".
+    std::string source;
+    /// The image store holding its root (source "store").
+    std::string store;
+    /// RFC 3339, UTC.
+    std::string created;
+    /// "keep" or "on-exit".
+    std::string removal;
+    /// --network: "bridge", "host" or "none".
+    std::string network;
+    std::vector<std::string> command;
+    /// container.json's text, for inspect.
+    std::string json;
+};
+
+/// The state root `given` (--root) names: itself, or kDefaultRunRoot.
+std::string run_root(const std::string& given);
+
+/// `keel run`: makes the container's bundle and root, runs it (attached to
+/// the bridge with --network bridge, READY=1 sent as --sdnotify says,
+/// health-checked with --health-cmd), and returns its exit status (0 with
+/// -d once it runs). `argv` is the process's own: the binary is re-executed
+/// sealed first (ensure_sealed_binary). A failure leaves nothing behind.
+Result<int> run_container(const RunOptions& options, char** argv);
+
+/// Every container under `state_root`, oldest first.
+Result<std::vector<RunContainer>> list_containers(const std::string& state_root);
+
+/// The container `reference` names: its name, its id, or a unique prefix of
+/// its id. ENOENT when none.
+Result<RunContainer> find_container(const std::string& state_root, std::string_view reference);
+
+/// "created", "running", "paused" or "exited".
+std::string container_status(const std::string& state_root, const RunContainer& container);
+
+/// Docker's STATUS column: "Up 3 seconds (healthy)", "Exited (0) 2 minutes
+/// ago", "Exited (137) OOM-killed", "Created".
+std::string container_status_text(const std::string& state_root, const RunContainer& container);
+
+/// Stops the container: its stop signal, then SIGKILL to all of its
+/// processes after `timeout`.
+Result<void> stop_container(const std::string& state_root, const RunContainer& container,
+                            std::chrono::seconds timeout);
+
+/// Sends `signal` to the container's first process.
+Result<void> kill_container(const std::string& state_root, const RunContainer& container,
+                            int signal);
+
+/// Takes the container away: its process (killed with DeleteMode::Force,
+/// else it must have exited), the runtime's record, its network
+/// attachment, its root and its directory.
+Result<void> remove_container(const std::string& state_root, const RunContainer& container,
+                              DeleteMode mode);
+
+/// `keel inspect`'s JSON object for the container: Id, Name, Created,
+/// State (Docker's: Status, Running, Pid, ExitCode, OOMKilled, StartedAt,
+/// FinishedAt, Health), Container (container.json) and Config (config.json).
+Result<std::string> inspect_container(const std::string& state_root, const RunContainer& container);
+
+/// Reads oom_kill from a cgroup v2 memory.events file's text (0 when it
+/// is not there); malformed lines are errors naming the line.
+Result<uint64_t> parse_oom_kills(std::string_view memory_events);
+
+/// oom_kill from CGROUP_DIRECTORY/memory.events (ENOENT without the memory
+/// controller there).
+Result<uint64_t> read_oom_kills(const std::string& cgroup_directory);
+
 // ---- Networking ----------------------------------------------------------
 //
 // Bridge networking for containers: a bridge (keel0) with the gateway

@@ -690,6 +690,26 @@ Result<std::vector<std::string>> parse_env_file(std::string_view text, std::stri
     return out;
 }
 
+Result<void> pass_notify_socket(RunOptions& options, std::string_view socket) {
+    if (socket.empty())
+        return error("--sdnotify=container: NOTIFY_SOCKET is not set");
+    if (socket.starts_with('@'))
+        return error(cat("--sdnotify=container: the abstract socket ", quoted(socket),
+                         " cannot be bind-mounted into the container"));
+    if (!socket.starts_with('/'))
+        return error(cat("--sdnotify=container: NOTIFY_SOCKET ", quoted(socket),
+                         " is not an absolute path"));
+    options.volumes.push_back({.access = Access::ReadWrite,
+                               .source = std::string(socket),
+                               .destination = std::string(kContainerNotifySocket)});
+    options.env.push_back(cat("NOTIFY_SOCKET=", kContainerNotifySocket));
+    return {};
+}
+
+std::string conmon_ready_message(pid_t main_pid) {
+    return cat("READY=1\nMAINPID=", main_pid, "\n");
+}
+
 Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     auto bad = [&] {
         return error(cat("bad duration ", quoted(text),
@@ -785,15 +805,15 @@ Result<void> check_container_name(std::string_view name) {
     return {};
 }
 
-std::string hosts_file(std::string_view hostname) {
+std::string hosts_file(std::string_view hostname, std::string_view address) {
+    std::string_view own = address.empty() ? std::string_view("127.0.1.1") : address;
     return cat("127.0.0.1\tlocalhost\n"
                "::1\tlocalhost ip6-localhost ip6-loopback\n"
                "fe00::0\tip6-localnet\n"
                "ff00::0\tip6-mcastprefix\n"
                "ff02::1\tip6-allnodes\n"
-               "ff02::2\tip6-allrouters\n"
-               "127.0.1.1\t",
-               hostname, "\n");
+               "ff02::2\tip6-allrouters\n",
+               own, "\t", hostname, "\n");
 }
 
 std::string resolv_conf_for(std::string_view host_resolv_conf, NetworkMode network) {

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 namespace keel::containers {
@@ -68,6 +69,10 @@ inline constexpr auto kNotifyWhenNames = name_table<NotifyWhen>({
     {NotifyWhen::Container, "container"},
     {NotifyWhen::Healthy, "healthy"},
 });
+
+/// Where --sdnotify=container puts the notify socket inside the container
+/// (Podman's path); NOTIFY_SOCKET names it there.
+inline constexpr std::string_view kContainerNotifySocket = "/run/notify/notify.sock";
 
 /// Which seccomp profile the container gets (--security-opt seccomp=...).
 enum class SeccompChoice {
@@ -335,6 +340,18 @@ using EnvLookup = std::optional<std::string> (*)(std::string_view key);
 Result<std::vector<std::string>> parse_env_file(std::string_view text, std::string_view filename,
                                                 EnvLookup lookup);
 
+/// --sdnotify=container: `options` with the host's notify socket `socket`
+/// ($NOTIFY_SOCKET) bind-mounted at kContainerNotifySocket and
+/// NOTIFY_SOCKET set to it in the container's environment. An abstract
+/// socket (`@name`) cannot be bind-mounted and is refused, as is a relative
+/// path or none.
+Result<void> pass_notify_socket(RunOptions& options, std::string_view socket);
+
+/// The datagram `keel run` sends with --sdnotify=conmon once the
+/// container's program runs: READY=1 and MAINPID=`main_pid` (keel's own,
+/// the process the service manager watches).
+std::string conmon_ready_message(pid_t main_pid);
+
 /// A duration as Go writes it (--health-interval, --stop-timeout's kin):
 /// "30s", "1m30s", "500ms", "1.5h"; units h, m, s, ms, us, ns; a bare 0.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
@@ -348,8 +365,9 @@ Result<std::string> generate_name();
 /// Checks a --name: Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]+.
 Result<void> check_container_name(std::string_view name);
 
-/// The container's /etc/hosts: localhost entries and the hostname.
-std::string hosts_file(std::string_view hostname);
+/// The container's /etc/hosts: localhost entries and the hostname, at
+/// `address` (its address on the bridge) or else at 127.0.1.1.
+std::string hosts_file(std::string_view hostname, std::string_view address = {});
 
 /// The container's /etc/resolv.conf from the host's: as it is with
 /// --network host; otherwise without loopback nameservers (unreachable

@@ -12,10 +12,13 @@
 #include "containers/hooks.h"
 #include "containers/record.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <fcntl.h>
+#include <functional>
 #include <map>
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -192,16 +195,34 @@ private:
 // Waits for the container's process (a child of this runtime), passing on
 // the signals above, which the caller holds blocked; returns its wait
 // status.
-Result<int> wait_forwarding_signals(pid_t pid) {
+// `tick`, when given, is called first and then whenever the time it
+// returned has passed.
+Result<int> wait_forwarding_signals(
+    pid_t pid, const std::function<std::optional<std::chrono::milliseconds>()>& tick = {}) {
     sigset_t forwarded = forwarded_signals();
     Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals)
         return errno_error("signalfd");
     Fd pidfd = TRY(pidfd_open(pid));
+    using Clock = std::chrono::steady_clock;
+    std::optional<Clock::time_point> next_tick;
+    if (tick)
+        next_tick = Clock::now();
     for (;;) {
+        if (next_tick && Clock::now() >= *next_tick) {
+            std::optional<std::chrono::milliseconds> after = tick();
+            next_tick.reset();
+            if (after)
+                next_tick = Clock::now() + *after;
+        }
+        int timeout = -1;
+        if (next_tick)
+            timeout = int(std::clamp<int64_t>(
+                std::chrono::ceil<std::chrono::milliseconds>(*next_tick - Clock::now()).count(), 0,
+                INT32_MAX));
         pollfd ready[2] = {{.fd = pidfd.get(), .events = POLLIN, .revents = 0},
                            {.fd = signals.get(), .events = POLLIN, .revents = 0}};
-        if (::poll(ready, 2, -1) < 0 && errno != EINTR)
+        if (::poll(ready, 2, timeout) < 0 && errno != EINTR)
             return errno_error("poll");
         if (ready[1].revents & POLLIN) {
             signalfd_siginfo info{};
@@ -362,18 +383,29 @@ Result<void> remove(const RuntimeOptions& runtime, std::string_view id, DeleteMo
     return {};
 }
 
-Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode) {
+Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode,
+                const RunHooks& hooks) {
     std::optional<ForwardedSignalsHeld> held;
     if (mode == RunMode::Foreground)
         held.emplace();
     pid_t pid = TRY(create(runtime, options));
+    if (hooks.created) {
+        if (Result<void> prepared = hooks.created(pid); !prepared) {
+            (void)remove(runtime, options.id, DeleteMode::Force);
+            return std::unexpected(std::move(prepared).error());
+        }
+    }
     if (auto started = start(runtime, options.id); !started) {
         (void)remove(runtime, options.id, DeleteMode::Force);
         return std::unexpected(std::move(started).error());
     }
+    if (hooks.started)
+        hooks.started(pid);
     if (mode == RunMode::Detach)
         return 0;
-    int status = TRY(wait_forwarding_signals(pid));
+    int status = TRY(wait_forwarding_signals(pid, hooks.tick));
+    if (hooks.exited)
+        hooks.exited(status);
     std::optional<Error> failure = take_spawn_failure(pid);
     TRY(remove(runtime, options.id, DeleteMode::Force));
     if (failure)

@@ -9,10 +9,19 @@ set -euo pipefail
 
 keel=$(realpath "$1")
 case_name=$2
+# Every case runs in a network namespace of its own: keel run's bridge
+# (keel0), its leases (under the test's --root) and its nftables rules
+# live and die with it; the machine's own network is never touched.
+if [ -z "${KEEL_RUN_TEST_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+  exec env KEEL_RUN_TEST_NETNS=1 unshare --net -- "$0" "$@"
+fi
+ip link set lo up 2>/dev/null || true
 work=$(mktemp -d /tmp/keel-run.XXXXXX)
 state=$work/state
 store=$work/store
+listener=
 cleanup() {
+  [ -z "$listener" ] || kill "$listener" 2>/dev/null || true
   for id in $(ls "$state/containers" 2>/dev/null); do
     "$keel" rm --root "$state" --force "$id" >/dev/null 2>&1 || true
   done
@@ -44,9 +53,10 @@ rootfs=$work/rootfs
 mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/tmp" \
   "$rootfs/data"
 cp "$busybox" "$rootfs/bin/busybox"
-for applet in sh cat grep hostname id pwd unshare touch wc echo env true sleep; do
+for applet in sh cat grep hostname id pwd unshare touch wc echo env true sleep httpd nc printf; do
   ln -sf busybox "$rootfs/bin/$applet"
 done
+mkdir -p "$rootfs/www" && echo hello-from-web >"$rootfs/www/index.html"
 printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\napp:x:1000:\naudio:x:29:app\n' >"$rootfs/etc/group"
 
@@ -78,6 +88,22 @@ load_image() {
   "$keel" image load --store "$store" -i "$work/oci" --name example.com/box >/dev/null ||
     fail "image load"
 }
+listen() { # listen SOCKET OUT: datagrams to SOCKET, one a line, into OUT until killed
+  python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[2] + ".up", "w").close()
+with open(sys.argv[2], "a") as out:
+  while True:
+      out.write(s.recv(4096).decode().replace("\n", " ") + "\n")
+      out.flush()
+' "$1" "$2" &
+  listener=$!
+  for _ in $(seq 50); do [ -e "$2.up" ] && return 0; sleep 0.1; done
+  fail "the notify listener did not start"
+}
+
 irun() { "$keel" run --root "$state" --store "$store" "${no_mknod[@]}" "$@"; }
 containers() { ls -A "$state/containers" 2>/dev/null; }
 
@@ -127,7 +153,7 @@ lifecycle)
   echo "$out" | grep -q 'named `web` exists' || fail "clash: $out"
   "$keel" container stop --root "$state" -t 1 web >/dev/null || fail "stop"
   "$keel" ps --root "$state" | grep -q ' web$' && fail "ps lists a stopped container"
-  "$keel" ps -a --root "$state" | grep -q 'exited  *web$' || fail "ps -a: $("$keel" ps -a --root "$state")"
+  "$keel" ps -a --root "$state" | grep -q 'Exited ([0-9]*).*  web$' || fail "ps -a: $("$keel" ps -a --root "$state")"
   "$keel" rm --root "$state" web >/dev/null || fail "rm"
   [ -z "$(containers)" ] || fail "rm left $(containers)"
   [ -z "$(ls -A "$store/containers")" ] || fail "rm left a root"
@@ -136,7 +162,7 @@ lifecycle)
   [ "$(containers | wc -l)" = 1 ] || fail "--replace left $(containers)"
   "$keel" rm --root "$state" web 2>/dev/null && fail "rm of a running container succeeded"
   "$keel" container kill --root "$state" web >/dev/null || fail "kill"
-  exited() { "$keel" ps -a --root "$state" | grep -q 'exited  *web$'; }
+  exited() { "$keel" ps -a --root "$state" | grep -q 'Exited ([0-9]*).*  web$'; }
   for _ in $(seq 50); do exited && break; sleep 0.1; done
   exited || fail "kill: $("$keel" ps -a --root "$state")"
   "$keel" rm --root "$state" web >/dev/null || fail "rm after kill"
@@ -233,6 +259,97 @@ refused)
   out=$("$keel" run --root "$state" -u ghost --rootfs "$rootfs" true 2>&1) && fail "unknown user ran"
   echo "$out" | grep -q 'no user `ghost`' || fail "message: $out"
   [ -z "$(ls -A "$state/containers" 2>/dev/null)" ] || fail "a refused run left a container"
+  pass ;;
+
+sdnotify)
+  # --sdnotify=conmon (the default under $NOTIFY_SOCKET): keel run says
+  # READY=1 with its own pid once the container's program runs;
+  # =container: the socket is the container's, keel says nothing.
+  command -v python3 >/dev/null || { echo "SKIP: no python3 to listen on a notify socket"; exit 77; }
+  listen "$work/notify.sock" "$work/said"
+  # (keel itself in the background, not the krun function: $! is its pid.)
+  NOTIFY_SOCKET=$work/notify.sock "$keel" run --root "$state" --rm "${no_mknod[@]}" --rootfs \
+    "$rootfs" sh -c 'sleep 0.3; echo $NOTIFY_SOCKET' \
+    >"$work/out" & keel_pid=$!
+  wait "$keel_pid" || fail "run with NOTIFY_SOCKET"
+  [ "$(cat "$work/out")" = "" ] || fail "NOTIFY_SOCKET reached the container: $(cat "$work/out")"
+  for _ in $(seq 20); do grep -q READY=1 "$work/said" && break; sleep 0.1; done
+  grep -q "^READY=1 MAINPID=$keel_pid " "$work/said" || fail "conmon: $(cat "$work/said")"
+  : >"$work/said"
+  out=$(NOTIFY_SOCKET=$work/notify.sock krun --sdnotify container "$rootfs" \
+    sh -c 'echo $NOTIFY_SOCKET; test -S /run/notify/notify.sock && echo socket') ||
+    fail "run --sdnotify container: $out"
+  [ "$out" = "/run/notify/notify.sock
+socket" ] || fail "--sdnotify container: $out"
+  sleep 0.3
+  [ ! -s "$work/said" ] || fail "keel spoke for the container: $(cat "$work/said")"
+  kill "$listener"
+  pass ;;
+
+bridge)
+  # The default network: the container gets an address on keel0 (made in
+  # this test's namespace), -p 8080:80 answers from here, two containers
+  # reach each other by address, and nothing is left once they are gone.
+  for tool in ip nft; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+  done
+  drun() { "$keel" run --root "$state" "${no_mknod[@]}" -d "$@" >/dev/null; }
+  drun --name web -p 8080:80 --rootfs "$rootfs" httpd -f -p 80 -h /www || fail "run -d -p 8080:80"
+  addr=$("$keel" inspect --root "$state" web | grep -o '"IPAddress":"[0-9.]*"' | cut -d'"' -f4)
+  echo "$addr" | grep -Eq '^10\.88\.[0-9]+\.[0-9]+$' || fail "address: $("$keel" inspect --root "$state" web)"
+  # (busybox's nc for HTTP: its wget crashes on some hosts.)
+  get='GET /index.html HTTP/1.0\r\n\r\n'
+  got=
+  for _ in $(seq 50); do
+    got=$(printf "$get" | timeout 5 busybox nc 127.0.0.1 8080 2>/dev/null | tail -n 1) || true
+    [ "$got" = hello-from-web ] && break
+    sleep 0.1
+  done
+  [ "$got" = hello-from-web ] || fail "127.0.0.1:8080 got '$got'"
+  got=$(krun "$rootfs" sh -c "printf '$get' | nc $addr 80 | tail -n 1; grep -c nameserver /etc/resolv.conf; grep -o '^10\.88[0-9.]*' /etc/hosts") ||
+    fail "container to container: $got"
+  [ "$(echo "$got" | sed -n 1p)" = hello-from-web ] || fail "container to container got '$got'"
+  [ "$(echo "$got" | sed -n 2p)" -ge 1 ] || fail "no nameserver in resolv.conf: $got"
+  echo "$got" | sed -n 3p | grep -q '^10\.88\.' || fail "/etc/hosts has no address: $got"
+  "$keel" rm --root "$state" -f web >/dev/null || fail "rm -f web"
+  [ -z "$(ls -A "$state/network" 2>/dev/null | grep -v lock)" ] || fail "leases left: $(ls "$state/network")"
+  ! nft list ruleset | grep -q 'dport 8080' || fail "8080's rule stayed: $(nft list ruleset)"
+  left=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^keel' | grep -v '^keel0$' || true)
+  [ -z "$left" ] || fail "veths left: $left"
+  pass ;;
+
+health)
+  # A check that passes once a file appears: the container is starting,
+  # then healthy (ps, inspect); with --sdnotify healthy READY=1 comes only
+  # then.
+  command -v python3 >/dev/null || { echo "SKIP: no python3 to listen on a notify socket"; exit 77; }
+  listen "$work/notify.sock" "$work/said"
+  mkdir -p "$work/vol"
+  NOTIFY_SOCKET=$work/notify.sock "$keel" run --root "$state" "${no_mknod[@]}" --network none \
+    --name web --sdnotify healthy --health-cmd 'test -e /vol/ready && echo fine' \
+    --health-interval 200ms --health-retries 1000 -v "$work/vol:/vol" --rootfs "$rootfs" \
+    sleep 30 & keel_pid=$!
+  ps_says() { "$keel" ps --root "$state" | grep -q "(${1})  *web$"; }
+  for _ in $(seq 50); do ps_says starting && break; sleep 0.1; done
+  ps_says starting || fail "not starting: $("$keel" ps -a --root "$state")"
+  sleep 0.6
+  [ ! -s "$work/said" ] || fail "READY=1 before the check passed: $(cat "$work/said")"
+  "$keel" inspect --root "$state" web | grep -q '"Health":{"Status":"starting","FailingStreak":[1-9]' ||
+    fail "inspect while starting: $("$keel" inspect --root "$state" web)"
+  touch "$work/vol/ready"
+  for _ in $(seq 50); do ps_says healthy && break; sleep 0.1; done
+  ps_says healthy || fail "not healthy: $("$keel" ps -a --root "$state")"
+  "$keel" ps --root "$state" | grep -Eq 'Up [^ ]+ seconds? \(healthy\)|Less than a second \(healthy\)' ||
+    fail "ps: $("$keel" ps --root "$state")"
+  "$keel" inspect --root "$state" web | grep -q '"Status":"healthy","FailingStreak":0' ||
+    fail "inspect: $("$keel" inspect --root "$state" web)"
+  "$keel" inspect --root "$state" web | grep -q '"ExitCode":0,"Output":"fine' ||
+    fail "inspect's log: $("$keel" inspect --root "$state" web)"
+  for _ in $(seq 20); do grep -q READY=1 "$work/said" && break; sleep 0.1; done
+  grep -q "^READY=1 MAINPID=$keel_pid " "$work/said" || fail "READY=1: $(cat "$work/said")"
+  [ "$(grep -c READY=1 "$work/said")" = 1 ] || fail "READY=1 more than once: $(cat "$work/said")"
+  "$keel" container stop --root "$state" -t 1 web >/dev/null || fail "stop"
+  wait "$keel_pid" || true
   pass ;;
 
 *)

@@ -4,6 +4,7 @@
 // the parsers of the option values with their malformed input.
 #include "containers/run_spec.h"
 
+#include "base/notify.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "tests/unit/temp_dir.h"
@@ -508,4 +509,34 @@ TEST_CASE("durations are read as Go writes them") {
     CHECK(parse_duration("2000us") == std::chrono::milliseconds(2));
     for (std::string_view bad : {"", "10", "s", "1x", "1.s", "-1s", "1s2", "99999999h"})
         CHECK_MESSAGE(!parse_duration(bad), bad);
+}
+
+TEST_CASE("--sdnotify=container passes the notify socket in at Podman's path") {
+    Root root;
+    RunOptions options;
+    REQUIRE(pass_notify_socket(options, "/run/systemd/notify"));
+    oci::Spec spec = made(options, busybox_image(), root.place());
+    bool mounted = false;
+    for (const oci::Mount& mount : spec.mounts)
+        if (mount.destination == "/run/notify/notify.sock" && mount.source == "/run/systemd/notify")
+            mounted = true;
+    CHECK(mounted);
+    CHECK(std::ranges::count(spec.process->env, "NOTIFY_SOCKET=/run/notify/notify.sock") == 1);
+
+    RunOptions refused;
+    auto abstract = pass_notify_socket(refused, "@keel/notify");
+    REQUIRE_FALSE(abstract);
+    CHECK(abstract.error().to_string().find("abstract socket `@keel/notify`") != std::string::npos);
+    CHECK_FALSE(pass_notify_socket(refused, "notify.sock"));
+    CHECK_FALSE(pass_notify_socket(refused, ""));
+    CHECK(refused.volumes.empty());
+    CHECK(refused.env.empty());
+}
+
+TEST_CASE("--sdnotify=conmon says ready with keel's own pid as the main pid") {
+    std::string message = conmon_ready_message(4242);
+    Result<NotifyMessage> parsed = parse_notify_message(message);
+    REQUIRE(parsed);
+    CHECK(parsed->ready);
+    CHECK(parsed->main_pid == 4242);
 }

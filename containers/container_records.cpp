@@ -1,0 +1,315 @@
+// containers/container_records: keel run's containers as records under
+// ROOT/containers/ID: container.json (what keel run was told), state.json
+// (what it saw), read back for ps, inspect, stop, kill and rm; the status
+// text `keel ps` shows; removal of a container and everything it had.
+#include "containers/container_records.h"
+
+#include "base/json.h"
+#include "base/strings.h"
+#include "base/sys.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <unistd.h>
+
+namespace keel::containers {
+
+namespace {
+
+Result<RunContainer> read_container(const std::string& state_root, const std::string& id) {
+    std::string path = cat(bundle_of(state_root, id), "/container.json");
+    RunContainer out;
+    out.json = TRY(read_file(path));
+    auto parsed = [&]() -> Result<void> {
+        JsonValue document = TRY(parse_json(out.json));
+        JsonObjectCursor object = TRY(JsonCursor(document).object());
+        out.id = TRY(object["id"].string());
+        out.name = TRY(object["name"].string());
+        out.image = TRY(object["image"].string());
+        out.source = TRY(object["source"].value_or("rootfs"));
+        out.store = TRY(object["store"].value_or(""));
+        out.created = TRY(object["created"].value_or(""));
+        out.removal = TRY(object["removal"].value_or("keep"));
+        out.network = TRY(object["network"].value_or("none"));
+        out.stop_signal = TRY(object["stop_signal"].value_or<int>(SIGTERM));
+        out.stop_timeout = TRY(object["stop_timeout"].value_or<uint32_t>(10));
+        for (const JsonCursor& word : TRY(object["command"].array()))
+            out.command.push_back(TRY(word.string()));
+        return {};
+    }();
+    if (!parsed)
+        return std::unexpected(std::move(parsed).error().wrap(path));
+    std::string state_path = cat(bundle_of(state_root, id), "/state.json");
+    if (Result<std::string> text = read_file(state_path)) {
+        Result<RunState> state = parse_run_state(*text);
+        if (!state)
+            return std::unexpected(std::move(state).error().wrap(state_path));
+        out.state = std::move(*state);
+    }
+    return out;
+}
+
+// Seconds since an RFC 3339 time now_rfc3339() wrote; none when unreadable.
+std::optional<int64_t> seconds_since(const std::string& when) {
+    std::tm utc{};
+    if (when.empty() || !::strptime(when.c_str(), "%Y-%m-%dT%H:%M:%SZ", &utc))
+        return std::nullopt;
+    return int64_t(std::time(nullptr)) - int64_t(::timegm(&utc));
+}
+
+// Docker's "3 seconds", "About a minute", "2 hours".
+std::string human_duration(int64_t seconds) {
+    if (seconds < 1)
+        return "Less than a second";
+    if (seconds < 60)
+        return cat(seconds, seconds == 1 ? " second" : " seconds");
+    int64_t minutes = seconds / 60;
+    if (minutes == 1)
+        return "About a minute";
+    if (minutes < 60)
+        return cat(minutes, " minutes");
+    int64_t hours = minutes / 60;
+    if (hours == 1)
+        return "About an hour";
+    if (hours < 48)
+        return cat(hours, " hours");
+    return cat(hours / 24, " days");
+}
+
+bool stopped(const std::string& state_root, const RunContainer& container) {
+    return container_status(state_root, container) == "exited";
+}
+
+} // namespace
+
+std::string now_rfc3339() {
+    std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    ::gmtime_r(&now, &utc);
+    char text[32] = {};
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+std::string run_root(const std::string& given) {
+    return given.empty() ? std::string(kDefaultRunRoot) : given;
+}
+
+std::string bundle_of(const std::string& state_root, std::string_view id) {
+    return cat(state_root, "/containers/", id);
+}
+
+RuntimeOptions runtime_of(const std::string& state_root) {
+    return {.root = cat(state_root, "/run")};
+}
+
+ImageStoreOptions store_of(const std::string& given) {
+    ImageStoreOptions store;
+    if (!given.empty())
+        store.root = given;
+    else if (const char* env = std::getenv("KEEL_IMAGE_STORE"); env && *env)
+        store.root = env;
+    return store;
+}
+
+BridgeConfig bridge_of(const std::string& state_root) {
+    BridgeConfig config;
+    config.state_directory = cat(state_root, "/network");
+    return config;
+}
+
+std::string container_metadata(const RunOptions& options, std::string_view id,
+                               std::string_view name, const std::string& store) {
+    JsonWriter json;
+    json.begin_object()
+        .field("id", id)
+        .field("name", name)
+        .field("image", options.image)
+        .field("source", options.image_source == ImageSource::Store ? "store" : "rootfs")
+        .field("store", store)
+        .field("created", now_rfc3339())
+        .field("removal", options.removal == Removal::OnExit ? "on-exit" : "keep")
+        .field("restart", kRestartPolicyNames.name(options.restart))
+        .field("network", kNetworkModeNames.name(options.network))
+        .field("stop_signal", options.stop_signal.value_or(SIGTERM))
+        .field("stop_timeout", options.stop_timeout_seconds);
+    json.key("command").begin_array();
+    for (const std::string& word : options.command)
+        json.value(word);
+    json.end_array().end_object();
+    return json.text();
+}
+
+Result<void> write_run_state(const std::string& state_root, std::string_view id,
+                             const RunState& state) {
+    std::string path = cat(bundle_of(state_root, id), "/state.json");
+    std::string temporary = path + ".new";
+    ::unlink(temporary.c_str());
+    TRY(write_new_file(temporary, run_state_json(state), 0600));
+    if (::rename(temporary.c_str(), path.c_str()) < 0)
+        return errno_error(cat("rename ", quoted(temporary)));
+    return {};
+}
+
+void remove_bundle(const std::string& bundle) {
+    for (std::string_view file : {"etc/hostname", "etc/hosts", "etc/resolv.conf"})
+        ::unlink(cat(bundle, "/", file).c_str());
+    ::rmdir(cat(bundle, "/etc").c_str());
+    for (std::string_view file : {"config.json", "container.json", "state.json", "state.json.new"})
+        ::unlink(cat(bundle, "/", file).c_str());
+    ::rmdir(bundle.c_str());
+}
+
+Result<std::vector<RunContainer>> list_containers(const std::string& state_root) {
+    std::vector<RunContainer> out;
+    std::string directory = cat(state_root, "/containers");
+    if (!path_exists(directory))
+        return out;
+    for (const std::string& id : TRY(list_directory(directory))) {
+        Result<RunContainer> container = read_container(state_root, id);
+        if (container)
+            out.push_back(std::move(*container));
+    }
+    std::ranges::sort(out, {}, &RunContainer::created);
+    return out;
+}
+
+Result<RunContainer> find_container(const std::string& state_root, std::string_view reference) {
+    std::vector<RunContainer> matches;
+    for (RunContainer& container : TRY(list_containers(state_root))) {
+        if (container.name == reference || container.id == reference)
+            return std::move(container);
+        if (!reference.empty() && container.id.starts_with(reference))
+            matches.push_back(std::move(container));
+    }
+    if (matches.size() == 1)
+        return std::move(matches.front());
+    if (matches.empty())
+        return errno_error(ENOENT, cat("no container ", quoted(reference)));
+    return error(cat("more than one container's id starts with ", quoted(reference)));
+}
+
+std::string container_status(const std::string& state_root, const RunContainer& container) {
+    Result<ContainerState> state = containers::state(runtime_of(state_root), container.id);
+    if (!state || state->status == Status::Stopped)
+        return "exited";
+    return std::string(kStatusNames.name(state->status));
+}
+
+std::string container_status_text(const std::string& state_root, const RunContainer& container) {
+    std::string status = container_status(state_root, container);
+    const RunState& state = container.state;
+    if (status == "running" || status == "paused") {
+        std::string text = "Up";
+        if (std::optional<int64_t> up = seconds_since(state.started))
+            text += cat(" ", human_duration(*up));
+        if (status == "paused")
+            text += " (Paused)";
+        else if (state.health != HealthStatus::None)
+            text += cat(" (", kHealthStatusNames.name(state.health), ")");
+        return text;
+    }
+    if (status == "created")
+        return "Created";
+    std::string text = cat("Exited (", state.exit_code.value_or(0), ")");
+    if (state.oom_killed)
+        return text + " OOM-killed";
+    if (std::optional<int64_t> ago = seconds_since(state.finished))
+        text += cat(" ", human_duration(*ago), " ago");
+    return text;
+}
+
+Result<void> stop_container(const std::string& state_root, const RunContainer& container,
+                            std::chrono::seconds timeout) {
+    if (stopped(state_root, container))
+        return {};
+    RuntimeOptions runtime = runtime_of(state_root);
+    TRY(kill(runtime, container.id, container.stop_signal));
+    for (int64_t waited = 0; waited < timeout.count() * 10 && !stopped(state_root, container);
+         ++waited)
+        ::usleep(100000);
+    if (!stopped(state_root, container))
+        (void)kill(runtime, container.id, SIGKILL, KillScope::All);
+    return {};
+}
+
+Result<void> kill_container(const std::string& state_root, const RunContainer& container,
+                            int signal) {
+    return kill(runtime_of(state_root), container.id, signal);
+}
+
+Result<void> remove_container(const std::string& state_root, const RunContainer& container,
+                              DeleteMode mode) {
+    RuntimeOptions runtime = runtime_of(state_root);
+    if (containers::state(runtime, container.id))
+        TRY(remove(runtime, container.id, mode));
+    if (Result<void> detached = detach_bridge(bridge_of(state_root), container.id);
+        !detached && detached.error().code() != ENOENT)
+        return std::unexpected(std::move(detached).error());
+    if (container.source == "store") {
+        Result<void> removed = remove_container_root(store_of(container.store), container.id);
+        if (!removed && removed.error().code() != ENOENT)
+            return std::unexpected(std::move(removed).error());
+    }
+    remove_bundle(bundle_of(state_root, container.id));
+    return {};
+}
+
+Result<std::string> inspect_container(const std::string& state_root,
+                                      const RunContainer& container) {
+    JsonValue metadata = TRY(parse_json(container.json));
+    std::string status = container_status(state_root, container);
+    const RunState& state = container.state;
+    bool running = status == "running" || status == "paused";
+    JsonWriter json;
+    json.begin_object()
+        .field("Id", container.id)
+        .field("Name", cat("/", container.name))
+        .field("Created", container.created)
+        .field("Status", status);
+    json.key("State")
+        .begin_object()
+        .field("Status", status)
+        .field("Running", status == "running")
+        .field("Paused", status == "paused")
+        .field("OOMKilled", state.oom_killed)
+        .field("Pid", running ? state.pid : 0)
+        .field("ExitCode", running ? 0 : state.exit_code.value_or(0))
+        .field("StartedAt", state.started)
+        .field("FinishedAt", state.finished);
+    if (state.health != HealthStatus::None) {
+        json.key("Health")
+            .begin_object()
+            .field("Status", kHealthStatusNames.name(state.health))
+            .field("FailingStreak", state.failing_streak);
+        json.key("Log").begin_array();
+        for (const HealthProbe& probe : state.health_log)
+            json.begin_object()
+                .field("Start", probe.start)
+                .field("End", probe.end)
+                .field("ExitCode", probe.exit_code)
+                .field("Output", probe.output)
+                .end_object();
+        json.end_array().end_object();
+    }
+    json.end_object();
+    if (!state.address.empty())
+        json.key("NetworkSettings").begin_object().field("IPAddress", state.address).end_object();
+    json.key("Container").value(metadata);
+    if (Result<std::string> config =
+            read_file(bundle_of(state_root, container.id) + "/config.json"))
+        if (Result<JsonValue> parsed = parse_json(*config))
+            json.key("Config").value(*parsed);
+    json.end_object();
+    return json.text();
+}
+
+Result<uint64_t> read_oom_kills(const std::string& cgroup_directory) {
+    std::string path = cgroup_directory + "/memory.events";
+    std::string text = TRY(read_file(path));
+    return TRY_CTX(parse_oom_kills(text), path);
+}
+
+} // namespace keel::containers

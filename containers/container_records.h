@@ -1,0 +1,43 @@
+// containers/container_records: what keel run's two halves share (inside
+// containers/ only): where a container's files are, container.json and
+// state.json written, the bundle removed, the runtime, image store and
+// bridge a state root implies.
+#pragma once
+
+#include "containers/containers.h"
+
+#include <string>
+#include <string_view>
+
+namespace keel::containers {
+
+/// "2026-01-02T03:04:05Z", now.
+std::string now_rfc3339();
+
+/// ROOT/containers/ID.
+std::string bundle_of(const std::string& state_root, std::string_view id);
+
+/// The runtime whose records are under ROOT/run.
+RuntimeOptions runtime_of(const std::string& state_root);
+
+/// The image store --store (`given`) names, else $KEEL_IMAGE_STORE, else
+/// the default.
+ImageStoreOptions store_of(const std::string& given);
+
+/// The bridge network whose leases are under ROOT/network (for the default
+/// root, /run/keel/network: `keel network`'s).
+BridgeConfig bridge_of(const std::string& state_root);
+
+/// container.json's text: what `keel run` was told.
+std::string container_metadata(const RunOptions& options, std::string_view id,
+                               std::string_view name, const std::string& store);
+
+/// Replaces ROOT/containers/ID/state.json (a new file renamed over it).
+Result<void> write_run_state(const std::string& state_root, std::string_view id,
+                             const RunState& state);
+
+/// Removes the bundle directory (config.json, etc/, container.json,
+/// state.json).
+void remove_bundle(const std::string& bundle);
+
+} // namespace keel::containers

@@ -1,0 +1,386 @@
+// containers/run: `keel run` — a container's bundle written under
+// ROOT/containers/ID (config.json from run_spec, the /etc files), its root
+// mounted from the image store, and the runtime's run() driven with hooks:
+// the bridge attached between create and start (and detached when it
+// ends), READY=1 sent as --sdnotify says, the health check run while it
+// runs, an OOM kill noticed when it ends. What it saw goes to state.json.
+#include "containers/container_records.h"
+
+#include "base/fd.h"
+#include "base/log.h"
+#include "base/notify.h"
+#include "base/strings.h"
+#include "base/sys.h"
+#include "containers/record.h"
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace keel::containers {
+
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Where keel's binary is, as found before it was re-executed sealed: the
+// init --init binds into the container.
+constexpr std::string_view kBinaryVariable = "KEEL_RUN_BINARY";
+
+constexpr size_t kMaxProbeOutput = 4096;
+
+Result<ContainerPlace> container_place(std::string id, const std::string& bundle,
+                                       const std::string& rootfs_dir) {
+    ContainerPlace place;
+    struct rlimit nofile {};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
+        place.nofile_hard_limit = nofile.rlim_max;
+    char resolved[PATH_MAX] = {};
+    if (!::realpath(rootfs_dir.c_str(), resolved))
+        return errno_error(cat("root ", quoted(rootfs_dir)));
+    if (!is_directory(resolved))
+        return error(cat("root ", quoted(rootfs_dir), " is not a directory"));
+    place.rootfs = resolved;
+    struct utsname names {};
+    if (::uname(&names) == 0)
+        place.host_hostname = names.nodename;
+    if (const char* binary = std::getenv(kBinaryVariable.data()))
+        place.init_binary = binary;
+    place.id = std::move(id);
+    place.files_dir = bundle + "/etc";
+    return place;
+}
+
+// Rewrites a file bind-mounted into the container in place (a rename
+// would leave the mount on the old file).
+Result<void> rewrite_file(const std::string& path, std::string_view text) {
+    Fd fd = TRY(open_file(path, O_WRONLY | O_TRUNC | O_CLOEXEC));
+    return write_all(fd.get(), text);
+}
+
+// The cgroup v2 directory of process `pid` (from /proc/PID/cgroup's
+// "0::/path" line); empty when it has none.
+std::string cgroup_directory_of(pid_t pid) {
+    Result<std::string> text = read_file(cat("/proc/", pid, "/cgroup"));
+    if (!text)
+        return {};
+    for (std::string_view line : split(*text, '\n'))
+        if (line.starts_with("0::"))
+            return cat("/sys/fs/cgroup", line.substr(3));
+    return {};
+}
+
+// "64 MiB".
+std::string memory_text(int64_t bytes) {
+    if (bytes % (1 << 30) == 0)
+        return cat(bytes >> 30, " GiB");
+    if (bytes % (1 << 20) == 0)
+        return cat(bytes >> 20, " MiB");
+    if (bytes % (1 << 10) == 0)
+        return cat(bytes >> 10, " KiB");
+    return cat(bytes, " bytes");
+}
+
+// One run of the health check: `/bin/sh -c COMMAND` in the container, its
+// output captured, killed after the timeout.
+HealthProbe probe_health(const RuntimeOptions& runtime, std::string_view id,
+                         const HealthCheck& check) {
+    HealthProbe probe;
+    probe.start = now_rfc3339();
+    auto run_probe = [&]() -> Result<int> {
+        int ends[2] = {-1, -1};
+        if (::pipe2(ends, O_CLOEXEC) < 0)
+            return errno_error("pipe");
+        Fd reader(ends[0]);
+        Fd writer(ends[1]);
+        // exec()'s process inherits the runtime's stdout and stderr: the
+        // pipe stands in for them while it is made.
+        Fd saved_out(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
+        Fd saved_err(::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
+        ::dup2(writer.get(), STDOUT_FILENO);
+        ::dup2(writer.get(), STDERR_FILENO);
+        ExecOptions options{.id = std::string(id), .args = {"/bin/sh", "-c", check.command}};
+        Result<pid_t> pid = exec(runtime, options);
+        ::dup2(saved_out.get(), STDOUT_FILENO);
+        ::dup2(saved_err.get(), STDERR_FILENO);
+        writer = Fd();
+        if (!pid)
+            return std::unexpected(std::move(pid).error());
+        Fd pidfd = TRY(pidfd_open(*pid));
+        ::fcntl(reader.get(), F_SETFL, O_NONBLOCK);
+        Clock::time_point deadline = Clock::now() + check.timeout;
+        bool timed_out = false;
+        for (;;) {
+            int wait_ms = int(std::max<int64_t>(
+                0, std::chrono::ceil<milliseconds>(deadline - Clock::now()).count()));
+            pollfd ready[2] = {{.fd = pidfd.get(), .events = POLLIN, .revents = 0},
+                               {.fd = reader.get(), .events = POLLIN, .revents = 0}};
+            int n = ::poll(ready, 2, wait_ms);
+            if (n < 0 && errno != EINTR)
+                return errno_error("poll");
+            if (ready[1].revents & (POLLIN | POLLHUP)) {
+                char buffer[1024];
+                ssize_t got = ::read(reader.get(), buffer, sizeof buffer);
+                if (got > 0 && probe.output.size() < kMaxProbeOutput)
+                    probe.output.append(buffer, size_t(got));
+            }
+            if (ready[0].revents & POLLIN)
+                break;
+            if (n == 0 && Clock::now() >= deadline) {
+                (void)pidfd_send_signal(pidfd.get(), SIGKILL);
+                timed_out = true;
+                break;
+            }
+        }
+        int status = 0;
+        while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        char buffer[1024];
+        ssize_t got = 0;
+        while ((got = ::read(reader.get(), buffer, sizeof buffer)) > 0)
+            if (probe.output.size() < kMaxProbeOutput)
+                probe.output.append(buffer, size_t(got));
+        if (timed_out) {
+            probe.output +=
+                cat("Health check exceeded timeout (",
+                    std::chrono::duration_cast<milliseconds>(check.timeout).count(), "ms)");
+            return -1;
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : kSignalStatusBase + WTERMSIG(status);
+    };
+    Result<int> code = run_probe();
+    if (code) {
+        probe.exit_code = *code;
+    } else {
+        probe.exit_code = -1;
+        probe.output = code.error().to_string();
+    }
+    if (probe.output.size() > kMaxProbeOutput)
+        probe.output.resize(kMaxProbeOutput);
+    probe.end = now_rfc3339();
+    return probe;
+}
+
+// What run_with() keeps while the container runs.
+struct Supervision {
+    std::string state_root;
+    std::string id;
+    std::string name;
+    std::string notify_socket;
+    std::string cgroup;
+    RunState state;
+    bool attached = false;
+    bool told_ready = false;
+    Clock::time_point started_at{};
+    std::string hostname;
+};
+
+void save(const Supervision& run) {
+    if (Result<void> saved = write_run_state(run.state_root, run.id, run.state); !saved)
+        log_warning(cat("keel run: ", saved.error().to_string()));
+}
+
+void say_ready(Supervision& run) {
+    if (run.told_ready || run.notify_socket.empty())
+        return;
+    run.told_ready = true;
+    if (Result<void> sent = send_notify(run.notify_socket, conmon_ready_message(::getpid())); !sent)
+        log_warning(cat("keel run: --sdnotify: ", sent.error().to_string()));
+}
+
+// Between create and start: the container's namespace on the bridge, its
+// /etc/hosts and /etc/resolv.conf to match.
+Result<void> attach_network(Supervision& run, const RunOptions& options, pid_t pid,
+                            const std::string& files_dir) {
+    Fd netns = TRY(open_file(cat("/proc/", pid, "/ns/net"), O_RDONLY | O_CLOEXEC));
+    BridgeConfig bridge = bridge_of(run.state_root);
+    Result<NetworkAttachment> attached = attach_bridge(bridge, run.id, netns.get(), options.ports);
+    if (!attached) {
+        std::string hint = attached.error().code() == EPERM
+                               ? " (the bridge needs CAP_NET_ADMIN; --network none runs without)"
+                               : " (--network none runs without it)";
+        return std::unexpected(std::move(attached).error().wrap(
+            cat("--network bridge: attach to ", bridge.bridge, hint)));
+    }
+    run.attached = true;
+    run.state.address = attached->address;
+    TRY(rewrite_file(files_dir + "/hosts", hosts_file(run.hostname, attached->address)));
+    std::string host_resolv = read_file("/etc/resolv.conf").value_or("");
+    TRY(rewrite_file(files_dir + "/resolv.conf", container_resolv_conf(host_resolv)));
+    return {};
+}
+
+void detach_network(Supervision& run) {
+    if (!run.attached)
+        return;
+    run.attached = false;
+    if (Result<void> detached = detach_bridge(bridge_of(run.state_root), run.id); !detached)
+        log_warning(cat("keel run: detach ", run.name, ": ", detached.error().to_string()));
+}
+
+// The next health check, when it is due.
+std::optional<milliseconds> check_health(Supervision& run, const RunOptions& options, bool first) {
+    const HealthCheck& check = options.health;
+    if (first)
+        return check.interval;
+    HealthProbe probe = probe_health(runtime_of(run.state_root), run.id, check);
+    HealthPhase phase = Clock::now() - run.started_at < check.start_period
+                            ? HealthPhase::StartPeriod
+                            : HealthPhase::Counting;
+    HealthStatus before = run.state.health;
+    record_probe(run.state, check, std::move(probe), phase);
+    save(run);
+    if (run.state.health != before)
+        log_notice(cat("container ", run.name, " is ", kHealthStatusNames.name(run.state.health)));
+    if (run.state.health == HealthStatus::Healthy && options.notify == NotifyWhen::Healthy)
+        say_ready(run);
+    return check.interval;
+}
+
+// After the container's process has ended: its status, an OOM kill.
+void record_exit(Supervision& run, int wait_status) {
+    run.state.exit_code = WIFSIGNALED(wait_status) ? kSignalStatusBase + WTERMSIG(wait_status)
+                                                   : WEXITSTATUS(wait_status);
+    run.state.finished = now_rfc3339();
+    run.state.pid = 0;
+    if (!run.cgroup.empty())
+        if (Result<uint64_t> kills = read_oom_kills(run.cgroup); kills && *kills > 0)
+            run.state.oom_killed = true;
+    if (run.state.oom_killed) {
+        std::string limit = run.state.memory_limit
+                                ? cat(" (limit ", memory_text(*run.state.memory_limit), ")")
+                                : std::string();
+        log_error(cat("container ", run.name, " was killed: out of memory", limit));
+    }
+    save(run);
+}
+
+Result<int> run_with(const RunOptions& options, const std::string& notify_socket, char** argv) {
+    std::string state_root = run_root(options.state_root);
+    std::string name = options.name.empty() ? TRY(generate_name()) : options.name;
+    if (Result<RunContainer> same = find_container(state_root, name); same && same->name == name) {
+        if (options.name_clash == NameClash::Refuse)
+            return errno_error(EEXIST,
+                               cat("a container named ", quoted(name), " exists (",
+                                   same->id.substr(0, 12), "); remove it or give --replace"));
+        TRY_CTX(remove_container(state_root, *same, DeleteMode::Force), "--replace");
+    }
+    // The binary's path, for --init, before ensure_sealed_binary()
+    // re-executes it from a binding attached nowhere (whose path is "/").
+    if (!std::getenv(kBinaryVariable.data())) {
+        char exe[PATH_MAX] = {};
+        ssize_t length = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (length <= 0)
+            return errno_error("readlink /proc/self/exe");
+        ::setenv(kBinaryVariable.data(), exe, 1);
+    }
+    TRY(ensure_sealed_binary(argv));
+
+    std::string id = TRY(generate_container_id());
+    std::string bundle = bundle_of(state_root, id);
+    ImageStoreOptions store = store_of(options.image_store);
+    oci::ImageConfig image;
+    std::string rootfs = options.image;
+    bool store_root = options.image_source == ImageSource::Store;
+    if (store_root) {
+        ContainerRoot root = TRY(mount_container_root(store, options.image, id));
+        rootfs = root.rootfs;
+        image = std::move(root.config);
+    }
+    Supervision run{.state_root = state_root,
+                    .id = id,
+                    .name = name,
+                    .notify_socket = notify_socket,
+                    .state = {.memory_limit = options.memory_bytes}};
+    auto written = [&]() -> Result<void> {
+        TRY(make_directories(bundle, 0700));
+        ContainerPlace place = TRY(container_place(id, bundle, rootfs));
+        run.hostname = container_hostname(options, place);
+        TRY(write_etc_files(place, run.hostname, options.network));
+        std::string config = TRY(make_spec(options, image, place));
+        TRY(write_new_file(bundle + "/config.json", config, 0600));
+        TRY(write_new_file(bundle + "/container.json",
+                           container_metadata(options, id, name, store_root ? store.root : ""),
+                           0600));
+        return {};
+    }();
+    auto discard = [&] {
+        detach_network(run);
+        if (store_root)
+            (void)remove_container_root(store, id);
+        remove_bundle(bundle);
+    };
+    if (!written) {
+        discard();
+        return std::unexpected(std::move(written).error());
+    }
+
+    RunHooks hooks;
+    hooks.created = [&](pid_t pid) -> Result<void> {
+        if (options.network == NetworkMode::Bridge)
+            TRY(attach_network(run, options, pid, bundle + "/etc"));
+        return {};
+    };
+    hooks.started = [&](pid_t pid) {
+        run.started_at = Clock::now();
+        run.state.started = now_rfc3339();
+        run.state.pid = pid;
+        run.cgroup = cgroup_directory_of(pid);
+        if (!options.health.command.empty())
+            run.state.health = HealthStatus::Starting;
+        save(run);
+        if (options.notify == NotifyWhen::Conmon)
+            say_ready(run);
+    };
+    if (!options.health.command.empty() && options.mode == RunMode::Foreground) {
+        hooks.tick = [&, first = true]() mutable {
+            std::optional<milliseconds> next = check_health(run, options, first);
+            first = false;
+            return next;
+        };
+    }
+    hooks.exited = [&](int wait_status) { record_exit(run, wait_status); };
+
+    CreateOptions create{.id = id, .bundle = bundle};
+    Result<int> status = containers::run(runtime_of(state_root), create, options.mode, hooks);
+    if (!status || options.mode == RunMode::Foreground)
+        detach_network(run);
+    if (options.mode == RunMode::Detach && status) {
+        if (!options.health.command.empty())
+            log_warning("keel run: --health-cmd: a detached container is checked only under "
+                        "init (keel run -d with init's control socket)");
+    }
+    if (!status || (options.mode == RunMode::Foreground && options.removal == Removal::OnExit))
+        discard();
+    return status;
+}
+
+} // namespace
+
+Result<int> run_container(const RunOptions& options, char** argv) {
+    if (options.terminal == Terminal::Allocate)
+        return error("--tty: terminals are not supported by keel run yet");
+    if (options.mode == RunMode::Detach && options.removal == Removal::OnExit)
+        return error("--rm: a detached container is not removed on exit without init "
+                     "supervising it; remove it with `keel rm`");
+    // --sdnotify: Podman's meaning; without $NOTIFY_SOCKET nobody listens.
+    const char* socket = std::getenv("NOTIFY_SOCKET");
+    std::string notify_socket = socket ? socket : "";
+    if (!notify_socket.empty() && options.notify == NotifyWhen::Container) {
+        RunOptions adjusted = options;
+        TRY(pass_notify_socket(adjusted, notify_socket));
+        return run_with(adjusted, {}, argv);
+    }
+    return run_with(options, notify_socket, argv);
+}
+
+} // namespace keel::containers
