@@ -11,6 +11,7 @@
 #include "base/notify.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "cgroups/cgroups.h"
 #include "containers/record.h"
 
 #include <cerrno>
@@ -55,6 +56,7 @@ Result<ContainerPlace> container_place(std::string id, const std::string& bundle
         place.host_hostname = names.nodename;
     if (const char* binary = std::getenv(kBinaryVariable.data()))
         place.init_binary = binary;
+    place.device_rules = cgroup2_available() ? DeviceRules::Enforced : DeviceRules::NotEnforceable;
     place.id = std::move(id);
     place.files_dir = bundle + "/etc";
     return place;
@@ -304,6 +306,9 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     auto written = [&]() -> Result<void> {
         TRY(make_directories(bundle, 0700));
         ContainerPlace place = TRY(container_place(id, bundle, rootfs));
+        if (place.device_rules == DeviceRules::NotEnforceable)
+            log_notice("cgroup v2 is not mounted at /sys/fs/cgroup: device rules cannot be "
+                       "enforced, so the container gets no CAP_MKNOD");
         run.hostname = container_hostname(options, place);
         TRY(write_etc_files(place, run.hostname, options.network));
         std::string config = TRY(make_spec(options, image, place));

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <csignal>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -111,6 +112,14 @@ Result<int> capability_from_option(std::string_view name) {
     if (std::optional<int> number = oci::capability_number(upper))
         return *number;
     return error(cat("unknown capability ", quoted(name)));
+}
+
+// --cap-add MKNOD (or ALL): asked for, so never left out quietly.
+bool asks_for_mknod(const std::vector<std::string>& add) {
+    return std::ranges::any_of(add, [](const std::string& name) {
+        auto number = capability_from_option(name);
+        return to_upper(name) == "ALL" || (number && *number == CAP_MKNOD);
+    });
 }
 
 bool names_all(const std::vector<std::string>& names) {
@@ -448,6 +457,8 @@ Result<std::string> make_spec(const RunOptions& options, const oci::ImageConfig&
     if (!absolute_path(cwd))
         return error(cat("--workdir: ", quoted(cwd), " is not an absolute path"));
     oci::CapabilityMask caps = TRY(effective_capabilities(options.cap_add, options.cap_drop));
+    if (place.device_rules == DeviceRules::NotEnforceable && !asks_for_mknod(options.cap_add))
+        caps &= ~(oci::CapabilityMask(1) << CAP_MKNOD);
 
     JsonWriter json;
     json.begin_object().field("ociVersion", oci::kOciVersion);

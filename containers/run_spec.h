@@ -231,10 +231,19 @@ struct RunOptions {
 };
 
 /// Where a container lives and what the host decides for it.
+/// Whether the host can enforce a container's device rules (cgroup v2's
+/// device filter: the runtime refuses CAP_MKNOD where it cannot).
+enum class DeviceRules { Enforced, NotEnforceable };
+
 struct ContainerPlace {
     /// The host's RLIMIT_NOFILE hard limit: Docker's default of 1048576 is
     /// lowered to it (raising a hard limit takes privileges keel may lack).
     uint64_t nofile_hard_limit = 1048576;
+    /// Where device rules cannot be enforced (a host whose cgroups are v1
+    /// or hybrid), Docker's default CAP_MKNOD is left out, as runc's
+    /// callers do without a devices controller; an explicit --cap-add
+    /// MKNOD is kept (and refused by the runtime, saying why).
+    DeviceRules device_rules = DeviceRules::Enforced;
     /// The container's id (64 hex digits).
     std::string id;
     /// The container's root directory, absolute.

@@ -103,6 +103,20 @@ TEST_CASE("a container gets Docker's 14 capabilities in its bounding, effective 
     CHECK(std::popcount(docker) == 14);
 }
 
+TEST_CASE("where device rules cannot be enforced, Docker's default CAP_MKNOD is left out "
+          "unless asked for") {
+    Root root;
+    ContainerPlace place = root.place();
+    place.device_rules = DeviceRules::NotEnforceable;
+    oci::Spec spec = made({}, busybox_image(), place);
+    CHECK((spec.process->capabilities->bounding >> CAP_MKNOD & 1) == 0);
+    CHECK((spec.process->capabilities->bounding >> CAP_CHOWN & 1) == 1);
+    spec = made({.cap_add = {"MKNOD"}}, busybox_image(), place);
+    CHECK((spec.process->capabilities->bounding >> CAP_MKNOD & 1) == 1);
+    spec = made({.cap_add = {"all"}}, busybox_image(), place);
+    CHECK((spec.process->capabilities->bounding >> CAP_MKNOD & 1) == 1);
+}
+
 TEST_CASE("--cap-add and --cap-drop take names with or without CAP_ in any case, and ALL") {
     auto caps = [](std::vector<std::string> add, std::vector<std::string> drop) {
         auto result = effective_capabilities(add, drop);
