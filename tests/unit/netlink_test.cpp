@@ -25,9 +25,12 @@ std::vector<uint8_t> reply(uint16_t type, uint16_t flags, uint32_t sequence,
     header.nlmsg_type = type;
     header.nlmsg_flags = flags;
     header.nlmsg_seq = sequence;
-    std::vector<uint8_t> out(sizeof header);
+    // Sized once and filled by memcpy: GCC 12's -O2 misjudges a vector
+    // insert after the header (array-bounds).
+    std::vector<uint8_t> out(sizeof header + payload.size());
     std::memcpy(out.data(), &header, sizeof header);
-    out.insert(out.end(), payload.begin(), payload.end());
+    if (!payload.empty())
+        std::memcpy(out.data() + sizeof header, payload.data(), payload.size());
     return out;
 }
 
