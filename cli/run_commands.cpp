@@ -367,7 +367,7 @@ CommandResult command_run(const ParsedArgs& args) {
             return usage_error(args, cat("--rm: a detached container is removed on exit only "
                                          "under init (none answers at ",
                                          control_socket_path(), ")"));
-        log_notice(cat("keel run -d: init does not answer at ", control_socket_path(),
+        log_notice(cat("run -d: init does not answer at ", control_socket_path(),
                        ": nothing will restart this container or keep its output"));
     }
     Result<int> status = ct::run_container(*options, g_argv);
