@@ -15,7 +15,7 @@ const std::vector<DockerVerb> kDockerVerbs = {
     {"stop", {"container", "stop"}},
     {"kill", {"container", "kill"}},
     {"rm", {"rm"}},
-    {"logs", {"logs"}},
+    {"logs", {"container", "logs"}},
     {"exec", {"exec"}},
     {"inspect", {"inspect"}},
     {"images", {"image", "ls"}},

@@ -66,13 +66,13 @@ int main(int argc, char** argv) {
         return finish(dispatch(kInitCommand, "init", args));
 
     // Unit files and scripts written for Docker run /usr/bin/docker; the
-    // service manager's `stop` and `logs` act on units, so `docker stop`
-    // and `docker logs` must not reach them.
+    // service manager's `stop` acts on units, so `docker stop` must not
+    // reach it (`docker stop` and `docker logs` are the container verbs).
     if (name == "docker") {
         // `run` re-executes the binary (containers::ensure_sealed_binary): it needs argv.
         if (command == "run")
             return finish(run_run(std::span(args).subspan(1), argv));
-        const Command* unit_verbs[] = {&kUnitJobCommand, &kLogsCommand};
+        const Command* unit_verbs[] = {&kUnitJobCommand};
         return finish(run_docker(args, kKeel, unit_verbs));
     }
     // runc's callers run the runtime binary with runc's command line.

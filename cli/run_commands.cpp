@@ -4,6 +4,9 @@
 // says of its containers.
 #include "cli/run_commands.h"
 
+#include "cli/container_units.h"
+#include "control/control.h"
+
 #include "base/json.h"
 #include "base/log.h"
 #include "base/notify.h"
@@ -355,6 +358,18 @@ CommandResult command_run(const ParsedArgs& args) {
     Result<ct::RunOptions> options = run_options(args);
     if (!options)
         return usage_error(args, options.error().to_string());
+    // Under init, init supervises a detached container. KEEL_RUN_BINARY
+    // says this is keel run re-executed sealed, past that choice.
+    if (options->mode == ct::RunMode::Detach && !std::getenv("KEEL_RUN_BINARY")) {
+        if (std::optional<CommandResult> supervised = run_detached_under_init(args, *options))
+            return *supervised;
+        if (options->removal == ct::Removal::OnExit)
+            return usage_error(args, cat("--rm: a detached container is removed on exit only "
+                                         "under init (none answers at ",
+                                         control_socket_path(), ")"));
+        log_notice(cat("run -d: init does not answer at ", control_socket_path(),
+                       ": nothing will restart this container or keep its output"));
+    }
     Result<int> status = ct::run_container(*options, g_argv);
     if (!status)
         return std::unexpected(Failure(std::move(status).error()));
@@ -412,7 +427,20 @@ CommandResult command_rm(const ParsedArgs& args) {
     std::string state_root = root_option(args);
     return failed([&]() -> Result<void> {
         for (std::string_view reference : args.positionals("CONTAINER")) {
-            ct::RunContainer container = TRY(ct::find_container(state_root, reference));
+            Result<ct::RunContainer> found = ct::find_container(state_root, reference);
+            // A container under a transient unit: the unit stopped first,
+            // so init does not restart it (its --rm may take it away).
+            std::string name = found ? found->name : std::string(reference);
+            if (!found || args.flag("--force") ||
+                ct::container_status(state_root, *found) == "exited")
+                if (TRY(end_transient_unit(name))) {
+                    found = ct::find_container(state_root, reference);
+                    if (!found && found.error().code() == ENOENT) {
+                        print(cat(reference, "\n"));
+                        continue;
+                    }
+                }
+            ct::RunContainer container = TRY(std::move(found));
             std::string status = ct::container_status(state_root, container);
             if (status != "exited" && !args.flag("--force"))
                 return errno_error(EBUSY, cat("container ", quoted(reference), " is ", status,
@@ -431,7 +459,15 @@ CommandResult command_stop(const ParsedArgs& args) {
     std::string state_root = root_option(args);
     return failed([&]() -> Result<void> {
         for (std::string_view reference : args.positionals("CONTAINER")) {
-            ct::RunContainer container = TRY(ct::find_container(state_root, reference));
+            Result<ct::RunContainer> found = ct::find_container(state_root, reference);
+            std::string name = found ? found->name : std::string(reference);
+            // Stopping its transient unit stops it (and keeps init from
+            // restarting it); the unit's --rm removes it.
+            if (TRY(end_transient_unit(name))) {
+                print(cat(reference, "\n"));
+                continue;
+            }
+            ct::RunContainer container = TRY(std::move(found));
             uint64_t timeout = args.number("--time").value_or(container.stop_timeout);
             TRY(ct::stop_container(state_root, container, std::chrono::seconds(timeout)));
             print(cat(reference, "\n"));
@@ -526,10 +562,11 @@ const Command kInspectCommand{
 
 const Command kContainerCommand{
     .names = {"container"},
-    .summary = "the containers keel run made: ps, stop, kill, rm, inspect",
+    .summary = "the containers keel run made: ps, stop, kill, rm, inspect, logs",
     .notes = "`keel stop` and `keel kill` are the service manager's, so a container is "
              "stopped with `keel container stop`; ps, rm and inspect are also top-level.",
-    .subcommands = {&kPsCommand, &kStopCommand, &kKillCommand, &kRmCommand, &kInspectCommand},
+    .subcommands = {&kPsCommand, &kStopCommand, &kKillCommand, &kRmCommand, &kInspectCommand,
+                    &kContainerLogsCommand},
 };
 
 CommandResult run_run(std::span<const std::string_view> args, char** argv) {

@@ -493,33 +493,11 @@ CommandResult command_logs(const ParsedArgs& args) {
             unit = unit_name_argument(*item.value);
         }
     }
-    bool json = args.flag("--json");
     auto lines = args.number("--lines");
-    control::Request request;
-    request.mutable_logs()->set_unit(unit);
-    request.mutable_logs()->set_lines(lines ? std::max<uint32_t>(uint32_t(*lines), 1) : 0);
-    request.mutable_logs()->set_follow(args.flag("--follow"));
-    std::optional<std::string> refused;
-    TRY(call_init_stream(request, [&](const control::Response& response) {
-        if (!response.ok()) {
-            refused = response.error();
-            return false;
-        }
-        std::string out;
-        for (const control::LogEntry& entry : response.entries()) {
-            if (json) {
-                JsonWriter line;
-                write_log(line, entry);
-                out += line.text() + "\n";
-            } else {
-                out += log_line(entry);
-            }
-        }
-        print(out);
-        return true;
-    }));
-    if (refused)
-        return std::unexpected(Error::message(*refused));
+    TRY(show_logs({.unit = unit,
+                   .lines = lines ? std::max<uint32_t>(uint32_t(*lines), 1) : 0,
+                   .follow = args.flag("--follow") ? Follow::Yes : Follow::No,
+                   .format = args.flag("--json") ? LogFormat::Json : LogFormat::Text}));
     return kExitSuccess;
 }
 
@@ -563,6 +541,35 @@ CommandResult command_notify(const ParsedArgs& args) {
 }
 
 } // namespace
+
+Result<void> show_logs(const LogQuery& query) {
+    control::Request request;
+    request.mutable_logs()->set_unit(query.unit);
+    request.mutable_logs()->set_lines(query.lines);
+    request.mutable_logs()->set_follow(query.follow == Follow::Yes);
+    std::optional<std::string> refused;
+    TRY(call_init_stream(request, [&](const control::Response& response) {
+        if (!response.ok()) {
+            refused = response.error();
+            return false;
+        }
+        std::string out;
+        for (const control::LogEntry& entry : response.entries()) {
+            if (query.format == LogFormat::Json) {
+                JsonWriter line;
+                write_log(line, entry);
+                out += line.text() + "\n";
+            } else {
+                out += log_line(entry);
+            }
+        }
+        print(out);
+        return true;
+    }));
+    if (refused)
+        return error(*refused);
+    return {};
+}
 
 const Command kStatusCommand{
     .names = {"status"},

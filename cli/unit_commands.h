@@ -4,7 +4,11 @@
 // scripts.
 #pragma once
 
+#include "base/result.h"
 #include "cli/args.h"
+
+#include <cstdint>
+#include <string>
 
 namespace keel::cli {
 
@@ -23,5 +27,24 @@ extern const Command kDaemonReloadCommand;
 extern const Command kLogsCommand;
 /// `keel notify [KEY=VALUE...]`.
 extern const Command kNotifyCommand;
+
+/// Whether `keel logs` keeps printing new lines until interrupted.
+enum class Follow { No, Yes };
+/// How `keel logs` prints a line.
+enum class LogFormat { Text, Json };
+
+/// What `keel logs` asks init's journal for.
+struct LogQuery {
+    /// The unit ("web.service"); empty: every unit and the kernel.
+    std::string unit;
+    /// Past lines first; 0: init's default (50).
+    uint32_t lines = 0;
+    Follow follow = Follow::No;
+    LogFormat format = LogFormat::Text;
+};
+
+/// Prints the journal lines `query` asks for (following, until init
+/// hangs up or the process is interrupted); init's refusal is an error.
+Result<void> show_logs(const LogQuery& query);
 
 } // namespace keel::cli

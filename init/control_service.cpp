@@ -151,6 +151,7 @@ control::Response ControlService::status(const struct ucred& peer) {
     status->set_ready_usec(init.ready_usec);
     status->set_uptime_usec(init.uptime_usec);
     status->set_reaped_orphans(init.reaped_orphans);
+    status->set_runtime_unit_directory(init.runtime_unit_directory);
     for (const InitProcess& process : init.processes) {
         control::Process* entry = status->add_processes();
         entry->set_name(process.name);

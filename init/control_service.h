@@ -39,6 +39,9 @@ struct InitStatus {
     uint64_t reaped_orphans = 0;
     bool stopping = false; // the system is ending
     std::vector<InitProcess> processes;
+    /// Where transient units go: /run/keel/units, or with --units the last
+    /// directory given.
+    std::string runtime_unit_directory;
 };
 
 /// What the control service needs from the running init.

@@ -443,6 +443,9 @@ InitStatus Init::init_status() const {
     status.uptime_usec = system() ? boottime_usec() : monotonic_usec() - m_start_usec;
     status.reaped_orphans = m_reaped_orphans;
     status.stopping = m_shutdown.has_value();
+    status.runtime_unit_directory = m_options.unit_directories == kDefaultUnitDirectories
+                                        ? "/run/keel/units"
+                                        : m_options.unit_directories.back();
     for (const Supervised& supervised : m_processes)
         status.processes.push_back(supervised.process);
     return status;

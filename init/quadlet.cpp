@@ -174,46 +174,6 @@ std::string resolve_relative(std::string_view path, std::string_view unit_file) 
     return rest.empty() ? directory : cat(directory, directory.ends_with('/') ? "" : "/", rest);
 }
 
-// One word of a command, written so that split_words() and the specifier
-// expansion of the unit parser give it back unchanged.
-std::string command_word(std::string_view word) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    bool plain = !word.empty();
-    for (char c : word) {
-        auto byte = static_cast<unsigned char>(c);
-        if (byte <= 0x20 || byte == 0x7f || c == '"' || c == '\'' || c == '\\')
-            plain = false;
-    }
-    std::string out;
-    if (!plain)
-        out += '"';
-    for (char c : word) {
-        auto byte = static_cast<unsigned char>(c);
-        if (c == '%') {
-            out += "%%";
-        } else if (!plain && (c == '"' || c == '\\')) {
-            out += '\\';
-            out += c;
-        } else if (byte < 0x20 || byte == 0x7f) {
-            out += "\\x";
-            out += kHex[byte >> 4];
-            out += kHex[byte & 15];
-        } else {
-            out += c;
-        }
-    }
-    if (!plain)
-        out += '"';
-    return out;
-}
-
-std::string command_text(const std::vector<std::string>& argv) {
-    std::string out;
-    for (const std::string& word : argv)
-        out += cat(out.empty() ? "" : " ", command_word(word));
-    return out;
-}
-
 // Reads the [Container] and [Quadlet] sections of the file and its drop-ins
 // into the values of each key, and checks the [Service] keys a container
 // unit constrains.
@@ -462,6 +422,50 @@ std::string keel_binary_path() {
     return std::string(path);
 }
 
+// One word of a command, written so that split_words(), the specifier
+// expansion of the unit parser and the executor's $VARIABLE expansion give
+// it back unchanged.
+static std::string command_word(std::string_view word) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    bool plain = !word.empty();
+    for (char c : word) {
+        auto byte = static_cast<unsigned char>(c);
+        if (byte <= 0x20 || byte == 0x7f || c == '"' || c == '\'' || c == '\\')
+            plain = false;
+    }
+    std::string out;
+    if (!plain)
+        out += '"';
+    for (char c : word) {
+        auto byte = static_cast<unsigned char>(c);
+        if (c == '%') {
+            out += "%%";
+        } else if (c == '$') {
+            // The executor expands $NAME and ${NAME}; $$ is a `$`.
+            out += "$$";
+        } else if (!plain && (c == '"' || c == '\\')) {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20 || byte == 0x7f) {
+            out += "\\x";
+            out += kHex[byte >> 4];
+            out += kHex[byte & 15];
+        } else {
+            out += c;
+        }
+    }
+    if (!plain)
+        out += '"';
+    return out;
+}
+
+std::string unit_command_text(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const std::string& word : argv)
+        out += cat(out.empty() ? "" : " ", command_word(word));
+    return out;
+}
+
 Result<ContainerService> translate_container(std::string_view name, const UnitFile& file,
                                              const std::vector<UnitFile>& dropins,
                                              const SpecifierContext& context,
@@ -566,9 +570,9 @@ Result<ContainerService> translate_container(std::string_view name, const UnitFi
                 service_entries.push_back(
                     generated("TimeoutStartSec", cat(kDefaultStartTimeout + *usec, "us"), line));
     }
-    service_entries.push_back(generated("ExecStart", command_text(run), line));
+    service_entries.push_back(generated("ExecStart", unit_command_text(run), line));
     std::string remove =
-        cat("-", command_text({std::string(keel_binary), "rm", "-f", container_name}));
+        cat("-", unit_command_text({std::string(keel_binary), "rm", "-f", container_name}));
     service_entries.push_back(generated("ExecStop", remove, line));
     service_entries.push_back(generated("ExecStopPost", remove, line));
 

@@ -40,6 +40,10 @@ bool is_container_unit_path(std::string_view path);
 /// (a deleted or sealed binary).
 std::string keel_binary_path();
 
+/// `argv` as an ExecStart= value: each word quoted for split_words() and
+/// `%` doubled, so the unit parser gives the words back unchanged.
+std::string unit_command_text(const std::vector<std::string>& argv);
+
 /// How a container tells the service manager that it is ready (Notify=).
 enum class ContainerNotify {
     Conmon,    ///< Notify=no (default): ready once the container runs

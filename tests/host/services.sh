@@ -346,6 +346,68 @@ UNIT
   poweroff
   pass ;;
 
+detached_container)
+  # keel run -d with init answering: the container is the unit
+  # container-web.service (active, its output in the journal), init
+  # restarts it when its process is killed (--restart on-failure), and
+  # `keel rm -f` stops the unit and takes its file away.
+  if [ "$(id -u)" -ne 0 ]; then echo "SKIP: keel run needs root (namespaces, mounts)"; exit 77; fi
+  busybox=$(command -v busybox || true)
+  if [ -z "$busybox" ] || ! file -L "$busybox" | grep -q 'statically linked'; then
+    echo "SKIP: no statically linked busybox (tools/setup.sh installs busybox-static)"
+    exit 77
+  fi
+  rootfs=$work/rootfs
+  mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/tmp"
+  cp "$busybox" "$rootfs/bin/busybox"
+  for applet in sh echo sleep; do ln -sf busybox "$rootfs/bin/$applet"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\n' >"$rootfs/etc/group"
+  no_mknod=()
+  [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || no_mknod=(--cap-drop MKNOD)
+  state=$work/state
+  boot
+  # A marker no other process has: the container's sleep is found by it.
+  marker=$((6000 + RANDOM % 1000))
+  out=$("$keel" run -d --root "$state" --network none "${no_mknod[@]}" --name web \
+    --restart on-failure --rootfs "$rootfs" sh -c "echo hi; exec sleep $marker" 2>&1) ||
+    fail "keel run -d: $out"
+  id=$(printf '%s\n' "$out" | tail -n 1)
+  [[ "$id" =~ ^[0-9a-f]{64}$ ]] || fail "keel run -d printed no container id: $out"
+  test -f "$units/container-web.service" || fail "no unit file in $units"
+  in_state container-web.service active/running || fail "container-web: $(state_of container-web.service)"
+  # keel ps checks a container's pid, which is init's PID namespace's:
+  # ask from in there.
+  init_pid=$(tr -d " " <"/proc/$bg_pid/task/$bg_pid/children")
+  inside() { nsenter -t "$init_pid" -p -m -- "$@"; }
+  inside "$keel" ps --root "$state" | grep -q " web$" || fail "keel ps: $(inside "$keel" ps --root "$state")"
+  wait_for 50 sh -c "'$keel' container logs --root '$state' web | grep -q ': hi$'" ||
+    fail "container logs: $("$keel" container logs --root "$state" web 2>&1)"
+  # Kill the container's process (found by its marker, killed by its pid).
+  sleeper=""
+  for proc in /proc/[0-9]*; do
+    [ "$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null)" = "sleep $marker " ] && sleeper=${proc#/proc/}
+  done
+  [ -n "$sleeper" ] || fail "the container's process was not found"
+  kill -KILL "$sleeper"
+  restarted() {
+    "$keel" status container-web.service --json 2>/dev/null | grep -q '"restarts":[1-9]' &&
+      in_state container-web.service active/running
+  }
+  wait_for 100 restarted || fail "not restarted: $(status_of container-web.service)"
+  new_id=$(inside "$keel" ps --root "$state" -q)
+  [ -n "$new_id" ] && [ "$new_id" != "${id:0:12}" ] || fail "no new container after the restart: $new_id"
+  [ "$("$keel" container logs --root "$state" web | grep -c ': hi$')" -ge 2 ] ||
+    fail "the restarted container's output is not in its logs"
+  "$keel" rm -f --root "$state" web >/dev/null || fail "keel rm -f web"
+  test ! -e "$units/container-web.service" || fail "the unit file is still there"
+  status_of container-web.service | grep -q 'Loaded: not-found' ||
+    [ -z "$(state_of container-web.service)" ] || fail "the unit is still loaded: $(status_of container-web.service)"
+  left=$(inside "$keel" ps --root "$state" -a -q) || fail "keel ps -a failed"
+  [ -z "$left" ] || fail "the container is still there: $left"
+  poweroff
+  pass ;;
+
 *)
   echo "unknown case $case_name" >&2
   exit 2 ;;

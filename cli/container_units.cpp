@@ -1,0 +1,309 @@
+// `keel run -d` under init (see container_units.h): the transient unit's
+// words and text, starting it through init's control socket and waiting
+// until it is active, and finding a container's unit again for logs, stop
+// and rm.
+#include "cli/container_units.h"
+
+#include "base/strings.h"
+#include "base/sys.h"
+#include "cli/docker_commands.h"
+#include "cli/unit_commands.h"
+#include "control/control.h"
+#include "init/quadlet.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+namespace keel::cli {
+
+namespace {
+
+namespace ct = containers;
+
+constexpr std::string_view kDefaultRuntimeUnitDirectory = "/run/keel/units";
+// Journal lines shown when a detached container's unit fails to start.
+constexpr uint32_t kFailureLogLines = 20;
+
+// The options keel run -d itself sets in the unit's command, or that are
+// init's business there (--restart: init restarts the unit, and keel run
+// refuses --restart with --rm).
+constexpr std::string_view kReplacedOptions[] = {"--detach", "--rm", "--replace", "--name",
+                                                 "--restart"};
+
+Result<control::Response> ask(const control::Request& request) {
+    control::Response response = TRY(call_init(request));
+    if (!response.ok())
+        return error(response.error());
+    return response;
+}
+
+// Where init reads transient units from; nullopt when init does not answer.
+std::optional<std::string> runtime_unit_directory() {
+    control::Request request;
+    request.mutable_status();
+    Result<control::Response> response = call_init(request);
+    if (!response || !response->ok())
+        return std::nullopt;
+    const std::string& directory = response->status().runtime_unit_directory();
+    return directory.empty() ? std::string(kDefaultRuntimeUnitDirectory) : directory;
+}
+
+Result<void> daemon_reload() {
+    control::Request request;
+    request.mutable_daemon_reload();
+    TRY_CTX(ask(request), "daemon-reload");
+    return {};
+}
+
+// A unit job, answered when it has finished.
+Result<void> unit_job(control::JobType job, const std::string& unit) {
+    control::Request request;
+    request.mutable_unit()->set_job(job);
+    request.mutable_unit()->set_unit(unit);
+    TRY(ask(request));
+    return {};
+}
+
+// The unit as init has it, with its last `log_lines` journal lines; nullopt
+// when init knows no such unit.
+std::optional<control::Response> unit_status(const std::string& unit, uint32_t log_lines) {
+    control::Request request;
+    request.mutable_unit_status()->set_unit(unit);
+    request.mutable_unit_status()->set_log_lines(log_lines);
+    Result<control::Response> response = call_init(request);
+    if (!response || !response->ok() || response->units_size() == 0 ||
+        response->units(0).load_state() != control::LOAD_STATE_LOADED)
+        return std::nullopt;
+    return std::move(*response);
+}
+
+std::string restart_setting(ct::RestartPolicy policy) {
+    switch (policy) {
+    case ct::RestartPolicy::No:
+        return "no";
+    case ct::RestartPolicy::OnFailure:
+        return "on-failure";
+    case ct::RestartPolicy::Always:
+    case ct::RestartPolicy::UnlessStopped:
+        return "always";
+    }
+    return "no";
+}
+
+// A path as a unit file value that is not split into words: `%` doubled.
+std::string unit_path_value(std::string_view path) {
+    std::string out;
+    for (char c : path)
+        out += c == '%' ? std::string("%%") : std::string(1, c);
+    return out;
+}
+
+// Writes `text` to `path` whole or not at all.
+Result<void> write_unit_file(const std::string& path, std::string_view text) {
+    std::string temporary = path + ".tmp";
+    TRY(write_new_file(temporary, text, 0644));
+    if (::rename(temporary.c_str(), path.c_str()) < 0) {
+        Error failed = Error::from_errno(errno, cat("rename ", quoted(temporary)));
+        ::unlink(temporary.c_str());
+        return std::unexpected(std::move(failed));
+    }
+    return {};
+}
+
+// Takes the unit away after a failed start: stopped (no restart), its file
+// gone, init reloaded. Errors are not the user's news here.
+void discard_unit(const std::string& unit, const std::string& path) {
+    (void)unit_job(control::JOB_TYPE_STOP, unit);
+    ::unlink(path.c_str());
+    (void)daemon_reload();
+}
+
+std::string binary_path() {
+    // A keel run re-executed sealed knows where it came from.
+    if (const char* binary = std::getenv("KEEL_RUN_BINARY"))
+        return binary;
+    return keel_binary_path();
+}
+
+} // namespace
+
+std::string transient_unit_name(std::string_view container_name) {
+    return cat("container-", container_name, ".service");
+}
+
+std::vector<std::string> supervised_run_words(std::string_view binary,
+                                              std::string_view container_name,
+                                              const ParsedArgs& args) {
+    std::vector<std::string> words = {
+        std::string(binary), "run", "--replace", "--rm", cat("--name=", container_name),
+        "--sdnotify=conmon"};
+    if (!args.value("--store"))
+        if (const char* store = std::getenv("KEEL_IMAGE_STORE"); store && *store)
+            words.push_back(cat("--store=", store));
+    for (const ParsedItem& item : args.items()) {
+        if (item.positional) {
+            words.push_back(*item.value);
+            continue;
+        }
+        if (!item.option)
+            continue;
+        std::string_view name = item.option->name;
+        if (std::ranges::find(kReplacedOptions, name) != std::end(kReplacedOptions))
+            continue;
+        if (!item.value) {
+            words.emplace_back(name);
+        } else if (name == "--env" && item.value->find('=') == std::string::npos) {
+            if (const char* value = std::getenv(item.value->c_str()))
+                words.push_back(cat("--env=", *item.value, "=", value));
+        } else {
+            words.push_back(cat(name, "=", *item.value));
+        }
+    }
+    return words;
+}
+
+std::string transient_unit_text(const TransientUnit& unit) {
+    std::string text =
+        cat("# Written by `keel run -d`: the container ", unit.container_name, ".\n# `keel rm -f ",
+            unit.container_name, "` stops it and removes this file.\n",
+            "[Unit]\nDescription=container ", unit.container_name, " (keel run -d)\n\n",
+            "[Service]\nType=notify\nNotifyAccess=all\nKillMode=mixed\nDelegate=yes\n");
+    if (!unit.working_directory.empty())
+        text += cat("WorkingDirectory=", unit_path_value(unit.working_directory), "\n");
+    text += cat("ExecStart=", unit_command_text(unit.exec_start), "\n");
+    text += cat("Restart=", restart_setting(unit.restart), "\n");
+    return text;
+}
+
+std::optional<CommandResult> run_detached_under_init(const ParsedArgs& args,
+                                                     const ct::RunOptions& options) {
+    std::optional<std::string> directory = runtime_unit_directory();
+    if (!directory)
+        return std::nullopt;
+    auto started = [&]() -> CommandResult {
+        std::string state_root = ct::run_root(options.state_root);
+        std::string name = options.name.empty() ? TRY(ct::generate_name()) : options.name;
+        if (options.name_clash == ct::NameClash::Refuse) {
+            Result<ct::RunContainer> same = ct::find_container(state_root, name);
+            if (same && same->name == name)
+                return std::unexpected(
+                    Failure(Error::from_errno(EEXIST, cat("a container named ", quoted(name),
+                                                          " exists (", same->id.substr(0, 12),
+                                                          "); remove it or give --replace")),
+                            kExitDockerError));
+        }
+        std::string unit = transient_unit_name(name);
+        std::string path = cat(*directory, "/", unit);
+        char cwd[4096] = {};
+        TransientUnit description{.restart = options.restart,
+                                  .working_directory =
+                                      ::getcwd(cwd, sizeof cwd) ? std::string(cwd) : std::string(),
+                                  .container_name = name,
+                                  .exec_start = supervised_run_words(binary_path(), name, args)};
+        TRY_CTX(make_directories(*directory), "keel run -d");
+        TRY_CTX(write_unit_file(path, transient_unit_text(description)), "keel run -d");
+        if (Result<void> reloaded = daemon_reload(); !reloaded) {
+            ::unlink(path.c_str());
+            return std::unexpected(Failure(std::move(reloaded).error()));
+        }
+        Result<void> start = unit_job(control::JOB_TYPE_START, unit);
+        std::optional<control::Response> status = unit_status(unit, kFailureLogLines);
+        bool active =
+            start && status && status->units(0).active_state() == control::ACTIVE_STATE_ACTIVE;
+        if (!active) {
+            std::string lines;
+            if (status)
+                for (const control::LogEntry& entry : status->entries())
+                    lines += cat(entry.unit(), ": ", entry.message(), "\n");
+            std::fputs(lines.c_str(), stderr);
+            discard_unit(unit, path);
+            std::string why = start ? std::string("it is not active") : start.error().to_string();
+            return std::unexpected(Failure(
+                Error::message(cat("container ", quoted(name), ": ", unit, " failed: ", why)),
+                kExitDockerError));
+        }
+        Result<ct::RunContainer> container = ct::find_container(state_root, name);
+        if (!container)
+            return std::unexpected(Failure(
+                std::move(container).error().wrap(cat(unit, " is active, but its container")),
+                kExitDockerError));
+        print(cat(container->id, "\n"));
+        return kExitSuccess;
+    };
+    return started();
+}
+
+Result<bool> end_transient_unit(std::string_view container_name) {
+    std::optional<std::string> directory = runtime_unit_directory();
+    if (!directory)
+        return false;
+    std::string unit = transient_unit_name(container_name);
+    std::string path = cat(*directory, "/", unit);
+    if (!path_exists(path))
+        return false;
+    TRY_CTX(unit_job(control::JOB_TYPE_STOP, unit), cat("stop ", unit));
+    if (::unlink(path.c_str()) < 0 && errno != ENOENT)
+        return errno_error(cat("remove ", quoted(path)));
+    TRY(daemon_reload());
+    return true;
+}
+
+namespace {
+
+// The unit that ran container `name`: keel run -d's container-NAME.service,
+// else NAME.service (a NAME.container unit's).
+Result<std::string> unit_of_container(const std::string& name) {
+    for (const std::string& unit : {transient_unit_name(name), cat(name, ".service")})
+        if (unit_status(unit, 0))
+            return unit;
+    return errno_error(ENOENT, cat("container ", quoted(name), " runs under no unit (neither ",
+                                   transient_unit_name(name), " nor ", name,
+                                   ".service): its output was not kept"));
+}
+
+CommandResult command_container_logs(const ParsedArgs& args) {
+    std::string_view reference = *args.positional("CONTAINER");
+    auto root = args.value("--root");
+    std::string state_root = ct::run_root(root ? std::string(*root) : std::string());
+    // A name or an id of a container that is there; a name also while its
+    // unit restarts it (and it has no record).
+    std::string name(reference);
+    if (Result<ct::RunContainer> container = ct::find_container(state_root, reference))
+        name = container->name;
+    std::string unit = TRY(unit_of_container(name));
+    auto lines = args.number("--lines");
+    TRY(show_logs({.unit = unit,
+                   .lines = lines ? std::max<uint32_t>(uint32_t(*lines), 1) : 0,
+                   .follow = args.flag("--follow") ? Follow::Yes : Follow::No}));
+    return kExitSuccess;
+}
+
+} // namespace
+
+const Command kContainerLogsCommand{
+    .names = {"logs"},
+    .summary = "a container's output: the journal of the unit that runs it",
+    .options = {{.name = "--follow", .short_name = 'f', .help = "keep printing new lines"},
+                {.name = "--lines",
+                 .short_name = 'n',
+                 .value_name = "N",
+                 .type = ValueType::Number,
+                 .max = 100000,
+                 .expected = "a number of lines",
+                 .help = "the last N lines first (default 50)"},
+                {.name = "--root",
+                 .value_name = "DIR",
+                 .type = ValueType::Text,
+                 .shown = Shown::InOptionList,
+                 .help = "where containers are kept (default /run/keel)"}},
+    .positionals = {{.name = "CONTAINER", .noun = "container"}},
+    .notes = "The unit is container-NAME.service (keel run -d under init) or NAME.service (a "
+             "NAME.container unit). A container keel run -d started without init has no kept "
+             "output.",
+    .run = command_container_logs,
+};
+
+} // namespace keel::cli
