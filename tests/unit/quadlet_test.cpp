@@ -228,9 +228,10 @@ TEST_CASE("the unit's own [Service] keys win over the generated ones, within wha
     REQUIRE(unit);
     CHECK(unit->service.type == keel::ServiceType::Oneshot);
     CHECK(unit->service.kill_mode == keel::KillMode::ControlGroup);
-    CHECK_FALSE(
-        std::any_of(run_argv(*unit).begin(), run_argv(*unit).end(),
-                    [](const std::string& word) { return word.starts_with("--sdnotify"); }));
+    std::vector<std::string> argv = run_argv(*unit);
+    CHECK_FALSE(std::any_of(argv.begin(), argv.end(), [](const std::string& word) {
+        return word.starts_with("--sdnotify");
+    }));
 
     auto simple = container_unit("[Container]\nImage=job\n[Service]\nType=simple\n");
     REQUIRE_FALSE(simple);
