@@ -156,6 +156,11 @@ struct RunHooks {
     /// After the container's process has exited (its wait status), before
     /// the container is deleted: its cgroup is still there.
     std::function<void(int wait_status)> exited;
+    /// After a SIGTERM or SIGINT is passed on, how long the container's
+    /// process has before it gets SIGKILL (Docker's stop timeout: a
+    /// container's pid 1 ignores signals it has no handler for). None:
+    /// never.
+    std::optional<std::chrono::milliseconds> kill_after;
 };
 
 /// `run`: create, start and, unless `detach`, wait for the container's

@@ -330,6 +330,7 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     }
 
     RunHooks hooks;
+    hooks.kill_after = std::chrono::seconds(options.stop_timeout_seconds);
     hooks.created = [&](pid_t pid) -> Result<void> {
         if (options.network == NetworkMode::Bridge)
             TRY(attach_network(run, options, pid, bundle + "/etc"));

@@ -196,9 +196,12 @@ private:
 // the signals above, which the caller holds blocked; returns its wait
 // status.
 // `tick`, when given, is called first and then whenever the time it
-// returned has passed.
-Result<int> wait_forwarding_signals(
-    pid_t pid, const std::function<std::optional<std::chrono::milliseconds>()>& tick = {}) {
+// returned has passed. With `kill_after`, a SIGTERM or SIGINT passed on is
+// followed by SIGKILL once that time has passed.
+Result<int>
+wait_forwarding_signals(pid_t pid,
+                        const std::function<std::optional<std::chrono::milliseconds>()>& tick = {},
+                        std::optional<std::chrono::milliseconds> kill_after = std::nullopt) {
     sigset_t forwarded = forwarded_signals();
     Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals)
@@ -206,6 +209,7 @@ Result<int> wait_forwarding_signals(
     Fd pidfd = TRY(pidfd_open(pid));
     using Clock = std::chrono::steady_clock;
     std::optional<Clock::time_point> next_tick;
+    std::optional<Clock::time_point> kill_at;
     if (tick)
         next_tick = Clock::now();
     for (;;) {
@@ -215,19 +219,31 @@ Result<int> wait_forwarding_signals(
             if (after)
                 next_tick = Clock::now() + *after;
         }
+        if (kill_at && Clock::now() >= *kill_at) {
+            (void)pidfd_send_signal(pidfd.get(), SIGKILL);
+            kill_at.reset();
+        }
         int timeout = -1;
-        if (next_tick)
-            timeout = int(std::clamp<int64_t>(
-                std::chrono::ceil<std::chrono::milliseconds>(*next_tick - Clock::now()).count(), 0,
+        for (const std::optional<Clock::time_point>& deadline : {next_tick, kill_at}) {
+            if (!deadline)
+                continue;
+            int until = int(std::clamp<int64_t>(
+                std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count(), 0,
                 INT32_MAX));
+            timeout = timeout < 0 ? until : std::min(timeout, until);
+        }
         pollfd ready[2] = {{.fd = pidfd.get(), .events = POLLIN, .revents = 0},
                            {.fd = signals.get(), .events = POLLIN, .revents = 0}};
         if (::poll(ready, 2, timeout) < 0 && errno != EINTR)
             return errno_error("poll");
         if (ready[1].revents & POLLIN) {
             signalfd_siginfo info{};
-            while (::read(signals.get(), &info, sizeof info) == ssize_t(sizeof info))
+            while (::read(signals.get(), &info, sizeof info) == ssize_t(sizeof info)) {
                 (void)pidfd_send_signal(pidfd.get(), int(info.ssi_signo));
+                bool ending = info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT;
+                if (ending && kill_after && !kill_at)
+                    kill_at = Clock::now() + *kill_after;
+            }
         }
         if (ready[0].revents & POLLIN)
             break;
@@ -403,7 +419,7 @@ Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, Run
         hooks.started(pid);
     if (mode == RunMode::Detach)
         return 0;
-    int status = TRY(wait_forwarding_signals(pid, hooks.tick));
+    int status = TRY(wait_forwarding_signals(pid, hooks.tick, hooks.kill_after));
     if (hooks.exited)
         hooks.exited(status);
     std::optional<Error> failure = take_spawn_failure(pid);
