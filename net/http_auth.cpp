@@ -3,38 +3,13 @@
 #include "net/http_auth.h"
 
 #include "base/strings.h"
+#include "net/http_message.h"
 
 #include <cctype>
 
 namespace keel::net {
 
 namespace {
-
-// RFC 7230 tchar.
-bool is_token_char(char c) {
-    if (std::isalnum(static_cast<unsigned char>(c)))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
 
 bool is_token68_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||

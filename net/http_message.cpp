@@ -18,6 +18,23 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
            });
 }
 
+// field-value and reason-phrase: VCHAR, SP, HTAB and obs-text.
+bool is_field_char(char c) {
+    auto byte = static_cast<unsigned char>(c);
+    return c == '\t' || (byte >= 0x20 && byte != 0x7f);
+}
+
+// Splits a comma-separated list value into trimmed, non-empty elements.
+std::vector<std::string_view> list_elements(std::string_view value) {
+    std::vector<std::string_view> out;
+    for (std::string_view element : split(value, ','))
+        if (std::string_view trimmed = trim(element); !trimmed.empty())
+            out.push_back(trimmed);
+    return out;
+}
+
+} // namespace
+
 bool is_token_char(char c) {
     if (std::isalnum(static_cast<unsigned char>(c)))
         return true;
@@ -42,31 +59,6 @@ bool is_token_char(char c) {
         return false;
     }
 }
-
-// field-value and reason-phrase: VCHAR, SP, HTAB and obs-text.
-bool is_field_char(char c) {
-    auto byte = static_cast<unsigned char>(c);
-    return c == '\t' || (byte >= 0x20 && byte != 0x7f);
-}
-
-std::string_view trim_whitespace(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-        text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-        text.remove_suffix(1);
-    return text;
-}
-
-// Splits a comma-separated list value into trimmed, non-empty elements.
-std::vector<std::string_view> list_elements(std::string_view value) {
-    std::vector<std::string_view> out;
-    for (std::string_view element : split(value, ','))
-        if (std::string_view trimmed = trim_whitespace(element); !trimmed.empty())
-            out.push_back(trimmed);
-    return out;
-}
-
-} // namespace
 
 void Headers::add(std::string name, std::string value) {
     m_fields.emplace_back(std::move(name), std::move(value));
@@ -155,7 +147,7 @@ Result<ResponseHead> parse_response_head(std::string_view head) {
         std::string_view name = line.substr(0, colon);
         if (!std::all_of(name.begin(), name.end(), is_token_char))
             return error(cat("malformed header name ", quoted(name.substr(0, 80))));
-        std::string_view value = trim_whitespace(line.substr(colon + 1));
+        std::string_view value = trim(line.substr(colon + 1));
         if (!std::all_of(value.begin(), value.end(), is_field_char))
             return error(cat("control character in header ", quoted(name)));
         out.headers.add(std::string(name), std::string(value));

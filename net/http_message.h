@@ -19,6 +19,9 @@
 
 namespace keel::net {
 
+/// RFC 9110's tchar: what a token (a field name, an auth scheme) is made of.
+bool is_token_char(char c);
+
 /// The most bytes a response's status line and header fields may take.
 inline constexpr size_t kMaxHeadBytes = 64 * 1024;
 /// The most header fields a response may have.
