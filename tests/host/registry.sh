@@ -33,25 +33,16 @@ fi
 for tool in umoci skopeo python3 openssl docker-registry; do
   command -v "$tool" >/dev/null || { echo "SKIP: no $tool (tools/setup.sh all installs it)"; exit 77; }
 done
-busybox=$(command -v busybox || true)
-if [ -z "$busybox" ] || ! file -L "$busybox" | grep -q 'statically linked'; then
-  echo "SKIP: no statically linked busybox (tools/setup.sh installs busybox-static)"
-  exit 77
-fi
+# shellcheck source-path=SCRIPTDIR source=busybox_image.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/busybox_image.sh"
+require_static_busybox
 
 # An OCI layout $work/oci: tag `1`, a busybox root made by umoci for this
 # host's platform; tag `multi`, an index of it and an arm64 twin (the same
 # layer, another config), whose manifest digests land in
 # $work/{host,arm64}.digest.
 make_oci_image() {
-  umoci init --layout "$work/oci"
-  umoci new --image "$work/oci:1"
-  umoci unpack --image "$work/oci:1" "$work/bundle" >/dev/null
-  mkdir -p "$work/bundle/rootfs/bin"
-  cp "$busybox" "$work/bundle/rootfs/bin/busybox"
-  for applet in sh true echo cat ls; do ln -sf busybox "$work/bundle/rootfs/bin/$applet"; done
-  umoci repack --image "$work/oci:1" "$work/bundle" >/dev/null
-  umoci config --image "$work/oci:1" --config.cmd /bin/sh --config.env PATH=/bin
+  umoci_busybox_image "$work/oci" "$work/bundle"
   python3 - "$work/oci" "$work" <<'PY'
 import hashlib, json, os, sys
 layout, work = sys.argv[1], sys.argv[2]
