@@ -225,7 +225,9 @@ void detach_network(Supervision& run) {
     if (!run.attached)
         return;
     run.attached = false;
-    if (Result<void> detached = detach_bridge(bridge_of(run.state_root), run.id); !detached)
+    // ENOENT: `keel rm -f` took the container, and its lease, away already.
+    if (Result<void> detached = detach_bridge(bridge_of(run.state_root), run.id);
+        !detached && detached.error().code() != ENOENT)
         log_warning(cat("keel run: detach ", run.name, ": ", detached.error().to_string()));
 }
 

@@ -423,7 +423,12 @@ Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, Run
     if (hooks.exited)
         hooks.exited(status);
     std::optional<Error> failure = take_spawn_failure(pid);
-    TRY(remove(runtime, options.id, DeleteMode::Force));
+    // Someone may have deleted it already: `keel rm -f` (a container unit's
+    // ExecStop) kills the process and removes the record, which is how this
+    // wait ended. That is not a failure of the run.
+    if (Result<void> removed = remove(runtime, options.id, DeleteMode::Force);
+        !removed && path_exists(record_paths(runtime, options.id).directory))
+        return std::unexpected(std::move(removed).error());
     if (failure)
         return std::unexpected(std::move(*failure).wrap(cat("run container ", quoted(options.id))));
     if (WIFSIGNALED(status))

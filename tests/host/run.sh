@@ -245,6 +245,21 @@ exit_status)
   else
     echo "NOTE: --init not tested: $keel is not statically linked (build the default preset)"
   fi
+  # Removed from outside while it runs (`keel rm -f`, a container unit's
+  # ExecStop): keel run ends with the container's status, SIGKILL's, and
+  # not with an error about the container it can no longer delete.
+  krun --name outside "$rootfs" sleep 30 &
+  runner=$!
+  for _ in $(seq 50); do
+    "$keel" ps --root "$state" | grep -q outside && break
+    sleep 0.1
+  done
+  "$keel" rm --root "$state" --force outside >/dev/null || fail "rm -f of a running container"
+  set +e
+  wait "$runner"
+  removed=$?
+  set -e
+  [ "$removed" = 137 ] || fail "removed by rm -f: keel run's status $removed, not 137"
   [ -z "$(ls -A "$state/containers" 2>/dev/null)" ] || fail "--rm left $(ls "$state/containers")"
   "$keel" run --root "$state" "${no_mknod[@]}" --rootfs "$rootfs" true || fail "run without --rm"
   [ -n "$(ls -A "$state/containers")" ] || fail "without --rm the container's record is gone"
