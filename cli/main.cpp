@@ -4,6 +4,7 @@
 #include "cli/cgroup_commands.h"
 #include "cli/commands.h"
 #include "cli/docker_commands.h"
+#include "cli/exec_commands.h"
 #include "cli/image_commands.h"
 #include "cli/network_commands.h"
 #include "cli/oci_commands.h"
@@ -37,7 +38,7 @@ const Command kKeel{
     .subcommands = {&kInitCommand,   &kStatusCommand,       &kListUnitsCommand, &kUnitJobCommand,
                     &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand,      &kNotifyCommand,
                     &kPowerCommand,  &kModprobeCommand,     &kCgroupCommand,    &kOciCommand,
-                    &kImageCommand,  &kNetworkCommand,      &kRunCommand,       &kContainerCommand,
+                    &kImageCommand,  &kNetworkCommand,      &kRunCommand,       &kExecCommand, &kContainerCommand,
                     &kPsCommand,     &kRmCommand,           &kInspectCommand,   &kPatchCommand,
                     &kSha256Command, &kVersionCommand},
 };
@@ -52,6 +53,7 @@ std::string_view basename_of(std::string_view path) {
 
 int main(int argc, char** argv) {
     using namespace keel::cli;
+    set_exec_argv(argv);
     std::string_view name = argc > 0 ? basename_of(argv[0]) : "keel";
     std::vector<std::string_view> args;
     for (int i = 1; i < argc; ++i)
