@@ -39,8 +39,7 @@ CommandResult command_exec(const ParsedArgs& args) {
     Result<ct::RunContainer> container = ct::find_container(state_root, reference);
     if (!container) {
         if (container.error().code() == ENOENT)
-            return std::unexpected(
-                Failure(Error::message(cat("No such container: ", reference))));
+            return std::unexpected(Failure(Error::message(cat("No such container: ", reference))));
         return std::unexpected(Failure(std::move(container).error()));
     }
     if (ct::container_status(state_root, *container) != "running")
@@ -105,7 +104,9 @@ const Command kExecCommand{
     .run = command_exec,
 };
 
-void set_exec_argv(char** argv) { g_argv = argv; }
+void set_exec_argv(char** argv) {
+    g_argv = argv;
+}
 
 Result<ct::ContainerExec> exec_request(const ParsedArgs& args) {
     ct::ContainerExec request;

@@ -37,12 +37,10 @@ Result<int> exec_in_container(const std::string& state_root, const RunContainer&
     }
     std::vector<std::string> env = request.env;
     if (request.terminal == Terminal::Allocate &&
-        std::ranges::none_of(process.env, [](const std::string& entry) {
-            return entry.starts_with("TERM=");
-        }) &&
-        std::ranges::none_of(env, [](const std::string& entry) {
-            return entry.starts_with("TERM=");
-        }))
+        std::ranges::none_of(process.env,
+                             [](const std::string& entry) { return entry.starts_with("TERM="); }) &&
+        std::ranges::none_of(env,
+                             [](const std::string& entry) { return entry.starts_with("TERM="); }))
         env.insert(env.begin(), "TERM=xterm");
 
     ExecOptions options;

@@ -424,7 +424,8 @@ Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, Run
     CreateOptions create_options = options;
     std::optional<ConsoleChannel> channel;
     if (options.console_socket.empty() && options.console_socket_fd < 0) {
-        oci::Spec spec = TRY_CTX(oci::read_spec(options.bundle), cat("create container ", quoted(options.id)));
+        oci::Spec spec =
+            TRY_CTX(oci::read_spec(options.bundle), cat("create container ", quoted(options.id)));
         if (spec.process && spec.process->terminal) {
             channel = TRY(console_channel());
             create_options.console_socket_fd = channel->sender.get();
@@ -489,8 +490,8 @@ Result<int> wait_for_exec_process(pid_t pid) {
 
 Result<int> exec_attached(const RuntimeOptions& runtime, ExecOptions options, RunMode mode) {
     Stdin input = options.input;
-    bool terminal = options.terminal == Terminal::Allocate ||
-                    (options.process && options.process->terminal);
+    bool terminal =
+        options.terminal == Terminal::Allocate || (options.process && options.process->terminal);
     std::optional<ConsoleChannel> channel;
     if (terminal && options.console_socket.empty() && options.console_socket_fd < 0) {
         channel = TRY(console_channel());

@@ -298,7 +298,9 @@ void TerminalRelay::drain() {
         read_master();
 }
 
-Fd TerminalRelay::take_master() { return std::move(m_master); }
+Fd TerminalRelay::take_master() {
+    return std::move(m_master);
+}
 
 Result<void> relay_in_background(Fd master) {
     pid_t pid = ::fork();

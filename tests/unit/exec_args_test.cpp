@@ -73,9 +73,8 @@ TEST_CASE("-e and --env-file are kept in the order given, and -e KEY takes keel'
     REQUIRE(write_new_file(file, "# a comment\nB=from-file\n\nC=3\n"));
     ::setenv("KEEL_EXEC_TEST_VALUE", "outside", 1);
     std::string env_file = "--env-file=" + file;
-    ContainerExec request =
-        parsed({"-e", "A=1", env_file, "-eKEEL_EXEC_TEST_VALUE", "-e", "KEEL_EXEC_UNSET_X", "web",
-                "env"});
+    ContainerExec request = parsed(
+        {"-e", "A=1", env_file, "-eKEEL_EXEC_TEST_VALUE", "-e", "KEEL_EXEC_UNSET_X", "web", "env"});
     CHECK(request.env ==
           std::vector<std::string>{"A=1", "B=from-file", "C=3", "KEEL_EXEC_TEST_VALUE=outside"});
     ::unsetenv("KEEL_EXEC_TEST_VALUE");
