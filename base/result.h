@@ -22,6 +22,12 @@ enum class ErrorCode : int {
     /// The peer closed the connection cleanly (base/framing.h's
     /// is_connection_closed()).
     ConnectionClosed = -1,
+    /// Data on disk failed its checks (a checksum, a record's framing): it
+    /// was damaged after it was written, so it is refused, not repaired.
+    DataCorrupt = -2,
+    /// A data directory belongs to another cluster or member than the one
+    /// that opened it.
+    ForeignDataDir = -3,
 };
 
 class Error {
