@@ -88,10 +88,11 @@ Result<void> attach_idmapped_layer(const ImageStore& store, const Digest& diff_i
                                .user_namespace = user_namespace};
     if (Result<void> set = set_mount_attributes(tree.get(), attributes, Submounts::Excluded);
         !set) {
-        return std::unexpected(std::move(set).error().wrap(
-            cat("--userns: idmapped mount of layer ", diff_id.str(), " (the kernel, 5.12 or "
-                "later, or the filesystem of ", quoted(store.root()),
-                " refuses idmapped mounts)")));
+        return std::unexpected(
+            std::move(set).error().wrap(cat("--userns: idmapped mount of layer ", diff_id.str(),
+                                            " (the kernel, 5.12 or "
+                                            "later, or the filesystem of ",
+                                            quoted(store.root()), " refuses idmapped mounts)")));
     }
     TRY(make_directories(point, 0700));
     Fd target = TRY(open_file(point, O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -142,9 +143,8 @@ Result<void> mount_overlay(const ImageStore& store, const std::vector<Digest>& l
     if (data.size() > kMountDataLimit)
         return error(cat("the image has ", layers.size(),
                          " layers: more than an overlay mount's options (one page) can name"));
-    Result<void> mounted = in_directory(base, [&] {
-        return mount_filesystem("overlay", merged, "overlay", flags, data);
-    });
+    Result<void> mounted = in_directory(
+        base, [&] { return mount_filesystem("overlay", merged, "overlay", flags, data); });
     if (!mounted && user_namespace >= 0)
         return std::unexpected(std::move(mounted).error().wrap(
             "--userns: overlayfs refused the idmapped layers (it takes them from Linux 5.19)"));

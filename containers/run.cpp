@@ -319,10 +319,10 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
             TRY_CTX(allow_traversal(state_root, place.files_dir), "--userns");
         std::string config = TRY(make_spec(options, image, place));
         TRY(write_new_file(bundle + "/config.json", config, 0600));
-        TRY(write_new_file(bundle + "/container.json",
-                           container_metadata(options, id, name, store_root ? store.root : "",
-                                              userns.maps),
-                           0600));
+        TRY(write_new_file(
+            bundle + "/container.json",
+            container_metadata(options, id, name, store_root ? store.root : "", userns.maps),
+            0600));
         return {};
     }();
     userns.lock = Fd(); // the lease is in container.json (or gone with it)

@@ -18,7 +18,9 @@ namespace {
 
 constexpr uint64_t kIdLimit = uint64_t(std::numeric_limits<uint32_t>::max()); // (uid_t)-1
 
-uint64_t end_of(uint32_t start, uint32_t size) { return uint64_t(start) + size; }
+uint64_t end_of(uint32_t start, uint32_t size) {
+    return uint64_t(start) + size;
+}
 
 bool overlaps(uint64_t a_start, uint64_t a_end, uint64_t b_start, uint64_t b_end) {
     return a_start < b_end && b_start < a_end;
@@ -95,21 +97,21 @@ Result<void> check_id_map(std::span<const oci::IdMapping> map, std::string_view 
     if (map.empty())
         return error(cat(option, ": no mapping"));
     if (map.size() > kMaxIdMapLines)
-        return error(cat(option, ": ", map.size(), " mappings, more than the kernel's ",
-                         kMaxIdMapLines));
+        return error(
+            cat(option, ": ", map.size(), " mappings, more than the kernel's ", kMaxIdMapLines));
     for (size_t i = 0; i < map.size(); ++i)
         for (size_t j = i + 1; j < map.size(); ++j) {
             const oci::IdMapping& a = map[i];
             const oci::IdMapping& b = map[j];
             if (overlaps(a.container_id, end_of(a.container_id, a.size), b.container_id,
                          end_of(b.container_id, b.size)))
-                return error(cat(option, ": mappings ", a.container_id, ":", a.host_id, ":",
-                                 a.size, " and ", b.container_id, ":", b.host_id, ":", b.size,
+                return error(cat(option, ": mappings ", a.container_id, ":", a.host_id, ":", a.size,
+                                 " and ", b.container_id, ":", b.host_id, ":", b.size,
                                  " overlap inside the container"));
             if (overlaps(a.host_id, end_of(a.host_id, a.size), b.host_id,
                          end_of(b.host_id, b.size)))
-                return error(cat(option, ": mappings ", a.container_id, ":", a.host_id, ":",
-                                 a.size, " and ", b.container_id, ":", b.host_id, ":", b.size,
+                return error(cat(option, ": mappings ", a.container_id, ":", a.host_id, ":", a.size,
+                                 " and ", b.container_id, ":", b.host_id, ":", b.size,
                                  " overlap on the host"));
         }
     if (!host_id_of(map, 0))
@@ -144,8 +146,8 @@ Result<UsernsRequest> parse_userns_options(std::optional<std::string_view> mode,
                 }
             }
         } else {
-            return error(
-                cat("--userns: unknown mode ", quoted(text), " (expected host, auto or auto:size=N)"));
+            return error(cat("--userns: unknown mode ", quoted(text),
+                             " (expected host, auto or auto:size=N)"));
         }
         if (maps_given)
             return error(cat("--uidmap, --gidmap: not with --userns ", name,

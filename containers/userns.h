@@ -124,8 +124,8 @@ std::vector<IdRange> host_ranges(std::span<const oci::IdMapping> map);
 /// use; container id 0 is each range's first id. ENOSPC, naming the pool,
 /// when one is full.
 Result<IdMaps> choose_auto_maps(std::span<const IdRange> uid_pool,
-                                std::span<const IdRange> gid_pool,
-                                std::span<const IdMaps> others, uint32_t size);
+                                std::span<const IdRange> gid_pool, std::span<const IdMaps> others,
+                                uint32_t size);
 
 /// Writes container.json's "userns" member: the mode and the maps
 /// (linux.uidMappings' and gidMappings' spelling), which are the lease.
