@@ -337,6 +337,10 @@ Result<ct::RunOptions> run_options(const ParsedArgs& args) {
     std::vector<std::string_view> uidmaps = args.values("--uidmap");
     std::vector<std::string_view> gidmaps = args.values("--gidmap");
     options.userns = TRY(ct::parse_userns_options(args.value("--userns"), uidmaps, gidmaps));
+    if (options.userns.mode != ct::UsernsMode::Host &&
+        options.image_source == ct::ImageSource::Rootfs)
+        return error("--userns: needs an image from the store (a --rootfs directory's files "
+                     "would not be owned by the container's root)");
 
     if (auto text = args.value("--health-cmd"))
         options.health.command = std::string(*text);

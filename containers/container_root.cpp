@@ -163,7 +163,8 @@ Result<void> prepare_for_user_namespace(const ImageStore& store, const std::stri
     TRY(make_directories(directory + "/empty", 0755));
     if (::chown((directory + "/empty").c_str(), uid, gid) < 0)
         return errno_error(cat("chown ", quoted(directory + "/empty")));
-    return allow_traversal(store.root(), directory + "/merged");
+    std::string directories[] = {directory};
+    return admit_mapped_root(store.root(), directories, maps);
 }
 
 } // namespace

@@ -315,8 +315,10 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
                        "enforced, so the container gets no CAP_MKNOD");
         run.hostname = container_hostname(options, place);
         TRY(write_etc_files(place, run.hostname, options.network));
-        if (!place.id_maps.empty())
-            TRY_CTX(allow_traversal(state_root, place.files_dir), "--userns");
+        if (!place.id_maps.empty()) {
+            std::string directories[] = {bundle, place.files_dir};
+            TRY_CTX(admit_mapped_root(state_root, directories, place.id_maps), "--userns");
+        }
         std::string config = TRY(make_spec(options, image, place));
         TRY(write_new_file(bundle + "/config.json", config, 0600));
         TRY(write_new_file(
@@ -383,9 +385,6 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
 Result<int> run_container(const RunOptions& options, char** argv) {
     if (options.terminal == Terminal::Allocate)
         return error("--tty: terminals are not supported by keel run yet");
-    if (options.userns.mode != UsernsMode::Host && options.image_source == ImageSource::Rootfs)
-        return error("--userns: needs an image from the store (a --rootfs directory's files "
-                     "would not be owned by the container's root)");
     if (options.mode == RunMode::Detach && options.removal == Removal::OnExit)
         return error("--rm: a detached container is not removed on exit without init "
                      "supervising it; remove it with `keel rm`");

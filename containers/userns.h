@@ -166,9 +166,14 @@ Result<UsernsLease> lease_id_maps(const std::string& state_root, const UsernsReq
 /// after the child has gone.
 Result<Fd> make_user_namespace(const IdMaps& maps);
 
-/// Lets a container's mapped root (an unprivileged uid of the host) reach
-/// `path`: adds search permission for others (o+x) on `path` and each
-/// directory above it up to and including `top`. Nothing is made readable.
-Result<void> allow_traversal(const std::string& top, const std::string& path);
+/// Lets a container's mapped root (an unprivileged id of the host) reach
+/// `directories` (each inside the one before it, the first under `top`)
+/// without opening them to anyone else: the directories from `top` down to
+/// the first one's parent get search permission for others (o+x, never
+/// read); each of `directories` gets the group container gid 0 maps to and
+/// mode 0710 (its owner stays; the mapped root can pass, not list or
+/// change it).
+Result<void> admit_mapped_root(const std::string& top, std::span<const std::string> directories,
+                               const IdMaps& maps);
 
 } // namespace keel::containers

@@ -153,11 +153,16 @@ Result<Fd> make_user_namespace(const IdMaps& maps) {
     return TRY(open_file(cat("/proc/", child.pid, "/ns/user"), O_RDONLY | O_CLOEXEC));
 }
 
-Result<void> allow_traversal(const std::string& top, const std::string& path) {
-    if (!path_is_under(path, top))
-        return error(cat(quoted(path), " is not under ", quoted(top)));
-    std::string at = path;
-    for (;;) {
+Result<void> admit_mapped_root(const std::string& top, std::span<const std::string> directories,
+                               const IdMaps& maps) {
+    if (directories.empty())
+        return {};
+    const std::string& first = directories.front();
+    size_t slash = first.rfind('/');
+    std::string parent = slash == std::string::npos || slash == 0 ? "/" : first.substr(0, slash);
+    if (!path_is_under(parent, top))
+        return error(cat(quoted(first), " is not under ", quoted(top)));
+    for (std::string at = parent;;) {
         struct stat st {};
         if (::stat(at.c_str(), &st) < 0)
             return errno_error(cat("stat ", quoted(at)));
@@ -165,12 +170,17 @@ Result<void> allow_traversal(const std::string& top, const std::string& path) {
             ::chmod(at.c_str(), (st.st_mode & 07777) | S_IXOTH) < 0)
             return errno_error(cat("let the container's root search ", quoted(at)));
         if (at == top)
-            return {};
-        size_t slash = at.rfind('/');
+            break;
+        slash = at.rfind('/');
         if (slash == std::string::npos || slash == 0)
-            return {};
+            break;
         at.resize(slash);
     }
+    gid_t gid = host_id_of(maps.gids, 0).value_or(0);
+    for (const std::string& directory : directories)
+        if (::chown(directory.c_str(), uid_t(-1), gid) < 0 || ::chmod(directory.c_str(), 0710) < 0)
+            return errno_error(cat("let the container's root search ", quoted(directory)));
+    return {};
 }
 
 } // namespace keel::containers

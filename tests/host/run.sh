@@ -399,7 +399,10 @@ userns)
   [ -n "$second" ] || fail "u2 has no mapping"
   [ $((second >= first + 65536 || first >= second + 65536)) = 1 ] || fail "ranges overlap: $first and $second"
   # The idmapped layers were detached once the overlay held them.
-  grep -q "$store/containers/$id1/lower" /proc/self/mountinfo && fail "idmapped layers left mounted"
+  awk -v p="$store/containers/$id1/lower/" 'index($5, p) == 1 { found = 1 } END { exit !found }' \
+    /proc/self/mountinfo && fail "idmapped layers left mounted"
+  awk -v p="$store/containers/$id1/merged" '$5 == p { found = 1 } END { exit !found }' \
+    /proc/self/mountinfo || fail "the merged root is not in mountinfo: is the check above blind?"
   "$keel" rm --root "$state" -f u1 u2 >/dev/null || fail "rm -f"
   [ -z "$(containers)" ] || fail "rm left $(containers)"
   [ -z "$(ls -A "$store/containers")" ] || fail "rm left a root"

@@ -172,6 +172,11 @@ TEST_CASE("keel run reads --userns, --uidmap and --gidmap, and names them in err
     CHECK(options->userns.mode == UsernsMode::Mapped);
     CHECK(options->userns.maps.uids.size() == 2);
     CHECK(options->userns.maps.gids.size() == 2);
+    args = {"--userns", "auto", "--rootfs", "/srv/root"};
+    options = cli::parse_run_args(args);
+    REQUIRE_FALSE(options);
+    CHECK(options.error().to_string().find("--userns: needs an image from the store") !=
+          std::string::npos);
     args = {"--userns", "bogus", "busybox"};
     options = cli::parse_run_args(args);
     REQUIRE_FALSE(options);
