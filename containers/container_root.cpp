@@ -154,15 +154,17 @@ Result<void> mount_overlay(const ImageStore& store, const std::vector<Digest>& l
 // The upper and work directories (and an empty root's stand-in) belong to
 // the container's root; the directories above the root become searchable.
 Result<void> prepare_for_user_namespace(const ImageStore& store, const std::string& directory,
-                                        const IdMaps& maps) {
+                                        const std::vector<Digest>& layers, const IdMaps& maps) {
     uint32_t uid = host_id_of(maps.uids, 0).value_or(0);
     uint32_t gid = host_id_of(maps.gids, 0).value_or(0);
     for (const char* sub : {"/upper", "/work"})
         if (::chown((directory + sub).c_str(), uid, gid) < 0)
             return errno_error(cat("chown ", quoted(directory + sub)));
-    TRY(make_directories(directory + "/empty", 0755));
-    if (::chown((directory + "/empty").c_str(), uid, gid) < 0)
-        return errno_error(cat("chown ", quoted(directory + "/empty")));
+    if (layers.empty()) {
+        TRY(make_directories(directory + "/empty", 0755));
+        if (::chown((directory + "/empty").c_str(), uid, gid) < 0)
+            return errno_error(cat("chown ", quoted(directory + "/empty")));
+    }
     std::string directories[] = {directory};
     return admit_mapped_root(store.root(), directories, maps);
 }
@@ -213,7 +215,7 @@ Result<ContainerRoot> mount_container_root(const ImageStoreOptions& options,
         TRY(write_new_file(directory + "/root.json", json.text() + "\n", 0600));
         Fd user_namespace;
         if (!maps.empty()) {
-            TRY(prepare_for_user_namespace(store, directory, maps));
+            TRY(prepare_for_user_namespace(store, directory, details.config.diff_ids, maps));
             user_namespace = TRY_CTX(make_user_namespace(maps), "--userns");
         }
         TRY(mount_overlay(store, details.config.diff_ids, directory, mode,
