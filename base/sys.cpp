@@ -210,7 +210,9 @@ Result<Fd> open_resolved(int directory, const std::string& path, int flags, uint
 
 Result<void> set_mount_attributes(int mount_root, const MountAttributes& attributes,
                                   Submounts submounts) {
-    MountAttr attr{attributes.set, attributes.clear, attributes.propagation, 0};
+    uint64_t user_namespace =
+        attributes.user_namespace < 0 ? 0 : uint64_t(attributes.user_namespace);
+    MountAttr attr{attributes.set, attributes.clear, attributes.propagation, user_namespace};
     if (::syscall(SYS_mount_setattr, mount_root, "", kAtEmptyPath | recursion_flag(submounts),
                   &attr, sizeof attr) < 0)
         return errno_error("set mount attributes");

@@ -93,6 +93,9 @@ inline constexpr uint64_t kMountAttrNoAtime = 0x10;
 inline constexpr uint64_t kMountAttrStrictAtime = 0x20;
 inline constexpr uint64_t kMountAttrNoDirAtime = 0x80;
 inline constexpr uint64_t kMountAttrNoSymlinkFollow = 0x200000;
+/// The mount shows its files' owners through a user namespace's mapping
+/// (MountAttributes::user_namespace; Linux 5.12, on a detached mount only).
+inline constexpr uint64_t kMountAttrIdmap = 0x100000;
 
 /// Whether a mount operation reaches the mounts below the one named too.
 enum class Submounts { Excluded, Included };
@@ -103,6 +106,9 @@ struct MountAttributes {
     uint64_t set = 0;
     uint64_t clear = 0;
     unsigned long propagation = 0;
+    /// With kMountAttrIdmap in `set`: the user namespace (an fd of
+    /// /proc/PID/ns/user) whose mapping the mount takes.
+    int user_namespace = -1;
 };
 
 /// mount_setattr(2) on the mount whose root `mount_root` is (an fd, attached

@@ -197,6 +197,12 @@ const Command kRunCommand{
             text_option("--stop-signal", '\0', "SIGNAL", "the signal that stops the container"),
             text_option("--stop-timeout", '\0', "SECONDS",
                         "how long stop waits before SIGKILL (default 10)"),
+            text_option("--userns", '\0', "MODE",
+                        "host (default), auto or auto:size=N: a user namespace of free ids"),
+            text_option("--uidmap", '\0', "CTR:HOST:SIZE", "a user namespace's uid mapping",
+                        Repeat::Collect),
+            text_option("--gidmap", '\0', "CTR:HOST:SIZE",
+                        "a user namespace's gid mapping (default: as --uidmap)", Repeat::Collect),
         },
     .positionals = {{.name = "IMAGE", .noun = "image"},
                     {.name = "COMMAND", .count = Count::Any, .noun = "command"}},
@@ -328,6 +334,14 @@ Result<ct::RunOptions> run_options(const ParsedArgs& args) {
     if (auto text = args.value("--stop-timeout"))
         options.stop_timeout_seconds =
             uint32_t(TRY(number_flag("--stop-timeout", *text, kMaxStopTimeout)));
+
+    std::vector<std::string_view> uidmaps = args.values("--uidmap");
+    std::vector<std::string_view> gidmaps = args.values("--gidmap");
+    options.userns = TRY(ct::parse_userns_options(args.value("--userns"), uidmaps, gidmaps));
+    if (options.userns.mode != ct::UsernsMode::Host &&
+        options.image_source == ct::ImageSource::Rootfs)
+        return error("--userns: needs an image from the store (a --rootfs directory's files "
+                     "would not be owned by the container's root)");
 
     if (auto text = args.value("--health-cmd"))
         options.health.command = std::string(*text);

@@ -121,7 +121,8 @@ BridgeConfig bridge_of(const std::string& state_root) {
 }
 
 std::string container_metadata(const RunOptions& options, std::string_view id,
-                               std::string_view name, const std::string& store) {
+                               std::string_view name, const std::string& store,
+                               const IdMaps& maps) {
     JsonWriter json;
     json.begin_object()
         .field("id", id)
@@ -135,6 +136,8 @@ std::string container_metadata(const RunOptions& options, std::string_view id,
         .field("network", kNetworkModeNames.name(options.network))
         .field("stop_signal", options.stop_signal.value_or(SIGTERM))
         .field("stop_timeout", options.stop_timeout_seconds);
+    if (!maps.empty())
+        write_userns_record(json, options.userns.mode, maps);
     json.key("command").begin_array();
     for (const std::string& word : options.command)
         json.value(word);

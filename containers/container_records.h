@@ -29,8 +29,9 @@ ImageStoreOptions store_of(const std::string& given);
 BridgeConfig bridge_of(const std::string& state_root);
 
 /// container.json's text: what `keel run` was told.
+/// `maps` are the container's user namespace maps (its lease of ids).
 std::string container_metadata(const RunOptions& options, std::string_view id,
-                               std::string_view name, const std::string& store);
+                               std::string_view name, const std::string& store, const IdMaps& maps);
 
 /// Replaces ROOT/containers/ID/state.json (a new file renamed over it).
 Result<void> write_run_state(const std::string& state_root, std::string_view id,

@@ -450,9 +450,18 @@ struct ContainerRoot {
 /// directory under STORE/containers/ID (Writable), or of the layers alone
 /// (ReadOnly). EEXIST when the container already has a root. The image is
 /// then in use until remove_container_root().
+///
+/// With `maps` (a container with a user namespace, --userns), each layer
+/// is an idmapped mount through a user namespace of those maps, so that
+/// the image's root-owned files belong to the container's root; the upper
+/// and work directories belong to the host ids container id 0 maps to,
+/// and the store's directories down to the root are made searchable by
+/// others (o+x) so that the mapped root reaches it. A kernel or filesystem
+/// that refuses idmapped mounts is an error saying so.
 Result<ContainerRoot> mount_container_root(const ImageStoreOptions& store,
                                            std::string_view reference, std::string_view id,
-                                           RootMode mode = RootMode::Writable);
+                                           RootMode mode = RootMode::Writable,
+                                           const IdMaps& maps = {});
 
 /// Unmounts the root of container `id` and deletes what it wrote.
 Result<void> remove_container_root(const ImageStoreOptions& store, std::string_view id);

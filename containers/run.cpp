@@ -295,8 +295,11 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     oci::ImageConfig image;
     std::string rootfs = options.image;
     bool store_root = options.image_source == ImageSource::Store;
+    // --userns auto: the range stays locked until container.json names it.
+    UsernsLease userns = TRY(lease_id_maps(state_root, options.userns));
     if (store_root) {
-        ContainerRoot root = TRY(mount_container_root(store, options.image, id));
+        ContainerRoot root =
+            TRY(mount_container_root(store, options.image, id, RootMode::Writable, userns.maps));
         rootfs = root.rootfs;
         image = std::move(root.config);
     }
@@ -308,18 +311,25 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     auto written = [&]() -> Result<void> {
         TRY(make_directories(bundle, 0700));
         ContainerPlace place = TRY(container_place(id, bundle, rootfs));
+        place.id_maps = userns.maps;
         if (place.device_rules == DeviceRules::NotEnforceable)
             log_notice("cgroup v2 is not mounted at /sys/fs/cgroup: device rules cannot be "
                        "enforced, so the container gets no CAP_MKNOD");
         run.hostname = container_hostname(options, place);
         TRY(write_etc_files(place, run.hostname, options.network));
+        if (!place.id_maps.empty()) {
+            std::string directories[] = {bundle, place.files_dir};
+            TRY_CTX(admit_mapped_root(state_root, directories, place.id_maps), "--userns");
+        }
         std::string config = TRY(make_spec(options, image, place));
         TRY(write_new_file(bundle + "/config.json", config, 0600));
-        TRY(write_new_file(bundle + "/container.json",
-                           container_metadata(options, id, name, store_root ? store.root : ""),
-                           0600));
+        TRY(write_new_file(
+            bundle + "/container.json",
+            container_metadata(options, id, name, store_root ? store.root : "", userns.maps),
+            0600));
         return {};
     }();
+    userns.lock = Fd(); // the lease is in container.json (or gone with it)
     auto discard = [&] {
         detach_network(run);
         if (store_root)

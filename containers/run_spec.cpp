@@ -198,6 +198,18 @@ void write_capability_set(JsonWriter& json, std::string_view key, oci::Capabilit
     json.end_array();
 }
 
+void write_id_mappings(JsonWriter& json, std::string_view key,
+                       const std::vector<oci::IdMapping>& map) {
+    json.key(key).begin_array();
+    for (const oci::IdMapping& line : map)
+        json.begin_object()
+            .field("containerID", line.container_id)
+            .field("hostID", line.host_id)
+            .field("size", line.size)
+            .end_object();
+    json.end_array();
+}
+
 struct MountEntry {
     std::string destination;
     std::string type;
@@ -232,6 +244,9 @@ std::vector<MountEntry> container_mounts(const RunOptions& options, const Contai
          "shm",
          {"nosuid", "noexec", "nodev", "mode=1777", std::string(kShmSize)}},
     };
+    // devpts's gid=5 (tty) must be an id of the container's user namespace.
+    if (!place.id_maps.empty() && !host_id_of(place.id_maps.gids, 5))
+        std::erase(out[2].options, "gid=5");
     for (std::string_view file : {"resolv.conf", "hostname", "hosts"})
         out.push_back(
             {cat("/etc/", file), "bind", cat(place.files_dir, "/", file), {"rbind", "rprivate"}});
@@ -518,9 +533,15 @@ Result<std::string> make_spec(const RunOptions& options, const oci::ImageConfig&
         oci::NamespaceType::Mount, oci::NamespaceType::Cgroup};
     if (options.network != NetworkMode::Host)
         namespaces.push_back(oci::NamespaceType::Network);
+    if (!place.id_maps.empty())
+        namespaces.push_back(oci::NamespaceType::User);
     for (oci::NamespaceType type : namespaces)
         json.begin_object().field("type", oci::kNamespaceTypeNames.name(type)).end_object();
     json.end_array();
+    if (!place.id_maps.empty()) {
+        write_id_mappings(json, "uidMappings", place.id_maps.uids);
+        write_id_mappings(json, "gidMappings", place.id_maps.gids);
+    }
     if (!options.cgroup_parent.empty())
         json.field("cgroupsPath", cat(options.cgroup_parent, "/", place.id));
     if (options.memory_bytes || options.cpu_micros || options.pids_limit) {

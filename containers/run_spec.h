@@ -19,6 +19,7 @@
 #include "base/result.h"
 #include "containers/image_manifest.h"
 #include "containers/spec.h"
+#include "containers/userns.h"
 
 #include <chrono>
 #include <cstdint>
@@ -223,6 +224,8 @@ struct RunOptions {
     std::string seccomp_profile;
     /// --cgroup-parent; empty: the runtime's default place.
     std::string cgroup_parent;
+    /// --userns, --uidmap, --gidmap.
+    UsernsRequest userns;
     HealthCheck health;
     /// --root: where containers are kept; empty: /run/keel.
     std::string state_root;
@@ -255,6 +258,8 @@ struct ContainerPlace {
     std::string host_hostname;
     /// The keel binary, bind-mounted as the container's init with --init.
     std::string init_binary;
+    /// The container's user namespace maps (--userns); empty: none.
+    IdMaps id_maps;
 };
 
 /// Docker's default capabilities: CHOWN, DAC_OVERRIDE, FSETID, FOWNER,

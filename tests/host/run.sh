@@ -488,6 +488,136 @@ webhost" ] || fail "docker exec: $out"
   set -e
   pass ;;
 
+userns)
+  # --userns auto: root inside is the first id of a leased range outside;
+  # the image's files (owned by the host's root in the store) are root's
+  # inside through idmapped layers; what root writes belongs to the range
+  # on the host; a volume owned by the host's root is nobody's and cannot
+  # be written; the mapping shows in inspect; rm frees everything.
+  load_image
+  # The container's root must search the way to its root and /etc files.
+  chmod 755 "$work"
+  mkdir -p "$work/vol" && chmod 755 "$work/vol"
+  out=$(irun --rm --userns auto -v "$work/vol:/vol" example.com/box:1 sh -c '
+    id; cat /proc/self/uid_map; stat -c %u /bin/busybox; cat /etc/hostname >/dev/null && echo etc-readable
+    touch /vol/x 2>/dev/null && echo vol-written || echo vol-refused; stat -c %u /vol') || fail "run: $out"
+  echo "$out" | sed -n 1p | grep -q '^uid=0(root) gid=0(root)' || fail "id: $out"
+  read -r inside outside count <<<"$(echo "$out" | sed -n 2p)"
+  [ "$inside" = 0 ] && [ "$count" = 65536 ] && [ "$outside" -ge 1 ] || fail "uid_map: $out"
+  [ "$(echo "$out" | sed -n 3p)" = 0 ] || fail "/bin/busybox is not root's inside: $out"
+  [ "$(echo "$out" | sed -n 4p)" = etc-readable ] || fail "/etc/hostname: $out"
+  [ "$(echo "$out" | sed -n 5p)" = vol-refused ] || fail "the host root's volume was written: $out"
+  [ "$(echo "$out" | sed -n 6p)" = 65534 ] || fail "the host root's volume is not nobody's: $out"
+  [ ! -e "$work/vol/x" ] || fail "a file appeared in the volume"
+  [ -z "$(containers)" ] || fail "--rm left $(containers)"
+  [ -z "$(ls -A "$store/containers")" ] || fail "--rm left a root"
+  # A detached one: its files on the host belong to the range's first id.
+  irun -d --name u1 --userns auto example.com/box:1 sh -c 'touch /made; sleep 60' >"$work/id" ||
+    fail "run -d: $(cat "$work/id")"
+  id1=$("$keel" inspect --root "$state" u1 | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4)
+  first=$("$keel" inspect --root "$state" u1 | grep -o '"uidMappings":\[{"containerID":0,"hostID":[0-9]*' | head -n 1 | grep -o '[0-9]*$')
+  [ -n "$first" ] && [ "$first" -gt 0 ] || fail "inspect shows no mapping: $("$keel" inspect --root "$state" u1)"
+  for _ in $(seq 50); do [ -e "$store/containers/$id1/upper/made" ] && break; sleep 0.1; done
+  [ "$(stat -c %u:%g "$store/containers/$id1/upper/made" 2>&1)" = "$first:$first" ] ||
+    fail "a file root made is $(stat -c %u:%g "$store/containers/$id1/upper/made" 2>&1) on the host, not $first:$first"
+  grep -q "$first" "/proc/$("$keel" inspect --root "$state" u1 | grep -o '"Pid":[0-9]*' | cut -d: -f2)/uid_map" ||
+    fail "the process's uid_map"
+  # A second at once gets a range of its own.
+  irun -d --name u2 --userns auto example.com/box:1 sleep 60 >"$work/id2" || fail "run -d u2: $(cat "$work/id2")"
+  second=$("$keel" inspect --root "$state" u2 | grep -o '"uidMappings":\[{"containerID":0,"hostID":[0-9]*' | head -n 1 | grep -o '[0-9]*$')
+  [ -n "$second" ] || fail "u2 has no mapping"
+  [ $((second >= first + 65536 || first >= second + 65536)) = 1 ] || fail "ranges overlap: $first and $second"
+  # The idmapped layers were detached once the overlay held them.
+  awk -v p="$store/containers/$id1/lower/" 'index($5, p) == 1 { found = 1 } END { exit !found }' \
+    /proc/self/mountinfo && fail "idmapped layers left mounted"
+  awk -v p="$store/containers/$id1/merged" '$5 == p { found = 1 } END { exit !found }' \
+    /proc/self/mountinfo || fail "the merged root is not in mountinfo: is the check above blind?"
+  "$keel" rm --root "$state" -f u1 u2 >/dev/null || fail "rm -f"
+  [ -z "$(containers)" ] || fail "rm left $(containers)"
+  [ -z "$(ls -A "$store/containers")" ] || fail "rm left a root"
+  # The freed range is leased again.
+  irun -d --name u3 --userns auto example.com/box:1 sleep 60 >"$work/id3" || fail "run -d u3"
+  third=$("$keel" inspect --root "$state" u3 | grep -o '"uidMappings":\[{"containerID":0,"hostID":[0-9]*' | head -n 1 | grep -o '[0-9]*$')
+  [ "$third" = "$(( first < second ? first : second ))" ] || fail "the freed range $first was not leased again: $third"
+  "$keel" rm --root "$state" -f u3 >/dev/null || fail "rm -f u3"
+  pass ;;
+
+userns_concurrent)
+  # Runs started together never share a range (the choice is locked).
+  load_image
+  chmod 755 "$work"
+  for n in 1 2 3 4; do
+    irun -d --name "c$n" --userns auto:size=1000 example.com/box:1 sleep 60 >"$work/out$n" 2>&1 &
+  done
+  wait
+  starts=$(for n in 1 2 3 4; do
+    "$keel" inspect --root "$state" "c$n" | grep -o '"uidMappings":\[{"containerID":0,"hostID":[0-9]*,"size":1000' | head -n 1 | grep -o 'hostID":[0-9]*' | cut -d: -f2
+  done | sort -n)
+  [ "$(echo "$starts" | wc -l)" = 4 ] || fail "not four containers: $starts $(cat "$work"/out*)"
+  prev=
+  for s in $starts; do
+    [ -z "$prev" ] || [ "$s" -ge $((prev + 1000)) ] || fail "ranges overlap: $(echo $starts)"
+    prev=$s
+  done
+  "$keel" rm --root "$state" -f c1 c2 c3 c4 >/dev/null || fail "rm -f"
+  pass ;;
+
+userns_uidmap)
+  # --uidmap gives exactly that map (and the gid map too); bridge
+  # networking and a memory limit work in the namespace.
+  load_image
+  chmod 755 "$work"
+  # (Limits need cgroup v2.)
+  memory=()
+  [ "$hybrid" = yes ] || memory=(--memory 64m)
+  net=(--network none)
+  command -v nft >/dev/null && command -v ip >/dev/null && net=()
+  out=$(irun --rm "${net[@]}" "${memory[@]}" --uidmap 0:200000:65536 example.com/box:1 sh -c \
+    'cat /proc/self/uid_map /proc/self/gid_map; id -u; grep -c . /etc/hosts') || fail "run: $out"
+  [ "$(echo "$out" | sed -n 1p | tr -s ' ' | sed 's/^ //')" = "0 200000 65536" ] || fail "uid_map: $out"
+  [ "$(echo "$out" | sed -n 2p | tr -s ' ' | sed 's/^ //')" = "0 200000 65536" ] || fail "gid_map: $out"
+  [ "$(echo "$out" | sed -n 3p)" = 0 ] || fail "uid: $out"
+  if [ ${#net[@]} = 0 ]; then
+    irun -d --name web --uidmap 0:300000:65536 example.com/box:1 httpd -f -p 80 -h /www >/dev/null ||
+      fail "run -d web"
+    addr=$("$keel" inspect --root "$state" web | grep -o '"IPAddress":"[0-9.]*"' | cut -d'"' -f4)
+    echo "$addr" | grep -Eq '^10\.88\.' || fail "no address: $("$keel" inspect --root "$state" web)"
+    got=
+    for _ in $(seq 50); do
+      got=$(irun --rm --userns auto example.com/box:1 sh -c "printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc $addr 80 | tail -n 1" 2>"$work/err") || true
+      [ "$got" = hello-from-web ] && break
+      sleep 0.1
+    done
+    [ "$got" = hello-from-web ] || fail "container to container: $got $(cat "$work/err")"
+    "$keel" rm --root "$state" -f web >/dev/null || fail "rm -f web"
+  else
+    echo "NOTE: no ip or nft: the bridge under --uidmap is not tried"
+  fi
+  pass ;;
+
+userns_refused)
+  # Bad values fail naming the option, before anything is made.
+  load_image
+  before=$(grep -c . /proc/self/mountinfo)
+  check() { # check WHAT... : keel run with WHAT fails saying $expect
+    out=$(irun --rm "$@" example.com/box:1 true 2>&1) && fail "$* was taken"
+    echo "$out" | grep -q -- "$expect" || fail "$*: $out"
+  }
+  expect='--userns: unknown mode `bogus`' check --userns bogus
+  expect='--userns: auto size' check --userns auto:size=0
+  expect='--uidmap: bad mapping `0:1`' check --uidmap 0:1
+  expect='--uidmap: bad mapping `0:x:5`' check --uidmap 0:x:5
+  expect='--uidmap: container id 0 is not mapped' check --uidmap 1:100000:10
+  expect='overlap' check --uidmap 0:100000:10 --uidmap 5:200000:10
+  expect='--gidmap' check --gidmap 0:100000:0
+  expect='not with --userns host' check --userns host --uidmap 0:100000:10
+  out=$("$keel" run --root "$state" --userns auto --rootfs "$rootfs" true 2>&1) && fail "--rootfs was taken"
+  echo "$out" | grep -q -- '--userns: needs an image' || fail "--rootfs: $out"
+  [ -z "$(containers)" ] || fail "left $(containers)"
+  [ -z "$(ls -A "$store/containers" 2>/dev/null)" ] || fail "left a root"
+  [ "$(grep -c . /proc/self/mountinfo)" = "$before" ] || fail "mounts left: $(grep "$work" /proc/self/mountinfo)"
+  pass ;;
+
 *)
   echo "unknown case $case_name" >&2
   exit 2 ;;
