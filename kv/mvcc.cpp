@@ -5,6 +5,7 @@
 #include "kv/mvcc_state.h"
 
 #include <algorithm>
+#include <set>
 
 namespace keel::kv {
 
@@ -212,17 +213,30 @@ Result<std::vector<Event>> MvccStore::events_since(std::string_view key, std::st
 }
 
 Result<HashKv> MvccStore::hash_kv(int64_t at) const {
+    // etcd's HashByRev, to the byte: an explicit revision at or below the
+    // compaction is refused (0 means now, even when now is the compaction).
+    if (at > 0 && at <= m_compact_revision)
+        return compacted_error();
     if (at > m_revision)
         return future_revision_error();
     if (at <= 0)
         at = m_revision;
-    if (at < m_compact_revision)
-        return compacted_error();
-    // As etcd: the bucket's name, then each record's revision key and value
-    // (without keel's one-byte prefix) up to `at`.
+    // Records at or below the compaction count only when a compaction at
+    // `at` would keep them (each key's visible revision there), unless no
+    // key would keep anything.
+    std::set<Revision> keep;
+    for (const auto& [key, history] : m_state->index)
+        if (std::optional<Revision> revision = history.visible_at(at))
+            keep.insert(*revision);
+    // The bucket's name, then each record's revision key (without keel's
+    // one-byte prefix) and value, up to `at`.
     uint32_t hash = crc32c(0, "key");
     TRY(m_backend->scan(std::string(1, kRecordPrefix), record_key_from(at + 1),
                         [&](std::string_view key, std::string_view value) {
+                            std::optional<RecordKey> record = parse_record_key(key);
+                            if (record && record->revision.main <= m_compact_revision &&
+                                !keep.empty() && !keep.contains(record->revision))
+                                return ScanStep::Continue;
                             hash = crc32c(hash, key.substr(1));
                             hash = crc32c(hash, value);
                             return ScanStep::Continue;

@@ -288,9 +288,10 @@ public:
     Result<std::vector<Event>> events_since(std::string_view key, std::string_view range_end,
                                             int64_t start, PrevKv prev_kv) const;
 
-    /// crc32c (Castagnoli) over the history up to `at` (0 = now), as
-    /// etcd's HashKV: two members fed the same log agree. Errors:
-    /// RevisionCompacted, FutureRevision.
+    /// crc32c (Castagnoli) over the history up to `at` (0 = now), computed
+    /// as etcd's HashKV computes it: two members fed the same log agree.
+    /// Errors: RevisionCompacted (`at` at or below the compaction),
+    /// FutureRevision.
     Result<HashKv> hash_kv(int64_t at) const;
 
     /// The whole store as bytes (a Raft snapshot's data).

@@ -157,7 +157,10 @@ Result<void> check_ops(const ReadView& view, const TxnRequest& txn, const std::v
         if (auto* range = std::get_if<RangeRequest>(&op.request)) {
             if (range->revision > view.revision)
                 return future_revision_error();
-            if (range->revision > 0 && range->revision < view.compact_revision)
+            // etcd compares with its first revision, -1 before any
+            // compaction: so a negative revision in a txn is refused too.
+            int64_t first = view.compact_revision == 0 ? -1 : view.compact_revision;
+            if (range->revision != 0 && range->revision < first)
                 return compacted_error();
         } else if (auto* put = std::get_if<PutRequest>(&op.request)) {
             if (put->ignore_value || put->ignore_lease) {

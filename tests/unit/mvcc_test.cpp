@@ -275,6 +275,11 @@ TEST_CASE("two stores fed the same operations have the same hash; a different on
     CHECK(hash_first->compact_revision == 3);
     CHECK(hash_first->hash_revision == 4);
 
+    auto at_compaction = first->hash_kv(3);
+    REQUIRE_FALSE(at_compaction);
+    CHECK(at_compaction.error().code() == int(ErrorCode::RevisionCompacted));
+    CHECK(first->hash_kv(5).error().code() == int(ErrorCode::FutureRevision));
+
     put(*second, "c", "3");
     CHECK(second->hash_kv(4)->hash == hash_first->hash); // history up to 4 is the same
     CHECK(second->hash_kv(0)->hash != hash_first->hash);
