@@ -1,5 +1,5 @@
 // The persistent Backend (kv/mvcc_backend.h) on LMDB: one file, one unnamed
-// database, a write transaction per commit. LMDB's copy-on-write B+tree
+// database, a write transaction per commit or one per batch of commits. LMDB's copy-on-write B+tree
 // gives the all-or-nothing commit the MVCC store needs (its records and its
 // consistent index land together) and never needs a stop-the-world
 // compaction of its own: freed pages are reused.
@@ -8,6 +8,7 @@
 #include <lmdb.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace keel::kv {
 
@@ -50,12 +51,18 @@ private:
 
 class LmdbBackend final : public Backend {
 public:
-    LmdbBackend(MDB_env* env, std::string path) : m_env(env), m_path(std::move(path)) {}
-    ~LmdbBackend() override { mdb_env_close(m_env); }
+    LmdbBackend(MDB_env* env, std::string path, LmdbCommit commits)
+        : m_env(env), m_commits(commits), m_path(std::move(path)) {}
+    ~LmdbBackend() override {
+        (void)flush(); // a failure here is a crash's loss: the log replays it
+        mdb_env_close(m_env);
+    }
 
     Result<void> open_database() {
+        // A read transaction: opening must not wait for another process's
+        // open batch.
         LmdbTxn txn;
-        if (int rc = mdb_txn_begin(m_env, nullptr, 0, txn.out()))
+        if (int rc = mdb_txn_begin(m_env, nullptr, MDB_RDONLY, txn.out()))
             return lmdb_error(rc, "begin a transaction on `" + m_path + "`");
         if (int rc = mdb_dbi_open(txn.get(), nullptr, 0, &m_dbi))
             return lmdb_error(rc, "open the database in `" + m_path + "`");
@@ -65,12 +72,11 @@ public:
     }
 
     Result<std::optional<std::string>> get(std::string_view key) const override {
-        LmdbTxn txn;
-        if (int rc = mdb_txn_begin(m_env, nullptr, MDB_RDONLY, txn.out()))
-            return lmdb_error(rc, "begin a read on `" + m_path + "`");
+        LmdbTxn own;
+        MDB_txn* txn = TRY(reader(own));
         MDB_val key_val = to_val(key);
         MDB_val value;
-        int rc = mdb_get(txn.get(), m_dbi, &key_val, &value);
+        int rc = mdb_get(txn, m_dbi, &key_val, &value);
         if (rc == MDB_NOTFOUND)
             return std::optional<std::string>();
         if (rc)
@@ -80,11 +86,10 @@ public:
 
     Result<void> scan(std::string_view from, std::string_view to,
                       const ScanVisitor& visit) const override {
-        LmdbTxn txn;
-        if (int rc = mdb_txn_begin(m_env, nullptr, MDB_RDONLY, txn.out()))
-            return lmdb_error(rc, "begin a read on `" + m_path + "`");
+        LmdbTxn own;
+        MDB_txn* txn = TRY(reader(own));
         MDB_cursor* cursor = nullptr;
-        if (int rc = mdb_cursor_open(txn.get(), m_dbi, &cursor))
+        if (int rc = mdb_cursor_open(txn, m_dbi, &cursor))
             return lmdb_error(rc, "open a cursor on `" + m_path + "`");
         MDB_val key = to_val(from);
         MDB_val value;
@@ -104,8 +109,14 @@ public:
     }
 
     Result<void> commit(std::span<const BackendWrite> writes) override {
+        if (m_commits == LmdbCommit::Batched && !m_batch.get()) {
+            if (int rc = mdb_txn_begin(m_env, nullptr, 0, m_batch.out()))
+                return lmdb_error(rc, "begin a write on `" + m_path + "`");
+        }
+        // In a batch, each commit is a nested transaction: a failure
+        // undoes it alone and leaves the batch as it was.
         LmdbTxn txn;
-        if (int rc = mdb_txn_begin(m_env, nullptr, 0, txn.out()))
+        if (int rc = mdb_txn_begin(m_env, m_batch.get(), 0, txn.out()))
             return lmdb_error(rc, "begin a write on `" + m_path + "`");
         for (const BackendWrite& write : writes) {
             MDB_val key = to_val(write.key);
@@ -121,23 +132,47 @@ public:
         }
         if (int rc = txn.commit())
             return lmdb_error(rc, "commit to `" + m_path + "`");
+        if (m_batch.get() && ++m_batched >= kLmdbBatchLimit)
+            return flush();
+        return {};
+    }
+
+    Result<void> flush() override {
+        if (!m_batch.get())
+            return {};
+        m_batched = 0;
+        if (int rc = m_batch.commit())
+            return lmdb_error(rc, "commit to `" + m_path + "`");
         return {};
     }
 
 private:
+    /// The transaction reads go through: the open batch (so reads see its
+    /// commits), else a read-only one begun in `own`.
+    Result<MDB_txn*> reader(LmdbTxn& own) const {
+        if (m_batch.get())
+            return m_batch.get();
+        if (int rc = mdb_txn_begin(m_env, nullptr, MDB_RDONLY, own.out()))
+            return lmdb_error(rc, "begin a read on `" + m_path + "`");
+        return own.get();
+    }
+
     MDB_env* m_env;
     MDB_dbi m_dbi = 0;
+    LmdbCommit m_commits;
+    LmdbTxn m_batch; // the open batch, when batching
+    int m_batched = 0;
     std::string m_path;
 };
 
 } // namespace
 
 Result<std::unique_ptr<Backend>> open_lmdb_backend(const std::string& path, uint64_t map_size,
-                                                   LmdbSync sync) {
+                                                   LmdbSync sync, LmdbCommit commits) {
     MDB_env* env = nullptr;
     if (int rc = mdb_env_create(&env))
         return lmdb_error(rc, "create an LMDB environment for `" + path + "`");
-    auto backend = std::make_unique<LmdbBackend>(env, path); // closes env from here on
+    auto backend = std::make_unique<LmdbBackend>(env, path, commits); // closes env from here on
     if (int rc = mdb_env_set_mapsize(env, size_t(map_size)))
         return lmdb_error(rc, "set the size limit of `" + path + "`");
     // NOTLS: transactions are not tied to a thread (the store may move

@@ -280,6 +280,10 @@ public:
     /// Records that the entry at `applied` was applied without changing
     /// the store (a read-only txn, say); on disk with the next commit.
     void mark_applied(Index applied);
+    /// Makes every write so far durable, on a backend that batches
+    /// (LmdbCommit::Batched); the apply loop calls it now and then, and the
+    /// consistent index on disk is then the last write's.
+    Result<void> flush() { return m_backend->flush(); }
 
     /// The events of keys in the range (as in RangeRequest) with revisions
     /// from `start` (> 0) to the current one, oldest first: for a watcher

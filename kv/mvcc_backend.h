@@ -46,8 +46,13 @@ public:
     virtual Result<void> scan(std::string_view from, std::string_view to,
                               const ScanVisitor& visit) const = 0;
     /// Applies `writes` in order, all or none: after a crash either every
-    /// one of them is there or none is.
+    /// one of them is there or none is. A batching backend may lose the
+    /// commits since its last flush() in a crash, in order, never a part of
+    /// one; reads see them at once.
     virtual Result<void> commit(std::span<const BackendWrite> writes) = 0;
+    /// Makes every commit so far durable (at once for a backend that does
+    /// not batch).
+    virtual Result<void> flush() { return {}; }
 };
 
 /// A backend in memory: for unit tests and simulations. Starts empty.
@@ -63,10 +68,27 @@ enum class LmdbSync : uint8_t {
     NoMetaSync,
 };
 
+/// When LMDB commits reach the file.
+enum class LmdbCommit : uint8_t {
+    /// Each commit() is an LMDB transaction of its own.
+    Each,
+    /// Commits accumulate in one LMDB transaction (each a nested one, so a
+    /// failed commit undoes only itself) until flush(), or every
+    /// kLmdbBatchLimit commits: one fsync for many writes. A crash loses
+    /// the commits since the last flush together with the consistent index
+    /// they carried, so the Raft log replays them (etcd's batched backend).
+    Batched,
+};
+
+/// Batched commits flush on their own after this many.
+inline constexpr int kLmdbBatchLimit = 10000;
+
 /// Opens (or creates) the LMDB file `path` (a single file, not a
 /// directory; its lock file is `path`-lock). `map_size` bounds the file's
-/// size: commits past it fail with ENOSPC.
+/// size: commits past it fail with ENOSPC. The backend flushes when
+/// destroyed.
 Result<std::unique_ptr<Backend>> open_lmdb_backend(const std::string& path, uint64_t map_size,
-                                                   LmdbSync sync);
+                                                   LmdbSync sync,
+                                                   LmdbCommit commits = LmdbCommit::Each);
 
 } // namespace keel::kv

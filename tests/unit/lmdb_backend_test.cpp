@@ -8,6 +8,9 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 using namespace keel;
 using namespace keel::kv;
 using keel::testing::get;
@@ -23,6 +26,24 @@ std::unique_ptr<MvccStore> open_lmdb_store(const std::string& path) {
     auto store = MvccStore::open(std::move(*backend));
     REQUIRE_MESSAGE(store, store.error().to_string());
     return std::move(*store);
+}
+
+/// The revision another process sees in the file (LMDB forbids a second
+/// environment on one file in the same process).
+int revision_seen_by_another_process(const std::string& path) {
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        auto backend = open_lmdb_backend(path, 64 << 20, LmdbSync::NoMetaSync);
+        if (!backend)
+            ::_exit(100);
+        auto store = MvccStore::open(std::move(*backend));
+        ::_exit(store ? int((*store)->revision()) : 101);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    return WEXITSTATUS(status);
 }
 
 } // namespace
@@ -106,6 +127,32 @@ TEST_CASE("a commit past the LMDB size limit fails with ENOSPC and leaves the st
     CHECK_FALSE(get(store, "big"));
     put(store, "small", "ok");
     CHECK(store.revision() == 2);
+}
+
+TEST_CASE("batched commits are read at once, survive a failed commit and reach the file on flush") {
+    TempDir dir;
+    std::string path = dir / "batched.lmdb";
+    auto backend = open_lmdb_backend(path, 1 << 20, LmdbSync::NoMetaSync, LmdbCommit::Batched);
+    REQUIRE(backend);
+    auto opened = MvccStore::open(std::move(*backend));
+    REQUIRE(opened);
+    MvccStore& store = **opened;
+    put(store, "a", "1");
+    put(store, "b", "2");
+    CHECK(get(store, "a")->value == "1");
+
+    PutRequest big;
+    big.key = "big";
+    big.value = std::string(2 << 20, 'x');
+    auto failed = store.put(big);
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().code() == ENOSPC);
+    CHECK(get(store, "b")->value == "2");
+
+    // The file holds the batch only once flushed.
+    CHECK(revision_seen_by_another_process(path) == 1);
+    REQUIRE(store.flush());
+    CHECK(revision_seen_by_another_process(path) == 3);
 }
 
 TEST_CASE("an LMDB path in a missing directory is an error naming it") {
