@@ -241,7 +241,7 @@ Result<HashKv> MvccStore::hash_kv(int64_t at) const {
                             hash = crc32c(hash, value);
                             return ScanStep::Continue;
                         }));
-    return HashKv{hash, m_compact_revision, at, {}};
+    return HashKv{hash, m_compact_revision, at};
 }
 
 } // namespace keel::kv

@@ -130,9 +130,10 @@ struct PutRequest {
 
 /// A put's answer.
 struct PutResponse {
-    /// The store revision after the put.
-    int64_t revision = 0;
     std::optional<KeyValue> prev_kv;
+    /// The store revision after the put. (Last: Result<PutResponse> must
+    /// not end in the optional's padding, for libc++ 16.)
+    int64_t revision = 0;
 };
 
 /// A delete of a key range (range_end as in RangeRequest).
@@ -234,8 +235,6 @@ struct HashKv {
     int64_t compact_revision = 0;
     /// The revision hashed up to.
     int64_t hash_revision = 0;
-    /// (No padding at the end: Result<HashKv> must build with libc++ 16.)
-    std::string unused_;
 };
 
 /// The MVCC store over a Backend it owns.
