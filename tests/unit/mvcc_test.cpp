@@ -1,7 +1,8 @@
 // Tests for kv/mvcc.h with etcd's semantics: revisions and versions across
 // put, delete and recreate, leases, compaction (errors and what survives),
 // events with prev_kv and catch-up reads, the history hash, and the
-// consistent index.
+// consistent index. (Snapshots: mvcc_restore_test.cpp; the write path's
+// undo: mvcc_write_test.cpp.)
 #include "kv/mvcc.h"
 
 #include "tests/unit/mvcc_fixture.h"
@@ -296,45 +297,4 @@ TEST_CASE("the consistent index is recorded with the write of its entry") {
     CHECK(store->consistent_index() == 11);
     store->mark_applied(12);
     CHECK(store->consistent_index() == 12);
-}
-
-TEST_CASE("a snapshot restored into another store gives the same store") {
-    auto source = open_memory_store();
-    put(*source, "a", "1", 3);
-    put(*source, "b", "2");
-    remove(*source, "b");
-    REQUIRE(source->compact(3));
-    PutRequest request;
-    request.key = "c";
-    request.value = "3";
-    REQUIRE(source->put(request, 40));
-    auto snapshot = source->snapshot();
-    REQUIRE(snapshot);
-
-    auto target = open_memory_store();
-    put(*target, "zzz", "gone after restore");
-    REQUIRE(target->restore(*snapshot));
-    CHECK(target->revision() == source->revision());
-    CHECK(target->compact_revision() == 3);
-    CHECK(target->consistent_index() == 40);
-    CHECK_FALSE(get(*target, "zzz"));
-    CHECK(get(*target, "a")->lease == 3);
-    CHECK(target->keys_of_lease(3) == std::vector<std::string>{"a"});
-    CHECK(target->hash_kv(0)->hash == source->hash_kv(0)->hash);
-}
-
-TEST_CASE("a damaged snapshot is refused and the store stays as it was") {
-    auto source = open_memory_store();
-    put(*source, "a", "1");
-    auto snapshot = source->snapshot();
-    REQUIRE(snapshot);
-    std::string damaged = *snapshot;
-    damaged[damaged.size() / 2] ^= 0x40;
-
-    auto target = open_memory_store();
-    put(*target, "keep", "me");
-    auto restored = target->restore(damaged);
-    REQUIRE_FALSE(restored);
-    CHECK(restored.error().root().find("MVCC snapshot") != std::string::npos);
-    CHECK(get(*target, "keep"));
 }
