@@ -43,7 +43,8 @@ Result<void> MvccStore::load() {
         m_consistent_index = Index(TRY_CTX(decode_int64(*consistent), "the consistent index"));
 
     // Records come in revision order, so each key's history is rebuilt in
-    // the order it was made; the lease of a key is that of its last record.
+    // the order it was made; the lease of a key is that of its last record
+    // (only keys with one are held here, to keep the peak low).
     std::map<std::string, int64_t, std::less<>> lease_of;
     int64_t newest = 0;
     std::optional<Error> failure;
@@ -68,7 +69,10 @@ Result<void> MvccStore::load() {
                 lease_of.erase(kv->key);
             } else {
                 history.put(record->revision, kv->create_revision, kv->version);
-                lease_of.insert_or_assign(kv->key, kv->lease);
+                if (kv->lease != 0)
+                    lease_of.insert_or_assign(kv->key, kv->lease);
+                else
+                    lease_of.erase(kv->key);
             }
             newest = std::max(newest, record->revision.main);
             return ScanStep::Continue;
