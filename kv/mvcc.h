@@ -250,9 +250,11 @@ public:
     int64_t revision() const { return m_revision; }
     /// Revisions below this cannot be read (0: never compacted).
     int64_t compact_revision() const { return m_compact_revision; }
-    /// The Raft index of the last entry applied (0: none). On disk it is
-    /// the index of the last entry that changed the store; entries after it
-    /// that changed nothing are harmless to apply again.
+    /// The Raft index of the last entry applied (0: none). The apply loop
+    /// skips entries at or below it, so a replay after a crash applies
+    /// nothing twice: on disk it is the index of the last entry whose
+    /// changes are there (entries after it that changed nothing are
+    /// harmless to apply again).
     Index consistent_index() const { return m_consistent_index; }
 
     /// Reads a range. Errors: RevisionCompacted, FutureRevision.
