@@ -28,6 +28,20 @@ enum class ErrorCode : int {
     /// A data directory belongs to another cluster or member than the one
     /// that opened it.
     ForeignDataDir = -3,
+    /// The MVCC store (kv/mvcc.h): a revision at or below the compaction
+    /// point was asked for (etcd's "mvcc: required revision has been
+    /// compacted", gRPC OutOfRange).
+    RevisionCompacted = -20,
+    /// The MVCC store: a revision after the current one was asked for
+    /// ("mvcc: required revision is a future revision", OutOfRange).
+    FutureRevision = -21,
+    /// The MVCC store: a put with ignore_value or ignore_lease names a key
+    /// that does not exist ("etcdserver: key not found", InvalidArgument).
+    KeyNotFound = -22,
+    /// The MVCC store: a txn's branch puts one key twice, or puts a key it
+    /// also deletes ("etcdserver: duplicate key given in txn request",
+    /// InvalidArgument).
+    DuplicateKey = -23,
 };
 
 class Error {

@@ -3,7 +3,7 @@
 #include "kv/snapshot_file.h"
 
 #include "base/strings.h"
-#include "kv/crc32c.h"
+#include "base/crc32c.h"
 #include "kv/file_names.h"
 
 #include <algorithm>

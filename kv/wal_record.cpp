@@ -3,7 +3,7 @@
 #include "kv/wal_record.h"
 
 #include "base/strings.h"
-#include "kv/crc32c.h"
+#include "base/crc32c.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,11 +1,11 @@
 // CRC-32C (see crc32c.h): the reflected Castagnoli polynomial, a 256-entry
 // table built at compile time.
-#include "kv/crc32c.h"
+#include "base/crc32c.h"
 
 #include <array>
 #include <cstddef>
 
-namespace keel::kv {
+namespace keel {
 
 namespace {
 
@@ -33,4 +33,4 @@ uint32_t crc32c(std::string_view data, uint32_t crc) {
     return ~crc;
 }
 
-} // namespace keel::kv
+} // namespace keel
