@@ -22,6 +22,12 @@ enum class ErrorCode : int {
     /// The peer closed the connection cleanly (base/framing.h's
     /// is_connection_closed()).
     ConnectionClosed = -1,
+    /// A Raft member knows no leader to take a proposal or a read (the KV
+    /// answers "etcdserver: no leader").
+    NoLeader = -2,
+    /// A Raft leader refused a proposal: a leadership transfer is under way,
+    /// or a membership change is not allowed yet (the caller retries).
+    ProposalDropped = -3,
 };
 
 class Error {
