@@ -198,6 +198,10 @@ void RaftNode::State::handle_append_response(const Message& m, Progress& p) {
 void RaftNode::State::handle_heartbeat_response(const Message& m, Progress& p) {
     p.recent_active = true;
     p.probe_sent = false;
+    // Appends may have been lost: let one more go out, which the follower
+    // either takes or rejects (and the rejection resets `next`).
+    if (p.state == ProgressState::Replicate && p.inflights.size() >= config.max_inflight_msgs)
+        p.inflights.pop_front();
     if (p.match < log.last_index())
         maybe_send_append(m.from, true);
     if (!m.context.empty())
