@@ -85,6 +85,7 @@ struct SimNode {
     Index seen_commit = 0;
     Index seen_applied = 0;
     int group = 0; // partition
+    std::optional<Ready> writing; // a Ready whose disk write is under way
 };
 
 struct InFlight {
@@ -142,6 +143,9 @@ private:
     // The Ready cycle and the network.
     void process_readies();
     void process_ready(SimNode& node);
+    void finish_ready(SimNode& node, const Ready& ready);
+    /// Completes some of the writes in progress (all once healed).
+    void finish_writes();
     void send(const Message& message);
     void deliver(InFlight item);
     void deliver_due();
@@ -182,6 +186,8 @@ private:
     int m_duplicate = 0;
     int m_max_delay = 0;
     int m_crash_in_ready = 0; // per mille
+    int m_slow_disk = 0;      // per mille
+    bool m_check_quorum = true;
     bool m_pre_vote = true;
     NodeId m_max_ids = 0;
     std::set<NodeId> m_removed;
@@ -221,7 +227,7 @@ void Simulation::start(SimNode& n) {
         .election_ticks = 10,
         .heartbeat_ticks = 1,
         .pre_vote = m_pre_vote,
-        .check_quorum = true,
+        .check_quorum = m_check_quorum,
         .max_size_per_msg = 48,
         .max_inflight_msgs = 4,
         .seed = m_rng.next(),
@@ -248,6 +254,7 @@ void Simulation::start(SimNode& n) {
 
 void Simulation::crash(SimNode& n) {
     n.raft.reset();
+    n.writing.reset();
     ++g_coverage.crashes;
     trace("crash " + std::to_string(n.id));
 }
@@ -312,7 +319,7 @@ void Simulation::process_readies() {
     for (int round = 0; round < 50; ++round) {
         bool any = false;
         for (SimNode& n : m_nodes) {
-            if (n.raft && n.raft->has_ready()) {
+            if (n.raft && !n.writing && n.raft->has_ready()) {
                 any = true;
                 process_ready(n);
             }
@@ -331,6 +338,27 @@ void Simulation::process_ready(SimNode& n) {
         crash(n);
         return;
     }
+    if (!m_healed && m_rng.chance(m_slow_disk)) {
+        // The write takes a while; messages keep arriving meanwhile.
+        n.writing = std::move(ready);
+        return;
+    }
+    finish_ready(n, ready);
+}
+
+void Simulation::finish_writes() {
+    for (SimNode& n : m_nodes) {
+        if (!n.raft || !n.writing)
+            continue;
+        if (!m_healed && !m_rng.chance(500))
+            continue;
+        Ready ready = std::move(*n.writing);
+        n.writing.reset();
+        finish_ready(n, ready);
+    }
+}
+
+void Simulation::finish_ready(SimNode& n, const Ready& ready) {
     Disk& disk = n.disk;
     if (ready.snapshot) {
         disk.snapshot = *ready.snapshot;
@@ -651,6 +679,7 @@ bool Simulation::liveness() {
             if (n.raft)
                 n.raft->tick();
         deliver_due();
+        finish_writes();
         process_readies();
         check();
         SimNode* l = leader();
@@ -717,6 +746,8 @@ std::string Simulation::run() {
     m_duplicate = int(m_rng.below(50));
     m_max_delay = int(m_rng.below(4));
     m_crash_in_ready = int(m_rng.below(20));
+    m_slow_disk = m_rng.chance(500) ? int(m_rng.below(600)) : 0;
+    m_check_quorum = !m_rng.chance(250);
     for (NodeId id = 1; id <= initial; ++id) {
         m_nodes[id - 1].id = id;
         m_nodes[id - 1].initial = true;
@@ -725,6 +756,7 @@ std::string Simulation::run() {
         start(m_nodes[id - 1]);
     for (m_step = 0; m_step < m_options.steps && m_failure.empty(); ++m_step) {
         act();
+        finish_writes();
         process_readies();
         check();
     }
