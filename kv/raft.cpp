@@ -149,8 +149,8 @@ Result<void> RaftNode::step(const Message& m) {
             s.become_follower(m.term, m.from);
         s.election_elapsed = 0;
         if (m.type == MessageType::Append)
-            return s.handle_append(m);
-        if (m.type == MessageType::Heartbeat)
+            s.handle_append(m);
+        else if (m.type == MessageType::Heartbeat)
             s.handle_heartbeat(m);
         else
             s.handle_snapshot(m);

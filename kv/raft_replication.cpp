@@ -105,10 +105,10 @@ void RaftNode::State::self_persisted() {
         leader_committed();
 }
 
-Result<void> RaftNode::State::handle_append(const Message& m) {
+void RaftNode::State::handle_append(const Message& m) {
     if (m.index < log.committed()) {
         send(Message{.type = MessageType::AppendResponse, .to = m.from, .index = log.committed()});
-        return {};
+        return;
     }
     if (!log.matches(m.index, m.log_term)) {
         // Tell the leader where to look: our last index with a term no
@@ -122,17 +122,11 @@ Result<void> RaftNode::State::handle_append(const Message& m) {
                      .index = m.index,
                      .reject_hint = hint,
                      .reject = true});
-        return {};
+        return;
     }
-    for (const Entry& e : m.entries)
-        if (e.index <= log.committed() && e.index > log.snapshot_index() &&
-            log.at(e.index).term != e.term)
-            return error(cat("raft append from ", m.from, ": entry ", e.index, " of term ", e.term,
-                             " conflicts with a committed entry"));
     Index last_new = log.append_after(m.index, m.entries);
     commit_to(std::min(m.commit, last_new));
     send(Message{.type = MessageType::AppendResponse, .to = m.from, .index = last_new});
-    return {};
 }
 
 void RaftNode::State::handle_heartbeat(const Message& m) {

@@ -116,7 +116,7 @@ struct RaftNode::State {
     /// Raises the commit index and applies the membership changes it
     /// covers.
     void commit_to(Index index);
-    Result<void> handle_append(const Message& message);
+    void handle_append(const Message& message);
     void handle_heartbeat(const Message& message);
     void handle_snapshot(const Message& message);
     void handle_append_response(const Message& message, Progress& progress);

@@ -84,7 +84,7 @@ struct SimNode {
     // Per incarnation: never go back.
     Index seen_commit = 0;
     Index seen_applied = 0;
-    int group = 0; // partition
+    int group = 0;                // partition
     std::optional<Ready> writing; // a Ready whose disk write is under way
 };
 
@@ -106,7 +106,7 @@ struct CommitRecord {
 };
 
 struct Options {
-    uint64_t steps = 400;
+    uint64_t steps = 1000;
     bool verbose = false;
 };
 
@@ -170,8 +170,8 @@ private:
     }
     void trace(const std::string& what) {
         if (m_options.verbose)
-            std::printf("[%llu t%llu] %s\n", (unsigned long long)m_step,
-                        (unsigned long long)m_now, what.c_str());
+            std::printf("[%llu t%llu] %s\n", (unsigned long long)m_step, (unsigned long long)m_now,
+                        what.c_str());
     }
     bool liveness();
 
@@ -232,9 +232,8 @@ void Simulation::start(SimNode& n) {
         .max_inflight_msgs = 4,
         .seed = m_rng.next(),
     };
-    RestoreState restore{.hard = n.disk.hard,
-                         .snapshot = n.disk.snapshot,
-                         .entries = n.disk.entries};
+    RestoreState restore{
+        .hard = n.disk.hard, .snapshot = n.disk.snapshot, .entries = n.disk.entries};
     if (n.initial)
         for (NodeId id = 1; id <= m_max_ids && node(id)->initial; ++id)
             restore.initial.voters.push_back(id);
@@ -400,16 +399,15 @@ void Simulation::finish_ready(SimNode& n, const Ready& ready) {
         }
         if (rs.index < it->second)
             fail("read " + rs.context + " at index " + std::to_string(rs.index) +
-                 " is behind commit index " + std::to_string(it->second) +
-                 " known when it began");
+                 " is behind commit index " + std::to_string(it->second) + " known when it began");
     }
     n.raft->advance(ready);
 }
 
 void Simulation::apply(SimNode& n, const Entry& e) {
     if (e.index != n.applied + 1) {
-        fail("member " + std::to_string(n.id) + " applies " + std::to_string(e.index) +
-             " after " + std::to_string(n.applied));
+        fail("member " + std::to_string(n.id) + " applies " + std::to_string(e.index) + " after " +
+             std::to_string(n.applied));
         return;
     }
     n.state = mix(mix(n.state, e.term), hash_data(e.data));
@@ -462,13 +460,14 @@ void Simulation::change_membership() {
         change = {ConfChangeType::AddVoter, fresh, {}};
     } else if (pick == 2 && !s.conf.learners.empty()) {
         change = {ConfChangeType::PromoteLearner,
-                  s.conf.learners[m_rng.below(s.conf.learners.size())], {}};
+                  s.conf.learners[m_rng.below(s.conf.learners.size())],
+                  {}};
     } else if (pick == 3) {
         std::vector<NodeId> members = s.conf.voters;
         members.insert(members.end(), s.conf.learners.begin(), s.conf.learners.end());
         NodeId victim = members[m_rng.below(members.size())];
-        bool voter = std::find(s.conf.voters.begin(), s.conf.voters.end(), victim) !=
-                     s.conf.voters.end();
+        bool voter =
+            std::find(s.conf.voters.begin(), s.conf.voters.end(), victim) != s.conf.voters.end();
         if (voter && s.conf.voters.size() <= 2)
             return;
         change = {ConfChangeType::RemoveNode, victim, {}};
@@ -633,7 +632,8 @@ void Simulation::check_node(SimNode& n) {
                 it->second = record;
         }
         if (e.index <= s.commit) {
-            auto [c, fresh] = m_committed.emplace(e.index, CommitRecord{e.term, record.data, s.term});
+            auto [c, fresh] =
+                m_committed.emplace(e.index, CommitRecord{e.term, record.data, s.term});
             if (!fresh) {
                 if (c->second.term != e.term || c->second.data != record.data)
                     fail("safety: " + who + " commits a different entry at " +
