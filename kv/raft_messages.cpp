@@ -12,6 +12,21 @@ bool known_entry_type(EntryType type) {
     return type == EntryType::Normal || type == EntryType::ConfChange;
 }
 
+// No real log or term comes near this; refusing larger values keeps index
+// arithmetic (index + count, last + 1) from overflowing.
+constexpr uint64_t kLargestPosition = uint64_t(1) << 62;
+
+bool positions_plausible(const Message& m) {
+    for (uint64_t v : {m.term, m.log_term, m.index, m.commit, m.reject_hint, m.snapshot.meta.index,
+                       m.snapshot.meta.term})
+        if (v >= kLargestPosition)
+            return false;
+    for (const Entry& e : m.entries)
+        if (e.index >= kLargestPosition || e.term >= kLargestPosition)
+            return false;
+    return m.entries.size() < kLargestPosition - m.index;
+}
+
 } // namespace
 
 Result<void> validate_message(const Message& m, NodeId self) {
@@ -23,6 +38,8 @@ Result<void> validate_message(const Message& m, NodeId self) {
         return error(cat(what, ": addressed to ", m.to, ", not ", self));
     if (m.from == 0 || m.from == self)
         return error(cat(what, ": impossible sender"));
+    if (!positions_plausible(m))
+        return error(cat(what, ": an index or term beyond any real log"));
     if (kCampaignKindNames.name(m.campaign) == "?")
         return error(cat(what, ": unknown campaign kind ", int(m.campaign)));
     bool needs_term = m.type != MessageType::Propose && m.type != MessageType::ReadIndex;

@@ -382,6 +382,11 @@ TEST_CASE("a malformed message is an error and changes nothing") {
                 .index = 4,
                 .entries = {Entry{t, 5, EntryType(9), "unknown"}}},
         Message{.type = MessageType::Snapshot, .from = 1, .to = 2, .term = t},
+        Message{.type = MessageType::Snapshot,
+                .from = 1,
+                .to = 2,
+                .term = t,
+                .snapshot = Snapshot{SnapshotMeta{~uint64_t(0), t, ConfState{{1, 2, 3}, {}}}, ""}},
         Message{.type = MessageType::Vote, .from = 3, .to = 2, .term = t, .log_term = t + 1},
     };
     for (const Message& m : bad) {
