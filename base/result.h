@@ -22,12 +22,18 @@ enum class ErrorCode : int {
     /// The peer closed the connection cleanly (base/framing.h's
     /// is_connection_closed()).
     ConnectionClosed = -1,
+    /// Data on disk failed its checks (a checksum, a record's framing): it
+    /// was damaged after it was written, so it is refused, not repaired.
+    DataCorrupt = -2,
+    /// A data directory belongs to another cluster or member than the one
+    /// that opened it.
+    ForeignDataDir = -3,
     /// A Raft member knows no leader to take a proposal or a read (the KV
     /// answers "etcdserver: no leader").
-    NoLeader = -2,
+    NoLeader = -4,
     /// A Raft leader refused a proposal: a leadership transfer is under way,
     /// or a membership change is not allowed yet (the caller retries).
-    ProposalDropped = -3,
+    ProposalDropped = -5,
 };
 
 class Error {

@@ -115,6 +115,10 @@ public:
             return errno_error(cat("create directory ", quoted(path)));
         return {};
     }
+
+    Result<std::vector<std::string>> list_directory(const std::string& path) override {
+        return keel::list_directory(path);
+    }
 };
 
 } // namespace
@@ -157,6 +161,11 @@ Result<std::string> Storage::read_file(const std::string& path) {
         if (chunk.size() < kReadChunk)
             return out;
     }
+}
+
+Result<void> Storage::sync_directory(const std::string& path) {
+    File directory = TRY(open(path, O_RDONLY | O_DIRECTORY, 0));
+    return fsync(directory);
 }
 
 Result<void> Storage::make_directories(const std::string& path, mode_t mode) {

@@ -1,5 +1,5 @@
 // Storage: the file operations of code that keeps data on disk (the
-// journal; later the KV store's log and snapshots and the updater's slot
+// journal, the KV store's log and snapshots; later the updater's slot
 // writer), reached through an interface that tests replace to fail a
 // chosen call, cut a write short or stop every call from one on, and then
 // look at what reached the disk. File: an open file that remembers its path.
@@ -15,6 +15,7 @@
 #include <string_view>
 #include <sys/types.h>
 #include <utility>
+#include <vector>
 
 namespace keel {
 
@@ -84,6 +85,8 @@ public:
     virtual Result<void> unlink(const std::string& path) = 0;
     /// mkdir(2) of one directory; one that exists already is EEXIST.
     virtual Result<void> mkdir(const std::string& path, mode_t mode) = 0;
+    /// The names in a directory (getdents(2)), without "." and "..", sorted.
+    virtual Result<std::vector<std::string>> list_directory(const std::string& path) = 0;
 
     /// Writes all of `data` at the file position, retrying short writes and
     /// EINTR. On failure some of `data` may have been written.
@@ -95,6 +98,9 @@ public:
     Result<std::string> pread_all(const File& file, size_t size, uint64_t offset);
     /// Reads the whole file at `path`.
     Result<std::string> read_file(const std::string& path);
+    /// Makes the names in directory `path` durable (created, renamed or
+    /// removed entries): opens it and fsyncs it.
+    Result<void> sync_directory(const std::string& path);
     /// mkdir -p: creates `path` and its missing parents with `mode`;
     /// directories that exist are fine.
     Result<void> make_directories(const std::string& path, mode_t mode);

@@ -4,6 +4,7 @@
 #include "cli/cgroup_commands.h"
 #include "cli/commands.h"
 #include "cli/docker_commands.h"
+#include "cli/exec_commands.h"
 #include "cli/image_commands.h"
 #include "cli/network_commands.h"
 #include "cli/oci_commands.h"
@@ -34,12 +35,12 @@ const Command kKeel{
     .names = {"keel"},
     .summary = "keel's commands",
     .notes = "The control socket is $KEEL_CONTROL_SOCKET or /run/keel/init.sock.\n",
-    .subcommands = {&kInitCommand,   &kStatusCommand,       &kListUnitsCommand, &kUnitJobCommand,
-                    &kEnableCommand, &kDaemonReloadCommand, &kLogsCommand,      &kNotifyCommand,
-                    &kPowerCommand,  &kModprobeCommand,     &kCgroupCommand,    &kOciCommand,
-                    &kImageCommand,  &kNetworkCommand,      &kRunCommand,       &kContainerCommand,
-                    &kPsCommand,     &kRmCommand,           &kInspectCommand,   &kPatchCommand,
-                    &kSha256Command, &kVersionCommand},
+    .subcommands = {&kInitCommand,      &kStatusCommand,       &kListUnitsCommand, &kUnitJobCommand,
+                    &kEnableCommand,    &kDaemonReloadCommand, &kLogsCommand,      &kNotifyCommand,
+                    &kPowerCommand,     &kModprobeCommand,     &kCgroupCommand,    &kOciCommand,
+                    &kImageCommand,     &kNetworkCommand,      &kRunCommand,       &kExecCommand,
+                    &kContainerCommand, &kPsCommand,           &kRmCommand,        &kInspectCommand,
+                    &kPatchCommand,     &kSha256Command,       &kVersionCommand},
 };
 
 std::string_view basename_of(std::string_view path) {
@@ -52,6 +53,7 @@ std::string_view basename_of(std::string_view path) {
 
 int main(int argc, char** argv) {
     using namespace keel::cli;
+    set_exec_argv(argv);
     std::string_view name = argc > 0 ? basename_of(argv[0]) : "keel";
     std::vector<std::string_view> args;
     for (int i = 1; i < argc; ++i)

@@ -200,18 +200,17 @@ std::expected<ct::ExecOptions, Failure> exec_options(const ParsedArgs& args) {
     options.no_new_privileges = args.flag("--no-new-privs");
     options.pid_file = std::string(args.value("--pid-file").value_or(""));
     options.preserve_fds = int(args.number("--preserve-fds").value_or(0));
-    if (args.flag("--tty") || (options.process && options.process->terminal))
-        return usage_error(args, "--tty: a terminal for exec is not supported yet");
+    if (args.flag("--tty"))
+        options.terminal = ct::Terminal::Allocate;
+    options.console_socket = std::string(args.value("--console-socket").value_or(""));
     return options;
 }
 
 CommandResult oci_exec(const ParsedArgs& args) {
     ct::ExecOptions options = TRY(exec_options(args));
     TRY(ct::ensure_sealed_binary(g_globals.argv));
-    pid_t pid = TRY(ct::exec(g_globals.runtime, options));
-    if (args.flag("--detach"))
-        return kExitSuccess;
-    return TRY(ct::wait_for_exec_process(pid));
+    ct::RunMode mode = args.flag("--detach") ? ct::RunMode::Detach : ct::RunMode::Foreground;
+    return TRY(ct::exec_attached(g_globals.runtime, options, mode));
 }
 
 const Command kExec{
@@ -223,7 +222,10 @@ const Command kExec{
                  .type = ValueType::Text,
                  .help = "the process as process.json (config.json's `process`) says, not the "
                          "container's"},
-                {.name = "--tty", .short_name = 't', .help = "a pty for the process (not yet)"},
+                {.name = "--tty",
+                 .short_name = 't',
+                 .help = "a pty for the process: its master goes to --console-socket, or "
+                         "without one keel relays it"},
                 kConsoleSocketOption,
                 {.name = "--cwd",
                  .value_name = "DIR",

@@ -5,6 +5,7 @@
 #include "cli/run_commands.h"
 
 #include "cli/container_units.h"
+#include "cli/exec_commands.h"
 #include "control/control.h"
 
 #include "base/json.h"
@@ -562,11 +563,11 @@ const Command kInspectCommand{
 
 const Command kContainerCommand{
     .names = {"container"},
-    .summary = "the containers keel run made: ps, stop, kill, rm, inspect, logs",
+    .summary = "the containers keel run made: ps, exec, stop, kill, rm, inspect, logs",
     .notes = "`keel stop` and `keel kill` are the service manager's, so a container is "
-             "stopped with `keel container stop`; ps, rm and inspect are also top-level.",
-    .subcommands = {&kPsCommand, &kStopCommand, &kKillCommand, &kRmCommand, &kInspectCommand,
-                    &kContainerLogsCommand},
+             "stopped with `keel container stop`; ps, exec, rm and inspect are also top-level.",
+    .subcommands = {&kPsCommand, &kExecCommand, &kStopCommand, &kKillCommand, &kRmCommand,
+                    &kInspectCommand, &kContainerLogsCommand},
 };
 
 CommandResult run_run(std::span<const std::string_view> args, char** argv) {

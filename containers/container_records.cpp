@@ -221,6 +221,9 @@ std::string container_status_text(const std::string& state_root, const RunContai
     return text;
 }
 
+// How long stop waits for a container to end after SIGKILL, in tenths of a second.
+constexpr int kKillWaitTenths = 100;
+
 Result<void> stop_container(const std::string& state_root, const RunContainer& container,
                             std::chrono::seconds timeout) {
     if (stopped(state_root, container))
@@ -230,8 +233,17 @@ Result<void> stop_container(const std::string& state_root, const RunContainer& c
     for (int64_t waited = 0; waited < timeout.count() * 10 && !stopped(state_root, container);
          ++waited)
         ::usleep(100000);
+    if (stopped(state_root, container))
+        return {};
+    (void)kill(runtime, container.id, SIGKILL, KillScope::All);
+    // As `docker stop`: done when the container is. A pid namespace's init
+    // killed is still exiting (its namespaces already gone) until every
+    // process in it has been reaped.
+    for (int waited = 0; waited < kKillWaitTenths && !stopped(state_root, container); ++waited)
+        ::usleep(100000);
     if (!stopped(state_root, container))
-        (void)kill(runtime, container.id, SIGKILL, KillScope::All);
+        return error(cat("container ", container.name, " did not stop ", kKillWaitTenths / 10,
+                         " s after SIGKILL"));
     return {};
 }
 

@@ -98,6 +98,9 @@ struct CreateOptions {
     /// An AF_UNIX socket that receives the pty's master end (SCM_RIGHTS)
     /// when process.terminal is true.
     std::string console_socket;
+    /// A connected AF_UNIX socket to send the pty's master on, in place of
+    /// `console_socket` (run()'s own relay); -1: none.
+    int console_socket_fd = -1;
     /// fds 3 .. 3+N-1 of the runtime are passed to the container (runc's
     /// --preserve-fds); every other fd is closed before exec.
     int preserve_fds = 0;
@@ -166,9 +169,14 @@ struct RunHooks {
 /// `run`: create, start and, unless `detach`, wait for the container's
 /// process, passing on the signals the runtime gets, then delete it.
 /// Returns the exit status as a shell shows it (128 + signal when killed).
-/// (RunMode is declared in run_spec.h.)
+/// A config with process.terminal and no console socket in `options` gets
+/// keel's own relay (containers/terminal.h): in the foreground between the
+/// pty and the runtime's stdout, and its stdin when `input` is Open (raw
+/// while it runs, when stdin is a terminal); detached, a process left
+/// behind copies the pty's output to stdout. (RunMode and Stdin are
+/// declared in run_spec.h.)
 Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode,
-                const RunHooks& hooks = {});
+                const RunHooks& hooks = {}, Stdin input = Stdin::Open);
 
 /// `exec`'s options: the process to run in a running container. It starts
 /// from the container's own process settings (config.json's `process` as
@@ -193,6 +201,20 @@ struct ExecOptions {
     bool no_new_privileges = false;
     /// fds 3 .. 3+N-1 of the runtime are passed to the process.
     int preserve_fds = 0;
+    /// Allocate: the process gets a pty (process.terminal), whose master
+    /// goes to `console_socket` or `console_socket_fd`.
+    Terminal terminal = Terminal::None;
+    /// A connected AF_UNIX socket for the pty's master, in place of
+    /// `console_socket`; -1: none.
+    int console_socket_fd = -1;
+    /// The pty's size; none: the process's consoleSize, if any.
+    std::optional<oci::ConsoleSize> console_size;
+    /// Closed: the process's stdin is /dev/null (without a terminal); Open:
+    /// the runtime's, or with keel's relay, what keel reads (exec_attached).
+    Stdin input = Stdin::Open;
+    /// An AF_UNIX socket that receives the pty's master (runc's
+    /// --console-socket).
+    std::string console_socket;
     /// Where to write the process's pid (atomically). (Last: a struct that
     /// ends in padding cannot be a Result's value with libc++ 16.)
     std::string pid_file;
@@ -208,9 +230,15 @@ struct ExecOptions {
 Result<pid_t> exec(const RuntimeOptions& runtime, const ExecOptions& options);
 
 /// Waits for a process exec() started, passing on the signals the runtime
-/// gets (as `run` does); returns its exit status as a shell shows it
-/// (128 + signal when killed).
+/// gets (as `run` does; the caller holds them blocked); returns its exit
+/// status as a shell shows it (128 + signal when killed).
 Result<int> wait_for_exec_process(pid_t pid);
+
+/// exec() and, in the foreground, the wait for the process (its exit
+/// status; 0 when detached). A terminal with no console socket in
+/// `options` gets keel's own relay, as run()'s: the pty's size is keel's
+/// terminal's, and `options.input` says whether keel's stdin goes to it.
+Result<int> exec_attached(const RuntimeOptions& runtime, ExecOptions options, RunMode mode);
 
 /// Applies new limits (linux.resources, as config.json holds them) to the
 /// container's cgroup: only what `resources` sets is written. A value the
@@ -540,6 +568,35 @@ Result<std::vector<RunContainer>> list_containers(const std::string& state_root)
 /// The container `reference` names: its name, its id, or a unique prefix of
 /// its id. ENOENT when none.
 Result<RunContainer> find_container(const std::string& state_root, std::string_view reference);
+
+/// What `keel exec` asks of a container keel run made.
+struct ContainerExec {
+    /// -d: return once the process runs.
+    RunMode mode = RunMode::Foreground;
+    /// -t: a pty for the process.
+    Terminal terminal = Terminal::None;
+    /// -i: keel's stdin goes to the process.
+    Stdin input = Stdin::Closed;
+    /// -e and --env-file entries, "KEY=VALUE", in order, over the
+    /// container's environment (later wins).
+    std::vector<std::string> env;
+    /// -u NAME|UID[:GROUP|GID], looked up in the container's root; empty:
+    /// the container's user.
+    std::string user;
+    /// -w, absolute; empty: the container's working directory.
+    std::string workdir;
+    /// The program and its arguments.
+    std::vector<std::string> command;
+};
+
+/// `keel exec`: runs `request.command` in `container` (which must be
+/// running) through the runtime's exec: in its namespaces, cgroup and
+/// root, with its environment (the image's Env, run's -e; TERM=xterm with a
+/// terminal unless set) and `request.env`, its user unless `request.user`.
+/// Returns the process's exit status (0 when detached). A program that
+/// cannot be started fails with the spawn's errno (ENOENT: not found).
+Result<int> exec_in_container(const std::string& state_root, const RunContainer& container,
+                              const ContainerExec& request);
 
 /// "created", "running", "paused" or "exited".
 std::string container_status(const std::string& state_root, const RunContainer& container);

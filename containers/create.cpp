@@ -43,6 +43,7 @@
 #include "containers/record.h"
 #include "containers/rootfs_setup.h"
 #include "containers/seccomp.h"
+#include "containers/terminal.h"
 #include "rootfs/rootfs.h"
 
 #include <cerrno>
@@ -53,14 +54,12 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -196,49 +195,11 @@ Result<void> write_id_map(pid_t pid, std::string_view file,
 // A pty for the container: the master goes to the console socket, the
 // slave becomes the process's stdin, stdout, stderr and /dev/console.
 Result<void> set_up_terminal(const oci::Process& process, int console_socket) {
-    Fd master = TRY(open_file("/dev/ptmx", O_RDWR | O_NOCTTY));
-    int unlock = 0;
-    if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0)
-        return errno_error("unlock the pty");
-    int number = 0;
-    if (::ioctl(master.get(), TIOCGPTN, &number) != 0)
-        return errno_error("name the pty");
-    std::string slave_path = cat("/dev/pts/", number);
-    Fd slave = TRY(open_file(slave_path, O_RDWR | O_NOCTTY));
-    if (process.console_size) {
-        winsize size{.ws_row = uint16_t(process.console_size->height),
-                     .ws_col = uint16_t(process.console_size->width),
-                     .ws_xpixel = 0,
-                     .ws_ypixel = 0};
-        if (::ioctl(slave.get(), TIOCSWINSZ, &size) != 0)
-            return errno_error("set the console size");
-    }
+    std::string slave_path = TRY(make_console(console_socket, process.console_size));
     // /dev/console is the pty, as the spec asks when process.terminal is set.
     if (!path_exists("/dev/console"))
         TRY(write_new_file("/dev/console", "", 0600));
     TRY(mount_filesystem(slave_path, "/dev/console", "", MS_BIND));
-
-    // SCM_RIGHTS with the pty's name as the data, as runc sends it.
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    std::string name = slave_path;
-    iovec data{.iov_base = name.data(), .iov_len = name.size()};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    int master_fd = master.get();
-    std::memcpy(CMSG_DATA(header), &master_fd, sizeof master_fd);
-    if (::sendmsg(console_socket, &message, MSG_NOSIGNAL) < 0)
-        return errno_error("send the pty to the console socket");
-
-    for (int target = 0; target <= 2; ++target)
-        if (::dup2(slave.get(), target) < 0)
-            return errno_error("make the pty the process's stdio");
     return {};
 }
 
@@ -326,7 +287,7 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     for (int fd = 3; fd < 3 + options.preserve_fds; ++fd)
         if (::fcntl(fd, F_GETFD) < 0)
             return error(cat("--preserve-fds ", options.preserve_fds, ": fd ", fd, " is not open"));
-    if (process.terminal && options.console_socket.empty())
+    if (process.terminal && options.console_socket.empty() && options.console_socket_fd < 0)
         return error("process.terminal is true: --console-socket is needed to receive the pty");
 
     // The record first: its directory is what makes the id taken.
@@ -394,9 +355,13 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     Fd child_end(pair[1]);
 
     Fd console;
-    if (process.terminal)
+    if (process.terminal && options.console_socket_fd >= 0)
+        console = Fd(::fcntl(options.console_socket_fd, F_DUPFD_CLOEXEC, 3));
+    else if (process.terminal)
         console = TRY_CTX(unix_connect(options.console_socket, SOCK_STREAM),
                           cat("--console-socket ", quoted(options.console_socket)));
+    if (process.terminal && !console)
+        return errno_error("the console socket");
 
     // Namespaces with a path are joined before the new ones are made (by
     // spawn's intermediate process, so the runtime and its hooks stay where
@@ -481,8 +446,8 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         return {};
     };
     spawn.before_exec = [&]() -> Result<void> {
-        if (process.terminal && ::ioctl(0, TIOCSCTTY, 0) != 0)
-            return errno_error("make the pty the controlling terminal");
+        if (process.terminal)
+            TRY(take_console());
         TRY(check_program(process));
         // Waiting for start, the process dies of the signals a runtime's
         // init dies of (as pid 1 of its namespace, with no handler, it

@@ -17,12 +17,14 @@
 #include "containers/process_spawn.h"
 #include "containers/record.h"
 #include "containers/seccomp.h"
+#include "containers/terminal.h"
 
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
 #include <sched.h>
 #include <span>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,8 +130,12 @@ Result<oci::Process> exec_process(const oci::Spec& spec, const ExecOptions& opti
         process.capabilities = sets;
     }
     process.no_new_privileges |= options.no_new_privileges;
-    if (process.terminal)
-        return error("process.terminal: a terminal for exec is not supported yet");
+    if (options.terminal == Terminal::Allocate)
+        process.terminal = true;
+    if (options.console_size)
+        process.console_size = options.console_size;
+    if (process.terminal && options.console_socket.empty() && options.console_socket_fd < 0)
+        return error("process.terminal is true: --console-socket is needed to receive the pty");
     return process;
 }
 
@@ -207,9 +213,25 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
     // itself, and no child is left behind.
     spawn.wait_for_exec = true;
     spawn.preserve_fds = options.preserve_fds;
+    Fd null_input;
+    if (options.input == Stdin::Closed && !process.terminal) {
+        null_input = TRY(open_file("/dev/null", O_RDONLY | O_CLOEXEC));
+        spawn.stdin_fd = null_input.get();
+    }
     spawn.keep_fds = {pidfd->get(), root.get()};
     for (const NamespaceFile& file : files)
         spawn.keep_fds.push_back(file.file.get());
+    Fd console;
+    if (process.terminal && options.console_socket_fd >= 0)
+        console = Fd(::fcntl(options.console_socket_fd, F_DUPFD_CLOEXEC, 3));
+    else if (process.terminal)
+        console = TRY_CTX(unix_connect(options.console_socket, SOCK_STREAM),
+                          cat("--console-socket ", quoted(options.console_socket)));
+    if (process.terminal && !console)
+        return errno_error("the console socket");
+    if (console)
+        spawn.keep_fds.push_back(console.get());
+    int console_fd = console ? console.get() : -1;
 
     int container_pidfd = pidfd->get();
     int root_fd = root.get();
@@ -217,8 +239,13 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
         TRY(join_namespaces(container_pidfd, child_flags, files));
         if (::fchdir(root_fd) != 0 || ::chroot(".") != 0 || ::chdir("/") != 0)
             return errno_error("enter the container's root");
+        // The pty in the container's own devpts, as its first process's.
+        if (console_fd >= 0)
+            TRY(make_console(console_fd, process.console_size));
         return {};
     };
+    if (console_fd >= 0)
+        spawn.before_exec = [] { return take_console(); };
 
     pid_t pid = TRY_CTX(spawn_process(spawn), "start the process");
     if (!options.pid_file.empty()) {

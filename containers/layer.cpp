@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <fcntl.h>
+#include <optional>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -29,6 +30,9 @@ constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 // Docker and containerd skip it.
 constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
 constexpr size_t kCopyBuffer = 256 * 1024;
+// Directories kept open while their entries are applied: deeper than a
+// real tree goes.
+constexpr size_t kKeptParents = 48;
 
 // The components of `path` inside a root: empty ones and "." dropped, ".."
 // taking one back but never above the root (so "/a/../../b" is "b").
@@ -92,8 +96,36 @@ struct timespec entry_time(const TarEntry& entry) {
     return {time_t(entry.mtime), long(entry.mtime_nsec)};
 }
 
+// The process's umask, from /proc/self/status (umask(2) cannot read it
+// without setting it, which races with other threads); nullopt when
+// /proc does not say.
+std::optional<uint32_t> current_umask() {
+    auto status = read_file("/proc/self/status");
+    if (!status)
+        return std::nullopt;
+    for (std::string_view line : split(*status, '\n')) {
+        if (!line.starts_with("Umask:"))
+            continue;
+        std::string_view digits = trim(line.substr(6));
+        uint32_t mask = 0;
+        for (char digit : digits) {
+            if (digit < '0' || digit > '7')
+                return std::nullopt;
+            mask = mask * 8 + uint32_t(digit - '0');
+        }
+        return digits.empty() ? std::nullopt : std::optional(mask & 0777);
+    }
+    return std::nullopt;
+}
+
 // Which lower content a removal spares.
 enum class Spare { Nothing, SameLayer };
+
+// Whether what is made in a directory gets exactly the owner (the
+// process's) and the mode (asked & ~umask) the call says: not so under a
+// setgid directory (the group is the directory's) or one with a default
+// ACL (which replaces the umask).
+enum class Inherit { Nothing, Something };
 
 class Applier {
 public:
@@ -102,25 +134,49 @@ public:
           m_chown(options.ownership == Ownership::Archive && ::geteuid() == 0),
           m_resolve(options.escaping == EscapingNames::Refuse ? kInRoot | kResolveNoSymlinks
                                                               : kInRoot),
-          m_buffer(new char[kCopyBuffer]) {}
+          m_uid(::geteuid()), m_gid(::getegid()), m_umask(current_umask()),
+          m_buffer(new char[kCopyBuffer]) {
+        m_parents.reserve(kKeptParents);
+    }
 
     Result<void> apply(TarReader& reader, const TarEntry& entry);
     Result<void> finish();
 
 private:
+    // A directory kept open as the parent of the entries that follow: a
+    // tar lists a directory's entries after it, depth first, so the
+    // directories open are the chain from the root to the latest one.
+    // Resolving each entry's parent inside the root again was most of an
+    // unpack's syscalls.
+    struct Parent {
+        std::string path;
+        Fd fd;
+        Inherit inherit = Inherit::Something;
+    };
+
     Result<Fd> open_directory(const std::vector<std::string>& parts, size_t count);
+    Result<const Parent*> parent_of(const std::vector<std::string>& parts);
+    static Inherit inherit_of(int directory);
+    // Anything removed may have been, or led to, a kept parent; they are
+    // dropped at the next parent_of(), not now, since the caller may be
+    // using one.
+    void forget_parents() { m_parents_stale = true; }
+    // Keeps `parent`, the child of the last one kept.
+    void keep_parent(Parent parent);
+    bool needs_chown(const TarEntry& entry, const Parent& parent) const;
+    bool needs_chmod(uint32_t mode, const Parent& parent) const;
     Result<bool> make_room(int parent, const std::string& name, bool directory);
     Result<bool> remove_tree(int parent, const std::string& name, const std::string& path,
                              Spare spare);
     Result<void> whiteout(const std::vector<std::string>& parts, std::string_view target);
     Result<void> opaque(const std::vector<std::string>& parts);
-    Result<void> regular_file(TarReader& reader, const TarEntry& entry, int parent,
+    Result<void> regular_file(TarReader& reader, const TarEntry& entry, const Parent& parent,
                               const std::string& name);
-    Result<void> directory(const TarEntry& entry, int parent, const std::string& name,
+    Result<void> directory(const TarEntry& entry, const Parent& parent, const std::string& name,
                            const std::string& path);
     Result<void> hard_link(const TarEntry& entry, int parent, const std::string& name,
                            const std::string& path);
-    Result<void> special_file(const TarEntry& entry, int parent, const std::string& name);
+    Result<void> special_file(const TarEntry& entry, const Parent& parent, const std::string& name);
     Result<void> set_xattrs(int fd, const TarEntry& entry);
     uint32_t mode_of(const TarEntry& entry) const;
 
@@ -141,7 +197,12 @@ private:
     // How parent directories are resolved: with EscapingNames::Refuse, not
     // through symlinks.
     uint64_t m_resolve;
+    uid_t m_uid;
+    gid_t m_gid;
+    std::optional<uint32_t> m_umask;
     std::unique_ptr<char[]> m_buffer;
+    std::vector<Parent> m_parents;
+    bool m_parents_stale = false;
     // Paths (normalised) this layer made: whiteouts never remove them.
     std::unordered_set<std::string> m_written;
     std::vector<DeferredDirectory> m_directories;
@@ -183,9 +244,78 @@ Result<Fd> Applier::open_directory(const std::vector<std::string>& parts, size_t
     return open_resolved(m_root, path, O_PATH | O_DIRECTORY, m_resolve);
 }
 
-// Makes room for a new entry `name` under `parent`: what is there is
-// removed, unless both it and the new entry are directories (then they
-// merge). Returns whether a directory stays.
+// Whether `path` is `directory` or inside it.
+bool within(std::string_view path, std::string_view directory) {
+    return directory == "." || path == directory ||
+           (path.starts_with(directory) && path[directory.size()] == '/');
+}
+
+// The parent directory of the entry at `parts`, made if missing: a kept
+// one when it is the same path and nothing was removed since.
+Result<const Applier::Parent*> Applier::parent_of(const std::vector<std::string>& parts) {
+    std::string path = join(parts, parts.size() - 1);
+    if (m_parents_stale) {
+        m_parents.clear();
+        m_parents_stale = false;
+    }
+    while (!m_parents.empty() && !within(path, m_parents.back().path))
+        m_parents.pop_back();
+    if (!m_parents.empty() && m_parents.back().path == path)
+        return &m_parents.back();
+    TRY(open_directory(parts, parts.size() - 1));
+    // Opened to read (not O_PATH) so its ACL can be asked for; a directory
+    // we may not read is still a parent, with nothing assumed about it.
+    auto opened = open_resolved(m_root, path, O_RDONLY | O_DIRECTORY, m_resolve);
+    if (!opened && opened.error().code() == ENOENT) {
+        TRY(open_directory(parts, parts.size() - 1));
+        opened = open_resolved(m_root, path, O_RDONLY | O_DIRECTORY, m_resolve);
+    }
+    Inherit inherit = Inherit::Something;
+    if (opened)
+        inherit = inherit_of(opened->get());
+    else if (opened.error().code() == EACCES)
+        opened = open_resolved(m_root, path, O_PATH | O_DIRECTORY, m_resolve);
+    keep_parent({.path = std::move(path), .fd = TRY(std::move(opened)), .inherit = inherit});
+    return &m_parents.back();
+}
+
+void Applier::keep_parent(Parent parent) {
+    // Bounded, as the descriptors are; emptied rather than reallocated, so
+    // a Parent& given out stays valid until the next parent_of().
+    if (m_parents.size() == kKeptParents)
+        m_parents_stale = true;
+    if (m_parents_stale) {
+        m_parents.clear();
+        m_parents_stale = false;
+    }
+    m_parents.push_back(std::move(parent));
+}
+
+Inherit Applier::inherit_of(int directory) {
+    struct stat st;
+    bool setgid = ::fstat(directory, &st) < 0 || (st.st_mode & S_ISGID);
+    bool default_acl = ::fgetxattr(directory, "system.posix_acl_default", nullptr, 0) >= 0 ||
+                       (errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP);
+    return setgid || default_acl ? Inherit::Something : Inherit::Nothing;
+}
+
+// Whether a file made under `parent` needs chown to get the entry's owner.
+bool Applier::needs_chown(const TarEntry& entry, const Parent& parent) const {
+    return m_chown && (parent.inherit == Inherit::Something || uid_t(entry.uid) != m_uid ||
+                       gid_t(entry.gid) != m_gid);
+}
+
+// Whether a file made under `parent` with `mode` & 0777 needs chmod to get
+// `mode`: the set-id and sticky bits are not given by creation, and bits
+// the umask takes are given back.
+bool Applier::needs_chmod(uint32_t mode, const Parent& parent) const {
+    return parent.inherit == Inherit::Something || !m_umask || (mode & ~0777u) != 0 ||
+           (mode & *m_umask) != 0;
+}
+
+// Makes room for a new entry `name` under `parent` whose creation failed
+// with EEXIST: what is there is removed, unless both it and the new entry
+// are directories (then they merge). Returns whether a directory stays.
 Result<bool> Applier::make_room(int parent, const std::string& name, bool directory) {
     struct stat st;
     if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -196,9 +326,11 @@ Result<bool> Applier::make_room(int parent, const std::string& name, bool direct
     if (S_ISDIR(st.st_mode)) {
         if (directory)
             return true;
+        forget_parents();
         TRY(remove_tree(parent, name, name, Spare::Nothing));
         return false;
     }
+    forget_parents();
     if (::unlinkat(parent, name.c_str(), 0) < 0)
         return errno_error(cat("remove ", quoted(name)));
     return false;
@@ -212,6 +344,7 @@ Result<bool> Applier::remove_tree(int parent, const std::string& name, const std
                                   Spare spare) {
     if (spare == Spare::SameLayer && m_written.contains(path))
         return true;
+    forget_parents();
     struct stat st;
     if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
         if (errno == ENOENT)
@@ -252,9 +385,14 @@ Result<void> Applier::whiteout(const std::vector<std::string>& parts, std::strin
     }
     if (m_written.contains(path))
         return {}; // the layer's own entry of that name stays visible
-    Fd parent = TRY(open_directory(parts, parts.size() - 1));
-    TRY(make_room(parent.get(), name, false));
-    if (::mknodat(parent.get(), name.c_str(), S_IFCHR | 0, makedev(0, 0)) < 0)
+    int parent = TRY(parent_of(parts))->fd.get();
+    auto make = [&] { return ::mknodat(parent, name.c_str(), S_IFCHR | 0, makedev(0, 0)); };
+    int made = make();
+    if (made < 0 && errno == EEXIST) {
+        TRY(make_room(parent, name, false));
+        made = make();
+    }
+    if (made < 0)
         return errno_error(cat("make whiteout device ", quoted(path)));
     return {};
 }
@@ -294,20 +432,29 @@ Result<void> Applier::set_xattrs(int fd, const TarEntry& entry) {
     return {};
 }
 
-Result<void> Applier::regular_file(TarReader& reader, const TarEntry& entry, int parent,
+Result<void> Applier::regular_file(TarReader& reader, const TarEntry& entry, const Parent& parent,
                                    const std::string& name) {
-    TRY(make_room(parent, name, false));
-    int opened =
-        ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    uint32_t mode = mode_of(entry);
+    // Made with its final permission bits: the descriptor may write even
+    // when they say read-only.
+    auto create = [&] {
+        return ::openat(parent.fd.get(), name.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
+    };
+    int opened = create();
+    if (opened < 0 && errno == EEXIST) {
+        TRY(make_room(parent.fd.get(), name, false));
+        opened = create();
+    }
     if (opened < 0)
         return errno_error("create");
     Fd file(opened);
     while (size_t n = TRY(reader.read_data({m_buffer.get(), kCopyBuffer})))
         TRY_CTX(write_all(file.get(), {m_buffer.get(), n}), "write");
     // chown first: it clears setuid and setgid bits.
-    if (m_chown && ::fchown(file.get(), uid_t(entry.uid), gid_t(entry.gid)) < 0)
+    if (needs_chown(entry, parent) && ::fchown(file.get(), uid_t(entry.uid), gid_t(entry.gid)) < 0)
         return errno_error("chown");
-    if (::fchmod(file.get(), mode_of(entry)) < 0)
+    if (needs_chmod(mode, parent) && ::fchmod(file.get(), mode) < 0)
         return errno_error("chmod");
     TRY(set_xattrs(file.get(), entry));
     struct timespec times[2] = {entry_time(entry), entry_time(entry)};
@@ -316,22 +463,35 @@ Result<void> Applier::regular_file(TarReader& reader, const TarEntry& entry, int
     return {};
 }
 
-Result<void> Applier::directory(const TarEntry& entry, int parent, const std::string& name,
-                                const std::string& path) {
-    bool kept = TRY(make_room(parent, name, true));
-    if (!kept && ::mkdirat(parent, name.c_str(), 0700) < 0)
-        return errno_error("create directory");
-    int opened = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+Result<void> Applier::directory(const TarEntry& entry, const Parent& parent,
+                                const std::string& name, const std::string& path) {
+    int fd = parent.fd.get();
+    bool made = true;
+    if (::mkdirat(fd, name.c_str(), 0700) < 0) {
+        if (errno != EEXIST)
+            return errno_error("create directory");
+        made = !TRY(make_room(fd, name, true));
+        if (made && ::mkdirat(fd, name.c_str(), 0700) < 0)
+            return errno_error("create directory");
+    }
+    int opened = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (opened < 0)
         return errno_error("open directory");
     Fd directory(opened);
-    if (m_chown && ::fchown(directory.get(), uid_t(entry.uid), gid_t(entry.gid)) < 0)
+    if (needs_chown(entry, parent) &&
+        ::fchown(directory.get(), uid_t(entry.uid), gid_t(entry.gid)) < 0)
         return errno_error("chown");
     TRY(set_xattrs(directory.get(), entry));
     struct stat st;
     if (::fstat(directory.get(), &st) < 0)
         return errno_error("stat");
     m_directories.push_back({path, st.st_dev, st.st_ino, mode_of(entry), entry_time(entry)});
+    // Its entries follow in a tar: it is the next parent. One just made
+    // under a parent that passes nothing on passes nothing on either (its
+    // own mode, setgid maybe, is set at the end).
+    Inherit inherit =
+        made && parent.inherit == Inherit::Nothing ? Inherit::Nothing : inherit_of(directory.get());
+    keep_parent({.path = path, .fd = std::move(directory), .inherit = inherit});
     return {};
 }
 
@@ -351,42 +511,55 @@ Result<void> Applier::hard_link(const TarEntry& entry, int parent, const std::st
         return errno_error(cat("hard link target ", quoted(target_path)));
     if (S_ISDIR(st.st_mode))
         return error(cat("hard link target ", quoted(target_path), " is a directory"));
-    TRY(make_room(parent, name, false));
     // No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
-    if (::linkat(target_parent.get(), target.back().c_str(), parent, name.c_str(), 0) < 0)
+    auto link = [&] {
+        return ::linkat(target_parent.get(), target.back().c_str(), parent, name.c_str(), 0);
+    };
+    int linked = link();
+    if (linked < 0 && errno == EEXIST) {
+        TRY(make_room(parent, name, false));
+        linked = link();
+    }
+    if (linked < 0)
         return errno_error(cat("link to ", quoted(target_path)));
     return {};
 }
 
 // Symlinks, devices and fifos: made by name, set by name without following.
-Result<void> Applier::special_file(const TarEntry& entry, int parent, const std::string& name) {
-    TRY(make_room(parent, name, false));
+Result<void> Applier::special_file(const TarEntry& entry, const Parent& parent_directory,
+                                   const std::string& name) {
+    int parent = parent_directory.fd.get();
     const char* c_name = name.c_str();
-    switch (entry.type) {
-    case TarEntryType::Symlink:
-        if (::symlinkat(entry.link_target.c_str(), parent, c_name) < 0)
-            return errno_error("create symlink");
-        break;
-    case TarEntryType::CharDevice:
-    case TarEntryType::BlockDevice: {
-        mode_t kind = entry.type == TarEntryType::CharDevice ? S_IFCHR : S_IFBLK;
-        if (::mknodat(parent, c_name, kind | 0600,
-                      makedev(entry.device_major, entry.device_minor)) < 0)
-            return errno_error("create device node");
-        break;
+    uint32_t mode = mode_of(entry);
+    auto create = [&]() -> Result<int> {
+        switch (entry.type) {
+        case TarEntryType::Symlink:
+            return ::symlinkat(entry.link_target.c_str(), parent, c_name);
+        case TarEntryType::CharDevice:
+        case TarEntryType::BlockDevice: {
+            mode_t kind = entry.type == TarEntryType::CharDevice ? S_IFCHR : S_IFBLK;
+            return ::mknodat(parent, c_name, kind | (mode & 0777),
+                             makedev(entry.device_major, entry.device_minor));
+        }
+        case TarEntryType::Fifo:
+            return ::mknodat(parent, c_name, S_IFIFO | (mode & 0777), 0);
+        default:
+            return error("not a special file");
+        }
+    };
+    int made = TRY(create());
+    if (made < 0 && errno == EEXIST) {
+        TRY(make_room(parent, name, false));
+        made = TRY(create());
     }
-    case TarEntryType::Fifo:
-        if (::mknodat(parent, c_name, S_IFIFO | 0600, 0) < 0)
-            return errno_error("create fifo");
-        break;
-    default:
-        return error("not a special file");
-    }
-    if (m_chown &&
+    if (made < 0)
+        return errno_error(cat("create ", kTarEntryTypeNames.name(entry.type)));
+    if (needs_chown(entry, parent_directory) &&
         ::fchownat(parent, c_name, uid_t(entry.uid), gid_t(entry.gid), AT_SYMLINK_NOFOLLOW) < 0)
         return errno_error("chown");
     // Just made by this name, so not a symlink here: chmod may follow.
-    if (entry.type != TarEntryType::Symlink && ::fchmodat(parent, c_name, mode_of(entry), 0) < 0)
+    if (entry.type != TarEntryType::Symlink && needs_chmod(mode, parent_directory) &&
+        ::fchmodat(parent, c_name, mode, 0) < 0)
         return errno_error("chmod");
     struct timespec times[2] = {entry_time(entry), entry_time(entry)};
     if (::utimensat(parent, c_name, times, AT_SYMLINK_NOFOLLOW) < 0)
@@ -445,22 +618,22 @@ Result<void> Applier::apply(TarReader& reader, const TarEntry& entry) {
         return error("device nodes are refused (LayerOptions::allow_devices is off)");
 
     std::string path = join(parts, parts.size());
-    Fd parent = TRY_CTX(open_directory(parts, parts.size() - 1), "parent directory");
+    const Parent& parent = *TRY_CTX(parent_of(parts), "parent directory");
     switch (entry.type) {
     case TarEntryType::Regular:
-        TRY(regular_file(reader, entry, parent.get(), name));
+        TRY(regular_file(reader, entry, parent, name));
         break;
     case TarEntryType::Directory:
-        TRY(directory(entry, parent.get(), name, path));
+        TRY(directory(entry, parent, name, path));
         break;
     case TarEntryType::HardLink:
-        TRY(hard_link(entry, parent.get(), name, path));
+        TRY(hard_link(entry, parent.fd.get(), name, path));
         break;
     case TarEntryType::Symlink:
     case TarEntryType::CharDevice:
     case TarEntryType::BlockDevice:
     case TarEntryType::Fifo:
-        TRY(special_file(entry, parent.get(), name));
+        TRY(special_file(entry, parent, name));
         break;
     }
     m_written.insert(path);

@@ -225,7 +225,9 @@ void detach_network(Supervision& run) {
     if (!run.attached)
         return;
     run.attached = false;
-    if (Result<void> detached = detach_bridge(bridge_of(run.state_root), run.id); !detached)
+    // ENOENT: `keel rm -f` took the container, and its lease, away already.
+    if (Result<void> detached = detach_bridge(bridge_of(run.state_root), run.id);
+        !detached && detached.error().code() != ENOENT)
         log_warning(cat("keel run: detach ", run.name, ": ", detached.error().to_string()));
 }
 
@@ -357,7 +359,8 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     hooks.exited = [&](int wait_status) { record_exit(run, wait_status); };
 
     CreateOptions create{.id = id, .bundle = bundle};
-    Result<int> status = containers::run(runtime_of(state_root), create, options.mode, hooks);
+    Result<int> status =
+        containers::run(runtime_of(state_root), create, options.mode, hooks, options.stdin_mode);
     if (!status || options.mode == RunMode::Foreground)
         detach_network(run);
     if (options.mode == RunMode::Detach && status) {
@@ -373,8 +376,6 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
 } // namespace
 
 Result<int> run_container(const RunOptions& options, char** argv) {
-    if (options.terminal == Terminal::Allocate)
-        return error("--tty: terminals are not supported by keel run yet");
     if (options.mode == RunMode::Detach && options.removal == Removal::OnExit)
         return error("--rm: a detached container is not removed on exit without init "
                      "supervising it; remove it with `keel rm`");

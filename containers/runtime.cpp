@@ -11,6 +11,7 @@
 #include "cgroups/cgroups.h"
 #include "containers/hooks.h"
 #include "containers/record.h"
+#include "containers/terminal.h"
 
 #include <algorithm>
 #include <cctype>
@@ -197,11 +198,14 @@ private:
 // status.
 // `tick`, when given, is called first and then whenever the time it
 // returned has passed. With `kill_after`, a SIGTERM or SIGINT passed on is
-// followed by SIGKILL once that time has passed.
+// followed by SIGKILL once that time has passed. With `relay`, the
+// process's terminal is relayed meanwhile (and drained once it has
+// exited), and SIGWINCH resizes the terminal instead of being passed on.
 Result<int>
 wait_forwarding_signals(pid_t pid,
                         const std::function<std::optional<std::chrono::milliseconds>()>& tick = {},
-                        std::optional<std::chrono::milliseconds> kill_after = std::nullopt) {
+                        std::optional<std::chrono::milliseconds> kill_after = std::nullopt,
+                        TerminalRelay* relay = nullptr) {
     sigset_t forwarded = forwarded_signals();
     Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals)
@@ -232,13 +236,22 @@ wait_forwarding_signals(pid_t pid,
                 INT32_MAX));
             timeout = timeout < 0 ? until : std::min(timeout, until);
         }
-        pollfd ready[2] = {{.fd = pidfd.get(), .events = POLLIN, .revents = 0},
-                           {.fd = signals.get(), .events = POLLIN, .revents = 0}};
-        if (::poll(ready, 2, timeout) < 0 && errno != EINTR)
+        std::vector<pollfd> ready = {{.fd = pidfd.get(), .events = POLLIN, .revents = 0},
+                                     {.fd = signals.get(), .events = POLLIN, .revents = 0}};
+        if (relay)
+            relay->watch(ready);
+        int polled = ::poll(ready.data(), ready.size(), timeout);
+        if (polled < 0 && errno != EINTR)
             return errno_error("poll");
+        if (relay && polled > 0)
+            relay->on_ready(std::span(ready).subspan(2));
         if (ready[1].revents & POLLIN) {
             signalfd_siginfo info{};
             while (::read(signals.get(), &info, sizeof info) == ssize_t(sizeof info)) {
+                if (relay && info.ssi_signo == SIGWINCH) {
+                    relay->copy_window_size();
+                    continue;
+                }
                 (void)pidfd_send_signal(pidfd.get(), int(info.ssi_signo));
                 bool ending = info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT;
                 if (ending && kill_after && !kill_at)
@@ -248,6 +261,8 @@ wait_forwarding_signals(pid_t pid,
         if (ready[0].revents & POLLIN)
             break;
     }
+    if (relay)
+        relay->drain();
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
@@ -400,11 +415,36 @@ Result<void> remove(const RuntimeOptions& runtime, std::string_view id, DeleteMo
 }
 
 Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, RunMode mode,
-                const RunHooks& hooks) {
+                const RunHooks& hooks, Stdin input) {
     std::optional<ForwardedSignalsHeld> held;
     if (mode == RunMode::Foreground)
         held.emplace();
-    pid_t pid = TRY(create(runtime, options));
+    // process.terminal without a console socket: keel receives the pty and
+    // relays it, as runc's run does.
+    CreateOptions create_options = options;
+    std::optional<ConsoleChannel> channel;
+    if (options.console_socket.empty() && options.console_socket_fd < 0) {
+        oci::Spec spec =
+            TRY_CTX(oci::read_spec(options.bundle), cat("create container ", quoted(options.id)));
+        if (spec.process && spec.process->terminal) {
+            channel = TRY(console_channel());
+            create_options.console_socket_fd = channel->sender.get();
+        }
+    }
+    pid_t pid = TRY(create(runtime, create_options));
+    std::optional<TerminalRelay> relay;
+    if (channel) {
+        channel->sender.reset();
+        Result<Fd> master = receive_console(channel->receiver.get());
+        if (!master) {
+            (void)remove(runtime, options.id, DeleteMode::Force);
+            return std::unexpected(std::move(master).error());
+        }
+        // The size keel's terminal has, before the process can ask.
+        if (std::optional<oci::ConsoleSize> size = own_window_size())
+            (void)set_window_size(master->get(), *size);
+        relay.emplace(std::move(*master), input);
+    }
     if (hooks.created) {
         if (Result<void> prepared = hooks.created(pid); !prepared) {
             (void)remove(runtime, options.id, DeleteMode::Force);
@@ -417,13 +457,28 @@ Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, Run
     }
     if (hooks.started)
         hooks.started(pid);
-    if (mode == RunMode::Detach)
+    if (mode == RunMode::Detach) {
+        if (relay)
+            TRY(relay_in_background(relay->take_master()));
         return 0;
-    int status = TRY(wait_forwarding_signals(pid, hooks.tick, hooks.kill_after));
+    }
+    Result<int> waited = [&]() -> Result<int> {
+        std::optional<RawInput> raw;
+        if (relay && input == Stdin::Open)
+            raw.emplace(TRY(RawInput::enter()));
+        return wait_forwarding_signals(pid, hooks.tick, hooks.kill_after,
+                                       relay ? &*relay : nullptr);
+    }();
+    int status = TRY(std::move(waited));
     if (hooks.exited)
         hooks.exited(status);
     std::optional<Error> failure = take_spawn_failure(pid);
-    TRY(remove(runtime, options.id, DeleteMode::Force));
+    // Someone may have deleted it already: `keel rm -f` (a container unit's
+    // ExecStop) kills the process and removes the record, which is how this
+    // wait ended. That is not a failure of the run.
+    if (Result<void> removed = remove(runtime, options.id, DeleteMode::Force);
+        !removed && path_exists(record_paths(runtime, options.id).directory))
+        return std::unexpected(std::move(removed).error());
     if (failure)
         return std::unexpected(std::move(*failure).wrap(cat("run container ", quoted(options.id))));
     if (WIFSIGNALED(status))
@@ -433,6 +488,50 @@ Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, Run
 
 Result<int> wait_for_exec_process(pid_t pid) {
     int status = TRY(wait_forwarding_signals(pid));
+    if (WIFSIGNALED(status))
+        return kSignalStatusBase + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+Result<int> exec_attached(const RuntimeOptions& runtime, ExecOptions options, RunMode mode) {
+    Stdin input = options.input;
+    bool terminal =
+        options.terminal == Terminal::Allocate || (options.process && options.process->terminal);
+    std::optional<ConsoleChannel> channel;
+    if (terminal && options.console_socket.empty() && options.console_socket_fd < 0) {
+        channel = TRY(console_channel());
+        options.console_socket_fd = channel->sender.get();
+        if (!options.console_size)
+            options.console_size = own_window_size();
+    }
+    std::optional<ForwardedSignalsHeld> held;
+    if (mode == RunMode::Foreground)
+        held.emplace();
+    pid_t pid = TRY(exec(runtime, options));
+    if (!channel) {
+        if (mode == RunMode::Detach)
+            return 0;
+        return wait_for_exec_process(pid);
+    }
+    channel->sender.reset();
+    Result<Fd> master = receive_console(channel->receiver.get());
+    if (!master) {
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        return std::unexpected(std::move(master).error());
+    }
+    TerminalRelay relay(std::move(*master), input);
+    if (mode == RunMode::Detach) {
+        TRY(relay_in_background(relay.take_master()));
+        return 0;
+    }
+    int status = TRY([&]() -> Result<int> {
+        std::optional<RawInput> raw;
+        if (input == Stdin::Open)
+            raw.emplace(TRY(RawInput::enter()));
+        return wait_forwarding_signals(pid, {}, std::nullopt, &relay);
+    }());
     if (WIFSIGNALED(status))
         return kSignalStatusBase + WTERMSIG(status);
     return WEXITSTATUS(status);

@@ -17,7 +17,7 @@ packages=(
   # build (the glibc preset)
   cmake ninja-build g++ pkg-config file
   libseccomp-dev libcap-dev libprotobuf-dev protobuf-compiler libmbedtls-dev
-  doctest-dev zlib1g-dev liblzma-dev libzstd-dev
+  doctest-dev zlib1g-dev liblzma-dev libzstd-dev liblmdb-dev libnghttp2-dev
   # boot images and QEMU
   qemu-system-x86 linux-image-amd64 busybox-static cpio gzip xz-utils zstd kmod
   # disk images (tools/mkimage): erofs root, GPT, ext4 STATE

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, part two: the whole test suite. Installs what it needs, builds
 # every preset, then runs: formatting check, fuzz smoke run, unit tests under
-# ASan+UBSan, unit and host-namespace tests on the glibc build, and unit,
-# host and QEMU boot tests on the shipped musl build. CI runs exactly this
-# (.ci/run).
+# ASan+UBSan, unit and host-namespace tests on the glibc build, unit, host
+# and QEMU boot tests on the shipped musl build, and the quick start's demo
+# (part one), so that it stays true. CI runs exactly this (.ci/run).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -39,3 +39,6 @@ ctest --preset default -L 'unit|host' -j2 --output-on-failure
 
 step "unit, host and QEMU tests on the musl build"
 ctest --preset musl -j2 --output-on-failure
+
+step "the quick start's demo (tools/demo.sh: its own build, a keel disk in QEMU)"
+tools/demo.sh

@@ -381,6 +381,53 @@ exec)
   oci delete box || fail "delete"
   pass ;;
 
+exec_tty)
+  # runc's shape: `exec --tty --console-socket` sends the pty's master
+  # (made in the container's devpts) to the socket; the process's output
+  # and its controlling terminal are the pty's.
+  b=$work/b
+  make_bundle "$b" '["sh", "-c", "echo ready > /out/ready; exec sleep 600"]'
+  ln -sf busybox "$b/rootfs/bin/tty"
+  oci run --detach --bundle "$b" box >"$work/out" 2>&1 || fail "run: $(cat "$work/out")"
+  wait_for 50 test -e "$b/out/ready" || fail "the container did not start"
+  python3 -c '
+import array, os, socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(sys.argv[1])
+listener.listen(1)
+open(sys.argv[2] + ".up", "w").close()
+connection, _ = listener.accept()
+name, fds, _, _ = socket.recv_fds(connection, 256, 1)
+output = b""
+while True:
+    try:
+        chunk = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    output += chunk
+with open(sys.argv[2], "wb") as out:
+    out.write(name + b"\n" + output)
+' "$work/console.sock" "$work/pty" & receiver=$!
+  wait_for 50 test -e "$work/pty.up" || fail "the console socket's receiver did not start"
+  set +e
+  oci exec --tty --console-socket "$work/console.sock" box sh -c 'tty; exit 3'; rc=$?
+  set -e
+  wait "$receiver" || fail "the receiver failed"
+  [ "$rc" -eq 3 ] || fail "exit status 3 came back as $rc"
+  out=$(tr -d '\r' <"$work/pty")
+  [ "$(echo "$out" | sed -n 1p)" = /dev/pts/0 ] || fail "the pty's name sent: $out"
+  [ "$(echo "$out" | sed -n 2p)" = /dev/pts/0 ] || fail "tty in the process: $out"
+  # Without a console socket keel relays the pty itself.
+  set +e
+  oci exec --tty box sh -c "tty; exit 4" >"$work/relayed"; rc=$?
+  set -e
+  out=$(tr -d "\r" <"$work/relayed")
+  [ "$out" = /dev/pts/0 ] && [ "$rc" = 4 ] || fail "--tty relayed by keel: status $rc: $out"
+  oci delete --force box
+  pass ;;
+
 exec_detach)
   # --detach returns once the process runs; it shows in ps, writes its pid.
   b=$work/b

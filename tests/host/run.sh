@@ -53,7 +53,7 @@ rootfs=$work/rootfs
 mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/tmp" \
   "$rootfs/data"
 cp "$busybox" "$rootfs/bin/busybox"
-for applet in sh cat grep hostname id pwd unshare touch wc echo env true sleep httpd nc printf; do
+for applet in sh cat grep hostname id pwd unshare touch wc echo env true sleep httpd nc printf tty stty; do
   ln -sf busybox "$rootfs/bin/$applet"
 done
 mkdir -p "$rootfs/www" && echo hello-from-web >"$rootfs/www/index.html"
@@ -245,6 +245,21 @@ exit_status)
   else
     echo "NOTE: --init not tested: $keel is not statically linked (build the default preset)"
   fi
+  # Removed from outside while it runs (`keel rm -f`, a container unit's
+  # ExecStop): keel run ends with the container's status, SIGKILL's, and
+  # not with an error about the container it can no longer delete.
+  krun --name outside "$rootfs" sleep 30 &
+  runner=$!
+  for _ in $(seq 50); do
+    "$keel" ps --root "$state" | grep -q outside && break
+    sleep 0.1
+  done
+  "$keel" rm --root "$state" --force outside >/dev/null || fail "rm -f of a running container"
+  set +e
+  wait "$runner"
+  removed=$?
+  set -e
+  [ "$removed" = 137 ] || fail "removed by rm -f: keel run's status $removed, not 137"
   [ -z "$(ls -A "$state/containers" 2>/dev/null)" ] || fail "--rm left $(ls "$state/containers")"
   "$keel" run --root "$state" "${no_mknod[@]}" --rootfs "$rootfs" true || fail "run without --rm"
   [ -n "$(ls -A "$state/containers")" ] || fail "without --rm the container's record is gone"
@@ -357,6 +372,120 @@ health)
   [ "$(grep -c READY=1 "$work/said")" = 1 ] || fail "READY=1 more than once: $(cat "$work/said")"
   "$keel" container stop --root "$state" -t 1 web >/dev/null || fail "stop"
   wait "$keel_pid" || true
+  pass ;;
+
+terminal)
+  # keel run -t and -it under a pty of script's: the container's own pty
+  # (tty, the outer window's size), input with -i only, the exit status,
+  # and the outer terminal's mode as it was once keel has gone.
+  command -v script >/dev/null || { echo "SKIP: no script (util-linux)"; exit 77; }
+  cat >"$work/session.sh" <<EOF
+stty rows 33 cols 101
+"$keel" run --root "$state" --rm ${no_mknod[*]} -t --rootfs "$rootfs" sh -c 'tty; stty size; exit 7'
+echo "status=\$?"
+stty -g >"$work/mode.before"
+"$keel" run --root "$state" --rm ${no_mknod[*]} -it --rootfs "$rootfs" sh -c 'read line; echo "got:\$line"; exit 3'
+echo "status=\$?"
+stty -g >"$work/mode.after"
+EOF
+  out=$(printf 'hello\n' | timeout 30 script -qfec "sh $work/session.sh" /dev/null | tr -d '\r') ||
+    fail "script: $out"
+  echo "$out" | grep -qx /dev/pts/0 || fail "tty: $out"
+  echo "$out" | grep -qx '33 101' || fail "stty size: $out"
+  echo "$out" | grep -qx status=7 || fail "-t exit status: $out"
+  echo "$out" | grep -qx got:hello || fail "-it input: $out"
+  echo "$out" | grep -qx status=3 || fail "-it exit status: $out"
+  [ -s "$work/mode.before" ] && [ "$(cat "$work/mode.before")" = "$(cat "$work/mode.after")" ] ||
+    fail "the terminal's mode: $(cat "$work/mode.before") before, $(cat "$work/mode.after") after"
+  # -t without -i: nothing of keel's stdin reaches the process.
+  out=$(printf 'hello\n' | timeout 30 "$keel" run --root "$state" --rm "${no_mknod[@]}" \
+    -t --rootfs "$rootfs" sh -c 'read -t 1 line; echo "got:$line"' | tr -d '\r') || fail "-t: $out"
+  [ "$out" = "got:" ] || fail "-t without -i read input: $out"
+  # -it with a pipe for stdin (no terminal to make raw): its end ends the input.
+  out=$(printf 'a\nb\n' | timeout 30 "$keel" run --root "$state" --rm "${no_mknod[@]}" \
+    -it --rootfs "$rootfs" sh -c 'cat >/tmp/in; wc -l </tmp/in' | tr -d '\r' | tail -1) ||
+    fail "-it from a pipe: $out"
+  [ "$(echo $out)" = 2 ] || fail "-it from a pipe: $out"
+  # -d -t: the pty's output goes where a detached container's output goes.
+  "$keel" run --root "$state" "${no_mknod[@]}" -d -t --name tty --rootfs "$rootfs" \
+    sh -c 'tty; sleep 30' >"$work/detached.out" 2>&1 || fail "-d -t: $(cat "$work/detached.out")"
+  for _ in $(seq 50); do grep -q /dev/pts/0 "$work/detached.out" && break; sleep 0.1; done
+  grep -q /dev/pts/0 "$work/detached.out" || fail "-d -t output: $(cat "$work/detached.out")"
+  "$keel" rm --root "$state" -f tty >/dev/null || fail "rm -f"
+  pass ;;
+
+exec)
+  # keel exec into a detached container: its namespaces, environment,
+  # user, the options, exit statuses, stdin, a pty, docker exec, and the
+  # errors for an unknown and a stopped container.
+  "$keel" run --root "$state" "${no_mknod[@]}" -d --name web -h webhost -e FROM_RUN=1 \
+    --rootfs "$rootfs" sleep 60 >"$work/id" 2>&1 || fail "run -d: $(cat "$work/id")"
+  kexec() { timeout 30 "$keel" exec --root "$state" "$@"; }
+  out=$(kexec web hostname) || fail "exec hostname: $out"
+  [ "$out" = webhost ] || fail "hostname: $out"
+  out=$(kexec web cat /proc/1/cmdline | tr '\0' ' ') || fail "exec cat: $out"
+  [ "$out" = "sleep 60 " ] || fail "the container's pid 1: $out"
+  out=$(kexec -e EXTRA=2 web sh -c 'echo $FROM_RUN $EXTRA $HOSTNAME; id -u') || fail "exec env: $out"
+  [ "$out" = "1 2 webhost
+0" ] || fail "environment, user: $out"
+  out=$(kexec -u app -w /tmp web sh -c 'id -u; id -G; pwd') || fail "exec -u -w: $out"
+  [ "$out" = "1000
+1000 29
+/tmp" ] || fail "-u, -w: $out"
+  id=$(containers)
+  id=${id:0:12}
+  [ -n "$id" ] || fail "no container's id"
+  out=$(kexec "$id" true) || fail "exec by id prefix: $out"
+  set +e
+  kexec web sh -c 'exit 5'; status=$?
+  [ "$status" = 5 ] || fail "exit status $status, not 5"
+  out=$(kexec web no-such-program 2>&1); status=$?
+  [ "$status" = 127 ] || fail "a missing program: status $status: $out"
+  touch "$rootfs/data/plain"
+  out=$(kexec web /data/plain 2>&1); status=$?
+  [ "$status" = 126 ] || fail "a file that is not executable: status $status: $out"
+  set -e
+  # stdin only with -i.
+  out=$(echo piped | kexec web cat) || fail "exec cat: $out"
+  [ -z "$out" ] || fail "stdin reached the process without -i: $out"
+  out=$(echo piped | kexec -i web cat) || fail "exec -i cat: $out"
+  [ "$out" = piped ] || fail "-i: $out"
+  out=$(printf 'typed\n' | kexec -it web sh -c 'read line; echo "got:$line"' | tr -d '\r') ||
+    fail "exec -it from a pipe: $out"
+  echo "$out" | grep -qx got:typed || fail "exec -it input: $out"
+  # -it under a pty of script's: the container's own pty, the outer size.
+  if command -v script >/dev/null; then
+    out=$(timeout 30 script -qfec "stty rows 21 cols 77; $keel exec --root $state -it web sh -c 'tty; stty size; exit 4'; echo status=\$?" /dev/null </dev/null | tr -d '\r') ||
+      fail "script: $out"
+    echo "$out" | grep -q '/dev/pts/0$' || fail "exec -it tty: $out"
+    # (script sends its own stdin's end into the pty: the container's pty
+    # may echo it before the size.)
+    echo "$out" | grep -q '21 77$' || fail "exec -it stty size: $out"
+    echo "$out" | grep -qx status=4 || fail "exec -it status: $out"
+  else
+    echo "NOTE: no script (util-linux): exec -it under a pty not checked"
+  fi
+  # -d returns at once; the process goes on.
+  kexec -d web sh -c 'sleep 0.2; echo later >/tmp/detached' || fail "exec -d"
+  for _ in $(seq 50); do [ "$(kexec web cat /tmp/detached 2>/dev/null)" = later ] && break; sleep 0.1; done
+  [ "$(kexec web cat /tmp/detached)" = later ] || fail "exec -d did not run"
+  # docker exec through a docker link.
+  ln -s "$keel" "$work/docker"
+  out=$(timeout 30 "$work/docker" exec --root "$state" -e X=y web sh -c 'echo $X; hostname') ||
+    fail "docker exec: $out"
+  [ "$out" = "y
+webhost" ] || fail "docker exec: $out"
+  set +e
+  out=$(kexec nosuch true 2>&1); status=$?
+  [ "$status" = 1 ] && echo "$out" | grep -q 'No such container: nosuch' ||
+    fail "an unknown container: status $status: $out"
+  "$keel" container stop --root "$state" -t 1 web >/dev/null || fail "stop"
+  out=$(kexec web true 2>&1); status=$?
+  [ "$status" = 1 ] && echo "$out" | grep -q 'container web is not running' ||
+    fail "a stopped container: status $status: $out"
+  out=$("$work/docker" exec --root "$state" web true 2>&1); status=$?
+  [ "$status" = 1 ] || fail "docker exec of a stopped container: status $status: $out"
+  set -e
   pass ;;
 
 *)

@@ -33,6 +33,7 @@ enum class StorageCall {
     Rename,
     Unlink,
     Mkdir,
+    ListDirectory,
 };
 
 /// What a write that is cut short does after passing some bytes on.
@@ -132,6 +133,11 @@ public:
             return std::unexpected(std::move(*failure));
         return m_inner.mkdir(path, mode);
     }
+    Result<std::vector<std::string>> list_directory(const std::string& path) override {
+        if (auto failure = begin(StorageCall::ListDirectory, cat("open directory ", quoted(path))))
+            return std::unexpected(std::move(*failure));
+        return m_inner.list_directory(path);
+    }
 
 private:
     struct Cut {
@@ -173,7 +179,7 @@ private:
     }
 
     Storage& m_inner;
-    std::array<int, size_t(StorageCall::Mkdir) + 1> m_calls{};
+    std::array<int, size_t(StorageCall::ListDirectory) + 1> m_calls{};
     int m_total_calls = 0;
     std::map<std::pair<StorageCall, int>, int> m_failures; // errno by call and number
     std::map<std::pair<StorageCall, int>, Cut> m_cuts;

@@ -158,6 +158,23 @@ zstd() {
   make -C lib PREFIX="$stage" install-static install-includes
 }
 
+lmdb() {
+  fetch lmdb; cd lmdb/libraries/liblmdb
+  make -j"$jobs" CC=zigcc AR="$AR" XCFLAGS="-fPIC" liblmdb.a
+  cp liblmdb.a "$stage/lib/" && cp lmdb.h "$stage/include/"
+}
+
+nghttp2() {
+  fetch nghttp2; cd nghttp2
+  # The HTTP/2 library only: no applications, no OpenSSL, no libev.
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=zigcc \
+    -DCMAKE_AR="$AR" -DCMAKE_RANLIB="$RANLIB" -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+    -DENABLE_LIB_ONLY=ON -DENABLE_STATIC_LIB=ON -DENABLE_SHARED_LIB=OFF -DENABLE_DOC=OFF \
+    -DCMAKE_INSTALL_PREFIX="$stage"
+  ninja -C build -j"$jobs"
+  cmake --install build
+}
+
 doctest() {
   fetch doctest; cd doctest
   # Header-only; installed here (with its CMake package) so the musl build
@@ -179,9 +196,11 @@ warm_libcxx() {
 # Two lanes: autotools configure scripts are long and serial, so another
 # library's compile fills the second core meanwhile.
 t0=$SECONDS
-(build libc++ warm_libcxx; build protobuf protobuf; build mbedtls mbedtls; build libcap libcap) &
+(build libc++ warm_libcxx; build protobuf protobuf; build mbedtls mbedtls; build libcap libcap
+ build lmdb lmdb) &
 lane_a=$!
-(build zlib zlib; build xz xz; build zstd zstd; build libseccomp libseccomp; build doctest doctest) &
+(build zlib zlib; build xz xz; build zstd zstd; build libseccomp libseccomp; build nghttp2 nghttp2
+ build doctest doctest) &
 lane_b=$!
 failed=0
 wait $lane_a || failed=1

@@ -17,4 +17,4 @@ KEEL_ZIG_BIN=$KEEL_ZIG_HOME/bin # holds zigcc and zigcxx
 # the version of the installed package (so protoc's output matches the lite
 # runtime, and headers match what the glibc build sees).
 KEEL_MUSL_DEP_PKGS=(libseccomp-dev libcap-dev protobuf-compiler libmbedtls-dev
-                    zlib1g-dev liblzma-dev libzstd-dev doctest-dev)
+                    zlib1g-dev liblzma-dev libzstd-dev liblmdb-dev libnghttp2-dev doctest-dev)
