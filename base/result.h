@@ -28,6 +28,12 @@ enum class ErrorCode : int {
     /// A data directory belongs to another cluster or member than the one
     /// that opened it.
     ForeignDataDir = -3,
+    /// A Raft member knows no leader to take a proposal or a read (the KV
+    /// answers "etcdserver: no leader").
+    NoLeader = -4,
+    /// A Raft leader refused a proposal: a leadership transfer is under way,
+    /// or a membership change is not allowed yet (the caller retries).
+    ProposalDropped = -5,
     /// The MVCC store (kv/mvcc.h): a revision at or below the compaction
     /// point was asked for (etcd's "mvcc: required revision has been
     /// compacted", gRPC OutOfRange).

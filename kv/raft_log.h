@@ -1,0 +1,108 @@
+// The Raft core's in-memory log (internal to kv/raft*.cpp): the entries
+// after the last snapshot, and the four positions in it that the Ready
+// contract moves: committed, handed out to apply, applied, and persisted
+// (with how far entries were handed out to persist).
+#pragma once
+
+#include "kv/raft_types.h"
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+namespace keel::kv {
+
+class RaftLog {
+public:
+    /// An empty log (nothing on disk).
+    RaftLog() = default;
+
+    /// The log found on disk: a snapshot position and the entries after it,
+    /// all persisted. `commit` is clamped to what the log holds.
+    void restore(Index snapshot_index, Term snapshot_term, std::vector<Entry> entries, Index commit,
+                 Index applied);
+
+    /// The index of the first entry held (the one after the snapshot).
+    Index first_index() const { return m_snapshot_index + 1; }
+    /// The index of the last entry (the snapshot's index when none is held).
+    Index last_index() const { return m_snapshot_index + m_entries.size(); }
+    /// The term of the last entry.
+    Term last_term() const;
+    /// The snapshot's position (0, 0 when none).
+    Index snapshot_index() const { return m_snapshot_index; }
+    Term snapshot_term() const { return m_snapshot_term; }
+    /// The term of the entry at `index`; nullopt when it was compacted away
+    /// or is beyond the end. Index 0 has term 0.
+    std::optional<Term> term(Index index) const;
+    /// Whether the entry at `index` has `term`.
+    bool matches(Index index, Term term) const;
+    /// Whether a log ending at (`last_index`, `last_term`) is at least as
+    /// up to date as this one (Raft §5.4.1).
+    bool is_up_to_date(Index last_index, Term last_term) const;
+    /// The largest index <= `index` whose term is <= `term` (fast
+    /// backtracking), and that entry's term; stops at the snapshot.
+    std::pair<Index, Term> find_conflict_by_term(Index index, Term term) const;
+
+    /// The entries held in memory.
+    std::span<const Entry> entries() const { return m_entries; }
+    /// The entry at `index` (which must be held).
+    const Entry& at(Index index) const { return m_entries[index - first_index()]; }
+    /// Entries from `low` to `high` inclusive (all held), stopping once
+    /// their data exceeds `max_bytes` (at least one is returned).
+    std::vector<Entry> slice(Index low, Index high, size_t max_bytes) const;
+
+    /// Appends entries the leader created (their indexes follow the last).
+    void append(std::vector<Entry> entries);
+    /// A follower's append after a matching (index, term): entries it
+    /// already has are skipped, the first conflicting one and everything
+    /// after it are replaced. Returns the index of the last entry of the
+    /// message. The caller checked matches(prev_index, prev_term).
+    Index append_after(Index prev_index, const std::vector<Entry>& entries);
+    /// Replaces the log by a snapshot position (a received snapshot).
+    void reset_to_snapshot(Index index, Term term);
+    /// Drops the entries up to and including `index` (which must be
+    /// applied and held).
+    void compact(Index index, Term term);
+
+    /// The commit index.
+    Index committed() const { return m_committed; }
+    /// Raises the commit index (never lowers it; capped at last_index).
+    /// Returns whether it moved.
+    bool commit_to(Index index);
+    /// The last index handed out for applying.
+    Index applying() const { return m_applying; }
+    /// The last index the application said it applied.
+    Index applied() const { return m_applied; }
+    /// Committed entries not handed out yet.
+    bool has_committed_to_hand_out() const { return m_committed > m_applying; }
+    /// Hands out the committed entries not handed out yet (those still held).
+    std::vector<Entry> hand_out_committed();
+    /// The application applied up to `index`.
+    void applied_to(Index index);
+
+    /// The last index known to be on disk.
+    Index persisted() const { return m_persisted; }
+    /// Entries not handed out yet for persisting.
+    bool has_unstable() const { return m_unstable_from <= last_index(); }
+    /// Hands out the entries to persist.
+    std::vector<Entry> hand_out_unstable();
+    /// The application persisted entries up to (`index`, `term`): if the log
+    /// still has that entry, everything up to it is on disk.
+    void persisted_to(Index index, Term term);
+    /// The application persisted a snapshot at `index`.
+    void snapshot_persisted(Index index);
+
+private:
+    Index m_snapshot_index = 0;
+    Term m_snapshot_term = 0;
+    std::vector<Entry> m_entries; // indexes m_snapshot_index + 1 ...
+    Index m_committed = 0;
+    Index m_applying = 0;
+    Index m_applied = 0;
+    Index m_persisted = 0;
+    Index m_unstable_from = 1; // first index not yet handed out to persist
+};
+
+} // namespace keel::kv
