@@ -1,9 +1,9 @@
-// Tests for kv/crc32c.h: the Castagnoli check value, continued in pieces.
+// Tests for base/crc32c.h: the Castagnoli check value, continued in pieces.
 #include "base/crc32c.h"
 
 #include <doctest/doctest.h>
 
-using namespace keel::kv;
+using namespace keel;
 
 TEST_CASE("crc32c gives the Castagnoli check value, whole or continued in pieces") {
     CHECK(crc32c("123456789") == 0xe3069283u);

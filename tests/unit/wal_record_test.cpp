@@ -1,4 +1,4 @@
-// Tests for kv/wal_record.h and kv/crc32c.h: records framed and decoded,
+// Tests for kv/wal_record.h: records framed and decoded,
 // payloads that are malformed, and how a segment scan classifies its end
 // (clean zeros, a torn tail, corruption).
 #include "kv/wal_record.h"
