@@ -6,8 +6,8 @@
 // Private to kv/mvcc*.cpp.
 #pragma once
 
-#include "base/result.h"
 #include "base/crc32c.h"
+#include "base/result.h"
 #include "kv/key_index.h"
 #include "kv/mvcc.h"
 

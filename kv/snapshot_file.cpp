@@ -2,8 +2,8 @@
 // the choice of the file to start from, and pruning.
 #include "kv/snapshot_file.h"
 
-#include "base/strings.h"
 #include "base/crc32c.h"
+#include "base/strings.h"
 #include "kv/file_names.h"
 
 #include <algorithm>

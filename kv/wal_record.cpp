@@ -2,8 +2,8 @@
 // the scan of a segment that classifies how its records end.
 #include "kv/wal_record.h"
 
-#include "base/strings.h"
 #include "base/crc32c.h"
+#include "base/strings.h"
 
 #include <algorithm>
 #include <cstring>
