@@ -272,6 +272,8 @@ Result<void> check_times(const Operation& op) {
         return error(cat("returns (", op.return_time, ") before its call (", op.call, ")"));
     if (op.success.empty() && op.failure.empty())
         return error("an operation with no actions");
+    if (op.compares.empty() && !op.succeeded)
+        return error("a transaction with no compares always succeeds");
     return {};
 }
 

@@ -117,5 +117,9 @@ TEST_CASE("malformed lines are refused with the line and the reason") {
         "line 1: reads: the branch taken has 1 get(s), reads has 0 value(s)");
     CHECK(parse_error(R"({"client":1,"call":1,"return":2,"outcome":"ok","op":"txn"})") ==
           "line 1: an operation with no actions");
+    CHECK(
+        parse_error(
+            R"({"client":1,"call":1,"return":2,"outcome":"ok","op":"txn","then":[{"op":"delete","key":"y"}],"succeeded":false})") ==
+        "line 1: a transaction with no compares always succeeds");
     CHECK(parse_error("{\"client\":1,").starts_with("line 1: line 1, column"));
 }
