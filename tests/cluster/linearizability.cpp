@@ -171,7 +171,11 @@ bool writes(const Operation& op) {
 
 // One partition's search: true/false, or nullopt when the budget ran out.
 // Failed operations in `ops` are ignored.
-std::optional<bool> search(const History& ops, Budget& budget) {
+// On false, `stuck_at` (when given) is set to the time of the furthest
+// return the search could not get past: operations called after it played
+// no part in the failure.
+std::optional<bool> search(const History& ops, Budget& budget,
+                           history::Nanoseconds* stuck_at = nullptr) {
     Interner interner;
     std::vector<CompiledOperation> compiled;
     std::vector<const Operation*> live;
@@ -258,6 +262,7 @@ std::optional<bool> search(const History& ops, Budget& budget) {
     std::vector<Frame> stack;
     size_t ok_left = ok_count;
     uint32_t entry = next[kHead];
+    uint32_t furthest = entry;
     std::vector<uint64_t> key;
     while (ok_left > 0) {
         if (!budget.step())
@@ -285,8 +290,13 @@ std::optional<bool> search(const History& ops, Budget& budget) {
         }
         // A return (or the end): the operation returning here was not
         // placed before it, so take back the last one placed.
-        if (stack.empty())
+        if (entry != kTail)
+            furthest = std::max(furthest, entry);
+        if (stack.empty()) {
+            if (stuck_at)
+                *stuck_at = events[furthest - 2].time;
             return false;
+        }
         Frame frame = std::move(stack.back());
         stack.pop_back();
         uint32_t op = op_of[frame.call];
@@ -585,9 +595,10 @@ Report check(const History& history, const Options& options) {
     bool failed = false;
     // Every partition is searched before any failure is shrunk, so that
     // shrinking one cannot use up the budget the others need.
-    std::vector<const History*> to_shrink;
+    std::vector<History> to_shrink;
     for (const History& ops : partitions) {
-        std::optional<bool> result = search(ops, budget);
+        history::Nanoseconds stuck_at = 0;
+        std::optional<bool> result = search(ops, budget, &stuck_at);
         if (result && *result)
             continue;
         PartitionResult failure;
@@ -601,13 +612,20 @@ Report check(const History& history, const Options& options) {
         failure.verdict = result ? Verdict::NotLinearizable : Verdict::BudgetExhausted;
         exhausted = exhausted || !result;
         failed = failed || result.has_value();
-        to_shrink.push_back(result ? &ops : nullptr);
+        // What is shrunk: the operations called up to where the search got
+        // stuck (it never looked further, so they fail alone).
+        History prefix;
+        if (result)
+            for (const Operation& op : ops)
+                if (op.call <= stuck_at)
+                    prefix.push_back(op);
+        to_shrink.push_back(std::move(prefix));
         report.failures.push_back(std::move(failure));
     }
     for (size_t i = 0; i < report.failures.size(); ++i) {
-        if (!to_shrink[i])
+        if (to_shrink[i].empty())
             continue;
-        const History& ops = *to_shrink[i];
+        const History& ops = to_shrink[i];
         History shown =
             options.explanation == Explanation::Minimal ? shrink(ops, budget) : sorted_by_call(ops);
         report.failures[i].explanation = with_failed_writers(std::move(shown), ops);
