@@ -241,9 +241,19 @@ Result<std::vector<std::string>> split_words(std::string_view line) {
             continue;
         }
         size_t end = i;
-        while (end < line.size() && line[end] != ' ' && line[end] != '\t' && line[end] != '\r')
+        while (end < line.size() && line[end] != ' ' && line[end] != '\t' && line[end] != '\r') {
+            // Control characters only inside JSON strings, which carry them
+            // unambiguously (and which format_operation() writes them as).
+            if (static_cast<unsigned char>(line[end]) < ' ' || line[end] == 0x7f)
+                return error("a control character outside a JSON string");
             ++end;
-        words.emplace_back(line.substr(i, end - i));
+        }
+        std::string_view word = line.substr(i, end - i);
+        // Values must survive being written as JSON strings, which hold
+        // UTF-8 only: the JSON parser is the one place that checks it.
+        if (!parse_json(json_string(word)))
+            return error(cat("invalid UTF-8 in ", quoted(word)));
+        words.emplace_back(word);
         i = end;
     }
     return words;
@@ -393,22 +403,32 @@ Result<Operation> parse_object(std::string_view line) {
         TRY_CTX(parse_choice(kOperationShapeNames, TRY(object["op"].string())), "op");
     bool ok = op.outcome == Outcome::Ok;
     switch (shape) {
-    case OperationShape::Put:
-        op.success.push_back(
-            {ActionKind::Put, TRY(object["key"].string()), TRY(object["value"].string())});
+    case OperationShape::Put: {
+        // (Locals first: a TRY that returns from inside a braced
+        // initializer leaks what was built before it.)
+        std::string key = TRY(object["key"].string());
+        std::string value = TRY(object["value"].string());
+        op.success.push_back({ActionKind::Put, std::move(key), std::move(value)});
         break;
-    case OperationShape::Get:
-        op.success.push_back({ActionKind::Get, TRY(object["key"].string()), {}});
+    }
+    case OperationShape::Get: {
+        std::string key = TRY(object["key"].string());
+        op.success.push_back({ActionKind::Get, std::move(key), {}});
         if (ok)
             op.reads.push_back(TRY(json_value(object["read"])));
         break;
-    case OperationShape::Delete:
-        op.success.push_back({ActionKind::Delete, TRY(object["key"].string()), {}});
+    }
+    case OperationShape::Delete: {
+        std::string key = TRY(object["key"].string());
+        op.success.push_back({ActionKind::Delete, std::move(key), {}});
         break;
+    }
     case OperationShape::CompareAndSet: {
         std::string key = TRY(object["key"].string());
-        op.compares.push_back({key, TRY(json_value(object["expect"]))});
-        op.success.push_back({ActionKind::Put, key, TRY(object["value"].string())});
+        Value expected = TRY(json_value(object["expect"]));
+        std::string value = TRY(object["value"].string());
+        op.compares.push_back({key, std::move(expected)});
+        op.success.push_back({ActionKind::Put, key, std::move(value)});
         if (ok)
             op.succeeded = TRY(object["succeeded"].boolean());
         break;
@@ -416,8 +436,9 @@ Result<Operation> parse_object(std::string_view line) {
     case OperationShape::Txn: {
         for (const JsonCursor& element : TRY(object["if"].array())) {
             JsonObjectCursor compare = TRY(element.object());
-            op.compares.push_back(
-                {TRY(compare["key"].string()), TRY(json_value(compare["value"]))});
+            std::string key = TRY(compare["key"].string());
+            Value value = TRY(json_value(compare["value"]));
+            op.compares.push_back({std::move(key), std::move(value)});
         }
         op.success = TRY(json_actions(object["then"]));
         op.failure = TRY(json_actions(object["else"]));

@@ -103,6 +103,9 @@ TEST_CASE("malformed lines are refused with the line and the reason") {
     CHECK(parse_error("1 2 3 ok cas x 1 2 -> maybe") ==
           "line 1: cas: expected `true` or `false`, got `maybe`");
     CHECK(parse_error("1 2 3 ok put \"x 1") == "line 1: unterminated string");
+    CHECK(parse_error("1 2 3 ok put x \xff") == "line 1: invalid UTF-8 in `\xff`");
+    CHECK(parse_error("1 2 3 ok put x a\x01") ==
+          "line 1: a control character outside a JSON string");
     CHECK(parse_error("1 2 3 ok frob x") ==
           "line 1: operation: unknown value `frob` (expected put, get, delete, cas or txn)");
     CHECK(parse_error("1 2 3 ok txn x") == "line 1: txn: write a transaction as a JSON object");
