@@ -147,16 +147,15 @@ Result<Fd> receive_console(int socket) {
     while (got < 0 && errno == EINTR);
     if (got < 0)
         return errno_error("receive the pty from the console socket");
-    for (cmsghdr* header = CMSG_FIRSTHDR(&message); header;
-         header = CMSG_NXTHDR(&message, header)) {
-        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS ||
-            header->cmsg_len != CMSG_LEN(sizeof(int)))
-            continue;
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
-        return Fd(fd);
-    }
-    return error("the console socket sent no pty");
+    // One descriptor in one header is all a console socket sends (musl's
+    // CMSG_NXTHDR does not compile warning-free, and nothing needs it).
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    if (!header || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS ||
+        header->cmsg_len != CMSG_LEN(sizeof(int)))
+        return error("the console socket sent no pty");
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+    return Fd(fd);
 }
 
 Result<ConsoleChannel> console_channel() {
@@ -203,7 +202,7 @@ RawInput::~RawInput() {
 }
 
 TerminalRelay::TerminalRelay(Fd master, Stdin input)
-    : m_master(std::move(master)), m_input(input), m_input_open(input == Stdin::Open) {
+    : m_master(std::move(master)), m_input_open(input == Stdin::Open) {
     ::fcntl(m_master.get(), F_SETFL, ::fcntl(m_master.get(), F_GETFL) | O_NONBLOCK);
 }
 

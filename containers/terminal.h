@@ -103,7 +103,6 @@ private:
     void write_input();
 
     Fd m_master;
-    Stdin m_input;
     bool m_input_open = false;
     bool m_output_open = true;
     /// Input read but not yet taken by the pty.
