@@ -125,7 +125,7 @@ Coverage g_coverage;
 
 class Simulation {
 public:
-    Simulation(uint64_t seed, Options options) : m_rng(seed), m_seed(seed), m_options(options) {}
+    Simulation(uint64_t seed, Options options) : m_rng(seed), m_options(options) {}
 
     /// Runs the seed; returns the failure, or an empty string.
     std::string run();
@@ -176,7 +176,6 @@ private:
     bool liveness();
 
     Rng m_rng;
-    uint64_t m_seed;
     Options m_options;
     std::vector<SimNode> m_nodes;
     std::vector<InFlight> m_network;
