@@ -26,7 +26,7 @@ cmake --build --preset musl
 
 step "build: debug (ASan + UBSan)"
 cmake --preset debug >/dev/null
-cmake --build --preset debug --target keel_unit_tests
+cmake --build --preset debug --target keel_unit_tests keel_raft_sim
 
 step "fuzz smoke run"
 tests/fuzz/smoke.sh
