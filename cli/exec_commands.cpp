@@ -4,6 +4,8 @@
 // `keel rm` finds it, and Docker's exit statuses for what went wrong.
 #include "cli/exec_commands.h"
 
+#include "cli/run_commands.h"
+
 #include "base/strings.h"
 #include "base/sys.h"
 
@@ -21,13 +23,6 @@ char** g_argv = nullptr;
 // Docker's statuses for a process that could not be started.
 constexpr int kExitCannotRun = 126;
 constexpr int kExitNotFound = 127;
-
-std::optional<std::string> from_environment(std::string_view key) {
-    const char* value = std::getenv(std::string(key).c_str());
-    if (!value)
-        return std::nullopt;
-    return std::string(value);
-}
 
 CommandResult command_exec(const ParsedArgs& args) {
     Result<ct::ContainerExec> request = exec_request(args);
@@ -118,26 +113,7 @@ Result<ct::ContainerExec> exec_request(const ParsedArgs& args) {
         request.terminal = ct::Terminal::Allocate;
     if (args.flag("--interactive"))
         request.input = ct::Stdin::Open;
-    // -e and --env-file in the order given: a later one wins.
-    for (const ParsedItem& item : args.items()) {
-        if (!item.option || !item.value)
-            continue;
-        if (item.option->name == "--env") {
-            std::string_view entry = *item.value;
-            if (entry.empty() || entry.front() == '=')
-                return error(cat("--env: bad variable ", quoted(entry)));
-            if (entry.find('=') != std::string_view::npos)
-                request.env.emplace_back(entry);
-            else if (std::optional<std::string> value = from_environment(entry))
-                request.env.push_back(cat(entry, "=", *value));
-        } else if (item.option->name == "--env-file") {
-            std::string path(*item.value);
-            std::string text = TRY_CTX(read_file(path), "--env-file");
-            for (std::string& entry :
-                 TRY_CTX(ct::parse_env_file(text, path, from_environment), "--env-file"))
-                request.env.push_back(std::move(entry));
-        }
-    }
+    request.env = TRY(environment_options(args));
     if (auto user = args.value("--user")) {
         if (user->empty())
             return error("--user: no user given");

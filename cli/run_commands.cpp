@@ -215,6 +215,30 @@ const Command kRunCommand{
     .run = command_run,
 };
 
+Result<std::vector<std::string>> environment_options(const ParsedArgs& args) {
+    std::vector<std::string> env;
+    for (const ParsedItem& item : args.items()) {
+        if (!item.option || !item.value)
+            continue;
+        if (item.option->name == "--env") {
+            std::string_view entry = *item.value;
+            if (entry.empty() || entry.front() == '=')
+                return error(cat("--env: bad variable ", quoted(entry)));
+            if (entry.find('=') != std::string_view::npos)
+                env.emplace_back(entry);
+            else if (std::optional<std::string> value = from_environment(entry))
+                env.push_back(cat(entry, "=", *value));
+        } else if (item.option->name == "--env-file") {
+            std::string path(*item.value);
+            std::string text = TRY_CTX(read_file(path), "--env-file");
+            for (std::string& entry :
+                 TRY_CTX(ct::parse_env_file(text, path, from_environment), "--env-file"))
+                env.push_back(std::move(entry));
+        }
+    }
+    return env;
+}
+
 Result<ct::RunOptions> run_options(const ParsedArgs& args) {
     ct::RunOptions options;
     options.image = std::string(*args.positional("IMAGE"));
@@ -245,26 +269,7 @@ Result<ct::RunOptions> run_options(const ParsedArgs& args) {
         options.name = std::string(*name);
     }
 
-    // -e and --env-file in the order given: a later one wins.
-    for (const ParsedItem& item : args.items()) {
-        if (!item.option || !item.value)
-            continue;
-        if (item.option->name == "--env") {
-            std::string_view entry = *item.value;
-            if (entry.empty() || entry.front() == '=')
-                return error(cat("--env: bad variable ", quoted(entry)));
-            if (entry.find('=') != std::string_view::npos)
-                options.env.emplace_back(entry);
-            else if (std::optional<std::string> value = from_environment(entry))
-                options.env.push_back(cat(entry, "=", *value));
-        } else if (item.option->name == "--env-file") {
-            std::string path(*item.value);
-            std::string text = TRY_CTX(read_file(path), "--env-file");
-            for (std::string& entry :
-                 TRY_CTX(ct::parse_env_file(text, path, from_environment), "--env-file"))
-                options.env.push_back(std::move(entry));
-        }
-    }
+    options.env = TRY(environment_options(args));
     for (std::string_view text : args.values("--volume"))
         options.volumes.push_back(TRY_CTX(ct::parse_volume(text), "--volume"));
     for (std::string_view text : args.values("--tmpfs"))

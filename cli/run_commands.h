@@ -10,7 +10,9 @@
 #include "containers/containers.h"
 
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace keel::cli {
 
@@ -28,6 +30,12 @@ extern const Command kInspectCommand;
 /// `keel container ps|stop|kill|rm|inspect` (top-level `keel stop` and
 /// `keel kill` are the service manager's).
 extern const Command kContainerCommand;
+
+/// The environment -e and --env-file give, in the order given (a later one
+/// wins); `-e KEY` and an --env-file line without `=` take keel's own
+/// value of KEY, and are left out when keel has none. Errors name the flag.
+/// keel run's and keel exec's.
+Result<std::vector<std::string>> environment_options(const ParsedArgs& args);
 
 /// The options `args` (what follows `run`) give; errors name the flag:
 /// "run: --memory: bad size `12x` (...)". Variables `-e KEY` and an
