@@ -5,6 +5,7 @@
 //   u32 0xffffffff   u32 crc32c(everything before)
 // integers little-endian.
 #include "kv/mvcc_snapshot.h"
+#include "kv/little_endian.h"
 
 #include "base/crc32c.h"
 
@@ -16,18 +17,11 @@ constexpr std::string_view kMagic = "keelmvcc";
 constexpr uint32_t kVersion = 1;
 constexpr uint32_t kEndMark = 0xffffffff;
 
-void append_u32(std::string& out, uint32_t value) {
-    for (int shift = 0; shift < 32; shift += 8)
-        out.push_back(char((value >> shift) & 0xff));
-}
-
 /// Reads a u32 at `offset`, advancing it; nullopt past the end.
 std::optional<uint32_t> read_u32(std::string_view bytes, size_t& offset) {
     if (bytes.size() - offset < 4)
         return std::nullopt;
-    uint32_t value = 0;
-    for (int i = 3; i >= 0; --i)
-        value = (value << 8) | uint8_t(bytes[offset + size_t(i)]);
+    uint32_t value = get_u32(bytes, offset);
     offset += 4;
     return value;
 }
@@ -40,20 +34,20 @@ std::unexpected<Error> snapshot_error(std::string what, size_t offset) {
 
 std::string begin_snapshot() {
     std::string out(kMagic);
-    append_u32(out, kVersion);
+    put_u32(out, kVersion);
     return out;
 }
 
 void append_snapshot_entry(std::string& out, std::string_view key, std::string_view value) {
-    append_u32(out, uint32_t(key.size()));
+    put_u32(out, uint32_t(key.size()));
     out += key;
-    append_u32(out, uint32_t(value.size()));
+    put_u32(out, uint32_t(value.size()));
     out += value;
 }
 
 void end_snapshot(std::string& out) {
-    append_u32(out, kEndMark);
-    append_u32(out, crc32c(out));
+    put_u32(out, kEndMark);
+    put_u32(out, crc32c(out));
 }
 
 Result<std::vector<BackendWrite>> parse_snapshot(std::string_view snapshot) {

@@ -1,6 +1,7 @@
 // Snapshot files (see snapshot_file.h): their format, the durable save,
 // the choice of the file to start from, and pruning.
 #include "kv/snapshot_file.h"
+#include "kv/little_endian.h"
 
 #include "base/crc32c.h"
 #include "base/strings.h"
@@ -19,16 +20,6 @@ constexpr std::string_view kMagic = "KEELSNAP";
 constexpr uint32_t kSnapshotFormatVersion = 1;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
 constexpr std::string_view kSuffix = ".snap";
-
-void put_u32(std::string& out, uint32_t value) {
-    for (int i = 0; i < 4; ++i)
-        out += char(value >> (8 * i) & 0xff);
-}
-
-void put_u64(std::string& out, uint64_t value) {
-    for (int i = 0; i < 8; ++i)
-        out += char(value >> (8 * i) & 0xff);
-}
 
 // Reads little-endian numbers from the front of a buffer, failing once it
 // runs out.

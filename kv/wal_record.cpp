@@ -1,6 +1,7 @@
 // The write-ahead log's records (see wal_record.h): framing, payloads, and
 // the scan of a segment that classifies how its records end.
 #include "kv/wal_record.h"
+#include "kv/little_endian.h"
 
 #include "base/crc32c.h"
 #include "base/strings.h"
@@ -15,30 +16,6 @@ namespace {
 // Disks write whole sectors: a write that did not reach the disk leaves
 // whole sectors of the preallocated zeros.
 constexpr uint64_t kSectorBytes = 512;
-
-void put_u32(std::string& out, uint32_t value) {
-    for (int i = 0; i < 4; ++i)
-        out += char(value >> (8 * i) & 0xff);
-}
-
-void put_u64(std::string& out, uint64_t value) {
-    for (int i = 0; i < 8; ++i)
-        out += char(value >> (8 * i) & 0xff);
-}
-
-uint32_t get_u32(std::string_view data, size_t at) {
-    uint32_t value = 0;
-    for (int i = 3; i >= 0; --i)
-        value = value << 8 | uint8_t(data[at + size_t(i)]);
-    return value;
-}
-
-uint64_t get_u64(std::string_view data, size_t at) {
-    uint64_t value = 0;
-    for (int i = 7; i >= 0; --i)
-        value = value << 8 | uint8_t(data[at + size_t(i)]);
-    return value;
-}
 
 bool all_zeros(std::string_view data) {
     return std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
