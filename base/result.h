@@ -34,6 +34,12 @@ enum class ErrorCode : int {
     /// A Raft leader refused a proposal: a leadership transfer is under way,
     /// or a membership change is not allowed yet (the caller retries).
     ProposalDropped = -5,
+    /// A proposal or a linearizable read was not answered in time (etcd's
+    /// "etcdserver: request timed out", gRPC Unavailable).
+    RequestTimedOut = -6,
+    /// The KV server is shutting down and answers nothing more
+    /// ("etcdserver: server stopped", gRPC Unavailable).
+    ServerStopped = -7,
     /// The MVCC store (kv/mvcc.h): a revision at or below the compaction
     /// point was asked for (etcd's "mvcc: required revision has been
     /// compacted", gRPC OutOfRange).
@@ -48,6 +54,15 @@ enum class ErrorCode : int {
     /// also deletes ("etcdserver: duplicate key given in txn request",
     /// InvalidArgument).
     DuplicateKey = -23,
+    /// Leases (kv/lessor.h): no lease with that id ("etcdserver: requested
+    /// lease not found", gRPC NotFound).
+    LeaseNotFound = -24,
+    /// Leases: a grant named an id that is taken ("etcdserver: lease already
+    /// exists", gRPC FailedPrecondition).
+    LeaseExists = -25,
+    /// Leases: a TTL beyond the maximum ("etcdserver: too large lease TTL",
+    /// gRPC OutOfRange).
+    LeaseTtlTooLarge = -26,
 };
 
 class Error {
