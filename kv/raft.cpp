@@ -66,8 +66,11 @@ RaftNode::RaftNode(RaftConfig config, RestoreState restore) : m_state(std::make_
         std::vector<Entry> bootstrap;
         auto add = [&](ConfChangeType type, NodeId id) {
             Index index = bootstrap.size() + 1;
-            bootstrap.push_back(
-                {1, index, EntryType::ConfChange, encode_conf_change(ConfChange{type, id, {}})});
+            auto context = restore.initial_contexts.find(id);
+            std::string data = context == restore.initial_contexts.end() ? std::string()
+                                                                         : context->second;
+            bootstrap.push_back({1, index, EntryType::ConfChange,
+                                 encode_conf_change(ConfChange{type, id, std::move(data)})});
         };
         std::vector<NodeId> voters = restore.initial.voters;
         std::vector<NodeId> learners = restore.initial.learners;

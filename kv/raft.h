@@ -223,6 +223,9 @@ struct RestoreState {
     /// term 1), so a member added later learns them from the log. Empty for
     /// a member that joins a running cluster or restarts.
     ConfState initial;
+    /// The context each initial member's entry carries (the KV puts the
+    /// member's name and URLs there); members without one get none.
+    std::map<NodeId, std::string> initial_contexts;
 };
 
 /// What the application must do next (see the contract at the top).

@@ -1,0 +1,95 @@
+// The KV's state machine: what every member applies its committed Raft
+// entries to. A command is a serialized keel.kv.InternalRequest (an etcd
+// request: put, delete, txn, compaction, a lease's grant, revoke or renewal,
+// a member's attributes); applying it changes the MVCC store and the
+// leases and answers with the etcd response message, or with the refusal
+// every member reaches alike (a txn on a compacted revision, a put naming
+// a lease that does not exist). The events of each write go to the watch
+// hub. The members of the cluster live in the store's aux records, so they
+// are on disk with the data and travel in snapshots.
+#pragma once
+
+#include "base/result.h"
+#include "kv/lessor.h"
+#include "kv/mvcc.h"
+#include "kv/state_machine.h"
+#include "kv/watch_hub.h"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel::kv {
+
+class InternalRequest; // proto/kv/internal.proto
+
+/// A cluster member as the Cluster service reports it.
+struct MemberInfo {
+    NodeId id = 0;
+    bool is_learner = false;
+    std::string name;
+    std::vector<std::string> peer_urls;
+    std::vector<std::string> client_urls;
+};
+
+/// The bytes of a membership change's context for `member`.
+std::string encode_member(const MemberInfo& member);
+/// The member in a membership change's context.
+Result<MemberInfo> decode_member(std::string_view context);
+
+/// An apply's answer as the driver carries it to the proposer: the etcd
+/// response message, or the error the command was refused with.
+std::string encode_apply_answer(std::string_view response);
+/// Likewise for a refusal (its ErrorCode and text survive).
+std::string encode_apply_refusal(const Error& error);
+/// The response message in an answer, or the refusal as an Error.
+Result<std::string> decode_apply_answer(std::string_view answer);
+
+/// The state machine over an MVCC store, its leases and a watch hub.
+class KvStateMachine final : public StateMachine {
+public:
+    using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+    /// Opens the store in `backend` and the leases kept with it. `clock` is
+    /// the local clock lease expiry runs on (not replicated state).
+    static Result<std::unique_ptr<KvStateMachine>> open(std::unique_ptr<Backend> backend,
+                                                        Clock clock);
+    ~KvStateMachine() override;
+
+    Index applied_index() const override;
+    Result<std::string> apply(Index index, std::string_view command) override;
+    Result<void> apply_empty(Index index) override;
+    Result<void> apply_conf_change(Index index, const ConfChange& change,
+                                   const ConfState& conf) override;
+    Result<std::string> snapshot() override;
+    Result<void> restore(const Snapshot& snapshot) override;
+    Result<void> flush() override;
+
+    /// The store, for local (serializable or barrier-protected) reads.
+    const MvccStore& store() const { return *m_store; }
+    /// The leases, for TimeToLive, Leases and the leader's expiry check.
+    Lessor& lessor() { return *m_lessor; }
+    /// The watch hub every applied write's events go to.
+    WatchHub& watches() { return *m_watches; }
+    /// The members, by id.
+    const std::map<NodeId, MemberInfo>& members() const { return m_members; }
+
+private:
+    KvStateMachine() = default;
+    Result<void> load_members();
+    Result<std::string> apply_request(Index index, const InternalRequest& request);
+    void notify(const std::vector<Event>& events);
+
+    Clock m_clock;
+    std::unique_ptr<MvccStore> m_store;
+    std::unique_ptr<Lessor> m_lessor;
+    std::unique_ptr<WatchHub> m_watches;
+    std::map<NodeId, MemberInfo> m_members;
+};
+
+} // namespace keel::kv
