@@ -6,6 +6,7 @@
 #include "cli/docker_commands.h"
 #include "cli/exec_commands.h"
 #include "cli/image_commands.h"
+#include "cli/kv_commands.h"
 #include "cli/network_commands.h"
 #include "cli/oci_commands.h"
 #include "cli/patch_commands.h"
@@ -82,6 +83,11 @@ int main(int argc, char** argv) {
         return finish(run_oci(args, argv));
     if (command == "oci")
         return finish(run_oci(std::span(args).subspan(1), argv));
+    // etcd's command line runs as it is with keel linked as `etcd`.
+    if (name == "etcd")
+        return finish(run_kv_serve(args));
+    if (command == "kv")
+        return finish(run_kv(std::span(args).subspan(1)));
     if (command == "run")
         return finish(run_run(std::span(args).subspan(1), argv));
     if (command == "--version")

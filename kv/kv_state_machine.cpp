@@ -82,8 +82,8 @@ std::string encode_apply_answer(std::string_view response) {
 
 std::string encode_apply_refusal(const Error& error) {
     std::string out(1, '\1');
-    put_u32(out, static_cast<uint32_t>(static_cast<int32_t>(error.code())));
-    out += error.what();
+    put_u32(out, static_cast<uint32_t>(error.code()));
+    out += error.root();
     return out;
 }
 
@@ -94,9 +94,11 @@ Result<std::string> decode_apply_answer(std::string_view answer) {
         return std::string(answer.substr(1));
     if (answer.size() < 5)
         return error("kv: an apply refusal cut short");
-    auto code = static_cast<int32_t>(get_u32(answer.substr(1, 4)));
-    return std::unexpected(
-        Error::from_code(static_cast<ErrorCode>(code), std::string(answer.substr(5))));
+    auto code = static_cast<int32_t>(get_u32(answer, 1));
+    std::string text(answer.substr(5));
+    if (code == 0)
+        return std::unexpected(Error::message(std::move(text)));
+    return std::unexpected(Error::from_code(static_cast<ErrorCode>(code), std::move(text)));
 }
 
 Result<std::unique_ptr<KvStateMachine>> KvStateMachine::open(std::unique_ptr<Backend> backend,
@@ -131,6 +133,11 @@ Result<void> KvStateMachine::load_members() {
     return failed;
 }
 
+void KvStateMachine::members_changed() {
+    if (m_members_changed)
+        m_members_changed();
+}
+
 void KvStateMachine::notify(const std::vector<Event>& events) {
     if (!events.empty())
         m_watches->notify(events, m_store->revision());
@@ -144,6 +151,11 @@ Result<std::string> KvStateMachine::apply(Index index, std::string_view command)
         return encode_apply_refusal(Error::message("kv: a command that does not parse"));
     }
     auto answer = apply_request(index, request);
+    // An errno is the storage failing under the store: this member cannot
+    // go on. keel's own codes (and plain messages) are refusals every
+    // member reaches alike: answered, and the entry counts as applied.
+    if (!answer && answer.error().code() > 0)
+        return std::unexpected(std::move(answer).error().wrap("kv: apply"));
     if (!answer) {
         if (m_store->consistent_index() < index)
             m_store->mark_applied(index);
@@ -228,6 +240,7 @@ Result<std::string> KvStateMachine::apply_request(Index index, const InternalReq
                                    attributes.client_urls().end());
         TRY(m_store->put_aux(member_key(updated.id), encode_member(updated), index));
         member->second = std::move(updated);
+        members_changed();
         return std::string();
     }
     case InternalRequest::kAlarm:
@@ -255,11 +268,13 @@ Result<void> KvStateMachine::apply_conf_change(Index index, const ConfChange& ch
         member.is_learner = change.type == ConfChangeType::AddLearner;
         TRY(m_store->put_aux(member_key(member.id), encode_member(member), index));
         m_members[member.id] = std::move(member);
+        members_changed();
         return {};
     }
     case ConfChangeType::RemoveNode:
         TRY(m_store->put_aux(member_key(change.node), std::nullopt, index));
         m_members.erase(change.node);
+        members_changed();
         return {};
     case ConfChangeType::PromoteLearner: {
         auto member = m_members.find(change.node);
@@ -267,6 +282,7 @@ Result<void> KvStateMachine::apply_conf_change(Index index, const ConfChange& ch
             return apply_empty(index);
         member->second.is_learner = false;
         TRY(m_store->put_aux(member_key(change.node), encode_member(member->second), index));
+        members_changed();
         return {};
     }
     }
@@ -280,7 +296,9 @@ Result<std::string> KvStateMachine::snapshot() {
 Result<void> KvStateMachine::restore(const Snapshot& snapshot) {
     TRY(m_store->restore(snapshot.data));
     TRY(m_lessor->reload(m_clock()));
-    return load_members();
+    TRY(load_members());
+    members_changed();
+    return {};
 }
 
 Result<void> KvStateMachine::flush() {

@@ -78,18 +78,24 @@ public:
     WatchHub& watches() { return *m_watches; }
     /// The members, by id.
     const std::map<NodeId, MemberInfo>& members() const { return m_members; }
+    /// Called after a membership change or a member's attributes applied.
+    void on_members_changed(std::function<void()> callback) {
+        m_members_changed = std::move(callback);
+    }
 
 private:
     KvStateMachine() = default;
     Result<void> load_members();
     Result<std::string> apply_request(Index index, const InternalRequest& request);
     void notify(const std::vector<Event>& events);
+    void members_changed();
 
     Clock m_clock;
     std::unique_ptr<MvccStore> m_store;
     std::unique_ptr<Lessor> m_lessor;
     std::unique_ptr<WatchHub> m_watches;
     std::map<NodeId, MemberInfo> m_members;
+    std::function<void()> m_members_changed;
 };
 
 } // namespace keel::kv

@@ -1,0 +1,63 @@
+// `keel kv serve`: hands etcd's command line and the environment to the KV.
+#include "cli/kv_commands.h"
+
+#include "kv/kv.h"
+
+#include <map>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace keel::cli {
+
+namespace {
+
+constexpr std::string_view kKvUsage = R"(usage: keel kv serve [ETCD FLAGS...]
+
+Runs a member of keel's embedded KV store, which speaks etcd's v3 API:
+etcdctl and etcd's client libraries work against it. It takes etcd's
+flags and ETCD_* variables; `keel kv serve --help` lists them.
+)";
+
+std::map<std::string, std::string> environment() {
+    std::map<std::string, std::string> variables;
+    for (char** entry = environ; entry && *entry; ++entry) {
+        std::string_view text(*entry);
+        size_t equals = text.find('=');
+        if (equals != std::string_view::npos)
+            variables.emplace(text.substr(0, equals), text.substr(equals + 1));
+    }
+    return variables;
+}
+
+} // namespace
+
+CommandResult run_kv(std::span<const std::string_view> args) {
+    if (!args.empty() && args[0] == "serve")
+        return run_kv_serve(args.subspan(1));
+    if (!args.empty() && (args[0] == "help" || args[0] == "--help" || args[0] == "-h")) {
+        print(kKvUsage);
+        return kExitSuccess;
+    }
+    return usage_error(std::string(args.empty() ? "keel kv: no command given\n"
+                                                : "keel kv: unknown command\n") +
+                       std::string(kKvUsage));
+}
+
+CommandResult run_kv_serve(std::span<const std::string_view> args) {
+    for (std::string_view arg : args) {
+        if (arg == "--help" || arg == "-h") {
+            print(kv::serve_usage());
+            return kExitSuccess;
+        }
+    }
+    std::vector<std::string> owned(args.begin(), args.end());
+    auto served = kv::serve(owned, environment());
+    if (!served)
+        return std::unexpected(Failure(std::move(served).error().wrap("kv serve")));
+    return kExitSuccess;
+}
+
+} // namespace keel::cli

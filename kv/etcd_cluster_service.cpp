@@ -1,0 +1,232 @@
+// etcd's Cluster and Maintenance services and gRPC's health check: the
+// member list and its changes (Raft membership changes whose context is
+// the member), status, alarms, hashes, snapshots and leadership moves.
+#include "kv/etcd_convert.h"
+#include "kv/etcd_errors.h"
+#include "kv/etcd_services.h"
+#include "kv/server_config.h"
+#include "proto/etcd/rpc.pb.h"
+#include "proto/grpc/health.pb.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace keel::kv {
+
+namespace {
+
+// What Status reports as the version: the etcd API level keel speaks
+// (clients compare it, so it stays etcd's form).
+constexpr std::string_view kApiVersion = "3.4.0";
+// The size of each Snapshot stream message.
+constexpr size_t kSnapshotChunk = 32 * 1024;
+
+void member_to_proto(const MemberInfo& member, etcdserverpb::Member& out) {
+    out.set_id(member.id);
+    out.set_name(member.name);
+    for (const std::string& url : member.peer_urls)
+        out.add_peerurls(url);
+    for (const std::string& url : member.client_urls)
+        out.add_clienturls(url);
+    out.set_islearner(member.is_learner);
+}
+
+template <typename Response> void add_members(KvServer& server, Response& response) {
+    for (const auto& [id, member] : server.machine().members())
+        member_to_proto(member, *response.add_members());
+}
+
+// Proposes a membership change and answers with the members afterwards.
+template <typename Response>
+void change_membership(KvServer& server, std::shared_ptr<GrpcCall> call, ConfChange change,
+                       std::function<void(Response&)> extra = nullptr) {
+    server.driver().propose_conf_change(
+        std::move(change), [&server, call, extra](Result<void> done) {
+            if (!done)
+                return reply_error(*call, done.error());
+            Response response;
+            add_members(server, response);
+            if (extra)
+                extra(response);
+            server.fill_header(*response.mutable_header());
+            reply(*call, response);
+        });
+}
+
+std::unexpected<Error> member_not_found() {
+    return std::unexpected(Error::from_code(ErrorCode::MemberNotFound, "member not found"));
+}
+
+} // namespace
+
+void add_cluster_service(GrpcServer& grpc, KvServer& server) {
+    grpc.route("/etcdserverpb.Cluster/MemberList",
+               unary_route([&server](std::string_view, std::shared_ptr<GrpcCall> call) {
+                   etcdserverpb::MemberListResponse response;
+                   add_members(server, response);
+                   server.fill_header(*response.mutable_header());
+                   reply(*call, response);
+               }));
+
+    grpc.route(
+        "/etcdserverpb.Cluster/MemberAdd",
+        unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
+            auto request = parse_message<etcdserverpb::MemberAddRequest>(bytes);
+            if (!request)
+                return call->finish(request.error());
+            MemberInfo member;
+            member.peer_urls.assign(request->peerurls().begin(), request->peerurls().end());
+            member.is_learner = request->islearner();
+            member.id = member_id(member.peer_urls, server.config().initial_cluster_token);
+            if (server.machine().members().contains(member.id))
+                return reply_error(*call, Error::from_code(ErrorCode::MemberExists,
+                                                           "member ID already exist"));
+            ConfChange change{member.is_learner ? ConfChangeType::AddLearner
+                                                : ConfChangeType::AddVoter,
+                              member.id, encode_member(member)};
+            change_membership<etcdserverpb::MemberAddResponse>(
+                server, call, std::move(change),
+                [member](etcdserverpb::MemberAddResponse& response) {
+                    member_to_proto(member, *response.mutable_member());
+                });
+        }));
+
+    grpc.route("/etcdserverpb.Cluster/MemberRemove",
+               unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
+                   auto request = parse_message<etcdserverpb::MemberRemoveRequest>(bytes);
+                   if (!request)
+                       return call->finish(request.error());
+                   if (!server.machine().members().contains(request->id()))
+                       return reply_error(*call, member_not_found().error());
+                   change_membership<etcdserverpb::MemberRemoveResponse>(
+                       server, call, ConfChange{ConfChangeType::RemoveNode, request->id(), {}});
+               }));
+
+    grpc.route("/etcdserverpb.Cluster/MemberPromote",
+               unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
+                   auto request = parse_message<etcdserverpb::MemberPromoteRequest>(bytes);
+                   if (!request)
+                       return call->finish(request.error());
+                   auto member = server.machine().members().find(request->id());
+                   if (member == server.machine().members().end())
+                       return reply_error(*call, member_not_found().error());
+                   if (!member->second.is_learner)
+                       return reply_error(*call,
+                                          Error::from_code(ErrorCode::MemberNotLearner,
+                                                           "can only promote a learner member"));
+                   change_membership<etcdserverpb::MemberPromoteResponse>(
+                       server, call,
+                       ConfChange{ConfChangeType::PromoteLearner, request->id(), {}});
+               }));
+
+    grpc.route("/grpc.health.v1.Health/Check",
+               unary_route([&server](std::string_view, std::shared_ptr<GrpcCall> call) {
+                   grpc::health::v1::HealthCheckResponse response;
+                   response.set_status(server.driver().leader() != 0
+                                           ? grpc::health::v1::HealthCheckResponse::SERVING
+                                           : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+                   reply(*call, response);
+               }));
+}
+
+void add_maintenance_service(GrpcServer& grpc, KvServer& server) {
+    grpc.route("/etcdserverpb.Maintenance/Status",
+               unary_route([&server](std::string_view, std::shared_ptr<GrpcCall> call) {
+                   RaftStatus raft = server.driver().status();
+                   etcdserverpb::StatusResponse response;
+                   response.set_version(std::string(kApiVersion));
+                   response.set_dbsize(server.db_size());
+                   response.set_dbsizeinuse(server.db_size());
+                   response.set_leader(raft.leader);
+                   response.set_raftindex(raft.commit);
+                   response.set_raftterm(raft.term);
+                   response.set_raftappliedindex(raft.applied);
+                   response.set_islearner(std::ranges::contains(raft.conf.learners, raft.id));
+                   if (raft.leader == 0)
+                       response.add_errors("etcdserver: no leader");
+                   server.fill_header(*response.mutable_header());
+                   reply(*call, response);
+               }));
+
+    grpc.route("/etcdserverpb.Maintenance/Alarm",
+               unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
+                   auto request = parse_message<etcdserverpb::AlarmRequest>(bytes);
+                   if (!request)
+                       return call->finish(request.error());
+                   // No alarm is ever raised yet (the space quota's NOSPACE
+                   // is still to come): a GET lists none, and there is
+                   // nothing to deactivate.
+                   etcdserverpb::AlarmResponse response;
+                   server.fill_header(*response.mutable_header());
+                   reply(*call, response);
+               }));
+
+    grpc.route("/etcdserverpb.Maintenance/Defragment",
+               unary_route([&server](std::string_view, std::shared_ptr<GrpcCall> call) {
+                   // LMDB reuses the pages it frees, so there is nothing
+                   // to compact away: answering at once is what a
+                   // defragmentation that never stops the world amounts to.
+                   etcdserverpb::DefragmentResponse response;
+                   server.fill_header(*response.mutable_header());
+                   reply(*call, response);
+               }));
+
+    grpc.route("/etcdserverpb.Maintenance/HashKV",
+               unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
+                   auto request = parse_message<etcdserverpb::HashKVRequest>(bytes);
+                   if (!request)
+                       return call->finish(request.error());
+                   auto hash = server.machine().store().hash_kv(request->revision());
+                   if (!hash)
+                       return reply_error(*call, hash.error());
+                   etcdserverpb::HashKVResponse response;
+                   response.set_hash(hash->hash);
+                   response.set_compact_revision(hash->compact_revision);
+                   server.fill_header(*response.mutable_header(), hash->hash_revision);
+                   reply(*call, response);
+               }));
+
+    grpc.route("/etcdserverpb.Maintenance/Hash",
+               unary_route([&server](std::string_view, std::shared_ptr<GrpcCall> call) {
+                   auto hash = server.machine().store().hash_kv(0);
+                   if (!hash)
+                       return reply_error(*call, hash.error());
+                   etcdserverpb::HashResponse response;
+                   response.set_hash(hash->hash);
+                   server.fill_header(*response.mutable_header());
+                   reply(*call, response);
+               }));
+
+    grpc.route("/etcdserverpb.Maintenance/Snapshot",
+               unary_route([&server](std::string_view, std::shared_ptr<GrpcCall> call) {
+                   auto snapshot = server.machine().snapshot();
+                   if (!snapshot)
+                       return reply_error(*call, snapshot.error());
+                   std::string_view rest = *snapshot;
+                   do {
+                       std::string_view chunk = rest.substr(0, kSnapshotChunk);
+                       rest.remove_prefix(chunk.size());
+                       etcdserverpb::SnapshotResponse response;
+                       response.set_blob(std::string(chunk));
+                       response.set_remaining_bytes(rest.size());
+                       server.fill_header(*response.mutable_header());
+                       call->send(response.SerializeAsString());
+                   } while (!rest.empty());
+                   call->finish({});
+               }));
+
+    grpc.route("/etcdserverpb.Maintenance/MoveLeader",
+               unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
+                   auto request = parse_message<etcdserverpb::MoveLeaderRequest>(bytes);
+                   if (!request)
+                       return call->finish(request.error());
+                   auto moved = server.driver().transfer_leadership(request->targetid());
+                   if (!moved)
+                       return reply_error(*call, moved.error());
+                   etcdserverpb::MoveLeaderResponse response;
+                   server.fill_header(*response.mutable_header());
+                   reply(*call, response);
+               }));
+}
+
+} // namespace keel::kv

@@ -1,0 +1,137 @@
+// etcd's Watch service: one bidirectional stream carries many watchers.
+// Each stream is a WatchSink of the state machine's watch hub; the hub
+// decides what each watcher sees (catch-up, live events, compaction), this
+// file turns it into WatchResponses in etcd's shape.
+#include "kv/etcd_convert.h"
+#include "kv/etcd_errors.h"
+#include "kv/etcd_services.h"
+#include "proto/etcd/rpc.pb.h"
+
+#include <utility>
+#include <vector>
+
+namespace keel::kv {
+
+namespace {
+
+// What clientv3 expects as the id of a progress response that answers a
+// WatchProgressRequest (etcd's InvalidWatchID).
+constexpr int64_t kProgressWatchId = -1;
+
+class WatchStream final : public GrpcHandler, public WatchSink {
+public:
+    WatchStream(KvServer& server, std::shared_ptr<GrpcCall> call)
+        : m_server(server), m_call(std::move(call)) {
+        m_call->on_drained([this] { hub().resume(*this); });
+    }
+    ~WatchStream() override {
+        m_call->on_drained(nullptr);
+        hub().remove_sink(*this);
+    }
+
+    void on_message(std::string_view bytes) override {
+        auto request = parse_message<etcdserverpb::WatchRequest>(bytes);
+        if (!request)
+            return m_call->finish(request.error());
+        switch (request->request_union_case()) {
+        case etcdserverpb::WatchRequest::kCreateRequest:
+            return create(request->create_request());
+        case etcdserverpb::WatchRequest::kCancelRequest: {
+            int64_t id = request->cancel_request().watch_id();
+            hub().cancel(*this, id);
+            etcdserverpb::WatchResponse response;
+            response.set_watch_id(id);
+            response.set_canceled(true);
+            return send(response, 0);
+        }
+        case etcdserverpb::WatchRequest::kProgressRequest: {
+            etcdserverpb::WatchResponse response;
+            response.set_watch_id(kProgressWatchId);
+            return send(response, 0);
+        }
+        case etcdserverpb::WatchRequest::REQUEST_UNION_NOT_SET:
+            return;
+        }
+    }
+    void on_half_close() override { m_call->finish({}); }
+    void on_cancel() override { hub().remove_sink(*this); }
+
+    void deliver(WatchId id, std::vector<Event> events, int64_t revision) override {
+        etcdserverpb::WatchResponse response;
+        response.set_watch_id(id);
+        for (const Event& event : events)
+            event_to_proto(event, *response.add_events());
+        send(response, revision);
+    }
+    void compacted(WatchId id, int64_t compact_revision) override {
+        etcdserverpb::WatchResponse response;
+        response.set_watch_id(id);
+        response.set_canceled(true);
+        response.set_compact_revision(compact_revision);
+        response.set_cancel_reason("mvcc: required revision has been compacted");
+        send(response, 0);
+    }
+    size_t pending_bytes() const override { return m_call->queued_bytes(); }
+
+private:
+    WatchHub& hub() { return m_server.machine().watches(); }
+
+    void create(const etcdserverpb::WatchCreateRequest& create) {
+        WatchSpec spec;
+        spec.key = create.key();
+        spec.range_end = create.range_end();
+        spec.start_revision = create.start_revision();
+        spec.prev_kv = create.prev_kv() ? PrevKv::Include : PrevKv::Omit;
+        for (int filter : create.filters()) {
+            if (filter == etcdserverpb::WatchCreateRequest::NOPUT)
+                spec.no_put = true;
+            else if (filter == etcdserverpb::WatchCreateRequest::NODELETE)
+                spec.no_delete = true;
+        }
+        // The hub may hand out catch-up events while it adds the watcher;
+        // they must follow the "created" response, so hold them until then.
+        m_creating = true;
+        auto id = hub().add(*this, std::move(spec));
+        m_creating = false;
+        etcdserverpb::WatchResponse response;
+        response.set_created(true);
+        if (!id) {
+            response.set_watch_id(kProgressWatchId);
+            response.set_canceled(true);
+            response.set_cancel_reason(status_of(id.error()).message);
+            m_held.clear();
+            return send(response, 0);
+        }
+        response.set_watch_id(*id);
+        send(response, 0);
+        std::vector<std::pair<std::string, int64_t>> held = std::move(m_held);
+        m_held.clear();
+        for (auto& [bytes, revision] : held)
+            m_call->send(std::move(bytes));
+    }
+
+    void send(etcdserverpb::WatchResponse& response, int64_t revision) {
+        m_server.fill_header(*response.mutable_header(), revision);
+        if (m_creating) {
+            m_held.emplace_back(response.SerializeAsString(), revision);
+            return;
+        }
+        m_call->send(response.SerializeAsString());
+    }
+
+    KvServer& m_server;
+    std::shared_ptr<GrpcCall> m_call;
+    bool m_creating = false;
+    std::vector<std::pair<std::string, int64_t>> m_held;
+};
+
+} // namespace
+
+void add_watch_service(GrpcServer& grpc, KvServer& server) {
+    grpc.route("/etcdserverpb.Watch/Watch",
+               [&server](std::shared_ptr<GrpcCall> call) -> std::unique_ptr<GrpcHandler> {
+                   return std::make_unique<WatchStream>(server, std::move(call));
+               });
+}
+
+} // namespace keel::kv

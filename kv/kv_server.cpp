@@ -1,0 +1,248 @@
+// KvServer: opens a member's data dir and wires its pieces together on one
+// Reactor. The peer transport feeds the Raft driver, the driver applies to
+// the KV state machine, the gRPC servers turn client calls into proposals
+// and reads; two timers do what only a running member can: the leader
+// revokes expired leases through the log, and every member publishes its
+// name and client URLs once a leader is known.
+#include "kv/kv_server.h"
+
+#include "base/log.h"
+#include "base/sys.h"
+#include "kv/etcd_services.h"
+#include "kv/grpc_server.h"
+#include "kv/wal.h"
+#include "proto/etcd/rpc.pb.h"
+#include "proto/kv/internal.pb.h"
+
+#include <chrono>
+#include <format>
+#include <random>
+#include <sys/stat.h>
+
+namespace keel::kv {
+
+namespace {
+
+// How often the leader looks for expired leases, and how many revokes it
+// proposes at once (etcd's rate limit on expiry).
+constexpr auto kLeaseCheckInterval = std::chrono::milliseconds(500);
+constexpr size_t kLeaseRevokesPerCheck = 500;
+// The store file: LMDB's map size bounds it, so it is the space quota
+// plus room for what a compaction needs before it frees pages.
+constexpr std::string_view kStoreFile = "kv.lmdb";
+
+} // namespace
+
+KvServer::KvServer(Reactor& reactor, ServerConfig config)
+    : m_reactor(reactor), m_config(std::move(config)) {}
+
+KvServer::~KvServer() {
+    stop();
+}
+
+Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const ServerConfig& config) {
+    std::unique_ptr<KvServer> server(new KvServer(reactor, config));
+    KvServer& s = *server;
+    s.m_member_id = config.member_id();
+    s.m_cluster_id = config.cluster_id();
+    s.m_lease_seed = std::random_device()() ^ (uint64_t(std::random_device()()) << 32);
+
+    TRY(make_directories(config.data_dir, 0700).transform_error(
+        [&](Error e) { return std::move(e).wrap("kv: data dir " + config.data_dir); }));
+    s.m_db_path = config.data_dir + "/" + std::string(kStoreFile);
+    auto backend = TRY(open_lmdb_backend(s.m_db_path, config.quota_backend_bytes * 2,
+                                         LmdbSync::NoMetaSync, LmdbCommit::Batched));
+    s.m_machine = TRY(KvStateMachine::open(std::move(backend),
+                                           [] { return std::chrono::steady_clock::now(); }));
+
+    PeerTransportOptions transport;
+    transport.cluster_id = s.m_cluster_id;
+    transport.self = s.m_member_id;
+    transport.listen = config.listen_peer_urls.front().address();
+    KvServer* raw = &s;
+    s.m_transport = TRY(PeerTransport::listen(
+        reactor, transport,
+        [raw](Message message) {
+            if (raw->m_driver)
+                raw->m_driver->step(message);
+        },
+        [raw](NodeId peer) {
+            if (raw->m_driver)
+                raw->m_driver->report_unreachable(peer);
+        },
+        [raw](NodeId peer, SnapshotStatus status) {
+            if (raw->m_driver)
+                raw->m_driver->report_snapshot(peer, status);
+        }));
+    for (const auto& member : config.initial_members())
+        if (member.id != s.m_member_id)
+            s.m_transport->set_peer(member.id, member.peer_urls.front().address());
+    TRY(s.open_members());
+    s.m_machine->on_members_changed([raw] { (void)raw->open_members(); });
+
+    RaftDriverOptions options;
+    options.data_dir = config.data_dir;
+    options.metadata = {s.m_cluster_id, s.m_member_id};
+    bool fresh = !TRY(Wal::exists(config.data_dir + "/wal"));
+    if (fresh && config.initial_cluster_state == ClusterState::New) {
+        for (const auto& member : config.initial_members()) {
+            options.initial.voters.push_back(member.id);
+            MemberInfo info;
+            info.id = member.id;
+            info.name = member.name;
+            for (const auto& url : member.peer_urls)
+                info.peer_urls.push_back(url.text());
+            options.initial_contexts[member.id] = encode_member(info);
+        }
+    }
+    options.tick = config.heartbeat_interval;
+    options.election_ticks =
+        std::max<int>(2, static_cast<int>(config.election_timeout / config.heartbeat_interval));
+    options.snapshot_count = config.snapshot_count;
+    s.m_driver = TRY(RaftDriver::open(reactor, std::move(options), *s.m_machine, *s.m_transport));
+    s.m_driver->on_fatal([raw](const Error& error) {
+        log_error(std::format("kv: member stops: {}", error.what()));
+        raw->stop();
+    });
+
+    for (const auto& url : config.listen_client_urls) {
+        GrpcServerOptions grpc;
+        grpc.max_receive_message = config.max_request_bytes + (512 << 10);
+        auto listener = TRY(GrpcServer::listen(reactor, url.address(), grpc));
+        add_kv_service(*listener, s);
+        add_watch_service(*listener, s);
+        add_lease_service(*listener, s);
+        add_cluster_service(*listener, s);
+        add_maintenance_service(*listener, s);
+        s.m_clients.push_back(std::move(listener));
+    }
+
+    s.m_lease_timer = TRY(reactor.add_timer(
+        kLeaseCheckInterval,
+        [raw] {
+            raw->expire_leases();
+            raw->publish_attributes();
+        },
+        kLeaseCheckInterval));
+    log_info(std::format("kv: member {} ({:x}) of cluster {:x} serving clients on {}",
+                         config.name, s.m_member_id, s.m_cluster_id,
+                         config.listen_client_urls.front().text()));
+    return server;
+}
+
+void KvServer::stop() {
+    if (m_lease_timer != 0) {
+        m_reactor.cancel_timer(m_lease_timer);
+        m_lease_timer = 0;
+    }
+    for (auto& client : m_clients)
+        client->stop();
+    if (m_driver)
+        m_driver->stop();
+}
+
+Result<void> KvServer::open_members() {
+    for (const auto& [id, member] : m_machine->members()) {
+        if (id == m_member_id || member.peer_urls.empty())
+            continue;
+        auto url = parse_url(member.peer_urls.front());
+        if (url)
+            m_transport->set_peer(id, url->address());
+    }
+    return {};
+}
+
+void KvServer::propose(const InternalRequest& request,
+                       std::function<void(Result<std::string>)> done) {
+    m_driver->propose(request.SerializeAsString(),
+                      [done = std::move(done)](Result<std::string> answer) {
+                          if (!answer)
+                              return done(std::unexpected(answer.error()));
+                          done(decode_apply_answer(*answer));
+                      });
+}
+
+void KvServer::read_barrier(std::function<void(Result<void>)> done) {
+    m_driver->read_barrier(std::move(done));
+}
+
+void KvServer::fill_header(etcdserverpb::ResponseHeader& header, int64_t revision) const {
+    header.set_cluster_id(m_cluster_id);
+    header.set_member_id(m_member_id);
+    header.set_revision(revision != 0 ? revision : m_machine->store().revision());
+    header.set_raft_term(m_driver->term());
+}
+
+int64_t KvServer::new_lease_id() {
+    // Random ids, as etcd's: a client that retries a grant after a leader
+    // change cannot collide with another member's choice.
+    std::mt19937_64 rng(m_lease_seed++);
+    for (;;) {
+        auto id = static_cast<int64_t>(rng() >> 1);
+        if (id != 0 && !m_machine->lessor().exists(id))
+            return id;
+    }
+}
+
+int64_t KvServer::lease_ttl(int64_t requested) const {
+    // etcd's minimum TTL: a lease must outlive an election, or a leader
+    // change would expire leases whose holders did nothing wrong.
+    auto election = std::chrono::duration_cast<std::chrono::seconds>(
+        m_config.election_timeout * 3 / 2 + std::chrono::milliseconds(999));
+    return std::max<int64_t>(requested, election.count());
+}
+
+Limits KvServer::limits() const {
+    Limits limits;
+    limits.max_txn_ops = m_config.max_txn_ops;
+    limits.max_request_bytes = m_config.max_request_bytes;
+    return limits;
+}
+
+uint16_t KvServer::client_port() const {
+    return m_clients.empty() ? 0 : m_clients.front()->port();
+}
+
+int64_t KvServer::db_size() const {
+    struct stat st{};
+    if (::stat(m_db_path.c_str(), &st) != 0)
+        return 0;
+    return st.st_size;
+}
+
+void KvServer::expire_leases() {
+    if (m_driver->leader() != m_member_id)
+        return;
+    for (int64_t id : m_machine->lessor().expired(std::chrono::steady_clock::now(),
+                                                  kLeaseRevokesPerCheck)) {
+        if (!m_revoking.insert(id).second)
+            continue;
+        InternalRequest request;
+        request.mutable_lease_revoke()->set_id(id);
+        propose(request, [this, id](Result<std::string>) { m_revoking.erase(id); });
+    }
+}
+
+void KvServer::publish_attributes() {
+    if (m_published || m_driver->leader() == 0)
+        return;
+    auto self = m_machine->members().find(m_member_id);
+    if (self != m_machine->members().end() && self->second.name == m_config.name &&
+        self->second.client_urls.size() == m_config.advertise_client_urls.size()) {
+        m_published = true;
+        return;
+    }
+    InternalRequest request;
+    auto& attributes = *request.mutable_member_attributes();
+    attributes.set_id(m_member_id);
+    attributes.set_name(m_config.name);
+    for (const auto& url : m_config.advertise_client_urls)
+        attributes.add_client_urls(url.text());
+    m_published = true;
+    propose(request, [this](Result<std::string> answer) {
+        if (!answer)
+            m_published = false; // try again on the next round
+    });
+}
+
+} // namespace keel::kv

@@ -1,0 +1,92 @@
+// One KV member: the Raft driver over the KV state machine, the peer
+// transport, the etcd v3 gRPC services and the timers that belong to a
+// member (lease expiry on the leader, publishing its own attributes), all
+// on one Reactor. Private to kv/: kv/kv.h's serve_kv() runs it.
+#pragma once
+
+#include "base/reactor.h"
+#include "base/result.h"
+#include "kv/etcd_convert.h"
+#include "kv/kv_state_machine.h"
+#include "kv/peer_transport.h"
+#include "kv/raft_driver.h"
+#include "kv/server_config.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace etcdserverpb {
+class ResponseHeader;
+}
+
+namespace keel::kv {
+
+class GrpcServer;
+class InternalRequest;
+
+/// A running member.
+class KvServer {
+public:
+    /// Opens (or creates) the member's data dir and starts serving clients
+    /// and peers on `reactor`.
+    static Result<std::unique_ptr<KvServer>> start(Reactor& reactor, const ServerConfig& config);
+    ~KvServer();
+    KvServer(const KvServer&) = delete;
+    KvServer& operator=(const KvServer&) = delete;
+
+    /// Stops serving: pending requests fail with ServerStopped.
+    void stop();
+
+    /// Proposes `request` through Raft; `done` gets the etcd response
+    /// message the state machine answered (serialized), or the error
+    /// (the refusal, NoLeader, RequestTimedOut, ...).
+    void propose(const InternalRequest& request, std::function<void(Result<std::string>)> done);
+    /// `done` once a linearizable read may be served from the local store.
+    void read_barrier(std::function<void(Result<void>)> done);
+    /// Fills a response header: cluster, member, Raft term and `revision`
+    /// (0: the store's current revision).
+    void fill_header(etcdserverpb::ResponseHeader& header, int64_t revision = 0) const;
+    /// A new lease id no lease has (positive, random).
+    int64_t new_lease_id();
+    /// The TTL a grant asking for `requested` seconds gets: at least etcd's
+    /// minimum (1.5 election timeouts, rounded up to seconds).
+    int64_t lease_ttl(int64_t requested) const;
+    /// The request limits clients are held to (--max-txn-ops, ...).
+    Limits limits() const;
+
+    const ServerConfig& config() const { return m_config; }
+    uint64_t cluster_id() const { return m_cluster_id; }
+    NodeId member_id() const { return m_member_id; }
+    KvStateMachine& machine() { return *m_machine; }
+    RaftDriver& driver() { return *m_driver; }
+    /// The client address the gRPC server listens on (the first URL's).
+    uint16_t client_port() const;
+    /// Bytes the store's file takes on disk.
+    int64_t db_size() const;
+
+private:
+    KvServer(Reactor& reactor, ServerConfig config);
+    Result<void> open_members();
+    void expire_leases();
+    void publish_attributes();
+
+    Reactor& m_reactor;
+    ServerConfig m_config;
+    uint64_t m_cluster_id = 0;
+    NodeId m_member_id = 0;
+    std::string m_db_path;
+    std::unique_ptr<KvStateMachine> m_machine;
+    std::unique_ptr<PeerTransport> m_transport;
+    std::unique_ptr<RaftDriver> m_driver;
+    std::vector<std::unique_ptr<GrpcServer>> m_clients;
+    /// Leases whose revoke the leader has proposed and not seen applied.
+    std::set<int64_t> m_revoking;
+    bool m_published = false;
+    uint64_t m_lease_seed = 0;
+    Reactor::TimerId m_lease_timer = 0;
+};
+
+} // namespace keel::kv
