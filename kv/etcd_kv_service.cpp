@@ -17,17 +17,27 @@ void reply(GrpcCall& call, const google::protobuf::MessageLite& response) {
 }
 
 void reply_error(GrpcCall& call, const Error& error) {
+    // A refusal that already is one of etcd's (a check's status carried
+    // through the log as text) keeps its gRPC code.
+    if (error.code() == 0) {
+        for (const EtcdErrorEntry& entry : kEtcdErrors)
+            if (entry.message == error.root())
+                return call.finish(etcd_status(entry.error));
+    }
     call.finish(status_of(error));
 }
 
 namespace {
 
 void serve_range(KvServer& server, GrpcCall& call, const etcdserverpb::RangeRequest& request) {
-    auto range = server.machine().store().range(range_request_from_proto(request));
+    auto converted = to_mvcc(request);
+    if (!converted)
+        return call.finish(converted.error());
+    auto range = server.machine().store().range(*converted);
     if (!range)
         return reply_error(call, range.error());
     etcdserverpb::RangeResponse response;
-    range_response_to_proto(*range, response);
+    to_proto(*range, &response);
     server.fill_header(*response.mutable_header(), range->revision);
     reply(call, response);
 }
@@ -36,7 +46,7 @@ void serve_range(KvServer& server, GrpcCall& call, const etcdserverpb::RangeRequ
 // answer with the state machine's response.
 template <typename Request, typename Response>
 GrpcRoute write_route(KvServer& server,
-                      std::function<std::optional<GrpcStatus>(const Request&)> check,
+                      std::function<GrpcStatus(const Request&)> check,
                       void (*wrap)(InternalRequest&, Request&&)) {
     return unary_route([&server, check, wrap](std::string_view bytes,
                                               std::shared_ptr<GrpcCall> call) {
@@ -44,8 +54,8 @@ GrpcRoute write_route(KvServer& server,
         if (!request)
             return call->finish(request.error());
         if (check) {
-            if (auto refused = check(*request))
-                return call->finish(std::move(*refused));
+            if (GrpcStatus refused = check(*request); !refused.ok())
+                return call->finish(std::move(refused));
         }
         InternalRequest internal;
         wrap(internal, std::move(*request));
@@ -61,13 +71,13 @@ void add_kv_service(GrpcServer& grpc, KvServer& server) {
     const Limits limits = server.limits();
 
     grpc.route("/etcdserverpb.KV/Range",
-               unary_route([&server, limits](std::string_view bytes,
+               unary_route([&server](std::string_view bytes,
                                              std::shared_ptr<GrpcCall> call) {
                    auto request = parse_message<etcdserverpb::RangeRequest>(bytes);
                    if (!request)
                        return call->finish(request.error());
-                   if (auto refused = check_range(*request, limits))
-                       return call->finish(std::move(*refused));
+                   if (GrpcStatus refused = check_request(*request); !refused.ok())
+                       return call->finish(std::move(refused));
                    if (request->serializable())
                        return serve_range(server, *call, *request);
                    server.read_barrier(
@@ -81,7 +91,7 @@ void add_kv_service(GrpcServer& grpc, KvServer& server) {
     grpc.route("/etcdserverpb.KV/Put",
                write_route<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
                    server,
-                   [limits](const etcdserverpb::PutRequest& r) { return check_put(r, limits); },
+                   [](const etcdserverpb::PutRequest& r) { return check_request(r); },
                    [](InternalRequest& internal, etcdserverpb::PutRequest&& request) {
                        internal.mutable_put()->Swap(&request);
                    }));
@@ -89,16 +99,14 @@ void add_kv_service(GrpcServer& grpc, KvServer& server) {
         "/etcdserverpb.KV/DeleteRange",
         write_route<etcdserverpb::DeleteRangeRequest, etcdserverpb::DeleteRangeResponse>(
             server,
-            [limits](const etcdserverpb::DeleteRangeRequest& r) {
-                return check_delete_range(r, limits);
-            },
+            [](const etcdserverpb::DeleteRangeRequest& r) { return check_request(r); },
             [](InternalRequest& internal, etcdserverpb::DeleteRangeRequest&& request) {
                 internal.mutable_delete_range()->Swap(&request);
             }));
     grpc.route("/etcdserverpb.KV/Txn",
                write_route<etcdserverpb::TxnRequest, etcdserverpb::TxnResponse>(
                    server,
-                   [limits](const etcdserverpb::TxnRequest& r) { return check_txn(r, limits); },
+                   [limits](const etcdserverpb::TxnRequest& r) { return check_request(r, limits); },
                    [](InternalRequest& internal, etcdserverpb::TxnRequest&& request) {
                        internal.mutable_txn()->Swap(&request);
                    }));

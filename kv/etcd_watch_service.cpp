@@ -60,7 +60,7 @@ public:
         etcdserverpb::WatchResponse response;
         response.set_watch_id(id);
         for (const Event& event : events)
-            event_to_proto(event, *response.add_events());
+            to_proto(event, response.add_events());
         send(response, revision);
     }
     void compacted(WatchId id, int64_t compact_revision) override {

@@ -154,7 +154,15 @@ Result<void> KvServer::open_members() {
 
 void KvServer::propose(const InternalRequest& request,
                        std::function<void(Result<std::string>)> done) {
-    m_driver->propose(request.SerializeAsString(),
+    auto bytes = encode_proposal(request, limits());
+    if (!bytes) {
+        // etcd's "request is too large": refused before it reaches the log.
+        m_reactor.defer([done = std::move(done), status = bytes.error()] {
+            done(std::unexpected(Error::message(status.message)));
+        });
+        return;
+    }
+    m_driver->propose(std::move(*bytes),
                       [done = std::move(done)](Result<std::string> answer) {
                           if (!answer)
                               return done(std::unexpected(answer.error()));

@@ -7,6 +7,7 @@
 #include "proto/etcd/rpc.pb.h"
 #include "proto/kv/internal.pb.h"
 
+#include <cstdint>
 #include <format>
 #include <utility>
 
@@ -39,6 +40,14 @@ void collect_leases(const TxnRequest& txn, std::vector<int64_t>& leases) {
             }
         }
     }
+}
+
+// A request the proposer checked converts; one that does not is refused
+// alike on every member, with etcd's text.
+template <typename T> Result<T> converted(GrpcResult<T> result) {
+    if (!result)
+        return std::unexpected(Error::message(result.error().message));
+    return std::move(*result);
 }
 
 std::unexpected<Error> lease_not_found(int64_t lease) {
@@ -167,25 +176,25 @@ Result<std::string> KvStateMachine::apply(Index index, std::string_view command)
 Result<std::string> KvStateMachine::apply_request(Index index, const InternalRequest& request) {
     switch (request.request_case()) {
     case InternalRequest::kPut: {
-        PutRequest put = put_request_from_proto(request.put());
+        PutRequest put = TRY(converted(to_mvcc(request.put())));
         if (put.lease != 0 && !m_lessor->exists(put.lease))
             return lease_not_found(put.lease);
         auto written = TRY(m_store->put(put, index));
         notify(written.events);
         etcdserverpb::PutResponse response;
-        put_response_to_proto(written.response, response);
+        to_proto(written.response, &response);
         return serialize(response);
     }
     case InternalRequest::kDeleteRange: {
-        auto written = TRY(m_store->delete_range(
-            delete_range_request_from_proto(request.delete_range()), index));
+        auto written = TRY(
+            m_store->delete_range(TRY(converted(to_mvcc(request.delete_range()))), index));
         notify(written.events);
         etcdserverpb::DeleteRangeResponse response;
-        delete_range_response_to_proto(written.response, response);
+        to_proto(written.response, &response);
         return serialize(response);
     }
     case InternalRequest::kTxn: {
-        TxnRequest txn = txn_request_from_proto(request.txn());
+        TxnRequest txn = TRY(converted(to_mvcc(request.txn(), Limits{SIZE_MAX, SIZE_MAX})));
         std::vector<int64_t> leases;
         collect_leases(txn, leases);
         for (int64_t lease : leases)
@@ -194,14 +203,14 @@ Result<std::string> KvStateMachine::apply_request(Index index, const InternalReq
         auto written = TRY(m_store->txn(txn, index));
         notify(written.events);
         etcdserverpb::TxnResponse response;
-        txn_response_to_proto(written.response, response);
+        to_proto(written.response, &response);
         return serialize(response);
     }
     case InternalRequest::kRange: {
-        auto range = TRY(m_store->range(range_request_from_proto(request.range())));
+        auto range = TRY(m_store->range(TRY(converted(to_mvcc(request.range())))));
         m_store->mark_applied(index);
         etcdserverpb::RangeResponse response;
-        range_response_to_proto(range, response);
+        to_proto(range, &response);
         return serialize(response);
     }
     case InternalRequest::kCompaction: {
