@@ -53,9 +53,6 @@ void change_membership(KvServer& server, std::shared_ptr<GrpcCall> call, ConfCha
         });
 }
 
-std::unexpected<Error> member_not_found() {
-    return std::unexpected(Error::from_code(ErrorCode::MemberNotFound, "member not found"));
-}
 
 } // namespace
 
@@ -75,12 +72,18 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
             if (!request)
                 return call->finish(request.error());
             MemberInfo member;
-            member.peer_urls.assign(request->peerurls().begin(), request->peerurls().end());
+            for (const std::string& text : request->peerurls()) {
+                auto url = parse_server_url(text);
+                if (!url || request->peerurls().empty())
+                    return call->finish(etcd_status(EtcdError::MemberBadUrls));
+                member.peer_urls.push_back(url->str());
+            }
+            if (member.peer_urls.empty())
+                return call->finish(etcd_status(EtcdError::MemberBadUrls));
             member.is_learner = request->islearner();
             member.id = member_id(member.peer_urls, server.config().initial_cluster_token);
             if (server.machine().members().contains(member.id))
-                return reply_error(*call, Error::from_code(ErrorCode::MemberExists,
-                                                           "member ID already exist"));
+                return call->finish(etcd_status(EtcdError::MemberExists));
             ConfChange change{member.is_learner ? ConfChangeType::AddLearner
                                                 : ConfChangeType::AddVoter,
                               member.id, encode_member(member)};
@@ -97,7 +100,7 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                    if (!request)
                        return call->finish(request.error());
                    if (!server.machine().members().contains(request->id()))
-                       return reply_error(*call, member_not_found().error());
+                       return call->finish(etcd_status(EtcdError::MemberNotFound));
                    change_membership<etcdserverpb::MemberRemoveResponse>(
                        server, call, ConfChange{ConfChangeType::RemoveNode, request->id(), {}});
                }));
@@ -109,11 +112,9 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                        return call->finish(request.error());
                    auto member = server.machine().members().find(request->id());
                    if (member == server.machine().members().end())
-                       return reply_error(*call, member_not_found().error());
+                       return call->finish(etcd_status(EtcdError::MemberNotFound));
                    if (!member->second.is_learner)
-                       return reply_error(*call,
-                                          Error::from_code(ErrorCode::MemberNotLearner,
-                                                           "can only promote a learner member"));
+                       return call->finish(etcd_status(EtcdError::MemberNotLearner));
                    change_membership<etcdserverpb::MemberPromoteResponse>(
                        server, call,
                        ConfChange{ConfChangeType::PromoteLearner, request->id(), {}});

@@ -8,6 +8,7 @@
 #include "kv/server_config.h"
 
 #include <csignal>
+#include <string>
 
 namespace keel::kv {
 
@@ -30,7 +31,27 @@ Result<void> serve(std::span<const std::string> args,
 }
 
 std::string serve_usage() {
-    return server_config_usage();
+    return R"(usage: keel kv serve [ETCD FLAGS...]
+
+etcd's flags, also read from ETCD_* variables (--data-dir: ETCD_DATA_DIR;
+a flag wins over its variable):
+  --name NAME                          this member's name (default "default")
+  --data-dir DIR                       its data (default NAME.etcd)
+  --listen-client-urls URLS            where clients connect (http://localhost:2379)
+  --advertise-client-urls URLS         what the member list tells clients
+  --listen-peer-urls URLS              where members connect (http://localhost:2380)
+  --initial-advertise-peer-urls URLS   what other members connect to
+  --initial-cluster NAME=URL,...       the members of a new cluster
+  --initial-cluster-token TOKEN        tells clusters apart (etcd-cluster)
+  --initial-cluster-state new|existing start a cluster or join one
+  --heartbeat-interval MS              Raft's tick (100)
+  --election-timeout MS                Raft's election timeout (1000)
+  --snapshot-count N                   applied entries between snapshots (100000)
+  --quota-backend-bytes N              the store's space quota (2 GiB)
+  --max-request-bytes N                the largest request (1.5 MiB)
+  --max-txn-ops N                      the most operations in a txn (128)
+URLs take numeric IPv4 or IPv6 hosts, or localhost.
+)";
 }
 
 } // namespace keel::kv

@@ -43,8 +43,8 @@ KvServer::~KvServer() {
 Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const ServerConfig& config) {
     std::unique_ptr<KvServer> server(new KvServer(reactor, config));
     KvServer& s = *server;
-    s.m_member_id = config.member_id();
-    s.m_cluster_id = config.cluster_id();
+    s.m_member_id = config.member_id;
+    s.m_cluster_id = config.cluster_id;
     s.m_lease_seed = std::random_device()() ^ (uint64_t(std::random_device()()) << 32);
 
     TRY(make_directories(config.data_dir, 0700).transform_error(
@@ -74,7 +74,7 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
             if (raw->m_driver)
                 raw->m_driver->report_snapshot(peer, status);
         }));
-    for (const auto& member : config.initial_members())
+    for (const auto& member : config.initial_cluster)
         if (member.id != s.m_member_id)
             s.m_transport->set_peer(member.id, member.peer_urls.front().address());
     TRY(s.open_members());
@@ -85,19 +85,19 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
     options.metadata = {s.m_cluster_id, s.m_member_id};
     bool fresh = !TRY(Wal::exists(config.data_dir + "/wal"));
     if (fresh && config.initial_cluster_state == ClusterState::New) {
-        for (const auto& member : config.initial_members()) {
+        for (const auto& member : config.initial_cluster) {
             options.initial.voters.push_back(member.id);
             MemberInfo info;
             info.id = member.id;
             info.name = member.name;
             for (const auto& url : member.peer_urls)
-                info.peer_urls.push_back(url.text());
+                info.peer_urls.push_back(url.str());
             options.initial_contexts[member.id] = encode_member(info);
         }
     }
-    options.tick = config.heartbeat_interval;
+    options.tick = std::chrono::milliseconds(config.heartbeat_interval_ms);
     options.election_ticks =
-        std::max<int>(2, static_cast<int>(config.election_timeout / config.heartbeat_interval));
+        std::max<int>(2, static_cast<int>(config.election_timeout_ms / config.heartbeat_interval_ms));
     options.snapshot_count = config.snapshot_count;
     s.m_driver = TRY(RaftDriver::open(reactor, std::move(options), *s.m_machine, *s.m_transport));
     s.m_driver->on_fatal([raw](const Error& error) {
@@ -126,7 +126,7 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
         kLeaseCheckInterval));
     log_info(std::format("kv: member {} ({:x}) of cluster {:x} serving clients on {}",
                          config.name, s.m_member_id, s.m_cluster_id,
-                         config.listen_client_urls.front().text()));
+                         config.listen_client_urls.front().str()));
     return server;
 }
 
@@ -145,7 +145,7 @@ Result<void> KvServer::open_members() {
     for (const auto& [id, member] : m_machine->members()) {
         if (id == m_member_id || member.peer_urls.empty())
             continue;
-        auto url = parse_url(member.peer_urls.front());
+        auto url = parse_server_url(member.peer_urls.front());
         if (url)
             m_transport->set_peer(id, url->address());
     }
@@ -196,7 +196,7 @@ int64_t KvServer::lease_ttl(int64_t requested) const {
     // etcd's minimum TTL: a lease must outlive an election, or a leader
     // change would expire leases whose holders did nothing wrong.
     auto election = std::chrono::duration_cast<std::chrono::seconds>(
-        m_config.election_timeout * 3 / 2 + std::chrono::milliseconds(999));
+        std::chrono::milliseconds(m_config.election_timeout_ms * 3 / 2 + 999));
     return std::max<int64_t>(requested, election.count());
 }
 
@@ -245,7 +245,7 @@ void KvServer::publish_attributes() {
     attributes.set_id(m_member_id);
     attributes.set_name(m_config.name);
     for (const auto& url : m_config.advertise_client_urls)
-        attributes.add_client_urls(url.text());
+        attributes.add_client_urls(url.str());
     m_published = true;
     propose(request, [this](Result<std::string> answer) {
         if (!answer)
