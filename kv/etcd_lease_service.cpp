@@ -62,7 +62,7 @@ void add_lease_service(GrpcServer& grpc, KvServer& server) {
                    InternalRequest internal;
                    auto& grant = *internal.mutable_lease_grant();
                    grant.set_id(request->id() != 0 ? request->id() : server.new_lease_id());
-                   grant.set_ttl(server.lease_ttl(request->ttl()));
+                   grant.set_ttl(request->ttl());
                    server.propose(internal, [&server, call](Result<std::string> answer) {
                        reply_proposal<etcdserverpb::LeaseGrantResponse>(server, *call, answer);
                    });
@@ -95,7 +95,8 @@ void add_lease_service(GrpcServer& grpc, KvServer& server) {
                        if (!ready)
                            return reply_error(*call, ready.error());
                        auto status = server.machine().lessor().time_to_live(
-                           id, std::chrono::steady_clock::now(), keys);
+                           id, std::chrono::steady_clock::now(),
+                           keys ? LeaseKeys::Include : LeaseKeys::Omit);
                        if (!status)
                            return reply_error(*call, status.error());
                        etcdserverpb::LeaseTimeToLiveResponse response;

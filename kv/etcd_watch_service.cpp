@@ -5,7 +5,10 @@
 #include "kv/etcd_convert.h"
 #include "kv/etcd_errors.h"
 #include "kv/etcd_services.h"
+#include "base/log.h"
 #include "proto/etcd/rpc.pb.h"
+
+#include <format>
 
 #include <utility>
 #include <vector>
@@ -22,7 +25,7 @@ class WatchStream final : public GrpcHandler, public WatchSink {
 public:
     WatchStream(KvServer& server, std::shared_ptr<GrpcCall> call)
         : m_server(server), m_call(std::move(call)) {
-        m_call->on_drained([this] { hub().resume(*this); });
+        m_call->on_drained([this] { catch_up(); });
     }
     ~WatchStream() override {
         m_call->on_drained(nullptr);
@@ -45,9 +48,14 @@ public:
             return send(response, 0);
         }
         case etcdserverpb::WatchRequest::kProgressRequest: {
+            // etcd answers only when every watcher of the stream is live:
+            // the revision then bounds every event still to come.
+            auto revision = hub().progress(*this);
+            if (!revision)
+                return;
             etcdserverpb::WatchResponse response;
             response.set_watch_id(kProgressWatchId);
-            return send(response, 0);
+            return send(response, *revision);
         }
         case etcdserverpb::WatchRequest::REQUEST_UNION_NOT_SET:
             return;
@@ -108,6 +116,13 @@ private:
         m_held.clear();
         for (auto& [bytes, revision] : held)
             m_call->send(std::move(bytes));
+        // A start in the past: the hub catches the watcher up from the store.
+        catch_up();
+    }
+
+    void catch_up() {
+        if (auto resumed = hub().resume(*this); !resumed)
+            log_warning(std::format("kv: watch catch-up: {}", resumed.error().to_string()));
     }
 
     void send(etcdserverpb::WatchResponse& response, int64_t revision) {

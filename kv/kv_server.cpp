@@ -52,8 +52,8 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
     s.m_db_path = config.data_dir + "/" + std::string(kStoreFile);
     auto backend = TRY(open_lmdb_backend(s.m_db_path, config.quota_backend_bytes * 2,
                                          LmdbSync::NoMetaSync, LmdbCommit::Batched));
-    s.m_machine = TRY(KvStateMachine::open(std::move(backend),
-                                           [] { return std::chrono::steady_clock::now(); }));
+    s.m_machine = TRY(KvStateMachine::open(
+        std::move(backend), [] { return std::chrono::steady_clock::now(); }, s.minimum_lease_ttl()));
 
     PeerTransportOptions transport;
     transport.cluster_id = s.m_cluster_id;
@@ -100,6 +100,16 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
         std::max<int>(2, static_cast<int>(config.election_timeout_ms / config.heartbeat_interval_ms));
     options.snapshot_count = config.snapshot_count;
     s.m_driver = TRY(RaftDriver::open(reactor, std::move(options), *s.m_machine, *s.m_transport));
+    s.m_driver->on_leader_change([raw](NodeId leader, Term) {
+        // A new leader takes over the lease clocks it kept as a follower,
+        // each given at least an election's time: holders that could not
+        // reach anyone during the election get to renew first.
+        if (leader == raw->m_member_id)
+            raw->m_machine->lessor().on_promote(
+                std::chrono::steady_clock::now(),
+                std::chrono::milliseconds(raw->m_config.election_timeout_ms));
+        raw->m_published = raw->m_published && leader != 0;
+    });
     s.m_driver->on_fatal([raw](const Error& error) {
         log_error(std::format("kv: member stops: {}", error.what()));
         raw->stop();
@@ -192,12 +202,10 @@ int64_t KvServer::new_lease_id() {
     }
 }
 
-int64_t KvServer::lease_ttl(int64_t requested) const {
+int64_t KvServer::minimum_lease_ttl() const {
     // etcd's minimum TTL: a lease must outlive an election, or a leader
     // change would expire leases whose holders did nothing wrong.
-    auto election = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::milliseconds(m_config.election_timeout_ms * 3 / 2 + 999));
-    return std::max<int64_t>(requested, election.count());
+    return static_cast<int64_t>((m_config.election_timeout_ms * 3 / 2 + 999) / 1000);
 }
 
 Limits KvServer::limits() const {

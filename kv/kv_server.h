@@ -51,9 +51,9 @@ public:
     void fill_header(etcdserverpb::ResponseHeader& header, int64_t revision = 0) const;
     /// A new lease id no lease has (positive, random).
     int64_t new_lease_id();
-    /// The TTL a grant asking for `requested` seconds gets: at least etcd's
-    /// minimum (1.5 election timeouts, rounded up to seconds).
-    int64_t lease_ttl(int64_t requested) const;
+    /// The shortest TTL a grant gets (etcd's: 1.5 election timeouts,
+    /// rounded up to seconds).
+    int64_t minimum_lease_ttl() const;
     /// The request limits clients are held to (--max-txn-ops, ...).
     Limits limits() const;
 

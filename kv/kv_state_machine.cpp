@@ -110,12 +110,13 @@ Result<std::string> decode_apply_answer(std::string_view answer) {
     return std::unexpected(Error::from_code(static_cast<ErrorCode>(code), std::move(text)));
 }
 
-Result<std::unique_ptr<KvStateMachine>> KvStateMachine::open(std::unique_ptr<Backend> backend,
-                                                             Clock clock) {
+Result<std::unique_ptr<KvStateMachine>>
+KvStateMachine::open(std::unique_ptr<Backend> backend, Clock clock, int64_t minimum_lease_ttl) {
     std::unique_ptr<KvStateMachine> machine(new KvStateMachine());
     machine->m_clock = std::move(clock);
     machine->m_store = TRY(MvccStore::open(std::move(backend)));
-    machine->m_lessor = TRY(Lessor::open(*machine->m_store, machine->m_clock()));
+    machine->m_lessor =
+        TRY(Lessor::open(*machine->m_store, machine->m_clock(), minimum_lease_ttl));
     machine->m_watches = std::make_unique<WatchHub>(*machine->m_store);
     TRY(machine->load_members());
     return machine;
@@ -305,6 +306,7 @@ Result<std::string> KvStateMachine::snapshot() {
 Result<void> KvStateMachine::restore(const Snapshot& snapshot) {
     TRY(m_store->restore(snapshot.data));
     TRY(m_lessor->reload(m_clock()));
+    m_watches->restored();
     TRY(load_members());
     members_changed();
     return {};
