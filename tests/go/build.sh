@@ -14,7 +14,7 @@ out=$(cd "$1" && pwd)
 command -v go >/dev/null || { echo "go is not installed (apt-get install golang-go)" >&2; exit 1; }
 [ -d /usr/share/gocode/src/go.etcd.io/etcd/clientv3 ] ||
   { echo "etcd's client library is missing (apt-get install golang-etcd-server-dev)" >&2; exit 1; }
-export GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOPROXY=off CGO_ENABLED=0
+export GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS='' GOPROXY=off CGO_ENABLED=0
 for program in kvclient kvbench; do
   (cd "$here/$program" && go build -o "$out/$program" .)
 done

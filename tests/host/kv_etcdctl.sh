@@ -353,6 +353,65 @@ case_endpoints() {
   pass
 }
 
+# The name of DIR's leader (per m1's or any answering member's status).
+leader_name() {
+  local id name
+  id=$(ctl endpoint status -w json 2>/dev/null | json 'd[0]["Status"]["leader"]') || return 1
+  for name in $(kv_members "$cluster"); do
+    if [ "$(kv_ctl_member "$cluster" "$name" endpoint status -w json 2>/dev/null |
+      json 'd[0]["Status"]["header"]["member_id"]')" = "$id" ]; then
+      echo "$name"
+      return 0
+    fi
+  done
+  return 1
+}
+# ctl_others NAME ARGS...: etcdctl against every member but NAME.
+ctl_others() {
+  local skip=$1 name endpoints=""
+  shift
+  for name in $(kv_members "$cluster"); do
+    [ "$name" = "$skip" ] || endpoints+="${endpoints:+,}$(kv_member_endpoint "$cluster" "$name")"
+  done
+  ETCDCTL_API=3 etcdctl --endpoints="$endpoints" --command-timeout=3s --dial-timeout=2s "$@"
+}
+case_failover() {
+  local leader new i
+  ctl put before 1 >/dev/null
+  leader=$(leader_name) || fail "no leader"
+  # The leader frozen (SIGSTOP): the other two elect one of themselves
+  # and go on committing.
+  kv_member_pause "$cluster" "$leader"
+  for i in $(seq 20); do
+    ctl_others "$leader" put during-pause 2 >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  [ "$i" -lt 20 ] || fail "no write committed within 10 s of pausing the leader $leader"
+  expect "a read from the others" $'during-pause\n2' ctl_others "$leader" get during-pause
+  new=$(ctl_others "$leader" endpoint status -w json | json 'd[0]["Status"]["leader"]')
+  if [ -z "$new" ] || [ "$new" = 0 ]; then fail "no new leader among the others"; fi
+  # Thawed, the old leader steps down and catches up.
+  kv_member_resume "$cluster" "$leader"
+  kv_cluster_wait_healthy "$cluster" 30 || fail "the cluster did not recover from the pause"
+  wait_for 100 sh -c "ETCDCTL_API=3 etcdctl --endpoints=$(kv_member_endpoint "$cluster" "$leader") get during-pause --consistency=s | grep -q during-pause" ||
+    fail "the thawed $leader did not catch up"
+  check "one leader after the thaw" 1 'len({e["Status"]["leader"] for e in d})' ctl endpoint status -w json
+  # The leader killed (SIGKILL): the same, and it restarts from its data.
+  leader=$(leader_name) || fail "no leader after the thaw"
+  kv_member_kill "$cluster" "$leader"
+  for i in $(seq 20); do
+    ctl_others "$leader" put during-kill 3 >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  [ "$i" -lt 20 ] || fail "no write committed within 10 s of killing the leader $leader"
+  kv_member_restart "$cluster" "$leader"
+  kv_cluster_wait_healthy "$cluster" 30 || fail "the killed leader $leader did not come back"
+  wait_for 100 sh -c "ETCDCTL_API=3 etcdctl --endpoints=$(kv_member_endpoint "$cluster" "$leader") get during-kill --consistency=s | grep -q during-kill" ||
+    fail "the restarted $leader did not catch up"
+  expect "every write survived" $'before\n1\nduring-kill\n3\nduring-pause\n2' ctl get "" --from-key
+  pass
+}
+
 case_compaction() {
   local i
   for i in 1 2 3 4 5; do ctl put k "v$i" >/dev/null; done # revisions 2..6
@@ -443,7 +502,7 @@ case_errors() {
   pass
 }
 
-cases=(put_get_del json_revisions txn watch lease members endpoints compaction defrag snapshot alarm errors)
+cases=(put_get_del json_revisions txn watch lease members endpoints failover compaction defrag snapshot alarm errors)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")
