@@ -25,6 +25,8 @@
 #   kv_member_rss_kib DIR m1           VmRSS of the member's process
 #   kv_cluster_stop DIR                SIGTERM, then SIGKILL after 10 s
 #   kv_cluster_print_logs DIR          every member's log, to stderr
+# KV_CONFIG_VIA=env passes the same settings as etcd's environment
+# variables (ETCD_NAME, ETCD_DATA_DIR, ETCD_LISTEN_CLIENT_URLS, ...) instead.
 # Extra server flags for every member: the KV_SERVER_FLAGS array (or a
 # string, split on spaces). Ports come from the kernel (bind to port 0,
 # read the port, close): another process could take one in the moment
@@ -53,6 +55,7 @@ kv_cluster_start() {
   local server=("$@")
   mkdir -p "$dir"
   printf '%s\n' "${server[@]}" >"$dir/server"
+  echo "${KV_CONFIG_VIA:-flags}" >"$dir/config_via"
   local ports
   mapfile -t ports < <(kv_free_ports $((size * 2)))
   [ "${#ports[@]}" -eq $((size * 2)) ] || { echo "kv_cluster: no free ports" >&2; return 1; }
@@ -87,11 +90,22 @@ kv_member_launch() {
   {
     echo "=== $(date -u +%T) start $name: ${server[*]} (client $client, peer $peer)"
   } >>"$dir/$name/log"
-  "${server[@]}" --name "$name" --data-dir "$dir/$name/data" \
-    --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
-    --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-    --initial-cluster "$(cat "$dir/initial_cluster")" --initial-cluster-token "$(cat "$dir/token")" \
-    --initial-cluster-state new "${extra[@]}" >>"$dir/$name/log" 2>&1 </dev/null &
+  local initial token
+  initial=$(cat "$dir/initial_cluster")
+  token=$(cat "$dir/token")
+  if [ "$(cat "$dir/config_via" 2>/dev/null)" = env ]; then
+    ETCD_NAME=$name ETCD_DATA_DIR=$dir/$name/data \
+      ETCD_LISTEN_CLIENT_URLS=http://127.0.0.1:$client ETCD_ADVERTISE_CLIENT_URLS=http://127.0.0.1:$client \
+      ETCD_LISTEN_PEER_URLS=http://127.0.0.1:$peer ETCD_INITIAL_ADVERTISE_PEER_URLS=http://127.0.0.1:$peer \
+      ETCD_INITIAL_CLUSTER=$initial ETCD_INITIAL_CLUSTER_TOKEN=$token ETCD_INITIAL_CLUSTER_STATE=new \
+      "${server[@]}" "${extra[@]}" >>"$dir/$name/log" 2>&1 </dev/null &
+  else
+    "${server[@]}" --name "$name" --data-dir "$dir/$name/data" \
+      --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+      --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+      --initial-cluster "$initial" --initial-cluster-token "$token" \
+      --initial-cluster-state new "${extra[@]}" >>"$dir/$name/log" 2>&1 </dev/null &
+  fi
   echo $! >"$dir/$name/pid"
 }
 

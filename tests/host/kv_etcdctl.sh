@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # etcd compatibility of a KV server, seen through etcd's own command line
 # client: Debian's etcdctl 3.4 (ETCDCTL_API=3) against a 3-member cluster
-# of SERVER_CMD on 127.0.0.1 (tests/host/kv_cluster.sh starts it with
+# (env_config: one member configured by ETCD_* variables) of SERVER_CMD on
+# 127.0.0.1 (tests/host/kv_cluster.sh starts it with
 # etcd's flags). Each case starts a fresh cluster, so revisions start at 1
 # and the exact outputs below hold; each asserts etcdctl's exact output
 # (or the parsed -w json), so a server that answers differently fails.
@@ -412,6 +413,20 @@ case_failover() {
   pass
 }
 
+# A one-member cluster configured through ETCD_* variables alone.
+# shellcheck disable=SC2034 # read through ${!size_var} and ${!config_var}
+size_env_config=1 config_env_config="env"
+case_env_config() {
+  expect "member list of one" "m1" sh -c "ETCDCTL_API=3 etcdctl --endpoints=$(kv_endpoints "$cluster") member list | cut -d, -f3 | tr -d ' '"
+  expect "put" OK ctl put k v
+  expect "get" $'k\nv' ctl get k
+  kv_member_kill "$cluster" m1
+  kv_member_restart "$cluster" m1
+  kv_cluster_wait_healthy "$cluster" 30 || fail "m1 did not come back after SIGKILL"
+  expect "a write survives SIGKILL and restart" $'k\nv' ctl get k
+  pass
+}
+
 case_compaction() {
   local i
   for i in 1 2 3 4 5; do ctl put k "v$i" >/dev/null; done # revisions 2..6
@@ -502,14 +517,16 @@ case_errors() {
   pass
 }
 
-cases=(put_get_del json_revisions txn watch lease members endpoints failover compaction defrag snapshot alarm errors)
+cases=(put_get_del json_revisions txn watch lease members endpoints failover env_config compaction defrag snapshot alarm errors)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")
 fi
 for case_name in "${cases[@]}"; do
   cluster=$work/cluster-$case_name
-  kv_cluster_start "$cluster" 3 "${server[@]}" || fail "cluster start"
+  size_var=size_$case_name config_var=config_$case_name
+  KV_CONFIG_VIA=${!config_var:-flags} kv_cluster_start "$cluster" "${!size_var:-3}" "${server[@]}" ||
+    fail "cluster start"
   kv_cluster_wait_healthy "$cluster" 30 || fail "the cluster did not become healthy"
   "case_$case_name"
   for pid in "${background[@]}"; do kill "$pid" 2>/dev/null || true; done
