@@ -38,6 +38,9 @@ if [ "$profile" = all ]; then
     # host tests of `keel image pull` (tests/host/registry.sh): Debian's
     # registry to pull from; openssl (above) makes the HTTPS test's CA
     docker-registry
+    # KV compatibility tests and benchmark (tests/host/kv_*.sh, tests/bench/kv.sh):
+    # etcd 3.4 to compare with, its etcdctl, and its Go client built in GOPATH mode
+    etcd-server etcd-client golang-go golang-etcd-server-dev
   )
 fi
 

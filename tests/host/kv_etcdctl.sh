@@ -1,0 +1,536 @@
+#!/usr/bin/env bash
+# etcd compatibility of a KV server, seen through etcd's own command line
+# client: Debian's etcdctl 3.4 (ETCDCTL_API=3) against a 3-member cluster
+# (env_config: one member configured by ETCD_* variables) of SERVER_CMD on
+# 127.0.0.1 (tests/host/kv_cluster.sh starts it with
+# etcd's flags). Each case starts a fresh cluster, so revisions start at 1
+# and the exact outputs below hold; each asserts etcdctl's exact output
+# (or the parsed -w json), so a server that answers differently fails.
+#
+# usage: tests/host/kv_etcdctl.sh SERVER_CMD [CASE]
+#   tests/host/kv_etcdctl.sh etcd                       every case, real etcd
+#   tests/host/kv_etcdctl.sh "build/debug/keel kv serve" watch
+# SERVER_CMD is split on spaces. Cases: the names in `cases` below.
+#
+# What etcdctl 3.4 cannot test, and where it is tested instead
+# (tests/go/kvclient): `get --count-only` (etcdctl 3.5 has it; the count
+# is checked through -w json here) and txn compares on a key's lease
+# (etcdctl 3.4 panics parsing `lease("k") = "ID"`).
+#
+# Snapshots: `snapshot save` is checked for what etcdctl itself requires
+# of any server: a stream whose length is 32 more than a multiple of 512,
+# ending in the SHA-256 of what precedes it. `snapshot status` opens the
+# file as a bbolt database, so it runs only when the server's snapshot is
+# bbolt: by default when SERVER_CMD is etcd; KV_SNAPSHOT_BBOLT=1/0 says
+# otherwise.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=kv_cluster.sh
+source "$here/kv_cluster.sh"
+
+[ $# -ge 1 ] || { echo "usage: $0 SERVER_CMD [CASE]" >&2; exit 2; }
+read -r -a server <<<"$1"
+only=${2:-}
+command -v etcdctl >/dev/null || { echo "SKIP: etcdctl is not installed (apt-get install etcd-client)"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 77; }
+if [ -z "${KV_SNAPSHOT_BBOLT:-}" ]; then
+  KV_SNAPSHOT_BBOLT=0
+  [ "$(basename "${server[0]}")" = etcd ] && KV_SNAPSHOT_BBOLT=1
+fi
+
+work=$(mktemp -d /tmp/keel-kv-etcdctl.XXXXXX)
+cluster=""
+background=()
+cleanup() {
+  local pid
+  for pid in "${background[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -z "$cluster" ] || kv_cluster_stop "$cluster"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+case_name=""
+fail() {
+  echo "FAIL: $case_name: $*" >&2
+  [ -z "$cluster" ] || kv_cluster_print_logs "$cluster"
+  exit 1
+}
+pass() { echo "PASS: $case_name"; }
+
+ctl() { kv_ctl "$cluster" "$@"; }
+ctl1() { kv_ctl_member "$cluster" m1 "$@"; }
+
+# expect DESCRIPTION EXPECTED COMMAND...: COMMAND succeeds and prints
+# exactly EXPECTED on stdout.
+expect() {
+  local what=$1 want=$2 got
+  shift 2
+  got=$("$@" 2>"$work/stderr") || fail "$what: \`$*\` failed: $(cat "$work/stderr")"
+  [ "$got" = "$want" ] || fail "$what: \`$*\`"$'\n'"--- expected"$'\n'"$want"$'\n'"--- got"$'\n'"$got"
+}
+
+# expect_error DESCRIPTION MESSAGE COMMAND...: COMMAND fails and its last
+# line on stderr that starts with "Error:" is exactly MESSAGE.
+expect_error() {
+  local what=$1 want=$2 got
+  shift 2
+  if "$@" >"$work/stdout" 2>"$work/stderr"; then
+    fail "$what: \`$*\` succeeded: $(cat "$work/stdout")"
+  fi
+  got=$(grep '^Error:' "$work/stderr" | tail -n 1 || true)
+  [ "$got" = "$want" ] || fail "$what: expected \"$want\", got: $(cat "$work/stderr")"
+}
+
+# json EXPRESSION: evaluates a Python expression over the JSON document on
+# stdin, bound to `d`; b64(s) decodes etcd's base64 byte strings.
+json() {
+  python3 -c '
+import base64, json, sys
+def b64(s): return base64.b64decode(s).decode()
+d = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print(v)
+' "$1"
+}
+
+# check DESCRIPTION WANT EXPRESSION COMMAND...: `COMMAND | json EXPRESSION`
+# is exactly WANT.
+check() {
+  local what=$1 want=$2 expression=$3 got
+  shift 3
+  "$@" >"$work/json" 2>"$work/stderr" || fail "$what: \`$*\` failed: $(cat "$work/stderr")"
+  got=$(json "$expression" <"$work/json") || fail "$what: $expression over: $(cat "$work/json")"
+  [ "$got" = "$want" ] || fail "$what: $expression: expected $want, got $got in: $(cat "$work/json")"
+}
+
+# Waits (bounded, tenths of a second) until the command succeeds.
+wait_for() {
+  local tries=$1
+  shift
+  for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+lines_at_least() { [ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
+# same_as_file DESCRIPTION FILE CONTENT: waits (5 s) until FILE (a
+# background command's output) has as many lines as CONTENT, and a little
+# longer for anything more, then compares.
+same_as_file() {
+  local what=$1 file=$2 want=$3
+  wait_for 50 lines_at_least "$file" "$(printf '%s' "$want" | wc -l)" || true
+  sleep 0.3
+  [ "$(cat "$file")" = "$(printf '%s' "$want")" ] ||
+    fail "$what:"$'\n'"--- expected"$'\n'"$want"$'\n'"--- got"$'\n'"$(cat "$file")"
+}
+
+case_put_get_del() {
+  expect "put" OK ctl put a 1
+  ctl put a/b 2 >/dev/null
+  ctl put a/c 3 >/dev/null
+  ctl put b 4 >/dev/null
+  ctl put c 5 >/dev/null
+  expect "get" $'a\n1' ctl get a
+  expect "get of a missing key" "" ctl get nothing
+  expect "get --prefix" $'a\n1\na/b\n2\na/c\n3' ctl get a --prefix
+  expect "get of a range [a/b, b)" $'a/b\n2\na/c\n3' ctl get a/b b
+  expect "get --from-key" $'b\n4\nc\n5' ctl get b --from-key
+  expect "get --limit" $'a\n1\na/b\n2' ctl get a --prefix --limit 2
+  expect "get --keys-only" $'a/b\n\na/c' ctl get a/ --prefix --keys-only
+  expect "get --print-value-only" "2" ctl get a/b --print-value-only
+  expect "get --order DESCEND --sort-by KEY" $'a/c\n3\na/b\n2\na\n1' ctl get a --prefix --order DESCEND --sort-by KEY
+  expect "get --consistency s" $'c\n5' ctl get c --consistency s
+  # What --count-only prints in etcdctl 3.5: the count of the whole range
+  # even when --limit cuts the kvs, and more=true.
+  check "the count of a limited range" "3 1 true" \
+    '"%d %d %s" % (d["count"], len(d["kvs"]), str(d["more"]).lower())' ctl get a --prefix --limit 1 -w json
+  expect "put --prev-kv" $'OK\nc\n5' ctl put c 6 --prev-kv
+  expect "del of a missing key" "0" ctl del nothing
+  expect "del --prev-kv" $'1\nb\n4' ctl del b --prev-kv
+  expect "del --prefix" "3" ctl del a --prefix
+  expect "get after del --prefix" "" ctl get a --prefix
+  ctl put d 7 >/dev/null
+  expect "del --from-key" "2" ctl del c --from-key
+  expect "nothing left" "" ctl get "" --from-key
+  expect_error "put of an empty key" "Error: etcdserver: key is not provided" ctl put "" x
+  pass
+}
+
+case_json_revisions() {
+  # A fresh cluster is at revision 1; every put and delete adds one.
+  check "a fresh cluster's revision" 1 'd["header"]["revision"]' ctl get x -w json
+  check "put's revision" 2 'd["header"]["revision"]' ctl put k v1 -w json
+  ctl put k v2 >/dev/null
+  ctl put other o >/dev/null
+  ctl put k v3 >/dev/null
+  check "create, mod, version" "k v3 2 5 3" \
+    '"%s %s %d %d %d" % (b64(d["kvs"][0]["key"]), b64(d["kvs"][0]["value"]), d["kvs"][0]["create_revision"], d["kvs"][0]["mod_revision"], d["kvs"][0]["version"])' \
+    ctl get k -w json
+  check "the header's revision is the store's" 5 'd["header"]["revision"]' ctl get k -w json
+  check "a get at an old revision" "v1 1 2" \
+    '"%s %d %d" % (b64(d["kvs"][0]["value"]), d["kvs"][0]["version"], d["kvs"][0]["mod_revision"])' ctl get k --rev=2 -w json
+  check "a get at revision 3" "v2 2" '"%s %d" % (b64(d["kvs"][0]["value"]), d["kvs"][0]["version"])' ctl get k --rev=3 -w json
+  expect "get --rev, simple" $'k\nv2' ctl get k --rev=3
+  check "a key made after the revision is absent" "0" 'd.get("count", 0)' ctl get other --rev=3 -w json
+  check "the header of an old read still says the current revision" 5 'd["header"]["revision"]' ctl get k --rev=3 -w json
+  check "the header names a member and the cluster" "True True" \
+    '"%s %s" % (d["header"]["member_id"] != 0, d["header"]["cluster_id"] != 0)' ctl get k -w json
+  check "delete's revision and deleted count" "6 1" '"%d %d" % (d["header"]["revision"], d["deleted"])' ctl del k -w json
+  ctl put k again >/dev/null
+  check "a key made again starts at version 1" "7 7 1" \
+    '"%d %d %d" % (d["kvs"][0]["create_revision"], d["kvs"][0]["mod_revision"], d["kvs"][0]["version"])' ctl get k -w json
+  check "put -w json --prev-kv" "again 7" '"%s %d" % (b64(d["prev_kv"]["value"]), d["prev_kv"]["mod_revision"])' \
+    ctl put k later --prev-kv -w json
+  expect_error "a future revision" "Error: etcdserver: mvcc: required revision is a future revision" ctl get k --rev=100
+  pass
+}
+
+# txn reads its three sections (compares, success, failure; each ended by
+# an empty line) from stdin; with --interactive it prints its prompts.
+txn() { printf '%s\n' "$@" | ctl txn --interactive; }
+# quiet_txn [FLAGS... --] LINES...: txn without the prompts.
+quiet_txn() {
+  local flags=()
+  if [[ " $* " == *" -- "* ]]; then
+    while [ "$1" != -- ]; do flags+=("$1"); shift; done
+    shift
+  fi
+  printf '%s\n' "$@" | ctl txn "${flags[@]}"
+}
+case_txn() {
+  ctl put k v1 >/dev/null # revision 2
+  ctl put k v2 >/dev/null # 3
+  ctl put n 10 >/dev/null # 4
+  local prompts_ok=$'compares:\nsuccess requests (get, put, del):\nfailure requests (get, put, del):'
+  expect "txn on value, success" "$prompts_ok"$'\nSUCCESS\n\nOK\n\nk\nv3' \
+    txn 'value("k") = "v2"' '' 'put k v3' 'get k' '' 'put k wrong' ''
+  expect "txn on value, failure" "$prompts_ok"$'\nFAILURE\n\nk\nv3' \
+    txn 'value("k") = "v2"' '' 'put k wrong' '' 'get k' ''
+  expect "txn on version, create and mod" "$prompts_ok"$'\nSUCCESS\n\nOK\n\n1' \
+    txn 'version("k") = "3"' 'create("k") = "2"' 'mod("k") = "5"' 'create("missing") = "0"' '' 'put m x' 'del n' '' ''
+  expect "txn with != < >" "$prompts_ok"$'\nSUCCESS\n\nk\nv3\n\nm\nx' \
+    txn 'value("k") != "v2"' 'version("k") < "4"' 'mod("m") > "5"' '' 'get k' 'get m' '' ''
+  expect "the deleted key" "" ctl get n
+  expect "one false compare fails the txn" "$prompts_ok"$'\nFAILURE\n\nOK' \
+    txn 'value("k") = "v3"' 'version("k") = "9"' '' 'put k wrong' '' 'put f failed' ''
+  expect "value compare on a missing key" "$prompts_ok"$'\nFAILURE' \
+    txn 'value("missing") = ""' '' 'put k wrong' '' ''
+  expect "the failure branch ran" $'f\nfailed' ctl get f
+  check "txn -w json: succeeded and a range response" "True 1 v3" \
+    '"%s %d %s" % (d["succeeded"], len(d["responses"]), b64(d["responses"][0]["Response"]["ResponseRange"]["kvs"][0]["value"]))' \
+    quiet_txn -w json -- 'mod("k") > "0"' '' 'get k' '' ''
+  check "a txn of two writes is one revision" 7 'd["header"]["revision"]' ctl get k -w json
+  expect_error "a txn putting one key twice" "Error: etcdserver: duplicate key given in txn request" \
+    txn '' 'put d 1' 'put d 2' '' ''
+  pass
+}
+
+case_watch() {
+  ctl put w/a 1 >/dev/null # revision 2
+  ctl put w/a 2 >/dev/null # 3
+  ctl put x 0 >/dev/null   # 4
+  # From revision 2: the history first, then what happens while watching.
+  ETCDCTL_API=3 etcdctl --endpoints="$(kv_endpoints "$cluster")" watch w --prefix --rev=2 --prev-kv \
+    >"$work/watch" 2>"$work/watch.err" &
+  background+=($!)
+  ETCDCTL_API=3 etcdctl --endpoints="$(kv_endpoints "$cluster")" watch w/b >"$work/watch_b" 2>&1 &
+  background+=($!)
+  wait_for 50 lines_at_least "$work/watch" 8 || fail "the history did not arrive: $(cat "$work/watch" "$work/watch.err")"
+  sleep 0.5 # both watches are in place (the one on w/b has nothing to show yet)
+  ctl del w/a >/dev/null
+  ctl put x 1 >/dev/null
+  ctl put w/b 3 >/dev/null
+  ctl put w/b 4 >/dev/null
+  ctl del w --prefix >/dev/null
+  same_as_file "watch --prefix --rev=2 --prev-kv" "$work/watch" \
+    $'PUT\nw/a\n1\nPUT\nw/a\n1\nw/a\n2\nDELETE\nw/a\n2\nw/a\n\nPUT\nw/b\n3\nPUT\nw/b\n3\nw/b\n4\nDELETE\nw/b\n4\nw/b\n\n'
+  same_as_file "watch w/b" "$work/watch_b" $'PUT\nw/b\n3\nPUT\nw/b\n4\nDELETE\nw/b\n\n'
+  # One txn is one watch response: its events arrive together, in order.
+  ETCDCTL_API=3 etcdctl --endpoints="$(kv_endpoints "$cluster")" watch t --prefix -w json >"$work/watch_t" 2>&1 &
+  background+=($!)
+  sleep 0.5
+  printf '%s\n' '' 'put t/1 a' 'put t/2 b' 'del t/0' '' '' | ctl txn >/dev/null
+  wait_for 50 lines_at_least "$work/watch_t" 1 || fail "the txn's events did not arrive"
+  check "a txn's events in one response" "10 ['t/1', 't/2']" \
+    '"%d %s" % (d["Header"]["revision"], [b64(e["kv"]["key"]) for e in d["Events"]])' head -n 1 "$work/watch_t"
+  pass
+}
+
+lease_of() { awk '{ print $2 }'; }
+case_lease() {
+  local id out
+  out=$(ctl lease grant 60) || fail "grant: $out"
+  [[ "$out" =~ ^lease\ ([0-9a-f]{16})\ granted\ with\ TTL\(60s\)$ ]] || fail "grant printed: $out"
+  id=${BASH_REMATCH[1]}
+  expect "put --lease" OK ctl put l/1 x --lease="$id"
+  expect "put --lease" OK ctl put l/2 y --lease="$id"
+  ctl put l/3 z >/dev/null
+  expect "keep-alive --once" "lease $id keepalived with TTL(60)" ctl lease keep-alive --once "$id"
+  out=$(ctl lease timetolive --keys "$id") || fail "timetolive: $out"
+  [[ "$out" =~ ^lease\ $id\ granted\ with\ TTL\(60s\),\ remaining\((5[0-9]|60)s\),\ attached\ keys\(\[(.*)\]\)$ ]] ||
+    fail "timetolive --keys printed: $out"
+  [ "$(tr ' ' '\n' <<<"${BASH_REMATCH[2]}" | sort | tr '\n' ' ')" = "l/1 l/2 " ] || fail "attached keys: $out"
+  check "timetolive -w json" "60 True ['l/1', 'l/2']" \
+    '"%d %s %s" % (d["granted-ttl"], 50 <= d["ttl"] <= 60, sorted(b64(k) for k in d["keys"]))' \
+    ctl lease timetolive --keys "$id" -w json
+  check "the key's lease" "$((16#$id))" 'd["kvs"][0]["lease"]' ctl get l/1 -w json
+  local second
+  second=$(ctl lease grant 100 | lease_of)
+  out=$(ctl lease list) || fail "list: $out"
+  [ "$(sed -n 1p <<<"$out")" = "found 2 leases" ] || fail "lease list: $out"
+  [ "$(sed 1d <<<"$out" | sort | tr '\n' ' ')" = "$(printf '%s\n' "$id" "$second" | sort | tr '\n' ' ')" ] ||
+    fail "lease list: $out"
+  expect "revoke" "lease $id revoked" ctl lease revoke "$id"
+  expect "the lease's keys are gone, others stay" $'l/3\nz' ctl get l --prefix
+  expect "timetolive of a revoked lease" "lease $id already expired" ctl lease timetolive "$id"
+  expect_error "revoke twice" "Error: failed to revoke lease (etcdserver: requested lease not found)" ctl lease revoke "$id"
+  expect_error "keep-alive of a missing lease" "Error: etcdserver: requested lease not found" \
+    ctl lease keep-alive --once "$id"
+  expect_error "put with a missing lease" "Error: etcdserver: requested lease not found" \
+    ctl put l/4 w --lease="$id"
+  # A TTL below the minimum (1.5 election timeouts: 2 s with etcd's
+  # defaults) is raised to it; the lease then expires on its own.
+  out=$(ctl lease grant 1) || fail "grant 1: $out"
+  [[ "$out" =~ ^lease\ ([0-9a-f]{16})\ granted\ with\ TTL\(2s\)$ ]] || fail "grant 1 printed: $out"
+  id=${BASH_REMATCH[1]}
+  ctl put short x --lease="$id" >/dev/null
+  expect "a key on a live lease" $'short\nx' ctl get short
+  for _ in $(seq 100); do
+    [ -z "$(ctl get short)" ] && break
+    sleep 0.1
+  done
+  expect "the key of an expired lease is gone" "" ctl get short
+  expect "an expired lease is not listed" $'found 1 leases\n'"$second" ctl lease list
+  pass
+}
+
+case_members() {
+  local out id name peer client learner
+  out=$(ctl member list) || fail "member list: $out"
+  [ "$(wc -l <<<"$out")" = 3 ] || fail "member list: $out"
+  while IFS=', ' read -r id _ name peer client learner; do
+    [[ "$id" =~ ^[0-9a-f]{1,16}$ ]] || fail "member id $id: $out"
+    [ "$peer" = "http://127.0.0.1:$(cat "$cluster/$name/peer_port")" ] || fail "$name's peer URL: $out"
+    [ "$client" = "http://$(kv_member_endpoint "$cluster" "$name")" ] || fail "$name's client URL: $out"
+    [ "$learner" = false ] || fail "$name is a learner: $out"
+  done <<<"$out"
+  [ "$(cut -d, -f2,3 <<<"$out" | sort | tr '\n' ';')" = " started, m1; started, m2; started, m3;" ] ||
+    fail "member list: $out"
+  check "member list -w json" "['m1', 'm2', 'm3']" 'sorted(m["name"] for m in d["members"])' ctl member list -w json
+  # The ids in member list are the ones each member answers with.
+  local ids_list ids_status
+  ids_list=$(ctl member list -w json | json 'sorted(m["ID"] for m in d["members"])')
+  ids_status=$(ctl endpoint status -w json | json 'sorted(e["Status"]["header"]["member_id"] for e in d)')
+  [ "$ids_list" = "$ids_status" ] || fail "member ids $ids_list, endpoint status says $ids_status"
+  pass
+}
+
+case_endpoints() {
+  ctl put k v >/dev/null
+  local endpoints
+  endpoints=$(kv_endpoints "$cluster" | tr ',' '\n' | sort | tr '\n' ' ')
+  check "endpoint status of every member" "$endpoints" '" ".join(sorted(e["Endpoint"] for e in d)) + " "' \
+    ctl endpoint status -w json
+  check "one leader, a member, seen by all" "True" \
+    'len({e["Status"]["leader"] for e in d}) == 1 and d[0]["Status"]["leader"] in {e["Status"]["header"]["member_id"] for e in d}' \
+    ctl endpoint status -w json
+  check "status fields" "True" \
+    'all(e["Status"]["raftTerm"] >= 1 and e["Status"]["raftIndex"] >= 1 and e["Status"]["dbSize"] > 0 and e["Status"]["version"] != "" and e["Status"]["header"]["revision"] >= 1 for e in d)' \
+    ctl endpoint status -w json
+  check "endpoint health -w json" "${endpoints}True" \
+    '" ".join(sorted(e["endpoint"] for e in d)) + " " + str(all(e["health"] for e in d))' ctl endpoint health -w json
+  local out
+  out=$(ctl endpoint health 2>&1) || fail "endpoint health: $out"
+  [ "$(grep -c 'is healthy: successfully committed proposal: took = ' <<<"$out")" = 3 ] || fail "endpoint health: $out"
+  # A member killed: health says so, status leaves it out; a write still
+  # commits on the other two, and the member catches up on restart.
+  kv_member_kill "$cluster" m3
+  ctl put after-kill 1 >/dev/null || fail "a put with one member of three down failed"
+  if out=$(ctl endpoint health 2>&1); then fail "endpoint health with a member down: $out"; fi
+  grep -q "$(kv_member_endpoint "$cluster" m3) is unhealthy" <<<"$out" || fail "endpoint health with m3 down: $out"
+  kv_member_restart "$cluster" m3
+  kv_cluster_wait_healthy "$cluster" 30 || fail "m3 did not come back"
+  wait_for 50 sh -c "ETCDCTL_API=3 etcdctl --endpoints=$(kv_member_endpoint "$cluster" m3) get after-kill --consistency=s | grep -q after-kill" ||
+    fail "m3 did not catch up after restart"
+  pass
+}
+
+# The name of DIR's leader (per m1's or any answering member's status).
+leader_name() {
+  local id name
+  id=$(ctl endpoint status -w json 2>/dev/null | json 'd[0]["Status"]["leader"]') || return 1
+  for name in $(kv_members "$cluster"); do
+    if [ "$(kv_ctl_member "$cluster" "$name" endpoint status -w json 2>/dev/null |
+      json 'd[0]["Status"]["header"]["member_id"]')" = "$id" ]; then
+      echo "$name"
+      return 0
+    fi
+  done
+  return 1
+}
+# ctl_others NAME ARGS...: etcdctl against every member but NAME.
+ctl_others() {
+  local skip=$1 name endpoints=""
+  shift
+  for name in $(kv_members "$cluster"); do
+    [ "$name" = "$skip" ] || endpoints+="${endpoints:+,}$(kv_member_endpoint "$cluster" "$name")"
+  done
+  ETCDCTL_API=3 etcdctl --endpoints="$endpoints" --command-timeout=3s --dial-timeout=2s "$@"
+}
+case_failover() {
+  local leader new i
+  ctl put before 1 >/dev/null
+  leader=$(leader_name) || fail "no leader"
+  # The leader frozen (SIGSTOP): the other two elect one of themselves
+  # and go on committing.
+  kv_member_pause "$cluster" "$leader"
+  for i in $(seq 20); do
+    ctl_others "$leader" put during-pause 2 >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  [ "$i" -lt 20 ] || fail "no write committed within 10 s of pausing the leader $leader"
+  expect "a read from the others" $'during-pause\n2' ctl_others "$leader" get during-pause
+  new=$(ctl_others "$leader" endpoint status -w json | json 'd[0]["Status"]["leader"]')
+  if [ -z "$new" ] || [ "$new" = 0 ]; then fail "no new leader among the others"; fi
+  # Thawed, the old leader steps down and catches up.
+  kv_member_resume "$cluster" "$leader"
+  kv_cluster_wait_healthy "$cluster" 30 || fail "the cluster did not recover from the pause"
+  wait_for 100 sh -c "ETCDCTL_API=3 etcdctl --endpoints=$(kv_member_endpoint "$cluster" "$leader") get during-pause --consistency=s | grep -q during-pause" ||
+    fail "the thawed $leader did not catch up"
+  check "one leader after the thaw" 1 'len({e["Status"]["leader"] for e in d})' ctl endpoint status -w json
+  # The leader killed (SIGKILL): the same, and it restarts from its data.
+  leader=$(leader_name) || fail "no leader after the thaw"
+  kv_member_kill "$cluster" "$leader"
+  for i in $(seq 20); do
+    ctl_others "$leader" put during-kill 3 >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  [ "$i" -lt 20 ] || fail "no write committed within 10 s of killing the leader $leader"
+  kv_member_restart "$cluster" "$leader"
+  kv_cluster_wait_healthy "$cluster" 30 || fail "the killed leader $leader did not come back"
+  wait_for 100 sh -c "ETCDCTL_API=3 etcdctl --endpoints=$(kv_member_endpoint "$cluster" "$leader") get during-kill --consistency=s | grep -q during-kill" ||
+    fail "the restarted $leader did not catch up"
+  expect "every write survived" $'before\n1\nduring-kill\n3\nduring-pause\n2' ctl get "" --from-key
+  pass
+}
+
+# A one-member cluster configured through ETCD_* variables alone.
+# shellcheck disable=SC2034 # read through ${!size_var} and ${!config_var}
+size_env_config=1 config_env_config="env"
+case_env_config() {
+  expect "member list of one" "m1" sh -c "ETCDCTL_API=3 etcdctl --endpoints=$(kv_endpoints "$cluster") member list | cut -d, -f3 | tr -d ' '"
+  expect "put" OK ctl put k v
+  expect "get" $'k\nv' ctl get k
+  kv_member_kill "$cluster" m1
+  kv_member_restart "$cluster" m1
+  kv_cluster_wait_healthy "$cluster" 30 || fail "m1 did not come back after SIGKILL"
+  expect "a write survives SIGKILL and restart" $'k\nv' ctl get k
+  pass
+}
+
+case_compaction() {
+  local i
+  for i in 1 2 3 4 5; do ctl put k "v$i" >/dev/null; done # revisions 2..6
+  expect "compact" "compacted revision 4" ctl compact 4
+  expect_error "a get below the compacted revision" \
+    "Error: etcdserver: mvcc: required revision has been compacted" ctl get k --rev=3
+  expect "a get at the compacted revision" $'k\nv3' ctl get k --rev=4
+  expect "a get after it" $'k\nv4' ctl get k --rev=5
+  expect_error "compact again below" "Error: etcdserver: mvcc: required revision has been compacted" ctl compact 3
+  expect_error "compact a future revision" "Error: etcdserver: mvcc: required revision is a future revision" \
+    ctl compact 100
+  expect "compact --physical" "compacted revision 6" ctl compact 6 --physical
+  expect "the latest value outlives compaction" $'k\nv5' ctl get k
+  # A watch from a compacted revision is cancelled with the reason.
+  local out
+  out=$(ctl watch k --rev=2 2>&1 || true)
+  grep -qx 'watch was canceled (etcdserver: mvcc: required revision has been compacted)' <<<"$out" ||
+    fail "watch from a compacted revision: $out"
+  pass
+}
+
+case_defrag() {
+  local i
+  for i in $(seq 20); do ctl put "d/$i" "$(head -c 2000 /dev/zero | tr '\0' x)" >/dev/null; done
+  ctl del d --prefix >/dev/null
+  ctl compact "$(ctl get x -w json | json 'd["header"]["revision"]')" >/dev/null
+  local want="" endpoint
+  for endpoint in $(kv_endpoints "$cluster" | tr ',' ' '); do
+    want+="${want:+$'\n'}Finished defragmenting etcd member[$endpoint]"
+  done
+  expect "defrag of every member" "$want" ctl defrag
+  ctl put after defrag >/dev/null
+  expect "the store works after defrag" $'after\ndefrag' ctl get after
+  pass
+}
+
+case_snapshot() {
+  ctl put s 1 >/dev/null
+  ctl put s 2 >/dev/null
+  expect_error "a snapshot from several members" \
+    "Error: snapshot must be requested to one selected node, not multiple [$(kv_endpoints "$cluster" | tr ',' ' ')]" \
+    ctl snapshot save "$work/many.db"
+  ctl1 snapshot save "$work/snap.db" >"$work/out" 2>&1 || fail "snapshot save: $(cat "$work/out")"
+  grep -qx "Snapshot saved at $work/snap.db" "$work/out" || fail "snapshot save printed: $(cat "$work/out")"
+  python3 - "$work/snap.db" <<'PY' || fail "the snapshot's SHA-256 trailer"
+import hashlib, sys
+data = open(sys.argv[1], "rb").read()
+if len(data) % 512 != 32 or hashlib.sha256(data[:-32]).digest() != data[-32:]:
+    sys.exit(f"{len(data)} bytes: not a multiple of 512 plus a SHA-256 of the rest")
+PY
+  if [ "$KV_SNAPSHOT_BBOLT" = 1 ]; then
+    check "snapshot status" "3 True" '"%d %s" % (d["revision"], d["totalKey"] >= 1)' \
+      ctl snapshot status "$work/snap.db" -w json
+  else
+    echo "note: snapshot status not checked (the server's snapshot is not bbolt)"
+  fi
+  pass
+}
+
+case_alarm() {
+  expect "no alarms" "" ctl alarm list
+  expect "disarm with no alarms" "" ctl alarm disarm
+  pass
+}
+
+put_from() {
+  local file=$1
+  shift
+  ctl "$@" <"$file"
+}
+last_line() { "$@" | tail -n 1; }
+case_errors() {
+  # etcd's limits by default: 128 operations in a txn, 1.5 MiB a request.
+  local ops=() i
+  for i in $(seq 129); do ops+=("put t$i x"); done
+  expect_error "a txn with 129 operations" "Error: etcdserver: too many operations in txn request" \
+    quiet_txn '' "${ops[@]}" '' ''
+  unset 'ops[128]'
+  expect "a txn with 128 operations" OK last_line quiet_txn '' "${ops[@]}" '' ''
+  head -c 1600000 /dev/zero | tr '\0' a >"$work/big"
+  expect_error "a 1.6 MB put" "Error: etcdserver: request is too large" put_from "$work/big" put big
+  head -c 1400000 /dev/zero | tr '\0' a >"$work/fits"
+  expect "a 1.4 MB put" OK put_from "$work/fits" put big
+  check "the 1.4 MB value" 1400000 'len(b64(d["kvs"][0]["value"]))' ctl get big -w json
+  expect "compact" "compacted revision 3" ctl compact 3
+  expect_error "a get on a compacted revision" "Error: etcdserver: mvcc: required revision has been compacted" \
+    ctl get big --rev=2
+  pass
+}
+
+cases=(put_get_del json_revisions txn watch lease members endpoints failover env_config compaction defrag snapshot alarm errors)
+if [ -n "$only" ]; then
+  printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
+  cases=("$only")
+fi
+for case_name in "${cases[@]}"; do
+  cluster=$work/cluster-$case_name
+  size_var=size_$case_name config_var=config_$case_name
+  KV_CONFIG_VIA=${!config_var:-flags} kv_cluster_start "$cluster" "${!size_var:-3}" "${server[@]}" ||
+    fail "cluster start"
+  kv_cluster_wait_healthy "$cluster" 30 || fail "the cluster did not become healthy"
+  "case_$case_name"
+  for pid in "${background[@]}"; do kill "$pid" 2>/dev/null || true; done
+  background=()
+  kv_cluster_stop "$cluster"
+  cluster=""
+done
