@@ -1,6 +1,7 @@
 // etcd's Cluster and Maintenance services and gRPC's health check: the
 // member list and its changes (Raft membership changes whose context is
 // the member), status, alarms, hashes, snapshots and leadership moves.
+#include "base/digest.h"
 #include "kv/etcd_convert.h"
 #include "kv/etcd_errors.h"
 #include "kv/etcd_services.h"
@@ -29,6 +30,17 @@ void member_to_proto(const MemberInfo& member, etcdserverpb::Member& out) {
     for (const std::string& url : member.client_urls)
         out.add_clienturls(url);
     out.set_islearner(member.is_learner);
+}
+
+// etcd's snapshot stream ends in a SHA-256 of what precedes it, after
+// padding to a multiple of 512 bytes, and etcdctl checks it when it saves
+// the file: the store's snapshot gets the same trailer. (Restoring is
+// keel's own: the bytes are keel's MVCC snapshot, not etcd's bbolt file.)
+void append_snapshot_trailer(std::string& snapshot) {
+    snapshot.resize((snapshot.size() + 511) / 512 * 512, '\0');
+    std::string hex = sha256_hex(snapshot);
+    for (size_t i = 0; i + 1 < hex.size(); i += 2)
+        snapshot.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
 }
 
 template <typename Response> void add_members(KvServer& server, Response& response) {
@@ -203,6 +215,7 @@ void add_maintenance_service(GrpcServer& grpc, KvServer& server) {
                    auto snapshot = server.machine().snapshot();
                    if (!snapshot)
                        return reply_error(*call, snapshot.error());
+                   append_snapshot_trailer(*snapshot);
                    std::string_view rest = *snapshot;
                    do {
                        std::string_view chunk = rest.substr(0, kSnapshotChunk);
