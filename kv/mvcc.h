@@ -119,13 +119,15 @@ struct RangeResponse {
 struct PutRequest {
     std::string key;
     std::string value;
-    int64_t lease = 0;
     /// Answer with the key-value before the put.
     bool prev_kv = false;
     /// Keep the current value (the key must exist).
     bool ignore_value = false;
     /// Keep the current lease (the key must exist).
     bool ignore_lease = false;
+    /// The lease to attach the key to; 0 for none. (Last: a std::expected
+    /// of this struct must not end in the bools' padding, for libc++ 16.)
+    int64_t lease = 0;
 };
 
 /// A put's answer.
@@ -138,10 +140,11 @@ struct PutResponse {
 
 /// A delete of a key range (range_end as in RangeRequest).
 struct DeleteRangeRequest {
+    /// Answer with the deleted key-values. (First: a std::expected of this
+    /// struct must not end in the bool's padding, for libc++ 16.)
+    bool prev_kv = false;
     std::string key;
     std::string range_end;
-    /// Answer with the deleted key-values.
-    bool prev_kv = false;
 };
 
 /// A delete's answer.
