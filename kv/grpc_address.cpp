@@ -24,8 +24,9 @@ Result<GrpcAddress> unix_address(std::string_view address) {
     out.text = std::string(address);
     auto* un = reinterpret_cast<sockaddr_un*>(&out.storage);
     if (path.empty() || path.size() >= sizeof un->sun_path)
-        return error(cat("gRPC address ", quoted(address), ": unix socket path is empty or longer than ",
-                         sizeof un->sun_path - 1, " bytes"));
+        return error(cat("gRPC address ", quoted(address),
+                         ": unix socket path is empty or longer than ", sizeof un->sun_path - 1,
+                         " bytes"));
     un->sun_family = AF_UNIX;
     std::memcpy(un->sun_path, path.data(), path.size());
     out.length = socklen_t(offsetof(sockaddr_un, sun_path) + path.size() + 1);

@@ -190,8 +190,8 @@ Result<void> GrpcConnection::start() {
     if (rc != 0)
         return error(cat("send HTTP/2 settings: ", nghttp2_strerror(rc)));
     // The server's SETTINGS show that HTTP/2 is spoken at the other end.
-    auto exchanged = pump(Clock::now() + m_options.connect_timeout,
-                          [this] { return m_settings_received; });
+    auto exchanged =
+        pump(Clock::now() + m_options.connect_timeout, [this] { return m_settings_received; });
     if (!exchanged)
         return error(cat("HTTP/2 handshake: ", exchanged.error().message));
     return {};
@@ -256,11 +256,11 @@ void GrpcConnection::read_available() {
             fail(unavailable(cat("connection to ", m_authority, " closed by the server")));
             return;
         }
-        ssize_t used =
-            nghttp2_session_mem_recv(m_session, reinterpret_cast<const uint8_t*>(buffer), size_t(n));
+        ssize_t used = nghttp2_session_mem_recv(m_session, reinterpret_cast<const uint8_t*>(buffer),
+                                                size_t(n));
         if (used < 0) {
-            fail(unavailable(cat("connection to ", m_authority, ": HTTP/2: ",
-                                 nghttp2_strerror(int(used)))));
+            fail(unavailable(
+                cat("connection to ", m_authority, ": HTTP/2: ", nghttp2_strerror(int(used)))));
             return;
         }
     }
@@ -276,7 +276,8 @@ GrpcResult<void> GrpcConnection::pump(Clock::time_point deadline,
             return std::unexpected(*m_broken);
         auto now = Clock::now();
         if (now >= deadline)
-            return std::unexpected(GrpcStatus{GrpcCode::DeadlineExceeded, "context deadline exceeded"});
+            return std::unexpected(
+                GrpcStatus{GrpcCode::DeadlineExceeded, "context deadline exceeded"});
         auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
         pollfd entry{m_fd.get(), short(POLLIN), 0};
         if (m_output_offset < m_output.size())
@@ -318,8 +319,8 @@ GrpcConnection::open(std::string_view path, const GrpcMetadata& metadata,
     int32_t id = nghttp2_submit_request(m_session, nullptr, headers.data(), headers.size(),
                                         &provider, nullptr);
     if (id < 0)
-        return std::unexpected(unavailable(cat("start a call of ", path, ": HTTP/2: ",
-                                               nghttp2_strerror(id))));
+        return std::unexpected(
+            unavailable(cat("start a call of ", path, ": HTTP/2: ", nghttp2_strerror(id))));
     state->id = id;
     m_streams[id] = state;
     return state;
@@ -394,20 +395,20 @@ int GrpcConnection::on_stream_close(int32_t stream_id, uint32_t error_code) {
             if (auto finished = state->decoder.finish(); !finished)
                 state->final = finished.error();
     } else if (state->http_status && *state->http_status != 200) {
-        state->final =
-            GrpcStatus{code_for_http_status(*state->http_status),
-                       cat("unexpected HTTP status code received from server: ",
-                           *state->http_status)};
+        state->final = GrpcStatus{
+            code_for_http_status(*state->http_status),
+            cat("unexpected HTTP status code received from server: ", *state->http_status)};
     } else if (error_code == NGHTTP2_REFUSED_STREAM) {
         state->final = unavailable("the server refused the stream (REFUSED_STREAM)");
     } else if (error_code == NGHTTP2_CANCEL) {
         state->final = GrpcStatus{GrpcCode::Cancelled, "the server cancelled the stream"};
     } else if (error_code != NGHTTP2_NO_ERROR) {
-        state->final = GrpcStatus{GrpcCode::Internal,
-                                  cat("stream terminated by RST_STREAM with error code: ",
-                                      nghttp2_http2_strerror(error_code))};
+        state->final =
+            GrpcStatus{GrpcCode::Internal, cat("stream terminated by RST_STREAM with error code: ",
+                                               nghttp2_http2_strerror(error_code))};
     } else {
-        state->final = GrpcStatus{GrpcCode::Internal, "server closed the stream without sending trailers"};
+        state->final =
+            GrpcStatus{GrpcCode::Internal, "server closed the stream without sending trailers"};
     }
     return 0;
 }
@@ -443,9 +444,9 @@ GrpcStream::~GrpcStream() {
 
 GrpcResult<void> GrpcStream::send(std::string_view message) {
     if (m_state->final)
-        return std::unexpected(m_state->final->ok()
-                                   ? GrpcStatus{GrpcCode::FailedPrecondition, "the stream has ended"}
-                                   : *m_state->final);
+        return std::unexpected(
+            m_state->final->ok() ? GrpcStatus{GrpcCode::FailedPrecondition, "the stream has ended"}
+                                 : *m_state->final);
     if (m_state->send_closed)
         return std::unexpected(
             GrpcStatus{GrpcCode::FailedPrecondition, "send after close_send on the stream"});
@@ -476,9 +477,8 @@ GrpcResult<void> GrpcStream::close_send() {
 
 GrpcResult<std::optional<std::string>> GrpcStream::receive(std::chrono::milliseconds timeout) {
     State& state = *m_state;
-    auto pumped = m_connection->pump(Clock::now() + timeout, [&state] {
-        return !state.received.empty() || state.final;
-    });
+    auto pumped = m_connection->pump(Clock::now() + timeout,
+                                     [&state] { return !state.received.empty() || state.final; });
     if (!state.received.empty()) {
         std::string message = std::move(state.received.front());
         state.received.pop_front();
@@ -490,8 +490,8 @@ GrpcResult<std::optional<std::string>> GrpcStream::receive(std::chrono::millisec
         return std::unexpected(*state.final);
     }
     if (!pumped && pumped.error().code == GrpcCode::DeadlineExceeded)
-        return std::unexpected(
-            GrpcStatus{GrpcCode::DeadlineExceeded, cat("no message within ", timeout.count(), " ms")});
+        return std::unexpected(GrpcStatus{GrpcCode::DeadlineExceeded,
+                                          cat("no message within ", timeout.count(), " ms")});
     return std::unexpected(pumped ? GrpcStatus{GrpcCode::Internal, "no message"} : pumped.error());
 }
 
@@ -522,7 +522,8 @@ Result<std::unique_ptr<GrpcClient>> GrpcClient::connect(std::string_view address
     Fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd)
         return errno_error(what);
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&parsed.storage), parsed.length) < 0) {
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&parsed.storage), parsed.length) <
+        0) {
         if (errno != EINPROGRESS && errno != EAGAIN)
             return errno_error(what);
         pollfd entry{fd.get(), short(POLLOUT), 0};
@@ -566,9 +567,9 @@ GrpcResult<std::string> GrpcClient::unary(std::string_view path, std::string_vie
     if (!state->final->ok())
         return std::unexpected(*state->final);
     if (state->received.size() != 1)
-        return std::unexpected(GrpcStatus{
-            GrpcCode::Internal, cat("expected one response message for ", path, ", got ",
-                                    state->received.size())});
+        return std::unexpected(
+            GrpcStatus{GrpcCode::Internal, cat("expected one response message for ", path, ", got ",
+                                               state->received.size())});
     return std::move(state->received.front());
 }
 

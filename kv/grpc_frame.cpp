@@ -58,9 +58,9 @@ GrpcResult<std::optional<std::string>> GrpcMessageDecoder::next() {
         m_failure = GrpcStatus{GrpcCode::Internal,
                                cat("grpc: received unexpected payload format ", unsigned(flag))};
     else if (length > m_max)
-        m_failure = GrpcStatus{GrpcCode::ResourceExhausted,
-                               cat("grpc: received message larger than max (", length, " vs. ",
-                                   m_max, ")")};
+        m_failure =
+            GrpcStatus{GrpcCode::ResourceExhausted, cat("grpc: received message larger than max (",
+                                                        length, " vs. ", m_max, ")")};
     if (m_failure) {
         m_buffer.clear();
         m_consumed = 0;
@@ -77,9 +77,9 @@ GrpcResult<void> GrpcMessageDecoder::finish() const {
     if (m_failure)
         return std::unexpected(*m_failure);
     if (buffered() != 0)
-        return std::unexpected(GrpcStatus{
-            GrpcCode::Internal, cat("grpc: stream ended inside a message (", buffered(),
-                                    " bytes of an unfinished message)")});
+        return std::unexpected(
+            GrpcStatus{GrpcCode::Internal, cat("grpc: stream ended inside a message (", buffered(),
+                                               " bytes of an unfinished message)")});
     return {};
 }
 

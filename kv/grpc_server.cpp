@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
@@ -151,6 +152,10 @@ private:
     size_t m_output_offset = 0;
     bool m_closed = false;
     bool m_flush_scheduled = false;
+    /// Inside nghttp2_session_mem_recv (and so maybe inside a handler).
+    bool m_receiving = false;
+    /// shut_down() was called: the next flush closes.
+    bool m_close_after_flush = false;
     bool m_watching_output = false;
 };
 
@@ -359,8 +364,11 @@ Result<void> GrpcServer::Connection::start() {
 
 void GrpcServer::Connection::on_events(uint32_t events) {
     auto keep_alive = shared_from_this();
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        m_receiving = true;
         read_socket();
+        m_receiving = false;
+    }
     if (!m_closed)
         flush();
 }
@@ -382,8 +390,8 @@ void GrpcServer::Connection::read_socket() {
             close();
             return;
         }
-        ssize_t used =
-            nghttp2_session_mem_recv(m_session, reinterpret_cast<const uint8_t*>(buffer), size_t(n));
+        ssize_t used = nghttp2_session_mem_recv(m_session, reinterpret_cast<const uint8_t*>(buffer),
+                                                size_t(n));
         if (m_closed)
             return;
         if (used < 0) {
@@ -440,6 +448,10 @@ void GrpcServer::Connection::flush() {
     if (m_closed)
         return;
     bool pending = m_output_offset < m_output.size();
+    if (m_close_after_flush) {
+        close(); // what the socket did not take now is given up
+        return;
+    }
     if (!pending && nghttp2_session_want_read(m_session) == 0 &&
         nghttp2_session_want_write(m_session) == 0) {
         close(); // GOAWAY exchanged, or the session ended on an error
@@ -453,7 +465,8 @@ void GrpcServer::Connection::update_events() {
     if (pending == m_watching_output)
         return;
     m_watching_output = pending;
-    if (auto modified = m_server.m_reactor.modify_fd(m_fd.get(), uint32_t(EPOLLIN) | (pending ? uint32_t(EPOLLOUT) : 0u));
+    if (auto modified = m_server.m_reactor.modify_fd(
+            m_fd.get(), uint32_t(EPOLLIN) | (pending ? uint32_t(EPOLLOUT) : 0u));
         !modified) {
         log_warning(cat("grpc: connection from ", m_peer, ": ", modified.error().to_string()));
         close();
@@ -471,13 +484,18 @@ void GrpcServer::Connection::schedule_flush() {
 }
 
 void GrpcServer::Connection::shut_down() {
-    if (m_closed)
+    if (m_closed || m_close_after_flush)
         return;
     nghttp2_submit_goaway(m_session, NGHTTP2_FLAG_NONE,
                           nghttp2_session_get_last_proc_stream_id(m_session), NGHTTP2_NO_ERROR,
                           nullptr, 0);
-    flush();
-    close();
+    m_close_after_flush = true;
+    // nghttp2 must not be asked for output from inside its own input
+    // callbacks (a handler stopping the server): then the flush waits.
+    if (m_receiving)
+        schedule_flush();
+    else
+        flush();
 }
 
 void GrpcServer::Connection::close() {
@@ -609,9 +627,9 @@ void GrpcServer::Connection::start_call(Stream& stream) {
     stream.headers.clear();
     if (auto encoding = stream.call->header("grpc-encoding"); encoding && *encoding != "identity") {
         stream.handler_done = true;
-        stream.call->finish({GrpcCode::Unimplemented,
-                             cat("grpc: Decompressor is not installed for grpc-encoding ",
-                                 quoted(*encoding))});
+        stream.call->finish(
+            {GrpcCode::Unimplemented,
+             cat("grpc: Decompressor is not installed for grpc-encoding ", quoted(*encoding))});
         return;
     }
     auto route = m_server.m_routes.find(stream.path);
@@ -622,17 +640,17 @@ void GrpcServer::Connection::start_call(Stream& stream) {
             method.remove_prefix(1);
         size_t slash = method.rfind('/');
         if (slash == std::string_view::npos) {
-            stream.call->finish({GrpcCode::Unimplemented,
-                                 cat("malformed method name: ", quoted(stream.path))});
+            stream.call->finish(
+                {GrpcCode::Unimplemented, cat("malformed method name: ", quoted(stream.path))});
             return;
         }
         std::string_view service = method.substr(0, slash);
         std::string prefix = cat("/", service, "/");
         auto known = m_server.m_routes.lower_bound(prefix);
         if (known != m_server.m_routes.end() && known->first.starts_with(prefix))
-            stream.call->finish({GrpcCode::Unimplemented, cat("unknown method ",
-                                                              method.substr(slash + 1),
-                                                              " for service ", service)});
+            stream.call->finish(
+                {GrpcCode::Unimplemented,
+                 cat("unknown method ", method.substr(slash + 1), " for service ", service)});
         else
             stream.call->finish({GrpcCode::Unimplemented, cat("unknown service ", service)});
         return;
@@ -789,7 +807,7 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::listen(Reactor& reactor, std::st
     if (family == AF_UNIX) {
         // A socket file left by an earlier run would fail bind.
         const auto& un = reinterpret_cast<const sockaddr_un&>(parsed.storage);
-        struct stat status{};
+        struct stat status {};
         if (::lstat(un.sun_path, &status) == 0 && S_ISSOCK(status.st_mode))
             ::unlink(un.sun_path);
     } else {
@@ -836,15 +854,23 @@ void GrpcServer::accept_connections() {
             int on = 1;
             ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
         }
-        auto connection = std::make_shared<Connection>(*this, std::move(fd), peer_name(address));
-        Connection* key = connection.get();
-        m_connections.emplace(key, connection);
-        if (auto started = connection->start(); !started) {
-            log_warning(cat("grpc: connection from ", peer_name(address), ": ",
-                            started.error().to_string()));
-            connection->close();
-        }
+        std::string peer = peer_name(address);
+        if (auto served = serve(std::move(fd), peer); !served)
+            log_warning(cat("grpc: connection from ", peer, ": ", served.error().to_string()));
     }
+}
+
+Result<void> GrpcServer::serve(Fd socket, std::string peer) {
+    int flags = ::fcntl(socket.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(socket.get(), F_SETFL, flags | O_NONBLOCK) < 0)
+        return errno_error("make the socket non-blocking");
+    auto connection = std::make_shared<Connection>(*this, std::move(socket), std::move(peer));
+    m_connections.emplace(connection.get(), connection);
+    if (auto started = connection->start(); !started) {
+        connection->close();
+        return std::unexpected(std::move(started).error());
+    }
+    return {};
 }
 
 void GrpcServer::forget(Connection* connection) {
@@ -895,7 +921,8 @@ public:
     void on_message(std::string_view message) override {
         if (m_state != UnaryRequest::Waiting) {
             m_state = UnaryRequest::Answered;
-            m_call->finish({GrpcCode::Internal, "grpc: too many request messages for a unary method"});
+            m_call->finish(
+                {GrpcCode::Internal, "grpc: too many request messages for a unary method"});
             return;
         }
         m_request = message;
@@ -923,7 +950,8 @@ private:
 
 } // namespace
 
-GrpcRoute unary_route(std::function<void(std::string_view request, std::shared_ptr<GrpcCall>)> handle) {
+GrpcRoute
+unary_route(std::function<void(std::string_view request, std::shared_ptr<GrpcCall>)> handle) {
     return [handle = std::move(handle)](std::shared_ptr<GrpcCall> call) {
         return std::make_unique<UnaryHandler>(handle, std::move(call));
     };

@@ -104,6 +104,10 @@ public:
     /// Serves calls of `path` ("/service/method") with `route`; a second
     /// route for a path replaces the first.
     void route(std::string path, GrpcRoute route);
+    /// Serves an already-connected stream socket (made non-blocking here):
+    /// a socketpair in tests and fuzzing, or a socket handed over by a
+    /// supervisor. `peer` names it in log lines.
+    Result<void> serve(Fd socket, std::string peer);
     /// The TCP port listened on (0 for a unix socket).
     uint16_t port() const;
     /// Stops: closes the listener, sends GOAWAY on every connection, cancels
@@ -132,6 +136,7 @@ private:
 /// A route for a unary method: `handle` gets the one request message and
 /// answers through the call (send + finish), now or later. A request with
 /// no message or a second one ends the call with Internal, as grpc-go does.
-GrpcRoute unary_route(std::function<void(std::string_view request, std::shared_ptr<GrpcCall>)> handle);
+GrpcRoute
+unary_route(std::function<void(std::string_view request, std::shared_ptr<GrpcCall>)> handle);
 
 } // namespace keel::kv
