@@ -50,6 +50,8 @@ constexpr size_t kReadChunk = 16u << 10;
 /// Reads per readiness event, so that one busy client cannot starve the
 /// others on the loop.
 constexpr int kReadsPerEvent = 16;
+/// How long the listener rests after accept() ran out of descriptors.
+constexpr std::chrono::milliseconds kAcceptPause{100};
 
 nghttp2_nv make_header(std::string_view name, std::string_view value) {
     // nghttp2 copies names and values (no NO_COPY flags).
@@ -846,8 +848,12 @@ void GrpcServer::accept_connections() {
         if (!fd) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_warning(Error::from_errno(errno, "grpc: accept a connection").to_string());
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            // Out of descriptors or memory: the listener stays readable, so
+            // stop watching it for a while instead of spinning on it.
+            log_warning(Error::from_errno(errno, "grpc: accept a connection").to_string());
+            pause_accepting();
             return;
         }
         if (address.ss_family != AF_UNIX) {
@@ -871,6 +877,20 @@ Result<void> GrpcServer::serve(Fd socket, std::string peer) {
         return std::unexpected(std::move(started).error());
     }
     return {};
+}
+
+void GrpcServer::pause_accepting() {
+    m_reactor.remove_fd(m_listener.get());
+    auto resumed = m_reactor.add_timer(kAcceptPause, [this, alive = std::weak_ptr<bool>(m_alive)] {
+        if (!alive.lock() || !m_listener)
+            return;
+        if (auto watched = m_reactor.add_fd(m_listener.get(), EPOLLIN,
+                                            [this](uint32_t) { accept_connections(); });
+            !watched)
+            log_warning(cat("grpc: ", watched.error().to_string()));
+    });
+    if (!resumed)
+        log_warning(cat("grpc: ", resumed.error().to_string()));
 }
 
 void GrpcServer::forget(Connection* connection) {

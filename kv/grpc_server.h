@@ -121,6 +121,8 @@ public:
 private:
     GrpcServer(Reactor& reactor, GrpcServerOptions options);
     void accept_connections();
+    /// Stops watching the listener for a moment (accept ran out of fds).
+    void pause_accepting();
     void forget(Connection* connection);
 
     Reactor& m_reactor;
