@@ -531,3 +531,40 @@ TEST_CASE("Debian's etcdctl (grpc-go) gets a Range answer and an error status fr
     CHECK_MESSAGE(error_output.find("keel test: 100% ü") != std::string::npos, error_output);
     CHECK(calls >= 2);
 }
+
+TEST_CASE("Debian's etcdctl (grpc-go) watches through a bidirectional stream") {
+    if (::access("/usr/bin/etcdctl", X_OK) != 0 || ::access("/usr/bin/timeout", X_OK) != 0) {
+        MESSAGE("skipped: /usr/bin/etcdctl or /usr/bin/timeout is not installed");
+        return;
+    }
+    Observed observed;
+    TestServer server;
+    // WatchResponses: created (field 3), then one with events (field 11)
+    // holding a PUT of foo=bar (Event field 2: the KeyValue).
+    std::string key_value = std::string("\x0a\x03", 2) + "foo" + std::string("\x2a\x03", 2) + "bar";
+    std::string event = std::string("\x12", 1) + char(key_value.size()) + key_value;
+    // clientv3 needs the (empty) header, field 1, in each.
+    std::string header("\x0a\x00", 2);
+    std::string created = header + std::string("\x18\x01", 2);
+    std::string events = header + std::string("\x5a", 1) + char(event.size()) + event;
+    server.server().route("/etcdserverpb.Watch/Watch", [&](std::shared_ptr<GrpcCall> call) {
+        call->send(created);
+        call->send(events);
+        return std::make_unique<HoldingHandler>(std::move(call), &observed);
+    });
+    server.start();
+    std::string command =
+        cat("ETCDCTL_API=3 /usr/bin/timeout 3 /usr/bin/etcdctl --endpoints=", server.address(),
+            " watch foo 2>&1");
+    std::string output;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    char buffer[512];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
+        output.append(buffer, n);
+    ::pclose(pipe);
+    CHECK_MESSAGE(output.starts_with("PUT\nfoo\nbar\n"), output);
+    CHECK(observed.messages >= 1); // the WatchCreateRequest
+    REQUIRE(eventually([&] { return observed.cancels == 1; }));
+}
