@@ -154,8 +154,9 @@ private:
     size_t m_output_offset = 0;
     bool m_closed = false;
     bool m_flush_scheduled = false;
-    /// Inside nghttp2_session_mem_recv (and so maybe inside a handler).
-    bool m_receiving = false;
+    /// Inside nghttp2_session_mem_recv or _mem_send, whose callbacks reach
+    /// handlers (on_message, on_cancel): nghttp2 must not be re-entered.
+    bool m_in_session = false;
     /// shut_down() was called: the next flush closes.
     bool m_close_after_flush = false;
     bool m_watching_output = false;
@@ -367,9 +368,7 @@ Result<void> GrpcServer::Connection::start() {
 void GrpcServer::Connection::on_events(uint32_t events) {
     auto keep_alive = shared_from_this();
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        m_receiving = true;
         read_socket();
-        m_receiving = false;
     }
     if (!m_closed)
         flush();
@@ -392,8 +391,10 @@ void GrpcServer::Connection::read_socket() {
             close();
             return;
         }
+        m_in_session = true;
         ssize_t used = nghttp2_session_mem_recv(m_session, reinterpret_cast<const uint8_t*>(buffer),
                                                 size_t(n));
+        m_in_session = false;
         if (m_closed)
             return;
         if (used < 0) {
@@ -408,10 +409,16 @@ void GrpcServer::Connection::read_socket() {
 
 void GrpcServer::Connection::flush() {
     m_flush_scheduled = false;
+    if (m_in_session) {
+        schedule_flush(); // called back from inside nghttp2: later
+        return;
+    }
     while (!m_closed) {
         while (m_output.size() - m_output_offset < kWriteHighWater) {
             const uint8_t* data = nullptr;
+            m_in_session = true;
             ssize_t n = nghttp2_session_mem_send(m_session, &data);
+            m_in_session = false;
             if (m_closed)
                 return;
             if (n < 0) {
@@ -494,7 +501,7 @@ void GrpcServer::Connection::shut_down() {
     m_close_after_flush = true;
     // nghttp2 must not be asked for output from inside its own input
     // callbacks (a handler stopping the server): then the flush waits.
-    if (m_receiving)
+    if (m_in_session)
         schedule_flush();
     else
         flush();
