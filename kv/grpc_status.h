@@ -6,6 +6,7 @@
 #include "base/names.h"
 
 #include <cstdint>
+#include <expected>
 #include <string>
 
 namespace keel::kv {
@@ -58,5 +59,10 @@ struct GrpcStatus {
     bool ok() const { return code == GrpcCode::Ok; }
     bool operator==(const GrpcStatus&) const = default;
 };
+
+/// A value, or the status a call (or the wire format under it) failed with:
+/// what the gRPC client (kv/grpc_client.h) returns, so that callers match
+/// on the code, as etcd's clients do.
+template <typename T> using GrpcResult = std::expected<T, GrpcStatus>;
 
 } // namespace keel::kv
