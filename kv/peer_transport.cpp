@@ -95,6 +95,20 @@ std::string describe(const sockaddr_storage& storage) {
     return "?";
 }
 
+/// True for TCP's simultaneous open with itself: a connect to a port of
+/// this host that nothing listens on can be given that same port as its
+/// own, and then "connects" to itself.
+bool connected_to_itself(int fd) {
+    sockaddr_storage local{};
+    sockaddr_storage remote{};
+    socklen_t local_length = sizeof local;
+    socklen_t remote_length = sizeof remote;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) < 0 ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &remote_length) < 0)
+        return false;
+    return local_length == remote_length && describe(local) == describe(remote);
+}
+
 /// What a queued frame is, for the bookkeeping once it is written or lost.
 enum class FrameKind : uint8_t { Hello, Raft, Snapshot };
 
@@ -323,6 +337,9 @@ void PeerTransport::on_peer_event(NodeId id, uint32_t events) {
         }
         if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0)
             return;
+        if (connected_to_itself(peer.socket.get()))
+            return drop_connection(peer,
+                                   "connected to itself (nothing listens on the peer's port)");
         peer.state = PeerState::Connected;
         peer.backoff = std::chrono::milliseconds(0);
         peer.written = 0;
