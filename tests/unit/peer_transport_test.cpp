@@ -1,0 +1,295 @@
+// Tests for kv/peer_transport.h: transports on one reactor talking over
+// loopback, and raw sockets playing a peer that misbehaves.
+#include "kv/peer_transport.h"
+
+#include "base/framing.h"
+#include "kv/raft_codec.h"
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace keel;
+using namespace keel::kv;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uint64_t kCluster = 0xc1u;
+
+/// One member's transport and what it was told.
+struct Member {
+    std::unique_ptr<PeerTransport> transport;
+    std::vector<Message> received;
+    std::vector<NodeId> unreachable;
+    std::vector<std::pair<NodeId, SnapshotStatus>> snapshots;
+};
+
+std::unique_ptr<Member> start(Reactor& reactor, NodeId id, uint16_t port = 0,
+                              uint64_t cluster = kCluster, size_t max_queued = 16 << 20) {
+    auto member = std::make_unique<Member>();
+    PeerTransportOptions options;
+    options.cluster_id = cluster;
+    options.self = id;
+    options.listen = "127.0.0.1:" + std::to_string(port);
+    options.max_queued_bytes_per_peer = max_queued;
+    options.reconnect_min = 10ms;
+    options.reconnect_max = 50ms;
+    Member* raw = member.get();
+    member->transport =
+        PeerTransport::listen(
+            reactor, options, [raw](Message m) { raw->received.push_back(std::move(m)); },
+            [raw](NodeId id) { raw->unreachable.push_back(id); },
+            [raw](NodeId id, SnapshotStatus s) { raw->snapshots.emplace_back(id, s); })
+            .value();
+    return member;
+}
+
+std::string address_of(const Member& member) {
+    return "127.0.0.1:" + std::to_string(member.transport->port());
+}
+
+Message append(NodeId from, NodeId to, Index index) {
+    Message message;
+    message.type = MessageType::Append;
+    message.from = from;
+    message.to = to;
+    message.term = 1;
+    message.index = index;
+    message.entries.push_back(
+        {1, index + 1, EntryType::Normal, "command " + std::to_string(index)});
+    return message;
+}
+
+std::vector<Message> appends(NodeId from, NodeId to, Index first, Index count) {
+    std::vector<Message> messages;
+    for (Index i = first; i < first + count; ++i)
+        messages.push_back(append(from, to, i));
+    return messages;
+}
+
+/// Runs the loop until `done` holds or five seconds pass.
+bool run_until(Reactor& reactor, const std::function<bool()>& done,
+               std::chrono::milliseconds limit = 5000ms) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        REQUIRE(reactor.run_once(10ms).has_value());
+    }
+    return true;
+}
+
+void run_for(Reactor& reactor, std::chrono::milliseconds time) {
+    run_until(
+        reactor, [] { return false; }, time);
+}
+
+void check_in_order(const std::vector<Message>& received, Index first, Index count) {
+    REQUIRE(received.size() == count);
+    for (Index i = 0; i < count; ++i) {
+        CHECK(received[i].index == first + i);
+        CHECK(received[i].entries.at(0).data == "command " + std::to_string(first + i));
+    }
+}
+
+/// A blocking client socket connected to `port` on loopback.
+Fd raw_connect(uint16_t port) {
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(fd.valid());
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    return fd;
+}
+
+/// True once the other end has closed `fd` (reads 0 or fails with a reset).
+bool closed_by_peer(int fd) {
+    char byte;
+    ssize_t got = ::recv(fd, &byte, 1, MSG_DONTWAIT);
+    return got == 0 || (got < 0 && errno != EAGAIN);
+}
+
+} // namespace
+
+TEST_CASE("messages sent to a peer arrive in the order they were sent") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1);
+    auto b = start(*reactor, 2);
+    a->transport->set_peer(2, address_of(*b));
+    a->transport->send(appends(1, 2, 1, 500));
+    a->transport->send(appends(1, 2, 501, 500));
+    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 1000; }));
+    check_in_order(b->received, 1, 1000);
+    CHECK(b->received[0].from == 1);
+    CHECK(b->received[0].to == 2);
+
+    // And the other way, on b's own connection.
+    b->transport->set_peer(1, address_of(*a));
+    b->transport->send(appends(2, 1, 1, 3));
+    REQUIRE(run_until(*reactor, [&] { return a->received.size() >= 3; }));
+    check_in_order(a->received, 1, 3);
+}
+
+TEST_CASE("a snapshot message is reported sent once written, and big ones get through") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1);
+    auto b = start(*reactor, 2);
+    a->transport->set_peer(2, address_of(*b));
+    Message snapshot;
+    snapshot.type = MessageType::Snapshot;
+    snapshot.from = 1;
+    snapshot.to = 2;
+    snapshot.snapshot.meta = {50, 3, {{1, 2}, {}}};
+    snapshot.snapshot.data = std::string(8 << 20, 's');
+    a->transport->send({snapshot});
+    REQUIRE(run_until(*reactor, [&] { return !b->received.empty() && !a->snapshots.empty(); }));
+    CHECK(b->received[0].snapshot == snapshot.snapshot);
+    CHECK(a->snapshots[0] == std::pair<NodeId, SnapshotStatus>(2, SnapshotStatus::Finish));
+}
+
+TEST_CASE("a peer that comes up late gets the messages queued for it") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1);
+    uint16_t port = 0;
+    {
+        auto placeholder = start(*reactor, 2);
+        port = placeholder->transport->port();
+    }
+    a->transport->set_peer(2, "127.0.0.1:" + std::to_string(port));
+    a->transport->send(appends(1, 2, 1, 20));
+    run_for(*reactor, 100ms);
+    CHECK_FALSE(a->unreachable.empty()); // the driver heard it is down
+    auto b = start(*reactor, 2, port);
+    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 20; }));
+    check_in_order(b->received, 1, 20);
+}
+
+TEST_CASE("messages beyond a down peer's queue limit are dropped and reported") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1, 0, kCluster, 4096);
+    uint16_t port = 0;
+    {
+        auto placeholder = start(*reactor, 2);
+        port = placeholder->transport->port();
+    }
+    a->transport->set_peer(2, "127.0.0.1:" + std::to_string(port));
+    a->transport->send(appends(1, 2, 1, 1000));
+    run_for(*reactor, 30ms);
+    CHECK(a->unreachable.size() > 100);
+    auto b = start(*reactor, 2, port);
+    REQUIRE(run_until(*reactor, [&] { return !b->received.empty(); }));
+    run_for(*reactor, 100ms);
+    // The first ones, in order, up to what fit in 4 KiB.
+    CHECK(b->received.size() < 1000);
+    check_in_order(b->received, 1, b->received.size());
+}
+
+TEST_CASE("a connection from another cluster is refused and the transport keeps serving") {
+    auto reactor = Reactor::create().value();
+    auto b = start(*reactor, 2);
+    auto stranger = start(*reactor, 1, 0, 0xbad);
+    stranger->transport->set_peer(2, address_of(*b));
+    stranger->transport->send(appends(1, 2, 1, 5));
+    run_for(*reactor, 200ms);
+    CHECK(b->received.empty());
+
+    auto a = start(*reactor, 1);
+    a->transport->set_peer(2, address_of(*b));
+    a->transport->send(appends(1, 2, 1, 5));
+    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 5; }));
+    check_in_order(b->received, 1, 5);
+}
+
+TEST_CASE("a connection meant for another member is refused") {
+    auto reactor = Reactor::create().value();
+    auto b = start(*reactor, 2);
+    auto a = start(*reactor, 1);
+    a->transport->set_peer(3, address_of(*b)); // b is not member 3
+    a->transport->send(appends(1, 3, 1, 5));
+    run_for(*reactor, 200ms);
+    CHECK(b->received.empty());
+}
+
+TEST_CASE("garbage, a forged sender and an oversize frame close only their own connection") {
+    auto reactor = Reactor::create().value();
+    auto b = start(*reactor, 2);
+
+    Fd garbage = raw_connect(b->transport->port());
+    std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    REQUIRE(::write(garbage.get(), junk.data(), junk.size()) == ssize_t(junk.size()));
+    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(garbage.get()); }));
+
+    Fd forged = raw_connect(b->transport->port());
+    std::string bytes = encode_frame(encode_hello({kCluster, 1, 2, kPeerProtocolVersion}));
+    bytes += encode_frame(encode_raft_message(append(1, 2, 1)));
+    bytes += encode_frame(encode_raft_message(append(7, 2, 2))); // not from member 1
+    REQUIRE(::write(forged.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(forged.get()); }));
+    REQUIRE(b->received.size() == 1); // what came before the forgery is kept
+    CHECK(b->received[0].index == 1);
+
+    Fd oversize = raw_connect(b->transport->port());
+    bytes = encode_frame(encode_hello({kCluster, 1, 2, kPeerProtocolVersion}));
+    bytes += std::string("\x7f\xff\xff\xff", 4);
+    REQUIRE(::write(oversize.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(oversize.get()); }));
+
+    auto a = start(*reactor, 1);
+    a->transport->set_peer(2, address_of(*b));
+    a->transport->send(appends(1, 2, 10, 3));
+    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 4; }));
+    check_in_order(std::vector<Message>(b->received.begin() + 1, b->received.end()), 10, 3);
+}
+
+TEST_CASE("a connection that drops is reopened and later messages arrive") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1);
+    auto b = start(*reactor, 2);
+    uint16_t port = b->transport->port();
+    a->transport->set_peer(2, address_of(*b));
+    a->transport->send(appends(1, 2, 1, 3));
+    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 3; }));
+
+    b.reset(); // the peer restarts: its end of the connection goes away
+    run_for(*reactor, 50ms);
+    b = start(*reactor, 2, port);
+    // Raft resends what is lost; what is sent from now on must arrive.
+    REQUIRE(run_until(*reactor, [&] {
+        a->transport->send({append(1, 2, 100)});
+        return !b->received.empty();
+    }));
+    CHECK(b->received[0].index == 100);
+    CHECK_FALSE(a->unreachable.empty());
+}
+
+TEST_CASE("messages to a member that is no peer are dropped, and removed peers get nothing") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1);
+    auto b = start(*reactor, 2);
+    a->transport->send(appends(1, 2, 1, 3)); // 2 not added yet
+    a->transport->set_peer(2, address_of(*b));
+    a->transport->send(appends(1, 2, 4, 1));
+    REQUIRE(run_until(*reactor, [&] { return !b->received.empty(); }));
+    CHECK(b->received[0].index == 4);
+    a->transport->remove_peer(2);
+    a->transport->send(appends(1, 2, 5, 1));
+    run_for(*reactor, 100ms);
+    CHECK(b->received.size() == 1);
+}
+
+TEST_CASE("listening on an address that is no numeric host:port fails with the reason") {
+    auto reactor = Reactor::create().value();
+    PeerTransportOptions options;
+    options.cluster_id = 1;
+    options.self = 1;
+    options.listen = "localhost:2380";
+    auto result = PeerTransport::listen(*reactor, options, {}, {}, {});
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error().to_string().find("no numeric IP address") != std::string::npos);
+}
