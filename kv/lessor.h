@@ -65,6 +65,10 @@ public:
     Result<Written<DeleteRangeResponse>> revoke(int64_t id, Index applied);
     /// Applied from the log (a keep-alive): restarts the lease's clock at
     /// `now`; returns its TTL. Changes nothing on disk. Error: LeaseNotFound.
+    /// Every member restarts its clock, even one on which it ran out (or a
+    /// new leader would revoke a lease its holder kept alive); the proposer
+    /// answers a keep-alive for a lease past its time with LeaseNotFound
+    /// itself, as etcd does once the revoke is through.
     Result<int64_t> renew(int64_t id, Index applied, TimePoint now);
 
     /// Whether lease `id` exists (a put naming one that does not is refused

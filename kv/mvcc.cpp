@@ -1,7 +1,7 @@
 // The MVCC store (kv/mvcc.h): opening (the index rebuilt from the backend's
 // records), single reads and writes, lease deletes, compaction, catch-up
-// events and the history hash. Txns are in mvcc_txn.cpp, snapshots in
-// mvcc_snapshot.cpp, the write path in mvcc_write.cpp.
+// events, the history hash and the aux records. Txns are in mvcc_txn.cpp,
+// snapshots in mvcc_snapshot.cpp, the write path in mvcc_write.cpp.
 #include "kv/mvcc_state.h"
 
 #include <algorithm>

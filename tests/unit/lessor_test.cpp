@@ -5,6 +5,7 @@
 #include "kv/lessor.h"
 
 #include "tests/unit/mvcc_fixture.h"
+#include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
 
@@ -134,6 +135,31 @@ TEST_CASE("grants are committed with their log index and survive a reopen at ful
     CHECK(reopened->leases() == std::vector<int64_t>{-3, 5});
     CHECK(status(*reopened, 5, later).remaining_ttl == 30);
     CHECK(status(*reopened, -3, later).granted_ttl == 40);
+}
+
+TEST_CASE("leases and their revokes survive closing and reopening the store's file") {
+    keel::testing::TempDir dir;
+    auto open_store = [&] {
+        auto backend = open_lmdb_backend(dir / "kv.lmdb", 64 << 20, LmdbSync::NoMetaSync);
+        REQUIRE_MESSAGE(backend, backend.error().to_string());
+        auto store = MvccStore::open(std::move(*backend));
+        REQUIRE_MESSAGE(store, store.error().to_string());
+        return std::move(*store);
+    };
+    {
+        auto store = open_store();
+        auto lessor = open_lessor(*store);
+        grant(*lessor, 1, 10, kStart, 1);
+        grant(*lessor, 2, 20, kStart, 2);
+        put(*store, "k", "v", 2);
+        REQUIRE(lessor->revoke(2, 4));
+    }
+    auto store = open_store();
+    CHECK(store->consistent_index() == 4);
+    auto lessor = open_lessor(*store, kStart + 5s);
+    CHECK(lessor->leases() == std::vector<int64_t>{1});
+    CHECK(status(*lessor, 1, kStart + 5s).remaining_ttl == 10);
+    CHECK_FALSE(get(*store, "k"));
 }
 
 TEST_CASE("expired leases come earliest expiry first, at most the limit asked for") {
