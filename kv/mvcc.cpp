@@ -1,7 +1,7 @@
 // The MVCC store (kv/mvcc.h): opening (the index rebuilt from the backend's
 // records), single reads and writes, lease deletes, compaction, catch-up
-// events and the history hash. Txns are in mvcc_txn.cpp, snapshots in
-// mvcc_snapshot.cpp, the write path in mvcc_write.cpp.
+// events, the history hash and the aux records. Txns are in mvcc_txn.cpp,
+// snapshots in mvcc_snapshot.cpp, the write path in mvcc_write.cpp.
 #include "kv/mvcc_state.h"
 
 #include <algorithm>
@@ -15,6 +15,8 @@ namespace {
 const std::string kRecordsEnd(1, kRecordPrefix + 1);
 /// The first key after every meta value.
 const std::string kMetaEnd(1, kMetaPrefix + 1);
+/// The first key after every aux record.
+const std::string kAuxEnd(1, kAuxPrefix + 1);
 
 } // namespace
 
@@ -117,8 +119,11 @@ std::vector<std::string> MvccStore::keys_of_lease(int64_t lease) const {
     return {found->second.begin(), found->second.end()};
 }
 
-Result<Written<DeleteRangeResponse>> MvccStore::delete_keys_of_lease(int64_t lease, Index applied) {
+Result<Written<DeleteRangeResponse>>
+MvccStore::delete_keys_of_lease(int64_t lease, Index applied, std::span<const AuxWrite> aux) {
     WriteTxn txn(*this);
+    for (const AuxWrite& change : aux)
+        txn.write_aux(change);
     DeleteRangeResponse response;
     // In key order, so every member makes the same sub-revisions.
     for (const std::string& key : keys_of_lease(lease)) {
@@ -171,13 +176,15 @@ Result<void> MvccStore::compact(int64_t at, Index applied) {
 }
 
 Result<std::vector<Event>> MvccStore::events_since(std::string_view key, std::string_view range_end,
-                                                   int64_t start, PrevKv prev_kv) const {
+                                                   int64_t start, PrevKv prev_kv,
+                                                   int64_t end) const {
     if (start < m_compact_revision)
         return compacted_error();
+    std::string scan_end = end > 0 ? record_key_from(end + 1) : kRecordsEnd;
     ReadView view{m_state->index, *m_backend, nullptr, m_revision, m_compact_revision};
     std::vector<Event> events;
     std::optional<Error> failure;
-    TRY(m_backend->scan(record_key_from(std::max<int64_t>(start, 1)), kRecordsEnd,
+    TRY(m_backend->scan(record_key_from(std::max<int64_t>(start, 1)), scan_end,
                         [&](std::string_view record_bytes, std::string_view value) {
                             std::optional<RecordKey> record = parse_record_key(record_bytes);
                             Result<KeyValue> kv = decode_key_value(value);
@@ -214,6 +221,37 @@ Result<std::vector<Event>> MvccStore::events_since(std::string_view key, std::st
     if (failure)
         return std::unexpected(std::move(*failure));
     return events;
+}
+
+Result<void> MvccStore::put_aux(std::string_view name, std::optional<std::string> value,
+                                Index applied) {
+    Index consistent_index = applied != 0 ? applied : m_consistent_index;
+    std::vector<BackendWrite> writes;
+    if (value)
+        writes.push_back({BackendWrite::Kind::Put, aux_key(name), std::move(*value)});
+    else
+        writes.push_back({BackendWrite::Kind::Delete, aux_key(name), {}});
+    writes.push_back({BackendWrite::Kind::Put, std::string(kMetaConsistentIndex),
+                      encode_int64(int64_t(consistent_index))});
+    TRY_CTX(m_backend->commit(writes), "write the aux record `" + std::string(name) + "`");
+    m_consistent_index = consistent_index;
+    return {};
+}
+
+Result<void> MvccStore::scan_aux(std::string_view prefix, const ScanVisitor& visit) const {
+    // The first key after every name with `prefix`: its last byte below
+    // 0xff raised by one (past the aux records altogether when none is).
+    std::string from = aux_key(prefix);
+    std::string to = from;
+    while (to.size() > 1 && uint8_t(to.back()) == 0xff)
+        to.pop_back();
+    if (to.size() > 1)
+        to.back() = char(uint8_t(to.back()) + 1);
+    else
+        to = kAuxEnd;
+    return m_backend->scan(from, to, [&](std::string_view key, std::string_view value) {
+        return visit(key.substr(1), value);
+    });
 }
 
 Result<HashKv> MvccStore::hash_kv(int64_t at) const {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -240,6 +241,14 @@ struct HashKv {
     int64_t hash_revision = 0;
 };
 
+/// A change of one aux record (MvccStore::put_aux): a record outside the
+/// key space that other layers (leases) keep with the store.
+struct AuxWrite {
+    /// The new value; nullopt deletes the record.
+    std::optional<std::string> value;
+    std::string name;
+};
+
 /// The MVCC store over a Backend it owns.
 class MvccStore {
 public:
@@ -273,8 +282,11 @@ public:
     /// case nothing of it is applied.
     Result<Written<TxnResponse>> txn(const TxnRequest& request, Index applied = 0);
     /// Deletes every key attached to `lease`, in key order, as one revision
-    /// (a lease revoke).
-    Result<Written<DeleteRangeResponse>> delete_keys_of_lease(int64_t lease, Index applied = 0);
+    /// (a lease revoke; none when it has no keys), and makes the `aux`
+    /// changes in the same backend commit (the lease's own record goes with
+    /// its keys, or neither does).
+    Result<Written<DeleteRangeResponse>> delete_keys_of_lease(int64_t lease, Index applied = 0,
+                                                              std::span<const AuxWrite> aux = {});
     /// The keys attached to `lease` now, in key order.
     std::vector<std::string> keys_of_lease(int64_t lease) const;
     /// Drops history at and below `at`, keeping each key's latest revision
@@ -290,11 +302,23 @@ public:
     Result<void> flush() { return m_backend->flush(); }
 
     /// The events of keys in the range (as in RangeRequest) with revisions
-    /// from `start` (> 0) to the current one, oldest first: for a watcher
-    /// catching up. Error: RevisionCompacted when `start` is below the
-    /// compaction revision (compact_revision() says which).
+    /// from `start` (> 0) to `end` (0: the current one), oldest first: for
+    /// a watcher catching up, a bounded stretch at a time. Error:
+    /// RevisionCompacted when `start` is below the compaction revision
+    /// (compact_revision() says which).
     Result<std::vector<Event>> events_since(std::string_view key, std::string_view range_end,
-                                            int64_t start, PrevKv prev_kv) const;
+                                            int64_t start, PrevKv prev_kv, int64_t end = 0) const;
+
+    /// Sets (or, with nullopt, deletes) the aux record `name`: a record
+    /// outside the key space, so range, events and hash_kv never see it,
+    /// but snapshot() and restore() carry it. Committed with `applied` as
+    /// the consistent index (0: unchanged), so it is replayed exactly like
+    /// a write. Makes no revision.
+    Result<void> put_aux(std::string_view name, std::optional<std::string> value,
+                         Index applied = 0);
+    /// Visits the aux records whose names start with `prefix`, in name
+    /// order (unsigned bytes), with the name as the key.
+    Result<void> scan_aux(std::string_view prefix, const ScanVisitor& visit) const;
 
     /// crc32c (Castagnoli) over the history up to `at` (0 = now), computed
     /// as etcd's HashKV computes it: two members fed the same log agree.

@@ -1,8 +1,8 @@
 // The storage seam under the MVCC store: an ordered map of byte strings with
 // atomic batched commits. Two implementations: one in memory (unit tests,
 // simulation) and one on an LMDB file (the persistent store). The MVCC store
-// (kv/mvcc.h) is the only user; it keeps its revision records and its meta
-// values here, and nothing else.
+// (kv/mvcc.h) is the only user; it keeps its revision records, its meta
+// values and the aux records of the layers above it (leases) here.
 #pragma once
 
 #include "base/result.h"

@@ -38,6 +38,12 @@ std::string record_key_from(int64_t main) {
     return key;
 }
 
+std::string aux_key(std::string_view name) {
+    std::string key(1, kAuxPrefix);
+    key += name;
+    return key;
+}
+
 std::optional<RecordKey> parse_record_key(std::string_view key) {
     if ((key.size() != 18 && key.size() != 19) || key[0] != kRecordPrefix || key[9] != '_')
         return std::nullopt;

@@ -2,7 +2,8 @@
 // record per change, keyed by its revision ("r" + main + "_" + sub, both
 // 8-byte big-endian so byte order is revision order, + "t" for a delete),
 // whose value is the serialized mvccpb.KeyValue (a delete's holds the key
-// only); and a few meta values ("m" + name).
+// only); a few meta values ("m" + name); and the aux records other layers
+// keep with the store ("a" + name, opaque here).
 // Private to kv/mvcc*.cpp.
 #pragma once
 
@@ -22,6 +23,9 @@ namespace keel::kv {
 inline constexpr char kRecordPrefix = 'r';
 /// The backend keys of meta values all start with this byte.
 inline constexpr char kMetaPrefix = 'm';
+/// The backend keys of aux records (MvccStore::put_aux) all start with
+/// this byte, followed by the record's name.
+inline constexpr char kAuxPrefix = 'a';
 /// Meta: the compaction revision (8-byte big-endian).
 inline constexpr std::string_view kMetaCompactRevision = "mcompact_revision";
 /// Meta: the consistent index (8-byte big-endian).
@@ -44,6 +48,9 @@ std::optional<RecordKey> parse_record_key(std::string_view key);
 std::string encode_key_value(const KeyValue& kv);
 /// Parses a serialized mvccpb.KeyValue.
 Result<KeyValue> decode_key_value(std::string_view bytes);
+
+/// The backend key of the aux record `name`.
+std::string aux_key(std::string_view name);
 
 /// 8-byte big-endian (meta values).
 std::string encode_int64(int64_t value);

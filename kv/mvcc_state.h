@@ -74,6 +74,9 @@ public:
     /// Deletes `key`, which must exist; appends its last value to
     /// `prev_kvs` when given.
     Result<void> delete_key(const std::string& key, std::vector<KeyValue>* prev_kvs);
+    /// Makes an aux record change in the same commit (no revision of its
+    /// own).
+    void write_aux(const AuxWrite& change);
     /// True when some change was made.
     bool changed() const { return m_next_sub > 0; }
     /// The store revision once committed.
@@ -101,6 +104,7 @@ private:
     int64_t m_main = 0;
     int64_t m_next_sub = 0;
     bool m_committed = false;
+    bool m_aux_written = false;
     std::vector<BackendWrite> m_writes;
     std::map<std::string, std::string, std::less<>> m_pending;
     std::map<std::string, std::optional<KeyHistory>, std::less<>> m_undo;

@@ -128,15 +128,25 @@ Result<DeleteRangeResponse> MvccStore::WriteTxn::delete_range(const DeleteRangeR
     return response;
 }
 
+void MvccStore::WriteTxn::write_aux(const AuxWrite& change) {
+    std::string key = aux_key(change.name);
+    if (change.value)
+        m_writes.push_back({BackendWrite::Kind::Put, std::move(key), *change.value});
+    else
+        m_writes.push_back({BackendWrite::Kind::Delete, std::move(key), {}});
+    m_aux_written = true;
+}
+
 Result<void> MvccStore::WriteTxn::commit(Index applied) {
     Index consistent_index = applied != 0 ? applied : m_store.m_consistent_index;
-    if (changed()) {
+    if (changed() || m_aux_written) {
         // The index goes with the data it produced: after a crash both are
         // there or neither, so replay applies each entry exactly once.
         m_writes.push_back({BackendWrite::Kind::Put, std::string(kMetaConsistentIndex),
                             encode_int64(int64_t(consistent_index))});
         TRY_CTX(m_store.m_backend->commit(m_writes), "commit revision " + std::to_string(m_main));
-        m_store.m_revision = m_main;
+        if (changed())
+            m_store.m_revision = m_main;
     }
     m_committed = true;
     m_store.m_consistent_index = consistent_index;

@@ -298,3 +298,105 @@ TEST_CASE("the consistent index is recorded with the write of its entry") {
     store->mark_applied(12);
     CHECK(store->consistent_index() == 12);
 }
+
+TEST_CASE("a catch-up read stops at the end revision it is given") {
+    auto store = open_memory_store();
+    put(*store, "a", "1"); // 2
+    put(*store, "a", "2"); // 3
+    put(*store, "a", "3"); // 4
+    auto events = store->events_since("a", {}, 2, PrevKv::Omit, 3);
+    REQUIRE(events);
+    REQUIRE(events->size() == 2);
+    CHECK(events->back().kv.mod_revision == 3);
+}
+
+namespace {
+
+/// The aux records under `prefix`, as "name=value" lines.
+std::vector<std::string> aux_records(const MvccStore& store, std::string_view prefix) {
+    std::vector<std::string> out;
+    auto scanned = store.scan_aux(prefix, [&](std::string_view name, std::string_view value) {
+        out.push_back(std::string(name) + "=" + std::string(value));
+        return ScanStep::Continue;
+    });
+    REQUIRE_MESSAGE(scanned, scanned.error().to_string());
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("aux records are kept beside the keys, never seen by ranges, events or the hash") {
+    auto store = open_memory_store();
+    put(*store, "a", "1");
+    auto hash_before = store->hash_kv(0);
+    REQUIRE(hash_before);
+    REQUIRE(store->put_aux("lease/2", "two", 7));
+    REQUIRE(store->put_aux("lease/1", "one", 8));
+    REQUIRE(store->put_aux("other", "x", 9));
+    CHECK(store->revision() == 2);
+    CHECK(store->consistent_index() == 9);
+    CHECK(aux_records(*store, "lease/") == std::vector<std::string>{"lease/1=one", "lease/2=two"});
+    CHECK(aux_records(*store, "").size() == 3);
+
+    RangeRequest everything;
+    everything.key = std::string("\0", 1);
+    everything.range_end = std::string("\0", 1);
+    CHECK(keys(read(*store, everything)) == std::vector<std::string>{"a"});
+    auto events = store->events_since("", std::string("\0", 1), 1, PrevKv::Omit);
+    REQUIRE(events);
+    CHECK(events->size() == 1);
+    CHECK(store->hash_kv(0)->hash == hash_before->hash);
+
+    REQUIRE(store->put_aux("lease/1", std::nullopt));
+    CHECK(aux_records(*store, "lease/") == std::vector<std::string>{"lease/2=two"});
+}
+
+TEST_CASE("a prefix scan of aux records ends at the names that no longer share the prefix") {
+    auto store = open_memory_store();
+    std::string high(2, '\xff');
+    REQUIRE(store->put_aux("p\xff", "1"));
+    REQUIRE(store->put_aux("p\xff\x01", "2"));
+    REQUIRE(store->put_aux("q", "3"));
+    REQUIRE(store->put_aux(high, "4"));
+    CHECK(aux_records(*store, "p\xff").size() == 2);
+    CHECK(aux_records(*store, "p").size() == 2);
+    CHECK(aux_records(*store, high).size() == 1);
+}
+
+TEST_CASE("aux records travel in the store's snapshot and are replaced by a restore") {
+    auto source = open_memory_store();
+    put(*source, "a", "1");
+    REQUIRE(source->put_aux("lease/1", "one", 3));
+    auto snapshot = source->snapshot();
+    REQUIRE(snapshot);
+
+    auto target = open_memory_store();
+    REQUIRE(target->put_aux("lease/9", "stale"));
+    REQUIRE(target->restore(*snapshot));
+    CHECK(aux_records(*target, "") == std::vector<std::string>{"lease/1=one"});
+    CHECK(get(*target, "a")->value == "1");
+    CHECK(target->consistent_index() == 3);
+}
+
+TEST_CASE("a lease's keys and its aux record are deleted in one commit") {
+    auto store = open_memory_store();
+    put(*store, "a", "1", 5);
+    REQUIRE(store->put_aux("lease/5", "ttl"));
+    REQUIRE(store->put_aux("lease/6", "ttl"));
+    std::vector<AuxWrite> drop{{std::nullopt, "lease/5"}};
+    auto revoked = store->delete_keys_of_lease(5, 10, drop);
+    REQUIRE(revoked);
+    CHECK(revoked->response.deleted == 1);
+    CHECK(store->revision() == 3);
+    CHECK(store->consistent_index() == 10);
+    CHECK(aux_records(*store, "lease/") == std::vector<std::string>{"lease/6=ttl"});
+
+    // A lease with no keys: no revision, but its record still goes.
+    std::vector<AuxWrite> drop_six{{std::nullopt, "lease/6"}};
+    auto empty = store->delete_keys_of_lease(6, 11, drop_six);
+    REQUIRE(empty);
+    CHECK(empty->response.deleted == 0);
+    CHECK(store->revision() == 3);
+    CHECK(store->consistent_index() == 11);
+    CHECK(aux_records(*store, "lease/").empty());
+}
