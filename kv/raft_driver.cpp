@@ -59,7 +59,12 @@ Result<void> RaftDriver::start() {
         Wal wal = TRY(Wal::open(wal_dir, wal_options));
         TRY(wal.check_metadata(o.metadata));
         WalState& state = wal.recovered();
-        std::optional<Snapshot> snapshot = TRY(load_snapshot_file(storage, m_snap_dir, state));
+        // Not through TRY: optional<Snapshot> ends in padding, which TRY's
+        // layout check for libc++ 16 refuses; the value is only moved out.
+        Result<std::optional<Snapshot>> loaded = load_snapshot_file(storage, m_snap_dir, state);
+        if (!loaded)
+            return std::unexpected(std::move(loaded).error());
+        std::optional<Snapshot> snapshot = std::move(*loaded);
         Index snapshot_index = snapshot ? snapshot->meta.index : 0;
         if (snapshot && m_machine.applied_index() < snapshot_index)
             TRY_CTX(m_machine.restore(*snapshot),
@@ -245,7 +250,7 @@ Result<void> RaftDriver::handle_ready(Ready& ready) {
     answer_applied_reads();
     m_node->advance(ready);
     if (ready.snapshot)
-        TRY(release_log(ready.snapshot->meta.index));
+        TRY(release_to_leader_snapshot(ready.snapshot->meta.index));
     TRY(maybe_take_snapshot());
     return {};
 }
@@ -253,9 +258,21 @@ Result<void> RaftDriver::handle_ready(Ready& ready) {
 Result<void> RaftDriver::persist(const Ready& ready) {
     Storage& storage = *m_options.storage;
     if (ready.snapshot) {
+        const SnapshotMeta& meta = ready.snapshot->meta;
         // The file first: the log's marker vouches for it.
         TRY(save_snapshot_file(storage, m_snap_dir, *ready.snapshot));
-        TRY(m_wal->append_snapshot({ready.snapshot->meta.index, ready.snapshot->meta.term}));
+        Index last = m_wal->last_index();
+        TRY(m_wal->append_snapshot({meta.index, meta.term}));
+        if (meta.index <= last) {
+            // The log goes on past the snapshot with entries of another
+            // history (the leader sends a snapshot only where this member's
+            // log differs from its own). An entry at the snapshot's index
+            // replaces them on disk, as Raft's truncation does; the snapshot
+            // covers that entry, so nothing reads it.
+            Entry cut{
+                .term = meta.term, .index = meta.index, .type = EntryType::Normal, .data = {}};
+            TRY(m_wal->append(std::span<const Entry>(&cut, 1)));
+        }
     }
     if (!ready.entries.empty() || ready.hard_state)
         TRY(m_wal->append(ready.entries, ready.hard_state));
@@ -283,11 +300,13 @@ Result<void> RaftDriver::install_snapshot(const Snapshot& snapshot) {
     return {};
 }
 
-Result<void> RaftDriver::release_log(Index index) {
+Result<void> RaftDriver::release_to_leader_snapshot(Index index) {
     // The state machine's storage must hold what the released entries did.
     TRY(m_machine.flush());
     TRY(m_wal->release(index));
-    TRY(prune_snapshot_files(*m_options.storage, m_snap_dir, kSnapshotFilesKept));
+    // Older snapshot files cannot stand in for the leader's: the log does
+    // not reach up to it from them (or holds another history there).
+    TRY(prune_snapshot_files(*m_options.storage, m_snap_dir, 1));
     return {};
 }
 

@@ -180,7 +180,7 @@ private:
     Result<void> apply_entry(const Entry& entry);
     Result<void> apply_conf_change_entry(const Entry& entry);
     Result<void> maybe_take_snapshot();
-    Result<void> release_log(Index index);
+    Result<void> release_to_leader_snapshot(Index index); // after install_snapshot
     void note_leader(NodeId leader, Term term);
     void fail(const Error& error);
 

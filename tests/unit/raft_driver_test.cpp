@@ -448,6 +448,53 @@ TEST_CASE("a follower far behind the leader's last snapshot is sent it") {
     c.run_until([&] { return c.all_have({follower}, "k29", "29"); });
 }
 
+TEST_CASE("a deposed leader's uncommitted entries are replaced by the snapshot it is sent, on "
+          "disk too") {
+    Cluster c({1, 2, 3}, 5);
+    c.request_timeout = 500ms;
+    NodeId old_leader = c.wait_for_leader();
+    // Restart it so that it takes the short timeout, and wait until it
+    // leads again (or another does: then cut that one off instead).
+    c.stop(old_leader);
+    c.start(old_leader);
+    old_leader = c.wait_for_leader();
+
+    c.network.cut.insert(old_leader);
+    int stale_answers = 0;
+    for (int i = 0; i < 40; ++i)
+        c.driver(old_leader).propose(cat("stale", i, "=x"), [&](Result<std::string> r) {
+            stale_answers += r ? 100 : 1;
+        });
+    Index stale_last = 0;
+    c.run_until([&] {
+        stale_last = c.driver(old_leader).status().last_index;
+        return stale_last >= 40;
+    });
+    NodeId new_leader = c.wait_for_leader();
+    REQUIRE(new_leader != old_leader);
+    for (int i = 0; i < 15; ++i)
+        REQUIRE(c.propose(new_leader, cat("k", i, "=", i)));
+    REQUIRE(c.driver(new_leader).status().last_index < stale_last);
+    c.run_until([&] { return stale_answers == 40; });
+    CHECK(stale_answers == 40); // every one failed
+
+    c.network.cut.clear();
+    c.run_until([&] { return c.all_have({old_leader}, "k14", "14"); });
+    CHECK(c.machine(old_leader).restores == 1);
+
+    // From its disk alone it comes back without the other history.
+    c.stop(old_leader);
+    c.machine(old_leader) = MapMachine{};
+    c.start(old_leader);
+    Index reopened_last = c.driver(old_leader).status().last_index;
+    CHECK(reopened_last <= c.driver(c.wait_for_leader()).status().last_index);
+    REQUIRE(c.propose(c.wait_for_leader(), "after=1"));
+    c.run_until([&] { return c.all_have({1, 2, 3}, "after", "1"); });
+    for (NodeId id : {1, 2, 3})
+        for (const auto& [key, value] : c.machine(id).values)
+            CHECK(!key.starts_with("stale"));
+}
+
 TEST_CASE("proposals on a member cut off from the others time out or fail with no leader") {
     Cluster c({1, 2, 3});
     c.request_timeout = 300ms;
