@@ -157,7 +157,8 @@ private:
         ProposeCallback proposal;
         DoneCallback conf_change;
     };
-    // The reads that share one ReadIndex round (its context is `id`).
+    // The reads that share one ReadIndex round; its context is the
+    // round's request id, by which m_reads finds it.
     struct ReadRound {
         std::vector<DoneCallback> waiting;
         // The read index the leader answered with, once it did.
@@ -165,6 +166,7 @@ private:
         std::chrono::steady_clock::time_point sent;
         std::string context;
     };
+    // When the request (a Waiter or a ReadRound) with this id times out.
     using Deadline = std::pair<std::chrono::steady_clock::time_point, uint64_t>;
 
     RaftDriver(Reactor& reactor, RaftDriverOptions options, StateMachine& machine,
