@@ -63,15 +63,6 @@ enum class ErrorCode : int {
     /// Leases: a TTL beyond the maximum ("etcdserver: too large lease TTL",
     /// gRPC OutOfRange).
     LeaseTtlTooLarge = -26,
-    /// The Cluster service: no member with that id ("etcdserver: member not
-    /// found", gRPC NotFound).
-    MemberNotFound = -27,
-    /// The Cluster service: a member with those peer URLs is in the cluster
-    /// already ("etcdserver: member ID already exist", FailedPrecondition).
-    MemberExists = -28,
-    /// The Cluster service: a promotion of a member that votes already
-    /// ("etcdserver: can only promote a learner member", FailedPrecondition).
-    MemberNotLearner = -29,
 };
 
 class Error {

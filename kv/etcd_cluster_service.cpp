@@ -154,7 +154,8 @@ void add_maintenance_service(GrpcServer& grpc, KvServer& server) {
                    response.set_raftindex(raft.commit);
                    response.set_raftterm(raft.term);
                    response.set_raftappliedindex(raft.applied);
-                   response.set_islearner(std::ranges::contains(raft.conf.learners, raft.id));
+                   response.set_islearner(std::ranges::find(raft.conf.learners, raft.id) !=
+                                           raft.conf.learners.end());
                    if (raft.leader == 0)
                        response.add_errors("etcdserver: no leader");
                    server.fill_header(*response.mutable_header());

@@ -6,9 +6,9 @@
 #include "kv/etcd_errors.h"
 #include "kv/etcd_services.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "proto/etcd/rpc.pb.h"
 
-#include <format>
 
 #include <utility>
 #include <vector>
@@ -122,7 +122,7 @@ private:
 
     void catch_up() {
         if (auto resumed = hub().resume(*this); !resumed)
-            log_warning(std::format("kv: watch catch-up: {}", resumed.error().to_string()));
+            log_warning(cat("kv: watch catch-up: ", resumed.error().to_string()));
     }
 
     void send(etcdserverpb::WatchResponse& response, int64_t revision) {

@@ -7,6 +7,7 @@
 #include "kv/kv_server.h"
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "base/sys.h"
 #include "kv/etcd_services.h"
 #include "kv/grpc_server.h"
@@ -15,7 +16,6 @@
 #include "proto/kv/internal.pb.h"
 
 #include <chrono>
-#include <format>
 #include <random>
 #include <sys/stat.h>
 
@@ -111,7 +111,7 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
         raw->m_published = raw->m_published && leader != 0;
     });
     s.m_driver->on_fatal([raw](const Error& error) {
-        log_error(std::format("kv: member stops: {}", error.what()));
+        log_error(cat("kv: member stops: ", error.to_string()));
         raw->stop();
     });
 
@@ -134,9 +134,9 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
             raw->publish_attributes();
         },
         kLeaseCheckInterval));
-    log_info(std::format("kv: member {} ({:x}) of cluster {:x} serving clients on {}",
-                         config.name, s.m_member_id, s.m_cluster_id,
-                         config.listen_client_urls.front().str()));
+    log_info(cat("kv: member ", config.name, " (", hex_id(s.m_member_id), ") of cluster ",
+                 hex_id(s.m_cluster_id), " serving clients on ",
+                 config.listen_client_urls.front().str()));
     return server;
 }
 

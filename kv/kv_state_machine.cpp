@@ -2,13 +2,13 @@
 // store and the leases; keeps the member list in the store's aux records.
 #include "kv/kv_state_machine.h"
 
+#include "base/strings.h"
 #include "kv/etcd_convert.h"
 #include "kv/little_endian.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/kv/internal.pb.h"
 
 #include <cstdint>
-#include <format>
 #include <utility>
 
 namespace keel::kv {
@@ -18,7 +18,7 @@ namespace {
 constexpr std::string_view kMemberPrefix = "member/";
 
 std::string member_key(NodeId id) {
-    return std::format("{}{:016x}", kMemberPrefix, id);
+    return cat(kMemberPrefix, hex_id(id));
 }
 
 std::string serialize(const google::protobuf::MessageLite& message) {
@@ -52,10 +52,18 @@ template <typename T> Result<T> converted(GrpcResult<T> result) {
 
 std::unexpected<Error> lease_not_found(int64_t lease) {
     return std::unexpected(Error::from_code(ErrorCode::LeaseNotFound,
-                                            std::format("lease {:x} not found", lease)));
+                                            cat("lease ", hex_id(static_cast<uint64_t>(lease)), " not found")));
 }
 
 } // namespace
+
+std::string hex_id(uint64_t id) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i, id >>= 4)
+        out[static_cast<size_t>(i)] = kDigits[id & 0xf];
+    return out;
+}
 
 std::string encode_member(const MemberInfo& member) {
     Member message;
@@ -243,7 +251,7 @@ Result<std::string> KvStateMachine::apply_request(Index index, const InternalReq
         const auto& attributes = request.member_attributes();
         auto member = m_members.find(attributes.id());
         if (member == m_members.end())
-            return error(std::format("kv: member {:x} is not in the cluster", attributes.id()));
+            return error(cat("kv: member ", hex_id(attributes.id()), " is not in the cluster"));
         MemberInfo updated = member->second;
         updated.name = attributes.name();
         updated.client_urls.assign(attributes.client_urls().begin(),

@@ -37,6 +37,9 @@ struct MemberInfo {
     std::vector<std::string> client_urls;
 };
 
+/// A member or lease id as etcd prints it: 16 lowercase hex digits.
+std::string hex_id(uint64_t id);
+
 /// The bytes of a membership change's context for `member`.
 std::string encode_member(const MemberInfo& member);
 /// The member in a membership change's context.
