@@ -130,7 +130,25 @@ public:
     ssize_t read_data(int32_t stream_id, uint8_t* buffer, size_t length, uint32_t* flags);
 
 private:
-    struct Stream;
+    /// One request stream: what arrived of the request, and its call.
+    struct Stream {
+        explicit Stream(int32_t id, size_t max_message) : id(id), decoder(max_message) {}
+        int32_t id;
+        std::string method;
+        std::string path;
+        std::string authority;
+        std::vector<std::pair<std::string, std::string>> headers;
+        size_t header_bytes = 0;
+        std::shared_ptr<ServerCall> call;
+        std::unique_ptr<GrpcHandler> handler;
+        GrpcMessageDecoder decoder;
+        /// The handler got on_cancel() (or never existed): nothing more goes
+        /// to it, and request bytes are dropped.
+        bool handler_done = false;
+        /// The client sent END_STREAM.
+        bool half_closed = false;
+    };
+
     Stream* find(int32_t stream_id);
     void on_events(uint32_t events);
     void read_socket();
@@ -263,24 +281,6 @@ private:
     bool m_headers_sent = false;
     GrpcStatus m_status;
     std::function<void()> m_drained;
-};
-
-struct GrpcServer::Connection::Stream {
-    explicit Stream(int32_t id, size_t max_message) : id(id), decoder(max_message) {}
-    int32_t id;
-    std::string method;
-    std::string path;
-    std::string authority;
-    std::vector<std::pair<std::string, std::string>> headers;
-    size_t header_bytes = 0;
-    std::shared_ptr<ServerCall> call;
-    std::unique_ptr<GrpcHandler> handler;
-    GrpcMessageDecoder decoder;
-    /// The handler got on_cancel() (or never existed): nothing more goes
-    /// to it, and request bytes are dropped.
-    bool handler_done = false;
-    /// The client sent END_STREAM.
-    bool half_closed = false;
 };
 
 namespace {
