@@ -33,6 +33,7 @@ etcdserverpb::RequestOp range_op(const std::string& key) {
 etcdserverpb::RequestOp txn_op(std::vector<etcdserverpb::RequestOp> success,
                                std::vector<etcdserverpb::RequestOp> failure = {}) {
     etcdserverpb::RequestOp op;
+    op.mutable_request_txn(); // set, even when both branches are empty
     for (auto& request : success)
         *op.mutable_request_txn()->add_success() = std::move(request);
     for (auto& request : failure)
