@@ -47,8 +47,8 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
     s.m_cluster_id = config.cluster_id;
     s.m_lease_seed = std::random_device()() ^ (uint64_t(std::random_device()()) << 32);
 
-    TRY(make_directories(config.data_dir, 0700).transform_error(
-        [&](Error e) { return std::move(e).wrap("kv: data dir " + config.data_dir); }));
+    if (auto made = make_directories(config.data_dir, 0700); !made)
+        return std::unexpected(std::move(made).error().wrap("kv: data dir " + config.data_dir));
     s.m_db_path = config.data_dir + "/" + std::string(kStoreFile);
     auto backend = TRY(open_lmdb_backend(s.m_db_path, config.quota_backend_bytes * 2,
                                          LmdbSync::NoMetaSync, LmdbCommit::Batched));

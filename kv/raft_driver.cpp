@@ -96,6 +96,7 @@ Result<void> RaftDriver::start() {
                              m_machine.applied_index(), " but ", quoted(wal_dir), " holds no log"));
         m_wal = TRY(Wal::create(wal_dir, o.metadata, wal_options));
         restore.initial = o.initial;
+        restore.initial_contexts = o.initial_contexts;
     }
     m_synced_hard = restore.hard;
     m_term = restore.hard.term;

@@ -46,6 +46,9 @@ struct RaftDriverOptions {
     /// A new cluster with nothing on disk: the initial voters. Empty to
     /// restart from the data dir or to join a running cluster.
     ConfState initial;
+    /// The context each initial member's membership entry carries (the
+    /// KV puts the member's name and peer URLs there).
+    std::map<NodeId, std::string> initial_contexts;
     /// One Raft tick (etcd's --heartbeat-interval).
     std::chrono::milliseconds tick{100};
     /// Ticks without a leader before campaigning (etcd's
