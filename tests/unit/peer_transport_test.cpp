@@ -293,3 +293,28 @@ TEST_CASE("listening on an address that is no numeric host:port fails with the r
     REQUIRE_FALSE(result.has_value());
     CHECK(result.error().to_string().find("no numeric IP address") != std::string::npos);
 }
+
+TEST_CASE("the driver is told about dropped messages from the loop, not from inside send") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1, 0, kCluster, 64);
+    a->transport->set_peer(2, "127.0.0.1:1"); // nothing listens on port 1
+    a->transport->send(appends(1, 2, 1, 10));
+    CHECK(a->unreachable.empty());
+    REQUIRE(reactor->run_once(0ms).has_value());
+    CHECK(a->unreachable.size() >= 5); // most of the ten did not fit
+}
+
+TEST_CASE("a peer moved to a new address is reached there") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1);
+    auto old_b = start(*reactor, 2);
+    auto new_b = start(*reactor, 2);
+    a->transport->set_peer(2, address_of(*old_b));
+    a->transport->send(appends(1, 2, 1, 1));
+    REQUIRE(run_until(*reactor, [&] { return old_b->received.size() == 1; }));
+    a->transport->set_peer(2, address_of(*new_b));
+    a->transport->send(appends(1, 2, 2, 1));
+    REQUIRE(run_until(*reactor, [&] { return new_b->received.size() == 1; }));
+    CHECK(new_b->received[0].index == 2);
+    CHECK(old_b->received.size() == 1);
+}
