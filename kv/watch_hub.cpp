@@ -52,6 +52,145 @@ void erase_entry(Multimap& multimap, std::string_view key, Value value) {
     }
 }
 
+/// The watchers of general ranges [start, end): a treap ordered by (start,
+/// watcher) whose nodes also hold the largest end below them, so a lookup
+/// skips every subtree whose ranges all ended before the key (an interval
+/// tree: O(log n) per matching watcher instead of a pass over all ranges
+/// that start before the key).
+template <typename Payload> class RangeTree {
+public:
+    void insert(std::string_view start, std::string_view end, Payload* payload) {
+        auto node = std::make_unique<Node>();
+        node->start = start;
+        node->end = end;
+        node->max_end = end;
+        node->payload = payload;
+        node->priority = next_priority();
+        Link left;
+        Link right;
+        split(std::move(m_root), Before{start, payload}, left, right);
+        m_root = merge(merge(std::move(left), std::move(node)), std::move(right));
+    }
+
+    void erase(std::string_view start, Payload* payload) {
+        Link left;
+        Link rest;
+        Link found;
+        Link right;
+        split(std::move(m_root), Before{start, payload}, left, rest);
+        split(std::move(rest), AtMost{start, payload}, found, right);
+        m_root = merge(std::move(left), std::move(right));
+    }
+
+    /// Calls `found` with the payload of every range holding `key`.
+    template <typename Found> void stab(std::string_view key, Found&& found) const {
+        stab(m_root.get(), key, found);
+    }
+
+private:
+    struct Node {
+        std::string_view start;
+        std::string_view end;
+        std::string_view max_end;
+        Payload* payload = nullptr;
+        uint64_t priority = 0;
+        std::unique_ptr<Node> left;
+        std::unique_ptr<Node> right;
+    };
+    using Link = std::unique_ptr<Node>;
+
+    /// Node order: by start, then by payload address (unique).
+    static bool less(std::string_view start, const Payload* payload, const Node& node) {
+        if (start != node.start)
+            return start < node.start;
+        return std::less<>()(payload, node.payload);
+    }
+    /// Nodes before (start, payload).
+    struct Before {
+        std::string_view start;
+        const Payload* payload;
+        bool operator()(const Node& node) const {
+            return node.start != start ? node.start < start : std::less<>()(node.payload, payload);
+        }
+    };
+    /// Nodes at or before (start, payload).
+    struct AtMost {
+        std::string_view start;
+        const Payload* payload;
+        bool operator()(const Node& node) const { return !less(start, payload, node); }
+    };
+
+    static void update(Node& node) {
+        node.max_end = node.end;
+        for (const Link* child : {&node.left, &node.right})
+            if (*child && (*child)->max_end > node.max_end)
+                node.max_end = (*child)->max_end;
+    }
+
+    /// Splits `tree` into the nodes `goes_left` holds for and the rest.
+    template <typename Predicate>
+    static void split(Link tree, const Predicate& goes_left, Link& left, Link& right) {
+        if (!tree) {
+            left.reset();
+            right.reset();
+            return;
+        }
+        if (goes_left(*tree)) {
+            Link rest;
+            split(std::move(tree->right), goes_left, rest, right);
+            tree->right = std::move(rest);
+            update(*tree);
+            left = std::move(tree);
+        } else {
+            Link rest;
+            split(std::move(tree->left), goes_left, left, rest);
+            tree->left = std::move(rest);
+            update(*tree);
+            right = std::move(tree);
+        }
+    }
+
+    /// Joins two trees, every node of `left` before every node of `right`.
+    static Link merge(Link left, Link right) {
+        if (!left)
+            return right;
+        if (!right)
+            return left;
+        if (left->priority > right->priority) {
+            left->right = merge(std::move(left->right), std::move(right));
+            update(*left);
+            return left;
+        }
+        right->left = merge(std::move(left), std::move(right->left));
+        update(*right);
+        return right;
+    }
+
+    template <typename Found>
+    static void stab(const Node* node, std::string_view key, Found& found) {
+        // Nothing below ends after the key: skip it all.
+        while (node && key < node->max_end) {
+            stab(node->left.get(), key, found);
+            if (node->start > key)
+                return; // this and everything right of it start after the key
+            if (key < node->end)
+                found(*node->payload);
+            node = node->right.get();
+        }
+    }
+
+    /// xorshift64: priorities only balance the tree, any sequence will do.
+    uint64_t next_priority() {
+        m_seed ^= m_seed << 13;
+        m_seed ^= m_seed >> 7;
+        m_seed ^= m_seed << 17;
+        return m_seed;
+    }
+
+    Link m_root;
+    uint64_t m_seed = 0x9e3779b97f4a7c15;
+};
+
 } // namespace
 
 struct WatchHub::Watcher {
@@ -101,8 +240,8 @@ struct WatchHub::Index {
     std::map<size_t, size_t> prefix_lengths;
     /// Watchers of every key from their key on, by that key.
     std::multimap<std::string_view, Watcher*> from_keys;
-    /// Watchers of [key, range_end), by key.
-    std::multimap<std::string_view, Watcher*> ranges;
+    /// Watchers of other ranges [key, range_end).
+    RangeTree<Watcher> ranges;
 
     void add(Watcher& watcher) {
         std::string_view key = watcher.key;
@@ -118,7 +257,7 @@ struct WatchHub::Index {
             from_keys.emplace(key, &watcher);
             break;
         case Shape::Range:
-            ranges.emplace(key, &watcher);
+            ranges.insert(key, watcher.range_end, &watcher);
             break;
         case Shape::Nothing:
             break;
@@ -140,7 +279,7 @@ struct WatchHub::Index {
             erase_entry(from_keys, key, &watcher);
             break;
         case Shape::Range:
-            erase_entry(ranges, key, &watcher);
+            ranges.erase(key, &watcher);
             break;
         case Shape::Nothing:
             break;
@@ -162,12 +301,7 @@ struct WatchHub::Index {
         // Every watcher from a key at or before `key` on holds it.
         for (auto it = from_keys.begin(); it != from_keys.end() && it->first <= key; ++it)
             found(*it->second);
-        // Ranges starting at or before `key` that end after it: costs the
-        // ranges that already ended too (other ranges than prefixes are
-        // rare in practice).
-        for (auto it = ranges.begin(); it != ranges.end() && it->first <= key; ++it)
-            if (key < it->second->range_end)
-                found(*it->second);
+        ranges.stab(key, found);
     }
 };
 

@@ -12,9 +12,9 @@
 // memory stays bounded however slow a client is.
 //
 // Matching: watchers of one key sit in a hash map by key, prefix watchers
-// in a hash map by prefix (probed at each prefix length in use), and
-// watchers of every key from some key on, or of another range, in ordered
-// maps by their first key. A put costs the matching watchers plus a few
+// in a hash map by prefix (probed at each prefix length in use), watchers
+// of every key from some key on in an ordered map by that key, and other
+// ranges in an interval tree. A put costs the matching watchers plus a few
 // lookups, not a pass over every watcher.
 #pragma once
 
