@@ -97,9 +97,17 @@ void add_lease_service(GrpcServer& grpc, KvServer& server) {
                        auto status = server.machine().lessor().time_to_live(
                            id, std::chrono::steady_clock::now(),
                            keys ? LeaseKeys::Include : LeaseKeys::Omit);
+                       etcdserverpb::LeaseTimeToLiveResponse response;
+                       if (!status &&
+                           status.error().code() == int(ErrorCode::LeaseNotFound)) {
+                           // etcd answers a lease that is gone with TTL -1.
+                           response.set_id(id);
+                           response.set_ttl(-1);
+                           server.fill_header(*response.mutable_header());
+                           return reply(*call, response);
+                       }
                        if (!status)
                            return reply_error(*call, status.error());
-                       etcdserverpb::LeaseTimeToLiveResponse response;
                        response.set_id(status->id);
                        response.set_ttl(status->remaining_ttl);
                        response.set_grantedttl(status->granted_ttl);

@@ -25,6 +25,8 @@ Result<void> serve(std::span<const std::string> args,
     TRY(reactor->on_signal(SIGTERM, stop));
     TRY(reactor->on_signal(SIGINT, stop));
     TRY(reactor->run());
+    if (server->failure())
+        return std::unexpected(*server->failure());
     log_info("kv: stopping");
     server->stop();
     return {};

@@ -109,10 +109,17 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
                 std::chrono::steady_clock::now(),
                 std::chrono::milliseconds(raw->m_config.election_timeout_ms));
         raw->m_published = raw->m_published && leader != 0;
+        // Publish as soon as there is a leader to take it, so the member
+        // list shows this member's name and client URLs from the start.
+        if (leader != 0)
+            raw->m_reactor.defer([raw] { raw->publish_attributes(); });
     });
     s.m_driver->on_fatal([raw](const Error& error) {
-        log_error(cat("kv: member stops: ", error.to_string()));
+        // The member cannot go on (its disk or its store failed): it stops
+        // serving and the process ends with the error.
+        raw->m_failure = error;
         raw->stop();
+        raw->m_reactor.stop();
     });
 
     for (const auto& url : config.listen_client_urls) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -39,6 +40,9 @@ public:
 
     /// Stops serving: pending requests fail with ServerStopped.
     void stop();
+    /// Why the member stopped on its own (its disk or store failed), if it
+    /// did: it then stopped the reactor too.
+    const std::optional<Error>& failure() const { return m_failure; }
 
     /// Proposes `request` through Raft; `done` gets the etcd response
     /// message the state machine answered (serialized), or the error
@@ -85,6 +89,7 @@ private:
     /// Leases whose revoke the leader has proposed and not seen applied.
     std::set<int64_t> m_revoking;
     bool m_published = false;
+    std::optional<Error> m_failure;
     uint64_t m_lease_seed = 0;
     Reactor::TimerId m_lease_timer = 0;
 };

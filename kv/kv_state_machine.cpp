@@ -229,9 +229,11 @@ Result<std::string> KvStateMachine::apply_request(Index index, const InternalReq
     case InternalRequest::kLeaseGrant: {
         const auto& grant = request.lease_grant();
         TRY(m_lessor->grant(grant.id(), grant.ttl(), index, m_clock()));
+        // The TTL granted: the lessor raises a short one to the minimum.
+        auto granted = TRY(m_lessor->time_to_live(grant.id(), m_clock(), LeaseKeys::Omit));
         etcdserverpb::LeaseGrantResponse response;
         response.set_id(grant.id());
-        response.set_ttl(grant.ttl());
+        response.set_ttl(granted.granted_ttl);
         return serialize(response);
     }
     case InternalRequest::kLeaseRevoke: {

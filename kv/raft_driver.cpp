@@ -96,7 +96,10 @@ Result<void> RaftDriver::start() {
                              m_machine.applied_index(), " but ", quoted(wal_dir), " holds no log"));
         m_wal = TRY(Wal::create(wal_dir, o.metadata, wal_options));
         restore.initial = o.initial;
-        restore.initial_contexts = o.initial_contexts;
+        // Each context is led by a request id, as proposed changes' are
+        // (0: nobody waits for these).
+        for (const auto& [id, context] : o.initial_contexts)
+            restore.initial_contexts[id] = std::string(8, '\0') + context;
     }
     m_synced_hard = restore.hard;
     m_term = restore.hard.term;
