@@ -41,9 +41,9 @@ CommandResult run_kv(std::span<const std::string_view> args) {
         print(kKvUsage);
         return kExitSuccess;
     }
-    return usage_error(std::string(args.empty() ? "keel kv: no command given\n"
-                                                : "keel kv: unknown command\n") +
-                       std::string(kKvUsage));
+    return usage_error(
+        std::string(args.empty() ? "keel kv: no command given\n" : "keel kv: unknown command\n") +
+        std::string(kKvUsage));
 }
 
 CommandResult run_kv_serve(std::span<const std::string_view> args) {

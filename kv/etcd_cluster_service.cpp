@@ -52,19 +52,18 @@ template <typename Response> void add_members(KvServer& server, Response& respon
 template <typename Response>
 void change_membership(KvServer& server, std::shared_ptr<GrpcCall> call, ConfChange change,
                        std::function<void(Response&)> extra = nullptr) {
-    server.driver().propose_conf_change(
-        std::move(change), [&server, call, extra](Result<void> done) {
-            if (!done)
-                return reply_error(*call, done.error());
-            Response response;
-            add_members(server, response);
-            if (extra)
-                extra(response);
-            server.fill_header(*response.mutable_header());
-            reply(*call, response);
-        });
+    server.driver().propose_conf_change(std::move(change),
+                                        [&server, call, extra](Result<void> done) {
+                                            if (!done)
+                                                return reply_error(*call, done.error());
+                                            Response response;
+                                            add_members(server, response);
+                                            if (extra)
+                                                extra(response);
+                                            server.fill_header(*response.mutable_header());
+                                            reply(*call, response);
+                                        });
 }
-
 
 } // namespace
 
@@ -77,34 +76,33 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                    reply(*call, response);
                }));
 
-    grpc.route(
-        "/etcdserverpb.Cluster/MemberAdd",
-        unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
-            auto request = parse_message<etcdserverpb::MemberAddRequest>(bytes);
-            if (!request)
-                return call->finish(request.error());
-            MemberInfo member;
-            for (const std::string& text : request->peerurls()) {
-                auto url = parse_server_url(text);
-                if (!url || request->peerurls().empty())
-                    return call->finish(etcd_status(EtcdError::MemberBadUrls));
-                member.peer_urls.push_back(url->str());
-            }
-            if (member.peer_urls.empty())
-                return call->finish(etcd_status(EtcdError::MemberBadUrls));
-            member.is_learner = request->islearner();
-            member.id = member_id(member.peer_urls, server.config().initial_cluster_token);
-            if (server.machine().members().contains(member.id))
-                return call->finish(etcd_status(EtcdError::MemberExists));
-            ConfChange change{member.is_learner ? ConfChangeType::AddLearner
-                                                : ConfChangeType::AddVoter,
-                              member.id, encode_member(member)};
-            change_membership<etcdserverpb::MemberAddResponse>(
-                server, call, std::move(change),
-                [member](etcdserverpb::MemberAddResponse& response) {
-                    member_to_proto(member, *response.mutable_member());
-                });
-        }));
+    grpc.route("/etcdserverpb.Cluster/MemberAdd",
+               unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
+                   auto request = parse_message<etcdserverpb::MemberAddRequest>(bytes);
+                   if (!request)
+                       return call->finish(request.error());
+                   MemberInfo member;
+                   for (const std::string& text : request->peerurls()) {
+                       auto url = parse_server_url(text);
+                       if (!url || request->peerurls().empty())
+                           return call->finish(etcd_status(EtcdError::MemberBadUrls));
+                       member.peer_urls.push_back(url->str());
+                   }
+                   if (member.peer_urls.empty())
+                       return call->finish(etcd_status(EtcdError::MemberBadUrls));
+                   member.is_learner = request->islearner();
+                   member.id = member_id(member.peer_urls, server.config().initial_cluster_token);
+                   if (server.machine().members().contains(member.id))
+                       return call->finish(etcd_status(EtcdError::MemberExists));
+                   ConfChange change{member.is_learner ? ConfChangeType::AddLearner
+                                                       : ConfChangeType::AddVoter,
+                                     member.id, encode_member(member)};
+                   change_membership<etcdserverpb::MemberAddResponse>(
+                       server, call, std::move(change),
+                       [member](etcdserverpb::MemberAddResponse& response) {
+                           member_to_proto(member, *response.mutable_member());
+                       });
+               }));
 
     grpc.route("/etcdserverpb.Cluster/MemberRemove",
                unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
@@ -128,8 +126,7 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                    if (!member->second.is_learner)
                        return call->finish(etcd_status(EtcdError::MemberNotLearner));
                    change_membership<etcdserverpb::MemberPromoteResponse>(
-                       server, call,
-                       ConfChange{ConfChangeType::PromoteLearner, request->id(), {}});
+                       server, call, ConfChange{ConfChangeType::PromoteLearner, request->id(), {}});
                }));
 
     grpc.route("/grpc.health.v1.Health/Check",
@@ -155,7 +152,7 @@ void add_maintenance_service(GrpcServer& grpc, KvServer& server) {
                    response.set_raftterm(raft.term);
                    response.set_raftappliedindex(raft.applied);
                    response.set_islearner(std::ranges::find(raft.conf.learners, raft.id) !=
-                                           raft.conf.learners.end());
+                                          raft.conf.learners.end());
                    if (raft.leader == 0)
                        response.add_errors("etcdserver: no leader");
                    server.fill_header(*response.mutable_header());

@@ -45,24 +45,23 @@ void serve_range(KvServer& server, GrpcCall& call, const etcdserverpb::RangeRequ
 // A route for a write: parse, check, wrap in an InternalRequest, propose,
 // answer with the state machine's response.
 template <typename Request, typename Response>
-GrpcRoute write_route(KvServer& server,
-                      std::function<GrpcStatus(const Request&)> check,
+GrpcRoute write_route(KvServer& server, std::function<GrpcStatus(const Request&)> check,
                       void (*wrap)(InternalRequest&, Request&&)) {
-    return unary_route([&server, check, wrap](std::string_view bytes,
-                                              std::shared_ptr<GrpcCall> call) {
-        auto request = parse_message<Request>(bytes);
-        if (!request)
-            return call->finish(request.error());
-        if (check) {
-            if (GrpcStatus refused = check(*request); !refused.ok())
-                return call->finish(std::move(refused));
-        }
-        InternalRequest internal;
-        wrap(internal, std::move(*request));
-        server.propose(internal, [&server, call](Result<std::string> answer) {
-            reply_proposal<Response>(server, *call, answer);
+    return unary_route(
+        [&server, check, wrap](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
+            auto request = parse_message<Request>(bytes);
+            if (!request)
+                return call->finish(request.error());
+            if (check) {
+                if (GrpcStatus refused = check(*request); !refused.ok())
+                    return call->finish(std::move(refused));
+            }
+            InternalRequest internal;
+            wrap(internal, std::move(*request));
+            server.propose(internal, [&server, call](Result<std::string> answer) {
+                reply_proposal<Response>(server, *call, answer);
+            });
         });
-    });
 }
 
 } // namespace
@@ -71,8 +70,7 @@ void add_kv_service(GrpcServer& grpc, KvServer& server) {
     const Limits limits = server.limits();
 
     grpc.route("/etcdserverpb.KV/Range",
-               unary_route([&server](std::string_view bytes,
-                                             std::shared_ptr<GrpcCall> call) {
+               unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
                    auto request = parse_message<etcdserverpb::RangeRequest>(bytes);
                    if (!request)
                        return call->finish(request.error());
@@ -90,19 +88,17 @@ void add_kv_service(GrpcServer& grpc, KvServer& server) {
 
     grpc.route("/etcdserverpb.KV/Put",
                write_route<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
-                   server,
-                   [](const etcdserverpb::PutRequest& r) { return check_request(r); },
+                   server, [](const etcdserverpb::PutRequest& r) { return check_request(r); },
                    [](InternalRequest& internal, etcdserverpb::PutRequest&& request) {
                        internal.mutable_put()->Swap(&request);
                    }));
-    grpc.route(
-        "/etcdserverpb.KV/DeleteRange",
-        write_route<etcdserverpb::DeleteRangeRequest, etcdserverpb::DeleteRangeResponse>(
-            server,
-            [](const etcdserverpb::DeleteRangeRequest& r) { return check_request(r); },
-            [](InternalRequest& internal, etcdserverpb::DeleteRangeRequest&& request) {
-                internal.mutable_delete_range()->Swap(&request);
-            }));
+    grpc.route("/etcdserverpb.KV/DeleteRange",
+               write_route<etcdserverpb::DeleteRangeRequest, etcdserverpb::DeleteRangeResponse>(
+                   server,
+                   [](const etcdserverpb::DeleteRangeRequest& r) { return check_request(r); },
+                   [](InternalRequest& internal, etcdserverpb::DeleteRangeRequest&& request) {
+                       internal.mutable_delete_range()->Swap(&request);
+                   }));
     grpc.route("/etcdserverpb.KV/Txn",
                write_route<etcdserverpb::TxnRequest, etcdserverpb::TxnResponse>(
                    server,

@@ -98,8 +98,7 @@ void add_lease_service(GrpcServer& grpc, KvServer& server) {
                            id, std::chrono::steady_clock::now(),
                            keys ? LeaseKeys::Include : LeaseKeys::Omit);
                        etcdserverpb::LeaseTimeToLiveResponse response;
-                       if (!status &&
-                           status.error().code() == int(ErrorCode::LeaseNotFound)) {
+                       if (!status && status.error().code() == int(ErrorCode::LeaseNotFound)) {
                            // etcd answers a lease that is gone with TTL -1.
                            response.set_id(id);
                            response.set_ttl(-1);

@@ -2,13 +2,12 @@
 // Each stream is a WatchSink of the state machine's watch hub; the hub
 // decides what each watcher sees (catch-up, live events, compaction), this
 // file turns it into WatchResponses in etcd's shape.
+#include "base/log.h"
+#include "base/strings.h"
 #include "kv/etcd_convert.h"
 #include "kv/etcd_errors.h"
 #include "kv/etcd_services.h"
-#include "base/log.h"
-#include "base/strings.h"
 #include "proto/etcd/rpc.pb.h"
-
 
 #include <utility>
 #include <vector>

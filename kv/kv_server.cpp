@@ -53,7 +53,8 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
     auto backend = TRY(open_lmdb_backend(s.m_db_path, config.quota_backend_bytes * 2,
                                          LmdbSync::NoMetaSync, LmdbCommit::Batched));
     s.m_machine = TRY(KvStateMachine::open(
-        std::move(backend), [] { return std::chrono::steady_clock::now(); }, s.minimum_lease_ttl()));
+        std::move(backend), [] { return std::chrono::steady_clock::now(); },
+        s.minimum_lease_ttl()));
 
     PeerTransportOptions transport;
     transport.cluster_id = s.m_cluster_id;
@@ -96,8 +97,8 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
         }
     }
     options.tick = std::chrono::milliseconds(config.heartbeat_interval_ms);
-    options.election_ticks =
-        std::max<int>(2, static_cast<int>(config.election_timeout_ms / config.heartbeat_interval_ms));
+    options.election_ticks = std::max<int>(
+        2, static_cast<int>(config.election_timeout_ms / config.heartbeat_interval_ms));
     options.snapshot_count = config.snapshot_count;
     s.m_driver = TRY(RaftDriver::open(reactor, std::move(options), *s.m_machine, *s.m_transport));
     s.m_driver->on_leader_change([raw](NodeId leader, Term) {
@@ -179,12 +180,11 @@ void KvServer::propose(const InternalRequest& request,
         });
         return;
     }
-    m_driver->propose(std::move(*bytes),
-                      [done = std::move(done)](Result<std::string> answer) {
-                          if (!answer)
-                              return done(std::unexpected(answer.error()));
-                          done(decode_apply_answer(*answer));
-                      });
+    m_driver->propose(std::move(*bytes), [done = std::move(done)](Result<std::string> answer) {
+        if (!answer)
+            return done(std::unexpected(answer.error()));
+        done(decode_apply_answer(*answer));
+    });
 }
 
 void KvServer::read_barrier(std::function<void(Result<void>)> done) {
@@ -227,7 +227,7 @@ uint16_t KvServer::client_port() const {
 }
 
 int64_t KvServer::db_size() const {
-    struct stat st{};
+    struct stat st {};
     if (::stat(m_db_path.c_str(), &st) != 0)
         return 0;
     return st.st_size;
@@ -236,8 +236,8 @@ int64_t KvServer::db_size() const {
 void KvServer::expire_leases() {
     if (m_driver->leader() != m_member_id)
         return;
-    for (int64_t id : m_machine->lessor().expired(std::chrono::steady_clock::now(),
-                                                  kLeaseRevokesPerCheck)) {
+    for (int64_t id :
+         m_machine->lessor().expired(std::chrono::steady_clock::now(), kLeaseRevokesPerCheck)) {
         if (!m_revoking.insert(id).second)
             continue;
         InternalRequest request;

@@ -51,8 +51,9 @@ template <typename T> Result<T> converted(GrpcResult<T> result) {
 }
 
 std::unexpected<Error> lease_not_found(int64_t lease) {
-    return std::unexpected(Error::from_code(ErrorCode::LeaseNotFound,
-                                            cat("lease ", hex_id(static_cast<uint64_t>(lease)), " not found")));
+    return std::unexpected(
+        Error::from_code(ErrorCode::LeaseNotFound,
+                         cat("lease ", hex_id(static_cast<uint64_t>(lease)), " not found")));
 }
 
 } // namespace
@@ -123,8 +124,7 @@ KvStateMachine::open(std::unique_ptr<Backend> backend, Clock clock, int64_t mini
     std::unique_ptr<KvStateMachine> machine(new KvStateMachine());
     machine->m_clock = std::move(clock);
     machine->m_store = TRY(MvccStore::open(std::move(backend)));
-    machine->m_lessor =
-        TRY(Lessor::open(*machine->m_store, machine->m_clock(), minimum_lease_ttl));
+    machine->m_lessor = TRY(Lessor::open(*machine->m_store, machine->m_clock(), minimum_lease_ttl));
     machine->m_watches = std::make_unique<WatchHub>(*machine->m_store);
     TRY(machine->load_members());
     return machine;
@@ -195,8 +195,8 @@ Result<std::string> KvStateMachine::apply_request(Index index, const InternalReq
         return serialize(response);
     }
     case InternalRequest::kDeleteRange: {
-        auto written = TRY(
-            m_store->delete_range(TRY(converted(to_mvcc(request.delete_range()))), index));
+        auto written =
+            TRY(m_store->delete_range(TRY(converted(to_mvcc(request.delete_range()))), index));
         notify(written.events);
         etcdserverpb::DeleteRangeResponse response;
         to_proto(written.response, &response);

@@ -61,8 +61,8 @@ public:
     /// Opens the store in `backend` and the leases kept with it. `clock` is
     /// the local clock lease expiry runs on (not replicated state); grants
     /// below `minimum_lease_ttl` seconds get it (the same on every member).
-    static Result<std::unique_ptr<KvStateMachine>>
-    open(std::unique_ptr<Backend> backend, Clock clock, int64_t minimum_lease_ttl = 1);
+    static Result<std::unique_ptr<KvStateMachine>> open(std::unique_ptr<Backend> backend,
+                                                        Clock clock, int64_t minimum_lease_ttl = 1);
     ~KvStateMachine() override;
 
     Index applied_index() const override;

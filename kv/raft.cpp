@@ -67,8 +67,8 @@ RaftNode::RaftNode(RaftConfig config, RestoreState restore) : m_state(std::make_
         auto add = [&](ConfChangeType type, NodeId id) {
             Index index = bootstrap.size() + 1;
             auto context = restore.initial_contexts.find(id);
-            std::string data = context == restore.initial_contexts.end() ? std::string()
-                                                                         : context->second;
+            std::string data =
+                context == restore.initial_contexts.end() ? std::string() : context->second;
             bootstrap.push_back({1, index, EntryType::ConfChange,
                                  encode_conf_change(ConfChange{type, id, std::move(data)})});
         };
