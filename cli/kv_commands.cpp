@@ -32,7 +32,18 @@ std::map<std::string, std::string> environment() {
     return variables;
 }
 
+CommandResult command_kv(const ParsedArgs&) {
+    print(kKvUsage);
+    return kExitSuccess;
+}
+
 } // namespace
+
+const Command kKvCommand{
+    .names = {"kv"},
+    .summary = "the embedded KV store: `keel kv serve` runs a member with etcd's flags",
+    .run = command_kv,
+};
 
 CommandResult run_kv(std::span<const std::string_view> args) {
     if (!args.empty() && args[0] == "serve")

@@ -4,12 +4,17 @@
 // keel takes that command line as it is.
 #pragma once
 
+#include "cli/args.h"
 #include "cli/output.h"
 
 #include <span>
 #include <string_view>
 
 namespace keel::cli {
+
+/// `keel kv`, as `keel help` lists it (main() hands `keel kv ...` to
+/// run_kv(): etcd's flags are not keel's option syntax).
+extern const Command kKvCommand;
 
 /// `keel kv ARGS...` (what follows `kv`).
 CommandResult run_kv(std::span<const std::string_view> args);
