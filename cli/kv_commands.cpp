@@ -67,7 +67,7 @@ CommandResult run_kv_serve(std::span<const std::string_view> args) {
     std::vector<std::string> owned(args.begin(), args.end());
     auto served = kv::serve(owned, environment());
     if (!served)
-        return std::unexpected(Failure(std::move(served).error().wrap("kv serve")));
+        return std::unexpected(Failure(std::move(served).error()));
     return kExitSuccess;
 }
 

@@ -20,13 +20,16 @@ Result<void> serve(std::span<const std::string> args,
     std::signal(SIGPIPE, SIG_IGN);
     TRY(block_signals({SIGTERM, SIGINT}));
     auto reactor = TRY(Reactor::create());
-    auto server = TRY(KvServer::start(*reactor, config));
+    auto started = KvServer::start(*reactor, config);
+    if (!started)
+        return std::unexpected(std::move(started).error().wrap("kv serve"));
+    auto server = std::move(*started);
     auto stop = [&](const signalfd_siginfo&) { reactor->stop(); };
     TRY(reactor->on_signal(SIGTERM, stop));
     TRY(reactor->on_signal(SIGINT, stop));
     TRY(reactor->run());
     if (server->failure())
-        return std::unexpected(*server->failure());
+        return std::unexpected(Error(*server->failure()).wrap("kv serve"));
     log_info("kv: stopping");
     server->stop();
     return {};

@@ -146,7 +146,7 @@ Result<Settings> collect(std::span<const std::string> args,
         if (!spec)
             return error(cat("unknown flag --", arg,
                              " (keel kv serve takes etcd's flags: see "
-                             "`etcd --help`; not all of them are supported)"));
+                             "`keel kv serve --help`)"));
         std::string value;
         if (inline_value)
             value = std::string(*inline_value);
