@@ -14,7 +14,10 @@ namespace keel::kv {
 
 Result<void> serve(std::span<const std::string> args,
                    const std::map<std::string, std::string>& environment) {
-    ServerConfig config = TRY(parse_server_config(args, environment));
+    auto parsed = parse_server_config(args, environment);
+    if (!parsed)
+        return std::unexpected(std::move(parsed).error().wrap("kv serve"));
+    ServerConfig config = std::move(*parsed);
     // A client that goes away mid-write is that connection's error, not
     // the process's end.
     std::signal(SIGPIPE, SIG_IGN);

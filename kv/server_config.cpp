@@ -453,7 +453,7 @@ Result<ServerUrl> parse_server_url(std::string_view text) {
 Result<ServerConfig> parse_server_config(std::span<const std::string> args,
                                          const std::map<std::string, std::string>& environment) {
     Settings settings = TRY(collect(args, environment));
-    return TRY_CTX(build(settings), "kv serve");
+    return build(settings);
 }
 
 uint64_t member_id(std::span<const std::string> peer_urls, std::string_view token) {
