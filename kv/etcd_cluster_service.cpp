@@ -94,14 +94,14 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                    member.id = member_id(member.peer_urls, server.config().initial_cluster_token);
                    if (server.machine().members().contains(member.id))
                        return call->finish(etcd_status(EtcdError::MemberExists));
-                   ConfChange change{member.is_learner ? ConfChangeType::AddLearner
-                                                       : ConfChangeType::AddVoter,
-                                     member.id, encode_member(member)};
-                   change_membership<etcdserverpb::MemberAddResponse>(
-                       server, call, std::move(change),
-                       [member](etcdserverpb::MemberAddResponse& response) {
-                           member_to_proto(member, *response.mutable_member());
-                       });
+                   // A new member cannot join a running cluster yet: it has
+                   // no way to learn the cluster's id, which its peers
+                   // check. Adding it anyway would leave a voter that never
+                   // answers (3 of 4 needed for every write), so the change
+                   // is refused before it reaches the log.
+                   call->finish({GrpcCode::Unimplemented,
+                                 "keel: adding a member to a running cluster is not supported "
+                                 "yet"});
                }));
 
     grpc.route("/etcdserverpb.Cluster/MemberRemove",
