@@ -5,14 +5,17 @@
 # naming the targets that failed and where their crashing inputs were saved.
 #
 # Environment:
-#   KEEL_FUZZ_SECONDS  time per target (default 20)
+#   KEEL_FUZZ_SECONDS  time per target (default 10: a smoke run of 34 targets
+#                      in the test suite; a real campaign is a longer run by
+#                      hand, e.g. KEEL_FUZZ_SECONDS=600 for one target's
+#                      corpus to grow)
 #   KEEL_FUZZ_RUNS     input count per target, whichever limit comes first
 #                      (default 5000000)
 #   KEEL_JOBS          build parallelism (default 2)
 set -euo pipefail
 
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-seconds=${KEEL_FUZZ_SECONDS:-20}
+seconds=${KEEL_FUZZ_SECONDS:-10}
 runs=${KEEL_FUZZ_RUNS:-5000000}
 jobs=${KEEL_JOBS:-2}
 
