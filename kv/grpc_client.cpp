@@ -9,6 +9,7 @@
 
 #include "base/fd.h"
 #include "base/strings.h"
+#include "kv/byte_queue.h"
 #include "kv/grpc_address.h"
 #include "kv/grpc_frame.h"
 
@@ -130,8 +131,7 @@ private:
     GrpcClientOptions m_options;
     nghttp2_session* m_session = nullptr;
     std::map<int32_t, std::shared_ptr<State>> m_streams;
-    std::string m_output;
-    size_t m_output_offset = 0;
+    ByteQueue m_output;
     bool m_settings_received = false;
     std::optional<GrpcStatus> m_broken;
 };
@@ -209,7 +209,7 @@ void GrpcConnection::fail(GrpcStatus status) {
 
 void GrpcConnection::write_pending() {
     while (!m_broken) {
-        while (m_output.size() - m_output_offset < (64u << 10)) {
+        while (m_output.size() < (64u << 10)) {
             const uint8_t* data = nullptr;
             ssize_t n = nghttp2_session_mem_send(m_session, &data);
             if (n < 0) {
@@ -218,25 +218,17 @@ void GrpcConnection::write_pending() {
             }
             if (n == 0)
                 break;
-            if (m_output_offset == m_output.size()) {
-                m_output.clear();
-                m_output_offset = 0;
-            }
-            m_output.append(reinterpret_cast<const char*>(data), size_t(n));
+            m_output.append(std::string_view(reinterpret_cast<const char*>(data), size_t(n)));
         }
-        if (m_output_offset == m_output.size())
+        if (m_output.empty())
             return;
-        ssize_t n = ::send(m_fd.get(), m_output.data() + m_output_offset,
-                           m_output.size() - m_output_offset, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (n < 0) {
-            fail(unavailable(cat("connection to ", m_authority, ": ", std::strerror(errno))));
+        auto sent = send_queued(m_fd.get(), m_output);
+        if (!sent) {
+            fail(unavailable(cat("connection to ", m_authority, ": ", sent.error().to_string())));
             return;
         }
-        m_output_offset += size_t(n);
+        if (*sent == SendProgress::Blocked)
+            return;
     }
 }
 
@@ -280,7 +272,7 @@ GrpcResult<void> GrpcConnection::pump(Clock::time_point deadline,
                 GrpcStatus{GrpcCode::DeadlineExceeded, "context deadline exceeded"});
         auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
         pollfd entry{m_fd.get(), short(POLLIN), 0};
-        if (m_output_offset < m_output.size())
+        if (!m_output.empty())
             entry.events |= POLLOUT;
         int n = ::poll(&entry, 1, int(std::min<int64_t>(wait.count(), 60'000)));
         if (n < 0 && errno != EINTR)

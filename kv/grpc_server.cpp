@@ -20,6 +20,7 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "kv/byte_queue.h"
 #include "kv/grpc_address.h"
 #include "kv/grpc_frame.h"
 
@@ -168,8 +169,7 @@ private:
     /// Closed streams, destroyed by a deferred task (a handler of one may be
     /// on the stack).
     std::vector<std::unique_ptr<Stream>> m_parked;
-    std::string m_output;
-    size_t m_output_offset = 0;
+    ByteQueue m_output;
     bool m_closed = false;
     bool m_flush_scheduled = false;
     /// Inside nghttp2_session_mem_recv or _mem_send, whose callbacks reach
@@ -201,11 +201,7 @@ public:
         auto connection = m_connection.lock();
         if (m_state != CallState::Open || !connection)
             return;
-        if (m_output_offset > 0 && m_output_offset >= m_output.size() / 2) {
-            m_output.erase(0, m_output_offset);
-            m_output_offset = 0;
-        }
-        m_output += encode_grpc_message(message);
+        m_output.append(encode_grpc_message(message));
         if (!m_headers_sent) {
             m_headers_sent = true;
             connection->submit_messages(m_stream_id);
@@ -230,7 +226,7 @@ public:
         connection->schedule_flush();
     }
     bool is_open() const override { return m_state == CallState::Open; }
-    size_t queued_bytes() const override { return m_output.size() - m_output_offset; }
+    size_t queued_bytes() const override { return m_output.size(); }
     void on_drained(std::function<void()> callback) override { m_drained = std::move(callback); }
 
     /// The stream or connection is gone: nothing more is sent.
@@ -238,7 +234,6 @@ public:
         m_state = CallState::Detached;
         m_connection.reset();
         m_output.clear();
-        m_output_offset = 0;
         m_drained = nullptr;
     }
     CallState state() const { return m_state; }
@@ -246,13 +241,9 @@ public:
     void mark_finished() { m_state = CallState::Finished; }
     /// Moves up to `length` queued bytes to `buffer`; returns how many.
     size_t take(uint8_t* buffer, size_t length) {
-        size_t count = std::min(length, queued_bytes());
-        std::memcpy(buffer, m_output.data() + m_output_offset, count);
-        m_output_offset += count;
-        if (queued_bytes() == 0) {
-            m_output.clear();
-            m_output_offset = 0;
-        }
+        size_t count = std::min(length, m_output.size());
+        std::memcpy(buffer, m_output.front().data(), count);
+        m_output.consume(count);
         return count;
     }
     /// Runs the on_drained callback from a deferred task: it may send, and
@@ -275,8 +266,7 @@ private:
     std::string m_path;
     std::string m_authority;
     std::vector<std::pair<std::string, std::string>> m_headers;
-    std::string m_output;
-    size_t m_output_offset = 0;
+    ByteQueue m_output;
     CallState m_state = CallState::Open;
     bool m_headers_sent = false;
     GrpcStatus m_status;
@@ -414,7 +404,7 @@ void GrpcServer::Connection::flush() {
         return;
     }
     while (!m_closed) {
-        while (m_output.size() - m_output_offset < kWriteHighWater) {
+        while (m_output.size() < kWriteHighWater) {
             const uint8_t* data = nullptr;
             m_in_session = true;
             ssize_t n = nghttp2_session_mem_send(m_session, &data);
@@ -429,34 +419,22 @@ void GrpcServer::Connection::flush() {
             }
             if (n == 0)
                 break;
-            if (m_output_offset == m_output.size()) {
-                m_output.clear();
-                m_output_offset = 0;
-            }
-            m_output.append(reinterpret_cast<const char*>(data), size_t(n));
+            m_output.append(std::string_view(reinterpret_cast<const char*>(data), size_t(n)));
         }
-        if (m_output_offset == m_output.size())
+        if (m_output.empty())
             break;
-        ssize_t n = ::send(m_fd.get(), m_output.data() + m_output_offset,
-                           m_output.size() - m_output_offset, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n < 0) {
-            log_debug(cat("grpc: connection from ", m_peer, ": ", std::strerror(errno)));
+        auto sent = send_queued(m_fd.get(), m_output);
+        if (!sent) {
+            log_debug(cat("grpc: connection from ", m_peer, ": ", sent.error().to_string()));
             close();
             return;
         }
-        m_output_offset += size_t(n);
-        if (m_output_offset > kWriteHighWater) {
-            m_output.erase(0, m_output_offset);
-            m_output_offset = 0;
-        }
+        if (*sent == SendProgress::Blocked)
+            break;
     }
     if (m_closed)
         return;
-    bool pending = m_output_offset < m_output.size();
+    bool pending = !m_output.empty();
     if (m_close_after_flush) {
         close(); // what the socket did not take now is given up
         return;
@@ -470,7 +448,7 @@ void GrpcServer::Connection::flush() {
 }
 
 void GrpcServer::Connection::update_events() {
-    bool pending = m_output_offset < m_output.size();
+    bool pending = !m_output.empty();
     if (pending == m_watching_output)
         return;
     m_watching_output = pending;
