@@ -45,7 +45,7 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
     KvServer& s = *server;
     s.m_member_id = config.member_id;
     s.m_cluster_id = config.cluster_id;
-    s.m_lease_seed = std::random_device()() ^ (uint64_t(std::random_device()()) << 32);
+    s.m_lease_ids.seed(std::random_device()() ^ (uint64_t(std::random_device()()) << 32));
 
     if (auto made = make_directories(config.data_dir, 0700); !made)
         return std::unexpected(std::move(made).error().wrap("kv: data dir " + config.data_dir));
@@ -78,8 +78,8 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
     for (const auto& member : config.initial_cluster)
         if (member.id != s.m_member_id)
             s.m_transport->set_peer(member.id, member.peer_urls.front().address());
-    TRY(s.open_members());
-    s.m_machine->on_members_changed([raw] { (void)raw->open_members(); });
+    s.connect_members();
+    s.m_machine->on_members_changed([raw] { raw->connect_members(); });
 
     RaftDriverOptions options;
     options.data_dir = config.data_dir;
@@ -159,7 +159,7 @@ void KvServer::stop() {
         m_driver->stop();
 }
 
-Result<void> KvServer::open_members() {
+void KvServer::connect_members() {
     for (const auto& [id, member] : m_machine->members()) {
         if (id == m_member_id || member.peer_urls.empty())
             continue;
@@ -167,7 +167,6 @@ Result<void> KvServer::open_members() {
         if (url)
             m_transport->set_peer(id, url->address());
     }
-    return {};
 }
 
 void KvServer::propose(const InternalRequest& request,
@@ -201,9 +200,8 @@ void KvServer::fill_header(etcdserverpb::ResponseHeader& header, int64_t revisio
 int64_t KvServer::new_lease_id() {
     // Random ids, as etcd's: a client that retries a grant after a leader
     // change cannot collide with another member's choice.
-    std::mt19937_64 rng(m_lease_seed++);
     for (;;) {
-        auto id = static_cast<int64_t>(rng() >> 1);
+        auto id = static_cast<int64_t>(m_lease_ids() >> 1);
         if (id != 0 && !m_machine->lessor().exists(id))
             return id;
     }

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 
@@ -73,7 +74,8 @@ public:
 
 private:
     KvServer(Reactor& reactor, ServerConfig config);
-    Result<void> open_members();
+    /// Tells the peer transport where every other member is.
+    void connect_members();
     void expire_leases();
     void publish_attributes();
 
@@ -90,7 +92,7 @@ private:
     std::set<int64_t> m_revoking;
     bool m_published = false;
     std::optional<Error> m_failure;
-    uint64_t m_lease_seed = 0;
+    std::mt19937_64 m_lease_ids;
     Reactor::TimerId m_lease_timer = 0;
 };
 
