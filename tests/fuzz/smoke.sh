@@ -11,13 +11,15 @@
 #                      corpus to grow)
 #   KEEL_FUZZ_RUNS     input count per target, whichever limit comes first
 #                      (default 5000000)
-#   KEEL_JOBS          build parallelism (default 2)
+#   KEEL_JOBS          build parallelism, and how many targets run at once
+#                      (default 2)
 set -euo pipefail
 
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=${KEEL_FUZZ_SECONDS:-10}
 runs=${KEEL_FUZZ_RUNS:-5000000}
 jobs=${KEEL_JOBS:-2}
+parallel=$jobs
 
 cd "$source_dir"
 cmake --preset fuzz >/dev/null
@@ -39,39 +41,61 @@ if [ ${#targets[@]} -eq 0 ]; then
     exit 1
 fi
 
-failed=()
-for target in "${targets[@]}"; do
+# One target's run: its report line goes to stdout, a failure's details to
+# stderr, and its verdict (ok or FAILED) to $out_dir/TARGET.verdict.
+run_target() {
+    local target=$1
+    local work="$out_dir/$target"
     if [ ! -x "$build_dir/tests/fuzz/$target" ]; then
         echo "fuzz smoke: FAILED $target: not built (is it in tests/fuzz/CMakeLists.txt?)" >&2
-        failed+=("$target")
-        continue
+        echo FAILED >"$out_dir/$target.verdict"
+        return
     fi
     # New inputs go to a scratch corpus so the checked-in seeds stay small.
-    work="$out_dir/$target"
     mkdir -p "$work/corpus" "$work/artifacts"
-    seeds="$source_dir/tests/fuzz/corpus/$target"
-    corpora=("$work/corpus")
+    local seeds="$source_dir/tests/fuzz/corpus/$target"
+    local corpora=("$work/corpus")
     [ -d "$seeds" ] && corpora+=("$seeds")
-    log="$work/fuzz.log"
+    local log="$work/fuzz.log"
 
-    echo "fuzz smoke: $target (${seconds}s, at most $runs runs)"
-    status=0
+    local status=0
     "$build_dir/tests/fuzz/$target" \
         -max_total_time="$seconds" -runs="$runs" \
         -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
         "${corpora[@]}" >"$log" 2>&1 || status=$?
 
+    local runs_done rate coverage
     runs_done=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
     if [ "$status" -ne 0 ]; then
-        echo "fuzz smoke: FAILED $target (exit $status); log: $log" >&2
-        grep -E 'ERROR|invariant failed|SUMMARY|Test unit written' "$log" | head -20 >&2 || true
-        failed+=("$target")
+        {
+            echo "fuzz smoke: FAILED $target (exit $status); log: $log"
+            grep -E 'ERROR|invariant failed|SUMMARY|Test unit written' "$log" | head -20 || true
+        } >&2
+        echo FAILED >"$out_dir/$target.verdict"
     else
-        echo "fuzz smoke: ok $target: ${runs_done:-?} runs, ${rate:-?} exec/s, ${coverage:-cov: ?}"
+        echo "fuzz smoke: ok $target (${seconds}s): ${runs_done:-?} runs, ${rate:-?} exec/s, ${coverage:-cov: ?}"
+        echo ok >"$out_dir/$target.verdict"
     fi
+}
+
+# The targets run $parallel at a time: each is one single-threaded process.
+running=0
+for target in "${targets[@]}"; do
+    if [ "$running" -ge "$parallel" ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+    run_target "$target" &
+    running=$((running + 1))
+done
+wait
+
+failed=()
+for target in "${targets[@]}"; do
+    [ "$(cat "$out_dir/$target.verdict" 2>/dev/null)" = ok ] || failed+=("$target")
 done
 
 if [ ${#failed[@]} -ne 0 ]; then

@@ -70,8 +70,12 @@ start_container() {
   ip netns exec "$ns" unshare --net sleep 120 &
   local pid=$!
   pids+=("$pid")
-  # ip execs unshare, which execs sleep once the namespace is made.
-  wait_for 50 grep -q '^sleep' "/proc/$pid/cmdline" 2>/dev/null || fail "unshare did not exec sleep"
+  # ip execs unshare, which execs sleep once the namespace is made. The
+  # check reads comm, the name of what was exec'd last: grep on cmdline
+  # would find "sleep" among unshare's own arguments (grep may take their
+  # NULs for line ends) and let keel attach to the test's host namespace.
+  wait_for 50 sh -c "[ \"\$(cat /proc/$pid/comm 2>/dev/null)\" = sleep ]" \
+    || fail "unshare did not exec sleep"
   printf -v "$1" '%s' "$pid"
 }
 

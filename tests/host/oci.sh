@@ -438,7 +438,9 @@ exec_detach)
   wait_for 50 test -s "$b/out/inner" || fail "the detached process did not run"
   [ "$(cat "$b/out/inner")" != 1 ] || fail "the detached process is pid 1 inside"
   oci ps --format json box | grep -q "$pid" || fail "ps does not list $pid: $(oci ps --format json box)"
-  grep -q sleep "/proc/$pid/cmdline" || fail "$pid is not the exec'd sleep"
+  # comm, not cmdline: sh's own arguments hold the word sleep too.
+  wait_for 50 sh -c "[ \"\$(cat /proc/$pid/comm 2>/dev/null)\" = sleep ]" \
+    || fail "$pid is not the exec'd sleep"
   oci delete --force box || fail "delete --force"
   ! kill -0 "$pid" 2>/dev/null || fail "the exec'd process outlived delete --force"
   pass ;;
