@@ -8,6 +8,7 @@
 #include "control/control.h"
 #include "init/init.h"
 #include "kmod/kmod.h"
+#include "update/update.h"
 
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ CommandResult command_init(const ParsedArgs& args) {
     for (std::string_view directory : args.values("--units"))
         options.unit_directories.emplace_back(directory);
     options.command = args.passed_through();
+    options.choose_slot = update::boot_slot;
     if (options.mode == InitMode::System && ::getpid() != 1)
         return usage_error("init --system must run as PID 1");
     return run_init(options);

@@ -12,6 +12,7 @@
 #include "cli/patch_commands.h"
 #include "cli/run_commands.h"
 #include "cli/unit_commands.h"
+#include "cli/update_commands.h"
 
 #include <string_view>
 #include <unistd.h>
@@ -36,14 +37,13 @@ const Command kKeel{
     .names = {"keel"},
     .summary = "keel's commands",
     .notes = "The control socket is $KEEL_CONTROL_SOCKET or /run/keel/init.sock.\n",
-    .subcommands = {&kInitCommand,     &kStatusCommand,    &kListUnitsCommand,
-                    &kUnitJobCommand,  &kEnableCommand,    &kDaemonReloadCommand,
-                    &kLogsCommand,     &kNotifyCommand,    &kPowerCommand,
-                    &kModprobeCommand, &kCgroupCommand,    &kOciCommand,
-                    &kImageCommand,    &kNetworkCommand,   &kRunCommand,
-                    &kExecCommand,     &kContainerCommand, &kPsCommand,
-                    &kRmCommand,       &kInspectCommand,   &kKvCommand,
-                    &kPatchCommand,    &kSha256Command,    &kVersionCommand},
+    .subcommands = {&kInitCommand,      &kStatusCommand,       &kListUnitsCommand, &kUnitJobCommand,
+                    &kEnableCommand,    &kDaemonReloadCommand, &kLogsCommand,      &kNotifyCommand,
+                    &kPowerCommand,     &kModprobeCommand,     &kCgroupCommand,    &kOciCommand,
+                    &kImageCommand,     &kNetworkCommand,      &kRunCommand,       &kExecCommand,
+                    &kContainerCommand, &kPsCommand,           &kRmCommand,        &kInspectCommand,
+                    &kKvCommand,        &kPatchCommand,        &kUpdateCommand,    &kSha256Command,
+                    &kVersionCommand},
 };
 
 std::string_view basename_of(std::string_view path) {

@@ -217,10 +217,12 @@ void load_boot_modules(const KernelCommandLine& cmdline) {
     }
 }
 
-void boot_from_disk(const KernelCommandLine& cmdline) {
+void boot_from_disk(const KernelCommandLine& cmdline, const SlotChooser& choose_slot) {
     if (!running_from_initramfs())
         return; // the second stage, or a root the kernel mounted itself
     auto options = DiskBootOptions::from([&](std::string_view key) { return cmdline.get(key); });
+    if (options)
+        options->choose_slot = choose_slot;
     Result<void> booted = options ? mount_root_and_switch(*options)
                                   : Result<void>(std::unexpected(std::move(options).error()));
     if (booted)

@@ -5,6 +5,7 @@
 
 #include "base/cmdline.h"
 #include "base/result.h"
+#include "rootfs/rootfs.h"
 
 #include <chrono>
 #include <string>
@@ -49,10 +50,12 @@ std::vector<std::string> configured_modules(const std::vector<std::string>& dire
 void load_boot_modules(const KernelCommandLine& cmdline);
 
 /// From an initramfs, boots the disk (rootfs/rootfs.h): keel.root= (default
-/// PARTLABEL=ROOT-A), keel.rootwait=, keel.state=wipe. Does not return when
-/// the root was switched (keel from the new root runs as PID 1); returns when
-/// / is not an initramfs or there is no disk root to boot. Powers off when a
-/// disk root was asked for or found but cannot be booted.
-void boot_from_disk(const KernelCommandLine& cmdline);
+/// PARTLABEL=ROOT-A, or the slot `choose_slot` picks on ROOT-A's disk),
+/// keel.rootwait=, keel.state=wipe. Does not return when the root was
+/// switched (keel from the new root runs as PID 1); returns when / is not
+/// an initramfs or there is no disk root to boot (no slot can boot
+/// included). Powers off when a disk root was asked for or found but cannot
+/// be booted.
+void boot_from_disk(const KernelCommandLine& cmdline, const SlotChooser& choose_slot);
 
 } // namespace keel

@@ -147,7 +147,9 @@ void Init::boot_system() {
     if (auto loopback = bring_up_loopback(); !loopback)
         log_warning(loopback.error().to_string());
     load_boot_modules(m_cmdline);
-    boot_from_disk(m_cmdline); // from an initramfs: switch to the disk root, exec its keel
+    // From an initramfs: switch to the disk root (the slot the updater
+    // chooses), exec its keel.
+    boot_from_disk(m_cmdline, m_options.choose_slot);
     livepatch::load_installed_patches(m_cmdline); // on the final root, before any unit
     // ctrl-alt-del becomes SIGINT to us instead of an immediate reboot.
     ::reboot(RB_DISABLE_CAD);

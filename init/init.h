@@ -3,6 +3,7 @@
 #pragma once
 
 #include "control/types.h" // InitMode
+#include "rootfs/rootfs.h" // SlotChooser
 
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@ struct InitOptions {
     /// The main command (argv after `--`). In container mode init exits with
     /// its status when it ends.
     std::vector<std::string> command;
+    /// Which root slot of an A/B disk boots (the updater's choice, given
+    /// by main so that init needs no link to update/); unset: ROOT-A.
+    SlotChooser choose_slot;
 };
 
 /// System mode when this is the kernel's first process (no /proc yet, or

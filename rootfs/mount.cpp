@@ -460,6 +460,30 @@ bool is_valid_machine_id(std::string_view text) {
     return !zero;
 }
 
+namespace {
+
+// The partition of the slot the updater chooses on the disk holding ROOT-A
+// (`root_a`); none when no slot can boot.
+struct ChosenSlot {
+    std::optional<BlockDevice> partition;
+    std::string summary; // for the log (last: no tail padding in a Result)
+};
+
+Result<ChosenSlot> chosen_slot_partition(const SlotChooser& chooser, const BlockDevice& root_a) {
+    std::string disk = cat("/dev/", root_a.disk);
+    SlotChoice choice = TRY_CTX(chooser(disk), cat("choose the root slot of ", disk));
+    if (!choice.label)
+        return ChosenSlot{std::nullopt, std::move(choice.summary)};
+    if (*choice.label == root_a.partition_label)
+        return ChosenSlot{root_a, std::move(choice.summary)};
+    for (const BlockDevice& device : TRY(list_block_devices()))
+        if (device.disk == root_a.disk && device.partition_label == *choice.label)
+            return ChosenSlot{device, std::move(choice.summary)};
+    return error(cat(disk, " has no partition ", *choice.label));
+}
+
+} // namespace
+
 Result<void> mount_root_and_switch(const DiskBootOptions& options) {
     uint64_t start = monotonic_usec();
     RootSpec spec = options.root.value_or(
@@ -486,6 +510,17 @@ Result<void> mount_root_and_switch(const DiskBootOptions& options) {
             return {};
         }
         root = std::move(*found);
+        if (options.choose_slot) {
+            // An A/B disk: the updater says which slot, and counts the try.
+            ChosenSlot slot = TRY(chosen_slot_partition(options.choose_slot, root));
+            if (!slot.partition) {
+                log_error(cat(slot.summary, ": staying in the initramfs for repair"));
+                return {};
+            }
+            log_notice(cat("slot ", slot.summary));
+            root = std::move(*slot.partition);
+            spec.value = root.partition_label;
+        }
     }
     log_notice(cat("root ", spec.to_string(), " is ", root.path, " (found in ", took(start), ")"));
 

@@ -18,12 +18,14 @@
 
 #include "base/names.h"
 #include "base/result.h"
+#include "base/storage.h"
 
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -109,6 +111,40 @@ Result<GptTable> parse_gpt(std::string_view disk_start, uint32_t sector_size = 5
 /// Reads the GPT of a block device or disk image file; when the primary
 /// header or array is damaged, the backup at the end of the disk is used.
 Result<GptTable> read_gpt(const std::string& path);
+
+// ---- changing a GPT (gpt_write.cpp) ------------------------------------------
+
+/// Which copies of a disk's GPT were intact (header and entry array, CRCs
+/// right) when it was read.
+enum class GptCopies { Both, PrimaryOnly, BackupOnly };
+inline constexpr auto kGptCopiesNames = name_table<GptCopies>({
+    {GptCopies::Both, "both"},
+    {GptCopies::PrimaryOnly, "primary only"},
+    {GptCopies::BackupOnly, "backup only"},
+});
+
+/// A partition's new attribute word (the entry's bytes 48..55: bit 0
+/// required, 2 legacy BIOS bootable, 48..63 for the partition type's use).
+struct GptAttributeChange {
+    uint32_t number = 0; // 1-based, as GptPartition::number
+    uint64_t attributes = 0;
+};
+
+/// Sets attribute words in both copies of the GPT of `path` (a disk image
+/// or a whole-disk block device), each copy with its two CRCs, and writes a
+/// damaged copy, or one that differs from the other, again from the intact
+/// one (the primary when both are intact). The backup is written and
+/// synced before the primary, so that a stop anywhere leaves an intact copy
+/// holding either the old words or the new ones. Copies already holding
+/// what would be written are not written. Refuses, writing nothing, when
+/// neither copy is intact or a change names an unused entry. Returns which
+/// copies were intact before.
+Result<GptCopies> set_gpt_attributes(Storage& storage, const std::string& path,
+                                     std::span<const GptAttributeChange> changes);
+
+/// Which copies of the GPT of `path` are intact now; an error when neither
+/// is (naming what is wrong with each).
+Result<GptCopies> check_gpt_copies(Storage& storage, const std::string& path);
 
 // ---- names, uevents, superblocks (probe.cpp) ----------------------------------
 
@@ -279,13 +315,29 @@ enum class StateMode {
     Wipe, // factory reset: a fresh filesystem on STATE
 };
 
+/// Which root slot of an A/B disk to boot, as the updater decides it.
+struct SlotChoice {
+    /// The partition label to mount ("ROOT-B"); none: no slot can boot.
+    std::optional<std::string> label;
+    /// For the log: what was chosen and why, or why nothing can boot.
+    std::string summary;
+};
+
+/// Decides the slot to boot on `disk` ("/dev/vda", the disk holding
+/// ROOT-A) and records the boot attempt on it before anything is mounted.
+using SlotChooser = std::function<Result<SlotChoice>(const std::string& disk)>;
+
 /// The disk boot settings from the kernel command line.
 struct DiskBootOptions {
-    /// keel.root=; nullopt means "PARTLABEL=ROOT-A if there is one".
+    /// keel.root=; nullopt means "PARTLABEL=ROOT-A if there is one" (or
+    /// the slot `choose_slot` picks on its disk).
     std::optional<RootSpec> root;
     StateMode state = StateMode::Keep;
     /// keel.rootwait= (seconds): how long to wait for an explicit keel.root.
     std::chrono::milliseconds root_wait = std::chrono::seconds(30);
+    /// The A/B slot choice (update/update.h's, given by the binary's
+    /// main); unset: ROOT-A boots. Not used when keel.root= names the root.
+    SlotChooser choose_slot;
 
     /// Reads keel.root=, keel.rootwait=, keel.state= through `get` (a
     /// command line lookup). Errors name the parameter.

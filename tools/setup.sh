@@ -41,6 +41,9 @@ if [ "$profile" = all ]; then
     # KV compatibility tests and benchmark (tests/host/kv_*.sh, tests/bench/kv.sh):
     # etcd 3.4 to compare with, its etcdctl, and its Go client built in GOPATH mode
     etcd-server etcd-client golang-go golang-etcd-server-dev
+    # A/B slot tests (tests/host/update_slots.sh): ChromeOS's cgpt makes and
+    # reads the slots' GPT flags
+    cgpt
   )
 fi
 

@@ -1,0 +1,239 @@
+// `keel update ...`: the A/B slots (update/update.h). Each command reads the
+// disk's GPT, changes the slots' boot flags through update's pure functions
+// and writes both GPT copies; a refused change writes nothing. The disk and
+// slot default to the ones the running system booted from.
+#include "cli/update_commands.h"
+
+#include "base/json.h"
+#include "base/strings.h"
+#include "update/update.h"
+
+#include <optional>
+#include <string>
+
+namespace keel::cli {
+
+namespace {
+
+namespace up = update;
+
+// Columns of `keel update status` (each followed by a space).
+constexpr size_t kSlotWidth = 4;
+constexpr size_t kLabelWidth = 6;
+constexpr size_t kPartitionWidth = 9;
+constexpr size_t kPriorityWidth = 8;
+constexpr size_t kTriesWidth = 5;
+constexpr size_t kSuccessfulWidth = 10;
+
+const Option kDiskOption{.name = "--disk",
+                         .value_name = "DISK",
+                         .type = ValueType::Text,
+                         .help = "the disk or disk image holding ROOT-A and ROOT-B (default: the "
+                                 "disk the system booted from)"};
+const Positional kSlotArgument{.name = "SLOT", .count = Count::Optional, .noun = "slot"};
+
+// What the commands act on: the disk, and the booted slot when known.
+struct Target {
+    std::string disk;
+    std::optional<up::SlotName> booted;
+    std::string booted_unknown; // why not, when it is not known
+};
+
+Result<Target> target_of(const ParsedArgs& args) {
+    Target target;
+    auto booted = up::booted_slot();
+    if (booted) {
+        target.booted = booted->slot;
+        target.disk = booted->disk;
+    } else {
+        target.booted_unknown = booted.error().to_string();
+    }
+    if (auto disk = args.value("--disk")) {
+        // The booted slot only counts on the disk it was booted from.
+        if (target.disk != *disk) {
+            target.booted.reset();
+            target.booted_unknown = cat("the system did not boot from ", quoted(*disk));
+        }
+        target.disk = std::string(*disk);
+    }
+    if (target.disk.empty())
+        return error(cat(
+            "which disk? give --disk (the booted one is not known: ", target.booted_unknown, ")"));
+    return target;
+}
+
+// SLOT as given, or the booted slot.
+std::expected<up::SlotName, Failure> slot_of(const ParsedArgs& args, const Target& target) {
+    if (auto given = args.positional("SLOT")) {
+        if (auto slot = up::kSlotNames.parse(*given))
+            return *slot;
+        return usage_error(args, cat("SLOT: expected A or B, got ", quoted(*given)));
+    }
+    if (target.booted)
+        return *target.booted;
+    return std::unexpected(Failure(Error::message(cat(
+        "which slot? give A or B (the booted one is not known: ", target.booted_unknown, ")"))));
+}
+
+// Writes `slots` and says so; "repaired" when a GPT copy was rewritten.
+CommandResult write_and_report(const up::Slots& slots, std::string_view done) {
+    GptCopies before = TRY(up::write_slots(system_storage(), slots));
+    print(cat(done, "\n"));
+    if (before != GptCopies::Both)
+        print(cat("the GPT's ", before == GptCopies::PrimaryOnly ? "backup" : "primary",
+                  " copy was damaged and has been rewritten from the ",
+                  before == GptCopies::PrimaryOnly ? "primary" : "backup", "\n"));
+    return kExitSuccess;
+}
+
+std::string slot_state(const up::Slots& slots, up::SlotName slot, const Target& target) {
+    std::string words;
+    auto add = [&](std::string_view word) { words += cat(words.empty() ? "" : ", ", word); };
+    if (target.booted == slot)
+        add("booted");
+    if (up::choose_boot_slot(slots) == slot)
+        add("boots next");
+    if (!slots[slot].flags.bootable())
+        add("cannot boot");
+    return words;
+}
+
+CommandResult update_status(const ParsedArgs& args) {
+    Target target = TRY(target_of(args));
+    up::Slots slots = TRY(up::read_slots(target.disk));
+    GptCopies copies = TRY(check_gpt_copies(system_storage(), target.disk));
+    std::optional<up::SlotName> next = up::choose_boot_slot(slots);
+    if (args.flag("--json")) {
+        JsonWriter json;
+        json.begin_object().field("disk", target.disk).field("gpt", kGptCopiesNames.name(copies));
+        json.key("booted");
+        target.booted ? json.value(up::kSlotNames.name(*target.booted)) : json.null();
+        json.key("next");
+        next ? json.value(up::kSlotNames.name(*next)) : json.null();
+        json.key("slots").begin_array();
+        for (up::SlotName name : {up::SlotName::A, up::SlotName::B}) {
+            const up::Slot& slot = slots[name];
+            json.begin_object()
+                .field("slot", up::kSlotNames.name(name))
+                .field("label", up::slot_label(name))
+                .field("partition", slot.partition)
+                .field("partuuid", slot.partuuid)
+                .field("priority", unsigned(slot.flags.priority))
+                .field("tries", unsigned(slot.flags.tries))
+                .field("successful", slot.flags.successful)
+                .field("bootable", slot.flags.bootable())
+                .end_object();
+        }
+        json.end_array().end_object();
+        print(cat(json.text(), "\n"));
+        return kExitSuccess;
+    }
+    print(cat("disk ", target.disk, " (GPT copies intact: ", kGptCopiesNames.name(copies), ")\n"));
+    print(cat(cell("SLOT", kSlotWidth), cell("LABEL", kLabelWidth),
+              cell("PARTITION", kPartitionWidth), cell("PRIORITY", kPriorityWidth),
+              cell("TRIES", kTriesWidth), cell("SUCCESSFUL", kSuccessfulWidth), "STATE\n"));
+    for (up::SlotName name : {up::SlotName::A, up::SlotName::B}) {
+        const up::Slot& slot = slots[name];
+        print(cat(cell(up::kSlotNames.name(name), kSlotWidth),
+                  cell(up::slot_label(name), kLabelWidth),
+                  cell(std::to_string(slot.partition), kPartitionWidth),
+                  cell(std::to_string(slot.flags.priority), kPriorityWidth),
+                  cell(std::to_string(slot.flags.tries), kTriesWidth),
+                  cell(slot.flags.successful ? "yes" : "no", kSuccessfulWidth),
+                  slot_state(slots, name, target), "\n"));
+    }
+    if (!next)
+        print("no slot can boot\n");
+    return kExitSuccess;
+}
+
+CommandResult update_mark_good(const ParsedArgs& args) {
+    Target target = TRY(target_of(args));
+    up::SlotName slot = TRY(slot_of(args, target));
+    up::Slots slots = TRY(up::mark_good(TRY(up::read_slots(target.disk)), slot));
+    return write_and_report(slots, cat("slot ", up::kSlotNames.name(slot), " marked good (",
+                                       slots[slot].flags.to_string(), ")"));
+}
+
+CommandResult update_mark_bad(const ParsedArgs& args) {
+    Target target = TRY(target_of(args));
+    up::SlotName slot = TRY(slot_of(args, target));
+    up::Slots slots = TRY(up::mark_bad(TRY(up::read_slots(target.disk)), slot));
+    return write_and_report(
+        slots, cat("slot ", up::kSlotNames.name(slot), " marked bad: it will not boot"));
+}
+
+CommandResult update_rollback(const ParsedArgs& args) {
+    Target target = TRY(target_of(args));
+    up::SlotName active = TRY(slot_of(args, target));
+    up::Slots slots = TRY(up::rollback(TRY(up::read_slots(target.disk)), active));
+    up::SlotName other = up::other_slot(active);
+    return write_and_report(slots, cat("slot ", up::kSlotNames.name(other), " boots next (",
+                                       slots[other].flags.to_string(), ")"));
+}
+
+CommandResult update_activate(const ParsedArgs& args) {
+    Target target = TRY(target_of(args));
+    up::SlotName slot = TRY(slot_of(args, target));
+    up::Slots slots = up::activate(TRY(up::read_slots(target.disk)), slot);
+    return write_and_report(slots, cat("slot ", up::kSlotNames.name(slot), " boots next (",
+                                       slots[slot].flags.to_string(), ")"));
+}
+
+const Command kStatus{
+    .names = {"status"},
+    .summary = "the slots' boot flags, which slot was booted and which boots next",
+    .options = {kDiskOption, kJsonOption},
+    .run = update_status,
+};
+
+const Command kMarkGood{
+    .names = {"mark-good"},
+    .summary = "mark SLOT (default: the booted one) as having booted successfully: it keeps "
+               "booting without using tries",
+    .options = {kDiskOption},
+    .positionals = {kSlotArgument},
+    .run = update_mark_good,
+};
+
+const Command kMarkBad{
+    .names = {"mark-bad"},
+    .summary = "stop SLOT (default: the booted one) from booting (refused when the other slot "
+               "cannot boot)",
+    .options = {kDiskOption},
+    .positionals = {kSlotArgument},
+    .run = update_mark_bad,
+};
+
+const Command kActivate{
+    .names = {"activate"},
+    .summary = "boot SLOT next (it gets the higher priority; one not yet successful gets one try, "
+               "and the other slot boots again if it fails)",
+    .options = {kDiskOption},
+    .positionals = {{.name = "SLOT", .noun = "slot"}},
+    .run = update_activate,
+};
+
+const Command kRollback{
+    .names = {"rollback"},
+    .summary = "boot the other slot than SLOT (default: the booted one) from the next boot on "
+               "(it must have booted successfully before)",
+    .options = {kDiskOption},
+    .positionals = {kSlotArgument},
+    .run = update_rollback,
+};
+
+} // namespace
+
+const Command kUpdateCommand{
+    .names = {"update"},
+    .summary = "the A/B root slots (keel update help)",
+    .notes = R"(A keel disk has two root partitions, ROOT-A and ROOT-B. Their boot flags are
+ChromeOS's GPT attribute bits, which `cgpt show` and `cgpt add -P/-T/-S` read
+and write too: priority (0 never boots), tries left, successful. The bootable
+slot of higher priority boots; a slot not yet successful uses one try per
+boot, so one that never comes up healthy stops booting by itself.)",
+    .subcommands = {&kStatus, &kMarkGood, &kMarkBad, &kRollback, &kActivate},
+};
+
+} // namespace keel::cli
