@@ -79,8 +79,8 @@ Result<GptCopy> read_copy(Storage& storage, const File& file, uint64_t lba,
 struct DiskCopies {
     std::optional<GptCopy> primary;
     std::optional<GptCopy> backup;
-    uint64_t backup_lba = 0;
     GptCopies intact = GptCopies::Both;
+    uint64_t backup_lba = 0; // last: no tail padding in a Result
 };
 
 Result<DiskCopies> read_copies(Storage& storage, const File& file, const DiskGeometry& geometry) {
