@@ -6,6 +6,7 @@
 
 #include "base/json.h"
 #include "base/strings.h"
+#include "base/sys.h"
 #include "update/update.h"
 
 #include <optional>
@@ -223,6 +224,142 @@ const Command kRollback{
     .run = update_rollback,
 };
 
+// ---- keel update lock: the cluster's reboot lock ----------------------------
+
+const Option kEndpointOption{.name = "--endpoint",
+                             .value_name = "HOST:PORT",
+                             .type = ValueType::Text,
+                             .shown = Shown::InOptionList,
+                             .help = "the KV's etcd v3 endpoint (default 127.0.0.1:2379)"};
+const Option kGroupOption{
+    .name = "--group",
+    .value_name = "GROUP",
+    .type = ValueType::Text,
+    .shown = Shown::InOptionList,
+    .help = "a group's lock instead of the cluster-wide one (locksmith's groups)"};
+const Option kIdOption{.name = "--id",
+                       .value_name = "ID",
+                       .type = ValueType::Text,
+                       .shown = Shown::InOptionList,
+                       .help = "the holder (default: this machine's /etc/machine-id)"};
+
+up::RebootLockOptions lock_options(const ParsedArgs& args) {
+    up::RebootLockOptions options;
+    if (auto endpoint = args.value("--endpoint"))
+        options.endpoint = *endpoint;
+    if (auto group = args.value("--group"))
+        options.group = *group;
+    return options;
+}
+
+Result<std::string> holder_id(const ParsedArgs& args) {
+    if (auto id = args.value("--id")) {
+        if (id->empty())
+            return error("--id: empty");
+        return std::string(*id);
+    }
+    std::string id = TRY_CTX(read_file("/etc/machine-id"), "this machine's id (or give --id)");
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' '))
+        id.pop_back();
+    if (id.empty())
+        return error("/etc/machine-id is empty: give --id");
+    return id;
+}
+
+void print_semaphore(const up::RebootSemaphore& semaphore, std::string_view key) {
+    std::string holders;
+    for (const std::string& holder : semaphore.holders)
+        holders += cat(holders.empty() ? "" : ", ", holder);
+    print(cat(key, ": ", semaphore.semaphore, " of ", semaphore.max,
+              " free; holders: ", holders.empty() ? std::string("none") : holders, "\n"));
+}
+
+CommandResult lock_status(const ParsedArgs& args) {
+    up::RebootLockOptions options = lock_options(args);
+    up::RebootSemaphore semaphore = TRY(up::reboot_lock_status(options));
+    if (args.flag("--json")) {
+        print(cat(up::encode_reboot_semaphore(semaphore), "\n"));
+        return kExitSuccess;
+    }
+    print_semaphore(semaphore, up::reboot_lock_key(options.group));
+    return kExitSuccess;
+}
+
+CommandResult lock_take(const ParsedArgs& args) {
+    up::RebootLockOptions options = lock_options(args);
+    std::string id = TRY(holder_id(args));
+    up::RebootSemaphore semaphore =
+        TRY(up::change_reboot_lock(options, up::RebootLockChange::Take, id));
+    print(cat(id, " holds the reboot lock\n"));
+    print_semaphore(semaphore, up::reboot_lock_key(options.group));
+    return kExitSuccess;
+}
+
+CommandResult lock_release(const ParsedArgs& args) {
+    up::RebootLockOptions options = lock_options(args);
+    std::string id = TRY(holder_id(args));
+    up::RebootSemaphore semaphore =
+        TRY(up::change_reboot_lock(options, up::RebootLockChange::Release, id));
+    print(cat(id, " does not hold the reboot lock\n"));
+    print_semaphore(semaphore, up::reboot_lock_key(options.group));
+    return kExitSuccess;
+}
+
+CommandResult lock_set_max(const ParsedArgs& args) {
+    up::RebootLockOptions options = lock_options(args);
+    up::RebootSemaphore semaphore = TRY(up::change_reboot_lock(
+        options, up::RebootLockChange::SetMax, "", int64_t(*args.number("--max"))));
+    print_semaphore(semaphore, up::reboot_lock_key(options.group));
+    return kExitSuccess;
+}
+
+const Command kLockStatus{
+    .names = {"status"},
+    .summary = "how many machines may reboot now, and which hold the lock",
+    .options = {kEndpointOption, kGroupOption, kJsonOption},
+    .run = lock_status,
+};
+
+const Command kLockTake{
+    .names = {"take"},
+    .summary = "take a unit of the lock for this machine (again: no change); refused when none "
+               "is left",
+    .options = {kEndpointOption, kGroupOption, kIdOption},
+    .run = lock_take,
+};
+
+const Command kLockRelease{
+    .names = {"release"},
+    .summary = "give this machine's unit back (none held: no change)",
+    .options = {kEndpointOption, kGroupOption, kIdOption},
+    .run = lock_release,
+};
+
+const Command kLockSetMax{
+    .names = {"set-max"},
+    .summary = "how many machines may reboot at once",
+    .options = {kEndpointOption,
+                kGroupOption,
+                {.name = "--max",
+                 .value_name = "N",
+                 .type = ValueType::Number,
+                 .presence = Presence::Required,
+                 .max = 1000000,
+                 .expected = "a number of machines",
+                 .help = "the new maximum (1 or more)"}},
+    .run = lock_set_max,
+};
+
+const Command kLock{
+    .names = {"lock"},
+    .summary = "the cluster's reboot lock in the KV (locksmith's semaphore)",
+    .notes = R"(The lock is locksmith's semaphore in any etcd v3 KV (keel's or etcd),
+at coreos.com/updateengine/rebootlock/semaphore (or
+.../rebootlock/groups/GROUP/semaphore): {"semaphore":1,"max":1,"holders":[]}.
+Every change is a compare-and-swap on the key's revision.)",
+    .subcommands = {&kLockStatus, &kLockTake, &kLockRelease, &kLockSetMax},
+};
+
 } // namespace
 
 const Command kUpdateCommand{
@@ -233,7 +370,7 @@ ChromeOS's GPT attribute bits, which `cgpt show` and `cgpt add -P/-T/-S` read
 and write too: priority (0 never boots), tries left, successful. The bootable
 slot of higher priority boots; a slot not yet successful uses one try per
 boot, so one that never comes up healthy stops booting by itself.)",
-    .subcommands = {&kStatus, &kMarkGood, &kMarkBad, &kRollback, &kActivate},
+    .subcommands = {&kStatus, &kMarkGood, &kMarkBad, &kRollback, &kActivate, &kLock},
 };
 
 } // namespace keel::cli

@@ -18,10 +18,12 @@
 #include "base/storage.h"
 #include "rootfs/rootfs.h"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keel::update {
 
@@ -134,5 +136,58 @@ struct BootedSlot {
 };
 Result<BootedSlot> booted_slot(const std::string& mountinfo = "/proc/self/mountinfo",
                                const std::string& sys_dev_block = "/sys/dev/block");
+
+// ---- the cluster's reboot lock (reboot_lock.cpp) ---------------------------------
+
+/// locksmith's reboot semaphore, as it is kept in the cluster's KV (keel's
+/// or any etcd v3): {"semaphore":1,"max":1,"holders":[]}. A machine takes
+/// one unit before it reboots into an update and gives it back once it is
+/// healthy again, so that at most `max` machines are away at once.
+struct RebootSemaphore {
+    int64_t semaphore = 1; ///< units left
+    int64_t max = 1;       ///< machines that may reboot at once
+    std::vector<std::string> holders;
+};
+
+/// Parses the KV value. Errors name the field ("semaphore: expected an
+/// integer") and refuse a value that does not add up (holders + semaphore
+/// != max, a holder twice).
+Result<RebootSemaphore> parse_reboot_semaphore(std::string_view json);
+/// The value as it is written to the KV (locksmith's field names).
+std::string encode_reboot_semaphore(const RebootSemaphore& semaphore);
+
+/// `holder` takes a unit. Idempotent: a holder that has one already keeps
+/// it, unchanged (locksmith answers it "semaphore is at 0"). Refused when
+/// no unit is left, naming the holders.
+Result<RebootSemaphore> take_reboot_lock(RebootSemaphore semaphore, std::string_view holder);
+/// `holder` gives its unit back; a holder without one changes nothing.
+RebootSemaphore release_reboot_lock(RebootSemaphore semaphore, std::string_view holder);
+/// A new maximum (1 or more); the units left change by as much. Refused
+/// when more machines hold the lock than the new maximum allows.
+Result<RebootSemaphore> set_reboot_lock_max(RebootSemaphore semaphore, int64_t max);
+
+/// Where the semaphore is: "coreos.com/updateengine/rebootlock/semaphore",
+/// or ".../rebootlock/groups/GROUP/semaphore" for a group.
+std::string reboot_lock_key(std::string_view group);
+
+/// How to reach the KV.
+struct RebootLockOptions {
+    std::string endpoint = "127.0.0.1:2379"; ///< an etcd v3 gRPC endpoint
+    std::string group;                       ///< empty: the cluster-wide lock
+    std::chrono::milliseconds timeout{5000}; ///< each KV call
+};
+
+/// The semaphore now; a missing key is the default {1, 1, []}.
+Result<RebootSemaphore> reboot_lock_status(const RebootLockOptions& options);
+
+/// A change to the semaphore (take, release, set max).
+enum class RebootLockChange { Take, Release, SetMax };
+
+/// Applies `change` in the KV with a compare-and-swap on the key's
+/// revision, read again and retried when another machine changed it first.
+/// Returns the semaphore written (or found unchanged).
+Result<RebootSemaphore> change_reboot_lock(const RebootLockOptions& options,
+                                           RebootLockChange change, std::string_view holder,
+                                           int64_t max = 1);
 
 } // namespace keel::update
