@@ -9,7 +9,7 @@
 //
 // Outcomes: a response is ok; an error that says the request was refused
 // (invalid argument, failed precondition, out of range, resource
-// exhausted, ...) is failed; anything else — a deadline, Unavailable, a
+// exhausted, ..., "no leader") is failed; anything else — a deadline, Unavailable, a
 // lost connection, "leader changed" — is unknown: the write may still take
 // effect. A client whose call ended unknown goes on under a new client id,
 // as its call may still be in flight.
@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/clientv3"
+	"go.etcd.io/etcd/etcdserver/api/v3rpc/rpctypes"
 	"go.etcd.io/etcd/mvcc/mvccpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -76,6 +77,8 @@ type recorder struct {
 	writes  []string
 	unknown bool
 	maxRev  int64
+	// errors seen, by text, for the summary
+	errors map[string]int
 }
 
 func (r *recorder) add(line string) {
@@ -134,6 +137,16 @@ const (
 	unknown
 )
 
+func (r *recorder) sawError(err error) {
+	text := err.Error()
+	if s, isStatus := status.FromError(err); isStatus {
+		text = s.Code().String() + ": " + s.Message()
+	}
+	r.mu.Lock()
+	r.errors[text]++
+	r.mu.Unlock()
+}
+
 // classify says what an error means for the call's effect.
 func classify(err error) outcome {
 	if err == nil {
@@ -141,6 +154,11 @@ func classify(err error) outcome {
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return unknown
+	}
+	// Refused before it was proposed: etcd's gRPC interceptor, and keel's
+	// member when it knows no leader to forward to.
+	if errors.Is(err, rpctypes.ErrNoLeader) {
+		return failed
 	}
 	if s, isStatus := status.FromError(err); isStatus {
 		switch s.Code() {
@@ -161,6 +179,8 @@ type client struct {
 	counter int
 	// last value this client read or wrote per key, a likely CAS guess.
 	seen map[string]string
+	// the error of the call under way, counted when it ends
+	lastErr error
 }
 
 func (c *client) ctx() (context.Context, context.CancelFunc) {
@@ -192,6 +212,12 @@ func (c *client) step() {
 	ctx, cancel := c.ctx()
 	defer cancel()
 	call := now()
+	defer func() {
+		if c.lastErr != nil {
+			c.rec.sawError(c.lastErr)
+			c.lastErr = nil
+		}
+	}()
 	switch n := c.rng.Intn(100); {
 	case n < 40:
 		var opts []clientv3.OpOption
@@ -199,6 +225,7 @@ func (c *client) step() {
 			opts = append(opts, clientv3.WithSerializable())
 		}
 		r, err := c.cli.Get(ctx, key, opts...)
+		c.lastErr = err
 		o := classify(err)
 		if o == ok {
 			read := "~"
@@ -215,6 +242,7 @@ func (c *client) step() {
 		c.after(o)
 	case n < 65:
 		r, err := c.cli.Put(ctx, key, value)
+		c.lastErr = err
 		o := classify(err)
 		line := fmt.Sprintf("%s put %s %s", c.times(call, o), word(key), word(value))
 		if o == ok {
@@ -235,6 +263,7 @@ func (c *client) step() {
 			expectedWord = word(expected)
 		}
 		r, err := c.cli.Txn(ctx).If(cmp).Then(clientv3.OpPut(key, value)).Commit()
+		c.lastErr = err
 		o := classify(err)
 		line := fmt.Sprintf("%s cas %s %s %s", c.times(call, o), word(key), expectedWord, word(value))
 		if o == ok {
@@ -252,6 +281,7 @@ func (c *client) step() {
 		c.after(o)
 	default:
 		r, err := c.cli.Delete(ctx, key)
+		c.lastErr = err
 		o := classify(err)
 		line := fmt.Sprintf("%s delete %s", c.times(call, o), word(key))
 		if o == ok {
@@ -378,7 +408,7 @@ func main() {
 	watchDone := make(chan struct{})
 	go func() { w.run(watchCtx, from); close(watchDone) }()
 
-	rec := &recorder{}
+	rec := &recorder{errors: map[string]int{}}
 	var left int64 = int64(*maxOps)
 	deadline := time.Now().Add(*duration)
 	var wg sync.WaitGroup
@@ -440,4 +470,7 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "kvhistory: %d operations (%d ok, %d failed, %d unknown), %d watch messages\n",
 		len(rec.lines), counts["ok"], counts["failed"], counts["unknown"], len(w.lines))
+	for text, n := range rec.errors {
+		fmt.Fprintf(os.Stderr, "kvhistory: %d× %s\n", n, text)
+	}
 }
