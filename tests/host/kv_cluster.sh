@@ -31,6 +31,10 @@
 # string, split on spaces). Ports come from the kernel (bind to port 0,
 # read the port, close): another process could take one in the moment
 # between, which kv_cluster_start reports as the member's early exit.
+# KV_MEMBER_HOSTS ("10.99.0.1 10.99.0.2 ...", one address a member) puts
+# member i on the i-th address instead of 127.0.0.1, and KV_MEMBER_NETNS
+# (network namespace names, one a member) runs member i in the i-th
+# namespace (`ip netns exec`); both are kept in DIR at start.
 
 # Prints COUNT free TCP ports on 127.0.0.1, one a line, all different.
 kv_free_ports() {
@@ -64,7 +68,9 @@ kv_cluster_start() {
     mkdir -p "$dir/m$i"
     echo "${ports[$(((i - 1) * 2))]}" >"$dir/m$i/client_port"
     echo "${ports[$(((i - 1) * 2 + 1))]}" >"$dir/m$i/peer_port"
-    initial+="${initial:+,}m$i=http://127.0.0.1:${ports[$(((i - 1) * 2 + 1))]}"
+    kv_nth_word "${KV_MEMBER_HOSTS:-}" "$i" 127.0.0.1 >"$dir/m$i/host"
+    kv_nth_word "${KV_MEMBER_NETNS:-}" "$i" "" >"$dir/m$i/netns"
+    initial+="${initial:+,}m$i=http://$(cat "$dir/m$i/host"):${ports[$(((i - 1) * 2 + 1))]}"
   done
   echo "$initial" >"$dir/initial_cluster"
   echo "keel-test-$(basename "$dir")-$$-$RANDOM" >"$dir/token"
@@ -74,12 +80,25 @@ kv_cluster_start() {
   done
 }
 
+# kv_nth_word LIST N DEFAULT: the N-th word of LIST (from 1), or DEFAULT.
+kv_nth_word() {
+  local words
+  read -r -a words <<<"$1"
+  echo "${words[$(($2 - 1))]:-$3}"
+}
+
+# The address member NAME of DIR listens on (127.0.0.1 unless set).
+kv_member_host() { cat "$1/$2/host" 2>/dev/null || echo 127.0.0.1; }
+
 # kv_member_launch DIR NAME: starts one member with its saved ports and
 # data directory (a member restarted on its data ignores --initial-cluster*).
 kv_member_launch() {
   local dir=$1 name=$2
-  local server client peer extra=()
+  local server client peer host netns extra=()
   mapfile -t server <"$dir/server"
+  host=$(kv_member_host "$dir" "$name")
+  netns=$(cat "$dir/$name/netns" 2>/dev/null || true)
+  [ -z "$netns" ] || server=(ip netns exec "$netns" "${server[@]}")
   client=$(cat "$dir/$name/client_port")
   peer=$(cat "$dir/$name/peer_port")
   if declare -p KV_SERVER_FLAGS 2>/dev/null | grep -q '^declare -a'; then
@@ -95,14 +114,14 @@ kv_member_launch() {
   token=$(cat "$dir/token")
   if [ "$(cat "$dir/config_via" 2>/dev/null)" = env ]; then
     ETCD_NAME=$name ETCD_DATA_DIR=$dir/$name/data \
-      ETCD_LISTEN_CLIENT_URLS=http://127.0.0.1:$client ETCD_ADVERTISE_CLIENT_URLS=http://127.0.0.1:$client \
-      ETCD_LISTEN_PEER_URLS=http://127.0.0.1:$peer ETCD_INITIAL_ADVERTISE_PEER_URLS=http://127.0.0.1:$peer \
+      ETCD_LISTEN_CLIENT_URLS=http://$host:$client ETCD_ADVERTISE_CLIENT_URLS=http://$host:$client \
+      ETCD_LISTEN_PEER_URLS=http://$host:$peer ETCD_INITIAL_ADVERTISE_PEER_URLS=http://$host:$peer \
       ETCD_INITIAL_CLUSTER=$initial ETCD_INITIAL_CLUSTER_TOKEN=$token ETCD_INITIAL_CLUSTER_STATE=new \
       "${server[@]}" "${extra[@]}" >>"$dir/$name/log" 2>&1 </dev/null &
   else
     "${server[@]}" --name "$name" --data-dir "$dir/$name/data" \
-      --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
-      --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+      --listen-client-urls "http://$host:$client" --advertise-client-urls "http://$host:$client" \
+      --listen-peer-urls "http://$host:$peer" --initial-advertise-peer-urls "http://$host:$peer" \
       --initial-cluster "$initial" --initial-cluster-token "$token" \
       --initial-cluster-state new "${extra[@]}" >>"$dir/$name/log" 2>&1 </dev/null &
   fi
@@ -118,8 +137,8 @@ kv_member_pid() { cat "$1/$2/pid"; }
 # Whether member NAME of DIR is running (or stopped, but not gone).
 kv_member_alive() { kill -0 "$(kv_member_pid "$1" "$2")" 2>/dev/null; }
 
-# The client endpoint (127.0.0.1:PORT) of member NAME of DIR.
-kv_member_endpoint() { echo "127.0.0.1:$(cat "$1/$2/client_port")"; }
+# The client endpoint (HOST:PORT, 127.0.0.1 by default) of member NAME of DIR.
+kv_member_endpoint() { echo "$(kv_member_host "$1" "$2"):$(cat "$1/$2/client_port")"; }
 
 # Every member's client endpoint, comma-separated (etcdctl's --endpoints).
 kv_endpoints() {
