@@ -13,7 +13,8 @@
 // callers hear back exactly once, never before their call returns: the
 // response, or NoLeader, ProposalDropped, RequestTimedOut or ServerStopped.
 // Every snapshot_count applied entries the state machine's state is saved
-// as a snapshot file and the log before it released.
+// as a snapshot file and the log before it released; every tick, what was
+// applied since the last is flushed to the state machine's store.
 #pragma once
 
 #include "base/reactor.h"
@@ -214,6 +215,7 @@ private:
     bool m_stopped = false;
 
     Index m_applied = 0;
+    Index m_flushed = 0; // applied and flushed by the last tick
     Index m_snapshot_index = 0;
     ConfState m_conf; // after the last applied entry
     NodeId m_leader = 0;

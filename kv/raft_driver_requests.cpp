@@ -160,6 +160,17 @@ void RaftDriver::finish_conf_change(uint64_t id, Result<void> outcome) {
 void RaftDriver::tick() {
     if (m_stopped)
         return;
+    // What was applied stays in the state machine's write batch for at most
+    // a tick (etcd commits its backend every 100 ms): a member that is
+    // killed re-applies a tick's entries on restart, not all of its log,
+    // which would keep its loop from heartbeats, votes and clients meanwhile.
+    if (m_applied != m_flushed) {
+        if (auto flushed = m_machine.flush(); !flushed) {
+            fail(flushed.error());
+            return;
+        }
+        m_flushed = m_applied;
+    }
     m_node->tick();
     expire_requests();
     schedule();

@@ -91,10 +91,16 @@ public:
         ++restores;
         return {};
     }
-    Result<void> flush() override { return {}; }
+    Result<void> flush() override {
+        flushed = applied;
+        ++flushes;
+        return {};
+    }
 
     std::map<std::string, std::string> values;
     Index applied = 0;
+    Index flushed = 0; // what the last flush() made durable
+    int flushes = 0;
     ConfState conf;
     std::vector<std::string> contexts;
     int restores = 0;
@@ -590,6 +596,22 @@ TEST_CASE("proposals issued in one loop iteration are written to the leader's lo
     c.run_until([&] { return answered == kProposals; });
     CHECK(c.member(leader).storage.calls(StorageCall::Fdatasync) - syncs_before == 1);
     CHECK(c.driver(leader).wal_syncs() - counted_before == 1);
+}
+
+TEST_CASE("what a member applied is flushed to its store within a tick, and an idle member does "
+          "not flush") {
+    Cluster c({1, 2, 3});
+    NodeId leader = c.wait_for_leader();
+    REQUIRE(c.propose(leader, "a=1"));
+    c.run_until([&] { return c.all_have({1, 2, 3}, "a", "1"); });
+    c.run_for(30ms); // a few 10 ms ticks
+    for (NodeId id : {1, 2, 3}) {
+        CAPTURE(id);
+        CHECK(c.machine(id).flushed == c.machine(id).applied);
+    }
+    int flushes = c.machine(leader).flushes;
+    c.run_for(50ms);
+    CHECK(c.machine(leader).flushes == flushes);
 }
 
 TEST_CASE("a data dir of another member is refused") {
