@@ -8,6 +8,7 @@
 #include "kv/server_config.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/grpc/health.pb.h"
+#include "proto/kv/internal.pb.h"
 
 #include <algorithm>
 #include <utility>
@@ -146,7 +147,7 @@ void add_maintenance_service(GrpcServer& grpc, KvServer& server) {
                    etcdserverpb::StatusResponse response;
                    response.set_version(std::string(kApiVersion));
                    response.set_dbsize(server.db_size());
-                   response.set_dbsizeinuse(server.db_size());
+                   response.set_dbsizeinuse(server.db_size_in_use());
                    response.set_leader(raft.leader);
                    response.set_raftindex(raft.commit);
                    response.set_raftterm(raft.term);
@@ -164,12 +165,13 @@ void add_maintenance_service(GrpcServer& grpc, KvServer& server) {
                    auto request = parse_message<etcdserverpb::AlarmRequest>(bytes);
                    if (!request)
                        return call->finish(request.error());
-                   // No alarm is ever raised yet (the space quota's NOSPACE
-                   // is still to come): a GET lists none, and there is
-                   // nothing to deactivate.
-                   etcdserverpb::AlarmResponse response;
-                   server.fill_header(*response.mutable_header());
-                   reply(*call, response);
+                   // Every action goes through the log, as in etcd: a GET
+                   // sees every alarm raised before it.
+                   InternalRequest internal;
+                   internal.mutable_alarm()->Swap(&*request);
+                   server.propose(internal, [&server, call](Result<std::string> answer) {
+                       reply_proposal<etcdserverpb::AlarmResponse>(server, *call, answer);
+                   });
                }));
 
     grpc.route("/etcdserverpb.Maintenance/Defragment",
