@@ -41,17 +41,23 @@ Result<std::chrono::nanoseconds> parse_go_duration(std::string_view text) {
     double total = 0;
     std::string_view rest = text;
     while (!rest.empty()) {
+        // A decimal number, read by hand: libc++ 16 has no from_chars for
+        // double. Go takes "1.5", ".5" and "1." alike.
+        double number = 0;
         size_t digits = 0;
-        while (digits < rest.size() &&
-               (std::isdigit(static_cast<unsigned char>(rest[digits])) || rest[digits] == '.'))
-            ++digits;
+        size_t at = 0;
+        for (; at < rest.size() && std::isdigit(static_cast<unsigned char>(rest[at]));
+             ++at, ++digits)
+            number = number * 10 + (rest[at] - '0');
+        if (at < rest.size() && rest[at] == '.') {
+            double scale = 0.1;
+            for (++at; at < rest.size() && std::isdigit(static_cast<unsigned char>(rest[at]));
+                 ++at, ++digits, scale /= 10)
+                number += (rest[at] - '0') * scale;
+        }
         if (digits == 0)
             return refuse("expected a number");
-        double number = 0;
-        auto [end, ec] = std::from_chars(rest.data(), rest.data() + digits, number);
-        if (ec != std::errc() || end != rest.data() + digits)
-            return refuse("expected a number");
-        rest.remove_prefix(digits);
+        rest.remove_prefix(at);
         const DurationUnit* unit = nullptr;
         for (const DurationUnit& candidate : kDurationUnits)
             if (rest.starts_with(candidate.name) &&

@@ -337,6 +337,8 @@ Result<ServerConfig> build(const Settings& settings) {
             return settings.refuse("auto-compaction-mode", "expected periodic or revision");
         config.auto_compaction_mode = *parsed;
     }
+    // Checked here so that a bad value stops the member before it starts.
+    TRY(parse_compaction_retention(config.auto_compaction_mode, config.auto_compaction_retention));
     if (auto interval = settings.get("experimental-watch-progress-notify-interval")) {
         auto parsed = parse_go_duration(*interval);
         if (!parsed)

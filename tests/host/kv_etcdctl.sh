@@ -566,6 +566,22 @@ case_nospace() {
   pass
 }
 
+# Periodic auto-compaction with a 2 s retention: the leader compacts at the
+# revision of about 2 s ago, so history older than that goes away on its own.
+flags_auto_compaction="--auto-compaction-mode=periodic --auto-compaction-retention=2s"
+compacted_at_2() {
+  ! ctl get k --rev=2 >/dev/null 2>"$work/stderr" &&
+    grep -qx 'Error: etcdserver: mvcc: required revision has been compacted' "$work/stderr"
+}
+case_auto_compaction() {
+  expect "put" OK ctl put k v1
+  expect "put again" OK ctl put k v2
+  expect "the first value is there at first" $'k\nv1' ctl get k --rev=2
+  wait_for 150 compacted_at_2 || fail "revision 2 was not compacted within 15 s: $(cat "$work/stderr")"
+  expect "the latest value outlives compaction" $'k\nv2' ctl get k
+  pass
+}
+
 put_from() {
   local file=$1
   shift
@@ -591,7 +607,7 @@ case_errors() {
   pass
 }
 
-cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace)
+cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace auto_compaction)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")
