@@ -549,6 +549,9 @@ case_nospace() {
   ctl alarm list >"$work/alarms" 2>"$work/stderr" || fail "alarm list: $(cat "$work/stderr")"
   [ -s "$work/alarms" ] && ! grep -qvE '^memberID:[0-9]+ alarm:NOSPACE $' "$work/alarms" ||
     fail "alarm list should show NOSPACE: $(cat "$work/alarms")"
+  check "endpoint status lists the alarm" True \
+    "all(any(e.startswith('memberID:') and e.endswith(' alarm:NOSPACE ') for e in s['Status']['errors']) for s in d)" \
+    ctl endpoint status -w json
   expect "a delete while NOSPACE is raised" 1 ctl del fill
   local revision
   revision=$(ctl get x -w json | json 'd["header"]["revision"]')
