@@ -11,6 +11,7 @@
 #include "proto/kv/internal.pb.h"
 
 #include <charconv>
+#include <optional>
 
 namespace keel::kv {
 
@@ -22,16 +23,18 @@ std::string alarm_key(const RaisedAlarm& alarm) {
     return cat(kAlarmPrefix, hex_id(alarm.member), "/", alarm.type);
 }
 
-Result<RaisedAlarm> parse_alarm_key(std::string_view key) {
+// The alarm a record's name says, if it is one. (An optional, not a
+// Result: RaisedAlarm ends in padding, which libc++ 16's expected refuses.)
+std::optional<RaisedAlarm> parse_alarm_key(std::string_view key) {
     key.remove_prefix(kAlarmPrefix.size());
     RaisedAlarm alarm;
     auto slash = key.find('/');
     if (slash != 16)
-        return error(cat("kv: an alarm record `", key, "` that does not parse"));
+        return std::nullopt;
     auto member = std::from_chars(key.data(), key.data() + slash, alarm.member, 16);
     auto type = std::from_chars(key.data() + slash + 1, key.data() + key.size(), alarm.type);
     if (member.ec != std::errc() || type.ec != std::errc() || type.ptr != key.data() + key.size())
-        return error(cat("kv: an alarm record `", key, "` that does not parse"));
+        return std::nullopt;
     return alarm;
 }
 
@@ -56,7 +59,7 @@ Result<void> KvStateMachine::load_alarms() {
     TRY(m_store->scan_aux(kAlarmPrefix, [&](std::string_view key, std::string_view) {
         auto alarm = parse_alarm_key(key);
         if (!alarm) {
-            failed = std::unexpected(alarm.error());
+            failed = error(cat("kv: an alarm record `", key, "` that does not parse"));
             return ScanStep::Stop;
         }
         m_alarms.insert(*alarm);
