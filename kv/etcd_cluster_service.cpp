@@ -2,12 +2,14 @@
 // member list and its changes (Raft membership changes whose context is
 // the member), status, alarms, hashes, snapshots and leadership moves.
 #include "base/digest.h"
+#include "base/strings.h"
 #include "kv/etcd_convert.h"
 #include "kv/etcd_errors.h"
 #include "kv/etcd_services.h"
 #include "kv/server_config.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/grpc/health.pb.h"
+#include "proto/kv/internal.pb.h"
 
 #include <algorithm>
 #include <utility>
@@ -140,36 +142,44 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
 }
 
 void add_maintenance_service(GrpcServer& grpc, KvServer& server) {
-    grpc.route("/etcdserverpb.Maintenance/Status",
-               unary_route([&server](std::string_view, std::shared_ptr<GrpcCall> call) {
-                   RaftStatus raft = server.driver().status();
-                   etcdserverpb::StatusResponse response;
-                   response.set_version(std::string(kApiVersion));
-                   response.set_dbsize(server.db_size());
-                   response.set_dbsizeinuse(server.db_size());
-                   response.set_leader(raft.leader);
-                   response.set_raftindex(raft.commit);
-                   response.set_raftterm(raft.term);
-                   response.set_raftappliedindex(raft.applied);
-                   response.set_islearner(std::ranges::find(raft.conf.learners, raft.id) !=
-                                          raft.conf.learners.end());
-                   if (raft.leader == 0)
-                       response.add_errors("etcdserver: no leader");
-                   server.fill_header(*response.mutable_header());
-                   reply(*call, response);
-               }));
+    grpc.route(
+        "/etcdserverpb.Maintenance/Status",
+        unary_route([&server](std::string_view, std::shared_ptr<GrpcCall> call) {
+            RaftStatus raft = server.driver().status();
+            etcdserverpb::StatusResponse response;
+            response.set_version(std::string(kApiVersion));
+            response.set_dbsize(server.db_size());
+            response.set_dbsizeinuse(server.db_size_in_use());
+            response.set_leader(raft.leader);
+            response.set_raftindex(raft.commit);
+            response.set_raftterm(raft.term);
+            response.set_raftappliedindex(raft.applied);
+            response.set_islearner(std::ranges::find(raft.conf.learners, raft.id) !=
+                                   raft.conf.learners.end());
+            if (raft.leader == 0)
+                response.add_errors("etcdserver: no leader");
+            // Each raised alarm, as Go prints an AlarmMember.
+            for (const RaisedAlarm& alarm : server.machine().alarms())
+                response.add_errors(cat(
+                    "memberID:", alarm.member, " alarm:",
+                    etcdserverpb::AlarmType_Name(static_cast<etcdserverpb::AlarmType>(alarm.type)),
+                    " "));
+            server.fill_header(*response.mutable_header());
+            reply(*call, response);
+        }));
 
     grpc.route("/etcdserverpb.Maintenance/Alarm",
                unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
                    auto request = parse_message<etcdserverpb::AlarmRequest>(bytes);
                    if (!request)
                        return call->finish(request.error());
-                   // No alarm is ever raised yet (the space quota's NOSPACE
-                   // is still to come): a GET lists none, and there is
-                   // nothing to deactivate.
-                   etcdserverpb::AlarmResponse response;
-                   server.fill_header(*response.mutable_header());
-                   reply(*call, response);
+                   // Every action goes through the log, as in etcd: a GET
+                   // sees every alarm raised before it.
+                   InternalRequest internal;
+                   internal.mutable_alarm()->Swap(&*request);
+                   server.propose(internal, [&server, call](Result<std::string> answer) {
+                       reply_proposal<etcdserverpb::AlarmResponse>(server, *call, answer);
+                   });
                }));
 
     grpc.route("/etcdserverpb.Maintenance/Defragment",

@@ -4,6 +4,7 @@
 #include "kv/etcd_convert.h"
 #include "kv/etcd_errors.h"
 #include "kv/etcd_services.h"
+#include "kv/space_quota.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/kv/internal.pb.h"
 
@@ -88,7 +89,13 @@ void add_kv_service(GrpcServer& grpc, KvServer& server) {
 
     grpc.route("/etcdserverpb.KV/Put",
                write_route<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
-                   server, [](const etcdserverpb::PutRequest& r) { return check_request(r); },
+                   server,
+                   [&server](const etcdserverpb::PutRequest& r) {
+                       // The quota first, as etcd's interceptor does.
+                       if (GrpcStatus full = server.check_space_quota(quota_cost(r)); !full.ok())
+                           return full;
+                       return check_request(r);
+                   },
                    [](InternalRequest& internal, etcdserverpb::PutRequest&& request) {
                        internal.mutable_put()->Swap(&request);
                    }));
@@ -102,7 +109,11 @@ void add_kv_service(GrpcServer& grpc, KvServer& server) {
     grpc.route("/etcdserverpb.KV/Txn",
                write_route<etcdserverpb::TxnRequest, etcdserverpb::TxnResponse>(
                    server,
-                   [limits](const etcdserverpb::TxnRequest& r) { return check_request(r, limits); },
+                   [&server, limits](const etcdserverpb::TxnRequest& r) {
+                       if (GrpcStatus full = server.check_space_quota(quota_cost(r)); !full.ok())
+                           return full;
+                       return check_request(r, limits);
+                   },
                    [](InternalRequest& internal, etcdserverpb::TxnRequest&& request) {
                        internal.mutable_txn()->Swap(&request);
                    }));

@@ -4,6 +4,7 @@
 #include "kv/etcd_convert.h"
 #include "kv/etcd_errors.h"
 #include "kv/etcd_services.h"
+#include "kv/space_quota.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/kv/internal.pb.h"
 
@@ -59,6 +60,9 @@ void add_lease_service(GrpcServer& grpc, KvServer& server) {
                    auto request = parse_message<etcdserverpb::LeaseGrantRequest>(bytes);
                    if (!request)
                        return call->finish(request.error());
+                   if (GrpcStatus full = server.check_space_quota(lease_grant_quota_cost());
+                       !full.ok())
+                       return call->finish(std::move(full));
                    InternalRequest internal;
                    auto& grant = *internal.mutable_lease_grant();
                    grant.set_id(request->id() != 0 ? request->id() : server.new_lease_id());

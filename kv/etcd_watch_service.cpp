@@ -1,14 +1,20 @@
 // etcd's Watch service: one bidirectional stream carries many watchers.
 // Each stream is a WatchSink of the state machine's watch hub; the hub
 // decides what each watcher sees (catch-up, live events, compaction), this
-// file turns it into WatchResponses in etcd's shape.
+// file turns it into WatchResponses in etcd's shape: fragments for the
+// watchers that asked for them, and a progress notification on a timer to
+// each watcher that asked for one and got nothing since the last.
 #include "base/log.h"
 #include "base/strings.h"
 #include "kv/etcd_convert.h"
 #include "kv/etcd_errors.h"
 #include "kv/etcd_services.h"
+#include "kv/watch_fragment.h"
 #include "proto/etcd/rpc.pb.h"
 
+#include <chrono>
+#include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -19,6 +25,9 @@ namespace {
 // What clientv3 expects as the id of a progress response that answers a
 // WatchProgressRequest (etcd's InvalidWatchID).
 constexpr int64_t kProgressWatchId = -1;
+// What etcd allows a watch response beyond --max-request-bytes before it
+// cuts it into fragments (its gRPC overhead allowance).
+constexpr size_t kWatchResponseOverhead = 512 * 1024;
 
 class WatchStream final : public GrpcHandler, public WatchSink {
 public:
@@ -27,6 +36,8 @@ public:
         m_call->on_drained([this] { catch_up(); });
     }
     ~WatchStream() override {
+        if (m_progress_timer != 0)
+            m_server.reactor().cancel_timer(m_progress_timer);
         m_call->on_drained(nullptr);
         hub().remove_sink(*this);
     }
@@ -41,6 +52,7 @@ public:
         case etcdserverpb::WatchRequest::kCancelRequest: {
             int64_t id = request->cancel_request().watch_id();
             hub().cancel(*this, id);
+            forget(id);
             etcdserverpb::WatchResponse response;
             response.set_watch_id(id);
             response.set_canceled(true);
@@ -68,6 +80,9 @@ public:
         response.set_watch_id(id);
         for (const Event& event : events)
             to_proto(event, response.add_events());
+        // Events count as progress: the next notification is skipped.
+        if (auto idle = m_idle.find(id); idle != m_idle.end() && !events.empty())
+            idle->second = false;
         send(response, revision);
     }
     void compacted(WatchId id, int64_t compact_revision) override {
@@ -76,6 +91,7 @@ public:
         response.set_canceled(true);
         response.set_compact_revision(compact_revision);
         response.set_cancel_reason("mvcc: required revision has been compacted");
+        forget(id);
         send(response, 0);
     }
     size_t pending_bytes() const override { return m_call->queued_bytes(); }
@@ -110,6 +126,10 @@ private:
             return send(response, 0);
         }
         response.set_watch_id(*id);
+        if (create.fragment())
+            m_fragmented.insert(*id);
+        if (create.progress_notify())
+            watch_progress(*id);
         send(response, 0);
         std::vector<std::pair<std::string, int64_t>> held = std::move(m_held);
         m_held.clear();
@@ -126,17 +146,65 @@ private:
 
     void send(etcdserverpb::WatchResponse& response, int64_t revision) {
         m_server.fill_header(*response.mutable_header(), revision);
-        if (m_creating) {
-            m_held.emplace_back(response.SerializeAsString(), revision);
-            return;
+        std::vector<std::string> messages;
+        if (m_fragmented.contains(response.watch_id()))
+            messages = fragment_watch_response(response, m_server.config().max_request_bytes +
+                                                             kWatchResponseOverhead);
+        else
+            messages.push_back(response.SerializeAsString());
+        for (std::string& message : messages) {
+            if (m_creating)
+                m_held.emplace_back(std::move(message), revision);
+            else
+                m_call->send(std::move(message));
         }
-        m_call->send(response.SerializeAsString());
+    }
+
+    // Progress notifications (etcd's progress_notify): every interval, a
+    // watcher that was sent no events since the last tick, and is not
+    // catching up, gets an empty response at the current revision.
+    void watch_progress(WatchId id) {
+        m_idle[id] = true;
+        if (m_progress_timer != 0)
+            return;
+        auto interval =
+            std::chrono::milliseconds(m_server.config().watch_progress_notify_interval_ms);
+        auto timer = m_server.reactor().add_timer(
+            interval, [this] { notify_progress(); }, interval);
+        if (!timer)
+            log_warning(cat("kv: watch progress timer: ", timer.error().to_string()));
+        else
+            m_progress_timer = *timer;
+    }
+
+    void notify_progress() {
+        for (auto& [id, idle] : m_idle) {
+            if (idle) {
+                if (auto revision = hub().progress(*this, id)) {
+                    etcdserverpb::WatchResponse response;
+                    response.set_watch_id(id);
+                    send(response, *revision);
+                }
+            }
+            idle = true;
+        }
+    }
+
+    void forget(WatchId id) {
+        m_idle.erase(id);
+        m_fragmented.erase(id);
     }
 
     KvServer& m_server;
     std::shared_ptr<GrpcCall> m_call;
     bool m_creating = false;
     std::vector<std::pair<std::string, int64_t>> m_held;
+    /// Watchers that asked for fragments.
+    std::set<WatchId> m_fragmented;
+    /// Watchers that asked for progress notifications: whether each was
+    /// sent nothing since the last tick.
+    std::map<WatchId, bool> m_idle;
+    Reactor::TimerId m_progress_timer = 0;
 };
 
 } // namespace

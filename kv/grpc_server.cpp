@@ -54,6 +54,11 @@ constexpr int kReadsPerEvent = 16;
 /// How long the listener rests after accept() ran out of descriptors.
 constexpr std::chrono::milliseconds kAcceptPause{100};
 
+// What a call whose deadline passed ends with (grpc-go's words).
+GrpcStatus deadline_exceeded() {
+    return {GrpcCode::DeadlineExceeded, "context deadline exceeded"};
+}
+
 nghttp2_nv make_header(std::string_view name, std::string_view value) {
     // nghttp2 copies names and values (no NO_COPY flags).
     return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
@@ -148,6 +153,8 @@ private:
         bool handler_done = false;
         /// The client sent END_STREAM.
         bool half_closed = false;
+        /// Ends the call with DeadlineExceeded when its grpc-timeout passes.
+        Reactor::TimerId deadline_timer = 0;
     };
 
     Stream* find(int32_t stream_id);
@@ -155,6 +162,10 @@ private:
     void read_socket();
     void flush();
     void start_call(Stream& stream);
+    /// Arms the call's grpc-timeout; false when it has passed already (the
+    /// call is then ended).
+    bool start_deadline(Stream& stream);
+    void deadline_passed(int32_t stream_id);
     void reject_http(Stream& stream, std::string_view status);
     void fail_call(Stream& stream, const GrpcStatus& status);
     void cancel(Stream& stream);
@@ -506,6 +517,10 @@ GrpcServer::Connection::Stream* GrpcServer::Connection::find(int32_t stream_id) 
 }
 
 void GrpcServer::Connection::cancel(Stream& stream) {
+    if (stream.deadline_timer != 0) {
+        m_server.m_reactor.cancel_timer(stream.deadline_timer);
+        stream.deadline_timer = 0;
+    }
     bool cancelled = stream.call && stream.call->state() != CallState::Finished;
     if (stream.call)
         stream.call->detach();
@@ -642,6 +657,8 @@ void GrpcServer::Connection::start_call(Stream& stream) {
             stream.call->finish({GrpcCode::Unimplemented, cat("unknown service ", service)});
         return;
     }
+    if (!start_deadline(stream))
+        return;
     // Copied: the route may replace itself (server.route()) while it runs.
     GrpcRoute make_handler = route->second;
     stream.handler = make_handler(stream.call);
@@ -649,6 +666,40 @@ void GrpcServer::Connection::start_call(Stream& stream) {
         stream.handler_done = true;
         stream.call->finish({GrpcCode::Unavailable, "no handler for the call"});
     }
+}
+
+// grpc-timeout: the client's deadline. A call still open when it passes
+// ends with DeadlineExceeded and its handler is cancelled, so work not
+// started yet (a unary request still arriving) is never started; a call
+// whose deadline passed before it began gets no handler at all.
+bool GrpcServer::Connection::start_deadline(Stream& stream) {
+    auto text = stream.call->header("grpc-timeout");
+    if (!text)
+        return true;
+    auto timeout = parse_grpc_timeout(*text);
+    if (!timeout)
+        return true; // grpc-go ignores a malformed one as well
+    if (timeout->count() <= 0) {
+        stream.handler_done = true;
+        stream.call->finish(deadline_exceeded());
+        return false;
+    }
+    auto timer = m_server.m_reactor.add_timer(*timeout, [weak = weak_from_this(), id = stream.id] {
+        if (auto self = weak.lock())
+            self->deadline_passed(id);
+    });
+    if (timer)
+        stream.deadline_timer = *timer;
+    return true;
+}
+
+void GrpcServer::Connection::deadline_passed(int32_t stream_id) {
+    Stream* stream = find(stream_id);
+    if (!stream)
+        return;
+    stream->deadline_timer = 0;
+    if (stream->call && stream->call->is_open())
+        fail_call(*stream, deadline_exceeded());
 }
 
 void GrpcServer::Connection::fail_call(Stream& stream, const GrpcStatus& status) {

@@ -58,6 +58,11 @@ a flag wins over its variable):
   --quota-backend-bytes N              the store's space quota (2 GiB)
   --max-request-bytes N                the largest request (1.5 MiB)
   --max-txn-ops N                      the most operations in a txn (128)
+  --auto-compaction-mode periodic|revision
+  --auto-compaction-retention R        history kept: hours or a duration (1h30m),
+                                       or N revisions; 0 keeps all (0)
+  --experimental-watch-progress-notify-interval D
+                                       progress notifications to idle watchers (10m)
 URLs take numeric IPv4 or IPv6 hosts, or localhost.
 )";
 }

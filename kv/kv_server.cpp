@@ -142,6 +142,7 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
             raw->publish_attributes();
         },
         kLeaseCheckInterval));
+    TRY(s.start_upkeep());
     log_info(cat("kv: member ", config.name, " (", hex_id(s.m_member_id), ") of cluster ",
                  hex_id(s.m_cluster_id), " serving clients on ",
                  config.listen_client_urls.front().str()));
@@ -152,6 +153,10 @@ void KvServer::stop() {
     if (m_lease_timer != 0) {
         m_reactor.cancel_timer(m_lease_timer);
         m_lease_timer = 0;
+    }
+    if (m_compaction_timer != 0) {
+        m_reactor.cancel_timer(m_compaction_timer);
+        m_compaction_timer = 0;
     }
     for (auto& client : m_clients)
         client->stop();

@@ -6,6 +6,7 @@
 
 #include "base/reactor.h"
 #include "base/result.h"
+#include "kv/auto_compaction.h"
 #include "kv/etcd_convert.h"
 #include "kv/kv_state_machine.h"
 #include "kv/peer_transport.h"
@@ -63,6 +64,8 @@ public:
     Limits limits() const;
 
     const ServerConfig& config() const { return m_config; }
+    /// The loop the member runs on (for the services' timers).
+    Reactor& reactor() { return m_reactor; }
     uint64_t cluster_id() const { return m_cluster_id; }
     NodeId member_id() const { return m_member_id; }
     KvStateMachine& machine() { return *m_machine; }
@@ -71,6 +74,14 @@ public:
     uint16_t client_port() const;
     /// Bytes the store's file takes on disk.
     int64_t db_size() const;
+    /// Bytes the store's data takes (free pages not counted): what the
+    /// space quota is measured against.
+    int64_t db_size_in_use() const;
+    /// Whether the store has room for a write estimated at `cost` bytes
+    /// (kv/space_quota.h) under --quota-backend-bytes. When it has not,
+    /// raises the NOSPACE alarm through the log and answers etcd's
+    /// "etcdserver: mvcc: database space exceeded" (ResourceExhausted).
+    GrpcStatus check_space_quota(int64_t cost);
 
 private:
     KvServer(Reactor& reactor, ServerConfig config);
@@ -78,6 +89,12 @@ private:
     void connect_members();
     void expire_leases();
     void publish_attributes();
+    /// Checks the quota (a warning above etcd's recommended maximum) and
+    /// starts the automatic compaction timer when a retention is set
+    /// (kv/kv_server_upkeep.cpp).
+    Result<void> start_upkeep();
+    /// The timer's turn: the leader proposes the compaction that is due.
+    void compact_automatically();
 
     Reactor& m_reactor;
     ServerConfig m_config;
@@ -94,6 +111,11 @@ private:
     std::optional<Error> m_failure;
     std::mt19937_64 m_lease_ids;
     Reactor::TimerId m_lease_timer = 0;
+    std::optional<AutoCompactor> m_compactor;
+    Reactor::TimerId m_compaction_timer = 0;
+    /// A compaction or a NOSPACE alarm proposed and not answered yet.
+    bool m_compacting = false;
+    bool m_raising_no_space = false;
 };
 
 } // namespace keel::kv

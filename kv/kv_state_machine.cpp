@@ -127,6 +127,7 @@ KvStateMachine::open(std::unique_ptr<Backend> backend, Clock clock, int64_t mini
     machine->m_lessor = TRY(Lessor::open(*machine->m_store, machine->m_clock(), minimum_lease_ttl));
     machine->m_watches = std::make_unique<WatchHub>(*machine->m_store);
     TRY(machine->load_members());
+    TRY(machine->load_alarms());
     return machine;
 }
 
@@ -183,6 +184,8 @@ Result<std::string> KvStateMachine::apply(Index index, std::string_view command)
 }
 
 Result<std::string> KvStateMachine::apply_request(Index index, const InternalRequest& request) {
+    if (auto refused = refused_for_space(request))
+        return std::unexpected(std::move(*refused));
     switch (request.request_case()) {
     case InternalRequest::kPut: {
         PutRequest put = TRY(converted(to_mvcc(request.put())));
@@ -264,6 +267,7 @@ Result<std::string> KvStateMachine::apply_request(Index index, const InternalReq
         return std::string();
     }
     case InternalRequest::kAlarm:
+        return apply_alarm(index, request);
     case InternalRequest::REQUEST_NOT_SET:
         break;
     }
@@ -318,6 +322,7 @@ Result<void> KvStateMachine::restore(const Snapshot& snapshot) {
     TRY(m_lessor->reload(m_clock()));
     m_watches->restored();
     TRY(load_members());
+    TRY(load_alarms());
     members_changed();
     return {};
 }

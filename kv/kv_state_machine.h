@@ -20,6 +20,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +37,14 @@ struct MemberInfo {
     std::string name;
     std::vector<std::string> peer_urls;
     std::vector<std::string> client_urls;
+};
+
+/// An alarm a member raised (etcd's AlarmMember): `type` is an
+/// etcdserverpb::AlarmType (1 NOSPACE, 2 CORRUPT).
+struct RaisedAlarm {
+    NodeId member = 0;
+    int32_t type = 0;
+    auto operator<=>(const RaisedAlarm&) const = default;
 };
 
 /// A member or lease id as etcd prints it: 16 lowercase hex digits.
@@ -82,6 +92,13 @@ public:
     WatchHub& watches() { return *m_watches; }
     /// The members, by id.
     const std::map<NodeId, MemberInfo>& members() const { return m_members; }
+    /// The alarms raised and not disarmed, kept in the store like the
+    /// members. While a NOSPACE alarm is raised, puts, txns with puts and
+    /// lease grants are refused ("etcdserver: mvcc: database space
+    /// exceeded") by every member alike.
+    const std::set<RaisedAlarm>& alarms() const { return m_alarms; }
+    /// Whether an alarm of `type` is raised by any member.
+    bool alarmed(int32_t type) const;
     /// Called after a membership change or a member's attributes applied.
     void on_members_changed(std::function<void()> callback) {
         m_members_changed = std::move(callback);
@@ -90,6 +107,13 @@ public:
 private:
     KvStateMachine() = default;
     Result<void> load_members();
+    Result<void> load_alarms();
+    /// Applies an AlarmRequest (kv/kv_alarms.cpp): GET lists, ACTIVATE
+    /// raises, DEACTIVATE disarms; answers etcd's AlarmResponse.
+    Result<std::string> apply_alarm(Index index, const InternalRequest& request);
+    /// The refusal of a write that would grow the store while NOSPACE is
+    /// raised, if `request` is one (etcd's capped applier).
+    std::optional<Error> refused_for_space(const InternalRequest& request) const;
     Result<std::string> apply_request(Index index, const InternalRequest& request);
     void notify(const std::vector<Event>& events);
     void members_changed();
@@ -99,6 +123,7 @@ private:
     std::unique_ptr<Lessor> m_lessor;
     std::unique_ptr<WatchHub> m_watches;
     std::map<NodeId, MemberInfo> m_members;
+    std::set<RaisedAlarm> m_alarms;
     std::function<void()> m_members_changed;
 };
 

@@ -146,6 +146,24 @@ public:
         return {};
     }
 
+    Result<uint64_t> size_in_use() const override {
+        // The pages of the data's tree and of LMDB's free list, and the
+        // two meta pages: the free pages themselves are not counted, so a
+        // compaction brings this down although the file stays as large.
+        LmdbTxn own;
+        MDB_txn* txn = TRY(reader(own));
+        MDB_stat data{};
+        MDB_stat free_list{};
+        if (int rc = mdb_stat(txn, m_dbi, &data))
+            return lmdb_error(rc, "measure `" + m_path + "`");
+        if (int rc = mdb_stat(txn, MDB_dbi(0), &free_list)) // 0: LMDB's free list
+            return lmdb_error(rc, "measure the free list of `" + m_path + "`");
+        auto pages = [](const MDB_stat& stat) {
+            return uint64_t(stat.ms_branch_pages) + stat.ms_leaf_pages + stat.ms_overflow_pages;
+        };
+        return (2 + pages(data) + pages(free_list)) * data.ms_psize;
+    }
+
 private:
     /// The transaction reads go through: the open batch (so reads see its
     /// commits), else a read-only one begun in `own`.

@@ -30,17 +30,26 @@ public:
 
     Result<void> commit(std::span<const BackendWrite> writes) override {
         for (const BackendWrite& write : writes) {
-            if (write.kind == BackendWrite::Kind::Put)
-                m_data.insert_or_assign(write.key, write.value);
-            else
-                m_data.erase(write.key);
+            auto old = m_data.find(write.key);
+            if (old != m_data.end()) {
+                m_bytes -= old->first.size() + old->second.size();
+                m_data.erase(old);
+            }
+            if (write.kind == BackendWrite::Kind::Put) {
+                m_bytes += write.key.size() + write.value.size();
+                m_data.emplace(write.key, write.value);
+            }
         }
         return {};
     }
 
+    /// The keys' and values' bytes.
+    Result<uint64_t> size_in_use() const override { return m_bytes; }
+
 private:
     // std::string's operator< is memcmp order, as the interface promises.
     std::map<std::string, std::string, std::less<>> m_data;
+    uint64_t m_bytes = 0;
 };
 
 } // namespace

@@ -300,6 +300,8 @@ public:
     /// (LmdbCommit::Batched); the apply loop calls it now and then, and the
     /// consistent index on disk is then the last write's.
     Result<void> flush() { return m_backend->flush(); }
+    /// Bytes the backend's data takes (Backend::size_in_use()).
+    Result<uint64_t> size_in_use() const { return m_backend->size_in_use(); }
 
     /// The events of keys in the range (as in RangeRequest) with revisions
     /// from `start` (> 0) to `end` (0: the current one), oldest first: for

@@ -53,6 +53,10 @@ public:
     /// Makes every commit so far durable (at once for a backend that does
     /// not batch).
     virtual Result<void> flush() { return {}; }
+    /// Bytes the data takes now, free pages not counted: what the space
+    /// quota measures, and what a compaction brings down (a file's size
+    /// would not shrink). A backend that cannot tell says 0.
+    virtual Result<uint64_t> size_in_use() const { return uint64_t{0}; }
 };
 
 /// A backend in memory: for unit tests and simulations. Starts empty.

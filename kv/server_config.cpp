@@ -5,10 +5,12 @@
 
 #include "base/digest.h"
 #include "base/strings.h"
+#include "kv/auto_compaction.h"
 
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cctype>
+#include <chrono>
 #include <netinet/in.h>
 #include <optional>
 #include <set>
@@ -61,6 +63,7 @@ constexpr FlagSpec kFlags[] = {
     {"peer-client-cert-auth", FlagKind::Boolean},
     {"discovery-token"},
     {"discovery-endpoints"},
+    {"experimental-watch-progress-notify-interval"},
 };
 
 /// Flags keel takes and does nothing with, and why.
@@ -333,6 +336,18 @@ Result<ServerConfig> build(const Settings& settings) {
         if (!parsed)
             return settings.refuse("auto-compaction-mode", "expected periodic or revision");
         config.auto_compaction_mode = *parsed;
+    }
+    // Checked here so that a bad value stops the member before it starts.
+    TRY(parse_compaction_retention(config.auto_compaction_mode, config.auto_compaction_retention));
+    if (auto interval = settings.get("experimental-watch-progress-notify-interval")) {
+        auto parsed = parse_go_duration(*interval);
+        if (!parsed)
+            return settings.refuse("experimental-watch-progress-notify-interval",
+                                   "expected a duration such as 10m or 500ms");
+        // etcd's minimum, which it raises shorter intervals to.
+        config.watch_progress_notify_interval_ms = std::max<uint64_t>(
+            100, static_cast<uint64_t>(
+                     std::chrono::duration_cast<std::chrono::milliseconds>(*parsed).count()));
     }
     config.client_tls = {TRY(boolean(settings, "client-cert-auth")),
                          text(settings, "cert-file", ""), text(settings, "key-file", ""),

@@ -96,6 +96,10 @@ struct ServerConfig {
     uint64_t election_timeout_ms = 1000;
     uint64_t max_request_bytes = 1572864;
     uint64_t max_txn_ops = 128;
+    /// How long a watcher that asked for progress notifications may go
+    /// without a response before it gets one (etcd: 10 minutes; at least
+    /// 100 ms).
+    uint64_t watch_progress_notify_interval_ms = 600000;
     /// As given ("0": off; "1h", "5m", or a revision count).
     std::string auto_compaction_retention = "0";
     TlsFiles client_tls;

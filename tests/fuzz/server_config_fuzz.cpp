@@ -2,7 +2,9 @@
 // environment. The input is split at newlines; a line "ETCD_X=v" is a
 // variable, any other line one argument. Besides "does not crash": an
 // accepted configuration satisfies etcd's checks, and its URLs read back
-// from their text form as themselves.
+// from their text form as themselves, and its auto-compaction retention
+// (kv/auto_compaction.h) reads and gives a compaction policy that ticks.
+#include "kv/auto_compaction.h"
 #include "kv/server_config.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -49,6 +51,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(config->heartbeat_interval_ms > 0);
     FUZZ_CHECK(config->election_timeout_ms >= 5 * config->heartbeat_interval_ms);
     FUZZ_CHECK(config->max_txn_ops > 0);
+    FUZZ_CHECK(config->watch_progress_notify_interval_ms >= 100);
+    auto retention =
+        parse_compaction_retention(config->auto_compaction_mode, config->auto_compaction_retention);
+    FUZZ_CHECK(retention.has_value());
+    if (*retention) {
+        AutoCompactor compactor(**retention, std::chrono::steady_clock::time_point{});
+        FUZZ_CHECK(compactor.interval().count() > 0);
+        (void)compactor.due(std::chrono::steady_clock::time_point{} + compactor.interval(), 10);
+    }
     check_urls(config->listen_client_urls);
     check_urls(config->advertise_client_urls);
     check_urls(config->listen_peer_urls);

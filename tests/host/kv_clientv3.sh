@@ -9,6 +9,9 @@
 #   tests/host/kv_clientv3.sh "build/debug/keel kv serve" watch
 # Set KV_GO_BIN to a directory holding a built kvclient to skip the build.
 # Checks: kv_ranges revisions txn_compares watch lease_stream concurrent_txns cluster
+#   progress_notify fragment
+# The cluster runs with a 500 ms --experimental-watch-progress-notify-interval
+# so that progress_notify sees one.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=kv_cluster.sh
@@ -23,7 +26,8 @@ cluster=$work/cluster
 trap 'kv_cluster_stop "$cluster"; rm -rf "$work"' EXIT
 bin=${KV_GO_BIN:-$work/bin}
 [ -n "${KV_GO_BIN:-}" ] || "$here/../go/build.sh" "$bin"
-kv_cluster_start "$cluster" 3 "${server[@]}"
+KV_SERVER_FLAGS="${KV_SERVER_FLAGS:-} --experimental-watch-progress-notify-interval=500ms" \
+  kv_cluster_start "$cluster" 3 "${server[@]}"
 kv_cluster_wait_healthy "$cluster" 30
 if ! "$bin/kvclient" -endpoints "$(kv_endpoints "$cluster")" ${only:+-only "$only"} 2>"$work/stderr"; then
   echo "--- kvclient's stderr" >&2

@@ -525,6 +525,66 @@ case_alarm() {
   pass
 }
 
+# The space quota: a cluster started with --quota-backend-bytes of 4 MiB
+# fills up with 256 KiB values; the put that would pass the quota is
+# refused with etcd's text and raises NOSPACE through the log, and from
+# then on puts (on any member) are refused until compaction, defrag and
+# `alarm disarm`; deletes still work while the alarm is raised.
+flags_nospace="--quota-backend-bytes=4194304"
+case_nospace() {
+  head -c 262144 /dev/zero | tr '\0' q >"$work/value"
+  local i refused=""
+  for i in $(seq 40); do
+    if ! put_from "$work/value" put fill >"$work/stdout" 2>"$work/stderr"; then
+      refused=$(grep '^Error:' "$work/stderr" | tail -n 1)
+      break
+    fi
+  done
+  [ "$refused" = "Error: etcdserver: mvcc: database space exceeded" ] ||
+    fail "a put past the quota: expected etcd's NOSPACE error after $i puts, got: $(cat "$work/stderr")"
+  expect_error "a small put while NOSPACE is raised" "Error: etcdserver: mvcc: database space exceeded" \
+    ctl put small v
+  expect_error "a lease grant while NOSPACE is raised" "Error: failed to grant lease (etcdserver: mvcc: database space exceeded)" \
+    ctl lease grant 60
+  ctl alarm list >"$work/alarms" 2>"$work/stderr" || fail "alarm list: $(cat "$work/stderr")"
+  [ -s "$work/alarms" ] && ! grep -qvE '^memberID:[0-9]+ alarm:NOSPACE $' "$work/alarms" ||
+    fail "alarm list should show NOSPACE: $(cat "$work/alarms")"
+  check "endpoint status lists the alarm" True \
+    "all(any(e.startswith('memberID:') and e.endswith(' alarm:NOSPACE ') for e in s['Status']['errors']) for s in d)" \
+    ctl endpoint status -w json
+  expect "a delete while NOSPACE is raised" 1 ctl del fill
+  local revision
+  revision=$(ctl get x -w json | json 'd["header"]["revision"]')
+  expect "compact" "compacted revision $revision" ctl compact "$revision" --physical
+  ctl defrag >/dev/null 2>&1 || fail "defrag"
+  expect_error "a put before the alarm is disarmed" "Error: etcdserver: mvcc: database space exceeded" \
+    ctl put small v
+  ctl alarm disarm >"$work/disarmed" 2>"$work/stderr" || fail "alarm disarm: $(cat "$work/stderr")"
+  # Each member that was asked to grow the store raised its own alarm.
+  [ -s "$work/disarmed" ] && ! grep -qvE '^memberID:[0-9]+ alarm:NOSPACE $' "$work/disarmed" ||
+    fail "alarm disarm should print the alarms it disarmed: $(cat "$work/disarmed")"
+  expect "no alarm after the disarm" "" ctl alarm list
+  expect "a put once disarmed" OK ctl put small v
+  expect "the put is there" $'small\nv' ctl get small
+  pass
+}
+
+# Periodic auto-compaction with a 2 s retention: the leader compacts at the
+# revision of about 2 s ago, so history older than that goes away on its own.
+flags_auto_compaction="--auto-compaction-mode=periodic --auto-compaction-retention=2s"
+compacted_at_2() {
+  ! ctl get k --rev=2 >/dev/null 2>"$work/stderr" &&
+    grep -qx 'Error: etcdserver: mvcc: required revision has been compacted' "$work/stderr"
+}
+case_auto_compaction() {
+  expect "put" OK ctl put k v1
+  expect "put again" OK ctl put k v2
+  expect "the first value is there at first" $'k\nv1' ctl get k --rev=2
+  wait_for 150 compacted_at_2 || fail "revision 2 was not compacted within 15 s: $(cat "$work/stderr")"
+  expect "the latest value outlives compaction" $'k\nv2' ctl get k
+  pass
+}
+
 put_from() {
   local file=$1
   shift
@@ -550,15 +610,15 @@ case_errors() {
   pass
 }
 
-cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors)
+cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace auto_compaction)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")
 fi
 for case_name in "${cases[@]}"; do
   cluster=$work/cluster-$case_name
-  size_var=size_$case_name config_var=config_$case_name
-  KV_CONFIG_VIA=${!config_var:-flags} kv_cluster_start "$cluster" "${!size_var:-3}" "${server[@]}" ||
+  size_var=size_$case_name config_var=config_$case_name flags_var=flags_$case_name
+  KV_SERVER_FLAGS="${KV_SERVER_FLAGS:-} ${!flags_var:-}" KV_CONFIG_VIA=${!config_var:-flags} kv_cluster_start "$cluster" "${!size_var:-3}" "${server[@]}" ||
     fail "cluster start"
   kv_cluster_wait_healthy "$cluster" 30 || fail "the cluster did not become healthy"
   "case_$case_name"

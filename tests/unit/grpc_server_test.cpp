@@ -382,6 +382,54 @@ TEST_CASE("a unary call past its deadline fails with DeadlineExceeded and cancel
     CHECK(*timeout >= 200ms);
 }
 
+TEST_CASE("the server ends a call whose grpc-timeout passed with DeadlineExceeded") {
+    Observed observed;
+    TestServer server;
+    server.server().route("/test.Hold/Stream", holding_route(&observed));
+    server.start();
+    auto client = connect_client(server.address());
+    auto started = std::chrono::steady_clock::now();
+    auto stream = client->open_stream("/test.Hold/Stream", {{"grpc-timeout", "150m"}});
+    REQUIRE(stream);
+    auto ended = (*stream)->receive(5s);
+    REQUIRE(!ended);
+    CHECK(ended.error().code == GrpcCode::DeadlineExceeded);
+    CHECK(ended.error().message == "context deadline exceeded");
+    CHECK(std::chrono::steady_clock::now() - started >= 150ms);
+    REQUIRE(eventually([&] { return observed.cancels == 1; }));
+}
+
+TEST_CASE("a unary request still arriving when its deadline passes is never handled") {
+    std::atomic<int> handled{0};
+    TestServer server;
+    server.server().route("/test.Count/Unary",
+                          unary_route([&handled](std::string_view, std::shared_ptr<GrpcCall> call) {
+                              ++handled;
+                              call->send("ok");
+                              call->finish({});
+                          }));
+    server.start();
+    auto client = connect_client(server.address());
+    auto slow = client->open_stream("/test.Count/Unary", {{"grpc-timeout", "100m"}});
+    REQUIRE(slow);
+    auto ended = (*slow)->receive(5s);
+    REQUIRE(!ended);
+    CHECK(ended.error().code == GrpcCode::DeadlineExceeded);
+    // The request's message and end come after the deadline: dropped.
+    (void)(*slow)->send("late");
+    (void)(*slow)->close_send();
+    auto expired = client->open_stream("/test.Count/Unary", {{"grpc-timeout", "0n"}});
+    REQUIRE(expired);
+    (void)(*expired)->send("x");
+    (void)(*expired)->close_send();
+    auto refused = (*expired)->receive(5s);
+    REQUIRE(!refused);
+    CHECK(refused.error().code == GrpcCode::DeadlineExceeded);
+    // A call in time is still served.
+    CHECK(client->unary("/test.Count/Unary", "x", 5s));
+    CHECK(handled == 1);
+}
+
 TEST_CASE("garbage on a connection closes that connection only") {
     TestServer server;
     add_echo(server.server());

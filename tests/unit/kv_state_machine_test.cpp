@@ -176,3 +176,75 @@ TEST_CASE("an apply answer round-trips a response and a refusal with its code") 
     CHECK_FALSE(decode_apply_answer(""));
     CHECK_FALSE(decode_apply_answer(std::string("\1\0", 2)));
 }
+
+namespace {
+
+std::string alarm_command(etcdserverpb::AlarmRequest::AlarmAction action, uint64_t member,
+                          etcdserverpb::AlarmType type) {
+    InternalRequest request;
+    request.mutable_alarm()->set_action(action);
+    request.mutable_alarm()->set_memberid(member);
+    request.mutable_alarm()->set_alarm(type);
+    return request.SerializeAsString();
+}
+
+etcdserverpb::AlarmResponse alarm_list(KvStateMachine& machine, Index index) {
+    auto answer = apply(machine, index,
+                        alarm_command(etcdserverpb::AlarmRequest::GET, 0, etcdserverpb::NONE));
+    REQUIRE(answer);
+    etcdserverpb::AlarmResponse response;
+    REQUIRE(response.ParseFromString(*answer));
+    return response;
+}
+
+} // namespace
+
+TEST_CASE("a raised NOSPACE alarm refuses puts, txns with puts and lease grants until disarmed") {
+    auto machine = open_machine();
+    REQUIRE(apply(*machine, 1, put_command("a", "1")));
+    auto raised = apply(
+        *machine, 2, alarm_command(etcdserverpb::AlarmRequest::ACTIVATE, 7, etcdserverpb::NOSPACE));
+    REQUIRE(raised);
+    auto listed = alarm_list(*machine, 3);
+    REQUIRE(listed.alarms_size() == 1);
+    CHECK(listed.alarms(0).memberid() == 7);
+    CHECK(listed.alarms(0).alarm() == etcdserverpb::NOSPACE);
+
+    auto put = apply(*machine, 4, put_command("b", "2"));
+    REQUIRE_FALSE(put);
+    CHECK(put.error().root() == "etcdserver: mvcc: database space exceeded");
+    CHECK(machine->applied_index() == 4);
+    CHECK_FALSE(apply(*machine, 5, grant_command(9, 60)));
+    InternalRequest txn;
+    auto* txn_put = txn.mutable_txn()->add_success()->mutable_request_put();
+    txn_put->set_key("c");
+    CHECK_FALSE(apply(*machine, 6, txn.SerializeAsString()));
+    // What frees space still goes through: deletes and compactions.
+    InternalRequest remove;
+    remove.mutable_delete_range()->set_key("a");
+    CHECK(apply(*machine, 7, remove.SerializeAsString()));
+    InternalRequest compact;
+    compact.mutable_compaction()->set_revision(2);
+    CHECK(apply(*machine, 8, compact.SerializeAsString()));
+
+    auto disarmed =
+        apply(*machine, 9,
+              alarm_command(etcdserverpb::AlarmRequest::DEACTIVATE, 7, etcdserverpb::NOSPACE));
+    REQUIRE(disarmed);
+    CHECK(alarm_list(*machine, 10).alarms_size() == 0);
+    CHECK(apply(*machine, 11, put_command("b", "2")));
+}
+
+TEST_CASE("alarms survive a snapshot and its restore on another member") {
+    auto machine = open_machine();
+    REQUIRE(
+        apply(*machine, 1,
+              alarm_command(etcdserverpb::AlarmRequest::ACTIVATE, 0x1234, etcdserverpb::NOSPACE)));
+    auto data = machine->snapshot();
+    REQUIRE(data);
+    auto other = open_machine();
+    REQUIRE(other->restore(Snapshot{{1, 1, ConfState{{0x1234}, {}}}, *data}));
+    CHECK(other->alarmed(etcdserverpb::NOSPACE));
+    CHECK(other->alarms().contains(RaisedAlarm{0x1234, etcdserverpb::NOSPACE}));
+    CHECK_FALSE(apply(*other, 2, put_command("a", "1")));
+}

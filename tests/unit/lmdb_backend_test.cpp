@@ -160,3 +160,20 @@ TEST_CASE("an LMDB path in a missing directory is an error naming it") {
     REQUIRE_FALSE(backend);
     CHECK(backend.error().to_string().find("/nonexistent-dir/x.lmdb") != std::string::npos);
 }
+
+TEST_CASE("the bytes in use grow with the data and come down after a compaction frees it") {
+    TempDir dir;
+    auto store = open_lmdb_store(dir / "mvcc.lmdb");
+    auto empty = store->size_in_use();
+    REQUIRE(empty);
+    std::string value(20000, 'v');
+    for (int i = 0; i < 50; ++i)
+        put(*store, "k", value);
+    auto full = store->size_in_use();
+    REQUIRE(full);
+    CHECK(*full > *empty + 50 * 20000);
+    REQUIRE(store->compact(store->revision()));
+    auto compacted = store->size_in_use();
+    REQUIRE(compacted);
+    CHECK(*compacted < *full / 4); // one value is left of fifty
+}

@@ -286,3 +286,20 @@ TEST_CASE("member ids ignore URL order, and cluster ids member order") {
     CHECK(cluster_id(ids) != cluster_id(std::vector<uint64_t>{1, 2}));
     CHECK(member_id(urls, "t") != 0);
 }
+
+TEST_CASE("the watch progress interval is a Go duration, raised to etcd's 100 ms minimum") {
+    CHECK(parse({}).watch_progress_notify_interval_ms == 600000);
+    CHECK(parse({"--experimental-watch-progress-notify-interval=1m30s"})
+              .watch_progress_notify_interval_ms == 90000);
+    CHECK(parse({"--experimental-watch-progress-notify-interval=10ms"})
+              .watch_progress_notify_interval_ms == 100);
+    CHECK(refusal({"--experimental-watch-progress-notify-interval=soon"})
+              .find("experimental-watch-progress-notify-interval") != std::string::npos);
+}
+
+TEST_CASE("a malformed auto-compaction retention stops the member at its command line") {
+    CHECK(refusal({"--auto-compaction-retention=1 hour"}).find("--auto-compaction-retention") !=
+          std::string::npos);
+    CHECK(parse({"--auto-compaction-mode=revision", "--auto-compaction-retention=500"})
+              .auto_compaction_retention == "500");
+}

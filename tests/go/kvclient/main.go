@@ -3,8 +3,9 @@
 // txn compares (value, version, create, mod and lease, which etcdctl 3.4
 // cannot send) and nested txns, the server's error codes, watch with
 // history, prev-kv, progress notify and compaction, the lease keep-alive
-// stream, concurrent compare-and-swap txns, and the cluster and maintenance
-// calls. Every key it writes is under one prefix (-prefix, unique a run by
+// stream, concurrent compare-and-swap txns, the cluster and maintenance
+// calls, progress notifications the server sends on its own and watch
+// fragments. Every key it writes is under one prefix (-prefix, unique a run by
 // default), so it may run against a cluster in use; the cluster is expected
 // to run with etcd's default limits (128 txn ops, 1.5 MiB requests).
 //
@@ -390,6 +391,99 @@ func (c *checker) watch() error {
 	return nil
 }
 
+// progressNotify: a watcher created with progress_notify that sees no
+// events gets an empty response at the current revision once the server's
+// interval passed (the cluster runs with a short
+// --experimental-watch-progress-notify-interval); one without it gets
+// nothing.
+func (c *checker) progressNotify() error {
+	ctx, cancel := ctxT(20)
+	defer cancel()
+	start, err := c.cli.Put(ctx, c.key("p/other"), "x")
+	if err != nil {
+		return err
+	}
+	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer wcancel()
+	quiet := c.cli.Watch(wctx, c.key("p/quiet"))
+	notified := c.cli.Watch(wctx, c.key("p/idle"), clientv3.WithProgressNotify())
+	select {
+	case r := <-notified:
+		if !r.IsProgressNotify() {
+			return fmt.Errorf("expected a progress notify, got %d events (canceled %v, err %v)",
+				len(r.Events), r.Canceled, r.Err())
+		}
+		if r.Header.Revision < start.Header.Revision {
+			return fmt.Errorf("progress notify at revision %d, before the last write's %d",
+				r.Header.Revision, start.Header.Revision)
+		}
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("no progress notify in 10 s")
+	}
+	select {
+	case r := <-quiet:
+		return fmt.Errorf("a watcher without progress_notify got a response: %d events, revision %d",
+			len(r.Events), r.Header.Revision)
+	default:
+	}
+	return nil
+}
+
+// fragment: one revision whose watch response (five 290 KiB values with
+// their previous values, about 2.9 MB) is larger than the server's limit
+// (--max-request-bytes plus 512 KiB, 2 MiB by default) reaches a client
+// that takes at most 2.5 MB a message, because the watcher asked for
+// fragments; clientv3 joins them into one response.
+func (c *checker) fragment() error {
+	ctx, cancel := ctxT(30)
+	defer cancel()
+	small, err := clientv3.New(clientv3.Config{Endpoints: c.endpoints, DialTimeout: 5 * time.Second,
+		MaxCallRecvMsgSize: 2500 * 1000})
+	if err != nil {
+		return err
+	}
+	defer small.Close()
+	pre := c.key("f/")
+	value := strings.Repeat("f", 290*1024)
+	var last *clientv3.PutResponse
+	for i := 0; i < 5; i++ {
+		if last, err = c.cli.Put(ctx, fmt.Sprintf("%s%d", pre, i), value); err != nil {
+			return err
+		}
+	}
+	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer wcancel()
+	wch := small.Watch(wctx, pre, clientv3.WithPrefix(), clientv3.WithPrevKV(), clientv3.WithFragment(),
+		clientv3.WithRev(last.Header.Revision+1))
+	var ops []clientv3.Op
+	for i := 0; i < 5; i++ {
+		ops = append(ops, clientv3.OpPut(fmt.Sprintf("%s%d", pre, i), strings.ToUpper(value)))
+	}
+	txn, err := c.cli.Txn(ctx).Then(ops...).Commit()
+	if err != nil {
+		return err
+	}
+	select {
+	case r, ok := <-wch:
+		if !ok || r.Err() != nil {
+			return fmt.Errorf("watch: closed %v, err %v", !ok, r.Err())
+		}
+		if len(r.Events) != 5 || r.Header.Revision != txn.Header.Revision {
+			return fmt.Errorf("one response with the txn's 5 events at %d, got %d events at %d",
+				txn.Header.Revision, len(r.Events), r.Header.Revision)
+		}
+		for i, e := range r.Events {
+			if len(e.Kv.Value) != len(value) || e.PrevKv == nil || len(e.PrevKv.Value) != len(value) ||
+				string(e.Kv.Key) != fmt.Sprintf("%s%d", pre, i) {
+				return fmt.Errorf("event %d: key %q, %d bytes, prev %v", i, e.Kv.Key, len(e.Kv.Value), e.PrevKv != nil)
+			}
+		}
+	case <-time.After(15 * time.Second):
+		return fmt.Errorf("no watch response in 15 s")
+	}
+	return nil
+}
+
 func (c *checker) leaseStream() error {
 	ctx, cancel := ctxT(30)
 	defer cancel()
@@ -643,6 +737,8 @@ func main() {
 		{"lease_stream", c.leaseStream},
 		{"concurrent_txns", c.concurrentTxns},
 		{"cluster", c.cluster},
+		{"progress_notify", c.progressNotify},
+		{"fragment", c.fragment},
 	}
 	failed := 0
 	ran := 0
