@@ -1,4 +1,5 @@
-// `keel kv serve`: hands etcd's command line and the environment to the KV.
+// `keel kv serve`: hands etcd's command line and the environment to the KV;
+// `keel kv role`: PID 1's kv role, settings from the kernel command line.
 #include "cli/kv_commands.h"
 
 #include "kv/kv.h"
@@ -15,10 +16,16 @@ namespace keel::cli {
 namespace {
 
 constexpr std::string_view kKvUsage = R"(usage: keel kv serve [ETCD FLAGS...]
+       keel kv role
 
-Runs a member of keel's embedded KV store, which speaks etcd's v3 API:
-etcdctl and etcd's client libraries work against it. It takes etcd's
-flags and ETCD_* variables; `keel kv serve --help` lists them.
+`keel kv serve` runs a member of keel's embedded KV store, which speaks
+etcd's v3 API: etcdctl and etcd's client libraries work against it. It
+takes etcd's flags and ETCD_* variables; `keel kv serve --help` lists them.
+
+`keel kv role` is what PID 1's keel-kv.service runs: the same member, with
+keel.kv.FLAG=VALUE words of the kernel command line as etcd's --FLAG=VALUE,
+over ETCD_* variables (the unit reads them from /etc/keel/kv.conf), and the
+data in /var/lib/keel/kv unless they say otherwise.
 )";
 
 std::map<std::string, std::string> environment() {
@@ -41,13 +48,20 @@ CommandResult command_kv(const ParsedArgs&) {
 
 const Command kKvCommand{
     .names = {"kv"},
-    .summary = "the embedded KV store: `keel kv serve` runs a member with etcd's flags",
+    .summary = "the embedded KV store: `keel kv serve` runs a member with etcd's flags, "
+               "`keel kv role` the member PID 1 runs",
     .run = command_kv,
 };
 
 CommandResult run_kv(std::span<const std::string_view> args) {
     if (!args.empty() && args[0] == "serve")
         return run_kv_serve(args.subspan(1));
+    if (args.size() == 1 && args[0] == "role") {
+        auto served = kv::serve_role(environment());
+        if (!served)
+            return std::unexpected(Failure(std::move(served).error()));
+        return kExitSuccess;
+    }
     if (!args.empty() && (args[0] == "help" || args[0] == "--help" || args[0] == "-h")) {
         print(kKvUsage);
         return kExitSuccess;

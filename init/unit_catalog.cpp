@@ -1,7 +1,8 @@
 // The unit catalog: scanning the unit directories (unit files, container
 // units, masks, aliases, drop-in directories, .wants/ and .requires/
 // entries), the built-in targets, loading one unit with its drop-ins and
-// links, and how a unit is enabled.
+// links, and how a unit is enabled; the built-in keel-kv.service, PID 1's kv
+// role.
 #include "init/unit_model.h"
 
 #include "base/strings.h"
@@ -24,9 +25,43 @@ std::string basename_of(std::string_view path) {
     return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
 }
 
+// PID 1's kv role (kv/kv.h): written as a unit file, so that it gets
+// exactly the defaults a file would. It runs only when the KV is
+// configured: /etc/keel/kv.conf exists (its ETCD_* lines are the
+// environment) or the kernel command line names the member
+// (keel.kv.name=...; `keel kv role` reads the other keel.kv.* words).
+constexpr std::string_view kKvRoleUnitText = R"([Unit]
+Description=keel's KV store (etcd v3 API)
+ConditionPathExists=|/etc/keel/kv.conf
+ConditionKernelCommandLine=|keel.kv.name
+After=network.target
+
+[Service]
+Type=notify
+ExecStart=/usr/bin/keel kv role
+EnvironmentFile=-/etc/keel/kv.conf
+Restart=on-failure
+RestartSec=1s
+)";
+
+Unit kv_role_unit() {
+    auto file = UnitFile::parse(kKvRoleUnitText, std::string(kKvRoleUnit));
+    std::vector<std::string> warnings;
+    auto unit = file ? parse_unit(std::string(kKvRoleUnit), *file, {}, SpecifierContext{}, warnings)
+                     : Result<Unit>(std::unexpected(file.error()));
+    if (!unit) // the text above is fixed: a unit test reads it
+        return Unit{.name = std::string(kKvRoleUnit), .description = unit.error().to_string()};
+    unit->path.clear(); // built in: no file
+    // The binary PID 1 runs from, not one looked up on PATH.
+    unit->service.exec_start.front().argv.front() = keel_binary_path();
+    return std::move(*unit);
+}
+
 } // namespace
 
 std::optional<Unit> builtin_unit(std::string_view name) {
+    if (name == kKvRoleUnit)
+        return kv_role_unit();
     Unit unit;
     unit.name = std::string(name);
     unit.type = UnitType::Target;
@@ -39,6 +74,7 @@ std::optional<Unit> builtin_unit(std::string_view name) {
     } else if (name == "multi-user.target") {
         unit.description = "Multi-User System";
         unit.requirements = {"basic.target"};
+        unit.wants = {std::string(kKvRoleUnit)};
         unit.after = {"basic.target"};
     } else if (name == "network.target") {
         unit.description = "Network";

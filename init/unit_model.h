@@ -231,9 +231,15 @@ Result<Unit> parse_unit(std::string name, const UnitFile& file,
                         const std::vector<UnitFile>& dropins, const SpecifierContext& context,
                         std::vector<std::string>& warnings);
 
-/// The built-in targets keel has without a file: basic.target,
-/// multi-user.target, sysinit.target, network.target,
-/// network-online.target; nullopt for other names.
+/// The built-in unit of PID 1's kv role, which multi-user.target wants; it
+/// runs `keel kv role` when /etc/keel/kv.conf exists or the kernel command
+/// line says keel.kv.name=.
+inline constexpr std::string_view kKvRoleUnit = "keel-kv.service";
+
+/// The units keel has without a file: the targets basic.target,
+/// multi-user.target (which wants kKvRoleUnit), sysinit.target,
+/// network.target, network-online.target, and kKvRoleUnit; nullopt for
+/// other names.
 std::optional<Unit> builtin_unit(std::string_view name);
 
 /// Parses an EnvironmentFile=: `KEY=value` lines, `#`/`;` comments, quoted

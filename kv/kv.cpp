@@ -1,10 +1,15 @@
-// serve(): a KV member as a process: parses the command line, runs the
-// member on a Reactor, stops on SIGTERM or SIGINT.
+// serve() and serve_role(): a KV member as a process: parses the command
+// line (for the role, the kernel command line's keel.kv.* words), runs the
+// member on a Reactor, tells a service manager it is ready when
+// $NOTIFY_SOCKET names one, stops on SIGTERM or SIGINT.
 #include "kv/kv.h"
 
 #include "base/log.h"
+#include "base/notify.h"
 #include "base/reactor.h"
+#include "base/strings.h"
 #include "kv/kv_server.h"
+#include "kv/role_config.h"
 #include "kv/server_config.h"
 
 #include <csignal>
@@ -12,12 +17,24 @@
 
 namespace keel::kv {
 
-Result<void> serve(std::span<const std::string> args,
-                   const std::map<std::string, std::string>& environment) {
-    auto parsed = parse_server_config(args, environment);
-    if (!parsed)
-        return std::unexpected(std::move(parsed).error().wrap("kv serve"));
-    ServerConfig config = std::move(*parsed);
+namespace {
+
+// sd_notify, as etcd does under systemd: a manager that waits for READY=1
+// (Type=notify) starts what comes after the KV once it listens. A manager
+// that cannot be told is not the member's failure.
+void tell_service_manager(const std::map<std::string, std::string>& environment,
+                          std::string_view message) {
+    auto socket = environment.find("NOTIFY_SOCKET");
+    if (socket == environment.end() || socket->second.empty())
+        return;
+    if (auto sent = send_notify(socket->second, message); !sent)
+        log_warning(cat("kv: telling the service manager ", quoted(message), ": ",
+                        sent.error().to_string()));
+}
+
+// `what` ("kv serve", "kv role") is the context of its errors.
+Result<void> run_member(const ServerConfig& config,
+                        const std::map<std::string, std::string>& environment, std::string what) {
     // A client that goes away mid-write is that connection's error, not
     // the process's end.
     std::signal(SIGPIPE, SIG_IGN);
@@ -25,17 +42,45 @@ Result<void> serve(std::span<const std::string> args,
     auto reactor = TRY(Reactor::create());
     auto started = KvServer::start(*reactor, config);
     if (!started)
-        return std::unexpected(std::move(started).error().wrap("kv serve"));
+        return std::unexpected(std::move(started).error().wrap(what));
     auto server = std::move(*started);
+    tell_service_manager(environment, cat("READY=1\nSTATUS=member ", config.name, " serving"));
     auto stop = [&](const signalfd_siginfo&) { reactor->stop(); };
     TRY(reactor->on_signal(SIGTERM, stop));
     TRY(reactor->on_signal(SIGINT, stop));
     TRY(reactor->run());
     if (server->failure())
-        return std::unexpected(Error(*server->failure()).wrap("kv serve"));
+        return std::unexpected(Error(*server->failure()).wrap(what));
     log_info("kv: stopping");
+    tell_service_manager(environment, "STOPPING=1");
     server->stop();
     return {};
+}
+
+} // namespace
+
+Result<void> serve(std::span<const std::string> args,
+                   const std::map<std::string, std::string>& environment) {
+    auto parsed = parse_server_config(args, environment);
+    if (!parsed)
+        return std::unexpected(std::move(parsed).error().wrap("kv serve"));
+    return run_member(*parsed, environment, "kv serve");
+}
+
+Result<void> serve_role(const std::map<std::string, std::string>& environment) {
+    std::string settings =
+        cat("kv role: settings from the kernel command line (", kRoleParameterPrefix,
+            "FLAG=VALUE as --FLAG=VALUE) and ", kRoleConfigFile, " (ETCD_* variables)");
+    auto cmdline = KernelCommandLine::read();
+    if (!cmdline)
+        return std::unexpected(std::move(cmdline).error().wrap(settings));
+    auto args = role_arguments(*cmdline, environment);
+    if (!args)
+        return std::unexpected(std::move(args).error().wrap(settings));
+    auto parsed = parse_server_config(*args, environment);
+    if (!parsed)
+        return std::unexpected(std::move(parsed).error().wrap(settings));
+    return run_member(*parsed, environment, "kv role");
 }
 
 std::string serve_usage() {

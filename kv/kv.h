@@ -17,6 +17,14 @@ namespace keel::kv {
 Result<void> serve(std::span<const std::string> args,
                    const std::map<std::string, std::string>& environment);
 
+/// Runs PID 1's kv role (`keel kv role`, what the built-in unit
+/// keel-kv.service runs) like serve(): the kernel command line's
+/// keel.kv.FLAG=VALUE words are etcd's --FLAG=VALUE, over the ETCD_*
+/// variables in `environment` (which the unit reads from
+/// /etc/keel/kv.conf); the data dir is /var/lib/keel/kv, on STATE, unless
+/// one of them names another. Errors name the setting that is wrong.
+Result<void> serve_role(const std::map<std::string, std::string>& environment);
+
 /// The help text of `keel kv serve`: the flags it takes.
 std::string serve_usage();
 

@@ -183,3 +183,22 @@ TEST_CASE("units stop in reverse dependency order at shutdown, each within its t
     CHECK(f.manager.enqueue(JobType::Start, "db.service").error().to_string() ==
           "the system is shutting down");
 }
+
+TEST_CASE("the KV runs under PID 1 only when configured, and boot waits until it is ready") {
+    Fixture f;
+    f.load();
+    f.start("default.target");
+    CHECK(f.state("multi-user.target") == ActiveState::Active);
+    CHECK(f.state("keel-kv.service") == ActiveState::Inactive);
+    CHECK(f.host.said("keel-kv.service: skipped, condition not met"));
+
+    Fixture configured;
+    configured.host.unmet.erase("keel.kv.name"); // keel.kv.name= on the kernel command line
+    configured.load();
+    configured.start("default.target");
+    REQUIRE(configured.main("keel-kv.service") != 0);
+    const auto& argv = configured.host.processes[configured.main("keel-kv.service")].argv;
+    CHECK(argv == std::vector<std::string>{argv.front(), "kv", "role"});
+    CHECK(configured.state("keel-kv.service") == ActiveState::Activating); // Type=notify
+    CHECK(configured.state("multi-user.target") == ActiveState::Inactive);
+}

@@ -138,3 +138,35 @@ TEST_CASE("a unit linked to /dev/null is masked") {
     REQUIRE_FALSE(web);
     CHECK(web.error().to_string() == "unit `web.service` is masked (linked to /dev/null)");
 }
+
+TEST_CASE(
+    "keel-kv.service is built in, wanted by multi-user.target, and runs only when configured") {
+    TempDir dir;
+    auto catalog = keel::UnitCatalog::scan({dir.path()});
+    std::vector<std::string> warnings;
+    bool not_found = false;
+    auto multi = catalog.load("multi-user.target", context(), warnings, not_found);
+    REQUIRE(multi);
+    CHECK(multi->wants == std::vector<std::string>{"keel-kv.service"});
+    auto kv = catalog.load("keel-kv.service", context(), warnings, not_found);
+    REQUIRE(kv);
+    CHECK(warnings.empty());
+    CHECK(kv->type == keel::UnitType::Service);
+    CHECK(kv->service.type == keel::ServiceType::Notify);
+    CHECK(kv->service.restart == keel::RestartPolicy::OnFailure);
+    REQUIRE(kv->service.exec_start.size() == 1);
+    const auto& argv = kv->service.exec_start[0].argv;
+    REQUIRE(argv.size() == 3);
+    CHECK(argv[0].starts_with("/"));
+    CHECK(argv[1] == "kv");
+    CHECK(argv[2] == "role");
+    REQUIRE(kv->service.environment_files.size() == 1);
+    CHECK(kv->service.environment_files[0].path == "/etc/keel/kv.conf");
+    CHECK(kv->service.environment_files[0].optional);
+    std::vector<std::string> conditions;
+    for (const keel::Condition& condition : kv->conditions)
+        conditions.push_back(condition.text());
+    CHECK(conditions == std::vector<std::string>{"ConditionPathExists=|/etc/keel/kv.conf",
+                                                 "ConditionKernelCommandLine=|keel.kv.name"});
+    CHECK(catalog.enable_state(*kv) == keel::EnableState::Builtin);
+}
