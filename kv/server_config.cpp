@@ -247,8 +247,9 @@ std::set<std::string> reach(const std::vector<ServerUrl>& urls) {
     return out;
 }
 
-/// https:// URLs need their side's certificate and key, and certificate
-/// checks need a CA (etcd's own refusals, where it has one).
+/// https:// URLs need their side's certificate and key (etcd's refusal),
+/// and certificate checks on them a CA (keel's: it trusts no system CA
+/// for clients and peers).
 Result<void> check_tls(const ServerConfig& config) {
     for (const ServerUrl& url : config.listen_client_urls)
         if (url.scheme == UrlScheme::Https &&
@@ -262,10 +263,17 @@ Result<void> check_tls(const ServerConfig& config) {
             return error(cat("TLS key/cert (--peer-cert-file, --peer-key-file) must be provided "
                              "for peer url ",
                              url.str(), " with HTTPS scheme"));
-    if (config.client_tls.client_cert_auth && config.client_tls.trusted_ca_file.empty())
+    // Only where TLS is used: etcd ignores these for http:// URLs.
+    auto https = [](const std::vector<ServerUrl>& urls) {
+        return std::ranges::any_of(
+            urls, [](const ServerUrl& url) { return url.scheme == UrlScheme::Https; });
+    };
+    if (https(config.listen_client_urls) && config.client_tls.client_cert_auth &&
+        config.client_tls.trusted_ca_file.empty())
         return error("--client-cert-auth needs --trusted-ca-file: the CA that client "
                      "certificates are checked against");
-    if (config.peer_tls.client_cert_auth && config.peer_tls.trusted_ca_file.empty())
+    if (https(config.listen_peer_urls) && config.peer_tls.client_cert_auth &&
+        config.peer_tls.trusted_ca_file.empty())
         return error("--peer-client-cert-auth needs --peer-trusted-ca-file: the CA that peer "
                      "certificates are checked against");
     return {};

@@ -52,8 +52,17 @@ TEST_CASE("client certificate checks without a CA to check against are refused")
     std::vector<std::string> args = kHttpsClients;
     args.insert(args.end(), {"--cert-file=/c.pem", "--key-file=/k.pem", "--client-cert-auth"});
     CHECK(contains(refusal(args), "--client-cert-auth needs --trusted-ca-file"));
-    CHECK(contains(refusal({"--peer-client-cert-auth"}),
+    CHECK(contains(refusal({"--peer-client-cert-auth", "--peer-cert-file=/c.pem",
+                            "--peer-key-file=/k.pem", "--listen-peer-urls=https://127.0.0.1:2380",
+                            "--initial-advertise-peer-urls=https://127.0.0.1:2380"}),
                    "--peer-client-cert-auth needs --peer-trusted-ca-file"));
+}
+
+TEST_CASE("TLS switches are accepted and unused on http URLs, as etcd does") {
+    Result<ServerConfig> config = parse_server_config(
+        std::vector<std::string>{"--client-cert-auth", "--peer-client-cert-auth"}, {});
+    REQUIRE_MESSAGE(config, (config ? "" : config.error().to_string()));
+    CHECK(config->client_tls.client_cert_auth);
 }
 
 TEST_CASE("TLS files and switches come from flags and ETCD_* variables") {
