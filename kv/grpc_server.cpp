@@ -163,7 +163,7 @@ private:
     void park(std::unique_ptr<Stream> stream);
     void update_events();
     /// Logs why the socket or its TLS session failed (a TLS failure once at
-    /// warning level, a dropped plaintext socket at debug) and closes.
+    /// warning level, a dropped socket at debug) and closes.
     void fail_stream(const Error& error);
 
     GrpcServer& m_server;
@@ -418,7 +418,9 @@ void GrpcServer::Connection::read_socket() {
 }
 
 void GrpcServer::Connection::fail_stream(const Error& error) {
-    if (m_server.m_options.tls)
+    // A socket error (code() is its errno) is a client gone, as in
+    // plaintext; anything else is the TLS session refusing the client.
+    if (m_server.m_options.tls && error.code() == 0)
         log_warning(cat("grpc: closing connection from ", m_peer, ": ", error.to_string()));
     else
         log_debug(cat("grpc: connection from ", m_peer, ": ", error.to_string()));
