@@ -21,8 +21,10 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "kv/byte_queue.h"
+#include "kv/byte_stream.h"
 #include "kv/grpc_address.h"
 #include "kv/grpc_frame.h"
+#include "kv/tls_stream.h"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -171,10 +173,15 @@ private:
     void cancel(Stream& stream);
     void park(std::unique_ptr<Stream> stream);
     void update_events();
+    /// Logs why the socket or its TLS session failed (a TLS failure once at
+    /// warning level, a dropped socket at debug) and closes.
+    void fail_stream(const Error& error);
 
     GrpcServer& m_server;
     Fd m_fd;
     std::string m_peer;
+    /// Plaintext in and out of m_fd: the socket itself, or a TLS session.
+    std::unique_ptr<ByteStream> m_stream;
     nghttp2_session* m_session = nullptr;
     std::map<int32_t, std::unique_ptr<Stream>> m_streams;
     /// Closed streams, destroyed by a deferred task (a handler of one may be
@@ -357,6 +364,11 @@ Result<void> GrpcServer::Connection::start() {
     if (rc != 0)
         return error(cat("send HTTP/2 settings: ", nghttp2_strerror(rc)));
 
+    if (options.tls)
+        m_stream = TRY(tls_stream(options.tls, m_fd.get()));
+    else
+        m_stream = std::make_unique<PlainStream>(m_fd.get());
+
     std::weak_ptr<Connection> weak = weak_from_this();
     TRY(m_server.m_reactor.add_fd(m_fd.get(), EPOLLIN, [weak](uint32_t events) {
         if (auto self = weak.lock())
@@ -378,23 +390,21 @@ void GrpcServer::Connection::on_events(uint32_t events) {
 void GrpcServer::Connection::read_socket() {
     char buffer[kReadChunk];
     for (int i = 0; i < kReadsPerEvent && !m_closed; ++i) {
-        ssize_t n = ::recv(m_fd.get(), buffer, sizeof buffer, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (n < 0) {
-            log_debug(cat("grpc: connection from ", m_peer, ": ", std::strerror(errno)));
-            close();
+        auto read = m_stream->read(buffer, sizeof buffer);
+        if (!read) {
+            fail_stream(read.error());
             return;
         }
+        if (!*read)
+            return;
+        size_t n = **read;
         if (n == 0) {
             close();
             return;
         }
         m_in_session = true;
-        ssize_t used = nghttp2_session_mem_recv(m_session, reinterpret_cast<const uint8_t*>(buffer),
-                                                size_t(n));
+        ssize_t used =
+            nghttp2_session_mem_recv(m_session, reinterpret_cast<const uint8_t*>(buffer), n);
         m_in_session = false;
         if (m_closed)
             return;
@@ -406,6 +416,26 @@ void GrpcServer::Connection::read_socket() {
             return;
         }
     }
+    // Plaintext a TLS session decrypted and the loop above left: no
+    // readiness event will announce it.
+    if (!m_closed && m_stream->has_buffered_input())
+        m_server.m_reactor.defer([weak = weak_from_this()] {
+            if (auto self = weak.lock(); self && !self->m_closed) {
+                self->read_socket();
+                if (!self->m_closed)
+                    self->flush();
+            }
+        });
+}
+
+void GrpcServer::Connection::fail_stream(const Error& error) {
+    // A socket error (code() is its errno) is a client gone, as in
+    // plaintext; anything else is the TLS session refusing the client.
+    if (m_server.m_options.tls && error.code() == 0)
+        log_warning(cat("grpc: closing connection from ", m_peer, ": ", error.to_string()));
+    else
+        log_debug(cat("grpc: connection from ", m_peer, ": ", error.to_string()));
+    close();
 }
 
 void GrpcServer::Connection::flush() {
@@ -432,12 +462,11 @@ void GrpcServer::Connection::flush() {
                 break;
             m_output.append(std::string_view(reinterpret_cast<const char*>(data), size_t(n)));
         }
-        if (m_output.empty())
+        if (m_output.empty() && !m_stream->has_pending_output())
             break;
-        auto sent = send_queued(m_fd.get(), m_output);
+        auto sent = send_queued(*m_stream, m_output);
         if (!sent) {
-            log_debug(cat("grpc: connection from ", m_peer, ": ", sent.error().to_string()));
-            close();
+            fail_stream(sent.error());
             return;
         }
         if (*sent == SendProgress::Blocked)
@@ -445,7 +474,7 @@ void GrpcServer::Connection::flush() {
     }
     if (m_closed)
         return;
-    bool pending = !m_output.empty();
+    bool pending = !m_output.empty() || m_stream->has_pending_output();
     if (m_close_after_flush) {
         close(); // what the socket did not take now is given up
         return;
@@ -459,7 +488,7 @@ void GrpcServer::Connection::flush() {
 }
 
 void GrpcServer::Connection::update_events() {
-    bool pending = !m_output.empty();
+    bool pending = m_stream->wants_writable();
     if (pending == m_watching_output)
         return;
     m_watching_output = pending;

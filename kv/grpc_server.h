@@ -1,8 +1,9 @@
 // A gRPC server over HTTP/2 (nghttp2) on base/reactor.h: the transport the
 // etcd v3 API is served with. It knows nothing about etcd: a route maps a
 // method path ("/etcdserverpb.KV/Range") to a handler of serialized
-// messages. Plaintext h2c with prior knowledge only (what grpc-go does for
-// http:// endpoints). Single-threaded: every callback runs on the reactor's
+// messages. Plaintext h2c with prior knowledge (what grpc-go does for
+// http:// endpoints), or HTTP/2 over TLS with ALPN "h2" when the options
+// carry a TLS context (kv/tls_stream.h). Single-threaded: every callback runs on the reactor's
 // thread, and sockets never block the loop.
 #pragma once
 
@@ -20,6 +21,8 @@
 #include <string_view>
 
 namespace keel::kv {
+
+class TlsContext;
 
 /// One RPC on the server, shared by the connection and the handler. After
 /// the call finished, the client reset the stream or the connection
@@ -86,6 +89,10 @@ struct GrpcServerOptions {
     /// The most bytes of request headers per call (a larger header block
     /// resets the stream).
     size_t max_header_bytes = 64u << 10;
+    /// Serve TLS with this server context (its ALPN list should hold
+    /// "h2"); null for plaintext h2c. A connection whose handshake fails is
+    /// closed and logged once with the reason.
+    std::shared_ptr<TlsContext> tls;
 };
 
 /// Serves gRPC calls on a TCP (or unix) socket from the reactor.

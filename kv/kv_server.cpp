@@ -11,6 +11,7 @@
 #include "base/sys.h"
 #include "kv/etcd_services.h"
 #include "kv/grpc_server.h"
+#include "kv/tls_stream.h"
 #include "kv/wal.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/kv/internal.pb.h"
@@ -30,6 +31,31 @@ constexpr size_t kLeaseRevokesPerCheck = 500;
 // The store file: LMDB's map size bounds it, so it is the space quota
 // plus room for what a compaction needs before it frees pages.
 constexpr std::string_view kStoreFile = "kv.lmdb";
+
+TlsContextOptions client_tls_options(const TlsFiles& files) {
+    TlsContextOptions options;
+    options.role = TlsRole::Server;
+    options.verify = files.client_cert_auth ? PeerVerification::Required : PeerVerification::None;
+    options.alpn = {"h2"};
+    options.cert_file = files.cert_file;
+    options.key_file = files.key_file;
+    options.trusted_ca_file = files.trusted_ca_file;
+    return options;
+}
+
+/// Peers: the accepting side checks certificates when
+/// --peer-client-cert-auth says so; the dialing side checks the server's
+/// chain whenever a CA is given (not its name: peers are dialed by IP).
+TlsContextOptions peer_tls_options(const TlsFiles& files, TlsRole role) {
+    TlsContextOptions options;
+    options.role = role;
+    options.verify = role == TlsRole::Server && files.client_cert_auth ? PeerVerification::Required
+                                                                       : PeerVerification::None;
+    options.cert_file = files.cert_file;
+    options.key_file = files.key_file;
+    options.trusted_ca_file = files.trusted_ca_file;
+    return options;
+}
 
 } // namespace
 
@@ -60,6 +86,20 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
     transport.cluster_id = s.m_cluster_id;
     transport.self = s.m_member_id;
     transport.listen = config.listen_peer_urls.front().address();
+    // https:// peer URLs: TLS on what this member accepts and dials (all
+    // members of a cluster use one scheme).
+    bool peer_tls = config.listen_peer_urls.front().scheme == UrlScheme::Https;
+    for (const auto& member : config.initial_cluster)
+        for (const auto& url : member.peer_urls)
+            peer_tls = peer_tls || url.scheme == UrlScheme::Https;
+    if (peer_tls) {
+        std::string context =
+            "kv: peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file)";
+        transport.accept_tls = TRY_CTX(
+            TlsContext::create(peer_tls_options(config.peer_tls, TlsRole::Server)), context);
+        transport.connect_tls = TRY_CTX(
+            TlsContext::create(peer_tls_options(config.peer_tls, TlsRole::Client)), context);
+    }
     KvServer* raw = &s;
     s.m_transport = TRY(PeerTransport::listen(
         reactor, transport,
@@ -123,9 +163,17 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
         raw->m_reactor.stop();
     });
 
+    // One server TLS context for every https:// client URL.
+    std::shared_ptr<TlsContext> client_tls;
+    for (const auto& url : config.listen_client_urls)
+        if (url.scheme == UrlScheme::Https && !client_tls)
+            client_tls = TRY_CTX(TlsContext::create(client_tls_options(config.client_tls)),
+                                 "kv: client TLS (--cert-file, --key-file, --trusted-ca-file)");
     for (const auto& url : config.listen_client_urls) {
         GrpcServerOptions grpc;
         grpc.max_receive_message = config.max_request_bytes + (512 << 10);
+        if (url.scheme == UrlScheme::Https)
+            grpc.tls = client_tls;
         auto listener = TRY(GrpcServer::listen(reactor, url.address(), grpc));
         add_kv_service(*listener, s);
         add_watch_service(*listener, s);

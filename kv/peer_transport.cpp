@@ -7,7 +7,9 @@
 #include "base/framing.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "kv/byte_stream.h"
 #include "kv/raft_codec.h"
+#include "kv/tls_stream.h"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -139,6 +141,8 @@ struct PeerTransport::Peer {
     std::optional<SocketAddress> address;
     PeerState state = PeerState::Idle;
     Fd socket;
+    /// The TLS session on socket, when the transport has connect_tls.
+    std::unique_ptr<ByteStream> stream;
     std::deque<QueuedFrame> queue;
     /// Bytes of Raft frames in `queue` (the Hello does not count).
     size_t queued_bytes = 0;
@@ -155,6 +159,11 @@ struct PeerTransport::Inbound {
     std::string remote;
     FrameDecoder decoder;
     std::optional<PeerHello> hello;
+    /// The socket itself, or a TLS session on it.
+    std::unique_ptr<ByteStream> stream;
+    /// EPOLLOUT is watched: the TLS handshake has records the socket did
+    /// not take.
+    bool watching_output = false;
 };
 
 PeerTransport::PeerTransport(Reactor& reactor, PeerTransportOptions options)
@@ -340,6 +349,12 @@ void PeerTransport::on_peer_event(NodeId id, uint32_t events) {
         if (connected_to_itself(peer.socket.get()))
             return drop_connection(peer,
                                    "connected to itself (nothing listens on the peer's port)");
+        if (m_options.connect_tls) {
+            auto stream = tls_stream(m_options.connect_tls, peer.socket.get());
+            if (!stream)
+                return drop_connection(peer, stream.error().to_string());
+            peer.stream = std::move(*stream);
+        }
         peer.state = PeerState::Connected;
         peer.backoff = std::chrono::milliseconds(0);
         peer.written = 0;
@@ -350,6 +365,17 @@ void PeerTransport::on_peer_event(NodeId id, uint32_t events) {
     }
     if (peer.state != PeerState::Connected)
         return;
+    if (peer.stream) {
+        // The TLS handshake runs on reads; afterwards a peer sends nothing
+        // on this connection but its close.
+        char scratch[4096];
+        Result<std::optional<size_t>> got = peer.stream->read(scratch, sizeof scratch);
+        if (!got)
+            return drop_connection(peer, got.error().to_string());
+        if (*got && **got == 0)
+            return drop_connection(peer, "the peer closed the connection");
+        return flush(peer);
+    }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         // A peer never writes on the connection we opened: readable means
         // it closed (or sent something it should not have).
@@ -383,6 +409,8 @@ void PeerTransport::schedule_flush(Peer& peer) {
 }
 
 void PeerTransport::flush(Peer& peer) {
+    if (peer.stream)
+        return flush_stream(peer);
     while (peer.state == PeerState::Connected && !peer.queue.empty()) {
         iovec iov[kMaxIovecs];
         size_t count = 0;
@@ -423,10 +451,35 @@ void PeerTransport::flush(Peer& peer) {
     update_peer_events(peer);
 }
 
+void PeerTransport::flush_stream(Peer& peer) {
+    while (peer.state == PeerState::Connected) {
+        std::string_view bytes;
+        if (!peer.queue.empty())
+            bytes = std::string_view(peer.queue.front().bytes).substr(peer.written);
+        Result<size_t> sent = peer.stream->write(bytes);
+        if (!sent)
+            return drop_connection(peer, sent.error().to_string());
+        if (peer.queue.empty())
+            break;
+        peer.written += *sent;
+        QueuedFrame& front = peer.queue.front();
+        if (peer.written < front.bytes.size())
+            break; // the socket is full, or the handshake is not done
+        peer.written = 0;
+        if (front.kind != FrameKind::Hello)
+            peer.queued_bytes -= front.bytes.size();
+        if (front.kind == FrameKind::Snapshot)
+            notify_snapshot(peer.id, SnapshotStatus::Finish);
+        peer.queue.pop_front();
+    }
+    update_peer_events(peer);
+}
+
 void PeerTransport::update_peer_events(Peer& peer) {
     if (peer.state != PeerState::Connected)
         return;
-    uint32_t events = EPOLLIN | EPOLLRDHUP | (peer.queue.empty() ? 0u : uint32_t(EPOLLOUT));
+    bool output = peer.stream ? peer.stream->wants_writable() : !peer.queue.empty();
+    uint32_t events = EPOLLIN | EPOLLRDHUP | (output ? uint32_t(EPOLLOUT) : 0u);
     if (events == peer.events)
         return;
     peer.events = events;
@@ -438,6 +491,7 @@ void PeerTransport::drop_connection(Peer& peer, std::string_view why) {
     if (!why.empty())
         log_warning(cat("kv peer ", hex_id(peer.id), ": connection to ",
                         peer.address ? peer.address->text : std::string("?"), " lost: ", why));
+    peer.stream.reset();
     if (peer.socket) {
         m_reactor.remove_fd(peer.socket.get());
         peer.socket.reset();
@@ -490,6 +544,17 @@ void PeerTransport::accept_connections() {
         inbound->socket = Fd(fd);
         inbound->remote = describe(remote);
         inbound->decoder = FrameDecoder(m_options.max_frame);
+        if (m_options.accept_tls) {
+            auto stream = tls_stream(m_options.accept_tls, fd);
+            if (!stream) {
+                log_warning(cat("kv peer: connection from ", inbound->remote, ": ",
+                                stream.error().to_string()));
+                continue;
+            }
+            inbound->stream = std::move(*stream);
+        } else {
+            inbound->stream = std::make_unique<PlainStream>(fd);
+        }
         Result<void> watched = m_reactor.add_fd(fd, EPOLLIN | EPOLLRDHUP,
                                                 [this, fd](uint32_t) { on_inbound_event(fd); });
         if (!watched) {
@@ -512,22 +577,22 @@ void PeerTransport::on_inbound_event(int fd) {
     size_t total = 0;
     char buffer[65536];
     while (refusal.empty() && !closed && total < kMaxReadPerEvent) {
-        ssize_t got = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN)
-                refusal = std::strerror(errno);
+        Result<std::optional<size_t>> read = read_inbound(inbound, buffer, sizeof buffer);
+        if (!read) {
+            refusal = read.error().to_string();
             break;
         }
+        if (!*read)
+            break;
+        size_t got = **read;
         if (got == 0) {
             closed = true;
             if (Result<void> finished = inbound.decoder.finish(); !finished)
                 refusal = finished.error().to_string();
             break;
         }
-        total += size_t(got);
-        inbound.decoder.feed(std::string_view(buffer, size_t(got)));
+        total += got;
+        inbound.decoder.feed(std::string_view(buffer, got));
         while (refusal.empty()) {
             Result<std::optional<std::string>> frame = inbound.decoder.next();
             if (!frame) {
@@ -575,10 +640,34 @@ void PeerTransport::on_inbound_event(int fd) {
     } else if (closed) {
         log_debug(cat("kv peer: connection from ", inbound.remote, " closed"));
         close_inbound(fd);
+    } else if (inbound.stream->has_buffered_input()) {
+        // Decrypted and left by the read limit: no readiness event comes.
+        std::weak_ptr<PeerTransport*> weak = m_self;
+        m_reactor.defer([weak, fd] {
+            if (std::shared_ptr<PeerTransport*> self = weak.lock())
+                (*self)->on_inbound_event(fd);
+        });
     }
     // Handed up last: the callback may call back into the transport.
     for (Message& message : received)
         m_receive(std::move(message));
+}
+
+Result<std::optional<size_t>> PeerTransport::read_inbound(Inbound& inbound, char* buffer,
+                                                          size_t size) {
+    Result<std::optional<size_t>> read = inbound.stream->read(buffer, size);
+    if (!read || *read || (!inbound.stream->has_pending_output() && !inbound.watching_output))
+        return read;
+    // A TLS handshake's records the socket did not take: wait for room.
+    if (inbound.stream->has_pending_output())
+        TRY(inbound.stream->write(""));
+    bool output = inbound.stream->wants_writable();
+    if (output != inbound.watching_output) {
+        inbound.watching_output = output;
+        TRY(m_reactor.modify_fd(inbound.socket.get(), uint32_t(EPOLLIN | EPOLLRDHUP) |
+                                                          (output ? uint32_t(EPOLLOUT) : 0u)));
+    }
+    return read;
 }
 
 void PeerTransport::close_inbound(int fd) {

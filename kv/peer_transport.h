@@ -1,5 +1,6 @@
-// The Raft transport between KV members over TCP (plaintext for now; mutual
-// TLS comes later): kv/state_machine.h's RaftTransport on base/reactor.h.
+// The Raft transport between KV members over TCP, plaintext or TLS (mutual
+// when the accepting side requires client certificates; kv/tls_stream.h):
+// kv/state_machine.h's RaftTransport on base/reactor.h.
 //
 // Each member keeps one outgoing connection per peer and sends on it only;
 // it receives on the connections its peers open. A connection starts with a
@@ -22,10 +23,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace keel::kv {
+
+class TlsContext;
 
 /// How a PeerTransport listens and sends.
 struct PeerTransportOptions {
@@ -45,6 +49,13 @@ struct PeerTransportOptions {
     std::chrono::milliseconds reconnect_min{100};
     /// The longest wait between attempts.
     std::chrono::milliseconds reconnect_max{2000};
+    /// TLS for the connections peers open to this member (a server
+    /// context); null: plaintext. A handshake that fails closes that
+    /// connection only, logged with the reason.
+    std::shared_ptr<TlsContext> accept_tls;
+    /// TLS for the connections this member opens to every peer (a client
+    /// context carrying this member's certificate); null: plaintext.
+    std::shared_ptr<TlsContext> connect_tls;
 };
 
 /// Sends Raft messages to peers and hands up what peers send to this member.
@@ -94,6 +105,11 @@ private:
     void accept_connections();
     void on_inbound_event(int fd);
     void close_inbound(int fd);
+    /// flush() over a TLS session: frames go through the stream one by one.
+    void flush_stream(Peer& peer);
+    /// Reads the inbound connection through its stream (plain or TLS);
+    /// nullopt when nothing is there now, 0 when the peer closed.
+    Result<std::optional<size_t>> read_inbound(Inbound& inbound, char* buffer, size_t size);
     void notify_unreachable(NodeId id);
     void notify_snapshot(NodeId id, SnapshotStatus status);
 

@@ -250,6 +250,38 @@ std::set<std::string> reach(const std::vector<ServerUrl>& urls) {
     return out;
 }
 
+/// https:// URLs need their side's certificate and key (etcd's refusal),
+/// and certificate checks on them a CA (keel's: it trusts no system CA
+/// for clients and peers).
+Result<void> check_tls(const ServerConfig& config) {
+    for (const ServerUrl& url : config.listen_client_urls)
+        if (url.scheme == UrlScheme::Https &&
+            (config.client_tls.cert_file.empty() || config.client_tls.key_file.empty()))
+            return error(cat("TLS key/cert (--cert-file, --key-file) must be provided for "
+                             "client url ",
+                             url.str(), " with HTTPS scheme"));
+    for (const ServerUrl& url : config.listen_peer_urls)
+        if (url.scheme == UrlScheme::Https &&
+            (config.peer_tls.cert_file.empty() || config.peer_tls.key_file.empty()))
+            return error(cat("TLS key/cert (--peer-cert-file, --peer-key-file) must be provided "
+                             "for peer url ",
+                             url.str(), " with HTTPS scheme"));
+    // Only where TLS is used: etcd ignores these for http:// URLs.
+    auto https = [](const std::vector<ServerUrl>& urls) {
+        return std::ranges::any_of(
+            urls, [](const ServerUrl& url) { return url.scheme == UrlScheme::Https; });
+    };
+    if (https(config.listen_client_urls) && config.client_tls.client_cert_auth &&
+        config.client_tls.trusted_ca_file.empty())
+        return error("--client-cert-auth needs --trusted-ca-file: the CA that client "
+                     "certificates are checked against");
+    if (https(config.listen_peer_urls) && config.peer_tls.client_cert_auth &&
+        config.peer_tls.trusted_ca_file.empty())
+        return error("--peer-client-cert-auth needs --peer-trusted-ca-file: the CA that peer "
+                     "certificates are checked against");
+    return {};
+}
+
 Result<void> check_timing(const ServerConfig& config) {
     if (config.heartbeat_interval_ms == 0)
         return error("--heartbeat-interval must be >0 (set to 0ms)");
@@ -366,6 +398,7 @@ Result<ServerConfig> build(const Settings& settings) {
             config.notes.push_back(cat(settings.origin(flag), " is accepted and ignored: ", why));
 
     TRY(check_timing(config));
+    TRY(check_tls(config));
     if (settings.has("listen-client-urls") && !settings.has("advertise-client-urls"))
         return error("--advertise-client-urls is required when --listen-client-urls is set "
                      "explicitly: set it to the URLs clients reach this member at");
