@@ -71,6 +71,11 @@ public:
     uint16_t client_port() const;
     /// Bytes the store's file takes on disk.
     int64_t db_size() const;
+    /// The cluster's id and members, as a joining member is told them.
+    ClusterMembers cluster_members() const;
+    /// True while this member is a learner (it does not vote, and serves
+    /// clients only serializable reads and status).
+    bool is_learner() const;
 
 private:
     KvServer(Reactor& reactor, ServerConfig config);

@@ -508,10 +508,11 @@ void PeerTransport::on_inbound_event(int fd) {
     Inbound& inbound = *it->second;
     std::vector<Message> received;
     std::string refusal;
+    bool query = false;
     bool closed = false;
     size_t total = 0;
     char buffer[65536];
-    while (refusal.empty() && !closed && total < kMaxReadPerEvent) {
+    while (refusal.empty() && !query && !closed && total < kMaxReadPerEvent) {
         ssize_t got = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
         if (got < 0) {
             if (errno == EINTR)
@@ -540,7 +541,16 @@ void PeerTransport::on_inbound_event(int fd) {
                 Result<PeerHello> hello = decode_hello(**frame);
                 if (!hello)
                     refusal = hello.error().to_string();
-                else if (hello->cluster_id != m_options.cluster_id)
+                else if (hello->purpose == HelloPurpose::Members) {
+                    if (hello->protocol_version != kPeerProtocolVersion)
+                        refusal = cat("it speaks peer protocol version ", hello->protocol_version,
+                                      ", this member speaks ", kPeerProtocolVersion);
+                    else if (!m_options.members)
+                        refusal = "it asks for the members, which this member does not tell";
+                    else
+                        query = true;
+                    break;
+                } else if (hello->cluster_id != m_options.cluster_id)
                     refusal = cat("it is from cluster ", hex_id(hello->cluster_id),
                                   ", this member is in cluster ", hex_id(m_options.cluster_id));
                 else if (hello->to != m_options.self)
@@ -566,7 +576,10 @@ void PeerTransport::on_inbound_event(int fd) {
                 received.push_back(std::move(*message));
         }
     }
-    if (!refusal.empty()) {
+    if (query) {
+        answer_members_query(fd, inbound.remote);
+        close_inbound(fd);
+    } else if (!refusal.empty()) {
         log_warning(
             cat("kv peer: closing the connection from ", inbound.remote,
                 inbound.hello ? cat(" (member ", hex_id(inbound.hello->from), ")") : std::string(),
@@ -579,6 +592,19 @@ void PeerTransport::on_inbound_event(int fd) {
     // Handed up last: the callback may call back into the transport.
     for (Message& message : received)
         m_receive(std::move(message));
+}
+
+void PeerTransport::answer_members_query(int fd, const std::string& remote) {
+    // The answer is small (a member list), so one send into the fresh
+    // socket's buffer takes it whole; should it not, the connection is
+    // closed and the asker tries again or asks another member.
+    std::string frame = encode_frame(encode_cluster_members(m_options.members()));
+    ssize_t sent = ::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent != ssize_t(frame.size()))
+        log_warning(cat("kv peer: answering the members query from ", remote, ": ",
+                        sent < 0 ? std::strerror(errno) : "the answer did not fit the socket"));
+    else
+        log_info(cat("kv peer: told ", remote, " the cluster's members"));
 }
 
 void PeerTransport::close_inbound(int fd) {

@@ -5,6 +5,9 @@
 // it receives on the connections its peers open. A connection starts with a
 // Hello frame (kv/raft_codec.h) naming the cluster and both members, then
 // carries length-prefixed RaftMessage frames back to back (base/framing.h).
+// A Hello whose purpose is a members query is answered instead with one
+// frame naming the cluster and its members (how a joining member learns
+// them), and the connection closed.
 // Messages are queued per peer while it connects and written in batches;
 // a dropped connection is reopened with backoff. Raft tolerates loss, so a
 // message that does not fit the peer's queue is dropped and the driver
@@ -14,6 +17,7 @@
 #include "base/reactor.h"
 #include "base/result.h"
 #include "kv/raft.h"
+#include "kv/raft_codec.h"
 #include "kv/state_machine.h"
 
 #include <chrono>
@@ -45,6 +49,10 @@ struct PeerTransportOptions {
     std::chrono::milliseconds reconnect_min{100};
     /// The longest wait between attempts.
     std::chrono::milliseconds reconnect_max{2000};
+    /// Answers a joining member's members query (a Hello whose purpose is
+    /// HelloPurpose::Members) with the cluster's id and members; unset,
+    /// such queries are refused.
+    std::function<ClusterMembers()> members;
 };
 
 /// Sends Raft messages to peers and hands up what peers send to this member.
@@ -94,6 +102,8 @@ private:
     void accept_connections();
     void on_inbound_event(int fd);
     void close_inbound(int fd);
+    /// Writes the answer to a members query on an inbound connection.
+    void answer_members_query(int fd, const std::string& remote);
     void notify_unreachable(NodeId id);
     void notify_snapshot(NodeId id, SnapshotStatus status);
 
