@@ -474,6 +474,10 @@ case_member_add() {
   expect "the new member, started" "started, m4, $url, http://$(kv_member_endpoint "$cluster" m4), false" member_line m4 "$url"
   expect "a write through the new member" "OK" kv_ctl_member "$cluster" m4 put after 2
   expect "every write, on every member" $'after\n2\nbefore\n1' ctl get "" --from-key
+  # Restarted, the new member comes back from its data dir.
+  kv_member_restart "$cluster" m4
+  wait_started m4
+  expect "the writes on the restarted member" $'after\n2\nbefore\n1' kv_ctl_member "$cluster" m4 get "" --from-key
   # A member started "existing" that nobody added: it must not start.
   stranger=$(kv_member_new_ports "$cluster" m5)
   kv_member_join "$cluster" m5 "$initial,m5=$stranger"
