@@ -131,9 +131,12 @@ Result<ClusterMembers> query_cluster_members(std::span<const ServerUrl> peers,
     std::vector<std::string> failures;
     for (const ServerUrl& peer : peers) {
         Result<ClusterMembers> answer = ask(peer, timeout);
-        if (answer)
+        // A member that joined moments ago may not have its log yet: its
+        // empty list says nothing, so the next peer is asked.
+        if (answer && !answer->members.empty())
             return answer;
-        failures.push_back(cat(peer.str(), ": ", answer.error().to_string()));
+        failures.push_back(cat(peer.str(), ": ",
+                               answer ? "it knows no members yet" : answer.error().to_string()));
     }
     if (peers.empty())
         return error("kv: --initial-cluster-state existing: --initial-cluster names no other "

@@ -34,7 +34,8 @@ struct JoinIdentity {
 Result<JoinIdentity> find_joining_member(const ClusterMembers& members, const ServerConfig& config);
 
 /// Asks the members at `peers` in turn for the cluster's id and members,
-/// giving each `timeout` to connect and answer; the first answer wins.
+/// giving each `timeout` to connect and answer; the first answer that
+/// lists members wins (a member that has just joined may know none yet).
 /// Blocks: it runs once at start, before the member serves anything.
 Result<ClusterMembers> query_cluster_members(std::span<const ServerUrl> peers,
                                              std::chrono::milliseconds timeout);
