@@ -135,8 +135,8 @@ Result<ClusterMembers> query_cluster_members(std::span<const ServerUrl> peers,
         // empty list says nothing, so the next peer is asked.
         if (answer && !answer->members.empty())
             return answer;
-        failures.push_back(cat(peer.str(), ": ",
-                               answer ? "it knows no members yet" : answer.error().to_string()));
+        failures.push_back(
+            cat(peer.str(), ": ", answer ? "it knows no members yet" : answer.error().to_string()));
     }
     if (peers.empty())
         return error("kv: --initial-cluster-state existing: --initial-cluster names no other "
