@@ -1,6 +1,7 @@
 // etcd's Cluster and Maintenance services and gRPC's health check: the
 // member list and its changes (Raft membership changes whose context is
-// the member), status, alarms, hashes, snapshots and leadership moves.
+// the member; a peer URL update is a logged request), what a learner
+// refuses, status, alarms, hashes, snapshots and leadership moves.
 #include "base/digest.h"
 #include "base/strings.h"
 #include "kv/etcd_convert.h"
@@ -12,7 +13,9 @@
 #include "proto/kv/internal.pb.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
+#include <vector>
 
 namespace keel::kv {
 
@@ -21,6 +24,11 @@ namespace {
 // What Status reports as the version: the etcd API level keel speaks
 // (clients compare it, so it stays etcd's form).
 constexpr std::string_view kApiVersion = "3.4.0";
+// etcd 3.4's limit on learners in a cluster.
+constexpr size_t kMaxLearners = 1;
+// How far a learner's log must reach, as a fraction of the leader's, for
+// it to be promoted (etcd's readyPercent).
+constexpr double kLearnerReadyFraction = 0.9;
 // The size of each Snapshot stream message.
 constexpr size_t kSnapshotChunk = 32 * 1024;
 
@@ -48,6 +56,75 @@ void append_snapshot_trailer(std::string& snapshot) {
 template <typename Response> void add_members(KvServer& server, Response& response) {
     for (const auto& [id, member] : server.machine().members())
         member_to_proto(member, *response.add_members());
+}
+
+// The peer URLs of a MemberAdd or MemberUpdate in their str() forms, or
+// nothing when there are none or one does not parse.
+std::optional<std::vector<std::string>>
+parse_peer_urls(const google::protobuf::RepeatedPtrField<std::string>& texts) {
+    std::vector<std::string> urls;
+    for (const std::string& text : texts) {
+        auto url = parse_server_url(text);
+        if (!url)
+            return std::nullopt;
+        urls.push_back(url->str());
+    }
+    if (urls.empty())
+        return std::nullopt;
+    return urls;
+}
+
+// Whether a member other than `self` has one of `urls` already.
+bool peer_urls_taken(KvServer& server, const std::vector<std::string>& urls, NodeId self) {
+    for (const auto& [id, member] : server.machine().members())
+        for (const std::string& url : member.peer_urls)
+            if (id != self && std::ranges::find(urls, url) != urls.end())
+                return true;
+    return false;
+}
+
+// etcd's checks on a member to add: a peer URL taken, the id taken, at
+// most one learner, and (for a voter) enough started voters
+// to keep a quorum while the new member is not running yet.
+std::optional<EtcdError> check_member_add(KvServer& server, const MemberInfo& added) {
+    const auto& members = server.machine().members();
+    // URLs first: the id is derived from them, so the same URLs again mean
+    // the same id, and etcd (whose ids differ each time) names the URLs.
+    if (peer_urls_taken(server, added.peer_urls, 0))
+        return EtcdError::PeerUrlExists;
+    if (members.contains(added.id))
+        return EtcdError::MemberExists;
+    size_t learners = 0;
+    size_t voters = 0;
+    size_t started_voters = 0;
+    for (const auto& [id, member] : members) {
+        learners += member.is_learner ? 1 : 0;
+        voters += member.is_learner ? 0 : 1;
+        started_voters += !member.is_learner && !member.name.empty() ? 1 : 0;
+    }
+    if (added.is_learner && learners + 1 > kMaxLearners)
+        return EtcdError::TooManyLearners;
+    // A second member for a single one that runs is always let in (etcd's
+    // exception, for growing a restored one-member cluster).
+    bool second_of_one = started_voters == 1 && voters == 1;
+    if (!added.is_learner && !second_of_one && started_voters < (voters + 1) / 2 + 1)
+        return EtcdError::MemberNotEnoughStarted;
+    return std::nullopt;
+}
+
+// Whether the learner `id` has caught up enough to become a voter: on the
+// leader, its log reaches 90% of the leader's (etcd's rule). A follower
+// does not know the learner's progress and leaves it to the log: the
+// promotion is proposed unchecked (etcd forwards the question to the
+// leader instead).
+bool learner_ready(KvServer& server, NodeId id) {
+    RaftStatus status = server.driver().status();
+    if (status.role != Role::Leader)
+        return true;
+    for (const PeerStatus& peer : status.peers)
+        if (peer.id == id)
+            return double(peer.match) >= double(status.last_index) * kLearnerReadyFraction;
+    return false;
 }
 
 // Proposes a membership change and answers with the members afterwards.
@@ -84,26 +161,48 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                    if (!request)
                        return call->finish(request.error());
                    MemberInfo member;
-                   for (const std::string& text : request->peerurls()) {
-                       auto url = parse_server_url(text);
-                       if (!url || request->peerurls().empty())
-                           return call->finish(etcd_status(EtcdError::MemberBadUrls));
-                       member.peer_urls.push_back(url->str());
-                   }
-                   if (member.peer_urls.empty())
+                   auto urls = parse_peer_urls(request->peerurls());
+                   if (!urls)
                        return call->finish(etcd_status(EtcdError::MemberBadUrls));
+                   member.peer_urls = std::move(*urls);
                    member.is_learner = request->islearner();
                    member.id = member_id(member.peer_urls, server.config().initial_cluster_token);
-                   if (server.machine().members().contains(member.id))
-                       return call->finish(etcd_status(EtcdError::MemberExists));
-                   // A new member cannot join a running cluster yet: it has
-                   // no way to learn the cluster's id, which its peers
-                   // check. Adding it anyway would leave a voter that never
-                   // answers (3 of 4 needed for every write), so the change
-                   // is refused before it reaches the log.
-                   call->finish({GrpcCode::Unimplemented,
-                                 "keel: adding a member to a running cluster is not supported "
-                                 "yet"});
+                   if (auto refused = check_member_add(server, member))
+                       return call->finish(etcd_status(*refused));
+                   ConfChange change{member.is_learner ? ConfChangeType::AddLearner
+                                                       : ConfChangeType::AddVoter,
+                                     member.id, encode_member(member)};
+                   change_membership<etcdserverpb::MemberAddResponse>(
+                       server, call, std::move(change),
+                       [member](etcdserverpb::MemberAddResponse& response) {
+                           member_to_proto(member, *response.mutable_member());
+                       });
+               }));
+
+    grpc.route("/etcdserverpb.Cluster/MemberUpdate",
+               unary_route([&server](std::string_view bytes, std::shared_ptr<GrpcCall> call) {
+                   auto request = parse_message<etcdserverpb::MemberUpdateRequest>(bytes);
+                   if (!request)
+                       return call->finish(request.error());
+                   auto urls = parse_peer_urls(request->peerurls());
+                   if (!urls)
+                       return call->finish(etcd_status(EtcdError::MemberBadUrls));
+                   if (!server.machine().members().contains(request->id()))
+                       return call->finish(etcd_status(EtcdError::MemberNotFound));
+                   if (peer_urls_taken(server, *urls, request->id()))
+                       return call->finish(etcd_status(EtcdError::PeerUrlExists));
+                   InternalRequest update;
+                   update.mutable_member_peer_urls()->set_id(request->id());
+                   for (const std::string& url : *urls)
+                       update.mutable_member_peer_urls()->add_peer_urls(url);
+                   server.propose(update, [&server, call](Result<std::string> done) {
+                       if (!done)
+                           return reply_error(*call, done.error());
+                       etcdserverpb::MemberUpdateResponse response;
+                       add_members(server, response);
+                       server.fill_header(*response.mutable_header());
+                       reply(*call, response);
+                   });
                }));
 
     grpc.route("/etcdserverpb.Cluster/MemberRemove",
@@ -127,6 +226,8 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                        return call->finish(etcd_status(EtcdError::MemberNotFound));
                    if (!member->second.is_learner)
                        return call->finish(etcd_status(EtcdError::MemberNotLearner));
+                   if (!learner_ready(server, request->id()))
+                       return call->finish(etcd_status(EtcdError::LearnerNotReady));
                    change_membership<etcdserverpb::MemberPromoteResponse>(
                        server, call, ConfChange{ConfChangeType::PromoteLearner, request->id(), {}});
                }));
@@ -139,6 +240,13 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                                            : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
                    reply(*call, response);
                }));
+}
+
+std::optional<GrpcStatus> learner_admission(const KvServer& server, std::string_view path) {
+    if (!server.is_learner() || path == "/etcdserverpb.Maintenance/Status" ||
+        path == "/etcdserverpb.KV/Range")
+        return std::nullopt;
+    return etcd_status(EtcdError::NotSupportedForLearner);
 }
 
 void add_maintenance_service(GrpcServer& grpc, KvServer& server) {

@@ -79,6 +79,9 @@ void add_kv_service(GrpcServer& grpc, KvServer& server) {
                        return call->finish(std::move(refused));
                    if (request->serializable())
                        return serve_range(server, *call, *request);
+                   // A learner serves serializable reads only (etcd's rule).
+                   if (server.is_learner())
+                       return call->finish(etcd_status(EtcdError::NotSupportedForLearner));
                    server.read_barrier(
                        [&server, call, request = std::move(*request)](Result<void> ready) {
                            if (!ready)

@@ -8,7 +8,9 @@
 #include "kv/kv_server.h"
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace google::protobuf {
 class MessageLite;
@@ -26,6 +28,11 @@ void add_lease_service(GrpcServer& grpc, KvServer& server);
 /// /grpc.health.v1.Health/Check.
 void add_cluster_service(GrpcServer& grpc, KvServer& server);
 void add_maintenance_service(GrpcServer& grpc, KvServer& server);
+
+/// What a learner refuses (etcd's rule: it serves Status and serializable
+/// Range calls only; Range checks the latter itself): the refusal for a
+/// call of `path`, or nothing when the call may go on.
+std::optional<GrpcStatus> learner_admission(const KvServer& server, std::string_view path);
 
 /// Sends `response` and ends the call with OK.
 void reply(GrpcCall& call, const google::protobuf::MessageLite& response);

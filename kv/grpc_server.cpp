@@ -663,6 +663,13 @@ void GrpcServer::Connection::start_call(Stream& stream) {
              cat("grpc: Decompressor is not installed for grpc-encoding ", quoted(*encoding))});
         return;
     }
+    if (m_server.m_admission) {
+        if (std::optional<GrpcStatus> refusal = m_server.m_admission(stream.path)) {
+            stream.handler_done = true;
+            stream.call->finish(std::move(*refusal));
+            return;
+        }
+    }
     auto route = m_server.m_routes.find(stream.path);
     if (route == m_server.m_routes.end()) {
         stream.handler_done = true;
@@ -964,6 +971,11 @@ void GrpcServer::forget(Connection* connection) {
         if (alive.lock())
             m_connections.erase(connection);
     });
+}
+
+void GrpcServer::admit_with(
+    std::function<std::optional<GrpcStatus>(std::string_view path)> admission) {
+    m_admission = std::move(admission);
 }
 
 void GrpcServer::route(std::string path, GrpcRoute route) {

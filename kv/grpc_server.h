@@ -111,6 +111,9 @@ public:
     /// Serves calls of `path` ("/service/method") with `route`; a second
     /// route for a path replaces the first.
     void route(std::string path, GrpcRoute route);
+    /// Asks `admission` before each call's route runs: a status it returns
+    /// ends the call with it (a learner refusing what it cannot serve).
+    void admit_with(std::function<std::optional<GrpcStatus>(std::string_view path)> admission);
     /// Serves an already-connected stream socket (made non-blocking here):
     /// a socketpair in tests and fuzzing, or a socket handed over by a
     /// supervisor. `peer` names it in log lines.
@@ -137,6 +140,7 @@ private:
     Fd m_listener;
     uint16_t m_port = 0;
     std::map<std::string, GrpcRoute, std::less<>> m_routes;
+    std::function<std::optional<GrpcStatus>(std::string_view path)> m_admission;
     std::map<Connection*, std::shared_ptr<Connection>> m_connections;
     /// Tells callbacks deferred on the reactor that the server is gone.
     std::shared_ptr<bool> m_alive;

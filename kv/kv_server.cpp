@@ -12,6 +12,7 @@
 #include "kv/etcd_services.h"
 #include "kv/grpc_server.h"
 #include "kv/tls_stream.h"
+#include "kv/member_join.h"
 #include "kv/wal.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/kv/internal.pb.h"
@@ -75,6 +76,15 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
 
     if (auto made = make_directories(config.data_dir, 0700); !made)
         return std::unexpected(std::move(made).error().wrap("kv: data dir " + config.data_dir));
+    // A member joining a running cluster learns who it is from the cluster
+    // (or, restarted, from its own log): its ids are not derived from
+    // --initial-cluster, which need not hold the founding members.
+    JoinIdentity joined;
+    if (config.initial_cluster_state == ClusterState::Existing) {
+        joined = TRY(join_identity(config));
+        s.m_member_id = joined.member_id;
+        s.m_cluster_id = joined.cluster_id;
+    }
     s.m_db_path = config.data_dir + "/" + std::string(kStoreFile);
     auto backend = TRY(open_lmdb_backend(s.m_db_path, config.quota_backend_bytes * 2,
                                          LmdbSync::NoMetaSync, LmdbCommit::Batched));
@@ -101,6 +111,7 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
             TlsContext::create(peer_tls_options(config.peer_tls, TlsRole::Client)), context);
     }
     KvServer* raw = &s;
+    transport.members = [raw] { return raw->cluster_members(); };
     s.m_transport = TRY(PeerTransport::listen(
         reactor, transport,
         [raw](Message message) {
@@ -115,9 +126,15 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
             if (raw->m_driver)
                 raw->m_driver->report_snapshot(peer, status);
         }));
-    for (const auto& member : config.initial_cluster)
-        if (member.id != s.m_member_id)
-            s.m_transport->set_peer(member.id, member.peer_urls.front().address());
+    if (config.initial_cluster_state == ClusterState::New) {
+        for (const auto& member : config.initial_cluster)
+            if (member.id != s.m_member_id)
+                s.m_transport->set_peer(member.id, member.peer_urls.front().address());
+    }
+    for (const auto& member : joined.members)
+        if (auto url = parse_server_url(member.peer_urls.front());
+            url && member.id != s.m_member_id)
+            s.m_transport->set_peer(member.id, url->address());
     s.connect_members();
     s.m_machine->on_members_changed([raw] { raw->connect_members(); });
 
@@ -180,6 +197,8 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
         add_lease_service(*listener, s);
         add_cluster_service(*listener, s);
         add_maintenance_service(*listener, s);
+        listener->admit_with(
+            [raw](std::string_view path) { return learner_admission(*raw, path); });
         s.m_clients.push_back(std::move(listener));
     }
 
@@ -220,6 +239,27 @@ void KvServer::connect_members() {
         if (url)
             m_transport->set_peer(id, url->address());
     }
+}
+
+bool KvServer::is_learner() const {
+    auto self = m_machine->members().find(m_member_id);
+    return self != m_machine->members().end() && self->second.is_learner;
+}
+
+ClusterMembers KvServer::cluster_members() const {
+    ClusterMembers answer;
+    answer.cluster_id = m_cluster_id;
+    for (const auto& [id, member] : m_machine->members()) {
+        if (member.peer_urls.empty())
+            continue;
+        ClusterMember& out = answer.members.emplace_back();
+        out.id = id;
+        out.name = member.name;
+        out.peer_urls = member.peer_urls;
+        out.client_urls = member.client_urls;
+        out.is_learner = member.is_learner;
+    }
+    return answer;
 }
 
 void KvServer::propose(const InternalRequest& request,

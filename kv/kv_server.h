@@ -82,6 +82,11 @@ public:
     /// raises the NOSPACE alarm through the log and answers etcd's
     /// "etcdserver: mvcc: database space exceeded" (ResourceExhausted).
     GrpcStatus check_space_quota(int64_t cost);
+    /// The cluster's id and members, as a joining member is told them.
+    ClusterMembers cluster_members() const;
+    /// True while this member is a learner (it does not vote, and serves
+    /// clients only serializable reads and status).
+    bool is_learner() const;
 
 private:
     KvServer(Reactor& reactor, ServerConfig config);

@@ -266,6 +266,19 @@ Result<std::string> KvStateMachine::apply_request(Index index, const InternalReq
         members_changed();
         return std::string();
     }
+    case InternalRequest::kMemberPeerUrls: {
+        const auto& update = request.member_peer_urls();
+        auto member = m_members.find(update.id());
+        // Removed after the update was checked: nothing left to update.
+        if (member == m_members.end())
+            return std::string();
+        MemberInfo updated = member->second;
+        updated.peer_urls.assign(update.peer_urls().begin(), update.peer_urls().end());
+        TRY(m_store->put_aux(member_key(updated.id), encode_member(updated), index));
+        member->second = std::move(updated);
+        members_changed();
+        return std::string();
+    }
     case InternalRequest::kAlarm:
         return apply_alarm(index, request);
     case InternalRequest::REQUEST_NOT_SET:

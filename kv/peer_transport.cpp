@@ -573,10 +573,11 @@ void PeerTransport::on_inbound_event(int fd) {
     Inbound& inbound = *it->second;
     std::vector<Message> received;
     std::string refusal;
+    bool query = false;
     bool closed = false;
     size_t total = 0;
     char buffer[65536];
-    while (refusal.empty() && !closed && total < kMaxReadPerEvent) {
+    while (refusal.empty() && !query && !closed && total < kMaxReadPerEvent) {
         Result<std::optional<size_t>> read = read_inbound(inbound, buffer, sizeof buffer);
         if (!read) {
             refusal = read.error().to_string();
@@ -605,7 +606,16 @@ void PeerTransport::on_inbound_event(int fd) {
                 Result<PeerHello> hello = decode_hello(**frame);
                 if (!hello)
                     refusal = hello.error().to_string();
-                else if (hello->cluster_id != m_options.cluster_id)
+                else if (hello->purpose == HelloPurpose::Members) {
+                    if (hello->protocol_version != kPeerProtocolVersion)
+                        refusal = cat("it speaks peer protocol version ", hello->protocol_version,
+                                      ", this member speaks ", kPeerProtocolVersion);
+                    else if (!m_options.members)
+                        refusal = "it asks for the members, which this member does not tell";
+                    else
+                        query = true;
+                    break;
+                } else if (hello->cluster_id != m_options.cluster_id)
                     refusal = cat("it is from cluster ", hex_id(hello->cluster_id),
                                   ", this member is in cluster ", hex_id(m_options.cluster_id));
                 else if (hello->to != m_options.self)
@@ -631,7 +641,10 @@ void PeerTransport::on_inbound_event(int fd) {
                 received.push_back(std::move(*message));
         }
     }
-    if (!refusal.empty()) {
+    if (query) {
+        answer_members_query(inbound);
+        close_inbound(fd);
+    } else if (!refusal.empty()) {
         log_warning(
             cat("kv peer: closing the connection from ", inbound.remote,
                 inbound.hello ? cat(" (member ", hex_id(inbound.hello->from), ")") : std::string(),
@@ -668,6 +681,20 @@ Result<std::optional<size_t>> PeerTransport::read_inbound(Inbound& inbound, char
                                                           (output ? uint32_t(EPOLLOUT) : 0u)));
     }
     return read;
+}
+
+void PeerTransport::answer_members_query(Inbound& inbound) {
+    // The answer is small (a member list), so one write into the fresh
+    // socket's buffer takes it whole (through TLS too); should it not, the
+    // connection is closed and the asker tries again or asks another member.
+    std::string frame = encode_frame(encode_cluster_members(m_options.members()));
+    Result<size_t> sent = inbound.stream->write(frame);
+    if (!sent || *sent != frame.size() || inbound.stream->has_pending_output())
+        log_warning(cat("kv peer: answering the members query from ", inbound.remote, ": ",
+                        !sent ? sent.error().to_string()
+                              : std::string("the answer did not fit the socket")));
+    else
+        log_info(cat("kv peer: told ", inbound.remote, " the cluster's members"));
 }
 
 void PeerTransport::close_inbound(int fd) {

@@ -6,6 +6,9 @@
 // it receives on the connections its peers open. A connection starts with a
 // Hello frame (kv/raft_codec.h) naming the cluster and both members, then
 // carries length-prefixed RaftMessage frames back to back (base/framing.h).
+// A Hello whose purpose is a members query is answered instead with one
+// frame naming the cluster and its members (how a joining member learns
+// them), and the connection closed.
 // Messages are queued per peer while it connects and written in batches;
 // a dropped connection is reopened with backoff. Raft tolerates loss, so a
 // message that does not fit the peer's queue is dropped and the driver
@@ -15,6 +18,7 @@
 #include "base/reactor.h"
 #include "base/result.h"
 #include "kv/raft.h"
+#include "kv/raft_codec.h"
 #include "kv/state_machine.h"
 
 #include <chrono>
@@ -56,6 +60,10 @@ struct PeerTransportOptions {
     /// TLS for the connections this member opens to every peer (a client
     /// context carrying this member's certificate); null: plaintext.
     std::shared_ptr<TlsContext> connect_tls;
+    /// Answers a joining member's members query (a Hello whose purpose is
+    /// HelloPurpose::Members) with the cluster's id and members; unset,
+    /// such queries are refused.
+    std::function<ClusterMembers()> members;
 };
 
 /// Sends Raft messages to peers and hands up what peers send to this member.
@@ -110,6 +118,8 @@ private:
     /// Reads the inbound connection through its stream (plain or TLS);
     /// nullopt when nothing is there now, 0 when the peer closed.
     Result<std::optional<size_t>> read_inbound(Inbound& inbound, char* buffer, size_t size);
+    /// Writes the answer to a members query on an inbound connection.
+    void answer_members_query(Inbound& inbound);
     void notify_unreachable(NodeId id);
     void notify_snapshot(NodeId id, SnapshotStatus status);
 

@@ -321,6 +321,7 @@ std::string encode_hello(const PeerHello& hello) {
     put_number(out, 2, hello.from);
     put_number(out, 3, hello.to);
     put_number(out, 4, hello.protocol_version);
+    put_number(out, 5, uint64_t(hello.purpose));
     return out;
 }
 
@@ -346,15 +347,24 @@ Result<PeerHello> decode_hello(std::string_view bytes) {
                 if (hello.protocol_version > UINT32_MAX)
                     return error("Hello.protocol_version: out of range");
                 break;
+            case 5: {
+                uint64_t purpose = TRY(number_field(field, "Hello.purpose"));
+                if (purpose > uint64_t(HelloPurpose::Members))
+                    return error(cat("Hello.purpose: unknown value ", purpose));
+                hello.purpose = HelloPurpose(purpose);
+                break;
+            }
             default:
                 break;
             }
         }
-        if (hello.cluster_id == 0)
+        // A joining member knows neither the cluster's id nor its own.
+        bool query = hello.purpose == HelloPurpose::Members;
+        if (hello.cluster_id == 0 && !query)
             return error("Hello.cluster_id: 0");
-        if (hello.from == 0)
+        if (hello.from == 0 && !query)
             return error("Hello.from: member id 0");
-        if (hello.to == 0)
+        if (hello.to == 0 && !query)
             return error("Hello.to: member id 0");
         if (hello.protocol_version == 0)
             return error("Hello.protocol_version: missing");
@@ -362,6 +372,85 @@ Result<PeerHello> decode_hello(std::string_view bytes) {
     };
     TRY_CTX(fields(), "decode peer Hello");
     return hello;
+}
+
+std::string encode_cluster_members(const ClusterMembers& members) {
+    std::string out;
+    put_number(out, 1, members.cluster_id);
+    for (const ClusterMember& member : members.members) {
+        std::string bytes;
+        put_number(bytes, 1, member.id);
+        put_bytes(bytes, 2, member.name);
+        for (const std::string& url : member.peer_urls)
+            put_delimited(bytes, 3, url);
+        for (const std::string& url : member.client_urls)
+            put_delimited(bytes, 4, url);
+        put_number(bytes, 5, member.is_learner ? 1 : 0);
+        put_delimited(out, 2, bytes);
+    }
+    return out;
+}
+
+namespace {
+
+Result<ClusterMember> decode_cluster_member(std::string_view bytes) {
+    ClusterMember member;
+    FieldReader reader(bytes, "ClusterMember");
+    while (!reader.done()) {
+        Field field = TRY(reader.next());
+        switch (field.number) {
+        case 1:
+            member.id = TRY(number_field(field, "ClusterMember.id"));
+            break;
+        case 2:
+            member.name = TRY(bytes_field(field, "ClusterMember.name"));
+            break;
+        case 3:
+            member.peer_urls.emplace_back(TRY(bytes_field(field, "ClusterMember.peer_urls")));
+            break;
+        case 4:
+            member.client_urls.emplace_back(TRY(bytes_field(field, "ClusterMember.client_urls")));
+            break;
+        case 5:
+            member.is_learner = TRY(number_field(field, "ClusterMember.is_learner")) != 0;
+            break;
+        default:
+            break;
+        }
+    }
+    if (member.id == 0)
+        return error("ClusterMember.id: member id 0");
+    if (member.peer_urls.empty())
+        return error("ClusterMember.peer_urls: none");
+    return member;
+}
+
+} // namespace
+
+Result<ClusterMembers> decode_cluster_members(std::string_view bytes) {
+    ClusterMembers members;
+    FieldReader reader(bytes, "ClusterMembers");
+    auto fields = [&]() -> Result<void> {
+        while (!reader.done()) {
+            Field field = TRY(reader.next());
+            switch (field.number) {
+            case 1:
+                members.cluster_id = TRY(number_field(field, "ClusterMembers.cluster_id"));
+                break;
+            case 2:
+                members.members.push_back(
+                    TRY(decode_cluster_member(TRY(bytes_field(field, "ClusterMembers.members")))));
+                break;
+            default:
+                break;
+            }
+        }
+        if (members.cluster_id == 0)
+            return error("ClusterMembers.cluster_id: 0");
+        return {};
+    };
+    TRY_CTX(fields(), "decode peer ClusterMembers");
+    return members;
 }
 
 std::string encode_raft_message(const Message& message) {

@@ -6,12 +6,14 @@
 // fuzz build, which links no protobuf library, can exercise it.
 #pragma once
 
+#include "base/names.h"
 #include "base/result.h"
 #include "kv/raft.h"
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keel::kv {
 
@@ -19,21 +21,57 @@ namespace keel::kv {
 /// connection that speaks another.
 inline constexpr uint32_t kPeerProtocolVersion = 1;
 
+/// Why a peer connection was opened (peer.proto's HelloPurpose). Full
+/// width because it ends PeerHello (a Result's value must not end in
+/// padding with libc++ 16).
+enum class HelloPurpose : uint64_t {
+    /// Raft messages follow; nothing is written back.
+    Raft,
+    /// A joining member asks for the cluster id and the member list; the
+    /// answer is one ClusterMembers frame.
+    Members,
+};
+inline constexpr auto kHelloPurposeNames = name_table<HelloPurpose>({
+    {HelloPurpose::Raft, "raft"},
+    {HelloPurpose::Members, "members"},
+});
+
 /// The first frame on a peer connection: who calls whom, in which cluster.
 struct PeerHello {
     uint64_t cluster_id = 0;
     NodeId from = 0;
     NodeId to = 0;
-    /// Ends the struct in a full-width field (a Result's value must not end
-    /// in padding with libc++ 16).
     uint64_t protocol_version = kPeerProtocolVersion;
+    HelloPurpose purpose = HelloPurpose::Raft;
+};
+
+/// One member in the answer to a members query.
+struct ClusterMember {
+    NodeId id = 0;
+    bool is_learner = false;
+    std::string name;
+    std::vector<std::string> peer_urls;
+    std::vector<std::string> client_urls;
+};
+
+/// The answer to a members query: the cluster and who is in it.
+struct ClusterMembers {
+    uint64_t cluster_id = 0;
+    std::vector<ClusterMember> members;
 };
 
 /// A Hello as peer.proto's Hello bytes.
 std::string encode_hello(const PeerHello& hello);
 /// Reads a Hello; an error naming the field for malformed bytes, a cluster
-/// or member id of 0, or a missing protocol version.
+/// or member id of 0 (a members query may leave cluster_id, from and to
+/// 0), a missing protocol version or an unknown purpose.
 Result<PeerHello> decode_hello(std::string_view bytes);
+
+/// The answer to a members query as peer.proto's ClusterMembers bytes.
+std::string encode_cluster_members(const ClusterMembers& members);
+/// Reads a ClusterMembers; an error naming the field for malformed bytes, a
+/// cluster id of 0, a member id of 0 or a member without peer URLs.
+Result<ClusterMembers> decode_cluster_members(std::string_view bytes);
 
 /// A Raft message as peer.proto's RaftMessage bytes.
 std::string encode_raft_message(const Message& message);

@@ -1,7 +1,7 @@
 // Fuzz target for kv/raft_codec.h: the bytes a peer sends on a Raft
 // connection. The first input byte picks what the rest is: one RaftMessage,
-// one Hello, or a connection's stream (length-prefixed frames, a Hello
-// first, as kv/peer_transport.cpp reads them). Besides "does not crash":
+// one Hello, a connection's stream (length-prefixed frames, a Hello first,
+// as kv/peer_transport.cpp reads them), or the answer to a members query. Besides "does not crash":
 // whatever decodes re-encodes to bytes that decode to the same value, and a
 // decoded message never names member 0 or an unknown type.
 #include "base/framing.h"
@@ -37,11 +37,33 @@ void check_hello(std::string_view bytes) {
     auto hello = decode_hello(bytes);
     if (!hello)
         return;
-    FUZZ_CHECK(hello->cluster_id != 0 && hello->from != 0 && hello->to != 0);
+    FUZZ_CHECK(hello->purpose == HelloPurpose::Members ||
+               (hello->cluster_id != 0 && hello->from != 0 && hello->to != 0));
+    FUZZ_CHECK(kHelloPurposeNames.name(hello->purpose) != "?");
     auto again = decode_hello(encode_hello(*hello));
     FUZZ_CHECK(again.has_value());
     FUZZ_CHECK(again->cluster_id == hello->cluster_id && again->from == hello->from &&
-               again->to == hello->to && again->protocol_version == hello->protocol_version);
+               again->to == hello->to && again->protocol_version == hello->protocol_version &&
+               again->purpose == hello->purpose);
+}
+
+void check_members(std::string_view bytes) {
+    auto members = decode_cluster_members(bytes);
+    if (!members)
+        return;
+    FUZZ_CHECK(members->cluster_id != 0);
+    for (const ClusterMember& member : members->members)
+        FUZZ_CHECK(member.id != 0 && !member.peer_urls.empty());
+    auto again = decode_cluster_members(encode_cluster_members(*members));
+    FUZZ_CHECK(again.has_value());
+    FUZZ_CHECK(again->cluster_id == members->cluster_id &&
+               again->members.size() == members->members.size());
+    for (size_t i = 0; i < members->members.size(); ++i) {
+        const ClusterMember& a = again->members[i];
+        const ClusterMember& b = members->members[i];
+        FUZZ_CHECK(a.id == b.id && a.is_learner == b.is_learner && a.name == b.name &&
+                   a.peer_urls == b.peer_urls && a.client_urls == b.client_urls);
+    }
 }
 
 void check_stream(std::string_view bytes) {
@@ -71,12 +93,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0)
         return 0;
     std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0:
         check_message(bytes);
         break;
     case 1:
         check_hello(bytes);
+        break;
+    case 3:
+        check_members(bytes);
         break;
     default:
         check_stream(bytes);

@@ -24,6 +24,9 @@
 #   kv_member_restart DIR m2           start m2 again on its data and ports
 #   kv_member_rss_kib DIR m1           VmRSS of the member's process
 #   kv_cluster_stop DIR                SIGTERM, then SIGKILL after 10 s
+#   kv_member_new_ports DIR m4         ports for a member still to be added
+#   kv_member_join DIR m4 INITIAL      start m4 with --initial-cluster INITIAL
+#                                      and --initial-cluster-state existing
 #   kv_cluster_print_logs DIR          every member's log, to stderr
 # KV_CONFIG_VIA=env passes the same settings as etcd's environment
 # variables (ETCD_NAME, ETCD_DATA_DIR, ETCD_LISTEN_CLIENT_URLS, ...) instead.
@@ -109,23 +112,50 @@ kv_member_launch() {
   {
     echo "=== $(date -u +%T) start $name: ${server[*]} (client $client, peer $peer)"
   } >>"$dir/$name/log"
-  local initial token
+  local initial token state=new
   initial=$(cat "$dir/initial_cluster")
   token=$(cat "$dir/token")
+  # A member that joined a running cluster keeps what it was started with.
+  [ ! -e "$dir/$name/initial_cluster" ] || initial=$(cat "$dir/$name/initial_cluster")
+  [ ! -e "$dir/$name/state" ] || state=$(cat "$dir/$name/state")
   if [ "$(cat "$dir/config_via" 2>/dev/null)" = env ]; then
     ETCD_NAME=$name ETCD_DATA_DIR=$dir/$name/data \
       ETCD_LISTEN_CLIENT_URLS=http://$host:$client ETCD_ADVERTISE_CLIENT_URLS=http://$host:$client \
       ETCD_LISTEN_PEER_URLS=http://$host:$peer ETCD_INITIAL_ADVERTISE_PEER_URLS=http://$host:$peer \
-      ETCD_INITIAL_CLUSTER=$initial ETCD_INITIAL_CLUSTER_TOKEN=$token ETCD_INITIAL_CLUSTER_STATE=new \
+      ETCD_INITIAL_CLUSTER=$initial ETCD_INITIAL_CLUSTER_TOKEN=$token ETCD_INITIAL_CLUSTER_STATE=$state \
       "${server[@]}" "${extra[@]}" >>"$dir/$name/log" 2>&1 </dev/null &
   else
     "${server[@]}" --name "$name" --data-dir "$dir/$name/data" \
       --listen-client-urls "http://$host:$client" --advertise-client-urls "http://$host:$client" \
       --listen-peer-urls "http://$host:$peer" --initial-advertise-peer-urls "http://$host:$peer" \
       --initial-cluster "$initial" --initial-cluster-token "$token" \
-      --initial-cluster-state new "${extra[@]}" >>"$dir/$name/log" 2>&1 </dev/null &
+      --initial-cluster-state "$state" "${extra[@]}" >>"$dir/$name/log" 2>&1 </dev/null &
   fi
   echo $! >"$dir/$name/pid"
+}
+
+# kv_member_new_ports DIR NAME: picks client and peer ports for a member
+# that is still to be added (not yet one of DIR's members) and prints its
+# peer URL.
+kv_member_new_ports() {
+  local dir=$1 name=$2 ports
+  mapfile -t ports < <(kv_free_ports 2)
+  mkdir -p "$dir/$name"
+  echo "${ports[0]}" >"$dir/$name/client_port"
+  echo "${ports[1]}" >"$dir/$name/peer_port"
+  echo "http://127.0.0.1:${ports[1]}"
+}
+
+# kv_member_join DIR NAME INITIAL: starts NAME (its ports picked by
+# kv_member_new_ports) as a member joining the running cluster, with
+# --initial-cluster INITIAL (what `etcdctl member add` printed) and
+# --initial-cluster-state existing, and counts it among DIR's members.
+kv_member_join() {
+  local dir=$1 name=$2
+  echo "$3" >"$dir/$name/initial_cluster"
+  echo existing >"$dir/$name/state"
+  echo "$name" >>"$dir/members"
+  kv_member_launch "$dir" "$name"
 }
 
 # Names of DIR's members, one a line.

@@ -409,6 +409,152 @@ case_member_remove() {
   pass
 }
 
+# member_add_retrying ARGS...: `member add ARGS` asked of the leader,
+# retried while the cluster refuses changes for a moment after its start
+# (as for member remove above); prints etcdctl's output.
+member_add_retrying() {
+  local leader out=""
+  for _ in $(seq 40); do
+    leader=$(leader_name) || { sleep 0.5; continue; }
+    out=$(kv_ctl_member "$cluster" "$leader" member add "$@" 2>&1) && break
+    sleep 0.5
+  done
+  echo "$out"
+}
+
+# check_member_add_output OUT NAME PEER_URL: OUT is etcdctl's exact answer
+# to adding NAME at PEER_URL to m1..m3 (the member list in
+# ETCD_INITIAL_CLUSTER in the server's order, so compared as a set), and
+# prints that ETCD_INITIAL_CLUSTER.
+check_member_add_output() {
+  local out=$1 name=$2 url=$3 first initial want_initial member
+  first=$(sed -n 1p <<<"$out")
+  [[ "$first" =~ ^Member\ [\ 0-9a-f]{16}\ added\ to\ cluster\ [\ 0-9a-f]{16}$ ]] || fail "member add printed: $out"
+  [ "$(sed -n '2p;3p;5,6p' <<<"$out")" = $'\n'"ETCD_NAME=\"$name\""$'\n'"ETCD_INITIAL_ADVERTISE_PEER_URLS=\"$url\""$'\nETCD_INITIAL_CLUSTER_STATE="existing"' ] ||
+    fail "member add printed: $out"
+  initial=$(sed -n 4p <<<"$out" | sed -n 's/^ETCD_INITIAL_CLUSTER="\(.*\)"$/\1/p')
+  want_initial="$name=$url"
+  for member in m1 m2 m3; do want_initial+=",$member=http://127.0.0.1:$(cat "$cluster/$member/peer_port")"; done
+  [ "$(tr ',' '\n' <<<"$initial" | sort | tr '\n' ,)" = "$(tr ',' '\n' <<<"$want_initial" | sort | tr '\n' ,)" ] ||
+    fail "member add's ETCD_INITIAL_CLUSTER: $initial, expected $want_initial in some order"
+  echo "$initial"
+}
+
+# member_line NAME: NAME's line in `member list` (without the id), e.g.
+# "started, m4, http://127.0.0.1:P, http://127.0.0.1:C, false".
+member_line() {
+  ctl member list | grep ", $1, \|, unstarted, , ${2:-}, " | cut -d, -f2- | sed 's/^ //'
+}
+
+# wait_started NAME: waits (30 s) until NAME answers a linearizable read.
+wait_started() {
+  for _ in $(seq 60); do
+    kv_member_alive "$cluster" "$1" || fail "$1 exited"
+    kv_ctl_member "$cluster" "$1" get probe >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  fail "$1 did not start serving within 30 s"
+}
+
+# A 4th member added with `member add` (etcdctl prints what to start it
+# with), listed unstarted until it runs, then started with
+# --initial-cluster-state existing: it learns the cluster, catches up (a
+# write made before the add is readable on it) and takes writes. A member
+# started "existing" that was never added is refused.
+case_member_add() {
+  local out initial url stranger
+  ctl put before 1 >/dev/null
+  url=$(kv_member_new_ports "$cluster" m4)
+  out=$(member_add_retrying m4 --peer-urls="$url")
+  initial=$(check_member_add_output "$out" m4 "$url") || exit 1
+  expect "the new member, unstarted" "unstarted, , $url, , false" member_line m4 "$url"
+  kv_member_join "$cluster" m4 "$initial"
+  wait_started m4
+  expect "a write made before the add, on the new member" $'before\n1' kv_ctl_member "$cluster" m4 get before
+  expect "the new member, started" "started, m4, $url, http://$(kv_member_endpoint "$cluster" m4), false" member_line m4 "$url"
+  expect "a write through the new member" "OK" kv_ctl_member "$cluster" m4 put after 2
+  expect "every write, on every member" $'after\n2\nbefore\n1' ctl get "" --from-key
+  # Restarted, the new member comes back from its data dir.
+  kv_member_restart "$cluster" m4
+  wait_started m4
+  expect "the writes on the restarted member" $'after\n2\nbefore\n1' kv_ctl_member "$cluster" m4 get "" --from-key
+  # A member started "existing" that nobody added: it must not start.
+  stranger=$(kv_member_new_ports "$cluster" m5)
+  kv_member_join "$cluster" m5 "$initial,m5=$stranger"
+  for _ in $(seq 100); do kv_member_alive "$cluster" m5 || break; sleep 0.2; done
+  ! kv_member_alive "$cluster" m5 || fail "m5, never added, runs"
+  wait "$(kv_member_pid "$cluster" m5)" 2>/dev/null && fail "m5, never added, exited with success"
+  touch "$cluster/m5/killed"
+  pass
+}
+
+# A learner: added with --learner, it cannot be promoted before it has
+# caught up (asked of the leader), serves serializable reads only, and
+# once promoted it is a voter like any other.
+case_member_learner() {
+  local out initial url id leader
+  ctl put before 1 >/dev/null
+  url=$(kv_member_new_ports "$cluster" m4)
+  out=$(member_add_retrying m4 --peer-urls="$url" --learner)
+  initial=$(check_member_add_output "$out" m4 "$url") || exit 1
+  id=$(sed -n 's/^Member *\([0-9a-f]*\) added.*/\1/p' <<<"$out")
+  expect "the learner, unstarted" "unstarted, , $url, , true" member_line m4 "$url"
+  leader=$(leader_name) || fail "no leader"
+  expect_error "promoting a learner that never ran" \
+    "Error: etcdserver: can only promote a learner member which is in sync with leader" \
+    kv_ctl_member "$cluster" "$leader" member promote "$id"
+  expect_error "its URL again" "Error: etcdserver: Peer URLs already exists" \
+    ctl member add m5 --peer-urls="$url" --learner
+  expect_error "a second learner" "Error: etcdserver: too many learner members in cluster" \
+    ctl member add m5 --peer-urls=http://127.0.0.1:1 --learner
+  kv_member_join "$cluster" m4 "$initial"
+  for _ in $(seq 60); do
+    [ "$(kv_ctl_member "$cluster" m4 get before --consistency=s 2>/dev/null)" = $'before\n1' ] && break
+    sleep 0.5
+  done
+  expect "a serializable read on the learner" $'before\n1' kv_ctl_member "$cluster" m4 get before --consistency=s
+  expect_error "a write on the learner" "Error: etcdserver: rpc not supported for learner" \
+    kv_ctl_member "$cluster" m4 put x 1
+  expect "the learner, started" "started, m4, $url, http://$(kv_member_endpoint "$cluster" m4), true" member_line m4 "$url"
+  for _ in $(seq 40); do
+    leader=$(leader_name) || { sleep 0.5; continue; }
+    out=$(kv_ctl_member "$cluster" "$leader" member promote "$id" 2>&1) && break
+    sleep 0.5
+  done
+  [[ "$out" == "Member $(printf '%16s' "$id") promoted in cluster "* ]] || fail "member promote printed: $out"
+  expect "the promoted member" "started, m4, $url, http://$(kv_member_endpoint "$cluster" m4), false" member_line m4 "$url"
+  expect_error "promoting it again" "Error: etcdserver: can only promote a learner member" \
+    ctl member promote "$id"
+  wait_started m4
+  expect "a write through the promoted member" "OK" kv_ctl_member "$cluster" m4 put after 2
+  expect "every write" $'after\n2\nbefore\n1' kv_ctl_member "$cluster" m4 get "" --from-key
+  pass
+}
+
+# member update: a member's peer URLs changed and changed back; the list
+# shows each, and the cluster commits through the member afterwards.
+case_member_update() {
+  local id old new out
+  id=$(kv_ctl_member "$cluster" m3 endpoint status -w json | json '"%x" % d[0]["Status"]["header"]["member_id"]')
+  old="http://127.0.0.1:$(cat "$cluster/m3/peer_port")"
+  new="http://127.0.0.1:$(kv_free_ports 1)"
+  # Asked of the others: m3 itself would not hear that the change
+  # committed (the others now send to its new URL, where nothing listens).
+  out=$(ctl_others m3 member update "$id" --peer-urls="$new" 2>&1) || fail "member update: $out"
+  [[ "$out" =~ ^Member\ $(printf '%16s' "$id")\ updated\ in\ cluster\ [\ 0-9a-f]{16}$ ]] ||
+    fail "member update printed: $out"
+  expect "the new peer URL" "started, m3, $new, http://$(kv_member_endpoint "$cluster" m3), false" member_line m3
+  expect_error "another member's peer URL" "Error: etcdserver: Peer URLs already exists" \
+    ctl member update "$id" --peer-urls="http://127.0.0.1:$(cat "$cluster/m1/peer_port")"
+  expect_error "a member that does not exist" "Error: etcdserver: member not found" \
+    ctl member update 1234 --peer-urls=http://127.0.0.1:1
+  out=$(ctl_others m3 member update "$id" --peer-urls="$old" 2>&1) || fail "member update back: $out"
+  expect "the peer URL back" "started, m3, $old, http://$(kv_member_endpoint "$cluster" m3), false" member_line m3
+  expect "a write through m3" "OK" kv_ctl_member "$cluster" m3 put k v
+  expect "the write on m3" $'k\nv' kv_ctl_member "$cluster" m3 get k
+  pass
+}
+
 case_failover() {
   local leader new i
   ctl put before 1 >/dev/null
@@ -610,7 +756,7 @@ case_errors() {
   pass
 }
 
-cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace auto_compaction)
+cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace auto_compaction member_add member_learner member_update)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")

@@ -318,3 +318,52 @@ TEST_CASE("a peer moved to a new address is reached there") {
     CHECK(new_b->received[0].index == 2);
     CHECK(old_b->received.size() == 1);
 }
+
+TEST_CASE("a members query is answered with the cluster's id and members, then closed") {
+    auto reactor = Reactor::create().value();
+    auto member = std::make_unique<Member>();
+    PeerTransportOptions options;
+    options.cluster_id = kCluster;
+    options.self = 2;
+    options.listen = "127.0.0.1:0";
+    options.members = [] {
+        return ClusterMembers{kCluster, {{2, false, "m2", {"http://127.0.0.1:2380"}, {}}}};
+    };
+    member->transport =
+        PeerTransport::listen(
+            *reactor, options, [](Message) {}, [](NodeId) {}, [](NodeId, SnapshotStatus) {})
+            .value();
+
+    Fd asker = raw_connect(member->transport->port());
+    PeerHello query;
+    query.purpose = HelloPurpose::Members;
+    std::string bytes = encode_frame(encode_hello(query));
+    REQUIRE(::write(asker.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+    FrameDecoder decoder;
+    std::optional<std::string> answer;
+    REQUIRE(run_until(*reactor, [&] {
+        char buffer[4096];
+        ssize_t got = ::recv(asker.get(), buffer, sizeof buffer, MSG_DONTWAIT);
+        if (got > 0)
+            decoder.feed(std::string_view(buffer, size_t(got)));
+        if (auto frame = decoder.next(); frame && *frame)
+            answer = **frame;
+        return answer.has_value();
+    }));
+    ClusterMembers members = decode_cluster_members(*answer).value();
+    CHECK(members.cluster_id == kCluster);
+    REQUIRE(members.members.size() == 1);
+    CHECK(members.members[0].name == "m2");
+    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(asker.get()); }));
+}
+
+TEST_CASE("a member that tells no members closes a members query unanswered") {
+    auto reactor = Reactor::create().value();
+    auto b = start(*reactor, 2);
+    Fd asker = raw_connect(b->transport->port());
+    PeerHello query;
+    query.purpose = HelloPurpose::Members;
+    std::string bytes = encode_frame(encode_hello(query));
+    REQUIRE(::write(asker.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(asker.get()); }));
+}

@@ -197,3 +197,74 @@ TEST_CASE("a Hello without a cluster, a member or a version is refused") {
               .find("Hello.protocol_version: missing") != std::string::npos);
     CHECK_FALSE(decode_hello("garbage!").has_value());
 }
+
+TEST_CASE("a members query is a Hello that may leave the cluster and both members out") {
+    PeerHello query;
+    query.purpose = HelloPurpose::Members;
+    PeerHello decoded = decode_hello(encode_hello(query)).value();
+    CHECK(decoded.purpose == HelloPurpose::Members);
+    CHECK(decoded.cluster_id == 0);
+    CHECK(decoded.protocol_version == kPeerProtocolVersion);
+
+    keel::kv::peer::Hello parsed;
+    REQUIRE(parsed.ParseFromString(encode_hello(query)));
+    CHECK(parsed.purpose() == keel::kv::peer::HELLO_PURPOSE_MEMBERS);
+    // A Raft Hello still needs them, and says nothing of a purpose on the
+    // wire (what a member without the field sent).
+    CHECK(decode_hello(encode_hello({0, 1, 2, 1})).error().to_string().find("Hello.cluster_id") !=
+          std::string::npos);
+    CHECK(encode_hello({9, 1, 2, 1}).find('\x28') == std::string::npos);
+}
+
+TEST_CASE("a Hello with a purpose this member does not know is refused") {
+    keel::kv::peer::Hello hello;
+    hello.set_cluster_id(9);
+    hello.set_from(1);
+    hello.set_to(2);
+    hello.set_protocol_version(1);
+    hello.set_purpose(static_cast<keel::kv::peer::HelloPurpose>(7));
+    auto decoded = decode_hello(hello.SerializeAsString());
+    REQUIRE_FALSE(decoded.has_value());
+    CHECK(decoded.error().to_string().find("Hello.purpose: unknown value 7") != std::string::npos);
+}
+
+TEST_CASE("the cluster's members survive the trip to bytes and back, as peer.proto reads them") {
+    ClusterMembers members;
+    members.cluster_id = 0xc1;
+    members.members.push_back(
+        {0xa1, false, "m1", {"http://127.0.0.1:2380"}, {"http://127.0.0.1:2379"}});
+    members.members.push_back({0xa2, true, "", {"http://127.0.0.1:2390", "http://[::1]:2390"}, {}});
+    ClusterMembers decoded = decode_cluster_members(encode_cluster_members(members)).value();
+    CHECK(decoded.cluster_id == 0xc1);
+    REQUIRE(decoded.members.size() == 2);
+    CHECK(decoded.members[0].id == 0xa1);
+    CHECK(decoded.members[0].name == "m1");
+    CHECK(decoded.members[0].client_urls == std::vector<std::string>{"http://127.0.0.1:2379"});
+    CHECK_FALSE(decoded.members[0].is_learner);
+    CHECK(decoded.members[1].is_learner);
+    CHECK(decoded.members[1].peer_urls ==
+          std::vector<std::string>{"http://127.0.0.1:2390", "http://[::1]:2390"});
+
+    keel::kv::peer::ClusterMembers parsed;
+    REQUIRE(parsed.ParseFromString(encode_cluster_members(members)));
+    CHECK(parsed.cluster_id() == 0xc1);
+    REQUIRE(parsed.members_size() == 2);
+    CHECK(parsed.members(1).peer_urls(1) == "http://[::1]:2390");
+    CHECK(parsed.members(1).is_learner());
+}
+
+TEST_CASE("a members answer without a cluster, with member 0 or a member without URLs is refused") {
+    auto error_of = [](const ClusterMembers& members) {
+        auto decoded = decode_cluster_members(encode_cluster_members(members));
+        REQUIRE_FALSE(decoded.has_value());
+        return decoded.error().to_string();
+    };
+    CHECK(error_of({0, {{1, false, "a", {"http://127.0.0.1:1"}, {}}}})
+              .find("ClusterMembers.cluster_id: 0") != std::string::npos);
+    CHECK(error_of({9, {{0, false, "a", {"http://127.0.0.1:1"}, {}}}}).find("ClusterMember.id") !=
+          std::string::npos);
+    CHECK(error_of({9, {{1, false, "a", {}, {}}}}).find("ClusterMember.peer_urls: none") !=
+          std::string::npos);
+    CHECK_FALSE(decode_cluster_members("\x12\x05\x08").has_value());     // cut short
+    CHECK_FALSE(decode_cluster_members("\x12\x02\x10\x01").has_value()); // a name as a number
+}
