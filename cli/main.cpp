@@ -36,14 +36,13 @@ const Command kKeel{
     .names = {"keel"},
     .summary = "keel's commands",
     .notes = "The control socket is $KEEL_CONTROL_SOCKET or /run/keel/init.sock.\n",
-    .subcommands = {&kInitCommand,     &kStatusCommand,    &kListUnitsCommand,
-                    &kUnitJobCommand,  &kEnableCommand,    &kDaemonReloadCommand,
-                    &kLogsCommand,     &kNotifyCommand,    &kPowerCommand,
-                    &kModprobeCommand, &kCgroupCommand,    &kOciCommand,
-                    &kImageCommand,    &kNetworkCommand,   &kRunCommand,
-                    &kExecCommand,     &kContainerCommand, &kPsCommand,
-                    &kRmCommand,       &kInspectCommand,   &kKvCommand,
-                    &kPatchCommand,    &kSha256Command,    &kVersionCommand},
+    .subcommands = {&kInitCommand,      &kStatusCommand,       &kListUnitsCommand, &kUnitJobCommand,
+                    &kEnableCommand,    &kDaemonReloadCommand, &kLogsCommand,      &kNotifyCommand,
+                    &kPowerCommand,     &kModprobeCommand,     &kCgroupCommand,    &kOciCommand,
+                    &kImageCommand,     &kNetworkCommand,      &kRunCommand,       &kExecCommand,
+                    &kContainerCommand, &kPsCommand,           &kRmCommand,        &kInspectCommand,
+                    &kKvCommand,        &kPatchCommand,        &kSha256Command,    &kVersionCommand,
+                    &kPortCommand},
 };
 
 std::string_view basename_of(std::string_view path) {
