@@ -121,6 +121,17 @@ void discard_unit(const std::string& unit, const std::string& path) {
     (void)daemon_reload();
 }
 
+// --restart on-failure:N (N > 0): keel run restarts the container itself,
+// counting, and keeps it exited once it has given up; the unit neither
+// restarts it nor removes it (--rm).
+bool counts_restarts(const ParsedArgs& args) {
+    std::optional<std::string_view> text = args.value("--restart");
+    if (!text || !text->starts_with("on-failure:"))
+        return false;
+    std::optional<uint64_t> count = parse_u64(text->substr(11));
+    return count && *count > 0;
+}
+
 std::string binary_path() {
     // A keel run re-executed sealed knows where it came from.
     if (const char* binary = std::getenv("KEEL_RUN_BINARY"))
@@ -137,9 +148,12 @@ std::string transient_unit_name(std::string_view container_name) {
 std::vector<std::string> supervised_run_words(std::string_view binary,
                                               std::string_view container_name,
                                               const ParsedArgs& args) {
-    std::vector<std::string> words = {
-        std::string(binary), "run", "--replace", "--rm", cat("--name=", container_name),
-        "--sdnotify=conmon"};
+    bool counted = counts_restarts(args);
+    std::vector<std::string> words = {std::string(binary), "run", "--replace"};
+    if (!counted)
+        words.emplace_back("--rm");
+    words.push_back(cat("--name=", container_name));
+    words.emplace_back("--sdnotify=conmon");
     if (!args.value("--store"))
         if (const char* store = std::getenv("KEEL_IMAGE_STORE"); store && *store)
             words.push_back(cat("--store=", store));
@@ -151,7 +165,8 @@ std::vector<std::string> supervised_run_words(std::string_view binary,
         if (!item.option)
             continue;
         std::string_view name = item.option->name;
-        if (std::ranges::find(kReplacedOptions, name) != std::end(kReplacedOptions))
+        bool kept = counted && name == "--restart";
+        if (!kept && std::ranges::find(kReplacedOptions, name) != std::end(kReplacedOptions))
             continue;
         if (!item.value) {
             words.emplace_back(name);
@@ -198,11 +213,11 @@ std::optional<CommandResult> run_detached_under_init(const ParsedArgs& args,
         std::string unit = transient_unit_name(name);
         std::string path = cat(*directory, "/", unit);
         char cwd[4096] = {};
-        TransientUnit description{.restart = options.restart,
-                                  .working_directory =
-                                      ::getcwd(cwd, sizeof cwd) ? std::string(cwd) : std::string(),
-                                  .container_name = name,
-                                  .exec_start = supervised_run_words(binary_path(), name, args)};
+        TransientUnit description{
+            .restart = counts_restarts(args) ? ct::RestartPolicy::No : options.restart,
+            .working_directory = ::getcwd(cwd, sizeof cwd) ? std::string(cwd) : std::string(),
+            .container_name = name,
+            .exec_start = supervised_run_words(binary_path(), name, args)};
         TRY_CTX(make_directories(*directory), "keel run -d");
         TRY_CTX(write_unit_file(path, transient_unit_text(description)), "keel run -d");
         if (Result<void> reloaded = daemon_reload(); !reloaded) {

@@ -27,7 +27,9 @@ std::string transient_unit_name(std::string_view container_name);
 /// `args` (a parsed `keel run` line) as `--long=VALUE` but -d, --rm,
 /// --replace and --name, then IMAGE and the command. `-e KEY` without a
 /// value is written with the value the caller's environment gives it (init's
-/// would be another), and dropped when unset, as keel run drops it.
+/// would be another), and dropped when unset, as keel run drops it. With
+/// --restart on-failure:N (N > 0) keel run restarts the container itself:
+/// --restart is kept and --rm left out, so that it stays once exited.
 std::vector<std::string> supervised_run_words(std::string_view binary,
                                               std::string_view container_name,
                                               const ParsedArgs& args);

@@ -23,6 +23,7 @@ const std::vector<DockerVerb> kDockerVerbs = {
     {"load", {"image", "load"}},
     {"import", {"image", "import"}},
     {"rmi", {"image", "rm"}},
+    {"port", {"port"}},
 };
 
 namespace {

@@ -43,11 +43,10 @@ CommandResult command_exec(const ParsedArgs& args) {
     TRY(ct::ensure_sealed_binary(g_argv));
     Result<int> status = ct::exec_in_container(state_root, *container, *request);
     if (!status) {
-        // The program could not be started: Docker's 127 (not found) or 126.
-        int code = status.error().code();
-        int exit = code == ENOENT                                       ? kExitNotFound
-                   : code == EACCES || code == ENOEXEC || code == EPERM ? kExitCannotRun
-                                                                        : kExitFailure;
+        // The process did not start: Docker's 127 when the command is not
+        // found (exec_in_container's ENOENT is only that), else 126 (not
+        // executable, a missing working directory, a bad user, ...).
+        int exit = status.error().code() == ENOENT ? kExitNotFound : kExitCannotRun;
         return std::unexpected(Failure(std::move(status).error(), exit));
     }
     return *status;

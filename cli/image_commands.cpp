@@ -98,6 +98,7 @@ void write_summary(JsonWriter& json, const ct::ImageSummary& image) {
         .field("created", image.created)
         .field("platform", image.platform)
         .field("size", image.size)
+        .field("unpacked_size", image.unpacked_size)
         .field("layers", image.layer_count)
         .end_object();
 }
@@ -170,10 +171,10 @@ CommandResult command_list(const ParsedArgs& args) {
             auto [repository, tag] = name.empty()
                                          ? std::pair<std::string, std::string>{"<none>", "<none>"}
                                          : repository_and_tag(name);
-            out +=
-                cat(cell(repository, kRepositoryWidth), cell(tag, kTagWidth),
-                    cell(short_id(image.config_digest), kIdWidth),
-                    cell(created_ago(image.created), kCreatedWidth), human_size(image.size), "\n");
+            out += cat(cell(repository, kRepositoryWidth), cell(tag, kTagWidth),
+                       cell(short_id(image.config_digest), kIdWidth),
+                       cell(created_ago(image.created), kCreatedWidth),
+                       human_size(image.unpacked_size), "\n");
         }
     }
     print(out);
@@ -192,7 +193,8 @@ CommandResult command_inspect(const ParsedArgs& args) {
     json.end_array()
         .field("created", details.summary.created)
         .field("platform", details.summary.platform)
-        .field("size", details.summary.size);
+        .field("size", details.summary.size)
+        .field("unpacked_size", details.summary.unpacked_size);
     json.key("layers").begin_array();
     for (const ct::ImageLayer& layer : details.layers)
         json.begin_object()

@@ -424,10 +424,15 @@ CommandResult command_ps(const ParsedArgs& args) {
     std::string out;
     if (!quiet)
         out = cat(pad("CONTAINER ID", 14), pad("IMAGE", 24), pad("COMMAND", 24), pad("CREATED", 22),
-                  pad("STATUS", 34), "NAMES\n");
+                  pad("STATUS", 34), pad("PORTS", 26), "NAMES\n");
     for (const ct::RunContainer& container : *containers) {
-        if (!all && ct::container_status(state_root, container) == "exited")
+        std::string status = ct::container_status(state_root, container);
+        if (!all && status == "exited")
             continue;
+        // Published while it runs, as docker ps shows them.
+        std::string ports = status == "running" || status == "paused"
+                                ? ct::published_ports_text(container.state.ports)
+                                : std::string();
         std::string command;
         for (const std::string& word : container.command)
             command += cat(command.empty() ? "" : " ", word);
@@ -436,8 +441,8 @@ CommandResult command_ps(const ParsedArgs& args) {
         else
             out += cat(pad(container.id.substr(0, 12), 14), pad(container.image, 24),
                        pad(quoted(command.substr(0, 20)), 24), pad(container.created, 22),
-                       pad(ct::container_status_text(state_root, container), 34), container.name,
-                       "\n");
+                       pad(ct::container_status_text(state_root, container), 34), pad(ports, 26),
+                       ports.size() >= 26 ? " " : "", container.name, "\n");
     }
     print(out);
     return kExitSuccess;
@@ -525,7 +530,47 @@ CommandResult command_inspect(const ParsedArgs& args) {
     }());
 }
 
+// `docker port`: "80/tcp -> 0.0.0.0:32768" for each published port, or
+// with PORT ("80", "80/udp") just where it is published.
+CommandResult command_port(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    std::string_view reference = *args.positional("CONTAINER");
+    ct::RunContainer container = TRY(ct::find_container(state_root, reference));
+    std::string status = ct::container_status(state_root, container);
+    std::vector<ct::PortMapping> published;
+    if (status == "running" || status == "paused")
+        published = container.state.ports;
+    std::optional<std::string_view> wanted = args.positional("PORT");
+    std::vector<ct::PortMapping> ports = ct::ports_for(published, wanted.value_or(""));
+    if (wanted && ports.empty()) {
+        std::string port(*wanted);
+        if (port.find('/') == std::string::npos)
+            port += "/tcp";
+        return std::unexpected(Failure(
+            Error::message(cat("no public port ", quoted(port), " published for ", reference))));
+    }
+    std::string out;
+    for (const ct::PortMapping& port : ports) {
+        std::string host =
+            cat(port.host_ip.empty() ? "0.0.0.0" : port.host_ip, ":", port.host_port);
+        out += wanted ? cat(host, "\n")
+                      : cat(port.container_port, "/", ct::kProtocolNames.name(port.protocol),
+                            " -> ", host, "\n");
+    }
+    print(out);
+    return kExitSuccess;
+}
+
 } // namespace
+
+const Command kPortCommand{
+    .names = {"port"},
+    .summary = "the host ports a container's ports are published on",
+    .options = {kRootOption},
+    .positionals = {{.name = "CONTAINER", .noun = "container"},
+                    {.name = "PORT", .count = Count::Optional, .noun = "port"}},
+    .run = command_port,
+};
 
 const Command kPsCommand{
     .names = {"ps", "ls"},
@@ -582,11 +627,11 @@ const Command kInspectCommand{
 
 const Command kContainerCommand{
     .names = {"container"},
-    .summary = "the containers keel run made: ps, exec, stop, kill, rm, inspect, logs",
+    .summary = "the containers keel run made: ps, exec, stop, kill, rm, inspect, logs, port",
     .notes = "`keel stop` and `keel kill` are the service manager's, so a container is "
              "stopped with `keel container stop`; ps, exec, rm and inspect are also top-level.",
     .subcommands = {&kPsCommand, &kExecCommand, &kStopCommand, &kKillCommand, &kRmCommand,
-                    &kInspectCommand, &kContainerLogsCommand},
+                    &kInspectCommand, &kContainerLogsCommand, &kPortCommand},
 };
 
 CommandResult run_run(std::span<const std::string_view> args, char** argv) {

@@ -27,6 +27,8 @@ extern const Command kRmCommand;
 extern const Command kStopCommand;
 extern const Command kKillCommand;
 extern const Command kInspectCommand;
+/// `keel port CONTAINER [PORT]`: where its ports are published.
+extern const Command kPortCommand;
 /// `keel container ps|stop|kill|rm|inspect` (top-level `keel stop` and
 /// `keel kill` are the service manager's).
 extern const Command kContainerCommand;

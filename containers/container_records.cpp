@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <csignal>
 #include <ctime>
+#include <map>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -160,7 +161,9 @@ void remove_bundle(const std::string& bundle) {
     for (std::string_view file : {"etc/hostname", "etc/hosts", "etc/resolv.conf"})
         ::unlink(cat(bundle, "/", file).c_str());
     ::rmdir(cat(bundle, "/etc").c_str());
-    for (std::string_view file : {"config.json", "container.json", "state.json", "state.json.new"})
+    constexpr std::string_view kFiles[] = {"config.json", "container.json", "state.json",
+                                           "state.json.new", kStopRequestedFile};
+    for (std::string_view file : kFiles)
         ::unlink(cat(bundle, "/", file).c_str());
     ::rmdir(bundle.c_str());
 }
@@ -231,6 +234,10 @@ Result<void> stop_container(const std::string& state_root, const RunContainer& c
                             std::chrono::seconds timeout) {
     if (stopped(state_root, container))
         return {};
+    // Stopped on purpose: keel run is not to restart it (Docker's "manually
+    // stopped").
+    (void)write_new_file(cat(bundle_of(state_root, container.id), "/", kStopRequestedFile), "",
+                         0600);
     RuntimeOptions runtime = runtime_of(state_root);
     TRY(kill(runtime, container.id, container.stop_signal));
     for (int64_t waited = 0; waited < timeout.count() * 10 && !stopped(state_root, container);
@@ -283,7 +290,8 @@ Result<std::string> inspect_container(const std::string& state_root,
         .field("Id", container.id)
         .field("Name", cat("/", container.name))
         .field("Created", container.created)
-        .field("Status", status);
+        .field("Status", status)
+        .field("RestartCount", state.restart_count);
     json.key("State")
         .begin_object()
         .field("Status", status)
@@ -310,8 +318,26 @@ Result<std::string> inspect_container(const std::string& state_root,
         json.end_array().end_object();
     }
     json.end_object();
-    if (!state.address.empty())
-        json.key("NetworkSettings").begin_object().field("IPAddress", state.address).end_object();
+    if (!state.address.empty() || !state.ports.empty()) {
+        json.key("NetworkSettings").begin_object().field("IPAddress", state.address);
+        // Docker's shape: "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32768"}].
+        std::vector<PortMapping> published = running ? state.ports : std::vector<PortMapping>();
+        std::map<std::string, std::vector<const PortMapping*>> by_container_port;
+        for (const PortMapping& port : published)
+            by_container_port[cat(port.container_port, "/", kProtocolNames.name(port.protocol))]
+                .push_back(&port);
+        json.key("Ports").begin_object();
+        for (const auto& [key, ports] : by_container_port) {
+            json.key(key).begin_array();
+            for (const PortMapping* port : ports)
+                json.begin_object()
+                    .field("HostIp", port->host_ip.empty() ? "0.0.0.0" : port->host_ip)
+                    .field("HostPort", cat(port->host_port))
+                    .end_object();
+            json.end_array();
+        }
+        json.end_object().end_object();
+    }
     json.key("Container").value(metadata);
     if (Result<std::string> config =
             read_file(bundle_of(state_root, container.id) + "/config.json"))

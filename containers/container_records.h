@@ -11,6 +11,10 @@
 
 namespace keel::containers {
 
+/// In ROOT/containers/ID: written by `keel container stop`, so that keel
+/// run does not restart the container it stopped (--restart on-failure:N).
+inline constexpr std::string_view kStopRequestedFile = "stop-requested";
+
 /// "2026-01-02T03:04:05Z", now.
 std::string now_rfc3339();
 

@@ -101,6 +101,10 @@ struct CreateOptions {
     /// A connected AF_UNIX socket to send the pty's master on, in place of
     /// `console_socket` (run()'s own relay); -1: none.
     int console_socket_fd = -1;
+    /// The process's stdin in place of the runtime's (keel run without -i
+    /// gives /dev/null, as Docker does); -1: the runtime's. Not used with
+    /// process.terminal, whose pty is stdin.
+    int stdin_fd = -1;
     /// fds 3 .. 3+N-1 of the runtime are passed to the container (runc's
     /// --preserve-fds); every other fd is closed before exec.
     int preserve_fds = 0;
@@ -164,6 +168,9 @@ struct RunHooks {
     /// container's pid 1 ignores signals it has no handler for). None:
     /// never.
     std::optional<std::chrono::milliseconds> kill_after;
+    /// After a signal the runtime got was passed on to the container's
+    /// process (foreground): keel run learns that it was asked to stop.
+    std::function<void(int signal)> forwarded;
 };
 
 /// `run`: create, start and, unless `detach`, wait for the container's
@@ -304,6 +311,9 @@ struct ImageSummary {
     std::string platform;
     /// Bytes of the image's blobs (its config and compressed layers).
     uint64_t size = 0;
+    /// Bytes of its layers unpacked (their regular files, a hard link
+    /// once): what `docker images` shows as SIZE.
+    uint64_t unpacked_size = 0;
     /// Layers the image has.
     uint64_t layer_count = 0;
     /// The first of `names`, or empty. (Last, a string: a Result's value
@@ -504,6 +514,9 @@ struct RunState {
     HealthStatus health = HealthStatus::None;
     /// Failed checks in a row.
     uint32_t failing_streak = 0;
+    /// How often keel run has started the container again (--restart
+    /// on-failure:N), as Docker's RestartCount.
+    uint32_t restart_count = 0;
     /// The container's process was killed by the OOM killer (its cgroup's
     /// memory.events said oom_kill > 0 when it ended).
     bool oom_killed = false;
@@ -515,6 +528,9 @@ struct RunState {
     pid_t pid = 0;
     /// The container's address on the bridge, when it has one.
     std::string address;
+    /// Its published ports as attached: a `-p CONTAINER_PORT`'s chosen
+    /// host port in place of 0.
+    std::vector<PortMapping> ports;
     /// RFC 3339, UTC; empty until it happened.
     std::string started;
     std::string finished;
@@ -602,8 +618,12 @@ struct ContainerExec {
 /// running) through the runtime's exec: in its namespaces, cgroup and
 /// root, with its environment (the image's Env, run's -e; TERM=xterm with a
 /// terminal unless set) and `request.env`, its user unless `request.user`.
-/// Returns the process's exit status (0 when detached). A program that
-/// cannot be started fails with the spawn's errno (ENOENT: not found).
+/// Returns the process's exit status (0 when detached). Before the exec,
+/// the working directory and the program are looked up in the container's
+/// root: a program not found fails with ENOENT, one that is not executable
+/// with EACCES, a missing working directory with an error naming it
+/// (Docker's "chdir to cwd (...) set in config.json failed") and no errno
+/// code, so that keel exec's 127 means the command was not found.
 Result<int> exec_in_container(const std::string& state_root, const RunContainer& container,
                               const ContainerExec& request);
 

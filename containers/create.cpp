@@ -398,6 +398,8 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     spawn.join_namespaces = joins;
     spawn.preserve_fds = options.preserve_fds;
     spawn.keep_fds = {child_end.get(), fifo.get()};
+    if (options.stdin_fd >= 0 && !process.terminal)
+        spawn.stdin_fd = options.stdin_fd;
     if (console)
         spawn.keep_fds.push_back(console.get());
 

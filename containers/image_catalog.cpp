@@ -105,6 +105,34 @@ Result<void> collect(ImageStore& store, const std::vector<ImageRecord>& images,
     return {};
 }
 
+// Bytes of the regular files under `directory` (a hard link counted once,
+// symlinks and whiteouts as nothing): a layer's size as Docker counts it.
+// A directory that cannot be read counts as empty.
+uint64_t files_size(const std::string& directory) {
+    uint64_t total = 0;
+    std::set<std::pair<dev_t, ino_t>> linked;
+    std::vector<std::string> pending = {directory};
+    while (!pending.empty()) {
+        std::string current = std::move(pending.back());
+        pending.pop_back();
+        Result<std::vector<std::string>> names = list_directory(current);
+        if (!names)
+            continue;
+        for (const std::string& name : *names) {
+            std::string path = cat(current, "/", name);
+            struct stat status {};
+            if (::lstat(path.c_str(), &status) != 0)
+                continue;
+            if (S_ISDIR(status.st_mode))
+                pending.push_back(std::move(path));
+            else if (S_ISREG(status.st_mode) &&
+                     (status.st_nlink == 1 || linked.insert({status.st_dev, status.st_ino}).second))
+                total += uint64_t(status.st_size);
+        }
+    }
+    return total;
+}
+
 std::set<std::string> images_in_use(const ImageStore& store) {
     std::set<std::string> out;
     if (auto roots = store.roots())
@@ -137,6 +165,9 @@ Result<containers::ImageSummary> summarize_image(const ImageStore& store,
     for (const Descriptor& layer : manifest.layers)
         summary.size += layer.size;
     summary.layer_count = manifest.layers.size();
+    for (const Digest& diff_id : config.diff_ids)
+        if (store.has_layer(diff_id))
+            summary.unpacked_size += containers::files_size(store.layer_path(diff_id));
     return summary;
 }
 

@@ -10,11 +10,15 @@
 #include "containers/netlink.h"
 #include "containers/nftables.h"
 
+#include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -24,6 +28,51 @@ namespace {
 constexpr std::string_view kLeaseSuffix = ".json";
 constexpr std::string_view kContainerInterface = "eth0";
 constexpr size_t kInterfaceNameMax = 15;
+
+// How many ports the kernel is asked for before giving up on finding one
+// that no lease publishes already.
+constexpr int kPortTries = 64;
+
+bool publishes(std::span<const PortMapping> ports, const PortMapping& candidate) {
+    return std::ranges::any_of(ports, [&](const PortMapping& port) {
+        return port.host_port == candidate.host_port && port.protocol == candidate.protocol;
+    });
+}
+
+// A host port for `-p CONTAINER_PORT` (Docker's "random" port): one the
+// kernel says is free now on the mapping's address (a bind to port 0 from
+// its ephemeral range), and that no lease publishes (published ports are
+// DNAT rules, which the kernel's choice does not see).
+Result<uint16_t> free_host_port(const PortMapping& mapping,
+                                std::span<const NetworkAttachment> leases,
+                                std::span<const PortMapping> chosen) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    if (!mapping.host_ip.empty())
+        address.sin_addr.s_addr = htonl(TRY(parse_ipv4(mapping.host_ip)).value);
+    for (int attempt = 0; attempt < kPortTries; ++attempt) {
+        int type = mapping.protocol == Protocol::Udp ? SOCK_DGRAM : SOCK_STREAM;
+        Fd socket(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+        if (!socket)
+            return errno_error("socket");
+        if (::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0)
+            return errno_error(
+                cat("find a free port on ", mapping.host_ip.empty() ? "0.0.0.0" : mapping.host_ip));
+        sockaddr_in bound{};
+        socklen_t length = sizeof bound;
+        if (::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&bound), &length) < 0)
+            return errno_error("getsockname");
+        PortMapping candidate = mapping;
+        candidate.host_port = ntohs(bound.sin_port);
+        bool leased = std::ranges::any_of(leases, [&](const NetworkAttachment& lease) {
+            return publishes(lease.ports, candidate);
+        });
+        if (candidate.host_port != 0 && !leased && !publishes(chosen, candidate))
+            return candidate.host_port;
+    }
+    return errno_error(EADDRINUSE, cat("no free host port for container port ",
+                                       mapping.container_port, " after ", kPortTries, " tries"));
+}
 
 } // namespace
 
@@ -72,7 +121,8 @@ Result<NetworkAttachment> LeaseStore::lease(std::string_view bridge, const Ipv4S
     if (existing.error().code() != ENOENT)
         return std::unexpected(std::move(existing).error());
     std::vector<Ipv4Address> taken;
-    for (const NetworkAttachment& other : TRY(list())) {
+    std::vector<NetworkAttachment> other_leases = TRY(list());
+    for (const NetworkAttachment& other : other_leases) {
         if (other.bridge == bridge)
             taken.push_back(TRY(parse_ipv4(other.address)));
     }
@@ -85,6 +135,9 @@ Result<NetworkAttachment> LeaseStore::lease(std::string_view bridge, const Ipv4S
     attachment.gateway = format_ipv4(subnet.first_host());
     attachment.host_interface = host_interface_name(address);
     attachment.ports.assign(ports.begin(), ports.end());
+    for (PortMapping& port : attachment.ports)
+        if (port.host_port == 0)
+            port.host_port = TRY(free_host_port(port, other_leases, attachment.ports));
 
     // Written whole under another name and renamed: a crash leaves the
     // lease or nothing, never half a file.

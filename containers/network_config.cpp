@@ -15,7 +15,7 @@ namespace keel::containers {
 namespace {
 
 constexpr size_t kInterfaceNameMax = 15; // IFNAMSIZ - 1
-constexpr std::string_view kPortMappingForm = "[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]";
+constexpr std::string_view kPortMappingForm = "[[IP:][HOST_PORT]:]CONTAINER_PORT[/tcp|udp]";
 
 Result<uint16_t> parse_port(std::string_view text, std::string_view which) {
     std::optional<uint64_t> port = parse_u64(text);
@@ -42,23 +42,64 @@ Result<PortMapping> parse_port_mapping(std::string_view spec) {
     if (rest.starts_with('['))
         return error(cat(context(), ": IPv6 host addresses are not supported"));
     std::vector<std::string_view> parts = split(rest, ':');
-    if (parts.size() != 2 && parts.size() != 3)
+    if (parts.size() > 3)
         return error(cat(context(), ": expected ", kPortMappingForm));
     if (parts.size() == 3) {
         Ipv4Address host = TRY_CTX(parse_ipv4(parts[0]), context());
         if (host.value != 0)
             mapping.host_ip = format_ipv4(host);
         parts.erase(parts.begin());
+        // "IP::CONTAINER_PORT": any free port of that address.
+        if (parts[0].empty())
+            parts.erase(parts.begin());
     }
-    mapping.host_port = TRY_CTX(parse_port(parts[0], "host port"), context());
-    mapping.container_port = TRY_CTX(parse_port(parts[1], "container port"), context());
+    // CONTAINER_PORT alone: host_port stays 0, a free port chosen when
+    // the container is attached.
+    if (parts.size() == 2)
+        mapping.host_port = TRY_CTX(parse_port(parts[0], "host port"), context());
+    mapping.container_port = TRY_CTX(parse_port(parts.back(), "container port"), context());
     return mapping;
 }
 
 std::string format_port_mapping(const PortMapping& mapping) {
-    return cat(mapping.host_ip.empty() ? std::string() : cat(mapping.host_ip, ":"),
-               mapping.host_port, ":", mapping.container_port, "/",
-               kProtocolNames.name(mapping.protocol));
+    std::string host = mapping.host_port == 0 ? std::string() : cat(mapping.host_port);
+    std::string prefix;
+    if (!mapping.host_ip.empty())
+        prefix = cat(mapping.host_ip, ":", host, ":");
+    else if (!host.empty())
+        prefix = cat(host, ":");
+    return cat(prefix, mapping.container_port, "/", kProtocolNames.name(mapping.protocol));
+}
+
+std::string published_port_text(const PortMapping& mapping) {
+    return cat(mapping.host_ip.empty() ? "0.0.0.0" : mapping.host_ip, ":", mapping.host_port, "->",
+               mapping.container_port, "/", kProtocolNames.name(mapping.protocol));
+}
+
+std::string published_ports_text(std::span<const PortMapping> ports) {
+    std::string text;
+    for (const PortMapping& port : ports)
+        text += cat(text.empty() ? "" : ", ", published_port_text(port));
+    return text;
+}
+
+std::vector<PortMapping> ports_for(std::span<const PortMapping> ports,
+                                   std::string_view container_port) {
+    std::vector<PortMapping> out;
+    if (container_port.empty())
+        return {ports.begin(), ports.end()};
+    std::string_view number = container_port;
+    std::optional<Protocol> protocol;
+    if (size_t slash = number.find('/'); slash != std::string_view::npos) {
+        protocol = kProtocolNames.parse(number.substr(slash + 1));
+        if (!protocol)
+            return out;
+        number = number.substr(0, slash);
+    }
+    for (const PortMapping& port : ports)
+        if (cat(port.container_port) == number && (!protocol || port.protocol == *protocol))
+            out.push_back(port);
+    return out;
 }
 
 std::string container_resolv_conf(std::string_view host_resolv_conf) {

@@ -215,6 +215,7 @@ Result<void> attach_network(Supervision& run, const RunOptions& options, pid_t p
     }
     run.attached = true;
     run.state.address = attached->address;
+    run.state.ports = attached->ports;
     TRY(rewrite_file(files_dir + "/hosts", hosts_file(run.hostname, attached->address)));
     std::string host_resolv = read_file("/etc/resolv.conf").value_or("");
     TRY(rewrite_file(files_dir + "/resolv.conf", container_resolv_conf(host_resolv)));
@@ -256,6 +257,7 @@ void record_exit(Supervision& run, int wait_status) {
                                                    : WEXITSTATUS(wait_status);
     run.state.finished = now_rfc3339();
     run.state.pid = 0;
+    run.state.ports.clear(); // unpublished as it is detached
     if (!run.cgroup.empty())
         if (Result<uint64_t> kills = read_oom_kills(run.cgroup); kills && *kills > 0)
             run.state.oom_killed = true;
@@ -266,6 +268,50 @@ void record_exit(Supervision& run, int wait_status) {
         log_error(cat("container ", run.name, " was killed: out of memory", limit));
     }
     save(run);
+}
+
+// The first wait before a restart; each one after is twice the last, up
+// to kMaxRestartDelay (Docker's back-off).
+constexpr milliseconds kFirstRestartDelay{100};
+constexpr milliseconds kMaxRestartDelay{60000};
+
+// Whether a container that ended with `status` is started again: only
+// on-failure with a count, a failure, restarts left, and nobody asked it
+// to stop (a signal keel run passed on, `keel container stop`, `keel rm`).
+bool restarts_again(const RunOptions& options, const Supervision& run, int status,
+                    bool stop_asked) {
+    if (options.restart != RestartPolicy::OnFailure || options.restart_retries == 0 ||
+        options.mode != RunMode::Foreground || status == 0 || stop_asked)
+        return false;
+    if (run.state.restart_count >= options.restart_retries)
+        return false;
+    std::string bundle = bundle_of(run.state_root, run.id);
+    return path_exists(bundle + "/config.json") &&
+           !path_exists(cat(bundle, "/", kStopRequestedFile));
+}
+
+// Sleeps the back-off before restart number `done` + 1; false when a
+// signal that would stop the container came meanwhile (it is not
+// restarted then).
+bool wait_before_restart(uint32_t done) {
+    milliseconds delay = kFirstRestartDelay;
+    for (uint32_t i = 0; i < done && delay < kMaxRestartDelay; ++i)
+        delay *= 2;
+    delay = std::min(delay, kMaxRestartDelay);
+    sigset_t stopping;
+    sigemptyset(&stopping);
+    for (int signal : {SIGHUP, SIGINT, SIGQUIT, SIGTERM})
+        sigaddset(&stopping, signal);
+    sigset_t previous;
+    ::sigprocmask(SIG_BLOCK, &stopping, &previous);
+    timespec timeout{.tv_sec = time_t(delay.count() / 1000),
+                     .tv_nsec = long(delay.count() % 1000) * 1000000};
+    int got = -1;
+    do
+        got = ::sigtimedwait(&stopping, nullptr, &timeout);
+    while (got < 0 && errno == EINTR);
+    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+    return got < 0;
 }
 
 Result<int> run_with(const RunOptions& options, const std::string& notify_socket, char** argv) {
@@ -348,7 +394,10 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
             TRY(attach_network(run, options, pid, bundle + "/etc"));
         return {};
     };
+    // The first health check is one interval after each start (a restart too).
+    bool first_check = true;
     hooks.started = [&](pid_t pid) {
+        first_check = true;
         run.started_at = Clock::now();
         run.state.started = now_rfc3339();
         run.state.pid = pid;
@@ -360,19 +409,52 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
             say_ready(run);
     };
     if (!options.health.command.empty() && options.mode == RunMode::Foreground) {
-        hooks.tick = [&, first = true]() mutable {
-            std::optional<milliseconds> next = check_health(run, options, first);
-            first = false;
+        hooks.tick = [&]() {
+            std::optional<milliseconds> next = check_health(run, options, first_check);
+            first_check = false;
             return next;
         };
     }
     hooks.exited = [&](int wait_status) { record_exit(run, wait_status); };
 
     CreateOptions create{.id = id, .bundle = bundle};
+    // Without -i the process reads /dev/null, as Docker's does, not the
+    // terminal or pipe keel run was started from.
+    Fd null_input;
+    if (options.stdin_mode == Stdin::Closed) {
+        Result<Fd> opened = open_file("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (!opened) {
+            discard();
+            return std::unexpected(std::move(opened).error());
+        }
+        null_input = std::move(*opened);
+        create.stdin_fd = null_input.get();
+    }
+    bool stop_asked = false;
+    hooks.forwarded = [&](int signal) { stop_asked |= signal != SIGWINCH; };
     Result<int> status =
         containers::run(runtime_of(state_root), create, options.mode, hooks, options.stdin_mode);
     if (!status || options.mode == RunMode::Foreground)
         detach_network(run);
+    // --restart on-failure:N: the same container started again while a
+    // foreground keel run (a detached one's unit's, under init) waits.
+    while (status && restarts_again(options, run, *status, stop_asked)) {
+        if (!wait_before_restart(run.state.restart_count))
+            break;
+        ++run.state.restart_count;
+        log_notice(cat("container ", name, " exited with status ", *status, ": restart ",
+                       run.state.restart_count, " of ", options.restart_retries));
+        save(run);
+        Result<int> again = containers::run(runtime_of(state_root), create, options.mode, hooks,
+                                            options.stdin_mode);
+        detach_network(run);
+        if (!again) {
+            // The container stays, exited with its last status.
+            log_error(cat("keel run: restart ", name, ": ", again.error().to_string()));
+            break;
+        }
+        status = again;
+    }
     if (options.mode == RunMode::Detach && status) {
         if (!options.health.command.empty())
             log_warning("keel run: --health-cmd: a detached container is checked only under "

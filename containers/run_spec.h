@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -128,13 +129,22 @@ struct PortMapping {
     std::string host_ip;
 };
 
-/// Reads Docker's `-p` spelling: "[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]"
-/// ("8080:80", "127.0.0.1:8080:80/udp"); ports 1 to 65535, IP an IPv4
-/// address (0.0.0.0 means all). Errors quote the spec and name the part
-/// that is wrong.
+/// Reads Docker's `-p` spelling: "[[IP:][HOST_PORT]:]CONTAINER_PORT[/tcp|udp]"
+/// ("8080:80", "127.0.0.1:8080:80/udp", "80", "127.0.0.1::80"); ports 1
+/// to 65535, IP an IPv4 address (0.0.0.0 means all). Without HOST_PORT,
+/// `host_port` is 0: a free port is chosen when the container is attached.
+/// Errors quote the spec and name the part that is wrong.
 Result<PortMapping> parse_port_mapping(std::string_view spec);
 /// The mapping as parse_port_mapping() reads it, protocol always written.
 std::string format_port_mapping(const PortMapping& mapping);
+/// A published port as `docker ps` shows it: "0.0.0.0:32768->80/tcp".
+std::string published_port_text(const PortMapping& mapping);
+/// Every published port so, joined by ", " (ps's PORTS column).
+std::string published_ports_text(std::span<const PortMapping> ports);
+/// The ports published for `container_port` ("80" or "80/udp"; empty:
+/// every port), as `docker port CONTAINER [PORT]` looks them up.
+std::vector<PortMapping> ports_for(std::span<const PortMapping> ports,
+                                   std::string_view container_port);
 
 /// --tmpfs PATH[:OPTIONS].
 struct TmpfsMount {

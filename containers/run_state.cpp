@@ -22,6 +22,7 @@ Result<RunState> parse_run_state(std::string_view text) {
     JsonObjectCursor object = TRY(JsonCursor(document).object());
     out.health = TRY(parse_choice(kHealthStatusNames, TRY(object["health"].value_or("none"))));
     out.failing_streak = TRY(object["failing_streak"].value_or<uint32_t>(0));
+    out.restart_count = TRY(object["restart_count"].value_or<uint32_t>(0));
     out.oom_killed = TRY(object["oom_killed"].value_or(false));
     if (!object["exit_code"].missing() && !object["exit_code"].null())
         out.exit_code = TRY(object["exit_code"].integer<int>(0, 255));
@@ -29,6 +30,15 @@ Result<RunState> parse_run_state(std::string_view text) {
         out.memory_limit = TRY(object["memory_limit"].integer<int64_t>(0));
     out.pid = TRY(object["pid"].value_or<pid_t>(0));
     out.address = TRY(object["address"].value_or(""));
+    for (const JsonCursor& entry : TRY(object["ports"].array())) {
+        JsonObjectCursor port = TRY(entry.object());
+        // The form -p takes back (host ports are never 0 once attached).
+        PortMapping mapping =
+            TRY_CTX(parse_port_mapping(TRY(port["mapping"].string())), port["mapping"].path());
+        if (mapping.host_port == 0)
+            return error(cat(port["mapping"].path(), ": no host port"));
+        out.ports.push_back(std::move(mapping));
+    }
     out.started = TRY(object["started"].value_or(""));
     out.finished = TRY(object["finished"].value_or(""));
     for (const JsonCursor& entry : TRY(object["health_log"].array())) {
@@ -46,6 +56,7 @@ std::string run_state_json(const RunState& state) {
     json.begin_object()
         .field("health", kHealthStatusNames.name(state.health))
         .field("failing_streak", state.failing_streak)
+        .field("restart_count", state.restart_count)
         .field("oom_killed", state.oom_killed)
         .field("exit_code", state.exit_code)
         .field("memory_limit", state.memory_limit)
@@ -53,6 +64,10 @@ std::string run_state_json(const RunState& state) {
         .field("address", state.address)
         .field("started", state.started)
         .field("finished", state.finished);
+    json.key("ports").begin_array();
+    for (const PortMapping& port : state.ports)
+        json.begin_object().field("mapping", format_port_mapping(port)).end_object();
+    json.end_array();
     json.key("health_log").begin_array();
     for (const HealthProbe& probe : state.health_log)
         json.begin_object()

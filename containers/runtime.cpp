@@ -201,11 +201,11 @@ private:
 // followed by SIGKILL once that time has passed. With `relay`, the
 // process's terminal is relayed meanwhile (and drained once it has
 // exited), and SIGWINCH resizes the terminal instead of being passed on.
-Result<int>
-wait_forwarding_signals(pid_t pid,
-                        const std::function<std::optional<std::chrono::milliseconds>()>& tick = {},
-                        std::optional<std::chrono::milliseconds> kill_after = std::nullopt,
-                        TerminalRelay* relay = nullptr) {
+// `on_forwarded`, when given, hears of every signal passed on.
+Result<int> wait_forwarding_signals(
+    pid_t pid, const std::function<std::optional<std::chrono::milliseconds>()>& tick = {},
+    std::optional<std::chrono::milliseconds> kill_after = std::nullopt,
+    TerminalRelay* relay = nullptr, const std::function<void(int signal)>& on_forwarded = {}) {
     sigset_t forwarded = forwarded_signals();
     Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals)
@@ -253,6 +253,8 @@ wait_forwarding_signals(pid_t pid,
                     continue;
                 }
                 (void)pidfd_send_signal(pidfd.get(), int(info.ssi_signo));
+                if (on_forwarded)
+                    on_forwarded(int(info.ssi_signo));
                 bool ending = info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT;
                 if (ending && kill_after && !kill_at)
                     kill_at = Clock::now() + *kill_after;
@@ -466,8 +468,8 @@ Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, Run
         std::optional<RawInput> raw;
         if (relay && input == Stdin::Open)
             raw.emplace(TRY(RawInput::enter()));
-        return wait_forwarding_signals(pid, hooks.tick, hooks.kill_after,
-                                       relay ? &*relay : nullptr);
+        return wait_forwarding_signals(pid, hooks.tick, hooks.kill_after, relay ? &*relay : nullptr,
+                                       hooks.forwarded);
     }();
     int status = TRY(std::move(waited));
     if (hooks.exited)

@@ -444,6 +444,20 @@ exec)
   touch "$rootfs/data/plain"
   out=$(kexec web /data/plain 2>&1); status=$?
   [ "$status" = 126 ] || fail "a file that is not executable: status $status: $out"
+  # A missing -w directory is 126 naming it, as Docker's, not a missing
+  # command's 127; so is a directory run as a program.
+  out=$(kexec -w /no/such/dir web true 2>&1); status=$?
+  [ "$status" = 126 ] || fail "a missing -w: status $status: $out"
+  echo "$out" | grep -q 'chdir to cwd ("/no/such/dir") set in config.json failed' ||
+    fail "a missing -w: $out"
+  out=$(kexec web /data 2>&1); status=$?
+  [ "$status" = 126 ] || fail "a directory as the program: status $status: $out"
+  out=$(kexec web /no/such/program 2>&1); status=$?
+  [ "$status" = 127 ] || fail "a missing absolute program: status $status: $out"
+  out=$(kexec -e PATH=/data web plain 2>&1); status=$?
+  [ "$status" = 126 ] || fail "a program on PATH that is not executable: status $status: $out"
+  out=$(kexec -w /data -e PATH=/bin web sh -c pwd) || fail "exec -w /data: $out"
+  [ "$out" = /data ] || fail "-w /data: $out"
   set -e
   # stdin only with -i.
   out=$(echo piped | kexec web cat) || fail "exec cat: $out"
@@ -616,6 +630,98 @@ userns_refused)
   [ -z "$(containers)" ] || fail "left $(containers)"
   [ -z "$(ls -A "$store/containers" 2>/dev/null)" ] || fail "left a root"
   [ "$(grep -c . /proc/self/mountinfo)" = "$before" ] || fail "mounts left: $(grep "$work" /proc/self/mountinfo)"
+  pass ;;
+
+stdin)
+  # Without -i the container's stdin is /dev/null, as Docker gives it, not
+  # keel run's; with -i it is keel run's.
+  out=$(echo piped | timeout 30 "$keel" run --root "$state" --rm "${no_mknod[@]}" --network none \
+    --rootfs "$rootfs" cat) || fail "run cat: $out"
+  [ -z "$out" ] || fail "stdin reached the container without -i: $out"
+  out=$(echo piped | timeout 30 "$keel" run --root "$state" --rm "${no_mknod[@]}" --network none \
+    -i --rootfs "$rootfs" cat) || fail "run -i cat: $out"
+  [ "$out" = piped ] || fail "-i: the container read '$out'"
+  pass ;;
+
+publish_random)
+  # -p CONTAINER_PORT (and -p IP::CONTAINER_PORT) publishes on a free host
+  # port keel chose; keel port, ps and inspect (NetworkSettings.Ports in
+  # Docker's shape) say which, and it answers there.
+  for tool in ip nft; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+  done
+  "$keel" run --root "$state" "${no_mknod[@]}" -d --name web -p 80 -p 127.0.0.1::81/udp \
+    --rootfs "$rootfs" httpd -f -p 80 -h /www >/dev/null || fail "run -d -p 80"
+  out=$("$keel" port --root "$state" web) || fail "keel port: $out"
+  host=$("$keel" port --root "$state" web 80) || fail "keel port web 80: $host"
+  echo "$host" | grep -Eq '^0\.0\.0\.0:[0-9]+$' || fail "keel port web 80: $host"
+  port=${host##*:}
+  [ "$port" -ne 80 ] && [ "$port" -ne 0 ] || fail "host port $port"
+  udp=$("$keel" port --root "$state" web 81/udp) || fail "keel port web 81/udp: $udp"
+  echo "$udp" | grep -Eq '^127\.0\.0\.1:[0-9]+$' || fail "keel port web 81/udp: $udp"
+  [ "$out" = "80/tcp -> 0.0.0.0:$port
+81/udp -> $udp" ] || fail "keel port: $out"
+  "$keel" port --root "$state" web 82 >/dev/null 2>&1 && fail "keel port web 82 succeeded"
+  "$keel" ps --root "$state" | grep -q "0\.0\.0\.0:$port->80/tcp, $udp->81/udp .*web$" ||
+    fail "ps: $("$keel" ps --root "$state")"
+  "$keel" inspect --root "$state" web |
+    grep -q "\"Ports\":{\"80/tcp\":\[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$port\"}\]" ||
+    fail "inspect: $("$keel" inspect --root "$state" web)"
+  get='GET /index.html HTTP/1.0\r\n\r\n'
+  got=
+  for _ in $(seq 50); do
+    got=$(printf "$get" | timeout 5 busybox nc 127.0.0.1 "$port" 2>/dev/null | tail -n 1) || true
+    [ "$got" = hello-from-web ] && break
+    sleep 0.1
+  done
+  [ "$got" = hello-from-web ] || fail "127.0.0.1:$port got '$got'"
+  # A second container gets another port.
+  "$keel" run --root "$state" "${no_mknod[@]}" -d --name web2 -p 80 --rootfs "$rootfs" \
+    httpd -f -p 80 -h /www >/dev/null || fail "run -d web2"
+  other=$("$keel" port --root "$state" web2 80) || fail "keel port web2"
+  [ "${other##*:}" != "$port" ] || fail "both containers got port $port"
+  "$keel" rm --root "$state" -f web web2 >/dev/null || fail "rm -f"
+  ! nft list ruleset | grep -q "dport $port " || fail "$port's rule stayed: $(nft list ruleset)"
+  pass ;;
+
+restart_on_failure)
+  # --restart on-failure:2: the same container started again twice, then
+  # it stays exited with its status; inspect's RestartCount says how often.
+  # One that succeeds, or is stopped, is not restarted.
+  set +e
+  timeout 60 "$keel" run --root "$state" "${no_mknod[@]}" --network none --name flaky \
+    --restart on-failure:2 --rootfs "$rootfs" sh -c 'echo run >>/data/runs; exit 3'
+  status=$?
+  set -e
+  [ "$status" = 3 ] || fail "status $status, not 3"
+  [ "$(grep -c run "$rootfs/data/runs")" = 3 ] || fail "ran $(grep -c run "$rootfs/data/runs") times, not 3"
+  out=$("$keel" inspect --root "$state" flaky)
+  echo "$out" | grep -q '"RestartCount":2' || fail "inspect: $out"
+  echo "$out" | grep -q '"Status":"exited"' || fail "inspect: $out"
+  echo "$out" | grep -q '"ExitCode":3' || fail "inspect: $out"
+  "$keel" ps --root "$state" -a | grep -q 'Exited (3).*flaky$' || fail "ps -a: $("$keel" ps --root "$state" -a)"
+  "$keel" run --root "$state" "${no_mknod[@]}" --network none --name fine \
+    --restart on-failure:2 --rootfs "$rootfs" sh -c 'echo run >>/data/fine' || fail "run fine"
+  [ "$(grep -c run "$rootfs/data/fine")" = 1 ] || fail "a success was restarted"
+  "$keel" inspect --root "$state" fine | grep -q '"RestartCount":0' || fail "inspect fine"
+  "$keel" run --root "$state" "${no_mknod[@]}" --network none --name stopped \
+    --restart on-failure:5 --rootfs "$rootfs" sh -c 'echo run >>/data/stopped; exec sleep 30' &
+  runner=$!
+  for _ in $(seq 50); do
+    "$keel" ps --root "$state" | grep -q ' stopped$' && break
+    sleep 0.1
+  done
+  "$keel" container stop --root "$state" -t 1 stopped >/dev/null || fail "stop"
+  set +e
+  wait "$runner"
+  set -e
+  [ "$(grep -c run "$rootfs/data/stopped")" = 1 ] || fail "a stopped container was restarted"
+  "$keel" inspect --root "$state" stopped | grep -q '"RestartCount":0' || fail "inspect stopped"
+  set +e
+  out=$("$keel" run --root "$state" --rm --restart on-failure:2 --rootfs "$rootfs" true 2>&1)
+  status=$?
+  set -e
+  [ "$status" = 2 ] || fail "--rm with --restart: status $status: $out"
   pass ;;
 
 *)

@@ -61,6 +61,16 @@ TEST_CASE("a detached container's unit runs keel run in the foreground with the 
     CHECK(words == expected);
 }
 
+TEST_CASE("with on-failure:N keel run counts the restarts and the container stays once exited") {
+    ::unsetenv("KEEL_IMAGE_STORE");
+    std::vector<std::string> words =
+        words_for({"-d", "--restart", "on-failure:3", "--rootfs", "/srv/root", "false"});
+    std::vector<std::string> expected = {
+        "/usr/bin/keel",          "run",      "--replace", "--name=web", "--sdnotify=conmon",
+        "--restart=on-failure:3", "--rootfs", "/srv/root", "false"};
+    CHECK(words == expected);
+}
+
 TEST_CASE("combined short flags with -d lose only the detach") {
     ::unsetenv("KEEL_IMAGE_STORE");
     std::vector<std::string> words = words_for({"-di", "--rm", "busybox"});

@@ -159,6 +159,27 @@ TEST_CASE("an OCI layout is loaded: the image is listed by name and its layer un
     CHECK(path_exists(layout.path() + "/index.json"));
 }
 
+TEST_CASE("an image's listed size is its layers unpacked, its compressed size kept beside it") {
+    TempDir dir;
+    ImageStoreOptions store{dir / "store"};
+    Layout layout(dir / "layout");
+    std::string big(10000, 'x');
+    layout.image({layer("big", big), layer("small", "hi\n")}, "example.com/sized:1");
+    REQUIRE(load_images(store, layout.path()));
+    auto images = list_images(store);
+    REQUIRE(images);
+    REQUIRE(images->size() == 1);
+    // The two files' bytes, not the tars' (headers, padding).
+    CHECK((*images)[0].unpacked_size == 10000 + 3);
+    auto details = inspect_image(store, "example.com/sized:1");
+    REQUIRE(details);
+    uint64_t blobs = details->manifest.config.size;
+    for (const ImageLayer& layer : details->layers)
+        blobs += layer.blob.size;
+    CHECK(details->summary.size == blobs);
+    CHECK(details->summary.unpacked_size == 10003);
+}
+
 TEST_CASE("a tampered blob is refused and leaves the store unchanged") {
     TempDir dir;
     ImageStoreOptions store{dir / "store"};

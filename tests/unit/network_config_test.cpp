@@ -52,7 +52,9 @@ TEST_CASE("-p takes Docker's forms: host:container, with an address, with a prot
 }
 
 TEST_CASE("a bad -p spec is refused, naming what is wrong") {
-    CHECK(error_of("80").find("expected [IP:]HOST_PORT:CONTAINER_PORT") != std::string::npos);
+    CHECK(error_of("0").find("container port `0` is not a port") != std::string::npos);
+    CHECK(error_of("::80").find("is not an IPv4 address") != std::string::npos);
+    CHECK(error_of("1.2.3.4::").find("container port ``") != std::string::npos);
     CHECK(error_of("80:80/sctp").find("unknown protocol `sctp`") != std::string::npos);
     CHECK(error_of("0:80").find("host port `0` is not a port") != std::string::npos);
     CHECK(error_of("80:65536").find("container port `65536`") != std::string::npos);
@@ -62,6 +64,41 @@ TEST_CASE("a bad -p spec is refused, naming what is wrong") {
     CHECK(error_of(":80").find("host port ``") != std::string::npos);
     CHECK(error_of("80:80/").find("unknown protocol ``") != std::string::npos);
     CHECK(error_of("8080-8081:80").find("host port") != std::string::npos);
+}
+
+TEST_CASE("-p CONTAINER_PORT and -p IP::CONTAINER_PORT publish on a host port chosen later") {
+    auto alone = parse_port_mapping("80");
+    REQUIRE(alone);
+    CHECK(alone->host_port == 0);
+    CHECK(alone->container_port == 80);
+    CHECK(alone->host_ip.empty());
+    CHECK(format_port_mapping(*alone) == "80/tcp");
+
+    auto on_address = parse_port_mapping("127.0.0.1::53/udp");
+    REQUIRE(on_address);
+    CHECK(on_address->host_port == 0);
+    CHECK(on_address->host_ip == "127.0.0.1");
+    CHECK(on_address->protocol == Protocol::Udp);
+    CHECK(format_port_mapping(*on_address) == "127.0.0.1::53/udp");
+    auto again = parse_port_mapping(format_port_mapping(*on_address));
+    REQUIRE(again);
+    CHECK(again->host_ip == "127.0.0.1");
+    CHECK(again->container_port == 53);
+}
+
+TEST_CASE("published ports read as docker ps and docker port show them") {
+    PortMapping any = *parse_port_mapping("32768:80");
+    PortMapping local = *parse_port_mapping("127.0.0.1:5353:53/udp");
+    std::vector<PortMapping> ports = {any, local};
+    CHECK(published_ports_text(ports) == "0.0.0.0:32768->80/tcp, 127.0.0.1:5353->53/udp");
+    CHECK(published_ports_text({}) == "");
+    CHECK(ports_for(ports, "").size() == 2);
+    REQUIRE(ports_for(ports, "80").size() == 1);
+    CHECK(ports_for(ports, "80")[0].host_port == 32768);
+    CHECK(ports_for(ports, "80/udp").empty());
+    REQUIRE(ports_for(ports, "53/udp").size() == 1);
+    CHECK(ports_for(ports, "53/udp")[0].host_ip == "127.0.0.1");
+    CHECK(ports_for(ports, "53/sctp").empty());
 }
 
 TEST_CASE("a container's resolv.conf drops loopback nameservers and keeps search and options") {

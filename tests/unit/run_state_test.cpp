@@ -21,16 +21,19 @@ HealthProbe probe(int exit_code, std::string output = {}) {
 } // namespace
 
 TEST_CASE("what keel run saw of a container is read back as it was written") {
-    RunState state{.health = HealthStatus::Unhealthy,
-                   .failing_streak = 3,
-                   .oom_killed = true,
-                   .exit_code = 137,
-                   .memory_limit = 64 << 20,
-                   .pid = 42,
-                   .address = "10.88.0.2",
-                   .started = "2026-01-02T03:04:05Z",
-                   .finished = "2026-01-02T03:04:09Z",
-                   .health_log = {probe(1, "no\n\"quoted\"")}};
+    RunState state{
+        .health = HealthStatus::Unhealthy,
+        .failing_streak = 3,
+        .restart_count = 2,
+        .oom_killed = true,
+        .exit_code = 137,
+        .memory_limit = 64 << 20,
+        .pid = 42,
+        .address = "10.88.0.2",
+        .ports = {*parse_port_mapping("32768:80"), *parse_port_mapping("127.0.0.1:5353:53/udp")},
+        .started = "2026-01-02T03:04:05Z",
+        .finished = "2026-01-02T03:04:09Z",
+        .health_log = {probe(1, "no\n\"quoted\"")}};
     Result<RunState> back = parse_run_state(run_state_json(state));
     REQUIRE_MESSAGE(back, back.error().to_string());
     CHECK(back->health == HealthStatus::Unhealthy);
@@ -39,6 +42,12 @@ TEST_CASE("what keel run saw of a container is read back as it was written") {
     CHECK(back->exit_code == 137);
     CHECK(back->memory_limit == 64 << 20);
     CHECK(back->address == "10.88.0.2");
+    REQUIRE(back->ports.size() == 2);
+    CHECK(back->ports[0].host_port == 32768);
+    CHECK(back->ports[0].container_port == 80);
+    CHECK(back->ports[1].host_ip == "127.0.0.1");
+    CHECK(back->ports[1].protocol == Protocol::Udp);
+    CHECK(back->restart_count == 2);
     CHECK(back->finished == "2026-01-02T03:04:09Z");
     REQUIRE(back->health_log.size() == 1);
     CHECK(back->health_log[0].output == "no\n\"quoted\"");
@@ -61,6 +70,12 @@ TEST_CASE("a malformed state.json is refused naming what is wrong") {
     CHECK_FALSE(parse_run_state(R"({"exit_code":300})"));
     CHECK_FALSE(parse_run_state(R"({"health_log":[1]})"));
     CHECK_FALSE(parse_run_state(R"({"oom_killed":"yes"})"));
+    Result<RunState> port = parse_run_state(R"({"ports":[{"mapping":"80:x"}]})");
+    REQUIRE_FALSE(port);
+    CHECK(port.error().to_string().find("ports[0].mapping") != std::string::npos);
+    CHECK_FALSE(parse_run_state(R"({"ports":[{"mapping":"80/tcp"}]})"));
+    CHECK_FALSE(parse_run_state(R"({"ports":["80:80"]})"));
+    CHECK_FALSE(parse_run_state(R"({"restart_count":-1})"));
 }
 
 TEST_CASE("a container is starting until a check passes, then healthy, and unhealthy after "
