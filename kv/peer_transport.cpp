@@ -440,12 +440,7 @@ void PeerTransport::flush(Peer& peer) {
                 break;
             }
             left -= rest;
-            peer.written = 0;
-            if (front.kind != FrameKind::Hello)
-                peer.queued_bytes -= front.bytes.size();
-            if (front.kind == FrameKind::Snapshot)
-                notify_snapshot(peer.id, SnapshotStatus::Finish);
-            peer.queue.pop_front();
+            pop_sent_frame(peer);
         }
     }
     update_peer_events(peer);
@@ -465,14 +460,19 @@ void PeerTransport::flush_stream(Peer& peer) {
         QueuedFrame& front = peer.queue.front();
         if (peer.written < front.bytes.size())
             break; // the socket is full, or the handshake is not done
-        peer.written = 0;
-        if (front.kind != FrameKind::Hello)
-            peer.queued_bytes -= front.bytes.size();
-        if (front.kind == FrameKind::Snapshot)
-            notify_snapshot(peer.id, SnapshotStatus::Finish);
-        peer.queue.pop_front();
+        pop_sent_frame(peer);
     }
     update_peer_events(peer);
+}
+
+void PeerTransport::pop_sent_frame(Peer& peer) {
+    QueuedFrame& front = peer.queue.front();
+    peer.written = 0;
+    if (front.kind != FrameKind::Hello)
+        peer.queued_bytes -= front.bytes.size();
+    if (front.kind == FrameKind::Snapshot)
+        notify_snapshot(peer.id, SnapshotStatus::Finish);
+    peer.queue.pop_front();
 }
 
 void PeerTransport::update_peer_events(Peer& peer) {

@@ -115,6 +115,9 @@ private:
     void close_inbound(int fd);
     /// flush() over a TLS session: frames go through the stream one by one.
     void flush_stream(Peer& peer);
+    /// The queue's first frame has gone out whole: drops it, counts it out
+    /// of the queued bytes, and reports a finished snapshot.
+    void pop_sent_frame(Peer& peer);
     /// Reads the inbound connection through its stream (plain or TLS);
     /// nullopt when nothing is there now, 0 when the peer closed.
     Result<std::optional<size_t>> read_inbound(Inbound& inbound, char* buffer, size_t size);
