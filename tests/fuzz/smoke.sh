@@ -5,7 +5,7 @@
 # naming the targets that failed and where their crashing inputs were saved.
 #
 # Environment:
-#   KEEL_FUZZ_SECONDS  time per target (default 10: a smoke run of 34 targets
+#   KEEL_FUZZ_SECONDS  time per target (default 10: a smoke run of every target
 #                      in the test suite; a real campaign is a longer run by
 #                      hand, e.g. KEEL_FUZZ_SECONDS=600 for one target's
 #                      corpus to grow)
