@@ -378,13 +378,29 @@ func (c *checker) watch() error {
 	if _, err := c.cli.Compact(ctx, last.Header.Revision); err != nil {
 		return err
 	}
-	cctx, ccancel := context.WithCancel(ctx)
-	defer ccancel()
-	cr, ok := <-c.cli.Watch(cctx, pre, clientv3.WithPrefix(), clientv3.WithRev(first.Header.Revision))
-	if !ok || !cr.Canceled || cr.CompactRevision != last.Header.Revision || !errors.Is(cr.Err(), rpctypes.ErrCompacted) {
-		return fmt.Errorf("a watch from a compacted revision: ok %v canceled %v compact revision %d err %v",
+	// The compaction is answered once the member that served it applied
+	// it; the watch may reach another member, which applies it a moment
+	// later (etcd alike), so it is tried for up to 2 s.
+	var watchErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		if attempt > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		cctx, ccancel := context.WithCancel(ctx)
+		cr, ok := <-c.cli.Watch(cctx, pre, clientv3.WithPrefix(), clientv3.WithRev(first.Header.Revision))
+		ccancel()
+		if ok && cr.Canceled && cr.CompactRevision == last.Header.Revision && errors.Is(cr.Err(), rpctypes.ErrCompacted) {
+			watchErr = nil
+			break
+		}
+		watchErr = fmt.Errorf("a watch from a compacted revision: ok %v canceled %v compact revision %d err %v",
 			ok, cr.Canceled, cr.CompactRevision, cr.Err())
 	}
+	if watchErr != nil {
+		return watchErr
+	}
+	// A linearizable get waits until its member has applied what was
+	// committed before it, the compaction included: no retry.
 	if _, err := c.cli.Get(ctx, pre, clientv3.WithRev(first.Header.Revision)); !errors.Is(err, rpctypes.ErrCompacted) {
 		return fmt.Errorf("a get below the compaction: %v", err)
 	}
