@@ -33,7 +33,9 @@ role_arguments(const KernelCommandLine& cmdline,
             return error(cat("kernel command line ", quoted(key), ": ", quoted(flag),
                              " is not an etcd flag's name (such as keel.kv.name=m1)"));
         data_dir_given = data_dir_given || flag == "data-dir";
-        args.push_back(parameter.value ? cat("--", flag, "=", *parameter.value) : cat("--", flag));
+        // A bare word switches a flag on. As `--FLAG` alone it would take
+        // the next argument as its value when FLAG is not a boolean.
+        args.push_back(cat("--", flag, "=", parameter.value ? *parameter.value : "true"));
     }
     if (!data_dir_given)
         args.push_back(cat("--data-dir=", kRoleDataDir));

@@ -26,7 +26,7 @@ inline constexpr std::string_view kRoleDataDir = "/var/lib/keel/kv";
 inline constexpr std::string_view kRoleParameterPrefix = "keel.kv.";
 
 /// etcd's flags for the role: each keel.kv.FLAG=VALUE word of `cmdline`
-/// as --FLAG=VALUE (a bare keel.kv.FLAG as --FLAG), in order, then
+/// as --FLAG=VALUE (a bare keel.kv.FLAG as --FLAG=true), in order, then
 /// --data-dir=kRoleDataDir when neither a keel.kv.data-dir word nor
 /// ETCD_DATA_DIR in `environment` says where the data goes. A FLAG that
 /// is not a flag's name (lower-case letters, digits and dashes) is an

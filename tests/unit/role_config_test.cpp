@@ -40,7 +40,16 @@ TEST_CASE("keel.kv words on the kernel command line become etcd's flags, others 
     CHECK(arguments("console=ttyS0 keel.kv.name=m1 quiet keel.kv.initial-cluster=m1=http://"
                     "127.0.0.1:2380 keel.kvx=1 keel.kv.force-new-cluster") ==
           std::vector<std::string>{"--name=m1", "--initial-cluster=m1=http://127.0.0.1:2380",
-                                   "--force-new-cluster", "--data-dir=/var/lib/keel/kv"});
+                                   "--force-new-cluster=true", "--data-dir=/var/lib/keel/kv"});
+}
+
+TEST_CASE("a bare keel.kv word never takes the next flag as its value") {
+    // Found by role_config_fuzz: `--key-file` alone took the role's
+    // --data-dir=... as its value, and the data went elsewhere.
+    CHECK(arguments("keel.kv.name=m1 keel.kv.key-file") ==
+          std::vector<std::string>{"--name=m1", "--key-file=true", "--data-dir=/var/lib/keel/kv"});
+    CHECK(role_config("keel.kv.key-file keel.kv.name=m1").name == "m1");
+    CHECK(role_config("keel.kv.name=m1 keel.kv.key-file").data_dir == "/var/lib/keel/kv");
 }
 
 TEST_CASE("the role keeps its data on STATE unless the command line or kv.conf names a data dir") {
