@@ -1,6 +1,6 @@
 // Tests for kv/server_config.h: `keel kv serve` takes etcd's flags and
 // ETCD_* variables, fills in etcd's defaults, and refuses what etcd
-// refuses with a message that says how to fix it.
+// refuses with a message that says how to fix it (TLS settings included).
 #include "kv/server_config.h"
 
 #include <doctest/doctest.h>
@@ -37,6 +37,11 @@ const std::vector<std::string> kThreeMembers = {
     "--initial-advertise-peer-urls=http://127.0.0.1:2382",
     "--initial-cluster=a=http://127.0.0.1:2380,b=http://127.0.0.1:2382,c=http://127.0.0.1:2384",
     "--initial-cluster-token=tok",
+};
+
+const std::vector<std::string> kHttpsClients = {
+    "--listen-client-urls=https://127.0.0.1:2379",
+    "--advertise-client-urls=https://127.0.0.1:2379",
 };
 
 } // namespace
@@ -302,4 +307,64 @@ TEST_CASE("a malformed auto-compaction retention stops the member at its command
           std::string::npos);
     CHECK(parse({"--auto-compaction-mode=revision", "--auto-compaction-retention=500"})
               .auto_compaction_retention == "500");
+}
+
+// ---- TLS: https:// URLs need their certificate and key, certificate checks
+// need a CA, and the files and switches come from flags or ETCD_*.
+
+TEST_CASE("an https client URL without --cert-file and --key-file is refused, naming the flags") {
+    std::string why = refusal(kHttpsClients);
+    CHECK(contains(why, "--cert-file, --key-file"));
+    CHECK(contains(why, "https://127.0.0.1:2379"));
+    std::vector<std::string> no_key = kHttpsClients;
+    no_key.push_back("--cert-file=/c.pem");
+    CHECK(contains(refusal(no_key), "--key-file"));
+}
+
+TEST_CASE("an https peer URL without --peer-cert-file and --peer-key-file is refused") {
+    std::string why = refusal({"--listen-peer-urls=https://127.0.0.1:2380",
+                               "--initial-advertise-peer-urls=https://127.0.0.1:2380"});
+    CHECK(contains(why, "--peer-cert-file, --peer-key-file"));
+    CHECK(contains(why, "peer url https://127.0.0.1:2380"));
+}
+
+TEST_CASE("client certificate checks without a CA to check against are refused") {
+    std::vector<std::string> args = kHttpsClients;
+    args.insert(args.end(), {"--cert-file=/c.pem", "--key-file=/k.pem", "--client-cert-auth"});
+    CHECK(contains(refusal(args), "--client-cert-auth needs --trusted-ca-file"));
+    CHECK(contains(refusal({"--peer-client-cert-auth", "--peer-cert-file=/c.pem",
+                            "--peer-key-file=/k.pem", "--listen-peer-urls=https://127.0.0.1:2380",
+                            "--initial-advertise-peer-urls=https://127.0.0.1:2380"}),
+                   "--peer-client-cert-auth needs --peer-trusted-ca-file"));
+}
+
+TEST_CASE("TLS switches are accepted and unused on http URLs, as etcd does") {
+    Result<ServerConfig> config = parse_server_config(
+        std::vector<std::string>{"--client-cert-auth", "--peer-client-cert-auth"}, {});
+    REQUIRE_MESSAGE(config, (config ? "" : config.error().to_string()));
+    CHECK(config->client_tls.client_cert_auth);
+}
+
+TEST_CASE("TLS files and switches come from flags and ETCD_* variables") {
+    std::vector<std::string> args = kHttpsClients;
+    args.insert(args.end(), {"--cert-file=/c.pem", "--key-file=/k.pem", "--trusted-ca-file=/ca.pem",
+                             "--client-cert-auth"});
+    Environment environment = {{"ETCD_PEER_CERT_FILE", "/pc.pem"},
+                               {"ETCD_PEER_KEY_FILE", "/pk.pem"},
+                               {"ETCD_PEER_TRUSTED_CA_FILE", "/pca.pem"},
+                               {"ETCD_PEER_CLIENT_CERT_AUTH", "true"},
+                               {"ETCD_LISTEN_PEER_URLS", "https://127.0.0.1:2380"},
+                               {"ETCD_INITIAL_ADVERTISE_PEER_URLS", "https://127.0.0.1:2380"}};
+    Result<ServerConfig> config = parse_server_config(args, environment);
+    REQUIRE_MESSAGE(config, (config ? "" : config.error().to_string()));
+    CHECK(config->client_tls.cert_file == "/c.pem");
+    CHECK(config->client_tls.key_file == "/k.pem");
+    CHECK(config->client_tls.trusted_ca_file == "/ca.pem");
+    CHECK(config->client_tls.client_cert_auth);
+    CHECK(config->peer_tls.cert_file == "/pc.pem");
+    CHECK(config->peer_tls.key_file == "/pk.pem");
+    CHECK(config->peer_tls.trusted_ca_file == "/pca.pem");
+    CHECK(config->peer_tls.client_cert_auth);
+    CHECK(config->listen_client_urls.front().scheme == UrlScheme::Https);
+    CHECK(config->listen_peer_urls.front().scheme == UrlScheme::Https);
 }
