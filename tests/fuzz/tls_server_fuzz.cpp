@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,12 +25,19 @@ using namespace keel::kv;
 namespace {
 
 std::shared_ptr<TlsContext> make_context() {
-    char pattern[] = "/tmp/keel-tls-fuzz-XXXXXX";
-    FUZZ_CHECK(::mkdtemp(pattern) != nullptr);
-    std::string dir = pattern;
-    std::ofstream(dir + "/ca.crt") << test_certs::ca_crt;
-    std::ofstream(dir + "/server.crt") << test_certs::server_crt;
-    std::ofstream(dir + "/server.key") << test_certs::server_key;
+    // TlsContext loads PEM files, as the server's flags name them: the
+    // fixtures go to a scratch directory under $TMPDIR for the load only.
+    const char* base = std::getenv("TMPDIR");
+    std::string dir = std::string(base && *base ? base : "/tmp") + "/keel-tls-fuzz-XXXXXX";
+    FUZZ_CHECK(::mkdtemp(dir.data()) != nullptr);
+    auto write = [&](const char* name, std::string_view pem) {
+        std::ofstream file(dir + name);
+        file << pem;
+        FUZZ_CHECK(file.good());
+    };
+    write("/ca.crt", test_certs::ca_crt);
+    write("/server.crt", test_certs::server_crt);
+    write("/server.key", test_certs::server_key);
     TlsContextOptions options;
     options.role = TlsRole::Server;
     options.verify = PeerVerification::Required;
