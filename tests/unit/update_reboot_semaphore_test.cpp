@@ -1,4 +1,4 @@
-// update/reboot_lock.cpp: locksmith's semaphore as JSON (what is refused, and
+// update/reboot_semaphore.cpp: locksmith's semaphore as JSON (what is refused, and
 // why), and what take, release and set-max do to it. The compare-and-swap
 // against a real KV is tested by tests/host/update_lock.sh.
 #include "update/update.h"
