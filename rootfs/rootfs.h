@@ -327,6 +327,28 @@ struct SlotChoice {
 /// ROOT-A) and records the boot attempt on it before anything is mounted.
 using SlotChooser = std::function<Result<SlotChoice>(const std::string& disk)>;
 
+/// How a root partition is checked by dm-verity as it is read: a hash
+/// tree in the format `veritysetup format` makes (hash type 1), on the
+/// same partition as the filesystem, after it, starting with veritysetup's
+/// 512-byte superblock in its first hash block (so `veritysetup verify
+/// --hash-offset=HASH_OFFSET DEV DEV ROOT_HASH` checks it too).
+struct VerityParams {
+    uint64_t data_blocks = 0;         ///< data blocks the tree covers
+    uint32_t data_block_size = 4096;  ///< bytes
+    uint32_t hash_block_size = 4096;  ///< bytes
+    uint64_t hash_offset = 0;         ///< bytes from the partition's start to the superblock
+    std::string algorithm = "sha256"; ///< the kernel's name of the hash
+    std::string salt;                 ///< lowercase hex; may be empty
+    std::string root_hash;            ///< lowercase hex, from the signed manifest
+};
+
+/// The dm-verity parameters of the root partition `partition`
+/// ("/dev/vda1"), from its signed manifest (update/): nullopt when the
+/// slot is to be mounted without dm-verity; an error (a bad signature, a
+/// missing manifest where one is required) refuses to boot that slot.
+using VerityLookup =
+    std::function<Result<std::optional<VerityParams>>(const std::string& partition)>;
+
 /// The disk boot settings from the kernel command line.
 struct DiskBootOptions {
     /// keel.root=; nullopt means "PARTLABEL=ROOT-A if there is one" (or
@@ -338,6 +360,9 @@ struct DiskBootOptions {
     /// The A/B slot choice (update/update.h's, given by the binary's
     /// main); unset: ROOT-A boots. Not used when keel.root= names the root.
     SlotChooser choose_slot;
+    /// Whether and how the chosen root is mounted through dm-verity
+    /// (update/'s, given by the binary's main); unset: mounted directly.
+    VerityLookup verity_for;
 
     /// Reads keel.root=, keel.rootwait=, keel.state= through `get` (a
     /// command line lookup). Errors name the parameter.
