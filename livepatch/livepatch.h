@@ -18,6 +18,7 @@
 
 #include "base/names.h"
 #include "base/result.h"
+#include "base/signature.h"
 
 #include <chrono>
 #include <cstdint>
@@ -99,8 +100,10 @@ std::string machine_name(uint16_t machine);
 // keys. Otherwise .sig files are not looked at.
 // ---------------------------------------------------------------------------
 
-inline constexpr std::string_view kTrustedKeysDirectory = "/etc/keel/trusted.d";
-inline constexpr std::string_view kSignatureSuffix = ".sig";
+// The scheme and the key directory are base/signature.h's, shared with
+// update payloads.
+using keel::kSignatureSuffix;
+using keel::kTrustedKeysDirectory;
 
 /// Where trusted keys are and whether signatures are demanded without them.
 struct SigningPolicy {

@@ -1,0 +1,19 @@
+// `keel update sign|pack|verify|install`: update payloads from the command
+// line (update/pack.h, update/install.h): publishers pack and sign,
+// machines verify and install into the inactive slot.
+#pragma once
+
+#include "cli/args.h"
+
+namespace keel::cli {
+
+/// `keel update sign --key KEY FILE`: FILE.sig.
+extern const Command kUpdateSignCommand;
+/// `keel update pack ...`: a payload directory.
+extern const Command kUpdatePackCommand;
+/// `keel update verify DIR`: a payload checked against trusted keys.
+extern const Command kUpdateVerifyCommand;
+/// `keel update install DIR|MANIFEST`: a payload into the inactive slot.
+extern const Command kUpdateInstallCommand;
+
+} // namespace keel::cli

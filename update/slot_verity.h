@@ -1,0 +1,30 @@
+// update/slot_verity: what the initramfs needs to mount a slot through
+// dm-verity: the signed manifest kept in the slot's footer
+// (slot_footer.h), its signature checked against the trusted keys, and
+// its dm-verity parameters. Wired into rootfs's DiskBootOptions::verity_for.
+#pragma once
+
+#include "base/result.h"
+#include "base/signature.h"
+#include "rootfs/rootfs.h"
+#include "update/slot_footer.h"
+
+#include <optional>
+#include <string>
+
+namespace keel::update {
+
+/// The footer at the end of `partition` (a block device or a file), or
+/// nullopt when it has none. Errors: unreadable, damaged footer.
+Result<std::optional<SlotFooter>> read_slot_footer(const std::string& partition);
+
+/// The dm-verity parameters of the slot partition `partition`
+/// ("/dev/vda2"): its footer's manifest, the signature verified against
+/// the keys in `trusted_keys_directory`. nullopt when the partition has no
+/// footer (a slot made without one); an error when the footer is damaged,
+/// its signature does not verify, or the image would not fit the partition.
+Result<std::optional<VerityParams>>
+slot_verity(const std::string& partition,
+            const std::string& trusted_keys_directory = std::string(kTrustedKeysDirectory));
+
+} // namespace keel::update
