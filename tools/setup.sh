@@ -44,6 +44,9 @@ if [ "$profile" = all ]; then
     # A/B slot tests (tests/host/update_slots.sh): ChromeOS's cgpt makes and
     # reads the slots' GPT flags
     cgpt
+    # update payloads (tests/host/update_payload.sh): veritysetup checks the
+    # dm-verity tree keel builds
+    cryptsetup-bin
   )
 fi
 
