@@ -84,10 +84,11 @@ install)
   dd if="$img" bs=512 skip="$(cgpt show -i 2 -b "$img")" count="$(cgpt show -i 2 -s "$img")" of=b.part status=none
   cmp -n "$size" b.part payload/root.img || fail "slot B does not hold root.img"
   # The footer holds the signed manifest, byte for byte.
-  footer=$(tail -c 1048576 b.part | head -c 8)
+  footer_at=$(($(stat -c %s b.part) - 1048576))
+  footer=$(dd if=b.part bs=1 skip=$footer_at count=8 status=none)
   [ "$footer" = KEELSLOT ] || fail "no footer at B's end: $footer"
-  tail -c 1048576 b.part | tail -c +65 | head -c "$(stat -c %s payload/manifest.json)" | cmp - payload/manifest.json \
-    || fail "the footer's manifest is not manifest.json"
+  dd if=b.part bs=1 skip=$((footer_at + 64)) count="$(stat -c %s payload/manifest.json)" status=none \
+    | cmp - payload/manifest.json || fail "the footer's manifest is not manifest.json"
   pass ;;
 
 bad_signature)
