@@ -74,6 +74,11 @@ install)
   make_root 3
   pack
   out=$("$keel" update verify --trusted trusted payload) || fail "verify: $out"
+  # keel's signature is openssl's format, both ways: openssl checks keel's,
+  # and the install below checks one openssl made.
+  openssl dgst -sha256 -verify trusted/publisher.pem -signature payload/manifest.json.sig \
+    payload/manifest.json >/dev/null || fail "openssl does not verify keel's signature"
+  openssl dgst -sha256 -sign publisher.key -out payload/manifest.json.sig payload/manifest.json
   make_disk 8
   out=$(install payload) || fail "install: $out"
   grep -q "installed 2.0.1 into slot B (ROOT-B)" <<<"$out" || fail "install said: $out"
