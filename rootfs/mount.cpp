@@ -1,7 +1,9 @@
 // The disk boot: from the initramfs, assemble the system at /sysroot (root
-// read-only, STATE, /etc overlay, binds, tmpfs), make the machine-id, then
-// switch root the way switch_root(8) does (move the API filesystems, free the
-// initramfs, move /sysroot onto /, chroot) and exec keel from the new root.
+// read-only, through dm-verity when the lookup gives parameters, STATE, /etc
+// overlay, binds, tmpfs), make the machine-id, then switch root the way
+// switch_root(8) does (move the API filesystems, free the initramfs, move
+// /sysroot onto /, chroot) and exec keel from the new root. A chosen A/B
+// slot that fails on the way is handed to the updater to be marked bad.
 #include "rootfs/rootfs.h"
 
 #include "base/log.h"

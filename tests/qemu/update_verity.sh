@@ -39,12 +39,12 @@ cgpt add -i 1 -P 2 -T 0 -S 1 "$QT_DISK" && cgpt add -i 2 -P 1 -T 0 -S 1 "$QT_DIS
   qt_fail "cgpt could not set the slots' flags"
 
 verity="keel.verity.root_hash=$root_hash keel.verity.hash_offset=$hash_offset"
-run='keel.run="/bin/sh /verity.sh"'
+run() { echo "keel.run=\"/bin/sh /verity.sh $1\""; }
 slot_row() { echo "$1 +ROOT-$1 +[0-9]+ +$2 +$3 +$4"; }
 host_status() { "$QT_KEEL" update status --disk "$QT_DISK" || qt_fail "keel update status on the host failed"; }
 
 # 1. (and the tree veritysetup made is accepted)
-qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $run"
+qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $(run A)"
 qt_expect "root ROOT-A verified by dm-verity \(root hash ${root_hash:0:16}…\)" 90
 qt_expect 'VERITY: PASS' 60
 qt_finish 0
@@ -54,7 +54,7 @@ last=${root_hash: -1}
 wrong=${root_hash:0:63}$([ "$last" = 0 ] && echo 1 || echo 0)
 qt_log_restart
 qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" \
-  --append "keel.verity.root_hash=$wrong keel.verity.hash_offset=$hash_offset $run"
+  --append "keel.verity.root_hash=$wrong keel.verity.hash_offset=$hash_offset $(run A)"
 qt_expect 'slot ROOT-A \(/dev/vda1\) does not boot: ' 90
 qt_expect 'slot ROOT-A of /dev/vda marked bad; rebooting into the other slot' 30
 qt_finish 4
@@ -63,7 +63,7 @@ host_status | grep -Eq "$(slot_row A 0 0 no)" || qt_fail "ROOT-A is not marked b
 
 # 3.
 qt_log_restart
-qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $run"
+qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $(run B)"
 qt_expect 'slot B \(ROOT-B\) of /dev/vda' 90
 qt_expect "root ROOT-B verified by dm-verity \(root hash ${root_hash:0:16}…\)" 30
 qt_expect 'VERITY: PASS' 60
@@ -89,7 +89,7 @@ printf "$(printf '\\%03o' $(((byte + 1) % 256)))" |
   dd of="$QT_DISK" bs=1 seek="$offset" conv=notrunc status=none || qt_fail "flipping a byte failed"
 cgpt add -i 1 -P 3 -T 0 -S 1 "$QT_DISK" || qt_fail "cgpt could not make ROOT-A the first choice"
 qt_log_restart
-qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $run"
+qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $(run A)"
 qt_expect "root ROOT-A verified by dm-verity" 90
 qt_expect 'slot ROOT-A \(/dev/vda1\) does not boot: .*Input/output error' 60
 qt_expect 'slot ROOT-A of /dev/vda marked bad; rebooting into the other slot' 30
