@@ -71,22 +71,20 @@ qt_finish 0
 
 # 4. One byte of ROOT-A's /usr/bin/keel (its ELF header's padding, in the
 # first block of the file's data) flipped on the disk.
-offset=$(python3 - "$QT_DISK" "$QT_KEEL" "$((a * 512))" "$((n * 512))" <<'PY'
+python3 - "$QT_DISK" "$QT_KEEL" "$((a * 512))" "$((n * 512))" <<'PY' || qt_fail "cannot flip a byte of /usr/bin/keel in ROOT-A"
 import sys
 disk, keel, start, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 head = open(keel, "rb").read(4096)
-with open(disk, "rb") as f:
+with open(disk, "r+b") as f:
     f.seek(start)
     part = f.read(size)
-at = part.find(head)
-if at < 0 or part.find(head, at + 1) >= 0:
-    sys.exit("keel's first block is not in ROOT-A exactly once")
-print(start + at + 9)
+    at = part.find(head)
+    if at < 0 or part.find(head, at + 1) >= 0:
+        sys.exit("keel's first block is not in ROOT-A exactly once")
+    f.seek(start + at + 9)
+    f.write(bytes([head[9] ^ 0xFF]))
+print(f"flipped the byte at {start + at + 9} of the disk (ROOT-A + {at + 9})")
 PY
-) || qt_fail "cannot find /usr/bin/keel's data in ROOT-A"
-byte=$(od -An -tu1 -j "$offset" -N1 "$QT_DISK" | tr -d ' ')
-printf "$(printf '\\%03o' $(((byte + 1) % 256)))" |
-  dd of="$QT_DISK" bs=1 seek="$offset" conv=notrunc status=none || qt_fail "flipping a byte failed"
 cgpt add -i 1 -P 3 -T 0 -S 1 "$QT_DISK" || qt_fail "cgpt could not make ROOT-A the first choice"
 qt_log_restart
 qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $(run A)"

@@ -216,8 +216,8 @@ TEST_CASE("a root read through dm-verity was booted from the slot under its devi
     REQUIRE(::symlink((devices + "/virtio0/block/vda/vda1").c_str(),
                       (devices + "/virtual/block/dm-0/slaves/vda1").c_str()) == 0);
     REQUIRE(keel::make_directories(dir / "dev/block", 0755));
-    REQUIRE(::symlink((devices + "/virtual/block/dm-0").c_str(), (dir / "dev/block/253:0").c_str()) ==
-            0);
+    REQUIRE(::symlink((devices + "/virtual/block/dm-0").c_str(),
+                      (dir / "dev/block/253:0").c_str()) == 0);
     std::string mountinfo = dir / "mountinfo";
     REQUIRE(keel::write_new_file(mountinfo, "22 1 253:0 / / ro,relatime - erofs /dev/dm-0 ro\n"));
     auto booted = up::booted_slot(mountinfo, dir / "dev/block");
