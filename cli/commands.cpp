@@ -32,6 +32,7 @@ CommandResult command_init(const ParsedArgs& args) {
         options.unit_directories.emplace_back(directory);
     options.command = args.passed_through();
     options.choose_slot = update::boot_slot;
+    options.slot_failed = update::boot_slot_failed;
     if (options.mode == InitMode::System && ::getpid() != 1)
         return usage_error("init --system must run as PID 1");
     return run_init(options);

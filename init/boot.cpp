@@ -1,11 +1,14 @@
 // Boot steps of a system PID 1.
 #include "init/boot.h"
 
+#include "rootfs/device_mapper.h"
+
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "init/shutdown.h"
 #include "kmod/kmod.h"
+#include "rootfs/device_mapper.h"
 #include "rootfs/rootfs.h"
 
 #include <algorithm>
@@ -217,14 +220,25 @@ void load_boot_modules(const KernelCommandLine& cmdline) {
     }
 }
 
-void boot_from_disk(const KernelCommandLine& cmdline, const SlotChooser& choose_slot) {
+void boot_from_disk(const KernelCommandLine& cmdline, const DiskBootHooks& hooks) {
     if (!running_from_initramfs())
         return; // the second stage, or a root the kernel mounted itself
     auto options = DiskBootOptions::from([&](std::string_view key) { return cmdline.get(key); });
-    if (options)
-        options->choose_slot = choose_slot;
-    Result<void> booted = options ? mount_root_and_switch(*options)
-                                  : Result<void>(std::unexpected(std::move(options).error()));
+    if (options) {
+        options->choose_slot = hooks.choose_slot;
+        options->verity_for =
+            hooks.verity_for ? hooks.verity_for
+                             : verity_lookup_from_command_line(
+                                   [cmdline](std::string_view key) { return cmdline.get(key); });
+        options->slot_failed = hooks.slot_failed;
+    }
+    Result<DiskBootEnd> booted =
+        options ? mount_root_and_switch(*options)
+                : Result<DiskBootEnd>(std::unexpected(std::move(options).error()));
+    if (booted && *booted == DiskBootEnd::RebootToOtherSlot) {
+        terminate_all_processes(std::chrono::milliseconds(1000));
+        end_system(PowerAction::Reboot);
+    }
     if (booted)
         return; // no disk root: the initramfs is the system
     log_error(cat("cannot boot from disk: ", booted.error().to_string(), "; powering off"));

@@ -49,13 +49,24 @@ std::vector<std::string> configured_modules(const std::vector<std::string>& dire
 /// values. Failures are logged per module; the boot goes on.
 void load_boot_modules(const KernelCommandLine& cmdline);
 
+/// The updater's parts of the disk boot, given by the binary's main (init
+/// has no link to update/); an unset one is not used.
+struct DiskBootHooks {
+    SlotChooser choose_slot;
+    /// Unset: keel.verity.root_hash= and keel.verity.hash_offset= from the
+    /// command line (verity_lookup_from_command_line).
+    VerityLookup verity_for;
+    SlotFailureHandler slot_failed;
+};
+
 /// From an initramfs, boots the disk (rootfs/rootfs.h): keel.root= (default
-/// PARTLABEL=ROOT-A, or the slot `choose_slot` picks on ROOT-A's disk),
-/// keel.rootwait=, keel.state=wipe. Does not return when the root was
-/// switched (keel from the new root runs as PID 1); returns when / is not
-/// an initramfs or there is no disk root to boot (no slot can boot
-/// included). Powers off when a disk root was asked for or found but cannot
-/// be booted.
-void boot_from_disk(const KernelCommandLine& cmdline, const SlotChooser& choose_slot);
+/// PARTLABEL=ROOT-A, or the slot `hooks.choose_slot` picks on ROOT-A's
+/// disk), keel.rootwait=, keel.state=wipe, the root through dm-verity when
+/// `hooks.verity_for` says so. Does not return when the root was switched
+/// (keel from the new root runs as PID 1); returns when / is not an
+/// initramfs or there is no disk root to boot (no slot can boot included).
+/// Reboots when the chosen slot failed and was marked bad; powers off when
+/// a disk root was asked for or found but cannot be booted.
+void boot_from_disk(const KernelCommandLine& cmdline, const DiskBootHooks& hooks);
 
 } // namespace keel

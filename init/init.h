@@ -3,7 +3,7 @@
 #pragma once
 
 #include "control/types.h" // InitMode
-#include "rootfs/rootfs.h" // SlotChooser
+#include "rootfs/rootfs.h" // SlotChooser, VerityLookup, SlotFailureHandler
 
 #include <string>
 #include <vector>
@@ -20,6 +20,12 @@ struct InitOptions {
     /// Which root slot of an A/B disk boots (the updater's choice, given
     /// by main so that init needs no link to update/); unset: ROOT-A.
     SlotChooser choose_slot;
+    /// The dm-verity parameters of the chosen root (update/'s); unset: the
+    /// kernel command line's keel.verity.* (init/boot.h).
+    VerityLookup verity_for;
+    /// Marks a chosen slot that failed to boot bad (update/'s); unset: a
+    /// failed boot powers off.
+    SlotFailureHandler slot_failed;
 };
 
 /// System mode when this is the kernel's first process (no /proc yet, or

@@ -1,7 +1,9 @@
 // The disk boot: from the initramfs, assemble the system at /sysroot (root
-// read-only, STATE, /etc overlay, binds, tmpfs), make the machine-id, then
-// switch root the way switch_root(8) does (move the API filesystems, free the
-// initramfs, move /sysroot onto /, chroot) and exec keel from the new root.
+// read-only, through dm-verity when the lookup gives parameters, STATE, /etc
+// overlay, binds, tmpfs), make the machine-id, then switch root the way
+// switch_root(8) does (move the API filesystems, free the initramfs, move
+// /sysroot onto /, chroot) and exec keel from the new root. A chosen A/B
+// slot that fails on the way is handed to the updater to be marked bad.
 #include "rootfs/rootfs.h"
 
 #include "base/log.h"
@@ -9,6 +11,7 @@
 #include "base/strings.h"
 #include "base/sys.h"
 #include "kmod/kmod.h"
+#include "rootfs/device_mapper.h"
 
 #include <cerrno>
 #include <climits>
@@ -484,51 +487,45 @@ Result<ChosenSlot> chosen_slot_partition(const SlotChooser& chooser, const Block
 
 } // namespace
 
-Result<void> mount_root_and_switch(const DiskBootOptions& options) {
-    uint64_t start = monotonic_usec();
-    RootSpec spec = options.root.value_or(
-        RootSpec{RootSpec::Kind::PartitionLabel, std::string(kDefaultRootLabel)});
-    BlockDevice root;
-    if (options.root) {
-        root = TRY(wait_for_block_device(spec, options.root_wait));
-    } else {
-        // Without keel.root= the initramfs may be the whole system: look for
-        // ROOT-A only on disks that are there, and not for long.
-        auto devices = list_block_devices();
-        bool any_disk = false;
-        if (devices)
-            for (const BlockDevice& device : *devices)
-                any_disk = any_disk || device.has_hardware;
-        if (!any_disk) {
-            log_notice(
-                cat("no disk with a ", spec.to_string(), " partition: staying in the initramfs"));
-            return {};
-        }
-        auto found = wait_for_block_device(spec, kDefaultRootSettle);
-        if (!found) {
-            log_notice(cat(found.error().to_string(), ": staying in the initramfs"));
-            return {};
-        }
-        root = std::move(*found);
-        if (options.choose_slot) {
-            // An A/B disk: the updater says which slot, and counts the try.
-            ChosenSlot slot = TRY(chosen_slot_partition(options.choose_slot, root));
-            if (!slot.partition) {
-                log_error(cat(slot.summary, ": staying in the initramfs for repair"));
-                return {};
-            }
-            log_notice(cat("slot ", slot.summary));
-            root = std::move(*slot.partition);
-            spec.value = root.partition_label;
-        }
-    }
-    log_notice(cat("root ", spec.to_string(), " is ", root.path, " (found in ", took(start), ")"));
+namespace {
 
+// The name of the verity device the root is read through.
+constexpr std::string_view kVerityRootName = "keel-root";
+
+// The device the root filesystem is mounted from: `root` itself, or a
+// dm-verity device over it when `verity_for` gives parameters.
+Result<BlockDevice> root_source(const BlockDevice& root, const std::string& label,
+                                const VerityLookup& verity_for) {
+    if (!verity_for)
+        return root;
+    std::optional<VerityParams> params =
+        TRY_CTX(verity_for(root.path), cat("the dm-verity parameters of ", root.path));
+    if (!params)
+        return root;
+    uint64_t start = monotonic_usec();
+    MappedDevice mapped = TRY(open_verity(std::string(kVerityRootName), root.path, *params));
+    std::string_view hash = params->root_hash;
+    log_notice(cat("root ", label.empty() ? root.path : label, " verified by dm-verity (root hash ",
+                   hash.substr(0, 16), hash.size() > 16 ? "…" : "", ") as ", mapped.path,
+                   ", set up in ", took(start)));
+    BlockDevice source = root;
+    source.name = mapped.path.substr(mapped.path.rfind('/') + 1);
+    source.path = mapped.path;
+    source.major = mapped.major;
+    source.minor = mapped.minor;
+    return source;
+}
+
+// Everything after the root partition is known: mount the plan, switch,
+// exec. Returns only on failure.
+Result<void> boot_root(const DiskBootOptions& options, const BlockDevice& root,
+                       const std::string& label, uint64_t start) {
     // Moving mounts needs private propagation: MS_MOVE refuses a mount whose
     // parent is shared, and the second stage makes / shared again.
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
         return errno_error("make / private");
-    TRY_CTX(mount_root_filesystem(root), "mount the root");
+    BlockDevice source = TRY(root_source(root, label, options.verity_for));
+    TRY_CTX(mount_root_filesystem(source), "mount the root");
 
     StateBacking backing = StateBacking::Partition;
     std::optional<BlockDevice> state = find_state_partition(root);
@@ -552,6 +549,68 @@ Result<void> mount_root_and_switch(const DiskBootOptions& options) {
         return error(cat("the root image has no executable ", kRootInit));
     log_info(cat("disk root assembled in ", took(start)));
     return switch_root();
+}
+
+} // namespace
+
+Result<DiskBootEnd> mount_root_and_switch(const DiskBootOptions& options) {
+    uint64_t start = monotonic_usec();
+    RootSpec spec = options.root.value_or(
+        RootSpec{RootSpec::Kind::PartitionLabel, std::string(kDefaultRootLabel)});
+    BlockDevice root;
+    // The A/B slot booted (its label), when the updater chose it.
+    std::string slot_label;
+    if (options.root) {
+        root = TRY(wait_for_block_device(spec, options.root_wait));
+    } else {
+        // Without keel.root= the initramfs may be the whole system: look for
+        // ROOT-A only on disks that are there, and not for long.
+        auto devices = list_block_devices();
+        bool any_disk = false;
+        if (devices)
+            for (const BlockDevice& device : *devices)
+                any_disk = any_disk || device.has_hardware;
+        if (!any_disk) {
+            log_notice(
+                cat("no disk with a ", spec.to_string(), " partition: staying in the initramfs"));
+            return DiskBootEnd::StayInInitramfs;
+        }
+        auto found = wait_for_block_device(spec, kDefaultRootSettle);
+        if (!found) {
+            log_notice(cat(found.error().to_string(), ": staying in the initramfs"));
+            return DiskBootEnd::StayInInitramfs;
+        }
+        root = std::move(*found);
+        if (options.choose_slot) {
+            // An A/B disk: the updater says which slot, and counts the try.
+            ChosenSlot slot = TRY(chosen_slot_partition(options.choose_slot, root));
+            if (!slot.partition) {
+                log_error(cat(slot.summary, ": staying in the initramfs for repair"));
+                return DiskBootEnd::StayInInitramfs;
+            }
+            log_notice(cat("slot ", slot.summary));
+            root = std::move(*slot.partition);
+            spec.value = root.partition_label;
+            slot_label = root.partition_label;
+        }
+    }
+    log_notice(cat("root ", spec.to_string(), " is ", root.path, " (found in ", took(start), ")"));
+
+    Result<void> booted = boot_root(options, root, slot_label, start);
+    if (booted) // boot_root execs the new init or fails
+        return error("the new root's init returned");
+    if (slot_label.empty() || !options.slot_failed)
+        return std::unexpected(std::move(booted).error());
+    // A chosen slot that does not boot must not be chosen again: marked bad,
+    // the reboot boots the other one (or, when none is left, the next boot
+    // stays in the initramfs for repair).
+    std::string disk = cat("/dev/", root.disk);
+    log_error(
+        cat("slot ", slot_label, " (", root.path, ") does not boot: ", booted.error().to_string()));
+    TRY_CTX(options.slot_failed(disk, slot_label),
+            cat("mark the failed slot ", slot_label, " of ", disk, " bad"));
+    log_error(cat("slot ", slot_label, " of ", disk, " marked bad; rebooting into the other slot"));
+    return DiskBootEnd::RebootToOtherSlot;
 }
 
 } // namespace keel

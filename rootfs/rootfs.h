@@ -349,6 +349,13 @@ struct VerityParams {
 using VerityLookup =
     std::function<Result<std::optional<VerityParams>>(const std::string& partition)>;
 
+/// The slot labelled `label` ("ROOT-B") on `disk` ("/dev/vda") was chosen
+/// but did not boot (its dm-verity lookup or device, its mount, or the exec
+/// of its init failed): mark it so that it never boots again, and the
+/// other slot boots after the reboot that follows.
+using SlotFailureHandler =
+    std::function<Result<void>(const std::string& disk, const std::string& label)>;
+
 /// The disk boot settings from the kernel command line.
 struct DiskBootOptions {
     /// keel.root=; nullopt means "PARTLABEL=ROOT-A if there is one" (or
@@ -363,6 +370,9 @@ struct DiskBootOptions {
     /// Whether and how the chosen root is mounted through dm-verity
     /// (update/'s, given by the binary's main); unset: mounted directly.
     VerityLookup verity_for;
+    /// Called when the slot `choose_slot` picked fails to boot (update/'s,
+    /// given by the binary's main); unset: the failure powers off.
+    SlotFailureHandler slot_failed;
 
     /// Reads keel.root=, keel.rootwait=, keel.state= through `get` (a
     /// command line lookup). Errors name the parameter.
@@ -391,12 +401,24 @@ Result<std::string> generate_machine_id();
 /// all zero, an optional newline).
 bool is_valid_machine_id(std::string_view text);
 
+/// How a disk boot ended that did not switch root and exec the new init.
+enum class DiskBootEnd {
+    /// No disk root (or no slot that can boot): the initramfs stays the
+    /// system, for repair when a disk was there.
+    StayInInitramfs,
+    /// The chosen slot failed and was marked bad: reboot, the other slot
+    /// boots next.
+    RebootToOtherSlot,
+};
+
 /// The whole disk boot, run by PID 1 from the initramfs: find the root
-/// (waiting as `options` say), mount the plan at /sysroot, switch root, exec
-/// /usr/bin/keel. Returns success only when keel.root= was not given and
-/// no ROOT-A partition exists: the initramfs is then the system. An error
+/// (waiting as `options` say), mount the plan at /sysroot (through
+/// dm-verity when `options.verity_for` says so), switch root, exec
+/// /usr/bin/keel. Returns StayInInitramfs when keel.root= was not given and
+/// no ROOT-A partition exists, or no slot can boot; RebootToOtherSlot when
+/// the chosen A/B slot failed and `options.slot_failed` marked it. An error
 /// means the disk could not be booted; the caller powers off (the
 /// initramfs may already be half torn down).
-Result<void> mount_root_and_switch(const DiskBootOptions& options);
+Result<DiskBootEnd> mount_root_and_switch(const DiskBootOptions& options);
 
 } // namespace keel

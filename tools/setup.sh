@@ -22,6 +22,8 @@ packages=(
   qemu-system-x86 linux-image-amd64 busybox-static cpio gzip xz-utils zstd kmod
   # disk images (tools/mkimage): erofs root, GPT, ext4 STATE
   erofs-utils gdisk e2fsprogs
+  # dm-verity trees for a verified root (tools/mkimage --verity)
+  cryptsetup-bin
 )
 if [ "$profile" = all ]; then
   packages+=(

@@ -188,6 +188,10 @@ Result<BootedSlot> booted_slot(const std::string& mountinfo, const std::string& 
         return error(cat("/ is ", root->type, " (", root->source,
                          "), on no block device: not booted from a slot"));
     std::string device = cat(sys_dev_block, "/", root->major, ":", root->minor);
+    // A root read through dm-verity is on a device-mapper device over the
+    // slot's partition: its one "slave" in sysfs.
+    if (auto below = list_directory(cat(device, "/slaves")); below && below->size() == 1)
+        device = cat(device, "/slaves/", below->front());
     BlockDevice partition = TRY(parse_block_uevent(TRY(read_file(cat(device, "/uevent")))));
     std::optional<SlotName> slot;
     for (SlotName name : {SlotName::A, SlotName::B})

@@ -127,6 +127,14 @@ Slots finish_install(Slots slots, SlotName slot);
 /// label when neither slot can boot. init's SlotChooser (rootfs/rootfs.h).
 Result<SlotChoice> boot_slot(const std::string& disk);
 
+/// At boot, from the initramfs: the slot labelled `label` on `disk` was
+/// chosen but did not boot (dm-verity, its mount, or its init failed). It
+/// gets priority 0, no tries, not successful, on the disk, even when the
+/// other slot cannot boot either (unlike mark_bad: the next boot then stays
+/// in the initramfs for repair instead of failing the same way again).
+/// init's SlotFailureHandler (rootfs/rootfs.h).
+Result<void> boot_slot_failed(const std::string& disk, const std::string& label);
+
 /// The slot the running system was booted from, and its disk: the slot
 /// whose partition holds the filesystem mounted at `/` (mountinfo), found
 /// through sysfs. Errors say why it is not known (not a keel disk).

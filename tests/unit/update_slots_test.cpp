@@ -202,3 +202,26 @@ TEST_CASE("the booted slot is the one whose partition holds /, and its disk the 
     CHECK(booted.error().to_string() ==
           "/ is rootfs (rootfs), on no block device: not booted from a slot");
 }
+
+TEST_CASE("a root read through dm-verity was booted from the slot under its device-mapper device") {
+    TempDir dir;
+    std::string devices = dir / "devices";
+    REQUIRE(keel::make_directories(devices + "/virtio0/block/vda/vda1", 0755));
+    REQUIRE(keel::write_new_file(devices + "/virtio0/block/vda/vda1/uevent",
+                                 "MAJOR=254\nMINOR=1\nDEVNAME=vda1\nDEVTYPE=partition\nPARTN=1\n"
+                                 "PARTNAME=ROOT-A\n"));
+    REQUIRE(keel::make_directories(devices + "/virtual/block/dm-0/slaves", 0755));
+    REQUIRE(keel::write_new_file(devices + "/virtual/block/dm-0/uevent",
+                                 "MAJOR=253\nMINOR=0\nDEVNAME=dm-0\nDEVTYPE=disk\n"));
+    REQUIRE(::symlink((devices + "/virtio0/block/vda/vda1").c_str(),
+                      (devices + "/virtual/block/dm-0/slaves/vda1").c_str()) == 0);
+    REQUIRE(keel::make_directories(dir / "dev/block", 0755));
+    REQUIRE(::symlink((devices + "/virtual/block/dm-0").c_str(),
+                      (dir / "dev/block/253:0").c_str()) == 0);
+    std::string mountinfo = dir / "mountinfo";
+    REQUIRE(keel::write_new_file(mountinfo, "22 1 253:0 / / ro,relatime - erofs /dev/dm-0 ro\n"));
+    auto booted = up::booted_slot(mountinfo, dir / "dev/block");
+    REQUIRE_MESSAGE(booted, booted.error().to_string());
+    CHECK(booted->slot == up::SlotName::A);
+    CHECK(booted->disk == "/dev/vda");
+}

@@ -1,0 +1,66 @@
+// update/boot.cpp: what the initramfs writes when the slot it chose does
+// not boot (dm-verity refused it, its init could not run): that slot never
+// boots again, the other one does, and with no other slot the next boot
+// finds nothing to boot instead of failing the same way again.
+#include "update/update.h"
+
+#include "base/sys.h"
+#include "tests/unit/gpt_test_disk.h"
+#include "tests/unit/temp_dir.h"
+
+#include <doctest/doctest.h>
+
+using keel::testing::TempDir;
+using namespace keel::testing::gpt;
+namespace up = keel::update;
+
+namespace {
+
+// An A/B disk: ROOT-A (1), ROOT-B (2), STATE (3).
+std::string write_ab_disk(const TempDir& dir, up::SlotFlags a, up::SlotFlags b) {
+    constexpr const char* kLinux = "0fc63daf-8483-4772-8e79-3d69d8477de4";
+    std::vector<TestPartition> partitions = {
+        {0, kLinux, "aaaaaaaa-0000-4000-8000-000000000001", 34, 99, a.apply_to(1), u"ROOT-A"},
+        {1, kLinux, "aaaaaaaa-0000-4000-8000-000000000002", 100, 165, b.apply_to(0), u"ROOT-B"},
+        {2, kLinux, "aaaaaaaa-0000-4000-8000-000000000003", 166, kSectors - 34, 0, u"STATE"},
+    };
+    std::string path = dir / "disk.img";
+    REQUIRE(keel::write_new_file(path, make_disk(partitions).bytes));
+    return path;
+}
+
+} // namespace
+
+TEST_CASE("a chosen slot that fails to boot is marked bad and the other slot boots next") {
+    TempDir dir;
+    std::string disk = write_ab_disk(dir, up::SlotFlags{2, 0, true}, up::SlotFlags{1, 0, true});
+    REQUIRE(up::boot_slot_failed(disk, "ROOT-A"));
+    auto slots = up::read_slots(disk);
+    REQUIRE(slots);
+    CHECK(slots->a.flags == up::SlotFlags{});
+    CHECK(slots->a.attributes == 1); // other attribute bits kept
+    CHECK(slots->b.flags == up::SlotFlags{1, 0, true});
+    CHECK(up::choose_boot_slot(*slots) == up::SlotName::B);
+}
+
+TEST_CASE("a failed slot is marked bad even when no other slot can boot: the next boot stays in "
+          "the initramfs") {
+    TempDir dir;
+    std::string disk = write_ab_disk(dir, up::SlotFlags{}, up::SlotFlags{2, 1, false});
+    REQUIRE(up::boot_slot_failed(disk, "ROOT-B"));
+    auto slots = up::read_slots(disk);
+    REQUIRE(slots);
+    CHECK(slots->b.flags == up::SlotFlags{});
+    CHECK_FALSE(up::choose_boot_slot(*slots).has_value());
+}
+
+TEST_CASE("a failed boot naming no slot changes nothing") {
+    TempDir dir;
+    std::string disk = write_ab_disk(dir, up::SlotFlags{2, 0, true}, up::SlotFlags{1, 0, true});
+    auto before = keel::read_file(disk);
+    REQUIRE(before);
+    auto refused = up::boot_slot_failed(disk, "STATE");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().to_string().find("not a slot") != std::string::npos);
+    CHECK(keel::read_file(disk) == before);
+}
