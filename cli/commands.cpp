@@ -8,6 +8,7 @@
 #include "control/control.h"
 #include "init/init.h"
 #include "kmod/kmod.h"
+#include "update/slot_verity.h"
 #include "update/update.h"
 
 #include <unistd.h>
@@ -32,6 +33,9 @@ CommandResult command_init(const ParsedArgs& args) {
         options.unit_directories.emplace_back(directory);
     options.command = args.passed_through();
     options.choose_slot = update::boot_slot;
+    options.verity_for = [](const std::string& partition) {
+        return update::slot_verity(partition);
+    };
     options.slot_failed = update::boot_slot_failed;
     if (options.mode == InitMode::System && ::getpid() != 1)
         return usage_error("init --system must run as PID 1");

@@ -227,9 +227,17 @@ void boot_from_disk(const KernelCommandLine& cmdline, const DiskBootHooks& hooks
     if (options) {
         options->choose_slot = hooks.choose_slot;
         options->verity_for =
-            hooks.verity_for ? hooks.verity_for
-                             : verity_lookup_from_command_line(
-                                   [cmdline](std::string_view key) { return cmdline.get(key); });
+            [slot_manifest = hooks.verity_for,
+             command_line = verity_lookup_from_command_line([cmdline](std::string_view key) {
+                 return cmdline.get(key);
+             })](const std::string& partition) -> Result<std::optional<VerityParams>> {
+            if (slot_manifest) {
+                std::optional<VerityParams> params = TRY(slot_manifest(partition));
+                if (params)
+                    return params;
+            }
+            return command_line(partition);
+        };
         options->slot_failed = hooks.slot_failed;
     }
     Result<DiskBootEnd> booted =

@@ -53,8 +53,10 @@ void load_boot_modules(const KernelCommandLine& cmdline);
 /// has no link to update/); an unset one is not used.
 struct DiskBootHooks {
     SlotChooser choose_slot;
-    /// Unset: keel.verity.root_hash= and keel.verity.hash_offset= from the
-    /// command line (verity_lookup_from_command_line).
+    /// The slot's own dm-verity parameters (its signed manifest); where it
+    /// has none (nullopt, or unset), keel.verity.root_hash= and
+    /// keel.verity.hash_offset= from the command line
+    /// (verity_lookup_from_command_line).
     VerityLookup verity_for;
     SlotFailureHandler slot_failed;
 };
