@@ -28,11 +28,12 @@ const Option kCaFileOption{.name = "--ca-file",
                            .help = "a PEM file of CAs to trust besides the system's (an https "
                                    "source with its own CA)"};
 
-Result<std::optional<up::Version>> version_option(const ParsedArgs& args, std::string_view name) {
-    std::optional<std::string_view> value = args.value(name);
-    if (!value)
-        return std::optional<up::Version>();
-    return std::optional<up::Version>(TRY_CTX(up::parse_version(*value), std::string(name)));
+// The version option `name` into `out` when given.
+Result<void> read_version_option(const ParsedArgs& args, std::string_view name,
+                                 std::optional<up::Version>& out) {
+    if (std::optional<std::string_view> value = args.value(name))
+        out = TRY_CTX(up::parse_version(*value), std::string(name));
+    return {};
 }
 
 // The [Update] settings with the command line's overrides.
@@ -43,12 +44,9 @@ Result<up::SourceConfig> config_of(const ParsedArgs& args) {
         config.base_url = std::string(*source);
     if (auto channel = args.value("--channel"))
         config.channel = std::string(*channel);
-    if (auto pinned = TRY(version_option(args, "--version")))
-        config.policy.pinned = std::move(pinned);
-    if (auto minimum = TRY(version_option(args, "--min-version")))
-        config.policy.minimum = std::move(minimum);
-    if (auto maximum = TRY(version_option(args, "--max-version")))
-        config.policy.maximum = std::move(maximum);
+    TRY(read_version_option(args, "--version", config.policy.pinned));
+    TRY(read_version_option(args, "--min-version", config.policy.minimum));
+    TRY(read_version_option(args, "--max-version", config.policy.maximum));
     if (auto ca_file = args.value("--ca-file"))
         config.ca_file = std::string(*ca_file);
     return config;
@@ -93,8 +91,9 @@ void print_json(const up::Offer& offer, const up::Version& running, const std::s
     json.key("version");
     decision.release ? json.value(decision.release->version.text) : json.null();
     json.key("eligible_at");
-    decision.verdict == up::Verdict::Waiting ? json.value(up::format_rfc3339_utc(decision.eligible_at))
-                                             : json.null();
+    decision.verdict == up::Verdict::Waiting
+        ? json.value(up::format_rfc3339_utc(decision.eligible_at))
+        : json.null();
     if (decision.release)
         json.field("manifest_url", offer.manifest_url)
             .field("signature_url", offer.signature_url)
@@ -158,7 +157,8 @@ CommandResult update_download(const ParsedArgs& args) {
     }
     if (::ftruncate(file.get(), off_t(offset + written)) < 0)
         return std::unexpected(Failure(Error::from_errno(errno, cat("truncate ", quoted(output)))));
-    print(cat(source->describe(), ": ", written, " bytes from byte ", offset, " to ", output, "\n"));
+    print(
+        cat(source->describe(), ": ", written, " bytes from byte ", offset, " to ", output, "\n"));
     return kExitSuccess;
 }
 

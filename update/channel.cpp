@@ -194,8 +194,8 @@ Result<Version> parse_version(std::string_view text) {
 
 Result<Channel> parse_channel(std::string_view text) {
     if (text.size() > kMaxChannelBytes)
-        return error(cat("channel document of ", text.size(), " bytes: the most is ",
-                         kMaxChannelBytes));
+        return error(
+            cat("channel document of ", text.size(), " bytes: the most is ", kMaxChannelBytes));
     JsonValue document = TRY(parse_json(text));
     JsonCursor root(document);
     JsonObjectCursor object = TRY(root.object());
@@ -213,8 +213,8 @@ Result<Channel> parse_channel(std::string_view text) {
         while (key.size() > 1 && key.back() == 0)
             key.pop_back();
         if (!seen.insert(key).second)
-            return error(cat(field.path(), ".version: ", release.version.text,
-                             " is listed more than once"));
+            return error(
+                cat(field.path(), ".version: ", release.version.text, " is listed more than once"));
         channel.releases.push_back(std::move(release));
     }
     return channel;
@@ -309,9 +309,8 @@ Decision choose_update(const Channel& channel, const Version& running, const Ver
         }
         if (!chosen) {
             decision.verdict = Verdict::PinnedNotOffered;
-            decision.reason =
-                cat("pinned to ", policy.pinned->text, ", which channel ", quoted(channel.name),
-                    " does not offer");
+            decision.reason = cat("pinned to ", policy.pinned->text, ", which channel ",
+                                  quoted(channel.name), " does not offer");
             return decision;
         }
         decision.reason = cat("pinned to ", policy.pinned->text);
@@ -332,8 +331,8 @@ Decision choose_update(const Channel& channel, const Version& running, const Ver
         }
         if (!chosen) {
             if (above_maximum)
-                decision.reason = cat(above_maximum->version.text, " is above MaxVersion=",
-                                      policy.maximum->text);
+                decision.reason =
+                    cat(above_maximum->version.text, " is above MaxVersion=", policy.maximum->text);
             return decision;
         }
     }

@@ -27,19 +27,24 @@ std::unexpected<Error> status_error(const net::Url& url, const net::Response& re
     return error(cat(request_line(url), ": ", response.status(), " ", response.reason()));
 }
 
-Result<std::optional<Version>> optional_version(const UnitFile& file, std::string_view key) {
+// KEY= of [Update] into `out` when set and not empty. (Not a
+// Result<optional>: libc++ 16's expected would keep its flag in the
+// optional's padding; see base/result.h.)
+Result<void> read_version_key(const UnitFile& file, std::string_view key,
+                              std::optional<Version>& out) {
     std::optional<std::string> value = file.get(kSection, key);
     if (!value || value->empty())
-        return std::optional<Version>();
+        return {};
     Result<Version> version = parse_version(*value);
     if (!version)
         return std::unexpected(std::move(version).error().wrap(cat(file.filename(), ": ", key)));
-    return std::optional<Version>(std::move(*version));
+    out = std::move(*version);
+    return {};
 }
 
 bool is_channel_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 Result<void> check_channel_name(std::string_view channel) {
@@ -125,9 +130,9 @@ private:
     Result<void> give_up_or_wait(Error failure) {
         ++m_failures;
         if (m_failures > m_options.max_reconnects)
-            return std::unexpected(std::move(failure).wrap(
-                cat(request_line(m_url), ": at byte ", m_position, ", after ",
-                    m_options.max_reconnects, " reconnects")));
+            return std::unexpected(
+                std::move(failure).wrap(cat(request_line(m_url), ": at byte ", m_position,
+                                            ", after ", m_options.max_reconnects, " reconnects")));
         std::chrono::milliseconds delay = m_options.reconnect_delay * (1 << (m_failures - 1));
         std::this_thread::sleep_for(delay);
         return {};
@@ -180,8 +185,8 @@ private:
             std::optional<ContentRange> range =
                 header ? parse_content_range(*header) : std::nullopt;
             if (!range || !range->total || *range->total != m_position)
-                return error(cat(request_line(m_url), ": 416 ", response.reason(), " at byte ",
-                                 m_position));
+                return error(
+                    cat(request_line(m_url), ": 416 ", response.reason(), " at byte ", m_position));
             TRY(learn_total(*range->total));
             return {};
         } else {
@@ -195,10 +200,12 @@ private:
     Result<void> skip(net::Response& response, uint64_t count) {
         char scratch[64 * 1024];
         while (count > 0) {
-            size_t n = TRY_CTX(response.read(scratch, size_t(std::min<uint64_t>(count, sizeof scratch))),
-                               request_line(m_url));
+            size_t n =
+                TRY_CTX(response.read(scratch, size_t(std::min<uint64_t>(count, sizeof scratch))),
+                        request_line(m_url));
             if (n == 0)
-                return error(cat(request_line(m_url), ": the image ended before byte ", m_position));
+                return error(
+                    cat(request_line(m_url), ": the image ended before byte ", m_position));
             count -= n;
         }
         return {};
@@ -249,7 +256,8 @@ std::optional<ContentRange> parse_content_range(std::string_view text) {
 Result<SourceConfig> parse_source_config(std::string_view text, const std::string& filename) {
     UnitFile file = TRY(UnitFile::parse(text, filename));
     SourceConfig config;
-    if (std::optional<std::string> source = file.get(kSection, "Source"); source && !source->empty()) {
+    if (std::optional<std::string> source = file.get(kSection, "Source");
+        source && !source->empty()) {
         TRY_CTX(net::parse_url(*source), cat(filename, ": Source"));
         config.base_url = *source;
     }
@@ -258,9 +266,9 @@ Result<SourceConfig> parse_source_config(std::string_view text, const std::strin
         TRY_CTX(check_channel_name(*channel), cat(filename, ": Channel"));
         config.channel = *channel;
     }
-    config.policy.pinned = TRY(optional_version(file, "Version"));
-    config.policy.minimum = TRY(optional_version(file, "MinVersion"));
-    config.policy.maximum = TRY(optional_version(file, "MaxVersion"));
+    TRY(read_version_key(file, "Version", config.policy.pinned));
+    TRY(read_version_key(file, "MinVersion", config.policy.minimum));
+    TRY(read_version_key(file, "MaxVersion", config.policy.maximum));
     if (config.policy.minimum && config.policy.maximum &&
         *config.policy.minimum > *config.policy.maximum)
         return error(cat(filename, ": MinVersion=", config.policy.minimum->text,
@@ -345,8 +353,8 @@ Result<std::unique_ptr<ImageSource>> open_http_source(const net::Url& url, uint6
 Result<Offer> check_for_update(const CheckRequest& request) {
     const SourceConfig& config = request.config;
     if (config.base_url.empty())
-        return error(cat("no update source: give --source or Source= in [Update] of ",
-                         kUpdateConfigPath));
+        return error(
+            cat("no update source: give --source or Source= in [Update] of ", kUpdateConfigPath));
     DownloadOptions download = request.download;
     if (!config.ca_file.empty())
         download.client.tls.ca_file = config.ca_file;

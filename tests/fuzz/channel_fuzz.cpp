@@ -49,8 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             FUZZ_CHECK(!(channel->releases[j].version == release.version));
         if (release.rollout) {
             FUZZ_CHECK(release.rollout->window_seconds <= kMaxRolloutWindowSeconds);
-            uint64_t delay = rollout_delay_seconds("0123456789abcdef0123456789abcdef",
-                                                   release.version, release.rollout->window_seconds);
+            uint64_t delay =
+                rollout_delay_seconds("0123456789abcdef0123456789abcdef", release.version,
+                                      release.rollout->window_seconds);
             FUZZ_CHECK(release.rollout->window_seconds == 0 ||
                        delay < release.rollout->window_seconds);
         }

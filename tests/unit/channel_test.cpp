@@ -105,8 +105,9 @@ TEST_CASE("a malformed channel document is refused with the field named") {
           std::string::npos);
     CHECK(parse_error(R"({"channel":"stable","releases":[],"extra":1})").find("extra: unknown") !=
           std::string::npos);
-    CHECK(parse_error(channel_json({R"({"version":"1.0"})"}))
-              .find("releases[0].manifest: missing") != std::string::npos);
+    CHECK(
+        parse_error(channel_json({R"({"version":"1.0"})"})).find("releases[0].manifest: missing") !=
+        std::string::npos);
     CHECK(parse_error(channel_json({release_json("1.0", R"(,"size":5)")}))
               .find("releases[0].size: unknown field") != std::string::npos);
     CHECK(parse_error(channel_json({release_json("1.0"), release_json("one")}))
@@ -115,8 +116,8 @@ TEST_CASE("a malformed channel document is refused with the field named") {
               .find("more than once") != std::string::npos);
     CHECK(parse_error(channel_json({release_json("1.0", R"(,"rollout":{"start":"2026-12-06"})")}))
               .find("releases[0].rollout.start") != std::string::npos);
-    CHECK(parse_error(channel_json({release_json(
-                          "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z"})")}))
+    CHECK(parse_error(
+              channel_json({release_json("1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z"})")}))
               .find("releases[0].rollout.window: missing") != std::string::npos);
     CHECK(parse_error(channel_json({release_json(
                           "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":-1})")}))
@@ -124,14 +125,14 @@ TEST_CASE("a malformed channel document is refused with the field named") {
     CHECK(parse_error(channel_json({release_json(
                           "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"x"})")}))
               .find("releases[0].rollout.window") != std::string::npos);
-    CHECK(parse_error(channel_json({release_json(
-                          "1.0",
-                          R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"infinity"})")}))
+    CHECK(parse_error(
+              channel_json({release_json(
+                  "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"infinity"})")}))
               .find("infinite") != std::string::npos);
-    CHECK(parse_error(channel_json({release_json(
-                          "1.0",
-                          R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"400d"})")}))
-              .find("longer than a year") != std::string::npos);
+    CHECK(
+        parse_error(channel_json({release_json(
+                        "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"400d"})")}))
+            .find("longer than a year") != std::string::npos);
     CHECK(parse_error(channel_json({release_json(
                           "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":true})")}))
               .find("expected seconds or a time span") != std::string::npos);
@@ -139,8 +140,8 @@ TEST_CASE("a malformed channel document is refused with the field named") {
 
 TEST_CASE("a release's paths must stay inside the source's directory") {
     auto with_image = [](std::string_view image) {
-        return channel_json({cat(R"({"version":"1.0","manifest":"m","signature":"s","image":")",
-                                 image, R"("})")});
+        return channel_json(
+            {cat(R"({"version":"1.0","manifest":"m","signature":"s","image":")", image, R"("})")});
     };
     CHECK(parse_channel(with_image("a/b-1.0+x_y~z.img")));
     for (std::string_view bad : {"/etc/shadow", "../other/root.img", "a/../../b", "a//b", "./a",
@@ -167,8 +168,8 @@ TEST_CASE("RFC 3339 times in UTC are read and written back") {
 }
 
 TEST_CASE("the newest release above the running version is offered") {
-    Channel offered = channel({release_json("1.0"), release_json("1.2"), release_json("1.10"),
-                               release_json("1.9")});
+    Channel offered = channel(
+        {release_json("1.0"), release_json("1.2"), release_json("1.10"), release_json("1.9")});
     Decision decision = choose_update(offered, version("1.2"), {}, machine_id(1), kStart);
     CHECK(decision.verdict == Verdict::Update);
     REQUIRE(decision.release);
@@ -226,8 +227,8 @@ TEST_CASE("a pinned version is installed exactly, even when it is older") {
 }
 
 TEST_CASE("a release in a rollout wave waits for this machine's turn, then is offered") {
-    Channel offered = channel({release_json(
-        "2.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"1d"})")});
+    Channel offered = channel(
+        {release_json("2.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"1d"})")});
     std::string id = machine_id(7);
     uint64_t delay = rollout_delay_seconds(id, version("2.0"), 86400);
     CHECK(delay < 86400);
@@ -238,7 +239,8 @@ TEST_CASE("a release in a rollout wave waits for this machine's turn, then is of
     REQUIRE(before.release);
     CHECK(before.release->version.text == "2.0");
 
-    Decision just_before = choose_update(offered, version("1.0"), {}, id, kStart + int64_t(delay) - 1);
+    Decision just_before =
+        choose_update(offered, version("1.0"), {}, id, kStart + int64_t(delay) - 1);
     CHECK(just_before.verdict == Verdict::Waiting);
     Decision at_turn = choose_update(offered, version("1.0"), {}, id, kStart + int64_t(delay));
     CHECK(at_turn.verdict == Verdict::Update);

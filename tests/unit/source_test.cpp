@@ -116,11 +116,11 @@ std::string ranged_response(const std::string& image, const std::string& request
                             std::optional<size_t> cut = std::nullopt) {
     uint64_t start = range_start(request);
     std::string body = image.substr(start);
-    std::string head =
-        start == 0 ? cat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(), "\r\n\r\n")
-                   : cat("HTTP/1.1 206 Partial Content\r\nContent-Length: ", body.size(),
-                         "\r\nContent-Range: bytes ", start, "-", image.size() - 1, "/",
-                         image.size(), "\r\n\r\n");
+    std::string head = start == 0
+                           ? cat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(), "\r\n\r\n")
+                           : cat("HTTP/1.1 206 Partial Content\r\nContent-Length: ", body.size(),
+                                 "\r\nContent-Range: bytes ", start, "-", image.size() - 1, "/",
+                                 image.size(), "\r\n\r\n");
     if (cut)
         body.resize(std::min(body.size(), *cut));
     return head + body;
@@ -165,9 +165,9 @@ TEST_CASE("Content-Range headers are read, malformed ones refused") {
     range = parse_content_range("bytes 0-9/*");
     REQUIRE(range);
     CHECK_FALSE(range->total);
-    for (std::string_view bad : {"", "bytes", "bytes 1-2", "items 0-1/2", "bytes 5-4/10",
-                                 "bytes 0-10/10", "bytes */*", "bytes -1/2", "bytes 1-/2",
-                                 "bytes 0-1/x", "bytes  0-1/2"})
+    for (std::string_view bad :
+         {"", "bytes", "bytes 1-2", "items 0-1/2", "bytes 5-4/10", "bytes 0-10/10", "bytes */*",
+          "bytes -1/2", "bytes 1-/2", "bytes 0-1/x", "bytes  0-1/2"})
         CHECK_MESSAGE(!parse_content_range(bad), bad);
 }
 
@@ -248,8 +248,7 @@ TEST_CASE("a small fetch names the URL and status when the server refuses") {
     net::Url url = server.url("/channels/stable.json");
     Result<std::string> fetched = fetch_small(url, 1000, quick());
     REQUIRE_FALSE(fetched);
-    CHECK(fetched.error().to_string() ==
-          cat("GET ", url.str(), ": 404 Not Found"));
+    CHECK(fetched.error().to_string() == cat("GET ", url.str(), ": 404 Not Found"));
 }
 
 TEST_CASE("a small fetch larger than its limit is refused") {
@@ -264,9 +263,8 @@ TEST_CASE("a small fetch larger than its limit is refused") {
 
 TEST_CASE("an image opened at an offset asks for a range and delivers the rest") {
     std::string image = image_bytes();
-    RangeServer server(1, [&](const std::string& request, int) {
-        return ranged_response(image, request);
-    });
+    RangeServer server(
+        1, [&](const std::string& request, int) { return ranged_response(image, request); });
     auto source = open_http_source(server.url("/root.img"), 123456, quick());
     REQUIRE_MESSAGE(source, (source ? "" : source.error().to_string()));
     Result<std::string> rest = read_all(**source);
@@ -278,9 +276,8 @@ TEST_CASE("an image opened at an offset asks for a range and delivers the rest")
 TEST_CASE("an image download cut short reconnects from the byte reached") {
     std::string image = image_bytes();
     // Every connection delivers at most 70000 bytes, then closes.
-    RangeServer server(6, [&](const std::string& request, int) {
-        return ranged_response(image, request, 70000);
-    });
+    RangeServer server(
+        6, [&](const std::string& request, int) { return ranged_response(image, request, 70000); });
     auto source = open_http_source(server.url("/root.img"), 0, quick());
     REQUIRE(source);
     Result<std::string> all = read_all(**source);
@@ -318,8 +315,8 @@ TEST_CASE("an image download gives up after its reconnects, naming the URL and b
     REQUIRE(source);
     Result<std::string> all = read_all(**source);
     REQUIRE_FALSE(all);
-    CHECK(all.error().to_string().find(cat("GET ", url.str(), ": at byte 1000, after 2 reconnects")) !=
-          std::string::npos);
+    CHECK(all.error().to_string().find(
+              cat("GET ", url.str(), ": at byte 1000, after 2 reconnects")) != std::string::npos);
     CHECK(server.requests().size() == 3);
 }
 
@@ -342,8 +339,9 @@ TEST_CASE("an image whose length changes between requests is refused") {
 TEST_CASE("a 206 for another offset than the one asked for is refused") {
     std::string image = image_bytes();
     RangeServer server(1, [&](const std::string&, int) {
-        return cat("HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 0-9/",
-                   image.size(), "\r\n\r\n", image.substr(0, 10));
+        return cat(
+            "HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 0-9/",
+            image.size(), "\r\n\r\n", image.substr(0, 10));
     });
     auto source = open_http_source(server.url("/root.img"), 500, quick());
     REQUIRE_FALSE(source);
