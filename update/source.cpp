@@ -133,7 +133,8 @@ private:
             return std::unexpected(
                 std::move(failure).wrap(cat(request_line(m_url), ": at byte ", m_position,
                                             ", after ", m_options.max_reconnects, " reconnects")));
-        std::chrono::milliseconds delay = m_options.reconnect_delay * (1 << (m_failures - 1));
+        std::chrono::milliseconds delay =
+            m_options.reconnect_delay * (1 << std::min(m_failures - 1, 10));
         std::this_thread::sleep_for(delay);
         return {};
     }
@@ -177,7 +178,9 @@ private:
         } else if (response.status() == 200) {
             if (std::optional<uint64_t> length = response.content_length())
                 TRY(learn_total(*length));
-            // No Range support: the whole image again; skip what was had.
+            // No Range support: the whole image again; skip what was had
+            // (a cut while skipping is retried like any other).
+            m_permanent = false;
             TRY(skip(response, m_position));
         } else if (response.status() == 416 && m_position > 0) {
             // Nothing from this offset on: the end, if the image ends here.
