@@ -285,8 +285,11 @@ uint64_t rollout_delay_seconds(std::string_view machine_id, const Version& versi
     if (window_seconds == 0)
         return 0;
     // The version's canonical digits, so "1.2" and "1.2.0" wait alike.
+    std::vector<uint64_t> parts = version.parts;
+    while (parts.size() > 1 && parts.back() == 0)
+        parts.pop_back();
     std::string version_text;
-    for (uint64_t part : version.parts)
+    for (uint64_t part : parts)
         version_text += cat(part, ".");
     std::string hex = sha256_hex(cat("keel-rollout\n", trim(machine_id), "\n", version_text));
     uint64_t value = 0;
