@@ -8,6 +8,8 @@
 #include "tests/fuzz/fuzz_check.h"
 #include "update/channel.h"
 
+#include "base/strings.h"
+
 #include <cstdint>
 #include <string_view>
 
@@ -16,10 +18,16 @@ using namespace keel::update;
 
 namespace {
 
+// No absolute path, no scheme or query, and no "." or ".." segment (a
+// name like "a..b" is fine).
 bool inside_directory(const std::string& path) {
-    return !path.empty() && path.front() != '/' && path.find("..") == std::string::npos &&
-           path.find("//") == std::string::npos && path.find(':') == std::string::npos &&
-           path.find('?') == std::string::npos;
+    if (path.empty() || path.front() == '/' || path.find(':') != std::string::npos ||
+        path.find('?') != std::string::npos)
+        return false;
+    for (std::string_view segment : split(path, '/'))
+        if (segment.empty() || segment == "." || segment == "..")
+            return false;
+    return true;
 }
 
 } // namespace
