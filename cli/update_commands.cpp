@@ -5,6 +5,7 @@
 #include "cli/update_commands.h"
 
 #include "cli/update_payload_commands.h"
+#include "cli/update_source_commands.h"
 #include "cli/update_verity_commands.h"
 
 #include "base/json.h"
@@ -375,7 +376,8 @@ slot of higher priority boots; a slot not yet successful uses one try per
 boot, so one that never comes up healthy stops booting by itself.)",
     .subcommands = {&kStatus, &kMarkGood, &kMarkBad, &kRollback, &kActivate, &kLock,
                     &kUpdateSignCommand, &kUpdatePackCommand, &kUpdateVerifyCommand,
-                    &kUpdateInstallCommand, &kUpdateVerityCommand},
+                    &kUpdateInstallCommand, &kUpdateVerityCommand, &kUpdateCheckCommand,
+                    &kUpdateDownloadCommand},
 };
 
 } // namespace keel::cli

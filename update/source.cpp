@@ -1,0 +1,391 @@
+// update/source: the HTTP(S) update source (update/source.h): URLs of the
+// source's directory, small fetches (channel, manifest, signature) into
+// memory, the resumable image stream, and the machine's side of a check
+// (running version, machine-id, [Update] settings).
+#include "update/source.h"
+
+#include "base/strings.h"
+#include "base/sys.h"
+#include "base/unit_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+#include <thread>
+
+namespace keel::update {
+
+namespace {
+
+constexpr std::string_view kSection = "Update";
+
+std::string request_line(const net::Url& url) {
+    return cat("GET ", url.str());
+}
+
+std::unexpected<Error> status_error(const net::Url& url, const net::Response& response) {
+    return error(cat(request_line(url), ": ", response.status(), " ", response.reason()));
+}
+
+// KEY= of [Update] into `out` when set and not empty. (Not a
+// Result<optional>: libc++ 16's expected would keep its flag in the
+// optional's padding; see base/result.h.)
+Result<void> read_version_key(const UnitFile& file, std::string_view key,
+                              std::optional<Version>& out) {
+    std::optional<std::string> value = file.get(kSection, key);
+    if (!value || value->empty())
+        return {};
+    Result<Version> version = parse_version(*value);
+    if (!version)
+        return std::unexpected(std::move(version).error().wrap(cat(file.filename(), ": ", key)));
+    out = std::move(*version);
+    return {};
+}
+
+bool is_channel_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
+Result<void> check_channel_name(std::string_view channel) {
+    if (channel.empty() || channel.size() > 64 || channel.front() == '.' ||
+        !std::all_of(channel.begin(), channel.end(), is_channel_char))
+        return error(cat("channel ", quoted(channel.substr(0, 64)),
+                         ": expected 1 to 64 letters, digits, `.`, `_` or `-`, not starting "
+                         "with `.`"));
+    return {};
+}
+
+// The value of KEY= in an os-release file (quotes removed), or nullopt.
+std::optional<std::string> os_release_value(std::string_view text, std::string_view key) {
+    for (std::string_view line : split(text, '\n')) {
+        line = trim(line);
+        if (line.size() <= key.size() || !starts_with(line, key) || line[key.size()] != '=')
+            continue;
+        std::string_view value = line.substr(key.size() + 1);
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+            value.back() == value.front())
+            value = value.substr(1, value.size() - 2);
+        return std::string(value);
+    }
+    return std::nullopt;
+}
+
+// The image's bytes over HTTP from a position on; reconnects at the
+// position reached (see open_http_source()).
+class HttpImageSource final : public ImageSource {
+public:
+    HttpImageSource(net::Url url, uint64_t offset, DownloadOptions options)
+        : m_url(std::move(url)), m_options(std::move(options)), m_position(offset) {}
+
+    // Opens the first response (errors are not retried here: a source that
+    // cannot be opened at all is reported at once).
+    Result<void> open() { return connect(); }
+
+    Result<size_t> read(std::span<char> buffer) override {
+        for (;;) {
+            if (finished())
+                return 0;
+            if (!m_response) {
+                Result<void> connected = connect();
+                if (!connected) {
+                    if (m_permanent)
+                        return std::unexpected(std::move(connected).error());
+                    TRY(give_up_or_wait(std::move(connected).error()));
+                    continue;
+                }
+                if (finished())
+                    return 0;
+            }
+            Result<size_t> n = m_response->read(buffer.data(), buffer.size());
+            if (n && *n > 0) {
+                m_position += *n;
+                m_failures = 0;
+                return *n;
+            }
+            m_response.reset();
+            if (n) {
+                // The body ended: the image's end, unless the server said
+                // there is more (a body read until the connection closed).
+                if (!m_total)
+                    return size_t(0);
+                if (m_position > *m_total)
+                    return error(cat(request_line(m_url), ": the server sent ", m_position,
+                                     " bytes of an image of ", *m_total));
+                TRY(give_up_or_wait(Error::from_errno(
+                    EPIPE, cat("body ended at byte ", m_position, " of ", *m_total))));
+                continue;
+            }
+            TRY(give_up_or_wait(std::move(n).error()));
+        }
+    }
+
+    std::string describe() const override { return m_url.str(); }
+
+private:
+    bool finished() const { return m_total && m_position >= *m_total && !m_response; }
+
+    // After a failure: an error when too many came in a row, else a pause
+    // before the next attempt.
+    Result<void> give_up_or_wait(Error failure) {
+        ++m_failures;
+        if (m_failures > m_options.max_reconnects)
+            return std::unexpected(
+                std::move(failure).wrap(cat(request_line(m_url), ": at byte ", m_position,
+                                            ", after ", m_options.max_reconnects, " reconnects")));
+        std::chrono::milliseconds delay =
+            m_options.reconnect_delay * (1 << std::min(m_failures - 1, 10));
+        std::this_thread::sleep_for(delay);
+        return {};
+    }
+
+    // Records the image's length from a response; a length that changed
+    // between responses is a different image.
+    Result<void> learn_total(uint64_t total) {
+        if (m_total && *m_total != total) {
+            m_permanent = true;
+            return error(cat(request_line(m_url), ": the image was ", *m_total,
+                             " bytes and is now ", total, ": it changed on the server"));
+        }
+        m_total = total;
+        return {};
+    }
+
+    Result<void> connect() {
+        net::Request request;
+        request.url = m_url;
+        if (m_position > 0)
+            request.headers.add("Range", cat("bytes=", m_position, "-"));
+        m_permanent = false;
+        Result<net::Response> fetched = net::fetch(request, m_options.client);
+        if (!fetched)
+            return std::unexpected(std::move(fetched).error().wrap(request_line(m_url)));
+        net::Response response = std::move(*fetched);
+        m_permanent = true; // a surprising answer is not cured by asking again
+        if (response.status() == 206) {
+            std::optional<std::string_view> header = response.headers().get("Content-Range");
+            if (!header)
+                return error(cat(request_line(m_url), ": 206 without Content-Range"));
+            std::optional<ContentRange> range = parse_content_range(*header);
+            if (!range)
+                return error(cat(request_line(m_url), ": malformed Content-Range ",
+                                 quoted(header->substr(0, 100))));
+            if (!range->first || *range->first != m_position)
+                return error(cat(request_line(m_url), ": asked for bytes from ", m_position,
+                                 ", got ", *header));
+            if (range->total)
+                TRY(learn_total(*range->total));
+        } else if (response.status() == 200) {
+            if (std::optional<uint64_t> length = response.content_length())
+                TRY(learn_total(*length));
+            // No Range support: the whole image again; skip what was had
+            // (a cut while skipping is retried like any other).
+            m_permanent = false;
+            TRY(skip(response, m_position));
+        } else if (response.status() == 416 && m_position > 0) {
+            // Nothing from this offset on: the end, if the image ends here.
+            std::optional<std::string_view> header = response.headers().get("Content-Range");
+            std::optional<ContentRange> range =
+                header ? parse_content_range(*header) : std::nullopt;
+            if (!range || !range->total || *range->total != m_position)
+                return error(
+                    cat(request_line(m_url), ": 416 ", response.reason(), " at byte ", m_position));
+            TRY(learn_total(*range->total));
+            return {};
+        } else {
+            return status_error(m_url, response);
+        }
+        m_permanent = false;
+        m_response = std::move(response);
+        return {};
+    }
+
+    Result<void> skip(net::Response& response, uint64_t count) {
+        char scratch[64 * 1024];
+        while (count > 0) {
+            size_t n =
+                TRY_CTX(response.read(scratch, size_t(std::min<uint64_t>(count, sizeof scratch))),
+                        request_line(m_url));
+            if (n == 0)
+                return error(
+                    cat(request_line(m_url), ": the image ended before byte ", m_position));
+            count -= n;
+        }
+        return {};
+    }
+
+    net::Url m_url;
+    DownloadOptions m_options;
+    uint64_t m_position;
+    std::optional<uint64_t> m_total;
+    std::optional<net::Response> m_response;
+    int m_failures = 0;
+    bool m_permanent = false;
+};
+
+} // namespace
+
+std::optional<ContentRange> parse_content_range(std::string_view text) {
+    if (!starts_with(text, "bytes "))
+        return std::nullopt;
+    std::string_view rest = text.substr(6);
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos)
+        return std::nullopt;
+    std::string_view span = rest.substr(0, slash);
+    std::string_view total = rest.substr(slash + 1);
+    ContentRange range;
+    if (total != "*") {
+        range.total = parse_u64(total);
+        if (!range.total)
+            return std::nullopt;
+    }
+    if (span == "*") {
+        if (!range.total)
+            return std::nullopt;
+        return range;
+    }
+    size_t dash = span.find('-');
+    if (dash == std::string_view::npos)
+        return std::nullopt;
+    range.first = parse_u64(span.substr(0, dash));
+    range.last = parse_u64(span.substr(dash + 1));
+    if (!range.first || !range.last || *range.last < *range.first ||
+        (range.total && *range.last >= *range.total))
+        return std::nullopt;
+    return range;
+}
+
+Result<SourceConfig> parse_source_config(std::string_view text, const std::string& filename) {
+    UnitFile file = TRY(UnitFile::parse(text, filename));
+    SourceConfig config;
+    if (std::optional<std::string> source = file.get(kSection, "Source");
+        source && !source->empty()) {
+        TRY_CTX(net::parse_url(*source), cat(filename, ": Source"));
+        config.base_url = *source;
+    }
+    if (std::optional<std::string> channel = file.get(kSection, "Channel");
+        channel && !channel->empty()) {
+        TRY_CTX(check_channel_name(*channel), cat(filename, ": Channel"));
+        config.channel = *channel;
+    }
+    TRY(read_version_key(file, "Version", config.policy.pinned));
+    TRY(read_version_key(file, "MinVersion", config.policy.minimum));
+    TRY(read_version_key(file, "MaxVersion", config.policy.maximum));
+    if (config.policy.minimum && config.policy.maximum &&
+        *config.policy.minimum > *config.policy.maximum)
+        return error(cat(filename, ": MinVersion=", config.policy.minimum->text,
+                         " is above MaxVersion=", config.policy.maximum->text));
+    config.ca_file = file.get(kSection, "CAFile").value_or("");
+    return config;
+}
+
+Result<SourceConfig> load_source_config(const std::string& path) {
+    Result<std::string> text = read_file(path);
+    if (!text) {
+        if (text.error().code() == ENOENT)
+            return SourceConfig{};
+        return std::unexpected(std::move(text).error());
+    }
+    return parse_source_config(*text, path);
+}
+
+Result<Version> read_running_version(const std::string& root) {
+    std::string prefix = root == "/" ? "" : root;
+    for (std::string_view file : {"/etc/os-release", "/usr/lib/os-release"}) {
+        std::string path = cat(prefix, file);
+        Result<std::string> text = read_file(path);
+        if (!text) {
+            if (text.error().code() == ENOENT)
+                continue;
+            return std::unexpected(std::move(text).error());
+        }
+        std::optional<std::string> value = os_release_value(*text, "VERSION_ID");
+        if (!value)
+            return error(cat(path, ": no VERSION_ID"));
+        return TRY_CTX(parse_version(*value), cat(path, ": VERSION_ID"));
+    }
+    return error(cat("no os-release under ", quoted(root), " says which version is running"));
+}
+
+Result<std::string> read_machine_id(const std::string& root) {
+    std::string path = cat(root == "/" ? "" : root, "/etc/machine-id");
+    std::string text = TRY(read_file(path));
+    std::string_view id = trim(text);
+    if (id.size() != 32 || !std::all_of(id.begin(), id.end(), [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        }))
+        return error(cat(path, ": expected 32 lower-case hex digits"));
+    return std::string(id);
+}
+
+Result<net::Url> source_url(std::string_view base_url, std::string_view path) {
+    net::Url base = TRY_CTX(net::parse_url(base_url), cat("update source ", quoted(base_url)));
+    if (base.target.find('?') != std::string::npos)
+        return error(cat("update source ", quoted(base_url), ": a directory URL has no query"));
+    std::string text = base.str();
+    if (text.back() != '/')
+        text += '/';
+    text += path;
+    return TRY_CTX(net::parse_url(text), cat("update source ", quoted(base_url)));
+}
+
+Result<net::Url> channel_url(std::string_view base_url, std::string_view channel) {
+    TRY(check_channel_name(channel));
+    return source_url(base_url, cat("channels/", channel, ".json"));
+}
+
+Result<std::string> fetch_small(const net::Url& url, size_t limit, const DownloadOptions& options) {
+    net::Request request;
+    request.url = url;
+    net::Response response = TRY_CTX(net::fetch(request, options.client), request_line(url));
+    if (response.status() != 200)
+        return status_error(url, response);
+    if (std::optional<uint64_t> length = response.content_length(); length && *length > limit)
+        return error(cat(request_line(url), ": ", *length, " bytes; the most is ", limit));
+    return TRY_CTX(response.read_body(limit), request_line(url));
+}
+
+Result<std::unique_ptr<ImageSource>> open_http_source(const net::Url& url, uint64_t offset,
+                                                      const DownloadOptions& options) {
+    auto source = std::make_unique<HttpImageSource>(url, offset, options);
+    TRY(source->open());
+    return std::unique_ptr<ImageSource>(std::move(source));
+}
+
+Result<Offer> check_for_update(const CheckRequest& request) {
+    const SourceConfig& config = request.config;
+    if (config.base_url.empty())
+        return error(
+            cat("no update source: give --source or Source= in [Update] of ", kUpdateConfigPath));
+    DownloadOptions download = request.download;
+    if (!config.ca_file.empty())
+        download.client.tls.ca_file = config.ca_file;
+
+    Offer offer;
+    net::Url channel_at = TRY(channel_url(config.base_url, config.channel));
+    offer.channel_url = channel_at.str();
+    std::string text = TRY(fetch_small(channel_at, kMaxChannelBytes, download));
+    offer.channel = TRY_CTX(parse_channel(text), offer.channel_url);
+    if (offer.channel.name != config.channel)
+        return error(cat(offer.channel_url, ": channel: ", quoted(offer.channel.name),
+                         ", expected ", quoted(config.channel)));
+    offer.decision = choose_update(offer.channel, request.running, config.policy,
+                                   request.machine_id, request.now);
+    if (!offer.decision.release)
+        return offer;
+    const Release& release = *offer.decision.release;
+    net::Url manifest = TRY(source_url(config.base_url, release.manifest));
+    net::Url signature = TRY(source_url(config.base_url, release.signature));
+    net::Url image = TRY(source_url(config.base_url, release.image));
+    offer.manifest_url = manifest.str();
+    offer.signature_url = signature.str();
+    offer.image_url = image.str();
+    if (offer.decision.verdict != Verdict::Update)
+        return offer;
+    offer.manifest = TRY(fetch_small(manifest, kMaxManifestBytes, download));
+    offer.signature = TRY(fetch_small(signature, kMaxSignatureBytes, download));
+    return offer;
+}
+
+} // namespace keel::update
