@@ -34,15 +34,15 @@ std::string_view describe_status(const MappedDeviceStatus& device) {
 CommandResult verity_open(const ParsedArgs& args) {
     std::string partition(*args.positional("DEV"));
     std::string name(*args.positional("NAME"));
-    std::string root_hash(*args.positional("ROOT_HASH"));
+    std::string given(*args.positional("ROOT_HASH"));
+    std::string root_hash;
+    for (char c : given) // veritysetup takes either case
+        root_hash += char(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
     uint64_t hash_offset = *args.number("--hash-offset");
-    auto line =
-        TRY(parse_verity_command_line([&](std::string_view key) -> std::optional<std::string> {
-            return key == "keel.verity.root_hash" ? root_hash : std::to_string(hash_offset);
-        }));
-    VeritySuperblock superblock = TRY(read_verity_superblock(partition, line->hash_offset));
+    VeritySuperblock superblock = TRY(read_verity_superblock(partition, hash_offset));
+    // The root hash is checked with the rest of the parameters by open_verity.
     VerityParams params =
-        verity_params_from_superblock(superblock, line->hash_offset, line->root_hash);
+        verity_params_from_superblock(superblock, hash_offset, std::move(root_hash));
     MappedDevice device = TRY(open_verity(name, partition, params));
     print(cat(partition, " is open as ", device.path, " (", name, ", dm-verity, ",
               params.data_blocks, " blocks of ", params.data_block_size, " bytes)\n"));
