@@ -9,12 +9,14 @@
 #include "base/sys.h"
 #include "update/install.h"
 #include "update/pack.h"
+#include "update/source.h"
 #include "update/update.h"
 
 #include <fcntl.h>
 
 #include <optional>
 #include <string>
+#include <time.h>
 
 namespace keel::cli {
 
@@ -98,11 +100,93 @@ PayloadFiles payload_files(std::string_view given) {
     return {path, cat(path, kSignatureSuffix), cat(directory, "/", up::kPayloadImageName)};
 }
 
+bool is_url(std::string_view payload) {
+    return payload.starts_with("http://") || payload.starts_with("https://");
+}
+
+// Where the image comes from, and the manifest and signature in hand.
+struct PayloadSource {
+    std::string manifest;
+    std::string signature;
+    up::SourceOpener open;
+};
+
+// A payload directory served over HTTP(S): BASE/manifest.json, its .sig
+// and BASE/root.img, the image streamed (resumable with a Range request).
+Result<PayloadSource> remote_payload(std::string_view base, const up::DownloadOptions& download) {
+    net::Url manifest_url = TRY(up::source_url(base, up::kPayloadManifestName));
+    net::Url signature_url = TRY(up::source_url(base, up::kPayloadSignatureName));
+    net::Url image_url = TRY(up::source_url(base, up::kPayloadImageName));
+    PayloadSource source;
+    source.manifest = TRY(up::fetch_small(manifest_url, up::kMaxManifestBytes, download));
+    source.signature = TRY_CTX(up::fetch_small(signature_url, up::kMaxSignatureBytes, download),
+                               "the manifest's signature");
+    source.open = [image_url, download](uint64_t offset) {
+        return up::open_http_source(image_url, offset, download);
+    };
+    return source;
+}
+
+// No PAYLOAD: what the configured source ([Update] Source=, Channel=, the
+// version limits) offers this machine now; nullopt (after saying why) when
+// there is nothing to install.
+Result<std::optional<PayloadSource>> offered_payload(const up::DownloadOptions& download) {
+    up::CheckRequest check;
+    check.config = TRY(up::load_source_config());
+    if (check.config.base_url.empty())
+        return error(
+            cat("no PAYLOAD given and no update source configured (Source= in [Update] of ",
+                up::kUpdateConfigPath, ")"));
+    check.running = TRY(up::read_running_version());
+    check.machine_id = TRY(up::read_machine_id());
+    check.now = ::time(nullptr);
+    check.download = download;
+    if (!check.config.ca_file.empty() && check.download.client.tls.ca_file.empty())
+        check.download.client.tls.ca_file = check.config.ca_file;
+    up::Offer offer = TRY(up::check_for_update(check));
+    if (offer.decision.verdict != up::Verdict::Update) {
+        print(cat("nothing to install from ", offer.channel_url, ": ",
+                  offer.decision.verdict == up::Verdict::UpToDate
+                      ? cat("up to date at ", check.running.text)
+                  : offer.decision.reason.empty() ? std::string("waiting")
+                                                  : offer.decision.reason,
+                  "\n"));
+        return std::nullopt;
+    }
+    PayloadSource source;
+    source.manifest = std::move(offer.manifest);
+    source.signature = std::move(offer.signature);
+    net::Url image_url = TRY(net::parse_url(offer.image_url));
+    source.open = [image_url, download = check.download](uint64_t offset) {
+        return up::open_http_source(image_url, offset, download);
+    };
+    return source;
+}
+
 CommandResult update_install(const ParsedArgs& args) {
-    PayloadFiles files = payload_files(*args.positional("PAYLOAD"));
+    up::DownloadOptions download;
+    if (auto ca_file = args.value("--ca-file"))
+        download.client.tls.ca_file = std::string(*ca_file);
+    PayloadSource source;
+    std::optional<std::string_view> payload = args.positional("PAYLOAD");
+    if (!payload) {
+        std::optional<PayloadSource> offered = TRY(offered_payload(download));
+        if (!offered)
+            return kExitSuccess;
+        source = std::move(*offered);
+    } else if (is_url(*payload)) {
+        source = TRY(remote_payload(*payload, download));
+    } else {
+        PayloadFiles files = payload_files(*payload);
+        source.manifest = TRY(read_file(files.manifest));
+        source.signature = TRY_CTX(read_file(files.signature), "the manifest's signature");
+        source.open = [image = files.image](uint64_t offset) {
+            return up::open_file_source(image, offset);
+        };
+    }
     up::InstallRequest request;
-    request.manifest = TRY(read_file(files.manifest));
-    request.signature = TRY_CTX(read_file(files.signature), "the manifest's signature");
+    request.manifest = std::move(source.manifest);
+    request.signature = std::move(source.signature);
     request.trusted_keys_directory = trusted_directory(args);
     if (auto progress = args.value("--progress-file"))
         request.progress_path = std::string(*progress);
@@ -123,9 +207,7 @@ CommandResult update_install(const ParsedArgs& args) {
         return std::unexpected(
             Failure(Error::message(cat("which disk? give --disk (the booted one is not known: ",
                                        booted.error().to_string(), ")"))));
-    std::string image = files.image;
-    up::InstallReport report = TRY(up::install_update(
-        request, [&](uint64_t offset) { return up::open_file_source(image, offset); }));
+    up::InstallReport report = TRY(up::install_update(request, source.open));
     if (report.resumed_from != 0)
         print(cat("resumed at byte ", report.resumed_from, "\n"));
     print(cat("installed ", report.version, " into slot ", up::kSlotNames.name(report.slot), " (",
@@ -189,8 +271,9 @@ const Command kUpdateVerifyCommand{
 
 const Command kUpdateInstallCommand{
     .names = {"install"},
-    .summary = "install a payload (a directory, or its manifest.json) into the slot not running; "
-               "it boots next, once",
+    .summary = "install a payload (a directory or its manifest.json, an http(s):// URL of one, "
+               "or without PAYLOAD what the configured source offers) into the slot not "
+               "running; it boots next, once",
     .options = {{.name = "--disk",
                  .value_name = "DISK",
                  .type = ValueType::Text,
@@ -202,12 +285,16 @@ const Command kUpdateInstallCommand{
                  .help = "the slot to write, A or B (default: the one not running, or on a "
                          "disk image the one that would not boot)"},
                 kTrustedOption,
+                {.name = "--ca-file",
+                 .value_name = "FILE",
+                 .type = ValueType::Text,
+                 .help = "a PEM file of CAs to trust besides the system's (an https payload)"},
                 {.name = "--progress-file",
                  .value_name = "FILE",
                  .type = ValueType::Text,
                  .help = "where progress is kept for a resumed install (default "
                          "/var/lib/keel/update/progress)"}},
-    .positionals = {{.name = "PAYLOAD", .noun = "payload"}},
+    .positionals = {{.name = "PAYLOAD", .count = Count::Optional, .noun = "payload"}},
     .notes = R"(The manifest's signature must verify against a trusted key: an update is
 never installed unsigned. The slot is made unbootable before its first byte is
 written; every chunk is checked against the manifest before it is written; the

@@ -4,9 +4,11 @@
 # and keel-b, versions 1.0.0 and 2.0.0); the first is the disk, both
 # payloads go on a second disk. Each slot boots through dm-verity with the
 # root hash from the manifest in its footer.
-#   1. A runs, installs B from the payload disk (`keel update install`):
-#      B boots next, once (priority 2 tries 1 successful 0), A untouched.
-#   2. B boots (its try used), runs keel-b, is marked good, installs A back.
+#   1. A runs, installs B over HTTP (busybox httpd on the guest's 127.0.0.1
+#      serving the payload disk): B boots next, once (priority 2 tries 1
+#      successful 0), A untouched.
+#   2. B boots (its try used), runs keel-b, is marked good, installs A back
+#      from the payload disk's files.
 #   3. A boots again, runs keel-a, is marked good.
 # Usage: update_install.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -45,7 +47,7 @@ slot_row() { echo "$1 +ROOT-$1 +[0-9]+ +$2 +$3 +$4 +$5"; }
 boot() { qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --disk "$payload_disk" --append "keel.run=\"/bin/sh /install.sh $*\""; }
 
 a_before=$(slot_sum 1)
-boot install:keel-b status
+boot http:keel-b status
 qt_expect 'root ROOT-A verified by dm-verity' 60
 qt_expect 'INSTALL: running keel-a' 60
 qt_expect 'installed 2.0.0 into slot B \(ROOT-B\) of /dev/vda, signed by key [0-9a-f]+; it boots next: priority=2 tries=1 successful=0' 120

@@ -2,8 +2,9 @@
 # A/B install as the booted system does it: mounts the payload disk
 # (/dev/vdb, ext4) at /payload, says which image runs (its hostname), and
 # per word: `good` marks the booted slot good, `install:DIR` installs the
-# payload /payload/DIR into the other slot (`keel update install`), `status`
-# prints the slots. Ends with keel poweroff.
+# payload /payload/DIR into the other slot (`keel update install`),
+# `http:DIR` the same payload served by busybox httpd on 127.0.0.1:8080,
+# `status` prints the slots. Ends with keel poweroff.
 echo "INSTALL: running $(cat /etc/hostname)"
 mkdir -p /payload
 mount -t ext4 -o ro /dev/vdb /payload || echo "INSTALL: FAIL mount"
@@ -12,6 +13,11 @@ for step in "$@"; do
         good) keel update mark-good || echo "INSTALL: FAIL mark-good" ;;
         install:*) keel update install "/payload/${step#install:}" --progress-file /run/progress ||
             echo "INSTALL: FAIL install" ;;
+        http:*)
+            ip link set lo up
+            httpd -p 127.0.0.1:8080 -h /payload || echo "INSTALL: FAIL httpd"
+            keel update install "http://127.0.0.1:8080/${step#http:}/" --progress-file /run/progress ||
+                echo "INSTALL: FAIL install" ;;
         status) keel update status || echo "INSTALL: FAIL status" ;;
     esac
 done
