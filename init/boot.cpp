@@ -217,12 +217,15 @@ void load_boot_modules(const KernelCommandLine& cmdline) {
     }
 }
 
-void boot_from_disk(const KernelCommandLine& cmdline, const SlotChooser& choose_slot) {
+void boot_from_disk(const KernelCommandLine& cmdline, const SlotChooser& choose_slot,
+                    const SlotKernelBoot& boot_slot_kernel) {
     if (!running_from_initramfs())
         return; // the second stage, or a root the kernel mounted itself
     auto options = DiskBootOptions::from([&](std::string_view key) { return cmdline.get(key); });
-    if (options)
+    if (options) {
         options->choose_slot = choose_slot;
+        options->boot_slot_kernel = boot_slot_kernel;
+    }
     Result<void> booted = options ? mount_root_and_switch(*options)
                                   : Result<void>(std::unexpected(std::move(options).error()));
     if (booted)

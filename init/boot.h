@@ -55,7 +55,8 @@ void load_boot_modules(const KernelCommandLine& cmdline);
 /// switched (keel from the new root runs as PID 1); returns when / is not
 /// an initramfs or there is no disk root to boot (no slot can boot
 /// included). Powers off when a disk root was asked for or found but cannot
-/// be booted.
-void boot_from_disk(const KernelCommandLine& cmdline, const SlotChooser& choose_slot);
+/// be booted. `boot_slot_kernel` starts a chosen slot's own kernel.
+void boot_from_disk(const KernelCommandLine& cmdline, const SlotChooser& choose_slot,
+                    const SlotKernelBoot& boot_slot_kernel = {});
 
 } // namespace keel

@@ -149,7 +149,7 @@ void Init::boot_system() {
     load_boot_modules(m_cmdline);
     // From an initramfs: switch to the disk root (the slot the updater
     // chooses), exec its keel.
-    boot_from_disk(m_cmdline, m_options.choose_slot);
+    boot_from_disk(m_cmdline, m_options.choose_slot, m_options.boot_slot_kernel);
     livepatch::load_installed_patches(m_cmdline); // on the final root, before any unit
     // ctrl-alt-del becomes SIGINT to us instead of an immediate reboot.
     ::reboot(RB_DISABLE_CAD);

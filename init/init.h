@@ -20,6 +20,9 @@ struct InitOptions {
     /// Which root slot of an A/B disk boots (the updater's choice, given
     /// by main so that init needs no link to update/); unset: ROOT-A.
     SlotChooser choose_slot;
+    /// Starts a chosen slot's own kernel (update/'s kexec, given by main);
+    /// unset: the running kernel boots every slot.
+    SlotKernelBoot boot_slot_kernel;
 };
 
 /// System mode when this is the kernel's first process (no /proc yet, or

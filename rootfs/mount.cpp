@@ -489,6 +489,7 @@ Result<void> mount_root_and_switch(const DiskBootOptions& options) {
     RootSpec spec = options.root.value_or(
         RootSpec{RootSpec::Kind::PartitionLabel, std::string(kDefaultRootLabel)});
     BlockDevice root;
+    bool slot_chosen = false;
     if (options.root) {
         root = TRY(wait_for_block_device(spec, options.root_wait));
     } else {
@@ -520,6 +521,7 @@ Result<void> mount_root_and_switch(const DiskBootOptions& options) {
             log_notice(cat("slot ", slot.summary));
             root = std::move(*slot.partition);
             spec.value = root.partition_label;
+            slot_chosen = true;
         }
     }
     log_notice(cat("root ", spec.to_string(), " is ", root.path, " (found in ", took(start), ")"));
@@ -529,6 +531,11 @@ Result<void> mount_root_and_switch(const DiskBootOptions& options) {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
         return errno_error("make / private");
     TRY_CTX(mount_root_filesystem(root), "mount the root");
+    if (slot_chosen && options.boot_slot_kernel)
+        if (auto kexec = options.boot_slot_kernel(std::string(kSysroot), root.partition_label);
+            !kexec)
+            log_error(cat("the slot's own kernel: ", kexec.error().to_string(),
+                          "; booting the slot with the running kernel"));
 
     StateBacking backing = StateBacking::Partition;
     std::optional<BlockDevice> state = find_state_partition(root);

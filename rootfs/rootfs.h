@@ -349,6 +349,14 @@ struct VerityParams {
 using VerityLookup =
     std::function<Result<std::optional<VerityParams>>(const std::string& partition)>;
 
+/// Boots the chosen slot (its partition label, "ROOT-B") in its own kernel
+/// when its root, mounted read-only at `root`, carries one: does not
+/// return then. Returns success when the running kernel is to boot the
+/// slot; an error (the kernel could not be started) is logged and the slot
+/// boots with the running kernel.
+using SlotKernelBoot =
+    std::function<Result<void>(const std::string& root, const std::string& label)>;
+
 /// The disk boot settings from the kernel command line.
 struct DiskBootOptions {
     /// keel.root=; nullopt means "PARTLABEL=ROOT-A if there is one" (or
@@ -363,6 +371,10 @@ struct DiskBootOptions {
     /// Whether and how the chosen root is mounted through dm-verity
     /// (update/'s, given by the binary's main); unset: mounted directly.
     VerityLookup verity_for;
+    /// A chosen slot's own kernel (update/'s kexec, given by the binary's
+    /// main), tried once its root is mounted; unset: the running kernel
+    /// boots every slot.
+    SlotKernelBoot boot_slot_kernel;
 
     /// Reads keel.root=, keel.rootwait=, keel.state= through `get` (a
     /// command line lookup). Errors name the parameter.
