@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Benchmark: time from `keel reboot` to "keel: ready" on the console, cold
+# reboot (QEMU resets the machine: firmware, then the kernel) vs `keel
+# reboot --kexec` (the kernel the booted slot carries in /boot, started
+# without the firmware), alternating in the same QEMU VM on one keel disk
+# (tools/mkimage --slot-kernel). Both boot the same compressed kernel
+# (keel-qemu --no-pvh: a kexec cannot take QEMU's PVH shortcut) and the
+# same initramfs. The firmware boot's command line says keel.kexec=A, as a
+# bootloader that starts a slot's own kernel would, so neither path kexecs
+# a second time from the initramfs. Times are host wall clock at the
+# lines' arrival on the serial console. Prints each reboot, the medians and
+# their ratio: a benchmark, not an assertion (TCG on a shared host: use 5
+# rounds or more for a figure to quote).
+# usage: tests/bench/reboot.sh KEEL_BINARY [ROUNDS]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+keel=${1:?usage: $0 KEEL_BINARY [ROUNDS]}
+rounds=${2:-3}
+work=$(mktemp -d /tmp/keel-bench-reboot.XXXXXX)
+[ -n "${KEEP:-}" ] && echo "work: $work" >&2 || trap 'rm -rf "$work"' EXIT
+
+# No debug info in the guest: the slot's initramfs holds keel too.
+objcopy --strip-debug -- "$keel" "$work/keel"
+"$repo/tools/mkimage" --keel "$work/keel" --output "$work/image" --busybox --slot-kernel \
+  --file "$repo/tests/bench/guest/reboot.sh:/reboot.sh" >"$work/mkimage.log" 2>&1 ||
+  { cat "$work/mkimage.log" >&2; exit 1; }
+
+log=$work/console.log
+stamped=$work/stamped.log
+: >"$log"
+# Each console line with the host's time of arrival.
+tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r line; do
+  printf '%s %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"
+done >"$stamped" &
+stamper=$!
+trap 'kill "$stamper" 2>/dev/null || true; rm -rf "$work"' EXIT
+[ -z "${KEEP:-}" ] || trap 'kill "$stamper" 2>/dev/null || true' EXIT
+
+status=0
+"$repo/tools/keel-qemu" --no-pvh --memory 1024 --timeout $((120 + rounds * 120)) --log "$log" \
+  --initrd "$work/image/initramfs.img" --disk "$work/image/disk.img" \
+  --append "keel.kexec=A keel.run=\"/bin/sh /reboot.sh $rounds\"" \
+  --qemu-arg -action --qemu-arg reboot=reset >/dev/null 2>"$work/runner.log" || status=$?
+sleep 1
+kill "$stamper" 2>/dev/null || true
+if [ "$status" -ne 0 ] || ! grep -q 'BENCH: done' "$stamped"; then
+  tail -n 40 "$stamped" >&2
+  cat "$work/runner.log" >&2
+  echo "reboot bench: the guest did not finish (keel-qemu exit $status)" >&2
+  exit 1
+fi
+grep -q 'BENCH: kexec failed' "$stamped" && { echo "reboot bench: kexec failed" >&2; exit 1; }
+
+# "KIND SECONDS" per reboot: from its "BENCH: reboot KIND" to the next ready.
+awk '
+  /BENCH: reboot (cold|kexec) / { kind = index($0, "BENCH: reboot cold") ? "cold" : "kexec"; start = $1; next }
+  / keel: ready in / { if (kind != "") { printf "%s %.3f\n", kind, $1 - start; kind = "" } }
+' "$stamped" >"$work/results"
+cat "$work/results" >&2
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+cold=$(awk '$1 == "cold" { print $2 }' "$work/results" | median)
+kexec=$(awk '$1 == "kexec" { print $2 }' "$work/results" | median)
+echo "reboot to ready (median of $rounds each, TCG): cold $cold s, kexec $kexec s"
+awk -v c="$cold" -v k="$kexec" 'BEGIN { if (k > 0) printf "kexec takes %.2fx the time of a cold reboot (%.2f s less)\n", k / c, c - k }'
