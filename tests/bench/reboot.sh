@@ -17,7 +17,10 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 keel=${1:?usage: $0 KEEL_BINARY [ROUNDS]}
 rounds=${2:-3}
 work=$(mktemp -d /tmp/keel-bench-reboot.XXXXXX)
-[ -n "${KEEP:-}" ] && echo "work: $work" >&2 || trap 'rm -rf "$work"' EXIT
+cleanup() {
+  if [ -n "${KEEP:-}" ]; then echo "work: $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
 
 # No debug info in the guest: the slot's initramfs holds keel too.
 objcopy --strip-debug -- "$keel" "$work/keel"
@@ -25,24 +28,21 @@ objcopy --strip-debug -- "$keel" "$work/keel"
   --file "$repo/tests/bench/guest/reboot.sh:/reboot.sh" >"$work/mkimage.log" 2>&1 ||
   { cat "$work/mkimage.log" >&2; exit 1; }
 
-log=$work/console.log
 stamped=$work/stamped.log
-: >"$log"
-# Each console line with the host's time of arrival.
-tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r line; do
-  printf '%s %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"
-done >"$stamped" &
-stamper=$!
-trap 'kill "$stamper" 2>/dev/null || true; rm -rf "$work"' EXIT
-[ -z "${KEEP:-}" ] || trap 'kill "$stamper" 2>/dev/null || true' EXIT
-
+# keel-qemu copies the console to stdout: each line gets the host's time of
+# arrival.
+stamp() {
+  local line
+  while IFS= read -r line; do
+    printf '%s %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"
+  done
+}
 status=0
-"$repo/tools/keel-qemu" --no-pvh --memory 1024 --timeout $((120 + rounds * 120)) --log "$log" \
+"$repo/tools/keel-qemu" --no-pvh --memory 1024 --timeout $((120 + rounds * 120)) \
   --initrd "$work/image/initramfs.img" --disk "$work/image/disk.img" \
   --append "keel.kexec=A keel.run=\"/bin/sh /reboot.sh $rounds\"" \
-  --qemu-arg -action --qemu-arg reboot=reset >/dev/null 2>"$work/runner.log" || status=$?
-sleep 1
-kill "$stamper" 2>/dev/null || true
+  --qemu-arg -action --qemu-arg reboot=reset 2>"$work/runner.log" | stamp >"$stamped" ||
+  status=${PIPESTATUS[0]}
 if [ "$status" -ne 0 ] || ! grep -q 'BENCH: done' "$stamped"; then
   tail -n 40 "$stamped" >&2
   cat "$work/runner.log" >&2
