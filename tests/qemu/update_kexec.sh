@@ -37,7 +37,7 @@ sgdisk -A 2:set:49 -A 2:set:53 "$QT_DISK" >/dev/null || qt_fail "sgdisk could no
 "$QT_KEEL" update status --disk "$QT_DISK" | grep -Eq '^B +ROOT-B +2 +2 +2 +no' ||
   qt_fail "B is not priority 2, tries 2: $("$QT_KEEL" update status --disk "$QT_DISK")"
 
-KEEL_QEMU_TIMEOUT=${KEEL_QEMU_TIMEOUT:-280} qt_boot --memory 1024 --initrd "$QT_INITRD" \
+KEEL_QEMU_TIMEOUT=${KEEL_QEMU_TIMEOUT:-480} qt_boot --memory 1024 --initrd "$QT_INITRD" \
   --disk "$QT_DISK" --append 'keel.run="/bin/sh /kexec.sh"'
 qt_expect 'slot B \(ROOT-B\) of /dev/vda: priority=2 tries=2 successful=0, one try used: 1 left' 90
 qt_expect 'slot B has its own kernel: starting /boot/vmlinuz .* with kexec' 60
@@ -46,7 +46,8 @@ qt_expect 'KEXEC: cmdline=.*keel.kexec=B' 90
 qt_expect 'B +ROOT-B +2 +2 +1 +no +booted' 30
 qt_expect 'KEXEC: bad kernel refused: .*/etc/hostname.*not a kernel image the running kernel can start' 30
 qt_expect 'KEXEC: still up' 30
-qt_expect 'KEXEC: rebooting with kexec' 30
+qt_expect 'keel: kexec requested by pid' 30
+qt_expect 'keel: system kexec' 60
 qt_expect 'slot B \(ROOT-B\) of /dev/vda: priority=2 tries=1 successful=0, one try used: 0 left' 120
 qt_expect 'KEXEC: cmdline=.*keel.test.second=1' 180
 qt_expect 'B +ROOT-B +2 +2 +0 +no +booted' 30
