@@ -1,7 +1,7 @@
-// A/B kernels through kexec (update/kexec.h): the keel.kexec= marker on the
-// command line, loading a kernel with kexec_file_load(2), the slot choice
-// that does not count a try twice, and the initramfs's jump into a slot's
-// own kernel.
+// A/B kernels through kexec (update/kexec.h): loading a kernel with
+// kexec_file_load(2), the slot choice that does not count a try twice, and
+// the initramfs's jump into a slot's own kernel. The command line's
+// keel.kexec= marker is kexec_cmdline.cpp's.
 #include "update/kexec.h"
 
 #include "base/log.h"
@@ -13,46 +13,10 @@
 #include <fcntl.h>
 #include <sys/reboot.h>
 #include <unistd.h>
-#include <vector>
 
 namespace keel::update {
 
 namespace {
-
-// The words of a command line as the kernel splits it: at spaces outside
-// double quotes, the quotes kept.
-std::vector<std::string_view> command_line_words(std::string_view text) {
-    std::vector<std::string_view> words;
-    size_t i = 0;
-    while (i < text.size()) {
-        while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n'))
-            ++i;
-        if (i == text.size())
-            break;
-        size_t start = i;
-        bool quoted = false;
-        while (i < text.size() &&
-               (quoted || (text[i] != ' ' && text[i] != '\t' && text[i] != '\n'))) {
-            if (text[i] == '"')
-                quoted = !quoted;
-            ++i;
-        }
-        words.push_back(text.substr(start, i - start));
-    }
-    return words;
-}
-
-// The key of a word ("keel.kexec" of `keel.kexec=A`, of `"keel.kexec=A"`).
-std::string word_key(std::string_view word) {
-    std::string key;
-    for (char c : word) {
-        if (c == '=')
-            break;
-        if (c != '"')
-            key += c;
-    }
-    return key;
-}
 
 std::optional<SlotName> slot_of_label(std::string_view label) {
     for (SlotName slot : {SlotName::A, SlotName::B})
@@ -67,33 +31,6 @@ Result<Fd> open_image_file(const std::string& path, std::string_view what) {
 }
 
 } // namespace
-
-Result<std::optional<SlotName>> kexec_slot(const KernelCommandLine& cmdline) {
-    std::optional<std::string> value = cmdline.get(kKexecParameter);
-    if (!value)
-        return std::optional<SlotName>();
-    std::optional<SlotName> slot = kSlotNames.parse(*value);
-    if (!slot)
-        return error(cat(kKexecParameter, "=", *value, ": expected A or B"));
-    return slot;
-}
-
-std::string kexec_command_line(std::string_view current, std::string_view extra) {
-    std::string line;
-    for (std::string_view word : command_line_words(current)) {
-        if (word_key(word) == kKexecParameter)
-            continue;
-        if (!line.empty())
-            line += ' ';
-        line += word;
-    }
-    for (std::string_view word : command_line_words(extra)) {
-        if (!line.empty())
-            line += ' ';
-        line += word;
-    }
-    return line;
-}
 
 Result<void> load_kexec_image(const KexecImage& image) {
     Fd kernel = TRY(open_image_file(image.kernel, "kernel"));

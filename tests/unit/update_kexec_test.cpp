@@ -71,6 +71,11 @@ TEST_CASE("the next kernel's command line is the running one less keel.kexec=, t
           "keel.run=\"echo keel.kexec=A\"");
     CHECK(up::kexec_command_line("", "") == "");
     CHECK(up::kexec_command_line("   \n", "x") == "x");
+    // After `--` come init's arguments: new words go before it, and a
+    // keel.kexec= there is an argument, not the marker.
+    CHECK(up::kexec_command_line("a keel.kexec=A -- keel.kexec=B x", "keel.kexec=B") ==
+          "a keel.kexec=B -- keel.kexec=B x");
+    CHECK(up::kexec_command_line("a \"--\" b", "c") == "a c \"--\" b");
     // An unterminated quote keeps the rest as one word, as the kernel does.
     CHECK(up::kexec_command_line("a \"b c", "") == "a \"b c");
 }
