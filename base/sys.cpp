@@ -461,4 +461,39 @@ Result<Fd> install_seccomp_filter(const std::vector<sock_filter>& program, unsig
     return Fd();
 }
 
+namespace {
+
+// linux/kexec.h's flags of kexec_file_load(2).
+constexpr unsigned long kKexecFileUnload = 0x1;
+constexpr unsigned long kKexecFileNoInitramfs = 0x4;
+
+long kexec_file_load_call(int kernel_fd, int initrd_fd, const std::string& command_line,
+                          unsigned long flags) {
+#ifdef SYS_kexec_file_load
+    // The length counts the terminating NUL; an empty line is length 0.
+    unsigned long length = command_line.empty() ? 0 : command_line.size() + 1;
+    return ::syscall(SYS_kexec_file_load, kernel_fd, initrd_fd, length,
+                     command_line.empty() ? nullptr : command_line.c_str(), flags);
+#else
+    (void)kernel_fd, (void)initrd_fd, (void)command_line, (void)flags;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+} // namespace
+
+Result<void> kexec_file_load(int kernel_fd, int initrd_fd, const std::string& command_line) {
+    unsigned long flags = initrd_fd < 0 ? kKexecFileNoInitramfs : 0;
+    if (kexec_file_load_call(kernel_fd, initrd_fd, command_line, flags) < 0)
+        return errno_error("kexec_file_load");
+    return {};
+}
+
+Result<void> kexec_file_unload() {
+    if (kexec_file_load_call(-1, -1, "", kKexecFileUnload) < 0)
+        return errno_error("kexec_file_load (unload)");
+    return {};
+}
+
 } // namespace keel

@@ -192,4 +192,13 @@ Result<void> delete_module(const std::string& name, int flags = O_NONBLOCK);
 /// the result is the notification listener; otherwise no fd.
 Result<Fd> install_seccomp_filter(const std::vector<sock_filter>& program, unsigned flags);
 
+/// kexec_file_load(2): loads the kernel `kernel_fd` (with the initramfs
+/// `initrd_fd`, or none when it is -1) to be started by
+/// reboot(LINUX_REBOOT_CMD_KEXEC), with `command_line` as its command
+/// line. The kernel checks the image (a bad one is ENOEXEC or EINVAL);
+/// needs CAP_SYS_BOOT. A later load replaces an earlier one.
+Result<void> kexec_file_load(int kernel_fd, int initrd_fd, const std::string& command_line);
+/// kexec_file_load(2) with KEXEC_FILE_UNLOAD: forgets a loaded kernel.
+Result<void> kexec_file_unload();
+
 } // namespace keel

@@ -5,9 +5,11 @@
 #include "base/cmdline.h"
 #include "base/digest.h"
 #include "base/strings.h"
+#include "base/sys.h"
 #include "control/control.h"
 #include "init/init.h"
 #include "kmod/kmod.h"
+#include "update/kexec.h"
 #include "update/slot_verity.h"
 #include "update/update.h"
 
@@ -32,25 +34,73 @@ CommandResult command_init(const ParsedArgs& args) {
     for (std::string_view directory : args.values("--units"))
         options.unit_directories.emplace_back(directory);
     options.command = args.passed_through();
-    options.choose_slot = update::boot_slot;
+    options.choose_slot = update::boot_slot_after_kexec;
     options.verity_for = [](const std::string& partition) {
         return update::slot_verity(partition);
     };
     options.slot_failed = update::boot_slot_failed;
+    options.boot_slot_kernel = update::boot_slot_kernel;
     if (options.mode == InitMode::System && ::getpid() != 1)
         return usage_error("init --system must run as PID 1");
     return run_init(options);
 }
 
+// `reboot --kexec`: the kernel to start, from the options; by default the
+// booted root's /boot/vmlinuz with its /boot/initrd.img and the running
+// command line (less keel.kexec=: the initramfs chooses the slot again).
+Result<update::KexecImage> kexec_image(const ParsedArgs& args) {
+    update::KexecImage image;
+    std::optional<std::string_view> kernel = args.value("--kernel");
+    std::optional<std::string_view> initrd = args.value("--initrd");
+    image.kernel = kernel ? std::string(*kernel) : std::string(update::kSlotKernelPath);
+    if (initrd)
+        image.initrd = std::string(*initrd);
+    else if (!kernel)
+        image.initrd = std::string(update::kSlotInitrdPath);
+    if (!kernel && !path_exists(image.kernel))
+        return error(cat("the booted root has no ", update::kSlotKernelPath,
+                         ": give the kernel with --kernel PATH (and --initrd PATH)"));
+    std::optional<std::string_view> append = args.value("--append");
+    std::string running;
+    if (!append || args.flag("--reuse-cmdline"))
+        running = TRY(read_file("/proc/cmdline"));
+    std::string extra(append.value_or(""));
+    // The booted slot's own kernel, and that slot boots next anyway: the
+    // initramfs need not choose and start it a second time.
+    if (!kernel)
+        if (std::optional<update::SlotName> slot = update::running_reboot_kexec_slot())
+            extra = cat(extra, " ", update::kKexecParameter, "=", update::kSlotNames.name(*slot));
+    image.command_line = update::kexec_command_line(running, extra);
+    return image;
+}
+
 CommandResult command_power(const ParsedArgs& args) {
     std::string_view verb = args.verb();
+    bool kexec = args.flag("--kexec");
+    for (std::string_view option : {"--kernel", "--initrd", "--append", "--reuse-cmdline"})
+        if (args.flag(option) && !kexec)
+            return usage_error(args, cat(option, " is for reboot --kexec"));
+    if (kexec && verb != "reboot")
+        return usage_error(args, cat("--kexec is for reboot, not ", verb));
     control::Request request;
-    request.mutable_power()->set_action(verb == "poweroff" ? control::POWER_ACTION_POWEROFF
-                                        : verb == "reboot" ? control::POWER_ACTION_REBOOT
-                                                           : control::POWER_ACTION_HALT);
-    control::Response response = TRY(call_init(request));
-    if (!response.ok())
-        return std::unexpected(Error::message(response.error()));
+    request.mutable_power()->set_action(kexec                ? control::POWER_ACTION_KEXEC
+                                        : verb == "poweroff" ? control::POWER_ACTION_POWEROFF
+                                        : verb == "reboot"   ? control::POWER_ACTION_REBOOT
+                                                             : control::POWER_ACTION_HALT);
+    // Loaded before init is asked: a kernel that does not load is an error
+    // here, and the machine keeps running.
+    if (kexec) {
+        update::KexecImage image = TRY_CTX(kexec_image(args), "reboot --kexec");
+        TRY_CTX(update::load_kexec_image(image), "reboot --kexec");
+    }
+    Result<control::Response> response = call_init(request);
+    if (!response || !response->ok()) {
+        if (kexec) // nothing is to start it: not left loaded for a later reboot
+            (void)kexec_file_unload();
+        if (!response)
+            return std::unexpected(std::move(response).error());
+        return std::unexpected(Error::message(response->error()));
+    }
     return kExitSuccess;
 }
 
@@ -118,6 +168,28 @@ const Command kInitCommand{
 const Command kPowerCommand{
     .names = {"poweroff", "reboot", "halt"},
     .summary = "end the system (or the container init)",
+    .options =
+        {
+            {.name = "--kexec",
+             .help = "reboot: start another kernel without the firmware (kexec), loaded now: "
+                     "by default the booted root's /boot/vmlinuz and /boot/initrd.img"},
+            {.name = "--kernel",
+             .value_name = "PATH",
+             .type = ValueType::Text,
+             .help = "with --kexec: the kernel to start (no initramfs unless --initrd)"},
+            {.name = "--initrd",
+             .value_name = "PATH",
+             .type = ValueType::Text,
+             .help = "with --kexec: the initramfs to start it with"},
+            {.name = "--append",
+             .value_name = "CMDLINE",
+             .type = ValueType::Text,
+             .help = "with --kexec: the new kernel's command line (after the running one "
+                     "with --reuse-cmdline)"},
+            {.name = "--reuse-cmdline",
+             .help = "with --kexec: the running kernel's command line (the default when "
+                     "--append is not given), less keel.kexec="},
+        },
     .run = command_power,
 };
 

@@ -150,12 +150,15 @@ inline constexpr auto kInitModeNames = name_table<InitMode>({
     {InitMode::Container, "container"},
 });
 
-/// How the system ends.
-enum class PowerAction { Poweroff, Reboot, Halt };
+/// How the system ends. Kexec: into the kernel loaded with
+/// kexec_file_load(2) (`keel reboot --kexec`), without the firmware; a
+/// reboot when that fails at the end.
+enum class PowerAction { Poweroff, Reboot, Halt, Kexec };
 inline constexpr auto kPowerActionNames = name_table<PowerAction>({
     {PowerAction::Poweroff, "poweroff"},
     {PowerAction::Reboot, "reboot"},
     {PowerAction::Halt, "halt"},
+    {PowerAction::Kexec, "kexec"},
 });
 
 /// The table of each enum here, for the templates below.

@@ -239,6 +239,7 @@ void boot_from_disk(const KernelCommandLine& cmdline, const DiskBootHooks& hooks
             return command_line(partition);
         };
         options->slot_failed = hooks.slot_failed;
+        options->boot_slot_kernel = hooks.boot_slot_kernel;
     }
     Result<DiskBootEnd> booted =
         options ? mount_root_and_switch(*options)

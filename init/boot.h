@@ -59,6 +59,9 @@ struct DiskBootHooks {
     /// (verity_lookup_from_command_line).
     VerityLookup verity_for;
     SlotFailureHandler slot_failed;
+    /// Starts a chosen slot's own kernel (update/'s kexec); unset: the
+    /// running kernel boots every slot.
+    SlotKernelBoot boot_slot_kernel;
 };
 
 /// From an initramfs, boots the disk (rootfs/rootfs.h): keel.root= (default

@@ -123,9 +123,22 @@ control::Response ControlService::power(const control::PowerRequest& request,
         return refused("unknown power action");
     if (auto denied = check_root(peer, describe(*action)))
         return *denied;
+    // The kernel is loaded before the end begins, so that a bad one is an
+    // error now and never a machine that stopped its units for nothing.
+    if (*action == PowerAction::Kexec) {
+        if (m_host.init_status().mode != InitMode::System)
+            return refused("kexec: only the init of a machine can start another kernel");
+        if (!m_host.kexec_kernel_loaded())
+            return refused("kexec: no kernel is loaded (keel reboot --kexec loads one first)");
+    }
     log_notice(cat(describe(*action), " requested by pid ", peer.pid));
     m_host.request_shutdown(*action);
     return done();
+}
+
+bool ControlHost::kexec_kernel_loaded() const {
+    auto loaded = read_file("/sys/kernel/kexec_loaded");
+    return loaded && trim(*loaded) == "1";
 }
 
 SystemState ControlService::system_state(const InitStatus& init) {

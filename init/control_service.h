@@ -60,6 +60,8 @@ public:
     virtual std::optional<CgroupStats> unit_stats(const std::string& unit) const = 0;
     /// Begins the end of the system (or of the container init).
     virtual void request_shutdown(PowerAction action) = 0;
+    /// True when a kernel is loaded for kexec (/sys/kernel/kexec_loaded).
+    virtual bool kexec_kernel_loaded() const;
     /// Reads the unit files again (daemon-reload, and after enable/disable).
     virtual void reload_units() = 0;
 };

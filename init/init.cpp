@@ -150,7 +150,7 @@ void Init::boot_system() {
     // From an initramfs: switch to the disk root (the slot the updater
     // chooses), exec its keel.
     boot_from_disk(m_cmdline, DiskBootHooks{m_options.choose_slot, m_options.verity_for,
-                                            m_options.slot_failed});
+                                            m_options.slot_failed, m_options.boot_slot_kernel});
     livepatch::load_installed_patches(m_cmdline); // on the final root, before any unit
     // ctrl-alt-del becomes SIGINT to us instead of an immediate reboot.
     ::reboot(RB_DISABLE_CAD);

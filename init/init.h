@@ -26,6 +26,9 @@ struct InitOptions {
     /// Marks a chosen slot that failed to boot bad (update/'s); unset: a
     /// failed boot powers off.
     SlotFailureHandler slot_failed;
+    /// Starts a chosen slot's own kernel (update/'s kexec, given by main);
+    /// unset: the running kernel boots every slot.
+    SlotKernelBoot boot_slot_kernel;
 };
 
 /// System mode when this is the kernel's first process (no /proc yet, or

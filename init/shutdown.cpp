@@ -60,6 +60,11 @@ void end_system(PowerAction action) {
                  report.busy.empty() ? "" : cat(", ", report.busy.size(), " stayed busy")));
     log_notice(cat("system ", describe(action)));
     set_log_writer(LogWriter::Caller); // every line out before the machine goes
+    if (action == PowerAction::Kexec) {
+        ::reboot(RB_KEXEC); // returns only when no kernel is loaded (EINVAL)
+        log_error(cat("kexec failed: ", std::strerror(errno), "; rebooting through the firmware"));
+        action = PowerAction::Reboot;
+    }
     int command = action == PowerAction::Poweroff ? RB_POWER_OFF
                   : action == PowerAction::Reboot ? RB_AUTOBOOT
                                                   : RB_HALT_SYSTEM;

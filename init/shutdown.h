@@ -25,7 +25,8 @@ inline constexpr std::string_view kShutdownPinDirectory = "/run/keel/shutdown";
 
 /// sync; unmount everything but the API filesystems as rootfs's
 /// unmount_all does (what stays is remounted read-only and what holds it
-/// is named on the console); remount / read-only; reboot(2). Call it after
+/// is named on the console); remount / read-only; reboot(2) (for Kexec:
+/// into the loaded kernel, or a plain reboot when that fails). Call it after
 /// every process has ended and PID 1 has closed its own files (the
 /// journal's): what PID 1 holds open keeps a filesystem busy too.
 [[noreturn]] void end_system(PowerAction action);

@@ -526,6 +526,10 @@ Result<void> boot_root(const DiskBootOptions& options, const BlockDevice& root,
         return errno_error("make / private");
     BlockDevice source = TRY(root_source(root, label, options.verity_for));
     TRY_CTX(mount_root_filesystem(source), "mount the root");
+    if (!label.empty() && options.boot_slot_kernel)
+        if (auto kexec = options.boot_slot_kernel(std::string(kSysroot), label); !kexec)
+            log_error(cat("the slot's own kernel: ", kexec.error().to_string(),
+                          "; booting the slot with the running kernel"));
 
     StateBacking backing = StateBacking::Partition;
     std::optional<BlockDevice> state = find_state_partition(root);

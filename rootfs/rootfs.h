@@ -356,6 +356,14 @@ using VerityLookup =
 using SlotFailureHandler =
     std::function<Result<void>(const std::string& disk, const std::string& label)>;
 
+/// Boots the chosen slot (its partition label, "ROOT-B") in its own kernel
+/// when its root, mounted read-only at `root`, carries one: does not
+/// return then. Returns success when the running kernel is to boot the
+/// slot; an error (the kernel could not be started) is logged and the slot
+/// boots with the running kernel.
+using SlotKernelBoot =
+    std::function<Result<void>(const std::string& root, const std::string& label)>;
+
 /// The disk boot settings from the kernel command line.
 struct DiskBootOptions {
     /// keel.root=; nullopt means "PARTLABEL=ROOT-A if there is one" (or
@@ -373,6 +381,11 @@ struct DiskBootOptions {
     /// Called when the slot `choose_slot` picked fails to boot (update/'s,
     /// given by the binary's main); unset: the failure powers off.
     SlotFailureHandler slot_failed;
+
+    /// A chosen slot's own kernel (update/'s kexec, given by the binary's
+    /// main), tried once its root is mounted; unset: the running kernel
+    /// boots every slot.
+    SlotKernelBoot boot_slot_kernel;
 
     /// Reads keel.root=, keel.rootwait=, keel.state= through `get` (a
     /// command line lookup). Errors name the parameter.

@@ -28,6 +28,7 @@ public:
     InitStatus status;
     std::vector<PowerAction> ends;
     int reloads = 0;
+    bool kexec_loaded = false;
 
     InitStatus init_status() const override { return status; }
     Manager* manager() override { return current_manager; }
@@ -38,6 +39,7 @@ public:
     }
     void request_shutdown(PowerAction action) override { ends.push_back(action); }
     void reload_units() override { ++reloads; }
+    bool kexec_kernel_loaded() const override { return kexec_loaded; }
 };
 
 // What a client would have received.
@@ -269,6 +271,24 @@ TEST_CASE("power: root only, and it asks init to end") {
     CHECK(f.init.ends == std::vector<PowerAction>{PowerAction::Reboot});
     request.set_action(control::POWER_ACTION_UNSPECIFIED);
     CHECK(f.service.power(request, kRoot).error() == "unknown power action");
+}
+
+TEST_CASE("kexec ends the system only when a kernel is loaded, and only for a machine's init") {
+    ServiceFixture f;
+    control::PowerRequest request;
+    request.set_action(control::POWER_ACTION_KEXEC);
+    CHECK(f.service.power(request, kUser).error() == "permission denied: kexec needs root");
+    CHECK(f.service.power(request, kRoot).error() ==
+          "kexec: no kernel is loaded (keel reboot --kexec loads one first)");
+    CHECK(f.init.ends.empty());
+    f.init.kexec_loaded = true;
+    f.init.status.mode = InitMode::Container;
+    CHECK(f.service.power(request, kRoot).error() ==
+          "kexec: only the init of a machine can start another kernel");
+    CHECK(f.init.ends.empty());
+    f.init.status.mode = InitMode::System;
+    CHECK(f.service.power(request, kRoot).ok());
+    CHECK(f.init.ends == std::vector<PowerAction>{PowerAction::Kexec});
 }
 
 TEST_CASE("daemon-reload: root only; an empty request is refused") {
