@@ -4,6 +4,8 @@
 // slot default to the ones the running system booted from.
 #include "cli/update_commands.h"
 
+#include "cli/update_agent_commands.h"
+
 #include "base/json.h"
 #include "base/strings.h"
 #include "base/sys.h"
@@ -370,7 +372,8 @@ ChromeOS's GPT attribute bits, which `cgpt show` and `cgpt add -P/-T/-S` read
 and write too: priority (0 never boots), tries left, successful. The bootable
 slot of higher priority boots; a slot not yet successful uses one try per
 boot, so one that never comes up healthy stops booting by itself.)",
-    .subcommands = {&kStatus, &kMarkGood, &kMarkBad, &kRollback, &kActivate, &kLock},
+    .subcommands = {&kStatus, &kMarkGood, &kMarkBad, &kRollback, &kActivate, &kLock,
+                    &kUpdateAgentCommand, &kUpdateRebootCommand},
 };
 
 } // namespace keel::cli
