@@ -210,12 +210,11 @@ CommandResult command_agent(const ParsedArgs& args) {
     }
     up::Agent agent(host, config);
     auto outcome = agent.run_health_gate();
-    if (!outcome) {
-        // Not a keel disk (keel.root=, a container): nothing to gate.
-        host.log(cat("no health gate: ", outcome.error().to_string()));
-    } else {
-        host.log(cat("health gate: ", up::kGateOutcomeNames.name(*outcome)));
-    }
+    // An error: not booted from a keel disk (keel.root=, a container), or
+    // the slots could not be read or written.
+    host.log(cat("health gate: ",
+                 outcome ? std::string(up::kGateOutcomeNames.name(*outcome))
+                         : outcome.error().to_string()));
     if (args.flag("--once"))
         return outcome ? kExitSuccess : kExitFailure;
     // The role stays up (installs are its next job); init stops it.
