@@ -212,9 +212,8 @@ CommandResult command_agent(const ParsedArgs& args) {
     auto outcome = agent.run_health_gate();
     // An error: not booted from a keel disk (keel.root=, a container), or
     // the slots could not be read or written.
-    host.log(cat("health gate: ",
-                 outcome ? std::string(up::kGateOutcomeNames.name(*outcome))
-                         : outcome.error().to_string()));
+    host.log(cat("health gate: ", outcome ? std::string(up::kGateOutcomeNames.name(*outcome))
+                                          : outcome.error().to_string()));
     if (args.flag("--once"))
         return outcome ? kExitSuccess : kExitFailure;
     // The role stays up (installs are its next job); init stops it.
