@@ -270,7 +270,7 @@ const Command kUpdateAgentCommand{
     .notes = R"(When the booted slot is not yet successful, the agent waits until every
 health unit (HealthUnits=, keel.update.health=) has been active without a
 break for HealthyFor=, then marks the slot successful. A health unit that
-fails, or no health HealthTimeout= after boot, reboots the machine: the slot
+fails, or no health within HealthTimeout=, reboots the machine: the slot
 has no tries left, so the other one boots. With RebootStrategy=kv-lock the
 machine gives back its unit of the reboot lock once healthy.)",
     .run = command_agent,

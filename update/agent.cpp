@@ -39,6 +39,8 @@ std::string format_utc(sys_seconds time) {
 }
 
 HealthCheck HealthGate::observe(microseconds now, const std::vector<UnitHealth>& units) {
+    if (!m_started)
+        m_started = now;
     std::optional<microseconds> healthy_since = microseconds(0);
     std::string waiting_for;
     for (const UnitHealth& unit : units) {
@@ -66,9 +68,10 @@ HealthCheck HealthGate::observe(microseconds now, const std::vector<UnitHealth>&
     if (waiting_for.empty())
         waiting_for =
             cat(names, " active for ", span(now - *healthy_since), " of ", span(m_healthy_for));
-    if (m_timeout && now >= *m_timeout)
+    if (m_timeout && now - *m_started >= *m_timeout)
         return {HealthVerdict::Unhealthy, cat("not healthy ", span(*m_timeout),
-                                              " after boot (HealthTimeout=): ", waiting_for)};
+                                              " after the gate began (HealthTimeout=): ",
+                                              waiting_for)};
     return {HealthVerdict::Waiting, std::move(waiting_for)};
 }
 

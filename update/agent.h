@@ -5,7 +5,7 @@
 // The gate: a slot that is not yet successful (its one try spent by the
 // initramfs) becomes successful only once the health units have been
 // active without a break for HealthyFor; a health unit that fails, or no
-// health by HealthTimeout after boot, reboots the machine, and since the
+// health within HealthTimeout, reboots the machine, and since the
 // slot has no tries left the other slot boots by itself. A machine that
 // took the cluster's reboot lock gives it back only once it is healthy
 // again (locksmith gives it back as soon as it starts).
@@ -65,7 +65,7 @@ struct HealthCheck {
 /// The health gate as a pure state machine: observations in, a verdict
 /// out. Healthy once every unit has been active for `healthy_for` without a
 /// break; unhealthy as soon as one has failed, or when `timeout` (counted
-/// from boot, CLOCK_BOOTTIME 0) passes first.
+/// from the first observation) passes first.
 class HealthGate {
 public:
     HealthGate(std::chrono::microseconds healthy_for,
@@ -81,6 +81,8 @@ private:
     /// When each unit without a `since` was first seen active (reset when
     /// it is seen otherwise).
     std::map<std::string, std::chrono::microseconds> m_seen_active;
+    /// The first observation's time.
+    std::optional<std::chrono::microseconds> m_started;
 };
 
 /// What the agent needs from the machine.
