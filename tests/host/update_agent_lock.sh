@@ -47,6 +47,7 @@ kv_cluster_start "$cluster" 1 "$keel" kv serve
 kv_cluster_wait_healthy "$cluster" || fail "the KV did not come up"
 endpoint=$(kv_member_endpoint "$cluster" m1)
 holders() { "$keel" update lock status --json --endpoint "$endpoint" | sed 's/.*"holders":\[\(.*\)\].*/\1/; s/"//g'; }
+held() { [ -n "$(holders)" ]; }
 
 # Waits (bounded, tenths of a second) until the command succeeds.
 wait_for() {
@@ -106,7 +107,7 @@ done
 done_machines=()
 for round in 1 2 3; do
   # Exactly one machine holds the lock, and it is the one whose init went down.
-  wait_for 150 test -n "$(holders)" || fail "round $round: nobody took the lock"
+  wait_for 150 held || fail "round $round: nobody took the lock"
   first=$(holders)
   [[ "$first" != *,* ]] || fail "round $round: more than one holder with max=1: $first"
   wait_for 100 eval '! running '"$first" || fail "round $round: $first holds the lock but its init was not asked to reboot"
