@@ -135,7 +135,8 @@ public:
     /// left unset is written as "max" (cpu.weight as 100, a disk io.max
     /// lists but the limits do not name as "max"), so re-applying removes an
     /// old limit, except into Fresh knobs. io.max is best effort, as in
-    /// systemd: without the io controller the bandwidth limits are skipped. A limit whose
+    /// systemd: without the io controller, or for a disk the kernel refuses,
+    /// the bandwidth limits are skipped. A limit whose
     /// controller is not enabled for the group is an error, found before anything is written.
     Result<void> apply(const CgroupLimits& limits, Knobs knobs = Knobs::AsFound) const;
     /// cgroup.kill (SIGKILL to every process in the group, kernel >= 5.14);

@@ -69,9 +69,9 @@ HealthCheck HealthGate::observe(microseconds now, const std::vector<UnitHealth>&
         waiting_for =
             cat(names, " active for ", span(now - *healthy_since), " of ", span(m_healthy_for));
     if (m_timeout && now - *m_started >= *m_timeout)
-        return {HealthVerdict::Unhealthy, cat("not healthy ", span(*m_timeout),
-                                              " after the gate began (HealthTimeout=): ",
-                                              waiting_for)};
+        return {HealthVerdict::Unhealthy,
+                cat("not healthy ", span(*m_timeout),
+                    " after the gate began (HealthTimeout=): ", waiting_for)};
     return {HealthVerdict::Waiting, std::move(waiting_for)};
 }
 
