@@ -41,7 +41,11 @@ std::string format_utc(sys_seconds time) {
 HealthCheck HealthGate::observe(microseconds now, const std::vector<UnitHealth>& units) {
     if (!m_started)
         m_started = now;
-    std::optional<microseconds> healthy_since = microseconds(0);
+    microseconds started = *m_started;
+    // All active, since the latest of their activations. (Plain values, not
+    // an optional: GCC 12 -O2 sees an optional's value as uninitialised.)
+    bool all_active = true;
+    microseconds healthy_since{0};
     std::string waiting_for;
     for (const UnitHealth& unit : units) {
         if (unit.activity == UnitActivity::Failed)
@@ -50,25 +54,24 @@ HealthCheck HealthGate::observe(microseconds now, const std::vector<UnitHealth>&
                 cat(unit.name, " failed", unit.detail.empty() ? "" : cat(" (", unit.detail, ")"))};
         if (unit.activity != UnitActivity::Active) {
             m_seen_active.erase(unit.name);
-            healthy_since.reset();
+            all_active = false;
             if (waiting_for.empty())
                 waiting_for = cat(unit.name, " is ", kUnitActivityNames.name(unit.activity));
             continue;
         }
         microseconds since =
             unit.since ? *unit.since : m_seen_active.try_emplace(unit.name, now).first->second;
-        if (healthy_since)
-            healthy_since = std::max(*healthy_since, since);
+        healthy_since = std::max(healthy_since, since);
     }
     std::string names;
     for (const UnitHealth& unit : units)
         names += cat(names.empty() ? "" : ", ", unit.name);
-    if (healthy_since && now - *healthy_since >= m_healthy_for)
-        return {HealthVerdict::Healthy, cat(names, " active for ", span(now - *healthy_since))};
+    if (all_active && now - healthy_since >= m_healthy_for)
+        return {HealthVerdict::Healthy, cat(names, " active for ", span(now - healthy_since))};
     if (waiting_for.empty())
         waiting_for =
-            cat(names, " active for ", span(now - *healthy_since), " of ", span(m_healthy_for));
-    if (m_timeout && now - *m_started >= *m_timeout)
+            cat(names, " active for ", span(now - healthy_since), " of ", span(m_healthy_for));
+    if (m_timeout && now - started >= *m_timeout)
         return {HealthVerdict::Unhealthy,
                 cat("not healthy ", span(*m_timeout),
                     " after the gate began (HealthTimeout=): ", waiting_for)};
