@@ -17,7 +17,9 @@
 #include <csignal>
 #include <poll.h>
 #include <set>
+#include <span>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 namespace keel {
@@ -25,6 +27,10 @@ namespace keel {
 namespace {
 
 constexpr std::string_view kControllers[] = {"memory", "cpu", "pids"};
+// Enabled when the kernel has it, never missed: only IO*BandwidthMax= needs it.
+constexpr std::string_view kOptionalControllers[] = {"io"};
+constexpr uint64_t kMaxCpuWeight = 10000;
+constexpr uint64_t kDefaultCpuWeight = 100;
 // pids.max accepts up to the kernel's PID_MAX_LIMIT.
 constexpr uint64_t kMaxTasks = 4194304;
 constexpr uint64_t kMaxCpuPercent = 100000;
@@ -267,6 +273,102 @@ Result<std::optional<uint64_t>> parse_tasks_max(std::string_view value) {
     return *tasks;
 }
 
+Result<std::optional<uint32_t>> parse_cpu_weight(std::string_view value) {
+    if (value.empty())
+        return std::optional<uint32_t>();
+    auto weight = parse_u64(value);
+    if (!weight || *weight == 0 || *weight > kMaxCpuWeight)
+        return error(cat("CPUWeight=", value, ": expected a weight from 1 to ", kMaxCpuWeight,
+                         " (100 is the default)"));
+    return uint32_t(*weight);
+}
+
+Result<void> parse_io_bandwidth(std::string_view value, IoDirection direction,
+                                std::vector<IoBandwidthLimit>& limits) {
+    std::string_view key =
+        direction == IoDirection::Read ? "IOReadBandwidthMax" : "IOWriteBandwidthMax";
+    auto field = [direction](IoBandwidthLimit& limit) -> std::optional<uint64_t>& {
+        return direction == IoDirection::Read ? limit.read_bytes_per_second
+                                              : limit.write_bytes_per_second;
+    };
+    if (trim(value).empty()) {
+        for (IoBandwidthLimit& limit : limits)
+            field(limit).reset();
+        std::erase_if(limits, [](const IoBandwidthLimit& limit) {
+            return !limit.read_bytes_per_second && !limit.write_bytes_per_second;
+        });
+        return {};
+    }
+    std::string_view text = trim(value);
+    size_t space = text.find_last_of(" \t");
+    if (space == std::string_view::npos)
+        return error(cat(key, "=", value, ": expected a device and a rate, such as /dev/vda 20M"));
+    std::string_view device = trim(text.substr(0, space));
+    std::string_view rate = text.substr(space + 1);
+    if (!device.starts_with('/'))
+        return error(cat(key, "=", value, ": ", quoted(device), " is not an absolute path"));
+    std::optional<uint64_t> bytes;
+    if (rate != "infinity") {
+        uint64_t multiplier = 1;
+        std::string_view digits = rate;
+        if (!digits.empty()) {
+            switch (digits.back()) {
+            case 'K':
+                multiplier = 1000ULL;
+                break;
+            case 'M':
+                multiplier = 1000ULL * 1000;
+                break;
+            case 'G':
+                multiplier = 1000ULL * 1000 * 1000;
+                break;
+            case 'T':
+                multiplier = 1000ULL * 1000 * 1000 * 1000;
+                break;
+            default:
+                break;
+            }
+            if (multiplier != 1)
+                digits.remove_suffix(1);
+        }
+        auto number = parse_u64(digits);
+        if (!number || *number == 0 || *number > UINT64_MAX / multiplier)
+            return error(cat(key, "=", value, ": ", quoted(rate),
+                             " is not a rate (bytes per second, with K, M, G or T, or infinity)"));
+        bytes = *number * multiplier;
+    }
+    auto it = std::find_if(limits.begin(), limits.end(),
+                           [&](const IoBandwidthLimit& limit) { return limit.device == device; });
+    if (it == limits.end()) {
+        limits.push_back(IoBandwidthLimit{.device = std::string(device)});
+        it = std::prev(limits.end());
+    }
+    field(*it) = bytes;
+    return {};
+}
+
+void resolve_io_devices(CgroupLimits& limits, std::string_view sys_dev_block) {
+    for (IoBandwidthLimit& limit : limits.io_bandwidth) {
+        limit.number.clear();
+        struct stat st {};
+        if (::stat(limit.device.c_str(), &st) < 0)
+            continue;
+        dev_t device = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+        if (major(device) == 0)
+            continue; // tmpfs, overlay: on no disk
+        std::string number = cat(major(device), ":", minor(device));
+        std::string entry = cat(sys_dev_block, "/", number);
+        if (path_exists(cat(entry, "/partition"))) {
+            // A partition's sysfs directory sits in its disk's.
+            auto disk = read_file(cat(entry, "/../dev"));
+            if (!disk)
+                continue;
+            number = std::string(trim(*disk));
+        }
+        limit.number = std::move(number);
+    }
+}
+
 bool cgroup2_available(std::string_view root) {
     return path_exists(join_path(root, "cgroup.controllers"));
 }
@@ -286,9 +388,12 @@ Result<void> setup_cgroup_tree(std::string_view root_view) {
         return error(cat("cgroup v2 is not mounted at ", quoted(root), " (no cgroup.controllers)"));
     std::vector<std::string> available = TRY(available_controllers(root));
     std::vector<std::string> wanted;
-    for (std::string_view name : kControllers)
-        if (std::find(available.begin(), available.end(), name) != available.end())
-            wanted.emplace_back(name);
+    for (std::span<const std::string_view> names :
+         {std::span<const std::string_view>(kControllers),
+          std::span<const std::string_view>(kOptionalControllers)})
+        for (std::string_view name : names)
+            if (std::find(available.begin(), available.end(), name) != available.end())
+                wanted.emplace_back(name);
     // The hierarchy's root (the only group without cgroup.events) may hold
     // processes; a delegated subtree's root may need its own moved away.
     bool is_hierarchy_root = !path_exists(join_path(root, "cgroup.events"));
@@ -394,6 +499,8 @@ Result<void> Cgroup::apply(const CgroupLimits& limits, Knobs state) const {
              : cat("max ", kCpuPeriodUsec)},
         {"pids.max", "pids", limits.tasks_max.has_value(),
          limits.tasks_max ? cat(*limits.tasks_max) : "max"},
+        {"cpu.weight", "cpu", limits.cpu_weight.has_value(),
+         cat(limits.cpu_weight.value_or(kDefaultCpuWeight))},
     };
     // Check every knob before writing any, so a missing controller changes
     // nothing.
@@ -401,6 +508,7 @@ Result<void> Cgroup::apply(const CgroupLimits& limits, Knobs state) const {
         if (knob.limited && !path_exists(join_path(m_path, knob.file)))
             return error(cat("set ", knob.file, " of ", quoted(m_path), ": the ", knob.controller,
                              " controller is not enabled for this group"));
+
     for (const Knob& knob : settings) {
         if (!knob.limited && state == Knobs::Fresh)
             continue; // a new group's knobs read "max" already
@@ -409,6 +517,40 @@ Result<void> Cgroup::apply(const CgroupLimits& limits, Knobs state) const {
             continue; // no limit asked, no controller: nothing to reset
         TRY_CTX(write_control(file, knob.value), cat("set ", knob.file, " of ", quoted(m_path)));
     }
+    TRY(apply_io_bandwidth(limits, state));
+    return {};
+}
+
+Result<void> Cgroup::apply_io_bandwidth(const CgroupLimits& limits, Knobs state) const {
+    std::string file = join_path(m_path, "io.max");
+    if (!path_exists(file))
+        return {}; // no io controller: skipped, as systemd does
+    std::vector<std::string> lines;
+    std::set<std::string> limited_disks;
+    for (const IoBandwidthLimit& limit : limits.io_bandwidth) {
+        if (limit.number.empty())
+            continue;
+        auto rate = [](const std::optional<uint64_t>& bytes) {
+            return bytes ? cat(*bytes) : std::string("max");
+        };
+        lines.push_back(cat(limit.number, " rbps=", rate(limit.read_bytes_per_second),
+                            " wbps=", rate(limit.write_bytes_per_second)));
+        limited_disks.insert(limit.number);
+    }
+    if (state == Knobs::AsFound) {
+        // Disks limited before but not now go back to no limit.
+        std::string old = TRY(read_file(file));
+        for (std::string_view line : split(old, '\n')) {
+            std::string_view disk = line.substr(0, line.find(' '));
+            if (!disk.empty() && !limited_disks.contains(std::string(disk)))
+                lines.push_back(cat(disk, " rbps=max wbps=max riops=max wiops=max"));
+        }
+    }
+    // io.max takes one disk's line per write. A line the kernel refuses (a
+    // disk it does not throttle) is skipped, as systemd does: a throttle
+    // must not keep a service (the update role) from starting.
+    for (const std::string& line : lines)
+        (void)write_control(file, line);
     return {};
 }
 

@@ -1,6 +1,6 @@
 // cgroup v2: one group per unit under keel.slice, with the limits systemd's
-// MemoryMax=, CPUQuota= and TasksMax= describe, process placement, stats,
-// freeze and kill.
+// MemoryMax=, CPUQuota=, TasksMax=, CPUWeight= and IO*BandwidthMax= describe, process placement,
+// stats, freeze and kill.
 #pragma once
 
 #include "base/fd.h"
@@ -18,10 +18,25 @@ namespace keel {
 /// Where cgroup2 is mounted.
 inline constexpr std::string_view kCgroupRoot = "/sys/fs/cgroup";
 
+/// One block device's bandwidth limits in io.max (IOReadBandwidthMax=,
+/// IOWriteBandwidthMax=).
+struct IoBandwidthLimit {
+    /// As the unit names it: a block device node ("/dev/vda"), or a path on
+    /// a filesystem, which means the disk holding that filesystem.
+    std::string device;
+    std::optional<uint64_t> read_bytes_per_second;  ///< rbps
+    std::optional<uint64_t> write_bytes_per_second; ///< wbps
+    /// The whole disk's "MAJ:MIN", filled in by resolve_io_devices(); a
+    /// limit without one is not written (its device was not found).
+    std::string number;
+};
+
 struct CgroupLimits {
-    std::optional<uint64_t> memory_max;        // bytes (memory.max)
-    std::optional<uint32_t> cpu_quota_percent; // CPUQuota=50% -> cpu.max "50000 100000"
-    std::optional<uint64_t> tasks_max;         // pids.max
+    std::optional<uint64_t> memory_max;         // bytes (memory.max)
+    std::optional<uint32_t> cpu_quota_percent;  // CPUQuota=50% -> cpu.max "50000 100000"
+    std::optional<uint64_t> tasks_max;          // pids.max
+    std::optional<uint32_t> cpu_weight;         // CPUWeight= -> cpu.weight (1 to 10000)
+    std::vector<IoBandwidthLimit> io_bandwidth; // IO*BandwidthMax= -> io.max, one line a disk
 };
 
 /// Parses systemd's spellings: MemoryMax=512M|1G|infinity|50%? (percent of
@@ -38,6 +53,28 @@ Result<std::optional<uint64_t>> parse_memory_max(std::string_view value);
 Result<std::optional<uint32_t>> parse_cpu_quota(std::string_view value);
 Result<std::optional<uint64_t>> parse_tasks_max(std::string_view value);
 
+/// CPUWeight=: 1 to 10000 (cpu.weight; 100 is every group's default), or
+/// empty for the default. systemd's "idle" is not supported.
+Result<std::optional<uint32_t>> parse_cpu_weight(std::string_view value);
+
+/// Which way an IO bandwidth limit applies.
+enum class IoDirection { Read, Write };
+
+/// IOReadBandwidthMax= / IOWriteBandwidthMax= ("DEVICE BYTES", systemd's
+/// syntax: BYTES per second with K, M, G or T as powers of 1000, or
+/// infinity) into `limits`: a later setting for the same device replaces
+/// the earlier one; an empty value clears every limit of that direction.
+/// Errors name the key and the value.
+Result<void> parse_io_bandwidth(std::string_view value, IoDirection direction,
+                                std::vector<IoBandwidthLimit>& limits);
+
+/// Fills in each limit's disk number: the device node's, or the device of
+/// the filesystem a path is on, and for a partition its whole disk (io.max
+/// takes disks), found through `sys_dev_block`. As systemd, a device that
+/// cannot be found (no such path, a filesystem on no block device) keeps
+/// an empty number and is skipped.
+void resolve_io_devices(CgroupLimits& limits, std::string_view sys_dev_block = "/sys/dev/block");
+
 /// The period keel writes to cpu.max: quota = percent * 1000 of 100000 us.
 inline constexpr uint64_t kCpuPeriodUsec = 100000;
 
@@ -51,8 +88,9 @@ struct CgroupStats {
 /// True when cgroup v2 is mounted at `root` (cgroup.controllers exists).
 bool cgroup2_available(std::string_view root = kCgroupRoot);
 
-/// Enables the memory, cpu and pids controllers for children of `root`
-/// and creates keel.slice with them enabled too.
+/// Enables the memory, cpu and pids controllers (and io, when the kernel
+/// has it) for children of `root` and creates keel.slice with them enabled
+/// too.
 ///
 /// Idempotent. The root of the hierarchy may hold processes (PID 1 does);
 /// any other group may not both hold processes and enable controllers
@@ -93,10 +131,13 @@ public:
         AsFound, // a group that was there: any knob may hold an old limit
         Fresh,   // a group just made: every knob reads "max"
     };
-    /// Sets memory.max, cpu.max and pids.max; a limit left unset is written
-    /// as "max" (so re-applying removes an old limit), except into Fresh
-    /// knobs. A limit whose controller is not enabled for the group is an
-    /// error, found before anything is written.
+    /// Sets memory.max, cpu.max, pids.max, cpu.weight and io.max; a limit
+    /// left unset is written as "max" (cpu.weight as 100, a disk io.max
+    /// lists but the limits do not name as "max"), so re-applying removes an
+    /// old limit, except into Fresh knobs. io.max is best effort, as in
+    /// systemd: without the io controller, or for a disk the kernel refuses,
+    /// the bandwidth limits are skipped. A limit whose
+    /// controller is not enabled for the group is an error, found before anything is written.
     Result<void> apply(const CgroupLimits& limits, Knobs knobs = Knobs::AsFound) const;
     /// cgroup.kill (SIGKILL to every process in the group, kernel >= 5.14);
     /// on older kernels SIGKILL to each pid in cgroup.procs until no new
@@ -120,6 +161,7 @@ public:
 
 private:
     explicit Cgroup(std::string path) : m_path(std::move(path)) {}
+    Result<void> apply_io_bandwidth(const CgroupLimits& limits, Knobs knobs) const;
     enum class Freezer { Frozen, Thawed };
     Result<void> set_freezer(Freezer state) const;
     std::string m_path;

@@ -4,6 +4,7 @@
 // slot default to the ones the running system booted from.
 #include "cli/update_commands.h"
 
+#include "cli/update_agent_commands.h"
 #include "cli/update_payload_commands.h"
 #include "cli/update_source_commands.h"
 #include "cli/update_verity_commands.h"
@@ -377,7 +378,7 @@ boot, so one that never comes up healthy stops booting by itself.)",
     .subcommands = {&kStatus, &kMarkGood, &kMarkBad, &kRollback, &kActivate, &kLock,
                     &kUpdateSignCommand, &kUpdatePackCommand, &kUpdateVerifyCommand,
                     &kUpdateInstallCommand, &kUpdateVerityCommand, &kUpdateCheckCommand,
-                    &kUpdateDownloadCommand},
+                    &kUpdateDownloadCommand, &kUpdateAgentCommand, &kUpdateRebootCommand},
 };
 
 } // namespace keel::cli

@@ -96,8 +96,10 @@ Result<const Cgroup*> Executor::cgroup_of(const Unit& unit) {
     auto it = m_cgroups.find(unit.name);
     if (it != m_cgroups.end())
         return &it->second;
-    Cgroup group = TRY(Cgroup::create(cat(kKeelSlice, "/", unit.name), unit.service.cgroup_limits,
-                                      m_options.cgroup_root));
+    CgroupLimits limits = unit.service.cgroup_limits;
+    resolve_io_devices(limits); // IO*BandwidthMax='s disks, as they are now
+    Cgroup group =
+        TRY(Cgroup::create(cat(kKeelSlice, "/", unit.name), limits, m_options.cgroup_root));
     return &m_cgroups.emplace(unit.name, std::move(group)).first->second;
 }
 

@@ -1,8 +1,8 @@
 // The unit catalog: scanning the unit directories (unit files, container
 // units, masks, aliases, drop-in directories, .wants/ and .requires/
 // entries), the built-in targets, loading one unit with its drop-ins and
-// links, and how a unit is enabled; the built-in keel-kv.service, PID 1's kv
-// role.
+// links, and how a unit is enabled; the built-in keel-kv.service and
+// keel-update.service, PID 1's kv and update roles.
 #include "init/unit_model.h"
 
 #include "base/strings.h"
@@ -44,17 +44,53 @@ Restart=on-failure
 RestartSec=1s
 )";
 
-Unit kv_role_unit() {
-    auto file = UnitFile::parse(kKvRoleUnitText, std::string(kKvRoleUnit));
+// PID 1's update role (update/agent.h): the health gate after a boot into
+// a new slot, reboots into updates. It runs only when the role is
+// configured: /etc/keel/update.conf exists or the kernel command line sets
+// one of its keel.update.* settings. An install runs in its cgroup, so it
+// is throttled as CoreOS's update_engine was: a low CPU weight, and a cap
+// on the bandwidth to and from the disk the root is on.
+constexpr std::string_view kUpdateRoleUnitText = R"([Unit]
+Description=keel's update role (A/B health gate, reboots into updates)
+ConditionPathExists=|/etc/keel/update.conf
+ConditionKernelCommandLine=|keel.update.health
+ConditionKernelCommandLine=|keel.update.HealthUnits
+ConditionKernelCommandLine=|keel.update.HealthyFor
+ConditionKernelCommandLine=|keel.update.HealthTimeout
+ConditionKernelCommandLine=|keel.update.RebootStrategy
+ConditionKernelCommandLine=|keel.update.RebootWindowStart
+ConditionKernelCommandLine=|keel.update.RebootWindowLength
+ConditionKernelCommandLine=|keel.update.LockGroup
+ConditionKernelCommandLine=|keel.update.KVEndpoints
+ConditionKernelCommandLine=|keel.update.Source
+ConditionKernelCommandLine=|keel.update.Channel
+After=network.target keel-kv.service
+
+[Service]
+ExecStart=/usr/bin/keel update agent
+Restart=on-failure
+RestartSec=5s
+CPUWeight=20
+IOReadBandwidthMax=/ 100M
+IOWriteBandwidthMax=/ 100M
+)";
+
+// A built-in role's unit from its fixed text.
+Unit role_unit(std::string_view name, std::string_view text) {
+    auto file = UnitFile::parse(text, std::string(name));
     std::vector<std::string> warnings;
-    auto unit = file ? parse_unit(std::string(kKvRoleUnit), *file, {}, SpecifierContext{}, warnings)
+    auto unit = file ? parse_unit(std::string(name), *file, {}, SpecifierContext{}, warnings)
                      : Result<Unit>(std::unexpected(file.error()));
-    if (!unit) // the text above is fixed: a unit test reads it
-        return Unit{.name = std::string(kKvRoleUnit), .description = unit.error().to_string()};
+    if (!unit) // the texts above are fixed: a unit test reads them
+        return Unit{.name = std::string(name), .description = unit.error().to_string()};
     unit->path.clear(); // built in: no file
     // The binary PID 1 runs from, not one looked up on PATH.
     unit->service.exec_start.front().argv.front() = keel_binary_path();
     return std::move(*unit);
+}
+
+Unit kv_role_unit() {
+    return role_unit(kKvRoleUnit, kKvRoleUnitText);
 }
 
 } // namespace
@@ -62,6 +98,8 @@ Unit kv_role_unit() {
 std::optional<Unit> builtin_unit(std::string_view name) {
     if (name == kKvRoleUnit)
         return kv_role_unit();
+    if (name == kUpdateRoleUnit)
+        return role_unit(kUpdateRoleUnit, kUpdateRoleUnitText);
     Unit unit;
     unit.name = std::string(name);
     unit.type = UnitType::Target;
@@ -74,7 +112,7 @@ std::optional<Unit> builtin_unit(std::string_view name) {
     } else if (name == "multi-user.target") {
         unit.description = "Multi-User System";
         unit.requirements = {"basic.target"};
-        unit.wants = {std::string(kKvRoleUnit)};
+        unit.wants = {std::string(kKvRoleUnit), std::string(kUpdateRoleUnit)};
         unit.after = {"basic.target"};
     } else if (name == "network.target") {
         unit.description = "Network";

@@ -532,6 +532,12 @@ private:
             s.cgroup_limits.cpu_quota_percent = TRY(parse_cpu_quota(value));
         } else if (key == "TasksMax") {
             s.cgroup_limits.tasks_max = TRY(parse_tasks_max(value));
+        } else if (key == "CPUWeight") {
+            s.cgroup_limits.cpu_weight = TRY(parse_cpu_weight(value));
+        } else if (key == "IOReadBandwidthMax" || key == "IOWriteBandwidthMax") {
+            TRY(parse_io_bandwidth(
+                value, key == "IOReadBandwidthMax" ? IoDirection::Read : IoDirection::Write,
+                s.cgroup_limits.io_bandwidth));
         } else {
             return kQuietServiceKeys.contains(key);
         }

@@ -164,7 +164,7 @@ struct ServiceConfig {
     std::vector<std::string> capabilities;
     bool no_new_privileges = false;
     std::vector<std::string> denied_syscalls; // SystemCallFilter=~...
-    CgroupLimits cgroup_limits;               // MemoryMax=, CPUQuota=, TasksMax=
+    CgroupLimits cgroup_limits; // MemoryMax=, CPUQuota=, TasksMax=, CPUWeight=, IO*BandwidthMax=
 };
 
 /// A loaded unit: the merged result of its file, its drop-ins and the
@@ -236,10 +236,15 @@ Result<Unit> parse_unit(std::string name, const UnitFile& file,
 /// line says keel.kv.name=.
 inline constexpr std::string_view kKvRoleUnit = "keel-kv.service";
 
+/// The built-in unit of PID 1's update role, which multi-user.target wants;
+/// it runs `keel update agent` when /etc/keel/update.conf exists or the
+/// kernel command line has a keel.update.* setting.
+inline constexpr std::string_view kUpdateRoleUnit = "keel-update.service";
+
 /// The units keel has without a file: the targets basic.target,
-/// multi-user.target (which wants kKvRoleUnit), sysinit.target,
-/// network.target, network-online.target, and kKvRoleUnit; nullopt for
-/// other names.
+/// multi-user.target (which wants kKvRoleUnit and kUpdateRoleUnit),
+/// sysinit.target, network.target, network-online.target, kKvRoleUnit and
+/// kUpdateRoleUnit; nullopt for other names.
 std::optional<Unit> builtin_unit(std::string_view name);
 
 /// Parses an EnvironmentFile=: `KEY=value` lines, `#`/`;` comments, quoted

@@ -14,8 +14,10 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -159,13 +161,13 @@ TEST_CASE("TasksMax is a number of tasks or infinity") {
           "TasksMax=99999999999999999999: too large (at most 4194304)");
 }
 
-TEST_CASE("setting up the tree enables memory, cpu and pids at the root and in keel.slice") {
+TEST_CASE("setting up the tree enables memory, cpu, pids and io at the root and in keel.slice") {
     TempDir root;
     make_fake_root(root.path());
     CHECK(cgroup2_available(root.path()));
     REQUIRE(setup_cgroup_tree(root.path()));
-    CHECK(get(root / "cgroup.subtree_control") == "+memory +cpu +pids");
-    CHECK(get(root / "keel.slice/cgroup.subtree_control") == "+memory +cpu +pids");
+    CHECK(get(root / "cgroup.subtree_control") == "+memory +cpu +pids +io");
+    CHECK(get(root / "keel.slice/cgroup.subtree_control") == "+memory +cpu +pids +io");
     CHECK(get(root / "cgroup.procs") == "1\n"); // PID 1 stays in the root
     REQUIRE(setup_cgroup_tree(root.path()));    // again: nothing changes
 }
@@ -174,8 +176,8 @@ TEST_CASE("a controller the kernel lacks is skipped, and named for a warning") {
     TempDir root;
     make_fake_root(root.path(), "cpu io pids\n");
     REQUIRE(setup_cgroup_tree(root.path()));
-    CHECK(get(root / "cgroup.subtree_control") == "+cpu +pids");
-    CHECK(get(root / "keel.slice/cgroup.subtree_control") == "+cpu +pids");
+    CHECK(get(root / "cgroup.subtree_control") == "+cpu +pids +io");
+    CHECK(get(root / "keel.slice/cgroup.subtree_control") == "+cpu +pids +io");
     auto missing = missing_cgroup_controllers(root.path());
     REQUIRE(missing);
     CHECK(*missing == std::vector<std::string>{"memory"});
@@ -249,6 +251,106 @@ TEST_CASE("a limit whose controller is not enabled fails, writes nothing, leaves
     CHECK(old.error().to_string().ends_with(": the pids controller is not enabled for this group"));
     CHECK(get(root / "keel.slice/old.service/cpu.max") == "max 100000\n");
     CHECK(path_exists(root / "keel.slice/old.service"));
+}
+
+TEST_CASE("CPUWeight is 1 to 10000") {
+    CHECK(parsed(parse_cpu_weight("20")) == "20");
+    CHECK(parsed(parse_cpu_weight("10000")) == "10000");
+    CHECK(parsed(parse_cpu_weight("")) == "none");
+    CHECK(parse_error(parse_cpu_weight("0")) ==
+          "CPUWeight=0: expected a weight from 1 to 10000 (100 is the default)");
+    CHECK(parse_error(parse_cpu_weight("10001")).starts_with("CPUWeight=10001: "));
+    CHECK(parse_error(parse_cpu_weight("idle")).starts_with("CPUWeight=idle: "));
+}
+
+TEST_CASE("IO bandwidth limits are a device and bytes per second in powers of 1000") {
+    std::vector<IoBandwidthLimit> limits;
+    REQUIRE(parse_io_bandwidth("/dev/vda 20M", IoDirection::Write, limits));
+    REQUIRE(parse_io_bandwidth("/dev/vda 1G", IoDirection::Read, limits));
+    REQUIRE(parse_io_bandwidth("/var/lib 300", IoDirection::Read, limits));
+    REQUIRE(limits.size() == 2);
+    CHECK(limits[0].write_bytes_per_second == std::optional<uint64_t>(20'000'000));
+    CHECK(limits[0].read_bytes_per_second == std::optional<uint64_t>(1'000'000'000));
+    CHECK(limits[1].device == "/var/lib");
+    CHECK(limits[1].read_bytes_per_second == std::optional<uint64_t>(300));
+    std::string_view bad[] = {"20M",         "dev/vda 1M",  "/dev/vda 0",
+                              "/dev/vda 1Q", "/dev/vda -1", "/dev/vda 99999999999T"};
+    for (std::string_view value : bad) {
+        auto parsed = parse_io_bandwidth(value, IoDirection::Write, limits);
+        REQUIRE_FALSE(parsed);
+        CHECK(parsed.error().to_string().starts_with(cat("IOWriteBandwidthMax=", value, ": ")));
+    }
+    CHECK(limits.size() == 2); // a refused value changes nothing
+}
+
+TEST_CASE("cpu.weight and io.max are written, and an old disk's io.max line is reset") {
+    TempDir root;
+    make_fake_root(root.path());
+    make_fake_group(root / "keel.slice/update.service");
+    put(root / "keel.slice/update.service/cpu.weight", "100\n");
+    put(root / "keel.slice/update.service/io.max", "8:16 rbps=5 wbps=max riops=max wiops=max\n");
+    CgroupLimits limits;
+    limits.cpu_weight = 20;
+    limits.io_bandwidth.push_back({.device = "/dev/vda",
+                                   .read_bytes_per_second = std::nullopt,
+                                   .write_bytes_per_second = 1000,
+                                   .number = "253:0"});
+    limits.io_bandwidth.push_back({.device = "/nowhere",
+                                   .read_bytes_per_second = 5,
+                                   .write_bytes_per_second = std::nullopt,
+                                   .number = ""}); // not found: skipped
+    auto group = Cgroup::create("keel.slice/update.service", limits, root.path());
+    REQUIRE(group);
+    CHECK(get(root / "keel.slice/update.service/cpu.weight") == "20");
+    // A plain file keeps the last write: the old disk's reset came after.
+    CHECK(get(root / "keel.slice/update.service/io.max") ==
+          "8:16 rbps=max wbps=max riops=max wiops=max");
+    put(root / "keel.slice/update.service/io.max", "");
+    REQUIRE(group->apply(limits));
+    CHECK(get(root / "keel.slice/update.service/io.max") == "253:0 rbps=max wbps=1000");
+    REQUIRE(group->apply(CgroupLimits{}));
+    CHECK(get(root / "keel.slice/update.service/cpu.weight") == "100");
+}
+
+TEST_CASE("without the io controller IO bandwidth limits are skipped, as in systemd") {
+    TempDir root;
+    make_fake_root(root.path());
+    make_fake_group(root / "keel.slice/update.service");
+    CgroupLimits limits;
+    limits.io_bandwidth.push_back({.device = "/dev/vda",
+                                   .read_bytes_per_second = 1,
+                                   .write_bytes_per_second = std::nullopt,
+                                   .number = "253:0"});
+    CHECK(Cgroup::create("keel.slice/update.service", limits, root.path()));
+    CHECK_FALSE(path_exists(root / "keel.slice/update.service/io.max"));
+}
+
+TEST_CASE("an IO limit's device is its whole disk, found through sysfs") {
+    TempDir dir;
+    std::string node = dir / "sda2";
+    if (::mknod(node.c_str(), S_IFBLK | 0600, makedev(8, 2)) < 0) {
+        MESSAGE("skipped: cannot make a block device node here (", std::strerror(errno), ")");
+        return;
+    }
+    // sysfs: /sys/dev/block/8:2 links to the partition's directory, which
+    // sits in its disk's.
+    REQUIRE(make_directories(dir / "sys/devices/sda/sda2"));
+    put(dir / "sys/devices/sda/dev", "8:0\n");
+    put(dir / "sys/devices/sda/sda2/partition", "2\n");
+    REQUIRE(make_directories(dir / "sys/dev/block"));
+    REQUIRE(::symlink("../../devices/sda/sda2", (dir / "sys/dev/block/8:2").c_str()) == 0);
+    CgroupLimits limits;
+    limits.io_bandwidth = {{.device = node,
+                            .read_bytes_per_second = 1,
+                            .write_bytes_per_second = std::nullopt,
+                            .number = ""},
+                           {.device = dir / "missing",
+                            .read_bytes_per_second = 1,
+                            .write_bytes_per_second = std::nullopt,
+                            .number = ""}};
+    resolve_io_devices(limits, dir / "sys/dev/block");
+    CHECK(limits.io_bandwidth[0].number == "8:0");
+    CHECK(limits.io_bandwidth[1].number.empty());
 }
 
 TEST_CASE("group names cannot be empty, absolute or climb out of the root") {

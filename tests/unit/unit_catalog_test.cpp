@@ -147,7 +147,7 @@ TEST_CASE(
     bool not_found = false;
     auto multi = catalog.load("multi-user.target", context(), warnings, not_found);
     REQUIRE(multi);
-    CHECK(multi->wants == std::vector<std::string>{"keel-kv.service"});
+    CHECK(multi->wants == std::vector<std::string>{"keel-kv.service", "keel-update.service"});
     auto kv = catalog.load("keel-kv.service", context(), warnings, not_found);
     REQUIRE(kv);
     CHECK(warnings.empty());
@@ -169,4 +169,36 @@ TEST_CASE(
     CHECK(conditions == std::vector<std::string>{"ConditionPathExists=|/etc/keel/kv.conf",
                                                  "ConditionKernelCommandLine=|keel.kv.name"});
     CHECK(catalog.enable_state(*kv) == keel::EnableState::Builtin);
+}
+
+TEST_CASE("keel-update.service is built in, runs the update agent only when the role is "
+          "configured, and is throttled") {
+    TempDir dir;
+    auto catalog = keel::UnitCatalog::scan({dir.path()});
+    std::vector<std::string> warnings;
+    bool not_found = false;
+    auto update = catalog.load("keel-update.service", context(), warnings, not_found);
+    REQUIRE(update);
+    CHECK(warnings.empty());
+    CHECK(update->description.starts_with("keel's update role"));
+    CHECK(update->service.restart == keel::RestartPolicy::OnFailure);
+    REQUIRE(update->service.exec_start.size() == 1);
+    const auto& argv = update->service.exec_start[0].argv;
+    REQUIRE(argv.size() == 3);
+    CHECK(argv[0].starts_with("/"));
+    CHECK(argv[1] == "update");
+    CHECK(argv[2] == "agent");
+    std::vector<std::string> conditions;
+    for (const keel::Condition& condition : update->conditions)
+        conditions.push_back(condition.text());
+    REQUIRE(conditions.size() >= 2);
+    CHECK(conditions[0] == "ConditionPathExists=|/etc/keel/update.conf");
+    CHECK(conditions[1] == "ConditionKernelCommandLine=|keel.update.health");
+    const keel::CgroupLimits& limits = update->service.cgroup_limits;
+    CHECK(limits.cpu_weight == std::optional<uint32_t>(20));
+    REQUIRE(limits.io_bandwidth.size() == 1);
+    CHECK(limits.io_bandwidth[0].device == "/");
+    CHECK(limits.io_bandwidth[0].read_bytes_per_second == std::optional<uint64_t>(100'000'000));
+    CHECK(limits.io_bandwidth[0].write_bytes_per_second == std::optional<uint64_t>(100'000'000));
+    CHECK(catalog.enable_state(*update) == keel::EnableState::Builtin);
 }

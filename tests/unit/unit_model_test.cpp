@@ -333,6 +333,11 @@ TEST_CASE("malformed service settings are errors naming file, line and key") {
     CHECK(service_error("TasksMax=lots\n").starts_with("web.service:3: TasksMax: "));
     CHECK(service_error("MemoryMax=12Q\n").starts_with("web.service:3: MemoryMax: "));
     CHECK(service_error("CPUQuota=fast\n").starts_with("web.service:3: CPUQuota: "));
+    CHECK(service_error("CPUWeight=0\n").starts_with("web.service:3: CPUWeight: "));
+    CHECK(service_error("IOWriteBandwidthMax=/dev/vda\n")
+              .starts_with("web.service:3: IOWriteBandwidthMax: "));
+    CHECK(service_error("IOReadBandwidthMax=/dev/vda 10X\n")
+              .starts_with("web.service:3: IOReadBandwidthMax: "));
 }
 
 TEST_CASE("malformed [Unit] and [Install] settings are errors naming file, line and key") {
@@ -404,4 +409,27 @@ TEST_CASE("a target file takes [Unit] and [Install]; a [Service] section there i
     CHECK(refused.error().to_string() ==
           "web.socket: unit type of `web.socket` is not supported by keel (only .service and "
           ".target units)");
+}
+
+TEST_CASE("CPUWeight= and IO*BandwidthMax= become the service's cgroup limits") {
+    auto unit = parse("[Service]\nExecStart=/bin/a\nCPUWeight=20\n"
+                      "IOReadBandwidthMax=/dev/vda 10M\nIOWriteBandwidthMax=/dev/vda 2G\n"
+                      "IOWriteBandwidthMax=/ 500K\nIOWriteBandwidthMax=/dev/vda infinity\n");
+    REQUIRE(unit);
+    const keel::CgroupLimits& limits = unit->service.cgroup_limits;
+    CHECK(limits.cpu_weight == std::optional<uint32_t>(20));
+    REQUIRE(limits.io_bandwidth.size() == 2);
+    CHECK(limits.io_bandwidth[0].device == "/dev/vda");
+    CHECK(limits.io_bandwidth[0].read_bytes_per_second == std::optional<uint64_t>(10'000'000));
+    CHECK_FALSE(limits.io_bandwidth[0].write_bytes_per_second); // infinity, set last
+    CHECK(limits.io_bandwidth[1].device == "/");
+    CHECK(limits.io_bandwidth[1].write_bytes_per_second == std::optional<uint64_t>(500'000));
+
+    // An empty assignment clears that direction's limits.
+    unit = parse("[Service]\nExecStart=/bin/a\nIOWriteBandwidthMax=/dev/vda 1M\n"
+                 "IOReadBandwidthMax=/dev/vdb 1M\nIOWriteBandwidthMax=\nCPUWeight=\n");
+    REQUIRE(unit);
+    REQUIRE(unit->service.cgroup_limits.io_bandwidth.size() == 1);
+    CHECK(unit->service.cgroup_limits.io_bandwidth[0].device == "/dev/vdb");
+    CHECK_FALSE(unit->service.cgroup_limits.cpu_weight);
 }
