@@ -1,21 +1,21 @@
 #!/bin/sh
 # A/B install as the booted system does it: mounts the payload disk
-# (/dev/vdb, ext4) at /payload, says which image runs (its hostname), and
-# per word: `good` marks the booted slot good, `install:DIR` installs the
-# payload /payload/DIR into the other slot (`keel update install`),
+# (/dev/vdb, ext4) at /run/payload (the root is read-only), says which
+# image runs (its hostname), and per word: `good` marks the booted slot good, `install:DIR` installs the
+# payload /run/payload/DIR into the other slot (`keel update install`),
 # `http:DIR` the same payload served by busybox httpd on 127.0.0.1:8080,
 # `status` prints the slots. Ends with keel poweroff.
 echo "INSTALL: running $(cat /etc/hostname)"
-mkdir -p /payload
-mount -t ext4 -o ro /dev/vdb /payload || echo "INSTALL: FAIL mount"
+mkdir -p /run/payload
+mount -t ext4 -o ro /dev/vdb /run/payload || echo "INSTALL: FAIL mount"
 for step in "$@"; do
     case "$step" in
         good) keel update mark-good || echo "INSTALL: FAIL mark-good" ;;
-        install:*) keel update install "/payload/${step#install:}" --progress-file /run/progress ||
+        install:*) keel update install "/run/payload/${step#install:}" --progress-file /run/progress ||
             echo "INSTALL: FAIL install" ;;
         http:*)
             ip link set lo up
-            httpd -p 127.0.0.1:8080 -h /payload || echo "INSTALL: FAIL httpd"
+            httpd -p 127.0.0.1:8080 -h /run/payload || echo "INSTALL: FAIL httpd"
             keel update install "http://127.0.0.1:8080/${step#http:}/" --progress-file /run/progress ||
                 echo "INSTALL: FAIL install" ;;
         status) keel update status || echo "INSTALL: FAIL status" ;;
