@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/dm-ioctl.h>
@@ -215,12 +216,15 @@ Result<DmRequest> call_with_answer(DeviceMapperControl& control, unsigned long r
 Result<std::vector<MappedDeviceStatus>> parse_name_list(std::string_view answer) {
     std::vector<MappedDeviceStatus> devices;
     size_t at = 0;
-    while (at + sizeof(dm_name_list) <= answer.size()) {
-        dm_name_list record;
-        std::memcpy(&record, answer.data() + at, sizeof record);
+    // The name follows `next` directly (offset 12), inside the struct's
+    // tail padding: sizeof(dm_name_list) is 16.
+    constexpr size_t kNameOffset = offsetof(dm_name_list, name);
+    while (at + kNameOffset <= answer.size()) {
+        dm_name_list record{};
+        std::memcpy(&record, answer.data() + at, kNameOffset);
         if (record.dev == 0 && record.next == 0 && at == 0)
             break; // no devices
-        std::string_view rest = answer.substr(at + sizeof(dm_name_list));
+        std::string_view rest = answer.substr(at + kNameOffset);
         size_t end = rest.find('\0');
         if (end == std::string_view::npos)
             return error("device-mapper list: a name without its end");

@@ -9,7 +9,9 @@
 #      successful 0), A untouched.
 #   2. B boots (its try used), runs keel-b, is marked good, installs A back
 #      from the payload disk's files.
-#   3. A boots again, runs keel-a, is marked good.
+#   3. A boots again, runs keel-a, is marked good; its update source (the
+#      same server, channels/stable.json) offers 2.0.0: `keel update check`
+#      says so and `keel update install` without a payload installs it.
 # Usage: update_install.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,6 +32,12 @@ image() { # HOSTNAME VERSION: mkimage with the payload kept in $payloads/HOSTNAM
 image keel-b 2.0.0
 image keel-a 1.0.0 # last: QT_DISK and QT_INITRD are A's
 
+mkdir -p "$payloads/channels"
+cat >"$payloads/channels/stable.json" <<'JSON'
+{"channel": "stable",
+ "releases": [{"version": "2.0.0", "manifest": "keel-b/manifest.json",
+               "signature": "keel-b/manifest.json.sig", "image": "keel-b/root.img"}]}
+JSON
 payload_disk=$QT_WORK/images/$QT_NAME-payloads.img
 rm -f -- "$payload_disk"
 truncate -s "$(($(du -sm "$payloads" | cut -f1) + 16))M" "$payload_disk"
@@ -69,12 +77,14 @@ qt_reject 'INSTALL: FAIL'
 qt_finish 0
 
 qt_log_restart
-boot good status
+boot good source status
 qt_expect 'slot A \(ROOT-A\) of /dev/vda: priority=3 tries=1 successful=0, one try used: 0 left' 60
 qt_expect 'root ROOT-A verified by dm-verity' 60
 qt_expect 'INSTALL: running keel-a' 60
 qt_expect 'slot A marked good' 60
-qt_expect "$(slot_row A 3 0 yes 'booted, boots next')" 30
+qt_expect 'decision: update to 2.0.0' 60
+qt_expect 'installed 2.0.0 into slot B \(ROOT-B\) of /dev/vda, signed by key [0-9a-f]+; it boots next: priority=4 tries=1 successful=0' 120
+qt_expect "$(slot_row A 3 0 yes 'booted')" 30
 qt_expect 'INSTALL: PASS' 30
 qt_reject 'INSTALL: FAIL'
 qt_finish 0

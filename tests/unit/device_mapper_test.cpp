@@ -6,6 +6,7 @@
 
 #include "base/strings.h"
 
+#include <cstddef>
 #include <cstring>
 #include <doctest/doctest.h>
 #include <linux/dm-ioctl.h>
@@ -76,13 +77,16 @@ private:
     void answer_list(std::span<std::byte> buffer, dm_ioctl& io) {
         size_t at = io.data_start;
         for (size_t i = 0; i < devices.size(); ++i) {
-            size_t size = (sizeof(dm_name_list) + devices[i].first.size() + 1 + 7) & ~size_t(7);
+            // As the kernel lays it out: the name at offset 12, in the
+            // struct's tail padding, the record rounded up to 8 bytes.
+            constexpr size_t kNameOffset = offsetof(dm_name_list, name);
+            size_t size = (kNameOffset + devices[i].first.size() + 1 + 7) & ~size_t(7);
             REQUIRE(at + size <= buffer.size());
             dm_name_list record{};
             record.dev = ::makedev(254, unsigned(i));
             record.next = i + 1 < devices.size() ? uint32_t(size) : 0;
-            std::memcpy(buffer.data() + at, &record, sizeof record);
-            std::memcpy(buffer.data() + at + sizeof(dm_name_list), devices[i].first.c_str(),
+            std::memcpy(buffer.data() + at, &record, kNameOffset);
+            std::memcpy(buffer.data() + at + kNameOffset, devices[i].first.c_str(),
                         devices[i].first.size() + 1);
             at += size;
         }
