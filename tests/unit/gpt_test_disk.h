@@ -64,9 +64,11 @@ struct TestDisk {
     }
 };
 
-// Writes one header (primary at LBA 1 or backup at the last LBA) and its array.
+// Writes one header (primary at LBA 1 or backup at the last LBA) and its
+// array, for a disk of `sectors` sectors.
 inline void write_gpt_copy(TestDisk& disk, uint64_t header_lba, uint64_t other_lba,
-                           uint64_t entries_lba, const std::vector<TestPartition>& partitions) {
+                           uint64_t entries_lba, const std::vector<TestPartition>& partitions,
+                           uint64_t sectors = kSectors) {
     std::string& b = disk.bytes;
     size_t entries = size_t(entries_lba) * kSector;
     for (const TestPartition& p : partitions) {
@@ -86,7 +88,7 @@ inline void write_gpt_copy(TestDisk& disk, uint64_t header_lba, uint64_t other_l
     put_le(b, h + 24, header_lba, 8);
     put_le(b, h + 32, other_lba, 8);
     put_le(b, h + 40, 34, 8);
-    put_le(b, h + 48, kSectors - 34, 8);
+    put_le(b, h + 48, sectors - 34, 8);
     put_guid(b, h + 56, "11111111-2222-3333-4444-555555555555");
     put_le(b, h + 72, entries_lba, 8);
     put_le(b, h + 80, 128, 4);
@@ -112,12 +114,27 @@ inline std::vector<TestPartition> default_partitions() {
     return {a, state};
 }
 
-inline TestDisk make_disk(const std::vector<TestPartition>& partitions = default_partitions()) {
+// A zeroed disk of `sectors` sectors with both GPT copies of `partitions`.
+inline TestDisk make_disk(const std::vector<TestPartition>& partitions = default_partitions(),
+                          uint64_t sectors = kSectors) {
     TestDisk disk;
-    disk.bytes.assign(size_t(kSectors * kSector), '\0');
-    write_gpt_copy(disk, 1, kSectors - 1, 2, partitions);
-    write_gpt_copy(disk, kSectors - 1, 1, kSectors - 33, partitions);
+    disk.bytes.assign(size_t(sectors * kSector), '\0');
+    write_gpt_copy(disk, 1, sectors - 1, 2, partitions, sectors);
+    write_gpt_copy(disk, sectors - 1, 1, sectors - 33, partitions, sectors);
     return disk;
+}
+
+// An A/B disk: ROOT-A (1), ROOT-B (2), STATE (3), with these attribute words.
+inline TestDisk ab_disk(uint64_t a_word, uint64_t b_word) {
+    std::vector<TestPartition> partitions = {
+        {0, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000001", 34, 99,
+         a_word, u"ROOT-A"},
+        {1, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000002", 100,
+         165, b_word, u"ROOT-B"},
+        {2, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000003", 166,
+         kSectors - 34, 0, u"STATE"},
+    };
+    return make_disk(partitions);
 }
 
 } // namespace keel::testing::gpt

@@ -74,36 +74,6 @@ constexpr uint64_t kDiskSectors = 6275;
 constexpr uint64_t kSlotSectors = 3072;
 constexpr uint64_t kAStart = 34, kBStart = kAStart + kSlotSectors;
 
-void write_copy(std::string& b, uint64_t header_lba, uint64_t other_lba, uint64_t entries_lba,
-                const std::vector<TestPartition>& partitions) {
-    size_t entries = size_t(entries_lba) * kSector;
-    for (const TestPartition& p : partitions) {
-        size_t at = entries + p.slot * 128;
-        put_guid(b, at, p.type);
-        put_guid(b, at + 16, p.unique);
-        put_le(b, at + 32, p.first, 8);
-        put_le(b, at + 40, p.last, 8);
-        put_le(b, at + 48, p.attributes, 8);
-        for (size_t i = 0; i < p.name.size(); ++i)
-            put_le(b, at + 56 + 2 * i, p.name[i], 2);
-    }
-    size_t h = size_t(header_lba) * kSector;
-    b.replace(h, 8, "EFI PART");
-    put_le(b, h + 8, 0x00010000, 4);
-    put_le(b, h + 12, 92, 4);
-    put_le(b, h + 24, header_lba, 8);
-    put_le(b, h + 32, other_lba, 8);
-    put_le(b, h + 40, 34, 8);
-    put_le(b, h + 48, kDiskSectors - 34, 8);
-    put_guid(b, h + 56, "11111111-2222-3333-4444-555555555555");
-    put_le(b, h + 72, entries_lba, 8);
-    put_le(b, h + 80, 128, 4);
-    put_le(b, h + 84, 128, 4);
-    TestDisk disk{std::move(b)};
-    disk.fix_crcs(header_lba);
-    b = std::move(disk.bytes);
-}
-
 // A: priority 2, successful (running); B: priority 1, successful (an older root).
 std::string make_ab_disk() {
     std::vector<TestPartition> partitions{
@@ -113,11 +83,9 @@ std::string make_ab_disk() {
          kBStart + kSlotSectors - 1, (1ull << 48) | (1ull << 56), u"ROOT-B"},
         {2, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000003",
          kBStart + kSlotSectors, kDiskSectors - 34, 0, u"STATE"}};
-    std::string bytes(size_t(kDiskSectors * kSector), '\0');
+    std::string bytes = make_disk(partitions, kDiskSectors).bytes;
     for (uint64_t s = kAStart; s < kBStart; ++s) // the running root's bytes
         bytes.replace(size_t(s * kSector), 8, "ROOT-A!!");
-    write_copy(bytes, 1, kDiskSectors - 1, 2, partitions);
-    write_copy(bytes, kDiskSectors - 1, 1, kDiskSectors - 33, partitions);
     return bytes;
 }
 

@@ -21,19 +21,6 @@ keel::KernelCommandLine cmdline(std::string_view text) {
     return *parsed;
 }
 
-// An A/B disk: ROOT-A (1), ROOT-B (2), STATE (3), with these attribute words.
-TestDisk ab_disk(uint64_t a_word, uint64_t b_word) {
-    std::vector<TestPartition> partitions = {
-        {0, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000001", 34, 99,
-         a_word, u"ROOT-A"},
-        {1, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000002", 100,
-         165, b_word, u"ROOT-B"},
-        {2, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000003", 166,
-         kSectors - 34, 0, u"STATE"},
-    };
-    return make_disk(partitions);
-}
-
 } // namespace
 
 TEST_CASE("keel.kexec= names the slot whose kernel runs; anything but A or B is refused") {

@@ -26,19 +26,6 @@ up::Slots slots_with(up::SlotFlags a, up::SlotFlags b) {
     return slots;
 }
 
-// An A/B disk: ROOT-A (1), ROOT-B (2), STATE (3).
-TestDisk ab_disk(uint64_t a_word, uint64_t b_word) {
-    std::vector<TestPartition> partitions = {
-        {0, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000001", 34, 99,
-         a_word, u"ROOT-A"},
-        {1, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000002", 100,
-         165, b_word, u"ROOT-B"},
-        {2, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000003", 166,
-         kSectors - 34, 0, u"STATE"},
-    };
-    return make_disk(partitions);
-}
-
 std::string error_text(const keel::Result<up::Slots>& result) {
     REQUIRE_FALSE(result);
     return result.error().to_string();
