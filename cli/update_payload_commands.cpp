@@ -104,7 +104,8 @@ bool is_url(std::string_view payload) {
     return payload.starts_with("http://") || payload.starts_with("https://");
 }
 
-// Where the image comes from, and the manifest and signature in hand.
+// Where the image comes from, and the manifest and signature in hand; no
+// `open` when there is nothing to install.
 struct PayloadSource {
     std::string manifest;
     std::string signature;
@@ -128,9 +129,9 @@ Result<PayloadSource> remote_payload(std::string_view base, const up::DownloadOp
 }
 
 // No PAYLOAD: what the configured source ([Update] Source=, Channel=, the
-// version limits) offers this machine now; nullopt (after saying why) when
+// version limits) offers this machine now; none (after saying why) when
 // there is nothing to install.
-Result<std::optional<PayloadSource>> offered_payload(const up::DownloadOptions& download) {
+Result<PayloadSource> offered_payload(const up::DownloadOptions& download) {
     up::CheckRequest check;
     check.config = TRY(up::load_source_config());
     if (check.config.base_url.empty())
@@ -151,7 +152,7 @@ Result<std::optional<PayloadSource>> offered_payload(const up::DownloadOptions& 
                   : offer.decision.reason.empty() ? std::string("waiting")
                                                   : offer.decision.reason,
                   "\n"));
-        return std::nullopt;
+        return PayloadSource{};
     }
     PayloadSource source;
     source.manifest = std::move(offer.manifest);
@@ -170,10 +171,9 @@ CommandResult update_install(const ParsedArgs& args) {
     PayloadSource source;
     std::optional<std::string_view> payload = args.positional("PAYLOAD");
     if (!payload) {
-        std::optional<PayloadSource> offered = TRY(offered_payload(download));
-        if (!offered)
+        source = TRY(offered_payload(download));
+        if (!source.open)
             return kExitSuccess;
-        source = std::move(*offered);
     } else if (is_url(*payload)) {
         source = TRY(remote_payload(*payload, download));
     } else {

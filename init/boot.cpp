@@ -226,15 +226,15 @@ void boot_from_disk(const KernelCommandLine& cmdline, const DiskBootHooks& hooks
     auto options = DiskBootOptions::from([&](std::string_view key) { return cmdline.get(key); });
     if (options) {
         options->choose_slot = hooks.choose_slot;
-        options->verity_for =
-            [slot_manifest = hooks.verity_for,
-             command_line = verity_lookup_from_command_line([cmdline](std::string_view key) {
-                 return cmdline.get(key);
-             })](const std::string& partition) -> Result<std::optional<VerityParams>> {
+        options->verity_for = [slot_manifest = hooks.verity_for,
+                               command_line =
+                                   verity_lookup_from_command_line([cmdline](std::string_view key) {
+                                       return cmdline.get(key);
+                                   })](const std::string& partition) -> Result<VerityChoice> {
             if (slot_manifest) {
-                std::optional<VerityParams> params = TRY(slot_manifest(partition));
-                if (params)
-                    return params;
+                VerityChoice choice = TRY(slot_manifest(partition));
+                if (choice.params)
+                    return choice;
             }
             return command_line(partition);
         };

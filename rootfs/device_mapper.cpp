@@ -76,8 +76,8 @@ Result<void> check_name(std::string_view name) {
 
 // The device number an answer carries (the kernel's huge_encode_dev).
 void take_device_number(const dm_ioctl& io, unsigned& major_number, unsigned& minor_number) {
-    major_number = ::major(dev_t(io.dev));
-    minor_number = ::minor(dev_t(io.dev));
+    major_number = major(dev_t(io.dev));
+    minor_number = minor(dev_t(io.dev));
 }
 
 class SystemControl final : public DeviceMapperControl {
@@ -117,7 +117,7 @@ Result<dev_t> parse_device_number(std::string_view text, std::string_view where)
         colon == std::string_view::npos ? std::nullopt : parse_u64(text.substr(colon + 1));
     if (!major_number || !minor_number || *major_number > 0xFFFFF || *minor_number > 0xFFFFF)
         return error(cat(where, ": ", quoted(text), ": expected MAJOR:MINOR"));
-    return ::makedev(unsigned(*major_number), unsigned(*minor_number));
+    return makedev(unsigned(*major_number), unsigned(*minor_number));
 }
 
 // A block or character node `path` for `device`, unless one is there.
@@ -127,7 +127,7 @@ Result<void> ensure_node(const std::string& path, mode_t type, dev_t device) {
         if ((st.st_mode & S_IFMT) == type && st.st_rdev == device)
             return {};
         return error(
-            cat(quoted(path), " exists but is not device ", ::major(device), ":", ::minor(device)));
+            cat(quoted(path), " exists but is not device ", major(device), ":", minor(device)));
     }
     size_t slash = path.rfind('/');
     if (slash != std::string::npos && slash > 0)
@@ -230,8 +230,8 @@ Result<std::vector<MappedDeviceStatus>> parse_name_list(std::string_view answer)
             return error("device-mapper list: a name without its end");
         MappedDeviceStatus device;
         device.name = std::string(rest.substr(0, end));
-        device.major = ::major(dev_t(record.dev));
-        device.minor = ::minor(dev_t(record.dev));
+        device.major = major(dev_t(record.dev));
+        device.minor = minor(dev_t(record.dev));
         devices.push_back(std::move(device));
         if (record.next == 0)
             break;
@@ -274,7 +274,7 @@ Result<void> verity_device_node(MappedDevice& device) {
             name = parsed->name;
     }
     std::string path = cat("/dev/", name);
-    TRY(ensure_node(path, S_IFBLK, ::makedev(device.major, device.minor)));
+    TRY(ensure_node(path, S_IFBLK, makedev(device.major, device.minor)));
     device.path = std::move(path);
     return {};
 }
@@ -317,14 +317,14 @@ Result<MappedDevice> open_verity(const std::string& name, const std::string& par
 
 VerityLookup
 verity_lookup_from_command_line(std::function<std::optional<std::string>(std::string_view)> get) {
-    return [get = std::move(get)](
-               const std::string& partition) -> Result<std::optional<VerityParams>> {
-        auto line = TRY(parse_verity_command_line(get));
-        if (!line)
-            return std::optional<VerityParams>();
-        VeritySuperblock superblock = TRY(read_verity_superblock(partition, line->hash_offset));
-        return std::optional<VerityParams>(
-            verity_params_from_superblock(superblock, line->hash_offset, line->root_hash));
+    return [get = std::move(get)](const std::string& partition) -> Result<VerityChoice> {
+        VerityCommandLine line = TRY(parse_verity_command_line(get));
+        if (line.root_hash.empty())
+            return VerityChoice{};
+        VeritySuperblock superblock = TRY(read_verity_superblock(partition, line.hash_offset));
+        return VerityChoice{
+            verity_params_from_superblock(superblock, line.hash_offset, line.root_hash),
+            "keel.verity.root_hash= on the command line"};
     };
 }
 

@@ -84,9 +84,9 @@ struct VerityCommandLine {
 };
 
 /// Reads keel.verity.root_hash=HEX and keel.verity.hash_offset=BYTES
-/// through `get`: nullopt when neither is given; an error naming the
-/// parameter when one is missing or malformed.
-Result<std::optional<VerityCommandLine>>
+/// through `get`: an empty root_hash when neither is given; an error naming
+/// the parameter when one is missing or malformed.
+Result<VerityCommandLine>
 parse_verity_command_line(const std::function<std::optional<std::string>(std::string_view)>& get);
 
 // ---- the device-mapper ioctls (device_mapper.cpp) -----------------------------

@@ -498,16 +498,17 @@ Result<BlockDevice> root_source(const BlockDevice& root, const std::string& labe
                                 const VerityLookup& verity_for) {
     if (!verity_for)
         return root;
-    std::optional<VerityParams> params =
+    VerityChoice choice =
         TRY_CTX(verity_for(root.path), cat("the dm-verity parameters of ", root.path));
+    const std::optional<VerityParams>& params = choice.params;
     if (!params)
         return root;
     uint64_t start = monotonic_usec();
     MappedDevice mapped = TRY(open_verity(std::string(kVerityRootName), root.path, *params));
     std::string_view hash = params->root_hash;
     log_notice(cat("root ", label.empty() ? root.path : label, " verified by dm-verity (root hash ",
-                   hash.substr(0, 16), hash.size() > 16 ? "…" : "", ") as ", mapped.path,
-                   ", set up in ", took(start)));
+                   hash.substr(0, 16), hash.size() > 16 ? "…" : "", " from ", choice.source,
+                   ") as ", mapped.path, ", set up in ", took(start)));
     BlockDevice source = root;
     source.name = mapped.path.substr(mapped.path.rfind('/') + 1);
     source.path = mapped.path;

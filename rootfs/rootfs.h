@@ -342,12 +342,20 @@ struct VerityParams {
     std::string root_hash;            ///< lowercase hex, from the signed manifest
 };
 
+/// A VerityLookup's answer.
+struct VerityChoice {
+    /// None: the partition is mounted without dm-verity.
+    std::optional<VerityParams> params;
+    /// Where the parameters came from, for the log ("the slot's signed
+    /// manifest"). (Last: a Result's value must not end in padding.)
+    std::string source;
+};
+
 /// The dm-verity parameters of the root partition `partition`
-/// ("/dev/vda1"), from its signed manifest (update/): nullopt when the
-/// slot is to be mounted without dm-verity; an error (a bad signature, a
-/// missing manifest where one is required) refuses to boot that slot.
-using VerityLookup =
-    std::function<Result<std::optional<VerityParams>>(const std::string& partition)>;
+/// ("/dev/vda1"), from its signed manifest (update/) or the command line:
+/// none when the slot is to be mounted without dm-verity; an error (a bad
+/// signature, a damaged manifest) refuses to boot that slot.
+using VerityLookup = std::function<Result<VerityChoice>(const std::string& partition)>;
 
 /// The slot labelled `label` ("ROOT-B") on `disk` ("/dev/vda") was chosen
 /// but did not boot (its dm-verity lookup or device, its mount, or the exec

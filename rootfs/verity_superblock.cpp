@@ -196,12 +196,12 @@ Result<std::string> verity_table(const VerityParams& params, std::string_view de
                params.root_hash, " ", params.salt.empty() ? std::string("-") : params.salt);
 }
 
-Result<std::optional<VerityCommandLine>>
+Result<VerityCommandLine>
 parse_verity_command_line(const std::function<std::optional<std::string>(std::string_view)>& get) {
     std::optional<std::string> root_hash = get("keel.verity.root_hash");
     std::optional<std::string> offset = get("keel.verity.hash_offset");
     if (!root_hash && !offset)
-        return std::optional<VerityCommandLine>();
+        return VerityCommandLine{};
     if (!root_hash)
         return error("keel.verity.hash_offset is given without keel.verity.root_hash");
     if (!offset)
@@ -218,7 +218,7 @@ parse_verity_command_line(const std::function<std::optional<std::string>(std::st
         return error(cat("keel.verity.hash_offset: ", quoted(*offset),
                          ": expected bytes, a multiple of 512"));
     line.hash_offset = *bytes;
-    return std::optional<VerityCommandLine>(std::move(line));
+    return line;
 }
 
 } // namespace keel

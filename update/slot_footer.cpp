@@ -53,9 +53,9 @@ Result<std::string> encode_slot_footer(const SlotFooter& footer) {
     return bytes + footer.manifest + footer.signature;
 }
 
-Result<std::optional<SlotFooter>> parse_slot_footer(std::string_view region) {
+Result<SlotFooter> parse_slot_footer(std::string_view region) {
     if (region.size() < kSlotFooterHeaderSize || region.substr(0, kMagic.size()) != kMagic)
-        return std::optional<SlotFooter>();
+        return SlotFooter{};
     std::string_view header = region.substr(0, kSlotFooterHeaderSize);
     if (get_le32(header, 12) != header_crc(std::string(header)))
         return corrupt("the header's CRC does not match");

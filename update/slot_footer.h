@@ -33,10 +33,13 @@ inline constexpr size_t kSlotFooterHeaderSize = 64;
 /// The largest manifest a footer holds (the rest of the MiB, less a signature).
 inline constexpr size_t kMaxFooterManifestSize = kSlotFooterSize - kSlotFooterHeaderSize - 4096;
 
-/// What a footer holds.
+/// What a footer holds; both empty for a slot without one.
 struct SlotFooter {
     std::string manifest;  ///< manifest.json's bytes, as signed
     std::string signature; ///< manifest.json.sig's bytes
+
+    /// Whether there is a footer (a footer's manifest is never empty).
+    bool present() const { return !manifest.empty(); }
 };
 
 /// The footer's bytes (header, manifest, signature; not padded). Errors
@@ -44,10 +47,10 @@ struct SlotFooter {
 Result<std::string> encode_slot_footer(const SlotFooter& footer);
 
 /// Parses the start of a footer region (at least the header; the whole
-/// region to get the contents). nullopt when there is no footer (no magic:
-/// an empty slot, or one written by another tool). A footer with the magic
-/// but a wrong CRC, format or size is an error (ErrorCode::DataCorrupt).
-Result<std::optional<SlotFooter>> parse_slot_footer(std::string_view region);
+/// region to get the contents). An empty SlotFooter when there is none (no
+/// magic: an empty slot, or one written by another tool). A footer with the
+/// magic but a wrong CRC, format or size is an error (ErrorCode::DataCorrupt).
+Result<SlotFooter> parse_slot_footer(std::string_view region);
 
 /// The footer header that marks a slot as holding no footer (zeros).
 std::string empty_slot_footer_header();

@@ -23,7 +23,7 @@ Result<uint64_t> partition_size(const Fd& fd, const std::string& partition) {
 
 } // namespace
 
-Result<std::optional<SlotFooter>> read_slot_footer(const std::string& partition) {
+Result<SlotFooter> read_slot_footer(const std::string& partition) {
     Storage& storage = system_storage();
     File file = TRY(storage.open(partition, O_RDONLY, 0));
     off_t end = ::lseek(file.fd(), 0, SEEK_END);
@@ -31,7 +31,7 @@ Result<std::optional<SlotFooter>> read_slot_footer(const std::string& partition)
         return errno_error(cat("size of ", quoted(partition)));
     uint64_t size = uint64_t(end);
     if (size < kSlotFooterSize)
-        return std::optional<SlotFooter>();
+        return SlotFooter{};
     std::string region = TRY(storage.pread_all(file, kSlotFooterSize, size - kSlotFooterSize));
     auto footer = parse_slot_footer(region);
     if (!footer)
@@ -39,15 +39,13 @@ Result<std::optional<SlotFooter>> read_slot_footer(const std::string& partition)
     return std::move(*footer);
 }
 
-Result<std::optional<VerityParams>> slot_verity(const std::string& partition,
-                                                const std::string& trusted_keys_directory) {
-    auto footer = read_slot_footer(partition);
-    if (!footer)
-        return std::unexpected(std::move(footer).error());
-    if (!*footer)
-        return std::optional<VerityParams>();
+Result<VerityChoice> slot_verity(const std::string& partition,
+                                 const std::string& trusted_keys_directory) {
+    SlotFooter footer = TRY(read_slot_footer(partition));
+    if (!footer.present())
+        return VerityChoice{};
     auto signed_manifest =
-        verify_signed_manifest((*footer)->manifest, (*footer)->signature, trusted_keys_directory);
+        verify_signed_manifest(footer.manifest, footer.signature, trusted_keys_directory);
     if (!signed_manifest)
         return std::unexpected(
             std::move(signed_manifest).error().wrap(cat(quoted(partition), "'s manifest")));
@@ -57,7 +55,9 @@ Result<std::optional<VerityParams>> slot_verity(const std::string& partition,
         return error(cat(quoted(partition), ": its manifest's image (",
                          signed_manifest->manifest.image.size,
                          " bytes) does not fit the partition before the footer"));
-    return std::optional<VerityParams>(signed_manifest->manifest.verity);
+    return VerityChoice{signed_manifest->manifest.verity,
+                        cat("the slot's manifest (", signed_manifest->manifest.version,
+                            "), signed by key ", signed_manifest->key.key_id)};
 }
 
 } // namespace keel::update

@@ -14,16 +14,16 @@
 
 namespace keel::update {
 
-/// The footer at the end of `partition` (a block device or a file), or
-/// nullopt when it has none. Errors: unreadable, damaged footer.
-Result<std::optional<SlotFooter>> read_slot_footer(const std::string& partition);
+/// The footer at the end of `partition` (a block device or a file); an
+/// empty one when it has none. Errors: unreadable, damaged footer.
+Result<SlotFooter> read_slot_footer(const std::string& partition);
 
 /// The dm-verity parameters of the slot partition `partition`
 /// ("/dev/vda2"): its footer's manifest, the signature verified against
-/// the keys in `trusted_keys_directory`. nullopt when the partition has no
-/// footer (a slot made without one); an error when the footer is damaged,
+/// the keys in `trusted_keys_directory`. No parameters when the partition
+/// has no footer (a slot made without one); an error when the footer is damaged,
 /// its signature does not verify, or the image would not fit the partition.
-Result<std::optional<VerityParams>>
+Result<VerityChoice>
 slot_verity(const std::string& partition,
             const std::string& trusted_keys_directory = std::string(kTrustedKeysDirectory));
 

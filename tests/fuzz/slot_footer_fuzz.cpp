@@ -12,9 +12,9 @@ using namespace keel::update;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view input(reinterpret_cast<const char*>(data), size);
     auto footer = parse_slot_footer(input);
-    if (!footer || !*footer)
+    if (!footer || !footer->present())
         return 0;
-    auto bytes = encode_slot_footer(**footer);
+    auto bytes = encode_slot_footer(*footer);
     FUZZ_CHECK(bytes.has_value());
     FUZZ_CHECK(input.substr(0, bytes->size()) == *bytes);
     return 0;

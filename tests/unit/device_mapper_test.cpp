@@ -65,7 +65,7 @@ public:
         if (request == fail)
             return keel::errno_error(EINVAL, keel::cat("device-mapper ", what));
         if (request == DM_DEV_CREATE || request == DM_DEV_SUSPEND)
-            io->dev = ::makedev(254, 3);
+            io->dev = makedev(254, 3);
         if (request == DM_LIST_DEVICES)
             answer_list(buffer, *io);
         if (request == DM_TABLE_STATUS)
@@ -83,7 +83,7 @@ private:
             size_t size = (kNameOffset + devices[i].first.size() + 1 + 7) & ~size_t(7);
             REQUIRE(at + size <= buffer.size());
             dm_name_list record{};
-            record.dev = ::makedev(254, unsigned(i));
+            record.dev = makedev(254, unsigned(i));
             record.next = i + 1 < devices.size() ? uint32_t(size) : 0;
             std::memcpy(buffer.data() + at, &record, kNameOffset);
             std::memcpy(buffer.data() + at + kNameOffset, devices[i].first.c_str(),

@@ -216,10 +216,10 @@ TEST_CASE("an install writes the inactive slot, its footer, and makes it boot ne
     REQUIRE(keel::write_new_file(partition, b));
     auto verity = up::slot_verity(partition, fixture.trusted);
     REQUIRE_MESSAGE(verity, verity.error().to_string());
-    REQUIRE(*verity);
+    REQUIRE(verity->params);
     auto manifest = up::parse_manifest(fixture.request.manifest);
-    CHECK((*verity)->root_hash == manifest->verity.root_hash);
-    CHECK((*verity)->hash_offset == manifest->verity.hash_offset);
+    CHECK(verity->params->root_hash == manifest->verity.root_hash);
+    CHECK(verity->params->hash_offset == manifest->verity.hash_offset);
 
     // A footer whose signature is by no trusted key is refused at boot.
     auto strange = keel::sign_detached(fixture.request.manifest, fixture.dir / "stranger.key");
@@ -237,7 +237,7 @@ TEST_CASE("an install writes the inactive slot, its footer, and makes it boot ne
     REQUIRE(keel::write_new_file(a_partition, slot_bytes(after, kAStart)));
     auto none = up::slot_verity(a_partition, fixture.trusted);
     REQUIRE(none);
-    CHECK_FALSE(*none);
+    CHECK_FALSE(none->params);
 }
 
 TEST_CASE("a manifest signed by an untrusted key is refused before anything is written") {

@@ -17,21 +17,21 @@ TEST_CASE("a footer written by keel reads back the manifest and the signature") 
     std::string region = *bytes + std::string(4096, '\0');
     auto footer = up::parse_slot_footer(region);
     REQUIRE(footer);
-    REQUIRE(*footer);
-    CHECK((*footer)->manifest == "{\"format\":1}");
-    CHECK((*footer)->signature == "SIG");
+    REQUIRE(footer->present());
+    CHECK(footer->manifest == "{\"format\":1}");
+    CHECK(footer->signature == "SIG");
 }
 
 TEST_CASE("a region without the magic has no footer") {
     auto zeros = up::parse_slot_footer(std::string(up::kSlotFooterSize, '\0'));
     REQUIRE(zeros);
-    CHECK_FALSE(*zeros);
+    CHECK_FALSE(zeros->present());
     auto short_region = up::parse_slot_footer("KEEL");
     REQUIRE(short_region);
-    CHECK_FALSE(*short_region);
+    CHECK_FALSE(short_region->present());
     auto erased = up::parse_slot_footer(up::empty_slot_footer_header());
     REQUIRE(erased);
-    CHECK_FALSE(*erased);
+    CHECK_FALSE(erased->present());
 }
 
 TEST_CASE("a damaged footer is refused as corrupt, not taken for none") {

@@ -172,14 +172,13 @@ TEST_CASE("keel.verity.root_hash and keel.verity.hash_offset come together or no
     Lookup none;
     auto absent = keel::parse_verity_command_line(getter(none));
     REQUIRE(absent);
-    CHECK_FALSE(absent->has_value());
+    CHECK(absent->root_hash.empty());
 
     Lookup both{{"keel.verity.root_hash", "ABCDEF01"}, {"keel.verity.hash_offset", "8192"}};
     auto given = keel::parse_verity_command_line(getter(both));
     REQUIRE(given);
-    REQUIRE(given->has_value());
-    CHECK((*given)->root_hash == "abcdef01");
-    CHECK((*given)->hash_offset == 8192);
+    CHECK(given->root_hash == "abcdef01");
+    CHECK(given->hash_offset == 8192);
 
     Lookup only_hash{{"keel.verity.root_hash", "abcd"}};
     auto half = keel::parse_verity_command_line(getter(only_hash));
@@ -222,14 +221,16 @@ TEST_CASE("a tree made by veritysetup format is read and gives its table") {
     Lookup line{{"keel.verity.root_hash", root_hash},
                 {"keel.verity.hash_offset", std::to_string(data.size())}};
     auto lookup = keel::verity_lookup_from_command_line(getter(line));
-    auto params = lookup(image);
-    REQUIRE(params);
-    REQUIRE(params->has_value());
-    CHECK((*params)->data_blocks == 64);
-    CHECK((*params)->salt == "0102");
-    CHECK((*params)->algorithm == "sha256");
-    CHECK((*params)->root_hash == root_hash);
-    auto table = keel::verity_table(**params, "/dev/vda1");
+    auto choice = lookup(image);
+    REQUIRE(choice);
+    REQUIRE(choice->params);
+    const keel::VerityParams& params = *choice->params;
+    CHECK(params.data_blocks == 64);
+    CHECK(params.salt == "0102");
+    CHECK(params.algorithm == "sha256");
+    CHECK(params.root_hash == root_hash);
+    CHECK(choice->source.find("command line") != std::string::npos);
+    auto table = keel::verity_table(params, "/dev/vda1");
     REQUIRE(table);
     CHECK(*table == keel::cat("1 /dev/vda1 /dev/vda1 4096 4096 64 65 sha256 ", root_hash, " 0102"));
 
@@ -242,5 +243,5 @@ TEST_CASE("a tree made by veritysetup format is read and gives its table") {
     Lookup none;
     auto plain = keel::verity_lookup_from_command_line(getter(none))(image);
     REQUIRE(plain);
-    CHECK_FALSE(plain->has_value());
+    CHECK_FALSE(plain->params);
 }
