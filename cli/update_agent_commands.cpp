@@ -11,6 +11,7 @@
 #include "base/sys.h"
 #include "control/control.h"
 #include "update/agent.h"
+#include "update/source.h"
 #include "update/update_config.h"
 
 #include <chrono>
@@ -28,9 +29,10 @@ using std::chrono::microseconds;
 // on a system not booted from a slot) gives.
 class MachineHost final : public up::AgentHost {
 public:
-    MachineHost(const up::UpdateConfig& config, std::optional<up::BootedSlot> booted,
-                std::optional<std::string> id)
-        : m_config(config), m_booted(std::move(booted)), m_id(std::move(id)) {}
+    MachineHost(const up::UpdateConfig& config, std::string config_path,
+                std::optional<up::BootedSlot> booted, std::optional<std::string> id)
+        : m_config(config), m_config_path(std::move(config_path)), m_booted(std::move(booted)),
+          m_id(std::move(id)) {}
 
     microseconds boot_time() override { return microseconds(int64_t(boottime_usec())); }
     std::chrono::sys_seconds wall_time() override {
@@ -152,6 +154,20 @@ public:
         if (m_kernel_log == KernelLog::Also)
             log_notice(line);
     }
+    Result<std::string> install_offered_update() override {
+        up::SourceConfig source = TRY(up::load_source_config(m_config_path));
+        if (!m_config.source.empty()) // keel.update.Source= on the command line
+            source.base_url = m_config.source;
+        if (!m_config.channel.empty())
+            source.channel = m_config.channel;
+        up::BootedSlot booted = TRY(booted_slot());
+        up::InstallRequest request;
+        request.disk = booted.disk;
+        request.booted = booted.slot;
+        up::OfferedInstall done = TRY(up::install_offered_update(source, std::move(request)));
+        log(cat("update: ", done.summary));
+        return done.installed ? done.report.version : std::string();
+    }
 
     /// Whether the agent's lines go to the kernel's log (the console) too.
     enum class KernelLog { No, Also };
@@ -159,13 +175,18 @@ public:
 
 private:
     const up::UpdateConfig& m_config;
+    std::string m_config_path; // update.conf, for the source's own keys
     std::optional<up::BootedSlot> m_booted;
     std::optional<std::string> m_id;
     KernelLog m_kernel_log = KernelLog::No;
 };
 
+std::string config_path(const ParsedArgs& args) {
+    return std::string(args.value("--config").value_or(up::kUpdateConfigFile));
+}
+
 Result<up::UpdateConfig> load_config(const ParsedArgs& args) {
-    std::string path(args.value("--config").value_or(up::kUpdateConfigFile));
+    std::string path = config_path(args);
     std::string text;
     if (path_exists(path))
         text = TRY(read_file(path));
@@ -200,7 +221,7 @@ std::optional<std::string> id_override(const ParsedArgs& args) {
 CommandResult command_agent(const ParsedArgs& args) {
     up::UpdateConfig config = TRY(load_config(args));
     std::optional<up::BootedSlot> booted = TRY(booted_override(args));
-    MachineHost host(config, booted, id_override(args));
+    MachineHost host(config, config_path(args), booted, id_override(args));
     if (!args.flag("--once")) {
         // The role's decisions are the machine's: on the console and in
         // dmesg as well as in the unit's journal.
@@ -216,7 +237,14 @@ CommandResult command_agent(const ParsedArgs& args) {
                                           : outcome.error().to_string()));
     if (args.flag("--once"))
         return outcome ? kExitSuccess : kExitFailure;
-    // The role stays up (installs are its next job); init stops it.
+    // A healthy machine with an update source looks for updates, installs
+    // one and reboots into it by the strategy.
+    bool healthy = outcome && (*outcome == up::GateOutcome::AlreadySuccessful ||
+                               *outcome == up::GateOutcome::MarkedGood);
+    if (healthy && !config.source.empty())
+        if (auto done = agent.run_updates(); !done)
+            host.log(cat("update: ", done.error().to_string()));
+    // The role stays up until init stops it.
     for (;;)
         ::pause();
 }
@@ -225,7 +253,7 @@ CommandResult command_reboot(const ParsedArgs& args) {
     up::UpdateConfig config = TRY(load_config(args));
     if (auto strategy = args.value("--strategy"))
         config.strategy = TRY(up::parse_reboot_strategy(*strategy));
-    MachineHost host(config, std::nullopt, id_override(args));
+    MachineHost host(config, config_path(args), std::nullopt, id_override(args));
     up::LockBackoff backoff;
     if (auto longest = args.number("--lock-backoff")) {
         backoff.longest = std::chrono::seconds(std::max<uint64_t>(*longest, 1));

@@ -104,8 +104,7 @@ bool is_url(std::string_view payload) {
     return payload.starts_with("http://") || payload.starts_with("https://");
 }
 
-// Where the image comes from, and the manifest and signature in hand; no
-// `open` when there is nothing to install.
+// Where the image comes from, and the manifest and signature in hand.
 struct PayloadSource {
     std::string manifest;
     std::string signature;
@@ -128,65 +127,8 @@ Result<PayloadSource> remote_payload(std::string_view base, const up::DownloadOp
     return source;
 }
 
-// No PAYLOAD: what the configured source ([Update] Source=, Channel=, the
-// version limits) offers this machine now; none (after saying why) when
-// there is nothing to install.
-Result<PayloadSource> offered_payload(const up::DownloadOptions& download) {
-    up::CheckRequest check;
-    check.config = TRY(up::load_source_config());
-    if (check.config.base_url.empty())
-        return error(
-            cat("no PAYLOAD given and no update source configured (Source= in [Update] of ",
-                up::kUpdateConfigPath, ")"));
-    check.running = TRY(up::read_running_version());
-    check.machine_id = TRY(up::read_machine_id());
-    check.now = ::time(nullptr);
-    check.download = download;
-    if (!check.config.ca_file.empty() && check.download.client.tls.ca_file.empty())
-        check.download.client.tls.ca_file = check.config.ca_file;
-    up::Offer offer = TRY(up::check_for_update(check));
-    if (offer.decision.verdict != up::Verdict::Update) {
-        print(cat("nothing to install from ", offer.channel_url, ": ",
-                  offer.decision.verdict == up::Verdict::UpToDate
-                      ? cat("up to date at ", check.running.text)
-                  : offer.decision.reason.empty() ? std::string("waiting")
-                                                  : offer.decision.reason,
-                  "\n"));
-        return PayloadSource{};
-    }
-    PayloadSource source;
-    source.manifest = std::move(offer.manifest);
-    source.signature = std::move(offer.signature);
-    net::Url image_url = TRY(net::parse_url(offer.image_url));
-    source.open = [image_url, download = check.download](uint64_t offset) {
-        return up::open_http_source(image_url, offset, download);
-    };
-    return source;
-}
-
 CommandResult update_install(const ParsedArgs& args) {
-    up::DownloadOptions download;
-    if (auto ca_file = args.value("--ca-file"))
-        download.client.tls.ca_file = std::string(*ca_file);
-    PayloadSource source;
-    std::optional<std::string_view> payload = args.positional("PAYLOAD");
-    if (!payload) {
-        source = TRY(offered_payload(download));
-        if (!source.open)
-            return kExitSuccess;
-    } else if (is_url(*payload)) {
-        source = TRY(remote_payload(*payload, download));
-    } else {
-        PayloadFiles files = payload_files(*payload);
-        source.manifest = TRY(read_file(files.manifest));
-        source.signature = TRY_CTX(read_file(files.signature), "the manifest's signature");
-        source.open = [image = files.image](uint64_t offset) {
-            return up::open_file_source(image, offset);
-        };
-    }
     up::InstallRequest request;
-    request.manifest = std::move(source.manifest);
-    request.signature = std::move(source.signature);
     request.trusted_keys_directory = trusted_directory(args);
     if (auto progress = args.value("--progress-file"))
         request.progress_path = std::string(*progress);
@@ -207,6 +149,32 @@ CommandResult update_install(const ParsedArgs& args) {
         return std::unexpected(
             Failure(Error::message(cat("which disk? give --disk (the booted one is not known: ",
                                        booted.error().to_string(), ")"))));
+
+    up::DownloadOptions download;
+    if (auto ca_file = args.value("--ca-file"))
+        download.client.tls.ca_file = std::string(*ca_file);
+    std::optional<std::string_view> payload = args.positional("PAYLOAD");
+    if (!payload) {
+        // What the configured update source offers this machine now.
+        up::SourceConfig config = TRY(up::load_source_config());
+        up::OfferedInstall done =
+            TRY(up::install_offered_update(config, std::move(request), download));
+        print(cat(done.summary, "\n"));
+        return kExitSuccess;
+    }
+    PayloadSource source;
+    if (is_url(*payload)) {
+        source = TRY(remote_payload(*payload, download));
+    } else {
+        PayloadFiles files = payload_files(*payload);
+        source.manifest = TRY(read_file(files.manifest));
+        source.signature = TRY_CTX(read_file(files.signature), "the manifest's signature");
+        source.open = [image = files.image](uint64_t offset) {
+            return up::open_file_source(image, offset);
+        };
+    }
+    request.manifest = std::move(source.manifest);
+    request.signature = std::move(source.signature);
     up::InstallReport report = TRY(up::install_update(request, source.open));
     if (report.resumed_from != 0)
         print(cat("resumed at byte ", report.resumed_from, "\n"));

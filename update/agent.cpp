@@ -233,4 +233,16 @@ Result<void> Agent::request_reboot_for_update() {
     }
 }
 
+Result<void> Agent::run_updates() {
+    for (;;) {
+        auto installed = m_host.install_offered_update();
+        if (!installed)
+            m_host.log(cat("update: ", installed.error().to_string(), "; again in ",
+                           m_config.check_interval.count(), "s"));
+        else if (!installed->empty())
+            return request_reboot_for_update();
+        m_host.sleep_for(m_config.check_interval);
+    }
+}
+
 } // namespace keel::update

@@ -111,6 +111,10 @@ public:
     virtual Result<void> reboot(std::string_view why) = 0;
     /// One line of the agent's log.
     virtual void log(std::string_view line) = 0;
+    /// Asks the update source what to install now and installs it into
+    /// the slot not running: the version installed, or empty when there
+    /// was nothing to install (the reason logged).
+    virtual Result<std::string> install_offered_update() = 0;
 };
 
 /// How the health gate ended.
@@ -158,6 +162,14 @@ public:
     /// (tried again with backoff, and in the next window once this one
     /// ends), then reboots. Returns once the reboot was asked for.
     Result<void> request_reboot_for_update();
+
+    /// The role's job after the gate, when an update source is set: every
+    /// CheckInterval, installs what the source offers and then reboots
+    /// into it by the strategy. A failed check or install is logged and
+    /// tried again at the next interval. Returns once an update was
+    /// installed and its reboot asked for (or, with RebootStrategy=off,
+    /// logged).
+    Result<void> run_updates();
 
 private:
     // Polls the health units until the gate decides.

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <optional>
 #include <thread>
+#include <time.h>
 
 namespace keel::update {
 
@@ -386,6 +387,50 @@ Result<Offer> check_for_update(const CheckRequest& request) {
     offer.manifest = TRY(fetch_small(manifest, kMaxManifestBytes, download));
     offer.signature = TRY(fetch_small(signature, kMaxSignatureBytes, download));
     return offer;
+}
+
+Result<OfferedInstall> install_offered_update(const SourceConfig& config, InstallRequest request,
+                                              const DownloadOptions& download,
+                                              const std::string& root) {
+    if (config.base_url.empty())
+        return error(
+            cat("no update source is configured (Source= in [Update] of ", kUpdateConfigPath, ")"));
+    CheckRequest check;
+    check.config = config;
+    check.running = TRY(read_running_version(root));
+    check.machine_id = TRY(read_machine_id(root));
+    check.now = ::time(nullptr);
+    check.download = download;
+    if (check.download.client.tls.ca_file.empty())
+        check.download.client.tls.ca_file = config.ca_file;
+    Offer offer = TRY(check_for_update(check));
+    OfferedInstall done;
+    const Decision& decision = offer.decision;
+    if (decision.verdict != Verdict::Update) {
+        std::string reason = decision.reason.empty() ? "" : cat(" (", decision.reason, ")");
+        if (decision.verdict == Verdict::UpToDate)
+            done.summary = cat("up to date at ", check.running.text, reason);
+        else if (decision.verdict == Verdict::Waiting)
+            done.summary = cat(decision.release->version.text, " waits for its rollout wave until ",
+                               format_rfc3339_utc(decision.eligible_at));
+        else
+            done.summary = cat("nothing to install", reason);
+        return done;
+    }
+    net::Url image_url = TRY(net::parse_url(offer.image_url));
+    request.manifest = std::move(offer.manifest);
+    request.signature = std::move(offer.signature);
+    DownloadOptions image_download = check.download;
+    done.report = TRY(install_update(request, [&](uint64_t offset) {
+        return open_http_source(image_url, offset, image_download);
+    }));
+    done.installed = true;
+    done.summary = cat("installed ", done.report.version, " into slot ",
+                       kSlotNames.name(done.report.slot), " (", slot_label(done.report.slot),
+                       ") of ", request.disk, ", signed by key ", done.report.key_id,
+                       "; it boots next: ", done.report.slots[done.report.slot].flags.to_string(),
+                       " (from ", offer.image_url, ")");
+    return done;
 }
 
 } // namespace keel::update

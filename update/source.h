@@ -14,6 +14,7 @@
 #include "net/http_client.h"
 #include "update/channel.h"
 #include "update/image_source.h"
+#include "update/install.h"
 
 #include <chrono>
 #include <cstdint>
@@ -137,5 +138,25 @@ struct Offer {
 /// Fetches the channel, decides, and for an update fetches its manifest
 /// and signature. Errors name the URL.
 Result<Offer> check_for_update(const CheckRequest& request);
+
+/// What install_offered_update() did.
+struct OfferedInstall {
+    bool installed = false;
+    InstallReport report; ///< when installed
+    /// What happened, for a log or a terminal: "installed 2.0.0 into slot
+    /// B ...", "up to date at 1.0.0", "2.0.0 waits for the rollout wave
+    /// until ...". (Last: a Result's value must not end in padding.)
+    std::string summary;
+};
+
+/// Asks the source `config` what this machine (running version and
+/// machine-id read under `root`) should install now, and when it is an
+/// update, installs it through install_update() with the image streamed
+/// from its URL. `request` says where (the disk, the booted slot, trusted
+/// keys, the progress file); the offer gives its manifest and signature.
+/// Errors: no source configured, the check or the install failed.
+Result<OfferedInstall> install_offered_update(const SourceConfig& config, InstallRequest request,
+                                              const DownloadOptions& download = {},
+                                              const std::string& root = "/");
 
 } // namespace keel::update

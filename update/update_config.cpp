@@ -83,9 +83,13 @@ struct Assignment {
     std::string where; // "update.conf:3", "kernel command line"
 };
 
+// Version=, MinVersion=, MaxVersion= and CAFile= belong to the update
+// source (update/source.h reads them from the same section): known here,
+// not kept.
 constexpr std::string_view kKeys[] = {
     "HealthUnits",        "HealthyFor", "HealthTimeout", "RebootStrategy", "RebootWindowStart",
     "RebootWindowLength", "LockGroup",  "KVEndpoints",   "Source",         "Channel",
+    "CheckInterval",      "Version",    "MinVersion",    "MaxVersion",     "CAFile",
 };
 
 bool is_key(std::string_view key) {
@@ -161,6 +165,12 @@ Result<void> apply(UpdateConfig& config, const Assignment& assignment,
         for (const std::string& endpoint : endpoints)
             TRY(kv::parse_grpc_address(endpoint));
         config.kv_endpoints = std::move(endpoints);
+    } else if (key == "CheckInterval") {
+        uint64_t usec = TRY(parse_timespan_usec(value));
+        if (usec < 1000000 || usec > uint64_t(INT64_MAX))
+            return error("expected a time span of a second or more, such as 1h");
+        config.check_interval =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::microseconds(usec));
     } else if (key == "Source") {
         config.source = value;
     } else if (key == "Channel") {

@@ -94,6 +94,8 @@ struct UpdateConfig {
     std::optional<RebootWindow> window;               ///< RebootWindowStart= + RebootWindowLength=
     std::string lock_group;                           ///< LockGroup= (empty: the cluster-wide lock)
     std::vector<std::string> kv_endpoints{"127.0.0.1:2379"}; ///< KVEndpoints=
+    /// CheckInterval=: how often the role asks the source for an update.
+    std::chrono::seconds check_interval = std::chrono::hours(1);
     std::string source;  ///< Source=: where updates come from (a URL)
     std::string channel; ///< Channel=
 };

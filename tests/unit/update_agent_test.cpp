@@ -101,6 +101,17 @@ public:
         return {};
     }
     void log(std::string_view line) override { lines.emplace_back(line); }
+    // What the source answers at each check, in order ("" nothing, "!" a failure).
+    std::vector<std::string> offers;
+    int checks = 0;
+    Result<std::string> install_offered_update() override {
+        REQUIRE(size_t(checks) < offers.size());
+        std::string offer = offers[size_t(checks++)];
+        if (offer == "!")
+            return error(
+                "GET http://updates.example/channels/stable.json: 503 Service Unavailable");
+        return offer;
+    }
 
     bool logged(std::string_view text) const {
         for (const std::string& line : lines)
@@ -379,4 +390,32 @@ TEST_CASE("kv-lock tries for the lock only inside the window, and again in the n
     REQUIRE(agent.request_reboot_for_update());
     CHECK(host.reboots.size() == 1);
     CHECK(host.wall_clock == thursday(23h + std::chrono::days(7)));
+}
+
+TEST_CASE("the role asks the source every CheckInterval and reboots once an update is installed") {
+    FakeHost host;
+    host.slots = b_on_trial();
+    host.offers = {"", "!", "2.0.0"};
+    UpdateConfig config;
+    config.check_interval = 30min;
+    sys_seconds start = host.wall_clock;
+    Agent agent(host, config);
+    REQUIRE(agent.run_updates());
+    CHECK(host.checks == 3);
+    CHECK(host.wall_clock - start == 60min); // two waits: after nothing, after the failure
+    CHECK(host.logged("503 Service Unavailable; again in 1800s"));
+    REQUIRE(host.reboots.size() == 1);
+    CHECK(host.reboots[0] == "an update is installed");
+}
+
+TEST_CASE("with RebootStrategy=off the role installs once and does not reboot") {
+    FakeHost host;
+    host.offers = {"2.0.0"};
+    UpdateConfig config;
+    config.strategy = RebootStrategy::Off;
+    Agent agent(host, config);
+    REQUIRE(agent.run_updates());
+    CHECK(host.checks == 1);
+    CHECK(host.reboots.empty());
+    CHECK(host.logged("RebootStrategy=off"));
 }

@@ -113,6 +113,18 @@ TEST_CASE("a bad setting is refused, naming the key and where it was set") {
     CHECK(config_error("[Update]\nLockGroup=a/b\n").find("LockGroup=") != std::string::npos);
 }
 
+TEST_CASE("CheckInterval= sets how often the source is asked; the source's own keys are "
+          "accepted") {
+    CHECK(config("").check_interval == 1h);
+    UpdateConfig c = config("[Update]\nSource=https://updates.example/keel/\nCheckInterval=15min\n"
+                            "Version=2.0.0\nMinVersion=1.0\nMaxVersion=3\nCAFile=/etc/ca.pem\n");
+    CHECK(c.source == "https://updates.example/keel/");
+    CHECK(c.check_interval == 15min);
+    CHECK(config("", "keel.update.CheckInterval=2h").check_interval == 2h);
+    CHECK(config_error("[Update]\nCheckInterval=500ms\n").find("CheckInterval=") !=
+          std::string::npos);
+}
+
 TEST_CASE("a window needs both its start and its length") {
     CHECK(config_error("[Update]\nRebootWindowStart=Thu 23:00\n")
               .find("RebootWindowStart= needs RebootWindowLength=") != std::string::npos);
