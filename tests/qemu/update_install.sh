@@ -40,7 +40,8 @@ cat >"$payloads/channels/stable.json" <<'JSON'
 JSON
 payload_disk=$QT_WORK/images/$QT_NAME-payloads.img
 rm -f -- "$payload_disk"
-truncate -s "$(($(du -sm "$payloads" | cut -f1) + 16))M" "$payload_disk"
+# Room for the files at their full size, and ext4's own (journal, tables).
+truncate -s "$(($(du -sm --apparent-size "$payloads" | cut -f1) * 5 / 4 + 32))M" "$payload_disk"
 mkfs.ext4 -q -F -d "$payloads" "$payload_disk" >/dev/null || qt_fail "mkfs.ext4 -d of the payloads failed"
 
 part_bytes() { # partition number -> "offset size" in bytes

@@ -45,7 +45,7 @@ host_status() { "$QT_KEEL" update status --disk "$QT_DISK" || qt_fail "keel upda
 
 # 1. (and the tree veritysetup made is accepted)
 qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $(run A)"
-qt_expect "root ROOT-A verified by dm-verity \(root hash ${root_hash:0:16}…\)" 90
+qt_expect "root ROOT-A verified by dm-verity \(root hash ${root_hash:0:16}… from keel.verity.root_hash= on the command line\)" 90
 qt_expect 'VERITY: PASS' 60
 qt_finish 0
 
@@ -65,7 +65,7 @@ host_status | grep -Eq "$(slot_row A 0 0 no)" || qt_fail "ROOT-A is not marked b
 qt_log_restart
 qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $(run B)"
 qt_expect 'slot B \(ROOT-B\) of /dev/vda' 90
-qt_expect "root ROOT-B verified by dm-verity \(root hash ${root_hash:0:16}…\)" 30
+qt_expect "root ROOT-B verified by dm-verity \(root hash ${root_hash:0:16}… from keel.verity.root_hash= on the command line\)" 30
 qt_expect 'VERITY: PASS' 60
 qt_finish 0
 
@@ -89,7 +89,7 @@ cgpt add -i 1 -P 3 -T 0 -S 1 "$QT_DISK" || qt_fail "cgpt could not make ROOT-A t
 qt_log_restart
 qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $(run A)"
 qt_expect "root ROOT-A verified by dm-verity" 90
-qt_expect 'slot ROOT-A \(/dev/vda1\) does not boot: .*Input/output error' 60
+qt_expect 'slot ROOT-A \(/dev/vda1\) does not boot: .*(Input/output|I/O) error' 60
 qt_expect 'slot ROOT-A of /dev/vda marked bad; rebooting into the other slot' 30
 qt_finish 4
 qt_reject 'VERITY: PASS'
