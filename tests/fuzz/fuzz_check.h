@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <string_view>
 
 #define FUZZ_CHECK(condition)                                                                      \
     do {                                                                                           \
@@ -13,3 +15,11 @@
             std::abort();                                                                          \
         }                                                                                          \
     } while (0)
+
+/// A mkstemp/mkdtemp pattern for a target's scratch files under $TMPDIR
+/// (/tmp when unset): "$TMPDIR/keel-NAME-fuzz-XXXXXX".
+inline std::string fuzz_scratch_pattern(std::string_view name) {
+    const char* base = std::getenv("TMPDIR");
+    return std::string(base && *base ? base : "/tmp") + "/keel-" + std::string(name) +
+           "-fuzz-XXXXXX";
+}

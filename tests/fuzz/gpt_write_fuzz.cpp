@@ -19,8 +19,7 @@ namespace {
 constexpr uint64_t kWord = (uint64_t(7) << 48) | (uint64_t(3) << 52) | 1;
 
 std::string scratch_file() {
-    const char* base = std::getenv("TMPDIR");
-    std::string path = std::string(base && *base ? base : "/tmp") + "/keel-gpt-fuzz-XXXXXX";
+    std::string path = fuzz_scratch_pattern("gpt");
     int fd = ::mkstemp(path.data());
     FUZZ_CHECK(fd >= 0);
     ::close(fd);

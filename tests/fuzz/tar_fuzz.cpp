@@ -106,8 +106,7 @@ void check_layer(std::string_view bytes) {
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/keel-tar-fuzz-XXXXXX";
+    std::string pattern = fuzz_scratch_pattern("tar");
     FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr);
     g_scratch = pattern;
     int sentinel = ::open((g_scratch + "/sentinel").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);

@@ -27,8 +27,7 @@ namespace {
 std::shared_ptr<TlsContext> make_context() {
     // TlsContext loads PEM files, as the server's flags name them: the
     // fixtures go to a scratch directory under $TMPDIR for the load only.
-    const char* base = std::getenv("TMPDIR");
-    std::string dir = std::string(base && *base ? base : "/tmp") + "/keel-tls-fuzz-XXXXXX";
+    std::string dir = fuzz_scratch_pattern("tls");
     FUZZ_CHECK(::mkdtemp(dir.data()) != nullptr);
     auto write = [&](const char* name, std::string_view pem) {
         std::ofstream file(dir + name);
