@@ -10,15 +10,11 @@
 #include "rootfs/rootfs.h"
 #include "tests/unit/gpt_test_disk.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_keys.h"
 #include "update/pack.h"
 #include "update/slot_verity.h"
 
 #include <doctest/doctest.h>
-
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/ecp.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/pk.h>
 
 #include <optional>
 #include <string>
@@ -29,42 +25,16 @@ using namespace keel::testing::gpt;
 
 namespace {
 
-struct KeyPair {
-    std::string private_pem;
-    std::string public_pem;
-};
-
-KeyPair make_ec_key() {
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context random;
-    mbedtls_pk_context key;
-    mbedtls_entropy_init(&entropy);
-    mbedtls_ctr_drbg_init(&random);
-    mbedtls_pk_init(&key);
-    REQUIRE(mbedtls_ctr_drbg_seed(&random, mbedtls_entropy_func, &entropy, nullptr, 0) == 0);
-    REQUIRE(mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) == 0);
-    REQUIRE(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key),
-                                mbedtls_ctr_drbg_random, &random) == 0);
-    KeyPair pair;
-    std::string buffer(16000, '\0');
-    auto* data = reinterpret_cast<unsigned char*>(buffer.data());
-    REQUIRE(mbedtls_pk_write_key_pem(&key, data, buffer.size()) == 0);
-    pair.private_pem = buffer.c_str();
-    REQUIRE(mbedtls_pk_write_pubkey_pem(&key, data, buffer.size()) == 0);
-    pair.public_pem = buffer.c_str();
-    mbedtls_pk_free(&key);
-    mbedtls_ctr_drbg_free(&random);
-    mbedtls_entropy_free(&entropy);
-    return pair;
-}
+using keel::testing::KeyPair;
+using keel::testing::make_key;
 
 const KeyPair& publisher_key() {
-    static const KeyPair key = make_ec_key();
+    static const KeyPair key = make_key(MBEDTLS_PK_ECKEY);
     return key;
 }
 
 const KeyPair& stranger_key() {
-    static const KeyPair key = make_ec_key();
+    static const KeyPair key = make_key(MBEDTLS_PK_ECKEY);
     return key;
 }
 
