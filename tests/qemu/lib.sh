@@ -120,6 +120,18 @@ qt_mkimage() {
   QT_INITRD=$dir/initramfs.img
 }
 
+# qt_copy_root_a_to_b: ROOT-B of QT_DISK := ROOT-A, byte for byte (tools/mkimage
+# makes them the same size): an A/B disk whose other slot boots the same root.
+qt_copy_root_a_to_b() {
+  local PATH="$PATH:/usr/sbin:/sbin" a b n
+  part() { sgdisk -i "$1" "$QT_DISK" | sed -n "s/^$2: \([0-9]*\).*/\1/p"; }
+  a=$(part 1 'First sector') b=$(part 2 'First sector') n=$(part 1 'Partition size')
+  [ -n "$a" ] && [ -n "$b" ] && [ -n "$n" ] && [ "$n" = "$(part 2 'Partition size')" ] ||
+    qt_fail "ROOT-A and ROOT-B differ: $(sgdisk -p "$QT_DISK")"
+  dd if="$QT_DISK" of="$QT_DISK" bs=1M iflag=skip_bytes,count_bytes oflag=seek_bytes conv=notrunc status=none \
+    skip=$((a * 512)) seek=$((b * 512)) count=$((n * 512)) || qt_fail "copying ROOT-A to ROOT-B failed"
+}
+
 # qt_log_restart: keep the console of the boot that just ended as
 # NAME.console.N.log and start an empty one for the next boot on the same disk.
 qt_log_restart() {

@@ -15,12 +15,7 @@ qt_mkimage --busybox --file "$QT_GUEST/slots.sh:/slots.sh"
 export PATH="$PATH:/usr/sbin:/sbin"
 
 # ROOT-B := ROOT-A (same size, made so by tools/mkimage).
-first_sector() { sgdisk -i "$1" "$QT_DISK" | sed -n 's/^First sector: \([0-9]*\).*/\1/p'; }
-sectors_of() { sgdisk -i "$1" "$QT_DISK" | sed -n 's/^Partition size: \([0-9]*\) sectors.*/\1/p'; }
-a=$(first_sector 1) b=$(first_sector 2) n=$(sectors_of 1)
-[ -n "$a" ] && [ -n "$b" ] && [ "$n" = "$(sectors_of 2)" ] || qt_fail "ROOT-A and ROOT-B differ: $(sgdisk -p "$QT_DISK")"
-dd if="$QT_DISK" of="$QT_DISK" bs=1M iflag=skip_bytes,count_bytes oflag=seek_bytes conv=notrunc status=none \
-  skip=$((a * 512)) seek=$((b * 512)) count=$((n * 512)) || qt_fail "copying ROOT-A to ROOT-B failed"
+qt_copy_root_a_to_b
 
 host_update() { "$QT_KEEL" update "$@" --disk "$QT_DISK" || qt_fail "keel update $* on the host failed"; }
 # slot_row SLOT PRIORITY TRIES SUCCESSFUL STATE: the status table's row, as a regex.

@@ -20,12 +20,7 @@ qt_mkimage --busybox --unit "$QT_GUEST/update-health.service" \
   --file "$QT_GUEST/update_watch.sh:/update_watch.sh"
 
 # ROOT-B := ROOT-A (same size, made so by tools/mkimage).
-first_sector() { sgdisk -i "$1" "$QT_DISK" | sed -n 's/^First sector: \([0-9]*\).*/\1/p'; }
-sectors_of() { sgdisk -i "$1" "$QT_DISK" | sed -n 's/^Partition size: \([0-9]*\) sectors.*/\1/p'; }
-a=$(first_sector 1) b=$(first_sector 2) n=$(sectors_of 1)
-[ -n "$a" ] && [ -n "$b" ] && [ "$n" = "$(sectors_of 2)" ] || qt_fail "ROOT-A and ROOT-B differ: $(sgdisk -p "$QT_DISK")"
-dd if="$QT_DISK" of="$QT_DISK" bs=1M iflag=skip_bytes,count_bytes oflag=seek_bytes conv=notrunc status=none \
-  skip=$((a * 512)) seek=$((b * 512)) count=$((n * 512)) || qt_fail "copying ROOT-A to ROOT-B failed"
+qt_copy_root_a_to_b
 # flags N: "P T S" as cgpt reads partition N.
 flags() { echo "$(cgpt show -i "$1" -P "$QT_DISK") $(cgpt show -i "$1" -T "$QT_DISK") $(cgpt show -i "$1" -S "$QT_DISK")"; }
 

@@ -28,12 +28,7 @@ root_hash=$(cat "$images/root-hash") hash_offset=$(cat "$images/hash-offset")
 [ -n "$root_hash" ] && [ -n "$hash_offset" ] || qt_fail "mkimage --verity wrote no root-hash or hash-offset"
 
 # ROOT-B := ROOT-A, tree and all (same size, made so by tools/mkimage).
-first_sector() { sgdisk -i "$1" "$QT_DISK" | sed -n 's/^First sector: \([0-9]*\).*/\1/p'; }
-sectors_of() { sgdisk -i "$1" "$QT_DISK" | sed -n 's/^Partition size: \([0-9]*\) sectors.*/\1/p'; }
-a=$(first_sector 1) b=$(first_sector 2) n=$(sectors_of 1)
-[ -n "$a" ] && [ -n "$b" ] && [ "$n" = "$(sectors_of 2)" ] || qt_fail "ROOT-A and ROOT-B differ: $(sgdisk -p "$QT_DISK")"
-dd if="$QT_DISK" of="$QT_DISK" bs=1M iflag=skip_bytes,count_bytes oflag=seek_bytes conv=notrunc status=none \
-  skip=$((a * 512)) seek=$((b * 512)) count=$((n * 512)) || qt_fail "copying ROOT-A to ROOT-B failed"
+qt_copy_root_a_to_b
 # A first (priority 2), B the known-good fallback (priority 1).
 cgpt add -i 1 -P 2 -T 0 -S 1 "$QT_DISK" && cgpt add -i 2 -P 1 -T 0 -S 1 "$QT_DISK" ||
   qt_fail "cgpt could not set the slots' flags"
