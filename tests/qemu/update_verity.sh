@@ -66,6 +66,9 @@ qt_finish 0
 
 # 4. One byte of ROOT-A's /usr/bin/keel (its ELF header's padding, in the
 # first block of the file's data) flipped on the disk.
+# ROOT-A's place on the disk.
+a=$(sgdisk -i 1 "$QT_DISK" | sed -n 's/^First sector: \([0-9]*\).*/\1/p')
+n=$(sgdisk -i 1 "$QT_DISK" | sed -n 's/^Partition size: \([0-9]*\) sectors.*/\1/p')
 python3 - "$QT_DISK" "$QT_KEEL" "$((a * 512))" "$((n * 512))" <<'PY' || qt_fail "cannot flip a byte of /usr/bin/keel in ROOT-A"
 import sys
 disk, keel, start, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
