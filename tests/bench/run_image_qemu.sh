@@ -21,8 +21,9 @@
 # per-container times, the ratio podman / keel (above 1 means keel is
 # faster) and each one's peak RSS for one run (GNU time's %M: the command
 # and the children it waited for; podman's conmon leaves its parent and is
-# not counted). Times are TCG's (no KVM): compare ratios, not absolute
-# figures.
+# not counted there, so the peak RSS of the process that waits for a
+# running container, conmon for podman, is printed beside it). Times are
+# TCG's (no KVM): compare ratios, not absolute figures.
 #
 # Needs podman, conmon and crun (installed with apt-get if missing), skopeo,
 # umoci, GNU time (apt-get install time), busybox-static and what
@@ -114,12 +115,14 @@ median() {
     sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
 }
 rss() { awk -v rt="$1" '$1 == "BENCH_RSS:" && $2 == rt {print $3}' "$work/console"; }
+parent() { awk -v rt="$1" '$1 == "BENCH_PARENT:" && $2 == rt {print $3 " " $4 " kB"}' "$work/console"; }
 awk -v k="$(median keel)" -v p="$(median podman)" -v rounds="$rounds" -v runs="$runs" \
-  -v krss="$(rss keel)" -v prss="$(rss podman)" 'BEGIN {
+  -v krss="$(rss keel)" -v prss="$(rss podman)" -v kparent="$(parent keel)" -v pparent="$(parent podman)" 'BEGIN {
   printf "run_image_qemu: %d rounds of %d containers in QEMU (TCG), cgroup v2\n", rounds, runs
   printf "  (run --rm --network none of a busybox image loaded from one docker-archive)\n"
   printf "  keel run --rm:   %.1f ms a container (median of rounds)\n", k
   printf "  podman run --rm: %.1f ms a container (median of rounds)\n", p
   printf "  podman / keel:   %.2fx\n", p / k
   printf "  peak RSS of one run: keel %d kB, podman %d kB\n", krss, prss
+  printf "  the container'"'"'s parent while it runs: keel: %s, podman: %s (peak RSS)\n", kparent, pparent
 }'

@@ -6,7 +6,9 @@
 # between them of RUNS `run --rm --network none IMAGE true` each, and
 # prints one line per round and tool: "BENCH: <tool> <round> <ms per
 # container>". Also each one's peak RSS for one run (GNU time's %M) as
-# "BENCH_RSS: <tool> <kB>". Then powers off.
+# "BENCH_RSS: <tool> <kB>", and that of the process that waits for a
+# running container as "BENCH_PARENT: <tool> <its name> <kB>". Then powers
+# off.
 # usage: run_image.sh ROUNDS RUNS IMAGE
 exec >/dev/console 2>&1
 # shellcheck source=tmpfs_root.sh
@@ -73,6 +75,10 @@ for name in keel podman; do
   [ -n "$pid" ] || fail "$name's container did not start within 2 minutes: $(cat /tmp/$name.out)"
   group=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup)
   echo "BENCH: $name: container in cgroup $group"
+  # What waits for the container (podman's conmon has left podman, so GNU
+  # time below does not count it): its name and peak RSS so far.
+  parent=$(awk '$1 == "PPid:" {print $2}' /proc/"$pid"/status)
+  echo "BENCH_PARENT: $name $(cat /proc/"$parent"/comm) $(awk '$1 == "VmHWM:" {print $2}' /proc/"$parent"/status)"
   kill -9 "$pid"
   wait $bg
   if [ -z "$group" ] || [ "$group" = / ] || [ "$group" = "$own" ]; then
