@@ -88,6 +88,7 @@ status=0
 "$repo/tools/keel-qemu" --keel "$keel" --busybox --memory 1024 --timeout "$timeout" \
   --binary "$(command -v crun)" --binary "$(command -v runc)" --binary /usr/bin/time \
   --file "$bundle:/bundle" --file "$work/check:/check" \
+  --file "$repo/tests/bench/guest/tmpfs_root.sh:/tmpfs_root.sh" \
   --file "$repo/tests/bench/guest/oci_run.sh:/bench.sh" \
   --append "keel.run=\"/bin/sh /bench.sh $rounds $runs $entry\"" \
   --log "$log" >/dev/null 2>"$work/runner.log" || status=$?

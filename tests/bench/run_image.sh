@@ -11,8 +11,8 @@
 #
 # podman cannot run a container on a host whose sandbox lacks
 # CAP_SYS_RESOURCE (its OCI runtime's setrlimit is refused): then this
-# prints podman's error and keel's figures alone, and the comparison has to
-# be made in a VM where podman runs.
+# prints podman's error and keel's figures alone; run_image_qemu.sh makes
+# the comparison in a QEMU guest where podman runs.
 # usage: tests/bench/run_image.sh [KEEL_BINARY] [ROUNDS] [RUNS]   (default build/default/keel, 5, 20)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)

@@ -8,52 +8,18 @@
 # <kB>". Then powers off.
 # usage: oci_run.sh ROUNDS RUNS pivot|no-pivot
 #   pivot: first moves a tmpfs onto / in a private mount namespace and
-#     chroots into it, as switch_root does, so the containers are entered
-#     with pivot_root as on a real system (the initramfs's rootfs cannot be
-#     pivoted away from).
+#     chroots into it (tmpfs_root.sh), as switch_root does, so the
+#     containers are entered with pivot_root as on a real system (the
+#     initramfs's rootfs cannot be pivoted away from).
 #   no-pivot: stays in the initramfs and passes --no-pivot to all three
 #     (MS_MOVE + chroot instead of pivot_root).
 exec >/dev/console 2>&1
 rounds=$1
 runs=$2
 entry=$3
-
-# The end: in the tmpfs root (BENCH_SWITCHED), the script that made it
-# powers off once this one has returned.
-finish() {
-  [ -n "$BENCH_SWITCHED" ] || keel poweroff
-  exit "$1"
-}
-
-fail() {
-  echo "BENCH: FAIL: $*" >&2
-  finish 1
-}
-
-if [ "$entry" = pivot ] && [ -z "$BENCH_SWITCHED" ]; then
-  # The new root: a tmpfs with the initramfs's programs bound in, the
-  # bundles copied (so they live on the tmpfs), fresh /run and /tmp, and the
-  # API filesystems (cgroup2 under /sys) bound from PID 1's namespace.
-  export BENCH_SWITCHED=1
-  # shellcheck disable=SC2016 # expanded by the inner shell
-  unshare -m /bin/sh -c '
-    set -e
-    mkdir -p /newroot
-    mount -t tmpfs -o mode=0755 bench /newroot
-    for d in bin sbin lib lib64 usr etc proc sys dev; do
-      [ -e /$d ] || continue
-      mkdir /newroot/$d
-      mount --rbind /$d /newroot/$d
-    done
-    mkdir /newroot/run /newroot/tmp
-    cp -a /bundle /check /bench.sh /newroot/
-    cd /newroot
-    mount --move . /
-    exec chroot . /bin/sh /bench.sh "$@"
-  ' sh "$@" || echo "BENCH: FAIL: the tmpfs root could not be made, or the benchmark in it failed"
-  keel poweroff
-  exit 0
-fi
+# shellcheck source=tmpfs_root.sh
+. /tmpfs_root.sh
+[ "$entry" = pivot ] && enter_tmpfs_root "/bundle /check /bench.sh /tmpfs_root.sh" /bench.sh "$@"
 
 root_type=$(awk '$5 == "/" {t = $0} END {sub(/.* - /, "", t); split(t, f, " "); print f[1]}' /proc/self/mountinfo)
 echo "BENCH: root filesystem $root_type, containers entered with $entry"
