@@ -115,7 +115,9 @@ Result<GptTable> read_gpt(const std::string& path);
 // ---- changing a GPT (gpt_write.cpp) ------------------------------------------
 
 /// Which copies of a disk's GPT were intact (header and entry array, CRCs
-/// right) when it was read.
+/// right) when it was read. A backup whose entries differ from an intact
+/// primary's (a change cut between the two writes) is not intact: the
+/// primary counts, as it does for cgpt and sgdisk.
 enum class GptCopies { Both, PrimaryOnly, BackupOnly };
 inline constexpr auto kGptCopiesNames = name_table<GptCopies>({
     {GptCopies::Both, "both"},
