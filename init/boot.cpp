@@ -220,24 +220,37 @@ void load_boot_modules(const KernelCommandLine& cmdline) {
     }
 }
 
+VerityLookup disk_verity_lookup(const KernelCommandLine& cmdline, VerityLookup slot_manifest) {
+    VerityLookup command_line = verity_lookup_from_command_line(
+        [cmdline](std::string_view key) { return cmdline.get(key); });
+    bool root_named = cmdline.get("keel.root").has_value();
+    return [slot_manifest = std::move(slot_manifest), command_line = std::move(command_line),
+            root_named](const std::string& partition) -> Result<VerityChoice> {
+        VerityChoice slot;
+        if (slot_manifest) {
+            slot = TRY(slot_manifest(partition));
+            if (slot.params)
+                return slot;
+        }
+        VerityChoice line = TRY(command_line(partition));
+        if (line.params || slot.unverified == UnverifiedRoot::Allowed)
+            return line;
+        if (root_named) {
+            // keel.root= is the operator's explicit choice of what to mount.
+            log_warning(cat(slot.source, "; mounted without dm-verity, as keel.root= names it"));
+            return VerityChoice{};
+        }
+        return slot;
+    };
+}
+
 void boot_from_disk(const KernelCommandLine& cmdline, const DiskBootHooks& hooks) {
     if (!running_from_initramfs())
         return; // the second stage, or a root the kernel mounted itself
     auto options = DiskBootOptions::from([&](std::string_view key) { return cmdline.get(key); });
     if (options) {
         options->choose_slot = hooks.choose_slot;
-        options->verity_for = [slot_manifest = hooks.verity_for,
-                               command_line =
-                                   verity_lookup_from_command_line([cmdline](std::string_view key) {
-                                       return cmdline.get(key);
-                                   })](const std::string& partition) -> Result<VerityChoice> {
-            if (slot_manifest) {
-                VerityChoice choice = TRY(slot_manifest(partition));
-                if (choice.params)
-                    return choice;
-            }
-            return command_line(partition);
-        };
+        options->verity_for = disk_verity_lookup(cmdline, hooks.verity_for);
         options->slot_failed = hooks.slot_failed;
         options->boot_slot_kernel = hooks.boot_slot_kernel;
     }

@@ -56,13 +56,21 @@ struct DiskBootHooks {
     /// The slot's own dm-verity parameters (its signed manifest); where it
     /// has none (nullopt, or unset), keel.verity.root_hash= and
     /// keel.verity.hash_offset= from the command line
-    /// (verity_lookup_from_command_line).
+    /// (verity_lookup_from_command_line); see disk_verity_lookup.
     VerityLookup verity_for;
     SlotFailureHandler slot_failed;
     /// Starts a chosen slot's own kernel (update/'s kexec); unset: the
     /// running kernel boots every slot.
     SlotKernelBoot boot_slot_kernel;
 };
+
+/// The dm-verity lookup of a disk boot: the slot's own parameters
+/// (`slot_manifest`, the signed manifest in its footer) when it gives
+/// some, else keel.verity.root_hash= from `cmdline` when set, else the
+/// slot's answer, which may refuse an unverified root (trusted update keys
+/// and no signed manifest); keel.root= in `cmdline` lifts that refusal: the
+/// operator named the partition to mount as it is.
+VerityLookup disk_verity_lookup(const KernelCommandLine& cmdline, VerityLookup slot_manifest);
 
 /// From an initramfs, boots the disk (rootfs/rootfs.h): keel.root= (default
 /// PARTLABEL=ROOT-A, or the slot `hooks.choose_slot` picks on ROOT-A's

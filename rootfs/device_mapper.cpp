@@ -323,8 +323,8 @@ verity_lookup_from_command_line(std::function<std::optional<std::string>(std::st
             return VerityChoice{};
         VeritySuperblock superblock = TRY(read_verity_superblock(partition, line.hash_offset));
         return VerityChoice{
-            verity_params_from_superblock(superblock, line.hash_offset, line.root_hash),
-            "keel.verity.root_hash= on the command line"};
+            .params = verity_params_from_superblock(superblock, line.hash_offset, line.root_hash),
+            .source = "keel.verity.root_hash= on the command line"};
     };
 }
 

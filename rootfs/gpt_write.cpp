@@ -92,13 +92,16 @@ Result<DiskCopies> read_copies(Storage& storage, const File& file, const DiskGeo
     if (!primary && !backup)
         return error(cat("both copies are damaged: primary: ", primary.error().to_string(),
                          "; backup: ", backup.error().to_string()));
+    // Two sound copies whose entries differ: a change stopped between the
+    // backup's write and the primary's. The primary counts, as for cgpt
+    // and sgdisk, and the backup is stale: rewritten like a damaged one.
+    if (backup && !(primary && primary->entries != backup->entries))
+        copies.backup = std::move(*backup);
     if (primary)
         copies.primary = std::move(*primary);
-    if (backup)
-        copies.backup = std::move(*backup);
-    copies.intact = primary && backup ? GptCopies::Both
-                    : primary         ? GptCopies::PrimaryOnly
-                                      : GptCopies::BackupOnly;
+    copies.intact = copies.primary && copies.backup ? GptCopies::Both
+                    : copies.primary                ? GptCopies::PrimaryOnly
+                                                    : GptCopies::BackupOnly;
     return copies;
 }
 

@@ -493,7 +493,8 @@ namespace {
 constexpr std::string_view kVerityRootName = "keel-root";
 
 // The device the root filesystem is mounted from: `root` itself, or a
-// dm-verity device over it when `verity_for` gives parameters.
+// dm-verity device over it when `verity_for` gives parameters; an error
+// when it gives none and refuses an unverified root.
 Result<BlockDevice> root_source(const BlockDevice& root, const std::string& label,
                                 const VerityLookup& verity_for) {
     if (!verity_for)
@@ -501,6 +502,8 @@ Result<BlockDevice> root_source(const BlockDevice& root, const std::string& labe
     VerityChoice choice =
         TRY_CTX(verity_for(root.path), cat("the dm-verity parameters of ", root.path));
     const std::optional<VerityParams>& params = choice.params;
+    if (!params && choice.unverified == UnverifiedRoot::Refused)
+        return error(cat(choice.source, ": not booted without dm-verity"));
     if (!params)
         return root;
     uint64_t start = monotonic_usec();

@@ -115,7 +115,9 @@ Result<GptTable> read_gpt(const std::string& path);
 // ---- changing a GPT (gpt_write.cpp) ------------------------------------------
 
 /// Which copies of a disk's GPT were intact (header and entry array, CRCs
-/// right) when it was read.
+/// right) when it was read. A backup whose entries differ from an intact
+/// primary's (a change cut between the two writes) is not intact: the
+/// primary counts, as it does for cgpt and sgdisk.
 enum class GptCopies { Both, PrimaryOnly, BackupOnly };
 inline constexpr auto kGptCopiesNames = name_table<GptCopies>({
     {GptCopies::Both, "both"},
@@ -342,19 +344,30 @@ struct VerityParams {
     std::string root_hash;            ///< lowercase hex, from the signed manifest
 };
 
+/// Whether a root with no dm-verity parameters may be mounted as it is.
+enum class UnverifiedRoot {
+    Allowed, ///< mounted without dm-verity
+    Refused, ///< not mounted: the machine requires a verified root (see `source`)
+};
+
 /// A VerityLookup's answer.
 struct VerityChoice {
-    /// None: the partition is mounted without dm-verity.
+    /// None: the partition is mounted without dm-verity, unless `unverified`
+    /// refuses that.
     std::optional<VerityParams> params;
+    /// With no parameters: may the partition be mounted unverified?
+    UnverifiedRoot unverified = UnverifiedRoot::Allowed;
     /// Where the parameters came from, for the log ("the slot's signed
-    /// manifest"). (Last: a Result's value must not end in padding.)
+    /// manifest"), or why an unverified root is refused. (Last: a Result's
+    /// value must not end in padding.)
     std::string source;
 };
 
 /// The dm-verity parameters of the root partition `partition`
 /// ("/dev/vda1"), from its signed manifest (update/) or the command line:
-/// none when the slot is to be mounted without dm-verity; an error (a bad
-/// signature, a damaged manifest) refuses to boot that slot.
+/// none when the slot is to be mounted without dm-verity (or, with
+/// UnverifiedRoot::Refused, not at all); an error (a bad signature, a
+/// damaged manifest) refuses to boot that slot.
 using VerityLookup = std::function<Result<VerityChoice>(const std::string& partition)>;
 
 /// The slot labelled `label` ("ROOT-B") on `disk` ("/dev/vda") was chosen

@@ -75,8 +75,8 @@ Result<Progress> read_progress(const std::string& path) {
     return progress;
 }
 
-// Written to a temporary file, synced and renamed over the old one: a power
-// cut leaves the old progress or the new.
+// Written to a temporary file, synced, renamed over the old one and the
+// directory synced: a power cut leaves the old progress or the new.
 Result<void> write_progress(Storage& storage, const std::string& path, const Progress& progress) {
     JsonWriter json;
     json.begin_object()
@@ -96,6 +96,9 @@ Result<void> write_progress(Storage& storage, const std::string& path, const Pro
         TRY(storage.fsync(file));
     }
     TRY(storage.rename(temporary, path));
+    // The rename itself durable: a power cut soon after must not take the
+    // progress back to where the slot was synced long before.
+    TRY(storage.sync_directory(directory.empty() ? std::string(".") : directory));
     return {};
 }
 

@@ -1,5 +1,6 @@
 // A slot's signed manifest at boot: the footer read from the end of the
-// partition, its signature checked, its dm-verity parameters returned.
+// partition, its signature checked, its dm-verity parameters returned; a
+// slot without one refused when the machine trusts update keys.
 #include "update/slot_verity.h"
 
 #include "base/strings.h"
@@ -42,8 +43,20 @@ Result<SlotFooter> read_slot_footer(const std::string& partition) {
 Result<VerityChoice> slot_verity(const std::string& partition,
                                  const std::string& trusted_keys_directory) {
     SlotFooter footer = TRY(read_slot_footer(partition));
-    if (!footer.present())
-        return VerityChoice{};
+    if (!footer.present()) {
+        // A machine that trusts update keys boots only what one of them
+        // signed: a slot without a footer (copied by hand, or an install
+        // cut before its footer was written) is not booted unverified.
+        std::vector<std::string> keys = TRY(trusted_key_files(trusted_keys_directory));
+        if (keys.empty())
+            return VerityChoice{};
+        return VerityChoice{.params = std::nullopt,
+                            .unverified = UnverifiedRoot::Refused,
+                            .source = cat(quoted(partition),
+                                          " has no signed manifest (no slot footer), and ",
+                                          keys.size(), " trusted update key(s) in ",
+                                          quoted(trusted_keys_directory), " require one")};
+    }
     auto signed_manifest =
         verify_signed_manifest(footer.manifest, footer.signature, trusted_keys_directory);
     if (!signed_manifest)
@@ -55,9 +68,9 @@ Result<VerityChoice> slot_verity(const std::string& partition,
         return error(cat(quoted(partition), ": its manifest's image (",
                          signed_manifest->manifest.image.size,
                          " bytes) does not fit the partition before the footer"));
-    return VerityChoice{signed_manifest->manifest.verity,
-                        cat("the slot's manifest (", signed_manifest->manifest.version,
-                            "), signed by key ", signed_manifest->key.key_id)};
+    return VerityChoice{.params = signed_manifest->manifest.verity,
+                        .source = cat("the slot's manifest (", signed_manifest->manifest.version,
+                                      "), signed by key ", signed_manifest->key.key_id)};
 }
 
 } // namespace keel::update

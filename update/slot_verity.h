@@ -20,9 +20,12 @@ Result<SlotFooter> read_slot_footer(const std::string& partition);
 
 /// The dm-verity parameters of the slot partition `partition`
 /// ("/dev/vda2"): its footer's manifest, the signature verified against
-/// the keys in `trusted_keys_directory`. No parameters when the partition
-/// has no footer (a slot made without one); an error when the footer is damaged,
-/// its signature does not verify, or the image would not fit the partition.
+/// the keys in `trusted_keys_directory`. When the partition has no footer
+/// (a slot made without one): no parameters, and UnverifiedRoot::Refused
+/// (with the reason as `source`) when `trusted_keys_directory` holds keys,
+/// since nothing unsigned boots on a machine that trusts update keys. An
+/// error when the footer is damaged, its signature does not verify, or the
+/// image would not fit the partition.
 Result<VerityChoice>
 slot_verity(const std::string& partition,
             const std::string& trusted_keys_directory = std::string(kTrustedKeysDirectory));

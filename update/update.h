@@ -123,7 +123,8 @@ Slots prepare_install(Slots slots, SlotName slot);
 Slots finish_install(Slots slots, SlotName slot);
 
 /// At boot, from the initramfs: the slot of `disk` to boot, its try counted
-/// on the disk first (both GPT copies written, a damaged one repaired); no
+/// on the disk first (both GPT copies written, a damaged one repaired); a
+/// damaged or stale GPT copy is repaired even when no try is counted. No
 /// label when neither slot can boot. init's SlotChooser (rootfs/rootfs.h).
 Result<SlotChoice> boot_slot(const std::string& disk);
 

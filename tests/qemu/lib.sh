@@ -253,3 +253,17 @@ qt_finish() {
   echo "$QT_NAME: $(qt_verdict)"
   echo "PASS: $QT_NAME"
 }
+
+# qt_power_cut: the guest's power cut: SIGKILL of QEMU itself (no shutdown,
+# nothing the guest has not written out reaches the disk image), then the
+# end of keel-qemu waited for.
+qt_power_cut() {
+  local child qemu=""
+  for child in $(pgrep -P "$QT_PID" 2>/dev/null || true); do
+    case "$(cat "/proc/$child/comm" 2>/dev/null)" in qemu*) qemu=$child ;; esac
+  done
+  [ -n "$qemu" ] || qt_fail "no QEMU to cut the power of (the guest ended: $(qt_verdict))"
+  kill -KILL "$qemu"
+  qt_wait_exit
+  echo "$QT_NAME: power cut (SIGKILL of QEMU $qemu) after $(qt_elapsed) s"
+}

@@ -1,5 +1,5 @@
 // rootfs/gpt_write.cpp: partition attribute words written to both GPT
-// copies, a damaged copy rebuilt from the other, a damaged pair refused,
+// copies, a damaged (or stale) copy rebuilt from the other, a damaged pair refused,
 // and a stop at any write leaving an intact copy with the old or the new
 // words (FakeStorage stops the machine at each call in turn).
 #include "rootfs/rootfs.h"
@@ -99,6 +99,32 @@ TEST_CASE("a damaged backup GPT is rebuilt from the primary") {
     std::string bytes = file_bytes(path);
     CHECK(word_in_copy(bytes, kSectors - 1, 1) == kNewWord);
     CHECK(*keel::check_gpt_copies(keel::system_storage(), path) == keel::GptCopies::Both);
+}
+
+TEST_CASE("a backup GPT that disagrees with the primary (a change cut between the two copies) is "
+          "stale: the primary's words count and the next change rewrites the backup") {
+    TempDir dir;
+    TestDisk disk = make_disk();
+    std::string path = write_disk(dir, disk);
+    REQUIRE(keel::set_gpt_attributes(keel::system_storage(), path, kChange));
+    // The old disk with the new backup copy (its array and header): sound
+    // CRCs on both sides, different words.
+    std::string mixed = disk.bytes;
+    size_t backup = size_t(kSectors - 33) * kSector;
+    mixed.replace(backup, mixed.size() - backup, file_bytes(path).substr(backup));
+    REQUIRE(keel::write_existing_file(path, mixed));
+    uint64_t old_word = default_partitions()[0].attributes;
+    CHECK(word_in_copy(mixed, kSectors - 1, 1) == kNewWord);
+    CHECK(*keel::check_gpt_copies(keel::system_storage(), path) == keel::GptCopies::PrimaryOnly);
+    auto table = keel::read_gpt(path);
+    REQUIRE(table);
+    CHECK(table->partitions[0].attributes == old_word);
+    const keel::GptAttributeChange back[] = {{1, old_word}};
+    auto copies = keel::set_gpt_attributes(keel::system_storage(), path, back);
+    REQUIRE_MESSAGE(copies, copies.error().to_string());
+    CHECK(*copies == keel::GptCopies::PrimaryOnly);
+    CHECK(*keel::check_gpt_copies(keel::system_storage(), path) == keel::GptCopies::Both);
+    CHECK(file_bytes(path) == disk.bytes);
 }
 
 TEST_CASE("a GPT with both copies damaged is refused and not written") {

@@ -1,7 +1,8 @@
 // update/boot.cpp: what the initramfs writes when the slot it chose does
 // not boot (dm-verity refused it, its init could not run): that slot never
 // boots again, the other one does, and with no other slot the next boot
-// finds nothing to boot instead of failing the same way again.
+// finds nothing to boot instead of failing the same way again. The boot
+// also rewrites a GPT copy a power cut left stale.
 #include "update/update.h"
 
 #include "base/sys.h"
@@ -60,4 +61,45 @@ TEST_CASE("a failed boot naming no slot changes nothing") {
     auto after = keel::read_file(disk);
     REQUIRE(after);
     CHECK(*after == *before);
+}
+
+TEST_CASE("the boot rewrites a GPT backup a power cut left stale, even when no try is counted") {
+    TempDir dir;
+    std::string disk = write_ab_disk(dir, up::SlotFlags{2, 0, true}, up::SlotFlags{1, 0, true});
+    auto before = keel::read_file(disk);
+    REQUIRE(before);
+    // `keel update activate B` cut after the backup copy was written.
+    auto slots = up::read_slots(disk);
+    REQUIRE(slots);
+    REQUIRE(up::write_slots(keel::system_storage(), up::activate(*slots, up::SlotName::B)));
+    auto after = keel::read_file(disk);
+    REQUIRE(after);
+    size_t backup = before->size() - 33 * kSector;
+    std::string cut = before->substr(0, backup) + after->substr(backup);
+    REQUIRE(keel::write_existing_file(disk, cut));
+    REQUIRE(*keel::check_gpt_copies(keel::system_storage(), disk) == keel::GptCopies::PrimaryOnly);
+
+    auto choice = up::boot_slot(disk);
+    REQUIRE_MESSAGE(choice, choice.error().to_string());
+    CHECK(choice->label == "ROOT-A"); // the primary's flags: the change never happened
+    CHECK(choice->summary.find("the GPT's backup copy was damaged or stale and has been rewritten "
+                               "from the primary") != std::string::npos);
+    CHECK(*keel::check_gpt_copies(keel::system_storage(), disk) == keel::GptCopies::Both);
+    auto now = keel::read_file(disk);
+    REQUIRE(now);
+    CHECK(*now == *before);
+}
+
+TEST_CASE("a boot with both GPT copies sound and no try to count writes nothing") {
+    TempDir dir;
+    std::string disk = write_ab_disk(dir, up::SlotFlags{2, 0, true}, up::SlotFlags{1, 0, true});
+    auto before = keel::read_file(disk);
+    REQUIRE(before);
+    auto choice = up::boot_slot(disk);
+    REQUIRE_MESSAGE(choice, choice.error().to_string());
+    CHECK(choice->label == "ROOT-A");
+    CHECK(choice->summary.find("rewritten") == std::string::npos);
+    auto now = keel::read_file(disk);
+    REQUIRE(now);
+    CHECK(*now == *before);
 }

@@ -202,12 +202,18 @@ TEST_CASE("an install writes the inactive slot, its footer, and makes it boot ne
     REQUIRE_FALSE(refused);
     CHECK(refused.error().to_string().find("bad signature") != std::string::npos);
 
-    // The running slot has no footer: no dm-verity.
+    // The running slot has no footer: with trusted keys it is not booted
+    // unverified; with none, it is mounted without dm-verity.
     std::string a_partition = fixture.dir / "root-a.part";
     REQUIRE(keel::write_new_file(a_partition, slot_bytes(after, kAStart)));
-    auto none = up::slot_verity(a_partition, fixture.trusted);
+    auto unsigned_slot = up::slot_verity(a_partition, fixture.trusted);
+    REQUIRE(unsigned_slot);
+    CHECK_FALSE(unsigned_slot->params);
+    CHECK(unsigned_slot->unverified == keel::UnverifiedRoot::Refused);
+    auto none = up::slot_verity(a_partition, fixture.dir / "no-keys");
     REQUIRE(none);
     CHECK_FALSE(none->params);
+    CHECK(none->unverified == keel::UnverifiedRoot::Allowed);
 }
 
 TEST_CASE("a manifest signed by an untrusted key is refused before anything is written") {
