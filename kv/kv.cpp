@@ -8,6 +8,7 @@
 #include "base/notify.h"
 #include "base/reactor.h"
 #include "base/strings.h"
+#include "kv/discovery.h"
 #include "kv/kv_server.h"
 #include "kv/role_config.h"
 #include "kv/server_config.h"
@@ -64,7 +65,12 @@ Result<void> serve(std::span<const std::string> args,
     auto parsed = parse_server_config(args, environment);
     if (!parsed)
         return std::unexpected(std::move(parsed).error().wrap("kv serve"));
-    return run_member(*parsed, environment, "kv serve");
+    // Before run_member blocks SIGTERM: a member waiting for the rest of
+    // its cluster stops at once.
+    auto config = bootstrap_through_discovery(std::move(*parsed));
+    if (!config)
+        return std::unexpected(std::move(config).error().wrap("kv serve"));
+    return run_member(*config, environment, "kv serve");
 }
 
 Result<void> serve_role(const std::map<std::string, std::string>& environment) {
@@ -80,7 +86,10 @@ Result<void> serve_role(const std::map<std::string, std::string>& environment) {
     auto parsed = parse_server_config(*args, environment);
     if (!parsed)
         return std::unexpected(std::move(parsed).error().wrap(settings));
-    return run_member(*parsed, environment, "kv role");
+    auto config = bootstrap_through_discovery(std::move(*parsed));
+    if (!config)
+        return std::unexpected(std::move(config).error().wrap("kv role"));
+    return run_member(*config, environment, "kv role");
 }
 
 std::string serve_usage() {
@@ -97,6 +106,12 @@ a flag wins over its variable):
   --initial-cluster NAME=URL,...       the members of a new cluster
   --initial-cluster-token TOKEN        tells clusters apart (etcd-cluster)
   --initial-cluster-state new|existing start a cluster or join one
+  --discovery-token TOKEN              form a new cluster through a discovery
+                                       service instead of --initial-cluster
+  --discovery-endpoints URLS           its etcd v3 endpoints (http://IP:PORT,...)
+  --discovery-dial-timeout D           connecting to one (2s)
+  --discovery-request-timeout D        one request to it (5s)
+  --discovery-wait-timeout D           waiting for the whole cluster (10m)
   --heartbeat-interval MS              Raft's tick (100)
   --election-timeout MS                Raft's election timeout (1000)
   --snapshot-count N                   applied entries between snapshots (100000)

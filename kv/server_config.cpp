@@ -63,6 +63,9 @@ constexpr FlagSpec kFlags[] = {
     {"peer-client-cert-auth", FlagKind::Boolean},
     {"discovery-token"},
     {"discovery-endpoints"},
+    {"discovery-dial-timeout"},
+    {"discovery-request-timeout"},
+    {"discovery-wait-timeout"},
     {"experimental-watch-progress-notify-interval"},
 };
 
@@ -329,6 +332,37 @@ Result<void> check_bootstrap(ServerConfig& config) {
     return {};
 }
 
+/// A Go duration ("2s", "500ms", "1m30s") in milliseconds, at least 1.
+Result<uint64_t> duration_ms(const Settings& settings, std::string_view flag, uint64_t fallback) {
+    std::optional<std::string_view> value = settings.get(flag);
+    if (!value)
+        return fallback;
+    auto parsed = parse_go_duration(*value);
+    if (!parsed || parsed->count() <= 0)
+        return settings.refuse(flag, "expected a positive duration such as 2s or 500ms");
+    return std::max<uint64_t>(
+        1, static_cast<uint64_t>(
+               std::chrono::duration_cast<std::chrono::milliseconds>(*parsed).count()));
+}
+
+/// A discovery endpoint is dialed with keel's plaintext gRPC client:
+/// "http://ip:port" or "ip:port" (localhost is 127.0.0.1).
+Result<void> check_discovery_endpoints(const Settings& settings,
+                                       const std::vector<std::string>& endpoints) {
+    for (const std::string& endpoint : endpoints) {
+        if (endpoint.starts_with("https://"))
+            return settings.refuse("discovery-endpoints",
+                                   cat(quoted(endpoint),
+                                       ": keel dials discovery endpoints in plaintext only; give "
+                                       "an http:// endpoint of the discovery service"));
+        std::string url =
+            endpoint.find("://") == std::string::npos ? "http://" + endpoint : endpoint;
+        if (auto parsed = parse_server_url(url); !parsed)
+            return settings.refuse("discovery-endpoints", parsed.error().root());
+    }
+    return {};
+}
+
 Result<ServerConfig> build(const Settings& settings) {
     ServerConfig config;
     config.name = text(settings, "name", "default");
@@ -392,6 +426,12 @@ Result<ServerConfig> build(const Settings& settings) {
     for (std::string_view endpoint : split(endpoints, ','))
         if (!trim(endpoint).empty())
             config.discovery_endpoints.emplace_back(trim(endpoint));
+    config.discovery_dial_timeout_ms =
+        TRY(duration_ms(settings, "discovery-dial-timeout", config.discovery_dial_timeout_ms));
+    config.discovery_request_timeout_ms = TRY(
+        duration_ms(settings, "discovery-request-timeout", config.discovery_request_timeout_ms));
+    config.discovery_wait_timeout_ms =
+        TRY(duration_ms(settings, "discovery-wait-timeout", config.discovery_wait_timeout_ms));
     TRY(boolean(settings, "enable-v2"));
     for (auto [flag, why] : kIgnoredFlags)
         if (settings.has(flag))
@@ -411,8 +451,16 @@ Result<ServerConfig> build(const Settings& settings) {
                      "(--initial-cluster-state=existing)");
     if (!config.discovery_token.empty() && config.discovery_endpoints.empty())
         return error("--discovery-token needs --discovery-endpoints");
-    if (discovery)
+    if (!discovery && !config.discovery_endpoints.empty())
+        return error("--discovery-endpoints needs --discovery-token: the token names the "
+                     "cluster in the discovery service's registry");
+    if (discovery) {
+        TRY(check_discovery_endpoints(settings, config.discovery_endpoints));
+        if (config.discovery_token.find('/') != std::string::npos)
+            return settings.refuse("discovery-token",
+                                   "a token is one key segment and has no `/` in it");
         return config;
+    }
 
     // etcd's default: this member alone, at its advertised peer URLs.
     std::string fallback;

@@ -105,7 +105,15 @@ struct ServerConfig {
     TlsFiles client_tls;
     TlsFiles peer_tls;
     std::string discovery_token;
+    /// As given: "http://ip:port" or "ip:port" (plaintext gRPC).
     std::vector<std::string> discovery_endpoints;
+    /// --discovery-dial-timeout: connecting to a discovery endpoint (etcd: 2s).
+    uint64_t discovery_dial_timeout_ms = 2000;
+    /// --discovery-request-timeout: one request to it (etcd: 5s).
+    uint64_t discovery_request_timeout_ms = 5000;
+    /// --discovery-wait-timeout (keel's): how long a member waits for the
+    /// rest of the cluster to register before it gives up (10m).
+    uint64_t discovery_wait_timeout_ms = 600000;
     /// This member's id (0 when bootstrapping through discovery).
     uint64_t member_id = 0;
     /// The cluster's id (0 when bootstrapping through discovery).

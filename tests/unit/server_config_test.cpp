@@ -189,6 +189,30 @@ TEST_CASE("discovery settings replace the initial cluster") {
     CHECK(contains(refusal({"--discovery-token=abc"}), "needs --discovery-endpoints"));
 }
 
+TEST_CASE("discovery's timeouts take Go durations, and its endpoints plaintext IP addresses") {
+    ServerConfig config = parse({"--discovery-token=abc", "--discovery-endpoints=127.0.0.1:2379",
+                                 "--discovery-dial-timeout=500ms"},
+                                {{"ETCD_DISCOVERY_WAIT_TIMEOUT", "1m30s"}});
+    CHECK(config.discovery_dial_timeout_ms == 500);
+    CHECK(config.discovery_request_timeout_ms == 5000);
+    CHECK(config.discovery_wait_timeout_ms == 90000);
+    CHECK(contains(refusal({"--discovery-token=abc", "--discovery-endpoints=127.0.0.1:2379",
+                            "--discovery-request-timeout=5"}),
+                   "--discovery-request-timeout `5`: expected a positive duration"));
+    CHECK(contains(refusal({"--discovery-token=abc", "--discovery-endpoints=127.0.0.1:2379",
+                            "--discovery-wait-timeout=0s"}),
+                   "expected a positive duration"));
+    CHECK(
+        contains(refusal({"--discovery-token=abc", "--discovery-endpoints=https://10.0.0.1:2379"}),
+                 "plaintext only"));
+    CHECK(contains(refusal({"--discovery-token=abc", "--discovery-endpoints=disco.example:2379"}),
+                   "which is no IP address"));
+    CHECK(contains(refusal({"--discovery-endpoints=127.0.0.1:2379"}),
+                   "--discovery-endpoints needs --discovery-token"));
+    CHECK(contains(refusal({"--discovery-token=a/b", "--discovery-endpoints=127.0.0.1:2379"}),
+                   "no `/` in it"));
+}
+
 TEST_CASE("URLs other than http(s) with an IP or localhost and a port are refused") {
     CHECK(contains(refusal({"--listen-peer-urls=http://example.com:2380"}),
                    "--listen-peer-urls `http://example.com:2380`: `http://example.com:2380` has "
