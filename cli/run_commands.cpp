@@ -388,7 +388,8 @@ CommandResult command_run(const ParsedArgs& args) {
                                          "under init (none answers at ",
                                          control_socket_path(), ")"));
         log_notice(cat("run -d: init does not answer at ", control_socket_path(),
-                       ": nothing will restart this container or keep its output"));
+                       ": a keeper process of keel's waits for this container (its exit, "
+                       "--restart), and no journal keeps its output"));
     }
     Result<int> status = ct::run_container(*options, g_argv);
     if (!status)

@@ -259,6 +259,9 @@ Result<void> stop_container(const std::string& state_root, const RunContainer& c
 
 Result<void> kill_container(const std::string& state_root, const RunContainer& container,
                             int signal) {
+    // Killed on purpose, as `docker kill`: not restarted when it ends.
+    (void)write_new_file(cat(bundle_of(state_root, container.id), "/", kStopRequestedFile), "",
+                         0600);
     return kill(runtime_of(state_root), container.id, signal);
 }
 
