@@ -728,14 +728,16 @@ restart_on_failure)
   pass ;;
 
 detached_exit)
-  # keel run -d without init: the container's keeper records how it ended
-  # after keel run has returned: ps -a's Exited (N), inspect's ExitCode,
+  # keel run -d without init prints the container's id; its keeper
+  # records how it ended after keel run has returned: ps -a's Exited (N), inspect's ExitCode,
   # FinishedAt and OOMKilled (cgroup v2's memory.events; where there is no
   # cgroup v2, keel says it cannot tell).
   drun() { "$keel" run --root "$state" "${no_mknod[@]}" --network none -d "$@"; }
-  drun --name seven --rootfs "$rootfs" sh -c 'sleep 0.3; exit 7' >"$work/seven.out" 2>&1 ||
+  drun --name seven --rootfs "$rootfs" sh -c 'sleep 0.3; exit 7' >"$work/seven.id" 2>"$work/seven.out" ||
     fail "run -d: $(cat "$work/seven.out")"
   grep -q 'a keeper process' "$work/seven.out" || fail "no notice: $(cat "$work/seven.out")"
+  # The id is printed, as docker run -d prints it.
+  grep -Eq '^[0-9a-f]{64}$' "$work/seven.id" || fail "no id printed: $(cat "$work/seven.id")"
   exited() { "$keel" ps -a --root "$state" | grep -q "Exited ($2).*  $1\$"; }
   for _ in $(seq 100); do exited seven 7 && break; sleep 0.1; done
   exited seven 7 || fail "ps -a: $("$keel" ps -a --root "$state")"
