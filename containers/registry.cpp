@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -334,6 +335,15 @@ Result<uint64_t> fetch_blob(RegistrySession& session, const oci::Descriptor& des
         return errno_error(
             cat(context, ": another pull is downloading it (", quoted(partial), " is locked)"));
     }
+    // Locked, but perhaps after another pull finished and renamed the file
+    // away (it is that pull's blob now): the name must still be this file.
+    struct stat opened {};
+    struct stat named {};
+    if (::fstat(file.get(), &opened) < 0 || ::stat(partial.c_str(), &named) < 0 ||
+        opened.st_ino != named.st_ino || opened.st_dev != named.st_dev) {
+        cleanup.keep();
+        return errno_error(EAGAIN, cat(context, ": another pull has just downloaded it"));
+    }
     Hasher hasher(function);
     uint64_t total = TRY(hash_file(file.get(), hasher, partial));
     if (total >= descriptor.size) {
@@ -416,7 +426,7 @@ Result<uint64_t> fetch_blob(RegistrySession& session, const oci::Descriptor& des
                          oci::kDigestAlgorithmNames.name(descriptor.digest.algorithm), ":", got));
     if (::fsync(file.get()) < 0)
         return errno_error(cat("fsync ", quoted(partial)));
-    file.reset();
+    // Renamed while still locked (see the check after flock above).
     if (::rename(partial.c_str(), path.c_str()) < 0)
         return errno_error(cat("rename ", quoted(partial), " to ", quoted(path)));
     cleanup.keep();
