@@ -527,7 +527,9 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     // --restart: the same container started again while a foreground keel
     // run (a detached one's keeper, or its unit's keel run under init) waits.
     while (status && restarts_again(options, mode, run, *status, stop_asked)) {
-        if (!wait_before_restart(run.state.restart_count))
+        // A stop, kill or rm during the back-off counts too.
+        if (!wait_before_restart(run.state.restart_count) ||
+            !restarts_again(options, mode, run, *status, stop_asked))
             break;
         ++run.state.restart_count;
         std::string of = options.restart_retries > 0 ? cat(" of ", options.restart_retries) : "";

@@ -817,7 +817,18 @@ restart_manual_stop)
     fail "run -d clean-always"
   for _ in $(seq 100); do [ "$(runs clean-always)" -ge 3 ] && break; sleep 0.1; done
   [ "$(runs clean-always)" = 3 ] || fail "always: $(runs clean-always) runs"
-  "$keel" rm --root "$state" -f svc-always svc-on-failure clean-always >/dev/null || fail "rm"
+  # A stop while it waits for its next restart (the back-off doubling
+  # from 100 ms) cancels that restart: at most a run already under way
+  # follows, where two more would without the stop.
+  drun --name looping --restart always --rootfs "$rootfs" sh -c 'echo run >>/data/looping; exit 1' ||
+    fail "run -d looping"
+  for _ in $(seq 100); do [ "$(runs looping)" -ge 5 ] && break; sleep 0.1; done
+  "$keel" container stop --root "$state" -t 1 looping >/dev/null || fail "stop looping"
+  before=$(runs looping)
+  sleep 6
+  [ "$(runs looping)" -le $((before + 1)) ] ||
+    fail "restarted after a stop during its back-off: $before, then $(runs looping) runs"
+  "$keel" rm --root "$state" -f svc-always svc-on-failure clean-always looping >/dev/null || fail "rm"
   pass ;;
 
 *)
