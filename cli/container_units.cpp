@@ -27,9 +27,8 @@ constexpr std::string_view kDefaultRuntimeUnitDirectory = "/run/keel/units";
 // Journal lines shown when a detached container's unit fails to start.
 constexpr uint32_t kFailureLogLines = 20;
 
-// The options keel run -d itself sets in the unit's command, or that are
-// init's business there (--restart: init restarts the unit, and keel run
-// refuses --restart with --rm).
+// The options keel run -d itself sets in the unit's command (--restart is
+// kept unless it is `no`: the unit's keel run counts the restarts).
 constexpr std::string_view kReplacedOptions[] = {"--detach", "--rm", "--replace", "--name",
                                                  "--restart"};
 
@@ -121,15 +120,13 @@ void discard_unit(const std::string& unit, const std::string& path) {
     (void)daemon_reload();
 }
 
-// --restart on-failure:N (N > 0): keel run restarts the container itself,
-// counting, and keeps it exited once it has given up; the unit neither
-// restarts it nor removes it (--rm).
+// --restart (any but no): keel run restarts the same container itself,
+// counting (inspect's RestartCount), and not once it was stopped or
+// killed on purpose; the unit neither restarts it (Restart=no) nor
+// removes it (--rm), so it stays exited once keel run has ended.
 bool counts_restarts(const ParsedArgs& args) {
     std::optional<std::string_view> text = args.value("--restart");
-    if (!text || !text->starts_with("on-failure:"))
-        return false;
-    std::optional<uint64_t> count = parse_u64(text->substr(11));
-    return count && *count > 0;
+    return text && *text != "no";
 }
 
 std::string binary_path() {

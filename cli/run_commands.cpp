@@ -388,11 +388,25 @@ CommandResult command_run(const ParsedArgs& args) {
                                          "under init (none answers at ",
                                          control_socket_path(), ")"));
         log_notice(cat("run -d: init does not answer at ", control_socket_path(),
-                       ": nothing will restart this container or keep its output"));
+                       ": a keeper process of keel's waits for this container (its exit, "
+                       "--restart), and no journal keeps its output"));
+    }
+    // A detached container's id is printed, as docker run -d prints it:
+    // found by its name, made up here when none was given.
+    bool detached = options->mode == ct::RunMode::Detach;
+    if (detached && options->name.empty()) {
+        Result<std::string> name = ct::generate_name();
+        if (!name)
+            return std::unexpected(Failure(std::move(name).error()));
+        options->name = std::move(*name);
     }
     Result<int> status = ct::run_container(*options, g_argv);
     if (!status)
         return std::unexpected(Failure(std::move(status).error()));
+    if (detached && *status == 0)
+        if (Result<ct::RunContainer> made =
+                ct::find_container(ct::run_root(options->state_root), options->name))
+            print(cat(made->id, "\n"));
     return *status;
 }
 

@@ -232,12 +232,12 @@ constexpr int kKillWaitTenths = 100;
 
 Result<void> stop_container(const std::string& state_root, const RunContainer& container,
                             std::chrono::seconds timeout) {
-    if (stopped(state_root, container))
-        return {};
     // Stopped on purpose: keel run is not to restart it (Docker's "manually
-    // stopped").
+    // stopped"), also when it is between two runs, waiting for its restart.
     (void)write_new_file(cat(bundle_of(state_root, container.id), "/", kStopRequestedFile), "",
                          0600);
+    if (stopped(state_root, container))
+        return {};
     RuntimeOptions runtime = runtime_of(state_root);
     TRY(kill(runtime, container.id, container.stop_signal));
     for (int64_t waited = 0; waited < timeout.count() * 10 && !stopped(state_root, container);
@@ -259,6 +259,9 @@ Result<void> stop_container(const std::string& state_root, const RunContainer& c
 
 Result<void> kill_container(const std::string& state_root, const RunContainer& container,
                             int signal) {
+    // Killed on purpose, as `docker kill`: not restarted when it ends.
+    (void)write_new_file(cat(bundle_of(state_root, container.id), "/", kStopRequestedFile), "",
+                         0600);
     return kill(runtime_of(state_root), container.id, signal);
 }
 

@@ -422,6 +422,9 @@ struct PullOptions {
     std::optional<RegistryCredentials> credentials;
     /// A PEM file of CAs trusted besides the system's bundle.
     std::string ca_file;
+    /// Where a blob download cut short is kept for the next pull to resume
+    /// (pull_image: STORE/tmp); empty: in the layout directory.
+    std::string partial_directory;
     /// Called with a line about each step ("layer sha256:…: 2.1 MB"); none
     /// when empty.
     std::function<void(std::string_view)> progress;

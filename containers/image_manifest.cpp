@@ -160,8 +160,13 @@ Result<Digest> parse_digest(std::string_view text) {
     std::optional<DigestAlgorithm> algorithm =
         colon == std::string_view::npos ? std::nullopt
                                         : kDigestAlgorithmNames.parse(text.substr(0, colon));
+    if (colon == std::string_view::npos)
+        return error(
+            cat(quoted(text.substr(0, 80)), " is not a digest (sha256:HEX or sha512:HEX)"));
     if (!algorithm)
-        return error("not a sha256 or sha512 digest");
+        return error(cat("digest ", quoted(text.substr(0, 150)), ": unknown algorithm ",
+                         quoted(text.substr(0, std::min<size_t>(colon, 32))),
+                         " (sha256 and sha512 are known)"));
     std::string_view hex = text.substr(colon + 1);
     if (hex.size() != hex_length(*algorithm) || !std::ranges::all_of(hex, [](char c) {
             return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');

@@ -4,7 +4,7 @@
 // values. Every digest is parsed and checked for form; a document that
 // holds what belongs to the other kind (a manifest with `manifests`, an
 // index with `layers`: CVE-2021-41190) is refused. Errors name the JSON
-// path ("layers[1].digest: not a sha256 or sha512 digest").
+// path ("layers[1].digest: digest `md5:…`: unknown algorithm `md5` ...").
 #pragma once
 
 #include "base/names.h"

@@ -322,6 +322,8 @@ Result<void> StoreChanges::add_blob_file(const std::string& path, const Digest& 
         if (::fchmod(synced, 0600) < 0 || ::fsync(synced) < 0)
             return errno_error("sync");
         std::string from = copy ? temporary : path;
+        // blobs/sha256 is made with the store; blobs/sha512 with its first blob.
+        TRY(make_directories(dirname_of(target), 0700));
         if (::rename(from.c_str(), target.c_str()) < 0)
             return errno_error(cat("rename ", quoted(from), " to ", quoted(target)));
         m_added_blobs.push_back(target);

@@ -14,6 +14,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -91,6 +94,30 @@ Result<void> write_file_atomically(const std::string& path, std::string_view dat
     return {};
 }
 
+// The digest of `bytes` by `algorithm` (a manifest named by a sha512
+// digest is checked by sha512).
+oci::Digest digest_of(std::string_view bytes, oci::DigestAlgorithm algorithm) {
+    return oci::Digest{algorithm, algorithm == oci::DigestAlgorithm::Sha256 ? sha256_hex(bytes)
+                                                                            : sha512_hex(bytes)};
+}
+
+// Feeds the file at `fd` (from its start) to `hasher`; returns its length.
+Result<uint64_t> hash_file(int fd, Hasher& hasher, const std::string& path) {
+    std::string buffer(256 * 1024, '\0');
+    uint64_t total = 0;
+    for (;;) {
+        ssize_t n = ::pread(fd, buffer.data(), buffer.size(), off_t(total));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno_error(cat("read ", quoted(path)));
+        if (n == 0)
+            return total;
+        hasher.update(std::string_view(buffer.data(), size_t(n)));
+        total += uint64_t(n);
+    }
+}
+
 // One registry, one repository: where requests go and what authorises them.
 class RegistrySession {
 public:
@@ -137,11 +164,14 @@ public:
 
     // GET of `target` (below the registry's origin), with Authorization;
     // redirects followed.
-    Result<net::Response> get(std::string_view target, std::string_view accept) {
+    Result<net::Response> get(std::string_view target, std::string_view accept,
+                              uint64_t from_byte = 0) {
         net::Request request;
         request.url = TRY(net::parse_url(cat(m_base_text, target)));
         if (!accept.empty())
             request.headers.add("Accept", std::string(accept));
+        if (from_byte > 0)
+            request.headers.add("Range", cat("bytes=", from_byte, "-"));
         if (!m_authorization.empty())
             request.headers.add("Authorization", m_authorization);
         return TRY_CTX(net::fetch(std::move(request), m_client), cat("GET ", m_base_text, target));
@@ -241,8 +271,7 @@ Result<Document> fetch_document(RegistrySession& session, const std::string& ref
     document.bytes = TRY_CTX(response.read_body(kMaxDocumentBytes), context);
     document.digest = oci::sha256_digest(document.bytes);
     if (expected) {
-        if (expected->algorithm != oci::DigestAlgorithm::Sha256)
-            return error(cat(context, ": only sha256 digests are supported"));
+        document.digest = digest_of(document.bytes, expected->algorithm);
         if (document.digest != *expected)
             return error(cat(context, ": digest mismatch: asked for ", expected->str(), ", got ",
                              document.digest.str()));
@@ -250,7 +279,9 @@ Result<Document> fetch_document(RegistrySession& session, const std::string& ref
                    response.headers().get("Docker-Content-Digest")) {
         oci::Digest told =
             TRY_CTX(oci::parse_digest(*header), cat(context, ": Docker-Content-Digest"));
-        if (told.algorithm == oci::DigestAlgorithm::Sha256 && told != document.digest)
+        // A tag whose manifest the registry names by sha512 is kept by it.
+        document.digest = digest_of(document.bytes, told.algorithm);
+        if (told != document.digest)
             return error(cat(context, ": digest mismatch: the registry says ", told.str(),
                              ", the bytes are ", document.digest.str()));
     }
@@ -264,44 +295,117 @@ Result<Document> fetch_document(RegistrySession& session, const std::string& ref
     return document;
 }
 
-// Streams a blob to LAYOUT/blobs/sha256/HEX, checking size and digest as
-// it goes; returns the bytes downloaded (0 when the blob was there already).
+// LAYOUT/blobs/ALGORITHM, made when missing.
+Result<std::string> blobs_directory(const std::string& layout, oci::DigestAlgorithm algorithm) {
+    std::string directory = cat(layout, "/blobs/", oci::kDigestAlgorithmNames.name(algorithm));
+    TRY(make_directories(directory));
+    return directory;
+}
+
+// Streams a blob to LAYOUT/blobs/ALGORITHM/HEX, checking size and digest
+// as it goes; returns the bytes downloaded (0 when the blob was there
+// already). The bytes go first to a partial file in
+// options.partial_directory, kept when the connection is cut: the next
+// pull hashes what it holds and asks for the rest with a Range request
+// (a registry that answers 200 sends it all again). A partial file whose
+// bytes then do not make the digest is removed.
 Result<uint64_t> fetch_blob(RegistrySession& session, const oci::Descriptor& descriptor,
-                            const std::string& blobs, const PullOptions& options) {
+                            const std::string& layout, const PullOptions& options) {
     std::string context = cat("blob ", descriptor.digest.str());
-    if (descriptor.digest.algorithm != oci::DigestAlgorithm::Sha256)
-        return error(cat(context, ": only sha256 digests are supported"));
-    std::string path = cat(blobs, "/", descriptor.digest.hex);
+    HashFunction function = oci::hash_function(descriptor.digest.algorithm);
+    std::string path =
+        cat(TRY(blobs_directory(layout, descriptor.digest.algorithm)), "/", descriptor.digest.hex);
     if (path_exists(path)) {
-        Result<std::string> present = sha256_file(path);
-        if (present && *present == descriptor.digest.hex)
+        Hasher present(function);
+        Result<Fd> file = open_file(path, O_RDONLY | O_CLOEXEC);
+        if (file && hash_file(file->get(), present, path) &&
+            present.finish_hex() == descriptor.digest.hex)
             return uint64_t(0);
     }
 
-    net::Response response =
-        TRY(session.get(cat("/v2/", session.repository(), "/blobs/", descriptor.digest.str()), ""));
-    if (response.status() != 200)
-        return error(cat(context, ": ", describe_failure(response)));
-    if (std::optional<uint64_t> length = response.content_length();
-        length && *length != descriptor.size)
-        return error(cat(context, ": the registry sends ", *length, " bytes, the manifest says ",
-                         descriptor.size));
-
-    std::string partial = path + ".partial";
+    std::string directory = options.partial_directory.empty() ? layout : options.partial_directory;
+    TRY(make_directories(directory, 0700));
+    std::string partial = cat(directory, "/", oci::temporary_name("partial"),
+                              oci::kDigestAlgorithmNames.name(descriptor.digest.algorithm), "-",
+                              descriptor.digest.hex);
     RemoveUnlessKept cleanup(partial);
-    Fd file = TRY(open_file(partial, O_WRONLY | O_CREAT | O_TRUNC, 0644));
-    Hasher hasher;
-    uint64_t total = 0;
+    Fd file = TRY(open_file(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (::flock(file.get(), LOCK_EX | LOCK_NB) < 0) {
+        cleanup.keep();
+        return errno_error(
+            cat(context, ": another pull is downloading it (", quoted(partial), " is locked)"));
+    }
+    // Locked, but perhaps after another pull finished and renamed the file
+    // away (it is that pull's blob now): the name must still be this file.
+    struct stat opened {};
+    struct stat named {};
+    if (::fstat(file.get(), &opened) < 0 || ::stat(partial.c_str(), &named) < 0 ||
+        opened.st_ino != named.st_ino || opened.st_dev != named.st_dev) {
+        cleanup.keep();
+        return errno_error(EAGAIN, cat(context, ": another pull has just downloaded it"));
+    }
+    Hasher hasher(function);
+    uint64_t total = TRY(hash_file(file.get(), hasher, partial));
+    if (total >= descriptor.size) {
+        // Not a prefix of this blob: start over.
+        total = 0;
+        hasher = Hasher(function);
+    }
+    uint64_t resumed_at = total;
+    auto start_over = [&]() -> Result<void> {
+        total = 0;
+        hasher = Hasher(function);
+        if (::ftruncate(file.get(), 0) < 0)
+            return errno_error(cat("truncate ", quoted(partial)));
+        return {};
+    };
+    if (total == 0)
+        TRY(start_over());
+
+    net::Response response = TRY(session.get(
+        cat("/v2/", session.repository(), "/blobs/", descriptor.digest.str()), "", total));
+    if (total > 0 && response.status() == 206) {
+        std::optional<std::string_view> header = response.headers().get("Content-Range");
+        std::optional<net::ContentRange> range =
+            header ? net::parse_content_range(*header) : std::nullopt;
+        if (!range || !range->first || *range->first != total ||
+            (range->total && *range->total != descriptor.size))
+            return error(cat(context, ": asked for bytes from ", total, ", the registry sent ",
+                             header ? quoted(header->substr(0, 100)) : "no Content-Range"));
+        if (options.progress)
+            options.progress(cat(context.substr(0, 24), "…: resumed at byte ", total));
+    } else if (response.status() == 200) {
+        // The whole blob (no Range asked, or the registry ignores it).
+        resumed_at = 0;
+        TRY(start_over());
+        if (std::optional<uint64_t> length = response.content_length();
+            length && *length != descriptor.size)
+            return error(cat(context, ": the registry sends ", *length,
+                             " bytes, the manifest says ", descriptor.size));
+    } else {
+        return error(cat(context, ": ", describe_failure(response)));
+    }
+    if (::lseek(file.get(), off_t(total), SEEK_SET) < 0)
+        return errno_error(cat("seek ", quoted(partial)));
+
     uint64_t next_report = 16 * 1024 * 1024;
     std::string buffer(256 * 1024, '\0');
     for (;;) {
-        size_t n = TRY_CTX(response.read(buffer.data(), buffer.size()), context);
+        Result<size_t> read = response.read(buffer.data(), buffer.size());
+        if (!read) {
+            // Cut mid-blob: what came is kept for the next pull.
+            cleanup.keep();
+            return std::unexpected(std::move(read).error().wrap(
+                cat(context, ": cut after ", total, " of ", descriptor.size,
+                    " bytes (the next pull resumes there)")));
+        }
+        size_t n = *read;
         if (n == 0)
             break;
-        total += n;
-        if (total > descriptor.size)
+        if (total + n > descriptor.size)
             return error(
                 cat(context, ": more than the ", descriptor.size, " bytes the manifest says"));
+        total += n;
         std::string_view piece(buffer.data(), n);
         hasher.update(piece);
         TRY_CTX(write_all(file.get(), piece), cat("write ", quoted(partial)));
@@ -311,18 +415,22 @@ Result<uint64_t> fetch_blob(RegistrySession& session, const oci::Descriptor& des
             next_report += 16 * 1024 * 1024;
         }
     }
-    if (total != descriptor.size)
-        return error(cat(context, ": ", total, " bytes, the manifest says ", descriptor.size));
+    if (total != descriptor.size) {
+        cleanup.keep();
+        return error(cat(context, ": ", total, " bytes, the manifest says ", descriptor.size,
+                         " (the next pull resumes there)"));
+    }
     std::string got = hasher.finish_hex();
     if (got != descriptor.digest.hex)
-        return error(cat(context, ": digest mismatch: the bytes are sha256:", got));
+        return error(cat(context, ": digest mismatch: the bytes are ",
+                         oci::kDigestAlgorithmNames.name(descriptor.digest.algorithm), ":", got));
     if (::fsync(file.get()) < 0)
         return errno_error(cat("fsync ", quoted(partial)));
-    file.reset();
+    // Renamed while still locked (see the check after flock above).
     if (::rename(partial.c_str(), path.c_str()) < 0)
-        return errno_error(cat("rename ", quoted(partial)));
+        return errno_error(cat("rename ", quoted(partial), " to ", quoted(path)));
     cleanup.keep();
-    return total;
+    return total - resumed_at;
 }
 
 std::string layout_index(const oci::Descriptor& manifest, const std::string& reference) {
@@ -424,20 +532,21 @@ Result<PulledImage> pull_to_layout(const oci::ImageReference& reference, const P
     oci::Manifest manifest =
         TRY_CTX(oci::parse_manifest(document.bytes), cat("pull ", name, ": manifest"));
 
-    std::string blobs = cat(layout_directory, "/blobs/sha256");
-    TRY(make_directories(blobs));
     PulledImage pulled;
     std::vector<const oci::Descriptor*> wanted{&manifest.config};
     for (const oci::Descriptor& layer : manifest.layers)
         wanted.push_back(&layer);
     for (const oci::Descriptor* blob : wanted) {
-        uint64_t bytes = TRY_CTX(fetch_blob(session, *blob, blobs, options), cat("pull ", name));
+        uint64_t bytes =
+            TRY_CTX(fetch_blob(session, *blob, layout_directory, options), cat("pull ", name));
         pulled.downloaded += bytes;
         progress(cat(blob == &manifest.config ? "config " : "layer ", blob->digest.str(), ": ",
                      bytes == 0 ? "already present" : cat(bytes, " bytes")));
     }
 
-    TRY(write_file_atomically(cat(blobs, "/", document.digest.hex), document.bytes));
+    TRY(write_file_atomically(cat(TRY(blobs_directory(layout_directory, document.digest.algorithm)),
+                                  "/", document.digest.hex),
+                              document.bytes));
     oci::Descriptor descriptor;
     descriptor.media_type =
         document.media_type.empty() || !oci::document_kind(document.media_type)
@@ -473,7 +582,12 @@ Result<ImageSummary> pull_image(const ImageStoreOptions& store, std::string_view
         std::string path;
         ~RemoveDirectory() { (void)oci::remove_tree(path); }
     } cleanup{directory};
-    TRY(pull_to_layout(parsed, options, directory));
+    // A blob cut short is kept beside the pull's directory, for the next
+    // pull to resume (STORE/tmp/.keel-partial-ALGORITHM-HEX).
+    PullOptions resuming = options;
+    if (resuming.partial_directory.empty())
+        resuming.partial_directory = tmp;
+    TRY(pull_to_layout(parsed, resuming, directory));
     std::vector<ImageSummary> loaded =
         TRY_CTX(load_images(store, directory), cat("pull ", parsed.str()));
     if (loaded.size() != 1)

@@ -6,9 +6,11 @@
 // credentials directly); the manifest by tag or digest with an Accept
 // header listing the OCI and Docker index and manifest types; from an
 // index the manifest of the wanted platform, by digest; then the config
-// and layer blobs by digest, each streamed to disk while its sha256 and
-// size are checked. A document or blob whose bytes do not hash to the
-// digest that named it is refused, and a partial blob is removed.
+// and layer blobs by digest (sha256 or sha512), each streamed to disk
+// while its hash and size are checked. A document or blob whose bytes do
+// not hash to the digest that named it is refused, and its partial file
+// removed; a blob whose connection is cut keeps its partial file, and the
+// next pull asks only for the rest (Range) and checks the whole digest.
 // Redirects (blob storage) are followed without Authorization when they
 // leave the registry's origin. Registries named insecure are spoken to
 // over plain HTTP; the others over HTTPS, verified against the system's CA
@@ -42,7 +44,7 @@ struct PulledImage {
 };
 
 /// Pulls `reference` into `layout_directory` (created if missing): the
-/// oci-layout file, blobs/sha256/*, and index.json with one descriptor for
+/// oci-layout file, blobs/ALGORITHM/*, and index.json with one descriptor for
 /// the manifest, annotated org.opencontainers.image.ref.name =
 /// reference.str(). Blobs already present with the right digest are kept.
 Result<PulledImage> pull_to_layout(const oci::ImageReference& reference, const PullOptions& options,

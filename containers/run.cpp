@@ -187,7 +187,9 @@ struct Supervision {
 };
 
 void save(const Supervision& run) {
-    if (Result<void> saved = write_run_state(run.state_root, run.id, run.state); !saved)
+    // ENOENT: `keel rm -f` took the container's directory away meanwhile.
+    if (Result<void> saved = write_run_state(run.state_root, run.id, run.state);
+        !saved && saved.error().code() != ENOENT)
         log_warning(cat("keel run: ", saved.error().to_string()));
 }
 
@@ -258,9 +260,17 @@ void record_exit(Supervision& run, int wait_status) {
     run.state.finished = now_rfc3339();
     run.state.pid = 0;
     run.state.ports.clear(); // unpublished as it is detached
-    if (!run.cgroup.empty())
+    if (!cgroup2_available()) {
+        // memory.events is cgroup v2's; v1's counters are not the container's.
+        if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL)
+            log_notice(cat("container ", run.name,
+                           " was killed; cgroup v2 is not mounted at "
+                           "/sys/fs/cgroup, so whether by the OOM killer cannot be told "
+                           "(State.OOMKilled stays false)"));
+    } else if (!run.cgroup.empty()) {
         if (Result<uint64_t> kills = read_oom_kills(run.cgroup); kills && *kills > 0)
             run.state.oom_killed = true;
+    }
     if (run.state.oom_killed) {
         std::string limit = run.state.memory_limit
                                 ? cat(" (limit ", memory_text(*run.state.memory_limit), ")")
@@ -270,20 +280,79 @@ void record_exit(Supervision& run, int wait_status) {
     save(run);
 }
 
+// keel run -d without init: a keeper process (its own session, as conmon)
+// makes and starts the container, so the container is its child; it stays
+// to wait for it as a foreground keel run does, so the exit code, the OOM
+// kill and FinishedAt reach state.json after the CLI has gone. Its report
+// pipe tells the CLI "started" or the error that stopped it.
+enum class Side { Cli, Keeper };
+
+struct KeeperFork {
+    Side side = Side::Cli;
+    Fd report; // the CLI's read end, or the keeper's write end
+};
+
+constexpr char kReportStarted = 'S';
+constexpr char kReportFailed = 'E';
+
+Result<KeeperFork> fork_keeper() {
+    int ends[2] = {-1, -1};
+    if (::pipe2(ends, O_CLOEXEC) < 0)
+        return errno_error("keel run -d: pipe for the keeper");
+    Fd reader(ends[0]);
+    Fd writer(ends[1]);
+    pid_t pid = ::fork();
+    if (pid < 0)
+        return errno_error("keel run -d: fork the container's keeper");
+    if (pid > 0)
+        return KeeperFork{.side = Side::Cli, .report = std::move(reader)};
+    // No terminal's hangup or job control reaches the keeper; the caller's
+    // stdout and stderr stay, as they are the container's.
+    ::setsid();
+    return KeeperFork{.side = Side::Keeper, .report = std::move(writer)};
+}
+
+// The CLI's half: "started", or the keeper's error as it said it.
+Result<void> await_keeper(const Fd& report) {
+    char kind = 0;
+    ssize_t got = 0;
+    do
+        got = ::read(report.get(), &kind, 1);
+    while (got < 0 && errno == EINTR);
+    if (got == 1 && kind == kReportStarted)
+        return {};
+    if (got != 1 || kind != kReportFailed)
+        return error("keel run -d: the container's keeper ended before the container started");
+    return error(read_all(report.get()).value_or("keel run -d: the keeper's report is unreadable"));
+}
+
+// The keeper's half, once: the container runs, or why it does not.
+void tell_cli(Fd& report, const Error* failure) {
+    if (!report)
+        return;
+    std::string said =
+        failure ? cat(kReportFailed, failure->to_string()) : std::string(1, kReportStarted);
+    (void)write_all(report.get(), said);
+    report = Fd();
+}
+
 // The first wait before a restart; each one after is twice the last, up
 // to kMaxRestartDelay (Docker's back-off).
 constexpr milliseconds kFirstRestartDelay{100};
 constexpr milliseconds kMaxRestartDelay{60000};
 
-// Whether a container that ended with `status` is started again: only
-// on-failure with a count, a failure, restarts left, and nobody asked it
-// to stop (a signal keel run passed on, `keel container stop`, `keel rm`).
-bool restarts_again(const RunOptions& options, const Supervision& run, int status,
+// Whether a container that ended with `status` is started again, by
+// Docker's rules: on-failure after a failure (at most N times with a
+// count), always and unless-stopped after any end; never when someone
+// asked it to stop (a signal keel run passed on, `keel container stop` or
+// `kill`, `keel rm`), which is Docker's "manually stopped".
+bool restarts_again(const RunOptions& options, RunMode mode, const Supervision& run, int status,
                     bool stop_asked) {
-    if (options.restart != RestartPolicy::OnFailure || options.restart_retries == 0 ||
-        options.mode != RunMode::Foreground || status == 0 || stop_asked)
+    if (options.restart == RestartPolicy::No || mode != RunMode::Foreground || stop_asked)
         return false;
-    if (run.state.restart_count >= options.restart_retries)
+    if (options.restart == RestartPolicy::OnFailure &&
+        (status == 0 ||
+         (options.restart_retries > 0 && run.state.restart_count >= options.restart_retries)))
         return false;
     std::string bundle = bundle_of(run.state_root, run.id);
     return path_exists(bundle + "/config.json") &&
@@ -386,6 +455,23 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
         discard();
         return std::unexpected(std::move(written).error());
     }
+    // Detached without init: the keeper does the rest, in the foreground's
+    // way (health checks, restarts, the exit recorded, the bridge detached).
+    RunMode mode = options.mode;
+    Fd keeper_report;
+    if (mode == RunMode::Detach) {
+        Result<KeeperFork> forked = fork_keeper();
+        if (!forked) {
+            discard();
+            return std::unexpected(std::move(forked).error());
+        }
+        if (forked->side == Side::Cli) {
+            TRY(await_keeper(forked->report));
+            return 0;
+        }
+        keeper_report = std::move(forked->report);
+        mode = RunMode::Foreground;
+    }
 
     RunHooks hooks;
     hooks.kill_after = std::chrono::seconds(options.stop_timeout_seconds);
@@ -407,8 +493,9 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
         save(run);
         if (options.notify == NotifyWhen::Conmon)
             say_ready(run);
+        tell_cli(keeper_report, nullptr);
     };
-    if (!options.health.command.empty() && options.mode == RunMode::Foreground) {
+    if (!options.health.command.empty() && mode == RunMode::Foreground) {
         hooks.tick = [&]() {
             std::optional<milliseconds> next = check_health(run, options, first_check);
             first_check = false;
@@ -432,21 +519,24 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     }
     bool stop_asked = false;
     hooks.forwarded = [&](int signal) { stop_asked |= signal != SIGWINCH; };
-    Result<int> status =
-        containers::run(runtime_of(state_root), create, options.mode, hooks, options.stdin_mode);
-    if (!status || options.mode == RunMode::Foreground)
+    // The keeper relays a -t container's output, never its own stdin.
+    Stdin relayed = keeper_report ? Stdin::Closed : options.stdin_mode;
+    Result<int> status = containers::run(runtime_of(state_root), create, mode, hooks, relayed);
+    if (!status || mode == RunMode::Foreground)
         detach_network(run);
-    // --restart on-failure:N: the same container started again while a
-    // foreground keel run (a detached one's unit's, under init) waits.
-    while (status && restarts_again(options, run, *status, stop_asked)) {
-        if (!wait_before_restart(run.state.restart_count))
+    // --restart: the same container started again while a foreground keel
+    // run (a detached one's keeper, or its unit's keel run under init) waits.
+    while (status && restarts_again(options, mode, run, *status, stop_asked)) {
+        // A stop, kill or rm during the back-off counts too.
+        if (!wait_before_restart(run.state.restart_count) ||
+            !restarts_again(options, mode, run, *status, stop_asked))
             break;
         ++run.state.restart_count;
+        std::string of = options.restart_retries > 0 ? cat(" of ", options.restart_retries) : "";
         log_notice(cat("container ", name, " exited with status ", *status, ": restart ",
-                       run.state.restart_count, " of ", options.restart_retries));
+                       run.state.restart_count, of));
         save(run);
-        Result<int> again = containers::run(runtime_of(state_root), create, options.mode, hooks,
-                                            options.stdin_mode);
+        Result<int> again = containers::run(runtime_of(state_root), create, mode, hooks, relayed);
         detach_network(run);
         if (!again) {
             // The container stays, exited with its last status.
@@ -455,13 +545,15 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
         }
         status = again;
     }
-    if (options.mode == RunMode::Detach && status) {
-        if (!options.health.command.empty())
-            log_warning("keel run: --health-cmd: a detached container is checked only under "
-                        "init (keel run -d with init's control socket)");
-    }
-    if (!status || (options.mode == RunMode::Foreground && options.removal == Removal::OnExit))
+    if (!status || options.removal == Removal::OnExit)
         discard();
+    if (options.mode == RunMode::Detach) {
+        // The keeper's work ends with the container's; nothing of the CLI's
+        // (its output, its exit) is the keeper's to do.
+        if (!status)
+            tell_cli(keeper_report, &status.error());
+        ::_exit(status ? 0 : 1);
+    }
     return status;
 }
 

@@ -294,4 +294,35 @@ Result<size_t> ChunkedDecoder::decode(std::string_view input, std::string& outpu
     return i;
 }
 
+std::optional<ContentRange> parse_content_range(std::string_view text) {
+    if (!starts_with(text, "bytes "))
+        return std::nullopt;
+    std::string_view rest = text.substr(6);
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos)
+        return std::nullopt;
+    std::string_view span = rest.substr(0, slash);
+    std::string_view total = rest.substr(slash + 1);
+    ContentRange range;
+    if (total != "*") {
+        range.total = parse_u64(total);
+        if (!range.total)
+            return std::nullopt;
+    }
+    if (span == "*") {
+        if (!range.total)
+            return std::nullopt;
+        return range;
+    }
+    size_t dash = span.find('-');
+    if (dash == std::string_view::npos)
+        return std::nullopt;
+    range.first = parse_u64(span.substr(0, dash));
+    range.last = parse_u64(span.substr(dash + 1));
+    if (!range.first || !range.last || *range.last < *range.first ||
+        (range.total && *range.last >= *range.total))
+        return std::nullopt;
+    return range;
+}
+
 } // namespace keel::net

@@ -128,4 +128,18 @@ private:
     State m_state = State::Size;
 };
 
+/// A Content-Range header of a 206 or 416 response (RFC 9110 section 14.4).
+struct ContentRange {
+    /// The first and last byte sent; none in "bytes */LENGTH".
+    std::optional<uint64_t> first;
+    std::optional<uint64_t> last;
+    /// The whole representation's length; none when "*".
+    std::optional<uint64_t> total;
+};
+
+/// Parses "bytes FIRST-LAST/LENGTH", "bytes FIRST-LAST/*" or "bytes
+/// */LENGTH"; nullopt for anything else, LAST below FIRST or LAST not
+/// below LENGTH included.
+std::optional<ContentRange> parse_content_range(std::string_view text);
+
 } // namespace keel::net

@@ -82,19 +82,9 @@ Result<net::Url> channel_url(std::string_view base_url, std::string_view channel
 /// http://host/x: 404 Not Found").
 Result<std::string> fetch_small(const net::Url& url, size_t limit, const DownloadOptions& options);
 
-/// A Content-Range header of a 206 or 416 response (RFC 9110 section 14.4).
-struct ContentRange {
-    /// The first and last byte sent; none in "bytes */LENGTH".
-    std::optional<uint64_t> first;
-    std::optional<uint64_t> last;
-    /// The whole representation's length; none when "*".
-    std::optional<uint64_t> total;
-};
-
-/// Parses "bytes FIRST-LAST/LENGTH", "bytes FIRST-LAST/*" or "bytes
-/// */LENGTH"; nullopt for anything else, LAST below FIRST or LAST not
-/// below LENGTH included.
-std::optional<ContentRange> parse_content_range(std::string_view text);
+/// Content-Range (net/http_message.h), by its old name here.
+using net::ContentRange;
+using net::parse_content_range;
 
 /// The image at `url` as an ImageSource, from byte `offset` on. A request
 /// at an offset asks for "Range: bytes=OFFSET-" and expects 206 with a

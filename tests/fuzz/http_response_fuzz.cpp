@@ -1,6 +1,7 @@
 // Fuzz target for net/http_message.h (and net/url.h): a response head, its
 // body framing and a chunked body decoded from arbitrary bytes, whole and
-// split into pieces; the input as a URL and as a Location reference.
+// split into pieces; the input as a URL, as a Location reference and as a
+// Content-Range.
 //
 // Besides "does not crash": the decoder never uses more input than it is
 // given, decodes the same whatever the split, and a parsed head stays
@@ -69,6 +70,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(again && again->str() == url->str());
         if (auto resolved = resolve_reference(*url, "../a?b"))
             FUZZ_CHECK(resolved->same_origin(*url));
+    }
+    if (std::optional<ContentRange> range = parse_content_range(input)) {
+        FUZZ_CHECK(range->first.has_value() == range->last.has_value());
+        FUZZ_CHECK(range->first || range->total);
+        if (range->first)
+            FUZZ_CHECK(*range->first <= *range->last &&
+                       (!range->total || *range->last < *range->total));
     }
     Url base{Scheme::Https, 443, "registry.example", "/v2/x/blobs/y"};
     if (auto resolved = resolve_reference(base, input))

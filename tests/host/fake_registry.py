@@ -14,7 +14,14 @@ protocol:
                      (another origin), which refuses any request carrying
                      Authorization and records it in --violations FILE.
   --tamper DIGEST    flips a byte of that blob as it is served.
+  --cut DIGEST       the first GET of that blob announces all of it but
+                     sends only the first half, then closes the connection.
+  --requests FILE    appends "DIGEST RANGE" (RANGE "-" when none) for each
+                     blob GET.
   --cert/--key       serve over HTTPS.
+
+Digests may be sha256 or sha512 (blobs/sha512/HEX); a blob GET with
+"Range: bytes=N-" is answered 206 with the rest and a Content-Range.
 
 Writes "PORT" to --port-file once listening; runs until killed.
 """
@@ -42,6 +49,8 @@ def parse_args():
     p.add_argument("--redirect-blobs", action="store_true")
     p.add_argument("--violations")
     p.add_argument("--tamper")
+    p.add_argument("--cut")
+    p.add_argument("--requests")
     p.add_argument("--cert")
     p.add_argument("--key")
     return p.parse_args()
@@ -51,11 +60,15 @@ ARGS = parse_args()
 SCHEME = "https" if ARGS.cert else "http"
 
 
+HEX_LENGTH = {"sha256": 64, "sha512": 128}
+CUT_DONE = []
+
+
 def blob_path(digest):
     algorithm, _, hexdigits = digest.partition(":")
-    if algorithm != "sha256" or len(hexdigits) != 64 or not all(c in "0123456789abcdef" for c in hexdigits):
+    if len(hexdigits) != HEX_LENGTH.get(algorithm) or not all(c in "0123456789abcdef" for c in hexdigits):
         return None
-    path = os.path.join(ARGS.layout, "blobs", "sha256", hexdigits)
+    path = os.path.join(ARGS.layout, "blobs", algorithm, hexdigits)
     return path if os.path.exists(path) else None
 
 
@@ -144,7 +157,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send(200, json.dumps({"token": TOKEN}).encode(), {"Content-Type": "application/json"})
 
     def manifest(self, reference):
-        if reference.startswith("sha256:"):
+        if reference.startswith(("sha256:", "sha512:")):
             if not blob_path(reference):
                 return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
             digest = reference
@@ -154,8 +167,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
             digest = entry["digest"]
         data = blob_bytes(digest)
-        self.send(200, data, {"Content-Type": media_type_of(data),
-                              "Docker-Content-Digest": "sha256:" + hashlib.sha256(data).hexdigest()})
+        algorithm = digest.partition(":")[0]
+        told = algorithm + ":" + hashlib.new(algorithm, data).hexdigest()
+        self.send(200, data, {"Content-Type": media_type_of(data), "Docker-Content-Digest": told})
 
     def blob(self, digest):
         if not blob_path(digest):
@@ -164,7 +178,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
             hostname = urllib.parse.urlsplit("//" + self.headers.get("Host", "127.0.0.1")).hostname
             location = "%s://%s:%d/storage/%s?signature=abc" % (SCHEME, hostname, STORAGE_PORT, digest)
             return self.send(307, b"", {"Location": location})
-        self.send(200, blob_bytes(digest), {"Content-Type": "application/octet-stream"})
+        asked = self.headers.get("Range")
+        if ARGS.requests:
+            with open(ARGS.requests, "a") as f:
+                f.write("%s %s\n" % (digest, asked or "-"))
+        data = blob_bytes(digest)
+        if ARGS.cut == digest and not CUT_DONE:
+            CUT_DONE.append(True)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if asked and asked.startswith("bytes=") and asked.endswith("-"):
+            start = int(asked[6:-1])
+            if start >= len(data):
+                return self.send(416, b"", {"Content-Range": "bytes */%d" % len(data)})
+            return self.send(206, data[start:], {"Content-Type": "application/octet-stream",
+                                                 "Content-Range": "bytes %d-%d/%d" % (
+                                                     start, len(data) - 1, len(data))})
+        self.send(200, data, {"Content-Type": "application/octet-stream"})
 
 
 class StorageHandler(Handler):

@@ -4,8 +4,8 @@
 # OCI image umoci built of a busybox root, one platform and a multi-platform
 # index), and fake_registry.py for what the real one cannot be made to do
 # here: token auth with credentials, blobs redirected to another origin
-# (which must not see the token), a tampered blob, and HTTPS with a
-# self-signed CA.
+# (which must not see the token), a tampered blob, HTTPS with a
+# self-signed CA, sha512 digests, and a connection cut mid-blob.
 # usage: registry.sh KEEL_BINARY CASE
 set -euo pipefail
 
@@ -79,6 +79,58 @@ index["manifests"].append({"mediaType": listing["mediaType"], "digest": digest, 
 json.dump(index, open(index_path, "w"))
 open(os.path.join(work, "host.digest"), "w").write(host["digest"])
 open(os.path.join(work, "arm64.digest"), "w").write(arm64_digest)
+PY
+}
+
+# Adds to $work/oci the tag `512`: tag 1's image with every digest sha512
+# (its blobs under blobs/sha512, its config's diff ids too), and the tag
+# `md5`: a manifest whose layer is named by an md5 digest. (skopeo 1.9
+# writes sha256 only.) The sha512 manifest's digest lands in
+# $work/512.digest, its layer's in $work/512.layer.
+make_sha512_image() {
+  python3 - "$work/oci" "$work" <<'PY'
+import gzip, hashlib, json, os, sys
+layout, work = sys.argv[1], sys.argv[2]
+os.makedirs(os.path.join(layout, "blobs", "sha512"), exist_ok=True)
+def read(digest):
+    algorithm, hexdigits = digest.split(":")
+    with open(os.path.join(layout, "blobs", algorithm, hexdigits), "rb") as f:
+        return f.read()
+def put512(data):
+    digest = hashlib.sha512(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha512", digest), "wb") as f:
+        f.write(data)
+    return "sha512:" + digest, len(data)
+index_path = os.path.join(layout, "index.json")
+index = json.load(open(index_path))
+host = next(m for m in index["manifests"]
+            if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "1")
+manifest = json.loads(read(host["digest"]))
+config = json.loads(read(manifest["config"]["digest"]))
+layers = []
+diff_ids = []
+for layer in manifest["layers"]:
+    data = read(layer["digest"])
+    digest, size = put512(data)
+    layers.append(dict(layer, digest=digest, size=size))
+    diff_ids.append("sha512:" + hashlib.sha512(gzip.decompress(data)).hexdigest())
+config["rootfs"]["diff_ids"] = diff_ids
+digest, size = put512(json.dumps(config).encode())
+manifest512 = dict(manifest, config=dict(manifest["config"], digest=digest, size=size), layers=layers)
+digest, size = put512(json.dumps(manifest512).encode())
+index["manifests"].append({"mediaType": host["mediaType"], "digest": digest, "size": size,
+                           "annotations": {"org.opencontainers.image.ref.name": "512"}})
+open(os.path.join(work, "512.digest"), "w").write(digest)
+open(os.path.join(work, "512.layer"), "w").write(layers[0]["digest"])
+md5 = dict(manifest, layers=[dict(manifest["layers"][0],
+                                  digest="md5:" + hashlib.md5(read(manifest["layers"][0]["digest"])).hexdigest())])
+data = json.dumps(md5).encode()
+with open(os.path.join(layout, "blobs", "sha256", hashlib.sha256(data).hexdigest()), "wb") as f:
+    f.write(data)
+open(os.path.join(work, "md5.layer"), "w").write(md5["layers"][0]["digest"])
+index["manifests"].append({"mediaType": host["mediaType"], "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+                           "size": len(data), "annotations": {"org.opencontainers.image.ref.name": "md5"}})
+json.dump(index, open(index_path, "w"))
 PY
 }
 
@@ -239,6 +291,93 @@ https)
   image pull --ca-file "$work/cert.pem" "$ref" >"$work/out" 2>&1 || fail "pull: $(cat "$work/out")"
   [ ! -e "$work/violations" ] || fail "$(cat "$work/violations")"
   image ls | grep -q "localhost:$port/tools/busybox" || fail "not listed"
+  pass
+  ;;
+sha512_digests)
+  # An image whose manifest, config and layer are named by sha512 digests
+  # pulls (by tag and by digest) and loads, each digest checked; a layer
+  # named by an md5 digest is refused, the digest named.
+  make_oci_image
+  make_sha512_image
+  start_fake
+  ref=127.0.0.1:$port/tools/busybox
+  image pull --insecure-registry "127.0.0.1:$port" "$ref:512" >"$work/out" 2>&1 ||
+    fail "pull: $(cat "$work/out")"
+  check_pulled "$ref:512" "$(cat "$work/512.digest")"
+  grep -q "layer $(cat "$work/512.layer")" "$work/out" || fail "progress: $(cat "$work/out")"
+  [ -s "$store/blobs/sha512/$(cut -d: -f2 <"$work/512.layer")" ] ||
+    fail "no sha512 blob in the store: $(ls -R "$store/blobs")"
+  image rm "$ref:512" >/dev/null || fail "rm"
+  image pull -q --insecure-registry "127.0.0.1:$port" "$ref@$(cat "$work/512.digest")" \
+    >"$work/out" 2>&1 || fail "pull by sha512 digest: $(cat "$work/out")"
+  # A tampered sha512 layer is refused as a sha256 one is.
+  start_fake --tamper "$(cat "$work/512.layer")"
+  ref=127.0.0.1:$port/tools/busybox
+  if image pull -q --store "$work/store2" --insecure-registry "127.0.0.1:$port" "$ref:512" \
+    >"$work/out" 2>&1; then
+    fail "pulled a tampered sha512 layer"
+  fi
+  grep -q "digest mismatch: the bytes are sha512:" "$work/out" || fail "tampered: $(cat "$work/out")"
+  if image pull -q --insecure-registry "127.0.0.1:$port" "$ref:md5" >"$work/out" 2>&1; then
+    fail "pulled a layer with an md5 digest"
+  fi
+  grep -q "digest \`$(cat "$work/md5.layer")\`: unknown algorithm \`md5\`" "$work/out" ||
+    fail "md5: $(cat "$work/out")"
+  # The layout itself loads, the sha512 image with it (the md5 one refused).
+  python3 - "$work/oci/index.json" <<'PY'
+import json, sys
+index = json.load(open(sys.argv[1]))
+index["manifests"] = [m for m in index["manifests"]
+                      if m.get("annotations", {}).get("org.opencontainers.image.ref.name") != "md5"]
+json.dump(index, open(sys.argv[1], "w"))
+PY
+  "$keel" image load --store "$work/store3" -i "$work/oci" >"$work/out" 2>&1 ||
+    fail "load: $(cat "$work/out")"
+  "$keel" image inspect --store "$work/store3" "$(cat "$work/512.digest")" >"$work/out" 2>&1 ||
+    fail "the loaded sha512 image: $(cat "$work/out")"
+  pass
+  ;;
+resume_after_cut)
+  # The registry cuts the connection halfway through the layer: the pull
+  # fails saying so and keeps what came in STORE/tmp; the next pull asks
+  # for the rest only (Range: bytes=N-), checks the whole digest and
+  # leaves nothing behind.
+  make_oci_image
+  layer=$(python3 -c '
+import json, sys
+layout = sys.argv[1]
+index = json.load(open(layout + "/index.json"))
+entry = [m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "1"][0]
+print(json.load(open(layout + "/blobs/sha256/" + entry["digest"][7:]))["layers"][0]["digest"])' "$work/oci")
+  size=$(stat -c %s "$work/oci/blobs/sha256/${layer#sha256:}")
+  start_fake --cut "$layer" --requests "$work/requests"
+  ref=127.0.0.1:$port/tools/busybox:1
+  if image pull -q --insecure-registry "127.0.0.1:$port" "$ref" >"$work/out" 2>&1; then
+    fail "the cut pull succeeded"
+  fi
+  grep -q "blob $layer: cut after $((size / 2)) of $size bytes (the next pull resumes there)" \
+    "$work/out" || fail "cut: $(cat "$work/out")"
+  partial=$store/tmp/.keel-partial-sha256-${layer#sha256:}
+  [ "$(stat -c %s "$partial")" = $((size / 2)) ] || fail "partial file: $(ls -la "$store/tmp")"
+  image ls | grep -q busybox && fail "a cut image is listed"
+  image pull --insecure-registry "127.0.0.1:$port" "$ref" >"$work/out" 2>&1 ||
+    fail "resumed pull: $(cat "$work/out")"
+  grep -q "resumed at byte $((size / 2))" "$work/out" || fail "not resumed: $(cat "$work/out")"
+  [ "$(grep -c "^$layer " "$work/requests")" = 2 ] || fail "requests: $(cat "$work/requests")"
+  grep -q "^$layer bytes=$((size / 2))-$" "$work/requests" || fail "no Range: $(cat "$work/requests")"
+  check_pulled "$ref" "$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m.get("annotations",{}).get("org.opencontainers.image.ref.name")=="1"][0])' "$work/oci/index.json")"
+  [ ! -e "$partial" ] || fail "the partial file stayed"
+  # A partial file whose bytes are wrong is found out by the whole digest,
+  # removed, and the pull after that starts over.
+  image rm "$ref" >/dev/null
+  head -c $((size / 2)) /dev/zero >"$partial"
+  if image pull -q --insecure-registry "127.0.0.1:$port" "$ref" >"$work/out" 2>&1; then
+    fail "a wrong partial file made a good pull"
+  fi
+  grep -q "digest mismatch" "$work/out" || fail "wrong partial: $(cat "$work/out")"
+  [ ! -e "$partial" ] || fail "the wrong partial file stayed"
+  image pull -q --insecure-registry "127.0.0.1:$port" "$ref" >"$work/out" 2>&1 ||
+    fail "pull after a wrong partial: $(cat "$work/out")"
   pass
   ;;
 *)

@@ -348,9 +348,11 @@ UNIT
 
 detached_container)
   # keel run -d with init answering: the container is the unit
-  # container-web.service (active, its output in the journal), init
-  # restarts it when its process is killed (--restart on-failure), and
-  # `keel rm -f` stops the unit and takes its file away.
+  # container-web.service (active, its output in the journal); the unit's
+  # keel run restarts it when its process is killed (--restart on-failure,
+  # the same container, RestartCount 1); `keel container kill` is a manual
+  # stop, after which it stays exited; `keel rm -f` stops the unit and
+  # takes its file away.
   if [ "$(id -u)" -ne 0 ]; then echo "SKIP: keel run needs root (namespaces, mounts)"; exit 77; fi
   busybox=$(command -v busybox || true)
   if [ -z "$busybox" ] || ! file -L "$busybox" | grep -q 'statically linked'; then
@@ -391,14 +393,24 @@ detached_container)
   [ -n "$sleeper" ] || fail "the container's process was not found"
   kill -KILL "$sleeper"
   restarted() {
-    "$keel" status container-web.service --json 2>/dev/null | grep -q '"restarts":[1-9]' &&
-      in_state container-web.service active/running
+    inside "$keel" inspect --root "$state" web 2>/dev/null | grep -q '"RestartCount":1' &&
+      inside "$keel" ps --root "$state" | grep -q " web$"
   }
-  wait_for 100 restarted || fail "not restarted: $(status_of container-web.service)"
+  wait_for 100 restarted || fail "not restarted: $(inside "$keel" inspect --root "$state" web)"
+  in_state container-web.service active/running || fail "container-web: $(state_of container-web.service)"
   new_id=$(inside "$keel" ps --root "$state" -q)
-  [ -n "$new_id" ] && [ "$new_id" != "${id:0:12}" ] || fail "no new container after the restart: $new_id"
-  [ "$("$keel" container logs --root "$state" web | grep -c ': hi$')" -ge 2 ] ||
+  [ "$new_id" = "${id:0:12}" ] || fail "not the same container after the restart: $new_id"
+  wait_for 50 sh -c "[ \$('$keel' container logs --root '$state' web | grep -c ': hi$') -ge 2 ]" ||
     fail "the restarted container's output is not in its logs"
+  # A manual stop: not restarted, exited with SIGKILL's status.
+  inside "$keel" container kill --root "$state" web >/dev/null || fail "keel container kill"
+  wait_for 100 sh -c "! '$keel' status container-web.service --json | grep -q '\"active_state\":\"active\"'" ||
+    fail "the unit is still active: $(status_of container-web.service)"
+  sleep 1
+  inside "$keel" ps -a --root "$state" | grep -q 'Exited (137).*  web$' ||
+    fail "ps -a after kill: $(inside "$keel" ps -a --root "$state")"
+  inside "$keel" inspect --root "$state" web | grep -q '"RestartCount":1' ||
+    fail "restarted after kill: $(inside "$keel" inspect --root "$state" web)"
   "$keel" rm -f --root "$state" web >/dev/null || fail "keel rm -f web"
   test ! -e "$units/container-web.service" || fail "the unit file is still there"
   status_of container-web.service | grep -q 'Loaded: not-found' ||

@@ -3,6 +3,7 @@
 // options it sets itself left out) and the unit's settings.
 #include "cli/container_units.h"
 
+#include "base/strings.h"
 #include "base/unit_file.h"
 #include "cli/run_commands.h"
 
@@ -43,8 +44,8 @@ std::vector<std::string> exec_start_of(const std::string& text) {
 TEST_CASE("a detached container's unit runs keel run in the foreground with the user's options") {
     ::unsetenv("KEEL_IMAGE_STORE");
     std::vector<std::string> words =
-        words_for({"-d", "--name", "web", "--restart", "on-failure", "-e", "A=1", "-p", "8080:80",
-                   "--rootfs", "/srv/root", "sh", "-c", "echo hi; sleep 60"});
+        words_for({"-d", "--name", "web", "-e", "A=1", "-p", "8080:80", "--rootfs", "/srv/root",
+                   "sh", "-c", "echo hi; sleep 60"});
     std::vector<std::string> expected = {"/usr/bin/keel",
                                          "run",
                                          "--replace",
@@ -61,14 +62,19 @@ TEST_CASE("a detached container's unit runs keel run in the foreground with the 
     CHECK(words == expected);
 }
 
-TEST_CASE("with on-failure:N keel run counts the restarts and the container stays once exited") {
+TEST_CASE("with any --restart keel run counts the restarts and the container stays once exited") {
     ::unsetenv("KEEL_IMAGE_STORE");
-    std::vector<std::string> words =
-        words_for({"-d", "--restart", "on-failure:3", "--rootfs", "/srv/root", "false"});
-    std::vector<std::string> expected = {
-        "/usr/bin/keel",          "run",      "--replace", "--name=web", "--sdnotify=conmon",
-        "--restart=on-failure:3", "--rootfs", "/srv/root", "false"};
-    CHECK(words == expected);
+    for (std::string_view policy : {"on-failure:3", "on-failure", "always", "unless-stopped"}) {
+        std::vector<std::string> words =
+            words_for({"-d", "--restart", policy, "--rootfs", "/srv/root", "false"});
+        std::vector<std::string> expected = {
+            "/usr/bin/keel",           "run",      "--replace", "--name=web", "--sdnotify=conmon",
+            cat("--restart=", policy), "--rootfs", "/srv/root", "false"};
+        CHECK(words == expected);
+    }
+    std::vector<std::string> never = words_for({"-d", "--restart", "no", "--rootfs", "/r", "true"});
+    CHECK(std::ranges::find(never, "--rm") != never.end());
+    CHECK(std::ranges::find(never, "--restart=no") == never.end());
 }
 
 TEST_CASE("combined short flags with -d lose only the detach") {

@@ -207,13 +207,30 @@ TEST_CASE("an image config is read with its process defaults and diff ids") {
     CHECK(config->diff_ids[0].hex == kHexA);
 }
 
+TEST_CASE("a digest of an unknown algorithm is refused, the digest named") {
+    std::string md5 = "md5:d41d8cd98f00b204e9800998ecf8427e";
+    CHECK(error_of(parse_manifest(oci_manifest(
+              cat(R"({"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")", md5,
+                  R"(","size":1})")))) == cat("layers[0].digest: digest `", md5,
+                                              "`: unknown algorithm `md5` (sha256 and sha512 "
+                                              "are known)"));
+    CHECK(error_of(parse_digest("SHA256:" + kHexA)).find("unknown algorithm `SHA256`") !=
+          std::string::npos);
+    CHECK(error_of(parse_digest(":" + kHexA)).find("unknown algorithm ``") != std::string::npos);
+    CHECK(error_of(parse_digest("sha512:" + kHexA)) ==
+          "not a sha512 digest (128 lower-case hex digits)");
+    Result<Digest> long_one = parse_digest("sha512:" + kHexA + kHexB);
+    REQUIRE_MESSAGE(long_one, error_of(long_one));
+    CHECK(long_one->algorithm == DigestAlgorithm::Sha512);
+}
+
 TEST_CASE("an image config without rootfs or with a bad diff id is refused by path") {
     CHECK(error_of(parse_image_config(R"({"architecture":"amd64","os":"linux"})")) ==
           "rootfs: missing");
     CHECK(
         error_of(parse_image_config(
             R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["x"]}})")) ==
-        "rootfs.diff_ids[0]: not a sha256 or sha512 digest");
+        "rootfs.diff_ids[0]: `x` is not a digest (sha256:HEX or sha512:HEX)");
     CHECK(error_of(parse_image_config(
               R"({"architecture":"amd64","os":"linux","rootfs":{"type":"zfs","diff_ids":[]}})")) ==
           "rootfs.type: unsupported rootfs type `zfs` (expected `layers`)");
