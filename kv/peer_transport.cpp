@@ -231,16 +231,11 @@ void PeerTransport::set_peer(NodeId id, std::string address) {
     Peer& peer = *it->second;
     if (!added && peer.address && peer.address->text == address)
         return;
-    if (peer.state == PeerState::Connected) {
-        // A connection that is up stays (as etcd keeps its streams): what
-        // is queued on it, such as the commit of the very change that
-        // moved the peer, still reaches it. The next connection goes to
-        // the new address.
-        if (Result<SocketAddress> parsed = parse_socket_address(address)) {
-            peer.address = std::move(*parsed);
-            return;
-        }
-    }
+    // What is queued goes out on the connection that is up before it is
+    // closed, such as the commit of the very change that moved the peer:
+    // the moved member hears that its update committed.
+    if (peer.state == PeerState::Connected)
+        flush(peer);
     if (peer.state == PeerState::Connecting || peer.state == PeerState::Connected)
         drop_connection(peer, "its address changed");
     if (peer.timer) {
