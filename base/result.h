@@ -40,6 +40,10 @@ enum class ErrorCode : int {
     /// The KV server is shutting down and answers nothing more
     /// ("etcdserver: server stopped", gRPC Unavailable).
     ServerStopped = -7,
+    /// A Raft leader refused to promote a learner whose log is not close
+    /// enough to its own ("etcdserver: can only promote a learner member
+    /// which is in sync with leader").
+    LearnerNotReady = -8,
     /// The MVCC store (kv/mvcc.h): a revision at or below the compaction
     /// point was asked for (etcd's "mvcc: required revision has been
     /// compacted", gRPC OutOfRange).

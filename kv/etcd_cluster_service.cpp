@@ -1,11 +1,13 @@
 // etcd's Cluster and Maintenance services and gRPC's health check: the
 // member list and its changes (Raft membership changes whose context is
-// the member; a peer URL update is a logged request), what a learner
-// refuses, status, alarms, hashes, snapshots and leadership moves.
+// the member; a peer URL update is a logged request; etcd's strict
+// reconfiguration check, kv/etcd_reconfig.h), what a learner refuses,
+// status, alarms, hashes, snapshots and leadership moves.
 #include "base/digest.h"
 #include "base/strings.h"
 #include "kv/etcd_convert.h"
 #include "kv/etcd_errors.h"
+#include "kv/etcd_reconfig.h"
 #include "kv/etcd_services.h"
 #include "kv/server_config.h"
 #include "proto/etcd/rpc.pb.h"
@@ -13,6 +15,7 @@
 #include "proto/kv/internal.pb.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -26,9 +29,6 @@ namespace {
 constexpr std::string_view kApiVersion = "3.4.0";
 // etcd 3.4's limit on learners in a cluster.
 constexpr size_t kMaxLearners = 1;
-// How far a learner's log must reach, as a fraction of the leader's, for
-// it to be promoted (etcd's readyPercent).
-constexpr double kLearnerReadyFraction = 0.9;
 // The size of each Snapshot stream message.
 constexpr size_t kSnapshotChunk = 32 * 1024;
 
@@ -83,9 +83,23 @@ bool peer_urls_taken(KvServer& server, const std::vector<std::string>& urls, Nod
     return false;
 }
 
+// What this member knows of the voters and its connections to them, for
+// etcd's strict reconfiguration check.
+ReconfigView reconfig_view(KvServer& server) {
+    ReconfigView view;
+    view.self = server.member_id();
+    for (const auto& [id, member] : server.machine().members())
+        if (!member.is_learner)
+            view.voters.push_back(id);
+    view.connected_since = [&server](NodeId id) { return server.peer_connected_since(id); };
+    view.now = std::chrono::steady_clock::now();
+    return view;
+}
+
 // etcd's checks on a member to add: a peer URL taken, the id taken, at
 // most one learner, and (for a voter) enough started voters
-// to keep a quorum while the new member is not running yet.
+// to keep a quorum while the new member is not running yet, and every
+// voter connected to this member (else "unhealthy cluster").
 std::optional<EtcdError> check_member_add(KvServer& server, const MemberInfo& added) {
     const auto& members = server.machine().members();
     // URLs first: the id is derived from them, so the same URLs again mean
@@ -109,22 +123,17 @@ std::optional<EtcdError> check_member_add(KvServer& server, const MemberInfo& ad
     bool second_of_one = started_voters == 1 && voters == 1;
     if (!added.is_learner && !second_of_one && started_voters < (voters + 1) / 2 + 1)
         return EtcdError::MemberNotEnoughStarted;
+    if (!added.is_learner && !may_add_voter(reconfig_view(server)))
+        return EtcdError::Unhealthy;
     return std::nullopt;
 }
 
-// Whether the learner `id` has caught up enough to become a voter: on the
-// leader, its log reaches 90% of the leader's (etcd's rule). A follower
-// does not know the learner's progress and leaves it to the log: the
-// promotion is proposed unchecked (etcd forwards the question to the
-// leader instead).
-bool learner_ready(KvServer& server, NodeId id) {
-    RaftStatus status = server.driver().status();
-    if (status.role != Role::Leader)
-        return true;
-    for (const PeerStatus& peer : status.peers)
-        if (peer.id == id)
-            return double(peer.match) >= double(status.last_index) * kLearnerReadyFraction;
-    return false;
+// etcd's check on a voter to remove: the voters this member is connected
+// to must stay a quorum without it (a learner may always go).
+std::optional<EtcdError> check_member_remove(KvServer& server, const MemberInfo& removed) {
+    if (removed.is_learner || may_remove_voter(reconfig_view(server), removed.id))
+        return std::nullopt;
+    return EtcdError::Unhealthy;
 }
 
 // Proposes a membership change and answers with the members afterwards.
@@ -210,8 +219,11 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                    auto request = parse_message<etcdserverpb::MemberRemoveRequest>(bytes);
                    if (!request)
                        return call->finish(request.error());
-                   if (!server.machine().members().contains(request->id()))
+                   auto member = server.machine().members().find(request->id());
+                   if (member == server.machine().members().end())
                        return call->finish(etcd_status(EtcdError::MemberNotFound));
+                   if (auto refused = check_member_remove(server, member->second))
+                       return call->finish(etcd_status(*refused));
                    change_membership<etcdserverpb::MemberRemoveResponse>(
                        server, call, ConfChange{ConfChangeType::RemoveNode, request->id(), {}});
                }));
@@ -226,8 +238,9 @@ void add_cluster_service(GrpcServer& grpc, KvServer& server) {
                        return call->finish(etcd_status(EtcdError::MemberNotFound));
                    if (!member->second.is_learner)
                        return call->finish(etcd_status(EtcdError::MemberNotLearner));
-                   if (!learner_ready(server, request->id()))
-                       return call->finish(etcd_status(EtcdError::LearnerNotReady));
+                   // Whether the learner is in sync is the leader's to
+                   // say, whoever was asked: a promotion it refuses comes
+                   // back through the log (ErrorCode::LearnerNotReady).
                    change_membership<etcdserverpb::MemberPromoteResponse>(
                        server, call, ConfChange{ConfChangeType::PromoteLearner, request->id(), {}});
                }));

@@ -25,6 +25,8 @@ GrpcStatus status_of(const Error& error) {
     case ErrorCode::ProposalDropped:
         // etcd 3.4 hands its Raft's ErrProposalDropped to the client as is.
         return GrpcStatus{GrpcCode::Unknown, "raft proposal dropped"};
+    case ErrorCode::LearnerNotReady:
+        return etcd_status(EtcdError::LearnerNotReady);
     case ErrorCode::RequestTimedOut:
         return etcd_status(EtcdError::Timeout);
     case ErrorCode::ServerStopped:

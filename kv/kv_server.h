@@ -13,6 +13,7 @@
 #include "kv/raft_driver.h"
 #include "kv/server_config.h"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -84,6 +85,11 @@ public:
     GrpcStatus check_space_quota(int64_t cost);
     /// The cluster's id and members, as a joining member is told them.
     ClusterMembers cluster_members() const;
+    /// Since when this member's connection to peer `id` is up (nullopt:
+    /// it is not).
+    std::optional<std::chrono::steady_clock::time_point> peer_connected_since(NodeId id) const {
+        return m_transport->connected_since(id);
+    }
     /// True while this member is a learner (it does not vote, and serves
     /// clients only serializable reads and status).
     bool is_learner() const;

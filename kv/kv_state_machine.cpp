@@ -322,6 +322,8 @@ Result<void> KvStateMachine::apply_conf_change(Index index, const ConfChange& ch
         members_changed();
         return {};
     }
+    case ConfChangeType::RefusedPromotion:
+        break; // never applies (apply_conf_change refuses it)
     }
     return apply_empty(index);
 }

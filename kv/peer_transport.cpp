@@ -152,6 +152,8 @@ struct PeerTransport::Peer {
     std::optional<Reactor::TimerId> timer;
     uint32_t events = 0;
     bool flush_scheduled = false;
+    /// When the connection became Connected (nullopt while it is not).
+    std::optional<std::chrono::steady_clock::time_point> connected_at;
 };
 
 struct PeerTransport::Inbound {
@@ -229,6 +231,11 @@ void PeerTransport::set_peer(NodeId id, std::string address) {
     Peer& peer = *it->second;
     if (!added && peer.address && peer.address->text == address)
         return;
+    // What is queued goes out on the connection that is up before it is
+    // closed, such as the commit of the very change that moved the peer:
+    // the moved member hears that its update committed.
+    if (peer.state == PeerState::Connected)
+        flush(peer);
     if (peer.state == PeerState::Connecting || peer.state == PeerState::Connected)
         drop_connection(peer, "its address changed");
     if (peer.timer) {
@@ -246,6 +253,14 @@ void PeerTransport::set_peer(NodeId id, std::string address) {
     }
     peer.address = std::move(*parsed);
     connect(peer);
+}
+
+std::optional<std::chrono::steady_clock::time_point>
+PeerTransport::connected_since(NodeId id) const {
+    auto it = m_peers.find(id);
+    if (it == m_peers.end())
+        return std::nullopt;
+    return it->second->connected_at;
 }
 
 void PeerTransport::remove_peer(NodeId id) {
@@ -356,6 +371,7 @@ void PeerTransport::on_peer_event(NodeId id, uint32_t events) {
             peer.stream = std::move(*stream);
         }
         peer.state = PeerState::Connected;
+        peer.connected_at = std::chrono::steady_clock::now();
         peer.backoff = std::chrono::milliseconds(0);
         peer.written = 0;
         PeerHello hello{m_options.cluster_id, m_options.self, id, kPeerProtocolVersion};
@@ -511,6 +527,7 @@ void PeerTransport::drop_connection(Peer& peer, std::string_view why) {
         peer.queue.pop_front();
     peer.events = 0;
     peer.state = PeerState::Waiting;
+    peer.connected_at.reset();
     notify_unreachable(peer.id);
 
     peer.backoff = std::clamp(peer.backoff * 2, m_options.reconnect_min, m_options.reconnect_max);

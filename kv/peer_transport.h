@@ -96,6 +96,10 @@ public:
     void remove_peer(NodeId id);
     /// Queues `messages` for their `to` members, in order per member.
     void send(std::vector<Message> messages) override;
+    /// Since when this member's connection to `id` has been up (nullopt:
+    /// not connected now, or no such peer): etcd's ActiveSince, which its
+    /// membership changes check before they could cost the quorum.
+    std::optional<std::chrono::steady_clock::time_point> connected_since(NodeId id) const;
     /// The port listened on (the one picked when options.listen said 0).
     uint16_t port() const { return m_port; }
 

@@ -158,12 +158,18 @@ enum class ConfChangeType : uint8_t {
     RemoveNode,
     /// A learner becomes a voter.
     PromoteLearner,
+    /// A promotion the leader refused because the learner's log was not
+    /// in sync with its own (a follower's promotion reaches the leader as
+    /// a forwarded proposal; this entry brings the refusal back to it).
+    /// It changes nothing; its proposer hears ErrorCode::LearnerNotReady.
+    RefusedPromotion,
 };
 inline constexpr auto kConfChangeTypeNames = name_table<ConfChangeType>({
     {ConfChangeType::AddVoter, "add-voter"},
     {ConfChangeType::AddLearner, "add-learner"},
     {ConfChangeType::RemoveNode, "remove-node"},
     {ConfChangeType::PromoteLearner, "promote-learner"},
+    {ConfChangeType::RefusedPromotion, "refused-promotion"},
 });
 
 /// A membership change, stored in an Entry of type ConfChange.

@@ -1,7 +1,8 @@
 // Membership: single-server changes (add a voter or a learner, promote a
 // learner, remove a member) encoded in log entries and taking effect when
 // committed, one at a time and only once the leader committed an entry of
-// its own term; and leadership transfer.
+// its own term; the leader's check that a learner to promote is in sync
+// (etcd's readyPercent); and leadership transfer.
 #include "base/strings.h"
 #include "kv/raft_state.h"
 
@@ -10,6 +11,10 @@
 namespace keel::kv {
 
 namespace {
+
+// How far a learner's log must reach, as a fraction of the leader's, for
+// it to be promoted (etcd's readyPercent).
+constexpr double kLearnerReadyFraction = 0.9;
 
 bool contains(const std::vector<NodeId>& ids, NodeId id) {
     return std::find(ids.begin(), ids.end(), id) != ids.end();
@@ -73,6 +78,9 @@ Result<ConfState> apply_conf_change(const ConfState& conf, const ConfChange& cha
         std::erase(out.learners, id);
         out.voters.push_back(id);
         break;
+    case ConfChangeType::RefusedPromotion:
+        return std::unexpected(Error::from_code(
+            ErrorCode::LearnerNotReady, cat("member ", id, " is not in sync with the leader")));
     }
     std::sort(out.voters.begin(), out.voters.end());
     std::sort(out.learners.begin(), out.learners.end());
@@ -97,9 +105,28 @@ void RaftNode::State::apply_conf_changes(Index from, Index to) {
         if (!change)
             continue;
         Result<ConfState> conf = apply_conf_change(tracker.conf(), *change);
-        if (conf)
-            set_conf(*conf, i);
+        if (!conf)
+            continue;
+        if (change->type == ConfChangeType::RemoveNode)
+            tell_removed_member(change->node);
+        set_conf(*conf, i);
     }
+}
+
+void RaftNode::State::tell_removed_member(NodeId id) {
+    // The leader stops sending to a member once its removal applies, so
+    // the commit that removes it goes out to it first: a member asked to
+    // remove itself hears that it is done and can answer (etcd's leader
+    // still sends to it until its application layer applies the change).
+    if (role != Role::Leader || id == config.id || !tracker.find(id))
+        return;
+    if (!maybe_send_append(id, true))
+        send_heartbeat(id, {});
+}
+
+bool RaftNode::State::learner_in_sync(NodeId id) const {
+    const Progress* p = tracker.find(id);
+    return p && double(p->match) >= double(log.last_index()) * kLearnerReadyFraction;
 }
 
 ConfState RaftNode::State::conf_at(Index index) const {
@@ -118,7 +145,7 @@ Result<void> RaftNode::State::leader_propose(std::vector<Entry> entries) {
         return std::unexpected(
             Error::from_code(ErrorCode::ProposalDropped, "this member was removed"));
     bool has_change = false;
-    for (const Entry& entry : entries) {
+    for (Entry& entry : entries) {
         if (entry.type != EntryType::ConfChange)
             continue;
         ConfChange change = TRY(decode_conf_change(entry.data));
@@ -130,6 +157,13 @@ Result<void> RaftNode::State::leader_propose(std::vector<Entry> entries) {
                 Error::from_code(ErrorCode::ProposalDropped,
                                  "the leader has not committed an entry of its term yet"));
         TRY(apply_conf_change(tracker.conf(), change));
+        // Only the leader knows how far a learner got: a promotion it
+        // refuses goes through the log as a refusal, so that a follower
+        // that forwarded it gets the same answer as the leader's caller.
+        if (change.type == ConfChangeType::PromoteLearner && !learner_in_sync(change.node)) {
+            change.type = ConfChangeType::RefusedPromotion;
+            entry.data = encode_conf_change(change);
+        }
         has_change = true;
     }
     if (has_change)

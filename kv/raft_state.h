@@ -139,6 +139,12 @@ struct RaftNode::State {
     void apply_conf_changes(Index from, Index to);
     /// Sets the membership (tracker, history).
     void set_conf(const ConfState& conf, Index index);
+    /// Leader: sends the member whose removal just committed the commit
+    /// index, before it is no longer sent anything.
+    void tell_removed_member(NodeId id);
+    /// Leader: whether learner `id`'s log reaches far enough for it to be
+    /// promoted.
+    bool learner_in_sync(NodeId id) const;
     /// The membership in effect at `index` (>= the snapshot's index).
     ConfState conf_at(Index index) const;
     /// Leader: a proposal (local or forwarded); returns an error to give

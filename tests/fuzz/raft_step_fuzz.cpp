@@ -99,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         case 6:
             (void)node.propose_conf_change(
-                ConfChange{ConfChangeType(in.byte() % 4), NodeId(in.byte() % 6), {}});
+                ConfChange{ConfChangeType(in.byte() % 5), NodeId(in.byte() % 6), {}});
             break;
         case 7:
             (void)node.transfer_leadership(in.byte() % 5);

@@ -390,9 +390,8 @@ case_member_remove() {
   # Right after a start a removal may be refused for a while: etcd says
   # "unhealthy cluster" until every member has been connected for 5 s, a
   # new leader refuses membership changes until it committed an entry of
-  # its term. Bounded retries. The leader is asked: a member asked to
-  # remove itself may never hear that the change committed (nobody sends
-  # to it afterwards), and its answer then times out.
+  # its term. Bounded retries. The leader is asked (case member_self asks
+  # the member removed).
   for _ in $(seq 40); do
     out=$(kv_ctl_member "$cluster" "$leader" member remove "$id" 2>&1) && break
     sleep 0.5
@@ -503,6 +502,10 @@ case_member_learner() {
   expect_error "promoting a learner that never ran" \
     "Error: etcdserver: can only promote a learner member which is in sync with leader" \
     kv_ctl_member "$cluster" "$leader" member promote "$id"
+  # A follower asked gets the leader's answer (etcd forwards the promote).
+  expect_error "promoting it, asked of a follower" \
+    "Error: etcdserver: can only promote a learner member which is in sync with leader" \
+    ctl_others "$leader" member promote "$id"
   expect_error "its URL again" "Error: etcdserver: Peer URLs already exists" \
     ctl member add m5 --peer-urls="$url" --learner
   expect_error "a second learner" "Error: etcdserver: too many learner members in cluster" \
@@ -538,8 +541,7 @@ case_member_update() {
   id=$(kv_ctl_member "$cluster" m3 endpoint status -w json | json '"%x" % d[0]["Status"]["header"]["member_id"]')
   old="http://127.0.0.1:$(cat "$cluster/m3/peer_port")"
   new="http://127.0.0.1:$(kv_free_ports 1)"
-  # Asked of the others: m3 itself would not hear that the change
-  # committed (the others now send to its new URL, where nothing listens).
+  # Asked of the others (case member_self asks m3 itself).
   out=$(ctl_others m3 member update "$id" --peer-urls="$new" 2>&1) || fail "member update: $out"
   [[ "$out" =~ ^Member\ $(printf '%16s' "$id")\ updated\ in\ cluster\ [\ 0-9a-f]{16}$ ]] ||
     fail "member update printed: $out"
@@ -552,6 +554,79 @@ case_member_update() {
   expect "the peer URL back" "started, m3, $old, http://$(kv_member_endpoint "$cluster" m3), false" member_line m3
   expect "a write through m3" "OK" kv_ctl_member "$cluster" m3 put k v
   expect "the write on m3" $'k\nv' kv_ctl_member "$cluster" m3 get k
+  pass
+}
+
+# retry_unhealthy ARGS...: etcdctl ARGS, asked again (bounded) while the
+# answer is "unhealthy cluster" (etcd refuses membership changes until
+# the member asked has been connected to the others for 5 s); prints
+# the last answer, and fails as that one did.
+retry_unhealthy() {
+  local out=""
+  for _ in $(seq 40); do
+    out=$("$@" 2>&1) && { printf '%s\n' "$out"; return 0; }
+    [[ "$out" == *"etcdserver: unhealthy cluster"* ]] || break
+    sleep 0.5
+  done
+  printf '%s\n' "$out"
+  return 1
+}
+
+# A member asked to change itself answers as etcd does: its peer URL
+# update is answered by itself, and so is its own removal (it applies
+# the removal and replies before it stops).
+case_member_self() {
+  local id old new out
+  ctl put before 1 >/dev/null
+  id=$(kv_ctl_member "$cluster" m3 endpoint status -w json | json '"%x" % d[0]["Status"]["header"]["member_id"]')
+  old="http://127.0.0.1:$(cat "$cluster/m3/peer_port")"
+  new="http://127.0.0.1:$(kv_free_ports 1)"
+  out=$(kv_ctl_member "$cluster" m3 member update "$id" --peer-urls="$new" 2>&1) || fail "m3 updating itself: $out"
+  [[ "$out" =~ ^Member\ $(printf '%16s' "$id")\ updated\ in\ cluster\ [\ 0-9a-f]{16}$ ]] ||
+    fail "member update printed: $out"
+  expect "m3's new peer URL" "started, m3, $new, http://$(kv_member_endpoint "$cluster" m3), false" member_line m3
+  out=$(ctl_others m3 member update "$id" --peer-urls="$old" 2>&1) || fail "member update back: $out"
+  wait_for 100 sh -c "ETCDCTL_API=3 etcdctl --endpoints=$(kv_member_endpoint "$cluster" m3) put through-m3 1 >/dev/null 2>&1" ||
+    fail "no write through m3 after its URL came back"
+  out=$(retry_unhealthy kv_ctl_member "$cluster" m3 member remove "$id") || fail "m3 removing itself: $out"
+  [[ "$out" == "Member $(printf '%16s' "$id") removed from cluster "* ]] || fail "member remove printed: $out"
+  check "the members left" "m1 m2 " '" ".join(sorted(m["name"] for m in d["members"])) + " "' \
+    ctl_others m3 member list -w json
+  kv_member_stop "$cluster" m3
+  # (m3 may have led: the other two elect a leader first.)
+  local i
+  for i in $(seq 20); do
+    ctl_others m3 put after 2 >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  [ "$i" -lt 20 ] || fail "no write committed within 10 s without m3"
+  expect "every write" $'after\n2\nbefore\n1\nthrough-m3\n1' ctl_others m3 get "" --from-key
+  pass
+}
+
+# etcd's strict reconfiguration check: with m3 killed, a voter added or
+# a running voter removed would leave the cluster without a quorum of
+# members connected to the one asked: "unhealthy cluster". With m3 back
+# (and connected for 5 s), the add is let in.
+case_member_unhealthy() {
+  local url id2 out
+  ctl put before 1 >/dev/null
+  id2=$(kv_ctl_member "$cluster" m2 endpoint status -w json | json '"%x" % d[0]["Status"]["header"]["member_id"]')
+  kv_member_kill "$cluster" m3
+  url=$(kv_member_new_ports "$cluster" m4)
+  wait_for 50 sh -c "ETCDCTL_API=3 etcdctl --endpoints=$(kv_member_endpoint "$cluster" m1) put during-kill 1 >/dev/null 2>&1" ||
+    fail "no write with m3 killed"
+  expect_error "a voter added with m3 down" "Error: etcdserver: unhealthy cluster" \
+    ctl1 member add m4 --peer-urls="$url"
+  expect_error "a running voter removed with m3 down" "Error: etcdserver: unhealthy cluster" \
+    ctl1 member remove "$id2"
+  expect "the members, unchanged" "m1 m2 m3 " sh -c \
+    "ETCDCTL_API=3 etcdctl --endpoints=$(kv_member_endpoint "$cluster" m1) member list -w json | python3 -c 'import json,sys; print(\" \".join(sorted(m[\"name\"] for m in json.load(sys.stdin)[\"members\"])) + \" \")'"
+  kv_member_restart "$cluster" m3
+  kv_cluster_wait_healthy "$cluster" 30 || fail "m3 did not come back"
+  out=$(retry_unhealthy ctl1 member add m4 --peer-urls="$url") || fail "member add with m3 back: $out"
+  check_member_add_output "$out" m4 "$url" >/dev/null || exit 1
+  expect "the new member, unstarted" "unstarted, , $url, , false" member_line m4 "$url"
   pass
 }
 
@@ -756,7 +831,7 @@ case_errors() {
   pass
 }
 
-cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace auto_compaction member_add member_learner member_update)
+cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace auto_compaction member_add member_learner member_update member_self member_unhealthy)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")

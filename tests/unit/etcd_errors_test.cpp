@@ -88,3 +88,9 @@ TEST_CASE("any other error reaches the client as Unknown with its text") {
     CHECK(status_of(corrupt) == GrpcStatus{GrpcCode::Unknown, "checksum mismatch"});
     CHECK(status_of(Error::message("odd")) == GrpcStatus{GrpcCode::Unknown, "odd"});
 }
+
+TEST_CASE("a promotion the leader refused is etcd's learner-not-in-sync error, byte for byte") {
+    CHECK(status_of(Error::from_code(ErrorCode::LearnerNotReady, "member 3 is not in sync")) ==
+          GrpcStatus{GrpcCode::FailedPrecondition,
+                     "etcdserver: can only promote a learner member which is in sync with leader"});
+}

@@ -367,3 +367,29 @@ TEST_CASE("a member that tells no members closes a members query unanswered") {
     REQUIRE(::write(asker.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
     REQUIRE(run_until(*reactor, [&] { return closed_by_peer(asker.get()); }));
 }
+
+TEST_CASE("a peer's connection is known up from when it connected until it drops") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1);
+    auto b = start(*reactor, 2);
+    CHECK(!a->transport->connected_since(2));
+    auto before = std::chrono::steady_clock::now();
+    a->transport->set_peer(2, address_of(*b));
+    REQUIRE(run_until(*reactor, [&] { return a->transport->connected_since(2).has_value(); }));
+    CHECK(*a->transport->connected_since(2) >= before);
+    b.reset(); // the peer goes away: its end closes
+    REQUIRE(run_until(*reactor, [&] { return !a->transport->connected_since(2).has_value(); }));
+}
+
+TEST_CASE("what was queued for a peer before it moved still goes out on its old connection") {
+    auto reactor = Reactor::create().value();
+    auto a = start(*reactor, 1);
+    auto b = start(*reactor, 2);
+    a->transport->set_peer(2, address_of(*b));
+    REQUIRE(run_until(*reactor, [&] { return a->transport->connected_since(2).has_value(); }));
+    a->transport->send(appends(1, 2, 1, 3));
+    // Nothing listens there: a new connection would lose what was queued.
+    a->transport->set_peer(2, "127.0.0.1:1");
+    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 3; }));
+    check_in_order(b->received, 1, 3);
+}

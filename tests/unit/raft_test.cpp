@@ -418,3 +418,60 @@ TEST_CASE("message types and roles have names both ways") {
     CHECK(kMessageTypeNames.parse("timeout-now") == MessageType::TimeoutNow);
     CHECK(kRoleNames.name(Role::PreCandidate) == "pre-candidate");
 }
+
+// The entries `id` applied that are membership changes of `type`.
+static size_t applied_changes(Cluster& c, NodeId id, ConfChangeType type) {
+    size_t count = 0;
+    for (const Entry& e : c.applied[id]) {
+        if (e.type != EntryType::ConfChange)
+            continue;
+        Result<ConfChange> change = decode_conf_change(e.data);
+        count += change && change->type == type ? 1 : 0;
+    }
+    return count;
+}
+
+TEST_CASE("a member that asks for its own removal hears that the removal committed") {
+    Cluster c({1, 2, 3});
+    c.campaign(1);
+    c.tick(1);
+    REQUIRE(c[3].propose_conf_change({ConfChangeType::RemoveNode, 3, {}}));
+    c.deliver();
+    CHECK(c.status(1).conf.voters == std::vector<NodeId>{1, 2});
+    // The leader sent 3 the commit before it stopped sending to it.
+    CHECK(c.status(3).conf.voters == std::vector<NodeId>{1, 2});
+    CHECK(applied_changes(c, 3, ConfChangeType::RemoveNode) == 1);
+}
+
+TEST_CASE("a promotion of a learner not in sync is refused through the log, asked of any member") {
+    Cluster c({1, 2}, {3});
+    c.campaign(1);
+    c.tick(1);
+    c.isolated = {3};
+    for (int i = 0; i < 10; ++i)
+        REQUIRE(c[1].propose("while 3 is away"));
+    c.tick(1);
+    // Asked of the follower 2: forwarded, the leader refuses it in the log.
+    REQUIRE(c[2].propose_conf_change({ConfChangeType::PromoteLearner, 3, {}}));
+    c.deliver();
+    CHECK(applied_changes(c, 2, ConfChangeType::RefusedPromotion) == 1);
+    CHECK(c.status(2).conf.learners == std::vector<NodeId>{3});
+    // Asked of the leader: the same.
+    REQUIRE(c[1].propose_conf_change({ConfChangeType::PromoteLearner, 3, {}}));
+    c.deliver();
+    CHECK(applied_changes(c, 1, ConfChangeType::RefusedPromotion) == 2);
+    CHECK(c.status(1).conf.learners == std::vector<NodeId>{3});
+    // Caught up, it is promoted, asked of the follower.
+    c.isolated.clear();
+    c.tick(3);
+    REQUIRE(c[2].propose_conf_change({ConfChangeType::PromoteLearner, 3, {}}));
+    c.deliver();
+    CHECK(c.status(2).conf.voters == std::vector<NodeId>{1, 2, 3});
+}
+
+TEST_CASE("a refused promotion changes nothing and says the learner is not in sync") {
+    ConfState conf{{1, 2}, {3}};
+    Result<ConfState> refused = apply_conf_change(conf, {ConfChangeType::RefusedPromotion, 3, {}});
+    REQUIRE(!refused);
+    CHECK(refused.error().code() == int(ErrorCode::LearnerNotReady));
+}
