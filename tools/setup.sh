@@ -32,8 +32,9 @@ if [ "$profile" = all ]; then
     clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
     # live patch tests: kbuild for Debian's kernel (modules built at test time), test keys
     linux-headers-amd64 make gcc openssl
-    # host tests of the container runtime (pgrep)
-    procps
+    # host tests of the container runtime (pgrep); of its bridge network
+    # (ip, and nft to read the rules keel writes through netlink)
+    procps iproute2 nftables
     # host tests of the image store (tests/host/images.sh): images made by
     # umoci, copied to docker-archive and oci-archive by skopeo
     umoci skopeo python3
