@@ -22,7 +22,7 @@ tools/setup.sh
 step "format"
 tools/format.sh --check
 
-step "build: glibc, static (the demo preset: -O1, no debug info; keel, what its host tests run)"
+step "build: glibc, static (the demo preset: -O1, no debug info; keel, which the demo boots)"
 cmake --preset demo >/dev/null
 cmake --build --preset demo --target keel
 
