@@ -23,13 +23,6 @@ std::string short_hex(uint64_t id) {
     return text;
 }
 
-std::string join_url_list(const std::vector<ServerUrl>& urls) {
-    std::string out;
-    for (const ServerUrl& url : urls)
-        out += (out.empty() ? "" : ",") + url.str();
-    return out;
-}
-
 std::vector<std::string> url_texts(const std::vector<ServerUrl>& urls) {
     std::vector<std::string> out;
     for (const ServerUrl& url : urls)
@@ -40,7 +33,7 @@ std::vector<std::string> url_texts(const std::vector<ServerUrl>& urls) {
 
 /// "name (id) url,url", for listing members in messages.
 std::string describe(const InitialMember& member) {
-    return cat(member.name, " (", short_hex(member.id), ") ", join_url_list(member.peer_urls));
+    return cat(member.name, " (", short_hex(member.id), ") ", join_urls(member.peer_urls));
 }
 
 std::string describe(const std::vector<InitialMember>& members) {
@@ -201,7 +194,7 @@ Result<DiscoveryOutcome> choose_discovered_members(std::string_view token, uint6
                          discovery_size_key("NEW-TOKEN"),
                          " N`); to add this member to the running cluster, run `etcdctl member "
                          "add ",
-                         self.name, " --peer-urls=", join_url_list(self.peer_urls),
+                         self.name, " --peer-urls=", join_urls(self.peer_urls),
                          "` and start it with the --initial-cluster it prints and "
                          "--initial-cluster-state=existing instead of the discovery flags"));
 
@@ -252,7 +245,7 @@ Result<void> check_discovered_data_dir(const ServerConfig& config, uint64_t data
             ErrorCode::ForeignDataDir,
             cat("discovery: data dir ", config.data_dir, " belongs to member ",
                 short_hex(data_member_id), " of cluster ", short_hex(data_cluster_id),
-                ", but this member's peer URLs (", join_url_list(self.peer_urls),
+                ", but this member's peer URLs (", join_urls(self.peer_urls),
                 ") and --discovery-token ", config.discovery_token, " make it member ",
                 short_hex(self.id),
                 ": it is another member's data dir, or the member was bootstrapped with another "

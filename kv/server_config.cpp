@@ -208,13 +208,6 @@ Result<std::vector<ServerUrl>> url_list(const Settings& settings, std::string_vi
     return urls;
 }
 
-std::string join_urls(const std::vector<ServerUrl>& urls) {
-    std::string out;
-    for (const ServerUrl& url : urls)
-        out += (out.empty() ? "" : ",") + url.str();
-    return out;
-}
-
 /// "name=url,name=url"; a name given twice gets both URLs (as etcd's
 /// URLsMap does).
 Result<std::vector<InitialMember>> parse_initial_cluster(const Settings& settings,
@@ -481,6 +474,13 @@ uint64_t leading_u64(const std::string& hex) {
 }
 
 } // namespace
+
+std::string join_urls(const std::vector<ServerUrl>& urls) {
+    std::string out;
+    for (const ServerUrl& url : urls)
+        out += (out.empty() ? "" : ",") + url.str();
+    return out;
+}
 
 std::string ServerUrl::str() const {
     bool v6 = host.find(':') != std::string::npos;

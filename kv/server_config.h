@@ -59,6 +59,9 @@ struct ServerUrl {
 /// Parses one URL; the error says what is accepted.
 Result<ServerUrl> parse_server_url(std::string_view text);
 
+/// The URLs as a flag writes them: "http://a:2380,http://b:2380".
+std::string join_urls(const std::vector<ServerUrl>& urls);
+
 /// One member of --initial-cluster.
 struct InitialMember {
     uint64_t id = 0;
