@@ -185,6 +185,16 @@ assert len(d["layers"]) >= 1' || fail "$ref: layers"
     fail "download left in $store/tmp: $(ls -A "$store/tmp")"
 }
 
+# The digest of the first layer of tag "1" in the OCI layout $1.
+first_layer_digest() {
+  python3 -c '
+import json, sys
+layout = sys.argv[1]
+index = json.load(open(layout + "/index.json"))
+entry = [m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "1"][0]
+print(json.load(open(layout + "/blobs/sha256/" + entry["digest"][7:]))["layers"][0]["digest"])' "$1"
+}
+
 case "$case_name" in
 real_registry)
   make_oci_image
@@ -259,12 +269,7 @@ token_redirect)
   ;;
 tampered_blob)
   make_oci_image
-  layer=$(python3 -c '
-import json, sys
-layout = sys.argv[1]
-index = json.load(open(layout + "/index.json"))
-entry = [m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "1"][0]
-print(json.load(open(layout + "/blobs/sha256/" + entry["digest"][7:]))["layers"][0]["digest"])' "$work/oci")
+  layer=$(first_layer_digest "$work/oci")
   start_fake --tamper "$layer"
   ref=127.0.0.1:$port/tools/busybox:1
   if image pull -q --insecure-registry "127.0.0.1:$port" "$ref" >"$work/out" 2>&1; then
@@ -343,12 +348,7 @@ resume_after_cut)
   # for the rest only (Range: bytes=N-), checks the whole digest and
   # leaves nothing behind.
   make_oci_image
-  layer=$(python3 -c '
-import json, sys
-layout = sys.argv[1]
-index = json.load(open(layout + "/index.json"))
-entry = [m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "1"][0]
-print(json.load(open(layout + "/blobs/sha256/" + entry["digest"][7:]))["layers"][0]["digest"])' "$work/oci")
+  layer=$(first_layer_digest "$work/oci")
   size=$(stat -c %s "$work/oci/blobs/sha256/${layer#sha256:}")
   start_fake --cut "$layer" --requests "$work/requests"
   ref=127.0.0.1:$port/tools/busybox:1
