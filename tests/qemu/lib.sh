@@ -75,7 +75,10 @@ qt_now() {
 # qt_boot [keel-qemu options...]: start the guest in the background. With
 # --initrd (an image from qt_mkimage) keel is in that image: no --keel.
 qt_boot() {
-  local args=(--timeout "${KEEL_QEMU_TIMEOUT:-90}" --log "$QT_LOG") a ready=0
+  # One vCPU: a TCG guest runs at the speed of one host core either way
+  # (measured: the same boot times with two), and CTest runs two guests
+  # at once on a two-core machine. A test's own --smp comes later and wins.
+  local args=(--timeout "${KEEL_QEMU_TIMEOUT:-90}" --log "$QT_LOG" --smp 1) a ready=0
   for a in "$@"; do
     [ "$a" != --initrd ] || ready=1
   done
