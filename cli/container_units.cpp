@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace keel::cli {
@@ -26,6 +28,8 @@ namespace ct = containers;
 constexpr std::string_view kDefaultRuntimeUnitDirectory = "/run/keel/units";
 // Journal lines shown when a detached container's unit fails to start.
 constexpr uint32_t kFailureLogLines = 20;
+// A keeper's log shows as many lines as init's journal does by default.
+constexpr uint32_t kDefaultLogLines = 50;
 
 // The options keel run -d itself sets in the unit's command (--restart is
 // kept unless it is `no`: the unit's keel run counts the restarts).
@@ -276,20 +280,94 @@ Result<std::string> unit_of_container(const std::string& name) {
                                    ".service): its output was not kept"));
 }
 
+// The offset in `file` (of `size` bytes) where its last `lines` lines
+// begin, found by reading backwards a block at a time (a log grows without
+// bound; only its end is read).
+Result<off_t> start_of_last_lines(const Fd& file, off_t size, uint32_t lines) {
+    constexpr off_t kBlock = 64 * 1024;
+    off_t end = size;
+    // A last line without its newline yet counts as a line too.
+    uint32_t seen = 0;
+    bool at_end = true;
+    std::string block;
+    while (end > 0) {
+        off_t begin = std::max<off_t>(0, end - kBlock);
+        block.resize(size_t(end - begin));
+        ssize_t got = ::pread(file.get(), block.data(), block.size(), begin);
+        if (got != ssize_t(block.size()))
+            return errno_error("read the container's log");
+        for (size_t i = block.size(); i-- > 0;) {
+            if (block[i] != '\n')
+                continue;
+            if (at_end && begin + off_t(i) == size - 1) // the last line's own newline
+                continue;
+            if (++seen == lines)
+                return begin + off_t(i) + 1;
+        }
+        at_end = false;
+        end = begin;
+    }
+    return 0;
+}
+
+// Copies `file` from `offset` to its current end onto stdout; the new offset.
+Result<off_t> copy_log(const Fd& file, off_t offset) {
+    char buffer[64 * 1024];
+    for (;;) {
+        ssize_t got = ::pread(file.get(), buffer, sizeof buffer, offset);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return errno_error("read the container's log");
+        if (got == 0)
+            return offset;
+        TRY(write_all(STDOUT_FILENO, std::string_view(buffer, size_t(got))));
+        offset += got;
+    }
+}
+
+// `keel logs` of a container keel run -d's keeper keeps (no init): the
+// last `lines` lines of its log, then (following) what it adds until the
+// container has ended or is removed.
+Result<void> show_container_log(const std::string& state_root, const ct::RunContainer& container,
+                                uint32_t lines, Follow follow) {
+    std::string path = ct::container_log_of(state_root, container.id);
+    Fd file = TRY(open_file(path, O_RDONLY | O_CLOEXEC));
+    struct stat status {};
+    if (::fstat(file.get(), &status) < 0)
+        return errno_error(cat("stat ", quoted(path)));
+    off_t offset = TRY(start_of_last_lines(file, status.st_size, lines));
+    offset = TRY(copy_log(file, offset));
+    while (follow == Follow::Yes) {
+        Result<ct::RunContainer> now = ct::find_container(state_root, container.id);
+        bool running = now && now->state.pid > 0 && !now->state.exit_code;
+        ::usleep(200 * 1000);
+        offset = TRY(copy_log(file, offset));
+        if (!running)
+            break;
+    }
+    return {};
+}
+
 CommandResult command_container_logs(const ParsedArgs& args) {
     std::string_view reference = *args.positional("CONTAINER");
     auto root = args.value("--root");
     std::string state_root = ct::run_root(root ? std::string(*root) : std::string());
+    auto lines = args.number("--lines");
+    uint32_t last = lines ? std::max<uint32_t>(uint32_t(*lines), 1) : 0;
+    Follow follow = args.flag("--follow") ? Follow::Yes : Follow::No;
     // A name or an id of a container that is there; a name also while its
     // unit restarts it (and it has no record).
     std::string name(reference);
-    if (Result<ct::RunContainer> container = ct::find_container(state_root, reference))
+    if (Result<ct::RunContainer> container = ct::find_container(state_root, reference)) {
+        if (path_exists(ct::container_log_of(state_root, container->id))) {
+            TRY(show_container_log(state_root, *container, last ? last : kDefaultLogLines, follow));
+            return kExitSuccess;
+        }
         name = container->name;
+    }
     std::string unit = TRY(unit_of_container(name));
-    auto lines = args.number("--lines");
-    TRY(show_logs({.unit = unit,
-                   .lines = lines ? std::max<uint32_t>(uint32_t(*lines), 1) : 0,
-                   .follow = args.flag("--follow") ? Follow::Yes : Follow::No}));
+    TRY(show_logs({.unit = unit, .lines = last, .follow = follow}));
     return kExitSuccess;
 }
 
@@ -313,8 +391,9 @@ const Command kContainerLogsCommand{
                  .help = "where containers are kept (default /run/keel)"}},
     .positionals = {{.name = "CONTAINER", .noun = "container"}},
     .notes = "The unit is container-NAME.service (keel run -d under init) or NAME.service (a "
-             "NAME.container unit). A container keel run -d started without init has no kept "
-             "output.",
+             "NAME.container unit). A container keel run -d started without init has its "
+             "output in its directory (container.log), which its keeper writes: that is shown "
+             "instead, and followed until the container has ended.",
     .run = command_container_logs,
 };
 

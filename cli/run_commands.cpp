@@ -389,7 +389,8 @@ CommandResult command_run(const ParsedArgs& args) {
                                          control_socket_path(), ")"));
         log_notice(cat("run -d: init does not answer at ", control_socket_path(),
                        ": a keeper process of keel's waits for this container (its exit, "
-                       "--restart), and no journal keeps its output"));
+                       "--restart) and keeps its output in the container's directory "
+                       "(`keel container logs` shows it)"));
     }
     // A detached container's id is printed, as docker run -d prints it:
     // found by its name, made up here when none was given.

@@ -102,6 +102,10 @@ std::string bundle_of(const std::string& state_root, std::string_view id) {
     return cat(state_root, "/containers/", id);
 }
 
+std::string container_log_of(const std::string& state_root, std::string_view id) {
+    return cat(bundle_of(state_root, id), "/container.log");
+}
+
 RuntimeOptions runtime_of(const std::string& state_root) {
     return {.root = cat(state_root, "/run")};
 }

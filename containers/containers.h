@@ -583,6 +583,12 @@ struct RunContainer {
 /// The state root `given` (--root) names: itself, or kDefaultRunRoot.
 std::string run_root(const std::string& given);
 
+/// Where the keeper of a container keel run -d started without init keeps
+/// the container's output (stdout and stderr, and the keeper's notices):
+/// container.log in its directory, gone with it. `keel container logs`
+/// reads it.
+std::string container_log_of(const std::string& state_root, std::string_view id);
+
 /// `keel run`: makes the container's bundle and root, runs it (attached to
 /// the bridge with --network bridge, READY=1 sent as --sdnotify says,
 /// health-checked with --health-cmd), and returns its exit status (0 with

@@ -306,10 +306,22 @@ Result<KeeperFork> fork_keeper() {
         return errno_error("keel run -d: fork the container's keeper");
     if (pid > 0)
         return KeeperFork{.side = Side::Cli, .report = std::move(reader)};
-    // No terminal's hangup or job control reaches the keeper; the caller's
-    // stdout and stderr stay, as they are the container's.
+    // No terminal's hangup or job control reaches the keeper.
     ::setsid();
     return KeeperFork{.side = Side::Keeper, .report = std::move(writer)};
+}
+
+// The keeper's stdin is /dev/null, its stdout and stderr (the container's,
+// and its own notices) the container's log: none of the CLI's descriptors
+// stays open in it, so whoever reads keel run -d's output (as in
+// `id=$(keel run -d ...)`) sees its end when the CLI exits.
+Result<void> keep_output(const std::string& log) {
+    Fd file = TRY(open_file(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    Fd null = TRY(open_file("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (::dup2(null.get(), STDIN_FILENO) < 0 || ::dup2(file.get(), STDOUT_FILENO) < 0 ||
+        ::dup2(file.get(), STDERR_FILENO) < 0)
+        return errno_error(cat("keel run -d: the keeper's output to ", quoted(log)));
+    return {};
 }
 
 // The CLI's half: "started", or the keeper's error as it said it.
@@ -470,6 +482,11 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
             return 0;
         }
         keeper_report = std::move(forked->report);
+        if (Result<void> kept = keep_output(container_log_of(state_root, id)); !kept) {
+            discard();
+            tell_cli(keeper_report, &kept.error());
+            ::_exit(1);
+        }
         mode = RunMode::Foreground;
     }
 
@@ -519,7 +536,8 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     }
     bool stop_asked = false;
     hooks.forwarded = [&](int signal) { stop_asked |= signal != SIGWINCH; };
-    // The keeper relays a -t container's output, never its own stdin.
+    // The keeper relays a -t container's output (to the log), never its
+    // own stdin.
     Stdin relayed = keeper_report ? Stdin::Closed : options.stdin_mode;
     Result<int> status = containers::run(runtime_of(state_root), create, mode, hooks, relayed);
     if (!status || mode == RunMode::Foreground)

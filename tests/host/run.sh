@@ -733,27 +733,48 @@ detached_exit)
   # keel run -d without init prints the container's id; its keeper
   # records how it ended after keel run has returned: ps -a's Exited (N), inspect's ExitCode,
   # FinishedAt and OOMKilled (cgroup v2's memory.events; where there is no
-  # cgroup v2, keel says it cannot tell).
+  # cgroup v2, keel says it cannot tell). The keeper keeps the container's
+  # output (and its own notices) in the container's log, which keel logs
+  # shows: none of keel run's descriptors stays open in it.
   drun() { "$keel" run --root "$state" "${no_mknod[@]}" --network none -d "$@"; }
-  drun --name seven --rootfs "$rootfs" sh -c 'sleep 0.3; exit 7' >"$work/seven.id" 2>"$work/seven.out" ||
-    fail "run -d: $(cat "$work/seven.out")"
+  drun --name seven --rootfs "$rootfs" sh -c 'echo seven-out; echo seven-err >&2; sleep 0.3; exit 7' \
+    >"$work/seven.id" 2>"$work/seven.out" || fail "run -d: $(cat "$work/seven.out")"
   grep -q 'a keeper process' "$work/seven.out" || fail "no notice: $(cat "$work/seven.out")"
   # The id is printed, as docker run -d prints it.
   grep -Eq '^[0-9a-f]{64}$' "$work/seven.id" || fail "no id printed: $(cat "$work/seven.id")"
   exited() { "$keel" ps -a --root "$state" | grep -q "Exited ($2).*  $1\$"; }
   for _ in $(seq 100); do exited seven 7 && break; sleep 0.1; done
   exited seven 7 || fail "ps -a: $("$keel" ps -a --root "$state")"
+  out=$("$keel" container logs --root "$state" seven 2>&1) || fail "logs seven: $out"
+  [ "$out" = $'seven-out\nseven-err' ] || fail "logs seven: $out"
+  out=$("$keel" container logs --root "$state" -n 1 seven 2>&1) || fail "logs -n 1 seven: $out"
+  [ "$out" = seven-err ] || fail "logs -n 1 seven: $out"
+  ! grep -q seven- "$work/seven.id" "$work/seven.out" || fail "the container's output went to keel run's"
   out=$("$keel" inspect --root "$state" seven)
   echo "$out" | grep -q '"ExitCode":7' || fail "inspect: $out"
   echo "$out" | grep -q '"OOMKilled":false' || fail "inspect: $out"
   echo "$out" | grep -Eq '"FinishedAt":"20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"' || fail "inspect: $out"
-  # Killed from outside (not through keel): 128 + 9.
-  drun --name victim --rootfs "$rootfs" sleep 60 >"$work/victim.out" 2>&1 || fail "run -d victim"
+  # Killed from outside (not through keel): 128 + 9. Its id read through a
+  # pipe, as id=$(keel run -d ...) does: keel run's end is the pipe's.
+  victim=$(timeout 30 "$keel" run --root "$state" "${no_mknod[@]}" --network none -d --name victim \
+    --rootfs "$rootfs" sh -c 'echo victim-up; exec sleep 60' 2>"$work/victim.out") ||
+    fail "run -d victim (status $?; 124: the pipe stayed open): $(cat "$work/victim.out")"
+  [[ "$victim" =~ ^[0-9a-f]{64}$ ]] || fail "victim's id: $victim"
+  # logs --follow: what the log has, then what comes, until the container ends.
+  "$keel" container logs --root "$state" --follow victim >"$work/victim.follow" 2>&1 &
+  follow=$!
   pid=$("$keel" inspect --root "$state" victim | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["State"]["Pid"])')
   [ "$pid" -gt 0 ] || fail "no pid: $("$keel" inspect --root "$state" victim)"
   kill -KILL "$pid"
   for _ in $(seq 100); do exited victim 137 && break; sleep 0.1; done
   exited victim 137 || fail "ps -a: $("$keel" ps -a --root "$state")"
+  for _ in $(seq 50); do kill -0 "$follow" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$follow" 2>/dev/null; then
+    kill "$follow"
+    fail "logs --follow went on after the container ended: $(cat "$work/victim.follow")"
+  fi
+  wait "$follow" || fail "logs --follow: status $?: $(cat "$work/victim.follow")"
+  [ "$(head -n 1 "$work/victim.follow")" = victim-up ] || fail "logs --follow: $(cat "$work/victim.follow")"
   if [ "$hybrid" = no ]; then
     # A memory hog under -m 8m.
     drun --name hog -m 8m --rootfs "$rootfs" sh -c 'a=$(cat /dev/zero)' >"$work/hog.out" 2>&1 ||
@@ -769,8 +790,9 @@ detached_exit)
   else
     # No -m without cgroup v2; the SIGKILL above is what keel cannot tell.
     echo "NOTE: no cgroup v2: OOMKilled cannot be told; the notice is checked instead"
-    grep -q 'container victim was killed; cgroup v2 is not mounted .* (State.OOMKilled stays false)' \
-      "$work/victim.out" || fail "no notice: $(cat "$work/victim.out")"
+    "$keel" container logs --root "$state" victim |
+      grep -q 'container victim was killed; cgroup v2 is not mounted .* (State.OOMKilled stays false)' ||
+      fail "no notice in the log: $("$keel" container logs --root "$state" victim 2>&1)"
   fi
   "$keel" rm --root "$state" seven victim >/dev/null || fail "rm"
   pass ;;

@@ -41,8 +41,9 @@ wait_for 600 "keel ps -a --root $S | grep -q 'Exited (137) OOM-killed.*  hog\$'"
   fail "the hog: $(keel inspect --root $S hog)"
 keel inspect --root $S hog | grep -q '"OOMKilled":true,"Pid":0,"ExitCode":137' ||
   fail "inspect hog: $(keel inspect --root $S hog)"
-grep -q 'container hog was killed: out of memory (limit 32 MiB)' /tmp/hog.out ||
-  fail "no OOM message: $(cat /tmp/hog.out)"
+# The keeper's notice is in the container's log, which keel container logs shows.
+keel container logs --root $S hog | grep -q 'container hog was killed: out of memory (limit 32 MiB)' ||
+  fail "no OOM message in the log: $(keel container logs --root $S hog 2>&1)"
 echo "RUN_DETACHED: OOM kill recorded"
 
 krun -d --root $S --network none --name seven --rootfs $R sh -c 'sleep 0.2; exit 7' \
