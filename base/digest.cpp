@@ -22,17 +22,6 @@ namespace {
 #define KEEL_SHA512(step) mbedtls_sha512_##step##_ret
 #endif
 
-std::string to_hex(const unsigned char* bytes, size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (size_t i = 0; i < size; ++i) {
-        out += digits[bytes[i] >> 4];
-        out += digits[bytes[i] & 15];
-    }
-    return out;
-}
-
 } // namespace
 
 // Both contexts, only one of them in use: small, and no allocation per
