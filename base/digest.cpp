@@ -103,4 +103,8 @@ Result<std::string> sha256_file(const std::string& path) {
     }
 }
 
+// Not past this file: a unity build compiles others after it.
+#undef KEEL_SHA256
+#undef KEEL_SHA512
+
 } // namespace keel
