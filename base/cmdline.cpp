@@ -10,10 +10,6 @@ namespace keel {
 
 namespace {
 
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 // Module parameter keys treat '-' and '_' alike, as the kernel does.
 std::string normalize_module_name(std::string_view name) {
     std::string out(name);
@@ -29,14 +25,14 @@ Result<KernelCommandLine> KernelCommandLine::parse(std::string_view text) {
     KernelCommandLine cmdline;
     size_t i = 0;
     while (i < text.size()) {
-        while (i < text.size() && is_space(text[i]))
+        while (i < text.size() && is_ascii_space(text[i]))
             ++i;
         if (i == text.size())
             break;
         size_t start = i;
         std::string word;
         bool in_quote = false;
-        for (; i < text.size() && (in_quote || !is_space(text[i])); ++i) {
+        for (; i < text.size() && (in_quote || !is_ascii_space(text[i])); ++i) {
             if (text[i] == '"')
                 in_quote = !in_quote;
             else if (text[i] == '\0')

@@ -22,17 +22,6 @@ namespace {
 #define KEEL_SHA512(step) mbedtls_sha512_##step##_ret
 #endif
 
-std::string to_hex(const unsigned char* bytes, size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (size_t i = 0; i < size; ++i) {
-        out += digits[bytes[i] >> 4];
-        out += digits[bytes[i] & 15];
-    }
-    return out;
-}
-
 } // namespace
 
 // Both contexts, only one of them in use: small, and no allocation per
@@ -113,5 +102,9 @@ Result<std::string> sha256_file(const std::string& path) {
         hasher.update(std::string_view(buffer.data(), size_t(n)));
     }
 }
+
+// Not past this file: a unity build compiles others after it.
+#undef KEEL_SHA256
+#undef KEEL_SHA512
 
 } // namespace keel

@@ -2,14 +2,9 @@
 // is json_parse.cpp, the cursors json_cursor.cpp.
 #include "base/json.h"
 
+#include "base/strings.h"
+
 namespace keel {
-
-namespace {
-
-// Below this, a byte is a control character that JSON strings must escape.
-constexpr unsigned char kFirstPrintable = 0x20;
-
-} // namespace
 
 JsonValue JsonValue::make_bool(bool flag) {
     JsonValue v;
@@ -83,7 +78,7 @@ std::string json_string(std::string_view text) {
             out += c;
         } else if (c == '\n') {
             out += "\\n";
-        } else if (byte < kFirstPrintable) {
+        } else if (byte < kFirstPrintableAscii) {
             out += "\\u00";
             out += kHex[byte >> 4];
             out += kHex[byte & 0xf];

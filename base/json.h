@@ -172,6 +172,10 @@ public:
     bool null() const { return m_value && m_value->kind() == JsonValue::Kind::Null; }
     /// The value, or nullptr when missing.
     const JsonValue* get() const { return m_value; }
+    /// There and not null: optional members are read only then.
+    bool present() const { return m_value && !null(); }
+    /// An error about this value: "PATH: what" ("what" alone at the root).
+    std::unexpected<Error> fail(std::string_view what) const;
 
     // Each of these requires a value of its kind: "PATH: expected a string,
     // got a number"; a missing member is "PATH: missing".
@@ -235,8 +239,6 @@ private:
     // Nothing when the value is there and of `kind`; else "PATH: missing"
     // or "PATH: expected WHAT, got a number".
     Result<void> require(JsonValue::Kind kind, std::string_view what) const;
-    // An error about this value: "PATH: what" ("what" alone at the root).
-    std::unexpected<Error> fail(std::string_view what) const;
     Result<std::int64_t> signed_integer(std::int64_t min, std::int64_t max) const;
     Result<std::uint64_t> unsigned_integer(std::uint64_t min, std::uint64_t max) const;
 

@@ -20,20 +20,11 @@ namespace {
 // recurses once per level, and no real document comes near.
 constexpr int kMaxDepth = 256;
 
-constexpr unsigned char kFirstPrintable = 0x20;
 constexpr unsigned char kFirstNonAscii = 0x80;
 
 constexpr char32_t kFirstHighSurrogate = 0xd800;
 constexpr char32_t kFirstLowSurrogate = 0xdc00;
 constexpr char32_t kLastLowSurrogate = 0xdfff;
-
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
-bool is_whitespace(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
 
 // The length of the well-formed UTF-8 sequence at the start of `text`
 // (Unicode's table 3-7: no overlong forms, no surrogates, nothing above
@@ -78,9 +69,9 @@ void append_utf8(std::string& out, char32_t code_point) {
     }
 }
 
-class Parser {
+class JsonParser {
 public:
-    explicit Parser(std::string_view text) : m_text(text) {}
+    explicit JsonParser(std::string_view text) : m_text(text) {}
 
     Result<JsonValue> document() {
         skip_whitespace();
@@ -110,7 +101,7 @@ private:
         case 'n':
             return literal("null", JsonValue());
         default:
-            if (m_text[m_pos] == '-' || is_digit(m_text[m_pos]))
+            if (m_text[m_pos] == '-' || is_ascii_digit(m_text[m_pos]))
                 return number();
             return expected("a value");
         }
@@ -172,7 +163,8 @@ private:
             std::size_t run = m_pos;
             while (run < m_text.size()) {
                 auto byte = static_cast<unsigned char>(m_text[run]);
-                if (byte == '"' || byte == '\\' || byte < kFirstPrintable || byte >= kFirstNonAscii)
+                if (byte == '"' || byte == '\\' || byte < kFirstPrintableAscii ||
+                    byte >= kFirstNonAscii)
                     break;
                 ++run;
             }
@@ -189,7 +181,7 @@ private:
             }
             if (byte == '\\') {
                 TRY(escape(out));
-            } else if (byte < kFirstPrintable) {
+            } else if (byte < kFirstPrintableAscii) {
                 static constexpr char kHex[] = "0123456789ABCDEF";
                 return fail(cat("control character U+00", kHex[byte >> 4], kHex[byte & 0xf],
                                 " in a string (it must be escaped)"));
@@ -235,7 +227,7 @@ private:
             break;
         default:
             m_pos = start;
-            if (static_cast<unsigned char>(c) < kFirstPrintable ||
+            if (static_cast<unsigned char>(c) < kFirstPrintableAscii ||
                 static_cast<unsigned char>(c) >= kFirstNonAscii)
                 return fail("invalid escape in a string");
             return fail(cat("invalid escape `\\", c, "` in a string"));
@@ -284,10 +276,10 @@ private:
     Result<JsonValue> number() {
         std::size_t start = m_pos;
         consume('-');
-        if (at_end() || !is_digit(m_text[m_pos]))
+        if (at_end() || !is_ascii_digit(m_text[m_pos]))
             return expected("a digit after `-`");
         if (consume('0')) {
-            if (!at_end() && is_digit(m_text[m_pos])) {
+            if (!at_end() && is_ascii_digit(m_text[m_pos])) {
                 m_pos = start;
                 return fail("leading zero in a number");
             }
@@ -295,14 +287,14 @@ private:
             skip_digits();
         }
         if (consume('.')) {
-            if (at_end() || !is_digit(m_text[m_pos]))
+            if (at_end() || !is_ascii_digit(m_text[m_pos]))
                 return expected("a digit after `.`");
             skip_digits();
         }
         if (consume('e') || consume('E')) {
             if (!consume('+'))
                 consume('-');
-            if (at_end() || !is_digit(m_text[m_pos]))
+            if (at_end() || !is_ascii_digit(m_text[m_pos]))
                 return expected("a digit in the exponent");
             skip_digits();
         }
@@ -317,12 +309,12 @@ private:
     }
 
     void skip_whitespace() {
-        while (!at_end() && is_whitespace(m_text[m_pos]))
+        while (!at_end() && is_ascii_space(m_text[m_pos]))
             ++m_pos;
     }
 
     void skip_digits() {
-        while (!at_end() && is_digit(m_text[m_pos]))
+        while (!at_end() && is_ascii_digit(m_text[m_pos]))
             ++m_pos;
     }
 
@@ -366,7 +358,7 @@ private:
 } // namespace
 
 Result<JsonValue> parse_json(std::string_view text) {
-    return Parser(text).document();
+    return JsonParser(text).document();
 }
 
 } // namespace keel

@@ -39,16 +39,6 @@ std::string mbedtls_message(int code) {
     }());
 }
 
-std::string to_hex(const unsigned char* bytes, size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (size_t i = 0; i < size; ++i) {
-        out += digits[bytes[i] >> 4];
-        out += digits[bytes[i] & 15];
-    }
-    return out;
-}
-
 std::array<unsigned char, 32> sha256(std::string_view data) {
     std::array<unsigned char, 32> digest{};
 #if MBEDTLS_VERSION_MAJOR >= 3

@@ -1009,6 +1009,10 @@ std::optional<Error> take_spawn_failure(pid_t pid) {
     return failure_of(*child);
 }
 
+int shell_exit_code(int status) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 std::string describe_wait_status(int status) {
     if (WIFEXITED(status))
         return cat("exited with status ", WEXITSTATUS(status));

@@ -161,4 +161,7 @@ std::optional<Error> take_spawn_failure(pid_t pid);
 /// "exited with status 3" / "killed by signal 9 (SIGKILL)" for a wait status.
 std::string describe_wait_status(int status);
 
+/// A wait status as a shell's $? shows it: the exit code, or 128 + the signal.
+int shell_exit_code(int status);
+
 } // namespace keel

@@ -52,6 +52,38 @@ std::optional<uint64_t> parse_u64(std::string_view text);
 /// Milliseconds with two decimals as seconds: 1834 ms -> "1.83".
 std::string format_seconds(uint64_t microseconds);
 
+/// Bytes below this are ASCII control characters, which JSON escapes.
+constexpr unsigned char kFirstPrintableAscii = 0x20;
+
+/// A space as the kernel's command line, unit files and JSON know it:
+/// space, tab, carriage return or newline (the set trim() removes).
+constexpr bool is_ascii_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/// 0-9 only, whatever the locale.
+constexpr bool is_ascii_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+/// True when every character is 0-9 or a-f (the form digests are written in).
+constexpr bool is_lower_hex(std::string_view text) {
+    for (char c : text)
+        if (!(is_ascii_digit(c) || (c >= 'a' && c <= 'f')))
+            return false;
+    return true;
+}
+
+/// `text` with A-Z turned into a-z, other bytes kept (names, schemes and
+/// header fields compare case-insensitively in ASCII only).
+std::string ascii_lower(std::string_view text);
+
+/// The bytes as lowercase hex, two digits each: "\x01\xab" -> "01ab".
+std::string to_hex(std::string_view bytes);
+inline std::string to_hex(const unsigned char* bytes, size_t size) {
+    return to_hex(std::string_view(reinterpret_cast<const char*>(bytes), size));
+}
+
 /// The value of the hex digit `c` (0-9, a-f, A-F), or -1 when it is none.
 constexpr int hex_digit_value(char c) {
     if (c >= '0' && c <= '9')

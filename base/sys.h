@@ -72,6 +72,9 @@ inline constexpr uint64_t kResolveNoMagicLinks = 0x02;
 inline constexpr uint64_t kResolveNoSymlinks = 0x04;
 inline constexpr uint64_t kResolveBeneath = 0x08;
 inline constexpr uint64_t kResolveInRoot = 0x10;
+/// Resolution confined to a container's rootfs: "/" and ".." stop at its
+/// root, and no /proc magic link (/proc/self/root...) leads out of it.
+inline constexpr uint64_t kResolveConfined = kResolveInRoot | kResolveNoMagicLinks;
 
 /// openat2(2): opens `path` relative to the directory `directory`, resolved
 /// as `resolve` (kResolve* bits) says; O_CLOEXEC is added. With

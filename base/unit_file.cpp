@@ -19,11 +19,6 @@ namespace keel {
 
 namespace {
 
-constexpr std::string_view kWhitespace = " \t\r\n";
-
-bool is_space(char c) {
-    return kWhitespace.find(c) != std::string_view::npos;
-}
 bool is_control(unsigned char c) {
     return c < 0x20 || c == 0x7f;
 }
@@ -56,9 +51,9 @@ std::string excerpt(std::string_view text) {
 }
 
 // Parses one file into sections, line by line.
-class Parser {
+class UnitFileParser {
 public:
-    Parser(std::vector<UnitSection>& sections, const std::string& filename)
+    UnitFileParser(std::vector<UnitSection>& sections, const std::string& filename)
         : m_sections(sections), m_filename(filename) {}
 
     Result<void> parse(std::string_view text) {
@@ -129,7 +124,7 @@ private:
         if (key.empty())
             return fail(number, cat("missing key before `=` in ", excerpt(line)));
         for (char c : key) {
-            if (is_space(c) || is_control(static_cast<unsigned char>(c)))
+            if (is_ascii_space(c) || is_control(static_cast<unsigned char>(c)))
                 return fail(number, cat("invalid key ", excerpt(key),
                                         ": keys contain no whitespace or control characters"));
         }
@@ -155,7 +150,7 @@ private:
             return invalid("empty name");
         if (name.find_first_of("[]") != std::string_view::npos)
             return invalid("`[` or `]` inside the name");
-        if (is_space(name.front()) || is_space(name.back()))
+        if (is_ascii_space(name.front()) || is_ascii_space(name.back()))
             return invalid("whitespace around the name");
         for (char c : name) {
             if (is_control(static_cast<unsigned char>(c)))
@@ -183,7 +178,7 @@ private:
 Result<UnitFile> UnitFile::parse(std::string_view text, std::string filename) {
     UnitFile file;
     file.m_filename = std::move(filename);
-    Parser parser(file.m_sections, file.m_filename);
+    UnitFileParser parser(file.m_sections, file.m_filename);
     TRY(parser.parse(text));
     return file;
 }
@@ -314,7 +309,7 @@ Result<std::vector<std::string>> split_words(std::string_view value) {
                 quote = 0;
             else
                 word += c;
-        } else if (is_space(c)) {
+        } else if (is_ascii_space(c)) {
             if (in_word)
                 words.push_back(std::move(word));
             word.clear();
@@ -405,9 +400,6 @@ constexpr std::array<TimeUnit, 29> kTimeUnits{{
     {"years", 31'557'600 * kSecond},
 }};
 
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
 // Letters of a unit name; the bytes >= 0x80 admit "μs".
 bool is_unit_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -430,14 +422,14 @@ Result<uint64_t> parse_timespan_usec(std::string_view value) {
     uint64_t total = 0;
     size_t at = 0;
     auto skip_space = [&] {
-        while (at < text.size() && is_space(text[at]))
+        while (at < text.size() && is_ascii_space(text[at]))
             ++at;
     };
     while (skip_space(), at < text.size()) {
         size_t start = at;
         uint64_t whole = 0;
         bool overflow = false;
-        while (at < text.size() && is_digit(text[at])) {
+        while (at < text.size() && is_ascii_digit(text[at])) {
             uint64_t digit = uint64_t(text[at] - '0');
             if (whole > (kMax - digit) / 10)
                 overflow = true;
@@ -449,7 +441,7 @@ Result<uint64_t> parse_timespan_usec(std::string_view value) {
         std::string_view fraction;
         if (at < text.size() && text[at] == '.') {
             size_t fraction_start = ++at;
-            while (at < text.size() && is_digit(text[at]))
+            while (at < text.size() && is_ascii_digit(text[at]))
                 ++at;
             fraction = text.substr(fraction_start, at - fraction_start);
             if (fraction.empty())

@@ -25,10 +25,7 @@ namespace {
 constexpr auto kKillWait = std::chrono::seconds(5);
 constexpr auto kKillPoll = std::chrono::milliseconds(20);
 
-// A shell's exit status for a process killed by a signal: 128 + the signal.
-constexpr int kSignalExitBase = 128;
-
-const Option kRootOption{
+const Option kCgroupRootOption{
     .name = "--root",
     .value_name = "DIR",
     .type = ValueType::Text,
@@ -39,16 +36,16 @@ const Option kRootOption{
 const Positional kNameArgument{.name = "NAME", .noun = "group name"};
 
 // The group a command is about: keel.slice/NAME under --root.
-struct Target {
+struct CgroupTarget {
     std::string root;
     std::string name;
 
     std::string relative_path() const { return cat(kKeelSlice, "/", name); }
 };
 
-std::expected<Target, Failure> target_of(const ParsedArgs& args) {
-    Target target{std::string(args.value("--root").value_or(kCgroupRoot)),
-                  std::string(*args.positional("NAME"))};
+std::expected<CgroupTarget, Failure> cgroup_target_of(const ParsedArgs& args) {
+    CgroupTarget target{std::string(args.value("--root").value_or(kCgroupRoot)),
+                        std::string(*args.positional("NAME"))};
     if (target.name.find('/') != std::string::npos)
         return usage_error(args, cat("group name ", quoted(target.name), " must not contain `/`"));
     return target;
@@ -59,11 +56,6 @@ template <typename T> std::expected<T, Failure> limit_value(Result<T> parsed) {
     if (!parsed)
         return std::unexpected(Failure(std::move(parsed).error(), kExitUsage));
     return std::move(parsed).value();
-}
-
-// Shell-style exit code of a wait status: the code, or 128 + signal.
-int exit_code(int status) {
-    return WIFEXITED(status) ? WEXITSTATUS(status) : kSignalExitBase + WTERMSIG(status);
 }
 
 std::string control_value(const Cgroup& group, std::string_view file) {
@@ -81,8 +73,8 @@ Result<std::string> describe_group(const Cgroup& group) {
                "\n");
 }
 
-CommandResult command_run(const ParsedArgs& args) {
-    Target target = TRY(target_of(args));
+CommandResult command_cgroup_run(const ParsedArgs& args) {
+    CgroupTarget target = TRY(cgroup_target_of(args));
     CgroupLimits limits;
     if (auto value = args.value("--memory-max"))
         limits.memory_max = TRY(limit_value(parse_memory_max(*value)));
@@ -120,18 +112,18 @@ CommandResult command_run(const ParsedArgs& args) {
     else
         report += cat("keel: cgroup: ", described.error().to_string(), "\n");
     print_error(report);
-    return exit_code(status);
+    return shell_exit_code(status);
 }
 
 CommandResult command_stats(const ParsedArgs& args) {
-    Target target = TRY(target_of(args));
+    CgroupTarget target = TRY(cgroup_target_of(args));
     Cgroup group = TRY(Cgroup::open(target.relative_path(), target.root));
     print(TRY(describe_group(group)));
     return kExitSuccess;
 }
 
-CommandResult command_kill(const ParsedArgs& args) {
-    Target target = TRY(target_of(args));
+CommandResult command_cgroup_kill(const ParsedArgs& args) {
+    CgroupTarget target = TRY(cgroup_target_of(args));
     Cgroup group = TRY(Cgroup::open(target.relative_path(), target.root));
     TRY(group.kill());
     auto deadline = std::chrono::steady_clock::now() + kKillWait;
@@ -145,14 +137,14 @@ CommandResult command_kill(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
-CommandResult command_remove(const ParsedArgs& args) {
-    Target target = TRY(target_of(args));
+CommandResult command_cgroup_remove(const ParsedArgs& args) {
+    CgroupTarget target = TRY(cgroup_target_of(args));
     Cgroup group = TRY(Cgroup::open(target.relative_path(), target.root));
     TRY(group.remove());
     return kExitSuccess;
 }
 
-const Command kRun{
+const Command kCgroupRun{
     .names = {"run"},
     .summary = "run COMMAND in keel.slice/NAME with MemoryMax=, CPUQuota= and TasksMax= "
                "(systemd's spellings: 512M, 1.5G, infinity; 20%; 64), wait for it and print the "
@@ -169,34 +161,34 @@ const Command kRun{
                  .value_name = "N",
                  .type = ValueType::Text,
                  .help = "TasksMax=: 64, infinity"},
-                kRootOption},
+                kCgroupRootOption},
     .positionals = {kNameArgument},
     .after_dashes = Positional{.name = "COMMAND", .count = Count::OneOrMore, .noun = "command"},
-    .run = command_run,
+    .run = command_cgroup_run,
 };
 
 const Command kStats{
     .names = {"stats"},
     .summary = "print the counters and limits of keel.slice/NAME",
-    .options = {kRootOption},
+    .options = {kCgroupRootOption},
     .positionals = {kNameArgument},
     .run = command_stats,
 };
 
-const Command kKill{
+const Command kCgroupKill{
     .names = {"kill"},
     .summary = "SIGKILL every process in keel.slice/NAME and wait until it is empty",
-    .options = {kRootOption},
+    .options = {kCgroupRootOption},
     .positionals = {kNameArgument},
-    .run = command_kill,
+    .run = command_cgroup_kill,
 };
 
-const Command kRemove{
+const Command kCgroupRemove{
     .names = {"remove"},
     .summary = "remove the (empty) group keel.slice/NAME",
-    .options = {kRootOption},
+    .options = {kCgroupRootOption},
     .positionals = {kNameArgument},
-    .run = command_remove,
+    .run = command_cgroup_remove,
 };
 
 } // namespace
@@ -205,7 +197,7 @@ const Command kCgroupCommand{
     .names = {"cgroup"},
     .summary = "a cgroup of keel.slice by hand (see `keel cgroup help`)",
     .notes = "Every command takes --root DIR: where cgroup2 is mounted (default /sys/fs/cgroup).\n",
-    .subcommands = {&kRun, &kStats, &kKill, &kRemove},
+    .subcommands = {&kCgroupRun, &kStats, &kCgroupKill, &kCgroupRemove},
 };
 
 } // namespace keel::cli

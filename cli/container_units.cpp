@@ -36,13 +36,6 @@ constexpr uint32_t kDefaultLogLines = 50;
 constexpr std::string_view kReplacedOptions[] = {"--detach", "--rm", "--replace", "--name",
                                                  "--restart"};
 
-Result<control::Response> ask(const control::Request& request) {
-    control::Response response = TRY(call_init(request));
-    if (!response.ok())
-        return error(response.error());
-    return response;
-}
-
 // Where init reads transient units from; nullopt when init does not answer.
 std::optional<std::string> runtime_unit_directory() {
     control::Request request;
@@ -57,7 +50,7 @@ std::optional<std::string> runtime_unit_directory() {
 Result<void> daemon_reload() {
     control::Request request;
     request.mutable_daemon_reload();
-    TRY_CTX(ask(request), "daemon-reload");
+    TRY_CTX(ask_init(request), "daemon-reload");
     return {};
 }
 
@@ -66,7 +59,7 @@ Result<void> unit_job(control::JobType job, const std::string& unit) {
     control::Request request;
     request.mutable_unit()->set_job(job);
     request.mutable_unit()->set_unit(unit);
-    TRY(ask(request));
+    TRY(ask_init(request));
     return {};
 }
 

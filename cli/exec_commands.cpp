@@ -18,7 +18,7 @@ namespace {
 
 namespace ct = containers;
 
-char** g_argv = nullptr;
+char** g_exec_argv = nullptr;
 
 // Docker's statuses for a process that could not be started.
 constexpr int kExitCannotRun = 126;
@@ -40,7 +40,7 @@ CommandResult command_exec(const ParsedArgs& args) {
     if (ct::container_status(state_root, *container) != "running")
         return std::unexpected(
             Failure(Error::message(cat("container ", container->name, " is not running"))));
-    TRY(ct::ensure_sealed_binary(g_argv));
+    TRY(ct::ensure_sealed_binary(g_exec_argv));
     Result<int> status = ct::exec_in_container(state_root, *container, *request);
     if (!status) {
         // The process did not start: Docker's 127 when the command is not
@@ -52,8 +52,8 @@ CommandResult command_exec(const ParsedArgs& args) {
     return *status;
 }
 
-Option text_option(std::string_view name, char short_name, std::string_view value_name,
-                   std::string_view help, Repeat repeat = Repeat::LastWins) {
+Option synopsis_text_option(std::string_view name, char short_name, std::string_view value_name,
+                            std::string_view help, Repeat repeat = Repeat::LastWins) {
     return {.name = name,
             .short_name = short_name,
             .value_name = value_name,
@@ -72,14 +72,14 @@ const Command kExecCommand{
             {.name = "--detach", .short_name = 'd', .help = "return once the command runs"},
             {.name = "--interactive", .short_name = 'i', .help = "pass keel's stdin on to it"},
             {.name = "--tty", .short_name = 't', .help = "give the command a terminal"},
-            text_option("--env", 'e', "KEY[=VALUE]",
-                        "set a variable (KEY alone: keel's value); again for more",
-                        Repeat::Collect),
-            text_option("--env-file", '\0', "FILE", "read KEY=VALUE lines from FILE",
-                        Repeat::Collect),
-            text_option("--user", 'u', "USER[:GROUP]",
-                        "run as USER (a name or uid in the container)"),
-            text_option("--workdir", 'w', "DIR", "the working directory in the container"),
+            synopsis_text_option("--env", 'e', "KEY[=VALUE]",
+                                 "set a variable (KEY alone: keel's value); again for more",
+                                 Repeat::Collect),
+            synopsis_text_option("--env-file", '\0', "FILE", "read KEY=VALUE lines from FILE",
+                                 Repeat::Collect),
+            synopsis_text_option("--user", 'u', "USER[:GROUP]",
+                                 "run as USER (a name or uid in the container)"),
+            synopsis_text_option("--workdir", 'w', "DIR", "the working directory in the container"),
             {.name = "--root",
              .value_name = "DIR",
              .type = ValueType::Text,
@@ -99,7 +99,7 @@ const Command kExecCommand{
 };
 
 void set_exec_argv(char** argv) {
-    g_argv = argv;
+    g_exec_argv = argv;
 }
 
 Result<ct::ContainerExec> exec_request(const ParsedArgs& args) {

@@ -20,8 +20,8 @@ namespace ct = containers;
 // `ls`'s columns (each followed by a space).
 constexpr size_t kRepositoryWidth = 40;
 constexpr size_t kTagWidth = 12;
-constexpr size_t kIdWidth = 14;
-constexpr size_t kCreatedWidth = 18;
+constexpr size_t kImageIdWidth = 14;
+constexpr size_t kImageCreatedWidth = 18;
 // Docker's image ids: the config digest's first 12 hex digits.
 constexpr size_t kShortId = 12;
 
@@ -112,7 +112,7 @@ void print_loaded(const std::vector<ct::ImageSummary>& images) {
     }
 }
 
-CommandResult command_load(const ParsedArgs& args) {
+CommandResult command_image_load(const ParsedArgs& args) {
     std::string input(args.value("--input").value_or("-"));
     std::string name(args.value("--name").value_or(""));
     print_loaded(TRY(ct::load_images(store_of(args), input, name)));
@@ -150,7 +150,7 @@ CommandResult command_import(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
-CommandResult command_list(const ParsedArgs& args) {
+CommandResult command_image_list(const ParsedArgs& args) {
     std::vector<ct::ImageSummary> images = TRY(ct::list_images(store_of(args)));
     if (args.flag("--json")) {
         JsonWriter json;
@@ -161,8 +161,9 @@ CommandResult command_list(const ParsedArgs& args) {
         print(json.text() + "\n");
         return kExitSuccess;
     }
-    std::string out = cat(cell("REPOSITORY", kRepositoryWidth), cell("TAG", kTagWidth),
-                          cell("IMAGE ID", kIdWidth), cell("CREATED", kCreatedWidth), "SIZE\n");
+    std::string out =
+        cat(cell("REPOSITORY", kRepositoryWidth), cell("TAG", kTagWidth),
+            cell("IMAGE ID", kImageIdWidth), cell("CREATED", kImageCreatedWidth), "SIZE\n");
     for (const ct::ImageSummary& image : images) {
         std::vector<std::string> names = image.names;
         if (names.empty())
@@ -172,8 +173,8 @@ CommandResult command_list(const ParsedArgs& args) {
                                          ? std::pair<std::string, std::string>{"<none>", "<none>"}
                                          : repository_and_tag(name);
             out += cat(cell(repository, kRepositoryWidth), cell(tag, kTagWidth),
-                       cell(short_id(image.config_digest), kIdWidth),
-                       cell(created_ago(image.created), kCreatedWidth),
+                       cell(short_id(image.config_digest), kImageIdWidth),
+                       cell(created_ago(image.created), kImageCreatedWidth),
                        human_size(image.unpacked_size), "\n");
         }
     }
@@ -181,7 +182,7 @@ CommandResult command_list(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
-CommandResult command_inspect(const ParsedArgs& args) {
+CommandResult command_image_inspect(const ParsedArgs& args) {
     ct::ImageDetails details = TRY(ct::inspect_image(store_of(args), *args.positional("REF")));
     JsonWriter json;
     json.begin_object()
@@ -213,7 +214,7 @@ CommandResult command_inspect(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
-CommandResult command_remove(const ParsedArgs& args) {
+CommandResult command_image_remove(const ParsedArgs& args) {
     ct::ImageRemoval mode =
         args.flag("--force") ? ct::ImageRemoval::Force : ct::ImageRemoval::Unused;
     int status = kExitSuccess;
@@ -272,7 +273,7 @@ const Command kUnmount{
     .run = command_unmount,
 };
 
-const Command kLoad{
+const Command kImageLoad{
     .names = {"load"},
     .summary = "load images from an OCI layout (directory or tar) or a `docker save` tar",
     .options = {{.name = "--input",
@@ -288,7 +289,7 @@ const Command kLoad{
     .notes = "Every blob's digest and size and every layer's diff id are verified; layers "
              "with absolute names, `..`, writes through symlinks or device nodes are refused. "
              "A failed load leaves the store as it was.\n",
-    .run = command_load,
+    .run = command_image_load,
 };
 
 const Command kPull{
@@ -328,22 +329,22 @@ const Command kImport{
     .run = command_import,
 };
 
-const Command kList{
+const Command kImageList{
     .names = {"ls", "list"},
     .summary = "list the images: REPOSITORY TAG IMAGE ID CREATED SIZE",
     .options = {kJsonOption, kStoreOption},
-    .run = command_list,
+    .run = command_image_list,
 };
 
-const Command kInspect{
+const Command kImageInspect{
     .names = {"inspect"},
     .summary = "an image's manifest, config and layers as JSON",
     .options = {kStoreOption},
     .positionals = {{.name = "REF", .noun = "image name or id"}},
-    .run = command_inspect,
+    .run = command_image_inspect,
 };
 
-const Command kRemove{
+const Command kImageRemove{
     .names = {"rm", "rmi"},
     .summary = "untag or remove images (and the blobs and layers only they used)",
     .options = {{.name = "--force",
@@ -351,7 +352,7 @@ const Command kRemove{
                  .help = "remove an image even while a container root uses it"},
                 kStoreOption},
     .positionals = {{.name = "REF", .count = Count::OneOrMore, .noun = "image name or id"}},
-    .run = command_remove,
+    .run = command_image_remove,
 };
 
 const Command kPrune{
@@ -368,8 +369,8 @@ const Command kImageCommand{
     .summary =
         "the image store: pull, load, import, ls, inspect, rm, prune (see `keel image help`)",
     .notes = "Every command takes --store DIR (default $KEEL_IMAGE_STORE or /var/lib/keel).\n",
-    .subcommands = {&kPull, &kLoad, &kImport, &kList, &kInspect, &kRemove, &kPrune, &kMount,
-                    &kUnmount},
+    .subcommands = {&kPull, &kImageLoad, &kImport, &kImageList, &kImageInspect, &kImageRemove,
+                    &kPrune, &kMount, &kUnmount},
 };
 
 } // namespace keel::cli

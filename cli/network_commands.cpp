@@ -18,7 +18,7 @@ namespace {
 namespace ct = containers;
 
 // `ls`'s columns (each followed by a space).
-constexpr size_t kIdWidth = 16;
+constexpr size_t kNetworkIdWidth = 16;
 constexpr size_t kAddressWidth = 16;
 constexpr size_t kBridgeWidth = 8;
 constexpr size_t kInterfaceWidth = 13;
@@ -31,9 +31,9 @@ const Option kStateOption{
     .help = "the lease directory (default /run/keel/network)",
 };
 
-const Positional kId{.name = "ID", .noun = "container id"};
+const Positional kNetworkContainerId{.name = "ID", .noun = "container id"};
 
-ct::BridgeConfig config_of(const ParsedArgs& args) {
+ct::BridgeConfig bridge_config_of(const ParsedArgs& args) {
     ct::BridgeConfig config;
     if (auto bridge = args.value("--bridge"))
         config.bridge = std::string(*bridge);
@@ -62,7 +62,7 @@ CommandResult network_attach(const ParsedArgs& args) {
     std::string netns_path(*args.positional("NETNS-PATH"));
     Fd netns = TRY(open_file(netns_path, O_RDONLY));
     ct::NetworkAttachment attachment =
-        TRY(ct::attach_bridge(config_of(args), *args.positional("ID"), netns.get(), ports));
+        TRY(ct::attach_bridge(bridge_config_of(args), *args.positional("ID"), netns.get(), ports));
     print(cat(attachment.address, "\n"));
     return kExitSuccess;
 }
@@ -88,12 +88,12 @@ const Command kAttach{
                  .repeat = Repeat::Collect,
                  .help = "publish a port, as `docker run -p` does (tcp unless /udp)"},
                 kStateOption},
-    .positionals = {kId, {.name = "NETNS-PATH", .noun = "network namespace path"}},
+    .positionals = {kNetworkContainerId, {.name = "NETNS-PATH", .noun = "network namespace path"}},
     .run = network_attach,
 };
 
 CommandResult network_detach(const ParsedArgs& args) {
-    TRY(ct::detach_bridge(config_of(args), *args.positional("ID")));
+    TRY(ct::detach_bridge(bridge_config_of(args), *args.positional("ID")));
     return kExitSuccess;
 }
 
@@ -101,12 +101,13 @@ const Command kDetach{
     .names = {"detach"},
     .summary = "detach container ID: its veth pair, its lease and its port rules go",
     .options = {kStateOption},
-    .positionals = {kId},
+    .positionals = {kNetworkContainerId},
     .run = network_detach,
 };
 
 CommandResult network_ls(const ParsedArgs& args) {
-    std::vector<ct::NetworkAttachment> attachments = TRY(ct::list_attachments(config_of(args)));
+    std::vector<ct::NetworkAttachment> attachments =
+        TRY(ct::list_attachments(bridge_config_of(args)));
     if (args.flag("--json")) {
         JsonWriter json;
         json.begin_array();
@@ -128,10 +129,10 @@ CommandResult network_ls(const ParsedArgs& args) {
         return kExitSuccess;
     }
     std::string out =
-        cat(cell("ID", kIdWidth), cell("ADDRESS", kAddressWidth), cell("BRIDGE", kBridgeWidth),
-            cell("INTERFACE", kInterfaceWidth), "PORTS\n");
+        cat(cell("ID", kNetworkIdWidth), cell("ADDRESS", kAddressWidth),
+            cell("BRIDGE", kBridgeWidth), cell("INTERFACE", kInterfaceWidth), "PORTS\n");
     for (const ct::NetworkAttachment& a : attachments)
-        out += cat(cell(a.container_id, kIdWidth), cell(a.address, kAddressWidth),
+        out += cat(cell(a.container_id, kNetworkIdWidth), cell(a.address, kAddressWidth),
                    cell(a.bridge, kBridgeWidth), cell(a.host_interface, kInterfaceWidth),
                    ports_text(a.ports), "\n");
     print(out);

@@ -36,13 +36,13 @@ Globals g_globals;
 // The largest --preserve-fds: far beyond any fd table a runtime is handed.
 constexpr uint64_t kMaxPreservedFds = 1 << 20;
 // `list`'s columns (each followed by a space).
-constexpr size_t kIdWidth = 12;
-constexpr size_t kPidWidth = 7;
+constexpr size_t kOciIdWidth = 12;
+constexpr size_t kOciPidWidth = 7;
 constexpr size_t kStatusWidth = 9;
 constexpr size_t kBundleWidth = 40;
-constexpr size_t kCreatedWidth = 31;
+constexpr size_t kOciCreatedWidth = 31;
 
-const Positional kId{.name = "ID", .noun = "container id"};
+const Positional kOciContainerId{.name = "ID", .noun = "container id"};
 
 const Option kBundleOption{.name = "--bundle",
                            .short_name = 'b',
@@ -107,7 +107,7 @@ const Command kCreate{
     .summary = "make a container from a bundle; its process waits for `start`",
     .options = {kBundleOption, kPidFileOption, kConsoleSocketOption, kNoPivotOption,
                 kNoNewKeyringOption, kPreserveFdsOption},
-    .positionals = {kId},
+    .positionals = {kOciContainerId},
     .run = oci_create,
 };
 
@@ -117,7 +117,7 @@ CommandResult oci_run(const ParsedArgs& args) {
     return TRY(ct::run(g_globals.runtime, create_options(args), mode));
 }
 
-const Command kRun{
+const Command kOciRun{
     .names = {"run"},
     .summary = "create and start a container; without --detach, wait for it and delete it",
     .options = {kBundleOption,
@@ -127,7 +127,7 @@ const Command kRun{
                 kNoPivotOption,
                 kNoNewKeyringOption,
                 kPreserveFdsOption},
-    .positionals = {kId},
+    .positionals = {kOciContainerId},
     .notes = "In the foreground the exit status is the container's (128 + N when signal N "
              "ended it), and the runtime passes SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, "
              "SIGUSR2 and SIGWINCH on to it.\n",
@@ -262,7 +262,7 @@ const Command kExec{
                  .type = ValueType::Text,
                  .help = "write the process's pid to FILE"},
                 kPreserveFdsOption},
-    .positionals = {kId, {.name = "COMMAND", .count = Count::Any, .noun = "command"}},
+    .positionals = {kOciContainerId, {.name = "COMMAND", .count = Count::Any, .noun = "command"}},
     .options_end = OptionsEnd::AtLastPositional,
     .notes = "The process joins the container's namespaces, cgroup and root, with the "
              "container's process settings (user, env, cwd, capabilities, rlimits, "
@@ -360,7 +360,7 @@ const Command kUpdate{
                  .help = "the memory nodes allowed"},
                 update_limit("--pids-limit", "the most processes (-1: none)"),
                 update_number("--blkio-weight", 1000, "the block IO weight (10 to 1000)")},
-    .positionals = {kId},
+    .positionals = {kOciContainerId},
     .notes = "The flags override what --resources sets. Only what is given changes; a value "
              "the kernel refuses leaves every limit as it was. The container's record keeps "
              "the config.json it was created with: the cgroup's files show what is in "
@@ -376,7 +376,7 @@ CommandResult oci_start(const ParsedArgs& args) {
 const Command kStart{
     .names = {"start"},
     .summary = "let a created container's process run its program",
-    .positionals = {kId},
+    .positionals = {kOciContainerId},
     .run = oci_start,
 };
 
@@ -389,7 +389,7 @@ CommandResult oci_state(const ParsedArgs& args) {
 const Command kState{
     .names = {"state"},
     .summary = "the container's state as the OCI runtime spec's JSON",
-    .positionals = {kId},
+    .positionals = {kOciContainerId},
     .run = oci_state,
 };
 
@@ -406,11 +406,12 @@ CommandResult oci_kill(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
-const Command kKill{
+const Command kOciKill{
     .names = {"kill"},
     .summary = "send a signal (default SIGTERM) to the container",
     .options = {{.name = "--all", .short_name = 'a', .help = "to every process of the container"}},
-    .positionals = {kId, {.name = "SIGNAL", .count = Count::Optional, .noun = "signal"}},
+    .positionals = {kOciContainerId,
+                    {.name = "SIGNAL", .count = Count::Optional, .noun = "signal"}},
     .run = oci_kill,
 };
 
@@ -424,7 +425,7 @@ const Command kDelete{
     .names = {"delete"},
     .summary = "remove a stopped (or created) container",
     .options = {{.name = "--force", .short_name = 'f', .help = "kill it first if it still runs"}},
-    .positionals = {kId},
+    .positionals = {kOciContainerId},
     .run = oci_delete,
 };
 
@@ -451,18 +452,18 @@ CommandResult oci_list(const ParsedArgs& args) {
         return kExitSuccess;
     }
     std::string out =
-        cat(cell("ID", kIdWidth), cell("PID", kPidWidth), cell("STATUS", kStatusWidth),
-            cell("BUNDLE", kBundleWidth), cell("CREATED", kCreatedWidth), "OWNER\n");
+        cat(cell("ID", kOciIdWidth), cell("PID", kOciPidWidth), cell("STATUS", kStatusWidth),
+            cell("BUNDLE", kBundleWidth), cell("CREATED", kOciCreatedWidth), "OWNER\n");
     for (const ct::ContainerState& state : states)
-        out += cat(cell(state.id, kIdWidth), cell(cat(state.pid), kPidWidth),
+        out += cat(cell(state.id, kOciIdWidth), cell(cat(state.pid), kOciPidWidth),
                    cell(ct::kStatusNames.name(state.status), kStatusWidth),
-                   cell(state.bundle, kBundleWidth), cell(state.created, kCreatedWidth),
+                   cell(state.bundle, kBundleWidth), cell(state.created, kOciCreatedWidth),
                    state.owner.empty() ? "root" : state.owner, "\n");
     print(out);
     return kExitSuccess;
 }
 
-const Command kList{
+const Command kOciList{
     .names = {"list"},
     .summary = "the containers under the runtime's root",
     .options = {kFormatOption, {.name = "--quiet", .short_name = 'q', .help = "only their ids"}},
@@ -481,13 +482,13 @@ CommandResult oci_ps(const ParsedArgs& args) {
         print(json.text() + "\n");
         return kExitSuccess;
     }
-    std::string out = cat(cell("PID", kPidWidth), "CMD\n");
+    std::string out = cat(cell("PID", kOciPidWidth), "CMD\n");
     for (pid_t pid : pids) {
         std::string command = read_file(cat("/proc/", pid, "/cmdline")).value_or("");
         for (char& c : command)
             if (c == '\0')
                 c = ' ';
-        out += cat(cell(cat(pid), kPidWidth), trim(command), "\n");
+        out += cat(cell(cat(pid), kOciPidWidth), trim(command), "\n");
     }
     print(out);
     return kExitSuccess;
@@ -497,7 +498,7 @@ const Command kPs{
     .names = {"ps"},
     .summary = "the container's processes",
     .options = {kFormatOption},
-    .positionals = {kId},
+    .positionals = {kOciContainerId},
     .run = oci_ps,
 };
 
@@ -513,7 +514,7 @@ CommandResult oci_pause(const ParsedArgs& args) {
 const Command kPause{
     .names = {"pause", "resume"},
     .summary = "freeze or thaw every process of the container (cgroup v2)",
-    .positionals = {kId},
+    .positionals = {kOciContainerId},
     .run = oci_pause,
 };
 
@@ -593,8 +594,8 @@ text|json (where a failure is also written, for runc's callers), --debug.
 Linked or installed as `keel-oci`, keel takes the same command line without
 the word `oci`.
 )",
-    .subcommands = {&kCreate, &kStart, &kState, &kKill, &kDelete, &kRun, &kExec, &kUpdate, &kList,
-                    &kPs, &kPause},
+    .subcommands = {&kCreate, &kStart, &kState, &kOciKill, &kDelete, &kOciRun, &kExec, &kUpdate,
+                    &kOciList, &kPs, &kPause},
 };
 
 CommandResult run_oci(std::span<const std::string_view> args, char** argv) {

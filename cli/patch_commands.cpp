@@ -27,8 +27,8 @@ constexpr uint64_t kMaxTimeoutSeconds = 86400;
 constexpr mode_t kSignatureMode = 0644;
 
 // Columns of `keel patch list` (each followed by a space).
-constexpr size_t kNameWidth = 19;
-constexpr size_t kStateWidth = 11;
+constexpr size_t kPatchNameWidth = 19;
+constexpr size_t kPatchStateWidth = 11;
 constexpr size_t kTransitionWidth = 13;
 constexpr size_t kObjectsWidth = 23;
 constexpr size_t kTaintWidth = 6;
@@ -42,11 +42,11 @@ const Option kTrustedKeysOption{.name = "--trusted-keys",
                                 .shown = Shown::InOptionList,
                                 .help = "the trusted signers' public keys (default "
                                         "/etc/keel/trusted.d)"};
-const Option kRootOption{.name = "--root",
-                         .value_name = "DIR",
-                         .type = ValueType::Text,
-                         .shown = Shown::InOptionList,
-                         .help = "the installed set (default /var/lib/keel/patches)"};
+const Option kPatchRootOption{.name = "--root",
+                              .value_name = "DIR",
+                              .type = ValueType::Text,
+                              .shown = Shown::InOptionList,
+                              .help = "the installed set (default /var/lib/keel/patches)"};
 const Option kRunDirOption{.name = "--run-dir",
                            .value_name = "DIR",
                            .type = ValueType::Text,
@@ -173,12 +173,13 @@ CommandResult patch_list(const ParsedArgs& args) {
     if (rows.empty()) {
         print("no live patches loaded or installed\n");
     } else {
-        print(cat(cell("NAME", kNameWidth), cell("STATE", kStateWidth),
+        print(cat(cell("NAME", kPatchNameWidth), cell("STATE", kPatchStateWidth),
                   cell("TRANSITION", kTransitionWidth), cell("OBJECTS", kObjectsWidth),
                   cell("TAINT", kTaintWidth), "INSTALLED\n"));
         for (const auto& [name, row] : rows) {
             const lp::PatchStatus& status = row.status;
-            print(cat(cell(name, kNameWidth), cell(lp::describe(status.state), kStateWidth),
+            print(cat(cell(name, kPatchNameWidth),
+                      cell(lp::describe(status.state), kPatchStateWidth),
                       cell(transition_text(status), kTransitionWidth),
                       cell(objects_text(status), kObjectsWidth),
                       cell(status.taint.empty() ? "-" : status.taint, kTaintWidth),
@@ -327,7 +328,7 @@ CommandResult patch_sign(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
-const Command kLoad{
+const Command kPatchLoad{
     .names = {"load"},
     .summary = "check the module, load it and follow the transition; on timeout the transition "
                "is reversed and the module unloaded. --replace then disables and unloads every "
@@ -337,7 +338,7 @@ const Command kLoad{
                 kTimeoutOption,
                 kForceOption,
                 kTrustedKeysOption,
-                kRootOption,
+                kPatchRootOption,
                 kRunDirOption},
     .positionals = {kModuleFile,
                     {.name = "PARAM=VALUE", .count = Count::Any, .noun = "module parameter"}},
@@ -347,7 +348,7 @@ const Command kLoad{
 const Command kUnload{
     .names = {"unload"},
     .summary = "disable (following the transition back) and remove the module",
-    .options = {kTimeoutOption, kForceOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .options = {kTimeoutOption, kForceOption, kTrustedKeysOption, kPatchRootOption, kRunDirOption},
     .positionals = {kPatchName},
     .run = patch_unload,
 };
@@ -356,7 +357,7 @@ const Command kEnable{
     .names = {"enable"},
     .summary = "enable a disabled patch again: it is reloaded from the copy kept at load time or "
                "from the installed set (the kernel cannot re-enable it)",
-    .options = {kTimeoutOption, kForceOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .options = {kTimeoutOption, kForceOption, kTrustedKeysOption, kPatchRootOption, kRunDirOption},
     .positionals = {kPatchName},
     .run = patch_enable,
 };
@@ -364,12 +365,12 @@ const Command kEnable{
 const Command kDisable{
     .names = {"disable"},
     .summary = "disable the patch, following the transition back; the module stays loaded",
-    .options = {kTimeoutOption, kForceOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .options = {kTimeoutOption, kForceOption, kTrustedKeysOption, kPatchRootOption, kRunDirOption},
     .positionals = {kPatchName},
     .run = patch_disable,
 };
 
-const Command kList{
+const Command kPatchList{
     .names = {"list"},
     .summary = "loaded and installed patches: state, transition progress, objects patched, taint",
     .options = {kJsonOption,
@@ -379,7 +380,7 @@ const Command kList{
                  .shown = Shown::InOptionList,
                  .help = "the installed set of kernel RELEASE (default: the running kernel's)"},
                 kTrustedKeysOption,
-                kRootOption,
+                kPatchRootOption,
                 kRunDirOption},
     .run = patch_list,
 };
@@ -387,7 +388,7 @@ const Command kList{
 const Command kInfo{
     .names = {"info"},
     .summary = "what the module says and every check load makes",
-    .options = {kJsonOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .options = {kJsonOption, kTrustedKeysOption, kPatchRootOption, kRunDirOption},
     .positionals = {kModuleFile},
     .run = patch_info,
 };
@@ -395,7 +396,7 @@ const Command kInfo{
 const Command kInstall{
     .names = {"install"},
     .summary = "add to the set loaded at boot for the kernel the module is built for",
-    .options = {kTrustedKeysOption, kRootOption, kRunDirOption},
+    .options = {kTrustedKeysOption, kPatchRootOption, kRunDirOption},
     .positionals = {kModuleFile},
     .run = patch_install,
 };
@@ -403,7 +404,7 @@ const Command kInstall{
 const Command kUninstall{
     .names = {"uninstall"},
     .summary = "remove from the set loaded at boot",
-    .options = {kKernelReleaseOption, kTrustedKeysOption, kRootOption, kRunDirOption},
+    .options = {kKernelReleaseOption, kTrustedKeysOption, kPatchRootOption, kRunDirOption},
     .positionals = {kPatchName},
     .run = patch_uninstall,
 };
@@ -421,7 +422,7 @@ const Command kSign{
                  .type = ValueType::Text,
                  .help = "where to write the signature (default FILE.ko.sig)"},
                 kTrustedKeysOption,
-                kRootOption,
+                kPatchRootOption,
                 kRunDirOption},
     .positionals = {kModuleFile},
     .run = patch_sign,
@@ -442,8 +443,8 @@ every module needs FILE.ko.sig from one of the keys (RSA or ECDSA over
 SHA-256 of the file; `openssl dgst -sha256 -sign key.pem -out FILE.ko.sig
 FILE.ko` makes one too).
 )",
-    .subcommands = {&kLoad, &kUnload, &kEnable, &kDisable, &kList, &kInfo, &kInstall, &kUninstall,
-                    &kSign},
+    .subcommands = {&kPatchLoad, &kUnload, &kEnable, &kDisable, &kPatchList, &kInfo, &kInstall,
+                    &kUninstall, &kSign},
 };
 
 } // namespace keel::cli

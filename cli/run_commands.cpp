@@ -37,7 +37,7 @@ constexpr int64_t kMinimumMemory = 6 << 20;
 constexpr uint64_t kMaxRetries = 1 << 20;
 constexpr uint64_t kMaxStopTimeout = 24 * 3600;
 
-char** g_argv = nullptr;
+char** g_run_argv = nullptr;
 
 // The usage line shows only the common options (docker's dozens would
 // fill a screen); --help lists them all.
@@ -401,7 +401,7 @@ CommandResult command_run(const ParsedArgs& args) {
             return std::unexpected(Failure(std::move(name).error()));
         options->name = std::move(*name);
     }
-    Result<int> status = ct::run_container(*options, g_argv);
+    Result<int> status = ct::run_container(*options, g_run_argv);
     if (!status)
         return std::unexpected(Failure(std::move(status).error()));
     if (detached && *status == 0)
@@ -411,11 +411,11 @@ CommandResult command_run(const ParsedArgs& args) {
     return *status;
 }
 
-const Option kRootOption{.name = "--root",
-                         .value_name = "DIR",
-                         .type = ValueType::Text,
-                         .shown = Shown::InOptionList,
-                         .help = "where containers are kept (default /run/keel)"};
+const Option kContainerRootOption{.name = "--root",
+                                  .value_name = "DIR",
+                                  .type = ValueType::Text,
+                                  .shown = Shown::InOptionList,
+                                  .help = "where containers are kept (default /run/keel)"};
 
 std::string root_option(const ParsedArgs& args) {
     auto root = args.value("--root");
@@ -581,7 +581,7 @@ CommandResult command_port(const ParsedArgs& args) {
 const Command kPortCommand{
     .names = {"port"},
     .summary = "the host ports a container's ports are published on",
-    .options = {kRootOption},
+    .options = {kContainerRootOption},
     .positionals = {{.name = "CONTAINER", .noun = "container"},
                     {.name = "PORT", .count = Count::Optional, .noun = "port"}},
     .run = command_port,
@@ -590,7 +590,7 @@ const Command kPortCommand{
 const Command kPsCommand{
     .names = {"ps", "ls"},
     .summary = "list the containers keel run made",
-    .options = {kRootOption,
+    .options = {kContainerRootOption,
                 {.name = "--all", .short_name = 'a', .help = "the exited ones too"},
                 {.name = "--quiet", .short_name = 'q', .help = "only the ids"}},
     .run = command_ps,
@@ -599,7 +599,7 @@ const Command kPsCommand{
 const Command kRmCommand{
     .names = {"rm"},
     .summary = "remove containers (their root and record)",
-    .options = {kRootOption,
+    .options = {kContainerRootOption,
                 {.name = "--force", .short_name = 'f', .help = "kill a running one first"}},
     .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
     .run = command_rm,
@@ -608,7 +608,7 @@ const Command kRmCommand{
 const Command kStopCommand{
     .names = {"stop"},
     .summary = "stop containers: their stop signal, then SIGKILL after the timeout",
-    .options = {kRootOption,
+    .options = {kContainerRootOption,
                 {.name = "--time",
                  .short_name = 't',
                  .value_name = "SECONDS",
@@ -622,7 +622,7 @@ const Command kStopCommand{
 const Command kKillCommand{
     .names = {"kill"},
     .summary = "send a signal to containers' first process",
-    .options = {kRootOption,
+    .options = {kContainerRootOption,
                 {.name = "--signal",
                  .short_name = 's',
                  .value_name = "SIGNAL",
@@ -635,7 +635,7 @@ const Command kKillCommand{
 const Command kInspectCommand{
     .names = {"inspect"},
     .summary = "show containers: what keel run was told, their status and config.json",
-    .options = {kRootOption},
+    .options = {kContainerRootOption},
     .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
     .run = command_inspect,
 };
@@ -650,7 +650,7 @@ const Command kContainerCommand{
 };
 
 CommandResult run_run(std::span<const std::string_view> args, char** argv) {
-    g_argv = argv;
+    g_run_argv = argv;
     return dispatch(kRunCommand, "run", args);
 }
 

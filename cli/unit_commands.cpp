@@ -33,8 +33,8 @@ constexpr uint32_t kStatusLogLines = 10;
 constexpr uint64_t kMaxLogLines = 100000;
 
 // Columns of init's process table (each followed by a space).
-constexpr size_t kPidWidth = 8;
-constexpr size_t kStateWidth = 9;
+constexpr size_t kUnitPidWidth = 8;
+constexpr size_t kUnitStateWidth = 9;
 constexpr size_t kExitWidth = 5;
 // `keel status UNIT` right-aligns its field names ("Main PID: ...") to this.
 constexpr size_t kFieldNameWidth = 11;
@@ -46,14 +46,6 @@ constexpr std::string_view kSubHeading = "SUB";
 
 constexpr std::string_view kBullet = "\u25cf";
 constexpr std::string_view kHollowBullet = "\u25cb";
-
-// The answer to one request; init's refusal is an error too.
-Result<control::Response> ask(const control::Request& request) {
-    control::Response response = TRY(call_init(request));
-    if (!response.ok())
-        return error(response.error());
-    return response;
-}
 
 std::string log_line(const control::LogEntry& entry) {
     return cat(short_time(entry.realtime_usec()), " ", entry.unit(), ": ", entry.message(), "\n");
@@ -239,7 +231,7 @@ bool listed_by_default(const control::Unit& unit) {
 CommandResult show_init_status(const ParsedArgs& args) {
     control::Request request;
     request.mutable_status();
-    control::Response response = TRY(ask(request));
+    control::Response response = TRY(ask_init(request));
     const control::StatusResponse& status = response.status();
     if (args.flag("--json")) {
         JsonWriter json;
@@ -279,14 +271,14 @@ CommandResult show_init_status(const ParsedArgs& args) {
                    status.units_active(), " units active, ", status.units_failed(), " failed, ",
                    status.jobs(), " jobs queued)\n");
     if (status.processes_size() > 0) {
-        out += cat("\n  ", cell("PID", kPidWidth), cell("STATE", kStateWidth),
+        out += cat("\n  ", cell("PID", kUnitPidWidth), cell("STATE", kUnitStateWidth),
                    cell("EXIT", kExitWidth), "NAME\n");
         for (const control::Process& process : status.processes()) {
             std::string pid = process.pid() ? cat(process.pid()) : "-";
             std::optional<ProcessState> state = from_wire<ProcessState>(process.state());
             std::string code = state == ProcessState::Running ? "-" : cat(process.exit_status());
-            out += cat("  ", cell(pid, kPidWidth),
-                       cell(describe_wire<ProcessState>(process.state()), kStateWidth),
+            out += cat("  ", cell(pid, kUnitPidWidth),
+                       cell(describe_wire<ProcessState>(process.state()), kUnitStateWidth),
                        cell(code, kExitWidth), process.name(), "\n");
         }
     }
@@ -344,7 +336,7 @@ CommandResult command_list_units(const ParsedArgs& args) {
     std::vector<std::string_view> patterns = args.positionals("PATTERN");
     control::Request request;
     request.mutable_list_units();
-    control::Response response = TRY(ask(request));
+    control::Response response = TRY(ask_init(request));
     std::vector<const control::Unit*> units;
     for (const control::Unit& unit : response.units()) {
         if (failed && active_state(unit) != ActiveState::Failed)
@@ -459,7 +451,7 @@ CommandResult command_enable(const ParsedArgs& args) {
         control::Request request;
         request.mutable_enable()->set_action(control::EnableAction(to_wire(*action)));
         request.mutable_enable()->set_unit(name);
-        auto response = ask(request);
+        auto response = ask_init(request);
         if (!response) {
             report(response.error());
             status = kExitFailure;
@@ -477,7 +469,7 @@ CommandResult command_enable(const ParsedArgs& args) {
 CommandResult command_daemon_reload(const ParsedArgs&) {
     control::Request request;
     request.mutable_daemon_reload();
-    TRY(ask(request));
+    TRY(ask_init(request));
     return kExitSuccess;
 }
 

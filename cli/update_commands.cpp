@@ -39,14 +39,14 @@ const Option kDiskOption{.name = "--disk",
 const Positional kSlotArgument{.name = "SLOT", .count = Count::Optional, .noun = "slot"};
 
 // What the commands act on: the disk, and the booted slot when known.
-struct Target {
+struct UpdateTarget {
     std::string disk;
     std::optional<up::SlotName> booted;
     std::string booted_unknown; // why not, when it is not known
 };
 
-Result<Target> target_of(const ParsedArgs& args) {
-    Target target;
+Result<UpdateTarget> update_target_of(const ParsedArgs& args) {
+    UpdateTarget target;
     auto booted = up::booted_slot();
     if (booted) {
         target.booted = booted->slot;
@@ -69,7 +69,7 @@ Result<Target> target_of(const ParsedArgs& args) {
 }
 
 // SLOT as given, or the booted slot.
-std::expected<up::SlotName, Failure> slot_of(const ParsedArgs& args, const Target& target) {
+std::expected<up::SlotName, Failure> slot_of(const ParsedArgs& args, const UpdateTarget& target) {
     if (auto given = args.positional("SLOT")) {
         if (auto slot = up::kSlotNames.parse(*given))
             return *slot;
@@ -92,7 +92,7 @@ CommandResult write_and_report(const up::Slots& slots, std::string_view done) {
     return kExitSuccess;
 }
 
-std::string slot_state(const up::Slots& slots, up::SlotName slot, const Target& target) {
+std::string slot_state(const up::Slots& slots, up::SlotName slot, const UpdateTarget& target) {
     std::string words;
     auto add = [&](std::string_view word) { words += cat(words.empty() ? "" : ", ", word); };
     if (target.booted == slot)
@@ -105,7 +105,7 @@ std::string slot_state(const up::Slots& slots, up::SlotName slot, const Target& 
 }
 
 CommandResult update_status(const ParsedArgs& args) {
-    Target target = TRY(target_of(args));
+    UpdateTarget target = TRY(update_target_of(args));
     up::Slots slots = TRY(up::read_slots(target.disk));
     GptCopies copies = TRY(check_gpt_copies(system_storage(), target.disk));
     std::optional<up::SlotName> next = up::choose_boot_slot(slots);
@@ -154,7 +154,7 @@ CommandResult update_status(const ParsedArgs& args) {
 }
 
 CommandResult update_mark_good(const ParsedArgs& args) {
-    Target target = TRY(target_of(args));
+    UpdateTarget target = TRY(update_target_of(args));
     up::SlotName slot = TRY(slot_of(args, target));
     up::Slots slots = TRY(up::mark_good(TRY(up::read_slots(target.disk)), slot));
     return write_and_report(slots, cat("slot ", up::kSlotNames.name(slot), " marked good (",
@@ -162,7 +162,7 @@ CommandResult update_mark_good(const ParsedArgs& args) {
 }
 
 CommandResult update_mark_bad(const ParsedArgs& args) {
-    Target target = TRY(target_of(args));
+    UpdateTarget target = TRY(update_target_of(args));
     up::SlotName slot = TRY(slot_of(args, target));
     up::Slots slots = TRY(up::mark_bad(TRY(up::read_slots(target.disk)), slot));
     return write_and_report(
@@ -170,7 +170,7 @@ CommandResult update_mark_bad(const ParsedArgs& args) {
 }
 
 CommandResult update_rollback(const ParsedArgs& args) {
-    Target target = TRY(target_of(args));
+    UpdateTarget target = TRY(update_target_of(args));
     up::SlotName active = TRY(slot_of(args, target));
     up::Slots slots = TRY(up::rollback(TRY(up::read_slots(target.disk)), active));
     up::SlotName other = up::other_slot(active);
@@ -179,7 +179,7 @@ CommandResult update_rollback(const ParsedArgs& args) {
 }
 
 CommandResult update_activate(const ParsedArgs& args) {
-    Target target = TRY(target_of(args));
+    UpdateTarget target = TRY(update_target_of(args));
     up::SlotName slot = TRY(slot_of(args, target));
     up::Slots slots = up::activate(TRY(up::read_slots(target.disk)), slot);
     return write_and_report(slots, cat("slot ", up::kSlotNames.name(slot), " boots next (",

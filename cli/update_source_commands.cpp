@@ -37,7 +37,7 @@ Result<void> read_version_option(const ParsedArgs& args, std::string_view name,
 }
 
 // The [Update] settings with the command line's overrides.
-Result<up::SourceConfig> config_of(const ParsedArgs& args) {
+Result<up::SourceConfig> source_config_of(const ParsedArgs& args) {
     std::string path(args.value("--config").value_or(up::kUpdateConfigPath));
     up::SourceConfig config = TRY(up::load_source_config(path));
     if (auto source = args.value("--source"))
@@ -108,7 +108,7 @@ void print_json(const up::Offer& offer, const up::Version& running, const std::s
 CommandResult update_check(const ParsedArgs& args) {
     std::string root(args.value("--root").value_or("/"));
     up::CheckRequest request;
-    request.config = TRY(config_of(args));
+    request.config = TRY(source_config_of(args));
     request.running = TRY(up::read_running_version(root));
     request.machine_id = TRY(up::read_machine_id(root));
     request.now = ::time(nullptr);

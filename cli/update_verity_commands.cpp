@@ -15,7 +15,7 @@ namespace keel::cli {
 namespace {
 
 // Columns of `keel update verity status` (each followed by a space).
-constexpr size_t kNameWidth = 16;
+constexpr size_t kVerityNameWidth = 16;
 constexpr size_t kDeviceWidth = 10;
 constexpr size_t kTargetWidth = 8;
 
@@ -64,10 +64,10 @@ CommandResult verity_status(const ParsedArgs&) {
         print("no mapped devices\n");
         return kExitSuccess;
     }
-    print(cat(cell("NAME", kNameWidth), cell("DEVICE", kDeviceWidth), cell("TARGET", kTargetWidth),
-              "STATUS\n"));
+    print(cat(cell("NAME", kVerityNameWidth), cell("DEVICE", kDeviceWidth),
+              cell("TARGET", kTargetWidth), "STATUS\n"));
     for (const MappedDeviceStatus& device : devices)
-        print(cat(cell(device.name, kNameWidth),
+        print(cat(cell(device.name, kVerityNameWidth),
                   cell(cat(device.major, ":", device.minor), kDeviceWidth),
                   cell(device.target, kTargetWidth), describe_status(device), "\n"));
     return kExitSuccess;

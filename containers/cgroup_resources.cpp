@@ -21,7 +21,7 @@ namespace keel::oci {
 
 namespace {
 
-constexpr std::string_view kField = "linux.resources";
+constexpr std::string_view kResourcesField = "linux.resources";
 
 // cpu.max: the kernel's min_cfs_quota_period and max_cfs_quota_period (us).
 constexpr uint64_t kMinCpuPeriod = 1000;
@@ -36,7 +36,7 @@ constexpr uint16_t kMinBlockWeight = 10;
 constexpr uint16_t kMaxBlockWeight = 1000;
 
 std::string field_name(std::string_view path) {
-    return cat(kField, ".", path);
+    return cat(kResourcesField, ".", path);
 }
 
 // A byte count where -1 means no limit.

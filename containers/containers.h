@@ -505,9 +505,12 @@ struct HealthProbe {
     /// RFC 3339, UTC.
     std::string start;
     std::string end;
-    /// What the check printed (stdout and stderr), at most 4 KiB.
+    /// What the check printed (stdout and stderr), at most kMaxHealthOutput bytes.
     std::string output;
 };
+
+/// How much of a probe's output is kept (Docker keeps 4 KiB).
+inline constexpr size_t kMaxHealthOutput = 4096;
 
 /// How many probes a container's state keeps (Docker keeps 5).
 inline constexpr size_t kHealthLogLength = 5;

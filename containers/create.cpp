@@ -76,7 +76,7 @@ enum class Step : char {
 // The largest message: a state JSON with its annotations.
 constexpr size_t kMaxMessage = 1 << 16;
 // The PATH searched for process.args[0] when process.env sets none.
-constexpr std::string_view kDefaultPath =
+constexpr std::string_view kDefaultSearchPath =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 Result<void> send_step(int socket, Step step, std::string_view payload = {}) {
@@ -172,7 +172,7 @@ Result<void> check_program(const oci::Process& process) {
             return errno_error(cat("process.args[0] ", quoted(program)));
         return {};
     }
-    std::string_view path = kDefaultPath;
+    std::string_view path = kDefaultSearchPath;
     for (const std::string& entry : process.env)
         if (entry.starts_with("PATH="))
             path = std::string_view(entry).substr(5);
@@ -263,7 +263,7 @@ struct Undo {
     }
 };
 
-Result<std::string> absolute_path(const std::string& path) {
+Result<std::string> resolved_path(const std::string& path) {
     char resolved[PATH_MAX];
     if (!::realpath(path.c_str(), resolved))
         return errno_error(cat("resolve ", quoted(path)));
@@ -273,13 +273,13 @@ Result<std::string> absolute_path(const std::string& path) {
 Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOptions& options,
                                Undo& undo) {
     TRY(check_id(options.id));
-    std::string bundle = TRY(absolute_path(options.bundle));
+    std::string bundle = TRY(resolved_path(options.bundle));
     std::string config_text = TRY(read_file(bundle + "/config.json"));
     oci::Spec spec = TRY(oci::read_spec(bundle));
     TRY_CTX(check_spec(spec), cat(bundle, "/config.json"));
     const oci::Process& process = *spec.process;
     std::string rootfs =
-        TRY_CTX(absolute_path(spec.root.path.starts_with('/') ? spec.root.path
+        TRY_CTX(resolved_path(spec.root.path.starts_with('/') ? spec.root.path
                                                               : cat(bundle, "/", spec.root.path)),
                 "root.path");
     // fds 3 .. 3+N-1 must be the caller's: a gap would be filled by the

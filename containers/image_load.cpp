@@ -27,7 +27,6 @@ namespace {
 constexpr size_t kCopyBuffer = 1 << 20;
 // An index may point at an index; no deeper.
 constexpr int kMaxIndexDepth = 2;
-constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
 constexpr std::string_view kContainerdNameAnnotation = "io.containerd.image.name";
 
 // A directory to load from: an OCI layout or an extracted `docker save`.
@@ -179,7 +178,7 @@ Result<std::vector<std::string>> layout_names(const Descriptor& descriptor, std:
     if (auto it = descriptor.annotations.find(std::string(kContainerdNameAnnotation));
         it != descriptor.annotations.end())
         full = it->second;
-    if (auto it = descriptor.annotations.find(std::string(kRefNameAnnotation));
+    if (auto it = descriptor.annotations.find(std::string(oci::kRefNameAnnotation));
         it != descriptor.annotations.end()) {
         // A full reference, or (as the spec has it, and skopeo writes) a tag.
         if (it->second.find_first_of("/:@") != std::string::npos) {

@@ -17,14 +17,6 @@ namespace keel::oci {
 
 namespace {
 
-std::unexpected<Error> fail(const JsonCursor& at, std::string_view what) {
-    return error(at.path().empty() ? std::string(what) : cat(at.path(), ": ", what));
-}
-
-bool present(const JsonCursor& at) {
-    return !at.missing() && !at.null();
-}
-
 size_t hex_length(DigestAlgorithm algorithm) {
     return algorithm == DigestAlgorithm::Sha256 ? 64 : 128;
 }
@@ -33,7 +25,7 @@ Result<Digest> read_digest(const JsonCursor& at) {
     std::string text = TRY(at.string());
     Result<Digest> digest = parse_digest(text);
     if (!digest)
-        return fail(at, digest.error().root());
+        return at.fail(digest.error().root());
     return digest;
 }
 
@@ -47,7 +39,7 @@ Result<std::vector<std::string>> read_strings(const JsonCursor& at) {
 // An object used as a set ("ExposedPorts": {"80/tcp": {}}): its keys.
 Result<std::vector<std::string>> read_key_set(const JsonCursor& at) {
     std::vector<std::string> out;
-    if (!present(at))
+    if (!at.present())
         return out;
     JsonObjectCursor object = TRY(at.object());
     for (const auto& [key, value] : object.members())
@@ -59,19 +51,19 @@ Result<void> check_schema_version(const JsonObjectCursor& root) {
     JsonCursor version = root["schemaVersion"];
     int64_t number = TRY(version.integer<int64_t>());
     if (number != 2)
-        return fail(version, cat("unsupported schema version ", number, " (expected 2)"));
+        return version.fail(cat("unsupported schema version ", number, " (expected 2)"));
     return {};
 }
 
 // A mediaType member, when present, must name this kind of document.
 Result<std::string> read_document_media_type(const JsonObjectCursor& root, DocumentKind kind) {
     JsonCursor at = root["mediaType"];
-    if (!present(at))
+    if (!at.present())
         return std::string();
     std::string media_type = TRY(at.string());
     if (document_kind(media_type) != kind)
-        return fail(at, cat(quoted(media_type), " is not an image ", kDocumentKindNames.name(kind),
-                            " media type"));
+        return at.fail(cat(quoted(media_type), " is not an image ", kDocumentKindNames.name(kind),
+                           " media type"));
     return media_type;
 }
 
@@ -80,8 +72,8 @@ Result<void> refuse_members(const JsonObjectCursor& root, DocumentKind kind,
                             std::initializer_list<std::string_view> names) {
     for (std::string_view name : names)
         if (root.has(name))
-            return fail(root[name], cat("not allowed in an image ", kDocumentKindNames.name(kind),
-                                        " (ambiguous document)"));
+            return root[name].fail(cat("not allowed in an image ", kDocumentKindNames.name(kind),
+                                       " (ambiguous document)"));
     return {};
 }
 
@@ -100,7 +92,7 @@ Result<Descriptor> read_descriptor(const JsonCursor& at) {
     descriptor.media_type = TRY(object["mediaType"].string());
     descriptor.digest = TRY(read_digest(object["digest"]));
     descriptor.size = TRY(object["size"].integer<uint64_t>(0, uint64_t(INT64_MAX)));
-    if (JsonCursor platform = object["platform"]; present(platform))
+    if (JsonCursor platform = object["platform"]; platform.present())
         descriptor.platform = TRY(read_platform(platform));
     descriptor.urls = TRY(read_strings(object["urls"]));
     descriptor.annotations = TRY(object["annotations"].map<std::string>());
@@ -142,10 +134,10 @@ bool platform_word(std::string_view word) {
 Result<std::string> read_archive_path(const JsonCursor& at) {
     std::string path = TRY(at.string());
     if (path.empty() || path.starts_with('/') || path.find('\0') != std::string::npos)
-        return fail(at, cat("not a relative path inside the archive: ", quoted(path)));
+        return at.fail(cat("not a relative path inside the archive: ", quoted(path)));
     for (std::string_view part : split(path, '/'))
         if (part == "..")
-            return fail(at, cat("path leaves the archive: ", quoted(path)));
+            return at.fail(cat("path leaves the archive: ", quoted(path)));
     return path;
 }
 
@@ -228,7 +220,7 @@ Result<Index> parse_index(std::string_view json) {
     TRY(refuse_members(root, DocumentKind::Index, {"config", "layers"}));
     JsonCursor manifests = root["manifests"];
     if (manifests.missing())
-        return fail(manifests, "missing");
+        return manifests.fail("missing");
     for (const JsonCursor& element : TRY(manifests.array()))
         index.manifests.push_back(TRY(read_descriptor(element)));
     index.annotations = TRY(root["annotations"].map<std::string>());
@@ -245,11 +237,11 @@ Result<Manifest> parse_manifest(std::string_view json) {
     manifest.config = TRY(read_descriptor(root["config"]));
     JsonCursor layers = root["layers"];
     if (layers.missing())
-        return fail(layers, "missing");
+        return layers.fail("missing");
     for (const JsonCursor& element : TRY(layers.array())) {
         Descriptor layer = TRY(read_descriptor(element));
         if (!supported_layer_type(layer.media_type))
-            return fail(element, cat("unsupported layer media type ", quoted(layer.media_type)));
+            return element.fail(cat("unsupported layer media type ", quoted(layer.media_type)));
         manifest.layers.push_back(std::move(layer));
     }
     manifest.annotations = TRY(root["annotations"].map<std::string>());
@@ -265,7 +257,7 @@ Result<ImageConfig> parse_image_config(std::string_view json) {
     config.variant = TRY(root["variant"].value_or(""));
     config.created = TRY(root["created"].value_or(""));
     config.author = TRY(root["author"].value_or(""));
-    if (JsonCursor process = root["config"]; present(process)) {
+    if (JsonCursor process = root["config"]; process.present()) {
         JsonObjectCursor object = TRY(process.object());
         config.user = TRY(object["User"].value_or(""));
         config.env = TRY(read_strings(object["Env"]));
@@ -280,10 +272,10 @@ Result<ImageConfig> parse_image_config(std::string_view json) {
     JsonObjectCursor rootfs = TRY(root["rootfs"].object());
     JsonCursor type = rootfs["type"];
     if (std::string kind = TRY(type.string()); kind != "layers")
-        return fail(type, cat("unsupported rootfs type ", quoted(kind), " (expected `layers`)"));
+        return type.fail(cat("unsupported rootfs type ", quoted(kind), " (expected `layers`)"));
     JsonCursor diff_ids = rootfs["diff_ids"];
     if (diff_ids.missing())
-        return fail(diff_ids, "missing");
+        return diff_ids.fail("missing");
     for (const JsonCursor& element : TRY(diff_ids.array()))
         config.diff_ids.push_back(TRY(read_digest(element)));
     return config;

@@ -19,6 +19,9 @@
 
 namespace keel::oci {
 
+/// The annotation of an index entry that names its image ("ubuntu:24.04").
+inline constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
+
 inline constexpr std::string_view kMediaTypeOciIndex = "application/vnd.oci.image.index.v1+json";
 inline constexpr std::string_view kMediaTypeOciManifest =
     "application/vnd.oci.image.manifest.v1+json";

@@ -24,7 +24,7 @@ namespace keel::oci {
 namespace {
 
 // Blobs are copied and hashed in large pieces.
-constexpr size_t kCopyBuffer = 1 << 20;
+constexpr size_t kBlobCopyBuffer = 1 << 20;
 
 Result<void> sync_directory(const std::string& path) {
     Fd directory = TRY(open_file(path, O_RDONLY | O_DIRECTORY));
@@ -300,9 +300,9 @@ Result<void> StoreChanges::add_blob_file(const std::string& path, const Digest& 
             digest_hex = std::string(known_sha256);
         } else {
             Hasher hasher(hash_function(expected.algorithm));
-            std::unique_ptr<char[]> buffer(new char[kCopyBuffer]);
+            std::unique_ptr<char[]> buffer(new char[kBlobCopyBuffer]);
             for (;;) {
-                ssize_t n = ::read(source.get(), buffer.get(), kCopyBuffer);
+                ssize_t n = ::read(source.get(), buffer.get(), kBlobCopyBuffer);
                 if (n < 0 && errno == EINTR)
                     continue;
                 if (n < 0)
@@ -342,9 +342,9 @@ Result<std::pair<Digest, uint64_t>> StoreChanges::add_blob_stream(ByteSource& so
     Fd copy = TRY(make_temporary_file(m_store.tmp_directory(), "blob", temporary));
     auto added = [&]() -> Result<std::pair<Digest, uint64_t>> {
         HashingSource hashing(source, HashFunction::Sha256);
-        std::unique_ptr<char[]> buffer(new char[kCopyBuffer]);
+        std::unique_ptr<char[]> buffer(new char[kBlobCopyBuffer]);
         for (;;) {
-            size_t n = TRY(hashing.read(std::span(buffer.get(), kCopyBuffer)));
+            size_t n = TRY(hashing.read(std::span(buffer.get(), kBlobCopyBuffer)));
             if (n == 0)
                 break;
             TRY(write_all(copy.get(), std::string_view(buffer.get(), n)));

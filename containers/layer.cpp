@@ -23,13 +23,12 @@ namespace keel::oci {
 
 namespace {
 
-constexpr uint64_t kInRoot = kResolveInRoot | kResolveNoMagicLinks;
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 // aufs's own metadata (".wh..wh.plnk", ".wh..wh.aufs"): skipped, as
 // Docker and containerd skip it.
 constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
-constexpr size_t kCopyBuffer = 256 * 1024;
+constexpr size_t kFileCopyBuffer = 256 * 1024;
 // Directories kept open while their entries are applied: deeper than a
 // real tree goes.
 constexpr size_t kKeptParents = 48;
@@ -132,10 +131,11 @@ public:
     Applier(int root, const LayerOptions& options)
         : m_root(root), m_options(options),
           m_chown(options.ownership == Ownership::Archive && ::geteuid() == 0),
-          m_resolve(options.escaping == EscapingNames::Refuse ? kInRoot | kResolveNoSymlinks
-                                                              : kInRoot),
+          m_resolve(options.escaping == EscapingNames::Refuse
+                        ? kResolveConfined | kResolveNoSymlinks
+                        : kResolveConfined),
           m_uid(::geteuid()), m_gid(::getegid()), m_umask(current_umask()),
-          m_buffer(new char[kCopyBuffer]) {
+          m_buffer(new char[kFileCopyBuffer]) {
         m_parents.reserve(kKeptParents);
     }
 
@@ -376,8 +376,8 @@ Result<void> Applier::whiteout(const std::vector<std::string>& parts, std::strin
     std::string name(target);
     std::string path = child_path(join(parts, parts.size() - 1), name);
     if (m_options.whiteouts == Whiteouts::Apply) {
-        auto parent =
-            open_resolved(m_root, join(parts, parts.size() - 1), O_PATH | O_DIRECTORY, kInRoot);
+        auto parent = open_resolved(m_root, join(parts, parts.size() - 1), O_PATH | O_DIRECTORY,
+                                    kResolveConfined);
         if (!parent && (parent.error().code() == ENOENT || parent.error().code() == ENOTDIR))
             return {}; // nothing below to hide
         TRY(remove_tree(TRY(std::move(parent)).get(), name, path, Spare::SameLayer));
@@ -402,7 +402,7 @@ Result<void> Applier::whiteout(const std::vector<std::string>& parts, std::strin
 Result<void> Applier::opaque(const std::vector<std::string>& parts) {
     std::string path = join(parts, parts.size() - 1);
     if (m_options.whiteouts == Whiteouts::Apply) {
-        auto directory = open_resolved(m_root, path, O_RDONLY | O_DIRECTORY, kInRoot);
+        auto directory = open_resolved(m_root, path, O_RDONLY | O_DIRECTORY, kResolveConfined);
         if (!directory &&
             (directory.error().code() == ENOENT || directory.error().code() == ENOTDIR))
             return {};
@@ -412,7 +412,7 @@ Result<void> Applier::opaque(const std::vector<std::string>& parts) {
         return {};
     }
     TRY(open_directory(parts, parts.size() - 1));
-    Fd directory = TRY(open_resolved(m_root, path, O_RDONLY | O_DIRECTORY, kInRoot));
+    Fd directory = TRY(open_resolved(m_root, path, O_RDONLY | O_DIRECTORY, kResolveConfined));
     if (::fsetxattr(directory.get(), "trusted.overlay.opaque", "y", 1, 0) < 0)
         return errno_error(cat("mark ", quoted(path), " opaque"));
     return {};
@@ -449,7 +449,7 @@ Result<void> Applier::regular_file(TarReader& reader, const TarEntry& entry, con
     if (opened < 0)
         return errno_error("create");
     Fd file(opened);
-    while (size_t n = TRY(reader.read_data({m_buffer.get(), kCopyBuffer})))
+    while (size_t n = TRY(reader.read_data({m_buffer.get(), kFileCopyBuffer})))
         TRY_CTX(write_all(file.get(), {m_buffer.get(), n}), "write");
     // chown first: it clears setuid and setgid bits.
     if (needs_chown(entry, parent) && ::fchown(file.get(), uid_t(entry.uid), gid_t(entry.gid)) < 0)
@@ -595,7 +595,7 @@ Result<void> Applier::apply(TarReader& reader, const TarEntry& entry) {
         if (::fstat(m_root, &st) < 0)
             return errno_error("stat the root");
         if (m_chown) {
-            Fd root = TRY(open_resolved(m_root, ".", O_RDONLY | O_DIRECTORY, kInRoot));
+            Fd root = TRY(open_resolved(m_root, ".", O_RDONLY | O_DIRECTORY, kResolveConfined));
             if (::fchown(root.get(), uid_t(entry.uid), gid_t(entry.gid)) < 0)
                 return errno_error("chown the root");
         }
@@ -644,7 +644,8 @@ Result<void> Applier::finish() {
     // Deepest last made first, so no mode set on a directory stops the
     // next from being opened.
     for (auto it = m_directories.rbegin(); it != m_directories.rend(); ++it) {
-        auto opened = open_resolved(m_root, it->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, kInRoot);
+        auto opened =
+            open_resolved(m_root, it->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, kResolveConfined);
         if (!opened)
             continue; // removed or replaced later in the layer
         struct stat st;

@@ -27,7 +27,6 @@ namespace {
 
 constexpr std::string_view kLeaseSuffix = ".json";
 constexpr std::string_view kContainerInterface = "eth0";
-constexpr size_t kInterfaceNameMax = 15;
 
 // How many ports the kernel is asked for before giving up on finding one
 // that no lease publishes already.

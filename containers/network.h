@@ -18,6 +18,9 @@
 
 namespace keel::containers {
 
+/// The longest network interface name the kernel takes (IFNAMSIZ - 1).
+inline constexpr size_t kInterfaceNameMax = 15;
+
 /// The lowest address of `subnet` after its gateway (the first host
 /// address) that is not in `taken`, short of the broadcast address. ENOSPC
 /// when every one is taken.

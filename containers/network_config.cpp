@@ -14,7 +14,6 @@ namespace keel::containers {
 
 namespace {
 
-constexpr size_t kInterfaceNameMax = 15; // IFNAMSIZ - 1
 constexpr std::string_view kPortMappingForm = "[[IP:][HOST_PORT]:]CONTAINER_PORT[/tcp|udp]";
 
 Result<uint16_t> parse_port(std::string_view text, std::string_view which) {

@@ -25,7 +25,6 @@ namespace {
 
 constexpr size_t kMaxDocumentBytes = 4 * 1024 * 1024;
 constexpr size_t kMaxTokenResponseBytes = 1024 * 1024;
-constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
 
 std::string manifest_accept() {
     return cat(oci::kMediaTypeOciIndex, ", ", oci::kMediaTypeOciManifest, ", ",
@@ -443,7 +442,7 @@ std::string layout_index(const oci::Descriptor& manifest, const std::string& ref
     writer.field("digest", manifest.digest.str());
     writer.field("size", manifest.size);
     writer.key("annotations").begin_object();
-    writer.field(kRefNameAnnotation, reference);
+    writer.field(oci::kRefNameAnnotation, reference);
     writer.end_object();
     writer.end_object().end_array();
     writer.end_object();

@@ -29,10 +29,6 @@ namespace keel::oci {
 
 namespace {
 
-// Resolution inside the rootfs: "/" and ".." stop at its root, and no
-// /proc magic link (/proc/self/root...) leads out of it.
-constexpr uint64_t kInRoot = kResolveInRoot | kResolveNoMagicLinks;
-
 constexpr long kProcSuperMagic = 0x9fa0;
 constexpr long kCgroup2SuperMagic = 0x63677270;
 
@@ -303,7 +299,7 @@ Result<void> mount_at(const std::string& source, int target, const char* type, u
 Result<void> mount_filesystem_in_root(int root, const std::string& relative,
                                       const std::string& type, unsigned long flags,
                                       std::string_view options) {
-    Fd target = TRY(open_or_make(root, relative, TargetKind::Directory, kInRoot));
+    Fd target = TRY(open_or_make(root, relative, TargetKind::Directory, kResolveConfined));
     return mount_at(type, target.get(), type.c_str(), flags, std::string(options),
                     cat("mount ", type));
 }
@@ -341,7 +337,7 @@ Result<void> mount_entry(int root, const Mount& mount, const std::string& bundle
     }
     // proc and sysfs mounted at the end of a symlink could land somewhere
     // the container's security profile does not expect (CVE-2019-19921).
-    uint64_t resolve = kInRoot;
+    uint64_t resolve = kResolveConfined;
     if (type == "proc" || type == "sysfs")
         resolve |= kResolveNoSymlinks;
     Fd target = TRY(open_or_make(root, relative, kind, resolve));
@@ -428,7 +424,7 @@ Result<void> make_device(int root, const std::string& relative, mode_t type, dev
     std::string name = relative.substr(slash == relative.npos ? 0 : slash + 1);
     if (name.empty())
         return error("not a device path");
-    Fd directory = TRY(open_or_make(root, parent, TargetKind::Directory, kInRoot));
+    Fd directory = TRY(open_or_make(root, parent, TargetKind::Directory, kResolveConfined));
     if (::unlinkat(directory.get(), name.c_str(), 0) < 0 && errno != ENOENT)
         return errno_error(cat("remove ", quoted("/" + relative)));
     if (::mknodat(directory.get(), name.c_str(), type | (mode & 07777), number) == 0) {
@@ -494,7 +490,7 @@ Result<void> populate_dev(int root, const Spec& spec) {
         TRY_CTX(mount_filesystem_in_root(root, "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                          kDevShmOptions),
                 "/dev/shm");
-    Fd dev = TRY_CTX(open_resolved(root, "dev", O_PATH | O_DIRECTORY, kInRoot), "/dev");
+    Fd dev = TRY_CTX(open_resolved(root, "dev", O_PATH | O_DIRECTORY, kResolveConfined), "/dev");
     for (const DevLink& link : kDevLinks) {
         std::string name(link.name);
         std::string target(link.target);
@@ -525,9 +521,9 @@ Result<void> make_holding_mount_private(const std::string& path) {
 Result<void> write_sysctls(int root, const Spec& spec) {
     if (spec.linux_config.sysctl.empty())
         return {};
-    Fd proc_sys =
-        TRY_CTX(open_resolved(root, "proc/sys", O_PATH | O_DIRECTORY, kInRoot | kResolveNoSymlinks),
-                "linux.sysctl");
+    Fd proc_sys = TRY_CTX(open_resolved(root, "proc/sys", O_PATH | O_DIRECTORY,
+                                        kResolveConfined | kResolveNoSymlinks),
+                          "linux.sysctl");
     struct statfs st {};
     if (::fstatfs(proc_sys.get(), &st) < 0)
         return errno_error("linux.sysctl: statfs /proc/sys");
@@ -549,7 +545,7 @@ Result<void> write_sysctls(int root, const Spec& spec) {
 
 // /dev/null of the new root, checked to be the null device itself.
 Result<Fd> open_null_device(int root) {
-    auto null = open_resolved(root, "dev/null", O_PATH, kInRoot | kResolveNoSymlinks);
+    auto null = open_resolved(root, "dev/null", O_PATH, kResolveConfined | kResolveNoSymlinks);
     if (!null)
         return std::unexpected(
             std::move(null).error().wrap("/dev/null is not the null device, refusing to mask"));
@@ -562,7 +558,7 @@ Result<Fd> open_null_device(int root) {
 }
 
 Result<void> mask_path(int root, const std::string& relative, std::optional<Fd>& null) {
-    auto target = open_resolved(root, name_or_dot(relative), O_PATH, kInRoot);
+    auto target = open_resolved(root, name_or_dot(relative), O_PATH, kResolveConfined);
     if (!target && target.error().code() == ENOENT)
         return {};
     if (!target)
@@ -583,7 +579,7 @@ Result<void> mask_path(int root, const std::string& relative, std::optional<Fd>&
 }
 
 Result<void> make_path_read_only(int root, const std::string& relative) {
-    auto target = open_resolved(root, name_or_dot(relative), O_PATH, kInRoot);
+    auto target = open_resolved(root, name_or_dot(relative), O_PATH, kResolveConfined);
     if (!target && target.error().code() == ENOENT)
         return {};
     if (!target)
@@ -706,7 +702,7 @@ Result<void> finish_rootfs(const Spec& spec) {
         std::string context = cat("mounts[", i, "] (", mount.destination, "): make read-only");
         Fd target =
             TRY_CTX(open_resolved(root.get(), name_or_dot(relative_in_root(mount.destination)),
-                                  O_PATH, kInRoot),
+                                  O_PATH, kResolveConfined),
                     context);
         MountAttributes attributes;
         attributes.set = kMountAttrReadOnly;

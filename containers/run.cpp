@@ -9,6 +9,7 @@
 #include "base/fd.h"
 #include "base/log.h"
 #include "base/notify.h"
+#include "base/spawn.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "cgroups/cgroups.h"
@@ -36,8 +37,6 @@ using Clock = std::chrono::steady_clock;
 // Where keel's binary is, as found before it was re-executed sealed: the
 // init --init binds into the container.
 constexpr std::string_view kBinaryVariable = "KEEL_RUN_BINARY";
-
-constexpr size_t kMaxProbeOutput = 4096;
 
 Result<ContainerPlace> container_place(std::string id, const std::string& bundle,
                                        const std::string& rootfs_dir) {
@@ -132,7 +131,7 @@ HealthProbe probe_health(const RuntimeOptions& runtime, std::string_view id,
             if (ready[1].revents & (POLLIN | POLLHUP)) {
                 char buffer[1024];
                 ssize_t got = ::read(reader.get(), buffer, sizeof buffer);
-                if (got > 0 && probe.output.size() < kMaxProbeOutput)
+                if (got > 0 && probe.output.size() < kMaxHealthOutput)
                     probe.output.append(buffer, size_t(got));
             }
             if (ready[0].revents & POLLIN)
@@ -149,7 +148,7 @@ HealthProbe probe_health(const RuntimeOptions& runtime, std::string_view id,
         char buffer[1024];
         ssize_t got = 0;
         while ((got = ::read(reader.get(), buffer, sizeof buffer)) > 0)
-            if (probe.output.size() < kMaxProbeOutput)
+            if (probe.output.size() < kMaxHealthOutput)
                 probe.output.append(buffer, size_t(got));
         if (timed_out) {
             probe.output +=
@@ -157,7 +156,7 @@ HealthProbe probe_health(const RuntimeOptions& runtime, std::string_view id,
                     std::chrono::duration_cast<milliseconds>(check.timeout).count(), "ms)");
             return -1;
         }
-        return WIFEXITED(status) ? WEXITSTATUS(status) : kSignalStatusBase + WTERMSIG(status);
+        return shell_exit_code(status);
     };
     Result<int> code = run_probe();
     if (code) {
@@ -166,8 +165,8 @@ HealthProbe probe_health(const RuntimeOptions& runtime, std::string_view id,
         probe.exit_code = -1;
         probe.output = code.error().to_string();
     }
-    if (probe.output.size() > kMaxProbeOutput)
-        probe.output.resize(kMaxProbeOutput);
+    if (probe.output.size() > kMaxHealthOutput)
+        probe.output.resize(kMaxHealthOutput);
     probe.end = now_rfc3339();
     return probe;
 }

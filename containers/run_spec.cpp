@@ -23,7 +23,7 @@ namespace keel::containers {
 
 namespace {
 
-constexpr std::string_view kDefaultPath =
+constexpr std::string_view kDefaultPathVariable =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // Docker's default RLIMIT_NOFILE (soft and hard).
@@ -176,7 +176,7 @@ std::optional<uint64_t> parse_fixed_point(std::string_view text, int decimals) {
     return out;
 }
 
-bool absolute_path(std::string_view path) {
+bool is_absolute_path(std::string_view path) {
     return path.starts_with('/');
 }
 
@@ -368,7 +368,7 @@ std::vector<std::string> process_env(const RunOptions& options, const oci::Image
                                      std::string_view hostname, std::string_view home) {
     std::vector<std::string> env;
     if (!has_env(image.env, "PATH"))
-        env.emplace_back(kDefaultPath);
+        env.emplace_back(kDefaultPathVariable);
     env.push_back(cat("HOSTNAME=", hostname));
     if (options.terminal == Terminal::Allocate)
         env.emplace_back("TERM=xterm");
@@ -456,7 +456,7 @@ Result<std::string> make_spec(const RunOptions& options, const oci::ImageConfig&
         // A regular file: anything else (a directory, "/") would be bound
         // into the container.
         struct stat st {};
-        if (!absolute_path(place.init_binary) || ::stat(place.init_binary.c_str(), &st) != 0 ||
+        if (!is_absolute_path(place.init_binary) || ::stat(place.init_binary.c_str(), &st) != 0 ||
             !S_ISREG(st.st_mode))
             return error(
                 cat("--init: keel's binary ", quoted(place.init_binary), " is not a regular file"));
@@ -469,7 +469,7 @@ Result<std::string> make_spec(const RunOptions& options, const oci::ImageConfig&
     std::string cwd = !options.workdir.empty()     ? options.workdir
                       : !image.working_dir.empty() ? image.working_dir
                                                    : "/";
-    if (!absolute_path(cwd))
+    if (!is_absolute_path(cwd))
         return error(cat("--workdir: ", quoted(cwd), " is not an absolute path"));
     oci::CapabilityMask caps = TRY(effective_capabilities(options.cap_add, options.cap_drop));
     if (place.device_rules == DeviceRules::NotEnforceable && !asks_for_mknod(options.cap_add))
@@ -662,11 +662,11 @@ Result<VolumeMount> parse_volume(std::string_view text) {
     if (parts.size() < 2 || parts.size() > 3)
         return error(cat("bad volume ", quoted(text), " (expected HOST:CONTAINER[:ro])"));
     VolumeMount out{.source = std::string(parts[0]), .destination = std::string(parts[1])};
-    if (!absolute_path(out.source))
+    if (!is_absolute_path(out.source))
         return error(cat("volume ", quoted(text),
                          ": named volumes are not supported; the host "
                          "path must be absolute"));
-    if (!absolute_path(out.destination))
+    if (!is_absolute_path(out.destination))
         return error(cat("volume ", quoted(text), ": the container path must be absolute"));
     if (parts.size() == 3) {
         for (std::string_view option : split(parts[2], ',')) {
@@ -685,7 +685,7 @@ Result<VolumeMount> parse_volume(std::string_view text) {
 Result<TmpfsMount> parse_tmpfs(std::string_view text) {
     size_t colon = text.find(':');
     TmpfsMount out{.destination = std::string(text.substr(0, colon))};
-    if (!absolute_path(out.destination))
+    if (!is_absolute_path(out.destination))
         return error(cat("tmpfs ", quoted(text), ": the path must be absolute"));
     if (colon != std::string_view::npos)
         for (std::string_view option : split(text.substr(colon + 1), ','))

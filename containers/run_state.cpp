@@ -9,13 +9,6 @@
 
 namespace keel::containers {
 
-namespace {
-
-// What state.json keeps of a probe's output.
-constexpr size_t kMaxProbeOutput = 4096;
-
-} // namespace
-
 Result<RunState> parse_run_state(std::string_view text) {
     RunState out;
     JsonValue document = TRY(parse_json(text));
@@ -74,7 +67,7 @@ std::string run_state_json(const RunState& state) {
             .field("exit_code", probe.exit_code)
             .field("start", probe.start)
             .field("end", probe.end)
-            .field("output", std::string_view(probe.output).substr(0, kMaxProbeOutput))
+            .field("output", std::string_view(probe.output).substr(0, kMaxHealthOutput))
             .end_object();
     json.end_array().end_object();
     return json.text();

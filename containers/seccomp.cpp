@@ -41,7 +41,7 @@ namespace keel::oci {
 
 namespace {
 
-constexpr std::string_view kField = "linux.seccomp";
+constexpr std::string_view kSeccompField = "linux.seccomp";
 // The kernel's MAX_ERRNO: a larger errnoRet would be clamped to it.
 constexpr uint32_t kMaxErrno = 4095;
 constexpr uint32_t kMaxArgumentIndex = 5;
@@ -368,42 +368,45 @@ std::shared_ptr<const SeccompFilter> remember(const std::string& key,
 
 Result<SeccompFilter> compile_seccomp(const Seccomp& profile) {
     if (profile.default_action == SeccompAction::Notify)
-        return error(cat(kField, ".defaultAction: SCMP_ACT_NOTIFY cannot be the default action"));
+        return error(
+            cat(kSeccompField, ".defaultAction: SCMP_ACT_NOTIFY cannot be the default action"));
     uint32_t default_action =
         TRY_CTX(scmp_action(profile.default_action, profile.default_errno_ret, "defaultErrnoRet"),
-                std::string(kField));
+                std::string(kSeccompField));
 
     SeccompFilter filter;
     for (size_t i = 0; i < profile.flags.size(); ++i) {
         auto known = std::find_if(std::begin(kFlagNames), std::end(kFlagNames),
                                   [&](const FlagName& f) { return f.name == profile.flags[i]; });
         if (known == std::end(kFlagNames))
-            return error(cat(kField, ".flags[", i, "]: unknown flag ", quoted(profile.flags[i])));
+            return error(
+                cat(kSeccompField, ".flags[", i, "]: unknown flag ", quoted(profile.flags[i])));
         filter.flags |= known->flag;
     }
 
     ++g_compiles;
     scmp_filter_ctx raw = seccomp_init(default_action);
     if (!raw)
-        return error(cat(kField, ": libseccomp refused the default action"));
+        return error(cat(kSeccompField, ": libseccomp refused the default action"));
     Context context(raw, seccomp_release);
     for (size_t i = 0; i < profile.architectures.size(); ++i) {
         const std::string& name = profile.architectures[i];
         uint32_t token = architecture_token(name);
         if (token == 0)
             return error(
-                cat(kField, ".architectures[", i, "]: unknown architecture ", quoted(name)));
+                cat(kSeccompField, ".architectures[", i, "]: unknown architecture ", quoted(name)));
         // The native architecture is in every new filter already.
         if (int rc = seccomp_arch_add(raw, token); rc < 0 && rc != -EEXIST)
-            return errno_error(-rc, cat(kField, ".architectures[", i, "]: add ", quoted(name)));
+            return errno_error(-rc,
+                               cat(kSeccompField, ".architectures[", i, "]: add ", quoted(name)));
     }
     for (size_t i = 0; i < profile.syscalls.size(); ++i) {
         const SeccompRule& rule = profile.syscalls[i];
-        TRY(add_rule(raw, rule, default_action, cat(kField, ".syscalls[", i, "]")));
+        TRY(add_rule(raw, rule, default_action, cat(kSeccompField, ".syscalls[", i, "]")));
         if (rule.action == SeccompAction::Notify)
             filter.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
     }
-    filter.program = TRY_CTX(export_seccomp_program(raw), std::string(kField));
+    filter.program = TRY_CTX(export_seccomp_program(raw), std::string(kSeccompField));
     return filter;
 }
 

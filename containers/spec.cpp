@@ -147,25 +147,16 @@ std::string shown(std::string_view text) {
     return quoted(out);
 }
 
-// A member that is there and not null: optional members are read only then.
-bool present(const JsonCursor& at) {
-    return !at.missing() && !at.null();
-}
-
-std::unexpected<Error> fail(const JsonCursor& at, std::string_view what) {
-    return error(at.path().empty() ? std::string(what) : cat(at.path(), ": ", what));
-}
-
 // A string that reaches a syscall: one with a NUL in it would be cut there.
 Result<std::string> text(const JsonCursor& at) {
     std::string value = TRY(at.string());
     if (value.find('\0') != std::string::npos)
-        return fail(at, "contains a NUL character");
+        return at.fail("contains a NUL character");
     return value;
 }
 
 Result<std::string> text_or_empty(const JsonCursor& at) {
-    if (!present(at))
+    if (!at.present())
         return std::string();
     return text(at);
 }
@@ -173,7 +164,7 @@ Result<std::string> text_or_empty(const JsonCursor& at) {
 Result<std::string> absolute_path(const JsonCursor& at) {
     std::string path = TRY(text(at));
     if (!path.starts_with('/'))
-        return fail(at, "must be an absolute path");
+        return at.fail("must be an absolute path");
     return path;
 }
 
@@ -197,7 +188,7 @@ Result<std::map<std::string, std::string>> text_map(const JsonCursor& at) {
     std::map<std::string, std::string> out = TRY(at.map<std::string>());
     for (const auto& [key, value] : out)
         if (key.find('\0') != std::string::npos || value.find('\0') != std::string::npos)
-            return fail(at, cat(shown(key), " contains a NUL character"));
+            return at.fail(cat(shown(key), " contains a NUL character"));
     return out;
 }
 
@@ -205,7 +196,7 @@ template <std::integral T>
 Result<std::optional<T>> optional_integer(const JsonCursor& at,
                                           T min = std::numeric_limits<T>::min(),
                                           T max = std::numeric_limits<T>::max()) {
-    if (!present(at))
+    if (!at.present())
         return std::nullopt;
     return TRY(at.integer<T>(min, max));
 }
@@ -218,7 +209,7 @@ Result<T> integer_or(const JsonCursor& at, T fallback, T min = std::numeric_limi
 }
 
 Result<std::optional<bool>> optional_boolean(const JsonCursor& at) {
-    if (!present(at))
+    if (!at.present())
         return std::nullopt;
     return TRY(at.boolean());
 }
@@ -251,7 +242,7 @@ Result<CapabilityMask> capability_set(const JsonCursor& at) {
         std::string name = TRY(element.string());
         std::optional<int> number = capability_number(name);
         if (!number)
-            return fail(element, cat("unknown capability ", shown(name)));
+            return element.fail(cat("unknown capability ", shown(name)));
         mask |= CapabilityMask(1) << *number;
     }
     return mask;
@@ -276,15 +267,15 @@ Result<std::vector<Rlimit>> read_rlimits(const JsonCursor& at) {
         std::string name = TRY(type.string());
         std::optional<int> resource = rlimit_number(name);
         if (!resource)
-            return fail(type, cat("unknown rlimit ", shown(name)));
+            return type.fail(cat("unknown rlimit ", shown(name)));
         for (const Rlimit& earlier : out)
             if (earlier.resource == *resource)
-                return fail(type, cat(shown(name), " is given twice"));
+                return type.fail(cat(shown(name), " is given twice"));
         Rlimit limit{.resource = *resource};
         limit.soft = TRY(object["soft"].integer<uint64_t>());
         limit.hard = TRY(object["hard"].integer<uint64_t>());
         if (limit.soft > limit.hard)
-            return fail(object["soft"], cat(limit.soft, " is above the hard limit ", limit.hard));
+            return object["soft"].fail(cat(limit.soft, " is above the hard limit ", limit.hard));
         out.push_back(limit);
     }
     return out;
@@ -305,26 +296,26 @@ Result<Process> read_process(const JsonCursor& at) {
     JsonObjectCursor object = TRY(at.object());
     Process out;
     out.terminal = TRY(object["terminal"].value_or(false));
-    if (JsonCursor size = object["consoleSize"]; present(size)) {
+    if (JsonCursor size = object["consoleSize"]; size.present()) {
         JsonObjectCursor members = TRY(size.object());
         ConsoleSize console;
         console.height = TRY(integer_or<uint32_t>(members["height"], 0));
         console.width = TRY(integer_or<uint32_t>(members["width"], 0));
         out.console_size = console;
     }
-    if (JsonCursor user = object["user"]; present(user))
+    if (JsonCursor user = object["user"]; user.present())
         out.user = TRY(read_user(user));
 
     JsonCursor args = object["args"];
     if (args.missing())
-        return fail(args, "missing");
+        return args.fail("missing");
     out.args = TRY(texts(args));
     if (out.args.empty())
-        return fail(args, "must name the program to run");
+        return args.fail("must name the program to run");
     out.env = TRY(texts(object["env"]));
     out.cwd = TRY(absolute_path(object["cwd"]));
 
-    if (JsonCursor capabilities = object["capabilities"]; present(capabilities))
+    if (JsonCursor capabilities = object["capabilities"]; capabilities.present())
         out.capabilities = TRY(read_capabilities(capabilities));
     out.rlimits = TRY(read_rlimits(object["rlimits"]));
     out.no_new_privileges = TRY(object["noNewPrivileges"].value_or(false));
@@ -340,7 +331,7 @@ Result<Root> read_root(const JsonCursor& at) {
     JsonCursor path = object["path"];
     out.path = TRY(text(path));
     if (out.path.empty())
-        return fail(path, "must not be empty");
+        return path.fail("must not be empty");
     out.readonly = TRY(object["readonly"].value_or(false));
     return out;
 }
@@ -409,16 +400,16 @@ Result<std::vector<Namespace>> read_namespaces(const JsonCursor& at) {
         std::string name = TRY(type.string());
         std::optional<NamespaceType> parsed = kNamespaceTypeNames.parse(name);
         if (!parsed)
-            return fail(type, cat("unknown namespace type ", shown(name), " (expected ",
-                                  kNamespaceTypeNames.names(", ", " or "), ")"));
+            return type.fail(cat("unknown namespace type ", shown(name), " (expected ",
+                                 kNamespaceTypeNames.names(", ", " or "), ")"));
         for (const Namespace& earlier : out)
             if (earlier.type == *parsed)
-                return fail(type, cat(shown(name), " is given twice"));
+                return type.fail(cat(shown(name), " is given twice"));
         Namespace entry{.type = *parsed};
         JsonCursor path = object["path"];
         entry.path = TRY(text_or_empty(path));
         if (!entry.path.empty() && !entry.path.starts_with('/'))
-            return fail(path, "must be an absolute path");
+            return path.fail("must be an absolute path");
         out.push_back(std::move(entry));
     }
     return out;
@@ -432,8 +423,8 @@ Result<std::vector<Device>> read_devices(const JsonCursor& at) {
         JsonCursor type = object["type"];
         std::string letter = TRY(type.string());
         if (letter != "c" && letter != "u" && letter != "b" && letter != "p")
-            return fail(type,
-                        cat("unknown device type ", shown(letter), " (expected c, u, b or p)"));
+            return type.fail(
+                cat("unknown device type ", shown(letter), " (expected c, u, b or p)"));
         device.type = letter[0];
         device.path = TRY(absolute_path(object["path"]));
         if (device.type == 'p') {
@@ -469,14 +460,14 @@ Result<std::vector<DeviceRule>> read_device_rules(const JsonCursor& at) {
         JsonCursor type = object["type"];
         std::string letter = TRY(type.value_or("a"));
         if (letter != "a" && letter != "c" && letter != "b")
-            return fail(type, cat("unknown device type ", shown(letter), " (expected a, c or b)"));
+            return type.fail(cat("unknown device type ", shown(letter), " (expected a, c or b)"));
         rule.type = letter[0];
         rule.major = TRY(device_number_or_any(object["major"]));
         rule.minor = TRY(device_number_or_any(object["minor"]));
         JsonCursor access = object["access"];
         rule.access = TRY(access.value_or(""));
         if (rule.access.find_first_not_of("rwm") != std::string::npos)
-            return fail(access, cat(shown(rule.access), " is not made of r, w and m"));
+            return access.fail(cat(shown(rule.access), " is not made of r, w and m"));
         out.push_back(std::move(rule));
     }
     return out;
@@ -554,15 +545,15 @@ Result<Resources> read_resources(const JsonCursor& at) {
     JsonObjectCursor object = TRY(at.object());
     Resources out;
     out.devices = TRY(read_device_rules(object["devices"]));
-    if (JsonCursor memory = object["memory"]; present(memory))
+    if (JsonCursor memory = object["memory"]; memory.present())
         TRY(read_memory(memory, out.memory.emplace()));
-    if (JsonCursor cpu = object["cpu"]; present(cpu))
+    if (JsonCursor cpu = object["cpu"]; cpu.present())
         out.cpu = TRY(read_cpu(cpu));
-    if (JsonCursor pids = object["pids"]; present(pids)) {
+    if (JsonCursor pids = object["pids"]; pids.present()) {
         JsonObjectCursor members = TRY(pids.object());
         out.pids_limit = TRY(members["limit"].integer<int64_t>());
     }
-    if (JsonCursor block_io = object["blockIO"]; present(block_io))
+    if (JsonCursor block_io = object["blockIO"]; block_io.present())
         out.block_io = TRY(read_block_io(block_io));
     for (const JsonCursor& element : TRY(object["hugepageLimits"].array())) {
         JsonObjectCursor limit = TRY(element.object());
@@ -570,7 +561,7 @@ Result<Resources> read_resources(const JsonCursor& at) {
         JsonCursor page_size = limit["pageSize"];
         entry.page_size = TRY(text(page_size));
         if (entry.page_size.empty())
-            return fail(page_size, "must not be empty");
+            return page_size.fail("must not be empty");
         entry.limit = TRY(limit["limit"].integer<uint64_t>());
         out.hugepage_limits.push_back(std::move(entry));
     }
@@ -584,7 +575,7 @@ Result<SeccompAction> seccomp_action(const JsonCursor& at) {
         return SeccompAction::KillThread;
     if (std::optional<SeccompAction> action = kSeccompActionNames.parse(name))
         return *action;
-    return fail(at, cat("unknown seccomp action ", shown(name)));
+    return at.fail(cat("unknown seccomp action ", shown(name)));
 }
 
 Result<std::vector<SeccompArgument>> read_seccomp_arguments(const JsonCursor& at) {
@@ -599,7 +590,7 @@ Result<std::vector<SeccompArgument>> read_seccomp_arguments(const JsonCursor& at
         std::string name = TRY(op.string());
         std::optional<SeccompOperator> parsed = kSeccompOperatorNames.parse(name);
         if (!parsed)
-            return fail(op, cat("unknown seccomp operator ", shown(name)));
+            return op.fail(cat("unknown seccomp operator ", shown(name)));
         argument.op = *parsed;
         out.push_back(argument);
     }
@@ -613,24 +604,24 @@ Result<Seccomp> read_seccomp(const JsonCursor& at) {
     out.default_action = TRY(seccomp_action(default_action));
     // The kernel has nobody to notify before a listener exists.
     if (out.default_action == SeccompAction::Notify)
-        return fail(default_action, "SCMP_ACT_NOTIFY cannot be the default action");
+        return default_action.fail("SCMP_ACT_NOTIFY cannot be the default action");
     out.default_errno_ret = TRY(optional_integer<uint32_t>(object["defaultErrnoRet"]));
     for (const JsonCursor& element : TRY(object["architectures"].array())) {
         std::string name = TRY(element.string());
         if (std::ranges::find(kSeccompArchitectures, name) == std::end(kSeccompArchitectures))
-            return fail(element, cat("unknown architecture ", shown(name)));
+            return element.fail(cat("unknown architecture ", shown(name)));
         out.architectures.push_back(std::move(name));
     }
     for (const JsonCursor& element : TRY(object["flags"].array())) {
         std::string name = TRY(element.string());
         if (std::ranges::find(kSeccompFlags, name) == std::end(kSeccompFlags))
-            return fail(element, cat("unknown seccomp flag ", shown(name)));
+            return element.fail(cat("unknown seccomp flag ", shown(name)));
         out.flags.push_back(std::move(name));
     }
     JsonCursor listener_path = object["listenerPath"];
     out.listener_path = TRY(text_or_empty(listener_path));
     if (!out.listener_path.empty() && !out.listener_path.starts_with('/'))
-        return fail(listener_path, "must be an absolute path");
+        return listener_path.fail("must be an absolute path");
     out.listener_metadata = TRY(object["listenerMetadata"].value_or(""));
 
     for (const JsonCursor& element : TRY(object["syscalls"].array())) {
@@ -639,11 +630,11 @@ Result<Seccomp> read_seccomp(const JsonCursor& at) {
         JsonCursor names = syscall["names"];
         rule.names = TRY(texts(names));
         if (rule.names.empty())
-            return fail(names, "must name at least one syscall");
+            return names.fail("must name at least one syscall");
         JsonCursor action = syscall["action"];
         rule.action = TRY(seccomp_action(action));
         if (rule.action == SeccompAction::Notify && out.listener_path.empty())
-            return fail(action, "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+            return action.fail("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
         rule.errno_ret = TRY(optional_integer<uint32_t>(syscall["errnoRet"]));
         rule.args = TRY(read_seccomp_arguments(syscall["args"]));
         out.syscalls.push_back(std::move(rule));
@@ -661,8 +652,8 @@ Result<Personality> read_personality(const JsonCursor& at) {
     else if (name == "LINUX32")
         out.domain = PER_LINUX32;
     else
-        return fail(domain, cat("unknown personality domain ", shown(name),
-                                " (expected LINUX or LINUX32)"));
+        return domain.fail(
+            cat("unknown personality domain ", shown(name), " (expected LINUX or LINUX32)"));
     for (const JsonCursor& element : TRY(object["flags"].array())) {
         std::string flag = TRY(element.string());
         const PersonalityFlag* found = nullptr;
@@ -670,7 +661,7 @@ Result<Personality> read_personality(const JsonCursor& at) {
             if (known.name == flag)
                 found = &known;
         if (!found)
-            return fail(element, cat("unknown personality flag ", shown(flag)));
+            return element.fail(cat("unknown personality flag ", shown(flag)));
         out.domain |= found->flag;
     }
     return out;
@@ -690,9 +681,9 @@ Result<PropagationSetting> rootfs_propagation(const JsonCursor& at) {
         return PropagationSetting{};
     std::optional<PropagationSetting> setting = parse_propagation(name);
     if (!setting)
-        return fail(at, cat("unknown propagation ", shown(name),
-                            " (expected private, rprivate, shared, rshared, slave, rslave, "
-                            "unbindable or runbindable)"));
+        return at.fail(cat("unknown propagation ", shown(name),
+                           " (expected private, rprivate, shared, rshared, slave, rslave, "
+                           "unbindable or runbindable)"));
     return *setting;
 }
 
@@ -704,10 +695,10 @@ Result<LinuxConfig> read_linux(const JsonCursor& at) {
     out.gid_mappings = TRY(read_id_mappings(object["gidMappings"]));
     out.devices = TRY(read_devices(object["devices"]));
     out.cgroups_path = TRY(text_or_empty(object["cgroupsPath"]));
-    if (JsonCursor resources = object["resources"]; present(resources))
+    if (JsonCursor resources = object["resources"]; resources.present())
         out.resources = TRY(read_resources(resources));
     out.sysctl = TRY(text_map(object["sysctl"]));
-    if (JsonCursor seccomp = object["seccomp"]; present(seccomp))
+    if (JsonCursor seccomp = object["seccomp"]; seccomp.present())
         out.seccomp = TRY(read_seccomp(seccomp));
     PropagationSetting propagation = TRY(rootfs_propagation(object["rootfsPropagation"]));
     out.rootfs_propagation = propagation.propagation;
@@ -715,9 +706,9 @@ Result<LinuxConfig> read_linux(const JsonCursor& at) {
     out.masked_paths = TRY(absolute_paths(object["maskedPaths"]));
     out.readonly_paths = TRY(absolute_paths(object["readonlyPaths"]));
     out.mount_label = TRY(object["mountLabel"].value_or(""));
-    if (JsonCursor personality = object["personality"]; present(personality))
+    if (JsonCursor personality = object["personality"]; personality.present())
         out.personality = TRY(read_personality(personality));
-    if (JsonCursor offsets = object["timeOffsets"]; present(offsets)) {
+    if (JsonCursor offsets = object["timeOffsets"]; offsets.present()) {
         JsonObjectCursor clocks = TRY(offsets.object());
         for (const auto& [clock, offset] : clocks.members()) {
             if (clock == "monotonic")
@@ -725,7 +716,7 @@ Result<LinuxConfig> read_linux(const JsonCursor& at) {
             else if (clock == "boottime")
                 out.boottime_offset = TRY(read_time_offset(offset));
             else
-                return fail(offset, "unknown clock (expected monotonic or boottime)");
+                return offset.fail("unknown clock (expected monotonic or boottime)");
         }
     }
     return out;
@@ -802,20 +793,20 @@ Result<Spec> parse_spec(std::string_view json_text) {
     JsonCursor version = root["ociVersion"];
     spec.oci_version = TRY(version.string());
     if (!supported_version(spec.oci_version))
-        return fail(version, cat("unsupported version ", shown(spec.oci_version),
-                                 " (keel reads 1.0.0 to 1.2.x)"));
+        return version.fail(
+            cat("unsupported version ", shown(spec.oci_version), " (keel reads 1.0.0 to 1.2.x)"));
 
-    if (JsonCursor process = root["process"]; present(process))
+    if (JsonCursor process = root["process"]; process.present())
         spec.process = TRY(read_process(process));
     // The spec lets other platforms leave root out; on Linux it is required.
     spec.root = TRY(read_root(root["root"]));
     spec.mounts = TRY(read_mounts(root["mounts"]));
     spec.hostname = TRY(text_or_empty(root["hostname"]));
     spec.domainname = TRY(text_or_empty(root["domainname"]));
-    if (JsonCursor hooks = root["hooks"]; present(hooks))
+    if (JsonCursor hooks = root["hooks"]; hooks.present())
         spec.hooks = TRY(read_hooks(hooks));
     spec.annotations = TRY(root["annotations"].map<std::string>());
-    if (JsonCursor linux_config = root["linux"]; present(linux_config))
+    if (JsonCursor linux_config = root["linux"]; linux_config.present())
         spec.linux_config = TRY(read_linux(linux_config));
     return spec;
 }

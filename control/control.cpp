@@ -41,6 +41,13 @@ Result<control::Response> call_init(const control::Request& request, const std::
     return connection.receive();
 }
 
+Result<control::Response> ask_init(const control::Request& request) {
+    control::Response response = TRY(call_init(request));
+    if (!response.ok())
+        return error(response.error());
+    return response;
+}
+
 Result<void> call_init_stream(const control::Request& request,
                               const std::function<bool(const control::Response&)>& on_response,
                               const std::string& path) {

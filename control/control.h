@@ -57,6 +57,10 @@ private:
 Result<control::Response> call_init(const control::Request& request,
                                     const std::string& path = control_socket_path());
 
+/// call_init() for a request that must succeed: a response that says it
+/// failed is an error carrying init's message.
+Result<control::Response> ask_init(const control::Request& request);
+
 /// Sends one request and hands each response to `on_response` until init
 /// closes the connection or `on_response` returns false.
 Result<void> call_init_stream(const control::Request& request,

@@ -65,11 +65,6 @@ struct Supervised {
     CommandRole role = CommandRole::Extra;
 };
 
-// Shell-style exit code of a wait status: the code, or 128 + signal.
-int exit_code(int status) {
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 class Init final : public ControlHost {
 public:
     explicit Init(const InitOptions& options)
@@ -361,7 +356,7 @@ void Init::on_child_exit(pid_t pid, int status) {
         InitProcess& process = supervised.process;
         if (process.pid != pid || process.state != ProcessState::Running)
             continue;
-        process.exit_status = exit_code(status);
+        process.exit_status = shell_exit_code(status);
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         process.state = clean ? ProcessState::Exited : ProcessState::Failed;
         std::string line =

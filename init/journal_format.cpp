@@ -90,7 +90,7 @@ int hex_value(char c) {
     return -1;
 }
 
-std::unexpected<Error> malformed(std::string_view why) {
+std::unexpected<Error> malformed_journal_line(std::string_view why) {
     return error(cat("journal line: ", why));
 }
 
@@ -102,7 +102,7 @@ Result<std::string> unescape(std::string_view text, Field field, std::string_vie
     for (size_t i = 0; i < text.size(); ++i) {
         auto byte = static_cast<unsigned char>(text[i]);
         if (byte < 0x20 || byte == 0x7f)
-            return malformed(cat(what, " has an unescaped control character"));
+            return malformed_journal_line(cat(what, " has an unescaped control character"));
         if (text[i] != '\\') {
             out += text[i];
             continue;
@@ -113,14 +113,15 @@ Result<std::string> unescape(std::string_view text, Field field, std::string_vie
             continue;
         }
         if (i + 3 >= text.size() && (i + 1 >= text.size() || text[i + 1] == 'x'))
-            return malformed(cat(what, " ends inside an escape"));
+            return malformed_journal_line(cat(what, " ends inside an escape"));
         if (text[i + 1] != 'x' || hex_value(text[i + 2]) < 0 || hex_value(text[i + 3]) < 0)
-            return malformed(cat(what, " has an escape that is not `\\\\` or `\\xNN` (lowercase)"));
+            return malformed_journal_line(
+                cat(what, " has an escape that is not `\\\\` or `\\xNN` (lowercase)"));
         out += char(hex_value(text[i + 2]) * 16 + hex_value(text[i + 3]));
         i += 3;
     }
     if (field == Field::Word && out.empty())
-        return malformed(cat(what, " is empty (an empty one is written `-`)"));
+        return malformed_journal_line(cat(what, " is empty (an empty one is written `-`)"));
     return out;
 }
 
@@ -248,7 +249,7 @@ Result<LogEntry> parse_journal_line(std::string_view line) {
     for (size_t i = 0; i < 5; ++i) {
         size_t space = rest.find(' ');
         if (space == std::string_view::npos)
-            return malformed(cat("has ", i + 1, " fields, expected 6"));
+            return malformed_journal_line(cat("has ", i + 1, " fields, expected 6"));
         fields[i] = rest.substr(0, space);
         rest.remove_prefix(space + 1);
     }
@@ -257,17 +258,19 @@ Result<LogEntry> parse_journal_line(std::string_view line) {
     LogEntry entry;
     auto realtime = parse_utc_timestamp(fields[0]);
     if (!realtime)
-        return malformed(
+        return malformed_journal_line(
             cat("time ", quoted(fields[0]), " is not like 2024-05-01T12:34:56.123456Z"));
     auto boottime = parse_boottime(fields[1]);
     if (!boottime)
-        return malformed(cat("boot time ", quoted(fields[1]), " is not like 12.345678"));
+        return malformed_journal_line(
+            cat("boot time ", quoted(fields[1]), " is not like 12.345678"));
     entry.realtime_usec = *realtime;
     entry.boottime_usec = *boottime;
     entry.unit = TRY(unescape(fields[2], Field::Word, "unit"));
     entry.stream = TRY(unescape(fields[3], Field::Word, "stream"));
     if (fields[4].size() != 1 || fields[4][0] < '0' || fields[4][0] > '7')
-        return malformed(cat("priority ", quoted(fields[4]), " is not a digit from 0 to 7"));
+        return malformed_journal_line(
+            cat("priority ", quoted(fields[4]), " is not a digit from 0 to 7"));
     entry.priority = fields[4][0] - '0';
     entry.message = TRY(unescape(fields[5], Field::Message, "message"));
     // One spelling per entry: anything the formatter would write differently
@@ -276,7 +279,7 @@ Result<LogEntry> parse_journal_line(std::string_view line) {
     std::string canonical = format_journal_line(entry);
     canonical.pop_back();
     if (canonical != line)
-        return malformed("not in the journal's canonical form");
+        return malformed_journal_line("not in the journal's canonical form");
     return entry;
 }
 

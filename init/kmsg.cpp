@@ -12,7 +12,7 @@ namespace {
 // printk's LOG_FACILITY is a u8: facility * 8 + level stays below this.
 constexpr uint64_t kMaxPriority = 255 * 8 + 7;
 
-std::unexpected<Error> malformed(std::string_view why) {
+std::unexpected<Error> malformed_kmsg(std::string_view why) {
     return error(cat("kmsg record: ", why));
 }
 
@@ -41,36 +41,36 @@ bool valid_properties(std::string_view rest) {
 Result<KmsgRecord> parse_kmsg_record(std::string_view record) {
     size_t semicolon = record.find(';');
     if (semicolon == std::string_view::npos)
-        return malformed("no `;` after the header");
+        return malformed_kmsg("no `;` after the header");
     std::string_view header = record.substr(0, semicolon);
     std::string_view body = record.substr(semicolon + 1);
 
     std::vector<std::string_view> fields = split(header, ',');
     if (fields.size() < 4)
-        return malformed(cat("header has ", fields.size(), " fields, expected at least 4"));
+        return malformed_kmsg(cat("header has ", fields.size(), " fields, expected at least 4"));
     auto priority = parse_u64(fields[0]);
     if (!priority || *priority > kMaxPriority)
-        return malformed("priority is not a number from 0 to 2047");
+        return malformed_kmsg("priority is not a number from 0 to 2047");
     auto sequence = parse_u64(fields[1]);
     if (!sequence)
-        return malformed("sequence number is not a number");
+        return malformed_kmsg("sequence number is not a number");
     auto timestamp = parse_u64(fields[2]);
     if (!timestamp)
-        return malformed("timestamp is not a number");
+        return malformed_kmsg("timestamp is not a number");
     if (fields[3].empty() || fields[3].find_first_not_of("-c+") != std::string_view::npos)
-        return malformed("flags are not made of `-`, `c` and `+`");
+        return malformed_kmsg("flags are not made of `-`, `c` and `+`");
     for (size_t i = 4; i < fields.size(); ++i)
         if (fields[i].empty() || !printable(fields[i]))
-            return malformed("an extra header field is empty or not printable");
+            return malformed_kmsg("an extra header field is empty or not printable");
 
     size_t newline = body.find('\n');
     if (newline == std::string_view::npos)
-        return malformed("no newline after the message");
+        return malformed_kmsg("no newline after the message");
     std::string_view message = body.substr(0, newline);
     if (!printable(message))
-        return malformed("control character in the message");
+        return malformed_kmsg("control character in the message");
     if (!valid_properties(body.substr(newline + 1)))
-        return malformed("a line after the message is not an indented property");
+        return malformed_kmsg("a line after the message is not an indented property");
 
     KmsgRecord out;
     out.level = int(*priority & 7);

@@ -17,11 +17,6 @@ using namespace manager_internal;
 
 namespace {
 
-// Shell-style status: the exit code, or 128 + the signal.
-int exit_code(int status) {
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 // Whose exit is judged: a daemon's main process may also end by the
 // signals a polite stop uses.
 enum class Exiting { Daemon, Command };
@@ -74,7 +69,7 @@ bool Manager::on_process_exit(pid_t pid, int status) {
         return true;
     if (pid == record->main_pid) {
         record->main_pid = 0;
-        record->exit_status = exit_code(status);
+        record->exit_status = shell_exit_code(status);
         record->last_exit = describe_wait_status(status);
         main_exited(*record, status);
     } else if (pid == record->control_pid) {

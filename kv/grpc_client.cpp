@@ -12,6 +12,7 @@
 #include "kv/byte_queue.h"
 #include "kv/grpc_address.h"
 #include "kv/grpc_frame.h"
+#include "kv/http2_callbacks.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -30,12 +31,6 @@ namespace keel::kv {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-nghttp2_nv make_header(std::string_view name, std::string_view value) {
-    return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                      value.size(), NGHTTP2_NV_FLAG_NONE};
-}
 
 GrpcStatus unavailable(std::string message) {
     return {GrpcCode::Unavailable, std::move(message)};
@@ -136,45 +131,15 @@ private:
     std::optional<GrpcStatus> m_broken;
 };
 
-namespace {
-
-GrpcConnection& connection_of(void* user_data) {
-    return *static_cast<GrpcConnection*>(user_data);
-}
-int header_callback(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                    size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
-                    void* user_data) {
-    return connection_of(user_data).on_header(
-        *frame, std::string_view(reinterpret_cast<const char*>(name), name_length),
-        std::string_view(reinterpret_cast<const char*>(value), value_length));
-}
-int frame_recv_callback(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-    return connection_of(user_data).on_frame_recv(*frame);
-}
-int data_chunk_callback(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
-                        size_t length, void* user_data) {
-    return connection_of(user_data).on_data_chunk(
-        stream_id, std::string_view(reinterpret_cast<const char*>(data), length));
-}
-int stream_close_callback(nghttp2_session*, int32_t stream_id, uint32_t error_code,
-                          void* user_data) {
-    return connection_of(user_data).on_stream_close(stream_id, error_code);
-}
-ssize_t data_read_callback(nghttp2_session*, int32_t stream_id, uint8_t* buffer, size_t length,
-                           uint32_t* flags, nghttp2_data_source*, void* user_data) {
-    return connection_of(user_data).read_data(stream_id, buffer, length, flags);
-}
-
-} // namespace
-
 Result<void> GrpcConnection::start() {
+    using Callbacks = Http2Callbacks<GrpcConnection>;
     nghttp2_session_callbacks* callbacks = nullptr;
     if (nghttp2_session_callbacks_new(&callbacks) != 0)
         return error("create HTTP/2 callbacks: out of memory");
-    nghttp2_session_callbacks_set_on_header_callback(callbacks, header_callback);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, frame_recv_callback);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, data_chunk_callback);
-    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, stream_close_callback);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, Callbacks::header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Callbacks::frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Callbacks::data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::stream_close);
     int rc = nghttp2_session_client_new(&m_session, callbacks, this);
     nghttp2_session_callbacks_del(callbacks);
     if (rc != 0)
@@ -294,20 +259,20 @@ GrpcConnection::open(std::string_view path, const GrpcMetadata& metadata,
     state->send_closed = close_after;
     std::string timeout_text = timeout ? format_grpc_timeout(*timeout) : std::string();
     std::vector<nghttp2_nv> headers = {
-        make_header(":method", "POST"),
-        make_header(":scheme", "http"),
-        make_header(":path", path),
-        make_header(":authority", m_authority),
-        make_header("content-type", "application/grpc"),
-        make_header("te", "trailers"),
-        make_header("user-agent", "keel-grpc"),
+        http2_header(":method", "POST"),
+        http2_header(":scheme", "http"),
+        http2_header(":path", path),
+        http2_header(":authority", m_authority),
+        http2_header("content-type", "application/grpc"),
+        http2_header("te", "trailers"),
+        http2_header("user-agent", "keel-grpc"),
     };
     if (timeout)
-        headers.push_back(make_header("grpc-timeout", timeout_text));
+        headers.push_back(http2_header("grpc-timeout", timeout_text));
     for (const auto& [name, value] : metadata)
-        headers.push_back(make_header(name, value));
+        headers.push_back(http2_header(name, value));
     nghttp2_data_provider provider{};
-    provider.read_callback = data_read_callback;
+    provider.read_callback = Http2Callbacks<GrpcConnection>::data_read;
     int32_t id = nghttp2_submit_request(m_session, nullptr, headers.data(), headers.size(),
                                         &provider, nullptr);
     if (id < 0)

@@ -24,6 +24,7 @@
 #include "kv/byte_stream.h"
 #include "kv/grpc_address.h"
 #include "kv/grpc_frame.h"
+#include "kv/http2_callbacks.h"
 #include "kv/tls_stream.h"
 
 #include <algorithm>
@@ -43,7 +44,27 @@
 
 namespace keel::kv {
 
+// In a named namespace, not the anonymous one: ServerCall, a class with
+// linkage, holds it.
+namespace detail {
+
+/// Where a call is in its life.
+enum class CallState {
+    /// Messages may be sent.
+    Open,
+    /// finish() was called with messages still queued: trailers follow them.
+    Finishing,
+    /// Trailers handed to nghttp2.
+    Finished,
+    /// The stream or the connection is gone.
+    Detached,
+};
+
+} // namespace detail
+
 namespace {
+
+using detail::CallState;
 
 constexpr std::string_view kGrpcContentType = "application/grpc";
 /// nghttp2 is asked for more frames only while less than this waits for
@@ -61,13 +82,6 @@ GrpcStatus deadline_exceeded() {
     return {GrpcCode::DeadlineExceeded, "context deadline exceeded"};
 }
 
-nghttp2_nv make_header(std::string_view name, std::string_view value) {
-    // nghttp2 copies names and values (no NO_COPY flags).
-    return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                      value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
 std::string peer_name(const sockaddr_storage& address) {
     char text[INET6_ADDRSTRLEN] = {};
     if (address.ss_family == AF_INET) {
@@ -82,18 +96,6 @@ std::string peer_name(const sockaddr_storage& address) {
     }
     return "unix socket";
 }
-
-/// Where a call is in its life.
-enum class CallState {
-    /// Messages may be sent.
-    Open,
-    /// finish() was called with messages still queued: trailers follow them.
-    Finishing,
-    /// Trailers handed to nghttp2.
-    Finished,
-    /// The stream or the connection is gone.
-    Detached,
-};
 
 /// How unary_route's handler has seen its request so far.
 enum class UnaryRequest { Waiting, Received, Answered };
@@ -291,44 +293,6 @@ private:
     std::function<void()> m_drained;
 };
 
-namespace {
-
-GrpcServer::Connection& connection_of(void* user_data) {
-    return *static_cast<GrpcServer::Connection*>(user_data);
-}
-
-int begin_headers_callback(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-    return connection_of(user_data).on_begin_headers(*frame);
-}
-int header_callback(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                    size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
-                    void* user_data) {
-    return connection_of(user_data).on_header(
-        *frame, std::string_view(reinterpret_cast<const char*>(name), name_length),
-        std::string_view(reinterpret_cast<const char*>(value), value_length));
-}
-int frame_recv_callback(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-    return connection_of(user_data).on_frame_recv(*frame);
-}
-int data_chunk_callback(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
-                        size_t length, void* user_data) {
-    return connection_of(user_data).on_data_chunk(
-        stream_id, std::string_view(reinterpret_cast<const char*>(data), length));
-}
-int stream_close_callback(nghttp2_session*, int32_t stream_id, uint32_t error_code,
-                          void* user_data) {
-    return connection_of(user_data).on_stream_close(stream_id, error_code);
-}
-int frame_send_callback(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-    return connection_of(user_data).on_frame_send(*frame);
-}
-ssize_t data_read_callback(nghttp2_session*, int32_t stream_id, uint8_t* buffer, size_t length,
-                           uint32_t* flags, nghttp2_data_source*, void* user_data) {
-    return connection_of(user_data).read_data(stream_id, buffer, length, flags);
-}
-
-} // namespace
-
 // ---- the connection ----
 
 GrpcServer::Connection::~Connection() {
@@ -337,15 +301,16 @@ GrpcServer::Connection::~Connection() {
 }
 
 Result<void> GrpcServer::Connection::start() {
+    using Callbacks = Http2Callbacks<GrpcServer::Connection>;
     nghttp2_session_callbacks* callbacks = nullptr;
     if (nghttp2_session_callbacks_new(&callbacks) != 0)
         return error("create HTTP/2 callbacks: out of memory");
-    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, begin_headers_callback);
-    nghttp2_session_callbacks_set_on_header_callback(callbacks, header_callback);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, frame_recv_callback);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, data_chunk_callback);
-    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, stream_close_callback);
-    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, frame_send_callback);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, Callbacks::begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, Callbacks::header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Callbacks::frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Callbacks::data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Callbacks::frame_send);
     int rc = nghttp2_session_server_new(&m_session, callbacks, this);
     nghttp2_session_callbacks_del(callbacks);
     if (rc != 0)
@@ -636,7 +601,7 @@ int GrpcServer::Connection::on_frame_recv(const nghttp2_frame& frame) {
 
 void GrpcServer::Connection::reject_http(Stream& stream, std::string_view status) {
     stream.handler_done = true;
-    nghttp2_nv headers[] = {make_header(":status", status)};
+    nghttp2_nv headers[] = {http2_header(":status", status)};
     nghttp2_submit_response(m_session, stream.id, headers, std::size(headers), nullptr);
 }
 
@@ -803,10 +768,10 @@ int GrpcServer::Connection::on_frame_send(const nghttp2_frame& frame) {
 }
 
 void GrpcServer::Connection::submit_messages(int32_t stream_id) {
-    nghttp2_nv headers[] = {make_header(":status", "200"),
-                            make_header("content-type", kGrpcContentType)};
+    nghttp2_nv headers[] = {http2_header(":status", "200"),
+                            http2_header("content-type", kGrpcContentType)};
     nghttp2_data_provider provider{};
-    provider.read_callback = data_read_callback;
+    provider.read_callback = Http2Callbacks<GrpcServer::Connection>::data_read;
     int rc = nghttp2_submit_response(m_session, stream_id, headers, std::size(headers), &provider);
     if (rc != 0)
         log_debug(cat("grpc: stream ", stream_id, ": ", nghttp2_strerror(rc)));
@@ -815,11 +780,11 @@ void GrpcServer::Connection::submit_messages(int32_t stream_id) {
 void GrpcServer::Connection::submit_trailers_only(int32_t stream_id, const GrpcStatus& status) {
     std::string code = cat(int(status.code));
     std::string message = percent_encode_grpc_message(status.message);
-    std::vector<nghttp2_nv> headers = {make_header(":status", "200"),
-                                       make_header("content-type", kGrpcContentType),
-                                       make_header("grpc-status", code)};
+    std::vector<nghttp2_nv> headers = {http2_header(":status", "200"),
+                                       http2_header("content-type", kGrpcContentType),
+                                       http2_header("grpc-status", code)};
     if (!message.empty())
-        headers.push_back(make_header("grpc-message", message));
+        headers.push_back(http2_header("grpc-message", message));
     int rc = nghttp2_submit_response(m_session, stream_id, headers.data(), headers.size(), nullptr);
     if (rc != 0)
         log_debug(cat("grpc: stream ", stream_id, ": ", nghttp2_strerror(rc)));
@@ -846,9 +811,9 @@ ssize_t GrpcServer::Connection::read_data(int32_t stream_id, uint8_t* buffer, si
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         std::string code = cat(int(call.status().code));
         std::string message = percent_encode_grpc_message(call.status().message);
-        std::vector<nghttp2_nv> trailers = {make_header("grpc-status", code)};
+        std::vector<nghttp2_nv> trailers = {http2_header("grpc-status", code)};
         if (!message.empty())
-            trailers.push_back(make_header("grpc-message", message));
+            trailers.push_back(http2_header("grpc-message", message));
         nghttp2_submit_trailer(m_session, stream_id, trailers.data(), trailers.size());
         call.mark_finished();
         return ssize_t(count);

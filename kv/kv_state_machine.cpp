@@ -2,9 +2,9 @@
 // store and the leases; keeps the member list in the store's aux records.
 #include "kv/kv_state_machine.h"
 
+#include "base/endian.h"
 #include "base/strings.h"
 #include "kv/etcd_convert.h"
-#include "kv/little_endian.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/kv/internal.pb.h"
 

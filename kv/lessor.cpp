@@ -3,7 +3,8 @@
 // the per-lease clocks in memory, ordered by expiry for the leader's
 // revoke scan.
 #include "kv/lessor.h"
-#include "kv/little_endian.h"
+
+#include "base/endian.h"
 
 #include <algorithm>
 #include <cstdio>

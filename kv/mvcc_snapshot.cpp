@@ -5,9 +5,9 @@
 //   u32 0xffffffff   u32 crc32c(everything before)
 // integers little-endian.
 #include "kv/mvcc_snapshot.h"
-#include "kv/little_endian.h"
 
 #include "base/crc32c.h"
+#include "base/endian.h"
 
 namespace keel::kv {
 

@@ -27,14 +27,9 @@
 
 namespace keel::kv {
 
-namespace {
-
-/// A member id as etcd prints them: lower-case hex.
-std::string hex_id(uint64_t id) {
-    char text[17];
-    std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
-    return text;
-}
+// In a named namespace, not the anonymous one: PeerTransport::Peer, a
+// class of the header, holds them.
+namespace detail {
 
 /// A numeric "host:port" as a sockaddr.
 struct SocketAddress {
@@ -43,6 +38,39 @@ struct SocketAddress {
     /// As given, for log lines.
     std::string text;
 };
+
+/// What a queued frame is, for the bookkeeping once it is written or lost.
+enum class FrameKind : uint8_t { Hello, Raft, Snapshot };
+
+struct QueuedFrame {
+    FrameKind kind = FrameKind::Raft;
+    std::string bytes;
+};
+
+enum class PeerState : uint8_t {
+    /// No usable address.
+    Idle,
+    /// Waiting for the reconnect timer.
+    Waiting,
+    Connecting,
+    Connected,
+};
+
+} // namespace detail
+
+namespace {
+
+using detail::FrameKind;
+using detail::PeerState;
+using detail::QueuedFrame;
+using detail::SocketAddress;
+
+/// A member id as etcd prints them: lower-case hex.
+std::string hex_id(uint64_t id) {
+    char text[17];
+    std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
+    return text;
+}
 
 Result<SocketAddress> parse_socket_address(std::string_view text) {
     SocketAddress address;
@@ -110,23 +138,6 @@ bool connected_to_itself(int fd) {
         return false;
     return local_length == remote_length && describe(local) == describe(remote);
 }
-
-/// What a queued frame is, for the bookkeeping once it is written or lost.
-enum class FrameKind : uint8_t { Hello, Raft, Snapshot };
-
-struct QueuedFrame {
-    FrameKind kind = FrameKind::Raft;
-    std::string bytes;
-};
-
-enum class PeerState : uint8_t {
-    /// No usable address.
-    Idle,
-    /// Waiting for the reconnect timer.
-    Waiting,
-    Connecting,
-    Connected,
-};
 
 /// Frames written per sendmsg call, at most.
 constexpr size_t kMaxIovecs = 256;

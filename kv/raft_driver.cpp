@@ -4,9 +4,9 @@
 // callers waiting for answers are in raft_driver_requests.cpp.
 #include "kv/raft_driver.h"
 
+#include "base/endian.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "kv/little_endian.h"
 #include "kv/snapshot_file.h"
 
 #include <algorithm>

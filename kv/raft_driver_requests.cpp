@@ -5,8 +5,8 @@
 // its caller; linearizable reads issued in one loop iteration share one
 // ReadIndex round whose context is such an id. Everything waiting fails
 // with RequestTimedOut after request_timeout, checked every tick.
+#include "base/endian.h"
 #include "base/strings.h"
-#include "kv/little_endian.h"
 #include "kv/raft_driver.h"
 
 namespace keel::kv {

@@ -1,9 +1,9 @@
 // Snapshot files (see snapshot_file.h): their format, the durable save,
 // the choice of the file to start from, and pruning.
 #include "kv/snapshot_file.h"
-#include "kv/little_endian.h"
 
 #include "base/crc32c.h"
+#include "base/endian.h"
 #include "base/strings.h"
 #include "kv/file_names.h"
 

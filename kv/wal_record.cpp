@@ -1,9 +1,9 @@
 // The write-ahead log's records (see wal_record.h): framing, payloads, and
 // the scan of a segment that classifies how its records end.
 #include "kv/wal_record.h"
-#include "kv/little_endian.h"
 
 #include "base/crc32c.h"
+#include "base/endian.h"
 #include "base/strings.h"
 
 #include <algorithm>

@@ -8,49 +8,12 @@
 
 namespace keel::kv {
 
-namespace {
-
-/// Revisions read from the store per catch-up delivery: bounds the memory
-/// one catch-up holds.
-constexpr int64_t kCatchUpRevisions = 100;
+// In a named namespace, not the anonymous one: WatchHub's classes (of
+// the header) hold them.
+namespace detail {
 
 /// How a watcher's range is matched.
 enum class Shape : uint8_t { Key, Prefix, FromKey, Range, Nothing };
-
-/// The first key after every key with prefix `key`; empty when there is
-/// none (every byte 0xff).
-std::string prefix_end(std::string_view key) {
-    std::string end(key);
-    while (!end.empty() && uint8_t(end.back()) == 0xff)
-        end.pop_back();
-    if (!end.empty())
-        end.back() = char(uint8_t(end.back()) + 1);
-    return end;
-}
-
-Shape shape_of(std::string_view key, std::string_view range_end) {
-    if (range_end.empty())
-        return Shape::Key;
-    if (range_end == std::string_view("\0", 1))
-        return Shape::FromKey;
-    if (range_end <= key)
-        return Shape::Nothing;
-    if (!key.empty() && range_end == prefix_end(key))
-        return Shape::Prefix;
-    return Shape::Range;
-}
-
-/// Removes the entry of `multimap` at `key` that holds `value`.
-template <typename Multimap, typename Value>
-void erase_entry(Multimap& multimap, std::string_view key, Value value) {
-    auto [first, last] = multimap.equal_range(key);
-    for (auto it = first; it != last; ++it) {
-        if (it->second == value) {
-            multimap.erase(it);
-            return;
-        }
-    }
-}
 
 /// The watchers of general ranges [start, end): a treap ordered by (start,
 /// watcher) whose nodes also hold the largest end below them, so a lookup
@@ -190,6 +153,52 @@ private:
     Link m_root;
     uint64_t m_seed = 0x9e3779b97f4a7c15;
 };
+
+} // namespace detail
+
+namespace {
+
+using detail::RangeTree;
+using detail::Shape;
+
+/// Revisions read from the store per catch-up delivery: bounds the memory
+/// one catch-up holds.
+constexpr int64_t kCatchUpRevisions = 100;
+
+/// The first key after every key with prefix `key`; empty when there is
+/// none (every byte 0xff).
+std::string prefix_end(std::string_view key) {
+    std::string end(key);
+    while (!end.empty() && uint8_t(end.back()) == 0xff)
+        end.pop_back();
+    if (!end.empty())
+        end.back() = char(uint8_t(end.back()) + 1);
+    return end;
+}
+
+Shape shape_of(std::string_view key, std::string_view range_end) {
+    if (range_end.empty())
+        return Shape::Key;
+    if (range_end == std::string_view("\0", 1))
+        return Shape::FromKey;
+    if (range_end <= key)
+        return Shape::Nothing;
+    if (!key.empty() && range_end == prefix_end(key))
+        return Shape::Prefix;
+    return Shape::Range;
+}
+
+/// Removes the entry of `multimap` at `key` that holds `value`.
+template <typename Multimap, typename Value>
+void erase_entry(Multimap& multimap, std::string_view key, Value value) {
+    auto [first, last] = multimap.equal_range(key);
+    for (auto it = first; it != last; ++it) {
+        if (it->second == value) {
+            multimap.erase(it);
+            return;
+        }
+    }
+}
 
 } // namespace
 

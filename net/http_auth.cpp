@@ -16,13 +16,6 @@ bool is_token68_char(char c) {
            c == '~' || c == '+' || c == '/';
 }
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        c = char(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 // A cursor over the header with the grammar's small pieces.
 class Scanner {
 public:
@@ -108,7 +101,7 @@ Result<void> parse_params(Scanner& scanner, Challenge& challenge) {
             if (value.empty())
                 return error(cat("parameter ", quoted(name), " has no value"));
         }
-        if (!challenge.params.emplace(lower(name), std::move(value)).second)
+        if (!challenge.params.emplace(ascii_lower(name), std::move(value)).second)
             return error(cat("parameter ", quoted(name), " given twice"));
         scanner.skip_whitespace();
         if (!scanner.at_end() && scanner.peek() != ',')
@@ -130,7 +123,7 @@ Result<std::vector<Challenge>> parse_www_authenticate(std::string_view header) {
             return error(
                 cat("WWW-Authenticate: expected an auth scheme at offset ", scanner.position()));
         Challenge challenge;
-        challenge.scheme = lower(scheme);
+        challenge.scheme = ascii_lower(scheme);
         bool had_space = scanner.peek() == ' ' || scanner.peek() == '\t';
         scanner.skip_whitespace();
         if (!scanner.at_end() && scanner.peek() != ',') {

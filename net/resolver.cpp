@@ -19,18 +19,11 @@ namespace keel::net {
 
 namespace {
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        c = char(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 // A name as compared: lower case, no trailing dot.
 std::string canonical_name(std::string_view name) {
     if (!name.empty() && name.back() == '.')
         name.remove_suffix(1);
-    return lower(name);
+    return ascii_lower(name);
 }
 
 // Splits a line into fields separated by spaces and tabs.
@@ -100,7 +93,7 @@ Result<std::string> read_name(std::string_view packet, size_t offset, size_t& ne
             return error("DNS name longer than 255 bytes");
         if (!name.empty())
             name += '.';
-        name += lower(packet.substr(position + 1, length));
+        name += ascii_lower(packet.substr(position + 1, length));
         position += 1 + length;
     }
 }

@@ -4,6 +4,7 @@
 // keel_base, so the fuzz build compiles it alone (tests/fuzz/gpt_fuzz.cpp).
 #include "rootfs/rootfs.h"
 
+#include "base/endian.h"
 #include "base/fd.h"
 #include "base/strings.h"
 #include "base/sys.h"
@@ -34,17 +35,6 @@ constexpr std::array<uint32_t, 256> make_crc_table() {
     return table;
 }
 constexpr std::array<uint32_t, 256> kCrcTable = make_crc_table();
-
-uint16_t le16(std::string_view data, size_t at) {
-    auto byte = [&](size_t i) { return uint16_t(uint8_t(data[at + i])); };
-    return uint16_t(byte(0) | byte(1) << 8);
-}
-uint32_t le32(std::string_view data, size_t at) {
-    return uint32_t(le16(data, at)) | uint32_t(le16(data, at + 2)) << 16;
-}
-uint64_t le64(std::string_view data, size_t at) {
-    return uint64_t(le32(data, at)) | uint64_t(le32(data, at + 4)) << 32;
-}
 
 Guid guid_at(std::string_view data, size_t at) {
     Guid guid;
@@ -77,11 +67,11 @@ std::string utf16le_name(std::string_view units) {
     constexpr uint32_t kReplacement = 0xFFFD;
     std::string out;
     for (size_t i = 0; i + 1 < units.size(); i += 2) {
-        uint32_t unit = le16(units, i);
+        uint32_t unit = get_u16(units, i);
         if (unit == 0)
             break;
         if (unit >= 0xD800 && unit < 0xDC00) {
-            uint32_t low = i + 3 < units.size() ? le16(units, i + 2) : 0;
+            uint32_t low = i + 3 < units.size() ? get_u16(units, i + 2) : 0;
             if (low >= 0xDC00 && low < 0xE000) {
                 append_utf8(out, 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00));
                 i += 2;
@@ -173,8 +163,8 @@ Result<GptHeader> parse_gpt_header(std::string_view sector, uint64_t lba, uint64
         return error(cat("GPT header at LBA ", lba, ": ", what));
     };
     GptHeader header;
-    header.revision = le32(sector, 8);
-    header.header_size = le32(sector, 12);
+    header.revision = get_u32(sector, 8);
+    header.header_size = get_u32(sector, 12);
     if (header.revision >> 16 != 1)
         return fail(
             cat("unsupported revision ", header.revision >> 16, ".", header.revision & 0xFFFF));
@@ -182,22 +172,22 @@ Result<GptHeader> parse_gpt_header(std::string_view sector, uint64_t lba, uint64
         return fail(cat("header size ", header.header_size, " is outside ", kMinHeaderSize, "..",
                         sector.size()));
     std::string copy(sector.substr(0, header.header_size));
-    uint32_t stored_crc = le32(copy, 16);
+    uint32_t stored_crc = get_u32(copy, 16);
     std::memset(copy.data() + 16, 0, 4);
     if (uint32_t computed = crc32_ieee(copy); computed != stored_crc)
         return fail(cat("header CRC mismatch (stored ", hex32(stored_crc), ", computed ",
                         hex32(computed), ")"));
 
-    header.reserved = le32(sector, 20);
-    header.current_lba = le64(sector, 24);
-    header.alternate_lba = le64(sector, 32);
-    header.first_usable_lba = le64(sector, 40);
-    header.last_usable_lba = le64(sector, 48);
+    header.reserved = get_u32(sector, 20);
+    header.current_lba = get_u64(sector, 24);
+    header.alternate_lba = get_u64(sector, 32);
+    header.first_usable_lba = get_u64(sector, 40);
+    header.last_usable_lba = get_u64(sector, 48);
     header.disk_guid = guid_at(sector, 56);
-    header.entries_lba = le64(sector, 72);
-    header.entry_count = le32(sector, 80);
-    header.entry_size = le32(sector, 84);
-    header.entries_crc = le32(sector, 88);
+    header.entries_lba = get_u64(sector, 72);
+    header.entry_count = get_u32(sector, 80);
+    header.entry_size = get_u32(sector, 84);
+    header.entries_crc = get_u32(sector, 88);
 
     if (header.current_lba != lba)
         return fail(cat("says it is at LBA ", header.current_lba));
@@ -258,9 +248,9 @@ Result<std::vector<GptPartition>> parse_gpt_entries(const GptHeader& header,
             continue;
         partition.number = i + 1;
         partition.unique = guid_at(entry, 16);
-        partition.first_lba = le64(entry, 32);
-        partition.last_lba = le64(entry, 40);
-        partition.attributes = le64(entry, 48);
+        partition.first_lba = get_u64(entry, 32);
+        partition.last_lba = get_u64(entry, 40);
+        partition.attributes = get_u64(entry, 48);
         partition.name = utf16le_name(entry.substr(56, kNameUnits * 2));
         if (partition.first_lba > partition.last_lba)
             return error(cat("GPT partition ", partition.number, ": first LBA ",

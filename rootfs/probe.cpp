@@ -4,6 +4,7 @@
 // keel_base, so the fuzz build compiles it alone (tests/fuzz/block_probe_fuzz.cpp).
 #include "rootfs/rootfs.h"
 
+#include "base/endian.h"
 #include "base/strings.h"
 
 #include <cstring>
@@ -22,11 +23,6 @@ constexpr uint32_t kErofsMagic = 0xE0F5E1E2;
 constexpr size_t kErofsUuidAt = 48, kErofsNameAt = 64, kErofsNameSize = 16;
 // squashfs: "hsqs" at byte 0, no UUID.
 constexpr uint32_t kSquashfsMagic = 0x73717368;
-
-uint32_t le32(std::string_view data, size_t at) {
-    auto byte = [&](size_t i) { return uint32_t(uint8_t(data[at + i])); };
-    return byte(0) | byte(1) << 8 | byte(2) << 16 | byte(3) << 24;
-}
 
 // A filesystem UUID in the usual text form (bytes in order, unlike GPT's
 // GUIDs); empty for all zeros (the format's "none").
@@ -61,14 +57,6 @@ bool is_uuid_text(std::string_view text) {
             return false;
     }
     return true;
-}
-
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z')
-            c = char(c - 'A' + 'a');
-    return out;
 }
 
 bool has_control_characters(std::string_view text) {
@@ -110,12 +98,12 @@ Result<RootSpec> RootSpec::parse(std::string_view text) {
         case Kind::PartitionUuid:
             if (!Guid::parse(value))
                 return bad("expected a GUID like 0fc63daf-8483-4772-8e79-3d69d8477de4");
-            spec.value = lowercase(value);
+            spec.value = ascii_lower(value);
             break;
         case Kind::FilesystemUuid:
             if (!is_uuid_text(value))
                 return bad("expected a UUID like 0b6a4d5e-6c1f-4f8e-9a43-5d2b1c0e7f21");
-            spec.value = lowercase(value);
+            spec.value = ascii_lower(value);
             break;
         case Kind::FilesystemLabel:
             if (value.size() > 16)
@@ -209,20 +197,20 @@ Result<BlockDevice> parse_block_uevent(std::string_view text) {
 
 FilesystemInfo probe_filesystem(std::string_view start) {
     FilesystemInfo info;
-    if (start.size() >= 4 && le32(start, 0) == kSquashfsMagic) {
+    if (start.size() >= 4 && get_u32(start, 0) == kSquashfsMagic) {
         info.type = FilesystemType::Squashfs;
         return info;
     }
     std::string_view super =
         start.size() > kSuperblockOffset ? start.substr(kSuperblockOffset) : std::string_view();
-    if (super.size() >= kErofsNameAt + kErofsNameSize && le32(super, 0) == kErofsMagic) {
+    if (super.size() >= kErofsNameAt + kErofsNameSize && get_u32(super, 0) == kErofsMagic) {
         info.type = FilesystemType::Erofs;
         info.uuid = uuid_text(super.substr(kErofsUuidAt, 16));
         info.label = label_text(super.substr(kErofsNameAt, kErofsNameSize));
         return info;
     }
     if (super.size() >= kExtLabelAt + kExtLabelSize &&
-        (le32(super, kExtMagicAt) & 0xFFFF) == kExtMagic) {
+        (get_u32(super, kExtMagicAt) & 0xFFFF) == kExtMagic) {
         info.type = FilesystemType::Ext4;
         info.uuid = uuid_text(super.substr(kExtUuidAt, 16));
         info.label = label_text(super.substr(kExtLabelAt, kExtLabelSize));

@@ -34,24 +34,6 @@ uint64_t little_endian(std::string_view data, size_t at, size_t bytes) {
     return value;
 }
 
-std::string to_hex(std::string_view bytes) {
-    constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (char c : bytes) {
-        out += kDigits[uint8_t(c) >> 4];
-        out += kDigits[uint8_t(c) & 0xF];
-    }
-    return out;
-}
-
-bool is_lower_hex(std::string_view text) {
-    for (char c : text)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    return true;
-}
-
 // Block sizes the kernel's verity target takes: powers of two from 512 up
 // to the page size (4096 on the machines keel runs on).
 bool valid_block_size(uint64_t size) {

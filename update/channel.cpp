@@ -15,13 +15,7 @@ namespace keel::update {
 
 namespace {
 
-constexpr size_t kMaxVersionParts = 8;
-constexpr size_t kMaxVersionDigits = 9;
 constexpr size_t kMaxPathBytes = 1024;
-
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
 
 // Parts beyond the shorter version count as 0.
 std::strong_ordering compare_parts(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
@@ -45,7 +39,7 @@ Result<void> check_relative_path(std::string_view path) {
     if (path.front() == '/')
         return error(cat(quoted(path), " is absolute; paths are relative to the source's URL"));
     for (char c : path) {
-        bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+        bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_ascii_digit(c) ||
                        c == '.' || c == '_' || c == '~' || c == '+' || c == '-' || c == '/';
         if (!allowed)
             return error(cat(quoted(path), ": only letters, digits and . _ ~ + - / may appear"));
@@ -153,7 +147,7 @@ std::optional<unsigned> digits_at(std::string_view text, size_t at, size_t digit
         return std::nullopt;
     unsigned value = 0;
     for (size_t i = at; i < at + digits; ++i) {
-        if (!is_digit(text[i]))
+        if (!is_ascii_digit(text[i]))
             return std::nullopt;
         value = value * 10 + unsigned(text[i] - '0');
     }
@@ -182,7 +176,7 @@ Result<Version> parse_version(std::string_view text) {
             return invalid("expected dotted numbers such as 1.2.3");
         if (part.size() > kMaxVersionDigits)
             return invalid(cat("a part has more than ", kMaxVersionDigits, " digits"));
-        if (!std::all_of(part.begin(), part.end(), is_digit))
+        if (!std::all_of(part.begin(), part.end(), is_ascii_digit))
             return invalid("expected dotted numbers such as 1.2.3");
         if (version.parts.size() == kMaxVersionParts)
             return invalid(cat("more than ", kMaxVersionParts, " parts"));
@@ -238,7 +232,7 @@ Result<int64_t> parse_rfc3339_utc(std::string_view text) {
     size_t at = 19;
     if (at < text.size() && text[at] == '.') {
         size_t start = ++at;
-        while (at < text.size() && is_digit(text[at]))
+        while (at < text.size() && is_ascii_digit(text[at]))
             ++at;
         if (at == start)
             return invalid("expected digits after `.`");

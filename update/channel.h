@@ -33,6 +33,11 @@ struct Version {
     friend bool operator==(const Version& a, const Version& b);
 };
 
+/// The most numbers a version has, and the most digits of each: a version
+/// fits in a few 64-bit integers.
+inline constexpr size_t kMaxVersionParts = 8;
+inline constexpr size_t kMaxVersionDigits = 9;
+
 /// Parses a version: 1 to 8 dot-separated decimal numbers, each 1 to 9
 /// digits ("1", "2026.12.6", "1.02" too). Anything else ("v1", "1..2",
 /// "1.2-rc1", "") is an error naming it.

@@ -12,24 +12,19 @@ namespace keel::update {
 
 namespace {
 
-// Spaces as the kernel's (and base/cmdline.cpp's) parser splits at them.
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 // The words of a command line as the kernel splits it: at spaces outside
 // double quotes, the quotes kept.
 std::vector<std::string_view> command_line_words(std::string_view text) {
     std::vector<std::string_view> words;
     size_t i = 0;
     while (i < text.size()) {
-        while (i < text.size() && is_space(text[i]))
+        while (i < text.size() && is_ascii_space(text[i]))
             ++i;
         if (i == text.size())
             break;
         size_t start = i;
         bool quoted = false;
-        while (i < text.size() && (quoted || !is_space(text[i]))) {
+        while (i < text.size() && (quoted || !is_ascii_space(text[i]))) {
             if (text[i] == '"')
                 quoted = !quoted;
             ++i;

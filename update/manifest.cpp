@@ -2,6 +2,8 @@
 // I/O and nothing but base/ (the fuzz target compiles this file alone).
 #include "update/manifest.h"
 
+#include "update/channel.h"
+
 #include "base/json.h"
 #include "base/strings.h"
 
@@ -13,17 +15,10 @@ namespace keel::update {
 
 namespace {
 
-constexpr size_t kMaxVersionParts = 8;
-constexpr size_t kMaxVersionDigits = 9;
 constexpr size_t kMaxChannelLength = 64;
 constexpr size_t kMaxSaltBytes = 256; // veritysetup's superblock holds 256
 constexpr uint32_t kMinVerityBlock = 512;
 constexpr uint32_t kMaxVerityBlock = 65536;
-
-bool is_lower_hex(std::string_view text) {
-    return std::all_of(text.begin(), text.end(),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 bool is_power_of_two(uint64_t value) {
     return value != 0 && (value & (value - 1)) == 0;

@@ -3,6 +3,7 @@
 #include "update/slot_footer.h"
 
 #include "base/crc32c.h"
+#include "base/endian.h"
 #include "base/signature.h"
 #include "base/strings.h"
 
@@ -16,13 +17,6 @@ constexpr uint32_t kFormat = 1;
 void put_le32(std::string& out, size_t at, uint32_t value) {
     for (int i = 0; i < 4; ++i)
         out[at + size_t(i)] = char(value >> (8 * i) & 0xFF);
-}
-
-uint32_t get_le32(std::string_view in, size_t at) {
-    uint32_t value = 0;
-    for (int i = 0; i < 4; ++i)
-        value |= uint32_t(uint8_t(in[at + size_t(i)])) << (8 * i);
-    return value;
 }
 
 std::unexpected<Error> corrupt(std::string what) {
@@ -57,13 +51,13 @@ Result<SlotFooter> parse_slot_footer(std::string_view region) {
     if (region.size() < kSlotFooterHeaderSize || region.substr(0, kMagic.size()) != kMagic)
         return SlotFooter{};
     std::string_view header = region.substr(0, kSlotFooterHeaderSize);
-    if (get_le32(header, 12) != header_crc(std::string(header)))
+    if (get_u32(header, 12) != header_crc(std::string(header)))
         return corrupt("the header's CRC does not match");
-    if (uint32_t format = get_le32(header, 8); format != kFormat)
+    if (uint32_t format = get_u32(header, 8); format != kFormat)
         return corrupt(cat("format ", format, " is not known (this keel reads ", kFormat, ")"));
     if (header.substr(28).find_first_not_of('\0') != std::string_view::npos)
         return corrupt("the header's reserved bytes are not zero");
-    uint64_t manifest_size = get_le32(header, 16), signature_size = get_le32(header, 20);
+    uint64_t manifest_size = get_u32(header, 16), signature_size = get_u32(header, 20);
     if (manifest_size == 0 || manifest_size > kMaxFooterManifestSize || signature_size == 0 ||
         signature_size > kMaxSignatureSize)
         return corrupt(cat("a manifest of ", manifest_size, " bytes and a signature of ",
@@ -75,7 +69,7 @@ Result<SlotFooter> parse_slot_footer(std::string_view region) {
     footer.manifest = std::string(region.substr(kSlotFooterHeaderSize, manifest_size));
     footer.signature =
         std::string(region.substr(kSlotFooterHeaderSize + manifest_size, signature_size));
-    if (crc32c(footer.signature, crc32c(footer.manifest)) != get_le32(header, 24))
+    if (crc32c(footer.signature, crc32c(footer.manifest)) != get_u32(header, 24))
         return corrupt("the manifest's and signature's CRC does not match");
     return footer;
 }

@@ -4,6 +4,8 @@
 // (running version, machine-id, [Update] settings).
 #include "update/source.h"
 
+#include "update/update_config.h"
+
 #include "base/strings.h"
 #include "base/sys.h"
 #include "base/unit_file.h"
@@ -18,8 +20,6 @@ namespace keel::update {
 
 namespace {
 
-constexpr std::string_view kSection = "Update";
-
 std::string request_line(const net::Url& url) {
     return cat("GET ", url.str());
 }
@@ -33,7 +33,7 @@ std::unexpected<Error> status_error(const net::Url& url, const net::Response& re
 // optional's padding; see base/result.h.)
 Result<void> read_version_key(const UnitFile& file, std::string_view key,
                               std::optional<Version>& out) {
-    std::optional<std::string> value = file.get(kSection, key);
+    std::optional<std::string> value = file.get(kUpdateSection, key);
     if (!value || value->empty())
         return {};
     Result<Version> version = parse_version(*value);
@@ -229,12 +229,12 @@ private:
 Result<SourceConfig> parse_source_config(std::string_view text, const std::string& filename) {
     UnitFile file = TRY(UnitFile::parse(text, filename));
     SourceConfig config;
-    if (std::optional<std::string> source = file.get(kSection, "Source");
+    if (std::optional<std::string> source = file.get(kUpdateSection, "Source");
         source && !source->empty()) {
         TRY_CTX(net::parse_url(*source), cat(filename, ": Source"));
         config.base_url = *source;
     }
-    if (std::optional<std::string> channel = file.get(kSection, "Channel");
+    if (std::optional<std::string> channel = file.get(kUpdateSection, "Channel");
         channel && !channel->empty()) {
         TRY_CTX(check_channel_name(*channel), cat(filename, ": Channel"));
         config.channel = *channel;
@@ -246,7 +246,7 @@ Result<SourceConfig> parse_source_config(std::string_view text, const std::strin
         *config.policy.minimum > *config.policy.maximum)
         return error(cat(filename, ": MinVersion=", config.policy.minimum->text,
                          " is above MaxVersion=", config.policy.maximum->text));
-    config.ca_file = file.get(kSection, "CAFile").value_or("");
+    config.ca_file = file.get(kUpdateSection, "CAFile").value_or("");
     return config;
 }
 

@@ -18,27 +18,19 @@ namespace {
 using std::chrono::seconds;
 using std::chrono::sys_seconds;
 
-constexpr std::string_view kSection = "Update";
 constexpr int64_t kDay = 24 * 60 * 60;
 constexpr int64_t kWeek = 7 * kDay;
 // 1970-01-01 was a Thursday: Monday 00:00 is three days before the epoch's
 // day started.
 constexpr int64_t kEpochWeekday = 3;
 
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        c = char(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 // "Thu", "thursday", "THU" -> Thursday.
 std::optional<Weekday> parse_weekday(std::string_view text) {
     static constexpr std::string_view kFullNames[] = {"monday", "tuesday",  "wednesday", "thursday",
                                                       "friday", "saturday", "sunday"};
-    std::string lower = lowercase(text);
+    std::string lower = ascii_lower(text);
     for (const auto& entry : kWeekdayNames.entries()) {
-        if (lower == lowercase(entry.name) || lower == kFullNames[int(entry.value)])
+        if (lower == ascii_lower(entry.name) || lower == kFullNames[int(entry.value)])
             return entry.value;
     }
     return std::nullopt;
@@ -307,7 +299,7 @@ Result<UpdateConfig> parse_update_config(std::string_view text, std::string_view
     std::vector<Assignment> assignments;
     UnitFile file = TRY(UnitFile::parse(text, std::string(filename)));
     for (const UnitSection& section : file.sections()) {
-        if (section.name != kSection)
+        if (section.name != kUpdateSection)
             return error(cat(filename, ":", section.line, ": unknown section [", section.name,
                              "] (the settings go in [Update])"));
         for (const UnitEntry& entry : section.entries) {

@@ -20,6 +20,8 @@ namespace keel::update {
 
 /// The role's config file.
 inline constexpr std::string_view kUpdateConfigFile = "/etc/keel/update.conf";
+/// The section of the settings file that holds the update role's settings.
+inline constexpr std::string_view kUpdateSection = "Update";
 /// What the kernel command line's settings for the role start with.
 inline constexpr std::string_view kUpdateParameterPrefix = "keel.update.";
 
