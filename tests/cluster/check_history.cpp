@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
         } else if (path.empty() && (arg == "-" || !starts_with(arg, "-"))) {
             path = arg;
         } else {
-            return bad_input(cat("unknown argument ", quoted(arg), "\n", kUsage));
+            return bad_input(cat("unknown argument ", keel::quoted(arg), "\n", kUsage));
         }
     }
     if (path.empty())

@@ -252,7 +252,7 @@ Result<std::vector<std::string>> split_words(std::string_view line) {
         // Values must survive being written as JSON strings, which hold
         // UTF-8 only: the JSON parser is the one place that checks it.
         if (!parse_json(json_string(word)))
-            return error(cat("invalid UTF-8 in ", quoted(word)));
+            return error(cat("invalid UTF-8 in ", keel::quoted(word)));
         words.emplace_back(word);
         i = end;
     }
@@ -262,7 +262,7 @@ Result<std::vector<std::string>> split_words(std::string_view line) {
 Result<uint64_t> parse_number(std::string_view what, std::string_view text) {
     if (std::optional<uint64_t> n = parse_u64(text))
         return *n;
-    return error(cat(what, ": expected a number, got ", quoted(text)));
+    return error(cat(what, ": expected a number, got ", keel::quoted(text)));
 }
 
 Result<bool> parse_succeeded(std::string_view text) {
@@ -270,7 +270,7 @@ Result<bool> parse_succeeded(std::string_view text) {
         return true;
     if (text == "false")
         return false;
-    return error(cat("expected `true` or `false`, got ", quoted(text)));
+    return error(cat("expected `true` or `false`, got ", keel::quoted(text)));
 }
 
 // Applies what both forms share: the outcome's consequences for the times

@@ -647,7 +647,7 @@ std::string describe(const Report& report) {
     for (const PartitionResult& failure : report.failures) {
         std::string keys;
         for (const std::string& key : failure.keys)
-            keys += cat(keys.empty() ? "" : " ", quoted(key));
+            keys += cat(keys.empty() ? "" : " ", keel::quoted(key));
         out += cat("\nkeys ", keys, ": ", kVerdictNames.name(failure.verdict), " (",
                    failure.operations, " operation(s))\n");
         if (failure.verdict == Verdict::NotLinearizable) {

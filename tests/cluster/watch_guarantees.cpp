@@ -25,9 +25,9 @@ namespace {
 using RevisionKey = std::pair<uint64_t, std::string>;
 
 std::string describe_event(const Event& event) {
-    std::string out = cat(kEventTypeNames.name(event.type), " ", quoted(event.key));
+    std::string out = cat(kEventTypeNames.name(event.type), " ", keel::quoted(event.key));
     if (event.type == EventType::Put)
-        out += cat(" = ", quoted(event.value));
+        out += cat(" = ", keel::quoted(event.value));
     return out;
 }
 
@@ -190,7 +190,7 @@ std::vector<Violation> check(const std::vector<Watcher>& watchers, const std::ve
 }
 
 std::string describe(const Violation& violation) {
-    return cat("watcher ", quoted(violation.watcher), ", revision ", violation.revision, ": ",
+    return cat("watcher ", keel::quoted(violation.watcher), ", revision ", violation.revision, ": ",
                kGuaranteeNames.name(violation.guarantee), ": ", violation.what);
 }
 

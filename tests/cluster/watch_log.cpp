@@ -51,17 +51,17 @@ Result<std::string> decode_string(std::string_view word) {
     for (size_t i = 0; i < word.size(); ++i) {
         char c = word[i];
         if (c == '"')
-            return error(cat("a string holds `\"` (write %22): ", quoted(word)));
+            return error(cat("a string holds `\"` (write %22): ", keel::quoted(word)));
         if (c != '%') {
             out += c;
             continue;
         }
         if (i + 2 >= word.size())
-            return error(cat("a `%` not followed by two hex digits: ", quoted(word)));
+            return error(cat("a `%` not followed by two hex digits: ", keel::quoted(word)));
         int high = hex_digit_value(word[i + 1]);
         int low = hex_digit_value(word[i + 2]);
         if (high < 0 || low < 0)
-            return error(cat("a `%` not followed by two hex digits: ", quoted(word)));
+            return error(cat("a `%` not followed by two hex digits: ", keel::quoted(word)));
         out += static_cast<char>(high * 16 + low);
         i += 2;
     }
@@ -71,7 +71,7 @@ Result<std::string> decode_string(std::string_view word) {
 Result<uint64_t> number(std::string_view what, std::string_view word) {
     std::optional<uint64_t> n = parse_u64(word);
     if (!n)
-        return error(cat(what, ": expected a number, got ", quoted(word)));
+        return error(cat(what, ": expected a number, got ", keel::quoted(word)));
     return *n;
 }
 
@@ -91,7 +91,7 @@ Result<Watcher*> find_watcher(WatchLog& log, std::string_view name) {
     for (Watcher& watcher : log.watchers)
         if (watcher.name == name)
             return &watcher;
-    return error(cat("no watcher ", quoted(name), " (a `watcher` line comes first)"));
+    return error(cat("no watcher ", keel::quoted(name), " (a `watcher` line comes first)"));
 }
 
 Result<void> parse_line(WatchLog& log, const std::vector<std::string_view>& words) {
@@ -108,7 +108,7 @@ Result<void> parse_line(WatchLog& log, const std::vector<std::string_view>& word
         Watcher watcher;
         watcher.name = TRY_CTX(decode_string(words[1]), "name");
         if (find_watcher(log, watcher.name))
-            return error(cat("watcher ", quoted(watcher.name), " twice"));
+            return error(cat("watcher ", keel::quoted(watcher.name), " twice"));
         watcher.key = TRY_CTX(decode_string(words[2]), "key");
         watcher.range_end = TRY_CTX(decode_string(words[3]), "range end");
         watcher.start_revision = TRY(number("start", words[4]));

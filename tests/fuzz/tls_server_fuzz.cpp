@@ -6,12 +6,12 @@
 // never hand out plaintext from a client that could not have finished a
 // handshake. The certificates are the unit tests' fixtures
 // (tests/unit/tls/make_certs.sh), written to a temporary directory once.
+#include "base/sys.h"
 #include "kv/tls_stream.h"
 #include "tests/fuzz/fuzz_check.h"
 
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
@@ -30,9 +30,7 @@ std::shared_ptr<TlsContext> make_context() {
     std::string dir = fuzz_scratch_pattern("tls");
     FUZZ_CHECK(::mkdtemp(dir.data()) != nullptr);
     auto write = [&](const char* name, std::string_view pem) {
-        std::ofstream file(dir + name);
-        file << pem;
-        FUZZ_CHECK(file.good());
+        FUZZ_CHECK(write_new_file(dir + name, pem).has_value());
     };
     write("/ca.crt", test_certs::ca_crt);
     write("/server.crt", test_certs::server_crt);

@@ -28,7 +28,7 @@ void check_map(const std::vector<oci::IdMapping>& map) {
     }
 }
 
-bool overlaps(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
+bool ranges_overlap(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
     return a < b + b_size && b < a + a_size;
 }
 
@@ -90,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             std::vector<IdRange> rest(pool->begin() + pool->size() / 2, pool->end());
             if (auto free = first_free_range(rest, taken, 1000)) {
                 for (const IdRange& used : taken)
-                    FUZZ_CHECK(!overlaps(*free, 1000, used.start, used.size));
+                    FUZZ_CHECK(!ranges_overlap(*free, 1000, used.start, used.size));
                 bool inside = false;
                 for (const IdRange& range : rest)
                     inside |= *free >= range.start &&

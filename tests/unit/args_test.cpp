@@ -69,7 +69,7 @@ const Command kRun{
         keel::cli::Positional{.name = "COMMAND", .count = Count::OneOrMore, .noun = "command"},
 };
 
-const Command kStart{
+const Command kStartCommand{
     .names = {"start", "stop"},
     .summary = "queue jobs",
     .options = {{.name = "--no-block", .help = "do not wait"}},
@@ -102,15 +102,15 @@ const Command kSign{
 
 const Command kPower{.names = {"poweroff"}, .summary = "end the system"};
 
-keel::Result<ParsedArgs> parse(const Command& command, std::string_view invoked,
-                               std::initializer_list<std::string_view> args) {
+keel::Result<ParsedArgs> parse_invocation(const Command& command, std::string_view invoked,
+                                          std::initializer_list<std::string_view> args) {
     std::vector<std::string_view> list(args);
     return keel::cli::parse(command, invoked, list);
 }
 
 std::string parse_error(const Command& command, std::string_view invoked,
                         std::initializer_list<std::string_view> args) {
-    auto parsed = parse(command, invoked, args);
+    auto parsed = parse_invocation(command, invoked, args);
     REQUIRE_FALSE(parsed);
     return parsed.error().to_string();
 }
@@ -122,13 +122,13 @@ std::vector<std::string> strings(const std::vector<std::string_view>& views) {
 } // namespace
 
 TEST_CASE("flags are given by their long or short name, anywhere among the arguments") {
-    auto parsed = parse(kLogs, "logs", {"web", "-f", "--json"});
+    auto parsed = parse_invocation(kLogs, "logs", {"web", "-f", "--json"});
     REQUIRE(parsed);
     CHECK(parsed->flag("--follow"));
     CHECK(parsed->flag("--json"));
     CHECK(parsed->positional("UNIT") == "web");
 
-    auto none = parse(kLogs, "logs", {});
+    auto none = parse_invocation(kLogs, "logs", {});
     REQUIRE(none);
     CHECK_FALSE(none->flag("--follow"));
     CHECK_FALSE(none->positional("UNIT"));
@@ -143,18 +143,18 @@ TEST_CASE("an option's value follows it, or is attached with = (or directly to a
         CHECK(parsed->number("--lines") == 5u);
         CHECK(parsed->value("--lines") == "5");
     }
-    auto empty = parse(kLogs, "logs", {"--root="});
+    auto empty = parse_invocation(kLogs, "logs", {"--root="});
     REQUIRE(empty);
     CHECK(empty->value("--root") == "");
-    auto dashed = parse(kLogs, "logs", {"--root", "-x"});
+    auto dashed = parse_invocation(kLogs, "logs", {"--root", "-x"});
     REQUIRE(dashed);
     CHECK(dashed->value("--root") == "-x");
 }
 
 TEST_CASE("a repeatable option keeps every value in order; any other keeps the last") {
-    auto parsed =
-        parse(kInit, "init",
-              {"--units", "/a", "--control-socket", "/s1", "--units=/b", "--control-socket=/s2"});
+    auto parsed = parse_invocation(
+        kInit, "init",
+        {"--units", "/a", "--control-socket", "/s1", "--units=/b", "--control-socket=/s2"});
     REQUIRE(parsed);
     CHECK(strings(parsed->values("--units")) == std::vector<std::string>{"/a", "/b"});
     CHECK(parsed->value("--control-socket") == "/s2");
@@ -188,16 +188,16 @@ TEST_CASE("a number is checked by the parser, and the error names the option and
     CHECK(parse_error(kLogs, "logs", {"-n", "100001"}) ==
           "logs: -n: expected a number of lines (at most 100000), got `100001` (see `keel logs "
           "--help`)");
-    auto largest = parse(kLogs, "logs", {"-n", "100000"});
+    auto largest = parse_invocation(kLogs, "logs", {"-n", "100000"});
     REQUIRE(largest);
     CHECK(largest->number("--lines") == 100000u);
 }
 
 TEST_CASE("seconds take up to three decimals and are read as milliseconds") {
-    auto half = parse(kRun, "run", {"--timeout", "0.5", "g", "--", "true"});
+    auto half = parse_invocation(kRun, "run", {"--timeout", "0.5", "g", "--", "true"});
     REQUIRE(half);
     CHECK(half->seconds("--timeout") == std::chrono::milliseconds(500));
-    auto whole = parse(kRun, "run", {"--timeout=60", "g", "--", "true"});
+    auto whole = parse_invocation(kRun, "run", {"--timeout=60", "g", "--", "true"});
     REQUIRE(whole);
     CHECK(whole->seconds("--timeout") == std::chrono::milliseconds(60000));
     for (std::string_view bad : {"x", "1.", "0.1234", ".5", "1.x", ""})
@@ -210,14 +210,14 @@ TEST_CASE("seconds take up to three decimals and are read as milliseconds") {
 }
 
 TEST_CASE("an option whose value is optional takes it only when attached with =") {
-    auto bare = parse(kNotify, "notify", {"--pid"});
+    auto bare = parse_invocation(kNotify, "notify", {"--pid"});
     REQUIRE(bare);
     CHECK(bare->flag("--pid"));
     CHECK_FALSE(bare->value("--pid"));
-    auto attached = parse(kNotify, "notify", {"--pid=42"});
+    auto attached = parse_invocation(kNotify, "notify", {"--pid=42"});
     REQUIRE(attached);
     CHECK(attached->value("--pid") == "42");
-    auto separate = parse(kNotify, "notify", {"--pid", "A=1"});
+    auto separate = parse_invocation(kNotify, "notify", {"--pid", "A=1"});
     REQUIRE(separate);
     CHECK_FALSE(separate->value("--pid"));
     CHECK(strings(separate->positionals("KEY=VALUE")) == std::vector<std::string>{"A=1"});
@@ -226,7 +226,7 @@ TEST_CASE("an option whose value is optional takes it only when attached with ="
 TEST_CASE("a required option that is missing is named with its value") {
     CHECK(parse_error(kSign, "patch sign", {"m.ko"}) ==
           "sign: needs --key FILE (see `keel patch sign --help`)");
-    auto parsed = parse(kSign, "patch sign", {"--key", "k.pem", "m.ko"});
+    auto parsed = parse_invocation(kSign, "patch sign", {"--key", "k.pem", "m.ko"});
     REQUIRE(parsed);
     CHECK(parsed->value("--key") == "k.pem");
     CHECK(parsed->verb() == "sign");
@@ -234,13 +234,13 @@ TEST_CASE("a required option that is missing is named with its value") {
 }
 
 TEST_CASE("a required positional that is missing is named by what it is") {
-    CHECK(parse_error(kStart, "start", {"--no-block"}) ==
+    CHECK(parse_error(kStartCommand, "start", {"--no-block"}) ==
           "start: no unit given (see `keel start --help`)");
     CHECK(parse_error(kRun, "run", {}) == "run: no group name given (see `keel run --help`)");
 }
 
 TEST_CASE("a repeated positional takes every argument in order") {
-    auto parsed = parse(kStart, "stop", {"a", "--no-block", "b", "c"});
+    auto parsed = parse_invocation(kStartCommand, "stop", {"a", "--no-block", "b", "c"});
     REQUIRE(parsed);
     CHECK(strings(parsed->positionals("UNIT")) == std::vector<std::string>{"a", "b", "c"});
     CHECK(parsed->verb() == "stop");
@@ -258,12 +258,13 @@ TEST_CASE("one argument too many says which two were given") {
 }
 
 TEST_CASE("what follows -- is passed through as it is when the command takes a command") {
-    auto parsed = parse(kInit, "init", {"--units", "/u", "--", "sh", "-c", "--units", "--"});
+    auto parsed =
+        parse_invocation(kInit, "init", {"--units", "/u", "--", "sh", "-c", "--units", "--"});
     REQUIRE(parsed);
     CHECK(parsed->passed_through() == std::vector<std::string>{"sh", "-c", "--units", "--"});
     CHECK(strings(parsed->values("--units")) == std::vector<std::string>{"/u"});
 
-    auto without = parse(kInit, "init", {});
+    auto without = parse_invocation(kInit, "init", {});
     REQUIRE(without);
     CHECK(without->passed_through().empty());
 
@@ -272,20 +273,20 @@ TEST_CASE("what follows -- is passed through as it is when the command takes a c
 }
 
 TEST_CASE("without a command to pass through, -- only ends the options") {
-    auto parsed = parse(kStart, "start", {"--", "--no-block", "-h"});
+    auto parsed = parse_invocation(kStartCommand, "start", {"--", "--no-block", "-h"});
     REQUIRE(parsed);
     CHECK_FALSE(parsed->flag("--no-block"));
     CHECK_FALSE(parsed->help_requested());
     CHECK(strings(parsed->positionals("UNIT")) == std::vector<std::string>{"--no-block", "-h"});
     // A lone dash is an argument, as stdin's name by custom.
-    auto dash = parse(kStart, "start", {"-"});
+    auto dash = parse_invocation(kStartCommand, "start", {"-"});
     REQUIRE(dash);
     CHECK(strings(dash->positionals("UNIT")) == std::vector<std::string>{"-"});
 }
 
 TEST_CASE("-h and --help ask for help even when arguments are missing") {
     for (std::string_view help : {"-h", "--help"}) {
-        auto parsed = parse(kRun, "run", {help});
+        auto parsed = parse_invocation(kRun, "run", {help});
         REQUIRE(parsed);
         CHECK(parsed->help_requested());
     }
@@ -294,7 +295,8 @@ TEST_CASE("-h and --help ask for help even when arguments are missing") {
 }
 
 TEST_CASE("every option and argument is kept in the order given") {
-    auto parsed = parse(kNotify, "notify", {"B=2", "--ready", "--status=up", "A=1", "--pid"});
+    auto parsed =
+        parse_invocation(kNotify, "notify", {"B=2", "--ready", "--status=up", "A=1", "--pid"});
     REQUIRE(parsed);
     std::vector<std::string> seen;
     for (const keel::cli::ParsedItem& item : parsed->items())
@@ -308,7 +310,7 @@ TEST_CASE("the synopsis shows options, then positionals, then what -- passes thr
     CHECK(keel::cli::synopsis(kLogs) == "[-f|--follow] [-n|--lines N] [--json] [UNIT]");
     CHECK(keel::cli::synopsis(kInit) == "[--units DIR]... [--control-socket PATH] [-- COMMAND...]");
     CHECK(keel::cli::synopsis(kRun) == "[--timeout SECONDS] NAME -- COMMAND...");
-    CHECK(keel::cli::synopsis(kStart) == "[--no-block] UNIT...");
+    CHECK(keel::cli::synopsis(kStartCommand) == "[--no-block] UNIT...");
     CHECK(keel::cli::synopsis(kNotify) == "[--ready] [--status TEXT] [--pid[=PID]] [KEY=VALUE...]");
     CHECK(keel::cli::synopsis(kSign) == "--key FILE MODULE");
     CHECK(keel::cli::synopsis(kPower).empty());
@@ -332,7 +334,7 @@ TEST_CASE("a group's help lists each command with its synopsis and summary, and 
     Command group{.names = {"cgroup"},
                   .summary = "groups by hand",
                   .notes = "Every command takes --root DIR.\n",
-                  .subcommands = {&kRun, &kStart, &kPower}};
+                  .subcommands = {&kRun, &kStartCommand, &kPower}};
     CHECK(keel::cli::group_help_text(group, "cgroup") ==
           "usage: keel cgroup <command> [options]\n"
           "\n"
@@ -366,7 +368,7 @@ namespace {
 
 std::vector<std::string> g_ran;
 
-keel::cli::CommandResult record(const ParsedArgs& args) {
+keel::cli::CommandResult record_command(const ParsedArgs& args) {
     g_ran.push_back(args.command());
     return 7;
 }
@@ -378,7 +380,7 @@ keel::cli::CommandResult refuse(const ParsedArgs& args) {
 } // namespace
 
 TEST_CASE("dispatch runs the command a group's first argument names") {
-    Command show{.names = {"show", "list"}, .summary = "show", .run = record};
+    Command show{.names = {"show", "list"}, .summary = "show", .run = record_command};
     Command bad{.names = {"bad"}, .summary = "refuses", .run = refuse};
     Command group{.names = {"patch"}, .summary = "patches", .subcommands = {&show, &bad}};
     Command top{.names = {"keel"}, .summary = "keel", .subcommands = {&group}};
@@ -428,14 +430,15 @@ TEST_CASE("options end where a command to run starts: its own options are its ar
         .positionals = {{.name = "ID"}, {.name = "COMMAND", .count = Count::Any}},
         .options_end = keel::cli::OptionsEnd::AtLastPositional,
     };
-    auto parsed = parse(exec, "exec", {"-e", "A=1", "box", "-e", "B=2", "ls", "-l", "--", "x"});
+    auto parsed =
+        parse_invocation(exec, "exec", {"-e", "A=1", "box", "-e", "B=2", "ls", "-l", "--", "x"});
     REQUIRE(parsed);
     CHECK(strings(parsed->values("--env")) == std::vector<std::string>{"A=1", "B=2"});
     CHECK(parsed->positional("ID") == "box");
     CHECK(strings(parsed->positionals("COMMAND")) ==
           std::vector<std::string>{"ls", "-l", "--", "x"});
 
-    auto no_command = parse(exec, "exec", {"box", "-e", "A=1"});
+    auto no_command = parse_invocation(exec, "exec", {"box", "-e", "A=1"});
     REQUIRE(no_command);
     CHECK(no_command->positionals("COMMAND").empty());
     CHECK(strings(no_command->values("--env")) == std::vector<std::string>{"A=1"});
@@ -455,7 +458,7 @@ TEST_CASE("a command may end its options at its first positional, as docker run 
         .positionals = {{.name = "IMAGE"}, {.name = "COMMAND", .count = Count::Any}},
         .options_end = keel::cli::OptionsEnd::AtFirstPositional,
     };
-    auto parsed = parse(run, "run", {"--rm", "busybox", "-l", "--rm"});
+    auto parsed = parse_invocation(run, "run", {"--rm", "busybox", "-l", "--rm"});
     REQUIRE(parsed);
     CHECK(parsed->flag("--rm"));
     CHECK(parsed->positional("IMAGE") == "busybox");
@@ -485,7 +488,7 @@ TEST_CASE("short flags combine only where the command says so, the last one taki
         .positionals = {{.name = "IMAGE", .count = Count::Optional}},
         .short_options = keel::cli::ShortOptions::Combinable,
     };
-    auto parsed = parse(run, "run", {"-it", "-ie", "A=1", "-teB=2", "img"});
+    auto parsed = parse_invocation(run, "run", {"-it", "-ie", "A=1", "-teB=2", "img"});
     REQUIRE(parsed);
     CHECK(parsed->flag("--interactive"));
     CHECK(parsed->flag("--tty"));
@@ -493,11 +496,11 @@ TEST_CASE("short flags combine only where the command says so, the last one taki
     CHECK(parse_error(run, "run", {"-ix"}) == "run: unknown option `-x` (see `keel run --help`)");
     CHECK(parse_error(run, "run", {"-ie"}) == "run: -e needs a value (see `keel run --help`)");
     // -h is the command's own option when it declares one; --help stays help.
-    auto host = parse(run, "run", {"-h", "web"});
+    auto host = parse_invocation(run, "run", {"-h", "web"});
     REQUIRE(host);
     CHECK(host->value("--hostname") == "web");
     CHECK_FALSE(host->help_requested());
-    CHECK(parse(run, "run", {"--help"})->help_requested());
+    CHECK(parse_invocation(run, "run", {"--help"})->help_requested());
     CHECK(keel::cli::help_text(run, "run").find("    --help") != std::string::npos);
 
     run.short_options = keel::cli::ShortOptions::Separate;

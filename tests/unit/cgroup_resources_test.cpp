@@ -31,7 +31,7 @@ Writes writes_of(const Resources& resources) {
     return *writes;
 }
 
-std::string error_of(const Resources& resources) {
+std::string resources_error(const Resources& resources) {
     auto writes = cgroup_v2_writes(resources);
     REQUIRE_FALSE(writes);
     return writes.error().to_string();
@@ -95,7 +95,7 @@ TEST_CASE("memory: limit to memory.max, reservation to memory.low, -1 to max") {
     CHECK(writes_of(memory(std::nullopt, std::nullopt, -1)) == Writes{{"memory.low", "max"}});
     // 0 is "unset", as runc reads the v1-era structure.
     CHECK(writes_of(memory(0, 0, 0)).empty());
-    CHECK(error_of(memory(-2)) ==
+    CHECK(resources_error(memory(-2)) ==
           "linux.resources.memory.limit: -2 is negative (only -1, unlimited, is)");
 }
 
@@ -111,24 +111,24 @@ TEST_CASE("memory: swap counts memory and swap together in the spec, swap alone 
     CHECK(writes_of(memory(-1, 0)) == Writes{{"memory.max", "max"}, {"memory.swap.max", "max"}});
     CHECK(writes_of(memory(1000000, 0)) == Writes{{"memory.max", "1000000"}});
 
-    CHECK(error_of(memory(1000000, 999999)) ==
+    CHECK(resources_error(memory(1000000, 999999)) ==
           "linux.resources.memory.swap: less than memory.limit");
-    CHECK(error_of(memory(std::nullopt, 1000000)) ==
+    CHECK(resources_error(memory(std::nullopt, 1000000)) ==
           "linux.resources.memory.swap: needs a memory.limit (swap counts memory and swap)");
-    CHECK(error_of(memory(-1, 1000000)) ==
+    CHECK(resources_error(memory(-1, 1000000)) ==
           "linux.resources.memory.swap: needs a memory.limit (swap counts memory and swap)");
-    CHECK(error_of(memory(1000000, -5)) ==
+    CHECK(resources_error(memory(1000000, -5)) ==
           "linux.resources.memory.swap: -5 is negative (only -1, unlimited, is)");
 }
 
 TEST_CASE("memory: v1-only settings are refused, not dropped") {
     Resources resources = memory(1000000);
     resources.memory->swappiness = 60;
-    CHECK(error_of(resources) ==
+    CHECK(resources_error(resources) ==
           "linux.resources.memory.swappiness: cgroup v2 has no per-group swappiness");
     resources = memory(1000000);
     resources.memory->disable_oom_killer = true;
-    CHECK(error_of(resources) ==
+    CHECK(resources_error(resources) ==
           "linux.resources.memory.disableOOMKiller: cgroup v2 cannot turn the OOM killer off");
     resources = memory(1000000);
     resources.memory->use_hierarchy = true;
@@ -162,13 +162,14 @@ TEST_CASE("cpu: quota and period become cpu.max") {
     CHECK(writes_of(cpu(values)) == Writes{{"cpu.max", "max 250000"}});
 
     values.quota = 500;
-    CHECK(error_of(cpu(values)) == "linux.resources.cpu.quota: 500 is below 1000 microseconds");
+    CHECK(resources_error(cpu(values)) ==
+          "linux.resources.cpu.quota: 500 is below 1000 microseconds");
     values.quota = -3;
-    CHECK(error_of(cpu(values)) ==
+    CHECK(resources_error(cpu(values)) ==
           "linux.resources.cpu.quota: -3 is negative (only -1, unlimited, is)");
     values.quota = 20000;
     values.period = 2000000;
-    CHECK(error_of(cpu(values)) ==
+    CHECK(resources_error(cpu(values)) ==
           "linux.resources.cpu.period: 2000000 is not 1000 to 1000000 microseconds");
 }
 
@@ -187,20 +188,21 @@ TEST_CASE("cpu: burst, idle, cpuset lists; real-time is refused") {
 
     CpuResources bad = values;
     bad.burst = 30000;
-    CHECK(error_of(cpu(bad)) == "linux.resources.cpu.burst: 30000 is above cpu.quota");
+    CHECK(resources_error(cpu(bad)) == "linux.resources.cpu.burst: 30000 is above cpu.quota");
     bad = values;
     bad.idle = 2;
-    CHECK(error_of(cpu(bad)) == "linux.resources.cpu.idle: 2 is not 0 or 1");
+    CHECK(resources_error(cpu(bad)) == "linux.resources.cpu.idle: 2 is not 0 or 1");
     bad = values;
     bad.cpus = "0-3;7";
-    CHECK(error_of(cpu(bad)) == "linux.resources.cpu.cpus: `0-3;7` is not a CPU list like `0-3,7`");
+    CHECK(resources_error(cpu(bad)) ==
+          "linux.resources.cpu.cpus: `0-3;7` is not a CPU list like `0-3,7`");
     bad = values;
     bad.mems = "0-";
-    CHECK(error_of(cpu(bad)) ==
+    CHECK(resources_error(cpu(bad)) ==
           "linux.resources.cpu.mems: `0-` is not a memory node list like `0-1`");
     bad = values;
     bad.realtime_runtime = 950000;
-    CHECK(error_of(cpu(bad)) ==
+    CHECK(resources_error(cpu(bad)) ==
           "linux.resources.cpu.realtimeRuntime: cgroup v2 has no real-time groups");
 }
 
@@ -228,14 +230,16 @@ TEST_CASE("blockIO: weights go to io.bfq.weight, falling back to a scaled io.wei
     CHECK(writes_of(block_io(values))[0].fallback_value == "10000");
 
     values.weight = 5;
-    CHECK(error_of(block_io(values)) == "linux.resources.blockIO.weight: 5 is not 10 to 1000");
+    CHECK(resources_error(block_io(values)) ==
+          "linux.resources.blockIO.weight: 5 is not 10 to 1000");
     values.weight = 100;
     values.leaf_weight = 100;
-    CHECK(error_of(block_io(values)) ==
+    CHECK(resources_error(block_io(values)) ==
           "linux.resources.blockIO.leafWeight: cgroup v2 has no leaf weights");
     values.leaf_weight.reset();
     values.weight_devices = {{-1, 0, 100, std::nullopt}};
-    CHECK(error_of(block_io(values)) == "linux.resources.blockIO.weightDevice[0]: no device -1:0");
+    CHECK(resources_error(block_io(values)) ==
+          "linux.resources.blockIO.weightDevice[0]: no device -1:0");
 }
 
 TEST_CASE("blockIO: throttles become one io.max line per device") {
@@ -247,7 +251,7 @@ TEST_CASE("blockIO: throttles become one io.max line per device") {
     CHECK(writes_of(block_io(values)) == Writes{{"io.max", "8:0 rbps=1048576 wbps=max wiops=50"},
                                                 {"io.max", "8:16 rbps=2097152 riops=100"}});
     values.throttle_read_iops = {{8, -16, 100}};
-    CHECK(error_of(block_io(values)) ==
+    CHECK(resources_error(block_io(values)) ==
           "linux.resources.blockIO.throttleReadIOPSDevice[0]: no device 8:-16");
 }
 
@@ -260,8 +264,9 @@ TEST_CASE("hugepage limits go to hugetlb.<size>.max and, where there is one, .rs
                                          {"hugetlb.1GB.rsvd.max", "0", IfMissing::Skip}});
     for (std::string size : {"2M", "MB", "2mb", "2TB", "../2MB", "0MB"}) {
         resources.hugepage_limits = {{"1GB", 0}, {size, 1}};
-        CHECK(error_of(resources) == cat("linux.resources.hugepageLimits[1].pageSize: ",
-                                         quoted(size), " is not a page size like `2MB`"));
+        CHECK(resources_error(resources) ==
+              cat("linux.resources.hugepageLimits[1].pageSize: ", keel::quoted(size),
+                  " is not a page size like `2MB`"));
     }
 }
 
@@ -275,11 +280,11 @@ TEST_CASE("unified entries are written last, verbatim, and override the conversi
     for (std::string key : {"memory", "../memory.max", "memory/max", "memory..max", ".max",
                             "memory.", "memory.max\n", ""}) {
         resources.unified = {{key, "1"}};
-        CHECK(error_of(resources) == cat("linux.resources.unified[", quoted(key),
-                                         "]: not a file name like `memory.high`"));
+        CHECK(resources_error(resources) == cat("linux.resources.unified[", keel::quoted(key),
+                                                "]: not a file name like `memory.high`"));
     }
     resources.unified = {{"cgroup.procs", "1"}};
-    CHECK(error_of(resources) ==
+    CHECK(resources_error(resources) ==
           "linux.resources.unified[`cgroup.procs`]: moves processes, sets no limit");
 }
 

@@ -9,6 +9,7 @@
 #include "base/strings.h"
 #include "base/sys.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
@@ -23,28 +24,29 @@
 #include <unistd.h>
 
 using namespace keel;
+using keel::testing::cgroup2_mount;
 using keel::testing::TempDir;
 
 namespace {
 
 // (Generic over the result type: deducing T through the Result alias trips
 // up GCC 12 in some builds.)
-template <typename ParseResult> std::string parse_error(const ParseResult& parsed) {
+template <typename ParseResult> std::string cgroup_parse_error(const ParseResult& parsed) {
     REQUIRE_FALSE(parsed);
     return parsed.error().to_string();
 }
 
 // A parsed limit as text: the number, or "none" for no limit.
-template <typename ParseResult> std::string parsed(const ParseResult& value) {
+template <typename ParseResult> std::string limit_text(const ParseResult& value) {
     REQUIRE_MESSAGE(value, value.error().to_string());
     return *value ? cat(**value) : std::string("none");
 }
 
-void put(const std::string& path, std::string_view text) {
+void write_control_file(const std::string& path, std::string_view text) {
     REQUIRE(write_new_file(path, text));
 }
 
-std::string get(const std::string& path) {
+std::string read_control_file(const std::string& path) {
     auto text = read_file(path);
     REQUIRE_MESSAGE(text, path);
     return *text;
@@ -53,22 +55,22 @@ std::string get(const std::string& path) {
 // The files a kernel shows in a group with the three controllers enabled.
 void make_fake_group(const std::string& path) {
     REQUIRE(make_directories(path));
-    put(path + "/cgroup.controllers", "cpu memory pids\n");
-    put(path + "/cgroup.subtree_control", "");
-    put(path + "/cgroup.procs", "");
-    put(path + "/cgroup.events", "populated 0\nfrozen 0\n");
-    put(path + "/cgroup.freeze", "0\n");
-    put(path + "/memory.max", "max\n");
-    put(path + "/cpu.max", "max 100000\n");
-    put(path + "/pids.max", "max\n");
+    write_control_file(path + "/cgroup.controllers", "cpu memory pids\n");
+    write_control_file(path + "/cgroup.subtree_control", "");
+    write_control_file(path + "/cgroup.procs", "");
+    write_control_file(path + "/cgroup.events", "populated 0\nfrozen 0\n");
+    write_control_file(path + "/cgroup.freeze", "0\n");
+    write_control_file(path + "/memory.max", "max\n");
+    write_control_file(path + "/cpu.max", "max 100000\n");
+    write_control_file(path + "/pids.max", "max\n");
 }
 
 // A fake hierarchy root (no cgroup.events, as the real root) with keel.slice.
 void make_fake_root(const std::string& root, std::string_view controllers =
                                                  "cpuset cpu io memory hugetlb pids rdma misc\n") {
-    put(root + "/cgroup.controllers", controllers);
-    put(root + "/cgroup.subtree_control", "");
-    put(root + "/cgroup.procs", "1\n");
+    write_control_file(root + "/cgroup.controllers", controllers);
+    write_control_file(root + "/cgroup.subtree_control", "");
+    write_control_file(root + "/cgroup.procs", "1\n");
     make_fake_group(root + "/keel.slice");
 }
 
@@ -84,80 +86,82 @@ int exit_code_of(const SpawnOptions& options) {
 } // namespace
 
 TEST_CASE("MemoryMax takes bytes, K/M/G/T/P/E as powers of 1024, fractions and infinity") {
-    CHECK(parsed(parse_memory_max("100")) == "100");
-    CHECK(parsed(parse_memory_max("100B")) == "100");
-    CHECK(parsed(parse_memory_max("64K")) == "65536");
-    CHECK(parsed(parse_memory_max("512M")) == "536870912");
-    CHECK(parsed(parse_memory_max("32M")) == "33554432");
-    CHECK(parsed(parse_memory_max("1G")) == "1073741824");
-    CHECK(parsed(parse_memory_max("1.5G")) == "1610612736");
-    CHECK(parsed(parse_memory_max("0.5K")) == "512");
-    CHECK(parsed(parse_memory_max("2T")) == "2199023255552");
-    CHECK(parsed(parse_memory_max("15E")) == "17293822569102704640");
-    CHECK(parsed(parse_memory_max("infinity")) == "none");
-    CHECK(parsed(parse_memory_max("")) == "none");
+    CHECK(limit_text(parse_memory_max("100")) == "100");
+    CHECK(limit_text(parse_memory_max("100B")) == "100");
+    CHECK(limit_text(parse_memory_max("64K")) == "65536");
+    CHECK(limit_text(parse_memory_max("512M")) == "536870912");
+    CHECK(limit_text(parse_memory_max("32M")) == "33554432");
+    CHECK(limit_text(parse_memory_max("1G")) == "1073741824");
+    CHECK(limit_text(parse_memory_max("1.5G")) == "1610612736");
+    CHECK(limit_text(parse_memory_max("0.5K")) == "512");
+    CHECK(limit_text(parse_memory_max("2T")) == "2199023255552");
+    CHECK(limit_text(parse_memory_max("15E")) == "17293822569102704640");
+    CHECK(limit_text(parse_memory_max("infinity")) == "none");
+    CHECK(limit_text(parse_memory_max("")) == "none");
 }
 
 TEST_CASE("bad MemoryMax values are errors naming the key and the value") {
-    CHECK(parse_error(parse_memory_max("abc")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("abc")) ==
           "MemoryMax=abc: not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
           "infinity)");
-    CHECK(parse_error(parse_memory_max("-1")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("-1")) ==
           "MemoryMax=-1: not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
           "infinity)");
-    CHECK(parse_error(parse_memory_max("1.G")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("1.G")) ==
           "MemoryMax=1.G: not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
           "infinity)");
-    CHECK(parse_error(parse_memory_max("512m")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("512m")) ==
           "MemoryMax=512m: unknown suffix `m` (K, M, G, T, P or E: powers of 1024)");
-    CHECK(parse_error(parse_memory_max("1GB")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("1GB")) ==
           "MemoryMax=1GB: unknown suffix `GB` (K, M, G, T, P or E: powers of 1024)");
-    CHECK(parse_error(parse_memory_max("1 G")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("1 G")) ==
           "MemoryMax=1 G: unknown suffix ` G` (K, M, G, T, P or E: powers of 1024)");
-    CHECK(parse_error(parse_memory_max("50%")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("50%")) ==
           "MemoryMax=50%: a percentage of RAM is not supported; give a size such as 512M");
-    CHECK(parse_error(parse_memory_max("0")) == "MemoryMax=0: must be at least 1 byte");
-    CHECK(parse_error(parse_memory_max("0.0001K")) == "MemoryMax=0.0001K: must be at least 1 byte");
-    CHECK(parse_error(parse_memory_max("1.5")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("0")) == "MemoryMax=0: must be at least 1 byte");
+    CHECK(cgroup_parse_error(parse_memory_max("0.0001K")) ==
+          "MemoryMax=0.0001K: must be at least 1 byte");
+    CHECK(cgroup_parse_error(parse_memory_max("1.5")) ==
           "MemoryMax=1.5: a fraction needs a suffix (1.5G)");
-    CHECK(parse_error(parse_memory_max("16E")) == "MemoryMax=16E: too large");
-    CHECK(parse_error(parse_memory_max("99999999999999999999")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("16E")) == "MemoryMax=16E: too large");
+    CHECK(cgroup_parse_error(parse_memory_max("99999999999999999999")) ==
           "MemoryMax=99999999999999999999: too large");
-    CHECK(parse_error(parse_memory_max("1.0000000001G")) ==
+    CHECK(cgroup_parse_error(parse_memory_max("1.0000000001G")) ==
           "MemoryMax=1.0000000001G: more than 9 decimals");
 }
 
 TEST_CASE("CPUQuota is a whole percentage of one CPU") {
-    CHECK(parsed(parse_cpu_quota("50%")) == "50");
-    CHECK(parsed(parse_cpu_quota("20%")) == "20");
-    CHECK(parsed(parse_cpu_quota("150%")) == "150");
-    CHECK(parsed(parse_cpu_quota("")) == "none");
-    CHECK(parse_error(parse_cpu_quota("50")) ==
+    CHECK(limit_text(parse_cpu_quota("50%")) == "50");
+    CHECK(limit_text(parse_cpu_quota("20%")) == "20");
+    CHECK(limit_text(parse_cpu_quota("150%")) == "150");
+    CHECK(limit_text(parse_cpu_quota("")) == "none");
+    CHECK(cgroup_parse_error(parse_cpu_quota("50")) ==
           "CPUQuota=50: not a percentage (50% is half a CPU, 150% one and a half)");
-    CHECK(parse_error(parse_cpu_quota("infinity")) ==
+    CHECK(cgroup_parse_error(parse_cpu_quota("infinity")) ==
           "CPUQuota=infinity: not a percentage (50% is half a CPU, 150% one and a half)");
-    CHECK(parse_error(parse_cpu_quota("%")) ==
+    CHECK(cgroup_parse_error(parse_cpu_quota("%")) ==
           "CPUQuota=%: not a percentage (50% is half a CPU, 150% one and a half)");
-    CHECK(parse_error(parse_cpu_quota("12.5%")) == "CPUQuota=12.5%: whole percentages only");
-    CHECK(parse_error(parse_cpu_quota("0%")) == "CPUQuota=0%: must be at least 1%");
-    CHECK(parse_error(parse_cpu_quota("100001%")) ==
+    CHECK(cgroup_parse_error(parse_cpu_quota("12.5%")) == "CPUQuota=12.5%: whole percentages only");
+    CHECK(cgroup_parse_error(parse_cpu_quota("0%")) == "CPUQuota=0%: must be at least 1%");
+    CHECK(cgroup_parse_error(parse_cpu_quota("100001%")) ==
           "CPUQuota=100001%: too large (at most 100000%)");
 }
 
 TEST_CASE("TasksMax is a number of tasks or infinity") {
-    CHECK(parsed(parse_tasks_max("5")) == "5");
-    CHECK(parsed(parse_tasks_max("4194304")) == "4194304");
-    CHECK(parsed(parse_tasks_max("infinity")) == "none");
-    CHECK(parsed(parse_tasks_max("")) == "none");
-    CHECK(parse_error(parse_tasks_max("five")) ==
+    CHECK(limit_text(parse_tasks_max("5")) == "5");
+    CHECK(limit_text(parse_tasks_max("4194304")) == "4194304");
+    CHECK(limit_text(parse_tasks_max("infinity")) == "none");
+    CHECK(limit_text(parse_tasks_max("")) == "none");
+    CHECK(cgroup_parse_error(parse_tasks_max("five")) ==
           "TasksMax=five: not a number of tasks (or infinity)");
-    CHECK(parse_error(parse_tasks_max("-5")) == "TasksMax=-5: not a number of tasks (or infinity)");
-    CHECK(parse_error(parse_tasks_max("0")) == "TasksMax=0: must be at least 1");
-    CHECK(parse_error(parse_tasks_max("15%")) ==
+    CHECK(cgroup_parse_error(parse_tasks_max("-5")) ==
+          "TasksMax=-5: not a number of tasks (or infinity)");
+    CHECK(cgroup_parse_error(parse_tasks_max("0")) == "TasksMax=0: must be at least 1");
+    CHECK(cgroup_parse_error(parse_tasks_max("15%")) ==
           "TasksMax=15%: a percentage of the system's limit is not supported; give a number");
-    CHECK(parse_error(parse_tasks_max("4194305")) ==
+    CHECK(cgroup_parse_error(parse_tasks_max("4194305")) ==
           "TasksMax=4194305: too large (at most 4194304)");
-    CHECK(parse_error(parse_tasks_max("99999999999999999999")) ==
+    CHECK(cgroup_parse_error(parse_tasks_max("99999999999999999999")) ==
           "TasksMax=99999999999999999999: too large (at most 4194304)");
 }
 
@@ -166,18 +170,19 @@ TEST_CASE("setting up the tree enables memory, cpu, pids and io at the root and 
     make_fake_root(root.path());
     CHECK(cgroup2_available(root.path()));
     REQUIRE(setup_cgroup_tree(root.path()));
-    CHECK(get(root / "cgroup.subtree_control") == "+memory +cpu +pids +io");
-    CHECK(get(root / "keel.slice/cgroup.subtree_control") == "+memory +cpu +pids +io");
-    CHECK(get(root / "cgroup.procs") == "1\n"); // PID 1 stays in the root
-    REQUIRE(setup_cgroup_tree(root.path()));    // again: nothing changes
+    CHECK(read_control_file(root / "cgroup.subtree_control") == "+memory +cpu +pids +io");
+    CHECK(read_control_file(root / "keel.slice/cgroup.subtree_control") ==
+          "+memory +cpu +pids +io");
+    CHECK(read_control_file(root / "cgroup.procs") == "1\n"); // PID 1 stays in the root
+    REQUIRE(setup_cgroup_tree(root.path()));                  // again: nothing changes
 }
 
 TEST_CASE("a controller the kernel lacks is skipped, and named for a warning") {
     TempDir root;
     make_fake_root(root.path(), "cpu io pids\n");
     REQUIRE(setup_cgroup_tree(root.path()));
-    CHECK(get(root / "cgroup.subtree_control") == "+cpu +pids +io");
-    CHECK(get(root / "keel.slice/cgroup.subtree_control") == "+cpu +pids +io");
+    CHECK(read_control_file(root / "cgroup.subtree_control") == "+cpu +pids +io");
+    CHECK(read_control_file(root / "keel.slice/cgroup.subtree_control") == "+cpu +pids +io");
     auto missing = missing_cgroup_controllers(root.path());
     REQUIRE(missing);
     CHECK(*missing == std::vector<std::string>{"memory"});
@@ -194,8 +199,8 @@ TEST_CASE("without cgroup v2 at the root, setup says so and creates nothing") {
     CHECK_FALSE(cgroup2_available(root.path()));
     auto setup = setup_cgroup_tree(root.path());
     REQUIRE_FALSE(setup);
-    CHECK(setup.error().to_string() ==
-          cat("cgroup v2 is not mounted at ", quoted(root.path()), " (no cgroup.controllers)"));
+    CHECK(setup.error().to_string() == cat("cgroup v2 is not mounted at ",
+                                           keel::quoted(root.path()), " (no cgroup.controllers)"));
     CHECK_FALSE(path_exists(root / "keel.slice"));
 }
 
@@ -210,18 +215,18 @@ TEST_CASE("create writes the limits in cgroup v2's terms") {
     auto group = Cgroup::create("keel.slice/web.service", limits, root.path());
     REQUIRE(group);
     CHECK(group->path() == root / "keel.slice/web.service");
-    CHECK(get(root / "keel.slice/web.service/memory.max") == "33554432");
-    CHECK(get(root / "keel.slice/web.service/cpu.max") == "20000 100000");
-    CHECK(get(root / "keel.slice/web.service/pids.max") == "5");
+    CHECK(read_control_file(root / "keel.slice/web.service/memory.max") == "33554432");
+    CHECK(read_control_file(root / "keel.slice/web.service/cpu.max") == "20000 100000");
+    CHECK(read_control_file(root / "keel.slice/web.service/pids.max") == "5");
 
     limits.cpu_quota_percent = 150;
     REQUIRE(group->apply(limits));
-    CHECK(get(root / "keel.slice/web.service/cpu.max") == "150000 100000");
+    CHECK(read_control_file(root / "keel.slice/web.service/cpu.max") == "150000 100000");
     // Applying no limits removes the old ones.
     REQUIRE(group->apply(CgroupLimits{}));
-    CHECK(get(root / "keel.slice/web.service/memory.max") == "max");
-    CHECK(get(root / "keel.slice/web.service/cpu.max") == "max 100000");
-    CHECK(get(root / "keel.slice/web.service/pids.max") == "max");
+    CHECK(read_control_file(root / "keel.slice/web.service/memory.max") == "max");
+    CHECK(read_control_file(root / "keel.slice/web.service/cpu.max") == "max 100000");
+    CHECK(read_control_file(root / "keel.slice/web.service/pids.max") == "max");
 }
 
 TEST_CASE("a limit whose controller is not enabled fails, writes nothing, leaves no group") {
@@ -236,7 +241,7 @@ TEST_CASE("a limit whose controller is not enabled fails, writes nothing, leaves
     REQUIRE_FALSE(group);
     std::string path = root / "keel.slice/new.service";
     CHECK(group.error().to_string() ==
-          cat("create cgroup ", quoted(path), ": set memory.max of ", quoted(path),
+          cat("create cgroup ", keel::quoted(path), ": set memory.max of ", keel::quoted(path),
               ": the memory controller is not enabled for this group"));
     CHECK_FALSE(path_exists(path));
 
@@ -249,18 +254,18 @@ TEST_CASE("a limit whose controller is not enabled fails, writes nothing, leaves
     auto old = Cgroup::create("keel.slice/old.service", limits, root.path());
     REQUIRE_FALSE(old);
     CHECK(old.error().to_string().ends_with(": the pids controller is not enabled for this group"));
-    CHECK(get(root / "keel.slice/old.service/cpu.max") == "max 100000\n");
+    CHECK(read_control_file(root / "keel.slice/old.service/cpu.max") == "max 100000\n");
     CHECK(path_exists(root / "keel.slice/old.service"));
 }
 
 TEST_CASE("CPUWeight is 1 to 10000") {
-    CHECK(parsed(parse_cpu_weight("20")) == "20");
-    CHECK(parsed(parse_cpu_weight("10000")) == "10000");
-    CHECK(parsed(parse_cpu_weight("")) == "none");
-    CHECK(parse_error(parse_cpu_weight("0")) ==
+    CHECK(limit_text(parse_cpu_weight("20")) == "20");
+    CHECK(limit_text(parse_cpu_weight("10000")) == "10000");
+    CHECK(limit_text(parse_cpu_weight("")) == "none");
+    CHECK(cgroup_parse_error(parse_cpu_weight("0")) ==
           "CPUWeight=0: expected a weight from 1 to 10000 (100 is the default)");
-    CHECK(parse_error(parse_cpu_weight("10001")).starts_with("CPUWeight=10001: "));
-    CHECK(parse_error(parse_cpu_weight("idle")).starts_with("CPUWeight=idle: "));
+    CHECK(cgroup_parse_error(parse_cpu_weight("10001")).starts_with("CPUWeight=10001: "));
+    CHECK(cgroup_parse_error(parse_cpu_weight("idle")).starts_with("CPUWeight=idle: "));
 }
 
 TEST_CASE("IO bandwidth limits are a device and bytes per second in powers of 1000") {
@@ -287,8 +292,9 @@ TEST_CASE("cpu.weight and io.max are written, and an old disk's io.max line is r
     TempDir root;
     make_fake_root(root.path());
     make_fake_group(root / "keel.slice/update.service");
-    put(root / "keel.slice/update.service/cpu.weight", "100\n");
-    put(root / "keel.slice/update.service/io.max", "8:16 rbps=5 wbps=max riops=max wiops=max\n");
+    write_control_file(root / "keel.slice/update.service/cpu.weight", "100\n");
+    write_control_file(root / "keel.slice/update.service/io.max",
+                       "8:16 rbps=5 wbps=max riops=max wiops=max\n");
     CgroupLimits limits;
     limits.cpu_weight = 20;
     limits.io_bandwidth.push_back({.device = "/dev/vda",
@@ -301,15 +307,16 @@ TEST_CASE("cpu.weight and io.max are written, and an old disk's io.max line is r
                                    .number = ""}); // not found: skipped
     auto group = Cgroup::create("keel.slice/update.service", limits, root.path());
     REQUIRE(group);
-    CHECK(get(root / "keel.slice/update.service/cpu.weight") == "20");
+    CHECK(read_control_file(root / "keel.slice/update.service/cpu.weight") == "20");
     // A plain file keeps the last write: the old disk's reset came after.
-    CHECK(get(root / "keel.slice/update.service/io.max") ==
+    CHECK(read_control_file(root / "keel.slice/update.service/io.max") ==
           "8:16 rbps=max wbps=max riops=max wiops=max");
-    put(root / "keel.slice/update.service/io.max", "");
+    write_control_file(root / "keel.slice/update.service/io.max", "");
     REQUIRE(group->apply(limits));
-    CHECK(get(root / "keel.slice/update.service/io.max") == "253:0 rbps=max wbps=1000");
+    CHECK(read_control_file(root / "keel.slice/update.service/io.max") ==
+          "253:0 rbps=max wbps=1000");
     REQUIRE(group->apply(CgroupLimits{}));
-    CHECK(get(root / "keel.slice/update.service/cpu.weight") == "100");
+    CHECK(read_control_file(root / "keel.slice/update.service/cpu.weight") == "100");
 }
 
 TEST_CASE("without the io controller IO bandwidth limits are skipped, as in systemd") {
@@ -335,8 +342,8 @@ TEST_CASE("an IO limit's device is its whole disk, found through sysfs") {
     // sysfs: /sys/dev/block/8:2 links to the partition's directory, which
     // sits in its disk's.
     REQUIRE(make_directories(dir / "sys/devices/sda/sda2"));
-    put(dir / "sys/devices/sda/dev", "8:0\n");
-    put(dir / "sys/devices/sda/sda2/partition", "2\n");
+    write_control_file(dir / "sys/devices/sda/dev", "8:0\n");
+    write_control_file(dir / "sys/devices/sda/sda2/partition", "2\n");
     REQUIRE(make_directories(dir / "sys/dev/block"));
     REQUIRE(::symlink("../../devices/sda/sda2", (dir / "sys/dev/block/8:2").c_str()) == 0);
     CgroupLimits limits;
@@ -361,11 +368,11 @@ TEST_CASE("group names cannot be empty, absolute or climb out of the root") {
         REQUIRE_FALSE(group);
         CHECK(group.error().to_string().starts_with("cgroup name "));
     }
-    put(root / "keel.slice/file", "");
+    write_control_file(root / "keel.slice/file", "");
     auto file = Cgroup::create("keel.slice/file", {}, root.path());
     REQUIRE_FALSE(file);
-    CHECK(file.error().to_string() ==
-          cat("create cgroup ", quoted(root / "keel.slice/file"), ": exists and is not a group"));
+    CHECK(file.error().to_string() == cat("create cgroup ", keel::quoted(root / "keel.slice/file"),
+                                          ": exists and is not a group"));
     // Missing parents are made; a file in the way is an error naming the group.
     auto nested = Cgroup::create("keel.slice/a.slice/b.service", {}, root.path());
     REQUIRE(nested);
@@ -373,8 +380,9 @@ TEST_CASE("group names cannot be empty, absolute or climb out of the root") {
     auto under_file = Cgroup::create("keel.slice/file/c.service", {}, root.path());
     REQUIRE_FALSE(under_file);
     CHECK(under_file.error().code() == ENOTDIR);
-    CHECK(under_file.error().to_string() ==
-          cat("create cgroup ", quoted(root / "keel.slice/file/c.service"), ": Not a directory"));
+    CHECK(under_file.error().to_string() == cat("create cgroup ",
+                                                keel::quoted(root / "keel.slice/file/c.service"),
+                                                ": Not a directory"));
     auto missing = Cgroup::open("keel.slice/missing", root.path());
     REQUIRE_FALSE(missing);
     CHECK(missing.error().code() == ENOENT);
@@ -385,10 +393,11 @@ TEST_CASE("stats reads memory, tasks, cpu time and OOM kills") {
     make_fake_root(root.path());
     std::string path = root / "keel.slice/web.service";
     make_fake_group(path);
-    put(path + "/memory.current", "1234\n");
-    put(path + "/pids.current", "3\n");
-    put(path + "/cpu.stat", "usage_usec 5678\nuser_usec 5000\nsystem_usec 678\n");
-    put(path + "/memory.events", "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n");
+    write_control_file(path + "/memory.current", "1234\n");
+    write_control_file(path + "/pids.current", "3\n");
+    write_control_file(path + "/cpu.stat", "usage_usec 5678\nuser_usec 5000\nsystem_usec 678\n");
+    write_control_file(path + "/memory.events",
+                       "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n");
     auto group = Cgroup::open("keel.slice/web.service", root.path());
     REQUIRE(group);
     auto stats = group->stats();
@@ -398,11 +407,11 @@ TEST_CASE("stats reads memory, tasks, cpu time and OOM kills") {
     CHECK(stats->cpu_usage_usec == 5678);
     CHECK(stats->oom_kills == 1);
 
-    put(path + "/memory.current", "lots\n");
+    write_control_file(path + "/memory.current", "lots\n");
     auto bad = group->stats();
     REQUIRE_FALSE(bad);
     CHECK(bad.error().to_string() ==
-          cat(quoted(path + "/memory.current"), ": not a number: `lots`"));
+          cat(keel::quoted(path + "/memory.current"), ": not a number: `lots`"));
 }
 
 TEST_CASE("remove_tree removes the child groups deepest first, then the group") {
@@ -435,27 +444,27 @@ TEST_CASE("processes come from cgroup.procs; add_process writes the pid there") 
     make_fake_group(path);
     auto group = Cgroup::open("keel.slice/web.service", root.path());
     REQUIRE(group);
-    put(path + "/cgroup.procs", "12\n345\n");
+    write_control_file(path + "/cgroup.procs", "12\n345\n");
     auto listed = group->processes();
     REQUIRE(listed);
     CHECK(*listed == std::vector<pid_t>{12, 345});
     REQUIRE(group->add_process(678));
-    CHECK(get(path + "/cgroup.procs") == "678");
-    put(path + "/cgroup.procs", "12\nx\n");
+    CHECK(read_control_file(path + "/cgroup.procs") == "678");
+    write_control_file(path + "/cgroup.procs", "12\nx\n");
     auto bad = group->processes();
     REQUIRE_FALSE(bad);
-    CHECK(bad.error().to_string() == cat(quoted(path + "/cgroup.procs"), ": not a pid: `x`"));
+    CHECK(bad.error().to_string() == cat(keel::quoted(path + "/cgroup.procs"), ": not a pid: `x`"));
 }
 
 TEST_CASE("kill uses cgroup.kill when the kernel has it") {
     TempDir root;
     std::string path = root / "keel.slice/web.service";
     make_fake_group(path);
-    put(path + "/cgroup.kill", "");
+    write_control_file(path + "/cgroup.kill", "");
     auto group = Cgroup::open("keel.slice/web.service", root.path());
     REQUIRE(group);
     REQUIRE(group->kill());
-    CHECK(get(path + "/cgroup.kill") == "1");
+    CHECK(read_control_file(path + "/cgroup.kill") == "1");
 }
 
 TEST_CASE("without cgroup.kill, every process listed in cgroup.procs gets SIGKILL") {
@@ -471,7 +480,7 @@ TEST_CASE("without cgroup.kill, every process listed in cgroup.procs gets SIGKIL
                 ::pause();
         }
     }
-    put(path + "/cgroup.procs", cat(children[0], "\n", children[1], "\n"));
+    write_control_file(path + "/cgroup.procs", cat(children[0], "\n", children[1], "\n"));
     auto group = Cgroup::open("keel.slice/old-kernel.service", root.path());
     REQUIRE(group);
     REQUIRE(group->kill());
@@ -489,27 +498,28 @@ TEST_CASE("freeze writes cgroup.freeze and waits until cgroup.events agrees") {
     make_fake_group(path);
     auto group = Cgroup::open("keel.slice/web.service", root.path());
     REQUIRE(group);
-    put(path + "/cgroup.events", "populated 1\nfrozen 1\n");
+    write_control_file(path + "/cgroup.events", "populated 1\nfrozen 1\n");
     REQUIRE(group->freeze());
-    CHECK(get(path + "/cgroup.freeze") == "1");
+    CHECK(read_control_file(path + "/cgroup.freeze") == "1");
 
     // The kernel never confirms: a bounded wait, then an error.
-    put(path + "/cgroup.events", "populated 1\nfrozen 1\n");
+    write_control_file(path + "/cgroup.events", "populated 1\nfrozen 1\n");
     auto start = std::chrono::steady_clock::now();
     auto thawed = group->thaw();
     auto waited = std::chrono::steady_clock::now() - start;
     REQUIRE_FALSE(thawed);
     CHECK(thawed.error().code() == ETIMEDOUT);
-    CHECK(thawed.error().root() == cat("thaw cgroup ", quoted(path), ": not thawed after 1000 ms"));
+    CHECK(thawed.error().root() ==
+          cat("thaw cgroup ", keel::quoted(path), ": not thawed after 1000 ms"));
     CHECK(waited >= std::chrono::milliseconds(900));
     CHECK(waited < std::chrono::milliseconds(3000));
-    CHECK(get(path + "/cgroup.freeze") == "0");
+    CHECK(read_control_file(path + "/cgroup.freeze") == "0");
 
     REQUIRE(::unlink((path + "/cgroup.freeze").c_str()) == 0);
     auto old = group->freeze();
     REQUIRE_FALSE(old);
-    CHECK(old.error().to_string() ==
-          cat("freeze cgroup ", quoted(path), ": no cgroup.freeze (the kernel is older than 5.2)"));
+    CHECK(old.error().to_string() == cat("freeze cgroup ", keel::quoted(path),
+                                         ": no cgroup.freeze (the kernel is older than 5.2)"));
 }
 
 TEST_CASE("populated follows cgroup.events; remove takes only an empty group") {
@@ -519,14 +529,14 @@ TEST_CASE("populated follows cgroup.events; remove takes only an empty group") {
     auto group = Cgroup::open("keel.slice/web.service", root.path());
     REQUIRE(group);
     CHECK_FALSE(*group->populated());
-    put(path + "/cgroup.events", "populated 1\nfrozen 0\n");
+    write_control_file(path + "/cgroup.events", "populated 1\nfrozen 0\n");
     CHECK(*group->populated());
 
     // A fake group's files make rmdir fail as a busy group would.
     auto busy = group->remove();
     REQUIRE_FALSE(busy);
     CHECK(busy.error().root() ==
-          cat("remove cgroup ", quoted(path), ": it still has processes or child groups"));
+          cat("remove cgroup ", keel::quoted(path), ": it still has processes or child groups"));
     REQUIRE(make_directories(root / "keel.slice/empty"));
     auto empty = Cgroup::open("keel.slice/empty", root.path());
     REQUIRE(empty);
@@ -548,21 +558,6 @@ TEST_CASE("a spawned process joins its cgroup before it runs anything") {
     options.environment = {"PATH=/usr/bin:/bin"};
     options.cgroup_fd = directory->get();
     CHECK(exit_code_of(options) == 0);
-}
-
-// Where a cgroup v2 hierarchy is mounted (from mountinfo), or "".
-std::string cgroup2_mount() {
-    auto text = read_file("/proc/self/mountinfo");
-    if (!text)
-        return {};
-    for (std::string_view line : split(*text, '\n')) {
-        size_t dash = line.find(" - ");
-        std::vector<std::string_view> fields = split(line, ' ');
-        if (dash != std::string_view::npos && fields.size() > 4 &&
-            line.substr(dash + 3).starts_with("cgroup2 "))
-            return std::string(fields[4]);
-    }
-    return {};
 }
 
 TEST_CASE("a spawn into a real cgroup v2 group starts the child there (CLONE_INTO_CGROUP)") {

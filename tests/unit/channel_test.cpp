@@ -41,7 +41,7 @@ Channel channel(std::vector<std::string> releases) {
     return *parsed;
 }
 
-std::string parse_error(std::string_view text) {
+std::string channel_error(std::string_view text) {
     Result<Channel> parsed = parse_channel(text);
     REQUIRE_FALSE(parsed);
     return parsed.error().to_string();
@@ -53,7 +53,7 @@ std::string machine_id(unsigned n) {
     return std::string(32 - hex.size(), 'a') + hex;
 }
 
-constexpr int64_t kStart = 1796580000; // 2026-12-06T18:00:00Z
+constexpr int64_t kRolloutStart = 1796580000; // 2026-12-06T18:00:00Z
 
 } // namespace
 
@@ -90,52 +90,52 @@ TEST_CASE("a channel document lists its releases with their paths and rollout wa
     CHECK(parsed->releases[0].image == "releases/1.0.0/root.img");
     CHECK_FALSE(parsed->releases[0].rollout);
     REQUIRE(parsed->releases[1].rollout);
-    CHECK(parsed->releases[1].rollout->start == kStart);
+    CHECK(parsed->releases[1].rollout->start == kRolloutStart);
     CHECK(parsed->releases[1].rollout->window_seconds == 6 * 3600);
     REQUIRE(parsed->releases[2].rollout);
     CHECK(parsed->releases[2].rollout->window_seconds == 90);
 }
 
 TEST_CASE("a malformed channel document is refused with the field named") {
-    CHECK(parse_error("") != "");
-    CHECK(parse_error("[]") != "");
-    CHECK(parse_error(R"({"releases":[]})").find("channel: missing") != std::string::npos);
-    CHECK(parse_error(R"({"channel":"stable"})").find("releases: missing") != std::string::npos);
-    CHECK(parse_error(R"({"channel":"","releases":[]})").find("channel: empty") !=
+    CHECK(channel_error("") != "");
+    CHECK(channel_error("[]") != "");
+    CHECK(channel_error(R"({"releases":[]})").find("channel: missing") != std::string::npos);
+    CHECK(channel_error(R"({"channel":"stable"})").find("releases: missing") != std::string::npos);
+    CHECK(channel_error(R"({"channel":"","releases":[]})").find("channel: empty") !=
           std::string::npos);
-    CHECK(parse_error(R"({"channel":"stable","releases":[],"extra":1})").find("extra: unknown") !=
+    CHECK(channel_error(R"({"channel":"stable","releases":[],"extra":1})").find("extra: unknown") !=
           std::string::npos);
-    CHECK(
-        parse_error(channel_json({R"({"version":"1.0"})"})).find("releases[0].manifest: missing") !=
-        std::string::npos);
-    CHECK(parse_error(channel_json({release_json("1.0", R"(,"size":5)")}))
+    CHECK(channel_error(channel_json({R"({"version":"1.0"})"}))
+              .find("releases[0].manifest: missing") != std::string::npos);
+    CHECK(channel_error(channel_json({release_json("1.0", R"(,"size":5)")}))
               .find("releases[0].size: unknown field") != std::string::npos);
-    CHECK(parse_error(channel_json({release_json("1.0"), release_json("one")}))
+    CHECK(channel_error(channel_json({release_json("1.0"), release_json("one")}))
               .find("releases[1].version") != std::string::npos);
-    CHECK(parse_error(channel_json({release_json("1.0"), release_json("1.0.0")}))
+    CHECK(channel_error(channel_json({release_json("1.0"), release_json("1.0.0")}))
               .find("more than once") != std::string::npos);
-    CHECK(parse_error(channel_json({release_json("1.0", R"(,"rollout":{"start":"2026-12-06"})")}))
+    CHECK(channel_error(channel_json({release_json("1.0", R"(,"rollout":{"start":"2026-12-06"})")}))
               .find("releases[0].rollout.start") != std::string::npos);
-    CHECK(parse_error(
+    CHECK(channel_error(
               channel_json({release_json("1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z"})")}))
               .find("releases[0].rollout.window: missing") != std::string::npos);
-    CHECK(parse_error(channel_json({release_json(
-                          "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":-1})")}))
+    CHECK(channel_error(channel_json({release_json(
+                            "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":-1})")}))
               .find("releases[0].rollout.window") != std::string::npos);
-    CHECK(parse_error(channel_json({release_json(
-                          "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"x"})")}))
+    CHECK(channel_error(channel_json({release_json(
+                            "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"x"})")}))
               .find("releases[0].rollout.window") != std::string::npos);
-    CHECK(parse_error(
+    CHECK(channel_error(
               channel_json({release_json(
                   "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"infinity"})")}))
               .find("infinite") != std::string::npos);
+    CHECK(channel_error(
+              channel_json({release_json(
+                  "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"400d"})")}))
+              .find("longer than a year") != std::string::npos);
     CHECK(
-        parse_error(channel_json({release_json(
-                        "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":"400d"})")}))
-            .find("longer than a year") != std::string::npos);
-    CHECK(parse_error(channel_json({release_json(
+        channel_error(channel_json({release_json(
                           "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":true})")}))
-              .find("expected seconds or a time span") != std::string::npos);
+            .find("expected seconds or a time span") != std::string::npos);
 }
 
 TEST_CASE("a release's paths must stay inside the source's directory") {
@@ -155,9 +155,9 @@ TEST_CASE("a release's paths must stay inside the source's directory") {
 
 TEST_CASE("RFC 3339 times in UTC are read and written back") {
     CHECK(parse_rfc3339_utc("1970-01-01T00:00:00Z") == 0);
-    CHECK(parse_rfc3339_utc("2026-12-06T18:00:00Z") == kStart);
+    CHECK(parse_rfc3339_utc("2026-12-06T18:00:00Z") == kRolloutStart);
     CHECK(parse_rfc3339_utc("2024-02-29T23:59:59.999Z") == 1709251199);
-    CHECK(format_rfc3339_utc(kStart) == "2026-12-06T18:00:00Z");
+    CHECK(format_rfc3339_utc(kRolloutStart) == "2026-12-06T18:00:00Z");
     CHECK(format_rfc3339_utc(1709251199) == "2024-02-29T23:59:59Z");
     for (std::string_view bad :
          {"", "2026-12-06", "2026-12-06T18:00:00", "2026-12-06T18:00:00+01:00",
@@ -170,8 +170,8 @@ TEST_CASE("RFC 3339 times in UTC are read and written back") {
 TEST_CASE("the newest release above the running version is offered") {
     Channel offered = channel(
         {release_json("1.0"), release_json("1.2"), release_json("1.10"), release_json("1.9")});
-    Decision decision = choose_update(offered, version("1.2"), {}, machine_id(1), kStart);
-    CHECK(decision.verdict == Verdict::Update);
+    Decision decision = choose_update(offered, version("1.2"), {}, machine_id(1), kRolloutStart);
+    CHECK(decision.verdict == update::Verdict::Update);
     REQUIRE(decision.release);
     CHECK(decision.release->version.text == "1.10");
     CHECK(decision.release->image == "releases/1.10/root.img");
@@ -179,49 +179,51 @@ TEST_CASE("the newest release above the running version is offered") {
 
 TEST_CASE("a machine running the newest release is up to date") {
     Channel offered = channel({release_json("1.0"), release_json("1.1")});
-    CHECK(choose_update(offered, version("1.1"), {}, machine_id(1), kStart).verdict ==
-          Verdict::UpToDate);
-    CHECK(choose_update(offered, version("2.0"), {}, machine_id(1), kStart).verdict ==
-          Verdict::UpToDate);
-    CHECK(choose_update(channel({}), version("1.0"), {}, machine_id(1), kStart).verdict ==
-          Verdict::UpToDate);
+    CHECK(choose_update(offered, version("1.1"), {}, machine_id(1), kRolloutStart).verdict ==
+          update::Verdict::UpToDate);
+    CHECK(choose_update(offered, version("2.0"), {}, machine_id(1), kRolloutStart).verdict ==
+          update::Verdict::UpToDate);
+    CHECK(choose_update(channel({}), version("1.0"), {}, machine_id(1), kRolloutStart).verdict ==
+          update::Verdict::UpToDate);
 }
 
 TEST_CASE("MaxVersion holds back newer releases and MinVersion skips older ones") {
     Channel offered = channel({release_json("1.1"), release_json("1.2"), release_json("2.0")});
     VersionPolicy policy;
     policy.maximum = version("1.9");
-    Decision decision = choose_update(offered, version("1.0"), policy, machine_id(1), kStart);
+    Decision decision =
+        choose_update(offered, version("1.0"), policy, machine_id(1), kRolloutStart);
     REQUIRE(decision.release);
     CHECK(decision.release->version.text == "1.2");
 
-    decision = choose_update(offered, version("1.2"), policy, machine_id(1), kStart);
-    CHECK(decision.verdict == Verdict::UpToDate);
+    decision = choose_update(offered, version("1.2"), policy, machine_id(1), kRolloutStart);
+    CHECK(decision.verdict == update::Verdict::UpToDate);
     CHECK(decision.reason == "2.0 is above MaxVersion=1.9");
 
     VersionPolicy minimum;
     minimum.minimum = version("3.0");
-    CHECK(choose_update(offered, version("1.0"), minimum, machine_id(1), kStart).verdict ==
-          Verdict::UpToDate);
+    CHECK(choose_update(offered, version("1.0"), minimum, machine_id(1), kRolloutStart).verdict ==
+          update::Verdict::UpToDate);
 }
 
 TEST_CASE("a pinned version is installed exactly, even when it is older") {
     Channel offered = channel({release_json("1.0"), release_json("1.1"), release_json("1.2")});
     VersionPolicy policy;
     policy.pinned = version("1.1");
-    Decision decision = choose_update(offered, version("1.2"), policy, machine_id(1), kStart);
-    CHECK(decision.verdict == Verdict::Update);
+    Decision decision =
+        choose_update(offered, version("1.2"), policy, machine_id(1), kRolloutStart);
+    CHECK(decision.verdict == update::Verdict::Update);
     REQUIRE(decision.release);
     CHECK(decision.release->version.text == "1.1");
     CHECK(decision.reason == "pinned to 1.1");
 
-    decision = choose_update(offered, version("1.1.0"), policy, machine_id(1), kStart);
-    CHECK(decision.verdict == Verdict::UpToDate);
+    decision = choose_update(offered, version("1.1.0"), policy, machine_id(1), kRolloutStart);
+    CHECK(decision.verdict == update::Verdict::UpToDate);
     CHECK(decision.reason == "pinned to 1.1, which is running");
 
     policy.pinned = version("1.5");
-    decision = choose_update(offered, version("1.0"), policy, machine_id(1), kStart);
-    CHECK(decision.verdict == Verdict::PinnedNotOffered);
+    decision = choose_update(offered, version("1.0"), policy, machine_id(1), kRolloutStart);
+    CHECK(decision.verdict == update::Verdict::PinnedNotOffered);
     CHECK_FALSE(decision.release);
     CHECK(decision.reason == "pinned to 1.5, which channel `stable` does not offer");
 }
@@ -233,17 +235,18 @@ TEST_CASE("a release in a rollout wave waits for this machine's turn, then is of
     uint64_t delay = rollout_delay_seconds(id, version("2.0"), 86400);
     CHECK(delay < 86400);
 
-    Decision before = choose_update(offered, version("1.0"), {}, id, kStart - 3600);
-    CHECK(before.verdict == Verdict::Waiting);
-    CHECK(before.eligible_at == kStart + int64_t(delay));
+    Decision before = choose_update(offered, version("1.0"), {}, id, kRolloutStart - 3600);
+    CHECK(before.verdict == update::Verdict::Waiting);
+    CHECK(before.eligible_at == kRolloutStart + int64_t(delay));
     REQUIRE(before.release);
     CHECK(before.release->version.text == "2.0");
 
     Decision just_before =
-        choose_update(offered, version("1.0"), {}, id, kStart + int64_t(delay) - 1);
-    CHECK(just_before.verdict == Verdict::Waiting);
-    Decision at_turn = choose_update(offered, version("1.0"), {}, id, kStart + int64_t(delay));
-    CHECK(at_turn.verdict == Verdict::Update);
+        choose_update(offered, version("1.0"), {}, id, kRolloutStart + int64_t(delay) - 1);
+    CHECK(just_before.verdict == update::Verdict::Waiting);
+    Decision at_turn =
+        choose_update(offered, version("1.0"), {}, id, kRolloutStart + int64_t(delay));
+    CHECK(at_turn.verdict == update::Verdict::Update);
 }
 
 TEST_CASE("a machine's rollout delay is stable, and differs between versions and machines") {

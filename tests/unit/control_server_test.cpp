@@ -6,6 +6,7 @@
 #include "base/framing.h"
 #include "base/sys.h"
 #include "control/control.h"
+#include "tests/unit/control_reply.h"
 #include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
@@ -13,6 +14,8 @@
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
+
+using keel::testing::text_response;
 
 namespace {
 
@@ -140,13 +143,6 @@ struct AsyncServer {
             REQUIRE(reactor->run_once(std::chrono::milliseconds(10)));
     }
 };
-
-keel::control::Response text_response(const std::string& text) {
-    keel::control::Response response;
-    response.set_ok(true);
-    response.set_error(text);
-    return response;
-}
 
 } // namespace
 

@@ -5,6 +5,7 @@
 
 #include "base/framing.h"
 #include "base/sys.h"
+#include "tests/unit/control_reply.h"
 #include "tests/unit/temp_dir.h"
 
 #include <cstdlib>
@@ -13,16 +14,18 @@
 #include <thread>
 #include <vector>
 
+using keel::testing::text_response;
+
 namespace {
 
 // Listens where init would; each connection is accepted and answered by the
 // test itself, so nothing runs concurrently unless a test says so.
-struct FakeInit {
+struct FakeInitSocket {
     keel::testing::TempDir dir;
     std::string path;
     keel::Fd listener;
 
-    FakeInit() {
+    FakeInitSocket() {
         path = dir / "init.sock";
         auto listening = keel::unix_listen(path, SOCK_SEQPACKET);
         REQUIRE(listening);
@@ -47,21 +50,14 @@ keel::control::Request status_request() {
     return request;
 }
 
-keel::control::Request unit_request(const std::string& unit) {
+keel::control::Request start_unit_request(const std::string& unit) {
     keel::control::Request request;
     request.mutable_unit()->set_job(keel::control::JOB_TYPE_START);
     request.mutable_unit()->set_unit(unit);
     return request;
 }
 
-keel::control::Response text_response(const std::string& text) {
-    keel::control::Response response;
-    response.set_ok(true);
-    response.set_error(text);
-    return response;
-}
-
-void answer(const keel::Fd& fd, const std::string& text) {
+void answer_with_text(const keel::Fd& fd, const std::string& text) {
     CHECK(keel::write_message(fd.get(), text_response(text), keel::Transport::Seqpacket));
 }
 
@@ -93,10 +89,10 @@ TEST_CASE("the journal's own names and an empty name are kept as they are") {
 
 TEST_CASE("requests sent side by side are all in flight before any answer, and each gets its "
           "own") {
-    FakeInit init;
+    FakeInitSocket init;
     std::vector<keel::ControlConnection> connections;
     for (const char* unit : {"a.service", "b.service", "c.service"}) {
-        auto sent = keel::ControlConnection::send(unit_request(unit), init.path);
+        auto sent = keel::ControlConnection::send(start_unit_request(unit), init.path);
         REQUIRE(sent);
         connections.push_back(std::move(*sent));
     }
@@ -106,7 +102,7 @@ TEST_CASE("requests sent side by side are all in flight before any answer, and e
     for (int i = 0; i < 3; ++i)
         received.push_back(init.accept());
     for (auto it = received.rbegin(); it != received.rend(); ++it)
-        answer(it->first, "done " + it->second.unit().unit());
+        answer_with_text(it->first, "done " + it->second.unit().unit());
     std::vector<std::string> answers;
     for (keel::ControlConnection& connection : connections) {
         auto response = connection.receive();
@@ -118,12 +114,12 @@ TEST_CASE("requests sent side by side are all in flight before any answer, and e
 }
 
 TEST_CASE("a stream of responses ends when init closes the connection") {
-    FakeInit init;
+    FakeInitSocket init;
     std::thread server([&] {
         auto [fd, request] = init.accept();
         CHECK(request.has_status());
         for (int i = 0; i < 3; ++i)
-            answer(fd, "line " + std::to_string(i));
+            answer_with_text(fd, "line " + std::to_string(i));
     }); // closes the connection
     std::vector<std::string> seen;
     auto streamed = keel::call_init_stream(
@@ -139,10 +135,10 @@ TEST_CASE("a stream of responses ends when init closes the connection") {
 }
 
 TEST_CASE("a stream with a malformed response fails instead of ending quietly") {
-    FakeInit init;
+    FakeInitSocket init;
     std::thread server([&] {
         auto [fd, request] = init.accept();
-        answer(fd, "line 0");
+        answer_with_text(fd, "line 0");
         CHECK(keel::write_frame(fd.get(), "\xff\xff\xff not protobuf", keel::Transport::Seqpacket));
     });
     int seen = 0;
@@ -163,7 +159,7 @@ TEST_CASE("a stream with a malformed response fails instead of ending quietly") 
 
 TEST_CASE("init closing the connection without an answer fails the call, as a closed "
           "connection") {
-    FakeInit init;
+    FakeInitSocket init;
     std::thread server([&] { init.accept(); }); // hangs up at once
     auto response = keel::call_init(status_request(), init.path);
     server.join();

@@ -27,7 +27,7 @@ std::string compress_with(const char* command, const std::string& data) {
     return out;
 }
 
-std::string sample() {
+std::string sample_text() {
     std::string text;
     for (int i = 0; i < 20000; ++i)
         text += "line " + std::to_string(i) + " of a module image\n";
@@ -37,7 +37,7 @@ std::string sample() {
 } // namespace
 
 TEST_CASE("gzip, xz and zstd data decompress to the original bytes") {
-    const std::string original = sample();
+    const std::string original = sample_text();
     for (const char* tool : {"gzip -c", "xz -c --check=crc32", "zstd -q -c"}) {
         CAPTURE(tool);
         std::string packed = compress_with(tool, original);
@@ -57,7 +57,7 @@ TEST_CASE("uncompressed data is passed through") {
 }
 
 TEST_CASE("truncated compressed data is an error, not a short result") {
-    const std::string original = sample();
+    const std::string original = sample_text();
     for (const char* tool : {"gzip -c", "xz -c --check=crc32", "zstd -q -c"}) {
         CAPTURE(tool);
         std::string packed = compress_with(tool, original);
@@ -69,14 +69,14 @@ TEST_CASE("truncated compressed data is an error, not a short result") {
 }
 
 TEST_CASE("output beyond the limit is refused") {
-    std::string packed = compress_with("xz -c", sample());
+    std::string packed = compress_with("xz -c", sample_text());
     auto unpacked = keel::decompress(packed, 1000);
     REQUIRE_FALSE(unpacked);
     CHECK(unpacked.error().to_string() == "decompressed data exceeds 1000 bytes");
 }
 
 TEST_CASE("corrupt data is reported with its format") {
-    std::string packed = compress_with("gzip -c", sample());
+    std::string packed = compress_with("gzip -c", sample_text());
     for (size_t i = 20; i < 60; ++i)
         packed[i] = char(packed[i] ^ 0x5a);
     auto unpacked = keel::decompress(packed);

@@ -8,6 +8,7 @@
 
 #include "base/strings.h"
 #include "base/sys.h"
+#include "tests/unit/seccomp_child.h"
 #include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
@@ -27,34 +28,15 @@
 
 using namespace keel;
 using namespace keel::containers;
+using keel::testing::errno_of;
 using keel::testing::TempDir;
 
 namespace {
 
-oci::SeccompFilter compiled(oci::CapabilityMask capabilities) {
+oci::SeccompFilter compiled_default(oci::CapabilityMask capabilities) {
     auto filter = oci::compile_seccomp(default_seccomp(capabilities));
     REQUIRE_MESSAGE(filter, filter.error().to_string());
     return std::move(*filter);
-}
-
-// The errno a raw syscall fails with in a forked child under `filter`, 0
-// when it succeeds. Only raw syscalls run after the filter is in; the child
-// leaves through exit_group.
-int errno_of(const oci::SeccompFilter& filter, const std::function<long()>& call) {
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-            ::_exit(250);
-        if (!install_seccomp_filter(filter.program, filter.flags))
-            ::_exit(251);
-        ::syscall(SYS_exit_group, call() < 0 ? errno : 0);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    REQUIRE_MESSAGE(WIFEXITED(status), "child status ", status);
-    REQUIRE_MESSAGE(WEXITSTATUS(status) < 250, "child could not install the filter");
-    return WEXITSTATUS(status);
 }
 
 oci::CapabilityMask with_sys_admin() {
@@ -72,7 +54,7 @@ long bad_mount() {
 } // namespace
 
 TEST_CASE("without CAP_SYS_ADMIN, unshare(CLONE_NEWUSER) and mount fail with EPERM") {
-    oci::SeccompFilter filter = compiled(default_capabilities());
+    oci::SeccompFilter filter = compiled_default(default_capabilities());
     CHECK(errno_of(filter, [] { return ::syscall(SYS_unshare, CLONE_NEWUSER); }) == EPERM);
     CHECK(errno_of(filter, bad_mount) == EPERM);
     CHECK(errno_of(filter, [] { return ::syscall(SYS_umount2, "/keel-no-such-mount", 0); }) ==
@@ -84,7 +66,7 @@ TEST_CASE("without CAP_SYS_ADMIN, unshare(CLONE_NEWUSER) and mount fail with EPE
 }
 
 TEST_CASE("with CAP_SYS_ADMIN, unshare and mount get through to the kernel") {
-    oci::SeccompFilter filter = compiled(with_sys_admin());
+    oci::SeccompFilter filter = compiled_default(with_sys_admin());
     // Flags unshare does not take: EINVAL comes from the kernel, so the
     // filter let the call through.
     CHECK(errno_of(filter, [] { return ::syscall(SYS_unshare, CLONE_NEWUSER | 0x1); }) == EINVAL);
@@ -93,13 +75,13 @@ TEST_CASE("with CAP_SYS_ADMIN, unshare and mount get through to the kernel") {
 }
 
 TEST_CASE("clone3 is answered with ENOSYS without CAP_SYS_ADMIN, so the C library uses clone") {
-    oci::SeccompFilter filter = compiled(default_capabilities());
+    oci::SeccompFilter filter = compiled_default(default_capabilities());
     CHECK(errno_of(filter, [] { return ::syscall(SYS_clone3, nullptr, 0); }) == ENOSYS);
 }
 
 TEST_CASE("the default profile keeps ordinary calls working and refuses AF_VSOCK and odd "
           "personalities") {
-    oci::SeccompFilter filter = compiled(default_capabilities());
+    oci::SeccompFilter filter = compiled_default(default_capabilities());
     CHECK(errno_of(filter, [] { return ::syscall(SYS_getppid); }) == 0);
     CHECK(errno_of(filter, [] { return ::syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0); }) == 0);
     CHECK(errno_of(filter, [] {

@@ -15,7 +15,7 @@
 
 namespace {
 
-struct Request {
+struct IoctlRequest {
     unsigned long request = 0;
     std::string name;
     uint32_t flags = 0;
@@ -31,7 +31,7 @@ struct Request {
 // request `fail` with EINVAL.
 class FakeControl : public keel::DeviceMapperControl {
 public:
-    std::vector<Request> requests;
+    std::vector<IoctlRequest> requests;
     unsigned long fail = 0;
     std::vector<std::pair<std::string, std::string>> devices; // name, verity status
 
@@ -43,7 +43,7 @@ public:
         CHECK(io->version[0] == DM_VERSION_MAJOR);
         CHECK(io->data_size == buffer.size());
         CHECK(io->data_start >= sizeof(dm_ioctl));
-        Request seen;
+        IoctlRequest seen;
         seen.request = request;
         seen.name = io->name;
         seen.flags = io->flags;
@@ -126,7 +126,7 @@ TEST_CASE("a verity device is created, its read-only table loaded, then resumed"
     REQUIRE(control.requests.size() == 3);
     CHECK(control.requests[0].request == DM_DEV_CREATE);
     CHECK(control.requests[0].name == "keel-root");
-    const Request& load = control.requests[1];
+    const IoctlRequest& load = control.requests[1];
     CHECK(load.request == DM_TABLE_LOAD);
     CHECK(load.name == "keel-root");
     CHECK((load.flags & DM_READONLY_FLAG) != 0);

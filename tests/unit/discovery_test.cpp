@@ -4,23 +4,18 @@
 // refusals: a full cluster, a malformed entry, a size that is no size, and
 // a data dir of another member or cluster.
 #include "kv/discovery.h"
+#include "tests/unit/test_util.h"
 
 #include <algorithm>
 #include <doctest/doctest.h>
 
 using namespace keel;
 using namespace keel::kv;
+using keel::testing::contains_or_show;
 
 namespace {
 
 constexpr std::string_view kToken = "tok-1";
-
-bool contains(const std::string& text, std::string_view part) {
-    if (text.find(part) != std::string::npos)
-        return true;
-    MESSAGE(text);
-    return false;
-}
 
 ServerConfig discovering(std::string name, std::string peer_url,
                          std::vector<std::string> more = {}) {
@@ -45,15 +40,15 @@ InitialMember self_of(std::string name, std::string url) {
     return discovery_self(discovering(std::move(name), std::move(url)));
 }
 
-std::vector<std::string> names(const std::vector<InitialMember>& members) {
+std::vector<std::string> member_names(const std::vector<InitialMember>& members) {
     std::vector<std::string> out;
     for (const InitialMember& member : members)
         out.push_back(member.name);
     return out;
 }
 
-std::string refusal(uint64_t size, const InitialMember& self,
-                    const std::vector<RegistryEntry>& entries) {
+std::string discovery_refusal(uint64_t size, const InitialMember& self,
+                              const std::vector<RegistryEntry>& entries) {
     auto outcome = choose_discovered_members(kToken, size, self, entries);
     REQUIRE_FALSE(outcome.has_value());
     return outcome.error().to_string();
@@ -100,29 +95,29 @@ TEST_CASE("malformed registry entries are refused, naming the key and the value"
     };
     RegistryEntry bad = good;
     bad.value = "http://127.0.0.1:2380";
-    CHECK(contains(refused(bad), "is not name=peerURL[,peerURL]"));
-    CHECK(contains(refused(bad), good.key));
+    CHECK(contains_or_show(refused(bad), "is not name=peerURL[,peerURL]"));
+    CHECK(contains_or_show(refused(bad), good.key));
     bad.value = "=http://127.0.0.1:2380";
-    CHECK(contains(refused(bad), "empty member name"));
+    CHECK(contains_or_show(refused(bad), "empty member name"));
     bad.value = "m1=http://127.0.0.1:2380,m2=http://127.0.0.1:2381";
-    CHECK(contains(refused(bad), "names two members"));
+    CHECK(contains_or_show(refused(bad), "names two members"));
     bad.value = "m1=http://example.com:2380";
-    CHECK(contains(refused(bad), "bad peer URL"));
+    CHECK(contains_or_show(refused(bad), "bad peer URL"));
     bad.value = "m1=http://127.0.0.1:2380,m1=http://127.0.0.1:2380";
-    CHECK(contains(refused(bad), "twice"));
+    CHECK(contains_or_show(refused(bad), "twice"));
     bad.value = "";
-    CHECK(contains(refused(bad), "is not name=peerURL"));
+    CHECK(contains_or_show(refused(bad), "is not name=peerURL"));
     bad = good;
     bad.key = "/_etcd/registry/other/members/1";
-    CHECK(contains(refused(bad), "is not under /_etcd/registry/tok-1/members/"));
+    CHECK(contains_or_show(refused(bad), "is not under /_etcd/registry/tok-1/members/"));
     for (std::string id : {"", "0a", "ABC", "xyz", "1/2", "12345678901234567"}) {
         bad.key = discovery_members_prefix(kToken) + id;
-        CHECK(contains(refused(bad), "does not end in a member id"));
+        CHECK(contains_or_show(refused(bad), "does not end in a member id"));
     }
     // Written by a member with another token, or by etcd itself.
     bad = good;
     bad.key = discovery_member_key(kToken, 0x1234);
-    CHECK(contains(refused(bad), "has the id 1234 but its peer URLs and the token give"));
+    CHECK(contains_or_show(refused(bad), "has the id 1234 but its peer URLs and the token give"));
 }
 
 TEST_CASE("the size key holds a whole number of members, or discovery says how to set it") {
@@ -131,9 +126,10 @@ TEST_CASE("the size key holds a whole number of members, or discovery says how t
     for (std::string_view bad : {"", "0", "-1", "3\n", " 3", "three", "1001", "3.0"}) {
         auto size = parse_discovery_size(kToken, bad);
         REQUIRE_FALSE(size.has_value());
-        CHECK(contains(size.error().to_string(),
-                       "/_etcd/registry/tok-1/_config/size is `" + std::string(bad) + "`"));
-        CHECK(contains(size.error().to_string(), "etcdctl put /_etcd/registry/tok-1/_config/size"));
+        CHECK(contains_or_show(size.error().to_string(),
+                               "/_etcd/registry/tok-1/_config/size is `" + std::string(bad) + "`"));
+        CHECK(contains_or_show(size.error().to_string(),
+                               "etcdctl put /_etcd/registry/tok-1/_config/size"));
     }
 }
 
@@ -144,9 +140,9 @@ TEST_CASE("the cluster is the first size members by create revision, however lis
     InitialMember m2 = self_of("m2", "http://127.0.0.1:2382");
     DiscoveryOutcome outcome = choose_discovered_members(kToken, 3, m2, entries).value();
     CHECK(outcome.progress == DiscoveryProgress::Complete);
-    CHECK(names(outcome.members) == std::vector<std::string>{"m1", "m2", "m3"});
+    CHECK(member_names(outcome.members) == std::vector<std::string>{"m1", "m2", "m3"});
     std::reverse(entries.begin(), entries.end());
-    CHECK(names(choose_discovered_members(kToken, 3, m2, entries).value().members) ==
+    CHECK(member_names(choose_discovered_members(kToken, 3, m2, entries).value().members) ==
           std::vector<std::string>{"m1", "m2", "m3"});
 }
 
@@ -156,11 +152,11 @@ TEST_CASE("a member waits while fewer than size members registered") {
     // Not registered yet: it would be the second.
     DiscoveryOutcome before = choose_discovered_members(kToken, 3, m2, entries).value();
     CHECK(before.progress == DiscoveryProgress::Waiting);
-    CHECK(names(before.members) == std::vector<std::string>{"m1"});
+    CHECK(member_names(before.members) == std::vector<std::string>{"m1"});
     entries.push_back(entry("m2", "http://127.0.0.1:2382", 11));
     DiscoveryOutcome after = choose_discovered_members(kToken, 3, m2, entries).value();
     CHECK(after.progress == DiscoveryProgress::Waiting);
-    CHECK(names(after.members) == std::vector<std::string>{"m1", "m2"});
+    CHECK(member_names(after.members) == std::vector<std::string>{"m1", "m2"});
     // Size 1: the member alone is the cluster.
     CHECK(choose_discovered_members(kToken, 1, self_of("m1", "http://127.0.0.1:2380"), entries)
               .value()
@@ -172,16 +168,16 @@ TEST_CASE("a member arriving when the cluster is full is refused with how to fix
                                           entry("m2", "http://127.0.0.1:2382", 11),
                                           entry("m3", "http://127.0.0.1:2384", 12)};
     InitialMember m4 = self_of("m4", "http://127.0.0.1:2386");
-    std::string text = refusal(3, m4, entries);
-    CHECK(contains(text, "discovery: cluster of size 3 for token tok-1 is already full: "));
-    CHECK(contains(text, "m1 ("));
-    CHECK(contains(text, ") http://127.0.0.1:2384"));
-    CHECK(contains(text, "use a fresh --discovery-token"));
-    CHECK(contains(text, "etcdctl member add m4 --peer-urls=http://127.0.0.1:2386"));
-    CHECK(contains(text, "--initial-cluster-state=existing"));
+    std::string text = discovery_refusal(3, m4, entries);
+    CHECK(contains_or_show(text, "discovery: cluster of size 3 for token tok-1 is already full: "));
+    CHECK(contains_or_show(text, "m1 ("));
+    CHECK(contains_or_show(text, ") http://127.0.0.1:2384"));
+    CHECK(contains_or_show(text, "use a fresh --discovery-token"));
+    CHECK(contains_or_show(text, "etcdctl member add m4 --peer-urls=http://127.0.0.1:2386"));
+    CHECK(contains_or_show(text, "--initial-cluster-state=existing"));
     // Registered, but after the first three (two members raced for the last place).
     entries.push_back(entry("m4", "http://127.0.0.1:2386", 13));
-    CHECK(contains(refusal(3, m4, entries), "is already full"));
+    CHECK(contains_or_show(discovery_refusal(3, m4, entries), "is already full"));
 }
 
 TEST_CASE("a registry that would make a cluster of duplicates is refused") {
@@ -189,18 +185,18 @@ TEST_CASE("a registry that would make a cluster of duplicates is refused") {
     // Two members named alike.
     std::vector<RegistryEntry> entries = {entry("m1", "http://127.0.0.1:2380", 10),
                                           entry("m1", "http://127.0.0.1:2382", 11)};
-    CHECK(contains(refusal(2, m1, entries), "has two members named `m1`"));
+    CHECK(contains_or_show(discovery_refusal(2, m1, entries), "has two members named `m1`"));
     // Two members at one address (localhost and 127.0.0.1 are one).
     entries = {entry("m1", "http://127.0.0.1:2380", 10), entry("m2", "http://localhost:2380", 11)};
-    CHECK(contains(refusal(2, m1, entries), "has two members at 127.0.0.1:2380"));
+    CHECK(contains_or_show(discovery_refusal(2, m1, entries), "has two members at 127.0.0.1:2380"));
     // This member's URLs registered under another name.
     entries = {entry("other", "http://127.0.0.1:2380", 10)};
-    CHECK(contains(refusal(3, m1, entries), "registered under another name"));
+    CHECK(contains_or_show(discovery_refusal(3, m1, entries), "registered under another name"));
     // One malformed entry refuses the registry: every member must read the
     // same cluster from it.
     entries = {entry("m1", "http://127.0.0.1:2380", 10),
                {11, discovery_members_prefix(kToken) + "zz", "m2=http://127.0.0.1:2382"}};
-    CHECK(contains(refusal(3, m1, entries), "does not end in a member id"));
+    CHECK(contains_or_show(discovery_refusal(3, m1, entries), "does not end in a member id"));
 }
 
 TEST_CASE("a discovered cluster gives the ids a static --initial-cluster with the token gives") {
@@ -211,7 +207,7 @@ TEST_CASE("a discovered cluster gives the ids a static --initial-cluster with th
     DiscoveryOutcome outcome =
         choose_discovered_members(kToken, 3, discovery_self(config), entries).value();
     ServerConfig discovered = with_discovered_cluster(config, outcome.members);
-    CHECK(names(discovered.initial_cluster) == std::vector<std::string>{"m1", "m2", "m3"});
+    CHECK(member_names(discovered.initial_cluster) == std::vector<std::string>{"m1", "m2", "m3"});
 
     std::vector<std::string> args = {
         "--name=m2", "--initial-advertise-peer-urls=http://127.0.0.1:2382",
@@ -235,12 +231,12 @@ TEST_CASE("a data dir of another member, token or cluster is refused on restart"
     auto other_member = check_discovered_data_dir(config, 0xc1, 0xbad, 0);
     REQUIRE_FALSE(other_member.has_value());
     CHECK(other_member.error().code() == int(ErrorCode::ForeignDataDir));
-    CHECK(contains(other_member.error().to_string(),
-                   "data dir /nonexistent/m1 belongs to member bad of cluster c1"));
-    CHECK(contains(other_member.error().to_string(), "--discovery-token tok-1"));
+    CHECK(contains_or_show(other_member.error().to_string(),
+                           "data dir /nonexistent/m1 belongs to member bad of cluster c1"));
+    CHECK(contains_or_show(other_member.error().to_string(), "--discovery-token tok-1"));
 
     auto other_cluster = check_discovered_data_dir(config, 0xc1, own, 0xc2);
     REQUIRE_FALSE(other_cluster.has_value());
     CHECK(other_cluster.error().code() == int(ErrorCode::ForeignDataDir));
-    CHECK(contains(other_cluster.error().to_string(), "describes cluster c2"));
+    CHECK(contains_or_show(other_cluster.error().to_string(), "describes cluster c2"));
 }

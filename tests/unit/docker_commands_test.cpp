@@ -15,14 +15,14 @@ using keel::cli::OptionsEnd;
 using keel::cli::ParsedArgs;
 
 // What the last fake command was run with: its words, then its arguments.
-std::vector<std::string> g_ran;
+std::vector<std::string> g_docker_ran;
 
-CommandResult record(const ParsedArgs& args) {
-    g_ran = {args.command()};
+CommandResult record_docker_command(const ParsedArgs& args) {
+    g_docker_ran = {args.command()};
     if (args.flag("--rm"))
-        g_ran.push_back("--rm");
+        g_docker_ran.push_back("--rm");
     for (std::string_view word : args.positionals("ARGS"))
-        g_ran.emplace_back(word);
+        g_docker_ran.emplace_back(word);
     return 7;
 }
 
@@ -32,12 +32,12 @@ Command leaf(std::string_view name) {
                    .options = {{.name = "--rm", .help = "fake"}},
                    .positionals = {{.name = "ARGS", .count = Count::Any}},
                    .options_end = OptionsEnd::AtLastPositional,
-                   .run = record};
+                   .run = record_docker_command};
 }
 
 // A keel with `run`, `ps`, `image ls`, `container stop`, and the service
 // manager's `stop`.
-const Command kRun = leaf("run");
+const Command kDockerRun = leaf("run");
 const Command kPs = leaf("ps");
 const Command kImageLs = leaf("ls");
 const Command kImage{.names = {"image"}, .summary = "fake", .subcommands = {&kImageLs}};
@@ -45,14 +45,14 @@ const Command kContainerStop = leaf("stop");
 const Command kContainer{
     .names = {"container"}, .summary = "fake", .subcommands = {&kContainerStop}};
 const Command kUnitStop = leaf("stop");
-const Command kKeel{.names = {"keel"},
-                    .summary = "fake",
-                    .subcommands = {&kRun, &kPs, &kImage, &kContainer, &kUnitStop}};
+const Command kDockerKeel{.names = {"keel"},
+                          .summary = "fake",
+                          .subcommands = {&kDockerRun, &kPs, &kImage, &kContainer, &kUnitStop}};
 const Command* const kRefused[] = {&kUnitStop};
 
 CommandResult docker(std::vector<std::string_view> args) {
-    g_ran.clear();
-    return keel::cli::run_docker(args, kKeel, kRefused);
+    g_docker_ran.clear();
+    return keel::cli::run_docker(args, kDockerKeel, kRefused);
 }
 
 } // namespace
@@ -61,11 +61,11 @@ TEST_CASE("docker run and docker images run keel's run and image ls with the sam
     auto result = docker({"run", "--rm", "alpine", "echo", "hi"});
     REQUIRE(result);
     CHECK(*result == 7);
-    CHECK(g_ran == std::vector<std::string>{"run", "--rm", "alpine", "echo", "hi"});
+    CHECK(g_docker_ran == std::vector<std::string>{"run", "--rm", "alpine", "echo", "hi"});
 
     result = docker({"images", "busybox"});
     REQUIRE(result);
-    CHECK(g_ran == std::vector<std::string>{"image ls", "busybox"});
+    CHECK(g_docker_ran == std::vector<std::string>{"image ls", "busybox"});
 }
 
 TEST_CASE("a Docker verb keel has no command for fails with status 125 and says so") {
@@ -77,7 +77,7 @@ TEST_CASE("a Docker verb keel has no command for fails with status 125 and says 
         CHECK(result.error().status == 125);
         CHECK(result.error().error.to_string() ==
               "docker " + std::string(args[0]) + ": not supported by keel yet");
-        CHECK(g_ran.empty());
+        CHECK(g_docker_ran.empty());
     }
     auto global = docker({"-H", "tcp://x", "ps"});
     REQUIRE_FALSE(global);
@@ -90,18 +90,18 @@ TEST_CASE("a Docker verb keel has no command for fails with status 125 and says 
 TEST_CASE("docker stop stops the container, never a service of the same name") {
     auto result = docker({"stop", "web"});
     REQUIRE(result);
-    CHECK(g_ran == std::vector<std::string>{"container stop", "web"});
+    CHECK(g_docker_ran == std::vector<std::string>{"container stop", "web"});
 }
 
 TEST_CASE("a Docker verb that would reach a service manager verb is refused with 125") {
     const Command* const refused[] = {&kContainerStop};
-    g_ran.clear();
+    g_docker_ran.clear();
     auto result =
-        keel::cli::run_docker(std::vector<std::string_view>{"stop", "web"}, kKeel, refused);
+        keel::cli::run_docker(std::vector<std::string_view>{"stop", "web"}, kDockerKeel, refused);
     REQUIRE_FALSE(result);
     CHECK(result.error().status == 125);
     CHECK(result.error().error.to_string() == "docker stop: not supported by keel yet");
-    CHECK(g_ran.empty());
+    CHECK(g_docker_ran.empty());
 }
 
 TEST_CASE("every Docker verb in the table maps to keel words and keeps its arguments") {

@@ -29,7 +29,7 @@ template <typename Wire, typename Value> Wire wire_of(const Value& value) {
 }
 
 /// Through the bytes too, as a client would send or see it.
-template <typename Wire, typename Value> Wire sent(const Value& value) {
+template <typename Wire, typename Value> Wire sent_as(const Value& value) {
     std::string bytes = wire_of<Wire>(value).SerializeAsString();
     GrpcResult<Wire> parsed = parse_message<Wire>(bytes);
     REQUIRE(parsed);
@@ -52,7 +52,7 @@ TEST_CASE("a range request keeps every field through the wire") {
     request.max_mod_revision = 2;
     request.min_create_revision = 3;
     request.max_create_revision = 4;
-    GrpcResult<RangeRequest> back = to_mvcc(sent<etcdserverpb::RangeRequest>(request));
+    GrpcResult<RangeRequest> back = to_mvcc(sent_as<etcdserverpb::RangeRequest>(request));
     REQUIRE(back);
     CHECK(back->key == "a");
     CHECK(back->range_end == std::string(1, '\0'));
@@ -86,7 +86,7 @@ TEST_CASE("put and delete requests keep every field through the wire") {
     put.lease = 99;
     put.prev_kv = true;
     put.ignore_lease = false;
-    GrpcResult<PutRequest> put_back = to_mvcc(sent<etcdserverpb::PutRequest>(put));
+    GrpcResult<PutRequest> put_back = to_mvcc(sent_as<etcdserverpb::PutRequest>(put));
     REQUIRE(put_back);
     CHECK(put_back->key == "k");
     CHECK(put_back->value == put.value);
@@ -98,7 +98,7 @@ TEST_CASE("put and delete requests keep every field through the wire") {
     keep.key = "k";
     keep.ignore_value = true;
     keep.ignore_lease = true;
-    GrpcResult<PutRequest> keep_back = to_mvcc(sent<etcdserverpb::PutRequest>(keep));
+    GrpcResult<PutRequest> keep_back = to_mvcc(sent_as<etcdserverpb::PutRequest>(keep));
     REQUIRE(keep_back);
     CHECK(keep_back->ignore_value);
     CHECK(keep_back->ignore_lease);
@@ -108,7 +108,7 @@ TEST_CASE("put and delete requests keep every field through the wire") {
     remove.range_end = "b";
     remove.prev_kv = true;
     GrpcResult<DeleteRangeRequest> remove_back =
-        to_mvcc(sent<etcdserverpb::DeleteRangeRequest>(remove));
+        to_mvcc(sent_as<etcdserverpb::DeleteRangeRequest>(remove));
     REQUIRE(remove_back);
     CHECK(remove_back->key == "a");
     CHECK(remove_back->range_end == "b");
@@ -124,7 +124,7 @@ TEST_CASE("a nested txn keeps its compares and both branches through the wire") 
         inner.failure.push_back(RequestOp{put});
     }
     TxnRequest request;
-    Compare by_value;
+    kv::Compare by_value;
     by_value.key = "a";
     by_value.range_end = "b";
     by_value.target = CompareTarget::Value;
@@ -133,7 +133,7 @@ TEST_CASE("a nested txn keeps its compares and both branches through the wire") 
     request.compare.push_back(by_value);
     for (CompareTarget target : {CompareTarget::Version, CompareTarget::Create, CompareTarget::Mod,
                                  CompareTarget::Lease}) {
-        Compare compare;
+        kv::Compare compare;
         compare.key = "k";
         compare.target = target;
         compare.result = CompareResult::Greater;
@@ -147,7 +147,7 @@ TEST_CASE("a nested txn keeps its compares and both branches through the wire") 
     request.success = {RequestOp{range}, RequestOp{remove}, RequestOp{inner}};
     request.failure = {RequestOp{range}};
 
-    etcdserverpb::TxnRequest wire = sent<etcdserverpb::TxnRequest>(request);
+    etcdserverpb::TxnRequest wire = sent_as<etcdserverpb::TxnRequest>(request);
     CHECK(wire.compare(0).target_union_case() == etcdserverpb::Compare::kValue);
     CHECK(wire.compare(2).create_revision() == 41);
     CHECK(wire.success(2).request_txn().failure(0).request_put().key() == "x");
@@ -191,15 +191,15 @@ TEST_CASE("a compare whose operand is in another field than its target compares 
 
 TEST_CASE("key-values and events keep every field through the wire") {
     KeyValue kv = sample_kv("k", 5);
-    CHECK(to_mvcc(sent<mvccpb::KeyValue>(kv)) == kv);
+    CHECK(to_mvcc(sent_as<mvccpb::KeyValue>(kv)) == kv);
 
-    Event put{EventType::Put, kv, sample_kv("k", 3)};
-    CHECK(to_mvcc(sent<mvccpb::Event>(put)) == put);
-    Event removal;
-    removal.type = EventType::Delete;
+    kv::Event put{kv::EventType::Put, kv, sample_kv("k", 3)};
+    CHECK(to_mvcc(sent_as<mvccpb::Event>(put)) == put);
+    kv::Event removal;
+    removal.type = kv::EventType::Delete;
     removal.kv.key = "k";
     removal.kv.mod_revision = 6;
-    mvccpb::Event wire = sent<mvccpb::Event>(removal);
+    mvccpb::Event wire = sent_as<mvccpb::Event>(removal);
     CHECK(wire.type() == mvccpb::Event::DELETE);
     CHECK_FALSE(wire.has_prev_kv());
     CHECK(to_mvcc(wire) == removal);
@@ -211,7 +211,7 @@ TEST_CASE("the store's answers carry their revision in the header and keep every
     range.count = 3;
     range.more = true;
     range.kvs = {sample_kv("a", 4), sample_kv("b", 5)};
-    etcdserverpb::RangeResponse range_wire = sent<etcdserverpb::RangeResponse>(range);
+    etcdserverpb::RangeResponse range_wire = sent_as<etcdserverpb::RangeResponse>(range);
     CHECK(range_wire.header().revision() == 9);
     CHECK(range_wire.kvs_size() == 2);
     RangeResponse range_back = to_mvcc(range_wire);
@@ -222,17 +222,17 @@ TEST_CASE("the store's answers carry their revision in the header and keep every
 
     PutResponse put;
     put.revision = 10;
-    etcdserverpb::PutResponse put_wire = sent<etcdserverpb::PutResponse>(put);
+    etcdserverpb::PutResponse put_wire = sent_as<etcdserverpb::PutResponse>(put);
     CHECK_FALSE(put_wire.has_prev_kv());
     CHECK(to_mvcc(put_wire).revision == 10);
     put.prev_kv = sample_kv("a", 4);
-    CHECK(to_mvcc(sent<etcdserverpb::PutResponse>(put)).prev_kv == put.prev_kv);
+    CHECK(to_mvcc(sent_as<etcdserverpb::PutResponse>(put)).prev_kv == put.prev_kv);
 
     DeleteRangeResponse remove;
     remove.revision = 11;
     remove.deleted = 2;
     remove.prev_kvs = {sample_kv("a", 4)};
-    DeleteRangeResponse remove_back = to_mvcc(sent<etcdserverpb::DeleteRangeResponse>(remove));
+    DeleteRangeResponse remove_back = to_mvcc(sent_as<etcdserverpb::DeleteRangeResponse>(remove));
     CHECK(remove_back.revision == 11);
     CHECK(remove_back.deleted == 2);
     CHECK(remove_back.prev_kvs == remove.prev_kvs);
@@ -257,7 +257,7 @@ TEST_CASE("a txn's answer keeps each operation's answer, nested ones too") {
     remove.deleted = 1;
     response.responses = {ResponseOp{range}, ResponseOp{remove}, ResponseOp{inner}};
 
-    etcdserverpb::TxnResponse wire = sent<etcdserverpb::TxnResponse>(response);
+    etcdserverpb::TxnResponse wire = sent_as<etcdserverpb::TxnResponse>(response);
     CHECK(wire.header().revision() == 12);
     CHECK(wire.succeeded());
     REQUIRE(wire.responses_size() == 3);

@@ -72,12 +72,12 @@ public:
     int total_calls() const { return m_total_calls; }
 
     Result<File> open(const std::string& path, int flags, mode_t mode) override {
-        if (auto failure = begin(StorageCall::Open, cat("open ", quoted(path))))
+        if (auto failure = begin(StorageCall::Open, cat("open ", keel::quoted(path))))
             return std::unexpected(std::move(*failure));
         return m_inner.open(path, flags, mode);
     }
     Result<size_t> pread(const File& file, std::span<char> buffer, uint64_t offset) override {
-        if (auto failure = begin(StorageCall::Pread, cat("read ", quoted(file.path()))))
+        if (auto failure = begin(StorageCall::Pread, cat("read ", keel::quoted(file.path()))))
             return std::unexpected(std::move(*failure));
         return m_inner.pread(file, buffer, offset);
     }
@@ -91,50 +91,53 @@ public:
         });
     }
     Result<void> fsync(const File& file) override {
-        if (auto failure = begin(StorageCall::Fsync, cat("fsync ", quoted(file.path()))))
+        if (auto failure = begin(StorageCall::Fsync, cat("fsync ", keel::quoted(file.path()))))
             return std::unexpected(std::move(*failure));
         return m_inner.fsync(file);
     }
     Result<void> fdatasync(const File& file) override {
-        if (auto failure = begin(StorageCall::Fdatasync, cat("fdatasync ", quoted(file.path()))))
+        if (auto failure =
+                begin(StorageCall::Fdatasync, cat("fdatasync ", keel::quoted(file.path()))))
             return std::unexpected(std::move(*failure));
         return m_inner.fdatasync(file);
     }
     Result<void> fallocate(const File& file, uint64_t offset, uint64_t length) override {
-        if (auto failure = begin(StorageCall::Fallocate, cat("allocate ", length, " bytes at ",
-                                                             offset, " in ", quoted(file.path()))))
+        if (auto failure =
+                begin(StorageCall::Fallocate, cat("allocate ", length, " bytes at ", offset, " in ",
+                                                  keel::quoted(file.path()))))
             return std::unexpected(std::move(*failure));
         return m_inner.fallocate(file, offset, length);
     }
     Result<void> ftruncate(const File& file, uint64_t size) override {
-        if (auto failure = begin(StorageCall::Ftruncate,
-                                 cat("truncate ", quoted(file.path()), " to ", size, " bytes")))
+        if (auto failure = begin(StorageCall::Ftruncate, cat("truncate ", keel::quoted(file.path()),
+                                                             " to ", size, " bytes")))
             return std::unexpected(std::move(*failure));
         return m_inner.ftruncate(file, size);
     }
     Result<uint64_t> file_size(const File& file) override {
-        if (auto failure = begin(StorageCall::FileSize, cat("stat ", quoted(file.path()))))
+        if (auto failure = begin(StorageCall::FileSize, cat("stat ", keel::quoted(file.path()))))
             return std::unexpected(std::move(*failure));
         return m_inner.file_size(file);
     }
     Result<void> rename(const std::string& from, const std::string& to) override {
-        if (auto failure =
-                begin(StorageCall::Rename, cat("rename ", quoted(from), " to ", quoted(to))))
+        if (auto failure = begin(StorageCall::Rename,
+                                 cat("rename ", keel::quoted(from), " to ", keel::quoted(to))))
             return std::unexpected(std::move(*failure));
         return m_inner.rename(from, to);
     }
     Result<void> unlink(const std::string& path) override {
-        if (auto failure = begin(StorageCall::Unlink, cat("remove ", quoted(path))))
+        if (auto failure = begin(StorageCall::Unlink, cat("remove ", keel::quoted(path))))
             return std::unexpected(std::move(*failure));
         return m_inner.unlink(path);
     }
     Result<void> mkdir(const std::string& path, mode_t mode) override {
-        if (auto failure = begin(StorageCall::Mkdir, cat("create directory ", quoted(path))))
+        if (auto failure = begin(StorageCall::Mkdir, cat("create directory ", keel::quoted(path))))
             return std::unexpected(std::move(*failure));
         return m_inner.mkdir(path, mode);
     }
     Result<std::vector<std::string>> list_directory(const std::string& path) override {
-        if (auto failure = begin(StorageCall::ListDirectory, cat("open directory ", quoted(path))))
+        if (auto failure =
+                begin(StorageCall::ListDirectory, cat("open directory ", keel::quoted(path))))
             return std::unexpected(std::move(*failure));
         return m_inner.list_directory(path);
     }
@@ -166,7 +169,7 @@ private:
     template <typename PassOn>
     Result<size_t> write_maybe_cut(StorageCall call, const File& file, std::string_view data,
                                    PassOn pass_on) {
-        std::string what = cat("write ", quoted(file.path()));
+        std::string what = cat("write ", keel::quoted(file.path()));
         if (auto failure = begin(call, what))
             return std::unexpected(std::move(*failure));
         auto cut = m_cuts.find({call, calls(call)});

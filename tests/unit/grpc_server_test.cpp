@@ -520,7 +520,7 @@ TEST_CASE("many calls share one connection") {
 }
 
 TEST_CASE("the server also listens on a unix socket") {
-    testing::TempDir dir;
+    keel::testing::TempDir dir;
     std::string address = "unix:" + dir / "grpc.sock";
     TestServer server(address);
     add_echo(server.server());

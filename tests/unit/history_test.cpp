@@ -12,7 +12,7 @@ using namespace keel::history;
 
 namespace {
 
-std::string parse_error(std::string_view text) {
+std::string history_error(std::string_view text) {
     auto parsed = parse_history(text);
     return parsed ? std::string("(parsed)") : parsed.error().to_string();
 }
@@ -91,38 +91,40 @@ TEST_CASE("the JSON form reads every operation, transactions included") {
 }
 
 TEST_CASE("malformed lines are refused with the line and the reason") {
-    CHECK(parse_error("1 2 3 done put x 1") ==
+    CHECK(history_error("1 2 3 done put x 1") ==
           "line 1: outcome: unknown value `done` (expected ok, failed or unknown)");
-    CHECK(parse_error("\n1 2 3 ok put x") ==
+    CHECK(history_error("\n1 2 3 ok put x") ==
           "line 2: put: expected 1 argument(s) after the key, got 0");
-    CHECK(parse_error("1 2 3 ok get x") ==
+    CHECK(history_error("1 2 3 ok get x") ==
           "line 1: get: expected 1 result(s) after `->` for outcome ok, got 0");
-    CHECK(parse_error("x 2 3 ok get x -> 1") == "line 1: client: expected a number, got `x`");
-    CHECK(parse_error("1 5 3 ok delete x") == "line 1: returns (3) before its call (5)");
-    CHECK(parse_error("1 2 ? ok delete x") == "line 1: return `?` is only for outcome `unknown`");
-    CHECK(parse_error("1 2 3 ok cas x 1 2 -> maybe") ==
+    CHECK(history_error("x 2 3 ok get x -> 1") == "line 1: client: expected a number, got `x`");
+    CHECK(history_error("1 5 3 ok delete x") == "line 1: returns (3) before its call (5)");
+    CHECK(history_error("1 2 ? ok delete x") == "line 1: return `?` is only for outcome `unknown`");
+    CHECK(history_error("1 2 3 ok cas x 1 2 -> maybe") ==
           "line 1: cas: expected `true` or `false`, got `maybe`");
-    CHECK(parse_error("1 2 3 ok put \"x 1") == "line 1: unterminated string");
-    CHECK(parse_error("1 2 3 ok put x \xff") == "line 1: invalid UTF-8 in `\xff`");
-    CHECK(parse_error("1 2 3 ok put x a\x01") ==
+    CHECK(history_error("1 2 3 ok put \"x 1") == "line 1: unterminated string");
+    CHECK(history_error("1 2 3 ok put x \xff") == "line 1: invalid UTF-8 in `\xff`");
+    CHECK(history_error("1 2 3 ok put x a\x01") ==
           "line 1: a control character outside a JSON string");
-    CHECK(parse_error("1 2 3 ok frob x") ==
+    CHECK(history_error("1 2 3 ok frob x") ==
           "line 1: operation: unknown value `frob` (expected put, get, delete, cas or txn)");
-    CHECK(parse_error("1 2 3 ok txn x") == "line 1: txn: write a transaction as a JSON object");
-    CHECK(parse_error("1 2") == "line 1: expected CLIENT CALL RETURN OUTCOME OP KEY ...");
-    CHECK(parse_error(R"({"client":1,"call":1,"return":2,"outcome":"ok","op":"put","key":"x"})") ==
-          "line 1: value: missing");
-    CHECK(parse_error(R"({"client":1,"call":1,"outcome":"ok","op":"get","key":"x","read":"1"})") ==
-          "line 1: return: missing");
+    CHECK(history_error("1 2 3 ok txn x") == "line 1: txn: write a transaction as a JSON object");
+    CHECK(history_error("1 2") == "line 1: expected CLIENT CALL RETURN OUTCOME OP KEY ...");
     CHECK(
-        parse_error(
+        history_error(R"({"client":1,"call":1,"return":2,"outcome":"ok","op":"put","key":"x"})") ==
+        "line 1: value: missing");
+    CHECK(
+        history_error(R"({"client":1,"call":1,"outcome":"ok","op":"get","key":"x","read":"1"})") ==
+        "line 1: return: missing");
+    CHECK(
+        history_error(
             R"({"client":1,"call":1,"return":2,"outcome":"ok","op":"txn","then":[{"op":"get","key":"y"}],"reads":[]})") ==
         "line 1: reads: the branch taken has 1 get(s), reads has 0 value(s)");
-    CHECK(parse_error(R"({"client":1,"call":1,"return":2,"outcome":"ok","op":"txn"})") ==
+    CHECK(history_error(R"({"client":1,"call":1,"return":2,"outcome":"ok","op":"txn"})") ==
           "line 1: an operation with no actions");
     CHECK(
-        parse_error(
+        history_error(
             R"({"client":1,"call":1,"return":2,"outcome":"ok","op":"txn","then":[{"op":"delete","key":"y"}],"succeeded":false})") ==
         "line 1: a transaction with no compares always succeeds");
-    CHECK(parse_error("{\"client\":1,").starts_with("line 1: line 1, column"));
+    CHECK(history_error("{\"client\":1,").starts_with("line 1: line 1, column"));
 }

@@ -90,13 +90,13 @@ private:
     std::thread m_thread;
 };
 
-Request get(std::string_view url) {
+Request get_request(std::string_view url) {
     Request request;
     request.url = parse_url(url).value();
     return request;
 }
 
-ClientOptions quick() {
+ClientOptions quick_client_options() {
     ClientOptions options;
     options.timeouts.connect = std::chrono::milliseconds(2000);
     options.timeouts.idle = std::chrono::milliseconds(2000);
@@ -128,9 +128,9 @@ TEST_CASE("a Content-Length body is read in pieces, and the request says what it
     std::string body = big_body();
     LoopbackServer server({cat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(),
                                "\r\nDocker-Content-Digest: sha256:x\r\n\r\n", body)});
-    Request request = get(server.url("/v2/tools/busybox/manifests/1"));
+    Request request = get_request(server.url("/v2/tools/busybox/manifests/1"));
     request.headers.add("Accept", "application/vnd.oci.image.index.v1+json");
-    Response response = send_request(request, quick()).value();
+    Response response = send_request(request, quick_client_options()).value();
     CHECK(response.status() == 200);
     CHECK(response.content_length() == body.size());
     CHECK(response.headers().get("docker-content-digest") == "sha256:x");
@@ -146,9 +146,9 @@ TEST_CASE("a chunked body is decoded, and a body until close is read to the end"
     LoopbackServer server({"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                            "5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\n\r\n",
                            "HTTP/1.0 200 OK\r\n\r\nuntil the end"});
-    Response chunked = send_request(get(server.url()), quick()).value();
+    Response chunked = send_request(get_request(server.url()), quick_client_options()).value();
     CHECK(read_in_pieces(chunked).value() == "hello world!");
-    Response until_close = send_request(get(server.url()), quick()).value();
+    Response until_close = send_request(get_request(server.url()), quick_client_options()).value();
     CHECK(until_close.read_body(1024).value() == "until the end");
 }
 
@@ -156,14 +156,15 @@ TEST_CASE("a response cut short is an error, not a short body") {
     LoopbackServer server({"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
                            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
                            "HTTP/1.1 200 OK\r\nContent-Le", ""});
-    Response short_length = send_request(get(server.url()), quick()).value();
+    Response short_length = send_request(get_request(server.url()), quick_client_options()).value();
     Result<std::string> body = short_length.read_body(1024);
     REQUIRE(!body);
     CHECK(body.error().to_string().find("ended after 9 of 100 bytes") != std::string::npos);
-    Response short_chunked = send_request(get(server.url()), quick()).value();
+    Response short_chunked =
+        send_request(get_request(server.url()), quick_client_options()).value();
     CHECK(!short_chunked.read_body(1024));
-    CHECK(!send_request(get(server.url()), quick()));
-    CHECK(!send_request(get(server.url()), quick()));
+    CHECK(!send_request(get_request(server.url()), quick_client_options()));
+    CHECK(!send_request(get_request(server.url()), quick_client_options()));
 }
 
 TEST_CASE("an oversized or malformed response head is refused") {
@@ -173,14 +174,14 @@ TEST_CASE("an oversized or malformed response head is refused") {
     LoopbackServer server({huge + "\r\n", "HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",
                            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"});
     for (int i = 0; i < 3; ++i)
-        CHECK(!send_request(get(server.url()), quick()));
+        CHECK(!send_request(get_request(server.url()), quick_client_options()));
     LoopbackServer body_limit({"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"});
-    CHECK(!send_request(get(body_limit.url()), quick())->read_body(9));
+    CHECK(!send_request(get_request(body_limit.url()), quick_client_options())->read_body(9));
 }
 
 TEST_CASE("interim 1xx responses are skipped") {
     LoopbackServer server({"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"});
-    Response response = send_request(get(server.url()), quick()).value();
+    Response response = send_request(get_request(server.url()), quick_client_options()).value();
     CHECK(response.status() == 204);
     CHECK(response.read_body(10).value().empty());
 }
@@ -191,9 +192,9 @@ TEST_CASE("a redirect to another origin does not carry Authorization, one to the
         {"HTTP/1.1 307 Temporary Redirect\r\nLocation: /v2/moved\r\nContent-Length: 0\r\n\r\n",
          cat("HTTP/1.1 302 Found\r\nLocation: ", storage.url("/blob?sig=1"),
              "\r\nContent-Length: 0\r\n\r\n")});
-    Request request = get(registry.url("/v2/blobs/sha256:x"));
+    Request request = get_request(registry.url("/v2/blobs/sha256:x"));
     request.headers.add("Authorization", "Bearer secret-token");
-    Response response = fetch(request, quick()).value();
+    Response response = fetch(request, quick_client_options()).value();
     CHECK(response.status() == 200);
     CHECK(response.url().port == storage.port());
     CHECK(response.read_body(10).value() == "blob");
@@ -210,18 +211,18 @@ TEST_CASE("a redirect to another origin does not carry Authorization, one to the
 TEST_CASE("redirect loops end after the limit") {
     std::vector<std::string> responses(4, "HTTP/1.1 302 Found\r\nLocation: /again\r\n\r\n");
     LoopbackServer server(responses);
-    ClientOptions options = quick();
+    ClientOptions options = quick_client_options();
     options.max_redirects = 3;
-    Result<Response> response = fetch(get(server.url()), options);
+    Result<Response> response = fetch(get_request(server.url()), options);
     REQUIRE(!response);
     CHECK(response.error().to_string().find("more than 3 redirects") != std::string::npos);
 }
 
 TEST_CASE("a server that stops sending times out, and a closed port is refused") {
     LoopbackServer server({"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234"}, 1500);
-    ClientOptions options = quick();
+    ClientOptions options = quick_client_options();
     options.timeouts.idle = std::chrono::milliseconds(200);
-    Response response = send_request(get(server.url()), options).value();
+    Response response = send_request(get_request(server.url()), options).value();
     Result<std::string> body = response.read_body(100);
     REQUIRE(!body);
     CHECK(body.error().code() == ETIMEDOUT);
@@ -232,13 +233,13 @@ TEST_CASE("a server that stops sending times out, and a closed port is refused")
         closed_port = gone.port();
     }
     Result<Response> refused =
-        send_request(get(cat("http://127.0.0.1:", closed_port, "/")), options);
+        send_request(get_request(cat("http://127.0.0.1:", closed_port, "/")), options);
     REQUIRE(!refused);
     CHECK(refused.error().code() == ECONNREFUSED);
 }
 
 TEST_CASE("request headers with line breaks are refused before anything is sent") {
-    Request request = get("http://127.0.0.1:9/");
+    Request request = get_request("http://127.0.0.1:9/");
     request.headers.add("X-Injected", "a\r\nHost: evil");
-    CHECK(!send_request(request, quick()));
+    CHECK(!send_request(request, quick_client_options()));
 }

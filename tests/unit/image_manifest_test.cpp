@@ -4,21 +4,19 @@
 #include "containers/image_manifest.h"
 
 #include "base/strings.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
 using namespace keel;
 using namespace keel::oci;
+using keel::testing::error_text;
 
 namespace {
 
 const std::string kHexA(64, 'a');
 const std::string kHexB(64, 'b');
 const std::string kHexC(64, 'c');
-
-template <typename T> std::string error_of(const Result<T>& result) {
-    return result ? std::string("(no error)") : result.error().to_string();
-}
 
 std::string oci_manifest(std::string_view layers) {
     return cat(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
@@ -80,9 +78,9 @@ TEST_CASE("the host platform is a linux one with a Go architecture name") {
 }
 
 TEST_CASE("an OCI manifest is read with its config and layers in order") {
-    Result<Manifest> manifest =
-        parse_manifest(oci_manifest(gzip_layer(kHexB, 100) + "," + gzip_layer(kHexC, 200)));
-    REQUIRE_MESSAGE(manifest, error_of(manifest));
+    Result<oci::Manifest> manifest =
+        oci::parse_manifest(oci_manifest(gzip_layer(kHexB, 100) + "," + gzip_layer(kHexC, 200)));
+    REQUIRE_MESSAGE(manifest, error_text(manifest));
     CHECK(manifest->media_type == kMediaTypeOciManifest);
     CHECK(manifest->config.digest.hex == kHexA);
     CHECK(manifest->config.size == 7023);
@@ -100,48 +98,49 @@ TEST_CASE("a Docker schema 2 manifest is read like an OCI one") {
         R"("},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip",)"
         R"("size":5,"digest":"sha256:)",
         kHexB, R"("}]})");
-    Result<Manifest> manifest = parse_manifest(json);
-    REQUIRE_MESSAGE(manifest, error_of(manifest));
+    Result<oci::Manifest> manifest = oci::parse_manifest(json);
+    REQUIRE_MESSAGE(manifest, error_text(manifest));
     CHECK(manifest->layers.at(0).media_type == kMediaTypeDockerLayerGzip);
 }
 
 TEST_CASE("a manifest's errors name the JSON path of the bad value") {
     CHECK(
-        error_of(parse_manifest(oci_manifest(
+        error_text(oci::parse_manifest(oci_manifest(
             R"({"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:x","size":1})"))) ==
         "layers[0].digest: not a sha256 digest (64 lower-case hex digits)");
-    CHECK(error_of(parse_manifest(oci_manifest(gzip_layer(kHexB, 1) + "," +
-                                               R"({"mediaType":"text/plain","digest":"sha256:)" +
-                                               kHexB + R"(","size":1})"))) ==
+    CHECK(error_text(oci::parse_manifest(oci_manifest(
+              gzip_layer(kHexB, 1) + "," + R"({"mediaType":"text/plain","digest":"sha256:)" +
+              kHexB + R"(","size":1})"))) ==
           "layers[1]: unsupported layer media type `text/plain`");
-    CHECK(
-        error_of(parse_manifest(oci_manifest(
-                     R"({"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:)" +
-                     kHexB + R"(","size":-1})")))
-            .starts_with("layers[0].size: "));
-    CHECK(error_of(parse_manifest(R"({"schemaVersion":1})")) ==
+    CHECK(error_text(
+              oci::parse_manifest(oci_manifest(
+                  R"({"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:)" +
+                  kHexB + R"(","size":-1})")))
+              .starts_with("layers[0].size: "));
+    CHECK(error_text(oci::parse_manifest(R"({"schemaVersion":1})")) ==
           "schemaVersion: unsupported schema version 1 (expected 2)");
-    CHECK(error_of(parse_manifest(R"({"schemaVersion":2,"layers":[]})")) == "config: missing");
-    CHECK(!parse_manifest("[]"));
-    CHECK(!parse_manifest("{"));
+    CHECK(error_text(oci::parse_manifest(R"({"schemaVersion":2,"layers":[]})")) ==
+          "config: missing");
+    CHECK(!oci::parse_manifest("[]"));
+    CHECK(!oci::parse_manifest("{"));
 }
 
 TEST_CASE("a manifest with an index's mediaType or manifests is refused (CVE-2021-41190)") {
     std::string with_manifests = oci_manifest("");
     with_manifests.insert(1, R"("manifests":[],)");
-    CHECK(error_of(parse_manifest(with_manifests)) ==
+    CHECK(error_text(oci::parse_manifest(with_manifests)) ==
           "manifests: not allowed in an image manifest (ambiguous document)");
     std::string index_type = oci_manifest("");
     index_type.replace(index_type.find("manifest.v1"), 11, "index.v1");
-    CHECK(error_of(parse_manifest(index_type)) ==
+    CHECK(error_text(oci::parse_manifest(index_type)) ==
           "mediaType: `application/vnd.oci.image.index.v1+json` is not an image manifest media "
           "type");
 }
 
 TEST_CASE("an index with config or layers is refused (CVE-2021-41190)") {
-    CHECK(error_of(parse_index(R"({"schemaVersion":2,"manifests":[],"layers":[]})")) ==
+    CHECK(error_text(parse_index(R"({"schemaVersion":2,"manifests":[],"layers":[]})")) ==
           "layers: not allowed in an image index (ambiguous document)");
-    CHECK(error_of(parse_index(R"({"schemaVersion":2,"manifests":[],"config":{}})")) ==
+    CHECK(error_text(parse_index(R"({"schemaVersion":2,"manifests":[],"config":{}})")) ==
           "config: not allowed in an image index (ambiguous document)");
     CHECK(!parse_index(R"({"schemaVersion":2})"));
 }
@@ -157,15 +156,15 @@ TEST_CASE("an index lists its manifests with their platforms and annotations") {
         R"("annotations":{"org.opencontainers.image.ref.name":"1.0"}},)",
         R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","size":12,"digest":"sha256:)",
         kHexC, R"(","platform":{"architecture":"arm","os":"linux","variant":"v7"}}]})");
-    Result<Index> index = parse_index(json);
-    REQUIRE_MESSAGE(index, error_of(index));
+    Result<oci::Index> index = parse_index(json);
+    REQUIRE_MESSAGE(index, error_text(index));
     REQUIRE(index->manifests.size() == 3);
     CHECK(index->manifests[1].annotations.at("org.opencontainers.image.ref.name") == "1.0");
 
     CHECK(select_manifest(*index, {"linux", "amd64", ""})->digest.hex == kHexA);
     CHECK(select_manifest(*index, {"linux", "arm64", "v8"})->digest.hex == kHexB);
     CHECK(select_manifest(*index, {"linux", "arm", "v7"})->digest.hex == kHexC);
-    CHECK(error_of(select_manifest(*index, {"linux", "arm", "v6"})) ==
+    CHECK(error_text(select_manifest(*index, {"linux", "arm", "v6"})) ==
           "no manifest for linux/arm/v6 (the index offers linux/amd64, linux/arm64/v8, "
           "linux/arm/v7)");
     CHECK(!select_manifest(*index, {"windows", "amd64", ""}));
@@ -177,8 +176,8 @@ TEST_CASE("an arm64 manifest without a variant is chosen for a v8 host") {
             R"({"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":10,)"
             R"("digest":"sha256:)",
             kHexA, R"(","platform":{"architecture":"arm64","os":"linux"}}]})");
-    Result<Index> index = parse_index(json);
-    REQUIRE_MESSAGE(index, error_of(index));
+    Result<oci::Index> index = parse_index(json);
+    REQUIRE_MESSAGE(index, error_text(index));
     CHECK(select_manifest(*index, {"linux", "arm64", "v8"}));
 }
 
@@ -191,7 +190,7 @@ TEST_CASE("an image config is read with its process defaults and diff ids") {
             R"("Labels":{"a":"b"}},"rootfs":{"type":"layers","diff_ids":["sha256:)",
             kHexA, R"("]},"history":[{"created_by":"x"}]})");
     Result<ImageConfig> config = parse_image_config(json);
-    REQUIRE_MESSAGE(config, error_of(config));
+    REQUIRE_MESSAGE(config, error_text(config));
     CHECK(config->user == "1000:1000");
     CHECK(config->env == std::vector<std::string>{"PATH=/bin"});
     CHECK(config->entrypoint == std::vector<std::string>{"/bin/sh"});
@@ -209,33 +208,33 @@ TEST_CASE("an image config is read with its process defaults and diff ids") {
 
 TEST_CASE("a digest of an unknown algorithm is refused, the digest named") {
     std::string md5 = "md5:d41d8cd98f00b204e9800998ecf8427e";
-    CHECK(error_of(parse_manifest(oci_manifest(
+    CHECK(error_text(oci::parse_manifest(oci_manifest(
               cat(R"({"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")", md5,
                   R"(","size":1})")))) == cat("layers[0].digest: digest `", md5,
                                               "`: unknown algorithm `md5` (sha256 and sha512 "
                                               "are known)"));
-    CHECK(error_of(parse_digest("SHA256:" + kHexA)).find("unknown algorithm `SHA256`") !=
+    CHECK(error_text(parse_digest("SHA256:" + kHexA)).find("unknown algorithm `SHA256`") !=
           std::string::npos);
-    CHECK(error_of(parse_digest(":" + kHexA)).find("unknown algorithm ``") != std::string::npos);
-    CHECK(error_of(parse_digest("sha512:" + kHexA)) ==
+    CHECK(error_text(parse_digest(":" + kHexA)).find("unknown algorithm ``") != std::string::npos);
+    CHECK(error_text(parse_digest("sha512:" + kHexA)) ==
           "not a sha512 digest (128 lower-case hex digits)");
     Result<Digest> long_one = parse_digest("sha512:" + kHexA + kHexB);
-    REQUIRE_MESSAGE(long_one, error_of(long_one));
+    REQUIRE_MESSAGE(long_one, error_text(long_one));
     CHECK(long_one->algorithm == DigestAlgorithm::Sha512);
 }
 
 TEST_CASE("an image config without rootfs or with a bad diff id is refused by path") {
-    CHECK(error_of(parse_image_config(R"({"architecture":"amd64","os":"linux"})")) ==
+    CHECK(error_text(parse_image_config(R"({"architecture":"amd64","os":"linux"})")) ==
           "rootfs: missing");
     CHECK(
-        error_of(parse_image_config(
+        error_text(parse_image_config(
             R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["x"]}})")) ==
         "rootfs.diff_ids[0]: `x` is not a digest (sha256:HEX or sha512:HEX)");
-    CHECK(error_of(parse_image_config(
+    CHECK(error_text(parse_image_config(
               R"({"architecture":"amd64","os":"linux","rootfs":{"type":"zfs","diff_ids":[]}})")) ==
           "rootfs.type: unsupported rootfs type `zfs` (expected `layers`)");
     CHECK(
-        error_of(parse_image_config(
+        error_text(parse_image_config(
             R"({"architecture":"amd64","os":"linux","config":{"Env":"A=B"},"rootfs":{"type":"layers","diff_ids":[]}})")) ==
         "config.Env: expected an array, got a string");
 }
@@ -250,7 +249,7 @@ TEST_CASE("a docker save manifest.json lists each image's config, tags and layer
     Result<std::vector<DockerArchiveImage>> images = parse_docker_archive_manifest(
         R"([{"Config":"abc.json","RepoTags":["busybox:latest"],"Layers":["d1/layer.tar","d2/layer.tar"]},)"
         R"({"Config":"blobs/sha256/ff","RepoTags":null,"Layers":[]}])");
-    REQUIRE_MESSAGE(images, error_of(images));
+    REQUIRE_MESSAGE(images, error_text(images));
     REQUIRE(images->size() == 2);
     CHECK((*images)[0].config == "abc.json");
     CHECK((*images)[0].repo_tags == std::vector<std::string>{"busybox:latest"});
@@ -259,12 +258,12 @@ TEST_CASE("a docker save manifest.json lists each image's config, tags and layer
 }
 
 TEST_CASE("a docker save manifest.json with paths that leave the archive is refused") {
-    CHECK(error_of(parse_docker_archive_manifest(R"([{"Config":"../x.json","Layers":[]}])")) ==
+    CHECK(error_text(parse_docker_archive_manifest(R"([{"Config":"../x.json","Layers":[]}])")) ==
           "[0].Config: path leaves the archive: `../x.json`");
-    CHECK(error_of(parse_docker_archive_manifest(
+    CHECK(error_text(parse_docker_archive_manifest(
               R"([{"Config":"x.json","Layers":["a/layer.tar","/etc/passwd"]}])")) ==
           "[0].Layers[1]: not a relative path inside the archive: `/etc/passwd`");
-    CHECK(error_of(parse_docker_archive_manifest(R"({"Config":"x"})")) ==
+    CHECK(error_text(parse_docker_archive_manifest(R"({"Config":"x"})")) ==
           "expected an array of images");
     CHECK(!parse_docker_archive_manifest(R"([{"Layers":[]}])"));
 }

@@ -8,6 +8,7 @@
 #include "containers/containers.h"
 #include "tests/unit/tar_writer.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
@@ -15,6 +16,7 @@
 
 using namespace keel;
 using namespace keel::containers;
+using keel::testing::error_text;
 using keel::testing::TarWriter;
 using keel::testing::TempDir;
 
@@ -126,10 +128,6 @@ std::vector<std::string> store_contents(const std::string& root, const std::stri
     return out;
 }
 
-std::string error_of(const auto& result) {
-    return result ? std::string("(no error)") : result.error().to_string();
-}
-
 } // namespace
 
 TEST_CASE("an OCI layout is loaded: the image is listed by name and its layer unpacked") {
@@ -138,7 +136,7 @@ TEST_CASE("an OCI layout is loaded: the image is listed by name and its layer un
     Layout layout(dir / "layout");
     layout.image({layer("hello", "hi\n")}, "example.com/hello:1");
     auto loaded = load_images(store, layout.path());
-    REQUIRE_MESSAGE(loaded, error_of(loaded));
+    REQUIRE_MESSAGE(loaded, error_text(loaded));
     REQUIRE(loaded->size() == 1);
     CHECK((*loaded)[0].names == std::vector<std::string>{"example.com/hello:1"});
     CHECK((*loaded)[0].platform == "linux/amd64");
@@ -147,7 +145,7 @@ TEST_CASE("an OCI layout is loaded: the image is listed by name and its layer un
     REQUIRE(images);
     REQUIRE(images->size() == 1);
     auto details = inspect_image(store, "example.com/hello:1");
-    REQUIRE_MESSAGE(details, error_of(details));
+    REQUIRE_MESSAGE(details, error_text(details));
     REQUIRE(details->layers.size() == 1);
     std::string unpacked = store.root + "/layers/sha256/" + details->layers[0].diff_id.hex;
     CHECK(read_file(unpacked + "/hello").value() == "hi\n");
@@ -197,7 +195,7 @@ TEST_CASE("a tampered blob is refused and leaves the store unchanged") {
     REQUIRE(write_new_file(layout.path() + "/blobs/sha256/" + sha256_hex(good), bad));
     auto loaded = load_images(store, layout.path());
     REQUIRE(!loaded);
-    CHECK(error_of(loaded).find("digest mismatch") != std::string::npos);
+    CHECK(error_text(loaded).find("digest mismatch") != std::string::npos);
     CHECK(store_contents(store.root) == before);
     CHECK(list_images(store)->size() == 1);
 }
@@ -209,7 +207,7 @@ TEST_CASE("a layer whose content does not match its diff id is refused") {
     // The config claims another layer's diff id.
     layout.image({layer("hello", "hi\n")}, "example.com/liar:1", {layer("hello", "ho\n")});
     auto loaded = load_images(store, layout.path());
-    CHECK(error_of(loaded).find("diff id mismatch") != std::string::npos);
+    CHECK(error_text(loaded).find("diff id mismatch") != std::string::npos);
     CHECK(list_images(store)->empty());
     CHECK(list_directory(store.root + "/layers/sha256")->empty());
     CHECK(list_directory(store.root + "/blobs/sha256")->empty());
@@ -242,8 +240,8 @@ TEST_CASE("a layer with a malicious entry is refused, naming it, and nothing is 
         layout.image({layer("base", "b"), tar.finish()}, "example.com/evil:1");
         auto loaded = load_images(store, layout.path());
         REQUIRE(!loaded);
-        INFO(error_of(loaded));
-        CHECK(error_of(loaded).find(c.expected) != std::string::npos);
+        INFO(error_text(loaded));
+        CHECK(error_text(loaded).find(c.expected) != std::string::npos);
         CHECK(store_contents(store.root) == before);
     }
 }
@@ -256,7 +254,7 @@ TEST_CASE("a layer two images share is unpacked once; rm and prune collect what 
     layout.image({base, layer("one", "1\n")}, "example.com/one:1");
     layout.image({base, layer("two", "2\n")}, "example.com/two:1");
     auto loaded = load_images(store, layout.path());
-    REQUIRE_MESSAGE(loaded, error_of(loaded));
+    REQUIRE_MESSAGE(loaded, error_text(loaded));
     CHECK(loaded->size() == 2);
     CHECK(list_directory(store.root + "/layers/sha256")->size() == 3);
     std::string shared = store.root + "/layers/sha256/" + sha256_hex(base);
@@ -268,12 +266,12 @@ TEST_CASE("a layer two images share is unpacked once; rm and prune collect what 
     REQUIRE(load_images(store, again.path()));
     CHECK(list_images(store)->size() == 2);
     auto untagged = remove_image(store, "example.com/one:latest");
-    REQUIRE_MESSAGE(untagged, error_of(untagged));
+    REQUIRE_MESSAGE(untagged, error_text(untagged));
     CHECK(untagged->deleted.empty());
     CHECK(untagged->untagged == std::vector<std::string>{"example.com/one:latest"});
 
     auto removed = remove_image(store, "example.com/one:1");
-    REQUIRE_MESSAGE(removed, error_of(removed));
+    REQUIRE_MESSAGE(removed, error_text(removed));
     CHECK(removed->deleted.size() == 1);
     CHECK(removed->layers_removed == 1);
     CHECK(is_directory(shared)); // still image two's
@@ -283,7 +281,8 @@ TEST_CASE("a layer two images share is unpacked once; rm and prune collect what 
     CHECK(list_directory(store.root + "/layers/sha256")->empty());
     CHECK(list_directory(store.root + "/blobs/sha256")->empty());
     CHECK(list_images(store)->empty());
-    CHECK(error_of(remove_image(store, "example.com/two:1")).find("no image") != std::string::npos);
+    CHECK(error_text(remove_image(store, "example.com/two:1")).find("no image") !=
+          std::string::npos);
     auto pruned = prune_images(store);
     REQUIRE(pruned);
     CHECK(pruned->blobs_removed == 0);
@@ -294,7 +293,7 @@ TEST_CASE("a rootfs tar is imported as an image of one layer") {
     ImageStoreOptions store{dir / "store"};
     REQUIRE(write_new_file(dir / "rootfs.tar", layer("etc/hostname", "box\n")));
     auto imported = import_rootfs(store, dir / "rootfs.tar", "box");
-    REQUIRE_MESSAGE(imported, error_of(imported));
+    REQUIRE_MESSAGE(imported, error_text(imported));
     CHECK(imported->names == std::vector<std::string>{"docker.io/library/box:latest"});
     CHECK(imported->layer_count == 1);
     auto details = inspect_image(store, "box");

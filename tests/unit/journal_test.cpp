@@ -12,6 +12,7 @@
 #include "init/kmsg.h"
 #include "tests/unit/fake_storage.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
@@ -29,31 +30,17 @@ using namespace keel;
 using namespace std::chrono_literals;
 using keel::testing::CutWrite;
 using keel::testing::FakeStorage;
+using keel::testing::make_reactor;
+using keel::testing::run_until;
 using keel::testing::StorageCall;
 using keel::testing::TempDir;
 
 namespace {
 
-std::unique_ptr<Reactor> make_reactor() {
-    auto reactor = Reactor::create();
-    REQUIRE(reactor);
-    return std::move(*reactor);
-}
-
 std::unique_ptr<Journal> make_journal(Reactor& reactor, JournalOptions options = {}) {
     auto journal = Journal::create(reactor, std::move(options));
     REQUIRE(journal);
     return std::move(*journal);
-}
-
-// Runs the loop until `done` holds; fails the test after `limit`.
-void run_until(Reactor& reactor, const std::function<bool()>& done,
-               std::chrono::milliseconds limit = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out");
-        REQUIRE(reactor.run_once(20ms));
-    }
 }
 
 // Runs whatever is ready now (several passes: a read may enable another).
@@ -511,7 +498,8 @@ TEST_CASE("a full disk while appending is reported once, and the journal goes on
     }
 
     CHECK(messages(journal->tail("keel", 10)) ==
-          Strings{cat("journal: write ", quoted(dir / "journal.log"), ": ", std::strerror(ENOSPC),
+          Strings{cat("journal: write ", keel::quoted(dir / "journal.log"), ": ",
+                      std::strerror(ENOSPC),
                       "; journal entries are kept in memory only from now on")});
     CHECK(storage.calls(StorageCall::Write) == writes); // the disk is left alone
     CHECK(
@@ -588,8 +576,8 @@ TEST_CASE("a rename that fails during rotation is reported, and the journal goes
         }
 
         CHECK(messages(journal->tail("keel", 10)) ==
-              Strings{cat("journal: rename ", quoted(dir / "journal.log"), " to ",
-                          quoted(dir / "journal.log.1"), ": ", std::strerror(code),
+              Strings{cat("journal: rename ", keel::quoted(dir / "journal.log"), " to ",
+                          keel::quoted(dir / "journal.log.1"), ": ", std::strerror(code),
                           "; journal entries are kept in memory only from now on")});
         CHECK(storage.calls(StorageCall::Rename) == 1);
         CHECK(journal->tail("rot.service", 100).size() == 20);

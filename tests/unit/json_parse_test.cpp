@@ -14,7 +14,7 @@ using Kind = keel::JsonValue::Kind;
 namespace {
 
 // The parse error's text, or "(parsed)" when the text parsed.
-std::string parse_error(std::string_view text) {
+std::string json_error(std::string_view text) {
     auto parsed = parse_json(text);
     return parsed ? std::string("(parsed)") : parsed.error().to_string();
 }
@@ -98,23 +98,23 @@ TEST_CASE("a surrogate pair is one character, a lone surrogate is refused") {
     CHECK(parsed_string(R"("\ud83d\ude00")") == "\xf0\x9f\x98\x80");
     CHECK(parsed_string(R"("\uD800\uDC00")") == "\xf0\x90\x80\x80");
     CHECK(parsed_string(R"("\udbff\udfff")") == "\xf4\x8f\xbf\xbf");
-    CHECK(parse_error(R"("\ud800")") ==
+    CHECK(json_error(R"("\ud800")") ==
           "line 1, column 2: lone surrogate in a string (a `\\u` escape of U+D800 to U+DBFF "
           "must be followed by one of U+DC00 to U+DFFF)");
-    CHECK(parse_error(R"("ab\ud800x")").starts_with("line 1, column 4: lone surrogate"));
-    CHECK(parse_error(R"("\ud800\u0041")").starts_with("line 1, column 8: lone surrogate"));
-    CHECK(parse_error(R"("\ud800\ud800")").starts_with("line 1, column 8: lone surrogate"));
-    CHECK(parse_error(R"("\udc00")") ==
+    CHECK(json_error(R"("ab\ud800x")").starts_with("line 1, column 4: lone surrogate"));
+    CHECK(json_error(R"("\ud800\u0041")").starts_with("line 1, column 8: lone surrogate"));
+    CHECK(json_error(R"("\ud800\ud800")").starts_with("line 1, column 8: lone surrogate"));
+    CHECK(json_error(R"("\udc00")") ==
           "line 1, column 2: lone surrogate in a string (a `\\u` escape of U+DC00 to U+DFFF "
           "must follow one of U+D800 to U+DBFF)");
 }
 
 TEST_CASE("a bad escape is refused") {
-    CHECK(parse_error(R"("\x")") == "line 1, column 2: invalid escape `\\x` in a string");
-    CHECK(parse_error(R"("\')") == "line 1, column 2: invalid escape `\\'` in a string");
-    CHECK(parse_error(R"("\u12")") == "line 1, column 6: expected four hex digits after `\\u`");
-    CHECK(parse_error(R"("\u12g4")") == "line 1, column 6: expected four hex digits after `\\u`");
-    CHECK(parse_error(R"("\)") ==
+    CHECK(json_error(R"("\x")") == "line 1, column 2: invalid escape `\\x` in a string");
+    CHECK(json_error(R"("\')") == "line 1, column 2: invalid escape `\\'` in a string");
+    CHECK(json_error(R"("\u12")") == "line 1, column 6: expected four hex digits after `\\u`");
+    CHECK(json_error(R"("\u12g4")") == "line 1, column 6: expected four hex digits after `\\u`");
+    CHECK(json_error(R"("\)") ==
           "line 1, column 3: expected an escape after `\\`, got the end of the text");
 }
 
@@ -135,18 +135,18 @@ TEST_CASE("UTF-8 in strings is kept as it is, invalid UTF-8 is refused") {
     };
     for (const char* text : invalid) {
         CAPTURE(std::string_view(text));
-        CHECK(parse_error(text) == "line 1, column 2: invalid UTF-8 in a string");
+        CHECK(json_error(text) == "line 1, column 2: invalid UTF-8 in a string");
     }
 }
 
 TEST_CASE("control characters in strings must be escaped") {
-    CHECK(parse_error("\"a\tb\"") ==
+    CHECK(json_error("\"a\tb\"") ==
           "line 1, column 3: control character U+0009 in a string (it must be escaped)");
-    CHECK(parse_error("\"a\nb\"") ==
+    CHECK(json_error("\"a\nb\"") ==
           "line 1, column 3: control character U+000A in a string (it must be escaped)");
-    CHECK(parse_error(std::string_view("\"\0\"", 3)) ==
+    CHECK(json_error(std::string_view("\"\0\"", 3)) ==
           "line 1, column 2: control character U+0000 in a string (it must be escaped)");
-    CHECK(parse_error("\"\x1f\"").starts_with("line 1, column 2: control character U+001F"));
+    CHECK(json_error("\"\x1f\"").starts_with("line 1, column 2: control character U+001F"));
     CHECK(parsed_string("\"\x7f\"") == "\x7f"); // DEL is no control character to JSON
 }
 
@@ -163,62 +163,61 @@ TEST_CASE("numbers are kept as written, however large") {
 }
 
 TEST_CASE("numbers JSON does not have are refused") {
-    CHECK(parse_error("01") == "line 1, column 1: leading zero in a number");
-    CHECK(parse_error("[-012]") == "line 1, column 2: leading zero in a number");
-    CHECK(parse_error("1.") ==
+    CHECK(json_error("01") == "line 1, column 1: leading zero in a number");
+    CHECK(json_error("[-012]") == "line 1, column 2: leading zero in a number");
+    CHECK(json_error("1.") ==
           "line 1, column 3: expected a digit after `.`, got the end of the text");
-    CHECK(parse_error("1.e5") == "line 1, column 3: expected a digit after `.`");
-    CHECK(parse_error(".5") == "line 1, column 1: expected a value");
-    CHECK(parse_error("-") ==
+    CHECK(json_error("1.e5") == "line 1, column 3: expected a digit after `.`");
+    CHECK(json_error(".5") == "line 1, column 1: expected a value");
+    CHECK(json_error("-") ==
           "line 1, column 2: expected a digit after `-`, got the end of the text");
-    CHECK(parse_error("-x") == "line 1, column 2: expected a digit after `-`");
-    CHECK(parse_error("+1") == "line 1, column 1: expected a value");
-    CHECK(parse_error("1e") ==
+    CHECK(json_error("-x") == "line 1, column 2: expected a digit after `-`");
+    CHECK(json_error("+1") == "line 1, column 1: expected a value");
+    CHECK(json_error("1e") ==
           "line 1, column 3: expected a digit in the exponent, got the end of the text");
-    CHECK(parse_error("1e+") ==
+    CHECK(json_error("1e+") ==
           "line 1, column 4: expected a digit in the exponent, got the end of the text");
-    CHECK(parse_error("NaN") == "line 1, column 1: expected a value");
-    CHECK(parse_error("Infinity") == "line 1, column 1: expected a value");
-    CHECK(parse_error("-Infinity") == "line 1, column 2: expected a digit after `-`");
-    CHECK(parse_error("0x10") ==
+    CHECK(json_error("NaN") == "line 1, column 1: expected a value");
+    CHECK(json_error("Infinity") == "line 1, column 1: expected a value");
+    CHECK(json_error("-Infinity") == "line 1, column 2: expected a digit after `-`");
+    CHECK(json_error("0x10") ==
           "line 1, column 2: expected nothing but whitespace after the value");
 }
 
 TEST_CASE("what JSON does not allow around values is refused, saying where") {
-    CHECK(parse_error("") == "line 1, column 1: expected a value, got the end of the text");
-    CHECK(parse_error(" \n ") == "line 2, column 2: expected a value, got the end of the text");
-    CHECK(parse_error("[1,]") == "line 1, column 4: expected a value");
-    CHECK(parse_error(R"({"a":1,})") == "line 1, column 8: expected a string as an object key");
-    CHECK(parse_error("{a:1}") == "line 1, column 2: expected a string as an object key");
-    CHECK(parse_error("{'a':1}") == "line 1, column 2: expected a string as an object key");
-    CHECK(parse_error(R"({"a" 1})") == "line 1, column 6: expected `:` after an object key");
-    CHECK(parse_error(R"({"a":1 "b":2})") ==
+    CHECK(json_error("") == "line 1, column 1: expected a value, got the end of the text");
+    CHECK(json_error(" \n ") == "line 2, column 2: expected a value, got the end of the text");
+    CHECK(json_error("[1,]") == "line 1, column 4: expected a value");
+    CHECK(json_error(R"({"a":1,})") == "line 1, column 8: expected a string as an object key");
+    CHECK(json_error("{a:1}") == "line 1, column 2: expected a string as an object key");
+    CHECK(json_error("{'a':1}") == "line 1, column 2: expected a string as an object key");
+    CHECK(json_error(R"({"a" 1})") == "line 1, column 6: expected `:` after an object key");
+    CHECK(json_error(R"({"a":1 "b":2})") ==
           "line 1, column 8: expected `,` or `}` after an object member");
-    CHECK(parse_error("[1 2]") == "line 1, column 4: expected `,` or `]` after an array element");
-    CHECK(parse_error("[1") ==
+    CHECK(json_error("[1 2]") == "line 1, column 4: expected `,` or `]` after an array element");
+    CHECK(json_error("[1") ==
           "line 1, column 3: expected `,` or `]` after an array element, got the end of the text");
-    CHECK(parse_error(R"({"a":)") == "line 1, column 6: expected a value, got the end of the text");
-    CHECK(parse_error(R"(  "open)") == "line 1, column 3: string not closed by a `\"`");
-    CHECK(parse_error("1 2") ==
-          "line 1, column 3: expected nothing but whitespace after the value");
-    CHECK(parse_error("{} x") ==
+    CHECK(json_error(R"({"a":)") == "line 1, column 6: expected a value, got the end of the text");
+    CHECK(json_error(R"(  "open)") == "line 1, column 3: string not closed by a `\"`");
+    CHECK(json_error("1 2") == "line 1, column 3: expected nothing but whitespace after the value");
+    CHECK(json_error("{} x") ==
           "line 1, column 4: expected nothing but whitespace after the value");
-    CHECK(parse_error("[1] // note") ==
+    CHECK(json_error("[1] // note") ==
           "line 1, column 5: expected nothing but whitespace after the value");
-    CHECK(parse_error("/* note */ 1") == "line 1, column 1: expected a value");
-    CHECK(parse_error("tru") == "line 1, column 1: expected a value");
-    CHECK(parse_error("True") == "line 1, column 1: expected a value");
-    CHECK(parse_error("nul") == "line 1, column 1: expected a value");
-    CHECK(parse_error("\xef\xbb\xbf{}") == "line 1, column 1: expected a value"); // a BOM
-    CHECK(parse_error("[1]\f") ==
+    CHECK(json_error("/* note */ 1") == "line 1, column 1: expected a value");
+    CHECK(json_error("tru") == "line 1, column 1: expected a value");
+    CHECK(json_error("True") == "line 1, column 1: expected a value");
+    CHECK(json_error("nul") == "line 1, column 1: expected a value");
+    CHECK(json_error("\xef\xbb\xbf{}") == "line 1, column 1: expected a value"); // a BOM
+    CHECK(json_error("[1]\f") ==
           "line 1, column 4: expected nothing but whitespace after the value");
 }
 
 TEST_CASE("an error's line and column count lines and characters, not bytes") {
-    CHECK(parse_error("{\n  \"process\": {\n    \"args\": [\"sh\"] \"cwd\": \"/\"\n  }\n}") ==
+    CHECK(json_error("{\n  \"process\": {\n    \"args\": [\"sh\"] \"cwd\": \"/\"\n  }\n}") ==
           "line 3, column 20: expected `,` or `}` after an object member");
-    CHECK(parse_error("[\"\xc3\xa9\xe2\x82\xac\", x]") == "line 1, column 8: expected a value");
-    CHECK(parse_error("[\r\n1,\r\n x]") == "line 3, column 2: expected a value");
+    CHECK(json_error("[\"\xc3\xa9\xe2\x82\xac\", x]") == "line 1, column 8: expected a value");
+    CHECK(json_error("[\r\n1,\r\n x]") == "line 3, column 2: expected a value");
 }
 
 TEST_CASE("arrays and objects nest 256 deep and no deeper") {
@@ -239,10 +238,10 @@ TEST_CASE("arrays and objects nest 256 deep and no deeper") {
         inner = &inner->array().front();
     }
     CHECK(inner->number_text() == "1");
-    CHECK(parse_error(nested(257, "[", "]")) == "line 1, column 257: nested deeper than 256");
+    CHECK(json_error(nested(257, "[", "]")) == "line 1, column 257: nested deeper than 256");
     CHECK(parse_json(nested(256, R"({"a":)", "}")));
-    CHECK(parse_error(nested(257, R"({"a":)", "}")) ==
+    CHECK(json_error(nested(257, R"({"a":)", "}")) ==
           "line 1, column 1281: nested deeper than 256");
     // Far deeper input fails the same way instead of exhausting the stack.
-    CHECK(parse_error(std::string(100000, '[')) == "line 1, column 257: nested deeper than 256");
+    CHECK(json_error(std::string(100000, '[')) == "line 1, column 257: nested deeper than 256");
 }

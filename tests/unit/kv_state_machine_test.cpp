@@ -42,7 +42,7 @@ std::string revoke_command(int64_t id) {
 }
 
 // Applies `command` at `index` and decodes the answer.
-Result<std::string> apply(KvStateMachine& machine, Index index, const std::string& command) {
+Result<std::string> apply(KvStateMachine& machine, kv::Index index, const std::string& command) {
     auto answer = machine.apply(index, command);
     REQUIRE(answer);
     return decode_apply_answer(*answer);
@@ -86,8 +86,8 @@ TEST_CASE("revoking a lease deletes its keys and the watchers see the deletes") 
     REQUIRE(apply(*machine, 4, put_command("free", "3")));
 
     struct Sink : WatchSink {
-        std::vector<Event> events;
-        void deliver(WatchId, std::vector<Event> delivered, int64_t) override {
+        std::vector<kv::Event> events;
+        void deliver(WatchId, std::vector<kv::Event> delivered, int64_t) override {
             events.insert(events.end(), delivered.begin(), delivered.end());
         }
         void compacted(WatchId, int64_t) override {}
@@ -101,7 +101,7 @@ TEST_CASE("revoking a lease deletes its keys and the watchers see the deletes") 
     REQUIRE(apply(*machine, 5, revoke_command(9)));
     CHECK_FALSE(machine->lessor().exists(9));
     REQUIRE(sink.events.size() == 2);
-    CHECK(sink.events[0].type == EventType::Delete);
+    CHECK(sink.events[0].type == kv::EventType::Delete);
     CHECK(sink.events[0].kv.key == "held/a");
     CHECK(sink.events[1].kv.key == "held/b");
     auto free = machine->store().range({.key = "free"});
@@ -188,7 +188,7 @@ std::string alarm_command(etcdserverpb::AlarmRequest::AlarmAction action, uint64
     return request.SerializeAsString();
 }
 
-etcdserverpb::AlarmResponse alarm_list(KvStateMachine& machine, Index index) {
+etcdserverpb::AlarmResponse alarm_list(KvStateMachine& machine, kv::Index index) {
     auto answer = apply(machine, index,
                         alarm_command(etcdserverpb::AlarmRequest::GET, 0, etcdserverpb::NONE));
     REQUIRE(answer);

@@ -9,6 +9,7 @@
 #include "base/sys.h"
 #include "tests/unit/tar_writer.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
@@ -20,6 +21,7 @@
 
 using namespace keel;
 using namespace keel::oci;
+using keel::testing::run_shell;
 using keel::testing::TarWriter;
 using keel::testing::TempDir;
 using keel::testing::TestEntry;
@@ -55,7 +57,7 @@ struct stat lstat_of(const std::string& path) {
     return st;
 }
 
-std::string error_of(const Result<LayerSummary>& result) {
+std::string layer_error(const Result<LayerSummary>& result) {
     REQUIRE_FALSE(result.has_value());
     return result.error().to_string();
 }
@@ -63,11 +65,6 @@ std::string error_of(const Result<LayerSummary>& result) {
 // A name no host has, for the paths a layer tries to escape to.
 std::string unique_name(std::string_view what) {
     return cat("keel-layer-test-", what, "-", ::getpid());
-}
-
-void run(const std::string& command) {
-    INFO(command);
-    REQUIRE(std::system(command.c_str()) == 0);
 }
 
 } // namespace
@@ -81,16 +78,16 @@ TEST_CASE("a layer GNU tar wrote is applied with its modes, mtimes, links and da
     REQUIRE(::symlink("ssl/cert", (tree + "/etc/cert").c_str()) == 0);
     REQUIRE(::link((tree + "/etc/hostname").c_str(), (tree + "/etc/hostname2").c_str()) == 0);
     REQUIRE(::mkfifo((tree + "/etc/fifo").c_str(), 0600) == 0);
-    run(cat("touch -h -d @1500000000 ", tree, "/etc/* ", tree, "/etc ", tree, "/etc/ssl/cert ",
-            tree, "/etc/ssl"));
-    run(cat("tar -C ", tree, " --format=pax -czf ", target.dir / "layer.tgz", " ."));
+    run_shell(cat("touch -h -d @1500000000 ", tree, "/etc/* ", tree, "/etc ", tree,
+                  "/etc/ssl/cert ", tree, "/etc/ssl"));
+    run_shell(cat("tar -C ", tree, " --format=pax -czf ", target.dir / "layer.tgz", " ."));
     Fd archive = open_file(target.dir / "layer.tgz", O_RDONLY).value();
     auto source = decompressed(std::make_unique<FdSource>(archive.get())).value();
     auto summary = apply_layer(*source, target.fd.get(), {});
     INFO((summary ? std::string() : summary.error().to_string()));
     REQUIRE(summary.has_value());
     REQUIRE(::unlink((target.dir / "layer.tgz").c_str()) == 0);
-    run(cat("rm -rf ", tree));
+    run_shell(cat("rm -rf ", tree));
     target.check_contained();
     CHECK(summary->bytes == 100000 + 4);
     CHECK(read_file(target.at("etc/hostname")).value() == "box\n");
@@ -140,7 +137,8 @@ TEST_CASE("a symlink to /etc is followed only to the target's own /etc") {
     TarWriter dangling;
     dangling.add({.name = "a", .type = '2', .link = "/etc"});
     dangling.add({.name = "a/" + unique_name("passwd"), .data = "x"});
-    CHECK(error_of(bare.apply(dangling.finish())).find("symlink to nothing") != std::string::npos);
+    CHECK(layer_error(bare.apply(dangling.finish())).find("symlink to nothing") !=
+          std::string::npos);
     CHECK_FALSE(path_exists("/etc/" + unique_name("passwd")));
     bare.check_contained();
 }
@@ -162,11 +160,11 @@ TEST_CASE("hard links reach only files inside the target") {
     Target target;
     TarWriter to_host;
     to_host.add({.name = "p", .type = '1', .link = "/etc/passwd"});
-    CHECK(error_of(target.apply(to_host.finish()))
+    CHECK(layer_error(target.apply(to_host.finish()))
               .starts_with("entry 1 (`p`) at byte 0: hard link target `etc/passwd`"));
     TarWriter up;
     up.add({.name = "o", .type = '1', .link = "../outside"});
-    CHECK(error_of(target.apply(up.finish())).find("hard link target `outside`") !=
+    CHECK(layer_error(target.apply(up.finish())).find("hard link target `outside`") !=
           std::string::npos);
     TarWriter through_link;
     through_link.add({.name = "etc", .type = '2', .link = "/etc"});
@@ -191,7 +189,7 @@ TEST_CASE("device nodes are refused unless allowed") {
     Target target;
     TarWriter tar;
     tar.add({.name = "dev/null", .type = '3', .mode = 0666, .major = 1, .minor = 3});
-    CHECK(error_of(target.apply(tar.finish())) ==
+    CHECK(layer_error(target.apply(tar.finish())) ==
           "entry 1 (`dev/null`) at byte 0: device nodes are refused (LayerOptions::allow_devices "
           "is off)");
     CHECK_FALSE(path_exists(target.at("dev/null")));
@@ -221,7 +219,8 @@ TEST_CASE("entries after a directory replaced by a symlink go where the symlink 
     target.check_contained();
     // Refusing symlinks in names, the same layer fails at a/y.
     Target strict;
-    std::string message = error_of(strict.apply(tar.finish(), {.escaping = EscapingNames::Refuse}));
+    std::string message =
+        layer_error(strict.apply(tar.finish(), {.escaping = EscapingNames::Refuse}));
     CHECK(message.find("a/y") != std::string::npos);
 }
 
@@ -388,18 +387,18 @@ TEST_CASE("bad archives fail the layer with the entry named") {
     std::string bad = TarWriter::header({.name = "etc/passwd"});
     bad[100] = '1';
     tar.raw(bad);
-    CHECK(error_of(target.apply(tar.finish())) ==
+    CHECK(layer_error(target.apply(tar.finish())) ==
           "entry 2 (`etc/passwd`) at byte 1024: header checksum mismatch");
     TarWriter huge;
     huge.add({.name = "big", .size_field = int64_t(1) << 40});
-    CHECK(error_of(target.apply(huge.finish())).find("truncated") != std::string::npos);
+    CHECK(layer_error(target.apply(huge.finish())).find("truncated") != std::string::npos);
     TarWriter long_name;
     long_name.gnu_long('L', std::string(4097, 'n'));
     long_name.add({.name = "x"});
-    CHECK(error_of(target.apply(long_name.finish())).find("exceeds") != std::string::npos);
+    CHECK(layer_error(target.apply(long_name.finish())).find("exceeds") != std::string::npos);
     TarWriter whiteout_of_dots;
     whiteout_of_dots.add({.name = "a/.wh.."});
-    CHECK(error_of(target.apply(whiteout_of_dots.finish())).find("names no entry") !=
+    CHECK(layer_error(target.apply(whiteout_of_dots.finish())).find("names no entry") !=
           std::string::npos);
     target.check_contained();
 }
@@ -412,7 +411,7 @@ TEST_CASE("unpack_layer renames a complete layer into place and leaves nothing o
     std::string good = tar.finish();
     std::string compressed = store / "layer.gz";
     REQUIRE(write_new_file(compressed + ".in", good).has_value());
-    run(cat("gzip -c ", compressed, ".in > ", compressed, " && rm ", compressed, ".in"));
+    run_shell(cat("gzip -c ", compressed, ".in > ", compressed, " && rm ", compressed, ".in"));
     std::string gz = read_file(compressed).value();
     REQUIRE(::unlink(compressed.c_str()) == 0);
 
@@ -448,7 +447,7 @@ TEST_CASE(
         TarWriter tar;
         for (const TestEntry& entry : entries)
             tar.add(entry);
-        std::string message = error_of(target.apply(tar.finish(), strict));
+        std::string message = layer_error(target.apply(tar.finish(), strict));
         target.check_contained();
         return message;
     };

@@ -30,7 +30,7 @@ std::unique_ptr<Lessor> open_lessor(MvccStore& store, TimePoint now = kStart,
     return std::move(*lessor);
 }
 
-void grant(Lessor& lessor, int64_t id, int64_t ttl, TimePoint now = kStart, Index applied = 0) {
+void grant(Lessor& lessor, int64_t id, int64_t ttl, TimePoint now = kStart, kv::Index applied = 0) {
     auto granted = lessor.grant(id, ttl, applied, now);
     REQUIRE_MESSAGE(granted, granted.error().to_string());
 }

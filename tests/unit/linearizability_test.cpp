@@ -16,11 +16,10 @@ using namespace keel::history;
 using keel::linearizability::check;
 using keel::linearizability::describe;
 using keel::linearizability::Report;
-using keel::linearizability::Verdict;
 
 namespace {
 
-Verdict verdict_of(const History& history) {
+keel::linearizability::Verdict verdict_of(const History& history) {
     Report report = check(history);
     INFO(describe(report));
     return report.verdict;
@@ -41,7 +40,7 @@ TEST_CASE("a sequential history of puts, gets, deletes and compare-and-sets is l
         compare_and_set(1, 160, 170, "x", std::nullopt, "4", true),
         get(2, 180, 190, "x", "4"),
     };
-    CHECK(verdict_of(history) == Verdict::Linearizable);
+    CHECK(verdict_of(history) == keel::linearizability::Verdict::Linearizable);
 }
 
 TEST_CASE("overlapping operations may take effect in either order") {
@@ -54,7 +53,7 @@ TEST_CASE("overlapping operations may take effect in either order") {
         get(2, 30, 40, "x", "1"),
         get(3, 25, 90, "x", "0"),
     };
-    CHECK(verdict_of(history) == Verdict::Linearizable);
+    CHECK(verdict_of(history) == keel::linearizability::Verdict::Linearizable);
 }
 
 TEST_CASE("a write with an unknown outcome may or may not have taken effect") {
@@ -64,13 +63,13 @@ TEST_CASE("a write with an unknown outcome may or may not have taken effect") {
         get(2, 500, 510, "x", "1"),
         get(2, 520, 530, "x", "1"),
     };
-    CHECK(verdict_of(took_effect) == Verdict::Linearizable);
+    CHECK(verdict_of(took_effect) == keel::linearizability::Verdict::Linearizable);
     History did_not = {
         put(1, 0, 10, "x", "0"),
         unknown(put(1, 20, 0, "x", "1")),
         get(2, 500, 510, "x", "0"),
     };
-    CHECK(verdict_of(did_not) == Verdict::Linearizable);
+    CHECK(verdict_of(did_not) == keel::linearizability::Verdict::Linearizable);
     // Late: a timed-out write may land long after its call.
     History late = {
         put(1, 0, 10, "x", "0"),
@@ -78,7 +77,7 @@ TEST_CASE("a write with an unknown outcome may or may not have taken effect") {
         get(2, 500, 510, "x", "0"),
         get(2, 900, 910, "x", "1"),
     };
-    CHECK(verdict_of(late) == Verdict::Linearizable);
+    CHECK(verdict_of(late) == keel::linearizability::Verdict::Linearizable);
 }
 
 TEST_CASE("a write with an unknown outcome cannot take effect before its call or twice") {
@@ -87,12 +86,12 @@ TEST_CASE("a write with an unknown outcome cannot take effect before its call or
         get(2, 20, 30, "x", "1"),
         unknown(put(1, 40, 0, "x", "1")),
     };
-    CHECK(verdict_of(before_call) == Verdict::NotLinearizable);
+    CHECK(verdict_of(before_call) == keel::linearizability::Verdict::NotLinearizable);
     History flip_flop = {
         put(1, 0, 10, "x", "0"),  unknown(put(1, 20, 0, "x", "1")), get(2, 30, 40, "x", "1"),
         get(2, 50, 60, "x", "0"), get(2, 70, 80, "x", "1"),
     };
-    CHECK(verdict_of(flip_flop) == Verdict::NotLinearizable);
+    CHECK(verdict_of(flip_flop) == keel::linearizability::Verdict::NotLinearizable);
 }
 
 TEST_CASE("a stale read after a completed write is not linearizable") {
@@ -102,7 +101,7 @@ TEST_CASE("a stale read after a completed write is not linearizable") {
         get(2, 40, 50, "x", "1"),
     };
     Report report = check(history);
-    CHECK(report.verdict == Verdict::NotLinearizable);
+    CHECK(report.verdict == keel::linearizability::Verdict::NotLinearizable);
     REQUIRE(report.failures.size() == 1);
     CHECK(report.failures[0].keys == std::vector<std::string>{"x"});
     CHECK(report.failures[0].explanation.size() == 3);
@@ -115,7 +114,7 @@ TEST_CASE("a read of a value that was never written is not linearizable") {
         put(1, 0, 10, "x", "1"),
         get(2, 5, 50, "x", "7"),
     };
-    CHECK(verdict_of(history) == Verdict::NotLinearizable);
+    CHECK(verdict_of(history) == keel::linearizability::Verdict::NotLinearizable);
 }
 
 TEST_CASE("two reads that observe two writes in opposite orders are not linearizable") {
@@ -127,7 +126,7 @@ TEST_CASE("two reads that observe two writes in opposite orders are not lineariz
     };
     Report report = check(history);
     INFO(describe(report));
-    CHECK(report.verdict == Verdict::NotLinearizable);
+    CHECK(report.verdict == keel::linearizability::Verdict::NotLinearizable);
     REQUIRE(report.failures.size() == 1);
     // Minimal: both writes and all four reads are needed.
     CHECK(report.failures[0].explanation.size() == 6);
@@ -139,10 +138,10 @@ TEST_CASE("a compare-and-set cannot succeed twice from the same expected value")
         compare_and_set(2, 20, 60, "x", "0", "a", true),
         compare_and_set(3, 20, 60, "x", "0", "b", true),
     };
-    CHECK(verdict_of(history) == Verdict::NotLinearizable);
+    CHECK(verdict_of(history) == keel::linearizability::Verdict::NotLinearizable);
     // One of them failing is fine.
     history[2].succeeded = false;
-    CHECK(verdict_of(history) == Verdict::Linearizable);
+    CHECK(verdict_of(history) == keel::linearizability::Verdict::Linearizable);
 }
 
 TEST_CASE("a failed operation whose effect is observed is not linearizable") {
@@ -153,7 +152,7 @@ TEST_CASE("a failed operation whose effect is observed is not linearizable") {
     };
     Report report = check(history);
     INFO(describe(report));
-    CHECK(report.verdict == Verdict::NotLinearizable);
+    CHECK(report.verdict == keel::linearizability::Verdict::NotLinearizable);
     REQUIRE(report.failures.size() == 1);
     // The failed write is shown beside the read that saw it.
     bool shows_failed =
@@ -162,7 +161,7 @@ TEST_CASE("a failed operation whose effect is observed is not linearizable") {
     CHECK(shows_failed);
     // The same history with the write unknown instead is fine.
     history[1] = unknown(history[1]);
-    CHECK(verdict_of(history) == Verdict::Linearizable);
+    CHECK(verdict_of(history) == keel::linearizability::Verdict::Linearizable);
 }
 
 TEST_CASE("keys are checked apart, and only the failing key is reported") {
@@ -193,10 +192,10 @@ TEST_CASE("a transaction on two keys joins them into one partition and is atomic
         get(2, 60, 70, "y", "1"),
     };
     CHECK(check(history).partitions == 1);
-    CHECK(verdict_of(history) == Verdict::Linearizable);
+    CHECK(verdict_of(history) == keel::linearizability::Verdict::Linearizable);
     // A read of y before the transaction was called cannot see its write.
     history.push_back(get(2, 20, 30, "y", "1"));
-    CHECK(verdict_of(history) == Verdict::NotLinearizable);
+    CHECK(verdict_of(history) == keel::linearizability::Verdict::NotLinearizable);
 }
 
 TEST_CASE("a search that runs out of budget says so instead of hanging") {
@@ -208,7 +207,7 @@ TEST_CASE("a search that runs out of budget says so instead of hanging") {
     keel::linearizability::Options options;
     options.max_steps = 1000;
     Report report = check(history, options);
-    CHECK(report.verdict == Verdict::BudgetExhausted);
+    CHECK(report.verdict == keel::linearizability::Verdict::BudgetExhausted);
     CHECK(describe(report).find("unknown: budget exhausted") != std::string::npos);
 }
 
@@ -221,15 +220,15 @@ TEST_CASE("revisions that go back in real time, or two writes sharing one, are r
     history[0].revision = 2;
     history[1].revision = 3;
     history[2].revision = 3;
-    CHECK(check(history).verdict == Verdict::Linearizable);
+    CHECK(check(history).verdict == keel::linearizability::Verdict::Linearizable);
     history[2].revision = 2; // older than y's write, which returned before
     Report back = check(history);
-    CHECK(back.verdict == Verdict::NotLinearizable);
+    CHECK(back.verdict == keel::linearizability::Verdict::NotLinearizable);
     REQUIRE(back.revision_violations.size() == 1);
     CHECK(back.revision_violations[0].later == history[2]);
     keel::linearizability::Options off;
     off.revisions = keel::linearizability::RevisionCheck::Off;
-    CHECK(check(history, off).verdict == Verdict::Linearizable);
+    CHECK(check(history, off).verdict == keel::linearizability::Verdict::Linearizable);
     history[2].revision = 3;
     history[1].revision = 2; // the same as x's write
     Report shared = check(history);
@@ -330,11 +329,11 @@ TEST_CASE("a large simulated history passes, and fails once one read is made sta
         History history = simulated_history(random, 3000);
         Report report = check(history, whole);
         INFO(describe(report));
-        REQUIRE(report.verdict == Verdict::Linearizable);
+        REQUIRE(report.verdict == keel::linearizability::Verdict::Linearizable);
         Operation stale = make_one_read_stale(history);
         Report broken = check(history, whole);
         INFO(describe(broken));
-        CHECK(broken.verdict == Verdict::NotLinearizable);
+        CHECK(broken.verdict == keel::linearizability::Verdict::NotLinearizable);
         REQUIRE(broken.failures.size() == 1);
         CHECK(std::find(broken.failures[0].explanation.begin(),
                         broken.failures[0].explanation.end(),
@@ -348,7 +347,7 @@ TEST_CASE("a failure in a long history is shrunk to a few operations around it")
     Operation stale = make_one_read_stale(history);
     Report report = check(history);
     INFO(describe(report));
-    CHECK(report.verdict == Verdict::NotLinearizable);
+    CHECK(report.verdict == keel::linearizability::Verdict::NotLinearizable);
     REQUIRE(report.failures.size() == 1);
     CHECK(report.failures[0].explanation.size() < 12);
     CHECK(std::find(report.failures[0].explanation.begin(), report.failures[0].explanation.end(),

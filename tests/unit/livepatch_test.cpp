@@ -35,7 +35,7 @@ namespace {
 constexpr std::string_view kRelease = "6.1.0-56-amd64";
 constexpr std::string_view kVermagic = "6.1.0-56-amd64 SMP preempt mod_unload modversions ";
 
-void put(std::string& out, size_t offset, uint64_t value, size_t width) {
+void put_bytes(std::string& out, size_t offset, uint64_t value, size_t width) {
     if (out.size() < offset + width)
         out.resize(offset + width, '\0');
     for (size_t i = 0; i < width; ++i)
@@ -93,9 +93,9 @@ struct ElfModule {
         out[4] = 2; // 64-bit
         out[5] = 1; // little-endian
         out[6] = 1;
-        put(out, 16, 1, 2); // ET_REL
-        put(out, 18, machine, 2);
-        put(out, 20, 1, 4);
+        put_bytes(out, 16, 1, 2); // ET_REL
+        put_bytes(out, 18, machine, 2);
+        put_bytes(out, 20, 1, 4);
         std::vector<size_t> offsets;
         for (const Section& section : sections) {
             offsets.push_back(out.size());
@@ -107,17 +107,17 @@ struct ElfModule {
         out.append(64, '\0'); // section 0
         for (size_t i = 0; i < sections.size(); ++i) {
             std::string header(64, '\0');
-            put(header, 0, sections[i].name, 4);
-            put(header, 4, sections[i].type, 4);
-            put(header, 24, offsets[i], 8);
-            put(header, 32, sections[i].data.size(), 8);
+            put_bytes(header, 0, sections[i].name, 4);
+            put_bytes(header, 4, sections[i].type, 4);
+            put_bytes(header, 24, offsets[i], 8);
+            put_bytes(header, 32, sections[i].data.size(), 8);
             out += header;
         }
-        put(out, 40, table, 8);
-        put(out, 52, 64, 2);
-        put(out, 58, 64, 2);
-        put(out, 60, sections.size() + 1, 2);
-        put(out, 62, sections.size(), 2); // .shstrtab is last
+        put_bytes(out, 40, table, 8);
+        put_bytes(out, 52, 64, 2);
+        put_bytes(out, 58, 64, 2);
+        put_bytes(out, 60, sections.size() + 1, 2);
+        put_bytes(out, 62, sections.size(), 2); // .shstrtab is last
         return out;
     }
 };
@@ -162,7 +162,7 @@ void remove_tree(const std::string& path) {
         FTW_DEPTH | FTW_PHYS);
 }
 
-void write(const std::string& path, std::string_view data) {
+void write_fake_file(const std::string& path, std::string_view data) {
     REQUIRE_MESSAGE(keel::write_new_file(path, data), path);
 }
 
@@ -202,7 +202,7 @@ public:
         REQUIRE(keel::make_directories(kernel.livepatch_directory));
         REQUIRE(keel::make_directories(kernel.module_directory));
         REQUIRE(keel::make_directories(dir / "proc/sys/kernel"));
-        write(dir / "proc/sys/kernel/tainted", "0\n");
+        write_fake_file(dir / "proc/sys/kernel/tainted", "0\n");
         kernel.insert = [this](int fd, const std::string& parameters,
                                const std::string&) -> keel::Result<void> {
             // finit_module reads the file from its start, wherever the offset is.
@@ -216,13 +216,13 @@ public:
             inserted.push_back(image->name);
             last_parameters = parameters;
             REQUIRE(keel::make_directories(kernel.module_directory + "/" + image->name));
-            write(cat(kernel.module_directory, "/", image->name, "/initstate"), "live\n");
-            write(cat(kernel.module_directory, "/", image->name, "/taint"),
-                  image->is_livepatch() ? "OEK\n" : "OE\n");
+            write_fake_file(cat(kernel.module_directory, "/", image->name, "/initstate"), "live\n");
+            write_fake_file(cat(kernel.module_directory, "/", image->name, "/taint"),
+                            image->is_livepatch() ? "OEK\n" : "OE\n");
             if (!image->is_livepatch())
                 return {};
             taint |= lp::kTaintLivepatch;
-            write(dir / "proc/sys/kernel/tainted", cat(taint, "\n"));
+            write_fake_file(dir / "proc/sys/kernel/tainted", cat(taint, "\n"));
             Patch& patch = patches[image->name];
             patch = Patch{};
             start_transition(patch, stuck_patching);
@@ -306,17 +306,18 @@ public:
             return;
         }
         REQUIRE(keel::make_directories(entry + "/vmlinux"));
-        write(entry + "/enabled", patch.enabled ? "1\n" : "0\n");
-        write(entry + "/transition", patch.transition ? "1\n" : "0\n");
-        write(entry + "/vmlinux/patched", patch.enabled || patch.transition ? "1\n" : "0\n");
+        write_fake_file(entry + "/enabled", patch.enabled ? "1\n" : "0\n");
+        write_fake_file(entry + "/transition", patch.transition ? "1\n" : "0\n");
+        write_fake_file(entry + "/vmlinux/patched",
+                        patch.enabled || patch.transition ? "1\n" : "0\n");
     }
 
     // A task under /proc in the given patch state.
     void add_task(int pid, int state, std::string_view comm) {
         std::string base = cat(kernel.proc_directory, "/", pid, "/task/", pid);
         REQUIRE(keel::make_directories(base));
-        write(base + "/patch_state", cat(state, "\n"));
-        write(base + "/comm", cat(comm, "\n"));
+        write_fake_file(base + "/patch_state", cat(state, "\n"));
+        write_fake_file(base + "/comm", cat(comm, "\n"));
     }
 
     lp::Options options() {
@@ -397,34 +398,34 @@ TEST_CASE("a truncated module is refused at every length, never read past its en
 
 TEST_CASE("a section whose offset runs past the end of the file is refused, naming it") {
     std::string image = ElfModule::livepatch().build();
-    put(image, section_header(image, 1) + 24, image.size() - 4, 8); // .modinfo offset
+    put_bytes(image, section_header(image, 1) + 24, image.size() - 4, 8); // .modinfo offset
     auto parsed = lp::parse_module_image(image);
     REQUIRE_FALSE(parsed);
     CHECK(parsed.error().to_string().find(".modinfo") != std::string::npos);
     CHECK(parsed.error().to_string().find("past the end") != std::string::npos);
 
     std::string huge = ElfModule::livepatch().build();
-    put(huge, section_header(huge, 1) + 32, ~uint64_t(0) - 8, 8); // size that overflows
+    put_bytes(huge, section_header(huge, 1) + 32, ~uint64_t(0) - 8, 8); // size that overflows
     CHECK_FALSE(lp::parse_module_image(huge));
 }
 
 TEST_CASE("a section table outside the file, or a bad name table index, is refused") {
     std::string image = ElfModule::livepatch().build();
-    put(image, 40, image.size(), 8);
+    put_bytes(image, 40, image.size(), 8);
     auto parsed = lp::parse_module_image(image);
     REQUIRE_FALSE(parsed);
     CHECK(parsed.error().to_string().find("section table") != std::string::npos);
 
     image = ElfModule::livepatch().build();
-    put(image, 62, 200, 2);
+    put_bytes(image, 62, 200, 2);
     CHECK_FALSE(lp::parse_module_image(image));
 
     image = ElfModule::livepatch().build();
-    put(image, 58, 40, 2); // wrong entry size
+    put_bytes(image, 58, 40, 2); // wrong entry size
     CHECK_FALSE(lp::parse_module_image(image));
 
     image = ElfModule::livepatch().build();
-    put(image, section_header(image, 1), 100000, 4); // section name outside the table
+    put_bytes(image, section_header(image, 1), 100000, 4); // section name outside the table
     CHECK_FALSE(lp::parse_module_image(image));
 }
 
@@ -444,7 +445,7 @@ TEST_CASE("files that are not kernel modules are refused with the reason") {
     CHECK_FALSE(lp::parse_module_image(no_module.build()));
 
     std::string executable = ElfModule::livepatch().build();
-    put(executable, 16, 2, 2); // ET_EXEC
+    put_bytes(executable, 16, 2, 2); // ET_EXEC
     auto exec = lp::parse_module_image(executable);
     REQUIRE_FALSE(exec);
     CHECK(exec.error().to_string().find("relocatable") != std::string::npos);
@@ -509,7 +510,7 @@ TEST_CASE("vermagic names the kernel release in its first word; taint flags read
 
 TEST_CASE("a live patch built for the running kernel passes every check when signing is off") {
     FakeKernel fake;
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Inspection inspection = lp::inspect_module(fake.dir / "klp.ko", fake.options());
     CHECK(inspection.first_failure() == nullptr);
     REQUIRE(inspection.image);
@@ -524,7 +525,7 @@ TEST_CASE("a live patch built for the running kernel passes every check when sig
 
 TEST_CASE("a compressed live patch is checked after decompression") {
     FakeKernel fake;
-    write(fake.dir / "klp.ko.gz", gzip(ElfModule::livepatch().build()));
+    write_fake_file(fake.dir / "klp.ko.gz", gzip(ElfModule::livepatch().build()));
     lp::Inspection inspection = lp::inspect_module(fake.dir / "klp.ko.gz", fake.options());
     CHECK(inspection.first_failure() == nullptr);
     CHECK(inspection.compressed);
@@ -542,36 +543,37 @@ TEST_CASE("each bad module is refused by the check that names its problem") {
     ElfModule plain;
     plain.modinfo =
         cat("name=plain", std::string(1, '\0'), "vermagic=", kVermagic, std::string(1, '\0'));
-    write(fake.dir / "plain.ko", plain.build());
+    write_fake_file(fake.dir / "plain.ko", plain.build());
     CHECK(failed("plain.ko").name == "livepatch");
     CHECK(failed("plain.ko").detail.find("not a live patch") != std::string::npos);
 
-    write(fake.dir / "other.ko",
-          ElfModule::livepatch("klp_test", "6.1.0-99-amd64 SMP preempt mod_unload ").build());
+    write_fake_file(
+        fake.dir / "other.ko",
+        ElfModule::livepatch("klp_test", "6.1.0-99-amd64 SMP preempt mod_unload ").build());
     lp::Check vermagic = failed("other.ko");
     CHECK(vermagic.name == "vermagic");
     CHECK(vermagic.detail.find("6.1.0-99-amd64") != std::string::npos);
     CHECK(vermagic.detail.find(kRelease) != std::string::npos);
 
     std::string good = ElfModule::livepatch().build();
-    write(fake.dir / "short.ko", good.substr(0, good.size() / 2));
+    write_fake_file(fake.dir / "short.ko", good.substr(0, good.size() / 2));
     CHECK(failed("short.ko").name == "module");
 
-    write(fake.dir / "empty.ko", "");
+    write_fake_file(fake.dir / "empty.ko", "");
     CHECK(failed("empty.ko").name == "file");
     CHECK(failed("missing.ko").name == "file");
 
     ElfModule arm = ElfModule::livepatch();
     arm.machine = 183;
-    write(fake.dir / "arm.ko", arm.build());
+    write_fake_file(fake.dir / "arm.ko", arm.build());
     CHECK(failed("arm.ko").name == "architecture");
 }
 
 TEST_CASE("install takes a module built for another kernel and files it under that release") {
     FakeKernel fake;
     lp::Options options = fake.options();
-    write(fake.dir / "next.ko",
-          ElfModule::livepatch("klp_next", "6.1.0-57-amd64 SMP preempt ").build());
+    write_fake_file(fake.dir / "next.ko",
+                    ElfModule::livepatch("klp_next", "6.1.0-57-amd64 SMP preempt ").build());
     auto installed = lp::install_patch(fake.dir / "next.ko", options);
     REQUIRE_MESSAGE(installed, installed.error().to_string());
     CHECK(*installed == options.install_root + "/6.1.0-57-amd64/klp_next.ko");
@@ -597,11 +599,11 @@ TEST_CASE("a module signed by a trusted key passes; one signed by another key do
     FakeKernel fake;
     lp::Options options = fake.options();
     REQUIRE(keel::make_directories(options.signing.trusted_keys_directory));
-    write(options.signing.trusted_keys_directory + "/publisher.pem", ec_key().public_pem);
-    write(fake.dir / "signer.key", ec_key().private_pem);
-    write(fake.dir / "stranger.key", other_ec_key().private_pem);
+    write_fake_file(options.signing.trusted_keys_directory + "/publisher.pem", ec_key().public_pem);
+    write_fake_file(fake.dir / "signer.key", ec_key().private_pem);
+    write_fake_file(fake.dir / "stranger.key", other_ec_key().private_pem);
     std::string module = ElfModule::livepatch().build();
-    write(fake.dir / "klp.ko", module);
+    write_fake_file(fake.dir / "klp.ko", module);
 
     // Signing is configured now: no .sig, no load.
     lp::Inspection unsigned_ = lp::inspect_module(fake.dir / "klp.ko", options);
@@ -611,7 +613,7 @@ TEST_CASE("a module signed by a trusted key passes; one signed by another key do
 
     auto signature = lp::sign_module(module, fake.dir / "signer.key");
     REQUIRE_MESSAGE(signature, signature.error().to_string());
-    write(fake.dir / "klp.ko.sig", *signature);
+    write_fake_file(fake.dir / "klp.ko.sig", *signature);
     lp::Inspection good = lp::inspect_module(fake.dir / "klp.ko", options);
     CHECK(good.first_failure() == nullptr);
     auto id = lp::key_id_of(options.signing.trusted_keys_directory + "/publisher.pem");
@@ -622,7 +624,7 @@ TEST_CASE("a module signed by a trusted key passes; one signed by another key do
 
     auto forged = lp::sign_module(module, fake.dir / "stranger.key");
     REQUIRE(forged);
-    write(fake.dir / "klp.ko.sig", *forged);
+    write_fake_file(fake.dir / "klp.ko.sig", *forged);
     lp::Inspection bad = lp::inspect_module(fake.dir / "klp.ko", options);
     REQUIRE(bad.first_failure());
     CHECK(bad.first_failure()->name == "signature");
@@ -633,13 +635,13 @@ TEST_CASE("a module changed after it was signed fails the signature check") {
     FakeKernel fake;
     lp::Options options = fake.options();
     REQUIRE(keel::make_directories(options.signing.trusted_keys_directory));
-    write(options.signing.trusted_keys_directory + "/publisher.pem", ec_key().public_pem);
-    write(fake.dir / "signer.key", ec_key().private_pem);
+    write_fake_file(options.signing.trusted_keys_directory + "/publisher.pem", ec_key().public_pem);
+    write_fake_file(fake.dir / "signer.key", ec_key().private_pem);
     std::string module = ElfModule::livepatch().build();
     auto signature = lp::sign_module(module, fake.dir / "signer.key");
     REQUIRE(signature);
     module[module.size() / 2] ^= 1;
-    write(fake.dir / "klp.ko.sig", *signature);
+    write_fake_file(fake.dir / "klp.ko.sig", *signature);
     auto changed = lp::check_signature(module, fake.dir / "klp.ko.sig", options.signing);
     REQUIRE_FALSE(changed);
     CHECK(changed.error().to_string().find("bad signature") != std::string::npos);
@@ -648,22 +650,22 @@ TEST_CASE("a module changed after it was signed fails the signature check") {
 TEST_CASE("RSA keys sign and verify; keys under 2048 bits are refused") {
     TempDir dir;
     KeyPair rsa = make_key(MBEDTLS_PK_RSA, 2048);
-    write(dir / "rsa.key", rsa.private_pem);
+    write_fake_file(dir / "rsa.key", rsa.private_pem);
     REQUIRE(keel::make_directories(dir / "trusted"));
-    write(dir / "trusted/rsa.pem", rsa.public_pem);
+    write_fake_file(dir / "trusted/rsa.pem", rsa.public_pem);
     lp::SigningPolicy policy{dir / "trusted", false};
     std::string module = ElfModule::livepatch().build();
     auto signature = lp::sign_module(module, dir / "rsa.key");
     REQUIRE_MESSAGE(signature, signature.error().to_string());
     CHECK(signature->size() == 256);
-    write(dir / "klp.ko.sig", *signature);
+    write_fake_file(dir / "klp.ko.sig", *signature);
     auto verified = lp::check_signature(module, dir / "klp.ko.sig", policy);
     REQUIRE_MESSAGE(verified, verified.error().to_string());
     CHECK(verified->configured);
     CHECK(verified->key == dir / "trusted/rsa.pem");
 
     KeyPair weak = make_key(MBEDTLS_PK_RSA, 1024);
-    write(dir / "weak.key", weak.private_pem);
+    write_fake_file(dir / "weak.key", weak.private_pem);
     auto refused = lp::sign_module(module, dir / "weak.key");
     REQUIRE_FALSE(refused);
     CHECK(refused.error().to_string().find("too weak") != std::string::npos);
@@ -672,8 +674,8 @@ TEST_CASE("RSA keys sign and verify; keys under 2048 bits are refused") {
 TEST_CASE("signing stays configured when a trusted key file is broken, and says so") {
     TempDir dir;
     REQUIRE(keel::make_directories(dir / "trusted"));
-    write(dir / "trusted/broken.pem", "-----BEGIN PUBLIC KEY-----\nnot base64\n");
-    write(dir / "klp.ko.sig", std::string(70, 'x'));
+    write_fake_file(dir / "trusted/broken.pem", "-----BEGIN PUBLIC KEY-----\nnot base64\n");
+    write_fake_file(dir / "klp.ko.sig", std::string(70, 'x'));
     auto checked =
         lp::check_signature("module", dir / "klp.ko.sig", lp::SigningPolicy{dir / "trusted"});
     REQUIRE_FALSE(checked);
@@ -698,7 +700,7 @@ TEST_CASE("keel.patch_signing=required without trusted keys refuses every module
 TEST_CASE("load follows the transition until it completes and keeps a copy for enable") {
     FakeKernel fake;
     fake.transition_usec = 300'000;
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Options options = fake.options();
     auto loaded = lp::load_patch({fake.dir / "klp.ko", "debug=1", false}, options);
     REQUIRE_MESSAGE(loaded, loaded.error().to_string());
@@ -723,7 +725,7 @@ TEST_CASE("a refused module never reaches the kernel") {
     ElfModule plain;
     plain.modinfo =
         cat("name=plain", std::string(1, '\0'), "vermagic=", kVermagic, std::string(1, '\0'));
-    write(fake.dir / "plain.ko", plain.build());
+    write_fake_file(fake.dir / "plain.ko", plain.build());
     auto loaded = lp::load_patch({fake.dir / "plain.ko", "", false}, fake.options());
     REQUIRE_FALSE(loaded);
     CHECK(loaded.error().to_string().find("livepatch check failed") != std::string::npos);
@@ -736,7 +738,7 @@ TEST_CASE("a transition that does not complete in time is reversed and the modul
     fake.stuck_patching = true;
     fake.add_task(1, 1, "keel");
     fake.add_task(42, 0, "stuck-task");
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Options options = fake.options();
     options.timeout = std::chrono::milliseconds(10'000);
     auto loaded = lp::load_patch({fake.dir / "klp.ko", "", false}, options);
@@ -757,7 +759,7 @@ TEST_CASE("a transition that does not complete in time is reversed and the modul
 TEST_CASE("--force forces a stuck transition with a warning, and the module stays for good") {
     FakeKernel fake;
     fake.stuck_patching = true;
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Options options = fake.options();
     options.force = true;
     auto loaded = lp::load_patch({fake.dir / "klp.ko", "", false}, options);
@@ -776,7 +778,7 @@ TEST_CASE("--force forces a stuck transition with a warning, and the module stay
 TEST_CASE("disable follows the transition back; enable then reloads the kept copy") {
     FakeKernel fake;
     fake.transition_usec = 100'000;
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Options options = fake.options();
     REQUIRE(lp::load_patch({fake.dir / "klp.ko", "mode=2", false}, options));
     ::unlink((fake.dir / "klp.ko").c_str()); // the original may be gone by now
@@ -802,7 +804,7 @@ TEST_CASE("disable follows the transition back; enable then reloads the kept cop
 
 TEST_CASE("enable of a disabled patch without a copy uses the installed one, or explains") {
     FakeKernel fake;
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Options options = fake.options();
     REQUIRE(lp::load_patch({fake.dir / "klp.ko", "", false}, options));
     REQUIRE(lp::disable_patch("klp_test", options));
@@ -822,7 +824,7 @@ TEST_CASE("enable of a disabled patch without a copy uses the installed one, or 
 
 TEST_CASE("a disable that does not complete in time is reversed: the patch stays enabled") {
     FakeKernel fake;
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Options options = fake.options();
     options.timeout = std::chrono::milliseconds(1000);
     REQUIRE(lp::load_patch({fake.dir / "klp.ko", "", false}, options));
@@ -841,7 +843,7 @@ TEST_CASE("a disable that does not complete in time is reversed: the patch stays
 TEST_CASE("unload disables the patch first, then removes the module and its copy") {
     FakeKernel fake;
     fake.transition_usec = 50'000;
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Options options = fake.options();
     REQUIRE(lp::load_patch({fake.dir / "klp.ko", "", false}, options));
     auto unloaded = lp::unload_patch("klp_test", options);
@@ -858,7 +860,7 @@ TEST_CASE("unload disables the patch first, then removes the module and its copy
 
 TEST_CASE("a second patch of the same name is refused while the first is loaded") {
     FakeKernel fake;
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Options options = fake.options();
     REQUIRE(lp::load_patch({fake.dir / "klp.ko", "", false}, options));
     auto again = lp::load_patch({fake.dir / "klp.ko", "", false}, options);
@@ -870,9 +872,9 @@ TEST_CASE("a second patch of the same name is refused while the first is loaded"
 TEST_CASE("--replace disables and unloads every other live patch after the transition") {
     FakeKernel fake;
     lp::Options options = fake.options();
-    write(fake.dir / "a.ko", ElfModule::livepatch("klp_a").build());
-    write(fake.dir / "b.ko", ElfModule::livepatch("klp_b").build());
-    write(fake.dir / "c.ko", ElfModule::livepatch("klp_c").build());
+    write_fake_file(fake.dir / "a.ko", ElfModule::livepatch("klp_a").build());
+    write_fake_file(fake.dir / "b.ko", ElfModule::livepatch("klp_b").build());
+    write_fake_file(fake.dir / "c.ko", ElfModule::livepatch("klp_c").build());
     REQUIRE(lp::load_patch({fake.dir / "a.ko", "", false}, options));
     REQUIRE(lp::load_patch({fake.dir / "b.ko", "", false}, options));
     REQUIRE(lp::disable_patch("klp_b", options)); // disabled, still loaded
@@ -891,7 +893,7 @@ TEST_CASE("list shows transition progress as tasks switched out of tasks seen") 
     fake.add_task(1, 1, "keel");
     fake.add_task(2, 1, "kthreadd");
     fake.add_task(42, 0, "stuck-task");
-    write(fake.dir / "klp.ko", ElfModule::livepatch().build());
+    write_fake_file(fake.dir / "klp.ko", ElfModule::livepatch().build());
     lp::Options options = fake.options();
     // Insert without waiting, as boot does, to look at a transition in flight.
     REQUIRE(lp::install_patch(fake.dir / "klp.ko", options));
@@ -909,11 +911,12 @@ TEST_CASE("boot loads the installed set without waiting for transitions and reco
     FakeKernel fake;
     fake.transition_usec = 5'000'000; // slow: boot must not wait for it
     lp::Options options = fake.options();
-    write(fake.dir / "good.ko", ElfModule::livepatch("klp_good").build());
+    write_fake_file(fake.dir / "good.ko", ElfModule::livepatch("klp_good").build());
     REQUIRE(lp::install_patch(fake.dir / "good.ko", options));
     // A module installed for this kernel whose vermagic was changed since.
     std::string dir = options.install_root + "/" + std::string(kRelease);
-    write(dir + "/klp_stale.ko", ElfModule::livepatch("klp_stale", "6.1.0-1-amd64 SMP ").build());
+    write_fake_file(dir + "/klp_stale.ko",
+                    ElfModule::livepatch("klp_stale", "6.1.0-1-amd64 SMP ").build());
 
     std::vector<lp::BootLoad> loads = lp::load_installed(options);
     REQUIRE(loads.size() == 2);

@@ -79,7 +79,7 @@ TEST_CASE("a running member's peer transport answers a joining member's question
     options.members = [] { return running_cluster(); };
     auto transport =
         PeerTransport::listen(
-            *reactor, options, [](Message) {}, [](NodeId) {}, [](NodeId, SnapshotStatus) {})
+            *reactor, options, [](kv::Message) {}, [](NodeId) {}, [](NodeId, SnapshotStatus) {})
             .value();
     std::vector<ServerUrl> peers = {
         parse_server_url("http://127.0.0.1:" + std::to_string(transport->port())).value()};

@@ -19,7 +19,7 @@ kernel/drivers/virtio/virtio_ring.ko:
 kernel/sound/snd-hda-codec.ko:
 )";
 
-std::vector<std::string> names(const std::vector<const keel::ModuleEntry*>& entries) {
+std::vector<std::string> module_names(const std::vector<const keel::ModuleEntry*>& entries) {
     std::vector<std::string> out;
     for (const auto* entry : entries)
         out.push_back(entry->name);
@@ -38,10 +38,10 @@ TEST_CASE("dependencies load before the module that needs them") {
     REQUIRE(index);
     auto order = index->load_order("ext4");
     REQUIRE(order);
-    CHECK(names(*order) == std::vector<std::string>{"crc16", "mbcache", "jbd2", "ext4"});
+    CHECK(module_names(*order) == std::vector<std::string>{"crc16", "mbcache", "jbd2", "ext4"});
     auto virtio = index->load_order("virtio_blk");
     REQUIRE(virtio);
-    CHECK(names(*virtio) == std::vector<std::string>{"virtio_ring", "virtio", "virtio_blk"});
+    CHECK(module_names(*virtio) == std::vector<std::string>{"virtio_ring", "virtio", "virtio_blk"});
 }
 
 TEST_CASE("a module is found by its name with dashes or underscores") {
@@ -58,7 +58,7 @@ TEST_CASE("built-in modules need no loading and are skipped as dependencies") {
     CHECK(index->is_builtin("crc16"));
     auto order = index->load_order("ext4");
     REQUIRE(order);
-    CHECK(names(*order) == std::vector<std::string>{"mbcache", "jbd2", "ext4"});
+    CHECK(module_names(*order) == std::vector<std::string>{"mbcache", "jbd2", "ext4"});
 }
 
 TEST_CASE("an unknown module or missing dependency is named in the error") {

@@ -1,5 +1,6 @@
 // Helpers for the MVCC store's tests: a store on the in-memory backend and
-// one-line puts, deletes and reads that fail the test on an error.
+// one-line puts, deletes and reads that fail the test on an error, and the
+// operations of a txn.
 #pragma once
 
 #include "kv/mvcc.h"
@@ -64,6 +65,29 @@ inline std::vector<std::string> keys(const kv::RangeResponse& response) {
     for (const kv::KeyValue& kv : response.kvs)
         out.push_back(kv.key);
     return out;
+}
+
+/// The operations of a txn: a put (with a lease, when not 0), a delete of
+/// `key` or of [key, range_end), and a read of `key`.
+inline kv::RequestOp put_op(std::string key, std::string value, int64_t lease = 0) {
+    kv::PutRequest request;
+    request.key = std::move(key);
+    request.value = std::move(value);
+    request.lease = lease;
+    return kv::RequestOp{request};
+}
+
+inline kv::RequestOp delete_op(std::string key, std::string range_end = {}) {
+    kv::DeleteRangeRequest request;
+    request.key = std::move(key);
+    request.range_end = std::move(range_end);
+    return kv::RequestOp{request};
+}
+
+inline kv::RequestOp range_op(std::string key) {
+    kv::RangeRequest request;
+    request.key = std::move(key);
+    return kv::RequestOp{request};
 }
 
 } // namespace keel::testing

@@ -95,14 +95,14 @@ void check_events(const MvccStore& store, const Model& model, uint32_t seed) {
     auto events = store.events_since("", std::string("\0", 1), start + 1, PrevKv::Include);
     REQUIRE_MESSAGE(events, "seed ", seed);
     std::map<std::string, KeyValue> replayed = model.states[size_t(start)];
-    for (const Event& event : *events) {
+    for (const kv::Event& event : *events) {
         auto before = model.states[size_t(event.kv.mod_revision - 1)];
         auto found = before.find(event.kv.key);
         if (found == before.end())
             CHECK_MESSAGE(!event.prev_kv, "seed ", seed);
         else
             CHECK_MESSAGE(event.prev_kv == found->second, "seed ", seed);
-        if (event.type == EventType::Put)
+        if (event.type == kv::EventType::Put)
             replayed[event.kv.key] = event.kv;
         else
             replayed.erase(event.kv.key);
@@ -144,7 +144,7 @@ TEST_CASE("random operations on the store agree with a reference model at every 
                 std::string probe = random_key(rng);
                 std::string first = random_key(rng), second = random_key(rng);
                 TxnRequest txn;
-                Compare compare;
+                kv::Compare compare;
                 compare.key = probe;
                 compare.target = CompareTarget::Version;
                 compare.result = CompareResult::Greater;

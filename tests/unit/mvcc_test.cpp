@@ -178,8 +178,8 @@ TEST_CASE("a put's event carries the new key-value and the previous one") {
     put(*store, "k", "v1");
     auto written = put(*store, "k", "v2");
     REQUIRE(written.events.size() == 1);
-    const Event& event = written.events[0];
-    CHECK(event.type == EventType::Put);
+    const kv::Event& event = written.events[0];
+    CHECK(event.type == kv::EventType::Put);
     CHECK(event.kv.value == "v2");
     CHECK(event.kv.version == 2);
     REQUIRE(event.prev_kv);
@@ -192,8 +192,8 @@ TEST_CASE("a delete's event carries the key at the delete's revision and the del
     put(*store, "b", "2");
     auto deleted = remove(*store, "a", "c");
     REQUIRE(deleted.events.size() == 2);
-    for (const Event& event : deleted.events) {
-        CHECK(event.type == EventType::Delete);
+    for (const kv::Event& event : deleted.events) {
+        CHECK(event.type == kv::EventType::Delete);
         CHECK(event.kv.mod_revision == 4);
         CHECK(event.kv.version == 0);
         CHECK(event.kv.create_revision == 0);
@@ -214,10 +214,10 @@ TEST_CASE("a watcher catching up gets the events of its range from its start rev
     auto events = store->events_since("a", {}, 3, PrevKv::Include);
     REQUIRE(events);
     REQUIRE(events->size() == 2);
-    CHECK((*events)[0].type == EventType::Put);
+    CHECK((*events)[0].type == kv::EventType::Put);
     CHECK((*events)[0].kv.mod_revision == 4);
     CHECK((*events)[0].prev_kv->value == "1");
-    CHECK((*events)[1].type == EventType::Delete);
+    CHECK((*events)[1].type == kv::EventType::Delete);
     CHECK((*events)[1].kv.mod_revision == 5);
     CHECK((*events)[1].prev_kv->value == "2");
 

@@ -10,15 +10,18 @@
 
 using namespace keel;
 using namespace keel::kv;
+using keel::testing::delete_op;
 using keel::testing::get;
 using keel::testing::open_memory_store;
 using keel::testing::put;
+using keel::testing::put_op;
+using keel::testing::range_op;
 
 namespace {
 
-Compare compare_number(std::string key, CompareTarget target, CompareResult result,
-                       int64_t number) {
-    Compare compare;
+kv::Compare compare_number(std::string key, CompareTarget target, CompareResult result,
+                           int64_t number) {
+    kv::Compare compare;
     compare.key = std::move(key);
     compare.target = target;
     compare.result = result;
@@ -26,8 +29,8 @@ Compare compare_number(std::string key, CompareTarget target, CompareResult resu
     return compare;
 }
 
-Compare compare_value(std::string key, CompareResult result, std::string value) {
-    Compare compare;
+kv::Compare compare_value(std::string key, CompareResult result, std::string value) {
+    kv::Compare compare;
     compare.key = std::move(key);
     compare.target = CompareTarget::Value;
     compare.result = result;
@@ -35,28 +38,8 @@ Compare compare_value(std::string key, CompareResult result, std::string value) 
     return compare;
 }
 
-RequestOp put_op(std::string key, std::string value) {
-    PutRequest request;
-    request.key = std::move(key);
-    request.value = std::move(value);
-    return RequestOp{request};
-}
-
-RequestOp delete_op(std::string key, std::string range_end = {}) {
-    DeleteRangeRequest request;
-    request.key = std::move(key);
-    request.range_end = std::move(range_end);
-    return RequestOp{request};
-}
-
-RequestOp range_op(std::string key) {
-    RangeRequest request;
-    request.key = std::move(key);
-    return RequestOp{request};
-}
-
 /// Whether a txn with one compare takes its success branch.
-bool holds(MvccStore& store, Compare compare) {
+bool holds(MvccStore& store, kv::Compare compare) {
     TxnRequest txn;
     txn.compare.push_back(std::move(compare));
     auto written = store.txn(txn);
@@ -102,7 +85,7 @@ TEST_CASE("a compare over a range holds only when every key in it satisfies it")
     put(*store, "a1", "x");
     put(*store, "a2", "x");
     put(*store, "a2", "y");
-    Compare compare = compare_number("a", CompareTarget::Version, CompareResult::Equal, 1);
+    kv::Compare compare = compare_number("a", CompareTarget::Version, CompareResult::Equal, 1);
     compare.range_end = "b";
     CHECK_FALSE(holds(*store, compare));
     compare.result = CompareResult::Greater;
@@ -123,7 +106,7 @@ TEST_CASE("a txn's writes are one revision with sub-revisions in order") {
     CHECK(get(*store, "a")->mod_revision == 3);
     CHECK(get(*store, "b")->mod_revision == 3);
     REQUIRE(written->events.size() == 3);
-    CHECK(written->events[2].type == EventType::Delete);
+    CHECK(written->events[2].type == kv::EventType::Delete);
     // A read inside the txn sees its earlier writes.
     auto& range = std::get<RangeResponse>(written->response.responses[3].response);
     REQUIRE(range.kvs.size() == 1);

@@ -11,6 +11,7 @@ using namespace keel;
 using namespace keel::kv;
 using keel::testing::get;
 using keel::testing::put;
+using keel::testing::put_op;
 
 namespace {
 
@@ -42,14 +43,6 @@ std::unique_ptr<MvccStore> open_flaky_store(bool& fail) {
     return std::move(*store);
 }
 
-RequestOp put_op(std::string key, std::string value, int64_t lease = 0) {
-    PutRequest request;
-    request.key = std::move(key);
-    request.value = std::move(value);
-    request.lease = lease;
-    return RequestOp{request};
-}
-
 } // namespace
 
 TEST_CASE("a txn's events come in the order of its changes, all at its revision") {
@@ -66,7 +59,7 @@ TEST_CASE("a txn's events come in the order of its changes, all at its revision"
     CHECK(written->events[0].kv.key == "b");
     CHECK(written->events[1].kv.key == "a");
     CHECK(written->events[2].kv.key == "z");
-    for (const Event& event : written->events)
+    for (const kv::Event& event : written->events)
         CHECK(event.kv.mod_revision == 3);
 }
 

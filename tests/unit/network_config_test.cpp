@@ -10,7 +10,7 @@ using namespace keel::containers;
 
 namespace {
 
-std::string error_of(std::string_view spec) {
+std::string port_mapping_error(std::string_view spec) {
     auto parsed = parse_port_mapping(spec);
     REQUIRE(!parsed);
     return parsed.error().to_string();
@@ -52,18 +52,19 @@ TEST_CASE("-p takes Docker's forms: host:container, with an address, with a prot
 }
 
 TEST_CASE("a bad -p spec is refused, naming what is wrong") {
-    CHECK(error_of("0").find("container port `0` is not a port") != std::string::npos);
-    CHECK(error_of("::80").find("is not an IPv4 address") != std::string::npos);
-    CHECK(error_of("1.2.3.4::").find("container port ``") != std::string::npos);
-    CHECK(error_of("80:80/sctp").find("unknown protocol `sctp`") != std::string::npos);
-    CHECK(error_of("0:80").find("host port `0` is not a port") != std::string::npos);
-    CHECK(error_of("80:65536").find("container port `65536`") != std::string::npos);
-    CHECK(error_of("1.2.3:80:80").find("`1.2.3` is not an IPv4 address") != std::string::npos);
-    CHECK(error_of("[::1]:80:80").find("IPv6") != std::string::npos);
-    CHECK(error_of("a:b:c:d").find("expected") != std::string::npos);
-    CHECK(error_of(":80").find("host port ``") != std::string::npos);
-    CHECK(error_of("80:80/").find("unknown protocol ``") != std::string::npos);
-    CHECK(error_of("8080-8081:80").find("host port") != std::string::npos);
+    CHECK(port_mapping_error("0").find("container port `0` is not a port") != std::string::npos);
+    CHECK(port_mapping_error("::80").find("is not an IPv4 address") != std::string::npos);
+    CHECK(port_mapping_error("1.2.3.4::").find("container port ``") != std::string::npos);
+    CHECK(port_mapping_error("80:80/sctp").find("unknown protocol `sctp`") != std::string::npos);
+    CHECK(port_mapping_error("0:80").find("host port `0` is not a port") != std::string::npos);
+    CHECK(port_mapping_error("80:65536").find("container port `65536`") != std::string::npos);
+    CHECK(port_mapping_error("1.2.3:80:80").find("`1.2.3` is not an IPv4 address") !=
+          std::string::npos);
+    CHECK(port_mapping_error("[::1]:80:80").find("IPv6") != std::string::npos);
+    CHECK(port_mapping_error("a:b:c:d").find("expected") != std::string::npos);
+    CHECK(port_mapping_error(":80").find("host port ``") != std::string::npos);
+    CHECK(port_mapping_error("80:80/").find("unknown protocol ``") != std::string::npos);
+    CHECK(port_mapping_error("8080-8081:80").find("host port") != std::string::npos);
 }
 
 TEST_CASE("-p CONTAINER_PORT and -p IP::CONTAINER_PORT publish on a host port chosen later") {

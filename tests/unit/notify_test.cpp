@@ -13,7 +13,7 @@
 
 namespace {
 
-std::string parse_error(std::string_view text) {
+std::string notify_error(std::string_view text) {
     auto message = keel::parse_notify_message(text);
     REQUIRE_FALSE(message);
     return message.error().to_string();
@@ -83,24 +83,24 @@ TEST_CASE("a notify message carries readiness, status, main pid and watchdog kee
 }
 
 TEST_CASE("malformed notify messages are refused with the line and what was wrong") {
-    CHECK(parse_error("") == "empty message");
-    CHECK(parse_error("\n\n") == "empty message");
-    CHECK(parse_error("READY") == "line 1: expected KEY=value, got `READY`");
-    CHECK(parse_error("READY=1\n=1") == "line 2: missing key before `=` in `=1`");
-    CHECK(parse_error("ready=1") ==
+    CHECK(notify_error("") == "empty message");
+    CHECK(notify_error("\n\n") == "empty message");
+    CHECK(notify_error("READY") == "line 1: expected KEY=value, got `READY`");
+    CHECK(notify_error("READY=1\n=1") == "line 2: missing key before `=` in `=1`");
+    CHECK(notify_error("ready=1") ==
           "line 1: invalid key `ready` (keys are upper-case letters, digits and `_`)");
-    CHECK(parse_error("READY=yes") == "line 1: READY: `yes` is not `1`");
-    CHECK(parse_error("MAINPID=abc") == "line 1: MAINPID: `abc` is not a pid");
-    CHECK(parse_error("MAINPID=0") == "line 1: MAINPID: `0` is not a pid");
-    CHECK(parse_error("MAINPID=99999999999") == "line 1: MAINPID: `99999999999` is not a pid");
-    CHECK(parse_error("MAINPID=-5") == "line 1: MAINPID: `-5` is not a pid");
-    CHECK(parse_error("WATCHDOG=2") == "line 1: WATCHDOG: `2` is not `1` or `trigger`");
-    CHECK(parse_error("WATCHDOG_USEC=0") ==
+    CHECK(notify_error("READY=yes") == "line 1: READY: `yes` is not `1`");
+    CHECK(notify_error("MAINPID=abc") == "line 1: MAINPID: `abc` is not a pid");
+    CHECK(notify_error("MAINPID=0") == "line 1: MAINPID: `0` is not a pid");
+    CHECK(notify_error("MAINPID=99999999999") == "line 1: MAINPID: `99999999999` is not a pid");
+    CHECK(notify_error("MAINPID=-5") == "line 1: MAINPID: `-5` is not a pid");
+    CHECK(notify_error("WATCHDOG=2") == "line 1: WATCHDOG: `2` is not `1` or `trigger`");
+    CHECK(notify_error("WATCHDOG_USEC=0") ==
           "line 1: WATCHDOG_USEC: `0` is not a positive number of microseconds");
-    CHECK(parse_error("ERRNO=5000") == "line 1: ERRNO: `5000` is not an errno number");
-    CHECK(parse_error("STATUS=bell\x07") == "line 1: STATUS: `bell\\x07` is not printable text");
-    CHECK(parse_error(std::string("READY=1\0", 8)) == "message contains a NUL byte");
-    CHECK(parse_error(std::string(4097, 'A')) ==
+    CHECK(notify_error("ERRNO=5000") == "line 1: ERRNO: `5000` is not an errno number");
+    CHECK(notify_error("STATUS=bell\x07") == "line 1: STATUS: `bell\\x07` is not printable text");
+    CHECK(notify_error(std::string("READY=1\0", 8)) == "message contains a NUL byte");
+    CHECK(notify_error(std::string(4097, 'A')) ==
           "message of 4097 bytes exceeds the maximum of 4096");
 }
 

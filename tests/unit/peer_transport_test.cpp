@@ -21,16 +21,17 @@ namespace {
 constexpr uint64_t kCluster = 0xc1u;
 
 /// One member's transport and what it was told.
-struct Member {
+struct TransportMember {
     std::unique_ptr<PeerTransport> transport;
-    std::vector<Message> received;
+    std::vector<kv::Message> received;
     std::vector<NodeId> unreachable;
     std::vector<std::pair<NodeId, SnapshotStatus>> snapshots;
 };
 
-std::unique_ptr<Member> start(Reactor& reactor, NodeId id, uint16_t port = 0,
-                              uint64_t cluster = kCluster, size_t max_queued = 16 << 20) {
-    auto member = std::make_unique<Member>();
+std::unique_ptr<TransportMember> start_member(Reactor& reactor, NodeId id, uint16_t port = 0,
+                                              uint64_t cluster = kCluster,
+                                              size_t max_queued = 16 << 20) {
+    auto member = std::make_unique<TransportMember>();
     PeerTransportOptions options;
     options.cluster_id = cluster;
     options.self = id;
@@ -38,22 +39,22 @@ std::unique_ptr<Member> start(Reactor& reactor, NodeId id, uint16_t port = 0,
     options.max_queued_bytes_per_peer = max_queued;
     options.reconnect_min = 10ms;
     options.reconnect_max = 50ms;
-    Member* raw = member.get();
+    TransportMember* raw = member.get();
     member->transport =
         PeerTransport::listen(
-            reactor, options, [raw](Message m) { raw->received.push_back(std::move(m)); },
+            reactor, options, [raw](kv::Message m) { raw->received.push_back(std::move(m)); },
             [raw](NodeId id) { raw->unreachable.push_back(id); },
             [raw](NodeId id, SnapshotStatus s) { raw->snapshots.emplace_back(id, s); })
             .value();
     return member;
 }
 
-std::string address_of(const Member& member) {
+std::string address_of(const TransportMember& member) {
     return "127.0.0.1:" + std::to_string(member.transport->port());
 }
 
-Message append(NodeId from, NodeId to, Index index) {
-    Message message;
+kv::Message append(NodeId from, NodeId to, kv::Index index) {
+    kv::Message message;
     message.type = MessageType::Append;
     message.from = from;
     message.to = to;
@@ -64,16 +65,16 @@ Message append(NodeId from, NodeId to, Index index) {
     return message;
 }
 
-std::vector<Message> appends(NodeId from, NodeId to, Index first, Index count) {
-    std::vector<Message> messages;
-    for (Index i = first; i < first + count; ++i)
+std::vector<kv::Message> appends(NodeId from, NodeId to, kv::Index first, kv::Index count) {
+    std::vector<kv::Message> messages;
+    for (kv::Index i = first; i < first + count; ++i)
         messages.push_back(append(from, to, i));
     return messages;
 }
 
-/// Runs the loop until `done` holds or five seconds pass.
-bool run_until(Reactor& reactor, const std::function<bool()>& done,
-               std::chrono::milliseconds limit = 5000ms) {
+/// Runs the loop until `done` holds or five seconds pass; false if they passed.
+bool reached_in_time(Reactor& reactor, const std::function<bool()>& done,
+                     std::chrono::milliseconds limit = 5000ms) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (!done()) {
         if (std::chrono::steady_clock::now() > deadline)
@@ -83,14 +84,14 @@ bool run_until(Reactor& reactor, const std::function<bool()>& done,
     return true;
 }
 
-void run_for(Reactor& reactor, std::chrono::milliseconds time) {
-    run_until(
+void run_transport_for(Reactor& reactor, std::chrono::milliseconds time) {
+    reached_in_time(
         reactor, [] { return false; }, time);
 }
 
-void check_in_order(const std::vector<Message>& received, Index first, Index count) {
+void check_in_order(const std::vector<kv::Message>& received, kv::Index first, kv::Index count) {
     REQUIRE(received.size() == count);
-    for (Index i = 0; i < count; ++i) {
+    for (kv::Index i = 0; i < count; ++i) {
         CHECK(received[i].index == first + i);
         CHECK(received[i].entries.at(0).data == "command " + std::to_string(first + i));
     }
@@ -119,12 +120,12 @@ bool closed_by_peer(int fd) {
 
 TEST_CASE("messages sent to a peer arrive in the order they were sent") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1);
-    auto b = start(*reactor, 2);
+    auto a = start_member(*reactor, 1);
+    auto b = start_member(*reactor, 2);
     a->transport->set_peer(2, address_of(*b));
     a->transport->send(appends(1, 2, 1, 500));
     a->transport->send(appends(1, 2, 501, 500));
-    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 1000; }));
+    REQUIRE(reached_in_time(*reactor, [&] { return b->received.size() >= 1000; }));
     check_in_order(b->received, 1, 1000);
     CHECK(b->received[0].from == 1);
     CHECK(b->received[0].to == 2);
@@ -132,59 +133,60 @@ TEST_CASE("messages sent to a peer arrive in the order they were sent") {
     // And the other way, on b's own connection.
     b->transport->set_peer(1, address_of(*a));
     b->transport->send(appends(2, 1, 1, 3));
-    REQUIRE(run_until(*reactor, [&] { return a->received.size() >= 3; }));
+    REQUIRE(reached_in_time(*reactor, [&] { return a->received.size() >= 3; }));
     check_in_order(a->received, 1, 3);
 }
 
 TEST_CASE("a snapshot message is reported sent once written, and big ones get through") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1);
-    auto b = start(*reactor, 2);
+    auto a = start_member(*reactor, 1);
+    auto b = start_member(*reactor, 2);
     a->transport->set_peer(2, address_of(*b));
-    Message snapshot;
+    kv::Message snapshot;
     snapshot.type = MessageType::Snapshot;
     snapshot.from = 1;
     snapshot.to = 2;
     snapshot.snapshot.meta = {50, 3, {{1, 2}, {}}};
     snapshot.snapshot.data = std::string(8 << 20, 's');
     a->transport->send({snapshot});
-    REQUIRE(run_until(*reactor, [&] { return !b->received.empty() && !a->snapshots.empty(); }));
+    REQUIRE(
+        reached_in_time(*reactor, [&] { return !b->received.empty() && !a->snapshots.empty(); }));
     CHECK(b->received[0].snapshot == snapshot.snapshot);
     CHECK(a->snapshots[0] == std::pair<NodeId, SnapshotStatus>(2, SnapshotStatus::Finish));
 }
 
 TEST_CASE("a peer that comes up late gets the messages queued for it") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1);
+    auto a = start_member(*reactor, 1);
     uint16_t port = 0;
     {
-        auto placeholder = start(*reactor, 2);
+        auto placeholder = start_member(*reactor, 2);
         port = placeholder->transport->port();
     }
     a->transport->set_peer(2, "127.0.0.1:" + std::to_string(port));
     a->transport->send(appends(1, 2, 1, 20));
-    run_for(*reactor, 100ms);
+    run_transport_for(*reactor, 100ms);
     CHECK_FALSE(a->unreachable.empty()); // the driver heard it is down
-    auto b = start(*reactor, 2, port);
-    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 20; }));
+    auto b = start_member(*reactor, 2, port);
+    REQUIRE(reached_in_time(*reactor, [&] { return b->received.size() >= 20; }));
     check_in_order(b->received, 1, 20);
 }
 
 TEST_CASE("messages beyond a down peer's queue limit are dropped and reported") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1, 0, kCluster, 4096);
+    auto a = start_member(*reactor, 1, 0, kCluster, 4096);
     uint16_t port = 0;
     {
-        auto placeholder = start(*reactor, 2);
+        auto placeholder = start_member(*reactor, 2);
         port = placeholder->transport->port();
     }
     a->transport->set_peer(2, "127.0.0.1:" + std::to_string(port));
     a->transport->send(appends(1, 2, 1, 1000));
-    run_for(*reactor, 30ms);
+    run_transport_for(*reactor, 30ms);
     CHECK(a->unreachable.size() > 100);
-    auto b = start(*reactor, 2, port);
-    REQUIRE(run_until(*reactor, [&] { return !b->received.empty(); }));
-    run_for(*reactor, 100ms);
+    auto b = start_member(*reactor, 2, port);
+    REQUIRE(reached_in_time(*reactor, [&] { return !b->received.empty(); }));
+    run_transport_for(*reactor, 100ms);
     // The first ones, in order, up to what fit in 4 KiB.
     CHECK(b->received.size() < 1000);
     check_in_order(b->received, 1, b->received.size());
@@ -192,45 +194,45 @@ TEST_CASE("messages beyond a down peer's queue limit are dropped and reported") 
 
 TEST_CASE("a connection from another cluster is refused and the transport keeps serving") {
     auto reactor = Reactor::create().value();
-    auto b = start(*reactor, 2);
-    auto stranger = start(*reactor, 1, 0, 0xbad);
+    auto b = start_member(*reactor, 2);
+    auto stranger = start_member(*reactor, 1, 0, 0xbad);
     stranger->transport->set_peer(2, address_of(*b));
     stranger->transport->send(appends(1, 2, 1, 5));
-    run_for(*reactor, 200ms);
+    run_transport_for(*reactor, 200ms);
     CHECK(b->received.empty());
 
-    auto a = start(*reactor, 1);
+    auto a = start_member(*reactor, 1);
     a->transport->set_peer(2, address_of(*b));
     a->transport->send(appends(1, 2, 1, 5));
-    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 5; }));
+    REQUIRE(reached_in_time(*reactor, [&] { return b->received.size() >= 5; }));
     check_in_order(b->received, 1, 5);
 }
 
 TEST_CASE("a connection meant for another member is refused") {
     auto reactor = Reactor::create().value();
-    auto b = start(*reactor, 2);
-    auto a = start(*reactor, 1);
+    auto b = start_member(*reactor, 2);
+    auto a = start_member(*reactor, 1);
     a->transport->set_peer(3, address_of(*b)); // b is not member 3
     a->transport->send(appends(1, 3, 1, 5));
-    run_for(*reactor, 200ms);
+    run_transport_for(*reactor, 200ms);
     CHECK(b->received.empty());
 }
 
 TEST_CASE("garbage, a forged sender and an oversize frame close only their own connection") {
     auto reactor = Reactor::create().value();
-    auto b = start(*reactor, 2);
+    auto b = start_member(*reactor, 2);
 
     Fd garbage = raw_connect(b->transport->port());
     std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     REQUIRE(::write(garbage.get(), junk.data(), junk.size()) == ssize_t(junk.size()));
-    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(garbage.get()); }));
+    REQUIRE(reached_in_time(*reactor, [&] { return closed_by_peer(garbage.get()); }));
 
     Fd forged = raw_connect(b->transport->port());
     std::string bytes = encode_frame(encode_hello({kCluster, 1, 2, kPeerProtocolVersion}));
     bytes += encode_frame(encode_raft_message(append(1, 2, 1)));
     bytes += encode_frame(encode_raft_message(append(7, 2, 2))); // not from member 1
     REQUIRE(::write(forged.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
-    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(forged.get()); }));
+    REQUIRE(reached_in_time(*reactor, [&] { return closed_by_peer(forged.get()); }));
     REQUIRE(b->received.size() == 1); // what came before the forgery is kept
     CHECK(b->received[0].index == 1);
 
@@ -238,29 +240,29 @@ TEST_CASE("garbage, a forged sender and an oversize frame close only their own c
     bytes = encode_frame(encode_hello({kCluster, 1, 2, kPeerProtocolVersion}));
     bytes += std::string("\x7f\xff\xff\xff", 4);
     REQUIRE(::write(oversize.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
-    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(oversize.get()); }));
+    REQUIRE(reached_in_time(*reactor, [&] { return closed_by_peer(oversize.get()); }));
 
-    auto a = start(*reactor, 1);
+    auto a = start_member(*reactor, 1);
     a->transport->set_peer(2, address_of(*b));
     a->transport->send(appends(1, 2, 10, 3));
-    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 4; }));
-    check_in_order(std::vector<Message>(b->received.begin() + 1, b->received.end()), 10, 3);
+    REQUIRE(reached_in_time(*reactor, [&] { return b->received.size() >= 4; }));
+    check_in_order(std::vector<kv::Message>(b->received.begin() + 1, b->received.end()), 10, 3);
 }
 
 TEST_CASE("a connection that drops is reopened and later messages arrive") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1);
-    auto b = start(*reactor, 2);
+    auto a = start_member(*reactor, 1);
+    auto b = start_member(*reactor, 2);
     uint16_t port = b->transport->port();
     a->transport->set_peer(2, address_of(*b));
     a->transport->send(appends(1, 2, 1, 3));
-    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 3; }));
+    REQUIRE(reached_in_time(*reactor, [&] { return b->received.size() >= 3; }));
 
     b.reset(); // the peer restarts: its end of the connection goes away
-    run_for(*reactor, 50ms);
-    b = start(*reactor, 2, port);
+    run_transport_for(*reactor, 50ms);
+    b = start_member(*reactor, 2, port);
     // Raft resends what is lost; what is sent from now on must arrive.
-    REQUIRE(run_until(*reactor, [&] {
+    REQUIRE(reached_in_time(*reactor, [&] {
         a->transport->send({append(1, 2, 100)});
         return !b->received.empty();
     }));
@@ -270,16 +272,16 @@ TEST_CASE("a connection that drops is reopened and later messages arrive") {
 
 TEST_CASE("messages to a member that is no peer are dropped, and removed peers get nothing") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1);
-    auto b = start(*reactor, 2);
+    auto a = start_member(*reactor, 1);
+    auto b = start_member(*reactor, 2);
     a->transport->send(appends(1, 2, 1, 3)); // 2 not added yet
     a->transport->set_peer(2, address_of(*b));
     a->transport->send(appends(1, 2, 4, 1));
-    REQUIRE(run_until(*reactor, [&] { return !b->received.empty(); }));
+    REQUIRE(reached_in_time(*reactor, [&] { return !b->received.empty(); }));
     CHECK(b->received[0].index == 4);
     a->transport->remove_peer(2);
     a->transport->send(appends(1, 2, 5, 1));
-    run_for(*reactor, 100ms);
+    run_transport_for(*reactor, 100ms);
     CHECK(b->received.size() == 1);
 }
 
@@ -296,7 +298,7 @@ TEST_CASE("listening on an address that is no numeric host:port fails with the r
 
 TEST_CASE("the driver is told about dropped messages from the loop, not from inside send") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1, 0, kCluster, 64);
+    auto a = start_member(*reactor, 1, 0, kCluster, 64);
     a->transport->set_peer(2, "127.0.0.1:1"); // nothing listens on port 1
     a->transport->send(appends(1, 2, 1, 10));
     CHECK(a->unreachable.empty());
@@ -306,22 +308,22 @@ TEST_CASE("the driver is told about dropped messages from the loop, not from ins
 
 TEST_CASE("a peer moved to a new address is reached there") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1);
-    auto old_b = start(*reactor, 2);
-    auto new_b = start(*reactor, 2);
+    auto a = start_member(*reactor, 1);
+    auto old_b = start_member(*reactor, 2);
+    auto new_b = start_member(*reactor, 2);
     a->transport->set_peer(2, address_of(*old_b));
     a->transport->send(appends(1, 2, 1, 1));
-    REQUIRE(run_until(*reactor, [&] { return old_b->received.size() == 1; }));
+    REQUIRE(reached_in_time(*reactor, [&] { return old_b->received.size() == 1; }));
     a->transport->set_peer(2, address_of(*new_b));
     a->transport->send(appends(1, 2, 2, 1));
-    REQUIRE(run_until(*reactor, [&] { return new_b->received.size() == 1; }));
+    REQUIRE(reached_in_time(*reactor, [&] { return new_b->received.size() == 1; }));
     CHECK(new_b->received[0].index == 2);
     CHECK(old_b->received.size() == 1);
 }
 
 TEST_CASE("a members query is answered with the cluster's id and members, then closed") {
     auto reactor = Reactor::create().value();
-    auto member = std::make_unique<Member>();
+    auto member = std::make_unique<TransportMember>();
     PeerTransportOptions options;
     options.cluster_id = kCluster;
     options.self = 2;
@@ -331,7 +333,7 @@ TEST_CASE("a members query is answered with the cluster's id and members, then c
     };
     member->transport =
         PeerTransport::listen(
-            *reactor, options, [](Message) {}, [](NodeId) {}, [](NodeId, SnapshotStatus) {})
+            *reactor, options, [](kv::Message) {}, [](NodeId) {}, [](NodeId, SnapshotStatus) {})
             .value();
 
     Fd asker = raw_connect(member->transport->port());
@@ -341,7 +343,7 @@ TEST_CASE("a members query is answered with the cluster's id and members, then c
     REQUIRE(::write(asker.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
     FrameDecoder decoder;
     std::optional<std::string> answer;
-    REQUIRE(run_until(*reactor, [&] {
+    REQUIRE(reached_in_time(*reactor, [&] {
         char buffer[4096];
         ssize_t got = ::recv(asker.get(), buffer, sizeof buffer, MSG_DONTWAIT);
         if (got > 0)
@@ -354,42 +356,45 @@ TEST_CASE("a members query is answered with the cluster's id and members, then c
     CHECK(members.cluster_id == kCluster);
     REQUIRE(members.members.size() == 1);
     CHECK(members.members[0].name == "m2");
-    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(asker.get()); }));
+    REQUIRE(reached_in_time(*reactor, [&] { return closed_by_peer(asker.get()); }));
 }
 
 TEST_CASE("a member that tells no members closes a members query unanswered") {
     auto reactor = Reactor::create().value();
-    auto b = start(*reactor, 2);
+    auto b = start_member(*reactor, 2);
     Fd asker = raw_connect(b->transport->port());
     PeerHello query;
     query.purpose = HelloPurpose::Members;
     std::string bytes = encode_frame(encode_hello(query));
     REQUIRE(::write(asker.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
-    REQUIRE(run_until(*reactor, [&] { return closed_by_peer(asker.get()); }));
+    REQUIRE(reached_in_time(*reactor, [&] { return closed_by_peer(asker.get()); }));
 }
 
 TEST_CASE("a peer's connection is known up from when it connected until it drops") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1);
-    auto b = start(*reactor, 2);
+    auto a = start_member(*reactor, 1);
+    auto b = start_member(*reactor, 2);
     CHECK(!a->transport->connected_since(2));
     auto before = std::chrono::steady_clock::now();
     a->transport->set_peer(2, address_of(*b));
-    REQUIRE(run_until(*reactor, [&] { return a->transport->connected_since(2).has_value(); }));
+    REQUIRE(
+        reached_in_time(*reactor, [&] { return a->transport->connected_since(2).has_value(); }));
     CHECK(*a->transport->connected_since(2) >= before);
     b.reset(); // the peer goes away: its end closes
-    REQUIRE(run_until(*reactor, [&] { return !a->transport->connected_since(2).has_value(); }));
+    REQUIRE(
+        reached_in_time(*reactor, [&] { return !a->transport->connected_since(2).has_value(); }));
 }
 
 TEST_CASE("what was queued for a peer before it moved still goes out on its old connection") {
     auto reactor = Reactor::create().value();
-    auto a = start(*reactor, 1);
-    auto b = start(*reactor, 2);
+    auto a = start_member(*reactor, 1);
+    auto b = start_member(*reactor, 2);
     a->transport->set_peer(2, address_of(*b));
-    REQUIRE(run_until(*reactor, [&] { return a->transport->connected_since(2).has_value(); }));
+    REQUIRE(
+        reached_in_time(*reactor, [&] { return a->transport->connected_since(2).has_value(); }));
     a->transport->send(appends(1, 2, 1, 3));
     // Nothing listens there: a new connection would lose what was queued.
     a->transport->set_peer(2, "127.0.0.1:1");
-    REQUIRE(run_until(*reactor, [&] { return b->received.size() >= 3; }));
+    REQUIRE(reached_in_time(*reactor, [&] { return b->received.size() >= 3; }));
     check_in_order(b->received, 1, 3);
 }

@@ -11,8 +11,8 @@ using namespace keel::kv;
 
 namespace {
 
-Message full_message() {
-    Message message;
+kv::Message full_message() {
+    kv::Message message;
     message.type = MessageType::Snapshot;
     message.from = 0x1111;
     message.to = 0x2222;
@@ -32,7 +32,7 @@ Message full_message() {
     return message;
 }
 
-void check_same(const Message& a, const Message& b) {
+void check_same(const kv::Message& a, const kv::Message& b) {
     CHECK(a.type == b.type);
     CHECK(a.from == b.from);
     CHECK(a.to == b.to);
@@ -48,8 +48,8 @@ void check_same(const Message& a, const Message& b) {
     CHECK(a.context == b.context);
 }
 
-std::string error_of(std::string_view bytes) {
-    Result<Message> decoded = decode_raft_message(bytes);
+std::string decode_error(std::string_view bytes) {
+    Result<kv::Message> decoded = decode_raft_message(bytes);
     REQUIRE_FALSE(decoded.has_value());
     return decoded.error().to_string();
 }
@@ -57,14 +57,14 @@ std::string error_of(std::string_view bytes) {
 } // namespace
 
 TEST_CASE("a Raft message with every field set comes back from its bytes unchanged") {
-    Message message = full_message();
-    Message decoded = decode_raft_message(encode_raft_message(message)).value();
+    kv::Message message = full_message();
+    kv::Message decoded = decode_raft_message(encode_raft_message(message)).value();
     check_same(decoded, message);
 }
 
 TEST_CASE("every message type survives encoding") {
     for (const auto& entry : kMessageTypeNames.entries()) {
-        Message message;
+        kv::Message message;
         message.type = entry.value;
         message.from = 1;
         message.to = 2;
@@ -73,7 +73,7 @@ TEST_CASE("every message type survives encoding") {
 }
 
 TEST_CASE("the codec's bytes are peer.proto's RaftMessage, both ways") {
-    Message message = full_message();
+    kv::Message message = full_message();
     keel::kv::peer::RaftMessage parsed;
     REQUIRE(parsed.ParseFromString(encode_raft_message(message)));
     CHECK(parsed.type() == keel::kv::peer::SNAPSHOT);
@@ -103,12 +103,12 @@ TEST_CASE("voters written one per field instead of packed are read too") {
     std::string meta = "\x18\x05\x18\x06";
     std::string snapshot = std::string("\x0a") + char(meta.size()) + meta;
     bytes += std::string("\x62") + char(snapshot.size()) + snapshot;
-    Message decoded = decode_raft_message(bytes).value();
+    kv::Message decoded = decode_raft_message(bytes).value();
     CHECK(decoded.snapshot.meta.conf.voters == std::vector<NodeId>{5, 6});
 }
 
 TEST_CASE("unknown fields from a newer member are skipped") {
-    Message message;
+    kv::Message message;
     message.type = MessageType::Heartbeat;
     message.from = 3;
     message.to = 4;
@@ -117,7 +117,7 @@ TEST_CASE("unknown fields from a newer member are skipped") {
     bytes += "\xa0\x06\x01";             // field 100, varint 1
     bytes += "\xaa\x06\x02hi";           // field 101, bytes "hi"
     bytes += "\xb5\x06\x01\x02\x03\x04"; // field 102, fixed32
-    Message decoded = decode_raft_message(bytes).value();
+    kv::Message decoded = decode_raft_message(bytes).value();
     CHECK(decoded.commit == 9);
 }
 
@@ -125,20 +125,20 @@ TEST_CASE("a message without a type, with an unknown type or with member 0 is re
     keel::kv::peer::RaftMessage parsed;
     parsed.set_from(1);
     parsed.set_to(2);
-    CHECK(error_of(parsed.SerializeAsString()).find("RaftMessage.type: missing") !=
+    CHECK(decode_error(parsed.SerializeAsString()).find("RaftMessage.type: missing") !=
           std::string::npos);
     parsed.set_type(keel::kv::peer::MessageType(99));
-    CHECK(error_of(parsed.SerializeAsString()).find("RaftMessage.type: unknown value 99") !=
+    CHECK(decode_error(parsed.SerializeAsString()).find("RaftMessage.type: unknown value 99") !=
           std::string::npos);
     parsed.set_type(keel::kv::peer::VOTE);
     parsed.set_from(0);
-    CHECK(error_of(parsed.SerializeAsString()).find("RaftMessage.from") != std::string::npos);
+    CHECK(decode_error(parsed.SerializeAsString()).find("RaftMessage.from") != std::string::npos);
     parsed.set_from(1);
     parsed.set_to(0);
-    CHECK(error_of(parsed.SerializeAsString()).find("RaftMessage.to") != std::string::npos);
+    CHECK(decode_error(parsed.SerializeAsString()).find("RaftMessage.to") != std::string::npos);
     parsed.set_to(2);
     parsed.set_campaign(keel::kv::peer::Campaign(5));
-    CHECK(error_of(parsed.SerializeAsString()).find("RaftMessage.campaign: unknown value 5") !=
+    CHECK(decode_error(parsed.SerializeAsString()).find("RaftMessage.campaign: unknown value 5") !=
           std::string::npos);
 }
 
@@ -148,26 +148,27 @@ TEST_CASE("an entry of an unknown type or a snapshot naming member 0 is refused"
     parsed.set_from(1);
     parsed.set_to(2);
     parsed.add_entries()->set_type(keel::kv::peer::EntryType(7));
-    CHECK(error_of(parsed.SerializeAsString()).find("Entry.type: unknown value 7") !=
+    CHECK(decode_error(parsed.SerializeAsString()).find("Entry.type: unknown value 7") !=
           std::string::npos);
     parsed.clear_entries();
     parsed.mutable_snapshot()->mutable_meta()->add_learners(0);
-    CHECK(error_of(parsed.SerializeAsString()).find("SnapshotMeta.learners") != std::string::npos);
+    CHECK(decode_error(parsed.SerializeAsString()).find("SnapshotMeta.learners") !=
+          std::string::npos);
 }
 
 TEST_CASE("bytes that are no protobuf are refused, not crashed on") {
-    Message message = full_message();
+    kv::Message message = full_message();
     std::string bytes = encode_raft_message(message);
     // Every truncation of a valid message either decodes or fails cleanly.
     for (size_t length = 0; length < 200; ++length)
         (void)decode_raft_message(std::string_view(bytes).substr(0, length));
-    CHECK(error_of(std::string_view(bytes).substr(0, 30)).find("claims") != std::string::npos);
-    CHECK(error_of("\x08").find("truncated varint") != std::string::npos);
-    CHECK(error_of("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f").find("overflows") !=
+    CHECK(decode_error(std::string_view(bytes).substr(0, 30)).find("claims") != std::string::npos);
+    CHECK(decode_error("\x08").find("truncated varint") != std::string::npos);
+    CHECK(decode_error("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f").find("overflows") !=
           std::string::npos);
-    CHECK(error_of("\x0b").find("wire type 3") != std::string::npos); // a group
-    CHECK(error_of(std::string("\x00\x01", 2)).find("field number 0") != std::string::npos);
-    CHECK(error_of("\x12\x01x").find("RaftMessage.from: wrong wire type") != std::string::npos);
+    CHECK(decode_error("\x0b").find("wire type 3") != std::string::npos); // a group
+    CHECK(decode_error(std::string("\x00\x01", 2)).find("field number 0") != std::string::npos);
+    CHECK(decode_error("\x12\x01x").find("RaftMessage.from: wrong wire type") != std::string::npos);
 }
 
 TEST_CASE("a Hello names its cluster, both members and the protocol version") {
@@ -254,16 +255,17 @@ TEST_CASE("the cluster's members survive the trip to bytes and back, as peer.pro
 }
 
 TEST_CASE("a members answer without a cluster, with member 0 or a member without URLs is refused") {
-    auto error_of = [](const ClusterMembers& members) {
+    auto decode_error = [](const ClusterMembers& members) {
         auto decoded = decode_cluster_members(encode_cluster_members(members));
         REQUIRE_FALSE(decoded.has_value());
         return decoded.error().to_string();
     };
-    CHECK(error_of({0, {{1, false, "a", {"http://127.0.0.1:1"}, {}}}})
+    CHECK(decode_error({0, {{1, false, "a", {"http://127.0.0.1:1"}, {}}}})
               .find("ClusterMembers.cluster_id: 0") != std::string::npos);
-    CHECK(error_of({9, {{0, false, "a", {"http://127.0.0.1:1"}, {}}}}).find("ClusterMember.id") !=
-          std::string::npos);
-    CHECK(error_of({9, {{1, false, "a", {}, {}}}}).find("ClusterMember.peer_urls: none") !=
+    CHECK(
+        decode_error({9, {{0, false, "a", {"http://127.0.0.1:1"}, {}}}}).find("ClusterMember.id") !=
+        std::string::npos);
+    CHECK(decode_error({9, {{1, false, "a", {}, {}}}}).find("ClusterMember.peer_urls: none") !=
           std::string::npos);
     CHECK_FALSE(decode_cluster_members("\x12\x05\x08").has_value());     // cut short
     CHECK_FALSE(decode_cluster_members("\x12\x02\x10\x01").has_value()); // a name as a number

@@ -9,6 +9,7 @@
 #include "tests/unit/fake_storage.h"
 #include "tests/unit/kv_storage_fixture.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
@@ -25,6 +26,7 @@ using namespace keel;
 using namespace keel::kv;
 using namespace std::chrono_literals;
 using keel::testing::FakeStorage;
+using keel::testing::make_reactor;
 using keel::testing::StorageCall;
 using keel::testing::TempDir;
 using keel::testing::UnsyncedStorage;
@@ -36,8 +38,8 @@ namespace {
 // records every index it applied, so that a second apply shows.
 class MapMachine final : public StateMachine {
 public:
-    Index applied_index() const override { return applied; }
-    Result<std::string> apply(Index index, std::string_view command) override {
+    kv::Index applied_index() const override { return applied; }
+    Result<std::string> apply(kv::Index index, std::string_view command) override {
         record(index);
         size_t equals = command.find('=');
         if (equals == std::string_view::npos)
@@ -45,11 +47,11 @@ public:
         values[std::string(command.substr(0, equals))] = std::string(command.substr(equals + 1));
         return cat("applied ", command, " at ", index);
     }
-    Result<void> apply_empty(Index index) override {
+    Result<void> apply_empty(kv::Index index) override {
         record(index);
         return {};
     }
-    Result<void> apply_conf_change(Index index, const ConfChange& change,
+    Result<void> apply_conf_change(kv::Index index, const ConfChange& change,
                                    const ConfState& after) override {
         record(index);
         conf = after;
@@ -98,17 +100,17 @@ public:
     }
 
     std::map<std::string, std::string> values;
-    Index applied = 0;
-    Index flushed = 0; // what the last flush() made durable
+    kv::Index applied = 0;
+    kv::Index flushed = 0; // what the last flush() made durable
     int flushes = 0;
     ConfState conf;
     std::vector<std::string> contexts;
     int restores = 0;
     // Indexes applied more than once.
-    std::vector<Index> reapplied;
+    std::vector<kv::Index> reapplied;
 
 private:
-    void record(Index index) {
+    void record(kv::Index index) {
         if (index <= applied)
             reapplied.push_back(index);
         applied = index;
@@ -121,8 +123,8 @@ class Network final : public RaftTransport {
 public:
     explicit Network(Reactor& reactor) : m_reactor(reactor) {}
 
-    void send(std::vector<Message> messages) override {
-        for (Message& message : messages)
+    void send(std::vector<kv::Message> messages) override {
+        for (kv::Message& message : messages)
             m_reactor.defer([this, message = std::move(message)] { deliver(message); });
     }
 
@@ -130,7 +132,7 @@ public:
     std::set<NodeId> cut;
 
 private:
-    void deliver(const Message& message) {
+    void deliver(const kv::Message& message) {
         auto from = members.find(message.from);
         auto to = members.find(message.to);
         bool reachable =
@@ -149,7 +151,7 @@ private:
     Reactor& m_reactor;
 };
 
-struct Member {
+struct DriverMember {
     UnsyncedStorage disk; // real files; fsync skipped: the test is not about crashes
     FakeStorage storage{disk};
     MapMachine machine;
@@ -157,20 +159,14 @@ struct Member {
     std::vector<std::pair<NodeId, Term>> leader_changes;
 };
 
-std::unique_ptr<Reactor> make_reactor() {
-    Result<std::unique_ptr<Reactor>> reactor = Reactor::create();
-    REQUIRE(reactor);
-    return std::move(*reactor);
-}
-
-class Cluster {
+class DriverCluster {
 public:
-    explicit Cluster(std::vector<NodeId> ids, uint64_t snapshot_count = 100000)
+    explicit DriverCluster(std::vector<NodeId> ids, uint64_t snapshot_count = 100000)
         : m_snapshot_count(snapshot_count) {
         for (NodeId id : ids)
             start(id, ConfState{ids, {}});
     }
-    ~Cluster() {
+    ~DriverCluster() {
         for (auto& [id, member] : m_members)
             member->driver.reset();
     }
@@ -192,7 +188,7 @@ public:
 
     /// Starts (or restarts, from its data dir) member `id`.
     void start(NodeId id, ConfState initial = {}) {
-        Member& m = member(id);
+        DriverMember& m = member(id);
         Result<std::unique_ptr<RaftDriver>> driver =
             RaftDriver::open(*reactor, options(id, std::move(initial)), m.machine, network);
         REQUIRE_MESSAGE(driver, driver.error().to_string());
@@ -206,10 +202,10 @@ public:
         member(id).driver.reset();
     }
 
-    Member& member(NodeId id) {
+    DriverMember& member(NodeId id) {
         auto& slot = m_members[id];
         if (!slot)
-            slot = std::make_unique<Member>();
+            slot = std::make_unique<DriverMember>();
         return *slot;
     }
     RaftDriver& driver(NodeId id) { return *member(id).driver; }
@@ -318,7 +314,7 @@ public:
 private:
     TempDir m_dir;
     uint64_t m_snapshot_count;
-    std::map<NodeId, std::unique_ptr<Member>> m_members;
+    std::map<NodeId, std::unique_ptr<DriverMember>> m_members;
 };
 
 bool failed_with(const Result<std::string>& r, ErrorCode code) {
@@ -328,7 +324,7 @@ bool failed_with(const Result<std::string>& r, ErrorCode code) {
 } // namespace
 
 TEST_CASE("a new three-member cluster elects a leader and every member hears of it") {
-    Cluster c({1, 2, 3});
+    DriverCluster c({1, 2, 3});
     NodeId leader = c.wait_for_leader();
     c.run_until([&] {
         for (NodeId id : {1, 2, 3})
@@ -347,7 +343,7 @@ TEST_CASE("a new three-member cluster elects a leader and every member hears of 
 
 TEST_CASE("proposals on the leader and on a follower are applied on every member and answered "
           "to their proposer") {
-    Cluster c({1, 2, 3});
+    DriverCluster c({1, 2, 3});
     NodeId leader = c.wait_for_leader();
     NodeId follower = c.follower_of(leader);
 
@@ -368,7 +364,7 @@ TEST_CASE("proposals on the leader and on a follower are applied on every member
 }
 
 TEST_CASE("a read barrier on a follower waits until it has applied what the leader committed") {
-    Cluster c({1, 2, 3});
+    DriverCluster c({1, 2, 3});
     NodeId leader = c.wait_for_leader();
     NodeId follower = c.follower_of(leader);
     REQUIRE(c.propose(leader, "k=before"));
@@ -392,7 +388,7 @@ TEST_CASE("a read barrier on a follower waits until it has applied what the lead
 
 TEST_CASE("a member stopped and reopened from its data dir catches up without applying an entry "
           "twice") {
-    Cluster c({1, 2, 3});
+    DriverCluster c({1, 2, 3});
     NodeId leader = c.wait_for_leader();
     NodeId follower = c.follower_of(leader);
     REQUIRE(c.propose(leader, "x=1"));
@@ -413,7 +409,7 @@ TEST_CASE("a member stopped and reopened from its data dir catches up without ap
 }
 
 TEST_CASE("a member whose state machine lost its state gets it back from its snapshot and log") {
-    Cluster c({1, 2, 3}, 5);
+    DriverCluster c({1, 2, 3}, 5);
     NodeId leader = c.wait_for_leader();
     NodeId follower = c.follower_of(leader);
     for (int i = 0; i < 12; ++i)
@@ -430,7 +426,7 @@ TEST_CASE("a member whose state machine lost its state gets it back from its sna
 }
 
 TEST_CASE("a follower far behind the leader's last snapshot is sent it") {
-    Cluster c({1, 2, 3}, 5);
+    DriverCluster c({1, 2, 3}, 5);
     NodeId leader = c.wait_for_leader();
     NodeId follower = c.follower_of(leader);
     c.stop(follower);
@@ -456,7 +452,7 @@ TEST_CASE("a follower far behind the leader's last snapshot is sent it") {
 
 TEST_CASE("a deposed leader's uncommitted entries are replaced by the snapshot it is sent, on "
           "disk too") {
-    Cluster c({1, 2, 3}, 5);
+    DriverCluster c({1, 2, 3}, 5);
     c.request_timeout = 500ms;
     NodeId old_leader = c.wait_for_leader();
     // Restart it so that it takes the short timeout, and wait until it
@@ -471,7 +467,7 @@ TEST_CASE("a deposed leader's uncommitted entries are replaced by the snapshot i
         c.driver(old_leader).propose(cat("stale", i, "=x"), [&](Result<std::string> r) {
             stale_answers += r ? 100 : 1;
         });
-    Index stale_last = 0;
+    kv::Index stale_last = 0;
     c.run_until([&] {
         stale_last = c.driver(old_leader).status().last_index;
         return stale_last >= 40;
@@ -492,7 +488,7 @@ TEST_CASE("a deposed leader's uncommitted entries are replaced by the snapshot i
     c.stop(old_leader);
     c.machine(old_leader) = MapMachine{};
     c.start(old_leader);
-    Index reopened_last = c.driver(old_leader).status().last_index;
+    kv::Index reopened_last = c.driver(old_leader).status().last_index;
     CHECK(reopened_last <= c.driver(c.wait_for_leader()).status().last_index);
     REQUIRE(c.propose(c.wait_for_leader(), "after=1"));
     c.run_until([&] { return c.all_have({1, 2, 3}, "after", "1"); });
@@ -502,7 +498,7 @@ TEST_CASE("a deposed leader's uncommitted entries are replaced by the snapshot i
 }
 
 TEST_CASE("proposals on a member cut off from the others time out or fail with no leader") {
-    Cluster c({1, 2, 3});
+    DriverCluster c({1, 2, 3});
     c.request_timeout = 300ms;
     NodeId leader = c.wait_for_leader();
     NodeId follower = c.follower_of(leader);
@@ -533,7 +529,7 @@ TEST_CASE("proposals on a member cut off from the others time out or fail with n
 }
 
 TEST_CASE("stopping a member fails its waiting proposals with server stopped") {
-    Cluster c({1, 2, 3});
+    DriverCluster c({1, 2, 3});
     NodeId leader = c.wait_for_leader();
     std::optional<Result<std::string>> response;
     c.driver(leader).propose("a=1", [&](Result<std::string> r) { response = std::move(r); });
@@ -545,7 +541,7 @@ TEST_CASE("stopping a member fails its waiting proposals with server stopped") {
 }
 
 TEST_CASE("a fourth member is added as a voter, catches up, and is removed again") {
-    Cluster c({1, 2, 3});
+    DriverCluster c({1, 2, 3});
     c.wait_for_leader();
     REQUIRE(c.propose(c.wait_for_leader(), "before=1"));
 
@@ -576,7 +572,7 @@ TEST_CASE("a fourth member is added as a voter, catches up, and is removed again
 }
 
 TEST_CASE("proposals issued in one loop iteration are written to the leader's log with one sync") {
-    Cluster c({1, 2, 3});
+    DriverCluster c({1, 2, 3});
     NodeId leader = c.wait_for_leader();
     REQUIRE(c.propose(leader, "warm=1"));
     // Let the cluster settle: everyone applied everything.
@@ -600,7 +596,7 @@ TEST_CASE("proposals issued in one loop iteration are written to the leader's lo
 
 TEST_CASE("what a member applied is flushed to its store within a tick, and an idle member does "
           "not flush") {
-    Cluster c({1, 2, 3});
+    DriverCluster c({1, 2, 3});
     NodeId leader = c.wait_for_leader();
     REQUIRE(c.propose(leader, "a=1"));
     c.run_until([&] { return c.all_have({1, 2, 3}, "a", "1"); });
@@ -615,7 +611,7 @@ TEST_CASE("what a member applied is flushed to its store within a tick, and an i
 }
 
 TEST_CASE("a data dir of another member is refused") {
-    Cluster c({1});
+    DriverCluster c({1});
     c.wait_for_leader();
     c.stop(1);
     RaftDriverOptions options = c.options(1, {});

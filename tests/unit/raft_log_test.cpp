@@ -8,7 +8,7 @@ using namespace keel::kv;
 
 namespace {
 
-std::vector<Entry> entries(Index first, std::vector<Term> terms) {
+std::vector<Entry> entries(keel::kv::Index first, std::vector<Term> terms) {
     std::vector<Entry> out;
     for (Term term : terms)
         out.push_back(Entry{term, first++, EntryType::Normal, "d" + std::to_string(term)});
@@ -61,10 +61,10 @@ TEST_CASE("entries replaced before advance() are not taken as persisted") {
 TEST_CASE("the backtracking hint is the last entry no newer than the leader's term") {
     RaftLog log;
     log.append(entries(1, {1, 1, 3, 3, 5}));
-    CHECK(log.find_conflict_by_term(5, 4) == std::pair<Index, Term>{4, 3});
-    CHECK(log.find_conflict_by_term(5, 2) == std::pair<Index, Term>{2, 1});
-    CHECK(log.find_conflict_by_term(9, 9) == std::pair<Index, Term>{5, 5});
-    CHECK(log.find_conflict_by_term(5, 0) == std::pair<Index, Term>{0, 0});
+    CHECK(log.find_conflict_by_term(5, 4) == std::pair<keel::kv::Index, Term>{4, 3});
+    CHECK(log.find_conflict_by_term(5, 2) == std::pair<keel::kv::Index, Term>{2, 1});
+    CHECK(log.find_conflict_by_term(9, 9) == std::pair<keel::kv::Index, Term>{5, 5});
+    CHECK(log.find_conflict_by_term(5, 0) == std::pair<keel::kv::Index, Term>{0, 0});
 }
 
 TEST_CASE("a compacted log keeps the term of its last dropped entry") {

@@ -20,7 +20,7 @@ bool refused_with(const Result<void>& r, ErrorCode code) {
     return !r && r.error().code() == int(code);
 }
 
-Snapshot empty_snapshot(Index index, Term term, std::vector<NodeId> voters) {
+Snapshot empty_snapshot(kv::Index index, Term term, std::vector<NodeId> voters) {
     return Snapshot{SnapshotMeta{index, term, ConfState{voters, {}}}, ""};
 }
 
@@ -67,7 +67,7 @@ TEST_CASE("a leader sends its appends before its own write is done, votes wait f
     Ready ready = c[1].ready();
     CHECK(ready.entries.size() == 1);
     bool append_early = false;
-    for (const Message& m : ready.messages)
+    for (const kv::Message& m : ready.messages)
         append_early |= m.type == MessageType::Append && m.entries.size() == 1;
     CHECK(append_early);
     c[1].advance(ready);
@@ -75,15 +75,16 @@ TEST_CASE("a leader sends its appends before its own write is done, votes wait f
     // A member asked to take over campaigns at once: its vote requests
     // promise its own vote, so they go out after the write.
     Term term = c.status(2).term;
-    REQUIRE(c[2].step(Message{.type = MessageType::TimeoutNow, .from = 1, .to = 2, .term = term}));
+    REQUIRE(
+        c[2].step(kv::Message{.type = MessageType::TimeoutNow, .from = 1, .to = 2, .term = term}));
     Ready vote = c[2].ready();
     REQUIRE(vote.hard_state);
     CHECK(vote.hard_state->vote == 2);
     CHECK(vote.hard_state->term == term + 1);
     size_t requests = 0;
-    for (const Message& m : vote.messages)
+    for (const kv::Message& m : vote.messages)
         CHECK(m.type != MessageType::Vote);
-    for (const Message& m : vote.messages_after_persist)
+    for (const kv::Message& m : vote.messages_after_persist)
         requests += m.type == MessageType::Vote;
     CHECK(requests == 2);
 }
@@ -116,12 +117,12 @@ TEST_CASE("a member that heard from its leader recently ignores an election, not
     Cluster c({1, 2, 3});
     c.campaign(1);
     Term term = c.status(2).term;
-    Message vote{.type = MessageType::Vote,
-                 .from = 3,
-                 .to = 2,
-                 .term = term + 5,
-                 .log_term = term + 4,
-                 .index = 100};
+    kv::Message vote{.type = MessageType::Vote,
+                     .from = 3,
+                     .to = 2,
+                     .term = term + 5,
+                     .log_term = term + 4,
+                     .index = 100};
     REQUIRE(c[2].step(vote));
     CHECK(c.status(2).term == term);
     CHECK(c.status(2).leader == 1);
@@ -146,7 +147,7 @@ TEST_CASE("an entry of an earlier term is not committed by counting replicas (Ra
     // Let the first probe through (it is rejected: member 2 lacks entry 4),
     // then hold back the leader's own entry 5.
     bool rejected = false;
-    c.drop = [&rejected](const Message& m) {
+    c.drop = [&rejected](const kv::Message& m) {
         rejected |= m.type == MessageType::AppendResponse && m.reject;
         return rejected && m.type == MessageType::Append && !m.entries.empty() &&
                m.entries[0].index == 5;
@@ -167,7 +168,7 @@ TEST_CASE("an entry of an earlier term is not committed by counting replicas (Ra
 
 TEST_CASE("a new leader refuses a membership change until it commits an entry of its term") {
     Cluster c({1, 2, 3});
-    c.drop = [](const Message& m) { return m.type == MessageType::AppendResponse; };
+    c.drop = [](const kv::Message& m) { return m.type == MessageType::AppendResponse; };
     c.campaign(1);
     REQUIRE(c.leader() == 1);
     ConfChange add{ConfChangeType::AddLearner, 4, {}};
@@ -194,7 +195,7 @@ TEST_CASE("a membership change that cannot apply is refused when proposed") {
 
 TEST_CASE("a read index waits until the leader has committed an entry of its term") {
     Cluster c({1, 2, 3});
-    c.drop = [](const Message& m) { return m.type == MessageType::AppendResponse; };
+    c.drop = [](const kv::Message& m) { return m.type == MessageType::AppendResponse; };
     c.campaign(1);
     REQUIRE(c.leader() == 1);
     REQUIRE(c[1].read_index("early"));
@@ -268,7 +269,7 @@ TEST_CASE("a promoted learner votes") {
 TEST_CASE("leadership moves to an up-to-date target and proposals are refused meanwhile") {
     Cluster c({1, 2, 3});
     c.campaign(1);
-    c.drop = [](const Message& m) { return m.to == 2; };
+    c.drop = [](const kv::Message& m) { return m.to == 2; };
     REQUIRE(c[1].propose("before"));
     c.deliver();
     REQUIRE(c[1].transfer_leadership(2));
@@ -328,7 +329,7 @@ TEST_CASE("a follower whose next entry was compacted away gets the snapshot") {
     for (int i = 0; i < 5; ++i)
         REQUIRE(c[1].propose("e" + std::to_string(i)));
     c.tick(1);
-    Index applied = c.status(1).applied;
+    kv::Index applied = c.status(1).applied;
     Result<SnapshotMeta> meta = c[1].compact(applied, "state");
     REQUIRE(meta);
     CHECK(meta->conf.voters == std::vector<NodeId>{1, 2, 3});
@@ -353,43 +354,44 @@ TEST_CASE("a malformed message is an error and changes nothing") {
     RaftStatus before = c.status(2);
     std::vector<Entry> log_before(c[2].log_entries().begin(), c[2].log_entries().end());
     Term t = before.term;
-    std::vector<Message> bad = {
-        Message{.type = MessageType::Heartbeat, .from = 1, .to = 3, .term = t},
-        Message{.type = MessageType::Heartbeat, .from = 0, .to = 2, .term = t},
-        Message{.type = MessageType::Heartbeat, .from = 2, .to = 2, .term = t},
-        Message{.type = MessageType(200), .from = 1, .to = 2, .term = t},
-        Message{.type = MessageType::Heartbeat, .from = 1, .to = 2, .term = 0},
-        Message{.type = MessageType::Propose, .from = 1, .to = 2, .term = t},
-        Message{.type = MessageType::Append,
-                .from = 1,
-                .to = 2,
-                .term = t,
-                .log_term = t,
-                .index = 4,
-                .entries = {Entry{t, 6, EntryType::Normal, "gap"}}},
-        Message{.type = MessageType::Append,
-                .from = 1,
-                .to = 2,
-                .term = t,
-                .log_term = t,
-                .index = 4,
-                .entries = {Entry{t + 1, 5, EntryType::Normal, "future"}}},
-        Message{.type = MessageType::Append,
-                .from = 1,
-                .to = 2,
-                .term = t,
-                .log_term = t,
-                .index = 4,
-                .entries = {Entry{t, 5, EntryType(9), "unknown"}}},
-        Message{.type = MessageType::Snapshot, .from = 1, .to = 2, .term = t},
-        Message{.type = MessageType::Snapshot,
-                .from = 1,
-                .to = 2,
-                .term = t,
-                .snapshot = Snapshot{SnapshotMeta{~uint64_t(0), t, ConfState{{1, 2, 3}, {}}}, ""}},
-        Message{.type = MessageType::Vote, .from = 3, .to = 2, .term = t, .log_term = t + 1},
+    std::vector<kv::Message> bad = {
+        kv::Message{.type = MessageType::Heartbeat, .from = 1, .to = 3, .term = t},
+        kv::Message{.type = MessageType::Heartbeat, .from = 0, .to = 2, .term = t},
+        kv::Message{.type = MessageType::Heartbeat, .from = 2, .to = 2, .term = t},
+        kv::Message{.type = MessageType(200), .from = 1, .to = 2, .term = t},
+        kv::Message{.type = MessageType::Heartbeat, .from = 1, .to = 2, .term = 0},
+        kv::Message{.type = MessageType::Propose, .from = 1, .to = 2, .term = t},
+        kv::Message{.type = MessageType::Append,
+                    .from = 1,
+                    .to = 2,
+                    .term = t,
+                    .log_term = t,
+                    .index = 4,
+                    .entries = {Entry{t, 6, EntryType::Normal, "gap"}}},
+        kv::Message{.type = MessageType::Append,
+                    .from = 1,
+                    .to = 2,
+                    .term = t,
+                    .log_term = t,
+                    .index = 4,
+                    .entries = {Entry{t + 1, 5, EntryType::Normal, "future"}}},
+        kv::Message{.type = MessageType::Append,
+                    .from = 1,
+                    .to = 2,
+                    .term = t,
+                    .log_term = t,
+                    .index = 4,
+                    .entries = {Entry{t, 5, EntryType(9), "unknown"}}},
+        kv::Message{.type = MessageType::Snapshot, .from = 1, .to = 2, .term = t},
+        kv::Message{.type = MessageType::Snapshot,
+                    .from = 1,
+                    .to = 2,
+                    .term = t,
+                    .snapshot =
+                        Snapshot{SnapshotMeta{~uint64_t(0), t, ConfState{{1, 2, 3}, {}}}, ""}},
+        kv::Message{.type = MessageType::Vote, .from = 3, .to = 2, .term = t, .log_term = t + 1},
     };
-    for (const Message& m : bad) {
+    for (const kv::Message& m : bad) {
         CAPTURE(kMessageTypeNames.name(m.type));
         CHECK(!c[2].step(m));
     }

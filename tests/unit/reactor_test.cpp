@@ -1,6 +1,7 @@
 // Tests for base/reactor.h: fd readiness, timers, signals and the reaper, with
 // real pipes, timerfds, signals and child processes.
 #include "base/reactor.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
@@ -16,29 +17,15 @@
 
 using namespace keel;
 using namespace std::chrono_literals;
+using keel::testing::make_reactor;
+using keel::testing::run_until;
 
 namespace {
 
-std::unique_ptr<Reactor> make_reactor() {
-    Result<std::unique_ptr<Reactor>> reactor = Reactor::create();
-    REQUIRE(reactor);
-    return std::move(*reactor);
-}
-
-// Runs the loop until `done` holds; fails the test after `limit`.
-void run_until(Reactor& reactor, const std::function<bool()>& done,
-               std::chrono::milliseconds limit = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out");
-        REQUIRE(reactor.run_once(50ms));
-    }
-}
-
-struct Pipe {
+struct NonblockingPipe {
     Fd read_end;
     Fd write_end;
-    Pipe() {
+    NonblockingPipe() {
         int fds[2];
         REQUIRE(::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0);
         read_end.reset(fds[0]);
@@ -62,7 +49,7 @@ pid_t spawn_exiting_child(int code) {
 
 TEST_CASE("a readable pipe runs its callback with EPOLLIN") {
     auto reactor = make_reactor();
-    Pipe pipe;
+    NonblockingPipe pipe;
     uint32_t seen = 0;
     std::string received;
     REQUIRE(reactor->add_fd(pipe.read_end.get(), EPOLLIN, [&](uint32_t events) {
@@ -83,7 +70,7 @@ TEST_CASE("a readable pipe runs its callback with EPOLLIN") {
 
 TEST_CASE("an fd callback that removes its own fd is not called again") {
     auto reactor = make_reactor();
-    Pipe pipe;
+    NonblockingPipe pipe;
     int calls = 0;
     REQUIRE(reactor->add_fd(pipe.read_end.get(), EPOLLIN, [&](uint32_t) {
         ++calls;
@@ -98,8 +85,8 @@ TEST_CASE("an fd callback that removes its own fd is not called again") {
 
 TEST_CASE("an fd removed by an earlier callback in the same batch is not dispatched") {
     auto reactor = make_reactor();
-    Pipe first;
-    Pipe second;
+    NonblockingPipe first;
+    NonblockingPipe second;
     int first_calls = 0;
     int second_calls = 0;
     // Whichever runs first removes the other; exactly one may run.
@@ -122,7 +109,7 @@ TEST_CASE("an fd removed by an earlier callback in the same batch is not dispatc
 
 TEST_CASE("a callback may replace its fd's registration with a new callback") {
     auto reactor = make_reactor();
-    Pipe pipe;
+    NonblockingPipe pipe;
     std::vector<std::string> calls;
     REQUIRE(reactor->add_fd(pipe.read_end.get(), EPOLLIN, [&](uint32_t) {
         calls.push_back("old");
@@ -139,7 +126,7 @@ TEST_CASE("a callback may replace its fd's registration with a new callback") {
 
 TEST_CASE("modify_fd changes the events an fd is watched for") {
     auto reactor = make_reactor();
-    Pipe pipe;
+    NonblockingPipe pipe;
     int calls = 0;
     REQUIRE(reactor->add_fd(pipe.write_end.get(), EPOLLOUT, [&](uint32_t) { ++calls; }));
     run_until(*reactor, [&] { return calls > 0; });
@@ -151,7 +138,7 @@ TEST_CASE("modify_fd changes the events an fd is watched for") {
 
 TEST_CASE("watching an fd twice or modifying an unwatched fd is an error") {
     auto reactor = make_reactor();
-    Pipe pipe;
+    NonblockingPipe pipe;
     REQUIRE(reactor->add_fd(pipe.read_end.get(), EPOLLIN, [](uint32_t) {}));
     Result<void> again = reactor->add_fd(pipe.read_end.get(), EPOLLIN, [](uint32_t) {});
     REQUIRE(!again);

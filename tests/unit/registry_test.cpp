@@ -48,7 +48,7 @@ TEST_CASE("credentials are user:password, the password may hold colons") {
 }
 
 TEST_CASE("credentials come from KEEL_REGISTRY_AUTH, else docker's config.json auths") {
-    testing::TempDir dir;
+    keel::testing::TempDir dir;
     REQUIRE(write_new_file(dir / "config.json",
                            R"({"auths":{"127.0.0.1:5000":{"auth":"Ym9iOmh1bnRlcjI="},)"
                            R"("https://index.docker.io/v1/":{"auth":"aHViOnB3"},)"

@@ -296,7 +296,7 @@ TEST_CASE("names that no DNS message can carry are refused before sending") {
 }
 
 TEST_CASE("a host is found through a DNS server over UDP, and over TCP when truncated") {
-    testing::TempDir dir;
+    keel::testing::TempDir dir;
     REQUIRE(write_new_file(dir / "hosts", "127.0.0.1 localhost\n"));
     REQUIRE(write_new_file(dir / "resolv.conf", "nameserver 127.0.0.1\noptions timeout:2\n"));
     ResolverOptions options;
@@ -325,7 +325,7 @@ TEST_CASE("a host is found through a DNS server over UDP, and over TCP when trun
 }
 
 TEST_CASE("a nameserver that does not answer fails within the timeout") {
-    testing::TempDir dir;
+    keel::testing::TempDir dir;
     REQUIRE(write_new_file(dir / "resolv.conf", "nameserver 127.0.0.1\noptions attempts:1\n"));
     // A bound UDP socket that never answers.
     Fd silent(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));

@@ -3,30 +3,26 @@
 // /etc/keel/kv.conf's ETCD_* variables, and keeps its data on STATE.
 #include "kv/role_config.h"
 #include "kv/server_config.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
 using namespace keel;
 using namespace keel::kv;
+using keel::testing::cmdline;
 
 namespace {
 
-using Environment = std::map<std::string, std::string>;
+using EnvironmentMap = std::map<std::string, std::string>;
 
-KernelCommandLine cmdline(std::string_view text) {
-    auto parsed = KernelCommandLine::parse(text);
-    REQUIRE(parsed);
-    return *parsed;
-}
-
-std::vector<std::string> arguments(std::string_view text, const Environment& environment = {}) {
+std::vector<std::string> arguments(std::string_view text, const EnvironmentMap& environment = {}) {
     auto args = role_arguments(cmdline(text), environment);
     if (!args)
         FAIL(args.error().to_string());
     return *args;
 }
 
-ServerConfig role_config(std::string_view text, const Environment& environment = {}) {
+ServerConfig role_config(std::string_view text, const EnvironmentMap& environment = {}) {
     auto args = arguments(text, environment);
     auto config = parse_server_config(args, environment);
     if (!config)
@@ -59,9 +55,9 @@ TEST_CASE("the role keeps its data on STATE unless the command line or kv.conf n
 }
 
 TEST_CASE("the kernel command line wins over kv.conf's ETCD_ variables") {
-    Environment conf = {{"ETCD_NAME", "from-file"},
-                        {"ETCD_HEARTBEAT_INTERVAL", "50"},
-                        {"ETCD_INITIAL_CLUSTER", "m1=http://127.0.0.1:2380"}};
+    EnvironmentMap conf = {{"ETCD_NAME", "from-file"},
+                           {"ETCD_HEARTBEAT_INTERVAL", "50"},
+                           {"ETCD_INITIAL_CLUSTER", "m1=http://127.0.0.1:2380"}};
     ServerConfig config = role_config("keel.kv.name=m1", conf);
     CHECK(config.name == "m1");
     CHECK(config.heartbeat_interval_ms == 50);

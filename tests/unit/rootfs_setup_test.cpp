@@ -38,7 +38,7 @@ constexpr long kTmpfsMagic = 0x01021994;
 constexpr long kDevptsMagic = 0x1cd1;
 constexpr long kProcMagic = 0x9fa0;
 
-std::string describe(const Error& error) {
+std::string describe_error(const Error& error) {
     return error.to_string();
 }
 
@@ -46,12 +46,12 @@ std::string describe(const Error& error) {
 std::string set_up(const Spec& spec, const std::string& rootfs, const std::string& bundle,
                    RootEntry entry = RootEntry::PivotRoot) {
     if (auto prepared = prepare_rootfs(spec, rootfs, bundle); !prepared)
-        return "prepare: " + describe(prepared.error());
+        return "prepare: " + describe_error(prepared.error());
     std::string path = rootfs.starts_with('/') ? rootfs : bundle + "/" + rootfs;
     if (auto entered = enter_rootfs(path, entry); !entered)
-        return "enter: " + describe(entered.error());
+        return "enter: " + describe_error(entered.error());
     if (auto finished = finish_rootfs(spec); !finished)
-        return "finish: " + describe(finished.error());
+        return "finish: " + describe_error(finished.error());
     return "";
 }
 
@@ -104,7 +104,7 @@ std::string filesystem(const std::string& path) {
 }
 
 // The file's text, or the errno's when it cannot be read.
-std::string contents(const std::string& path) {
+std::string contents_or_errno(const std::string& path) {
     auto text = read_file(path);
     return text ? *text : std::string(std::strerror(text.error().code()));
 }
@@ -148,7 +148,7 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
         std::string points;
         auto mounts = read_mountinfo();
         if (!mounts)
-            return describe(mounts.error());
+            return describe_error(mounts.error());
         std::vector<std::string> sorted;
         std::string options;
         for (const MountEntry& entry : *mounts) {
@@ -159,7 +159,7 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
                     ? cat("/ from ...", entry.root.ends_with("/rootfs") ? "/rootfs" : entry.root)
                     : entry.point);
         }
-        std::string table = contents("/proc/self/mountinfo");
+        std::string table = contents_or_errno("/proc/self/mountinfo");
         size_t tmp_line = table.find(" / /tmp ");
         bool tmp_shared =
             tmp_line != table.npos &&
@@ -168,7 +168,7 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
         std::sort(sorted.begin(), sorted.end());
         for (const std::string& point : sorted)
             points += point + " ";
-        return cat("marker ", contents("/etc/marker"), "\n",                           //
+        return cat("marker ", contents_or_errno("/etc/marker"), "\n",                  //
                    "null ", node("/dev/null"), ", zero ", node("/dev/zero"),           //
                    ", full ", node("/dev/full"), ", random ", node("/dev/random"),     //
                    ", urandom ", node("/dev/urandom"), ", tty ", node("/dev/tty"),     //
@@ -178,8 +178,9 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
                    "/dev ", filesystem("/dev"), ", /dev/pts ", filesystem("/dev/pts"),
                    ", /dev/shm ", filesystem("/dev/shm"), ", /tmp ", filesystem("/tmp"), ", /proc ",
                    filesystem("/proc"), "\n", //
-                   "data ", contents("/srv/data/hello"), ", write: ", create("/srv/data/new"),
-                   "\nhosts ", contents("/etc/hosts"),                        //
+                   "data ", contents_or_errno("/srv/data/hello"),
+                   ", write: ", create("/srv/data/new"), "\nhosts ",
+                   contents_or_errno("/etc/hosts"),                           //
                    options, "/tmp shared: ", tmp_shared ? "yes" : "no", "\n", //
                    "mounts ", points);
     });
@@ -201,7 +202,7 @@ TEST_CASE("a container gets the spec's mounts, a /dev of its own and a new root"
     // The targets were made in the rootfs, the bundle's files left alone.
     CHECK(node(bundle.in_rootfs("srv/data")) == "dir");
     CHECK(node(bundle.in_rootfs("etc/hosts")) == "file");
-    CHECK(contents(bundle.in_rootfs("etc/hosts")).empty());
+    CHECK(contents_or_errno(bundle.in_rootfs("etc/hosts")).empty());
     CHECK(node(bundle.dir / "data/new") == "No such file or directory");
 }
 
@@ -223,7 +224,7 @@ TEST_CASE("a /dev and /dev/pts from the spec are used as they are and get the de
             return failed;
         auto mounts = read_mountinfo();
         if (!mounts)
-            return describe(mounts.error());
+            return describe_error(mounts.error());
         std::string dev;
         for (const MountEntry& entry : *mounts)
             if (entry.point.starts_with("/dev"))
@@ -260,7 +261,7 @@ TEST_CASE("a read-only cgroup mount shows the host's kind of hierarchy, read-onl
             return std::string(std::strerror(errno));
         auto mounts = read_mountinfo();
         if (!mounts)
-            return describe(mounts.error());
+            return describe_error(mounts.error());
         size_t count = 0;
         size_t writable = 0;
         for (const MountEntry& entry : *mounts) {
@@ -295,11 +296,11 @@ TEST_CASE("mount destinations through symlinks to /.., /etc or ../.. stay inside
     };
     std::string said = in_namespaces(0, [&] {
         if (auto prepared = prepare_rootfs(spec, bundle.rootfs, ""); !prepared)
-            return describe(prepared.error());
+            return describe_error(prepared.error());
         return cat(filesystem(bundle.in_rootfs(name)), " ",
                    filesystem(bundle.in_rootfs("etc/" + name + "/deeper")), " ",
                    filesystem(bundle.in_rootfs("etc/" + name + "-dotdot")), " ",
-                   contents(bundle.in_rootfs("etc/" + name + "-file")),
+                   contents_or_errno(bundle.in_rootfs("etc/" + name + "-file")),
                    ", host: ", node("/" + name), ", ", node("/etc/" + name), ", ",
                    node("/etc/" + name + "-file"));
     });
@@ -321,7 +322,7 @@ TEST_CASE("a mount through a symlink to nothing is refused and makes nothing on 
     spec.mounts = {spec_mount("/dangling/sub", "tmpfs", "tmpfs")};
     std::string said = in_namespaces(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
-        return prepared ? "prepared" : describe(prepared.error());
+        return prepared ? "prepared" : describe_error(prepared.error());
     });
     if (skipped(said))
         return;
@@ -341,7 +342,7 @@ TEST_CASE("proc is not mounted where the image put a symlink") {
         if (prepared)
             return cat("prepared, /elsewhere is ", filesystem(bundle.in_rootfs("elsewhere")));
         return cat(prepared.error().code() == ELOOP ? "ELOOP: " : "other: ",
-                   describe(prepared.error()));
+                   describe_error(prepared.error()));
     });
     if (skipped(said))
         return;
@@ -355,7 +356,7 @@ TEST_CASE("a failed mount is named by its place in the spec, its destination and
     std::string said = in_namespaces(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
         return prepared ? "prepared"
-                        : cat(prepared.error().code(), " ", describe(prepared.error()));
+                        : cat(prepared.error().code(), " ", describe_error(prepared.error()));
     });
     if (skipped(said))
         return;
@@ -369,7 +370,7 @@ TEST_CASE("an idmapped mount is refused rather than mounted with the wrong owner
     spec.mounts = {spec_mount("/data", "bind", bundle.dir / "data", {"rbind", "idmap"})};
     std::string said = in_namespaces(0, [&] {
         auto prepared = prepare_rootfs(spec, bundle.rootfs, "");
-        return prepared ? "prepared" : describe(prepared.error());
+        return prepared ? "prepared" : describe_error(prepared.error());
     });
     if (skipped(said))
         return;
@@ -392,19 +393,19 @@ TEST_CASE("masked paths read empty, read-only paths and a read-only root refuse 
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
         auto listed = list_directory("/secret/dir");
-        return cat("file `", contents("/secret/file"), "`, dir ",
+        return cat("file `", contents_or_errno("/secret/file"), "`, dir ",
                    listed ? cat(listed->size(), " entries") : "unreadable",
-                   ", write in it: ", create("/secret/dir/new"), "\nro/file ", contents("/ro/file"),
-                   ", write: ", create("/ro/file"), ", new: ", create("/ro/new"),
-                   "\nroot: ", create("/new"), ", /run: ", create("/run/new"),
-                   ", /dev/shm: ", create("/dev/shm/new"));
+                   ", write in it: ", create("/secret/dir/new"), "\nro/file ",
+                   contents_or_errno("/ro/file"), ", write: ", create("/ro/file"),
+                   ", new: ", create("/ro/new"), "\nroot: ", create("/new"),
+                   ", /run: ", create("/run/new"), ", /dev/shm: ", create("/dev/shm/new"));
     });
     if (skipped(said))
         return;
     CHECK(said == "file ``, dir 0 entries, write in it: Read-only file system\n"
                   "ro/file data, write: Read-only file system, new: Read-only file system\n"
                   "root: Read-only file system, /run: ok, /dev/shm: ok");
-    CHECK(contents(bundle.in_rootfs("secret/file")) == "password");
+    CHECK(contents_or_errno(bundle.in_rootfs("secret/file")) == "password");
     CHECK(!path_exists(bundle.in_rootfs("missing")));
 }
 
@@ -419,7 +420,8 @@ std::string mask_with_dev_from(Bundle& bundle) {
     spec.linux_config.masked_paths = {"/etc/shadow"};
     std::string said = in_namespaces(0, [&] {
         std::string failed = set_up(spec, bundle.rootfs, bundle.dir.path());
-        return cat(failed.empty() ? "masked" : failed, "; shadow: ", contents("/etc/shadow"));
+        return cat(failed.empty() ? "masked" : failed,
+                   "; shadow: ", contents_or_errno("/etc/shadow"));
     });
     return said;
 }
@@ -476,7 +478,7 @@ TEST_CASE("a /dev bound from the bundle is left as it is, and a real null device
 
 TEST_CASE("sysctls are written into the container's own namespaces") {
     Bundle bundle;
-    std::string host_ttl = contents("/proc/sys/net/ipv4/ip_default_ttl");
+    std::string host_ttl = contents_or_errno("/proc/sys/net/ipv4/ip_default_ttl");
     std::string wanted = host_ttl == "99\n" ? "98" : "99";
     Spec spec;
     spec.mounts = {spec_mount("/proc", "proc", "proc")};
@@ -486,12 +488,12 @@ TEST_CASE("sysctls are written into the container's own namespaces") {
     std::string said = in_namespaces(CLONE_NEWNET, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
-        return contents("/proc/sys/net/ipv4/ip_default_ttl");
+        return contents_or_errno("/proc/sys/net/ipv4/ip_default_ttl");
     });
     if (skipped(said))
         return;
     CHECK(said == wanted + "\n");
-    CHECK(contents("/proc/sys/net/ipv4/ip_default_ttl") == host_ttl);
+    CHECK(contents_or_errno("/proc/sys/net/ipv4/ip_default_ttl") == host_ttl);
 }
 
 TEST_CASE("sysctls are refused when /proc/sys is the image's, not a proc filesystem") {
@@ -506,7 +508,7 @@ TEST_CASE("sysctls are refused when /proc/sys is the image's, not a proc filesys
         return;
     CHECK(said == "finish: linux.sysctl: /proc/sys is not a proc filesystem (no proc mount in the "
                   "spec?)");
-    CHECK(contents(bundle.in_rootfs("proc/sys/net/ipv4/ip_forward")) == "0\n");
+    CHECK(contents_or_errno(bundle.in_rootfs("proc/sys/net/ipv4/ip_forward")) == "0\n");
 }
 
 TEST_CASE("sysctls are allowed only for the namespaces the container has of its own") {
@@ -562,7 +564,7 @@ TEST_CASE("moving the rootfs onto / and chrooting also enters it") {
             !failed.empty())
             return failed;
         char cwd[256] = {};
-        return cat(contents("/etc/marker"), " in ", ::getcwd(cwd, sizeof cwd) ? cwd : "?",
+        return cat(contents_or_errno("/etc/marker"), " in ", ::getcwd(cwd, sizeof cwd) ? cwd : "?",
                    ", null ", node("/dev/null"), ", host's tmp: ", node(bundle.dir.path()));
     });
     if (skipped(said))
@@ -578,7 +580,7 @@ TEST_CASE("a shared rootfs propagation still lets pivot_root enter the rootfs") 
     std::string said = in_namespaces(0, [&] {
         if (std::string failed = set_up(spec, bundle.rootfs, ""); !failed.empty())
             return failed;
-        return contents("/etc/marker");
+        return contents_or_errno("/etc/marker");
     });
     if (skipped(said))
         return;
@@ -600,8 +602,8 @@ TEST_CASE("tmpcopyup fills a tmpfs with what was below it") {
         struct stat top {};
         ::stat("/opt/sub/kept", &file);
         ::stat("/opt", &top);
-        return cat(filesystem("/opt"), " ", contents("/opt/link"), " ", node("/opt/link"), " ",
-                   file.st_mode & 0777, " ", top.st_mode & 0777);
+        return cat(filesystem("/opt"), " ", contents_or_errno("/opt/link"), " ", node("/opt/link"),
+                   " ", file.st_mode & 0777, " ", top.st_mode & 0777);
     });
     if (skipped(said))
         return;
@@ -615,9 +617,9 @@ TEST_CASE("in a user namespace, where mknod is refused, /dev's devices are bound
              {std::pair{"/proc/self/setgroups", "deny"}, std::pair{"/proc/self/uid_map", "0 0 1"},
               std::pair{"/proc/self/gid_map", "0 0 1"}})
             if (auto written = write_existing_file(file, text); !written)
-                return "skip: " + describe(written.error());
+                return "skip: " + describe_error(written.error());
         if (auto prepared = prepare_rootfs(Spec{}, bundle.rootfs, ""); !prepared)
-            return "prepare: " + describe(prepared.error());
+            return "prepare: " + describe_error(prepared.error());
         return cat(node(bundle.in_rootfs("dev/null")), ", ", node(bundle.in_rootfs("dev/tty")),
                    ", ", filesystem(bundle.in_rootfs("dev/pts")));
     });

@@ -19,7 +19,7 @@ using namespace keel::testing::gpt;
 
 namespace {
 
-std::string error_of(const keel::Result<keel::GptTable>& result) {
+std::string gpt_error(const keel::Result<keel::GptTable>& result) {
     REQUIRE_FALSE(result);
     return result.error().to_string();
 }
@@ -355,7 +355,7 @@ TEST_CASE("a damaged or hostile GPT header is refused with the reason") {
             put_le(disk.bytes, kSector + 16,
                    keel::crc32_ieee(std::string_view(disk.bytes).substr(kSector, size)), 4);
         }
-        std::string message = error_of(keel::parse_gpt(disk.bytes));
+        std::string message = gpt_error(keel::parse_gpt(disk.bytes));
         CHECK(message.find(c.reason) != std::string::npos);
     }
 }
@@ -364,14 +364,14 @@ TEST_CASE("GPT partition entries are checked: CRC, LBAs, truncation") {
     SUBCASE("a flipped byte in the array fails its CRC") {
         TestDisk disk = make_disk();
         disk.bytes[2 * kSector + 60] ^= 1;
-        CHECK(error_of(keel::parse_gpt(disk.bytes)).find("partition entries: CRC mismatch") !=
+        CHECK(gpt_error(keel::parse_gpt(disk.bytes)).find("partition entries: CRC mismatch") !=
               std::string::npos);
     }
     SUBCASE("a partition outside the usable range") {
         auto partitions = default_partitions();
         partitions[1].last = kSectors; // past last usable
         TestDisk disk = make_disk(partitions);
-        CHECK(error_of(keel::parse_gpt(disk.bytes)).find("GPT partition 3: LBAs") !=
+        CHECK(gpt_error(keel::parse_gpt(disk.bytes)).find("GPT partition 3: LBAs") !=
               std::string::npos);
     }
     SUBCASE("a partition that ends before it starts") {
@@ -379,17 +379,17 @@ TEST_CASE("GPT partition entries are checked: CRC, LBAs, truncation") {
         partitions[0].first = 90;
         partitions[0].last = 50;
         TestDisk disk = make_disk(partitions);
-        CHECK(error_of(keel::parse_gpt(disk.bytes)).find("first LBA 90 is after the last, 50") !=
+        CHECK(gpt_error(keel::parse_gpt(disk.bytes)).find("first LBA 90 is after the last, 50") !=
               std::string::npos);
     }
     SUBCASE("an image cut inside the array") {
         TestDisk disk = make_disk();
-        CHECK(error_of(keel::parse_gpt(std::string_view(disk.bytes).substr(0, 10 * kSector)))
+        CHECK(gpt_error(keel::parse_gpt(std::string_view(disk.bytes).substr(0, 10 * kSector)))
                   .find("truncated") != std::string::npos);
     }
     SUBCASE("an image cut before the header") {
         TestDisk disk = make_disk();
-        CHECK(error_of(keel::parse_gpt(std::string_view(disk.bytes).substr(0, 700)))
+        CHECK(gpt_error(keel::parse_gpt(std::string_view(disk.bytes).substr(0, 700)))
                   .find("truncated") != std::string::npos);
     }
     SUBCASE("parse_gpt_entries on too little data") {

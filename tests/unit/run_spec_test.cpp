@@ -22,12 +22,12 @@ using keel::testing::TempDir;
 
 namespace {
 
-const std::string kId = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const std::string kContainerId = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 // A root with an /etc/passwd and /etc/group like an image's.
-struct Root {
+struct ImageRoot {
     TempDir dir;
-    Root() {
+    ImageRoot() {
         REQUIRE(make_directories(dir / "rootfs/etc"));
         REQUIRE(write_new_file(dir / "rootfs/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
                                                           "www:x:33:33:web:/var/www:/bin/false\n"
@@ -39,7 +39,7 @@ struct Root {
     }
     ContainerPlace place() const {
         return {.nofile_hard_limit = 1048576,
-                .id = kId,
+                .id = kContainerId,
                 .rootfs = dir / "rootfs",
                 .files_dir = dir / "files",
                 .host_hostname = "hosty",
@@ -88,7 +88,7 @@ const oci::Mount* find_mount(const oci::Spec& spec, std::string_view destination
 
 TEST_CASE("a container gets Docker's 14 capabilities in its bounding, effective and permitted "
           "sets, none inheritable") {
-    Root root;
+    ImageRoot root;
     oci::Spec spec = made({}, busybox_image(), root.place());
     oci::CapabilityMask docker =
         mask({CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
@@ -105,7 +105,7 @@ TEST_CASE("a container gets Docker's 14 capabilities in its bounding, effective 
 
 TEST_CASE("where device rules cannot be enforced, Docker's default CAP_MKNOD is left out "
           "unless asked for") {
-    Root root;
+    ImageRoot root;
     ContainerPlace place = root.place();
     place.device_rules = DeviceRules::NotEnforceable;
     oci::Spec spec = made({}, busybox_image(), place);
@@ -155,7 +155,7 @@ TEST_CASE("the process runs the image's entrypoint and cmd, a given command repl
 }
 
 TEST_CASE("the environment has HOSTNAME, TERM with -t, the image's Env, -e over them, then HOME") {
-    Root root;
+    ImageRoot root;
     oci::ImageConfig image = busybox_image();
     RunOptions options{.terminal = Terminal::Allocate, .env = {"LANG=de_DE", "EXTRA=1"}};
     oci::Spec spec = made(options, image, root.place());
@@ -168,14 +168,14 @@ TEST_CASE("the environment has HOSTNAME, TERM with -t, the image's Env, -e over 
 }
 
 TEST_CASE("the hostname is 12 hex digits of the id, -h's, or the host's with --network host") {
-    Root root;
+    ImageRoot root;
     CHECK(made({}, busybox_image(), root.place()).hostname == "0123456789ab");
     CHECK(made({.hostname = "web"}, busybox_image(), root.place()).hostname == "web");
     CHECK(made({.network = NetworkMode::Host}, busybox_image(), root.place()).hostname == "hosty");
 }
 
 TEST_CASE("the user is looked up in the image's own passwd and group files") {
-    Root root;
+    ImageRoot root;
     auto user = [&](std::string_view spec) {
         auto result = resolve_user(root.dir / "rootfs", spec);
         REQUIRE_MESSAGE(result, result.error().to_string());
@@ -216,7 +216,7 @@ TEST_CASE("a passwd that is a symlink out of the root is read inside the root") 
 }
 
 TEST_CASE("-u, -w and the image's User and WorkingDir reach the process") {
-    Root root;
+    ImageRoot root;
     oci::ImageConfig image = busybox_image();
     image.user = "www";
     image.working_dir = "/srv";
@@ -232,7 +232,7 @@ TEST_CASE("-u, -w and the image's User and WorkingDir reach the process") {
 }
 
 TEST_CASE("Docker's masked and read-only paths are set") {
-    Root root;
+    ImageRoot root;
     oci::Spec spec = made({}, busybox_image(), root.place());
     CHECK(spec.linux_config.masked_paths ==
           std::vector<std::string>{"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore",
@@ -246,7 +246,7 @@ TEST_CASE("Docker's masked and read-only paths are set") {
 
 TEST_CASE("the container has its own pid, mount, uts, ipc, cgroup and network namespaces, the "
           "host's network with --network host") {
-    Root root;
+    ImageRoot root;
     using oci::NamespaceType;
     oci::Spec spec = made({}, busybox_image(), root.place());
     for (NamespaceType type : {NamespaceType::Pid, NamespaceType::Mount, NamespaceType::Uts,
@@ -259,7 +259,7 @@ TEST_CASE("the container has its own pid, mount, uts, ipc, cgroup and network na
 }
 
 TEST_CASE("the default mounts are Docker's, then /etc's files, --tmpfs and -v") {
-    Root root;
+    ImageRoot root;
     RunOptions options{
         .volumes = {{.access = Access::ReadOnly, .source = "/srv/data", .destination = "/data"},
                     {.source = "/srv/logs", .destination = "/logs"}},
@@ -291,14 +291,14 @@ TEST_CASE("the default mounts are Docker's, then /etc's files, --tmpfs and -v") 
 }
 
 TEST_CASE("--read-only makes the root read-only") {
-    Root root;
+    ImageRoot root;
     CHECK_FALSE(made({}, busybox_image(), root.place()).root.readonly);
     CHECK(made({.root_access = Access::ReadOnly}, busybox_image(), root.place()).root.readonly);
 }
 
 TEST_CASE("RLIMIT_NOFILE is Docker's 1048576 unless the host's hard limit is lower or --ulimit "
           "says otherwise") {
-    Root root;
+    ImageRoot root;
     auto nofile = [](const oci::Spec& spec) {
         for (const oci::Rlimit& rlimit : spec.process->rlimits)
             if (rlimit.resource == RLIMIT_NOFILE)
@@ -319,7 +319,7 @@ TEST_CASE("RLIMIT_NOFILE is Docker's 1048576 unless the host's hard limit is low
 }
 
 TEST_CASE("--memory, --cpus, --pids-limit and --cgroup-parent become the container's limits") {
-    Root root;
+    ImageRoot root;
     RunOptions options{.memory_bytes = *parse_memory_size("256m"),
                        .cpu_micros = *parse_cpus("1.5"),
                        .pids_limit = 100,
@@ -331,13 +331,13 @@ TEST_CASE("--memory, --cpus, --pids-limit and --cgroup-parent become the contain
     CHECK(resources.cpu->quota == 150000);
     CHECK(resources.cpu->period == 100000);
     CHECK(resources.pids_limit == 100);
-    CHECK(spec.linux_config.cgroups_path == "/keel.slice/" + kId);
+    CHECK(spec.linux_config.cgroups_path == "/keel.slice/" + kContainerId);
     CHECK_FALSE(made({}, busybox_image(), root.place()).linux_config.resources);
 }
 
 TEST_CASE(
     "the default seccomp profile is there unless unconfined; no-new-privileges is asked for") {
-    Root root;
+    ImageRoot root;
     oci::Spec spec = made({}, busybox_image(), root.place());
     REQUIRE(spec.linux_config.seccomp);
     CHECK(spec.linux_config.seccomp->default_action == oci::SeccompAction::Errno);
@@ -350,7 +350,7 @@ TEST_CASE(
 }
 
 TEST_CASE("a seccomp profile file in Docker's format applies its rules by capability") {
-    Root root;
+    ImageRoot root;
     RunOptions options{.seccomp = SeccompChoice::File, .seccomp_profile = R"({
         "defaultAction": "SCMP_ACT_ERRNO",
         "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]},
@@ -379,9 +379,9 @@ TEST_CASE("a seccomp profile file in Docker's format applies its rules by capabi
 }
 
 TEST_CASE("--init runs the command under keel's container init, bind-mounted read-only") {
-    Root root;
-    oci::Spec spec =
-        made({.init = InitProcess::Keel, .command = {"top"}}, busybox_image(), root.place());
+    ImageRoot root;
+    oci::Spec spec = made({.init = containers::InitProcess::Keel, .command = {"top"}},
+                          busybox_image(), root.place());
     CHECK(spec.process->args ==
           std::vector<std::string>{"/sbin/keel-init", "init", "--container", "--", "top"});
     const oci::Mount* init = find_mount(spec, "/sbin/keel-init");
@@ -392,11 +392,12 @@ TEST_CASE("--init runs the command under keel's container init, bind-mounted rea
     // as "/").
     ContainerPlace place = root.place();
     place.init_binary = "/";
-    CHECK(made_error({.init = InitProcess::Keel}, busybox_image(), place).starts_with("--init"));
+    CHECK(made_error({.init = containers::InitProcess::Keel}, busybox_image(), place)
+              .starts_with("--init"));
 }
 
 TEST_CASE("labels become annotations; -t asks for a terminal") {
-    Root root;
+    ImageRoot root;
     oci::Spec spec = made({.terminal = Terminal::Allocate, .labels = {{"tier", "web"}}},
                           busybox_image(), root.place());
     CHECK(spec.annotations.at("tier") == "web");
@@ -507,7 +508,7 @@ TEST_CASE("the container's resolv.conf drops loopback nameservers unless it has 
 }
 
 TEST_CASE("the /etc files are written where the mounts expect them") {
-    Root root;
+    ImageRoot root;
     ContainerPlace place = root.place();
     REQUIRE(write_etc_files(place, "web", NetworkMode::Bridge));
     CHECK(read_file(place.files_dir + "/hostname") == "web\n");
@@ -526,7 +527,7 @@ TEST_CASE("durations are read as Go writes them") {
 }
 
 TEST_CASE("--sdnotify=container passes the notify socket in at Podman's path") {
-    Root root;
+    ImageRoot root;
     RunOptions options;
     REQUIRE(pass_notify_socket(options, "/run/systemd/notify"));
     oci::Spec spec = made(options, busybox_image(), root.place());

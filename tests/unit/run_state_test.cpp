@@ -80,7 +80,7 @@ TEST_CASE("a malformed state.json is refused naming what is wrong") {
 
 TEST_CASE("a container is starting until a check passes, then healthy, and unhealthy after "
           "retries failures in a row") {
-    HealthCheck check{.retries = 2, .command = "test -e /ready"};
+    containers::HealthCheck check{.retries = 2, .command = "test -e /ready"};
     RunState state{.health = HealthStatus::Starting};
     record_probe(state, check, probe(1), HealthPhase::Counting);
     CHECK(state.health == HealthStatus::Starting);
@@ -98,7 +98,7 @@ TEST_CASE("a container is starting until a check passes, then healthy, and unhea
 }
 
 TEST_CASE("failures in the start period do not count, and the log keeps the last five checks") {
-    HealthCheck check{.retries = 1, .command = "false"};
+    containers::HealthCheck check{.retries = 1, .command = "false"};
     RunState state{.health = HealthStatus::Starting};
     for (int i = 0; i < 7; ++i)
         record_probe(state, check, probe(i + 1), HealthPhase::StartPeriod);

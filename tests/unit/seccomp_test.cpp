@@ -9,6 +9,7 @@
 #include "base/strings.h"
 #include "base/sys.h"
 #include "tests/unit/fake_storage.h"
+#include "tests/unit/seccomp_child.h"
 #include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
@@ -27,7 +28,9 @@
 
 using namespace keel;
 using namespace keel::oci;
+using keel::testing::errno_of;
 using keel::testing::FakeStorage;
+using keel::testing::run_filtered;
 using keel::testing::StorageCall;
 using keel::testing::TempDir;
 
@@ -44,34 +47,6 @@ std::string compile_error(const Seccomp& profile) {
     auto filter = compile_seccomp(profile);
     REQUIRE_FALSE(filter);
     return filter.error().to_string();
-}
-
-// Installs `filter` in a forked child and runs `call` there; the child
-// exits with what `call` returns. Only raw syscalls run in the child after
-// the filter is in (an allow-list filter refuses anything else), and it
-// leaves through exit_group directly.
-int run_filtered(const SeccompFilter& filter, const std::function<int()>& call) {
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-            ::_exit(250);
-        if (!install_seccomp_filter(filter.program, filter.flags))
-            ::_exit(251);
-        ::syscall(SYS_exit_group, call());
-    }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    return status;
-}
-
-// The errno a raw syscall failed with in the filtered child, 0 when it
-// succeeded.
-int errno_of(const SeccompFilter& filter, const std::function<long()>& call) {
-    int status = run_filtered(filter, [&] { return call() < 0 ? errno : 0; });
-    REQUIRE_MESSAGE(WIFEXITED(status), "child status ", status);
-    REQUIRE_MESSAGE(WEXITSTATUS(status) < 250, "child could not install the filter");
-    return WEXITSTATUS(status);
 }
 
 SeccompRule rule(std::vector<std::string> names, SeccompAction action,
@@ -103,7 +78,7 @@ Seccomp allow_list(std::vector<SeccompRule> allowed, uint32_t default_errno) {
     return profile;
 }
 
-long personality(unsigned long persona) {
+long raw_personality(unsigned long persona) {
     return ::syscall(SYS_personality, persona);
 }
 
@@ -253,7 +228,7 @@ void overwrite(const std::string& path, long offset, std::string_view bytes) {
 }
 
 // Inverts the byte of `path` at `offset` (negative: from the end).
-void flip_byte(const std::string& path, long offset) {
+void invert_byte(const std::string& path, long offset) {
     Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
     REQUIRE(fd);
     if (offset < 0)
@@ -315,18 +290,18 @@ TEST_CASE("argument conditions choose which calls a rule matches") {
             compiled(allow_list({rule({"personality"}, SeccompAction::Allow, std::nullopt,
                                       {{0, 0xffffffff, 0, SeccompOperator::Equal}})},
                                 EPERM));
-        CHECK(errno_of(filter, [] { return personality(0xffffffff); }) == 0);
-        CHECK(errno_of(filter, [] { return personality(0x0008); }) == EPERM);
-        CHECK(errno_of(filter, [] { return personality(0); }) == EPERM);
+        CHECK(errno_of(filter, [] { return raw_personality(0xffffffff); }) == 0);
+        CHECK(errno_of(filter, [] { return raw_personality(0x0008); }) == EPERM);
+        CHECK(errno_of(filter, [] { return raw_personality(0); }) == EPERM);
     }
     SUBCASE("two conditions on one argument are alternatives") {
         SeccompFilter filter = compiled(allow_list(
             {rule({"personality"}, SeccompAction::Allow, std::nullopt,
                   {{0, 0xffffffff, 0, SeccompOperator::Equal}, {0, 0, 0, SeccompOperator::Equal}})},
             EPERM));
-        CHECK(errno_of(filter, [] { return personality(0xffffffff); }) == 0);
-        CHECK(errno_of(filter, [] { return personality(0); }) == 0);
-        CHECK(errno_of(filter, [] { return personality(0x0008); }) == EPERM);
+        CHECK(errno_of(filter, [] { return raw_personality(0xffffffff); }) == 0);
+        CHECK(errno_of(filter, [] { return raw_personality(0); }) == 0);
+        CHECK(errno_of(filter, [] { return raw_personality(0x0008); }) == EPERM);
     }
     SUBCASE("conditions on different arguments must all hold") {
         // kill(pid, 0) probes a process; any real signal is refused.
@@ -344,8 +319,8 @@ TEST_CASE("argument conditions choose which calls a rule matches") {
             compiled(allow_list({rule({"personality"}, SeccompAction::Allow, std::nullopt,
                                       {{0, 0xffff0000, 0xffff0000, SeccompOperator::MaskedEqual}})},
                                 EPERM));
-        CHECK(errno_of(filter, [] { return personality(0xffffffff); }) == 0);
-        CHECK(errno_of(filter, [] { return personality(0x0008); }) == EPERM);
+        CHECK(errno_of(filter, [] { return raw_personality(0xffffffff); }) == 0);
+        CHECK(errno_of(filter, [] { return raw_personality(0x0008); }) == EPERM);
     }
 }
 
@@ -435,8 +410,8 @@ TEST_CASE("profiles that cannot be compiled name the field") {
 TEST_CASE("a Docker-like profile compiles and keeps a container's ordinary calls working") {
     SeccompFilter filter = compiled(docker_like_profile());
     CHECK(errno_of(filter, [] { return ::syscall(SYS_getppid); }) == 0);
-    CHECK(errno_of(filter, [] { return personality(0xffffffff); }) == 0);
-    CHECK(errno_of(filter, [] { return personality(0x0400000); }) == EPERM);
+    CHECK(errno_of(filter, [] { return raw_personality(0xffffffff); }) == 0);
+    CHECK(errno_of(filter, [] { return raw_personality(0x0400000); }) == EPERM);
     CHECK(errno_of(filter, [] { return ::syscall(SYS_clone3, nullptr, 0); }) == ENOSYS);
     // Namespaces are refused: unshare is not listed, clone with CLONE_NEWNS fails
     // the mask (and would need no child: it is refused before the kernel looks).
@@ -536,11 +511,11 @@ TEST_CASE("a cache file that is damaged, foreign or not private is compiled agai
     std::string reason; // what the warning says is wrong with the file
 
     SUBCASE("a flipped bit in the program") {
-        flip_byte(path, -3);
+        invert_byte(path, -3);
         reason = "checksum mismatch";
     }
     SUBCASE("a flipped bit in the header's flags") {
-        flip_byte(path, 8);
+        invert_byte(path, 8);
         reason = "checksum mismatch";
     }
     SUBCASE("cut short at an instruction boundary") {
@@ -576,7 +551,7 @@ TEST_CASE("a cache file that is damaged, foreign or not private is compiled agai
         std::string elsewhere = dir / "elsewhere";
         REQUIRE(::rename(path.c_str(), elsewhere.c_str()) == 0);
         REQUIRE(::symlink(elsewhere.c_str(), path.c_str()) == 0);
-        reason = cat("open ", quoted(path)); // refused: O_NOFOLLOW (ELOOP)
+        reason = cat("open ", keel::quoted(path)); // refused: O_NOFOLLOW (ELOOP)
     }
 
     clear_seccomp_memory_cache();

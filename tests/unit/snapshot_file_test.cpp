@@ -24,7 +24,7 @@ using keel::testing::UnsyncedStorage;
 
 namespace {
 
-Snapshot make_snapshot(Index index, Term term) {
+Snapshot make_snapshot(kv::Index index, Term term) {
     return Snapshot{
         .meta = {.index = index, .term = term, .conf = {.voters = {1, 2, 3}, .learners = {4}}},
         .data = cat("state at ", index)};
@@ -32,7 +32,7 @@ Snapshot make_snapshot(Index index, Term term) {
 
 // A log state whose marker is at `marker` and whose entries run from
 // `first` to `last`.
-WalState log_state(Index marker, Term term, Index first, Index last) {
+WalState log_state(kv::Index marker, Term term, kv::Index first, kv::Index last) {
     WalState state;
     state.snapshot = {.index = marker, .term = term};
     if (first <= last)
@@ -92,7 +92,7 @@ TEST_CASE("a damaged newest snapshot without the log behind an older one is an e
     REQUIRE_FALSE(loaded);
     CHECK(loaded.error().code() == int(ErrorCode::DataCorrupt));
     CHECK(loaded.error().to_string() ==
-          cat("kv/snap: ", quoted(dir / "snap"),
+          cat("kv/snap: ", keel::quoted(dir / "snap"),
               ": 0000000000000003-0000000000000064.snap: checksum mismatch, and no older "
               "snapshot can stand in for the log's snapshot at index 100, term 3"));
 }
@@ -118,7 +118,7 @@ TEST_CASE("a snapshot newer than the log's marker is a save that did not finish 
 
 TEST_CASE("pruning keeps the newest snapshots and removes leftovers of unfinished saves") {
     TempDir dir;
-    for (Index index : {10, 20, 30, 40})
+    for (kv::Index index : {10, 20, 30, 40})
         save(dir / "snap", make_snapshot(index, 1));
     REQUIRE(write_new_file(dir / "snap/0000000000000001-0000000000000032.snap.tmp", "half"));
     REQUIRE(prune_snapshot_files(system_storage(), dir / "snap", 2));

@@ -126,7 +126,7 @@ std::string ranged_response(const std::string& image, const std::string& request
     return head + body;
 }
 
-DownloadOptions quick() {
+DownloadOptions quick_download_options() {
     DownloadOptions options;
     options.client.timeouts.connect = std::chrono::milliseconds(2000);
     options.client.timeouts.idle = std::chrono::milliseconds(2000);
@@ -134,7 +134,7 @@ DownloadOptions quick() {
     return options;
 }
 
-Result<std::string> read_all(ImageSource& source) {
+Result<std::string> read_source(update::ImageSource& source) {
     std::string out;
     std::vector<char> buffer(10000);
     for (;;) {
@@ -219,7 +219,7 @@ TEST_CASE("bad [Update] settings are refused, naming the file and key") {
 }
 
 TEST_CASE("the running version is VERSION_ID of os-release, /etc before /usr/lib") {
-    testing::TempDir root;
+    keel::testing::TempDir root;
     ::mkdir((root / "etc").c_str(), 0755);
     ::mkdir((root / "usr").c_str(), 0755);
     ::mkdir((root / "usr/lib").c_str(), 0755);
@@ -246,7 +246,7 @@ TEST_CASE("a small fetch names the URL and status when the server refuses") {
         return std::string("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
     });
     net::Url url = server.url("/channels/stable.json");
-    Result<std::string> fetched = fetch_small(url, 1000, quick());
+    Result<std::string> fetched = fetch_small(url, 1000, quick_download_options());
     REQUIRE_FALSE(fetched);
     CHECK(fetched.error().to_string() == cat("GET ", url.str(), ": 404 Not Found"));
 }
@@ -256,7 +256,7 @@ TEST_CASE("a small fetch larger than its limit is refused") {
         return std::string("HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n") +
                std::string(2000, 'x');
     });
-    Result<std::string> fetched = fetch_small(server.url("/m"), 1000, quick());
+    Result<std::string> fetched = fetch_small(server.url("/m"), 1000, quick_download_options());
     REQUIRE_FALSE(fetched);
     CHECK(fetched.error().to_string().find("the most is 1000") != std::string::npos);
 }
@@ -265,9 +265,9 @@ TEST_CASE("an image opened at an offset asks for a range and delivers the rest")
     std::string image = image_bytes();
     RangeServer server(
         1, [&](const std::string& request, int) { return ranged_response(image, request); });
-    auto source = open_http_source(server.url("/root.img"), 123456, quick());
+    auto source = open_http_source(server.url("/root.img"), 123456, quick_download_options());
     REQUIRE_MESSAGE(source, (source ? "" : source.error().to_string()));
-    Result<std::string> rest = read_all(**source);
+    Result<std::string> rest = read_source(**source);
     REQUIRE(rest);
     CHECK(*rest == image.substr(123456));
     CHECK(server.requests()[0].find("Range: bytes=123456-\r\n") != std::string::npos);
@@ -278,9 +278,9 @@ TEST_CASE("an image download cut short reconnects from the byte reached") {
     // Every connection delivers at most 70000 bytes, then closes.
     RangeServer server(
         6, [&](const std::string& request, int) { return ranged_response(image, request, 70000); });
-    auto source = open_http_source(server.url("/root.img"), 0, quick());
+    auto source = open_http_source(server.url("/root.img"), 0, quick_download_options());
     REQUIRE(source);
-    Result<std::string> all = read_all(**source);
+    Result<std::string> all = read_source(**source);
     REQUIRE_MESSAGE(all, (all ? "" : all.error().to_string()));
     CHECK(*all == image);
     std::vector<std::string> requests = server.requests();
@@ -295,9 +295,9 @@ TEST_CASE("a server that ignores Range sends the image again and the offset is s
     RangeServer server(1, [&](const std::string&, int) {
         return cat("HTTP/1.1 200 OK\r\nContent-Length: ", image.size(), "\r\n\r\n", image);
     });
-    auto source = open_http_source(server.url("/root.img"), 250000, quick());
+    auto source = open_http_source(server.url("/root.img"), 250000, quick_download_options());
     REQUIRE(source);
-    Result<std::string> rest = read_all(**source);
+    Result<std::string> rest = read_source(**source);
     REQUIRE(rest);
     CHECK(*rest == image.substr(250000));
 }
@@ -308,12 +308,12 @@ TEST_CASE("an image download gives up after its reconnects, naming the URL and b
     RangeServer server(10, [&](const std::string& request, int index) {
         return ranged_response(image, request, index == 0 ? 1000 : 0);
     });
-    DownloadOptions options = quick();
+    DownloadOptions options = quick_download_options();
     options.max_reconnects = 2;
     net::Url url = server.url("/root.img");
     auto source = open_http_source(url, 0, options);
     REQUIRE(source);
-    Result<std::string> all = read_all(**source);
+    Result<std::string> all = read_source(**source);
     REQUIRE_FALSE(all);
     CHECK(all.error().to_string().find(
               cat("GET ", url.str(), ": at byte 1000, after 2 reconnects")) != std::string::npos);
@@ -329,9 +329,9 @@ TEST_CASE("an image whose length changes between requests is refused") {
                    range_start(request), "-", range_start(request) + 9, "/999999\r\n\r\n",
                    std::string(10, 'x'));
     });
-    auto source = open_http_source(server.url("/root.img"), 0, quick());
+    auto source = open_http_source(server.url("/root.img"), 0, quick_download_options());
     REQUIRE(source);
-    Result<std::string> all = read_all(**source);
+    Result<std::string> all = read_source(**source);
     REQUIRE_FALSE(all);
     CHECK(all.error().to_string().find("changed on the server") != std::string::npos);
 }
@@ -343,7 +343,7 @@ TEST_CASE("a 206 for another offset than the one asked for is refused") {
             "HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 0-9/",
             image.size(), "\r\n\r\n", image.substr(0, 10));
     });
-    auto source = open_http_source(server.url("/root.img"), 500, quick());
+    auto source = open_http_source(server.url("/root.img"), 500, quick_download_options());
     REQUIRE_FALSE(source);
     CHECK(source.error().to_string().find("asked for bytes from 500") != std::string::npos);
 }
@@ -354,7 +354,7 @@ TEST_CASE("an image opened at its end is empty") {
         return cat("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */", image.size(),
                    "\r\nContent-Length: 0\r\n\r\n");
     });
-    auto source = open_http_source(server.url("/root.img"), image.size(), quick());
+    auto source = open_http_source(server.url("/root.img"), image.size(), quick_download_options());
     REQUIRE_MESSAGE(source, (source ? "" : source.error().to_string()));
-    CHECK(read_all(**source) == "");
+    CHECK(read_source(**source) == "");
 }

@@ -4,6 +4,7 @@
 #include "base/strings.h"
 #include "base/sys.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
@@ -31,11 +32,12 @@
 
 using keel::Result;
 using keel::SpawnOptions;
+using keel::testing::cgroup2_mount;
 
 namespace {
 
 // Runs the options to completion and returns the wait status.
-int run(const SpawnOptions& options) {
+int run_spawned(const SpawnOptions& options) {
     auto pid = keel::spawn_process(options);
     REQUIRE(pid);
     int status = 0;
@@ -82,7 +84,7 @@ SpawnOptions greeting(const Output& out, int status) {
 
 TEST_CASE("a child gets its argv, environment, working directory and stdout") {
     Output out;
-    int status = run(greeting(out, 0));
+    int status = run_spawned(greeting(out, 0));
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
     CHECK(out.text() == "one hello /tmp 123\n");
@@ -113,7 +115,7 @@ TEST_CASE("resource limits apply to the child") {
     SpawnOptions options = shell("ulimit -n");
     options.limits.push_back({RLIMIT_NOFILE, 123, 123});
     options.stdout_fd = out.fd.get();
-    run(options);
+    run_spawned(options);
     CHECK(out.text() == "123\n");
 }
 
@@ -125,7 +127,7 @@ TEST_CASE("denied system calls fail with EPERM in the child only") {
         shell(std::string("mkdir ") + dir + "/sub 2>/dev/null && echo made || echo denied");
     options.denied_syscalls = {"mkdir", "mkdirat"};
     options.stdout_fd = out.fd.get();
-    run(options);
+    run_spawned(options);
     CHECK(out.text() == "denied\n");
     CHECK_FALSE(keel::path_exists(std::string(dir) + "/sub"));
     rmdir(dir);
@@ -137,7 +139,7 @@ TEST_CASE("a capability dropped from the bounding set is gone in the child") {
     options.capability_mode = keel::CapabilityMode::Drop;
     options.capabilities = {"cap_net_raw"};
     options.stdout_fd = out.fd.get();
-    run(options);
+    run_spawned(options);
     std::string line = out.text();
     REQUIRE(line.starts_with("CapBnd:"));
     unsigned long long mask = std::stoull(line.substr(7), nullptr, 16);
@@ -252,7 +254,7 @@ struct Pipe {
 };
 
 // Writes `text` to `fd` from inside a callback.
-Result<void> put(int fd, const std::string& text) {
+Result<void> put_text(int fd, const std::string& text) {
     return keel::write_all(fd, text);
 }
 
@@ -289,23 +291,8 @@ uint64_t capability_line(const std::string& status, std::string_view name) {
     return 0;
 }
 
-constexpr uint64_t bit(int capability) {
+constexpr uint64_t capability_bit(int capability) {
     return uint64_t(1) << capability;
-}
-
-// Where a cgroup v2 hierarchy is mounted (from mountinfo), or "".
-std::string cgroup2_mount() {
-    auto text = keel::read_file("/proc/self/mountinfo");
-    if (!text)
-        return {};
-    for (std::string_view line : keel::split(*text, '\n')) {
-        size_t dash = line.find(" - ");
-        std::vector<std::string_view> fields = keel::split(line, ' ');
-        if (dash != std::string_view::npos && fields.size() > 4 &&
-            line.substr(dash + 3).starts_with("cgroup2 "))
-            return std::string(fields[4]);
-    }
-    return {};
 }
 
 } // namespace
@@ -315,7 +302,7 @@ TEST_CASE("a child born in new pid, uts and mount namespaces is pid 1 there") {
     SpawnOptions options = shell("echo $$");
     options.new_namespaces = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS;
     options.stdout_fd = out.fd.get();
-    int status = run(options);
+    int status = run_spawned(options);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
     CHECK(out.text() == "1\n");
@@ -333,7 +320,7 @@ TEST_CASE("child_setup runs in the child's namespaces: the hostname it sets is t
         return {};
     };
     options.stdout_fd = out.fd.get();
-    run(options);
+    run_spawned(options);
     CHECK(out.text() == "keel-spawn-test\n");
     char after[256] = {};
     REQUIRE(::gethostname(after, sizeof after) == 0);
@@ -376,10 +363,10 @@ TEST_CASE("before_exec runs with the target credentials, and keep_fds close at e
     options.gid = 1000;
     options.keep_fds = {kept};
     options.before_exec = [kept]() -> Result<void> {
-        return put(kept, keel::cat(::geteuid(), " ", ::getegid(), " ", ::getuid()));
+        return put_text(kept, keel::cat(::geteuid(), " ", ::getegid(), " ", ::getuid()));
     };
     options.stdout_fd = out.fd.get();
-    int status = run(options);
+    int status = run_spawned(options);
     CHECK(WEXITSTATUS(status) == 0);
     CHECK(seen.text() == "1000 1000 1000");
     CHECK(out.text() == "closed\n");
@@ -418,19 +405,20 @@ TEST_CASE("the child is not dumpable while child_setup runs") {
     SpawnOptions options = shell("true");
     options.keep_fds = {kept};
     options.child_setup = [kept]() -> Result<void> {
-        return put(kept, keel::cat(::prctl(PR_GET_DUMPABLE)));
+        return put_text(kept, keel::cat(::prctl(PR_GET_DUMPABLE)));
     };
-    run(options);
+    run_spawned(options);
     CHECK(seen.text() == "0");
 }
 
 TEST_CASE("capability sets are set exactly, and ambient ones reach a non-root program") {
     keel::CapabilitySets sets;
-    sets.bounding = bit(CAP_CHOWN) | bit(CAP_KILL) | bit(CAP_NET_BIND_SERVICE);
+    sets.bounding =
+        capability_bit(CAP_CHOWN) | capability_bit(CAP_KILL) | capability_bit(CAP_NET_BIND_SERVICE);
     sets.permitted = sets.bounding;
-    sets.effective = bit(CAP_CHOWN) | bit(CAP_NET_BIND_SERVICE);
-    sets.inheritable = bit(CAP_KILL) | bit(CAP_NET_BIND_SERVICE);
-    sets.ambient = bit(CAP_NET_BIND_SERVICE);
+    sets.effective = capability_bit(CAP_CHOWN) | capability_bit(CAP_NET_BIND_SERVICE);
+    sets.inheritable = capability_bit(CAP_KILL) | capability_bit(CAP_NET_BIND_SERVICE);
+    sets.ambient = capability_bit(CAP_NET_BIND_SERVICE);
     bool fork_mode = false;
     SUBCASE("in fork mode") {
         fork_mode = true;
@@ -450,10 +438,10 @@ TEST_CASE("capability sets are set exactly, and ambient ones reach a non-root pr
     if (fork_mode) {
         options.keep_fds = {kept};
         options.before_exec = [kept]() -> Result<void> {
-            return put(kept, TRY(keel::read_file("/proc/self/status")));
+            return put_text(kept, TRY(keel::read_file("/proc/self/status")));
         };
     }
-    int status = run(options);
+    int status = run_spawned(options);
     CHECK(WEXITSTATUS(status) == 0);
     std::string after = out.text();
     CHECK(capability_line(after, "CapBnd") == sets.bounding);
@@ -476,19 +464,19 @@ TEST_CASE("ambient capabilities that are not also inheritable are left out, not 
     // runc's default spec asks for ambient capabilities with no inheritable
     // set; the kernel refuses to raise those, and runtimes skip them.
     keel::CapabilitySets sets;
-    sets.bounding = bit(CAP_KILL) | bit(CAP_NET_BIND_SERVICE);
+    sets.bounding = capability_bit(CAP_KILL) | capability_bit(CAP_NET_BIND_SERVICE);
     sets.permitted = sets.bounding;
     sets.effective = sets.bounding;
-    sets.inheritable = bit(CAP_KILL);
-    sets.ambient = bit(CAP_KILL) | bit(CAP_NET_BIND_SERVICE);
+    sets.inheritable = capability_bit(CAP_KILL);
+    sets.ambient = capability_bit(CAP_KILL) | capability_bit(CAP_NET_BIND_SERVICE);
     Output out;
     SpawnOptions options;
     options.argv = {"/bin/cat", "/proc/self/status"};
     options.capability_sets = sets;
     options.stdout_fd = out.fd.get();
-    int status = run(options);
+    int status = run_spawned(options);
     CHECK(WEXITSTATUS(status) == 0);
-    CHECK(capability_line(out.text(), "CapAmb") == bit(CAP_KILL));
+    CHECK(capability_line(out.text(), "CapAmb") == capability_bit(CAP_KILL));
 }
 
 namespace {
@@ -537,7 +525,7 @@ TEST_CASE("without no_new_privs, a seccomp program is loaded before the uid and 
             return keel::errno_error("mkdir before exec was not filtered");
         return {};
     };
-    int status = run(options);
+    int status = run_spawned(options);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
     CHECK(out.text() == "denied\n");
@@ -598,7 +586,7 @@ TEST_CASE("preserve_fds keeps fd 3 across exec and closes fd 4") {
         options.stdout_fd = out.fd.get();
         if (fork_mode)
             options.new_namespaces = CLONE_NEWUTS;
-        run(options);
+        run_spawned(options);
     }
     CHECK(preserved.text() == "kept\n");
     CHECK(out.text() == "4 closed\n");
@@ -658,7 +646,7 @@ TEST_CASE("oom_score_adj and umask are applied to the child") {
     options.stdout_fd = out.fd.get();
     if (fork_mode)
         options.new_namespaces = CLONE_NEWUSER; // still set: it is written before the clone
-    run(options);
+    run_spawned(options);
     CHECK(out.text() == "500\n0027\n");
     auto own = keel::read_file("/proc/self/oom_score_adj");
     REQUIRE(own);
@@ -681,11 +669,11 @@ TEST_CASE("a new cgroup namespace is rooted at the cgroup the child was born in"
         options.cgroup_fd = directory->get();
         options.new_namespaces = CLONE_NEWCGROUP;
         options.stdout_fd = inside.fd.get();
-        run(options);
+        run_spawned(options);
         CHECK(inside.text().find("0::/\n") != std::string::npos);
         options.new_namespaces = CLONE_NEWUTS; // fork mode, same group, the host's view
         options.stdout_fd = outside.fd.get();
-        run(options);
+        run_spawned(options);
         CHECK(outside.text().find(keel::cat("0::/", relative, "\n")) != std::string::npos);
     }
     CHECK(::rmdir(path.c_str()) == 0);
@@ -718,10 +706,10 @@ TEST_CASE("capability bits beyond the last, unknown namespace flags and bad rang
     };
     SpawnOptions options = shell("true");
     options.capability_sets = keel::CapabilitySets{};
-    options.capability_sets->ambient = bit(41) | bit(50);
+    options.capability_sets->ambient = capability_bit(41) | capability_bit(50);
     CHECK(refused(options) ==
           "ambient capability set: capability 41 does not exist (the last is 40)");
-    options.capability_sets->ambient = bit(40);
+    options.capability_sets->ambient = capability_bit(40);
     CHECK(keel::validate_spawn_options(options));
 
     options = shell("true");

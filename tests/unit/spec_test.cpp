@@ -204,7 +204,7 @@ constexpr CapabilityMask bit(int capability) {
 
 // A minimal valid config with `members` appended: since of duplicate keys
 // the last wins, members may also replace ociVersion or root.
-std::string config(std::string_view members = "") {
+std::string config_json(std::string_view members = "") {
     std::string text = R"({"ociVersion": "1.2.0", "root": {"path": "rootfs"})";
     if (!members.empty())
         text += cat(", ", members);
@@ -216,15 +216,15 @@ std::string with_process(std::string_view members) {
     std::string process = R"("process": {"args": ["sh"], "cwd": "/")";
     if (!members.empty())
         process += cat(", ", members);
-    return config(process + "}");
+    return config_json(process + "}");
 }
 
 // A config with `members` in its linux section.
 std::string with_linux(std::string_view members) {
-    return config(cat(R"("linux": {)", members, "}"));
+    return config_json(cat(R"("linux": {)", members, "}"));
 }
 
-Spec parsed(const std::string& text) {
+Spec parsed_spec(const std::string& text) {
     Result<Spec> spec = parse_spec(text);
     REQUIRE_MESSAGE(spec, (spec ? "" : spec.error().to_string()));
     return std::move(*spec);
@@ -239,7 +239,7 @@ std::string spec_error(const std::string& text) {
 } // namespace
 
 TEST_CASE("runc's default config.json is read whole") {
-    Spec spec = parsed(std::string(kRuncSpec));
+    Spec spec = parsed_spec(std::string(kRuncSpec));
     CHECK(spec.oci_version == "1.2.0");
 
     REQUIRE(spec.process);
@@ -322,7 +322,7 @@ TEST_CASE("runc's default config.json is read whole") {
 }
 
 TEST_CASE("a minimal config has no process, no linux section and the defaults") {
-    Spec spec = parsed(config());
+    Spec spec = parsed_spec(config_json());
     CHECK_FALSE(spec.process);
     CHECK(spec.root.path == "rootfs");
     CHECK_FALSE(spec.root.readonly);
@@ -333,7 +333,7 @@ TEST_CASE("a minimal config has no process, no linux section and the defaults") 
 }
 
 TEST_CASE("unknown members are ignored, null ones are absent, and of duplicates the last wins") {
-    Spec spec = parsed(config(R"("vendor.example": {"anything": [1, 2]},
+    Spec spec = parsed_spec(config_json(R"("vendor.example": {"anything": [1, 2]},
         "hostname": "first", "hostname": "second", "domainname": null,
         "process": {"args": ["sh"], "cwd": "/", "ioPriority": {"class": "IOPRIO_CLASS_RT"},
                     "oomScoreAdj": null, "capabilities": null, "user": {"uid": 7, "extra": 1}},
@@ -352,21 +352,22 @@ TEST_CASE("ociVersion 1.0.0 to 1.2.x is read, with pre-release and build suffixe
     for (const char* version :
          {"1.0.0", "1.0.2-dev", "1.0.0-rc5", "1.1.0-rc.1", "1.2.0", "1.2.1", "1.0.1+build.7"}) {
         CAPTURE(version);
-        CHECK(parsed(config(cat(R"("ociVersion": ")", version, R"(")"))).oci_version == version);
+        CHECK(parsed_spec(config_json(cat(R"("ociVersion": ")", version, R"(")"))).oci_version ==
+              version);
     }
 }
 
 TEST_CASE("other ociVersions are refused, naming the version") {
-    CHECK(spec_error(config(R"("ociVersion": "1.3.0")")) ==
+    CHECK(spec_error(config_json(R"("ociVersion": "1.3.0")")) ==
           "ociVersion: unsupported version `1.3.0` (keel reads 1.0.0 to 1.2.x)");
     for (const char* version : {"0.9.0", "2.0.0", "1.10.0", "1.0", "1.0.", "1.0.0-", "1.00.0",
                                 "1.0.01", "v1.0.0", "1.0.0x", ""}) {
         CAPTURE(version);
-        CHECK(spec_error(config(cat(R"("ociVersion": ")", version, R"(")")))
+        CHECK(spec_error(config_json(cat(R"("ociVersion": ")", version, R"(")")))
                   .starts_with("ociVersion: unsupported version `"));
     }
     CHECK(spec_error(R"({"root": {"path": "rootfs"}})") == "ociVersion: missing");
-    CHECK(spec_error(config(R"("ociVersion": 1.2)")) ==
+    CHECK(spec_error(config_json(R"("ociVersion": 1.2)")) ==
           "ociVersion: expected a string, got a number");
 }
 
@@ -378,20 +379,21 @@ TEST_CASE("a document that is no JSON object is refused") {
 
 TEST_CASE("root and its path are required on Linux") {
     CHECK(spec_error(R"({"ociVersion": "1.2.0"})") == "root: missing");
-    CHECK(spec_error(config(R"("root": {"readonly": true})")) == "root.path: missing");
-    CHECK(spec_error(config(R"("root": {"path": ""})")) == "root.path: must not be empty");
-    CHECK(spec_error(config(R"("root": "rootfs")")) == "root: expected an object, got a string");
-    CHECK(parsed(config(R"("root": {"path": "/var/lib/x/rootfs", "readonly": false})")).root.path ==
-          "/var/lib/x/rootfs");
+    CHECK(spec_error(config_json(R"("root": {"readonly": true})")) == "root.path: missing");
+    CHECK(spec_error(config_json(R"("root": {"path": ""})")) == "root.path: must not be empty");
+    CHECK(spec_error(config_json(R"("root": "rootfs")")) ==
+          "root: expected an object, got a string");
+    CHECK(parsed_spec(config_json(R"("root": {"path": "/var/lib/x/rootfs", "readonly": false})"))
+              .root.path == "/var/lib/x/rootfs");
 }
 
 TEST_CASE("process needs args to run and an absolute cwd") {
-    CHECK(spec_error(config(R"("process": {"cwd": "/"})")) == "process.args: missing");
+    CHECK(spec_error(config_json(R"("process": {"cwd": "/"})")) == "process.args: missing");
     CHECK(spec_error(with_process(R"("args": [])")) ==
           "process.args: must name the program to run");
     CHECK(spec_error(with_process(R"("args": ["sh", 3])")) ==
           "process.args[1]: expected a string, got a number");
-    CHECK(spec_error(config(R"("process": {"args": ["sh"]})")) == "process.cwd: missing");
+    CHECK(spec_error(config_json(R"("process": {"args": ["sh"]})")) == "process.cwd: missing");
     CHECK(spec_error(with_process(R"("cwd": "tmp")")) == "process.cwd: must be an absolute path");
     CHECK(spec_error(with_process(R"("args": ["s\u0000h"])")) ==
           "process.args[0]: contains a NUL character");
@@ -399,12 +401,12 @@ TEST_CASE("process needs args to run and an absolute cwd") {
           "process.env[1]: expected a string, got null");
     CHECK(spec_error(with_process(R"("terminal": "yes")")) ==
           "process.terminal: expected a boolean, got a string");
-    CHECK(spec_error(config(R"("process": ["sh"])")) ==
+    CHECK(spec_error(config_json(R"("process": ["sh"])")) ==
           "process: expected an object, got an array");
 }
 
 TEST_CASE("process.user, umask, console size and OOM score are read within their ranges") {
-    Spec spec = parsed(with_process(R"(
+    Spec spec = parsed_spec(with_process(R"(
         "user": {"uid": 4294967294, "gid": 100, "umask": 18, "additionalGids": [5, 10]},
         "consoleSize": {"height": 25, "width": 80},
         "oomScoreAdj": -1000, "apparmorProfile": "docker-default", "selinuxLabel": "l"
@@ -438,7 +440,7 @@ TEST_CASE("process.user, umask, console size and OOM score are read within their
 }
 
 TEST_CASE("capability sets become bit masks, and unknown capabilities are refused") {
-    Spec spec = parsed(with_process(R"("capabilities": {
+    Spec spec = parsed_spec(with_process(R"("capabilities": {
         "bounding": ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE"],
         "inheritable": ["CAP_BPF"], "ambient": ["CAP_NET_RAW"]})"));
     const Capabilities& capabilities = *spec.process->capabilities;
@@ -459,7 +461,7 @@ TEST_CASE("capability sets become bit masks, and unknown capabilities are refuse
 
 TEST_CASE("rlimits are resolved to RLIMIT numbers; unknown, repeated and inverted ones are "
           "refused") {
-    Spec spec = parsed(with_process(R"("rlimits": [
+    Spec spec = parsed_spec(with_process(R"("rlimits": [
         {"type": "RLIMIT_CORE", "soft": 0, "hard": 18446744073709551615},
         {"type": "RLIMIT_NPROC", "soft": 10, "hard": 20}])"));
     REQUIRE(spec.process->rlimits.size() == 2);
@@ -487,7 +489,7 @@ TEST_CASE("rlimits are resolved to RLIMIT numbers; unknown, repeated and inverte
 }
 
 TEST_CASE("mounts keep their options as written and parsed, with id mappings") {
-    Spec spec = parsed(config(R"("mounts": [
+    Spec spec = parsed_spec(config_json(R"("mounts": [
         {"destination": "/data", "source": "./data", "options": ["rbind", "rro", "rprivate"],
          "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
          "gidMappings": [{"containerID": 0, "hostID": 200000, "size": 1}]},
@@ -510,27 +512,28 @@ TEST_CASE("mounts keep their options as written and parsed, with id mappings") {
     CHECK(data.gid_mappings[0].host_id == 200000);
     CHECK(spec.mounts[1].parsed.copy_up);
     CHECK(spec.mounts[1].parsed.data == "mode=1777");
-    CHECK(
-        parsed(config(R"("mounts": [{"destination": "/x", "type": "bind"}])")).mounts[0].is_bind());
+    CHECK(parsed_spec(config_json(R"("mounts": [{"destination": "/x", "type": "bind"}])"))
+              .mounts[0]
+              .is_bind());
 }
 
 TEST_CASE("a mount needs an absolute destination") {
-    CHECK(spec_error(config(R"("mounts": [{"destination": "proc", "type": "proc"}])")) ==
+    CHECK(spec_error(config_json(R"("mounts": [{"destination": "proc", "type": "proc"}])")) ==
           "mounts[0].destination: must be an absolute path");
-    CHECK(spec_error(config(R"("mounts": [{"destination": "/a"}, {"type": "proc"}])")) ==
+    CHECK(spec_error(config_json(R"("mounts": [{"destination": "/a"}, {"type": "proc"}])")) ==
           "mounts[1].destination: missing");
-    CHECK(spec_error(config(R"("mounts": [{"destination": "/a", "options": "ro"}])")) ==
+    CHECK(spec_error(config_json(R"("mounts": [{"destination": "/a", "options": "ro"}])")) ==
           "mounts[0].options: expected an array, got a string");
-    CHECK(spec_error(config(R"("mounts": [{"destination": "/a", "uidMappings":
+    CHECK(spec_error(config_json(R"("mounts": [{"destination": "/a", "uidMappings":
         [{"containerID": 0, "hostID": 1, "size": 0}]}])")) ==
           "mounts[0].uidMappings[0].size: 0 is out of range (1 to 4294967295)");
-    CHECK(spec_error(config(R"("mounts": {"destination": "/a"})")) ==
+    CHECK(spec_error(config_json(R"("mounts": {"destination": "/a"})")) ==
           "mounts: expected an array, got an object");
 }
 
 TEST_CASE("hooks are read in their six lists; each needs an absolute path and a positive "
           "timeout") {
-    Spec spec = parsed(config(R"("hooks": {
+    Spec spec = parsed_spec(config_json(R"("hooks": {
         "prestart": [{"path": "/bin/a"}],
         "createRuntime": [{"path": "/bin/b", "args": ["b", "x"], "env": ["K=v"], "timeout": 5}],
         "createContainer": [{"path": "/bin/c"}], "startContainer": [{"path": "/bin/d"}],
@@ -547,22 +550,22 @@ TEST_CASE("hooks are read in their six lists; each needs an absolute path and a 
     REQUIRE(spec.hooks.poststop.size() == 2);
     CHECK(spec.hooks.poststop[1].path == "/bin/g");
 
-    CHECK(spec_error(config(R"("hooks": {"poststop": [{"path": "/bin/a", "timeout": 0}]})")) ==
+    CHECK(spec_error(config_json(R"("hooks": {"poststop": [{"path": "/bin/a", "timeout": 0}]})")) ==
           "hooks.poststop[0].timeout: 0 is out of range (1 to 4294967295)");
-    CHECK(spec_error(config(R"("hooks": {"createRuntime": [{"path": "hook"}]})")) ==
+    CHECK(spec_error(config_json(R"("hooks": {"createRuntime": [{"path": "hook"}]})")) ==
           "hooks.createRuntime[0].path: must be an absolute path");
 }
 
 TEST_CASE("annotations are a map of strings") {
-    Spec spec = parsed(config(R"("annotations": {"org.example.key": "value", "b": ""})"));
+    Spec spec = parsed_spec(config_json(R"("annotations": {"org.example.key": "value", "b": ""})"));
     CHECK(spec.annotations ==
           std::map<std::string, std::string>{{"org.example.key", "value"}, {"b", ""}});
-    CHECK(spec_error(config(R"("annotations": {"a": 1})")) ==
+    CHECK(spec_error(config_json(R"("annotations": {"a": 1})")) ==
           "annotations.a: expected a string, got a number");
 }
 
 TEST_CASE("namespaces: new or joined by an absolute path, each type once, no unknown types") {
-    Spec spec = parsed(with_linux(R"("namespaces": [
+    Spec spec = parsed_spec(with_linux(R"("namespaces": [
         {"type": "user"}, {"type": "time"}, {"type": "network", "path": "/run/netns/a"}])"));
     const LinuxConfig& linux_config = spec.linux_config;
     REQUIRE(linux_config.namespaces.size() == 3);
@@ -585,7 +588,7 @@ TEST_CASE("namespaces: new or joined by an absolute path, each type once, no unk
 }
 
 TEST_CASE("user namespace id mappings are read") {
-    Spec spec = parsed(with_linux(R"("uidMappings": [{"containerID": 0, "hostID": 1000,
+    Spec spec = parsed_spec(with_linux(R"("uidMappings": [{"containerID": 0, "hostID": 1000,
         "size": 1}, {"containerID": 1, "hostID": 100000, "size": 65535}],
         "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}])"));
     REQUIRE(spec.linux_config.uid_mappings.size() == 2);
@@ -598,7 +601,7 @@ TEST_CASE("user namespace id mappings are read") {
 }
 
 TEST_CASE("devices: type, absolute path, numbers, mode and owner") {
-    Spec spec = parsed(with_linux(R"("devices": [
+    Spec spec = parsed_spec(with_linux(R"("devices": [
         {"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229, "fileMode": 438,
          "uid": 0, "gid": 0},
         {"type": "p", "path": "/dev/fifo"}])"));
@@ -625,7 +628,7 @@ TEST_CASE("devices: type, absolute path, numbers, mode and owner") {
 }
 
 TEST_CASE("resources: device rules, memory, cpu, pids, block I/O, hugepages and unified") {
-    Spec spec = parsed(with_linux(R"("resources": {
+    Spec spec = parsed_spec(with_linux(R"("resources": {
         "devices": [{"allow": false, "access": "rwm"},
                     {"allow": true, "type": "c", "major": 1, "minor": -1, "access": "rw"}],
         "memory": {"limit": 536870912, "reservation": -1, "swap": 1073741824, "swappiness": 60,
@@ -718,7 +721,7 @@ TEST_CASE("resources out of their ranges are refused with their path") {
 }
 
 TEST_CASE("a small seccomp profile is read whole") {
-    Spec spec = parsed(with_linux(R"("seccomp": {
+    Spec spec = parsed_spec(with_linux(R"("seccomp": {
         "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
         "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
@@ -767,11 +770,11 @@ TEST_CASE("every seccomp action and operator name is read back to its value") {
         if (entry.value == SeccompAction::Notify)
             continue; // cannot be the default; covered by the rule above
         Spec spec =
-            parsed(with_linux(cat(R"("seccomp": {"defaultAction": ")", entry.name, R"("})")));
+            parsed_spec(with_linux(cat(R"("seccomp": {"defaultAction": ")", entry.name, R"("})")));
         CHECK(spec.linux_config.seccomp->default_action == entry.value);
     }
     for (const auto& entry : kSeccompOperatorNames.entries()) {
-        Spec spec = parsed(with_linux(cat(
+        Spec spec = parsed_spec(with_linux(cat(
             R"("seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"],
             "action": "SCMP_ACT_ERRNO", "args": [{"index": 5, "value": 1, "op": ")",
             entry.name, R"("}]}]})")));
@@ -816,7 +819,7 @@ TEST_CASE("seccomp refuses unknown actions, architectures, flags, operators and 
 }
 
 TEST_CASE("linux: cgroups path, sysctl, propagation, masks, personality and time offsets") {
-    Spec spec = parsed(with_linux(R"(
+    Spec spec = parsed_spec(with_linux(R"(
         "cgroupsPath": "/keel/web", "sysctl": {"net.ipv4.ip_forward": "1"},
         "rootfsPropagation": "rslave", "mountLabel": "system_u:object_r:x",
         "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"],
@@ -841,11 +844,11 @@ TEST_CASE("linux: cgroups path, sysctl, propagation, masks, personality and time
     CHECK(linux_config.boottime_offset->secs == 3600);
     CHECK(linux_config.boottime_offset->nanosecs == 0);
 
-    CHECK(parsed(with_linux(R"("personality": {"domain": "LINUX"})"))
+    CHECK(parsed_spec(with_linux(R"("personality": {"domain": "LINUX"})"))
               .linux_config.personality->domain == PER_LINUX);
-    CHECK(parsed(with_linux(R"("rootfsPropagation": "private")")).linux_config.rootfs_propagation ==
-          Propagation::Private);
-    CHECK_FALSE(parsed(with_linux(R"("rootfsPropagation": "private")"))
+    CHECK(parsed_spec(with_linux(R"("rootfsPropagation": "private")"))
+              .linux_config.rootfs_propagation == Propagation::Private);
+    CHECK_FALSE(parsed_spec(with_linux(R"("rootfsPropagation": "private")"))
                     .linux_config.rootfs_propagation_recursive);
 }
 
@@ -867,7 +870,7 @@ TEST_CASE("linux refuses unknown propagation, personality, clocks and relative m
           "linux.readonlyPaths[0]: must be an absolute path");
     CHECK(spec_error(with_linux(R"("sysctl": {"kernel.domainname": "a\u0000b"})")) ==
           "linux.sysctl: `kernel.domainname` contains a NUL character");
-    CHECK(spec_error(config(R"("linux": [])")) == "linux: expected an object, got an array");
+    CHECK(spec_error(config_json(R"("linux": [])")) == "linux: expected an object, got an array");
 }
 
 TEST_CASE("input echoed in a message is shortened and its control bytes made visible") {
@@ -987,7 +990,7 @@ TEST_CASE("read_spec reads BUNDLE/config.json, and its errors start with that pa
     REQUIRE(with_slash);
     CHECK(with_slash->process->args[0] == "sh");
 
-    REQUIRE(write_new_file(path, config(R"("mounts": [{"destination": "dev"}])")));
+    REQUIRE(write_new_file(path, config_json(R"("mounts": [{"destination": "dev"}])")));
     Result<Spec> invalid = read_spec(bundle.path());
     REQUIRE_FALSE(invalid);
     CHECK(invalid.error().to_string() ==
@@ -998,7 +1001,7 @@ TEST_CASE("read_spec refuses a config.json larger than 16 MiB without parsing it
     TempDir bundle;
     std::string path = bundle / "config.json";
     // Valid JSON, so only the size can be what is refused.
-    std::string text = config();
+    std::string text = config_json();
     text.insert(1, std::string((16 << 20) - text.size() + 1, ' '));
     REQUIRE(write_new_file(path, text));
     Result<Spec> spec = read_spec(bundle.path());

@@ -32,7 +32,7 @@ File open_for_writing(Storage& storage, const std::string& path) {
     return std::move(*file);
 }
 
-std::string contents(const std::string& path) {
+std::string file_contents(const std::string& path) {
     auto text = system_storage().read_file(path);
     REQUIRE_MESSAGE(text, text.error().to_string());
     return *text;
@@ -49,7 +49,7 @@ TEST_CASE("data written through the system storage reads back whole, from the st
     REQUIRE(storage.write_all(file, "hello, world"));
     REQUIRE(storage.pwrite_all(file, "W", 7));
     CHECK(*storage.file_size(file) == 12);
-    CHECK(contents(path) == "hello, World");
+    CHECK(file_contents(path) == "hello, World");
     CHECK(*storage.pread_all(file, 5, 7) == "World");
     CHECK(*storage.pread_all(file, 100, 7) == "World"); // fewer only at the end
     CHECK(storage.pread_all(file, 10, 12)->empty());
@@ -60,7 +60,7 @@ TEST_CASE("data written through the system storage reads back whole, from the st
     big.back() = 'y';
     File other = open_for_writing(storage, dir / "big");
     REQUIRE(storage.write_all(other, big));
-    CHECK(contents(dir / "big") == big);
+    CHECK(file_contents(dir / "big") == big);
 }
 
 TEST_CASE("fsync, fdatasync, fallocate and ftruncate reach the file") {
@@ -80,7 +80,7 @@ TEST_CASE("fsync, fdatasync, fallocate and ftruncate reach the file") {
     }
     REQUIRE(storage.ftruncate(file, 4));
     CHECK(*storage.file_size(file) == 4);
-    CHECK(contents(dir / "slot") == "0123");
+    CHECK(file_contents(dir / "slot") == "0123");
 }
 
 TEST_CASE("rename replaces its target, unlink removes, mkdir makes one directory") {
@@ -89,7 +89,7 @@ TEST_CASE("rename replaces its target, unlink removes, mkdir makes one directory
     REQUIRE(write_new_file(dir / "new", "new"));
     REQUIRE(write_new_file(dir / "old", "old"));
     REQUIRE(storage.rename(dir / "new", dir / "old"));
-    CHECK(contents(dir / "old") == "new");
+    CHECK(file_contents(dir / "old") == "new");
     CHECK_FALSE(path_exists(dir / "new"));
     REQUIRE(storage.unlink(dir / "old"));
     CHECK_FALSE(path_exists(dir / "old"));
@@ -116,8 +116,9 @@ TEST_CASE("make_directories creates missing parents, accepts existing ones, name
     auto blocked = storage.make_directories(dir / "file/journal", 0755);
     REQUIRE_FALSE(blocked);
     CHECK(blocked.error().code() == ENOTDIR);
-    CHECK(blocked.error().to_string() ==
-          cat("create directory ", quoted(dir / "file/journal"), ": ", std::strerror(ENOTDIR)));
+    CHECK(blocked.error().to_string() == cat("create directory ",
+                                             keel::quoted(dir / "file/journal"), ": ",
+                                             std::strerror(ENOTDIR)));
 }
 
 TEST_CASE("errors carry the errno and name the path") {
@@ -127,19 +128,19 @@ TEST_CASE("errors carry the errno and name the path") {
     REQUIRE_FALSE(missing);
     CHECK(missing.error().code() == ENOENT);
     CHECK(missing.error().to_string() ==
-          cat("open ", quoted(dir / "missing"), ": ", std::strerror(ENOENT)));
+          cat("open ", keel::quoted(dir / "missing"), ": ", std::strerror(ENOENT)));
     auto read = storage.read_file(dir / "missing");
     REQUIRE_FALSE(read);
     CHECK(read.error().code() == ENOENT);
 
     auto renamed = storage.rename(dir / "a", dir / "b");
     REQUIRE_FALSE(renamed);
-    CHECK(renamed.error().to_string() == cat("rename ", quoted(dir / "a"), " to ",
-                                             quoted(dir / "b"), ": ", std::strerror(ENOENT)));
+    CHECK(renamed.error().to_string() == cat("rename ", keel::quoted(dir / "a"), " to ",
+                                             keel::quoted(dir / "b"), ": ", std::strerror(ENOENT)));
     auto removed = storage.unlink(dir / "a");
     REQUIRE_FALSE(removed);
     CHECK(removed.error().to_string() ==
-          cat("remove ", quoted(dir / "a"), ": ", std::strerror(ENOENT)));
+          cat("remove ", keel::quoted(dir / "a"), ": ", std::strerror(ENOENT)));
 
     REQUIRE(write_new_file(dir / "read-only", "x"));
     auto file = storage.open(dir / "read-only", O_RDONLY, 0);
@@ -148,7 +149,7 @@ TEST_CASE("errors carry the errno and name the path") {
     REQUIRE_FALSE(written);
     CHECK(written.error().code() == EBADF);
     CHECK(written.error().to_string() ==
-          cat("write ", quoted(dir / "read-only"), ": ", std::strerror(EBADF)));
+          cat("write ", keel::quoted(dir / "read-only"), ": ", std::strerror(EBADF)));
 }
 
 TEST_CASE("a File is move-only, keeps its path when moved and closes itself") {
@@ -181,13 +182,13 @@ TEST_CASE("write_all and pwrite_all go on after short writes and EINTR until all
     storage.cut_write(StorageCall::Write, 3, 4, CutWrite::ReturnShort);
     REQUIRE(storage.write_all(file, "entry one\n"));
     CHECK(storage.calls(StorageCall::Write) == 4);
-    CHECK(contents(dir / "log") == "entry one\n");
+    CHECK(file_contents(dir / "log") == "entry one\n");
 
     storage.cut_write(StorageCall::Pwrite, 1, 2, CutWrite::ReturnShort);
     storage.fail(StorageCall::Pwrite, 2, EINTR);
     REQUIRE(storage.pwrite_all(file, "ENTRY", 0));
     CHECK(storage.calls(StorageCall::Pwrite) == 3);
-    CHECK(contents(dir / "log") == "ENTRY one\n");
+    CHECK(file_contents(dir / "log") == "ENTRY one\n");
 
     storage.fail(StorageCall::Pread, 1, EINTR);
     CHECK(*storage.pread_all(file, 5, 0) == "ENTRY");
@@ -203,15 +204,15 @@ TEST_CASE("a write that fails after a short one reports the errno; what was take
     REQUIRE_FALSE(written);
     CHECK(written.error().code() == ENOSPC);
     CHECK(written.error().to_string() ==
-          cat("write ", quoted(dir / "journal.log"), ": ", std::strerror(ENOSPC)));
-    CHECK(contents(dir / "journal.log") == "a wh");
+          cat("write ", keel::quoted(dir / "journal.log"), ": ", std::strerror(ENOSPC)));
+    CHECK(file_contents(dir / "journal.log") == "a wh");
 
     // Cut and failed in one call (EIO from a disk that gave up midway).
     storage.cut_write(StorageCall::Pwrite, 1, 2, CutWrite::Fail, EIO);
     auto rewritten = storage.pwrite_all(file, "AWHOLE", 0);
     REQUIRE_FALSE(rewritten);
     CHECK(rewritten.error().code() == EIO);
-    CHECK(contents(dir / "journal.log") == "AWwh");
+    CHECK(file_contents(dir / "journal.log") == "AWwh");
     CHECK(storage.calls(StorageCall::Pwrite) == 1);
 }
 
@@ -222,7 +223,8 @@ TEST_CASE("a write that takes nothing is an error rather than a loop without end
     storage.cut_write(StorageCall::Write, 1, 0, CutWrite::ReturnShort);
     auto written = storage.write_all(file, "x");
     REQUIRE_FALSE(written);
-    CHECK(written.error().to_string() == cat("write ", quoted(dir / "f"), ": no bytes were taken"));
+    CHECK(written.error().to_string() ==
+          cat("write ", keel::quoted(dir / "f"), ": no bytes were taken"));
 }
 
 TEST_CASE("the fake fails the chosen call of an operation with the chosen errno, and counts") {
@@ -242,7 +244,8 @@ TEST_CASE("the fake fails the chosen call of an operation with the chosen errno,
     File file = open_for_writing(storage, dir / "d");
     auto synced = storage.fsync(file);
     REQUIRE_FALSE(synced);
-    CHECK(synced.error().to_string() == cat("fsync ", quoted(dir / "d"), ": ", std::strerror(EIO)));
+    CHECK(synced.error().to_string() ==
+          cat("fsync ", keel::quoted(dir / "d"), ": ", std::strerror(EIO)));
     CHECK(storage.fsync(file));
     CHECK(storage.calls(StorageCall::Fsync) == 2);
     CHECK(storage.calls(StorageCall::Open) == 1);
@@ -264,7 +267,7 @@ TEST_CASE("after a crash point every call fails and the disk keeps what was writ
         CHECK_FALSE(storage.fdatasync(file));
         CHECK_FALSE(storage.open(dir / "other", O_RDWR | O_CREAT, 0600));
         CHECK_FALSE(storage.mkdir(dir / "dir", 0755));
-        CHECK(contents(dir / "wal") == "first\n");
+        CHECK(file_contents(dir / "wal") == "first\n");
         CHECK_FALSE(path_exists(dir / "other"));
         CHECK_FALSE(path_exists(dir / "dir"));
         CHECK(storage.total_calls() == 6);
@@ -277,7 +280,7 @@ TEST_CASE("after a crash point every call fails and the disk keeps what was writ
         REQUIRE(storage.fsync(file));
         CHECK_FALSE(storage.rename(dir / "snapshot.tmp", dir / "snapshot"));
         CHECK_FALSE(storage.unlink(dir / "snapshot.tmp"));
-        CHECK(contents(dir / "snapshot.tmp") == "state");
+        CHECK(file_contents(dir / "snapshot.tmp") == "state");
         CHECK_FALSE(path_exists(dir / "snapshot"));
     }
 }

@@ -8,6 +8,7 @@
 #include "base/sys.h"
 #include "tests/unit/tar_writer.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
@@ -18,6 +19,7 @@
 
 using namespace keel;
 using namespace keel::oci;
+using keel::testing::run_shell;
 using keel::testing::TarWriter;
 using keel::testing::TempDir;
 using keel::testing::TestEntry;
@@ -48,15 +50,10 @@ Result<std::vector<ReadEntry>> read_bytes(const std::string& bytes) {
     return read_all_entries(source);
 }
 
-std::string error_of(const std::string& bytes) {
+std::string tar_error(const std::string& bytes) {
     auto read = read_bytes(bytes);
     REQUIRE_FALSE(read.has_value());
     return read.error().to_string();
-}
-
-void run(const std::string& command) {
-    INFO(command);
-    REQUIRE(std::system(command.c_str()) == 0);
 }
 
 // A small tree for GNU tar: a file, a directory, a symlink, a hard link, a
@@ -125,7 +122,7 @@ void check_tree_entries(const std::vector<ReadEntry>& entries) {
 std::string archive_with(const TempDir& dir, const std::string& options, const std::string& name) {
     std::string tree = make_tree(dir);
     std::string archive = dir / name;
-    run(cat("tar -C ", tree, " ", options, " -cf ", archive, " ."));
+    run_shell(cat("tar -C ", tree, " ", options, " -cf ", archive, " ."));
     return archive;
 }
 
@@ -154,11 +151,11 @@ TEST_CASE("an archive GNU tar wrote in pax format reads back entry by entry") {
 TEST_CASE("gzip and zstd archives are found by magic number and read through") {
     TempDir dir;
     std::string archive = archive_with(dir, "--format=pax", "layer.tar");
-    run(cat("gzip -k -c ", archive, " > ", archive, ".gz"));
-    run(cat("zstd -q -c ", archive, " > ", archive, ".zst"));
+    run_shell(cat("gzip -k -c ", archive, " > ", archive, ".gz"));
+    run_shell(cat("zstd -q -c ", archive, " > ", archive, ".zst"));
     // Two gzip members, as pigz or cat write them, are one stream.
-    run(cat("head -c 3000 ", archive, " | gzip -c > ", archive, ".2.gz && tail -c +3001 ", archive,
-            " | gzip -c >> ", archive, ".2.gz"));
+    run_shell(cat("head -c 3000 ", archive, " | gzip -c > ", archive, ".2.gz && tail -c +3001 ",
+                  archive, " | gzip -c >> ", archive, ".2.gz"));
     check_tree_entries(read_file_entries(archive + ".gz"));
     check_tree_entries(read_file_entries(archive + ".zst"));
     check_tree_entries(read_file_entries(archive + ".2.gz"));
@@ -167,8 +164,8 @@ TEST_CASE("gzip and zstd archives are found by magic number and read through") {
 TEST_CASE("truncated or corrupt compressed data is an error, not a short archive") {
     TempDir dir;
     std::string archive = archive_with(dir, "--format=gnu", "layer.tar");
-    run(cat("gzip -c ", archive, " | head -c 2000 > ", archive, ".gz"));
-    run(cat("zstd -q -c ", archive, " | head -c 2000 > ", archive, ".zst"));
+    run_shell(cat("gzip -c ", archive, " | head -c 2000 > ", archive, ".gz"));
+    run_shell(cat("zstd -q -c ", archive, " | head -c 2000 > ", archive, ".zst"));
     for (std::string suffix : {".gz", ".zst"}) {
         CAPTURE(suffix);
         Fd fd = open_file(archive + suffix, O_RDONLY).value();
@@ -285,7 +282,7 @@ TEST_CASE("a header whose checksum is wrong is refused, naming the entry and off
     std::string bad = TarWriter::header({.name = "etc/passwd"});
     bad[0] = 'E'; // changed after the checksum was computed
     tar.raw(bad);
-    CHECK(error_of(tar.finish()) ==
+    CHECK(tar_error(tar.finish()) ==
           "entry 2 (`Etc/passwd`) at byte 1536: header checksum mismatch");
 }
 
@@ -297,35 +294,36 @@ TEST_CASE("an archive cut short is an error wherever it is cut") {
     REQUIRE(read_bytes(whole).has_value());
     // Cut in the data, in a header, and where the end marker should be.
     CHECK(
-        error_of(whole.substr(0, 1000)).starts_with("entry 1 (`a`) at byte 0: archive truncated"));
-    CHECK(error_of(whole.substr(0, 2560 + 100)).find("truncated in a header") != std::string::npos);
-    CHECK(error_of(tar.bytes()).find("without its end marker") != std::string::npos);
-    CHECK(error_of("").find("without its end marker") != std::string::npos);
+        tar_error(whole.substr(0, 1000)).starts_with("entry 1 (`a`) at byte 0: archive truncated"));
+    CHECK(tar_error(whole.substr(0, 2560 + 100)).find("truncated in a header") !=
+          std::string::npos);
+    CHECK(tar_error(tar.bytes()).find("without its end marker") != std::string::npos);
+    CHECK(tar_error("").find("without its end marker") != std::string::npos);
 }
 
 TEST_CASE("a huge size field is refused or found truncated, never trusted") {
     TarWriter tar;
     tar.add({.name = "huge", .size_field = int64_t(1) << 62});
-    CHECK(error_of(tar.finish()) == "entry 1 (`huge`) at byte 0: size field out of range");
+    CHECK(tar_error(tar.finish()) == "entry 1 (`huge`) at byte 0: size field out of range");
     TarWriter octal;
     octal.add({.name = "big", .size_field = 077777777777}); // 8 GiB, in octal
-    CHECK(error_of(octal.finish()).find("archive truncated in data") != std::string::npos);
+    CHECK(tar_error(octal.finish()).find("archive truncated in data") != std::string::npos);
 }
 
 TEST_CASE("names longer than 4096 bytes and oversized pax headers are refused") {
     TarWriter gnu;
     gnu.gnu_long('L', std::string(5000, 'x'));
     gnu.add({.name = "x"});
-    CHECK(error_of(gnu.finish()).find("GNU long name of 5001 bytes exceeds 4097") !=
+    CHECK(tar_error(gnu.finish()).find("GNU long name of 5001 bytes exceeds 4097") !=
           std::string::npos);
     TarWriter pax;
     pax.pax({{"path", std::string(4097, 'p')}});
     pax.add({.name = "x"});
-    CHECK(error_of(pax.finish()).find("pax path: longer than 4096 bytes") != std::string::npos);
+    CHECK(tar_error(pax.finish()).find("pax path: longer than 4096 bytes") != std::string::npos);
     TarWriter big;
     big.raw_extension('x', std::string((1 << 20) + 1, ' '));
     big.add({.name = "x"});
-    CHECK(error_of(big.finish()).find("pax header of 1048577 bytes exceeds") != std::string::npos);
+    CHECK(tar_error(big.finish()).find("pax header of 1048577 bytes exceeds") != std::string::npos);
 }
 
 TEST_CASE("malformed pax records are refused") {
@@ -339,7 +337,7 @@ TEST_CASE("malformed pax records are refused") {
         TarWriter tar;
         tar.raw_extension('x', records);
         tar.add({.name = "x"});
-        CHECK(error_of(tar.finish()).starts_with("entry 1"));
+        CHECK(tar_error(tar.finish()).starts_with("entry 1"));
     }
 }
 
@@ -355,17 +353,17 @@ TEST_CASE("sparse files, volume labels and unknown types are refused by name") {
         TarWriter tar;
         tar.add({.name = "ok"});
         tar.add({.name = "odd", .type = c.type, .gnu = true});
-        CHECK(error_of(tar.finish()) == cat("entry 2 (`odd`) at byte 512: ", c.message));
+        CHECK(tar_error(tar.finish()) == cat("entry 2 (`odd`) at byte 512: ", c.message));
     }
 }
 
 TEST_CASE("links without a target and empty names are refused") {
     TarWriter link;
     link.add({.name = "l", .type = '2'});
-    CHECK(error_of(link.finish()).find("symlink without a target") != std::string::npos);
+    CHECK(tar_error(link.finish()).find("symlink without a target") != std::string::npos);
     TarWriter empty;
     empty.add({.name = ""});
-    CHECK(error_of(empty.finish()).find("empty name") != std::string::npos);
+    CHECK(tar_error(empty.finish()).find("empty name") != std::string::npos);
 }
 
 TEST_CASE("data left unread is skipped on the way to the next entry") {

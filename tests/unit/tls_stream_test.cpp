@@ -44,7 +44,7 @@ public:
     std::string operator/(const std::string& name) const { return m_dir / name; }
 
 private:
-    testing::TempDir m_dir;
+    keel::testing::TempDir m_dir;
 };
 
 TlsContextOptions server_options(const CertFiles& files, PeerVerification verify,
@@ -71,7 +71,7 @@ TlsContextOptions client_options(const CertFiles& files, std::string name = "") 
     return options;
 }
 
-std::shared_ptr<TlsContext> context(const TlsContextOptions& options) {
+std::shared_ptr<TlsContext> tls_context(const TlsContextOptions& options) {
     auto made = TlsContext::create(options);
     REQUIRE_MESSAGE(made, (made ? "" : made.error().to_string()));
     return *made;
@@ -121,7 +121,7 @@ Result<std::string> carry(ByteStream& from, ByteStream& to, std::string_view mes
     return received;
 }
 
-std::string why(const Result<std::string>& result) {
+std::string failure_text(const Result<std::string>& result) {
     return result ? std::string() : result.error().to_string();
 }
 
@@ -131,24 +131,24 @@ TEST_CASE("a TLS client and server shake hands and carry data both ways, ECDSA a
     CertFiles files;
     for (std::string name : {"server", "rsa"}) {
         CAPTURE(name);
-        Sessions pair(context(server_options(files, PeerVerification::None, name)),
-                      context(client_options(files)));
+        Sessions pair(tls_context(server_options(files, PeerVerification::None, name)),
+                      tls_context(client_options(files)));
         std::string request(100000, 'q');
         auto there = carry(*pair.client, *pair.server, request);
-        REQUIRE_MESSAGE(there, why(there));
+        REQUIRE_MESSAGE(there, failure_text(there));
         CHECK(*there == request);
         auto back = carry(*pair.server, *pair.client, "answer");
-        REQUIRE_MESSAGE(back, why(back));
+        REQUIRE_MESSAGE(back, failure_text(back));
         CHECK(*back == "answer");
     }
 }
 
 TEST_CASE("a server that requires client certificates takes one signed by its CA") {
     CertFiles files;
-    Sessions pair(context(server_options(files, PeerVerification::Required)),
-                  context(client_options(files, "client")));
+    Sessions pair(tls_context(server_options(files, PeerVerification::Required)),
+                  tls_context(client_options(files, "client")));
     auto there = carry(*pair.client, *pair.server, "hello");
-    REQUIRE_MESSAGE(there, why(there));
+    REQUIRE_MESSAGE(there, failure_text(there));
     CHECK(*there == "hello");
 }
 
@@ -161,8 +161,8 @@ TEST_CASE("a client without a certificate, with an expired one or one from anoth
     for (const Case& c : {Case{"", "certificate"}, Case{"expired", "certificate expired"},
                           Case{"stranger", "certificate not trusted"}}) {
         CAPTURE(c.client);
-        Sessions pair(context(server_options(files, PeerVerification::Required)),
-                      context(client_options(files, c.client)));
+        Sessions pair(tls_context(server_options(files, PeerVerification::Required)),
+                      tls_context(client_options(files, c.client)));
         auto there = carry(*pair.client, *pair.server, "hello");
         REQUIRE_FALSE(there);
         std::string text = there.error().to_string();
@@ -176,7 +176,7 @@ TEST_CASE("a client refuses a server whose certificate its CA did not sign") {
     CertFiles files;
     TlsContextOptions client = client_options(files);
     client.trusted_ca_file = files / "stranger.crt"; // not the CA of the server
-    Sessions pair(context(server_options(files, PeerVerification::None)), context(client));
+    Sessions pair(tls_context(server_options(files, PeerVerification::None)), tls_context(client));
     auto there = carry(*pair.client, *pair.server, "hello");
     REQUIRE_FALSE(there);
     CHECK_MESSAGE(there.error().to_string().find("TLS handshake") != std::string::npos,
@@ -187,15 +187,15 @@ TEST_CASE("a server offering only h2 refuses a client that speaks only http/1.1"
     CertFiles files;
     TlsContextOptions client = client_options(files);
     client.alpn = {"http/1.1"};
-    Sessions pair(context(server_options(files, PeerVerification::None)), context(client));
+    Sessions pair(tls_context(server_options(files, PeerVerification::None)), tls_context(client));
     auto there = carry(*pair.client, *pair.server, "hello");
     CHECK_FALSE(there);
 }
 
 TEST_CASE("garbage instead of a handshake is a TLS error, not a hang") {
     CertFiles files;
-    Sessions pair(context(server_options(files, PeerVerification::None)),
-                  context(client_options(files)));
+    Sessions pair(tls_context(server_options(files, PeerVerification::None)),
+                  tls_context(client_options(files)));
     std::string_view http = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     REQUIRE(::send(pair.client_fd.get(), http.data(), http.size(), 0) == ssize_t(http.size()));
     char buffer[64];

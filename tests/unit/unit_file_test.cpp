@@ -22,7 +22,7 @@ UnitFile parse_ok(std::string_view text) {
     return std::move(*file);
 }
 
-std::string parse_error(std::string_view text) {
+std::string unit_file_error(std::string_view text) {
     Result<UnitFile> file = UnitFile::parse(text, "web.service");
     REQUIRE_MESSAGE(!file, "expected a parse error");
     return file.error().to_string();
@@ -197,59 +197,61 @@ TEST_CASE("section names may contain spaces, dashes and non-ASCII text") {
 }
 
 TEST_CASE("an assignment before any section header names the file, line and key") {
-    CHECK(parse_error("\n# c\nDescription=x\n[Unit]\n") ==
+    CHECK(unit_file_error("\n# c\nDescription=x\n[Unit]\n") ==
           "web.service:3: assignment to `Description` before any [Section] header");
 }
 
 TEST_CASE("a line without `=` is rejected with what was found") {
-    CHECK(parse_error("[Unit]\nDescription=ok\nthis is not an assignment\n") ==
+    CHECK(unit_file_error("[Unit]\nDescription=ok\nthis is not an assignment\n") ==
           "web.service:3: expected Key=Value, got `this is not an assignment`");
-    CHECK(parse_error("[Unit]\nfoo") == "web.service:2: expected Key=Value, got `foo`");
+    CHECK(unit_file_error("[Unit]\nfoo") == "web.service:2: expected Key=Value, got `foo`");
 }
 
 TEST_CASE("an empty key is rejected") {
-    CHECK(parse_error("[Unit]\n=value\n") == "web.service:2: missing key before `=` in `=value`");
-    CHECK(parse_error("[Unit]\n   = value\n") ==
+    CHECK(unit_file_error("[Unit]\n=value\n") ==
+          "web.service:2: missing key before `=` in `=value`");
+    CHECK(unit_file_error("[Unit]\n   = value\n") ==
           "web.service:2: missing key before `=` in `= value`");
 }
 
 TEST_CASE("a key with inner whitespace is rejected") {
-    CHECK(parse_error("[Service]\nExec Start=/bin/true\n") ==
+    CHECK(unit_file_error("[Service]\nExec Start=/bin/true\n") ==
           "web.service:2: invalid key `Exec Start`: keys contain no whitespace or control "
           "characters");
 }
 
 TEST_CASE("malformed section headers say what is wrong with them") {
-    CHECK(parse_error("[Unit\n") == "web.service:1: invalid section header `[Unit`: missing `]`");
-    CHECK(parse_error("[Unit] # comment\n") ==
+    CHECK(unit_file_error("[Unit\n") ==
+          "web.service:1: invalid section header `[Unit`: missing `]`");
+    CHECK(unit_file_error("[Unit] # comment\n") ==
           "web.service:1: invalid section header `[Unit] # comment`: text after `]`");
-    CHECK(parse_error("[]\n") == "web.service:1: invalid section header `[]`: empty name");
-    CHECK(parse_error("[Un]it]\n") ==
+    CHECK(unit_file_error("[]\n") == "web.service:1: invalid section header `[]`: empty name");
+    CHECK(unit_file_error("[Un]it]\n") ==
           "web.service:1: invalid section header `[Un]it]`: `[` or `]` inside the name");
-    CHECK(parse_error("[[Unit]]\n") ==
+    CHECK(unit_file_error("[[Unit]]\n") ==
           "web.service:1: invalid section header `[[Unit]]`: `[` or `]` inside the name");
-    CHECK(parse_error("[ Unit ]\n") ==
+    CHECK(unit_file_error("[ Unit ]\n") ==
           "web.service:1: invalid section header `[ Unit ]`: whitespace around the name");
-    CHECK(parse_error("[Un\x01it]\n") ==
+    CHECK(unit_file_error("[Un\x01it]\n") ==
           "web.service:1: invalid section header `[Un\\x01it]`: control character in the name");
 }
 
 TEST_CASE("a NUL byte anywhere is rejected with its line, even in a comment") {
     using namespace std::string_literals;
-    CHECK(parse_error("[Unit]\nDescription=a\0b\n"s) == "web.service:2: contains a NUL byte");
-    CHECK(parse_error("[Unit]\n\n# comment \0\n"s) == "web.service:3: contains a NUL byte");
+    CHECK(unit_file_error("[Unit]\nDescription=a\0b\n"s) == "web.service:2: contains a NUL byte");
+    CHECK(unit_file_error("[Unit]\n\n# comment \0\n"s) == "web.service:3: contains a NUL byte");
 }
 
 TEST_CASE("an error in a continued line names the line where it started") {
-    CHECK(parse_error("[Unit]\nno equals \\\nsign here\n") ==
+    CHECK(unit_file_error("[Unit]\nno equals \\\nsign here\n") ==
           "web.service:2: expected Key=Value, got `no equals  sign here`");
 }
 
 TEST_CASE("long or binary text in an error message is shortened and made visible") {
     std::string line(100, 'x');
-    CHECK(parse_error("[Unit]\n" + line + "\n") ==
+    CHECK(unit_file_error("[Unit]\n" + line + "\n") ==
           "web.service:2: expected Key=Value, got `" + std::string(60, 'x') + "...`");
-    CHECK(parse_error("[Unit]\n\x1b[31mred\n") ==
+    CHECK(unit_file_error("[Unit]\n\x1b[31mred\n") ==
           "web.service:2: expected Key=Value, got `\\x1b[31mred`");
 }
 

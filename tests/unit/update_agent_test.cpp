@@ -19,7 +19,7 @@ using std::chrono::sys_seconds;
 
 namespace {
 
-Slots slots_with(SlotFlags a, SlotFlags b) {
+Slots slots_on_vda(SlotFlags a, SlotFlags b) {
     Slots slots;
     slots.disk = "/dev/vda";
     slots.a = {SlotName::A, 1, a.apply_to(0), a, ""};
@@ -29,8 +29,8 @@ Slots slots_with(SlotFlags a, SlotFlags b) {
 
 // B just installed and booted once: its one try spent by the initramfs.
 Slots b_on_trial() {
-    return slots_with({.priority = 1, .tries = 0, .successful = true},
-                      {.priority = 2, .tries = 0, .successful = false});
+    return slots_on_vda({.priority = 1, .tries = 0, .successful = true},
+                        {.priority = 2, .tries = 0, .successful = false});
 }
 
 UnitHealth unit(std::string name, UnitActivity activity, std::optional<microseconds> since = {}) {
@@ -135,8 +135,8 @@ TEST_CASE("the gate is healthy only once every unit has been active for HealthyF
     HealthGate gate(60s, 10min);
     CHECK(gate.observe(30s, {unit("web.service", UnitActivity::Active, 10s)}).verdict ==
           HealthVerdict::Waiting);
-    HealthCheck check = gate.observe(80s, {unit("web.service", UnitActivity::Active, 10s),
-                                           unit("db.service", UnitActivity::Active, 20s)});
+    update::HealthCheck check = gate.observe(80s, {unit("web.service", UnitActivity::Active, 10s),
+                                                   unit("db.service", UnitActivity::Active, 20s)});
     CHECK(check.verdict == HealthVerdict::Healthy);
     CHECK(check.reason == "web.service, db.service active for 60.00s");
     CHECK(gate.observe(80s, {unit("web.service", UnitActivity::Active, 10s),
@@ -163,7 +163,7 @@ TEST_CASE("the gate is unhealthy as soon as a unit fails, or at the timeout") {
     HealthGate gate(60s, 10min);
     UnitHealth failed = unit("web.service", UnitActivity::Failed);
     failed.detail = "exited with status 1";
-    HealthCheck check = gate.observe(20s, {failed});
+    update::HealthCheck check = gate.observe(20s, {failed});
     CHECK(check.verdict == HealthVerdict::Unhealthy);
     CHECK(check.reason == "web.service failed (exited with status 1)");
     HealthGate slow(60s, 10min);
@@ -219,7 +219,7 @@ TEST_CASE("a new slot whose health unit fails reboots, and A boots next by itsel
 TEST_CASE("an install's flags after the initramfs's try leave the new slot unbootable") {
     // finish_install then begin_boot: what the gate relies on to fall back.
     Slots installed = finish_install(
-        slots_with({.priority = 1, .tries = 0, .successful = true}, {}), SlotName::B);
+        slots_on_vda({.priority = 1, .tries = 0, .successful = true}, {}), SlotName::B);
     REQUIRE(choose_boot_slot(installed) == SlotName::B);
     Slots booted = begin_boot(installed, SlotName::B);
     CHECK_FALSE(booted.b.flags.bootable());
@@ -251,7 +251,7 @@ TEST_CASE("a slot with tries left is said to boot again after an unhealthy reboo
 TEST_CASE("a slot that was good before is left alone when it fails later") {
     FakeHost host;
     host.booted = SlotName::A;
-    host.slots = slots_with({.priority = 2, .tries = 0, .successful = true}, {});
+    host.slots = slots_on_vda({.priority = 2, .tries = 0, .successful = true}, {});
     host.states = [](microseconds) {
         return std::vector<UnitHealth>{unit("web.service", UnitActivity::Failed)};
     };
@@ -301,8 +301,8 @@ TEST_CASE("with kv-lock a machine back on its old good slot gives the lock back 
     FakeHost host;
     host.semaphore = &semaphore;
     host.booted = SlotName::A;
-    host.slots = slots_with({.priority = 1, .tries = 0, .successful = true},
-                            {.priority = 2, .tries = 0, .successful = false});
+    host.slots = slots_on_vda({.priority = 1, .tries = 0, .successful = true},
+                              {.priority = 2, .tries = 0, .successful = false});
     host.states = [](microseconds) {
         return std::vector<UnitHealth>{unit("web.service", UnitActivity::Active, 1s)};
     };

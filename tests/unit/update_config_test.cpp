@@ -1,6 +1,7 @@
 // Tests for update/update_config.h: the update role's settings from
 // update.conf and the kernel command line, and reboot windows in
 // locksmith's syntax (when a reboot may start, across a week's wrap).
+#include "tests/unit/test_util.h"
 #include "update/update_config.h"
 
 #include <doctest/doctest.h>
@@ -8,18 +9,13 @@
 using namespace keel;
 using namespace keel::update;
 using namespace std::chrono_literals;
+using keel::testing::cmdline;
 using std::chrono::sys_days;
 using std::chrono::sys_seconds;
 
 namespace {
 
-KernelCommandLine cmdline(std::string_view text) {
-    auto parsed = KernelCommandLine::parse(text);
-    REQUIRE(parsed);
-    return *parsed;
-}
-
-UpdateConfig config(std::string_view file, std::string_view words = "") {
+UpdateConfig update_config_from(std::string_view file, std::string_view words = "") {
     auto parsed = parse_update_config(file, "update.conf", cmdline(words));
     if (!parsed)
         FAIL(parsed.error().to_string());
@@ -40,7 +36,7 @@ RebootWindow window(std::string_view start, std::string_view length) {
 }
 
 // 2026-12-10 is a Thursday.
-sys_seconds at(int day_of_december, std::chrono::seconds time_of_day) {
+sys_seconds december_at(int day_of_december, std::chrono::seconds time_of_day) {
     return sys_seconds(sys_days(std::chrono::year(2026) / 12 / day_of_december)) + time_of_day;
 }
 
@@ -48,7 +44,7 @@ sys_seconds at(int day_of_december, std::chrono::seconds time_of_day) {
 
 TEST_CASE("with no file and no words the role waits 60s of health for at most 10min and "
           "reboots without a lock") {
-    UpdateConfig defaults = config("");
+    UpdateConfig defaults = update_config_from("");
     CHECK(defaults.health_units.empty());
     CHECK(defaults.healthy_for == 60s);
     CHECK(defaults.health_timeout == std::optional<std::chrono::microseconds>(10min));
@@ -59,7 +55,7 @@ TEST_CASE("with no file and no words the role waits 60s of health for at most 10
 }
 
 TEST_CASE("update.conf's [Update] section sets every key") {
-    UpdateConfig c = config(R"([Update]
+    UpdateConfig c = update_config_from(R"([Update]
 HealthUnits=web nginx.service, db.service
 HealthyFor=2min 30s
 HealthTimeout=infinity
@@ -84,9 +80,10 @@ Channel=stable
 }
 
 TEST_CASE("keel.update words on the kernel command line win over update.conf") {
-    UpdateConfig c = config("[Update]\nHealthUnits=a\nRebootStrategy=off\n",
-                            "quiet keel.update.health=b,c keel.update.RebootStrategy=kv-lock "
-                            "keel.update.HealthyFor=5s");
+    UpdateConfig c =
+        update_config_from("[Update]\nHealthUnits=a\nRebootStrategy=off\n",
+                           "quiet keel.update.health=b,c keel.update.RebootStrategy=kv-lock "
+                           "keel.update.HealthyFor=5s");
     CHECK(c.health_units == std::vector<std::string>{"b.service", "c.service"});
     CHECK(c.strategy == RebootStrategy::KvLock);
     CHECK(c.healthy_for == 5s);
@@ -115,12 +112,13 @@ TEST_CASE("a bad setting is refused, naming the key and where it was set") {
 
 TEST_CASE("CheckInterval= sets how often the source is asked; the source's own keys are "
           "accepted") {
-    CHECK(config("").check_interval == 1h);
-    UpdateConfig c = config("[Update]\nSource=https://updates.example/keel/\nCheckInterval=15min\n"
-                            "Version=2.0.0\nMinVersion=1.0\nMaxVersion=3\nCAFile=/etc/ca.pem\n");
+    CHECK(update_config_from("").check_interval == 1h);
+    UpdateConfig c =
+        update_config_from("[Update]\nSource=https://updates.example/keel/\nCheckInterval=15min\n"
+                           "Version=2.0.0\nMinVersion=1.0\nMaxVersion=3\nCAFile=/etc/ca.pem\n");
     CHECK(c.source == "https://updates.example/keel/");
     CHECK(c.check_interval == 15min);
-    CHECK(config("", "keel.update.CheckInterval=2h").check_interval == 2h);
+    CHECK(update_config_from("", "keel.update.CheckInterval=2h").check_interval == 2h);
     CHECK(config_error("[Update]\nCheckInterval=500ms\n").find("CheckInterval=") !=
           std::string::npos);
 }
@@ -165,49 +163,52 @@ TEST_CASE("a malformed window is refused, naming the setting") {
 }
 
 TEST_CASE("durations add up as Go's do") {
-    CHECK(*parse_go_duration("1h30m") == 5400s);
-    CHECK(*parse_go_duration("2h45m10s") == 9910s);
-    CHECK(*parse_go_duration("1500ms") == 1s);
-    CHECK_FALSE(parse_go_duration("h"));
-    CHECK_FALSE(parse_go_duration("1h 30m"));
-    CHECK_FALSE(parse_go_duration("99999999999999h"));
+    CHECK(*update::parse_go_duration("1h30m") == 5400s);
+    CHECK(*update::parse_go_duration("2h45m10s") == 9910s);
+    CHECK(*update::parse_go_duration("1500ms") == 1s);
+    CHECK_FALSE(update::parse_go_duration("h"));
+    CHECK_FALSE(update::parse_go_duration("1h 30m"));
+    CHECK_FALSE(update::parse_go_duration("99999999999999h"));
 }
 
 TEST_CASE("without a window a reboot may start at once") {
-    CHECK(next_reboot_time(at(10, 12h), std::nullopt) == at(10, 12h));
-    CHECK_FALSE(reboot_window_end(at(10, 12h), std::nullopt));
+    CHECK(next_reboot_time(december_at(10, 12h), std::nullopt) == december_at(10, 12h));
+    CHECK_FALSE(reboot_window_end(december_at(10, 12h), std::nullopt));
 }
 
 TEST_CASE("inside a weekly window a reboot may start now, and the window's end is known") {
     RebootWindow thursday_night = window("Thu 23:00", "1h30m");
-    CHECK(next_reboot_time(at(10, 23h), thursday_night) == at(10, 23h));
-    CHECK(next_reboot_time(at(11, 29min), thursday_night) == at(11, 29min)); // past midnight
-    CHECK(reboot_window_end(at(10, 23h + 10min), thursday_night) == at(11, 30min));
+    CHECK(next_reboot_time(december_at(10, 23h), thursday_night) == december_at(10, 23h));
+    CHECK(next_reboot_time(december_at(11, 29min), thursday_night) ==
+          december_at(11, 29min)); // past midnight
+    CHECK(reboot_window_end(december_at(10, 23h + 10min), thursday_night) ==
+          december_at(11, 30min));
     // The window's last second is in it, its end is not.
-    CHECK(next_reboot_time(at(11, 30min) - 1s, thursday_night) == at(11, 30min) - 1s);
-    CHECK(next_reboot_time(at(11, 30min), thursday_night) == at(17, 23h));
+    CHECK(next_reboot_time(december_at(11, 30min) - 1s, thursday_night) ==
+          december_at(11, 30min) - 1s);
+    CHECK(next_reboot_time(december_at(11, 30min), thursday_night) == december_at(17, 23h));
 }
 
 TEST_CASE("outside a weekly window a reboot waits for its next start, across the week's wrap") {
     RebootWindow thursday_night = window("Thu 23:00", "1h30m");
-    CHECK(next_reboot_time(at(10, 22h), thursday_night) == at(10, 23h));
-    CHECK(next_reboot_time(at(12, 0s), thursday_night) == at(17, 23h));
+    CHECK(next_reboot_time(december_at(10, 22h), thursday_night) == december_at(10, 23h));
+    CHECK(next_reboot_time(december_at(12, 0s), thursday_night) == december_at(17, 23h));
     RebootWindow sunday_late = window("Sun 23:30", "1h");
     // Sunday 23:30 to Monday 00:30 wraps the week (2026-12-13 is a Sunday).
-    CHECK(next_reboot_time(at(14, 15min), sunday_late) == at(14, 15min));
-    CHECK(reboot_window_end(at(14, 15min), sunday_late) == at(14, 30min));
-    CHECK(next_reboot_time(at(14, 1h), sunday_late) == at(20, 23h + 30min));
-    CHECK_FALSE(reboot_window_end(at(14, 1h), sunday_late));
+    CHECK(next_reboot_time(december_at(14, 15min), sunday_late) == december_at(14, 15min));
+    CHECK(reboot_window_end(december_at(14, 15min), sunday_late) == december_at(14, 30min));
+    CHECK(next_reboot_time(december_at(14, 1h), sunday_late) == december_at(20, 23h + 30min));
+    CHECK_FALSE(reboot_window_end(december_at(14, 1h), sunday_late));
 }
 
 TEST_CASE("a daily window opens every day") {
     RebootWindow nightly = window("04:00", "30m");
-    CHECK(next_reboot_time(at(10, 3h), nightly) == at(10, 4h));
-    CHECK(next_reboot_time(at(10, 4h + 10min), nightly) == at(10, 4h + 10min));
-    CHECK(next_reboot_time(at(10, 5h), nightly) == at(11, 4h));
+    CHECK(next_reboot_time(december_at(10, 3h), nightly) == december_at(10, 4h));
+    CHECK(next_reboot_time(december_at(10, 4h + 10min), nightly) == december_at(10, 4h + 10min));
+    CHECK(next_reboot_time(december_at(10, 5h), nightly) == december_at(11, 4h));
     RebootWindow across_midnight = window("23:00", "2h");
-    CHECK(next_reboot_time(at(11, 30min), across_midnight) == at(11, 30min));
-    CHECK(next_reboot_time(at(11, 1h), across_midnight) == at(11, 23h));
+    CHECK(next_reboot_time(december_at(11, 30min), across_midnight) == december_at(11, 30min));
+    CHECK(next_reboot_time(december_at(11, 1h), across_midnight) == december_at(11, 23h));
 }
 
 TEST_CASE("the role runs when the command line has any keel.update word") {

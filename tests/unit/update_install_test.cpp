@@ -84,7 +84,7 @@ struct FakeSource final : up::ImageSource {
 };
 
 // A payload packed from a made-up root, a disk, trusted keys.
-struct Fixture {
+struct InstallFixture {
     TempDir dir;
     std::string disk = dir / "disk.img";
     std::string trusted = dir / "trusted.d";
@@ -93,7 +93,7 @@ struct Fixture {
     std::string before; // the disk before the install
     up::InstallRequest request;
 
-    explicit Fixture(size_t root_size = 200 * 1024) {
+    explicit InstallFixture(size_t root_size = 200 * 1024) {
         REQUIRE(keel::make_directories(trusted));
         REQUIRE(keel::write_new_file(trusted + "/publisher.pem", publisher_key().public_pem));
         REQUIRE(keel::write_new_file(dir / "publisher.key", publisher_key().private_pem));
@@ -149,7 +149,7 @@ struct Fixture {
 } // namespace
 
 TEST_CASE("a packed payload verifies against the trusted keys, and a changed byte does not") {
-    Fixture fixture;
+    InstallFixture fixture;
     auto verified = up::verify_payload(fixture.payload, fixture.trusted);
     REQUIRE_MESSAGE(verified, verified.error().to_string());
     CHECK(verified->manifest.version == "2.0.1");
@@ -165,7 +165,7 @@ TEST_CASE("a packed payload verifies against the trusted keys, and a changed byt
 }
 
 TEST_CASE("an install writes the inactive slot, its footer, and makes it boot next once") {
-    Fixture fixture;
+    InstallFixture fixture;
     auto report = fixture.install();
     REQUIRE_MESSAGE(report, report.error().to_string());
     CHECK(report->slot == up::SlotName::B);
@@ -217,7 +217,7 @@ TEST_CASE("an install writes the inactive slot, its footer, and makes it boot ne
 }
 
 TEST_CASE("a manifest signed by an untrusted key is refused before anything is written") {
-    Fixture fixture;
+    InstallFixture fixture;
     auto strange = keel::sign_detached(fixture.request.manifest, fixture.dir / "stranger.key");
     REQUIRE(strange);
     fixture.request.signature = *strange;
@@ -228,7 +228,7 @@ TEST_CASE("a manifest signed by an untrusted key is refused before anything is w
 }
 
 TEST_CASE("with no trusted key no update is installed") {
-    Fixture fixture;
+    InstallFixture fixture;
     fixture.request.trusted_keys_directory = fixture.dir / "empty.d";
     auto result = fixture.install();
     REQUIRE_FALSE(result);
@@ -240,7 +240,7 @@ TEST_CASE("a changed byte in the first, a middle or the last chunk is refused, n
     for (auto [offset, chunk] : {std::pair<size_t, std::string>{10, "chunk 1 of 13"},
                                  {7 * 16384 + 5, "chunk 8 of 13"},
                                  {size_t(-1), "chunk 13 of 13"}}) {
-        Fixture fixture;
+        InstallFixture fixture;
         size_t at = offset == size_t(-1) ? fixture.image.size() - 1 : offset;
         auto result = fixture.install([&](FakeSource& source) { source.bytes[at] ^= 0x20; });
         fixture.check_refused(result, chunk);
@@ -252,19 +252,19 @@ TEST_CASE("a changed byte in the first, a middle or the last chunk is refused, n
 
 TEST_CASE("a stream cut short or longer than the manifest says is refused") {
     {
-        Fixture fixture;
+        InstallFixture fixture;
         auto result = fixture.install([](FakeSource& source) { source.bytes.resize(100000); });
         fixture.check_refused(result, "truncated: the image ends at byte 100000");
     }
     {
-        Fixture fixture;
+        InstallFixture fixture;
         auto result = fixture.install([](FakeSource& source) { source.bytes += "more"; });
         fixture.check_refused(result, "wrong size");
     }
 }
 
 TEST_CASE("an image that does not fit the slot with its footer is refused before writing") {
-    Fixture fixture(600 * 1024); // 600 KiB + tree + 1 MiB footer > 1.5 MiB
+    InstallFixture fixture(600 * 1024); // 600 KiB + tree + 1 MiB footer > 1.5 MiB
     auto result = fixture.install();
     REQUIRE_FALSE(result);
     CHECK(result.error().to_string().find("do not fit slot B") != std::string::npos);
@@ -272,7 +272,7 @@ TEST_CASE("an image that does not fit the slot with its footer is refused before
 }
 
 TEST_CASE("the running slot is never the target") {
-    Fixture fixture;
+    InstallFixture fixture;
     fixture.request.slot = up::SlotName::A;
     auto result = fixture.install();
     REQUIRE_FALSE(result);
@@ -286,7 +286,7 @@ TEST_CASE("the running slot is never the target") {
 }
 
 TEST_CASE("an interrupted install continues from the first chunk not yet written") {
-    Fixture fixture;
+    InstallFixture fixture;
     fixture.request.progress_interval = 16384; // progress after every chunk
     auto cut = fixture.install([](FakeSource& source) { source.fail_at = 5 * 16384 + 100; });
     fixture.check_refused(cut, "connection reset");
@@ -306,7 +306,7 @@ TEST_CASE("an interrupted install continues from the first chunk not yet written
 }
 
 TEST_CASE("progress of another payload is not resumed from") {
-    Fixture fixture;
+    InstallFixture fixture;
     fixture.request.progress_interval = 16384;
     auto cut = fixture.install([](FakeSource& source) { source.fail_at = 3 * 16384; });
     REQUIRE_FALSE(cut);

@@ -6,22 +6,16 @@
 #include "base/sys.h"
 #include "tests/unit/gpt_test_disk.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_util.h"
 
 #include <doctest/doctest.h>
 
 using keel::testing::TempDir;
 using namespace keel::testing::gpt;
+using keel::testing::cmdline;
 namespace up = keel::update;
 
-namespace {
-
-keel::KernelCommandLine cmdline(std::string_view text) {
-    auto parsed = keel::KernelCommandLine::parse(text);
-    REQUIRE(parsed);
-    return *parsed;
-}
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("keel.kexec= names the slot whose kernel runs; anything but A or B is refused") {
     auto none = up::kexec_slot(cmdline("console=ttyS0 keel.root=/dev/vda1"));

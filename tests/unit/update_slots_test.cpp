@@ -26,7 +26,7 @@ up::Slots slots_with(up::SlotFlags a, up::SlotFlags b) {
     return slots;
 }
 
-std::string error_text(const keel::Result<up::Slots>& result) {
+std::string slots_error(const keel::Result<up::Slots>& result) {
     REQUIRE_FALSE(result);
     return result.error().to_string();
 }
@@ -88,7 +88,7 @@ TEST_CASE("mark-good makes the booted slot successful; a slot with priority 0 is
     auto good = up::mark_good(slots_with({1, 0, true}, {2, 0, false}), up::SlotName::B);
     REQUIRE(good);
     CHECK(good->b.flags == up::SlotFlags{2, 0, true});
-    CHECK(error_text(up::mark_good(slots_with({1, 0, true}, {0, 1, false}), up::SlotName::B)) ==
+    CHECK(slots_error(up::mark_good(slots_with({1, 0, true}, {0, 1, false}), up::SlotName::B)) ==
           "slot B (ROOT-B) has priority 0: marking it good would not make it boot");
 }
 
@@ -97,7 +97,7 @@ TEST_CASE("mark-bad stops a slot from booting, unless the other slot cannot boot
     REQUIRE(bad);
     CHECK(bad->b.flags == up::SlotFlags{});
     CHECK(up::choose_boot_slot(*bad) == up::SlotName::A);
-    CHECK(error_text(up::mark_bad(slots_with({1, 0, false}, {2, 0, true}), up::SlotName::B)) ==
+    CHECK(slots_error(up::mark_bad(slots_with({1, 0, false}, {2, 0, true}), up::SlotName::B)) ==
           "slot A (ROOT-A) cannot boot either (priority=1 tries=0 successful=0): marking B bad "
           "would leave nothing to boot");
 }
@@ -107,10 +107,10 @@ TEST_CASE("rollback boots the other slot next, only if it booted successfully be
     REQUIRE(back);
     CHECK(up::choose_boot_slot(*back) == up::SlotName::A);
     CHECK(back->a.flags == up::SlotFlags{3, 0, true});
-    CHECK(error_text(up::rollback(slots_with({1, 1, false}, {2, 0, true}), up::SlotName::B)) ==
+    CHECK(slots_error(up::rollback(slots_with({1, 1, false}, {2, 0, true}), up::SlotName::B)) ==
           "slot A (ROOT-A) has not booted successfully (priority=1 tries=1 successful=0): "
           "nothing to roll back to");
-    CHECK(error_text(up::rollback(slots_with({0, 0, true}, {2, 0, true}), up::SlotName::B)) ==
+    CHECK(slots_error(up::rollback(slots_with({0, 0, true}, {2, 0, true}), up::SlotName::B)) ==
           "slot A (ROOT-A) is marked bad (priority 0): nothing to roll back to");
 }
 

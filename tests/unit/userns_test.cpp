@@ -39,7 +39,7 @@ std::string options_error(std::optional<std::string_view> mode,
     return request.error().to_string();
 }
 
-bool same(const oci::IdMapping& a, const oci::IdMapping& b) {
+bool same_mapping(const oci::IdMapping& a, const oci::IdMapping& b) {
     return a.container_id == b.container_id && a.host_id == b.host_id && a.size == b.size;
 }
 
@@ -100,16 +100,16 @@ TEST_CASE("--uidmap alone makes the gid map the same, as podman does") {
     CHECK(request->mode == UsernsMode::Mapped);
     REQUIRE(request->maps.uids.size() == 1);
     REQUIRE(request->maps.gids.size() == 1);
-    CHECK(same(request->maps.uids[0], {0, 200000, 65536}));
-    CHECK(same(request->maps.gids[0], {0, 200000, 65536}));
+    CHECK(same_mapping(request->maps.uids[0], {0, 200000, 65536}));
+    CHECK(same_mapping(request->maps.gids[0], {0, 200000, 65536}));
     request = read_options(std::nullopt, {"0:200000:1000", "1000:300000:10"}, {"0:400000:5000"});
     REQUIRE(request);
     CHECK(request->maps.uids.size() == 2);
     REQUIRE(request->maps.gids.size() == 1);
-    CHECK(same(request->maps.gids[0], {0, 400000, 5000}));
+    CHECK(same_mapping(request->maps.gids[0], {0, 400000, 5000}));
     request = read_options(std::nullopt, {}, {"0:400000:5000"});
     REQUIRE(request);
-    CHECK(same(request->maps.uids[0], {0, 400000, 5000}));
+    CHECK(same_mapping(request->maps.uids[0], {0, 400000, 5000}));
 }
 
 TEST_CASE("a malformed --uidmap or --gidmap is refused naming the option and the mapping") {
@@ -263,8 +263,8 @@ TEST_CASE("--userns auto maps container id 0 to the first free uid and gid of th
     Result<IdMaps> maps = choose_auto_maps(uid_pool, gid_pool, others, 65536);
     REQUIRE(maps);
     REQUIRE(maps->uids.size() == 1);
-    CHECK(same(maps->uids[0], {0, 165536, 65536}));
-    CHECK(same(maps->gids[0], {0, 765536, 65536}));
+    CHECK(same_mapping(maps->uids[0], {0, 165536, 65536}));
+    CHECK(same_mapping(maps->gids[0], {0, 765536, 65536}));
     others.push_back(*maps);
     Result<IdMaps> third = choose_auto_maps(uid_pool, gid_pool, others, 65536);
     REQUIRE(third);
@@ -292,9 +292,9 @@ TEST_CASE("a container record's userns member is read back as it was written") {
     Result<IdMaps> back = read_userns_record(json.text());
     REQUIRE(back);
     REQUIRE(back->uids.size() == 2);
-    CHECK(same(back->uids[1], {1000, 5000, 1}));
+    CHECK(same_mapping(back->uids[1], {1000, 5000, 1}));
     REQUIRE(back->gids.size() == 1);
-    CHECK(same(back->gids[0], {0, 300000, 1000}));
+    CHECK(same_mapping(back->gids[0], {0, 300000, 1000}));
     Result<IdMaps> none = read_userns_record(R"({"id":"x"})");
     REQUIRE(none);
     CHECK(none->empty());
@@ -313,8 +313,8 @@ TEST_CASE("a lease skips the ranges recorded by other containers, and a removed 
     Result<UsernsLease> lease = lease_id_maps(root.path(), request, files);
     REQUIRE_MESSAGE(lease, lease.error().to_string());
     CHECK(lease->lock);
-    CHECK(same(lease->maps.uids[0], {0, 100000, 65536}));
-    CHECK(same(lease->maps.gids[0], {0, 600000, 65536}));
+    CHECK(same_mapping(lease->maps.uids[0], {0, 100000, 65536}));
+    CHECK(same_mapping(lease->maps.gids[0], {0, 600000, 65536}));
     record_container(root, "a", lease->maps);
     lease->lock = Fd();
     // A bundle still being written (no record) holds nothing.
@@ -363,7 +363,7 @@ TEST_CASE("--uidmap's maps are used as given, without a lock or a look at the po
     Result<UsernsLease> lease = lease_id_maps(root / "missing", request);
     REQUIRE(lease);
     CHECK_FALSE(lease->lock);
-    CHECK(same(lease->maps.uids[0], {0, 200000, 10}));
+    CHECK(same_mapping(lease->maps.uids[0], {0, 200000, 10}));
     CHECK_FALSE(path_exists(root / "missing"));
 }
 
@@ -382,8 +382,8 @@ TEST_CASE("a container with maps gets a user namespace with them in its config.j
     CHECK(spec->linux_config.find_namespace(oci::NamespaceType::User));
     CHECK(spec->linux_config.find_namespace(oci::NamespaceType::Network));
     REQUIRE(spec->linux_config.uid_mappings.size() == 1);
-    CHECK(same(spec->linux_config.uid_mappings[0], {0, 100000, 65536}));
-    CHECK(same(spec->linux_config.gid_mappings[0], {0, 200000, 65536}));
+    CHECK(same_mapping(spec->linux_config.uid_mappings[0], {0, 100000, 65536}));
+    CHECK(same_mapping(spec->linux_config.gid_mappings[0], {0, 200000, 65536}));
     // devpts's gid=5 stays while gid 5 is mapped, and goes when it is not.
     auto devpts_options = [](const oci::Spec& s) {
         for (const oci::Mount& mount : s.mounts)

@@ -18,7 +18,7 @@ using keel::testing::TempDir;
 
 namespace {
 
-void put_le(std::string& bytes, size_t at, uint64_t value, size_t size) {
+void superblock_put_le(std::string& bytes, size_t at, uint64_t value, size_t size) {
     for (size_t i = 0; i < size; ++i)
         bytes[at + i] = char((value >> (8 * i)) & 0xFF);
 }
@@ -28,15 +28,15 @@ void put_le(std::string& bytes, size_t at, uint64_t value, size_t size) {
 std::string superblock_bytes() {
     std::string bytes(512, '\0');
     bytes.replace(0, 8, std::string("verity\0\0", 8));
-    put_le(bytes, 8, 1, 4);  // version
-    put_le(bytes, 12, 1, 4); // hash type
+    superblock_put_le(bytes, 8, 1, 4);  // version
+    superblock_put_le(bytes, 12, 1, 4); // hash type
     for (size_t i = 0; i < 16; ++i)
         bytes[16 + i] = char(i + 1);
     bytes.replace(32, 6, "sha256");
-    put_le(bytes, 64, 4096, 4);
-    put_le(bytes, 68, 4096, 4);
-    put_le(bytes, 72, 100, 8);
-    put_le(bytes, 80, 4, 2);
+    superblock_put_le(bytes, 64, 4096, 4);
+    superblock_put_le(bytes, 68, 4096, 4);
+    superblock_put_le(bytes, 72, 100, 8);
+    superblock_put_le(bytes, 80, 4, 2);
     bytes.replace(88, 4, "\x01\xab\x00\xff", 4);
     return bytes;
 }
@@ -98,7 +98,7 @@ TEST_CASE("a malformed verity superblock is refused, naming what is wrong") {
     for (const Case& c : cases) {
         CAPTURE(c.what);
         std::string bytes = superblock_bytes();
-        put_le(bytes, c.at, c.value, c.size);
+        superblock_put_le(bytes, c.at, c.value, c.size);
         auto superblock = keel::parse_verity_superblock(bytes);
         REQUIRE_FALSE(superblock);
         CHECK(superblock.error().to_string().find(c.expected) != std::string::npos);

@@ -77,7 +77,7 @@ std::vector<FramedRecord> records_in(const std::string& path, std::string& data)
     return scan_segment(data, SegmentPlace::Last).records;
 }
 
-void flip_byte(const std::string& path, uint64_t offset) {
+void corrupt_byte(const std::string& path, uint64_t offset) {
     Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
     REQUIRE(fd);
     char byte = 0;
@@ -176,7 +176,7 @@ TEST_CASE("segments are cut when full, each standing alone, and the log reads ac
     WalOptions options{.segment_bytes = 1024};
     {
         Wal wal = create_log(dir / "wal", options);
-        for (Index index = 1; index <= 40; index += 4) {
+        for (kv::Index index = 1; index <= 40; index += 4) {
             auto entries = make_entries(index, index + 3, 1, 50);
             REQUIRE(wal.append(entries, HardState{.term = 1, .vote = 1, .commit = index}));
             REQUIRE(wal.sync());
@@ -216,7 +216,7 @@ TEST_CASE("release removes the segments a snapshot covers and keeps the rest rea
     TempDir dir;
     WalOptions options{.segment_bytes = 1024};
     Wal wal = create_log(dir / "wal", options);
-    for (Index index = 1; index <= 60; index += 4) {
+    for (kv::Index index = 1; index <= 60; index += 4) {
         auto entries = make_entries(index, index + 3, 1, 50);
         REQUIRE(wal.append(entries));
         REQUIRE(wal.sync());
@@ -261,7 +261,7 @@ TEST_CASE("a log of another cluster or member is refused with a code the server 
     REQUIRE_FALSE(other_cluster);
     CHECK(other_cluster.error().code() == int(ErrorCode::ForeignDataDir));
     CHECK(other_cluster.error().to_string() ==
-          cat("kv/wal: data dir ", quoted(dir / "wal"),
+          cat("kv/wal: data dir ", keel::quoted(dir / "wal"),
               " belongs to another cluster (cluster 1f, member 2a; expected cluster 3b, member "
               "2a)"));
     auto other_member = wal.check_metadata({.cluster_id = 0x1f, .member_id = 7});
@@ -317,7 +317,7 @@ TEST_CASE("a damaged last record with nothing after it counts as torn") {
     std::string path = dir / "wal/" + kFirstSegment;
     std::string data;
     auto records = records_in(path, data);
-    flip_byte(path, records.back().offset + 20);
+    corrupt_byte(path, records.back().offset + 20);
     Wal wal = open_log(dir / "wal");
     CHECK(log_of(wal.recovered()) == make_entries(1, 2, 1));
 }
@@ -335,7 +335,7 @@ TEST_CASE("a damaged record followed by valid ones is refused, naming the file a
     auto records = records_in(path, data);
     REQUIRE(records.size() == 6); // metadata and five entries
     uint64_t offset = records[2].offset;
-    flip_byte(path, offset + kRecordHeaderBytes + 3);
+    corrupt_byte(path, offset + kRecordHeaderBytes + 3);
     auto wal = Wal::open(dir / "wal");
     REQUIRE_FALSE(wal);
     CHECK(wal.error().code() == int(ErrorCode::DataCorrupt));
@@ -343,8 +343,8 @@ TEST_CASE("a damaged record followed by valid ones is refused, naming the file a
           cat("kv/wal: ", kFirstSegment, " at offset ", offset, ": checksum mismatch"));
 
     SUBCASE("a damaged length is refused as well") {
-        flip_byte(path, offset + kRecordHeaderBytes + 3); // undo
-        flip_byte(path, offset + 3);                      // length's high byte
+        corrupt_byte(path, offset + kRecordHeaderBytes + 3); // undo
+        corrupt_byte(path, offset + 3);                      // length's high byte
         auto again = Wal::open(dir / "wal");
         REQUIRE_FALSE(again);
         CHECK(again.error().to_string() ==
@@ -357,7 +357,7 @@ TEST_CASE("damage at the end of an earlier segment is refused, not taken for a t
     WalOptions options{.segment_bytes = 1024};
     {
         Wal wal = create_log(dir / "wal", options);
-        for (Index index = 1; index <= 20; index += 4) {
+        for (kv::Index index = 1; index <= 20; index += 4) {
             auto entries = make_entries(index, index + 3, 1, 50);
             REQUIRE(wal.append(entries));
             REQUIRE(wal.sync());
@@ -367,7 +367,7 @@ TEST_CASE("damage at the end of an earlier segment is refused, not taken for a t
     REQUIRE(names.size() >= 2);
     std::string data;
     auto records = records_in(dir / "wal/" + names[0], data);
-    flip_byte(dir / "wal/" + names[0], records.back().offset + 12);
+    corrupt_byte(dir / "wal/" + names[0], records.back().offset + 12);
     auto wal = Wal::open(dir / "wal", options);
     REQUIRE_FALSE(wal);
     CHECK(wal.error().code() == int(ErrorCode::DataCorrupt));
@@ -380,7 +380,7 @@ TEST_CASE("a missing segment in the middle of the log is refused") {
     WalOptions options{.segment_bytes = 1024};
     {
         Wal wal = create_log(dir / "wal", options);
-        for (Index index = 1; index <= 40; index += 4) {
+        for (kv::Index index = 1; index <= 40; index += 4) {
             auto entries = make_entries(index, index + 3, 1, 50);
             REQUIRE(wal.append(entries));
             REQUIRE(wal.sync());
@@ -418,7 +418,7 @@ namespace {
 
 // The state a log should read back after some prefix of the records
 // appended to it, computed independently of the log's own replay.
-struct Model {
+struct WalModel {
     HardState hard_state;
     WalSnapshot snapshot;
     std::vector<Entry> entries;
@@ -451,7 +451,7 @@ struct Trace {
 
 constexpr uint64_t kCrashSegmentBytes = 1024;
 
-std::string snapshot_data(Index index) {
+std::string snapshot_data(kv::Index index) {
     return cat("the state machine at ", index);
 }
 
@@ -471,7 +471,7 @@ Result<void> run_scenario(Storage& storage, const std::string& root, Trace& trac
         trace.acknowledged = trace.appended.size();
         return {};
     };
-    auto snapshot = [&](Index index, Term term) -> Result<void> {
+    auto snapshot = [&](kv::Index index, Term term) -> Result<void> {
         Snapshot saved{.meta = {.index = index, .term = term, .conf = {.voters = {1, 2, 3}}},
                        .data = snapshot_data(index)};
         TRY(save_snapshot_file(storage, root + "/snap", saved));
@@ -482,13 +482,13 @@ Result<void> run_scenario(Storage& storage, const std::string& root, Trace& trac
         TRY(wal.release(index));
         return prune_snapshot_files(storage, root + "/snap", 1);
     };
-    for (Index index = 1; index <= 12; index += 3)
+    for (kv::Index index = 1; index <= 12; index += 3)
         TRY(batch(make_entries(index, index + 2, 1, 60),
                   HardState{.term = 1, .vote = 1, .commit = index}));
     // A new leader's log replaces entries 11 and 12.
     TRY(batch(make_entries(11, 13, 2, 60), HardState{.term = 2, .vote = 3, .commit = 10}));
     TRY(snapshot(10, 1));
-    for (Index index = 14; index <= 25; index += 3)
+    for (kv::Index index = 14; index <= 25; index += 3)
         TRY(batch(make_entries(index, index + 2, 2, 60),
                   HardState{.term = 2, .vote = 3, .commit = index}));
     TRY(snapshot(20, 2));
@@ -515,7 +515,7 @@ void check_recovery(const std::string& root, const Trace& trace) {
     const WalState& state = opened->recovered();
     CHECK(state.metadata == kMetadata);
 
-    Model model;
+    WalModel model;
     bool matched = false;
     for (size_t count = 0; count <= trace.appended.size() && !matched; ++count) {
         if (count > 0)
@@ -535,7 +535,7 @@ void check_recovery(const std::string& root, const Trace& trace) {
         CHECK((*loaded)->meta.index <= state.snapshot.index);
     }
 
-    Index next = opened->last_index() + 1;
+    kv::Index next = opened->last_index() + 1;
     auto more = make_entries(next, next, 9);
     REQUIRE(opened->append(more));
     REQUIRE(opened->sync());

@@ -21,7 +21,8 @@ etcdserverpb::WatchResponse response_with(int events, size_t value_bytes) {
     return response;
 }
 
-std::vector<etcdserverpb::WatchResponse> parsed(const std::vector<std::string>& messages) {
+std::vector<etcdserverpb::WatchResponse>
+parsed_responses(const std::vector<std::string>& messages) {
     std::vector<etcdserverpb::WatchResponse> out;
     for (const std::string& bytes : messages) {
         etcdserverpb::WatchResponse response;
@@ -34,7 +35,7 @@ std::vector<etcdserverpb::WatchResponse> parsed(const std::vector<std::string>& 
 } // namespace
 
 TEST_CASE("a watch response below the limit goes whole, without the fragment flag") {
-    auto pieces = parsed(fragment_watch_response(response_with(3, 100), 10000));
+    auto pieces = parsed_responses(fragment_watch_response(response_with(3, 100), 10000));
     REQUIRE(pieces.size() == 1);
     CHECK_FALSE(pieces[0].fragment());
     CHECK(pieces[0].events_size() == 3);
@@ -42,7 +43,7 @@ TEST_CASE("a watch response below the limit goes whole, without the fragment fla
 
 TEST_CASE("a large watch response is cut into fragments that join back into every event") {
     auto whole = response_with(10, 1000);
-    auto pieces = parsed(fragment_watch_response(whole, 3000));
+    auto pieces = parsed_responses(fragment_watch_response(whole, 3000));
     REQUIRE(pieces.size() > 1);
     int events = 0;
     for (size_t i = 0; i < pieces.size(); ++i) {
@@ -57,12 +58,12 @@ TEST_CASE("a large watch response is cut into fragments that join back into ever
 }
 
 TEST_CASE("an event larger than the limit goes alone, and a single event is never cut") {
-    auto pieces = parsed(fragment_watch_response(response_with(3, 5000), 3000));
+    auto pieces = parsed_responses(fragment_watch_response(response_with(3, 5000), 3000));
     REQUIRE(pieces.size() == 3);
     CHECK(pieces[0].fragment());
     CHECK(pieces[1].fragment());
     CHECK_FALSE(pieces[2].fragment());
-    auto single = parsed(fragment_watch_response(response_with(1, 5000), 3000));
+    auto single = parsed_responses(fragment_watch_response(response_with(1, 5000), 3000));
     REQUIRE(single.size() == 1);
     CHECK_FALSE(single[0].fragment());
 }
@@ -70,7 +71,7 @@ TEST_CASE("an event larger than the limit goes alone, and a single event is neve
 TEST_CASE("a response with no events is sent as it is") {
     etcdserverpb::WatchResponse progress;
     progress.set_watch_id(1);
-    auto pieces = parsed(fragment_watch_response(progress, 1));
+    auto pieces = parsed_responses(fragment_watch_response(progress, 1));
     REQUIRE(pieces.size() == 1);
     CHECK_FALSE(pieces[0].fragment());
 }

@@ -12,30 +12,30 @@ using namespace keel::watch_guarantees;
 
 namespace {
 
-Event put_event(uint64_t revision, std::string key, std::string value) {
-    return {revision, EventType::Put, std::move(key), std::move(value)};
+keel::watch_guarantees::Event put_event(uint64_t revision, std::string key, std::string value) {
+    return {revision, keel::watch_guarantees::EventType::Put, std::move(key), std::move(value)};
 }
-Event delete_event(uint64_t revision, std::string key) {
-    return {revision, EventType::Delete, std::move(key), ""};
+keel::watch_guarantees::Event delete_event(uint64_t revision, std::string key) {
+    return {revision, keel::watch_guarantees::EventType::Delete, std::move(key), ""};
 }
-Message events(std::vector<Event> list) {
+keel::watch_guarantees::Message events(std::vector<keel::watch_guarantees::Event> list) {
     return {MessageKind::Events, 0, std::move(list)};
 }
-Message progress(uint64_t revision) {
+keel::watch_guarantees::Message progress(uint64_t revision) {
     return {MessageKind::Progress, revision, {}};
 }
-Message resume(uint64_t revision) {
+keel::watch_guarantees::Message resume(uint64_t revision) {
     return {MessageKind::Resume, revision, {}};
 }
 
 // Writes: x=1 @2, y=1 @3, x=2 and y=2 in one txn @4, delete x @5, z=1 @6.
-const std::vector<Event> kWrites = {
+const std::vector<keel::watch_guarantees::Event> kWrites = {
     put_event(2, "x", "1"), put_event(3, "y", "1"), put_event(4, "x", "2"),
     put_event(4, "y", "2"), delete_event(5, "x"),   put_event(6, "z", "1"),
 };
 
 // A watcher of the prefix x..z (keys x and y; not z) from revision 2.
-Watcher prefix_watcher(std::vector<Message> messages) {
+Watcher prefix_watcher(std::vector<keel::watch_guarantees::Message> messages) {
     return {"w", "x", "z", 2, std::move(messages)};
 }
 
@@ -47,7 +47,7 @@ std::vector<Violation> violations_of(const Watcher& watcher,
     return found;
 }
 
-bool has(const std::vector<Violation>& found, Guarantee guarantee, uint64_t revision) {
+bool has_violation(const std::vector<Violation>& found, Guarantee guarantee, uint64_t revision) {
     for (const Violation& violation : found)
         if (violation.guarantee == guarantee && violation.revision == revision &&
             violation.watcher == "w")
@@ -55,8 +55,9 @@ bool has(const std::vector<Violation>& found, Guarantee guarantee, uint64_t revi
     return false;
 }
 
-const Message kAll = events({put_event(2, "x", "1"), put_event(3, "y", "1"), put_event(4, "x", "2"),
-                             put_event(4, "y", "2"), delete_event(5, "x")});
+const keel::watch_guarantees::Message kAll =
+    events({put_event(2, "x", "1"), put_event(3, "y", "1"), put_event(4, "x", "2"),
+            put_event(4, "y", "2"), delete_event(5, "x")});
 
 } // namespace
 
@@ -77,21 +78,21 @@ TEST_CASE("ordered: a revision that goes back within a watcher is reported") {
     auto found = violations_of(prefix_watcher(
         {events({put_event(2, "x", "1"), put_event(4, "x", "2"), put_event(4, "y", "2")}),
          events({put_event(3, "y", "1")}), events({delete_event(5, "x")})}));
-    CHECK(has(found, Guarantee::Ordered, 3));
+    CHECK(has_violation(found, Guarantee::Ordered, 3));
 }
 
 TEST_CASE("unique: an event delivered twice is reported") {
     auto found = violations_of(prefix_watcher({kAll, events({delete_event(5, "x")})}));
-    CHECK(has(found, Guarantee::Unique, 5));
-    CHECK_FALSE(has(found, Guarantee::Ordered, 5));
+    CHECK(has_violation(found, Guarantee::Unique, 5));
+    CHECK_FALSE(has_violation(found, Guarantee::Ordered, 5));
 }
 
 TEST_CASE("atomic: a revision split across two responses is reported") {
     auto found = violations_of(prefix_watcher(
         {events({put_event(2, "x", "1"), put_event(3, "y", "1"), put_event(4, "x", "2")}),
          events({put_event(4, "y", "2"), delete_event(5, "x")})}));
-    CHECK(has(found, Guarantee::Atomic, 4));
-    CHECK_FALSE(has(found, Guarantee::Reliable, 4));
+    CHECK(has_violation(found, Guarantee::Atomic, 4));
+    CHECK_FALSE(has_violation(found, Guarantee::Reliable, 4));
     // Without the writes known, the split still shows.
     std::vector<Violation> partial = check(
         {prefix_watcher({events({put_event(7, "x", "a")}), events({put_event(7, "y", "b")})})}, {},
@@ -105,13 +106,13 @@ TEST_CASE("reliable: a write missing between the start and the last event is rep
         {events({put_event(2, "x", "1")}), events({put_event(4, "x", "2"), put_event(4, "y", "2")}),
          events({delete_event(5, "x")})}));
     REQUIRE(found.size() == 1);
-    CHECK(has(found, Guarantee::Reliable, 3));
+    CHECK(has_violation(found, Guarantee::Reliable, 3));
     CHECK(describe(found[0]) ==
           "watcher `w`, revision 3: reliable: put `y` = `1` was not delivered (the watcher saw up "
           "to revision 5)");
     // A progress notify also promises everything up to its revision.
     auto promised = violations_of(prefix_watcher({events({put_event(2, "x", "1")}), progress(3)}));
-    CHECK(has(promised, Guarantee::Reliable, 3));
+    CHECK(has_violation(promised, Guarantee::Reliable, 3));
 }
 
 TEST_CASE("resumable: after a reconnect from R, an event before R is reported") {
@@ -119,12 +120,12 @@ TEST_CASE("resumable: after a reconnect from R, an event before R is reported") 
         {events({put_event(2, "x", "1"), put_event(3, "y", "1")}), resume(4),
          events({put_event(3, "y", "1")}),
          events({put_event(4, "x", "2"), put_event(4, "y", "2"), delete_event(5, "x")})}));
-    CHECK(has(found, Guarantee::Resumable, 3));
+    CHECK(has_violation(found, Guarantee::Resumable, 3));
     // And one skipped after the resume is a gap.
     auto gap =
         violations_of(prefix_watcher({events({put_event(2, "x", "1"), put_event(3, "y", "1")}),
                                       resume(4), events({delete_event(5, "x")})}));
-    CHECK(has(gap, Guarantee::Reliable, 4));
+    CHECK(has_violation(gap, Guarantee::Reliable, 4));
 }
 
 TEST_CASE("bookmarkable: an event at or below a progress notify's revision after it is reported") {
@@ -132,18 +133,18 @@ TEST_CASE("bookmarkable: an event at or below a progress notify's revision after
         prefix_watcher({events({put_event(2, "x", "1"), put_event(3, "y", "1")}), progress(5),
                         events({put_event(4, "x", "2"), put_event(4, "y", "2")}),
                         events({delete_event(5, "x")})}));
-    CHECK(has(found, Guarantee::Bookmarkable, 4));
-    CHECK(has(found, Guarantee::Bookmarkable, 5));
+    CHECK(has_violation(found, Guarantee::Bookmarkable, 4));
+    CHECK(has_violation(found, Guarantee::Bookmarkable, 5));
 }
 
 TEST_CASE("faithful: an event that differs from the write at its revision is reported") {
     auto found = violations_of(prefix_watcher({events({put_event(2, "x", "9")})}));
-    CHECK(has(found, Guarantee::Faithful, 2));
+    CHECK(has_violation(found, Guarantee::Faithful, 2));
     auto phantom = violations_of(prefix_watcher({kAll, events({put_event(7, "x", "3")})}));
-    CHECK(has(phantom, Guarantee::Faithful, 7));
+    CHECK(has_violation(phantom, Guarantee::Faithful, 7));
     // Unless writes with an unknown outcome may be missing from the list.
     CHECK(violations_of(prefix_watcher({kAll, events({put_event(7, "x", "3")})}), WriteSet::Partial)
               .empty());
     auto outside = violations_of(prefix_watcher({kAll, events({put_event(6, "z", "1")})}));
-    CHECK(has(outside, Guarantee::Faithful, 6));
+    CHECK(has_violation(outside, Guarantee::Faithful, 6));
 }

@@ -27,11 +27,11 @@ class RecordingSink : public WatchSink {
 public:
     struct Delivery {
         WatchId id = 0;
-        std::vector<Event> events;
+        std::vector<kv::Event> events;
         int64_t revision = 0;
     };
 
-    void deliver(WatchId id, std::vector<Event> events, int64_t revision) override {
+    void deliver(WatchId id, std::vector<kv::Event> events, int64_t revision) override {
         deliveries.push_back({id, std::move(events), revision});
     }
     void compacted(WatchId id, int64_t compact_revision) override {
@@ -45,8 +45,8 @@ public:
         std::vector<std::string> out;
         for (const Delivery& delivery : deliveries)
             if (delivery.id == id)
-                for (const Event& event : delivery.events)
-                    out.push_back((event.type == EventType::Delete ? "-" : "") + event.kv.key +
+                for (const kv::Event& event : delivery.events)
+                    out.push_back((event.type == kv::EventType::Delete ? "-" : "") + event.kv.key +
                                   "@" + std::to_string(event.kv.mod_revision));
         return out;
     }
@@ -58,7 +58,7 @@ public:
 
 /// A store and a hub over it, with writes that notify the hub as the
 /// server's apply loop does.
-struct Fixture {
+struct HubFixture {
     std::unique_ptr<MvccStore> store = open_memory_store();
     WatchHub hub{*store, 1000};
 
@@ -123,7 +123,7 @@ using Seen = std::vector<std::string>;
 } // namespace
 
 TEST_CASE("a key watcher gets the puts and deletes of its key alone, with the header revision") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink sink;
     WatchId id = fixture.watch(sink, spec("a"));
     fixture.put("a", "1");  // 2
@@ -138,7 +138,7 @@ TEST_CASE("a key watcher gets the puts and deletes of its key alone, with the he
 }
 
 TEST_CASE("prefix, from-key and range watchers get exactly the keys their ranges hold") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink sink;
     WatchId prefix = fixture.watch(sink, spec("a/", "a0"));
     WatchId from = fixture.watch(sink, spec("b", kFromKey));
@@ -155,7 +155,7 @@ TEST_CASE("prefix, from-key and range watchers get exactly the keys their ranges
 }
 
 TEST_CASE("a prefix of 0xff bytes watches the keys that start with it") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink sink;
     // etcd's prefix end of "a\xff" is "b".
     WatchId id = fixture.watch(sink, spec("a\xff", "b"));
@@ -167,7 +167,7 @@ TEST_CASE("a prefix of 0xff bytes watches the keys that start with it") {
 }
 
 TEST_CASE("filters leave out puts or deletes, and prev_kv is sent only when asked for") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink sink;
     WatchSpec no_put = spec("k");
     no_put.no_put = true;
@@ -184,7 +184,7 @@ TEST_CASE("filters leave out puts or deletes, and prev_kv is sent only when aske
     CHECK(sink.seen(puts_only) == Seen{"k@2", "k@3"});
     CHECK(sink.seen(plain).size() == 3);
     for (const auto& delivery : sink.deliveries) {
-        const Event& event = delivery.events.front();
+        const kv::Event& event = delivery.events.front();
         if (delivery.id == puts_only && event.kv.mod_revision == 3) {
             REQUIRE(event.prev_kv);
             CHECK(event.prev_kv->value == "1");
@@ -195,7 +195,7 @@ TEST_CASE("filters leave out puts or deletes, and prev_kv is sent only when aske
 }
 
 TEST_CASE("the events of one revision reach a watcher in one delivery") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink sink;
     WatchId id = fixture.watch(sink, spec("t/", "t0"));
     fixture.put_all({{"t/1", "a"}, {"x", "b"}, {"t/2", "c"}, {"t/3", "d"}});
@@ -204,7 +204,7 @@ TEST_CASE("the events of one revision reach a watcher in one delivery") {
 }
 
 TEST_CASE("a watcher from a past revision gets the history on resume, then live events") {
-    Fixture fixture;
+    HubFixture fixture;
     fixture.put("a", "1"); // 2
     fixture.put("b", "1"); // 3
     fixture.put("a", "2"); // 4
@@ -229,7 +229,7 @@ TEST_CASE("a watcher from a past revision gets the history on resume, then live 
 }
 
 TEST_CASE("a long catch-up comes in bounded deliveries of whole revisions, with no gap") {
-    Fixture fixture;
+    HubFixture fixture;
     for (int i = 0; i < 120; ++i)
         fixture.put_all({{"p/a", std::to_string(i)}, {"p/b", std::to_string(i)}});
     RecordingSink sink;
@@ -250,7 +250,7 @@ TEST_CASE("a long catch-up comes in bounded deliveries of whole revisions, with 
 }
 
 TEST_CASE("a watcher whose start was compacted away is cancelled with the compact revision") {
-    Fixture fixture;
+    HubFixture fixture;
     for (int i = 0; i < 5; ++i)
         fixture.put("k", std::to_string(i)); // 2..6
     REQUIRE(fixture.store->compact(4));
@@ -265,7 +265,7 @@ TEST_CASE("a watcher whose start was compacted away is cancelled with the compac
 }
 
 TEST_CASE("a watcher from a future revision gets events from that revision on") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink sink;
     WatchId id = fixture.watch(sink, spec("k", {}, 4));
     fixture.put("k", "1"); // 2
@@ -275,7 +275,7 @@ TEST_CASE("a watcher from a future revision gets events from that revision on") 
 }
 
 TEST_CASE("a slow sink stops getting live events and catches up exactly once when it drains") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink slow;
     RecordingSink fast;
     WatchId slow_id = fixture.watch(slow, spec("k"));
@@ -306,7 +306,7 @@ TEST_CASE("a slow sink stops getting live events and catches up exactly once whe
 }
 
 TEST_CASE("a sink that stays slow past a compaction gets its watchers cancelled, not a gap") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink sink;
     WatchId id = fixture.watch(sink, spec("k"));
     fixture.put("k", "1"); // 2
@@ -322,7 +322,7 @@ TEST_CASE("a sink that stays slow past a compaction gets its watchers cancelled,
 }
 
 TEST_CASE("no event at or below a reported progress revision is sent after it") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink sink;
     WatchId id = fixture.watch(sink, spec("k"));
     fixture.put("k", "1");
@@ -339,7 +339,7 @@ TEST_CASE("no event at or below a reported progress revision is sent after it") 
 }
 
 TEST_CASE("watch ids count up per sink from 0, skip requested ones and refuse duplicates") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink first;
     RecordingSink second;
     CHECK(fixture.watch(first, spec("a")) == 0);
@@ -355,7 +355,7 @@ TEST_CASE("watch ids count up per sink from 0, skip requested ones and refuse du
 }
 
 TEST_CASE("a cancelled watcher or a removed sink gets nothing more") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink first;
     RecordingSink second;
     WatchId cancelled = fixture.watch(first, spec("k"));
@@ -372,14 +372,14 @@ TEST_CASE("a cancelled watcher or a removed sink gets nothing more") {
 }
 
 TEST_CASE("after a snapshot restore watchers continue from the revision they need next") {
-    Fixture leader;
+    HubFixture leader;
     leader.put("k", "1"); // 2
     leader.put("k", "2"); // 3
     leader.put("k", "3"); // 4
     auto snapshot = leader.store->snapshot();
     REQUIRE(snapshot);
 
-    Fixture follower;
+    HubFixture follower;
     RecordingSink sink;
     WatchId id = follower.watch(sink, spec("k"));
     follower.put("k", "1"); // 2, as the leader's
@@ -395,18 +395,18 @@ namespace {
 
 namespace wg = keel::watch_guarantees;
 
-wg::Event checker_event(const Event& event) {
+wg::Event checker_event(const kv::Event& event) {
     return {uint64_t(event.kv.mod_revision),
-            event.type == EventType::Put ? wg::EventType::Put : wg::EventType::Delete, event.kv.key,
-            event.type == EventType::Put ? event.kv.value : ""};
+            event.type == kv::EventType::Put ? wg::EventType::Put : wg::EventType::Delete,
+            event.kv.key, event.type == kv::EventType::Put ? event.kv.value : ""};
 }
 
 /// A sink that records, per watcher, the messages the checker reads.
 class CheckedSink : public RecordingSink {
 public:
-    void deliver(WatchId id, std::vector<Event> events, int64_t revision) override {
+    void deliver(WatchId id, std::vector<kv::Event> events, int64_t revision) override {
         wg::Message message;
-        for (const Event& event : events)
+        for (const kv::Event& event : events)
             message.events.push_back(checker_event(event));
         watchers.at(id).messages.push_back(std::move(message));
         RecordingSink::deliver(id, std::move(events), revision);
@@ -425,15 +425,15 @@ TEST_CASE("random writes, watchers, slow sinks and catch-ups keep every watch gu
         CAPTURE(seed);
         std::mt19937 random(seed);
         auto pick = [&](int bound) { return int(random() % uint32_t(bound)); };
-        Fixture fixture;
+        HubFixture fixture;
         std::vector<wg::Event> writes;
         std::vector<std::unique_ptr<CheckedSink>> sinks;
         for (int i = 0; i < 4; ++i)
             sinks.push_back(std::make_unique<CheckedSink>());
         const std::vector<std::string> keys{"a", "a/1", "a/2", "b", "b/x", "c"};
 
-        auto record = [&](const std::vector<Event>& events) {
-            for (const Event& event : events)
+        auto record = [&](const std::vector<kv::Event>& events) {
+            for (const kv::Event& event : events)
                 writes.push_back(checker_event(event));
         };
         for (int step = 0; step < 300; ++step) {
@@ -499,7 +499,7 @@ TEST_CASE("random writes, watchers, slow sinks and catch-ups keep every watch gu
 }
 
 TEST_CASE("10,000 watchers get exactly the puts a brute-force check finds, also after cancels") {
-    Fixture fixture;
+    HubFixture fixture;
     RecordingSink sink;
     std::mt19937 random(7);
     auto word = [&](size_t length) {
