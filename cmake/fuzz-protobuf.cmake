@@ -19,8 +19,10 @@ file(READ ${protobuf_SOURCE_DIR}/.keel-version protobuf_VERSION) # Debian's: 3.2
 string(REGEX REPLACE "-[^-]*$" "" protobuf_VERSION "${protobuf_VERSION}")
 string(STRIP "${protobuf_VERSION}" protobuf_VERSION)
 include(${protobuf_SOURCE_DIR}/cmake/libprotobuf-lite.cmake)
-# Third-party code: its warnings are not ours to fix.
+# Third-party code: its warnings are not ours to fix, and it is not
+# written to be compiled as one (the fuzz preset is a unity build).
 target_compile_options(libprotobuf-lite PRIVATE -w)
+set_target_properties(libprotobuf-lite PROPERTIES UNITY_BUILD OFF)
 # Its headers too, in the code that includes them (as /usr/include's are).
 set_target_properties(libprotobuf-lite PROPERTIES
     INTERFACE_SYSTEM_INCLUDE_DIRECTORIES ${protobuf_SOURCE_DIR}/src)
