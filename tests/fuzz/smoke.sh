@@ -5,7 +5,7 @@
 # naming the targets that failed and where their crashing inputs were saved.
 #
 # Environment:
-#   KEEL_FUZZ_SECONDS  time per target (default 10: a smoke run of every target
+#   KEEL_FUZZ_SECONDS  time per target (default 5: a smoke run of every target
 #                      in the test suite; a real campaign is a longer run by
 #                      hand, e.g. KEEL_FUZZ_SECONDS=600 for one target's
 #                      corpus to grow)
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-seconds=${KEEL_FUZZ_SECONDS:-10}
+seconds=${KEEL_FUZZ_SECONDS:-5}
 runs=${KEEL_FUZZ_RUNS:-5000000}
 jobs=${KEEL_JOBS:-2}
 parallel=$jobs
