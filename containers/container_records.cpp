@@ -103,7 +103,7 @@ std::string bundle_of(const std::string& state_root, std::string_view id) {
 }
 
 std::string container_log_of(const std::string& state_root, std::string_view id) {
-    return cat(bundle_of(state_root, id), "/container.log");
+    return cat(bundle_of(state_root, id), "/", kContainerLogFile);
 }
 
 RuntimeOptions runtime_of(const std::string& state_root) {
@@ -165,8 +165,8 @@ void remove_bundle(const std::string& bundle) {
     for (std::string_view file : {"etc/hostname", "etc/hosts", "etc/resolv.conf"})
         ::unlink(cat(bundle, "/", file).c_str());
     ::rmdir(cat(bundle, "/etc").c_str());
-    constexpr std::string_view kFiles[] = {"config.json", "container.json", "state.json",
-                                           "state.json.new", kStopRequestedFile};
+    constexpr std::string_view kFiles[] = {"config.json",    "container.json",   "state.json",
+                                           "state.json.new", kStopRequestedFile, kContainerLogFile};
     for (std::string_view file : kFiles)
         ::unlink(cat(bundle, "/", file).c_str());
     ::rmdir(bundle.c_str());

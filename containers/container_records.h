@@ -15,6 +15,9 @@ namespace keel::containers {
 /// run does not restart the container it stopped (--restart on-failure:N).
 inline constexpr std::string_view kStopRequestedFile = "stop-requested";
 
+/// The keeper's log of the container's output (container_log_of).
+inline constexpr std::string_view kContainerLogFile = "container.log";
+
 /// "2026-01-02T03:04:05Z", now.
 std::string now_rfc3339();
 

@@ -408,11 +408,13 @@ EOF
     -it --rootfs "$rootfs" sh -c 'cat >/tmp/in; wc -l </tmp/in' | tr -d '\r' | tail -1) ||
     fail "-it from a pipe: $out"
   [ "$(echo $out)" = 2 ] || fail "-it from a pipe: $out"
-  # -d -t: the pty's output goes where a detached container's output goes.
+  # -d -t: the pty's output goes where a detached container's output goes
+  # (without init, the keeper's log, which keel container logs shows).
   "$keel" run --root "$state" "${no_mknod[@]}" -d -t --name tty --rootfs "$rootfs" \
     sh -c 'tty; sleep 30' >"$work/detached.out" 2>&1 || fail "-d -t: $(cat "$work/detached.out")"
-  for _ in $(seq 50); do grep -q /dev/pts/0 "$work/detached.out" && break; sleep 0.1; done
-  grep -q /dev/pts/0 "$work/detached.out" || fail "-d -t output: $(cat "$work/detached.out")"
+  tty_log() { "$keel" container logs --root "$state" tty 2>&1; }
+  for _ in $(seq 50); do tty_log | grep -q /dev/pts/0 && break; sleep 0.1; done
+  tty_log | grep -q /dev/pts/0 || fail "-d -t output: $(tty_log)"
   "$keel" rm --root "$state" -f tty >/dev/null || fail "rm -f"
   pass ;;
 
