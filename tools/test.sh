@@ -12,7 +12,8 @@
 # the host and QEMU tests on the shipped musl binary (the musl build here
 # is keel and what those tests use; its unit tests, another ~6 minutes of
 # compiling on two cores, are built and run by hand: `cmake --build --preset
-# musl && ctest --preset musl -L unit`); the glibc binary is exercised end
+# musl && ctest --preset musl -L unit`), except spawn_process's, which also
+# run there, without ASan; the glibc binary is exercised end
 # to end by the demo, libc++ by the fuzz targets and the musl binary.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,10 +67,11 @@ fi
 trap - EXIT
 grep -E '^musl deps: (.* done in|built in|up to date)' "$deps_log" || true
 cmake --preset musl >/dev/null
-cmake --build --preset musl --target keel_stripped keel_check_history keel_check_watches
+cmake --build --preset musl --target keel_stripped keel_check_history keel_check_watches \
+  keel_spawn_tests
 
-step "host and QEMU tests on the musl build"
-ctest --preset musl -L 'host|qemu' -j2 --output-on-failure
+step "spawn_process, host and QEMU tests on the musl build"
+ctest --preset musl -L 'spawn|host|qemu' -j2 --output-on-failure
 
 step "the quick start's demo (tools/demo.sh: the glibc build above, a keel disk in QEMU)"
 tools/demo.sh

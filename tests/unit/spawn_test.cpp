@@ -732,6 +732,14 @@ TEST_CASE("callbacks may allocate while another thread of the caller allocates")
     // allocations take much of the time. A copy of the caller made while it
     // did would keep it held for good (as a bare clone makes it; fork()
     // takes the lock around the copy).
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's allocator replaces libc's, and GCC 12's runtime takes none of
+    // its locks around fork(): under it, the copy can hang however keel
+    // spawns. keel_spawn_tests runs this case on the musl build.
+    MESSAGE("skipped under ASan: its allocator is not locked around fork(); "
+            "keel_spawn_tests (musl, no ASan) runs this case");
+    return;
+#endif
 #if defined(__GLIBC__)
     ::mallopt(M_ARENA_MAX, 1);
 #endif
