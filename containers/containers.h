@@ -425,6 +425,9 @@ struct PullOptions {
     /// Where a blob download cut short is kept for the next pull to resume
     /// (pull_image: STORE/tmp); empty: in the layout directory.
     std::string partial_directory;
+    /// A store (its root; pull_image: the store pulled into) whose
+    /// blobs/ALGORITHM/HEX are not downloaded again; empty: none.
+    std::string present_blobs;
     /// Called with a line about each step ("layer sha256:…: 2.1 MB"); none
     /// when empty.
     std::function<void(std::string_view)> progress;

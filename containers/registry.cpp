@@ -301,48 +301,91 @@ Result<std::string> blobs_directory(const std::string& layout, oci::DigestAlgori
     return directory;
 }
 
+// Whether `path` holds the blob: its bytes make the digest.
+bool blob_present(const std::string& path, const oci::Descriptor& descriptor) {
+    if (!path_exists(path))
+        return false;
+    Hasher present(oci::hash_function(descriptor.digest.algorithm));
+    Result<Fd> file = open_file(path, O_RDONLY | O_CLOEXEC);
+    return file && hash_file(file->get(), present, path) &&
+           present.finish_hex() == descriptor.digest.hex;
+}
+
+// Whether the store at `root` (options.present_blobs) has the blob; its
+// bytes were checked on the way in.
+bool blob_in_store(const std::string& root, const oci::Descriptor& descriptor) {
+    return !root.empty() &&
+           path_exists(cat(root, "/blobs/",
+                           oci::kDigestAlgorithmNames.name(descriptor.digest.algorithm), "/",
+                           descriptor.digest.hex));
+}
+
+// Opens and locks a blob's partial file. A pull downloading the same blob
+// holds the lock: this one waits for it. If that pull finished the blob
+// (it renamed the file away), returns an invalid Fd; if it gave up, its
+// bytes are this pull's to go on from.
+Result<Fd> lock_partial(const std::string& partial, const std::string& context,
+                        const PullOptions& options) {
+    Fd file = TRY(open_file(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (::flock(file.get(), LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK)
+            return errno_error(cat(context, ": lock ", quoted(partial)));
+        if (options.progress)
+            options.progress(
+                cat(context.substr(0, 24), "…: another pull is downloading it; waiting"));
+        int rc;
+        do
+            rc = ::flock(file.get(), LOCK_EX);
+        while (rc < 0 && errno == EINTR);
+        if (rc < 0)
+            return errno_error(cat(context, ": lock ", quoted(partial)));
+    }
+    // Locked, but perhaps after another pull finished and renamed the file
+    // away (or removed it, its bytes not making the digest): the name must
+    // still be this file.
+    struct stat opened {};
+    struct stat named {};
+    if (::fstat(file.get(), &opened) < 0 || ::stat(partial.c_str(), &named) < 0 ||
+        opened.st_ino != named.st_ino || opened.st_dev != named.st_dev)
+        return Fd();
+    return file;
+}
+
 // Streams a blob to LAYOUT/blobs/ALGORITHM/HEX, checking size and digest
 // as it goes; returns the bytes downloaded (0 when the blob was there
-// already). The bytes go first to a partial file in
-// options.partial_directory, kept when the connection is cut: the next
-// pull hashes what it holds and asks for the rest with a Range request
-// (a registry that answers 200 sends it all again). A partial file whose
-// bytes then do not make the digest is removed.
+// already, in the layout or in options.present_blobs). The bytes go first
+// to a partial file in options.partial_directory, kept when the connection
+// is cut: the next pull hashes what it holds and asks for the rest with a
+// Range request (a registry that answers 200 sends it all again). A
+// partial file whose bytes then do not make the digest is removed. Two
+// pulls of one blob at once: the second waits for the first (see
+// lock_partial).
 Result<uint64_t> fetch_blob(RegistrySession& session, const oci::Descriptor& descriptor,
                             const std::string& layout, const PullOptions& options) {
     std::string context = cat("blob ", descriptor.digest.str());
     HashFunction function = oci::hash_function(descriptor.digest.algorithm);
     std::string path =
         cat(TRY(blobs_directory(layout, descriptor.digest.algorithm)), "/", descriptor.digest.hex);
-    if (path_exists(path)) {
-        Hasher present(function);
-        Result<Fd> file = open_file(path, O_RDONLY | O_CLOEXEC);
-        if (file && hash_file(file->get(), present, path) &&
-            present.finish_hex() == descriptor.digest.hex)
-            return uint64_t(0);
-    }
+    if (blob_in_store(options.present_blobs, descriptor) || blob_present(path, descriptor))
+        return uint64_t(0);
 
     std::string directory = options.partial_directory.empty() ? layout : options.partial_directory;
     TRY(make_directories(directory, 0700));
     std::string partial = cat(directory, "/", oci::temporary_name("partial"),
                               oci::kDigestAlgorithmNames.name(descriptor.digest.algorithm), "-",
                               descriptor.digest.hex);
+    Fd file;
+    // A pull that waited and found the blob finished by the other pull
+    // (which loads it into the store later) downloads it again: a third
+    // pull at once can take the name in between, hence the bound.
+    for (int tries = 0; !file; ++tries) {
+        if (tries == 3)
+            return error(cat(context, ": other pulls keep downloading it; pull again"));
+        file = TRY(lock_partial(partial, context, options));
+        if (!file && blob_in_store(options.present_blobs, descriptor))
+            return uint64_t(0);
+    }
     RemoveUnlessKept cleanup(partial);
-    Fd file = TRY(open_file(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (::flock(file.get(), LOCK_EX | LOCK_NB) < 0) {
-        cleanup.keep();
-        return errno_error(
-            cat(context, ": another pull is downloading it (", quoted(partial), " is locked)"));
-    }
-    // Locked, but perhaps after another pull finished and renamed the file
-    // away (it is that pull's blob now): the name must still be this file.
-    struct stat opened {};
-    struct stat named {};
-    if (::fstat(file.get(), &opened) < 0 || ::stat(partial.c_str(), &named) < 0 ||
-        opened.st_ino != named.st_ino || opened.st_dev != named.st_dev) {
-        cleanup.keep();
-        return errno_error(EAGAIN, cat(context, ": another pull has just downloaded it"));
-    }
     Hasher hasher(function);
     uint64_t total = TRY(hash_file(file.get(), hasher, partial));
     if (total >= descriptor.size) {
@@ -586,6 +629,10 @@ Result<ImageSummary> pull_image(const ImageStoreOptions& store, std::string_view
     PullOptions resuming = options;
     if (resuming.partial_directory.empty())
         resuming.partial_directory = tmp;
+    // Blobs the store has (layers shared with other images, a pull again)
+    // are not downloaded: the load finds them there.
+    if (resuming.present_blobs.empty())
+        resuming.present_blobs = store.root;
     TRY(pull_to_layout(parsed, resuming, directory));
     std::vector<ImageSummary> loaded =
         TRY_CTX(load_images(store, directory), cat("pull ", parsed.str()));

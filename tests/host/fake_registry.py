@@ -16,6 +16,7 @@ protocol:
   --tamper DIGEST    flips a byte of that blob as it is served.
   --cut DIGEST       the first GET of that blob announces all of it but
                      sends only the first half, then closes the connection.
+  --slow DIGEST      serves that blob in 16 pieces over about 4 seconds.
   --requests FILE    appends "DIGEST RANGE" (RANGE "-" when none) for each
                      blob GET.
   --cert/--key       serve over HTTPS.
@@ -33,6 +34,7 @@ import json
 import os
 import ssl
 import threading
+import time
 import urllib.parse
 
 TOKEN = "fake-token-7f3a"
@@ -50,6 +52,7 @@ def parse_args():
     p.add_argument("--violations")
     p.add_argument("--tamper")
     p.add_argument("--cut")
+    p.add_argument("--slow")
     p.add_argument("--requests")
     p.add_argument("--cert")
     p.add_argument("--key")
@@ -200,6 +203,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(206, data[start:], {"Content-Type": "application/octet-stream",
                                                  "Content-Range": "bytes %d-%d/%d" % (
                                                      start, len(data) - 1, len(data))})
+        if ARGS.slow == digest:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            step = len(data) // 16 + 1
+            for start in range(0, len(data), step):
+                self.wfile.write(data[start:start + step])
+                self.wfile.flush()
+                time.sleep(0.25)
+            return
         self.send(200, data, {"Content-Type": "application/octet-stream"})
 
 

@@ -5,7 +5,8 @@
 # index), and fake_registry.py for what the real one cannot be made to do
 # here: token auth with credentials, blobs redirected to another origin
 # (which must not see the token), a tampered blob, HTTPS with a
-# self-signed CA, sha512 digests, and a connection cut mid-blob.
+# self-signed CA, sha512 digests, a connection cut mid-blob, and a slowly
+# served layer that two pulls at once both want.
 # usage: registry.sh KEEL_BINARY CASE
 set -euo pipefail
 
@@ -378,6 +379,34 @@ resume_after_cut)
   [ ! -e "$partial" ] || fail "the wrong partial file stayed"
   image pull -q --insecure-registry "127.0.0.1:$port" "$ref" >"$work/out" 2>&1 ||
     fail "pull after a wrong partial: $(cat "$work/out")"
+  pass
+  ;;
+shared_blobs)
+  # Two pulls of one image at once both succeed: the second waits for the
+  # first's download of the (slowly served) layer instead of failing. Then
+  # a blob the store has is not downloaded again: the index's manifest for
+  # this host shares tag 1's layer (Docker's "Already exists").
+  make_oci_image
+  layer=$(first_layer_digest "$work/oci")
+  start_fake --slow "$layer" --requests "$work/requests"
+  ref=127.0.0.1:$port/tools/busybox
+  image pull --insecure-registry "127.0.0.1:$port" "$ref:1" >"$work/out1" 2>&1 &
+  first=$!
+  image pull --insecure-registry "127.0.0.1:$port" "$ref:1" >"$work/out2" 2>&1 &
+  second=$!
+  wait "$first" || fail "the first of two pulls at once: $(cat "$work/out1")"
+  wait "$second" || fail "the second of two pulls at once: $(cat "$work/out2")"
+  cat "$work/out1" "$work/out2" | grep -q "another pull is downloading it; waiting" ||
+    fail "neither pull waited for the other: $(cat "$work/out1" "$work/out2")"
+  digest=$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m.get("annotations",{}).get("org.opencontainers.image.ref.name")=="1"][0])' "$work/oci/index.json")
+  check_pulled "$ref:1" "$digest"
+  fetched=$(grep -c "^$layer " "$work/requests")
+  image pull --insecure-registry "127.0.0.1:$port" "$ref:multi" >"$work/out" 2>&1 ||
+    fail "pull multi: $(cat "$work/out")"
+  grep -q "layer $layer: already present" "$work/out" || fail "the layer was not found in the store: $(cat "$work/out")"
+  [ "$(grep -c "^$layer " "$work/requests")" = "$fetched" ] ||
+    fail "the store's layer was downloaded again: $(cat "$work/requests")"
+  check_pulled "$ref:multi" "$(cat "$work/host.digest")"
   pass
   ;;
 *)
