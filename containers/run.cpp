@@ -252,6 +252,12 @@ std::optional<milliseconds> check_health(Supervision& run, const RunOptions& opt
     return check.interval;
 }
 
+// Whether `keel container stop`, `kill` or `keel rm` asked the container
+// to stop (they leave kStopRequestedFile in its directory).
+bool stop_requested(const Supervision& run) {
+    return path_exists(cat(bundle_of(run.state_root, run.id), "/", kStopRequestedFile));
+}
+
 // After the container's process has ended: its status, an OOM kill.
 void record_exit(Supervision& run, int wait_status) {
     run.state.exit_code = WIFSIGNALED(wait_status) ? kSignalStatusBase + WTERMSIG(wait_status)
@@ -261,7 +267,9 @@ void record_exit(Supervision& run, int wait_status) {
     run.state.ports.clear(); // unpublished as it is detached
     if (!cgroup2_available()) {
         // memory.events is cgroup v2's; v1's counters are not the container's.
-        if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL)
+        // Not for a SIGKILL someone sent through keel (`keel kill`, a stop
+        // past its timeout): that is no mystery.
+        if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL && !stop_requested(run))
             log_notice(cat("container ", run.name,
                            " was killed; cgroup v2 is not mounted at "
                            "/sys/fs/cgroup, so whether by the OOM killer cannot be told "
@@ -365,9 +373,7 @@ bool restarts_again(const RunOptions& options, RunMode mode, const Supervision& 
         (status == 0 ||
          (options.restart_retries > 0 && run.state.restart_count >= options.restart_retries)))
         return false;
-    std::string bundle = bundle_of(run.state_root, run.id);
-    return path_exists(bundle + "/config.json") &&
-           !path_exists(cat(bundle, "/", kStopRequestedFile));
+    return path_exists(bundle_of(run.state_root, run.id) + "/config.json") && !stop_requested(run);
 }
 
 // Sleeps the back-off before restart number `done` + 1; false when a

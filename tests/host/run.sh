@@ -836,6 +836,12 @@ restart_manual_stop)
     [ "$(field "$name" ExitCode)" = "$code" ] ||
       fail "$name: ExitCode $(field "$name" ExitCode), not $code"
     [ "$(field "$name" RestartCount)" = 1 ] || fail "$name: restarted after the manual stop"
+    if [ "$hybrid" = yes ]; then
+      # The crash's SIGKILL is noted as perhaps the OOM killer's; the one
+      # kill or stop sent is not.
+      [ "$("$keel" container logs --root "$state" "$name" | grep -c 'was killed; cgroup v2 is not mounted')" = 1 ] ||
+        fail "$name: the OOM notice is not there once: $("$keel" container logs --root "$state" "$name" 2>&1)"
+    fi
   done
   # --restart always restarts a clean exit too; on-failure does not.
   drun --name clean-always --restart always --rootfs "$rootfs" \
