@@ -1,6 +1,7 @@
 // The automatic compaction policy and the parsing of its retention.
 #include "kv/auto_compaction.h"
 
+#include "base/go_duration.h"
 #include "base/strings.h"
 
 #include <algorithm>
@@ -17,61 +18,7 @@ using namespace std::chrono_literals;
 constexpr int kSamplesPerPeriod = 10;
 constexpr std::chrono::milliseconds kLongestWait = 1h;
 
-struct DurationUnit {
-    std::string_view name;
-    double nanoseconds;
-};
-
-// Longest names first, so "ms" is not read as "m" followed by "s".
-constexpr DurationUnit kDurationUnits[] = {
-    {"ns", 1},   {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
-    {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9},
-};
-
 } // namespace
-
-Result<std::chrono::nanoseconds> parse_go_duration(std::string_view text) {
-    auto refuse = [&](std::string_view why) {
-        return error(cat("invalid duration `", text, "`: ", why));
-    };
-    if (text == "0")
-        return std::chrono::nanoseconds(0);
-    if (text.empty())
-        return refuse("empty");
-    double total = 0;
-    std::string_view rest = text;
-    while (!rest.empty()) {
-        // A decimal number, read by hand: libc++ 16 has no from_chars for
-        // double. Go takes "1.5", ".5" and "1." alike.
-        double number = 0;
-        size_t digits = 0;
-        size_t at = 0;
-        for (; at < rest.size() && std::isdigit(static_cast<unsigned char>(rest[at]));
-             ++at, ++digits)
-            number = number * 10 + (rest[at] - '0');
-        if (at < rest.size() && rest[at] == '.') {
-            double scale = 0.1;
-            for (++at; at < rest.size() && std::isdigit(static_cast<unsigned char>(rest[at]));
-                 ++at, ++digits, scale /= 10)
-                number += (rest[at] - '0') * scale;
-        }
-        if (digits == 0)
-            return refuse("expected a number");
-        rest.remove_prefix(at);
-        const DurationUnit* unit = nullptr;
-        for (const DurationUnit& candidate : kDurationUnits)
-            if (rest.starts_with(candidate.name) &&
-                (!unit || candidate.name.size() > unit->name.size()))
-                unit = &candidate;
-        if (!unit)
-            return refuse("expected a unit (ns, us, ms, s, m, h)");
-        rest.remove_prefix(unit->name.size());
-        total += number * unit->nanoseconds;
-        if (total > 9.2e18)
-            return refuse("too long");
-    }
-    return std::chrono::nanoseconds(static_cast<int64_t>(total));
-}
 
 Result<std::optional<CompactionRetention>> parse_compaction_retention(AutoCompactionMode mode,
                                                                       std::string_view text) {

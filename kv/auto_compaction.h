@@ -43,10 +43,6 @@ struct CompactionRetention {
 Result<std::optional<CompactionRetention>> parse_compaction_retention(AutoCompactionMode mode,
                                                                       std::string_view text);
 
-/// A Go duration ("300ms", "1.5h", "2h45m"; units ns, us, µs, ms, s, m, h;
-/// no sign): what the gRPC and etcd flags take.
-Result<std::chrono::nanoseconds> parse_go_duration(std::string_view text);
-
 /// The policy: call due() every interval(); compact at what it returns,
 /// and call compacted() once that compaction applied (or was refused as
 /// compacted already).

@@ -4,6 +4,7 @@
 #include "kv/server_config.h"
 
 #include "base/digest.h"
+#include "base/go_duration.h"
 #include "base/strings.h"
 #include "kv/auto_compaction.h"
 

@@ -4,6 +4,7 @@
 // no time zone, so "23:00" is 23:00 UTC).
 #include "update/update_config.h"
 
+#include "base/go_duration.h"
 #include "base/strings.h"
 #include "base/unit_file.h"
 #include "kv/grpc_address.h"
@@ -182,59 +183,6 @@ Result<RebootStrategy> parse_reboot_strategy(std::string_view text) {
                      kRebootStrategyNames.names(", ", " or "), ")"));
 }
 
-Result<std::chrono::seconds> parse_go_duration(std::string_view text) {
-    if (text.empty())
-        return error("empty duration (such as 1h30m)");
-    // Milliseconds of the whole, summed in integers: "1.5h" is exact.
-    unsigned __int128 total_ms = 0;
-    size_t i = 0;
-    while (i < text.size()) {
-        size_t number_start = i;
-        while (i < text.size() &&
-               (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
-            ++i;
-        std::string_view number = text.substr(number_start, i - number_start);
-        size_t unit_start = i;
-        while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i])))
-            ++i;
-        std::string_view unit = text.substr(unit_start, i - unit_start);
-        if (number.empty())
-            return error(
-                cat(quoted(text), ": expected a number at ", quoted(text.substr(number_start))));
-        uint64_t unit_ms = 0;
-        if (unit == "h")
-            unit_ms = 3'600'000;
-        else if (unit == "m")
-            unit_ms = 60'000;
-        else if (unit == "s")
-            unit_ms = 1'000;
-        else if (unit == "ms")
-            unit_ms = 1;
-        else if (unit.empty())
-            return error(cat(quoted(text), ": ", quoted(number), " has no unit (h, m, s or ms)"));
-        else
-            return error(cat(quoted(text), ": unknown unit ", quoted(unit), " (h, m, s or ms)"));
-        size_t dot = number.find('.');
-        std::string_view whole = number.substr(0, dot);
-        std::string_view fraction =
-            dot == std::string_view::npos ? std::string_view() : number.substr(dot + 1);
-        if ((whole.empty() && fraction.empty()) || fraction.find('.') != std::string_view::npos ||
-            whole.size() > 12 || fraction.size() > 9)
-            return error(cat(quoted(text), ": ", quoted(number), " is not a number"));
-        uint64_t whole_value = whole.empty() ? 0 : *parse_u64(whole);
-        total_ms += (unsigned __int128)whole_value * unit_ms;
-        if (!fraction.empty()) {
-            uint64_t scale = 1;
-            for (size_t k = 0; k < fraction.size(); ++k)
-                scale *= 10;
-            total_ms += (unsigned __int128)*parse_u64(fraction) * unit_ms / scale;
-        }
-        if (total_ms > (unsigned __int128)INT64_MAX)
-            return error(cat(quoted(text), ": too long"));
-    }
-    return std::chrono::seconds(int64_t(total_ms / 1000));
-}
-
 std::string RebootWindow::to_string() const {
     int64_t total = length.count();
     std::string span;
@@ -266,7 +214,9 @@ Result<RebootWindow> parse_reboot_window(std::string_view start, std::string_vie
                          ": expected a time of day such as 23:00, after a day such as Thu "
                          "for a weekly window"));
     window.start_minute = *minute;
-    window.length = TRY_CTX(parse_go_duration(trim(length)), cat("RebootWindowLength=", length));
+    // Whole seconds, rounded down.
+    window.length = std::chrono::duration_cast<std::chrono::seconds>(
+        TRY_CTX(parse_go_duration(trim(length)), cat("RebootWindowLength=", length)));
     if (window.length.count() <= 0)
         return error(cat("RebootWindowLength=", length, ": must be at least a second"));
     if (window.length.count() > period_of(window))

@@ -68,10 +68,6 @@ struct RebootWindow {
 /// at most the window's period). Errors say which of the two is wrong.
 Result<RebootWindow> parse_reboot_window(std::string_view start, std::string_view length);
 
-/// A length in Go's duration syntax: numbers (decimals allowed) each with
-/// a unit h, m, s or ms, rounded down to whole seconds ("1h30m" = 5400 s).
-Result<std::chrono::seconds> parse_go_duration(std::string_view text);
-
 /// The time a reboot may start, seen at `now`: `now` itself when `now` is
 /// inside a window (or there is no window), else the next window's start.
 std::chrono::sys_seconds next_reboot_time(std::chrono::sys_seconds now,

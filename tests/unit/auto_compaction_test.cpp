@@ -33,9 +33,6 @@ TEST_CASE("a duration retention is periodic whatever the mode, in Go's duration 
     REQUIRE(*retention);
     CHECK((*retention)->mode == AutoCompactionMode::Periodic);
     CHECK((*retention)->period == std::chrono::milliseconds(90min));
-    CHECK(keel::kv::parse_go_duration("1.5s").value() == 1500ms);
-    CHECK(keel::kv::parse_go_duration("300ms").value() == 300ms);
-    CHECK(keel::kv::parse_go_duration("2us").value() == 2us);
 }
 
 TEST_CASE("a malformed retention is refused naming the flag") {
