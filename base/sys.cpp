@@ -29,6 +29,31 @@ Result<Fd> open_file(const std::string& path, int flags, mode_t mode) {
     return Fd(fd);
 }
 
+Result<off_t> start_of_last_lines(int fd, off_t size, uint32_t lines) {
+    constexpr off_t kBlock = 64 * 1024;
+    lines = std::max<uint32_t>(lines, 1);
+    uint32_t seen = 0;
+    std::string block;
+    for (off_t end = size; end > 0;) {
+        off_t begin = std::max<off_t>(0, end - kBlock);
+        block.resize(size_t(end - begin));
+        ssize_t got = ::pread(fd, block.data(), block.size(), begin);
+        if (got < 0)
+            return errno_error("read the file's end");
+        if (got != ssize_t(block.size()))
+            return error(cat("read the file's end: it ends at ", begin + got, ", not ", end));
+        for (size_t i = block.size(); i-- > 0;) {
+            // The last line's own newline does not start a line.
+            if (block[i] != '\n' || begin + off_t(i) == size - 1)
+                continue;
+            if (++seen == lines)
+                return begin + off_t(i) + 1;
+        }
+        end = begin;
+    }
+    return 0;
+}
+
 Result<std::string> read_all(int fd) {
     std::string out;
     char buffer[16384];

@@ -47,6 +47,10 @@ Result<void> write_new_file(const std::string& path, std::string_view data, mode
 Result<void> write_all(int fd, std::string_view data);
 /// Reads all of fd until end of file.
 Result<std::string> read_all(int fd);
+/// The offset where the last `lines` lines (at least 1) of `fd`'s first
+/// `size` bytes begin, read backwards a block at a time: a log's tail
+/// without reading all of it. A last line without its newline counts.
+Result<off_t> start_of_last_lines(int fd, off_t size, uint32_t lines);
 /// mkdir -p; existing directories are fine.
 Result<void> make_directories(const std::string& path, mode_t mode = 0755);
 /// True when `path` exists (lstat succeeds).

@@ -273,36 +273,6 @@ Result<std::string> unit_of_container(const std::string& name) {
                                    ".service): its output was not kept"));
 }
 
-// The offset in `file` (of `size` bytes) where its last `lines` lines
-// begin, found by reading backwards a block at a time (a log grows without
-// bound; only its end is read).
-Result<off_t> start_of_last_lines(const Fd& file, off_t size, uint32_t lines) {
-    constexpr off_t kBlock = 64 * 1024;
-    off_t end = size;
-    // A last line without its newline yet counts as a line too.
-    uint32_t seen = 0;
-    bool at_end = true;
-    std::string block;
-    while (end > 0) {
-        off_t begin = std::max<off_t>(0, end - kBlock);
-        block.resize(size_t(end - begin));
-        ssize_t got = ::pread(file.get(), block.data(), block.size(), begin);
-        if (got != ssize_t(block.size()))
-            return errno_error("read the container's log");
-        for (size_t i = block.size(); i-- > 0;) {
-            if (block[i] != '\n')
-                continue;
-            if (at_end && begin + off_t(i) == size - 1) // the last line's own newline
-                continue;
-            if (++seen == lines)
-                return begin + off_t(i) + 1;
-        }
-        at_end = false;
-        end = begin;
-    }
-    return 0;
-}
-
 // Copies `file` from `offset` to its current end onto stdout; the new offset.
 Result<off_t> copy_log(const Fd& file, off_t offset) {
     char buffer[64 * 1024];
@@ -329,7 +299,7 @@ Result<void> show_container_log(const std::string& state_root, const ct::RunCont
     struct stat status {};
     if (::fstat(file.get(), &status) < 0)
         return errno_error(cat("stat ", quoted(path)));
-    off_t offset = TRY(start_of_last_lines(file, status.st_size, lines));
+    off_t offset = TRY(start_of_last_lines(file.get(), status.st_size, lines));
     offset = TRY(copy_log(file, offset));
     while (follow == Follow::Yes) {
         Result<ct::RunContainer> now = ct::find_container(state_root, container.id);

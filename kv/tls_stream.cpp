@@ -102,7 +102,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsContextOptions& 
     if (!options.cert_file.empty()) {
         if (int ret = mbedtls_x509_crt_parse_file(&s.own_chain, options.cert_file.c_str());
             ret != 0)
-            return error(cat("TLS: read certificate file ", quoted(options.cert_file), ": ",
+            return error(cat("TLS: read certificate file ", keel::quoted(options.cert_file), ": ",
                              ret < 0 ? mbedtls_words(ret) : "a certificate is malformed"));
 #if MBEDTLS_VERSION_MAJOR >= 3
         int ret = mbedtls_pk_parse_keyfile(&s.own_key, options.key_file.c_str(), nullptr,
@@ -111,14 +111,14 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsContextOptions& 
         int ret = mbedtls_pk_parse_keyfile(&s.own_key, options.key_file.c_str(), nullptr);
 #endif
         if (ret != 0)
-            return error(
-                cat("TLS: read key file ", quoted(options.key_file), ": ", mbedtls_words(ret)));
+            return error(cat("TLS: read key file ", keel::quoted(options.key_file), ": ",
+                             mbedtls_words(ret)));
     }
     if (!options.trusted_ca_file.empty()) {
         if (int ret = mbedtls_x509_crt_parse_file(&s.trusted, options.trusted_ca_file.c_str());
             ret != 0)
-            return error(cat("TLS: read trusted CA file ", quoted(options.trusted_ca_file), ": ",
-                             ret < 0 ? mbedtls_words(ret) : "a certificate is malformed"));
+            return error(cat("TLS: read trusted CA file ", keel::quoted(options.trusted_ca_file),
+                             ": ", ret < 0 ? mbedtls_words(ret) : "a certificate is malformed"));
     } else if (options.verify == PeerVerification::Required) {
         return error("TLS: verifying the other end's certificate needs a trusted CA file");
     }
@@ -138,8 +138,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsContextOptions& 
         mbedtls_ssl_conf_ca_chain(&s.config, &s.trusted, nullptr);
     if (!options.cert_file.empty())
         if (int ret = mbedtls_ssl_conf_own_cert(&s.config, &s.own_chain, &s.own_key); ret != 0)
-            return error(cat("TLS: certificate ", quoted(options.cert_file), " and key ",
-                             quoted(options.key_file), ": ", mbedtls_words(ret)));
+            return error(cat("TLS: certificate ", keel::quoted(options.cert_file), " and key ",
+                             keel::quoted(options.key_file), ": ", mbedtls_words(ret)));
     if (!options.alpn.empty()) {
         s.alpn = options.alpn;
         for (const std::string& name : s.alpn)

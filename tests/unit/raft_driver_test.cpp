@@ -4,8 +4,8 @@
 // the serialized map. Ticks are 10 ms, so elections take a few hundred.
 #include "kv/raft_driver.h"
 
+#include "base/endian.h"
 #include "base/strings.h"
-#include "kv/little_endian.h"
 #include "tests/unit/fake_storage.h"
 #include "tests/unit/kv_storage_fixture.h"
 #include "tests/unit/temp_dir.h"

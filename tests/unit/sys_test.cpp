@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +53,60 @@ TEST_CASE("a large file is read completely") {
         data[i] = char('a' + i % 26);
     REQUIRE(write_new_file(path, data));
     CHECK(*read_file(path) == data);
+}
+
+// What start_of_last_lines leaves of `data` for `lines` lines.
+std::string last_lines_of(const std::string& data, uint32_t lines) {
+    TempDir dir;
+    std::string path = dir / "log";
+    REQUIRE(write_new_file(path, data));
+    Result<Fd> file = open_file(path, O_RDONLY);
+    REQUIRE(file);
+    Result<off_t> start = start_of_last_lines(file->get(), off_t(data.size()), lines);
+    REQUIRE(start);
+    return data.substr(size_t(*start));
+}
+
+TEST_CASE("start_of_last_lines finds a log's last lines, with or without a final newline") {
+    CHECK(last_lines_of("a\nb\nc\n", 2) == "b\nc\n");
+    CHECK(last_lines_of("a\nb\nc", 2) == "b\nc");
+    CHECK(last_lines_of("a\nb\nc", 1) == "c");
+    CHECK(last_lines_of("a\nb\nc\n", 1) == "c\n");
+    // Fewer lines than asked, an empty file, empty lines, 0 taken as 1.
+    CHECK(last_lines_of("a\nb\n", 50) == "a\nb\n");
+    CHECK(last_lines_of("", 5).empty());
+    CHECK(last_lines_of("\n\n\n", 2) == "\n\n");
+    CHECK(last_lines_of("a\nb\n", 0) == "b\n");
+}
+
+TEST_CASE("start_of_last_lines reads back across its 64 KiB blocks") {
+    // 3000 numbered lines of 50 bytes: 150,000 bytes, three blocks.
+    std::string data;
+    for (int i = 0; i < 3000; ++i) {
+        std::string line = cat("line ", i, " ");
+        line.resize(49, '.');
+        data += line + "\n";
+    }
+    CHECK(last_lines_of(data, 1) == data.substr(data.size() - 50));
+    CHECK(last_lines_of(data, 2000) == data.substr(1000 * 50));
+    CHECK(last_lines_of(data, 3000) == data);
+    // A newline exactly at a block's first byte (offset size - 64 KiB).
+    std::string edge(200000 - 65536, 'x');
+    edge += "\n";
+    edge += std::string(65535, 'y');
+    CHECK(last_lines_of(edge, 1) == std::string(65535, 'y'));
+    CHECK(last_lines_of(edge, 2) == edge);
+}
+
+TEST_CASE("start_of_last_lines says so when the file is shorter than it was told") {
+    TempDir dir;
+    std::string path = dir / "log";
+    REQUIRE(write_new_file(path, "a\nb\n"));
+    Result<Fd> file = open_file(path, O_RDONLY);
+    REQUIRE(file);
+    Result<off_t> start = start_of_last_lines(file->get(), 100, 1);
+    REQUIRE(!start);
+    CHECK(start.error().to_string() == "read the file's end: it ends at 4, not 100");
 }
 
 TEST_CASE("reading a missing file names the path and carries ENOENT") {
