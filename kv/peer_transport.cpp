@@ -168,6 +168,7 @@ struct PeerTransport::Peer {
 };
 
 struct PeerTransport::Inbound {
+    uint64_t serial = 0;
     Fd socket;
     std::string remote;
     FrameDecoder decoder;
@@ -342,6 +343,8 @@ void PeerTransport::connect(Peer& peer) {
         return fail(std::strerror(errno));
     int on = 1;
     ::setsockopt(peer.socket.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    // Best effort: without it, the kernel's defaults (minutes).
+    (void)set_dead_peer_timeout(peer.socket.get(), m_options.dead_peer_timeout);
     int rc = ::connect(peer.socket.get(), reinterpret_cast<const sockaddr*>(&address.storage),
                        address.length);
     if (rc < 0 && errno != EINPROGRESS)
@@ -569,7 +572,9 @@ void PeerTransport::accept_connections() {
             return;
         }
         auto inbound = std::make_unique<Inbound>();
+        inbound->serial = m_next_inbound_serial++;
         inbound->socket = Fd(fd);
+        (void)set_dead_peer_timeout(fd, m_options.dead_peer_timeout);
         inbound->remote = describe(remote);
         inbound->decoder = FrameDecoder(m_options.max_frame);
         if (m_options.accept_tls) {
@@ -590,8 +595,30 @@ void PeerTransport::accept_connections() {
                             watched.error().to_string()));
             continue;
         }
+        std::weak_ptr<PeerTransport*> weak = m_self;
+        uint64_t serial = inbound->serial;
+        Result<Reactor::TimerId> timer =
+            m_reactor.add_timer(m_options.hello_timeout, [weak, fd, serial] {
+                if (std::shared_ptr<PeerTransport*> self = weak.lock())
+                    (*self)->expire_silent_inbound(fd, serial);
+            });
+        if (!timer) {
+            m_reactor.remove_fd(fd);
+            log_warning(
+                cat("kv peer: connection from ", inbound->remote, ": ", timer.error().to_string()));
+            continue;
+        }
         m_inbound.emplace(fd, std::move(inbound));
     }
+}
+
+void PeerTransport::expire_silent_inbound(int fd, uint64_t serial) {
+    auto it = m_inbound.find(fd);
+    if (it == m_inbound.end() || it->second->serial != serial || it->second->hello)
+        return;
+    log_warning(cat("kv peer: closing the connection from ", it->second->remote,
+                    ": no Hello within ", m_options.hello_timeout.count(), " ms"));
+    close_inbound(fd);
 }
 
 void PeerTransport::on_inbound_event(int fd) {
@@ -723,6 +750,24 @@ void PeerTransport::answer_members_query(Inbound& inbound) {
                               : std::string("the answer did not fit the socket")));
     else
         log_info(cat("kv peer: told ", inbound.remote, " the cluster's members"));
+}
+
+Result<void> set_dead_peer_timeout(int fd, std::chrono::milliseconds timeout) {
+    if (timeout.count() <= 0)
+        return {};
+    int seconds = int(std::clamp<int64_t>(timeout.count() / 1000, 2, 3600));
+    int on = 1;
+    int idle = seconds / 2;
+    int interval = 1;
+    int count = std::min(seconds - idle, 127);
+    unsigned user_timeout = unsigned(std::min<int64_t>(timeout.count(), INT32_MAX));
+    if (::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) < 0 ||
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) < 0 ||
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval) < 0 ||
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) < 0 ||
+        ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout) < 0)
+        return errno_error("set the socket's keepalive and user timeout");
+    return {};
 }
 
 void PeerTransport::close_inbound(int fd) {

@@ -53,6 +53,16 @@ struct PeerTransportOptions {
     std::chrono::milliseconds reconnect_min{100};
     /// The longest wait between attempts.
     std::chrono::milliseconds reconnect_max{2000};
+    /// How long a connection a peer opens has to send its Hello (TLS
+    /// handshake included); one that has not by then is closed, so
+    /// connections that open and say nothing cannot pile up.
+    std::chrono::milliseconds hello_timeout{5000};
+    /// How long a connection may go without an answer from the other end
+    /// (written data unacknowledged, or TCP keepalive probes unanswered
+    /// on an idle one) before it is given up as dead: a peer whose machine
+    /// vanished without closing its connections (TCP_USER_TIMEOUT and
+    /// keepalive; 0: the kernel's defaults, minutes).
+    std::chrono::milliseconds dead_peer_timeout{10000};
     /// TLS for the connections peers open to this member (a server
     /// context); null: plaintext. A handshake that fails closes that
     /// connection only, logged with the reason.
@@ -65,6 +75,12 @@ struct PeerTransportOptions {
     /// such queries are refused.
     std::function<ClusterMembers()> members;
 };
+
+/// Makes the kernel give up on TCP socket `fd` once its other end has not
+/// answered for about `timeout` (at least 2 s): data written and never
+/// acknowledged (TCP_USER_TIMEOUT), or, on an idle connection, keepalive
+/// probes once a second from half of it on. 0: nothing is changed.
+Result<void> set_dead_peer_timeout(int fd, std::chrono::milliseconds timeout);
 
 /// Sends Raft messages to peers and hands up what peers send to this member.
 class PeerTransport : public RaftTransport {
@@ -117,6 +133,9 @@ private:
     void accept_connections();
     void on_inbound_event(int fd);
     void close_inbound(int fd);
+    /// Closes inbound connection `serial` (on `fd`) if it has not sent its
+    /// Hello yet.
+    void expire_silent_inbound(int fd, uint64_t serial);
     /// flush() over a TLS session: frames go through the stream one by one.
     void flush_stream(Peer& peer);
     /// The queue's first frame has gone out whole: drops it, counts it out
@@ -139,6 +158,8 @@ private:
     uint16_t m_port = 0;
     std::map<NodeId, std::unique_ptr<Peer>> m_peers;
     std::map<int, std::unique_ptr<Inbound>> m_inbound;
+    /// Numbers inbound connections: an fd number is reused, a serial not.
+    uint64_t m_next_inbound_serial = 1;
     /// Deferred work and timers hold a weak_ptr to this, so they do nothing
     /// once the transport is gone.
     std::shared_ptr<PeerTransport*> m_self;

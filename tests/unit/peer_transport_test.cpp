@@ -9,6 +9,7 @@
 #include <chrono>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,7 +31,8 @@ struct TransportMember {
 
 std::unique_ptr<TransportMember> start_member(Reactor& reactor, NodeId id, uint16_t port = 0,
                                               uint64_t cluster = kCluster,
-                                              size_t max_queued = 16 << 20) {
+                                              size_t max_queued = 16 << 20,
+                                              std::chrono::milliseconds hello_timeout = 5000ms) {
     auto member = std::make_unique<TransportMember>();
     PeerTransportOptions options;
     options.cluster_id = cluster;
@@ -39,6 +41,7 @@ std::unique_ptr<TransportMember> start_member(Reactor& reactor, NodeId id, uint1
     options.max_queued_bytes_per_peer = max_queued;
     options.reconnect_min = 10ms;
     options.reconnect_max = 50ms;
+    options.hello_timeout = hello_timeout;
     TransportMember* raw = member.get();
     member->transport =
         PeerTransport::listen(
@@ -247,6 +250,52 @@ TEST_CASE("garbage, a forged sender and an oversize frame close only their own c
     a->transport->send(appends(1, 2, 10, 3));
     REQUIRE(reached_in_time(*reactor, [&] { return b->received.size() >= 4; }));
     check_in_order(std::vector<kv::Message>(b->received.begin() + 1, b->received.end()), 10, 3);
+}
+
+TEST_CASE("a connection that sends no Hello in time is closed; one that did stays open") {
+    auto reactor = Reactor::create().value();
+    auto b = start_member(*reactor, 2, 0, kCluster, 16 << 20, 300ms);
+    Fd silent = raw_connect(b->transport->port());
+    Fd greeted = raw_connect(b->transport->port());
+    std::string bytes = encode_frame(encode_hello({kCluster, 1, 2, kPeerProtocolVersion}));
+    bytes += encode_frame(encode_raft_message(append(1, 2, 1)));
+    REQUIRE(::write(greeted.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+    REQUIRE(reached_in_time(*reactor, [&] { return closed_by_peer(silent.get()); }));
+    run_transport_for(*reactor, 400ms); // past the timeout for both
+    CHECK_FALSE(closed_by_peer(greeted.get()));
+    REQUIRE(b->received.size() == 1);
+    // Still listening, and the connection that said Hello still carries messages.
+    bytes = encode_frame(encode_raft_message(append(1, 2, 2)));
+    REQUIRE(::write(greeted.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+    REQUIRE(reached_in_time(*reactor, [&] { return b->received.size() == 2; }));
+    CHECK(b->received[1].index == 2);
+}
+
+TEST_CASE("a peer socket gives up after the dead-peer timeout: keepalive and user timeout set") {
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(fd.valid());
+    auto option = [&](int level, int name) {
+        int value = -1;
+        socklen_t length = sizeof value;
+        REQUIRE(::getsockopt(fd.get(), level, name, &value, &length) == 0);
+        return value;
+    };
+    REQUIRE(set_dead_peer_timeout(fd.get(), 10000ms));
+    CHECK(option(SOL_SOCKET, SO_KEEPALIVE) == 1);
+    CHECK(option(IPPROTO_TCP, TCP_KEEPIDLE) == 5);
+    CHECK(option(IPPROTO_TCP, TCP_KEEPINTVL) == 1);
+    CHECK(option(IPPROTO_TCP, TCP_KEEPCNT) == 5);
+    CHECK(option(IPPROTO_TCP, TCP_USER_TIMEOUT) == 10000);
+    // Below two seconds, two: one idle second, one probe.
+    REQUIRE(set_dead_peer_timeout(fd.get(), 500ms));
+    CHECK(option(IPPROTO_TCP, TCP_KEEPIDLE) == 1);
+    CHECK(option(IPPROTO_TCP, TCP_KEEPCNT) == 1);
+    CHECK(option(IPPROTO_TCP, TCP_USER_TIMEOUT) == 500);
+    // Not a TCP socket: said so.
+    Fd unix_socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    Result<void> refused = set_dead_peer_timeout(unix_socket.get(), 10000ms);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().to_string().starts_with("set the socket's keepalive and user timeout"));
 }
 
 TEST_CASE("a connection that drops is reopened and later messages arrive") {
