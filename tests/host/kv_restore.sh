@@ -8,8 +8,8 @@
 # old one: every key with its value and revisions, the revision, the
 # history and compaction, the lease with its keys, HashKV at the
 # snapshot's revision (and `keel kv snapshot status`'s hash), a member
-# list of the new members only, a different cluster id, and that writes
-# go on from the snapshot's revision.
+# list of the new members only, a different cluster id, that writes go on
+# from the snapshot's revision, and that a restored member restarts.
 #
 # usage: tests/host/kv_restore.sh KEEL [CASE]
 #   restore   the above
@@ -158,6 +158,11 @@ case_restore() {
   [ "$(revision "$new")" = 9 ] || fail "the put after the restore is not revision 9"
   [ "$(kv_ctl "$new" get after --print-value-only)" = restore ] || fail "the put after the restore"
   [ "$(revision "$old")" = 8 ] || fail "the old cluster moved to revision $(revision "$old")"
+  # A restored member restarts from its data dir like any other.
+  kv_member_restart "$new" m2
+  kv_cluster_wait_healthy "$new" 30 || fail "m2 did not come back after a restart"
+  [ "$(kv_ctl_member "$new" m2 get after --print-value-only)" = restore ] ||
+    fail "m2 after its restart"
   pass
 }
 
