@@ -3,12 +3,12 @@
 // the member; a peer URL update is a logged request; etcd's strict
 // reconfiguration check, kv/etcd_reconfig.h), what a learner refuses,
 // status, alarms, hashes, snapshots and leadership moves.
-#include "base/digest.h"
 #include "base/strings.h"
 #include "kv/etcd_convert.h"
 #include "kv/etcd_errors.h"
 #include "kv/etcd_reconfig.h"
 #include "kv/etcd_services.h"
+#include "kv/saved_snapshot.h"
 #include "kv/server_config.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/grpc/health.pb.h"
@@ -40,17 +40,6 @@ void member_to_proto(const MemberInfo& member, etcdserverpb::Member& out) {
     for (const std::string& url : member.client_urls)
         out.add_clienturls(url);
     out.set_islearner(member.is_learner);
-}
-
-// etcd's snapshot stream ends in a SHA-256 of what precedes it, after
-// padding to a multiple of 512 bytes, and etcdctl checks it when it saves
-// the file: the store's snapshot gets the same trailer. (Restoring is
-// keel's own: the bytes are keel's MVCC snapshot, not etcd's bbolt file.)
-void append_snapshot_trailer(std::string& snapshot) {
-    snapshot.resize((snapshot.size() + 511) / 512 * 512, '\0');
-    std::string hex = sha256_hex(snapshot);
-    for (size_t i = 0; i + 1 < hex.size(); i += 2)
-        snapshot.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
 }
 
 template <typename Response> void add_members(KvServer& server, Response& response) {

@@ -1,7 +1,8 @@
-// The names of the KV's storage files: WAL segments SEQ-FIRSTINDEX.wal and
-// snapshot files TERM-INDEX.snap, each number 16 lowercase hex digits (so
-// that names sort in number order), and the ".tmp" suffix of files that are
-// written under a temporary name and renamed into place.
+// The names of the KV's storage files: the store's kv.lmdb, WAL segments
+// SEQ-FIRSTINDEX.wal and snapshot files TERM-INDEX.snap, each number 16
+// lowercase hex digits (so that names sort in number order), and the
+// ".tmp" suffix of files that are written under a temporary name and
+// renamed into place.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,9 @@
 #include <string_view>
 
 namespace keel::kv {
+
+/// The store's file in a member's data dir (LMDB; its lock file beside it).
+inline constexpr std::string_view kStoreFileName = "kv.lmdb";
 
 /// The suffix of a file being written; a crash may leave one behind.
 inline constexpr std::string_view kTempSuffix = ".tmp";

@@ -46,6 +46,13 @@ void add_alarm(etcdserverpb::AlarmResponse& response, const RaisedAlarm& alarm) 
 
 } // namespace
 
+Result<void> KvStateMachine::drop_alarms(Index index) {
+    for (const RaisedAlarm& alarm : m_alarms)
+        TRY(m_store->put_aux(alarm_key(alarm), std::nullopt, index));
+    m_alarms.clear();
+    return {};
+}
+
 bool KvStateMachine::alarmed(int32_t type) const {
     for (const RaisedAlarm& alarm : m_alarms)
         if (alarm.type == type)

@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "base/sys.h"
 #include "kv/etcd_services.h"
+#include "kv/file_names.h"
 #include "kv/grpc_server.h"
 #include "kv/member_join.h"
 #include "kv/tls_stream.h"
@@ -29,9 +30,6 @@ namespace {
 // proposes at once (etcd's rate limit on expiry).
 constexpr auto kLeaseCheckInterval = std::chrono::milliseconds(500);
 constexpr size_t kLeaseRevokesPerCheck = 500;
-// The store file: LMDB's map size bounds it, so it is the space quota
-// plus room for what a compaction needs before it frees pages.
-constexpr std::string_view kStoreFile = "kv.lmdb";
 
 TlsContextOptions client_tls_options(const TlsFiles& files) {
     TlsContextOptions options;
@@ -85,7 +83,9 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
         s.m_member_id = joined.member_id;
         s.m_cluster_id = joined.cluster_id;
     }
-    s.m_db_path = config.data_dir + "/" + std::string(kStoreFile);
+    s.m_db_path = config.data_dir + "/" + std::string(kStoreFileName);
+    // LMDB's map size bounds the file: the space quota plus room for what a
+    // compaction needs before it frees pages.
     auto backend = TRY(open_lmdb_backend(s.m_db_path, config.quota_backend_bytes * 2,
                                          LmdbSync::NoMetaSync, LmdbCommit::Batched));
     s.m_machine = TRY(KvStateMachine::open(

@@ -342,6 +342,20 @@ Result<void> KvStateMachine::restore(const Snapshot& snapshot) {
     return {};
 }
 
+Result<void> KvStateMachine::replace_members(const std::vector<MemberInfo>& members, Index index) {
+    for (const auto& [id, member] : m_members)
+        TRY(m_store->put_aux(member_key(id), std::nullopt, index));
+    TRY(drop_alarms(index));
+    m_members.clear();
+    for (const MemberInfo& member : members) {
+        TRY(m_store->put_aux(member_key(member.id), encode_member(member), index));
+        m_members[member.id] = member;
+    }
+    m_store->mark_applied(index);
+    members_changed();
+    return {};
+}
+
 Result<void> KvStateMachine::flush() {
     return m_store->flush();
 }

@@ -99,6 +99,11 @@ public:
     const std::set<RaisedAlarm>& alarms() const { return m_alarms; }
     /// Whether an alarm of `type` is raised by any member.
     bool alarmed(int32_t type) const;
+    /// Makes `members` the whole membership and drops every alarm (alarms
+    /// belong to members), as of Raft index `index`, which becomes the
+    /// applied index: a store restored from another cluster's snapshot
+    /// becomes a new cluster's (`keel kv snapshot restore`).
+    Result<void> replace_members(const std::vector<MemberInfo>& members, Index index);
     /// Called after a membership change or a member's attributes applied.
     void on_members_changed(std::function<void()> callback) {
         m_members_changed = std::move(callback);
@@ -108,6 +113,8 @@ private:
     KvStateMachine() = default;
     Result<void> load_members();
     Result<void> load_alarms();
+    /// Deletes every alarm record (kv/kv_alarms.cpp).
+    Result<void> drop_alarms(Index index);
     /// Applies an AlarmRequest (kv/kv_alarms.cpp): GET lists, ACTIVATE
     /// raises, DEACTIVATE disarms; answers etcd's AlarmResponse.
     Result<std::string> apply_alarm(Index index, const InternalRequest& request);

@@ -50,7 +50,15 @@ void end_snapshot(std::string& out) {
     put_u32(out, crc32c(out));
 }
 
-Result<std::vector<BackendWrite>> parse_snapshot(std::string_view snapshot) {
+namespace {
+
+/// A snapshot at the front of some bytes: its writes and where it ends.
+struct SnapshotPrefix {
+    std::vector<BackendWrite> writes;
+    size_t length = 0;
+};
+
+Result<SnapshotPrefix> parse_snapshot_prefix(std::string_view snapshot) {
     if (!snapshot.starts_with(kMagic))
         return snapshot_error("no \"keelmvcc\" header", 0);
     size_t offset = kMagic.size();
@@ -87,9 +95,21 @@ Result<std::vector<BackendWrite>> parse_snapshot(std::string_view snapshot) {
         return snapshot_error("cut short in the checksum", checked);
     if (*checksum != crc32c(snapshot.substr(0, checked)))
         return snapshot_error("checksum mismatch", checked);
-    if (offset != snapshot.size())
-        return snapshot_error("bytes after the checksum", offset);
-    return writes;
+    return SnapshotPrefix{std::move(writes), offset};
+}
+
+} // namespace
+
+Result<std::vector<BackendWrite>> parse_snapshot(std::string_view snapshot) {
+    SnapshotPrefix prefix = TRY(parse_snapshot_prefix(snapshot));
+    if (prefix.length != snapshot.size())
+        return snapshot_error("bytes after the checksum", prefix.length);
+    return std::move(prefix.writes);
+}
+
+Result<size_t> snapshot_length(std::string_view bytes) {
+    SnapshotPrefix prefix = TRY(parse_snapshot_prefix(bytes));
+    return prefix.length;
 }
 
 } // namespace keel::kv

@@ -24,4 +24,9 @@ void end_snapshot(std::string& out);
 /// wrong and at which byte offset.
 Result<std::vector<BackendWrite>> parse_snapshot(std::string_view snapshot);
 
+/// The length of the snapshot `bytes` begin with (what follows it, such
+/// as a saved file's padding, is not looked at), checked in full as
+/// parse_snapshot() checks it.
+Result<size_t> snapshot_length(std::string_view bytes);
+
 } // namespace keel::kv

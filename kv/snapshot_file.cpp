@@ -16,7 +16,7 @@ namespace keel::kv {
 
 namespace {
 
-constexpr std::string_view kMagic = "KEELSNAP";
+constexpr std::string_view kSnapshotFileMagic = "KEELSNAP";
 constexpr uint32_t kSnapshotFormatVersion = 1;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
 constexpr std::string_view kSuffix = ".snap";
@@ -90,7 +90,7 @@ std::string encode_snapshot_file(const Snapshot& snapshot) {
         put_u64(body, id);
     body += snapshot.data;
 
-    std::string out(kMagic);
+    std::string out(kSnapshotFileMagic);
     put_u32(out, kSnapshotFormatVersion);
     put_u32(out, crc32c(body));
     put_u64(out, body.size());
@@ -102,9 +102,10 @@ std::expected<Snapshot, std::string> decode_snapshot_file(std::string_view bytes
     if (bytes.size() < kHeaderBytes)
         return std::unexpected(
             cat("cut short at ", bytes.size(), " bytes (the header is ", kHeaderBytes, ")"));
-    if (bytes.substr(0, kMagic.size()) != kMagic)
+    if (bytes.substr(0, kSnapshotFileMagic.size()) != kSnapshotFileMagic)
         return std::unexpected(std::string("not a snapshot file"));
-    Reader header(bytes.substr(kMagic.size(), kHeaderBytes - kMagic.size()));
+    Reader header(
+        bytes.substr(kSnapshotFileMagic.size(), kHeaderBytes - kSnapshotFileMagic.size()));
     uint64_t version = *header.number(4);
     uint64_t checksum = *header.number(4);
     uint64_t length = *header.number(8);

@@ -17,6 +17,7 @@
 # side by side and subshells see the same state:
 #   source tests/host/kv_cluster.sh
 #   kv_cluster_start DIR 3 etcd       start m1..m3 (SERVER may be several words)
+#   kv_cluster_prepare DIR 3 etcd     the same files, nobody started yet
 #   kv_cluster_wait_healthy DIR        every member answers `endpoint health`
 #   kv_endpoints DIR                   127.0.0.1:C1,127.0.0.1:C2,...
 #   kv_ctl DIR get foo                 etcdctl (API 3) against every member
@@ -57,6 +58,18 @@ PY
 # member in the background (logs in DIR/mN/log). Returns once started; call
 # kv_cluster_wait_healthy before using it.
 kv_cluster_start() {
+  local dir=$1 name
+  kv_cluster_prepare "$@" || return 1
+  for name in $(kv_members "$dir"); do
+    kv_member_launch "$dir" "$name" || return 1
+  done
+}
+
+# kv_cluster_prepare DIR SIZE SERVER...: writes DIR's files (ports, the
+# initial cluster, the token, the members) without starting anyone, so
+# that data dirs can be made first (a restored snapshot); then
+# kv_member_launch DIR mN starts each.
+kv_cluster_prepare() {
   local dir=$1 size=$2
   shift 2
   local server=("$@")
@@ -77,10 +90,7 @@ kv_cluster_start() {
   done
   echo "$initial" >"$dir/initial_cluster"
   echo "keel-test-$(basename "$dir")-$$-$RANDOM" >"$dir/token"
-  for i in $(seq 1 "$size"); do
-    echo "m$i" >>"$dir/members"
-    kv_member_launch "$dir" "m$i" || return 1
-  done
+  for i in $(seq 1 "$size"); do echo "m$i" >>"$dir/members"; done
 }
 
 # kv_nth_word LIST N DEFAULT: the N-th word of LIST (from 1), or DEFAULT.
