@@ -40,11 +40,12 @@ Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::update(std::string_view data) {
-    if (m_state->function == HashFunction::Sha256)
+    if (m_state->function == HashFunction::Sha256) {
         m_state->sha256.update(data);
-    else
-        KEEL_SHA512(update)
-        (&m_state->sha512, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+        return;
+    }
+    auto bytes = reinterpret_cast<const unsigned char*>(data.data());
+    KEEL_SHA512(update)(&m_state->sha512, bytes, data.size());
 }
 
 std::string Hasher::finish_hex() {
