@@ -4,6 +4,7 @@
 // them, with their own rules for when a signature is required.
 #include "base/signature.h"
 
+#include "base/digest.h"
 #include "base/strings.h"
 #include "base/sys.h"
 
@@ -11,7 +12,6 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
-#include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
 
 #include <algorithm>
@@ -37,18 +37,6 @@ std::string mbedtls_message(int code) {
         } while (value);
         return hex;
     }());
-}
-
-std::array<unsigned char, 32> sha256(std::string_view data) {
-    std::array<unsigned char, 32> digest{};
-#if MBEDTLS_VERSION_MAJOR >= 3
-    mbedtls_sha256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data(),
-                   0);
-#else
-    mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-                       digest.data(), 0);
-#endif
-    return digest;
 }
 
 // mbedtls_pk_context that frees itself.
@@ -79,7 +67,7 @@ Result<std::string> key_id(mbedtls_pk_context* key) {
     if (length < 0)
         return error(cat("encode the public key: ", mbedtls_message(length)));
     // The DER is written at the end of the buffer.
-    auto digest = sha256(std::string_view(
+    auto digest = sha256_bytes(std::string_view(
         reinterpret_cast<const char*>(der.data() + der.size() - size_t(length)), size_t(length)));
     return to_hex(digest.data(), 8);
 }
@@ -138,7 +126,7 @@ Result<SignatureKey> verify_detached_signature(std::string_view data, std::strin
     if (signature.empty() || signature.size() > kMaxSignatureSize)
         return error(
             cat("bad signature: ", what, " has ", signature.size(), " bytes, not a signature"));
-    auto digest = sha256(data);
+    auto digest = sha256_bytes(data);
     std::vector<std::string> unusable;
     for (const std::string& path : key_files) {
         PublicKey key;
@@ -182,7 +170,7 @@ Result<std::string> sign_detached(std::string_view data, const std::string& priv
     if (status != 0)
         return error(cat("seed the random generator: ", mbedtls_message(status)));
 
-    auto digest = sha256(data);
+    auto digest = sha256_bytes(data);
     std::string signature(MBEDTLS_PK_SIGNATURE_MAX_SIZE, '\0');
     size_t length = 0;
 #if MBEDTLS_VERSION_MAJOR >= 3

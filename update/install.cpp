@@ -38,9 +38,18 @@ public:
                              " would leave the slot (", m_range.size, " bytes)"));
         return m_storage.pwrite_all(m_file, data, m_range.offset + offset);
     }
-    // Reads `size` bytes at `offset` into the slot.
-    Result<std::string> read(size_t size, uint64_t offset) {
-        return m_storage.pread_all(m_file, size, m_range.offset + offset);
+    // Fills `buffer` from `offset` bytes into the slot, short only at the
+    // device's end: the bytes read.
+    Result<size_t> read(std::span<char> buffer, uint64_t offset) {
+        size_t filled = 0;
+        while (filled < buffer.size()) {
+            size_t got = TRY(
+                m_storage.pread(m_file, buffer.subspan(filled), m_range.offset + offset + filled));
+            if (got == 0)
+                break;
+            filled += got;
+        }
+        return filled;
     }
     Result<void> sync() { return m_storage.fsync(m_file); }
     // Drops the slot's cached pages, so that a read-back reads the disk.
@@ -129,18 +138,16 @@ std::string chunk_name(const Manifest& manifest, uint64_t index) {
                offset + manifest.chunk_length(index) - 1, ")");
 }
 
-// Reads exactly `size` bytes unless the stream ends first.
-Result<std::string> read_exactly(ImageSource& source, size_t size) {
-    std::string buffer(size, '\0');
+// Fills `buffer` from the stream unless it ends first: the bytes read.
+Result<size_t> read_exactly(ImageSource& source, std::span<char> buffer) {
     size_t filled = 0;
-    while (filled < size) {
-        size_t got = TRY(source.read(std::span<char>(buffer.data() + filled, size - filled)));
+    while (filled < buffer.size()) {
+        size_t got = TRY(source.read(buffer.subspan(filled)));
         if (got == 0)
             break;
         filled += got;
     }
-    buffer.resize(filled);
-    return buffer;
+    return filled;
 }
 
 // Streams chunks from `start` on into the slot, each checked before it is
@@ -157,22 +164,26 @@ Result<uint64_t> write_chunks(const InstallRequest& request, const SignedManifes
         return std::unexpected(std::move(error).wrap(source->describe()));
     };
     uint64_t written = 0, unsynced = 0;
+    // One buffer for every chunk: a new one each time was zero-filled
+    // for nothing.
+    std::string buffer(size_t(manifest.image.chunk_size), '\0');
     for (uint64_t index = start / manifest.image.chunk_size; index < manifest.image.chunks.size();
          ++index) {
         uint64_t length = manifest.chunk_length(index);
-        auto chunk = read_exactly(*source, size_t(length));
-        if (!chunk)
-            return in_source(std::move(chunk).error().wrap(chunk_name(manifest, index)));
-        if (chunk->size() != length)
+        auto got = read_exactly(*source, std::span<char>(buffer.data(), size_t(length)));
+        if (!got)
+            return in_source(std::move(got).error().wrap(chunk_name(manifest, index)));
+        std::string_view chunk(buffer.data(), *got);
+        if (chunk.size() != length)
             return in_source(Error::message(cat(
-                "truncated: the image ends at byte ", manifest.chunk_offset(index) + chunk->size(),
+                "truncated: the image ends at byte ", manifest.chunk_offset(index) + chunk.size(),
                 ", in ", chunk_name(manifest, index), "; the manifest says ", manifest.image.size,
                 " bytes")));
-        if (std::string digest = sha256_hex(*chunk); digest != manifest.image.chunks[index])
+        if (std::string digest = sha256_hex(chunk); digest != manifest.image.chunks[index])
             return in_source(Error::message(cat(chunk_name(manifest, index), ": SHA-256 ", digest,
                                                 " is not the manifest's ",
                                                 manifest.image.chunks[index], ": not written")));
-        TRY(writer.write(*chunk, manifest.chunk_offset(index)));
+        TRY(writer.write(chunk, manifest.chunk_offset(index)));
         written += length;
         unsynced += length;
         if (unsynced >= request.progress_interval) {
@@ -199,11 +210,13 @@ Result<uint64_t> write_chunks(const InstallRequest& request, const SignedManifes
 // would add a third SHA-256 pass and nothing else.
 Result<void> check_written(const Manifest& manifest, SlotWriter& writer) {
     writer.drop_cache();
+    std::string buffer(size_t(manifest.image.chunk_size), '\0');
     for (uint64_t index = 0; index < manifest.image.chunks.size(); ++index) {
-        std::string chunk =
-            TRY(writer.read(size_t(manifest.chunk_length(index)), manifest.chunk_offset(index)));
-        if (chunk.size() != manifest.chunk_length(index) ||
-            sha256_hex(chunk) != manifest.image.chunks[index])
+        size_t length = size_t(manifest.chunk_length(index));
+        size_t got =
+            TRY(writer.read(std::span<char>(buffer.data(), length), manifest.chunk_offset(index)));
+        if (got != length ||
+            sha256_hex(std::string_view(buffer.data(), length)) != manifest.image.chunks[index])
             return error(cat("read back from the slot, ", chunk_name(manifest, index),
                              " is not what was written"));
     }

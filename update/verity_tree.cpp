@@ -5,11 +5,9 @@
 // levels are stored top level first, after the superblock's block.
 #include "update/verity_tree.h"
 
+#include "base/digest.h"
 #include "base/storage.h"
 #include "base/strings.h"
-
-#include <mbedtls/sha256.h>
-#include <mbedtls/version.h>
 
 #include <fcntl.h>
 #include <sys/random.h>
@@ -25,30 +23,11 @@ constexpr size_t kDigestsPerBlock = kVerityBlockSize / kDigestSize;
 constexpr size_t kMaxSalt = 256;
 constexpr size_t kReadSize = 1 << 20;
 
-using Digest = std::array<unsigned char, kDigestSize>;
+using Digest = Sha256Digest;
 
 // SHA-256 of salt || block (format 1 puts the salt first).
 Digest salted_hash(std::string_view salt, std::string_view block) {
-    mbedtls_sha256_context context;
-    mbedtls_sha256_init(&context);
-    Digest digest{};
-#if MBEDTLS_VERSION_MAJOR >= 3
-    mbedtls_sha256_starts(&context, 0);
-    mbedtls_sha256_update(&context, reinterpret_cast<const unsigned char*>(salt.data()),
-                          salt.size());
-    mbedtls_sha256_update(&context, reinterpret_cast<const unsigned char*>(block.data()),
-                          block.size());
-    mbedtls_sha256_finish(&context, digest.data());
-#else
-    mbedtls_sha256_starts_ret(&context, 0);
-    mbedtls_sha256_update_ret(&context, reinterpret_cast<const unsigned char*>(salt.data()),
-                              salt.size());
-    mbedtls_sha256_update_ret(&context, reinterpret_cast<const unsigned char*>(block.data()),
-                              block.size());
-    mbedtls_sha256_finish_ret(&context, digest.data());
-#endif
-    mbedtls_sha256_free(&context);
-    return digest;
+    return sha256_bytes(salt, block);
 }
 
 std::string from_hex(std::string_view hex) {
