@@ -204,6 +204,12 @@ PY
     restore "$work/bare.db"
   expect_refused "a name not in --initial-cluster" "couldn't find local name \`nobody\`" \
     restore "$work/snap.db" --name nobody
+  expect_refused "--skip-hash-check with a value that is no boolean" \
+    "--skip-hash-check: expected true or false, got \`maybe\`" \
+    restore "$work/bare.db" --skip-hash-check=maybe
+  expect_refused "status in an output format etcdctl does not have" \
+    "--write-out: expected simple, table or json, got \`yaml\`" \
+    "$keel" kv snapshot status "$work/snap.db" -w yaml
   [ ! -e "$work/target" ] || fail "a refused restore made $work/target"
   restore "$work/bare.db" --skip-hash-check >"$work/out" 2>&1 ||
     fail "--skip-hash-check on a snapshot without its trailer: $(cat "$work/out")"
