@@ -14,6 +14,7 @@
 #include "kv/grpc_client.h"
 #include "kv/kv_state_machine.h"
 #include "kv/member_join.h"
+#include "kv/peer_query.h"
 #include "kv/wal.h"
 #include "proto/etcd/rpc.pb.h"
 
@@ -203,7 +204,7 @@ Result<void> refuse_running_cluster(const ServerConfig& config, const DiscoveryS
             peers.insert(peers.end(), member.peer_urls.begin(), member.peer_urls.end());
     if (peers.empty())
         return {};
-    auto running = query_cluster_members(peers, kRunningClusterQuery);
+    auto running = query_cluster_members(peers, kRunningClusterQuery, TRY(peer_client_tls(config)));
     if (!running)
         return {}; // nobody answers: the cluster never formed, so this forms it
     return error(cat("discovery: member ", config.name, " is already registered for token ",

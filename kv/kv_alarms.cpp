@@ -2,7 +2,8 @@
 // the log, so every member has the same ones, and kept as aux records
 // "alarm/<member>/<type>" beside the members, so they survive a restart and
 // travel in snapshots. A raised NOSPACE caps the store: writes that would
-// grow it are refused until it is disarmed.
+// grow it are refused until it is disarmed. A raised CORRUPT (the
+// corruption check, kv/corruption_check.h) refuses every write.
 #include "base/strings.h"
 #include "kv/etcd_errors.h"
 #include "kv/kv_state_machine.h"
@@ -83,6 +84,34 @@ std::optional<Error> KvStateMachine::refused_for_space(const InternalRequest& re
     if (!grows)
         return std::nullopt;
     return Error::message(std::string(etcd_status(EtcdError::NoSpace).message));
+}
+
+namespace {
+
+/// etcd serves a txn of ranges alone outside the log, so a CORRUPT alarm
+/// never refuses it; any other operation (a nested txn too) makes it a
+/// write.
+bool txn_is_read_only(const etcdserverpb::TxnRequest& txn) {
+    for (const auto* ops : {&txn.success(), &txn.failure()})
+        for (const auto& op : *ops)
+            if (!op.has_request_range())
+                return false;
+    return true;
+}
+
+} // namespace
+
+std::optional<Error> KvStateMachine::refused_for_corruption(const InternalRequest& request) const {
+    if (!alarmed(etcdserverpb::CORRUPT))
+        return std::nullopt;
+    // etcd's applierV3Corrupt: every write, compaction and lease grant or
+    // revoke; reads, keep-alives and alarms go on.
+    bool refused = request.has_put() || request.has_delete_range() || request.has_compaction() ||
+                   request.has_lease_grant() || request.has_lease_revoke() ||
+                   (request.has_txn() && !txn_is_read_only(request.txn()));
+    if (!refused)
+        return std::nullopt;
+    return Error::message(std::string(etcd_status(EtcdError::Corrupt).message));
 }
 
 Result<std::string> KvStateMachine::apply_alarm(Index index, const InternalRequest& request) {

@@ -112,6 +112,11 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
     }
     KvServer* raw = &s;
     transport.members = [raw] { return raw->cluster_members(); };
+    transport.hash_kv = [raw](int64_t revision) { return raw->answer_hash_kv(revision); };
+    // Before anything listens: a member whose store differs from its
+    // peers' does not start (its peers skip it meanwhile).
+    if (config.initial_corrupt_check)
+        TRY(s.check_initial_corruption(joined.members));
     s.m_transport = TRY(PeerTransport::listen(
         reactor, transport,
         [raw](Message message) {
@@ -210,6 +215,11 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
         },
         kLeaseCheckInterval));
     TRY(s.start_upkeep());
+    if (config.corrupt_check_time_ms > 0) {
+        auto every = std::chrono::milliseconds(config.corrupt_check_time_ms);
+        s.m_corruption_timer = TRY(reactor.add_timer(
+            every, [raw] { raw->start_corruption_check(); }, every));
+    }
     log_info(cat("kv: member ", config.name, " (", hex_id(s.m_member_id), ") of cluster ",
                  hex_id(s.m_cluster_id), " serving clients on ",
                  config.listen_client_urls.front().str()));
@@ -225,6 +235,11 @@ void KvServer::stop() {
         m_reactor.cancel_timer(m_compaction_timer);
         m_compaction_timer = 0;
     }
+    if (m_corruption_timer != 0) {
+        m_reactor.cancel_timer(m_corruption_timer);
+        m_corruption_timer = 0;
+    }
+    abandon_corruption_check();
     for (auto& client : m_clients)
         client->stop();
     if (m_driver)

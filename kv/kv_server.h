@@ -7,6 +7,7 @@
 #include "base/reactor.h"
 #include "base/result.h"
 #include "kv/auto_compaction.h"
+#include "kv/corruption_check.h"
 #include "kv/etcd_convert.h"
 #include "kv/kv_state_machine.h"
 #include "kv/peer_transport.h"
@@ -106,6 +107,20 @@ private:
     Result<void> start_upkeep();
     /// The timer's turn: the leader proposes the compaction that is due.
     void compact_automatically();
+    /// The corruption checks (kv/kv_server_corruption.cpp). The initial
+    /// one, before the member serves: an error when a peer's hash differs.
+    Result<void> check_initial_corruption(const std::vector<ClusterMember>& joined);
+    /// The timer's turn: the leader hashes its store and asks its peers on
+    /// a thread; finish_corruption_check() compares once they answered.
+    void start_corruption_check();
+    void finish_corruption_check();
+    /// Waits for a check's thread (at stop).
+    void abandon_corruption_check();
+    /// Every other member and its peer URLs: from the store, else from
+    /// `joined` and --initial-cluster (a member not started yet).
+    std::vector<PeerToCheck> peers_to_check(const std::vector<ClusterMember>& joined) const;
+    /// This member's answer to a peer's HashKV query.
+    PeerHashKv answer_hash_kv(int64_t revision) const;
 
     Reactor& m_reactor;
     ServerConfig m_config;
@@ -127,6 +142,9 @@ private:
     /// A compaction or a NOSPACE alarm proposed and not answered yet.
     bool m_compacting = false;
     bool m_raising_no_space = false;
+    Reactor::TimerId m_corruption_timer = 0;
+    std::unique_ptr<RunningCorruptionCheck> m_corruption_check;
+    bool m_raising_corrupt = false;
 };
 
 } // namespace keel::kv

@@ -184,6 +184,8 @@ Result<std::string> KvStateMachine::apply(Index index, std::string_view command)
 }
 
 Result<std::string> KvStateMachine::apply_request(Index index, const InternalRequest& request) {
+    if (auto refused = refused_for_corruption(request))
+        return std::unexpected(std::move(*refused));
     if (auto refused = refused_for_space(request))
         return std::unexpected(std::move(*refused));
     switch (request.request_case()) {

@@ -121,6 +121,8 @@ private:
     /// The refusal of a write that would grow the store while NOSPACE is
     /// raised, if `request` is one (etcd's capped applier).
     std::optional<Error> refused_for_space(const InternalRequest& request) const;
+    /// "etcdserver: corrupt cluster" for a write while CORRUPT is raised.
+    std::optional<Error> refused_for_corruption(const InternalRequest& request) const;
     Result<std::string> apply_request(Index index, const InternalRequest& request);
     void notify(const std::vector<Event>& events);
     void members_changed();

@@ -12,10 +12,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 namespace keel::kv {
+
+class TlsContext;
 
 /// Who a member is in the cluster it joins.
 struct JoinIdentity {
@@ -34,11 +37,13 @@ struct JoinIdentity {
 Result<JoinIdentity> find_joining_member(const ClusterMembers& members, const ServerConfig& config);
 
 /// Asks the members at `peers` in turn for the cluster's id and members,
-/// giving each `timeout` to connect and answer; the first answer that
-/// lists members wins (a member that has just joined may know none yet).
-/// Blocks: it runs once at start, before the member serves anything.
+/// giving each `timeout` to connect and answer (over TLS with `tls`, a
+/// client context, kv/peer_query.h); the first answer that lists members
+/// wins (a member that has just joined may know none yet). Blocks: it runs
+/// once at start, before the member serves anything.
 Result<ClusterMembers> query_cluster_members(std::span<const ServerUrl> peers,
-                                             std::chrono::milliseconds timeout);
+                                             std::chrono::milliseconds timeout,
+                                             const std::shared_ptr<TlsContext>& tls = nullptr);
 
 /// The identity of a member started with --initial-cluster-state
 /// existing: from its log's metadata when its data dir has one (a

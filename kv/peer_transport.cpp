@@ -628,7 +628,9 @@ void PeerTransport::on_inbound_event(int fd) {
     Inbound& inbound = *it->second;
     std::vector<Message> received;
     std::string refusal;
-    bool query = false;
+    // A Hello that asks a question (members, HashKV): answered, then the
+    // connection is closed.
+    std::optional<PeerHello> query;
     bool closed = false;
     size_t total = 0;
     char buffer[65536];
@@ -668,7 +670,7 @@ void PeerTransport::on_inbound_event(int fd) {
                     else if (!m_options.members)
                         refusal = "it asks for the members, which this member does not tell";
                     else
-                        query = true;
+                        query = *hello;
                     break;
                 } else if (hello->cluster_id != m_options.cluster_id)
                     refusal = cat("it is from cluster ", hex_id(hello->cluster_id),
@@ -679,7 +681,12 @@ void PeerTransport::on_inbound_event(int fd) {
                 else if (hello->protocol_version != kPeerProtocolVersion)
                     refusal = cat("it speaks peer protocol version ", hello->protocol_version,
                                   ", this member speaks ", kPeerProtocolVersion);
-                else
+                else if (hello->purpose == HelloPurpose::HashKv && !m_options.hash_kv)
+                    refusal = "it asks for a HashKV, which this member does not tell";
+                else if (hello->purpose == HelloPurpose::HashKv) {
+                    query = *hello;
+                    break;
+                } else
                     inbound.hello = *hello;
                 continue;
             }
@@ -697,7 +704,7 @@ void PeerTransport::on_inbound_event(int fd) {
         }
     }
     if (query) {
-        answer_members_query(inbound);
+        answer_query(inbound, *query);
         close_inbound(fd);
     } else if (!refusal.empty()) {
         log_warning(
@@ -738,18 +745,26 @@ Result<std::optional<size_t>> PeerTransport::read_inbound(Inbound& inbound, char
     return read;
 }
 
-void PeerTransport::answer_members_query(Inbound& inbound) {
-    // The answer is small (a member list), so one write into the fresh
-    // socket's buffer takes it whole (through TLS too); should it not, the
-    // connection is closed and the asker tries again or asks another member.
-    std::string frame = encode_frame(encode_cluster_members(m_options.members()));
+void PeerTransport::answer_query(Inbound& inbound, const PeerHello& hello) {
+    bool members = hello.purpose == HelloPurpose::Members;
+    // The answer is small (a member list, a hash), so one write into the
+    // fresh socket's buffer takes it whole (through TLS too); should it
+    // not, the connection is closed and the asker tries again or asks
+    // another member.
+    std::string frame =
+        encode_frame(members ? encode_cluster_members(m_options.members())
+                             : encode_peer_hash_kv(m_options.hash_kv(hello.revision)));
+    std::string_view what = members ? "the members query" : "the HashKV query";
     Result<size_t> sent = inbound.stream->write(frame);
     if (!sent || *sent != frame.size() || inbound.stream->has_pending_output())
-        log_warning(cat("kv peer: answering the members query from ", inbound.remote, ": ",
+        log_warning(cat("kv peer: answering ", what, " from ", inbound.remote, ": ",
                         !sent ? sent.error().to_string()
                               : std::string("the answer did not fit the socket")));
-    else
+    else if (members)
         log_info(cat("kv peer: told ", inbound.remote, " the cluster's members"));
+    else
+        log_debug(cat("kv peer: told member ", hex_id(hello.from), " the HashKV at revision ",
+                      hello.revision));
 }
 
 Result<void> set_dead_peer_timeout(int fd, std::chrono::milliseconds timeout) {

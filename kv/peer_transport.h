@@ -6,9 +6,10 @@
 // it receives on the connections its peers open. A connection starts with a
 // Hello frame (kv/raft_codec.h) naming the cluster and both members, then
 // carries length-prefixed RaftMessage frames back to back (base/framing.h).
-// A Hello whose purpose is a members query is answered instead with one
-// frame naming the cluster and its members (how a joining member learns
-// them), and the connection closed.
+// A Hello whose purpose is a query is answered instead with one frame and
+// the connection closed: a members query with the cluster and its members
+// (how a joining member learns them), a HashKV query from a member of the
+// cluster with the store's hash (the corruption check).
 // Messages are queued per peer while it connects and written in batches;
 // a dropped connection is reopened with backoff. Raft tolerates loss, so a
 // message that does not fit the peer's queue is dropped and the driver
@@ -74,6 +75,10 @@ struct PeerTransportOptions {
     /// HelloPurpose::Members) with the cluster's id and members; unset,
     /// such queries are refused.
     std::function<ClusterMembers()> members;
+    /// Answers a HashKV query from a member of this cluster (the
+    /// corruption check): the store's HashKV at the revision asked for (0:
+    /// the newest). Unset, such queries are refused.
+    std::function<PeerHashKv(int64_t revision)> hash_kv;
 };
 
 /// Makes the kernel give up on TCP socket `fd` once its other end has not
@@ -144,8 +149,9 @@ private:
     /// Reads the inbound connection through its stream (plain or TLS);
     /// nullopt when nothing is there now, 0 when the peer closed.
     Result<std::optional<size_t>> read_inbound(Inbound& inbound, char* buffer, size_t size);
-    /// Writes the answer to a members query on an inbound connection.
-    void answer_members_query(Inbound& inbound);
+    /// Writes the answer to a query (members, HashKV) on an inbound
+    /// connection.
+    void answer_query(Inbound& inbound, const PeerHello& hello);
     void notify_unreachable(NodeId id);
     void notify_snapshot(NodeId id, SnapshotStatus status);
 

@@ -322,6 +322,7 @@ std::string encode_hello(const PeerHello& hello) {
     put_number(out, 3, hello.to);
     put_number(out, 4, hello.protocol_version);
     put_number(out, 5, uint64_t(hello.purpose));
+    put_number(out, 6, uint64_t(hello.revision));
     return out;
 }
 
@@ -349,11 +350,17 @@ Result<PeerHello> decode_hello(std::string_view bytes) {
                 break;
             case 5: {
                 uint64_t purpose = TRY(number_field(field, "Hello.purpose"));
-                if (purpose > uint64_t(HelloPurpose::Members))
+                if (purpose > uint64_t(HelloPurpose::HashKv))
                     return error(cat("Hello.purpose: unknown value ", purpose));
                 hello.purpose = HelloPurpose(purpose);
                 break;
             }
+            case 6:
+                // int64 on the wire: a negative revision is ten bytes.
+                hello.revision = int64_t(TRY(number_field(field, "Hello.revision")));
+                if (hello.revision < 0)
+                    return error(cat("Hello.revision: negative (", hello.revision, ")"));
+                break;
             default:
                 break;
             }
@@ -451,6 +458,57 @@ Result<ClusterMembers> decode_cluster_members(std::string_view bytes) {
     };
     TRY_CTX(fields(), "decode peer ClusterMembers");
     return members;
+}
+
+std::string encode_peer_hash_kv(const PeerHashKv& answer) {
+    std::string out;
+    put_number(out, 1, answer.member_id);
+    put_number(out, 2, uint64_t(answer.revision));
+    put_number(out, 3, uint64_t(answer.compact_revision));
+    put_number(out, 4, answer.hash);
+    put_bytes(out, 5, answer.error);
+    return out;
+}
+
+Result<PeerHashKv> decode_peer_hash_kv(std::string_view bytes) {
+    PeerHashKv answer;
+    FieldReader reader(bytes, "PeerHashKv");
+    auto fields = [&]() -> Result<void> {
+        while (!reader.done()) {
+            Field field = TRY(reader.next());
+            switch (field.number) {
+            case 1:
+                answer.member_id = TRY(number_field(field, "PeerHashKv.member_id"));
+                break;
+            case 2:
+                answer.revision = int64_t(TRY(number_field(field, "PeerHashKv.revision")));
+                break;
+            case 3:
+                answer.compact_revision =
+                    int64_t(TRY(number_field(field, "PeerHashKv.compact_revision")));
+                break;
+            case 4: {
+                uint64_t hash = TRY(number_field(field, "PeerHashKv.hash"));
+                if (hash > UINT32_MAX)
+                    return error("PeerHashKv.hash: out of range");
+                answer.hash = uint32_t(hash);
+                break;
+            }
+            case 5:
+                answer.error = TRY(bytes_field(field, "PeerHashKv.error"));
+                break;
+            default:
+                break;
+            }
+        }
+        if (answer.member_id == 0)
+            return error("PeerHashKv.member_id: member id 0");
+        if (answer.revision < 0 || answer.compact_revision < 0)
+            return error("PeerHashKv.revision: negative");
+        return {};
+    };
+    TRY_CTX(fields(), "decode peer PeerHashKv");
+    return answer;
 }
 
 std::string encode_raft_message(const Message& message) {

@@ -30,10 +30,15 @@ enum class HelloPurpose : uint64_t {
     /// A joining member asks for the cluster id and the member list; the
     /// answer is one ClusterMembers frame.
     Members,
+    /// A member of the same cluster asks for the HashKV at
+    /// PeerHello::revision (the corruption check); the answer is one
+    /// PeerHashKv frame.
+    HashKv,
 };
 inline constexpr auto kHelloPurposeNames = name_table<HelloPurpose>({
     {HelloPurpose::Raft, "raft"},
     {HelloPurpose::Members, "members"},
+    {HelloPurpose::HashKv, "hash"},
 });
 
 /// The first frame on a peer connection: who calls whom, in which cluster.
@@ -42,6 +47,8 @@ struct PeerHello {
     NodeId from = 0;
     NodeId to = 0;
     uint64_t protocol_version = kPeerProtocolVersion;
+    /// HelloPurpose::HashKv: the revision to hash up to (0: the newest).
+    int64_t revision = 0;
     HelloPurpose purpose = HelloPurpose::Raft;
 };
 
@@ -72,6 +79,25 @@ std::string encode_cluster_members(const ClusterMembers& members);
 /// Reads a ClusterMembers; an error naming the field for malformed bytes, a
 /// cluster id of 0, a member id of 0 or a member without peer URLs.
 Result<ClusterMembers> decode_cluster_members(std::string_view bytes);
+
+/// A member's answer to a HashKv query (etcd's HashKVResponse in the
+/// fields the corruption check reads), or the error that stands for it.
+struct PeerHashKv {
+    NodeId member_id = 0;
+    /// The answering member's current revision.
+    int64_t revision = 0;
+    int64_t compact_revision = 0;
+    uint32_t hash = 0;
+    /// Instead of a hash: etcd's error text, e.g. "etcdserver: mvcc:
+    /// required revision is a future revision" (the member lags).
+    std::string error;
+};
+
+/// A PeerHashKv as peer.proto's PeerHashKv bytes.
+std::string encode_peer_hash_kv(const PeerHashKv& answer);
+/// Reads a PeerHashKv; an error naming the field for malformed bytes, a
+/// member id of 0 or a hash out of range.
+Result<PeerHashKv> decode_peer_hash_kv(std::string_view bytes);
 
 /// A Raft message as peer.proto's RaftMessage bytes.
 std::string encode_raft_message(const Message& message);

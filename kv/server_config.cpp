@@ -68,6 +68,8 @@ constexpr FlagSpec kFlags[] = {
     {"discovery-request-timeout"},
     {"discovery-wait-timeout"},
     {"experimental-watch-progress-notify-interval"},
+    {"experimental-initial-corrupt-check", FlagKind::Boolean},
+    {"experimental-corrupt-check-time"},
 };
 
 /// Flags keel takes and does nothing with, and why.
@@ -408,6 +410,15 @@ Result<ServerConfig> build(const Settings& settings) {
         config.watch_progress_notify_interval_ms = std::max<uint64_t>(
             100, static_cast<uint64_t>(
                      std::chrono::duration_cast<std::chrono::milliseconds>(*parsed).count()));
+    }
+    config.initial_corrupt_check = TRY(boolean(settings, "experimental-initial-corrupt-check"));
+    if (auto every = settings.get("experimental-corrupt-check-time")) {
+        auto parsed = parse_go_duration(*every);
+        if (!parsed || parsed->count() < 0)
+            return settings.refuse("experimental-corrupt-check-time",
+                                   "expected a duration such as 5m or 30s (0s: no checks)");
+        config.corrupt_check_time_ms = static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(*parsed).count());
     }
     config.client_tls = {TRY(boolean(settings, "client-cert-auth")),
                          text(settings, "cert-file", ""), text(settings, "key-file", ""),

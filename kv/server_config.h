@@ -103,6 +103,12 @@ struct ServerConfig {
     /// without a response before it gets one (etcd: 10 minutes; at least
     /// 100 ms).
     uint64_t watch_progress_notify_interval_ms = 600000;
+    /// --experimental-initial-corrupt-check: compare the store's hash with
+    /// the peers' before serving, and refuse to start on a mismatch.
+    bool initial_corrupt_check = false;
+    /// --experimental-corrupt-check-time: how often the leader compares
+    /// every member's hash (0: never, etcd's default).
+    uint64_t corrupt_check_time_ms = 0;
     /// As given ("0": off; "1h", "5m", or a revision count).
     std::string auto_compaction_retention = "0";
     TlsFiles client_tls;

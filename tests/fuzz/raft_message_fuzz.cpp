@@ -1,7 +1,8 @@
 // Fuzz target for kv/raft_codec.h: the bytes a peer sends on a Raft
 // connection. The first input byte picks what the rest is: one RaftMessage,
 // one Hello, a connection's stream (length-prefixed frames, a Hello first,
-// as kv/peer_transport.cpp reads them), or the answer to a members query. Besides "does not crash":
+// as kv/peer_transport.cpp reads them), the answer to a members query, or
+// the answer to a HashKV query. Besides "does not crash":
 // whatever decodes re-encodes to bytes that decode to the same value, and a
 // decoded message never names member 0 or an unknown type.
 #include "base/framing.h"
@@ -44,7 +45,7 @@ void check_hello(std::string_view bytes) {
     FUZZ_CHECK(again.has_value());
     FUZZ_CHECK(again->cluster_id == hello->cluster_id && again->from == hello->from &&
                again->to == hello->to && again->protocol_version == hello->protocol_version &&
-               again->purpose == hello->purpose);
+               again->purpose == hello->purpose && again->revision == hello->revision);
 }
 
 void check_members(std::string_view bytes) {
@@ -64,6 +65,18 @@ void check_members(std::string_view bytes) {
         FUZZ_CHECK(a.id == b.id && a.is_learner == b.is_learner && a.name == b.name &&
                    a.peer_urls == b.peer_urls && a.client_urls == b.client_urls);
     }
+}
+
+void check_hash_kv(std::string_view bytes) {
+    auto answer = decode_peer_hash_kv(bytes);
+    if (!answer)
+        return;
+    FUZZ_CHECK(answer->member_id != 0 && answer->revision >= 0 && answer->compact_revision >= 0);
+    auto again = decode_peer_hash_kv(encode_peer_hash_kv(*answer));
+    FUZZ_CHECK(again.has_value());
+    FUZZ_CHECK(again->member_id == answer->member_id && again->revision == answer->revision &&
+               again->compact_revision == answer->compact_revision && again->hash == answer->hash &&
+               again->error == answer->error);
 }
 
 void check_stream(std::string_view bytes) {
@@ -93,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0)
         return 0;
     std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0:
         check_message(bytes);
         break;
@@ -102,6 +115,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
     case 3:
         check_members(bytes);
+        break;
+    case 4:
+        check_hash_kv(bytes);
         break;
     default:
         check_stream(bytes);

@@ -816,6 +816,72 @@ case_auto_compaction() {
   pass
 }
 
+# The corruption check. A cluster runs with a 1 s
+# --experimental-corrupt-check-time; member m3's store is then changed on
+# disk while it is stopped (a value's bytes replaced in its database file,
+# as a bad disk would: neither bbolt nor LMDB checksums pages). Started with
+# --experimental-initial-corrupt-check, m3 refuses to start (etcd 3.4
+# starts: see below). Started
+# without, the leader's next check finds the hashes differ and raises
+# CORRUPT (for member 0, as etcd 3.4 does) through the log: writes, lease
+# grants and compactions are refused with etcd's text, reads go on, and a
+# disarmed alarm comes back with the next check.
+flags_corrupt="--experimental-corrupt-check-time=1s"
+store_file() {
+  local data=$cluster/$1/data
+  [ -e "$data/member/snap/db" ] && echo "$data/member/snap/db" || echo "$data/kv.lmdb"
+}
+corrupt_alarm_raised() {
+  [ "$(ctl alarm list 2>/dev/null)" = "alarm:CORRUPT " ]
+}
+has_value() { [ "$(kv_ctl_member "$cluster" "$1" get "$2" --print-value-only --consistency=s 2>/dev/null)" = "$3" ]; }
+case_corrupt() {
+  expect "put" OK ctl put corrupt/key value-aaaaaaaaaaaaaaaa
+  expect "another put" OK ctl put corrupt/other v
+  wait_for 100 has_value m3 corrupt/key value-aaaaaaaaaaaaaaaa || fail "m3 did not get the put"
+  sleep 1 # no alarm from the checks of a healthy cluster
+  expect "no alarm while the stores agree" "" ctl alarm list
+  kv_member_stop "$cluster" m3
+  python3 - "$(store_file m3)" <<'PY' || fail "could not change m3's store"
+import sys
+path = sys.argv[1]
+data = open(path, "rb").read()
+count = data.count(b"value-aaaaaaaaaaaaaaaa")
+if count == 0:
+    sys.exit(f"{path} does not hold the value")
+open(path, "r+b").write(data.replace(b"value-aaaaaaaaaaaaaaaa", b"value-bbbbbbbbbbbbbbbb"))
+PY
+  local pid status=0
+  KV_SERVER_FLAGS="$flags_corrupt --experimental-initial-corrupt-check=true" kv_member_launch "$cluster" m3
+  pid=$(kv_member_pid "$cluster" m3)
+  if [ "$(basename "${server[0]}")" = etcd ]; then
+    # etcd 3.4 asks no peer before its data dir has a snapshot (the
+    # member list is not loaded yet: a TODO in its corrupt.go), so it
+    # starts; the periodic check below still catches the difference.
+    wait_for 100 grep -q 'succeeded on initial corruption checking' "$cluster/m3/log" ||
+      fail "etcd's m3 did not run its initial check"
+    kv_member_stop "$cluster" m3
+  else
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && fail "m3 started on a store that differs from its peers'"
+    wait "$pid" || status=$?
+    [ "$status" != 0 ] || fail "m3 refused to start but exited 0"
+    grep -q 'found data inconsistency with peers' "$cluster/m3/log" ||
+      fail "m3's log does not say why it stopped: $(tail -n 5 "$cluster/m3/log")"
+  fi
+  kv_member_launch "$cluster" m3
+  wait_for 200 corrupt_alarm_raised || fail "no CORRUPT alarm within 20 s: $(ctl alarm list 2>&1)"
+  expect_error "a put while CORRUPT is raised" "Error: etcdserver: corrupt cluster" ctl put k v
+  expect_error "a delete while CORRUPT is raised" "Error: etcdserver: corrupt cluster" ctl del corrupt/other
+  expect_error "a lease grant while CORRUPT is raised" "Error: failed to grant lease (etcdserver: corrupt cluster)" \
+    ctl lease grant 60
+  expect_error "a compaction while CORRUPT is raised" "Error: etcdserver: corrupt cluster" ctl compact 2
+  expect "a read goes on" value-aaaaaaaaaaaaaaaa ctl1 get corrupt/key --print-value-only
+  expect "disarm" "alarm:CORRUPT " ctl alarm disarm
+  wait_for 200 corrupt_alarm_raised || fail "the next check did not raise CORRUPT again within 20 s"
+  pass
+}
+
 put_from() {
   local file=$1
   shift
@@ -841,7 +907,7 @@ case_errors() {
   pass
 }
 
-cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace auto_compaction member_add member_learner member_update member_self member_unhealthy)
+cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace auto_compaction member_add member_learner member_update member_self member_unhealthy corrupt)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")

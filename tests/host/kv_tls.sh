@@ -167,6 +167,49 @@ case_cluster() {
   pass
 }
 
+# A member joining a running cluster whose peers use mutual TLS: it asks
+# the members who is in the cluster over TLS with its peer certificate,
+# then catches up over TLS like any member.
+case_member_join() {
+  local dir=$work/join i peer_tls
+  peer_tls=(--peer-cert-file "$work/pki/server.crt" --peer-key-file "$work/pki/server.key"
+    --peer-trusted-ca-file "$work/pki/ca.crt" --peer-client-cert-auth)
+  start_members "$dir" 3 https "${peer_tls[@]}"
+  wait_healthy "$dir" 3
+  [ "$(ctl "$dir" m1 put before-join yes)" = OK ] || fail "put on m1"
+  local ports client peer initial
+  mapfile -t ports < <(kv_free_ports 2)
+  client=${ports[0]} peer=${ports[1]}
+  # etcd refuses an add ("unhealthy cluster") until every member has been
+  # connected for 5 s.
+  for i in $(seq 1 30); do
+    ctl "$dir" m1 member add m4 --peer-urls="https://127.0.0.1:$peer" >"$dir/add" 2>&1 && break
+    grep -q 'unhealthy cluster' "$dir/add" && [ "$i" -lt 30 ] || fail "member add: $(cat "$dir/add")"
+    sleep 0.5
+  done
+  initial=$(sed -n 's/^ETCD_INITIAL_CLUSTER="\(.*\)"$/\1/p' "$dir/add")
+  [ -n "$initial" ] || fail "member add printed no ETCD_INITIAL_CLUSTER: $(cat "$dir/add")"
+  mkdir -p "$dir/m4"
+  echo "$client" >"$dir/m4/client_port"
+  "${server[@]}" --name m4 --data-dir "$dir/m4/data" \
+    --listen-client-urls "https://127.0.0.1:$client" --advertise-client-urls "https://127.0.0.1:$client" \
+    --listen-peer-urls "https://127.0.0.1:$peer" --initial-advertise-peer-urls "https://127.0.0.1:$peer" \
+    --initial-cluster "$initial" --initial-cluster-state existing \
+    --cert-file "$work/pki/server.crt" --key-file "$work/pki/server.key" \
+    "${peer_tls[@]}" >"$dir/m4/log" 2>&1 </dev/null &
+  pids+=($!)
+  for i in $(seq 1 40); do
+    [ "$(ctl "$dir" m4 get before-join --print-value-only --consistency=s 2>/dev/null)" = yes ] && break
+    [ "$i" -lt 40 ] || fail "m4 did not join and catch up over TLS"
+    sleep 0.5
+  done
+  [ "$(ctl "$dir" m4 put after-join yes)" = OK ] || fail "put on m4"
+  [ "$(ctl "$dir" m2 get after-join --print-value-only)" = yes ] || fail "m2 does not see m4's put"
+  [ "$(ctl "$dir" m1 member list | grep -c ', started, ')" = 4 ] ||
+    fail "member list: $(ctl "$dir" m1 member list)"
+  pass
+}
+
 case_no_cert() {
   local dir=$work/no_cert port status=0
   mkdir -p "$dir"
@@ -181,7 +224,7 @@ case_no_cert() {
   pass
 }
 
-cases=(put_get client_cert_auth plaintext_client cluster no_cert)
+cases=(put_get client_cert_auth plaintext_client cluster member_join no_cert)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")

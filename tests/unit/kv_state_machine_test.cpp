@@ -235,6 +235,46 @@ TEST_CASE("a raised NOSPACE alarm refuses puts, txns with puts and lease grants 
     CHECK(apply(*machine, 11, put_command("b", "2")));
 }
 
+TEST_CASE("a raised CORRUPT alarm refuses every write but reads and read-only txns") {
+    auto machine = open_machine();
+    REQUIRE(apply(*machine, 1, put_command("a", "1")));
+    REQUIRE(apply(*machine, 2, grant_command(9, 60)));
+    REQUIRE(apply(*machine, 3,
+                  alarm_command(etcdserverpb::AlarmRequest::ACTIVATE, 0, etcdserverpb::CORRUPT)));
+    CHECK(machine->alarmed(etcdserverpb::CORRUPT));
+
+    auto put = apply(*machine, 4, put_command("b", "2"));
+    REQUIRE_FALSE(put);
+    CHECK(put.error().root() == "etcdserver: corrupt cluster");
+    CHECK(machine->applied_index() == 4);
+    InternalRequest remove;
+    remove.mutable_delete_range()->set_key("a");
+    CHECK_FALSE(apply(*machine, 5, remove.SerializeAsString()));
+    InternalRequest compact;
+    compact.mutable_compaction()->set_revision(2);
+    CHECK_FALSE(apply(*machine, 6, compact.SerializeAsString()));
+    CHECK_FALSE(apply(*machine, 7, grant_command(10, 60)));
+    InternalRequest revoke;
+    revoke.mutable_lease_revoke()->set_id(9);
+    CHECK_FALSE(apply(*machine, 8, revoke.SerializeAsString()));
+    InternalRequest writing_txn;
+    writing_txn.mutable_txn()->add_failure()->mutable_request_delete_range()->set_key("a");
+    CHECK_FALSE(apply(*machine, 9, writing_txn.SerializeAsString()));
+    // A txn of ranges alone is a read (etcd serves it outside the log).
+    InternalRequest reading_txn;
+    reading_txn.mutable_txn()->add_success()->mutable_request_range()->set_key("a");
+    auto read = apply(*machine, 10, reading_txn.SerializeAsString());
+    REQUIRE(read);
+    etcdserverpb::TxnResponse response;
+    REQUIRE(response.ParseFromString(*read));
+    REQUIRE(response.responses_size() == 1);
+    CHECK(response.responses(0).response_range().kvs(0).value() == "1");
+
+    REQUIRE(apply(*machine, 11,
+                  alarm_command(etcdserverpb::AlarmRequest::DEACTIVATE, 0, etcdserverpb::CORRUPT)));
+    CHECK(apply(*machine, 12, put_command("b", "2")));
+}
+
 TEST_CASE("alarms survive a snapshot and its restore on another member") {
     auto machine = open_machine();
     REQUIRE(

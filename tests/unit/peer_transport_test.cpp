@@ -2,15 +2,20 @@
 // loopback, and raw sockets playing a peer that misbehaves.
 #include "kv/peer_transport.h"
 
+#include "kv/corruption_check.h"
+#include "kv/peer_query.h"
+
 #include "base/framing.h"
 #include "kv/raft_codec.h"
 
 #include <arpa/inet.h>
+#include <atomic>
 #include <chrono>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace keel;
@@ -417,6 +422,58 @@ TEST_CASE("a member that tells no members closes a members query unanswered") {
     std::string bytes = encode_frame(encode_hello(query));
     REQUIRE(::write(asker.get(), bytes.data(), bytes.size()) == ssize_t(bytes.size()));
     REQUIRE(reached_in_time(*reactor, [&] { return closed_by_peer(asker.get()); }));
+}
+
+TEST_CASE("a HashKV query from a member of the cluster is answered with the hash it asks for") {
+    auto reactor = Reactor::create().value();
+    auto member = std::make_unique<TransportMember>();
+    PeerTransportOptions options;
+    options.cluster_id = kCluster;
+    options.self = 2;
+    options.listen = "127.0.0.1:0";
+    options.hash_kv = [](int64_t revision) {
+        return PeerHashKv{2, 50, 3, uint32_t(revision * 10), ""};
+    };
+    member->transport =
+        PeerTransport::listen(
+            *reactor, options, [](kv::Message) {}, [](NodeId) {}, [](NodeId, SnapshotStatus) {})
+            .value();
+    // A port nothing listens on: a member that is down.
+    uint16_t down = 0;
+    {
+        auto gone = start_member(*reactor, 3);
+        down = gone->transport->port();
+    }
+    ServerUrl url =
+        parse_server_url("http://127.0.0.1:" + std::to_string(member->transport->port())).value();
+    ServerUrl down_url = parse_server_url("http://127.0.0.1:" + std::to_string(down)).value();
+    std::vector<PeerToCheck> peers = {{2, {url}}, {3, {down_url}}};
+    std::vector<PeerHashResult> results;
+    Result<std::string> other_cluster = std::string();
+    std::atomic<bool> done = false;
+    // The asking side blocks; the answering side runs on this loop.
+    std::thread asker([&] {
+        results = ask_peer_hashes(peers, kCluster, 1, 7, 2000ms, nullptr);
+        other_cluster =
+            ask_peer(url, PeerHello{0xbad, 1, 2, kPeerProtocolVersion, 7, HelloPurpose::HashKv},
+                     2000ms, nullptr);
+        done = true;
+    });
+    bool finished = reached_in_time(
+        *reactor, [&] { return done.load(); }, 10000ms);
+    asker.join();
+    REQUIRE(finished);
+    REQUIRE(results.size() == 2);
+    REQUIRE(results[0].answer);
+    CHECK(results[0].answer->hash == 70);
+    CHECK(results[0].answer->revision == 50);
+    CHECK(results[0].answer->compact_revision == 3);
+    CHECK_FALSE(results[1].answer);
+    CHECK(results[1].failure.find("Connection refused") != std::string::npos);
+    // A member of another cluster gets no answer.
+    REQUIRE_FALSE(other_cluster);
+    CHECK(other_cluster.error().to_string().find("closed the connection without an answer") !=
+          std::string::npos);
 }
 
 TEST_CASE("a peer's connection is known up from when it connected until it drops") {

@@ -270,3 +270,55 @@ TEST_CASE("a members answer without a cluster, with member 0 or a member without
     CHECK_FALSE(decode_cluster_members("\x12\x05\x08").has_value());     // cut short
     CHECK_FALSE(decode_cluster_members("\x12\x02\x10\x01").has_value()); // a name as a number
 }
+
+TEST_CASE("a HashKV query is a Hello with the revision to hash, its answer a PeerHashKv") {
+    PeerHello query{9, 1, 2, kPeerProtocolVersion, 42, HelloPurpose::HashKv};
+    PeerHello decoded = decode_hello(encode_hello(query)).value();
+    CHECK(decoded.purpose == HelloPurpose::HashKv);
+    CHECK(decoded.revision == 42);
+    keel::kv::peer::Hello parsed;
+    REQUIRE(parsed.ParseFromString(encode_hello(query)));
+    CHECK(parsed.purpose() == keel::kv::peer::HELLO_PURPOSE_HASH_KV);
+    CHECK(parsed.revision() == 42);
+    // Unlike a members query, it must name the cluster and both members.
+    CHECK(decode_hello(encode_hello({0, 1, 2, 1, 42, HelloPurpose::HashKv}))
+              .error()
+              .to_string()
+              .find("Hello.cluster_id") != std::string::npos);
+    parsed.set_revision(-1);
+    CHECK(decode_hello(parsed.SerializeAsString()).error().to_string().find("Hello.revision") !=
+          std::string::npos);
+
+    PeerHashKv answer{2, 17, 5, 0xdeadbeef, ""};
+    PeerHashKv back = decode_peer_hash_kv(encode_peer_hash_kv(answer)).value();
+    CHECK(back.member_id == 2);
+    CHECK(back.revision == 17);
+    CHECK(back.compact_revision == 5);
+    CHECK(back.hash == 0xdeadbeef);
+    CHECK(back.error.empty());
+    keel::kv::peer::PeerHashKv proto;
+    REQUIRE(proto.ParseFromString(encode_peer_hash_kv(answer)));
+    CHECK(proto.hash() == 0xdeadbeef);
+    CHECK(proto.compact_revision() == 5);
+    PeerHashKv lagging{3, 4, 0, 0, "etcdserver: mvcc: required revision is a future revision"};
+    CHECK(decode_peer_hash_kv(encode_peer_hash_kv(lagging)).value().error == lagging.error);
+}
+
+TEST_CASE(
+    "a PeerHashKv from member 0, with a hash past 32 bits or a negative revision is refused") {
+    CHECK(decode_peer_hash_kv(encode_peer_hash_kv({0, 1, 0, 7, ""}))
+              .error()
+              .to_string()
+              .find("PeerHashKv.member_id") != std::string::npos);
+    keel::kv::peer::PeerHashKv proto;
+    proto.set_member_id(2);
+    proto.set_revision(-3);
+    CHECK(decode_peer_hash_kv(proto.SerializeAsString()).error().to_string().find("negative") !=
+          std::string::npos);
+    // uint32 hash = 4 written as a 64-bit varint.
+    std::string wide =
+        encode_peer_hash_kv({2, 1, 0, 0, ""}) + std::string("\x20\x80\x80\x80\x80\x20", 6);
+    CHECK(decode_peer_hash_kv(wide).error().to_string().find("PeerHashKv.hash: out of range") !=
+          std::string::npos);
+    CHECK_FALSE(decode_peer_hash_kv("\xff\xff").has_value());
+}

@@ -342,6 +342,21 @@ TEST_CASE("the watch progress interval is a Go duration, raised to etcd's 100 ms
               .find("experimental-watch-progress-notify-interval") != std::string::npos);
 }
 
+TEST_CASE("the corruption checks are off unless asked for, with etcd's flag names") {
+    CHECK_FALSE(config_from({}).initial_corrupt_check);
+    CHECK(config_from({}).corrupt_check_time_ms == 0);
+    CHECK(config_from({"--experimental-initial-corrupt-check"}).initial_corrupt_check);
+    CHECK(config_from({"--experimental-initial-corrupt-check=false"}).initial_corrupt_check ==
+          false);
+    CHECK(config_from({"--experimental-corrupt-check-time=1m30s"}).corrupt_check_time_ms == 90000);
+    CHECK(config_refusal({"--experimental-corrupt-check-time=often"})
+              .find("experimental-corrupt-check-time") != std::string::npos);
+    CHECK(config_refusal({"--experimental-corrupt-check-time=-5s"})
+              .find("experimental-corrupt-check-time") != std::string::npos);
+    CHECK(config_refusal({"--experimental-initial-corrupt-check=maybe"})
+              .find("experimental-initial-corrupt-check") != std::string::npos);
+}
+
 TEST_CASE("a malformed auto-compaction retention stops the member at its command line") {
     CHECK(config_refusal({"--auto-compaction-retention=1 hour"})
               .find("--auto-compaction-retention") != std::string::npos);
