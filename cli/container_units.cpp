@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -301,15 +303,34 @@ Result<void> show_container_log(const std::string& state_root, const ct::RunCont
         return errno_error(cat("stat ", quoted(path)));
     off_t offset = TRY(start_of_last_lines(file.get(), status.st_size, lines));
     offset = TRY(copy_log(file, offset));
-    while (follow == Follow::Yes) {
+    if (follow == Follow::No)
+        return {};
+    // New lines are printed as the keeper writes them (inotify), and the
+    // container's state looked at once a second; without inotify, the log
+    // is read every 200 ms.
+    Fd changes(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (changes && ::inotify_add_watch(changes.get(), path.c_str(), IN_MODIFY) < 0)
+        changes = Fd();
+    for (;;) {
         Result<ct::RunContainer> now = ct::find_container(state_root, container.id);
         bool running = now && now->state.pid > 0 && !now->state.exit_code;
-        ::usleep(200 * 1000);
+        if (!running) {
+            // What it wrote last, before it ended.
+            TRY(copy_log(file, offset));
+            return {};
+        }
+        if (changes) {
+            pollfd wait{changes.get(), POLLIN, 0};
+            if (::poll(&wait, 1, 1000) > 0) {
+                char events[4096];
+                while (::read(changes.get(), events, sizeof events) > 0) {
+                }
+            }
+        } else {
+            ::usleep(200 * 1000);
+        }
         offset = TRY(copy_log(file, offset));
-        if (!running)
-            break;
     }
-    return {};
 }
 
 CommandResult command_container_logs(const ParsedArgs& args) {
