@@ -152,17 +152,47 @@ private:
         return {};
     }
 
+    // What identifies this version of the image on the server: its ETag
+    // when strong, else its Last-Modified date; empty when it has neither.
+    static std::string validator_of(const net::Response& response) {
+        if (std::optional<std::string_view> etag = response.headers().get("ETag");
+            etag && !starts_with(*etag, "W/"))
+            return std::string(*etag);
+        return std::string(response.headers().get("Last-Modified").value_or(""));
+    }
+
+    // Records the image's validator from a response; another one than the
+    // first response's is another image.
+    Result<void> learn_validator(const net::Response& response) {
+        std::string validator = validator_of(response);
+        if (!m_validator.empty() && validator != m_validator) {
+            m_permanent = true;
+            return error(cat(request_line(m_url), ": the image changed on the server (it was ",
+                             m_validator, ", it is now ", validator.empty() ? "unnamed" : validator,
+                             "): download it again from the start"));
+        }
+        m_validator = std::move(validator);
+        return {};
+    }
+
     Result<void> connect() {
         net::Request request;
         request.url = m_url;
-        if (m_position > 0)
+        if (m_position > 0) {
             request.headers.add("Range", cat("bytes=", m_position, "-"));
+            // The rest of this version of the image, or all of the current
+            // one (200): never its rest spliced onto this one's start.
+            if (!m_validator.empty())
+                request.headers.add("If-Range", m_validator);
+        }
         m_permanent = false;
         Result<net::Response> fetched = net::fetch(request, m_options.client);
         if (!fetched)
             return std::unexpected(std::move(fetched).error().wrap(request_line(m_url)));
         net::Response response = std::move(*fetched);
         m_permanent = true; // a surprising answer is not cured by asking again
+        if (response.status() == 200 || response.status() == 206)
+            TRY(learn_validator(response));
         if (response.status() == 206) {
             std::optional<std::string_view> header = response.headers().get("Content-Range");
             if (!header)
@@ -220,6 +250,8 @@ private:
     uint64_t m_position;
     std::optional<uint64_t> m_total;
     std::optional<net::Response> m_response;
+    /// The first response's ETag or Last-Modified (see validator_of()).
+    std::string m_validator;
     int m_failures = 0;
     bool m_permanent = false;
 };

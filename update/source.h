@@ -92,9 +92,12 @@ using net::parse_content_range;
 /// without Range support) sends the whole image again, and the source
 /// skips its first OFFSET bytes, so the bytes delivered are the same. A
 /// connection cut or timed out mid-body is reopened at the byte reached,
-/// up to options.max_reconnects times in a row without progress. A body
-/// that ends before the length the server announced is an error, as is
-/// an image whose length changes between requests.
+/// up to options.max_reconnects times in a row without progress, with
+/// "If-Range" naming the image's first ETag (strong) or Last-Modified, so
+/// a server whose image changed meanwhile answers with all of the new one
+/// rather than its rest. A body that ends before the length the server
+/// announced is an error, as is an image whose length or validator changes
+/// between requests ("the image changed on the server").
 Result<std::unique_ptr<ImageSource>> open_http_source(const net::Url& url, uint64_t offset,
                                                       const DownloadOptions& options);
 

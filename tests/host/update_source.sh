@@ -2,17 +2,20 @@
 # The update source (`keel update check`, `keel update download`) against a
 # static directory served on 127.0.0.1: channel decisions (up to date, the
 # newer release, pinned, waiting for the rollout wave), images downloaded
-# byte for byte, a download cut mid-way that resumes from the byte reached,
-# an explicit resume offset, a 404 named in the error, and one https source
-# with its own CA (openssl).
+# byte for byte, a download cut mid-way that resumes from the byte reached
+# (naming the image's ETag in If-Range), one whose image changed during the
+# cut refused, an explicit resume offset, a 404 named in the error, and one
+# https source with its own CA (openssl).
 #
 # The server is a few lines of python3 written below: Python's http.server
 # has no Range support (SimpleHTTPRequestHandler always answers 200 with the
 # whole file), and resuming is the point. It serves files with Range (206,
-# Content-Range, 416 past the end), and with --cut N closes the first
-# connection to each .img after N bytes of body.
+# Content-Range, 416 past the end), an ETag and If-Range (a Range whose
+# If-Range is not the file's ETag gets the whole file), and with --cut N
+# closes the first connection to each .img after N bytes of body
+# (--replace-on-cut FILE then gives the image FILE's bytes).
 # usage: update_source.sh KEEL_BINARY CASE
-#   cases: up_to_date offers pinned waiting download resume_after_cut
+#   cases: up_to_date offers pinned waiting download resume_after_cut changed_after_cut
 #          resume_at_offset not_found https
 set -euo pipefail
 
@@ -32,11 +35,13 @@ pass() { echo "PASS: $case_name"; }
 command -v python3 >/dev/null || { echo "SKIP: python3 is not installed (apt-get install python3)"; exit 77; }
 
 cat >"$work/server.py" <<'EOF'
-import http.server, os, re, ssl, sys, threading
+import hashlib, http.server, os, re, ssl, sys, threading
 
 root, port_file = sys.argv[1], sys.argv[2]
 args = sys.argv[3:]
 cut = int(args[args.index("--cut") + 1]) if "--cut" in args else None
+# --replace-on-cut FILE: once the cut is made, the image takes FILE's bytes.
+replace = args[args.index("--replace-on-cut") + 1] if "--replace-on-cut" in args else None
 tls = (args[args.index("--tls") + 1], args[args.index("--tls") + 2]) if "--tls" in args else None
 cut_done = set()
 lock = threading.Lock()
@@ -55,8 +60,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         data = open(path, "rb").read()
+        etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
         start, status = 0, 200
         ranged = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if_range = self.headers.get("If-Range")
+        if if_range is not None:
+            sys.stderr.write("server: If-Range %s (ETag %s)\n" % (if_range, etag))
+            if if_range != etag:
+                ranged = None  # RFC 9110: another version is sent whole
         if ranged:
             start = int(ranged.group(1))
             if start >= len(data):
@@ -69,6 +80,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = data[start:]
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", etag)
         if status == 206:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
         self.end_headers()
@@ -80,6 +92,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[:cut])
             self.wfile.flush()
             self.close_connection = True
+            if replace:
+                os.replace(replace, path)
             return
         self.wfile.write(body)
 
@@ -199,6 +213,21 @@ resume_after_cut)
   cmp "$image" "$work/got.img" || fail "the resumed download differs from the image"
   grep -q '"GET /releases/1.2.0/root.img HTTP/1.1" 206' "$work/server.log" \
     || fail "no ranged request after the cut: $(cat "$work/server.log")"
+  grep -q '^server: If-Range "' "$work/server.log" \
+    || fail "the ranged request did not name the image's ETag: $(cat "$work/server.log")"
+  ;;
+changed_after_cut)
+  # The image is replaced (same size, other bytes) while the download is
+  # cut: the reconnect's If-Range no longer matches, the server sends the
+  # new image whole, and keel stops rather than splice the two.
+  publish
+  image=$work/www/releases/1.2.0/root.img
+  head -c "$(stat -c %s "$image")" /dev/urandom >"$work/other.img"
+  start_server --cut $((1024 * 1024 + 5)) --replace-on-cut "$work/other.img"
+  if out=$("$keel" update download "http://127.0.0.1:$port/releases/1.2.0/root.img" -o "$work/got.img" 2>&1); then
+    fail "a download whose image changed mid-way succeeded: $out"
+  fi
+  grep -q 'the image changed on the server' <<<"$out" || fail "error does not say the image changed: $out"
   ;;
 resume_at_offset)
   # Half the image is already there (a download interrupted earlier); the
