@@ -358,3 +358,51 @@ TEST_CASE("an image opened at its end is empty") {
     REQUIRE_MESSAGE(source, (source ? "" : source.error().to_string()));
     CHECK(read_source(**source) == "");
 }
+
+TEST_CASE("a reconnect names the image's ETag in If-Range, and a new ETag is refused") {
+    std::string image = image_bytes();
+    // The first connection is cut after 5000 bytes under ETag "v1"; the
+    // second answers with the image whole under "v2", as a server whose
+    // image changed answers an If-Range that no longer matches.
+    RangeServer server(2, [&](const std::string& request, int index) {
+        std::string response = ranged_response(image, request, index == 0 ? 5000 : image.size());
+        if (index == 1)
+            response = cat("HTTP/1.1 200 OK\r\nContent-Length: ", image.size(), "\r\n",
+                           "ETag: \"v2\"\r\n\r\n", image);
+        else
+            response.insert(response.find("\r\n") + 2, "ETag: \"v1\"\r\n");
+        return response;
+    });
+    auto source = open_http_source(server.url("/root.img"), 0, quick_download_options());
+    REQUIRE(source);
+    Result<std::string> all = read_source(**source);
+    REQUIRE_FALSE(all);
+    CHECK(all.error().to_string().find(
+              "the image changed on the server (it was \"v1\", it is now \"v2\")") !=
+          std::string::npos);
+    std::vector<std::string> requests = server.requests();
+    REQUIRE(requests.size() == 2);
+    CHECK(requests[0].find("If-Range") == std::string::npos);
+    CHECK(requests[1].find("If-Range: \"v1\"\r\n") != std::string::npos);
+}
+
+TEST_CASE("a weak ETag is no validator: Last-Modified is named instead, and a same-validator 200 "
+          "is skipped") {
+    std::string image = image_bytes();
+    RangeServer server(2, [&](const std::string& request, int index) {
+        // Range ignored both times; a weak ETag and a fixed date.
+        (void)request;
+        std::string head =
+            cat("HTTP/1.1 200 OK\r\nContent-Length: ", image.size(),
+                "\r\nETag: W/\"weak\"\r\nLast-Modified: Mon, 07 Dec 2026 08:00:00 GMT\r\n\r\n");
+        return head + (index == 0 ? image.substr(0, 5000) : image);
+    });
+    auto source = open_http_source(server.url("/root.img"), 0, quick_download_options());
+    REQUIRE(source);
+    Result<std::string> all = read_source(**source);
+    REQUIRE_MESSAGE(all, (all ? "" : all.error().to_string()));
+    CHECK(*all == image);
+    std::vector<std::string> requests = server.requests();
+    REQUIRE(requests.size() == 2);
+    CHECK(requests[1].find("If-Range: Mon, 07 Dec 2026 08:00:00 GMT\r\n") != std::string::npos);
+}
