@@ -418,6 +418,22 @@ Result<OfferedInstall> install_offered_update(const SourceConfig& config, Instal
             done.summary = cat("nothing to install", reason);
         return done;
     }
+    // The channel is not signed, the manifest is: the release it names
+    // must be what the signed manifest says it is. Else a mirror could
+    // offer an older signed release as a newer one (a rollback to a known
+    // flaw) or another channel's build.
+    const Release& release = *decision.release;
+    SignedManifest signed_manifest = TRY_CTX(
+        verify_signed_manifest(offer.manifest, offer.signature, request.trusted_keys_directory),
+        offer.manifest_url);
+    const Manifest& manifest = signed_manifest.manifest;
+    if (TRY(compare_versions(manifest.version, release.version.text)) != 0)
+        return error(cat(offer.manifest_url, ": the signed manifest is version ", manifest.version,
+                         ", but channel ", quoted(config.channel), " offers it as ",
+                         release.version.text, ": refused"));
+    if (manifest.channel != config.channel)
+        return error(cat(offer.manifest_url, ": the signed manifest is for channel ",
+                         quoted(manifest.channel), ", not ", quoted(config.channel), ": refused"));
     net::Url image_url = TRY(net::parse_url(offer.image_url));
     request.manifest = std::move(offer.manifest);
     request.signature = std::move(offer.signature);

@@ -4,10 +4,13 @@
 // connections short, or ignores Range.
 #include "update/source.h"
 
+#include "update/pack.h"
+
 #include "base/fd.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "temp_dir.h"
+#include "test_keys.h"
 
 #include <doctest/doctest.h>
 
@@ -405,4 +408,71 @@ TEST_CASE("a weak ETag is no validator: Last-Modified is named instead, and a sa
     std::vector<std::string> requests = server.requests();
     REQUIRE(requests.size() == 2);
     CHECK(requests[1].find("If-Range: Mon, 07 Dec 2026 08:00:00 GMT\r\n") != std::string::npos);
+}
+
+namespace {
+
+// The source's answer for a check that offers VERSION in channel stable,
+// whose manifest (at /m.json, signed) is `manifest`.
+std::string offering(const std::string& request, std::string_view version,
+                     const std::string& manifest, const std::string& signature) {
+    std::string body;
+    if (request.find("GET /channels/stable.json ") != std::string::npos)
+        body = cat(R"({"channel":"stable","releases":[{"version":")", version,
+                   R"(","manifest":"m.json","signature":"m.json.sig","image":"root.img"}]})");
+    else if (request.find("GET /m.json ") != std::string::npos)
+        body = manifest;
+    else if (request.find("GET /m.json.sig ") != std::string::npos)
+        body = signature;
+    else
+        return std::string("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    return cat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
+}
+
+// What install_offered_update says when the source offers `offered` and
+// the signed manifest is VERSION of CHANNEL; the machine runs 2.0.0.
+std::string offered_install_refusal(std::string_view offered, const std::string& version,
+                                    const std::string& channel) {
+    TempDir dir;
+    auto key = keel::testing::make_key(MBEDTLS_PK_ECKEY);
+    REQUIRE(make_directories(dir / "trusted"));
+    write_text(dir / "trusted/publisher.pem", key.public_pem);
+    write_text(dir / "publisher.key", key.private_pem);
+    write_text(dir / "root.img", std::string(40000, 'r'));
+    auto packed = pack_payload(
+        {dir / "root.img", version, channel, dir / "publisher.key", dir / "payload", 16384});
+    REQUIRE_MESSAGE(packed, (packed ? "" : packed.error().to_string()));
+    std::string manifest = read_file(dir / "payload/manifest.json").value();
+    std::string signature = read_file(dir / "payload/manifest.json.sig").value();
+    REQUIRE(make_directories(dir / "machine/etc"));
+    write_text(dir / "machine/etc/os-release", "ID=keel\nVERSION_ID=2.0.0\n");
+    write_text(dir / "machine/etc/machine-id", "0123456789abcdef0123456789abcdef\n");
+
+    // Three requests: the channel, the manifest, its signature; never the image.
+    RangeServer server(3, [&](const std::string& request, int) {
+        return offering(request, offered, manifest, signature);
+    });
+    SourceConfig config;
+    config.base_url = server.url("/").str();
+    config.channel = "stable";
+    InstallRequest request;
+    request.trusted_keys_directory = dir / "trusted";
+    request.disk = dir / "no-such-disk.img";
+    auto installed = install_offered_update(config, std::move(request), quick_download_options(),
+                                            dir / "machine");
+    REQUIRE_FALSE(installed);
+    return installed.error().to_string();
+}
+
+} // namespace
+
+TEST_CASE(
+    "a release whose signed manifest is another version or channel is refused before the disk") {
+    // An older signed release offered as a newer one: a rollback.
+    CHECK(offered_install_refusal("3.0.0", "1.0.0", "stable")
+              .find("the signed manifest is version 1.0.0, but channel `stable` offers it as "
+                    "3.0.0: refused") != std::string::npos);
+    CHECK(offered_install_refusal("3.0.0", "3.0.0", "beta")
+              .find("the signed manifest is for channel `beta`, not `stable`: refused") !=
+          std::string::npos);
 }
