@@ -123,7 +123,7 @@ private:
         uint64_t first = (m_range.offset + offset) / kDirectAlignment * kDirectAlignment;
         uint64_t end = (m_range.offset + offset + size + kDirectAlignment - 1) / kDirectAlignment *
                        kDirectAlignment;
-        ::sync_file_range(m_buffered.fd(), off64_t(first), off64_t(end - first),
+        ::sync_file_range(m_buffered.fd(), off_t(first), off_t(end - first),
                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                               SYNC_FILE_RANGE_WAIT_AFTER);
         ::posix_fadvise(m_buffered.fd(), off_t(first), off_t(end - first), POSIX_FADV_DONTNEED);
