@@ -2,6 +2,10 @@
 // and why). The running slot is never opened for writing: on a block
 // device only the target partition's device is opened, and every write
 // goes through SlotWriter, which refuses a byte outside the slot's range.
+// Chunks go in with O_DIRECT where the slot is aligned for it: no copy
+// through the page cache, and a read-back that reads the device, not
+// memory; elsewhere each range is written back and dropped from the page
+// cache before it is read back.
 #include "update/install.h"
 
 #include "base/digest.h"
@@ -17,6 +21,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 namespace keel::update {
 
@@ -24,44 +33,105 @@ namespace {
 
 constexpr uint32_t kImageSectorSize = 512; // a disk image file's GPT sectors
 
+// O_DIRECT wants the buffer, the offset and the length aligned to the
+// device's logical block (512 or 4096 bytes): 4096 covers both.
+constexpr size_t kDirectAlignment = 4096;
+// The pipeline's memory: chunks checked and waiting to be written, and the
+// most written (and then read back) in one go. Large I/O, and room for the
+// reader to run ahead while the writer waits for the disk.
+constexpr uint64_t kRingBytes = uint64_t(16) << 20;
+constexpr uint64_t kBatchBytes = uint64_t(4) << 20;
+
+bool is_direct_aligned(uint64_t value) {
+    return value % kDirectAlignment == 0;
+}
+
+// Memory aligned for O_DIRECT, not zeroed (every byte used is read or
+// written into first).
+class AlignedBuffer {
+public:
+    explicit AlignedBuffer(size_t size)
+        : m_size(size), m_data(static_cast<char*>(std::aligned_alloc(
+                            kDirectAlignment, (size + kDirectAlignment - 1) / kDirectAlignment *
+                                                  kDirectAlignment))) {}
+    AlignedBuffer(const AlignedBuffer&) = delete;
+    AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+    ~AlignedBuffer() { std::free(m_data); }
+    char* data() const { return m_data; }
+    size_t size() const { return m_size; }
+    explicit operator bool() const { return m_data != nullptr; }
+
+private:
+    size_t m_size;
+    char* m_data;
+};
+
 // The one way bytes reach the slot: positioned writes checked against the
-// slot's range.
+// slot's range. With SlotIo::Direct, aligned pieces go through an O_DIRECT
+// descriptor (no copy into the page cache, and a read-back that reads the
+// device); the rest (a short last chunk, the footer) through the buffered
+// one.
 class SlotWriter {
 public:
-    SlotWriter(Storage& storage, File file, SlotRange range)
-        : m_storage(storage), m_file(std::move(file)), m_range(std::move(range)) {}
+    SlotWriter(Storage& storage, File buffered, File direct, SlotRange range)
+        : m_storage(storage), m_buffered(std::move(buffered)), m_direct(std::move(direct)),
+          m_range(std::move(range)) {}
+
+    SlotIo io() const { return m_direct ? SlotIo::Direct : SlotIo::Buffered; }
 
     // Writes `data` at `offset` bytes into the slot.
     Result<void> write(std::string_view data, uint64_t offset) {
         if (offset > m_range.size || data.size() > m_range.size - offset)
             return error(cat("refused: a write of ", data.size(), " bytes at ", offset,
                              " would leave the slot (", m_range.size, " bytes)"));
-        return m_storage.pwrite_all(m_file, data, m_range.offset + offset);
+        return m_storage.pwrite_all(direct_for(data.data(), data.size(), offset), data,
+                                    m_range.offset + offset);
     }
-    // Fills `buffer` from `offset` bytes into the slot, short only at the
-    // device's end: the bytes read.
-    Result<size_t> read(std::span<char> buffer, uint64_t offset) {
+    // Fills `buffer` with what the device holds from `offset` bytes into the
+    // slot, short only at its end: the bytes read. A buffered piece's range
+    // is written back and dropped from the page cache first, so that it too
+    // comes from the device and not from memory.
+    Result<size_t> read_back(std::span<char> buffer, uint64_t offset) {
+        const File& file = direct_for(buffer.data(), buffer.size(), offset);
+        if (&file == &m_buffered)
+            drop_cached(offset, buffer.size());
         size_t filled = 0;
         while (filled < buffer.size()) {
             size_t got = TRY(
-                m_storage.pread(m_file, buffer.subspan(filled), m_range.offset + offset + filled));
+                m_storage.pread(file, buffer.subspan(filled), m_range.offset + offset + filled));
             if (got == 0)
                 break;
             filled += got;
         }
         return filled;
     }
-    Result<void> sync() { return m_storage.fsync(m_file); }
-    // Drops the slot's cached pages, so that a read-back reads the disk.
-    void drop_cache() {
-        ::posix_fadvise(m_file.fd(), off_t(m_range.offset), off_t(m_range.size),
-                        POSIX_FADV_DONTNEED);
-    }
+    // Everything written is on the disk (one descriptor's fdatasync flushes
+    // the device's cache for both; the buffered one's pages go first).
+    Result<void> sync() { return m_storage.fdatasync(m_buffered); }
     const SlotRange& range() const { return m_range; }
 
 private:
+    const File& direct_for(const char* data, size_t size, uint64_t offset) const {
+        if (m_direct && is_direct_aligned(uintptr_t(data)) && is_direct_aligned(size) &&
+            is_direct_aligned(m_range.offset + offset))
+            return m_direct;
+        return m_buffered;
+    }
+    // Writes back the pages over the range, waits, and drops them. Whole
+    // pages: a page only partly in the range would otherwise stay cached.
+    void drop_cached(uint64_t offset, uint64_t size) {
+        uint64_t first = (m_range.offset + offset) / kDirectAlignment * kDirectAlignment;
+        uint64_t end = (m_range.offset + offset + size + kDirectAlignment - 1) / kDirectAlignment *
+                       kDirectAlignment;
+        ::sync_file_range(m_buffered.fd(), off_t(first), off_t(end - first),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                              SYNC_FILE_RANGE_WAIT_AFTER);
+        ::posix_fadvise(m_buffered.fd(), off_t(first), off_t(end - first), POSIX_FADV_DONTNEED);
+    }
+
     Storage& m_storage;
-    File m_file;
+    File m_buffered;
+    File m_direct; // no file: SlotIo::Buffered
     SlotRange m_range;
 };
 
@@ -150,77 +220,284 @@ Result<size_t> read_exactly(ImageSource& source, std::span<char> buffer) {
     return filled;
 }
 
-// Streams chunks from `start` on into the slot, each checked before it is
-// written; progress saved now and then. Returns the bytes written.
+// Reads the chunks [first, end) back from the slot and checks each against
+// the manifest. The signed chunk hashes cover every byte, so hashing the
+// whole image as well would add a third SHA-256 pass and nothing else.
+// `buffer` (aligned, any size) is filled again and again.
+Result<void> check_written(const Manifest& manifest, SlotWriter& writer, uint64_t first,
+                           uint64_t end, const AlignedBuffer& buffer) {
+    Sha256 hash;
+    uint64_t index = first;
+    uint64_t in_chunk = 0; // bytes of chunk `index` hashed so far
+    uint64_t offset = manifest.chunk_offset(first);
+    uint64_t stop =
+        end == first ? offset : manifest.chunk_offset(end - 1) + manifest.chunk_length(end - 1);
+    while (offset < stop) {
+        size_t want = size_t(std::min<uint64_t>(buffer.size(), stop - offset));
+        size_t got = TRY(writer.read_back(std::span<char>(buffer.data(), want), offset));
+        if (got != want)
+            return error(cat("read back from the slot, ", chunk_name(manifest, index),
+                             " is cut short at byte ", offset + got));
+        std::string_view piece(buffer.data(), got);
+        while (!piece.empty()) {
+            size_t take =
+                size_t(std::min<uint64_t>(piece.size(), manifest.chunk_length(index) - in_chunk));
+            hash.update(piece.substr(0, take));
+            piece.remove_prefix(take);
+            in_chunk += take;
+            if (in_chunk == manifest.chunk_length(index)) {
+                Sha256Digest digest = hash.finish();
+                if (to_hex(digest.data(), digest.size()) != manifest.image.chunks[index])
+                    return error(cat("read back from the slot, ", chunk_name(manifest, index),
+                                     " is not what was written"));
+                ++index;
+                in_chunk = 0;
+            }
+        }
+        offset += got;
+    }
+    return {};
+}
+
+// Why an install stopped.
+enum class InstallFailure {
+    None,
+    Stream,   // the source, or a chunk that did not match: nothing bad was written
+    Writing,  // a write, sync or progress save failed
+    ReadBack, // the slot does not hold what was written: start over next time
+};
+
+// Bytes from the image's start to the end of chunk `end - 1` (`start` when
+// no chunk is).
+uint64_t end_of_chunks(const Manifest& manifest, uint64_t end, uint64_t start) {
+    return end == 0 || manifest.chunk_offset(end - 1) < start
+               ? start
+               : manifest.chunk_offset(end - 1) + manifest.chunk_length(end - 1);
+}
+
+// The chunks between three threads: the reader (source, SHA-256 check,
+// this thread), the writer (write, read back, check again) and the
+// progress saver (sync, then the progress file), so that the source, the
+// disk's writes and its flushes all keep going at once. The chunks wait in
+// a ring of chunk-sized slots in one aligned buffer; the reader fills a
+// slot only with a chunk whose hash matched; the writer takes the filled
+// ones in order, several at once when they are adjacent in the ring.
+struct InstallPipeline {
+    explicit InstallPipeline(uint64_t chunk_size, uint64_t first_chunk, uint64_t start)
+        : slots(size_t(std::max<uint64_t>(2, kRingBytes / chunk_size))),
+          batch(size_t(std::max<uint64_t>(1, kBatchBytes / chunk_size))),
+          ring(size_t(chunk_size) * slots), readback(size_t(std::max(kBatchBytes, chunk_size))),
+          first(first_chunk), filled(first_chunk), done(first_chunk), save_wanted(start),
+          saved(start) {}
+
+    char* slot_of(uint64_t index, uint64_t chunk_size) const {
+        return ring.data() + size_t((index - first) % slots) * size_t(chunk_size);
+    }
+    // Records the first failure and wakes every thread.
+    void fail(InstallFailure why, Error error) {
+        std::lock_guard lock(mutex);
+        if (!writer_error) {
+            failure = why;
+            writer_error = std::move(error);
+        }
+        changed.notify_all();
+    }
+
+    const size_t slots; // chunks the ring holds
+    const size_t batch; // the most chunks written at once
+    AlignedBuffer ring;
+    AlignedBuffer readback;
+    const uint64_t first; // the chunk in the ring's first slot
+
+    std::mutex mutex;
+    std::condition_variable changed;
+    uint64_t filled;            // chunks [done, filled) are checked and waiting
+    uint64_t done;              // chunks before it are written, read back and checked
+    bool end_of_stream = false; // the reader has put in its last chunk (or failed)
+    uint64_t save_wanted;       // bytes written and checked that progress should say
+    uint64_t saved;             // bytes the progress file says (after a sync)
+    bool writer_finished = false;
+    InstallFailure failure = InstallFailure::None;
+    std::optional<Error> writer_error; // of the writer or the saver
+};
+
+// The writer: chunks out of the ring into the slot, each batch read back
+// from the device and checked at once (while the reader fills the ring
+// further); every `progress_interval` bytes the saver is asked to make
+// them durable, without waiting for it.
+void run_slot_writer(const InstallRequest& request, const Manifest& manifest, SlotWriter& writer,
+                     InstallPipeline& pipeline) {
+    const uint64_t chunk_size = manifest.image.chunk_size;
+    uint64_t unsaved = 0;
+    while (true) {
+        uint64_t from = 0, to = 0;
+        {
+            std::unique_lock lock(pipeline.mutex);
+            pipeline.changed.wait(lock, [&] {
+                return pipeline.filled > pipeline.done || pipeline.end_of_stream ||
+                       pipeline.writer_error;
+            });
+            if (pipeline.filled == pipeline.done || pipeline.writer_error)
+                return;
+            from = pipeline.done;
+            // Adjacent in the ring: up to its end, at most a batch.
+            uint64_t to_ring_end = pipeline.slots - (from - pipeline.first) % pipeline.slots;
+            to = from + std::min<uint64_t>({pipeline.filled - from, pipeline.batch, to_ring_end});
+        }
+        uint64_t offset = manifest.chunk_offset(from);
+        uint64_t end = end_of_chunks(manifest, to, 0);
+        if (auto written = writer.write(
+                std::string_view(pipeline.slot_of(from, chunk_size), size_t(end - offset)), offset);
+            !written)
+            return pipeline.fail(InstallFailure::Writing, std::move(written).error());
+        if (auto checked = check_written(manifest, writer, from, to, pipeline.readback); !checked)
+            return pipeline.fail(InstallFailure::ReadBack, std::move(checked).error());
+        unsaved += end - offset;
+        std::lock_guard lock(pipeline.mutex);
+        pipeline.done = to;
+        if (unsaved >= request.progress_interval) {
+            pipeline.save_wanted = end;
+            unsaved = 0;
+        }
+        pipeline.changed.notify_all();
+    }
+}
+
+// The progress saver: syncs the slot, then writes the progress file with
+// what was checked before the sync began. Asks that came while it synced
+// are taken together.
+void run_progress_saver(const InstallRequest& request, const Progress& identity, SlotWriter& writer,
+                        Storage& storage, InstallPipeline& pipeline) {
+    while (true) {
+        Progress progress = identity;
+        {
+            std::unique_lock lock(pipeline.mutex);
+            pipeline.changed.wait(lock, [&] {
+                return pipeline.save_wanted > pipeline.saved || pipeline.writer_finished ||
+                       pipeline.writer_error;
+            });
+            if (pipeline.save_wanted == pipeline.saved || pipeline.writer_error)
+                return;
+            progress.verified = pipeline.save_wanted;
+        }
+        auto saved = writer.sync();
+        if (saved)
+            saved = write_progress(storage, request.progress_path, progress);
+        if (!saved)
+            return pipeline.fail(InstallFailure::Writing, std::move(saved).error());
+        std::lock_guard lock(pipeline.mutex);
+        pipeline.saved = progress.verified;
+    }
+}
+
+// Reads the chunks from `first` on from the source, checks each against
+// the manifest and hands it to the writer; then checks that the stream
+// ends there. Stops early when the writer or saver failed.
+Result<void> read_chunks(const InstallRequest& request, const Manifest& manifest, uint64_t start,
+                         ImageSource& source, InstallPipeline& pipeline) {
+    const uint64_t chunk_size = manifest.image.chunk_size;
+    uint64_t reported = start;
+    for (uint64_t index = pipeline.first; index < manifest.image.chunks.size(); ++index) {
+        uint64_t done = 0;
+        {
+            std::unique_lock lock(pipeline.mutex);
+            pipeline.changed.wait(lock, [&] {
+                return pipeline.writer_error || index - pipeline.done < pipeline.slots;
+            });
+            if (pipeline.writer_error)
+                return {}; // the writer's error is the one to report
+            done = pipeline.done;
+        }
+        if (uint64_t bytes = end_of_chunks(manifest, done, start);
+            request.report && bytes != reported)
+            request.report({reported = bytes, manifest.image.size});
+        uint64_t length = manifest.chunk_length(index);
+        char* slot = pipeline.slot_of(index, chunk_size);
+        size_t got = TRY_CTX(read_exactly(source, std::span<char>(slot, size_t(length))),
+                             chunk_name(manifest, index));
+        if (got != length)
+            return error(cat("truncated: the image ends at byte ",
+                             manifest.chunk_offset(index) + got, ", in ",
+                             chunk_name(manifest, index), "; the manifest says ",
+                             manifest.image.size, " bytes"));
+        if (std::string digest = sha256_hex(std::string_view(slot, got));
+            digest != manifest.image.chunks[index])
+            return error(cat(chunk_name(manifest, index), ": SHA-256 ", digest,
+                             " is not the manifest's ", manifest.image.chunks[index],
+                             ": not written"));
+        std::lock_guard lock(pipeline.mutex);
+        pipeline.filled = index + 1;
+        pipeline.changed.notify_all();
+    }
+    char extra = 0;
+    if (TRY(source.read(std::span<char>(&extra, 1))) != 0)
+        return error(cat("the image is longer than the manifest's ", manifest.image.size,
+                         " bytes: wrong size"));
+    return {};
+}
+
+// Streams chunks from `start` on into the slot (InstallPipeline's three
+// threads) and syncs it. After a failed source, the chunks checked before
+// are still written and their progress saved, so that an install run again
+// repeats as little as it can. Returns the bytes written.
 Result<uint64_t> write_chunks(const InstallRequest& request, const SignedManifest& signed_manifest,
                               const Progress& identity, uint64_t start,
-                              const SourceOpener& open_source, SlotWriter& writer,
-                              Storage& storage) {
+                              const SourceOpener& open_source, SlotWriter& writer, Storage& storage,
+                              InstallFailure& failure) {
     const Manifest& manifest = signed_manifest.manifest;
+    const uint64_t chunk_size = manifest.image.chunk_size;
     std::unique_ptr<ImageSource> source = TRY(open_source(start));
     if (!source)
         return error("no image source");
-    auto in_source = [&](Error error) {
-        return std::unexpected(std::move(error).wrap(source->describe()));
-    };
-    uint64_t written = 0, unsynced = 0;
-    // One buffer for every chunk: a new one each time was zero-filled
-    // for nothing.
-    std::string buffer(size_t(manifest.image.chunk_size), '\0');
-    for (uint64_t index = start / manifest.image.chunk_size; index < manifest.image.chunks.size();
-         ++index) {
-        uint64_t length = manifest.chunk_length(index);
-        auto got = read_exactly(*source, std::span<char>(buffer.data(), size_t(length)));
-        if (!got)
-            return in_source(std::move(got).error().wrap(chunk_name(manifest, index)));
-        std::string_view chunk(buffer.data(), *got);
-        if (chunk.size() != length)
-            return in_source(Error::message(cat(
-                "truncated: the image ends at byte ", manifest.chunk_offset(index) + chunk.size(),
-                ", in ", chunk_name(manifest, index), "; the manifest says ", manifest.image.size,
-                " bytes")));
-        if (std::string digest = sha256_hex(chunk); digest != manifest.image.chunks[index])
-            return in_source(Error::message(cat(chunk_name(manifest, index), ": SHA-256 ", digest,
-                                                " is not the manifest's ",
-                                                manifest.image.chunks[index], ": not written")));
-        TRY(writer.write(chunk, manifest.chunk_offset(index)));
-        written += length;
-        unsynced += length;
-        if (unsynced >= request.progress_interval) {
-            TRY(writer.sync());
-            Progress progress = identity;
-            progress.verified = manifest.chunk_offset(index) + length;
-            TRY(write_progress(storage, request.progress_path, progress));
-            unsynced = 0;
-        }
-        if (request.report)
-            request.report({manifest.chunk_offset(index) + length, manifest.image.size});
+    InstallPipeline pipeline(chunk_size, start / chunk_size, start);
+    if (!pipeline.ring || !pipeline.readback)
+        return error(cat("no memory for ", pipeline.slots, " chunks of ", chunk_size, " bytes"));
+    std::thread writer_thread, saver_thread;
+    try {
+        writer_thread = std::thread([&] { run_slot_writer(request, manifest, writer, pipeline); });
+        saver_thread =
+            std::thread([&] { run_progress_saver(request, identity, writer, storage, pipeline); });
+    } catch (const std::system_error& e) {
+        pipeline.fail(InstallFailure::Writing, Error::message(cat("start a thread: ", e.what())));
+        if (writer_thread.joinable())
+            writer_thread.join();
+        return std::unexpected(std::move(*pipeline.writer_error));
     }
-    char extra = 0;
-    size_t more = TRY(source->read(std::span<char>(&extra, 1)));
-    if (more != 0)
-        return in_source(Error::message(cat("the image is longer than the manifest's ",
-                                            manifest.image.size, " bytes: wrong size")));
-    TRY(writer.sync());
-    return written;
-}
 
-// Reads the written image back from the disk and checks every chunk. The
-// signed chunk hashes cover every byte, so hashing the whole image as well
-// would add a third SHA-256 pass and nothing else.
-Result<void> check_written(const Manifest& manifest, SlotWriter& writer) {
-    writer.drop_cache();
-    std::string buffer(size_t(manifest.image.chunk_size), '\0');
-    for (uint64_t index = 0; index < manifest.image.chunks.size(); ++index) {
-        size_t length = size_t(manifest.chunk_length(index));
-        size_t got =
-            TRY(writer.read(std::span<char>(buffer.data(), length), manifest.chunk_offset(index)));
-        if (got != length ||
-            sha256_hex(std::string_view(buffer.data(), length)) != manifest.image.chunks[index])
-            return error(cat("read back from the slot, ", chunk_name(manifest, index),
-                             " is not what was written"));
+    Result<void> read = read_chunks(request, manifest, start, *source, pipeline);
+    // The writer drains the ring, then the saver finishes its last save;
+    // both are waited for before the ring goes away.
+    {
+        std::lock_guard lock(pipeline.mutex);
+        pipeline.end_of_stream = true;
+        pipeline.changed.notify_all();
     }
-    return {};
+    writer_thread.join();
+    {
+        std::lock_guard lock(pipeline.mutex);
+        pipeline.writer_finished = true;
+        pipeline.changed.notify_all();
+    }
+    saver_thread.join();
+
+    if (pipeline.writer_error) {
+        failure = pipeline.failure;
+        return std::unexpected(std::move(*pipeline.writer_error));
+    }
+    if (!read) {
+        failure = InstallFailure::Stream;
+        if (uint64_t done = end_of_chunks(manifest, pipeline.done, start); done > pipeline.saved) {
+            Progress progress = identity;
+            progress.verified = done;
+            TRY(writer.sync());
+            TRY(write_progress(storage, request.progress_path, progress));
+        }
+        return std::unexpected(std::move(read).error().wrap(source->describe()));
+    }
+    if (request.report && start != manifest.image.size)
+        request.report({manifest.image.size, manifest.image.size});
+    TRY(writer.sync());
+    return manifest.image.size - start;
 }
 
 // The partition's device under /sys/class/block/DISK/: the entry whose
@@ -305,7 +582,7 @@ Result<SlotRange> slot_range(const std::string& disk, const Slots& slots, SlotNa
 
 Result<InstallReport> install_update(const InstallRequest& request,
                                      const SourceOpener& open_source) {
-    Storage& storage = system_storage();
+    Storage& storage = request.storage ? *request.storage : system_storage();
     SignedManifest signed_manifest = TRY(verify_signed_manifest(request.manifest, request.signature,
                                                                 request.trusted_keys_directory));
     const Manifest& manifest = signed_manifest.manifest;
@@ -326,20 +603,42 @@ Result<InstallReport> install_update(const InstallRequest& request,
     TRY_CTX(write_slots(storage, prepare_install(slots, slot)),
             cat("make ", slot_text, " unbootable"));
     File file = TRY(storage.open(range.path, O_RDWR, 0));
-    SlotWriter writer(storage, std::move(file), range);
+    // O_DIRECT where the slot starts on an aligned offset and the kernel
+    // takes it (a file system without it refuses the open): else buffered.
+    File direct;
+    if (is_direct_aligned(range.offset))
+        if (auto opened = storage.open(range.path, O_RDWR | O_DIRECT, 0))
+            direct = std::move(*opened);
+    SlotWriter writer(storage, std::move(file), std::move(direct), range);
     uint64_t footer_at = range.size - kSlotFooterSize;
     TRY(writer.write(empty_slot_footer_header(), footer_at));
 
     InstallReport report;
     report.slot = slot;
+    report.io = writer.io();
     report.resumed_from = start;
-    report.written = TRY_CTX(
-        write_chunks(request, signed_manifest, identity, start, open_source, writer, storage),
-        cat("install ", manifest.version, " into ", slot_text));
-    if (auto checked = check_written(manifest, writer); !checked) {
-        remove_progress(storage, request.progress_path); // start over next time
-        return std::unexpected(std::move(checked).error().wrap(cat("install into ", slot_text)));
+    InstallFailure failure = InstallFailure::None;
+    auto written = write_chunks(request, signed_manifest, identity, start, open_source, writer,
+                                storage, failure);
+    // What an earlier install wrote is read back and checked too.
+    if (written && start != 0) {
+        AlignedBuffer buffer(size_t(std::max(kBatchBytes, manifest.image.chunk_size)));
+        if (!buffer)
+            return error(cat("no memory to read ", slot_text, " back"));
+        if (auto checked =
+                check_written(manifest, writer, 0, start / manifest.image.chunk_size, buffer);
+            !checked) {
+            failure = InstallFailure::ReadBack;
+            written = std::unexpected(std::move(checked).error());
+        }
     }
+    if (!written) {
+        if (failure == InstallFailure::ReadBack)
+            remove_progress(storage, request.progress_path); // start over next time
+        return std::unexpected(std::move(written).error().wrap(
+            cat("install ", manifest.version, " into ", slot_text)));
+    }
+    report.written = *written;
     std::string footer = TRY(encode_slot_footer({request.manifest, request.signature}));
     TRY(writer.write(footer, footer_at));
     TRY(writer.sync());

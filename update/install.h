@@ -3,15 +3,18 @@
 // install); the slot is made unbootable (priority 0) in the GPT before its
 // first byte is written; the image is read through an ImageSource chunk by
 // chunk, each chunk checked against the manifest's hash before it is
-// written; the written slot is read back and checked whole once more; the
-// signed manifest goes into the slot's footer (slot_footer.h); only then
-// does the slot get a priority above the running one, with one try. The
-// running slot's partition is never opened for writing. Progress (the
-// manifest's digest and the bytes written and checked) is kept in a state
-// file, so an install of the same manifest after an interruption continues
-// from the first chunk not yet written.
+// written; each piece written is read back from the device and checked
+// once more while the next chunks are read and checked (a pipeline of
+// three threads: source, writer, progress saver); the slot is synced, the
+// signed manifest goes into the slot's footer (slot_footer.h) and is
+// synced; only then does the slot get a priority above the running one,
+// with one try. The running slot's partition is never opened for writing.
+// Progress (the manifest's digest and the bytes written and checked) is
+// kept in a state file, so an install of the same manifest after an
+// interruption continues from the first chunk not yet written.
 #pragma once
 
+#include "base/names.h"
 #include "base/result.h"
 #include "base/signature.h"
 #include "base/storage.h"
@@ -72,15 +75,32 @@ struct InstallRequest {
     std::optional<SlotName> slot;
     std::string progress_path = std::string(kDefaultProgressPath);
     /// How many bytes are written between two saves of progress (the data
-    /// synced first); a resumed install repeats at most this much.
+    /// synced first, beside the writing: writes go on while a save syncs);
+    /// a resumed install repeats this much and what was written during the
+    /// last save, at most.
     uint64_t progress_interval = uint64_t(32) << 20;
-    /// Told after each piece written (may be empty).
+    /// Told as pieces are written and checked (may be empty).
     std::function<void(const InstallProgress&)> report;
+    /// The file operations; nullptr: the kernel's (tests record or fail them).
+    Storage* storage = nullptr;
 };
+
+/// How an install wrote the slot.
+enum class SlotIo {
+    Direct,   ///< O_DIRECT: no copy through the page cache; read back from the device
+    Buffered, ///< through the page cache (the slot's offset is not 4096-aligned, or the
+              ///< file system refuses O_DIRECT); each range written back and dropped
+              ///< before it is read back
+};
+inline constexpr auto kSlotIoNames = name_table<SlotIo>({
+    {SlotIo::Direct, "direct"},
+    {SlotIo::Buffered, "buffered"},
+});
 
 /// What an install did.
 struct InstallReport {
     SlotName slot = SlotName::B;
+    SlotIo io = SlotIo::Buffered;
     uint64_t resumed_from = 0; ///< bytes skipped as written before (0: from the start)
     uint64_t written = 0;      ///< bytes written this time
     Slots slots;               ///< the slots as written at the end

@@ -16,8 +16,11 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace up = keel::update;
 using keel::testing::TempDir;
@@ -39,22 +42,25 @@ const KeyPair& stranger_key() {
 }
 
 // The disk: ROOT-A sectors 34-3105, ROOT-B 3106-6177 (1.5 MiB each),
-// STATE 6178-6241, the backup table after.
+// STATE 6178-6241, the backup table after. A disk made with another start
+// for ROOT-A (40: both slots 4096-aligned) has the rest moved alike.
 constexpr uint64_t kDiskSectors = 6275;
 constexpr uint64_t kSlotSectors = 3072;
 constexpr uint64_t kAStart = 34, kBStart = kAStart + kSlotSectors;
+constexpr uint64_t kAlignedAStart = 40; // 20480 bytes: O_DIRECT can write the slots
 
 // A: priority 2, successful (running); B: priority 1, successful (an older root).
-std::string make_ab_disk() {
+std::string make_ab_disk(uint64_t a_start = kAStart) {
+    uint64_t b_start = a_start + kSlotSectors, disk_sectors = kDiskSectors + a_start - kAStart;
     std::vector<TestPartition> partitions{
-        {0, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000001", kAStart,
-         kBStart - 1, (2ull << 48) | (1ull << 56), u"ROOT-A"},
-        {1, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000002", kBStart,
-         kBStart + kSlotSectors - 1, (1ull << 48) | (1ull << 56), u"ROOT-B"},
+        {0, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000001", a_start,
+         b_start - 1, (2ull << 48) | (1ull << 56), u"ROOT-A"},
+        {1, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000002", b_start,
+         b_start + kSlotSectors - 1, (1ull << 48) | (1ull << 56), u"ROOT-B"},
         {2, "0fc63daf-8483-4772-8e79-3d69d8477de4", "aaaaaaaa-0000-4000-8000-000000000003",
-         kBStart + kSlotSectors, kDiskSectors - 34, 0, u"STATE"}};
-    std::string bytes = make_disk(partitions, kDiskSectors).bytes;
-    for (uint64_t s = kAStart; s < kBStart; ++s) // the running root's bytes
+         b_start + kSlotSectors, disk_sectors - 34, 0, u"STATE"}};
+    std::string bytes = make_disk(partitions, disk_sectors).bytes;
+    for (uint64_t s = a_start; s < b_start; ++s) // the running root's bytes
         bytes.replace(size_t(s * kSector), 8, "ROOT-A!!");
     return bytes;
 }
@@ -93,7 +99,7 @@ struct InstallFixture {
     std::string before; // the disk before the install
     up::InstallRequest request;
 
-    explicit InstallFixture(size_t root_size = 200 * 1024) {
+    explicit InstallFixture(size_t root_size = 200 * 1024, uint64_t a_start = kAStart) {
         REQUIRE(keel::make_directories(trusted));
         REQUIRE(keel::write_new_file(trusted + "/publisher.pem", publisher_key().public_pem));
         REQUIRE(keel::write_new_file(dir / "publisher.key", publisher_key().private_pem));
@@ -107,7 +113,7 @@ struct InstallFixture {
         auto packed = up::pack_payload(pack);
         REQUIRE_MESSAGE(packed, packed.error().to_string());
         image = *keel::read_file(payload + "/root.img");
-        before = make_ab_disk();
+        before = make_ab_disk(a_start);
         REQUIRE(keel::write_new_file(disk, before));
         request.manifest = *keel::read_file(payload + "/manifest.json");
         request.signature = *keel::read_file(payload + "/manifest.json.sig");
@@ -324,6 +330,198 @@ TEST_CASE("progress of another payload is not resumed from") {
     });
     REQUIRE_MESSAGE(result, result.error().to_string());
     CHECK(opened_at == 0);
+}
+
+namespace {
+
+// The kernel's Storage, recording in order each write, read and sync of
+// one disk image (from any thread), with whether ROOT-B could boot right
+// after each write outside the slots (the GPT's) and right before the
+// first write into B, and the descriptor each went through.
+struct RecordingStorage final : keel::Storage {
+    enum class Op { Write, Read, Sync };
+    struct Event {
+        Op op = Op::Write;
+        uint64_t offset = 0, size = 0;
+        bool b_bootable = false;
+        int fd = -1; // which open file: the slot's writer or the GPT's
+    };
+    std::string disk;
+    uint64_t a_first = 0, b_first = 0, b_end = 0; // bytes: A is [a_first, b_first)
+    std::mutex mutex;
+    std::vector<Event> events;
+    bool wrote_b = false;
+    keel::Storage& real = keel::system_storage();
+
+    bool in_slots(uint64_t offset) const { return offset >= a_first && offset < b_end; }
+    bool b_bootable() const { return (*up::read_slots(disk))[up::SlotName::B].flags.bootable(); }
+
+    keel::Result<keel::File> open(const std::string& path, int flags, mode_t mode) override {
+        return real.open(path, flags, mode);
+    }
+    keel::Result<size_t> pread(const keel::File& file, std::span<char> buffer,
+                               uint64_t offset) override {
+        std::lock_guard lock(mutex);
+        auto got = real.pread(file, buffer, offset);
+        if (got && file.path() == disk)
+            events.push_back({Op::Read, offset, *got, false, file.fd()});
+        return got;
+    }
+    keel::Result<size_t> write(const keel::File& file, std::string_view data) override {
+        return real.write(file, data);
+    }
+    keel::Result<size_t> pwrite(const keel::File& file, std::string_view data,
+                                uint64_t offset) override {
+        std::lock_guard lock(mutex);
+        if (file.path() != disk)
+            return real.pwrite(file, data, offset);
+        Event event{Op::Write, offset, 0, false, file.fd()};
+        if (offset >= b_first && offset < b_end && !wrote_b) {
+            event.b_bootable = b_bootable();
+            wrote_b = true;
+        }
+        auto put = real.pwrite(file, data, offset);
+        if (put) {
+            event.size = *put;
+            if (!in_slots(offset))
+                event.b_bootable = b_bootable();
+            events.push_back(event);
+        }
+        return put;
+    }
+    keel::Result<void> fsync(const keel::File& file) override { return sync(file, false); }
+    keel::Result<void> fdatasync(const keel::File& file) override { return sync(file, true); }
+    keel::Result<void> sync(const keel::File& file, bool data_only) {
+        std::lock_guard lock(mutex);
+        auto synced = data_only ? real.fdatasync(file) : real.fsync(file);
+        if (synced && file.path() == disk)
+            events.push_back({Op::Sync, 0, 0, false, file.fd()});
+        return synced;
+    }
+    keel::Result<void> fallocate(const keel::File& file, uint64_t offset,
+                                 uint64_t length) override {
+        return real.fallocate(file, offset, length);
+    }
+    keel::Result<void> ftruncate(const keel::File& file, uint64_t size) override {
+        return real.ftruncate(file, size);
+    }
+    keel::Result<uint64_t> file_size(const keel::File& file) override {
+        return real.file_size(file);
+    }
+    keel::Result<void> rename(const std::string& from, const std::string& to) override {
+        return real.rename(from, to);
+    }
+    keel::Result<void> unlink(const std::string& path) override { return real.unlink(path); }
+    keel::Result<void> mkdir(const std::string& path, mode_t mode) override {
+        return real.mkdir(path, mode);
+    }
+    keel::Result<std::vector<std::string>> list_directory(const std::string& path) override {
+        return real.list_directory(path);
+    }
+};
+
+// Whether the file system under TMPDIR takes O_DIRECT (tmpfs before Linux
+// 6.6 does not).
+bool temp_dir_takes_direct_io(const TempDir& dir) {
+    keel::Fd fd(
+        ::open((dir / "direct-probe").c_str(), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600));
+    return fd.valid();
+}
+
+} // namespace
+
+TEST_CASE("an install makes B unbootable before its first byte, reads every chunk back after "
+          "writing it, and flags B only after the footer is synced") {
+    for (uint64_t a_start : {kAStart, kAlignedAStart}) {
+        CAPTURE(a_start);
+        InstallFixture fixture(200 * 1024, a_start);
+        fixture.request.progress_interval = 16384; // a progress save after every chunk
+        RecordingStorage storage;
+        storage.disk = fixture.disk;
+        storage.a_first = a_start * kSector;
+        storage.b_first = (a_start + kSlotSectors) * kSector;
+        storage.b_end = storage.b_first + kSlotSectors * kSector;
+        fixture.request.storage = &storage;
+        auto report = fixture.install();
+        REQUIRE_MESSAGE(report, report.error().to_string());
+        CHECK(fixture.flags(up::SlotName::B) == up::SlotFlags{3, 1, false});
+        CHECK(slot_bytes(fixture.now(), a_start + kSlotSectors).substr(0, fixture.image.size()) ==
+              fixture.image);
+        if (a_start == kAStart)
+            CHECK(report->io == up::SlotIo::Buffered); // not 4096-aligned
+        else if (temp_dir_takes_direct_io(fixture.dir))
+            CHECK(report->io == up::SlotIo::Direct);
+        else
+            MESSAGE("SKIP the O_DIRECT path: the file system under TMPDIR refuses O_DIRECT");
+
+        using Op = RecordingStorage::Op;
+        const std::vector<RecordingStorage::Event>& events = storage.events;
+        auto in_b = [&](const RecordingStorage::Event& e) {
+            return e.offset >= storage.b_first && e.offset < storage.b_end;
+        };
+        auto is_gpt_write = [&](const RecordingStorage::Event& e) {
+            return e.op == Op::Write && !storage.in_slots(e.offset);
+        };
+        size_t first_b_write = events.size();
+        for (size_t i = 0; i < events.size() && first_b_write == events.size(); ++i)
+            if (events[i].op == Op::Write && in_b(events[i]))
+                first_b_write = i;
+        REQUIRE(first_b_write < events.size());
+        CHECK_FALSE(events[first_b_write].b_bootable);
+        bool unbootable_before = false;
+        for (size_t i = 0; i < first_b_write; ++i)
+            unbootable_before |= is_gpt_write(events[i]) && !events[i].b_bootable;
+        CHECK(unbootable_before);
+        for (const auto& e : events) // nothing of A written
+            CHECK_FALSE(
+                (e.op == Op::Write && e.offset >= storage.a_first && e.offset < storage.b_first));
+
+        // Each chunk: its last write, then a read covering it.
+        auto manifest = up::parse_manifest(fixture.request.manifest);
+        REQUIRE(manifest);
+        size_t last_read_of_b = 0;
+        for (uint64_t index = 0; index < manifest->image.chunks.size(); ++index) {
+            CAPTURE(index);
+            uint64_t low = storage.b_first + manifest->chunk_offset(index);
+            uint64_t high = low + manifest->chunk_length(index);
+            auto covers = [&](const RecordingStorage::Event& e) {
+                return e.offset <= low && e.offset + e.size >= high;
+            };
+            std::optional<size_t> written, read;
+            for (size_t i = 0; i < events.size(); ++i) {
+                if (events[i].op == Op::Write && covers(events[i]))
+                    written = i;
+                if (events[i].op == Op::Read && written && i > *written && covers(events[i]) &&
+                    !read)
+                    read = i;
+            }
+            REQUIRE(written);
+            REQUIRE(read);
+            last_read_of_b = std::max(last_read_of_b, *read);
+        }
+
+        // B bootable again (it was before the install) only after the last
+        // read-back, the footer's write and a sync after it.
+        size_t bootable = events.size();
+        for (size_t i = first_b_write; i < events.size() && bootable == events.size(); ++i)
+            if (is_gpt_write(events[i]) && events[i].b_bootable)
+                bootable = i;
+        REQUIRE(bootable < events.size());
+        size_t footer = events.size();
+        for (size_t i = 0; i < events.size(); ++i)
+            if (events[i].op == Op::Write &&
+                events[i].offset == storage.b_end - up::kSlotFooterSize &&
+                events[i].size > 64) // the whole footer, not the erased header
+                footer = i;
+        REQUIRE(footer < bootable);
+        CHECK(last_read_of_b < footer);
+        bool synced = false; // through the slot's own file: another's sync may leave it cached
+        for (size_t i = footer + 1; i < bootable; ++i)
+            synced |= events[i].op == Op::Sync && events[i].fd == events[footer].fd;
+        CHECK(synced);
+        for (size_t i = footer + 1; i < events.size(); ++i) // nothing into B after the footer
+            CHECK_FALSE((events[i].op == Op::Write && in_b(events[i])));
+    }
 }
 
 TEST_CASE("a file source reads from the offset it was opened at") {

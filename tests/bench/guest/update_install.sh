@@ -3,8 +3,9 @@
 # `keel update install` of the payload on /dev/vdb into ROOT-B (every chunk
 # checked before it is written, the slot read back and checked, the footer
 # and the flags written) and `dd` of the same image to the same partition
-# (synced), each timed from /proc/uptime. Prints "BENCH keel|dd SECONDS"
-# lines, then powers off.
+# (synced), each timed from /proc/uptime; then one `keel sha256` of the
+# image. Prints "BENCH keel|dd|sha256 SECONDS" lines and the SHA-256
+# engine, then powers off.
 rounds=${1:-3}
 mkdir -p /run/payload
 mount -t ext4 -o ro /dev/vdb /run/payload || echo "BENCH: FAIL mount"
@@ -24,5 +25,12 @@ while [ "$i" -lt "$rounds" ]; do
     echo "BENCH dd $(echo "$end $start" | awk '{ print $1 - $2 }')"
     i=$((i + 1))
 done
+# What one SHA-256 pass over the image costs here (an install makes two:
+# before writing and on read-back), and the engine it ran.
+start=$(now)
+keel sha256 /run/payload/p/root.img >/dev/null || echo "BENCH: FAIL sha256"
+end=$(now)
+echo "BENCH sha256 $(echo "$end $start" | awk '{ print $1 - $2 }')"
+if grep -qw sha_ni /proc/cpuinfo; then echo "BENCH engine sha-extensions"; else echo "BENCH engine portable"; fi
 echo "BENCH: DONE"
 keel poweroff
