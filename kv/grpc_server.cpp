@@ -30,11 +30,14 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <optional>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -140,6 +143,9 @@ public:
     ssize_t read_data(int32_t stream_id, uint8_t* buffer, size_t length, uint32_t* flags);
 
 private:
+    /// The calls' deadlines (steady-clock nanoseconds) and their streams.
+    using Deadlines = std::multimap<int64_t, int32_t>;
+
     /// One request stream: what arrived of the request, and its call.
     struct Stream {
         explicit Stream(int32_t id, size_t max_message) : id(id), decoder(max_message) {}
@@ -157,8 +163,8 @@ private:
         bool handler_done = false;
         /// The client sent END_STREAM.
         bool half_closed = false;
-        /// Ends the call with DeadlineExceeded when its grpc-timeout passes.
-        Reactor::TimerId deadline_timer = 0;
+        /// Its place in m_deadlines while its grpc-timeout runs.
+        std::optional<Deadlines::iterator> deadline;
     };
 
     Stream* find(int32_t stream_id);
@@ -169,7 +175,10 @@ private:
     /// Arms the call's grpc-timeout; false when it has passed already (the
     /// call is then ended).
     bool start_deadline(Stream& stream);
-    void deadline_passed(int32_t stream_id);
+    /// Ends the calls whose deadlines passed and arms the timer for the
+    /// next.
+    void deadlines_passed();
+    void arm_deadline_timer();
     void reject_http(Stream& stream, std::string_view status);
     void fail_call(Stream& stream, const GrpcStatus& status);
     void cancel(Stream& stream);
@@ -198,6 +207,11 @@ private:
     /// shut_down() was called: the next flush closes.
     bool m_close_after_flush = false;
     bool m_watching_output = false;
+    /// Every open call's deadline, and one timer for the earliest: a timer
+    /// (a timerfd) per call cost four syscalls a call.
+    Deadlines m_deadlines;
+    std::optional<Reactor::TimerId> m_deadline_timer;
+    int64_t m_deadline_timer_at = 0;
 };
 
 /// The server's side of one call.
@@ -502,6 +516,9 @@ void GrpcServer::Connection::close() {
         cancel(*stream);
         m_parked.push_back(std::move(stream));
     }
+    if (m_deadline_timer)
+        m_server.m_reactor.cancel_timer(*m_deadline_timer);
+    m_deadline_timer.reset();
     m_server.forget(this);
 }
 
@@ -511,9 +528,10 @@ GrpcServer::Connection::Stream* GrpcServer::Connection::find(int32_t stream_id) 
 }
 
 void GrpcServer::Connection::cancel(Stream& stream) {
-    if (stream.deadline_timer != 0) {
-        m_server.m_reactor.cancel_timer(stream.deadline_timer);
-        stream.deadline_timer = 0;
+    // The timer stays armed: it finds nothing due then, or the next one.
+    if (stream.deadline) {
+        m_deadlines.erase(*stream.deadline);
+        stream.deadline.reset();
     }
     bool cancelled = stream.call && stream.call->state() != CallState::Finished;
     if (stream.call)
@@ -685,22 +703,54 @@ bool GrpcServer::Connection::start_deadline(Stream& stream) {
         stream.call->finish(deadline_exceeded());
         return false;
     }
-    auto timer = m_server.m_reactor.add_timer(*timeout, [weak = weak_from_this(), id = stream.id] {
-        if (auto self = weak.lock())
-            self->deadline_passed(id);
-    });
-    if (timer)
-        stream.deadline_timer = *timer;
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+    // grpc-timeout has 8 digits of hours at most: no overflow.
+    stream.deadline = m_deadlines.emplace(now + timeout->count(), stream.id);
+    if (!m_deadline_timer || now + timeout->count() < m_deadline_timer_at)
+        arm_deadline_timer();
     return true;
 }
 
-void GrpcServer::Connection::deadline_passed(int32_t stream_id) {
-    Stream* stream = find(stream_id);
-    if (!stream)
+void GrpcServer::Connection::arm_deadline_timer() {
+    if (m_deadline_timer)
+        m_server.m_reactor.cancel_timer(*m_deadline_timer);
+    m_deadline_timer.reset();
+    if (m_deadlines.empty() || m_closed)
         return;
-    stream->deadline_timer = 0;
-    if (stream->call && stream->call->is_open())
-        fail_call(*stream, deadline_exceeded());
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+    int64_t at = m_deadlines.begin()->first;
+    auto timer = m_server.m_reactor.add_timer(
+        std::chrono::nanoseconds(std::max<int64_t>(at - now, 0)), [weak = weak_from_this()] {
+            if (auto self = weak.lock()) {
+                self->m_deadline_timer.reset();
+                self->deadlines_passed();
+            }
+        });
+    if (timer) {
+        m_deadline_timer = *timer;
+        m_deadline_timer_at = at;
+    }
+}
+
+void GrpcServer::Connection::deadlines_passed() {
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+    while (!m_closed && !m_deadlines.empty() && m_deadlines.begin()->first <= now) {
+        int32_t id = m_deadlines.begin()->second;
+        m_deadlines.erase(m_deadlines.begin());
+        Stream* stream = find(id);
+        if (!stream)
+            continue;
+        stream->deadline.reset();
+        if (stream->call && stream->call->is_open())
+            fail_call(*stream, deadline_exceeded());
+    }
+    arm_deadline_timer();
 }
 
 void GrpcServer::Connection::fail_call(Stream& stream, const GrpcStatus& status) {

@@ -1,9 +1,13 @@
 // The persistent Backend (kv/mvcc_backend.h) on LMDB: one file, one unnamed
-// database, a write transaction per commit or one per batch of commits. LMDB's copy-on-write B+tree
+// database, a write transaction per commit or one per batch of commits
+// (which keeps a copy of the batch's writes to redo it without a failed
+// commit). LMDB's copy-on-write B+tree
 // gives the all-or-nothing commit the MVCC store needs (its records and its
 // consistent index land together) and never needs a stop-the-world
 // compaction of its own: freed pages are reused.
 #include "kv/mvcc_backend.h"
+
+#include "base/endian.h"
 
 #include <lmdb.h>
 
@@ -13,6 +17,9 @@
 namespace keel::kv {
 
 namespace {
+
+// Above this, the replay buffer is given back after a flush.
+constexpr size_t kReplayKeptBytes = 1u << 20;
 
 std::unexpected<Error> lmdb_error(int code, std::string what) {
     if (code == MDB_MAP_FULL)
@@ -36,6 +43,15 @@ public:
     LmdbTxn() = default;
     LmdbTxn(const LmdbTxn&) = delete;
     LmdbTxn& operator=(const LmdbTxn&) = delete;
+    LmdbTxn(LmdbTxn&& other) noexcept : m_txn(std::exchange(other.m_txn, nullptr)) {}
+    LmdbTxn& operator=(LmdbTxn&& other) noexcept {
+        if (this != &other) {
+            if (m_txn)
+                mdb_txn_abort(m_txn);
+            m_txn = std::exchange(other.m_txn, nullptr);
+        }
+        return *this;
+    }
     ~LmdbTxn() {
         if (m_txn)
             mdb_txn_abort(m_txn);
@@ -109,30 +125,31 @@ public:
     }
 
     Result<void> commit(std::span<const BackendWrite> writes) override {
-        if (m_commits == LmdbCommit::Batched && !m_batch.get()) {
+        if (m_commits == LmdbCommit::Each) {
+            LmdbTxn txn;
+            if (int rc = mdb_txn_begin(m_env, nullptr, 0, txn.out()))
+                return lmdb_error(rc, "begin a write on `" + m_path + "`");
+            TRY(write_all(txn.get(), writes));
+            if (int rc = txn.commit())
+                return lmdb_error(rc, "commit to `" + m_path + "`");
+            return {};
+        }
+        if (!m_batch.get()) {
             if (int rc = mdb_txn_begin(m_env, nullptr, 0, m_batch.out()))
                 return lmdb_error(rc, "begin a write on `" + m_path + "`");
         }
-        // In a batch, each commit is a nested transaction: a failure
-        // undoes it alone and leaves the batch as it was.
-        LmdbTxn txn;
-        if (int rc = mdb_txn_begin(m_env, m_batch.get(), 0, txn.out()))
-            return lmdb_error(rc, "begin a write on `" + m_path + "`");
-        for (const BackendWrite& write : writes) {
-            MDB_val key = to_val(write.key);
-            if (write.kind == BackendWrite::Kind::Put) {
-                MDB_val value = to_val(write.value);
-                if (int rc = mdb_put(txn.get(), m_dbi, &key, &value, 0))
-                    return lmdb_error(rc, "write `" + m_path + "`");
-            } else {
-                int rc = mdb_del(txn.get(), m_dbi, &key, nullptr);
-                if (rc && rc != MDB_NOTFOUND)
-                    return lmdb_error(rc, "delete in `" + m_path + "`");
-            }
+        // Straight into the batch: a nested transaction per commit would
+        // cost LMDB 3 MiB of fresh lists and a copy of every page the
+        // batch already touched. A failure breaks the whole LMDB
+        // transaction instead, so the batch is begun again from the
+        // commits it held (kept in m_replay until the flush).
+        if (Result<void> written = write_all(m_batch.get(), writes); !written) {
+            TRY_CTX(rebuild_batch(), "after " + written.error().to_string());
+            return written;
         }
-        if (int rc = txn.commit())
-            return lmdb_error(rc, "commit to `" + m_path + "`");
-        if (m_batch.get() && ++m_batched >= kLmdbBatchLimit)
+        for (const BackendWrite& write : writes)
+            keep_for_replay(write);
+        if (++m_batched >= kLmdbBatchLimit)
             return flush();
         return {};
     }
@@ -141,6 +158,10 @@ public:
         if (!m_batch.get())
             return {};
         m_batched = 0;
+        m_replay.clear();
+        // A burst's buffer is not kept for the quiet that follows it.
+        if (m_replay.capacity() > kReplayKeptBytes)
+            std::string().swap(m_replay);
         if (int rc = m_batch.commit())
             return lmdb_error(rc, "commit to `" + m_path + "`");
         return {};
@@ -165,6 +186,62 @@ public:
     }
 
 private:
+    Result<void> write_all(MDB_txn* txn, std::span<const BackendWrite> writes) {
+        for (const BackendWrite& write : writes) {
+            MDB_val key = to_val(write.key);
+            if (write.kind == BackendWrite::Kind::Put) {
+                MDB_val value = to_val(write.value);
+                if (int rc = mdb_put(txn, m_dbi, &key, &value, 0))
+                    return lmdb_error(rc, "write `" + m_path + "`");
+            } else {
+                int rc = mdb_del(txn, m_dbi, &key, nullptr);
+                if (rc && rc != MDB_NOTFOUND)
+                    return lmdb_error(rc, "delete in `" + m_path + "`");
+            }
+        }
+        return {};
+    }
+
+    // m_replay holds each write of the open batch as its kind (one byte),
+    // the key's and the value's sizes (u32 each) and the bytes.
+    void keep_for_replay(const BackendWrite& write) {
+        m_replay.push_back(char(write.kind));
+        put_u32(m_replay, uint32_t(write.key.size()));
+        put_u32(m_replay, uint32_t(write.value.size()));
+        m_replay += write.key;
+        m_replay += write.value;
+    }
+
+    // After a failed commit: the open batch is aborted and begun again with
+    // the commits that had succeeded in it, which fit before and so fit
+    // again. Failing here leaves no batch and the error to the caller (the
+    // Raft driver stops; its log replays the lost commits on restart).
+    Result<void> rebuild_batch() {
+        m_batch = LmdbTxn();
+        m_batched = 0;
+        std::string replay = std::exchange(m_replay, {});
+        if (int rc = mdb_txn_begin(m_env, nullptr, 0, m_batch.out()))
+            return lmdb_error(rc, "begin a write on `" + m_path + "`");
+        BackendWrite write;
+        for (size_t at = 0; at < replay.size();) {
+            write.kind = BackendWrite::Kind(replay[at]);
+            uint32_t key_size = get_u32(replay, at + 1);
+            uint32_t value_size = get_u32(replay, at + 5);
+            at += 9;
+            write.key.assign(replay, at, key_size);
+            at += key_size;
+            write.value.assign(replay, at, value_size);
+            at += value_size;
+            if (Result<void> written = write_all(m_batch.get(), std::span(&write, 1)); !written) {
+                m_batch = LmdbTxn();
+                return std::unexpected(
+                    std::move(written).error().wrap("redo the batch's earlier commits"));
+            }
+        }
+        m_replay = std::move(replay);
+        return {};
+    }
+
     /// The transaction reads go through: the open batch (so reads see its
     /// commits), else a read-only one begun in `own`.
     Result<MDB_txn*> reader(LmdbTxn& own) const {
@@ -180,6 +257,7 @@ private:
     LmdbCommit m_commits;
     LmdbTxn m_batch; // the open batch, when batching
     int m_batched = 0;
+    std::string m_replay; // the open batch's writes, to redo after a failure
     std::string m_path;
 };
 

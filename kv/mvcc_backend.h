@@ -76,11 +76,12 @@ enum class LmdbSync : uint8_t {
 enum class LmdbCommit : uint8_t {
     /// Each commit() is an LMDB transaction of its own.
     Each,
-    /// Commits accumulate in one LMDB transaction (each a nested one, so a
-    /// failed commit undoes only itself) until flush(), or every
-    /// kLmdbBatchLimit commits: one fsync for many writes. A crash loses
-    /// the commits since the last flush together with the consistent index
-    /// they carried, so the Raft log replays them (etcd's batched backend).
+    /// Commits accumulate in one LMDB transaction until flush(), or every
+    /// kLmdbBatchLimit commits: one fsync for many writes. A failed commit
+    /// undoes only itself (the batch is begun again from a copy of the
+    /// writes it held). A crash loses the commits since the last flush
+    /// together with the consistent index they carried, so the Raft log
+    /// replays them (etcd's batched backend).
     Batched,
 };
 

@@ -198,6 +198,23 @@ Result<void> RaftNode::propose(std::string data) {
         return s.leader_propose(std::move(entries));
     if (s.leader == 0)
         return std::unexpected(Error::from_code(ErrorCode::NoLeader, "no leader"));
+    // Proposals made before the next Ready travel in one message (up to
+    // max_size_per_msg): the leader appends and replicates them together.
+    // A membership change keeps a message of its own, so that a refused one
+    // takes no other entry with it.
+    if (!s.messages.empty()) {
+        Message& last = s.messages.back();
+        if (last.type == MessageType::Propose && last.to == s.leader &&
+            last.entries.front().type == EntryType::Normal) {
+            size_t bytes = entries.front().data.size();
+            for (const Entry& entry : last.entries)
+                bytes += entry.data.size();
+            if (bytes <= s.config.max_size_per_msg) {
+                last.entries.push_back(std::move(entries.front()));
+                return {};
+            }
+        }
+    }
     s.send(Message{.type = MessageType::Propose, .to = s.leader, .entries = std::move(entries)});
     return {};
 }
@@ -237,13 +254,14 @@ Result<void> RaftNode::transfer_leadership(NodeId target) {
 bool RaftNode::has_ready() const {
     const State& s = *m_state;
     return s.hard_state() != s.handed_out_hard || s.log.has_unstable() || s.snapshot_to_hand_out ||
-           !s.messages.empty() || !s.messages_after_persist.empty() ||
+           s.append_pending || !s.messages.empty() || !s.messages_after_persist.empty() ||
            s.log.has_committed_to_hand_out() || !s.read_states.empty() ||
            s.leader != s.handed_out_leader || s.role != s.handed_out_role;
 }
 
 Ready RaftNode::ready() {
     State& s = *m_state;
+    s.send_pending_appends();
     Ready ready;
     HardState hard = s.hard_state();
     if (hard != s.handed_out_hard) {

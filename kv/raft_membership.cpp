@@ -169,7 +169,7 @@ Result<void> RaftNode::State::leader_propose(std::vector<Entry> entries) {
     if (has_change)
         pending_conf_index = log.last_index() + entries.size();
     append_entries(std::move(entries));
-    broadcast_append();
+    append_pending = true; // sent with the next Ready, with the others
     return {};
 }
 

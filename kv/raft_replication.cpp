@@ -47,6 +47,19 @@ void RaftNode::State::broadcast_append() {
             maybe_send_append(id, true);
 }
 
+void RaftNode::State::send_pending_appends() {
+    if (!append_pending)
+        return;
+    append_pending = false;
+    if (role != Role::Leader)
+        return;
+    // Not when empty: an Append that went out since (answering a
+    // response) may have carried the entries already.
+    for (const auto& [id, p] : tracker.all())
+        if (id != config.id)
+            maybe_send_append(id, false);
+}
+
 void RaftNode::State::send_heartbeat(NodeId to, const std::string& context) {
     const Progress* p = tracker.find(to);
     if (!p)

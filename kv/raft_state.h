@@ -60,6 +60,10 @@ struct RaftNode::State {
 
     std::vector<Message> messages;
     std::vector<Message> messages_after_persist;
+    /// Leader: entries were proposed since the last Ready. They go to the
+    /// followers when the Ready is made, one Append each for all of them,
+    /// not one per proposal.
+    bool append_pending = false;
     std::vector<ReadState> read_states;
     std::deque<PendingRead> pending_reads;
     /// Leader: reads that arrived before it committed an entry of its term.
@@ -103,6 +107,9 @@ struct RaftNode::State {
     /// commit index). Returns whether something went out.
     bool maybe_send_append(NodeId to, bool send_if_empty);
     void broadcast_append();
+    /// Sends what append_pending holds back (nothing once the leader
+    /// stepped down: the new leader's log decides).
+    void send_pending_appends();
     void send_heartbeat(NodeId to, const std::string& context);
     void broadcast_heartbeat(const std::string& context);
     /// Appends entries the leader created for `data` (term and index set).

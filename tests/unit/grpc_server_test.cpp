@@ -399,6 +399,37 @@ TEST_CASE("the server ends a call whose grpc-timeout passed with DeadlineExceede
     REQUIRE(eventually([&] { return observed.cancels == 1; }));
 }
 
+TEST_CASE("calls on one connection each end at their own grpc-timeout, a later call's earlier "
+          "deadline first, and a call that ended leaves the others' deadlines alone") {
+    Observed observed;
+    TestServer server;
+    server.server().route("/test.Hold/Stream", holding_route(&observed));
+    server.start();
+    auto client = connect_client(server.address());
+    auto started = std::chrono::steady_clock::now();
+    auto slow = client->open_stream("/test.Hold/Stream", {{"grpc-timeout", "600m"}});
+    auto gone = client->open_stream("/test.Hold/Stream", {{"grpc-timeout", "100m"}});
+    auto fast = client->open_stream("/test.Hold/Stream", {{"grpc-timeout", "200m"}});
+    REQUIRE(slow);
+    REQUIRE(gone);
+    REQUIRE(fast);
+    // The earliest deadline's call goes away first (the client resets it,
+    // once the server has it).
+    REQUIRE((*gone)->send("x"));
+    REQUIRE(eventually([&] { return observed.messages == 1; }));
+    (*gone)->cancel();
+    auto fast_ended = (*fast)->receive(5s);
+    REQUIRE(!fast_ended);
+    CHECK(fast_ended.error().code == GrpcCode::DeadlineExceeded);
+    CHECK(std::chrono::steady_clock::now() - started >= 200ms);
+    CHECK(!(*slow)->ended());
+    auto slow_ended = (*slow)->receive(5s);
+    REQUIRE(!slow_ended);
+    CHECK(slow_ended.error().code == GrpcCode::DeadlineExceeded);
+    CHECK(std::chrono::steady_clock::now() - started >= 600ms);
+    REQUIRE(eventually([&] { return observed.cancels == 3; }));
+}
+
 TEST_CASE("a unary request still arriving when its deadline passes is never handled") {
     std::atomic<int> handled{0};
     TestServer server;

@@ -155,6 +155,57 @@ TEST_CASE("batched commits are read at once, survive a failed commit and reach t
     CHECK(revision_seen_by_another_process(path) == 3);
 }
 
+TEST_CASE("a batched commit that fails after its first write leaves none of its writes and "
+          "every earlier commit of the batch") {
+    TempDir dir;
+    std::string path = dir / "batched.lmdb";
+    auto opened = open_lmdb_backend(path, 1 << 20, LmdbSync::NoMetaSync, LmdbCommit::Batched);
+    REQUIRE(opened);
+    Backend& backend = **opened;
+    auto value_of = [&](std::string_view key) -> std::optional<std::string> {
+        auto got = backend.get(key);
+        REQUIRE_MESSAGE(got, got.error().to_string());
+        return *got;
+    };
+    for (int i = 0; i < 50; ++i)
+        REQUIRE(backend.commit(
+            std::vector<BackendWrite>{{BackendWrite::Kind::Put, "key" + std::to_string(i),
+                                       std::string(100, char('a' + i % 26))}}));
+    REQUIRE(backend.commit(std::vector<BackendWrite>{{BackendWrite::Kind::Delete, "key7", ""}}));
+
+    std::vector<BackendWrite> too_big{
+        {BackendWrite::Kind::Put, "first", "written before the failure"},
+        {BackendWrite::Kind::Delete, "key8", ""},
+        {BackendWrite::Kind::Put, "huge", std::string(2 << 20, 'x')},
+    };
+    auto failed = backend.commit(too_big);
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().code() == ENOSPC);
+    CHECK_FALSE(value_of("first"));
+    CHECK(value_of("key8") == std::string(100, 'i'));
+    CHECK_FALSE(value_of("key7"));
+    CHECK(value_of("key49") == std::string(100, 'x'));
+
+    // The batch goes on and reaches the file whole.
+    REQUIRE(backend.commit(std::vector<BackendWrite>{{BackendWrite::Kind::Put, "after", "1"}}));
+    REQUIRE(backend.flush());
+    opened->reset();
+    auto reopened = open_lmdb_backend(path, 1 << 20, LmdbSync::NoMetaSync);
+    REQUIRE(reopened);
+    auto after = (*reopened)->get("after");
+    REQUIRE(after);
+    CHECK(*after == "1");
+    auto key0 = (*reopened)->get("key0");
+    REQUIRE(key0);
+    CHECK(*key0 == std::string(100, 'a'));
+    auto key7 = (*reopened)->get("key7");
+    REQUIRE(key7);
+    CHECK_FALSE(*key7);
+    auto first = (*reopened)->get("first");
+    REQUIRE(first);
+    CHECK_FALSE(*first);
+}
+
 TEST_CASE("an LMDB path in a missing directory is an error naming it") {
     auto backend = open_lmdb_backend("/nonexistent-dir/x.lmdb", 1 << 20, LmdbSync::Durable);
     REQUIRE_FALSE(backend);

@@ -89,6 +89,53 @@ TEST_CASE("a leader sends its appends before its own write is done, votes wait f
     CHECK(requests == 2);
 }
 
+TEST_CASE("a leader sends each follower one Append for all the proposals made before its Ready") {
+    Cluster c({1, 2, 3});
+    c.campaign(1);
+    for (std::string data : {"a", "b", "c"})
+        REQUIRE(c[1].propose(data));
+    Ready ready = c[1].ready();
+    CHECK(ready.entries.size() == 3);
+    std::map<NodeId, size_t> appends;
+    for (const kv::Message& m : ready.messages) {
+        if (m.type != MessageType::Append)
+            continue;
+        ++appends[m.to];
+        CHECK(m.entries.size() == 3);
+    }
+    CHECK(appends == std::map<NodeId, size_t>{{2, 1}, {3, 1}});
+    c[1].advance(ready);
+    for (kv::Message& m : ready.messages)
+        c.queue.push_back(m);
+    c.deliver();
+    for (NodeId id : {1, 2, 3})
+        for (std::string data : {"a", "b", "c"})
+            CHECK(c.has_applied(id, data));
+}
+
+TEST_CASE("a follower forwards the proposals made before its Ready in one message, a membership "
+          "change in one of its own") {
+    Cluster c({1, 2, 3});
+    c.campaign(1);
+    REQUIRE(c[3].propose("a"));
+    REQUIRE(c[3].propose("b"));
+    REQUIRE(c[3].propose_conf_change(ConfChange{.type = ConfChangeType::AddLearner, .node = 4}));
+    REQUIRE(c[3].propose("c"));
+    Ready ready = c[3].ready();
+    std::vector<size_t> sizes;
+    for (const kv::Message& m : ready.messages)
+        if (m.type == MessageType::Propose)
+            sizes.push_back(m.entries.size());
+    CHECK(sizes == std::vector<size_t>{2, 1, 1});
+    c[3].advance(ready);
+    for (kv::Message& m : ready.messages)
+        c.queue.push_back(m);
+    c.deliver();
+    for (std::string data : {"a", "b", "c"})
+        CHECK(c.has_applied(1, data));
+    CHECK(c.status(1).conf.learners == std::vector<NodeId>{4});
+}
+
 TEST_CASE("pre-vote stops a partitioned member from raising the term when it rejoins") {
     Cluster c({1, 2, 3});
     c.campaign(1);

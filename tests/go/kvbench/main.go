@@ -10,9 +10,15 @@
 //	       keys for DURATION, linearizable (-consistency l) or serializable (s).
 //	watch  WATCHERS watches on one key prefix, spread over STREAMS watch
 //	       streams and CONNS connections, all created (the server has said
-//	       so) before PUTS puts under the prefix at PUT-RATE a second; every
-//	       watcher must receive every put. Latency is from the start of a
-//	       put to a watcher receiving its event (one clock: one process).
+//	       so) before PUTS puts under the prefix at PUT-RATE a second, or
+//	       one after another as fast as they are answered with -put-rate 0
+//	       (the fan-out's throughput); every watcher must receive every put.
+//	       Ops are events received, over the time from the first put to the
+//	       last event. Latency is from the start of a put to a watcher
+//	       receiving its event (one clock: one process). -ready-file names a
+//	       file created once every watcher is, and -settle how long to wait
+//	       then before the first put (a script measures the server's memory
+//	       with the watchers open in that time).
 //
 // Clients share CONNS gRPC connections (clientv3.Client, each balanced over
 // every endpoint); by default one for every ten clients, at most 100.
@@ -54,6 +60,8 @@ type options struct {
 	streams     int
 	puts        int
 	putRate     int
+	settle      time.Duration
+	readyFile   string
 	prefix      string
 }
 
@@ -304,9 +312,18 @@ func runWatch(o *options, clis []*clientv3.Client, r *result) error {
 	}
 	created.Wait()
 	r.SetupSeconds = time.Since(setup).Seconds()
-	// The puts, paced: one goroutine, PUT-RATE a second.
+	if o.readyFile != "" {
+		if err := os.WriteFile(o.readyFile, []byte("ready\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	time.Sleep(o.settle)
+	// The puts from one goroutine: PUT-RATE a second, or unpaced (0).
 	pad := value(o.valueSize)
-	interval := time.Second / time.Duration(o.putRate)
+	var interval time.Duration
+	if o.putRate > 0 {
+		interval = time.Second / time.Duration(o.putRate)
+	}
 	start := time.Now()
 	for i := 0; i < o.puts; i++ {
 		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
@@ -359,13 +376,15 @@ func main() {
 	flag.IntVar(&o.watchers, "watchers", 1000, "watch: watchers")
 	flag.IntVar(&o.streams, "streams", 0, "watch: gRPC watch streams (0: one for every hundred watchers)")
 	flag.IntVar(&o.puts, "puts", 100, "watch: puts made while watching")
-	flag.IntVar(&o.putRate, "put-rate", 100, "watch: puts a second")
+	flag.IntVar(&o.putRate, "put-rate", 100, "watch: puts a second (0: unpaced, each put after the last is answered)")
+	flag.DurationVar(&o.settle, "settle", 0, "watch: wait this long after every watcher is created before the first put")
+	flag.StringVar(&o.readyFile, "ready-file", "", "watch: create this file once every watcher is created")
 	flag.StringVar(&o.prefix, "prefix", fmt.Sprintf("kvbench/%d/", os.Getpid()), "the prefix of every key")
 	flag.Parse()
 	grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, os.Stderr))
 	o.endpoints = strings.Split(*endpoints, ",")
-	if o.clients < 1 || o.keySpace < 1 || o.watchers < 1 || o.puts < 1 || o.putRate < 1 {
-		fmt.Fprintln(os.Stderr, "kvbench: -clients, -key-space, -watchers, -puts and -put-rate must be positive")
+	if o.clients < 1 || o.keySpace < 1 || o.watchers < 1 || o.puts < 1 || o.putRate < 0 || o.settle < 0 {
+		fmt.Fprintln(os.Stderr, "kvbench: -clients, -key-space, -watchers and -puts must be positive, -put-rate and -settle not negative")
 		os.Exit(2)
 	}
 	if o.streams == 0 {
