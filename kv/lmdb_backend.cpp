@@ -7,6 +7,7 @@
 // compaction of its own: freed pages are reused.
 #include "kv/mvcc_backend.h"
 
+#include "base/crash_point.h"
 #include "base/endian.h"
 
 #include <lmdb.h>
@@ -162,6 +163,7 @@ public:
         // A burst's buffer is not kept for the quiet that follows it.
         if (m_replay.capacity() > kReplayKeptBytes)
             std::string().swap(m_replay);
+        crash_point("kv.store.flush"); // the batch of applied writes not yet in the file
         if (int rc = m_batch.commit())
             return lmdb_error(rc, "commit to `" + m_path + "`");
         return {};

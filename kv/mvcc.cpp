@@ -4,6 +4,8 @@
 // snapshots in mvcc_snapshot.cpp, the write path in mvcc_write.cpp.
 #include "kv/mvcc_state.h"
 
+#include "base/crash_point.h"
+
 #include <algorithm>
 #include <set>
 
@@ -162,6 +164,7 @@ Result<void> MvccStore::compact(int64_t at, Index applied) {
         {BackendWrite::Kind::Put, std::string(kMetaCompactRevision), encode_int64(at)});
     writes.push_back({BackendWrite::Kind::Put, std::string(kMetaConsistentIndex),
                       encode_int64(int64_t(consistent_index))});
+    crash_point("kv.compact"); // the index compacted in memory, the backend not
     if (Result<void> committed = m_backend->commit(writes); !committed) {
         // The index already forgot what the backend still holds: rebuild it.
         Error failure = std::move(committed.error());

@@ -2,6 +2,8 @@
 // format of kv/mvcc_snapshot.h, and a snapshot checked in full before it
 // replaces the store in one commit.
 #include "kv/mvcc_snapshot.h"
+
+#include "base/crash_point.h"
 #include "kv/mvcc_state.h"
 
 namespace keel::kv {
@@ -36,6 +38,7 @@ Result<void> MvccStore::restore(std::string_view snapshot) {
     }));
     writes.insert(writes.end(), std::make_move_iterator(puts.begin()),
                   std::make_move_iterator(puts.end()));
+    crash_point("kv.snapshot.apply");
     TRY_CTX(m_backend->commit(writes), "restore the MVCC store from a snapshot");
     TRY_CTX(load(), "restore the MVCC store from a snapshot");
     return {};

@@ -281,8 +281,11 @@ Result<void> RaftDriver::persist(const Ready& ready) {
     if (!ready.entries.empty() || ready.hard_state)
         TRY(m_wal->append(ready.entries, ready.hard_state));
     // A commit index alone need not be durable (a restarted member learns
-    // it again from the leader): it waits in the log's buffer for the next
-    // sync, as in etcd.
+    // it again from the leader), as in etcd. It is written to the file
+    // (not synced) before the entries it commits are applied, though: a
+    // member killed after applying them comes back at least as far as it
+    // was, even alone, so its revision never goes back (tests/host/
+    // kv_crash_points.sh, kv.store.flush).
     bool vote_changed = ready.hard_state && (ready.hard_state->term != m_synced_hard.term ||
                                              ready.hard_state->vote != m_synced_hard.vote);
     if (ready.snapshot || !ready.entries.empty() || vote_changed) {
@@ -290,6 +293,8 @@ Result<void> RaftDriver::persist(const Ready& ready) {
         ++m_wal_syncs;
         if (ready.hard_state)
             m_synced_hard = *ready.hard_state;
+    } else if (ready.hard_state && !ready.committed.empty()) {
+        TRY(m_wal->write());
     }
     return {};
 }

@@ -2,6 +2,7 @@
 // the choice of the file to start from, and pruning.
 #include "kv/snapshot_file.h"
 
+#include "base/crash_point.h"
 #include "base/crc32c.h"
 #include "base/endian.h"
 #include "base/strings.h"
@@ -150,6 +151,7 @@ Result<void> save_snapshot_file(Storage& storage, const std::string& directory,
         TRY_CTX(storage.write_all(file, encode_snapshot_file(snapshot)), context);
         TRY_CTX(storage.fsync(file), context);
     }
+    crash_point("kv.snapshot.save"); // a whole temporary file, not yet the snapshot
     TRY_CTX(storage.rename(temp_path, path), context);
     TRY_CTX(storage.sync_directory(directory), context);
     return {};

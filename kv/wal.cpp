@@ -4,6 +4,7 @@
 // recovery are in wal_recovery.cpp.
 #include "kv/wal.h"
 
+#include "base/crash_point.h"
 #include "base/strings.h"
 #include "kv/file_names.h"
 
@@ -158,7 +159,7 @@ Result<void> Wal::append_snapshot(const WalSnapshot& snapshot) {
 
 // Writes the pending records into the current segment as far as they fit,
 // then (after making that segment durable) into new ones.
-Result<void> Wal::write_pending() {
+Result<void> Wal::write_pending(WalFlush flush) {
     size_t next = 0;
     size_t begin = 0;
     while (next < m_pending_records.size()) {
@@ -196,14 +197,22 @@ Result<void> Wal::write_pending() {
                 {.sequence = m_segments.back().sequence + 1, .first_index = m_last_index + 1}));
         }
     }
-    return m_storage->fdatasync(m_file);
+    if (flush == WalFlush::Write) {
+        m_unsynced = true;
+        return {};
+    }
+    crash_point("kv.wal.before_sync");
+    TRY(m_storage->fdatasync(m_file));
+    m_unsynced = false;
+    crash_point("kv.wal.after_sync");
+    return {};
 }
 
-Result<void> Wal::sync() {
+Result<void> Wal::flush_pending(WalFlush flush) {
     TRY(check_usable());
-    if (m_pending_records.empty())
+    if (m_pending_records.empty() && (flush == WalFlush::Write || !m_unsynced))
         return {};
-    auto written = write_pending();
+    auto written = write_pending(flush);
     m_pending.clear();
     m_pending_records.clear();
     if (!written) {
@@ -211,9 +220,18 @@ Result<void> Wal::sync() {
         // dirty pages and forgotten the error: retrying could report
         // success for data that is gone. Only reopening (recovery) is safe.
         m_broken = written.error().to_string();
-        return std::unexpected(std::move(written).error().wrap("kv/wal: sync"));
+        return std::unexpected(std::move(written).error().wrap(
+            flush == WalFlush::Sync ? "kv/wal: sync" : "kv/wal: write"));
     }
     return {};
+}
+
+Result<void> Wal::sync() {
+    return flush_pending(WalFlush::Sync);
+}
+
+Result<void> Wal::write() {
+    return flush_pending(WalFlush::Write);
 }
 
 Result<void> Wal::release(Index index) {

@@ -104,6 +104,12 @@ public:
     /// success the records survive a crash; when it fails the log takes no
     /// more writes (what reached the disk is unknown until it is reopened).
     Result<void> sync();
+    /// Writes everything buffered into the file without waiting for the
+    /// disk: it survives the process being killed, not a power cut, and
+    /// the next sync() makes it durable. For records that need not be
+    /// durable yet but must not die with the process (a commit index the
+    /// member is about to apply up to). Fails like sync().
+    Result<void> write();
     /// Removes the oldest segments whose entries are all at or below
     /// `index` (at most the latest snapshot marker written), keeping the
     /// newest segment always.
@@ -136,7 +142,10 @@ private:
     // Creates segment `segment` (temp file, preallocated, header records,
     // fdatasync, rename, directory fsync) and makes it the one written to.
     Result<void> start_segment(const Segment& segment);
-    Result<void> write_pending();
+    /// Whether buffered records are only written, or written and synced.
+    enum class WalFlush { Write, Sync };
+    Result<void> write_pending(WalFlush flush);
+    Result<void> flush_pending(WalFlush flush);
     Result<void> check_usable() const;
     void buffer(RecordType type, const RecordValue& value);
 
@@ -155,6 +164,7 @@ private:
     std::string m_pending;
     WalState m_recovered;
     std::optional<std::string> m_broken; // why the log takes no more writes
+    bool m_unsynced = false;             // write() put records in the file since the last sync
     std::string m_directory;
 };
 

@@ -395,6 +395,28 @@ TEST_CASE("a missing segment in the middle of the log is refused") {
     CHECK(wal.error().to_string().find("segment 2 is missing") != std::string::npos);
 }
 
+TEST_CASE(
+    "write() puts what was appended in the file without syncing, and the next sync syncs it") {
+    TempDir dir;
+    FakeStorage storage;
+    Wal wal = create_log(dir / "wal", {.storage = &storage});
+    auto entries = make_entries(1, 2, 1);
+    REQUIRE(wal.append(entries));
+    REQUIRE(wal.sync());
+    int syncs = storage.calls(StorageCall::Fdatasync);
+    REQUIRE(wal.append({}, HardState{.term = 1, .vote = 0, .commit = 2}));
+    REQUIRE(wal.write());
+    CHECK(storage.calls(StorageCall::Fdatasync) == syncs);
+    // In the file: a process killed now (not the machine) keeps it.
+    Wal reopened = open_log(dir / "wal");
+    CHECK(reopened.recovered().hard_state == HardState{.term = 1, .vote = 0, .commit = 2});
+    // Nothing new appended, and still the next sync makes it durable.
+    REQUIRE(wal.sync());
+    CHECK(storage.calls(StorageCall::Fdatasync) == syncs + 1);
+    REQUIRE(wal.sync());
+    CHECK(storage.calls(StorageCall::Fdatasync) == syncs + 1);
+}
+
 TEST_CASE("after a failed sync the log takes no more writes until it is reopened") {
     TempDir dir;
     FakeStorage storage;
