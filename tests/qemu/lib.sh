@@ -123,6 +123,29 @@ qt_mkimage() {
   QT_INITRD=$dir/initramfs.img
 }
 
+# qt_update_dirs: empty QT_KEYS (with QT_KEYS/update.key, an EC P-256 key
+# for tools/mkimage --sign-key) and QT_PAYLOADS (where --payload-output
+# payloads and channels go) under WORK_DIR/images.
+qt_update_dirs() {
+  QT_KEYS=$QT_WORK/images/$QT_NAME-keys
+  QT_PAYLOADS=$QT_WORK/images/$QT_NAME-payloads
+  rm -rf -- "$QT_KEYS" "$QT_PAYLOADS"
+  mkdir -p "$QT_KEYS" "$QT_PAYLOADS"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$QT_KEYS/update.key" 2>/dev/null ||
+    qt_fail "openssl could not make a key"
+}
+
+# qt_payload_disk: QT_PAYLOAD_DISK, an ext4 disk image holding QT_PAYLOADS
+# (room for the files at their full size, and ext4's own: journal, tables),
+# for a guest to mount as its second disk.
+qt_payload_disk() {
+  QT_PAYLOAD_DISK=$QT_WORK/images/$QT_NAME-payloads.img
+  rm -f -- "$QT_PAYLOAD_DISK"
+  truncate -s "$(($(du -sm --apparent-size "$QT_PAYLOADS" | cut -f1) * 5 / 4 + 32))M" "$QT_PAYLOAD_DISK"
+  PATH="$PATH:/usr/sbin:/sbin" mkfs.ext4 -q -F -d "$QT_PAYLOADS" "$QT_PAYLOAD_DISK" >/dev/null ||
+    qt_fail "mkfs.ext4 -d of the payloads failed"
+}
+
 # qt_copy_root_a_to_b: ROOT-B of QT_DISK := ROOT-A, byte for byte (tools/mkimage
 # makes them the same size): an A/B disk whose other slot boots the same root.
 qt_copy_root_a_to_b() {

@@ -17,12 +17,8 @@ export PATH="$PATH:/usr/sbin:/sbin"
 command -v openssl >/dev/null || { echo "SKIP: openssl is not installed"; exit 77; }
 command -v cgpt >/dev/null || { echo "SKIP: cgpt is not installed (apt-get install cgpt)"; exit 77; }
 
-keys=$QT_WORK/images/$QT_NAME-keys
-payloads=$QT_WORK/images/$QT_NAME-payloads
-rm -rf -- "$keys" "$payloads"
-mkdir -p "$keys" "$payloads"
-openssl ecparam -name prime256v1 -genkey -noout -out "$keys/update.key" 2>/dev/null ||
-  qt_fail "openssl could not make a key"
+qt_update_dirs
+keys=$QT_KEYS payloads=$QT_PAYLOADS
 image() { # HOSTNAME VERSION: mkimage with the payload kept in $payloads/HOSTNAME
   qt_mkimage --busybox --hostname "$1" --sign-key "$keys/update.key" --version "$2" \
     --payload-output "$payloads/$1" \
@@ -40,10 +36,8 @@ cat >"$payloads/channels/stable.json" <<'JSON'
  "releases": [{"version": "2.0.0", "manifest": "keel-b/manifest.json",
                "signature": "keel-b/manifest.json.sig", "image": "keel-b/root.img"}]}
 JSON
-payload_disk=$QT_WORK/images/$QT_NAME-payloads.img
-rm -f -- "$payload_disk"
-truncate -s "$(($(du -sm --apparent-size "$payloads" | cut -f1) * 5 / 4 + 32))M" "$payload_disk"
-mkfs.ext4 -q -F -d "$payloads" "$payload_disk" >/dev/null || qt_fail "mkfs.ext4 -d of the payloads failed"
+qt_payload_disk
+payload_disk=$QT_PAYLOAD_DISK
 
 # flags N: "P T S" as cgpt reads partition N.
 flags() { echo "$(cgpt show -i "$1" -P "$QT_DISK") $(cgpt show -i "$1" -T "$QT_DISK") $(cgpt show -i "$1" -S "$QT_DISK")"; }

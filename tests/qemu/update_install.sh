@@ -19,12 +19,8 @@ qt_init "$@"
 export PATH="$PATH:/usr/sbin:/sbin"
 command -v openssl >/dev/null || { echo "SKIP: openssl is not installed"; exit 77; }
 
-keys=$QT_WORK/images/$QT_NAME-keys
-payloads=$QT_WORK/images/$QT_NAME-payloads
-rm -rf -- "$keys" "$payloads"
-mkdir -p "$keys" "$payloads"
-openssl ecparam -name prime256v1 -genkey -noout -out "$keys/update.key" 2>/dev/null ||
-  qt_fail "openssl could not make a key"
+qt_update_dirs
+keys=$QT_KEYS payloads=$QT_PAYLOADS
 image() { # HOSTNAME VERSION: mkimage with the payload kept in $payloads/HOSTNAME
   qt_mkimage --busybox --hostname "$1" --file "$QT_GUEST/install.sh:/install.sh" \
     --sign-key "$keys/update.key" --version "$2" --payload-output "$payloads/$1"
@@ -38,11 +34,8 @@ cat >"$payloads/channels/stable.json" <<'JSON'
  "releases": [{"version": "2.0.0", "manifest": "keel-b/manifest.json",
                "signature": "keel-b/manifest.json.sig", "image": "keel-b/root.img"}]}
 JSON
-payload_disk=$QT_WORK/images/$QT_NAME-payloads.img
-rm -f -- "$payload_disk"
-# Room for the files at their full size, and ext4's own (journal, tables).
-truncate -s "$(($(du -sm --apparent-size "$payloads" | cut -f1) * 5 / 4 + 32))M" "$payload_disk"
-mkfs.ext4 -q -F -d "$payloads" "$payload_disk" >/dev/null || qt_fail "mkfs.ext4 -d of the payloads failed"
+qt_payload_disk
+payload_disk=$QT_PAYLOAD_DISK
 
 part_bytes() { # partition number -> "offset size" in bytes
   sgdisk -i "$1" "$QT_DISK" | sed -n 's/^First sector: \([0-9]*\).*/\1/p; s/^Partition size: \([0-9]*\) sectors.*/\1/p' |

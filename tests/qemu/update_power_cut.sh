@@ -27,12 +27,8 @@ for tool in openssl:openssl cgpt:cgpt sgdisk:gdisk; do
   fi
 done
 
-keys=$QT_WORK/images/$QT_NAME-keys
-payloads=$QT_WORK/images/$QT_NAME-payloads
-rm -rf -- "$keys" "$payloads"
-mkdir -p "$keys" "$payloads"
-openssl ecparam -name prime256v1 -genkey -noout -out "$keys/update.key" 2>/dev/null ||
-  qt_fail "openssl could not make a key"
+qt_update_dirs
+keys=$QT_KEYS payloads=$QT_PAYLOADS
 # Random bytes: erofs cannot make them smaller.
 head -c $((56 << 20)) /dev/urandom >"$keys/ballast" || qt_fail "cannot write the ballast file"
 qt_mkimage --busybox --hostname keel-b --file "$keys/ballast:/usr/share/ballast" \
@@ -42,10 +38,8 @@ image_bytes=$(stat -c %s "$payloads/keel-b/root.img")
 # A's slots hold B's image and its footer (1 MiB), with room to spare.
 qt_mkimage --busybox --hostname keel-a --file "$QT_GUEST/power_cut.sh:/power_cut.sh" \
   --sign-key "$keys/update.key" --version 1.0.0 --root-size $((image_bytes / 1048576 + 4))
-payload_disk=$QT_WORK/images/$QT_NAME-payloads.img
-rm -f -- "$payload_disk"
-truncate -s "$(($(du -sm --apparent-size "$payloads" | cut -f1) * 5 / 4 + 32))M" "$payload_disk"
-mkfs.ext4 -q -F -d "$payloads" "$payload_disk" >/dev/null || qt_fail "mkfs.ext4 -d of the payload failed"
+qt_payload_disk
+payload_disk=$QT_PAYLOAD_DISK
 echo "$QT_NAME: payload 2.0.0: $image_bytes bytes"
 
 slot_row() { echo "$1 +ROOT-$1 +[0-9]+ +$2 +$3 +$4 +$5"; }
