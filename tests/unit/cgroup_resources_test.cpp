@@ -27,7 +27,7 @@ using Writes = std::vector<CgroupWrite>;
 
 Writes writes_of(const Resources& resources) {
     auto writes = cgroup_v2_writes(resources);
-    REQUIRE_MESSAGE(writes, writes.error().to_string());
+    REQUIRE_MESSAGE(writes, (writes ? std::string() : writes.error().to_string()));
     return *writes;
 }
 

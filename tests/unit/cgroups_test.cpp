@@ -38,7 +38,7 @@ template <typename ParseResult> std::string cgroup_parse_error(const ParseResult
 
 // A parsed limit as text: the number, or "none" for no limit.
 template <typename ParseResult> std::string limit_text(const ParseResult& value) {
-    REQUIRE_MESSAGE(value, value.error().to_string());
+    REQUIRE_MESSAGE(value, (value ? std::string() : value.error().to_string()));
     return *value ? cat(**value) : std::string("none");
 }
 

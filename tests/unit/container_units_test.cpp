@@ -23,7 +23,7 @@ namespace {
 std::vector<std::string> words_for(std::initializer_list<std::string_view> args) {
     std::vector<std::string_view> list(args);
     Result<ParsedArgs> parsed = parse(kRunCommand, "run", list);
-    REQUIRE_MESSAGE(parsed, parsed.error().to_string());
+    REQUIRE_MESSAGE(parsed, (parsed ? std::string() : parsed.error().to_string()));
     return supervised_run_words("/usr/bin/keel", "web", *parsed);
 }
 

@@ -22,7 +22,7 @@ namespace {
 ContainerExec parsed_exec(std::initializer_list<std::string_view> args) {
     std::vector<std::string_view> list(args);
     Result<ContainerExec> request = cli::parse_exec_args(list);
-    REQUIRE_MESSAGE(request, request.error().to_string());
+    REQUIRE_MESSAGE(request, (request ? std::string() : request.error().to_string()));
     return std::move(*request);
 }
 

@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 
 std::chrono::nanoseconds go_duration(std::string_view text) {
     keel::Result<std::chrono::nanoseconds> parsed = keel::parse_go_duration(text);
-    REQUIRE_MESSAGE(parsed, parsed.error().to_string());
+    REQUIRE_MESSAGE(parsed, (parsed ? std::string() : parsed.error().to_string()));
     return *parsed;
 }
 

@@ -37,10 +37,10 @@ std::string file_bytes(const std::string& path) {
 uint64_t word_in_copy(const std::string& bytes, uint64_t lba, uint32_t number) {
     auto header =
         keel::parse_gpt_header(std::string_view(bytes).substr(size_t(lba) * kSector, kSector), lba);
-    REQUIRE_MESSAGE(header, header.error().to_string());
+    REQUIRE_MESSAGE(header, (header ? std::string() : header.error().to_string()));
     auto entries = keel::parse_gpt_entries(
         *header, std::string_view(bytes).substr(size_t(header->entries_lba) * kSector));
-    REQUIRE_MESSAGE(entries, entries.error().to_string());
+    REQUIRE_MESSAGE(entries, (entries ? std::string() : entries.error().to_string()));
     for (const keel::GptPartition& partition : *entries)
         if (partition.number == number)
             return partition.attributes;
@@ -60,7 +60,7 @@ TEST_CASE("a partition's new attribute word is in both GPT copies, with their CR
     TempDir dir;
     std::string path = write_disk(dir, make_disk());
     auto copies = keel::set_gpt_attributes(keel::system_storage(), path, kChange);
-    REQUIRE_MESSAGE(copies, copies.error().to_string());
+    REQUIRE_MESSAGE(copies, (copies ? std::string() : copies.error().to_string()));
     CHECK(*copies == keel::GptCopies::Both);
     std::string bytes = file_bytes(path);
     CHECK(word_in_copy(bytes, 1, 1) == kNewWord);
@@ -79,7 +79,7 @@ TEST_CASE("a damaged primary GPT is rebuilt from the backup when attributes chan
     std::string path = write_disk(dir, disk);
     CHECK(*keel::check_gpt_copies(keel::system_storage(), path) == keel::GptCopies::BackupOnly);
     auto copies = keel::set_gpt_attributes(keel::system_storage(), path, kChange);
-    REQUIRE_MESSAGE(copies, copies.error().to_string());
+    REQUIRE_MESSAGE(copies, (copies ? std::string() : copies.error().to_string()));
     CHECK(*copies == keel::GptCopies::BackupOnly);
     CHECK(*keel::check_gpt_copies(keel::system_storage(), path) == keel::GptCopies::Both);
     std::string bytes = file_bytes(path);
@@ -94,7 +94,7 @@ TEST_CASE("a damaged backup GPT is rebuilt from the primary") {
     std::string path = write_disk(dir, disk);
     CHECK(*keel::check_gpt_copies(keel::system_storage(), path) == keel::GptCopies::PrimaryOnly);
     auto copies = keel::set_gpt_attributes(keel::system_storage(), path, kChange);
-    REQUIRE_MESSAGE(copies, copies.error().to_string());
+    REQUIRE_MESSAGE(copies, (copies ? std::string() : copies.error().to_string()));
     CHECK(*copies == keel::GptCopies::PrimaryOnly);
     std::string bytes = file_bytes(path);
     CHECK(word_in_copy(bytes, kSectors - 1, 1) == kNewWord);
@@ -121,7 +121,7 @@ TEST_CASE("a backup GPT that disagrees with the primary (a change cut between th
     CHECK(table->partitions[0].attributes == old_word);
     const keel::GptAttributeChange back[] = {{1, old_word}};
     auto copies = keel::set_gpt_attributes(keel::system_storage(), path, back);
-    REQUIRE_MESSAGE(copies, copies.error().to_string());
+    REQUIRE_MESSAGE(copies, (copies ? std::string() : copies.error().to_string()));
     CHECK(*copies == keel::GptCopies::PrimaryOnly);
     CHECK(*keel::check_gpt_copies(keel::system_storage(), path) == keel::GptCopies::Both);
     CHECK(file_bytes(path) == disk.bytes);
@@ -182,7 +182,7 @@ TEST_CASE("a stop at any call of an attribute change leaves a GPT with the old o
         storage.crash_at_call(crash);
         CHECK_FALSE(keel::set_gpt_attributes(storage, path, kChange));
         auto table = keel::read_gpt(path);
-        REQUIRE_MESSAGE(table, table.error().to_string());
+        REQUIRE_MESSAGE(table, (table ? std::string() : table.error().to_string()));
         uint64_t word = table->partitions[0].attributes;
         CHECK((word == old_word || word == kNewWord));
         // The next change finishes the job, whatever was left.
@@ -199,7 +199,7 @@ TEST_CASE("a stop at any call of an attribute change leaves a GPT with the old o
             storage.cut_write(StorageCall::Pwrite, write, accepted, CutWrite::Fail);
             CHECK_FALSE(keel::set_gpt_attributes(storage, path, kChange));
             auto table = keel::read_gpt(path);
-            REQUIRE_MESSAGE(table, table.error().to_string());
+            REQUIRE_MESSAGE(table, (table ? std::string() : table.error().to_string()));
             uint64_t word = table->partitions[0].attributes;
             CHECK((word == old_word || word == kNewWord));
         }

@@ -21,7 +21,7 @@ namespace {
 
 JsonValue parsed_json(std::string_view text) {
     auto value = keel::parse_json(text);
-    REQUIRE_MESSAGE(value, value.error().to_string());
+    REQUIRE_MESSAGE(value, (value ? std::string() : value.error().to_string()));
     return *value;
 }
 

@@ -22,7 +22,7 @@ std::string json_error(std::string_view text) {
 // The decoded string of a document that is one string.
 std::string parsed_string(std::string_view text) {
     auto parsed = parse_json(text);
-    REQUIRE_MESSAGE(parsed, parsed.error().to_string());
+    REQUIRE_MESSAGE(parsed, (parsed ? std::string() : parsed.error().to_string()));
     REQUIRE(parsed->kind() == Kind::String);
     return parsed->string();
 }
@@ -30,7 +30,7 @@ std::string parsed_string(std::string_view text) {
 // The literal of a document that is one number.
 std::string parsed_number(std::string_view text) {
     auto parsed = parse_json(text);
-    REQUIRE_MESSAGE(parsed, parsed.error().to_string());
+    REQUIRE_MESSAGE(parsed, (parsed ? std::string() : parsed.error().to_string()));
     REQUIRE(parsed->kind() == Kind::Number);
     return parsed->number_text();
 }

@@ -26,19 +26,19 @@ const TimePoint kStart = TimePoint(1000h);
 std::unique_ptr<Lessor> open_lessor(MvccStore& store, TimePoint now = kStart,
                                     int64_t minimum_ttl = 1) {
     auto lessor = Lessor::open(store, now, minimum_ttl);
-    REQUIRE_MESSAGE(lessor, lessor.error().to_string());
+    REQUIRE_MESSAGE(lessor, (lessor ? std::string() : lessor.error().to_string()));
     return std::move(*lessor);
 }
 
 void grant(Lessor& lessor, int64_t id, int64_t ttl, TimePoint now = kStart, kv::Index applied = 0) {
     auto granted = lessor.grant(id, ttl, applied, now);
-    REQUIRE_MESSAGE(granted, granted.error().to_string());
+    REQUIRE_MESSAGE(granted, (granted ? std::string() : granted.error().to_string()));
 }
 
 LeaseStatus status(const Lessor& lessor, int64_t id, TimePoint now,
                    LeaseKeys keys = LeaseKeys::Omit) {
     auto found = lessor.time_to_live(id, now, keys);
-    REQUIRE_MESSAGE(found, found.error().to_string());
+    REQUIRE_MESSAGE(found, (found ? std::string() : found.error().to_string()));
     return std::move(*found);
 }
 
@@ -141,9 +141,9 @@ TEST_CASE("leases and their revokes survive closing and reopening the store's fi
     keel::testing::TempDir dir;
     auto open_store = [&] {
         auto backend = open_lmdb_backend(dir / "kv.lmdb", 64 << 20, LmdbSync::NoMetaSync);
-        REQUIRE_MESSAGE(backend, backend.error().to_string());
+        REQUIRE_MESSAGE(backend, (backend ? std::string() : backend.error().to_string()));
         auto store = MvccStore::open(std::move(*backend));
-        REQUIRE_MESSAGE(store, store.error().to_string());
+        REQUIRE_MESSAGE(store, (store ? std::string() : store.error().to_string()));
         return std::move(*store);
     };
     {

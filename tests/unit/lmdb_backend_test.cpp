@@ -22,9 +22,9 @@ namespace {
 
 std::unique_ptr<MvccStore> open_lmdb_store(const std::string& path) {
     auto backend = open_lmdb_backend(path, 64 << 20, LmdbSync::NoMetaSync);
-    REQUIRE_MESSAGE(backend, backend.error().to_string());
+    REQUIRE_MESSAGE(backend, (backend ? std::string() : backend.error().to_string()));
     auto store = MvccStore::open(std::move(*backend));
-    REQUIRE_MESSAGE(store, store.error().to_string());
+    REQUIRE_MESSAGE(store, (store ? std::string() : store.error().to_string()));
     return std::move(*store);
 }
 
@@ -164,7 +164,7 @@ TEST_CASE("a batched commit that fails after its first write leaves none of its 
     Backend& backend = **opened;
     auto value_of = [&](std::string_view key) -> std::optional<std::string> {
         auto got = backend.get(key);
-        REQUIRE_MESSAGE(got, got.error().to_string());
+        REQUIRE_MESSAGE(got, (got ? std::string() : got.error().to_string()));
         return *got;
     };
     for (int i = 0; i < 50; ++i)

@@ -14,7 +14,7 @@ namespace keel::testing {
 
 inline std::unique_ptr<kv::MvccStore> open_memory_store() {
     auto store = kv::MvccStore::open(kv::make_memory_backend());
-    REQUIRE_MESSAGE(store, store.error().to_string());
+    REQUIRE_MESSAGE(store, (store ? std::string() : store.error().to_string()));
     return std::move(*store);
 }
 
@@ -26,7 +26,7 @@ inline kv::Written<kv::PutResponse> put(kv::MvccStore& store, std::string key, s
     request.lease = lease;
     request.prev_kv = true;
     auto written = store.put(request);
-    REQUIRE_MESSAGE(written, written.error().to_string());
+    REQUIRE_MESSAGE(written, (written ? std::string() : written.error().to_string()));
     return std::move(*written);
 }
 
@@ -37,13 +37,13 @@ inline kv::Written<kv::DeleteRangeResponse> remove(kv::MvccStore& store, std::st
     request.range_end = std::move(range_end);
     request.prev_kv = true;
     auto written = store.delete_range(request);
-    REQUIRE_MESSAGE(written, written.error().to_string());
+    REQUIRE_MESSAGE(written, (written ? std::string() : written.error().to_string()));
     return std::move(*written);
 }
 
 inline kv::RangeResponse read(const kv::MvccStore& store, kv::RangeRequest request) {
     auto response = store.range(request);
-    REQUIRE_MESSAGE(response, response.error().to_string());
+    REQUIRE_MESSAGE(response, (response ? std::string() : response.error().to_string()));
     return std::move(*response);
 }
 

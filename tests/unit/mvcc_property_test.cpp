@@ -68,7 +68,8 @@ void check_ranges(const MvccStore& store, const Model& model, uint32_t seed) {
                 request.range_end = end;
                 request.revision = rev;
                 auto response = store.range(request);
-                REQUIRE_MESSAGE(response, "seed ", seed, ": ", response.error().to_string());
+                REQUIRE_MESSAGE(response, "seed ", seed, ": ",
+                                (response ? std::string() : response.error().to_string()));
                 std::vector<KeyValue> expected;
                 for (const auto& [key, kv] : state)
                     if (end.empty() ? key == from
@@ -162,7 +163,8 @@ TEST_CASE("random operations on the store agree with a reference model at every 
                 delete_probe.key = probe;
                 txn.failure = {RequestOp{delete_probe}};
                 auto written = store->txn(txn);
-                REQUIRE_MESSAGE(written, "seed ", seed, ": ", written.error().to_string());
+                REQUIRE_MESSAGE(written, "seed ", seed, ": ",
+                                (written ? std::string() : written.error().to_string()));
                 bool exists = model.now().contains(probe);
                 CHECK(written->response.succeeded == exists);
                 if (exists) {
@@ -178,7 +180,8 @@ TEST_CASE("random operations on the store agree with a reference model at every 
                 int64_t at = model.compacted + 1 +
                              int64_t(rng() % uint64_t(model.revision() - model.compacted));
                 auto compacted = store->compact(at);
-                REQUIRE_MESSAGE(compacted, "seed ", seed, ": ", compacted.error().to_string());
+                REQUIRE_MESSAGE(compacted, "seed ", seed, ": ",
+                                (compacted ? std::string() : compacted.error().to_string()));
                 model.compacted = at;
             }
         }

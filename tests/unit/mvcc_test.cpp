@@ -319,7 +319,7 @@ std::vector<std::string> aux_records(const MvccStore& store, std::string_view pr
         out.push_back(std::string(name) + "=" + std::string(value));
         return ScanStep::Continue;
     });
-    REQUIRE_MESSAGE(scanned, scanned.error().to_string());
+    REQUIRE_MESSAGE(scanned, (scanned ? std::string() : scanned.error().to_string()));
     return out;
 }
 

@@ -43,7 +43,7 @@ bool holds(MvccStore& store, kv::Compare compare) {
     TxnRequest txn;
     txn.compare.push_back(std::move(compare));
     auto written = store.txn(txn);
-    REQUIRE_MESSAGE(written, written.error().to_string());
+    REQUIRE_MESSAGE(written, (written ? std::string() : written.error().to_string()));
     return written->response.succeeded;
 }
 

@@ -88,7 +88,7 @@ struct Cluster {
                 if (drop && drop(m))
                     continue;
                 Result<void> r = nodes[m.to]->step(m);
-                REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+                REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
             }
         }
         FAIL("messages kept flowing");

@@ -191,7 +191,7 @@ public:
         DriverMember& m = member(id);
         Result<std::unique_ptr<RaftDriver>> driver =
             RaftDriver::open(*reactor, options(id, std::move(initial)), m.machine, network);
-        REQUIRE_MESSAGE(driver, driver.error().to_string());
+        REQUIRE_MESSAGE(driver, (driver ? std::string() : driver.error().to_string()));
         m.driver = std::move(*driver);
         m.driver->on_leader_change(
             [&m](NodeId leader, Term term) { m.leader_changes.emplace_back(leader, term); });
@@ -348,10 +348,10 @@ TEST_CASE("proposals on the leader and on a follower are applied on every member
     NodeId follower = c.follower_of(leader);
 
     Result<std::string> on_leader = c.propose(leader, "a=1");
-    REQUIRE_MESSAGE(on_leader, on_leader.error().to_string());
+    REQUIRE_MESSAGE(on_leader, (on_leader ? std::string() : on_leader.error().to_string()));
     CHECK(on_leader->starts_with("applied a=1 at "));
     Result<std::string> on_follower = c.propose(follower, "b=2");
-    REQUIRE_MESSAGE(on_follower, on_follower.error().to_string());
+    REQUIRE_MESSAGE(on_follower, (on_follower ? std::string() : on_follower.error().to_string()));
     CHECK(on_follower->starts_with("applied b=2 at "));
     // A command the state machine refuses is still answered.
     Result<std::string> refused = c.propose(follower, "no equals sign");
@@ -547,7 +547,7 @@ TEST_CASE("a fourth member is added as a voter, catches up, and is removed again
 
     c.start(4); // joins: nothing on disk and no initial membership
     Result<void> added = c.change_membership({ConfChangeType::AddVoter, 4, "urls of 4"});
-    REQUIRE_MESSAGE(added, added.error().to_string());
+    REQUIRE_MESSAGE(added, (added ? std::string() : added.error().to_string()));
     c.run_until([&] { return c.all_have({4}, "before", "1"); });
     for (NodeId id : {1, 2, 3, 4}) {
         c.run_until([&] { return c.machine(id).conf.voters.size() == 4; });
@@ -562,7 +562,7 @@ TEST_CASE("a fourth member is added as a voter, catches up, and is removed again
     CHECK(!twice);
 
     Result<void> removed = c.change_membership({ConfChangeType::RemoveNode, 4, ""});
-    REQUIRE_MESSAGE(removed, removed.error().to_string());
+    REQUIRE_MESSAGE(removed, (removed ? std::string() : removed.error().to_string()));
     for (NodeId id : {1, 2, 3}) {
         c.run_until([&] { return c.machine(id).conf.voters.size() == 3; });
         CHECK(c.machine(id).conf.voters == std::vector<NodeId>{1, 2, 3});

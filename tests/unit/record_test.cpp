@@ -44,7 +44,7 @@ TEST_CASE("a container's record reads back as it was written") {
     REQUIRE(write_record(paths, sample_record()));
 
     auto record = read_record(runtime, "web");
-    REQUIRE_MESSAGE(record, record.error().to_string());
+    REQUIRE_MESSAGE(record, (record ? std::string() : record.error().to_string()));
     CHECK(record->bundle == "/srv/bundle");
     CHECK(record->rootfs == "/srv/bundle/rootfs");
     CHECK(record->pid == 4242);

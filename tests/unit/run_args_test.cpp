@@ -23,7 +23,7 @@ namespace {
 RunOptions parsed_run(std::initializer_list<std::string_view> args) {
     std::vector<std::string_view> list(args);
     Result<RunOptions> options = cli::parse_run_args(list);
-    REQUIRE_MESSAGE(options, options.error().to_string());
+    REQUIRE_MESSAGE(options, (options ? std::string() : options.error().to_string()));
     return std::move(*options);
 }
 

@@ -57,9 +57,9 @@ oci::ImageConfig busybox_image() {
 oci::Spec made(const RunOptions& options, const oci::ImageConfig& image,
                const ContainerPlace& place) {
     Result<std::string> text = make_spec(options, image, place);
-    REQUIRE_MESSAGE(text, text.error().to_string());
+    REQUIRE_MESSAGE(text, (text ? std::string() : text.error().to_string()));
     Result<oci::Spec> spec = oci::parse_spec(*text);
-    REQUIRE_MESSAGE(spec, spec.error().to_string(), "\n", *text);
+    REQUIRE_MESSAGE(spec, (spec ? std::string() : spec.error().to_string()), "\n", *text);
     return std::move(*spec);
 }
 
@@ -120,7 +120,7 @@ TEST_CASE("where device rules cannot be enforced, Docker's default CAP_MKNOD is 
 TEST_CASE("--cap-add and --cap-drop take names with or without CAP_ in any case, and ALL") {
     auto caps = [](std::vector<std::string> add, std::vector<std::string> drop) {
         auto result = effective_capabilities(add, drop);
-        REQUIRE_MESSAGE(result, result.error().to_string());
+        REQUIRE_MESSAGE(result, (result ? std::string() : result.error().to_string()));
         return *result;
     };
     CHECK(caps({"net_admin"}, {"CAP_CHOWN"}) ==
@@ -139,7 +139,7 @@ TEST_CASE("the process runs the image's entrypoint and cmd, a given command repl
     image.cmd = {"serve", "--port=80"};
     auto args = [&](RunOptions options) {
         auto result = process_args(options, image);
-        REQUIRE_MESSAGE(result, result.error().to_string());
+        REQUIRE_MESSAGE(result, (result ? std::string() : result.error().to_string()));
         return *result;
     };
     CHECK(args({}) == std::vector<std::string>{"/entry", "-x", "serve", "--port=80"});
@@ -178,7 +178,7 @@ TEST_CASE("the user is looked up in the image's own passwd and group files") {
     ImageRoot root;
     auto user = [&](std::string_view spec) {
         auto result = resolve_user(root.dir / "rootfs", spec);
-        REQUIRE_MESSAGE(result, result.error().to_string());
+        REQUIRE_MESSAGE(result, (result ? std::string() : result.error().to_string()));
         return *result;
     };
     ResolvedUser www = user("www");
@@ -468,7 +468,7 @@ TEST_CASE("an env file has KEY=VALUE lines, comments, and KEYs taken from the ca
     };
     auto env = parse_env_file("# comment\n\nA=1\r\n  B=two words\nFROM_HOST\nMISSING\nC=\n",
                               "app.env", lookup);
-    REQUIRE_MESSAGE(env, env.error().to_string());
+    REQUIRE_MESSAGE(env, (env ? std::string() : env.error().to_string()));
     CHECK(*env == std::vector<std::string>{"A=1", "B=two words", "FROM_HOST=yes", "C="});
     auto bad = parse_env_file("A=1\nBAD KEY=2\n", "app.env", lookup);
     REQUIRE_FALSE(bad);

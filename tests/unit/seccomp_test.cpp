@@ -38,7 +38,7 @@ namespace {
 
 SeccompFilter compiled(const Seccomp& profile) {
     auto filter = compile_seccomp(profile);
-    REQUIRE_MESSAGE(filter, filter.error().to_string());
+    REQUIRE_MESSAGE(filter, (filter ? std::string() : filter.error().to_string()));
     REQUIRE_FALSE(filter->program.empty());
     return std::move(*filter);
 }
@@ -211,7 +211,7 @@ struct stat stat_of(const std::string& path) {
 std::shared_ptr<const SeccompFilter> cached(const Seccomp& profile, const std::string& directory,
                                             Storage& storage = system_storage()) {
     auto filter = cached_seccomp(profile, directory, storage);
-    REQUIRE_MESSAGE(filter, filter.error().to_string());
+    REQUIRE_MESSAGE(filter, (filter ? std::string() : filter.error().to_string()));
     REQUIRE(*filter);
     return *filter;
 }

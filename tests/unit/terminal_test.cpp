@@ -29,7 +29,7 @@ TEST_CASE("a process's pty arrives over the console socket, sized as asked, with
     }
     channel->sender.reset();
     Result<Fd> master = receive_console(channel->receiver.get());
-    REQUIRE_MESSAGE(master, master.error().to_string());
+    REQUIRE_MESSAGE(master, (master ? std::string() : master.error().to_string()));
     winsize size{};
     REQUIRE(::ioctl(master->get(), TIOCGWINSZ, &size) == 0);
     CHECK(size.ws_row == 33);

@@ -47,7 +47,7 @@ TEST_CASE("a manifest written by keel reads back the same") {
     up::Manifest manifest = sample_manifest();
     std::string text = up::encode_manifest(manifest);
     auto parsed = up::parse_manifest(text);
-    REQUIRE_MESSAGE(parsed, parsed.error().to_string());
+    REQUIRE_MESSAGE(parsed, (parsed ? std::string() : parsed.error().to_string()));
     CHECK(parsed->version == "1.4.12");
     CHECK(parsed->channel == "stable");
     CHECK(parsed->image.size == 12288);

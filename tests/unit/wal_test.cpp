@@ -44,13 +44,13 @@ constexpr char kFirstSegment[] = "0000000000000001-0000000000000001.wal";
 
 Wal create_log(const std::string& directory, WalOptions options = {}) {
     auto wal = Wal::create(directory, kMetadata, options);
-    REQUIRE_MESSAGE(wal, wal.error().to_string());
+    REQUIRE_MESSAGE(wal, (wal ? std::string() : wal.error().to_string()));
     return std::move(*wal);
 }
 
 Wal open_log(const std::string& directory, WalOptions options = {}) {
     auto wal = Wal::open(directory, options);
-    REQUIRE_MESSAGE(wal, wal.error().to_string());
+    REQUIRE_MESSAGE(wal, (wal ? std::string() : wal.error().to_string()));
     return std::move(*wal);
 }
 
@@ -529,11 +529,11 @@ void check_recovery(const std::string& root, const Trace& trace) {
     if (!*exists) {
         REQUIRE(trace.acknowledged == 0);
         auto created = Wal::create(root + "/wal", kMetadata, options);
-        REQUIRE_MESSAGE(created, created.error().to_string());
+        REQUIRE_MESSAGE(created, (created ? std::string() : created.error().to_string()));
         return;
     }
     auto opened = Wal::open(root + "/wal", options);
-    REQUIRE_MESSAGE(opened, opened.error().to_string());
+    REQUIRE_MESSAGE(opened, (opened ? std::string() : opened.error().to_string()));
     const WalState& state = opened->recovered();
     CHECK(state.metadata == kMetadata);
 
@@ -550,7 +550,7 @@ void check_recovery(const std::string& root, const Trace& trace) {
                   " records acknowledged; recovered last index ", opened->last_index());
 
     auto loaded = load_snapshot_file(disk, root + "/snap", state);
-    REQUIRE_MESSAGE(loaded, loaded.error().to_string());
+    REQUIRE_MESSAGE(loaded, (loaded ? std::string() : loaded.error().to_string()));
     if (state.snapshot.index != 0) {
         REQUIRE(loaded->has_value());
         CHECK((*loaded)->data == snapshot_data((*loaded)->meta.index));
@@ -562,7 +562,7 @@ void check_recovery(const std::string& root, const Trace& trace) {
     REQUIRE(opened->append(more));
     REQUIRE(opened->sync());
     auto again = Wal::open(root + "/wal", options);
-    REQUIRE_MESSAGE(again, again.error().to_string());
+    REQUIRE_MESSAGE(again, (again ? std::string() : again.error().to_string()));
     CHECK(log_of(again->recovered()) == [&] {
         std::vector<Entry> expected = log_of(state);
         expected.push_back(make_entry(next, 9));
@@ -581,7 +581,7 @@ TEST_CASE("a crash at any storage call loses no acknowledged record and invents 
         FakeStorage counting(disk);
         Trace trace;
         auto ran = run_scenario(counting, dir.path(), trace);
-        REQUIRE_MESSAGE(ran, ran.error().to_string());
+        REQUIRE_MESSAGE(ran, (ran ? std::string() : ran.error().to_string()));
         REQUIRE(trace.acknowledged == trace.appended.size());
         total = counting.total_calls();
         last_pwrite = counting.calls(StorageCall::Pwrite);

@@ -68,7 +68,7 @@ struct HubFixture {
         request.value = std::move(value);
         request.prev_kv = true;
         auto written = store->put(request);
-        REQUIRE_MESSAGE(written, written.error().to_string());
+        REQUIRE_MESSAGE(written, (written ? std::string() : written.error().to_string()));
         hub.notify(written->events, store->revision());
     }
 
@@ -77,7 +77,7 @@ struct HubFixture {
         request.key = std::move(key);
         request.range_end = std::move(range_end);
         auto written = store->delete_range(request);
-        REQUIRE_MESSAGE(written, written.error().to_string());
+        REQUIRE_MESSAGE(written, (written ? std::string() : written.error().to_string()));
         if (!written->events.empty())
             hub.notify(written->events, store->revision());
     }
@@ -92,19 +92,19 @@ struct HubFixture {
             txn.success.push_back(RequestOp{request});
         }
         auto written = store->txn(txn);
-        REQUIRE_MESSAGE(written, written.error().to_string());
+        REQUIRE_MESSAGE(written, (written ? std::string() : written.error().to_string()));
         hub.notify(written->events, store->revision());
     }
 
     WatchId watch(RecordingSink& sink, WatchSpec spec) {
         auto id = hub.add(sink, std::move(spec));
-        REQUIRE_MESSAGE(id, id.error().to_string());
+        REQUIRE_MESSAGE(id, (id ? std::string() : id.error().to_string()));
         return *id;
     }
 
     void resume(RecordingSink& sink) {
         auto resumed = hub.resume(sink);
-        REQUIRE_MESSAGE(resumed, resumed.error().to_string());
+        REQUIRE_MESSAGE(resumed, (resumed ? std::string() : resumed.error().to_string()));
     }
 };
 
