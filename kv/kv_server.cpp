@@ -13,6 +13,7 @@
 #include "kv/file_names.h"
 #include "kv/grpc_server.h"
 #include "kv/member_join.h"
+#include "kv/peer_query.h"
 #include "kv/tls_stream.h"
 #include "kv/wal.h"
 #include "proto/etcd/rpc.pb.h"
@@ -42,14 +43,13 @@ TlsContextOptions client_tls_options(const TlsFiles& files) {
     return options;
 }
 
-/// Peers: the accepting side checks certificates when
-/// --peer-client-cert-auth says so; the dialing side checks the server's
-/// chain whenever a CA is given (not its name: peers are dialed by IP).
-TlsContextOptions peer_tls_options(const TlsFiles& files, TlsRole role) {
+/// Peers, the accepting side: client certificates are checked when
+/// --peer-client-cert-auth says so (the dialing side: kv/peer_query.h's
+/// peer_client_tls()).
+TlsContextOptions peer_server_tls_options(const TlsFiles& files) {
     TlsContextOptions options;
-    options.role = role;
-    options.verify = role == TlsRole::Server && files.client_cert_auth ? PeerVerification::Required
-                                                                       : PeerVerification::None;
+    options.role = TlsRole::Server;
+    options.verify = files.client_cert_auth ? PeerVerification::Required : PeerVerification::None;
     options.cert_file = files.cert_file;
     options.key_file = files.key_file;
     options.trusted_ca_file = files.trusted_ca_file;
@@ -105,10 +105,9 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
     if (peer_tls) {
         std::string context =
             "kv: peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file)";
-        transport.accept_tls = TRY_CTX(
-            TlsContext::create(peer_tls_options(config.peer_tls, TlsRole::Server)), context);
-        transport.connect_tls = TRY_CTX(
-            TlsContext::create(peer_tls_options(config.peer_tls, TlsRole::Client)), context);
+        transport.accept_tls =
+            TRY_CTX(TlsContext::create(peer_server_tls_options(config.peer_tls)), context);
+        transport.connect_tls = TRY(peer_client_tls(config));
     }
     KvServer* raw = &s;
     transport.members = [raw] { return raw->cluster_members(); };

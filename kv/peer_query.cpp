@@ -67,9 +67,10 @@ Result<std::shared_ptr<TlsContext>> peer_client_tls(const ServerConfig& config) 
         return std::shared_ptr<TlsContext>();
     TlsContextOptions options;
     options.role = TlsRole::Client;
-    // The server's chain is checked whenever a CA is given (not its name:
-    // peers are dialed by IP).
+    // The server's chain is checked whenever a CA is given.
     options.verify = PeerVerification::None;
+    // Peers are dialed by IP: a server's certificate must name it.
+    options.server_address = ServerAddress::InCertificate;
     options.cert_file = config.peer_tls.cert_file;
     options.key_file = config.peer_tls.key_file;
     options.trusted_ca_file = config.peer_tls.trusted_ca_file;

@@ -7,9 +7,11 @@
 #include "kv/tls_stream.h"
 
 #include "base/strings.h"
+#include "kv/tls_names.h"
 
 #include <cerrno>
 #include <cstring>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -79,6 +81,8 @@ struct TlsContext::State {
     /// into.
     std::vector<std::string> alpn;
     std::vector<const char*> alpn_list;
+    /// A verifying client's ServerAddress::InCertificate.
+    bool check_server_address = false;
 };
 
 TlsContext::TlsContext() : m_state(std::make_unique<State>()) {}
@@ -134,6 +138,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsContextOptions& 
                   (!server && !options.trusted_ca_file.empty());
     mbedtls_ssl_conf_authmode(&s.config,
                               verify ? MBEDTLS_SSL_VERIFY_REQUIRED : MBEDTLS_SSL_VERIFY_NONE);
+    s.check_server_address =
+        !server && verify && options.server_address == ServerAddress::InCertificate;
     if (!options.trusted_ca_file.empty())
         mbedtls_ssl_conf_ca_chain(&s.config, &s.trusted, nullptr);
     if (!options.cert_file.empty())
@@ -183,6 +189,9 @@ private:
     static int receive_callback(void* self, unsigned char* buffer, size_t size);
     /// Drives the handshake: true once established.
     Result<bool> handshake();
+    /// After the handshake: the server's certificate names the address
+    /// the socket is connected to (ServerAddress::InCertificate).
+    Result<void> check_server_address() const;
     /// Writes the queued records; records whether the socket is full.
     Result<void> flush_records();
     /// The error for mbedTLS's `code`: the socket's own when it came from
@@ -255,6 +264,8 @@ Result<bool> TlsStream::handshake() {
     Result<void> flushed = flush_records();
     if (ret == 0) {
         TRY(flushed);
+        if (m_context->state().check_server_address)
+            TRY(check_server_address());
         m_established = true;
         return true;
     }
@@ -263,6 +274,46 @@ Result<bool> TlsStream::handshake() {
         return false;
     }
     return std::unexpected(failure(ret, "TLS handshake"));
+}
+
+Result<void> TlsStream::check_server_address() const {
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (::getpeername(m_fd, reinterpret_cast<sockaddr*>(&peer), &length) < 0)
+        return errno_error("TLS: the server's address");
+    std::string dialed;
+    if (peer.ss_family == AF_INET) {
+        const auto& v4 = reinterpret_cast<const sockaddr_in&>(peer);
+        dialed.assign(reinterpret_cast<const char*>(&v4.sin_addr), 4);
+    } else if (peer.ss_family == AF_INET6) {
+        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(peer);
+        dialed.assign(reinterpret_cast<const char*>(&v6.sin6_addr), 16);
+        if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr))
+            dialed = dialed.substr(12);
+    } else {
+        return {}; // a unix socket: no address to name
+    }
+    const mbedtls_x509_crt* certificate = mbedtls_ssl_get_peer_cert(&m_ssl);
+    if (!certificate)
+        return error("TLS handshake: the server showed no certificate");
+#if MBEDTLS_VERSION_MAJOR >= 3
+    const mbedtls_x509_buf& extensions = certificate->MBEDTLS_PRIVATE(v3_ext);
+#else
+    const mbedtls_x509_buf& extensions = certificate->v3_ext;
+#endif
+    auto addresses = certificate_ip_addresses(
+        std::string_view(reinterpret_cast<const char*>(extensions.p), extensions.len));
+    if (!addresses)
+        return error("TLS handshake: the server's certificate has malformed extensions");
+    std::string named;
+    for (const std::string& address : *addresses) {
+        if (address == dialed)
+            return {};
+        named += cat(named.empty() ? "" : ", ", ip_address_text(address));
+    }
+    return error(cat("TLS handshake: the server's certificate is not for ", ip_address_text(dialed),
+                     named.empty() ? std::string(" (it names no IP address)")
+                                   : cat(" (it is for ", named, ")")));
 }
 
 Result<std::optional<size_t>> TlsStream::read(char* buffer, size_t size) {

@@ -28,9 +28,16 @@ enum class PeerVerification : uint8_t { None, Required };
 
 /// What a TlsContext is made from (etcd's --cert-file, --key-file,
 /// --trusted-ca-file, --client-cert-auth and their --peer- twins).
+/// For a client that verifies the server: whether the server's certificate
+/// must also name the IP address dialed (a subjectAltName iPAddress), as
+/// Go's TLS requires of an address dialed by IP. Without it any certificate
+/// of the CA passes for any server.
+enum class ServerAddress : uint8_t { Unchecked, InCertificate };
+
 struct TlsContextOptions {
     TlsRole role = TlsRole::Server;
     PeerVerification verify = PeerVerification::None;
+    ServerAddress server_address = ServerAddress::Unchecked;
     /// ALPN protocols offered (client) or accepted (server), e.g. {"h2"}.
     /// A server with a list refuses clients that offer only others.
     std::vector<std::string> alpn;

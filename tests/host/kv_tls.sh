@@ -60,6 +60,12 @@ make_certs() {
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
     openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
       -extfile server.ext -out server.crt
+    # Signed by the same CA, but for another address than the peers'.
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout elsewhere.key \
+      -out elsewhere.csr -subj "/CN=10.0.0.9"
+    printf 'subjectAltName=IP:10.0.0.9\n' >elsewhere.ext
+    openssl x509 -req -in elsewhere.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile elsewhere.ext -out elsewhere.crt
     openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=root"
     openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
       -out client.crt
@@ -210,6 +216,24 @@ case_member_join() {
   pass
 }
 
+# Peers whose certificates (from the right CA) are for another IP address
+# than the one they are dialed at: no member trusts another, so no leader,
+# and the logs say why.
+case_peer_wrong_address() {
+  local dir=$work/wrong_address i
+  start_members "$dir" 3 https --peer-cert-file "$work/pki/elsewhere.crt" \
+    --peer-key-file "$work/pki/elsewhere.key" --peer-trusted-ca-file "$work/pki/ca.crt"
+  for i in $(seq 1 60); do
+    grep -qE 'not (for )?127\.0\.0\.1' "$dir"/m*/log 2>/dev/null && break
+    [ "$i" -lt 60 ] || fail "no member said the peer certificate is not for 127.0.0.1"
+    sleep 0.5
+  done
+  if ctl "$dir" m1 put nobody-trusts yes --command-timeout=3s >/dev/null 2>&1; then
+    fail "a put succeeded among peers whose certificates name another address"
+  fi
+  pass
+}
+
 case_no_cert() {
   local dir=$work/no_cert port status=0
   mkdir -p "$dir"
@@ -224,7 +248,7 @@ case_no_cert() {
   pass
 }
 
-cases=(put_get client_cert_auth plaintext_client cluster member_join no_cert)
+cases=(put_get client_cert_auth plaintext_client cluster member_join peer_wrong_address no_cert)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")
