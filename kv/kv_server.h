@@ -144,6 +144,8 @@ private:
     bool m_raising_no_space = false;
     Reactor::TimerId m_corruption_timer = 0;
     std::unique_ptr<RunningCorruptionCheck> m_corruption_check;
+    /// The peers the last check could not compare with (logged once).
+    std::set<std::string> m_corruption_skipped;
     bool m_raising_corrupt = false;
 };
 

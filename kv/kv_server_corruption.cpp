@@ -11,6 +11,7 @@
 #include "proto/etcd/rpc.pb.h"
 #include "proto/kv/internal.pb.h"
 
+#include <set>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -162,7 +163,16 @@ void KvServer::finish_corruption_check() {
             return;
         }
         CorruptionFindings findings = compare_leader_hashes(check->before, *after, check->results);
-        log_skipped(findings);
+        // A peer that stays down is logged once, not at every check.
+        std::set<std::string> skipped(findings.skipped.begin(), findings.skipped.end());
+        for (const std::string& peer : skipped) {
+            std::string line = cat("kv: corruption check: cannot compare with ", peer);
+            if (m_corruption_skipped.contains(peer))
+                log_debug(line);
+            else
+                log_warning(line);
+        }
+        m_corruption_skipped = std::move(skipped);
         if (findings.mismatches.empty()) {
             log_debug(cat("kv: corruption check passed at revision ", check->before.hash_revision));
             return;
