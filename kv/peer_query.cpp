@@ -8,12 +8,11 @@
 #include "base/framing.h"
 #include "base/strings.h"
 #include "kv/byte_stream.h"
+#include "kv/grpc_address.h"
 #include "kv/tls_stream.h"
 
-#include <arpa/inet.h>
 #include <cerrno>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -26,22 +25,8 @@ namespace {
 constexpr size_t kMaxPeerAnswer = 1 << 20;
 
 Result<Fd> connect_blocking(const ServerUrl& peer, std::chrono::milliseconds timeout) {
-    sockaddr_storage storage{};
-    socklen_t length = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    if (::inet_pton(AF_INET, peer.ip.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(peer.port);
-        length = sizeof(sockaddr_in);
-    } else if (::inet_pton(AF_INET6, peer.ip.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(peer.port);
-        length = sizeof(sockaddr_in6);
-    } else {
-        return error(cat("address ", quoted(peer.ip), " is no IP address"));
-    }
-    Fd socket(::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    GrpcAddress address = TRY(parse_grpc_address(peer.address()));
+    Fd socket(::socket(address.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!socket)
         return errno_error("socket");
     // Linux applies the send timeout to a blocking connect.
@@ -50,7 +35,8 @@ Result<Fd> connect_blocking(const ServerUrl& peer, std::chrono::milliseconds tim
     limit.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000);
     if (::setsockopt(socket.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) < 0)
         return errno_error("setsockopt");
-    if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&storage), length) < 0)
+    if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address.storage),
+                  address.length) < 0)
         return errno_error("connect");
     return socket;
 }
