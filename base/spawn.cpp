@@ -483,6 +483,22 @@ void write_oom_score_adj(const Child& child) {
     child_syscall(SYS_close, file);
 }
 
+// Fork mode's intermediate process: a new time namespace for its children
+// (it stays in its own), with the offsets written while nobody lives there.
+void set_time_offsets(const Child& child) {
+    const std::string& offsets = child.options.time_offsets;
+    if (long rc = child_syscall(SYS_unshare, CLONE_NEWTIME); rc < 0)
+        child_fail(child.failure, rc, "a new time namespace");
+    long file = child_syscall(SYS_openat, AT_FDCWD, long("/proc/self/timens_offsets"),
+                              O_WRONLY | O_CLOEXEC);
+    if (file < 0)
+        child_fail(child.failure, file, "write /proc/self/timens_offsets");
+    long length = long(offsets.size());
+    if (long rc = child_syscall(SYS_write, file, long(offsets.data()), length); rc != length)
+        child_fail(child.failure, rc, "write /proc/self/timens_offsets");
+    child_syscall(SYS_close, file);
+}
+
 // Closes (or with CLOSE_RANGE_CLOEXEC, marks) fds first..last (inclusive).
 long close_fds(const Child& child, unsigned first, unsigned last, unsigned flags) {
     if (first > last)
@@ -751,6 +767,10 @@ pid_t start_child(Child& child, bool& wait) {
     // sees to that with CLONE_INTO_CGROUP, and without it this process
     // joins the group first.
     uint64_t flags = CLONE_PARENT | options.new_namespaces;
+    if ((flags & CLONE_NEWTIME) && !options.time_offsets.empty()) {
+        set_time_offsets(child);
+        flags &= ~uint64_t(CLONE_NEWTIME); // the child is born in it anyway
+    }
     long pid = -ENOSYS;
     bool into_cgroup = options.cgroup_fd >= 0 && is_cgroup2(options.cgroup_fd);
     if (into_cgroup) {
@@ -859,6 +879,8 @@ Result<void> check_options(const SpawnOptions& options) {
         return error(
             cat("new_namespaces: flag 0x", std::string_view(hex, end), " is no CLONE_NEW* flag"));
     }
+    if (!options.time_offsets.empty() && !(options.new_namespaces & CLONE_NEWTIME))
+        return error("time_offsets: set without a new time namespace");
     for (const NamespaceJoin& join : options.join_namespaces)
         if (join.fd < 0 || std::popcount(uint64_t(join.type)) != 1 ||
             (uint64_t(join.type) & ~kNamespaceFlags) || !join.name)

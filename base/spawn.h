@@ -126,6 +126,12 @@ struct SpawnOptions {
     /// clone3 that puts it in its cgroup (so a new cgroup namespace is
     /// rooted at the child's own group).
     uint64_t new_namespaces = 0;
+    /// With CLONE_NEWTIME in new_namespaces: the clock offsets of the new
+    /// time namespace, in /proc/PID/timens_offsets' format ("monotonic
+    /// SECS NANOSECS\n..."). A time namespace's offsets can only be set
+    /// before a process lives in it, so fork mode's intermediate process
+    /// unshares it for its children, writes them and then makes the child.
+    std::string time_offsets;
     /// Runs in the child after it joined its cgroup and namespaces and
     /// after setsid, before credentials, limits, fds and working directory
     /// (the container runtime syncs with its parent here, mounts the root

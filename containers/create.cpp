@@ -130,6 +130,16 @@ int clone_flag(oci::NamespaceType type) {
     return 0;
 }
 
+// linux.timeOffsets as /proc/PID/timens_offsets takes them ("" for none).
+std::string time_offsets_text(const oci::LinuxConfig& linux_config) {
+    std::string text;
+    if (const std::optional<oci::TimeOffset>& offset = linux_config.monotonic_offset)
+        text += cat("monotonic ", offset->secs, " ", offset->nanosecs, "\n");
+    if (const std::optional<oci::TimeOffset>& offset = linux_config.boottime_offset)
+        text += cat("boottime ", offset->secs, " ", offset->nanosecs, "\n");
+    return text;
+}
+
 // What the spec asks that keel cannot do, found before anything is made.
 Result<void> check_spec(const oci::Spec& spec) {
     if (!spec.process)
@@ -145,8 +155,14 @@ Result<void> check_spec(const oci::Spec& spec) {
     if (user && user->path.empty() &&
         (linux_config.uid_mappings.empty() || linux_config.gid_mappings.empty()))
         return error("linux.uidMappings, linux.gidMappings: a new user namespace needs both");
-    if (linux_config.monotonic_offset || linux_config.boottime_offset)
-        return error("linux.timeOffsets: not supported yet");
+    if (linux_config.monotonic_offset || linux_config.boottime_offset) {
+        const oci::Namespace* time = linux_config.find_namespace(oci::NamespaceType::Time);
+        if (!time)
+            return error("linux.timeOffsets: set without a time namespace in linux.namespaces");
+        if (!time->path.empty())
+            return error("linux.timeOffsets: the offsets of a joined time namespace "
+                         "cannot be set (only a new one's)");
+    }
     // Which devices a container may open is the device cgroup's to say
     // (linux.resources.devices), which cgroup v2 enforces with a filter
     // program on the container's group. Without cgroup v2 there is none,
@@ -395,6 +411,7 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     spawn.cgroup_fd = cgroup_directory ? cgroup_directory.get() : -1;
     spawn.wait_for_exec = false;
     spawn.new_namespaces = new_namespaces;
+    spawn.time_offsets = time_offsets_text(spec.linux_config);
     spawn.join_namespaces = joins;
     spawn.preserve_fds = options.preserve_fds;
     spawn.keep_fds = {child_end.get(), fifo.get()};

@@ -89,7 +89,7 @@ make_bundle() {
   "linux": {
     ${linux_extra}
     "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                   {"type": "uts"}, {"type": "mount"}${user_namespace:-}],
+                   {"type": "uts"}, {"type": "mount"}${user_namespace:-}${time_namespace:-}],
     "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
     "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
   }
@@ -443,6 +443,31 @@ exec_detach)
     || fail "$pid is not the exec'd sleep"
   oci delete --force box || fail "delete --force"
   ! kill -0 "$pid" 2>/dev/null || fail "the exec'd process outlived delete --force"
+  pass ;;
+
+time_namespace)
+  # linux.timeOffsets: the container's monotonic and boot-time clocks run
+  # ahead of the host's by the offsets, in a time namespace of its own;
+  # the runtime and the host keep theirs.
+  b=$work/b
+  time_namespace=', {"type": "time"}' make_bundle "$b" \
+    '["sh", "-c", "cat /proc/uptime > /out/uptime; cat /proc/self/timens_offsets > /out/offsets; readlink /proc/self/ns/time > /out/ns"]' '' \
+    '"timeOffsets": {"monotonic": {"secs": 86400, "nanosecs": 5}, "boottime": {"secs": 1000000}},'
+  oci run --bundle "$b" clocks >"$work/out" 2>&1 || fail "run: $(cat "$work/out")"
+  read -r host_uptime _ </proc/uptime
+  read -r inside_uptime _ <"$b/out/uptime"
+  awk -v i="$inside_uptime" -v h="$host_uptime" 'BEGIN { exit !(i >= h + 1000000 - 60 && i <= h + 1000000 + 1) }' \
+    || fail "uptime inside $inside_uptime, outside $host_uptime: not 1000000 s ahead"
+  grep -Eq '^monotonic +86400 +5$' "$b/out/offsets" || fail "monotonic offset: $(cat "$b/out/offsets")"
+  grep -Eq '^boottime +1000000 +0$' "$b/out/offsets" || fail "boottime offset: $(cat "$b/out/offsets")"
+  [ "$(cat "$b/out/ns")" != "$(readlink /proc/self/ns/time)" ] || fail "the container is in the host's time namespace"
+  [ "$(readlink /proc/self/ns/time_for_children)" = "$(readlink /proc/self/ns/time)" ] \
+    || fail "the test's own children would change clocks"
+  # Offsets without a time namespace of its own: refused, nothing left.
+  make_bundle "$b" '["true"]' '' '"timeOffsets": {"monotonic": {"secs": 1}},'
+  oci run --bundle "$b" untimed 2>"$work/err" && fail "offsets without a time namespace were accepted"
+  grep -q 'linux.timeOffsets: set without a time namespace' "$work/err" || fail "message: $(cat "$work/err")"
+  [ ! -e "$root/untimed" ] || fail "a record is left after a refused config"
   pass ;;
 
 *)

@@ -308,6 +308,38 @@ TEST_CASE("a child born in new pid, uts and mount namespaces is pid 1 there") {
     CHECK(out.text() == "1\n");
 }
 
+TEST_CASE("a child born in a new time namespace sees its offsets; the caller's clocks stay") {
+    Output out;
+    SpawnOptions options = shell("cat /proc/uptime; cat /proc/self/timens_offsets");
+    options.new_namespaces = CLONE_NEWTIME;
+    options.time_offsets = "boottime 5000000 0\nmonotonic 7 25\n";
+    options.stdout_fd = out.fd.get();
+    int status = run_spawned(options);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    double own_uptime = std::stod(keel::read_file("/proc/uptime").value());
+    std::string text = out.text();
+    double uptime = std::stod(text);
+    CHECK(uptime >= own_uptime + 5000000 - 60);
+    CHECK(uptime <= own_uptime + 5000000 + 1);
+    CHECK(text.find("monotonic") != std::string::npos);
+    // The caller's own children stay in its time namespace.
+    struct stat own_namespace {
+    }, children_namespace{};
+    REQUIRE(::stat("/proc/self/ns/time", &own_namespace) == 0);
+    REQUIRE(::stat("/proc/self/ns/time_for_children", &children_namespace) == 0);
+    CHECK(own_namespace.st_ino == children_namespace.st_ino);
+}
+
+TEST_CASE("time offsets without a new time namespace are refused before anything runs") {
+    SpawnOptions options = shell("true");
+    options.time_offsets = "monotonic 1 0\n";
+    auto refused = keel::spawn_process(options);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().to_string().find("time_offsets: set without a new time namespace") !=
+          std::string::npos);
+}
+
 TEST_CASE("child_setup runs in the child's namespaces: the hostname it sets is the program's") {
     char before[256] = {};
     REQUIRE(::gethostname(before, sizeof before) == 0);
