@@ -407,6 +407,10 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         joins.insert(flag == CLONE_NEWUSER ? joins.begin() : joins.end(), join);
     }
 
+    // Idmapped mounts are made here, with the runtime's rights over their
+    // sources; the child attaches them (its copies of these fds).
+    std::vector<Fd> idmapped_trees = TRY(oci::prepare_idmapped_mounts(spec, bundle));
+
     SpawnOptions spawn = process_spawn_options(process, seccomp.get());
     spawn.cgroup_fd = cgroup_directory ? cgroup_directory.get() : -1;
     spawn.wait_for_exec = false;
@@ -419,6 +423,9 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         spawn.stdin_fd = options.stdin_fd;
     if (console)
         spawn.keep_fds.push_back(console.get());
+    for (const Fd& tree : idmapped_trees)
+        if (tree)
+            spawn.keep_fds.push_back(tree.get());
 
     RootEntry entry = options.root_entry;
     if (entry == RootEntry::PivotRoot && TRY(root_is_initramfs()))
@@ -456,7 +463,7 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         if (spec.linux_config.personality &&
             ::personality(spec.linux_config.personality->domain) < 0)
             return errno_error("linux.personality");
-        TRY(oci::prepare_rootfs(spec, rootfs, bundle));
+        TRY(oci::prepare_rootfs(spec, rootfs, bundle, idmapped_trees));
         TRY(run_hooks("createContainer", spec.hooks.create_container, creating_json));
         TRY(oci::enter_rootfs(rootfs, entry));
         TRY(oci::finish_rootfs(spec));

@@ -13,6 +13,7 @@
 
 #include "base/strings.h"
 #include "base/sys.h"
+#include "containers/userns.h"
 
 #include <array>
 #include <cerrno>
@@ -304,16 +305,16 @@ Result<void> mount_filesystem_in_root(int root, const std::string& relative,
                     cat("mount ", type));
 }
 
-// mounts[i]: made at its destination under `root`.
-Result<void> mount_entry(int root, const Mount& mount, const std::string& bundle) {
+// mounts[i]: made at its destination under `root`; an idmapped one is
+// `idmapped_tree`, made by prepare_idmapped_mounts().
+Result<void> mount_entry(int root, const Mount& mount, const std::string& bundle,
+                         int idmapped_tree) {
     std::string relative = relative_in_root(mount.destination);
     if (relative.empty())
         return error("a mount over the container's root is not allowed");
     const MountOptions& options = mount.parsed;
-    // An idmapped mount needs a user namespace holding its mapping, made
-    // for it; until keel makes one, refusing beats showing wrong owners.
-    if (options.idmap)
-        return error("idmapped mounts (idmap, ridmap) are not supported yet");
+    if (options.idmap != (idmapped_tree >= 0))
+        return error("an idmapped mount was not prepared by the runtime");
     bool bind = mount.is_bind();
     std::string source = bind ? in_bundle(bundle, mount.source) : mount.source;
     std::string type = mount.type;
@@ -358,8 +359,12 @@ Result<void> mount_entry(int root, const Mount& mount, const std::string& bundle
         unsigned long recursion =
             cgroup_bind ? static_cast<unsigned long>(MS_REC) : options.flags & MS_REC;
         std::string from = cgroup_bind ? std::string("/sys/fs/cgroup") : source;
-        TRY(mount_at(from, target.get(), nullptr, MS_BIND | recursion, {},
-                     cat("bind-mount ", quoted(from))));
+        if (idmapped_tree >= 0)
+            TRY_CTX(move_mount(idmapped_tree, target.get()),
+                    cat("attach the idmapped mount of ", quoted(from)));
+        else
+            TRY(mount_at(from, target.get(), nullptr, MS_BIND | recursion, {},
+                         cat("bind-mount ", quoted(from))));
         now = attributes_of(options.flags, options.cleared);
         if (cgroup_bind) {
             // A cgroup mount's flags are meant for the whole tree.
@@ -620,8 +625,56 @@ bool is_ipc_sysctl(std::string_view key) {
 
 } // namespace
 
-Result<void> prepare_rootfs(const Spec& spec, const std::string& rootfs,
-                            const std::string& bundle) {
+Result<std::vector<Fd>> prepare_idmapped_mounts(const Spec& spec, const std::string& bundle) {
+    std::vector<Fd> trees(spec.mounts.size());
+    const LinuxConfig& linux_config = spec.linux_config;
+    const Namespace* user = linux_config.find_namespace(NamespaceType::User);
+    for (size_t i = 0; i < spec.mounts.size(); ++i) {
+        const Mount& mount = spec.mounts[i];
+        std::string context = cat("mounts[", i, "] (", mount.destination, ")");
+        const MountOptions& options = mount.parsed;
+        if (!options.idmap) {
+            if (!mount.uid_mappings.empty() || !mount.gid_mappings.empty())
+                return error(cat(context, ": uidMappings and gidMappings need the idmap or "
+                                          "ridmap option"));
+            continue;
+        }
+        if (!mount.is_bind())
+            return error(
+                cat(context, ": idmap and ridmap are for bind mounts, not ", quoted(mount.type)));
+        if (mount.uid_mappings.empty() != mount.gid_mappings.empty())
+            return error(cat(context, ": uidMappings and gidMappings go together"));
+        // Without mappings of its own, the mount maps as the container's
+        // user namespace does.
+        containers::IdMaps maps{mount.uid_mappings, mount.gid_mappings};
+        if (maps.empty()) {
+            if (!user || !user->path.empty() || linux_config.uid_mappings.empty())
+                return error(cat(context, ": idmap without uidMappings and gidMappings takes the "
+                                          "container's, and it has no user namespace of its "
+                                          "own with mappings"));
+            maps = {linux_config.uid_mappings, linux_config.gid_mappings};
+        }
+        Fd user_namespace = TRY_CTX(containers::make_user_namespace(maps), context);
+        std::string source = in_bundle(bundle, mount.source);
+        Fd from = TRY_CTX(open_file(source, O_PATH | O_CLOEXEC), cat(context, ": source"));
+        Submounts submounts =
+            mount.parsed.flags & MS_REC ? Submounts::Included : Submounts::Excluded;
+        Fd tree = TRY_CTX(clone_mount(from.get(), submounts), context);
+        MountAttributes idmap{.set = kMountAttrIdmap, .user_namespace = user_namespace.get()};
+        if (Result<void> set = set_mount_attributes(tree.get(), idmap,
+                                                    options.idmap_recursive ? Submounts::Included
+                                                                            : Submounts::Excluded);
+            !set)
+            return std::unexpected(std::move(set).error().wrap(
+                cat(context, ": idmapped mount of ", quoted(source),
+                    " (the kernel, 5.12 or later, or the filesystem refuses idmapped mounts)")));
+        trees[i] = std::move(tree);
+    }
+    return trees;
+}
+
+Result<void> prepare_rootfs(const Spec& spec, const std::string& rootfs, const std::string& bundle,
+                            std::span<const Fd> idmapped_trees) {
     const LinuxConfig& linux_config = spec.linux_config;
     unsigned long root_propagation = MS_SLAVE | MS_REC;
     if (linux_config.rootfs_propagation != Propagation::Unchanged)
@@ -647,7 +700,8 @@ Result<void> prepare_rootfs(const Spec& spec, const std::string& rootfs,
                 "/dev");
 
     for (size_t i = 0; i < spec.mounts.size(); ++i)
-        TRY_CTX(mount_entry(root.get(), spec.mounts[i], bundle),
+        TRY_CTX(mount_entry(root.get(), spec.mounts[i], bundle,
+                            i < idmapped_trees.size() ? idmapped_trees[i].get() : -1),
                 cat("mounts[", i, "] (", spec.mounts[i].destination, ")"));
 
     // A /dev bound from elsewhere comes as it is, as in runc.

@@ -12,11 +12,14 @@
 // mount.
 #pragma once
 
+#include "base/fd.h"
 #include "base/result.h"
 #include "containers/containers.h"
 #include "containers/spec.h"
 
+#include <span>
 #include <string>
+#include <vector>
 
 namespace keel::oci {
 
@@ -38,8 +41,8 @@ using RootEntry = containers::RootEntry;
 ///   host's /sys/fs/cgroup. Missing targets are made (a file for a bind of a
 ///   file); proc and sysfs are never mounted over a symlink. Read-only on a
 ///   bind mount waits for finish_rootfs(), so later mounts can still make
-///   their targets under it. Idmapped mounts ("idmap", "ridmap") are
-///   refused for now;
+///   their targets under it. An idmapped bind mount ("idmap", "ridmap") is
+///   attached from `idmapped_trees` (prepare_idmapped_mounts());
 /// - unless /dev is a spec bind mount: the default devices (null, zero,
 ///   full, random, urandom, tty; bound from the host's when mknod is not
 ///   allowed, as in a user namespace), linux.devices, /dev/pts (devpts
@@ -47,7 +50,19 @@ using RootEntry = containers::RootEntry;
 ///   mounts them, and the links fd, stdin, stdout, stderr and ptmx.
 /// Errors name the spec entry: "mounts[3] (/proc): mount proc: Operation not
 /// permitted".
-Result<void> prepare_rootfs(const Spec& spec, const std::string& rootfs, const std::string& bundle);
+Result<void> prepare_rootfs(const Spec& spec, const std::string& rootfs, const std::string& bundle,
+                            std::span<const Fd> idmapped_trees);
+
+/// In the runtime, before the container's process exists: for each
+/// mounts[] entry with "idmap" or "ridmap" (bind mounts only), a detached
+/// bind mount of its source idmapped through a user namespace made for it
+/// with the entry's uidMappings and gidMappings, or the container's own
+/// mappings when it has none ("ridmap": its submounts too). Made here,
+/// where the runtime holds the rights over the source's filesystem that a
+/// process in the container's user namespace lacks; the child attaches
+/// them. One element per mount, empty for the others. Mappings without
+/// idmap, or idmap on anything but a bind mount, are refused.
+Result<std::vector<Fd>> prepare_idmapped_mounts(const Spec& spec, const std::string& bundle);
 
 /// Makes the prepared `rootfs` "/" as `entry` says, then chdir("/").
 Result<void> enter_rootfs(const std::string& rootfs, RootEntry entry);

@@ -445,6 +445,52 @@ exec_detach)
   ! kill -0 "$pid" 2>/dev/null || fail "the exec'd process outlived delete --force"
   pass ;;
 
+idmapped_mount)
+  # A host directory owned by root, bound with "idmap" into a container
+  # whose user namespace maps 0 to 100000: inside, its files belong to root
+  # and root may write there; what it writes is root's on the host. A
+  # mapping of the mount's own (the source's uid 0 shown as the host's
+  # 101000, the container's 1000) shows them as 1000, as runc maps them.
+  b=$work/b
+  mkdir -p "$work/shared"
+  echo host >"$work/shared/from-host"
+  chmod 755 "$work" "$work/shared"
+  user_namespace=', {"type": "user"}' make_bundle "$b" \
+    '["sh", "-c", "stat -c %u:%g /data/from-host > /out/owner; echo ctr > /data/from-ctr; stat -c %u /own/from-host > /out/own"]' '' \
+    '"uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}], "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],'
+  python3 - "$b/config.json" "$work/shared" <<'PY'
+import json, sys
+path, shared = sys.argv[1], sys.argv[2]
+config = json.load(open(path))
+config["mounts"].append({"destination": "/data", "type": "bind", "source": shared,
+                         "options": ["rbind", "rw", "idmap"]})
+config["mounts"].append({"destination": "/own", "type": "bind", "source": shared,
+                         "options": ["bind", "ro", "idmap"],
+                         "uidMappings": [{"containerID": 0, "hostID": 101000, "size": 1}],
+                         "gidMappings": [{"containerID": 0, "hostID": 101000, "size": 1}]})
+json.dump(config, open(path, "w"))
+PY
+  chmod 777 "$b/out"
+  mkdir -p "$b/rootfs/data" "$b/rootfs/own" # (the mapped root may not make them)
+  oci run --bundle "$b" idmapped >"$work/out" 2>&1 || fail "run: $(cat "$work/out")"
+  [ "$(cat "$b/out/owner")" = 0:0 ] || fail "inside, the host's root file belongs to $(cat "$b/out/owner"), not 0:0"
+  [ "$(stat -c %u:%g "$work/shared/from-ctr")" = 0:0 ] || fail "the container's file is $(stat -c %u:%g "$work/shared/from-ctr") on the host, not 0:0"
+  [ "$(cat "$work/shared/from-ctr")" = ctr ] || fail "the container's write did not reach the host"
+  [ "$(cat "$b/out/own")" = 1000 ] || fail "through the mount's own mapping the file belongs to $(cat "$b/out/own"), not 1000"
+  # Without idmap the same file belongs to nobody inside.
+  sed -i 's/"rbind", "rw", "idmap"/"rbind", "rw"/; s/"bind", "ro", "idmap"/"bind", "ro"/' "$b/config.json"
+  python3 - "$b/config.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+for m in config["mounts"]:
+    m.pop("uidMappings", None)
+    m.pop("gidMappings", None)
+json.dump(config, open(sys.argv[1], "w"))
+PY
+  oci run --bundle "$b" plain >"$work/out" 2>&1 # the write fails: its status is not the point
+  [ "$(cat "$b/out/owner")" = 65534:65534 ] || fail "without idmap the owner is $(cat "$b/out/owner"), not nobody"
+  pass ;;
+
 time_namespace)
   # linux.timeOffsets: the container's monotonic and boot-time clocks run
   # ahead of the host's by the offsets, in a time namespace of its own;
