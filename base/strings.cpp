@@ -20,6 +20,12 @@ std::string ascii_lower(std::string_view text) {
     return out;
 }
 
+std::string hex_number(uint64_t value) {
+    char text[16];
+    auto [end, ec] = std::to_chars(text, text + sizeof text, value, 16);
+    return std::string(text, end);
+}
+
 std::string to_hex(std::string_view bytes) {
     constexpr char kDigits[] = "0123456789abcdef";
     std::string out;

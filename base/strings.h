@@ -84,6 +84,10 @@ inline std::string to_hex(const unsigned char* bytes, size_t size) {
     return to_hex(std::string_view(reinterpret_cast<const char*>(bytes), size));
 }
 
+/// A number as lowercase hex without leading zeros (how etcd and etcdctl
+/// print member ids): 0x2a -> "2a".
+std::string hex_number(uint64_t value);
+
 /// The value of the hex digit `c` (0-9, a-f, A-F), or -1 when it is none.
 constexpr int hex_digit_value(char c) {
     if (c >= '0' && c <= '9')

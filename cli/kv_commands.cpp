@@ -69,13 +69,6 @@ Result<bool> kv_boolean_flag(const ParsedArgs& args, std::string_view name) {
     return error(cat(name, ": expected true or false, got ", quoted(*value)));
 }
 
-// An id as etcdctl prints one: hex, no leading zeros.
-std::string kv_hex_id(uint64_t id) {
-    char text[24];
-    std::snprintf(text, sizeof text, "%" PRIx64, id);
-    return text;
-}
-
 CommandResult command_kv_snapshot_restore(const ParsedArgs& args) {
     kv::SnapshotRestoreOptions options;
     options.snapshot_path = std::string(*args.positional("FILE"));
@@ -95,8 +88,8 @@ CommandResult command_kv_snapshot_restore(const ParsedArgs& args) {
     options.hash_check = *skip ? kv::HashCheck::Skip : kv::HashCheck::Verify;
     kv::RestoredMember restored = TRY(kv::restore_snapshot(options));
     print(cat("Restored snapshot ", options.snapshot_path, " (revision ", restored.revision,
-              ") into ", restored.data_dir, ": member ", kv_hex_id(restored.member_id),
-              " of cluster ", kv_hex_id(restored.cluster_id), "\n"));
+              ") into ", restored.data_dir, ": member ", hex_number(restored.member_id),
+              " of cluster ", hex_number(restored.cluster_id), "\n"));
     return kExitSuccess;
 }
 

@@ -28,7 +28,7 @@ std::vector<PeerHashResult> ask_peer_hashes(std::span<const PeerToCheck> peers, 
             Result<PeerHashKv> answer = frame ? decode_peer_hash_kv(*frame)
                                               : Result<PeerHashKv>(std::unexpected(frame.error()));
             if (answer && answer->member_id != peer.id)
-                answer = error(cat("member ", hex_id(answer->member_id), " answered"));
+                answer = error(cat("member ", hex_number(answer->member_id), " answered"));
             if (answer) {
                 result.answer = std::move(*answer);
                 result.failure.clear();
@@ -48,9 +48,9 @@ namespace {
 /// Why a peer could not be compared, or nullopt when it answered a hash.
 std::optional<std::string> not_comparable(const PeerHashResult& peer) {
     if (!peer.answer)
-        return cat("member ", hex_id(peer.id), " did not answer (", peer.failure, ")");
+        return cat("member ", hex_number(peer.id), " did not answer (", peer.failure, ")");
     if (!peer.answer->error.empty())
-        return cat("member ", hex_id(peer.id), ": ", peer.answer->error);
+        return cat("member ", hex_number(peer.id), ": ", peer.answer->error);
     return std::nullopt;
 }
 
@@ -68,12 +68,13 @@ CorruptionFindings compare_initial_hashes(const HashKv& own,
         if (answer.hash == own.hash)
             continue;
         if (answer.compact_revision == own.compact_revision)
-            findings.mismatches.push_back(cat(
-                "member ", hex_id(peer.id), "'s hash ", answer.hash, " != this member's ", own.hash,
-                " (revision ", own.hash_revision, ", compacted at ", own.compact_revision, ")"));
+            findings.mismatches.push_back(cat("member ", hex_number(peer.id), "'s hash ",
+                                              answer.hash, " != this member's ", own.hash,
+                                              " (revision ", own.hash_revision, ", compacted at ",
+                                              own.compact_revision, ")"));
         else
             findings.skipped.push_back(
-                cat("member ", hex_id(peer.id), " is compacted at another revision (",
+                cat("member ", hex_number(peer.id), " is compacted at another revision (",
                     answer.compact_revision, ", this member at ", own.compact_revision, ")"));
     }
     return findings;
@@ -93,7 +94,7 @@ CorruptionFindings compare_leader_hashes(const HashKv& before, const HashKv& aft
             continue;
         }
         const PeerHashKv& answer = *peer.answer;
-        std::string member = cat("member ", hex_id(peer.id));
+        std::string member = cat("member ", hex_number(peer.id));
         if (answer.revision > after.hash_revision)
             findings.mismatches.push_back(cat(member, " is at revision ", answer.revision,
                                               ", past the leader's ", after.hash_revision));

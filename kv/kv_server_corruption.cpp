@@ -70,9 +70,9 @@ PeerHashKv KvServer::answer_hash_kv(int64_t revision) const {
 }
 
 Result<void> KvServer::check_initial_corruption(const std::vector<ClusterMember>& joined) {
-    log_info(cat("kv: member ", hex_id(m_member_id), " starting the initial corruption check"));
+    log_info(cat("kv: member ", hex_number(m_member_id), " starting the initial corruption check"));
     HashKv own = TRY_CTX(m_machine->store().hash_kv(0),
-                         cat("kv: member ", hex_id(m_member_id), " failed to fetch its hash"));
+                         cat("kv: member ", hex_number(m_member_id), " failed to fetch its hash"));
     std::vector<PeerToCheck> peers = peers_to_check(joined);
     std::shared_ptr<TlsContext> tls = TRY(peer_client_tls(m_config));
     auto results =
@@ -82,7 +82,7 @@ Result<void> KvServer::check_initial_corruption(const std::vector<ClusterMember>
     for (const std::string& mismatch : findings.mismatches)
         log_error(cat("kv: initial corruption check: ", mismatch));
     if (!findings.mismatches.empty())
-        return error(cat("kv: member ", hex_id(m_member_id),
+        return error(cat("kv: member ", hex_number(m_member_id),
                          " found data inconsistency with peers: ", findings.mismatches.front(),
                          findings.mismatches.size() > 1 ? " (and more, logged)" : "",
                          ". Its store differs from theirs at the same revision: replace this "

@@ -258,7 +258,7 @@ Result<std::string> KvStateMachine::apply_request(Index index, const InternalReq
         const auto& attributes = request.member_attributes();
         auto member = m_members.find(attributes.id());
         if (member == m_members.end())
-            return error(cat("kv: member ", hex_id(attributes.id()), " is not in the cluster"));
+            return error(cat("kv: member ", hex_number(attributes.id()), " is not in the cluster"));
         MemberInfo updated = member->second;
         updated.name = attributes.name();
         updated.client_urls.assign(attributes.client_urls().begin(),

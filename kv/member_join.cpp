@@ -17,12 +17,6 @@ namespace {
 // How long a joining member gives each peer to connect and answer.
 constexpr std::chrono::milliseconds kQueryTimeout{2000};
 
-std::string hex(uint64_t id) {
-    char text[17];
-    std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
-    return text;
-}
-
 std::string join(const std::vector<std::string>& parts, std::string_view separator) {
     std::string out;
     for (const std::string& part : parts)
@@ -38,8 +32,9 @@ std::vector<std::string> sorted(std::vector<std::string> urls) {
 std::string describe(const ClusterMembers& members) {
     std::vector<std::string> parts;
     for (const ClusterMember& member : members.members)
-        parts.push_back(cat(hex(member.id), " ", member.name.empty() ? "(unstarted)" : member.name,
-                            " ", join(member.peer_urls, ",")));
+        parts.push_back(cat(hex_number(member.id), " ",
+                            member.name.empty() ? "(unstarted)" : member.name, " ",
+                            join(member.peer_urls, ",")));
     return join(parts, "; ");
 }
 
@@ -68,8 +63,8 @@ Result<JoinIdentity> find_joining_member(const ClusterMembers& members,
             identity.member_id = member.id;
     if (identity.member_id == 0)
         return error(cat("kv: member ", config.name, " (peer URLs ", join(own, ","),
-                         ") is not in cluster ", hex(members.cluster_id), ", whose members are ",
-                         describe(members),
+                         ") is not in cluster ", hex_number(members.cluster_id),
+                         ", whose members are ", describe(members),
                          ": add it with `etcdctl member add` first, or start a new cluster with "
                          "--initial-cluster-state new"));
     return identity;

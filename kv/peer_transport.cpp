@@ -65,13 +65,6 @@ using detail::PeerState;
 using detail::QueuedFrame;
 using detail::SocketAddress;
 
-/// A member id as etcd prints them: lower-case hex.
-std::string hex_id(uint64_t id) {
-    char text[17];
-    std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
-    return text;
-}
-
 Result<SocketAddress> parse_socket_address(std::string_view text) {
     SocketAddress address;
     address.text = std::string(text);
@@ -257,7 +250,7 @@ void PeerTransport::set_peer(NodeId id, std::string address) {
     peer.backoff = std::chrono::milliseconds(0);
     Result<SocketAddress> parsed = parse_socket_address(address);
     if (!parsed) {
-        log_warning(cat("kv peer ", hex_id(id), ": ", parsed.error().to_string()));
+        log_warning(cat("kv peer ", hex_number(id), ": ", parsed.error().to_string()));
         peer.address.reset();
         peer.state = PeerState::Idle;
         notify_unreachable(id);
@@ -294,7 +287,7 @@ void PeerTransport::send(std::vector<Message> messages) {
         auto it = m_peers.find(to);
         if (it == m_peers.end()) {
             log_debug(cat("kv peer: dropping a ", kMessageTypeNames.name(message.type),
-                          " message to unknown member ", hex_id(to)));
+                          " message to unknown member ", hex_number(to)));
             if (snapshot)
                 notify_snapshot(to, SnapshotStatus::Failure);
             continue;
@@ -302,7 +295,7 @@ void PeerTransport::send(std::vector<Message> messages) {
         Peer& peer = *it->second;
         std::string frame = encode_frame(encode_raft_message(message));
         if (frame.size() - kFrameHeaderSize > m_options.max_frame) {
-            log_warning(cat("kv peer ", hex_id(to), ": dropping a ",
+            log_warning(cat("kv peer ", hex_number(to), ": dropping a ",
                             kMessageTypeNames.name(message.type), " message of ", frame.size(),
                             " bytes, over the frame limit of ", m_options.max_frame));
             notify_unreachable(to);
@@ -311,7 +304,7 @@ void PeerTransport::send(std::vector<Message> messages) {
             continue;
         }
         if (peer.queued_bytes + frame.size() > m_options.max_queued_bytes_per_peer) {
-            log_debug(cat("kv peer ", hex_id(to), ": queue full (", peer.queued_bytes,
+            log_debug(cat("kv peer ", hex_number(to), ": queue full (", peer.queued_bytes,
                           " bytes), dropping a ", kMessageTypeNames.name(message.type),
                           " message"));
             notify_unreachable(to);
@@ -333,7 +326,7 @@ void PeerTransport::connect(Peer& peer) {
     }
     const SocketAddress& address = *peer.address;
     auto fail = [&](std::string why) {
-        log_debug(cat("kv peer ", hex_id(peer.id), ": connect to ", address.text, ": ", why));
+        log_debug(cat("kv peer ", hex_number(peer.id), ": connect to ", address.text, ": ", why));
         peer.socket.reset();
         drop_connection(peer, "");
     };
@@ -369,7 +362,7 @@ void PeerTransport::on_peer_event(NodeId id, uint32_t events) {
         if (::getsockopt(peer.socket.get(), SOL_SOCKET, SO_ERROR, &socket_error, &length) < 0)
             socket_error = errno;
         if (socket_error != 0) {
-            log_debug(cat("kv peer ", hex_id(id), ": connect to ", peer.address->text, ": ",
+            log_debug(cat("kv peer ", hex_number(id), ": connect to ", peer.address->text, ": ",
                           std::strerror(socket_error)));
             return drop_connection(peer, "");
         }
@@ -390,7 +383,7 @@ void PeerTransport::on_peer_event(NodeId id, uint32_t events) {
         peer.written = 0;
         PeerHello hello{m_options.cluster_id, m_options.self, id, kPeerProtocolVersion};
         peer.queue.push_front({FrameKind::Hello, encode_frame(encode_hello(hello))});
-        log_info(cat("kv peer ", hex_id(id), ": connected to ", peer.address->text));
+        log_info(cat("kv peer ", hex_number(id), ": connected to ", peer.address->text));
         return flush(peer);
     }
     if (peer.state != PeerState::Connected)
@@ -519,7 +512,7 @@ void PeerTransport::update_peer_events(Peer& peer) {
 
 void PeerTransport::drop_connection(Peer& peer, std::string_view why) {
     if (!why.empty())
-        log_warning(cat("kv peer ", hex_id(peer.id), ": connection to ",
+        log_warning(cat("kv peer ", hex_number(peer.id), ": connection to ",
                         peer.address ? peer.address->text : std::string("?"), " lost: ", why));
     peer.stream.reset();
     if (peer.socket) {
@@ -554,7 +547,7 @@ void PeerTransport::drop_connection(Peer& peer, std::string_view why) {
     if (timer)
         peer.timer = *timer;
     else
-        log_warning(cat("kv peer ", hex_id(id),
+        log_warning(cat("kv peer ", hex_number(id),
                         ": cannot schedule a reconnect: ", timer.error().to_string()));
 }
 
@@ -673,11 +666,11 @@ void PeerTransport::on_inbound_event(int fd) {
                         query = *hello;
                     break;
                 } else if (hello->cluster_id != m_options.cluster_id)
-                    refusal = cat("it is from cluster ", hex_id(hello->cluster_id),
-                                  ", this member is in cluster ", hex_id(m_options.cluster_id));
+                    refusal = cat("it is from cluster ", hex_number(hello->cluster_id),
+                                  ", this member is in cluster ", hex_number(m_options.cluster_id));
                 else if (hello->to != m_options.self)
-                    refusal = cat("it is for member ", hex_id(hello->to), ", this is member ",
-                                  hex_id(m_options.self));
+                    refusal = cat("it is for member ", hex_number(hello->to), ", this is member ",
+                                  hex_number(m_options.self));
                 else if (hello->protocol_version != kPeerProtocolVersion)
                     refusal = cat("it speaks peer protocol version ", hello->protocol_version,
                                   ", this member speaks ", kPeerProtocolVersion);
@@ -694,11 +687,11 @@ void PeerTransport::on_inbound_event(int fd) {
             if (!message)
                 refusal = message.error().to_string();
             else if (message->from != inbound.hello->from)
-                refusal = cat("a message claims to be from member ", hex_id(message->from),
-                              " on member ", hex_id(inbound.hello->from), "'s connection");
+                refusal = cat("a message claims to be from member ", hex_number(message->from),
+                              " on member ", hex_number(inbound.hello->from), "'s connection");
             else if (message->to != m_options.self)
-                refusal = cat("a message is for member ", hex_id(message->to), ", this is member ",
-                              hex_id(m_options.self));
+                refusal = cat("a message is for member ", hex_number(message->to),
+                              ", this is member ", hex_number(m_options.self));
             else
                 received.push_back(std::move(*message));
         }
@@ -707,10 +700,10 @@ void PeerTransport::on_inbound_event(int fd) {
         answer_query(inbound, *query);
         close_inbound(fd);
     } else if (!refusal.empty()) {
-        log_warning(
-            cat("kv peer: closing the connection from ", inbound.remote,
-                inbound.hello ? cat(" (member ", hex_id(inbound.hello->from), ")") : std::string(),
-                ": ", refusal));
+        log_warning(cat("kv peer: closing the connection from ", inbound.remote,
+                        inbound.hello ? cat(" (member ", hex_number(inbound.hello->from), ")")
+                                      : std::string(),
+                        ": ", refusal));
         close_inbound(fd);
     } else if (closed) {
         log_debug(cat("kv peer: connection from ", inbound.remote, " closed"));
@@ -763,7 +756,7 @@ void PeerTransport::answer_query(Inbound& inbound, const PeerHello& hello) {
     else if (members)
         log_info(cat("kv peer: told ", inbound.remote, " the cluster's members"));
     else
-        log_debug(cat("kv peer: told member ", hex_id(hello.from), " the HashKV at revision ",
+        log_debug(cat("kv peer: told member ", hex_number(hello.from), " the HashKV at revision ",
                       hello.revision));
 }
 
