@@ -16,13 +16,6 @@ namespace {
 
 constexpr std::string_view kRegistryPrefix = "/_etcd/registry/";
 
-/// An id as etcd writes it in member keys: lowercase hex, no leading zeros.
-std::string short_hex(uint64_t id) {
-    char text[17];
-    std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
-    return text;
-}
-
 std::vector<std::string> url_texts(const std::vector<ServerUrl>& urls) {
     std::vector<std::string> out;
     for (const ServerUrl& url : urls)
@@ -33,7 +26,7 @@ std::vector<std::string> url_texts(const std::vector<ServerUrl>& urls) {
 
 /// "name (id) url,url", for listing members in messages.
 std::string describe(const InitialMember& member) {
-    return cat(member.name, " (", short_hex(member.id), ") ", join_urls(member.peer_urls));
+    return cat(member.name, " (", hex_number(member.id), ") ", join_urls(member.peer_urls));
 }
 
 std::string describe(const std::vector<InitialMember>& members) {
@@ -44,7 +37,7 @@ std::string describe(const std::vector<InitialMember>& members) {
 }
 
 /// Parses a whole lowercase hex id as etcd writes it (no leading zeros).
-std::optional<uint64_t> parse_short_hex(std::string_view text) {
+std::optional<uint64_t> parse_hex_number(std::string_view text) {
     if (text.empty() || text.size() > 16 || (text.size() > 1 && text[0] == '0'))
         return std::nullopt;
     uint64_t value = 0;
@@ -67,6 +60,10 @@ std::string how_to_start_over(std::string_view token) {
 
 } // namespace
 
+std::string discovery_registration_path(std::string_view data_dir) {
+    return cat(data_dir, "/discovery-registration");
+}
+
 std::string discovery_size_key(std::string_view token) {
     return cat(kRegistryPrefix, token, "/_config/size");
 }
@@ -76,7 +73,7 @@ std::string discovery_members_prefix(std::string_view token) {
 }
 
 std::string discovery_member_key(std::string_view token, uint64_t id) {
-    return discovery_members_prefix(token) + short_hex(id);
+    return discovery_members_prefix(token) + hex_number(id);
 }
 
 std::string discovery_member_value(const InitialMember& member) {
@@ -107,7 +104,8 @@ Result<InitialMember> parse_registry_entry(std::string_view token, const Registr
     std::string prefix = discovery_members_prefix(token);
     if (!entry.key.starts_with(prefix))
         return refuse(cat("is not under ", prefix));
-    std::optional<uint64_t> id = parse_short_hex(std::string_view(entry.key).substr(prefix.size()));
+    std::optional<uint64_t> id =
+        parse_hex_number(std::string_view(entry.key).substr(prefix.size()));
     if (!id)
         return refuse("does not end in a member id (lowercase hex, as etcd writes it)");
     InitialMember member;
@@ -138,8 +136,8 @@ Result<InitialMember> parse_registry_entry(std::string_view token, const Registr
     std::vector<std::string> urls = url_texts(member.peer_urls);
     uint64_t derived = member_id(urls, token);
     if (derived != member.id)
-        return refuse(cat("has the id ", short_hex(member.id),
-                          " but its peer URLs and the token give ", short_hex(derived),
+        return refuse(cat("has the id ", hex_number(member.id),
+                          " but its peer URLs and the token give ", hex_number(derived),
                           ": it was not registered by a keel member of this token's cluster (an "
                           "etcd member, or one with another token); ",
                           how_to_start_over(token)));
@@ -244,10 +242,10 @@ Result<void> check_discovered_data_dir(const ServerConfig& config, uint64_t data
         return std::unexpected(Error::from_code(
             ErrorCode::ForeignDataDir,
             cat("discovery: data dir ", config.data_dir, " belongs to member ",
-                short_hex(data_member_id), " of cluster ", short_hex(data_cluster_id),
+                hex_number(data_member_id), " of cluster ", hex_number(data_cluster_id),
                 ", but this member's peer URLs (", join_urls(self.peer_urls),
                 ") and --discovery-token ", config.discovery_token, " make it member ",
-                short_hex(self.id),
+                hex_number(self.id),
                 ": it is another member's data dir, or the member was bootstrapped with another "
                 "token or other peer URLs. Start it with the token and "
                 "--initial-advertise-peer-urls it was bootstrapped with, or give it an empty "
@@ -256,8 +254,8 @@ Result<void> check_discovered_data_dir(const ServerConfig& config, uint64_t data
         return std::unexpected(Error::from_code(
             ErrorCode::ForeignDataDir,
             cat("discovery: data dir ", config.data_dir, " belongs to cluster ",
-                short_hex(data_cluster_id), ", but the registry of --discovery-token ",
-                config.discovery_token, " describes cluster ", short_hex(registry_cluster_id),
+                hex_number(data_cluster_id), ", but the registry of --discovery-token ",
+                config.discovery_token, " describes cluster ", hex_number(registry_cluster_id),
                 ": the token was reused for another cluster since this member was bootstrapped. "
                 "Start it without the discovery flags (--initial-cluster-state=existing with its "
                 "cluster's --initial-cluster), or give it an empty data dir and a fresh token")));

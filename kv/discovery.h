@@ -27,6 +27,9 @@ namespace keel::kv {
 
 /// "/_etcd/registry/<token>/_config/size".
 std::string discovery_size_key(std::string_view token);
+/// The file in a data dir that says the data dir registered its member
+/// (written before the registration, removed once the member has a log).
+std::string discovery_registration_path(std::string_view data_dir);
 /// "/_etcd/registry/<token>/members/": every member key starts so.
 std::string discovery_members_prefix(std::string_view token);
 /// "/_etcd/registry/<token>/members/<id>", the id in lowercase hex without

@@ -8,6 +8,7 @@
 // the registry's cluster.
 #include "kv/discovery.h"
 
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "kv/auto_compaction.h"
@@ -20,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fcntl.h>
 #include <thread>
 
 namespace keel::kv {
@@ -192,12 +194,49 @@ struct DiscoveryState {
     std::string failure;
 };
 
+std::string registration_text(const ServerConfig& config, const DiscoveryState& state) {
+    return cat(config.discovery_token, "\n", hex_number(state.self.id), "\n");
+}
+
+/// Notes in the data dir that its member registers (before it does), so a
+/// member that stopped between registering and making its log knows it.
+Result<void> record_registration(const ServerConfig& config, const DiscoveryState& state) {
+    Storage& storage = system_storage();
+    std::string context = cat("discovery: record the registration in ", config.data_dir);
+    TRY_CTX(storage.make_directories(config.data_dir, 0700), context);
+    std::string path = discovery_registration_path(config.data_dir);
+    std::string temp_path = cat(path, ".tmp");
+    {
+        File file = TRY_CTX(storage.open(temp_path, O_WRONLY | O_CREAT | O_TRUNC, 0600), context);
+        TRY_CTX(storage.write_all(file, registration_text(config, state)), context);
+        TRY_CTX(storage.fsync(file), context);
+    }
+    TRY_CTX(storage.rename(temp_path, path), context);
+    TRY_CTX(storage.sync_directory(config.data_dir), context);
+    return {};
+}
+
+/// Whether this data dir registered this member for this token earlier.
+bool registered_from_this_data_dir(const ServerConfig& config, const DiscoveryState& state) {
+    Result<std::string> text =
+        system_storage().read_file(discovery_registration_path(config.data_dir));
+    return text && *text == registration_text(config, state);
+}
+
 /// A member that finds the cluster complete with itself in it, and no log
 /// of its own: if the others run, its data dir was lost (or the token
 /// reused), and starting it as a new member would bring back a member
 /// without the log it acknowledged. If none answers, the cluster never
 /// formed (every member stopped before it started) and this one forms it.
+/// A data dir that registered the member itself and has no log yet stopped
+/// between the two: its member never ran, never voted nor acknowledged
+/// anything, so it starts now as the others expect it to.
 Result<void> refuse_running_cluster(const ServerConfig& config, const DiscoveryState& state) {
+    if (registered_from_this_data_dir(config, state)) {
+        log_info(cat("discovery: member ", config.name, " registered from data dir ",
+                     config.data_dir, " before it made a log: it starts now"));
+        return {};
+    }
     std::vector<ServerUrl> peers;
     for (const InitialMember& member : state.members)
         if (member.id != state.self.id)
@@ -209,10 +248,10 @@ Result<void> refuse_running_cluster(const ServerConfig& config, const DiscoveryS
         return {}; // nobody answers: the cluster never formed, so this forms it
     return error(cat("discovery: member ", config.name, " is already registered for token ",
                      config.discovery_token, " and the cluster it formed runs (cluster ",
-                     hex_id(running->cluster_id), "), but data dir ", config.data_dir,
+                     hex_number(running->cluster_id), "), but data dir ", config.data_dir,
                      " holds no log: this member's data was lost, or the token is reused. "
                      "Replace the member: `etcdctl member remove ",
-                     hex_id(state.self.id), "`, then `etcdctl member add ", config.name,
+                     hex_number(state.self.id), "`, then `etcdctl member add ", config.name,
                      " --peer-urls=...` and start it with --initial-cluster-state=existing; or "
                      "bootstrap a new cluster with a fresh --discovery-token"));
 }
@@ -258,11 +297,13 @@ Result<PassEnd> discovery_pass(Registry& registry, const ServerConfig& config,
                               {GrpcCode::Aborted, "the key is gone each time it is read back"});
             // Created only if missing: a registration of its own that the
             // listing raced with stays as it was.
+            TRY(record_registration(config, state));
             auto created = registry.create(own_key, discovery_member_value(state.self));
             if (!created)
                 return failed(cat("register ", own_key), created.error());
             log_info(
                 cat("discovery: registered ", own_key, " = ", discovery_member_value(state.self)));
+            crash_point("kv.discovery.registered"); // registered, no log yet
             continue;
         }
         state.members = outcome.members;
@@ -291,8 +332,9 @@ Result<ServerConfig> discover(ServerConfig config) {
     state.self = discovery_self(config);
     milliseconds wait(config.discovery_wait_timeout_ms);
     state.deadline = Clock::now() + wait;
-    log_info(cat("discovery: member ", config.name, " (", hex_id(state.self.id), ") joins token ",
-                 config.discovery_token, " at ", config.discovery_endpoints.front(),
+    log_info(cat("discovery: member ", config.name, " (", hex_number(state.self.id),
+                 ") joins token ", config.discovery_token, " at ",
+                 config.discovery_endpoints.front(),
                  config.discovery_endpoints.size() > 1 ? " (or the other endpoints)" : ""));
     for (;;) {
         if (auto registry = Registry::connect(config)) {

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "kv/discovery.h"
 #include "kv/etcd_services.h"
 #include "kv/file_names.h"
 #include "kv/grpc_server.h"
@@ -19,9 +20,11 @@
 #include "proto/etcd/rpc.pb.h"
 #include "proto/kv/internal.pb.h"
 
+#include <cerrno>
 #include <chrono>
 #include <random>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace keel::kv {
 
@@ -39,6 +42,7 @@ TlsContextOptions client_tls_options(const TlsFiles& files) {
     options.alpn = {"h2"};
     options.cert_file = files.cert_file;
     options.key_file = files.key_file;
+    options.allowed_hostname = files.allowed_hostname;
     options.trusted_ca_file = files.trusted_ca_file;
     return options;
 }
@@ -52,6 +56,8 @@ TlsContextOptions peer_server_tls_options(const TlsFiles& files) {
     options.verify = files.client_cert_auth ? PeerVerification::Required : PeerVerification::None;
     options.cert_file = files.cert_file;
     options.key_file = files.key_file;
+    options.allowed_cn = files.allowed_cn;
+    options.allowed_hostname = files.allowed_hostname;
     options.trusted_ca_file = files.trusted_ca_file;
     return options;
 }
@@ -162,6 +168,15 @@ Result<std::unique_ptr<KvServer>> KvServer::start(Reactor& reactor, const Server
         2, static_cast<int>(config.election_timeout_ms / config.heartbeat_interval_ms));
     options.snapshot_count = config.snapshot_count;
     s.m_driver = TRY(RaftDriver::open(reactor, std::move(options), *s.m_machine, *s.m_transport));
+    if (fresh && !config.discovery_token.empty()) {
+        // The member has its log now: from here on, a data dir without
+        // one lost it, and discovery must refuse it (kv/discovery_client.cpp).
+        std::string marker = discovery_registration_path(config.data_dir);
+        if (::unlink(marker.c_str()) == 0)
+            TRY(system_storage().sync_directory(config.data_dir));
+        else if (errno != ENOENT)
+            return errno_error(cat("kv: remove ", marker));
+    }
     s.m_driver->on_leader_change([raw](NodeId leader, Term) {
         // A new leader takes over the lease clocks it kept as a follower,
         // each given at least an election's time: holders that could not

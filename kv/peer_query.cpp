@@ -59,6 +59,10 @@ Result<std::shared_ptr<TlsContext>> peer_client_tls(const ServerConfig& config) 
     options.server_address = ServerAddress::InCertificate;
     options.cert_file = config.peer_tls.cert_file;
     options.key_file = config.peer_tls.key_file;
+    // The dialed peer's certificate passes the same name check as a
+    // dialing one's (etcd checks both directions).
+    options.allowed_cn = config.peer_tls.allowed_cn;
+    options.allowed_hostname = config.peer_tls.allowed_hostname;
     options.trusted_ca_file = config.peer_tls.trusted_ca_file;
     return TRY_CTX(TlsContext::create(options), "kv: peer TLS (--peer-cert-file, "
                                                 "--peer-key-file, --peer-trusted-ca-file)");

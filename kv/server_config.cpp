@@ -58,10 +58,13 @@ constexpr FlagSpec kFlags[] = {
     {"key-file"},
     {"trusted-ca-file"},
     {"client-cert-auth", FlagKind::Boolean},
+    {"client-cert-allowed-hostname"},
     {"peer-cert-file"},
     {"peer-key-file"},
     {"peer-trusted-ca-file"},
     {"peer-client-cert-auth", FlagKind::Boolean},
+    {"peer-cert-allowed-cn"},
+    {"peer-cert-allowed-hostname"},
     {"discovery-token"},
     {"discovery-endpoints"},
     {"discovery-dial-timeout"},
@@ -278,6 +281,23 @@ Result<void> check_tls(const ServerConfig& config) {
         config.peer_tls.trusted_ca_file.empty())
         return error("--peer-client-cert-auth needs --peer-trusted-ca-file: the CA that peer "
                      "certificates are checked against");
+    const TlsFiles& peer = config.peer_tls;
+    if (!peer.allowed_cn.empty() && !peer.allowed_hostname.empty())
+        return error(cat("--peer-cert-allowed-cn and --peer-cert-allowed-hostname are mutually "
+                         "exclusive (cn=",
+                         quoted(peer.allowed_cn), ", hostname=", quoted(peer.allowed_hostname),
+                         ")"));
+    if ((!peer.allowed_cn.empty() || !peer.allowed_hostname.empty()) &&
+        !(https(config.listen_peer_urls) && peer.client_cert_auth))
+        return error(
+            cat(peer.allowed_cn.empty() ? "--peer-cert-allowed-hostname" : "--peer-cert-allowed-cn",
+                " needs https:// peer URLs and --peer-client-cert-auth: only a "
+                "verified peer certificate has a name to check"));
+    if (!config.client_tls.allowed_hostname.empty() &&
+        !(https(config.listen_client_urls) && config.client_tls.client_cert_auth))
+        return error("--client-cert-allowed-hostname needs https:// client URLs and "
+                     "--client-cert-auth: only a verified client certificate has a name to "
+                     "check");
     return {};
 }
 
@@ -420,12 +440,17 @@ Result<ServerConfig> build(const Settings& settings) {
         config.corrupt_check_time_ms = static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::milliseconds>(*parsed).count());
     }
-    config.client_tls = {TRY(boolean(settings, "client-cert-auth")),
-                         text(settings, "cert-file", ""), text(settings, "key-file", ""),
-                         text(settings, "trusted-ca-file", "")};
-    config.peer_tls = {TRY(boolean(settings, "peer-client-cert-auth")),
-                       text(settings, "peer-cert-file", ""), text(settings, "peer-key-file", ""),
-                       text(settings, "peer-trusted-ca-file", "")};
+    config.client_tls = {.client_cert_auth = TRY(boolean(settings, "client-cert-auth")),
+                         .cert_file = text(settings, "cert-file", ""),
+                         .key_file = text(settings, "key-file", ""),
+                         .allowed_hostname = text(settings, "client-cert-allowed-hostname", ""),
+                         .trusted_ca_file = text(settings, "trusted-ca-file", "")};
+    config.peer_tls = {.client_cert_auth = TRY(boolean(settings, "peer-client-cert-auth")),
+                       .cert_file = text(settings, "peer-cert-file", ""),
+                       .key_file = text(settings, "peer-key-file", ""),
+                       .allowed_cn = text(settings, "peer-cert-allowed-cn", ""),
+                       .allowed_hostname = text(settings, "peer-cert-allowed-hostname", ""),
+                       .trusted_ca_file = text(settings, "peer-trusted-ca-file", "")};
     config.discovery_token = text(settings, "discovery-token", "");
     std::string endpoints = text(settings, "discovery-endpoints", "");
     for (std::string_view endpoint : split(endpoints, ','))

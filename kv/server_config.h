@@ -76,6 +76,11 @@ struct TlsFiles {
     bool client_cert_auth = false;
     std::string cert_file;
     std::string key_file;
+    /// The other end's certificate must have this CommonName
+    /// (--peer-cert-allowed-cn) or be for this host
+    /// (--peer-cert-allowed-hostname, --client-cert-allowed-hostname).
+    std::string allowed_cn;
+    std::string allowed_hostname;
     std::string trusted_ca_file;
 };
 

@@ -2,6 +2,8 @@
 // readers, which check every length against the end of the buffer.
 #include "kv/tls_names.h"
 
+#include "base/strings.h"
+
 #include <arpa/inet.h>
 #include <cstring>
 #include <sys/socket.h>
@@ -81,6 +83,50 @@ std::string ip_address_text(std::string_view address) {
     if (family == 0 || !::inet_ntop(family, address.data(), text, sizeof text))
         return "?";
     return text;
+}
+
+bool certificate_is_for_host(std::string_view host, const std::vector<std::string>& dns_names,
+                             const std::vector<std::string>& addresses) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    std::string text(host);
+    unsigned char binary[16];
+    size_t binary_size = 0;
+    if (::inet_pton(AF_INET, text.c_str(), binary) == 1)
+        binary_size = 4;
+    else if (::inet_pton(AF_INET6, text.c_str(), binary) == 1)
+        binary_size = 16;
+    if (binary_size) {
+        std::string_view wanted(reinterpret_cast<const char*>(binary), binary_size);
+        static constexpr std::string_view kV4Mapped("\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
+        for (std::string_view address : addresses) {
+            if (address.size() == 16 && binary_size == 4 && address.starts_with(kV4Mapped))
+                address.remove_prefix(12);
+            if (address == wanted)
+                return true;
+        }
+        return false;
+    }
+    std::string name = ascii_lower(host);
+    if (name.ends_with('.'))
+        name.pop_back();
+    if (name.empty())
+        return false;
+    for (const std::string& dns_name : dns_names) {
+        std::string pattern = ascii_lower(dns_name);
+        if (pattern.ends_with('.'))
+            pattern.pop_back();
+        if (pattern == name)
+            return true;
+        // "*.rest" stands for one label followed by ".rest".
+        if (pattern.size() > 2 && pattern.starts_with("*.")) {
+            size_t dot = name.find('.');
+            if (dot != std::string::npos && dot > 0 &&
+                std::string_view(name).substr(dot) == std::string_view(pattern).substr(1))
+                return true;
+        }
+    }
+    return false;
 }
 
 } // namespace keel::kv

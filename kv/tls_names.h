@@ -21,4 +21,13 @@ std::optional<std::vector<std::string>> certificate_ip_addresses(std::string_vie
 /// An address as text ("10.0.0.1", "::1"); "?" for a length that is no IP.
 std::string ip_address_text(std::string_view address);
 
+/// Whether a certificate with these subjectAltName DNS names and IP
+/// addresses (as certificate_ip_addresses() gives them) is for `host`, as
+/// Go's VerifyHostname decides: an IP address (text) must be one of the
+/// addresses; a name matches a DNS name case-insensitively, where a DNS name
+/// "*.example.com" stands for exactly one leftmost label. The subject's
+/// CommonName is never consulted.
+bool certificate_is_for_host(std::string_view host, const std::vector<std::string>& dns_names,
+                             const std::vector<std::string>& addresses);
+
 } // namespace keel::kv

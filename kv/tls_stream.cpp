@@ -17,6 +17,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/version.h>
@@ -83,6 +84,9 @@ struct TlsContext::State {
     std::vector<const char*> alpn_list;
     /// A verifying client's ServerAddress::InCertificate.
     bool check_server_address = false;
+    /// TlsContextOptions' allowed_cn and allowed_hostname.
+    std::string allowed_cn;
+    std::string allowed_hostname;
 };
 
 TlsContext::TlsContext() : m_state(std::make_unique<State>()) {}
@@ -140,6 +144,15 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsContextOptions& 
                               verify ? MBEDTLS_SSL_VERIFY_REQUIRED : MBEDTLS_SSL_VERIFY_NONE);
     s.check_server_address =
         !server && verify && options.server_address == ServerAddress::InCertificate;
+    if (!options.allowed_cn.empty() && !options.allowed_hostname.empty())
+        return error(cat("TLS: AllowedCN and AllowedHostname are mutually exclusive (cn=",
+                         keel::quoted(options.allowed_cn),
+                         ", hostname=", keel::quoted(options.allowed_hostname), ")"));
+    if ((!options.allowed_cn.empty() || !options.allowed_hostname.empty()) && !verify)
+        return error("TLS: an allowed CommonName or host name needs the other end's certificate "
+                     "verified (a trusted CA file, and for a server client certificate auth)");
+    s.allowed_cn = options.allowed_cn;
+    s.allowed_hostname = options.allowed_hostname;
     if (!options.trusted_ca_file.empty())
         mbedtls_ssl_conf_ca_chain(&s.config, &s.trusted, nullptr);
     if (!options.cert_file.empty())
@@ -192,6 +205,9 @@ private:
     /// After the handshake: the server's certificate names the address
     /// the socket is connected to (ServerAddress::InCertificate).
     Result<void> check_server_address() const;
+    /// Whether the other end's certificate has the context's allowed
+    /// CommonName or is for its allowed host name (when one is set).
+    Result<void> check_allowed_identity() const;
     /// Writes the queued records; records whether the socket is full.
     Result<void> flush_records();
     /// The error for mbedTLS's `code`: the socket's own when it came from
@@ -266,6 +282,7 @@ Result<bool> TlsStream::handshake() {
         TRY(flushed);
         if (m_context->state().check_server_address)
             TRY(check_server_address());
+        TRY(check_allowed_identity());
         m_established = true;
         return true;
     }
@@ -314,6 +331,45 @@ Result<void> TlsStream::check_server_address() const {
     return error(cat("TLS handshake: the server's certificate is not for ", ip_address_text(dialed),
                      named.empty() ? std::string(" (it names no IP address)")
                                    : cat(" (it is for ", named, ")")));
+}
+
+Result<void> TlsStream::check_allowed_identity() const {
+    const TlsContext::State& s = m_context->state();
+    if (s.allowed_cn.empty() && s.allowed_hostname.empty())
+        return {};
+    const mbedtls_x509_crt* certificate = mbedtls_ssl_get_peer_cert(&m_ssl);
+    if (!certificate)
+        return error("TLS handshake: certificate authentication failed: the other end showed no "
+                     "certificate");
+    if (!s.allowed_cn.empty()) {
+        std::string cn;
+        for (const mbedtls_x509_name* name = &certificate->subject; name; name = name->next)
+            if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &name->oid) == 0)
+                cn.assign(reinterpret_cast<const char*>(name->val.p), name->val.len);
+        if (cn != s.allowed_cn)
+            return error(cat("TLS handshake: certificate authentication failed: its CommonName ",
+                             keel::quoted(cn), " is not the allowed ", keel::quoted(s.allowed_cn)));
+        return {};
+    }
+#if MBEDTLS_VERSION_MAJOR >= 3
+    const mbedtls_x509_buf& extensions = certificate->MBEDTLS_PRIVATE(v3_ext);
+#else
+    const mbedtls_x509_buf& extensions = certificate->v3_ext;
+#endif
+    std::optional<std::vector<std::string>> addresses = certificate_ip_addresses(
+        std::string_view(reinterpret_cast<const char*>(extensions.p), extensions.len));
+    if (!addresses)
+        return error("TLS handshake: the other end's certificate has malformed extensions");
+    std::vector<std::string> dns_names;
+    for (const mbedtls_x509_sequence* entry = &certificate->subject_alt_names;
+         entry && entry->buf.p; entry = entry->next)
+        if ((entry->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK) == MBEDTLS_X509_SAN_DNS_NAME)
+            dns_names.emplace_back(reinterpret_cast<const char*>(entry->buf.p), entry->buf.len);
+    if (certificate_is_for_host(s.allowed_hostname, dns_names, *addresses))
+        return {};
+    return error(cat("TLS handshake: certificate authentication failed: it is not for the "
+                     "allowed host ",
+                     keel::quoted(s.allowed_hostname)));
 }
 
 Result<std::optional<size_t>> TlsStream::read(char* buffer, size_t size) {

@@ -45,6 +45,13 @@ struct TlsContextOptions {
     /// Required for a server; a client sends it when the server asks.
     std::string cert_file;
     std::string key_file;
+    /// When set, the other end's verified certificate must have this
+    /// subject CommonName (etcd's --peer-cert-allowed-cn) ...
+    std::string allowed_cn;
+    /// ... or be for this host name or IP address (its subjectAltName
+    /// entries, a leftmost "*." label matching one label: etcd's
+    /// --peer-cert-allowed-hostname, --client-cert-allowed-hostname).
+    std::string allowed_hostname;
     /// (Trailing field: see base/result.h.) The CA certificates (PEM) the
     /// other end's certificate must lead to; required with
     /// PeerVerification::Required.

@@ -5,9 +5,10 @@
 # SERVER_CMD started with the token alone form one cluster (etcdctl: three
 # started members, a put on one read on another); a fourth member with the
 # same token is refused with discovery's message and exits non-zero without
-# registering; a member restarts on its data dir with the discovery service
-# gone; and a data dir started with another token is refused, its log left
-# as it was.
+# registering; a member killed between registering and making its log
+# joins when started again (and is refused once its data dir is lost); a
+# member restarts on its data dir with the discovery service gone; and a
+# data dir started with another token is refused, its log left as it was.
 #
 # usage: tests/host/kv_discovery.sh SERVER_CMD CASE
 #   CASE etcd_service: the discovery service is `etcd`
@@ -35,8 +36,12 @@ esac
 work=$(mktemp -d /tmp/keel-kv-discovery.XXXXXX)
 disco=$work/disco
 cluster=$work/cluster
+# The second token's members (a member stopped between registering and
+# making its log).
+early_cluster=$work/early
 cleanup() {
-  kv_cluster_stop "$cluster"
+  kv_cluster_stop "$work/cluster"
+  kv_cluster_stop "$early_cluster"
   kv_cluster_stop "$disco"
   rm -rf "$work"
 }
@@ -45,7 +50,8 @@ trap cleanup EXIT
 fail() {
   echo "FAIL: $case_name: $*" >&2
   kv_cluster_print_logs "$disco"
-  kv_cluster_print_logs "$cluster"
+  kv_cluster_print_logs "$work/cluster"
+  kv_cluster_print_logs "$early_cluster"
   exit 1
 }
 
@@ -79,12 +85,14 @@ new_member() {
   echo "${ports[1]}" >"$cluster/$name/peer_port"
 }
 
-# launch NAME: starts member NAME in the background, counted in $cluster.
+# launch NAME [TOKEN [ENV...]]: starts member NAME in the background,
+# counted in $cluster, with the environment's ENV (NAME=VALUE) added.
 launch() {
-  local name=$1 args
-  mapfile -t args < <(member_args "$name" "$token")
+  local name=$1 member_token=${2:-$token} args
+  shift $(($# < 2 ? $# : 2))
+  mapfile -t args < <(member_args "$name" "$member_token")
   echo "=== $(date -u +%T) start $name" >>"$cluster/$name/log"
-  "${server[@]}" "${args[@]}" >>"$cluster/$name/log" 2>&1 </dev/null &
+  env "$@" "${server[@]}" "${args[@]}" >>"$cluster/$name/log" 2>&1 </dev/null &
   echo $! >"$cluster/$name/pid"
   rm -f "$cluster/$name/killed"
   grep -qx "$name" "$cluster/members" 2>/dev/null || echo "$name" >>"$cluster/members"
@@ -126,6 +134,52 @@ grep -q -- "--initial-cluster-state=existing" "$work/m4.out" || fail "no fix in:
 registered=$(kv_ctl "$disco" get --prefix "$registry/members/" --keys-only | grep -c . || true)
 [ "$registered" = 3 ] || fail "the refused member registered: $registered members"
 echo "PASS: a fourth member is refused: $(grep -o 'discovery: cluster of size 3[^:]*full' "$work/m4.out")"
+
+# A member stopped (killed) right after it registered, before it made its
+# log, while the others formed the cluster without it: started again on the
+# same data dir it joins as the member the others expect, since it never
+# ran. With its data dir lost instead, it is refused as stale.
+cluster=$early_cluster
+token2="early-$$-$RANDOM"
+[ "$(kv_ctl "$disco" put "/_etcd/registry/$token2/_config/size" 3)" = OK ] || fail "put the second size"
+mkdir -p "$cluster"
+for name in n1 n2 n3; do new_member "$name"; done
+# (In a subshell, so that its SIGKILL is no job notice of this shell's.)
+(launch n3 "$token2" KEEL_CRASH_POINT=kv.discovery.registered)
+for _ in $(seq 100); do kv_member_alive "$cluster" n3 || break; sleep 0.1; done
+! kv_member_alive "$cluster" n3 || fail "n3 did not stop at its crash point"
+touch "$cluster/n3/killed"
+grep -q 'crash point kv.discovery.registered' "$cluster/n3/log" || fail "n3 stopped elsewhere: $(tail -n 3 "$cluster/n3/log")"
+[ -e "$cluster/n3/data/discovery-registration" ] || fail "n3's data dir does not record its registration"
+[ ! -e "$cluster/n3/data/wal" ] || fail "n3 made a log before its crash point"
+launch n1 "$token2"
+launch n2 "$token2"
+for i in $(seq 100); do
+  [ "$(kv_ctl_member "$cluster" n1 put early yes 2>/dev/null)" = OK ] && break
+  [ "$i" -lt 100 ] || fail "n1 and n2 formed no cluster without n3"
+  sleep 0.3
+done
+launch n3 "$token2"
+for i in $(seq 100); do
+  [ "$(kv_ctl_member "$cluster" n3 get early --print-value-only --consistency=s 2>/dev/null)" = yes ] && break
+  [ "$i" -lt 100 ] || fail "n3 did not join after its restart: $(tail -n 5 "$cluster/n3/log")"
+  sleep 0.3
+done
+grep -q 'registered from data dir .* before it made a log: it starts now' "$cluster/n3/log" ||
+  fail "n3 did not say why it starts: $(tail -n 5 "$cluster/n3/log")"
+[ ! -e "$cluster/n3/data/discovery-registration" ] || fail "n3 kept its registration note after making its log"
+[ "$(started_members n1)" = "n1 n2 n3 " ] || fail "member list on n1: $(kv_ctl_member "$cluster" n1 member list 2>&1)"
+kv_member_stop "$cluster" n3
+rm -rf "$cluster/n3/data"
+mapfile -t args < <(member_args n3 "$token2")
+status=0
+timeout 60 "${server[@]}" "${args[@]}" >"$work/n3.out" 2>&1 </dev/null || status=$?
+[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "n3 without its data exited with $status: $(cat "$work/n3.out")"
+grep -q "holds no log: this member's data was lost, or the token is reused" "$work/n3.out" ||
+  fail "n3 without its data: $(cat "$work/n3.out")"
+kv_cluster_stop "$cluster"
+cluster=$work/cluster
+echo "PASS: a member stopped between registering and making its log joins when started again; without its data dir it is refused"
 
 # Without the discovery service, a member restarts on its data dir.
 kv_cluster_stop "$disco"

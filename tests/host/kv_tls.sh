@@ -4,8 +4,9 @@
 # required (--client-cert-auth, --trusted-ca-file), a plaintext client on a
 # TLS port, a 3-member cluster whose peers talk mutual TLS
 # (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file,
-# --peer-client-cert-auth), and the refusal of an https URL without a
-# certificate. Certificates are made with openssl in the test's temporary
+# --peer-client-cert-auth), peers admitted by an allowed CommonName or host
+# name (--peer-cert-allowed-cn, --peer-cert-allowed-hostname), and the
+# refusal of an https URL without a certificate. Certificates are made with openssl in the test's temporary
 # directory: one ECDSA CA, an ECDSA certificate for 127.0.0.1 that members
 # use as server and as peer, and an RSA client certificate.
 #
@@ -234,6 +235,36 @@ case_peer_wrong_address() {
   pass
 }
 
+# --peer-cert-allowed-cn and --peer-cert-allowed-hostname: peers whose
+# (trusted) certificates have the allowed CommonName, or are for the allowed
+# host name, form a cluster; with a CommonName none of them has, no member
+# accepts another, and the logs say why.
+case_peer_allowed_names() {
+  local dir=$work/allowed i peer_tls
+  peer_tls=(--peer-cert-file "$work/pki/server.crt" --peer-key-file "$work/pki/server.key"
+    --peer-trusted-ca-file "$work/pki/ca.crt" --peer-client-cert-auth)
+  start_members "$dir/cn" 3 https "${peer_tls[@]}" --peer-cert-allowed-cn 127.0.0.1
+  wait_healthy "$dir/cn" 3
+  [ "$(ctl "$dir/cn" m1 put allowed-cn yes)" = OK ] || fail "put with the allowed CN"
+  [ "$(ctl "$dir/cn" m3 get allowed-cn --print-value-only)" = yes ] || fail "m3 does not see the put"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  start_members "$dir/host" 3 https "${peer_tls[@]}" --peer-cert-allowed-hostname localhost
+  wait_healthy "$dir/host" 3
+  [ "$(ctl "$dir/host" m2 put allowed-host yes)" = OK ] || fail "put with the allowed host name"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  start_members "$dir/wrong" 3 https "${peer_tls[@]}" --peer-cert-allowed-cn keel-member
+  for i in $(seq 1 60); do
+    grep -qE 'CommonName `127.0.0.1` is not the allowed `keel-member`|client certificate authentication failed' \
+      "$dir"/wrong/m*/log 2>/dev/null && break
+    [ "$i" -lt 60 ] || fail "no member said why it refused its peers: $(tail -n 3 "$dir"/wrong/m1/log)"
+    sleep 0.5
+  done
+  if ctl "$dir/wrong" m1 put not-allowed yes --command-timeout=3s >/dev/null 2>&1; then
+    fail "a put succeeded among peers whose CommonName is not the allowed one"
+  fi
+  pass
+}
+
 case_no_cert() {
   local dir=$work/no_cert port status=0
   mkdir -p "$dir"
@@ -248,7 +279,7 @@ case_no_cert() {
   pass
 }
 
-cases=(put_get client_cert_auth plaintext_client cluster member_join peer_wrong_address no_cert)
+cases=(put_get client_cert_auth plaintext_client cluster member_join peer_wrong_address peer_allowed_names no_cert)
 if [ -n "$only" ]; then
   printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")

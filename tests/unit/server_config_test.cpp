@@ -394,6 +394,30 @@ TEST_CASE("client certificate checks without a CA to check against are refused")
         "--peer-client-cert-auth needs --peer-trusted-ca-file"));
 }
 
+TEST_CASE("allowed peer and client certificate names need verified certificates and exclude "
+          "each other") {
+    std::vector<std::string> peer_tls = {"--peer-client-cert-auth",
+                                         "--peer-cert-file=/c.pem",
+                                         "--peer-key-file=/k.pem",
+                                         "--peer-trusted-ca-file=/ca.pem",
+                                         "--listen-peer-urls=https://127.0.0.1:2380",
+                                         "--initial-advertise-peer-urls=https://127.0.0.1:2380"};
+    std::vector<std::string> args = peer_tls;
+    args.push_back("--peer-cert-allowed-cn=member");
+    Result<ServerConfig> config = parse_server_config(args, {});
+    REQUIRE_MESSAGE(config, (config ? "" : config.error().to_string()));
+    CHECK(config->peer_tls.allowed_cn == "member");
+    args.push_back("--peer-cert-allowed-hostname=member.keel.test");
+    CHECK(contains_or_show(config_refusal(args),
+                           "--peer-cert-allowed-cn and --peer-cert-allowed-hostname are mutually "
+                           "exclusive (cn=`member`, hostname=`member.keel.test`)"));
+    CHECK(contains_or_show(config_refusal({"--peer-cert-allowed-hostname=m1"}),
+                           "--peer-cert-allowed-hostname needs https:// peer URLs and "
+                           "--peer-client-cert-auth"));
+    CHECK(contains_or_show(config_refusal({"--client-cert-allowed-hostname=c1"}),
+                           "--client-cert-allowed-hostname needs https:// client URLs"));
+}
+
 TEST_CASE("TLS switches are accepted and unused on http URLs, as etcd does") {
     Result<ServerConfig> config = parse_server_config(
         std::vector<std::string>{"--client-cert-auth", "--peer-client-cert-auth"}, {});

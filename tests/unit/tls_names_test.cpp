@@ -42,6 +42,29 @@ TEST_CASE("a certificate's IP addresses are its subjectAltName's iPAddress entri
     CHECK(ip_address_text("abc") == "?");
 }
 
+TEST_CASE("a certificate is for a host as Go's VerifyHostname decides") {
+    std::vector<std::string> dns = {"member1.keel.test", "*.peers.keel.test", "Localhost."};
+    std::vector<std::string> ips = {
+        std::string("\x7f\x00\x00\x01", 4), std::string(15, '\0') + '\x01',
+        std::string(10, '\0') + std::string("\xff\xff\x0a\x00\x00\x09", 6)};
+    CHECK(certificate_is_for_host("member1.keel.test", dns, ips));
+    CHECK(certificate_is_for_host("MEMBER1.keel.test.", dns, ips));
+    CHECK(certificate_is_for_host("localhost", dns, ips));
+    CHECK(certificate_is_for_host("m7.peers.keel.test", dns, ips));
+    CHECK_FALSE(certificate_is_for_host("a.m7.peers.keel.test", dns, ips)); // one label only
+    CHECK_FALSE(certificate_is_for_host("peers.keel.test", dns, ips));
+    CHECK_FALSE(certificate_is_for_host(".peers.keel.test", dns, ips));
+    CHECK_FALSE(certificate_is_for_host("member2.keel.test", dns, ips));
+    CHECK(certificate_is_for_host("127.0.0.1", dns, ips));
+    CHECK(certificate_is_for_host("::1", dns, ips));
+    CHECK(certificate_is_for_host("[::1]", dns, ips));
+    CHECK(certificate_is_for_host("10.0.0.9", dns, ips)); // a v4-mapped entry
+    CHECK_FALSE(certificate_is_for_host("127.0.0.2", dns, ips));
+    CHECK_FALSE(certificate_is_for_host("", dns, ips));
+    // An address is never matched against DNS names, nor a name against addresses.
+    CHECK_FALSE(certificate_is_for_host("127.0.0.1", {"127.0.0.1"}, {}));
+}
+
 TEST_CASE("extensions that are not well-formed DER are refused, not read past their end") {
     std::string good = extensions_with(der(0x87, std::string("\x0a\x00\x00\x01", 4)));
     for (size_t cut = 1; cut < good.size(); ++cut)

@@ -172,6 +172,65 @@ TEST_CASE("a client without a certificate, with an expired one or one from anoth
     }
 }
 
+TEST_CASE("an allowed CommonName or host name admits only certificates that have it") {
+    // The client certificate: CN=localhost, subjectAltName localhost and
+    // 127.0.0.1.
+    CertFiles files;
+    struct Case {
+        std::string cn;
+        std::string host;
+        std::string refusal; // empty: admitted
+    };
+    for (const Case& c :
+         {Case{"localhost", "", ""}, Case{"", "LOCALHOST", ""}, Case{"", "127.0.0.1", ""},
+          Case{"keel-member", "", "its CommonName `localhost` is not the allowed `keel-member`"},
+          Case{"", "127.0.0.2", "it is not for the allowed host `127.0.0.2`"},
+          Case{"", "member.localhost", "not for the allowed host"}}) {
+        CAPTURE(c.cn);
+        CAPTURE(c.host);
+        TlsContextOptions server = server_options(files, PeerVerification::Required);
+        server.allowed_cn = c.cn;
+        server.allowed_hostname = c.host;
+        Sessions pair(tls_context(server), tls_context(client_options(files, "client")));
+        auto there = carry(*pair.client, *pair.server, "hello");
+        if (c.refusal.empty()) {
+            REQUIRE_MESSAGE(there, failure_text(there));
+            CHECK(*there == "hello");
+            continue;
+        }
+        REQUIRE_FALSE(there);
+        std::string text = there.error().to_string();
+        CHECK_MESSAGE(text.find("certificate authentication failed") != std::string::npos, text);
+        CHECK_MESSAGE(text.find(c.refusal) != std::string::npos, text);
+    }
+    // The dialing side checks the server's certificate the same way.
+    TlsContextOptions client = client_options(files, "client");
+    client.allowed_cn = "keel-member";
+    Sessions pair(tls_context(server_options(files, PeerVerification::Required)),
+                  tls_context(client));
+    auto there = carry(*pair.client, *pair.server, "hello");
+    REQUIRE_FALSE(there);
+    CHECK(there.error().to_string().find("sender") != std::string::npos);
+}
+
+TEST_CASE("an allowed name needs verification, and a CommonName and a host name exclude each "
+          "other") {
+    CertFiles files;
+    TlsContextOptions unverified = server_options(files, PeerVerification::None);
+    unverified.allowed_cn = "localhost";
+    auto refused = TlsContext::create(unverified);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().to_string().find("needs the other end's certificate verified") !=
+          std::string::npos);
+    TlsContextOptions both = server_options(files, PeerVerification::Required);
+    both.allowed_cn = "a";
+    both.allowed_hostname = "b";
+    refused = TlsContext::create(both);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().to_string().find("mutually exclusive (cn=`a`, hostname=`b`)") !=
+          std::string::npos);
+}
+
 TEST_CASE("a client refuses a server whose certificate its CA did not sign") {
     CertFiles files;
     TlsContextOptions client = client_options(files);
