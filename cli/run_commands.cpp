@@ -158,8 +158,8 @@ const Command kRunCommand{
                         Shown::InSynopsis),
             text_option("--env-file", '\0', "FILE", "read KEY=VALUE lines from FILE",
                         Repeat::Collect),
-            text_option("--volume", 'v', "HOST:CTR[:ro]", "bind-mount a host path", Repeat::Collect,
-                        Shown::InSynopsis),
+            text_option("--volume", 'v', "HOST:CTR[:ro,idmap]", "bind-mount a host path",
+                        Repeat::Collect, Shown::InSynopsis),
             text_option("--tmpfs", '\0', "PATH[:OPTS]", "mount a tmpfs at PATH", Repeat::Collect),
             text_option("--publish", 'p', "[IP:]HOST:CTR[/udp]", "publish a port", Repeat::Collect),
             text_option("--workdir", 'w', "DIR", "the process's working directory"),
@@ -347,6 +347,12 @@ Result<ct::RunOptions> run_options(const ParsedArgs& args) {
         options.image_source == ct::ImageSource::Rootfs)
         return error("--userns: needs an image from the store (a --rootfs directory's files "
                      "would not be owned by the container's root)");
+    if (options.userns.mode == ct::UsernsMode::Host)
+        for (const ct::VolumeMount& volume : options.volumes)
+            if (volume.ids == ct::VolumeIds::Idmapped)
+                return error(cat("--volume ", volume.source, ":", volume.destination,
+                                 ":idmap: maps the files as the container's user namespace "
+                                 "does, and there is none (add --userns auto or --uidmap)"));
 
     if (auto text = args.value("--health-cmd"))
         options.health.command = std::string(*text);

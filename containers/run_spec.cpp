@@ -262,6 +262,8 @@ std::vector<MountEntry> container_mounts(const RunOptions& options, const Contai
         MountEntry mount{volume.destination, "bind", volume.source, {"rbind", "rprivate"}};
         if (volume.access == Access::ReadOnly)
             mount.options.push_back("ro");
+        if (volume.ids == VolumeIds::Idmapped)
+            mount.options.push_back("idmap");
         out.push_back(std::move(mount));
     }
     return out;
@@ -660,7 +662,7 @@ Result<oci::Rlimit> parse_ulimit(std::string_view text) {
 Result<VolumeMount> parse_volume(std::string_view text) {
     std::vector<std::string_view> parts = split(text, ':');
     if (parts.size() < 2 || parts.size() > 3)
-        return error(cat("bad volume ", quoted(text), " (expected HOST:CONTAINER[:ro])"));
+        return error(cat("bad volume ", quoted(text), " (expected HOST:CONTAINER[:OPTIONS])"));
     VolumeMount out{.source = std::string(parts[0]), .destination = std::string(parts[1])};
     if (!is_absolute_path(out.source))
         return error(cat("volume ", quoted(text),
@@ -674,9 +676,11 @@ Result<VolumeMount> parse_volume(std::string_view text) {
                 out.access = Access::ReadOnly;
             else if (option == "rw")
                 out.access = Access::ReadWrite;
+            else if (option == "idmap")
+                out.ids = VolumeIds::Idmapped;
             else
-                return error(
-                    cat("volume ", quoted(text), ": unknown option ", quoted(option), " (ro, rw)"));
+                return error(cat("volume ", quoted(text), ": unknown option ", quoted(option),
+                                 " (ro, rw, idmap)"));
         }
     }
     return out;

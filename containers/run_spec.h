@@ -110,8 +110,14 @@ enum class NameClash { Refuse, Replace };
 enum class NewPrivileges { Allowed, Denied };
 
 /// -v HOST:CONTAINER[:ro]: a bind mount of a host directory or file.
+/// Whose ids a volume's files show: the host's as they are, or mapped as
+/// the container's user namespace maps them (an idmapped mount, podman's
+/// `:idmap`).
+enum class VolumeIds : uint8_t { Host, Idmapped };
+
 struct VolumeMount {
     Access access = Access::ReadWrite;
+    VolumeIds ids = VolumeIds::Host;
     /// Absolute, on the host.
     std::string source;
     /// Absolute, in the container.

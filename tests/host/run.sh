@@ -528,6 +528,16 @@ userns)
   [ "$(echo "$out" | sed -n 5p)" = vol-refused ] || fail "the host root's volume was written: $out"
   [ "$(echo "$out" | sed -n 6p)" = 65534 ] || fail "the host root's volume is not nobody's: $out"
   [ ! -e "$work/vol/x" ] || fail "a file appeared in the volume"
+  # With :idmap the same volume is root's inside, and root's writes there
+  # are the host root's.
+  out=$(irun --rm --userns auto -v "$work/vol:/vol:idmap" example.com/box:1 sh -c '
+    stat -c %u /vol; touch /vol/y && echo vol-written') || fail "run with :idmap: $out"
+  [ "$out" = "0
+vol-written" ] || fail "the idmapped volume: $out"
+  [ "$(stat -c %u "$work/vol/y")" = 0 ] || fail "the file written through :idmap is $(stat -c %u "$work/vol/y")'s on the host"
+  out=$(irun --rm -v "$work/vol:/vol:idmap" example.com/box:1 true 2>&1) && fail ":idmap without --userns was taken"
+  echo "$out" | grep -q ':idmap: maps the files as the container.s user namespace does, and there is none' ||
+    fail ":idmap without --userns: $out"
   [ -z "$(containers)" ] || fail "--rm left $(containers)"
   [ -z "$(ls -A "$store/containers")" ] || fail "--rm left a root"
   # A detached one: its files on the host belong to the range's first id.

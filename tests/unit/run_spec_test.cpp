@@ -438,12 +438,18 @@ TEST_CASE("--ulimit reads NAME=SOFT[:HARD] with -1 for unlimited") {
         CHECK_MESSAGE(!parse_ulimit(bad), bad);
 }
 
-TEST_CASE("-v takes absolute HOST:CONTAINER with ro or rw; named volumes are refused") {
+TEST_CASE("-v takes absolute HOST:CONTAINER with ro, rw and idmap; named volumes are refused") {
     VolumeMount volume = *parse_volume("/srv:/data:ro");
     CHECK(volume.source == "/srv");
     CHECK(volume.destination == "/data");
     CHECK(volume.access == Access::ReadOnly);
+    CHECK(volume.ids == VolumeIds::Host);
     CHECK(parse_volume("/a:/b")->access == Access::ReadWrite);
+    VolumeMount mapped = *parse_volume("/a:/b:idmap,ro");
+    CHECK(mapped.ids == VolumeIds::Idmapped);
+    CHECK(mapped.access == Access::ReadOnly);
+    CHECK(parse_volume("/a:/b:rx").error().to_string().find("(ro, rw, idmap)") !=
+          std::string::npos);
     auto named = parse_volume("data:/data");
     REQUIRE_FALSE(named);
     CHECK(named.error().to_string().find("named volumes are not supported") != std::string::npos);
