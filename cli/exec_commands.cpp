@@ -102,6 +102,10 @@ void set_exec_argv(char** argv) {
     g_exec_argv = argv;
 }
 
+char** exec_argv() {
+    return g_exec_argv;
+}
+
 Result<ct::ContainerExec> exec_request(const ParsedArgs& args) {
     ct::ContainerExec request;
     for (std::string_view word : args.positionals("COMMAND"))
