@@ -180,9 +180,9 @@ std::vector<std::string> supervised_run_words(std::string_view binary,
 
 std::string transient_unit_text(const TransientUnit& unit) {
     std::string text =
-        cat("# Written by `keel run -d`: the container ", unit.container_name, ".\n# `keel rm -f ",
-            unit.container_name, "` stops it and removes this file.\n",
-            "[Unit]\nDescription=container ", unit.container_name, " (keel run -d)\n\n",
+        cat("# Written by `", unit.written_by, "`: the container ", unit.container_name,
+            ".\n# `keel rm -f ", unit.container_name, "` stops it and removes this file.\n",
+            "[Unit]\nDescription=container ", unit.container_name, " (", unit.written_by, ")\n\n",
             "[Service]\nType=notify\nNotifyAccess=all\nKillMode=mixed\nDelegate=yes\n");
     if (!unit.working_directory.empty())
         text += cat("WorkingDirectory=", unit_path_value(unit.working_directory), "\n");
@@ -287,11 +287,11 @@ std::optional<CommandResult> start_under_init(const std::string& given_root,
     if (unit_status(unit, 0))
         (void)unit_job(control::JOB_TYPE_STOP, unit);
     std::expected<void, Failure> started = start_transient_unit(
-        *directory,
-        {.restart = ct::RestartPolicy::No,
-         .working_directory = "/",
-         .container_name = container.name,
-         .exec_start = supervised_start_words(binary_path(), given_root, container.id)});
+        *directory, {.restart = ct::RestartPolicy::No,
+                     .working_directory = "/",
+                     .container_name = container.name,
+                     .exec_start = supervised_start_words(binary_path(), given_root, container.id),
+                     .written_by = "keel container start"});
     if (!started)
         return std::unexpected(std::move(started).error());
     return kExitSuccess;
@@ -422,7 +422,8 @@ const Command kContainerLogsCommand{
                  .value_name = "DIR",
                  .type = ValueType::Text,
                  .shown = Shown::InOptionList,
-                 .help = "where containers are kept (default /run/keel)"}},
+                 .help = "where containers are kept (default /run/keel, with their records in "
+                         "/var/lib/keel/records, which outlive a reboot)"}},
     .positionals = {{.name = "CONTAINER", .noun = "container"}},
     .notes = "The unit is container-NAME.service (keel run -d under init) or NAME.service (a "
              "NAME.container unit). A container keel run -d started without init has its "

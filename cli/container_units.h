@@ -44,6 +44,8 @@ struct TransientUnit {
     std::vector<std::string> environment;
     std::string container_name;
     std::vector<std::string> exec_start;
+    /// The command that wrote the unit, for its comment and Description=.
+    std::string written_by = "keel run -d";
 };
 
 /// The unit file's text: Type=notify, NotifyAccess=all, KillMode=mixed,

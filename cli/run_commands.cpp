@@ -149,7 +149,9 @@ const Command kRunCommand{
             flag_option("--replace", '\0', "remove an existing container of the same name first"),
             text_option("--store", '\0', "DIR",
                         "the image store (default $KEEL_IMAGE_STORE or /var/lib/keel)"),
-            text_option("--root", '\0', "DIR", "where containers are kept (default /run/keel)"),
+            text_option("--root", '\0', "DIR",
+                        "where containers are kept (default /run/keel, with their records in "
+                        "/var/lib/keel/records, which outlive a reboot)"),
             flag_option("--rootfs", '\0',
                         "IMAGE is a directory holding the root filesystem (as podman's)",
                         Shown::InSynopsis),
@@ -411,11 +413,13 @@ CommandResult command_run(const ParsedArgs& args) {
     return *status;
 }
 
-const Option kContainerRootOption{.name = "--root",
-                                  .value_name = "DIR",
-                                  .type = ValueType::Text,
-                                  .shown = Shown::InOptionList,
-                                  .help = "where containers are kept (default /run/keel)"};
+const Option kContainerRootOption{
+    .name = "--root",
+    .value_name = "DIR",
+    .type = ValueType::Text,
+    .shown = Shown::InOptionList,
+    .help = "where containers are kept (default /run/keel, with their records in "
+            "/var/lib/keel/records, which outlive a reboot)"};
 
 std::string root_option(const ParsedArgs& args) {
     auto root = args.value("--root");

@@ -158,3 +158,13 @@ TEST_CASE("the unit is a notify service whose Restart= follows --restart") {
 TEST_CASE("a detached container's unit is named after the container") {
     CHECK(transient_unit_name("web") == "container-web.service");
 }
+
+TEST_CASE("a unit written by keel container start says so in its description") {
+    std::string text =
+        transient_unit_text({.container_name = "web",
+                             .exec_start = supervised_start_words("/usr/bin/keel", "", "0123abcd"),
+                             .written_by = "keel container start"});
+    CHECK(text.find("Description=container web (keel container start)\n") != std::string::npos);
+    CHECK(exec_start_of(text) ==
+          std::vector<std::string>{"/usr/bin/keel", "container", "start", "--attach", "0123abcd"});
+}
