@@ -23,6 +23,13 @@ wait_for() {
   done
   return 1
 }
+# eq EXPECTED COMMAND...: whether COMMAND prints EXPECTED (run anew at
+# each try of wait_for).
+eq() {
+  want=$1
+  shift
+  [ "$("$@")" = "$want" ]
+}
 state() {
   keel status "$1" --json 2>/dev/null |
     sed -n 's/.*"active_state":"\([a-z-]*\)","sub_state":"\([a-z-]*\)".*/\1\/\2/p'
@@ -62,10 +69,10 @@ first)
   run_d unless-b --restart unless-stopped
   run_d plain-c --restart no
   for c in always-a unless-b plain-c; do
-    wait_for 30 test "$(boots_of $c)" = 1 || fail "$c did not start: $(boots_of $c) lines"
+    wait_for 30 eq 1 boots_of $c || fail "$c did not start: $(boots_of $c) lines"
   done
   keel container stop -t 2 unless-b >/dev/null || fail "stop unless-b"
-  wait_for 30 test "$(field unless-b Status)" = exited || fail "unless-b: $(field unless-b Status)"
+  wait_for 30 eq exited field unless-b Status || fail "unless-b: $(field unless-b Status)"
   keel ps
   echo "CONTAINER_REBOOT: FIRST BOOT DONE"
   keel reboot
@@ -74,7 +81,7 @@ first)
 second)
   keel ps -a
   keel logs docker.service -n 20
-  wait_for 30 test "$(field always-a Status)" = running || fail "always-a: $(field always-a Status)"
+  wait_for 30 eq running field always-a Status || fail "always-a: $(field always-a Status)"
   is_active container-always-a.service || fail "container-always-a.service: $(state container-always-a.service)"
   [ "$(boots_of always-a)" = 2 ] || fail "always-a wrote $(boots_of always-a) lines in its root, not 2"
   [ "$(keel exec always-a cat /boots | wc -l)" = 2 ] || fail "exec: $(keel exec always-a cat /boots 2>&1)"
