@@ -580,7 +580,8 @@ bool made_before(const ct::RunContainer& container, std::optional<int64_t> boot)
 }
 
 // `keel container start --boot`: what Docker's daemon does as it starts.
-// Containers left with --rm (the boot came before their end) are removed;
+// A container that ran when the machine went down is recorded as ended
+// (ExitCode 255); containers left with --rm (the boot came before their end) are removed;
 // those whose policy is always, or unless-stopped and not stopped by hand,
 // are started again. One that fails is reported and the others go on.
 CommandResult start_at_boot(const ParsedArgs& args, const std::string& state_root) {
@@ -596,6 +597,9 @@ CommandResult start_at_boot(const ParsedArgs& args, const std::string& state_roo
         }
         if (ct::container_status(state_root, container) != "exited")
             continue;
+        // It ran when the machine went down: ended, as Docker's daemon sees it.
+        if (Result<bool> ended = ct::record_interrupted_run(state_root, container); !ended)
+            report(std::move(ended).error().wrap(cat("container ", container.name)));
         if (options->removal == ct::Removal::OnExit) {
             Result<void> removed =
                 ct::remove_container(state_root, container, ct::DeleteMode::Force);

@@ -270,6 +270,22 @@ bool stop_was_requested(const std::string& state_root, const RunContainer& conta
     return path_exists(cat(bundle_of(state_root, container.id), "/", kStopRequestedFile));
 }
 
+// Docker's exit code for a container found dead at the daemon's start.
+constexpr int kInterruptedExitCode = 255;
+
+Result<bool> record_interrupted_run(const std::string& state_root, const RunContainer& container) {
+    const RunState& state = container.state;
+    if (state.pid <= 0 || state.exit_code || !stopped(state_root, container))
+        return false;
+    RunState ended = state;
+    ended.pid = 0;
+    ended.exit_code = kInterruptedExitCode;
+    ended.finished = now_rfc3339();
+    ended.ports.clear();
+    TRY(write_run_state(state_root, container.id, ended));
+    return true;
+}
+
 // How long stop waits for a container to end after SIGKILL, in tenths of a second.
 constexpr int kKillWaitTenths = 100;
 

@@ -647,6 +647,14 @@ Result<void> mark_stop_requested(const std::string& state_root, const RunContain
 /// Whether mark_stop_requested() was the last word on it (a start clears it).
 bool stop_was_requested(const std::string& state_root, const RunContainer& container);
 
+/// For a container whose state.json says it was running (a pid, no exit
+/// code) while the runtime has no running process for it: its run ended
+/// with the machine (a reboot or crash) or with the keel run that waited
+/// for it, unseen. Records the end as Docker's daemon does when it finds
+/// such a container at its start: ExitCode 255, FinishedAt now. True when
+/// it did.
+Result<bool> record_interrupted_run(const std::string& state_root, const RunContainer& container);
+
 /// Every container under `state_root`, oldest first.
 Result<std::vector<RunContainer>> list_containers(const std::string& state_root);
 

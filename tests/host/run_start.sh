@@ -8,8 +8,9 @@
 # docker.service's `keel container start --boot` starts the `always`
 # container again while the unless-stopped one stopped by hand and the
 # `--restart no` one stay exited; after a crash (init killed), the
-# container left with --rm is removed and none claims to run before the
-# boot. Real namespaces, no VM.
+# container left with --rm is removed, one that ran (--restart no) is
+# Exited (255) and none claims to run before the boot. Real namespaces,
+# no VM.
 # usage: run_start.sh KEEL_BINARY CASE
 set -euo pipefail
 
@@ -303,6 +304,9 @@ under_init)
   drun --name gone --rm example.com/box:1 sh -c 'echo run >>/runs; exec sleep 600' >/dev/null 2>"$work/err" ||
     fail "run -d --rm gone: $(cat "$work/err")"
   wait_for 100 eq running status gone || fail "gone: $(status gone)"
+  drun --name crashed example.com/box:1 sh -c 'echo run >>/runs; exec sleep 600' >/dev/null 2>"$work/err" ||
+    fail "run -d crashed: $(cat "$work/err")"
+  wait_for 100 eq running status crashed || fail "crashed: $(status crashed)"
   gone_id=$(field gone Id)
   # --boot takes only containers made before init started, to the second
   # (container.json's created): a real reboot takes longer than that.
@@ -314,7 +318,7 @@ under_init)
   rm -f "$work/init.sock" "$units"/container-*.service
   # Nothing from before the crash claims to run.
   [ -z "$(k ps -q --root "$state")" ] || fail "ps after the crash: $(k ps --root "$state")"
-  [ "$(k ps -a -q --root "$state" | wc -l)" = 4 ] || fail "ps -a after the crash: $(k ps -a --root "$state")"
+  [ "$(k ps -a -q --root "$state" | wc -l)" = 5 ] || fail "ps -a after the crash: $(k ps -a --root "$state")"
   boot
   wait_for 200 eq active/exited unit_state docker.service || fail "docker.service after the crash: $(unit_state docker.service)"
   [ "$(status always1)" = running ] || fail "always1 after the crash: $(status always1)"
@@ -323,9 +327,14 @@ under_init)
   [ ! -e "$store/containers/$gone_id" ] || fail "the --rm container's root is still there"
   "$keel" logs docker.service 2>&1 | grep -q 'container gone removed (--rm)' ||
     fail "docker.service did not say what it removed: $("$keel" logs docker.service 2>&1)"
-  for name in unless1 plain; do
+  for name in unless1 plain crashed; do
     [ "$(status "$name")" = exited ] || fail "$name after the crash: $(k ps -a --root "$state")"
   done
+  # The one that ran at the crash (--restart no) ended as Docker's daemon
+  # records it; the others keep what they ended with.
+  [ "$(field crashed ExitCode)" = 255 ] || fail "crashed: ExitCode $(field crashed ExitCode)"
+  k ps -a --root "$state" | grep -q 'Exited (255) .*  crashed$' || fail "ps -a: $(k ps -a --root "$state")"
+  [ "$(field plain ExitCode)" = 4 ] || fail "plain: ExitCode $(field plain ExitCode)"
   poweroff
   pass ;;
 
