@@ -146,7 +146,9 @@ std::vector<std::string> supervised_run_words(std::string_view binary,
                                               const ParsedArgs& args) {
     bool counted = counts_restarts(args);
     std::vector<std::string> words = {std::string(binary), "run", "--replace"};
-    if (!counted)
+    // Kept once exited, as Docker keeps it (start runs it again), unless
+    // the user asked for --rm.
+    if (!counted && args.flag("--rm"))
         words.emplace_back("--rm");
     words.push_back(cat("--name=", container_name));
     words.emplace_back("--sdnotify=conmon");
@@ -178,9 +180,9 @@ std::vector<std::string> supervised_run_words(std::string_view binary,
 
 std::string transient_unit_text(const TransientUnit& unit) {
     std::string text =
-        cat("# Written by `keel run -d`: the container ", unit.container_name, ".\n# `keel rm -f ",
-            unit.container_name, "` stops it and removes this file.\n",
-            "[Unit]\nDescription=container ", unit.container_name, " (keel run -d)\n\n",
+        cat("# Written by `", unit.written_by, "`: the container ", unit.container_name,
+            ".\n# `keel rm -f ", unit.container_name, "` stops it and removes this file.\n",
+            "[Unit]\nDescription=container ", unit.container_name, " (", unit.written_by, ")\n\n",
             "[Service]\nType=notify\nNotifyAccess=all\nKillMode=mixed\nDelegate=yes\n");
     if (!unit.working_directory.empty())
         text += cat("WorkingDirectory=", unit_path_value(unit.working_directory), "\n");
@@ -188,6 +190,48 @@ std::string transient_unit_text(const TransientUnit& unit) {
     text += cat("Restart=", restart_setting(unit.restart), "\n");
     return text;
 }
+
+namespace {
+
+// Writes the transient unit `description` into `directory`, starts it and
+// waits until it is active. When it fails, its last journal lines go to
+// stderr, the unit is stopped and its file removed, and the error has
+// status 125.
+std::expected<void, Failure> start_transient_unit(const std::string& directory,
+                                                  const TransientUnit& description) {
+    const std::string& name = description.container_name;
+    std::string unit = transient_unit_name(name);
+    std::string path = cat(directory, "/", unit);
+    TRY_CTX(make_directories(directory), "transient unit");
+    TRY_CTX(write_unit_file(path, transient_unit_text(description)), "transient unit");
+    if (Result<void> reloaded = daemon_reload(); !reloaded) {
+        ::unlink(path.c_str());
+        return std::unexpected(Failure(std::move(reloaded).error()));
+    }
+    // The start job is done once keel run said READY=1 (the container
+    // runs); a container that has ended again since has started all the same.
+    Result<void> start = unit_job(control::JOB_TYPE_START, unit);
+    if (start)
+        return {};
+    std::optional<control::Response> status = unit_status(unit, kFailureLogLines);
+    std::string lines;
+    if (status)
+        for (const control::LogEntry& entry : status->entries())
+            lines += cat(entry.unit(), ": ", entry.message(), "\n");
+    std::fputs(lines.c_str(), stderr);
+    discard_unit(unit, path);
+    std::string why = start.error().to_string();
+    return std::unexpected(
+        Failure(Error::message(cat("container ", quoted(name), ": ", unit, " failed: ", why)),
+                kExitDockerError));
+}
+
+std::string working_directory() {
+    char cwd[4096] = {};
+    return ::getcwd(cwd, sizeof cwd) ? std::string(cwd) : std::string();
+}
+
+} // namespace
 
 std::optional<CommandResult> run_detached_under_init(const ParsedArgs& args,
                                                      const ct::RunOptions& options) {
@@ -207,35 +251,11 @@ std::optional<CommandResult> run_detached_under_init(const ParsedArgs& args,
                             kExitDockerError));
         }
         std::string unit = transient_unit_name(name);
-        std::string path = cat(*directory, "/", unit);
-        char cwd[4096] = {};
-        TransientUnit description{
-            .restart = counts_restarts(args) ? ct::RestartPolicy::No : options.restart,
-            .working_directory = ::getcwd(cwd, sizeof cwd) ? std::string(cwd) : std::string(),
-            .container_name = name,
-            .exec_start = supervised_run_words(binary_path(), name, args)};
-        TRY_CTX(make_directories(*directory), "keel run -d");
-        TRY_CTX(write_unit_file(path, transient_unit_text(description)), "keel run -d");
-        if (Result<void> reloaded = daemon_reload(); !reloaded) {
-            ::unlink(path.c_str());
-            return std::unexpected(Failure(std::move(reloaded).error()));
-        }
-        Result<void> start = unit_job(control::JOB_TYPE_START, unit);
-        std::optional<control::Response> status = unit_status(unit, kFailureLogLines);
-        bool active =
-            start && status && status->units(0).active_state() == control::ACTIVE_STATE_ACTIVE;
-        if (!active) {
-            std::string lines;
-            if (status)
-                for (const control::LogEntry& entry : status->entries())
-                    lines += cat(entry.unit(), ": ", entry.message(), "\n");
-            std::fputs(lines.c_str(), stderr);
-            discard_unit(unit, path);
-            std::string why = start ? std::string("it is not active") : start.error().to_string();
-            return std::unexpected(Failure(
-                Error::message(cat("container ", quoted(name), ": ", unit, " failed: ", why)),
-                kExitDockerError));
-        }
+        TRY(start_transient_unit(
+            *directory, {.restart = counts_restarts(args) ? ct::RestartPolicy::No : options.restart,
+                         .working_directory = working_directory(),
+                         .container_name = name,
+                         .exec_start = supervised_run_words(binary_path(), name, args)}));
         Result<ct::RunContainer> container = ct::find_container(state_root, name);
         if (!container)
             return std::unexpected(Failure(
@@ -245,6 +265,36 @@ std::optional<CommandResult> run_detached_under_init(const ParsedArgs& args,
         return kExitSuccess;
     };
     return started();
+}
+
+std::vector<std::string> supervised_start_words(std::string_view binary,
+                                                std::string_view given_root,
+                                                std::string_view container_id) {
+    std::vector<std::string> words = {std::string(binary), "container", "start", "--attach"};
+    if (!given_root.empty())
+        words.push_back(cat("--root=", given_root));
+    words.emplace_back(container_id);
+    return words;
+}
+
+std::optional<CommandResult> start_under_init(const std::string& given_root,
+                                              const ct::RunContainer& container) {
+    std::optional<std::string> directory = runtime_unit_directory();
+    if (!directory)
+        return std::nullopt;
+    // A unit left from its last run (it ended by itself) is replaced.
+    std::string unit = transient_unit_name(container.name);
+    if (unit_status(unit, 0))
+        (void)unit_job(control::JOB_TYPE_STOP, unit);
+    std::expected<void, Failure> started = start_transient_unit(
+        *directory, {.restart = ct::RestartPolicy::No,
+                     .working_directory = "/",
+                     .container_name = container.name,
+                     .exec_start = supervised_start_words(binary_path(), given_root, container.id),
+                     .written_by = "keel container start"});
+    if (!started)
+        return std::unexpected(std::move(started).error());
+    return kExitSuccess;
 }
 
 Result<bool> end_transient_unit(std::string_view container_name) {
@@ -372,7 +422,8 @@ const Command kContainerLogsCommand{
                  .value_name = "DIR",
                  .type = ValueType::Text,
                  .shown = Shown::InOptionList,
-                 .help = "where containers are kept (default /run/keel)"}},
+                 .help = "where containers are kept (default /run/keel, with their records in "
+                         "/var/lib/keel/records, which outlive a reboot)"}},
     .positionals = {{.name = "CONTAINER", .noun = "container"}},
     .notes = "The unit is container-NAME.service (keel run -d under init) or NAME.service (a "
              "NAME.container unit). A container keel run -d started without init has its "

@@ -44,6 +44,8 @@ struct TransientUnit {
     std::vector<std::string> environment;
     std::string container_name;
     std::vector<std::string> exec_start;
+    /// The command that wrote the unit, for its comment and Description=.
+    std::string written_by = "keel run -d";
 };
 
 /// The unit file's text: Type=notify, NotifyAccess=all, KillMode=mixed,
@@ -57,6 +59,22 @@ std::string transient_unit_text(const TransientUnit& unit);
 /// (the caller runs the container detached by itself).
 std::optional<CommandResult> run_detached_under_init(const ParsedArgs& args,
                                                      const containers::RunOptions& options);
+
+/// The words of the ExecStart= of a container started again under init
+/// (`keel container start`): `binary container start --attach
+/// [--root=ROOT] ID`, whose keel run waits for it and restarts it by its
+/// recorded policy, as a detached container's keel run does.
+std::vector<std::string> supervised_start_words(std::string_view binary,
+                                                std::string_view given_root,
+                                                std::string_view container_id);
+
+/// `keel container start` of an exited container when init's control
+/// socket answers: its transient unit container-NAME.service (written
+/// anew) runs supervised_start_words(); returns 0 once the unit is active,
+/// 125 with its last journal lines when it fails. nullopt when init does
+/// not answer (the caller leaves a keeper). `given_root` is --root as given.
+std::optional<CommandResult> start_under_init(const std::string& given_root,
+                                              const containers::RunContainer& container);
 
 /// When container `name` has a transient unit and init answers: stops the
 /// unit (so it is not restarted), removes its file and reloads init. True

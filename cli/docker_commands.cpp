@@ -24,6 +24,8 @@ const std::vector<DockerVerb> kDockerVerbs = {
     {"import", {"image", "import"}},
     {"rmi", {"image", "rm"}},
     {"port", {"port"}},
+    {"start", {"container", "start"}},
+    {"restart", {"container", "restart"}},
 };
 
 namespace {

@@ -84,7 +84,8 @@ const Command kExecCommand{
              .value_name = "DIR",
              .type = ValueType::Text,
              .shown = Shown::InOptionList,
-             .help = "where containers are kept (default /run/keel)"},
+             .help = "where containers are kept (default /run/keel, with their records in "
+                     "/var/lib/keel/records, which outlive a reboot)"},
         },
     .positionals = {{.name = "CONTAINER", .noun = "container"},
                     {.name = "COMMAND", .count = Count::OneOrMore, .noun = "command"}},
@@ -100,6 +101,10 @@ const Command kExecCommand{
 
 void set_exec_argv(char** argv) {
     g_exec_argv = argv;
+}
+
+char** exec_argv() {
+    return g_exec_argv;
 }
 
 Result<ct::ContainerExec> exec_request(const ParsedArgs& args) {

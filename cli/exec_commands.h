@@ -20,6 +20,9 @@ extern const Command kExecCommand;
 /// a read-only binding of its binary before a container's process is made
 /// (containers::ensure_sealed_binary). main() calls it first.
 void set_exec_argv(char** argv);
+/// The argv set_exec_argv() was given (for `keel container start`, which
+/// re-executes too).
+char** exec_argv();
 
 /// What a parsed `keel exec` command line asks (errors name the flag:
 /// "--workdir: `tmp` is not an absolute path"). Variables `-e KEY` and an

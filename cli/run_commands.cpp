@@ -149,7 +149,9 @@ const Command kRunCommand{
             flag_option("--replace", '\0', "remove an existing container of the same name first"),
             text_option("--store", '\0', "DIR",
                         "the image store (default $KEEL_IMAGE_STORE or /var/lib/keel)"),
-            text_option("--root", '\0', "DIR", "where containers are kept (default /run/keel)"),
+            text_option("--root", '\0', "DIR",
+                        "where containers are kept (default /run/keel, with their records in "
+                        "/var/lib/keel/records, which outlive a reboot)"),
             flag_option("--rootfs", '\0',
                         "IMAGE is a directory holding the root filesystem (as podman's)",
                         Shown::InSynopsis),
@@ -417,11 +419,13 @@ CommandResult command_run(const ParsedArgs& args) {
     return *status;
 }
 
-const Option kContainerRootOption{.name = "--root",
-                                  .value_name = "DIR",
-                                  .type = ValueType::Text,
-                                  .shown = Shown::InOptionList,
-                                  .help = "where containers are kept (default /run/keel)"};
+const Option kContainerRootOption{
+    .name = "--root",
+    .value_name = "DIR",
+    .type = ValueType::Text,
+    .shown = Shown::InOptionList,
+    .help = "where containers are kept (default /run/keel, with their records in "
+            "/var/lib/keel/records, which outlive a reboot)"};
 
 std::string root_option(const ParsedArgs& args) {
     auto root = args.value("--root");
@@ -507,6 +511,10 @@ CommandResult command_stop(const ParsedArgs& args) {
         for (std::string_view reference : args.positionals("CONTAINER")) {
             Result<ct::RunContainer> found = ct::find_container(state_root, reference);
             std::string name = found ? found->name : std::string(reference);
+            // A manual stop, also when its unit's keel run is the one that
+            // stops it: not started again at boot (unless-stopped).
+            if (found)
+                (void)ct::mark_stop_requested(state_root, *found);
             // Stopping its transient unit stops it (and keeps init from
             // restarting it); the unit's --rm removes it.
             if (TRY(end_transient_unit(name))) {
@@ -520,6 +528,176 @@ CommandResult command_stop(const ParsedArgs& args) {
         }
         return {};
     }());
+}
+
+// `docker start`'s error for a name or id that is not there.
+Result<ct::RunContainer> existing_container(const std::string& state_root,
+                                            std::string_view reference) {
+    Result<ct::RunContainer> found = ct::find_container(state_root, reference);
+    if (!found && found.error().code() == ENOENT)
+        return std::unexpected(Error::message(cat("No such container: ", reference)));
+    return found;
+}
+
+// An exited container started again in the background: under init as its
+// transient unit (whose keel run waits for it), else with a keeper.
+Result<void> start_detached(const ParsedArgs& args, const std::string& state_root,
+                            const ct::RunContainer& container) {
+    auto given = args.value("--root");
+    std::string given_root = given ? std::string(*given) : std::string();
+    if (std::optional<CommandResult> supervised = start_under_init(given_root, container)) {
+        if (!*supervised)
+            return std::unexpected(std::move(supervised->error().error));
+        return {};
+    }
+    TRY(ct::start_container(state_root, container, ct::RunMode::Detach, exec_argv()));
+    return {};
+}
+
+// When init started (seconds since the epoch): /proc/stat's btime plus
+// the start of /proc/1 (field 22, clock ticks after the boot), which is
+// keel init also when it is PID 1 of a PID namespace (`--container`).
+std::optional<int64_t> boot_time() {
+    std::optional<uint64_t> booted;
+    if (Result<std::string> text = read_file("/proc/stat"))
+        for (std::string_view line : split(*text, '\n'))
+            if (line.starts_with("btime "))
+                booted = parse_u64(line.substr(6));
+    Result<std::string> init = read_file("/proc/1/stat");
+    size_t end = init ? init->rfind(')') : std::string::npos;
+    if (!booted || end == std::string::npos)
+        return std::nullopt;
+    // Fields 3 and on follow the command's closing parenthesis.
+    std::vector<std::string_view> fields = split(std::string_view(*init).substr(end + 2), ' ');
+    std::optional<uint64_t> ticks = fields.size() > 19 ? parse_u64(fields[19]) : std::nullopt;
+    long per_second = ::sysconf(_SC_CLK_TCK);
+    if (!ticks || per_second <= 0)
+        return std::nullopt;
+    return int64_t(*booted + *ticks / uint64_t(per_second));
+}
+
+// Whether the container was made before init started: one made since (by
+// a unit running `keel run` beside docker.service) is its maker's to run.
+bool made_before(const ct::RunContainer& container, std::optional<int64_t> boot) {
+    std::tm utc{};
+    if (!boot || !::strptime(container.created.c_str(), "%Y-%m-%dT%H:%M:%SZ", &utc))
+        return true;
+    return int64_t(::timegm(&utc)) < *boot;
+}
+
+// `keel container start --boot`: what Docker's daemon does as it starts.
+// A container that ran when the machine went down is recorded as ended
+// (ExitCode 255); containers left with --rm (the boot came before their end) are removed;
+// those whose policy is always, or unless-stopped and not stopped by hand,
+// are started again. One that fails is reported and the others go on.
+CommandResult start_at_boot(const ParsedArgs& args, const std::string& state_root) {
+    std::vector<ct::RunContainer> containers = TRY(ct::list_containers(state_root));
+    std::optional<int64_t> boot = boot_time();
+    for (const ct::RunContainer& container : containers) {
+        if (!made_before(container, boot))
+            continue;
+        Result<ct::RunOptions> options = ct::recorded_run_options(container.json);
+        if (!options) {
+            report(std::move(options).error().wrap(cat("container ", container.name)));
+            continue;
+        }
+        if (ct::container_status(state_root, container) != "exited")
+            continue;
+        // It ran when the machine went down: ended, as Docker's daemon sees it.
+        if (Result<bool> ended = ct::record_interrupted_run(state_root, container); !ended)
+            report(std::move(ended).error().wrap(cat("container ", container.name)));
+        if (options->removal == ct::Removal::OnExit) {
+            Result<void> removed =
+                ct::remove_container(state_root, container, ct::DeleteMode::Force);
+            if (removed)
+                print(cat("container ", container.name, " removed (--rm)\n"));
+            else
+                report(std::move(removed).error().wrap(cat("remove ", container.name)));
+            continue;
+        }
+        bool wanted = options->restart == ct::RestartPolicy::Always ||
+                      (options->restart == ct::RestartPolicy::UnlessStopped &&
+                       !ct::stop_was_requested(state_root, container));
+        if (!wanted)
+            continue;
+        if (Result<void> started = start_detached(args, state_root, container); !started) {
+            report(std::move(started).error().wrap(cat("start ", container.name)));
+            continue;
+        }
+        print(cat("container ", container.name, " started (--restart ",
+                  ct::kRestartPolicyNames.name(options->restart), ")\n"));
+    }
+    return kExitSuccess;
+}
+
+CommandResult command_container_start(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    std::vector<std::string_view> references = args.positionals("CONTAINER");
+    if (args.flag("--boot")) {
+        if (!references.empty() || args.flag("--attach"))
+            return usage_error(args, "--boot starts the containers their policy names: no "
+                                     "CONTAINER or --attach with it");
+        return start_at_boot(args, state_root);
+    }
+    if (references.empty())
+        return usage_error(args, "no container given");
+    if (args.flag("--attach")) {
+        if (references.size() > 1)
+            return usage_error(args, "--attach: one container at a time");
+        ct::RunContainer container = TRY(existing_container(state_root, references.front()));
+        if (ct::container_status(state_root, container) != "exited")
+            return std::unexpected(
+                Failure(Error::from_errno(EBUSY, cat("container ", references.front(), " is ",
+                                                     ct::container_status(state_root, container))),
+                        kExitFailure));
+        return TRY(
+            ct::start_container(state_root, container, ct::RunMode::Foreground, exec_argv()));
+    }
+    // As docker start: each one in turn, a failure reported and the rest
+    // started all the same; status 1 when one failed.
+    int status = kExitSuccess;
+    for (std::string_view reference : references) {
+        Result<void> started = [&]() -> Result<void> {
+            ct::RunContainer container = TRY(existing_container(state_root, reference));
+            // A running one is left as it is.
+            if (ct::container_status(state_root, container) == "exited")
+                TRY(start_detached(args, state_root, container));
+            return {};
+        }();
+        if (!started) {
+            report(started.error());
+            status = kExitFailure;
+            continue;
+        }
+        print(cat(reference, "\n"));
+    }
+    return status;
+}
+
+// `docker restart`: stopped (its stop signal, SIGKILL after the timeout)
+// and started again, or started when it was not running.
+CommandResult command_container_restart(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    int status = kExitSuccess;
+    for (std::string_view reference : args.positionals("CONTAINER")) {
+        Result<void> restarted = [&]() -> Result<void> {
+            ct::RunContainer container = TRY(existing_container(state_root, reference));
+            if (ct::container_status(state_root, container) != "exited" &&
+                !TRY(end_transient_unit(container.name))) {
+                uint64_t timeout = args.number("--time").value_or(container.stop_timeout);
+                TRY(ct::stop_container(state_root, container, std::chrono::seconds(timeout)));
+            }
+            container = TRY(existing_container(state_root, reference));
+            return start_detached(args, state_root, container);
+        }();
+        if (!restarted) {
+            report(restarted.error());
+            status = kExitFailure;
+            continue;
+        }
+        print(cat(reference, "\n"));
+    }
+    return status;
 }
 
 CommandResult command_kill(const ParsedArgs& args) {
@@ -625,6 +803,37 @@ const Command kStopCommand{
     .run = command_stop,
 };
 
+const Command kContainerStartCommand{
+    .names = {"start"},
+    .summary = "start exited containers again: the same container, its root and options",
+    .options = {kContainerRootOption,
+                {.name = "--attach",
+                 .short_name = 'a',
+                 .help = "wait for it in the foreground (its output, its exit status)"},
+                {.name = "--boot",
+                 .help = "every container whose --restart says so after a boot: always, and "
+                         "unless-stopped unless stopped by hand; --rm ones left are removed"}},
+    .positionals = {{.name = "CONTAINER", .count = Count::Any, .noun = "container"}},
+    .notes = "Under init a container runs as its transient unit container-NAME.service, as "
+             "keel run -d makes it; without init a keeper process waits for it. A running "
+             "container is left as it is (its name is printed all the same).",
+    .run = command_container_start,
+};
+
+const Command kContainerRestartCommand{
+    .names = {"restart"},
+    .summary = "stop containers (if they run) and start them again",
+    .options = {kContainerRootOption,
+                {.name = "--time",
+                 .short_name = 't',
+                 .value_name = "SECONDS",
+                 .type = ValueType::Number,
+                 .max = 24 * 3600,
+                 .help = "seconds before SIGKILL (default: the container's --stop-timeout)"}},
+    .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
+    .run = command_container_restart,
+};
+
 const Command kKillCommand{
     .names = {"kill"},
     .summary = "send a signal to containers' first process",
@@ -648,11 +857,13 @@ const Command kInspectCommand{
 
 const Command kContainerCommand{
     .names = {"container"},
-    .summary = "the containers keel run made: ps, exec, stop, kill, rm, inspect, logs, port",
+    .summary = "the containers keel run made: ps, exec, start, restart, stop, kill, rm, "
+               "inspect, logs, port",
     .notes = "`keel stop` and `keel kill` are the service manager's, so a container is "
              "stopped with `keel container stop`; ps, exec, rm and inspect are also top-level.",
-    .subcommands = {&kPsCommand, &kExecCommand, &kStopCommand, &kKillCommand, &kRmCommand,
-                    &kInspectCommand, &kContainerLogsCommand, &kPortCommand},
+    .subcommands = {&kPsCommand, &kExecCommand, &kContainerStartCommand, &kContainerRestartCommand,
+                    &kStopCommand, &kKillCommand, &kRmCommand, &kInspectCommand,
+                    &kContainerLogsCommand, &kPortCommand},
 };
 
 CommandResult run_run(std::span<const std::string_view> args, char** argv) {

@@ -27,6 +27,11 @@ extern const Command kRmCommand;
 extern const Command kStopCommand;
 extern const Command kKillCommand;
 extern const Command kInspectCommand;
+/// `keel container start [-a] CONTAINER...`, `--boot`, and `keel container
+/// restart [-t N] CONTAINER...`: exited containers started again
+/// (containers::start_container), under init as transient units.
+extern const Command kContainerStartCommand;
+extern const Command kContainerRestartCommand;
 /// `keel port CONTAINER [PORT]`: where its ports are published.
 extern const Command kPortCommand;
 /// `keel container ps|stop|kill|rm|inspect` (top-level `keel stop` and

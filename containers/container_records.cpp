@@ -98,8 +98,16 @@ std::string run_root(const std::string& given) {
     return given.empty() ? std::string(kDefaultRunRoot) : given;
 }
 
+std::string records_root(const std::string& state_root) {
+    return state_root == kDefaultRunRoot ? std::string(kDefaultRecordRoot) : state_root;
+}
+
+std::string containers_directory(const std::string& state_root) {
+    return cat(records_root(state_root), "/containers");
+}
+
 std::string bundle_of(const std::string& state_root, std::string_view id) {
-    return cat(state_root, "/containers/", id);
+    return cat(containers_directory(state_root), "/", id);
 }
 
 std::string container_log_of(const std::string& state_root, std::string_view id) {
@@ -140,7 +148,27 @@ std::string container_metadata(const RunOptions& options, std::string_view id,
         .field("restart", kRestartPolicyNames.name(options.restart))
         .field("network", kNetworkModeNames.name(options.network))
         .field("stop_signal", options.stop_signal.value_or(SIGTERM))
-        .field("stop_timeout", options.stop_timeout_seconds);
+        .field("stop_timeout", options.stop_timeout_seconds)
+        // What a start of the container again (start_container) goes by
+        // besides its config.json: recorded_run_options() reads it back.
+        .field("restart_retries", options.restart_retries)
+        .field("memory", options.memory_bytes)
+        .field("notify", kNotifyWhenNames.name(options.notify))
+        .field("tty", options.terminal == Terminal::Allocate)
+        .field("interactive", options.stdin_mode == Stdin::Open);
+    json.key("ports").begin_array();
+    for (const PortMapping& port : options.ports)
+        json.value(format_port_mapping(port));
+    json.end_array();
+    if (!options.health.command.empty())
+        json.key("health")
+            .begin_object()
+            .field("command", options.health.command)
+            .field("interval_ms", int64_t(options.health.interval.count()))
+            .field("timeout_ms", int64_t(options.health.timeout.count()))
+            .field("start_period_ms", int64_t(options.health.start_period.count()))
+            .field("retries", options.health.retries)
+            .end_object();
     if (!maps.empty())
         write_userns_record(json, options.userns.mode, maps);
     json.key("command").begin_array();
@@ -174,7 +202,7 @@ void remove_bundle(const std::string& bundle) {
 
 Result<std::vector<RunContainer>> list_containers(const std::string& state_root) {
     std::vector<RunContainer> out;
-    std::string directory = cat(state_root, "/containers");
+    std::string directory = containers_directory(state_root);
     if (!path_exists(directory))
         return out;
     for (const std::string& id : TRY(list_directory(directory))) {
@@ -231,6 +259,33 @@ std::string container_status_text(const std::string& state_root, const RunContai
     return text;
 }
 
+Result<void> mark_stop_requested(const std::string& state_root, const RunContainer& container) {
+    std::string path = cat(bundle_of(state_root, container.id), "/", kStopRequestedFile);
+    if (path_exists(path))
+        return {};
+    return write_new_file(path, "", 0600);
+}
+
+bool stop_was_requested(const std::string& state_root, const RunContainer& container) {
+    return path_exists(cat(bundle_of(state_root, container.id), "/", kStopRequestedFile));
+}
+
+// Docker's exit code for a container found dead at the daemon's start.
+constexpr int kInterruptedExitCode = 255;
+
+Result<bool> record_interrupted_run(const std::string& state_root, const RunContainer& container) {
+    const RunState& state = container.state;
+    if (state.pid <= 0 || state.exit_code || !stopped(state_root, container))
+        return false;
+    RunState ended = state;
+    ended.pid = 0;
+    ended.exit_code = kInterruptedExitCode;
+    ended.finished = now_rfc3339();
+    ended.ports.clear();
+    TRY(write_run_state(state_root, container.id, ended));
+    return true;
+}
+
 // How long stop waits for a container to end after SIGKILL, in tenths of a second.
 constexpr int kKillWaitTenths = 100;
 
@@ -238,8 +293,7 @@ Result<void> stop_container(const std::string& state_root, const RunContainer& c
                             std::chrono::seconds timeout) {
     // Stopped on purpose: keel run is not to restart it (Docker's "manually
     // stopped"), also when it is between two runs, waiting for its restart.
-    (void)write_new_file(cat(bundle_of(state_root, container.id), "/", kStopRequestedFile), "",
-                         0600);
+    (void)mark_stop_requested(state_root, container);
     if (stopped(state_root, container))
         return {};
     RuntimeOptions runtime = runtime_of(state_root);
@@ -264,8 +318,7 @@ Result<void> stop_container(const std::string& state_root, const RunContainer& c
 Result<void> kill_container(const std::string& state_root, const RunContainer& container,
                             int signal) {
     // Killed on purpose, as `docker kill`: not restarted when it ends.
-    (void)write_new_file(cat(bundle_of(state_root, container.id), "/", kStopRequestedFile), "",
-                         0600);
+    (void)mark_stop_requested(state_root, container);
     return kill(runtime_of(state_root), container.id, signal);
 }
 

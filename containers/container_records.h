@@ -21,7 +21,15 @@ inline constexpr std::string_view kContainerLogFile = "container.log";
 /// "2026-01-02T03:04:05Z", now.
 std::string now_rfc3339();
 
-/// ROOT/containers/ID.
+/// Where the containers of state root ROOT keep their own records: ROOT
+/// itself, or for the default root (whose /run a reboot empties)
+/// kDefaultRecordRoot, so that they outlive a reboot.
+std::string records_root(const std::string& state_root);
+
+/// The directory of ROOT's containers: records_root(ROOT)/containers.
+std::string containers_directory(const std::string& state_root);
+
+/// containers_directory(ROOT)/ID: the container's bundle and records.
 std::string bundle_of(const std::string& state_root, std::string_view id);
 
 /// The runtime whose records are under ROOT/run.

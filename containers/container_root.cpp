@@ -23,6 +23,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <optional>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -244,6 +245,45 @@ Result<void> remove_container_root(const ImageStoreOptions& options, std::string
     TRY_CTX(unmount_lower_layers(directory), context);
     TRY_CTX(remove_tree(directory), context);
     return {};
+}
+
+Result<std::string> remount_container_root(const ImageStoreOptions& options, std::string_view id,
+                                           const IdMaps& maps) {
+    std::string context = cat("container root ", quoted(id));
+    TRY_CTX(check_id(id), context);
+    ImageStore store = TRY_CTX(ImageStore::open(options.root, StoreAccess::Change), context);
+    std::string directory = store.container_directory(id);
+    std::string merged = directory + "/merged";
+    // Mounted still (no reboot since it last ran): another device than
+    // its directory's.
+    struct stat above {};
+    struct stat root {};
+    if (::stat(directory.c_str(), &above) < 0)
+        return errno_error(cat(context, ": ", quoted(directory)));
+    if (::stat(merged.c_str(), &root) == 0 && root.st_dev != above.st_dev)
+        return merged;
+    std::optional<RootRecord> record;
+    for (auto& [root_id, each] : TRY_CTX(store.roots(), context))
+        if (root_id == id)
+            record = std::move(each);
+    if (!record)
+        return errno_error(ENOENT, cat(context, ": ", quoted(directory), " has no root.json"));
+    RootMode mode = RootMode::Writable;
+    if (!record->mode.empty())
+        mode =
+            TRY_CTX(parse_choice(kRootModeNames, record->mode), cat(context, ": root.json: mode"));
+    for (const Digest& diff_id : record->layers)
+        if (!store.has_layer(diff_id))
+            return error(cat(context, ": layer ", diff_id.str(), " is not unpacked"));
+    TRY_CTX(make_directories(merged, 0755), context);
+    TRY_CTX(unmount_lower_layers(directory), context);
+    Fd user_namespace;
+    if (!maps.empty())
+        user_namespace = TRY_CTX(make_user_namespace(maps), "--userns");
+    TRY_CTX(mount_overlay(store, record->layers, directory, mode,
+                          user_namespace ? user_namespace.get() : -1),
+            context);
+    return merged;
 }
 
 } // namespace keel::containers

@@ -479,6 +479,14 @@ Result<ContainerRoot> mount_container_root(const ImageStoreOptions& store,
                                            RootMode mode = RootMode::Writable,
                                            const IdMaps& maps = {});
 
+/// Mounts the root of container `id` again, as mount_container_root()
+/// made it (root.json: its image's layers, its mode, `maps` as then), over
+/// the upper directory it has: what the container wrote is there again.
+/// For a container started again after a reboot, which unmounted it; a
+/// root still mounted is left as it is. Returns STORE/containers/ID/merged.
+Result<std::string> remount_container_root(const ImageStoreOptions& store, std::string_view id,
+                                           const IdMaps& maps = {});
+
 /// Unmounts the root of container `id` and deletes what it wrote.
 Result<void> remove_container_root(const ImageStoreOptions& store, std::string_view id);
 // ---- keel run --------------------------------------------------------------
@@ -491,6 +499,15 @@ Result<void> remove_container_root(const ImageStoreOptions& store, std::string_v
 
 /// Where `keel run` keeps its containers unless --root says otherwise.
 inline constexpr std::string_view kDefaultRunRoot = "/run/keel";
+
+/// Where the containers of the default root keep their own records
+/// (containers/ID: config.json, container.json, state.json, etc/): on a
+/// keel disk on STATE, so that they outlive a reboot, as Docker's
+/// /var/lib/docker/containers does. The runtime's records (ROOT/run) and the
+/// network's leases (ROOT/network) stay under /run/keel, which a reboot
+/// empties: a container that ran before it is exited after it. An explicit
+/// --root keeps everything under it.
+inline constexpr std::string_view kDefaultRecordRoot = "/var/lib/keel/records";
 
 /// A container's health (Docker's State.Health.Status).
 enum class HealthStatus { None, Starting, Healthy, Unhealthy };
@@ -586,6 +603,14 @@ struct RunContainer {
     std::string json;
 };
 
+/// The options of `keel run` a container's container.json records, as
+/// start_container() runs it again: image and store, name, removal,
+/// restart policy, network and published ports, health check, notify,
+/// stop signal and timeout, memory limit, terminal and stdin, command.
+/// (What else the run was told is in its config.json, used as it is.)
+/// Outside input (a file root may edit): errors name the member.
+Result<RunOptions> recorded_run_options(std::string_view container_json);
+
 /// The state root `given` (--root) names: itself, or kDefaultRunRoot.
 std::string run_root(const std::string& given);
 
@@ -601,6 +626,34 @@ std::string container_log_of(const std::string& state_root, std::string_view id)
 /// -d once it runs). `argv` is the process's own: the binary is re-executed
 /// sealed first (ensure_sealed_binary). A failure leaves nothing behind.
 Result<int> run_container(const RunOptions& options, char** argv);
+
+/// Starts container `container` (exited) again, as --restart does: the
+/// same id, bundle (its config.json as made) and root, mounted again over
+/// the upper directory it has (a reboot unmounted it), with the options
+/// its container.json records (recorded_run_options()). A manual stop
+/// recorded (`stop-requested`) is cleared and RestartCount starts from 0,
+/// as `docker start` does. Foreground: waits for it, restarting by its
+/// policy, and returns its status (as run_container()); Detach: leaves a
+/// keeper that does so (without init) and returns 0 once it runs. EBUSY
+/// when it is not exited. A failed start leaves the container exited.
+Result<int> start_container(const std::string& state_root, const RunContainer& container,
+                            RunMode mode, char** argv);
+
+/// Records that the container was stopped on purpose (`stop-requested` in
+/// its directory), Docker's "manually stopped": keel run does not restart
+/// it, and an unless-stopped container is not started at boot.
+Result<void> mark_stop_requested(const std::string& state_root, const RunContainer& container);
+
+/// Whether mark_stop_requested() was the last word on it (a start clears it).
+bool stop_was_requested(const std::string& state_root, const RunContainer& container);
+
+/// For a container whose state.json says it was running (a pid, no exit
+/// code) while the runtime has no running process for it: its run ended
+/// with the machine (a reboot or crash) or with the keel run that waited
+/// for it, unseen. Records the end as Docker's daemon does when it finds
+/// such a container at its start: ExitCode 255, FinishedAt now. True when
+/// it did.
+Result<bool> record_interrupted_run(const std::string& state_root, const RunContainer& container);
 
 /// Every container under `state_root`, oldest first.
 Result<std::vector<RunContainer>> list_containers(const std::string& state_root);

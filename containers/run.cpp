@@ -400,10 +400,37 @@ bool wait_before_restart(uint32_t done) {
     return got < 0;
 }
 
-Result<int> run_with(const RunOptions& options, const std::string& notify_socket, char** argv) {
+// The container's hostname as its bundle's etc/hostname has it.
+std::string recorded_hostname(const std::string& bundle) {
+    std::string text = read_file(bundle + "/etc/hostname").value_or("");
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    return text;
+}
+
+// The runtime's record of a container's last run, if one is left (a run
+// that ended without deleting it): a new create needs its id free.
+Result<void> clear_runtime_record(const std::string& state_root, std::string_view id) {
+    RuntimeOptions runtime = runtime_of(state_root);
+    Result<ContainerState> last = containers::state(runtime, id);
+    if (!last)
+        return {};
+    if (last->status != Status::Stopped)
+        return errno_error(EBUSY,
+                           cat("container ", quoted(id), " is ", kStatusNames.name(last->status)));
+    return remove(runtime, id, DeleteMode::Stopped);
+}
+
+// keel run, for a new container (`existing` null) or one made before and
+// exited, started again (start_container): the same id, bundle and root.
+Result<int> run_with(const RunOptions& options, const std::string& notify_socket, char** argv,
+                     const RunContainer* existing) {
     std::string state_root = run_root(options.state_root);
-    std::string name = options.name.empty() ? TRY(generate_name()) : options.name;
-    if (Result<RunContainer> same = find_container(state_root, name); same && same->name == name) {
+    std::string name = existing               ? existing->name
+                       : options.name.empty() ? TRY(generate_name())
+                                              : options.name;
+    if (Result<RunContainer> same = find_container(state_root, name);
+        !existing && same && same->name == name) {
         if (options.name_clash == NameClash::Refuse)
             return errno_error(EEXIST,
                                cat("a container named ", quoted(name), " exists (",
@@ -421,56 +448,80 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     }
     TRY(ensure_sealed_binary(argv));
 
-    std::string id = TRY(generate_container_id());
+    std::string id = existing ? existing->id : TRY(generate_container_id());
     std::string bundle = bundle_of(state_root, id);
     ImageStoreOptions store = store_of(options.image_store);
     oci::ImageConfig image;
     std::string rootfs = options.image;
     bool store_root = options.image_source == ImageSource::Store;
-    // --userns auto: the range stays locked until container.json names it.
-    UsernsLease userns = TRY(lease_id_maps(state_root, options.userns));
-    if (store_root) {
-        ContainerRoot root =
-            TRY(mount_container_root(store, options.image, id, RootMode::Writable, userns.maps));
-        rootfs = root.rootfs;
-        image = std::move(root.config);
-    }
     Supervision run{.state_root = state_root,
                     .id = id,
                     .name = name,
                     .notify_socket = notify_socket,
                     .state = {.memory_limit = options.memory_bytes}};
-    auto written = [&]() -> Result<void> {
-        TRY(make_directories(bundle, 0700));
-        ContainerPlace place = TRY(container_place(id, bundle, rootfs));
-        place.id_maps = userns.maps;
-        if (place.device_rules == DeviceRules::NotEnforceable)
-            log_notice("cgroup v2 is not mounted at /sys/fs/cgroup: device rules cannot be "
-                       "enforced, so the container gets no CAP_MKNOD");
-        run.hostname = container_hostname(options, place);
-        TRY(write_etc_files(place, run.hostname, options.network));
-        if (!place.id_maps.empty()) {
-            std::string directories[] = {bundle, place.files_dir};
-            TRY_CTX(admit_mapped_root(state_root, directories, place.id_maps), "--userns");
-        }
-        std::string config = TRY(make_spec(options, image, place));
-        TRY(write_new_file(bundle + "/config.json", config, 0600));
-        TRY(write_new_file(
-            bundle + "/container.json",
-            container_metadata(options, id, name, store_root ? store.root : "", userns.maps),
-            0600));
-        return {};
-    }();
-    userns.lock = Fd(); // the lease is in container.json (or gone with it)
     auto discard = [&] {
         detach_network(run);
+        // A container started again stays (exited) when its start fails.
+        if (existing && options.removal == Removal::Keep)
+            return;
         if (store_root)
             (void)remove_container_root(store, id);
         remove_bundle(bundle);
     };
-    if (!written) {
-        discard();
-        return std::unexpected(std::move(written).error());
+    if (existing) {
+        // Its config.json as it was made; its root mounted again over what
+        // it wrote (a reboot unmounted it); Docker's manual stop cleared,
+        // its RestartCount from 0 again.
+        IdMaps maps = TRY(read_userns_record(existing->json));
+        if (store_root)
+            TRY(remount_container_root(store, id, maps));
+        TRY(clear_runtime_record(state_root, id));
+        ::unlink(cat(bundle, "/", kStopRequestedFile).c_str());
+        run.hostname = recorded_hostname(bundle);
+        run.state = existing->state;
+        run.state.exit_code.reset();
+        run.state.pid = 0;
+        run.state.restart_count = 0;
+        run.state.oom_killed = false;
+        run.state.memory_limit = options.memory_bytes;
+        run.state.address.clear();
+        run.state.ports.clear();
+    } else {
+        // --userns auto: the range stays locked until container.json names it.
+        UsernsLease userns = TRY(lease_id_maps(state_root, options.userns));
+        if (store_root) {
+            ContainerRoot root = TRY(
+                mount_container_root(store, options.image, id, RootMode::Writable, userns.maps));
+            rootfs = root.rootfs;
+            image = std::move(root.config);
+        }
+        auto written = [&]() -> Result<void> {
+            TRY(make_directories(bundle, 0700));
+            ContainerPlace place = TRY(container_place(id, bundle, rootfs));
+            place.id_maps = userns.maps;
+            if (place.device_rules == DeviceRules::NotEnforceable)
+                log_notice("cgroup v2 is not mounted at /sys/fs/cgroup: device rules cannot be "
+                           "enforced, so the container gets no CAP_MKNOD");
+            run.hostname = container_hostname(options, place);
+            TRY(write_etc_files(place, run.hostname, options.network));
+            if (!place.id_maps.empty()) {
+                std::string directories[] = {bundle, place.files_dir};
+                TRY_CTX(admit_mapped_root(records_root(state_root), directories, place.id_maps),
+                        "--userns");
+            }
+            std::string config = TRY(make_spec(options, image, place));
+            TRY(write_new_file(bundle + "/config.json", config, 0600));
+            TRY(write_new_file(
+                bundle + "/container.json",
+                container_metadata(options, id, name, store_root ? store.root : "", userns.maps),
+                0600));
+            return {};
+        }();
+        userns.lock = Fd(); // the lease is in container.json (or gone with it)
+        if (!written) {
+            discard();
+            return std::unexpected(std::move(written).error());
+        }
     }
     // Detached without init: the keeper does the rest, in the foreground's
     // way (health checks, restarts, the exit recorded, the bridge detached).
@@ -592,9 +643,31 @@ Result<int> run_container(const RunOptions& options, char** argv) {
     if (!notify_socket.empty() && options.notify == NotifyWhen::Container) {
         RunOptions adjusted = options;
         TRY(pass_notify_socket(adjusted, notify_socket));
-        return run_with(adjusted, {}, argv);
+        return run_with(adjusted, {}, argv, nullptr);
     }
-    return run_with(options, notify_socket, argv);
+    return run_with(options, notify_socket, argv, nullptr);
+}
+
+Result<int> start_container(const std::string& state_root, const RunContainer& container,
+                            RunMode mode, char** argv) {
+    std::string context = cat("start ", container.name);
+    std::string status = container_status(state_root, container);
+    if (status != "exited")
+        return errno_error(EBUSY, cat(context, ": it is ", status));
+    RunOptions options =
+        TRY_CTX(recorded_run_options(container.json),
+                cat(context, ": ", bundle_of(state_root, container.id), "/container.json"));
+    options.state_root = state_root;
+    options.mode = mode;
+    if (mode == RunMode::Detach && options.removal == Removal::OnExit)
+        return error(cat(context, ": a container removed on exit (--rm) is started detached "
+                                  "only under init"));
+    // --sdnotify container: the socket's mount is in config.json already,
+    // and keel sends nothing itself.
+    const char* socket = std::getenv("NOTIFY_SOCKET");
+    std::string notify_socket =
+        socket && options.notify != NotifyWhen::Container ? std::string(socket) : std::string();
+    return run_with(options, notify_socket, argv, &container);
 }
 
 } // namespace keel::containers

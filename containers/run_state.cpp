@@ -73,6 +73,73 @@ std::string run_state_json(const RunState& state) {
     return json.text();
 }
 
+namespace {
+
+// container.json's member `key`, one of `table`'s names; errors name it.
+template <typename Enum, std::size_t N>
+Result<Enum> recorded_choice(const JsonObjectCursor& object, std::string_view key,
+                             const NameTable<Enum, N>& table, const char* fallback) {
+    JsonCursor field = object[key];
+    std::string text = TRY(field.value_or(fallback));
+    return TRY_CTX(parse_choice(table, text), field.path());
+}
+
+} // namespace
+
+Result<RunOptions> recorded_run_options(std::string_view container_json) {
+    RunOptions out;
+    JsonValue document = TRY(parse_json(container_json));
+    JsonObjectCursor object = TRY(JsonCursor(document).object());
+    out.name = TRY(object["name"].string());
+    out.image = TRY(object["image"].string());
+    std::string source = TRY(object["source"].value_or("rootfs"));
+    if (source != "store" && source != "rootfs")
+        return error(cat("source: unknown value ", quoted(source), " (expected store or rootfs)"));
+    out.image_source = source == "store" ? ImageSource::Store : ImageSource::Rootfs;
+    out.image_store = TRY(object["store"].value_or(""));
+    std::string removal = TRY(object["removal"].value_or("keep"));
+    if (removal != "keep" && removal != "on-exit")
+        return error(
+            cat("removal: unknown value ", quoted(removal), " (expected keep or on-exit)"));
+    out.removal = removal == "on-exit" ? Removal::OnExit : Removal::Keep;
+    out.restart = TRY(recorded_choice(object, "restart", kRestartPolicyNames, "no"));
+    out.restart_retries = TRY(object["restart_retries"].value_or<uint32_t>(0));
+    out.network = TRY(recorded_choice(object, "network", kNetworkModeNames, "none"));
+    out.notify = TRY(recorded_choice(object, "notify", kNotifyWhenNames, "conmon"));
+    out.stop_signal = TRY(object["stop_signal"].value_or<int>(15));
+    if (*out.stop_signal < 1 || *out.stop_signal > 64)
+        return error(cat(object["stop_signal"].path(), ": not a signal number"));
+    out.stop_timeout_seconds = TRY(object["stop_timeout"].value_or<uint32_t>(10));
+    if (object["memory"].present())
+        out.memory_bytes = TRY(object["memory"].integer<int64_t>(0));
+    if (TRY(object["tty"].value_or(false)))
+        out.terminal = Terminal::Allocate;
+    if (TRY(object["interactive"].value_or(false)))
+        out.stdin_mode = Stdin::Open;
+    for (const JsonCursor& entry : TRY(object["ports"].array()))
+        out.ports.push_back(TRY_CTX(parse_port_mapping(TRY(entry.string())), entry.path()));
+    if (object["health"].present()) {
+        JsonObjectCursor health = TRY(object["health"].object());
+        using std::chrono::milliseconds;
+        auto duration = [&](std::string_view key, milliseconds fallback) -> Result<milliseconds> {
+            return milliseconds(TRY(health[key].value_or<int64_t>(fallback.count())));
+        };
+        out.health.command = TRY(health["command"].string());
+        out.health.interval = TRY(duration("interval_ms", out.health.interval));
+        out.health.timeout = TRY(duration("timeout_ms", out.health.timeout));
+        out.health.start_period = TRY(duration("start_period_ms", out.health.start_period));
+        out.health.retries = TRY(health["retries"].value_or<uint32_t>(out.health.retries));
+        for (milliseconds each : {out.health.interval, out.health.timeout})
+            if (each.count() <= 0)
+                return error(cat(object["health"].path(), ": an interval and timeout above 0"));
+        if (out.health.start_period.count() < 0)
+            return error(cat(object["health"].path(), ": a negative start period"));
+    }
+    for (const JsonCursor& word : TRY(object["command"].array()))
+        out.command.push_back(TRY(word.string()));
+    return out;
+}
+
 Result<uint64_t> parse_oom_kills(std::string_view memory_events) {
     uint64_t kills = 0;
     size_t number = 0;

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "containers/container_records.h"
 #include "containers/userns.h"
 
 #include <cerrno>
@@ -39,7 +40,7 @@ Result<std::vector<IdRange>> read_pool(const std::string& path) {
 // The maps of every container recorded under ROOT/containers: the leases.
 Result<std::vector<IdMaps>> leased_maps(const std::string& state_root) {
     std::vector<IdMaps> out;
-    std::string directory = cat(state_root, "/containers");
+    std::string directory = containers_directory(state_root);
     if (!path_exists(directory))
         return out;
     for (const std::string& id : TRY(list_directory(directory))) {

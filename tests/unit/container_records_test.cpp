@@ -79,3 +79,24 @@ TEST_CASE("a container whose state.json is damaged is not listed") {
     REQUIRE(write_existing_file(root / cat("containers/", kId, "/state.json"), "{\"health\":1}"));
     CHECK(list_containers(root.path())->empty());
 }
+
+TEST_CASE("a container that was running when the machine went down is recorded as Exited (255)") {
+    TempDir root;
+    add_container(root, kId, "web", {.pid = 42, .started = "2026-01-02T03:04:05Z"});
+    add_container(root, "0123ffff", "db", {.exit_code = 3, .finished = "2026-01-02T03:04:09Z"});
+    RunContainer web = *find_container(root.path(), "web");
+    CHECK(container_status(root.path(), web) == "exited");
+    Result<bool> ended = record_interrupted_run(root.path(), web);
+    REQUIRE_MESSAGE(ended, (ended ? std::string() : ended.error().to_string()));
+    CHECK(*ended);
+    web = *find_container(root.path(), "web");
+    CHECK(web.state.exit_code == 255);
+    CHECK(web.state.pid == 0);
+    CHECK_FALSE(web.state.finished.empty());
+    CHECK(container_status_text(root.path(), web).starts_with("Exited (255)"));
+    // Once recorded, and never for a run whose end was seen.
+    CHECK_FALSE(*record_interrupted_run(root.path(), web));
+    RunContainer db = *find_container(root.path(), "db");
+    CHECK_FALSE(*record_interrupted_run(root.path(), db));
+    CHECK(find_container(root.path(), "db")->state.exit_code == 3);
+}

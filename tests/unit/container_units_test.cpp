@@ -49,7 +49,6 @@ TEST_CASE("a detached container's unit runs keel run in the foreground with the 
     std::vector<std::string> expected = {"/usr/bin/keel",
                                          "run",
                                          "--replace",
-                                         "--rm",
                                          "--name=web",
                                          "--sdnotify=conmon",
                                          "--env=A=1",
@@ -73,8 +72,24 @@ TEST_CASE("with any --restart keel run counts the restarts and the container sta
         CHECK(words == expected);
     }
     std::vector<std::string> never = words_for({"-d", "--restart", "no", "--rootfs", "/r", "true"});
-    CHECK(std::ranges::find(never, "--rm") != never.end());
+    CHECK(std::ranges::find(never, "--rm") == never.end());
     CHECK(std::ranges::find(never, "--restart=no") == never.end());
+}
+
+TEST_CASE("a detached container's unit removes it when it ends only if --rm was given") {
+    ::unsetenv("KEEL_IMAGE_STORE");
+    std::vector<std::string> kept = words_for({"-d", "--rootfs", "/r", "true"});
+    CHECK(std::ranges::find(kept, "--rm") == kept.end());
+    std::vector<std::string> removed = words_for({"-d", "--rm", "--rootfs", "/r", "true"});
+    CHECK(std::ranges::count(removed, "--rm") == 1);
+}
+
+TEST_CASE("a container started again under init runs keel container start in the foreground") {
+    CHECK(supervised_start_words("/usr/bin/keel", "", "0123abcd") ==
+          std::vector<std::string>{"/usr/bin/keel", "container", "start", "--attach", "0123abcd"});
+    CHECK(supervised_start_words("/usr/bin/keel", "/srv/state", "0123abcd") ==
+          std::vector<std::string>{"/usr/bin/keel", "container", "start", "--attach",
+                                   "--root=/srv/state", "0123abcd"});
 }
 
 TEST_CASE("combined short flags with -d lose only the detach") {
@@ -90,14 +105,14 @@ TEST_CASE("-e KEY takes its value from the caller, not from init") {
     ::unsetenv("KEEL_TEST_UNSET");
     std::vector<std::string> words =
         words_for({"-e", "KEEL_TEST_GREETING", "-e", "KEEL_TEST_UNSET", "busybox"});
-    CHECK(std::vector<std::string>(words.begin() + 6, words.end()) ==
+    CHECK(std::vector<std::string>(words.begin() + 5, words.end()) ==
           std::vector<std::string>{"--env=KEEL_TEST_GREETING=hello there", "busybox"});
 }
 
 TEST_CASE("the caller's image store goes along unless --store names one") {
     ::setenv("KEEL_IMAGE_STORE", "/var/tmp/store", 1);
     std::vector<std::string> words = words_for({"busybox"});
-    CHECK(words.at(6) == "--store=/var/tmp/store");
+    CHECK(words.at(5) == "--store=/var/tmp/store");
     words = words_for({"--store", "/other", "busybox"});
     CHECK(std::ranges::count(words, "--store=/var/tmp/store") == 0);
     CHECK(std::ranges::count(words, "--store=/other") == 1);
@@ -142,4 +157,14 @@ TEST_CASE("the unit is a notify service whose Restart= follows --restart") {
 
 TEST_CASE("a detached container's unit is named after the container") {
     CHECK(transient_unit_name("web") == "container-web.service");
+}
+
+TEST_CASE("a unit written by keel container start says so in its description") {
+    std::string text =
+        transient_unit_text({.container_name = "web",
+                             .exec_start = supervised_start_words("/usr/bin/keel", "", "0123abcd"),
+                             .written_by = "keel container start"});
+    CHECK(text.find("Description=container web (keel container start)\n") != std::string::npos);
+    CHECK(exec_start_of(text) ==
+          std::vector<std::string>{"/usr/bin/keel", "container", "start", "--attach", "0123abcd"});
 }
