@@ -780,6 +780,16 @@ const Command kPsCommand{
     .run = command_ps,
 };
 
+// stop's and restart's -t.
+const Option kStopTimeOption{
+    .name = "--time",
+    .short_name = 't',
+    .value_name = "SECONDS",
+    .type = ValueType::Number,
+    .max = 24 * 3600,
+    .help = "seconds before SIGKILL (default: the container's --stop-timeout)",
+};
+
 const Command kRmCommand{
     .names = {"rm"},
     .summary = "remove containers (their root and record)",
@@ -792,13 +802,7 @@ const Command kRmCommand{
 const Command kStopCommand{
     .names = {"stop"},
     .summary = "stop containers: their stop signal, then SIGKILL after the timeout",
-    .options = {kContainerRootOption,
-                {.name = "--time",
-                 .short_name = 't',
-                 .value_name = "SECONDS",
-                 .type = ValueType::Number,
-                 .max = 24 * 3600,
-                 .help = "seconds before SIGKILL (default: the container's --stop-timeout)"}},
+    .options = {kContainerRootOption, kStopTimeOption},
     .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
     .run = command_stop,
 };
@@ -823,13 +827,7 @@ const Command kContainerStartCommand{
 const Command kContainerRestartCommand{
     .names = {"restart"},
     .summary = "stop containers (if they run) and start them again",
-    .options = {kContainerRootOption,
-                {.name = "--time",
-                 .short_name = 't',
-                 .value_name = "SECONDS",
-                 .type = ValueType::Number,
-                 .max = 24 * 3600,
-                 .help = "seconds before SIGKILL (default: the container's --stop-timeout)"}},
+    .options = {kContainerRootOption, kStopTimeOption},
     .positionals = {{.name = "CONTAINER", .count = Count::OneOrMore, .noun = "container"}},
     .run = command_container_restart,
 };
