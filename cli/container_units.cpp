@@ -178,6 +178,10 @@ std::vector<std::string> supervised_run_words(std::string_view binary,
     return words;
 }
 
+// How long init waits past a container's stop timeout before it kills
+// what is left of the unit (keel run's own SIGKILL comes first).
+constexpr uint64_t kStopGraceSeconds = 60;
+
 std::string transient_unit_text(const TransientUnit& unit) {
     std::string text =
         cat("# Written by `", unit.written_by, "`: the container ", unit.container_name,
@@ -187,6 +191,7 @@ std::string transient_unit_text(const TransientUnit& unit) {
     if (!unit.working_directory.empty())
         text += cat("WorkingDirectory=", unit_path_value(unit.working_directory), "\n");
     text += cat("ExecStart=", unit_command_text(unit.exec_start), "\n");
+    text += cat("TimeoutStopSec=", uint64_t(unit.stop_timeout_seconds) + kStopGraceSeconds, "\n");
     text += cat("Restart=", restart_setting(unit.restart), "\n");
     return text;
 }
@@ -255,7 +260,8 @@ std::optional<CommandResult> run_detached_under_init(const ParsedArgs& args,
             *directory, {.restart = counts_restarts(args) ? ct::RestartPolicy::No : options.restart,
                          .working_directory = working_directory(),
                          .container_name = name,
-                         .exec_start = supervised_run_words(binary_path(), name, args)}));
+                         .exec_start = supervised_run_words(binary_path(), name, args),
+                         .stop_timeout_seconds = options.stop_timeout_seconds}));
         Result<ct::RunContainer> container = ct::find_container(state_root, name);
         if (!container)
             return std::unexpected(Failure(
@@ -291,6 +297,7 @@ std::optional<CommandResult> start_under_init(const std::string& given_root,
                      .working_directory = "/",
                      .container_name = container.name,
                      .exec_start = supervised_start_words(binary_path(), given_root, container.id),
+                     .stop_timeout_seconds = container.stop_timeout,
                      .written_by = "keel container start"});
     if (!started)
         return std::unexpected(std::move(started).error());

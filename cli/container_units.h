@@ -44,12 +44,17 @@ struct TransientUnit {
     std::vector<std::string> environment;
     std::string container_name;
     std::vector<std::string> exec_start;
+    /// The container's --stop-timeout: keel run's SIGKILL follows a stop
+    /// after it, init's after a minute more (TimeoutStopSec=, as podman's
+    /// generated units have it).
+    uint32_t stop_timeout_seconds = 10;
     /// The command that wrote the unit, for its comment and Description=.
     std::string written_by = "keel run -d";
 };
 
 /// The unit file's text: Type=notify, NotifyAccess=all, KillMode=mixed,
-/// Restart= from --restart (unless-stopped as always).
+/// TimeoutStopSec= the stop timeout and a minute, Restart= from --restart
+/// (unless-stopped as always).
 std::string transient_unit_text(const TransientUnit& unit);
 
 /// `keel run -d` when init's control socket answers: writes and starts the

@@ -505,6 +505,12 @@ CommandResult command_rm(const ParsedArgs& args) {
     }());
 }
 
+// stop's and restart's -t (at most a day: kStopTimeOption).
+std::optional<std::chrono::seconds> stop_timeout(const ParsedArgs& args) {
+    return args.number("--time").transform(
+        [](uint64_t seconds) { return std::chrono::seconds(int64_t(seconds)); });
+}
+
 CommandResult command_stop(const ParsedArgs& args) {
     std::string state_root = root_option(args);
     return failed([&]() -> Result<void> {
@@ -512,9 +518,10 @@ CommandResult command_stop(const ParsedArgs& args) {
             Result<ct::RunContainer> found = ct::find_container(state_root, reference);
             std::string name = found ? found->name : std::string(reference);
             // A manual stop, also when its unit's keel run is the one that
-            // stops it: not started again at boot (unless-stopped).
+            // stops it: not started again at boot (unless-stopped). That
+            // keel run reads -t here.
             if (found)
-                (void)ct::mark_stop_requested(state_root, *found);
+                (void)ct::mark_stop_requested(state_root, *found, stop_timeout(args));
             // Stopping its transient unit stops it (and keeps init from
             // restarting it); the unit's --rm removes it.
             if (TRY(end_transient_unit(name))) {
@@ -522,8 +529,9 @@ CommandResult command_stop(const ParsedArgs& args) {
                 continue;
             }
             ct::RunContainer container = TRY(std::move(found));
-            uint64_t timeout = args.number("--time").value_or(container.stop_timeout);
-            TRY(ct::stop_container(state_root, container, std::chrono::seconds(timeout)));
+            TRY(ct::stop_container(
+                state_root, container,
+                stop_timeout(args).value_or(std::chrono::seconds(container.stop_timeout))));
             print(cat(reference, "\n"));
         }
         return {};
@@ -554,26 +562,30 @@ Result<void> start_detached(const ParsedArgs& args, const std::string& state_roo
     return {};
 }
 
-// When init started (seconds since the epoch): /proc/stat's btime plus
-// the start of /proc/1 (field 22, clock ticks after the boot), which is
-// keel init also when it is PID 1 of a PID namespace (`--container`).
+// When init started (whole seconds since the epoch, rounded down): the
+// kernel's boot (the real-time clock less CLOCK_BOOTTIME, to the
+// nanosecond: /proc/stat's btime is whole seconds, rounded down) plus the
+// start of /proc/1 (field 22, clock ticks after the boot), which is keel
+// init also when it is PID 1 of a PID namespace (`--container`).
 std::optional<int64_t> boot_time() {
-    std::optional<uint64_t> booted;
-    if (Result<std::string> text = read_file("/proc/stat"))
-        for (std::string_view line : split(*text, '\n'))
-            if (line.starts_with("btime "))
-                booted = parse_u64(line.substr(6));
     Result<std::string> init = read_file("/proc/1/stat");
     size_t end = init ? init->rfind(')') : std::string::npos;
-    if (!booted || end == std::string::npos)
+    if (end == std::string::npos)
         return std::nullopt;
     // Fields 3 and on follow the command's closing parenthesis.
     std::vector<std::string_view> fields = split(std::string_view(*init).substr(end + 2), ' ');
     std::optional<uint64_t> ticks = fields.size() > 19 ? parse_u64(fields[19]) : std::nullopt;
     long per_second = ::sysconf(_SC_CLK_TCK);
-    if (!ticks || per_second <= 0)
+    timespec now{};
+    timespec since_boot{};
+    if (!ticks || per_second <= 0 || ::clock_gettime(CLOCK_REALTIME, &now) != 0 ||
+        ::clock_gettime(CLOCK_BOOTTIME, &since_boot) != 0)
         return std::nullopt;
-    return int64_t(*booted + *ticks / uint64_t(per_second));
+    constexpr int64_t kNanoseconds = 1'000'000'000;
+    int64_t booted = (int64_t(now.tv_sec) - since_boot.tv_sec) * kNanoseconds +
+                     (now.tv_nsec - since_boot.tv_nsec);
+    int64_t started = booted + int64_t(*ticks) * (kNanoseconds / per_second);
+    return started / kNanoseconds;
 }
 
 // Whether the container was made before init started: one made since (by
@@ -588,8 +600,9 @@ bool made_before(const ct::RunContainer& container, std::optional<int64_t> boot)
 // `keel container start --boot`: what Docker's daemon does as it starts.
 // A container that ran when the machine went down is recorded as ended
 // (ExitCode 255); containers left with --rm (the boot came before their end) are removed;
-// those whose policy is always, or unless-stopped and not stopped by hand,
-// are started again. One that fails is reported and the others go on.
+// those whose policy is always, unless-stopped and not stopped by hand, or
+// on-failure, ended with a failure and not stopped by hand, are started again. One that fails is
+// reported and the others go on.
 CommandResult start_at_boot(const ParsedArgs& args, const std::string& state_root) {
     std::vector<ct::RunContainer> containers = TRY(ct::list_containers(state_root));
     std::optional<int64_t> boot = boot_time();
@@ -604,8 +617,11 @@ CommandResult start_at_boot(const ParsedArgs& args, const std::string& state_roo
         if (ct::container_status(state_root, container) != "exited")
             continue;
         // It ran when the machine went down: ended, as Docker's daemon sees it.
+        std::optional<int> exit_code = container.state.exit_code;
         if (Result<bool> ended = ct::record_interrupted_run(state_root, container); !ended)
             report(std::move(ended).error().wrap(cat("container ", container.name)));
+        else if (*ended)
+            exit_code = 255;
         if (options->removal == ct::Removal::OnExit) {
             Result<void> removed =
                 ct::remove_container(state_root, container, ct::DeleteMode::Force);
@@ -615,9 +631,21 @@ CommandResult start_at_boot(const ParsedArgs& args, const std::string& state_roo
                 report(std::move(removed).error().wrap(cat("remove ", container.name)));
             continue;
         }
-        bool wanted = options->restart == ct::RestartPolicy::Always ||
-                      (options->restart == ct::RestartPolicy::UnlessStopped &&
-                       !ct::stop_was_requested(state_root, container));
+        // Docker's daemon's rule at its start (its restart count begins anew).
+        bool wanted = false;
+        switch (options->restart) {
+        case ct::RestartPolicy::No:
+            break;
+        case ct::RestartPolicy::Always:
+            wanted = true;
+            break;
+        case ct::RestartPolicy::UnlessStopped:
+            wanted = !ct::stop_was_requested(state_root, container);
+            break;
+        case ct::RestartPolicy::OnFailure:
+            wanted = exit_code.value_or(0) != 0 && !ct::stop_was_requested(state_root, container);
+            break;
+        }
         if (!wanted)
             continue;
         if (Result<void> started = start_detached(args, state_root, container); !started) {
@@ -682,10 +710,15 @@ CommandResult command_container_restart(const ParsedArgs& args) {
     for (std::string_view reference : args.positionals("CONTAINER")) {
         Result<void> restarted = [&]() -> Result<void> {
             ct::RunContainer container = TRY(existing_container(state_root, reference));
+            // Under init its unit's keel run stops it, with -t (a start
+            // clears the note).
+            if (ct::container_status(state_root, container) != "exited")
+                (void)ct::mark_stop_requested(state_root, container, stop_timeout(args));
             if (ct::container_status(state_root, container) != "exited" &&
                 !TRY(end_transient_unit(container.name))) {
-                uint64_t timeout = args.number("--time").value_or(container.stop_timeout);
-                TRY(ct::stop_container(state_root, container, std::chrono::seconds(timeout)));
+                TRY(ct::stop_container(
+                    state_root, container,
+                    stop_timeout(args).value_or(std::chrono::seconds(container.stop_timeout))));
             }
             container = TRY(existing_container(state_root, reference));
             return start_detached(args, state_root, container);
@@ -815,8 +848,9 @@ const Command kContainerStartCommand{
                  .short_name = 'a',
                  .help = "wait for it in the foreground (its output, its exit status)"},
                 {.name = "--boot",
-                 .help = "every container whose --restart says so after a boot: always, and "
-                         "unless-stopped unless stopped by hand; --rm ones left are removed"}},
+                 .help = "every container whose --restart says so after a boot: always, "
+                         "unless-stopped and on-failure (after a failure) unless stopped by "
+                         "hand; --rm ones left are removed"}},
     .positionals = {{.name = "CONTAINER", .count = Count::Any, .noun = "container"}},
     .notes = "Under init a container runs as its transient unit container-NAME.service, as "
              "keel run -d makes it; without init a keeper process waits for it. A running "

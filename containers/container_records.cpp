@@ -259,11 +259,12 @@ std::string container_status_text(const std::string& state_root, const RunContai
     return text;
 }
 
-Result<void> mark_stop_requested(const std::string& state_root, const RunContainer& container) {
+Result<void> mark_stop_requested(const std::string& state_root, const RunContainer& container,
+                                 std::optional<std::chrono::seconds> timeout) {
     std::string path = cat(bundle_of(state_root, container.id), "/", kStopRequestedFile);
-    if (path_exists(path))
+    if (!timeout && path_exists(path))
         return {};
-    return write_new_file(path, "", 0600);
+    return write_new_file(path, timeout ? cat(timeout->count(), "\n") : std::string(), 0600);
 }
 
 bool stop_was_requested(const std::string& state_root, const RunContainer& container) {

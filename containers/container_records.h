@@ -12,7 +12,8 @@
 namespace keel::containers {
 
 /// In ROOT/containers/ID: written by `keel container stop`, so that keel
-/// run does not restart the container it stopped (--restart on-failure:N).
+/// run does not restart the container it stopped (--restart on-failure:N);
+/// it holds stop's -t in seconds when one was given, else nothing.
 inline constexpr std::string_view kStopRequestedFile = "stop-requested";
 
 /// The keeper's log of the container's output (container_log_of).

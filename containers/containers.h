@@ -24,6 +24,7 @@
 #include "containers/spec.h"
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -147,6 +148,13 @@ Result<void> remove(const RuntimeOptions& runtime, std::string_view id,
                     DeleteMode mode = DeleteMode::Stopped);
 
 /// What a caller of run() does at each step of the container's life.
+/// How run() passes on a signal that asks the container to stop
+/// (RunHooks::stopping).
+struct Stopping {
+    int signal = SIGTERM;
+    std::chrono::milliseconds kill_after{0};
+};
+
 /// Every hook is optional.
 struct RunHooks {
     /// After create, before start: the container's process (its
@@ -163,11 +171,12 @@ struct RunHooks {
     /// After the container's process has exited (its wait status), before
     /// the container is deleted: its cgroup is still there.
     std::function<void(int wait_status)> exited;
-    /// After a SIGTERM or SIGINT is passed on, how long the container's
-    /// process has before it gets SIGKILL (Docker's stop timeout: a
-    /// container's pid 1 ignores signals it has no handler for). None:
-    /// never.
-    std::optional<std::chrono::milliseconds> kill_after;
+    /// A SIGTERM or SIGINT the runtime got (foreground): the signal the
+    /// container's process gets for it and how long it has after that
+    /// before SIGKILL (Docker's stop timeout: a container's pid 1 ignores
+    /// signals it has no handler for). Without it the signal is passed on
+    /// as it is and never followed by SIGKILL.
+    std::function<Stopping(int signal)> stopping;
     /// After a signal the runtime got was passed on to the container's
     /// process (foreground): keel run learns that it was asked to stop.
     std::function<void(int signal)> forwarded;
@@ -641,8 +650,12 @@ Result<int> start_container(const std::string& state_root, const RunContainer& c
 
 /// Records that the container was stopped on purpose (`stop-requested` in
 /// its directory), Docker's "manually stopped": keel run does not restart
-/// it, and an unless-stopped container is not started at boot.
-Result<void> mark_stop_requested(const std::string& state_root, const RunContainer& container);
+/// it, and an unless-stopped container is not started at boot. With
+/// `timeout` (`stop -t`), the keel run that waits for it (its unit's,
+/// under init) stops it on a SIGTERM as `docker stop -t` does: its stop
+/// signal, SIGKILL once `timeout` has passed.
+Result<void> mark_stop_requested(const std::string& state_root, const RunContainer& container,
+                                 std::optional<std::chrono::seconds> timeout = std::nullopt);
 
 /// Whether mark_stop_requested() was the last word on it (a start clears it).
 bool stop_was_requested(const std::string& state_root, const RunContainer& container);

@@ -258,6 +258,21 @@ bool stop_requested(const Supervision& run) {
     return path_exists(cat(bundle_of(run.state_root, run.id), "/", kStopRequestedFile));
 }
 
+// The -t that `keel container stop` gave, which it left in kStopRequestedFile.
+std::optional<std::chrono::seconds> requested_stop_timeout(const Supervision& run) {
+    Result<std::string> text =
+        read_file(cat(bundle_of(run.state_root, run.id), "/", kStopRequestedFile));
+    if (!text)
+        return std::nullopt;
+    std::string_view digits = *text;
+    while (!digits.empty() && digits.back() == '\n')
+        digits.remove_suffix(1);
+    std::optional<uint64_t> seconds = parse_u64(digits);
+    if (!seconds)
+        return std::nullopt;
+    return std::chrono::seconds(std::min<uint64_t>(*seconds, INT32_MAX));
+}
+
 // After the container's process has ended: its status, an OOM kill.
 void record_exit(Supervision& run, int wait_status) {
     run.state.exit_code = WIFSIGNALED(wait_status) ? kSignalStatusBase + WTERMSIG(wait_status)
@@ -547,7 +562,16 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
     }
 
     RunHooks hooks;
-    hooks.kill_after = std::chrono::seconds(options.stop_timeout_seconds);
+    hooks.stopping = [&](int signal) {
+        // `keel container stop` of a container its unit's keel run waits
+        // for (under init) stops the unit: its SIGTERM is the stop, done as
+        // `docker stop` does it, with stop's -t when it gave one.
+        std::optional<std::chrono::seconds> asked = requested_stop_timeout(run);
+        if (!asked && !stop_requested(run))
+            return Stopping{signal, std::chrono::seconds(options.stop_timeout_seconds)};
+        return Stopping{options.stop_signal.value_or(SIGTERM),
+                        asked.value_or(std::chrono::seconds(options.stop_timeout_seconds))};
+    };
     hooks.created = [&](pid_t pid) -> Result<void> {
         if (options.network == NetworkMode::Bridge)
             TRY(attach_network(run, options, pid, bundle + "/etc"));

@@ -197,15 +197,16 @@ private:
 // the signals above, which the caller holds blocked; returns its wait
 // status.
 // `tick`, when given, is called first and then whenever the time it
-// returned has passed. With `kill_after`, a SIGTERM or SIGINT passed on is
-// followed by SIGKILL once that time has passed. With `relay`, the
+// returned has passed. With `stopping`, a SIGTERM or SIGINT is passed on
+// as the signal it says and followed by SIGKILL once its time has passed. With `relay`, the
 // process's terminal is relayed meanwhile (and drained once it has
 // exited), and SIGWINCH resizes the terminal instead of being passed on.
-// `on_forwarded`, when given, hears of every signal passed on.
+// `on_forwarded`, when given, hears of every signal the runtime got and
+// passed on.
 Result<int> wait_forwarding_signals(
     pid_t pid, const std::function<std::optional<std::chrono::milliseconds>()>& tick = {},
-    std::optional<std::chrono::milliseconds> kill_after = std::nullopt,
-    TerminalRelay* relay = nullptr, const std::function<void(int signal)>& on_forwarded = {}) {
+    const std::function<Stopping(int signal)>& stopping = {}, TerminalRelay* relay = nullptr,
+    const std::function<void(int signal)>& on_forwarded = {}) {
     sigset_t forwarded = forwarded_signals();
     Fd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals)
@@ -252,12 +253,17 @@ Result<int> wait_forwarding_signals(
                     relay->copy_window_size();
                     continue;
                 }
-                (void)pidfd_send_signal(pidfd.get(), int(info.ssi_signo));
+                int signal = int(info.ssi_signo);
+                bool ending = signal == SIGTERM || signal == SIGINT;
+                if (ending && stopping) {
+                    Stopping how = stopping(signal);
+                    signal = how.signal;
+                    if (!kill_at)
+                        kill_at = Clock::now() + how.kill_after;
+                }
+                (void)pidfd_send_signal(pidfd.get(), signal);
                 if (on_forwarded)
                     on_forwarded(int(info.ssi_signo));
-                bool ending = info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT;
-                if (ending && kill_after && !kill_at)
-                    kill_at = Clock::now() + *kill_after;
             }
         }
         if (ready[0].revents & POLLIN)
@@ -468,7 +474,7 @@ Result<int> run(const RuntimeOptions& runtime, const CreateOptions& options, Run
         std::optional<RawInput> raw;
         if (relay && input == Stdin::Open)
             raw.emplace(TRY(RawInput::enter()));
-        return wait_forwarding_signals(pid, hooks.tick, hooks.kill_after, relay ? &*relay : nullptr,
+        return wait_forwarding_signals(pid, hooks.tick, hooks.stopping, relay ? &*relay : nullptr,
                                        hooks.forwarded);
     }();
     int status = TRY(std::move(waited));
@@ -532,7 +538,7 @@ Result<int> exec_attached(const RuntimeOptions& runtime, ExecOptions options, Ru
         std::optional<RawInput> raw;
         if (input == Stdin::Open)
             raw.emplace(TRY(RawInput::enter()));
-        return wait_forwarding_signals(pid, {}, std::nullopt, &relay);
+        return wait_forwarding_signals(pid, {}, {}, &relay);
     }());
     if (WIFSIGNALED(status))
         return kSignalStatusBase + WTERMSIG(status);

@@ -3,14 +3,16 @@
 # `docker start|restart`): an exited container started again is the same
 # container (its id, its root with what it wrote, its options), a running
 # one is left alone, a missing one is Docker's error; under `keel init
-# --container` the container runs as its transient unit, and after a
+# --container` the container runs as its transient unit (stop's -t and
+# the container's stop signal reach it through the unit), and after a
 # "reboot" (init ended and started again, its runtime unit files gone)
 # docker.service's `keel container start --boot` starts the `always`
-# container again while the unless-stopped one stopped by hand and the
-# `--restart no` one stay exited; after a crash (init killed), the
-# container left with --rm is removed, one that ran (--restart no) is
-# Exited (255) and none claims to run before the boot. Real namespaces,
-# no VM.
+# container and the failed `on-failure:1` one (with one more try) again
+# while the unless-stopped one stopped by hand, the `--restart no` one and
+# the `on-failure` one that ended with 0 stay exited; after a crash (init
+# killed), the container left with --rm is removed, one that ran
+# (--restart no) is Exited (255) and none claims to run before the boot.
+# Real namespaces, no VM.
 # usage: run_start.sh KEEL_BINARY CASE
 set -euo pipefail
 
@@ -255,11 +257,18 @@ under_init)
   wait_for 100 eq active/exited unit_state docker.service || fail "docker.service: $(unit_state docker.service)"
   drun --name always1 --restart always example.com/box:1 sh -c 'echo run >>/runs; exec sleep 600' \
     >/dev/null 2>"$work/err" || fail "run -d always1: $(cat "$work/err")"
-  drun --name unless1 --restart unless-stopped example.com/box:1 sh -c 'echo run >>/runs; exec sleep 600' \
+  # Its sleep is its pid 1, which SIGTERM does not end: only stop's -t
+  # (not its --stop-timeout) keeps the stop below short.
+  drun --name unless1 --restart unless-stopped --stop-timeout 600 example.com/box:1 \
+    sh -c 'echo run >>/runs; exec sleep 600' \
     >/dev/null 2>"$work/err" || fail "run -d unless1: $(cat "$work/err")"
   # shellcheck disable=SC2016 # expanded in the container
   drun --name plain example.com/box:1 sh -c 'echo run >>/runs; echo "plain $(wc -l </runs)"; exit 4' \
     >/dev/null 2>"$work/err" || fail "run -d plain: $(cat "$work/err")"
+  drun --name failing --restart on-failure:1 example.com/box:1 sh -c 'echo run >>/runs; exit 3' \
+    >/dev/null 2>"$work/err" || fail "run -d failing: $(cat "$work/err")"
+  drun --name fine --restart on-failure example.com/box:1 sh -c 'echo run >>/runs' \
+    >/dev/null 2>"$work/err" || fail "run -d fine: $(cat "$work/err")"
   # Kept once exited (no --rm), as Docker keeps it.
   wait_for 100 eq exited status plain || fail "plain's first run: $(status plain)"
   [ "$(field plain ExitCode)" = 4 ] || fail "plain's ExitCode: $(field plain ExitCode)"
@@ -280,8 +289,27 @@ under_init)
   [ "$(unit_state container-always1.service)" = active/running ] ||
     fail "container-always1: $(unit_state container-always1.service)"
   # A manual stop of the unless-stopped one.
+  started=$SECONDS
   k container stop --root "$state" -t 1 unless1 >/dev/null || fail "stop unless1"
   wait_for 100 eq exited status unless1 || fail "unless1: $(status unless1)"
+  [ $((SECONDS - started)) -lt 60 ] || fail "stop -t 1 took $((SECONDS - started)) s: -t was not passed on"
+  [ "$(field unless1 ExitCode)" = 137 ] || fail "unless1: ExitCode $(field unless1 ExitCode)"
+  # Stopped through its unit with its stop signal, which it ends on.
+  # shellcheck disable=SC2016 # expanded in the container
+  drun --name trapper --stop-signal USR1 --stop-timeout 600 example.com/box:1 \
+    sh -c 'trap "echo usr1 >>/runs; exit 0" USR1; echo run >>/runs; while :; do sleep 1; done' \
+    >/dev/null 2>"$work/err" || fail "run -d trapper: $(cat "$work/err")"
+  wait_for 100 eq 1 runs_of trapper || fail "trapper did not run"
+  k container stop --root "$state" trapper >/dev/null || fail "stop trapper"
+  wait_for 100 eq exited status trapper || fail "trapper: $(status trapper)"
+  [ "$(field trapper ExitCode)" = 0 ] || fail "trapper: ExitCode $(field trapper ExitCode)"
+  [ "$(runs_of trapper)" = 2 ] || fail "trapper did not hear USR1"
+  # on-failure:1: its run and one more, then it stays exited.
+  wait_for 100 eq 2 runs_of failing || fail "failing: $(runs_of failing) runs"
+  wait_for 100 eq exited status failing || fail "failing: $(status failing)"
+  [ "$(field failing ExitCode)" = 3 ] || fail "failing: ExitCode $(field failing ExitCode)"
+  wait_for 100 eq exited status fine || fail "fine: $(status fine)"
+  [ "$(runs_of fine)" = 1 ] || fail "fine: $(runs_of fine) runs"
   poweroff
   # The reboot: /run's runtime units are gone; the records stay.
   rm -f "$units"/container-*.service
@@ -295,6 +323,12 @@ under_init)
   [ "$(runs_of unless1)" = 1 ] || fail "unless1 ran again"
   [ "$(status plain)" = exited ] || fail "plain after the reboot: $(status plain)"
   [ "$(runs_of plain)" = 2 ] || fail "plain ran again"
+  # The failed on-failure:1 container: started with its count from 0.
+  wait_for 100 eq 4 runs_of failing || fail "failing after the reboot: $(runs_of failing) runs"
+  wait_for 100 eq exited status failing || fail "failing after the reboot: $(status failing)"
+  [ "$(runs_of fine)" = 1 ] || fail "fine ran again"
+  "$keel" logs docker.service 2>&1 | grep -q 'container failing started (--restart on-failure)' ||
+    fail "docker.service did not start failing: $("$keel" logs docker.service 2>&1)"
   k ps --root "$state" | grep -q ' always1$' || fail "ps: $(k ps --root "$state")"
   ! k ps --root "$state" | grep -Eq ' (unless1|plain)$' || fail "ps: $(k ps --root "$state")"
   "$keel" logs docker.service 2>&1 | grep -q 'container always1 started (--restart always)' ||
@@ -318,7 +352,7 @@ under_init)
   rm -f "$work/init.sock" "$units"/container-*.service
   # Nothing from before the crash claims to run.
   [ -z "$(k ps -q --root "$state")" ] || fail "ps after the crash: $(k ps --root "$state")"
-  [ "$(k ps -a -q --root "$state" | wc -l)" = 5 ] || fail "ps -a after the crash: $(k ps -a --root "$state")"
+  [ "$(k ps -a -q --root "$state" | wc -l)" = 8 ] || fail "ps -a after the crash: $(k ps -a --root "$state")"
   boot
   wait_for 200 eq active/exited unit_state docker.service || fail "docker.service after the crash: $(unit_state docker.service)"
   [ "$(status always1)" = running ] || fail "always1 after the crash: $(status always1)"
@@ -327,7 +361,10 @@ under_init)
   [ ! -e "$store/containers/$gone_id" ] || fail "the --rm container's root is still there"
   "$keel" logs docker.service 2>&1 | grep -q 'container gone removed (--rm)' ||
     fail "docker.service did not say what it removed: $("$keel" logs docker.service 2>&1)"
-  for name in unless1 plain crashed; do
+  # failing, still failed, got its two runs again.
+  wait_for 100 eq 6 runs_of failing || fail "failing after the crash: $(runs_of failing) runs"
+  wait_for 100 eq exited status failing || fail "failing after the crash: $(status failing)"
+  for name in unless1 plain crashed fine failing; do
     [ "$(status "$name")" = exited ] || fail "$name after the crash: $(k ps -a --root "$state")"
   done
   # The one that ran at the crash (--restart no) ended as Docker's daemon

@@ -142,11 +142,13 @@ TEST_CASE("the unit is a notify service whose Restart= follows --restart") {
         return transient_unit_text({.restart = policy,
                                     .working_directory = "/home/me",
                                     .container_name = "web",
-                                    .exec_start = {"/usr/bin/keel", "run", "busybox"}});
+                                    .exec_start = {"/usr/bin/keel", "run", "busybox"},
+                                    .stop_timeout_seconds = 30});
     };
     std::string text = text_for(containers::RestartPolicy::OnFailure);
-    for (std::string_view setting : {"Type=notify\n", "NotifyAccess=all\n", "KillMode=mixed\n",
-                                     "WorkingDirectory=/home/me\n", "Restart=on-failure\n"})
+    for (std::string_view setting :
+         {"Type=notify\n", "NotifyAccess=all\n", "KillMode=mixed\n", "WorkingDirectory=/home/me\n",
+          "Restart=on-failure\n", "TimeoutStopSec=90\n"})
         CHECK_MESSAGE(text.find(setting) != std::string::npos, setting);
     CHECK(text_for(containers::RestartPolicy::No).find("Restart=no\n") != std::string::npos);
     CHECK(text_for(containers::RestartPolicy::Always).find("Restart=always\n") !=
