@@ -25,8 +25,17 @@ bool RaftNode::State::maybe_send_append(NodeId to, bool send_if_empty) {
         return true;
     }
     std::vector<Entry> entries;
-    if (p->next <= log.last_index())
-        entries = log.slice(p->next, log.last_index(), config.max_size_per_msg);
+    if (p->next <= log.last_index()) {
+        Result<std::vector<Entry>> slice =
+            log.slice(p->next, log.last_index(), config.max_size_per_msg);
+        if (!slice) {
+            // Nothing goes out rather than something wrong; the driver
+            // hears why (take_entry_source_error).
+            entry_source_error = std::move(slice).error();
+            return false;
+        }
+        entries = std::move(*slice);
+    }
     if (entries.empty() && !send_if_empty)
         return false;
     Index last = entries.empty() ? 0 : entries.back().index;

@@ -69,6 +69,9 @@ struct RaftNode::State {
     /// Leader: reads that arrived before it committed an entry of its term.
     std::vector<Message> reads_waiting_for_commit;
 
+    /// Why the entry source last failed, until the driver takes it.
+    std::optional<Error> entry_source_error;
+
     HardState handed_out_hard;
     NodeId handed_out_leader = 0;
     Role handed_out_role = Role::Follower;
