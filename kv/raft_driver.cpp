@@ -86,7 +86,11 @@ Result<void> RaftDriver::start() {
                     m_conf = std::move(*conf);
         }
         restore.hard = state.hard_state;
-        restore.entries.assign(entries.begin(), entries.end());
+        // Moved, not copied: the core keeps the newest in memory and lets
+        // the rest go (it skips those the snapshot covers); older ones are
+        // read back from the files when a follower needs them.
+        restore.entries = std::move(state.entries);
+        state.entries = {};
         restore.snapshot = std::move(snapshot);
         restore.applied = m_applied;
         m_wal = std::move(wal);
@@ -109,6 +113,9 @@ Result<void> RaftDriver::start() {
         .election_ticks = o.election_ticks,
         .heartbeat_ticks = 1,
         .seed = o.seed,
+        .entry_source = &m_wal_entries,
+        .max_entries_in_memory = o.log_memory_entries,
+        .max_bytes_in_memory = o.log_memory_bytes,
     };
     m_node.emplace(config, std::move(restore));
     std::weak_ptr<RaftDriver*> self = m_self;
@@ -163,6 +170,19 @@ void RaftDriver::schedule() {
     defer_alive([this] { process_ready(); });
 }
 
+Result<std::vector<Entry>> RaftDriver::WalEntries::entries(Index low, Index high,
+                                                           size_t max_bytes) {
+    return driver.m_wal->read_entries(low, high, max_bytes);
+}
+
+void RaftDriver::check_entry_source() {
+    // A record that fails its checks is damage on the disk: the member
+    // stops rather than send a follower garbage, as it refuses to start
+    // on such a log.
+    if (std::optional<Error> failure = m_node->take_entry_source_error())
+        fail(std::move(*failure).wrap("read the log for a follower"));
+}
+
 void RaftDriver::step(const Message& message) {
     if (m_stopped)
         return;
@@ -170,6 +190,7 @@ void RaftDriver::step(const Message& message) {
         log_warning(cat("kv: member ", m_options.metadata.member_id, " drops a ",
                         kMessageTypeNames.name(message.type), " from ", message.from, ": ",
                         stepped.error().to_string()));
+    check_entry_source();
     schedule();
 }
 
@@ -227,6 +248,9 @@ void RaftDriver::process_ready() {
     if (!m_node->has_ready())
         return;
     Ready ready = m_node->ready();
+    check_entry_source();
+    if (m_stopped)
+        return;
     if (Result<void> handled = handle_ready(ready); !handled) {
         fail(handled.error());
         return;
