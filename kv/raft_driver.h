@@ -196,6 +196,8 @@ private:
     Result<void> handle_ready(Ready& ready);
     Result<void> persist(const Ready& ready);
     Result<void> install_snapshot(const Snapshot& snapshot);
+    // The core holds no snapshot data: Snapshot messages get the file's.
+    void fill_snapshot_data(std::vector<Message>& messages);
     Result<void> apply_entry(const Entry& entry);
     Result<void> apply_conf_change_entry(const Entry& entry);
     Result<void> maybe_take_snapshot();
