@@ -373,7 +373,10 @@ public:
     /// already): the in-memory log before it is dropped, and the leader
     /// sends this snapshot to followers that need entries before it.
     /// Returns the snapshot's meta (term and membership at `index`), which
-    /// the application stores with `data`.
+    /// the application stores with `data`. The core keeps `data` to send;
+    /// given none (and for a snapshot received from a leader, whose data
+    /// it hands out once), its Snapshot messages carry none, and the
+    /// application fills them in from what it stored before it sends them.
     Result<SnapshotMeta> compact(Index index, std::string data);
 
     /// Term, role, leader, commit, applied and the leader's view of peers.

@@ -181,11 +181,20 @@ Result<std::vector<Entry>> RaftDriver::WalEntries::entries(Index low, Index high
 }
 
 void RaftDriver::check_entry_source() {
+    std::optional<Error> failure = m_node->take_entry_source_error();
+    if (!failure)
+        return;
     // A record that fails its checks is damage on the disk: the member
     // stops rather than send a follower garbage, as it refuses to start
-    // on such a log.
-    if (std::optional<Error> failure = m_node->take_entry_source_error())
+    // on such a log. Anything else (EMFILE, EIO on a read) may pass: the
+    // follower's next answer asks for the entries again.
+    if (failure->code() == int(ErrorCode::DataCorrupt)) {
         fail(std::move(*failure).wrap("read the log for a follower"));
+        return;
+    }
+    log_warning(cat("kv: member ", m_options.metadata.member_id,
+                    " cannot read its log for a follower (tried again at its next answer): ",
+                    failure->to_string()));
 }
 
 void RaftDriver::step(const Message& message) {

@@ -14,6 +14,7 @@
 #include "base/result.h"
 #include "kv/raft_types.h"
 
+#include <cassert>
 #include <cstddef>
 #include <deque>
 #include <optional>
@@ -63,7 +64,10 @@ public:
     /// The entries held in memory.
     const std::deque<Entry>& entries() const { return m_entries; }
     /// The entry at `index` (which must be held in memory).
-    const Entry& at(Index index) const { return m_entries[index - m_memory_from]; }
+    const Entry& at(Index index) const {
+        assert(index >= m_memory_from && index - m_memory_from < m_entries.size());
+        return m_entries[index - m_memory_from];
+    }
     /// Entries from `low` to `high` inclusive (all in the log), stopping
     /// once their data exceeds `max_bytes` (at least one is returned).
     /// Entries no longer in memory come from the entry source (fewer may

@@ -171,7 +171,10 @@ void RaftNode::State::handle_snapshot(const Message& m) {
     log.reset_to_snapshot(meta.index, meta.term);
     conf_history.clear();
     set_conf(meta.conf, meta.index);
-    snapshot = m.snapshot;
+    // The data (the state machine's whole state) is handed out once; kept
+    // is the position, and a Snapshot this member sends later gets its data
+    // from the application (Snapshot messages with no data).
+    snapshot = Snapshot{meta, {}};
     snapshot_to_hand_out = m.snapshot;
     send(Message{.type = MessageType::AppendResponse, .to = m.from, .index = meta.index});
 }
