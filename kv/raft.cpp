@@ -55,6 +55,7 @@ void RaftNode::State::reset_randomized_election_timeout() {
 RaftNode::RaftNode(RaftConfig config, RestoreState restore) : m_state(std::make_unique<State>()) {
     State& s = *m_state;
     s.config = config;
+    s.log.set_entry_source(config.entry_source);
     s.rng = config.seed ^ (config.id * 0x2545f4914f6cdd1dULL);
     s.conf_history.push_back({0, ConfState{}});
 
@@ -106,6 +107,8 @@ RaftNode::RaftNode(RaftConfig config, RestoreState restore) : m_state(std::make_
     s.become_follower(s.term, 0);
     s.vote = vote;
     s.handed_out_role = Role::Follower;
+    // What the disk and the application have leaves memory from the start.
+    s.log.release(config.max_entries_in_memory, config.max_bytes_in_memory);
 }
 
 RaftNode::~RaftNode() = default;
@@ -297,6 +300,7 @@ void RaftNode::advance(const Ready& ready) {
         s.log.applied_to(ready.committed.back().index);
     if (s.role == Role::Leader)
         s.self_persisted();
+    s.log.release(s.config.max_entries_in_memory, s.config.max_bytes_in_memory);
 }
 
 void RaftNode::report_unreachable(NodeId peer) {
@@ -348,6 +352,7 @@ RaftStatus RaftNode::status() const {
         .applied = s.log.applied(),
         .first_index = s.log.first_index(),
         .last_index = s.log.last_index(),
+        .first_in_memory = s.log.first_in_memory(),
         .transferee = s.transferee,
         .conf = s.tracker.conf(),
     };
@@ -358,8 +363,19 @@ RaftStatus RaftNode::status() const {
     return status;
 }
 
-std::span<const Entry> RaftNode::log_entries() const {
-    return m_state->log.entries();
+std::vector<Entry> RaftNode::log_entries() const {
+    const std::deque<Entry>& entries = m_state->log.entries();
+    return {entries.begin(), entries.end()};
+}
+
+std::optional<Term> RaftNode::log_term(Index index) const {
+    return m_state->log.term(index);
+}
+
+std::optional<Error> RaftNode::take_entry_source_error() {
+    std::optional<Error> taken = std::move(m_state->entry_source_error);
+    m_state->entry_source_error.reset();
+    return taken;
 }
 
 } // namespace keel::kv

@@ -189,6 +189,20 @@ Result<ConfChange> decode_conf_change(std::string_view data);
 /// last voter, promoting a non-learner).
 Result<ConfState> apply_conf_change(const ConfState& conf, const ConfChange& change);
 
+/// Where the core reads log entries it no longer holds in memory (in the
+/// style of etcd's raft.Storage.Entries): the persisted log. The core keeps
+/// only a window of recent entries in memory once they are persisted and
+/// applied, and asks for older ones when a follower that lags needs them.
+class RaftEntrySource {
+public:
+    virtual ~RaftEntrySource() = default;
+    /// The persisted entries from `low` to `high` inclusive, stopping once
+    /// their data exceeds `max_bytes` (at least one entry). Fewer than asked
+    /// is fine; none, or damaged ones, is an error the core passes on
+    /// (RaftNode::take_entry_source_error).
+    virtual Result<std::vector<Entry>> entries(Index low, Index high, size_t max_bytes) = 0;
+};
+
 /// How a member behaves.
 struct RaftConfig {
     /// This member's id (never 0).
@@ -210,6 +224,16 @@ struct RaftConfig {
     /// Seeds the PRNG behind the randomized election timeout (mixed with
     /// `id`), so a run replays exactly.
     uint64_t seed = 0;
+    /// Where entries released from memory are read back (it must outlive
+    /// the node). Null: every entry since the last snapshot stays in
+    /// memory.
+    RaftEntrySource* entry_source = nullptr;
+    /// With an entry source: persisted and applied entries leave memory
+    /// once more than this many are held, or more than max_bytes_in_memory
+    /// of entry data (the newest stay; one batch of unapplied or unpersisted
+    /// entries may hold more).
+    size_t max_entries_in_memory = 4096;
+    size_t max_bytes_in_memory = 8u << 20;
 };
 
 /// What a member finds on its disk when it starts, or what a new cluster's
@@ -295,6 +319,9 @@ struct RaftStatus {
     Index applied = 0;
     Index first_index = 0;
     Index last_index = 0;
+    /// The first entry held in memory (older ones are read from the entry
+    /// source); last_index + 1 when none is.
+    Index first_in_memory = 0;
     /// The leader's transfer target (0: none).
     NodeId transferee = 0;
     ConfState conf;
@@ -346,14 +373,23 @@ public:
     /// already): the in-memory log before it is dropped, and the leader
     /// sends this snapshot to followers that need entries before it.
     /// Returns the snapshot's meta (term and membership at `index`), which
-    /// the application stores with `data`.
+    /// the application stores with `data`. The core keeps `data` to send;
+    /// given none (and for a snapshot received from a leader, whose data
+    /// it hands out once), its Snapshot messages carry none, and the
+    /// application fills them in from what it stored before it sends them.
     Result<SnapshotMeta> compact(Index index, std::string data);
 
     /// Term, role, leader, commit, applied and the leader's view of peers.
     RaftStatus status() const;
-    /// The entries held in memory (after the last compaction), for tests and
-    /// for serving a lagging transport.
-    std::span<const Entry> log_entries() const;
+    /// The entries held in memory (from status().first_in_memory), for
+    /// tests.
+    std::vector<Entry> log_entries() const;
+    /// The term of the entry at `index`, held in memory or not; nullopt
+    /// before the snapshot or beyond the last entry.
+    std::optional<Term> log_term(Index index) const;
+    /// Why the entry source last failed (and forgets it): the entries it
+    /// could not read were not sent. The driver stops the member on it.
+    std::optional<Error> take_entry_source_error();
     /// This member's id.
     NodeId id() const;
 

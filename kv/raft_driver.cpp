@@ -7,6 +7,7 @@
 #include "base/endian.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "kv/file_names.h"
 #include "kv/snapshot_file.h"
 
 #include <algorithm>
@@ -86,8 +87,16 @@ Result<void> RaftDriver::start() {
                     m_conf = std::move(*conf);
         }
         restore.hard = state.hard_state;
-        restore.entries.assign(entries.begin(), entries.end());
-        restore.snapshot = std::move(snapshot);
+        // Moved, not copied: the core keeps the newest in memory and lets
+        // the rest go (it skips those the snapshot covers); older ones are
+        // read back from the files when a follower needs them.
+        restore.entries = std::move(state.entries);
+        state.entries = {};
+        // The core keeps the snapshot's position, not its data (the state
+        // machine's whole state): a follower that needs it is sent the
+        // file's (fill_snapshot_data).
+        if (snapshot)
+            restore.snapshot = Snapshot{snapshot->meta, {}};
         restore.applied = m_applied;
         m_wal = std::move(wal);
     } else {
@@ -109,6 +118,9 @@ Result<void> RaftDriver::start() {
         .election_ticks = o.election_ticks,
         .heartbeat_ticks = 1,
         .seed = o.seed,
+        .entry_source = &m_wal_entries,
+        .max_entries_in_memory = o.log_memory_entries,
+        .max_bytes_in_memory = o.log_memory_bytes,
     };
     m_node.emplace(config, std::move(restore));
     std::weak_ptr<RaftDriver*> self = m_self;
@@ -163,6 +175,28 @@ void RaftDriver::schedule() {
     defer_alive([this] { process_ready(); });
 }
 
+Result<std::vector<Entry>> RaftDriver::WalEntries::entries(Index low, Index high,
+                                                           size_t max_bytes) {
+    return driver.m_wal->read_entries(low, high, max_bytes);
+}
+
+void RaftDriver::check_entry_source() {
+    std::optional<Error> failure = m_node->take_entry_source_error();
+    if (!failure)
+        return;
+    // A record that fails its checks is damage on the disk: the member
+    // stops rather than send a follower garbage, as it refuses to start
+    // on such a log. Anything else (EMFILE, EIO on a read) may pass: the
+    // follower's next answer asks for the entries again.
+    if (failure->code() == int(ErrorCode::DataCorrupt)) {
+        fail(std::move(*failure).wrap("read the log for a follower"));
+        return;
+    }
+    log_warning(cat("kv: member ", m_options.metadata.member_id,
+                    " cannot read its log for a follower (tried again at its next answer): ",
+                    failure->to_string()));
+}
+
 void RaftDriver::step(const Message& message) {
     if (m_stopped)
         return;
@@ -170,6 +204,7 @@ void RaftDriver::step(const Message& message) {
         log_warning(cat("kv: member ", m_options.metadata.member_id, " drops a ",
                         kMessageTypeNames.name(message.type), " from ", message.from, ": ",
                         stepped.error().to_string()));
+    check_entry_source();
     schedule();
 }
 
@@ -227,6 +262,9 @@ void RaftDriver::process_ready() {
     if (!m_node->has_ready())
         return;
     Ready ready = m_node->ready();
+    check_entry_source();
+    if (m_stopped)
+        return;
     if (Result<void> handled = handle_ready(ready); !handled) {
         fail(handled.error());
         return;
@@ -241,6 +279,7 @@ Result<void> RaftDriver::handle_ready(Ready& ready) {
     Term term = ready.hard_state ? ready.hard_state->term : m_term;
     if (ready.leader != m_leader || term != m_term)
         note_leader(ready.leader, term);
+    fill_snapshot_data(ready.messages);
     if (!ready.messages.empty())
         m_transport.send(std::move(ready.messages));
     TRY(persist(ready));
@@ -297,6 +336,43 @@ Result<void> RaftDriver::persist(const Ready& ready) {
         TRY(m_wal->write());
     }
     return {};
+}
+
+void RaftDriver::fill_snapshot_data(std::vector<Message>& messages) {
+    auto unfilled = [](const Message& m) {
+        return m.type == MessageType::Snapshot && m.snapshot.data.empty();
+    };
+    if (std::none_of(messages.begin(), messages.end(), unfilled))
+        return;
+    std::vector<Message> kept;
+    for (Message& message : messages) {
+        if (!unfilled(message)) {
+            kept.push_back(std::move(message));
+            continue;
+        }
+        const SnapshotMeta& meta = message.snapshot.meta;
+        std::string path =
+            cat(m_snap_dir, "/", numbered_file_name({meta.term, meta.index}, ".snap"));
+        Result<std::string> bytes = m_options.storage->read_file(path);
+        std::string problem;
+        if (!bytes) {
+            problem = bytes.error().to_string();
+        } else if (auto decoded = decode_snapshot_file(*bytes); !decoded) {
+            problem = cat(quoted(path), ": ", decoded.error());
+        } else if (decoded->meta.index != meta.index || decoded->meta.term != meta.term) {
+            problem = cat(quoted(path), " holds the snapshot at ", decoded->meta.index);
+        } else {
+            message.snapshot.data = std::move(decoded->data);
+            kept.push_back(std::move(message));
+            continue;
+        }
+        // Not sent: the core probes the follower again and sends the
+        // snapshot then (a newer one by that time, if this was pruned).
+        log_warning(cat("kv: member ", m_options.metadata.member_id, " cannot send member ",
+                        message.to, " its snapshot at ", meta.index, ": ", problem));
+        m_node->report_snapshot(message.to, SnapshotStatus::Failure);
+    }
+    messages = std::move(kept);
 }
 
 Result<void> RaftDriver::install_snapshot(const Snapshot& snapshot) {
@@ -374,7 +450,8 @@ Result<void> RaftDriver::maybe_take_snapshot() {
         return {};
     TRY(m_machine.flush());
     std::string data = TRY(m_machine.snapshot());
-    SnapshotMeta meta = TRY(m_node->compact(m_applied, data));
+    // The data stays in the file only (fill_snapshot_data).
+    SnapshotMeta meta = TRY(m_node->compact(m_applied, {}));
     Snapshot snapshot{std::move(meta), std::move(data)};
     TRY(save_snapshot_file(*m_options.storage, m_snap_dir, snapshot));
     TRY(m_wal->append_snapshot({snapshot.meta.index, snapshot.meta.term}));

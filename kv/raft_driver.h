@@ -66,6 +66,13 @@ struct RaftDriverOptions {
     uint64_t seed = 0;
     /// The size of the log's segment files (tests make them small).
     uint64_t wal_segment_bytes = 64u << 20;
+    /// The Raft log held in memory: entries that are synced and applied
+    /// leave it once more than this many are held, or more than
+    /// log_memory_bytes of entry data; a follower that lags further is sent
+    /// older ones read back from the log's files (and the snapshot only
+    /// when it lags behind that).
+    size_t log_memory_entries = 4096;
+    size_t log_memory_bytes = 8u << 20;
 };
 
 /// Gets the state machine's response to a proposal once it is applied on
@@ -170,6 +177,12 @@ private:
         std::chrono::steady_clock::time_point sent;
         std::string context;
     };
+    // The Raft core's entry source: the log's files.
+    struct WalEntries : RaftEntrySource {
+        explicit WalEntries(RaftDriver& driver) : driver(driver) {}
+        Result<std::vector<Entry>> entries(Index low, Index high, size_t max_bytes) override;
+        RaftDriver& driver;
+    };
     // When the request (a Waiter or a ReadRound) with this id times out.
     using Deadline = std::pair<std::chrono::steady_clock::time_point, uint64_t>;
 
@@ -183,11 +196,15 @@ private:
     Result<void> handle_ready(Ready& ready);
     Result<void> persist(const Ready& ready);
     Result<void> install_snapshot(const Snapshot& snapshot);
+    // The core holds no snapshot data: Snapshot messages get the file's.
+    void fill_snapshot_data(std::vector<Message>& messages);
     Result<void> apply_entry(const Entry& entry);
     Result<void> apply_conf_change_entry(const Entry& entry);
     Result<void> maybe_take_snapshot();
     Result<void> release_to_leader_snapshot(Index index); // after install_snapshot
     void note_leader(NodeId leader, Term term);
+    // Stops the member if the entry source failed: its log is damaged.
+    void check_entry_source();
     void fail(const Error& error);
 
     // Callers waiting for answers (raft_driver_requests.cpp).
@@ -207,6 +224,7 @@ private:
     StateMachine& m_machine;
     RaftTransport& m_transport;
     std::optional<Wal> m_wal;
+    WalEntries m_wal_entries{*this};
     std::optional<RaftNode> m_node;
     // Captured weakly by deferred work, which may outlive the driver.
     std::shared_ptr<RaftDriver*> m_self;

@@ -1,6 +1,10 @@
-// The Raft core's in-memory log: entries after the snapshot and the
-// committed / applied / persisted positions in it.
+// The Raft core's in-memory log: the terms of the entries after the
+// snapshot, a window of the entries themselves (older ones come from the
+// entry source), and the committed / applied / persisted positions.
 #include "kv/raft_log.h"
+
+#include "base/strings.h"
+#include "kv/raft.h"
 
 #include <algorithm>
 
@@ -10,7 +14,13 @@ void RaftLog::restore(Index snapshot_index, Term snapshot_term, std::vector<Entr
                       Index commit, Index applied) {
     m_snapshot_index = snapshot_index;
     m_snapshot_term = snapshot_term;
-    m_entries = std::move(entries);
+    m_last_index = snapshot_index;
+    m_terms.clear();
+    m_entries.clear();
+    m_memory_from = snapshot_index + 1;
+    m_memory_bytes = 0;
+    for (Entry& entry : entries)
+        push_entry(std::move(entry));
     m_persisted = last_index();
     m_unstable_from = last_index() + 1;
     m_committed = std::clamp(commit, snapshot_index, last_index());
@@ -19,7 +29,13 @@ void RaftLog::restore(Index snapshot_index, Term snapshot_term, std::vector<Entr
 }
 
 Term RaftLog::last_term() const {
-    return m_entries.empty() ? m_snapshot_term : m_entries.back().term;
+    return m_terms.empty() ? m_snapshot_term : m_terms.back().term;
+}
+
+std::vector<RaftLog::TermRun>::const_iterator RaftLog::run_of(Index index) const {
+    auto after = std::upper_bound(m_terms.begin(), m_terms.end(), index,
+                                  [](Index i, const TermRun& run) { return i < run.first; });
+    return after - 1;
 }
 
 std::optional<Term> RaftLog::term(Index index) const {
@@ -27,7 +43,9 @@ std::optional<Term> RaftLog::term(Index index) const {
         return m_snapshot_term;
     if (index < m_snapshot_index || index > last_index())
         return std::nullopt;
-    return at(index).term;
+    if (index >= m_memory_from)
+        return at(index).term;
+    return run_of(index)->term;
 }
 
 bool RaftLog::matches(Index index, Term term) const {
@@ -42,16 +60,41 @@ bool RaftLog::is_up_to_date(Index index, Term term) const {
 std::pair<Index, Term> RaftLog::find_conflict_by_term(Index index, Term term) const {
     index = std::min(index, last_index());
     while (index > m_snapshot_index) {
-        Term ours = at(index).term;
-        if (ours <= term)
-            return {index, ours};
-        --index;
+        auto run = run_of(index);
+        if (run->term <= term)
+            return {index, run->term};
+        // Every entry of this run is newer than `term`: skip them all.
+        index = run->first - 1;
     }
     return {m_snapshot_index, m_snapshot_term};
 }
 
-std::vector<Entry> RaftLog::slice(Index low, Index high, size_t max_bytes) const {
+Result<std::vector<Entry>> RaftLog::slice(Index low, Index high, size_t max_bytes) const {
     std::vector<Entry> out;
+    if (low < m_memory_from) {
+        // The entries before the window come from disk, in a message of
+        // their own; the window's follow in the next.
+        if (!m_source)
+            return error(cat("raft log: entry ", low, " is not in memory and there is no source"));
+        Index source_high = std::min(high, m_memory_from - 1);
+        out = TRY(m_source->entries(low, source_high, max_bytes));
+        if (out.empty())
+            return error(
+                cat("raft log: the entry source has no entries ", low, " to ", source_high));
+        for (size_t i = 0; i < out.size(); ++i) {
+            const Entry& entry = out[i];
+            if (entry.index != low + i || entry.index > source_high)
+                return std::unexpected(Error::from_code(
+                    ErrorCode::DataCorrupt,
+                    cat("raft log: the entry source gave entry ", entry.index, " for ", low + i)));
+            if (term(entry.index) != entry.term)
+                return std::unexpected(Error::from_code(
+                    ErrorCode::DataCorrupt,
+                    cat("raft log: the entry source's entry ", entry.index, " has term ",
+                        entry.term, ", the log's ", term(entry.index).value_or(0))));
+        }
+        return out;
+    }
     size_t bytes = 0;
     for (Index i = low; i <= high; ++i) {
         const Entry& entry = at(i);
@@ -63,9 +106,36 @@ std::vector<Entry> RaftLog::slice(Index low, Index high, size_t max_bytes) const
     return out;
 }
 
+void RaftLog::push_entry(Entry entry) {
+    if (m_terms.empty() || m_terms.back().term != entry.term)
+        m_terms.push_back({entry.index, entry.term});
+    m_last_index = entry.index;
+    m_memory_bytes += entry.data.size();
+    m_entries.push_back(std::move(entry));
+}
+
+void RaftLog::truncate_from(Index index) {
+    if (index >= m_memory_from) {
+        while (m_entries.size() > index - m_memory_from) {
+            m_memory_bytes -= m_entries.back().data.size();
+            m_entries.pop_back();
+        }
+    } else {
+        // Not for committed entries (those a correct leader never
+        // replaces), but the log stays consistent if it happens: the new
+        // entries are held from here on.
+        m_entries.clear();
+        m_memory_bytes = 0;
+        m_memory_from = index;
+    }
+    while (!m_terms.empty() && m_terms.back().first >= index)
+        m_terms.pop_back();
+    m_last_index = index - 1;
+}
+
 void RaftLog::append(std::vector<Entry> entries) {
     for (Entry& entry : entries)
-        m_entries.push_back(std::move(entry));
+        push_entry(std::move(entry));
 }
 
 Index RaftLog::append_after(Index prev_index, const std::vector<Entry>& entries) {
@@ -77,7 +147,7 @@ Index RaftLog::append_after(Index prev_index, const std::vector<Entry>& entries)
         const Entry& entry = entries[i];
         if (entry.index <= m_snapshot_index)
             continue;
-        if (entry.index > last_index() || at(entry.index).term != entry.term)
+        if (entry.index > last_index() || term(entry.index) != entry.term)
             break;
     }
     if (i == entries.size())
@@ -85,16 +155,20 @@ Index RaftLog::append_after(Index prev_index, const std::vector<Entry>& entries)
     Index from = entries[i].index;
     // Only an uncommitted suffix may be replaced (the leader's log holds
     // every committed entry).
-    m_entries.resize(from - first_index());
+    truncate_from(from);
     m_unstable_from = std::min(m_unstable_from, from);
     m_persisted = std::min(m_persisted, from - 1);
     for (; i < entries.size(); ++i)
-        m_entries.push_back(entries[i]);
+        push_entry(entries[i]);
     return last_new;
 }
 
 void RaftLog::reset_to_snapshot(Index index, Term term) {
     m_entries.clear();
+    m_terms.clear();
+    m_memory_bytes = 0;
+    m_memory_from = index + 1;
+    m_last_index = index;
     m_snapshot_index = index;
     m_snapshot_term = term;
     m_committed = index;
@@ -104,9 +178,35 @@ void RaftLog::reset_to_snapshot(Index index, Term term) {
 }
 
 void RaftLog::compact(Index index, Term term) {
-    m_entries.erase(m_entries.begin(), m_entries.begin() + (index - m_snapshot_index));
+    while (!m_entries.empty() && m_memory_from <= index) {
+        m_memory_bytes -= m_entries.front().data.size();
+        m_entries.pop_front();
+        ++m_memory_from;
+    }
+    m_memory_from = std::max(m_memory_from, index + 1);
+    if (index >= m_last_index) {
+        m_terms.clear();
+    } else {
+        auto run = m_terms.begin() + (run_of(index + 1) - m_terms.cbegin());
+        run->first = index + 1;
+        m_terms.erase(m_terms.begin(), run);
+    }
     m_snapshot_index = index;
     m_snapshot_term = term;
+}
+
+void RaftLog::release(size_t max_entries, size_t max_bytes) {
+    if (!m_source)
+        return;
+    // Only what the disk has (the source reads it back) and what the
+    // application has (it is never handed out again).
+    Index limit = std::min(m_applied, m_persisted);
+    while (!m_entries.empty() && m_memory_from <= limit &&
+           (m_entries.size() > max_entries || m_memory_bytes > max_bytes)) {
+        m_memory_bytes -= m_entries.front().data.size();
+        m_entries.pop_front();
+        ++m_memory_from;
+    }
 }
 
 bool RaftLog::commit_to(Index index) {

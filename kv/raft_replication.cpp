@@ -25,8 +25,17 @@ bool RaftNode::State::maybe_send_append(NodeId to, bool send_if_empty) {
         return true;
     }
     std::vector<Entry> entries;
-    if (p->next <= log.last_index())
-        entries = log.slice(p->next, log.last_index(), config.max_size_per_msg);
+    if (p->next <= log.last_index()) {
+        Result<std::vector<Entry>> slice =
+            log.slice(p->next, log.last_index(), config.max_size_per_msg);
+        if (!slice) {
+            // Nothing goes out rather than something wrong; the driver
+            // hears why (take_entry_source_error).
+            entry_source_error = std::move(slice).error();
+            return false;
+        }
+        entries = std::move(*slice);
+    }
     if (entries.empty() && !send_if_empty)
         return false;
     Index last = entries.empty() ? 0 : entries.back().index;
@@ -162,7 +171,10 @@ void RaftNode::State::handle_snapshot(const Message& m) {
     log.reset_to_snapshot(meta.index, meta.term);
     conf_history.clear();
     set_conf(meta.conf, meta.index);
-    snapshot = m.snapshot;
+    // The data (the state machine's whole state) is handed out once; kept
+    // is the position, and a Snapshot this member sends later gets its data
+    // from the application (Snapshot messages with no data).
+    snapshot = Snapshot{meta, {}};
     snapshot_to_hand_out = m.snapshot;
     send(Message{.type = MessageType::AppendResponse, .to = m.from, .index = meta.index});
 }

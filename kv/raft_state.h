@@ -52,8 +52,10 @@ struct RaftNode::State {
     /// after it), oldest first; the snapshot's membership comes first at
     /// the snapshot's index.
     std::vector<std::pair<Index, ConfState>> conf_history;
-    /// The last snapshot the application made (or the leader received),
-    /// sent to followers that need compacted entries.
+    /// The last snapshot the application made (with the data it gave
+    /// compact()) or the leader sent (its position only), sent to followers
+    /// that need compacted entries; one without data is the application's
+    /// to fill before it goes out.
     std::optional<Snapshot> snapshot;
     /// A received snapshot not handed out yet.
     std::optional<Snapshot> snapshot_to_hand_out;
@@ -68,6 +70,9 @@ struct RaftNode::State {
     std::deque<PendingRead> pending_reads;
     /// Leader: reads that arrived before it committed an entry of its term.
     std::vector<Message> reads_waiting_for_commit;
+
+    /// Why the entry source last failed, until the driver takes it.
+    std::optional<Error> entry_source_error;
 
     HardState handed_out_hard;
     NodeId handed_out_leader = 0;

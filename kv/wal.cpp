@@ -174,16 +174,24 @@ Result<void> Wal::write_pending(WalFlush flush) {
             size_t end = m_pending_records[last - 1].end;
             TRY(m_storage->pwrite_all(
                 m_file, std::string_view(m_pending).substr(begin, end - begin), m_offset));
+            uint64_t written_at = m_offset;
             m_offset += end - begin;
             for (size_t i = next; i < last; ++i) {
                 const PendingRecord& record = m_pending_records[i];
-                if (record.type == RecordType::Entry)
+                size_t record_begin = i == 0 ? 0 : m_pending_records[i - 1].end;
+                if (record.type == RecordType::Entry) {
                     m_last_index = record.entry_index;
-                else if (record.type == RecordType::HardState)
+                    m_index.add(record.entry_index, m_segments.back().sequence,
+                                written_at + (record_begin - begin));
+                } else if (record.type == RecordType::HardState) {
                     m_hard_state = record.hard_state;
-                else if (record.type == RecordType::Snapshot) {
+                } else if (record.type == RecordType::Snapshot) {
                     m_snapshot = record.snapshot;
                     m_last_index = std::max(m_last_index, record.snapshot.index);
+                    // As recovery reads it: a marker beyond the log starts
+                    // it over.
+                    if (record.snapshot.index > m_index.last())
+                        m_index.clear();
                 }
             }
             begin = end;
@@ -244,8 +252,10 @@ Result<void> Wal::release(Index index) {
         m_segments.erase(m_segments.begin());
         removed = true;
     }
-    if (removed)
+    if (removed) {
+        m_index.release_before(m_segments.front().sequence);
         TRY_CTX(m_storage->sync_directory(m_directory), "kv/wal: release");
+    }
     return {};
 }
 

@@ -54,6 +54,42 @@ struct WalState {
 /// The entries of `state` after `index` (all when `index` precedes them).
 std::span<const Entry> entries_after(const WalState& state, Index index);
 
+/// Where each entry of a log is on disk: the segment (by sequence number)
+/// and the byte offset of its record, by entry index, for the entries the
+/// log holds (the newest record for each index counts, as in recovery).
+/// Four bytes an entry: an offset within its segment, the segments' runs
+/// being few.
+class WalEntryIndex {
+public:
+    /// Where an entry's record starts.
+    struct Location {
+        uint64_t sequence = 0;
+        uint64_t offset = 0;
+    };
+    /// Entry `index` was written at `offset` of segment `sequence` (the
+    /// newest one). An index at or below the last one replaces that entry
+    /// and every one after it; one past a gap starts the index over.
+    void add(Index index, uint64_t sequence, uint64_t offset);
+    /// Forgets every entry (a snapshot marker beyond the log starts it over).
+    void clear() { m_runs.clear(); }
+    /// Forgets the entries of segments before `sequence` (released).
+    void release_before(uint64_t sequence);
+    /// Where entry `index` is; nullopt when the log does not hold it.
+    std::optional<Location> find(Index index) const;
+    /// The first and last entry indexed (last < first when none is).
+    Index first() const { return m_runs.empty() ? 1 : m_runs.front().first; }
+    Index last() const;
+
+private:
+    // Consecutive entries in one segment, from `first`.
+    struct Run {
+        uint64_t sequence = 0;
+        Index first = 0;
+        std::vector<uint32_t> offsets;
+    };
+    std::vector<Run> m_runs;
+};
+
 /// An open write-ahead log. Move-only.
 class Wal {
 public:
@@ -110,6 +146,16 @@ public:
     /// durable yet but must not die with the process (a commit index the
     /// member is about to apply up to). Fails like sync().
     Result<void> write();
+    /// Reads back written entries from `low` to `high` inclusive, stopping
+    /// once their data exceeds `max_bytes` (at least one is returned) or
+    /// at the first entry the log does not hold (an error if that is
+    /// `low`). Every record is checked as recovery checks it: a damaged one
+    /// is an error with code ErrorCode::DataCorrupt naming the file and
+    /// offset, and nothing of it is returned.
+    Result<std::vector<Entry>> read_entries(Index low, Index high, size_t max_bytes) const;
+    /// Where the log's entries are (for tests).
+    const WalEntryIndex& entry_index() const { return m_index; }
+
     /// Removes the oldest segments whose entries are all at or below
     /// `index` (at most the latest snapshot marker written), keeping the
     /// newest segment always.
@@ -163,6 +209,7 @@ private:
     std::vector<PendingRecord> m_pending_records;
     std::string m_pending;
     WalState m_recovered;
+    WalEntryIndex m_index;               // of the entries written
     std::optional<std::string> m_broken; // why the log takes no more writes
     bool m_unsynced = false;             // write() put records in the file since the last sync
     std::string m_directory;

@@ -22,11 +22,12 @@ Error corruption(std::string_view file, uint64_t offset, std::string_view what) 
 // Builds the log's state from its records, in the order they were written.
 class Replay {
 public:
-    explicit Replay(WalState& state) : m_state(state) {}
+    Replay(WalState& state, WalEntryIndex& index) : m_state(state), m_index(index) {}
 
-    // Applies one record of segment `file` at `offset`; an error when it
-    // contradicts what came before.
-    Result<void> apply(const RecordValue& value, std::string_view file, uint64_t offset) {
+    // Applies one record of segment `file` (sequence number `sequence`) at
+    // `offset`; an error when it contradicts what came before.
+    Result<void> apply(const RecordValue& value, std::string_view file, uint64_t sequence,
+                       uint64_t offset) {
         if (auto* metadata = std::get_if<WalMetadata>(&value)) {
             if (offset != 0)
                 return std::unexpected(
@@ -44,10 +45,13 @@ public:
             m_state.snapshot = *snapshot;
             // A snapshot beyond the log (a follower that was sent one)
             // replaces the whole log.
-            if (m_state.entries.empty() || m_state.entries.back().index < snapshot->index)
+            if (m_state.entries.empty() || m_state.entries.back().index < snapshot->index) {
                 m_state.entries.clear();
+                m_index.clear();
+            }
         } else if (auto* entry = std::get_if<Entry>(&value)) {
-            return apply_entry(*entry, file, offset);
+            TRY(apply_entry(*entry, file, offset));
+            m_index.add(entry->index, sequence, offset);
         }
         return {};
     }
@@ -85,6 +89,7 @@ private:
     }
 
     WalState& m_state;
+    WalEntryIndex& m_index;
     bool m_seen_metadata = false;
 };
 
@@ -125,7 +130,7 @@ Result<Wal> Wal::open(const std::string& directory, WalOptions options) {
     wal.m_storage = &storage;
     wal.m_segment_bytes = options.segment_bytes;
     wal.m_directory = directory;
-    Replay replay(wal.m_recovered);
+    Replay replay(wal.m_recovered, wal.m_index);
     for (size_t i = 0; i < segments.size(); ++i) {
         const std::string& name = segments[i].name;
         bool last = i + 1 == segments.size();
@@ -143,7 +148,7 @@ Result<Wal> Wal::open(const std::string& directory, WalOptions options) {
             auto value = decode_payload(record.type, record.payload);
             if (!value)
                 return std::unexpected(corruption(name, record.offset, value.error()));
-            TRY(replay.apply(*value, name, record.offset));
+            TRY(replay.apply(*value, name, segments[i].numbers.first, record.offset));
         }
         if (!last)
             continue;

@@ -72,10 +72,35 @@ struct Disk {
     std::vector<Entry> entries;
 };
 
+/// The core's entry source: what the member's disk holds.
+struct DiskEntries : RaftEntrySource {
+    const Disk* disk = nullptr;
+    uint64_t reads = 0;
+    Result<std::vector<Entry>> entries(Index low, Index high, size_t max_bytes) override {
+        ++reads;
+        std::vector<Entry> out;
+        size_t bytes = 0;
+        for (const Entry& e : disk->entries) {
+            if (e.index < low + out.size())
+                continue;
+            if (e.index != low + out.size() || e.index > high)
+                break;
+            bytes += e.data.size();
+            if (!out.empty() && bytes > max_bytes)
+                break;
+            out.push_back(e);
+        }
+        if (out.empty())
+            return error("entry " + std::to_string(low) + " is not on the disk");
+        return out;
+    }
+};
+
 struct SimNode {
     NodeId id = 0;
     std::unique_ptr<RaftNode> raft; // null while crashed
     Disk disk;
+    DiskEntries source;
     bool initial = false; // a member of the first cluster (bootstraps)
     // The state machine: the index applied and a hash over all entries
     // applied so far.
@@ -120,6 +145,11 @@ struct Coverage {
     uint64_t reads_answered = 0;
     uint64_t crashes = 0;
     uint64_t rejected_appends = 0;
+    uint64_t entry_source_reads = 0;
+    /// Snapshots a member held without data (received from a leader) and
+    /// sent with its disk's, and those whose data its disk did not hold.
+    uint64_t snapshots_filled_from_disk = 0;
+    uint64_t snapshots_not_on_disk = 0;
 };
 Coverage g_coverage;
 
@@ -146,7 +176,7 @@ private:
     void finish_ready(SimNode& node, const Ready& ready);
     /// Completes some of the writes in progress (all once healed).
     void finish_writes();
-    void send(const Message& message);
+    void send(Message message);
     void deliver(InFlight item);
     void deliver_due();
 
@@ -188,6 +218,10 @@ private:
     int m_slow_disk = 0;      // per mille
     bool m_check_quorum = true;
     bool m_pre_vote = true;
+    // The window of entries a member holds in memory (0: no entry source,
+    // everything is held).
+    size_t m_memory_entries = 0;
+    size_t m_memory_bytes = 0;
     NodeId m_max_ids = 0;
     std::set<NodeId> m_removed;
     uint64_t m_proposals = 0;
@@ -230,7 +264,11 @@ void Simulation::start(SimNode& n) {
         .max_size_per_msg = 48,
         .max_inflight_msgs = 4,
         .seed = m_rng.next(),
+        .entry_source = m_memory_entries ? &n.source : nullptr,
+        .max_entries_in_memory = m_memory_entries,
+        .max_bytes_in_memory = m_memory_bytes,
     };
+    n.source.disk = &n.disk;
     RestoreState restore{
         .hard = n.disk.hard, .snapshot = n.disk.snapshot, .entries = n.disk.entries};
     if (n.initial)
@@ -251,6 +289,8 @@ void Simulation::start(SimNode& n) {
 }
 
 void Simulation::crash(SimNode& n) {
+    g_coverage.entry_source_reads += n.source.reads;
+    n.source.reads = 0;
     n.raft.reset();
     n.writing.reset();
     ++g_coverage.crashes;
@@ -272,7 +312,21 @@ SimNode* Simulation::leader() {
     return best;
 }
 
-void Simulation::send(const Message& m) {
+void Simulation::send(Message m) {
+    // A snapshot the core holds without its data (one it received): the
+    // data of the sender's disk, as the driver fills it from the file.
+    if (m.type == MessageType::Snapshot && m.snapshot.data.empty()) {
+        SimNode* from = node(m.from);
+        const std::optional<Snapshot>& stored = from->disk.snapshot;
+        if (!stored || stored->meta.index != m.snapshot.meta.index ||
+            stored->meta.term != m.snapshot.meta.term) {
+            ++g_coverage.snapshots_not_on_disk;
+            from->raft->report_snapshot(m.to, SnapshotStatus::Failure);
+            return;
+        }
+        m.snapshot.data = stored->data;
+        ++g_coverage.snapshots_filled_from_disk;
+    }
     if (m_rng.chance(m_loss)) {
         if (m.type == MessageType::Snapshot)
             if (SimNode* from = node(m.from); from && from->raft)
@@ -613,11 +667,30 @@ void Simulation::check_node(SimNode& n) {
     n.seen_commit = s.commit;
     n.seen_applied = s.applied;
 
-    std::span<const Entry> log = n.raft->log_entries();
+    if (std::optional<Error> failed = n.raft->take_entry_source_error())
+        fail(who + "'s entry source failed: " + failed->to_string());
+    // Entries no longer in memory keep their terms: they must still be
+    // what the disk holds.
+    const std::vector<Entry>& disk = n.disk.entries;
+    for (Index index = s.first_index; index < s.first_in_memory; ++index) {
+        std::optional<Term> term = n.raft->log_term(index);
+        // The disk's entries are contiguous.
+        size_t at = disk.empty() || index < disk.front().index ? disk.size()
+                                                               : size_t(index - disk.front().index);
+        if (at >= disk.size() || disk[at].index != index || !term || disk[at].term != *term)
+            fail(who + " released entry " + std::to_string(index) +
+                 " from memory that its disk does not hold as its log does");
+    }
+    std::vector<Entry> log = n.raft->log_entries();
+    if (!log.empty() && log.front().index != s.first_in_memory)
+        fail(who + "'s entries in memory do not start at " + std::to_string(s.first_in_memory));
     for (size_t i = 0; i < log.size(); ++i) {
         const Entry& e = log[i];
         uint64_t key = e.index * 1000003ULL + e.term;
-        LogRecord record{hash_data(e.data), i > 0 ? log[i - 1].term : 0, i > 0};
+        std::optional<Term> previous_term = n.raft->log_term(e.index - 1);
+        bool previous_known = i > 0 || (previous_term && e.index - 1 >= s.first_index);
+        LogRecord record{hash_data(e.data), previous_known ? previous_term.value_or(0) : 0,
+                         previous_known};
         auto [it, inserted] = m_log_records.emplace(key, record);
         if (!inserted) {
             if (it->second.data != record.data)
@@ -648,7 +721,7 @@ void Simulation::check_node(SimNode& n) {
             if (it->second.known_in_term >= s.term)
                 continue;
             Index index = it->first;
-            if (index > s.last_index || log[index - s.first_index].term != it->second.term)
+            if (index > s.last_index || n.raft->log_term(index) != it->second.term)
                 fail("leader completeness: " + who + " leads term " + std::to_string(s.term) +
                      " without committed entry " + std::to_string(index));
         }
@@ -747,6 +820,12 @@ std::string Simulation::run() {
     m_crash_in_ready = int(m_rng.below(20));
     m_slow_disk = m_rng.chance(500) ? int(m_rng.below(600)) : 0;
     m_check_quorum = !m_rng.chance(250);
+    if (!m_rng.chance(200)) {
+        // A small window, so that followers that lag are regularly sent
+        // entries read back from the disk.
+        m_memory_entries = 1 + m_rng.below(8);
+        m_memory_bytes = 20 + m_rng.below(200);
+    }
     for (NodeId id = 1; id <= initial; ++id) {
         m_nodes[id - 1].id = id;
         m_nodes[id - 1].initial = true;
@@ -761,6 +840,8 @@ std::string Simulation::run() {
     }
     if (m_failure.empty())
         liveness();
+    for (SimNode& n : m_nodes)
+        g_coverage.entry_source_reads += n.source.reads;
     return m_failure;
 }
 
@@ -817,10 +898,21 @@ int main(int argc, char** argv) {
     const Coverage& c = g_coverage;
     std::printf("exercised: %llu leaders, %llu entries committed (%llu membership changes), "
                 "%llu snapshots installed, %llu appends rejected, %llu reads answered, "
-                "%llu crashes\n",
+                "%llu crashes, %llu entry reads from disk, %llu snapshots sent with their "
+                "disk's data (%llu not on disk yet)\n",
                 (unsigned long long)c.leaders, (unsigned long long)c.committed,
                 (unsigned long long)c.membership_changes, (unsigned long long)c.snapshots_installed,
                 (unsigned long long)c.rejected_appends, (unsigned long long)c.reads_answered,
-                (unsigned long long)c.crashes);
+                (unsigned long long)c.crashes, (unsigned long long)c.entry_source_reads,
+                (unsigned long long)c.snapshots_filled_from_disk,
+                (unsigned long long)c.snapshots_not_on_disk);
+    // A run of many seeds that never reaches these paths has lost them.
+    if (seeds >= 100 && (c.entry_source_reads == 0 || c.snapshots_filled_from_disk == 0 ||
+                         c.snapshots_installed == 0)) {
+        std::printf("FAILED: %llu seeds read no entry from disk, sent no snapshot from disk or "
+                    "installed none\n",
+                    (unsigned long long)seeds);
+        return 1;
+    }
     return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "base/endian.h"
 #include "base/strings.h"
+#include "base/sys.h"
 #include "tests/unit/fake_storage.h"
 #include "tests/unit/kv_storage_fixture.h"
 #include "tests/unit/temp_dir.h"
@@ -15,11 +16,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fcntl.h>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace keel;
@@ -157,12 +160,14 @@ struct DriverMember {
     MapMachine machine;
     std::unique_ptr<RaftDriver> driver;
     std::vector<std::pair<NodeId, Term>> leader_changes;
+    std::vector<std::string> fatal; // why the driver stopped itself
 };
 
 class DriverCluster {
 public:
-    explicit DriverCluster(std::vector<NodeId> ids, uint64_t snapshot_count = 100000)
-        : m_snapshot_count(snapshot_count) {
+    explicit DriverCluster(std::vector<NodeId> ids, uint64_t snapshot_count = 100000,
+                           size_t log_memory_entries = 4096)
+        : m_snapshot_count(snapshot_count), m_log_memory_entries(log_memory_entries) {
         for (NodeId id : ids)
             start(id, ConfState{ids, {}});
     }
@@ -183,6 +188,7 @@ public:
             .storage = &member(id).storage,
             .seed = id,
             .wal_segment_bytes = 1 << 20,
+            .log_memory_entries = m_log_memory_entries,
         };
     }
 
@@ -195,6 +201,7 @@ public:
         m.driver = std::move(*driver);
         m.driver->on_leader_change(
             [&m](NodeId leader, Term term) { m.leader_changes.emplace_back(leader, term); });
+        m.driver->on_fatal([&m](const Error& error) { m.fatal.push_back(error.to_string()); });
         network.members[id] = m.driver.get();
     }
     void stop(NodeId id) {
@@ -314,6 +321,7 @@ public:
 private:
     TempDir m_dir;
     uint64_t m_snapshot_count;
+    size_t m_log_memory_entries;
     std::map<NodeId, std::unique_ptr<DriverMember>> m_members;
 };
 
@@ -448,6 +456,95 @@ TEST_CASE("a follower far behind the leader's last snapshot is sent it") {
     c.start(follower);
     CHECK(c.machine(follower).values.size() >= 10);
     c.run_until([&] { return c.all_have({follower}, "k29", "29"); });
+}
+
+TEST_CASE("a follower that lags by less than the snapshot interval is sent entries the leader "
+          "reads back from its log files, not a snapshot") {
+    DriverCluster c({1, 2, 3}, 100000, 4);
+    NodeId leader = c.wait_for_leader();
+    NodeId follower = c.follower_of(leader);
+    c.stop(follower);
+    for (int i = 0; i < 30; ++i)
+        REQUIRE(c.propose(leader, cat("k", i, "=", i)));
+    CHECK(c.driver(leader).snapshot_index() == 0);
+    // The leader holds only its newest entries in memory.
+    RaftStatus status = c.driver(leader).status();
+    CHECK(status.first_index == 1);
+    CHECK(status.last_index - status.first_in_memory < 8);
+    CHECK(status.first_in_memory > c.machine(follower).applied + 1);
+
+    c.start(follower);
+    c.run_until([&] { return c.all_have({follower}, "k29", "29"); });
+    CHECK(c.machine(follower).restores == 0);
+    CHECK(c.machine(follower).values.size() == 30);
+    CHECK(c.member(leader).fatal.empty());
+
+    // A restarted member holds no more in memory than the window either.
+    c.stop(leader);
+    c.start(leader);
+    status = c.driver(leader).status();
+    CHECK(status.last_index - status.first_in_memory < 8);
+    REQUIRE(c.propose(c.wait_for_leader(), "after=1"));
+    c.run_until([&] { return c.all_have({1, 2, 3}, "after", "1"); });
+}
+
+TEST_CASE("a leader that finds a damaged record when it reads its log for a follower stops, "
+          "naming the file and offset, and sends nothing of it") {
+    DriverCluster c({1, 2, 3}, 100000, 4);
+    NodeId leader = c.wait_for_leader();
+    NodeId follower = c.follower_of(leader);
+    // The first entry the leader will read for it.
+    kv::Index follower_next = c.driver(follower).status().last_index + 1;
+    c.stop(follower);
+    for (int i = 0; i < 20; ++i)
+        REQUIRE(c.propose(leader, cat("k", i, "=", i)));
+    REQUIRE(c.driver(leader).status().first_in_memory > follower_next);
+
+    // Damage the record of the first entry the follower needs.
+    std::string directory = c.options(leader, {}).data_dir + "/wal";
+    auto names = list_directory(directory);
+    REQUIRE(names);
+    std::string damaged;
+    uint64_t damaged_at = 0;
+    for (const std::string& name : *names) {
+        if (!name.ends_with(".wal"))
+            continue;
+        auto data = read_file(directory + "/" + name);
+        REQUIRE(data);
+        for (const FramedRecord& record : scan_segment(*data, SegmentPlace::Last).records) {
+            if (record.type != RecordType::Entry)
+                continue;
+            auto value = decode_payload(record.type, record.payload);
+            if (value && std::get<Entry>(*value).index == follower_next) {
+                damaged = name;
+                damaged_at = record.offset;
+            }
+        }
+    }
+    REQUIRE(!damaged.empty());
+    {
+        Fd fd(::open((directory + "/" + damaged).c_str(), O_RDWR | O_CLOEXEC));
+        REQUIRE(fd);
+        char byte = 0;
+        REQUIRE(::pread(fd.get(), &byte, 1, off_t(damaged_at + kRecordHeaderBytes + 17)) == 1);
+        byte = char(byte ^ 0x40);
+        REQUIRE(::pwrite(fd.get(), &byte, 1, off_t(damaged_at + kRecordHeaderBytes + 17)) == 1);
+    }
+
+    // The third member could catch the follower up from its own log.
+    for (NodeId id : {1, 2, 3})
+        if (id != leader && id != follower)
+            c.network.cut.insert(id);
+    size_t applied_before = c.machine(follower).values.size();
+    c.start(follower);
+    c.run_until([&] { return !c.member(leader).fatal.empty(); });
+    CHECK(c.driver(leader).stopped());
+    std::string why = c.member(leader).fatal.front();
+    CAPTURE(why);
+    CHECK(why.find(cat("kv/wal: ", damaged, " at offset ", damaged_at,
+                       ": checksum mismatch (reading entry ", follower_next, ")")) !=
+          std::string::npos);
+    CHECK(c.machine(follower).values.size() == applied_before);
 }
 
 TEST_CASE("a deposed leader's uncommitted entries are replaced by the snapshot it is sent, on "

@@ -2,7 +2,11 @@
 // committed / applied / persisted positions the Ready cycle moves.
 #include "kv/raft_log.h"
 
+#include "kv/raft.h"
+
 #include <doctest/doctest.h>
+
+#include <map>
 
 using namespace keel::kv;
 
@@ -15,7 +19,148 @@ std::vector<Entry> entries(keel::kv::Index first, std::vector<Term> terms) {
     return out;
 }
 
+// The persisted log, as a driver's entry source reads it back: every entry
+// handed out to persist, with a way to damage one.
+struct LogTestDisk : RaftEntrySource {
+    std::map<keel::kv::Index, Entry> stored;
+    int reads = 0;
+    keel::Result<std::vector<Entry>> entries_from(keel::kv::Index low, keel::kv::Index high,
+                                                  size_t max_bytes) {
+        std::vector<Entry> out;
+        size_t bytes = 0;
+        for (keel::kv::Index i = low; i <= high && stored.contains(i); ++i) {
+            bytes += stored[i].data.size();
+            if (!out.empty() && bytes > max_bytes)
+                break;
+            out.push_back(stored[i]);
+        }
+        return out;
+    }
+    keel::Result<std::vector<Entry>> entries(keel::kv::Index low, keel::kv::Index high,
+                                             size_t max_bytes) override {
+        ++reads;
+        return entries_from(low, high, max_bytes);
+    }
+};
+
+// A log of `terms` from index 1, persisted into `disk`, committed and
+// applied.
+void fill_persisted_and_applied(RaftLog& log, LogTestDisk& disk, std::vector<Term> terms) {
+    log.set_entry_source(&disk);
+    log.append(entries(log.last_index() + 1, std::move(terms)));
+    for (Entry& e : log.hand_out_unstable())
+        disk.stored[e.index] = e;
+    log.persisted_to(log.last_index(), log.last_term());
+    log.commit_to(log.last_index());
+    log.hand_out_committed();
+    log.applied_to(log.last_index());
+}
+
 } // namespace
+
+TEST_CASE("released entries leave memory but keep their terms, and are read back from the source") {
+    RaftLog log;
+    LogTestDisk disk;
+    fill_persisted_and_applied(log, disk, {1, 1, 2, 2, 2, 3, 3, 4, 4, 4});
+    log.release(3, 1 << 20);
+    CHECK(log.entries().size() == 3);
+    CHECK(log.first_in_memory() == 8);
+    CHECK(log.first_index() == 1);
+    CHECK(log.term(1) == 1);
+    CHECK(log.term(5) == 2);
+    CHECK(log.term(6) == 3);
+    CHECK(log.matches(7, 3));
+    CHECK(!log.matches(7, 2));
+    // Backtracking skips whole runs of released entries.
+    CHECK(log.find_conflict_by_term(10, 2) == std::pair<keel::kv::Index, Term>{5, 2});
+    CHECK(log.find_conflict_by_term(7, 1) == std::pair<keel::kv::Index, Term>{2, 1});
+
+    keel::Result<std::vector<Entry>> old = log.slice(2, 10, 1 << 20);
+    REQUIRE(old);
+    // From the source, up to the window; the window's entries come next.
+    REQUIRE(old->size() == 6);
+    CHECK(old->front() == disk.stored[2]);
+    CHECK(old->back().index == 7);
+    CHECK(disk.reads == 1);
+    keel::Result<std::vector<Entry>> held = log.slice(8, 10, 1 << 20);
+    REQUIRE(held);
+    CHECK(held->size() == 3);
+    CHECK(disk.reads == 1);
+}
+
+TEST_CASE("the byte limit releases entries as well as the count") {
+    RaftLog log;
+    LogTestDisk disk;
+    fill_persisted_and_applied(log, disk, {1, 1, 1, 1, 1, 1}); // 2 bytes each
+    log.release(100, 5);
+    CHECK(log.entries().size() == 2);
+    CHECK(log.first_in_memory() == 5);
+}
+
+TEST_CASE("entries not yet applied or persisted stay in memory") {
+    RaftLog log;
+    LogTestDisk disk;
+    fill_persisted_and_applied(log, disk, {1, 1, 1});
+    log.append(entries(4, {1, 1, 1}));
+    log.commit_to(6);
+    log.release(0, 0);
+    CHECK(log.first_in_memory() == 4); // 4..6 are neither persisted nor applied
+    for (Entry& e : log.hand_out_unstable())
+        disk.stored[e.index] = e;
+    log.persisted_to(6, 1);
+    log.release(0, 0);
+    CHECK(log.first_in_memory() == 4); // persisted, not applied
+    CHECK(log.hand_out_committed().size() == 3);
+    log.applied_to(5);
+    log.release(0, 0);
+    CHECK(log.first_in_memory() == 6);
+    CHECK(log.entries().size() == 1);
+}
+
+TEST_CASE("a source that returns another log's entries is refused, not sent on") {
+    RaftLog log;
+    LogTestDisk disk;
+    fill_persisted_and_applied(log, disk, {1, 2, 3, 4});
+    log.release(1, 1 << 20);
+    disk.stored[2].term = 9;
+    keel::Result<std::vector<Entry>> wrong_term = log.slice(1, 4, 1 << 20);
+    REQUIRE(!wrong_term);
+    CHECK(wrong_term.error().code() == int(keel::ErrorCode::DataCorrupt));
+    CHECK(wrong_term.error().to_string().find("entry 2 has term 9") != std::string::npos);
+    disk.stored.erase(1);
+    CHECK(!log.slice(1, 4, 1 << 20));
+}
+
+TEST_CASE("a conflicting suffix that reaches into released entries is replaced and held") {
+    RaftLog log;
+    LogTestDisk disk;
+    fill_persisted_and_applied(log, disk, {1, 1, 2, 2});
+    log.release(1, 1 << 20);
+    CHECK(log.first_in_memory() == 4);
+    // Never sent by a correct leader (those entries are committed), but the
+    // log stays whole if it happens.
+    log.append_after(2, entries(3, {5, 5}));
+    CHECK(log.first_in_memory() == 3);
+    CHECK(log.last_index() == 4);
+    CHECK(log.term(2) == 1);
+    CHECK(log.term(3) == 5);
+    CHECK(log.at(4).term == 5);
+}
+
+TEST_CASE("compacting past released entries keeps the runs after the snapshot") {
+    RaftLog log;
+    LogTestDisk disk;
+    fill_persisted_and_applied(log, disk, {1, 1, 2, 2, 3, 3});
+    log.release(2, 1 << 20);
+    log.compact(3, 2);
+    CHECK(log.first_index() == 4);
+    CHECK(log.first_in_memory() == 5);
+    CHECK(log.term(3) == 2);
+    CHECK(log.term(4) == 2);
+    CHECK(log.term(5) == 3);
+    CHECK(log.find_conflict_by_term(6, 2) == std::pair<keel::kv::Index, Term>{4, 2});
+    CHECK(log.find_conflict_by_term(6, 1) == std::pair<keel::kv::Index, Term>{3, 2});
+}
 
 TEST_CASE("a repeated or reordered append does not cut the log") {
     RaftLog log;

@@ -399,7 +399,7 @@ TEST_CASE("a malformed message is an error and changes nothing") {
     Cluster c({1, 2, 3});
     c.campaign(1);
     RaftStatus before = c.status(2);
-    std::vector<Entry> log_before(c[2].log_entries().begin(), c[2].log_entries().end());
+    std::vector<Entry> log_before = c[2].log_entries();
     Term t = before.term;
     std::vector<kv::Message> bad = {
         kv::Message{.type = MessageType::Heartbeat, .from = 1, .to = 3, .term = t},
@@ -446,8 +446,7 @@ TEST_CASE("a malformed message is an error and changes nothing") {
     CHECK(after.term == before.term);
     CHECK(after.commit == before.commit);
     CHECK(after.last_index == before.last_index);
-    CHECK(std::equal(log_before.begin(), log_before.end(), c[2].log_entries().begin(),
-                     c[2].log_entries().end()));
+    CHECK(c[2].log_entries() == log_before);
 }
 
 TEST_CASE("a membership change round-trips through an entry and bad data is refused") {

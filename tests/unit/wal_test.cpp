@@ -352,6 +352,173 @@ TEST_CASE("a damaged record followed by valid ones is refused, naming the file a
     }
 }
 
+TEST_CASE("written entries are read back from the files, across segments and after reopening") {
+    TempDir dir;
+    WalOptions options{.segment_bytes = 1024};
+    {
+        Wal wal = create_log(dir / "wal", options);
+        for (kv::Index index = 1; index <= 40; index += 4) {
+            auto entries = make_entries(index, index + 3, 1, 50);
+            REQUIRE(wal.append(entries));
+            REQUIRE(wal.sync());
+        }
+        REQUIRE(wal.segment_count() > 3);
+        auto read = wal.read_entries(1, 40, 1 << 20);
+        REQUIRE_MESSAGE(read, (read ? std::string() : read.error().to_string()));
+        CHECK(*read == make_entries(1, 40, 1, 50));
+        // Appended but not written: not there to read.
+        auto more = make_entries(41, 41, 1);
+        REQUIRE(wal.append(more));
+        auto unwritten = wal.read_entries(41, 41, 1 << 20);
+        REQUIRE_FALSE(unwritten);
+        CHECK(unwritten.error().to_string() == "kv/wal: entry 41 is not in the log");
+    }
+    Wal wal = open_log(dir / "wal", options);
+    auto read = wal.read_entries(5, 40, 1 << 20);
+    REQUIRE(read);
+    CHECK(*read == make_entries(5, 40, 1, 50));
+    // The byte limit: at least one entry, then no more than the limit.
+    auto one = wal.read_entries(7, 40, 1);
+    REQUIRE(one);
+    CHECK(*one == make_entries(7, 7, 1, 50));
+    size_t entry_bytes = make_entry(7, 1, 50).data.size();
+    auto three = wal.read_entries(7, 40, 3 * entry_bytes);
+    REQUIRE(three);
+    CHECK(three->size() == 3);
+    // Past the end: what there is.
+    auto tail = wal.read_entries(39, 45, 1 << 20);
+    REQUIRE(tail);
+    CHECK(*tail == make_entries(39, 40, 1, 50));
+}
+
+TEST_CASE("the read path sees Raft's truncation and forgets released segments") {
+    TempDir dir;
+    WalOptions options{.segment_bytes = 1024};
+    Wal wal = create_log(dir / "wal", options);
+    for (kv::Index index = 1; index <= 60; index += 4) {
+        auto entries = make_entries(index, index + 3, 1, 50);
+        REQUIRE(wal.append(entries));
+        REQUIRE(wal.sync());
+    }
+    auto replaced = make_entries(50, 52, 2);
+    REQUIRE(wal.append(replaced));
+    REQUIRE(wal.sync());
+    auto read = wal.read_entries(48, 60, 1 << 20);
+    REQUIRE(read);
+    std::vector<Entry> expected = make_entries(48, 49, 1, 50);
+    expected.insert(expected.end(), replaced.begin(), replaced.end());
+    CHECK(*read == expected);
+
+    REQUIRE(wal.append_snapshot({.index = 30, .term = 1}));
+    REQUIRE(wal.sync());
+    REQUIRE(wal.release(30));
+    CHECK_FALSE(wal.read_entries(1, 1, 1 << 20));
+    kv::Index first = wal.entry_index().first();
+    CHECK(first > 1);
+    CHECK(first <= 31);
+    auto kept = wal.read_entries(31, 52, 1 << 20);
+    REQUIRE(kept);
+    CHECK(kept->back() == replaced.back());
+
+    Wal reopened = open_log(dir / "wal", options);
+    CHECK(reopened.entry_index().first() == first);
+    CHECK(reopened.entry_index().last() == 52);
+    auto again = reopened.read_entries(31, 52, 1 << 20);
+    REQUIRE(again);
+    CHECK(*again == *kept);
+}
+
+TEST_CASE("a snapshot marker beyond the log leaves nothing to read before it") {
+    TempDir dir;
+    Wal wal = create_log(dir / "wal");
+    auto entries = make_entries(1, 3, 1);
+    REQUIRE(wal.append(entries));
+    REQUIRE(wal.append_snapshot({.index = 10, .term = 2}));
+    auto after = make_entries(11, 12, 2);
+    REQUIRE(wal.append(after));
+    REQUIRE(wal.sync());
+    CHECK_FALSE(wal.read_entries(2, 2, 1 << 20));
+    auto read = wal.read_entries(11, 12, 1 << 20);
+    REQUIRE(read);
+    CHECK(*read == after);
+    Wal reopened = open_log(dir / "wal");
+    CHECK(reopened.entry_index().first() == 11);
+    CHECK_FALSE(reopened.read_entries(2, 2, 1 << 20));
+}
+
+TEST_CASE("a record damaged after it was written is refused on the read path, naming file and "
+          "offset") {
+    TempDir dir;
+    Wal wal = create_log(dir / "wal");
+    auto entries = make_entries(1, 5, 1, 20);
+    REQUIRE(wal.append(entries));
+    REQUIRE(wal.sync());
+    std::string path = dir / "wal/" + kFirstSegment;
+    std::string data;
+    auto records = records_in(path, data);
+    REQUIRE(records.size() == 6);        // metadata and five entries
+    uint64_t offset = records[3].offset; // entry 3
+    corrupt_byte(path, offset + kRecordHeaderBytes + 20);
+    auto read = wal.read_entries(1, 5, 1 << 20);
+    REQUIRE_FALSE(read);
+    CHECK(read.error().code() == int(ErrorCode::DataCorrupt));
+    CHECK(read.error().to_string() == cat("kv/wal: ", kFirstSegment, " at offset ", offset,
+                                          ": checksum mismatch (reading entry 3)"));
+    // The entries before it are fine on their own.
+    auto before = wal.read_entries(1, 2, 1 << 20);
+    REQUIRE(before);
+    CHECK(before->size() == 2);
+
+    SUBCASE("a damaged length") {
+        corrupt_byte(path, offset + kRecordHeaderBytes + 20); // undo
+        corrupt_byte(path, offset + 3);
+        auto again = wal.read_entries(3, 3, 1 << 20);
+        REQUIRE_FALSE(again);
+        CHECK(again.error().to_string() == cat("kv/wal: ", kFirstSegment, " at offset ", offset,
+                                               ": impossible record length (reading entry 3)"));
+    }
+    SUBCASE("a record that is not the entry the index says") {
+        corrupt_byte(path, offset + kRecordHeaderBytes + 20); // undo
+        // Entry 4's record where entry 3's was: as if the file were
+        // rewritten under the log.
+        std::string moved(data.substr(records[4].offset, records[4].size));
+        Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+        REQUIRE(fd);
+        REQUIRE(::pwrite(fd.get(), moved.data(), moved.size(), off_t(offset)) ==
+                ssize_t(moved.size()));
+        auto again = wal.read_entries(3, 3, 1 << 20);
+        REQUIRE_FALSE(again);
+        CHECK(again.error().to_string() == cat("kv/wal: ", kFirstSegment, " at offset ", offset,
+                                               ": holds entry 4 (reading entry 3)"));
+    }
+}
+
+TEST_CASE("the entry index replaces a truncated suffix and starts over after a gap") {
+    WalEntryIndex index;
+    CHECK(index.last() == 0);
+    CHECK_FALSE(index.find(1));
+    index.add(1, 1, 100);
+    index.add(2, 1, 200);
+    index.add(3, 2, 50); // the next segment
+    index.add(4, 2, 90);
+    CHECK(index.first() == 1);
+    CHECK(index.last() == 4);
+    CHECK(index.find(2)->offset == 200);
+    CHECK(index.find(4)->sequence == 2);
+    index.add(2, 2, 130); // replaces 2, 3 and 4
+    CHECK(index.last() == 2);
+    CHECK(index.find(1)->sequence == 1);
+    CHECK(index.find(2)->sequence == 2);
+    CHECK(index.find(2)->offset == 130);
+    CHECK_FALSE(index.find(3));
+    index.release_before(2);
+    CHECK_FALSE(index.find(1));
+    CHECK(index.first() == 2);
+    index.add(9, 3, 40); // a gap: only what follows is indexed
+    CHECK(index.first() == 9);
+    CHECK_FALSE(index.find(2));
+}
+
 TEST_CASE("damage at the end of an earlier segment is refused, not taken for a torn tail") {
     TempDir dir;
     WalOptions options{.segment_bytes = 1024};
