@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
@@ -368,9 +369,23 @@ Result<void> show_container_log(const std::string& state_root, const ct::RunCont
     Fd changes(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
     if (changes && ::inotify_add_watch(changes.get(), path.c_str(), IN_MODIFY) < 0)
         changes = Fd();
+    // The runtime may say the process is gone while the record still says
+    // it runs: the keeper writing out what is left (it records the end
+    // then), or gone with the machine (a crash: nobody records it before
+    // `keel container start --boot`). The second is told by the time.
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kKeeperGrace = std::chrono::seconds(3);
+    constexpr Clock::time_point kNotSeen = Clock::time_point::max();
+    Clock::time_point unrecorded_end = kNotSeen;
     for (;;) {
         Result<ct::RunContainer> now = ct::find_container(state_root, container.id);
         bool running = now && now->state.pid > 0 && !now->state.exit_code;
+        if (!running || ct::container_status(state_root, *now) != "exited")
+            unrecorded_end = kNotSeen;
+        else if (unrecorded_end == kNotSeen)
+            unrecorded_end = Clock::now();
+        else if (Clock::now() - unrecorded_end >= kKeeperGrace)
+            running = false;
         if (!running) {
             // What it wrote last, before it ended.
             TRY(copy_log(file, offset));

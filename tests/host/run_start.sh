@@ -2,7 +2,8 @@
 # Host integration tests of `keel container start` and `restart` (and
 # `docker start|restart`): an exited container started again is the same
 # container (its id, its root with what it wrote, its options), a running
-# one is left alone, a missing one is Docker's error; under `keel init
+# one is left alone, a missing one is Docker's error, `logs --follow`
+# ends when its keeper died with it; under `keel init
 # --container` the container runs as its transient unit (stop's -t and
 # the container's stop signal reach it through the unit), and after a
 # "reboot" (init ended and started again, its runtime unit files gone)
@@ -182,6 +183,17 @@ running)
   [ "$(field sleeper Id)" = "$id" ] || fail "not the same container"
   [ "$(field sleeper Pid)" != "$pid" ] || fail "the same process after restart"
   [ "$(field sleeper StartedAt)" != "$started" ] || fail "StartedAt did not change"
+  # Its keeper and it killed at once, as a crash would (nothing records
+  # the end): logs --follow ends all the same, once the keeper has had a
+  # few seconds to record it.
+  pid=$(field sleeper Pid)
+  keeper=$(awk '{print $4}' "/proc/$pid/stat")
+  [ "$(tr '\0' '\n' <"/proc/$keeper/cmdline" | head -n 1)" = "$keel" ] ||
+    fail "the container's parent $keeper is not its keeper: $(tr '\0' ' ' <"/proc/$keeper/cmdline")"
+  kill -KILL "$keeper" "$pid"
+  wait_for 100 eq exited status sleeper || fail "not exited after the kill: $(status sleeper)"
+  timeout 30 "$keel" container logs --root "$state" --follow sleeper >"$work/follow" 2>&1 ||
+    fail "logs --follow after the crash: status $?: $(cat "$work/follow")"
   k rm -f --root "$state" sleeper >/dev/null || fail "rm -f"
   pass ;;
 
