@@ -56,26 +56,13 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: keel run needs root (namespaces, mounts)"
   exit 77
 fi
-busybox=$(command -v busybox || true)
-if [ -z "$busybox" ] || ! file -L "$busybox" | grep -q 'statically linked'; then
-  echo "SKIP: no statically linked busybox (tools/setup.sh installs busybox-static)"
-  exit 77
-fi
+# shellcheck source-path=SCRIPTDIR source=busybox_image.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/busybox_image.sh"
+require_static_busybox
 command -v umoci >/dev/null || { echo "SKIP: no umoci (tools/setup.sh all installs it)"; exit 77; }
 
 # An image example.com/box:1 in $store: a busybox root, its Cmd `sh`.
-rootfs=$work/rootfs
-mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/tmp"
-cp "$busybox" "$rootfs/bin/busybox"
-for applet in sh cat echo sleep wc; do ln -sf busybox "$rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$rootfs/etc/group"
-umoci init --layout "$work/oci"
-umoci new --image "$work/oci:1"
-umoci unpack --image "$work/oci:1" "$work/bundle" >/dev/null
-cp -a "$rootfs/." "$work/bundle/rootfs/"
-umoci repack --image "$work/oci:1" "$work/bundle" >/dev/null
-umoci config --image "$work/oci:1" --config.cmd sh --config.env PATH=/bin
+umoci_busybox_image "$work/oci" "$work/bundle" sleep wc
 "$keel" image load --store "$store" -i "$work/oci" --name example.com/box >/dev/null || fail "image load"
 
 # Without cgroup v2, keel run leaves CAP_MKNOD out by itself and says so.

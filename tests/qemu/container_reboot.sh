@@ -28,7 +28,8 @@ ln -s /usr/lib/keel/units/docker.service "$stage/units/multi-user.target.wants/d
 qt_mkimage --busybox --state-size 128 \
   --file "$stage/units:/etc/keel/units" \
   --file "$stage/busybox.tar:/usr/share/keel-images/busybox.tar" \
-  --file "$QT_GUEST/container_reboot/check.sh:/cr/check.sh"
+  --file "$QT_GUEST/container_reboot/check.sh:/cr/check.sh" \
+  --file "$QT_GUEST/unit_state.sh:/lib/keel-test/unit_state.sh"
 
 KEEL_QEMU_TIMEOUT=${KEEL_QEMU_TIMEOUT:-240} qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" \
   --memory 768 --append 'keel.run="/bin/sh /cr/check.sh first"'

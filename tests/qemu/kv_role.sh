@@ -58,7 +58,8 @@ run_boot() {
   echo "$QT_NAME: $mode boot: every check passed"
 }
 
-qt_mkimage --busybox --state-size 256 "${files[@]}" --file "$QT_GUEST/kv_role.sh:/kv/check.sh"
+qt_mkimage --busybox --state-size 256 "${files[@]}" --file "$QT_GUEST/kv_role.sh:/kv/check.sh" \
+  --file "$QT_GUEST/unit_state.sh:/lib/keel-test/unit_state.sh"
 run_boot serve 'keel.kv.name=m1' ACTIVE PUT_GET STATE RESTART
 qt_log_restart
 run_boot bad 'keel.kv.name=m1 keel.kv.heartbeat-interval=soon' FAILED MESSAGE BOOT

@@ -54,6 +54,15 @@ Wal open_log(const std::string& directory, WalOptions options = {}) {
     return std::move(*wal);
 }
 
+// Entries 1 to `last` (a multiple of 4) of term 1, 50 bytes of padding
+// each, appended and synced four at a time.
+void append_in_fours(Wal& wal, kv::Index last) {
+    for (kv::Index index = 1; index <= last; index += 4) {
+        REQUIRE(wal.append(make_entries(index, index + 3, 1, 50)));
+        REQUIRE(wal.sync());
+    }
+}
+
 std::vector<Entry> log_of(const WalState& state) {
     auto after = entries_after(state, state.snapshot.index);
     return {after.begin(), after.end()};
@@ -216,11 +225,7 @@ TEST_CASE("release removes the segments a snapshot covers and keeps the rest rea
     TempDir dir;
     WalOptions options{.segment_bytes = 1024};
     Wal wal = create_log(dir / "wal", options);
-    for (kv::Index index = 1; index <= 60; index += 4) {
-        auto entries = make_entries(index, index + 3, 1, 50);
-        REQUIRE(wal.append(entries));
-        REQUIRE(wal.sync());
-    }
+    append_in_fours(wal, 60);
     size_t before = wal.segment_count();
     // Nothing is released past the latest snapshot marker.
     REQUIRE(wal.release(60));
@@ -357,11 +362,7 @@ TEST_CASE("written entries are read back from the files, across segments and aft
     WalOptions options{.segment_bytes = 1024};
     {
         Wal wal = create_log(dir / "wal", options);
-        for (kv::Index index = 1; index <= 40; index += 4) {
-            auto entries = make_entries(index, index + 3, 1, 50);
-            REQUIRE(wal.append(entries));
-            REQUIRE(wal.sync());
-        }
+        append_in_fours(wal, 40);
         REQUIRE(wal.segment_count() > 3);
         auto read = wal.read_entries(1, 40, 1 << 20);
         REQUIRE_MESSAGE(read, (read ? std::string() : read.error().to_string()));
@@ -395,11 +396,7 @@ TEST_CASE("the read path sees Raft's truncation and forgets released segments") 
     TempDir dir;
     WalOptions options{.segment_bytes = 1024};
     Wal wal = create_log(dir / "wal", options);
-    for (kv::Index index = 1; index <= 60; index += 4) {
-        auto entries = make_entries(index, index + 3, 1, 50);
-        REQUIRE(wal.append(entries));
-        REQUIRE(wal.sync());
-    }
+    append_in_fours(wal, 60);
     auto replaced = make_entries(50, 52, 2);
     REQUIRE(wal.append(replaced));
     REQUIRE(wal.sync());
@@ -524,11 +521,7 @@ TEST_CASE("damage at the end of an earlier segment is refused, not taken for a t
     WalOptions options{.segment_bytes = 1024};
     {
         Wal wal = create_log(dir / "wal", options);
-        for (kv::Index index = 1; index <= 20; index += 4) {
-            auto entries = make_entries(index, index + 3, 1, 50);
-            REQUIRE(wal.append(entries));
-            REQUIRE(wal.sync());
-        }
+        append_in_fours(wal, 20);
     }
     auto names = segment_names(dir / "wal");
     REQUIRE(names.size() >= 2);
@@ -547,11 +540,7 @@ TEST_CASE("a missing segment in the middle of the log is refused") {
     WalOptions options{.segment_bytes = 1024};
     {
         Wal wal = create_log(dir / "wal", options);
-        for (kv::Index index = 1; index <= 40; index += 4) {
-            auto entries = make_entries(index, index + 3, 1, 50);
-            REQUIRE(wal.append(entries));
-            REQUIRE(wal.sync());
-        }
+        append_in_fours(wal, 40);
     }
     auto names = segment_names(dir / "wal");
     REQUIRE(names.size() >= 3);

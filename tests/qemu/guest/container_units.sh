@@ -18,25 +18,8 @@ IMAGE=localhost/busybox:test
 
 up() { cut -d ' ' -f 1 /proc/uptime; }
 
-# wait_for SECONDS COMMAND...: poll every 0.5 s until COMMAND succeeds.
-wait_for() {
-  limit=$(($1 * 2))
-  shift
-  i=0
-  while [ "$i" -lt "$limit" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.5
-    i=$((i + 1))
-  done
-  return 1
-}
-
-# state UNIT: "active_state/sub_state" from keel status --json.
-state() {
-  keel status "$1" --json 2>/dev/null |
-    sed -n 's/.*"active_state":"\([a-z-]*\)","sub_state":"\([a-z-]*\)".*/\1\/\2/p'
-}
-is_active() { case "$(state "$1")" in active/*) return 0 ;; esac; return 1; }
+# shellcheck source-path=SCRIPTDIR source=unit_state.sh
+. /lib/keel-test/unit_state.sh
 
 pass() { echo "CU_$1: PASS: $2"; }
 fail() { echo "CU_$1: FAIL: $2"; }

@@ -18,34 +18,13 @@ ETCDCTL_API=3
 export PATH ETCDCTL_API
 mode=$1
 
-# wait_for SECONDS COMMAND...: poll every 0.5 s until COMMAND succeeds.
-wait_for() {
-  limit=$(($1 * 2))
-  shift
-  i=0
-  while [ "$i" -lt "$limit" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.5
-    i=$((i + 1))
-  done
-  return 1
-}
-
-# state UNIT: "active_state/sub_state" from keel status --json.
-state() {
-  keel status "$1" --json 2>/dev/null |
-    sed -n 's/.*"active_state":"\([a-z-]*\)","sub_state":"\([a-z-]*\)".*/\1\/\2/p'
-}
-main_pid() {
-  keel status "$1" --json 2>/dev/null | sed -n 's/.*"main_pid":\([0-9]*\).*/\1/p'
-}
-is_active() { case "$(state "$1")" in active/*) return 0 ;; esac; return 1; }
+# shellcheck source-path=SCRIPTDIR source=unit_state.sh
+. /lib/keel-test/unit_state.sh
 # restarted: keel-kv.service is active with another main pid than $first.
 restarted() {
   pid=$(main_pid keel-kv.service)
   [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != "$first" ] && is_active keel-kv.service
 }
-is_failed() { case "$(state "$1")" in failed/*) return 0 ;; esac; return 1; }
 
 pass() { echo "KV_$1: PASS: $2"; }
 fail() { echo "KV_$1: FAIL: $2"; }

@@ -11,30 +11,8 @@ export PATH
 IMAGE=localhost/busybox:test
 mode=$1
 
-# wait_for SECONDS COMMAND...: poll every 0.5 s until COMMAND succeeds.
-wait_for() {
-  limit=$(($1 * 2))
-  shift
-  i=0
-  while [ "$i" -lt "$limit" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.5
-    i=$((i + 1))
-  done
-  return 1
-}
-# eq EXPECTED COMMAND...: whether COMMAND prints EXPECTED (run anew at
-# each try of wait_for).
-eq() {
-  want=$1
-  shift
-  [ "$("$@")" = "$want" ]
-}
-state() {
-  keel status "$1" --json 2>/dev/null |
-    sed -n 's/.*"active_state":"\([a-z-]*\)","sub_state":"\([a-z-]*\)".*/\1\/\2/p'
-}
-is_active() { case "$(state "$1")" in active/*) return 0 ;; esac; return 1; }
+# shellcheck source-path=SCRIPTDIR source=../unit_state.sh
+. /lib/keel-test/unit_state.sh
 fail() {
   echo "--- keel ps -a"
   keel ps -a
