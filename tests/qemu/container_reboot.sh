@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # container_reboot: containers that come back after a reboot, on a keel
 # disk. The first boot imports a busybox image into the store on STATE and
-# runs three detached containers under init: always-a (--restart always),
-# unless-b (--restart unless-stopped, then `keel container stop`) and
-# plain-c (--restart no); each writes a line into its own root at every
-# start. The guest reboots (the disk kept). On the second boot
+# runs four detached containers under init: always-a (--restart always),
+# unless-b (--restart unless-stopped, then `keel container stop`),
+# plain-c (--restart no), each writing a line into its own root at every
+# start, and web-d (--restart always, httpd on keel's bridge, published on
+# 127.0.0.1:8082). The guest reboots (the disk kept). On the second boot
 # docker.service (enabled here) runs `keel container start --boot`:
 # always-a runs again (its unit active, its root's file has a second line,
-# written in the same root), unless-b and plain-c stay exited, and keel ps
+# written in the same root), web-d answers on its published port and at
+# its bridge address again, unless-b and plain-c stay exited, and keel ps
 # says so (nothing from before the reboot claims to run).
 # Usage: container_reboot.sh KEEL_BINARY SOURCE_DIR [WORK_DIR]
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -25,11 +27,18 @@ ln -s ../busybox-image.service "$stage/units/multi-user.target.wants/busybox-ima
 # `keel enable docker.service` enables it.
 ln -s /usr/lib/keel/units/docker.service "$stage/units/multi-user.target.wants/docker.service"
 
-qt_mkimage --busybox --state-size 128 \
+# keel's bridge for web-d (as container_units.sh loads it): the bridge and
+# veth drivers, nf_tables with NAT; crc32c first, which nf_tables needs.
+modules=()
+for m in crc32c_generic bridge veth nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat nft_masq nft_fib_ipv4; do
+  modules+=(--initramfs-module "$m")
+done
+
+qt_mkimage --busybox "${modules[@]}" --state-size 128 \
   --file "$stage/units:/etc/keel/units" \
   --file "$stage/busybox.tar:/usr/share/keel-images/busybox.tar" \
   --file "$QT_GUEST/container_reboot/check.sh:/cr/check.sh" \
-  --file "$QT_GUEST/unit_state.sh:/lib/keel-test/unit_state.sh"
+  --file "$QT_GUEST/check_lib.sh:/lib/keel-test/check_lib.sh"
 
 KEEL_QEMU_TIMEOUT=${KEEL_QEMU_TIMEOUT:-240} qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" \
   --memory 768 --append 'keel.run="/bin/sh /cr/check.sh first"'

@@ -55,7 +55,7 @@ qt_mkimage --busybox "${modules[@]}" --state-size 128 \
   --file "$stage/units:/etc/keel/units" \
   --file "$stage/busybox.tar:/usr/share/keel-images/busybox.tar" \
   --file "$QT_GUEST/container_units.sh:/cu/check.sh" \
-  --file "$QT_GUEST/unit_state.sh:/lib/keel-test/unit_state.sh" \
+  --file "$QT_GUEST/check_lib.sh:/lib/keel-test/check_lib.sh" \
   --file "$src/after_web.sh:/cu/after_web.sh" --file "$stage/network:/cu/network"
 KEEL_QEMU_TIMEOUT=${KEEL_QEMU_TIMEOUT:-240} qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" \
   --memory 768 --append 'keel.run="/bin/sh /cu/check.sh"'

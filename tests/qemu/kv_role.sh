@@ -59,7 +59,7 @@ run_boot() {
 }
 
 qt_mkimage --busybox --state-size 256 "${files[@]}" --file "$QT_GUEST/kv_role.sh:/kv/check.sh" \
-  --file "$QT_GUEST/unit_state.sh:/lib/keel-test/unit_state.sh"
+  --file "$QT_GUEST/check_lib.sh:/lib/keel-test/check_lib.sh"
 run_boot serve 'keel.kv.name=m1' ACTIVE PUT_GET STATE RESTART
 qt_log_restart
 run_boot bad 'keel.kv.name=m1 keel.kv.heartbeat-interval=soon' FAILED MESSAGE BOOT

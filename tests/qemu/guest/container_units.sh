@@ -18,23 +18,14 @@ IMAGE=localhost/busybox:test
 
 up() { cut -d ' ' -f 1 /proc/uptime; }
 
-# shellcheck source-path=SCRIPTDIR source=unit_state.sh
-. /lib/keel-test/unit_state.sh
+# shellcheck source-path=SCRIPTDIR source=check_lib.sh
+. /lib/keel-test/check_lib.sh
 
 pass() { echo "CU_$1: PASS: $2"; }
 fail() { echo "CU_$1: FAIL: $2"; }
 
 # A number compare for uptimes ("12.34"): true when $1 <= $2.
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
-
-# get HOST PORT: the body of GET /, or nothing (and status 1). nc, since
-# busybox 1.35's wget crashes on a refused connection.
-get() {
-  printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 "$1" "$2" >/tmp/get.out 2>/tmp/get.err || return 1
-  grep -q '^HTTP/1\.[01] 200' /tmp/get.out || return 1
-  tr -d '\r' </tmp/get.out | sed '1,/^$/d'
-}
-get_error() { cat /tmp/get.err; head -n 1 /tmp/get.out; }
 
 done_() {
   echo "--- keel list-units --all"

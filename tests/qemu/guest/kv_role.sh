@@ -18,8 +18,8 @@ ETCDCTL_API=3
 export PATH ETCDCTL_API
 mode=$1
 
-# shellcheck source-path=SCRIPTDIR source=unit_state.sh
-. /lib/keel-test/unit_state.sh
+# shellcheck source-path=SCRIPTDIR source=check_lib.sh
+. /lib/keel-test/check_lib.sh
 # restarted: keel-kv.service is active with another main pid than $first.
 restarted() {
   pid=$(main_pid keel-kv.service)

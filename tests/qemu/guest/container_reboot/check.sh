@@ -1,9 +1,10 @@
 #!/bin/sh
 # shellcheck shell=dash
 # Guest side of tests/qemu/container_reboot.sh, run by keel.run= on a keel
-# disk. `first`: three detached containers under init (always-a,
-# unless-b stopped by hand, plain-c), then a reboot. `second`: what
-# docker.service's `keel container start --boot` made of them.
+# disk. `first`: four detached containers under init (always-a,
+# unless-b stopped by hand, plain-c, web-d on the bridge), then a reboot.
+# `second`: what docker.service's `keel container start --boot` made of
+# them.
 # A failed check prints CONTAINER_REBOOT: FAIL (the host stops there).
 exec >/dev/console 2>&1
 PATH=/usr/bin:/bin:/sbin:/usr/sbin
@@ -11,8 +12,8 @@ export PATH
 IMAGE=localhost/busybox:test
 mode=$1
 
-# shellcheck source-path=SCRIPTDIR source=../unit_state.sh
-. /lib/keel-test/unit_state.sh
+# shellcheck source-path=SCRIPTDIR source=../check_lib.sh
+. /lib/keel-test/check_lib.sh
 fail() {
   echo "--- keel ps -a"
   keel ps -a
@@ -38,6 +39,22 @@ run_d() {
     fail "keel run -d $name: $(cat /tmp/run.out)"
 }
 
+# web-d: httpd on keel's bridge, 127.0.0.1:8082 published; its page says
+# which start of the container served it.
+run_web() {
+  # shellcheck disable=SC2016 # expanded in the container
+  keel run -d --name web-d --restart always -p 127.0.0.1:8082:8080 "$IMAGE" \
+    sh -c 'mkdir -p /w; echo boot >>/boots; echo "web-d start $(wc -l </boots)" >/w/index.html
+      httpd -f -p 8080 -h /w & trap "exit 0" TERM; wait' >/tmp/run.out 2>&1 ||
+    fail "keel run -d web-d: $(cat /tmp/run.out)"
+}
+# web_answers START: GET 127.0.0.1:8082 and GET at web-d's bridge address
+# both give start START's page.
+web_answers() {
+  [ "$(get 127.0.0.1 8082)" = "web-d start $1" ] &&
+    [ "$(get "$(field web-d IPAddress)" 8080)" = "web-d start $1" ]
+}
+
 wait_for 60 is_active busybox-image.service || fail "busybox-image.service: $(state busybox-image.service)"
 wait_for 60 is_active docker.service || fail "docker.service: $(state docker.service)"
 
@@ -46,6 +63,9 @@ first)
   run_d always-a --restart always
   run_d unless-b --restart unless-stopped
   run_d plain-c --restart no
+  run_web
+  wait_for 30 web_answers 1 ||
+    fail "web-d: GET 127.0.0.1:8082 gave $(get 127.0.0.1 8082) $(get_error); at $(field web-d IPAddress): $(get "$(field web-d IPAddress)" 8080)"
   for c in always-a unless-b plain-c; do
     wait_for 30 eq 1 boots_of $c || fail "$c did not start: $(boots_of $c) lines"
   done
@@ -64,6 +84,9 @@ second)
   [ "$(boots_of always-a)" = 2 ] || fail "always-a wrote $(boots_of always-a) lines in its root, not 2"
   [ "$(keel exec always-a cat /boots | wc -l)" = 2 ] || fail "exec: $(keel exec always-a cat /boots 2>&1)"
   echo "CONTAINER_REBOOT: always-a runs again, in the same root (/boots: 2 lines)"
+  wait_for 30 web_answers 2 ||
+    fail "web-d after the reboot: GET 127.0.0.1:8082 gave $(get 127.0.0.1 8082) $(get_error); at $(field web-d IPAddress): $(get "$(field web-d IPAddress)" 8080); $(keel network ls 2>&1)"
+  echo "CONTAINER_REBOOT: web-d answers again on 127.0.0.1:8082 and at $(field web-d IPAddress) (its second start)"
   for c in unless-b plain-c; do
     [ "$(field $c Status)" = exited ] || fail "$c: $(field $c Status)"
     [ "$(boots_of $c)" = 1 ] || fail "$c ran again: $(boots_of $c) lines"
