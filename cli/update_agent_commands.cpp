@@ -15,6 +15,7 @@
 #include "update/update_config.h"
 
 #include <chrono>
+#include <ctime>
 #include <thread>
 #include <unistd.h>
 
@@ -37,6 +38,14 @@ public:
     microseconds boot_time() override { return microseconds(int64_t(boottime_usec())); }
     std::chrono::sys_seconds wall_time() override {
         return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    }
+    std::chrono::seconds utc_offset(std::chrono::sys_seconds at) override {
+        // libc reads /etc/localtime (or $TZ) itself, without NSS.
+        time_t t = at.time_since_epoch().count();
+        std::tm local{};
+        if (!::localtime_r(&t, &local))
+            return {};
+        return std::chrono::seconds(local.tm_gmtoff);
     }
     void sleep_for(microseconds duration) override { std::this_thread::sleep_for(duration); }
 

@@ -183,9 +183,22 @@ Result<GateOutcome> Agent::run_health_gate() {
     return GateOutcome::Rebooting;
 }
 
-void Agent::sleep_until(sys_seconds when) {
-    for (sys_seconds now = m_host.wall_time(); now < when; now = m_host.wall_time())
-        m_host.sleep_for(when - now);
+void Agent::wait_for_window(std::string_view waiting) {
+    const std::optional<RebootWindow>& window = m_config.window;
+    bool told = false;
+    for (;;) {
+        // Worked out anew at least every hour: a change of the time
+        // zone's offset meanwhile (daylight saving time) moves the window.
+        sys_seconds now = m_host.wall_time();
+        sys_seconds at = next_reboot_time(now, window, m_host.utc_offset(now));
+        if (at <= now)
+            return;
+        if (!told)
+            m_host.log(cat("an update is installed; ", waiting, " the window ", window->to_string(),
+                           ", at ", format_utc(at)));
+        told = true;
+        m_host.sleep_for(std::min<seconds>(at - now, std::chrono::hours(1)));
+    }
 }
 
 Result<void> Agent::request_reboot_for_update() {
@@ -195,11 +208,7 @@ Result<void> Agent::request_reboot_for_update() {
         m_host.log("an update is installed; RebootStrategy=off: it runs after the next reboot");
         return {};
     case RebootStrategy::Reboot: {
-        sys_seconds at = next_reboot_time(m_host.wall_time(), window);
-        if (at > m_host.wall_time())
-            m_host.log(cat("an update is installed; rebooting in the window ", window->to_string(),
-                           ", at ", format_utc(at)));
-        sleep_until(at);
+        wait_for_window("rebooting in");
         TRY(m_host.reboot("an update is installed"));
         return {};
     }
@@ -209,12 +218,7 @@ Result<void> Agent::request_reboot_for_update() {
     std::string id = TRY_CTX(m_host.machine_id(), "this machine's name in the reboot lock");
     seconds backoff = m_backoff.first;
     for (;;) {
-        sys_seconds at = next_reboot_time(m_host.wall_time(), window);
-        if (at > m_host.wall_time()) {
-            m_host.log(cat("an update is installed; waiting for the window ", window->to_string(),
-                           ", at ", format_utc(at)));
-            sleep_until(at);
-        }
+        wait_for_window("waiting for");
         auto taken = m_host.change_reboot_lock(RebootLockChange::Take, id);
         if (taken) {
             m_host.log(cat("reboot lock taken by ", id, " (", taken->semaphore, " of ", taken->max,
@@ -222,10 +226,11 @@ Result<void> Agent::request_reboot_for_update() {
             TRY(m_host.reboot("an update is installed and the reboot lock is taken"));
             return {};
         }
-        std::optional<sys_seconds> end = reboot_window_end(m_host.wall_time(), window);
+        sys_seconds now = m_host.wall_time();
+        std::optional<sys_seconds> end = reboot_window_end(now, window, m_host.utc_offset(now));
         seconds wait = backoff;
         if (end)
-            wait = std::min(wait, std::max(seconds(1), *end - m_host.wall_time()));
+            wait = std::min(wait, std::max(seconds(1), *end - now));
         m_host.log(
             cat("reboot lock: ", taken.error().to_string(), "; again in ", wait.count(), "s"));
         m_host.sleep_for(wait);

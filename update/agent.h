@@ -93,6 +93,9 @@ public:
     virtual std::chrono::microseconds boot_time() = 0;
     /// The wall clock (UTC), for reboot windows.
     virtual std::chrono::sys_seconds wall_time() = 0;
+    /// How far the local time zone is east of UTC at `at` (/etc/localtime,
+    /// or $TZ; 0 on a machine with neither): reboot windows are local.
+    virtual std::chrono::seconds utc_offset(std::chrono::sys_seconds at) = 0;
     /// Waits `duration` (a fake host moves its clocks on instead).
     virtual void sleep_for(std::chrono::microseconds duration) = 0;
     /// The states of `units`; with no units, the system as a whole (init's
@@ -177,8 +180,9 @@ private:
     // Gives back this machine's unit of the lock, tried until the KV
     // answers.
     void release_reboot_lock();
-    // Sleeps until `when` (wall clock).
-    void sleep_until(std::chrono::sys_seconds when);
+    // Sleeps until a reboot window is open (at once without one), saying
+    // once when that will be ("an update is installed; WAITING the window").
+    void wait_for_window(std::string_view waiting);
 
     AgentHost& m_host;
     UpdateConfig m_config;

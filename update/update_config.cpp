@@ -1,7 +1,7 @@
 // The update role's settings (update_config.h): update.conf's [Update]
 // keys, the kernel command line's keel.update.* words over them, and the
-// reboot window's syntax and arithmetic (locksmith's, in UTC: keel keeps
-// no time zone, so "23:00" is 23:00 UTC).
+// reboot window's syntax and arithmetic (locksmith's, in the machine's
+// local time: "23:00" is 23:00 on the wall clock of its time zone).
 #include "update/update_config.h"
 
 #include "base/go_duration.h"
@@ -225,20 +225,21 @@ Result<RebootWindow> parse_reboot_window(std::string_view start, std::string_vie
     return window;
 }
 
-sys_seconds next_reboot_time(sys_seconds now, const std::optional<RebootWindow>& window) {
+sys_seconds next_reboot_time(sys_seconds now, const std::optional<RebootWindow>& window,
+                             seconds utc_offset) {
     if (!window)
         return now;
-    int64_t offset = since_window_start(now, *window);
+    int64_t offset = since_window_start(now + utc_offset, *window);
     if (offset < window->length.count())
         return now;
     return now + seconds(period_of(*window) - offset);
 }
 
-std::optional<sys_seconds> reboot_window_end(sys_seconds now,
-                                             const std::optional<RebootWindow>& window) {
+std::optional<sys_seconds>
+reboot_window_end(sys_seconds now, const std::optional<RebootWindow>& window, seconds utc_offset) {
     if (!window)
         return std::nullopt;
-    int64_t offset = since_window_start(now, *window);
+    int64_t offset = since_window_start(now + utc_offset, *window);
     if (offset >= window->length.count())
         return std::nullopt;
     return now + seconds(window->length.count() - offset);

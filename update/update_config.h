@@ -53,7 +53,8 @@ inline constexpr auto kWeekdayNames = name_table<Weekday>({
 });
 
 /// When reboots may start: every week on `day`, or every day when no day
-/// is given, at `start_minute` (minutes after 00:00 UTC), for `length`.
+/// is given, at `start_minute` (minutes after midnight, local time), for
+/// `length`.
 struct RebootWindow {
     std::optional<Weekday> day; ///< nullopt: daily
     uint32_t start_minute = 0;  ///< 0 to 1439
@@ -70,14 +71,19 @@ Result<RebootWindow> parse_reboot_window(std::string_view start, std::string_vie
 
 /// The time a reboot may start, seen at `now`: `now` itself when `now` is
 /// inside a window (or there is no window), else the next window's start.
+/// The window is on the wall clock `utc_offset` east of UTC (the local
+/// time zone's offset at `now`; a change of it before that start, such as
+/// daylight saving time, is for the caller to see when it gets there).
 std::chrono::sys_seconds next_reboot_time(std::chrono::sys_seconds now,
-                                          const std::optional<RebootWindow>& window);
+                                          const std::optional<RebootWindow>& window,
+                                          std::chrono::seconds utc_offset = {});
 
 /// The end of the window `now` is in (nullopt with no window, or when
 /// `now` is outside every window): a reboot not started by then waits for
-/// the next one.
-std::optional<std::chrono::sys_seconds>
-reboot_window_end(std::chrono::sys_seconds now, const std::optional<RebootWindow>& window);
+/// the next one. `utc_offset` as for next_reboot_time().
+std::optional<std::chrono::sys_seconds> reboot_window_end(std::chrono::sys_seconds now,
+                                                          const std::optional<RebootWindow>& window,
+                                                          std::chrono::seconds utc_offset = {});
 
 /// Everything the update role is told.
 struct UpdateConfig {

@@ -26,8 +26,10 @@ void check_window(const RebootWindow& window, uint64_t seed) {
     for (int i = 0; i < 4; ++i) {
         seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
         std::chrono::sys_seconds now{std::chrono::seconds(int64_t(seed % 4102444800ULL))};
-        std::chrono::sys_seconds next = next_reboot_time(now, window);
-        auto end = reboot_window_end(now, window);
+        // A time zone from UTC-12 to UTC+14, in quarter hours.
+        std::chrono::seconds zone(int64_t((seed >> 40) % 105) * 900 - 12 * 3600);
+        std::chrono::sys_seconds next = next_reboot_time(now, window, zone);
+        auto end = reboot_window_end(now, window, zone);
         FUZZ_CHECK(next >= now);
         FUZZ_CHECK(next - now < std::chrono::seconds(period));
         FUZZ_CHECK((next == now) == end.has_value());
@@ -36,8 +38,8 @@ void check_window(const RebootWindow& window, uint64_t seed) {
             FUZZ_CHECK(*end - now <= window.length);
         } else {
             // The next start is inside a window.
-            FUZZ_CHECK(next_reboot_time(next, window) == next);
-            FUZZ_CHECK(reboot_window_end(next, window) == next + window.length);
+            FUZZ_CHECK(next_reboot_time(next, window, zone) == next);
+            FUZZ_CHECK(reboot_window_end(next, window, zone) == next + window.length);
         }
     }
 }

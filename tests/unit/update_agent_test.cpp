@@ -62,8 +62,14 @@ public:
     // Runs at every sleep (another machine's doing).
     std::function<void(FakeHost&)> while_sleeping;
 
+    // The local time zone's offset from UTC at a time (UTC by default).
+    std::function<std::chrono::seconds(sys_seconds)> zone = [](sys_seconds) {
+        return std::chrono::seconds(0);
+    };
+
     microseconds boot_time() override { return boot_clock; }
     sys_seconds wall_time() override { return wall_clock; }
+    std::chrono::seconds utc_offset(sys_seconds at) override { return zone(at); }
     void sleep_for(microseconds duration) override {
         REQUIRE(duration > 0us);
         boot_clock += duration;
@@ -339,6 +345,33 @@ TEST_CASE("RebootStrategy=reboot reboots at once without a window, else at the w
     CHECK(host.reboots.size() == 1);
     CHECK(host.wall_clock == thursday(23h));
     CHECK(host.logged("at 2026-12-10 23:00:00 UTC"));
+}
+
+TEST_CASE("a reboot window is on the local wall clock, its offset looked at again after a sleep") {
+    // UTC+1 (Berlin's winter): Thu 23:00 local is 22:00 UTC.
+    FakeHost host;
+    host.zone = [](sys_seconds) { return std::chrono::seconds(1h); };
+    UpdateConfig config;
+    config.window = *parse_reboot_window("Thu 23:00", "1h");
+    Agent agent(host, config);
+    REQUIRE(agent.request_reboot_for_update());
+    CHECK(host.wall_clock == thursday(22h));
+    CHECK(host.logged("at 2026-12-10 22:00:00 UTC"));
+
+    // The offset changes from UTC-5 to UTC-4 at 20:00 UTC, while the agent
+    // waits for the window it saw at noon (04:00 local, 09:00 UTC on
+    // Friday): it looks again within the hour and reboots at 04:00 on the
+    // new wall clock, 08:00 UTC.
+    FakeHost moved;
+    moved.zone = [](sys_seconds at) {
+        return std::chrono::seconds(at < thursday(20h) ? -5h : -4h);
+    };
+    UpdateConfig daily;
+    daily.window = *parse_reboot_window("04:00", "30m");
+    Agent daily_agent(moved, daily);
+    REQUIRE(daily_agent.request_reboot_for_update());
+    CHECK(moved.wall_clock == thursday(32h)); // Friday 04:00 at UTC-4
+    CHECK(moved.logged("at 2026-12-11 09:00:00 UTC"));
 }
 
 TEST_CASE("kv-lock takes the lock for this machine, then reboots") {

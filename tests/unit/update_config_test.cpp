@@ -181,6 +181,24 @@ TEST_CASE("inside a weekly window a reboot may start now, and the window's end i
     CHECK(next_reboot_time(december_at(11, 30min), thursday_night) == december_at(17, 23h));
 }
 
+TEST_CASE("a window is on the wall clock of the offset given") {
+    RebootWindow thursday_night = window("Thu 23:00", "1h30m");
+    // UTC+2: Thursday 23:00 there is 21:00 UTC; UTC-8: Friday 07:00 UTC.
+    CHECK(next_reboot_time(december_at(10, 12h), thursday_night, 2h) == december_at(10, 21h));
+    CHECK(reboot_window_end(december_at(10, 21h), thursday_night, 2h) ==
+          december_at(10, 22h + 30min));
+    CHECK(next_reboot_time(december_at(10, 22h + 15min), thursday_night, 2h) ==
+          december_at(10, 22h + 15min));
+    // 23:00 UTC is past that window's end (Friday 01:00 there).
+    CHECK(next_reboot_time(december_at(10, 23h), thursday_night, 2h) == december_at(17, 21h));
+    CHECK(next_reboot_time(december_at(10, 23h), thursday_night, -8h) == december_at(11, 7h));
+    // Thursday 22:30 UTC is outside the window on a UTC wall clock; 22:00
+    // UTC is Friday 00:00 in UTC+2, inside, half an hour before its end.
+    CHECK_FALSE(reboot_window_end(december_at(10, 22h + 30min), thursday_night));
+    CHECK(reboot_window_end(december_at(10, 22h), thursday_night, 2h) ==
+          december_at(10, 22h + 30min));
+}
+
 TEST_CASE("outside a weekly window a reboot waits for its next start, across the week's wrap") {
     RebootWindow thursday_night = window("Thu 23:00", "1h30m");
     CHECK(next_reboot_time(december_at(10, 22h), thursday_night) == december_at(10, 23h));
