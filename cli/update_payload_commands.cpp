@@ -29,18 +29,6 @@ const Option kKeyOption{.name = "--key",
                         .type = ValueType::Text,
                         .presence = Presence::Required,
                         .help = "the PEM private key to sign with (EC P-256 or RSA, unencrypted)"};
-const Option kTrustedOption{
-    .name = "--trusted",
-    .value_name = "DIR",
-    .type = ValueType::Text,
-    .help = "the directory of trusted public keys (*.pem; default /etc/keel/trusted.d)"};
-
-std::string trusted_directory(const ParsedArgs& args) {
-    if (auto trusted = args.value("--trusted"))
-        return std::string(*trusted);
-    return std::string(kTrustedKeysDirectory);
-}
-
 CommandResult update_sign(const ParsedArgs& args) {
     std::string file(*args.positional("FILE"));
     std::string signature =
@@ -185,6 +173,18 @@ CommandResult update_install(const ParsedArgs& args) {
 }
 
 } // namespace
+
+const Option kTrustedOption{
+    .name = "--trusted",
+    .value_name = "DIR",
+    .type = ValueType::Text,
+    .help = "the directory of trusted public keys (*.pem; default /etc/keel/trusted.d)"};
+
+std::string trusted_directory(const ParsedArgs& args) {
+    if (auto trusted = args.value("--trusted"))
+        return std::string(*trusted);
+    return std::string(kTrustedKeysDirectory);
+}
 
 const Command kUpdateSignCommand{
     .names = {"sign"},

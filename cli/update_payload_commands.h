@@ -5,7 +5,15 @@
 
 #include "cli/args.h"
 
+#include <string>
+
 namespace keel::cli {
+
+/// `--trusted DIR`: the trusted public keys (default /etc/keel/trusted.d),
+/// for the payload commands and `keel update check`.
+extern const Option kTrustedOption;
+/// --trusted's directory, or the default.
+std::string trusted_directory(const ParsedArgs& args);
 
 /// `keel update sign --key KEY FILE`: FILE.sig.
 extern const Command kUpdateSignCommand;

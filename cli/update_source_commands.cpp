@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "cli/update_payload_commands.h"
 #include "update/source.h"
 
 #include <fcntl.h>
@@ -49,6 +50,8 @@ Result<up::SourceConfig> source_config_of(const ParsedArgs& args) {
     TRY(read_version_option(args, "--max-version", config.policy.maximum));
     if (auto ca_file = args.value("--ca-file"))
         config.ca_file = std::string(*ca_file);
+    if (args.flag("--signed-channel"))
+        config.signed_channel = true;
     return config;
 }
 
@@ -82,6 +85,11 @@ void print_json(const up::Offer& offer, const up::Version& running, const std::s
         .field("machine_id", machine_id)
         .field("channel", offer.channel.name)
         .field("channel_url", offer.channel_url);
+    json.key("channel_key_id");
+    offer.channel_key_id.empty() ? json.null() : json.value(offer.channel_key_id);
+    json.key("expires");
+    offer.channel.expires ? json.value(up::format_rfc3339_utc(*offer.channel.expires))
+                          : json.null();
     json.key("offered").begin_array();
     for (const up::Release& release : offer.channel.releases)
         json.value(release.version.text);
@@ -112,6 +120,7 @@ CommandResult update_check(const ParsedArgs& args) {
     request.running = TRY(up::read_running_version(root));
     request.machine_id = TRY(up::read_machine_id(root));
     request.now = ::time(nullptr);
+    request.trusted_keys_directory = trusted_directory(args);
     up::Offer offer = TRY(up::check_for_update(request));
 
     if (args.flag("--json")) {
@@ -124,6 +133,9 @@ CommandResult update_check(const ParsedArgs& args) {
     print(cat("running:  ", request.running.text, "\n"));
     print(cat("channel:  ", offer.channel.name, " (", offer.channel_url, ") offers ",
               offered.empty() ? "nothing" : offered, "\n"));
+    if (!offer.channel_key_id.empty())
+        print(cat("signed:   by key ", offer.channel_key_id, ", current until ",
+                  up::format_rfc3339_utc(*offer.channel.expires), "\n"));
     print(cat("decision: ", decision_text(offer), "\n"));
     if (offer.decision.release) {
         print(cat("manifest: ", offer.manifest_url, "\n"));
@@ -189,6 +201,10 @@ const Command kUpdateCheckCommand{
                  .type = ValueType::Text,
                  .help = "nothing newer (default: MaxVersion=)"},
                 kCaFileOption,
+                {.name = "--signed-channel",
+                 .help = "the channel must be signed by a trusted key and not expired "
+                         "(default: SignedChannel=)"},
+                kTrustedOption,
                 {.name = "--config",
                  .value_name = "FILE",
                  .type = ValueType::Text,

@@ -193,11 +193,14 @@ Result<Channel> parse_channel(std::string_view text) {
     JsonValue document = TRY(parse_json(text));
     JsonCursor root(document);
     JsonObjectCursor object = TRY(root.object());
-    TRY(refuse_unknown_members(object, {"channel", "releases"}));
+    TRY(refuse_unknown_members(object, {"channel", "releases", "expires"}));
     Channel channel;
     channel.name = TRY(object["channel"].string());
     if (channel.name.empty())
         return error("channel: empty");
+    if (JsonCursor expires = object["expires"]; !expires.missing())
+        channel.expires =
+            TRY_CTX(parse_rfc3339_utc(TRY(expires.string())), std::string(expires.path()));
     if (object["releases"].missing())
         return error("releases: missing");
     std::set<std::vector<uint64_t>> seen;

@@ -69,6 +69,10 @@ struct Release {
 struct Channel {
     std::string name;
     std::vector<Release> releases;
+    /// Until when the channel is current (seconds since the epoch, from
+    /// "expires", RFC 3339 UTC): a channel past it is refused, so that a
+    /// source nobody renews (a stale mirror, updates withheld) is seen.
+    std::optional<int64_t> expires;
 };
 
 /// The longest channel document accepted (bytes).
@@ -79,7 +83,8 @@ inline constexpr uint64_t kMaxRolloutWindowSeconds = 366ULL * 24 * 3600;
 /// Parses a channel document strictly: an object with "channel" (its name)
 /// and "releases" (an array of objects with "version", "manifest",
 /// "signature", "image" and optionally "rollout": {"start": RFC 3339 UTC,
-/// "window": seconds or a time span such as "6h" or "1h 30min"}). Unknown
+/// "window": seconds or a time span such as "6h" or "1h 30min"}), and
+/// optionally "expires" (RFC 3339 UTC). Unknown
 /// members, a version listed twice, and paths that are absolute, hold "..",
 /// a scheme, a query or characters outside [A-Za-z0-9._~+-/] are refused;
 /// errors name the field ("releases[1].rollout.start: ...").

@@ -6,6 +6,7 @@
 
 #include "update/update_config.h"
 
+#include "base/signature.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "base/unit_file.h"
@@ -279,6 +280,10 @@ Result<SourceConfig> parse_source_config(std::string_view text, const std::strin
         return error(cat(filename, ": MinVersion=", config.policy.minimum->text,
                          " is above MaxVersion=", config.policy.maximum->text));
     config.ca_file = file.get(kUpdateSection, "CAFile").value_or("");
+    if (std::optional<std::string> signed_channel = file.get(kUpdateSection, "SignedChannel");
+        signed_channel && !signed_channel->empty())
+        config.signed_channel =
+            TRY_CTX(parse_boolean(*signed_channel), cat(filename, ": SignedChannel"));
     return config;
 }
 
@@ -368,10 +373,33 @@ Result<Offer> check_for_update(const CheckRequest& request) {
     net::Url channel_at = TRY(channel_url(config.base_url, config.channel));
     offer.channel_url = channel_at.str();
     std::string text = TRY(fetch_small(channel_at, kMaxChannelBytes, download));
+    if (config.signed_channel) {
+        std::string name = cat(config.channel, ".json.sig");
+        net::Url signature_at = TRY(source_url(config.base_url, cat("channels/", name)));
+        std::string signature = TRY(fetch_small(signature_at, kMaxSignatureBytes, download));
+        std::vector<std::string> keys = TRY(trusted_key_files(request.trusted_keys_directory));
+        SignatureKey key =
+            TRY_CTX(verify_detached_signature(text, signature, keys, request.trusted_keys_directory,
+                                              quoted(name)),
+                    offer.channel_url);
+        offer.channel_key_id = key.key_id;
+    }
     offer.channel = TRY_CTX(parse_channel(text), offer.channel_url);
     if (offer.channel.name != config.channel)
         return error(cat(offer.channel_url, ": channel: ", quoted(offer.channel.name),
                          ", expected ", quoted(config.channel)));
+    // Signed, the channel says how long it is current: a source that
+    // keeps serving it past that (a mirror nobody refreshes, or one that
+    // withholds updates) is found out, as TUF's timestamp role does.
+    if (config.signed_channel && !offer.channel.expires)
+        return error(cat(offer.channel_url, ": SignedChannel=yes, but the channel has no "
+                                            "\"expires\": a signed channel says until when it is "
+                                            "current"));
+    if (offer.channel.expires && *offer.channel.expires <= request.now)
+        return error(cat(offer.channel_url, ": expired at ",
+                         format_rfc3339_utc(*offer.channel.expires),
+                         ": the source serves a channel nobody has renewed (a stale mirror, or "
+                         "updates withheld); refused"));
     offer.decision = choose_update(offer.channel, request.running, config.policy,
                                    request.machine_id, request.now);
     if (!offer.decision.release)
@@ -401,6 +429,7 @@ Result<OfferedInstall> install_offered_update(const SourceConfig& config, Instal
     check.running = TRY(read_running_version(root));
     check.machine_id = TRY(read_machine_id(root));
     check.now = ::time(nullptr);
+    check.trusted_keys_directory = request.trusted_keys_directory;
     check.download = download;
     if (check.download.client.tls.ca_file.empty())
         check.download.client.tls.ca_file = config.ca_file;
@@ -418,10 +447,10 @@ Result<OfferedInstall> install_offered_update(const SourceConfig& config, Instal
             done.summary = cat("nothing to install", reason);
         return done;
     }
-    // The channel is not signed, the manifest is: the release it names
-    // must be what the signed manifest says it is. Else a mirror could
-    // offer an older signed release as a newer one (a rollback to a known
-    // flaw) or another channel's build.
+    // The manifest is signed, and the channel only with SignedChannel=yes:
+    // the release it names must be what the signed manifest says it is.
+    // Else a mirror could offer an older signed release as a newer one (a
+    // rollback to a known flaw) or another channel's build.
     const Release& release = *decision.release;
     SignedManifest signed_manifest = TRY_CTX(
         verify_signed_manifest(offer.manifest, offer.signature, request.trusted_keys_directory),

@@ -55,6 +55,9 @@ struct SourceConfig {
     VersionPolicy policy;
     /// A PEM file of CAs trusted besides the system's, for an https source.
     std::string ca_file;
+    /// SignedChannel=yes: the channel must carry a signature by a trusted
+    /// key (BASE/channels/CHANNEL.json.sig) and an "expires" still ahead.
+    bool signed_channel = false;
 };
 
 /// Reads the [Update] section of `path` (other sections and keys are left
@@ -108,6 +111,8 @@ struct CheckRequest {
     std::string machine_id;
     /// Seconds since the epoch.
     int64_t now = 0;
+    /// The keys a signed channel must verify against.
+    std::string trusted_keys_directory = std::string(kTrustedKeysDirectory);
     /// (Last: a Result's value must not end in padding; see base/result.h.)
     DownloadOptions download;
 };
@@ -119,6 +124,9 @@ struct Offer {
     Decision decision;
     Channel channel;
     std::string channel_url;
+    /// SignedChannel=yes: the trusted key the channel's signature verified
+    /// against (its key id).
+    std::string channel_key_id;
     /// Update and Waiting: the release's URLs.
     std::string manifest_url;
     std::string signature_url;
@@ -128,8 +136,9 @@ struct Offer {
     std::string signature;
 };
 
-/// Fetches the channel, decides, and for an update fetches its manifest
-/// and signature. Errors name the URL.
+/// Fetches the channel (with SignedChannel=yes also its signature, checked
+/// against the trusted keys), refuses it past its "expires", decides, and
+/// for an update fetches its manifest and signature. Errors name the URL.
 Result<Offer> check_for_update(const CheckRequest& request);
 
 /// What install_offered_update() did.

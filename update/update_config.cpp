@@ -76,13 +76,14 @@ struct Assignment {
     std::string where; // "update.conf:3", "kernel command line"
 };
 
-// Version=, MinVersion=, MaxVersion= and CAFile= belong to the update
-// source (update/source.h reads them from the same section): known here,
-// not kept.
+// Version=, MinVersion=, MaxVersion=, CAFile= and SignedChannel= belong to
+// the update source (update/source.h reads them from the same section):
+// known here, not kept.
 constexpr std::string_view kKeys[] = {
     "HealthUnits",        "HealthyFor", "HealthTimeout", "RebootStrategy", "RebootWindowStart",
     "RebootWindowLength", "LockGroup",  "KVEndpoints",   "Source",         "Channel",
     "CheckInterval",      "Version",    "MinVersion",    "MaxVersion",     "CAFile",
+    "SignedChannel",
 };
 
 bool is_key(std::string_view key) {

@@ -4,8 +4,10 @@
 # newer release, pinned, waiting for the rollout wave), images downloaded
 # byte for byte, a download cut mid-way that resumes from the byte reached
 # (naming the image's ETag in If-Range), one whose image changed during the
-# cut refused, an explicit resume offset, a 404 named in the error, and one
-# https source with its own CA (openssl).
+# cut refused, an explicit resume offset, a 404 named in the error, a
+# channel signed by `keel update sign` (refused unsigned, without
+# "expires", altered or expired), and one https source with its own CA
+# (openssl).
 #
 # The server is a few lines of python3 written below: Python's http.server
 # has no Range support (SimpleHTTPRequestHandler always answers 200 with the
@@ -16,7 +18,7 @@
 # (--replace-on-cut FILE then gives the image FILE's bytes).
 # usage: update_source.sh KEEL_BINARY CASE
 #   cases: up_to_date offers pinned waiting download resume_after_cut changed_after_cut
-#          resume_at_offset not_found https
+#          resume_at_offset not_found signed_channel https
 set -euo pipefail
 
 keel=$(realpath "$1")
@@ -248,6 +250,50 @@ not_found)
   grep -qF "GET $url: 404" <<<"$out" || fail "error does not name the URL and status: $out"
   if out=$(check --channel beta 2>&1); then fail "a missing channel checked: $out"; fi
   grep -qF "GET http://127.0.0.1:$port/channels/beta.json: 404" <<<"$out" || fail "channel error: $out"
+  ;;
+signed_channel)
+  # The publisher signs the channel with `keel update sign`; the machine
+  # trusts its key and asks for a signed channel that is still current.
+  command -v openssl >/dev/null || { echo "SKIP: openssl is not installed"; exit 77; }
+  publish; start_server; make_root 1.0.0
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/publisher.key" 2>/dev/null
+  mkdir -p "$work/trusted"
+  openssl pkey -in "$work/publisher.key" -pubout -out "$work/trusted/publisher.pem" 2>/dev/null
+  signed() { check --signed-channel --trusted "$work/trusted" "$@"; }
+  # Not signed: refused, naming the signature it looked for.
+  out=$(signed 2>&1) && fail "an unsigned channel was taken: $out"
+  grep -q "channels/stable.json.sig" <<<"$out" || fail "unsigned: $out"
+  # Signed but without "expires": refused.
+  "$keel" update sign --key "$work/publisher.key" "$work/www/channels/stable.json" >/dev/null ||
+    fail "update sign"
+  out=$(signed 2>&1) && fail "a channel without expires was taken: $out"
+  grep -q 'has no "expires"' <<<"$out" || fail "no expires: $out"
+  # Current for a week: offered, the key named.
+  expires=$(date -u -d '+7 days' +%Y-%m-%dT%H:%M:%SZ)
+  sed -i "s/^{\"channel\":\"stable\",/{\"channel\":\"stable\",\"expires\":\"$expires\",/" \
+    "$work/www/channels/stable.json"
+  "$keel" update sign --key "$work/publisher.key" "$work/www/channels/stable.json" >/dev/null
+  out=$(signed) || fail "signed channel: $out"
+  grep -q '^decision: update to 1.2.0$' <<<"$out" || fail "signed channel: $out"
+  grep -q "^signed:   by key [0-9a-f]\{16\}, current until $expires\$" <<<"$out" || fail "signed line: $out"
+  [ "$(signed --json | json_field expires)" = "$expires" ] || fail "json expires: $(signed --json)"
+  # Changed after signing (a mirror offering something else): refused.
+  cp "$work/www/channels/stable.json" "$work/signed.json"
+  sed -i 's/"1.2.0"/"1.9.0"/' "$work/www/channels/stable.json"
+  out=$(signed 2>&1) && fail "an altered channel was taken: $out"
+  grep -q "bad signature" <<<"$out" || fail "altered: $out"
+  # Expired (signed a week before its end, served since): refused.
+  cp "$work/signed.json" "$work/www/channels/stable.json"
+  past=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
+  sed -i "s/$expires/$past/" "$work/www/channels/stable.json"
+  "$keel" update sign --key "$work/publisher.key" "$work/www/channels/stable.json" >/dev/null
+  out=$(signed 2>&1) && fail "an expired channel was taken: $out"
+  grep -q "expired at $past: the source serves a channel nobody has renewed" <<<"$out" || fail "expired: $out"
+  # SignedChannel= in the config does the same as the flag.
+  printf '[Update]\nSignedChannel=yes\n' >"$work/signed.conf"
+  out=$("$keel" update check --config "$work/signed.conf" --trusted "$work/trusted" --root "$work/root" \
+    --source "http://127.0.0.1:$port/" 2>&1) && fail "SignedChannel=yes took an expired channel: $out"
+  grep -q "expired at" <<<"$out" || fail "SignedChannel=yes: $out"
   ;;
 https)
   command -v openssl >/dev/null || { echo "SKIP: openssl is not installed"; exit 77; }

@@ -136,6 +136,18 @@ TEST_CASE("a malformed channel document is refused with the field named") {
         channel_error(channel_json({release_json(
                           "1.0", R"(,"rollout":{"start":"2026-12-06T18:00:00Z","window":true})")}))
             .find("expected seconds or a time span") != std::string::npos);
+    CHECK(channel_error(R"({"channel":"stable","releases":[],"expires":"next week"})")
+              .find("expires: time `next week`") != std::string::npos);
+    CHECK(channel_error(R"({"channel":"stable","releases":[],"expires":1})").find("expires") !=
+          std::string::npos);
+}
+
+TEST_CASE("a channel's expires is read as RFC 3339 UTC") {
+    Result<Channel> channel =
+        parse_channel(R"({"channel":"stable","releases":[],"expires":"2026-12-14T12:00:00Z"})");
+    REQUIRE_MESSAGE(channel, (channel ? "" : channel.error().to_string()));
+    CHECK(channel->expires == parse_rfc3339_utc("2026-12-14T12:00:00Z").value());
+    CHECK_FALSE(parse_channel(R"({"channel":"stable","releases":[]})")->expires);
 }
 
 TEST_CASE("a release's paths must stay inside the source's directory") {

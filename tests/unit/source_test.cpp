@@ -7,6 +7,7 @@
 #include "update/pack.h"
 
 #include "base/fd.h"
+#include "base/signature.h"
 #include "base/strings.h"
 #include "base/sys.h"
 #include "temp_dir.h"
@@ -475,4 +476,118 @@ TEST_CASE(
     CHECK(offered_install_refusal("3.0.0", "3.0.0", "beta")
               .find("the signed manifest is for channel `beta`, not `stable`: refused") !=
           std::string::npos);
+}
+
+namespace {
+
+// check_for_update() against a source whose channel is `channel_json`,
+// signed (channels/stable.json.sig) with `signature`, or with none when
+// it is empty; the machine trusts one key, with which `sign` signs.
+struct SignedChannelSource {
+    TempDir dir;
+    keel::testing::KeyPair key = keel::testing::make_key(MBEDTLS_PK_ECKEY);
+
+    SignedChannelSource() {
+        REQUIRE(make_directories(dir / "trusted"));
+        write_text(dir / "trusted/publisher.pem", key.public_pem);
+        write_text(dir / "publisher.key", key.private_pem);
+    }
+    std::string sign(std::string_view text) {
+        return sign_detached(text, dir / "publisher.key").value();
+    }
+    Result<Offer> check(const std::string& channel_json, const std::string& signature, int64_t now,
+                        bool signed_channel = true) {
+        RangeServer server(signed_channel ? 2 : 1, [&](const std::string& request, int) {
+            std::string body;
+            if (request.find("GET /channels/stable.json ") != std::string::npos)
+                body = channel_json;
+            else if (request.find("GET /channels/stable.json.sig ") != std::string::npos &&
+                     !signature.empty())
+                body = signature;
+            else
+                return std::string("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            return cat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
+        });
+        CheckRequest request;
+        request.config.base_url = server.url("/").str();
+        request.config.signed_channel = signed_channel;
+        request.running = parse_version("1.0.0").value();
+        request.machine_id = "0123456789abcdef0123456789abcdef";
+        request.now = now;
+        request.trusted_keys_directory = dir / "trusted";
+        request.download = quick_download_options();
+        return check_for_update(request);
+    }
+};
+
+// 2026-12-07T12:00:00Z
+constexpr int64_t kNoon = 1796644800;
+
+std::string channel_expiring(std::string_view expires) {
+    return cat(
+        R"({"channel":"stable","expires":")", expires,
+        R"(","releases":[{"version":"1.0.0","manifest":"m.json","signature":"m.json.sig","image":"root.img"}]})");
+}
+
+} // namespace
+
+TEST_CASE("a signed channel is checked against the trusted keys and refused once expired") {
+    REQUIRE(format_rfc3339_utc(kNoon) == "2026-12-07T12:00:00Z");
+    SignedChannelSource source;
+    std::string current = channel_expiring("2026-12-14T12:00:00Z");
+    Result<Offer> offer = source.check(current, source.sign(current), kNoon);
+    REQUIRE_MESSAGE(offer, (offer ? "" : offer.error().to_string()));
+    CHECK(offer->channel_key_id.size() == 16);
+    CHECK(offer->channel.expires == kNoon + 7 * 24 * 3600);
+    CHECK(offer->decision.verdict == Verdict::UpToDate);
+
+    // A week later the same signed channel is stale: a mirror that stopped
+    // being refreshed, or one withholding updates.
+    Result<Offer> stale = source.check(current, source.sign(current), kNoon + 7 * 24 * 3600);
+    REQUIRE_FALSE(stale);
+    CHECK(stale.error().to_string().find(
+              "/channels/stable.json: expired at 2026-12-14T12:00:00Z: the source serves a "
+              "channel nobody has renewed") != std::string::npos);
+
+    // Signed by another key, altered after signing, or not signed at all.
+    auto other = keel::testing::make_key(MBEDTLS_PK_ECKEY);
+    write_text(source.dir / "other.key", other.private_pem);
+    std::string foreign = sign_detached(current, source.dir / "other.key").value();
+    Result<Offer> untrusted = source.check(current, foreign, kNoon);
+    REQUIRE_FALSE(untrusted);
+    CHECK(untrusted.error().to_string().find("bad signature: `stable.json.sig` verifies against "
+                                             "none of the 1 trusted key") != std::string::npos);
+    std::string altered = channel_expiring("2027-12-14T12:00:00Z");
+    CHECK_FALSE(source.check(altered, source.sign(current), kNoon));
+    Result<Offer> unsigned_channel = source.check(current, "", kNoon);
+    REQUIRE_FALSE(unsigned_channel);
+    CHECK(unsigned_channel.error().to_string().find("channels/stable.json.sig") !=
+          std::string::npos);
+
+    // Signed, but saying nothing of how long it is current.
+    std::string forever =
+        R"({"channel":"stable","releases":[{"version":"1.0.0","manifest":"m.json","signature":"m.json.sig","image":"root.img"}]})";
+    Result<Offer> no_expiry = source.check(forever, source.sign(forever), kNoon);
+    REQUIRE_FALSE(no_expiry);
+    CHECK(no_expiry.error().to_string().find("SignedChannel=yes, but the channel has no "
+                                             "\"expires\"") != std::string::npos);
+}
+
+TEST_CASE("without SignedChannel= an unsigned channel is taken, its expires still honoured") {
+    SignedChannelSource source;
+    std::string current = channel_expiring("2026-12-14T12:00:00Z");
+    Result<Offer> offer = source.check(current, "", kNoon, false);
+    REQUIRE_MESSAGE(offer, (offer ? "" : offer.error().to_string()));
+    CHECK(offer->channel_key_id.empty());
+    CHECK_FALSE(source.check(current, "", kNoon + 8 * 24 * 3600, false));
+}
+
+TEST_CASE("SignedChannel= is a boolean of [Update]") {
+    Result<SourceConfig> config = parse_source_config("[Update]\nSignedChannel=yes\n", "u.conf");
+    REQUIRE(config);
+    CHECK(config->signed_channel);
+    CHECK_FALSE(parse_source_config("", "u.conf")->signed_channel);
+    Result<SourceConfig> bad = parse_source_config("[Update]\nSignedChannel=maybe\n", "u.conf");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().to_string().find("u.conf: SignedChannel") != std::string::npos);
 }
