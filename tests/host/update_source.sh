@@ -194,7 +194,9 @@ waiting)
   [ "$(json_field decision <<<"$json")" = waiting ] || fail "json: $json"
   eligible=$(date -u -d "$(json_field eligible_at <<<"$json")" +%s)
   start_s=$(date -u -d "$start" +%s)
-  [ "$eligible" -ge "$start_s" ] && [ "$eligible" -lt $((start_s + 7200)) ] || fail "eligible_at outside the wave: $json"
+  if [ "$eligible" -lt "$start_s" ] || [ "$eligible" -ge $((start_s + 7200)) ]; then
+    fail "eligible_at outside the wave: $json"
+  fi
   # The same machine gets the same turn on every check.
   [ "$(check --json | json_field eligible_at)" = "$(json_field eligible_at <<<"$json")" ] || fail "turn not stable"
   ;;
