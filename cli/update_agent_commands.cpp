@@ -169,6 +169,8 @@ public:
             source.base_url = m_config.source;
         if (!m_config.channel.empty())
             source.channel = m_config.channel;
+        if (m_config.signed_channel)
+            source.signed_channel = *m_config.signed_channel;
         up::BootedSlot booted = TRY(booted_slot());
         up::InstallRequest request;
         request.disk = booted.disk;

@@ -76,9 +76,10 @@ struct Assignment {
     std::string where; // "update.conf:3", "kernel command line"
 };
 
-// Version=, MinVersion=, MaxVersion=, CAFile= and SignedChannel= belong to
-// the update source (update/source.h reads them from the same section):
-// known here, not kept.
+// Version=, MinVersion=, MaxVersion= and CAFile= belong to the update
+// source (update/source.h reads them from the same section): known here,
+// not kept. Source=, Channel= and SignedChannel= are kept too: the kernel
+// command line's words override the file's.
 constexpr std::string_view kKeys[] = {
     "HealthUnits",        "HealthyFor", "HealthTimeout", "RebootStrategy", "RebootWindowStart",
     "RebootWindowLength", "LockGroup",  "KVEndpoints",   "Source",         "Channel",
@@ -169,6 +170,8 @@ Result<void> apply(UpdateConfig& config, const Assignment& assignment,
         config.source = value;
     } else if (key == "Channel") {
         config.channel = value;
+    } else if (key == "SignedChannel") {
+        config.signed_channel = TRY(parse_boolean(value));
     }
     return {};
 }

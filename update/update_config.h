@@ -100,6 +100,9 @@ struct UpdateConfig {
     std::vector<std::string> kv_endpoints{"127.0.0.1:2379"}; ///< KVEndpoints=
     /// CheckInterval=: how often the role asks the source for an update.
     std::chrono::seconds check_interval = std::chrono::hours(1);
+    /// SignedChannel= (also keel.update.SignedChannel=): the source's
+    /// channel must be signed and current; unset: the source's own setting.
+    std::optional<bool> signed_channel;
     std::string source;  ///< Source=: where updates come from (a URL)
     std::string channel; ///< Channel=
 };

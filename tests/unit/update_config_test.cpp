@@ -66,6 +66,7 @@ LockGroup=workers
 KVEndpoints=10.0.0.1:2379,http://10.0.0.2:2379
 Source=https://updates.example.com/keel
 Channel=stable
+SignedChannel=yes
 )");
     CHECK(c.health_units == std::vector<std::string>{"web.service", "nginx.service", "db.service"});
     CHECK(c.healthy_for == 150s);
@@ -77,14 +78,17 @@ Channel=stable
     CHECK(c.kv_endpoints == std::vector<std::string>{"10.0.0.1:2379", "http://10.0.0.2:2379"});
     CHECK(c.source == "https://updates.example.com/keel");
     CHECK(c.channel == "stable");
+    CHECK(c.signed_channel == true);
+    CHECK_FALSE(update_config_from("[Update]\n").signed_channel);
 }
 
 TEST_CASE("keel.update words on the kernel command line win over update.conf") {
     UpdateConfig c =
         update_config_from("[Update]\nHealthUnits=a\nRebootStrategy=off\n",
                            "quiet keel.update.health=b,c keel.update.RebootStrategy=kv-lock "
-                           "keel.update.HealthyFor=5s");
+                           "keel.update.HealthyFor=5s keel.update.SignedChannel=1");
     CHECK(c.health_units == std::vector<std::string>{"b.service", "c.service"});
+    CHECK(c.signed_channel == true);
     CHECK(c.strategy == RebootStrategy::KvLock);
     CHECK(c.healthy_for == 5s);
 }
@@ -108,6 +112,8 @@ TEST_CASE("a bad setting is refused, naming the key and where it was set") {
     CHECK(config_error("[Update]\nHealthUnits=../x\n").find("not a unit name") !=
           std::string::npos);
     CHECK(config_error("[Update]\nLockGroup=a/b\n").find("LockGroup=") != std::string::npos);
+    CHECK(config_error("[Update]\nSignedChannel=sometimes\n").find("SignedChannel=") !=
+          std::string::npos);
 }
 
 TEST_CASE("CheckInterval= sets how often the source is asked; the source's own keys are "
