@@ -424,6 +424,20 @@ Result<void> set_link_master(NetlinkSocket& socket, std::string_view name, int m
     return {};
 }
 
+Result<void> set_bridge_port_hairpin(NetlinkSocket& socket, std::string_view name) {
+    NetlinkMessage message(RTM_NEWLINK, 0);
+    message.family_header(link_header()).attribute_string(IFLA_IFNAME, name);
+    size_t info = message.begin_nested(IFLA_LINKINFO);
+    message.attribute_string(IFLA_INFO_SLAVE_KIND, "bridge");
+    size_t data = message.begin_nested(IFLA_INFO_SLAVE_DATA);
+    const uint8_t on = 1;
+    message.attribute(IFLA_BRPORT_MODE, std::span<const uint8_t>(&on, 1));
+    message.end_nested(data);
+    message.end_nested(info);
+    TRY(socket.request(std::move(message), cat("set hairpin mode on bridge port ", name)));
+    return {};
+}
+
 Result<void> set_link_up(NetlinkSocket& socket, std::string_view name) {
     ifinfomsg header = link_header();
     header.ifi_flags = kInterfaceUp;

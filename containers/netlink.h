@@ -168,6 +168,11 @@ Result<void> create_veth_pair(NetlinkSocket& socket, std::string_view host_name,
                               std::string_view peer_name);
 /// Enslaves `name` to the bridge whose index is `master_index`.
 Result<void> set_link_master(NetlinkSocket& socket, std::string_view name, int master_index);
+/// Turns on hairpin mode on bridge port `name` (IFLA_BRPORT_MODE): a frame
+/// may leave through the port it came in by. With br_netfilter loaded a
+/// container's connection to its own published port is DNATed at the
+/// bridge and sent back out of its own port.
+Result<void> set_bridge_port_hairpin(NetlinkSocket& socket, std::string_view name);
 /// Sets `name` up.
 Result<void> set_link_up(NetlinkSocket& socket, std::string_view name);
 /// Adds `address`/`prefix_length` to the link `link_index` (with its

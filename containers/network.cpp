@@ -187,6 +187,7 @@ Result<void> connect_container(NetlinkSocket& host, const NetworkAttachment& att
     Ipv4Address address = TRY(parse_ipv4(attachment.address));
     TRY(create_veth_pair(host, attachment.host_interface, netns_fd, kContainerInterface));
     TRY(set_link_master(host, attachment.host_interface, bridge_index));
+    TRY(set_bridge_port_hairpin(host, attachment.host_interface));
     TRY(set_link_up(host, attachment.host_interface));
 
     NetlinkSocket inside = TRY(open_route_socket_in(netns_fd));

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <cstring>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
@@ -70,6 +71,13 @@ std::array<uint8_t, kInterfaceNameSize> interface_name_bytes(std::string_view na
     return bytes;
 }
 
+// A 32-bit value as a register holds it in host order (ct status).
+std::array<uint8_t, 4> host_order_bytes(uint32_t value) {
+    std::array<uint8_t, 4> bytes{};
+    std::memcpy(bytes.data(), &value, sizeof value);
+    return bytes;
+}
+
 std::array<uint8_t, 2> port_bytes(uint16_t port) {
     return {uint8_t(port >> 8), uint8_t(port)};
 }
@@ -100,8 +108,9 @@ public:
         return end(data);
     }
     // Register 1 &= mask (an IPv4 address's network part).
-    Rule& mask(uint32_t netmask) {
-        std::array<uint8_t, 4> mask_bytes = Ipv4Address{netmask}.bytes();
+    Rule& mask(uint32_t netmask) { return mask(Ipv4Address{netmask}.bytes()); }
+    // Register 1 &= `mask_bytes`, four bytes as the register holds them.
+    Rule& mask(std::array<uint8_t, 4> mask_bytes) {
         std::array<uint8_t, 4> zero{};
         size_t data = begin("bitwise");
         m_message.attribute_be32(NFTA_BITWISE_SREG, NFT_REG_1);
@@ -116,6 +125,14 @@ public:
         m_message.attribute_be32(NFTA_CMP_SREG, NFT_REG_1);
         m_message.attribute_be32(NFTA_CMP_OP, op);
         value(NFTA_CMP_DATA, bytes);
+        return end(data);
+    }
+    // Register 1 = the status bits of the packet's connection
+    // (conntrack's IPS_*), host order.
+    Rule& connection_status() {
+        size_t data = begin("ct");
+        m_message.attribute_be32(NFTA_CT_DREG, NFT_REG_1);
+        m_message.attribute_be32(NFTA_CT_KEY, NFT_CT_STATUS);
         return end(data);
     }
     // Register 1 = the type of the packet's destination address
@@ -293,6 +310,22 @@ std::vector<BatchRequest> nftables_ruleset_batch(const NatRuleset& ruleset) {
                                  .masquerade()
                                  .finish(),
                              cat("add loopback masquerade rule for ", bridge.name)});
+            // Hairpin: a container that reaches a published port through
+            // the host's address is DNATed back into the bridge; the reply
+            // must come back through the host, so the source is the
+            // bridge's address (as the loopback rule above does for the host).
+            batch.push_back({Rule("postrouting", comment)
+                                 .meta(NFT_META_OIFNAME)
+                                 .compare(NFT_CMP_EQ, name)
+                                 .payload(NFT_PAYLOAD_NETWORK_HEADER, kSourceOffset, 4)
+                                 .mask(bridge.subnet.mask())
+                                 .compare(NFT_CMP_EQ, bridge.subnet.network.bytes())
+                                 .connection_status()
+                                 .mask(host_order_bytes(IPS_DST_NAT))
+                                 .compare(NFT_CMP_NEQ, std::array<uint8_t, 4>{})
+                                 .masquerade()
+                                 .finish(),
+                             cat("add hairpin masquerade rule for ", bridge.name)});
             batch.push_back({Rule("forward", comment)
                                  .meta(NFT_META_IIFNAME)
                                  .compare(NFT_CMP_EQ, name)

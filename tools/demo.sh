@@ -41,13 +41,8 @@ tools/mkbusybox-image --output "$work/busybox.tar" \
 mkdir -p "$work/units/multi-user.target.wants"
 cp tools/demo/busybox-image.service tools/demo/web.container "$work/units/"
 ln -s ../web.container "$work/units/multi-user.target.wants/web.service" # keel enable web
-# keel's bridge: bridge and veth, nf_tables with NAT for the published
-# port (crc32c first: nf_tables' libcrc32c needs it).
-modules=()
-for m in crc32c_generic bridge veth nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat nft_masq nft_fib_ipv4; do
-  modules+=(--initramfs-module "$m")
-done
-tools/mkimage --keel "$work/keel" --busybox "${modules[@]}" --state-size 128 \
+# --container-network: the modules of keel's bridge (the published port).
+tools/mkimage --keel "$work/keel" --busybox --container-network --state-size 128 \
   --file "$work/units:/etc/keel/units" \
   --file "$work/busybox.tar:/usr/share/keel-images/busybox.tar" \
   --file tools/demo/demo.sh:/demo.sh --output "$work/disk"

@@ -27,14 +27,8 @@ ln -s ../busybox-image.service "$stage/units/multi-user.target.wants/busybox-ima
 # `keel enable docker.service` enables it.
 ln -s /usr/lib/keel/units/docker.service "$stage/units/multi-user.target.wants/docker.service"
 
-# keel's bridge for web-d (as container_units.sh loads it): the bridge and
-# veth drivers, nf_tables with NAT; crc32c first, which nf_tables needs.
-modules=()
-for m in crc32c_generic bridge veth nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat nft_masq nft_fib_ipv4; do
-  modules+=(--initramfs-module "$m")
-done
-
-qt_mkimage --busybox "${modules[@]}" --state-size 128 \
+# --container-network: the modules of keel's bridge, for web-d.
+qt_mkimage --busybox --container-network --state-size 128 \
   --file "$stage/units:/etc/keel/units" \
   --file "$stage/busybox.tar:/usr/share/keel-images/busybox.tar" \
   --file "$QT_GUEST/container_reboot/check.sh:/cr/check.sh" \

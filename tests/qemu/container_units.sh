@@ -43,15 +43,9 @@ esac >"$stage/units/web.container.d/network.conf"
 echo "$network" >"$stage/network"
 echo "$QT_NAME: web on the $network network"
 
-# keel's bridge: the bridge and veth drivers, nf_tables with NAT
-# (published ports are DNAT, outbound traffic masqueraded) and fib;
-# crc32c first, which nf_tables' libcrc32c needs (mkimage lists it after).
-modules=()
-for m in crc32c_generic bridge veth nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat nft_masq nft_fib_ipv4; do
-  modules+=(--initramfs-module "$m")
-done
-
-qt_mkimage --busybox "${modules[@]}" --state-size 128 \
+# --container-network: the modules of keel's bridge (published ports are
+# DNAT, outbound traffic masqueraded).
+qt_mkimage --busybox --container-network --state-size 128 \
   --file "$stage/units:/etc/keel/units" \
   --file "$stage/busybox.tar:/usr/share/keel-images/busybox.tar" \
   --file "$QT_GUEST/container_units.sh:/cu/check.sh" \

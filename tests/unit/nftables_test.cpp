@@ -58,9 +58,9 @@ TEST_CASE("the rule set goes as one batch that replaces table ip keel whole") {
     CHECK(types[2] == nft_type(NFT_MSG_DELTABLE));
     CHECK(types[3] == nft_type(NFT_MSG_NEWTABLE));
     CHECK(std::count(types.begin(), types.end(), nft_type(NFT_MSG_NEWCHAIN)) == 4);
-    // masquerade, loopback masquerade, two forward rules, and the port in
-    // prerouting and output.
-    CHECK(std::count(types.begin(), types.end(), nft_type(NFT_MSG_NEWRULE)) == 6);
+    // masquerade, loopback and hairpin masquerade, two forward rules, and
+    // the port in prerouting and output.
+    CHECK(std::count(types.begin(), types.end(), nft_type(NFT_MSG_NEWRULE)) == 7);
 }
 
 TEST_CASE("with no bridge left the batch only removes the table") {
@@ -124,4 +124,20 @@ TEST_CASE("a port published on every address matches the host's local addresses 
         CHECK(bytes.find(std::string("\x7f\x00\x00\x01", 4)) == std::string::npos);
     }
     CHECK(found);
+}
+
+TEST_CASE("traffic DNATed back into the bridge (hairpin) is masqueraded by its ct status") {
+    auto batch = nftables_ruleset_batch(one_port());
+    auto hairpin = std::find_if(batch.begin(), batch.end(), [](const BatchRequest& request) {
+        return request.what == "add hairpin masquerade rule for keel0";
+    });
+    REQUIRE(hairpin != batch.end());
+    std::string bytes = bytes_text(hairpin->message.bytes());
+    CHECK(bytes.find(std::string("postrouting\0", 12)) != std::string::npos);
+    CHECK(bytes.find(std::string("keel0\0", 6)) != std::string::npos);
+    CHECK(bytes.find(std::string("ct\0", 3)) != std::string::npos);
+    CHECK(bytes.find(std::string("masq\0", 5)) != std::string::npos);
+    // 10.88.0.0 in network order; IPS_DST_NAT (0x20) in host order.
+    CHECK(bytes.find(std::string("\x0a\x58\x00\x00", 4)) != std::string::npos);
+    CHECK(bytes.find(std::string("\x20\x00\x00\x00", 4)) != std::string::npos);
 }
