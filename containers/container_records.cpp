@@ -194,7 +194,8 @@ void remove_bundle(const std::string& bundle) {
         ::unlink(cat(bundle, "/", file).c_str());
     ::rmdir(cat(bundle, "/etc").c_str());
     constexpr std::string_view kFiles[] = {"config.json",    "container.json",   "state.json",
-                                           "state.json.new", kStopRequestedFile, kContainerLogFile};
+                                           "state.json.new", kStopRequestedFile, kContainerLogFile,
+                                           kRunLockFile};
     for (std::string_view file : kFiles)
         ::unlink(cat(bundle, "/", file).c_str());
     ::rmdir(bundle.c_str());

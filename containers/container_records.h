@@ -19,6 +19,12 @@ inline constexpr std::string_view kStopRequestedFile = "stop-requested";
 /// The keeper's log of the container's output (container_log_of).
 inline constexpr std::string_view kContainerLogFile = "container.log";
 
+/// In ROOT/containers/ID: flock'd by the keel run that runs the container
+/// (in the foreground, as its keeper, or as its unit's ExecStart) for as
+/// long as it does, so that a start waits for the keel run of the last
+/// run to finish recording its end.
+inline constexpr std::string_view kRunLockFile = "run.lock";
+
 /// "2026-01-02T03:04:05Z", now.
 std::string now_rfc3339();
 

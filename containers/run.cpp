@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -425,6 +426,30 @@ std::string recorded_hostname(const std::string& bundle) {
 
 // The runtime's record of a container's last run, if one is left (a run
 // that ended without deleting it): a new create needs its id free.
+// How long a start waits for the keel run of the container's last run.
+constexpr int kClaimWaitMilliseconds = 10000;
+
+// This keel run's claim on the container in `bundle` (kRunLockFile), held
+// while the returned fd is open (also by a keeper forked after it). A
+// keel run that still records the last run's end (its exit code, its
+// runtime record deleted, its network detached) is waited for.
+Result<Fd> claim_container(const std::string& bundle, std::string_view name) {
+    std::string path = cat(bundle, "/", kRunLockFile);
+    Fd lock = TRY(open_file(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    for (int waited = 0;; waited += 50) {
+        if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0)
+            return lock;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return errno_error(cat("lock ", quoted(path)));
+        if (waited >= kClaimWaitMilliseconds)
+            return errno_error(EBUSY, cat("container ", quoted(name),
+                                          ": the keel run of its last run "
+                                          "has not finished after ",
+                                          kClaimWaitMilliseconds / 1000, " s"));
+        ::usleep(50 * 1000);
+    }
+}
+
 Result<void> clear_runtime_record(const std::string& state_root, std::string_view id) {
     RuntimeOptions runtime = runtime_of(state_root);
     Result<ContainerState> last = containers::state(runtime, id);
@@ -483,7 +508,9 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
             (void)remove_container_root(store, id);
         remove_bundle(bundle);
     };
+    Fd claim;
     if (existing) {
+        claim = TRY(claim_container(bundle, name));
         // Its config.json as it was made; its root mounted again over what
         // it wrote (a reboot unmounted it); Docker's manual stop cleared,
         // its RestartCount from 0 again.
@@ -512,6 +539,7 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
         }
         auto written = [&]() -> Result<void> {
             TRY(make_directories(bundle, 0700));
+            claim = TRY(claim_container(bundle, name));
             ContainerPlace place = TRY(container_place(id, bundle, rootfs));
             place.id_maps = userns.maps;
             if (place.device_rules == DeviceRules::NotEnforceable)
