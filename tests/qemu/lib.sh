@@ -146,6 +146,15 @@ qt_payload_disk() {
     qt_fail "mkfs.ext4 -d of the payloads failed"
 }
 
+# qt_slot_status: `keel update status` of QT_DISK, read on the host. The
+# whole output first: a `grep -q` that stops reading at its match would
+# otherwise make keel's last write fail (EPIPE), and the status with it.
+qt_slot_status() {
+  local out
+  out=$("$QT_KEEL" update status --disk "$QT_DISK") || qt_fail "keel update status on the host failed"
+  printf '%s\n' "$out"
+}
+
 # qt_copy_root_a_to_b: ROOT-B of QT_DISK := ROOT-A, byte for byte (tools/mkimage
 # makes them the same size): an A/B disk whose other slot boots the same root.
 qt_copy_root_a_to_b() {

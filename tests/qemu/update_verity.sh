@@ -36,7 +36,6 @@ cgpt add -i 1 -P 2 -T 0 -S 1 "$QT_DISK" && cgpt add -i 2 -P 1 -T 0 -S 1 "$QT_DIS
 verity="keel.verity.root_hash=$root_hash keel.verity.hash_offset=$hash_offset"
 run() { echo "keel.run=\"/bin/sh /verity.sh $1\""; }
 slot_row() { echo "$1 +ROOT-$1 +[0-9]+ +$2 +$3 +$4"; }
-host_status() { "$QT_KEEL" update status --disk "$QT_DISK" || qt_fail "keel update status on the host failed"; }
 
 # 1. (and the tree veritysetup made is accepted)
 qt_boot --initrd "$QT_INITRD" --disk "$QT_DISK" --append "$verity $(run A)"
@@ -54,7 +53,7 @@ qt_expect 'slot ROOT-A \(/dev/vda1\) does not boot: ' 90
 qt_expect 'slot ROOT-A of /dev/vda marked bad; rebooting into the other slot' 30
 qt_finish 4
 qt_reject 'VERITY: PASS'
-host_status | grep -Eq "$(slot_row A 0 0 no)" || qt_fail "ROOT-A is not marked bad: $(host_status)"
+qt_slot_status | grep -Eq "$(slot_row A 0 0 no)" || qt_fail "ROOT-A is not marked bad: $(qt_slot_status)"
 
 # 3.
 qt_log_restart
@@ -91,6 +90,6 @@ qt_expect 'slot ROOT-A \(/dev/vda1\) does not boot: .*(Input/output|I/O) error' 
 qt_expect 'slot ROOT-A of /dev/vda marked bad; rebooting into the other slot' 30
 qt_finish 4
 qt_reject 'VERITY: PASS'
-host_status | grep -Eq "$(slot_row A 0 0 no)" || qt_fail "ROOT-A is not marked bad: $(host_status)"
-host_status | grep -Eq "$(slot_row B 1 0 yes) +boots next" || qt_fail "ROOT-B does not boot next: $(host_status)"
+qt_slot_status | grep -Eq "$(slot_row A 0 0 no)" || qt_fail "ROOT-A is not marked bad: $(qt_slot_status)"
+qt_slot_status | grep -Eq "$(slot_row B 1 0 yes) +boots next" || qt_fail "ROOT-B does not boot next: $(qt_slot_status)"
 echo "PASS: $QT_NAME"
