@@ -75,7 +75,39 @@ private:
         m_previous_response_revisions.clear();
     }
 
-    void receive(const std::vector<Event>& events) {
+    // etcd's clientv3 3.4 resumes a watch it reconnects by itself at the
+    // revision of the last progress notify, not one past it (its
+    // serveSubstream sets nextRev = Header.Revision; against etcd too):
+    // when the last event seen is at that revision, the new stream sends
+    // it again. A response that starts by repeating exactly the events of
+    // that revision, right after such a notify, is that resume: those
+    // events are passed over and the segment goes on from there. Anything
+    // else repeated is still reported.
+    size_t client_resume_repeats(const std::vector<Event>& events) const {
+        if (events.empty() || m_progress == 0 || m_progress != m_last ||
+            events.front().revision != m_progress)
+            return 0;
+        size_t count = 0;
+        while (count < events.size() && events[count].revision == m_progress) {
+            auto it = m_write_at.find({events[count].revision, events[count].key});
+            bool same = m_seen.contains({events[count].revision, events[count].key}) &&
+                        (it == m_write_at.end() || (it->second->type == events[count].type &&
+                                                    it->second->value == events[count].value));
+            if (!same)
+                return 0;
+            ++count;
+        }
+        size_t seen_at_progress = 0;
+        for (const RevisionKey& seen : m_seen)
+            seen_at_progress += seen.first == m_progress;
+        return count == seen_at_progress ? count : 0;
+    }
+
+    void receive(const std::vector<Event>& all_events) {
+        size_t repeated = client_resume_repeats(all_events);
+        if (repeated > 0)
+            m_progress = 0; // the new stream's notifies are its own
+        std::vector<Event> events(all_events.begin() + ptrdiff_t(repeated), all_events.end());
         std::set<uint64_t> revisions;
         for (const Event& event : events) {
             uint64_t r = event.revision;

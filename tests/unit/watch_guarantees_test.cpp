@@ -137,6 +137,32 @@ TEST_CASE("bookmarkable: an event at or below a progress notify's revision after
     CHECK(has_violation(found, Guarantee::Bookmarkable, 5));
 }
 
+TEST_CASE("clientv3 3.4's own resume at a progress notify's revision repeats that revision once") {
+    // Seen up to 4, a notify at 4, then clientv3 reconnects from 4 (not 5).
+    CHECK(violations_of(prefix_watcher({events({put_event(2, "x", "1"), put_event(3, "y", "1"),
+                                                put_event(4, "x", "2"), put_event(4, "y", "2")}),
+                                        progress(4), progress(4),
+                                        events({put_event(4, "x", "2"), put_event(4, "y", "2"),
+                                                delete_event(5, "x")})}))
+              .empty());
+    // Only that: part of the revision again, a revision below the notify,
+    // or a repeat when the notify was past the last event are reported.
+    auto partial = violations_of(
+        prefix_watcher({events({put_event(2, "x", "1"), put_event(3, "y", "1"),
+                                put_event(4, "x", "2"), put_event(4, "y", "2")}),
+                        progress(4), events({put_event(4, "y", "2"), delete_event(5, "x")})}));
+    CHECK(has_violation(partial, Guarantee::Unique, 4));
+    auto below =
+        violations_of(prefix_watcher({events({put_event(2, "x", "1"), put_event(3, "y", "1"),
+                                              put_event(4, "x", "2"), put_event(4, "y", "2")}),
+                                      progress(4), events({put_event(3, "y", "1")})}));
+    CHECK(has_violation(below, Guarantee::Unique, 3));
+    auto past = violations_of(prefix_watcher(
+        {events({put_event(2, "x", "1"), put_event(3, "y", "1")}), progress(4),
+         events({put_event(3, "y", "1"), put_event(4, "x", "2"), put_event(4, "y", "2")})}));
+    CHECK(has_violation(past, Guarantee::Bookmarkable, 3));
+}
+
 TEST_CASE("faithful: an event that differs from the write at its revision is reported") {
     auto found = violations_of(prefix_watcher({events({put_event(2, "x", "9")})}));
     CHECK(has_violation(found, Guarantee::Faithful, 2));
