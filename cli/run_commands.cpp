@@ -22,6 +22,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -538,6 +539,23 @@ CommandResult command_stop(const ParsedArgs& args) {
     }());
 }
 
+// As docker start and restart: each container in turn, a failure reported
+// and the rest done all the same, each one done printed; status 1 when one
+// failed.
+CommandResult each_container(const std::vector<std::string_view>& references,
+                             const std::function<Result<void>(std::string_view)>& act) {
+    int status = kExitSuccess;
+    for (std::string_view reference : references) {
+        if (Result<void> done = act(reference); !done) {
+            report(done.error());
+            status = kExitFailure;
+            continue;
+        }
+        print(cat(reference, "\n"));
+    }
+    return status;
+}
+
 // `docker start`'s error for a name or id that is not there.
 Result<ct::RunContainer> existing_container(const std::string& state_root,
                                             std::string_view reference) {
@@ -681,56 +699,34 @@ CommandResult command_container_start(const ParsedArgs& args) {
         return TRY(
             ct::start_container(state_root, container, ct::RunMode::Foreground, exec_argv()));
     }
-    // As docker start: each one in turn, a failure reported and the rest
-    // started all the same; status 1 when one failed.
-    int status = kExitSuccess;
-    for (std::string_view reference : references) {
-        Result<void> started = [&]() -> Result<void> {
-            ct::RunContainer container = TRY(existing_container(state_root, reference));
-            // A running one is left as it is.
-            if (ct::container_status(state_root, container) == "exited")
-                TRY(start_detached(args, state_root, container));
-            return {};
-        }();
-        if (!started) {
-            report(started.error());
-            status = kExitFailure;
-            continue;
-        }
-        print(cat(reference, "\n"));
-    }
-    return status;
+    return each_container(references, [&](std::string_view reference) -> Result<void> {
+        ct::RunContainer container = TRY(existing_container(state_root, reference));
+        // A running one is left as it is.
+        if (ct::container_status(state_root, container) == "exited")
+            TRY(start_detached(args, state_root, container));
+        return {};
+    });
 }
 
 // `docker restart`: stopped (its stop signal, SIGKILL after the timeout)
 // and started again, or started when it was not running.
 CommandResult command_container_restart(const ParsedArgs& args) {
     std::string state_root = root_option(args);
-    int status = kExitSuccess;
-    for (std::string_view reference : args.positionals("CONTAINER")) {
-        Result<void> restarted = [&]() -> Result<void> {
+    return each_container(
+        args.positionals("CONTAINER"), [&](std::string_view reference) -> Result<void> {
             ct::RunContainer container = TRY(existing_container(state_root, reference));
-            // Under init its unit's keel run stops it, with -t (a start
-            // clears the note).
-            if (ct::container_status(state_root, container) != "exited")
+            if (ct::container_status(state_root, container) != "exited") {
+                // Under init its unit's keel run stops it, with -t (a start
+                // clears the note).
                 (void)ct::mark_stop_requested(state_root, container, stop_timeout(args));
-            if (ct::container_status(state_root, container) != "exited" &&
-                !TRY(end_transient_unit(container.name))) {
-                TRY(ct::stop_container(
-                    state_root, container,
-                    stop_timeout(args).value_or(std::chrono::seconds(container.stop_timeout))));
+                if (!TRY(end_transient_unit(container.name)))
+                    TRY(ct::stop_container(
+                        state_root, container,
+                        stop_timeout(args).value_or(std::chrono::seconds(container.stop_timeout))));
             }
             container = TRY(existing_container(state_root, reference));
             return start_detached(args, state_root, container);
-        }();
-        if (!restarted) {
-            report(restarted.error());
-            status = kExitFailure;
-            continue;
-        }
-        print(cat(reference, "\n"));
-    }
-    return status;
+        });
 }
 
 CommandResult command_kill(const ParsedArgs& args) {
