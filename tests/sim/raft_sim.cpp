@@ -70,6 +70,12 @@ struct Disk {
     HardState hard;
     std::optional<Snapshot> snapshot;
     std::vector<Entry> entries;
+    // The state machine's own store (the KV's LMDB), committed now and then
+    // after applying: a restart goes on from it, past the snapshot, so the
+    // core is restored with an applied index (and lets go of the entries
+    // up to it at once).
+    Index machine_applied = 0;
+    uint64_t machine_state = 0;
 };
 
 /// The core's entry source: what the member's disk holds.
@@ -150,6 +156,8 @@ struct Coverage {
     /// sent with its disk's, and those whose data its disk did not hold.
     uint64_t snapshots_filled_from_disk = 0;
     uint64_t snapshots_not_on_disk = 0;
+    /// Restarts whose state machine store was past the snapshot.
+    uint64_t restarts_past_snapshot = 0;
 };
 Coverage g_coverage;
 
@@ -271,15 +279,24 @@ void Simulation::start(SimNode& n) {
     n.source.disk = &n.disk;
     RestoreState restore{
         .hard = n.disk.hard, .snapshot = n.disk.snapshot, .entries = n.disk.entries};
+    Index snapshot_index = n.disk.snapshot ? n.disk.snapshot->meta.index : 0;
+    bool machine_ahead = n.disk.machine_applied > snapshot_index;
+    if (machine_ahead) {
+        restore.applied = n.disk.machine_applied;
+        ++g_coverage.restarts_past_snapshot;
+    }
     if (n.initial)
         for (NodeId id = 1; id <= m_max_ids && node(id)->initial; ++id)
             restore.initial.voters.push_back(id);
     n.raft = std::make_unique<RaftNode>(config, std::move(restore));
-    // The state machine comes back from the snapshot; the rest is applied
-    // again from the log.
+    // The state machine comes back from its store, or from the snapshot
+    // when that is newer; the rest is applied again from the log.
     n.applied = 0;
     n.state = 0;
-    if (n.disk.snapshot) {
+    if (machine_ahead) {
+        n.applied = n.disk.machine_applied;
+        n.state = n.disk.machine_state;
+    } else if (n.disk.snapshot) {
         n.applied = n.disk.snapshot->meta.index;
         n.state = std::strtoull(n.disk.snapshot->data.c_str(), nullptr, 10);
     }
@@ -443,6 +460,12 @@ void Simulation::finish_ready(SimNode& n, const Ready& ready) {
     }
     for (const Entry& e : ready.committed)
         apply(n, e);
+    // Now and then the store commits what was applied (a snapshot
+    // installed is in it too).
+    if ((!ready.committed.empty() || ready.snapshot) && m_rng.chance(333)) {
+        disk.machine_applied = n.applied;
+        disk.machine_state = n.state;
+    }
     for (const ReadState& rs : ready.read_states) {
         ++g_coverage.reads_answered;
         auto it = m_reads.find(rs.context);
@@ -899,18 +922,20 @@ int main(int argc, char** argv) {
     std::printf("exercised: %llu leaders, %llu entries committed (%llu membership changes), "
                 "%llu snapshots installed, %llu appends rejected, %llu reads answered, "
                 "%llu crashes, %llu entry reads from disk, %llu snapshots sent with their "
-                "disk's data (%llu not on disk yet)\n",
+                "disk's data (%llu not on disk yet), %llu restarts from the store past the "
+                "snapshot\n",
                 (unsigned long long)c.leaders, (unsigned long long)c.committed,
                 (unsigned long long)c.membership_changes, (unsigned long long)c.snapshots_installed,
                 (unsigned long long)c.rejected_appends, (unsigned long long)c.reads_answered,
                 (unsigned long long)c.crashes, (unsigned long long)c.entry_source_reads,
                 (unsigned long long)c.snapshots_filled_from_disk,
-                (unsigned long long)c.snapshots_not_on_disk);
+                (unsigned long long)c.snapshots_not_on_disk,
+                (unsigned long long)c.restarts_past_snapshot);
     // A run of many seeds that never reaches these paths has lost them.
     if (seeds >= 100 && (c.entry_source_reads == 0 || c.snapshots_filled_from_disk == 0 ||
-                         c.snapshots_installed == 0)) {
-        std::printf("FAILED: %llu seeds read no entry from disk, sent no snapshot from disk or "
-                    "installed none\n",
+                         c.snapshots_installed == 0 || c.restarts_past_snapshot == 0)) {
+        std::printf("FAILED: %llu seeds read no entry from disk, sent no snapshot from disk, "
+                    "installed none or restarted none from its store\n",
                     (unsigned long long)seeds);
         return 1;
     }
