@@ -35,7 +35,7 @@ constexpr std::array<uint32_t, 256> kTable = make_table();
 
 #if defined(__x86_64__)
 
-__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(std::string_view data, uint32_t crc) {
+__attribute__((target("sse4.2,crc32"))) uint32_t crc32c_sse42(std::string_view data, uint32_t crc) {
     const char* at = data.data();
     size_t left = data.size();
     uint64_t wide = ~crc;

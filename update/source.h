@@ -53,11 +53,12 @@ struct SourceConfig {
     std::string base_url;
     std::string channel = std::string(kDefaultChannel);
     VersionPolicy policy;
-    /// A PEM file of CAs trusted besides the system's, for an https source.
-    std::string ca_file;
     /// SignedChannel=yes: the channel must carry a signature by a trusted
     /// key (BASE/channels/CHANNEL.json.sig) and an "expires" still ahead.
     bool signed_channel = false;
+    /// A PEM file of CAs trusted besides the system's, for an https source.
+    /// (Last: a Result's value must not end in padding; see base/result.h.)
+    std::string ca_file;
 };
 
 /// Reads the [Update] section of `path` (other sections and keys are left
