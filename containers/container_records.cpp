@@ -110,6 +110,10 @@ std::string bundle_of(const std::string& state_root, std::string_view id) {
     return cat(containers_directory(state_root), "/", id);
 }
 
+std::string stop_request_path(const std::string& state_root, std::string_view id) {
+    return cat(bundle_of(state_root, id), "/", kStopRequestedFile);
+}
+
 std::string container_log_of(const std::string& state_root, std::string_view id) {
     return cat(bundle_of(state_root, id), "/", kContainerLogFile);
 }
@@ -262,14 +266,14 @@ std::string container_status_text(const std::string& state_root, const RunContai
 
 Result<void> mark_stop_requested(const std::string& state_root, const RunContainer& container,
                                  std::optional<std::chrono::seconds> timeout) {
-    std::string path = cat(bundle_of(state_root, container.id), "/", kStopRequestedFile);
+    std::string path = stop_request_path(state_root, container.id);
     if (!timeout && path_exists(path))
         return {};
     return write_new_file(path, timeout ? cat(timeout->count(), "\n") : std::string(), 0600);
 }
 
 bool stop_was_requested(const std::string& state_root, const RunContainer& container) {
-    return path_exists(cat(bundle_of(state_root, container.id), "/", kStopRequestedFile));
+    return path_exists(stop_request_path(state_root, container.id));
 }
 
 // Docker's exit code for a container found dead at the daemon's start.

@@ -16,6 +16,9 @@ namespace keel::containers {
 /// it holds stop's -t in seconds when one was given, else nothing.
 inline constexpr std::string_view kStopRequestedFile = "stop-requested";
 
+/// ROOT/containers/ID/kStopRequestedFile.
+std::string stop_request_path(const std::string& state_root, std::string_view id);
+
 /// The keeper's log of the container's output (container_log_of).
 inline constexpr std::string_view kContainerLogFile = "container.log";
 

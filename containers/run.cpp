@@ -256,19 +256,15 @@ std::optional<milliseconds> check_health(Supervision& run, const RunOptions& opt
 // Whether `keel container stop`, `kill` or `keel rm` asked the container
 // to stop (they leave kStopRequestedFile in its directory).
 bool stop_requested(const Supervision& run) {
-    return path_exists(cat(bundle_of(run.state_root, run.id), "/", kStopRequestedFile));
+    return path_exists(stop_request_path(run.state_root, run.id));
 }
 
 // The -t that `keel container stop` gave, which it left in kStopRequestedFile.
 std::optional<std::chrono::seconds> requested_stop_timeout(const Supervision& run) {
-    Result<std::string> text =
-        read_file(cat(bundle_of(run.state_root, run.id), "/", kStopRequestedFile));
+    Result<std::string> text = read_file(stop_request_path(run.state_root, run.id));
     if (!text)
         return std::nullopt;
-    std::string_view digits = *text;
-    while (!digits.empty() && digits.back() == '\n')
-        digits.remove_suffix(1);
-    std::optional<uint64_t> seconds = parse_u64(digits);
+    std::optional<uint64_t> seconds = parse_u64(trim(*text));
     if (!seconds)
         return std::nullopt;
     return std::chrono::seconds(std::min<uint64_t>(*seconds, INT32_MAX));
@@ -518,7 +514,7 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
         if (store_root)
             TRY(remount_container_root(store, id, maps));
         TRY(clear_runtime_record(state_root, id));
-        ::unlink(cat(bundle, "/", kStopRequestedFile).c_str());
+        ::unlink(stop_request_path(state_root, id).c_str());
         run.hostname = recorded_hostname(bundle);
         run.state = existing->state;
         run.state.exit_code.reset();
