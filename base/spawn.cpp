@@ -556,12 +556,18 @@ void enter_working_directory(const Child& child) {
         child_fail(child.failure, 0, kOutsideRoot);
 }
 
-// options.seccomp_program.
-void load_seccomp_program(const Child& child) {
+// options.seccomp_program; a listener goes to options.seccomp_listener
+// (fork mode: the callback may allocate).
+void load_seccomp_program(Child& child) {
     long rc = child_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, child.options.seccomp_flags,
                             long(child.seccomp_program->program()));
     if (rc < 0)
         child_fail(child.failure, rc, "load the seccomp program");
+    if (child.options.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        int listener = int(rc);
+        run_callback(child, [&] { return child.options.seccomp_listener(listener); });
+        child_syscall(SYS_close, listener);
+    }
 }
 
 // capability_sets after the uid change: effective, permitted and
@@ -666,6 +672,15 @@ void set_capabilities(const Child& child) {
         set_capabilities(child);
     if (options.umask)
         child_syscall(SYS_umask, *options.umask);
+    // A listener is handed on before before_exec, while the caller's
+    // parent may still be listening (the container runtime's create).
+    bool listener_first = child.seccomp_program && !program_first &&
+                          (options.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    if (listener_first) {
+        if ((rc = child_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0)
+            child_fail(failure, rc, "set no_new_privs");
+        load_seccomp_program(child);
+    }
     if (options.before_exec) {
         run_callback(child, options.before_exec);
         // What before_exec opened goes at exec too.
@@ -682,7 +697,7 @@ void set_capabilities(const Child& child) {
     if (child.seccomp && (rc = child_syscall(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
                                              long(child.seccomp->program()))) < 0)
         child_fail(failure, rc, "load the seccomp filter");
-    if (child.seccomp_program && !program_first)
+    if (child.seccomp_program && !program_first && !listener_first)
         load_seccomp_program(child);
     rc = child_syscall(SYS_execve, long(child.program.c_str()), long(child.argv.data()),
                        long(child.envp.data()));
@@ -912,6 +927,12 @@ Result<void> check_options(const SpawnOptions& options) {
     for (int fd : options.keep_fds)
         if (fd < 0)
             return error(cat("keep_fds: ", fd, " is no fd"));
+    // The listener would otherwise stay open in the program, or be lost.
+    bool listener =
+        options.seccomp_program && (options.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    if (listener != bool(options.seccomp_listener))
+        return error(listener ? "a seccomp program with a listener needs someone to hand it to"
+                              : "seccomp_listener without a program that makes a listener");
     return {};
 }
 
@@ -938,7 +959,7 @@ Result<std::unique_ptr<Child>> prepare_child(const SpawnOptions& options) {
     if (options.oom_score_adj)
         child->oom_score_adj = cat(*options.oom_score_adj);
     child->fork_mode = options.new_namespaces || options.child_setup || options.before_exec ||
-                       !options.join_namespaces.empty();
+                       options.seccomp_listener || !options.join_namespaces.empty();
     child->closes_fds = child->fork_mode || options.preserve_fds > 0;
     if (child->closes_fds) {
         for (int fd = 3; fd < 3 + options.preserve_fds; ++fd)

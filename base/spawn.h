@@ -102,7 +102,9 @@ struct SpawnOptions {
     /// seccomp(SECCOMP_SET_MODE_FILTER, seccomp_flags): last before exec
     /// with no_new_privileges; without it (which takes CAP_SYS_ADMIN to
     /// load) before the uid and capabilities change, as runc does, so that
-    /// it also filters what follows, before_exec included. Read during
+    /// it also filters what follows, before_exec included. With
+    /// SECCOMP_FILTER_FLAG_NEW_LISTENER in seccomp_flags, before before_exec
+    /// in either case, and seccomp_listener gets the listener. Read during
     /// spawn_process only.
     const std::vector<sock_filter>* seccomp_program = nullptr;
     /// Written to /proc/self/oom_score_adj before credentials change (and
@@ -142,6 +144,12 @@ struct SpawnOptions {
     /// oom_score_adj and working directory, just before the remaining fds
     /// are closed, seccomp is loaded and the program is exec'd.
     std::function<Result<void>()> before_exec;
+    /// With SECCOMP_FILTER_FLAG_NEW_LISTENER (which needs it, and fork
+    /// mode): runs in the child right after the program is loaded, with the
+    /// listener fd, which the child closes after it. It hands the listener
+    /// to whoever answers the notifications (the program now filters the
+    /// callback's own system calls).
+    std::function<Result<void>(int listener)> seccomp_listener;
     // (The callbacks come last: 16-byte aligned in libc++ and a multiple of
     // 16 long, they end the struct with no tail padding, which
     // Result<SpawnOptions> needs there: base/result.h.)

@@ -12,6 +12,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -411,6 +412,68 @@ Result<struct ucred> peer_credentials(int fd) {
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) < 0)
         return errno_error("read peer credentials");
     return credentials;
+}
+
+Result<void> send_with_fd(int socket, std::string_view data, int fd) {
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec vector{.iov_base = const_cast<char*>(data.data()), .iov_len = data.size()};
+    msghdr message{};
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    if (fd >= 0) {
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        cmsghdr* header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+    }
+    ssize_t sent;
+    do
+        sent = ::sendmsg(socket, &message, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0)
+        return errno_error("sendmsg");
+    for (size_t done = size_t(sent); done < data.size();) {
+        ssize_t more = ::send(socket, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+        if (more < 0 && errno == EINTR)
+            continue;
+        if (more < 0)
+            return errno_error("send");
+        done += size_t(more);
+    }
+    return {};
+}
+
+Result<MessageWithFd> receive_with_fd(int socket, size_t max, int flags) {
+    MessageWithFd received;
+    received.data.resize(max);
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec vector{.iov_base = received.data.data(), .iov_len = max};
+    msghdr message{};
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ssize_t got;
+    do
+        got = ::recvmsg(socket, &message, flags | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return errno_error("recvmsg");
+    // One descriptor in one header is all there is room for (musl's
+    // CMSG_NXTHDR does not compile warning-free, and nothing needs it).
+    if (cmsghdr* header = CMSG_FIRSTHDR(&message); header && header->cmsg_level == SOL_SOCKET &&
+                                                   header->cmsg_type == SCM_RIGHTS &&
+                                                   header->cmsg_len == CMSG_LEN(sizeof(int))) {
+        int fd = -1;
+        std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+        received.fd = Fd(fd);
+    }
+    received.size = size_t(got);
+    received.data.resize(std::min(max, size_t(got)));
+    return received;
 }
 
 Result<Fd> pidfd_open(pid_t pid) {

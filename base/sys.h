@@ -164,6 +164,23 @@ Result<Fd> unix_connect(const std::string& path, int type);
 /// SO_PEERCRED of a connected AF_UNIX socket.
 Result<struct ucred> peer_credentials(int fd);
 
+/// Sends `data` over an AF_UNIX socket in one sendmsg(2), with `fd` as
+/// SCM_RIGHTS when it is not -1 (MSG_NOSIGNAL: a closed peer is EPIPE). A
+/// stream socket's short send is finished with plain sends.
+Result<void> send_with_fd(int socket, std::string_view data, int fd = -1);
+/// A message received with receive_with_fd().
+struct MessageWithFd {
+    Fd fd;            // the descriptor sent with it (SCM_RIGHTS), if any
+    std::string data; // at most the size asked for
+    size_t size = 0;  // the message's whole size (a datagram may be longer than data)
+    // (The fd first: last, its tail padding would hold Result's flag in
+    // libc++ 16, which base/result.h refuses.)
+};
+/// One recvmsg(2) of at most `max` bytes and one descriptor, received
+/// close-on-exec (any more are closed by the kernel). A datagram's full
+/// size is reported (MSG_TRUNC); size 0 on a stream is the peer's end.
+Result<MessageWithFd> receive_with_fd(int socket, size_t max, int flags = 0);
+
 /// pidfd_open(2): a descriptor that names process `pid` for as long as it
 /// is open (a later process given the same number is another); readable
 /// once the process has exited. ESRCH: there is no such process.

@@ -17,6 +17,8 @@
 //                                            pivot_root, masks, console;
 //                                            (spawn:) user, limits, fds,
 //                                            cwd, capabilities
+//                          ◄──────────────── 'L' + fd: a seccomp filter's
+//   the listener to the seccomp agent        listener (SCMP_ACT_NOTIFY only)
 //                          ◄──────────────── 'R' ready (program found)
 //   state.json, pid file; exit               blocks reading the exec FIFO
 //
@@ -53,6 +55,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <optional>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
@@ -68,9 +71,10 @@ namespace {
 
 // Messages between the runtime and the container's first process.
 enum class Step : char {
-    NamespacesMade = 'N', // child: its namespaces exist (maps may be written)
-    GoOn = 'G',           // parent: maps written, runtime hooks done; state JSON follows
-    Ready = 'R',          // child: set up, waiting for start
+    NamespacesMade = 'N',  // child: its namespaces exist (maps may be written)
+    GoOn = 'G',            // parent: maps written, runtime hooks done; state JSON follows
+    SeccompListener = 'L', // child: its seccomp filter's listener (SCM_RIGHTS), for the agent
+    Ready = 'R',           // child: set up, waiting for start
 };
 
 // The largest message: a state JSON with its annotations.
@@ -79,33 +83,31 @@ constexpr size_t kMaxMessage = 1 << 16;
 constexpr std::string_view kDefaultSearchPath =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-Result<void> send_step(int socket, Step step, std::string_view payload = {}) {
+// Sends `step` with its payload, and `fd` (SCM_RIGHTS) unless it is -1.
+Result<void> send_step(int socket, Step step, std::string_view payload = {}, int fd = -1) {
     std::string message(1, char(step));
     message += payload;
-    if (::send(socket, message.data(), message.size(), MSG_NOSIGNAL) < 0)
-        return errno_error("tell the other side of the container's setup");
+    TRY_CTX(send_with_fd(socket, message, fd), "tell the other side of the container's setup");
     return {};
 }
 
-// The next message, which must be `wanted`; its payload. ConnectionClosed
-// when the other side has gone.
-Result<std::string> expect_step(int socket, Step wanted) {
-    std::string buffer(kMaxMessage, '\0');
-    ssize_t got;
-    do
-        got = ::recv(socket, buffer.data(), buffer.size(), MSG_TRUNC);
-    while (got < 0 && errno == EINTR);
-    if (got < 0)
-        return errno_error("hear from the other side of the container's setup");
-    if (size_t(got) > buffer.size())
-        return error(cat("a setup message of ", got, " bytes (at most ", kMaxMessage, ")"));
-    if (got == 0)
+// The next message, which must be `wanted`; its payload, and the fd sent
+// with it in `*fd` (one sent where none is wanted is closed).
+// ConnectionClosed when the other side has gone.
+Result<std::string> expect_step(int socket, Step wanted, Fd* fd = nullptr) {
+    MessageWithFd message = TRY_CTX(receive_with_fd(socket, kMaxMessage),
+                                    "hear from the other side of the container's setup");
+    if (message.size > kMaxMessage)
+        return error(
+            cat("a setup message of ", message.size, " bytes (at most ", kMaxMessage, ")"));
+    if (message.size == 0)
         return std::unexpected(
             Error::from_code(ErrorCode::ConnectionClosed, "the other side ended"));
-    if (Step(buffer[0]) != wanted)
-        return error(cat("unexpected setup message ", quoted(std::string(1, buffer[0]))));
-    buffer.resize(size_t(got));
-    return buffer.substr(1);
+    if (Step(message.data[0]) != wanted)
+        return error(cat("unexpected setup message ", quoted(message.data.substr(0, 1))));
+    if (fd)
+        *fd = std::move(message.fd);
+    return message.data.substr(1);
 }
 
 int clone_flag(oci::NamespaceType type) {
@@ -356,9 +358,12 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         seccomp = TRY_CTX(
             oci::cached_seccomp(*spec.linux_config.seccomp, seccomp_cache_directory(runtime)),
             "linux.seccomp");
+    // A filter that notifies: the child sends its listener back once it
+    // is loaded (after the go-ahead, before ready), and the runtime hands
+    // it to the agent with the container's state.
+    std::optional<SeccompAgent> agent;
     if (seccomp && (seccomp->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
-        return error("linux.seccomp: SCMP_ACT_NOTIFY needs a seccomp agent at listenerPath, "
-                     "which keel does not hand the listener to yet");
+        agent = TRY(SeccompAgent::connect(*spec.linux_config.seccomp));
 
     if (::mkfifo(paths.fifo.c_str(), 0600) != 0)
         return errno_error(cat("make the exec FIFO ", quoted(paths.fifo)));
@@ -496,6 +501,11 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         return run_hooks("startContainer", spec.hooks.start_container, running_json);
     };
 
+    if (agent)
+        spawn.seccomp_listener = [&](int listener) {
+            return send_step(child_socket, Step::SeccompListener, {}, listener);
+        };
+
     undo.child = TRY_CTX(spawn_process(spawn), "start the container's process");
     pid_t pid = undo.child;
     child_end.reset();
@@ -511,8 +521,8 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         return Error::message(
             cat("the container's process ", describe_wait_status(status), " while being set up"));
     };
-    auto expect = [&](Step step) -> Result<std::string> {
-        auto message = expect_step(parent_end.get(), step);
+    auto expect = [&](Step step, Fd* fd = nullptr) -> Result<std::string> {
+        auto message = expect_step(parent_end.get(), step, fd);
         if (!message) {
             if (message.error().code() == int(ErrorCode::ConnectionClosed))
                 return std::unexpected(child_failure());
@@ -551,6 +561,14 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         return error(cat("annotations: the container's state would be ", states.size(),
                          " bytes, more than keel passes to its hooks (", kMaxMessage, ")"));
     TRY(send_step(parent_end.get(), Step::GoOn, states));
+    if (agent) {
+        Fd listener;
+        TRY(expect(Step::SeccompListener, &listener));
+        if (!listener)
+            return error("the container's process sent no seccomp listener");
+        state.status = Status::Creating;
+        TRY(agent->hand_over(listener.get(), pid, state));
+    }
     TRY(expect(Step::Ready));
 
     TRY(write_record(paths, record));

@@ -22,6 +22,8 @@
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
+#include <linux/seccomp.h>
+#include <optional>
 #include <sched.h>
 #include <span>
 #include <sys/socket.h>
@@ -247,16 +249,44 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
     if (console_fd >= 0)
         spawn.before_exec = [] { return take_console(); };
 
+    // A filter that notifies: the child sends its listener back over a
+    // socket pair before it execs; it goes to the agent with the pid.
+    std::optional<SeccompAgent> agent;
+    Fd listener_socket, child_listener_socket;
+    if (seccomp && (seccomp->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
+        agent = TRY(SeccompAgent::connect(*spec.linux_config.seccomp));
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+            return errno_error("socketpair");
+        listener_socket = Fd(pair[0]);
+        child_listener_socket = Fd(pair[1]);
+        spawn.keep_fds.push_back(pair[1]);
+        spawn.seccomp_listener = [socket = pair[1]](int listener) {
+            return send_with_fd(socket, "L", listener);
+        };
+    }
+
     pid_t pid = TRY_CTX(spawn_process(spawn), "start the process");
-    if (!options.pid_file.empty()) {
-        auto written = write_pid_file(options.pid_file, pid);
-        if (!written) {
-            // Nothing is left of a failed exec: not the process either.
-            ::kill(pid, SIGKILL);
-            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-            }
-            return std::unexpected(std::move(written).error());
+    child_listener_socket.reset();
+    auto finish = [&]() -> Result<void> {
+        if (agent) {
+            // Sent before the exec spawn_process waited for.
+            MessageWithFd sent = TRY_CTX(receive_with_fd(listener_socket.get(), 1, MSG_DONTWAIT),
+                                         "receive the process's seccomp listener");
+            if (!sent.fd)
+                return error("the process sent no seccomp listener");
+            TRY(agent->hand_over(sent.fd.get(), pid, state_of(record, Status::Running)));
         }
+        if (!options.pid_file.empty())
+            TRY(write_pid_file(options.pid_file, pid));
+        return {};
+    };
+    if (auto finished = finish(); !finished) {
+        // Nothing is left of a failed exec: not the process either.
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        return std::unexpected(std::move(finished).error());
     }
     return pid;
 }

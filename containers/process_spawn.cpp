@@ -1,10 +1,13 @@
 #include "containers/process_spawn.h"
 
+#include "base/json.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "containers/record.h"
 
 #include <cerrno>
 #include <cstdio>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -36,6 +39,35 @@ SpawnOptions process_spawn_options(const oci::Process& process, const oci::Secco
     }
     spawn.new_session = true;
     return spawn;
+}
+
+Result<SeccompAgent> SeccompAgent::connect(const oci::Seccomp& profile) {
+    SeccompAgent agent;
+    agent.m_path = profile.listener_path;
+    agent.m_metadata = profile.listener_metadata;
+    agent.m_connection = TRY_CTX(unix_connect(agent.m_path, SOCK_STREAM),
+                                 "linux.seccomp.listenerPath: the seccomp agent");
+    return agent;
+}
+
+Result<void> SeccompAgent::hand_over(int listener, pid_t pid, const ContainerState& state) {
+    TRY_CTX(
+        send_with_fd(m_connection.get(), container_process_state(pid, m_metadata, state), listener),
+        cat("linux.seccomp.listenerPath: hand the seccomp listener to the agent at ",
+            quoted(m_path)));
+    m_connection.reset();
+    return {};
+}
+
+std::string container_process_state(pid_t pid, std::string_view metadata,
+                                    const ContainerState& state) {
+    JsonWriter json;
+    json.begin_object().field("ociVersion", oci::kOciVersion);
+    json.key("fds").begin_array().value("seccompFd").end_array();
+    json.field("pid", int64_t(pid)).field("metadata", metadata).key("state");
+    write_state_json(json, state);
+    json.end_object();
+    return json.text();
 }
 
 Result<void> write_pid_file(const std::string& path, pid_t pid) {

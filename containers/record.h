@@ -7,6 +7,7 @@
 #pragma once
 
 #include "base/fd.h"
+#include "base/json.h"
 #include "base/result.h"
 #include "containers/containers.h"
 
@@ -53,6 +54,9 @@ inline constexpr int kSignalStatusBase = 128;
 
 /// The record as the OCI state in `status` (a stopped container has no pid).
 ContainerState state_of(const Record& record, Status status);
+
+/// state_json()'s object, written as the next value of `json`.
+void write_state_json(JsonWriter& json, const ContainerState& state);
 
 /// Where compiled seccomp programs are kept (create and exec share it):
 /// ROOT/.seccomp-cache (ids cannot start with a dot, so it is never taken

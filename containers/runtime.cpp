@@ -299,6 +299,11 @@ Result<void> check_id(std::string_view id) {
 
 std::string state_json(const ContainerState& state) {
     JsonWriter json;
+    write_state_json(json, state);
+    return json.text();
+}
+
+void write_state_json(JsonWriter& json, const ContainerState& state) {
     json.begin_object()
         .field("ociVersion", oci::kOciVersion)
         .field("id", state.id)
@@ -312,7 +317,6 @@ std::string state_json(const ContainerState& state) {
     for (const auto& [key, value] : state.annotations)
         json.field(key, value);
     json.end_object().end_object();
-    return json.text();
 }
 
 Result<void> start(const RuntimeOptions& runtime, std::string_view id) {

@@ -635,6 +635,14 @@ Result<Seccomp> read_seccomp(const JsonCursor& at) {
         rule.action = TRY(seccomp_action(action));
         if (rule.action == SeccompAction::Notify && out.listener_path.empty())
             return action.fail("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+        // The listener leaves the container's process by sendmsg, the one
+        // system call between the filter and the hand-over: notified, it
+        // would wait for an agent that has nothing to listen on yet (runc
+        // refuses write, its own such call, for the same reason).
+        if (rule.action == SeccompAction::Notify &&
+            std::find(rule.names.begin(), rule.names.end(), "sendmsg") != rule.names.end())
+            return action.fail("SCMP_ACT_NOTIFY cannot be used for sendmsg, which hands the "
+                               "listener to the agent");
         rule.errno_ret = TRY(optional_integer<uint32_t>(syscall["errnoRet"]));
         rule.args = TRY(read_seccomp_arguments(syscall["args"]));
         out.syscalls.push_back(std::move(rule));

@@ -103,22 +103,8 @@ Result<std::string> make_console(int console_socket, const std::optional<oci::Co
         TRY(set_window_size(slave.get(), *size));
 
     // SCM_RIGHTS with the pty's name as the data, as runc sends it.
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    std::string name = slave_path;
-    iovec data{.iov_base = name.data(), .iov_len = name.size()};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    int master_fd = master.get();
-    std::memcpy(CMSG_DATA(header), &master_fd, sizeof master_fd);
-    if (::sendmsg(console_socket, &message, MSG_NOSIGNAL) < 0)
-        return errno_error("send the pty to the console socket");
+    TRY_CTX(send_with_fd(console_socket, slave_path, master.get()),
+            "send the pty to the console socket");
 
     for (int target = 0; target <= 2; ++target)
         if (::dup2(slave.get(), target) < 0)
@@ -133,29 +119,11 @@ Result<void> take_console() {
 }
 
 Result<Fd> receive_console(int socket) {
-    char name[256] = {};
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    iovec data{.iov_base = name, .iov_len = sizeof name};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    ssize_t got;
-    do
-        got = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
-    while (got < 0 && errno == EINTR);
-    if (got < 0)
-        return errno_error("receive the pty from the console socket");
-    // One descriptor in one header is all a console socket sends (musl's
-    // CMSG_NXTHDR does not compile warning-free, and nothing needs it).
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    if (!header || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS ||
-        header->cmsg_len != CMSG_LEN(sizeof(int)))
+    MessageWithFd message =
+        TRY_CTX(receive_with_fd(socket, 256), "receive the pty from the console socket");
+    if (!message.fd)
         return error("the console socket sent no pty");
-    int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
-    return Fd(fd);
+    return std::move(message.fd);
 }
 
 Result<ConsoleChannel> console_channel() {

@@ -17,7 +17,7 @@ rounds=${2:-7}
 files=${3:-4000}
 [ -x "$unpack" ] || { echo "$unpack is missing (cmake --build --preset default --target keel_layer_unpack)" >&2; exit 1; }
 command -v zstd >/dev/null || { echo "zstd is not installed (apt-get install zstd)" >&2; exit 1; }
-work=$(mktemp -d /var/tmp/keel-bench.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/keel-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 tree=$work/tree

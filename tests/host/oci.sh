@@ -381,6 +381,56 @@ exec)
   oci delete box || fail "delete"
   pass ;;
 
+seccomp_notify)
+  # SCMP_ACT_NOTIFY: the listener goes to the agent at listenerPath with the
+  # runtime spec's containerProcessState, for the first process (status
+  # creating) and for an exec'd one (running, its own pid); the agent
+  # answers mkdir with ENOTBLK (15) without making anything. A missing agent
+  # fails the create with nothing left; notifying sendmsg is refused.
+  b=$work/b
+  agent=$work/agent.sock
+  profile='"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "listenerPath": "'$agent'", "listenerMetadata": "keel-test-metadata", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]},'
+  make_bundle "$b" '["sh", "-c", "mkdir /tmp/first 2>&1; echo mkdir=$?; [ -d /tmp/first ] && echo made; echo ready > /out/ready; exec sleep 600"]' '' "$profile"
+  oci create --bundle "$b" nf 2>"$work/err" && fail "a create without an agent succeeded"
+  grep -q "linux.seccomp.listenerPath: the seccomp agent: connect to \`$agent\`" "$work/err" || fail "the error does not name the agent: $(cat "$work/err")"
+  [ ! -e "$root/nf" ] || fail "the failed create left its record"
+  python3 "$(dirname "$0")/seccomp_agent.py" "$agent" "$work/agent.out" 15 2 40 &
+  agent_pid=$!
+  wait_for 100 test -S "$agent" || fail "the agent did not start"
+  oci create --bundle "$b" nf >"$work/out" 2>&1 || fail "create: $(cat "$work/out")"
+  grep -q '"status":"creating"' "$work/agent.out" || fail "no creating state reached the agent: $(cat "$work/agent.out")"
+  oci start nf || fail "start"
+  wait_for 100 test -e "$b/out/ready" || fail "the container did not get past mkdir"
+  out=$(oci exec nf sh -c 'mkdir /tmp/second 2>&1; echo mkdir=$?; [ -d /tmp/second ] && echo made') && fail "exec's mkdir succeeded: $out"
+  echo "$out" | grep -q 'Block device required' || fail "the agent's errno did not reach exec's mkdir: $out"
+  echo "$out" | grep -q made && fail "exec's mkdir made its directory: $out"
+  oci kill nf KILL
+  wait_for 100 has_status nf stopped || fail "the container did not stop"
+  oci delete nf
+  wait "$agent_pid" || fail "the agent failed: $(cat "$work/agent.out")"
+  python3 - "$work/agent.out" <<'PY' || fail "the hand-overs: $(cat "$work/agent.out")"
+import json, sys
+states = [json.loads(line[6:]) for line in open(sys.argv[1]) if line.startswith("state ")]
+notified = [line.split() for line in open(sys.argv[1]) if line.startswith("notified ")]
+assert len(states) == 2, states
+first, second = states
+for handed in states:
+    assert handed["ociVersion"] and handed["fds"] == ["seccompFd"], handed
+    assert handed["metadata"] == "keel-test-metadata", handed
+    assert handed["state"]["id"] == "nf" and handed["state"]["pid"] > 0, handed
+assert first["state"]["status"] == "creating" and first["pid"] == first["state"]["pid"], first
+assert second["state"]["status"] == "running" and second["pid"] != second["state"]["pid"], second
+assert second["state"]["pid"] == first["pid"], (first, second)
+assert len(notified) >= 2 and all(nr in ("83", "258") for _, nr, _ in notified), notified
+PY
+  # The first process's output went where create's did.
+  grep -q 'Block device required' "$work/out" || fail "the agent's errno did not reach the first mkdir: $(cat "$work/out")"
+  grep -q made "$work/out" && fail "the first mkdir made its directory: $(cat "$work/out")"
+  sed 's/"SCMP_ACT_NOTIFY"}/"SCMP_ACT_NOTIFY"}, {"names": ["sendmsg"], "action": "SCMP_ACT_NOTIFY"}/' "$b/config.json" >"$work/config" && mv "$work/config" "$b/config.json"
+  oci create --bundle "$b" nf2 2>"$work/err" && fail "notifying sendmsg was accepted"
+  grep -q 'linux.seccomp.syscalls\[1\].action: SCMP_ACT_NOTIFY cannot be used for sendmsg' "$work/err" || fail "the sendmsg refusal: $(cat "$work/err")"
+  pass ;;
+
 exec_tty)
   # runc's shape: `exec --tty --console-socket` sends the pty's master
   # (made in the container's devpts) to the socket; the process's output

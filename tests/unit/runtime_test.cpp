@@ -4,6 +4,7 @@
 #include "containers/containers.h"
 
 #include "base/json.h"
+#include "containers/process_spawn.h"
 #include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
@@ -46,6 +47,30 @@ TEST_CASE("the state is the OCI runtime spec's JSON") {
     CHECK(*(*root)["pid"].integer<int>() == 42);
     CHECK(*(*root)["bundle"].string() == "/srv/b");
     CHECK(*(*root)["annotations"].object()->operator[]("k").string() == "v");
+}
+
+TEST_CASE("a seccomp agent gets the runtime spec's containerProcessState") {
+    ContainerState state;
+    state.id = "web";
+    state.status = Status::Creating;
+    state.pid = 42;
+    state.bundle = "/srv/b";
+    auto parsed = parse_json(container_process_state(43, "MKNOD=/dev/null", state));
+    REQUIRE(parsed);
+    auto root = JsonCursor(*parsed).object();
+    REQUIRE(root);
+    CHECK(*(*root)["ociVersion"].string() == std::string(oci::kOciVersion));
+    auto fds = (*root)["fds"].array();
+    REQUIRE(fds);
+    REQUIRE(fds->size() == 1);
+    CHECK(*(*fds)[0].string() == "seccompFd");
+    CHECK(*(*root)["pid"].integer<int>() == 43);
+    CHECK(*(*root)["metadata"].string() == "MKNOD=/dev/null");
+    auto inner = (*root)["state"].object();
+    REQUIRE(inner);
+    CHECK(*(*inner)["id"].string() == "web");
+    CHECK(*(*inner)["status"].string() == "creating");
+    CHECK(*(*inner)["pid"].integer<int>() == 42);
 }
 
 TEST_CASE("verbs on a container that does not exist say so") {

@@ -18,8 +18,10 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <stdexcept>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -514,7 +516,8 @@ TEST_CASE("ambient capabilities that are not also inheritable are left out, not 
 namespace {
 // A seccomp program for this architecture: mkdir and mkdirat fail with
 // EPERM, all else runs.
-std::vector<sock_filter> mkdir_denied_program() {
+// mkdir and mkdirat get `action`, everything else is allowed.
+std::vector<sock_filter> mkdir_program(uint32_t action) {
 #if defined(__x86_64__)
     constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
 #elif defined(__aarch64__)
@@ -531,11 +534,90 @@ std::vector<sock_filter> mkdir_denied_program() {
             BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdirat, 2, 0),
 #endif
             BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mkdirat, 1, 0),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), BPF_STMT(BPF_RET | BPF_K, action),
     };
 }
+
+std::vector<sock_filter> mkdir_denied_program() {
+    return mkdir_program(SECCOMP_RET_ERRNO | EPERM);
+}
 } // namespace
+
+TEST_CASE("a program that makes a listener hands it to seccomp_listener, before before_exec, and "
+          "the notified system calls wait for the answer") {
+    bool no_new_privileges = false;
+    SUBCASE("loaded last, with no_new_privs") {
+        no_new_privileges = true;
+    }
+    SUBCASE("loaded before the credentials change, without no_new_privs") {}
+    std::vector<sock_filter> program = mkdir_program(SECCOMP_RET_USER_NOTIF);
+    keel::testing::TempDir dir;
+    int pair[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+    keel::Fd ours(pair[0]), theirs(pair[1]);
+    Output out;
+    SpawnOptions options =
+        shell(keel::cat("mkdir ", dir / "sub", " 2>/dev/null && echo made || echo answered"));
+    options.seccomp_program = &program;
+    options.seccomp_flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    options.no_new_privileges = no_new_privileges;
+    options.stdout_fd = out.fd.get();
+    options.keep_fds = {theirs.get()};
+    int socket = theirs.get();
+    bool handed = false;
+    options.seccomp_listener = [socket, &handed](int listener) {
+        handed = true;
+        return keel::send_with_fd(socket, "listener", listener);
+    };
+    // Runs in the child after the hand-over (fork mode: `handed` is the
+    // child's copy).
+    options.before_exec = [&handed]() -> Result<void> {
+        if (!handed)
+            return keel::error("before_exec ran before the listener was handed over");
+        return {};
+    };
+    auto pid = keel::spawn_process(options);
+    REQUIRE(pid);
+    theirs.reset();
+    auto message = keel::receive_with_fd(ours.get(), 64, MSG_DONTWAIT);
+    REQUIRE(message);
+    CHECK(message->data == "listener");
+    REQUIRE(message->fd);
+    // The shell's mkdir waits for this answer: ENOTBLK, and nothing made.
+    seccomp_notif notification{};
+    REQUIRE(::ioctl(message->fd.get(), SECCOMP_IOCTL_NOTIF_RECV, &notification) == 0);
+    CHECK((notification.data.nr == __NR_mkdirat
+#if defined(__NR_mkdir)
+           || notification.data.nr == __NR_mkdir
+#endif
+           ));
+    seccomp_notif_resp response{.id = notification.id, .val = 0, .error = -ENOTBLK, .flags = 0};
+    REQUIRE(::ioctl(message->fd.get(), SECCOMP_IOCTL_NOTIF_SEND, &response) == 0);
+    int status = 0;
+    REQUIRE(waitpid(*pid, &status, 0) == *pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(out.text() == "answered\n");
+    CHECK_FALSE(keel::path_exists(dir / "sub"));
+}
+
+TEST_CASE("a listener without seccomp_listener, or seccomp_listener without one, is refused "
+          "before anything runs") {
+    std::vector<sock_filter> program = mkdir_program(SECCOMP_RET_USER_NOTIF);
+    SpawnOptions options = shell("true");
+    options.seccomp_program = &program;
+    options.seccomp_flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    auto refused = keel::spawn_process(options);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().to_string() ==
+          "a seccomp program with a listener needs someone to hand it to");
+    options.seccomp_flags = 0;
+    options.seccomp_listener = [](int) -> Result<void> { return {}; };
+    refused = keel::spawn_process(options);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().to_string() ==
+          "seccomp_listener without a program that makes a listener");
+}
 
 TEST_CASE("without no_new_privs, a seccomp program is loaded before the uid and capabilities "
           "change, which would take away the right to load it") {

@@ -807,6 +807,11 @@ TEST_CASE("seccomp refuses unknown actions, architectures, flags, operators and 
     CHECK(
         spec_error(profile(R"("syscalls": [{"names": ["mount"], "action": "SCMP_ACT_NOTIFY"}])")) ==
         "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+    CHECK(spec_error(profile(R"("listenerPath": "/run/agent.sock", "syscalls": [
+        {"names": ["mount"], "action": "SCMP_ACT_NOTIFY"},
+        {"names": ["openat", "sendmsg"], "action": "SCMP_ACT_NOTIFY"}])")) ==
+          "linux.seccomp.syscalls[1].action: SCMP_ACT_NOTIFY cannot be used for sendmsg, which "
+          "hands the listener to the agent");
     CHECK(spec_error(profile(R"("syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
         "args": [{"index": 6, "value": 0, "op": "SCMP_CMP_EQ"}]}])")) ==
           "linux.seccomp.syscalls[0].args[0].index: 6 is out of range (0 to 5)");

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -240,6 +241,41 @@ TEST_CASE("a socket path longer than sun_path is refused with a message") {
     REQUIRE(!listener);
     CHECK(listener.error().to_string() == "socket path `" + path + "` is too long");
     CHECK(!unix_connect(path, SOCK_STREAM));
+}
+
+TEST_CASE("a message goes with a descriptor, or without one, and a longer datagram says so") {
+    int pair[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+    Fd one(pair[0]), other(pair[1]);
+    int pipe_ends[2];
+    REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
+    Fd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
+
+    REQUIRE(send_with_fd(one.get(), "with", write_end.get()));
+    Result<MessageWithFd> got = receive_with_fd(other.get(), 16);
+    REQUIRE(got);
+    CHECK(got->data == "with");
+    CHECK(got->size == 4);
+    REQUIRE(got->fd);
+    CHECK(got->fd.get() != write_end.get());
+    CHECK((::fcntl(got->fd.get(), F_GETFD) & FD_CLOEXEC));
+    REQUIRE(write_all(got->fd.get(), "through"));
+    char buffer[16] = {};
+    CHECK(::read(read_end.get(), buffer, sizeof buffer) == 7);
+    CHECK(std::string_view(buffer) == "through");
+
+    REQUIRE(send_with_fd(one.get(), "without and longer"));
+    got = receive_with_fd(other.get(), 7);
+    REQUIRE(got);
+    CHECK(got->data == "without");
+    CHECK(got->size == 18);
+    CHECK_FALSE(got->fd);
+
+    one.reset();
+    got = receive_with_fd(other.get(), 16);
+    REQUIRE(got);
+    CHECK(got->size == 0);
+    CHECK(receive_with_fd(other.get(), 16, MSG_DONTWAIT)->size == 0);
 }
 
 TEST_CASE("the clocks move forward") {
