@@ -551,7 +551,7 @@ Result<std::span<const std::string_view>> take_globals(std::span<const std::stri
             if (*value == "true")
                 return error("--rootless true: keel runs containers as root only, for now");
         } else if (name == "--systemd-cgroup") {
-            return error("--systemd-cgroup: keel is the service manager; cgroups are its own");
+            g_globals.runtime.systemd_cgroup = true;
         } else if (name == "--debug" || name == "--criu") {
             // Accepted for runc's callers; nothing to do.
         } else if (name == "--help" || name == "--version") {
@@ -590,7 +590,8 @@ const Command kOciCommand{
     .summary = "the OCI runtime, runc's verbs and options (keel oci help)",
     .notes = R"(Global options, before the verb as runc takes them: --root DIR (the
 containers' records, default /run/keel/oci), --log FILE and --log-format
-text|json (where a failure is also written, for runc's callers), --debug.
+text|json (where a failure is also written, for runc's callers), --debug,
+--systemd-cgroup (linux.cgroupsPath is systemd's slice:prefix:name).
 Linked or installed as `keel-oci`, keel takes the same command line without
 the word `oci`.
 )",

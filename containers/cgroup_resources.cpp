@@ -362,6 +362,61 @@ std::vector<std::string> controllers_needed(const std::vector<CgroupWrite>& writ
     return out;
 }
 
+namespace {
+
+constexpr std::string_view kSliceSuffix = ".slice";
+
+// A unit name's characters, as systemd allows them.
+bool unit_name_characters(std::string_view name) {
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == ':' || c == '_' || c == '.' || c == '\\' || c == '-';
+    });
+}
+
+// "a-b-c.slice" as "a.slice/a-b.slice/a-b-c.slice" ("" for "-.slice").
+Result<std::string> expand_slice(std::string_view slice) {
+    auto refuse = [&](std::string_view why) {
+        return error(cat("slice ", quoted(slice), ": ", why));
+    };
+    if (!slice.ends_with(kSliceSuffix))
+        return refuse("a slice's name ends with .slice");
+    if (slice == "-.slice")
+        return std::string();
+    std::string_view name = slice.substr(0, slice.size() - kSliceSuffix.size());
+    if (name.empty() || !unit_name_characters(name))
+        return refuse("not a unit name (letters, digits and :_.\\- only)");
+    if (name.starts_with('-') || name.ends_with('-') || name.find("--") != std::string_view::npos)
+        return refuse("a dash may not start or end it, nor follow another");
+    std::string path;
+    for (size_t dash = name.find('-'); dash != std::string_view::npos;
+         dash = name.find('-', dash + 1))
+        path += cat(name.substr(0, dash), kSliceSuffix, "/");
+    return cat(path, slice);
+}
+
+} // namespace
+
+Result<std::string> systemd_cgroup_path(std::string_view path) {
+    std::vector<std::string_view> parts = split(path, ':');
+    if (parts.size() != 3)
+        return error(cat("expected systemd's form slice:prefix:name, got ", quoted(path)));
+    std::string_view slice = parts[0], prefix = parts[1], name = parts[2];
+    if (path.find('/') != std::string_view::npos)
+        return error(cat(quoted(path), ": systemd's form has no /"));
+    if (name.empty())
+        return error(cat(quoted(path), ": the name is empty"));
+    if (name.ends_with(kSliceSuffix))
+        return error(
+            cat(quoted(path), ": the name is a slice; keel makes a scope for a container"));
+    std::string unit = prefix.empty() ? cat(name, ".scope") : cat(prefix, "-", name, ".scope");
+    if (!unit_name_characters(unit))
+        return error(
+            cat("scope ", quoted(unit), ": not a unit name (letters, digits and :_.\\- only)"));
+    std::string parent = TRY(expand_slice(slice.empty() ? "system.slice" : slice));
+    return parent.empty() ? unit : cat(parent, "/", unit);
+}
+
 Result<void> enable_controllers(std::string_view relative,
                                 const std::vector<std::string>& controllers) {
     std::string request;

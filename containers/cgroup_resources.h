@@ -67,6 +67,19 @@ Result<std::vector<CgroupWrite>> cgroup_v2_writes(const Resources& resources);
 /// of a unified key ("misc"). cgroup.* core files need none.
 std::vector<std::string> controllers_needed(const std::vector<CgroupWrite>& writes);
 
+/// linux.cgroupsPath in systemd's form, "SLICE:PREFIX:NAME" (what runc
+/// and crun take with --systemd-cgroup, and containerd and podman pass
+/// with their systemd cgroup driver), as the group relative to the cgroup
+/// root that systemd gives the unit: the slice and its parents, one
+/// directory each ("a-b.slice" is "a.slice/a-b.slice"; "-.slice" is the
+/// root; empty is "system.slice"), then the scope "PREFIX-NAME.scope"
+/// ("NAME.scope" without a prefix). keel makes these directories itself:
+/// there is no systemd to ask over D-Bus. Malformed slice names (systemd's
+/// rules: a ".slice" suffix, no "--", no leading or trailing "-", letters,
+/// digits and ":_.\-" only), a NAME that is a slice, and any "/" are
+/// errors that say which part: "slice `a--b.slice`: ...".
+Result<std::string> systemd_cgroup_path(std::string_view path);
+
 /// Enables `controllers` for the children of every group from the cgroup
 /// root down to the parent of the group `relative` (to the cgroup root),
 /// creating the parents that are missing (also when `controllers` is

@@ -44,6 +44,9 @@ inline constexpr std::string_view kDefaultRuntimeRoot = "/run/keel/oci";
 struct RuntimeOptions {
     /// The directory of container records: ROOT/ID/state.json.
     std::string root = std::string(kDefaultRuntimeRoot);
+    /// runc's --systemd-cgroup: linux.cgroupsPath must be systemd's
+    /// "slice:prefix:name" (which is read so without it too).
+    bool systemd_cgroup = false;
 };
 
 /// The OCI status of a container.

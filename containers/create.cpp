@@ -224,14 +224,15 @@ Result<void> set_up_terminal(const oci::Process& process, int console_socket) {
 // The container's group relative to the cgroup root: cgroupsPath (absolute
 // paths are taken from the root; relative ones too, as keel has no parent
 // group of its own for containers), or keel.oci/ID.
-Result<std::string> cgroup_relative_path(const oci::Spec& spec, std::string_view id) {
+Result<std::string> cgroup_relative_path(const RuntimeOptions& runtime, const oci::Spec& spec,
+                                         std::string_view id) {
     std::string_view path = spec.linux_config.cgroups_path;
     if (path.empty())
         return cat("keel.oci/", id);
-    if (path.find(':') != std::string_view::npos)
-        return error(cat("linux.cgroupsPath ", quoted(path),
-                         ": systemd's slice:prefix:name form is not supported (keel is the "
-                         "service manager)"));
+    // systemd's form, as runc's systemd driver takes it; a path with a
+    // colon is never a group of the cgroupfs kind here.
+    if (runtime.systemd_cgroup || (!path.starts_with('/') && path.find(':') != path.npos))
+        return TRY_CTX(oci::systemd_cgroup_path(path), "linux.cgroupsPath");
     while (path.starts_with('/'))
         path.remove_prefix(1);
     if (path.empty())
@@ -329,7 +330,7 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     std::string cgroup_path;
     Fd cgroup_directory;
     if (cgroup2_available()) {
-        cgroup_path = TRY(cgroup_relative_path(spec, options.id));
+        cgroup_path = TRY(cgroup_relative_path(runtime, spec, options.id));
         TRY_CTX(oci::enable_controllers(cgroup_path, oci::controllers_needed(writes)),
                 cat("enable the controllers for ", quoted(cgroup_path)));
         // Claimed by its mkdir: an existing group is another container's.

@@ -385,3 +385,38 @@ TEST_CASE("a control file that is not a file cannot be opened for writing") {
     CHECK(applied.error().code() == EISDIR);
     CHECK(applied.error().to_string() == "open `pids.max`: Is a directory");
 }
+
+TEST_CASE("systemd's slice:prefix:name is the scope under its slices, as systemd places it") {
+    CHECK(*oci::systemd_cgroup_path("system.slice:docker:abc") == "system.slice/docker-abc.scope");
+    CHECK(*oci::systemd_cgroup_path("kubepods-burstable-pod12.slice:cri-containerd:f00") ==
+          "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod12.slice/"
+          "cri-containerd-f00.scope");
+    CHECK(*oci::systemd_cgroup_path(":podman:web") == "system.slice/podman-web.scope");
+    CHECK(*oci::systemd_cgroup_path("-.slice:keel:web") == "keel-web.scope");
+    CHECK(*oci::systemd_cgroup_path("machine.slice::web") == "machine.slice/web.scope");
+}
+
+TEST_CASE("malformed systemd cgroup paths say which part is wrong") {
+    auto refusal = [](std::string_view path) {
+        auto result = oci::systemd_cgroup_path(path);
+        REQUIRE_FALSE(result);
+        return result.error().to_string();
+    };
+    CHECK(refusal("/keel/web") == "expected systemd's form slice:prefix:name, got `/keel/web`");
+    CHECK(refusal("a.slice:b") == "expected systemd's form slice:prefix:name, got `a.slice:b`");
+    CHECK(refusal("a.slice:b:c:d") ==
+          "expected systemd's form slice:prefix:name, got `a.slice:b:c:d`");
+    CHECK(refusal("system.slice:docker:") == "`system.slice:docker:`: the name is empty");
+    CHECK(refusal("system.slice:x/y:web") == "`system.slice:x/y:web`: systemd's form has no /");
+    CHECK(refusal("system.slice:keel:pod.slice") ==
+          "`system.slice:keel:pod.slice`: the name is a slice; keel makes a scope for a container");
+    CHECK(refusal("system:docker:abc") == "slice `system`: a slice's name ends with .slice");
+    CHECK(refusal("a--b.slice:docker:abc") ==
+          "slice `a--b.slice`: a dash may not start or end it, nor follow another");
+    CHECK(refusal("-a.slice:docker:abc") ==
+          "slice `-a.slice`: a dash may not start or end it, nor follow another");
+    CHECK(refusal("a b.slice:docker:abc") ==
+          "slice `a b.slice`: not a unit name (letters, digits and :_.\\- only)");
+    CHECK(refusal("system.slice:do cker:abc") ==
+          "scope `do cker-abc.scope`: not a unit name (letters, digits and :_.\\- only)");
+}

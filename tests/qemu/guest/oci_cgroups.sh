@@ -160,5 +160,23 @@ echo "OCI_CGROUPS: refused: $(cat /tmp/err)"
 [ ! -e $G/keel.oci/bad ] || fail "a refused create left its group"
 [ ! -e /run/keel/oci/bad ] || fail "a refused create left its record"
 
+# 6. systemd's cgroupsPath form, with --systemd-cgroup as containerd's
+# systemd driver passes it: the scope under its slices, which stay after
+# delete as keel.oci does; a path in the other form is refused with it.
+bundle '["sleep", "600"]'
+sed -i 's|"linux": {|"linux": {"cgroupsPath": "machine-web.slice:keel:sd",|' $B/config.json
+keel oci --systemd-cgroup run --detach --bundle $B sd || fail "run with systemd's cgroupsPath"
+S=$G/machine.slice/machine-web.slice/keel-sd.scope
+pid=$(keel oci state sd | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+grep -qx "$pid" $S/cgroup.procs || fail "the process $pid is not in $S"
+[ "$(cat $S/memory.max)" = 33554432 ] || fail "the scope's memory.max: $(cat $S/memory.max)"
+keel oci delete --force sd || fail "delete sd"
+[ ! -e $S ] || fail "delete left the scope"
+[ -d $G/machine.slice/machine-web.slice ] || fail "delete took the slice"
+sed -i 's|"cgroupsPath": "machine-web.slice:keel:sd",|"cgroupsPath": "/plain",|' $B/config.json
+keel oci --systemd-cgroup create --bundle $B plain 2>/tmp/err && fail "a cgroupfs path was taken as systemd's"
+grep -q 'expected systemd' /tmp/err || fail "the refusal: $(cat /tmp/err)"
+echo "OCI_CGROUPS: systemd's slice:prefix:name form"
+
 echo "OCI_CGROUPS: PASS"
 keel poweroff
