@@ -351,6 +351,26 @@ Result<Fd> lock_partial(const std::string& partial, const std::string& context,
     return file;
 }
 
+// Links the blob into `path` from another pull's layout in `directory`
+// (pull_image's STORE/tmp/pull-*, beside the partial files), once its
+// bytes make the digest; false when no layout there has it (any more: a
+// load moves its blobs into the store).
+Result<bool> link_from_other_layout(const std::string& directory, const oci::Descriptor& descriptor,
+                                    const std::string& path) {
+    std::string blob = cat("/blobs/", oci::kDigestAlgorithmNames.name(descriptor.digest.algorithm),
+                           "/", descriptor.digest.hex);
+    for (const std::string& entry : TRY(list_directory(directory))) {
+        std::string candidate = cat(directory, "/", entry, blob);
+        if (candidate == path || !blob_present(candidate, descriptor))
+            continue;
+        if (::link(candidate.c_str(), path.c_str()) == 0)
+            return true;
+        if (errno != ENOENT)
+            return errno_error(cat("link ", quoted(candidate), " to ", quoted(path)));
+    }
+    return false;
+}
+
 // Streams a blob to LAYOUT/blobs/ALGORITHM/HEX, checking size and digest
 // as it goes; returns the bytes downloaded (0 when the blob was there
 // already, in the layout or in options.present_blobs). The bytes go first
@@ -359,7 +379,8 @@ Result<Fd> lock_partial(const std::string& partial, const std::string& context,
 // Range request (a registry that answers 200 sends it all again). A
 // partial file whose bytes then do not make the digest is removed. Two
 // pulls of one blob at once: the second waits for the first (see
-// lock_partial).
+// lock_partial), then takes the blob from the first's layout or, once
+// loaded, from the store.
 Result<uint64_t> fetch_blob(RegistrySession& session, const oci::Descriptor& descriptor,
                             const std::string& layout, const PullOptions& options) {
     std::string context = cat("blob ", descriptor.digest.str());
@@ -376,13 +397,16 @@ Result<uint64_t> fetch_blob(RegistrySession& session, const oci::Descriptor& des
                               descriptor.digest.hex);
     Fd file;
     // A pull that waited and found the blob finished by the other pull
-    // (which loads it into the store later) downloads it again: a third
-    // pull at once can take the name in between, hence the bound.
+    // takes it from that pull's layout, or from the store once that pull
+    // loaded it there (in this order: a load moves it from one to the
+    // other). Only if that pull failed since is it downloaded again: a
+    // third pull at once can take the name in between, hence the bound.
     for (int tries = 0; !file; ++tries) {
         if (tries == 3)
             return error(cat(context, ": other pulls keep downloading it; pull again"));
         file = TRY(lock_partial(partial, context, options));
-        if (!file && blob_in_store(options.present_blobs, descriptor))
+        if (!file && (TRY(link_from_other_layout(directory, descriptor, path)) ||
+                      blob_in_store(options.present_blobs, descriptor)))
             return uint64_t(0);
     }
     RemoveUnlessKept cleanup(partial);

@@ -383,7 +383,8 @@ resume_after_cut)
   ;;
 shared_blobs)
   # Two pulls of one image at once both succeed: the second waits for the
-  # first's download of the (slowly served) layer instead of failing. Then
+  # first's download of the (slowly served) layer instead of failing, and
+  # does not download it again. Then
   # a blob the store has is not downloaded again: the index's manifest for
   # this host shares tag 1's layer (Docker's "Already exists").
   make_oci_image
@@ -398,6 +399,11 @@ shared_blobs)
   wait "$second" || fail "the second of two pulls at once: $(cat "$work/out2")"
   cat "$work/out1" "$work/out2" | grep -q "another pull is downloading it; waiting" ||
     fail "neither pull waited for the other: $(cat "$work/out1" "$work/out2")"
+  # The one that waited took the other's download.
+  [ "$(grep -c "^$layer " "$work/requests")" = 1 ] ||
+    fail "the layer was downloaded twice: $(cat "$work/requests" "$work/out1" "$work/out2")"
+  cat "$work/out1" "$work/out2" | grep -q "layer $layer: already present" ||
+    fail "neither pull took the other's layer: $(cat "$work/out1" "$work/out2")"
   digest=$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m.get("annotations",{}).get("org.opencontainers.image.ref.name")=="1"][0])' "$work/oci/index.json")
   check_pulled "$ref:1" "$digest"
   fetched=$(grep -c "^$layer " "$work/requests")
