@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -221,8 +222,9 @@ Result<size_t> read_exactly(ImageSource& source, std::span<char> buffer) {
 }
 
 // Reads the chunks [first, end) back from the slot and checks each against
-// the manifest. The signed chunk hashes cover every byte, so hashing the
-// whole image as well would add a third SHA-256 pass and nothing else.
+// the manifest: those an earlier, interrupted run wrote, which are in no
+// memory to compare with. The signed chunk hashes cover every byte, so
+// hashing the whole image as well would add another pass and nothing else.
 // `buffer` (aligned, any size) is filled again and again.
 Result<void> check_written(const Manifest& manifest, SlotWriter& writer, uint64_t first,
                            uint64_t end, const AlignedBuffer& buffer) {
@@ -275,8 +277,36 @@ uint64_t end_of_chunks(const Manifest& manifest, uint64_t end, uint64_t start) {
                : manifest.chunk_offset(end - 1) + manifest.chunk_length(end - 1);
 }
 
+// Reads the chunks [first, end) back from the slot and compares them with
+// `written`, the bytes the writer has just put there from the ring, each
+// chunk of them checked against the manifest on the way in: equal bytes
+// are the signed bytes, so the read-back needs no second SHA-256 pass.
+Result<void> compare_written(const Manifest& manifest, SlotWriter& writer, uint64_t first,
+                             uint64_t end, const char* written, const AlignedBuffer& buffer) {
+    uint64_t start = manifest.chunk_offset(first);
+    uint64_t stop = end_of_chunks(manifest, end, start);
+    for (uint64_t offset = start; offset < stop;) {
+        size_t want = size_t(std::min<uint64_t>(buffer.size(), stop - offset));
+        size_t got = TRY(writer.read_back(std::span<char>(buffer.data(), want), offset));
+        const char* expected = written + (offset - start);
+        if (got == want && std::memcmp(buffer.data(), expected, got) == 0) {
+            offset += got;
+            continue;
+        }
+        size_t same =
+            std::mismatch(buffer.data(), buffer.data() + got, expected).first - buffer.data();
+        uint64_t index = (offset + same) / manifest.image.chunk_size;
+        if (same == got)
+            return error(cat("read back from the slot, ", chunk_name(manifest, index),
+                             " is cut short at byte ", offset + got));
+        return error(cat("read back from the slot, ", chunk_name(manifest, index),
+                         " is not what was written (byte ", offset + same, ")"));
+    }
+    return {};
+}
+
 // The chunks between three threads: the reader (source, SHA-256 check,
-// this thread), the writer (write, read back, check again) and the
+// this thread), the writer (write, read back, compare) and the
 // progress saver (sync, then the progress file), so that the source, the
 // disk's writes and its flushes all keep going at once. The chunks wait in
 // a ring of chunk-sized slots in one aligned buffer; the reader fills a
@@ -322,7 +352,7 @@ struct InstallPipeline {
 };
 
 // The writer: chunks out of the ring into the slot, each batch read back
-// from the device and checked at once (while the reader fills the ring
+// from the device and compared with the ring at once (while the reader fills the ring
 // further); every `progress_interval` bytes the saver is asked to make
 // them durable, without waiting for it.
 void run_slot_writer(const InstallRequest& request, const Manifest& manifest, SlotWriter& writer,
@@ -350,7 +380,9 @@ void run_slot_writer(const InstallRequest& request, const Manifest& manifest, Sl
                 std::string_view(pipeline.slot_of(from, chunk_size), size_t(end - offset)), offset);
             !written)
             return pipeline.fail(InstallFailure::Writing, std::move(written).error());
-        if (auto checked = check_written(manifest, writer, from, to, pipeline.readback); !checked)
+        if (auto checked = compare_written(manifest, writer, from, to,
+                                           pipeline.slot_of(from, chunk_size), pipeline.readback);
+            !checked)
             return pipeline.fail(InstallFailure::ReadBack, std::move(checked).error());
         unsaved += end - offset;
         std::lock_guard lock(pipeline.mutex);
@@ -390,27 +422,90 @@ void run_progress_saver(const InstallRequest& request, const Progress& identity,
     }
 }
 
+// A second SHA-256 engine on a thread of its own: the reader hands it
+// every other chunk, so that the install's one CPU-bound step (each chunk
+// hashed before it goes to the ring) runs on two CPUs. One chunk at a time.
+class ChunkHasher {
+public:
+    // Starts the thread; false (and no thread) when it cannot, or when
+    // there is one CPU and nothing to gain.
+    bool start() {
+        if (std::thread::hardware_concurrency() < 2)
+            return false;
+        try {
+            m_thread = std::thread([this] { run(); });
+        } catch (const std::system_error&) {
+            return false;
+        }
+        return true;
+    }
+    ~ChunkHasher() {
+        if (!m_thread.joinable())
+            return;
+        {
+            std::lock_guard lock(m_mutex);
+            m_stopping = true;
+        }
+        m_changed.notify_all();
+        m_thread.join();
+    }
+    // Starts hashing `bytes`, which must stay as they are until wait().
+    void hash(std::string_view bytes) {
+        {
+            std::lock_guard lock(m_mutex);
+            m_bytes = bytes;
+            m_busy = true;
+        }
+        m_changed.notify_all();
+    }
+    // The hex SHA-256 of what hash() was given.
+    std::string wait() {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return !m_busy; });
+        return std::move(m_digest);
+    }
+
+private:
+    void run() {
+        std::unique_lock lock(m_mutex);
+        while (true) {
+            m_changed.wait(lock, [&] { return m_busy || m_stopping; });
+            if (m_stopping)
+                return;
+            std::string_view bytes = m_bytes;
+            lock.unlock();
+            std::string digest = sha256_hex(bytes);
+            lock.lock();
+            m_digest = std::move(digest);
+            m_busy = false;
+            m_changed.notify_all();
+        }
+    }
+
+    std::thread m_thread;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::string_view m_bytes;
+    std::string m_digest;
+    bool m_busy = false;
+    bool m_stopping = false;
+};
+
 // Reads the chunks from `first` on from the source, checks each against
 // the manifest and hands it to the writer; then checks that the stream
-// ends there. Stops early when the writer or saver failed.
+// ends there. Two chunks at a time where a second CPU hashes one of them
+// (ChunkHasher); they reach the writer in order, and a failure in the
+// second still hands on the first. Stops early when the writer or saver
+// failed.
 Result<void> read_chunks(const InstallRequest& request, const Manifest& manifest, uint64_t start,
                          ImageSource& source, InstallPipeline& pipeline) {
     const uint64_t chunk_size = manifest.image.chunk_size;
+    const uint64_t chunks = manifest.image.chunks.size();
+    ChunkHasher second_hasher;
+    const uint64_t at_once = pipeline.slots >= 2 && second_hasher.start() ? 2 : 1;
     uint64_t reported = start;
-    for (uint64_t index = pipeline.first; index < manifest.image.chunks.size(); ++index) {
-        uint64_t done = 0;
-        {
-            std::unique_lock lock(pipeline.mutex);
-            pipeline.changed.wait(lock, [&] {
-                return pipeline.writer_error || index - pipeline.done < pipeline.slots;
-            });
-            if (pipeline.writer_error)
-                return {}; // the writer's error is the one to report
-            done = pipeline.done;
-        }
-        if (uint64_t bytes = end_of_chunks(manifest, done, start);
-            request.report && bytes != reported)
-            request.report({reported = bytes, manifest.image.size});
+    // Reads chunk `index` into its ring slot, whole or the error.
+    auto read_chunk = [&](uint64_t index) -> Result<std::string_view> {
         uint64_t length = manifest.chunk_length(index);
         char* slot = pipeline.slot_of(index, chunk_size);
         size_t got = TRY_CTX(read_exactly(source, std::span<char>(slot, size_t(length))),
@@ -420,14 +515,46 @@ Result<void> read_chunks(const InstallRequest& request, const Manifest& manifest
                              manifest.chunk_offset(index) + got, ", in ",
                              chunk_name(manifest, index), "; the manifest says ",
                              manifest.image.size, " bytes"));
-        if (std::string digest = sha256_hex(std::string_view(slot, got));
-            digest != manifest.image.chunks[index])
+        return std::string_view(slot, got);
+    };
+    // Hands chunk `index` to the writer once its digest is the manifest's.
+    auto check = [&](uint64_t index, const std::string& digest) -> Result<void> {
+        if (digest != manifest.image.chunks[index])
             return error(cat(chunk_name(manifest, index), ": SHA-256 ", digest,
                              " is not the manifest's ", manifest.image.chunks[index],
                              ": not written"));
         std::lock_guard lock(pipeline.mutex);
         pipeline.filled = index + 1;
         pipeline.changed.notify_all();
+        return {};
+    };
+    for (uint64_t index = pipeline.first; index < chunks;) {
+        uint64_t count = std::min(at_once, chunks - index);
+        uint64_t done = 0;
+        {
+            std::unique_lock lock(pipeline.mutex);
+            pipeline.changed.wait(lock, [&] {
+                return pipeline.writer_error || index + count - 1 - pipeline.done < pipeline.slots;
+            });
+            if (pipeline.writer_error)
+                return {}; // the writer's error is the one to report
+            done = pipeline.done;
+        }
+        if (uint64_t bytes = end_of_chunks(manifest, done, start);
+            request.report && bytes != reported)
+            request.report({reported = bytes, manifest.image.size});
+        std::string_view first = TRY(read_chunk(index));
+        Result<std::string_view> second = count == 2 ? read_chunk(index + 1) : std::string_view();
+        if (count == 2 && second)
+            second_hasher.hash(*second);
+        std::string first_digest = sha256_hex(first);
+        std::string second_digest = count == 2 && second ? second_hasher.wait() : std::string();
+        TRY(check(index, first_digest));
+        if (!second)
+            return std::unexpected(std::move(second).error());
+        if (count == 2)
+            TRY(check(index + 1, second_digest));
+        index += count;
     }
     char extra = 0;
     if (TRY(source.read(std::span<char>(&extra, 1))) != 0)

@@ -359,10 +359,19 @@ struct RecordingStorage final : keel::Storage {
     keel::Result<keel::File> open(const std::string& path, int flags, mode_t mode) override {
         return real.open(path, flags, mode);
     }
+    // A byte of the disk that reads back changed (once), as a bad disk
+    // would give it.
+    std::optional<uint64_t> flip_on_read;
+
     keel::Result<size_t> pread(const keel::File& file, std::span<char> buffer,
                                uint64_t offset) override {
         std::lock_guard lock(mutex);
         auto got = real.pread(file, buffer, offset);
+        if (got && file.path() == disk && flip_on_read && *flip_on_read >= offset &&
+            *flip_on_read < offset + *got) {
+            buffer[*flip_on_read - offset] ^= 0x20;
+            flip_on_read.reset();
+        }
         if (got && file.path() == disk)
             events.push_back({Op::Read, offset, *got, false, file.fd()});
         return got;
@@ -522,6 +531,20 @@ TEST_CASE("an install makes B unbootable before its first byte, reads every chun
         for (size_t i = footer + 1; i < events.size(); ++i) // nothing into B after the footer
             CHECK_FALSE((events[i].op == Op::Write && in_b(events[i])));
     }
+}
+
+TEST_CASE("a chunk that reads back other than it was written fails the install, naming it") {
+    InstallFixture fixture(200 * 1024, kAlignedAStart);
+    RecordingStorage storage;
+    storage.disk = fixture.disk;
+    storage.b_first = (kAlignedAStart + kSlotSectors) * kSector;
+    storage.b_end = storage.b_first + kSlotSectors * kSector;
+    // In the fourth 16 KiB chunk.
+    storage.flip_on_read = storage.b_first + 3 * 16384 + 100;
+    fixture.request.storage = &storage;
+    auto result = fixture.install();
+    fixture.check_refused(result, "read back from the slot, chunk 4 of 13 (bytes 49152-65535) is "
+                                  "not what was written (byte 49252)");
 }
 
 TEST_CASE("a file source reads from the offset it was opened at") {
