@@ -36,8 +36,8 @@ constexpr uint32_t kDefaultLogLines = 50;
 
 // The options keel run -d itself sets in the unit's command (--restart is
 // kept unless it is `no`: the unit's keel run counts the restarts).
-constexpr std::string_view kReplacedOptions[] = {"--detach", "--rm", "--replace", "--name",
-                                                 "--restart"};
+constexpr std::string_view kReplacedOptions[] = {"--detach", "--rm",      "--replace",
+                                                 "--name",   "--restart", "--pull"};
 
 // Where init reads transient units from; nullopt when init does not answer.
 std::optional<std::string> runtime_unit_directory() {
@@ -153,6 +153,8 @@ std::vector<std::string> supervised_run_words(std::string_view binary,
         words.emplace_back("--rm");
     words.push_back(cat("--name=", container_name));
     words.emplace_back("--sdnotify=conmon");
+    // The keel run that made the unit has pulled the image.
+    words.emplace_back("--pull=never");
     if (!args.value("--store"))
         if (const char* store = std::getenv("KEEL_IMAGE_STORE"); store && *store)
             words.push_back(cat("--store=", store));

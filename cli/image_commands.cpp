@@ -7,6 +7,8 @@
 #include "containers/containers.h"
 #include "containers/image_ref.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <ctime>
 #include <string>
@@ -32,15 +34,6 @@ const Option kStoreOption{
     .shown = Shown::InOptionList,
     .help = "the image store (default $KEEL_IMAGE_STORE or /var/lib/keel)",
 };
-
-ct::ImageStoreOptions store_of(const ParsedArgs& args) {
-    ct::ImageStoreOptions options;
-    if (auto store = args.value("--store"))
-        options.root = std::string(*store);
-    else if (const char* env = std::getenv("KEEL_IMAGE_STORE"); env && *env)
-        options.root = env;
-    return options;
-}
 
 std::string short_id(const std::string& digest) {
     size_t colon = digest.find(':');
@@ -119,8 +112,24 @@ CommandResult command_image_load(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
+// $KEEL_INSECURE_REGISTRIES: HOST[:PORT] words, separated by commas or
+// spaces.
+std::vector<std::string> insecure_registries_from_environment() {
+    std::vector<std::string> registries;
+    const char* text = std::getenv("KEEL_INSECURE_REGISTRIES");
+    if (!text)
+        return registries;
+    std::string words(text);
+    std::replace(words.begin(), words.end(), ',', ' ');
+    for (std::string_view word : split(words, ' '))
+        if (!word.empty())
+            registries.emplace_back(word);
+    return registries;
+}
+
 CommandResult command_pull(const ParsedArgs& args) {
     ct::PullOptions options;
+    options.insecure_registries = insecure_registries_from_environment();
     if (auto platform = args.value("--platform"))
         options.platform = TRY_CTX(oci::parse_platform(*platform), "--platform");
     for (std::string_view registry : args.values("--insecure-registry"))
@@ -372,5 +381,36 @@ const Command kImageCommand{
     .subcommands = {&kPull, &kImageLoad, &kImport, &kImageList, &kImageInspect, &kImageRemove,
                     &kPrune, &kMount, &kUnmount},
 };
+
+ct::ImageStoreOptions store_of(const ParsedArgs& args) {
+    ct::ImageStoreOptions options;
+    if (auto store = args.value("--store"))
+        options.root = std::string(*store);
+    else if (const char* env = std::getenv("KEEL_IMAGE_STORE"); env && *env)
+        options.root = env;
+    return options;
+}
+
+Result<void> pull_for_run(const ct::ImageStoreOptions& store, std::string_view reference,
+                          PullPolicy policy) {
+    if (policy == PullPolicy::Never)
+        return {};
+    if (policy == PullPolicy::Missing) {
+        Result<ct::ImageDetails> present = ct::inspect_image(store, reference);
+        if (present)
+            return {};
+        if (present.error().code() != ENOENT)
+            return std::unexpected(std::move(present).error());
+        print_error(cat("Unable to find image '", reference, "' locally\n"));
+    }
+    ct::PullOptions options;
+    options.insecure_registries = insecure_registries_from_environment();
+    options.progress = [](std::string_view line) { print_error(cat(line, "\n")); };
+    ct::ImageSummary image = TRY(ct::pull_image(store, reference, options));
+    print_error(
+        cat("Pulled image: ", image.reference.empty() ? std::string(reference) : image.reference,
+            " (", image.manifest_digest, ")\n"));
+    return {};
+}
 
 } // namespace keel::cli

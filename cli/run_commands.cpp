@@ -6,6 +6,7 @@
 
 #include "cli/container_units.h"
 #include "cli/exec_commands.h"
+#include "cli/image_commands.h"
 #include "control/control.h"
 
 #include "base/json.h"
@@ -148,6 +149,8 @@ const Command kRunCommand{
             text_option("--name", '\0', "NAME", "the container's name (default: made up)",
                         Repeat::LastWins, Shown::InSynopsis),
             flag_option("--replace", '\0', "remove an existing container of the same name first"),
+            text_option("--pull", '\0', "POLICY",
+                        "missing (default: pull an image the store lacks), always or never"),
             text_option("--store", '\0', "DIR",
                         "the image store (default $KEEL_IMAGE_STORE or /var/lib/keel)"),
             text_option("--root", '\0', "DIR",
@@ -387,6 +390,20 @@ CommandResult command_run(const ParsedArgs& args) {
     Result<ct::RunOptions> options = run_options(args);
     if (!options)
         return usage_error(args, options.error().to_string());
+    PullPolicy pull = PullPolicy::Missing;
+    if (auto text = args.value("--pull")) {
+        std::optional<PullPolicy> named = kPullPolicyNames.parse(*text);
+        if (!named)
+            return usage_error(
+                args, cat("--pull: expected missing, always or never, got ", quoted(*text)));
+        pull = *named;
+    }
+    // Pulled once, by the keel run the user started (not again by the one
+    // that re-executes sealed, nor by the unit init supervises a detached
+    // container with: docker does not pull again on a restart either).
+    if (options->image_source == ct::ImageSource::Store && !std::getenv("KEEL_RUN_BINARY"))
+        if (Result<void> pulled = pull_for_run(store_of(args), options->image, pull); !pulled)
+            return std::unexpected(Failure(std::move(pulled).error()));
     // Under init, init supervises a detached container. KEEL_RUN_BINARY
     // says this is keel run re-executed sealed, past that choice.
     if (options->mode == ct::RunMode::Detach && !std::getenv("KEEL_RUN_BINARY")) {

@@ -80,6 +80,7 @@ constexpr ContainerKey kContainerKeys[] = {
     {"HealthRetries", Shape::Number, "--health-retries"},
     {"HealthStartPeriod", Shape::Single, "--health-start-period"},
     {"HealthTimeout", Shape::Single, "--health-timeout"},
+    {"Pull", Shape::Single, "--pull"},
 };
 
 // Quadlet keys keel has no `keel run` option for yet: a warning says so
@@ -117,7 +118,6 @@ constexpr std::string_view kUnsupportedKeys[] = {
     "NetworkAlias",
     "Pod",
     "PodmanArgs",
-    "Pull",
     "ReadOnlyTmpfs",
     "ReloadCmd",
     "ReloadSignal",

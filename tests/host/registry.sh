@@ -381,6 +381,52 @@ resume_after_cut)
     fail "pull after a wrong partial: $(cat "$work/out")"
   pass
   ;;
+run_pulls)
+  # keel run pulls an image the store lacks (docker run's --pull missing),
+  # from a real docker-registry on 127.0.0.1 named insecure by
+  # $KEEL_INSECURE_REGISTRIES; runs it without pulling once it is there;
+  # --pull never refuses a missing image without asking the registry, and
+  # --pull always asks again.
+  make_oci_image
+  rport=$(free_port)
+  cat >"$work/registry.yml" <<EOF2
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: 127.0.0.1:$rport
+EOF2
+  docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+  servers+=($!)
+  wait_for_url "http://127.0.0.1:$rport/v2/"
+  ref=127.0.0.1:$rport/tools/busybox:1
+  skopeo copy -q --dest-tls-verify=false "oci:$work/oci:1" "docker://$ref" || fail "skopeo push"
+  state=$work/state
+  krun() { "$keel" run --root "$state" --store "$store" --rm --network none "$@"; }
+  if krun --pull never "$ref" echo hello >"$work/out" 2>&1; then fail "--pull never ran a missing image"; fi
+  grep -q "no image \`$ref\`" "$work/out" || fail "--pull never: $(cat "$work/out")"
+  grep -q 'Unable to find image' "$work/out" && fail "--pull never pulled: $(cat "$work/out")"
+  if krun "$ref" echo hello >"$work/out" 2>"$work/err"; then fail "pulled over https from a plain-http registry"; fi
+  KEEL_INSECURE_REGISTRIES="example.invalid:5000, 127.0.0.1:$rport" krun "$ref" echo hello \
+    >"$work/out" 2>"$work/err" || fail "run of a missing image: $(cat "$work/out" "$work/err")"
+  [ "$(cat "$work/out")" = hello ] || fail "the container's output: $(cat "$work/out")"
+  grep -q "Unable to find image '$ref' locally" "$work/err" || fail "no notice of the pull: $(cat "$work/err")"
+  grep -q "^Pulled image: $ref " "$work/err" || fail "no pull: $(cat "$work/err")"
+  image ls | grep -q "tools/busybox" || fail "the pulled image is not in the store: $(image ls)"
+  # There now: no registry needed.
+  krun --pull missing "$ref" echo again >"$work/out" 2>"$work/err" || fail "second run: $(cat "$work/err")"
+  [ "$(cat "$work/out")" = again ] || fail "second run's output: $(cat "$work/out")"
+  grep -q 'Unable to find\|Pulled image' "$work/err" && fail "the second run pulled: $(cat "$work/err")"
+  KEEL_INSECURE_REGISTRIES=127.0.0.1:$rport krun --pull always "$ref" true 2>"$work/err" ||
+    fail "--pull always: $(cat "$work/err")"
+  grep -q "^Pulled image: $ref " "$work/err" || fail "--pull always did not pull: $(cat "$work/err")"
+  if krun --pull newer "$ref" true 2>"$work/err"; then fail "--pull newer was taken"; fi
+  grep -q -- "--pull: expected missing, always or never, got \`newer\`" "$work/err" || fail "--pull newer: $(cat "$work/err")"
+  pass
+  ;;
 shared_blobs)
   # Two pulls of one image at once both succeed: the second waits for the
   # first's download of the (slowly served) layer instead of failing, and

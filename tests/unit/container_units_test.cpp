@@ -44,20 +44,14 @@ std::vector<std::string> exec_start_of(const std::string& text) {
 TEST_CASE("a detached container's unit runs keel run in the foreground with the user's options") {
     ::unsetenv("KEEL_IMAGE_STORE");
     std::vector<std::string> words =
-        words_for({"-d", "--name", "web", "-e", "A=1", "-p", "8080:80", "--rootfs", "/srv/root",
-                   "sh", "-c", "echo hi; sleep 60"});
-    std::vector<std::string> expected = {"/usr/bin/keel",
-                                         "run",
-                                         "--replace",
-                                         "--name=web",
-                                         "--sdnotify=conmon",
-                                         "--env=A=1",
-                                         "--publish=8080:80",
-                                         "--rootfs",
-                                         "/srv/root",
-                                         "sh",
-                                         "-c",
-                                         "echo hi; sleep 60"};
+        words_for({"-d", "--name", "web", "-e", "A=1", "--pull", "always", "-p", "8080:80",
+                   "--rootfs", "/srv/root", "sh", "-c", "echo hi; sleep 60"});
+    // The keel run that made the unit pulled the image: the unit's does not.
+    std::vector<std::string> expected = {
+        "/usr/bin/keel",     "run",          "--replace", "--name=web",
+        "--sdnotify=conmon", "--pull=never", "--env=A=1", "--publish=8080:80",
+        "--rootfs",          "/srv/root",    "sh",        "-c",
+        "echo hi; sleep 60"};
     CHECK(words == expected);
 }
 
@@ -66,9 +60,16 @@ TEST_CASE("with any --restart keel run counts the restarts and the container sta
     for (std::string_view policy : {"on-failure:3", "on-failure", "always", "unless-stopped"}) {
         std::vector<std::string> words =
             words_for({"-d", "--restart", policy, "--rootfs", "/srv/root", "false"});
-        std::vector<std::string> expected = {
-            "/usr/bin/keel",           "run",      "--replace", "--name=web", "--sdnotify=conmon",
-            cat("--restart=", policy), "--rootfs", "/srv/root", "false"};
+        std::vector<std::string> expected = {"/usr/bin/keel",
+                                             "run",
+                                             "--replace",
+                                             "--name=web",
+                                             "--sdnotify=conmon",
+                                             "--pull=never",
+                                             cat("--restart=", policy),
+                                             "--rootfs",
+                                             "/srv/root",
+                                             "false"};
         CHECK(words == expected);
     }
     std::vector<std::string> never = words_for({"-d", "--restart", "no", "--rootfs", "/r", "true"});
@@ -95,7 +96,7 @@ TEST_CASE("a container started again under init runs keel container start in the
 TEST_CASE("combined short flags with -d lose only the detach") {
     ::unsetenv("KEEL_IMAGE_STORE");
     std::vector<std::string> words = words_for({"-di", "--rm", "busybox"});
-    CHECK(std::vector<std::string>(words.begin() + 6, words.end()) ==
+    CHECK(std::vector<std::string>(words.begin() + 7, words.end()) ==
           std::vector<std::string>{"--interactive", "busybox"});
 }
 
@@ -105,14 +106,14 @@ TEST_CASE("-e KEY takes its value from the caller, not from init") {
     ::unsetenv("KEEL_TEST_UNSET");
     std::vector<std::string> words =
         words_for({"-e", "KEEL_TEST_GREETING", "-e", "KEEL_TEST_UNSET", "busybox"});
-    CHECK(std::vector<std::string>(words.begin() + 5, words.end()) ==
+    CHECK(std::vector<std::string>(words.begin() + 6, words.end()) ==
           std::vector<std::string>{"--env=KEEL_TEST_GREETING=hello there", "busybox"});
 }
 
 TEST_CASE("the caller's image store goes along unless --store names one") {
     ::setenv("KEEL_IMAGE_STORE", "/var/tmp/store", 1);
     std::vector<std::string> words = words_for({"busybox"});
-    CHECK(words.at(5) == "--store=/var/tmp/store");
+    CHECK(words.at(6) == "--store=/var/tmp/store");
     words = words_for({"--store", "/other", "busybox"});
     CHECK(std::ranges::count(words, "--store=/var/tmp/store") == 0);
     CHECK(std::ranges::count(words, "--store=/other") == 1);

@@ -147,7 +147,7 @@ TEST_CASE("multi-valued keys split as in systemd: quoted environment words, repe
                                "Ulimit=nofile=1024:4096\nUlimit=nproc=64\n"
                                "Network=host\nLabel=app=web \"tier=front end\"\n"
                                "Tmpfs=/run\nHostName=web1\nWorkingDir=/srv\nRunInit=yes\n"
-                               "Memory=512m\nPidsLimit=100\nNoNewPrivileges=true\n"
+                               "Memory=512m\nPidsLimit=100\nNoNewPrivileges=true\nPull=never\n"
                                "SeccompProfile=/etc/keel/seccomp.json\n"
                                "Entrypoint=[\"/bin/sh\", \"-c\"]\n");
     REQUIRE(unit);
@@ -182,6 +182,7 @@ TEST_CASE("multi-valued keys split as in systemd: quoted environment words, repe
                          "--pids-limit=100",
                          "--ulimit=nofile=1024:4096",
                          "--ulimit=nproc=64",
+                         "--pull=never",
                      });
     CHECK(argv.back() == "web");
 }
