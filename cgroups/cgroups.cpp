@@ -665,4 +665,36 @@ Result<void> Cgroup::remove_tree() const {
     return remove();
 }
 
+std::optional<std::string> own_unit_group(std::string_view root) {
+    if (!cgroup2_available(root))
+        return std::nullopt;
+    Result<std::string> text = read_file("/proc/self/cgroup");
+    if (!text)
+        return std::nullopt;
+    std::string prefix = cat("0::/", kKeelSlice, "/");
+    for (std::string_view line : split(*text, '\n')) {
+        if (!line.starts_with(prefix))
+            continue;
+        std::string_view unit = line.substr(prefix.size());
+        unit = unit.substr(0, unit.find('/'));
+        if (!unit.ends_with(".service"))
+            return std::nullopt;
+        return cat(kKeelSlice, "/", unit);
+    }
+    return std::nullopt;
+}
+
+Result<void> move_into_supervisor(const std::string& group, std::string_view root) {
+    std::string path = join_path(root, group);
+    std::string supervisor = join_path(path, kSupervisorGroup);
+    constexpr int kMoveRounds = 10;
+    for (int round = 0; round < kMoveRounds; ++round) {
+        TRY_CTX(move_processes(path, supervisor),
+                cat("move the processes of ", quoted(group), " into ", kSupervisorGroup));
+        if (TRY(read_pids(join_path(path, "cgroup.procs"))).empty())
+            return {};
+    }
+    return error(cat("cgroup ", quoted(group), ": processes keep appearing in it"));
+}
+
 } // namespace keel

@@ -167,4 +167,22 @@ private:
     std::string m_path;
 };
 
+/// The child group of a unit's group that holds the unit's own processes
+/// once a container has a group of its own below the unit's (cgroup v2
+/// lets only a group without processes give controllers to children).
+/// init starts a unit's processes there when it exists.
+inline constexpr std::string_view kSupervisorGroup = "supervisor";
+
+/// The group of the keel unit the calling process runs in, relative to
+/// the cgroup root ("keel.slice/web.service"; its supervisor child counts
+/// as the unit's own); nullopt when it runs in none (another group, or no
+/// cgroup v2 at `root`).
+std::optional<std::string> own_unit_group(std::string_view root = kCgroupRoot);
+
+/// Moves every process of `group` (relative to `root`) into its
+/// supervisor child, made if missing, until none is left (a fork may race
+/// the move: a few rounds), so that the group can have children with
+/// controllers.
+Result<void> move_into_supervisor(const std::string& group, std::string_view root = kCgroupRoot);
+
 } // namespace keel

@@ -331,6 +331,11 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     Fd cgroup_directory;
     if (cgroup2_available()) {
         cgroup_path = TRY(cgroup_relative_path(runtime, spec, options.id));
+        // A group below the caller's own unit's (keel run in a unit): the
+        // unit's processes make room for it (cgroup v2's rule).
+        if (std::optional<std::string> unit = own_unit_group();
+            unit && cgroup_path.starts_with(*unit + "/"))
+            TRY(move_into_supervisor(*unit));
         TRY_CTX(oci::enable_controllers(cgroup_path, oci::controllers_needed(writes)),
                 cat("enable the controllers for ", quoted(cgroup_path)));
         // Claimed by its mkdir: an existing group is another container's.

@@ -548,7 +548,15 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
                 TRY_CTX(admit_mapped_root(records_root(state_root), directories, place.id_maps),
                         "--userns");
             }
-            std::string config = TRY(make_spec(options, image, place));
+            // Under a unit (a .container unit, keel run -d under init, a
+            // unit's ExecStart=): the container's group is below the
+            // unit's, under its limits, counted in its status and ended
+            // with it.
+            RunOptions placed = options;
+            if (placed.cgroup_parent.empty())
+                if (std::optional<std::string> unit = own_unit_group())
+                    placed.cgroup_parent = cat("/", *unit);
+            std::string config = TRY(make_spec(placed, image, place));
             TRY(write_new_file(bundle + "/config.json", config, 0600));
             TRY(write_new_file(
                 bundle + "/container.json",

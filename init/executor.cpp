@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace keel {
@@ -198,6 +199,13 @@ Result<pid_t> Executor::start_process(const Unit& unit, const ExecCommand& comma
     if (m_options.use_cgroups) {
         const Cgroup* group = TRY_CTX(cgroup_of(unit), "cgroup");
         cgroup_directory = TRY_CTX(group->open_directory(), "cgroup");
+        // A container with a group of its own below the unit's (keel run
+        // in the unit) moved the unit's processes into the supervisor
+        // group: the unit's own group can hold none now.
+        if (Fd supervisor(::openat(cgroup_directory.get(), std::string(kSupervisorGroup).c_str(),
+                                   O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            supervisor)
+            cgroup_directory = std::move(supervisor);
         options.cgroup_fd = cgroup_directory.get();
     }
     // The exec need not hold up the next start (it runs on another CPU
@@ -281,7 +289,8 @@ void Executor::unit_stopped(const Unit& unit) {
         return;
     auto populated = it->second.populated();
     if (populated && !*populated) {
-        if (auto removed = it->second.remove(); !removed)
+        // With what a container or its supervisor made below it.
+        if (auto removed = it->second.remove_tree(); !removed)
             log_debug(cat(unit.name, ": ", removed.error().to_string()));
         m_cgroups.erase(it);
     }

@@ -137,6 +137,28 @@ case "$ps_out" in
   *) fail PS "keel ps: $ps_out" ;;
 esac
 
+# -- the container's group is below the unit's (whose MemoryMax= is over
+# it), and the unit's own processes (keel run) moved to its supervisor
+# group: cgroup v2 allows processes only in the leaves.
+G=/sys/fs/cgroup/keel.slice/web.service
+httpd_group=$(sed -n 's/^0:://p' "/proc/$(pidof httpd | cut -d ' ' -f 1)/cgroup" 2>/dev/null)
+case "$httpd_group" in
+  /keel.slice/web.service/supervisor | /keel.slice/web.service/supervisor/*)
+    fail CGROUP "httpd is in the supervisor group: $httpd_group" ;;
+  /keel.slice/web.service/?*)
+    if [ "$(cat $G/memory.max)" != 67108864 ]; then
+      fail CGROUP "web.service's memory.max is $(cat $G/memory.max), not 64M"
+    elif [ -n "$(cat $G/cgroup.procs)" ]; then
+      fail CGROUP "web.service's own group holds processes: $(cat $G/cgroup.procs)"
+    elif ! grep -q . $G/supervisor/cgroup.procs; then
+      fail CGROUP "nothing in $G/supervisor"
+    else
+      pass CGROUP "httpd in $httpd_group, keel run in supervisor, under web.service's memory.max 64M"
+    fi
+    ;;
+  *) fail CGROUP "httpd is in ${httpd_group:-no group}, not below keel.slice/web.service" ;;
+esac
+
 # -- Notify=healthy gated after-web.service: it started after httpd came up,
 # and its first request was answered.
 if wait_for 30 test -s /run/cu/after-web.first; then
@@ -187,6 +209,8 @@ case "$ps_out" in
   *)
     if pidof httpd >/dev/null; then
       fail STOP "httpd still runs after keel stop web"
+    elif ! wait_for 10 sh -c "! test -e $G"; then
+      fail STOP "web.service's group is left: $(find $G -type d)"
     else
       pass STOP "web.service is $(state web.service), keel ps lists no web"
     fi
