@@ -26,6 +26,7 @@ const std::vector<DockerVerb> kDockerVerbs = {
     {"port", {"port"}},
     {"start", {"container", "start"}},
     {"restart", {"container", "restart"}},
+    {"stats", {"stats"}},
 };
 
 namespace {

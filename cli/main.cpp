@@ -42,8 +42,8 @@ const Command kKeel{
                     &kPowerCommand,     &kModprobeCommand,     &kCgroupCommand,    &kOciCommand,
                     &kImageCommand,     &kNetworkCommand,      &kRunCommand,       &kExecCommand,
                     &kContainerCommand, &kPsCommand,           &kRmCommand,        &kInspectCommand,
-                    &kPortCommand,      &kKvCommand,           &kPatchCommand,     &kUpdateCommand,
-                    &kSha256Command,    &kVersionCommand},
+                    &kPortCommand,      &kStatsCommand,        &kKvCommand,        &kPatchCommand,
+                    &kUpdateCommand,    &kSha256Command,       &kVersionCommand},
 };
 
 std::string_view basename_of(std::string_view path) {

@@ -775,6 +775,87 @@ CommandResult command_inspect(const ParsedArgs& args) {
     }());
 }
 
+// "1.984MiB", as docker stats shows memory (powers of 1024, four digits).
+std::string binary_size(uint64_t bytes) {
+    static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = double(bytes);
+    size_t unit = 0;
+    while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+        value /= 1024;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, "%.4g%s", value, kUnits[unit]);
+    return text;
+}
+
+// "12.34%".
+std::string percent(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f%%", value);
+    return text;
+}
+
+// The machine's memory, the limit docker stats shows for a group without one.
+uint64_t machine_memory() {
+    Result<std::string> meminfo = read_file("/proc/meminfo");
+    if (!meminfo)
+        return 0;
+    for (std::string_view line : split(*meminfo, '\n'))
+        if (line.starts_with("MemTotal:"))
+            return parse_u64(trim(line.substr(9, line.find(" kB") - 9))).value_or(0) * 1024;
+    return 0;
+}
+
+// `docker stats --no-stream`: each running container's CPU % (over half a
+// second), memory use against its limit, and tasks, from its cgroup.
+CommandResult command_container_stats(const ParsedArgs& args) {
+    std::string state_root = root_option(args);
+    return failed([&]() -> Result<void> {
+        std::vector<ct::RunContainer> chosen;
+        if (args.positionals("CONTAINER").empty()) {
+            for (ct::RunContainer& container : TRY(ct::list_containers(state_root)))
+                if (ct::container_status(state_root, container) == "running")
+                    chosen.push_back(std::move(container));
+        } else {
+            for (std::string_view reference : args.positionals("CONTAINER"))
+                chosen.push_back(TRY(ct::find_container(state_root, reference)));
+        }
+        constexpr uint64_t kSampleUsec = 500000;
+        std::vector<std::optional<ct::ContainerStats>> before;
+        for (const ct::RunContainer& container : chosen)
+            before.push_back(ct::container_stats(state_root, container));
+        uint64_t started = monotonic_usec();
+        ::usleep(kSampleUsec);
+        uint64_t elapsed = std::max<uint64_t>(1, monotonic_usec() - started);
+        uint64_t memory = machine_memory();
+        std::string out = cat(pad("CONTAINER ID", 15), pad("NAME", 20), pad("CPU %", 10),
+                              pad("MEM USAGE / LIMIT", 24), pad("MEM %", 10), "PIDS\n");
+        for (size_t i = 0; i < chosen.size(); ++i) {
+            std::optional<ct::ContainerStats> now = ct::container_stats(state_root, chosen[i]);
+            std::string cpu = "--", usage = "-- / --", share = "--", pids = "--";
+            if (now) {
+                uint64_t used = before[i] && now->cpu_usage_usec >= before[i]->cpu_usage_usec
+                                    ? now->cpu_usage_usec - before[i]->cpu_usage_usec
+                                    : 0;
+                cpu = percent(100.0 * double(used) / double(elapsed));
+                uint64_t limit = now->memory_max.value_or(memory);
+                if (now->memory_current) {
+                    usage = cat(binary_size(*now->memory_current), " / ", binary_size(limit));
+                    if (limit > 0)
+                        share = percent(100.0 * double(*now->memory_current) / double(limit));
+                }
+                if (now->pids_current)
+                    pids = cat(*now->pids_current);
+            }
+            out += cat(pad(chosen[i].id.substr(0, 12), 15), pad(chosen[i].name, 20), pad(cpu, 10),
+                       pad(usage, 24), pad(share, 10), pids, "\n");
+        }
+        print(out);
+        return {};
+    }());
+}
+
 // `docker port`: "80/tcp -> 0.0.0.0:32768" for each published port, or
 // with PORT ("80", "80/udp") just where it is published.
 CommandResult command_port(const ParsedArgs& args) {
@@ -815,6 +896,18 @@ const Command kPortCommand{
     .positionals = {{.name = "CONTAINER", .noun = "container"},
                     {.name = "PORT", .count = Count::Optional, .noun = "port"}},
     .run = command_port,
+};
+
+const Command kStatsCommand{
+    .names = {"stats"},
+    .summary = "the running containers' CPU, memory and tasks, from their cgroups (docker stats)",
+    .options = {kContainerRootOption,
+                {.name = "--no-stream", .help = "one sample (the only way keel prints them)"}},
+    .positionals = {{.name = "CONTAINER", .count = Count::Any, .noun = "container"}},
+    .notes = "CPU % is over half a second (100% is one CPU's time); without a memory limit the "
+             "machine's memory is the limit. A container without a group of its own (no cgroup "
+             "v2) shows --.",
+    .run = command_container_stats,
 };
 
 const Command kPsCommand{
@@ -903,12 +996,12 @@ const Command kInspectCommand{
 const Command kContainerCommand{
     .names = {"container"},
     .summary = "the containers keel run made: ps, exec, start, restart, stop, kill, rm, "
-               "inspect, logs, port",
+               "inspect, logs, port, stats",
     .notes = "`keel stop` and `keel kill` are the service manager's, so a container is "
              "stopped with `keel container stop`; ps, exec, rm and inspect are also top-level.",
     .subcommands = {&kPsCommand, &kExecCommand, &kContainerStartCommand, &kContainerRestartCommand,
                     &kStopCommand, &kKillCommand, &kRmCommand, &kInspectCommand,
-                    &kContainerLogsCommand, &kPortCommand},
+                    &kContainerLogsCommand, &kPortCommand, &kStatsCommand},
 };
 
 CommandResult run_run(std::span<const std::string_view> args, char** argv) {

@@ -34,6 +34,7 @@ extern const Command kContainerStartCommand;
 extern const Command kContainerRestartCommand;
 /// `keel port CONTAINER [PORT]`: where its ports are published.
 extern const Command kPortCommand;
+extern const Command kStatsCommand;
 /// `keel container ps|stop|kill|rm|inspect` (top-level `keel stop` and
 /// `keel kill` are the service manager's).
 extern const Command kContainerCommand;

@@ -7,6 +7,8 @@
 #include "base/json.h"
 #include "base/strings.h"
 #include "base/sys.h"
+#include "cgroups/cgroups.h"
+#include "containers/record.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -404,6 +406,19 @@ Result<std::string> inspect_container(const std::string& state_root,
         }
         json.end_object().end_object();
     }
+    if (running)
+        if (std::optional<ContainerStats> stats = container_stats(state_root, container)) {
+            json.key("Stats")
+                .begin_object()
+                .field("Cgroup", stats->cgroup)
+                .field("MemoryCurrent", stats->memory_current)
+                .field("MemoryMax", stats->memory_max)
+                .field("PidsCurrent", stats->pids_current)
+                .field("PidsMax", stats->pids_max)
+                .field("CpuUsageUsec", stats->cpu_usage_usec)
+                .field("OomKills", stats->oom_kills)
+                .end_object();
+        }
     json.key("Container").value(metadata);
     if (Result<std::string> config =
             read_file(bundle_of(state_root, container.id) + "/config.json"))
@@ -412,6 +427,69 @@ Result<std::string> inspect_container(const std::string& state_root,
     json.end_object();
     return json.text();
 }
+
+namespace {
+
+// A cgroup file holding one number, or "max" (nullopt); nullopt too where
+// the file is not there (its controller not enabled for the group).
+Result<std::optional<uint64_t>> cgroup_number(const std::string& path) {
+    if (!path_exists(path))
+        return std::nullopt;
+    std::string text = TRY(read_file(path));
+    std::string_view value = trim(text);
+    if (value == "max")
+        return std::nullopt;
+    std::optional<uint64_t> number = parse_u64(value);
+    if (!number)
+        return error(cat(quoted(path), ": not a number: ", quoted(value.substr(0, 40))));
+    return *number;
+}
+
+// container_stats() of the group `cgroup` (relative to the cgroup root).
+Result<ContainerStats> read_container_stats(const std::string& cgroup);
+
+} // namespace
+
+std::optional<ContainerStats> container_stats(const std::string& state_root,
+                                              const RunContainer& container) {
+    Result<Record> record = read_record(runtime_of(state_root), container.id);
+    if (!record || record->cgroup.empty())
+        return std::nullopt;
+    Result<ContainerStats> read = read_container_stats(record->cgroup);
+    if (!read)
+        return std::nullopt;
+    return std::move(*read);
+}
+
+namespace {
+
+Result<ContainerStats> read_container_stats(const std::string& cgroup) {
+    std::string directory = cat(kCgroupRoot, "/", cgroup);
+    ContainerStats stats;
+    stats.cgroup = cgroup;
+    stats.memory_current = TRY(cgroup_number(directory + "/memory.current"));
+    // The limit in force: the lowest of the group's and its ancestors'
+    // (a unit's MemoryMax= over the container's group).
+    for (std::string group = cgroup; !group.empty();) {
+        if (std::optional<uint64_t> limit =
+                TRY(cgroup_number(cat(kCgroupRoot, "/", group, "/memory.max"))))
+            stats.memory_max = std::min(*limit, stats.memory_max.value_or(*limit));
+        size_t slash = group.rfind('/');
+        group.resize(slash == std::string::npos ? 0 : slash);
+    }
+    stats.pids_current = TRY(cgroup_number(directory + "/pids.current"));
+    stats.pids_max = TRY(cgroup_number(directory + "/pids.max"));
+    std::string cpu_stat = directory + "/cpu.stat";
+    std::string text = TRY(read_file(cpu_stat));
+    for (std::string_view line : split(text, '\n'))
+        if (line.starts_with("usage_usec "))
+            stats.cpu_usage_usec = parse_u64(line.substr(11)).value_or(0);
+    if (path_exists(directory + "/memory.events"))
+        stats.oom_kills = TRY(read_oom_kills(directory));
+    return stats;
+}
+
+} // namespace
 
 Result<uint64_t> read_oom_kills(const std::string& cgroup_directory) {
     std::string path = cgroup_directory + "/memory.events";

@@ -733,9 +733,29 @@ Result<void> kill_container(const std::string& state_root, const RunContainer& c
 Result<void> remove_container(const std::string& state_root, const RunContainer& container,
                               DeleteMode mode);
 
+/// A running container's cgroup counters (what `docker stats` shows),
+/// each one where its controller is enabled for the container's group.
+struct ContainerStats {
+    std::string cgroup;                     // relative to the cgroup root
+    std::optional<uint64_t> memory_current; // memory.current
+    std::optional<uint64_t> memory_max;     // the lowest memory.max of it and its ancestors
+    std::optional<uint64_t> pids_current;   // pids.current
+    std::optional<uint64_t> pids_max;       // pids.max; none: "max"
+    uint64_t cpu_usage_usec = 0;            // cpu.stat usage_usec (always there)
+    uint64_t oom_kills = 0;                 // memory.events oom_kill
+};
+
+/// The counters of `container`'s group; nullopt when it is not running,
+/// has no group (no cgroup v2), or its group went while being read.
+std::optional<ContainerStats> container_stats(const std::string& state_root,
+                                              const RunContainer& container);
+
 /// `keel inspect`'s JSON object for the container: Id, Name, Created,
 /// State (Docker's: Status, Running, Pid, ExitCode, OOMKilled, StartedAt,
-/// FinishedAt, Health), Container (container.json) and Config (config.json).
+/// FinishedAt, Health), Container (container.json), Config (config.json)
+/// and, while it runs in a group of its own, Stats (container_stats():
+/// Cgroup, MemoryCurrent, MemoryMax, PidsCurrent, PidsMax, CpuUsageUsec,
+/// OomKills; a limit that is "max" is null).
 Result<std::string> inspect_container(const std::string& state_root, const RunContainer& container);
 
 /// Reads oom_kill from a cgroup v2 memory.events file's text (0 when it

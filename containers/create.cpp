@@ -48,6 +48,7 @@
 #include "containers/terminal.h"
 #include "rootfs/rootfs.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <csignal>
@@ -336,7 +337,18 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         if (std::optional<std::string> unit = own_unit_group();
             unit && cgroup_path.starts_with(*unit + "/"))
             TRY(move_into_supervisor(*unit));
-        TRY_CTX(oci::enable_controllers(cgroup_path, oci::controllers_needed(writes)),
+        // Those the limits need, and the ones whose counters `keel stats`
+        // and `inspect` read (as runc gives a group every controller its
+        // parent has), where the machine has them.
+        std::vector<std::string> controllers = oci::controllers_needed(writes);
+        if (Result<std::string> text = read_file(cat(kCgroupRoot, "/cgroup.controllers"))) {
+            std::vector<std::string_view> available = split(trim(*text), ' ');
+            for (std::string_view counted : {"cpu", "memory", "pids"})
+                if (std::ranges::find(available, counted) != available.end() &&
+                    std::ranges::find(controllers, counted) == controllers.end())
+                    controllers.emplace_back(counted);
+        }
+        TRY_CTX(oci::enable_controllers(cgroup_path, controllers),
                 cat("enable the controllers for ", quoted(cgroup_path)));
         // Claimed by its mkdir: an existing group is another container's.
         std::string group_directory = cat(kCgroupRoot, "/", cgroup_path);

@@ -63,7 +63,7 @@ qt_reject 'Kernel panic'
 qt_reject 'Attempted to kill init'
 echo "$QT_NAME: $(qt_verdict)"
 
-checks=(IMPORT UNIT DOCKER_SERVICE LOOPBACK BRIDGE RUN_PROBE HTTP LOGS PS CGROUP HEALTH_GATE RESTART DOCKER_UNIT STOP)
+checks=(IMPORT UNIT DOCKER_SERVICE LOOPBACK BRIDGE RUN_PROBE HTTP LOGS PS CGROUP STATS HEALTH_GATE RESTART DOCKER_UNIT STOP)
 console=$(tr -d '\r' <"$QT_LOG")
 failures=()
 for c in "${checks[@]}"; do

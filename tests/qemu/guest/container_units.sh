@@ -159,6 +159,21 @@ case "$httpd_group" in
   *) fail CGROUP "httpd is in ${httpd_group:-no group}, not below keel.slice/web.service" ;;
 esac
 
+# -- keel stats and keel inspect read the container's group: the limit in
+# force is web.service's MemoryMax=.
+stats=$(keel stats --no-stream web 2>&1)
+inspected=$(keel inspect web 2>&1)
+case "$stats" in
+  *web*"/ 64MiB"*)
+    case "$inspected" in
+      *'"Stats":{"Cgroup":"keel.slice/web.service/'*'"MemoryMax":67108864'*)
+        pass STATS "$(echo "$stats" | tail -n 1)" ;;
+      *) fail STATS "keel inspect web has no such Stats: $(echo "$inspected" | grep -o '"Stats":{[^}]*}')" ;;
+    esac
+    ;;
+  *) fail STATS "keel stats --no-stream web: $stats" ;;
+esac
+
 # -- Notify=healthy gated after-web.service: it started after httpd came up,
 # and its first request was answered.
 if wait_for 30 test -s /run/cu/after-web.first; then
