@@ -214,11 +214,27 @@ Result<void> write_id_map(pid_t pid, std::string_view file,
 // A pty for the container: the master goes to the console socket, the
 // slave becomes the process's stdin, stdout, stderr and /dev/console.
 Result<void> set_up_terminal(const oci::Process& process, int console_socket) {
-    std::string slave_path = TRY(make_console(console_socket, process.console_size));
-    // /dev/console is the pty, as the spec asks when process.terminal is set.
-    if (!path_exists("/dev/console"))
-        TRY(write_new_file("/dev/console", "", 0600));
-    TRY(mount_filesystem(slave_path, "/dev/console", "", MS_BIND));
+    TRY(make_console(console_socket, process.console_size));
+    // /dev/console is the pty, as the spec asks when process.terminal is
+    // set: a bind mount of the slave the process has as stdin (a file
+    // descriptor, not a /dev/pts path another process could swap) onto a
+    // /dev/console that is no symlink.
+    Fd target(::open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!target && errno == ENOENT) {
+        Fd made(::open("/dev/console", O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600));
+        if (!made)
+            return errno_error("make /dev/console");
+        target = Fd(::open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    }
+    if (!target)
+        return errno_error("open /dev/console");
+    struct stat info {};
+    if (::fstat(target.get(), &info) != 0)
+        return errno_error("stat /dev/console");
+    if (S_ISLNK(info.st_mode))
+        return error("/dev/console is a symlink: refused as the console's mount point");
+    Fd slave = TRY_CTX(clone_mount(STDIN_FILENO, Submounts::Excluded), "the pty for /dev/console");
+    TRY_CTX(move_mount(slave.get(), target.get()), "mount the pty on /dev/console");
     return {};
 }
 

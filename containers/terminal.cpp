@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 namespace keel::containers {
@@ -79,6 +81,10 @@ std::optional<oci::ConsoleSize> own_window_size() {
     return std::nullopt;
 }
 
+// /dev/ptmx and devpts's ptmx: TTYAUX_MAJOR, minor 2.
+constexpr unsigned kPtyMuxMajor = 5;
+constexpr unsigned kPtyMuxMinor = 2;
+
 Result<void> set_window_size(int master, const oci::ConsoleSize& size) {
     winsize window{.ws_row = uint16_t(size.height),
                    .ws_col = uint16_t(size.width),
@@ -90,7 +96,16 @@ Result<void> set_window_size(int master, const oci::ConsoleSize& size) {
 }
 
 Result<std::string> make_console(int console_socket, const std::optional<oci::ConsoleSize>& size) {
+    // Opened in the container's /dev, which its processes may have changed
+    // (a symlink in place of /dev/ptmx): it must be the multiplexer, and
+    // the slave is the master's own peer (TIOCGPTPEER), never a path.
     Fd master = TRY(open_file("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    struct stat master_stat {};
+    if (::fstat(master.get(), &master_stat) != 0)
+        return errno_error("stat /dev/ptmx");
+    if (!S_ISCHR(master_stat.st_mode) || major(master_stat.st_rdev) != kPtyMuxMajor ||
+        minor(master_stat.st_rdev) != kPtyMuxMinor)
+        return error("/dev/ptmx is not the pty multiplexer (character device 5:2)");
     int unlock = 0;
     if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0)
         return errno_error("unlock the pty");
@@ -98,7 +113,9 @@ Result<std::string> make_console(int console_socket, const std::optional<oci::Co
     if (::ioctl(master.get(), TIOCGPTN, &number) != 0)
         return errno_error("name the pty");
     std::string slave_path = cat("/dev/pts/", number);
-    Fd slave = TRY(open_file(slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    Fd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!slave)
+        return errno_error("open the pty's slave (TIOCGPTPEER)");
     if (size)
         TRY(set_window_size(slave.get(), *size));
 

@@ -144,6 +144,11 @@ lifecycle)
   wait_for 50 has_status waiting stopped || fail "a created container ignored SIGTERM: $(oci state waiting)"
   oci delete waiting || fail "delete waiting"
   oci state web | grep -q '"pid":0' || fail "a stopped container shows a pid: $(oci state web)"
+  # Killing a stopped container is an error, as the spec says, and leaves
+  # it as it was.
+  oci kill web KILL 2>"$work/err" && fail "kill of a stopped container succeeded"
+  grep -q 'not running' "$work/err" || fail "kill of a stopped container: $(cat "$work/err")"
+  [ "$(status_of web)" = stopped ] || fail "after a refused kill: $(oci state web)"
   oci delete web || fail "delete"
   if (: >>/proc/self/fd/8) 2>"$work/err"; then fail "the runtime's binary could be opened for writing through /proc/$pid/exe"; fi
   grep -q 'Read-only file system' "$work/err" || fail "the runtime's binary for writing: $(cat "$work/err")"
@@ -210,6 +215,10 @@ failed_create)
   [ ! -e "$root/mknod" ] || fail "a record is left after refusing CAP_MKNOD"
   # A taken id.
   make_bundle "$b" '["sleep", "5"]'
+  # A missing bundle: a clear error naming it, nothing made.
+  oci create --bundle "$work/no-such-bundle" nobundle 2>"$work/err" && fail "a missing bundle was accepted"
+  grep -q "no-such-bundle" "$work/err" || fail "the error does not name the bundle: $(cat "$work/err")"
+  [ ! -e "$root/nobundle" ] || fail "a missing bundle left a record"
   oci create --bundle "$b" twice || fail "create"
   oci create --bundle "$b" twice 2>"$work/err" && fail "an id was taken twice"
   grep -q 'exists already' "$work/err" || fail "taken id: $(cat "$work/err")"

@@ -383,7 +383,7 @@ terminal)
   command -v script >/dev/null || { echo "SKIP: no script (util-linux)"; exit 77; }
   cat >"$work/session.sh" <<EOF
 stty rows 33 cols 101
-"$keel" run --root "$state" --rm ${no_mknod[*]} -t --rootfs "$rootfs" sh -c 'tty; stty size; exit 7'
+"$keel" run --root "$state" --rm ${no_mknod[*]} -t --rootfs "$rootfs" sh -c 'tty; stty size; [ "\$(stat -L -c %t:%T /dev/console)" = "\$(stat -L -c %t:%T \$(tty))" ] && echo console=pty; exit 7'
 echo "status=\$?"
 stty -g >"$work/mode.before"
 "$keel" run --root "$state" --rm ${no_mknod[*]} -it --rootfs "$rootfs" sh -c 'read line; echo "got:\$line"; exit 3'
@@ -394,6 +394,7 @@ EOF
     fail "script: $out"
   echo "$out" | grep -qx /dev/pts/0 || fail "tty: $out"
   echo "$out" | grep -qx '33 101' || fail "stty size: $out"
+  echo "$out" | grep -qx console=pty || fail "/dev/console is not the process's pty: $out"
   echo "$out" | grep -qx status=7 || fail "-t exit status: $out"
   echo "$out" | grep -qx got:hello || fail "-it input: $out"
   echo "$out" | grep -qx status=3 || fail "-it exit status: $out"
