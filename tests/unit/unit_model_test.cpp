@@ -411,6 +411,21 @@ TEST_CASE("a target file takes [Unit] and [Install]; a [Service] section there i
           ".target units)");
 }
 
+TEST_CASE("a percentage in CPUQuota= is not read as a specifier, as in systemd") {
+    auto unit = parse("[Service]\nExecStart=/bin/a\nCPUQuota=20%\n");
+    REQUIRE(unit);
+    CHECK(unit->service.cgroup_limits.cpu_quota_percent == std::optional<uint32_t>(20));
+    CHECK(service_error("MemoryMax=50%\n") ==
+          "web.service:3: MemoryMax: MemoryMax=50%: a percentage of RAM is not supported; give a "
+          "size such as 512M");
+    CHECK(service_error("TasksMax=15%\n") ==
+          "web.service:3: TasksMax: TasksMax=15%: a percentage of the system's limit is not "
+          "supported; give a number");
+    CHECK(service_error("CPUQuota=%n\n") ==
+          "web.service:3: CPUQuota: CPUQuota=%n: not a percentage (50% is half a CPU, 150% one "
+          "and a half)");
+}
+
 TEST_CASE("CPUWeight= and IO*BandwidthMax= become the service's cgroup limits") {
     auto unit = parse("[Service]\nExecStart=/bin/a\nCPUWeight=20\n"
                       "IOReadBandwidthMax=/dev/vda 10M\nIOWriteBandwidthMax=/dev/vda 2G\n"
