@@ -27,10 +27,12 @@ namespace keel {
 namespace {
 
 constexpr std::string_view kControllers[] = {"memory", "cpu", "pids"};
-// Enabled when the kernel has it, never missed: only IO*BandwidthMax= needs it.
+// Enabled when the kernel has it, never missed: only IOWeight= and
+// IO*BandwidthMax= need it, and they are skipped without it.
 constexpr std::string_view kOptionalControllers[] = {"io"};
-constexpr uint64_t kMaxCpuWeight = 10000;
-constexpr uint64_t kDefaultCpuWeight = 100;
+// cpu.weight's and io.weight's range and default.
+constexpr uint64_t kMaxWeight = 10000;
+constexpr uint64_t kDefaultWeight = 100;
 // pids.max accepts up to the kernel's PID_MAX_LIMIT.
 constexpr uint64_t kMaxTasks = 4194304;
 constexpr uint64_t kMaxCpuPercent = 100000;
@@ -221,18 +223,38 @@ Result<uint64_t> parse_size(std::string_view value, std::string_view key) {
     return uint64_t(bytes);
 }
 
-} // namespace
-
-Result<std::optional<uint64_t>> parse_memory_max(std::string_view value) {
+// MemoryMax= and MemoryHigh=: a size, "infinity", or empty for no limit.
+Result<std::optional<uint64_t>> parse_memory_limit(std::string_view value, std::string_view key) {
     if (value.empty() || value == "infinity")
         return std::optional<uint64_t>();
     if (value.back() == '%')
-        return error(cat("MemoryMax=", value,
+        return error(cat(key, "=", value,
                          ": a percentage of RAM is not supported; give a size such as 512M"));
-    uint64_t bytes = TRY(parse_size(value, "MemoryMax"));
+    uint64_t bytes = TRY(parse_size(value, key));
     if (bytes == 0)
-        return error(cat("MemoryMax=", value, ": must be at least 1 byte"));
+        return error(cat(key, "=", value, ": must be at least 1 byte"));
     return bytes;
+}
+
+// CPUWeight= and IOWeight=: cgroup v2's weights share one range and default.
+Result<std::optional<uint32_t>> parse_weight(std::string_view value, std::string_view key) {
+    if (value.empty())
+        return std::optional<uint32_t>();
+    auto weight = parse_u64(value);
+    if (!weight || *weight == 0 || *weight > kMaxWeight)
+        return error(cat(key, "=", value, ": expected a weight from 1 to ", kMaxWeight, " (",
+                         kDefaultWeight, " is the default)"));
+    return uint32_t(*weight);
+}
+
+} // namespace
+
+Result<std::optional<uint64_t>> parse_memory_max(std::string_view value) {
+    return parse_memory_limit(value, "MemoryMax");
+}
+
+Result<std::optional<uint64_t>> parse_memory_high(std::string_view value) {
+    return parse_memory_limit(value, "MemoryHigh");
 }
 
 Result<std::optional<uint32_t>> parse_cpu_quota(std::string_view value) {
@@ -274,13 +296,11 @@ Result<std::optional<uint64_t>> parse_tasks_max(std::string_view value) {
 }
 
 Result<std::optional<uint32_t>> parse_cpu_weight(std::string_view value) {
-    if (value.empty())
-        return std::optional<uint32_t>();
-    auto weight = parse_u64(value);
-    if (!weight || *weight == 0 || *weight > kMaxCpuWeight)
-        return error(cat("CPUWeight=", value, ": expected a weight from 1 to ", kMaxCpuWeight,
-                         " (100 is the default)"));
-    return uint32_t(*weight);
+    return parse_weight(value, "CPUWeight");
+}
+
+Result<std::optional<uint32_t>> parse_io_weight(std::string_view value) {
+    return parse_weight(value, "IOWeight");
 }
 
 Result<void> parse_io_bandwidth(std::string_view value, IoDirection direction,
@@ -492,6 +512,8 @@ Result<void> Cgroup::apply(const CgroupLimits& limits, Knobs state) const {
     Knob settings[] = {
         {"memory.max", "memory", limits.memory_max.has_value(),
          limits.memory_max ? cat(*limits.memory_max) : "max"},
+        {"memory.high", "memory", limits.memory_high.has_value(),
+         limits.memory_high ? cat(*limits.memory_high) : "max"},
         {"cpu.max", "cpu", limits.cpu_quota_percent.has_value(),
          limits.cpu_quota_percent
              ? cat(uint64_t(*limits.cpu_quota_percent) * (kCpuPeriodUsec / 100), " ",
@@ -500,21 +522,30 @@ Result<void> Cgroup::apply(const CgroupLimits& limits, Knobs state) const {
         {"pids.max", "pids", limits.tasks_max.has_value(),
          limits.tasks_max ? cat(*limits.tasks_max) : "max"},
         {"cpu.weight", "cpu", limits.cpu_weight.has_value(),
-         cat(limits.cpu_weight.value_or(kDefaultCpuWeight))},
+         cat(limits.cpu_weight.value_or(kDefaultWeight))},
+        // A bare number would do too; "default N" is how the file reads back.
+        {"io.weight", "io", limits.io_weight.has_value(),
+         cat("default ", limits.io_weight.value_or(kDefaultWeight))},
+    };
+    // A knob of an optional controller (io) is best effort, as in systemd:
+    // without the controller it is skipped, not an error.
+    auto optional = [](const Knob& knob) {
+        return std::ranges::find(kOptionalControllers, knob.controller) !=
+               std::end(kOptionalControllers);
     };
     // Check every knob before writing any, so a missing controller changes
     // nothing.
     for (const Knob& knob : settings)
-        if (knob.limited && !path_exists(join_path(m_path, knob.file)))
+        if (knob.limited && !optional(knob) && !path_exists(join_path(m_path, knob.file)))
             return error(cat("set ", knob.file, " of ", quoted(m_path), ": the ", knob.controller,
                              " controller is not enabled for this group"));
 
     for (const Knob& knob : settings) {
         if (!knob.limited && state == Knobs::Fresh)
-            continue; // a new group's knobs read "max" already
+            continue; // a new group's knobs read "max" (weights: 100) already
         std::string file = join_path(m_path, knob.file);
-        if (!knob.limited && !path_exists(file))
-            continue; // no limit asked, no controller: nothing to reset
+        if ((!knob.limited || optional(knob)) && !path_exists(file))
+            continue; // no limit asked, or an optional controller missing: nothing to write
         TRY_CTX(write_control(file, knob.value), cat("set ", knob.file, " of ", quoted(m_path)));
     }
     TRY(apply_io_bandwidth(limits, state));

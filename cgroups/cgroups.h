@@ -1,6 +1,6 @@
 // cgroup v2: one group per unit under keel.slice, with the limits systemd's
-// MemoryMax=, CPUQuota=, TasksMax=, CPUWeight= and IO*BandwidthMax= describe, process placement,
-// stats, freeze and kill.
+// MemoryMax=, MemoryHigh=, CPUQuota=, TasksMax=, CPUWeight=, IOWeight= and
+// IO*BandwidthMax= describe, process placement, stats, freeze and kill.
 #pragma once
 
 #include "base/fd.h"
@@ -33,9 +33,11 @@ struct IoBandwidthLimit {
 
 struct CgroupLimits {
     std::optional<uint64_t> memory_max;         // bytes (memory.max)
+    std::optional<uint64_t> memory_high;        // MemoryHigh= -> memory.high (throttle, no OOM)
     std::optional<uint32_t> cpu_quota_percent;  // CPUQuota=50% -> cpu.max "50000 100000"
     std::optional<uint64_t> tasks_max;          // pids.max
     std::optional<uint32_t> cpu_weight;         // CPUWeight= -> cpu.weight (1 to 10000)
+    std::optional<uint32_t> io_weight;          // IOWeight= -> io.weight "default N" (1 to 10000)
     std::vector<IoBandwidthLimit> io_bandwidth; // IO*BandwidthMax= -> io.max, one line a disk
 };
 
@@ -43,19 +45,25 @@ struct CgroupLimits {
 /// RAM is not supported), CPUQuota=150%, TasksMax=100|infinity. Errors name
 /// the key and the value.
 ///
-/// MemoryMax: bytes, or a number with K, M, G, T, P or E (powers of 1024, as
-/// systemd; uppercase only), a decimal fraction allowed with a suffix
-/// ("1.5G" = 1610612736, rounded down to a byte); at least 1 byte.
+/// MemoryMax, MemoryHigh: bytes, or a number with K, M, G, T, P or E (powers
+/// of 1024, as systemd; uppercase only), a decimal fraction allowed with a
+/// suffix ("1.5G" = 1610612736, rounded down to a byte); at least 1 byte.
 /// CPUQuota: a whole percentage of one CPU, 1% to 100000%. TasksMax: 1 to
 /// 4194304 (the kernel's PID_MAX_LIMIT). nullopt means no limit: "infinity"
-/// (MemoryMax, TasksMax) or an empty value (all three, systemd's "reset").
+/// (MemoryMax, MemoryHigh, TasksMax) or an empty value (all, systemd's "reset").
 Result<std::optional<uint64_t>> parse_memory_max(std::string_view value);
+Result<std::optional<uint64_t>> parse_memory_high(std::string_view value);
 Result<std::optional<uint32_t>> parse_cpu_quota(std::string_view value);
 Result<std::optional<uint64_t>> parse_tasks_max(std::string_view value);
 
 /// CPUWeight=: 1 to 10000 (cpu.weight; 100 is every group's default), or
 /// empty for the default. systemd's "idle" is not supported.
 Result<std::optional<uint32_t>> parse_cpu_weight(std::string_view value);
+
+/// IOWeight=: 1 to 10000 (io.weight's default weight; 100 is every group's
+/// default), or empty for the default. Per-device IODeviceWeight= is not
+/// supported.
+Result<std::optional<uint32_t>> parse_io_weight(std::string_view value);
 
 /// Which way an IO bandwidth limit applies.
 enum class IoDirection { Read, Write };
@@ -131,13 +139,15 @@ public:
         AsFound, // a group that was there: any knob may hold an old limit
         Fresh,   // a group just made: every knob reads "max"
     };
-    /// Sets memory.max, cpu.max, pids.max, cpu.weight and io.max; a limit
-    /// left unset is written as "max" (cpu.weight as 100, a disk io.max
-    /// lists but the limits do not name as "max"), so re-applying removes an
-    /// old limit, except into Fresh knobs. io.max is best effort, as in
-    /// systemd: without the io controller, or for a disk the kernel refuses,
-    /// the bandwidth limits are skipped. A limit whose
-    /// controller is not enabled for the group is an error, found before anything is written.
+    /// Sets memory.max, memory.high, cpu.max, pids.max, cpu.weight,
+    /// io.weight and io.max; a limit left unset is written as "max"
+    /// (cpu.weight as 100, io.weight as "default 100", a disk io.max lists
+    /// but the limits do not name as "max"), so re-applying removes an old
+    /// limit, except into Fresh knobs. The io knobs are best effort, as in
+    /// systemd: without the io controller (or, for io.weight, a kernel
+    /// without blk-iocost), or for a disk the kernel refuses, they are
+    /// skipped. Any other limit whose controller is not enabled for the
+    /// group is an error, found before anything is written.
     Result<void> apply(const CgroupLimits& limits, Knobs knobs = Knobs::AsFound) const;
     /// cgroup.kill (SIGKILL to every process in the group, kernel >= 5.14);
     /// on older kernels SIGKILL to each pid in cgroup.procs until no new

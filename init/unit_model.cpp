@@ -152,6 +152,10 @@ const std::set<std::string, std::less<>> kQuietUnitKeys = {"Documentation", "Sou
 // to it (only a stop kills them all), which is what delegation asks for.
 const std::set<std::string, std::less<>> kQuietServiceKeys = {"Delegate", "GuessMainPID",
                                                               "SyslogIdentifier"};
+// Keys whose values systemd takes as written, without expanding specifiers:
+// their `%` is a percentage (CPUQuota=20%), not the start of a specifier.
+const std::set<std::string, std::less<>> kVerbatimServiceKeys = {"CPUQuota", "MemoryHigh",
+                                                                 "MemoryMax", "TasksMax"};
 
 // Applies the assignments of unit files (main file, then drop-ins) to a Unit.
 class UnitParser {
@@ -181,7 +185,9 @@ public:
             for (const UnitEntry& entry : section.entries) {
                 if (entry.key.starts_with("X-"))
                     continue;
-                auto value = expand_specifiers(entry.value, m_unit.name, m_context);
+                auto value = kind == Kind::Service && kVerbatimServiceKeys.contains(entry.key)
+                                 ? Result<std::string>(entry.value)
+                                 : expand_specifiers(entry.value, m_unit.name, m_context);
                 if (!value)
                     return at(std::move(value).error(), name, entry);
                 Result<bool> known = kind == Kind::Unit      ? unit_key(entry.key, *value)
@@ -528,12 +534,16 @@ private:
             return false;
         } else if (key == "MemoryMax") {
             s.cgroup_limits.memory_max = TRY(parse_memory_max(value));
+        } else if (key == "MemoryHigh") {
+            s.cgroup_limits.memory_high = TRY(parse_memory_high(value));
         } else if (key == "CPUQuota") {
             s.cgroup_limits.cpu_quota_percent = TRY(parse_cpu_quota(value));
         } else if (key == "TasksMax") {
             s.cgroup_limits.tasks_max = TRY(parse_tasks_max(value));
         } else if (key == "CPUWeight") {
             s.cgroup_limits.cpu_weight = TRY(parse_cpu_weight(value));
+        } else if (key == "IOWeight") {
+            s.cgroup_limits.io_weight = TRY(parse_io_weight(value));
         } else if (key == "IOReadBandwidthMax" || key == "IOWriteBandwidthMax") {
             TRY(parse_io_bandwidth(
                 value, key == "IOReadBandwidthMax" ? IoDirection::Read : IoDirection::Write,

@@ -164,7 +164,9 @@ struct ServiceConfig {
     std::vector<std::string> capabilities;
     bool no_new_privileges = false;
     std::vector<std::string> denied_syscalls; // SystemCallFilter=~...
-    CgroupLimits cgroup_limits; // MemoryMax=, CPUQuota=, TasksMax=, CPUWeight=, IO*BandwidthMax=
+    // MemoryMax=, MemoryHigh=, CPUQuota=, TasksMax=, CPUWeight=, IOWeight=,
+    // IO*BandwidthMax=
+    CgroupLimits cgroup_limits;
 };
 
 /// A loaded unit: the merged result of its file, its drop-ins and the

@@ -61,6 +61,7 @@ void make_fake_group(const std::string& path) {
     write_control_file(path + "/cgroup.events", "populated 0\nfrozen 0\n");
     write_control_file(path + "/cgroup.freeze", "0\n");
     write_control_file(path + "/memory.max", "max\n");
+    write_control_file(path + "/memory.high", "max\n");
     write_control_file(path + "/cpu.max", "max 100000\n");
     write_control_file(path + "/pids.max", "max\n");
 }
@@ -128,6 +129,30 @@ TEST_CASE("bad MemoryMax values are errors naming the key and the value") {
           "MemoryMax=99999999999999999999: too large");
     CHECK(cgroup_parse_error(parse_memory_max("1.0000000001G")) ==
           "MemoryMax=1.0000000001G: more than 9 decimals");
+}
+
+TEST_CASE("MemoryHigh takes the spellings of MemoryMax, and its errors name MemoryHigh") {
+    CHECK(limit_text(parse_memory_high("100")) == "100");
+    CHECK(limit_text(parse_memory_high("64K")) == "65536");
+    CHECK(limit_text(parse_memory_high("24M")) == "25165824");
+    CHECK(limit_text(parse_memory_high("1.5G")) == "1610612736");
+    CHECK(limit_text(parse_memory_high("15E")) == "17293822569102704640");
+    CHECK(limit_text(parse_memory_high("infinity")) == "none");
+    CHECK(limit_text(parse_memory_high("")) == "none");
+    CHECK(cgroup_parse_error(parse_memory_high("abc")) ==
+          "MemoryHigh=abc: not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
+          "infinity)");
+    CHECK(cgroup_parse_error(parse_memory_high("512m")) ==
+          "MemoryHigh=512m: unknown suffix `m` (K, M, G, T, P or E: powers of 1024)");
+    CHECK(cgroup_parse_error(parse_memory_high("80%")) ==
+          "MemoryHigh=80%: a percentage of RAM is not supported; give a size such as 512M");
+    CHECK(cgroup_parse_error(parse_memory_high("0")) == "MemoryHigh=0: must be at least 1 byte");
+    CHECK(cgroup_parse_error(parse_memory_high("1.5")) ==
+          "MemoryHigh=1.5: a fraction needs a suffix (1.5G)");
+    CHECK(cgroup_parse_error(parse_memory_high("16E")) == "MemoryHigh=16E: too large");
+    CHECK(cgroup_parse_error(parse_memory_high("max")) ==
+          "MemoryHigh=max: not a size (a number of bytes, optionally with K, M, G, T, P or E, or "
+          "infinity)");
 }
 
 TEST_CASE("CPUQuota is a whole percentage of one CPU") {
@@ -210,12 +235,14 @@ TEST_CASE("create writes the limits in cgroup v2's terms") {
     make_fake_group(root / "keel.slice/web.service");
     CgroupLimits limits;
     limits.memory_max = 32u << 20;
+    limits.memory_high = 24u << 20;
     limits.cpu_quota_percent = 20;
     limits.tasks_max = 5;
     auto group = Cgroup::create("keel.slice/web.service", limits, root.path());
     REQUIRE(group);
     CHECK(group->path() == root / "keel.slice/web.service");
     CHECK(read_control_file(root / "keel.slice/web.service/memory.max") == "33554432");
+    CHECK(read_control_file(root / "keel.slice/web.service/memory.high") == "25165824");
     CHECK(read_control_file(root / "keel.slice/web.service/cpu.max") == "20000 100000");
     CHECK(read_control_file(root / "keel.slice/web.service/pids.max") == "5");
 
@@ -225,6 +252,7 @@ TEST_CASE("create writes the limits in cgroup v2's terms") {
     // Applying no limits removes the old ones.
     REQUIRE(group->apply(CgroupLimits{}));
     CHECK(read_control_file(root / "keel.slice/web.service/memory.max") == "max");
+    CHECK(read_control_file(root / "keel.slice/web.service/memory.high") == "max");
     CHECK(read_control_file(root / "keel.slice/web.service/cpu.max") == "max 100000");
     CHECK(read_control_file(root / "keel.slice/web.service/pids.max") == "max");
 }
@@ -256,6 +284,17 @@ TEST_CASE("a limit whose controller is not enabled fails, writes nothing, leaves
     CHECK(old.error().to_string().ends_with(": the pids controller is not enabled for this group"));
     CHECK(read_control_file(root / "keel.slice/old.service/cpu.max") == "max 100000\n");
     CHECK(path_exists(root / "keel.slice/old.service"));
+
+    // MemoryHigh= alone needs the memory controller as much as MemoryMax=.
+    limits = {};
+    limits.memory_high = 1u << 20;
+    auto high = Cgroup::create("keel.slice/high.service", limits, root.path());
+    REQUIRE_FALSE(high);
+    path = root / "keel.slice/high.service";
+    CHECK(high.error().to_string() == cat("create cgroup ", keel::quoted(path),
+                                          ": set memory.high of ", keel::quoted(path),
+                                          ": the memory controller is not enabled for this group"));
+    CHECK_FALSE(path_exists(path));
 }
 
 TEST_CASE("CPUWeight is 1 to 10000") {
@@ -266,6 +305,25 @@ TEST_CASE("CPUWeight is 1 to 10000") {
           "CPUWeight=0: expected a weight from 1 to 10000 (100 is the default)");
     CHECK(cgroup_parse_error(parse_cpu_weight("10001")).starts_with("CPUWeight=10001: "));
     CHECK(cgroup_parse_error(parse_cpu_weight("idle")).starts_with("CPUWeight=idle: "));
+}
+
+TEST_CASE("IOWeight is 1 to 10000, or empty for the default") {
+    CHECK(limit_text(parse_io_weight("1")) == "1");
+    CHECK(limit_text(parse_io_weight("500")) == "500");
+    CHECK(limit_text(parse_io_weight("10000")) == "10000");
+    CHECK(limit_text(parse_io_weight("")) == "none");
+    CHECK(cgroup_parse_error(parse_io_weight("0")) ==
+          "IOWeight=0: expected a weight from 1 to 10000 (100 is the default)");
+    CHECK(cgroup_parse_error(parse_io_weight("10001")) ==
+          "IOWeight=10001: expected a weight from 1 to 10000 (100 is the default)");
+    CHECK(cgroup_parse_error(parse_io_weight("-5")) ==
+          "IOWeight=-5: expected a weight from 1 to 10000 (100 is the default)");
+    CHECK(cgroup_parse_error(parse_io_weight("default 50")) ==
+          "IOWeight=default 50: expected a weight from 1 to 10000 (100 is the default)");
+    CHECK(cgroup_parse_error(parse_io_weight("/dev/vda 50")) ==
+          "IOWeight=/dev/vda 50: expected a weight from 1 to 10000 (100 is the default)");
+    CHECK(cgroup_parse_error(parse_io_weight("99999999999999999999")) ==
+          "IOWeight=99999999999999999999: expected a weight from 1 to 10000 (100 is the default)");
 }
 
 TEST_CASE("IO bandwidth limits are a device and bytes per second in powers of 1000") {
@@ -319,7 +377,25 @@ TEST_CASE("cpu.weight and io.max are written, and an old disk's io.max line is r
     CHECK(read_control_file(root / "keel.slice/update.service/cpu.weight") == "100");
 }
 
-TEST_CASE("without the io controller IO bandwidth limits are skipped, as in systemd") {
+TEST_CASE("IOWeight is written to io.weight as the default weight, and reset to 100") {
+    TempDir root;
+    make_fake_root(root.path());
+    std::string path = root / "keel.slice/batch.service";
+    make_fake_group(path);
+    write_control_file(path + "/io.weight", "default 100\n");
+    CgroupLimits limits;
+    limits.io_weight = 500;
+    auto group = Cgroup::create("keel.slice/batch.service", limits, root.path());
+    REQUIRE(group);
+    CHECK(read_control_file(path + "/io.weight") == "default 500");
+    limits.io_weight = 1;
+    REQUIRE(group->apply(limits));
+    CHECK(read_control_file(path + "/io.weight") == "default 1");
+    REQUIRE(group->apply(CgroupLimits{}));
+    CHECK(read_control_file(path + "/io.weight") == "default 100");
+}
+
+TEST_CASE("without the io controller IOWeight and IO bandwidth limits are skipped, as in systemd") {
     TempDir root;
     make_fake_root(root.path());
     make_fake_group(root / "keel.slice/update.service");
@@ -328,8 +404,10 @@ TEST_CASE("without the io controller IO bandwidth limits are skipped, as in syst
                                    .read_bytes_per_second = 1,
                                    .write_bytes_per_second = std::nullopt,
                                    .number = "253:0"});
+    limits.io_weight = 50;
     CHECK(Cgroup::create("keel.slice/update.service", limits, root.path()));
     CHECK_FALSE(path_exists(root / "keel.slice/update.service/io.max"));
+    CHECK_FALSE(path_exists(root / "keel.slice/update.service/io.weight"));
 }
 
 TEST_CASE("an IO limit's device is its whole disk, found through sysfs") {

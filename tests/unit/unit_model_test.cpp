@@ -334,6 +334,17 @@ TEST_CASE("malformed service settings are errors naming file, line and key") {
     CHECK(service_error("MemoryMax=12Q\n").starts_with("web.service:3: MemoryMax: "));
     CHECK(service_error("CPUQuota=fast\n").starts_with("web.service:3: CPUQuota: "));
     CHECK(service_error("CPUWeight=0\n").starts_with("web.service:3: CPUWeight: "));
+    CHECK(service_error("MemoryHigh=lots\n") ==
+          "web.service:3: MemoryHigh: MemoryHigh=lots: not a size (a number of bytes, optionally "
+          "with K, M, G, T, P or E, or infinity)");
+    CHECK(service_error("MemoryHigh=0\n") ==
+          "web.service:3: MemoryHigh: MemoryHigh=0: must be at least 1 byte");
+    CHECK(service_error("IOWeight=0\n") ==
+          "web.service:3: IOWeight: IOWeight=0: expected a weight from 1 to 10000 (100 is the "
+          "default)");
+    CHECK(service_error("IOWeight=heavy\n") ==
+          "web.service:3: IOWeight: IOWeight=heavy: expected a weight from 1 to 10000 (100 is "
+          "the default)");
     CHECK(service_error("IOWriteBandwidthMax=/dev/vda\n")
               .starts_with("web.service:3: IOWriteBandwidthMax: "));
     CHECK(service_error("IOReadBandwidthMax=/dev/vda 10X\n")
@@ -409,6 +420,48 @@ TEST_CASE("a target file takes [Unit] and [Install]; a [Service] section there i
     CHECK(refused.error().to_string() ==
           "web.socket: unit type of `web.socket` is not supported by keel (only .service and "
           ".target units)");
+}
+
+TEST_CASE("a percentage in CPUQuota= is not read as a specifier, as in systemd") {
+    auto unit = parse("[Service]\nExecStart=/bin/a\nCPUQuota=20%\n");
+    REQUIRE(unit);
+    CHECK(unit->service.cgroup_limits.cpu_quota_percent == std::optional<uint32_t>(20));
+    CHECK(service_error("MemoryMax=50%\n") ==
+          "web.service:3: MemoryMax: MemoryMax=50%: a percentage of RAM is not supported; give a "
+          "size such as 512M");
+    CHECK(service_error("MemoryHigh=50%\n") ==
+          "web.service:3: MemoryHigh: MemoryHigh=50%: a percentage of RAM is not supported; give "
+          "a size such as 512M");
+    CHECK(service_error("TasksMax=15%\n") ==
+          "web.service:3: TasksMax: TasksMax=15%: a percentage of the system's limit is not "
+          "supported; give a number");
+    CHECK(service_error("CPUQuota=%n\n") ==
+          "web.service:3: CPUQuota: CPUQuota=%n: not a percentage (50% is half a CPU, 150% one "
+          "and a half)");
+}
+
+TEST_CASE("MemoryHigh= and IOWeight= become the service's cgroup limits; empty resets them") {
+    std::vector<std::string> warnings;
+    auto unit = parse("[Service]\nExecStart=/bin/a\nMemoryMax=64M\nMemoryHigh=48M\nIOWeight=500\n",
+                      warnings);
+    REQUIRE(unit);
+    CHECK(warnings.empty()); // known keys, not "unknown key ..., ignored"
+    const keel::CgroupLimits& limits = unit->service.cgroup_limits;
+    CHECK(limits.memory_max == std::optional<uint64_t>(64u << 20));
+    CHECK(limits.memory_high == std::optional<uint64_t>(48u << 20));
+    CHECK(limits.io_weight == std::optional<uint32_t>(500));
+
+    // A later assignment wins; an empty one (or infinity) means no limit.
+    unit = parse("[Service]\nExecStart=/bin/a\nMemoryHigh=1G\nMemoryHigh=\nIOWeight=20\n"
+                 "IOWeight=\n");
+    REQUIRE(unit);
+    CHECK_FALSE(unit->service.cgroup_limits.memory_high);
+    CHECK_FALSE(unit->service.cgroup_limits.io_weight);
+    unit = parse("[Service]\nExecStart=/bin/a\nMemoryHigh=1G\nMemoryHigh=infinity\n"
+                 "IOWeight=20\nIOWeight=10000\n");
+    REQUIRE(unit);
+    CHECK_FALSE(unit->service.cgroup_limits.memory_high);
+    CHECK(unit->service.cgroup_limits.io_weight == std::optional<uint32_t>(10000));
 }
 
 TEST_CASE("CPUWeight= and IO*BandwidthMax= become the service's cgroup limits") {

@@ -5,14 +5,18 @@
 # reads "20000 100000" and a busy loop is throttled, a memory hog is
 # OOM-killed (oom_kill 1), a fork loop stops at pids.max, and cgroup.kill
 # empties the group. Then a delegated root that holds a process of its own
-# ("no internal processes") gets that process moved to init.scope.
+# ("no internal processes") gets that process moved to init.scope. Last,
+# limits.service (guest/cgroups_limits.service) gets its unit file's
+# MemoryMax=, MemoryHigh=, TasksMax=, CPUQuota=, CPUWeight= and IOWeight=
+# in keel.slice/limits.service.
 exec >/dev/console 2>&1
 G=/sys/fs/cgroup
 S=$G/keel.slice/limits
 
 fail() {
   echo "CGROUPS_LIMITS: FAIL: $*"
-  for f in cgroup.procs memory.max memory.events cpu.max cpu.stat pids.max pids.current pids.events; do
+  for f in cgroup.procs memory.max memory.high memory.events cpu.max cpu.stat cpu.weight io.weight \
+    pids.max pids.current pids.events; do
     [ -e "$S/$f" ] && echo "--- $S/$f:" && cat "$S/$f"
   done
   keel poweroff
@@ -99,6 +103,24 @@ grep -qx "$sleeper" $N/init.scope/cgroup.procs || fail "pid $sleeper was not mov
 [ "$(cat $N/keel.slice/inner/pids.max)" = 3 ] || fail "nested pids.max is wrong"
 kill $sleeper
 echo "CGROUPS_LIMITS: nested root's own process moved to init.scope"
+
+# 7. A unit file's cgroup keys, as PID 1 writes them (the io controller is
+# optional to keel, but this kernel has it, and blk-iocost's io.weight).
+S=$G/keel.slice/limits.service
+keel start limits.service || fail "keel start limits.service failed"
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for 50 '[ -e $S/memory.high ]' || fail "limits.service has no cgroup $S"
+grep -qw io $G/keel.slice/cgroup.subtree_control || fail "io not enabled in keel.slice"
+[ "$(cat $S/memory.max)" = 33554432 ] || fail "limits.service: memory.max is $(cat $S/memory.max)"
+[ "$(cat $S/memory.high)" = 25165824 ] ||
+  fail "limits.service: memory.high is $(cat $S/memory.high), expected 25165824 (MemoryHigh=24M)"
+[ "$(cat $S/pids.max)" = 5 ] || fail "limits.service: pids.max is $(cat $S/pids.max)"
+[ "$(cat $S/cpu.max)" = "20000 100000" ] || fail "limits.service: cpu.max is '$(cat $S/cpu.max)'"
+[ "$(cat $S/cpu.weight)" = 50 ] || fail "limits.service: cpu.weight is $(cat $S/cpu.weight)"
+[ "$(cat $S/io.weight)" = "default 500" ] ||
+  fail "limits.service: io.weight is '$(cat $S/io.weight)', expected 'default 500' (IOWeight=500)"
+echo "CGROUPS_LIMITS: limits.service: memory.high $(cat $S/memory.high), io.weight '$(cat $S/io.weight)'"
+keel stop limits.service || fail "keel stop limits.service failed"
 
 echo "CGROUPS_LIMITS: PASS"
 keel poweroff
