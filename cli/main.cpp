@@ -37,13 +37,16 @@ const Command kKeel{
     .names = {"keel"},
     .summary = "keel's commands",
     .notes = "The control socket is $KEEL_CONTROL_SOCKET or /run/keel/init.sock.\n",
-    .subcommands = {&kInitCommand,      &kStatusCommand,       &kListUnitsCommand, &kUnitJobCommand,
-                    &kEnableCommand,    &kDaemonReloadCommand, &kLogsCommand,      &kNotifyCommand,
-                    &kPowerCommand,     &kModprobeCommand,     &kCgroupCommand,    &kOciCommand,
-                    &kImageCommand,     &kNetworkCommand,      &kRunCommand,       &kExecCommand,
-                    &kContainerCommand, &kPsCommand,           &kRmCommand,        &kInspectCommand,
-                    &kPortCommand,      &kStatsCommand,        &kKvCommand,        &kPatchCommand,
-                    &kUpdateCommand,    &kSha256Command,       &kVersionCommand},
+    .subcommands = {&kInitCommand,     &kStatusCommand,    &kListUnitsCommand,
+                    &kUnitJobCommand,  &kEnableCommand,    &kDaemonReloadCommand,
+                    &kLogsCommand,     &kNotifyCommand,    &kPowerCommand,
+                    &kModprobeCommand, &kCgroupCommand,    &kOciCommand,
+                    &kImageCommand,    &kNetworkCommand,   &kRunCommand,
+                    &kExecCommand,     &kContainerCommand, &kPsCommand,
+                    &kRmCommand,       &kInspectCommand,   &kKillCommand,
+                    &kPortCommand,     &kStatsCommand,     &kKvCommand,
+                    &kPatchCommand,    &kUpdateCommand,    &kSha256Command,
+                    &kVersionCommand},
 };
 
 std::string_view basename_of(std::string_view path) {

@@ -997,8 +997,9 @@ const Command kContainerCommand{
     .names = {"container"},
     .summary = "the containers keel run made: ps, exec, start, restart, stop, kill, rm, "
                "inspect, logs, port, stats",
-    .notes = "`keel stop` and `keel kill` are the service manager's, so a container is "
-             "stopped with `keel container stop`; ps, exec, rm and inspect are also top-level.",
+    .notes = "ps, exec, rm, inspect, kill, port and stats are also top-level; `keel start`, "
+             "`stop`, `restart` and `logs` are the service manager's, and take a container's "
+             "name where no unit has it.",
     .subcommands = {&kPsCommand, &kExecCommand, &kContainerStartCommand, &kContainerRestartCommand,
                     &kStopCommand, &kKillCommand, &kRmCommand, &kInspectCommand,
                     &kContainerLogsCommand, &kPortCommand, &kStatsCommand},

@@ -3,6 +3,9 @@
 // (or as JSON with --json), and `keel notify` straight to $NOTIFY_SOCKET.
 #include "cli/unit_commands.h"
 
+#include "cli/run_commands.h"
+#include "containers/containers.h"
+
 #include "base/json.h"
 #include "base/notify.h"
 #include "base/strings.h"
@@ -433,10 +436,36 @@ std::vector<std::string> unit_names(const ParsedArgs& args) {
     return names;
 }
 
+// Whether each of `names` is a container keel run made (in the default
+// root) and no unit init has loaded: `keel stop web` then stops the
+// container, as `docker stop web` does. A name with a dot is a unit's.
+bool names_containers(std::span<const std::string_view> names) {
+    if (names.empty())
+        return false;
+    std::vector<std::string> loaded;
+    control::Request request;
+    request.mutable_list_units();
+    if (Result<control::Response> response = call_init(request); response && response->ok())
+        for (const control::Unit& unit : response->units())
+            loaded.push_back(unit.name());
+    std::string root = containers::run_root("");
+    return std::ranges::all_of(names, [&](std::string_view name) {
+        return name.find('.') == std::string_view::npos &&
+               std::ranges::find(loaded, cat(name, ".service")) == loaded.end() &&
+               containers::find_container(root, name).has_value();
+    });
+}
+
 CommandResult command_unit_job(const ParsedArgs& args) {
     std::optional<JobType> type = kJobTypeNames.parse(args.verb());
     if (!type) // the command table routes only the four job verbs here
         return error(cat("not a job: ", quoted(args.verb())));
+    if (*type != JobType::Reload && names_containers(args.positionals("UNIT"))) {
+        std::vector<std::string_view> words = {args.verb()};
+        for (std::string_view name : args.positionals("UNIT"))
+            words.push_back(name);
+        return dispatch(kContainerCommand, "container", words);
+    }
     return run_jobs(*type, unit_names(args),
                     args.flag("--no-block") ? Wait::UntilQueued : Wait::UntilDone);
 }
@@ -486,6 +515,20 @@ CommandResult command_logs(const ParsedArgs& args) {
         }
     }
     auto lines = args.number("--lines");
+    // A container's name (not a unit's): its output, as `docker logs`.
+    if (std::optional<std::string_view> name = args.positional("UNIT");
+        name && !args.value("--unit") && !args.flag("--json") &&
+        names_containers(std::span(&*name, 1))) {
+        std::string count = lines ? cat(*lines) : std::string();
+        std::vector<std::string_view> words = {"logs", *name};
+        if (args.flag("--follow"))
+            words.push_back("--follow");
+        if (lines) {
+            words.push_back("--lines");
+            words.push_back(count);
+        }
+        return dispatch(kContainerCommand, "container", words);
+    }
     TRY(show_logs({.unit = unit,
                    .lines = lines ? std::max<uint32_t>(uint32_t(*lines), 1) : 0,
                    .follow = args.flag("--follow") ? Follow::Yes : Follow::No,

@@ -35,7 +35,7 @@ run_d() {
   name=$1
   shift
   keel run -d --network none --name "$name" "$@" "$IMAGE" \
-    sh -c 'echo boot >>/boots; trap "exit 0" TERM; while :; do sleep 1; done' >/tmp/run.out 2>&1 ||
+    sh -c 'echo boot >>/boots; echo "up, boot $(wc -l </boots)"; trap "exit 0" TERM; while :; do sleep 1; done' >/tmp/run.out 2>&1 ||
     fail "keel run -d $name: $(cat /tmp/run.out)"
 }
 
@@ -69,7 +69,8 @@ first)
   for c in always-a unless-b plain-c; do
     wait_for 30 eq 1 boots_of $c || fail "$c did not start: $(boots_of $c) lines"
   done
-  keel container stop -t 2 unless-b >/dev/null || fail "stop unless-b"
+  # keel stop takes a container's name where no unit has it.
+  keel stop unless-b >/dev/null || fail "keel stop unless-b"
   wait_for 30 eq exited field unless-b Status || fail "unless-b: $(field unless-b Status)"
   keel ps
   echo "CONTAINER_REBOOT: FIRST BOOT DONE"
@@ -98,6 +99,11 @@ second)
   keel logs docker.service | grep -q 'container always-a started (--restart always)' ||
     fail "docker.service's journal: $(keel logs docker.service 2>&1)"
   echo "CONTAINER_REBOOT: unless-b (stopped by hand) and plain-c (--restart no) stay exited"
+  # keel logs and keel kill take a container's name too.
+  keel logs always-a | grep -q 'up, boot 2' || fail "keel logs always-a: $(keel logs always-a 2>&1)"
+  keel kill always-a >/dev/null || fail "keel kill always-a"
+  wait_for 30 eq exited field always-a Status || fail "always-a after keel kill: $(field always-a Status)"
+  echo "CONTAINER_REBOOT: keel stop, logs and kill take containers' names"
   echo "CONTAINER_REBOOT: PASS"
   keel poweroff
   sleep 600
