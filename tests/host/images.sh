@@ -67,6 +67,26 @@ assert len(d["layers"]) == 1, d["layers"]' || fail "inspect"
   [ "$(ls "$store/layers/sha256" | wc -l)" = 1 ] || fail "layers: $(ls "$store/layers/sha256")"
   pass ;;
 
+zstd_layers)
+  # skopeo recompresses the image's layer with zstd (the OCI media type
+  # ...tar+zstd); keel loads it, checks the decompressed digest against
+  # the config's diff_ids, and the root runs busybox. The same layer
+  # gzipped is the same diff id: unpacked once.
+  make_oci_image
+  skopeo copy -q --dest-compress-format zstd "oci:$work/oci:1" "oci:$work/zstd:z" ||
+    fail "skopeo to zstd"
+  grep -rq 'tar+zstd' "$work/zstd/blobs" || fail "skopeo made no zstd layer"
+  image load -i "$work/zstd" --name example.com/zbox >"$work/out" 2>&1 || fail "load: $(cat "$work/out")"
+  grep -q 'example.com/zbox:z' "$work/out" || fail "name: $(cat "$work/out")"
+  image inspect example.com/zbox:z | grep -q 'tar+zstd' || fail "inspect: $(image inspect example.com/zbox:z)"
+  root=$(image mount example.com/zbox:z z1) || fail "mount"
+  out=$(chroot "$root" /bin/sh -c 'echo from-zstd') || fail "busybox in the root"
+  [ "$out" = from-zstd ] || fail "ran: $out"
+  image umount z1 || fail "umount"
+  image load -i "$work/oci" --name example.com/box >/dev/null || fail "load gzip"
+  [ "$(ls "$store/layers/sha256" | wc -l)" = 1 ] || fail "layers: $(ls "$store/layers/sha256")"
+  pass ;;
+
 run_root)
   make_oci_image
   image load -i "$work/oci" --name example.com/box >/dev/null || fail "load"
