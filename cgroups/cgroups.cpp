@@ -696,23 +696,27 @@ Result<void> Cgroup::remove_tree() const {
     return remove();
 }
 
-std::optional<std::string> own_unit_group(std::string_view root) {
-    if (!cgroup2_available(root))
-        return std::nullopt;
-    Result<std::string> text = read_file("/proc/self/cgroup");
+std::optional<std::string> unit_of_process(std::string_view pid) {
+    Result<std::string> text = read_file(cat("/proc/", pid, "/cgroup"));
     if (!text)
         return std::nullopt;
     std::string prefix = cat("0::/", kKeelSlice, "/");
     for (std::string_view line : split(*text, '\n')) {
         if (!line.starts_with(prefix))
             continue;
-        std::string_view unit = line.substr(prefix.size());
-        unit = unit.substr(0, unit.find('/'));
-        if (!unit.ends_with(".service"))
-            return std::nullopt;
-        return cat(kKeelSlice, "/", unit);
+        std::string_view rest = line.substr(prefix.size());
+        return std::string(rest.substr(0, rest.find('/')));
     }
     return std::nullopt;
+}
+
+std::optional<std::string> own_unit_group(std::string_view root) {
+    if (!cgroup2_available(root))
+        return std::nullopt;
+    std::optional<std::string> unit = unit_of_process("self");
+    if (!unit || !unit->ends_with(".service"))
+        return std::nullopt;
+    return cat(kKeelSlice, "/", *unit);
 }
 
 Result<void> move_into_supervisor(const std::string& group, std::string_view root) {

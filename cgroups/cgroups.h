@@ -183,6 +183,11 @@ private:
 /// init starts a unit's processes there when it exists.
 inline constexpr std::string_view kSupervisorGroup = "supervisor";
 
+/// The unit (a keel.slice child: "web.service") process `pid` runs in,
+/// from /proc/PID/cgroup ("self" for the caller); nullopt when it runs in
+/// none of keel.slice's groups or is gone.
+std::optional<std::string> unit_of_process(std::string_view pid);
+
 /// The group of the keel unit the calling process runs in, relative to
 /// the cgroup root ("keel.slice/web.service"; its supervisor child counts
 /// as the unit's own); nullopt when it runs in none (another group, or no

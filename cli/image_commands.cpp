@@ -40,20 +40,6 @@ std::string short_id(const std::string& digest) {
     return digest.substr(colon + 1, kShortId);
 }
 
-// "4.26MB", as Docker shows sizes (powers of 1000).
-std::string human_size(uint64_t bytes) {
-    static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB"};
-    double value = double(bytes);
-    size_t unit = 0;
-    while (value >= 1000 && unit + 1 < std::size(kUnits)) {
-        value /= 1000;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, unit == 0 ? "%.0f%s" : "%.3g%s", value, kUnits[unit]);
-    return text;
-}
-
 // "3 days ago" from an RFC 3339 time; the text as it is when unparsable.
 std::string created_ago(const std::string& created) {
     if (created.empty())
@@ -184,7 +170,7 @@ CommandResult command_image_list(const ParsedArgs& args) {
             out += cat(cell(repository, kRepositoryWidth), cell(tag, kTagWidth),
                        cell(short_id(image.config_digest), kImageIdWidth),
                        cell(created_ago(image.created), kImageCreatedWidth),
-                       human_size(image.unpacked_size), "\n");
+                       human_size(image.unpacked_size, SizeUnits::Decimal), "\n");
         }
     }
     print(out);

@@ -3,9 +3,11 @@
 
 #include "base/strings.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <iterator>
 #include <unistd.h>
 
 namespace keel::cli {
@@ -77,6 +79,23 @@ std::string pad(std::string_view text, size_t width) {
 
 std::string cell(std::string_view text, size_t width) {
     return pad(text, width) + " ";
+}
+
+std::string human_size(uint64_t bytes, SizeUnits units) {
+    static constexpr const char* kDecimal[] = {"B", "kB", "MB", "GB", "TB"};
+    static constexpr const char* kBinary[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    const char* const* names = units == SizeUnits::Decimal ? kDecimal : kBinary;
+    double step = units == SizeUnits::Decimal ? 1000 : 1024;
+    double value = double(bytes);
+    size_t unit = 0;
+    while (value >= step && unit + 1 < std::size(kDecimal)) {
+        value /= step;
+        ++unit;
+    }
+    char text[32];
+    const char* format = unit == 0 ? "%.0f%s" : units == SizeUnits::Decimal ? "%.3g%s" : "%.4g%s";
+    std::snprintf(text, sizeof text, format, value, names[unit]);
+    return text;
 }
 
 Coloring terminal_coloring() {

@@ -54,6 +54,13 @@ std::string pad(std::string_view text, size_t width);
 /// A table cell: `text` padded to `width`, then the space that ends the cell.
 std::string cell(std::string_view text, size_t width);
 
+/// Sizes as Docker prints them.
+enum class SizeUnits {
+    Decimal, ///< "4.26MB": powers of 1000, three digits (image sizes)
+    Binary,  ///< "1.984MiB": powers of 1024, four digits (docker stats)
+};
+std::string human_size(uint64_t bytes, SizeUnits units);
+
 /// The colours keel's output uses, by what they mean in systemctl's output.
 enum class Color {
     Red,    ///< failed, did not load

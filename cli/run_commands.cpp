@@ -775,20 +775,6 @@ CommandResult command_inspect(const ParsedArgs& args) {
     }());
 }
 
-// "1.984MiB", as docker stats shows memory (powers of 1024, four digits).
-std::string binary_size(uint64_t bytes) {
-    static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double value = double(bytes);
-    size_t unit = 0;
-    while (value >= 1024 && unit + 1 < std::size(kUnits)) {
-        value /= 1024;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, "%.4g%s", value, kUnits[unit]);
-    return text;
-}
-
 // "12.34%".
 std::string percent(double value) {
     char text[32];
@@ -841,7 +827,8 @@ CommandResult command_container_stats(const ParsedArgs& args) {
                 cpu = percent(100.0 * double(used) / double(elapsed));
                 uint64_t limit = now->memory_max.value_or(memory);
                 if (now->memory_current) {
-                    usage = cat(binary_size(*now->memory_current), " / ", binary_size(limit));
+                    usage = cat(human_size(*now->memory_current, SizeUnits::Binary), " / ",
+                                human_size(limit, SizeUnits::Binary));
                     if (limit > 0)
                         share = percent(100.0 * double(*now->memory_current) / double(limit));
                 }

@@ -297,19 +297,8 @@ void Executor::unit_stopped(const Unit& unit) {
 }
 
 std::optional<std::string> Executor::unit_of_pid(pid_t pid) {
-    if (m_options.use_cgroups) {
-        auto text = read_file(cat("/proc/", pid, "/cgroup"));
-        if (!text)
-            return std::nullopt;
-        std::string prefix = cat("0::/", kKeelSlice, "/");
-        for (std::string_view line : split(*text, '\n')) {
-            if (!line.starts_with(prefix))
-                continue;
-            std::string_view rest = line.substr(prefix.size());
-            return std::string(rest.substr(0, rest.find('/')));
-        }
-        return std::nullopt;
-    }
+    if (m_options.use_cgroups)
+        return unit_of_process(cat(pid));
     pid_t pgid = ::getpgid(pid);
     if (pgid < 0)
         return std::nullopt;

@@ -196,9 +196,9 @@ entry = [m for m in index["manifests"] if m["annotations"]["org.opencontainers.i
 print(json.load(open(layout + "/blobs/sha256/" + entry["digest"][7:]))["layers"][0]["digest"])' "$1"
 }
 
-case "$case_name" in
-real_registry)
-  make_oci_image
+# Debian's docker-registry on 127.0.0.1:$rport (set here), storing under
+# $work/registry, plain HTTP.
+start_docker_registry() {
   rport=$(free_port)
   cat >"$work/registry.yml" <<EOF2
 version: 0.1
@@ -213,6 +213,12 @@ EOF2
   docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
   servers+=($!)
   wait_for_url "http://127.0.0.1:$rport/v2/"
+}
+
+case "$case_name" in
+real_registry)
+  make_oci_image
+  start_docker_registry
   ref=127.0.0.1:$rport/tools/busybox
   skopeo copy -q --dest-tls-verify=false "oci:$work/oci:1" "docker://$ref:1" ||
     fail "skopeo push"
@@ -388,20 +394,7 @@ run_pulls)
   # --pull never refuses a missing image without asking the registry, and
   # --pull always asks again.
   make_oci_image
-  rport=$(free_port)
-  cat >"$work/registry.yml" <<EOF2
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:$rport
-EOF2
-  docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-  servers+=($!)
-  wait_for_url "http://127.0.0.1:$rport/v2/"
+  start_docker_registry
   ref=127.0.0.1:$rport/tools/busybox:1
   skopeo copy -q --dest-tls-verify=false "oci:$work/oci:1" "docker://$ref" || fail "skopeo push"
   state=$work/state
