@@ -138,6 +138,31 @@ CommandResult command_pull(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
+// "yes" or "no" for `option`.
+Result<bool> yes_or_no(std::string_view option, std::string_view text) {
+    if (text == "yes")
+        return true;
+    if (text == "no")
+        return false;
+    return error(cat(option, ": expected yes or no, got ", quoted(text)));
+}
+
+CommandResult command_policy(const ParsedArgs& args) {
+    ct::ImageStoreOptions store = store_of(args);
+    ct::StorePolicy policy = TRY(ct::store_policy(store));
+    std::optional<std::string_view> devices = args.value("--allow-devices");
+    std::optional<std::string_view> setid = args.value("--keep-setid");
+    if (devices)
+        policy.allow_devices = TRY(yes_or_no("--allow-devices", *devices));
+    if (setid)
+        policy.keep_setid = TRY(yes_or_no("--keep-setid", *setid));
+    if (devices || setid)
+        TRY(ct::set_store_policy(store, policy));
+    print(cat("allow-devices: ", policy.allow_devices ? "yes" : "no",
+              "\nkeep-setid: ", policy.keep_setid ? "yes" : "no", "\n"));
+    return kExitSuccess;
+}
+
 CommandResult command_import(const ParsedArgs& args) {
     ct::ImageSummary image = TRY(ct::import_rootfs(
         store_of(args), std::string(*args.positional("FILE")), *args.positional("NAME")));
@@ -324,6 +349,24 @@ const Command kImport{
     .run = command_import,
 };
 
+const Command kPolicy{
+    .names = {"policy"},
+    .summary = "what layers may hold: device nodes, setuid and setgid bits",
+    .options = {{.name = "--allow-devices",
+                 .value_name = "yes|no",
+                 .type = ValueType::Text,
+                 .help =
+                     "unpack character and block devices (default no: such a layer is refused)"},
+                {.name = "--keep-setid",
+                 .value_name = "yes|no",
+                 .type = ValueType::Text,
+                 .help = "keep setuid and setgid bits and file capabilities (default yes)"},
+                kStoreOption},
+    .notes = "Prints the store's policy, after changing what is given. It applies to layers "
+             "unpacked from then on; those in the store stay as they were unpacked.\n",
+    .run = command_policy,
+};
+
 const Command kImageList{
     .names = {"ls", "list"},
     .summary = "list the images: REPOSITORY TAG IMAGE ID CREATED SIZE",
@@ -361,11 +404,11 @@ const Command kPrune{
 
 const Command kImageCommand{
     .names = {"image"},
-    .summary =
-        "the image store: pull, load, import, ls, inspect, rm, prune (see `keel image help`)",
+    .summary = "the image store: pull, load, import, ls, inspect, rm, prune, policy (see `keel "
+               "image help`)",
     .notes = "Every command takes --store DIR (default $KEEL_IMAGE_STORE or /var/lib/keel).\n",
     .subcommands = {&kPull, &kImageLoad, &kImport, &kImageList, &kImageInspect, &kImageRemove,
-                    &kPrune, &kMount, &kUnmount},
+                    &kPrune, &kMount, &kUnmount, &kPolicy},
 };
 
 ct::ImageStoreOptions store_of(const ParsedArgs& args) {

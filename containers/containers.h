@@ -308,6 +308,26 @@ struct ImageStoreOptions {
     std::string root = std::string(kDefaultImageStore);
 };
 
+/// What the store lets layers hold (STORE/policy.json, `keel image
+/// policy`), for every layer unpacked from then on (layers unpacked before
+/// stay as they are):
+struct StorePolicy {
+    /// Character and block device nodes; refused by default, naming the
+    /// entry (a container that could open them would reach the host's
+    /// devices).
+    bool allow_devices = false;
+    /// Setuid and setgid bits and security.capability attributes; kept by
+    /// default, as Docker and podman keep them (su, ping); a store that
+    /// says no unpacks the files without them.
+    bool keep_setid = true;
+};
+
+/// The store's policy (the defaults when it has none); a malformed
+/// policy.json is an error naming the file and field.
+Result<StorePolicy> store_policy(const ImageStoreOptions& store);
+/// Replaces the store's policy (written atomically).
+Result<void> set_store_policy(const ImageStoreOptions& store, const StorePolicy& policy);
+
 /// One image of the store, as `keel image ls` shows it.
 struct ImageSummary {
     /// Every name the image has, normalised ("docker.io/library/busybox:latest");

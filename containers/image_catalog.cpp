@@ -194,6 +194,16 @@ Result<void> record_images(ImageStore& store, const std::vector<ImageRecord>& ad
 
 namespace keel::containers {
 
+Result<StorePolicy> store_policy(const ImageStoreOptions& options) {
+    ImageStore store = TRY(ImageStore::open(options.root, StoreAccess::Read));
+    return store.policy();
+}
+
+Result<void> set_store_policy(const ImageStoreOptions& options, const StorePolicy& policy) {
+    ImageStore store = TRY(ImageStore::open(options.root, StoreAccess::Change));
+    return store.write_policy(policy);
+}
+
 Result<std::vector<ImageSummary>> list_images(const ImageStoreOptions& options) {
     ImageStore store = TRY(ImageStore::open(options.root, StoreAccess::Read));
     std::vector<ImageSummary> out;

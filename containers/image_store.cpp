@@ -223,19 +223,50 @@ Result<void> ImageStore::write_images(const std::vector<ImageRecord>& images) {
         json.end_array().field("added", record.added).end_object();
     }
     json.end_array().end_object();
+    return write_document("images.json", json.text() + "\n");
+}
+
+Result<void> ImageStore::write_document(const std::string& name, std::string_view text) {
     std::string temporary;
-    Fd fd = TRY(make_temporary_file(m_root, "images", temporary));
+    Fd fd = TRY(make_temporary_file(m_root, name.substr(0, name.find('.')), temporary));
     auto written = [&]() -> Result<void> {
-        TRY(write_all(fd.get(), json.text() + "\n"));
+        TRY(write_all(fd.get(), text));
         if (::fchmod(fd.get(), 0600) < 0 || ::fsync(fd.get()) < 0)
             return errno_error(cat("write ", quoted(temporary)));
-        if (::rename(temporary.c_str(), (m_root + "/images.json").c_str()) < 0)
+        if (::rename(temporary.c_str(), cat(m_root, "/", name).c_str()) < 0)
             return errno_error(cat("rename ", quoted(temporary)));
         return sync_directory(m_root);
     }();
     if (!written)
         ::unlink(temporary.c_str());
     return written;
+}
+
+Result<containers::StorePolicy> ImageStore::policy() const {
+    std::string path = m_root + "/policy.json";
+    containers::StorePolicy policy;
+    if (!path_exists(path))
+        return policy;
+    std::string text = TRY(read_file(path));
+    auto parsed = [&]() -> Result<void> {
+        JsonValue document = TRY(parse_json(text));
+        JsonObjectCursor root = TRY(JsonCursor(document).object());
+        policy.allow_devices = TRY(root["allow_devices"].value_or(policy.allow_devices));
+        policy.keep_setid = TRY(root["keep_setid"].value_or(policy.keep_setid));
+        return {};
+    }();
+    if (!parsed)
+        return std::unexpected(std::move(parsed).error().wrap(path));
+    return policy;
+}
+
+Result<void> ImageStore::write_policy(const containers::StorePolicy& policy) {
+    JsonWriter json;
+    json.begin_object()
+        .field("allow_devices", policy.allow_devices)
+        .field("keep_setid", policy.keep_setid)
+        .end_object();
+    return write_document("policy.json", json.text() + "\n");
 }
 
 Result<std::vector<std::pair<std::string, RootRecord>>> ImageStore::roots() const {
@@ -384,11 +415,12 @@ Result<Digest> StoreChanges::unpack(const Digest& blob, const std::optional<Dige
     std::string name = cat(temporary_name("layer"), blob.hex);
     std::string staging = cat(m_store.tmp_directory(), "/", name);
     TRY(remove_tree(staging));
+    containers::StorePolicy policy = TRY(m_store.policy());
     LayerOptions options{.whiteouts = Whiteouts::Overlay,
                          .escaping = EscapingNames::Refuse,
                          .ownership = Ownership::Archive,
-                         .allow_devices = false,
-                         .keep_setid = true};
+                         .allow_devices = policy.allow_devices,
+                         .keep_setid = policy.keep_setid};
     auto unpacked = [&]() -> Result<Digest> {
         TRY(unpack_layer(hashing, m_store.tmp_directory(), name, options));
         TRY(hashing.drain());

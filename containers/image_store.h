@@ -73,8 +73,15 @@ public:
     /// The container roots, by id.
     Result<std::vector<std::pair<std::string, RootRecord>>> roots() const;
 
+    /// policy.json, or the defaults.
+    Result<containers::StorePolicy> policy() const;
+    /// Replaces policy.json.
+    Result<void> write_policy(const containers::StorePolicy& policy);
+
 private:
     ImageStore(std::string root, Fd lock) : m_lock(std::move(lock)), m_root(std::move(root)) {}
+    // Writes ROOT/`name` whole: a synced temporary file renamed over it.
+    Result<void> write_document(const std::string& name, std::string_view text);
 
     Fd m_lock;
     std::string m_root;

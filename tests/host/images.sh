@@ -147,6 +147,48 @@ PY
   [ ! -e /etc/keel-escape ] && [ ! -e /tmp/keel-escape ] || fail "a layer escaped"
   pass ;;
 
+store_policy)
+  # The store's policy: a layer with a device node is refused until
+  # `keel image policy --allow-devices yes`; setuid bits are kept until
+  # `--keep-setid no`. A malformed policy.json is an error naming it.
+  python3 - "$work" <<'PY'
+import io, sys, tarfile
+work = sys.argv[1]
+def rootfs(name, members):
+    with tarfile.open(f"{work}/{name}.tar", "w") as tar:
+        for info, data in members:
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+def device():
+    dev = tarfile.TarInfo("null"); dev.type = tarfile.CHRTYPE; dev.devmajor = 1; dev.devminor = 3
+    return dev
+def setuid(name):
+    info = tarfile.TarInfo(name); info.mode = 0o4755
+    return info
+rootfs("with-device", [(device(), b"")])
+rootfs("setuid-kept", [(setuid("su"), b"kept")])
+rootfs("setuid-dropped", [(setuid("su"), b"dropped")])
+PY
+  out=$(image policy) || fail "policy: $out"
+  [ "$out" = "$(printf 'allow-devices: no\nkeep-setid: yes')" ] || fail "the default policy: $out"
+  image import "$work/with-device.tar" dev:1 2>"$work/err" && fail "a device node was unpacked by default"
+  grep -q '`null`' "$work/err" || fail "the refusal does not name the entry: $(cat "$work/err")"
+  image import "$work/setuid-kept.tar" su:kept >/dev/null || fail "import setuid"
+  kept=$(find "$store/layers/sha256" -name su -perm -4000 | wc -l)
+  [ "$kept" = 1 ] || fail "setuid dropped by default: $(find "$store/layers" -name su -printf '%m %p\n')"
+  image policy --allow-devices yes --keep-setid no >/dev/null || fail "policy change"
+  image import "$work/with-device.tar" dev:1 >/dev/null || fail "a device node refused with --allow-devices yes"
+  [ -c "$(find "$store/layers/sha256" -name null | head -n 1)" ] || fail "no device node in the layer"
+  image import "$work/setuid-dropped.tar" su:dropped >/dev/null || fail "import setuid again"
+  modes=$(find "$store/layers/sha256" -name su -printf '%m\n' | sort | tr '\n' ' ')
+  [ "$modes" = "4755 755 " ] || fail "modes of the two su files: $modes"
+  image policy --keep-setid maybe 2>"$work/err" && fail "a bad value was taken"
+  grep -q 'expected yes or no' "$work/err" || fail "bad value: $(cat "$work/err")"
+  echo '{"allow_devices": "sometimes"}' >"$store/policy.json"
+  image import "$work/setuid-kept.tar" su:again 2>"$work/err" && fail "a malformed policy was taken"
+  grep -q 'policy.json' "$work/err" || fail "the malformed policy is not named: $(cat "$work/err")"
+  pass ;;
+
 import_rootfs)
   mkdir -p "$work/rootfs/bin"
   cp "$busybox" "$work/rootfs/bin/busybox"
