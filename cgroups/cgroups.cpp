@@ -481,8 +481,29 @@ Result<void> Cgroup::add_process(pid_t pid) const {
     return {};
 }
 
+namespace {
+
+// cgroup.procs of `path` and of every group below it.
+Result<void> collect_pids(const std::string& path, std::vector<pid_t>& out) {
+    for (pid_t pid : TRY(read_pids(join_path(path, "cgroup.procs"))))
+        out.push_back(pid);
+    for (const std::string& name : TRY(list_directory(path))) {
+        std::string child = join_path(path, name);
+        if (!is_directory(child))
+            continue;
+        // A group removed meanwhile (a container that ended) has none.
+        if (Result<void> below = collect_pids(child, out); !below && below.error().code() != ENOENT)
+            return below;
+    }
+    return {};
+}
+
+} // namespace
+
 Result<std::vector<pid_t>> Cgroup::processes() const {
-    return read_pids(join_path(m_path, "cgroup.procs"));
+    std::vector<pid_t> pids;
+    TRY(collect_pids(m_path, pids));
+    return pids;
 }
 
 Result<CgroupStats> Cgroup::stats() const {

@@ -131,6 +131,8 @@ public:
     /// The group's directory, for spawn (the child joins before exec).
     Result<Fd> open_directory() const;
     Result<void> add_process(pid_t pid) const;
+    /// The processes in the group and in every group below it (a unit's
+    /// supervisor and container groups).
     Result<std::vector<pid_t>> processes() const;
     /// Counters of controllers that are not enabled for the group read 0.
     Result<CgroupStats> stats() const;

@@ -392,10 +392,13 @@ CommandResult command_run(const ParsedArgs& args) {
         return usage_error(args, options.error().to_string());
     PullPolicy pull = PullPolicy::Missing;
     if (auto text = args.value("--pull")) {
-        std::optional<PullPolicy> named = kPullPolicyNames.parse(*text);
+        // podman's `newer` (pull when the registry has a newer one): a pull
+        // every time gets the newest too.
+        std::optional<PullPolicy> named =
+            *text == "newer" ? PullPolicy::Always : kPullPolicyNames.parse(*text);
         if (!named)
             return usage_error(
-                args, cat("--pull: expected missing, always or never, got ", quoted(*text)));
+                args, cat("--pull: expected missing, always, never or newer, got ", quoted(*text)));
         pull = *named;
     }
     // Pulled once, by the keel run the user started (not again by the one

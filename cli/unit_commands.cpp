@@ -450,9 +450,12 @@ bool names_containers(std::span<const std::string_view> names) {
             loaded.push_back(unit.name());
     std::string root = containers::run_root("");
     return std::ranges::all_of(names, [&](std::string_view name) {
-        return name.find('.') == std::string_view::npos &&
-               std::ranges::find(loaded, cat(name, ".service")) == loaded.end() &&
-               containers::find_container(root, name).has_value();
+        if (name.find('.') != std::string_view::npos ||
+            std::ranges::find(loaded, cat(name, ".service")) != loaded.end())
+            return false;
+        // By its name only: an id prefix could be anything.
+        Result<containers::RunContainer> found = containers::find_container(root, name);
+        return found && found->name == name;
     });
 }
 

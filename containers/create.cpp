@@ -353,17 +353,13 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         if (std::optional<std::string> unit = own_unit_group();
             unit && cgroup_path.starts_with(*unit + "/"))
             TRY(move_into_supervisor(*unit));
-        // Those the limits need, and the ones whose counters `keel stats`
-        // and `inspect` read (as runc gives a group every controller its
-        // parent has), where the machine has them.
+        // Those the limits need; then, where they can be had, the ones
+        // whose counters `keel stats` and `inspect` read (as runc asks for
+        // every controller its parent has and takes what it gets).
         std::vector<std::string> controllers = oci::controllers_needed(writes);
-        if (Result<std::string> text = read_file(cat(kCgroupRoot, "/cgroup.controllers"))) {
-            std::vector<std::string_view> available = split(trim(*text), ' ');
-            for (std::string_view counted : {"cpu", "memory", "pids"})
-                if (std::ranges::find(available, counted) != available.end() &&
-                    std::ranges::find(controllers, counted) == controllers.end())
-                    controllers.emplace_back(counted);
-        }
+        for (std::string_view counted : {"cpu", "memory", "pids"})
+            if (std::ranges::find(controllers, counted) == controllers.end())
+                (void)oci::enable_controllers(cgroup_path, {std::string(counted)});
         TRY_CTX(oci::enable_controllers(cgroup_path, controllers),
                 cat("enable the controllers for ", quoted(cgroup_path)));
         // Claimed by its mkdir: an existing group is another container's.

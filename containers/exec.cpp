@@ -250,7 +250,10 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
         spawn.before_exec = [] { return take_console(); };
 
     // A filter that notifies: the child sends its listener back over a
-    // socket pair before it execs; it goes to the agent with the pid.
+    // socket pair right after loading it, and it goes to the agent with the
+    // pid. The child's calls from there to its exec may be notified, so the
+    // spawn does not wait for the exec: the listener is taken at once, and
+    // the child's death before sending it reads as the end of the socket.
     std::optional<SeccompAgent> agent;
     Fd listener_socket, child_listener_socket;
     if (seccomp && (seccomp->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
@@ -264,17 +267,27 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
         spawn.seccomp_listener = [socket = pair[1]](int listener) {
             return send_with_fd(socket, "L", listener);
         };
+        spawn.wait_for_exec = false;
     }
 
     pid_t pid = TRY_CTX(spawn_process(spawn), "start the process");
     child_listener_socket.reset();
+    bool reaped = false;
     auto finish = [&]() -> Result<void> {
         if (agent) {
-            // Sent before the exec spawn_process waited for.
-            MessageWithFd sent = TRY_CTX(receive_with_fd(listener_socket.get(), 1, MSG_DONTWAIT),
+            MessageWithFd sent = TRY_CTX(receive_with_fd(listener_socket.get(), 1),
                                          "receive the process's seccomp listener");
-            if (!sent.fd)
-                return error("the process sent no seccomp listener");
+            if (!sent.fd) {
+                // It ended before loading its filter: why, once reaped.
+                int status = 0;
+                while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+                }
+                reaped = true;
+                if (std::optional<Error> failure = take_spawn_failure(pid))
+                    return std::unexpected(std::move(*failure));
+                return error(cat("the process ", describe_wait_status(status),
+                                 " before it sent its seccomp listener"));
+            }
             TRY(agent->hand_over(sent.fd.get(), pid, state_of(record, Status::Running)));
         }
         if (!options.pid_file.empty())
@@ -283,8 +296,12 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
     };
     if (auto finished = finish(); !finished) {
         // Nothing is left of a failed exec: not the process either.
-        ::kill(pid, SIGKILL);
-        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        if (!reaped) {
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+            if (!spawn.wait_for_exec)
+                (void)take_spawn_failure(pid);
         }
         return std::unexpected(std::move(finished).error());
     }

@@ -548,12 +548,13 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
                 TRY_CTX(admit_mapped_root(records_root(state_root), directories, place.id_maps),
                         "--userns");
             }
-            // Under a unit (a .container unit, keel run -d under init, a
-            // unit's ExecStart=): the container's group is below the
-            // unit's, under its limits, counted in its status and ended
-            // with it.
+            // Started by init for a unit (a .container unit, keel run -d
+            // under init, a unit's ExecStart=docker run): the container's
+            // group is below the unit's, under its limits, counted in its
+            // status and ended with it. Not from a shell a unit runs (a
+            // login: the container is not the session's).
             RunOptions placed = options;
-            if (placed.cgroup_parent.empty())
+            if (placed.cgroup_parent.empty() && ::getppid() == 1)
                 if (std::optional<std::string> unit = own_unit_group())
                     placed.cgroup_parent = cat("/", *unit);
             std::string config = TRY(make_spec(placed, image, place));

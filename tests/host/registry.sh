@@ -416,8 +416,8 @@ run_pulls)
   KEEL_INSECURE_REGISTRIES=127.0.0.1:$rport krun --pull always "$ref" true 2>"$work/err" ||
     fail "--pull always: $(cat "$work/err")"
   grep -q "^Pulled image: $ref " "$work/err" || fail "--pull always did not pull: $(cat "$work/err")"
-  if krun --pull newer "$ref" true 2>"$work/err"; then fail "--pull newer was taken"; fi
-  grep -q -- "--pull: expected missing, always or never, got \`newer\`" "$work/err" || fail "--pull newer: $(cat "$work/err")"
+  if krun --pull later "$ref" true 2>"$work/err"; then fail "--pull later was taken"; fi
+  grep -q -- "--pull: expected missing, always, never or newer, got \`later\`" "$work/err" || fail "--pull later: $(cat "$work/err")"
   pass
   ;;
 shared_blobs)

@@ -2,7 +2,8 @@
 """A seccomp agent for the SCMP_ACT_NOTIFY tests: listens at SOCKET for the
 runtime spec's hand-over (a containerProcessState JSON with the listener as
 SCM_RIGHTS), then answers every notification on every listener it was
-given with -ERRNO, without running the system call.
+given: execve and execveat go on as asked (SECCOMP_USER_NOTIF_FLAG_CONTINUE),
+every other call fails with -ERRNO without running.
 
 Writes to OUT, a line each, flushed at once:
   state JSON           one per hand-over, as received
@@ -27,6 +28,8 @@ NOTIF_SIZE = 80  # id u64, pid u32, flags u32, seccomp_data (nr, arch, ip, args[
 RESP_SIZE = 24  # id u64, val s64, error s32, flags u32
 IOCTL_NOTIF_RECV = (3 << 30) | (NOTIF_SIZE << 16) | (ord("!") << 8) | 0
 IOCTL_NOTIF_SEND = (3 << 30) | (RESP_SIZE << 16) | (ord("!") << 8) | 1
+FLAG_CONTINUE = 1
+EXEC_CALLS = (59, 322)  # x86-64 execve, execveat
 
 
 def main():
@@ -61,7 +64,10 @@ def main():
                     continue  # the caller went away before it was read
                 ident, pid, _, nr = struct.unpack_from("<QIIi", notification)
                 out.write(f"notified {nr} {pid}\n")
-                response = struct.pack("<QqiI", ident, 0, -answer, 0)
+                if nr in EXEC_CALLS:
+                    response = struct.pack("<QqiI", ident, 0, 0, FLAG_CONTINUE)
+                else:
+                    response = struct.pack("<QqiI", ident, 0, -answer, 0)
                 try:
                     fcntl.ioctl(fd, IOCTL_NOTIF_SEND, response)
                 except OSError:
