@@ -325,7 +325,21 @@ Result<void> GrpcServer::Connection::start() {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Callbacks::data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Callbacks::frame_send);
-    int rc = nghttp2_session_server_new(&m_session, callbacks, this);
+    // nghttp2's HTTP messaging checks reset a stream whose :authority is
+    // not host[:port], and etcdctl's --cluster sends the member's whole
+    // client URL there ("http://127.0.0.1:2379", through grpc-go's
+    // passthrough resolver), which etcd's Go server takes. keel checks
+    // what it reads itself: the method (POST), the content type and the
+    // path (start_call), the header sizes (on_header); HTTP/2's framing
+    // is still nghttp2's.
+    nghttp2_option* option = nullptr;
+    if (nghttp2_option_new(&option) != 0) {
+        nghttp2_session_callbacks_del(callbacks);
+        return error("create HTTP/2 options: out of memory");
+    }
+    nghttp2_option_set_no_http_messaging(option, 1);
+    int rc = nghttp2_session_server_new2(&m_session, callbacks, this, option);
+    nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
     if (rc != 0)
         return error(cat("create HTTP/2 session: ", nghttp2_strerror(rc)));

@@ -341,6 +341,14 @@ case_endpoints() {
   local out
   out=$(ctl endpoint health 2>&1) || fail "endpoint health: $out"
   [ "$(grep -c 'is healthy: successfully committed proposal: took = ' <<<"$out")" = 3 ] || fail "endpoint health: $out"
+  # --cluster: etcdctl dials each member's client URL from the member list
+  # (its :authority is then the whole URL, which nghttp2's checks refused).
+  check "endpoint status --cluster" "$endpoints" \
+    '" ".join(sorted(e["Endpoint"].removeprefix("http://") for e in d)) + " "' \
+    ctl endpoint status --cluster -w json
+  out=$(ctl endpoint hashkv --cluster 2>&1) || fail "endpoint hashkv --cluster: $out"
+  [ "$(cut -d' ' -f2 <<<"$out" | sort -u | wc -l)" = 1 ] && [ "$(wc -l <<<"$out")" = 3 ] ||
+    fail "endpoint hashkv --cluster: three members, one hash: $out"
   # A member killed: health says so, status leaves it out; a write still
   # commits on the other two, and the member catches up on restart.
   kv_member_kill "$cluster" m3
