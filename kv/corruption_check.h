@@ -22,6 +22,7 @@
 #include "kv/raft_codec.h"
 #include "kv/server_config.h"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -84,6 +85,10 @@ struct RunningCorruptionCheck {
     /// Written by the thread before it signals `done`, read after.
     std::vector<PeerHashResult> results;
     Fd done;
+    /// Set by the thread with `done`: the next tick of the check's timer
+    /// finishes a check whose `done` went unheard.
+    std::atomic<bool> answered{false};
+    int ticks_answered = 0; // timer ticks that saw `answered` (the loop's)
     std::thread thread;
 };
 
