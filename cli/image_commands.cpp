@@ -4,6 +4,7 @@
 
 #include "base/json.h"
 #include "base/strings.h"
+#include "base/unit_file.h"
 #include "containers/containers.h"
 #include "containers/image_ref.h"
 
@@ -138,24 +139,15 @@ CommandResult command_pull(const ParsedArgs& args) {
     return kExitSuccess;
 }
 
-// "yes" or "no" for `option`.
-Result<bool> yes_or_no(std::string_view option, std::string_view text) {
-    if (text == "yes")
-        return true;
-    if (text == "no")
-        return false;
-    return error(cat(option, ": expected yes or no, got ", quoted(text)));
-}
-
 CommandResult command_policy(const ParsedArgs& args) {
     ct::ImageStoreOptions store = store_of(args);
     ct::StorePolicy policy = TRY(ct::store_policy(store));
     std::optional<std::string_view> devices = args.value("--allow-devices");
     std::optional<std::string_view> setid = args.value("--keep-setid");
     if (devices)
-        policy.allow_devices = TRY(yes_or_no("--allow-devices", *devices));
+        policy.allow_devices = TRY_CTX(parse_boolean(*devices), "--allow-devices");
     if (setid)
-        policy.keep_setid = TRY(yes_or_no("--keep-setid", *setid));
+        policy.keep_setid = TRY_CTX(parse_boolean(*setid), "--keep-setid");
     if (devices || setid)
         TRY(ct::set_store_policy(store, policy));
     print(cat("allow-devices: ", policy.allow_devices ? "yes" : "no",
