@@ -606,6 +606,9 @@ void set_capabilities(const Child& child) {
     // even a failure below is accounted to (and killable with) the group.
     if (child.join_cgroup)
         join_cgroup(options.cgroup_fd, failure);
+    if (!child.fork_mode) // (fork mode's intermediate joined them)
+        for (int fd : options.more_cgroup_fds)
+            join_cgroup(fd, failure);
     // Until exec, other processes of the container must not open
     // /proc/PID/exe (the runtime's binary) or attach to it; exec resets
     // the flag. Fork mode only: a fast path child shares the caller's mm,
@@ -786,6 +789,8 @@ pid_t start_child(Child& child, bool& wait) {
         set_time_offsets(child);
         flags &= ~uint64_t(CLONE_NEWTIME); // the child is born in it anyway
     }
+    for (int fd : options.more_cgroup_fds)
+        join_cgroup(fd, &report.failure);
     long pid = -ENOSYS;
     bool into_cgroup = options.cgroup_fd >= 0 && is_cgroup2(options.cgroup_fd);
     if (into_cgroup) {

@@ -66,6 +66,12 @@ struct SpawnOptions {
     /// cgroup.procs; -1 stays in the parent's group. Failing to join fails
     /// the spawn ("join cgroup"): a service never runs outside its group.
     int cgroup_fd = -1;
+    /// On a cgroup v1 host: the group's directories in its hierarchies,
+    /// joined the same way before the child runs anything (in fork mode
+    /// by the intermediate process, after the namespaces it joins and
+    /// before cgroup_fd and the clone into new namespaces, so that a new
+    /// cgroup namespace is rooted in them too).
+    std::vector<int> more_cgroup_fds;
     /// fds 0, 1, 2 for the child; -1 keeps the parent's.
     int stdin_fd = -1;
     int stdout_fd = -1;

@@ -1,5 +1,6 @@
 // cgroup v2 (see cgroups.h): parsing systemd's limit spellings, the
-// keel.slice tree, and a group's control files.
+// keel.slice tree, and a group's control files; at the end, the same group
+// on a cgroup v1 host (one directory per hierarchy).
 //
 // Everything goes through paths under a root passed in by the caller, so the
 // file-level logic runs against a fake tree of plain files in unit tests.
@@ -15,7 +16,9 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <mutex>
 #include <poll.h>
+#include <ranges>
 #include <set>
 #include <span>
 #include <sys/stat.h>
@@ -429,8 +432,12 @@ Result<void> setup_cgroup_tree(std::string_view root_view) {
 }
 
 Result<Cgroup> Cgroup::create(std::string relative, const CgroupLimits& limits,
-                              std::string_view root) {
+                              std::string_view root, IfExists if_exists) {
     TRY(check_relative(relative));
+    if (!cgroup2_available(root))
+        if (std::vector<CgroupHierarchy> hierarchies = cgroup_v1_hierarchies(root);
+            !hierarchies.empty())
+            return create_v1(relative, limits, hierarchies, if_exists);
     std::string path = join_path(root, relative);
     // mkdir that takes an existing group as it is; true when it made one.
     auto make = [](const std::string& directory) -> Result<bool> {
@@ -453,6 +460,8 @@ Result<Cgroup> Cgroup::create(std::string relative, const CgroupLimits& limits,
         }
     }
     bool created = TRY(std::move(made));
+    if (!created && if_exists == IfExists::Fail)
+        return errno_error(EEXIST, cat("cgroup ", quoted(relative), " exists already"));
     Cgroup group(path);
     if (auto applied = group.apply(limits, created ? Knobs::Fresh : Knobs::AsFound); !applied) {
         if (created)
@@ -465,6 +474,10 @@ Result<Cgroup> Cgroup::create(std::string relative, const CgroupLimits& limits,
 
 Result<Cgroup> Cgroup::open(std::string relative, std::string_view root) {
     TRY(check_relative(relative));
+    if (!cgroup2_available(root))
+        if (std::vector<CgroupHierarchy> hierarchies = cgroup_v1_hierarchies(root);
+            !hierarchies.empty())
+            return open_v1(relative, hierarchies);
     std::string path = join_path(root, relative);
     if (!is_directory(path))
         return errno_error(ENOENT, cat("cgroup ", quoted(path)));
@@ -475,9 +488,32 @@ Result<Fd> Cgroup::open_directory() const {
     return open_file(m_path, O_RDONLY | O_DIRECTORY);
 }
 
+std::optional<std::string> Cgroup::directory_of(std::string_view controller) const {
+    if (m_v1.empty())
+        return m_path;
+    for (const CgroupV1Directory& directory : m_v1)
+        if (std::ranges::find(directory.controllers, controller) != directory.controllers.end())
+            return directory.path;
+    return std::nullopt;
+}
+
+Result<std::vector<Fd>> Cgroup::open_directories() const {
+    std::vector<Fd> out;
+    if (m_v1.empty())
+        out.push_back(TRY(open_directory()));
+    for (const CgroupV1Directory& directory : m_v1)
+        out.push_back(TRY(open_file(directory.path, O_RDONLY | O_DIRECTORY)));
+    return out;
+}
+
 Result<void> Cgroup::add_process(pid_t pid) const {
-    TRY_CTX(write_control(join_path(m_path, "cgroup.procs"), cat(pid)),
-            cat("move pid ", pid, " into cgroup ", quoted(m_path)));
+    if (m_v1.empty()) {
+        TRY_CTX(write_control(join_path(m_path, "cgroup.procs"), cat(pid)),
+                cat("move pid ", pid, " into cgroup ", quoted(m_path)));
+    }
+    for (const CgroupV1Directory& directory : m_v1)
+        TRY_CTX(write_control(join_path(directory.path, "cgroup.procs"), cat(pid)),
+                cat("move pid ", pid, " into cgroup ", quoted(directory.path)));
     return {};
 }
 
@@ -507,6 +543,8 @@ Result<std::vector<pid_t>> Cgroup::processes() const {
 }
 
 Result<CgroupStats> Cgroup::stats() const {
+    if (!m_v1.empty())
+        return stats_v1();
     CgroupStats stats;
     stats.memory_current = TRY(counter_file(join_path(m_path, "memory.current")));
     stats.tasks_current = TRY(counter_file(join_path(m_path, "pids.current")));
@@ -524,6 +562,13 @@ Result<CgroupStats> Cgroup::stats() const {
 }
 
 Result<void> Cgroup::apply(const CgroupLimits& limits, Knobs state) const {
+    if (!m_v1.empty()) {
+        if (limits.empty())
+            return {};
+        return error(cat("cgroup ", quoted(m_path),
+                         ": the host's cgroups are v1, and keel sets a unit's limits only "
+                         "through cgroup v2"));
+    }
     struct Knob {
         std::string_view file;
         std::string_view controller;
@@ -612,8 +657,19 @@ Result<void> Cgroup::kill() const {
         TRY_CTX(write_control(control, "1"), cat("kill cgroup ", quoted(m_path)));
         return {};
     }
-    // Before 5.14: signal each process; a fork racing with us adds new pids,
-    // so repeat until a pass finds nobody new.
+    // Before 5.14, and on v1: signal each process; a fork racing with us
+    // adds new pids, so repeat until a pass finds nobody new. A v1 group is
+    // frozen meanwhile where it can be (SIGKILL reaches frozen processes).
+    bool thaw_after = !m_v1.empty() && directory_of("freezer");
+    if (thaw_after)
+        (void)freeze(); // a group still FREEZING after its timeout is killed all the same
+    auto killed = kill_each();
+    if (thaw_after)
+        (void)thaw();
+    return killed;
+}
+
+Result<void> Cgroup::kill_each() const {
     std::set<pid_t> signalled;
     for (int round = 0; round < kKillRounds; ++round) {
         std::vector<pid_t> pids = TRY_CTX(processes(), cat("kill cgroup ", quoted(m_path)));
@@ -640,6 +696,8 @@ Result<void> Cgroup::thaw() const {
 }
 
 Result<void> Cgroup::set_freezer(Freezer state) const {
+    if (!m_v1.empty())
+        return set_freezer_v1(state);
     bool frozen = state == Freezer::Frozen;
     std::string control = join_path(m_path, "cgroup.freeze");
     if (!path_exists(control))
@@ -678,7 +736,19 @@ Result<void> Cgroup::set_freezer(Freezer state) const {
     }
 }
 
+Result<bool> Cgroup::frozen() const {
+    if (!m_v1.empty()) {
+        std::optional<std::string> freezer = directory_of("freezer");
+        if (!freezer)
+            return false;
+        return trim(TRY(read_file(join_path(*freezer, "freezer.state")))) == "FROZEN";
+    }
+    return trim(TRY(read_file(join_path(m_path, "cgroup.freeze")))) == "1";
+}
+
 Result<bool> Cgroup::populated() const {
+    if (!m_v1.empty())
+        return !TRY(processes()).empty();
     std::string events = join_path(m_path, "cgroup.events");
     std::string text = TRY(read_file(events));
     auto value = TRY(keyed_value(text, "populated", events));
@@ -688,6 +758,8 @@ Result<bool> Cgroup::populated() const {
 }
 
 Result<void> Cgroup::remove() const {
+    if (!m_v1.empty())
+        return remove_v1(false);
     if (::rmdir(m_path.c_str()) == 0)
         return {};
     if (errno == EBUSY || errno == ENOTEMPTY)
@@ -713,6 +785,8 @@ Result<void> remove_child_groups(const std::string& path) {
 } // namespace
 
 Result<void> Cgroup::remove_tree() const {
+    if (!m_v1.empty())
+        return remove_v1(true);
     TRY(remove_child_groups(m_path));
     return remove();
 }
@@ -751,6 +825,217 @@ Result<void> move_into_supervisor(const std::string& group, std::string_view roo
             return {};
     }
     return error(cat("cgroup ", quoted(group), ": processes keep appearing in it"));
+}
+
+} // namespace keel
+
+// ---- cgroup v1 ------------------------------------------------------------
+//
+// A v1 host mounts one hierarchy per controller (or a few together, as
+// "cpu,cpuacct"); a group is a directory of the same relative path in each,
+// and a process joins each by its cgroup.procs. Only containers use it:
+// keel's units and their limits are cgroup v2's (init runs on v2).
+
+namespace keel {
+
+namespace {
+
+bool is_group(const std::string& directory) {
+    return path_exists(join_path(directory, "cgroup.procs"));
+}
+
+// mkdir of `relative` below `top`, each missing level made; the levels made
+// are appended to `made` (parents first). A cpuset level with no cpus or
+// mems gets its parent's: v1 leaves them empty, and a group with no cpus
+// takes no process.
+Result<void> make_v1_group(const std::string& top, std::string_view relative, bool cpuset,
+                           std::vector<std::string>& made) {
+    std::string parent = top;
+    for (std::string_view part : split(relative, '/')) {
+        std::string directory = join_path(parent, part);
+        if (::mkdir(directory.c_str(), 0755) == 0)
+            made.push_back(directory);
+        else if (errno != EEXIST)
+            return errno_error(cat("create cgroup ", quoted(directory)));
+        else if (!is_directory(directory))
+            return error(cat("create cgroup ", quoted(directory), ": exists and is not a group"));
+        // Every level, made here or not: another create may have made one
+        // and not filled it in yet.
+        if (cpuset)
+            for (std::string_view file : {"cpuset.cpus", "cpuset.mems"}) {
+                std::string mine = join_path(directory, file);
+                std::string inherited(trim(TRY(read_file(join_path(parent, file)))));
+                if (trim(TRY(read_file(mine))).empty() && !inherited.empty())
+                    TRY(write_control(mine, inherited));
+            }
+        parent = std::move(directory);
+    }
+    return {};
+}
+
+} // namespace
+
+namespace {
+
+std::vector<CgroupHierarchy> find_v1_hierarchies(const std::string& root) {
+    std::vector<CgroupHierarchy> out;
+    Result<std::vector<std::string>> names = list_directory(root);
+    if (!names)
+        return out;
+    std::ranges::sort(*names);
+    for (const std::string& name : *names) {
+        std::string directory = join_path(root, name);
+        struct stat info;
+        // A symlink ("cpu" -> "cpu,cpuacct") is a second name of one; a
+        // cgroup2 mount (a hybrid host's "unified") is no v1 hierarchy.
+        if (::lstat(directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode) ||
+            !is_group(directory) || cgroup2_available(directory))
+            continue;
+        std::vector<std::string> controllers;
+        for (std::string_view controller : split(name, ','))
+            controllers.emplace_back(controller);
+        out.push_back({std::move(controllers), std::move(directory)});
+    }
+    // The freezer's first: path() and processes() read it, and kill
+    // freezes it.
+    std::ranges::stable_partition(out, [](const CgroupHierarchy& hierarchy) {
+        return std::ranges::find(hierarchy.controllers, "freezer") != hierarchy.controllers.end();
+    });
+    return out;
+}
+
+} // namespace
+
+std::vector<CgroupHierarchy> cgroup_v1_hierarchies(std::string_view root_view) {
+    std::string root(root_view);
+    if (cgroup2_available(root))
+        return {};
+    // Looked up once a process for a root, as long as the root directory
+    // is the same and unchanged (a hierarchy mounted later made its mount
+    // point there): a container's create asks many times, and each look
+    // is a few dozen stats.
+    struct Cached {
+        std::string root;
+        dev_t device;
+        ino_t inode;
+        timespec changed;
+        std::vector<CgroupHierarchy> hierarchies;
+    };
+    static std::mutex lock;
+    static std::optional<Cached> cached;
+    struct stat info;
+    if (::stat(root.c_str(), &info) != 0)
+        return {};
+    std::lock_guard guard(lock);
+    if (!cached || cached->root != root || cached->device != info.st_dev ||
+        cached->inode != info.st_ino || cached->changed.tv_sec != info.st_mtim.tv_sec ||
+        cached->changed.tv_nsec != info.st_mtim.tv_nsec)
+        cached = Cached{root, info.st_dev, info.st_ino, info.st_mtim, find_v1_hierarchies(root)};
+    return cached->hierarchies;
+}
+
+bool device_cgroup_available(std::string_view root) {
+    if (cgroup2_available(root))
+        return true;
+    return std::ranges::any_of(cgroup_v1_hierarchies(root), [](const CgroupHierarchy& hierarchy) {
+        return std::ranges::find(hierarchy.controllers, "devices") != hierarchy.controllers.end();
+    });
+}
+
+Result<Cgroup> Cgroup::create_v1(const std::string& relative, const CgroupLimits& limits,
+                                 const std::vector<CgroupHierarchy>& hierarchies,
+                                 IfExists if_exists) {
+    if (!limits.empty())
+        return error(cat("create cgroup ", quoted(relative),
+                         ": the host's cgroups are v1, and keel sets a unit's limits only "
+                         "through cgroup v2"));
+    std::vector<std::string> made;
+    std::vector<CgroupV1Directory> directories;
+    for (const CgroupHierarchy& hierarchy : hierarchies) {
+        bool cpuset =
+            std::ranges::find(hierarchy.controllers, "cpuset") != hierarchy.controllers.end();
+        std::string path = join_path(hierarchy.directory, relative);
+        Result<void> ok = make_v1_group(hierarchy.directory, relative, cpuset, made);
+        // The first hierarchy's leaf is the claim.
+        if (ok && if_exists == IfExists::Fail && directories.empty() &&
+            (made.empty() || made.back() != path))
+            ok = errno_error(EEXIST, cat("cgroup ", quoted(relative), " exists already"));
+        if (!ok) {
+            for (const std::string& directory : std::views::reverse(made))
+                ::rmdir(directory.c_str());
+            return std::unexpected(std::move(ok).error());
+        }
+        directories.push_back({hierarchy.controllers, std::move(path)});
+    }
+    return Cgroup(std::move(directories));
+}
+
+Result<Cgroup> Cgroup::open_v1(const std::string& relative,
+                               const std::vector<CgroupHierarchy>& hierarchies) {
+    std::vector<CgroupV1Directory> directories;
+    for (const CgroupHierarchy& hierarchy : hierarchies)
+        if (std::string path = join_path(hierarchy.directory, relative); is_directory(path))
+            directories.push_back({hierarchy.controllers, std::move(path)});
+    if (directories.empty())
+        return errno_error(ENOENT, cat("cgroup ", quoted(relative), " (in no v1 hierarchy)"));
+    return Cgroup(std::move(directories));
+}
+
+Result<CgroupStats> Cgroup::stats_v1() const {
+    CgroupStats stats;
+    if (std::optional<std::string> memory = directory_of("memory")) {
+        stats.memory_current = TRY(counter_file(join_path(*memory, "memory.usage_in_bytes")));
+        // "oom_kill N" since Linux 4.13.
+        std::string control = join_path(*memory, "memory.oom_control");
+        if (path_exists(control))
+            stats.oom_kills =
+                TRY(keyed_value(TRY(read_file(control)), "oom_kill", control)).value_or(0);
+    }
+    if (std::optional<std::string> pids = directory_of("pids"))
+        stats.tasks_current = TRY(counter_file(join_path(*pids, "pids.current")));
+    if (std::optional<std::string> cpuacct = directory_of("cpuacct"))
+        stats.cpu_usage_usec = TRY(counter_file(join_path(*cpuacct, "cpuacct.usage"))) / 1000;
+    return stats;
+}
+
+Result<void> Cgroup::set_freezer_v1(Freezer state) const {
+    bool frozen = state == Freezer::Frozen;
+    std::string_view verb = frozen ? "freeze" : "thaw";
+    std::optional<std::string> freezer = directory_of("freezer");
+    if (!freezer)
+        return error(
+            cat(verb, " cgroup ", quoted(m_path), ": the host has no cgroup v1 freezer hierarchy"));
+    std::string control = join_path(*freezer, "freezer.state");
+    std::string_view wanted = frozen ? "FROZEN" : "THAWED";
+    // v1 freezes in the background: FREEZING until every task stopped.
+    // Writing FROZEN again nudges tasks that were busy the first time.
+    auto deadline = std::chrono::steady_clock::now() + kFreezeTimeout;
+    for (;;) {
+        TRY_CTX(write_control(control, wanted), cat(verb, " cgroup ", quoted(*freezer)));
+        if (trim(TRY(read_file(control))) == wanted)
+            return {};
+        if (std::chrono::steady_clock::now() >= deadline) {
+            // Not left half frozen (FREEZING): thawed again, as runc does.
+            if (frozen)
+                (void)write_control(control, "THAWED");
+            return errno_error(ETIMEDOUT, cat(verb, " cgroup ", quoted(*freezer), ": not ", wanted,
+                                              " after ", kFreezeTimeout.count(), " ms"));
+        }
+        ::usleep(1000);
+    }
+}
+
+Result<void> Cgroup::remove_v1(bool tree) const {
+    // Every hierarchy's, even after one fails; the first error is reported.
+    Result<void> first;
+    for (const CgroupV1Directory& directory : m_v1) {
+        Result<void> removed = tree ? remove_child_groups(directory.path) : Result<void>();
+        if (removed && ::rmdir(directory.path.c_str()) != 0 && errno != ENOENT)
+            removed = errno_error(cat("remove cgroup ", quoted(directory.path)));
+        if (!removed && first)
+            first = std::move(removed);
+    }
+    return first;
 }
 
 } // namespace keel

@@ -1,6 +1,9 @@
 // cgroup v2: one group per unit under keel.slice, with the limits systemd's
 // MemoryMax=, MemoryHigh=, CPUQuota=, TasksMax=, CPUWeight=, IOWeight= and
 // IO*BandwidthMax= describe, process placement, stats, freeze and kill.
+// On a host whose cgroups are v1 (or hybrid: cgroup2 holds no controllers
+// there), a Cgroup is one directory in each v1 hierarchy instead, for
+// containers; unit limits stay cgroup v2's.
 #pragma once
 
 #include "base/fd.h"
@@ -39,6 +42,11 @@ struct CgroupLimits {
     std::optional<uint32_t> cpu_weight;         // CPUWeight= -> cpu.weight (1 to 10000)
     std::optional<uint32_t> io_weight;          // IOWeight= -> io.weight "default N" (1 to 10000)
     std::vector<IoBandwidthLimit> io_bandwidth; // IO*BandwidthMax= -> io.max, one line a disk
+
+    bool empty() const {
+        return !memory_max && !memory_high && !cpu_quota_percent && !tasks_max && !cpu_weight &&
+               !io_weight && io_bandwidth.empty();
+    }
 };
 
 /// Parses systemd's spellings: MemoryMax=512M|1G|infinity|50%? (percent of
@@ -96,6 +104,24 @@ struct CgroupStats {
 /// True when cgroup v2 is mounted at `root` (cgroup.controllers exists).
 bool cgroup2_available(std::string_view root = kCgroupRoot);
 
+/// Whether device access can be limited per group: cgroup v2 at `root`
+/// (with a BPF program), or a cgroup v1 devices hierarchy under it.
+bool device_cgroup_available(std::string_view root = kCgroupRoot);
+
+/// One cgroup v1 hierarchy: its controllers and where it is mounted.
+struct CgroupHierarchy {
+    std::vector<std::string> controllers; // {"cpu", "cpuacct"}
+    std::string directory;                // "/sys/fs/cgroup/cpu,cpuacct"
+};
+
+/// The cgroup v1 hierarchies mounted under `root` (a v1 or hybrid host),
+/// each a directory named by its controllers ("memory", "cpu,cpuacct",
+/// "systemd" for name=systemd) as systemd and cgroupfs-mount mount them:
+/// directories with a cgroup.procs, not symlinks (a second name of one)
+/// and not cgroup2 (a hybrid host's "unified"). Sorted by name, but the
+/// freezer's first. Empty where `root` is cgroup2 or none is found.
+std::vector<CgroupHierarchy> cgroup_v1_hierarchies(std::string_view root = kCgroupRoot);
+
 /// Enables the memory, cpu and pids controllers (and io, when the kernel
 /// has it) for children of `root` and creates keel.slice with them enabled
 /// too.
@@ -116,6 +142,18 @@ Result<std::vector<std::string>> missing_cgroup_controllers(std::string_view roo
 /// The group of units: `root`/keel.slice.
 inline constexpr std::string_view kKeelSlice = "keel.slice";
 
+/// A group's directory in one cgroup v1 hierarchy.
+struct CgroupV1Directory {
+    std::vector<std::string> controllers;
+    std::string path;
+};
+
+/// What Cgroup::create does with a group that is there already.
+enum class IfExists {
+    Reuse, // take it as it is (a unit's group across restarts)
+    Fail,  // EEXIST: the mkdir is the claim (a container's group)
+};
+
 class Cgroup {
 public:
     /// Creates (or reuses) `root`/`relative` (e.g. "keel.slice/web.service")
@@ -123,13 +161,30 @@ public:
     /// `relative` is one or more names joined by "/" (no "", ".", ".."); a
     /// group that had to be created is removed again if the limits cannot
     /// be applied.
+    /// Where `root` is not cgroup2 but v1 hierarchies are mounted under it,
+    /// the group is made in each of them (its cpuset levels with their
+    /// parent's cpus and mems where empty), and limits are refused: they
+    /// are cgroup v2 files. With IfExists::Fail a group that is there (in
+    /// the first hierarchy, on v1) is EEXIST: "cgroup `X` exists already".
     static Result<Cgroup> create(std::string relative, const CgroupLimits& limits,
-                                 std::string_view root = kCgroupRoot);
-    /// An existing group, unchanged (for stats, kill, remove).
+                                 std::string_view root = kCgroupRoot,
+                                 IfExists if_exists = IfExists::Reuse);
+    /// An existing group, unchanged (for stats, kill, remove); on v1, its
+    /// directories in the hierarchies that have it (ENOENT where none has).
     static Result<Cgroup> open(std::string relative, std::string_view root = kCgroupRoot);
+    /// The group's directory; on v1, its directory in the first hierarchy.
     const std::string& path() const { return m_path; }
+    /// True where the group is a set of cgroup v1 directories.
+    bool v1() const { return !m_v1.empty(); }
+    /// Where `controller`'s files ("memory.max", "memory.limit_in_bytes")
+    /// are: the group's directory on v2; on v1 its directory in that
+    /// controller's hierarchy, nullopt where none is mounted.
+    std::optional<std::string> directory_of(std::string_view controller) const;
     /// The group's directory, for spawn (the child joins before exec).
     Result<Fd> open_directory() const;
+    /// Every directory of the group: the one on v2, one per hierarchy on v1
+    /// (spawn's cgroup_fd and more_cgroup_fds).
+    Result<std::vector<Fd>> open_directories() const;
     Result<void> add_process(pid_t pid) const;
     /// The processes in the group and in every group below it (a unit's
     /// supervisor and container groups).
@@ -152,17 +207,22 @@ public:
     /// group is an error, found before anything is written.
     Result<void> apply(const CgroupLimits& limits, Knobs knobs = Knobs::AsFound) const;
     /// cgroup.kill (SIGKILL to every process in the group, kernel >= 5.14);
-    /// on older kernels SIGKILL to each pid in cgroup.procs until no new
-    /// one appears. Returns once all were signalled: they may still be
+    /// on older kernels and v1, SIGKILL to each pid in cgroup.procs until
+    /// no new one appears (on v1 frozen meanwhile where a freezer is, as
+    /// runc does, so that none forks away). Returns once all were signalled: they may still be
     /// exiting, see populated().
     Result<void> kill() const;
     /// Writes cgroup.freeze and waits (at most 1 s) until cgroup.events
-    /// says the group is frozen: its processes stop where they are.
+    /// says the group is frozen: its processes stop where they are. On v1,
+    /// freezer.state, until it reads FROZEN.
     Result<void> freeze() const;
     /// The same back: the group's processes run again.
     Result<void> thaw() const;
+    /// Whether the group is frozen (cgroup.freeze is 1; on v1, freezer.state
+    /// reads FROZEN).
+    Result<bool> frozen() const;
     /// True while the group or a descendant has a live process
-    /// (cgroup.events "populated").
+    /// (cgroup.events "populated"; on v1, any pid in cgroup.procs below).
     Result<bool> populated() const;
     /// Removes the (empty) group.
     Result<void> remove() const;
@@ -173,10 +233,23 @@ public:
 
 private:
     explicit Cgroup(std::string path) : m_path(std::move(path)) {}
+    explicit Cgroup(std::vector<CgroupV1Directory> directories)
+        : m_path(directories.front().path), m_v1(std::move(directories)) {}
     Result<void> apply_io_bandwidth(const CgroupLimits& limits, Knobs knobs) const;
     enum class Freezer { Frozen, Thawed };
     Result<void> set_freezer(Freezer state) const;
+    // The v1 side.
+    static Result<Cgroup> create_v1(const std::string& relative, const CgroupLimits& limits,
+                                    const std::vector<CgroupHierarchy>& hierarchies,
+                                    IfExists if_exists);
+    static Result<Cgroup> open_v1(const std::string& relative,
+                                  const std::vector<CgroupHierarchy>& hierarchies);
+    Result<CgroupStats> stats_v1() const;
+    Result<void> set_freezer_v1(Freezer state) const;
+    Result<void> kill_each() const;
+    Result<void> remove_v1(bool tree) const;
     std::string m_path;
+    std::vector<CgroupV1Directory> m_v1; // empty on cgroup v2
 };
 
 /// The child group of a unit's group that holds the unit's own processes

@@ -910,14 +910,6 @@ const Command kPsCommand{
 };
 
 // stop's and restart's -t.
-const Option kStopTimeOption{
-    .name = "--time",
-    .short_name = 't',
-    .value_name = "SECONDS",
-    .type = ValueType::Number,
-    .max = 24 * 3600,
-    .help = "seconds before SIGKILL (default: the container's --stop-timeout)",
-};
 
 const Command kRmCommand{
     .names = {"rm"},

@@ -38,6 +38,16 @@ extern const Command kStatsCommand;
 /// `keel container ps|stop|kill|rm|inspect` (top-level `keel stop` and
 /// `keel kill` are the service manager's).
 extern const Command kContainerCommand;
+/// stop's and restart's -t/--time SECONDS (keel stop NAME passes it on to a
+/// container's stop).
+inline constexpr Option kStopTimeOption{
+    .name = "--time",
+    .short_name = 't',
+    .value_name = "SECONDS",
+    .type = ValueType::Number,
+    .max = 24 * 3600,
+    .help = "seconds before SIGKILL (default: the container's --stop-timeout)",
+};
 
 /// The environment -e and --env-file give, in the order given (a later one
 /// wins); `-e KEY` and an --env-file line without `=` take keel's own

@@ -463,12 +463,19 @@ CommandResult command_unit_job(const ParsedArgs& args) {
     std::optional<JobType> type = kJobTypeNames.parse(args.verb());
     if (!type) // the command table routes only the four job verbs here
         return error(cat("not a job: ", quoted(args.verb())));
+    std::optional<std::string_view> time = args.value("--time");
+    if (time && *type != JobType::Stop && *type != JobType::Restart)
+        return usage_error(args, "--time is for stop and restart");
     if (*type != JobType::Reload && names_containers(args.positionals("UNIT"))) {
         std::vector<std::string_view> words = {args.verb()};
+        if (time)
+            words.insert(words.end(), {"--time", *time});
         for (std::string_view name : args.positionals("UNIT"))
             words.push_back(name);
         return dispatch(kContainerCommand, "container", words);
     }
+    if (time)
+        return usage_error(args, "--time is for containers (a unit waits its TimeoutStopSec=)");
     return run_jobs(*type, unit_names(args),
                     args.flag("--no-block") ? Wait::UntilQueued : Wait::UntilDone);
 }
@@ -640,7 +647,7 @@ const Command kListUnitsCommand{
 const Command kUnitJobCommand{
     .names = {"start", "stop", "restart", "reload"},
     .summary = "queue jobs and wait for them (\"web\" means web.service)",
-    .options = {{.name = "--no-block", .help = "return once the jobs are queued"}},
+    .options = {{.name = "--no-block", .help = "return once the jobs are queued"}, kStopTimeOption},
     .positionals = {{.name = "UNIT", .count = Count::OneOrMore, .noun = "unit"}},
     .run = command_unit_job,
 };

@@ -63,10 +63,16 @@ bool is_id_list(std::string_view text) {
 
 Result<void> memory_writes(const MemoryResources& memory, std::vector<CgroupWrite>& out) {
     int64_t limit = memory.limit.value_or(0);
-    if (memory.reservation && *memory.reservation != 0)
-        out.push_back({"memory.low", TRY(limit_value(*memory.reservation, "memory.reservation"))});
-    if (limit != 0)
-        out.push_back({"memory.max", TRY(limit_value(limit, "memory.limit"))});
+    // (Each value is had before its write is built: GCC 12 leaks the
+    // file name of a braced CgroupWrite whose later member returns early.)
+    if (memory.reservation && *memory.reservation != 0) {
+        std::string value = TRY(limit_value(*memory.reservation, "memory.reservation"));
+        out.push_back({"memory.low", std::move(value)});
+    }
+    if (limit != 0) {
+        std::string value = TRY(limit_value(limit, "memory.limit"));
+        out.push_back({"memory.max", std::move(value)});
+    }
     if (memory.swap) {
         int64_t swap = *memory.swap;
         std::string field = field_name("memory.swap");
@@ -292,7 +298,7 @@ std::string missing_reason(std::string_view file) {
         cat("no such limit in this cgroup (controller ", controller, " not enabled");
     if (controller == "hugetlb")
         reason += " or size unsupported";
-    else if (starts_with(file, "memory.swap."))
+    else if (starts_with(file, "memory.swap.") || starts_with(file, "memory.memsw."))
         reason += " or swap accounting off";
     else if (file == "cpu.max.burst")
         reason += " or kernel before 5.14";
@@ -441,29 +447,274 @@ Result<void> enable_controllers(std::string_view relative,
     return enable(directory);
 }
 
-Result<void> apply_cgroup_writes(int cgroup_directory_fd, const std::vector<CgroupWrite>& writes) {
-    // First where each value goes, so that a controller that is not there
-    // fails the whole set before any of it is written.
-    std::vector<std::pair<const std::string*, const std::string*>> targets;
+namespace {
+
+// One write as it will be made: the directory, the file (or its fallback)
+// and the value.
+struct Target {
+    int directory;
+    const std::string* file;
+    const std::string* value;
+};
+
+// Where each of `writes` goes in the group open at `directory`, appended
+// to `out`; a file that is not there (nor its fallback) is an error.
+Result<void> find_targets(int directory, const std::vector<CgroupWrite>& writes,
+                          std::vector<Target>& out) {
     for (const CgroupWrite& write : writes) {
-        if (TRY(file_exists(cgroup_directory_fd, write.file))) {
-            targets.emplace_back(&write.file, &write.value);
+        if (TRY(file_exists(directory, write.file))) {
+            out.push_back({directory, &write.file, &write.value});
             continue;
         }
         if (write.if_missing == IfMissing::Skip)
             continue;
         if (write.if_missing == IfMissing::UseFallback &&
-            TRY(file_exists(cgroup_directory_fd, write.fallback_file))) {
-            targets.emplace_back(&write.fallback_file, &write.fallback_value);
+            TRY(file_exists(directory, write.fallback_file))) {
+            out.push_back({directory, &write.fallback_file, &write.fallback_value});
             continue;
         }
         const std::string& file =
             write.if_missing == IfMissing::UseFallback ? write.fallback_file : write.file;
         return errno_error(ENOENT, cat(file, ": ", missing_reason(file)));
     }
-    for (const auto& [file, value] : targets)
-        TRY(write_control(cgroup_directory_fd, *file, *value));
     return {};
+}
+
+Result<void> write_targets(const std::vector<Target>& targets) {
+    for (const Target& target : targets)
+        TRY(write_control(target.directory, *target.file, *target.value));
+    return {};
+}
+
+} // namespace
+
+Result<void> apply_cgroup_writes(int cgroup_directory_fd, const std::vector<CgroupWrite>& writes) {
+    // First where each value goes, so that a controller that is not there
+    // fails the whole set before any of it is written.
+    std::vector<Target> targets;
+    TRY(find_targets(cgroup_directory_fd, writes, targets));
+    return write_targets(targets);
+}
+
+// ---- cgroup v1 ------------------------------------------------------------
+
+namespace {
+
+// A v1 byte limit: -1 is unlimited and written as such.
+Result<std::string> v1_limit(int64_t value, std::string_view path) {
+    if (value < -1)
+        return error(cat(field_name(path), ": ", value, " is negative (only -1, unlimited, is)"));
+    return cat(value);
+}
+
+Result<void> memory_writes_v1(const MemoryResources& memory, std::vector<CgroupWrite>& out) {
+    int64_t limit = memory.limit.value_or(0);
+    if (memory.reservation && *memory.reservation != 0) {
+        std::string value = TRY(v1_limit(*memory.reservation, "memory.reservation"));
+        out.push_back({"memory.soft_limit_in_bytes", std::move(value)});
+    }
+    if (limit != 0) {
+        std::string value = TRY(v1_limit(limit, "memory.limit"));
+        out.push_back({"memory.limit_in_bytes", std::move(value)});
+    }
+    if (memory.swap) {
+        int64_t swap = *memory.swap;
+        std::string field = field_name("memory.swap");
+        // The spec's swap is v1's own memory+swap.
+        if (swap == -1 || (swap == 0 && limit == -1)) {
+            out.push_back({"memory.memsw.limit_in_bytes", "-1"});
+        } else if (swap < -1) {
+            return error(cat(field, ": ", swap, " is negative (only -1, unlimited, is)"));
+        } else if (swap > 0) {
+            if (limit <= 0)
+                return error(cat(field, ": needs a memory.limit (swap counts memory and swap)"));
+            if (swap < limit)
+                return error(cat(field, ": less than memory.limit"));
+            out.push_back({"memory.memsw.limit_in_bytes", cat(swap)});
+        }
+    }
+    // As runc: an unlimited memory with swap unset makes memory+swap
+    // unlimited too, where there is swap accounting (memory may not go
+    // above memory+swap).
+    if (limit == -1 && !memory.swap)
+        out.push_back({"memory.memsw.limit_in_bytes", "-1", IfMissing::Skip});
+    if (memory.swappiness) {
+        if (*memory.swappiness > 100)
+            return error(
+                cat(field_name("memory.swappiness"), ": ", *memory.swappiness, " is not 0 to 100"));
+        out.push_back({"memory.swappiness", cat(*memory.swappiness)});
+    }
+    if (memory.disable_oom_killer)
+        out.push_back({"memory.oom_control", "1"});
+    return {};
+}
+
+Result<void> cpu_writes_v1(const CpuResources& cpu, std::vector<CgroupWrite>& out) {
+    if (cpu.shares && *cpu.shares != 0)
+        out.push_back({"cpu.shares", cat(std::clamp(*cpu.shares, kMinShares, kMaxShares))});
+    int64_t quota = cpu.quota.value_or(0);
+    uint64_t period = cpu.period.value_or(0);
+    if (quota < -1)
+        return error(
+            cat(field_name("cpu.quota"), ": ", quota, " is negative (only -1, unlimited, is)"));
+    if (quota > 0 && quota < kMinCpuQuota)
+        return error(
+            cat(field_name("cpu.quota"), ": ", quota, " is below ", kMinCpuQuota, " microseconds"));
+    if (period != 0 && (period < kMinCpuPeriod || period > kMaxCpuPeriod))
+        return error(cat(field_name("cpu.period"), ": ", period, " is not ", kMinCpuPeriod, " to ",
+                         kMaxCpuPeriod, " microseconds"));
+    // The period first: a quota is checked against the period in force.
+    if (period != 0)
+        out.push_back({"cpu.cfs_period_us", cat(period)});
+    if (quota != 0)
+        out.push_back({"cpu.cfs_quota_us", cat(quota)});
+    if (cpu.burst) {
+        if (quota > 0 && *cpu.burst > uint64_t(quota))
+            return error(cat(field_name("cpu.burst"), ": ", *cpu.burst, " is above cpu.quota"));
+        out.push_back({"cpu.cfs_burst_us", cat(*cpu.burst)});
+    }
+    if (cpu.idle) {
+        if (*cpu.idle != 0 && *cpu.idle != 1)
+            return error(cat(field_name("cpu.idle"), ": ", *cpu.idle, " is not 0 or 1"));
+        out.push_back({"cpu.idle", cat(*cpu.idle)});
+    }
+    // Real-time groups: the period before the runtime, as runc writes them.
+    if (cpu.realtime_period.value_or(0) != 0)
+        out.push_back({"cpu.rt_period_us", cat(*cpu.realtime_period)});
+    if (cpu.realtime_runtime.value_or(0) != 0)
+        out.push_back({"cpu.rt_runtime_us", cat(*cpu.realtime_runtime)});
+    return {};
+}
+
+// "8:0 1048576" per device; a rate of 0 removes the device's limit, as v1
+// reads it.
+Result<void> throttle_writes_v1(const std::vector<ThrottleDevice>& devices, std::string_view file,
+                                std::string_view path, std::vector<CgroupWrite>& out) {
+    for (size_t i = 0; i < devices.size(); ++i) {
+        const ThrottleDevice& device = devices[i];
+        std::string number = TRY(device_number(device.major, device.minor, cat(path, "[", i, "]")));
+        out.push_back({std::string(file), cat(number, " ", device.rate)});
+    }
+    return {};
+}
+
+Result<void> io_writes_v1(const BlockIoResources& io, std::vector<CgroupWrite>& out) {
+    // blkio.weight is CFQ's, gone with it (Linux 5.0): BFQ takes the same
+    // weights under its own name.
+    if (io.weight && *io.weight != 0) {
+        uint16_t weight = TRY(block_weight(*io.weight, "blockIO.weight"));
+        out.push_back(
+            {"blkio.weight", cat(weight), IfMissing::UseFallback, "blkio.bfq.weight", cat(weight)});
+    }
+    if (io.leaf_weight && *io.leaf_weight != 0) {
+        uint16_t weight = TRY(block_weight(*io.leaf_weight, "blockIO.leafWeight"));
+        out.push_back({"blkio.leaf_weight", cat(weight)});
+    }
+    for (size_t i = 0; i < io.weight_devices.size(); ++i) {
+        const WeightDevice& device = io.weight_devices[i];
+        std::string path = cat("blockIO.weightDevice[", i, "]");
+        std::string number = TRY(device_number(device.major, device.minor, path));
+        if (device.weight.value_or(0) != 0) {
+            uint16_t weight = TRY(block_weight(*device.weight, cat(path, ".weight")));
+            out.push_back({"blkio.weight_device", cat(number, " ", weight), IfMissing::UseFallback,
+                           "blkio.bfq.weight_device", cat(number, " ", weight)});
+        }
+        if (device.leaf_weight.value_or(0) != 0) {
+            uint16_t weight = TRY(block_weight(*device.leaf_weight, cat(path, ".leafWeight")));
+            out.push_back({"blkio.leaf_weight_device", cat(number, " ", weight)});
+        }
+    }
+    TRY(throttle_writes_v1(io.throttle_read_bps, "blkio.throttle.read_bps_device",
+                           "blockIO.throttleReadBpsDevice", out));
+    TRY(throttle_writes_v1(io.throttle_write_bps, "blkio.throttle.write_bps_device",
+                           "blockIO.throttleWriteBpsDevice", out));
+    TRY(throttle_writes_v1(io.throttle_read_iops, "blkio.throttle.read_iops_device",
+                           "blockIO.throttleReadIOPSDevice", out));
+    TRY(throttle_writes_v1(io.throttle_write_iops, "blkio.throttle.write_iops_device",
+                           "blockIO.throttleWriteIOPSDevice", out));
+    return {};
+}
+
+// A v1 byte count as a number to compare ("-1" and v1's "max" as the
+// largest).
+uint64_t v1_bytes(std::string_view text) {
+    if (text == "-1")
+        return UINT64_MAX;
+    return parse_u64(trim(text)).value_or(UINT64_MAX);
+}
+
+} // namespace
+
+Result<std::vector<CgroupWrite>> cgroup_v1_writes(const Resources& resources) {
+    std::vector<CgroupWrite> out;
+    if (resources.cpu)
+        TRY(cpuset_writes(*resources.cpu, out));
+    if (resources.memory)
+        TRY(memory_writes_v1(*resources.memory, out));
+    if (resources.cpu)
+        TRY(cpu_writes_v1(*resources.cpu, out));
+    if (resources.pids_limit)
+        out.push_back({"pids.max", *resources.pids_limit > 0 ? cat(*resources.pids_limit)
+                                                             : std::string("max")});
+    if (resources.block_io)
+        TRY(io_writes_v1(*resources.block_io, out));
+    for (size_t i = 0; i < resources.hugepage_limits.size(); ++i) {
+        const HugepageLimit& limit = resources.hugepage_limits[i];
+        if (!is_page_size(limit.page_size))
+            return error(cat(field_name(cat("hugepageLimits[", i, "].pageSize")), ": ",
+                             quoted(limit.page_size), " is not a page size like `2MB`"));
+        out.push_back({cat("hugetlb.", limit.page_size, ".limit_in_bytes"), cat(limit.limit)});
+        out.push_back({cat("hugetlb.", limit.page_size, ".rsvd.limit_in_bytes"), cat(limit.limit),
+                       IfMissing::Skip});
+    }
+    if (!resources.unified.empty())
+        return error(cat(field_name("unified"), ": cgroup v2 files (",
+                         quoted(resources.unified.begin()->first),
+                         ") cannot be written: the host's cgroups are v1"));
+    return out;
+}
+
+bool sets_limits(const Resources& resources) {
+    // v1's writes take every setting; one they refuse (unified) is set too.
+    Result<std::vector<CgroupWrite>> writes = cgroup_v1_writes(resources);
+    return !writes || !writes->empty();
+}
+
+Result<void> apply_cgroup_writes(const Cgroup& group, std::vector<CgroupWrite> writes) {
+    // memory+swap may never be below memory: raising memory above the
+    // current memory+swap needs memory+swap raised first, otherwise memory
+    // goes first.
+    auto limit = std::ranges::find(writes, "memory.limit_in_bytes", &CgroupWrite::file);
+    auto memsw = std::ranges::find(writes, "memory.memsw.limit_in_bytes", &CgroupWrite::file);
+    if (limit != writes.end() && memsw != writes.end() && memsw > limit) {
+        std::optional<std::string> memory = group.directory_of("memory");
+        Result<std::string> current = std::string();
+        if (memory)
+            current = read_file(cat(*memory, "/memory.memsw.limit_in_bytes"));
+        if (current && !current->empty() && v1_bytes(limit->value) > v1_bytes(*current))
+            std::iter_swap(limit, memsw);
+    }
+    // Consecutive writes to one directory go together. Every file is found
+    // before anything is written: a hierarchy that is not mounted, or a
+    // file a hierarchy lacks, fails the set with nothing changed.
+    std::vector<std::pair<std::string, std::vector<CgroupWrite>>> batches;
+    for (CgroupWrite& write : writes) {
+        std::string_view controller = controller_of(write.file);
+        std::optional<std::string> directory = group.directory_of(controller);
+        if (!directory)
+            return errno_error(ENOENT, cat(write.file, ": the host mounts no cgroup v1 ",
+                                           controller, " hierarchy"));
+        if (batches.empty() || batches.back().first != *directory)
+            batches.emplace_back(std::move(*directory), std::vector<CgroupWrite>());
+        batches.back().second.push_back(std::move(write));
+    }
+    std::vector<Fd> directories;
+    std::vector<Target> targets;
+    for (const auto& [directory, batch] : batches) {
+        directories.push_back(TRY(open_file(directory, O_RDONLY | O_DIRECTORY)));
+        TRY(find_targets(directories.back().get(), batch, targets));
+    }
+    return write_targets(targets);
 }
 
 } // namespace keel::oci

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "base/result.h"
+#include "cgroups/cgroups.h"
 #include "containers/spec.h"
 
 #include <string>
@@ -96,5 +97,32 @@ Result<void> enable_controllers(std::string_view relative,
 /// kernel refuses stops there, naming file and value: "memory.max = 12:
 /// Invalid argument"; the writes before it stay made.
 Result<void> apply_cgroup_writes(int cgroup_directory_fd, const std::vector<CgroupWrite>& writes);
+
+/// linux.resources as cgroup v1 files, for a host whose cgroups are v1 or
+/// hybrid, as runc's v1 driver writes them: the spec's values mostly as
+/// they are (they are v1's): cpuset.cpus, cpuset.mems;
+/// memory.soft_limit_in_bytes (reservation), memory.limit_in_bytes,
+/// memory.memsw.limit_in_bytes (swap: memory+swap), memory.swappiness,
+/// memory.oom_control (disableOOMKiller); cpu.shares, cpu.cfs_period_us,
+/// cpu.cfs_quota_us, cpu.cfs_burst_us, cpu.idle, cpu.rt_period_us,
+/// cpu.rt_runtime_us; pids.max; blkio.weight (blkio.bfq.weight where CFQ
+/// is gone), blkio.leaf_weight, the per-device weights and
+/// blkio.throttle.*_device; hugetlb.<size>.limit_in_bytes. -1 is written
+/// as -1 (unlimited), 0 is unset, as in cgroup_v2_writes(), with the same
+/// checks. unified (cgroup v2 files) is an error: it cannot be honoured.
+Result<std::vector<CgroupWrite>> cgroup_v1_writes(const Resources& resources);
+
+/// Whether `resources` sets any limit at all (a cgroup file either
+/// version would write).
+bool sets_limits(const Resources& resources);
+
+/// Writes into `group` (v1 or v2), each file in the directory of its
+/// controller (its name's prefix: "memory.limit_in_bytes" in the memory
+/// hierarchy), consecutive ones to a directory as one apply_cgroup_writes().
+/// A controller with no hierarchy fails the whole set before anything is
+/// written. memory.memsw.limit_in_bytes is written before
+/// memory.limit_in_bytes where the new memory limit is above the group's
+/// current memory+swap (the kernel keeps memory <= memory+swap).
+Result<void> apply_cgroup_writes(const Cgroup& group, std::vector<CgroupWrite> writes);
 
 } // namespace keel::oci

@@ -463,7 +463,39 @@ std::optional<ContainerStats> container_stats(const std::string& state_root,
 
 namespace {
 
+// The same from a cgroup v1 host's hierarchies: memory.usage_in_bytes,
+// memory.limit_in_bytes (v1 applies its ancestors' through
+// use_hierarchy, which reads as the lowest: hierarchical_memory_limit in
+// memory.stat), pids.current, pids.max, cpuacct.usage (ns), the oom_kill
+// count of memory.oom_control.
+Result<ContainerStats> read_container_stats_v1(const Cgroup& group) {
+    ContainerStats stats;
+    if (std::optional<std::string> memory = group.directory_of("memory")) {
+        stats.memory_current = TRY(cgroup_number(*memory + "/memory.usage_in_bytes"));
+        std::string text = TRY(read_file(*memory + "/memory.stat"));
+        for (std::string_view line : split(text, '\n'))
+            if (line.starts_with("hierarchical_memory_limit "))
+                stats.memory_max = parse_u64(line.substr(26));
+        // v1's "no limit" is the largest page count, not "max".
+        if (stats.memory_max && *stats.memory_max >= (uint64_t(1) << 62))
+            stats.memory_max.reset();
+        stats.oom_kills = TRY(read_oom_kills(*memory));
+    }
+    if (std::optional<std::string> pids = group.directory_of("pids")) {
+        stats.pids_current = TRY(cgroup_number(*pids + "/pids.current"));
+        stats.pids_max = TRY(cgroup_number(*pids + "/pids.max"));
+    }
+    if (std::optional<std::string> cpuacct = group.directory_of("cpuacct"))
+        stats.cpu_usage_usec = TRY(cgroup_number(*cpuacct + "/cpuacct.usage")).value_or(0) / 1000;
+    return stats;
+}
+
 Result<ContainerStats> read_container_stats(const std::string& cgroup) {
+    if (Cgroup group = TRY(Cgroup::open(cgroup)); group.v1()) {
+        ContainerStats stats = TRY(read_container_stats_v1(group));
+        stats.cgroup = cgroup;
+        return stats;
+    }
     std::string directory = cat(kCgroupRoot, "/", cgroup);
     ContainerStats stats;
     stats.cgroup = cgroup;
@@ -492,7 +524,10 @@ Result<ContainerStats> read_container_stats(const std::string& cgroup) {
 } // namespace
 
 Result<uint64_t> read_oom_kills(const std::string& cgroup_directory) {
+    // cgroup v1 has the same "oom_kill N" line (Linux 4.13) in memory.oom_control.
     std::string path = cgroup_directory + "/memory.events";
+    if (!path_exists(path) && path_exists(cgroup_directory + "/memory.oom_control"))
+        path = cgroup_directory + "/memory.oom_control";
     std::string text = TRY(read_file(path));
     return TRY_CTX(parse_oom_kills(text), path);
 }

@@ -782,8 +782,8 @@ Result<std::string> inspect_container(const std::string& state_root, const RunCo
 /// is not there); malformed lines are errors naming the line.
 Result<uint64_t> parse_oom_kills(std::string_view memory_events);
 
-/// oom_kill from CGROUP_DIRECTORY/memory.events (ENOENT without the memory
-/// controller there).
+/// oom_kill from CGROUP_DIRECTORY/memory.events, or on cgroup v1 from
+/// memory.oom_control (ENOENT without the memory controller there).
 Result<uint64_t> read_oom_kills(const std::string& cgroup_directory);
 
 // ---- Networking ----------------------------------------------------------

@@ -168,17 +168,16 @@ Result<void> check_spec(const oci::Spec& spec) {
     }
     // Which devices a container may open is the device cgroup's to say
     // (linux.resources.devices), which cgroup v2 enforces with a filter
-    // program on the container's group. Without cgroup v2 there is none,
+    // program on the container's group, v1 with its devices hierarchy.
+    // Without either there is none,
     // and a container that could make device nodes (CAP_MKNOD outside a
     // user namespace of its own) could open the host's disks.
     bool mknod =
         spec.process->capabilities && (spec.process->capabilities->bounding >> CAP_MKNOD & 1);
-    if (mknod && !user && !cgroup2_available())
-        return error(cat("process.capabilities: CAP_MKNOD is refused where cgroup v2 is not "
-                         "mounted at ",
-                         kCgroupRoot,
-                         ": linux.resources.devices could not be "
-                         "enforced"));
+    if (mknod && !user && !device_cgroup_available())
+        return error(cat("process.capabilities: CAP_MKNOD is refused where neither cgroup v2 "
+                         "nor a cgroup v1 devices hierarchy is mounted at ",
+                         kCgroupRoot, ": linux.resources.devices could not be enforced"));
     return {};
 }
 
@@ -341,12 +340,14 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
     TRY(write_new_file(paths.config, config_text, 0600));
 
     // The cgroup, with its limits, before the process that is born in it.
+    const std::optional<oci::Resources>& resources = spec.linux_config.resources;
     std::vector<oci::CgroupWrite> writes;
-    if (spec.linux_config.resources)
-        writes = TRY_CTX(oci::cgroup_v2_writes(*spec.linux_config.resources), "linux.resources");
     std::string cgroup_path;
     Fd cgroup_directory;
+    std::vector<Fd> cgroup_directories; // on cgroup v1: one per hierarchy
     if (cgroup2_available()) {
+        if (resources)
+            writes = TRY_CTX(oci::cgroup_v2_writes(*resources), "linux.resources");
         cgroup_path = TRY(cgroup_relative_path(runtime, spec, options.id));
         // A group below the caller's own unit's (keel run in a unit): the
         // unit's processes make room for it (cgroup v2's rule).
@@ -370,6 +371,7 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
             return errno_error(cat("create cgroup ", quoted(group_directory)));
         }
         undo.cgroup = TRY(Cgroup::create(cgroup_path, CgroupLimits{}));
+        TRY(write_new_file(paths.cgroup, cgroup_path, 0600));
         cgroup_directory = TRY(undo.cgroup->open_directory());
         TRY_CTX(oci::apply_cgroup_writes(cgroup_directory.get(), writes), "linux.resources");
         // The device rules, before any process is in the group.
@@ -378,8 +380,25 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
             "linux.resources.devices");
         TRY_CTX(oci::attach_device_filter(cgroup_directory.get(), filter.get()),
                 "linux.resources.devices");
-    } else if (!writes.empty()) {
-        return error(cat("linux.resources: cgroup v2 is not mounted at ", kCgroupRoot,
+    } else if (!cgroup_v1_hierarchies().empty()) {
+        // A v1 (or hybrid) host: a directory in each hierarchy, as runc
+        // makes, the limits and device rules in v1's files.
+        cgroup_path = TRY(cgroup_relative_path(runtime, spec, options.id));
+        if (resources)
+            writes = TRY_CTX(oci::cgroup_v1_writes(*resources), "linux.resources");
+        std::vector<oci::CgroupWrite> device_writes = TRY_CTX(
+            oci::device_writes_v1(oci::effective_device_rules(spec)), "linux.resources.devices");
+        // Claimed by its mkdir, as on v2: an existing group is another
+        // container's (by its cgroupsPath) or a crashed one's.
+        undo.cgroup = TRY(Cgroup::create(cgroup_path, CgroupLimits{}, kCgroupRoot, IfExists::Fail));
+        TRY(write_new_file(paths.cgroup, cgroup_path, 0600));
+        TRY_CTX(oci::apply_cgroup_writes(*undo.cgroup, std::move(writes)), "linux.resources");
+        if (undo.cgroup->directory_of("devices"))
+            TRY_CTX(oci::apply_cgroup_writes(*undo.cgroup, std::move(device_writes)),
+                    "linux.resources.devices");
+        cgroup_directories = TRY(undo.cgroup->open_directories());
+    } else if (resources && oci::sets_limits(*resources)) {
+        return error(cat("linux.resources: no cgroup is mounted at ", kCgroupRoot,
                          ", so the container's limits cannot be applied"));
     }
 
@@ -448,6 +467,8 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
 
     SpawnOptions spawn = process_spawn_options(process, seccomp.get());
     spawn.cgroup_fd = cgroup_directory ? cgroup_directory.get() : -1;
+    for (const Fd& directory : cgroup_directories)
+        spawn.more_cgroup_fds.push_back(directory.get());
     spawn.wait_for_exec = false;
     spawn.new_namespaces = new_namespaces;
     spawn.time_offsets = time_offsets_text(spec.linux_config);

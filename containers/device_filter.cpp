@@ -3,6 +3,7 @@
 #include "base/strings.h"
 #include "base/sys.h"
 
+#include <algorithm>
 #include <cstddef>
 
 namespace keel::oci {
@@ -145,6 +146,94 @@ Result<Fd> load_device_filter(const std::vector<BpfInstruction>& program) {
 
 Result<void> attach_device_filter(int cgroup_directory, int program) {
     return attach_bpf_program(cgroup_directory, program, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI);
+}
+
+// ---- cgroup v1 ------------------------------------------------------------
+
+namespace {
+
+// One exception of v1's device list: a type, numbers (nullopt: "*") and
+// access bits (access_bits()).
+struct DeviceException {
+    char type;
+    std::optional<int64_t> major, minor;
+    uint32_t access;
+};
+
+std::string access_text(uint32_t bits) {
+    std::string text;
+    for (auto [bit, c] : {std::pair{BPF_DEVCG_ACC_READ, 'r'}, std::pair{BPF_DEVCG_ACC_WRITE, 'w'},
+                          std::pair{BPF_DEVCG_ACC_MKNOD, 'm'}})
+        if (bits & bit)
+            text += c;
+    return text;
+}
+
+bool same_devices(const DeviceException& exception, const DeviceRule& rule) {
+    return exception.type == rule.type && exception.major == rule.major &&
+           exception.minor == rule.minor;
+}
+
+// Whether the two name a device in common (nullopt is any number).
+bool overlaps(const DeviceException& exception, const DeviceRule& rule) {
+    auto meets = [](const std::optional<int64_t>& a, const std::optional<int64_t>& b) {
+        return !a || !b || *a == *b;
+    };
+    return exception.type == rule.type && meets(exception.major, rule.major) &&
+           meets(exception.minor, rule.minor);
+}
+
+} // namespace
+
+Result<std::vector<CgroupWrite>> device_writes_v1(const std::vector<DeviceRule>& rules) {
+    // v1 keeps a default (everything allowed or denied) and a list of
+    // exceptions to it; a write to the list adds an exception, or takes
+    // access away from one with exactly the same type and numbers. The
+    // rules' outcome (the last matching rule wins) is worked out here as
+    // that default and list; a rule that would take part of an earlier
+    // exception for more devices cannot be said, and is refused (as runc
+    // refuses it), rather than left looser than on cgroup v2.
+    bool allow_all = false;
+    std::vector<DeviceException> exceptions;
+    for (size_t i = 0; i < rules.size(); ++i) {
+        const DeviceRule& rule = rules[i];
+        uint32_t access = access_bits(rule.access);
+        std::string field = cat("linux.resources.devices[", i, "]");
+        if (rule.type == 'a') {
+            if (access != access_bits("rwm") || rule.major || rule.minor)
+                return error(cat(field, ": cgroup v1 cannot apply a rule for all devices to "
+                                        "some numbers or accesses only"));
+            allow_all = rule.allow;
+            exceptions.clear();
+            continue;
+        }
+        if (rule.allow != allow_all) { // an exception to the default
+            auto same = std::ranges::find_if(
+                exceptions, [&](const DeviceException& e) { return same_devices(e, rule); });
+            if (same != exceptions.end())
+                same->access |= access;
+            else
+                exceptions.push_back({rule.type, rule.major, rule.minor, access});
+            continue;
+        }
+        // Back to the default for these devices.
+        for (auto e = exceptions.begin(); e != exceptions.end();) {
+            if (same_devices(*e, rule)) {
+                e->access &= ~access;
+            } else if (overlaps(*e, rule) && (e->access & access)) {
+                return error(cat(field, ": cgroup v1 cannot take ", access_text(access),
+                                 " away from part of what an earlier rule gave"));
+            }
+            e = e->access ? e + 1 : exceptions.erase(e);
+        }
+    }
+    std::string_view listed = allow_all ? "devices.deny" : "devices.allow";
+    std::vector<CgroupWrite> out = {{allow_all ? "devices.allow" : "devices.deny", "a"}};
+    auto number = [](const std::optional<int64_t>& n) { return n ? cat(*n) : std::string("*"); };
+    for (const DeviceException& e : exceptions)
+        out.push_back({std::string(listed), cat(e.type, " ", number(e.major), ":", number(e.minor),
+                                                " ", access_text(e.access))});
+    return out;
 }
 
 } // namespace keel::oci

@@ -1,10 +1,12 @@
 // Which devices a container may make and open: its device cgroup rules
 // (linux.resources.devices), which cgroup v2 enforces with an eBPF program
-// (BPF_PROG_TYPE_CGROUP_DEVICE) attached to the container's group.
+// (BPF_PROG_TYPE_CGROUP_DEVICE) attached to the container's group, and
+// cgroup v1 with its devices hierarchy's lists.
 #pragma once
 
 #include "base/fd.h"
 #include "base/result.h"
+#include "containers/cgroup_resources.h"
 #include "containers/spec.h"
 
 #include <linux/bpf.h>
@@ -41,5 +43,15 @@ Result<Fd> load_device_filter(const std::vector<BpfInstruction>& program);
 /// Attaches a loaded program to the cgroup (allowing more below it); it
 /// stays with the group when the fds are closed.
 Result<void> attach_device_filter(int cgroup_directory, int program);
+
+/// Device rules (effective_device_rules()) as cgroup v1 writes, with the
+/// outcome cgroup v2's filter gives them (the last matching rule wins):
+/// "a" to devices.deny (or devices.allow), then the exceptions to that
+/// default, one write each ("c 1:3 rwm", "*" for any number). What v1's
+/// list cannot say is an error naming the rule: a rule for all devices
+/// limited to some numbers or accesses, or one taking access away from
+/// part of an earlier, wider exception ("c 4:* rwm" denied after
+/// "c *:* rwm" allowed).
+Result<std::vector<CgroupWrite>> device_writes_v1(const std::vector<DeviceRule>& rules);
 
 } // namespace keel::oci

@@ -196,11 +196,12 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
                          .type = CLONE_NEWTIME,
                          .name = "join the container's time namespace"});
 
+    // The container's group: one directory, or one per v1 hierarchy.
     std::optional<Cgroup> cgroup;
-    Fd cgroup_directory;
+    std::vector<Fd> cgroup_directories;
     if (!record.cgroup.empty()) {
         cgroup = TRY(Cgroup::open(record.cgroup));
-        cgroup_directory = TRY(cgroup->open_directory());
+        cgroup_directories = TRY(cgroup->open_directories());
     }
     std::shared_ptr<const oci::SeccompFilter> seccomp;
     if (spec.linux_config.seccomp)
@@ -209,7 +210,12 @@ Result<pid_t> exec_in(const RuntimeOptions& runtime, const ExecOptions& options)
             "linux.seccomp");
 
     SpawnOptions spawn = process_spawn_options(process, seccomp.get());
-    spawn.cgroup_fd = cgroup_directory ? cgroup_directory.get() : -1;
+    for (const Fd& directory : cgroup_directories) {
+        if (cgroup->v1())
+            spawn.more_cgroup_fds.push_back(directory.get());
+        else
+            spawn.cgroup_fd = directory.get(); // (born in it: CLONE_INTO_CGROUP)
+    }
     spawn.join_namespaces = joins;
     // The caller learns of a missing program or a bad user from the spawn
     // itself, and no child is left behind.

@@ -54,6 +54,7 @@ RecordPaths record_paths(const RuntimeOptions& runtime, std::string_view id) {
         .state = directory + "/state.json",
         .fifo = directory + "/exec.fifo",
         .config = directory + "/config.json",
+        .cgroup = directory + "/cgroup",
     };
 }
 

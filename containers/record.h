@@ -45,6 +45,10 @@ struct RecordPaths {
     std::string state;     // ROOT/ID/state.json
     std::string fifo;      // ROOT/ID/exec.fifo
     std::string config;    // ROOT/ID/config.json
+    /// ROOT/ID/cgroup: the group's path, written by create as soon as it
+    /// made the group, so that a create killed before state.json leaves
+    /// delete the group to remove.
+    std::string cgroup;
 };
 
 RecordPaths record_paths(const RuntimeOptions& runtime, std::string_view id);

@@ -15,6 +15,7 @@
 #include "cgroups/cgroups.h"
 #include "containers/record.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -56,7 +57,8 @@ Result<ContainerPlace> container_place(std::string id, const std::string& bundle
         place.host_hostname = names.nodename;
     if (const char* binary = std::getenv(kBinaryVariable.data()))
         place.init_binary = binary;
-    place.device_rules = cgroup2_available() ? DeviceRules::Enforced : DeviceRules::NotEnforceable;
+    place.device_rules =
+        device_cgroup_available() ? DeviceRules::Enforced : DeviceRules::NotEnforceable;
     place.id = std::move(id);
     place.files_dir = bundle + "/etc";
     return place;
@@ -69,15 +71,28 @@ Result<void> rewrite_file(const std::string& path, std::string_view text) {
     return write_all(fd.get(), text);
 }
 
-// The cgroup v2 directory of process `pid` (from /proc/PID/cgroup's
-// "0::/path" line); empty when it has none.
+// The directory of process `pid`'s group that has its memory counters:
+// cgroup v2's (/proc/PID/cgroup's "0::/path" line), or on a v1 host its
+// group in the memory hierarchy ("N:memory:/path"); empty when it has none.
 std::string cgroup_directory_of(pid_t pid) {
     Result<std::string> text = read_file(cat("/proc/", pid, "/cgroup"));
     if (!text)
         return {};
-    for (std::string_view line : split(*text, '\n'))
-        if (line.starts_with("0::"))
-            return cat("/sys/fs/cgroup", line.substr(3));
+    std::vector<CgroupHierarchy> hierarchies = cgroup_v1_hierarchies();
+    for (std::string_view line : split(*text, '\n')) {
+        if (hierarchies.empty() && line.starts_with("0::"))
+            return cat(kCgroupRoot, line.substr(3));
+        std::vector<std::string_view> fields = split(line, ':');
+        if (fields.size() < 3)
+            continue;
+        std::vector<std::string_view> controllers = split(fields[1], ',');
+        if (std::ranges::find(controllers, "memory") == controllers.end())
+            continue;
+        std::string_view path = line.substr(fields[0].size() + fields[1].size() + 2);
+        for (const CgroupHierarchy& hierarchy : hierarchies)
+            if (std::ranges::find(hierarchy.controllers, "memory") != hierarchy.controllers.end())
+                return cat(hierarchy.directory, path);
+    }
     return {};
 }
 
@@ -277,16 +292,15 @@ void record_exit(Supervision& run, int wait_status) {
     run.state.finished = now_rfc3339();
     run.state.pid = 0;
     run.state.ports.clear(); // unpublished as it is detached
-    if (!cgroup2_available()) {
-        // memory.events is cgroup v2's; v1's counters are not the container's.
-        // Not for a SIGKILL someone sent through keel (`keel kill`, a stop
-        // past its timeout): that is no mystery.
+    if (run.cgroup.empty()) {
+        // No group with memory counters of the container's own. Not for a
+        // SIGKILL someone sent through keel (`keel kill`, a stop past its
+        // timeout): that is no mystery.
         if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL && !stop_requested(run))
             log_notice(cat("container ", run.name,
-                           " was killed; cgroup v2 is not mounted at "
-                           "/sys/fs/cgroup, so whether by the OOM killer cannot be told "
-                           "(State.OOMKilled stays false)"));
-    } else if (!run.cgroup.empty()) {
+                           " was killed; it has no cgroup with memory counters, so whether "
+                           "by the OOM killer cannot be told (State.OOMKilled stays false)"));
+    } else {
         if (Result<uint64_t> kills = read_oom_kills(run.cgroup); kills && *kills > 0)
             run.state.oom_killed = true;
     }
@@ -539,8 +553,9 @@ Result<int> run_with(const RunOptions& options, const std::string& notify_socket
             ContainerPlace place = TRY(container_place(id, bundle, rootfs));
             place.id_maps = userns.maps;
             if (place.device_rules == DeviceRules::NotEnforceable)
-                log_notice("cgroup v2 is not mounted at /sys/fs/cgroup: device rules cannot be "
-                           "enforced, so the container gets no CAP_MKNOD");
+                log_notice("neither cgroup v2 nor a v1 devices hierarchy is mounted at "
+                           "/sys/fs/cgroup: device rules cannot be enforced, so the container "
+                           "gets no CAP_MKNOD");
             run.hostname = container_hostname(options, place);
             TRY(write_etc_files(place, run.hostname, options.network));
             if (!place.id_maps.empty()) {

@@ -251,7 +251,8 @@ struct RunOptions {
 
 /// Where a container lives and what the host decides for it.
 /// Whether the host can enforce a container's device rules (cgroup v2's
-/// device filter: the runtime refuses CAP_MKNOD where it cannot).
+/// device filter or v1's devices hierarchy: the runtime refuses CAP_MKNOD
+/// where it cannot).
 enum class DeviceRules { Enforced, NotEnforceable };
 
 struct ContainerPlace {

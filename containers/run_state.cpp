@@ -36,10 +36,13 @@ Result<RunState> parse_run_state(std::string_view text) {
     out.finished = TRY(object["finished"].value_or(""));
     for (const JsonCursor& entry : TRY(object["health_log"].array())) {
         JsonObjectCursor probe = TRY(entry.object());
-        out.health_log.push_back({.exit_code = TRY(probe["exit_code"].value_or<int>(0)),
-                                  .start = TRY(probe["start"].value_or("")),
-                                  .end = TRY(probe["end"].value_or("")),
-                                  .output = TRY(probe["output"].value_or(""))});
+        // (Member by member: GCC 12 leaks the members of a braced
+        // initializer built before a later one returns early.)
+        auto& check = out.health_log.emplace_back();
+        check.exit_code = TRY(probe["exit_code"].value_or<int>(0));
+        check.start = TRY(probe["start"].value_or(""));
+        check.end = TRY(probe["end"].value_or(""));
+        check.output = TRY(probe["output"].value_or(""));
     }
     return out;
 }

@@ -42,11 +42,10 @@ Result<Status> status_at(const RecordPaths& paths, const Record& record) {
         return Status::Stopped;
     // Paused first: a created container may be paused too (and is created
     // again once resumed).
-    if (!record.cgroup.empty()) {
-        auto frozen = read_file(cat(kCgroupRoot, "/", record.cgroup, "/cgroup.freeze"));
-        if (frozen && trim(*frozen) == "1")
+    if (!record.cgroup.empty())
+        if (Result<Cgroup> group = Cgroup::open(record.cgroup);
+            group && group->frozen().value_or(false))
             return Status::Paused;
-    }
     if (path_exists(paths.fifo))
         return Status::Created;
     return Status::Running;
@@ -127,9 +126,10 @@ Result<std::vector<pid_t>> processes_of(const Record& record) {
 
 Result<Cgroup> cgroup_of(const Record& record, std::string_view verb) {
     if (record.cgroup.empty())
-        return error(
-            cat(verb, " needs the container in a cgroup v2 group; this host mounts no cgroup2 at ",
-                kCgroupRoot));
+        return error(cat(verb,
+                         " needs the container in a cgroup; it has none (no cgroup was "
+                         "mounted at ",
+                         kCgroupRoot, " when it was made)"));
     return Cgroup::open(record.cgroup);
 }
 
@@ -140,8 +140,25 @@ Result<void> signal_all(const Record& record, int signal) {
     return {};
 }
 
+// SIGKILL to every process in `group`; returns once none is left.
+Result<void> empty_group(const Cgroup& group) {
+    TRY(group.kill());
+    for (int waited = 0; TRY(group.populated()); waited += 10) {
+        if (waited >= kStopWaitMilliseconds)
+            return error(
+                cat("cgroup ", quoted(group.path()), " still has processes after SIGKILL"));
+        ::usleep(10000);
+    }
+    return {};
+}
+
 // Kills what is left of a container and waits until it is gone.
 Result<void> stop_everything(const Record& record) {
+    // v1's freezer holds back even SIGKILL until it thaws: its kill
+    // signals everything while frozen, then thaws, before the wait below.
+    if (!record.cgroup.empty())
+        if (Result<Cgroup> group = Cgroup::open(record.cgroup); group && group->v1())
+            TRY(group->kill());
     if (std::optional<Fd> pidfd = TRY(open_record_process(record))) {
         if (record.cgroup.empty() && !record.own_pid_namespace)
             TRY(signal_all(record, SIGKILL));
@@ -149,18 +166,9 @@ Result<void> stop_everything(const Record& record) {
         if (!TRY(wait_for_exit(pidfd->get(), kStopWaitMilliseconds)))
             return error("the container's process did not end after SIGKILL");
     }
-    if (!record.cgroup.empty()) {
-        auto group = Cgroup::open(record.cgroup);
-        if (group) {
-            TRY(group->kill());
-            for (int waited = 0; TRY(group->populated()); waited += 10) {
-                if (waited >= kStopWaitMilliseconds)
-                    return error(cat("cgroup ", quoted(record.cgroup),
-                                     " still has processes after SIGKILL"));
-                ::usleep(10000);
-            }
-        }
-    }
+    if (!record.cgroup.empty())
+        if (Result<Cgroup> group = Cgroup::open(record.cgroup))
+            TRY(empty_group(*group));
     return {};
 }
 
@@ -382,8 +390,16 @@ Result<void> kill(const RuntimeOptions& runtime, std::string_view id, int signal
         if (!pidfd)
             return error("the container is not running");
         if (scope == KillScope::All)
-            return signal_all(record, signal);
-        return pidfd_send_signal(pidfd->get(), signal);
+            TRY(signal_all(record, signal));
+        else
+            TRY(pidfd_send_signal(pidfd->get(), signal));
+        // v1's freezer holds a SIGKILL back until it thaws: a paused
+        // container is thawed to die, as runc does (v2 lets it through).
+        if (signal == SIGKILL && !record.cgroup.empty())
+            if (Result<Cgroup> group = Cgroup::open(record.cgroup);
+                group && group->v1() && group->frozen().value_or(false))
+                TRY(group->thaw());
+        return {};
     };
     TRY_CTX(run_kill(), cat("kill container ", quoted(id)));
     return {};
@@ -396,15 +412,23 @@ Result<void> remove(const RuntimeOptions& runtime, std::string_view id, DeleteMo
         // A create that was killed before it wrote state.json leaves just
         // the directory (its process, if it got that far, ended with it):
         // the id would stay taken, so delete takes that away too.
-        if (!path_exists(paths.state))
+        if (!path_exists(paths.state)) {
+            // Its group, if it made one: whatever got into it ends, and
+            // the group goes.
+            if (Result<std::string> relative = read_file(paths.cgroup))
+                if (Result<Cgroup> group = Cgroup::open(*relative)) {
+                    TRY(empty_group(*group));
+                    TRY(group->remove_tree());
+                }
             return remove_record(paths);
+        }
         Record record = TRY(read_record(runtime, id));
         Status status = TRY(status_at(paths, record));
         if ((status == Status::Running || status == Status::Paused) && mode != DeleteMode::Force)
             return error(cat("the container is ", kStatusNames.name(status),
                              ": stop it first, or delete with --force"));
-        // cgroup.kill reaches frozen processes too; thawed afterwards, the
-        // container never runs again.
+        // cgroup.kill reaches frozen processes too (v1's kill thaws them
+        // itself); thawed afterwards, the container never runs again.
         TRY(stop_everything(record));
         if (!record.cgroup.empty()) {
             if (auto group = Cgroup::open(record.cgroup)) {

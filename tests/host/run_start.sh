@@ -65,9 +65,11 @@ command -v umoci >/dev/null || { echo "SKIP: no umoci (tools/setup.sh all instal
 umoci_busybox_image "$work/oci" "$work/bundle" sleep wc
 "$keel" image load --store "$store" -i "$work/oci" --name example.com/box >/dev/null || fail "image load"
 
-# Without cgroup v2, keel run leaves CAP_MKNOD out by itself and says so.
+# Without cgroup v2 or a v1 devices hierarchy, keel run leaves CAP_MKNOD
+# out by itself and says so.
 no_mknod=()
-[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || no_mknod=(--cap-drop MKNOD)
+[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || [ -e /sys/fs/cgroup/devices/cgroup.procs ] ||
+    no_mknod=(--cap-drop MKNOD)
 
 # eq EXPECTED COMMAND...: whether COMMAND prints EXPECTED (run anew at
 # each try of wait_for).

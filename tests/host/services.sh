@@ -366,7 +366,8 @@ detached_container)
   printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
   printf 'root:x:0:\n' >"$rootfs/etc/group"
   no_mknod=()
-  [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || no_mknod=(--cap-drop MKNOD)
+  [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || [ -e /sys/fs/cgroup/devices/cgroup.procs ] ||
+    no_mknod=(--cap-drop MKNOD)
   state=$work/state
   boot
   # A marker no other process has: the container's sleep is found by it.

@@ -420,3 +420,134 @@ TEST_CASE("malformed systemd cgroup paths say which part is wrong") {
     CHECK(refusal("system.slice:do cker:abc") ==
           "scope `do cker-abc.scope`: not a unit name (letters, digits and :_.\\- only)");
 }
+
+// ---- cgroup v1 ------------------------------------------------------------
+
+namespace {
+
+Writes v1_writes_of(const Resources& resources) {
+    auto writes = cgroup_v1_writes(resources);
+    REQUIRE_MESSAGE(writes, (writes ? std::string() : writes.error().to_string()));
+    return *writes;
+}
+
+std::string v1_error(const Resources& resources) {
+    auto writes = cgroup_v1_writes(resources);
+    REQUIRE_FALSE(writes);
+    return writes.error().to_string();
+}
+
+} // namespace
+
+TEST_CASE("v1: memory values go to v1's files as they are, swap as memory+swap") {
+    CHECK(v1_writes_of(memory(1048576, 2097152, 524288)) ==
+          Writes{{"memory.soft_limit_in_bytes", "524288"},
+                 {"memory.limit_in_bytes", "1048576"},
+                 {"memory.memsw.limit_in_bytes", "2097152"}});
+    CHECK(v1_writes_of(memory(-1)) ==
+          Writes{{"memory.limit_in_bytes", "-1"},
+                 {"memory.memsw.limit_in_bytes", "-1", IfMissing::Skip}});
+    CHECK(v1_writes_of(memory(-1, 0)) ==
+          Writes{{"memory.limit_in_bytes", "-1"}, {"memory.memsw.limit_in_bytes", "-1"}});
+    CHECK(v1_writes_of(memory(0, 0, 0)).empty());
+    CHECK(v1_error(memory(1048576, 524288)) ==
+          "linux.resources.memory.swap: less than memory.limit");
+    CHECK(v1_error(memory(-2)) ==
+          "linux.resources.memory.limit: -2 is negative (only -1, unlimited, is)");
+    // What cgroup v2 refuses, v1 has.
+    Resources resources = memory(std::nullopt);
+    resources.memory->swappiness = 10;
+    resources.memory->disable_oom_killer = true;
+    CHECK(v1_writes_of(resources) ==
+          Writes{{"memory.swappiness", "10"}, {"memory.oom_control", "1"}});
+    resources.memory->swappiness = 101;
+    CHECK(v1_error(resources) == "linux.resources.memory.swappiness: 101 is not 0 to 100");
+}
+
+TEST_CASE("v1: cpu shares as they are, the period before the quota, real-time groups") {
+    CpuResources values;
+    values.shares = 1;
+    values.quota = 20000;
+    values.period = 100000;
+    values.realtime_runtime = 950000;
+    values.realtime_period = 1000000;
+    values.cpus = "0-1";
+    CHECK(v1_writes_of(cpu(values)) == Writes{{"cpuset.cpus", "0-1"},
+                                              {"cpu.shares", "2"}, // clamped to v1's least
+                                              {"cpu.cfs_period_us", "100000"},
+                                              {"cpu.cfs_quota_us", "20000"},
+                                              {"cpu.rt_period_us", "1000000"},
+                                              {"cpu.rt_runtime_us", "950000"}});
+    values = CpuResources{};
+    values.quota = -1;
+    CHECK(v1_writes_of(cpu(values)) == Writes{{"cpu.cfs_quota_us", "-1"}});
+    values.quota = 500;
+    CHECK(v1_error(cpu(values)) == "linux.resources.cpu.quota: 500 is below 1000 microseconds");
+}
+
+TEST_CASE("v1: blkio weights fall back to BFQ's, throttles are one write per device") {
+    BlockIoResources values;
+    values.weight = 500;
+    values.weight_devices = {{8, 0, 300, std::nullopt}};
+    values.throttle_read_bps = {{8, 0, 1048576}};
+    values.throttle_write_iops = {{8, 16, 0}};
+    CHECK(v1_writes_of(block_io(values)) ==
+          Writes{{"blkio.weight", "500", IfMissing::UseFallback, "blkio.bfq.weight", "500"},
+                 {"blkio.weight_device", "8:0 300", IfMissing::UseFallback,
+                  "blkio.bfq.weight_device", "8:0 300"},
+                 {"blkio.throttle.read_bps_device", "8:0 1048576"},
+                 {"blkio.throttle.write_iops_device", "8:16 0"}});
+    values.weight = 5;
+    CHECK(v1_error(block_io(values)) == "linux.resources.blockIO.weight: 5 is not 10 to 1000");
+}
+
+TEST_CASE("v1: pids and hugepages; unified cgroup v2 files are refused") {
+    Resources resources;
+    resources.pids_limit = 0;
+    resources.hugepage_limits = {{"2MB", 2097152}};
+    CHECK(v1_writes_of(resources) ==
+          Writes{{"pids.max", "max"},
+                 {"hugetlb.2MB.limit_in_bytes", "2097152"},
+                 {"hugetlb.2MB.rsvd.limit_in_bytes", "2097152", IfMissing::Skip}});
+    resources.unified = {{"memory.high", "1G"}};
+    CHECK(v1_error(resources) == "linux.resources.unified: cgroup v2 files (`memory.high`) "
+                                 "cannot be written: the host's cgroups are v1");
+}
+
+TEST_CASE("v1: writes go to their controller's hierarchy; a missing one fails them all") {
+    TempDir root;
+    for (std::string_view hierarchy : {"memory", "pids"}) {
+        REQUIRE(make_directories(cat(root.path(), "/", hierarchy)));
+        REQUIRE(write_new_file(cat(root.path(), "/", hierarchy, "/cgroup.procs"), ""));
+    }
+    auto group = Cgroup::create("keel.oci/box", CgroupLimits{}, root.path());
+    REQUIRE(group);
+    std::string memory = root / "memory/keel.oci/box";
+    std::string pids = root / "pids/keel.oci/box";
+    for (const std::string& file : {memory + "/memory.limit_in_bytes",
+                                    memory + "/memory.memsw.limit_in_bytes", pids + "/pids.max"})
+        REQUIRE(write_new_file(file, ""));
+    REQUIRE(apply_cgroup_writes(*group, Writes{{"memory.limit_in_bytes", "1048576"},
+                                               {"pids.max", "9"},
+                                               {"memory.memsw.limit_in_bytes", "2097152"}}));
+    CHECK(*read_file(memory + "/memory.limit_in_bytes") == "1048576");
+    CHECK(*read_file(memory + "/memory.memsw.limit_in_bytes") == "2097152");
+    CHECK(*read_file(pids + "/pids.max") == "9");
+
+    // A file one hierarchy lacks fails the set before the others are written.
+    REQUIRE(::unlink((memory + "/memory.memsw.limit_in_bytes").c_str()) == 0);
+    auto no_swap = apply_cgroup_writes(
+        *group, Writes{{"pids.max", "5"}, {"memory.memsw.limit_in_bytes", "4194304"}});
+    REQUIRE_FALSE(no_swap);
+    CHECK(no_swap.error().to_string() ==
+          "memory.memsw.limit_in_bytes: no such limit in this cgroup (controller memory not "
+          "enabled or swap accounting off): No such file or directory");
+    CHECK(*read_file(pids + "/pids.max") == "9");
+
+    auto missing = apply_cgroup_writes(*group, Writes{{"pids.max", "5"}, {"cpu.shares", "512"}});
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().code() == ENOENT);
+    CHECK(missing.error().to_string() ==
+          "cpu.shares: the host mounts no cgroup v1 cpu hierarchy: No such file or directory");
+    CHECK(*read_file(pids + "/pids.max") == "9");
+}

@@ -670,3 +670,191 @@ TEST_CASE("a spawn whose cgroup cannot be joined fails and leaves no child") {
     CHECK(pid.error().code() == ENOENT);
     CHECK(pid.error().to_string() == "start `/bin/true`: join cgroup: No such file or directory");
 }
+
+// ---- cgroup v1 ------------------------------------------------------------
+
+namespace {
+
+// A fake cgroup v1 host: a hierarchy per directory with a cgroup.procs
+// ("cpu,cpuacct" shared), "cpu" a symlink to it, "unified" a hybrid host's
+// cgroup2, and a stray directory and file that are no hierarchy.
+void make_fake_v1_root(const std::string& root, bool freezer = true) {
+    std::vector<std::string> names = {"blkio", "cpu,cpuacct", "memory", "pids", "systemd"};
+    if (freezer)
+        names.push_back("freezer");
+    for (const std::string& name : names) {
+        REQUIRE(make_directories(root + "/" + name));
+        write_control_file(root + "/" + name + "/cgroup.procs", "1\n");
+    }
+    REQUIRE(::symlink("cpu,cpuacct", (root + "/cpu").c_str()) == 0);
+    REQUIRE(make_directories(root + "/unified"));
+    write_control_file(root + "/unified/cgroup.procs", "1\n");
+    write_control_file(root + "/unified/cgroup.controllers", "");
+    REQUIRE(make_directories(root + "/stray"));
+    write_control_file(root + "/README", "");
+}
+
+std::vector<std::string> directories_of(const std::vector<CgroupHierarchy>& hierarchies) {
+    std::vector<std::string> out;
+    for (const CgroupHierarchy& hierarchy : hierarchies)
+        out.push_back(hierarchy.directory);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("cgroup v1 hierarchies are the groups under the root, named by their controllers") {
+    TempDir root;
+    make_fake_v1_root(root.path());
+    std::vector<CgroupHierarchy> hierarchies = cgroup_v1_hierarchies(root.path());
+    // The freezer's first; no symlink, cgroup2 mount or plain directory.
+    CHECK(directories_of(hierarchies) ==
+          std::vector<std::string>{root / "freezer", root / "blkio", root / "cpu,cpuacct",
+                                   root / "memory", root / "pids", root / "systemd"});
+    REQUIRE(hierarchies.size() == 6);
+    CHECK(hierarchies[2].controllers == std::vector<std::string>{"cpu", "cpuacct"});
+    CHECK(device_cgroup_available(root.path()) == false); // no devices hierarchy
+    REQUIRE(make_directories(root / "devices"));
+    write_control_file(root / "devices/cgroup.procs", "");
+    CHECK(device_cgroup_available(root.path()));
+
+    TempDir v2;
+    make_fake_root(v2.path());
+    CHECK(cgroup_v1_hierarchies(v2.path()).empty());
+    CHECK(device_cgroup_available(v2.path()));
+}
+
+TEST_CASE("on cgroup v1 a group is a directory in every hierarchy") {
+    TempDir root;
+    make_fake_v1_root(root.path());
+    auto group = Cgroup::create("keel.oci/box", CgroupLimits{}, root.path());
+    REQUIRE_MESSAGE(group, (group ? std::string() : group.error().to_string()));
+    CHECK(group->v1());
+    for (std::string_view hierarchy : {"freezer", "blkio", "cpu,cpuacct", "memory", "pids"})
+        CHECK(is_directory(cat(root.path(), "/", hierarchy, "/keel.oci/box")));
+    CHECK(group->path() == root / "freezer/keel.oci/box");
+    CHECK(group->directory_of("cpuacct") == root / "cpu,cpuacct/keel.oci/box");
+    CHECK(group->directory_of("memory") == root / "memory/keel.oci/box");
+    CHECK(group->directory_of("hugetlb") == std::nullopt);
+    auto directories = group->open_directories();
+    REQUIRE(directories);
+    CHECK(directories->size() == 6);
+
+    // The claim of a container's group: one that is there is EEXIST.
+    auto again = Cgroup::create("keel.oci/box", CgroupLimits{}, root.path(), IfExists::Fail);
+    REQUIRE_FALSE(again);
+    CHECK(again.error().code() == EEXIST);
+    CHECK(again.error().to_string() == "cgroup `keel.oci/box` exists already: File exists");
+    REQUIRE(Cgroup::create("keel.oci/box", CgroupLimits{}, root.path()));
+
+    // open finds it; a group in no hierarchy is ENOENT.
+    auto opened = Cgroup::open("keel.oci/box", root.path());
+    REQUIRE(opened);
+    CHECK(opened->directory_of("pids") == root / "pids/keel.oci/box");
+    auto missing = Cgroup::open("keel.oci/none", root.path());
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().code() == ENOENT);
+
+    // Unit limits are cgroup v2 files: refused, nothing made.
+    CgroupLimits limits;
+    limits.memory_max = 1 << 20;
+    auto limited = Cgroup::create("keel.slice/web.service", limits, root.path());
+    REQUIRE_FALSE(limited);
+    CHECK(limited.error().to_string() ==
+          "create cgroup `keel.slice/web.service`: the host's cgroups are v1, and keel sets a "
+          "unit's limits only through cgroup v2");
+    CHECK_FALSE(path_exists(root / "memory/keel.slice"));
+
+    // remove_tree takes it out of every hierarchy, children first.
+    REQUIRE(make_directories(root / "pids/keel.oci/box/inner"));
+    REQUIRE(group->remove_tree());
+    for (std::string_view hierarchy : {"freezer", "blkio", "cpu,cpuacct", "memory", "pids"}) {
+        CHECK_FALSE(path_exists(cat(root.path(), "/", hierarchy, "/keel.oci/box")));
+        CHECK(is_directory(cat(root.path(), "/", hierarchy, "/keel.oci")));
+    }
+}
+
+TEST_CASE("on cgroup v1 processes, stats, freezing and joining use each controller's hierarchy") {
+    TempDir root;
+    make_fake_v1_root(root.path());
+    auto group = Cgroup::create("keel.oci/box", CgroupLimits{}, root.path());
+    REQUIRE(group);
+    std::string freezer = root / "freezer/keel.oci/box";
+    std::string memory = root / "memory/keel.oci/box";
+    for (std::string_view hierarchy :
+         {"freezer", "blkio", "cpu,cpuacct", "memory", "pids", "systemd"})
+        write_control_file(cat(root.path(), "/", hierarchy, "/keel.oci/box/cgroup.procs"), "");
+
+    // add_process joins every hierarchy; processes and populated read the
+    // freezer's.
+    REQUIRE(group->add_process(4321));
+    CHECK(read_control_file(memory + "/cgroup.procs") == "4321");
+    CHECK(read_control_file(root / "systemd/keel.oci/box/cgroup.procs") == "4321");
+    write_control_file(freezer + "/cgroup.procs", "7\n8\n");
+    CHECK(*group->processes() == std::vector<pid_t>{7, 8});
+    CHECK(*group->populated());
+    write_control_file(freezer + "/cgroup.procs", "");
+    CHECK_FALSE(*group->populated());
+
+    write_control_file(memory + "/memory.usage_in_bytes", "4096\n");
+    write_control_file(memory + "/memory.oom_control",
+                       "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    write_control_file(root / "pids/keel.oci/box/pids.current", "3\n");
+    write_control_file(root / "cpu,cpuacct/keel.oci/box/cpuacct.usage", "5678000\n");
+    auto stats = group->stats();
+    REQUIRE_MESSAGE(stats, (stats ? std::string() : stats.error().to_string()));
+    CHECK(stats->memory_current == 4096);
+    CHECK(stats->oom_kills == 2);
+    CHECK(stats->tasks_current == 3);
+    CHECK(stats->cpu_usage_usec == 5678);
+
+    // freezer.state: a plain file reads back what was written at once.
+    write_control_file(freezer + "/freezer.state", "THAWED\n");
+    CHECK_FALSE(*group->frozen());
+    REQUIRE(group->freeze());
+    CHECK(read_control_file(freezer + "/freezer.state") == "FROZEN");
+    CHECK(*group->frozen());
+    REQUIRE(group->thaw());
+    CHECK(read_control_file(freezer + "/freezer.state") == "THAWED");
+
+    TempDir bare;
+    make_fake_v1_root(bare.path(), false);
+    auto unfrozen = Cgroup::create("keel.oci/box", CgroupLimits{}, bare.path());
+    REQUIRE(unfrozen);
+    CHECK_FALSE(*unfrozen->frozen());
+    auto refused = unfrozen->freeze();
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().to_string() == cat("freeze cgroup ",
+                                             keel::quoted(bare / "blkio/keel.oci/box"),
+                                             ": the host has no cgroup v1 freezer hierarchy"));
+}
+
+TEST_CASE("a spawned process joins every v1 hierarchy's group, in fork mode too") {
+    for (bool fork_mode : {false, true}) {
+        CAPTURE(fork_mode);
+        TempDir root;
+        make_fake_v1_root(root.path());
+        auto group = Cgroup::create("keel.oci/box", CgroupLimits{}, root.path());
+        REQUIRE(group);
+        std::vector<std::string> procs;
+        for (std::string_view hierarchy : {"freezer", "memory", "pids"}) {
+            procs.push_back(cat(root.path(), "/", hierarchy, "/keel.oci/box/cgroup.procs"));
+            write_control_file(procs.back(), "");
+        }
+        std::vector<Fd> directories;
+        SpawnOptions options;
+        for (const std::string& file : procs) {
+            directories.push_back(
+                *open_file(file.substr(0, file.rfind('/')), O_RDONLY | O_DIRECTORY));
+            options.more_cgroup_fds.push_back(directories.back().get());
+        }
+        // The program reads what its own spawn wrote before exec.
+        options.argv = {"sh", "-c",
+                        cat("for f in ", procs[0], " ", procs[1], " ", procs[2],
+                            "; do test \"$(cat $f)\" = 0 || exit 1; done")};
+        options.environment = {"PATH=/usr/bin:/bin"};
+        if (fork_mode)
+            options.child_setup = [] { return Result<void>{}; };
+        CHECK(exit_code_of(options) == 0);
+    }
+}

@@ -64,3 +64,44 @@ TEST_CASE("a rule for every device ends the program: the rules before it cannot 
     CHECK(program.back().code == (BPF_JMP | BPF_EXIT));
     CHECK(program[6].imm == 0);
 }
+
+TEST_CASE("v1: device rules become v1's default and its list of exceptions") {
+    std::vector<DeviceRule> rules = {
+        {false, 'a', std::nullopt, std::nullopt, "rwm"},
+        {true, 'c', std::nullopt, std::nullopt, "m"},
+        {true, 'c', 1, 3, "rw"},
+        {true, 'c', 1, 3, "m"},
+        {true, 'c', 136, std::nullopt, ""},
+        {false, 'c', 1, 3, "w"},   // the same devices: w taken away
+        {false, 'b', 8, 0, "rwm"}, // never allowed: nothing to say
+        {true, 'b', 7, 1, "r"},
+        {false, 'b', 7, 1, "r"}, // all taken away: the exception goes
+    };
+    auto writes = device_writes_v1(rules);
+    REQUIRE(writes);
+    CHECK(*writes == std::vector<CgroupWrite>{{"devices.deny", "a"},
+                                              {"devices.allow", "c *:* m"},
+                                              {"devices.allow", "c 1:3 rm"},
+                                              {"devices.allow", "c 136:* rwm"}});
+    // Everything allowed but some: the exceptions are denials.
+    rules = {{true, 'a', std::nullopt, std::nullopt, "rwm"}, {false, 'c', 4, std::nullopt, "rw"}};
+    writes = device_writes_v1(rules);
+    REQUIRE(writes);
+    CHECK(*writes ==
+          std::vector<CgroupWrite>{{"devices.allow", "a"}, {"devices.deny", "c 4:* rw"}});
+    // What v1's list cannot say: part of a wider exception taken away (v2
+    // denies the ttys here), and "a" for some accesses.
+    rules = {{false, 'a', std::nullopt, std::nullopt, "rwm"},
+             {true, 'c', std::nullopt, std::nullopt, "rwm"},
+             {false, 'c', 4, std::nullopt, "rwm"}};
+    auto part = device_writes_v1(rules);
+    REQUIRE_FALSE(part);
+    CHECK(part.error().to_string() == "linux.resources.devices[2]: cgroup v1 cannot take rwm away "
+                                      "from part of what an earlier rule gave");
+    rules = {{true, 'a', std::nullopt, std::nullopt, "r"}};
+    auto partial = device_writes_v1(rules);
+    REQUIRE_FALSE(partial);
+    CHECK(partial.error().to_string() ==
+          "linux.resources.devices[0]: cgroup v1 cannot apply a rule for all devices to some "
+          "numbers or accesses only");
+}

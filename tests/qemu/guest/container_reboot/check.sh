@@ -69,8 +69,9 @@ first)
   for c in always-a unless-b plain-c; do
     wait_for 30 eq 1 boots_of $c || fail "$c did not start: $(boots_of $c) lines"
   done
-  # keel stop takes a container's name where no unit has it.
-  keel stop unless-b >/dev/null || fail "keel stop unless-b"
+  # keel stop takes a container's name where no unit has it, and -t as
+  # docker stop does.
+  keel stop -t 2 unless-b >/dev/null || fail "keel stop -t 2 unless-b"
   wait_for 30 eq exited field unless-b Status || fail "unless-b: $(field unless-b Status)"
   keel ps
   echo "CONTAINER_REBOOT: FIRST BOOT DONE"
