@@ -39,15 +39,6 @@ std::string field_name(std::string_view path) {
     return cat(kResourcesField, ".", path);
 }
 
-// A byte count where -1 means no limit.
-Result<std::string> limit_value(int64_t value, std::string_view path) {
-    if (value == -1)
-        return std::string("max");
-    if (value < 0)
-        return error(cat(field_name(path), ": ", value, " is negative (only -1, unlimited, is)"));
-    return cat(value);
-}
-
 // "0-3,7": what cpuset.cpus and cpuset.mems take.
 bool is_id_list(std::string_view text) {
     for (std::string_view range : split(text, ',')) {
@@ -61,26 +52,47 @@ bool is_id_list(std::string_view text) {
     return true;
 }
 
-Result<void> memory_writes(const MemoryResources& memory, std::vector<CgroupWrite>& out) {
+// The files of the memory limits in each version, and how each writes
+// "no limit".
+struct MemoryFiles {
+    std::string_view reservation, limit, swap, unlimited;
+    bool swap_counts_memory; // v1's memsw is memory+swap, as the spec's swap
+};
+constexpr MemoryFiles kMemoryFilesV2{"memory.low", "memory.max", "memory.swap.max", "max", false};
+constexpr MemoryFiles kMemoryFilesV1{"memory.soft_limit_in_bytes", "memory.limit_in_bytes",
+                                     "memory.memsw.limit_in_bytes", "-1", true};
+
+// reservation, limit and swap, checked alike for both versions: -1 is no
+// limit, 0 (as runc reads them) unset; a swap needs a limit to count from.
+// (Each value is had before its write is built: GCC 12 leaks the file name
+// of a braced CgroupWrite whose later member returns early.)
+Result<void> memory_limit_writes(const MemoryResources& memory, const MemoryFiles& files,
+                                 std::vector<CgroupWrite>& out) {
+    auto limit_text = [&](int64_t value, std::string_view path) -> Result<std::string> {
+        if (value == -1)
+            return std::string(files.unlimited);
+        if (value < 0)
+            return error(
+                cat(field_name(path), ": ", value, " is negative (only -1, unlimited, is)"));
+        return cat(value);
+    };
     int64_t limit = memory.limit.value_or(0);
-    // (Each value is had before its write is built: GCC 12 leaks the
-    // file name of a braced CgroupWrite whose later member returns early.)
     if (memory.reservation && *memory.reservation != 0) {
-        std::string value = TRY(limit_value(*memory.reservation, "memory.reservation"));
-        out.push_back({"memory.low", std::move(value)});
+        std::string value = TRY(limit_text(*memory.reservation, "memory.reservation"));
+        out.push_back({std::string(files.reservation), std::move(value)});
     }
     if (limit != 0) {
-        std::string value = TRY(limit_value(limit, "memory.limit"));
-        out.push_back({"memory.max", std::move(value)});
+        std::string value = TRY(limit_text(limit, "memory.limit"));
+        out.push_back({std::string(files.limit), std::move(value)});
     }
     if (memory.swap) {
         int64_t swap = *memory.swap;
         std::string field = field_name("memory.swap");
         // As runc: an unlimited memory with swap unset makes swap unlimited
-        // too ("memory and swap unlimited" in v1's terms), -1 is unlimited,
-        // 0 unset; otherwise v2's swap is the spec's memory+swap less memory.
+        // too ("memory and swap unlimited" in v1's terms); otherwise v2's
+        // swap is the spec's memory+swap less memory.
         if (swap == -1 || (swap == 0 && limit == -1)) {
-            out.push_back({"memory.swap.max", "max"});
+            out.push_back({std::string(files.swap), std::string(files.unlimited)});
         } else if (swap < -1) {
             return error(cat(field, ": ", swap, " is negative (only -1, unlimited, is)"));
         } else if (swap > 0) {
@@ -88,9 +100,15 @@ Result<void> memory_writes(const MemoryResources& memory, std::vector<CgroupWrit
                 return error(cat(field, ": needs a memory.limit (swap counts memory and swap)"));
             if (swap < limit)
                 return error(cat(field, ": less than memory.limit"));
-            out.push_back({"memory.swap.max", cat(swap - limit)});
+            out.push_back(
+                {std::string(files.swap), cat(files.swap_counts_memory ? swap : swap - limit)});
         }
     }
+    return {};
+}
+
+Result<void> memory_writes(const MemoryResources& memory, std::vector<CgroupWrite>& out) {
+    TRY(memory_limit_writes(memory, kMemoryFilesV2, out));
     if (memory.swappiness)
         return error(field_name("memory.swappiness: cgroup v2 has no per-group swappiness"));
     if (memory.disable_oom_killer)
@@ -100,15 +118,8 @@ Result<void> memory_writes(const MemoryResources& memory, std::vector<CgroupWrit
     return {};
 }
 
-Result<void> cpu_writes(const CpuResources& cpu, std::vector<CgroupWrite>& out) {
-    if (cpu.shares && *cpu.shares != 0) {
-        // v1 clamped shares to its range; the formula maps that range onto
-        // cpu.weight's 1 to 10000.
-        uint64_t shares = std::clamp(*cpu.shares, kMinShares, kMaxShares);
-        uint64_t weight =
-            1 + ((shares - kMinShares) * (kMaxWeight - 1)) / (kMaxShares - kMinShares);
-        out.push_back({"cpu.weight", cat(weight)});
-    }
+// The bandwidth values both versions take, in the kernel's bounds.
+Result<void> check_cpu_values(const CpuResources& cpu) {
     int64_t quota = cpu.quota.value_or(0);
     uint64_t period = cpu.period.value_or(0);
     if (quota < -1)
@@ -120,6 +131,25 @@ Result<void> cpu_writes(const CpuResources& cpu, std::vector<CgroupWrite>& out) 
     if (period != 0 && (period < kMinCpuPeriod || period > kMaxCpuPeriod))
         return error(cat(field_name("cpu.period"), ": ", period, " is not ", kMinCpuPeriod, " to ",
                          kMaxCpuPeriod, " microseconds"));
+    if (cpu.burst && quota > 0 && *cpu.burst > uint64_t(quota))
+        return error(cat(field_name("cpu.burst"), ": ", *cpu.burst, " is above cpu.quota"));
+    if (cpu.idle && *cpu.idle != 0 && *cpu.idle != 1)
+        return error(cat(field_name("cpu.idle"), ": ", *cpu.idle, " is not 0 or 1"));
+    return {};
+}
+
+Result<void> cpu_writes(const CpuResources& cpu, std::vector<CgroupWrite>& out) {
+    TRY(check_cpu_values(cpu));
+    if (cpu.shares && *cpu.shares != 0) {
+        // v1 clamped shares to its range; the formula maps that range onto
+        // cpu.weight's 1 to 10000.
+        uint64_t shares = std::clamp(*cpu.shares, kMinShares, kMaxShares);
+        uint64_t weight =
+            1 + ((shares - kMinShares) * (kMaxWeight - 1)) / (kMaxShares - kMinShares);
+        out.push_back({"cpu.weight", cat(weight)});
+    }
+    int64_t quota = cpu.quota.value_or(0);
+    uint64_t period = cpu.period.value_or(0);
     if (quota != 0 || period != 0) {
         // "max" alone, or a quota alone, leaves the period as it was.
         std::string value = quota > 0 ? cat(quota) : std::string("max");
@@ -127,16 +157,10 @@ Result<void> cpu_writes(const CpuResources& cpu, std::vector<CgroupWrite>& out) 
             value += cat(" ", period);
         out.push_back({"cpu.max", value});
     }
-    if (cpu.burst) {
-        if (quota > 0 && *cpu.burst > uint64_t(quota))
-            return error(cat(field_name("cpu.burst"), ": ", *cpu.burst, " is above cpu.quota"));
+    if (cpu.burst)
         out.push_back({"cpu.max.burst", cat(*cpu.burst)});
-    }
-    if (cpu.idle) {
-        if (*cpu.idle != 0 && *cpu.idle != 1)
-            return error(cat(field_name("cpu.idle"), ": ", *cpu.idle, " is not 0 or 1"));
+    if (cpu.idle)
         out.push_back({"cpu.idle", cat(*cpu.idle)});
-    }
     if (cpu.realtime_runtime.value_or(0) != 0 || cpu.realtime_period.value_or(0) != 0)
         return error(field_name("cpu.realtimeRuntime: cgroup v2 has no real-time groups"));
     return {};
@@ -500,43 +524,12 @@ Result<void> apply_cgroup_writes(int cgroup_directory_fd, const std::vector<Cgro
 
 namespace {
 
-// A v1 byte limit: -1 is unlimited and written as such.
-Result<std::string> v1_limit(int64_t value, std::string_view path) {
-    if (value < -1)
-        return error(cat(field_name(path), ": ", value, " is negative (only -1, unlimited, is)"));
-    return cat(value);
-}
-
 Result<void> memory_writes_v1(const MemoryResources& memory, std::vector<CgroupWrite>& out) {
-    int64_t limit = memory.limit.value_or(0);
-    if (memory.reservation && *memory.reservation != 0) {
-        std::string value = TRY(v1_limit(*memory.reservation, "memory.reservation"));
-        out.push_back({"memory.soft_limit_in_bytes", std::move(value)});
-    }
-    if (limit != 0) {
-        std::string value = TRY(v1_limit(limit, "memory.limit"));
-        out.push_back({"memory.limit_in_bytes", std::move(value)});
-    }
-    if (memory.swap) {
-        int64_t swap = *memory.swap;
-        std::string field = field_name("memory.swap");
-        // The spec's swap is v1's own memory+swap.
-        if (swap == -1 || (swap == 0 && limit == -1)) {
-            out.push_back({"memory.memsw.limit_in_bytes", "-1"});
-        } else if (swap < -1) {
-            return error(cat(field, ": ", swap, " is negative (only -1, unlimited, is)"));
-        } else if (swap > 0) {
-            if (limit <= 0)
-                return error(cat(field, ": needs a memory.limit (swap counts memory and swap)"));
-            if (swap < limit)
-                return error(cat(field, ": less than memory.limit"));
-            out.push_back({"memory.memsw.limit_in_bytes", cat(swap)});
-        }
-    }
+    TRY(memory_limit_writes(memory, kMemoryFilesV1, out));
     // As runc: an unlimited memory with swap unset makes memory+swap
     // unlimited too, where there is swap accounting (memory may not go
     // above memory+swap).
-    if (limit == -1 && !memory.swap)
+    if (memory.limit == -1 && !memory.swap)
         out.push_back({"memory.memsw.limit_in_bytes", "-1", IfMissing::Skip});
     if (memory.swappiness) {
         if (*memory.swappiness > 100)
@@ -550,34 +543,20 @@ Result<void> memory_writes_v1(const MemoryResources& memory, std::vector<CgroupW
 }
 
 Result<void> cpu_writes_v1(const CpuResources& cpu, std::vector<CgroupWrite>& out) {
+    TRY(check_cpu_values(cpu));
     if (cpu.shares && *cpu.shares != 0)
         out.push_back({"cpu.shares", cat(std::clamp(*cpu.shares, kMinShares, kMaxShares))});
     int64_t quota = cpu.quota.value_or(0);
     uint64_t period = cpu.period.value_or(0);
-    if (quota < -1)
-        return error(
-            cat(field_name("cpu.quota"), ": ", quota, " is negative (only -1, unlimited, is)"));
-    if (quota > 0 && quota < kMinCpuQuota)
-        return error(
-            cat(field_name("cpu.quota"), ": ", quota, " is below ", kMinCpuQuota, " microseconds"));
-    if (period != 0 && (period < kMinCpuPeriod || period > kMaxCpuPeriod))
-        return error(cat(field_name("cpu.period"), ": ", period, " is not ", kMinCpuPeriod, " to ",
-                         kMaxCpuPeriod, " microseconds"));
     // The period first: a quota is checked against the period in force.
     if (period != 0)
         out.push_back({"cpu.cfs_period_us", cat(period)});
     if (quota != 0)
         out.push_back({"cpu.cfs_quota_us", cat(quota)});
-    if (cpu.burst) {
-        if (quota > 0 && *cpu.burst > uint64_t(quota))
-            return error(cat(field_name("cpu.burst"), ": ", *cpu.burst, " is above cpu.quota"));
+    if (cpu.burst)
         out.push_back({"cpu.cfs_burst_us", cat(*cpu.burst)});
-    }
-    if (cpu.idle) {
-        if (*cpu.idle != 0 && *cpu.idle != 1)
-            return error(cat(field_name("cpu.idle"), ": ", *cpu.idle, " is not 0 or 1"));
+    if (cpu.idle)
         out.push_back({"cpu.idle", cat(*cpu.idle)});
-    }
     // Real-time groups: the period before the runtime, as runc writes them.
     if (cpu.realtime_period.value_or(0) != 0)
         out.push_back({"cpu.rt_period_us", cat(*cpu.realtime_period)});

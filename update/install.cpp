@@ -27,6 +27,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <tuple>
 
 namespace keel::update {
 
@@ -305,20 +306,22 @@ Result<void> compare_written(const Manifest& manifest, SlotWriter& writer, uint6
     return {};
 }
 
-// The chunks between three threads: the reader (source, SHA-256 check,
-// this thread), the writer (write, read back, compare) and the
+// The chunks between four threads: the reader (source, SHA-256 check,
+// this thread), the writer, the checker (read back, compare) and the
 // progress saver (sync, then the progress file), so that the source, the
-// disk's writes and its flushes all keep going at once. The chunks wait in
-// a ring of chunk-sized slots in one aligned buffer; the reader fills a
-// slot only with a chunk whose hash matched; the writer takes the filled
-// ones in order, several at once when they are adjacent in the ring.
+// disk's writes, its reads and its flushes all keep going at once. The
+// chunks wait in a ring of chunk-sized slots in one aligned buffer; the
+// reader fills a slot only with a chunk whose hash matched; the writer
+// takes the filled ones in order, several at once when they are adjacent
+// in the ring, and the checker the written ones, which free their slots
+// once they read back the same.
 struct InstallPipeline {
     explicit InstallPipeline(uint64_t chunk_size, uint64_t first_chunk, uint64_t start)
         : slots(size_t(std::max<uint64_t>(2, kRingBytes / chunk_size))),
           batch(size_t(std::max<uint64_t>(1, kBatchBytes / chunk_size))),
           ring(size_t(chunk_size) * slots), readback(size_t(std::max(kBatchBytes, chunk_size))),
-          first(first_chunk), filled(first_chunk), done(first_chunk), save_wanted(start),
-          saved(start) {}
+          first(first_chunk), filled(first_chunk), written(first_chunk), done(first_chunk),
+          save_wanted(start), saved(start) {}
 
     char* slot_of(uint64_t index, uint64_t chunk_size) const {
         return ring.data() + size_t((index - first) % slots) * size_t(chunk_size);
@@ -341,38 +344,40 @@ struct InstallPipeline {
 
     std::mutex mutex;
     std::condition_variable changed;
-    uint64_t filled;            // chunks [done, filled) are checked and waiting
-    uint64_t done;              // chunks before it are written, read back and checked
-    bool end_of_stream = false; // the reader has put in its last chunk (or failed)
-    uint64_t save_wanted;       // bytes written and checked that progress should say
-    uint64_t saved;             // bytes the progress file says (after a sync)
+    uint64_t filled;              // chunks [written, filled) are checked and waiting
+    uint64_t written;             // chunks [done, written) are written, to be read back
+    uint64_t done;                // chunks before it are written, read back and checked
+    bool end_of_stream = false;   // the reader has put in its last chunk (or failed)
+    bool writes_finished = false; // the writer has written every chunk it will
+    uint64_t save_wanted;         // bytes written and checked that progress should say
+    uint64_t saved;               // bytes the progress file says (after a sync)
     bool writer_finished = false;
     InstallFailure failure = InstallFailure::None;
     std::optional<Error> writer_error; // of the writer or the saver
 };
 
-// The writer: chunks out of the ring into the slot, each batch read back
-// from the device and compared with the ring at once (while the reader fills the ring
-// further); every `progress_interval` bytes the saver is asked to make
-// them durable, without waiting for it.
-void run_slot_writer(const InstallRequest& request, const Manifest& manifest, SlotWriter& writer,
-                     InstallPipeline& pipeline) {
+// The next run of chunks for the writer or the checker, [from, to): those
+// of [from, ready) adjacent in the ring, at most a batch.
+std::pair<uint64_t, uint64_t> next_run(const InstallPipeline& pipeline, uint64_t from,
+                                       uint64_t ready) {
+    uint64_t to_ring_end = pipeline.slots - (from - pipeline.first) % pipeline.slots;
+    return {from, from + std::min<uint64_t>({ready - from, pipeline.batch, to_ring_end})};
+}
+
+// The writer: chunks out of the ring into the slot, for the checker.
+void run_slot_writer(const Manifest& manifest, SlotWriter& writer, InstallPipeline& pipeline) {
     const uint64_t chunk_size = manifest.image.chunk_size;
-    uint64_t unsaved = 0;
     while (true) {
         uint64_t from = 0, to = 0;
         {
             std::unique_lock lock(pipeline.mutex);
             pipeline.changed.wait(lock, [&] {
-                return pipeline.filled > pipeline.done || pipeline.end_of_stream ||
+                return pipeline.filled > pipeline.written || pipeline.end_of_stream ||
                        pipeline.writer_error;
             });
-            if (pipeline.filled == pipeline.done || pipeline.writer_error)
+            if (pipeline.filled == pipeline.written || pipeline.writer_error)
                 return;
-            from = pipeline.done;
-            // Adjacent in the ring: up to its end, at most a batch.
-            uint64_t to_ring_end = pipeline.slots - (from - pipeline.first) % pipeline.slots;
-            to = from + std::min<uint64_t>({pipeline.filled - from, pipeline.batch, to_ring_end});
+            std::tie(from, to) = next_run(pipeline, pipeline.written, pipeline.filled);
         }
         uint64_t offset = manifest.chunk_offset(from);
         uint64_t end = end_of_chunks(manifest, to, 0);
@@ -380,11 +385,38 @@ void run_slot_writer(const InstallRequest& request, const Manifest& manifest, Sl
                 std::string_view(pipeline.slot_of(from, chunk_size), size_t(end - offset)), offset);
             !written)
             return pipeline.fail(InstallFailure::Writing, std::move(written).error());
+        std::lock_guard lock(pipeline.mutex);
+        pipeline.written = to;
+        pipeline.changed.notify_all();
+    }
+}
+
+// The checker: each written run read back from the device and compared
+// with the ring (while the writer writes the next); every
+// `progress_interval` bytes the saver is asked to make them durable,
+// without waiting for it.
+void run_slot_checker(const InstallRequest& request, const Manifest& manifest, SlotWriter& writer,
+                      InstallPipeline& pipeline) {
+    const uint64_t chunk_size = manifest.image.chunk_size;
+    uint64_t unsaved = 0;
+    while (true) {
+        uint64_t from = 0, to = 0;
+        {
+            std::unique_lock lock(pipeline.mutex);
+            pipeline.changed.wait(lock, [&] {
+                return pipeline.written > pipeline.done || pipeline.writes_finished ||
+                       pipeline.writer_error;
+            });
+            if (pipeline.written == pipeline.done || pipeline.writer_error)
+                return;
+            std::tie(from, to) = next_run(pipeline, pipeline.done, pipeline.written);
+        }
         if (auto checked = compare_written(manifest, writer, from, to,
                                            pipeline.slot_of(from, chunk_size), pipeline.readback);
             !checked)
             return pipeline.fail(InstallFailure::ReadBack, std::move(checked).error());
-        unsaved += end - offset;
+        uint64_t end = end_of_chunks(manifest, to, 0);
+        unsaved += end - manifest.chunk_offset(from);
         std::lock_guard lock(pipeline.mutex);
         pipeline.done = to;
         if (unsaved >= request.progress_interval) {
@@ -563,7 +595,7 @@ Result<void> read_chunks(const InstallRequest& request, const Manifest& manifest
     return {};
 }
 
-// Streams chunks from `start` on into the slot (InstallPipeline's three
+// Streams chunks from `start` on into the slot (InstallPipeline's four
 // threads) and syncs it. After a failed source, the chunks checked before
 // are still written and their progress saved, so that an install run again
 // repeats as little as it can. Returns the bytes written.
@@ -579,27 +611,37 @@ Result<uint64_t> write_chunks(const InstallRequest& request, const SignedManifes
     InstallPipeline pipeline(chunk_size, start / chunk_size, start);
     if (!pipeline.ring || !pipeline.readback)
         return error(cat("no memory for ", pipeline.slots, " chunks of ", chunk_size, " bytes"));
-    std::thread writer_thread, saver_thread;
+    std::thread writer_thread, checker_thread, saver_thread;
     try {
-        writer_thread = std::thread([&] { run_slot_writer(request, manifest, writer, pipeline); });
+        writer_thread = std::thread([&] { run_slot_writer(manifest, writer, pipeline); });
+        checker_thread =
+            std::thread([&] { run_slot_checker(request, manifest, writer, pipeline); });
         saver_thread =
             std::thread([&] { run_progress_saver(request, identity, writer, storage, pipeline); });
     } catch (const std::system_error& e) {
         pipeline.fail(InstallFailure::Writing, Error::message(cat("start a thread: ", e.what())));
-        if (writer_thread.joinable())
-            writer_thread.join();
+        for (std::thread* thread : {&writer_thread, &checker_thread})
+            if (thread->joinable())
+                thread->join();
         return std::unexpected(std::move(*pipeline.writer_error));
     }
 
     Result<void> read = read_chunks(request, manifest, start, *source, pipeline);
-    // The writer drains the ring, then the saver finishes its last save;
-    // both are waited for before the ring goes away.
+    // The writer drains the ring, the checker what it wrote, then the
+    // saver finishes its last save; all are waited for before the ring
+    // goes away.
     {
         std::lock_guard lock(pipeline.mutex);
         pipeline.end_of_stream = true;
         pipeline.changed.notify_all();
     }
     writer_thread.join();
+    {
+        std::lock_guard lock(pipeline.mutex);
+        pipeline.writes_finished = true;
+        pipeline.changed.notify_all();
+    }
+    checker_thread.join();
     {
         std::lock_guard lock(pipeline.mutex);
         pipeline.writer_finished = true;

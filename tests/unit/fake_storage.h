@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -151,7 +152,10 @@ private:
 
     // Counts a call of `call` described by `what` ("write `path`") and says
     // how it fails, if it does: a crash, or a failure asked for.
+    // (The installer calls from several threads: one for writes, one for
+    // reads, one for syncs.)
     std::optional<Error> begin(StorageCall call, std::string what) {
+        std::lock_guard lock(m_mutex);
         int number = ++m_calls[size_t(call)];
         ++m_total_calls;
         if ((m_crash_at_total && m_total_calls >= *m_crash_at_total) ||
@@ -182,6 +186,7 @@ private:
     }
 
     Storage& m_inner;
+    std::mutex m_mutex; // over the counts and the crash
     std::array<int, size_t(StorageCall::ListDirectory) + 1> m_calls{};
     int m_total_calls = 0;
     std::map<std::pair<StorageCall, int>, int> m_failures; // errno by call and number
