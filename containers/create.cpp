@@ -358,11 +358,18 @@ Result<pid_t> create_container(const RuntimeOptions& runtime, const CreateOption
         // whose counters `keel stats` and `inspect` read (as runc asks for
         // every controller its parent has and takes what it gets).
         std::vector<std::string> controllers = oci::controllers_needed(writes);
-        for (std::string_view counted : {"cpu", "memory", "pids"})
-            if (std::ranges::find(controllers, counted) == controllers.end())
-                (void)oci::enable_controllers(cgroup_path, {std::string(counted)});
-        TRY_CTX(oci::enable_controllers(cgroup_path, controllers),
-                cat("enable the controllers for ", quoted(cgroup_path)));
+        // All in one walk down the tree; where that is refused (a counted
+        // controller the kernel lacks), the needed ones, then each other.
+        std::vector<std::string> wanted = controllers;
+        for (std::string_view name : {"cpu", "memory", "pids"})
+            if (std::ranges::find(wanted, name) == wanted.end())
+                wanted.emplace_back(name);
+        if (!oci::enable_controllers(cgroup_path, wanted)) {
+            TRY_CTX(oci::enable_controllers(cgroup_path, controllers),
+                    cat("enable the controllers for ", quoted(cgroup_path)));
+            for (size_t i = controllers.size(); i < wanted.size(); ++i)
+                (void)oci::enable_controllers(cgroup_path, {wanted[i]});
+        }
         // Claimed by its mkdir: an existing group is another container's.
         std::string group_directory = cat(kCgroupRoot, "/", cgroup_path);
         if (::mkdir(group_directory.c_str(), 0755) != 0) {
