@@ -439,9 +439,10 @@ installed set, default /var/lib/keel/patches), --run-dir DIR (default
 
 Signing is configured when the trusted-keys directory holds a *.pem public
 key, or with keel.patch_signing=required on the kernel command line; then
-every module needs FILE.ko.sig from one of the keys (RSA or ECDSA over
-SHA-256 of the file; `openssl dgst -sha256 -sign key.pem -out FILE.ko.sig
-FILE.ko` makes one too).
+every module needs FILE.ko.sig from one of the keys (Ed25519 over the file,
+or RSA or ECDSA over its SHA-256; `openssl pkeyutl -sign -rawin -inkey
+key.pem -in FILE.ko -out FILE.ko.sig` or `openssl dgst -sha256 -sign key.pem
+-out FILE.ko.sig FILE.ko` makes one too).
 )",
     .subcommands = {&kPatchLoad, &kUnload, &kEnable, &kDisable, &kPatchList, &kInfo, &kInstall,
                     &kUninstall, &kSign},

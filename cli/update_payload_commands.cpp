@@ -24,11 +24,12 @@ namespace {
 
 namespace up = update;
 
-const Option kKeyOption{.name = "--key",
-                        .value_name = "KEY.pem",
-                        .type = ValueType::Text,
-                        .presence = Presence::Required,
-                        .help = "the PEM private key to sign with (EC P-256 or RSA, unencrypted)"};
+const Option kKeyOption{
+    .name = "--key",
+    .value_name = "KEY.pem",
+    .type = ValueType::Text,
+    .presence = Presence::Required,
+    .help = "the PEM private key to sign with (Ed25519, EC P-256 or RSA, unencrypted)"};
 CommandResult update_sign(const ParsedArgs& args) {
     std::string file(*args.positional("FILE"));
     std::string signature =

@@ -90,9 +90,10 @@ std::string machine_name(uint16_t machine);
 //
 // keel's own scheme, since the kernel's PKCS#7 module signatures need a
 // certificate chain mbedTLS 2.28 cannot check: a detached `<module file>.sig`
-// holding a signature over the SHA-256 of the module file exactly as stored
-// (compressed or not, with or without a kernel signature appended): RSA
-// PKCS#1 v1.5 or ECDSA (DER), the format `openssl dgst -sha256 -sign` writes.
+// holding a signature over the module file exactly as stored (compressed or
+// not, with or without a kernel signature appended): Ed25519 over the bytes
+// (`openssl pkeyutl -sign -rawin`), or RSA PKCS#1 v1.5 or ECDSA (DER) over
+// their SHA-256 (`openssl dgst -sha256 -sign`); base/signature.h has it.
 // Trusted public keys are PEM files in /etc/keel/trusted.d/*.pem. Signing is
 // configured when that directory holds at least one .pem file, or when the
 // kernel command line says keel.patch_signing=required; then every load,
@@ -124,8 +125,9 @@ Result<SignatureCheck> check_signature(std::string_view module_bytes,
                                        const std::string& signature_path,
                                        const SigningPolicy& policy);
 
-/// Signs `module_bytes` with the PEM private key (RSA or EC, unencrypted) at
-/// `private_key_path`; returns the signature to write to `<module>.sig`.
+/// Signs `module_bytes` with the PEM private key (Ed25519, RSA or EC,
+/// unencrypted) at `private_key_path`; returns the signature to write to
+/// `<module>.sig`.
 Result<std::string> sign_module(std::string_view module_bytes, const std::string& private_key_path);
 
 /// The key id (16 hex digits) of a PEM public or private key file.

@@ -19,7 +19,7 @@ struct PackRequest {
     std::string image;       ///< the root filesystem image (erofs, ext4, ...)
     std::string version;     ///< dotted numbers
     std::string channel;     ///< "stable"
-    std::string private_key; ///< PEM, RSA or EC P-256, unencrypted
+    std::string private_key; ///< PEM, Ed25519, EC P-256 or RSA, unencrypted
     std::string output;      ///< the payload directory (created)
     uint64_t chunk_size = kDefaultChunkSize;
 };

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Update payloads end to end on files: keys made by openssl, a payload made
-# by `keel update pack`, its dm-verity tree checked by Debian's veritysetup,
-# installs by `keel update install --disk` into disk images partitioned by
+# Update payloads end to end on files: keys made by openssl (EC P-256; an
+# Ed25519 one in the ed25519 case), a payload made by `keel update pack`,
+# its dm-verity tree checked by Debian's veritysetup, installs by `keel
+# update install --disk` into disk images partitioned by
 # ChromeOS's cgpt, whose flags cgpt reads back. After every refused install
 # the running slot A is byte for byte as it was and B cannot boot. No root,
 # no devices: everything is a file in the test's temporary directory.
 # usage: update_payload.sh KEEL_BINARY CASE
-#   cases: install bad_signature bad_chunk truncated wrong_size resume veritysetup
+#   cases: install bad_signature bad_chunk truncated wrong_size resume veritysetup ed25519
 set -euo pipefail
 
 keel=$(realpath "$1")
@@ -206,6 +207,51 @@ veritysetup)
     && fail "veritysetup accepts a changed byte"
   out=$("$keel" update verify --trusted trusted payload 2>&1) && fail "keel update verify accepts a changed byte"
   grep -q "chunk" <<<"$out" || fail "verify said: $out"
+  pass ;;
+
+ed25519)
+  # An Ed25519 key made by openssl: keel's signatures are what `openssl
+  # pkeyutl -rawin` makes and checks (64 bytes over the manifest itself),
+  # both ways, with the key id openssl's DER gives; a changed manifest is
+  # refused by both.
+  openssl genpkey -algorithm ed25519 -out ed25519.key 2>/dev/null
+  openssl pkey -in ed25519.key -pubout -out trusted/ed25519.pem 2>/dev/null
+  id=$(openssl pkey -pubin -in trusted/ed25519.pem -outform DER | sha256sum | cut -c1-16)
+  make_root 1
+  "$keel" update pack --image root.fs --version 2.0.1 --channel stable --key ed25519.key \
+    --output payload >pack.out || fail "pack: $(cat pack.out)"
+  [ "$(stat -c %s payload/manifest.json.sig)" = 64 ] || fail "keel's signature is not 64 bytes"
+  openssl pkeyutl -verify -rawin -pubin -inkey trusted/ed25519.pem -in payload/manifest.json \
+    -sigfile payload/manifest.json.sig >/dev/null || fail "openssl does not verify keel's Ed25519 signature"
+  cp payload/manifest.json.sig keel.sig
+  out=$("$keel" update sign --key ed25519.key payload/manifest.json) || fail "sign: $out"
+  grep -q "(key $id)" <<<"$out" || fail "keel update sign said: $out; openssl's key id is $id"
+  cmp -s keel.sig payload/manifest.json.sig || fail "two Ed25519 signatures of one manifest differ"
+  openssl pkeyutl -sign -rawin -inkey ed25519.key -in payload/manifest.json -out openssl.sig
+  cmp -s keel.sig openssl.sig || fail "openssl's Ed25519 signature is not keel's"
+  # A signature openssl made (over a manifest keel has not signed) verifies
+  # and installs.
+  python3 -c "
+import json; d=json.load(open('payload/manifest.json')); d['channel'] = 'beta'
+open('payload/manifest.json','w').write(json.dumps(d, separators=(',',':')))"
+  openssl pkeyutl -sign -rawin -inkey ed25519.key -in payload/manifest.json -out payload/manifest.json.sig
+  out=$("$keel" update verify --trusted trusted payload) || fail "verify of openssl's signature: $out"
+  grep -q "key $id" <<<"$out" || fail "verify said: $out"
+  make_disk 4
+  out=$(install payload) || fail "install: $out"
+  grep -q "installed 2.0.1 into slot B (ROOT-B)" <<<"$out" || fail "install said: $out"
+  grep -q "key $id" <<<"$out" || fail "install did not name key $id: $out"
+  # One byte of the manifest changed after signing: refused by keel and openssl.
+  sed -i 's/"beta"/"betb"/' payload/manifest.json
+  openssl pkeyutl -verify -rawin -pubin -inkey trusted/ed25519.pem -in payload/manifest.json \
+    -sigfile payload/manifest.json.sig >/dev/null 2>&1 && fail "openssl verifies a changed manifest"
+  make_disk 4
+  before=$(sha256sum <"$img")
+  out=$(install payload 2>&1) && fail "installed a manifest changed after signing"
+  grep -q "bad signature" <<<"$out" || fail "refusal said: $out"
+  [ "$(sha256sum <"$img")" = "$before" ] || fail "the disk changed"
+  out=$("$keel" update verify --trusted trusted payload 2>&1) && fail "verify accepts a changed manifest"
+  grep -q "bad signature" <<<"$out" || fail "verify said: $out"
   pass ;;
 
 *) echo "unknown case $case_name" >&2; exit 2 ;;

@@ -671,6 +671,30 @@ TEST_CASE("RSA keys sign and verify; keys under 2048 bits are refused") {
     CHECK(refused.error().to_string().find("too weak") != std::string::npos);
 }
 
+TEST_CASE("Ed25519 keys sign and verify modules beside an EC key") {
+    TempDir dir;
+    KeyPair ed25519 = keel::testing::make_ed25519_key();
+    write_fake_file(dir / "ed25519.key", ed25519.private_pem);
+    REQUIRE(keel::make_directories(dir / "trusted"));
+    write_fake_file(dir / "trusted/ec.pem", ec_key().public_pem);
+    write_fake_file(dir / "trusted/ed25519.pem", ed25519.public_pem);
+    lp::SigningPolicy policy{dir / "trusted", false};
+    std::string module = ElfModule::livepatch().build();
+    auto signature = lp::sign_module(module, dir / "ed25519.key");
+    REQUIRE_MESSAGE(signature, (signature ? std::string() : signature.error().to_string()));
+    CHECK(signature->size() == 64);
+    write_fake_file(dir / "klp.ko.sig", *signature);
+    auto verified = lp::check_signature(module, dir / "klp.ko.sig", policy);
+    REQUIRE_MESSAGE(verified, (verified ? std::string() : verified.error().to_string()));
+    CHECK(verified->key == dir / "trusted/ed25519.pem");
+    CHECK(verified->key_id == lp::key_id_of(dir / "ed25519.key"));
+
+    module[module.size() / 2] ^= 1;
+    auto changed = lp::check_signature(module, dir / "klp.ko.sig", policy);
+    REQUIRE_FALSE(changed);
+    CHECK(changed.error().to_string().find("bad signature") != std::string::npos);
+}
+
 TEST_CASE("signing stays configured when a trusted key file is broken, and says so") {
     TempDir dir;
     REQUIRE(keel::make_directories(dir / "trusted"));
