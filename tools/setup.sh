@@ -32,6 +32,8 @@ if [ "$profile" = all ]; then
     clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
     # live patch tests: kbuild for Debian's kernel (modules built at test time), test keys
     linux-headers-amd64 make gcc openssl
+    # Ed25519 signing checked under memcheck for secret-dependent branches
+    valgrind
     # host tests of the container runtime (pgrep); of its bridge network
     # (ip, and nft to read the rules keel writes through netlink)
     procps iproute2 nftables

@@ -58,6 +58,14 @@ step "unit tests under ASan + UBSan"
 build/debug/tests/keel_unit_tests
 ctest --preset debug -R '^raft_simulation$' --output-on-failure
 
+step "Ed25519 signing under valgrind: no branch or memory index on the secret"
+if command -v valgrind >/dev/null && [ -e /usr/include/valgrind/memcheck.h ]; then
+  cmake --build --preset demo --target keel_ed25519_secret_check
+  ctest --preset demo -R '^ed25519_secret_check$' --output-on-failure
+else
+  echo "SKIP: no valgrind (tools/setup.sh all installs it)"
+fi
+
 step "build: musl (the shipped binary), once its dependencies are built"
 if ! wait "$deps_pid"; then
   tail -n 40 "$deps_log" >&2
