@@ -44,6 +44,9 @@ enum class ErrorCode : int {
     /// enough to its own ("etcdserver: can only promote a learner member
     /// which is in sync with leader").
     LearnerNotReady = -8,
+    /// The container runtime: no container has that id (its record is not
+    /// there, or went while it was being looked at).
+    NoSuchContainer = -9,
     /// The MVCC store (kv/mvcc.h): a revision at or below the compaction
     /// point was asked for (etcd's "mvcc: required revision has been
     /// compacted", gRPC OutOfRange).

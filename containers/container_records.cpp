@@ -332,9 +332,11 @@ Result<void> kill_container(const std::string& state_root, const RunContainer& c
 
 Result<void> remove_container(const std::string& state_root, const RunContainer& container,
                               DeleteMode mode) {
-    RuntimeOptions runtime = runtime_of(state_root);
-    if (containers::state(runtime, container.id))
-        TRY(remove(runtime, container.id, mode));
+    // (Its keeper may delete the runtime's record at the same moment, once
+    // the container has ended: gone is what was wanted.)
+    if (Result<void> removed = remove(runtime_of(state_root), container.id, mode);
+        !removed && removed.error().code() != int(ErrorCode::NoSuchContainer))
+        return removed;
     if (Result<void> detached = detach_bridge(bridge_of(state_root), container.id);
         !detached && detached.error().code() != ENOENT)
         return std::unexpected(std::move(detached).error());

@@ -105,7 +105,8 @@ Result<Record> read_record(const RuntimeOptions& runtime, std::string_view id) {
     auto text = read_file(paths.state);
     if (!text) {
         if (text.error().code() == ENOENT)
-            return error(cat("container ", quoted(id), " does not exist"));
+            return std::unexpected(Error::from_code(
+                ErrorCode::NoSuchContainer, cat("container ", quoted(id), " does not exist")));
         return std::unexpected(std::move(text).error());
     }
     if (text->size() > kMaxRecordSize)
@@ -146,7 +147,10 @@ Result<Fd> lock_directory(const std::string& directory) {
 
 Result<Fd> lock_record(const RuntimeOptions& runtime, std::string_view id) {
     RecordPaths paths = record_paths(runtime, id);
-    auto missing = [&] { return error(cat("container ", quoted(id), " does not exist")); };
+    auto missing = [&] {
+        return std::unexpected(Error::from_code(ErrorCode::NoSuchContainer,
+                                                cat("container ", quoted(id), " does not exist")));
+    };
     auto locked = lock_directory(paths.directory);
     if (!locked) {
         if (locked.error().code() == ENOENT)

@@ -48,6 +48,7 @@ GrpcStatus status_of(const Error& error) {
     case ErrorCode::ConnectionClosed:
     case ErrorCode::DataCorrupt:
     case ErrorCode::ForeignDataDir:
+    case ErrorCode::NoSuchContainer:
         break;
     }
     return GrpcStatus{GrpcCode::Unknown, error.to_string()};
