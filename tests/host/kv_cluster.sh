@@ -41,13 +41,22 @@
 # namespace (`ip netns exec`); both are kept in DIR at start.
 
 # Prints COUNT free TCP ports on 127.0.0.1, one a line, all different.
+# N free ports below the kernel's ephemeral range: one the kernel handed
+# out (bind to port 0) could be taken again, between this check and the
+# member's listen, by any connection's ephemeral port, which a full suite
+# makes by the thousand (a member once failed with "Address in use").
 kv_free_ports() {
   python3 - "$1" <<'PY'
-import socket, sys
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 held = []
-for _ in range(int(sys.argv[1])):
+while len(held) < int(sys.argv[1]):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    try:
+        s.bind(("127.0.0.1", random.randrange(10000, max(low, 10001))))
+    except OSError:
+        s.close()
+        continue
     held.append(s)
 for s in held:
     print(s.getsockname()[1])
