@@ -471,9 +471,14 @@ namespace {
 // memory.stat), pids.current, pids.max, cpuacct.usage (ns), the oom_kill
 // count of memory.oom_control.
 Result<ContainerStats> read_container_stats_v1(const Cgroup& group) {
+    // The counters are the group's own (Cgroup::stats()); the limits in
+    // force are read here.
+    CgroupStats counters = TRY(group.stats());
     ContainerStats stats;
+    stats.cpu_usage_usec = counters.cpu_usage_usec;
+    stats.oom_kills = counters.oom_kills;
     if (std::optional<std::string> memory = group.directory_of("memory")) {
-        stats.memory_current = TRY(cgroup_number(*memory + "/memory.usage_in_bytes"));
+        stats.memory_current = counters.memory_current;
         std::string text = TRY(read_file(*memory + "/memory.stat"));
         for (std::string_view line : split(text, '\n'))
             if (line.starts_with("hierarchical_memory_limit "))
@@ -481,14 +486,11 @@ Result<ContainerStats> read_container_stats_v1(const Cgroup& group) {
         // v1's "no limit" is the largest page count, not "max".
         if (stats.memory_max && *stats.memory_max >= (uint64_t(1) << 62))
             stats.memory_max.reset();
-        stats.oom_kills = TRY(read_oom_kills(*memory));
     }
     if (std::optional<std::string> pids = group.directory_of("pids")) {
-        stats.pids_current = TRY(cgroup_number(*pids + "/pids.current"));
+        stats.pids_current = counters.tasks_current;
         stats.pids_max = TRY(cgroup_number(*pids + "/pids.max"));
     }
-    if (std::optional<std::string> cpuacct = group.directory_of("cpuacct"))
-        stats.cpu_usage_usec = TRY(cgroup_number(*cpuacct + "/cpuacct.usage")).value_or(0) / 1000;
     return stats;
 }
 
