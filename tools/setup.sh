@@ -56,7 +56,7 @@ if [ "$profile" = all ]; then
 fi
 
 installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+  grep -q "install ok installed" < <(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)
 }
 
 missing=()

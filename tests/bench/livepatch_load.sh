@@ -28,7 +28,7 @@ strip -o "$work/keel" "$keel"
   --file "$repo/tests/bench/guest/livepatch_load.sh:/bench.sh" \
   --append "keel.run=\"/bin/sh /bench.sh $rounds\"" >"$work/console.log" 2>&1 ||
   { tr -d '\r' <"$work/console.log"; echo "boot failed" >&2; exit 1; }
-tr -d '\r' <"$work/console.log" | grep -q 'BENCH: DONE' ||
+grep -q 'BENCH: DONE' < <(tr -d '\r' <"$work/console.log") ||
   { tr -d '\r' <"$work/console.log"; echo "the benchmark did not finish" >&2; exit 1; }
 
 # Console lines: "[   7.010912] BENCH_MARK: round=3 tool=keel start", the

@@ -46,7 +46,7 @@ profile=/usr/share/containers/seccomp.json
 [ -f "$profile" ] || { echo "$profile is missing (apt-get install golang-github-containers-common)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "GNU time is missing (apt-get install time)" >&2; exit 1; }
 busybox=/bin/busybox
-file -L "$busybox" | grep -q 'statically linked' || { echo "$busybox is not static (apt-get install busybox-static)" >&2; exit 1; }
+grep -q 'statically linked' < <(file -L "$busybox") || { echo "$busybox is not static (apt-get install busybox-static)" >&2; exit 1; }
 work=$(mktemp -d /tmp/keel-bench-qemu.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 

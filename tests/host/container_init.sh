@@ -50,7 +50,7 @@ echo "zombies=$zombies"
 SCRIPT
   out=$(run_in_namespace --control-socket "$work/init.sock" -- sh "$work/storm.sh") \
     || fail "zombies left: $out"
-  echo "$out" | grep -q '^zombies=0$' || fail "unexpected output: $out"
+  grep -q '^zombies=0$' <<<"$out" || fail "unexpected output: $out"
   pass ;;
 
 signal_forwarded)
@@ -72,16 +72,16 @@ control_socket)
   bg_pid=$!
   wait_for 50 test -S "$work/init.sock" || fail "control socket never appeared"
   status=$("$keel" status --json) || fail "status failed"
-  echo "$status" | grep -q '"mode":"container"' || fail "status: $status"
-  echo "$status" | grep -q '"pid":1,' || fail "init is not PID 1: $status"
-  echo "$status" | grep -q '"name":"sleep".*"state":"running"' || fail "status: $status"
-  "$keel" status | grep -q 'container init, pid 1' || fail "human status output"
+  grep -q '"mode":"container"' <<<"$status" || fail "status: $status"
+  grep -q '"pid":1,' <<<"$status" || fail "init is not PID 1: $status"
+  grep -q '"name":"sleep".*"state":"running"' <<<"$status" || fail "status: $status"
+  grep -q 'container init, pid 1' < <("$keel" status) || fail "human status output"
   "$keel" poweroff || fail "poweroff failed"
   set +e; wait "$bg_pid"; rc=$?; set -e; bg_pid=""
   # A requested poweroff is a clean stop, whatever the workload did on SIGTERM.
   [ "$rc" -eq 0 ] || fail "expected exit status 0 after poweroff, got $rc"
   set +e; err=$("$keel" status 2>&1); rc=$?; set -e
-  [ "$rc" -ne 0 ] && echo "$err" | grep -q "reach init" || fail "status after exit: $err"
+  [ "$rc" -ne 0 ] && grep -q "reach init" <<<"$err" || fail "status after exit: $err"
   pass ;;
 
 non_root_refused)
@@ -92,8 +92,8 @@ non_root_refused)
   chmod 755 "$work"
   set +e; err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$keel" poweroff 2>&1); rc=$?; set -e
   [ "$rc" -ne 0 ] || fail "non-root poweroff succeeded"
-  echo "$err" | grep -q "permission denied: poweroff needs root" || fail "message: $err"
-  "$keel" status --json | grep -q '"state":"running"' || fail "init did not survive the refusal"
+  grep -q "permission denied: poweroff needs root" <<<"$err" || fail "message: $err"
+  grep -q '"state":"running"' < <("$keel" status --json) || fail "init did not survive the refusal"
   "$keel" poweroff
   wait "$bg_pid" || true; bg_pid=""
   pass ;;
@@ -127,7 +127,7 @@ UNIT
   # CAP_NET_RAW is capability 13.
   (( (16#$bnd >> 13) & 1 )) && fail "CAP_NET_RAW still in the bounding set ($bnd)"
   (( (16#$bnd >> 12) & 1 )) || fail "CAP_NET_ADMIN was dropped too ($bnd)"
-  echo "$log" | grep -q "broken.service:3" || fail "malformed unit not reported with file:line; log: $log"
+  grep -q "broken.service:3" <<<"$log" || fail "malformed unit not reported with file:line; log: $log"
   pass ;;
 
 *)

@@ -78,7 +78,7 @@ zstd_layers)
   grep -rq 'tar+zstd' "$work/zstd/blobs" || fail "skopeo made no zstd layer"
   image load -i "$work/zstd" --name example.com/zbox >"$work/out" 2>&1 || fail "load: $(cat "$work/out")"
   grep -q 'example.com/zbox:z' "$work/out" || fail "name: $(cat "$work/out")"
-  image inspect example.com/zbox:z | grep -q 'tar+zstd' || fail "inspect: $(image inspect example.com/zbox:z)"
+  grep -q 'tar+zstd' < <(image inspect example.com/zbox:z) || fail "inspect: $(image inspect example.com/zbox:z)"
   root=$(image mount example.com/zbox:z z1) || fail "mount"
   out=$(chroot "$root" /bin/sh -c 'echo from-zstd') || fail "busybox in the root"
   [ "$out" = from-zstd ] || fail "ran: $out"
@@ -142,7 +142,7 @@ PY
     image load -i "$work/evil" --name example.com/evil 2>"$work/err" && fail "$name: load succeeded"
     grep -qF "\`$entry\`" "$work/err" || fail "$name: error does not name $entry: $(cat "$work/err")"
     [ "$(store_listing)" = "$before" ] || fail "$name: the store changed"
-    image ls | grep -q evil && fail "$name: listed"
+    grep -q evil < <(image ls) && fail "$name: listed"
   done
   [ ! -e /etc/keel-escape ] && [ ! -e /tmp/keel-escape ] || fail "a layer escaped"
   pass ;;
@@ -195,8 +195,8 @@ import_rootfs)
   ln -s busybox "$work/rootfs/bin/true"
   tar -C "$work/rootfs" -czf "$work/rootfs.tar.gz" .
   id=$(image import "$work/rootfs.tar.gz" imported:1) || fail "import"
-  image ls | grep -q '^imported  *1 ' || fail "ls: $(image ls)"
-  image inspect imported:1 | grep -q "$id" || fail "inspect"
+  grep -q '^imported  *1 ' < <(image ls) || fail "ls: $(image ls)"
+  grep -q "$id" < <(image inspect imported:1) || fail "inspect"
   root=$(image mount --read-only imported:1 c2) || fail "mount"
   chroot "$root" /bin/true || fail "true in the imported root"
   image umount c2

@@ -123,7 +123,7 @@ kv_member_launch() {
   [ -z "$netns" ] || server=(ip netns exec "$netns" "${server[@]}")
   client=$(cat "$dir/$name/client_port")
   peer=$(cat "$dir/$name/peer_port")
-  if declare -p KV_SERVER_FLAGS 2>/dev/null | grep -q '^declare -a'; then
+  if [[ "$(declare -p KV_SERVER_FLAGS 2>/dev/null)" == "declare -a"* ]]; then
     extra=("${KV_SERVER_FLAGS[@]}")
   elif [ -n "${KV_SERVER_FLAGS:-}" ]; then
     read -r -a extra <<<"$KV_SERVER_FLAGS"

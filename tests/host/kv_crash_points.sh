@@ -157,7 +157,7 @@ snapshot_apply_point() {
 
 points=(kv.wal.before_sync kv.wal.after_sync kv.store.flush kv.compact kv.snapshot.save kv.snapshot.apply)
 if [ -n "$only" ]; then
-  printf '%s\n' "${points[@]}" | grep -qx "$only" || { echo "unknown point $only (points: ${points[*]})" >&2; exit 2; }
+  grep -qx "$only" < <(printf '%s\n' "${points[@]}") || { echo "unknown point $only (points: ${points[*]})" >&2; exit 2; }
   points=("$only")
 fi
 for point in "${points[@]}"; do

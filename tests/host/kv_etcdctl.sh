@@ -920,7 +920,7 @@ case_errors() {
 
 cases=(put_get_del json_revisions txn watch lease members member_remove endpoints failover env_config compaction defrag snapshot alarm errors nospace auto_compaction member_add member_learner member_update member_self member_unhealthy corrupt)
 if [ -n "$only" ]; then
-  printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
+  grep -qx "$only" < <(printf '%s\n' "${cases[@]}") || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")
 fi
 for case_name in "${cases[@]}"; do

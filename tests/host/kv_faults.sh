@@ -205,7 +205,7 @@ if ! "$checkers/keel_check_history" --max-seconds "${KV_FAULTS_CHECK_SECONDS:-60
   >"$work/check_history.out" 2>&1; then
   echo "--- keel_check_history" >&2
   head -n 60 "$work/check_history.out" >&2
-  if head -n 1 "$work/check_history.out" | grep -q '^unknown: budget exhausted' && [ "${KV_FAULTS_STRICT:-0}" != 1 ]; then
+  if grep -q '^unknown: budget exhausted' < <(head -n 1 "$work/check_history.out") && [ "${KV_FAULTS_STRICT:-0}" != 1 ]; then
     echo "INCONCLUSIVE: the linearizability check ran out of budget (no violation found)" >&2
   else
     failed=1

@@ -224,7 +224,7 @@ PY
 
 cases=(restore refusals)
 if [ -n "$only" ]; then
-  printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
+  grep -qx "$only" < <(printf '%s\n' "${cases[@]}") || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")
 fi
 for case_name in "${cases[@]}"; do

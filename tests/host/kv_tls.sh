@@ -281,7 +281,7 @@ case_no_cert() {
 
 cases=(put_get client_cert_auth plaintext_client cluster member_join peer_wrong_address peer_allowed_names no_cert)
 if [ -n "$only" ]; then
-  printf '%s\n' "${cases[@]}" | grep -qx "$only" || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
+  grep -qx "$only" < <(printf '%s\n' "${cases[@]}") || { echo "unknown case $only (cases: ${cases[*]})" >&2; exit 2; }
   cases=("$only")
 fi
 make_certs

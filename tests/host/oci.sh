@@ -29,7 +29,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 77
 fi
 busybox=$(command -v busybox || true)
-if [ -z "$busybox" ] || ! file -L "$busybox" | grep -q 'statically linked'; then
+if [ -z "$busybox" ] || ! grep -q 'statically linked' < <(file -L "$busybox"); then
   echo "SKIP: no statically linked busybox (tools/setup.sh installs busybox-static)"
   exit 77
 fi
@@ -133,7 +133,7 @@ lifecycle)
   [ "$(status_of web)" = created ] || fail "after create: $(oci state web)"
   pid=$(cat "$work/pid")
   [ "$pid" -gt 1 ] || fail "pid file holds '$pid'"
-  oci state web | grep -q "\"pid\":$pid" || fail "state pid differs from the pid file: $(oci state web)"
+  grep -q "\"pid\":$pid" < <(oci state web) || fail "state pid differs from the pid file: $(oci state web)"
   [ ! -e "$b/out/started" ] || fail "the program ran before start"
   # The waiting process runs the runtime's binary from a read-only binding
   # (CVE-2019-5736): a handle on it, kept until no process runs the binary,
@@ -143,8 +143,8 @@ lifecycle)
   oci start web || fail "start"
   wait_for 50 test -e "$b/out/started" || fail "the program did not run after start"
   [ "$(status_of web)" = running ] || fail "after start: $(oci state web)"
-  oci list | grep -q '^web ' || fail "list: $(oci list)"
-  oci list --format json | grep -q '"id":"web"' || fail "list json: $(oci list --format json)"
+  grep -q '^web ' < <(oci list) || fail "list: $(oci list)"
+  grep -q '"id":"web"' < <(oci list --format json) || fail "list json: $(oci list --format json)"
   oci start web 2>"$work/err" && fail "a second start succeeded"
   grep -q 'running, not created' "$work/err" || fail "second start: $(cat "$work/err")"
   oci delete web 2>"$work/err" && fail "delete of a running container succeeded"
@@ -158,7 +158,7 @@ lifecycle)
   oci kill waiting TERM || fail "kill of a created container"
   wait_for 50 has_status waiting stopped || fail "a created container ignored SIGTERM: $(oci state waiting)"
   oci delete waiting || fail "delete waiting"
-  oci state web | grep -q '"pid":0' || fail "a stopped container shows a pid: $(oci state web)"
+  grep -q '"pid":0' < <(oci state web) || fail "a stopped container shows a pid: $(oci state web)"
   # Killing a stopped container is an error, as the spec says, and leaves
   # it as it was.
   oci kill web KILL 2>"$work/err" && fail "kill of a stopped container succeeded"
@@ -377,26 +377,26 @@ exec)
   wait_for 50 test -e "$b/out/ready" || fail "the container did not start"
   [ "$(oci exec box hostname)" = keel-test ] || fail "hostname: $(oci exec box hostname 2>&1)"
   out=$(oci exec box sh -c 'echo pid=$$; cat /proc/1/cmdline | tr "\0" " "; echo; ls /') || fail "exec: $out"
-  echo "$out" | grep -qx 'pid=1' && fail "the exec'd process is pid 1: $out"
-  echo "$out" | grep -q '^pid=[0-9]' || fail "no pid: $out"
-  echo "$out" | grep -q '^sleep 600' || fail "/proc/1 is not the container's process: $out"
-  echo "$out" | grep -qx out || fail "not the container's root: $out"
-  echo "$out" | grep -q 'host-only-marker\|keel-oci' && fail "the host's tree is visible: $out"
-  oci exec box ps | grep -q 'sleep' || fail "ps does not show the container's processes: $(oci exec box ps 2>&1)"
+  grep -qx 'pid=1' <<<"$out" && fail "the exec'd process is pid 1: $out"
+  grep -q '^pid=[0-9]' <<<"$out" || fail "no pid: $out"
+  grep -q '^sleep 600' <<<"$out" || fail "/proc/1 is not the container's process: $out"
+  grep -qx out <<<"$out" || fail "not the container's root: $out"
+  grep -q 'host-only-marker\|keel-oci' <<<"$out" && fail "the host's tree is visible: $out"
+  grep -q 'sleep' < <(oci exec box ps) || fail "ps does not show the container's processes: $(oci exec box ps 2>&1)"
   set +e; oci exec box sh -c 'exit 5'; rc=$?; set -e
   [ "$rc" -eq 5 ] || fail "exit status 5 came back as $rc"
   out=$(oci exec -e FOO=bar --env TERM=dumb box sh -c 'echo $FOO $TERM $PATH') || fail "exec env: $out"
   [ "$out" = "bar dumb /bin" ] || fail "env: $out"
   [ "$(oci exec --cwd /tmp box pwd)" = /tmp ] || fail "cwd: $(oci exec --cwd /tmp box pwd 2>&1)"
   out=$(oci exec -u 1000:1001 box id) || fail "exec -u: $out"
-  echo "$out" | grep -q '^uid=1000 gid=1001' || fail "user: $out"
+  grep -q '^uid=1000 gid=1001' <<<"$out" || fail "user: $out"
   oci exec -u nobody box id 2>"$work/err" && fail "a user by name was accepted"
   grep -q 'expected UID\[:GID\]' "$work/err" || fail "bad user: $(cat "$work/err")"
   oci exec box 2>"$work/err" && fail "an exec without a command succeeded"
   grep -q 'no command given' "$work/err" || fail "no command: $(cat "$work/err")"
   exec 7<"$work"
   out=$(oci exec box ls /proc/self/fd) || fail "exec ls: $out"
-  echo "$out" | grep -qx 7 && fail "fd 7 leaked into the exec'd process: $out"
+  grep -qx 7 <<<"$out" && fail "fd 7 leaked into the exec'd process: $out"
   exec 7<&-
   before=$(oci ps --format json box)
   oci exec box no-such-program 2>"$work/err" && fail "a missing program was run"
@@ -439,8 +439,8 @@ seccomp_notify)
   wait_for 100 test -e "$b/out/ready" || fail "the container did not get past mkdir"
   out=$(timeout 30 "$keel" oci --root "$root" exec nf sh -c 'mkdir /tmp/second 2>&1; echo mkdir=$?; [ -d /tmp/second ] && echo made') && fail "exec's mkdir succeeded: $out"
   [ -n "$out" ] || fail "exec gave nothing (hung?)"
-  echo "$out" | grep -q 'Block device required' || fail "the agent's errno did not reach exec's mkdir: $out"
-  echo "$out" | grep -q made && fail "exec's mkdir made its directory: $out"
+  grep -q 'Block device required' <<<"$out" || fail "the agent's errno did not reach exec's mkdir: $out"
+  grep -q made <<<"$out" && fail "exec's mkdir made its directory: $out"
   oci kill nf KILL
   wait_for 100 has_status nf stopped || fail "the container did not stop"
   oci delete nf
@@ -525,7 +525,7 @@ exec_detach)
   pid=$(cat "$work/pid")
   wait_for 50 test -s "$b/out/inner" || fail "the detached process did not run"
   [ "$(cat "$b/out/inner")" != 1 ] || fail "the detached process is pid 1 inside"
-  oci ps --format json box | grep -q "$pid" || fail "ps does not list $pid: $(oci ps --format json box)"
+  grep -q "$pid" < <(oci ps --format json box) || fail "ps does not list $pid: $(oci ps --format json box)"
   # comm, not cmdline: sh's own arguments hold the word sleep too.
   wait_for 50 sh -c "[ \"\$(cat /proc/$pid/comm 2>/dev/null)\" = sleep ]" \
     || fail "$pid is not the exec'd sleep"

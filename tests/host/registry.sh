@@ -302,7 +302,7 @@ https)
     fail "untrusted: $(cat "$work/out")"
   image pull --ca-file "$work/cert.pem" "$ref" >"$work/out" 2>&1 || fail "pull: $(cat "$work/out")"
   [ ! -e "$work/violations" ] || fail "$(cat "$work/violations")"
-  image ls | grep -q "localhost:$port/tools/busybox" || fail "not listed"
+  grep -q "localhost:$port/tools/busybox" < <(image ls) || fail "not listed"
   pass
   ;;
 sha512_digests)
@@ -366,7 +366,7 @@ resume_after_cut)
     "$work/out" || fail "cut: $(cat "$work/out")"
   partial=$store/tmp/.keel-partial-sha256-${layer#sha256:}
   [ "$(stat -c %s "$partial")" = $((size / 2)) ] || fail "partial file: $(ls -la "$store/tmp")"
-  image ls | grep -q busybox && fail "a cut image is listed"
+  grep -q busybox < <(image ls) && fail "a cut image is listed"
   image pull --insecure-registry "127.0.0.1:$port" "$ref" >"$work/out" 2>&1 ||
     fail "resumed pull: $(cat "$work/out")"
   grep -q "resumed at byte $((size / 2))" "$work/out" || fail "not resumed: $(cat "$work/out")"
@@ -408,7 +408,7 @@ run_pulls)
   [ "$(cat "$work/out")" = hello ] || fail "the container's output: $(cat "$work/out")"
   grep -q "Unable to find image '$ref' locally" "$work/err" || fail "no notice of the pull: $(cat "$work/err")"
   grep -q "^Pulled image: $ref " "$work/err" || fail "no pull: $(cat "$work/err")"
-  image ls | grep -q "tools/busybox" || fail "the pulled image is not in the store: $(image ls)"
+  grep -q "tools/busybox" < <(image ls) || fail "the pulled image is not in the store: $(image ls)"
   # There now: no registry needed.
   krun --pull missing "$ref" echo again >"$work/out" 2>"$work/err" || fail "second run: $(cat "$work/err")"
   [ "$(cat "$work/out")" = again ] || fail "second run's output: $(cat "$work/out")"
@@ -436,12 +436,12 @@ shared_blobs)
   second=$!
   wait "$first" || fail "the first of two pulls at once: $(cat "$work/out1")"
   wait "$second" || fail "the second of two pulls at once: $(cat "$work/out2")"
-  cat "$work/out1" "$work/out2" | grep -q "another pull is downloading it; waiting" ||
+  grep -q "another pull is downloading it; waiting" < <(cat "$work/out1" "$work/out2") ||
     fail "neither pull waited for the other: $(cat "$work/out1" "$work/out2")"
   # The one that waited took the other's download.
   [ "$(grep -c "^$layer " "$work/requests")" = 1 ] ||
     fail "the layer was downloaded twice: $(cat "$work/requests" "$work/out1" "$work/out2")"
-  cat "$work/out1" "$work/out2" | grep -q "layer $layer: already present" ||
+  grep -q "layer $layer: already present" < <(cat "$work/out1" "$work/out2") ||
     fail "neither pull took the other's layer: $(cat "$work/out1" "$work/out2")"
   digest=$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m.get("annotations",{}).get("org.opencontainers.image.ref.name")=="1"][0])' "$work/oci/index.json")
   check_pulled "$ref:1" "$digest"

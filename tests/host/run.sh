@@ -43,7 +43,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 77
 fi
 busybox=$(command -v busybox || true)
-if [ -z "$busybox" ] || ! file -L "$busybox" | grep -q 'statically linked'; then
+if [ -z "$busybox" ] || ! grep -q 'statically linked' < <(file -L "$busybox"); then
   echo "SKIP: no statically linked busybox (tools/setup.sh installs busybox-static)"
   exit 77
 fi
@@ -129,11 +129,11 @@ Seccomp:	2" ] || fail "capabilities, seccomp: $out"
   [ "$out" = "0
 ro" ] || fail "masked /proc/kcore, read-only /proc/sys: $out"
   out=$(irun --rm example.com/box:1 unshare -U true 2>&1) && fail "unshare -U succeeded"
-  echo "$out" | grep -q 'not permitted' || fail "unshare -U: $out"
+  grep -q 'not permitted' <<<"$out" || fail "unshare -U: $out"
   out=$(irun --rm -e EXTRA=1 example.com/box:1 sh -c 'echo $GREETING $EXTRA $PATH; pwd; hostname')
   [ "$(echo "$out" | sed -n 1p)" = "from-image 1 /bin" ] || fail "env: $out"
   [ "$(echo "$out" | sed -n 2p)" = /tmp ] || fail "the image's WorkingDir: $out"
-  echo "$out" | sed -n 3p | grep -Eq '^[0-9a-f]{12}$' || fail "hostname: $out"
+  grep -Eq '^[0-9a-f]{12}$' < <(sed -n 3p <<<"$out") || fail "hostname: $out"
   out=$(irun --rm -w / -u app example.com/box:1 sh -c 'pwd; id -u') || fail "run: $out"
   [ "$out" = "/
 1000" ] || fail "-w, -u: $out"
@@ -156,13 +156,13 @@ lifecycle)
   # (Into a file: a detached container dies when the runtime's stdout is a
   # pipe, as in $(...) — a runtime bug still open.)
   irun -d --name web example.com/box:1 sleep 60 >"$work/id" || fail "run -d: $(cat "$work/id")"
-  "$keel" ps --root "$state" | grep -q ' web$' || fail "ps: $("$keel" ps -a --root "$state"; "$keel" oci --root "$state/run" list)"
-  "$keel" inspect --root "$state" web | grep -q '"Status":"running"' || fail "inspect"
+  grep -q ' web$' < <("$keel" ps --root "$state") || fail "ps: $("$keel" ps -a --root "$state"; "$keel" oci --root "$state/run" list)"
+  grep -q '"Status":"running"' < <("$keel" inspect --root "$state" web) || fail "inspect"
   out=$(irun -d --name web example.com/box:1 true 2>&1) && fail "a second web ran"
-  echo "$out" | grep -q 'named `web` exists' || fail "clash: $out"
+  grep -q 'named `web` exists' <<<"$out" || fail "clash: $out"
   "$keel" container stop --root "$state" -t 1 web >/dev/null || fail "stop"
-  "$keel" ps --root "$state" | grep -q ' web$' && fail "ps lists a stopped container"
-  "$keel" ps -a --root "$state" | grep -q 'Exited ([0-9]*).*  web$' || fail "ps -a: $("$keel" ps -a --root "$state")"
+  grep -q ' web$' < <("$keel" ps --root "$state") && fail "ps lists a stopped container"
+  grep -q 'Exited ([0-9]*).*  web$' < <("$keel" ps -a --root "$state") || fail "ps -a: $("$keel" ps -a --root "$state")"
   "$keel" rm --root "$state" web >/dev/null || fail "rm"
   [ -z "$(containers)" ] || fail "rm left $(containers)"
   [ -z "$(ls -A "$store/containers")" ] || fail "rm left a root"
@@ -171,7 +171,7 @@ lifecycle)
   [ "$(containers | wc -l)" = 1 ] || fail "--replace left $(containers)"
   "$keel" rm --root "$state" web 2>/dev/null && fail "rm of a running container succeeded"
   "$keel" container kill --root "$state" web >/dev/null || fail "kill"
-  exited() { "$keel" ps -a --root "$state" | grep -q 'Exited ([0-9]*).*  web$'; }
+  exited() { grep -q 'Exited ([0-9]*).*  web$' < <("$keel" ps -a --root "$state"); }
   for _ in $(seq 50); do exited && break; sleep 0.1; done
   exited || fail "kill: $("$keel" ps -a --root "$state")"
   "$keel" rm --root "$state" web >/dev/null || fail "rm after kill"
@@ -198,9 +198,9 @@ defaults)
   krun "$rootfs" sh -c '{ echo x > /proc/sys/kernel/hostname; } 2>/dev/null' &&
     fail "/proc/sys is writable"
   out=$(krun "$rootfs" unshare -U true 2>&1) && fail "unshare -U succeeded"
-  echo "$out" | grep -q 'not permitted' || fail "unshare -U: $out"
+  grep -q 'not permitted' <<<"$out" || fail "unshare -U: $out"
   out=$(krun "$rootfs" hostname) || fail "run: $out"
-  echo "$out" | grep -Eq '^[0-9a-f]{12}$' || fail "hostname: $out"
+  grep -Eq '^[0-9a-f]{12}$' <<<"$out" || fail "hostname: $out"
   out=$(krun "$rootfs" sh -c 'cat /etc/hostname; echo $HOSTNAME; echo $PATH; echo $HOME; pwd')
   host=$(echo "$out" | sed -n 1p)
   [ "$(echo "$out" | sed -n 2p)" = "$host" ] || fail "HOSTNAME: $out"
@@ -222,8 +222,8 @@ options)
 1000 29
 web" ] || fail "env, cwd, user, hostname: $out"
   out=$(krun -v "$work/vol:/data:ro" "$rootfs" sh -c 'cat /data/file; touch /data/new 2>&1; true')
-  echo "$out" | grep -q in-volume || fail "volume: $out"
-  echo "$out" | grep -q 'Read-only file system' || fail "ro volume written: $out"
+  grep -q in-volume <<<"$out" || fail "volume: $out"
+  grep -q 'Read-only file system' <<<"$out" || fail "ro volume written: $out"
   [ ! -e "$work/vol/new" ] || fail "ro volume written on the host"
   krun -v "$work/vol:/data" "$rootfs" touch /data/rw || fail "rw volume"
   [ -e "$work/vol/rw" ] || fail "rw volume not written through"
@@ -243,7 +243,7 @@ exit_status)
   [ "$status" = 7 ] || fail "exit status $status, not 7"
   # Under --init the shell is not the namespace's pid 1, so SIGKILL reaches
   # it; keel's binary runs in the container, so it must be static.
-  if file -L "$keel" | grep -q 'statically linked'; then
+  if grep -q 'statically linked' < <(file -L "$keel"); then
     set +e
     krun --init "$rootfs" sh -c 'kill -KILL $$'
     killed=$?
@@ -260,7 +260,7 @@ exit_status)
   krun --name outside "$rootfs" sleep 30 &
   runner=$!
   for _ in $(seq 100); do
-    "$keel" ps --root "$state" | grep -q 'Up.*outside\|outside.*Up' && break
+    grep -q 'Up.*outside\|outside.*Up' < <("$keel" ps --root "$state") && break
     sleep 0.1
   done
   "$keel" rm --root "$state" --force outside >/dev/null || fail "rm -f of a running container"
@@ -281,20 +281,20 @@ refused)
   status=$?
   set -e
   [ "$status" = 2 ] || fail "status $status for a bad --memory"
-  echo "$out" | grep -q -- '--memory: bad size' || fail "message: $out"
+  grep -q -- '--memory: bad size' <<<"$out" || fail "message: $out"
   out=$("$keel" run --root "$state" -u ghost --rootfs "$rootfs" true 2>&1) && fail "unknown user ran"
-  echo "$out" | grep -q 'no user `ghost`' || fail "message: $out"
+  grep -q 'no user `ghost`' <<<"$out" || fail "message: $out"
   # keel stop's -t is a container's (docker stop -t), not a unit's.
   set +e
   out=$("$keel" stop -t 1 no-such.service 2>&1)
   status=$?
   set -e
   [ "$status" = 2 ] || fail "status $status for keel stop -t of a unit"
-  echo "$out" | grep -q -- '--time is for containers' || fail "message: $out"
+  grep -q -- '--time is for containers' <<<"$out" || fail "message: $out"
   if [ "$devices" = no ]; then
     out=$("$keel" run --root "$state" --cap-add MKNOD --rootfs "$rootfs" true 2>&1) &&
       fail "CAP_MKNOD was given where device rules cannot be enforced"
-    echo "$out" | grep -q 'CAP_MKNOD is refused' || fail "message: $out"
+    grep -q 'CAP_MKNOD is refused' <<<"$out" || fail "message: $out"
   else
     echo "NOTE: device rules are enforced here: the CAP_MKNOD refusal has no host to run on"
   fi
@@ -336,7 +336,7 @@ bridge)
   drun() { "$keel" run --root "$state" "${no_mknod[@]}" -d "$@" >/dev/null; }
   drun --name web -p 8080:80 --rootfs "$rootfs" httpd -f -p 80 -h /www || fail "run -d -p 8080:80"
   addr=$("$keel" inspect --root "$state" web | grep -o '"IPAddress":"[0-9.]*"' | cut -d'"' -f4)
-  echo "$addr" | grep -Eq '^10\.88\.[0-9]+\.[0-9]+$' || fail "address: $("$keel" inspect --root "$state" web)"
+  grep -Eq '^10\.88\.[0-9]+\.[0-9]+$' <<<"$addr" || fail "address: $("$keel" inspect --root "$state" web)"
   # (busybox's nc for HTTP: its wget crashes on some hosts.)
   get='GET /index.html HTTP/1.0\r\n\r\n'
   got=
@@ -350,10 +350,10 @@ bridge)
     fail "container to container: $got"
   [ "$(echo "$got" | sed -n 1p)" = hello-from-web ] || fail "container to container got '$got'"
   [ "$(echo "$got" | sed -n 2p)" -ge 1 ] || fail "no nameserver in resolv.conf: $got"
-  echo "$got" | sed -n 3p | grep -q '^10\.88\.' || fail "/etc/hosts has no address: $got"
+  grep -q '^10\.88\.' < <(sed -n 3p <<<"$got") || fail "/etc/hosts has no address: $got"
   "$keel" rm --root "$state" -f web >/dev/null || fail "rm -f web"
   [ -z "$(ls -A "$state/network" 2>/dev/null | grep -v lock)" ] || fail "leases left: $(ls "$state/network")"
-  ! nft list ruleset | grep -q 'dport 8080' || fail "8080's rule stayed: $(nft list ruleset)"
+  ! grep -q 'dport 8080' < <(nft list ruleset) || fail "8080's rule stayed: $(nft list ruleset)"
   left=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^keel' | grep -v '^keel0$' || true)
   [ -z "$left" ] || fail "veths left: $left"
   pass ;;
@@ -369,21 +369,21 @@ health)
     --name web --sdnotify healthy --health-cmd 'test -e /vol/ready && echo fine' \
     --health-interval 200ms --health-retries 1000 -v "$work/vol:/vol" --rootfs "$rootfs" \
     sleep 30 & keel_pid=$!
-  ps_says() { "$keel" ps --root "$state" | grep -q "(${1})  *web$"; }
+  ps_says() { grep -q "(${1})  *web$" < <("$keel" ps --root "$state"); }
   for _ in $(seq 50); do ps_says starting && break; sleep 0.1; done
   ps_says starting || fail "not starting: $("$keel" ps -a --root "$state")"
   sleep 0.6
   [ ! -s "$work/said" ] || fail "READY=1 before the check passed: $(cat "$work/said")"
-  "$keel" inspect --root "$state" web | grep -q '"Health":{"Status":"starting","FailingStreak":[1-9]' ||
+  grep -q '"Health":{"Status":"starting","FailingStreak":[1-9]' < <("$keel" inspect --root "$state" web) ||
     fail "inspect while starting: $("$keel" inspect --root "$state" web)"
   touch "$work/vol/ready"
   for _ in $(seq 50); do ps_says healthy && break; sleep 0.1; done
   ps_says healthy || fail "not healthy: $("$keel" ps -a --root "$state")"
-  "$keel" ps --root "$state" | grep -Eq 'Up [^ ]+ seconds? \(healthy\)|Less than a second \(healthy\)' ||
+  grep -Eq 'Up [^ ]+ seconds? \(healthy\)|Less than a second \(healthy\)' < <("$keel" ps --root "$state") ||
     fail "ps: $("$keel" ps --root "$state")"
-  "$keel" inspect --root "$state" web | grep -q '"Status":"healthy","FailingStreak":0' ||
+  grep -q '"Status":"healthy","FailingStreak":0' < <("$keel" inspect --root "$state" web) ||
     fail "inspect: $("$keel" inspect --root "$state" web)"
-  "$keel" inspect --root "$state" web | grep -q '"ExitCode":0,"Output":"fine' ||
+  grep -q '"ExitCode":0,"Output":"fine' < <("$keel" inspect --root "$state" web) ||
     fail "inspect's log: $("$keel" inspect --root "$state" web)"
   for _ in $(seq 20); do grep -q READY=1 "$work/said" && break; sleep 0.1; done
   grep -q "^READY=1 MAINPID=$keel_pid " "$work/said" || fail "READY=1: $(cat "$work/said")"
@@ -408,12 +408,12 @@ stty -g >"$work/mode.after"
 EOF
   out=$(printf 'hello\n' | timeout 30 script -qfec "sh $work/session.sh" /dev/null | tr -d '\r') ||
     fail "script: $out"
-  echo "$out" | grep -qx /dev/pts/0 || fail "tty: $out"
-  echo "$out" | grep -qx '33 101' || fail "stty size: $out"
-  echo "$out" | grep -qx console=pty || fail "/dev/console is not the process's pty: $out"
-  echo "$out" | grep -qx status=7 || fail "-t exit status: $out"
-  echo "$out" | grep -qx got:hello || fail "-it input: $out"
-  echo "$out" | grep -qx status=3 || fail "-it exit status: $out"
+  grep -qx /dev/pts/0 <<<"$out" || fail "tty: $out"
+  grep -qx '33 101' <<<"$out" || fail "stty size: $out"
+  grep -qx console=pty <<<"$out" || fail "/dev/console is not the process's pty: $out"
+  grep -qx status=7 <<<"$out" || fail "-t exit status: $out"
+  grep -qx got:hello <<<"$out" || fail "-it input: $out"
+  grep -qx status=3 <<<"$out" || fail "-it exit status: $out"
   [ -s "$work/mode.before" ] && [ "$(cat "$work/mode.before")" = "$(cat "$work/mode.after")" ] ||
     fail "the terminal's mode: $(cat "$work/mode.before") before, $(cat "$work/mode.after") after"
   # -t without -i: nothing of keel's stdin reaches the process.
@@ -430,8 +430,8 @@ EOF
   "$keel" run --root "$state" "${no_mknod[@]}" -d -t --name tty --rootfs "$rootfs" \
     sh -c 'tty; sleep 30' >"$work/detached.out" 2>&1 || fail "-d -t: $(cat "$work/detached.out")"
   tty_log() { "$keel" container logs --root "$state" tty 2>&1; }
-  for _ in $(seq 50); do tty_log | grep -q /dev/pts/0 && break; sleep 0.1; done
-  tty_log | grep -q /dev/pts/0 || fail "-d -t output: $(tty_log)"
+  for _ in $(seq 50); do grep -q /dev/pts/0 < <(tty_log) && break; sleep 0.1; done
+  grep -q /dev/pts/0 < <(tty_log) || fail "-d -t output: $(tty_log)"
   "$keel" rm --root "$state" -f tty >/dev/null || fail "rm -f"
   pass ;;
 
@@ -469,7 +469,7 @@ exec)
   # command's 127; so is a directory run as a program.
   out=$(kexec -w /no/such/dir web true 2>&1); status=$?
   [ "$status" = 126 ] || fail "a missing -w: status $status: $out"
-  echo "$out" | grep -q 'chdir to cwd ("/no/such/dir") set in config.json failed' ||
+  grep -q 'chdir to cwd ("/no/such/dir") set in config.json failed' <<<"$out" ||
     fail "a missing -w: $out"
   out=$(kexec web /data 2>&1); status=$?
   [ "$status" = 126 ] || fail "a directory as the program: status $status: $out"
@@ -487,17 +487,17 @@ exec)
   [ "$out" = piped ] || fail "-i: $out"
   out=$(printf 'typed\n' | kexec -it web sh -c 'read line; echo "got:$line"' | tr -d '\r') ||
     fail "exec -it from a pipe: $out"
-  echo "$out" | grep -qx got:typed || fail "exec -it input: $out"
+  grep -qx got:typed <<<"$out" || fail "exec -it input: $out"
   # -it under a pty of script's: the container's own pty, the outer size.
   if command -v script >/dev/null; then
     out=$(timeout 30 script -qfec "stty rows 21 cols 77; $keel exec --root $state -it web sh -c 'tty; stty size; exit 4'; echo status=\$?" /dev/null </dev/null | tr -d '\r') ||
       fail "script: $out"
-    echo "$out" | grep -q '/dev/pts/0$' || fail "exec -it tty: $out"
+    grep -q '/dev/pts/0$' <<<"$out" || fail "exec -it tty: $out"
     # (script sends its own stdin's end into the pty: the container's pty
     # or the outer one may echo it, "^@" or "^D", before the size or the
     # status.)
-    echo "$out" | grep -q '21 77$' || fail "exec -it stty size: $out"
-    echo "$out" | grep -qE '^(\^.)?status=4$' || fail "exec -it status: $out"
+    grep -q '21 77$' <<<"$out" || fail "exec -it stty size: $out"
+    grep -qE '^(\^.)?status=4$' <<<"$out" || fail "exec -it status: $out"
   else
     echo "NOTE: no script (util-linux): exec -it under a pty not checked"
   fi
@@ -513,11 +513,11 @@ exec)
 webhost" ] || fail "docker exec: $out"
   set +e
   out=$(kexec nosuch true 2>&1); status=$?
-  [ "$status" = 1 ] && echo "$out" | grep -q 'No such container: nosuch' ||
+  [ "$status" = 1 ] && grep -q 'No such container: nosuch' <<<"$out" ||
     fail "an unknown container: status $status: $out"
   "$keel" container stop --root "$state" -t 1 web >/dev/null || fail "stop"
   out=$(kexec web true 2>&1); status=$?
-  [ "$status" = 1 ] && echo "$out" | grep -q 'container web is not running' ||
+  [ "$status" = 1 ] && grep -q 'container web is not running' <<<"$out" ||
     fail "a stopped container: status $status: $out"
   out=$("$work/docker" exec --root "$state" web true 2>&1); status=$?
   [ "$status" = 1 ] || fail "docker exec of a stopped container: status $status: $out"
@@ -537,7 +537,7 @@ userns)
   out=$(irun --rm --userns auto -v "$work/vol:/vol" example.com/box:1 sh -c '
     id; cat /proc/self/uid_map; stat -c %u /bin/busybox; cat /etc/hostname >/dev/null && echo etc-readable
     touch /vol/x 2>/dev/null && echo vol-written || echo vol-refused; stat -c %u /vol') || fail "run: $out"
-  echo "$out" | sed -n 1p | grep -q '^uid=0(root) gid=0(root)' || fail "id: $out"
+  grep -q '^uid=0(root) gid=0(root)' < <(sed -n 1p <<<"$out") || fail "id: $out"
   read -r inside outside count <<<"$(echo "$out" | sed -n 2p)"
   [ "$inside" = 0 ] && [ "$count" = 65536 ] && [ "$outside" -ge 1 ] || fail "uid_map: $out"
   [ "$(echo "$out" | sed -n 3p)" = 0 ] || fail "/bin/busybox is not root's inside: $out"
@@ -553,7 +553,7 @@ userns)
 vol-written" ] || fail "the idmapped volume: $out"
   [ "$(stat -c %u "$work/vol/y")" = 0 ] || fail "the file written through :idmap is $(stat -c %u "$work/vol/y")'s on the host"
   out=$(irun --rm -v "$work/vol:/vol:idmap" example.com/box:1 true 2>&1) && fail ":idmap without --userns was taken"
-  echo "$out" | grep -q ':idmap: maps the files as the container.s user namespace does, and there is none' ||
+  grep -q ':idmap: maps the files as the container.s user namespace does, and there is none' <<<"$out" ||
     fail ":idmap without --userns: $out"
   [ -z "$(containers)" ] || fail "--rm left $(containers)"
   [ -z "$(ls -A "$store/containers")" ] || fail "--rm left a root"
@@ -626,7 +626,7 @@ userns_uidmap)
     irun -d --name web --uidmap 0:300000:65536 example.com/box:1 httpd -f -p 80 -h /www >/dev/null ||
       fail "run -d web"
     addr=$("$keel" inspect --root "$state" web | grep -o '"IPAddress":"[0-9.]*"' | cut -d'"' -f4)
-    echo "$addr" | grep -Eq '^10\.88\.' || fail "no address: $("$keel" inspect --root "$state" web)"
+    grep -Eq '^10\.88\.' <<<"$addr" || fail "no address: $("$keel" inspect --root "$state" web)"
     got=
     for _ in $(seq 50); do
       got=$(irun --rm --userns auto example.com/box:1 sh -c "printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc $addr 80 | tail -n 1" 2>"$work/err") || true
@@ -648,7 +648,7 @@ userns_refused)
   before=$(grep -c -- "$work" /proc/self/mountinfo || true)
   check() { # check WHAT... : keel run with WHAT fails saying $expect
     out=$(irun --rm "$@" example.com/box:1 true 2>&1) && fail "$* was taken"
-    echo "$out" | grep -q -- "$expect" || fail "$*: $out"
+    grep -q -- "$expect" <<<"$out" || fail "$*: $out"
   }
   expect='--userns: unknown mode `bogus`' check --userns bogus
   expect='--userns: auto size' check --userns auto:size=0
@@ -659,7 +659,7 @@ userns_refused)
   expect='--gidmap' check --gidmap 0:100000:0
   expect='not with --userns host' check --userns host --uidmap 0:100000:10
   out=$("$keel" run --root "$state" --userns auto --rootfs "$rootfs" true 2>&1) && fail "--rootfs was taken"
-  echo "$out" | grep -q -- '--userns: needs an image' || fail "--rootfs: $out"
+  grep -q -- '--userns: needs an image' <<<"$out" || fail "--rootfs: $out"
   [ -z "$(containers)" ] || fail "left $(containers)"
   [ -z "$(ls -A "$store/containers" 2>/dev/null)" ] || fail "left a root"
   [ "$(grep -c -- "$work" /proc/self/mountinfo || true)" = "$before" ] ||
@@ -688,15 +688,15 @@ publish_random)
     --rootfs "$rootfs" httpd -f -p 80 -h /www >/dev/null || fail "run -d -p 80"
   out=$("$keel" port --root "$state" web) || fail "keel port: $out"
   host=$("$keel" port --root "$state" web 80) || fail "keel port web 80: $host"
-  echo "$host" | grep -Eq '^0\.0\.0\.0:[0-9]+$' || fail "keel port web 80: $host"
+  grep -Eq '^0\.0\.0\.0:[0-9]+$' <<<"$host" || fail "keel port web 80: $host"
   port=${host##*:}
   [ "$port" -ne 80 ] && [ "$port" -ne 0 ] || fail "host port $port"
   udp=$("$keel" port --root "$state" web 81/udp) || fail "keel port web 81/udp: $udp"
-  echo "$udp" | grep -Eq '^127\.0\.0\.1:[0-9]+$' || fail "keel port web 81/udp: $udp"
+  grep -Eq '^127\.0\.0\.1:[0-9]+$' <<<"$udp" || fail "keel port web 81/udp: $udp"
   [ "$out" = "80/tcp -> 0.0.0.0:$port
 81/udp -> $udp" ] || fail "keel port: $out"
   "$keel" port --root "$state" web 82 >/dev/null 2>&1 && fail "keel port web 82 succeeded"
-  "$keel" ps --root "$state" | grep -q "0\.0\.0\.0:$port->80/tcp, $udp->81/udp .*web$" ||
+  grep -q "0\.0\.0\.0:$port->80/tcp, $udp->81/udp .*web$" < <("$keel" ps --root "$state") ||
     fail "ps: $("$keel" ps --root "$state")"
   "$keel" inspect --root "$state" web |
     grep -q "\"Ports\":{\"80/tcp\":\[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$port\"}\]" ||
@@ -715,7 +715,7 @@ publish_random)
   other=$("$keel" port --root "$state" web2 80) || fail "keel port web2"
   [ "${other##*:}" != "$port" ] || fail "both containers got port $port"
   "$keel" rm --root "$state" -f web web2 >/dev/null || fail "rm -f"
-  ! nft list ruleset | grep -q "dport $port " || fail "$port's rule stayed: $(nft list ruleset)"
+  ! grep -q "dport $port " < <(nft list ruleset) || fail "$port's rule stayed: $(nft list ruleset)"
   pass ;;
 
 restart_on_failure)
@@ -730,19 +730,19 @@ restart_on_failure)
   [ "$status" = 3 ] || fail "status $status, not 3"
   [ "$(grep -c run "$rootfs/data/runs")" = 3 ] || fail "ran $(grep -c run "$rootfs/data/runs") times, not 3"
   out=$("$keel" inspect --root "$state" flaky)
-  echo "$out" | grep -q '"RestartCount":2' || fail "inspect: $out"
-  echo "$out" | grep -q '"Status":"exited"' || fail "inspect: $out"
-  echo "$out" | grep -q '"ExitCode":3' || fail "inspect: $out"
-  "$keel" ps --root "$state" -a | grep -q 'Exited (3).*flaky$' || fail "ps -a: $("$keel" ps --root "$state" -a)"
+  grep -q '"RestartCount":2' <<<"$out" || fail "inspect: $out"
+  grep -q '"Status":"exited"' <<<"$out" || fail "inspect: $out"
+  grep -q '"ExitCode":3' <<<"$out" || fail "inspect: $out"
+  grep -q 'Exited (3).*flaky$' < <("$keel" ps --root "$state" -a) || fail "ps -a: $("$keel" ps --root "$state" -a)"
   "$keel" run --root "$state" "${no_mknod[@]}" --network none --name fine \
     --restart on-failure:2 --rootfs "$rootfs" sh -c 'echo run >>/data/fine' || fail "run fine"
   [ "$(grep -c run "$rootfs/data/fine")" = 1 ] || fail "a success was restarted"
-  "$keel" inspect --root "$state" fine | grep -q '"RestartCount":0' || fail "inspect fine"
+  grep -q '"RestartCount":0' < <("$keel" inspect --root "$state" fine) || fail "inspect fine"
   "$keel" run --root "$state" "${no_mknod[@]}" --network none --name stopped \
     --restart on-failure:5 --rootfs "$rootfs" sh -c 'echo run >>/data/stopped; exec sleep 30' &
   runner=$!
   for _ in $(seq 50); do
-    "$keel" ps --root "$state" | grep -q ' stopped$' && break
+    grep -q ' stopped$' < <("$keel" ps --root "$state") && break
     sleep 0.1
   done
   "$keel" container stop --root "$state" -t 1 stopped >/dev/null || fail "stop"
@@ -750,7 +750,7 @@ restart_on_failure)
   wait "$runner"
   set -e
   [ "$(grep -c run "$rootfs/data/stopped")" = 1 ] || fail "a stopped container was restarted"
-  "$keel" inspect --root "$state" stopped | grep -q '"RestartCount":0' || fail "inspect stopped"
+  grep -q '"RestartCount":0' < <("$keel" inspect --root "$state" stopped) || fail "inspect stopped"
   set +e
   out=$("$keel" run --root "$state" --rm --restart on-failure:2 --rootfs "$rootfs" true 2>&1)
   status=$?
@@ -771,7 +771,7 @@ detached_exit)
   grep -q 'a keeper process' "$work/seven.out" || fail "no notice: $(cat "$work/seven.out")"
   # The id is printed, as docker run -d prints it.
   grep -Eq '^[0-9a-f]{64}$' "$work/seven.id" || fail "no id printed: $(cat "$work/seven.id")"
-  exited() { "$keel" ps -a --root "$state" | grep -q "Exited ($2).*  $1\$"; }
+  exited() { grep -q "Exited ($2).*  $1\$" < <("$keel" ps -a --root "$state"); }
   for _ in $(seq 100); do exited seven 7 && break; sleep 0.1; done
   exited seven 7 || fail "ps -a: $("$keel" ps -a --root "$state")"
   out=$("$keel" container logs --root "$state" seven 2>&1) || fail "logs seven: $out"
@@ -780,9 +780,9 @@ detached_exit)
   [ "$out" = seven-err ] || fail "logs -n 1 seven: $out"
   ! grep -q seven- "$work/seven.id" "$work/seven.out" || fail "the container's output went to keel run's"
   out=$("$keel" inspect --root "$state" seven)
-  echo "$out" | grep -q '"ExitCode":7' || fail "inspect: $out"
-  echo "$out" | grep -q '"OOMKilled":false' || fail "inspect: $out"
-  echo "$out" | grep -Eq '"FinishedAt":"20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"' || fail "inspect: $out"
+  grep -q '"ExitCode":7' <<<"$out" || fail "inspect: $out"
+  grep -q '"OOMKilled":false' <<<"$out" || fail "inspect: $out"
+  grep -Eq '"FinishedAt":"20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"' <<<"$out" || fail "inspect: $out"
   # Killed from outside (not through keel): 128 + 9. Its id read through a
   # pipe, as id=$(keel run -d ...) does: keel run's end is the pipe's.
   victim=$(timeout 30 "$keel" run --root "$state" "${no_mknod[@]}" --network none -d --name victim \
@@ -811,11 +811,11 @@ detached_exit)
       fail "run -d hog: $(cat "$work/hog.out")"
     for _ in $(seq 300); do exited hog 137 && break; sleep 0.1; done
     exited hog 137 || fail "the hog was not killed: $("$keel" ps -a --root "$state")"
-    "$keel" inspect --root "$state" hog | grep -q '"OOMKilled":true' ||
+    grep -q '"OOMKilled":true' < <("$keel" inspect --root "$state" hog) ||
       fail "inspect hog: $("$keel" inspect --root "$state" hog)"
-    "$keel" ps -a --root "$state" | grep -q 'Exited (137) OOM-killed.*  hog$' ||
+    grep -q 'Exited (137) OOM-killed.*  hog$' < <("$keel" ps -a --root "$state") ||
       fail "ps -a: $("$keel" ps -a --root "$state")"
-    "$keel" inspect --root "$state" victim | grep -q '"OOMKilled":false' || fail "victim OOMKilled"
+    grep -q '"OOMKilled":false' < <("$keel" inspect --root "$state" victim) || fail "victim OOMKilled"
     "$keel" rm --root "$state" hog >/dev/null || fail "rm hog"
   else
     # No -m without a memory cgroup; the SIGKILL above is what keel cannot tell.

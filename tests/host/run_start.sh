@@ -127,7 +127,7 @@ exited)
   [ "$(field once StartedAt)" != "$first_start" ] || fail "StartedAt is the first run's: $first_start"
   [ "$(field once ExitCode)" = 3 ] || fail "ExitCode $(field once ExitCode)"
   [ "$(field once RestartCount)" = 0 ] || fail "RestartCount $(field once RestartCount)"
-  k ps -a --root "$state" | grep -q 'Exited (3).*  once$' || fail "ps -a: $(k ps -a --root "$state")"
+  grep -q 'Exited (3).*  once$' < <(k ps -a --root "$state") || fail "ps -a: $(k ps -a --root "$state")"
   logs=$(k container logs --root "$state" once 2>&1)
   [ "$logs" = $'out 1\nout 2' ] || fail "logs: $logs"
   # start -a: in the foreground, its output and its status.
@@ -328,11 +328,11 @@ under_init)
   wait_for 100 eq 4 runs_of failing || fail "failing after the reboot: $(runs_of failing) runs"
   wait_for 100 eq exited status failing || fail "failing after the reboot: $(status failing)"
   [ "$(runs_of fine)" = 1 ] || fail "fine ran again"
-  "$keel" logs docker.service 2>&1 | grep -q 'container failing started (--restart on-failure)' ||
+  grep -q 'container failing started (--restart on-failure)' < <("$keel" logs docker.service 2>&1) ||
     fail "docker.service did not start failing: $("$keel" logs docker.service 2>&1)"
-  k ps --root "$state" | grep -q ' always1$' || fail "ps: $(k ps --root "$state")"
-  ! k ps --root "$state" | grep -Eq ' (unless1|plain)$' || fail "ps: $(k ps --root "$state")"
-  "$keel" logs docker.service 2>&1 | grep -q 'container always1 started (--restart always)' ||
+  grep -q ' always1$' < <(k ps --root "$state") || fail "ps: $(k ps --root "$state")"
+  ! grep -Eq ' (unless1|plain)$' < <(k ps --root "$state") || fail "ps: $(k ps --root "$state")"
+  grep -q 'container always1 started (--restart always)' < <("$keel" logs docker.service 2>&1) ||
     fail "docker.service did not say what it started: $("$keel" logs docker.service 2>&1)"
   # A crash this time (init and everything in its namespace killed): an
   # --rm container is left behind, and records that said running.
@@ -360,7 +360,7 @@ under_init)
   [ "$(runs_of always1)" = 4 ] || fail "always1: $(runs_of always1) runs"
   k inspect --root "$state" gone >/dev/null 2>&1 && fail "the --rm container is still there: $(k ps -a --root "$state"; "$keel" logs docker.service 2>&1)"
   [ ! -e "$store/containers/$gone_id" ] || fail "the --rm container's root is still there"
-  "$keel" logs docker.service 2>&1 | grep -q 'container gone removed (--rm)' ||
+  grep -q 'container gone removed (--rm)' < <("$keel" logs docker.service 2>&1) ||
     fail "docker.service did not say what it removed: $("$keel" logs docker.service 2>&1)"
   # failing, still failed, got its two runs again.
   wait_for 100 eq 6 runs_of failing || fail "failing after the crash: $(runs_of failing) runs"
@@ -371,7 +371,7 @@ under_init)
   # The one that ran at the crash (--restart no) ended as Docker's daemon
   # records it; the others keep what they ended with.
   [ "$(field crashed ExitCode)" = 255 ] || fail "crashed: ExitCode $(field crashed ExitCode)"
-  k ps -a --root "$state" | grep -q 'Exited (255) .*  crashed$' || fail "ps -a: $(k ps -a --root "$state")"
+  grep -q 'Exited (255) .*  crashed$' < <(k ps -a --root "$state") || fail "ps -a: $(k ps -a --root "$state")"
   [ "$(field plain ExitCode)" = 4 ] || fail "plain: ExitCode $(field plain ExitCode)"
   poweroff
   pass ;;

@@ -99,7 +99,7 @@ UNIT
   [ "$c" -ge "$a_end" ] && [ "$c" -ge "$b_end" ] || fail "c started before a and b finished"
   in_state multi-user.target active/active || fail "multi-user.target: $(state_of multi-user.target)"
   in_state a.service active/exited || fail "a.service: $(state_of a.service)"
-  "$keel" list-units | grep -Eq '^  c\.service +loaded active +running' || fail "list-units: $("$keel" list-units)"
+  grep -Eq '^  c\.service +loaded active +running' < <("$keel" list-units) || fail "list-units: $("$keel" list-units)"
   grep -q 'Reached target multi-user.target' "$work/init.log" || fail "no 'Reached target' line"
   poweroff
   pass ;;
@@ -123,12 +123,12 @@ UNIT
   sleep 1
   [ "$(wc -l <"$work/runs")" -eq 3 ] || fail "it ran again after hitting the start limit"
   status=$("$keel" status crash || true)
-  echo "$status" | grep -q 'Active: failed (Result: start-limit-hit)' || fail "status: $status"
-  echo "$status" | grep -q 'Restarts: 3' || fail "status: $status"
-  echo "$status" | grep -q 'crash.service: crashing' || fail "status lacks the service's output: $status"
+  grep -q 'Active: failed (Result: start-limit-hit)' <<<"$status" || fail "status: $status"
+  grep -q 'Restarts: 3' <<<"$status" || fail "status: $status"
+  grep -q 'crash.service: crashing' <<<"$status" || fail "status lacks the service's output: $status"
   logs=$("$keel" logs crash)
-  echo "$logs" | grep -q 'exited with status 3, restarting in 300 ms' || fail "logs: $logs"
-  echo "$logs" | grep -q 'start request repeated too quickly' || fail "logs: $logs"
+  grep -q 'exited with status 3, restarting in 300 ms' <<<"$logs" || fail "logs: $logs"
+  grep -q 'start request repeated too quickly' <<<"$logs" || fail "logs: $logs"
   # The restarts were spaced by RestartSec=: the journal has the times.
   times=$("$keel" logs crash --json | grep '"message":"crashing"' |
     sed 's/.*"realtime_usec":\([0-9]*\).*/\1/')
@@ -171,9 +171,9 @@ UNIT
   wait_for 50 test -s "$work/after.at" || fail "after.service never started"
   [ "$(cat "$work/after.at")" -ge "$(cat "$work/ready.at")" ] || fail "after.service started before READY=1"
   in_state ready.service active/running || fail "ready.service: $(state_of ready.service)"
-  "$keel" status ready | grep -q 'Status: "serving 3 clients"' || fail "status text: $("$keel" status ready)"
+  grep -q 'Status: "serving 3 clients"' < <("$keel" status ready) || fail "status text: $("$keel" status ready)"
   set +e; out=$(env -u NOTIFY_SOCKET "$keel" notify --ready 2>&1); rc=$?; set -e
-  [ "$rc" -ne 0 ] && echo "$out" | grep -q 'NOTIFY_SOCKET is not set' || fail "keel notify outside a unit: $out"
+  [ "$rc" -ne 0 ] && grep -q 'NOTIFY_SOCKET is not set' <<<"$out" || fail "keel notify outside a unit: $out"
   poweroff
   pass ;;
 
@@ -189,8 +189,8 @@ UNIT
   boot
   wait_for 80 at_least "$work/runs" 2 || fail "not restarted after the watchdog timeout"
   logs=$("$keel" logs dog)
-  echo "$logs" | grep -q 'watchdog timeout (limit 1 s), killing it with SIGABRT' || fail "logs: $logs"
-  echo "$logs" | grep -q 'main process killed by signal 6 (SIGABRT)' || fail "logs: $logs"
+  grep -q 'watchdog timeout (limit 1 s), killing it with SIGABRT' <<<"$logs" || fail "logs: $logs"
+  grep -q 'main process killed by signal 6 (SIGABRT)' <<<"$logs" || fail "logs: $logs"
   poweroff
   pass ;;
 
@@ -213,8 +213,8 @@ UNIT
   # (The recorded pid is the namespace's; look for the command line instead.)
   [[ "$(cat "$work/stubborn.pid")" =~ ^[0-9]+$ ]] || fail "no pid recorded"
   ! pgrep -f "$work/stubborn.pid" >/dev/null || fail "the process survived"
-  status_of stubborn | grep -q 'Active: failed (Result: timeout)' || fail "status: $(status_of stubborn)"
-  "$keel" logs stubborn | grep -q 'did not stop within 1 s, sending SIGKILL' || fail "logs: $("$keel" logs stubborn)"
+  grep -q 'Active: failed (Result: timeout)' < <(status_of stubborn) || fail "status: $(status_of stubborn)"
+  grep -q 'did not stop within 1 s, sending SIGKILL' < <("$keel" logs stubborn) || fail "logs: $("$keel" logs stubborn)"
   wait_for 30 test -s "$work/other.pid" || fail "other.service never started"
   start=$(now_ms)
   poweroff
@@ -237,10 +237,10 @@ WantedBy=multi-user.target
 UNIT
   boot
   wait_for 30 in_state web.service active/running || fail "web.service: $(state_of web.service)"
-  "$keel" list-units | grep -q 'web.service *loaded active *running *The web server' || fail "list-units"
-  "$keel" list-units --json | grep -q '"name":"web.service"' || fail "list-units --json"
-  "$keel" status web | grep -q '^● web.service - The web server' || fail "status: $("$keel" status web)"
-  "$keel" status web | grep -q 'Loaded: loaded (.*web.service; enabled)' || fail "status: $("$keel" status web)"
+  grep -q 'web.service *loaded active *running *The web server' < <("$keel" list-units) || fail "list-units"
+  grep -q '"name":"web.service"' < <("$keel" list-units --json) || fail "list-units --json"
+  grep -q '^● web.service - The web server' < <("$keel" status web) || fail "status: $("$keel" status web)"
+  grep -q 'Loaded: loaded (.*web.service; enabled)' < <("$keel" status web) || fail "status: $("$keel" status web)"
   "$keel" reload web || fail "reload"
   grep -q "reload [0-9]" "$work/web.runs" || fail "ExecReload did not get \$MAINPID: $(cat "$work/web.runs")"
   "$keel" stop web || fail "stop"
@@ -250,9 +250,9 @@ UNIT
   # Type=simple counts as started once exec'd: the line may come a moment later.
   started_thrice() { [ "$(grep -c started "$work/web.runs")" -eq 3 ]; }
   wait_for 30 started_thrice || fail "runs: $(cat "$work/web.runs")"
-  "$keel" disable web | grep -q '^Removed ' || fail "disable"
-  status_of web | grep -q 'web.service; disabled)' || fail "after disable: $(status_of web)"
-  "$keel" enable web | grep -q '^Created symlink ' || fail "enable"
+  grep -q '^Removed ' < <("$keel" disable web) || fail "disable"
+  grep -q 'web.service; disabled)' < <(status_of web) || fail "after disable: $(status_of web)"
+  grep -q '^Created symlink ' < <("$keel" enable web) || fail "enable"
   cat >"$units/new.service" <<UNIT
 [Service]
 ExecStart=/bin/sleep 3600
@@ -262,16 +262,16 @@ UNIT
   set +e
   err=$("$keel" start missing 2>&1); rc=$?
   set -e
-  [ "$rc" -ne 0 ] && echo "$err" | grep -q 'unit `missing.service` not found' || fail "start missing: $err"
+  [ "$rc" -ne 0 ] && grep -q 'unit `missing.service` not found' <<<"$err" || fail "start missing: $err"
   chmod 755 "$work"
   set +e
   err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$keel" stop web 2>&1); rc=$?
   set -e
-  [ "$rc" -ne 0 ] && echo "$err" | grep -q 'permission denied: stop needs root' || fail "non-root stop: $err"
+  [ "$rc" -ne 0 ] && grep -q 'permission denied: stop needs root' <<<"$err" || fail "non-root stop: $err"
   set +e
   err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$keel" list-units 2>&1); rc=$?
   set -e
-  [ "$rc" -ne 0 ] && echo "$err" | grep -q "permission denied: list-units needs root or the \`keel\` group" ||
+  [ "$rc" -ne 0 ] && grep -q "permission denied: list-units needs root or the \`keel\` group" <<<"$err" ||
     fail "non-root list-units: $err"
   in_state web.service active/running || fail "web.service after the refusals: $(state_of web.service)"
   # logs -f streams new lines as they come.
@@ -298,8 +298,8 @@ UNIT
   wait_for 30 test -e "$work/good" || fail "good.service did not run"
   grep -q "broken.service:3: expected Key=Value" "$work/init.log" || fail "broken.service not reported with file:line"
   grep -q "badvalue.service:3: Restart: unknown value \`sometimes\`" "$work/init.log" || fail "badvalue.service not reported"
-  "$keel" list-units | grep -q '● broken.service *error' || fail "list-units: $("$keel" list-units)"
-  status_of broken | grep -q 'Loaded: error (Reason: .*broken.service:3: expected Key=Value' ||
+  grep -q '● broken.service *error' < <("$keel" list-units) || fail "list-units: $("$keel" list-units)"
+  grep -q 'Loaded: error (Reason: .*broken.service:3: expected Key=Value' < <(status_of broken) ||
     fail "status: $(status_of broken)"
   in_state multi-user.target active/active || fail "multi-user.target: $(state_of multi-user.target)"
   poweroff
@@ -335,14 +335,14 @@ UNIT
   in_state docker.service active/exited || fail "docker.service: $(state_of docker.service)"
   grep -q "web.container:6: unknown key \`Frobnicate\` in \[Container\], ignored" "$work/init.log" ||
     fail "the unknown key was not reported with file:line"
-  status_of web | grep -q "Loaded: loaded ($units/web.container; disabled" || fail "status: $(status_of web)"
-  "$keel" list-units --all | grep -Eq '^  web\.service +loaded inactive' || fail "list-units: $("$keel" list-units --all)"
-  "$keel" list-units | grep -q '● noimage.service *error' || fail "list-units: $("$keel" list-units)"
-  status_of noimage | grep -q "noimage.container: \[Container\] has no Image=" || fail "status: $(status_of noimage)"
-  "$keel" enable web | grep -q "multi-user.target.wants/web.service → $units/web.container" ||
+  grep -q "Loaded: loaded ($units/web.container; disabled" < <(status_of web) || fail "status: $(status_of web)"
+  grep -Eq '^  web\.service +loaded inactive' < <("$keel" list-units --all) || fail "list-units: $("$keel" list-units --all)"
+  grep -q '● noimage.service *error' < <("$keel" list-units) || fail "list-units: $("$keel" list-units)"
+  grep -q "noimage.container: \[Container\] has no Image=" < <(status_of noimage) || fail "status: $(status_of noimage)"
+  grep -q "multi-user.target.wants/web.service → $units/web.container" < <("$keel" enable web) ||
     fail "enable did not link web.container"
   "$keel" daemon-reload || fail "daemon-reload refused"
-  status_of web | grep -q "Loaded: loaded ($units/web.container; enabled" || fail "status after enable: $(status_of web)"
+  grep -q "Loaded: loaded ($units/web.container; enabled" < <(status_of web) || fail "status after enable: $(status_of web)"
   poweroff
   pass ;;
 
@@ -355,7 +355,7 @@ detached_container)
   # takes its file away.
   if [ "$(id -u)" -ne 0 ]; then echo "SKIP: keel run needs root (namespaces, mounts)"; exit 77; fi
   busybox=$(command -v busybox || true)
-  if [ -z "$busybox" ] || ! file -L "$busybox" | grep -q 'statically linked'; then
+  if [ -z "$busybox" ] || ! grep -q 'statically linked' < <(file -L "$busybox"); then
     echo "SKIP: no statically linked busybox (tools/setup.sh installs busybox-static)"
     exit 77
   fi
@@ -383,7 +383,7 @@ detached_container)
   # ask from in there.
   init_pid=$(tr -d " " <"/proc/$bg_pid/task/$bg_pid/children")
   inside() { nsenter -t "$init_pid" -p -m -- "$@"; }
-  inside "$keel" ps --root "$state" | grep -q " web$" || fail "keel ps: $(inside "$keel" ps --root "$state")"
+  grep -q " web$" < <(inside "$keel" ps --root "$state") || fail "keel ps: $(inside "$keel" ps --root "$state")"
   wait_for 50 sh -c "'$keel' container logs --root '$state' web | grep -q ': hi$'" ||
     fail "container logs: $("$keel" container logs --root "$state" web 2>&1)"
   # Kill the container's process (found by its marker, killed by its pid).
@@ -394,8 +394,8 @@ detached_container)
   [ -n "$sleeper" ] || fail "the container's process was not found"
   kill -KILL "$sleeper"
   restarted() {
-    inside "$keel" inspect --root "$state" web 2>/dev/null | grep -q '"RestartCount":1' &&
-      inside "$keel" ps --root "$state" | grep -q " web$"
+    grep -q '"RestartCount":1' < <(inside "$keel" inspect --root "$state" web 2>/dev/null) &&
+      grep -q " web$" < <(inside "$keel" ps --root "$state")
   }
   wait_for 100 restarted || fail "not restarted: $(inside "$keel" inspect --root "$state" web)"
   in_state container-web.service active/running || fail "container-web: $(state_of container-web.service)"
@@ -408,13 +408,13 @@ detached_container)
   wait_for 100 sh -c "! '$keel' status container-web.service --json | grep -q '\"active_state\":\"active\"'" ||
     fail "the unit is still active: $(status_of container-web.service)"
   sleep 1
-  inside "$keel" ps -a --root "$state" | grep -q 'Exited (137).*  web$' ||
+  grep -q 'Exited (137).*  web$' < <(inside "$keel" ps -a --root "$state") ||
     fail "ps -a after kill: $(inside "$keel" ps -a --root "$state")"
-  inside "$keel" inspect --root "$state" web | grep -q '"RestartCount":1' ||
+  grep -q '"RestartCount":1' < <(inside "$keel" inspect --root "$state" web) ||
     fail "restarted after kill: $(inside "$keel" inspect --root "$state" web)"
   "$keel" rm -f --root "$state" web >/dev/null || fail "keel rm -f web"
   test ! -e "$units/container-web.service" || fail "the unit file is still there"
-  status_of container-web.service | grep -q 'Loaded: not-found' ||
+  grep -q 'Loaded: not-found' < <(status_of container-web.service) ||
     [ -z "$(state_of container-web.service)" ] || fail "the unit is still loaded: $(status_of container-web.service)"
   left=$(inside "$keel" ps --root "$state" -a -q) || fail "keel ps -a failed"
   [ -z "$left" ] || fail "the container is still there: $left"

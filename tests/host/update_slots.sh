@@ -44,7 +44,7 @@ check_both_copies() {
   local shown
   shown=$(cgpt show "$img" 2>&1)
   ! grep -q 'INVALID\|WARNING' <<<"$shown" || fail "cgpt sees a damaged GPT: $shown"
-  sgdisk -v "$img" 2>&1 | grep -q 'No problems found' || fail "sgdisk -v: $(sgdisk -v "$img" 2>&1)"
+  grep -q 'No problems found' < <(sgdisk -v "$img" 2>&1) || fail "sgdisk -v: $(sgdisk -v "$img" 2>&1)"
 }
 
 case $case_name in
@@ -102,7 +102,7 @@ repair)
   # change; likewise a damaged backup.
   make_disk "-P 2 -T 0 -S 1" "-P 3 -T 1 -S 0"
   dd if=/dev/zero of="$img" bs=512 seek=1 count=1 conv=notrunc status=none
-  cgpt show "$img" | grep -q INVALID || fail "cgpt does not see the damage this test made"
+  grep -q INVALID < <(cgpt show "$img") || fail "cgpt does not see the damage this test made"
   [ "$(field 'd["gpt"]' <<<"$(status_json)")" = "backup only" ] || fail "status: $(status_json)"
   out=$("$keel" update mark-good --disk "$img" B) || fail "mark-good: $out"
   grep -q "primary copy was damaged and has been rewritten from the backup" <<<"$out" || fail "mark-good said: $out"

@@ -19,6 +19,11 @@
 # A test exits 77 (CTest SKIP_RETURN_CODE) when QEMU or a kernel is missing.
 
 set -euo pipefail
+# With pipefail, `cmd | grep -q RE` is false when grep finds RE and exits
+# before cmd's last write: that write fails (SIGPIPE), and the pipeline
+# with it. bash's own echo and printf write line by line, so this happens
+# on a loaded machine. Tests here write `grep -q RE < <(cmd)` or
+# `grep -q RE <<<"$var"` instead, which only grep's status decides.
 
 # Lines that end a test at once when they show up on the console ("" = none).
 QT_FATAL_RE='Kernel panic|Attempted to kill init|[A-Z_]+: FAIL'
@@ -146,9 +151,8 @@ qt_payload_disk() {
     qt_fail "mkfs.ext4 -d of the payloads failed"
 }
 
-# qt_slot_status: `keel update status` of QT_DISK, read on the host. The
-# whole output first: a `grep -q` that stops reading at its match would
-# otherwise make keel's last write fail (EPIPE), and the status with it.
+# qt_slot_status: `keel update status` of QT_DISK, read on the host; a
+# failure of keel fails the test. Check it with `grep -q RE < <(qt_slot_status)`.
 qt_slot_status() {
   local out
   out=$("$QT_KEEL" update status --disk "$QT_DISK") || qt_fail "keel update status on the host failed"
@@ -198,7 +202,7 @@ qt_fail() {
   exit 1
 }
 
-qt_has() { tr -d '\r' <"$QT_LOG" | grep -Eq -- "$1"; }
+qt_has() { grep -Eq -- "$1" < <(tr -d '\r' <"$QT_LOG"); }
 
 # qt_boot_again_if_stuck_before_init: true (after starting the same boot
 # again) when the guest's kernel never started /init, once per test. Under

@@ -35,7 +35,7 @@ qt_expect 'live patch `klp_keel`: loaded' 60
 qt_expect 'FIRST_UNIT: ' 60
 qt_expect 'LIVEPATCH: PASS' 90
 qt_finish 0
-first_unit=$(tr -d '\r' <"$QT_LOG" | grep -m1 'FIRST_UNIT: ')
+first_unit=$(grep -m1 'FIRST_UNIT: ' < <(tr -d '\r' <"$QT_LOG"))
 case "$first_unit" in
   *"enabled=1 cmdline=keel-livepatch-marker"*) ;;
   *) qt_fail "the first unit did not see the patch active: $first_unit" ;;

@@ -30,7 +30,7 @@ state_clean() {
   header=$(dumpe2fs -h "$image" 2>/dev/null)
   grep -Eq '^Filesystem state: +clean$' <<<"$header" ||
     qt_fail "after $1, STATE is not clean: $(grep '^Filesystem state:' <<<"$header")"
-  if grep '^Filesystem features:' <<<"$header" | grep -q needs_recovery; then
+  if grep -Eq '^Filesystem features:.* needs_recovery( |$)' <<<"$header"; then
     qt_fail "after $1, STATE's ext4 journal needs recovery"
   fi
   e2fsck -fn "$image" >"$image.fsck" 2>&1 || qt_fail "after $1, e2fsck finds errors on STATE: $(cat "$image.fsck")"

@@ -19,7 +19,7 @@ grep -q 'keel-qemu: timed out after 6 s' "$QT_RUNNER_LOG" ||
 [ "$took" -lt 90000 ] || qt_fail "keel-qemu took $took ms to give up after a 6 s timeout"
 # QEMU's command line holds the console log path: no process may still have it.
 for f in /proc/[0-9]*/cmdline; do
-  if { tr "\0" " " <"$f"; } 2>/dev/null | grep -qF -- "logfile=$QT_LOG"; then
+  if grep -qF -- "logfile=$QT_LOG" < <(tr "\0" " " 2>/dev/null <"$f"); then
     qt_fail "QEMU still running after keel-qemu exited: ${f%/cmdline}"
   fi
 done

@@ -34,7 +34,7 @@ a=$(first_sector 1) b=$(first_sector 2) n=$(sectors_of 1)
 dd if="$QT_DISK" of="$QT_DISK" bs=1M iflag=skip_bytes,count_bytes oflag=seek_bytes conv=notrunc status=none \
   skip=$((a * 512)) seek=$((b * 512)) count=$((n * 512)) || qt_fail "copying ROOT-A to ROOT-B failed"
 sgdisk -A 2:set:49 -A 2:set:53 "$QT_DISK" >/dev/null || qt_fail "sgdisk could not set B's flags"
-qt_slot_status | grep -Eq '^B +ROOT-B +2 +2 +2 +no' ||
+grep -Eq '^B +ROOT-B +2 +2 +2 +no' < <(qt_slot_status) ||
   qt_fail "B is not priority 2, tries 2: $(qt_slot_status)"
 
 KEEL_QEMU_TIMEOUT=${KEEL_QEMU_TIMEOUT:-480} qt_boot --memory 1024 --initrd "$QT_INITRD" \

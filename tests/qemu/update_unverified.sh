@@ -47,7 +47,7 @@ qt_expect 'slot ROOT-B \(/dev/vda2\) does not boot: .*`/dev/vda2` has no signed 
 qt_expect 'slot ROOT-B of /dev/vda marked bad; rebooting into the other slot' 30
 qt_finish 4
 qt_reject 'SLOTS: PASS'
-qt_slot_status | grep -Eq "$(slot_row B 0 0 no)" || qt_fail "ROOT-B is not marked bad: $(qt_slot_status)"
+grep -Eq "$(slot_row B 0 0 no)" < <(qt_slot_status) || qt_fail "ROOT-B is not marked bad: $(qt_slot_status)"
 
 # 2.
 qt_log_restart

@@ -53,7 +53,7 @@ qt_expect 'slot ROOT-A \(/dev/vda1\) does not boot: ' 90
 qt_expect 'slot ROOT-A of /dev/vda marked bad; rebooting into the other slot' 30
 qt_finish 4
 qt_reject 'VERITY: PASS'
-qt_slot_status | grep -Eq "$(slot_row A 0 0 no)" || qt_fail "ROOT-A is not marked bad: $(qt_slot_status)"
+grep -Eq "$(slot_row A 0 0 no)" < <(qt_slot_status) || qt_fail "ROOT-A is not marked bad: $(qt_slot_status)"
 
 # 3.
 qt_log_restart
@@ -90,6 +90,6 @@ qt_expect 'slot ROOT-A \(/dev/vda1\) does not boot: .*(Input/output|I/O) error' 
 qt_expect 'slot ROOT-A of /dev/vda marked bad; rebooting into the other slot' 30
 qt_finish 4
 qt_reject 'VERITY: PASS'
-qt_slot_status | grep -Eq "$(slot_row A 0 0 no)" || qt_fail "ROOT-A is not marked bad: $(qt_slot_status)"
-qt_slot_status | grep -Eq "$(slot_row B 1 0 yes) +boots next" || qt_fail "ROOT-B does not boot next: $(qt_slot_status)"
+grep -Eq "$(slot_row A 0 0 no)" < <(qt_slot_status) || qt_fail "ROOT-A is not marked bad: $(qt_slot_status)"
+grep -Eq "$(slot_row B 1 0 yes) +boots next" < <(qt_slot_status) || qt_fail "ROOT-B does not boot next: $(qt_slot_status)"
 echo "PASS: $QT_NAME"

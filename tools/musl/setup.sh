@@ -83,7 +83,7 @@ if [ ! -x "$KEEL_ZIG_BIN/zigcxx" ]; then
       "$KEEL_ZIG_HOME" "${pair#*:}" >"$tmp/package/bin/${pair%:*}"
     chmod +x "$tmp/package/bin/${pair%:*}"
   done
-  "$tmp/package/zig" version | grep -qx "$KEEL_ZIG_VERSION"
+  grep -qx "$KEEL_ZIG_VERSION" < <("$tmp/package/zig" version)
   rm -rf "$KEEL_ZIG_HOME"
   mv "$tmp/package" "$KEEL_ZIG_HOME" # atomic: a half-installed zig is never seen
 fi
