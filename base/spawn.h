@@ -67,7 +67,8 @@ struct SpawnOptions {
     /// the spawn ("join cgroup"): a service never runs outside its group.
     int cgroup_fd = -1;
     /// On a cgroup v1 host: the group's directories in its hierarchies,
-    /// joined the same way before the child runs anything (in fork mode
+    /// joined through their `tasks` files (the child's one thread is the
+    /// whole process) before the child runs anything (in fork mode
     /// by the intermediate process, after the namespaces it joins and
     /// before cgroup_fd and the clone into new namespaces, so that a new
     /// cgroup namespace is rooted in them too).

@@ -120,6 +120,34 @@ no_process_matching() { ! pgrep -f "$1" >/dev/null; }
 # Whether container $1 has status $2 (for wait_for, which runs it anew).
 has_status() { [ "$(status_of "$1" 2>/dev/null)" = "$2" ]; }
 
+# receive_pty SOCKET OUT: a console socket's receiver, in the background
+# (its pid in $receiver): the first connection's pty name, then all the
+# pty's output, go to OUT. Returns once it listens.
+receive_pty() {
+  python3 -c '
+import os, socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(sys.argv[1])
+listener.listen(1)
+open(sys.argv[2] + ".up", "w").close()
+connection, _ = listener.accept()
+name, fds, _, _ = socket.recv_fds(connection, 256, 1)
+output = b""
+while fds:
+    try:
+        chunk = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    output += chunk
+with open(sys.argv[2], "wb") as out:
+    out.write(name + b"\n" + output)
+' "$1" "$2" &
+  receiver=$!
+  wait_for 50 test -e "$2.up" || fail "the console socket's receiver did not start"
+}
+
 case "$case_name" in
 lifecycle)
   # create, state created, start, running, kill, stopped, delete, gone.
@@ -469,6 +497,52 @@ PY
   grep -q 'linux.seccomp.syscalls\[1\].action: SCMP_ACT_NOTIFY cannot be used for sendmsg' "$work/err" || fail "the sendmsg refusal: $(cat "$work/err")"
   pass ;;
 
+console_swaps)
+  # A /dev the container brings (here bound from the bundle, which keel
+  # leaves as it is) may hold symlinks planted to redirect the pty's mount
+  # or the multiplexer it comes from. Each is refused by name; nothing is
+  # mounted over the symlink's target and nothing is left.
+  b=$work/b
+  make_bundle "$b" '["sh", "-c", "echo ran > /out/ran"]'
+  mkdir -p "$b/dev"
+  ln -s pts/ptmx "$b/dev/ptmx"
+  mknod "$b/dev/null" c 1 3
+  sed -i -e 's/"terminal": false/"terminal": true/' \
+    -e 's|"mounts": \[|"mounts": [{"destination": "/dev", "type": "bind", "source": "'"$b"'/dev", "options": ["rbind"]},|' \
+    "$b/config.json"
+  echo untouched >"$b/out/victim"
+  # 1. /dev/console a symlink to a file the container could read.
+  ln -s /out/victim "$b/dev/console"
+  receive_pty "$work/c1.sock" "$work/c1"
+  oci create --bundle "$b" --console-socket "$work/c1.sock" swap1 2>"$work/err" &&
+    fail "a symlink at /dev/console was accepted"
+  grep -q '/dev/console is a symlink: refused as the console.s mount point' "$work/err" ||
+    fail "/dev/console symlink: $(cat "$work/err")"
+  wait "$receiver" || true
+  [ "$(cat "$b/out/victim")" = untouched ] || fail "the symlink's target was written: $(cat "$b/out/victim")"
+  ! grep -q "$b/out/victim" /proc/self/mountinfo || fail "something is mounted on the symlink's target"
+  rm "$b/dev/console"
+  # 2. /dev/pts, where /dev/ptmx leads, swapped for a directory whose ptmx
+  # is the null device.
+  mkdir -p "$b/fakepts"
+  mknod "$b/fakepts/ptmx" c 1 3
+  sed -i "s|{\"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\",|{\"destination\": \"/dev/pts\", \"type\": \"bind\", \"source\": \"$b/fakepts\",|" "$b/config.json"
+  sed -i 's/"newinstance", "ptmxmode=0666", "mode=0620"/"rbind"/' "$b/config.json"
+  grep -q '"source": "'"$b"'/fakepts"' "$b/config.json" || fail "the test could not swap /dev/pts in config.json"
+  receive_pty "$work/c2.sock" "$work/c2"
+  oci create --bundle "$b" --console-socket "$work/c2.sock" swap2 2>"$work/err" &&
+    fail "a /dev/ptmx leading to the null device was accepted"
+  grep -q '/dev/ptmx is not the pty multiplexer (character device 5:2)' "$work/err" ||
+    fail "/dev/pts swap: $(cat "$work/err")"
+  kill "$receiver" 2>/dev/null || true
+  wait "$receiver" 2>/dev/null || true
+  [ ! -e "$b/out/ran" ] || fail "the process ran"
+  for id in swap1 swap2; do
+    [ ! -e "$root/$id" ] || fail "$id: a record is left"
+  done
+  pgrep -f "oci --root $root" >/dev/null && fail "a process of a refused create is left: $(pgrep -af "oci --root $root")"
+  pass ;;
+
 exec_tty)
   # runc's shape: `exec --tty --console-socket` sends the pty's master
   # (made in the container's devpts) to the socket; the process's output
@@ -478,27 +552,7 @@ exec_tty)
   ln -sf busybox "$b/rootfs/bin/tty"
   oci run --detach --bundle "$b" box >"$work/out" 2>&1 || fail "run: $(cat "$work/out")"
   wait_for 50 test -e "$b/out/ready" || fail "the container did not start"
-  python3 -c '
-import array, os, socket, sys
-listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-listener.bind(sys.argv[1])
-listener.listen(1)
-open(sys.argv[2] + ".up", "w").close()
-connection, _ = listener.accept()
-name, fds, _, _ = socket.recv_fds(connection, 256, 1)
-output = b""
-while True:
-    try:
-        chunk = os.read(fds[0], 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    output += chunk
-with open(sys.argv[2], "wb") as out:
-    out.write(name + b"\n" + output)
-' "$work/console.sock" "$work/pty" & receiver=$!
-  wait_for 50 test -e "$work/pty.up" || fail "the console socket's receiver did not start"
+  receive_pty "$work/console.sock" "$work/pty"
   set +e
   oci exec --tty --console-socket "$work/console.sock" box sh -c 'tty; exit 3'; rc=$?
   set -e

@@ -836,9 +836,11 @@ TEST_CASE("a spawned process joins every v1 hierarchy's group, in fork mode too"
         make_fake_v1_root(root.path());
         auto group = Cgroup::create("keel.oci/box", CgroupLimits{}, root.path());
         REQUIRE(group);
+        // Joined through each one's `tasks`: one thread's move, which does
+        // not wait for the kernel's threadgroup lock.
         std::vector<std::string> procs;
         for (std::string_view hierarchy : {"freezer", "memory", "pids"}) {
-            procs.push_back(cat(root.path(), "/", hierarchy, "/keel.oci/box/cgroup.procs"));
+            procs.push_back(cat(root.path(), "/", hierarchy, "/keel.oci/box/tasks"));
             write_control_file(procs.back(), "");
         }
         std::vector<Fd> directories;
