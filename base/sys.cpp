@@ -147,6 +147,29 @@ Result<std::vector<std::string>> list_directory(const std::string& path) {
     return names;
 }
 
+Result<std::vector<std::string>> list_subdirectories(const std::string& path) {
+    DIR* dir = ::opendir(path.c_str());
+    if (!dir)
+        return errno_error(cat("open directory ", quoted(path)));
+    std::vector<std::string> names;
+    while (struct dirent* entry = ::readdir(dir)) {
+        std::string_view name = entry->d_name;
+        if (name == "." || name == "..")
+            continue;
+        bool directory = entry->d_type == DT_DIR;
+        if (entry->d_type == DT_UNKNOWN) {
+            struct stat st {};
+            directory = ::fstatat(::dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                        S_ISDIR(st.st_mode);
+        }
+        if (directory)
+            names.emplace_back(name);
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 Result<void> mount_filesystem(const std::string& source, const std::string& target,
                               const std::string& type, unsigned long flags,
                               const std::string& data) {

@@ -59,6 +59,9 @@ bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);
 /// Names in a directory, without "." and "..", sorted.
 Result<std::vector<std::string>> list_directory(const std::string& path);
+/// The names of a directory's subdirectories (not following links), sorted:
+/// the entries' types as readdir gives them, a stat only where it gives none.
+Result<std::vector<std::string>> list_subdirectories(const std::string& path);
 
 /// mount(2); the error names the filesystem type and target.
 Result<void> mount_filesystem(const std::string& source, const std::string& target,

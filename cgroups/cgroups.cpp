@@ -523,10 +523,8 @@ namespace {
 Result<void> collect_pids(const std::string& path, std::vector<pid_t>& out) {
     for (pid_t pid : TRY(read_pids(join_path(path, "cgroup.procs"))))
         out.push_back(pid);
-    for (const std::string& name : TRY(list_directory(path))) {
+    for (const std::string& name : TRY(list_subdirectories(path))) {
         std::string child = join_path(path, name);
-        if (!is_directory(child))
-            continue;
         // A group removed meanwhile (a container that ended) has none.
         if (Result<void> below = collect_pids(child, out); !below && below.error().code() != ENOENT)
             return below;
@@ -659,8 +657,9 @@ Result<void> Cgroup::kill() const {
     }
     // Before 5.14, and on v1: signal each process; a fork racing with us
     // adds new pids, so repeat until a pass finds nobody new. A v1 group is
-    // frozen meanwhile where it can be (SIGKILL reaches frozen processes).
-    bool thaw_after = !m_v1.empty() && directory_of("freezer");
+    // frozen meanwhile where it can be (SIGKILL reaches frozen processes),
+    // unless it is empty: then it has nobody to fork.
+    bool thaw_after = !m_v1.empty() && directory_of("freezer") && TRY(populated());
     if (thaw_after)
         (void)freeze(); // a group still FREEZING after its timeout is killed all the same
     auto killed = kill_each();
@@ -772,10 +771,8 @@ namespace {
 // rmdir of every group below `path`, deepest first (a group's interface
 // files go with its rmdir; only directories are groups).
 Result<void> remove_child_groups(const std::string& path) {
-    for (const std::string& name : TRY(list_directory(path))) {
+    for (const std::string& name : TRY(list_subdirectories(path))) {
         std::string child = cat(path, "/", name);
-        if (!is_directory(child))
-            continue;
         TRY(remove_child_groups(child));
         if (::rmdir(child.c_str()) != 0)
             return errno_error(cat("remove cgroup ", quoted(child)));

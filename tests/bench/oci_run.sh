@@ -9,9 +9,8 @@
 # seccomp profile (containers-common's /usr/share/containers/seccomp.json,
 # turned into the runtime spec's form for the bundle's capabilities as
 # podman does), so both runtimes do the same work. On a host whose cgroups
-# are v1 (this kind of machine), runc places the container in v1 groups and
-# keel runs it without a group (it has no v2 hierarchy to use): a cost
-# runc pays that keel does not. crun and podman cannot run containers on a
+# are v1 or hybrid (this kind of machine), both place the container in a
+# group of every v1 hierarchy. crun and podman cannot run containers on a
 # host without CAP_SYS_RESOURCE; compare with them in QEMU.
 # Also prints each runtime's peak RSS for one `run` (GNU time's %M).
 # usage: tests/bench/oci_run.sh [KEEL_BINARY] [ROUNDS] [RUNS]   (default build/default/keel, 7, 50)

@@ -173,6 +173,21 @@ TEST_CASE("list_directory returns sorted names without dot entries") {
     CHECK(missing.error().code() == ENOENT);
 }
 
+TEST_CASE("list_subdirectories names only directories, not links to them, sorted") {
+    TempDir dir;
+    REQUIRE(write_new_file(dir / "file", ""));
+    for (const char* name : {"zeta", "alpha"})
+        REQUIRE(make_directories(dir / name));
+    REQUIRE(::symlink("alpha", (dir / "link").c_str()) == 0);
+    Result<std::vector<std::string>> names = list_subdirectories(dir.path());
+    REQUIRE(names);
+    CHECK(*names == std::vector<std::string>{"alpha", "zeta"});
+
+    Result<std::vector<std::string>> missing = list_subdirectories(dir / "none");
+    REQUIRE(!missing);
+    CHECK(missing.error().code() == ENOENT);
+}
+
 TEST_CASE("write_all and read_all move data through a pipe") {
     int fds[2];
     REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
