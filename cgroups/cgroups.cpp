@@ -9,6 +9,7 @@
 // tree hold exactly the last value written, as a control file reads back.
 #include "cgroups/cgroups.h"
 
+#include "base/mountinfo.h"
 #include "base/strings.h"
 #include "base/sys.h"
 
@@ -874,7 +875,45 @@ Result<void> make_v1_group(const std::string& top, std::string_view relative, bo
 
 namespace {
 
-std::vector<CgroupHierarchy> find_v1_hierarchies(const std::string& root) {
+// The mount options of a cgroup v1 mount that are not its controllers (the
+// named hierarchy's "name=X" is kept: it tells the hierarchy apart).
+bool is_controller_option(std::string_view option) {
+    constexpr std::string_view kNotControllers[] = {
+        "rw",   "ro",     "xattr", "noprefix", "clone_children", "cpuset_v2_mode",
+        "none", "nosuid", "nodev", "noexec",   "relatime",       "noatime"};
+    return !option.empty() && !option.starts_with("release_agent=") &&
+           std::ranges::find(kNotControllers, option) == std::end(kNotControllers);
+}
+
+} // namespace
+
+std::vector<CgroupHierarchy> cgroup_v1_mounts(std::span<const MountEntry> mounts,
+                                              std::string_view root) {
+    std::vector<CgroupHierarchy> out;
+    std::string_view under = root;
+    while (under.size() > 1 && under.ends_with('/'))
+        under.remove_suffix(1);
+    for (const MountEntry& mount : mounts) {
+        size_t slash = mount.point.rfind('/');
+        if (mount.type != "cgroup" || slash == std::string::npos ||
+            std::string_view(mount.point).substr(0, slash) != under ||
+            slash + 1 == mount.point.size())
+            continue;
+        std::vector<std::string> controllers;
+        for (std::string_view option : split(mount.super_options, ','))
+            if (is_controller_option(option))
+                controllers.emplace_back(option);
+        std::erase_if(out, [&](const CgroupHierarchy& h) { return h.directory == mount.point; });
+        out.push_back({std::move(controllers), mount.point});
+    }
+    std::ranges::sort(out, {}, &CgroupHierarchy::directory);
+    return out;
+}
+
+namespace {
+
+// The directories under `root` that are v1 hierarchies, by their names.
+std::vector<CgroupHierarchy> named_v1_hierarchies(const std::string& root) {
     std::vector<CgroupHierarchy> out;
     Result<std::vector<std::string>> names = list_directory(root);
     if (!names)
@@ -893,6 +932,15 @@ std::vector<CgroupHierarchy> find_v1_hierarchies(const std::string& root) {
             controllers.emplace_back(controller);
         out.push_back({std::move(controllers), std::move(directory)});
     }
+    return out;
+}
+
+std::vector<CgroupHierarchy> find_v1_hierarchies(const std::string& root) {
+    std::vector<CgroupHierarchy> out;
+    if (Result<std::vector<MountEntry>> mounts = read_mountinfo())
+        out = cgroup_v1_mounts(*mounts, root);
+    if (out.empty())
+        out = named_v1_hierarchies(root);
     // The freezer's first: path() and processes() read it, and kill
     // freezes it.
     std::ranges::stable_partition(out, [](const CgroupHierarchy& hierarchy) {

@@ -7,10 +7,12 @@
 #pragma once
 
 #include "base/fd.h"
+#include "base/mountinfo.h"
 #include "base/result.h"
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -114,13 +116,23 @@ struct CgroupHierarchy {
     std::string directory;                // "/sys/fs/cgroup/cpu,cpuacct"
 };
 
-/// The cgroup v1 hierarchies mounted under `root` (a v1 or hybrid host),
-/// each a directory named by its controllers ("memory", "cpu,cpuacct",
-/// "systemd" for name=systemd) as systemd and cgroupfs-mount mount them:
-/// directories with a cgroup.procs, not symlinks (a second name of one)
-/// and not cgroup2 (a hybrid host's "unified"). Sorted by name, but the
-/// freezer's first. Empty where `root` is cgroup2 or none is found.
+/// The cgroup v1 hierarchies mounted under `root` (a v1 or hybrid host):
+/// the mount table's cgroup (v1) mounts directly under it, each with the
+/// controllers its mount options name ("rw,cpu,cpuacct" gives {"cpu",
+/// "cpuacct"}, "rw,xattr,name=systemd" gives {"name=systemd"}), whatever
+/// its directory is called. Where the table lists none there (a copy of
+/// the layout, as the tests make, or no /proc), the directories with a
+/// cgroup.procs that are neither symlinks (a second name of one) nor
+/// cgroup2 (a hybrid host's "unified"), each named by its controllers as
+/// systemd and cgroupfs-mount name them ("memory", "cpu,cpuacct").
+/// Sorted by directory, but the freezer's first. Empty where `root` is
+/// cgroup2 or none is found.
 std::vector<CgroupHierarchy> cgroup_v1_hierarchies(std::string_view root = kCgroupRoot);
+/// The cgroup v1 mounts of a mount table directly under `root` (the last
+/// one at a place, which hides those before it), with their controllers,
+/// sorted by directory: cgroup_v1_hierarchies()'s first look.
+std::vector<CgroupHierarchy> cgroup_v1_mounts(std::span<const MountEntry> mounts,
+                                              std::string_view root);
 
 /// Enables the memory, cpu and pids controllers (and io, when the kernel
 /// has it) for children of `root` and creates keel.slice with them enabled

@@ -34,6 +34,7 @@
 #include "containers/containers.h"
 
 #include "base/json.h"
+#include "base/mountinfo.h"
 #include "base/spawn.h"
 #include "base/strings.h"
 #include "base/sys.h"
@@ -46,7 +47,6 @@
 #include "containers/rootfs_setup.h"
 #include "containers/seccomp.h"
 #include "containers/terminal.h"
-#include "rootfs/rootfs.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,7 +1,7 @@
-// Fuzz target for rootfs/mountinfo.cpp: /proc/self/mountinfo, read by PID 1
+// Fuzz target for base/mountinfo.cpp: /proc/self/mountinfo, read by PID 1
 // at boot and at the end of the system. Besides "does not crash": an error
 // names its line, and a table has one entry per non-empty line.
-#include "rootfs/rootfs.h"
+#include "base/mountinfo.h"
 #include "tests/fuzz/fuzz_check.h"
 
 #include <cstdint>

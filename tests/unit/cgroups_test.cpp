@@ -724,6 +724,38 @@ TEST_CASE("cgroup v1 hierarchies are the groups under the root, named by their c
     CHECK(device_cgroup_available(v2.path()));
 }
 
+TEST_CASE(
+    "cgroup v1 hierarchies come from the mount table, whatever their directories are called") {
+    // A hybrid host's table, with a hierarchy at a name that is not its
+    // controller's, one mounted twice at a place, one deeper down and
+    // cgroup2 beside them.
+    auto mounts = parse_mountinfo(
+        "25 30 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
+        "26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw\n"
+        "27 25 0:24 / /sys/fs/cgroup/systemd rw,nosuid shared:11 - cgroup cgroup "
+        "rw,xattr,name=systemd\n"
+        "28 25 0:25 / /sys/fs/cgroup/mem rw,nosuid shared:12 - cgroup cgroup rw,memory\n"
+        "29 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:13 - cgroup cgroup "
+        "rw,cpu,cpuacct\n"
+        "30 25 0:27 / /sys/fs/cgroup/freezer rw,nosuid shared:14 - cgroup cgroup rw,freezer\n"
+        "31 30 0:28 / /sys/fs/cgroup/freezer rw,nosuid shared:15 - cgroup cgroup "
+        "rw,freezer,release_agent=/bin/x,clone_children\n"
+        "32 28 0:29 / /sys/fs/cgroup/mem/inner rw shared:16 - cgroup cgroup rw,pids\n"
+        "33 1 0:30 / /elsewhere/pids rw shared:17 - cgroup cgroup rw,pids\n");
+    REQUIRE(mounts);
+    std::vector<CgroupHierarchy> found = cgroup_v1_mounts(*mounts, "/sys/fs/cgroup/");
+    CHECK(directories_of(found) ==
+          std::vector<std::string>{"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/freezer",
+                                   "/sys/fs/cgroup/mem", "/sys/fs/cgroup/systemd"});
+    REQUIRE(found.size() == 4);
+    CHECK(found[0].controllers == std::vector<std::string>{"cpu", "cpuacct"});
+    CHECK(found[1].controllers == std::vector<std::string>{"freezer"});
+    CHECK(found[2].controllers == std::vector<std::string>{"memory"});
+    CHECK(found[3].controllers == std::vector<std::string>{"name=systemd"});
+    CHECK(cgroup_v1_mounts(*mounts, "/elsewhere").size() == 1);
+    CHECK(cgroup_v1_mounts(*mounts, "/nowhere").empty());
+}
+
 TEST_CASE("on cgroup v1 a group is a directory in every hierarchy") {
     TempDir root;
     make_fake_v1_root(root.path());

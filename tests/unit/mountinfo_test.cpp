@@ -1,6 +1,6 @@
-// rootfs/mountinfo.cpp: the mount table as the kernel prints it, and what
+// base/mountinfo.cpp: the mount table as the kernel prints it, and what
 // the parser makes of lines it does not expect.
-#include "rootfs/rootfs.h"
+#include "base/mountinfo.h"
 
 #include <doctest/doctest.h>
 

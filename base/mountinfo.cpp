@@ -3,7 +3,7 @@
 // spaces, tabs, newlines and backslashes inside names escaped as octal
 // (\040). Kernel text, but parsed with the care of outside input: a bad line
 // is an error naming it, never a crash.
-#include "rootfs/rootfs.h"
+#include "base/mountinfo.h"
 
 #include "base/strings.h"
 #include "base/sys.h"
