@@ -132,14 +132,19 @@ bool is_directory(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-Result<std::vector<std::string>> list_directory(const std::string& path) {
+namespace {
+
+// The names in the directory `path` that `keep(directory fd, entry)` takes,
+// without "." and "..", sorted.
+template <typename Keep>
+Result<std::vector<std::string>> directory_names(const std::string& path, Keep keep) {
     DIR* dir = ::opendir(path.c_str());
     if (!dir)
         return errno_error(cat("open directory ", quoted(path)));
     std::vector<std::string> names;
     while (struct dirent* entry = ::readdir(dir)) {
         std::string_view name = entry->d_name;
-        if (name != "." && name != "..")
+        if (name != "." && name != ".." && keep(::dirfd(dir), *entry))
             names.emplace_back(name);
     }
     ::closedir(dir);
@@ -147,27 +152,20 @@ Result<std::vector<std::string>> list_directory(const std::string& path) {
     return names;
 }
 
+} // namespace
+
+Result<std::vector<std::string>> list_directory(const std::string& path) {
+    return directory_names(path, [](int, const dirent&) { return true; });
+}
+
 Result<std::vector<std::string>> list_subdirectories(const std::string& path) {
-    DIR* dir = ::opendir(path.c_str());
-    if (!dir)
-        return errno_error(cat("open directory ", quoted(path)));
-    std::vector<std::string> names;
-    while (struct dirent* entry = ::readdir(dir)) {
-        std::string_view name = entry->d_name;
-        if (name == "." || name == "..")
-            continue;
-        bool directory = entry->d_type == DT_DIR;
-        if (entry->d_type == DT_UNKNOWN) {
-            struct stat st {};
-            directory = ::fstatat(::dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                        S_ISDIR(st.st_mode);
-        }
-        if (directory)
-            names.emplace_back(name);
-    }
-    ::closedir(dir);
-    std::sort(names.begin(), names.end());
-    return names;
+    return directory_names(path, [](int directory, const dirent& entry) {
+        if (entry.d_type != DT_UNKNOWN)
+            return entry.d_type == DT_DIR;
+        struct stat st {};
+        return ::fstatat(directory, entry.d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISDIR(st.st_mode);
+    });
 }
 
 Result<void> mount_filesystem(const std::string& source, const std::string& target,
