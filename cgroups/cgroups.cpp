@@ -915,17 +915,14 @@ namespace {
 // The directories under `root` that are v1 hierarchies, by their names.
 std::vector<CgroupHierarchy> named_v1_hierarchies(const std::string& root) {
     std::vector<CgroupHierarchy> out;
-    Result<std::vector<std::string>> names = list_directory(root);
+    // Not symlinks ("cpu" -> "cpu,cpuacct"), which are second names of one.
+    Result<std::vector<std::string>> names = list_subdirectories(root);
     if (!names)
         return out;
-    std::ranges::sort(*names);
     for (const std::string& name : *names) {
         std::string directory = join_path(root, name);
-        struct stat info;
-        // A symlink ("cpu" -> "cpu,cpuacct") is a second name of one; a
-        // cgroup2 mount (a hybrid host's "unified") is no v1 hierarchy.
-        if (::lstat(directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode) ||
-            !is_group(directory) || cgroup2_available(directory))
+        // A cgroup2 mount (a hybrid host's "unified") is no v1 hierarchy.
+        if (!is_group(directory) || cgroup2_available(directory))
             continue;
         std::vector<std::string> controllers;
         for (std::string_view controller : split(name, ','))
