@@ -25,9 +25,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
-#include <tuple>
+#include <utility>
 
 namespace keel::update {
 
@@ -364,21 +365,26 @@ std::pair<uint64_t, uint64_t> next_run(const InstallPipeline& pipeline, uint64_t
     return {from, from + std::min<uint64_t>({ready - from, pipeline.batch, to_ring_end})};
 }
 
+// Waits for the next run of chunks past `from`, those before `ready`
+// (members of `pipeline`, read under its lock); none once `finished` has
+// left nothing past `from`, or after a failure.
+std::optional<std::pair<uint64_t, uint64_t>> wait_for_run(InstallPipeline& pipeline,
+                                                          const uint64_t& from,
+                                                          const uint64_t& ready,
+                                                          const bool& finished) {
+    std::unique_lock lock(pipeline.mutex);
+    pipeline.changed.wait(lock, [&] { return ready > from || finished || pipeline.writer_error; });
+    if (ready == from || pipeline.writer_error)
+        return std::nullopt;
+    return next_run(pipeline, from, ready);
+}
+
 // The writer: chunks out of the ring into the slot, for the checker.
 void run_slot_writer(const Manifest& manifest, SlotWriter& writer, InstallPipeline& pipeline) {
     const uint64_t chunk_size = manifest.image.chunk_size;
-    while (true) {
-        uint64_t from = 0, to = 0;
-        {
-            std::unique_lock lock(pipeline.mutex);
-            pipeline.changed.wait(lock, [&] {
-                return pipeline.filled > pipeline.written || pipeline.end_of_stream ||
-                       pipeline.writer_error;
-            });
-            if (pipeline.filled == pipeline.written || pipeline.writer_error)
-                return;
-            std::tie(from, to) = next_run(pipeline, pipeline.written, pipeline.filled);
-        }
+    while (auto run =
+               wait_for_run(pipeline, pipeline.written, pipeline.filled, pipeline.end_of_stream)) {
+        auto [from, to] = *run;
         uint64_t offset = manifest.chunk_offset(from);
         uint64_t end = end_of_chunks(manifest, to, 0);
         if (auto written = writer.write(
@@ -399,18 +405,9 @@ void run_slot_checker(const InstallRequest& request, const Manifest& manifest, S
                       InstallPipeline& pipeline) {
     const uint64_t chunk_size = manifest.image.chunk_size;
     uint64_t unsaved = 0;
-    while (true) {
-        uint64_t from = 0, to = 0;
-        {
-            std::unique_lock lock(pipeline.mutex);
-            pipeline.changed.wait(lock, [&] {
-                return pipeline.written > pipeline.done || pipeline.writes_finished ||
-                       pipeline.writer_error;
-            });
-            if (pipeline.written == pipeline.done || pipeline.writer_error)
-                return;
-            std::tie(from, to) = next_run(pipeline, pipeline.done, pipeline.written);
-        }
+    while (auto run =
+               wait_for_run(pipeline, pipeline.done, pipeline.written, pipeline.writes_finished)) {
+        auto [from, to] = *run;
         if (auto checked = compare_written(manifest, writer, from, to,
                                            pipeline.slot_of(from, chunk_size), pipeline.readback);
             !checked)
